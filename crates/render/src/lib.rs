@@ -1,0 +1,1 @@
+//! Rendering: a directory in, an ordered stream of Kubernetes objects out.

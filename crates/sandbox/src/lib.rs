@@ -1,0 +1,2 @@
+//! The sandbox: an embedded Kubernetes API server.
+pub mod merge;

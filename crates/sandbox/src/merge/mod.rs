@@ -1,0 +1,1 @@
+//! Patch and server-side-apply semantics.
