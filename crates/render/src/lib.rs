@@ -1,1 +1,3 @@
 //! Rendering: a directory in, an ordered stream of Kubernetes objects out.
+
+pub mod yaml;

@@ -1,0 +1,66 @@
+//! The errors a build can end with. Each variant names the file (and field
+//! where there is one); the underlying cause, if any, is its `source`.
+
+use std::path::PathBuf;
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A file or directory could not be read.
+    #[error("{}: cannot read", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not valid YAML.
+    #[error("{}: invalid YAML", path.display())]
+    Yaml {
+        path: PathBuf,
+        #[source]
+        source: YamlError,
+    },
+    /// A field holds a value we cannot use.
+    #[error("{}: {field}: {message}", file.display())]
+    Invalid { file: PathBuf, field: String, message: String },
+    /// A field we do not implement; never silently ignored.
+    #[error("{}: field `{field}` is not supported by driftless", file.display())]
+    Unsupported { file: PathBuf, field: String },
+    /// A remote resource; builds never touch the network.
+    #[error("{}: {field}: remote resource {url:?} is not allowed (builds never use the network)", file.display())]
+    Remote { file: PathBuf, field: String, url: String },
+    /// A path that escapes the directory it may be loaded from.
+    #[error("{}: {field}: security; file '{}' is not in or below '{}'", file.display(), target.display(), root.display())]
+    OutsideRoot { file: PathBuf, field: String, target: PathBuf, root: PathBuf },
+    /// A problem with the set of resources (conflicts, ambiguous references…).
+    #[error("{}: {message}", file.display())]
+    Resources { file: PathBuf, message: String },
+    /// A nested kustomization failed.
+    #[error("{}: {field}: accumulating resources from '{entry}'", file.display())]
+    Nested {
+        file: PathBuf,
+        field: String,
+        entry: String,
+        #[source]
+        source: Box<BuildError>,
+    },
+}
+
+/// The parser's message for invalid YAML.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct YamlError(pub String);
+
+/// A failed post-build substitution.
+#[derive(Debug, thiserror::Error)]
+pub enum SubstituteError {
+    /// Strict mode: a variable with no value and no default.
+    #[error("{object}: variable '{var}' is not defined and has no default")]
+    Undefined { object: String, var: String },
+    /// A `${` with no closing brace, or an invalid name.
+    #[error("{object}: malformed variable expression '{expr}'")]
+    Malformed { object: String, expr: String },
+    /// The input stream is not valid YAML.
+    #[error("invalid YAML")]
+    Yaml(#[source] YamlError),
+}

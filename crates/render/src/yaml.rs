@@ -1,0 +1,993 @@
+//! YAML in and out, the way Kustomize sees it.
+//!
+//! Kustomize decodes YAML with go-yaml v3 into plain Go values, goes through
+//! JSON, and prints with go-yaml's emitter (itself a port of libyaml). This
+//! module reproduces that round trip: [`parse_documents`] resolves plain
+//! scalars with go-yaml v3's rules (so `on` stays a string, `0x1F` becomes 31,
+//! a date becomes an RFC 3339 string) and [`emit_document`] prints a value with
+//! sorted keys, 2-space indent, indentless sequences, go-yaml's quoting choice
+//! and libyaml's 80-column folding. It owns no Kubernetes knowledge.
+
+use granit_parser::{Event, Parser, ScalarStyle};
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// An ordered string-keyed mapping.
+pub type Map = IndexMap<String, Value>;
+
+/// A decoded YAML value, as go-yaml v3 would decode it into `interface{}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Value>),
+    Map(Map),
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn as_seq(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_map().and_then(|m| m.get(key))
+    }
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.as_map_mut().and_then(|m| m.get_mut(key))
+    }
+    /// Follows a path of map keys.
+    pub fn path(&self, keys: &[&str]) -> Option<&Value> {
+        let mut cur = self;
+        for k in keys {
+            cur = cur.get(k)?;
+        }
+        Some(cur)
+    }
+    pub fn str_at(&self, keys: &[&str]) -> Option<&str> {
+        self.path(keys).and_then(Value::as_str)
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+    /// The scalar as text, as Kustomize's field setters see it.
+    pub fn scalar_string(&self) -> Option<String> {
+        match self {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(format_float(*f)),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null => None,
+            _ => None,
+        }
+    }
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Seq(_) => "sequence",
+            Value::Map(_) => "mapping",
+        }
+    }
+}
+
+/// Parses a YAML stream into its documents, skipping empty ones.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    let mut parser = Parser::new_from_str(text);
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut root: Option<Value> = None;
+    let mut in_doc = false;
+    while let Some(ev) = parser.next_event() {
+        let (ev, span) = ev.map_err(|e| e.to_string())?;
+        let value = match ev {
+            Event::StreamStart | Event::StreamEnd => continue,
+            Event::DocumentStart(..) => {
+                in_doc = true;
+                root = None;
+                continue;
+            }
+            Event::DocumentEnd => {
+                if in_doc && let Some(v) = root.take() {
+                    docs.push(v);
+                }
+                in_doc = false;
+                continue;
+            }
+            Event::Alias(id) => anchors
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| format!("unknown alias at line {}", span.start.line()))?,
+            Event::Scalar(text, style, anchor, tag) => {
+                let v = resolve_scalar(&text, style, tag.as_deref());
+                if anchor != 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                v
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                stack.push(Frame::Seq(Vec::new(), anchor));
+                continue;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                stack.push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq(items, anchor)) => {
+                    let v = Value::Seq(items);
+                    if anchor != 0 {
+                        anchors.insert(anchor, v.clone());
+                    }
+                    v
+                }
+                _ => return Err("unbalanced sequence".into()),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map(mut m, _, anchor, merges)) => {
+                    for merge in merges {
+                        for (k, v) in merge {
+                            m.entry(k).or_insert(v);
+                        }
+                    }
+                    let v = Value::Map(m);
+                    if anchor != 0 {
+                        anchors.insert(anchor, v.clone());
+                    }
+                    v
+                }
+                _ => return Err("unbalanced mapping".into()),
+            },
+            _ => continue,
+        };
+        // Attach the finished value to its parent.
+        match stack.last_mut() {
+            None => root = Some(value),
+            Some(Frame::Seq(items, _)) => items.push(value),
+            Some(Frame::Map(m, key, _, merges)) => match key.take() {
+                None => {
+                    let k = match value {
+                        Value::Str(s) => s,
+                        Value::Null => "null".to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Float(f) => format_float(f),
+                        _ => {
+                            return Err(format!(
+                                "line {}: a mapping key must be a scalar",
+                                span.start.line()
+                            ));
+                        }
+                    };
+                    *key = Some(k);
+                }
+                Some(k) => {
+                    if k == "<<" {
+                        match value {
+                            Value::Map(mm) => merges.push(mm),
+                            Value::Seq(items) => {
+                                for it in items {
+                                    if let Value::Map(mm) = it {
+                                        merges.push(mm);
+                                    }
+                                }
+                            }
+                            _ => return Err("merge key needs a mapping".into()),
+                        }
+                    } else {
+                        if m.contains_key(&k) {
+                            return Err(format!(
+                                "line {}: mapping key {k:?} already defined",
+                                span.start.line()
+                            ));
+                        }
+                        m.insert(k, value);
+                    }
+                }
+            },
+        }
+    }
+    if let Some(v) = root.take() {
+        docs.push(v);
+    }
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+enum Frame {
+    Seq(Vec<Value>, usize),
+    Map(Map, Option<String>, usize, Vec<Map>),
+}
+
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Value {
+    if let Some(tag) = tag {
+        match tag.core_suffix() {
+            Some("str") => return Value::Str(text.to_string()),
+            Some("int") | Some("float") | Some("bool") | Some("null") => {
+                return resolve_plain(text);
+            }
+            _ => {}
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.to_string());
+    }
+    resolve_plain(text)
+}
+
+/// Resolves a plain scalar with go-yaml v3's rules.
+pub fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return Value::Str(s.to_string());
+    }
+    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    if let Some(i) = parse_go_int(&plain) {
+        return Value::Int(i);
+    }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    if first.is_ascii_digit()
+        && let Some(ts) = parse_timestamp(s)
+    {
+        return Value::Str(ts);
+    }
+    Value::Str(s.to_string())
+}
+
+fn parse_go_int(s: &str) -> Option<i128> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let (radix, digits) = if let Some(r) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
+        (16, r)
+    } else if let Some(r) = body.strip_prefix("0o").or(body.strip_prefix("0O")) {
+        (8, r)
+    } else if let Some(r) = body.strip_prefix("0b").or(body.strip_prefix("0B")) {
+        (2, r)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let v = u128::from_str_radix(digits, radix).ok()?;
+    if neg {
+        if v > (i64::MAX as u128) + 1 {
+            return None;
+        }
+        Some(-(v as i128))
+    } else {
+        if v > u64::MAX as u128 {
+            return None;
+        }
+        Some(v as i128)
+    }
+}
+
+fn is_yaml_float(s: &str) -> bool {
+    // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let start = i;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let d = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == d {
+            return false;
+        }
+    } else {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let d = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == d {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+fn parse_timestamp(s: &str) -> Option<String> {
+    // Only the date form `YYYY-M-D` is handled; Go prints it as midnight UTC.
+    let parts: Vec<&str> = s.split('-').collect();
+    if parts.len() != 3
+        || parts[0].len() != 4
+        || !parts.iter().all(|p| !p.is_empty() && p.len() <= 2 || p.len() == 4)
+        || !parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    let m: u32 = parts[1].parse().ok()?;
+    let d: u32 = parts[2].parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    Some(format!("{}-{m:02}-{d:02}T00:00:00Z", parts[0]))
+}
+
+fn looks_like_timestamp(s: &str) -> bool {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(([Tt]|[ ]+)[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]*)?[ ]*(Z|[-+][0-9]{1,2}(:[0-9]{2})?)?)?$",
+        )
+        .expect("valid regex")
+    })
+    .is_match(s)
+}
+
+/// Formats a float the way a Go float64 comes out of Kustomize (JSON, then
+/// go-yaml's `%g`-like shortest form).
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+.inf".into() } else { "-.inf".into() };
+    }
+    if f == f.trunc() && f.abs() < 1e21 {
+        return format!("{}", f as i128);
+    }
+    // Shortest digits and exponent.
+    let e = format!("{f:e}");
+    let (mant, exp) = e.split_once('e').expect("exponent form has an e");
+    let exp: i32 = exp.parse().expect("exponent is an integer");
+    if !(-4..21).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
+    }
+}
+
+// ---------------------------------------------------------------- emitter
+
+const BEST_WIDTH: usize = 80;
+
+/// Prints one document as Kustomize does (keys sorted, block style).
+pub fn emit_document(v: &Value) -> String {
+    let mut e = Emitter { out: String::new(), column: 0 };
+    match v {
+        Value::Map(m) if !m.is_empty() => e.block_map(m, 0),
+        Value::Seq(s) if !s.is_empty() => e.block_seq(s, 0),
+        other => {
+            e.scalar_or_empty(other, 0, false);
+            e.newline();
+        }
+    }
+    e.out
+}
+
+struct Emitter {
+    out: String,
+    column: usize,
+}
+
+impl Emitter {
+    fn write(&mut self, s: &str) {
+        self.out.push_str(s);
+        self.column += s.chars().count();
+    }
+    fn newline(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+    }
+    fn indent_to(&mut self, indent: usize) {
+        for _ in 0..indent {
+            self.out.push(' ');
+        }
+        self.column = indent;
+    }
+
+    fn block_map(&mut self, m: &Map, indent: usize) {
+        let mut keys: Vec<&String> = m.keys().collect();
+        keys.sort();
+        for (i, k) in keys.into_iter().enumerate() {
+            if i > 0 || self.column != indent {
+                if self.column != 0 {
+                    self.newline();
+                }
+                self.indent_to(indent);
+            }
+            self.key(k, indent);
+            self.write(":");
+            self.value_after_key(&m[k.as_str()], indent);
+        }
+    }
+
+    fn key(&mut self, k: &str, indent: usize) {
+        let multiline = k.contains('\n');
+        if k.chars().count() > 128 || multiline {
+            // Explicit key.
+            self.write("? ");
+            self.string(k, indent + 2, false);
+            self.newline();
+            self.indent_to(indent);
+            return;
+        }
+        self.string(k, indent + 2, true);
+    }
+
+    fn value_after_key(&mut self, v: &Value, indent: usize) {
+        match v {
+            Value::Map(m) if !m.is_empty() => {
+                self.newline();
+                self.indent_to(indent + 2);
+                self.block_map(m, indent + 2);
+            }
+            Value::Seq(s) if !s.is_empty() => {
+                self.newline();
+                self.indent_to(indent);
+                self.block_seq(s, indent);
+            }
+            other => {
+                self.write(" ");
+                self.scalar_or_empty(other, indent + 2, false);
+                if self.column != 0 {
+                    self.newline();
+                }
+            }
+        }
+    }
+
+    fn block_seq(&mut self, s: &[Value], indent: usize) {
+        for (i, item) in s.iter().enumerate() {
+            if i > 0 || self.column != indent {
+                if self.column != 0 {
+                    self.newline();
+                }
+                self.indent_to(indent);
+            }
+            self.write("- ");
+            match item {
+                Value::Map(m) if !m.is_empty() => self.block_map(m, indent + 2),
+                Value::Seq(s2) if !s2.is_empty() => self.block_seq(s2, indent + 2),
+                other => {
+                    self.scalar_or_empty(other, indent + 2, false);
+                    if self.column != 0 {
+                        self.newline();
+                    }
+                }
+            }
+        }
+        if self.column != 0 {
+            self.newline();
+        }
+    }
+
+    fn scalar_or_empty(&mut self, v: &Value, indent: usize, simple_key: bool) {
+        match v {
+            Value::Null => self.write("null"),
+            Value::Bool(b) => self.write(if *b { "true" } else { "false" }),
+            Value::Int(i) => self.write(&i.to_string()),
+            Value::Float(f) => self.write(&format_float(*f)),
+            Value::Str(s) => self.string(s, indent, simple_key),
+            Value::Map(_) => self.write("{}"),
+            Value::Seq(_) => self.write("[]"),
+        }
+    }
+
+    fn string(&mut self, s: &str, indent: usize, simple_key: bool) {
+        let style = choose_style(s, simple_key);
+        match style {
+            Style::Plain => self.write_plain(s, indent, !simple_key),
+            Style::Single => self.write_single(s, indent, !simple_key),
+            Style::Double => self.write_double(s, indent, !simple_key),
+            Style::Literal => self.write_literal(s, indent),
+        }
+    }
+
+    fn write_plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                let next_space = chars.get(i + 1) == Some(&' ');
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
+                    self.newline();
+                    self.indent_to(indent);
+                } else {
+                    self.out.push(c);
+                    self.column += 1;
+                }
+                spaces = true;
+            } else {
+                self.out.push(c);
+                self.column += 1;
+                spaces = false;
+            }
+        }
+    }
+
+    fn write_single(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        self.write("'");
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        let mut breaks = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i != 0
+                    && i != chars.len() - 1
+                    && chars.get(i + 1) != Some(&' ')
+                {
+                    self.newline();
+                    self.indent_to(indent);
+                } else {
+                    self.out.push(c);
+                    self.column += 1;
+                }
+                spaces = true;
+            } else if c == '\n' {
+                if !breaks && c == '\n' {
+                    self.newline();
+                }
+                self.newline();
+                breaks = true;
+            } else {
+                if breaks {
+                    self.indent_to(indent);
+                }
+                if c == '\'' {
+                    self.out.push('\'');
+                    self.column += 1;
+                }
+                self.out.push(c);
+                self.column += 1;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        if breaks {
+            self.indent_to(indent);
+        }
+        self.write("'");
+    }
+
+    fn write_double(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        self.write("\"");
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+                let esc = match c {
+                    '\0' => "\\0".to_string(),
+                    '\u{7}' => "\\a".into(),
+                    '\u{8}' => "\\b".into(),
+                    '\t' => "\\t".into(),
+                    '\n' => "\\n".into(),
+                    '\u{b}' => "\\v".into(),
+                    '\u{c}' => "\\f".into(),
+                    '\r' => "\\r".into(),
+                    '\u{1b}' => "\\e".into(),
+                    '"' => "\\\"".into(),
+                    '\\' => "\\\\".into(),
+                    '\u{85}' => "\\N".into(),
+                    '\u{a0}' => "\\_".into(),
+                    '\u{2028}' => "\\L".into(),
+                    '\u{2029}' => "\\P".into(),
+                    c if (c as u32) <= 0xff => format!("\\x{:02X}", c as u32),
+                    c if (c as u32) <= 0xffff => format!("\\u{:04X}", c as u32),
+                    c => format!("\\U{:08X}", c as u32),
+                };
+                self.write(&esc);
+                spaces = false;
+            } else if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i != 0
+                    && i != chars.len() - 1
+                {
+                    self.newline();
+                    self.indent_to(indent);
+                    if chars.get(i + 1) == Some(&' ') {
+                        self.write("\\");
+                    }
+                } else {
+                    self.out.push(' ');
+                    self.column += 1;
+                }
+                spaces = true;
+            } else {
+                self.out.push(c);
+                self.column += 1;
+                spaces = false;
+            }
+        }
+        self.write("\"");
+    }
+
+    fn write_literal(&mut self, s: &str, indent: usize) {
+        self.write("|");
+        let first = s.chars().next();
+        if matches!(first, Some(' ') | Some('\n')) {
+            self.write("2");
+        }
+        let chars: Vec<char> = s.chars().collect();
+        let n = chars.len();
+        if n == 0 || chars[n - 1] != '\n' {
+            self.write("-");
+        } else if n == 1 || chars[n - 2] == '\n' {
+            self.write("+");
+        }
+        self.newline();
+        let body = s.strip_suffix('\n').unwrap_or(s);
+        for line in body.split('\n') {
+            if !line.is_empty() {
+                self.indent_to(indent);
+                self.out.push_str(line);
+            }
+            self.out.push('\n');
+        }
+        self.column = 0;
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+fn is_printable(c: char) -> bool {
+    let u = c as u32;
+    u == 0x0A
+        || (0x20..=0x7E).contains(&u)
+        || u == 0x85
+        || (0xA0..=0xD7FF).contains(&u)
+        || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
+        || (0x10000..=0x10FFFF).contains(&u)
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blankz(c: Option<char>) -> bool {
+    match c {
+        None => true,
+        Some(c) => c == ' ' || c == '\t' || is_break(c) || c == '\0',
+    }
+}
+
+fn is_old_bool(s: &str) -> bool {
+    matches!(
+        s,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
+}
+
+fn is_base60_float(s: &str) -> bool {
+    // ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    if i >= b.len() || !b[i].is_ascii_digit() {
+        return false;
+    }
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while i < b.len() && b[i] == b':' {
+        i += 1;
+        let d = i;
+        while i < b.len() && b[i].is_ascii_digit() && i - d < 2 {
+            i += 1;
+        }
+        let g = &b[d..i];
+        let ok = match g.len() {
+            1 => true,
+            2 => g[0] <= b'5',
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+fn choose_style(s: &str, simple_key: bool) -> Style {
+    let resolves_to_str =
+        matches!(resolve_plain(s), Value::Str(ref r) if r == s) && !looks_like_timestamp(s);
+    let can_plain = resolves_to_str && !is_base60_float(s) && !is_old_bool(s);
+    let requested = if s.contains('\n') {
+        Style::Literal
+    } else if can_plain {
+        Style::Plain
+    } else {
+        Style::Double
+    };
+    let a = analyze(s);
+    match requested {
+        Style::Plain => {
+            if !a.block_plain || (s.is_empty() && simple_key) {
+                if a.single {
+                    Style::Single
+                } else {
+                    Style::Double
+                }
+            } else {
+                Style::Plain
+            }
+        }
+        Style::Literal => {
+            if !a.block || simple_key {
+                Style::Double
+            } else {
+                Style::Literal
+            }
+        }
+        other => other,
+    }
+}
+
+struct Analysis {
+    block_plain: bool,
+    single: bool,
+    block: bool,
+}
+
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis { block_plain: true, single: true, block: false };
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut block_ind = false;
+    if s.starts_with("---") || s.starts_with("...") {
+        block_ind = true;
+    }
+    let mut special = false;
+    let mut line_breaks = false;
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut prev_space, mut prev_break) = (false, false);
+    let mut preceded_ws = true;
+    for i in 0..chars.len() {
+        let c = chars[i];
+        let followed_ws = is_blankz(chars.get(i + 1).copied());
+        let first = i == 0;
+        let last = i + 1 == chars.len();
+        if first {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => block_ind = true,
+                '?' | ':' if followed_ws => block_ind = true,
+                '-' if followed_ws => block_ind = true,
+                _ => {}
+            }
+        } else {
+            match c {
+                ':' if followed_ws => block_ind = true,
+                '#' if preceded_ws => block_ind = true,
+                _ => {}
+            }
+        }
+        if !is_printable(c) || c == '\u{feff}' {
+            special = true;
+        }
+        if is_break(c) {
+            line_breaks = true;
+        }
+        if c == ' ' {
+            if first {
+                leading_space = true;
+            }
+            if last {
+                trailing_space = true;
+            }
+            if prev_break {
+                break_space = true;
+            }
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            if first {
+                leading_break = true;
+            }
+            if last {
+                trailing_break = true;
+            }
+            if prev_space {
+                space_break = true;
+            }
+            prev_break = true;
+            prev_space = false;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_ws = is_blankz(Some(c));
+    }
+    let mut a = Analysis { block_plain: true, single: true, block: true };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain = false;
+    }
+    if trailing_space {
+        a.block = false;
+    }
+    if break_space {
+        a.block_plain = false;
+        a.single = false;
+    }
+    if space_break || special {
+        a.block_plain = false;
+        a.single = false;
+        a.block = false;
+    }
+    if line_breaks {
+        a.block_plain = false;
+    }
+    if block_ind {
+        a.block_plain = false;
+    }
+    a
+}
+
+/// Go's `json.Marshal` of a string (with HTML escaping), used for hashes.
+pub fn go_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(s: &str) -> String {
+        let docs = parse_documents(s).expect("parses");
+        emit_document(&docs[0])
+    }
+
+    #[test]
+    fn sorts_keys_and_quotes_like_go_yaml() {
+        let out = roundtrip("b: 'on'\na: [1, \"2\"]\nc: {}\nd: \"0123\"\ne: \"\"\n");
+        assert_eq!(out, "a:\n- 1\n- \"2\"\nb: \"on\"\nc: {}\nd: \"0123\"\ne: \"\"\n");
+    }
+
+    #[test]
+    fn literal_blocks_and_chomping() {
+        let out = roundtrip("a: \"x\\ny\"\nb: \"x\\n\"\nc: \"x\\n\\n\"\n");
+        assert_eq!(out, "a: |-\n  x\n  y\nb: |\n  x\nc: |+\n  x\n\n");
+    }
+
+    #[test]
+    fn resolves_numbers_like_go() {
+        let d = parse_documents("a: 0x1F\nb: 1_000\nc: 017\nd: 1.0\ne: 2001-12-14\n").unwrap();
+        assert_eq!(d[0].get("a"), Some(&Value::Int(31)));
+        assert_eq!(d[0].get("b"), Some(&Value::Int(1000)));
+        assert_eq!(d[0].get("c"), Some(&Value::Int(15)));
+        assert_eq!(emit_document(&d[0]), "a: 31\nb: 1000\nc: 15\nd: 1\ne: \"2001-12-14T00:00:00Z\"\n");
+    }
+
+    #[test]
+    fn folds_long_plain_strings() {
+        let long = "hello world this is a very long string that should exceed the eighty column limit for sure yes";
+        let out = roundtrip(&format!("p: {long}\n"));
+        assert_eq!(
+            out,
+            "p: hello world this is a very long string that should exceed the eighty column limit\n  for sure yes\n"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Differential test against Kustomize v5.5.0: every case in
+//! `../shared/kustomize-conformance` and in `tests/cases` is built with our
+//! renderer and compared with the output `kubectl kustomize` gave.
+//!
+//! A case listed in `tests/known-failing.txt` may fail; any other failure
+//! fails the test, and so does a listed case that now passes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn trim_trailing(s: &str) -> String {
+    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_end().to_string()
+}
+
+/// Runs one case; `Ok(())` when our output matches.
+fn run_case(case: &Path) -> Result<(), String> {
+    let build_dir = fs::read_to_string(case.join("build_dir"))
+        .map_err(|e| format!("cannot read build_dir: {e}"))?;
+    let dir = case.join(build_dir.trim());
+    let got = driftless_render::build(&dir);
+    if let Ok(expected) = fs::read_to_string(case.join("expected.yaml")) {
+        match got {
+            Ok(out) if trim_trailing(&out) == trim_trailing(&expected) => Ok(()),
+            Ok(out) => Err(format!("output differs:\n{}", diff(&expected, &out))),
+            Err(e) => Err(format!("build failed: {}", chain(&e))),
+        }
+    } else {
+        let expected = fs::read_to_string(case.join("expected_error"))
+            .map_err(|e| format!("no expected.yaml nor expected_error: {e}"))?;
+        match got {
+            Ok(_) => Err(format!("build succeeded, expected error containing {expected:?}")),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn diff(expected: &str, got: &str) -> String {
+    let e: Vec<&str> = expected.lines().collect();
+    let g: Vec<&str> = got.lines().collect();
+    let first = e.iter().zip(g.iter()).position(|(a, b)| a.trim_end() != b.trim_end());
+    let at = first.unwrap_or(e.len().min(g.len()));
+    let lo = at.saturating_sub(3);
+    let mut s = format!("first difference at line {}\n", at + 1);
+    for i in lo..(at + 4) {
+        if let Some(l) = e.get(i) {
+            s.push_str(&format!("  expected {:>4}| {l}\n", i + 1));
+        }
+    }
+    for i in lo..(at + 4) {
+        if let Some(l) = g.get(i) {
+            s.push_str(&format!("  got      {:>4}| {l}\n", i + 1));
+        }
+    }
+    s
+}
+
+fn cases_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("build_dir").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn kustomize_conformance() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = manifest.join("../../../shared/kustomize-conformance/cases");
+    assert!(
+        shared.is_dir(),
+        "the shared conformance suite is missing: expected it at {}",
+        shared.display()
+    );
+    let known_text = fs::read_to_string(manifest.join("tests/known-failing.txt"))
+        .expect("tests/known-failing.txt is checked in");
+    let known: BTreeMap<String, String> = known_text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| match l.split_once('#') {
+            Some((name, why)) => (name.trim().to_string(), why.trim().to_string()),
+            None => (l.trim().to_string(), String::new()),
+        })
+        .collect();
+    let mut all = cases_in(&shared);
+    all.extend(cases_in(&manifest.join("tests/cases")));
+    let only = std::env::var("CASE").ok();
+    let (mut passed, mut failed, mut known_failed) = (0, 0, 0);
+    let mut problems = Vec::new();
+    let mut seen = Vec::new();
+    for case in &all {
+        let name = case.file_name().expect("case has a name").to_string_lossy().to_string();
+        if let Some(o) = &only
+            && !name.contains(o.as_str())
+        {
+            continue;
+        }
+        seen.push(name.clone());
+        let res = std::panic::catch_unwind(|| run_case(case))
+            .unwrap_or_else(|_| Err("renderer panicked".to_string()));
+        match (res, known.contains_key(&name)) {
+            (Ok(()), false) => passed += 1,
+            (Ok(()), true) => {
+                passed += 1;
+                problems.push(format!("{name}: passes but is listed in known-failing.txt"));
+            }
+            (Err(_), true) => known_failed += 1,
+            (Err(e), false) => {
+                failed += 1;
+                problems.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    for name in known.keys() {
+        if only.is_none() && !seen.contains(name) {
+            problems.push(format!("{name}: listed in known-failing.txt but no such case"));
+        }
+    }
+    for p in &problems {
+        eprintln!("--- {p}");
+    }
+    println!(
+        "kustomize conformance: {passed} passed, {failed} failed, {known_failed} known-unsupported"
+    );
+    eprintln!(
+        "kustomize conformance: {passed} passed, {failed} failed, {known_failed} known-unsupported"
+    );
+    assert!(problems.is_empty(), "{} conformance problem(s), see above", problems.len());
+}

@@ -1,0 +1,261 @@
+//! Discovery and OpenAPI documents: what kubectl and kube-rs read to learn
+//! which groups, versions and resources the server has.
+//!
+//! The OpenAPI v3 documents carry paths and the parameters each verb
+//! takes, with empty component schemas: enough for kubectl to see that the
+//! server validates fields itself (`fieldValidation`), so it skips its
+//! client-side schema validation. Full schemas are not served; `kubectl
+//! explain` therefore has nothing to show.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use serde_json::{Value, json};
+
+use crate::catalog::{Catalog, ResourceType};
+
+pub const SERVER_VERSION_MINOR: &str = "32";
+
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": SERVER_VERSION_MINOR,
+        "gitVersion": format!("v1.{SERVER_VERSION_MINOR}.0-driftless-sandbox"),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "none",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+    })
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+pub fn api_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    })
+}
+
+fn group_entry(name: &str, versions: &[String]) -> Value {
+    let gv = |v: &String| json!({"groupVersion": format!("{name}/{v}"), "version": v});
+    json!({
+        "name": name,
+        "versions": versions.iter().map(gv).collect::<Vec<_>>(),
+        "preferredVersion": gv(&versions[0]),
+    })
+}
+
+pub fn group_list(catalog: &Catalog) -> Value {
+    let groups: Vec<Value> = catalog
+        .groups()
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, versions)| group_entry(&g, &versions))
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+pub fn group(catalog: &Catalog, name: &str) -> Option<Value> {
+    let (_, versions) = catalog
+        .groups()
+        .into_iter()
+        .find(|(g, _)| g == name && !g.is_empty())?;
+    let mut entry = group_entry(name, &versions);
+    entry["kind"] = json!("APIGroup");
+    entry["apiVersion"] = json!("v1");
+    Some(entry)
+}
+
+pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
+    let types = catalog.resources_in(group, version);
+    if types.is_empty() {
+        return None;
+    }
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    let resources: Vec<Value> = types.iter().flat_map(|rt| rt.discovery_entries()).collect();
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }))
+}
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+fn hash_of(value: &Value) -> String {
+    let mut hasher = DefaultHasher::new();
+    value.to_string().hash(&mut hasher);
+    format!("{:016X}", hasher.finish())
+}
+
+/// `/openapi/v3`: one entry per group/version, pointing at its document.
+pub fn openapi_v3_root(catalog: &Catalog) -> Value {
+    let mut paths = serde_json::Map::new();
+    for (group, versions) in catalog.groups() {
+        for version in versions {
+            if let Some(doc) = openapi_v3_group_version(catalog, &group, &version) {
+                let path = gv_path(&group, &version);
+                paths.insert(
+                    path.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", hash_of(&doc))}),
+                );
+            }
+        }
+    }
+    json!({"paths": paths})
+}
+
+fn operation(rt: &ResourceType, group: &str, version: &str, verb: &str, params: &[&str]) -> Value {
+    let parameters: Vec<Value> = params
+        .iter()
+        .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
+        .collect();
+    let mut op = json!({
+        "operationId": format!("{verb}{}", rt.kind),
+        "parameters": parameters,
+        "responses": {"200": {"description": "OK"}},
+        "x-kubernetes-action": verb,
+        "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": rt.kind},
+    });
+    if verb == "patch" {
+        op["requestBody"] = json!({"content": {
+            "application/json-patch+json": {"schema": {"type": "object"}},
+            "application/merge-patch+json": {"schema": {"type": "object"}},
+            "application/apply-patch+yaml": {"schema": {"type": "object"}},
+        }});
+    }
+    op
+}
+
+/// `/openapi/v3/{api|apis/group}/{version}`: paths with their verbs and
+/// parameters for every resource of the group/version.
+pub fn openapi_v3_group_version(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
+    let types = catalog.resources_in(group, version);
+    if types.is_empty() {
+        return None;
+    }
+    let mut paths = serde_json::Map::new();
+    let write_params = ["dryRun", "fieldManager", "fieldValidation", "pretty"];
+    let patch_params = [
+        "dryRun",
+        "fieldManager",
+        "fieldValidation",
+        "force",
+        "pretty",
+    ];
+    for rt in types {
+        let base = format!("/{}", gv_path(group, version));
+        let collection = if rt.namespaced {
+            format!("{base}/namespaces/{{namespace}}/{}", rt.plural)
+        } else {
+            format!("{base}/{}", rt.plural)
+        };
+        paths.insert(
+            collection.clone(),
+            json!({
+                "get": operation(&rt, group, version, "list", &["labelSelector", "fieldSelector", "limit", "continue", "watch", "resourceVersion"]),
+                "post": operation(&rt, group, version, "post", &write_params),
+                "delete": operation(&rt, group, version, "deletecollection", &["dryRun", "labelSelector", "fieldSelector"]),
+            }),
+        );
+        let item = json!({
+            "get": operation(&rt, group, version, "get", &["pretty"]),
+            "put": operation(&rt, group, version, "put", &write_params),
+            "patch": operation(&rt, group, version, "patch", &patch_params),
+            "delete": operation(&rt, group, version, "delete", &["dryRun", "gracePeriodSeconds", "propagationPolicy"]),
+        });
+        if rt.status_subresource {
+            paths.insert(format!("{collection}/{{name}}/status"), item.clone());
+        }
+        paths.insert(format!("{collection}/{{name}}"), item);
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": format!("v1.{SERVER_VERSION_MINOR}.0")},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_group_is_not_in_the_group_list() {
+        let catalog = Catalog::default();
+        let list = group_list(&catalog);
+        let names: Vec<&str> = list["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .map(|g| g["name"].as_str().expect("name"))
+            .collect();
+        assert!(names.contains(&"apps"));
+        assert!(!names.contains(&""));
+        assert_eq!(
+            group(&catalog, "apps").expect("apps")["preferredVersion"]["version"],
+            "v1"
+        );
+    }
+
+    #[test]
+    fn resource_lists_carry_status_subresources() {
+        let catalog = Catalog::default();
+        let list = resource_list(&catalog, "apps", "v1").expect("apps/v1");
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .map(|r| r["name"].as_str().expect("name"))
+            .collect();
+        assert!(names.contains(&"deployments") && names.contains(&"deployments/status"));
+        assert!(resource_list(&catalog, "apps", "v2").is_none());
+    }
+
+    #[test]
+    fn openapi_declares_server_side_field_validation() {
+        let catalog = Catalog::default();
+        let doc = openapi_v3_group_version(&catalog, "", "v1").expect("core");
+        let patch = &doc["paths"]["/api/v1/namespaces/{namespace}/configmaps/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "ConfigMap"
+        );
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .expect("params")
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        let root = openapi_v3_root(&catalog);
+        assert!(
+            root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+                .as_str()
+                .expect("url")
+                .starts_with("/openapi/v3/apis/apps/v1?hash=")
+        );
+    }
+}

@@ -1,0 +1,638 @@
+//! HTTP: TLS, bearer-token authentication, URL routing and encoding of
+//! responses (objects, lists, Tables, watch streams, Status errors).
+//!
+//! Owns the wire format only; every decision about objects is `api`'s.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::api::{
+    Api, DeleteOptions, ListOptions, PatchType, Scope, WatchStart, WriteOptions, parse_propagation,
+};
+use crate::codec;
+use crate::discovery;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::store::{EventType, WatchEvent};
+use crate::table::{self, IncludeObject};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// How often a watch that asked for bookmarks gets one.
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a watch lasts when the client sets no `timeoutSeconds`.
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub struct ServerState {
+    pub api: Arc<Api>,
+    pub token: String,
+    pub server_address: String,
+}
+
+fn json_response(code: u16, value: &Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json")
+        .header("cache-control", "no-cache, private")
+        .body(Full::new(Bytes::from(bytes)).boxed())
+        .expect("static headers are valid")
+}
+
+fn error_response(err: &ApiError) -> Response<Body> {
+    json_response(err.code, &err.to_status())
+}
+
+fn text_response(code: u16, text: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from_static(text.as_bytes())).boxed())
+        .expect("static headers are valid")
+}
+
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        Query(
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1"))
+    }
+
+    fn dry_run(&self) -> Result<bool, ApiError> {
+        match self.get("dryRun") {
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            ))),
+        }
+    }
+}
+
+fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+pub async fn handle(
+    state: Arc<ServerState>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
+        return Ok(text_response(200, "ok"));
+    }
+    let authorized = header(&req, "authorization")
+        .strip_prefix("Bearer ")
+        .is_some_and(|t| t.trim() == state.token);
+    if !authorized {
+        return Ok(error_response(&ApiError::unauthorized()));
+    }
+    let response = route(&state, req, &path)
+        .await
+        .unwrap_or_else(|e| error_response(&e));
+    Ok(response)
+}
+
+async fn route(
+    state: &ServerState,
+    req: Request<Incoming>,
+    path: &str,
+) -> Result<Response<Body>, ApiError> {
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let api = &state.api;
+    let get_only = |req: &Request<Incoming>| {
+        if req.method() == Method::GET {
+            Ok(())
+        } else {
+            Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource: {}",
+                req.method()
+            )))
+        }
+    };
+    match segs.as_slice() {
+        ["version"] => {
+            get_only(&req)?;
+            Ok(json_response(200, &discovery::version()))
+        }
+        ["api"] => {
+            get_only(&req)?;
+            Ok(json_response(
+                200,
+                &discovery::api_versions(&state.server_address),
+            ))
+        }
+        ["apis"] => {
+            get_only(&req)?;
+            Ok(json_response(200, &discovery::group_list(&api.catalog())))
+        }
+        ["apis", group] => {
+            get_only(&req)?;
+            let doc =
+                discovery::group(&api.catalog(), group).ok_or_else(ApiError::no_such_resource)?;
+            Ok(json_response(200, &doc))
+        }
+        ["api", version] => {
+            get_only(&req)?;
+            let doc = discovery::resource_list(&api.catalog(), "", version)
+                .ok_or_else(ApiError::no_such_resource)?;
+            Ok(json_response(200, &doc))
+        }
+        ["apis", group, version] => {
+            get_only(&req)?;
+            let doc = discovery::resource_list(&api.catalog(), group, version)
+                .ok_or_else(ApiError::no_such_resource)?;
+            Ok(json_response(200, &doc))
+        }
+        ["openapi", "v3"] => {
+            get_only(&req)?;
+            Ok(json_response(
+                200,
+                &discovery::openapi_v3_root(&api.catalog()),
+            ))
+        }
+        ["openapi", "v3", "api", version] => {
+            get_only(&req)?;
+            let doc = discovery::openapi_v3_group_version(&api.catalog(), "", version)
+                .ok_or_else(ApiError::no_such_resource)?;
+            Ok(json_response(200, &doc))
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            get_only(&req)?;
+            let doc = discovery::openapi_v3_group_version(&api.catalog(), group, version)
+                .ok_or_else(ApiError::no_such_resource)?;
+            Ok(json_response(200, &doc))
+        }
+        ["api", version, rest @ ..] => resource(state, req, "", version, rest).await,
+        ["apis", group, version, rest @ ..] => resource(state, req, group, version, rest).await,
+        _ => Err(ApiError::no_such_resource()),
+    }
+}
+
+/// The parts of a resource URL after `/api/v1` or `/apis/{group}/{version}`.
+struct ResourcePath<'a> {
+    namespace: Option<&'a str>,
+    resource: &'a str,
+    name: Option<&'a str>,
+    subresource: Option<&'a str>,
+    watch: bool,
+}
+
+fn parse_resource_path<'a>(
+    api: &Api,
+    group: &str,
+    version: &str,
+    rest: &[&'a str],
+) -> Option<ResourcePath<'a>> {
+    let (watch, rest) = match rest {
+        ["watch", tail @ ..] => (true, tail),
+        _ => (false, rest),
+    };
+    let namespaced_resource = |r: &str| {
+        api.catalog()
+            .lookup(group, version, r)
+            .is_some_and(|rt| rt.namespaced)
+    };
+    let (namespace, tail) = match rest {
+        ["namespaces", ns, resource, tail @ ..] if namespaced_resource(resource) => (Some(*ns), {
+            let mut t = vec![*resource];
+            t.extend_from_slice(tail);
+            t
+        }),
+        _ => (None, rest.to_vec()),
+    };
+    match tail.as_slice() {
+        [resource] => Some(ResourcePath {
+            namespace,
+            resource,
+            name: None,
+            subresource: None,
+            watch,
+        }),
+        [resource, name] => Some(ResourcePath {
+            namespace,
+            resource,
+            name: Some(name),
+            subresource: None,
+            watch,
+        }),
+        [resource, name, sub] => Some(ResourcePath {
+            namespace,
+            resource,
+            name: Some(name),
+            subresource: Some(sub),
+            watch,
+        }),
+        _ => None,
+    }
+}
+
+fn list_options(query: &Query, kind: &str) -> Result<ListOptions, ApiError> {
+    let limit = match query.get("limit") {
+        None | Some("") => None,
+        Some(l) => Some(
+            l.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("limit: Invalid value: \"{l}\"")))?,
+        ),
+    };
+    Ok(ListOptions {
+        labels: LabelSelector::parse(query.get("labelSelector").unwrap_or_default())
+            .map_err(ApiError::bad_request)?,
+        fields: FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), kind)
+            .map_err(ApiError::bad_request)?,
+        limit,
+        continue_token: query
+            .get("continue")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        resource_version: query.get("resourceVersion").map(str::to_string),
+        send_initial_events: query.get("sendInitialEvents").map(|v| v == "true"),
+    })
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    req.into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))
+}
+
+async fn resource(
+    state: &ServerState,
+    req: Request<Incoming>,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Result<Response<Body>, ApiError> {
+    let api = &state.api;
+    let path =
+        parse_resource_path(api, group, version, rest).ok_or_else(ApiError::no_such_resource)?;
+    let rt = api
+        .catalog()
+        .lookup(group, version, path.resource)
+        .ok_or_else(ApiError::no_such_resource)?;
+    if !rt.namespaced && path.namespace.is_some() {
+        return Err(ApiError::no_such_resource());
+    }
+    match path.subresource {
+        None => {}
+        Some("status") if rt.status_subresource => {}
+        Some("finalize") if rt.group.is_empty() && rt.plural == "namespaces" => {}
+        Some(_) => return Err(ApiError::no_such_resource()),
+    }
+    if rt.namespaced && path.namespace.is_none() && path.name.is_some() {
+        return Err(ApiError::no_such_resource());
+    }
+    let scope = Scope {
+        rt: rt.clone(),
+        version: version.to_string(),
+        namespace: path.namespace.map(str::to_string),
+    };
+    let query = Query::parse(req.uri().query());
+    let accept = header(&req, "accept").to_string();
+    let content_type = header(&req, "content-type").to_string();
+    let table =
+        table::wants_table(&accept).then(|| IncludeObject::parse(query.get("includeObject")));
+    let write = WriteOptions {
+        dry_run: query.dry_run()?,
+        field_manager: query
+            .get("fieldManager")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
+        user_agent: header(&req, "user-agent").to_string(),
+        subresource: path.subresource.map(str::to_string),
+    };
+    let method = req.method().clone();
+    let present = |object: &Value| -> Value {
+        match table {
+            Some(include) => table::table(&rt, &[object], include, true, json!({})),
+            None => object.clone(),
+        }
+    };
+    match (method, path.name) {
+        (Method::GET, Some(name)) if !path.watch => {
+            Ok(json_response(200, &present(&api.get(&scope, name)?)))
+        }
+        (Method::GET, name) => {
+            let mut opts = list_options(&query, &rt.kind)?;
+            if let Some(name) = name {
+                opts.fields = FieldSelector::parse(&format!("metadata.name={name}"), &rt.kind)
+                    .map_err(ApiError::bad_request)?;
+            }
+            if path.watch || query.flag("watch") {
+                let timeout = query
+                    .get("timeoutSeconds")
+                    .and_then(|t| t.parse().ok())
+                    .map(Duration::from_secs)
+                    .unwrap_or(DEFAULT_WATCH_TIMEOUT);
+                let start = api.watch(&scope, &opts)?;
+                return Ok(watch_response(
+                    scope,
+                    opts,
+                    start,
+                    table,
+                    query.flag("allowWatchBookmarks"),
+                    timeout,
+                ));
+            }
+            let result = api.list(&scope, &opts)?;
+            let mut meta = json!({"resourceVersion": result.resource_version.to_string()});
+            if let Some(token) = &result.continue_token {
+                meta["continue"] = json!(token);
+            }
+            if let Some(remaining) = result.remaining {
+                meta["remainingItemCount"] = json!(remaining);
+            }
+            let body = match table {
+                Some(include) => {
+                    let objects: Vec<&Value> = result.items.iter().map(|o| o.as_ref()).collect();
+                    table::table(&rt, &objects, include, true, meta)
+                }
+                None => json!({
+                    "kind": format!("{}List", rt.kind),
+                    "apiVersion": rt.api_version(version),
+                    "metadata": meta,
+                    "items": result.items.iter().map(|o| scope.present(o)).collect::<Vec<_>>(),
+                }),
+            };
+            Ok(json_response(200, &body))
+        }
+        (Method::POST, None) => {
+            let body = read_body(req).await?;
+            let object = parse_write_body(&content_type, &body)?;
+            let created = api.create(&scope, object, &write)?;
+            Ok(json_response(201, &present(&created)))
+        }
+        (Method::PUT, Some(name)) => {
+            let body = read_body(req).await?;
+            let object = parse_write_body(&content_type, &body)?;
+            let updated = api.update(&scope, name, object, &write)?;
+            Ok(json_response(200, &present(&updated)))
+        }
+        (Method::PATCH, Some(name)) => {
+            let patch_type = PatchType::from_content_type(&content_type).ok_or_else(|| {
+                ApiError::unsupported_media_type(
+                    &content_type,
+                    &[
+                        "application/json-patch+json",
+                        "application/merge-patch+json",
+                        "application/apply-patch+yaml",
+                        "application/strategic-merge-patch+json",
+                    ],
+                )
+            })?;
+            let force = query.flag("force");
+            if force && patch_type != PatchType::Apply {
+                return Err(ApiError::bad_request(
+                    "force: Forbidden: may not be specified for non-apply patch",
+                ));
+            }
+            let body = read_body(req).await?;
+            let (patched, created) = api.patch(&scope, name, patch_type, &body, force, &write)?;
+            Ok(json_response(
+                if created { 201 } else { 200 },
+                &present(&patched),
+            ))
+        }
+        (Method::DELETE, name) => {
+            let mut opts = DeleteOptions {
+                dry_run: write.dry_run,
+                ..Default::default()
+            };
+            if let Some(policy) = query.get("propagationPolicy") {
+                opts.propagation = parse_propagation(policy)?;
+            }
+            let body = read_body(req).await?;
+            if !body.is_empty() {
+                let options = codec::parse_body(&content_type, &body)
+                    .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+                opts.merge_body(&options)?;
+            }
+            match name {
+                Some(name) => Ok(json_response(200, &api.delete(&scope, name, &opts)?)),
+                None => {
+                    let list = list_options(&query, &rt.kind)?;
+                    Ok(json_response(
+                        200,
+                        &api.delete_collection(&scope, &list, &opts)?,
+                    ))
+                }
+            }
+        }
+        (method, _) => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource: {method}"
+        ))),
+    }
+}
+
+fn parse_write_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media.contains("protobuf") || media.contains("cbor") {
+        return Err(ApiError::unsupported_media_type(
+            content_type,
+            &["application/json", "application/yaml"],
+        ));
+    }
+    codec::parse_body(content_type, body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body of the request could not be decoded as an object: {e}"
+        ))
+    })
+}
+
+/// Decides what a watcher with these options sees of one store event:
+/// objects entering or leaving its selection appear as added or deleted.
+fn watch_view(scope: &Scope, opts: &ListOptions, event: &WatchEvent) -> Option<EventType> {
+    if event.group_resource != scope.rt.group_resource() {
+        return None;
+    }
+    if let Some(ns) = &scope.namespace
+        && *ns != event.namespace
+    {
+        return None;
+    }
+    let now = opts.matches(&event.object);
+    let before = event.previous.as_deref().is_some_and(|p| opts.matches(p));
+    match (event.event_type, before, now) {
+        (EventType::Added, _, true) => Some(EventType::Added),
+        (EventType::Modified, true, true) => Some(EventType::Modified),
+        (EventType::Modified, false, true) => Some(EventType::Added),
+        (EventType::Modified, true, false) => Some(EventType::Deleted),
+        (EventType::Deleted, true, _) => Some(EventType::Deleted),
+        _ => None,
+    }
+}
+
+struct WatchEncoder {
+    scope: Scope,
+    table: Option<IncludeObject>,
+    headers_sent: bool,
+}
+
+impl WatchEncoder {
+    fn encode(&mut self, event_type: &str, object: &Value) -> Bytes {
+        let object = match self.table {
+            Some(include) => {
+                let rv = object
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let t = table::table(
+                    &self.scope.rt,
+                    &[object],
+                    include,
+                    !self.headers_sent,
+                    json!({"resourceVersion": rv}),
+                );
+                self.headers_sent = true;
+                t
+            }
+            None => self.scope.present(object),
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+
+    fn bookmark(&self, resource_version: u64, initial_events_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": resource_version.to_string()});
+        if initial_events_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let object = json!({
+            "kind": self.scope.rt.kind,
+            "apiVersion": self.scope.rt.api_version(&self.scope.version),
+            "metadata": metadata,
+        });
+        let mut line =
+            serde_json::to_vec(&json!({"type": "BOOKMARK", "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+}
+
+fn expired(message: &str) -> Bytes {
+    let status = ApiError::gone(message).to_status();
+    let mut line =
+        serde_json::to_vec(&json!({"type": "ERROR", "object": status})).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+fn watch_response(
+    scope: Scope,
+    opts: ListOptions,
+    start: WatchStart,
+    table: Option<IncludeObject>,
+    bookmarks: bool,
+    timeout: Duration,
+) -> Response<Body> {
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let explicit_initial_events = opts.send_initial_events == Some(true);
+    tokio::spawn(async move {
+        let mut encoder = WatchEncoder {
+            scope: scope.clone(),
+            table,
+            headers_sent: false,
+        };
+        let mut last_rv = start.resource_version;
+        for object in &start.initial {
+            if tx.send(encoder.encode("ADDED", object)).await.is_err() {
+                return;
+            }
+        }
+        if explicit_initial_events && tx.send(encoder.bookmark(last_rv, true)).await.is_err() {
+            return;
+        }
+        let Some(subscription) = start.subscription else {
+            let _ = tx
+                .send(expired("too old resource version: the requested version is no longer in the event history"))
+                .await;
+            return;
+        };
+        let mut receiver = subscription.receiver;
+        for event in subscription.backlog {
+            last_rv = event.resource_version;
+            if let Some(kind) = watch_view(&scope, &opts, &event)
+                && tx
+                    .send(encoder.encode(kind.as_str(), &event.object))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
+        ticker.tick().await;
+        loop {
+            let line = tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = ticker.tick(), if bookmarks => encoder.bookmark(last_rv, false),
+                received = receiver.recv() => match received {
+                    Ok(event) => {
+                        last_rv = event.resource_version;
+                        match watch_view(&scope, &opts, &event) {
+                            Some(kind) => encoder.encode(kind.as_str(), &event.object),
+                            None => continue,
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = tx.send(expired("the watcher fell too far behind; restart the watch")).await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            };
+            if tx.send(line).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), rx))
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-cache, private")
+        .body(StreamBody::new(stream).boxed())
+        .expect("static headers are valid")
+}
