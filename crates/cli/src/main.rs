@@ -13,7 +13,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "driftless", version, about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs")]
+#[command(
+    name = "driftless",
+    version,
+    about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,7 +26,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the embedded Kubernetes API server (for trying driftless and for tests).
-    #[command(after_help = "Examples:\n  driftless sandbox --data-dir ./sandbox\n  kubectl --kubeconfig ./sandbox/kubeconfig get namespaces")]
+    #[command(
+        after_help = "Examples:\n  driftless sandbox --data-dir ./sandbox\n  kubectl --kubeconfig ./sandbox/kubeconfig get namespaces"
+    )]
     Sandbox(SandboxArgs),
 }
 
@@ -59,9 +65,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    let kubeconfig_out = args
-        .kubeconfig_out
-        .or_else(|| args.data_dir.is_none().then(|| PathBuf::from("driftless-sandbox.kubeconfig")));
+    let kubeconfig_out = args.kubeconfig_out.or_else(|| {
+        args.data_dir
+            .is_none()
+            .then(|| PathBuf::from("driftless-sandbox.kubeconfig"))
+    });
     let sandbox = driftless_sandbox::Sandbox::start(driftless_sandbox::SandboxConfig {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -77,7 +85,9 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     eprintln!("sandbox API server listening on {}", sandbox.server_url());
     eprintln!("kubeconfig written to {kubeconfig}");
     eprintln!("try: kubectl --kubeconfig {kubeconfig} get namespaces");
-    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
     eprintln!("shutting down");
     sandbox.shutdown().await;
     Ok(())
@@ -91,7 +101,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

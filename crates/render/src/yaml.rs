@@ -363,7 +363,9 @@ fn parse_timestamp(s: &str) -> Option<String> {
     let parts: Vec<&str> = s.split('-').collect();
     if parts.len() != 3
         || parts[0].len() != 4
-        || !parts.iter().all(|p| !p.is_empty() && p.len() <= 2 || p.len() == 4)
+        || !parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 2 || p.len() == 4)
         || !parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
     {
         return None;
@@ -395,7 +397,11 @@ pub fn format_float(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+.inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            "+.inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     if f == f.trunc() && f.abs() < 1e21 {
         return format!("{}", f as i128);
@@ -418,7 +424,10 @@ const BEST_WIDTH: usize = 80;
 
 /// Prints one document as Kustomize does (keys sorted, block style).
 pub fn emit_document(v: &Value) -> String {
-    let mut e = Emitter { out: String::new(), column: 0 };
+    let mut e = Emitter {
+        out: String::new(),
+        column: 0,
+    };
     match v {
         Value::Map(m) if !m.is_empty() => e.block_map(m, 0),
         Value::Seq(s) if !s.is_empty() => e.block_seq(s, 0),
@@ -834,7 +843,11 @@ struct Analysis {
 
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
-        return Analysis { block_plain: true, single: true, block: false };
+        return Analysis {
+            block_plain: true,
+            single: true,
+            block: false,
+        };
     }
     let chars: Vec<char> = s.chars().collect();
     let mut block_ind = false;
@@ -904,7 +917,11 @@ fn analyze(s: &str) -> Analysis {
         }
         preceded_ws = is_blankz(Some(c));
     }
-    let mut a = Analysis { block_plain: true, single: true, block: true };
+    let mut a = Analysis {
+        block_plain: true,
+        single: true,
+        block: true,
+    };
     if leading_space || leading_break || trailing_space || trailing_break {
         a.block_plain = false;
     }
@@ -963,7 +980,10 @@ mod tests {
     #[test]
     fn sorts_keys_and_quotes_like_go_yaml() {
         let out = roundtrip("b: 'on'\na: [1, \"2\"]\nc: {}\nd: \"0123\"\ne: \"\"\n");
-        assert_eq!(out, "a:\n- 1\n- \"2\"\nb: \"on\"\nc: {}\nd: \"0123\"\ne: \"\"\n");
+        assert_eq!(
+            out,
+            "a:\n- 1\n- \"2\"\nb: \"on\"\nc: {}\nd: \"0123\"\ne: \"\"\n"
+        );
     }
 
     #[test]
@@ -978,7 +998,10 @@ mod tests {
         assert_eq!(d[0].get("a"), Some(&Value::Int(31)));
         assert_eq!(d[0].get("b"), Some(&Value::Int(1000)));
         assert_eq!(d[0].get("c"), Some(&Value::Int(15)));
-        assert_eq!(emit_document(&d[0]), "a: 31\nb: 1000\nc: 15\nd: 1\ne: \"2001-12-14T00:00:00Z\"\n");
+        assert_eq!(
+            emit_document(&d[0]),
+            "a: 31\nb: 1000\nc: 15\nd: 1\ne: \"2001-12-14T00:00:00Z\"\n"
+        );
     }
 
     #[test]

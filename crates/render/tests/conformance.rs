@@ -10,7 +10,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn trim_trailing(s: &str) -> String {
-    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_end().to_string()
+    s.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
 }
 
 /// Runs one case; `Ok(())` when our output matches.
@@ -29,7 +34,9 @@ fn run_case(case: &Path) -> Result<(), String> {
         let expected = fs::read_to_string(case.join("expected_error"))
             .map_err(|e| format!("no expected.yaml nor expected_error: {e}"))?;
         match got {
-            Ok(_) => Err(format!("build succeeded, expected error containing {expected:?}")),
+            Ok(_) => Err(format!(
+                "build succeeded, expected error containing {expected:?}"
+            )),
             Err(_) => Ok(()),
         }
     }
@@ -49,7 +56,10 @@ fn chain(e: &dyn std::error::Error) -> String {
 fn diff(expected: &str, got: &str) -> String {
     let e: Vec<&str> = expected.lines().collect();
     let g: Vec<&str> = got.lines().collect();
-    let first = e.iter().zip(g.iter()).position(|(a, b)| a.trim_end() != b.trim_end());
+    let first = e
+        .iter()
+        .zip(g.iter())
+        .position(|(a, b)| a.trim_end() != b.trim_end());
     let at = first.unwrap_or(e.len().min(g.len()));
     let lo = at.saturating_sub(3);
     let mut s = format!("first difference at line {}\n", at + 1);
@@ -102,7 +112,11 @@ fn kustomize_conformance() {
     let mut problems = Vec::new();
     let mut seen = Vec::new();
     for case in &all {
-        let name = case.file_name().expect("case has a name").to_string_lossy().to_string();
+        let name = case
+            .file_name()
+            .expect("case has a name")
+            .to_string_lossy()
+            .to_string();
         if let Some(o) = &only
             && !name.contains(o.as_str())
         {
@@ -126,7 +140,9 @@ fn kustomize_conformance() {
     }
     for name in known.keys() {
         if only.is_none() && !seen.contains(name) {
-            problems.push(format!("{name}: listed in known-failing.txt but no such case"));
+            problems.push(format!(
+                "{name}: listed in known-failing.txt but no such case"
+            ));
         }
     }
     for p in &problems {
@@ -138,5 +154,9 @@ fn kustomize_conformance() {
     eprintln!(
         "kustomize conformance: {passed} passed, {failed} failed, {known_failed} known-unsupported"
     );
-    assert!(problems.is_empty(), "{} conformance problem(s), see above", problems.len());
+    assert!(
+        problems.is_empty(),
+        "{} conformance problem(s), see above",
+        problems.len()
+    );
 }

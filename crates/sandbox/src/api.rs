@@ -1088,8 +1088,43 @@ fn crd_invalid(crd: &Value, message: &str) -> ApiError {
     )
 }
 
-/// What a real server fills in itself: namespace phase and name label, CRD conditions.
+/// Sets `protocol: TCP` on ports that name none, as the API server's defaulting does.
+fn default_port_protocols(ports: Option<&mut Value>) {
+    if let Some(Value::Array(ports)) = ports {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            port.entry("protocol").or_insert_with(|| json!("TCP"));
+        }
+    }
+}
+
+fn default_pod_spec(spec: Option<&mut Value>) {
+    let Some(spec) = spec else {
+        return;
+    };
+    for list in ["containers", "initContainers"] {
+        if let Some(Value::Array(containers)) = spec.get_mut(list) {
+            for container in containers {
+                default_port_protocols(container.get_mut("ports"));
+            }
+        }
+    }
+}
+
+/// What a real server fills in itself that clients rely on: namespace
+/// phase and name label, Secret type, port protocols.
 fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &mut Value) {
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Secret") => {
+            if object.get("type").is_none_or(Value::is_null) {
+                object["type"] = json!("Opaque");
+            }
+        }
+        ("", "Service") => default_port_protocols(object.pointer_mut("/spec/ports")),
+        ("", "Pod") => default_pod_spec(object.get_mut("spec")),
+        ("apps", _) | ("batch", "Job") => default_pod_spec(object.pointer_mut("/spec/template/spec")),
+        ("batch", "CronJob") => default_pod_spec(object.pointer_mut("/spec/jobTemplate/spec/template/spec")),
+        _ => {}
+    }
     if rt.group.is_empty() && rt.plural == "namespaces" {
         let name = name_of(object).to_string();
         let labels = metadata_mut(object)

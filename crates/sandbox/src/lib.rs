@@ -34,6 +34,7 @@ pub mod catalog;
 mod codec;
 pub mod discovery;
 pub mod merge;
+mod protobuf;
 pub mod rollout;
 pub mod selector;
 mod server;

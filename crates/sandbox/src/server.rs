@@ -459,6 +459,12 @@ async fn resource(
 
 fn parse_write_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media == "application/vnd.kubernetes.protobuf" {
+        return crate::protobuf::decode(body).map_err(|why| {
+            ApiError::unsupported_media_type(content_type, &["application/json", "application/yaml"])
+                .with_message(why)
+        });
+    }
     if media.contains("protobuf") || media.contains("cbor") {
         return Err(ApiError::unsupported_media_type(
             content_type,

@@ -48,7 +48,16 @@ const SYSTEM_METADATA: &[&str] = &[
 
 /// Maps that are Go structs in the built-in types, present even when empty,
 /// so an `Update` entry does not own them as nodes (no `.` marker).
-const STRUCT_FIELDS: &[&str] = &["metadata", "spec", "status", "template"];
+const STRUCT_FIELDS: &[&str] = &[
+    "metadata",
+    "spec",
+    "status",
+    "template",
+    "jobTemplate",
+    "strategy",
+    "updateStrategy",
+    "resources",
+];
 
 /// The manager kube-apiserver credits with an object's existing fields when
 /// the first apply meets an object without managed fields.
@@ -499,8 +508,11 @@ pub fn server_side_apply(
             message: "the applied configuration must be an object".to_string(),
         });
     }
+    if managed::raw(applied).is_some_and(|v| !v.is_null()) {
+        return Err(ApplyError::ManagedFieldsInConfig);
+    }
     let w = Walker { schema };
-    let cfg = managed::without(&strip_nulls(applied));
+    let cfg = strip_nulls(applied);
     let live_clean = live.map(managed::without).unwrap_or_else(|| json!({}));
     let mut entries = managed::read(live.and_then(managed::raw));
     if let Some(live) = live
@@ -548,7 +560,7 @@ pub fn server_side_apply(
         }
     }
     if !force && !conflicts.is_empty() {
-        conflicts.sort_by(|a, b| a.manager_display().cmp(&b.manager_display()));
+        conflicts.sort_by_key(Conflict::manager_display);
         return Err(ApplyError::Conflicts(conflicts));
     }
 
@@ -1227,6 +1239,62 @@ mod tests {
         let e = entry(&out, "controller", "Update").expect("status entry");
         assert_eq!(e["subresource"], "status");
         assert_eq!(e["fieldsV1"], json!({"f:status": {"f:readyReplicas": {}}}));
+    }
+
+    /// `kubectl apply` (client-side) then `kubectl apply --server-side
+    /// --force-conflicts`: the SMP patch is tracked as an Update, and the
+    /// forced apply takes over exactly the fields it changes.
+    #[test]
+    fn client_side_apply_then_forced_server_side_apply() {
+        let created = stored(track_update(
+            None,
+            config(1, "nginx:1"),
+            "kubectl-client-side-apply",
+            &schema(),
+            T1,
+        ));
+        let patch = json!({"spec": {"replicas": 2, "template": {"spec": {
+            "$setElementOrder/containers": [{"name": "nginx"}],
+            "containers": [{"name": "nginx", "image": "nginx:2"}]}}}});
+        let patched = super::super::strategic_merge_patch(&created, &patch, &schema())
+            .expect("patch applies");
+        let updated = track_update(
+            Some(&created),
+            patched,
+            "kubectl-client-side-apply",
+            &schema(),
+            T2,
+        );
+        let mf = updated["metadata"]["managedFields"]
+            .as_array()
+            .expect("entries");
+        assert_eq!(mf.len(), 1, "one Update entry, accumulated");
+        assert_eq!(mf[0]["time"], T2);
+
+        let forced = apply(Some(&updated), config(3, "nginx:2"), "kubectl", true, T3);
+        assert_eq!(forced["spec"]["replicas"], 3);
+        let csa = &entry(&forced, "kubectl-client-side-apply", "Update").expect("csa")["fieldsV1"];
+        assert!(
+            csa["f:spec"].get("f:replicas").is_none(),
+            "moved to kubectl"
+        );
+        assert_eq!(
+            csa["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]["f:image"],
+            json!({}),
+            "same value: still shared"
+        );
+        let mf = forced["metadata"]["managedFields"]
+            .as_array()
+            .expect("entries");
+        assert_eq!(mf[0]["manager"], "kubectl", "Apply entries come first");
+    }
+
+    #[test]
+    fn managed_fields_in_the_applied_config_are_refused() {
+        let mut cfg = config(1, "nginx:1");
+        cfg["metadata"]["managedFields"] = json!([]);
+        let err = server_side_apply(None, &cfg, "m", false, &schema(), T1);
+        assert!(matches!(err, Err(ApplyError::ManagedFieldsInConfig)));
     }
 
     #[test]

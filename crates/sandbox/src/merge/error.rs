@@ -35,7 +35,11 @@ pub enum ApplyError {
     /// Fields the applied configuration changes are owned by other managers.
     #[error("{}", conflicts_message(.0))]
     Conflicts(Vec<Conflict>),
-    /// The applied configuration or live object cannot be merged.
+    /// The applied configuration carries `metadata.managedFields`, which
+    /// kube-apiserver refuses with 400 Bad Request.
+    #[error("metadata.managedFields must be nil")]
+    ManagedFieldsInConfig,
+    /// The applied configuration or live object cannot be merged (422).
     #[error("{path}: {message}")]
     Invalid {
         /// Where, like `.spec.template.spec.containers[0]`.

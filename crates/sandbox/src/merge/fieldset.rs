@@ -126,6 +126,7 @@ impl FieldSet {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, path: &[Pe]) {
         match path.split_first() {
             None => self.member = true,

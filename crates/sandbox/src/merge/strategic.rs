@@ -191,10 +191,10 @@ impl Merger<'_> {
                     if item.is_object() && directive(item).is_some() {
                         continue;
                     }
-                    if strategy == SmpList::Replace || !result.contains(item) {
-                        if let Some(v) = self.fresh(item, path)? {
-                            result.push(v);
-                        }
+                    if (strategy == SmpList::Replace || !result.contains(item))
+                        && let Some(v) = self.fresh(item, path)?
+                    {
+                        result.push(v);
                     }
                 }
             }
@@ -263,7 +263,7 @@ fn reorder(
         Some(k) => v.get(k).cloned(),
         None => Some(v.clone()),
     };
-    let order_ids: Vec<Value> = order.iter().filter_map(|v| id(v)).collect();
+    let order_ids: Vec<Value> = order.iter().filter_map(id).collect();
     let rank = |v: &Value| id(v).and_then(|i| order_ids.iter().position(|o| *o == i));
     let mut named: Vec<(usize, Value)> = list
         .iter()

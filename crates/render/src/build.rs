@@ -1,0 +1,488 @@
+//! The build pipeline: load a kustomization, accumulate its resources and
+//! components, run its generators and transformers in Kustomize's order,
+//! and, at the top level only, hash generated names, fix name references,
+//! resolve vars and sort.
+//!
+//! It reads files only below the kustomization that names them (directories
+//! of other kustomizations may be anywhere, as with Kustomize's default
+//! load restrictor), never the network, and never runs plugins.
+
+use crate::error::{BuildError, YamlError};
+use crate::resource::{Resource, legacy_sort};
+use crate::transform;
+use crate::yaml::{self, Map, Value};
+use std::path::{Component, Path, PathBuf};
+
+pub const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+const KNOWN_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "vars",
+    "crds",
+    "buildMetadata",
+    "sortOptions",
+    "configurations",
+];
+
+/// One kustomization file, loaded.
+pub struct Kust {
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub doc: Map,
+}
+
+impl Kust {
+    pub fn err(&self, field: &str, message: impl Into<String>) -> BuildError {
+        BuildError::Invalid { file: self.file.clone(), field: field.into(), message: message.into() }
+    }
+    pub fn str_field(&self, field: &str) -> Result<Option<&str>, BuildError> {
+        match self.doc.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s)),
+            Some(v) => Err(self.err(field, format!("expected a string, found a {}", v.type_name()))),
+        }
+    }
+    pub fn seq_field(&self, field: &str) -> Result<&[Value], BuildError> {
+        match self.doc.get(field) {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Seq(s)) => Ok(s),
+            Some(v) => Err(self.err(field, format!("expected a list, found a {}", v.type_name()))),
+        }
+    }
+    pub fn map_field(&self, field: &str) -> Result<Option<&Map>, BuildError> {
+        match self.doc.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Map(m)) => Ok(Some(m)),
+            Some(v) => {
+                Err(self.err(field, format!("expected a mapping, found a {}", v.type_name())))
+            }
+        }
+    }
+    pub fn is_component(&self) -> bool {
+        self.doc.get("kind").and_then(Value::as_str) == Some("Component")
+    }
+
+    /// Resolves a file named in this kustomization, refusing paths outside it.
+    pub fn file_path(&self, field: &str, rel: &str) -> Result<PathBuf, BuildError> {
+        if is_remote(rel) {
+            return Err(BuildError::Remote {
+                file: self.file.clone(),
+                field: field.into(),
+                url: rel.into(),
+            });
+        }
+        let p = clean(&self.dir.join(rel));
+        let real = p.canonicalize().unwrap_or_else(|_| p.clone());
+        let root = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
+        if !real.starts_with(&root) {
+            return Err(BuildError::OutsideRoot {
+                file: self.file.clone(),
+                field: field.into(),
+                target: real,
+                root,
+            });
+        }
+        Ok(p)
+    }
+
+    pub fn read_file(&self, field: &str, rel: &str) -> Result<String, BuildError> {
+        let p = self.file_path(field, rel)?;
+        std::fs::read_to_string(&p).map_err(|source| BuildError::Read { path: p, source })
+    }
+}
+
+pub fn is_remote(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    l.contains("://")
+        || l.starts_with("git@")
+        || l.starts_with("github.com/")
+        || l.starts_with("gitlab.com/")
+        || l.starts_with("bitbucket.org/")
+        || l.contains("?ref=")
+}
+
+/// Lexically cleans `a/./b/../c` to `a/c`.
+pub fn clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn find_kustomization(dir: &Path) -> Result<Option<PathBuf>, BuildError> {
+    let found: Vec<PathBuf> =
+        KUSTOMIZATION_FILES.iter().map(|f| dir.join(f)).filter(|p| p.is_file()).collect();
+    if found.len() > 1 {
+        return Err(BuildError::Resources {
+            file: dir.to_path_buf(),
+            message: "Found multiple kustomization files".into(),
+        });
+    }
+    Ok(found.into_iter().next())
+}
+
+pub fn load_kust(dir: &Path) -> Result<Option<Kust>, BuildError> {
+    let Some(file) = find_kustomization(dir)? else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|source| BuildError::Read { path: file.clone(), source })?;
+    let docs = yaml::parse_documents(&text)
+        .map_err(|e| BuildError::Yaml { path: file.clone(), source: YamlError(e) })?;
+    let doc = match docs.into_iter().next() {
+        Some(Value::Map(m)) => m,
+        None => Map::new(),
+        Some(_) => {
+            return Err(BuildError::Invalid {
+                file,
+                field: "(document)".into(),
+                message: "a kustomization must be a mapping".into(),
+            });
+        }
+    };
+    for k in doc.keys() {
+        if !KNOWN_FIELDS.contains(&k.as_str()) {
+            return Err(BuildError::Unsupported { file: file.clone(), field: k.clone() });
+        }
+    }
+    Ok(Some(Kust { dir: dir.to_path_buf(), file, doc }))
+}
+
+/// What a directory was named as.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Resource,
+    Component,
+}
+
+/// Build-wide state carried up the recursion.
+#[derive(Default)]
+pub struct Acc {
+    pub resources: Vec<Resource>,
+    pub vars: Vec<crate::vars::Var>,
+    pub config: transform::Config,
+}
+
+/// Builds the directory into Kustomize's output stream.
+pub fn build(dir: &Path) -> Result<String, BuildError> {
+    let dir = dir.to_path_buf();
+    if !dir.is_dir() {
+        return Err(BuildError::Read {
+            path: dir.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+        });
+    }
+    let kust = match load_kust(&dir)? {
+        Some(k) => k,
+        None => flux_generated_kustomization(&dir)?,
+    };
+    let mut acc = Acc::default();
+    accumulate(&kust, &mut acc)?;
+    // Last steps, once, at the top.
+    for r in acc.resources.iter_mut() {
+        if r.needs_hash {
+            let h = crate::hash::name_hash(&r.obj);
+            let n = format!("{}-{h}", r.name());
+            r.set_name(&n);
+        }
+    }
+    crate::nameref::fix(&mut acc.resources, &acc.config, &kust.file)?;
+    crate::vars::resolve(&mut acc.resources, &acc.vars, &acc.config, &kust.file)?;
+    acc.resources.retain(|r| {
+        r.annotations()
+            .and_then(|a| a.get("config.kubernetes.io/local-config"))
+            .and_then(Value::as_str)
+            != Some("true")
+    });
+    let mut fifo = false;
+    if let Some(so) = kust.map_field("sortOptions")? {
+        match so.get("order").and_then(Value::as_str) {
+            Some("fifo") => fifo = true,
+            Some("legacy") => {
+                if so.get("legacySortOptions").is_some() {
+                    return Err(kust.err(
+                        "sortOptions.legacySortOptions",
+                        "custom legacy sort order is not supported",
+                    ));
+                }
+            }
+            _ => {
+                return Err(kust.err(
+                    "sortOptions.order",
+                    "the field 'sortOptions.order' must be one of [fifo, legacy]",
+                ));
+            }
+        }
+    }
+    if !fifo {
+        legacy_sort(&mut acc.resources);
+    }
+    let mut out = String::new();
+    for (i, r) in acc.resources.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&yaml::emit_document(&r.obj));
+    }
+    Ok(out)
+}
+
+/// Flux: a directory with no kustomization renders every manifest below it.
+fn flux_generated_kustomization(dir: &Path) -> Result<Kust, BuildError> {
+    let mut resources = Vec::new();
+    collect_manifests(dir, dir, &mut resources)?;
+    let mut doc = Map::new();
+    doc.insert("resources".into(), Value::Seq(resources.into_iter().map(Value::Str).collect()));
+    Ok(Kust { dir: dir.to_path_buf(), file: dir.join("kustomization.yaml"), doc })
+}
+
+fn collect_manifests(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), BuildError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| BuildError::Read { path: dir.to_path_buf(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let rel = p.strip_prefix(root).expect("walk stays below root").to_string_lossy().to_string();
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            if find_kustomization(&p)?.is_some() {
+                out.push(rel);
+            } else {
+                collect_manifests(root, &p, out)?;
+            }
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|source| BuildError::Read { path: p.clone(), source })?;
+            let docs = yaml::parse_documents(&text)
+                .map_err(|e| BuildError::Yaml { path: p.clone(), source: YamlError(e) })?;
+            if docs.iter().any(|d| d.get("apiVersion").is_some() && d.get("kind").is_some()) {
+                out.push(rel);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn accumulate_dir(
+    parent: &Kust,
+    field: &str,
+    entry: &str,
+    dir: &Path,
+    role: Role,
+    acc: &mut Acc,
+) -> Result<(), BuildError> {
+    let nested = |source: BuildError| BuildError::Nested {
+        file: parent.file.clone(),
+        field: field.into(),
+        entry: entry.into(),
+        source: Box::new(source),
+    };
+    let kust = load_kust(dir).map_err(nested)?.ok_or_else(|| {
+        nested(BuildError::Resources {
+            file: dir.to_path_buf(),
+            message: "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory".into(),
+        })
+    })?;
+    match (role, kust.is_component()) {
+        (Role::Component, false) => {
+            return Err(nested(BuildError::Resources {
+                file: kust.file.clone(),
+                message: format!(
+                    "accumulating components: expected kind 'Component' for path '{}' but got 'Kustomization'",
+                    dir.display()
+                ),
+            }));
+        }
+        (Role::Resource, true) => {
+            return Err(nested(BuildError::Resources {
+                file: kust.file.clone(),
+                message: format!(
+                    "expected kind != 'Component' for path '{}'",
+                    dir.display()
+                ),
+            }));
+        }
+        _ => {}
+    }
+    if role == Role::Component {
+        accumulate(&kust, acc).map_err(nested)
+    } else {
+        let mut sub = Acc::default();
+        accumulate(&kust, &mut sub).map_err(nested)?;
+        for r in sub.resources {
+            append(acc, r, &parent.file)?;
+        }
+        acc.vars.extend(sub.vars);
+        acc.config.merge(sub.config);
+        Ok(())
+    }
+}
+
+/// Adds a resource, refusing a second one with the same id.
+pub fn append(acc: &mut Acc, r: Resource, file: &Path) -> Result<(), BuildError> {
+    if let Some(existing) = acc.resources.iter().find(|e| e.same_id(&r)) {
+        return Err(BuildError::Resources {
+            file: file.to_path_buf(),
+            message: format!(
+                "may not add resource with an already registered id: {}",
+                existing.id_string()
+            ),
+        });
+    }
+    acc.resources.push(r);
+    Ok(())
+}
+
+/// Loads the objects of a manifest file.
+pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError> {
+    let docs = yaml::parse_documents(text)
+        .map_err(|e| BuildError::Yaml { path: path.to_path_buf(), source: YamlError(e) })?;
+    let mut out = Vec::new();
+    for d in docs {
+        match d {
+            Value::Map(ref m) => {
+                // A List is flattened into its items.
+                let kind = m.get("kind").and_then(Value::as_str).unwrap_or("");
+                if kind.ends_with("List") && m.get("items").is_some() {
+                    if let Some(Value::Seq(items)) = m.get("items") {
+                        for it in items {
+                            out.push(Resource::new(it.clone()));
+                        }
+                    }
+                    continue;
+                }
+                if m.get("metadata").and_then(|md| md.get("name")).is_none()
+                    && m.get("metadata").and_then(|md| md.get("generateName")).is_none()
+                {
+                    return Err(BuildError::Invalid {
+                        file: path.to_path_buf(),
+                        field: "metadata.name".into(),
+                        message: "missing metadata.name".into(),
+                    });
+                }
+                out.push(Resource::new(d));
+            }
+            Value::Seq(items) => {
+                for it in items {
+                    out.push(Resource::new(it));
+                }
+            }
+            _ => {
+                return Err(BuildError::Invalid {
+                    file: path.to_path_buf(),
+                    field: "(document)".into(),
+                    message: "a resource must be a mapping".into(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Kustomize's `accumulateTarget`.
+pub fn accumulate(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
+    let mut entries: Vec<(&str, &Value)> = Vec::new();
+    for f in ["resources", "bases"] {
+        for v in kust.seq_field(f)? {
+            entries.push((f, v));
+        }
+    }
+    for (field, v) in entries {
+        let entry = v.as_str().ok_or_else(|| kust.err(field, "entries must be strings"))?;
+        accumulate_entry(kust, field, entry, Role::Resource, acc)?;
+    }
+    for v in kust.seq_field("components")? {
+        let entry = v.as_str().ok_or_else(|| kust.err("components", "entries must be strings"))?;
+        accumulate_entry(kust, "components", entry, Role::Component, acc)?;
+    }
+    for f in ["configurations"] {
+        for v in kust.seq_field(f)? {
+            let rel = v.as_str().ok_or_else(|| kust.err(f, "entries must be strings"))?;
+            let text = kust.read_file(f, rel)?;
+            let p = kust.file_path(f, rel)?;
+            acc.config.load_configuration(&p, &text)?;
+        }
+    }
+    for v in kust.seq_field("crds")? {
+        let rel = v.as_str().ok_or_else(|| kust.err("crds", "entries must be strings"))?;
+        let _ = kust.read_file("crds", rel)?;
+    }
+    crate::generate::run(kust, acc)?;
+    transform::run(kust, acc)?;
+    for (i, v) in kust.seq_field("vars")?.iter().enumerate() {
+        let var = crate::vars::Var::parse(kust, i, v)?;
+        if acc.vars.iter().any(|x| x.name == var.name) {
+            return Err(kust.err("vars", format!("var '{}' already encountered", var.name)));
+        }
+        acc.vars.push(var);
+    }
+    Ok(())
+}
+
+fn accumulate_entry(
+    kust: &Kust,
+    field: &str,
+    entry: &str,
+    role: Role,
+    acc: &mut Acc,
+) -> Result<(), BuildError> {
+    if is_remote(entry) {
+        return Err(BuildError::Remote {
+            file: kust.file.clone(),
+            field: field.into(),
+            url: entry.into(),
+        });
+    }
+    let path = clean(&kust.dir.join(entry));
+    if path.is_dir() {
+        return accumulate_dir(kust, field, entry, &path, role, acc);
+    }
+    if role == Role::Component {
+        return Err(kust.err(
+            field,
+            format!("'{entry}' must be a directory so that it can used as a component"),
+        ));
+    }
+    let path = kust.file_path(field, entry)?;
+    let text = std::fs::read_to_string(&path).map_err(|source| BuildError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    for r in load_objects(&path, &text)? {
+        append(acc, r, &kust.file)?;
+    }
+    Ok(())
+}

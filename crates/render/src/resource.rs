@@ -1,0 +1,215 @@
+//! One object in a build, with the identity history Kustomize keeps for it
+//! (original name and namespace, earlier names) so references can follow
+//! renames, and the set of objects with Kustomize's id rules.
+
+use crate::yaml::{Map, Value};
+
+/// Kinds that are not namespaced (the built-in ones Kustomize knows).
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "RuntimeClass",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "StorageClass",
+    "SubjectAccessReview",
+    "TokenReview",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gvk {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl Gvk {
+    pub fn from_api_version(api_version: &str, kind: &str) -> Gvk {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version.to_string()),
+        };
+        Gvk { group, version, kind: kind.to_string() }
+    }
+    /// Kustomize's `Gvk.String()`, used for ordering.
+    pub fn sort_string(&self) -> String {
+        let g = if self.group.is_empty() { "~G" } else { &self.group };
+        let v = if self.version.is_empty() { "~V" } else { &self.version };
+        let k = if self.kind.is_empty() { "~K" } else { &self.kind };
+        format!("{g}_{v}_{k}")
+    }
+    pub fn is_cluster_scoped(&self) -> bool {
+        CLUSTER_SCOPED.contains(&self.kind.as_str())
+    }
+}
+
+/// A resource as it moves through the build.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub obj: Value,
+    /// Names this object had before, oldest first (the first is the original).
+    pub prev_names: Vec<String>,
+    /// Namespaces this object had before, parallel to `prev_names`.
+    pub prev_namespaces: Vec<String>,
+    /// Whether a content hash must be appended to the name at the end.
+    pub needs_hash: bool,
+    /// Generator behavior (`create`, `merge`, `replace`) for generated objects.
+    pub behavior: Option<String>,
+}
+
+impl Resource {
+    pub fn new(obj: Value) -> Resource {
+        Resource {
+            obj,
+            prev_names: Vec::new(),
+            prev_namespaces: Vec::new(),
+            needs_hash: false,
+            behavior: None,
+        }
+    }
+    pub fn kind(&self) -> &str {
+        self.obj.str_at(&["kind"]).unwrap_or("")
+    }
+    pub fn api_version(&self) -> &str {
+        self.obj.str_at(&["apiVersion"]).unwrap_or("")
+    }
+    pub fn gvk(&self) -> Gvk {
+        Gvk::from_api_version(self.api_version(), self.kind())
+    }
+    pub fn name(&self) -> &str {
+        self.obj.str_at(&["metadata", "name"]).unwrap_or("")
+    }
+    pub fn namespace(&self) -> &str {
+        self.obj.str_at(&["metadata", "namespace"]).unwrap_or("")
+    }
+    pub fn orig_name(&self) -> &str {
+        self.prev_names.first().map(String::as_str).unwrap_or_else(|| self.name())
+    }
+    pub fn orig_namespace(&self) -> &str {
+        self.prev_namespaces.first().map(String::as_str).unwrap_or_else(|| self.namespace())
+    }
+    /// Every name this object has had, current included.
+    pub fn all_names(&self) -> impl Iterator<Item = &str> {
+        self.prev_names.iter().map(String::as_str).chain(std::iter::once(self.name()))
+    }
+    pub fn all_namespaces(&self) -> impl Iterator<Item = &str> {
+        self.prev_namespaces.iter().map(String::as_str).chain(std::iter::once(self.namespace()))
+    }
+    fn metadata_mut(&mut self) -> &mut Map {
+        let m = self.obj.as_map_mut().expect("resources are mappings");
+        let md = m.entry("metadata".to_string()).or_insert_with(|| Value::Map(Map::new()));
+        if !matches!(md, Value::Map(_)) {
+            *md = Value::Map(Map::new());
+        }
+        md.as_map_mut().expect("just made a mapping")
+    }
+    /// Renames, remembering the old id.
+    pub fn set_name(&mut self, name: &str) {
+        if name == self.name() {
+            return;
+        }
+        self.remember();
+        self.metadata_mut().insert("name".into(), Value::Str(name.to_string()));
+    }
+    pub fn set_namespace(&mut self, ns: &str) {
+        if ns == self.namespace() && self.obj.path(&["metadata", "namespace"]).is_some() {
+            return;
+        }
+        self.remember();
+        self.metadata_mut().insert("namespace".into(), Value::Str(ns.to_string()));
+    }
+    fn remember(&mut self) {
+        self.prev_names.push(self.name().to_string());
+        self.prev_namespaces.push(self.namespace().to_string());
+    }
+    /// Kustomize's printed id, e.g. `Deployment.v1.apps/web.[noNs]`.
+    pub fn id_string(&self) -> String {
+        let g = self.gvk();
+        let mut s = g.kind.clone();
+        if !g.version.is_empty() {
+            s.push('.');
+            s.push_str(&g.version);
+        }
+        s.push('.');
+        s.push_str(if g.group.is_empty() { "[noGrp]" } else { &g.group });
+        let ns = if self.namespace().is_empty() { "[noNs]" } else { self.namespace() };
+        format!("{s}/{}.{ns}", self.name())
+    }
+    /// Same group, version, kind, name and namespace (the Kustomize id).
+    pub fn same_id(&self, other: &Resource) -> bool {
+        self.gvk() == other.gvk()
+            && self.name() == other.name()
+            && norm_ns(self.namespace()) == norm_ns(other.namespace())
+    }
+    pub fn labels(&self) -> Option<&Map> {
+        self.obj.path(&["metadata", "labels"]).and_then(Value::as_map)
+    }
+    pub fn annotations(&self) -> Option<&Map> {
+        self.obj.path(&["metadata", "annotations"]).and_then(Value::as_map)
+    }
+}
+
+pub fn norm_ns(ns: &str) -> &str {
+    if ns == "default" { "" } else { ns }
+}
+
+/// The legacy sort of Kustomize: by kind priority, then id.
+pub fn legacy_sort(resources: &mut [Resource]) {
+    const FIRST: &[&str] = &[
+        "Namespace",
+        "ResourceQuota",
+        "StorageClass",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "PodSecurityPolicy",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Secret",
+        "Endpoints",
+        "Service",
+        "LimitRange",
+        "PriorityClass",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "StatefulSet",
+        "CronJob",
+        "PodDisruptionBudget",
+    ];
+    const LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+    let order = |kind: &str| -> i64 {
+        if let Some(i) = FIRST.iter().position(|k| *k == kind) {
+            i as i64 - FIRST.len() as i64
+        } else if let Some(i) = LAST.iter().position(|k| *k == kind) {
+            i as i64 + 1
+        } else {
+            0
+        }
+    };
+    let key = |r: &Resource| {
+        let g = r.gvk();
+        let ns = if r.namespace().is_empty() { "~X" } else { r.namespace() };
+        (order(&g.kind), g.sort_string(), format!("{}|{}", ns, r.name()))
+    };
+    resources.sort_by_cached_key(key);
+}

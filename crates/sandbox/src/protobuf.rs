@@ -1,0 +1,374 @@
+//! Decoding of Kubernetes protobuf request bodies for the few kinds that
+//! kubectl's generator commands send that way (`kubectl create namespace`,
+//! `configmap`, `secret`, `serviceaccount`). Everything else must come as
+//! JSON or YAML; a protobuf body of another kind gets 415.
+//!
+//! Why by hand: a full protobuf binding of the Kubernetes API is a large
+//! generated dependency, while these kinds need a dozen fields. Each message
+//! is a table of (field number, JSON name, kind); an unknown field is an
+//! error, never silently dropped.
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+/// The bytes every Kubernetes protobuf body starts with.
+const MAGIC: &[u8] = b"k8s\0";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    String,
+    Bytes,
+    Bool,
+    Int,
+    Message(&'static [Field]),
+    /// `map<string, V>`, encoded as repeated entries {1: key, 2: value}.
+    Map(&'static Kind),
+}
+
+#[derive(Clone, Copy)]
+struct Field {
+    number: u64,
+    name: &'static str,
+    kind: Kind,
+    repeated: bool,
+}
+
+const fn field(number: u64, name: &'static str, kind: Kind) -> Field {
+    Field {
+        number,
+        name,
+        kind,
+        repeated: false,
+    }
+}
+
+const fn repeated(number: u64, name: &'static str, kind: Kind) -> Field {
+    Field {
+        number,
+        name,
+        kind,
+        repeated: true,
+    }
+}
+
+const STRING_MAP: Kind = Kind::Map(&Kind::String);
+const BYTES_MAP: Kind = Kind::Map(&Kind::Bytes);
+
+/// Timestamps a client sends are ignored by the server; decoding them only
+/// keeps the message readable.
+const TIME: &[Field] = &[field(1, "seconds", Kind::Int), field(2, "nanos", Kind::Int)];
+
+const OWNER_REFERENCE: &[Field] = &[
+    field(1, "kind", Kind::String),
+    field(3, "name", Kind::String),
+    field(4, "uid", Kind::String),
+    field(5, "apiVersion", Kind::String),
+    field(6, "controller", Kind::Bool),
+    field(7, "blockOwnerDeletion", Kind::Bool),
+];
+
+const OBJECT_META: &[Field] = &[
+    field(1, "name", Kind::String),
+    field(2, "generateName", Kind::String),
+    field(3, "namespace", Kind::String),
+    field(4, "selfLink", Kind::String),
+    field(5, "uid", Kind::String),
+    field(6, "resourceVersion", Kind::String),
+    field(7, "generation", Kind::Int),
+    field(8, "creationTimestamp", Kind::Message(TIME)),
+    field(11, "labels", STRING_MAP),
+    field(12, "annotations", STRING_MAP),
+    repeated(13, "ownerReferences", Kind::Message(OWNER_REFERENCE)),
+    repeated(14, "finalizers", Kind::String),
+];
+
+const NAMESPACE_SPEC: &[Field] = &[repeated(1, "finalizers", Kind::String)];
+
+const NAMESPACE_STATUS: &[Field] = &[field(1, "phase", Kind::String)];
+
+const NAMESPACE: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(NAMESPACE_SPEC)),
+    field(3, "status", Kind::Message(NAMESPACE_STATUS)),
+];
+
+const CONFIG_MAP: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "data", STRING_MAP),
+    field(3, "binaryData", BYTES_MAP),
+    field(4, "immutable", Kind::Bool),
+];
+
+const SECRET: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "data", BYTES_MAP),
+    field(3, "type", Kind::String),
+    field(4, "stringData", STRING_MAP),
+    field(5, "immutable", Kind::Bool),
+];
+
+const OBJECT_REFERENCE: &[Field] = &[
+    field(1, "kind", Kind::String),
+    field(2, "namespace", Kind::String),
+    field(3, "name", Kind::String),
+    field(4, "uid", Kind::String),
+    field(5, "apiVersion", Kind::String),
+    field(6, "resourceVersion", Kind::String),
+    field(7, "fieldPath", Kind::String),
+];
+
+const LOCAL_OBJECT_REFERENCE: &[Field] = &[field(1, "name", Kind::String)];
+
+const SERVICE_ACCOUNT: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    repeated(2, "secrets", Kind::Message(OBJECT_REFERENCE)),
+    repeated(3, "imagePullSecrets", Kind::Message(LOCAL_OBJECT_REFERENCE)),
+    field(4, "automountServiceAccountToken", Kind::Bool),
+];
+
+const TYPE_META: &[Field] = &[field(1, "apiVersion", Kind::String), field(2, "kind", Kind::String)];
+
+const UNKNOWN: &[Field] = &[
+    field(1, "typeMeta", Kind::Message(TYPE_META)),
+    field(2, "raw", Kind::Bytes),
+    field(3, "contentEncoding", Kind::String),
+    field(4, "contentType", Kind::String),
+];
+
+fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
+    match (api_version, kind) {
+        ("v1", "Namespace") => Some(NAMESPACE),
+        ("v1", "ConfigMap") => Some(CONFIG_MAP),
+        ("v1", "Secret") => Some(SECRET),
+        ("v1", "ServiceAccount") => Some(SERVICE_ACCOUNT),
+        _ => None,
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = self.bytes.split_first().ok_or("truncated varint")?;
+            self.bytes = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("varint too long".into())
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.bytes.len() < n {
+            return Err("truncated field".into());
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn length_delimited(&mut self) -> Result<&'a [u8], String> {
+        let len = usize::try_from(self.varint()?).map_err(|_| "length too large")?;
+        self.take(len)
+    }
+}
+
+fn decode_scalar(kind: Kind, wire_type: u64, reader: &mut Reader<'_>, field_name: &str) -> Result<Value, String> {
+    let wrong = || format!("field {field_name} has an unexpected wire type {wire_type}");
+    match kind {
+        Kind::String => {
+            if wire_type != 2 {
+                return Err(wrong());
+            }
+            let bytes = reader.length_delimited()?;
+            String::from_utf8(bytes.to_vec())
+                .map(Value::String)
+                .map_err(|_| format!("field {field_name} is not UTF-8"))
+        }
+        Kind::Bytes => {
+            if wire_type != 2 {
+                return Err(wrong());
+            }
+            let bytes = reader.length_delimited()?;
+            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
+        }
+        Kind::Bool => {
+            if wire_type != 0 {
+                return Err(wrong());
+            }
+            Ok(Value::Bool(reader.varint()? != 0))
+        }
+        Kind::Int => {
+            if wire_type != 0 {
+                return Err(wrong());
+            }
+            Ok(Value::from(reader.varint()? as i64))
+        }
+        Kind::Message(fields) => {
+            if wire_type != 2 {
+                return Err(wrong());
+            }
+            decode_message(reader.length_delimited()?, fields)
+        }
+        Kind::Map(_) => Err(format!("field {field_name}: nested maps are not supported")),
+    }
+}
+
+fn decode_message(bytes: &[u8], fields: &[Field]) -> Result<Value, String> {
+    let mut reader = Reader { bytes };
+    let mut out = Map::new();
+    while !reader.bytes.is_empty() {
+        let tag = reader.varint()?;
+        let (number, wire_type) = (tag >> 3, tag & 7);
+        let spec = fields
+            .iter()
+            .find(|f| f.number == number)
+            .ok_or_else(|| format!("protobuf field {number} is not supported here"))?;
+        match spec.kind {
+            Kind::Map(value_kind) => {
+                if wire_type != 2 {
+                    return Err(format!("field {} has an unexpected wire type {wire_type}", spec.name));
+                }
+                let entry_fields = [field(1, "key", Kind::String), field(2, "value", *value_kind)];
+                let entry = decode_message(reader.length_delimited()?, &entry_fields)?;
+                let key = entry.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+                let value = entry.get("value").cloned().unwrap_or(match value_kind {
+                    Kind::Bool => Value::Bool(false),
+                    _ => Value::String(String::new()),
+                });
+                out.entry(spec.name)
+                    .or_insert_with(|| Value::Object(Map::new()))
+                    .as_object_mut()
+                    .map(|m| m.insert(key, value));
+            }
+            kind => {
+                let value = decode_scalar(kind, wire_type, &mut reader, spec.name)?;
+                if is_empty_default(&value) && !spec.repeated {
+                    continue;
+                }
+                if spec.repeated {
+                    out.entry(spec.name)
+                        .or_insert_with(|| Value::Array(Vec::new()))
+                        .as_array_mut()
+                        .map(|a| a.push(value));
+                } else {
+                    out.insert(spec.name.to_string(), value);
+                }
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// Go's encoder writes every optional field, even unset ones; JSON leaves
+/// those out, and so do we.
+fn is_empty_default(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_i64() == Some(0),
+        Value::Bool(b) => !b,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+/// Decodes a protobuf body into the JSON object it stands for. The error
+/// says which kind or field is not supported, for a 415 answer.
+pub fn decode(body: &[u8]) -> Result<Value, String> {
+    let envelope = body
+        .strip_prefix(MAGIC)
+        .ok_or("the body does not start with the Kubernetes protobuf prefix")?;
+    let unknown = decode_message(envelope, UNKNOWN)?;
+    let api_version = unknown.pointer("/typeMeta/apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let kind = unknown.pointer("/typeMeta/kind").and_then(Value::as_str).unwrap_or_default();
+    let fields = schema_for(api_version, kind).ok_or_else(|| {
+        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret and ServiceAccount only, not {api_version} {kind}; send JSON or YAML")
+    })?;
+    let raw = unknown.get("raw").and_then(Value::as_str).unwrap_or_default();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .map_err(|e| format!("cannot decode the raw object: {e}"))?;
+    let mut object = decode_message(&raw, fields).map_err(|e| format!("{kind}: {e}"))?;
+    object["apiVersion"] = Value::String(api_version.to_string());
+    object["kind"] = Value::String(kind.to_string());
+    Ok(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn bytes_field(number: u64, payload: &[u8], out: &mut Vec<u8>) {
+        varint(number << 3 | 2, out);
+        varint(payload.len() as u64, out);
+        out.extend_from_slice(payload);
+    }
+
+    fn map_entry(number: u64, key: &str, value: &str, out: &mut Vec<u8>) {
+        let mut entry = Vec::new();
+        bytes_field(1, key.as_bytes(), &mut entry);
+        bytes_field(2, value.as_bytes(), &mut entry);
+        bytes_field(number, &entry, out);
+    }
+
+    fn envelope(kind: &str, raw: &[u8]) -> Vec<u8> {
+        let mut type_meta = Vec::new();
+        bytes_field(1, b"v1", &mut type_meta);
+        bytes_field(2, kind.as_bytes(), &mut type_meta);
+        let mut body = MAGIC.to_vec();
+        bytes_field(1, &type_meta, &mut body);
+        bytes_field(2, raw, &mut body);
+        body
+    }
+
+    #[test]
+    fn decodes_a_config_map_as_kubectl_sends_it() {
+        let mut meta = Vec::new();
+        bytes_field(1, b"settings", &mut meta);
+        map_entry(11, "app", "web", &mut meta);
+        let mut raw = Vec::new();
+        bytes_field(1, &meta, &mut raw);
+        map_entry(2, "mode", "fast", &mut raw);
+        map_entry(3, "blob", "\u{1}", &mut raw);
+        let object = decode(&envelope("ConfigMap", &raw)).expect("decodes");
+        assert_eq!(
+            object,
+            json!({
+                "metadata": {"name": "settings", "labels": {"app": "web"}},
+                "data": {"mode": "fast"},
+                "binaryData": {"blob": "AQ=="},
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+            })
+        );
+    }
+
+    #[test]
+    fn other_kinds_and_unknown_fields_are_refused() {
+        let err = decode(&envelope("Pod", &[])).expect_err("unsupported kind");
+        assert!(err.contains("not v1 Pod"), "{err}");
+        let mut raw = Vec::new();
+        bytes_field(9, b"x", &mut raw);
+        let err = decode(&envelope("Namespace", &raw)).expect_err("unknown field");
+        assert!(err.contains("field 9"), "{err}");
+        assert!(decode(b"{}").is_err());
+    }
+}
