@@ -30,6 +30,24 @@ enum Command {
         after_help = "Examples:\n  driftless sandbox --data-dir ./sandbox\n  kubectl --kubeconfig ./sandbox/kubeconfig get namespaces"
     )]
     Sandbox(SandboxArgs),
+    /// Render manifests locally, as the controllers would.
+    #[command(subcommand)]
+    Build(BuildCommand),
+}
+
+#[derive(Subcommand)]
+enum BuildCommand {
+    /// Render a Kustomize overlay (or a plain directory of manifests) to stdout.
+    ///
+    /// The output is byte for byte what `kubectl kustomize <dir>` prints. A
+    /// directory without kustomization.yaml renders all its manifests, as Flux does.
+    #[command(
+        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod\n  driftless build kustomization ./apps | kubectl apply --server-side -f -"
+    )]
+    Kustomization {
+        /// The directory to build.
+        dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -93,6 +111,28 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn build(command: BuildCommand) -> anyhow::Result<()> {
+    match command {
+        BuildCommand::Kustomization { dir } => {
+            let rendered = driftless_render::build(&dir)
+                .with_context(|| format!("cannot build kustomization {}", dir.display()))?;
+            write_stdout(rendered.as_bytes())
+        }
+    }
+}
+
+/// Writes data to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(err).context("cannot write to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -101,6 +141,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let command = match cli.command {
+        Command::Build(command) => return exit_code(build(command)),
+        Command::Sandbox(args) => args,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -111,11 +155,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Sandbox(args) => sandbox(args).await,
-        }
-    });
+    exit_code(runtime.block_on(sandbox(command)))
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

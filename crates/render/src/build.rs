@@ -13,7 +13,8 @@ use crate::transform;
 use crate::yaml::{self, Map, Value};
 use std::path::{Component, Path, PathBuf};
 
-pub const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 const KNOWN_FIELDS: &[&str] = &[
     "apiVersion",
@@ -42,6 +43,8 @@ const KNOWN_FIELDS: &[&str] = &[
     "buildMetadata",
     "sortOptions",
     "configurations",
+    "generators",
+    "transformers",
 ];
 
 /// One kustomization file, loaded.
@@ -49,17 +52,26 @@ pub struct Kust {
     pub dir: PathBuf,
     pub file: PathBuf,
     pub doc: Map,
+    /// For built-in plugin configs: the config file and the plugin's name.
+    pub plugin_origin: Option<(PathBuf, Option<String>)>,
 }
 
 impl Kust {
     pub fn err(&self, field: &str, message: impl Into<String>) -> BuildError {
-        BuildError::Invalid { file: self.file.clone(), field: field.into(), message: message.into() }
+        BuildError::Invalid {
+            file: self.file.clone(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
     pub fn str_field(&self, field: &str) -> Result<Option<&str>, BuildError> {
         match self.doc.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Str(s)) => Ok(Some(s)),
-            Some(v) => Err(self.err(field, format!("expected a string, found a {}", v.type_name()))),
+            Some(v) => Err(self.err(
+                field,
+                format!("expected a string, found a {}", v.type_name()),
+            )),
         }
     }
     pub fn seq_field(&self, field: &str) -> Result<&[Value], BuildError> {
@@ -73,9 +85,10 @@ impl Kust {
         match self.doc.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Map(m)) => Ok(Some(m)),
-            Some(v) => {
-                Err(self.err(field, format!("expected a mapping, found a {}", v.type_name())))
-            }
+            Some(v) => Err(self.err(
+                field,
+                format!("expected a mapping, found a {}", v.type_name()),
+            )),
         }
     }
     pub fn is_component(&self) -> bool {
@@ -139,8 +152,11 @@ pub fn clean(p: &Path) -> PathBuf {
 }
 
 fn find_kustomization(dir: &Path) -> Result<Option<PathBuf>, BuildError> {
-    let found: Vec<PathBuf> =
-        KUSTOMIZATION_FILES.iter().map(|f| dir.join(f)).filter(|p| p.is_file()).collect();
+    let found: Vec<PathBuf> = KUSTOMIZATION_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .filter(|p| p.is_file())
+        .collect();
     if found.len() > 1 {
         return Err(BuildError::Resources {
             file: dir.to_path_buf(),
@@ -154,10 +170,14 @@ pub fn load_kust(dir: &Path) -> Result<Option<Kust>, BuildError> {
     let Some(file) = find_kustomization(dir)? else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(&file)
-        .map_err(|source| BuildError::Read { path: file.clone(), source })?;
-    let docs = yaml::parse_documents(&text)
-        .map_err(|e| BuildError::Yaml { path: file.clone(), source: YamlError(e) })?;
+    let text = std::fs::read_to_string(&file).map_err(|source| BuildError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let docs = yaml::parse_documents_with(&text, true).map_err(|e| BuildError::Yaml {
+        path: file.clone(),
+        source: YamlError(e),
+    })?;
     let doc = match docs.into_iter().next() {
         Some(Value::Map(m)) => m,
         None => Map::new(),
@@ -169,12 +189,24 @@ pub fn load_kust(dir: &Path) -> Result<Option<Kust>, BuildError> {
             });
         }
     };
-    for k in doc.keys() {
-        if !KNOWN_FIELDS.contains(&k.as_str()) {
-            return Err(BuildError::Unsupported { file: file.clone(), field: k.clone() });
-        }
+    // Field names match case-insensitively, as Go's JSON decoding does.
+    let mut normalized = Map::new();
+    for (k, v) in doc {
+        let Some(known) = KNOWN_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&k)) else {
+            return Err(BuildError::Unsupported {
+                file: file.clone(),
+                field: k,
+            });
+        };
+        normalized.insert(known.to_string(), v);
     }
-    Ok(Some(Kust { dir: dir.to_path_buf(), file, doc }))
+    let doc = normalized;
+    Ok(Some(Kust {
+        plugin_origin: None,
+        dir: dir.to_path_buf(),
+        file,
+        doc,
+    }))
 }
 
 /// What a directory was named as.
@@ -190,11 +222,31 @@ pub struct Acc {
     pub resources: Vec<Resource>,
     pub vars: Vec<crate::vars::Var>,
     pub config: transform::Config,
+    /// The first `sortOptions` met below the top, with its file.
+    pub sort_options: Option<(Map, PathBuf)>,
+    /// Ids of `resources`, built on demand; dropped whenever names may change.
+    pub ids: Option<std::collections::HashSet<String>>,
+}
+
+fn id_key(r: &Resource) -> String {
+    let g = r.gvk();
+    format!(
+        "{}|{}|{}|{}|{}",
+        g.group,
+        g.version,
+        g.kind,
+        crate::resource::norm_ns(r.namespace()),
+        r.name()
+    )
 }
 
 /// Builds the directory into Kustomize's output stream.
 pub fn build(dir: &Path) -> Result<String, BuildError> {
-    let dir = dir.to_path_buf();
+    let dir = if dir.is_absolute() {
+        clean(dir)
+    } else {
+        clean(&std::env::current_dir().unwrap_or_default().join(dir))
+    };
     if !dir.is_dir() {
         return Err(BuildError::Read {
             path: dir.clone(),
@@ -223,20 +275,58 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
             .and_then(Value::as_str)
             != Some("true")
     });
+    let mut origin_annotations = false;
+    for v in kust.seq_field("buildMetadata")? {
+        match v.as_str() {
+            Some("originAnnotations") => origin_annotations = true,
+            other => {
+                return Err(BuildError::Unsupported {
+                    file: kust.file.clone(),
+                    field: format!("buildMetadata: {}", other.unwrap_or("?")),
+                });
+            }
+        }
+    }
+    if origin_annotations {
+        for r in acc.resources.iter_mut() {
+            add_origin_annotation(r, &kust.dir);
+        }
+    }
     let mut fifo = false;
-    if let Some(so) = kust.map_field("sortOptions")? {
+    let mut custom: Option<(Vec<String>, Vec<String>)> = None;
+    let so = match kust.map_field("sortOptions")? {
+        Some(so) => Some((so.clone(), kust.file.clone())),
+        None => acc.sort_options.clone(),
+    };
+    if let Some((so, file)) = so {
+        let err = |field: &str, message: &str| BuildError::Invalid {
+            file: file.clone(),
+            field: field.into(),
+            message: message.into(),
+        };
         match so.get("order").and_then(Value::as_str) {
-            Some("fifo") => fifo = true,
-            Some("legacy") => {
+            Some("fifo") => {
                 if so.get("legacySortOptions").is_some() {
-                    return Err(kust.err(
+                    return Err(err(
                         "sortOptions.legacySortOptions",
-                        "custom legacy sort order is not supported",
+                        "legacySortOptions may only be set with order: legacy",
                     ));
+                }
+                fifo = true
+            }
+            Some("legacy") => {
+                if let Some(l) = so.get("legacySortOptions") {
+                    let list = |k: &str| -> Vec<String> {
+                        l.get(k)
+                            .and_then(Value::as_seq)
+                            .map(|s| s.iter().filter_map(Value::scalar_string).collect())
+                            .unwrap_or_default()
+                    };
+                    custom = Some((list("orderFirst"), list("orderLast")));
                 }
             }
             _ => {
-                return Err(kust.err(
+                return Err(err(
                     "sortOptions.order",
                     "the field 'sortOptions.order' must be one of [fifo, legacy]",
                 ));
@@ -244,7 +334,10 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
         }
     }
     if !fifo {
-        legacy_sort(&mut acc.resources);
+        match &custom {
+            Some((first, last)) => crate::resource::sort_with(&mut acc.resources, first, last),
+            None => legacy_sort(&mut acc.resources),
+        }
     }
     let mut out = String::new();
     for (i, r) in acc.resources.iter().enumerate() {
@@ -261,19 +354,37 @@ fn flux_generated_kustomization(dir: &Path) -> Result<Kust, BuildError> {
     let mut resources = Vec::new();
     collect_manifests(dir, dir, &mut resources)?;
     let mut doc = Map::new();
-    doc.insert("resources".into(), Value::Seq(resources.into_iter().map(Value::Str).collect()));
-    Ok(Kust { dir: dir.to_path_buf(), file: dir.join("kustomization.yaml"), doc })
+    doc.insert(
+        "resources".into(),
+        Value::Seq(resources.into_iter().map(Value::Str).collect()),
+    );
+    Ok(Kust {
+        plugin_origin: None,
+        dir: dir.to_path_buf(),
+        file: dir.join("kustomization.yaml"),
+        doc,
+    })
 }
 
 fn collect_manifests(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), BuildError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| BuildError::Read { path: dir.to_path_buf(), source })?
+        .map_err(|source| BuildError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
     for p in entries {
-        let rel = p.strip_prefix(root).expect("walk stays below root").to_string_lossy().to_string();
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let rel = p
+            .strip_prefix(root)
+            .expect("walk stays below root")
+            .to_string_lossy()
+            .to_string();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if name.starts_with('.') {
             continue;
         }
@@ -284,11 +395,18 @@ fn collect_manifests(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(
                 collect_manifests(root, &p, out)?;
             }
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|source| BuildError::Read { path: p.clone(), source })?;
-            let docs = yaml::parse_documents(&text)
-                .map_err(|e| BuildError::Yaml { path: p.clone(), source: YamlError(e) })?;
-            if docs.iter().any(|d| d.get("apiVersion").is_some() && d.get("kind").is_some()) {
+            let text = std::fs::read_to_string(&p).map_err(|source| BuildError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+                path: p.clone(),
+                source: YamlError(e),
+            })?;
+            if docs
+                .iter()
+                .any(|d| d.get("apiVersion").is_some() && d.get("kind").is_some())
+            {
                 out.push(rel);
             }
         }
@@ -329,10 +447,7 @@ fn accumulate_dir(
         (Role::Resource, true) => {
             return Err(nested(BuildError::Resources {
                 file: kust.file.clone(),
-                message: format!(
-                    "expected kind != 'Component' for path '{}'",
-                    dir.display()
-                ),
+                message: format!("expected kind != 'Component' for path '{}'", dir.display()),
             }));
         }
         _ => {}
@@ -345,15 +460,32 @@ fn accumulate_dir(
         for r in sub.resources {
             append(acc, r, &parent.file)?;
         }
-        acc.vars.extend(sub.vars);
+        for v in sub.vars {
+            if acc.vars.iter().any(|x| x.name == v.name) {
+                return Err(BuildError::Resources {
+                    file: parent.file.clone(),
+                    message: format!("var '{}' already encountered", v.name),
+                });
+            }
+            acc.vars.push(v);
+        }
         acc.config.merge(sub.config);
+        if acc.sort_options.is_none() {
+            acc.sort_options = sub.sort_options;
+        }
         Ok(())
     }
 }
 
 /// Adds a resource, refusing a second one with the same id.
 pub fn append(acc: &mut Acc, r: Resource, file: &Path) -> Result<(), BuildError> {
-    if let Some(existing) = acc.resources.iter().find(|e| e.same_id(&r)) {
+    let ids = acc
+        .ids
+        .get_or_insert_with(|| acc.resources.iter().map(id_key).collect());
+    let key = id_key(&r);
+    if !ids.insert(key)
+        && let Some(existing) = acc.resources.iter().find(|e| e.same_id(&r))
+    {
         return Err(BuildError::Resources {
             file: file.to_path_buf(),
             message: format!(
@@ -368,8 +500,10 @@ pub fn append(acc: &mut Acc, r: Resource, file: &Path) -> Result<(), BuildError>
 
 /// Loads the objects of a manifest file.
 pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError> {
-    let docs = yaml::parse_documents(text)
-        .map_err(|e| BuildError::Yaml { path: path.to_path_buf(), source: YamlError(e) })?;
+    let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+        path: path.to_path_buf(),
+        source: YamlError(e),
+    })?;
     let mut out = Vec::new();
     for d in docs {
         match d {
@@ -385,7 +519,9 @@ pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError
                     continue;
                 }
                 if m.get("metadata").and_then(|md| md.get("name")).is_none()
-                    && m.get("metadata").and_then(|md| md.get("generateName")).is_none()
+                    && m.get("metadata")
+                        .and_then(|md| md.get("generateName"))
+                        .is_none()
                 {
                     return Err(BuildError::Invalid {
                         file: path.to_path_buf(),
@@ -421,27 +557,44 @@ pub fn accumulate(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
         }
     }
     for (field, v) in entries {
-        let entry = v.as_str().ok_or_else(|| kust.err(field, "entries must be strings"))?;
+        let entry = v
+            .as_str()
+            .ok_or_else(|| kust.err(field, "entries must be strings"))?;
         accumulate_entry(kust, field, entry, Role::Resource, acc)?;
     }
+    crate::generate::run(kust, acc)?;
+    crate::builtins::run(kust, "generators", acc)?;
     for v in kust.seq_field("components")? {
-        let entry = v.as_str().ok_or_else(|| kust.err("components", "entries must be strings"))?;
+        let entry = v
+            .as_str()
+            .ok_or_else(|| kust.err("components", "entries must be strings"))?;
         accumulate_entry(kust, "components", entry, Role::Component, acc)?;
     }
     for f in ["configurations"] {
         for v in kust.seq_field(f)? {
-            let rel = v.as_str().ok_or_else(|| kust.err(f, "entries must be strings"))?;
+            let rel = v
+                .as_str()
+                .ok_or_else(|| kust.err(f, "entries must be strings"))?;
             let text = kust.read_file(f, rel)?;
             let p = kust.file_path(f, rel)?;
             acc.config.load_configuration(&p, &text)?;
         }
     }
     for v in kust.seq_field("crds")? {
-        let rel = v.as_str().ok_or_else(|| kust.err("crds", "entries must be strings"))?;
-        let _ = kust.read_file("crds", rel)?;
+        let rel = v
+            .as_str()
+            .ok_or_else(|| kust.err("crds", "entries must be strings"))?;
+        let text = kust.read_file("crds", rel)?;
+        let p = kust.file_path("crds", rel)?;
+        acc.config.load_crds(&p, &text)?;
     }
-    crate::generate::run(kust, acc)?;
+    if acc.sort_options.is_none()
+        && let Some(so) = kust.map_field("sortOptions")?
+    {
+        acc.sort_options = Some((so.clone(), kust.file.clone()));
+    }
     transform::run(kust, acc)?;
+    crate::builtins::run(kust, "transformers", acc)?;
     for (i, v) in kust.seq_field("vars")?.iter().enumerate() {
         let var = crate::vars::Var::parse(kust, i, v)?;
         if acc.vars.iter().any(|x| x.name == var.name) {
@@ -481,8 +634,57 @@ fn accumulate_entry(
         path: path.clone(),
         source,
     })?;
-    for r in load_objects(&path, &text)? {
+    for mut r in load_objects(&path, &text)? {
+        r.origin = Some(crate::resource::Origin::File(path.clone()));
         append(acc, r, &kust.file)?;
     }
     Ok(())
+}
+
+/// `to` relative to the directory `from` (both cleaned, absolute or not).
+fn relative(from: &Path, to: &Path) -> String {
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(t.iter()).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out.to_string_lossy().into_owned()
+}
+
+fn add_origin_annotation(r: &mut Resource, root: &Path) {
+    use crate::resource::Origin;
+    let text = match &r.origin {
+        None => return,
+        Some(Origin::File(p)) => format!("path: {}\n", relative(root, p)),
+        Some(Origin::Generated {
+            configured_in,
+            kind,
+            name,
+        }) => {
+            let mut t = format!(
+                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
+                relative(root, configured_in)
+            );
+            if let Some(n) = name {
+                t.push_str(&format!("  name: {n}\n"));
+            }
+            t
+        }
+    };
+    let Some(m) = r.obj.as_map_mut() else { return };
+    let md = m
+        .entry("metadata".to_string())
+        .or_insert_with(|| Value::Map(Map::new()));
+    let Some(md) = md.as_map_mut() else { return };
+    let ann = md
+        .entry("annotations".to_string())
+        .or_insert_with(|| Value::Map(Map::new()));
+    if let Some(a) = ann.as_map_mut() {
+        a.insert("config.kubernetes.io/origin".into(), Value::Str(text));
+    }
 }

@@ -22,16 +22,29 @@ pub enum BuildError {
     },
     /// A field holds a value we cannot use.
     #[error("{}: {field}: {message}", file.display())]
-    Invalid { file: PathBuf, field: String, message: String },
+    Invalid {
+        file: PathBuf,
+        field: String,
+        message: String,
+    },
     /// A field we do not implement; never silently ignored.
     #[error("{}: field `{field}` is not supported by driftless", file.display())]
     Unsupported { file: PathBuf, field: String },
     /// A remote resource; builds never touch the network.
     #[error("{}: {field}: remote resource {url:?} is not allowed (builds never use the network)", file.display())]
-    Remote { file: PathBuf, field: String, url: String },
+    Remote {
+        file: PathBuf,
+        field: String,
+        url: String,
+    },
     /// A path that escapes the directory it may be loaded from.
     #[error("{}: {field}: security; file '{}' is not in or below '{}'", file.display(), target.display(), root.display())]
-    OutsideRoot { file: PathBuf, field: String, target: PathBuf, root: PathBuf },
+    OutsideRoot {
+        file: PathBuf,
+        field: String,
+        target: PathBuf,
+        root: PathBuf,
+    },
     /// A problem with the set of resources (conflicts, ambiguous references…).
     #[error("{}: {message}", file.display())]
     Resources { file: PathBuf, message: String },

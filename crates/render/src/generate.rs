@@ -8,9 +8,23 @@ use crate::hash::base64;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
 
-const GEN_FIELDS: &[&str] =
-    &["name", "namespace", "behavior", "files", "literals", "envs", "env", "options", "type"];
-const OPT_FIELDS: &[&str] = &["labels", "annotations", "disableNameSuffixHash", "immutable"];
+const GEN_FIELDS: &[&str] = &[
+    "name",
+    "namespace",
+    "behavior",
+    "files",
+    "literals",
+    "envs",
+    "env",
+    "options",
+    "type",
+];
+const OPT_FIELDS: &[&str] = &[
+    "labels",
+    "annotations",
+    "disableNameSuffixHash",
+    "immutable",
+];
 
 #[derive(Default, Clone)]
 struct Options {
@@ -47,7 +61,10 @@ fn parse_options(kust: &Kust, field: &str, v: Option<&Value>) -> Result<Options,
 /// Runs both generators of one kustomization.
 pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
     let global = parse_options(kust, "generatorOptions", kust.doc.get("generatorOptions"))?;
-    for (field, kind) in [("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")] {
+    for (field, kind) in [
+        ("configMapGenerator", "ConfigMap"),
+        ("secretGenerator", "Secret"),
+    ] {
         for (i, g) in kust.seq_field(field)?.iter().enumerate() {
             let f = format!("{field}[{i}]");
             let r = generate(kust, &f, kind, g, &global)?;
@@ -58,9 +75,12 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
 }
 
 fn split_kv(kust: &Kust, field: &str, s: &str) -> Result<(String, String), BuildError> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| kust.err(field, format!("invalid literal source {s:?}, expected key=value")))?;
+    let (k, v) = s.split_once('=').ok_or_else(|| {
+        kust.err(
+            field,
+            format!("invalid literal source {s:?}, expected key=value"),
+        )
+    })?;
     let v = if v.len() >= 2
         && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
     {
@@ -94,7 +114,9 @@ fn generate(
     g: &Value,
     global: &Options,
 ) -> Result<Resource, BuildError> {
-    let m = g.as_map().ok_or_else(|| kust.err(field, "expected a mapping"))?;
+    let m = g
+        .as_map()
+        .ok_or_else(|| kust.err(field, "expected a mapping"))?;
     for k in m.keys() {
         if !GEN_FIELDS.contains(&k.as_str()) {
             return Err(BuildError::Unsupported {
@@ -139,8 +161,10 @@ fn generate(
             }
         };
         let p = kust.file_path(&format!("{field}.files"), &path)?;
-        let bytes =
-            std::fs::read(&p).map_err(|source| BuildError::Read { path: p.clone(), source })?;
+        let bytes = std::fs::read(&p).map_err(|source| BuildError::Read {
+            path: p.clone(),
+            source,
+        })?;
         match String::from_utf8(bytes) {
             Ok(s) => data.push((key, s)),
             Err(e) => binary.push((key, base64(e.as_bytes()))),
@@ -172,7 +196,11 @@ fn generate(
                 format!("configmap {name} illegally repeats the key `{k}`"),
             ));
         }
-        let v = if kind == "Secret" { secret_value(v.as_bytes()) } else { v };
+        let v = if kind == "Secret" {
+            secret_value(v.as_bytes())
+        } else {
+            v
+        };
         dm.insert(k, Value::Str(v));
     }
     if kind == "Secret" {
@@ -198,8 +226,25 @@ fn generate(
         obj.insert("immutable".into(), Value::Bool(true));
     }
     let mut r = Resource::new(Value::Map(obj));
+    r.origin = Some(match &kust.plugin_origin {
+        Some((file, name)) => crate::resource::Origin::Generated {
+            configured_in: file.clone(),
+            kind: format!("{kind}Generator"),
+            name: name.clone(),
+        },
+        None => crate::resource::Origin::Generated {
+            configured_in: kust.file.clone(),
+            kind: format!("{kind}Generator"),
+            name: None,
+        },
+    });
     r.needs_hash = !opts.disable_hash;
-    r.behavior = Some(m.get("behavior").and_then(Value::as_str).unwrap_or("create").to_string());
+    r.behavior = Some(
+        m.get("behavior")
+            .and_then(Value::as_str)
+            .unwrap_or("create")
+            .to_string(),
+    );
     Ok(r)
 }
 
@@ -253,49 +298,61 @@ fn add_generated(kust: &Kust, field: &str, r: Resource, acc: &mut Acc) -> Result
             let Some(existing) = acc.resources.iter_mut().find(|e| matches(e)) else {
                 return Err(kust.err(
                     &format!("{field}.behavior"),
-                    format!("id {} does not exist; cannot merge or replace", r.id_string()),
+                    format!(
+                        "id {} does not exist; cannot merge or replace",
+                        r.id_string()
+                    ),
                 ));
             };
+            acc.ids = None;
             if behavior == "replace" {
-                let name = existing.name().to_string();
-                let ns = existing.namespace().to_string();
-                let mut obj = r.obj.clone();
-                if let Some(md) = obj.get_mut("metadata").and_then(Value::as_map_mut) {
-                    md.insert("name".into(), Value::Str(name));
-                    if !ns.is_empty() {
-                        md.insert("namespace".into(), Value::Str(ns));
-                    }
-                }
-                existing.obj = obj;
-            } else {
+                existing.origin = r.origin.clone();
+                let om = existing.obj.as_map_mut().expect("resources are mappings");
                 for key in ["data", "binaryData"] {
-                    if let Some(Value::Map(new)) = r.obj.get(key) {
-                        let om = existing.obj.as_map_mut().expect("resources are mappings");
-                        let e = om.entry(key.to_string()).or_insert_with(|| Value::Map(Map::new()));
-                        if let Value::Map(em) = e {
-                            for (k, v) in new {
-                                em.insert(k.clone(), v.clone());
-                            }
+                    match r.obj.get(key) {
+                        Some(v) => {
+                            om.insert(key.to_string(), v.clone());
                         }
-                    }
-                }
-                for key in ["labels", "annotations"] {
-                    if let Some(Value::Map(new)) = r.obj.path(&["metadata", key]) {
-                        let md = existing
-                            .obj
-                            .get_mut("metadata")
-                            .and_then(Value::as_map_mut)
-                            .expect("resources have metadata");
-                        let e = md.entry(key.to_string()).or_insert_with(|| Value::Map(Map::new()));
-                        if let Value::Map(em) = e {
-                            for (k, v) in new {
-                                em.insert(k.clone(), v.clone());
-                            }
+                        None => {
+                            om.shift_remove(key);
                         }
                     }
                 }
             }
-            existing.needs_hash = r.needs_hash;
+            for key in ["data", "binaryData"] {
+                if behavior == "replace" {
+                    continue;
+                }
+                if let Some(Value::Map(new)) = r.obj.get(key) {
+                    let om = existing.obj.as_map_mut().expect("resources are mappings");
+                    let e = om
+                        .entry(key.to_string())
+                        .or_insert_with(|| Value::Map(Map::new()));
+                    if let Value::Map(em) = e {
+                        for (k, v) in new {
+                            em.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            for key in ["labels", "annotations"] {
+                if let Some(Value::Map(new)) = r.obj.path(&["metadata", key]) {
+                    let md = existing
+                        .obj
+                        .get_mut("metadata")
+                        .and_then(Value::as_map_mut)
+                        .expect("resources have metadata");
+                    let e = md
+                        .entry(key.to_string())
+                        .or_insert_with(|| Value::Map(Map::new()));
+                    if let Value::Map(em) = e {
+                        for (k, v) in new {
+                            em.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            existing.needs_hash = existing.needs_hash && r.needs_hash;
             Ok(())
         }
         other => Err(kust.err(

@@ -7,9 +7,17 @@ use crate::yaml::{Value, go_json_string};
 /// The `-xxxxxxxxxx` suffix for a ConfigMap or Secret.
 pub fn name_hash(obj: &Value) -> String {
     let kind = obj.str_at(&["kind"]).unwrap_or("");
-    let name = obj.str_at(&["metadata", "name"]).unwrap_or("");
+    // Kustomize v5 leaves the name out of the encoding (it hashes "").
+    let name = "";
     let mut fields: Vec<(&str, String)> = Vec::new();
     let string_map = |key: &str| -> String {
+        if obj
+            .get(key)
+            .and_then(Value::as_map)
+            .is_none_or(|m| m.is_empty())
+        {
+            return "\"\"".to_string();
+        }
         let mut s = String::from("{");
         if let Some(m) = obj.get(key).and_then(Value::as_map) {
             let mut keys: Vec<&String> = m.keys().collect();
@@ -33,7 +41,11 @@ pub fn name_hash(obj: &Value) -> String {
         fields.push(("name", json_str(name)));
         fields.push(("type", json_str(obj.str_at(&["type"]).unwrap_or(""))));
     } else {
-        if obj.get("binaryData").and_then(Value::as_map).is_some_and(|m| !m.is_empty()) {
+        if obj
+            .get("binaryData")
+            .and_then(Value::as_map)
+            .is_some_and(|m| !m.is_empty())
+        {
             fields.push(("binaryData", string_map("binaryData")));
         }
         fields.push(("data", string_map("data")));
@@ -113,13 +125,20 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
         }
         let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
         for i in 0..64 {
             let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
             let ch = (e & f) ^ (!e & g);
-            let t1 = hh.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
             let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
             let maj = (a & b) ^ (a & c) ^ (b & c);
             let t2 = s0.wrapping_add(maj);
@@ -153,8 +172,16 @@ pub fn base64(data: &[u8]) -> String {
             | *c.get(2).unwrap_or(&0) as u32;
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }

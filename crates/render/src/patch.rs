@@ -10,8 +10,13 @@ use crate::yaml::{self, Map, Value};
 /// Merge key of a list field in the built-in kinds, if it merges by key.
 fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "resourceClaims" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "hostAliases" => "ip",
@@ -81,8 +86,7 @@ fn merge_map(t: &mut Map, p: &Map, schema: bool) {
         return;
     }
     for (k, pv) in p {
-        if k.starts_with("$deleteFromPrimitiveList/") {
-            let field = &k["$deleteFromPrimitiveList/".len()..];
+        if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
             if let (Some(Value::Seq(items)), Value::Seq(del)) = (t.get_mut(field), pv) {
                 items.retain(|i| !del.contains(i));
             }
@@ -122,7 +126,9 @@ fn merge_map(t: &mut Map, p: &Map, schema: bool) {
 }
 
 fn merge_list(field: &str, t: &mut Vec<Value>, p: &[Value], schema: bool) {
-    if p.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
+    if p.iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
         *t = p
             .iter()
             .filter(|i| i.get("$patch").is_none())
@@ -132,31 +138,48 @@ fn merge_list(field: &str, t: &mut Vec<Value>, p: &[Value], schema: bool) {
     }
     let key = if schema { merge_key(field, p) } else { None };
     let Some(key) = key else {
-        *t = strip_directives(&Value::Seq(p.to_vec())).as_seq().cloned().unwrap_or_default();
+        *t = strip_directives(&Value::Seq(p.to_vec()))
+            .as_seq()
+            .cloned()
+            .unwrap_or_default();
         return;
     };
+    // go-kustomize order: the patch's elements first, in patch order, then
+    // the remaining elements of the target.
+    let mut out: Vec<Value> = Vec::new();
+    let mut used = vec![false; t.len()];
     for pi in p {
+        let delete = pi.get("$patch").and_then(Value::as_str) == Some("delete");
         let Some(pk) = pi.get(key) else {
-            if pi.get("$patch").and_then(Value::as_str) != Some("delete") {
-                t.push(strip_directives(pi));
+            if !delete {
+                out.push(strip_directives(pi));
             }
             continue;
         };
         let pos = t.iter().position(|ti| ti.get(key) == Some(pk));
-        let delete = pi.get("$patch").and_then(Value::as_str) == Some("delete");
+        if let Some(i) = pos {
+            used[i] = true;
+        }
         match (pos, delete) {
-            (Some(i), true) => {
-                t.remove(i);
+            (_, true) => {}
+            (Some(i), false) => {
+                let mut v = t[i].clone();
+                smp(&mut v, pi, schema);
+                out.push(v);
             }
-            (None, true) => {}
-            (Some(i), false) => smp(&mut t[i], pi, schema),
             (None, false) => {
                 let mut nv = Value::Map(Map::new());
                 smp(&mut nv, pi, schema);
-                t.push(nv);
+                out.push(nv);
             }
         }
     }
+    for (i, ti) in t.iter().enumerate() {
+        if !used[i] {
+            out.push(ti.clone());
+        }
+    }
+    *t = out;
 }
 
 /// Applies a strategic-merge patch to the object its own id names.
@@ -183,7 +206,10 @@ pub fn apply_smp_by_id(
         .collect();
     let id = format!("{kind}/{name}");
     match matches.as_slice() {
-        [] => Err(kust.err(field, format!("failed to find unique target for patch {id}"))),
+        [] => Err(kust.err(
+            field,
+            format!("failed to find unique target for patch {id}"),
+        )),
         [i] => {
             apply_smp_keep_id(&mut resources[*i], patch, false, false);
             Ok(())
@@ -240,11 +266,25 @@ fn anchored(kust: &Kust, field: &str, s: &str) -> Result<regex::Regex, BuildErro
 
 impl Target {
     fn parse(kust: &Kust, field: &str, v: &Value) -> Result<Target, BuildError> {
-        let m = v.as_map().ok_or_else(|| kust.err(field, "expected a mapping"))?;
-        let get = |k: &str| m.get(k).and_then(Value::scalar_string).filter(|s| !s.is_empty());
+        let m = v
+            .as_map()
+            .ok_or_else(|| kust.err(field, "expected a mapping"))?;
+        let get = |k: &str| {
+            m.get(k)
+                .and_then(Value::scalar_string)
+                .filter(|s| !s.is_empty())
+        };
         for k in m.keys() {
-            if !["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"]
-                .contains(&k.as_str())
+            if ![
+                "group",
+                "version",
+                "kind",
+                "name",
+                "namespace",
+                "labelSelector",
+                "annotationSelector",
+            ]
+            .contains(&k.as_str())
             {
                 return Err(BuildError::Unsupported {
                     file: kust.file.clone(),
@@ -257,7 +297,9 @@ impl Target {
             version: get("version"),
             kind: get("kind"),
             name: get("name").map(|s| anchored(kust, field, &s)).transpose()?,
-            namespace: get("namespace").map(|s| anchored(kust, field, &s)).transpose()?,
+            namespace: get("namespace")
+                .map(|s| anchored(kust, field, &s))
+                .transpose()?,
             labels: get("labelSelector"),
             annotations: get("annotationSelector"),
         })
@@ -318,27 +360,36 @@ pub fn selector_matches(sel: &str, labels: Option<&Map>) -> bool {
         cur.push(c);
     }
     parts.push(cur);
-    parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).all(|p| {
-        if let Some((k, v)) = p.split_once("!=") {
-            get(k.trim()) != Some(v.trim())
-        } else if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
-            get(k.trim()) == Some(v.trim())
-        } else if let Some(k) = p.strip_prefix('!') {
-            get(k.trim()).is_none()
-        } else if let Some((k, set)) = p.split_once(" notin ") {
-            let vals = set_values(set);
-            get(k.trim()).is_none_or(|v| !vals.contains(&v))
-        } else if let Some((k, set)) = p.split_once(" in ") {
-            let vals = set_values(set);
-            get(k.trim()).is_some_and(|v| vals.contains(&v))
-        } else {
-            get(p).is_some()
-        }
-    })
+    parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .all(|p| {
+            if let Some((k, v)) = p.split_once("!=") {
+                get(k.trim()) != Some(v.trim())
+            } else if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
+                get(k.trim()) == Some(v.trim())
+            } else if let Some(k) = p.strip_prefix('!') {
+                get(k.trim()).is_none()
+            } else if let Some((k, set)) = p.split_once(" notin ") {
+                let vals = set_values(set);
+                get(k.trim()).is_none_or(|v| !vals.contains(&v))
+            } else if let Some((k, set)) = p.split_once(" in ") {
+                let vals = set_values(set);
+                get(k.trim()).is_some_and(|v| vals.contains(&v))
+            } else {
+                get(p).is_some()
+            }
+        })
 }
 
 fn set_values(s: &str) -> Vec<&str> {
-    s.trim().trim_start_matches('(').trim_end_matches(')').split(',').map(str::trim).collect()
+    s.trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split(',')
+        .map(str::trim)
+        .collect()
 }
 
 /// One entry of `patches` (or `patchesJson6902` when `json_only`).
@@ -349,7 +400,9 @@ pub fn apply_patch_entry(
     entry: &Value,
     json_only: bool,
 ) -> Result<(), BuildError> {
-    let m = entry.as_map().ok_or_else(|| kust.err(field, "expected a mapping"))?;
+    let m = entry
+        .as_map()
+        .ok_or_else(|| kust.err(field, "expected a mapping"))?;
     for k in m.keys() {
         if !["path", "patch", "target", "options"].contains(&k.as_str()) {
             return Err(BuildError::Unsupported {
@@ -358,7 +411,10 @@ pub fn apply_patch_entry(
             });
         }
     }
-    let text = match (m.get("path").and_then(Value::as_str), m.get("patch").and_then(Value::as_str)) {
+    let text = match (
+        m.get("path").and_then(Value::as_str),
+        m.get("patch").and_then(Value::as_str),
+    ) {
         (Some(_), Some(_)) => {
             return Err(kust.err(field, "patch and path can't be set at the same time"));
         }
@@ -368,8 +424,10 @@ pub fn apply_patch_entry(
     };
     let opt = |k: &str| m.get("options").and_then(|o| o.get(k)) == Some(&Value::Bool(true));
     let (allow_name, allow_kind) = (opt("allowNameChange"), opt("allowKindChange"));
-    let docs = yaml::parse_documents(&text)
-        .map_err(|e| BuildError::Yaml { path: kust.file.clone(), source: YamlError(e) })?;
+    let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+        path: kust.file.clone(),
+        source: YamlError(e),
+    })?;
     let is_json = json_only || matches!(docs.first(), Some(Value::Seq(_)));
     let target = match m.get("target") {
         Some(t) => Some(Target::parse(kust, &format!("{field}.target"), t)?),
@@ -384,14 +442,12 @@ pub fn apply_patch_entry(
         for r in resources.iter_mut() {
             if target.matches(r) {
                 found = true;
+                let (old_name, old_ns) = (r.name().to_string(), r.namespace().to_string());
                 json6902(&mut r.obj, &ops).map_err(|e| kust.err(field, e))?;
-                if let Some(n) = r.obj.str_at(&["metadata", "name"]).map(str::to_string)
-                    && let Some(last) = r.prev_names.last().cloned().or(Some(n.clone()))
-                    && last != n
-                {
-                    // Name changed by the patch: keep the history consistent.
-                    r.prev_names.push(last);
-                    r.prev_namespaces.push(r.namespace().to_string());
+                if r.name() != old_name {
+                    // Renamed by the patch: keep the old id in the history.
+                    r.prev_names.push(old_name);
+                    r.prev_namespaces.push(old_ns);
                 }
             }
         }
@@ -427,7 +483,9 @@ fn pointer_parts(path: &str) -> Result<Vec<String>, String> {
     if path.is_empty() {
         return Ok(Vec::new());
     }
-    let rest = path.strip_prefix('/').ok_or_else(|| format!("invalid JSON pointer {path:?}"))?;
+    let rest = path
+        .strip_prefix('/')
+        .ok_or_else(|| format!("invalid JSON pointer {path:?}"))?;
     Ok(rest.split('/').map(unescape).collect())
 }
 
@@ -459,10 +517,16 @@ fn remove_at(v: &mut Value, parts: &[String]) -> Result<Value, String> {
     let (last, parent) = parts.split_last().ok_or("cannot remove the root")?;
     let p = get_at_mut(v, parent).ok_or_else(|| format!("path /{} not found", parts.join("/")))?;
     match p {
-        Value::Map(m) => m.shift_remove(last).ok_or_else(|| format!("key {last} not found")),
+        Value::Map(m) => m
+            .shift_remove(last)
+            .ok_or_else(|| format!("key {last} not found")),
         Value::Seq(s) => {
             let i: usize = last.parse().map_err(|_| format!("bad index {last}"))?;
-            if i < s.len() { Ok(s.remove(i)) } else { Err(format!("index {i} out of range")) }
+            if i < s.len() {
+                Ok(s.remove(i))
+            } else {
+                Err(format!("index {i} out of range"))
+            }
         }
         _ => Err("parent is not a container".into()),
     }
@@ -473,12 +537,14 @@ fn add_at(v: &mut Value, parts: &[String], val: Value, replace: bool) -> Result<
         *v = val;
         return Ok(());
     };
-    let p = get_at_mut(v, parent)
-        .ok_or_else(|| format!("path /{} not found", parts.join("/")))?;
+    let p = get_at_mut(v, parent).ok_or_else(|| format!("path /{} not found", parts.join("/")))?;
     match p {
         Value::Map(m) => {
             if replace && !m.contains_key(last) {
-                return Err(format!("replace operation does not apply: doc is missing key: /{}", parts.join("/")));
+                return Err(format!(
+                    "replace operation does not apply: doc is missing key: /{}",
+                    parts.join("/")
+                ));
             }
             m.insert(last.clone(), val);
             Ok(())
@@ -490,7 +556,9 @@ fn add_at(v: &mut Value, parts: &[String], val: Value, replace: bool) -> Result<
             }
             let i: usize = last.parse().map_err(|_| format!("bad index {last}"))?;
             if replace {
-                let slot = s.get_mut(i).ok_or_else(|| format!("index {i} out of range"))?;
+                let slot = s
+                    .get_mut(i)
+                    .ok_or_else(|| format!("index {i} out of range"))?;
                 *slot = val;
             } else {
                 if i > s.len() {
@@ -506,15 +574,25 @@ fn add_at(v: &mut Value, parts: &[String], val: Value, replace: bool) -> Result<
 
 /// Applies a JSON 6902 patch (a list of operations).
 pub fn json6902(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops.as_seq().ok_or("a JSON patch must be a list of operations")?;
+    let ops = ops
+        .as_seq()
+        .ok_or("a JSON patch must be a list of operations")?;
     for op in ops {
         let kind = op.str_at(&["op"]).ok_or("operation without op")?;
         let path = pointer_parts(op.str_at(&["path"]).ok_or("operation without path")?)?;
         match kind {
-            "add" => add_at(doc, &path, op.get("value").cloned().unwrap_or(Value::Null), false)?,
-            "replace" => {
-                add_at(doc, &path, op.get("value").cloned().unwrap_or(Value::Null), true)?
-            }
+            "add" => add_at(
+                doc,
+                &path,
+                op.get("value").cloned().unwrap_or(Value::Null),
+                false,
+            )?,
+            "replace" => add_at(
+                doc,
+                &path,
+                op.get("value").cloned().unwrap_or(Value::Null),
+                true,
+            )?,
             "remove" => {
                 remove_at(doc, &path)?;
             }

@@ -46,16 +46,35 @@ impl Gvk {
             Some((g, v)) => (g.to_string(), v.to_string()),
             None => (String::new(), api_version.to_string()),
         };
-        Gvk { group, version, kind: kind.to_string() }
+        Gvk {
+            group,
+            version,
+            kind: kind.to_string(),
+        }
     }
     /// Kustomize's `Gvk.String()`, used for ordering.
     pub fn sort_string(&self) -> String {
-        let g = if self.group.is_empty() { "~G" } else { &self.group };
-        let v = if self.version.is_empty() { "~V" } else { &self.version };
-        let k = if self.kind.is_empty() { "~K" } else { &self.kind };
+        let g = if self.group.is_empty() {
+            "~G"
+        } else {
+            &self.group
+        };
+        let v = if self.version.is_empty() {
+            "~V"
+        } else {
+            &self.version
+        };
+        let k = if self.kind.is_empty() {
+            "~K"
+        } else {
+            &self.kind
+        };
         format!("{g}_{v}_{k}")
     }
     pub fn is_cluster_scoped(&self) -> bool {
+        if self.kind == "Namespace" {
+            return self.group.is_empty();
+        }
         CLUSTER_SCOPED.contains(&self.kind.as_str())
     }
 }
@@ -72,6 +91,24 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Generator behavior (`create`, `merge`, `replace`) for generated objects.
     pub behavior: Option<String>,
+    /// Name prefixes and suffixes applied so far (used to pick referrals).
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
+    /// Where the object came from, for `buildMetadata: [originAnnotations]`.
+    pub origin: Option<Origin>,
+}
+
+/// The source of an object.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// Read from this manifest file.
+    File(std::path::PathBuf),
+    /// Made by a generator configured in this file.
+    Generated {
+        configured_in: std::path::PathBuf,
+        kind: String,
+        name: Option<String>,
+    },
 }
 
 impl Resource {
@@ -82,6 +119,9 @@ impl Resource {
             prev_namespaces: Vec::new(),
             needs_hash: false,
             behavior: None,
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            origin: None,
         }
     }
     pub fn kind(&self) -> &str {
@@ -100,21 +140,29 @@ impl Resource {
         self.obj.str_at(&["metadata", "namespace"]).unwrap_or("")
     }
     pub fn orig_name(&self) -> &str {
-        self.prev_names.first().map(String::as_str).unwrap_or_else(|| self.name())
-    }
-    pub fn orig_namespace(&self) -> &str {
-        self.prev_namespaces.first().map(String::as_str).unwrap_or_else(|| self.namespace())
+        self.prev_names
+            .first()
+            .map(String::as_str)
+            .unwrap_or_else(|| self.name())
     }
     /// Every name this object has had, current included.
     pub fn all_names(&self) -> impl Iterator<Item = &str> {
-        self.prev_names.iter().map(String::as_str).chain(std::iter::once(self.name()))
+        self.prev_names
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(self.name()))
     }
     pub fn all_namespaces(&self) -> impl Iterator<Item = &str> {
-        self.prev_namespaces.iter().map(String::as_str).chain(std::iter::once(self.namespace()))
+        self.prev_namespaces
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(self.namespace()))
     }
     fn metadata_mut(&mut self) -> &mut Map {
         let m = self.obj.as_map_mut().expect("resources are mappings");
-        let md = m.entry("metadata".to_string()).or_insert_with(|| Value::Map(Map::new()));
+        let md = m
+            .entry("metadata".to_string())
+            .or_insert_with(|| Value::Map(Map::new()));
         if !matches!(md, Value::Map(_)) {
             *md = Value::Map(Map::new());
         }
@@ -126,14 +174,16 @@ impl Resource {
             return;
         }
         self.remember();
-        self.metadata_mut().insert("name".into(), Value::Str(name.to_string()));
+        self.metadata_mut()
+            .insert("name".into(), Value::Str(name.to_string()));
     }
     pub fn set_namespace(&mut self, ns: &str) {
         if ns == self.namespace() && self.obj.path(&["metadata", "namespace"]).is_some() {
             return;
         }
         self.remember();
-        self.metadata_mut().insert("namespace".into(), Value::Str(ns.to_string()));
+        self.metadata_mut()
+            .insert("namespace".into(), Value::Str(ns.to_string()));
     }
     fn remember(&mut self) {
         self.prev_names.push(self.name().to_string());
@@ -148,8 +198,16 @@ impl Resource {
             s.push_str(&g.version);
         }
         s.push('.');
-        s.push_str(if g.group.is_empty() { "[noGrp]" } else { &g.group });
-        let ns = if self.namespace().is_empty() { "[noNs]" } else { self.namespace() };
+        s.push_str(if g.group.is_empty() {
+            "[noGrp]"
+        } else {
+            &g.group
+        });
+        let ns = if self.namespace().is_empty() {
+            "[noNs]"
+        } else {
+            self.namespace()
+        };
         format!("{s}/{}.{ns}", self.name())
     }
     /// Same group, version, kind, name and namespace (the Kustomize id).
@@ -159,15 +217,50 @@ impl Resource {
             && norm_ns(self.namespace()) == norm_ns(other.namespace())
     }
     pub fn labels(&self) -> Option<&Map> {
-        self.obj.path(&["metadata", "labels"]).and_then(Value::as_map)
+        self.obj
+            .path(&["metadata", "labels"])
+            .and_then(Value::as_map)
     }
     pub fn annotations(&self) -> Option<&Map> {
-        self.obj.path(&["metadata", "annotations"]).and_then(Value::as_map)
+        self.obj
+            .path(&["metadata", "annotations"])
+            .and_then(Value::as_map)
     }
 }
 
 pub fn norm_ns(ns: &str) -> &str {
     if ns == "default" { "" } else { ns }
+}
+
+/// The legacy sort with custom first and last kinds (`legacySortOptions`).
+pub fn sort_with(resources: &mut [Resource], first: &[String], last: &[String]) {
+    let order = |kind: &str| -> i64 {
+        if let Some(i) = first.iter().position(|k| k == kind) {
+            i as i64 - first.len() as i64
+        } else if let Some(i) = last.iter().position(|k| k == kind) {
+            i as i64 + 1
+        } else {
+            0
+        }
+    };
+    sort_by_order(resources, &order);
+}
+
+fn sort_by_order(resources: &mut [Resource], order: &dyn Fn(&str) -> i64) {
+    let key = |r: &Resource| {
+        let g = r.gvk();
+        let ns = if r.namespace().is_empty() {
+            "~X"
+        } else {
+            r.namespace()
+        };
+        (
+            order(&g.kind),
+            g.sort_string(),
+            format!("{}|{}", ns, r.name()),
+        )
+    };
+    resources.sort_by_cached_key(key);
 }
 
 /// The legacy sort of Kustomize: by kind priority, then id.
@@ -196,7 +289,10 @@ pub fn legacy_sort(resources: &mut [Resource]) {
         "CronJob",
         "PodDisruptionBudget",
     ];
-    const LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+    const LAST: &[&str] = &[
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ];
     let order = |kind: &str| -> i64 {
         if let Some(i) = FIRST.iter().position(|k| *k == kind) {
             i as i64 - FIRST.len() as i64
@@ -208,8 +304,16 @@ pub fn legacy_sort(resources: &mut [Resource]) {
     };
     let key = |r: &Resource| {
         let g = r.gvk();
-        let ns = if r.namespace().is_empty() { "~X" } else { r.namespace() };
-        (order(&g.kind), g.sort_string(), format!("{}|{}", ns, r.name()))
+        let ns = if r.namespace().is_empty() {
+            "~X"
+        } else {
+            r.namespace()
+        };
+        (
+            order(&g.kind),
+            g.sort_string(),
+            format!("{}|{}", ns, r.name()),
+        )
     };
     resources.sort_by_cached_key(key);
 }

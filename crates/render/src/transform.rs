@@ -61,7 +61,11 @@ fn parse_fieldspecs(v: Option<&Value>) -> Vec<FieldSpec> {
     let mut out = Vec::new();
     for it in v.and_then(Value::as_seq).map(Vec::as_slice).unwrap_or(&[]) {
         let path = it.str_at(&["path"]).unwrap_or("");
-        let mut f = fs(it.str_at(&["kind"]).unwrap_or(""), path, it.get("create") == Some(&Value::Bool(true)));
+        let mut f = fs(
+            it.str_at(&["kind"]).unwrap_or(""),
+            path,
+            it.get("create") == Some(&Value::Bool(true)),
+        );
         f.group = it.str_at(&["group"]).unwrap_or("").to_string();
         out.push(f);
     }
@@ -87,10 +91,72 @@ impl Config {
         self.name_refs.extend(other.name_refs);
     }
 
+    /// Reads a `crds` file (OpenAPI definitions): properties marked with
+    /// `x-kubernetes-object-ref-kind` become name references.
+    pub fn load_crds(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
+        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+            path: path.to_path_buf(),
+            source: YamlError(e),
+        })?;
+        fn walk(
+            defs: &Map,
+            props: &Map,
+            kind: &str,
+            prefix: &str,
+            depth: usize,
+            out: &mut Vec<NameRef>,
+        ) {
+            if depth > 12 {
+                return;
+            }
+            for (name, p) in props {
+                let here = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                if let Some(k) = p.str_at(&["x-kubernetes-object-ref-kind"]) {
+                    let key = p
+                        .str_at(&["x-kubernetes-object-ref-name-key"])
+                        .unwrap_or("name");
+                    out.push(NameRef {
+                        kind: k.to_string(),
+                        group: String::new(),
+                        referrers: vec![fs(kind, &format!("{here}/{key}"), false)],
+                    });
+                    continue;
+                }
+                let target = p.str_at(&["$ref"]).or_else(|| p.str_at(&["items", "$ref"]));
+                if let Some(t) = target
+                    && let Some(sub) = defs
+                        .get(t)
+                        .and_then(|d| d.path(&["Schema", "properties"]))
+                        .and_then(Value::as_map)
+                {
+                    walk(defs, sub, kind, &here, depth + 1, out);
+                }
+            }
+        }
+        for d in docs {
+            let Some(defs) = d.as_map() else { continue };
+            for (key, def) in defs {
+                let kind = key.rsplit('.').next().unwrap_or(key);
+                if let Some(props) = def.path(&["Schema", "properties"]).and_then(Value::as_map)
+                    && props.contains_key("kind")
+                {
+                    walk(defs, props, kind, "", 0, &mut self.name_refs);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a `configurations` file.
     pub fn load_configuration(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
-        let docs = yaml::parse_documents(text)
-            .map_err(|e| BuildError::Yaml { path: path.to_path_buf(), source: YamlError(e) })?;
+        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+            path: path.to_path_buf(),
+            source: YamlError(e),
+        })?;
         for d in docs {
             let Some(m) = d.as_map() else { continue };
             for (k, v) in m {
@@ -124,53 +190,123 @@ impl Config {
     }
 }
 
-const WORKLOADS: &[&str] = &["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"];
+const WORKLOADS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+];
 
 fn default_selector_specs() -> Vec<FieldSpec> {
     let mut v = vec![
         fs("Service", "spec/selector", true),
         fs("ReplicationController", "spec/selector", true),
-        fs("ReplicationController", "spec/template/metadata/labels", true),
+        fs(
+            "ReplicationController",
+            "spec/template/metadata/labels",
+            true,
+        ),
     ];
     for k in ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"] {
         v.push(fs(k, "spec/selector/matchLabels", true));
         v.push(fs(k, "spec/template/metadata/labels", true));
     }
-    v.push(fs("StatefulSet", "spec/volumeClaimTemplates/metadata/labels", true));
+    v.push(fs(
+        "StatefulSet",
+        "spec/volumeClaimTemplates/metadata/labels",
+        true,
+    ));
     v.push(fs("Job", "spec/selector/matchLabels", false));
     v.push(fs("Job", "spec/template/metadata/labels", true));
-    v.push(fs("CronJob", "spec/jobTemplate/spec/selector/matchLabels", false));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/selector/matchLabels",
+        false,
+    ));
     v.push(fs("CronJob", "spec/jobTemplate/metadata/labels", true));
-    v.push(fs("CronJob", "spec/jobTemplate/spec/template/metadata/labels", true));
-    v.push(fs("PodDisruptionBudget", "spec/selector/matchLabels", false));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/template/metadata/labels",
+        true,
+    ));
+    v.push(fs(
+        "PodDisruptionBudget",
+        "spec/selector/matchLabels",
+        false,
+    ));
     v.push(fs("NetworkPolicy", "spec/podSelector/matchLabels", false));
-    v.push(fs("NetworkPolicy", "spec/ingress/from/podSelector/matchLabels", false));
-    v.push(fs("NetworkPolicy", "spec/egress/to/podSelector/matchLabels", false));
+    v.push(fs(
+        "NetworkPolicy",
+        "spec/ingress/from/podSelector/matchLabels",
+        false,
+    ));
+    v.push(fs(
+        "NetworkPolicy",
+        "spec/egress/to/podSelector/matchLabels",
+        false,
+    ));
     v
 }
 
 fn template_label_specs() -> Vec<FieldSpec> {
-    let mut v = vec![fs("ReplicationController", "spec/template/metadata/labels", true)];
+    let mut v = vec![fs(
+        "ReplicationController",
+        "spec/template/metadata/labels",
+        true,
+    )];
     for k in WORKLOADS {
         v.push(fs(k, "spec/template/metadata/labels", true));
     }
     v.push(fs("CronJob", "spec/jobTemplate/metadata/labels", true));
-    v.push(fs("CronJob", "spec/jobTemplate/spec/template/metadata/labels", true));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/template/metadata/labels",
+        true,
+    ));
     v
 }
 
 fn default_annotation_specs() -> Vec<FieldSpec> {
     let mut v = vec![
         fs("", "metadata/annotations", true),
-        fs("ReplicationController", "spec/template/metadata/annotations", true),
+        fs(
+            "ReplicationController",
+            "spec/template/metadata/annotations",
+            true,
+        ),
     ];
     for k in WORKLOADS {
         v.push(fs(k, "spec/template/metadata/annotations", true));
     }
     v.push(fs("CronJob", "spec/jobTemplate/metadata/annotations", true));
-    v.push(fs("CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/template/metadata/annotations",
+        true,
+    ));
     v
 }
+
+/// Fields that hold lists in the built-in kinds: never created by a field
+/// spec (Kustomize does not create arrays).
+const LIST_FIELDS: &[&str] = &[
+    "volumeClaimTemplates",
+    "containers",
+    "initContainers",
+    "ports",
+    "volumes",
+    "env",
+    "rules",
+    "subjects",
+    "webhooks",
+    "paths",
+    "tls",
+    "from",
+    "to",
+    "ingress",
+    "egress",
+];
 
 /// Applies `f` at every place `path` reaches (sequences are walked).
 pub fn visit_path(
@@ -192,8 +328,12 @@ pub fn visit_path(
         Value::Map(m) => {
             let key = path[0].trim_end_matches("[]");
             match m.get_mut(key) {
-                Some(Value::Null) | None if create => {
-                    let mut nv = if path.len() == 1 { Value::Null } else { Value::Map(Map::new()) };
+                Some(Value::Null) | None if create && !LIST_FIELDS.contains(&key) => {
+                    let mut nv = if path.len() == 1 {
+                        Value::Null
+                    } else {
+                        Value::Map(Map::new())
+                    };
                     visit_path(&mut nv, &path[1..], create, f)?;
                     m.insert(key.to_string(), nv);
                     Ok(())
@@ -248,8 +388,10 @@ fn apply_map(
             if !spec.applies_to(r) {
                 continue;
             }
-            visit_path(&mut r.obj, &spec.path, spec.create, &mut |v| set_map_entries(v, entries))
-                .map_err(|e| kust.err(field, format!("{}: {e}", r.id_string())))?;
+            visit_path(&mut r.obj, &spec.path, spec.create, &mut |v| {
+                set_map_entries(v, entries)
+            })
+            .map_err(|e| kust.err(field, format!("{}: {e}", r.id_string())))?;
         }
     }
     Ok(())
@@ -257,20 +399,26 @@ fn apply_map(
 
 /// Runs the transformers one kustomization declares.
 pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
+    acc.ids = None;
     // patchesStrategicMerge
     for (i, p) in kust.seq_field("patchesStrategicMerge")?.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
-        let s = p.as_str().ok_or_else(|| kust.err(&field, "expected a file name or a patch"))?;
+        let s = p
+            .as_str()
+            .ok_or_else(|| kust.err(&field, "expected a file name or a patch"))?;
         let text = if s.contains('\n') || s.trim_start().starts_with('{') {
             s.to_string()
         } else {
             kust.read_file(&field, s)?
         };
-        let docs = yaml::parse_documents(&text)
-            .map_err(|e| BuildError::Yaml { path: kust.file.clone(), source: YamlError(e) })?;
+        let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+            path: kust.file.clone(),
+            source: YamlError(e),
+        })?;
         for d in docs {
             patch::apply_smp_by_id(kust, &field, &mut acc.resources, &d)?;
         }
+        acc.resources.retain(|r| !r.obj.is_null());
     }
     // patches
     for (i, p) in kust.seq_field("patches")?.iter().enumerate() {
@@ -297,6 +445,12 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
             }
             let n = format!("{prefix}{}{suffix}", r.name());
             r.set_name(&n);
+            if !prefix.is_empty() {
+                r.prefixes.push(prefix.to_string());
+            }
+            if !suffix.is_empty() {
+                r.suffixes.push(suffix.to_string());
+            }
         }
     }
     // labels
@@ -305,11 +459,19 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
     label_specs_all.extend(acc.config.labels.iter().cloned());
     if let Some(m) = kust.map_field("commonLabels")? {
         let entries = string_map(kust, "commonLabels", m)?;
-        apply_map(kust, "commonLabels", &mut acc.resources, &label_specs_all, &entries)?;
+        apply_map(
+            kust,
+            "commonLabels",
+            &mut acc.resources,
+            &label_specs_all,
+            &entries,
+        )?;
     }
     for (i, l) in kust.seq_field("labels")?.iter().enumerate() {
         let field = format!("labels[{i}]");
-        let lm = l.as_map().ok_or_else(|| kust.err(&field, "expected a mapping"))?;
+        let lm = l
+            .as_map()
+            .ok_or_else(|| kust.err(&field, "expected a mapping"))?;
         for k in lm.keys() {
             if !["pairs", "includeSelectors", "includeTemplates", "fields"].contains(&k.as_str()) {
                 return Err(BuildError::Unsupported {
@@ -318,7 +480,11 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
                 });
             }
         }
-        let pairs = lm.get("pairs").and_then(Value::as_map).cloned().unwrap_or_default();
+        let pairs = lm
+            .get("pairs")
+            .and_then(Value::as_map)
+            .cloned()
+            .unwrap_or_default();
         let entries = string_map(kust, &format!("{field}.pairs"), &pairs)?;
         let sel = lm.get("includeSelectors") == Some(&Value::Bool(true));
         let tmpl = lm.get("includeTemplates") == Some(&Value::Bool(true));
@@ -339,7 +505,13 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
         let entries = string_map(kust, "commonAnnotations", m)?;
         let mut specs = default_annotation_specs();
         specs.extend(acc.config.annotations.iter().cloned());
-        apply_map(kust, "commonAnnotations", &mut acc.resources, &specs, &entries)?;
+        apply_map(
+            kust,
+            "commonAnnotations",
+            &mut acc.resources,
+            &specs,
+            &entries,
+        )?;
     }
     // patchesJson6902
     for (i, p) in kust.seq_field("patchesJson6902")?.iter().enumerate() {
@@ -349,7 +521,9 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
     // replicas
     for (i, rep) in kust.seq_field("replicas")?.iter().enumerate() {
         let field = format!("replicas[{i}]");
-        let name = rep.str_at(&["name"]).ok_or_else(|| kust.err(&field, "missing name"))?;
+        let name = rep
+            .str_at(&["name"])
+            .ok_or_else(|| kust.err(&field, "missing name"))?;
         let count = match rep.get("count") {
             Some(Value::Int(n)) => *n,
             _ => return Err(kust.err(&format!("{field}.count"), "expected an integer")),
@@ -410,8 +584,13 @@ fn namespace(acc: &mut Acc, ns: &str) {
         if !g.is_cluster_scoped() {
             r.set_namespace(ns);
         }
-        if g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding" {
-            if let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
+        if g.kind == "Namespace" && g.group.is_empty() {
+            r.set_name(ns);
+        }
+        if (g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding")
+            && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects")
+        {
+            {
                 for s in subjects {
                     if s.str_at(&["name"]) == Some("default")
                         && let Some(m) = s.as_map_mut()
@@ -421,8 +600,10 @@ fn namespace(acc: &mut Acc, ns: &str) {
                 }
             }
         }
-        if g.kind == "MutatingWebhookConfiguration" || g.kind == "ValidatingWebhookConfiguration" {
-            if let Some(Value::Seq(hooks)) = r.obj.get_mut("webhooks") {
+        if (g.kind == "MutatingWebhookConfiguration" || g.kind == "ValidatingWebhookConfiguration")
+            && let Some(Value::Seq(hooks)) = r.obj.get_mut("webhooks")
+        {
+            {
                 for h in hooks {
                     if let Some(svc) = h
                         .get_mut("clientConfig")
@@ -435,8 +616,11 @@ fn namespace(acc: &mut Acc, ns: &str) {
             }
         }
         if g.kind == "APIService"
-            && let Some(svc) =
-                r.obj.get_mut("spec").and_then(|c| c.get_mut("service")).and_then(Value::as_map_mut)
+            && let Some(svc) = r
+                .obj
+                .get_mut("spec")
+                .and_then(|c| c.get_mut("service"))
+                .and_then(Value::as_map_mut)
         {
             svc.insert("namespace".into(), Value::Str(ns.into()));
         }
@@ -452,7 +636,9 @@ struct ImageSpec {
 
 impl ImageSpec {
     fn parse(kust: &Kust, field: &str, v: &Value) -> Result<ImageSpec, BuildError> {
-        let m = v.as_map().ok_or_else(|| kust.err(field, "expected a mapping"))?;
+        let m = v
+            .as_map()
+            .ok_or_else(|| kust.err(field, "expected a mapping"))?;
         for k in m.keys() {
             if !["name", "newName", "newTag", "digest"].contains(&k.as_str()) {
                 return Err(BuildError::Unsupported {
@@ -504,7 +690,11 @@ pub fn split_image(image: &str) -> (String, Option<String>, Option<String>) {
     match rest[slash..].rfind(':') {
         Some(i) => {
             let at = slash + i;
-            (rest[..at].to_string(), Some(rest[at + 1..].to_string()), digest)
+            (
+                rest[..at].to_string(),
+                Some(rest[at + 1..].to_string()),
+                digest,
+            )
         }
         None => (rest.to_string(), None, digest),
     }

@@ -98,6 +98,12 @@ impl Value {
 
 /// Parses a YAML stream into its documents, skipping empty ones.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    parse_documents_with(text, false)
+}
+
+/// Like [`parse_documents`]; with `allow_duplicates` a repeated key replaces
+/// the earlier one (as Kustomize reads kustomization files).
+pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Value>, String> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -201,7 +207,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
                             _ => return Err("merge key needs a mapping".into()),
                         }
                     } else {
-                        if m.contains_key(&k) {
+                        if m.contains_key(&k) && !allow_duplicates {
                             return Err(format!(
                                 "line {}: mapping key {k:?} already defined",
                                 span.start.line()
@@ -383,7 +389,7 @@ fn looks_like_timestamp(s: &str) -> bool {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(([Tt]|[ ]+)[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]*)?[ ]*(Z|[-+][0-9]{1,2}(:[0-9]{2})?)?)?$",
+            r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(([Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]{1,9})?(Z|[-+][0-9]{2}:[0-9]{2}))|( [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]{1,9})?))?$",
         )
         .expect("valid regex")
     })
@@ -410,7 +416,7 @@ pub fn format_float(f: f64) -> String {
     let e = format!("{f:e}");
     let (mant, exp) = e.split_once('e').expect("exponent form has an e");
     let exp: i32 = exp.parse().expect("exponent is an integer");
-    if !(-4..21).contains(&exp) {
+    if !(-4..6).contains(&exp) {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", exp.abs())
     } else {
@@ -462,7 +468,7 @@ impl Emitter {
 
     fn block_map(&mut self, m: &Map, indent: usize) {
         let mut keys: Vec<&String> = m.keys().collect();
-        keys.sort();
+        keys.sort_by(|a, b| go_yaml_key_order(a, b));
         for (i, k) in keys.into_iter().enumerate() {
             if i > 0 || self.column != indent {
                 if self.column != 0 {
@@ -707,6 +713,61 @@ impl Emitter {
     }
 }
 
+/// go-yaml's map key order: letters after other characters, digit runs
+/// compared as numbers.
+pub fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    let less = |x: bool| if x { Ordering::Less } else { Ordering::Greater };
+    let mut digits = false;
+    let n = ar.len().min(br.len());
+    for i in 0..n {
+        if ar[i] == br[i] {
+            digits = ar[i].is_ascii_digit();
+            continue;
+        }
+        let al = ar[i].is_alphabetic();
+        let bl = br[i].is_alphabetic();
+        if al && bl {
+            return ar[i].cmp(&br[i]);
+        }
+        if al || bl {
+            return if digits { less(al) } else { less(bl) };
+        }
+        let (mut an, mut bn): (i64, i64) = (0, 0);
+        if ar[i] == '0' || br[i] == '0' {
+            let mut j = i;
+            while j > 0 && ar[j - 1].is_ascii_digit() {
+                j -= 1;
+                if ar[j] != '0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && ar[ai].is_ascii_digit() {
+            an = an.wrapping_mul(10).wrapping_add(ar[ai] as i64 - '0' as i64);
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && br[bi].is_ascii_digit() {
+            bn = bn.wrapping_mul(10).wrapping_add(br[bi] as i64 - '0' as i64);
+            bi += 1;
+        }
+        if an != bn {
+            return an.cmp(&bn);
+        }
+        if ai != bi {
+            return ai.cmp(&bi);
+        }
+        return ar[i].cmp(&br[i]);
+    }
+    ar.len().cmp(&br.len())
+}
+
 #[derive(Debug, PartialEq)]
 enum Style {
     Plain,
@@ -722,7 +783,6 @@ fn is_printable(c: char) -> bool {
         || u == 0x85
         || (0xA0..=0xD7FF).contains(&u)
         || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
-        || (0x10000..=0x10FFFF).contains(&u)
 }
 
 fn is_break(c: char) -> bool {

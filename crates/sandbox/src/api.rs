@@ -360,11 +360,19 @@ impl Api {
             None => (None, None),
         };
         let (objects, current_rv) = self.store.txn(|t| {
-            (
-                t.list(&gr, scope.namespace.as_deref()),
-                t.resource_version(),
-            )
+            let objects = match snapshot_rv {
+                // Later pages show the list as it was at the first page.
+                Some(rv) => t.list_at(&gr, scope.namespace.as_deref(), rv),
+                None => Some(t.list(&gr, scope.namespace.as_deref())),
+            };
+            (objects, t.resource_version())
         });
+        let objects = objects.ok_or_else(|| {
+            ApiError::gone(
+                "The provided continue parameter is too old to display a consistent list result. \
+                 You can start a new list without the continue parameter.",
+            )
+        })?;
         let mut matching =
             objects
                 .into_iter()
@@ -590,7 +598,7 @@ impl Api {
         let now = (self.now)();
         self.store.txn(|t| {
             let live = t.get(&gr, scope.ns_key(), name);
-            let schema = &scope.rt.merge_schema;
+            let schema = &ownership_schema(&scope.rt, opts);
             let (patched, created) = match (patch_type, &live) {
                 (PatchType::Apply, live) => {
                     let mut applied = patch;
@@ -737,8 +745,8 @@ impl Api {
         server_defaults(rt, old, &mut new);
         validation::validate(rt, &new)?;
         if kind == WriteKind::Update {
-            let mut tracked =
-                merge::track_update(old, new, &opts.manager(), &rt.merge_schema, &now);
+            let schema = ownership_schema(rt, opts);
+            let mut tracked = merge::track_update(old, new, &opts.manager(), &schema, &now);
             strip_empty_managed_fields(&mut tracked);
             Ok(tracked)
         } else {
@@ -1059,6 +1067,18 @@ impl Api {
     }
 }
 
+/// Which fields a write may own: the status subresource owns only status.
+fn ownership_schema<'a>(
+    rt: &'a ResourceType,
+    opts: &WriteOptions,
+) -> std::borrow::Cow<'a, merge::MergeSchema> {
+    if opts.is_status() {
+        std::borrow::Cow::Owned(rt.merge_schema.for_status_subresource())
+    } else {
+        std::borrow::Cow::Borrowed(&rt.merge_schema)
+    }
+}
+
 fn strip_empty_managed_fields(object: &mut Value) {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
         && meta
@@ -1110,6 +1130,27 @@ fn default_pod_spec(spec: Option<&mut Value>) {
     }
 }
 
+/// Folds a Secret's write-only `stringData` into `data` (base64, winning
+/// over `data` keys of the same name) as the API server does: `stringData`
+/// is never stored or returned.
+fn merge_string_data(secret: &mut Value) {
+    let Some(Value::Object(strings)) = secret.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    if !secret.get("data").is_some_and(Value::is_object) {
+        secret["data"] = json!({});
+    }
+    if let Some(data) = secret.get_mut("data").and_then(Value::as_object_mut) {
+        for (key, value) in strings {
+            if let Value::String(text) = value {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+                data.insert(key, Value::String(encoded));
+            }
+        }
+    }
+}
+
 /// What a real server fills in itself that clients rely on: namespace
 /// phase and name label, Secret type, port protocols.
 fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &mut Value) {
@@ -1118,11 +1159,16 @@ fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &mut Value) {
             if object.get("type").is_none_or(Value::is_null) {
                 object["type"] = json!("Opaque");
             }
+            merge_string_data(object);
         }
         ("", "Service") => default_port_protocols(object.pointer_mut("/spec/ports")),
         ("", "Pod") => default_pod_spec(object.get_mut("spec")),
-        ("apps", _) | ("batch", "Job") => default_pod_spec(object.pointer_mut("/spec/template/spec")),
-        ("batch", "CronJob") => default_pod_spec(object.pointer_mut("/spec/jobTemplate/spec/template/spec")),
+        ("apps", _) | ("batch", "Job") => {
+            default_pod_spec(object.pointer_mut("/spec/template/spec"))
+        }
+        ("batch", "CronJob") => {
+            default_pod_spec(object.pointer_mut("/spec/jobTemplate/spec/template/spec"))
+        }
         _ => {}
     }
     if rt.group.is_empty() && rt.plural == "namespaces" {
@@ -1183,7 +1229,7 @@ fn apply_error(gr: &GroupResource, name: &str, err: ApplyError) -> ApiError {
         ApplyError::Conflicts(conflicts) => {
             let causes: Vec<Value> = conflicts
                 .iter()
-                .map(|c| json!({"type": "FieldManagerConflict", "message": c.cause_message(), "field": c.field}))
+                .map(|c| json!({"reason": "FieldManagerConflict", "message": c.cause_message(), "field": c.field}))
                 .collect();
             ApiError::new(409, "Conflict", err.to_string()).with_details(json!({
                 "name": name,
@@ -1219,20 +1265,22 @@ fn parse_patch_body(patch_type: PatchType, body: &[u8]) -> Result<Value, ApiErro
     }
 }
 
-fn object_position(object: &Value) -> String {
-    format!(
-        "{}/{}",
-        meta_str(object, "namespace").unwrap_or_default(),
-        name_of(object)
+/// Where an object sorts in a list: by namespace, then name, as the store keeps them.
+fn object_position(object: &Value) -> (String, String) {
+    (
+        meta_str(object, "namespace")
+            .unwrap_or_default()
+            .to_string(),
+        name_of(object).to_string(),
     )
 }
 
-fn encode_continue(rv: u64, after: &str) -> String {
-    let token = json!({"rv": rv, "start": after});
+fn encode_continue(rv: u64, (namespace, name): &(String, String)) -> String {
+    let token = json!({"rv": rv, "namespace": namespace, "name": name});
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
 }
 
-fn decode_continue(token: &str) -> Result<(u64, String), ApiError> {
+fn decode_continue(token: &str) -> Result<(u64, (String, String)), ApiError> {
     let invalid = || {
         ApiError::bad_request("continue key is not valid: the token was not issued by this server")
     };
@@ -1241,6 +1289,7 @@ fn decode_continue(token: &str) -> Result<(u64, String), ApiError> {
         .map_err(|_| invalid())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let rv = value["rv"].as_u64().ok_or_else(invalid)?;
-    let start = value["start"].as_str().ok_or_else(invalid)?.to_string();
-    Ok((rv, start))
+    let namespace = value["namespace"].as_str().ok_or_else(invalid)?.to_string();
+    let name = value["name"].as_str().ok_or_else(invalid)?.to_string();
+    Ok((rv, (namespace, name)))
 }

@@ -580,7 +580,11 @@ pub fn resource_type_from_crd(crd: &Value) -> Result<ResourceType, String> {
         categories: strings_at(crd, "/spec/names/categories"),
         status_subresource,
         tracks_generation: true,
-        merge_schema: Arc::new(MergeSchema::from_openapi_v3(&schema)),
+        merge_schema: Arc::new(if status_subresource {
+            MergeSchema::from_openapi_v3(&schema).with_status_subresource()
+        } else {
+            MergeSchema::from_openapi_v3(&schema)
+        }),
         printer_columns,
         builtin: false,
     })

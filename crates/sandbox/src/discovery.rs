@@ -5,7 +5,8 @@
 //! takes, with empty component schemas: enough for kubectl to see that the
 //! server validates fields itself (`fieldValidation`), so it skips its
 //! client-side schema validation. Full schemas are not served; `kubectl
-//! explain` therefore has nothing to show.
+//! explain` therefore has nothing to show. `/openapi/v2` is served empty
+//! (see `server`), so kubectl's v2 fallback validates nothing.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};

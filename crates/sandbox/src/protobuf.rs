@@ -126,7 +126,10 @@ const SERVICE_ACCOUNT: &[Field] = &[
     field(4, "automountServiceAccountToken", Kind::Bool),
 ];
 
-const TYPE_META: &[Field] = &[field(1, "apiVersion", Kind::String), field(2, "kind", Kind::String)];
+const TYPE_META: &[Field] = &[
+    field(1, "apiVersion", Kind::String),
+    field(2, "kind", Kind::String),
+];
 
 const UNKNOWN: &[Field] = &[
     field(1, "typeMeta", Kind::Message(TYPE_META)),
@@ -178,7 +181,12 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn decode_scalar(kind: Kind, wire_type: u64, reader: &mut Reader<'_>, field_name: &str) -> Result<Value, String> {
+fn decode_scalar(
+    kind: Kind,
+    wire_type: u64,
+    reader: &mut Reader<'_>,
+    field_name: &str,
+) -> Result<Value, String> {
     let wrong = || format!("field {field_name} has an unexpected wire type {wire_type}");
     match kind {
         Kind::String => {
@@ -195,7 +203,9 @@ fn decode_scalar(kind: Kind, wire_type: u64, reader: &mut Reader<'_>, field_name
                 return Err(wrong());
             }
             let bytes = reader.length_delimited()?;
-            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
+            Ok(Value::String(
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            ))
         }
         Kind::Bool => {
             if wire_type != 0 {
@@ -232,11 +242,21 @@ fn decode_message(bytes: &[u8], fields: &[Field]) -> Result<Value, String> {
         match spec.kind {
             Kind::Map(value_kind) => {
                 if wire_type != 2 {
-                    return Err(format!("field {} has an unexpected wire type {wire_type}", spec.name));
+                    return Err(format!(
+                        "field {} has an unexpected wire type {wire_type}",
+                        spec.name
+                    ));
                 }
-                let entry_fields = [field(1, "key", Kind::String), field(2, "value", *value_kind)];
+                let entry_fields = [
+                    field(1, "key", Kind::String),
+                    field(2, "value", *value_kind),
+                ];
                 let entry = decode_message(reader.length_delimited()?, &entry_fields)?;
-                let key = entry.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+                let key = entry
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let value = entry.get("value").cloned().unwrap_or(match value_kind {
                     Kind::Bool => Value::Bool(false),
                     _ => Value::String(String::new()),
@@ -284,12 +304,21 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .strip_prefix(MAGIC)
         .ok_or("the body does not start with the Kubernetes protobuf prefix")?;
     let unknown = decode_message(envelope, UNKNOWN)?;
-    let api_version = unknown.pointer("/typeMeta/apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = unknown.pointer("/typeMeta/kind").and_then(Value::as_str).unwrap_or_default();
+    let api_version = unknown
+        .pointer("/typeMeta/apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = unknown
+        .pointer("/typeMeta/kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
         format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret and ServiceAccount only, not {api_version} {kind}; send JSON or YAML")
     })?;
-    let raw = unknown.get("raw").and_then(Value::as_str).unwrap_or_default();
+    let raw = unknown
+        .get("raw")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let raw = base64::engine::general_purpose::STANDARD
         .decode(raw)
         .map_err(|e| format!("cannot decode the raw object: {e}"))?;

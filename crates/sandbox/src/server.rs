@@ -51,6 +51,22 @@ fn error_response(err: &ApiError) -> Response<Body> {
     json_response(err.code, &err.to_status())
 }
 
+/// An empty OpenAPI v2 document: zero protobuf bytes (the only encoding
+/// kubectl asks v2 in). kubectl reads it only to validate kinds the v3
+/// documents lack (an unknown kind, a `List`); with no schema for them it
+/// validates nothing and the request goes on to the error a real cluster
+/// gives ("no matches for kind").
+fn openapi_v2_empty() -> Response<Body> {
+    Response::builder()
+        .status(200)
+        .header(
+            "content-type",
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+        )
+        .body(Full::new(Bytes::new()).boxed())
+        .expect("static headers are valid")
+}
+
 fn text_response(code: u16, text: &'static str) -> Response<Body> {
     Response::builder()
         .status(code)
@@ -174,6 +190,10 @@ async fn route(
             let doc = discovery::resource_list(&api.catalog(), group, version)
                 .ok_or_else(ApiError::no_such_resource)?;
             Ok(json_response(200, &doc))
+        }
+        ["openapi", "v2"] => {
+            get_only(&req)?;
+            Ok(openapi_v2_empty())
         }
         ["openapi", "v3"] => {
             get_only(&req)?;
@@ -461,8 +481,11 @@ fn parse_write_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> 
     let media = content_type.split(';').next().unwrap_or_default().trim();
     if media == "application/vnd.kubernetes.protobuf" {
         return crate::protobuf::decode(body).map_err(|why| {
-            ApiError::unsupported_media_type(content_type, &["application/json", "application/yaml"])
-                .with_message(why)
+            ApiError::unsupported_media_type(
+                content_type,
+                &["application/json", "application/yaml"],
+            )
+            .with_message(why)
         });
     }
     if media.contains("protobuf") || media.contains("cbor") {

@@ -289,6 +289,46 @@ impl Txn<'_> {
         }
     }
 
+    /// Objects of a resource as they were at version `rv` (a paginated
+    /// list's snapshot), rebuilt by undoing the newer events in history.
+    /// `None` when history no longer reaches back to `rv`.
+    pub fn list_at(
+        &self,
+        gr: &GroupResource,
+        namespace: Option<&str>,
+        rv: u64,
+    ) -> Option<Vec<Arc<Value>>> {
+        if rv < self.state.compacted {
+            return None;
+        }
+        let newer = self
+            .state
+            .history
+            .iter()
+            .rev()
+            .take_while(|e| e.resource_version > rv)
+            .filter(|e| e.group_resource == *gr);
+        let mut undo = newer.peekable();
+        if undo.peek().is_none() {
+            return Some(self.list(gr, namespace));
+        }
+        let mut objects: Objects = self.state.objects.get(gr).cloned().unwrap_or_default();
+        for event in undo {
+            let key = object_key(&event.object);
+            match &event.previous {
+                Some(previous) => objects.insert(key, previous.clone()),
+                None => objects.remove(&key),
+            };
+        }
+        Some(
+            objects
+                .into_iter()
+                .filter(|((ns, _), _)| namespace.is_none_or(|n| n == ns))
+                .map(|(_, o)| o)
+                .collect(),
+        )
+    }
+
     /// The resources that hold at least one object in `namespace`.
     pub fn resources_with_objects_in(&self, namespace: &str) -> Vec<GroupResource> {
         self.state
@@ -475,6 +515,33 @@ mod tests {
             assert_eq!(kinds, [EventType::Added, EventType::Deleted]);
             assert_eq!(t.list(&gr, Some("default")).len(), 1);
             assert!(t.list(&gr, Some("other")).is_empty());
+        });
+    }
+
+    #[test]
+    fn list_at_an_older_version_undoes_later_writes() {
+        let store = Store::in_memory();
+        let gr = GroupResource::new("", "configmaps");
+        store.txn(|t| {
+            t.put(&gr, cm("a")).expect("put");
+            t.put(&gr, cm("b")).expect("put");
+            let snapshot = t.resource_version();
+            let mut changed = cm("a");
+            changed["data"] = json!({"k": "v"});
+            t.put(&gr, changed).expect("put");
+            t.remove(&gr, "default", "b").expect("remove");
+            t.put(&gr, cm("c")).expect("put");
+            let then = t
+                .list_at(&gr, Some("default"), snapshot)
+                .expect("in history");
+            let names: Vec<_> = then.iter().map(|o| object_key(o).1).collect();
+            assert_eq!(names, ["a", "b"]);
+            assert!(then[0].get("data").is_none(), "a as it was");
+            assert_eq!(
+                t.list_at(&gr, Some("other"), snapshot).map(|l| l.len()),
+                Some(0)
+            );
+            assert_eq!(t.list_at(&gr, None, 0).map(|l| l.len()), Some(0));
         });
     }
 

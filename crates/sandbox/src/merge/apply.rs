@@ -7,11 +7,23 @@
 //!   field, associative lists by their keys (shared elements in the applied
 //!   order, live-only elements keeping their slots), sets by value, atomic
 //!   lists and maps replaced whole.
-//! - Fields the merge changes or adds that another manager owns are
+//! - The applier then owns exactly what it applied; fields it owned before and
+//!   no longer applies are removed unless some manager (the applier's new
+//!   configuration included) still owns them or a field below them. The last
+//!   part matters because `fieldsV1` records a map's `.` marker apart from its
+//!   children: an entry that owned `.data` and `.data.k` (kubectl copies such
+//!   `Update` entries into its `Apply` entry when it moves from client-side to
+//!   server-side apply) and now applies only `.data.k` gives up the marker,
+//!   not the map.
+//! - Fields the pruned result changes or adds that another manager owns are
 //!   conflicts, unless forced, which moves them to the applier. Fields set to
 //!   the value they already have become shared.
-//! - The applier then owns exactly what it applied; fields it owned before and
-//!   no longer applies are removed unless another manager still owns them.
+//! - One waiver, kube-apiserver's upgrade path from client-side apply: when
+//!   the manager is exactly `kubectl` and every conflicting field is set by
+//!   the live object's `kubectl.kubernetes.io/last-applied-configuration`,
+//!   those fields were kubectl's own under client-side apply, so the apply
+//!   goes ahead as if forced. Otherwise only the conflicts outside that
+//!   configuration are reported.
 //! - Ordinary writes ([`track_update`]) never conflict: the writer takes the
 //!   fields it changed from whoever owned them.
 //!
@@ -62,6 +74,14 @@ const STRUCT_FIELDS: &[&str] = &[
 /// The manager kube-apiserver credits with an object's existing fields when
 /// the first apply meets an object without managed fields.
 const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
+/// The only field manager whose conflicts with client-side apply's fields
+/// kube-apiserver waives: `kubectl apply --server-side` without
+/// `--field-manager`. Other managers opt out by their name alone.
+const LAST_APPLIED_UPGRADER: &str = "kubectl";
+
+/// Where client-side apply keeps the configuration it last applied.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 #[derive(Debug, Default)]
 struct Diff {
@@ -448,6 +468,26 @@ fn strip_nulls(value: &Value) -> Value {
     }
 }
 
+/// The fields set by the configuration in `live`'s last-applied annotation:
+/// those client-side apply managed. `None` (no allowance) when there is no
+/// annotation or it cannot be read, as kube-apiserver then reports the
+/// conflicts unchanged.
+fn last_applied_fields(w: &Walker<'_>, live: &Value) -> Option<FieldSet> {
+    let text = live
+        .get("metadata")?
+        .get("annotations")?
+        .get(LAST_APPLIED_ANNOTATION)?
+        .as_str()
+        .filter(|t| !t.is_empty())?;
+    let config: Value = serde_json::from_str(text).ok()?;
+    if !config.is_object() {
+        return None;
+    }
+    w.owned(&strip_nulls(&config), &mut Vec::new())
+        .ok()
+        .map(|set| w.strip(set))
+}
+
 fn api_version_of(obj: &Value) -> Option<String> {
     obj.get("apiVersion")
         .and_then(Value::as_str)
@@ -543,47 +583,67 @@ pub fn server_side_apply(
         subresource: schema.subresource().map(str::to_string),
         set: w.strip(w.owned(&cfg, &mut Vec::new())?),
     };
-    let diff = w.compare(&live_clean, &result, &mut Vec::new());
-    let changed = w.strip(diff.added.union(&diff.modified));
-    let removed = w.strip(diff.removed);
-
-    let mut conflicts = Vec::new();
-    for entry in entries.iter().filter(|e| !e.same_owner(&me)) {
-        for path in entry.set.intersection(&changed).paths() {
-            conflicts.push(Conflict {
-                manager: entry.manager.clone(),
-                operation: entry.operation.clone(),
-                api_version: entry.api_version.clone(),
-                subresource: entry.subresource.clone(),
-                field: display_path(&path),
-            });
-        }
-    }
-    if !force && !conflicts.is_empty() {
-        conflicts.sort_by_key(Conflict::manager_display);
-        return Err(ApplyError::Conflicts(conflicts));
-    }
-
     let last = entries
         .iter()
         .find(|e| e.same_owner(&me))
         .map(|e| e.set.clone());
     entries.retain(|e| !e.same_owner(&me));
-    for entry in &mut entries {
-        entry.set = entry.set.difference(&changed).difference(&removed);
-    }
-    entries.push(me);
 
+    // Prune before comparing, as structured-merge-diff does: what the applier
+    // stopped applying goes unless someone (the applier's new configuration
+    // included) still owns it or something below it. Ownership is taken
+    // before conflicts move fields: a field that conflicts is in the new
+    // configuration anyway.
     if let Some(last) = last {
         let still_owned = entries
             .iter()
-            .fold(FieldSet::default(), |acc, e| acc.union(&e.set));
+            .fold(me.set.clone(), |acc, e| acc.union(&e.set))
+            .with_field_ancestors();
         let gone = last.difference(&still_owned);
         if !gone.is_empty() {
             w.remove(&mut result, &gone, &mut Vec::new());
             drop_empty_metadata(&mut result);
         }
     }
+
+    let diff = w.compare(&live_clean, &result, &mut Vec::new());
+    let changed = w.strip(diff.added.union(&diff.modified));
+    let removed = w.strip(diff.removed);
+
+    let mut conflicts = Vec::new();
+    for entry in &entries {
+        for path in entry.set.intersection(&changed).paths() {
+            conflicts.push((path, entry));
+        }
+    }
+    if !force && !conflicts.is_empty() {
+        if manager == LAST_APPLIED_UPGRADER
+            && let Some(allowed) = live.and_then(|l| last_applied_fields(&w, l))
+        {
+            conflicts.retain(|(path, _)| !allowed.has(path));
+        }
+        if !conflicts.is_empty() {
+            let mut found: Vec<Conflict> = conflicts
+                .into_iter()
+                .map(|(path, entry)| Conflict {
+                    manager: entry.manager.clone(),
+                    operation: entry.operation.clone(),
+                    api_version: entry.api_version.clone(),
+                    subresource: entry.subresource.clone(),
+                    field: display_path(&path),
+                })
+                .collect();
+            found.sort_by_key(Conflict::manager_display);
+            return Err(ApplyError::Conflicts(found));
+        }
+        // Every conflict is a field client-side apply set: kubectl is taking
+        // over its own fields, so the apply goes ahead as if forced.
+    }
+
+    for entry in &mut entries {
+        entry.set = entry.set.difference(&changed).difference(&removed);
+    }
+    entries.push(me);
 
     if let Some(live) = live
         && result == live_clean
@@ -649,6 +709,7 @@ pub fn track_update(
             None => entries.push(Entry { set: changed, ..me }),
         }
     }
+    managed::cap_update_managers(&mut entries);
     managed::write(&mut out, &entries);
     out
 }

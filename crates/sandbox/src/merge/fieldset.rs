@@ -134,6 +134,38 @@ impl FieldSet {
         }
     }
 
+    /// Whether the path ending at `path` is a member.
+    pub(crate) fn has(&self, path: &[Pe]) -> bool {
+        match path.split_first() {
+            None => self.member,
+            Some((first, rest)) => self.children.get(first).is_some_and(|c| c.has(rest)),
+        }
+    }
+
+    /// `self` with every field on the way to a member made a member too.
+    ///
+    /// `fieldsV1` leaves out a map field whose children are owned (no `.`
+    /// marker), yet whoever owns `.data.k` keeps `.data` alive. Pruning must
+    /// compare against this view, or a manager dropping its `.` marker of
+    /// `.data` would delete a map that it or another manager still fills.
+    /// Only fields count, as with structured-merge-diff's
+    /// `EnsureNamedFieldsAreMembers`: an associative-list element needs its
+    /// own member to survive, or it would be left without its key fields.
+    pub(crate) fn with_field_ancestors(&self) -> FieldSet {
+        let mut out = FieldSet {
+            member: self.member,
+            children: BTreeMap::new(),
+        };
+        for (pe, child) in &self.children {
+            let mut child = child.with_field_ancestors();
+            if matches!(pe, Pe::Field(_)) && !child.is_empty() {
+                child.member = true;
+            }
+            out.put(pe.clone(), child);
+        }
+        out
+    }
+
     /// Drops `path` and everything below it.
     pub(crate) fn remove_subtree(&mut self, path: &[Pe]) {
         match path {
@@ -308,6 +340,23 @@ mod tests {
         let mut c = a.clone();
         c.remove_subtree(&[f("spec")]);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn field_ancestors_become_members_list_elements_do_not() {
+        let key = Pe::Key(r#"{"name":"c"}"#.into());
+        let mut s = FieldSet::default();
+        s.insert(&[f("data"), f("k")]);
+        s.insert(&[f("spec"), f("containers"), key.clone(), f("image")]);
+        let ensured = s.with_field_ancestors();
+        assert!(!ensured.member, "the root stays outside");
+        assert!(ensured.has(&[f("data")]));
+        assert!(ensured.has(&[f("data"), f("k")]));
+        assert!(ensured.has(&[f("spec"), f("containers")]));
+        assert!(!ensured.has(&[f("spec"), f("containers"), key.clone()]));
+        assert!(ensured.has(&[f("spec"), f("containers"), key, f("image")]));
+        assert!(!s.has(&[f("data")]));
+        assert!(!s.has(&[f("nothing")]));
     }
 
     #[test]

@@ -107,6 +107,48 @@ pub(crate) fn write(obj: &mut Value, entries: &[Entry]) {
     }
 }
 
+/// How many `Update` entries kube-apiserver keeps before folding the oldest
+/// into per-version [`ANCIENT_CHANGES`] entries.
+const MAX_UPDATE_MANAGERS: usize = 10;
+const ANCIENT_CHANGES: &str = "ancient-changes";
+
+/// Folds the oldest `Update` entries into one `ancient-changes` entry per API
+/// version until at most ten `Update` entries remain, as kube-apiserver does,
+/// so objects written by many controllers do not grow without bound.
+pub(crate) fn cap_update_managers(entries: &mut Vec<Entry>) {
+    let live = |e: &Entry| e.operation == "Update" && !e.set.is_empty();
+    let mut count = entries.iter().filter(|e| live(e)).count();
+    if count <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    let mut oldest: Vec<usize> = (0..entries.len()).filter(|&i| live(&entries[i])).collect();
+    oldest.sort_by(|&a, &b| entries[a].time.cmp(&entries[b].time));
+    let mut first_of_version: Vec<(String, usize)> = Vec::new();
+    let mut folded = Vec::new();
+    for i in oldest {
+        if count <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let version = entries[i].api_version.clone();
+        match first_of_version.iter().find(|(v, _)| *v == version) {
+            Some(&(_, bucket)) => {
+                let merged = entries[bucket].set.union(&entries[i].set);
+                entries[bucket].set = merged;
+                entries[bucket].manager = ANCIENT_CHANGES.to_string();
+                entries[bucket].time = entries[i].time.clone();
+                folded.push(i);
+                count -= 1;
+            }
+            None => first_of_version.push((version, i)),
+        }
+    }
+    let mut index = 0;
+    entries.retain(|_| {
+        index += 1;
+        !folded.contains(&(index - 1))
+    });
+}
+
 /// `obj` without `metadata.managedFields`.
 pub(crate) fn without(obj: &Value) -> Value {
     let mut out = obj.clone();
@@ -152,6 +194,33 @@ mod tests {
         );
         write(&mut out, &[]);
         assert_eq!(out, json!({"metadata": {}}));
+    }
+
+    #[test]
+    fn more_than_ten_update_managers_fold_into_ancient_changes() {
+        let mut entries: Vec<Entry> = (0..12)
+            .map(|i| {
+                let mut set = FieldSet::default();
+                set.insert(&[super::super::fieldset::Pe::Field(format!("f{i}"))]);
+                Entry {
+                    manager: format!("m{i:02}"),
+                    operation: "Update".into(),
+                    api_version: "v1".into(),
+                    time: Some(format!("2026-01-01T00:00:{i:02}Z")),
+                    subresource: None,
+                    set,
+                }
+            })
+            .collect();
+        cap_update_managers(&mut entries);
+        assert_eq!(entries.len(), 10);
+        let ancient = entries
+            .iter()
+            .find(|e| e.manager == "ancient-changes")
+            .expect("bucket");
+        assert_eq!(ancient.set.paths().len(), 3, "m00, m01 and m02 folded");
+        assert_eq!(ancient.time.as_deref(), Some("2026-01-01T00:00:02Z"));
+        assert!(entries.iter().any(|e| e.manager == "m11"));
     }
 
     #[test]

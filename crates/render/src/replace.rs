@@ -1,0 +1,307 @@
+//! `replacements`: copy a field of one object into fields of others, with
+//! Kustomize's field-path syntax (`spec.containers.[name=app].image`).
+
+use crate::build::Kust;
+use crate::error::{BuildError, YamlError};
+use crate::resource::Resource;
+use crate::yaml::{self, Map, Value};
+
+/// Splits a field path on dots outside brackets.
+pub fn split_path(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0;
+    for c in p.chars() {
+        match c {
+            '[' => {
+                depth += 1;
+                cur.push(c)
+            }
+            ']' => {
+                depth -= 1;
+                cur.push(c)
+            }
+            '.' if depth == 0 => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    // `name[0]` is the key `name` then index 0.
+    let out: Vec<String> = out
+        .into_iter()
+        .flat_map(|s| {
+            if !s.starts_with('[')
+                && s.ends_with(']')
+                && let Some(i) = s.find('[')
+                && s[i + 1..s.len() - 1].chars().all(|c| c.is_ascii_digit())
+            {
+                return vec![s[..i].to_string(), s[i + 1..s.len() - 1].to_string()];
+            }
+            vec![s]
+        })
+        .collect();
+    out.into_iter()
+        .map(|s| {
+            // `[a.b/c]` (no `=`) quotes a key containing dots.
+            if s.starts_with('[') && s.ends_with(']') && !s.contains('=') {
+                s[1..s.len() - 1].to_string()
+            } else {
+                s
+            }
+        })
+        .collect()
+}
+
+/// Reads the value at a field path.
+pub fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(v);
+    };
+    match v {
+        Value::Map(m) => get_path(m.get(first)?, rest),
+        Value::Seq(items) => {
+            if let Some((k, val)) = seg_selector(first) {
+                let it = items
+                    .iter()
+                    .find(|i| i.get(k).and_then(Value::scalar_string).as_deref() == Some(val))?;
+                get_path(it, rest)
+            } else if let Ok(i) = first.parse::<usize>() {
+                get_path(items.get(i)?, rest)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn seg_selector(seg: &str) -> Option<(&str, &str)> {
+    seg.strip_prefix('[')?.strip_suffix(']')?.split_once('=')
+}
+
+/// Sets the value at every place a field path reaches.
+pub fn set_path(
+    v: &mut Value,
+    path: &[String],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
+) -> Result<bool, String> {
+    let Some((first, rest)) = path.split_first() else {
+        f(v)?;
+        return Ok(true);
+    };
+    match v {
+        Value::Map(m) => {
+            if first == "*" {
+                let mut any = false;
+                for (_, c) in m.iter_mut() {
+                    any |= set_path(c, rest, create, f)?;
+                }
+                return Ok(any);
+            }
+            if !m.contains_key(first.as_str()) {
+                if !create {
+                    return Ok(false);
+                }
+                let nv = if rest.first().is_some_and(|s| s.starts_with('[')) {
+                    Value::Seq(Vec::new())
+                } else if rest.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Map(Map::new())
+                };
+                m.insert(first.clone(), nv);
+            }
+            set_path(
+                m.get_mut(first.as_str()).expect("just ensured"),
+                rest,
+                create,
+                f,
+            )
+        }
+        Value::Seq(items) => {
+            if first == "*" {
+                let mut any = false;
+                for c in items.iter_mut() {
+                    any |= set_path(c, rest, create, f)?;
+                }
+                return Ok(any);
+            }
+            if let Some((k, val)) = seg_selector(first) {
+                let mut any = false;
+                for it in items.iter_mut() {
+                    if it.get(k).and_then(Value::scalar_string).as_deref() == Some(val) {
+                        any |= set_path(it, rest, create, f)?;
+                    }
+                }
+                Ok(any)
+            } else if let Ok(i) = first.parse::<usize>() {
+                match items.get_mut(i) {
+                    Some(it) => set_path(it, rest, create, f),
+                    None => Ok(false),
+                }
+            } else {
+                Ok(false)
+            }
+        }
+        Value::Null if create => {
+            *v = Value::Map(Map::new());
+            set_path(v, path, create, f)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn selects(sel: &Value, r: &Resource) -> bool {
+    let g = r.gvk();
+    let check = |k: &str, actual: &str| sel.str_at(&[k]).is_none_or(|x| x == actual);
+    check("kind", &g.kind)
+        && check("group", &g.group)
+        && check("version", &g.version)
+        && sel
+            .str_at(&["name"])
+            .is_none_or(|n| r.all_names().any(|x| x == n))
+        && sel
+            .str_at(&["namespace"])
+            .is_none_or(|n| r.namespace() == n)
+        && sel
+            .str_at(&["labelSelector"])
+            .is_none_or(|s| crate::patch::selector_matches(s, r.labels()))
+        && sel
+            .str_at(&["annotationSelector"])
+            .is_none_or(|s| crate::patch::selector_matches(s, r.annotations()))
+}
+
+/// Applies one `replacements` entry.
+pub fn apply(
+    kust: &Kust,
+    field: &str,
+    resources: &mut [Resource],
+    rep: &Value,
+) -> Result<(), BuildError> {
+    if let Some(p) = rep.str_at(&["path"]) {
+        let text = kust.read_file(&format!("{field}.path"), p)?;
+        let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+            path: kust.dir.join(p),
+            source: YamlError(e),
+        })?;
+        for d in docs {
+            match d {
+                Value::Seq(items) => {
+                    for it in items {
+                        apply(kust, field, resources, &it)?;
+                    }
+                }
+                other => apply(kust, field, resources, &other)?,
+            }
+        }
+        return Ok(());
+    }
+    let src = rep
+        .get("source")
+        .ok_or_else(|| kust.err(field, "missing source"))?;
+    let matches: Vec<&Resource> = resources.iter().filter(|r| selects(src, r)).collect();
+    let source = match matches.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(kust.err(
+                &format!("{field}.source"),
+                "nothing selected by the replacement source",
+            ));
+        }
+        _ => {
+            return Err(kust.err(
+                &format!("{field}.source"),
+                "multiple matches for the replacement source",
+            ));
+        }
+    };
+    let fp = src.str_at(&["fieldPath"]).unwrap_or("metadata.name");
+    let mut value = get_path(&source.obj, &split_path(fp))
+        .cloned()
+        .ok_or_else(|| {
+            kust.err(
+                &format!("{field}.source.fieldPath"),
+                format!("field {fp} not found in source"),
+            )
+        })?;
+    if let Some(opts) = src.get("options")
+        && let (Some(d), Value::Str(s)) = (opts.str_at(&["delimiter"]), &value)
+    {
+        let idx = match opts.get("index") {
+            Some(Value::Int(i)) => *i as usize,
+            _ => 0,
+        };
+        let part = s.split(d).nth(idx).unwrap_or("").to_string();
+        value = Value::Str(part);
+    }
+    let targets = rep
+        .get("targets")
+        .and_then(Value::as_seq)
+        .cloned()
+        .unwrap_or_default();
+    for (ti, t) in targets.iter().enumerate() {
+        let sel = t.get("select").cloned().unwrap_or(Value::Map(Map::new()));
+        let rejects = t
+            .get("reject")
+            .and_then(Value::as_seq)
+            .cloned()
+            .unwrap_or_default();
+        let opts = t.get("options");
+        let create = opts.and_then(|o| o.get("create")) == Some(&Value::Bool(true));
+        let delim = opts
+            .and_then(|o| o.str_at(&["delimiter"]))
+            .map(str::to_string);
+        let index = match opts.and_then(|o| o.get("index")) {
+            Some(Value::Int(i)) => *i,
+            _ => 0,
+        };
+        for r in resources.iter_mut() {
+            if !selects(&sel, r) || rejects.iter().any(|rj| selects(rj, r)) {
+                continue;
+            }
+            for p in t
+                .get("fieldPaths")
+                .and_then(Value::as_seq)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
+                let Some(p) = p.as_str() else { continue };
+                let path = split_path(p);
+                let value = value.clone();
+                let delim = delim.clone();
+                let found = set_path(&mut r.obj, &path, create, &mut |slot| {
+                    match &delim {
+                        Some(d) => {
+                            let cur = slot.scalar_string().unwrap_or_default();
+                            let mut parts: Vec<String> =
+                                cur.split(d.as_str()).map(str::to_string).collect();
+                            let new = value.scalar_string().unwrap_or_default();
+                            if index < 0 {
+                                parts.insert(0, new);
+                            } else if index as usize >= parts.len() {
+                                parts.push(new);
+                            } else {
+                                parts[index as usize] = new;
+                            }
+                            *slot = Value::Str(parts.join(d));
+                        }
+                        None => *slot = value.clone(),
+                    }
+                    Ok(())
+                })
+                .map_err(|e| kust.err(&format!("{field}.targets[{ti}]"), e))?;
+                if !found && !create {
+                    return Err(kust.err(
+                        &format!("{field}.targets[{ti}].fieldPaths"),
+                        format!(
+                            "unable to find field {p} in replacement target {}",
+                            r.id_string()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}

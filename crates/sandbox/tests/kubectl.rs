@@ -1,0 +1,1149 @@
+//! Conformance with the real `kubectl` (v1.32): every test starts its own
+//! sandbox on a loopback port and drives it with the binary, the way a user
+//! would, through `-f -` manifests on stdin. Outputs and exit codes are the
+//! ones kubectl prints against a real API server.
+//!
+//! Known limitation: kubectl's typed generators (`kubectl create namespace`,
+//! `create configmap`, ...) send protobuf bodies, so objects are created
+//! with `apply -f` or `create -f` here.
+
+mod common;
+
+use common::{TestSandbox, eventually};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const CONFIGMAP: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+  namespace: default
+  labels:
+    app: web
+data:
+  color: blue
+";
+
+const DEPLOYMENT: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        ports:
+        - containerPort: 80
+      - name: sidecar
+        image: busybox:1.36
+";
+
+const CRD: &str = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names:
+    plural: widgets
+    singular: widget
+    kind: Widget
+    shortNames: [wg]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - name: Size
+      type: integer
+      jsonPath: .spec.size
+    - name: Age
+      type: date
+      jsonPath: .metadata.creationTimestamp
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size:
+                type: integer
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+";
+
+fn configmap_with_color(color: &str) -> String {
+    CONFIGMAP.replace("color: blue", &format!("color: {color}"))
+}
+
+/// The stored ConfigMap `name` in `default`, as `kubectl get -o json` shows it.
+async fn get_json(sb: &TestSandbox, args: &[&str]) -> Value {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "json"]);
+    sb.kubectl(&all).run().await.ok().json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_creates_then_reports_unchanged_and_configured() {
+    let sb = TestSandbox::start("csa").await;
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "configmap/web-config created");
+    let created = get_json(&sb, &["configmap", "web-config"]).await;
+
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "configmap/web-config unchanged");
+    let after_noop = get_json(&sb, &["configmap", "web-config"]).await;
+    assert_eq!(
+        after_noop["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"],
+        "an unchanged apply writes nothing"
+    );
+
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(&configmap_with_color("green"))
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "configmap/web-config configured");
+    let cm = get_json(&sb, &["configmap", "web-config"]).await;
+    assert_eq!(cm["data"]["color"], "green");
+    assert_eq!(cm["metadata"]["uid"], created["metadata"]["uid"]);
+    let last_applied =
+        cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .expect("client-side apply keeps its last applied configuration");
+    assert!(last_applied.contains("green"), "{last_applied}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_conflicts_between_managers_and_force_wins() {
+    let sb = TestSandbox::start("ssa").await;
+    let out = sb
+        .kubectl(&["apply", "--server-side", "--field-manager=alice", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "configmap/web-config serverside-applied");
+
+    // Applying the same value again is not a conflict: both share the field.
+    let out = sb
+        .kubectl(&["apply", "--server-side", "--field-manager=carol", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "configmap/web-config serverside-applied");
+
+    let bob = configmap_with_color("red");
+    let out = sb
+        .kubectl(&["apply", "--server-side", "--field-manager=bob", "-f", "-"])
+        .stdin(&bob)
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.contains(
+            "Apply failed with 2 conflicts: conflicts with \"alice\":\n- .data.color\nconflicts with \"carol\":\n- .data.color"
+        ),
+        "{out:#?}"
+    );
+    assert!(out.stderr.contains("--force-conflicts"), "{out:#?}");
+    let cm = get_json(&sb, &["configmap", "web-config"]).await;
+    assert_eq!(cm["data"]["color"], "blue", "a conflict changes nothing");
+
+    let out = sb
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--field-manager=bob",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ])
+        .stdin(&bob)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "configmap/web-config serverside-applied");
+    let cm = get_json(&sb, &["configmap", "web-config", "--show-managed-fields"]).await;
+    assert_eq!(cm["data"]["color"], "red");
+    let managers = cm["metadata"]["managedFields"]
+        .as_array()
+        .expect("managed fields");
+    let owns_color = |m: &Value| m["fieldsV1"]["f:data"].get("f:color").is_some();
+    let owners: Vec<&str> = managers
+        .iter()
+        .filter(|m| owns_color(m))
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert_eq!(owners, ["bob"], "force takes the field: {managers:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_conflict_with_a_single_manager_is_named() {
+    let sb = TestSandbox::start("ssa1").await;
+    sb.kubectl(&["apply", "--server-side", "--field-manager=alice", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    let out = sb
+        .kubectl(&["apply", "--server-side", "--field-manager=bob", "-f", "-"])
+        .stdin(&configmap_with_color("red"))
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr
+            .contains(r#"Apply failed with 1 conflict: conflict with "alice": .data.color"#),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_filters_by_label_and_field_selectors() {
+    let sb = TestSandbox::start("get").await;
+    let manifests = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, namespace: default, labels: {app: web, tier: front}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b, namespace: default, labels: {app: web, tier: back}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: default, labels: {app: db}}
+";
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(manifests)
+        .run()
+        .await
+        .ok();
+    let names = |list: &Value| -> Vec<String> {
+        assert_eq!(list["kind"], "List");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    let list = get_json(&sb, &["configmaps", "-l", "app=web"]).await;
+    assert_eq!(names(&list), ["a", "b"]);
+    let list = get_json(&sb, &["configmaps", "-l", "app=web,tier!=front"]).await;
+    assert_eq!(names(&list), ["b"]);
+    let list = get_json(&sb, &["configmaps", "-l", "tier in (front,back),app"]).await;
+    assert_eq!(names(&list), ["a", "b"]);
+    let list = get_json(&sb, &["configmaps", "-l", "!tier,app"]).await;
+    assert_eq!(names(&list), ["c"]);
+    let list = get_json(&sb, &["configmaps", "--field-selector", "metadata.name=b"]).await;
+    assert_eq!(names(&list), ["b"]);
+    let list = get_json(
+        &sb,
+        &[
+            "configmaps",
+            "-A",
+            "--field-selector",
+            "metadata.namespace=default,metadata.name!=a",
+            "-l",
+            "app",
+        ],
+    )
+    .await;
+    assert_eq!(names(&list), ["b", "c"]);
+
+    let yaml = sb
+        .kubectl(&["get", "configmaps", "-l", "tier=front", "-o", "yaml"])
+        .run()
+        .await
+        .ok();
+    let list: Value = serde_saphyr::from_str(&yaml.stdout).expect("kubectl prints YAML");
+    assert_eq!(names(&list), ["a"]);
+    assert_eq!(list["items"][0]["apiVersion"], "v1");
+    assert_eq!(list["items"][0]["kind"], "ConfigMap");
+
+    // The default table output, with a selector matching nothing.
+    let out = sb
+        .kubectl(&["get", "configmaps", "-l", "app=none"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        out.stderr.trim(),
+        "No resources found in default namespace."
+    );
+    let out = sb
+        .kubectl(&["get", "configmaps", "-l", "app=web"])
+        .run()
+        .await
+        .ok();
+    let header = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("NAME") && header.contains("DATA"),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_exits_one_with_a_change_and_zero_without() {
+    let sb = TestSandbox::start("diff").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    let before = get_json(&sb, &["configmap", "web-config"]).await;
+
+    let out = sb
+        .kubectl(&["diff", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await;
+    assert_eq!(out.code, 0, "no change, no diff: {out:#?}");
+    assert_eq!(out.stdout, "");
+
+    let out = sb
+        .kubectl(&["diff", "-f", "-"])
+        .stdin(&configmap_with_color("green"))
+        .run()
+        .await;
+    assert_eq!(out.code, 1, "a change is a diff: {out:#?}");
+    assert!(out.stdout.contains("-  color: blue"), "{out:#?}");
+    assert!(out.stdout.contains("+  color: green"), "{out:#?}");
+
+    let after = get_json(&sb, &["configmap", "web-config"]).await;
+    assert_eq!(after, before, "diff is a dry run");
+
+    // A new object diffs against nothing.
+    let out = sb
+        .kubectl(&["diff", "-f", "-"])
+        .stdin(&CONFIGMAP.replace("web-config", "fresh"))
+        .run()
+        .await;
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stdout.contains("+  name: fresh"), "{out:#?}");
+    sb.kubectl(&["get", "configmap", "fresh"])
+        .run()
+        .await
+        .code(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_of_each_type() {
+    let sb = TestSandbox::start("patch").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
+    let before = get_json(&sb, &["deployment", "web"]).await;
+    assert_eq!(before["metadata"]["generation"], 1);
+
+    // Strategic merge: containers merge by name, the sidecar stays.
+    let out = sb
+        .kubectl(&[
+            "patch",
+            "deployment",
+            "web",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:1.28"}]}}}}"#,
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/web patched");
+    let d = get_json(&sb, &["deployment", "web"]).await;
+    let containers = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers");
+    assert_eq!(containers.len(), 2, "{containers:#?}");
+    assert_eq!(containers[0]["name"], "app");
+    assert_eq!(containers[0]["image"], "nginx:1.28");
+    assert_eq!(containers[0]["ports"][0]["containerPort"], 80);
+    assert_eq!(containers[1]["name"], "sidecar");
+    assert_eq!(d["metadata"]["generation"], 2);
+
+    // Merge patch: a label, metadata only, so no new generation.
+    sb.kubectl(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"patched":"merge"}}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    let d = get_json(&sb, &["deployment", "web"]).await;
+    assert_eq!(d["metadata"]["labels"]["patched"], "merge");
+    assert_eq!(d["metadata"]["generation"], 2);
+
+    // JSON patch.
+    sb.kubectl(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":3},{"op":"remove","path":"/spec/template/spec/containers/1"}]"#,
+    ])
+    .run()
+    .await
+    .ok();
+    let d = get_json(&sb, &["deployment", "web"]).await;
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(d["metadata"]["generation"], 3);
+
+    // A patch that changes nothing reports so.
+    let out = sb
+        .kubectl(&[
+            "patch",
+            "deployment",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":3}}"#,
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/web patched (no change)");
+
+    // A JSON patch whose test fails is rejected and changes nothing.
+    let out = sb
+        .kubectl(&[
+            "patch",
+            "deployment",
+            "web",
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/spec/replicas","value":9},{"op":"replace","path":"/spec/replicas","value":9}]"#,
+        ])
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.starts_with("The request is invalid:"),
+        "a failed test is 422 Invalid: {out:#?}"
+    );
+    let after = get_json(&sb, &["deployment", "web"]).await;
+    assert_eq!(
+        after["metadata"]["resourceVersion"],
+        d["metadata"]["resourceVersion"]
+    );
+
+    // Patching what is not there.
+    let out = sb
+        .kubectl(&["patch", "configmap", "missing", "--type=merge", "-p", "{}"])
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (NotFound): configmaps "missing" not found"#
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_objects_and_namespaces_with_their_contents() {
+    let sb = TestSandbox::start("delete").await;
+    let manifests = "\
+apiVersion: v1
+kind: Namespace
+metadata: {name: doomed}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: one, namespace: doomed}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: two, namespace: doomed}
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: keep, namespace: default}
+";
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(manifests)
+        .run()
+        .await
+        .ok();
+    let secret = get_json(&sb, &["secret", "two", "-n", "doomed"]).await;
+    assert_eq!(secret["data"]["password"], "aHVudGVyMg==");
+
+    let out = sb
+        .kubectl(&["delete", "configmap", "one", "-n", "doomed"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), r#"configmap "one" deleted"#);
+    let out = sb
+        .kubectl(&["get", "configmap", "one", "-n", "doomed"])
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (NotFound): configmaps "one" not found"#
+    );
+
+    let out = sb
+        .kubectl(&["delete", "namespace", "doomed", "--timeout=30s"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), r#"namespace "doomed" deleted"#);
+    let out = sb
+        .kubectl(&["get", "namespace", "doomed"])
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (NotFound): namespaces "doomed" not found"#
+    );
+    let all = get_json(&sb, &["configmaps,secrets", "-A"]).await;
+    let left: Vec<&Value> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["metadata"]["namespace"] == "doomed")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "objects outlived their namespace: {left:#?}"
+    );
+    get_json(&sb, &["configmap", "keep"]).await;
+
+    // Creating in a namespace that no longer exists is refused.
+    let out = sb
+        .kubectl(&["create", "-f", "-"])
+        .stdin("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: doomed}\n")
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr
+            .contains(r#"Error from server (NotFound): error when creating "STDIN": namespaces "doomed" not found"#),
+        "{out:#?}"
+    );
+
+    // Deleting what is not there.
+    let out = sb
+        .kubectl(&["delete", "configmap", "one", "-n", "default"])
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (NotFound): configmaps "one" not found"#
+    );
+    sb.kubectl(&["delete", "configmap", "one", "--ignore-not-found"])
+        .run()
+        .await
+        .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_a_deployment_to_become_available() {
+    let sb = TestSandbox::start("wait").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
+    let out = sb
+        .kubectl(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "--timeout=30s",
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/web condition met");
+    let out = sb
+        .kubectl(&["rollout", "status", "deployment/web", "--timeout=30s"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        out.stdout
+            .contains(r#"deployment "web" successfully rolled out"#),
+        "{out:#?}"
+    );
+    let d = get_json(&sb, &["deployment", "web"]).await;
+    assert_eq!(d["status"]["observedGeneration"], 1);
+    assert_eq!(d["status"]["readyReplicas"], 2);
+    assert_eq!(d["status"]["availableReplicas"], 2);
+    assert_eq!(d["status"]["updatedReplicas"], 2);
+
+    // A new generation rolls out again.
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(&DEPLOYMENT.replace("replicas: 2", "replicas: 4"))
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&["rollout", "status", "deployment/web", "--timeout=30s"])
+        .run()
+        .await
+        .ok();
+    let d = get_json(&sb, &["deployment", "web"]).await;
+    assert_eq!(d["status"]["observedGeneration"], 2);
+    assert_eq!(d["status"]["availableReplicas"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_rollout_never_becomes_available() {
+    let sb = TestSandbox::start("fail").await;
+    let failing = DEPLOYMENT.replace(
+        "  namespace: default\n",
+        "  namespace: default\n  annotations:\n    sandbox.driftless.dev/rollout: fail\n",
+    );
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(&failing)
+        .run()
+        .await
+        .ok();
+    // The rollout is observed and fails: Progressing turns False.
+    let d = eventually("the failed rollout to be reported", || async {
+        let d = get_json(&sb, &["deployment", "web"]).await;
+        let progressing = d["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "Progressing")?
+            .clone();
+        (progressing["status"] == "False").then_some(d)
+    })
+    .await;
+    let conditions = d["status"]["conditions"].as_array().expect("conditions");
+    let progressing = conditions
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .expect("Progressing");
+    assert_eq!(progressing["reason"], "ProgressDeadlineExceeded");
+    assert!(
+        !conditions
+            .iter()
+            .any(|c| c["type"] == "Available" && c["status"] == "True"),
+        "{conditions:#?}"
+    );
+    let out = sb
+        .kubectl(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "--timeout=2s",
+        ])
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.contains("timed out waiting for the condition"),
+        "{out:#?}"
+    );
+    let out = sb
+        .kubectl(&["rollout", "status", "deployment/web", "--timeout=10s"])
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr
+            .contains(r#"error: deployment "web" exceeded its progress deadline"#),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_served_once_their_crd_is_established() {
+    let sb = TestSandbox::start("crd").await;
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(CRD)
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        out.stdout.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"
+    );
+    let out = sb
+        .kubectl(&[
+            "wait",
+            "--for=condition=established",
+            "crd/widgets.example.com",
+            "--timeout=30s",
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        out.stdout.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com condition met"
+    );
+
+    let widgets = "\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: small, namespace: default, labels: {size: s}}
+spec: {size: 3}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: large, namespace: default, labels: {size: l}}
+spec: {size: 30}
+";
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(widgets)
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        out.stdout.trim(),
+        "widget.example.com/small created\nwidget.example.com/large created"
+    );
+
+    let w = get_json(&sb, &["widget", "small"]).await;
+    assert_eq!(w["spec"]["size"], 3);
+    assert_eq!(w["metadata"]["generation"], 1);
+    let list = get_json(&sb, &["wg", "-l", "size=l"]).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["items"][0]["metadata"]["name"], "large");
+
+    let out = sb.kubectl(&["get", "widgets"]).run().await.ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["NAME", "SIZE", "AGE"], "{out:#?}");
+    assert_eq!(lines[1][..2], ["large", "30"], "{out:#?}");
+    assert_eq!(lines[2][..2], ["small", "3"], "{out:#?}");
+    let out = sb
+        .kubectl(&["get", "widgets.example.com", "-A"])
+        .run()
+        .await
+        .ok();
+    let header: Vec<&str> = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAMESPACE", "NAME", "SIZE", "AGE"], "{out:#?}");
+
+    // Deleting the CRD removes its objects and its API.
+    sb.kubectl(&["delete", "crd", "widgets.example.com"])
+        .run()
+        .await
+        .ok();
+    let out = sb.kubectl(&["get", "widgets"]).run().await.code(1);
+    assert!(
+        out.stderr
+            .contains(r#"error: the server doesn't have a resource type "widgets""#),
+        "{out:#?}"
+    );
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(CRD)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=established",
+        "crd/widgets.example.com",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    let out = sb.kubectl(&["get", "widgets"]).run().await.ok();
+    assert_eq!(
+        out.stderr.trim(),
+        "No resources found in default namespace."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_sees_a_change() {
+    let sb = TestSandbox::start("watch").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    let mut watch = sb
+        .kubectl(&[
+            "get",
+            "configmap",
+            "web-config",
+            "-w",
+            "-o",
+            r#"jsonpath={.data.color}{"\n"}"#,
+        ])
+        .spawn();
+    let stdout = watch.child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(common::DEADLINE, lines.next_line())
+            .await
+            .expect("the watch prints in time")
+            .expect("kubectl's stdout is readable")
+            .expect("the watch is still running")
+    };
+    assert_eq!(next_line().await, "blue");
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(&configmap_with_color("green"))
+        .run()
+        .await
+        .ok();
+    assert_eq!(next_line().await, "green");
+    sb.kubectl(&[
+        "patch",
+        "configmap",
+        "web-config",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"color":"violet"}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    assert_eq!(next_line().await, "violet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_survive_a_restart_with_the_same_data_dir() {
+    let mut sb = TestSandbox::start("restart").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(CRD)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=established",
+        "crd/widgets.example.com",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\nspec: {size: 1}\n")
+        .run()
+        .await
+        .ok();
+    let cm = get_json(&sb, &["configmap", "web-config"]).await;
+    let w = get_json(&sb, &["widget", "w"]).await;
+
+    sb.restart().await;
+    let cm_after = get_json(&sb, &["configmap", "web-config"]).await;
+    assert_eq!(cm_after, cm);
+    let w_after = get_json(&sb, &["widget", "w"]).await;
+    assert_eq!(w_after, w);
+    // Writes after the restart continue the resource versions.
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(&configmap_with_color("green"))
+        .run()
+        .await
+        .ok();
+    let cm_new = get_json(&sb, &["configmap", "web-config"]).await;
+    let rv = |v: &Value| -> u64 {
+        v["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("numeric resourceVersion")
+    };
+    assert!(rv(&cm_new) > rv(&w), "{cm_new:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_the_errors_a_real_server_gives_and_changes_nothing() {
+    let sb = TestSandbox::start("bad").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .ok();
+    let stored = get_json(&sb, &["configmap", "web-config"]).await;
+    let count_before = sb.sandbox.as_ref().map(|s| s.object_count());
+
+    // Malformed YAML: kubectl refuses it before sending anything.
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n")
+        .run()
+        .await
+        .code(1);
+    assert!(out.stderr.contains("error"), "{out:#?}");
+
+    // Malformed JSON sent as is reaches the server: 400 BadRequest.
+    let out = sb
+        .kubectl(&[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps",
+            "-f",
+            "-",
+        ])
+        .stdin(r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "#)
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.starts_with("Error from server (BadRequest):"),
+        "{out:#?}"
+    );
+    // A body of the wrong kind for the URL: 400 BadRequest.
+    let out = sb
+        .kubectl(&[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps",
+            "-f",
+            "-",
+        ])
+        .stdin(r#"{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wrong"}}"#)
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.starts_with("Error from server (BadRequest):"),
+        "{out:#?}"
+    );
+
+    // Unknown kind: discovery has no mapping for it.
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin("apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g, namespace: default}\n")
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.contains(
+            r#"resource mapping not found for name: "g" namespace: "default" from "STDIN": no matches for kind "Gizmo" in version "example.com/v1""#
+        ),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("ensure CRDs are installed first"),
+        "{out:#?}"
+    );
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin("apiVersion: v1\nkind: Gizmo\nmetadata: {name: g}\n")
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr
+            .contains(r#"no matches for kind "Gizmo" in version "v1""#),
+        "{out:#?}"
+    );
+    let out = sb.kubectl(&["get", "gizmos"]).run().await.code(1);
+    assert!(
+        out.stderr
+            .contains(r#"error: the server doesn't have a resource type "gizmos""#),
+        "{out:#?}"
+    );
+
+    // A stale resourceVersion: 409 Conflict.
+    let stale = CONFIGMAP.replace(
+        "  namespace: default\n",
+        "  namespace: default\n  resourceVersion: \"1\"\n",
+    );
+    let out = sb
+        .kubectl(&["replace", "-f", "-"])
+        .stdin(&stale.replace("color: blue", "color: stale"))
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (Conflict): error when replacing "STDIN": Operation cannot be fulfilled on configmaps "web-config": the object has been modified; please apply your changes to the latest version and try again"#
+    );
+    // An unparsable resourceVersion is a different error, still a refusal.
+    let out = sb
+        .kubectl(&["replace", "-f", "-"])
+        .stdin(
+            &stale
+                .replace("\"1\"", "\"abc\"")
+                .replace("color: blue", "color: stale"),
+        )
+        .run()
+        .await;
+    assert_ne!(out.code, 0, "{out:#?}");
+
+    // An invalid name: 422 Invalid.
+    let out = sb
+        .kubectl(&["create", "-f", "-"])
+        .stdin("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: default}\n")
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#
+    );
+    let out = sb
+        .kubectl(&["create", "-f", "-"])
+        .stdin("apiVersion: v1\nkind: Namespace\nmetadata: {name: has.dots}\n")
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.starts_with(
+            r#"The Namespace "has.dots" is invalid: metadata.name: Invalid value: "has.dots": a lowercase RFC 1123 label must consist of"#
+        ),
+        "{out:#?}"
+    );
+
+    // Creating what exists: 409 AlreadyExists.
+    let out = sb
+        .kubectl(&["create", "-f", "-"])
+        .stdin(CONFIGMAP)
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (AlreadyExists): error when creating "STDIN": configmaps "web-config" already exists"#
+    );
+
+    let after = get_json(&sb, &["configmap", "web-config"]).await;
+    assert_eq!(after, stored, "rejected writes change nothing");
+    assert_eq!(sb.sandbox.as_ref().map(|s| s.object_count()), count_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalizers_hold_a_deleted_object_until_they_are_cleared() {
+    let sb = TestSandbox::start("finalizers").await;
+    let held = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: held
+  namespace: default
+  finalizers: [example.com/hold]
+";
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(held)
+        .run()
+        .await
+        .ok();
+    let out = sb
+        .kubectl(&["delete", "configmap", "held", "--wait=false"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), r#"configmap "held" deleted"#);
+    let cm = get_json(&sb, &["configmap", "held"]).await;
+    assert!(cm["metadata"]["deletionTimestamp"].is_string(), "{cm:#?}");
+    assert_eq!(cm["metadata"]["finalizers"][0], "example.com/hold");
+
+    sb.kubectl(&[
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    let out = sb
+        .kubectl(&["get", "configmap", "held"])
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (NotFound): configmaps "held" not found"#
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_with_generate_name_and_replace() {
+    let sb = TestSandbox::start("generate").await;
+    let out = sb
+        .kubectl(&["create", "-f", "-"])
+        .stdin(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: gen-, namespace: default}\n",
+        )
+        .run()
+        .await
+        .ok();
+    let created = out.stdout.trim();
+    let name = created
+        .strip_prefix("configmap/")
+        .and_then(|s| s.strip_suffix(" created"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert!(
+        name.starts_with("gen-") && name.len() == "gen-".len() + 5,
+        "{name}"
+    );
+
+    let out = sb
+        .kubectl(&["replace", "-f", "-"])
+        .stdin(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: default}}\ndata: {{k: v}}\n"
+        ))
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), format!("configmap/{name} replaced"));
+    let cm = get_json(&sb, &["configmap", name]).await;
+    assert_eq!(cm["data"]["k"], "v");
+}
