@@ -45,6 +45,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "configurations",
     "generators",
     "transformers",
+    "openapi",
 ];
 
 /// One kustomization file, loaded.
@@ -578,6 +579,29 @@ pub fn accumulate(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
             let text = kust.read_file(f, rel)?;
             let p = kust.file_path(f, rel)?;
             acc.config.load_configuration(&p, &text)?;
+        }
+    }
+    if let Some(o) = kust.map_field("openapi")? {
+        for k in o.keys() {
+            if k != "path" && k != "version" {
+                return Err(BuildError::Unsupported {
+                    file: kust.file.clone(),
+                    field: format!("openapi.{k}"),
+                });
+            }
+        }
+        if let Some(v) = o.get("version")
+            && v.as_str() != Some("v1.21.2")
+        {
+            return Err(kust.err(
+                "openapi.version",
+                "only the built-in schema version v1.21.2 is available",
+            ));
+        }
+        if let Some(rel) = o.get("path").and_then(Value::as_str) {
+            let text = kust.read_file("openapi.path", rel)?;
+            let p = kust.file_path("openapi.path", rel)?;
+            acc.config.load_openapi(&p, &text)?;
         }
     }
     for v in kust.seq_field("crds")? {

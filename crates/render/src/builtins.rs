@@ -200,6 +200,10 @@ pub fn run(kust: &Kust, field: &str, acc: &mut Acc) -> Result<(), BuildError> {
                         get("annotations").unwrap_or(Value::Null),
                     );
                 }
+                "IAMPolicyGenerator" => {
+                    iam_policy(kust, &f, m, acc)?;
+                    continue;
+                }
                 other => {
                     return Err(BuildError::Unsupported {
                         file: kust.file.clone(),
@@ -214,4 +218,53 @@ pub fn run(kust: &Kust, field: &str, acc: &mut Acc) -> Result<(), BuildError> {
         }
     }
     Ok(())
+}
+
+/// `IAMPolicyGenerator` (GKE workload identity): a ServiceAccount annotated
+/// with its Google service account.
+fn iam_policy(kust: &Kust, field: &str, cfg: &Map, acc: &mut Acc) -> Result<(), BuildError> {
+    let get = |path: &[&str]| {
+        let mut cur = cfg.get(path[0]);
+        for p in &path[1..] {
+            cur = cur.and_then(|v| v.get(p));
+        }
+        cur.and_then(Value::as_str).map(str::to_string)
+    };
+    if get(&["cloud"]).as_deref() != Some("gke") {
+        return Err(kust.err(field, "IAMPolicyGenerator: only cloud gke is supported"));
+    }
+    let name = get(&["kubernetesService", "name"]).ok_or_else(|| {
+        kust.err(
+            field,
+            "IAMPolicyGenerator: kubernetesService.name is required",
+        )
+    })?;
+    let gsa = get(&["serviceAccount", "name"])
+        .ok_or_else(|| kust.err(field, "IAMPolicyGenerator: serviceAccount.name is required"))?;
+    let project = get(&["serviceAccount", "projectId"]).ok_or_else(|| {
+        kust.err(
+            field,
+            "IAMPolicyGenerator: serviceAccount.projectId is required",
+        )
+    })?;
+    let mut ann = Map::new();
+    ann.insert(
+        "iam.gke.io/gcp-service-account".into(),
+        Value::Str(format!("{gsa}@{project}.iam.gserviceaccount.com")),
+    );
+    let mut md = Map::new();
+    md.insert("annotations".into(), Value::Map(ann));
+    md.insert("name".into(), Value::Str(name));
+    if let Some(ns) = get(&["kubernetesService", "namespace"]) {
+        md.insert("namespace".into(), Value::Str(ns));
+    }
+    let mut obj = Map::new();
+    obj.insert("apiVersion".into(), Value::Str("v1".into()));
+    obj.insert("kind".into(), Value::Str("ServiceAccount".into()));
+    obj.insert("metadata".into(), Value::Map(md));
+    crate::build::append(
+        acc,
+        crate::resource::Resource::new(Value::Map(obj)),
+        &kust.file,
+    )
 }

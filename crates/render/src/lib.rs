@@ -29,8 +29,19 @@
 //! # Ok::<(), driftless_render::BuildError>(())
 //! ```
 //!
+//! # Supported
+//! `resources` (files, directories, nested kustomizations), `components`,
+//! `namespace`, `namePrefix`/`nameSuffix`, `labels`, `commonLabels`,
+//! `commonAnnotations`, `images`, `replicas`, `patches`,
+//! `patchesStrategicMerge`, `patchesJson6902`, `configMapGenerator`,
+//! `secretGenerator`, `generatorOptions`, `replacements`, `vars`, `crds`,
+//! `configurations`, `openapi` (path), `sortOptions`,
+//! `buildMetadata: [originAnnotations]`, and `generators`/`transformers`
+//! limited to Kustomize's built-in plugins.
+//!
 //! # Known differences
-//! See `tests/known-failing.txt` for the conformance cases we do not match yet.
+//! `buildMetadata: [transformerAnnotations]` is refused with an error; see
+//! `tests/known-failing.txt` for the conformance cases we do not match.
 
 mod build;
 mod builtins;

@@ -192,6 +192,7 @@ pub fn fix(resources: &mut [Resource], config: &Config, file: &Path) -> Result<(
         id: String,
         prefixes: Vec<String>,
         suffixes: Vec<String>,
+        changed: bool,
     }
     let cands: Vec<Cand> = resources
         .iter()
@@ -205,6 +206,7 @@ pub fn fix(resources: &mut [Resource], config: &Config, file: &Path) -> Result<(
             id: r.id_string(),
             prefixes: r.prefixes.clone(),
             suffixes: r.suffixes.clone(),
+            changed: !r.prev_names.is_empty(),
         })
         .collect();
     let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
@@ -276,8 +278,11 @@ pub fn fix(resources: &mut [Resource], config: &Config, file: &Path) -> Result<(
                                 }
                             }),
                             Box::new(|c: &&Cand| {
-                                c.prefixes == r_prefixes && c.suffixes == r_suffixes
+                                same_ending(&c.prefixes, &r_prefixes)
+                                    && same_ending(&c.suffixes, &r_suffixes)
                             }),
+                            // Last resort: the one that was renamed or moved.
+                            Box::new(|c: &&Cand| c.changed),
                         ];
                         for sieve in &sieves {
                             if chosen.len() <= 1 {
@@ -361,4 +366,14 @@ pub fn fix(resources: &mut [Resource], config: &Config, file: &Path) -> Result<(
         }),
         None => Ok(()),
     }
+}
+
+/// Whether the shorter list is the ending of the longer (two empty lists
+/// match; an empty and a non-empty one do not).
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
 }

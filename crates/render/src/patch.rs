@@ -226,7 +226,7 @@ fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_ki
         r.obj = Value::Null;
         return;
     }
-    let schema = is_builtin(r.kind());
+    let schema = is_builtin(r.kind()) || r.has_schema;
     let old_name = r.name().to_string();
     let old_kind = r.kind().to_string();
     let old_api = r.api_version().to_string();

@@ -96,6 +96,8 @@ pub struct Resource {
     pub suffixes: Vec<String>,
     /// Where the object came from, for `buildMetadata: [originAnnotations]`.
     pub origin: Option<Origin>,
+    /// A custom OpenAPI schema (`openapi`) describes this kind.
+    pub has_schema: bool,
 }
 
 /// The source of an object.
@@ -122,6 +124,7 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             origin: None,
+            has_schema: false,
         }
     }
     pub fn kind(&self) -> &str {

@@ -48,6 +48,8 @@ pub struct NameRef {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub labels: Vec<FieldSpec>,
+    /// Field specs for the `labels` field only (`labels:` in configurations).
+    pub labels_field: Vec<FieldSpec>,
     pub annotations: Vec<FieldSpec>,
     pub prefix: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
@@ -55,6 +57,8 @@ pub struct Config {
     pub replicas: Vec<FieldSpec>,
     pub var_refs: Vec<FieldSpec>,
     pub name_refs: Vec<NameRef>,
+    /// Kinds described by an `openapi` schema (strategic merge uses keys).
+    pub schema_kinds: Vec<String>,
 }
 
 fn parse_fieldspecs(v: Option<&Value>) -> Vec<FieldSpec> {
@@ -82,6 +86,7 @@ impl Config {
             }
         }
         add(&mut self.labels, other.labels);
+        add(&mut self.labels_field, other.labels_field);
         add(&mut self.annotations, other.annotations);
         add(&mut self.prefix, other.prefix);
         add(&mut self.namespace, other.namespace);
@@ -89,6 +94,31 @@ impl Config {
         add(&mut self.replicas, other.replicas);
         add(&mut self.var_refs, other.var_refs);
         self.name_refs.extend(other.name_refs);
+        self.schema_kinds.extend(other.schema_kinds);
+    }
+
+    /// Reads an `openapi` schema: the kinds it describes merge by key.
+    pub fn load_openapi(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
+        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+            path: path.to_path_buf(),
+            source: YamlError(e),
+        })?;
+        for d in docs {
+            let defs = d.get("definitions").and_then(Value::as_map);
+            for def in defs.into_iter().flat_map(|m| m.values()) {
+                for g in def
+                    .get("x-kubernetes-group-version-kind")
+                    .and_then(Value::as_seq)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
+                    if let Some(k) = g.str_at(&["kind"]) {
+                        self.schema_kinds.push(k.to_string());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads a `crds` file (OpenAPI definitions): properties marked with
@@ -162,6 +192,7 @@ impl Config {
             for (k, v) in m {
                 match k.as_str() {
                     "commonLabels" => self.labels.extend(parse_fieldspecs(Some(v))),
+                    "labels" => self.labels_field.extend(parse_fieldspecs(Some(v))),
                     "commonAnnotations" => self.annotations.extend(parse_fieldspecs(Some(v))),
                     "namePrefix" | "nameSuffix" => self.prefix.extend(parse_fieldspecs(Some(v))),
                     "namespace" => self.namespace.extend(parse_fieldspecs(Some(v))),
@@ -400,6 +431,11 @@ fn apply_map(
 /// Runs the transformers one kustomization declares.
 pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
     acc.ids = None;
+    if !acc.config.schema_kinds.is_empty() {
+        for r in acc.resources.iter_mut() {
+            r.has_schema = acc.config.schema_kinds.iter().any(|k| k == r.kind());
+        }
+    }
     // patchesStrategicMerge
     for (i, p) in kust.seq_field("patchesStrategicMerge")?.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
@@ -498,6 +534,7 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
             s
         };
         specs.extend(parse_fieldspecs(lm.get("fields")));
+        specs.extend(acc.config.labels_field.iter().cloned());
         apply_map(kust, &field, &mut acc.resources, &specs, &entries)?;
     }
     // annotations
@@ -590,28 +627,24 @@ fn namespace(acc: &mut Acc, ns: &str) {
         if (g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding")
             && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects")
         {
-            {
-                for s in subjects {
-                    if s.str_at(&["name"]) == Some("default")
-                        && let Some(m) = s.as_map_mut()
-                    {
-                        m.insert("namespace".into(), Value::Str(ns.into()));
-                    }
+            for s in subjects {
+                if s.str_at(&["name"]) == Some("default")
+                    && let Some(m) = s.as_map_mut()
+                {
+                    m.insert("namespace".into(), Value::Str(ns.into()));
                 }
             }
         }
         if (g.kind == "MutatingWebhookConfiguration" || g.kind == "ValidatingWebhookConfiguration")
             && let Some(Value::Seq(hooks)) = r.obj.get_mut("webhooks")
         {
-            {
-                for h in hooks {
-                    if let Some(svc) = h
-                        .get_mut("clientConfig")
-                        .and_then(|c| c.get_mut("service"))
-                        .and_then(Value::as_map_mut)
-                    {
-                        svc.insert("namespace".into(), Value::Str(ns.into()));
-                    }
+            for h in hooks {
+                if let Some(svc) = h
+                    .get_mut("clientConfig")
+                    .and_then(|c| c.get_mut("service"))
+                    .and_then(Value::as_map_mut)
+                {
+                    svc.insert("namespace".into(), Value::Str(ns.into()));
                 }
             }
         }

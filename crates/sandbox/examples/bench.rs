@@ -26,9 +26,9 @@ use kube::{Api, Client, Config};
 
 const CONCURRENCY: usize = 16;
 
+/// The sandbox process; killed when dropped, whatever happens in between.
 struct Server {
     child: Child,
-    client: Client,
 }
 
 impl Drop for Server {
@@ -66,22 +66,24 @@ fn resident_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn start(dir: &std::path::Path) -> Server {
+async fn start(dir: &std::path::Path) -> (Server, Client) {
     let kubeconfig = dir.join("kubeconfig");
-    let child = Command::new(binary())
-        .args(["sandbox", "--listen"])
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--kubeconfig-out")
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e}; build it with `cargo build --release -p driftless`",
-                binary().display()
-            )
-        });
+    let server = Server {
+        child: Command::new(binary())
+            .args(["sandbox", "--listen"])
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("--kubeconfig-out")
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {}: {e}; build it with `cargo build --release -p driftless`",
+                    binary().display()
+                )
+            }),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(config) = Kubeconfig::read_from(&kubeconfig) {
@@ -90,7 +92,7 @@ async fn start(dir: &std::path::Path) -> Server {
                 .expect("the sandbox's kubeconfig is valid");
             let client = Client::try_from(config).expect("a client from the kubeconfig");
             if client.apiserver_version().await.is_ok() {
-                return Server { child, client };
+                return (server, client);
             }
         }
         assert!(
@@ -112,8 +114,8 @@ fn config_map(i: usize) -> ConfigMap {
 async fn run(count: usize) {
     let dir = std::env::temp_dir().join(format!("driftless-bench-{}-{count}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let server = start(&dir).await;
-    let api: Api<ConfigMap> = Api::namespaced(server.client.clone(), "default");
+    let (server, client) = start(&dir).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let baseline = resident_kib(server.child.id());
 
     let started = Instant::now();

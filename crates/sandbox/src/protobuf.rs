@@ -261,10 +261,12 @@ fn decode_message(bytes: &[u8], fields: &[Field]) -> Result<Value, String> {
                     Kind::Bool => Value::Bool(false),
                     _ => Value::String(String::new()),
                 });
-                out.entry(spec.name)
+                if let Value::Object(entries) = out
+                    .entry(spec.name)
                     .or_insert_with(|| Value::Object(Map::new()))
-                    .as_object_mut()
-                    .map(|m| m.insert(key, value));
+                {
+                    entries.insert(key, value);
+                }
             }
             kind => {
                 let value = decode_scalar(kind, wire_type, &mut reader, spec.name)?;
@@ -272,10 +274,12 @@ fn decode_message(bytes: &[u8], fields: &[Field]) -> Result<Value, String> {
                     continue;
                 }
                 if spec.repeated {
-                    out.entry(spec.name)
+                    if let Value::Array(items) = out
+                        .entry(spec.name)
                         .or_insert_with(|| Value::Array(Vec::new()))
-                        .as_array_mut()
-                        .map(|a| a.push(value));
+                    {
+                        items.push(value);
+                    }
                 } else {
                     out.insert(spec.name.to_string(), value);
                 }

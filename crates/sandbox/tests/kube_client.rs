@@ -414,9 +414,8 @@ async fn list_filters_by_labels_and_pages_with_continue() {
     let mut seen = Vec::new();
     let mut params = ListParams::default().labels("app=pages").limit(3);
     let mut pages = 0;
-    let first_rv;
     let first = cms.list(&params).await.expect("first page");
-    first_rv = first.metadata.resource_version.clone();
+    let first_rv = first.metadata.resource_version.clone();
     assert_eq!(first.metadata.remaining_item_count, Some(4));
     let mut page = first;
     loop {
@@ -634,4 +633,187 @@ async fn watch_from_a_resource_version_sees_later_events_only() {
         }
         other => panic!("expected ADDED second, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_have_a_status_subresource_and_spec_generations() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+
+    let sb = TestSandbox::start("kube-crd").await;
+    let client = sb.client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [{
+                "name": "v1alpha1",
+                "served": true,
+                "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+            }],
+        },
+    }))
+    .expect("a CRD");
+    crds.create(&PostParams::default(), &crd)
+        .await
+        .expect("create the CRD");
+    let established = common::eventually("the CRD to be established", || async {
+        let crd = crds.get("gadgets.example.com").await.ok()?;
+        let conditions = crd.status?.conditions?;
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+            .then_some(())
+    })
+    .await;
+    let () = established;
+
+    let gvk = GroupVersionKind::gvk("example.com", "v1alpha1", "Gadget");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "gadgets");
+    let gadgets: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let mut gadget = DynamicObject::new("g1", &resource);
+    gadget.data = json!({"spec": {"size": 1}, "status": {"ready": true}});
+    let created = gadgets
+        .create(&PostParams::default(), &gadget)
+        .await
+        .expect("create a gadget");
+    assert_eq!(created.metadata.generation, Some(1));
+    assert!(
+        created.data.get("status").is_none(),
+        "status is not set through the main resource: {created:?}"
+    );
+
+    let with_status = gadgets
+        .patch_status(
+            "g1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"ready": true}, "spec": {"size": 99}})),
+        )
+        .await
+        .expect("status patch");
+    assert_eq!(with_status.data["status"]["ready"], true);
+    assert_eq!(
+        with_status.data["spec"]["size"], 1,
+        "status writes leave the spec"
+    );
+    assert_eq!(with_status.metadata.generation, Some(1));
+
+    let relabelled = gadgets
+        .patch(
+            "g1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .expect("label patch");
+    assert_eq!(
+        relabelled.metadata.generation,
+        Some(1),
+        "metadata is not spec"
+    );
+    let resized = gadgets
+        .patch(
+            "g1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}, "status": {"ready": false}})),
+        )
+        .await
+        .expect("spec patch");
+    assert_eq!(resized.metadata.generation, Some(2));
+    assert_eq!(
+        resized.data["status"]["ready"], true,
+        "main writes leave the status"
+    );
+
+    // Deleting the CRD takes its objects and its API with it.
+    crds.delete("gadgets.example.com", &DeleteParams::default())
+        .await
+        .expect("delete the CRD");
+    common::eventually("the gadgets API to go away", || async {
+        match gadgets.list(&ListParams::default()).await {
+            Err(kube::Error::Api(status)) if status.code == 404 => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_deletes_its_objects_and_watchers_see_it() {
+    let sb = TestSandbox::start("kube-ns").await;
+    let client = sb.client().await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "team"}})).expect("a namespace");
+    let created = namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create");
+    assert_eq!(
+        created.status.and_then(|s| s.phase).as_deref(),
+        Some("Active")
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "team");
+    for name in ["a", "b"] {
+        cms.create(&PostParams::default(), &configmap(name, &[], "blue"))
+            .await
+            .expect("create");
+    }
+    let all: Api<ConfigMap> = Api::all(client.clone());
+    let mut events = watcher(
+        all,
+        watcher::Config::default().fields("metadata.namespace=team"),
+    )
+    .boxed();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let event = tokio::time::timeout(DEADLINE, events.try_next())
+            .await
+            .expect("an event in time")
+            .expect("no watch error")
+            .expect("the watch goes on");
+        seen.push(describe(&event).0);
+        if seen.len() == 4 {
+            break;
+        }
+        if matches!(event, watcher::Event::InitDone) {
+            namespaces
+                .delete("team", &DeleteParams::default())
+                .await
+                .expect("delete the namespace");
+        }
+    }
+    assert_eq!(seen, ["Init", "InitApply", "InitApply", "InitDone"]);
+    let mut deleted = Vec::new();
+    while deleted.len() < 2 {
+        let event = tokio::time::timeout(DEADLINE, events.try_next())
+            .await
+            .expect("an event in time")
+            .expect("no watch error")
+            .expect("the watch goes on");
+        let (kind, name) = describe(&event);
+        assert_eq!(kind, "Delete");
+        deleted.push(name);
+    }
+    deleted.sort();
+    assert_eq!(deleted, ["a", "b"]);
+    common::eventually("the namespace to be gone", || async {
+        match namespaces.get("team").await {
+            Err(kube::Error::Api(status)) if status.code == 404 => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+    let err = api_error(
+        cms.create(&PostParams::default(), &configmap("late", &[], "blue"))
+            .await,
+    );
+    assert_eq!((err.code, err.reason.as_str()), (404, "NotFound"));
 }

@@ -1350,6 +1350,186 @@ mod tests {
         assert_eq!(mf[0]["manager"], "kubectl", "Apply entries come first");
     }
 
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+    /// What client-side `kubectl apply` creates: `cfg` plus the annotation
+    /// holding it, as the server stores it for `kubectl-client-side-apply`.
+    fn client_side_created(cfg: &Value, schema: &MergeSchema) -> Value {
+        let mut annotated = cfg.clone();
+        annotated["metadata"]["annotations"] = json!({});
+        let text = format!("{annotated}\n");
+        let mut obj = cfg.clone();
+        obj["metadata"]["annotations"] = json!({ LAST_APPLIED: text });
+        let mut out = track_update(None, obj, "kubectl-client-side-apply", schema, T1);
+        let meta = out["metadata"].as_object_mut().expect("metadata");
+        meta.insert("uid".into(), json!("1234"));
+        meta.insert("resourceVersion".into(), json!("5"));
+        meta.insert("creationTimestamp".into(), json!(T1));
+        out
+    }
+
+    /// kubectl's csaupgrade step: the `kubectl` Apply entry takes the
+    /// client-side apply entry's fields, sent as a JSON patch replacing
+    /// `metadata.managedFields`.
+    fn csa_upgrade(live: &Value, schema: &MergeSchema) -> Value {
+        let csa = entry(live, "kubectl-client-side-apply", "Update").expect("csa entry");
+        let mut upgraded = vec![json!({
+            "manager": "kubectl", "operation": "Apply", "apiVersion": csa["apiVersion"],
+            "time": csa["time"], "fieldsType": "FieldsV1", "fieldsV1": csa["fieldsV1"]})];
+        upgraded.extend(
+            live["metadata"]["managedFields"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter(|e| {
+                    e["manager"] != "kubectl-client-side-apply" && e["manager"] != "kubectl"
+                })
+                .cloned(),
+        );
+        let patched = super::super::json_patch(
+            live,
+            &json!([{"op": "replace", "path": "/metadata/managedFields", "value": upgraded}]),
+        )
+        .expect("patch applies");
+        track_update(Some(live), patched, "kubectl", schema, T2)
+    }
+
+    /// `kubectl apply` then `kubectl apply --server-side` of the same
+    /// ConfigMap, request by request as kubectl 1.32 sends them. The final
+    /// re-apply drops kubectl's `.` markers of `.data` and of the annotations
+    /// but must keep both maps: kubectl still applies `.data.k`, and
+    /// `kubectl-last-applied` owns the annotation kubectl's config omits.
+    #[test]
+    fn client_side_to_server_side_upgrade_keeps_data_and_annotation() {
+        let schema = MergeSchema::builtin("", "ConfigMap");
+        let cfg = json!({"apiVersion": "v1", "data": {"k": "v"}, "kind": "ConfigMap",
+                         "metadata": {"name": "cfg", "namespace": "default"}});
+        let created = client_side_created(&cfg, &schema);
+        let annotation = created["metadata"]["annotations"].clone();
+        assert_eq!(
+            entry(&created, "kubectl-client-side-apply", "Update").expect("csa")["fieldsV1"],
+            json!({"f:data": {".": {}, "f:k": {}},
+                   "f:metadata": {"f:annotations": {".": {}, format!("f:{LAST_APPLIED}"): {}}}})
+        );
+
+        let applied = server_side_apply(Some(&created), &cfg, "kubectl", false, &schema, T2)
+            .expect("same values: shared, no conflict");
+        let mut annotation_cfg = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": "default"}});
+        annotation_cfg["metadata"]["annotations"] = annotation.clone();
+        let annotated = server_side_apply(
+            Some(&applied),
+            &annotation_cfg,
+            "kubectl-last-applied",
+            false,
+            &schema,
+            T2,
+        )
+        .expect("annotation apply");
+        let upgraded = csa_upgrade(&annotated, &schema);
+        assert!(entry(&upgraded, "kubectl-client-side-apply", "Update").is_none());
+
+        let out = server_side_apply(Some(&upgraded), &cfg, "kubectl", false, &schema, T3)
+            .expect("re-apply");
+        assert_eq!(out["data"], json!({"k": "v"}));
+        assert_eq!(out["metadata"]["annotations"], annotation);
+        assert_eq!(
+            entry(&out, "kubectl", "Apply").expect("kubectl")["fieldsV1"],
+            json!({"f:data": {"f:k": {}}})
+        );
+        assert_eq!(
+            entry(&out, "kubectl-last-applied", "Apply").expect("last-applied")["fieldsV1"],
+            json!({"f:metadata": {"f:annotations": {format!("f:{LAST_APPLIED}"): {}}}})
+        );
+        // Applying once more changes nothing at all.
+        let again =
+            server_side_apply(Some(&out), &cfg, "kubectl", false, &schema, T3).expect("no-op");
+        assert_eq!(again, out);
+    }
+
+    /// Pruning still removes what nobody owns any more, `.` marker included.
+    #[test]
+    fn dropped_map_goes_when_nobody_owns_anything_in_it() {
+        let schema = MergeSchema::builtin("", "ConfigMap");
+        let cfg = json!({"apiVersion": "v1", "data": {"k": "v"}, "kind": "ConfigMap",
+                         "metadata": {"name": "cfg", "namespace": "default"}});
+        let live = csa_upgrade(&client_side_created(&cfg, &schema), &schema);
+        let mut without_data = cfg.clone();
+        without_data
+            .as_object_mut()
+            .expect("object")
+            .shift_remove("data");
+        let out = server_side_apply(Some(&live), &without_data, "kubectl", false, &schema, T3)
+            .expect("apply");
+        assert!(out.get("data").is_none(), "{out}");
+        assert!(
+            out["metadata"].get("annotations").is_none(),
+            "the annotation was kubectl's alone"
+        );
+        assert!(out["metadata"].get("managedFields").is_none());
+    }
+
+    /// `kubectl apply` with replicas 2, then `kubectl apply --server-side`
+    /// with 3: the conflict with `kubectl-client-side-apply` is a field of
+    /// the last-applied configuration, so kubectl takes it over unforced.
+    #[test]
+    fn kubectl_takes_over_fields_of_its_last_applied_configuration() {
+        let created = client_side_created(&config(2, "nginx:1"), &schema());
+        let out = apply(Some(&created), config(3, "nginx:1"), "kubectl", false, T2);
+        assert_eq!(out["spec"]["replicas"], 3);
+        let kubectl = &entry(&out, "kubectl", "Apply").expect("kubectl")["fieldsV1"];
+        assert_eq!(kubectl["f:spec"]["f:replicas"], json!({}));
+        let csa = &entry(&out, "kubectl-client-side-apply", "Update").expect("csa")["fieldsV1"];
+        assert!(
+            csa["f:spec"].get("f:replicas").is_none(),
+            "moved to kubectl"
+        );
+        assert_eq!(
+            out["metadata"]["annotations"][LAST_APPLIED],
+            created["metadata"]["annotations"][LAST_APPLIED]
+        );
+
+        // Any other manager gets the conflict.
+        let found = conflicts(&created, config(3, "nginx:1"), "other");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].manager, "kubectl-client-side-apply");
+        assert_eq!(found[0].field, ".spec.replicas");
+    }
+
+    /// Conflicts outside the last-applied configuration are still reported,
+    /// and only those; without the annotation there is no waiver.
+    #[test]
+    fn kubectl_still_conflicts_on_fields_client_side_apply_never_set() {
+        let created = client_side_created(&config(2, "nginx:1"), &schema());
+        let mut edited = created.clone();
+        edited["spec"]["minReadySeconds"] = json!(5);
+        let edited = track_update(Some(&created), edited, "kubectl-edit", &schema(), T2);
+        let mut cfg = config(3, "nginx:1");
+        cfg["spec"]["minReadySeconds"] = json!(10);
+        let found = conflicts(&edited, cfg.clone(), "kubectl");
+        let shown: Vec<(&str, &str)> = found
+            .iter()
+            .map(|c| (c.manager.as_str(), c.field.as_str()))
+            .collect();
+        assert_eq!(shown, [("kubectl-edit", ".spec.minReadySeconds")]);
+        let forced = apply(Some(&edited), cfg, "kubectl", true, T3);
+        assert_eq!(forced["spec"]["minReadySeconds"], 10);
+
+        let mut bare = created.clone();
+        bare["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .shift_remove("annotations");
+        let found = conflicts(&bare, config(3, "nginx:1"), "kubectl");
+        assert_eq!(found[0].field, ".spec.replicas");
+        let mut garbled = created.clone();
+        garbled["metadata"]["annotations"][LAST_APPLIED] = json!("{not json");
+        assert_eq!(
+            conflicts(&garbled, config(3, "nginx:1"), "kubectl").len(),
+            1
+        );
+    }
+
     #[test]
     fn managed_fields_in_the_applied_config_are_refused() {
         let mut cfg = config(1, "nginx:1");
