@@ -327,7 +327,8 @@ pub fn fix(resources: &mut [Resource], config: &Config, file: &Path) -> Result<(
                             let val = val.clone();
                             if let Some((name, ns)) = pick(&val) {
                                 parent.insert(key.to_string(), Value::Str(name));
-                                if spec.path.first().map(String::as_str) == Some("subjects")
+                                if (spec.path.first().map(String::as_str) == Some("subjects")
+                                    || parent.contains_key("namespace"))
                                     && !ns.is_empty()
                                 {
                                     parent.insert("namespace".into(), Value::Str(ns));

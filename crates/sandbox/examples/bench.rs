@@ -130,6 +130,8 @@ async fn run(count: usize) {
         .expect("every create succeeds");
     let create_secs = started.elapsed().as_secs_f64();
 
+    let stored_rss = resident_kib(server.child.id());
+
     let started = Instant::now();
     let all = api.list(&ListParams::default()).await.expect("list");
     let list_secs = started.elapsed().as_secs_f64();
@@ -158,11 +160,12 @@ async fn run(count: usize) {
 
     let rss = resident_kib(server.child.id());
     println!(
-        "{count:>7} objects | create {:>8.0}/s ({create_secs:.2}s, {CONCURRENCY} concurrent) | list all {:>9.0}/s ({list_secs:.3}s) | list in pages of 500 {:>9.0}/s ({paged_secs:.3}s) | label selector {:>5} of {count} in {selector_secs:.3}s | RSS {:.1} MiB (idle {:.1} MiB)",
+        "{count:>7} objects | create {:>8.0}/s ({create_secs:.2}s, {CONCURRENCY} concurrent) | list all {:>9.0}/s ({list_secs:.3}s) | list in pages of 500 {:>9.0}/s ({paged_secs:.3}s) | label selector {:>5} of {count} in {selector_secs:.3}s | RSS {:.1} MiB stored, {:.1} MiB after listing (idle {:.1} MiB)",
         count as f64 / create_secs,
         count as f64 / list_secs,
         count as f64 / paged_secs,
         selected.items.len(),
+        stored_rss as f64 / 1024.0,
         rss as f64 / 1024.0,
         baseline as f64 / 1024.0,
     );

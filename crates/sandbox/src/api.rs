@@ -70,9 +70,18 @@ impl Scope {
     /// The object as the requested version shows it. Versions of one
     /// resource share a schema here: no conversion beyond apiVersion.
     pub fn present(&self, object: &Value) -> Value {
+        self.present_borrowed(object).into_owned()
+    }
+
+    /// [`Scope::present`] without a copy when the stored version is the one asked for.
+    pub fn present_borrowed<'a>(&self, object: &'a Value) -> std::borrow::Cow<'a, Value> {
+        let api_version = self.rt.api_version(&self.version);
+        if object.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
+            return std::borrow::Cow::Borrowed(object);
+        }
         let mut out = object.clone();
-        out["apiVersion"] = Value::String(self.rt.api_version(&self.version));
-        out
+        out["apiVersion"] = Value::String(api_version);
+        std::borrow::Cow::Owned(out)
     }
 }
 
@@ -378,7 +387,10 @@ impl Api {
                 .into_iter()
                 .filter(|o| opts.matches(o))
                 .filter(|o| match &after {
-                    Some(key) => object_position(o) > *key,
+                    Some((namespace, name)) => {
+                        (meta_str(o, "namespace").unwrap_or_default(), name_of(o))
+                            > (namespace.as_str(), name.as_str())
+                    }
                     None => true,
                 });
         let resource_version = snapshot_rv.unwrap_or(current_rv);

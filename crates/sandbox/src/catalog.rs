@@ -45,6 +45,8 @@ pub struct PrinterColumn {
     pub name: String,
     pub column_type: String,
     pub json_path: String,
+    /// Above 0, shown only by `kubectl get -o wide`.
+    pub priority: i64,
 }
 
 /// Everything the server needs to know to serve one resource.
@@ -338,6 +340,9 @@ const BUILTINS: &[Builtin] = &[
     .with_status()
     .with_generation(),
     builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[]),
+    // kube-rs's event recorder writes this group; a real server shares storage
+    // with core/v1 Events, here each group keeps its own.
+    builtin("events.k8s.io", "v1", "Event", "events", true, &["ev"]),
     builtin(
         "storage.k8s.io",
         "v1",
@@ -562,6 +567,7 @@ pub fn resource_type_from_crd(crd: &Value) -> Result<ResourceType, String> {
                             .unwrap_or("string")
                             .to_string(),
                         json_path: c.get("jsonPath")?.as_str()?.to_string(),
+                        priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0),
                     })
                 })
                 .collect()

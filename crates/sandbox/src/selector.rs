@@ -122,7 +122,8 @@ fn supported_field(kind: &str, field: &str) -> bool {
     matches!(field, "metadata.name" | "metadata.namespace")
         || (kind == "Event"
             && (field.starts_with("involvedObject.")
-                || matches!(field, "reason" | "type" | "source")))
+                || field.starts_with("regarding.")
+                || matches!(field, "reason" | "type" | "source" | "reportingController")))
         || (kind == "Pod"
             && matches!(
                 field,

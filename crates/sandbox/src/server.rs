@@ -37,7 +37,17 @@ pub struct ServerState {
     pub server_address: String,
 }
 
-fn json_response(code: u16, value: &Value) -> Response<Body> {
+/// A list response, serialized straight from the stored objects without copying them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: Vec<std::borrow::Cow<'a, Value>>,
+}
+
+fn json_response(code: u16, value: &impl serde::Serialize) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     Response::builder()
         .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
@@ -395,19 +405,28 @@ async fn resource(
             if let Some(remaining) = result.remaining {
                 meta["remainingItemCount"] = json!(remaining);
             }
-            let body = match table {
+            match table {
                 Some(include) => {
                     let objects: Vec<&Value> = result.items.iter().map(|o| o.as_ref()).collect();
-                    table::table(&rt, &objects, include, true, meta)
+                    Ok(json_response(
+                        200,
+                        &table::table(&rt, &objects, include, true, meta),
+                    ))
                 }
-                None => json!({
-                    "kind": format!("{}List", rt.kind),
-                    "apiVersion": rt.api_version(version),
-                    "metadata": meta,
-                    "items": result.items.iter().map(|o| scope.present(o)).collect::<Vec<_>>(),
-                }),
-            };
-            Ok(json_response(200, &body))
+                None => Ok(json_response(
+                    200,
+                    &ListBody {
+                        kind: format!("{}List", rt.kind),
+                        api_version: rt.api_version(version),
+                        metadata: meta,
+                        items: result
+                            .items
+                            .iter()
+                            .map(|o| scope.present_borrowed(o))
+                            .collect(),
+                    },
+                )),
+            }
         }
         (Method::POST, None) => {
             let body = read_body(req).await?;

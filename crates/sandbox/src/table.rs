@@ -36,6 +36,7 @@ struct Column {
     name: String,
     column_type: &'static str,
     format: &'static str,
+    priority: i64,
     value: Box<dyn Fn(&Value) -> Value>,
 }
 
@@ -48,6 +49,7 @@ fn column(
         name: name.to_string(),
         column_type,
         format: if name == "Name" { "name" } else { "" },
+        priority: 0,
         value: Box::new(value),
     }
 }
@@ -338,7 +340,6 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
         cols.extend(kind_columns(rt));
         cols.push(column("Age", "date", age));
     } else {
-        let has_age = rt.printer_columns.iter().any(|c| c.name == "Age");
         for pc in &rt.printer_columns {
             let path = pc.json_path.clone();
             let is_date = pc.column_type == "date";
@@ -349,27 +350,28 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
                 "date" => "date",
                 _ => "string",
             };
-            cols.push(column(&pc.name, col_type, move |o| {
-                match json_path(o, &path) {
-                    Some(Value::String(s)) if is_date => {
-                        let when = time::OffsetDateTime::parse(
-                            &s,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok();
-                        match when {
-                            Some(t) => json!(human_age(
-                                (time::OffsetDateTime::now_utc() - t).whole_seconds()
-                            )),
-                            None => json!(s),
-                        }
+            let mut col = column(&pc.name, col_type, move |o| match json_path(o, &path) {
+                Some(Value::String(s)) if is_date => {
+                    let when = time::OffsetDateTime::parse(
+                        &s,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .ok();
+                    match when {
+                        Some(t) => json!(human_age(
+                            (time::OffsetDateTime::now_utc() - t).whole_seconds()
+                        )),
+                        None => json!(s),
                     }
-                    Some(v) => v,
-                    None => Value::Null,
                 }
-            }));
+                Some(v) => v,
+                None => Value::Null,
+            });
+            col.priority = pc.priority;
+            cols.push(col);
         }
-        if !has_age {
+        // A CRD without printer columns gets Age; one with them, only those.
+        if rt.printer_columns.is_empty() {
             cols.push(column("Age", "date", age));
         }
     }
@@ -397,7 +399,7 @@ pub fn table(
     let definitions: Vec<Value> = if headers {
         cols.iter()
             .map(|c| {
-                json!({"name": c.name, "type": c.column_type, "format": c.format, "description": "", "priority": 0})
+                json!({"name": c.name, "type": c.column_type, "format": c.format, "description": "", "priority": c.priority})
             })
             .collect()
     } else {
@@ -450,6 +452,39 @@ mod tests {
             Some(json!("A"))
         );
         assert_eq!(json_path(&o, ".spec.missing"), None);
+    }
+
+    #[test]
+    fn crd_tables_show_only_declared_columns_with_their_priority() {
+        let crd = json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "additionalPrinterColumns": [
+                        {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                        {"name": "Shape", "type": "string", "jsonPath": ".spec.shape", "priority": 1},
+                    ]}],
+            },
+        });
+        let rt = crate::catalog::resource_type_from_crd(&crd).expect("a valid CRD");
+        let w = json!({"metadata": {"name": "w"}, "spec": {"size": 3}});
+        let t = table(&rt, &[&w], IncludeObject::None, true, json!({}));
+        let columns: Vec<(&str, i64)> = t["columnDefinitions"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default(),
+                    c["priority"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect();
+        assert_eq!(columns, [("Name", 0), ("Size", 0), ("Shape", 1)]);
+        assert_eq!(t["rows"][0]["cells"], json!(["w", 3, null]));
     }
 
     #[test]

@@ -73,9 +73,10 @@ spec:
     - name: Size
       type: integer
       jsonPath: .spec.size
-    - name: Age
-      type: date
-      jsonPath: .metadata.creationTimestamp
+    - name: Shape
+      type: string
+      jsonPath: .spec.shape
+      priority: 1
     schema:
       openAPIV3Schema:
         type: object
@@ -85,6 +86,8 @@ spec:
             properties:
               size:
                 type: integer
+              shape:
+                type: string
           status:
             type: object
             x-kubernetes-preserve-unknown-fields: true
@@ -733,7 +736,7 @@ spec: {size: 3}
 apiVersion: example.com/v1
 kind: Widget
 metadata: {name: large, namespace: default, labels: {size: l}}
-spec: {size: 30}
+spec: {size: 30, shape: round}
 ";
     let out = sb
         .kubectl(&["apply", "-f", "-"])
@@ -759,9 +762,27 @@ spec: {size: 30}
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(lines[0], ["NAME", "SIZE", "AGE"], "{out:#?}");
-    assert_eq!(lines[1][..2], ["large", "30"], "{out:#?}");
-    assert_eq!(lines[2][..2], ["small", "3"], "{out:#?}");
+    // Only the declared columns (no Age), and priority columns only wide.
+    assert_eq!(lines[0], ["NAME", "SIZE"], "{out:#?}");
+    assert_eq!(lines[1], ["large", "30"], "{out:#?}");
+    assert_eq!(lines[2], ["small", "3"], "{out:#?}");
+    let out = sb
+        .kubectl(&["get", "widgets", "-o", "wide"])
+        .run()
+        .await
+        .ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["NAME", "SIZE", "SHAPE"], "{out:#?}");
+    assert_eq!(lines[1], ["large", "30", "round"], "{out:#?}");
+    assert_eq!(
+        lines[2],
+        ["small", "3"],
+        "a missing value is a null cell: {out:#?}"
+    );
     let out = sb
         .kubectl(&["get", "widgets.example.com", "-A"])
         .run()
@@ -774,7 +795,7 @@ spec: {size: 30}
         .unwrap_or_default()
         .split_whitespace()
         .collect();
-    assert_eq!(header, ["NAMESPACE", "NAME", "SIZE", "AGE"], "{out:#?}");
+    assert_eq!(header, ["NAMESPACE", "NAME", "SIZE"], "{out:#?}");
 
     // Deleting the CRD removes its objects and its API.
     sb.kubectl(&["delete", "crd", "widgets.example.com"])
