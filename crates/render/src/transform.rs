@@ -32,7 +32,8 @@ pub fn fs(kind: &str, path: &str, create: bool) -> FieldSpec {
 impl FieldSpec {
     pub fn applies_to(&self, r: &Resource) -> bool {
         (self.kind.is_empty() || self.kind == r.kind())
-            && (self.group.is_empty() || self.group == r.gvk().group)
+            && (self.group.is_empty()
+                || self.group == r.api_version().split_once('/').map_or("", |(g, _)| g))
     }
 }
 

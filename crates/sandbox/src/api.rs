@@ -1079,6 +1079,67 @@ impl Api {
     }
 }
 
+fn scale_of(object: &Value) -> Value {
+    let meta = meta(object);
+    let selector = object
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
+        "status": {
+            "replicas": object.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector,
+        },
+    })
+}
+
+impl Api {
+    pub fn scale(&self, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+        Ok(scale_of(&self.get(scope, name)?))
+    }
+
+    /// Writes `spec.replicas` through the scale subresource.
+    pub fn set_replicas(
+        &self,
+        scope: &Scope,
+        name: &str,
+        replicas: i64,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let patch = json!({"spec": {"replicas": replicas}}).to_string();
+        let main = WriteOptions {
+            subresource: None,
+            ..opts.clone()
+        };
+        let (object, _) = self.patch(
+            scope,
+            name,
+            PatchType::Merge,
+            patch.as_bytes(),
+            false,
+            &main,
+        )?;
+        Ok(scale_of(&object))
+    }
+}
+
 /// Which fields a write may own: the status subresource owns only status.
 fn ownership_schema<'a>(
     rt: &'a ResourceType,

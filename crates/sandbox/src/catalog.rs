@@ -87,6 +87,15 @@ impl ResourceType {
         &self.versions[0]
     }
 
+    /// Whether the `scale` subresource (`kubectl scale`) is served.
+    pub fn has_scale(&self) -> bool {
+        self.group == "apps"
+            && matches!(
+                self.plural.as_str(),
+                "deployments" | "statefulsets" | "replicasets"
+            )
+    }
+
     /// The `APIResource` entry of discovery documents.
     pub fn discovery_entries(&self) -> Vec<Value> {
         let verbs = [
@@ -119,6 +128,17 @@ impl ResourceType {
                 "singularName": "",
                 "namespaced": self.namespaced,
                 "kind": self.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        if self.has_scale() {
+            entries.push(json!({
+                "name": format!("{}/scale", self.plural),
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
                 "verbs": ["get", "patch", "update"],
             }));
         }

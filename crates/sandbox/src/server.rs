@@ -340,6 +340,7 @@ async fn resource(
         None => {}
         Some("status") if rt.status_subresource => {}
         Some("finalize") if rt.group.is_empty() && rt.plural == "namespaces" => {}
+        Some("scale") if rt.has_scale() => {}
         Some(_) => return Err(ApiError::no_such_resource()),
     }
     if rt.namespaced && path.namespace.is_none() && path.name.is_some() {
@@ -355,6 +356,7 @@ async fn resource(
     let content_type = header(&req, "content-type").to_string();
     let table =
         table::wants_table(&accept).then(|| IncludeObject::parse(query.get("includeObject")));
+    let metadata_only = table.is_none() && table::wants_partial_metadata(&accept);
     let write = WriteOptions {
         dry_run: query.dry_run()?,
         field_manager: query
@@ -365,9 +367,14 @@ async fn resource(
         subresource: path.subresource.map(str::to_string),
     };
     let method = req.method().clone();
+    if path.subresource == Some("scale") {
+        let name = path.name.ok_or_else(ApiError::no_such_resource)?;
+        return scale(api, &scope, name, req, &content_type, &write).await;
+    }
     let present = |object: &Value| -> Value {
         match table {
             Some(include) => table::table(&rt, &[object], include, true, json!({})),
+            None if metadata_only => table::partial_metadata(object),
             None => object.clone(),
         }
     };
@@ -393,6 +400,7 @@ async fn resource(
                     opts,
                     start,
                     table,
+                    metadata_only,
                     query.flag("allowWatchBookmarks"),
                     timeout,
                 ));
@@ -413,6 +421,19 @@ async fn resource(
                         &table::table(&rt, &objects, include, true, meta),
                     ))
                 }
+                None if metadata_only => Ok(json_response(
+                    200,
+                    &ListBody {
+                        kind: "PartialObjectMetadataList".into(),
+                        api_version: "meta.k8s.io/v1".into(),
+                        metadata: meta,
+                        items: result
+                            .items
+                            .iter()
+                            .map(|o| std::borrow::Cow::Owned(table::partial_metadata(o)))
+                            .collect(),
+                    },
+                )),
                 None => Ok(json_response(
                     200,
                     &ListBody {
@@ -496,6 +517,57 @@ async fn resource(
     }
 }
 
+/// The `scale` subresource: an `autoscaling/v1` Scale view of a workload's replicas.
+async fn scale(
+    api: &Api,
+    scope: &Scope,
+    name: &str,
+    req: Request<Incoming>,
+    content_type: &str,
+    write: &WriteOptions,
+) -> Result<Response<Body>, ApiError> {
+    let method = req.method().clone();
+    let current = api.scale(scope, name)?;
+    let requested = match method {
+        Method::GET => return Ok(json_response(200, &current)),
+        Method::PUT => parse_write_body(content_type, &read_body(req).await?)?,
+        Method::PATCH => {
+            let body = read_body(req).await?;
+            let patch: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            match PatchType::from_content_type(content_type) {
+                Some(PatchType::Json) => crate::merge::json_patch(&current, &patch),
+                Some(PatchType::Merge | PatchType::StrategicMerge) => {
+                    crate::merge::merge_patch(&current, &patch)
+                }
+                _ => {
+                    return Err(ApiError::unsupported_media_type(
+                        content_type,
+                        &[
+                            "application/json-patch+json",
+                            "application/merge-patch+json",
+                        ],
+                    ));
+                }
+            }
+            .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?
+        }
+        other => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource: {other}"
+            )));
+        }
+    };
+    let replicas = requested
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ApiError::bad_request("spec.replicas: Required value"))?;
+    Ok(json_response(
+        200,
+        &api.set_replicas(scope, name, replicas, write)?,
+    ))
+}
+
 fn parse_write_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
     if media == "application/vnd.kubernetes.protobuf" {
@@ -546,6 +618,7 @@ fn watch_view(scope: &Scope, opts: &ListOptions, event: &WatchEvent) -> Option<E
 struct WatchEncoder {
     scope: Scope,
     table: Option<IncludeObject>,
+    metadata_only: bool,
     headers_sent: bool,
 }
 
@@ -567,6 +640,7 @@ impl WatchEncoder {
                 self.headers_sent = true;
                 t
             }
+            None if self.metadata_only => table::partial_metadata(object),
             None => self.scope.present(object),
         };
         let mut line =
@@ -605,6 +679,7 @@ fn watch_response(
     opts: ListOptions,
     start: WatchStart,
     table: Option<IncludeObject>,
+    metadata_only: bool,
     bookmarks: bool,
     timeout: Duration,
 ) -> Response<Body> {
@@ -614,6 +689,7 @@ fn watch_response(
         let mut encoder = WatchEncoder {
             scope: scope.clone(),
             table,
+            metadata_only,
             headers_sent: false,
         };
         let mut last_rv = start.resource_version;

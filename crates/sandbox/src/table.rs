@@ -14,6 +14,16 @@ pub fn wants_table(accept: &str) -> bool {
         .is_some_and(|first| first.contains("as=Table"))
 }
 
+/// Whether the Accept header asks for metadata only
+/// (`as=PartialObjectMetadata` or `as=PartialObjectMetadataList`, what
+/// kube-rs' `get_metadata` and metadata watchers send).
+pub fn wants_partial_metadata(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=PartialObjectMetadata"))
+}
+
 /// How much of each object rides along in a row (`includeObject`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IncludeObject {
@@ -378,7 +388,8 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
     cols
 }
 
-fn partial_metadata(object: &Value) -> Value {
+/// An object reduced to its metadata, as `meta.k8s.io/v1` PartialObjectMetadata.
+pub fn partial_metadata(object: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",

@@ -843,6 +843,8 @@ async fn metadata_only_reads_and_delete_collection() {
         .filter_map(|m| m.metadata.name.clone())
         .collect();
     assert_eq!(names, ["a", "b"]);
+    assert_eq!(list.types.kind, "PartialObjectMetadataList");
+    assert_eq!(list.types.api_version, "meta.k8s.io/v1");
 
     let deleted = cms
         .delete_collection(
