@@ -888,12 +888,11 @@ impl Api {
         }))
     }
 
+    /// The object as a delete leaves it while something holds it: namespaces
+    /// always pass through Terminating, other objects only under finalizers.
     fn mark_deleting(&self, live: &Value) -> Value {
         let mut object = live.clone();
-        if !is_terminating(live)
-            && (has_finalizers(live)
-                || meta_str(live, "namespace").is_none() && live["kind"] == "Namespace")
-        {
+        if !is_terminating(live) && (has_finalizers(live) || live["kind"] == "Namespace") {
             let meta = metadata_mut(&mut object);
             meta.insert("deletionTimestamp".into(), Value::String((self.now)()));
             meta.insert("deletionGracePeriodSeconds".into(), json!(0));
