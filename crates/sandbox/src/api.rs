@@ -707,6 +707,9 @@ impl Api {
                     None => new_meta.remove(field),
                 };
             }
+            // The stored object carries server defaults: compare like with like,
+            // or a manifest that omits them would look like a spec change.
+            server_defaults(rt, Some(old), &mut new);
             if rt.tracks_generation && spec_part(old) != spec_part(&new) {
                 let generation = old_meta
                     .get("generation")
@@ -1223,6 +1226,64 @@ fn merge_string_data(secret: &mut Value) {
     }
 }
 
+/// A Service's defaults: type, session affinity, IP family fields, target
+/// ports, and a cluster IP from 10.96.0.0/12 (kept from the old object on
+/// updates that leave it out, as the API server does). No IP is checked for
+/// uniqueness: nothing routes traffic here.
+fn default_service(old: Option<&Value>, service: &mut Value) {
+    if !service.get("spec").is_some_and(Value::is_object) {
+        service["spec"] = json!({});
+    }
+    let old_spec = old.and_then(|o| o.get("spec"));
+    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    default_port_protocols(spec.get_mut("ports"));
+    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(number) = port.get("port").cloned() {
+                port.entry("targetPort").or_insert(number);
+            }
+        }
+    }
+    let service_type = spec
+        .entry("type")
+        .or_insert_with(|| json!("ClusterIP"))
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    spec.entry("sessionAffinity")
+        .or_insert_with(|| json!("None"));
+    if service_type == "ExternalName" {
+        return;
+    }
+    spec.entry("internalTrafficPolicy")
+        .or_insert_with(|| json!("Cluster"));
+    for field in ["clusterIP", "clusterIPs"] {
+        if let Some(kept) = old_spec.and_then(|s| s.get(field))
+            && spec
+                .get(field)
+                .is_none_or(|v| v.is_null() || *v == json!(""))
+        {
+            spec.insert(field.into(), kept.clone());
+        }
+    }
+    let cluster_ip = match spec.get("clusterIP").and_then(Value::as_str) {
+        Some(ip) if !ip.is_empty() => ip.to_string(),
+        _ => {
+            let n: u32 = rand::rng().random_range(2..(1 << 20));
+            let ip = format!("10.{}.{}.{}", 96 + (n >> 16), (n >> 8) & 0xff, n & 0xff);
+            spec.insert("clusterIP".into(), json!(ip));
+            ip
+        }
+    };
+    spec.entry("clusterIPs")
+        .or_insert_with(|| json!([cluster_ip]));
+    spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+    spec.entry("ipFamilyPolicy")
+        .or_insert_with(|| json!("SingleStack"));
+}
+
 /// What a real server fills in itself that clients rely on: namespace
 /// phase and name label, Secret type, port protocols.
 fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &mut Value) {
@@ -1233,7 +1294,7 @@ fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &mut Value) {
             }
             merge_string_data(object);
         }
-        ("", "Service") => default_port_protocols(object.pointer_mut("/spec/ports")),
+        ("", "Service") => default_service(old, object),
         ("", "Pod") => default_pod_spec(object.get_mut("spec")),
         ("apps", _) | ("batch", "Job") => {
             default_pod_spec(object.pointer_mut("/spec/template/spec"))

@@ -143,6 +143,39 @@ fn condition_status(object: &Value, kind: &str) -> Option<String> {
         .and_then(|c| c["status"].as_str().map(str::to_string))
 }
 
+/// The External-IP column as kubectl shows it for each Service type.
+fn service_external_ip(service: &Value) -> Value {
+    let ingress: Vec<String> = service
+        .pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")))
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let external: Vec<String> = service
+        .pointer("/spec/externalIPs")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown = match str_at(service, "/spec/type").as_str() {
+        "ExternalName" => str_at(service, "/spec/externalName"),
+        "LoadBalancer" if ingress.is_empty() && external.is_empty() => "<pending>".into(),
+        "LoadBalancer" => [ingress, external].concat().join(","),
+        _ if external.is_empty() => "<none>".into(),
+        _ => external.join(","),
+    };
+    json!(shown)
+}
+
 fn kind_columns(rt: &ResourceType) -> Vec<Column> {
     let ready = |have: &'static str, want: &'static str| {
         move |o: &Value| {
@@ -168,14 +201,7 @@ fn kind_columns(rt: &ResourceType) -> Vec<Column> {
             json!(count_at(o, "/secrets"))
         })],
         ("", "Service") => vec![
-            column("Type", "string", |o| {
-                let t = str_at(o, "/spec/type");
-                json!(if t.is_empty() {
-                    "ClusterIP".to_string()
-                } else {
-                    t
-                })
-            }),
+            column("Type", "string", |o| json!(str_at(o, "/spec/type"))),
             column("Cluster-IP", "string", |o| {
                 let ip = str_at(o, "/spec/clusterIP");
                 json!(if ip.is_empty() {
@@ -184,18 +210,20 @@ fn kind_columns(rt: &ResourceType) -> Vec<Column> {
                     ip
                 })
             }),
-            column("Ports", "string", |o| {
+            column("External-IP", "string", service_external_ip),
+            column("Port(s)", "string", |o| {
                 let ports: Vec<String> = o
                     .pointer("/spec/ports")
                     .and_then(Value::as_array)
                     .map(|ps| {
                         ps.iter()
                             .map(|p| {
-                                format!(
-                                    "{}/{}",
-                                    p["port"].as_i64().unwrap_or(0),
-                                    p["protocol"].as_str().unwrap_or("TCP")
-                                )
+                                let protocol = p["protocol"].as_str().unwrap_or("TCP");
+                                let port = p["port"].as_i64().unwrap_or(0);
+                                match p["nodePort"].as_i64() {
+                                    Some(node) => format!("{port}:{node}/{protocol}"),
+                                    None => format!("{port}/{protocol}"),
+                                }
                             })
                             .collect()
                     })

@@ -865,3 +865,62 @@ async fn metadata_only_reads_and_delete_collection() {
     assert_eq!(left.items.len(), 1);
     assert_eq!(left.items[0].metadata.name.as_deref(), Some("c"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_applied_through_the_status_subresource() {
+    let sb = TestSandbox::start("kube-status").await;
+    let deployments: Api<Deployment> = Api::namespaced(sb.client().await, "default");
+    let manifest = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            // The simulated rollout leaves this one alone.
+            "annotations": {"sandbox.driftless.dev/rollout": "hang"},
+        },
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1"}]},
+            },
+        },
+    });
+    deployments
+        .patch("web", &PatchParams::apply("owner"), &Patch::Apply(manifest))
+        .await
+        .expect("apply");
+    let status = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "status": {"conditions": [{"type": "Custom", "status": "True", "reason": "Test", "message": ""}]},
+    });
+    let patched = deployments
+        .patch_status(
+            "web",
+            &PatchParams::apply("status-writer"),
+            &Patch::Apply(status),
+        )
+        .await
+        .expect("status apply");
+    let conditions = patched
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default();
+    assert!(
+        conditions.iter().any(|c| c.type_ == "Custom"),
+        "{conditions:?}"
+    );
+    assert_eq!(patched.metadata.generation, Some(1));
+    let entry = patched
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.manager.as_deref() == Some("status-writer"))
+        .expect("the status writer is a manager");
+    assert_eq!(entry.subresource.as_deref(), Some("status"));
+    assert_eq!(entry.operation.as_deref(), Some("Apply"));
+}

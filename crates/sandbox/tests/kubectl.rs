@@ -371,8 +371,17 @@ async fn patch_of_each_type() {
         .run()
         .await
         .ok();
+    // Replacing with the same spec is no spec change, though the stored
+    // one has server defaults (port protocols) the manifest leaves out.
+    sb.kubectl(&["replace", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
     let before = get_json(&sb, &["deployment", "web"]).await;
     assert_eq!(before["metadata"]["generation"], 1);
+    let ports = &before["spec"]["template"]["spec"]["containers"][0]["ports"];
+    assert_eq!(ports[0]["protocol"], "TCP");
 
     // Strategic merge: containers merge by name, the sidecar stays.
     let out = sb
@@ -1166,4 +1175,73 @@ async fn create_with_generate_name_and_replace() {
     assert_eq!(out.stdout.trim(), format!("configmap/{name} replaced"));
     let cm = get_json(&sb, &["configmap", name]).await;
     assert_eq!(cm["data"]["k"], "v");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_get_server_defaults_and_print_like_a_cluster() {
+    let sb = TestSandbox::start("service").await;
+    let service = "\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, protocol: UDP}]
+";
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(service)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "service/web created");
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(service)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "service/web unchanged");
+    let svc = get_json(&sb, &["service", "web"]).await;
+    let spec = &svc["spec"];
+    assert_eq!(spec["type"], "ClusterIP");
+    assert_eq!(spec["sessionAffinity"], "None");
+    let ip = spec["clusterIP"].as_str().expect("a cluster IP");
+    assert!(ip.starts_with("10."), "{ip}");
+    assert_eq!(spec["clusterIPs"], serde_json::json!([ip]));
+    assert_eq!(spec["ports"][0]["protocol"], "TCP");
+    assert_eq!(spec["ports"][1]["targetPort"], 53);
+
+    // A replace that leaves the IP out keeps it.
+    sb.kubectl(&["replace", "-f", "-"])
+        .stdin(service)
+        .run()
+        .await
+        .ok();
+    let again = get_json(&sb, &["service", "web"]).await;
+    assert_eq!(again["spec"]["clusterIP"], ip);
+
+    let out = sb.kubectl(&["get", "services"]).run().await.ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ],
+        "{out:#?}"
+    );
+    assert_eq!(
+        lines[1][..5],
+        ["web", "ClusterIP", ip, "<none>", "80/TCP,53/UDP"],
+        "{out:#?}"
+    );
 }
