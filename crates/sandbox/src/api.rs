@@ -1192,16 +1192,137 @@ fn default_port_protocols(ports: Option<&mut Value>) {
     }
 }
 
+/// Sets `key` in a JSON object unless it is already there.
+fn default_field(object: &mut Value, key: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        map.entry(key).or_insert(value);
+    }
+}
+
+/// `Always` for `:latest` or untagged images, else `IfNotPresent`.
+fn image_pull_policy(image: &str) -> &'static str {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, _)) => (name, true),
+        None => (image, false),
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    match last.rsplit_once(':').map(|(_, tag)| tag) {
+        Some("latest") => "Always",
+        None if !digest => "Always",
+        _ => "IfNotPresent",
+    }
+}
+
+/// The pod spec defaults a real server writes into Pods and workload
+/// templates. `restartPolicy` defaults to `Always` even in Job templates,
+/// where validation then rejects it, as a real server does.
 fn default_pod_spec(spec: Option<&mut Value>) {
-    let Some(spec) = spec else {
+    let Some(spec) = spec.filter(|s| s.is_object()) else {
         return;
     };
     for list in ["containers", "initContainers"] {
         if let Some(Value::Array(containers)) = spec.get_mut(list) {
-            for container in containers {
+            for container in containers.iter_mut().filter(|c| c.is_object()) {
                 default_port_protocols(container.get_mut("ports"));
+                let image = container.get("image").and_then(Value::as_str);
+                let pull = image_pull_policy(image.unwrap_or_default());
+                default_field(container, "imagePullPolicy", json!(pull));
+                default_field(container, "resources", json!({}));
+                default_field(
+                    container,
+                    "terminationMessagePath",
+                    json!("/dev/termination-log"),
+                );
+                default_field(container, "terminationMessagePolicy", json!("File"));
             }
         }
+    }
+    default_field(spec, "restartPolicy", json!("Always"));
+    default_field(spec, "dnsPolicy", json!("ClusterFirst"));
+    default_field(spec, "schedulerName", json!("default-scheduler"));
+    default_field(spec, "securityContext", json!({}));
+    default_field(spec, "terminationGracePeriodSeconds", json!(30));
+}
+
+/// A rolling update strategy's defaults, when the type is (or defaults to)
+/// `RollingUpdate`.
+fn default_rolling_update(strategy: &mut Value, rolling_update: Value) {
+    default_field(strategy, "type", json!("RollingUpdate"));
+    if strategy.get("type") == Some(&json!("RollingUpdate")) {
+        default_field(strategy, "rollingUpdate", json!({}));
+        if let (Some(given), Value::Object(defaults)) =
+            (strategy.get_mut("rollingUpdate"), rolling_update)
+        {
+            for (key, value) in defaults {
+                default_field(given, &key, value);
+            }
+        }
+    }
+}
+
+/// The workload spec defaults of apps/v1 and batch/v1 (replicas, history
+/// limits, update strategies, Job completions and CronJob policies).
+fn default_workload(kind: &str, object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    match kind {
+        "Deployment" => {
+            default_field(spec, "replicas", json!(1));
+            default_field(spec, "revisionHistoryLimit", json!(10));
+            default_field(spec, "progressDeadlineSeconds", json!(600));
+            default_field(spec, "strategy", json!({}));
+            if let Some(strategy) = spec.get_mut("strategy") {
+                default_rolling_update(
+                    strategy,
+                    json!({"maxUnavailable": "25%", "maxSurge": "25%"}),
+                );
+            }
+        }
+        "StatefulSet" => {
+            default_field(spec, "replicas", json!(1));
+            default_field(spec, "revisionHistoryLimit", json!(10));
+            default_field(spec, "podManagementPolicy", json!("OrderedReady"));
+            default_field(
+                spec,
+                "persistentVolumeClaimRetentionPolicy",
+                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+            );
+            default_field(spec, "updateStrategy", json!({}));
+            if let Some(strategy) = spec.get_mut("updateStrategy") {
+                default_rolling_update(strategy, json!({"partition": 0}));
+            }
+        }
+        "DaemonSet" => {
+            default_field(spec, "revisionHistoryLimit", json!(10));
+            default_field(spec, "updateStrategy", json!({}));
+            if let Some(strategy) = spec.get_mut("updateStrategy") {
+                default_rolling_update(strategy, json!({"maxUnavailable": 1, "maxSurge": 0}));
+            }
+        }
+        "ReplicaSet" => default_field(spec, "replicas", json!(1)),
+        "Job" => {
+            if spec.get("completions").is_none() && spec.get("parallelism").is_none() {
+                default_field(spec, "completions", json!(1));
+            }
+            default_field(spec, "parallelism", json!(1));
+            default_field(spec, "backoffLimit", json!(6));
+            default_field(spec, "completionMode", json!("NonIndexed"));
+            default_field(spec, "suspend", json!(false));
+            let replacement = if spec.get("podFailurePolicy").is_some() {
+                "Failed"
+            } else {
+                "TerminatingOrFailed"
+            };
+            default_field(spec, "podReplacementPolicy", json!(replacement));
+        }
+        "CronJob" => {
+            default_field(spec, "concurrencyPolicy", json!("Allow"));
+            default_field(spec, "suspend", json!(false));
+            default_field(spec, "successfulJobsHistoryLimit", json!(3));
+            default_field(spec, "failedJobsHistoryLimit", json!(1));
+        }
+        _ => {}
     }
 }
 
@@ -1296,11 +1417,17 @@ fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &mut Value) {
         }
         ("", "Service") => default_service(old, object),
         ("", "Pod") => default_pod_spec(object.get_mut("spec")),
-        ("apps", _) | ("batch", "Job") => {
-            default_pod_spec(object.pointer_mut("/spec/template/spec"))
+        ("apps", kind) => {
+            default_workload(kind, object);
+            default_pod_spec(object.pointer_mut("/spec/template/spec"));
+        }
+        ("batch", "Job") => {
+            default_workload("Job", object);
+            default_pod_spec(object.pointer_mut("/spec/template/spec"));
         }
         ("batch", "CronJob") => {
-            default_pod_spec(object.pointer_mut("/spec/jobTemplate/spec/template/spec"))
+            default_workload("CronJob", object);
+            default_pod_spec(object.pointer_mut("/spec/jobTemplate/spec/template/spec"));
         }
         _ => {}
     }
@@ -1425,4 +1552,41 @@ fn decode_continue(token: &str) -> Result<(u64, (String, String)), ApiError> {
     let namespace = value["namespace"].as_str().ok_or_else(invalid)?.to_string();
     let name = value["name"].as_str().ok_or_else(invalid)?.to_string();
     Ok((rv, (namespace, name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_pull_policy_follows_the_tag() {
+        assert_eq!(image_pull_policy("nginx"), "Always");
+        assert_eq!(image_pull_policy("nginx:latest"), "Always");
+        assert_eq!(image_pull_policy("nginx:1.27"), "IfNotPresent");
+        assert_eq!(image_pull_policy("registry:5000/team/app"), "Always");
+        assert_eq!(
+            image_pull_policy("registry:5000/team/app:v2"),
+            "IfNotPresent"
+        );
+        assert_eq!(image_pull_policy("app@sha256:abcd"), "IfNotPresent");
+    }
+
+    #[test]
+    fn workload_defaults_keep_what_is_given() {
+        let mut d = json!({"spec": {"strategy": {"type": "Recreate"}, "replicas": 3,
+            "template": {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}}});
+        default_workload("Deployment", &mut d);
+        default_pod_spec(d.pointer_mut("/spec/template/spec"));
+        assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
+        assert_eq!(d["spec"]["replicas"], 3);
+        assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
+        assert_eq!(d["spec"]["template"]["spec"]["dnsPolicy"], "ClusterFirst");
+
+        let mut job = json!({"spec": {"parallelism": 2, "template": {"spec": {}}}});
+        default_workload("Job", &mut job);
+        default_pod_spec(job.pointer_mut("/spec/template/spec"));
+        assert_eq!(job["spec"].get("completions"), None);
+        assert_eq!(job["spec"]["backoffLimit"], 6);
+        assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    }
 }

@@ -117,6 +117,7 @@ pub struct Sandbox {
     kubeconfig_path: Option<PathBuf>,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    rollout: tokio::task::JoinHandle<()>,
     api: Arc<api::Api>,
 }
 
@@ -170,7 +171,7 @@ impl Sandbox {
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(credentials.server_config()?);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        tokio::spawn(rollout::run(api.clone(), config.rollout_delay));
+        let rollout = tokio::spawn(rollout::run(api.clone(), config.rollout_delay));
         let server = tokio::spawn(serve(listener, acceptor, state, shutdown_rx));
         tracing::info!(%addr, "sandbox API server listening");
         Ok(Sandbox {
@@ -179,6 +180,7 @@ impl Sandbox {
             kubeconfig_path,
             shutdown,
             server,
+            rollout,
             api,
         })
     }
@@ -209,6 +211,9 @@ impl Sandbox {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
+        // A sandbox started again on the same data dir must be the only writer.
+        self.rollout.abort();
+        let _ = self.rollout.await;
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+use tokio::task::JoinSet;
 
 use crate::api::Api;
 use crate::catalog::GroupResource;
@@ -263,25 +264,43 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
             .collect();
         (receiver, existing)
     });
+    // Pending status writes live in this set, so stopping this task (as
+    // `Sandbox::shutdown` does) cancels them too.
+    let mut pending = JoinSet::new();
     for (gr, object) in existing {
-        schedule(&api, gr, &object, delay);
+        schedule(&api, &mut pending, gr, &object, delay);
     }
     loop {
-        match events.recv().await {
-            Ok(event) => handle(&api, &event, delay),
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return,
+        tokio::select! {
+            received = events.recv() => match received {
+                Ok(event) => handle(&api, &mut pending, &event, delay),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            Some(_) = pending.join_next(), if !pending.is_empty() => {}
         }
     }
 }
 
-fn handle(api: &Arc<Api>, event: &WatchEvent, delay: Duration) {
+fn handle(api: &Arc<Api>, pending: &mut JoinSet<()>, event: &WatchEvent, delay: Duration) {
     if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
-        schedule(api, event.group_resource.clone(), &event.object, delay);
+        schedule(
+            api,
+            pending,
+            event.group_resource.clone(),
+            &event.object,
+            delay,
+        );
     }
 }
 
-fn schedule(api: &Arc<Api>, gr: GroupResource, object: &Value, delay: Duration) {
+fn schedule(
+    api: &Arc<Api>,
+    pending: &mut JoinSet<()>,
+    gr: GroupResource,
+    object: &Value,
+    delay: Duration,
+) {
     if settled(&gr, object) || object.pointer("/metadata/deletionTimestamp").is_some() {
         return;
     }
@@ -296,7 +315,7 @@ fn schedule(api: &Arc<Api>, gr: GroupResource, object: &Value, delay: Duration) 
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    tokio::spawn(async move {
+    pending.spawn(async move {
         tokio::time::sleep(delay).await;
         let Some(live) = api.store.txn(|t| t.get(&gr, &namespace, &name)) else {
             return;

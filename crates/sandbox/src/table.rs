@@ -176,6 +176,124 @@ fn service_external_ip(service: &Value) -> Value {
     json!(shown)
 }
 
+/// Seconds since the RFC 3339 time at `pointer`.
+fn since(object: &Value, pointer: &str) -> Option<i64> {
+    let at = object.pointer(pointer)?.as_str()?;
+    let at =
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((time::OffsetDateTime::now_utc() - at).whole_seconds())
+}
+
+/// A label map as kubectl prints one: sorted `k=v` pairs, or `<none>`.
+fn format_labels(labels: Option<&Value>) -> String {
+    let mut pairs: Vec<String> = labels
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    if pairs.is_empty() {
+        "<none>".into()
+    } else {
+        pairs.join(",")
+    }
+}
+
+/// A label selector as kubectl prints one (`app=web,tier in (a,b)`).
+fn format_selector(selector: Option<&Value>) -> String {
+    let Some(selector) = selector.filter(|s| s.is_object()) else {
+        return "<none>".into();
+    };
+    let mut parts = Vec::new();
+    if let Some(labels) = selector
+        .get("matchLabels")
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        parts.push(format_labels(Some(labels)));
+    }
+    for expression in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = expression["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = expression["values"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        parts.push(match expression["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        });
+    }
+    if parts.is_empty() {
+        "<none>".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// A column listing something of each container of a pod template.
+fn containers_column(name: &str, template: &'static str, field: &'static str) -> Column {
+    let mut col = column(name, "string", move |o| {
+        let values: Vec<&str> = o
+            .pointer(template)
+            .and_then(|spec| spec.get("containers"))
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().filter_map(|c| c[field].as_str()).collect())
+            .unwrap_or_default();
+        json!(values.join(","))
+    });
+    col.priority = 1;
+    col
+}
+
+/// The extra columns of `kubectl get -o wide`, after Age.
+fn wide_columns(rt: &ResourceType) -> Vec<Column> {
+    let selector = |pointer: &'static str| {
+        let mut col = column("Selector", "string", move |o| {
+            json!(format_selector(o.pointer(pointer)))
+        });
+        col.priority = 1;
+        col
+    };
+    let template = "/spec/template/spec";
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet") | ("batch", "Job") => vec![
+            containers_column("Containers", template, "name"),
+            containers_column("Images", template, "image"),
+            selector("/spec/selector"),
+        ],
+        ("apps", "StatefulSet") => vec![
+            containers_column("Containers", template, "name"),
+            containers_column("Images", template, "image"),
+        ],
+        ("batch", "CronJob") => {
+            let template = "/spec/jobTemplate/spec/template/spec";
+            vec![
+                containers_column("Containers", template, "name"),
+                containers_column("Images", template, "image"),
+                selector("/spec/jobTemplate/spec/selector"),
+            ]
+        }
+        ("", "Service") => {
+            let mut col = column("Selector", "string", |o| {
+                json!(format_labels(o.pointer("/spec/selector")))
+            });
+            col.priority = 1;
+            vec![col]
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn kind_columns(rt: &ResourceType) -> Vec<Column> {
     let ready = |have: &'static str, want: &'static str| {
         move |o: &Value| {
@@ -300,6 +418,15 @@ fn kind_columns(rt: &ResourceType) -> Vec<Column> {
             column("Ready", "integer", |o| {
                 json!(int_at(o, "/status/numberReady"))
             }),
+            column("Up-to-date", "integer", |o| {
+                json!(int_at(o, "/status/updatedNumberScheduled"))
+            }),
+            column("Available", "integer", |o| {
+                json!(int_at(o, "/status/numberAvailable"))
+            }),
+            column("Node Selector", "string", |o| {
+                json!(format_labels(o.pointer("/spec/template/spec/nodeSelector")))
+            }),
         ],
         ("batch", "Job") => vec![
             column("Status", "string", |o| {
@@ -317,15 +444,41 @@ fn kind_columns(rt: &ResourceType) -> Vec<Column> {
                 "string",
                 ready("/status/succeeded", "/spec/completions"),
             ),
+            column("Duration", "string", |o| {
+                let started = since(o, "/status/startTime");
+                let finished = since(o, "/status/completionTime");
+                match (started, finished) {
+                    (Some(start), Some(end)) => json!(human_age(start - end)),
+                    (Some(start), None) => json!(human_age(start)),
+                    _ => json!(""),
+                }
+            }),
         ],
         ("batch", "CronJob") => vec![
             column("Schedule", "string", |o| json!(str_at(o, "/spec/schedule"))),
+            column("Timezone", "string", |o| {
+                let zone = str_at(o, "/spec/timeZone");
+                json!(if zone.is_empty() {
+                    "<none>".into()
+                } else {
+                    zone
+                })
+            }),
             column("Suspend", "boolean", |o| {
                 json!(
                     o.pointer("/spec/suspend")
                         .and_then(Value::as_bool)
                         .unwrap_or(false)
                 )
+            }),
+            column("Active", "integer", |o| {
+                json!(count_at(o, "/status/active"))
+            }),
+            column("Last Schedule", "string", |o| {
+                match since(o, "/status/lastScheduleTime") {
+                    Some(seconds) => json!(human_age(seconds)),
+                    None => json!("<none>"),
+                }
             }),
         ],
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
@@ -377,6 +530,7 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
     if rt.builtin {
         cols.extend(kind_columns(rt));
         cols.push(column("Age", "date", age));
+        cols.extend(wide_columns(rt));
     } else {
         for pc in &rt.printer_columns {
             let path = pc.json_path.clone();
@@ -524,6 +678,23 @@ mod tests {
             .collect();
         assert_eq!(columns, [("Name", 0), ("Size", 0), ("Shape", 1)]);
         assert_eq!(t["rows"][0]["cells"], json!(["w", 3, null]));
+    }
+
+    #[test]
+    fn selectors_print_like_kubectl() {
+        let selector = json!({
+            "matchLabels": {"tier": "web", "app": "shop"},
+            "matchExpressions": [
+                {"key": "env", "operator": "In", "values": ["a", "b"]},
+                {"key": "canary", "operator": "DoesNotExist"},
+            ],
+        });
+        assert_eq!(
+            format_selector(Some(&selector)),
+            "app=shop,tier=web,env in (a,b),!canary"
+        );
+        assert_eq!(format_selector(None), "<none>");
+        assert_eq!(format_labels(Some(&json!({}))), "<none>");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The validation a real API server does that GitOps tools depend on:
-//! object names, label keys and values, workload selectors, and immutable
+//! object names, label keys and values, workload selectors, pod template
+//! restart policies (Jobs may not restart `Always`), and immutable
 //! fields (whose 422 "field is immutable" drives Flux's force-recreate).
 //! It is not full schema validation: unknown fields are stored as given.
 
@@ -136,6 +137,25 @@ fn check_workload(object: &Value, causes: &mut Causes) {
     );
 }
 
+/// A pod template's `restartPolicy` (defaulted to `Always` before this
+/// runs) must be one the controller supports: Jobs never restart `Always`.
+fn check_restart_policy(object: &Value, spec: &str, supported: &[&str], causes: &mut Causes) {
+    let pointer = format!("/{}/restartPolicy", spec.replace('.', "/"));
+    let Some(policy) = object.pointer(&pointer).and_then(Value::as_str) else {
+        return;
+    };
+    if !supported.contains(&policy) {
+        let quoted: Vec<String> = supported.iter().map(|v| format!("\"{v}\"")).collect();
+        causes.push((
+            format!("{spec}.restartPolicy"),
+            format!(
+                "Unsupported value: \"{policy}\": supported values: {}",
+                quoted.join(", ")
+            ),
+        ));
+    }
+}
+
 fn check_containers(containers: Option<&Value>, field: &str, causes: &mut Causes) {
     match containers.and_then(Value::as_array) {
         Some(list) if !list.is_empty() => {
@@ -169,6 +189,29 @@ pub fn validate(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
     check_labels(object, &mut causes);
     if is_workload(rt) {
         check_workload(object, &mut causes);
+        check_restart_policy(object, "spec.template.spec", &["Always"], &mut causes);
+    }
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("batch", "Job") => {
+            check_containers(
+                object.pointer("/spec/template/spec/containers"),
+                "spec.template.spec.containers",
+                &mut causes,
+            );
+            check_restart_policy(
+                object,
+                "spec.template.spec",
+                &["OnFailure", "Never"],
+                &mut causes,
+            );
+        }
+        ("batch", "CronJob") => check_restart_policy(
+            object,
+            "spec.jobTemplate.spec.template.spec",
+            &["OnFailure", "Never"],
+            &mut causes,
+        ),
+        _ => {}
     }
     if rt.group.is_empty() && rt.kind == "Pod" {
         check_containers(

@@ -924,3 +924,175 @@ async fn status_is_applied_through_the_status_subresource() {
     assert_eq!(entry.subresource.as_deref(), Some("status"));
     assert_eq!(entry.operation.as_deref(), Some("Apply"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_merge_by_key_in_strategic_patches_and_apply() {
+    let sb = TestSandbox::start("kube-lists").await;
+    let deployments: Api<Deployment> = Api::namespaced(sb.client().await, "default");
+    let manifest = |containers: serde_json::Value| {
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "annotations": {"sandbox.driftless.dev/rollout": "hang"}},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": containers},
+                },
+            },
+        })
+    };
+    let containers = |d: &Deployment| -> Vec<(String, String, Vec<String>)> {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .map(|p| {
+                p.containers
+                    .iter()
+                    .map(|c| {
+                        let env = c
+                            .env
+                            .iter()
+                            .flatten()
+                            .map(|e| format!("{}={}", e.name, e.value.clone().unwrap_or_default()))
+                            .collect();
+                        (c.name.clone(), c.image.clone().unwrap_or_default(), env)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Two appliers each own one container of the same list.
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("app-team"),
+            &Patch::Apply(manifest(
+                json!([{"name": "app", "image": "app:1", "env": [{"name": "A", "value": "1"}]}]),
+            )),
+        )
+        .await
+        .expect("first apply");
+    let both = deployments
+        .patch(
+            "web",
+            &PatchParams::apply("mesh"),
+            &Patch::Apply(manifest(json!([{"name": "proxy", "image": "proxy:1"}]))),
+        )
+        .await
+        .expect("second apply adds a container");
+    assert_eq!(
+        containers(&both),
+        [
+            ("app".into(), "app:1".into(), vec!["A=1".to_string()]),
+            ("proxy".into(), "proxy:1".into(), vec![])
+        ]
+    );
+
+    // Strategic merge: env merges by name, `$patch: delete` removes one item.
+    let patched = deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "env": [{"name": "B", "value": "2"}]},
+                {"name": "proxy", "$patch": "delete"},
+            ]}}}})),
+        )
+        .await
+        .expect("strategic patch");
+    assert_eq!(
+        containers(&patched),
+        [(
+            "app".into(),
+            "app:1".into(),
+            vec!["A=1".to_string(), "B=2".to_string()]
+        )]
+    );
+
+    // The mesh re-applies its container; then stops applying it: removed.
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("mesh"),
+            &Patch::Apply(manifest(json!([{"name": "proxy", "image": "proxy:2"}]))),
+        )
+        .await
+        .expect("re-apply");
+    let without = deployments
+        .patch(
+            "web",
+            &PatchParams::apply("mesh"),
+            &Patch::Apply(json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web"},
+            })),
+        )
+        .await
+        .expect("apply nothing");
+    let names: Vec<String> = containers(&without).into_iter().map(|c| c.0).collect();
+    assert_eq!(names, ["app"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_from_before_a_restart_are_gone() {
+    let mut sb = TestSandbox::start("kube-gone").await;
+    let cms: Api<ConfigMap> = Api::namespaced(sb.client().await, "default");
+    let mut first_rv = String::new();
+    for i in 0..3 {
+        let cm = cms
+            .create(
+                &PostParams::default(),
+                &configmap(&format!("cm-{i}"), &[], "blue"),
+            )
+            .await
+            .expect("create");
+        if i == 0 {
+            first_rv = cm.metadata.resource_version.expect("a version");
+        }
+    }
+    let page = cms
+        .list(&ListParams::default().limit(1))
+        .await
+        .expect("first page");
+    let token = page.metadata.continue_.expect("more pages");
+    // A write after the first page: the page's snapshot is now history.
+    cms.create(&PostParams::default(), &configmap("late", &[], "blue"))
+        .await
+        .expect("create");
+
+    // The event history starts afresh at a restart: older versions are
+    // gone for watches and paginated lists alike (410 Expired).
+    sb.restart().await;
+    let cms: Api<ConfigMap> = Api::namespaced(sb.client().await, "default");
+    let mut stream = cms
+        .watch(&kube::api::WatchParams::default().timeout(10), &first_rv)
+        .await
+        .expect("the watch starts")
+        .boxed();
+    let event = tokio::time::timeout(DEADLINE, stream.try_next())
+        .await
+        .expect("an event in time")
+        .expect("a decodable event")
+        .expect("an event");
+    match event {
+        kube::api::WatchEvent::Error(status) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+        }
+        other => panic!("expected a 410 ERROR event, got {other:?}"),
+    }
+    let err = api_error(
+        cms.list(&ListParams::default().limit(1).continue_token(&token))
+            .await,
+    );
+    assert_eq!((err.code, err.reason.as_str()), (410, "Expired"));
+    // kube's watcher recovers by listing again.
+    let events: Vec<(&str, String)> = watcher(cms, watcher::Config::default())
+        .take(6)
+        .map(|e| describe(&e.expect("no watch errors")))
+        .collect()
+        .await;
+    assert_eq!(events[5], ("InitDone", String::new()));
+}

@@ -3,9 +3,10 @@
 //! would, through `-f -` manifests on stdin. Outputs and exit codes are the
 //! ones kubectl prints against a real API server.
 //!
-//! Known limitation: kubectl's typed generators (`kubectl create namespace`,
-//! `create configmap`, ...) send protobuf bodies, so objects are created
-//! with `apply -f` or `create -f` here.
+//! Known limitation: kubectl's typed generators (`kubectl create ...`) send
+//! protobuf bodies, which the sandbox decodes for Namespaces, ConfigMaps,
+//! Secrets and ServiceAccounts only; everything else is created with
+//! `apply -f` or `create -f` here.
 
 mod common;
 
@@ -97,7 +98,7 @@ fn configmap_with_color(color: &str) -> String {
     CONFIGMAP.replace("color: blue", &format!("color: {color}"))
 }
 
-/// The stored ConfigMap `name` in `default`, as `kubectl get -o json` shows it.
+/// `kubectl get <args> -o json`, which must succeed, parsed.
 async fn get_json(sb: &TestSandbox, args: &[&str]) -> Value {
     let mut all = vec!["get"];
     all.extend_from_slice(args);
@@ -382,6 +383,35 @@ async fn patch_of_each_type() {
     assert_eq!(before["metadata"]["generation"], 1);
     let ports = &before["spec"]["template"]["spec"]["containers"][0]["ports"];
     assert_eq!(ports[0]["protocol"], "TCP");
+    // Other defaults a real server writes.
+    assert_eq!(before["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(
+        before["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
+        "25%"
+    );
+    assert_eq!(before["spec"]["revisionHistoryLimit"], 10);
+    let pod = &before["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Always");
+    assert_eq!(pod["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(pod["containers"][1]["terminationMessagePolicy"], "File");
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/web configured");
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/web unchanged");
+    assert_eq!(
+        get_json(&sb, &["deployment", "web"]).await["metadata"]["generation"],
+        1
+    );
 
     // Strategic merge: containers merge by name, the sidecar stays.
     let out = sb
@@ -624,6 +654,36 @@ async fn wait_for_a_deployment_to_become_available() {
     assert!(
         out.stdout
             .contains(r#"deployment "web" successfully rolled out"#),
+        "{out:#?}"
+    );
+    let out = sb
+        .kubectl(&["get", "deployments", "-o", "wide"])
+        .run()
+        .await
+        .ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ],
+        "{out:#?}"
+    );
+    assert_eq!(lines[1][..4], ["web", "2/2", "2", "2"], "{out:#?}");
+    assert_eq!(
+        lines[1][5..],
+        ["app,sidecar", "nginx:1.27,busybox:1.36", "app=web"],
         "{out:#?}"
     );
     let d = get_json(&sb, &["deployment", "web"]).await;
@@ -915,8 +975,23 @@ async fn objects_survive_a_restart_with_the_same_data_dir() {
         .ok();
     let cm = get_json(&sb, &["configmap", "web-config"]).await;
     let w = get_json(&sb, &["widget", "w"]).await;
+    // A rollout still pending at shutdown finishes after the restart.
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
 
     sb.restart().await;
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=Available",
+        "deployment/web",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
     let cm_after = get_json(&sb, &["configmap", "web-config"]).await;
     assert_eq!(cm_after, cm);
     let w_after = get_json(&sb, &["widget", "w"]).await;
@@ -934,7 +1009,8 @@ async fn objects_survive_a_restart_with_the_same_data_dir() {
             .and_then(|s| s.parse().ok())
             .expect("numeric resourceVersion")
     };
-    assert!(rv(&cm_new) > rv(&w), "{cm_new:#?}");
+    let d = get_json(&sb, &["deployment", "web"]).await;
+    assert!(rv(&cm_new) > rv(&d), "{cm_new:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1244,4 +1320,127 @@ spec:
         ["web", "ClusterIP", ip, "<none>", "80/TCP,53/UDP"],
         "{out:#?}"
     );
+    let out = sb
+        .kubectl(&["get", "services", "web", "-o", "wide"])
+        .run()
+        .await
+        .ok();
+    let header: Vec<&str> = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header.last(), Some(&"SELECTOR"), "{out:#?}");
+    assert!(out.stdout.trim_end().ends_with("app=web"), "{out:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_generators_work_for_the_kinds_with_protobuf_support() {
+    let sb = TestSandbox::start("generators").await;
+    let steps: [(&[&str], &str); 4] = [
+        (&["create", "namespace", "team"], "namespace/team created"),
+        (
+            &[
+                "create",
+                "configmap",
+                "cfg",
+                "-n",
+                "team",
+                "--from-literal=a=b",
+            ],
+            "configmap/cfg created",
+        ),
+        (
+            &[
+                "create",
+                "secret",
+                "generic",
+                "s",
+                "-n",
+                "team",
+                "--from-literal=p=q",
+            ],
+            "secret/s created",
+        ),
+        (
+            &["create", "serviceaccount", "bot", "-n", "team"],
+            "serviceaccount/bot created",
+        ),
+    ];
+    for (args, printed) in steps {
+        let out = sb.kubectl(args).run().await.ok();
+        assert_eq!(out.stdout.trim(), printed);
+    }
+    let cm = get_json(&sb, &["configmap", "cfg", "-n", "team"]).await;
+    assert_eq!(cm["data"]["a"], "b");
+    let secret = get_json(&sb, &["secret", "s", "-n", "team"]).await;
+    assert_eq!(secret["data"]["p"], "cQ==");
+    assert_eq!(secret["type"], "Opaque");
+    let ns = get_json(&sb, &["namespace", "team"]).await;
+    assert_eq!(ns["status"]["phase"], "Active");
+
+    // Other kinds get a clear 415 instead of a misread body.
+    let out = sb
+        .kubectl(&["create", "deployment", "d", "--image=nginx", "-n", "team"])
+        .run()
+        .await
+        .code(1);
+    assert!(out.stderr.contains("send JSON or YAML"), "{out:#?}");
+    sb.kubectl(&["get", "deployment", "d", "-n", "team"])
+        .run()
+        .await
+        .code(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_complete_and_must_not_restart_always() {
+    let sb = TestSandbox::start("jobs").await;
+    let job = "\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:1.36}]
+";
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(job)
+        .run()
+        .await
+        .ok();
+    let out = sb
+        .kubectl(&[
+            "wait",
+            "--for=condition=Complete",
+            "job/once",
+            "--timeout=30s",
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "job.batch/once condition met");
+    let j = get_json(&sb, &["job", "once"]).await;
+    assert_eq!(j["spec"]["backoffLimit"], 6);
+    assert_eq!(j["spec"]["completions"], 1);
+    assert_eq!(j["status"]["succeeded"], 1);
+
+    // Left out, restartPolicy defaults to Always, which a Job may not use.
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(
+            &job.replace("      restartPolicy: Never\n", "")
+                .replace("once", "again"),
+        )
+        .run()
+        .await
+        .code(1);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"The Job "again" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never""#
+    );
+    sb.kubectl(&["get", "job", "again"]).run().await.code(1);
 }

@@ -1,0 +1,406 @@
+//! Status conditions as Flux writes them: the type and reason names, one
+//! constructor per condition, and a pure merge that keeps
+//! `lastTransitionTime` unless the status changed.
+//!
+//! Owns the vocabulary and the merge. Must not read clocks or objects: the
+//! caller passes `now`, so reconcilers stay testable and a reconcile that
+//! changes nothing but time can skip its status patch (see the `bool` that
+//! [`set_condition`] returns).
+//!
+//! Constructors leave `lastTransitionTime` at the epoch and
+//! `observedGeneration` unset; [`set_condition`] fills the time. Set the
+//! generation with struct update syntax:
+//!
+//! ```
+//! use driftless_api::conditions::{self, reasons, types};
+//! use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+//! use k8s_openapi::jiff::Timestamp;
+//!
+//! let mut status = Vec::new();
+//! let now = Time(Timestamp::from_second(1_700_000_000).unwrap());
+//! let ready = Condition {
+//!     observed_generation: Some(2),
+//!     ..conditions::ready(reasons::SUCCEEDED, "stored artifact for revision 'main@sha1:abc'")
+//! };
+//! assert!(conditions::set_condition(&mut status, ready.clone(), &now));
+//! // The same condition later changes nothing, not even the time.
+//! let later = Time(Timestamp::from_second(1_700_000_600).unwrap());
+//! assert!(!conditions::set_condition(&mut status, ready, &later));
+//! assert_eq!(status[0].last_transition_time, now);
+//! assert!(conditions::is_true(&status, types::READY));
+//! ```
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+/// Condition types.
+pub mod types {
+    /// The object reconciled successfully (all kinds).
+    pub const READY: &str = "Ready";
+    /// A reconcile is under way (abnormal-true: present only when True).
+    pub const RECONCILING: &str = "Reconciling";
+    /// Reconciling cannot progress without a change to the object
+    /// (abnormal-true).
+    pub const STALLED: &str = "Stalled";
+    /// The last health assessment of a Kustomization's objects.
+    pub const HEALTHY: &str = "Healthy";
+    /// A source could not be fetched (abnormal-true).
+    pub const FETCH_FAILED: &str = "FetchFailed";
+    /// A source's artifact is stored and served.
+    pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
+    /// A source's artifact is older than the upstream revision
+    /// (abnormal-true).
+    pub const ARTIFACT_OUTDATED: &str = "ArtifactOutdated";
+    /// The result of a source's signature verification.
+    pub const SOURCE_VERIFIED: &str = "SourceVerified";
+    /// A source's artifact could not be built (abnormal-true).
+    pub const BUILD_FAILED: &str = "BuildFailed";
+    /// A storage operation failed (abnormal-true).
+    pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
+    /// An included GitRepository is missing or has no artifact
+    /// (abnormal-true).
+    pub const INCLUDE_UNAVAILABLE: &str = "IncludeUnavailable";
+}
+
+/// Condition reasons.
+pub mod reasons {
+    /// The operation succeeded.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// The operation failed.
+    pub const FAILED: &str = "Failed";
+    /// A reconcile is under way.
+    pub const PROGRESSING: &str = "Progressing";
+    /// A failed reconcile will be retried.
+    pub const PROGRESSING_WITH_RETRY: &str = "ProgressingWithRetry";
+    /// Reconciling is suspended.
+    pub const SUSPENDED: &str = "Suspended";
+    /// A dependency is not ready.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    /// The reconcile succeeded.
+    pub const RECONCILIATION_SUCCEEDED: &str = "ReconciliationSucceeded";
+    /// The reconcile failed (for a Kustomization: the apply).
+    pub const RECONCILIATION_FAILED: &str = "ReconciliationFailed";
+    /// A Kustomization's source artifact could not be fetched or verified.
+    pub const ARTIFACT_FAILED: &str = "ArtifactFailed";
+    /// A Kustomization's build (Kustomize, substitution) failed.
+    pub const BUILD_FAILED: &str = "BuildFailed";
+    /// A health check failed or timed out.
+    pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+    /// Pruning failed.
+    pub const PRUNE_FAILED: &str = "PruneFailed";
+    /// A git operation (clone, fetch, checkout) succeeded.
+    pub const GIT_OPERATION_SUCCEEDED: &str = "GitOperationSucceeded";
+    /// A git operation (clone, fetch, checkout) failed.
+    pub const GIT_OPERATION_FAILED: &str = "GitOperationFailed";
+    /// The upstream has a revision the artifact does not.
+    pub const NEW_REVISION: &str = "NewRevision";
+    /// The source URL is invalid.
+    pub const URL_INVALID: &str = "URLInvalid";
+    /// Credentials are missing fields or were refused.
+    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    /// Signature verification failed.
+    pub const VERIFICATION_ERROR: &str = "VerificationError";
+    /// A directory could not be created.
+    pub const DIRECTORY_CREATION_FAILED: &str = "DirectoryCreationFailed";
+    /// A stat of a path failed.
+    pub const STAT_OPERATION_FAILED: &str = "StatOperationFailed";
+    /// A read failed.
+    pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
+    /// A lock could not be acquired.
+    pub const ACQUIRE_LOCK_FAILED: &str = "AcquireLockFailed";
+    /// A path is invalid (escapes the tree, for instance).
+    pub const INVALID_PATH: &str = "InvalidPath";
+    /// Archiving failed.
+    pub const ARCHIVE_OPERATION_FAILED: &str = "ArchiveOperationFailed";
+    /// The latest-artifact symlink could not be updated.
+    pub const SYMLINK_UPDATE_FAILED: &str = "SymlinkUpdateFailed";
+    /// The stored artifact already matches the source.
+    pub const ARTIFACT_UP_TO_DATE: &str = "ArtifactUpToDate";
+    /// A cache operation failed.
+    pub const CACHE_OPERATION_FAILED: &str = "CacheOperationFailed";
+}
+
+/// Condition status values.
+pub mod status {
+    /// The condition holds.
+    pub const TRUE: &str = "True";
+    /// The condition does not hold.
+    pub const FALSE: &str = "False";
+    /// Not known (yet).
+    pub const UNKNOWN: &str = "Unknown";
+}
+
+/// The longest message Flux stores in a condition; longer ones are cut.
+pub const MAX_MESSAGE_LENGTH: usize = 20_000;
+
+/// A condition of any type; prefer the named constructors below.
+pub fn condition(type_: &str, status: &str, reason: &str, message: impl Into<String>) -> Condition {
+    let mut message = message.into();
+    if message.len() > MAX_MESSAGE_LENGTH {
+        let mut cut = MAX_MESSAGE_LENGTH;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+    Condition {
+        last_transition_time: Time(Timestamp::UNIX_EPOCH),
+        message,
+        observed_generation: None,
+        reason: reason.to_string(),
+        status: status.to_string(),
+        type_: type_.to_string(),
+    }
+}
+
+/// `Ready=True`.
+pub fn ready(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::READY, status::TRUE, reason, message)
+}
+
+/// `Ready=False`.
+pub fn not_ready(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::READY, status::FALSE, reason, message)
+}
+
+/// `Ready=Unknown`, while a reconcile is in progress.
+pub fn ready_unknown(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::READY, status::UNKNOWN, reason, message)
+}
+
+/// `Reconciling=True`.
+pub fn reconciling(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::RECONCILING, status::TRUE, reason, message)
+}
+
+/// `Stalled=True`.
+pub fn stalled(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::STALLED, status::TRUE, reason, message)
+}
+
+/// `Healthy=True`.
+pub fn healthy(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::HEALTHY, status::TRUE, reason, message)
+}
+
+/// `Healthy=False`.
+pub fn unhealthy(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::HEALTHY, status::FALSE, reason, message)
+}
+
+/// `Healthy=Unknown`, while health checks run.
+pub fn health_unknown(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::HEALTHY, status::UNKNOWN, reason, message)
+}
+
+/// `FetchFailed=True`.
+pub fn fetch_failed(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::FETCH_FAILED, status::TRUE, reason, message)
+}
+
+/// `ArtifactInStorage=True`.
+pub fn artifact_in_storage(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::ARTIFACT_IN_STORAGE, status::TRUE, reason, message)
+}
+
+/// `ArtifactOutdated=True`.
+pub fn artifact_outdated(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::ARTIFACT_OUTDATED, status::TRUE, reason, message)
+}
+
+/// `SourceVerified=True`.
+pub fn source_verified(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::SOURCE_VERIFIED, status::TRUE, reason, message)
+}
+
+/// `SourceVerified=False`.
+pub fn source_not_verified(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::SOURCE_VERIFIED, status::FALSE, reason, message)
+}
+
+/// `BuildFailed=True` (a source's artifact build).
+pub fn build_failed(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::BUILD_FAILED, status::TRUE, reason, message)
+}
+
+/// `StorageOperationFailed=True`.
+pub fn storage_operation_failed(reason: &str, message: impl Into<String>) -> Condition {
+    condition(
+        types::STORAGE_OPERATION_FAILED,
+        status::TRUE,
+        reason,
+        message,
+    )
+}
+
+/// `IncludeUnavailable=True`.
+pub fn include_unavailable(reason: &str, message: impl Into<String>) -> Condition {
+    condition(types::INCLUDE_UNAVAILABLE, status::TRUE, reason, message)
+}
+
+/// Puts `new` into `conditions`, replacing the condition of the same type.
+///
+/// `lastTransitionTime` becomes `now` when the type is new or its status
+/// changed, and stays as it was otherwise. Returns whether anything other
+/// than the time changed, so a caller can skip a time-only status patch.
+pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition, now: &Time) -> bool {
+    match conditions.iter_mut().find(|c| c.type_ == new.type_) {
+        Some(old) => {
+            new.last_transition_time = if old.status == new.status {
+                old.last_transition_time.clone()
+            } else {
+                now.clone()
+            };
+            let changed = *old != new;
+            *old = new;
+            changed
+        }
+        None => {
+            new.last_transition_time = now.clone();
+            conditions.push(new);
+            true
+        }
+    }
+}
+
+/// Removes the condition of this type; returns whether there was one.
+pub fn remove_condition(conditions: &mut Vec<Condition>, type_: &str) -> bool {
+    let before = conditions.len();
+    conditions.retain(|c| c.type_ != type_);
+    conditions.len() != before
+}
+
+/// The condition of this type.
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Whether the condition of this type is present with status `True`.
+pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
+    find(conditions, type_).is_some_and(|c| c.status == status::TRUE)
+}
+
+/// Whether two condition lists are equal apart from their transition
+/// times (order matters).
+pub fn same_ignoring_time(a: &[Condition], b: &[Condition]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| {
+            a.type_ == b.type_
+                && a.status == b.status
+                && a.reason == b.reason
+                && a.message == b.message
+                && a.observed_generation == b.observed_generation
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(second: i64) -> Time {
+        Time(Timestamp::from_second(second).expect("a valid second"))
+    }
+
+    #[test]
+    fn new_type_gets_now() {
+        let mut conditions = Vec::new();
+        assert!(set_condition(
+            &mut conditions,
+            reconciling(reasons::PROGRESSING, "x"),
+            &at(10)
+        ));
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].last_transition_time, at(10));
+        assert_eq!(conditions[0].type_, types::RECONCILING);
+        assert_eq!(conditions[0].status, status::TRUE);
+    }
+
+    #[test]
+    fn same_status_keeps_time_but_takes_new_reason_and_message() {
+        let mut conditions = Vec::new();
+        set_condition(
+            &mut conditions,
+            not_ready(reasons::BUILD_FAILED, "a"),
+            &at(10),
+        );
+        let changed = set_condition(
+            &mut conditions,
+            not_ready(reasons::HEALTH_CHECK_FAILED, "b"),
+            &at(20),
+        );
+        assert!(changed);
+        assert_eq!(conditions[0].last_transition_time, at(10));
+        assert_eq!(conditions[0].reason, reasons::HEALTH_CHECK_FAILED);
+        assert_eq!(conditions[0].message, "b");
+    }
+
+    #[test]
+    fn status_change_takes_now() {
+        let mut conditions = Vec::new();
+        set_condition(
+            &mut conditions,
+            not_ready(reasons::BUILD_FAILED, "a"),
+            &at(10),
+        );
+        set_condition(&mut conditions, healthy(reasons::SUCCEEDED, "ok"), &at(11));
+        assert!(set_condition(
+            &mut conditions,
+            ready(reasons::SUCCEEDED, "ok"),
+            &at(30)
+        ));
+        assert_eq!(conditions.len(), 2);
+        assert_eq!(conditions[0].last_transition_time, at(30));
+        assert_eq!(conditions[0].status, status::TRUE);
+        assert_eq!(conditions[1].last_transition_time, at(11));
+    }
+
+    #[test]
+    fn identical_condition_is_no_change() {
+        let mut conditions = Vec::new();
+        let c = Condition {
+            observed_generation: Some(3),
+            ..ready(reasons::SUCCEEDED, "applied revision main@sha1:abc")
+        };
+        set_condition(&mut conditions, c.clone(), &at(10));
+        let before = conditions.clone();
+        assert!(!set_condition(&mut conditions, c, &at(99)));
+        assert_eq!(conditions, before);
+    }
+
+    #[test]
+    fn generation_change_is_a_change() {
+        let mut conditions = Vec::new();
+        let c = ready(reasons::SUCCEEDED, "ok");
+        set_condition(&mut conditions, c.clone(), &at(10));
+        let next = Condition {
+            observed_generation: Some(2),
+            ..c
+        };
+        assert!(set_condition(&mut conditions, next, &at(20)));
+        assert_eq!(conditions[0].last_transition_time, at(10));
+    }
+
+    #[test]
+    fn remove_find_and_compare() {
+        let mut a = Vec::new();
+        set_condition(&mut a, stalled(reasons::BUILD_FAILED, "x"), &at(1));
+        set_condition(&mut a, not_ready(reasons::BUILD_FAILED, "x"), &at(1));
+        let mut b = a.clone();
+        b[0].last_transition_time = at(5);
+        assert!(same_ignoring_time(&a, &b));
+        assert!(is_true(&a, types::STALLED));
+        assert!(!is_true(&a, types::READY));
+        assert!(remove_condition(&mut a, types::STALLED));
+        assert!(!remove_condition(&mut a, types::STALLED));
+        assert!(find(&a, types::STALLED).is_none());
+        assert!(!same_ignoring_time(&a, &b));
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_char_boundary() {
+        let long = "é".repeat(MAX_MESSAGE_LENGTH);
+        let c = not_ready(reasons::BUILD_FAILED, long);
+        assert!(c.message.len() <= MAX_MESSAGE_LENGTH);
+        assert!(c.message.chars().all(|ch| ch == 'é'));
+    }
+}

@@ -1,0 +1,127 @@
+//! Flux-format YAML (every spec and status field, written as a Flux user
+//! and Flux's controllers write it) read into our types and written back:
+//! nothing may be lost, renamed or added.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::inventory::ObjectId;
+use crate::meta::Revision;
+use crate::{
+    DeletionPolicy, GitRepository, GitVerificationMode, GoDuration, Kustomization, SourceKind,
+    SubstituteKind,
+};
+
+const GIT_FULL: &str = include_str!("../tests/fixtures/gitrepository-full.yaml");
+const GIT_MINIMAL: &str = include_str!("../tests/fixtures/gitrepository-minimal.yaml");
+const KS_FULL: &str = include_str!("../tests/fixtures/kustomization-full.yaml");
+const KS_MINIMAL: &str = include_str!("../tests/fixtures/kustomization-minimal.yaml");
+
+/// Parses `yaml` as `T`, and checks that writing it back gives the same
+/// document as the YAML read generically.
+fn round_trip<T: DeserializeOwned + Serialize>(yaml: &str) -> T {
+    let typed: T = serde_saphyr::from_str(yaml).expect("the fixture reads as our type");
+    let generic: Value = serde_saphyr::from_str(yaml).expect("the fixture is YAML");
+    let written = serde_json::to_value(&typed).expect("our type serializes");
+    assert_eq!(written, generic, "the round trip changed the document");
+    typed
+}
+
+#[test]
+fn git_repository_with_every_field() {
+    let repo: GitRepository = round_trip(GIT_FULL);
+    let spec = &repo.spec;
+    assert_eq!(
+        spec.interval.to_std(),
+        Ok(std::time::Duration::from_secs(150))
+    );
+    assert_eq!(spec.timeout, Some(GoDuration::from("90s")));
+    assert!(spec.suspend && spec.recurse_submodules);
+    let verify = spec.verification.as_ref().expect("verify is set");
+    assert_eq!(verify.mode, Some(GitVerificationMode::TagAndHEAD));
+    let include = &spec.include.as_ref().expect("include is set")[0];
+    assert_eq!(include.to_path(), "vendor/shared");
+
+    let artifact = repo.artifact().expect("an artifact");
+    let revision: Revision = artifact.revision.parse().expect("a Flux revision");
+    assert_eq!(revision.reference.as_deref(), Some("release"));
+    assert_eq!(artifact.size, Some(48213));
+    assert_eq!(repo.conditions().len(), 2);
+    assert!(crate::conditions::is_true(
+        repo.conditions(),
+        crate::conditions::types::ARTIFACT_IN_STORAGE
+    ));
+}
+
+#[test]
+fn kustomization_with_every_field() {
+    let ks: Kustomization = round_trip(KS_FULL);
+    let spec = &ks.spec;
+    assert_eq!(spec.source_ref.kind, SourceKind::GitRepository);
+    assert_eq!(ks.deletion_policy(), DeletionPolicy::WaitForTermination);
+    assert_eq!(ks.timeout(), Ok(std::time::Duration::from_secs(180)));
+    assert_eq!(ks.retry_interval(), Ok(std::time::Duration::from_secs(60)));
+    let from = &spec.post_build.as_ref().expect("postBuild").substitute_from;
+    let from = from.as_ref().expect("substituteFrom");
+    assert_eq!(from[1].kind, SubstituteKind::Secret);
+    assert!(from[1].optional && !from[0].optional);
+    assert_eq!(spec.patches.as_ref().map(Vec::len), Some(2));
+    assert!(spec.force && spec.wait && spec.suspend && spec.ignore_missing_components);
+
+    let status = ks.status.as_ref().expect("a status");
+    let ids = status
+        .inventory
+        .as_ref()
+        .expect("an inventory")
+        .object_ids()
+        .expect("Flux ids parse");
+    assert_eq!(ids[0], ObjectId::new("", "webapp", "", "Namespace"));
+    let history = &status.history.as_ref().expect("history")[0];
+    assert_eq!(
+        history.last_reconciled_duration.to_std(),
+        Ok(std::time::Duration::from_millis(180_520))
+    );
+}
+
+#[test]
+fn minimal_objects_from_the_flux_docs_shape() {
+    let repo: GitRepository = round_trip(GIT_MINIMAL);
+    assert_eq!(repo.status, None);
+    assert!(!repo.spec.suspend);
+    let ks: Kustomization = round_trip(KS_MINIMAL);
+    assert_eq!(ks.spec.path.as_deref(), Some("./kustomize"));
+    assert_eq!(ks.deletion_policy(), DeletionPolicy::MirrorPrune);
+}
+
+#[test]
+fn builders_serialize_as_flux_objects() {
+    let repo = serde_json::to_value(GitRepository::test("app").branch("dev").suspended())
+        .expect("serializable");
+    assert_eq!(repo["apiVersion"], "source.toolkit.fluxcd.io/v1");
+    assert_eq!(repo["kind"], "GitRepository");
+    assert_eq!(repo["spec"]["ref"], serde_json::json!({"branch": "dev"}));
+    assert_eq!(repo["spec"]["suspend"], true);
+    assert!(repo["spec"].get("recurseSubmodules").is_none());
+
+    let ks = serde_json::to_value(Kustomization::test("app").depends_on("infra").no_prune())
+        .expect("serializable");
+    assert_eq!(ks["apiVersion"], "kustomize.toolkit.fluxcd.io/v1");
+    assert_eq!(ks["spec"]["prune"], false);
+    assert_eq!(
+        ks["spec"]["dependsOn"],
+        serde_json::json!([{"name": "infra"}])
+    );
+    assert_eq!(
+        ks["spec"]["sourceRef"],
+        serde_json::json!({"kind": "GitRepository", "name": "app"})
+    );
+    assert!(ks["spec"].get("wait").is_none());
+}
+
+#[test]
+fn unknown_enum_values_are_rejected() {
+    let yaml = KS_MINIMAL.replace("kind: GitRepository", "kind: HelmRepository");
+    let err = serde_saphyr::from_str::<Kustomization>(&yaml).expect_err("not a source kind");
+    assert!(err.to_string().contains("HelmRepository"), "{err}");
+}

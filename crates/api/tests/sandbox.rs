@@ -1,0 +1,440 @@
+//! The generated CRDs against an API server: our in-process sandbox,
+//! driven by the real `kubectl` as a user would, then read back with
+//! kube-rs as our typed structs.
+//!
+//! Each test starts its own sandbox on a loopback port with its own data
+//! directory, kubeconfig and kubectl discovery cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use driftless_api::conditions::{self, reasons, types};
+use driftless_api::inventory::{ObjectId, ResourceInventory, ResourceRef};
+use driftless_api::meta::Artifact;
+use driftless_api::{GitRepository, GitRepositoryStatus, Kustomization, KustomizationStatus};
+use driftless_sandbox::{Sandbox, SandboxConfig};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use tokio::io::AsyncWriteExt;
+
+const GIT_FULL: &str = include_str!("fixtures/gitrepository-full.yaml");
+const GIT_MINIMAL: &str = include_str!("fixtures/gitrepository-minimal.yaml");
+const KS_FULL: &str = include_str!("fixtures/kustomization-full.yaml");
+const KS_MINIMAL: &str = include_str!("fixtures/kustomization-minimal.yaml");
+
+const KUBECTL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "driftless-api-test-{label}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("the temp dir is writable");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running sandbox and the directory holding its data and kubeconfig.
+struct Cluster {
+    sandbox: Option<Sandbox>,
+    dir: TempDir,
+}
+
+/// What a finished kubectl run printed.
+#[derive(Debug)]
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    fn ok(self) -> Output {
+        assert_eq!(self.code, 0, "kubectl failed: {self:#?}");
+        self
+    }
+}
+
+impl Cluster {
+    async fn start(label: &str) -> Cluster {
+        let dir = TempDir::new(label);
+        let sandbox = Sandbox::start(SandboxConfig {
+            listen: "127.0.0.1:0".parse().expect("a loopback address"),
+            data_dir: Some(dir.path().join("data")),
+            kubeconfig_out: Some(dir.path().join("kubeconfig")),
+            ..Default::default()
+        })
+        .await
+        .expect("the sandbox starts");
+        Cluster {
+            sandbox: Some(sandbox),
+            dir,
+        }
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// Runs kubectl with this sandbox's kubeconfig and a fresh discovery
+    /// cache, feeding `stdin` if given.
+    async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let cache = TempDir::new("kubecache");
+        let mut child = tokio::process::Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("KUBECACHEDIR", cache.path())
+            .env("HOME", cache.path())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl is installed");
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin is piped");
+            pipe.write_all(input.as_bytes())
+                .await
+                .expect("kubectl reads its stdin");
+            drop(pipe);
+        }
+        let output = tokio::time::timeout(KUBECTL_DEADLINE, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish in {KUBECTL_DEADLINE:?}"))
+            .expect("kubectl runs");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// A kube-rs client from the written kubeconfig, as a user would load it.
+    async fn client(&self) -> kube::Client {
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig())
+            .expect("the sandbox writes a readable kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("the kubeconfig is usable");
+        kube::Client::try_from(config).expect("a client from the kubeconfig")
+    }
+
+    /// Applies our CRDs with kubectl and waits until both are established.
+    async fn install_crds(&self) {
+        let yaml = driftless_api::crds_yaml().expect("the CRDs render");
+        let out = self.kubectl(&["apply", "-f", "-"], Some(&yaml)).await.ok();
+        assert!(
+            out.stdout
+                .contains("gitrepositories.source.toolkit.fluxcd.io created"),
+            "{out:#?}"
+        );
+        assert!(
+            out.stdout
+                .contains("kustomizations.kustomize.toolkit.fluxcd.io created"),
+            "{out:#?}"
+        );
+        self.kubectl(
+            &[
+                "wait",
+                "--for=condition=established",
+                "--timeout=30s",
+                "crd/gitrepositories.source.toolkit.fluxcd.io",
+                "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    }
+
+    async fn stop(mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            sandbox.shutdown().await;
+        }
+    }
+}
+
+/// The fixture without its `status`, as a user writes it.
+fn spec_only(yaml: &str) -> String {
+    match yaml.find("\nstatus:") {
+        Some(at) => yaml[..=at].to_string(),
+        None => yaml.to_string(),
+    }
+}
+
+fn at(second: i64) -> Time {
+    Time(Timestamp::from_second(second).expect("a valid second"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flux_objects_apply_and_read_back_typed() {
+    let cluster = Cluster::start("apply").await;
+    cluster.install_crds().await;
+    cluster
+        .kubectl(&["create", "namespace", "flux-system"], None)
+        .await
+        .ok();
+
+    let manifests = [
+        spec_only(GIT_FULL),
+        GIT_MINIMAL.to_string(),
+        spec_only(KS_FULL),
+        KS_MINIMAL.to_string(),
+    ]
+    .join("---\n");
+    let out = cluster
+        .kubectl(&["apply", "-f", "-"], Some(&manifests))
+        .await
+        .ok();
+    for line in [
+        "gitrepository.source.toolkit.fluxcd.io/webapp created",
+        "gitrepository.source.toolkit.fluxcd.io/podinfo created",
+        "kustomization.kustomize.toolkit.fluxcd.io/webapp created",
+        "kustomization.kustomize.toolkit.fluxcd.io/podinfo created",
+    ] {
+        assert!(out.stdout.contains(line), "missing {line:?}: {out:#?}");
+    }
+
+    let client = cluster.client().await;
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), "flux-system");
+    let webapp = repos
+        .get("webapp")
+        .await
+        .expect("the GitRepository reads back typed");
+    let want: GitRepository = serde_saphyr::from_str(GIT_FULL).expect("the fixture parses");
+    assert_eq!(webapp.spec, want.spec);
+    assert!(webapp.metadata.uid.is_some());
+
+    let podinfo: GitRepository = Api::namespaced(client.clone(), "default")
+        .get("podinfo")
+        .await
+        .expect("the minimal GitRepository reads back");
+    assert_eq!(podinfo.spec.url, "https://github.com/stefanprodan/podinfo");
+
+    let kss: Api<Kustomization> = Api::namespaced(client.clone(), "flux-system");
+    let ks = kss
+        .get("webapp")
+        .await
+        .expect("the Kustomization reads back typed");
+    let want: Kustomization = serde_saphyr::from_str(KS_FULL).expect("the fixture parses");
+    assert_eq!(ks.spec, want.spec);
+
+    // Short names and categories resolve through discovery, as with Flux.
+    let out = cluster
+        .kubectl(&["get", "gitrepo,ks", "-A", "-o", "name"], None)
+        .await
+        .ok();
+    for name in [
+        "gitrepository.source.toolkit.fluxcd.io/webapp",
+        "gitrepository.source.toolkit.fluxcd.io/podinfo",
+        "kustomization.kustomize.toolkit.fluxcd.io/webapp",
+        "kustomization.kustomize.toolkit.fluxcd.io/podinfo",
+    ] {
+        assert!(out.stdout.contains(name), "missing {name}: {out:#?}");
+    }
+    let out = cluster
+        .kubectl(&["get", "fluxcd", "-n", "default", "-o", "name"], None)
+        .await
+        .ok();
+    assert!(
+        out.stdout
+            .contains("gitrepository.source.toolkit.fluxcd.io/podinfo")
+            && out
+                .stdout
+                .contains("kustomization.kustomize.toolkit.fluxcd.io/podinfo"),
+        "{out:#?}"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_written_by_a_reconciler_reads_back_and_prints() {
+    let cluster = Cluster::start("status").await;
+    cluster.install_crds().await;
+    cluster
+        .kubectl(
+            &["apply", "-f", "-"],
+            Some(&[GIT_MINIMAL, KS_MINIMAL].join("---\n")),
+        )
+        .await
+        .ok();
+    let client = cluster.client().await;
+    let params = PatchParams::apply("driftless-test").force();
+
+    // A GitRepository status as the source reconciler will write it.
+    let revision = "master@sha1:0f4a1c2b3d4e5f60718293a4b5c6d7e8f9012345";
+    let mut conds: Vec<Condition> = Vec::new();
+    let message = format!("stored artifact for revision '{revision}'");
+    conditions::set_condition(
+        &mut conds,
+        Condition {
+            observed_generation: Some(1),
+            ..conditions::artifact_in_storage(reasons::SUCCEEDED, message.clone())
+        },
+        &at(1_772_359_200),
+    );
+    conditions::set_condition(
+        &mut conds,
+        Condition {
+            observed_generation: Some(1),
+            ..conditions::ready(reasons::SUCCEEDED, message.clone())
+        },
+        &at(1_772_359_200),
+    );
+    let status = GitRepositoryStatus {
+        observed_generation: Some(1),
+        conditions: Some(conds),
+        artifact: Some(Artifact {
+            path: "gitrepository/default/podinfo/0f4a1c2b.tar.gz".into(),
+            url: "http://localhost:9090/gitrepository/default/podinfo/0f4a1c2b.tar.gz".into(),
+            revision: revision.into(),
+            digest: Some(
+                "sha256:9d2c4be0a3f1e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3".into(),
+            ),
+            last_update_time: at(1_772_359_200),
+            size: Some(1024),
+            metadata: None,
+        }),
+        ..Default::default()
+    };
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), "default");
+    let patch = serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "status": status,
+    });
+    repos
+        .patch_status("podinfo", &params, &Patch::Apply(&patch))
+        .await
+        .expect("the status subresource takes our status");
+    let repo = repos.get("podinfo").await.expect("reads back");
+    assert_eq!(repo.status.as_ref(), Some(&status));
+    assert!(conditions::is_true(repo.conditions(), types::READY));
+
+    // The printer columns are Flux's: URL, AGE, READY, STATUS.
+    let out = cluster
+        .kubectl(&["get", "gitrepositories", "-n", "default"], None)
+        .await
+        .ok();
+    let header: Vec<&str> = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "URL", "AGE", "READY", "STATUS"],
+        "{out:#?}"
+    );
+    let row = out.stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.contains("https://github.com/stefanprodan/podinfo"),
+        "{out:#?}"
+    );
+    assert!(row.contains("True") && row.contains(&message), "{out:#?}");
+
+    // A Kustomization status with Flux's inventory and a failed health check.
+    let mut conds = Vec::new();
+    conditions::set_condition(
+        &mut conds,
+        conditions::not_ready(
+            reasons::HEALTH_CHECK_FAILED,
+            "timeout waiting for: [Deployment/default/podinfo status: 'InProgress']",
+        ),
+        &at(1_772_359_300),
+    );
+    conditions::set_condition(
+        &mut conds,
+        conditions::unhealthy(
+            reasons::HEALTH_CHECK_FAILED,
+            "timeout waiting for: [Deployment/default/podinfo status: 'InProgress']",
+        ),
+        &at(1_772_359_300),
+    );
+    let status = KustomizationStatus {
+        observed_generation: Some(1),
+        conditions: Some(conds),
+        last_attempted_revision: Some(revision.into()),
+        inventory: Some(ResourceInventory {
+            entries: vec![
+                ResourceRef::new(
+                    &ObjectId::new("default", "podinfo", "apps", "Deployment"),
+                    "v1",
+                ),
+                ResourceRef::new(&ObjectId::new("default", "podinfo", "", "Service"), "v1"),
+            ],
+        }),
+        ..Default::default()
+    };
+    let kss: Api<Kustomization> = Api::namespaced(client.clone(), "default");
+    let patch = serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "status": status,
+    });
+    kss.patch_status("podinfo", &params, &Patch::Apply(&patch))
+        .await
+        .expect("the status subresource takes our status");
+    let ks = kss.get("podinfo").await.expect("reads back");
+    assert_eq!(ks.status.as_ref(), Some(&status));
+    let out = cluster
+        .kubectl(
+            &[
+                "get",
+                "ks",
+                "-n",
+                "default",
+                "-o",
+                "jsonpath={.status.inventory.entries[*].id}",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(
+        out.stdout,
+        "default_podinfo_apps_Deployment default_podinfo__Service"
+    );
+    let out = cluster
+        .kubectl(&["get", "kustomizations", "-n", "default"], None)
+        .await
+        .ok();
+    let header: Vec<&str> = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "AGE", "READY", "STATUS"], "{out:#?}");
+    assert!(out.stdout.contains("False"), "{out:#?}");
+    cluster.stop().await;
+}

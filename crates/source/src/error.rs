@@ -1,0 +1,161 @@
+//! Errors of the source stage: one enum, each variant carrying the URL, the
+//! reference, the path or the limit it is about, with the cause as `#[source]`.
+//!
+//! `Display` states this level only (a chain printer shows the causes);
+//! [`Error::hint`] says what a person can do about it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A boxed cause from a lower layer (gix, I/O) kept for the error chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong while turning a git source into an artifact.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL could not be parsed or uses a scheme we do not speak.
+    #[error("invalid git URL {url:?}")]
+    InvalidUrl {
+        url: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The server did not answer: refused connection, unknown host, reset.
+    #[error("cannot reach git server at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: Cause,
+    },
+    /// The operation did not finish within the source's timeout.
+    #[error("git operation on {url} timed out after {}s while {during}", timeout.as_secs_f64())]
+    Timeout {
+        url: String,
+        timeout: Duration,
+        during: &'static str,
+    },
+    /// The server refused our credentials, or wanted some and had none.
+    #[error("authentication to {url} failed")]
+    AuthFailed {
+        url: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The server has no repository at that path.
+    #[error("repository {url} not found")]
+    RepositoryNotFound {
+        url: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The branch, tag or named reference is not advertised by the server.
+    #[error("{reference} not found in {url}")]
+    RefNotFound { url: String, reference: String },
+    /// The semver range is not valid.
+    #[error("invalid semver range {range:?}")]
+    InvalidSemver {
+        range: String,
+        #[source]
+        source: semver::Error,
+    },
+    /// No tag on the server is a version inside the range.
+    #[error("no tag in {url} matches semver range {range:?} ({tags} tags seen)")]
+    SemverNoMatch {
+        url: String,
+        range: String,
+        tags: usize,
+    },
+    /// The commit is malformed or the server does not have it.
+    #[error("commit {commit} not found in {url}")]
+    CommitNotFound {
+        url: String,
+        commit: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Any other failure of the git layer.
+    #[error("git {during} on {url} failed")]
+    Git {
+        url: String,
+        during: &'static str,
+        #[source]
+        source: Cause,
+    },
+    /// A symbolic link in the tree points outside of it.
+    #[error("symlink {path:?} points outside the repository tree (target {target:?})")]
+    SymlinkEscape { path: String, target: String },
+    /// A path in the tree would escape the artifact directory when unpacked.
+    #[error("path {path:?} in the repository tree is unsafe")]
+    UnsafePath { path: String },
+    /// A file is bigger than the configured limit.
+    #[error("file {path:?} is {size} bytes, over the limit of {limit} bytes")]
+    FileTooLarge { path: String, size: u64, limit: u64 },
+    /// An ignore pattern (spec `ignore` or a `.sourceignore` file) is invalid.
+    #[error("invalid ignore pattern in {origin}")]
+    IgnorePattern {
+        origin: String,
+        #[source]
+        source: ignore::Error,
+    },
+    /// Reading or writing the storage directory failed.
+    #[error("{action} {path:?} failed")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The artifact on disk is not the one recorded.
+    #[error("artifact {path:?} is corrupt: expected {expected}, found {actual}")]
+    DigestMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+}
+
+impl Error {
+    /// What a person can do about it, one short line.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::InvalidUrl { .. } => {
+                "use an https://, http://, ssh://, git:// or file:// URL, or scp-like git@host:path"
+            }
+            Error::Unreachable { .. } => {
+                "check the URL, that the server is up and that this host can reach it"
+            }
+            Error::Timeout { .. } => "raise spec.timeout, or check the server and the network",
+            Error::AuthFailed { .. } => {
+                "check the credentials in spec.secretRef (username/password, bearerToken or identity)"
+            }
+            Error::RepositoryNotFound { .. } => "check the repository path in spec.url",
+            Error::RefNotFound { .. } => "check spec.ref: push the branch or tag, or fix the name",
+            Error::InvalidSemver { .. } => "write the range like \">=1.0.0 <2.0.0\" or \"~1.2\"",
+            Error::SemverNoMatch { .. } => "push a tag inside the range, or widen spec.ref.semver",
+            Error::CommitNotFound { .. } => {
+                "check spec.ref.commit: a full 40-character hash of a pushed commit"
+            }
+            Error::SymlinkEscape { .. } => {
+                "make the link relative and inside the repository, or exclude it in spec.ignore"
+            }
+            Error::UnsafePath { .. } => "rename the path, or exclude it in spec.ignore",
+            Error::FileTooLarge { .. } => "exclude the file in spec.ignore or .sourceignore",
+            Error::IgnorePattern { .. } => "fix the pattern (gitignore syntax)",
+            Error::DigestMismatch { .. } => "the artifact will be rebuilt on the next reconcile",
+            Error::Git { .. } | Error::Io { .. } => return None,
+        })
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

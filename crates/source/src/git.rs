@@ -1,0 +1,618 @@
+//! The git layer: the request type, reference resolution from the remote's
+//! ref advertisement, and shallow fetches into a kept bare repository.
+//!
+//! One small interface (`resolve_and_fetch`) so the implementation (gitoxide
+//! today) can be swapped or extended (push, for image automation) later.
+//!
+//! Cost model: a poll that finds the reference where it was costs one
+//! handshake plus `ls-refs`, no object transfer. A change fetches at depth 1
+//! with the local repository's objects as haves, so only new objects travel.
+//!
+//! Everything here is blocking; callers on an async runtime use
+//! `spawn_blocking`. The timeout is enforced by running the network part on a
+//! helper thread and interrupting it; a server that never answers leaves that
+//! thread blocked until the OS gives up on the socket.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use gix::ObjectId;
+use gix::protocol::handshake::Ref;
+use gix::remote::Direction;
+
+use crate::Error;
+
+/// Which revision of the repository to track (Flux's `spec.ref`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitReference {
+    /// A branch, e.g. `main`.
+    Branch(String),
+    /// A tag, e.g. `v1.2.0`.
+    Tag(String),
+    /// The highest tag that is a semantic version inside the range, e.g. `>=1.0.0 <2.0.0`.
+    Semver(String),
+    /// Any full reference name, e.g. `refs/heads/main` or `refs/pull/42/head`.
+    Name(String),
+    /// A fixed commit (full hex hash); `branch` only names it in the revision.
+    Commit { sha: String, branch: Option<String> },
+}
+
+impl Default for GitReference {
+    /// Flux's default: the `master` branch.
+    fn default() -> Self {
+        GitReference::Branch("master".to_owned())
+    }
+}
+
+impl std::fmt::Display for GitReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GitReference::Branch(b) => write!(f, "branch {b:?}"),
+            GitReference::Tag(t) => write!(f, "tag {t:?}"),
+            GitReference::Semver(r) => write!(f, "semver range {r:?}"),
+            GitReference::Name(n) => write!(f, "reference {n:?}"),
+            GitReference::Commit { sha, .. } => write!(f, "commit {sha}"),
+        }
+    }
+}
+
+/// Credentials (Flux's `secretRef` contents).
+#[derive(Clone, PartialEq, Eq)]
+pub enum GitAuth {
+    /// HTTP basic auth.
+    Basic { username: String, password: String },
+    /// HTTP `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// SSH private key (OpenSSH/PEM text) and the `known_hosts` lines the server key must match.
+    Ssh {
+        identity: String,
+        known_hosts: String,
+    },
+}
+
+impl std::fmt::Debug for GitAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GitAuth::Basic { username, .. } => write!(
+                f,
+                "Basic {{ username: {username:?}, password: <redacted> }}"
+            ),
+            GitAuth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            GitAuth::Ssh { .. } => f.write_str("Ssh { identity: <redacted>, known_hosts }"),
+        }
+    }
+}
+
+/// A request to produce an artifact from a git repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSource {
+    pub url: String,
+    pub reference: GitReference,
+    pub auth: Option<GitAuth>,
+    /// Extra ignore rules (gitignore syntax), applied after `.sourceignore` files.
+    pub ignore: Option<String>,
+    /// Limit for the network part of one reconcile (Flux's default is 60s).
+    pub timeout: Duration,
+}
+
+impl GitSource {
+    pub fn new(url: impl Into<String>, reference: GitReference) -> Self {
+        GitSource {
+            url: url.into(),
+            reference,
+            auth: None,
+            ignore: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the remote said about the tracked reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    pub commit: ObjectId,
+    /// Flux's revision string.
+    pub revision: String,
+}
+
+/// Outcome of [`resolve_and_fetch`].
+pub(crate) enum Fetched {
+    /// The reference resolves to `known`; nothing was transferred.
+    Unchanged,
+    /// The commit is in the local repository now.
+    Ready(Resolved),
+}
+
+/// Resolve the reference; when it differs from `known_revision`, make sure
+/// the commit is in the bare repository at `cache_dir`.
+pub(crate) fn resolve_and_fetch(
+    source: &GitSource,
+    cache_dir: &std::path::Path,
+    known_revision: Option<&str>,
+) -> Result<Fetched, Error> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let job_source = source.clone();
+    let job_dir = cache_dir.to_owned();
+    let job_known = known_revision.map(str::to_owned);
+    let job_interrupt = Arc::clone(&interrupt);
+    let spawned = std::thread::Builder::new()
+        .name("driftless-git-fetch".to_owned())
+        .spawn(move || {
+            let result = run(&job_source, &job_dir, job_known.as_deref(), &job_interrupt);
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Err(Error::io("spawning git fetch thread for", cache_dir, e));
+    }
+    match rx.recv_timeout(source.timeout) {
+        Ok(result) => result,
+        Err(_) => {
+            interrupt.store(true, Ordering::Relaxed);
+            Err(Error::Timeout {
+                url: source.url.clone(),
+                timeout: source.timeout,
+                during: "talking to the server",
+            })
+        }
+    }
+}
+
+fn open_cache(url: &str, dir: &std::path::Path) -> Result<gix::Repository, Error> {
+    let git = |source: gix::Error| Error::Git {
+        url: url.to_owned(),
+        during: "opening the local cache repository",
+        source: Box::new(source),
+    };
+    if !dir.join("HEAD").exists() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating git cache", dir, e))?;
+        gix::init_bare(dir).map_err(git)?;
+    }
+    gix::open_opts(dir, gix::open::Options::isolated()).map_err(git)
+}
+
+fn refspec_for(reference: &GitReference) -> Option<String> {
+    match reference {
+        GitReference::Branch(b) => Some(format!("+refs/heads/{b}:refs/heads/{b}")),
+        GitReference::Tag(t) => Some(format!("+refs/tags/{t}:refs/tags/{t}")),
+        GitReference::Semver(_) => Some("+refs/tags/*:refs/tags/*".to_owned()),
+        GitReference::Name(n) => Some(format!("+{n}:{n}")),
+        GitReference::Commit { .. } => None,
+    }
+}
+
+fn ref_target(r: &Ref) -> (&[u8], Option<ObjectId>) {
+    match r {
+        Ref::Peeled {
+            full_ref_name,
+            object,
+            ..
+        }
+        | Ref::Direct {
+            full_ref_name,
+            object,
+        }
+        | Ref::Symbolic {
+            full_ref_name,
+            object,
+            ..
+        } => (full_ref_name.as_ref(), Some(*object)),
+        Ref::Unborn { full_ref_name, .. } => (full_ref_name.as_ref(), None),
+    }
+}
+
+/// Pick the commit for `reference` from the advertised refs.
+pub(crate) fn pick(url: &str, reference: &GitReference, refs: &[Ref]) -> Result<Resolved, Error> {
+    let find = |name: &str| {
+        refs.iter()
+            .map(ref_target)
+            .find(|(n, _)| *n == name.as_bytes())
+            .and_then(|(_, id)| id)
+    };
+    let not_found = || Error::RefNotFound {
+        url: url.to_owned(),
+        reference: reference.to_string(),
+    };
+    let resolved = |label: &str, commit: ObjectId| Resolved {
+        commit,
+        revision: format!("{label}@sha1:{commit}"),
+    };
+    match reference {
+        GitReference::Branch(b) => find(&format!("refs/heads/{b}"))
+            .map(|id| resolved(b, id))
+            .ok_or_else(not_found),
+        GitReference::Tag(t) => find(&format!("refs/tags/{t}"))
+            .map(|id| resolved(t, id))
+            .ok_or_else(not_found),
+        GitReference::Name(n) => find(n).map(|id| resolved(n, id)).ok_or_else(not_found),
+        GitReference::Semver(range) => {
+            let req = crate::semver_range::Range::parse(range)?;
+            let mut tags = 0;
+            let mut best: Option<(semver::Version, String, ObjectId)> = None;
+            for (name, id) in refs.iter().map(ref_target) {
+                let Some(tag) = name.strip_prefix(b"refs/tags/") else {
+                    continue;
+                };
+                let (Ok(tag), Some(id)) = (std::str::from_utf8(tag), id) else {
+                    continue;
+                };
+                tags += 1;
+                let Some(version) = crate::semver_range::parse_tag(tag) else {
+                    continue;
+                };
+                if req.matches(&version) && best.as_ref().is_none_or(|(b, _, _)| version > *b) {
+                    best = Some((version, tag.to_owned(), id));
+                }
+            }
+            best.map(|(_, tag, id)| resolved(&tag, id))
+                .ok_or_else(|| Error::SemverNoMatch {
+                    url: url.to_owned(),
+                    range: range.clone(),
+                    tags,
+                })
+        }
+        GitReference::Commit { sha, branch } => {
+            let commit = parse_commit(url, sha)?;
+            Ok(match branch {
+                Some(b) => resolved(b, commit),
+                None => Resolved {
+                    commit,
+                    revision: format!("sha1:{commit}"),
+                },
+            })
+        }
+    }
+}
+
+fn parse_commit(url: &str, sha: &str) -> Result<ObjectId, Error> {
+    let bad = || Error::CommitNotFound {
+        url: url.to_owned(),
+        commit: sha.to_owned(),
+        source: Some("not a full 40-character hex object id".into()),
+    };
+    if sha.len() != 40 {
+        return Err(bad());
+    }
+    ObjectId::from_hex(sha.as_bytes()).map_err(|_| bad())
+}
+
+/// Map a gix error to ours by its class, falling back to its text.
+fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::Error) -> Error {
+    use gix::error::Class;
+    let text = format!("{e:?}").to_lowercase();
+    let class = e.dominant_class();
+    let url = url.to_owned();
+    let auth = matches!(
+        class,
+        Some(Class::Unauthenticated | Class::PermissionDenied)
+    ) || text.contains("401")
+        || text.contains("403")
+        || text.contains("authentication")
+        || text.contains("permission denied (publickey");
+    if auth {
+        return Error::AuthFailed {
+            url,
+            source: Some(Box::new(e)),
+        };
+    }
+    if let GitReference::Commit { sha, .. } = reference {
+        let missing = text.contains("not our ref")
+            || text.contains("bad object")
+            || text.contains("unadvertised object")
+            || text.contains("no such object");
+        if missing {
+            return Error::CommitNotFound {
+                url,
+                commit: sha.clone(),
+                source: Some(Box::new(e)),
+            };
+        }
+    }
+    let missing_repo = text.contains("no such repository")
+        || text.contains("repository not found")
+        || text.contains("does not appear to be a git repository")
+        || text.contains("404");
+    if missing_repo {
+        return Error::RepositoryNotFound {
+            url,
+            source: Some(Box::new(e)),
+        };
+    }
+    let unreachable = text.contains("connection refused")
+        || text.contains("could not resolve")
+        || text.contains("failed to lookup address")
+        || text.contains("connection reset")
+        || text.contains("no route to host")
+        || text.contains("error trying to connect")
+        || text.contains("could not connect")
+        || text.contains("failed to connect")
+        || text.contains("connect error")
+        || text.contains("io error occurred when talking to the server")
+        || (text.contains("connect") && text.contains("os error"));
+    if unreachable {
+        return Error::Unreachable {
+            url,
+            source: Box::new(e),
+        };
+    }
+    Error::Git {
+        url,
+        during,
+        source: Box::new(e),
+    }
+}
+
+fn http_options(
+    source: &GitSource,
+) -> gix::protocol::transport::client::blocking_io::http::Options {
+    let mut opts = gix::protocol::transport::client::blocking_io::http::Options {
+        connect_timeout: Some(source.timeout),
+        // Abort a transfer that stalls below 1 byte/s for the whole timeout.
+        low_speed_limit_bytes_per_second: 1,
+        low_speed_time_seconds: source.timeout.as_secs().max(1),
+        user_agent: Some(format!("driftless/{}", env!("CARGO_PKG_VERSION"))),
+        ..Default::default()
+    };
+    match &source.auth {
+        Some(GitAuth::Basic { username, password }) => {
+            let token = base64_encode(format!("{username}:{password}").as_bytes());
+            opts.extra_headers
+                .push(format!("Authorization: Basic {token}"));
+        }
+        Some(GitAuth::Bearer(token)) => opts
+            .extra_headers
+            .push(format!("Authorization: Bearer {token}")),
+        Some(GitAuth::Ssh { .. }) | None => {}
+    }
+    opts
+}
+
+fn base64_encode(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+fn run(
+    source: &GitSource,
+    cache_dir: &std::path::Path,
+    known_revision: Option<&str>,
+    interrupt: &AtomicBool,
+) -> Result<Fetched, Error> {
+    crate::install_crypto_provider();
+    let url = source.url.as_str();
+    let repo = open_cache(url, cache_dir)?;
+    let invalid_url = |e: gix::Error| Error::InvalidUrl {
+        url: url.to_owned(),
+        source: Some(Box::new(e)),
+    };
+
+    // A fixed commit needs no advertisement: it cannot move.
+    if let GitReference::Commit { .. } = &source.reference {
+        let resolved = pick(url, &source.reference, &[])?;
+        if known_revision == Some(resolved.revision.as_str()) {
+            return Ok(Fetched::Unchanged);
+        }
+        if repo.has_object(resolved.commit) {
+            return Ok(Fetched::Ready(resolved));
+        }
+        let spec = format!("{}", resolved.commit);
+        fetch_specs(source, &repo, &[spec], interrupt)?;
+        if !repo.has_object(resolved.commit) {
+            return Err(Error::CommitNotFound {
+                url: url.to_owned(),
+                commit: resolved.commit.to_string(),
+                source: None,
+            });
+        }
+        return Ok(Fetched::Ready(resolved));
+    }
+
+    let spec = refspec_for(&source.reference).ok_or_else(|| Error::InvalidUrl {
+        url: url.to_owned(),
+        source: None,
+    })?;
+    let remote = repo
+        .remote_at(url)
+        .map_err(invalid_url)?
+        .with_fetch_tags(gix::remote::fetch::Tags::None)
+        .with_refspecs([spec.as_str()], Direction::Fetch)
+        .map_err(invalid_url)?;
+    let mut connection = remote
+        .connect(Direction::Fetch)
+        .map_err(|e| classify(url, &source.reference, "connect", e))?;
+    configure(source, &mut connection);
+    let prepare = connection
+        .prepare_fetch(gix::progress::Discard, Default::default())
+        .map_err(|e| classify(url, &source.reference, "ref listing", e))?;
+    let resolved = pick(url, &source.reference, &prepare.ref_map().remote_refs)?;
+    if known_revision == Some(resolved.revision.as_str()) {
+        // Dropping `prepare` ends the conversation: no objects were requested.
+        return Ok(Fetched::Unchanged);
+    }
+    if repo.has_object(resolved.commit) {
+        return Ok(Fetched::Ready(resolved));
+    }
+    match &source.reference {
+        GitReference::Semver(_) => {
+            // Fetch only the chosen tag, not every tag the listing matched.
+            drop(prepare);
+            let tag = resolved.revision.split('@').next().unwrap_or_default();
+            let spec = format!("+refs/tags/{tag}:refs/tags/{tag}");
+            fetch_specs(source, &repo, &[spec], interrupt)?;
+        }
+        _ => {
+            receive(prepare, source, interrupt)?;
+        }
+    }
+    if !repo.has_object(resolved.commit) {
+        // The reference moved between listing and fetching; the next poll catches up.
+        return Err(Error::Git {
+            url: url.to_owned(),
+            during: "fetch",
+            source: format!("{} moved while fetching; will retry", source.reference).into(),
+        });
+    }
+    Ok(Fetched::Ready(resolved))
+}
+
+type Prepare<'a, 'r> = gix::remote::fetch::Prepare<
+    'a,
+    'r,
+    Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+>;
+
+fn receive(
+    prepare: Prepare<'_, '_>,
+    source: &GitSource,
+    interrupt: &AtomicBool,
+) -> Result<(), Error> {
+    let depth = std::num::NonZeroU32::MIN;
+    prepare
+        .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(depth))
+        .with_write_packed_refs_only(true)
+        .receive(gix::progress::Discard, interrupt)
+        .map_err(|e| classify(&source.url, &source.reference, "fetch", e))?;
+    Ok(())
+}
+
+fn configure(
+    source: &GitSource,
+    connection: &mut gix::remote::Connection<
+        '_,
+        '_,
+        '_,
+        Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+    >,
+) {
+    if is_http(&source.url) {
+        connection.set_transport_options(Box::new(http_options(source)));
+    }
+    // Never ask a terminal or a credential helper.
+    connection.set_credentials(|_action| Ok(None));
+}
+
+fn fetch_specs(
+    source: &GitSource,
+    repo: &gix::Repository,
+    specs: &[String],
+    interrupt: &AtomicBool,
+) -> Result<(), Error> {
+    let url = source.url.as_str();
+    let invalid_url = |e: gix::Error| Error::InvalidUrl {
+        url: url.to_owned(),
+        source: Some(Box::new(e)),
+    };
+    let remote = repo
+        .remote_at(url)
+        .map_err(invalid_url)?
+        .with_fetch_tags(gix::remote::fetch::Tags::None)
+        .with_refspecs(specs.iter().map(String::as_str), Direction::Fetch)
+        .map_err(invalid_url)?;
+    let mut connection = remote
+        .connect(Direction::Fetch)
+        .map_err(|e| classify(url, &source.reference, "connect", e))?;
+    configure(source, &mut connection);
+    let prepare = connection
+        .prepare_fetch(gix::progress::Discard, Default::default())
+        .map_err(|e| classify(url, &source.reference, "ref listing", e))?;
+    receive(prepare, source, interrupt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+        assert_eq!(base64_encode(b"user:pass"), "dXNlcjpwYXNz");
+    }
+
+    #[test]
+    fn revision_formats() {
+        let id = ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").expect("hex");
+        let refs = vec![
+            Ref::Direct {
+                full_ref_name: "refs/heads/main".into(),
+                object: id,
+            },
+            Ref::Direct {
+                full_ref_name: "refs/tags/v1.2.0".into(),
+                object: id,
+            },
+            Ref::Direct {
+                full_ref_name: "refs/tags/v1.10.0".into(),
+                object: id,
+            },
+            Ref::Direct {
+                full_ref_name: "refs/tags/v2.0.0-rc.1".into(),
+                object: id,
+            },
+        ];
+        let r = |reference| pick("git://x", &reference, &refs).map(|r| r.revision);
+        let h = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(
+            r(GitReference::Branch("main".into())).expect("branch"),
+            format!("main@sha1:{h}")
+        );
+        assert_eq!(
+            r(GitReference::Tag("v1.2.0".into())).expect("tag"),
+            format!("v1.2.0@sha1:{h}")
+        );
+        assert_eq!(
+            r(GitReference::Name("refs/heads/main".into())).expect("name"),
+            format!("refs/heads/main@sha1:{h}")
+        );
+        assert_eq!(
+            r(GitReference::Semver(">=1.0.0 <2.0.0".into())).expect("semver"),
+            format!("v1.10.0@sha1:{h}")
+        );
+        assert_eq!(
+            r(GitReference::Commit {
+                sha: h.into(),
+                branch: None
+            })
+            .expect("commit"),
+            format!("sha1:{h}")
+        );
+        assert!(matches!(
+            r(GitReference::Branch("nope".into())),
+            Err(Error::RefNotFound { .. })
+        ));
+        assert!(matches!(
+            r(GitReference::Semver(">=3".into())),
+            Err(Error::SemverNoMatch { tags: 3, .. })
+        ));
+        assert!(matches!(
+            r(GitReference::Commit {
+                sha: "abc".into(),
+                branch: None
+            }),
+            Err(Error::CommitNotFound { .. })
+        ));
+    }
+}
