@@ -72,7 +72,12 @@ struct Output {
 impl Output {
     #[track_caller]
     fn ok(self) -> Output {
-        assert_eq!(self.code, 0, "kubectl failed: {self:#?}");
+        assert_eq!(
+            self.code,
+            0,
+            "kubectl failed ({}): {self:#?}",
+            self.stderr.trim()
+        );
         self
     }
 }
@@ -327,6 +332,7 @@ async fn status_written_by_a_reconciler_reads_back_and_prints() {
     let patch = serde_json::json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
+        "metadata": {"name": "podinfo"},
         "status": status,
     });
     repos
@@ -398,6 +404,7 @@ async fn status_written_by_a_reconciler_reads_back_and_prints() {
     let patch = serde_json::json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
+        "metadata": {"name": "podinfo"},
         "status": status,
     });
     kss.patch_status("podinfo", &params, &Patch::Apply(&patch))
@@ -410,6 +417,7 @@ async fn status_written_by_a_reconciler_reads_back_and_prints() {
             &[
                 "get",
                 "ks",
+                "podinfo",
                 "-n",
                 "default",
                 "-o",

@@ -277,7 +277,9 @@ fn parse_commit(url: &str, sha: &str) -> Result<ObjectId, Error> {
     ObjectId::from_hex(sha.as_bytes()).map_err(|_| bad())
 }
 
-/// Map a gix error to ours by its class, falling back to its text.
+/// Map a gix error to ours by its class, falling back to its text. Numbers
+/// are only matched with their words around them: a port like 40153 must not
+/// read as HTTP 401.
 fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::Error) -> Error {
     use gix::error::Class;
     let text = format!("{e:?}").to_lowercase();
@@ -286,8 +288,10 @@ fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::E
     let auth = matches!(
         class,
         Some(Class::Unauthenticated | Class::PermissionDenied)
-    ) || text.contains("401")
-        || text.contains("403")
+    ) || text.contains("status 401")
+        || text.contains("401 unauthorized")
+        || text.contains("status 403")
+        || text.contains("403 forbidden")
         || text.contains("authentication")
         || text.contains("permission denied (publickey");
     if auth {
@@ -312,7 +316,8 @@ fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::E
     let missing_repo = text.contains("no such repository")
         || text.contains("repository not found")
         || text.contains("does not appear to be a git repository")
-        || text.contains("404");
+        || text.contains("status 404")
+        || text.contains("404 not found");
     if missing_repo {
         return Error::RepositoryNotFound {
             url,
