@@ -257,8 +257,8 @@ impl GitRepository {
         repo
     }
 
-    /// Sets the namespace.
-    pub fn namespace(mut self, namespace: &str) -> GitRepository {
+    /// Sets the namespace (named so as not to shadow `ResourceExt::namespace`).
+    pub fn in_namespace(mut self, namespace: &str) -> GitRepository {
         self.metadata.namespace = Some(namespace.to_string());
         self
     }
@@ -293,7 +293,7 @@ impl GitRepository {
     }
 
     /// Sets the generation, as the API server would after an edit.
-    pub fn generation(mut self, generation: i64) -> GitRepository {
+    pub fn at_generation(mut self, generation: i64) -> GitRepository {
         self.metadata.generation = Some(generation);
         self
     }

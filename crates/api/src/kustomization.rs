@@ -354,8 +354,8 @@ impl Kustomization {
         ks
     }
 
-    /// Sets the namespace.
-    pub fn namespace(mut self, namespace: &str) -> Kustomization {
+    /// Sets the namespace (named so as not to shadow `ResourceExt::namespace`).
+    pub fn in_namespace(mut self, namespace: &str) -> Kustomization {
         self.metadata.namespace = Some(namespace.to_string());
         self
     }
@@ -404,7 +404,7 @@ impl Kustomization {
     }
 
     /// Sets the generation, as the API server would after an edit.
-    pub fn generation(mut self, generation: i64) -> Kustomization {
+    pub fn at_generation(mut self, generation: i64) -> Kustomization {
         self.metadata.generation = Some(generation);
         self
     }

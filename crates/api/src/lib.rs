@@ -93,6 +93,49 @@ pub mod annotations {
     pub const DISABLED: &str = "disabled";
     /// The value that turns a feature on.
     pub const ENABLED: &str = "enabled";
+
+    /// The reconcile request an object carries that its status has not yet
+    /// handled: the value of [`RECONCILE_REQUESTED_AT`] when it differs from
+    /// `last_handled` (the status's `lastHandledReconcileAt`). The
+    /// reconciler copies the returned value into the status when done.
+    pub fn pending_reconcile_request<'a>(
+        metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        last_handled: Option<&str>,
+    ) -> Option<&'a str> {
+        let requested = metadata.annotations.as_ref()?.get(RECONCILE_REQUESTED_AT)?;
+        (Some(requested.as_str()) != last_handled).then_some(requested.as_str())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::GitRepository;
+
+        #[test]
+        fn a_request_is_pending_until_handled() {
+            let mut repo = GitRepository::test("app");
+            assert_eq!(pending_reconcile_request(&repo.metadata, None), None);
+            repo.metadata.annotations = Some(
+                [(
+                    RECONCILE_REQUESTED_AT.to_string(),
+                    "2026-03-01T10:00:00Z".to_string(),
+                )]
+                .into(),
+            );
+            assert_eq!(
+                pending_reconcile_request(&repo.metadata, None),
+                Some("2026-03-01T10:00:00Z")
+            );
+            assert_eq!(
+                pending_reconcile_request(&repo.metadata, Some("2026-02-01T10:00:00Z")),
+                Some("2026-03-01T10:00:00Z")
+            );
+            assert_eq!(
+                pending_reconcile_request(&repo.metadata, Some("2026-03-01T10:00:00Z")),
+                None
+            );
+        }
+    }
 }
 
 /// For `skip_serializing_if`: Go's `omitempty` on a bool.
