@@ -42,6 +42,13 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+    /// The SSH server's host key is not the one in `known_hosts`.
+    #[error("host key of {url} does not match known_hosts")]
+    HostKeyVerification {
+        url: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The server has no repository at that path.
     #[error("repository {url} not found")]
     RepositoryNotFound {
@@ -128,6 +135,9 @@ impl Error {
             Error::Timeout { .. } => "raise spec.timeout, or check the server and the network",
             Error::AuthFailed { .. } => {
                 "check the credentials in spec.secretRef (username/password, bearerToken or identity)"
+            }
+            Error::HostKeyVerification { .. } => {
+                "put the server's current host key in known_hosts of spec.secretRef (ssh-keyscan), after checking it"
             }
             Error::RepositoryNotFound { .. } => "check the repository path in spec.url",
             Error::RefNotFound { .. } => "check spec.ref: push the branch or tag, or fix the name",

@@ -285,6 +285,14 @@ fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::E
     let text = format!("{e:?}").to_lowercase();
     let class = e.dominant_class();
     let url = url.to_owned();
+    if text.contains("host key verification failed")
+        || text.contains("remote host identification has changed")
+    {
+        return Error::HostKeyVerification {
+            url,
+            source: Some(Box::new(e)),
+        };
+    }
     let auth = matches!(
         class,
         Some(Class::Unauthenticated | Class::PermissionDenied)
@@ -394,6 +402,122 @@ fn base64_encode(input: &[u8]) -> String {
     out
 }
 
+/// SSH: the system `ssh` program with the source's key and `known_hosts`
+/// written to files beside the cache (removed again when dropped), strict
+/// host key checking and no user configuration.
+mod ssh {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use crate::Error;
+
+    pub(super) struct Files(PathBuf);
+
+    impl Files {
+        /// Sharpen an error with what `ssh` printed (gix does not capture it).
+        pub(super) fn explain(&self, url: &str, err: Error) -> Error {
+            let log = std::fs::read_to_string(self.0.join("stderr")).unwrap_or_default();
+            let lower = log.to_lowercase();
+            let cause = || -> Option<crate::Cause> {
+                let last: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+                let tail = last[last.len().saturating_sub(3)..].join("; ");
+                (!tail.is_empty()).then(|| format!("ssh: {tail}").into())
+            };
+            let url = url.to_owned();
+            if lower.contains("host key verification failed")
+                || lower.contains("remote host identification has changed")
+            {
+                Error::HostKeyVerification {
+                    url,
+                    source: cause(),
+                }
+            } else if lower.contains("permission denied") {
+                Error::AuthFailed {
+                    url,
+                    source: cause(),
+                }
+            } else if lower.contains("connection refused")
+                || lower.contains("could not resolve")
+                || lower.contains("connection timed out")
+                || lower.contains("no route to host")
+            {
+                match cause() {
+                    Some(source) => Error::Unreachable { url, source },
+                    None => err,
+                }
+            } else {
+                err
+            }
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+        use std::io::Write;
+        let mut text = text.to_owned();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| Error::io("writing ssh credentials", path, e))
+    }
+
+    fn quote(path: &Path) -> String {
+        format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+    }
+
+    pub(super) fn configure(
+        repo: &mut gix::Repository,
+        url: &str,
+        cache_dir: &Path,
+        identity: &str,
+        known_hosts: &str,
+        timeout: Duration,
+    ) -> Result<Files, Error> {
+        let dir = cache_dir.with_extension("ssh");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating ssh directory", &dir, e))?;
+        let files = Files(dir.clone());
+        let id = dir.join("identity");
+        let kh = dir.join("known_hosts");
+        write_private(&id, identity)?;
+        write_private(&kh, known_hosts)?;
+        let command = format!(
+            "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null \
+             -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout={} \"$@\" 2>>{}",
+            quote(&id),
+            quote(&kh),
+            timeout.as_secs().max(1),
+            quote(&dir.join("stderr")),
+        );
+        let git = |source: gix::Error| Error::Git {
+            url: url.to_owned(),
+            during: "configuring ssh",
+            source: Box::new(source),
+        };
+        let mut config = repo.config_snapshot_mut();
+        config
+            .set_value(&gix::config::tree::Core::SSH_COMMAND, command.as_str())
+            .map_err(git)?;
+        config
+            .set_value(&gix::config::tree::Ssh::VARIANT, "ssh")
+            .map_err(git)?;
+        config.commit().map_err(git)?;
+        Ok(files)
+    }
+}
+
 fn is_http(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
@@ -406,7 +530,35 @@ fn run(
 ) -> Result<Fetched, Error> {
     crate::install_crypto_provider();
     let url = source.url.as_str();
-    let repo = open_cache(url, cache_dir)?;
+    let mut repo = open_cache(url, cache_dir)?;
+    let ssh_files = match &source.auth {
+        Some(GitAuth::Ssh {
+            identity,
+            known_hosts,
+        }) => Some(ssh::configure(
+            &mut repo,
+            url,
+            cache_dir,
+            identity,
+            known_hosts,
+            source.timeout,
+        )?),
+        _ => None,
+    };
+    let result = run_with(source, &repo, known_revision, interrupt);
+    match (result, ssh_files) {
+        (Err(e), Some(files)) => Err(files.explain(url, e)),
+        (result, _) => result,
+    }
+}
+
+fn run_with(
+    source: &GitSource,
+    repo: &gix::Repository,
+    known_revision: Option<&str>,
+    interrupt: &AtomicBool,
+) -> Result<Fetched, Error> {
+    let url = source.url.as_str();
     let invalid_url = |e: gix::Error| Error::InvalidUrl {
         url: url.to_owned(),
         source: Some(Box::new(e)),
@@ -422,7 +574,7 @@ fn run(
             return Ok(Fetched::Ready(resolved));
         }
         let spec = format!("{}", resolved.commit);
-        fetch_specs(source, &repo, &[spec], interrupt)?;
+        fetch_specs(source, repo, &[spec], interrupt)?;
         if !repo.has_object(resolved.commit) {
             return Err(Error::CommitNotFound {
                 url: url.to_owned(),
@@ -464,7 +616,7 @@ fn run(
             drop(prepare);
             let tag = resolved.revision.split('@').next().unwrap_or_default();
             let spec = format!("+refs/tags/{tag}:refs/tags/{tag}");
-            fetch_specs(source, &repo, &[spec], interrupt)?;
+            fetch_specs(source, repo, &[spec], interrupt)?;
         }
         _ => {
             receive(prepare, source, interrupt)?;

@@ -139,11 +139,13 @@ pub struct GitDaemon {
 
 impl GitDaemon {
     pub fn start(root: &Path) -> Self {
+        // Run git-daemon itself: `git daemon` would fork it as a child that
+        // killing `git` leaves behind.
+        let daemon = format!("{}/git-daemon", git(root, &["--exec-path"]));
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new("git")
+            let mut child = Command::new(&daemon)
                 .args([
-                    "daemon",
                     "--reuseaddr",
                     "--export-all",
                     "--informative-errors",
@@ -291,4 +293,98 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// `ssh-keygen` an ed25519 key pair at `path` (and `path.pub`); returns (private, public).
+pub fn keygen(path: &Path) -> (String, String) {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .arg(path)
+        .output()
+        .expect("ssh-keygen runs (apt-get install openssh-client)");
+    assert!(
+        out.status.success(),
+        "ssh-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let private = std::fs::read_to_string(path).expect("private key");
+    let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key");
+    (private, public.trim().to_owned())
+}
+
+/// `sshd` on loopback accepting one client key for the current user.
+pub struct SshServer {
+    child: Child,
+    pub port: u16,
+    /// The host's public key line (`ssh-ed25519 AAAA... test`).
+    pub host_key: String,
+    pub user: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SshServer {
+    pub fn start(client_public_key: &str) -> Self {
+        // sshd's privilege separation directory.
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
+        let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout)
+            .expect("utf8")
+            .trim()
+            .to_owned();
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (_, host_key) = keygen(&dir.path().join("host_ed25519"));
+            let auth_keys = dir.path().join("authorized_keys");
+            std::fs::write(&auth_keys, format!("{client_public_key}\n")).expect("authorized_keys");
+            let port = free_port();
+            let conf = format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nAuthorizedKeysFile {keys}\n\
+                 PidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
+                 LogLevel ERROR\n",
+                d = dir.path().display(),
+                keys = auth_keys.display(),
+            );
+            let conf_path = dir.path().join("sshd_config");
+            std::fs::write(&conf_path, conf).expect("sshd_config");
+            let mut child = Command::new("/usr/sbin/sshd")
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&conf_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sshd starts (apt-get install openssh-server)");
+            if wait_for_port(port, &mut child, "sshd") {
+                return SshServer {
+                    child,
+                    port,
+                    host_key,
+                    user,
+                    _dir: dir,
+                };
+            }
+        }
+        panic!("sshd could not start");
+    }
+
+    pub fn url(&self, bare: &Path) -> String {
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            self.user,
+            self.port,
+            bare.display()
+        )
+    }
+
+    pub fn known_hosts(&self) -> String {
+        format!("[127.0.0.1]:{} {}\n", self.port, self.host_key)
+    }
+}
+
+impl Drop for SshServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
