@@ -61,15 +61,23 @@ pub struct WatchEvent {
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
 #[derive(Serialize, Deserialize)]
-struct LogRecord {
+struct LogRecord<S = String, O = Value> {
     /// The version this write was given; replay resumes the counter after the highest.
     rv: u64,
-    group: String,
-    resource: String,
-    namespace: String,
-    name: String,
+    group: S,
+    resource: S,
+    namespace: S,
+    name: S,
     /// `None` records a deletion.
-    object: Option<Value>,
+    object: Option<O>,
+}
+
+/// The record as written: borrowed, so logging never copies an object.
+type LogRecordRef<'a> = LogRecord<&'a str, &'a Value>;
+
+fn write_record(writer: &mut BufWriter<File>, record: &LogRecordRef<'_>) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *writer, record)?;
+    writer.write_all(b"\n")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,29 +198,27 @@ impl Store {
             let mut writer = BufWriter::new(File::create(&compacted_path).map_err(write_err)?);
             for (gr, bucket) in &objects {
                 for ((namespace, name), object) in bucket {
-                    let record = LogRecord {
+                    let record = LogRecordRef {
                         rv: resource_version_of(object).unwrap_or(0),
-                        group: gr.group.clone(),
-                        resource: gr.resource.clone(),
-                        namespace: namespace.clone(),
-                        name: name.clone(),
-                        object: Some(object.as_ref().clone()),
+                        group: &gr.group,
+                        resource: &gr.resource,
+                        namespace,
+                        name,
+                        object: Some(object.as_ref()),
                     };
-                    serde_json::to_writer(&mut writer, &record).map_err(|e| write_err(e.into()))?;
-                    writer.write_all(b"\n").map_err(write_err)?;
+                    write_record(&mut writer, &record).map_err(write_err)?;
                 }
             }
             // Deletions are compacted away; this empty record keeps the counter from going back.
-            let counter = LogRecord {
+            let counter = LogRecordRef {
                 rv: resource_version,
-                group: String::new(),
-                resource: String::new(),
-                namespace: String::new(),
-                name: String::new(),
+                group: "",
+                resource: "",
+                namespace: "",
+                name: "",
                 object: None,
             };
-            serde_json::to_writer(&mut writer, &counter).map_err(|e| write_err(e.into()))?;
-            writer.write_all(b"\n").map_err(write_err)?;
+            write_record(&mut writer, &counter).map_err(write_err)?;
             writer.flush().map_err(write_err)?;
         }
         std::fs::rename(&compacted_path, path).map_err(write_err)?;
@@ -367,13 +373,15 @@ impl Txn<'_> {
             EventType::Added
         };
         self.record(
-            gr,
-            namespace,
-            name,
-            event_type,
-            object.clone(),
-            previous,
-            rv,
+            WatchEvent {
+                resource_version: rv,
+                group_resource: gr.clone(),
+                namespace,
+                event_type,
+                object: object.clone(),
+                previous,
+            },
+            &name,
         )?;
         Ok(object)
     }
@@ -398,53 +406,38 @@ impl Txn<'_> {
         last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let last = Arc::new(last);
         self.record(
-            gr,
-            namespace.to_string(),
-            name.to_string(),
-            EventType::Deleted,
-            last.clone(),
-            Some(removed),
-            rv,
+            WatchEvent {
+                resource_version: rv,
+                group_resource: gr.clone(),
+                namespace: namespace.to_string(),
+                event_type: EventType::Deleted,
+                object: last.clone(),
+                previous: Some(removed),
+            },
+            name,
         )?;
         Ok(Some(last))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &mut self,
-        gr: &GroupResource,
-        namespace: String,
-        name: String,
-        event_type: EventType,
-        object: Arc<Value>,
-        previous: Option<Arc<Value>>,
-        rv: u64,
-    ) -> Result<(), StoreError> {
+    /// Logs a change (when persistent) and announces it to watchers.
+    fn record(&mut self, event: WatchEvent, name: &str) -> Result<(), StoreError> {
         if let Some(log) = &mut self.state.log {
-            let record = LogRecord {
-                rv,
-                group: gr.group.clone(),
-                resource: gr.resource.clone(),
-                namespace: namespace.clone(),
+            let record = LogRecordRef {
+                rv: event.resource_version,
+                group: &event.group_resource.group,
+                resource: &event.group_resource.resource,
+                namespace: &event.namespace,
                 name,
-                object: (event_type != EventType::Deleted).then(|| object.as_ref().clone()),
+                object: (event.event_type != EventType::Deleted).then_some(event.object.as_ref()),
             };
-            let write_err = |source| StoreError::Write {
-                path: log.path.clone(),
-                source,
-            };
-            serde_json::to_writer(&mut log.writer, &record).map_err(|e| write_err(e.into()))?;
-            log.writer.write_all(b"\n").map_err(write_err)?;
-            log.writer.flush().map_err(write_err)?;
+            write_record(&mut log.writer, &record)
+                .and_then(|()| log.writer.flush())
+                .map_err(|source| StoreError::Write {
+                    path: log.path.clone(),
+                    source,
+                })?;
         }
-        let event = Arc::new(WatchEvent {
-            resource_version: rv,
-            group_resource: gr.clone(),
-            namespace,
-            event_type,
-            object,
-            previous,
-        });
+        let event = Arc::new(event);
         if self.state.history.len() >= HISTORY_LIMIT
             && let Some(dropped) = self.state.history.pop_front()
         {
