@@ -204,6 +204,11 @@ pub struct ListOptions {
 }
 
 impl ListOptions {
+    /// No label or field selector: every object matches.
+    pub fn is_unfiltered(&self) -> bool {
+        self.labels == LabelSelector::default() && self.fields == FieldSelector::default()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         self.labels.matches(object) && self.fields.matches(object)
     }
@@ -368,42 +373,32 @@ impl Api {
             }
             None => (None, None),
         };
-        let (objects, current_rv) = self.store.txn(|t| {
-            let objects = match snapshot_rv {
+        let namespace = scope.namespace.as_deref();
+        let page = self.store.txn(|t| {
+            let current = t.resource_version();
+            let page = match snapshot_rv {
                 // Later pages show the list as it was at the first page.
-                Some(rv) => t.list_at(&gr, scope.namespace.as_deref(), rv),
-                None => Some(t.list(&gr, scope.namespace.as_deref())),
+                Some(rv) if t.changed_since(&gr, rv) => {
+                    let snapshot = t.list_at(&gr, namespace, rv)?;
+                    let start = after.as_ref().map_or(0, |(ns, name)| {
+                        snapshot.partition_point(|o| {
+                            (meta_str(o, "namespace").unwrap_or_default(), name_of(o))
+                                <= (ns.as_str(), name.as_str())
+                        })
+                    });
+                    paginate(snapshot[start..].iter(), opts)
+                }
+                _ => paginate(t.list_from(&gr, namespace, after.as_ref()), opts),
             };
-            (objects, t.resource_version())
+            Some((page, current))
         });
-        let objects = objects.ok_or_else(|| {
+        let ((items, remaining), current_rv) = page.ok_or_else(|| {
             ApiError::gone(
                 "The provided continue parameter is too old to display a consistent list result. \
                  You can start a new list without the continue parameter.",
             )
         })?;
-        let mut matching =
-            objects
-                .into_iter()
-                .filter(|o| opts.matches(o))
-                .filter(|o| match &after {
-                    Some((namespace, name)) => {
-                        (meta_str(o, "namespace").unwrap_or_default(), name_of(o))
-                            > (namespace.as_str(), name.as_str())
-                    }
-                    None => true,
-                });
         let resource_version = snapshot_rv.unwrap_or(current_rv);
-        let Some(limit) = opts.limit.filter(|l| *l > 0) else {
-            return Ok(ListResult {
-                items: matching.collect(),
-                resource_version,
-                continue_token: None,
-                remaining: None,
-            });
-        };
-        let items: Vec<Arc<Value>> = matching.by_ref().take(limit).collect();
-        let remaining = matching.count();
         let continue_token = (remaining > 0)
             .then(|| {
                 items
@@ -415,7 +410,8 @@ impl Api {
             items,
             resource_version,
             continue_token,
-            remaining: (remaining > 0).then_some(remaining),
+            // As a real server does, no count when selectors make it costly to know.
+            remaining: (remaining > 0 && opts.is_unfiltered()).then_some(remaining),
         })
     }
 
@@ -1526,6 +1522,29 @@ fn parse_patch_body(patch_type: PatchType, body: &[u8]) -> Result<Value, ApiErro
 }
 
 /// Where an object sorts in a list: by namespace, then name, as the store keeps them.
+/// One page of a list: up to `limit` matching objects, and how many more
+/// match — counted only without selectors, where counting is cheap (with
+/// selectors it is 1 when more exist, enough for the continue token).
+fn paginate<'a>(
+    objects: impl Iterator<Item = &'a Arc<Value>>,
+    opts: &ListOptions,
+) -> (Vec<Arc<Value>>, usize) {
+    let unfiltered = opts.is_unfiltered();
+    let mut matching = objects.filter(|o| unfiltered || opts.matches(o));
+    match opts.limit.filter(|l| *l > 0) {
+        None => (matching.cloned().collect(), 0),
+        Some(limit) => {
+            let items = matching.by_ref().take(limit).cloned().collect();
+            let remaining = if unfiltered {
+                matching.count()
+            } else {
+                usize::from(matching.next().is_some())
+            };
+            (items, remaining)
+        }
+    }
+}
+
 fn object_position(object: &Value) -> (String, String) {
     (
         meta_str(object, "namespace")

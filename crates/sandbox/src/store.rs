@@ -295,6 +295,43 @@ impl Txn<'_> {
         }
     }
 
+    /// Objects of a resource in list order, after the `after` (namespace,
+    /// name) position when one is given: a page costs what it holds, not
+    /// what the resource holds.
+    pub fn list_from<'t>(
+        &'t self,
+        gr: &GroupResource,
+        namespace: Option<&'t str>,
+        after: Option<&(String, String)>,
+    ) -> impl Iterator<Item = &'t Arc<Value>> + 't {
+        use std::ops::Bound;
+        let start = match (after, namespace) {
+            (Some(key), _) => Bound::Excluded(key.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        self.state
+            .objects
+            .get(gr)
+            .into_iter()
+            .flat_map(move |bucket| bucket.range((start.clone(), Bound::Unbounded)))
+            .take_while(move |((ns, _), _)| namespace.is_none_or(|want| want == ns))
+            .map(|(_, object)| object)
+    }
+
+    /// Whether objects of a resource changed after version `rv` (or the
+    /// history no longer tells).
+    pub fn changed_since(&self, gr: &GroupResource, rv: u64) -> bool {
+        rv < self.state.compacted
+            || self
+                .state
+                .history
+                .iter()
+                .rev()
+                .take_while(|e| e.resource_version > rv)
+                .any(|e| e.group_resource == *gr)
+    }
+
     /// Objects of a resource as they were at version `rv` (a paginated
     /// list's snapshot), rebuilt by undoing the newer events in history.
     /// `None` when history no longer reaches back to `rv`.
