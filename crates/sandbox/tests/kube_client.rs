@@ -422,7 +422,12 @@ async fn list_filters_by_labels_and_pages_with_continue() {
         .list(&ListParams::default().limit(3))
         .await
         .expect("unfiltered page");
-    assert!(unfiltered.metadata.remaining_item_count.is_some_and(|n| n > 0));
+    assert!(
+        unfiltered
+            .metadata
+            .remaining_item_count
+            .is_some_and(|n| n > 0)
+    );
     let mut page = first;
     loop {
         pages += 1;
