@@ -93,6 +93,8 @@ pub struct WriteOptions {
     /// The fallback manager name, from the User-Agent as Kubernetes does.
     pub user_agent: String,
     pub subresource: Option<String>,
+    /// `fieldValidation=Strict`: unknown fields are an error instead of dropped.
+    pub strict_fields: bool,
 }
 
 impl WriteOptions {
@@ -706,6 +708,7 @@ impl Api {
             // The stored object carries server defaults: compare like with like,
             // or a manifest that omits them would look like a spec change.
             server_defaults(rt, Some(old), &mut new);
+            apply_schema(rt, &mut new, opts)?;
             if rt.tracks_generation && spec_part(old) != spec_part(&new) {
                 let generation = old_meta
                     .get("generation")
@@ -754,6 +757,7 @@ impl Api {
             meta.remove("resourceVersion");
         }
         server_defaults(rt, old, &mut new);
+        apply_schema(rt, &mut new, opts)?;
         validation::validate(rt, &new)?;
         if kind == WriteKind::Update {
             let schema = ownership_schema(rt, opts);
@@ -1136,6 +1140,42 @@ impl Api {
         )?;
         Ok(scale_of(&object))
     }
+}
+
+/// Prunes, defaults and validates a custom resource with its CRD's schema.
+/// Unknown fields are dropped, or refused when the client asked for strict
+/// field validation (kubectl's default).
+fn apply_schema(
+    rt: &ResourceType,
+    object: &mut Value,
+    opts: &WriteOptions,
+) -> Result<(), ApiError> {
+    let Some(schema) = &rt.open_api_schema else {
+        return Ok(());
+    };
+    let report = crate::schema::apply(schema, object);
+    if !report.invalid.is_empty() {
+        return Err(ApiError::invalid(
+            &rt.kind,
+            &rt.group,
+            name_of(object),
+            &report.invalid,
+        ));
+    }
+    if opts.strict_fields && !report.pruned.is_empty() {
+        let unknown: Vec<String> = report
+            .pruned
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            unknown.join(", "),
+            kind = rt.kind,
+            version = rt.preferred_version(),
+        )));
+    }
+    Ok(())
 }
 
 /// Which fields a write may own: the status subresource owns only status.

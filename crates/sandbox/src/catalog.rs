@@ -66,6 +66,9 @@ pub struct ResourceType {
     pub tracks_generation: bool,
     pub merge_schema: Arc<MergeSchema>,
     pub printer_columns: Vec<PrinterColumn>,
+    /// A custom resource's structural schema (storage version), applied on
+    /// every write by [`crate::schema`]; `None` for built-in kinds.
+    pub open_api_schema: Option<Arc<Value>>,
     /// Built-in kinds accept strategic merge patches; custom resources do not.
     pub builtin: bool,
 }
@@ -409,6 +412,7 @@ impl Default for Catalog {
                     tracks_generation: b.generation,
                     merge_schema: Arc::new(MergeSchema::builtin(b.group, b.kind)),
                     printer_columns: Vec::new(),
+                    open_api_schema: None,
                     builtin: true,
                 };
                 (rt.group_resource(), Arc::new(rt))
@@ -612,6 +616,7 @@ pub fn resource_type_from_crd(crd: &Value) -> Result<ResourceType, String> {
             MergeSchema::from_openapi_v3(&schema)
         }),
         printer_columns,
+        open_api_schema: (!schema.is_null()).then(|| Arc::new(schema)),
         builtin: false,
     })
 }

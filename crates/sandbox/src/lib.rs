@@ -36,6 +36,7 @@ pub mod discovery;
 pub mod merge;
 mod protobuf;
 pub mod rollout;
+pub mod schema;
 pub mod selector;
 mod server;
 pub mod status;

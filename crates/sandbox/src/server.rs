@@ -365,6 +365,7 @@ async fn resource(
             .map(str::to_string),
         user_agent: header(&req, "user-agent").to_string(),
         subresource: path.subresource.map(str::to_string),
+        strict_fields: query.get("fieldValidation") == Some("Strict"),
     };
     let method = req.method().clone();
     if path.subresource == Some("scale") {

@@ -1444,3 +1444,95 @@ spec:
     );
     sb.kubectl(&["get", "job", "again"]).run().await.code(1);
 }
+
+const GADGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [interval]
+            properties:
+              interval: {type: string, pattern: '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'}
+              timeout: {type: string, default: 60s}
+              provider: {type: string, enum: [generic, github]}
+          status:
+            type: object
+            default: {observedGeneration: -1}
+            properties:
+              observedGeneration: {type: integer}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_pruned_defaulted_and_validated_by_their_schema() {
+    let sb = TestSandbox::start("crd-schema").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(GADGET_CRD)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=established",
+        "crd/gadgets.example.com",
+    ])
+    .run()
+    .await
+    .ok();
+
+    let bad = "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: bad}\nspec: {interval: 5 minutes, provider: gitlab}\n";
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(bad)
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.contains(
+            r#"spec.interval: Invalid value: "5 minutes": spec.interval in body should match"#
+        ),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains(
+            r#"spec.provider: Unsupported value: "gitlab": supported values: "generic", "github""#
+        ),
+        "{out:#?}"
+    );
+    sb.kubectl(&["get", "gadget", "bad"]).run().await.code(1);
+
+    let unknown = "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: good}\nspec: {interval: 1m, bogus: true}\n";
+    let out = sb
+        .kubectl(&["apply", "-f", "-"])
+        .stdin(unknown)
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr
+            .contains(r#"strict decoding error: unknown field "spec.bogus""#),
+        "{out:#?}"
+    );
+    sb.kubectl(&["apply", "--validate=false", "-f", "-"])
+        .stdin(unknown)
+        .run()
+        .await
+        .ok();
+    let good = get_json(&sb, &["gadget", "good"]).await;
+    assert!(good["spec"].get("bogus").is_none(), "{good:#?}");
+    assert_eq!(good["spec"]["timeout"], "60s");
+    assert_eq!(good["status"]["observedGeneration"], -1);
+}
