@@ -38,12 +38,14 @@
 //! ```
 
 mod archive;
+mod consume;
 mod error;
 mod git;
 mod semver_range;
 mod storage;
 
 pub use archive::{DEFAULT_IGNORE, SOURCEIGNORE};
+pub use consume::unpack_verified;
 pub use error::{Cause, Error};
 pub use git::{GitAuth, GitReference, GitSource};
 pub use storage::{Artifact, ArtifactKey, Storage};

@@ -200,6 +200,23 @@ impl Storage {
         Ok(file)
     }
 
+    /// Remove every artifact and the git cache of `key` (its object was deleted).
+    pub fn remove_all(&self, key: &ArtifactKey) -> Result<(), Error> {
+        let rel_dir = key.rel_dir()?;
+        for dir in [
+            self.root.join(&rel_dir),
+            self.root.join(".git-cache").join(&rel_dir),
+        ] {
+            match fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(Error::io("removing", &dir, e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Remove all but the newest `keep` artifacts of `key` (by modification
     /// time), never removing `current`. Returns the removed paths.
     pub fn gc(

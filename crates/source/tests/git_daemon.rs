@@ -2,7 +2,7 @@
 //! pushes, tags, semver, commits, and each bad input leaving the previous
 //! artifact as it was.
 
-mod common;
+use driftless_testkit as common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Smart HTTP through `git http-backend` behind lighttpd on loopback:
 //! anonymous, basic auth and bearer token, right and wrong credentials.
 
-mod common;
+use driftless_testkit as common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! SSH through a real `sshd` on loopback with a deploy key: the host key must
 //! match `known_hosts`; a wrong key or an unknown host is refused.
 
-mod common;
+use driftless_testkit as common;
 
 use std::time::Duration;
 

@@ -20,10 +20,24 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
 }
 
 /// Applies an RFC 6902 JSON patch (an array of operations) to a copy of `obj`.
+///
+/// As the Kubernetes API server (evanphx/json-patch) does, a `test` of a
+/// missing path against `null` passes: kube-rs's finalizer helper relies on
+/// it ("test /metadata/finalizers is null, then add").
 pub fn json_patch(obj: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops: json_patch::Patch =
         serde_json::from_value(patch.clone()).map_err(PatchError::InvalidJsonPatch)?;
     let mut out = obj.clone();
+    let ops: Vec<_> = ops
+        .0
+        .into_iter()
+        .filter(|op| match op {
+            json_patch::PatchOperation::Test(test) => {
+                !(test.value.is_null() && out.pointer(test.path.as_str()).is_none())
+            }
+            _ => true,
+        })
+        .collect();
     json_patch::patch(&mut out, &ops).map_err(PatchError::JsonPatch)?;
     Ok(out)
 }
@@ -61,6 +75,22 @@ mod tests {
         assert_eq!(
             patched,
             json!({"metadata": {"labels": {"b/c": "2"}}, "spec": {"replicas": 3}})
+        );
+    }
+
+    #[test]
+    fn a_test_of_a_missing_path_against_null_passes() {
+        let obj = json!({"metadata": {"name": "a"}});
+        let patch = json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}
+        ]);
+        let out = json_patch(&obj, &patch).expect("applies");
+        assert_eq!(out["metadata"]["finalizers"], json!(["x"]));
+        let present = json!({"metadata": {"finalizers": ["y"]}});
+        assert!(
+            json_patch(&present, &patch).is_err(),
+            "a present value is not null"
         );
     }
 

@@ -8,7 +8,6 @@
 //!
 //! Ports come from binding 127.0.0.1:0; servers are polled until they accept,
 //! with a deadline, and killed on drop.
-#![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,139 @@
+//! Kubernetes Events on our objects, as `core/v1` Events so that
+//! `kubectl get events`, `kubectl describe` and `driftless events` see them
+//! on every API server.
+//!
+//! A repeat of the same reason and message on the same object bumps the
+//! existing Event's count instead of creating another, as client-go's
+//! recorder does, so a failing reconcile every minute stays one line.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, Resource, ResourceExt};
+
+/// `Normal` or `Warning`, Kubernetes' two event types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
+/// (namespace, involved object's uid, reason, message).
+type EventKey = (String, String, String, String);
+
+/// Writes Events; cheap to clone behind an `Arc`.
+pub struct Recorder {
+    client: Client,
+    component: String,
+    /// The Event already written for a key, and its count.
+    seen: Mutex<HashMap<EventKey, (String, i32)>>,
+}
+
+impl Recorder {
+    pub fn new(client: Client, component: impl Into<String>) -> Recorder {
+        Recorder {
+            client,
+            component: component.into(),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records an event on `object`. Failing to record is logged, never
+    /// fatal: events are a view of the reconcile, not part of it.
+    pub async fn publish<K>(&self, object: &K, kind: EventType, reason: &str, message: &str)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let namespace = object.namespace().unwrap_or_else(|| "default".to_owned());
+        let uid = object.uid().unwrap_or_default();
+        let key = (
+            namespace.clone(),
+            uid,
+            reason.to_owned(),
+            message.to_owned(),
+        );
+        let now = Timestamp::now();
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        let repeat = self
+            .seen
+            .lock()
+            .expect("event cache lock")
+            .get(&key)
+            .cloned();
+        if let Some((name, count)) = repeat {
+            let patch = serde_json::json!({"count": count + 1, "lastTimestamp": Time(now)});
+            if api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .is_ok()
+            {
+                self.remember(key, name, count + 1);
+                return;
+            }
+        }
+        let event = Event {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}.", object.name_any())),
+                namespace: Some(namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            involved_object: reference(object),
+            reason: Some(reason.to_owned()),
+            message: Some(message.to_owned()),
+            type_: Some(kind.as_str().to_owned()),
+            count: Some(1),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            event_time: Some(MicroTime(now)),
+            action: Some(reason.to_owned()),
+            reporting_component: Some(self.component.clone()),
+            reporting_instance: Some(self.component.clone()),
+            source: Some(EventSource {
+                component: Some(self.component.clone()),
+                host: None,
+            }),
+            ..Event::default()
+        };
+        match api.create(&PostParams::default(), &event).await {
+            Ok(created) => self.remember(key, created.name_any(), 1),
+            Err(error) => tracing::warn!(
+                object = %object.name_any(), %namespace, reason, %error,
+                "cannot record event"
+            ),
+        }
+    }
+
+    fn remember(&self, key: EventKey, name: String, count: i32) {
+        let mut seen = self.seen.lock().expect("event cache lock");
+        // Bounded: a long-running controller must not grow without limit.
+        if seen.len() > 10_000 {
+            seen.clear();
+        }
+        seen.insert(key, (name, count));
+    }
+}
+
+fn reference<K: Resource<DynamicType = ()>>(object: &K) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        name: object.meta().name.clone(),
+        namespace: object.meta().namespace.clone(),
+        uid: object.meta().uid.clone(),
+        resource_version: object.meta().resource_version.clone(),
+        field_path: None,
+    }
+}

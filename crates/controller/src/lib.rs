@@ -1,0 +1,213 @@
+//! # driftless-controller: the reconcilers
+//!
+//! Wires the pipeline's stages to the Kubernetes API: the `GitRepository`
+//! reconciler turns a source spec into an artifact (via `driftless-source`)
+//! and serves it over HTTP; the `Kustomization` reconciler downloads and
+//! verifies that artifact, renders it (`driftless-render`), applies, prunes
+//! and health-checks the result (`driftless-apply`), and writes Flux's
+//! status, events and metrics.
+//!
+//! **Owns:** scheduling (kube-runtime's controller machinery: watches,
+//! intervals, retries, requested reconciles), mapping results onto
+//! conditions, events and metrics, the artifact and metrics HTTP servers,
+//! leader election. **Must not:** decide what a fetch, a render or an apply
+//! does — those decisions live in the crates above; this crate only calls
+//! them and reports.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! let client = kube::Client::try_default().await?;
+//! let options = driftless_controller::ControllerOptions::new("/var/lib/driftless");
+//! driftless_controller::run(client, options, std::future::pending()).await
+//! # }
+//! ```
+
+mod events;
+mod gitrepository;
+mod http;
+pub mod leader;
+mod metrics;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use driftless_source::{GitFetcher, Storage};
+
+pub use leader::{LEASE_NAME, LeaseTimings};
+
+/// Everything `driftless controller` can be told.
+#[derive(Clone, Debug)]
+pub struct ControllerOptions {
+    /// Artifacts and git caches live here.
+    pub storage_dir: PathBuf,
+    /// Where the artifact server listens (port 0: any free port).
+    pub artifact_listen: SocketAddr,
+    /// The address written into `status.artifact.url`; by default
+    /// `http://<the bound artifact address>`. In a cluster: the Service's DNS name.
+    pub artifact_base_url: Option<String>,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; none: not served.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Compete for the Lease in this namespace before reconciling; none: reconcile at once.
+    pub leader_election_namespace: Option<String>,
+    /// This replica's name in the Lease (the pod name in a cluster).
+    pub identity: String,
+    pub lease_timings: LeaseTimings,
+    /// Refuse `sourceRef`s and `dependsOn` in other namespaces (Flux's `--no-cross-namespace-refs`).
+    pub no_cross_namespace_refs: bool,
+    /// Watch applied objects and correct a manual edit or delete within seconds.
+    pub drift_watch: bool,
+    /// Reconciles running at once, per kind.
+    pub concurrency: u16,
+    /// Field manager for server-side apply (Flux's, so Flux-managed clusters are adopted).
+    pub field_manager: String,
+}
+
+impl ControllerOptions {
+    pub fn new(storage_dir: impl Into<PathBuf>) -> ControllerOptions {
+        ControllerOptions {
+            storage_dir: storage_dir.into(),
+            artifact_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            artifact_base_url: None,
+            metrics_listen: None,
+            leader_election_namespace: None,
+            identity: default_identity(),
+            lease_timings: LeaseTimings::default(),
+            no_cross_namespace_refs: false,
+            drift_watch: true,
+            concurrency: 4,
+            field_manager: "kustomize-controller".to_owned(),
+        }
+    }
+}
+
+/// The pod name in a cluster, the host name and process id elsewhere.
+fn default_identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".to_owned());
+        format!("{host}-{}", std::process::id())
+    })
+}
+
+/// Shared by every reconcile.
+pub(crate) struct Context {
+    pub client: kube::Client,
+    pub fetcher: GitFetcher,
+    pub recorder: events::Recorder,
+    pub metrics: Arc<metrics::Metrics>,
+    pub artifact_base_url: String,
+    pub options: ControllerOptions,
+}
+
+/// Runs the controller until `shutdown` completes (or leadership is lost,
+/// which is an error: the process should exit and be restarted).
+pub async fn run(
+    client: kube::Client,
+    options: ControllerOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let storage = Storage::new(&options.storage_dir).with_context(|| {
+        format!(
+            "cannot use storage directory {}",
+            options.storage_dir.display()
+        )
+    })?;
+    let artifact_listener = tokio::net::TcpListener::bind(options.artifact_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for artifacts", options.artifact_listen))?;
+    let artifact_addr = artifact_listener.local_addr()?;
+    let artifact_base_url = options
+        .artifact_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{artifact_addr}"));
+    let artifacts = http::artifact_router(storage.root().to_path_buf());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(artifact_listener, artifacts).await {
+            tracing::error!(%error, "artifact server stopped");
+        }
+    });
+    tracing::info!(%artifact_addr, url = %artifact_base_url, "serving artifacts");
+
+    let metrics = Arc::new(metrics::Metrics::default());
+    let health = http::Health::default();
+    if let Some(addr) = options.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+        let router = http::operations_router(metrics.clone(), health.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "metrics server stopped");
+            }
+        });
+        tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
+    }
+
+    let context = Arc::new(Context {
+        recorder: events::Recorder::new(client.clone(), "driftless-controller"),
+        fetcher: GitFetcher::new(storage),
+        client: client.clone(),
+        metrics,
+        artifact_base_url,
+        options: options.clone(),
+    });
+
+    let elector = options
+        .leader_election_namespace
+        .as_deref()
+        .map(|namespace| {
+            leader::LeaderElector::new(
+                client.clone(),
+                namespace,
+                &options.identity,
+                options.lease_timings.clone(),
+            )
+        });
+    tokio::pin!(shutdown);
+    if let Some(elector) = &elector {
+        tokio::select! {
+            () = elector.acquire() => {}
+            () = &mut shutdown => return Ok(()),
+        }
+    }
+    health.set_ready(true);
+
+    let reconcilers = gitrepository::run(context.clone());
+    let lost = async {
+        match &elector {
+            Some(elector) => elector.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        _ = reconcilers => Err(anyhow::anyhow!("the reconcilers stopped")),
+        () = lost => Err(anyhow::anyhow!("lost the leader lease; stopping so that only one controller applies")),
+        () = &mut shutdown => Ok(()),
+    };
+    health.set_ready(false);
+    if let Some(elector) = &elector {
+        elector.release().await;
+    }
+    result
+}
+
+/// Parses a Flux duration field, naming the field when it is not valid
+/// (the CRD's pattern makes this rare: objects written before it).
+pub(crate) fn duration_of(
+    field: &str,
+    value: &driftless_api::GoDuration,
+) -> Result<Duration, String> {
+    value
+        .to_std()
+        .map_err(|e| format!("spec.{field} {:?} is not a duration: {e}", value.as_str()))
+}
+
+/// Now, as the API's timestamp type.
+pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())
+}

@@ -1,0 +1,154 @@
+//! Prometheus metrics, named as Flux's controllers name theirs so existing
+//! dashboards and alerts keep working: `gotk_reconcile_duration_seconds`
+//! (histogram) and `gotk_reconcile_condition` (one gauge per object,
+//! condition type and status), plus `driftless_applied_objects_total` by
+//! action.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    reconcile_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    condition: Family<Labels, Gauge>,
+    applied: Family<Labels, Counter>,
+    encode_lock: Mutex<()>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let reconcile_duration =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram as fn() -> Histogram,
+            );
+        let condition = Family::<Labels, Gauge>::default();
+        let applied = Family::<Labels, Counter>::default();
+        registry.register(
+            "gotk_reconcile_duration_seconds",
+            "The duration in seconds of a reconcile",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "gotk_reconcile_condition",
+            "The current condition status of a reconciled object",
+            condition.clone(),
+        );
+        registry.register(
+            "driftless_applied_objects",
+            "Objects the Kustomization reconciler created, configured or deleted",
+            applied.clone(),
+        );
+        Metrics {
+            registry,
+            reconcile_duration,
+            condition,
+            applied,
+            encode_lock: Mutex::new(()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn record_reconcile(&self, kind: &str, namespace: &str, name: &str, took: Duration) {
+        self.reconcile_duration
+            .get_or_create(&object_labels(kind, namespace, name))
+            .observe(took.as_secs_f64());
+    }
+
+    /// Sets the gauge of `type_` to 1 for `status` and 0 for the other two.
+    pub fn record_condition(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        type_: &str,
+        status: &str,
+    ) {
+        for candidate in ["True", "False", "Unknown"] {
+            let mut labels = object_labels(kind, namespace, name);
+            labels.push(("type", type_.to_owned()));
+            labels.push(("status", candidate.to_owned()));
+            self.condition
+                .get_or_create(&labels)
+                .set(i64::from(candidate == status));
+        }
+    }
+
+    /// Drops every series of a deleted object.
+    pub fn forget(&self, kind: &str, namespace: &str, name: &str) {
+        self.reconcile_duration
+            .remove(&object_labels(kind, namespace, name));
+        for type_ in ["Ready", "Healthy"] {
+            for status in ["True", "False", "Unknown"] {
+                let mut labels = object_labels(kind, namespace, name);
+                labels.push(("type", type_.to_owned()));
+                labels.push(("status", status.to_owned()));
+                self.condition.remove(&labels);
+            }
+        }
+    }
+
+    pub fn record_applied(&self, action: &str, count: u64) {
+        if count > 0 {
+            self.applied
+                .get_or_create(&vec![("action", action.to_owned())])
+                .inc_by(count);
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let _guard = self.encode_lock.lock().expect("metrics lock");
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+fn object_labels(kind: &str, namespace: &str, name: &str) -> Labels {
+    vec![
+        ("kind", kind.to_owned()),
+        ("name", name.to_owned()),
+        ("namespace", namespace.to_owned()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_flux_named_series() {
+        let metrics = Metrics::default();
+        metrics.record_reconcile(
+            "Kustomization",
+            "flux-system",
+            "apps",
+            Duration::from_millis(30),
+        );
+        metrics.record_condition("Kustomization", "flux-system", "apps", "Ready", "True");
+        metrics.record_applied("created", 3);
+        let text = metrics.encode();
+        assert!(text.contains("gotk_reconcile_duration_seconds_count{kind=\"Kustomization\",name=\"apps\",namespace=\"flux-system\"} 1"), "{text}");
+        assert!(text.contains("gotk_reconcile_condition{kind=\"Kustomization\",name=\"apps\",namespace=\"flux-system\",type=\"Ready\",status=\"True\"} 1"), "{text}");
+        assert!(text.contains("gotk_reconcile_condition{kind=\"Kustomization\",name=\"apps\",namespace=\"flux-system\",type=\"Ready\",status=\"False\"} 0"), "{text}");
+        assert!(
+            text.contains("driftless_applied_objects_total{action=\"created\"} 3"),
+            "{text}"
+        );
+    }
+}

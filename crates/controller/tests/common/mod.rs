@@ -1,0 +1,136 @@
+//! A sandbox with our CRDs installed and a controller running in-process
+//! against it, plus helpers to read conditions.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::time::Duration;
+
+use driftless_api::conditions::{self, types};
+use driftless_controller::ControllerOptions;
+use driftless_testkit::cluster::{TestCluster, eventually};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use tokio::sync::oneshot;
+
+pub struct Env {
+    pub cluster: TestCluster,
+    pub client: kube::Client,
+    storage: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    controller: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Env {
+    /// A sandbox with the CRDs, and a controller (no leader election).
+    pub async fn start() -> Env {
+        let mut env = Env::without_controller().await;
+        env.start_controller(|_| {}).await;
+        env
+    }
+
+    pub async fn without_controller() -> Env {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let cluster = TestCluster::start().await;
+        let client = cluster.client().await;
+        install_crds(&client).await;
+        Env {
+            cluster,
+            client,
+            storage: tempfile::tempdir().expect("a temp dir"),
+            stop: None,
+            controller: None,
+        }
+    }
+
+    pub fn options(&self) -> ControllerOptions {
+        let mut options = ControllerOptions::new(self.storage.path());
+        options.artifact_listen = "127.0.0.1:0".parse().expect("loopback");
+        options.lease_timings.lease_duration = Duration::from_secs(3);
+        options.lease_timings.renew_period = Duration::from_millis(500);
+        options.lease_timings.retry_period = Duration::from_millis(300);
+        options
+    }
+
+    pub async fn start_controller(&mut self, adjust: impl FnOnce(&mut ControllerOptions)) {
+        let mut options = self.options();
+        adjust(&mut options);
+        let (stop, stopped) = oneshot::channel();
+        let client = self.client.clone();
+        self.controller = Some(tokio::spawn(driftless_controller::run(
+            client,
+            options,
+            async {
+                let _ = stopped.await;
+            },
+        )));
+        self.stop = Some(stop);
+    }
+
+    pub async fn stop_controller(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.controller.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
+        }
+    }
+}
+
+pub async fn install_crds(client: &kube::Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in driftless_api::crds() {
+        api.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD created");
+    }
+    for crd in driftless_api::crds() {
+        let name = crd.metadata.name.clone().expect("named");
+        eventually(&format!("CRD {name} established"), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                let crd = api.get(&name).await.map_err(|e| e.to_string())?;
+                let established = crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True");
+                established
+                    .then_some(())
+                    .ok_or_else(|| "not established".to_owned())
+            }
+        })
+        .await;
+    }
+}
+
+/// (status, reason, message) of the `Ready` condition.
+pub fn ready_of(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Option<(String, String, String)> {
+    conditions::find(conditions, types::READY)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Messages of core/v1 Events about an object.
+pub async fn event_messages(client: &kube::Client, namespace: &str, name: &str) -> Vec<String> {
+    let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), namespace);
+    api.list(&Default::default())
+        .await
+        .expect("events list")
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default()
+            )
+        })
+        .collect()
+}

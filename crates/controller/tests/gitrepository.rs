@@ -1,0 +1,302 @@
+//! GitRepository end to end: `git daemon` on loopback, the sandbox, and the
+//! controller in-process. A repository becomes Ready with Flux's revision
+//! and a served, verifiable artifact; pushes are picked up on the interval
+//! and on a requested reconcile; failures say why and keep the last artifact.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Env, event_messages, ready_of};
+use driftless_api::GitRepository;
+use driftless_api::annotations::RECONCILE_REQUESTED_AT;
+use driftless_testkit::cluster::{eventually, http_get};
+use driftless_testkit::{Fixture, GitDaemon};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use sha2::Digest;
+
+const NS: &str = "default";
+
+struct Repo {
+    _served: tempfile::TempDir,
+    daemon: GitDaemon,
+    fixture: Fixture,
+}
+
+fn repo_with_app() -> Repo {
+    let served = tempfile::tempdir().expect("tempdir");
+    let fixture = Fixture::new(served.path(), "app");
+    fixture.write(
+        "deploy/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  color: blue\n",
+    );
+    fixture.commit("first");
+    let daemon = GitDaemon::start(served.path());
+    Repo {
+        _served: served,
+        daemon,
+        fixture,
+    }
+}
+
+fn git_repository(name: &str, url: &str, branch: &str, interval: &str) -> GitRepository {
+    let mut repo = GitRepository::test(name)
+        .in_namespace(NS)
+        .url(url)
+        .branch(branch);
+    repo.spec.interval = interval.into();
+    repo
+}
+
+async fn wait_ready_revision(api: &Api<GitRepository>, name: &str, want: &str) -> GitRepository {
+    eventually(&format!("{name} ready at {want}"), || async {
+        let repo = api.get(name).await.map_err(|e| e.to_string())?;
+        let status = repo.status.clone().unwrap_or_default();
+        let ready = ready_of(status.conditions.as_deref().unwrap_or_default());
+        let revision = status.artifact.as_ref().map(|a| a.revision.clone());
+        match (&ready, &revision) {
+            (Some((s, _, _)), Some(r)) if s == "True" && r == want => Ok(repo),
+            _ => Err(format!("ready {ready:?}, revision {revision:?}")),
+        }
+    })
+    .await
+}
+
+async fn wait_not_ready(api: &Api<GitRepository>, name: &str) -> GitRepository {
+    eventually(&format!("{name} not ready"), || async {
+        let repo = api.get(name).await.map_err(|e| e.to_string())?;
+        let status = repo.status.clone().unwrap_or_default();
+        match ready_of(status.conditions.as_deref().unwrap_or_default()) {
+            Some((s, _, _)) if s == "False" => Ok(repo),
+            other => Err(format!("ready {other:?}")),
+        }
+    })
+    .await
+}
+
+/// Downloads the artifact the status names and checks it against the digest.
+fn fetch_verified(repo: &GitRepository) -> Vec<u8> {
+    let artifact = repo
+        .status
+        .as_ref()
+        .and_then(|s| s.artifact.clone())
+        .expect("an artifact");
+    let (code, body) = http_get(&artifact.url).expect("the artifact server answers");
+    assert_eq!(code, 200, "GET {}", artifact.url);
+    let hex: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let digest = format!("sha256:{hex}");
+    assert_eq!(
+        Some(digest),
+        artifact.digest,
+        "served bytes match the status digest"
+    );
+    assert_eq!(Some(body.len() as i64), artifact.size);
+    body
+}
+
+fn request_reconcile(at: &str) -> serde_json::Value {
+    serde_json::json!({"metadata": {"annotations": BTreeMap::from([(RECONCILE_REQUESTED_AT, at)])}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn becomes_ready_serves_the_artifact_and_follows_pushes() {
+    let env = Env::start().await;
+    let git = repo_with_app();
+    let head = git.fixture.commit("second");
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &git_repository("app", &git.daemon.url("app"), "main", "1s"),
+    )
+    .await
+    .expect("created");
+
+    let repo = wait_ready_revision(&api, "app", &format!("main@sha1:{head}")).await;
+    let status = repo.status.clone().expect("status");
+    let ready = ready_of(status.conditions.as_deref().unwrap_or_default()).expect("Ready");
+    assert_eq!(ready.1, "Succeeded");
+    assert!(ready.2.contains(&head), "{ready:?}");
+    assert_eq!(status.observed_generation, repo.metadata.generation);
+    assert!(
+        repo.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"finalizers.fluxcd.io".to_owned())
+    );
+    let tarball = fetch_verified(&api.get("app").await.expect("get"));
+    assert!(driftless_testkit::tar_paths(&tarball[..]).contains(&"deploy/cm.yaml".to_owned()));
+
+    // A push is picked up on the next interval (1s here).
+    git.fixture.write(
+        "deploy/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  color: green\n",
+    );
+    let pushed = git.fixture.commit("green");
+    wait_ready_revision(&api, "app", &format!("main@sha1:{pushed}")).await;
+    let events = event_messages(&env.client, NS, "app").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Normal NewArtifact") && e.contains(&pushed)),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_reconcile_fetches_at_once_and_is_acknowledged() {
+    let env = Env::start().await;
+    let git = repo_with_app();
+    let first = git.fixture.commit("pinned");
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    wait_ready_revision(&api, "app", &format!("main@sha1:{first}")).await;
+
+    let pushed = git.fixture.commit("next");
+    let at = "2026-12-02T10:00:00.000000001Z";
+    api.patch(
+        "app",
+        &PatchParams::default(),
+        &Patch::Merge(request_reconcile(at)),
+    )
+    .await
+    .expect("annotated");
+    let repo = wait_ready_revision(&api, "app", &format!("main@sha1:{pushed}")).await;
+    assert_eq!(
+        repo.status
+            .and_then(|s| s.last_handled_reconcile_at)
+            .as_deref(),
+        Some(at)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_branch_fails_visibly_and_keeps_the_last_artifact() {
+    let env = Env::start().await;
+    let git = repo_with_app();
+    let head = git.fixture.commit("good");
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    let good = wait_ready_revision(&api, "app", &format!("main@sha1:{head}")).await;
+    let before = fetch_verified(&good);
+
+    let patch = serde_json::json!({"spec": {"ref": {"branch": "no-such-branch"}}});
+    api.patch("app", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("patched");
+    let failed = wait_not_ready(&api, "app").await;
+    let status = failed.status.clone().expect("status");
+    let (_, reason, message) =
+        ready_of(status.conditions.as_deref().unwrap_or_default()).expect("Ready");
+    assert_eq!(reason, "GitOperationFailed");
+    assert!(
+        message.contains("no-such-branch") && message.contains("check spec.ref"),
+        "{message}"
+    );
+    assert_eq!(
+        status.artifact,
+        good.status.clone().and_then(|s| s.artifact),
+        "the last artifact stays in the status"
+    );
+    assert_eq!(
+        fetch_verified(&failed),
+        before,
+        "and is still served unchanged"
+    );
+    let events = event_messages(&env.client, NS, "app").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Warning GitOperationFailed")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_and_a_missing_secret_are_reported() {
+    let env = Env::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &git_repository("down", &format!("git://{closed}/app"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    let repo = wait_not_ready(&api, "down").await;
+    let (_, reason, message) = ready_of(
+        repo.status
+            .and_then(|s| s.conditions)
+            .as_deref()
+            .unwrap_or_default(),
+    )
+    .expect("Ready");
+    assert_eq!(reason, "GitOperationFailed");
+    assert!(message.contains("cannot reach"), "{message}");
+
+    let git = repo_with_app();
+    let with_secret =
+        git_repository("private", &git.daemon.url("app"), "main", "1h").secret("missing-creds");
+    api.create(&PostParams::default(), &with_secret)
+        .await
+        .expect("created");
+    let repo = wait_not_ready(&api, "private").await;
+    let (_, reason, message) = ready_of(
+        repo.status
+            .and_then(|s| s.conditions)
+            .as_deref()
+            .unwrap_or_default(),
+    )
+    .expect("Ready");
+    assert_eq!(reason, "AuthenticationFailed");
+    assert!(
+        message.contains("secret 'default/missing-creds'"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_removes_the_artifacts() {
+    let env = Env::start().await;
+    let git = repo_with_app();
+    let head = git.fixture.commit("x");
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    let repo = wait_ready_revision(&api, "app", &format!("main@sha1:{head}")).await;
+    let url = repo.status.and_then(|s| s.artifact).expect("artifact").url;
+    api.delete("app", &Default::default())
+        .await
+        .expect("deleted");
+    eventually("the object and its artifact gone", || async {
+        let gone = api
+            .get_opt("app")
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none();
+        let (code, _) = http_get(&url)?;
+        (gone && code == 404)
+            .then_some(())
+            .ok_or(format!("object gone {gone}, artifact status {code}"))
+    })
+    .await;
+}
