@@ -58,6 +58,16 @@ struct Target {
     force: bool,
 }
 
+/// One object's part in a stage.
+enum Work {
+    /// Left alone (an annotation says so).
+    Skip(Change),
+    /// Decided without asking the server (a diff of a kind not yet served).
+    Known(Change, ObjectDiff),
+    /// To be dry-run and, if it differs, applied.
+    Apply(Target),
+}
+
 /// What one object's apply or dry run found.
 struct Outcome {
     action: Action,
@@ -236,61 +246,75 @@ impl Applier {
                 .into_iter()
                 .partition(|d| Stage::of(&d.group, &d.kind) == stage);
             desired = rest;
-            let mut targets = Vec::new();
+            // Skipped objects keep their place among the applied ones.
+            let mut work: Vec<Work> = Vec::new();
             for d in in_stage {
                 if let Some(reason) = d.skip_reason() {
-                    changes.entries.push(Change {
+                    work.push(Work::Skip(Change {
                         id: d.loose_id(),
                         version: d.version.clone(),
                         action: Action::Skipped(reason),
-                    });
+                    }));
                     continue;
                 }
                 let in_set = defined.iter().any(|(g, k)| *g == d.group && *k == d.kind);
                 match self.target(d).await {
-                    Ok(target) => targets.push(target),
+                    Ok(target) => work.push(Work::Apply(target)),
                     Err((d, ApplyError::UnknownKind { .. })) if dry_only && in_set => {
                         let id = d.loose_id();
-                        changes.entries.push(Change {
-                            id: id.clone(),
-                            version: d.version.clone(),
-                            action: Action::Created,
-                        });
-                        diffs.push(ObjectDiff {
-                            id,
-                            action: Action::Created,
-                            live: None,
-                            merged: self.labelled(d.body),
-                        });
+                        let version = d.version.clone();
+                        work.push(Work::Known(
+                            Change {
+                                id: id.clone(),
+                                version,
+                                action: Action::Created,
+                            },
+                            ObjectDiff {
+                                id,
+                                action: Action::Created,
+                                live: None,
+                                merged: self.labelled(d.body),
+                            },
+                        ));
                     }
                     Err((_, err)) => return Err(err),
                 }
             }
-            let results: Vec<(Target, Result<Outcome, ApplyError>)> =
-                futures::stream::iter(targets.into_iter().map(|t| async move {
-                    let outcome = self.apply_one(&t, dry_only).await;
-                    (t, outcome)
+            let results: Vec<Result<(Change, Option<ObjectDiff>), ApplyError>> =
+                futures::stream::iter(work.into_iter().map(|item| async move {
+                    match item {
+                        Work::Skip(change) => Ok((change, None)),
+                        Work::Known(change, diff) => Ok((change, Some(diff))),
+                        Work::Apply(t) => {
+                            let outcome = self.apply_one(&t, dry_only).await?;
+                            let change = Change {
+                                id: t.id.clone(),
+                                version: t.version,
+                                action: outcome.action.clone(),
+                            };
+                            let diff = ObjectDiff {
+                                id: t.id,
+                                action: outcome.action,
+                                live: outcome.live,
+                                merged: outcome.merged,
+                            };
+                            Ok((change, Some(diff)))
+                        }
+                    }
                 }))
                 .buffered(self.concurrency())
                 .collect()
                 .await;
             let mut crds = Vec::new();
-            for (target, result) in results {
-                let outcome = result?;
-                if target.id.kind == "CustomResourceDefinition" {
-                    crds.push(target.name.clone());
+            for result in results {
+                let (change, diff) = result?;
+                if change.id.kind == "CustomResourceDefinition"
+                    && !matches!(change.action, Action::Skipped(_))
+                {
+                    crds.push(change.id.name.clone());
                 }
-                changes.entries.push(Change {
-                    id: target.id.clone(),
-                    version: target.version.clone(),
-                    action: outcome.action.clone(),
-                });
-                diffs.push(ObjectDiff {
-                    id: target.id,
-                    action: outcome.action,
-                    live: outcome.live,
-                    merged: outcome.merged,
-                });
+                changes.entries.push(change);
+                diffs.extend(diff);
             }
             if !dry_only && !crds.is_empty() {
                 self.wait_established(crds).await?;
