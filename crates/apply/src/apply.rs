@@ -1,0 +1,850 @@
+//! Staged server-side apply and its dry-run twin, diff.
+//!
+//! Per object: read the live object, take its fields over from kubectl if
+//! kubectl created it, dry-run the apply, compare the result with the live
+//! object, and apply for real only when they differ.
+
+use std::time::{Duration, Instant};
+
+use driftless_api::annotations;
+use driftless_api::inventory::ObjectId;
+use futures::StreamExt;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use serde_json::{Map, Value, json};
+
+use crate::Applier;
+use crate::changeset::{Action, Change, ChangeSet, ObjectDiff, subject};
+use crate::error::ApplyError;
+use crate::order::{Stage, rank};
+use crate::resolve::Resolved;
+
+/// How long CRDs applied in the first stage may take to be Established.
+const CRD_ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an object deleted for recreation may take to disappear.
+const RECREATE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The annotation kubectl's client-side apply keeps the applied object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Field managers (with the operation they write) whose fields we take over.
+fn is_kubectl_entry(entry: &Value) -> bool {
+    let manager = entry.get("manager").and_then(Value::as_str).unwrap_or("");
+    let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("");
+    matches!(manager, "kubectl-client-side-apply" | "before-first-apply")
+        || (manager == "kubectl" && operation == "Update")
+}
+
+/// The per-object `kustomize.toolkit.fluxcd.io/ssa` mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Apply and own every field we set, taking over kubectl's.
+    Apply,
+    /// Create when absent, never update.
+    IfNotPresent,
+    /// Apply, but leave fields that other tools such as kubectl own to them.
+    Merge,
+}
+
+/// A desired object ready to be sent: resolved, validated, labelled.
+struct Target {
+    id: ObjectId,
+    version: String,
+    subject: String,
+    name: String,
+    api: Api<DynamicObject>,
+    body: Value,
+    mode: Mode,
+    /// Whether an immutable-field change may recreate it.
+    force: bool,
+}
+
+/// One object's part in a stage.
+enum Work {
+    /// Left alone (an annotation says so).
+    Skip(Change),
+    /// Decided without asking the server (a diff of a kind not yet served).
+    Known(Change, ObjectDiff),
+    /// To be dry-run and, if it differs, applied.
+    Apply(Target),
+}
+
+/// What one object's apply or dry run found.
+struct Outcome {
+    action: Action,
+    live: Option<Value>,
+    merged: Value,
+}
+
+/// A desired object as given, with the parts every step needs.
+struct Desired {
+    index: usize,
+    body: Value,
+    api_version: String,
+    group: String,
+    version: String,
+    kind: String,
+    name: String,
+}
+
+impl Desired {
+    fn parse(index: usize, body: Value) -> Result<Desired, ApplyError> {
+        let text = |pointer: &str| {
+            body.pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (api_version, kind, name) =
+            (text("/apiVersion"), text("/kind"), text("/metadata/name"));
+        let problem = if !body.is_object() {
+            Some("it is not a mapping")
+        } else if api_version.is_empty() {
+            Some("apiVersion is missing")
+        } else if kind.is_empty() {
+            Some("kind is missing")
+        } else if name.is_empty() {
+            Some("metadata.name is missing")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ApplyError::Malformed {
+                index,
+                object: format!("{kind}/{name}"),
+                problem: problem.into(),
+            });
+        }
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((group, version)) => (group.to_string(), version.to_string()),
+            None => (String::new(), api_version.clone()),
+        };
+        Ok(Desired {
+            index,
+            body,
+            api_version,
+            group,
+            version,
+            kind,
+            name,
+        })
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.body
+            .pointer("/metadata/annotations")?
+            .get(key)?
+            .as_str()
+    }
+
+    fn namespace(&self) -> &str {
+        self.body
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// Why the object is to be left alone, if it is.
+    fn skip_reason(&self) -> Option<String> {
+        if self.annotation(annotations::RECONCILE) == Some(annotations::DISABLED) {
+            return Some(format!(
+                "{}: {}",
+                annotations::RECONCILE,
+                annotations::DISABLED
+            ));
+        }
+        if self
+            .annotation(annotations::SSA)
+            .is_some_and(|v| v.eq_ignore_ascii_case("ignore"))
+        {
+            return Some(format!("{}: Ignore", annotations::SSA));
+        }
+        None
+    }
+
+    fn mode(&self) -> Mode {
+        match self.annotation(annotations::SSA) {
+            Some(v) if v.eq_ignore_ascii_case("ifnotpresent") => Mode::IfNotPresent,
+            Some(v) if v.eq_ignore_ascii_case("merge") => Mode::Merge,
+            _ => Mode::Apply,
+        }
+    }
+
+    fn loose_id(&self) -> ObjectId {
+        ObjectId::new(self.namespace(), &self.name, &self.group, &self.kind)
+    }
+}
+
+impl Applier {
+    /// Applies the whole set with server-side apply, stage by stage (see
+    /// [`Stage`]): CRDs, Namespaces and ClusterRoles first (waiting until
+    /// the CRDs are Established), then `*Class` kinds, then everything else
+    /// in the usual dependency order, with at most `concurrency` calls in
+    /// flight within a stage.
+    ///
+    /// Each object is dry-run first and compared with the live object; only
+    /// objects that would be created or changed are applied. Conflicts with
+    /// other field managers are forced, as Flux does.
+    pub async fn apply(&self, objects: Vec<Value>) -> Result<ChangeSet, ApplyError> {
+        self.run(objects, false).await.map(|(changes, _)| changes)
+    }
+
+    /// Classifies every object as [`apply`](Self::apply) would, with
+    /// server-side dry runs only: nothing in the cluster changes. Custom
+    /// resources whose CRD is in the set but not yet in the cluster are
+    /// reported as Created with the desired object as the merged one.
+    pub async fn diff(&self, objects: Vec<Value>) -> Result<Vec<ObjectDiff>, ApplyError> {
+        self.run(objects, true).await.map(|(_, diffs)| diffs)
+    }
+
+    async fn run(
+        &self,
+        objects: Vec<Value>,
+        dry_only: bool,
+    ) -> Result<(ChangeSet, Vec<ObjectDiff>), ApplyError> {
+        let mut desired = objects
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| Desired::parse(i, body))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Kinds defined by CRDs of this set: in a diff they cannot be
+        // resolved yet, and that is no error.
+        let defined: Vec<(String, String)> = desired
+            .iter()
+            .filter(|d| d.kind == "CustomResourceDefinition")
+            .map(|d| {
+                let at = |p: &str| {
+                    d.body
+                        .pointer(p)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                (at("/spec/group"), at("/spec/names/kind"))
+            })
+            .collect();
+        desired.sort_by(|a, b| {
+            (
+                Stage::of(&a.group, &a.kind),
+                rank(&a.kind),
+                a.namespace(),
+                &a.name,
+                a.index,
+            )
+                .cmp(&(
+                    Stage::of(&b.group, &b.kind),
+                    rank(&b.kind),
+                    b.namespace(),
+                    &b.name,
+                    b.index,
+                ))
+        });
+
+        let mut changes = ChangeSet::default();
+        let mut diffs = Vec::new();
+        for stage in [Stage::Cluster, Stage::Class, Stage::Rest] {
+            let (in_stage, rest): (Vec<Desired>, Vec<Desired>) = desired
+                .into_iter()
+                .partition(|d| Stage::of(&d.group, &d.kind) == stage);
+            desired = rest;
+            // Skipped objects keep their place among the applied ones.
+            let mut work: Vec<Work> = Vec::new();
+            for d in in_stage {
+                if let Some(reason) = d.skip_reason() {
+                    work.push(Work::Skip(Change {
+                        id: d.loose_id(),
+                        version: d.version.clone(),
+                        action: Action::Skipped(reason),
+                    }));
+                    continue;
+                }
+                let in_set = defined.iter().any(|(g, k)| *g == d.group && *k == d.kind);
+                match self.target(d).await {
+                    Ok(target) => work.push(Work::Apply(target)),
+                    Err((d, ApplyError::UnknownKind { .. })) if dry_only && in_set => {
+                        let id = d.loose_id();
+                        let version = d.version.clone();
+                        work.push(Work::Known(
+                            Change {
+                                id: id.clone(),
+                                version,
+                                action: Action::Created,
+                            },
+                            ObjectDiff {
+                                id,
+                                action: Action::Created,
+                                live: None,
+                                merged: self.labelled(d.body),
+                            },
+                        ));
+                    }
+                    Err((_, err)) => return Err(err),
+                }
+            }
+            let results: Vec<Result<(Change, Option<ObjectDiff>), ApplyError>> =
+                futures::stream::iter(work.into_iter().map(|item| async move {
+                    match item {
+                        Work::Skip(change) => Ok((change, None)),
+                        Work::Known(change, diff) => Ok((change, Some(diff))),
+                        Work::Apply(t) => {
+                            let outcome = self.apply_one(&t, dry_only).await?;
+                            let change = Change {
+                                id: t.id.clone(),
+                                version: t.version,
+                                action: outcome.action.clone(),
+                            };
+                            let diff = ObjectDiff {
+                                id: t.id,
+                                action: outcome.action,
+                                live: outcome.live,
+                                merged: outcome.merged,
+                            };
+                            Ok((change, Some(diff)))
+                        }
+                    }
+                }))
+                .buffered(self.concurrency())
+                .collect()
+                .await;
+            let mut crds = Vec::new();
+            for result in results {
+                let (change, diff) = result?;
+                if change.id.kind == "CustomResourceDefinition"
+                    && !matches!(change.action, Action::Skipped(_))
+                {
+                    crds.push(change.id.name.clone());
+                }
+                changes.entries.push(change);
+                diffs.extend(diff);
+            }
+            if !dry_only && !crds.is_empty() {
+                self.wait_established(crds).await?;
+            }
+        }
+        Ok((changes, diffs))
+    }
+
+    /// The desired object with the owner labels merged into its labels.
+    fn labelled(&self, mut body: Value) -> Value {
+        if self.options.owner_labels.is_empty() {
+            return body;
+        }
+        let metadata = object_at(&mut body, "metadata");
+        let labels = object_at(metadata, "labels");
+        for (key, value) in &self.options.owner_labels {
+            labels[key] = Value::String(value.clone());
+        }
+        body
+    }
+
+    /// Resolves the object's kind and scope and prepares what is sent.
+    /// On failure the object is handed back with the error.
+    async fn target(&self, d: Desired) -> Result<Target, (Desired, ApplyError)> {
+        let object = subject(&d.loose_id());
+        let resolved = match self
+            .kinds
+            .resolve(&self.client, &d.api_version, &d.kind)
+            .await
+        {
+            Ok(Some(resolved)) => resolved,
+            Ok(None) => {
+                let err = ApplyError::UnknownKind {
+                    object,
+                    api_version: d.api_version.clone(),
+                    kind: d.kind.clone(),
+                };
+                return Err((d, err));
+            }
+            Err(source) => {
+                let err = ApplyError::Api {
+                    object,
+                    action: "discovery",
+                    source,
+                };
+                return Err((d, err));
+            }
+        };
+        let Resolved {
+            resource,
+            namespaced,
+        } = resolved;
+        let namespace = d.namespace().to_string();
+        if namespaced && namespace.is_empty() {
+            let err = ApplyError::MissingNamespace {
+                object,
+                kind: d.kind.clone(),
+            };
+            return Err((d, err));
+        }
+        let mode = d.mode();
+        let force =
+            self.options.force || d.annotation(annotations::FORCE) == Some(annotations::ENABLED);
+        let mut body = self.labelled(d.body);
+        let (api, namespace) = if namespaced {
+            (
+                Api::namespaced_with(self.client.clone(), &namespace, &resource),
+                namespace,
+            )
+        } else {
+            // As kubectl does: a namespace on a cluster-scoped object means nothing.
+            if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.remove("namespace");
+            }
+            (Api::all_with(self.client.clone(), &resource), String::new())
+        };
+        let id = ObjectId::new(namespace, &d.name, &d.group, &d.kind);
+        Ok(Target {
+            subject: subject(&id),
+            id,
+            version: d.version,
+            name: d.name,
+            api,
+            body,
+            mode,
+            force,
+        })
+    }
+
+    async fn apply_one(&self, t: &Target, dry_only: bool) -> Result<Outcome, ApplyError> {
+        let api_error = |action, source| api_error(&t.subject, action, source);
+        let mut live = t
+            .api
+            .get_opt(&t.name)
+            .await
+            .map_err(|e| api_error("read", e))?
+            .map(to_value);
+        if t.mode == Mode::IfNotPresent
+            && let Some(live) = live
+        {
+            return Ok(Outcome {
+                action: Action::Skipped(format!(
+                    "{}: IfNotPresent and it exists",
+                    annotations::SSA
+                )),
+                merged: live.clone(),
+                live: Some(live),
+            });
+        }
+        if !dry_only
+            && t.mode == Mode::Apply
+            && let Some(current) = &live
+            && let Some(patch) = takeover_patch(current, &self.options.field_manager)
+        {
+            let params = PatchParams {
+                field_manager: Some(self.options.field_manager.clone()),
+                ..PatchParams::default()
+            };
+            let taken = t
+                .api
+                .patch(&t.name, &params, &Patch::Merge(patch))
+                .await
+                .map_err(|e| api_error("take over fields from kubectl", e))?;
+            live = Some(to_value(taken));
+        }
+
+        let params = PatchParams::apply(&self.options.field_manager).force();
+        let dry = t
+            .api
+            .patch(&t.name, &params.clone().dry_run(), &Patch::Apply(&t.body))
+            .await;
+        let merged = match dry {
+            Ok(merged) => to_value(merged),
+            Err(err) if immutable_fields(&err).is_some() => {
+                let fields = immutable_fields(&err).unwrap_or_default();
+                if !t.force {
+                    return Err(ApplyError::Immutable {
+                        object: t.subject.clone(),
+                        fields,
+                    });
+                }
+                if dry_only {
+                    return Ok(Outcome {
+                        action: Action::Configured,
+                        live,
+                        merged: t.body.clone(),
+                    });
+                }
+                return self.recreate(t, live).await;
+            }
+            // The namespace is in the set but not created yet.
+            Err(kube::Error::Api(status)) if dry_only && status.code == 404 => {
+                return Ok(Outcome {
+                    action: Action::Created,
+                    live,
+                    merged: t.body.clone(),
+                });
+            }
+            Err(err) => return Err(api_error("dry-run apply", err)),
+        };
+        let action = match &live {
+            None => Action::Created,
+            Some(live) if comparable(live) == comparable(&merged) => Action::Unchanged,
+            Some(_) => Action::Configured,
+        };
+        if dry_only || action == Action::Unchanged {
+            return Ok(Outcome {
+                action,
+                live,
+                merged,
+            });
+        }
+        let applied = t
+            .api
+            .patch(&t.name, &params, &Patch::Apply(&t.body))
+            .await
+            .map_err(|e| api_error("apply", e))?;
+        Ok(Outcome {
+            action,
+            live,
+            merged: to_value(applied),
+        })
+    }
+
+    /// Deletes the object, waits until it is gone, and creates it again.
+    async fn recreate(&self, t: &Target, live: Option<Value>) -> Result<Outcome, ApplyError> {
+        let api_error = |action, source| api_error(&t.subject, action, source);
+        let old_uid = live
+            .as_ref()
+            .and_then(|l| l.pointer("/metadata/uid"))
+            .cloned();
+        match t.api.delete(&t.name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(err) => return Err(api_error("delete for recreation", err)),
+        }
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(20);
+        loop {
+            let current = t
+                .api
+                .get_opt(&t.name)
+                .await
+                .map_err(|e| api_error("read", e))?;
+            let gone = match current {
+                None => true,
+                Some(obj) => to_value(obj).pointer("/metadata/uid") != old_uid.as_ref(),
+            };
+            if gone {
+                break;
+            }
+            if start.elapsed() > RECREATE_TIMEOUT {
+                return Err(ApplyError::RecreateTimeout {
+                    object: t.subject.clone(),
+                    timeout: RECREATE_TIMEOUT,
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+        let params = PatchParams::apply(&self.options.field_manager).force();
+        let created = t
+            .api
+            .patch(&t.name, &params, &Patch::Apply(&t.body))
+            .await
+            .map_err(|e| api_error("apply after recreation", e))?;
+        Ok(Outcome {
+            action: Action::Created,
+            live,
+            merged: to_value(created),
+        })
+    }
+
+    /// Waits until the named CRDs report Established=True.
+    async fn wait_established(&self, mut pending: Vec<String>) -> Result<(), ApplyError> {
+        let api: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &kube::core::ApiResource {
+                group: "apiextensions.k8s.io".into(),
+                version: "v1".into(),
+                api_version: "apiextensions.k8s.io/v1".into(),
+                kind: "CustomResourceDefinition".into(),
+                plural: "customresourcedefinitions".into(),
+            },
+        );
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(10);
+        loop {
+            let mut still = Vec::new();
+            for name in pending {
+                let object = format!("CustomResourceDefinition/{name}");
+                let crd = api
+                    .get_opt(&name)
+                    .await
+                    .map_err(|source| ApplyError::Api {
+                        object,
+                        action: "read",
+                        source,
+                    })?
+                    .map(to_value);
+                let established = crd.is_some_and(|crd| {
+                    crd.pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .is_some_and(|conds| {
+                            conds.iter().any(|c| {
+                                c.get("type") == Some(&json!("Established"))
+                                    && c.get("status") == Some(&json!("True"))
+                            })
+                        })
+                });
+                if !established {
+                    still.push(name);
+                }
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() > CRD_ESTABLISH_TIMEOUT {
+                return Err(ApplyError::CrdNotEstablished {
+                    crds: still,
+                    timeout: CRD_ESTABLISH_TIMEOUT,
+                });
+            }
+            pending = still;
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+pub(crate) fn to_value(obj: DynamicObject) -> Value {
+    serde_json::to_value(obj).expect("an object read from the API serializes back")
+}
+
+/// The object or map at `key`, made one if it is missing or not a map.
+fn object_at<'a>(value: &'a mut Value, key: &str) -> &'a mut Value {
+    if !value.get(key).is_some_and(Value::is_object) {
+        value[key] = Value::Object(Map::new());
+    }
+    &mut value[key]
+}
+
+/// The object without what the server keeps for itself, so that a dry run
+/// that changes nothing compares equal to the live object.
+fn comparable(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "uid",
+            "creationTimestamp",
+        ] {
+            metadata.remove(field);
+        }
+    }
+    object
+}
+
+pub(crate) fn api_error(object: &str, action: &'static str, source: kube::Error) -> ApplyError {
+    match source {
+        kube::Error::Api(status) if status.code == 422 => ApplyError::Invalid {
+            object: object.to_string(),
+            message: status.message,
+        },
+        source => ApplyError::Api {
+            object: object.to_string(),
+            action,
+            source,
+        },
+    }
+}
+
+/// The fields named in an "immutable field changed" error, if it is one.
+fn immutable_fields(err: &kube::Error) -> Option<Vec<String>> {
+    let kube::Error::Api(status) = err else {
+        return None;
+    };
+    const MARKERS: &[&str] = &[
+        "field is immutable",
+        "cannot change roleRef",
+        "updates to statefulset spec for fields other than",
+        "may not change once set",
+    ];
+    if status.code != 422 || !MARKERS.iter().any(|m| status.message.contains(m)) {
+        return None;
+    }
+    let from_causes: Vec<String> = status
+        .details
+        .iter()
+        .flat_map(|d| &d.causes)
+        .filter(|c| !c.field.is_empty() && MARKERS.iter().any(|m| c.message.contains(m)))
+        .map(|c| c.field.clone())
+        .collect();
+    Some(if from_causes.is_empty() {
+        vec![status.message.clone()]
+    } else {
+        from_causes
+    })
+}
+
+/// The merge patch that hands kubectl's fields to `manager`, if the live
+/// object has any: kubectl's managedFields entries are merged into our
+/// Apply entry (so fields later dropped from git are removed), and the
+/// last-applied annotation goes. A merge patch replaces the managedFields
+/// list as a whole, which is what is wanted here.
+fn takeover_patch(live: &Value, manager: &str) -> Option<Value> {
+    let entries = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let has_last_applied = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .is_some();
+    let (kubectl, mut kept): (Vec<Value>, Vec<Value>) =
+        entries.into_iter().partition(is_kubectl_entry);
+    if kubectl.is_empty() && !has_last_applied {
+        return None;
+    }
+    let mut metadata = Map::new();
+    if !kubectl.is_empty() {
+        let ours = kept.iter_mut().find(|e| {
+            e.get("manager").and_then(Value::as_str) == Some(manager)
+                && e.get("operation").and_then(Value::as_str) == Some("Apply")
+        });
+        let mut fields = ours
+            .as_ref()
+            .and_then(|e| e.get("fieldsV1"))
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        for entry in &kubectl {
+            if let Some(theirs) = entry.get("fieldsV1") {
+                merge_fields(&mut fields, theirs);
+            }
+        }
+        forget_last_applied(&mut fields);
+        match ours {
+            Some(entry) => entry["fieldsV1"] = fields,
+            None => {
+                let first = &kubectl[0];
+                kept.push(json!({
+                    "manager": manager,
+                    "operation": "Apply",
+                    "apiVersion": first.get("apiVersion").cloned().unwrap_or(Value::Null),
+                    "time": first.get("time").cloned().unwrap_or(Value::Null),
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": fields,
+                }));
+            }
+        }
+        metadata.insert("managedFields".into(), Value::Array(kept));
+    }
+    if has_last_applied {
+        metadata.insert("annotations".into(), json!({LAST_APPLIED: null}));
+    }
+    Some(json!({"metadata": metadata}))
+}
+
+/// Unions two managed-fields trees.
+fn merge_fields(into: &mut Value, from: &Value) {
+    let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) else {
+        return;
+    };
+    for (key, value) in from {
+        match into.get_mut(key) {
+            Some(existing) => merge_fields(existing, value),
+            None => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Drops the last-applied annotation from a managed-fields tree: it is
+/// removed from the object in the same patch.
+fn forget_last_applied(fields: &mut Value) {
+    let Some(annotations) = fields
+        .pointer_mut("/f:metadata/f:annotations")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    annotations.remove(&format!("f:{LAST_APPLIED}"));
+    if annotations.is_empty()
+        && let Some(metadata) = fields
+            .pointer_mut("/f:metadata")
+            .and_then(Value::as_object_mut)
+    {
+        metadata.remove("f:annotations");
+        if metadata.is_empty()
+            && let Some(root) = fields.as_object_mut()
+        {
+            root.remove("f:metadata");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takeover_merges_kubectl_fields_into_ours() {
+        let live = json!({
+            "metadata": {
+                "name": "cfg",
+                "annotations": {LAST_APPLIED: "{}", "keep": "me"},
+                "managedFields": [
+                    {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "v1",
+                     "time": "t", "fieldsType": "FieldsV1",
+                     "fieldsV1": {"f:data": {"f:a": {}, "f:b": {}},
+                                  "f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}}}},
+                    {"manager": "other", "operation": "Update", "apiVersion": "v1",
+                     "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:c": {}}}}
+                ]
+            }
+        });
+        let patch = takeover_patch(&live, "kustomize-controller").expect("kubectl owns fields");
+        assert_eq!(
+            patch,
+            json!({"metadata": {
+                "managedFields": [
+                    {"manager": "other", "operation": "Update", "apiVersion": "v1",
+                     "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:c": {}}}},
+                    {"manager": "kustomize-controller", "operation": "Apply", "apiVersion": "v1",
+                     "time": "t", "fieldsType": "FieldsV1",
+                     "fieldsV1": {"f:data": {"f:a": {}, "f:b": {}}}}
+                ],
+                "annotations": {LAST_APPLIED: null}
+            }})
+        );
+    }
+
+    #[test]
+    fn no_takeover_without_kubectl() {
+        let live = json!({"metadata": {"name": "cfg", "managedFields": [
+            {"manager": "kustomize-controller", "operation": "Apply", "fieldsV1": {}},
+            {"manager": "kubectl", "operation": "Apply", "fieldsV1": {}}
+        ]}});
+        assert_eq!(takeover_patch(&live, "kustomize-controller"), None);
+    }
+
+    #[test]
+    fn comparison_ignores_server_bookkeeping() {
+        let live = json!({"metadata": {"name": "a", "uid": "1", "resourceVersion": "5",
+                                       "managedFields": [], "creationTimestamp": "t", "generation": 2},
+                          "spec": {"x": 1}, "status": {"ready": true}});
+        let merged = json!({"metadata": {"name": "a", "uid": "1", "resourceVersion": "6",
+                                         "generation": 3},
+                            "spec": {"x": 1}});
+        assert_eq!(comparable(&live), comparable(&merged));
+    }
+
+    #[test]
+    fn malformed_objects_are_named() {
+        let err = Desired::parse(
+            3,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
+        )
+        .err()
+        .expect("no name");
+        assert_eq!(
+            err.to_string(),
+            "object #3 (ConfigMap/) is malformed: metadata.name is missing; fix the manifest"
+        );
+    }
+}

@@ -1,0 +1,778 @@
+//! The applier against a real API server (the in-process sandbox): staged
+//! apply, drift classification, field removal, kubectl takeover, immutable
+//! fields, per-object annotations, prune and health.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{TestSandbox, eventually};
+use driftless_api::inventory::{ObjectId, ResourceRef};
+use driftless_apply::{Action, Applier, ApplyError, ApplyOptions, ChangeSet};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::ApiResource;
+use serde_json::{Value, json};
+
+const OWNER_NAME: &str = "kustomize.toolkit.fluxcd.io/name";
+const OWNER_NAMESPACE: &str = "kustomize.toolkit.fluxcd.io/namespace";
+
+fn options() -> ApplyOptions {
+    ApplyOptions {
+        owner_labels: BTreeMap::from([
+            (OWNER_NAME.to_string(), "apps".to_string()),
+            (OWNER_NAMESPACE.to_string(), "flux-system".to_string()),
+        ]),
+        ..ApplyOptions::default()
+    }
+}
+
+fn configmap(ns: &str, name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": name, "namespace": ns}, "data": data})
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+fn deployment(ns: &str, name: &str, replicas: i64, app: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": app}},
+            "template": {
+                "metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
+    })
+}
+
+fn widget_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}
+                }}},
+            }],
+        },
+    })
+}
+
+fn widget(ns: &str, name: &str, size: i64) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": "Widget",
+           "metadata": {"name": name, "namespace": ns}, "spec": {"size": size}})
+}
+
+fn actions(set: &ChangeSet) -> Vec<(String, Action)> {
+    set.entries
+        .iter()
+        .map(|c| (c.id.to_string(), c.action.clone()))
+        .collect()
+}
+
+fn cm_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    )
+}
+
+fn deploy_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    )
+}
+
+async fn get(api: &Api<DynamicObject>, name: &str) -> Option<Value> {
+    api.get_opt(name)
+        .await
+        .expect("the sandbox answers")
+        .map(|o| serde_json::to_value(o).expect("serializable"))
+}
+
+fn at<'a>(obj: &'a Value, pointer: &str) -> &'a Value {
+    obj.pointer(pointer).unwrap_or(&Value::Null)
+}
+
+#[tokio::test]
+async fn create_then_unchanged_without_writes_then_configured() {
+    let sb = TestSandbox::start("cycle").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let set = || {
+        vec![
+            configmap("default", "settings", json!({"color": "blue"})),
+            deployment("default", "web", 2, "web"),
+        ]
+    };
+
+    let first = applier.apply(set()).await.expect("first apply");
+    assert_eq!(
+        actions(&first),
+        [
+            ("default_settings__ConfigMap".to_string(), Action::Created),
+            ("default_web_apps_Deployment".to_string(), Action::Created),
+        ]
+    );
+    assert_eq!(
+        first.summary(),
+        "ConfigMap/default/settings created\nDeployment/default/web created"
+    );
+    let cms = cm_api(&client, "default");
+    let live = get(&cms, "settings").await.expect("created");
+    assert_eq!(at(&live, "/metadata/labels")[OWNER_NAME], "apps");
+    assert_eq!(
+        at(&live, "/metadata/labels")[OWNER_NAMESPACE],
+        "flux-system"
+    );
+    assert_eq!(
+        at(&live, "/metadata/managedFields/0/manager"),
+        "kustomize-controller"
+    );
+    let deploys = deploy_api(&client, "default");
+    // Let the simulated rollout write its status: status is not drift.
+    eventually("the rollout status", || async {
+        get(&deploys, "web")
+            .await
+            .and_then(|d| d.pointer("/status/availableReplicas").cloned())
+    })
+    .await;
+    let versions = |cm: &Value, d: &Value| {
+        (
+            at(cm, "/metadata/resourceVersion").clone(),
+            at(d, "/metadata/resourceVersion").clone(),
+        )
+    };
+    let before = versions(
+        &get(&cms, "settings").await.expect("there"),
+        &get(&deploys, "web").await.expect("there"),
+    );
+
+    let second = applier.apply(set()).await.expect("second apply");
+    assert!(
+        second.entries.iter().all(|c| c.action == Action::Unchanged),
+        "{:?}",
+        actions(&second)
+    );
+    assert!(!second.is_changed());
+    let after = versions(
+        &get(&cms, "settings").await.expect("there"),
+        &get(&deploys, "web").await.expect("there"),
+    );
+    assert_eq!(before, after, "a no-op apply wrote to the cluster");
+
+    let mut changed = set();
+    changed[0]["data"]["color"] = json!("green");
+    let third = applier.apply(changed).await.expect("third apply");
+    assert_eq!(
+        actions(&third),
+        [
+            (
+                "default_settings__ConfigMap".to_string(),
+                Action::Configured
+            ),
+            ("default_web_apps_Deployment".to_string(), Action::Unchanged),
+        ]
+    );
+    assert_eq!(
+        at(&get(&cms, "settings").await.expect("there"), "/data/color"),
+        "green"
+    );
+    assert_eq!(
+        third.inventory().entries,
+        [
+            ResourceRef {
+                id: "default_settings__ConfigMap".into(),
+                version: "v1".into()
+            },
+            ResourceRef {
+                id: "default_web_apps_Deployment".into(),
+                version: "v1".into()
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn drift_made_by_hand_is_detected_and_undone() {
+    let sb = TestSandbox::start("drift").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let set = || vec![configmap("default", "settings", json!({"color": "blue"}))];
+    applier.apply(set()).await.expect("apply");
+    let cms = cm_api(&client, "default");
+    cms.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"color": "red"}})),
+    )
+    .await
+    .expect("an edit by hand");
+
+    let diff = applier.diff(set()).await.expect("diff");
+    assert_eq!(diff.len(), 1);
+    assert_eq!(diff[0].action, Action::Configured);
+    assert_eq!(
+        at(diff[0].live.as_ref().expect("live"), "/data/color"),
+        "red"
+    );
+    assert_eq!(at(&diff[0].merged, "/data/color"), "blue");
+    assert_eq!(
+        at(&get(&cms, "settings").await.expect("there"), "/data/color"),
+        "red",
+        "diff changed the cluster"
+    );
+
+    let changes = applier.apply(set()).await.expect("apply");
+    assert_eq!(changes.entries[0].action, Action::Configured);
+    assert_eq!(
+        at(&get(&cms, "settings").await.expect("there"), "/data/color"),
+        "blue"
+    );
+}
+
+#[tokio::test]
+async fn stages_let_a_shuffled_set_apply_in_one_go() {
+    let sb = TestSandbox::start("staged").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let set = vec![
+        widget("shop", "big", 3),
+        deployment("shop", "web", 1, "web"),
+        configmap("shop", "settings", json!({"a": "1"})),
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "fast"}, "provisioner": "example.com/fast"}),
+        widget_crd(),
+        namespace("shop"),
+    ];
+    let changes = applier.apply(set).await.expect("staged apply");
+    let order: Vec<String> = changes.entries.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(
+        order,
+        [
+            "_widgets.example.com_apiextensions.k8s.io_CustomResourceDefinition",
+            "_shop__Namespace",
+            "_fast_storage.k8s.io_StorageClass",
+            "shop_settings__ConfigMap",
+            "shop_web_apps_Deployment",
+            "shop_big_example.com_Widget",
+        ]
+    );
+    assert!(changes.entries.iter().all(|c| c.action == Action::Created));
+    let widgets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "shop",
+        &ApiResource {
+            group: "example.com".into(),
+            version: "v1".into(),
+            api_version: "example.com/v1".into(),
+            kind: "Widget".into(),
+            plural: "widgets".into(),
+        },
+    );
+    let live = get(&widgets, "big")
+        .await
+        .expect("the custom resource exists");
+    assert_eq!(at(&live, "/spec/size"), 3);
+    assert_eq!(at(&live, "/metadata/labels")[OWNER_NAME], "apps");
+}
+
+#[tokio::test]
+async fn diff_of_a_new_set_changes_nothing() {
+    let sb = TestSandbox::start("diffnew").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let diff = applier
+        .diff(vec![
+            namespace("shop"),
+            widget_crd(),
+            widget("shop", "big", 3),
+            configmap("shop", "settings", json!({"a": "1"})),
+        ])
+        .await
+        .expect("diff");
+    assert_eq!(diff.len(), 4);
+    assert!(
+        diff.iter()
+            .all(|d| d.action == Action::Created && d.live.is_none())
+    );
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    assert!(
+        namespaces.get_opt("shop").await.expect("answers").is_none(),
+        "diff created a namespace"
+    );
+}
+
+#[tokio::test]
+async fn removed_fields_disappear_even_after_kubectl_created_the_object() {
+    let sb = TestSandbox::start("removal").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let cms = cm_api(&client, "default");
+
+    // Our own object: a key dropped from git is dropped from the cluster.
+    applier
+        .apply(vec![configmap(
+            "default",
+            "ours",
+            json!({"a": "1", "b": "2"}),
+        )])
+        .await
+        .expect("apply");
+    applier
+        .apply(vec![configmap("default", "ours", json!({"a": "1"}))])
+        .await
+        .expect("apply");
+    assert_eq!(
+        at(&get(&cms, "ours").await.expect("there"), "/data"),
+        &json!({"a": "1"})
+    );
+
+    // An object kubectl created (client-side apply) with three keys.
+    let manifest = serde_json::to_string(&configmap(
+        "default",
+        "legacy",
+        json!({"a": "1", "b": "2", "c": "3"}),
+    ))
+    .expect("serializable");
+    sb.kubectl(&["apply", "-f", "-"], Some(&manifest)).await;
+    let live = get(&cms, "legacy").await.expect("kubectl created it");
+    assert!(
+        at(&live, "/metadata/annotations")
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_some()
+    );
+
+    applier
+        .apply(vec![configmap(
+            "default",
+            "legacy",
+            json!({"a": "1", "b": "2"}),
+        )])
+        .await
+        .expect("take over");
+    let live = get(&cms, "legacy").await.expect("there");
+    assert_eq!(
+        at(&live, "/data"),
+        &json!({"a": "1", "b": "2"}),
+        "the key kubectl set and git no longer has stays: {live:#}"
+    );
+    assert!(
+        at(&live, "/metadata/annotations")
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_none(),
+        "{live:#}"
+    );
+    let managers: Vec<&str> = at(&live, "/metadata/managedFields")
+        .as_array()
+        .expect("managed fields")
+        .iter()
+        .filter_map(|e| e["manager"].as_str())
+        .collect();
+    assert_eq!(managers, ["kustomize-controller"], "{live:#}");
+
+    applier
+        .apply(vec![configmap("default", "legacy", json!({"a": "1"}))])
+        .await
+        .expect("apply");
+    assert_eq!(
+        at(&get(&cms, "legacy").await.expect("there"), "/data"),
+        &json!({"a": "1"})
+    );
+}
+
+#[tokio::test]
+async fn merge_mode_leaves_kubectl_fields_alone() {
+    let sb = TestSandbox::start("merge").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let cms = cm_api(&client, "default");
+    let manifest =
+        serde_json::to_string(&configmap("default", "shared", json!({"a": "1", "b": "2"})))
+            .expect("serializable");
+    sb.kubectl(&["apply", "-f", "-"], Some(&manifest)).await;
+
+    let mut desired = configmap("default", "shared", json!({"a": "1"}));
+    desired["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/ssa": "Merge"});
+    applier.apply(vec![desired]).await.expect("apply");
+    let live = get(&cms, "shared").await.expect("there");
+    assert_eq!(at(&live, "/data"), &json!({"a": "1", "b": "2"}));
+    assert!(
+        at(&live, "/metadata/annotations")
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn immutable_changes_fail_unless_forced() {
+    let sb = TestSandbox::start("immutable").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let deploys = deploy_api(&client, "default");
+    applier
+        .apply(vec![deployment("default", "web", 1, "web")])
+        .await
+        .expect("apply");
+    let old_uid = at(&get(&deploys, "web").await.expect("there"), "/metadata/uid").clone();
+
+    let err = applier
+        .apply(vec![deployment("default", "web", 1, "web-v2")])
+        .await
+        .expect_err("the selector is immutable");
+    match &err {
+        ApplyError::Immutable { object, fields } => {
+            assert_eq!(object, "Deployment/default/web");
+            assert_eq!(fields, &["spec.selector"]);
+        }
+        other => panic!("expected Immutable, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(message.contains("spec.selector"), "{message}");
+    assert!(message.contains("spec.force: true"), "{message}");
+    assert!(
+        message.contains("kustomize.toolkit.fluxcd.io/force: enabled"),
+        "{message}"
+    );
+
+    let forced = Applier::new(
+        client.clone(),
+        ApplyOptions {
+            force: true,
+            ..options()
+        },
+    );
+    let changes = forced
+        .apply(vec![deployment("default", "web", 1, "web-v2")])
+        .await
+        .expect("forced apply recreates");
+    assert_eq!(changes.entries[0].action, Action::Created);
+    let live = get(&deploys, "web").await.expect("recreated");
+    assert_ne!(at(&live, "/metadata/uid"), &old_uid);
+    assert_eq!(at(&live, "/spec/selector/matchLabels/app"), "web-v2");
+
+    // The per-object annotation forces too.
+    let mut annotated = deployment("default", "web", 1, "web-v3");
+    annotated["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/force": "enabled"});
+    let changes = applier
+        .apply(vec![annotated])
+        .await
+        .expect("annotated force");
+    assert_eq!(changes.entries[0].action, Action::Created);
+    assert_eq!(
+        at(
+            &get(&deploys, "web").await.expect("there"),
+            "/spec/selector/matchLabels/app"
+        ),
+        "web-v3"
+    );
+}
+
+#[tokio::test]
+async fn ssa_and_reconcile_annotations() {
+    let sb = TestSandbox::start("annotations").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let cms = cm_api(&client, "default");
+    let with = |name: &str, key: &str, value: &str, color: &str| {
+        let mut cm = configmap("default", name, json!({"color": color}));
+        cm["metadata"]["annotations"] = json!({key: value});
+        cm
+    };
+    const SSA: &str = "kustomize.toolkit.fluxcd.io/ssa";
+    const RECONCILE: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+
+    let first = applier
+        .apply(vec![
+            with("once", SSA, "IfNotPresent", "blue"),
+            with("ignored", SSA, "Ignore", "blue"),
+            with("paused", RECONCILE, "disabled", "blue"),
+        ])
+        .await
+        .expect("apply");
+    assert_eq!(
+        actions(&first),
+        [
+            (
+                "default_ignored__ConfigMap".to_string(),
+                Action::Skipped("kustomize.toolkit.fluxcd.io/ssa: Ignore".into())
+            ),
+            ("default_once__ConfigMap".to_string(), Action::Created),
+            (
+                "default_paused__ConfigMap".to_string(),
+                Action::Skipped("kustomize.toolkit.fluxcd.io/reconcile: disabled".into())
+            ),
+        ]
+    );
+    assert!(get(&cms, "ignored").await.is_none());
+    assert!(get(&cms, "paused").await.is_none());
+
+    let second = applier
+        .apply(vec![with("once", SSA, "IfNotPresent", "green")])
+        .await
+        .expect("apply");
+    assert!(matches!(second.entries[0].action, Action::Skipped(_)));
+    assert_eq!(
+        at(&get(&cms, "once").await.expect("there"), "/data/color"),
+        "blue"
+    );
+}
+
+#[tokio::test]
+async fn errors_name_the_object_and_the_way_out() {
+    let sb = TestSandbox::start("errors").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+
+    let err = applier
+        .apply(vec![widget("default", "w", 1)])
+        .await
+        .expect_err("no such kind");
+    assert!(matches!(err, ApplyError::UnknownKind { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Widget/default/w: the cluster has no API resource for apiVersion \"example.com/v1\" kind \"Widget\"; is its CRD installed or in this set?"
+    );
+
+    let mut homeless = configmap("", "cfg", json!({}));
+    homeless["metadata"]
+        .as_object_mut()
+        .expect("map")
+        .remove("namespace");
+    let err = applier
+        .apply(vec![homeless])
+        .await
+        .expect_err("no namespace");
+    assert_eq!(
+        err.to_string(),
+        "ConfigMap/cfg: ConfigMap is namespaced but the object has no namespace; set metadata.namespace or the Kustomization's targetNamespace"
+    );
+
+    let invalid = configmap("default", "Bad_Name", json!({}));
+    let err = applier.apply(vec![invalid]).await.expect_err("invalid");
+    assert!(matches!(err, ApplyError::Invalid { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("ConfigMap/default/Bad_Name is invalid: ")
+            && message.contains("metadata.name"),
+        "{message}"
+    );
+
+    // A cluster-scoped object's namespace is dropped, as kubectl does.
+    let mut ns = namespace("extra");
+    ns["metadata"]["namespace"] = json!("default");
+    let changes = applier.apply(vec![ns]).await.expect("apply");
+    assert_eq!(
+        changes.entries[0].id,
+        ObjectId::new("", "extra", "", "Namespace")
+    );
+}
+
+#[tokio::test]
+async fn prune_deletes_in_reverse_order_and_spares_what_is_not_ours() {
+    let sb = TestSandbox::start("prune").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let mut kept = configmap("shop", "kept", json!({}));
+    kept["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/prune": "disabled"});
+    let applied = applier
+        .apply(vec![
+            namespace("shop"),
+            widget_crd(),
+            widget("shop", "big", 1),
+            configmap("shop", "old", json!({})),
+            kept,
+            configmap("shop", "adopted", json!({})),
+        ])
+        .await
+        .expect("apply");
+    // Someone else took this one over: it lost our labels.
+    let cms = cm_api(&client, "shop");
+    cms.patch(
+        "adopted",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {OWNER_NAME: null}}})),
+    )
+    .await
+    .expect("relabel");
+    let mut stale = applied.inventory().entries;
+    stale.push(ResourceRef::new(
+        &ObjectId::new("shop", "never-existed", "", "ConfigMap"),
+        "v1",
+    ));
+
+    let pruned = applier.prune(&stale).await.expect("prune");
+    let got = actions(&pruned);
+    let position = |id: &str| {
+        got.iter()
+            .position(|(i, _)| i == id)
+            .unwrap_or_else(|| panic!("{id} not in {got:?}"))
+    };
+    let crd = "_widgets.example.com_apiextensions.k8s.io_CustomResourceDefinition";
+    assert!(
+        position("shop_big_example.com_Widget") < position(crd),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.last().expect("entries").0,
+        "_shop__Namespace",
+        "{got:?}"
+    );
+    let action = |id: &str| got[position(id)].1.clone();
+    assert_eq!(
+        action("shop_kept__ConfigMap"),
+        Action::Skipped("kustomize.toolkit.fluxcd.io/prune: disabled".into())
+    );
+    assert!(
+        matches!(action("shop_adopted__ConfigMap"), Action::Skipped(ref why) if why.contains(OWNER_NAME)),
+        "{got:?}"
+    );
+    for id in [
+        "shop_old__ConfigMap",
+        "shop_never-existed__ConfigMap",
+        "shop_big_example.com_Widget",
+        crd,
+        "_shop__Namespace",
+    ] {
+        assert_eq!(action(id), Action::Deleted, "{id}");
+    }
+    assert!(get(&cms, "old").await.is_none());
+    assert!(
+        pruned.summary().contains("ConfigMap/shop/old deleted"),
+        "{}",
+        pruned.summary()
+    );
+}
+
+#[tokio::test]
+async fn prune_keeps_the_others_when_nothing_is_prunable() {
+    let sb = TestSandbox::start("prune-kept").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    applier
+        .apply(vec![configmap("default", "old", json!({}))])
+        .await
+        .expect("apply");
+    let stranger = Applier::new(
+        client.clone(),
+        ApplyOptions {
+            owner_labels: BTreeMap::from([(OWNER_NAME.to_string(), "other".to_string())]),
+            ..ApplyOptions::default()
+        },
+    );
+    let refs = [ResourceRef::new(
+        &ObjectId::new("default", "old", "", "ConfigMap"),
+        "v1",
+    )];
+    let pruned = stranger.prune(&refs).await.expect("prune");
+    assert!(matches!(pruned.entries[0].action, Action::Skipped(_)));
+    assert!(get(&cm_api(&client, "default"), "old").await.is_some());
+    let pruned = applier.prune(&refs).await.expect("prune");
+    assert_eq!(pruned.entries[0].action, Action::Deleted);
+    assert!(get(&cm_api(&client, "default"), "old").await.is_none());
+}
+
+#[tokio::test]
+async fn wait_healthy_follows_the_rollout() {
+    let sb = TestSandbox::start("health").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let changes = applier
+        .apply(vec![
+            deployment("default", "web", 2, "web"),
+            configmap("default", "settings", json!({})),
+        ])
+        .await
+        .expect("apply");
+    applier
+        .wait_healthy(&changes.inventory().entries, Duration::from_secs(20))
+        .await
+        .expect("the rollout completes");
+    let live = get(&deploy_api(&client, "default"), "web")
+        .await
+        .expect("there");
+    assert_eq!(at(&live, "/status/availableReplicas"), 2);
+}
+
+#[tokio::test]
+async fn wait_healthy_names_failed_and_stuck_rollouts() {
+    let sb = TestSandbox::start("unhealthy").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let rollout = |name: &str, outcome: &str| {
+        let mut d = deployment("default", name, 2, name);
+        d["metadata"]["annotations"] = json!({"sandbox.driftless.dev/rollout": outcome});
+        d
+    };
+    let changes = applier
+        .apply(vec![rollout("broken", "fail")])
+        .await
+        .expect("apply");
+    let err = applier
+        .wait_healthy(&changes.inventory().entries, Duration::from_secs(20))
+        .await
+        .expect_err("the rollout fails");
+    assert_eq!(
+        err.unhealthy,
+        [(
+            ObjectId::new("default", "broken", "apps", "Deployment"),
+            "rollout failed: ReplicaSet \"broken-1\" has timed out progressing.".to_string()
+        )]
+    );
+    assert!(
+        err.to_string()
+            .contains("Deployment/default/broken: rollout failed"),
+        "{err}"
+    );
+
+    let changes = applier
+        .apply(vec![rollout("stuck", "hang")])
+        .await
+        .expect("apply");
+    let err = applier
+        .wait_healthy(&changes.inventory().entries, Duration::from_millis(800))
+        .await
+        .expect_err("the rollout never finishes");
+    assert_eq!(err.timeout, Duration::from_millis(800));
+    let (id, why) = &err.unhealthy[0];
+    assert_eq!(id.name, "stuck");
+    assert_eq!(why, "0 of 2 replicas available");
+}
+
+#[tokio::test]
+async fn objects_created_outside_are_adopted_with_one_write() {
+    let sb = TestSandbox::start("adopt").await;
+    let client = sb.client().await;
+    let cms = cm_api(&client, "default");
+    let existing: DynamicObject =
+        serde_json::from_value(configmap("default", "pre", json!({"a": "1"}))).expect("object");
+    cms.create(&PostParams::default(), &existing)
+        .await
+        .expect("create by hand");
+    let applier = Applier::new(client.clone(), options());
+    let changes = applier
+        .apply(vec![configmap("default", "pre", json!({"a": "1"}))])
+        .await
+        .expect("apply");
+    // Our labels are new on it.
+    assert_eq!(changes.entries[0].action, Action::Configured);
+    let changes = applier
+        .apply(vec![configmap("default", "pre", json!({"a": "1"}))])
+        .await
+        .expect("apply");
+    assert_eq!(changes.entries[0].action, Action::Unchanged);
+}
