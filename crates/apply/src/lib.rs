@@ -85,6 +85,17 @@ impl Applier {
         }
     }
 
+    /// An applier with other options (another Kustomization's owner labels)
+    /// that shares this one's discovery cache, so a reconcile does not
+    /// rediscover the cluster's kinds.
+    pub fn with_options(&self, options: ApplyOptions) -> Applier {
+        Applier {
+            client: self.client.clone(),
+            options: Arc::new(options),
+            kinds: self.kinds.clone(),
+        }
+    }
+
     /// The options this applier was made with.
     pub fn options(&self) -> &ApplyOptions {
         &self.options

@@ -22,9 +22,11 @@
 //! # }
 //! ```
 
+mod drift;
 mod events;
 mod gitrepository;
 mod http;
+mod kustomization;
 pub mod leader;
 mod metrics;
 
@@ -64,6 +66,9 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// Field manager for server-side apply (Flux's, so Flux-managed clusters are adopted).
     pub field_manager: String,
+    /// How soon a Kustomization whose dependencies are not ready looks again
+    /// (Flux's `--requeue-dependency`, 30s).
+    pub dependency_requeue: Duration,
 }
 
 impl ControllerOptions {
@@ -80,6 +85,7 @@ impl ControllerOptions {
             drift_watch: true,
             concurrency: 4,
             field_manager: "kustomize-controller".to_owned(),
+            dependency_requeue: Duration::from_secs(30),
         }
     }
 }
@@ -101,6 +107,10 @@ pub(crate) struct Context {
     pub recorder: events::Recorder,
     pub metrics: Arc<metrics::Metrics>,
     pub artifact_base_url: String,
+    /// Downloads artifacts for the Kustomization reconciler.
+    pub http: reqwest::Client,
+    /// Shares the discovery cache across every Kustomization's applier.
+    pub applier: driftless_apply::Applier,
     pub options: ControllerOptions,
 }
 
@@ -154,6 +164,11 @@ pub async fn run(
         client: client.clone(),
         metrics,
         artifact_base_url,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .context("cannot build the HTTP client for artifacts")?,
+        applier: driftless_apply::Applier::new(client.clone(), driftless_apply::ApplyOptions::default()),
         options: options.clone(),
     });
 
@@ -177,7 +192,10 @@ pub async fn run(
     }
     health.set_ready(true);
 
-    let reconcilers = gitrepository::run(context.clone());
+    let reconcilers = futures::future::join(
+        gitrepository::run(context.clone()),
+        kustomization::run(context.clone()),
+    );
     let lost = async {
         match &elector {
             Some(elector) => elector.hold().await,
