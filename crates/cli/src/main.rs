@@ -1,24 +1,38 @@
 //! The `driftless` binary: argument parsing, output and exit codes. Each
-//! command parses, validates, calls a library crate and prints; decisions
-//! live in the libraries.
+//! command parses, validates, calls a library crate or the Kubernetes API
+//! and prints; decisions live in the libraries.
+//!
+//! The clap tree is here; each subcommand is one enum variant and one module
+//! under `commands/`. The cluster commands follow the `flux` CLI (same
+//! flags, same progress lines, same output columns) so scripts and habits
+//! carry over.
 //!
 //! Exit codes: 0 success, 1 the command ran and failed, 2 bad usage (clap).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Duration;
+mod cluster;
+mod commands;
+mod flux;
+mod output;
 
-use anyhow::Context;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+use commands::{
+    build, check, completion, create, events, get, install, reconcile, sandbox, suspend, tree,
+    uninstall, version,
+};
 
 #[derive(Parser)]
 #[command(
     name = "driftless",
     version,
-    about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs"
+    about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs",
+    after_help = "Examples:\n  driftless install\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune\n  driftless get all"
 )]
-struct Cli {
+pub struct Cli {
+    #[command(flatten)]
+    global: cluster::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,108 +43,87 @@ enum Command {
     #[command(
         after_help = "Examples:\n  driftless sandbox --data-dir ./sandbox\n  kubectl --kubeconfig ./sandbox/kubeconfig get namespaces"
     )]
-    Sandbox(SandboxArgs),
+    Sandbox(sandbox::Args),
     /// Render manifests locally, as the controllers would.
     #[command(subcommand)]
-    Build(BuildCommand),
-}
-
-#[derive(Subcommand)]
-enum BuildCommand {
-    /// Render a Kustomize overlay (or a plain directory of manifests) to stdout.
-    ///
-    /// The output is byte for byte what `kubectl kustomize <dir>` prints. A
-    /// directory without kustomization.yaml renders all its manifests, as Flux does.
+    Build(build::Command),
+    /// Print the client version and, when reachable, the cluster's.
+    #[command(after_help = "Examples:\n  driftless version\n  driftless version --client -o json")]
+    Version(version::Args),
+    /// Check the cluster, the CRDs and the controller.
     #[command(
-        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod\n  driftless build kustomization ./apps | kubectl apply --server-side -f -"
+        after_help = "Examples:\n  driftless check\n  driftless check --controller-namespace=driftless-system"
     )]
-    Kustomization {
-        /// The directory to build.
-        dir: PathBuf,
-    },
+    Check(check::Args),
+    /// Install the CRDs and the controller, or print them with --export.
+    #[command(
+        after_help = "Examples:\n  driftless install\n  driftless install --export > driftless.yaml\n  driftless install --export | kubectl apply -f -"
+    )]
+    Install(install::Args),
+    /// Remove the controller (and the CRDs unless --keep-crds); applied workloads stay.
+    #[command(
+        after_help = "Examples:\n  driftless uninstall --keep-crds\n  driftless uninstall --yes"
+    )]
+    Uninstall(uninstall::Args),
+    /// Create or update sources, Kustomizations and secrets.
+    #[command(subcommand)]
+    Create(create::Command),
+    /// Show sources and Kustomizations and their status.
+    #[command(subcommand)]
+    Get(get::Command),
+    /// Ask the controller to reconcile an object now, and wait for it.
+    #[command(subcommand)]
+    Reconcile(reconcile::Command),
+    /// Stop reconciling an object (the applied workloads stay as they are).
+    #[command(subcommand)]
+    Suspend(suspend::Command),
+    /// Reconcile a suspended object again.
+    #[command(subcommand)]
+    Resume(suspend::Command),
+    /// Show what a Kustomization applied, as a tree.
+    #[command(subcommand)]
+    Tree(tree::Command),
+    /// Show the Kubernetes events of an object or a namespace.
+    #[command(
+        after_help = "Examples:\n  driftless events\n  driftless events --for Kustomization/apps\n  driftless events -A --watch"
+    )]
+    Events(events::Args),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  source <(driftless completion bash)\n  driftless completion zsh > \"${fpath[1]}/_driftless\"\n  driftless completion fish > ~/.config/fish/completions/driftless.fish"
+    )]
+    Completion(completion::Args),
 }
 
-#[derive(clap::Args)]
-struct SandboxArgs {
-    /// Address to serve HTTPS on.
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-    /// Keep objects, certificates and the token here, across restarts; without it everything is in memory.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Where to write the kubeconfig [default: <data-dir>/kubeconfig, or ./driftless-sandbox.kubeconfig]
-    #[arg(long)]
-    kubeconfig_out: Option<PathBuf>,
-    /// How long simulated rollouts take, e.g. 500ms, 2s.
-    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
-    rollout_delay: Duration,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|i| text.split_at(i))
-        .unwrap_or((text, "s"));
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write it like 500ms, 2s or 1m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(value)),
-        "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        _ => Err(format!("`{text}` has an unknown unit; use ms, s or m")),
-    }
-}
-
-async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    let kubeconfig_out = args.kubeconfig_out.or_else(|| {
-        args.data_dir
-            .is_none()
-            .then(|| PathBuf::from("driftless-sandbox.kubeconfig"))
-    });
-    let sandbox = driftless_sandbox::Sandbox::start(driftless_sandbox::SandboxConfig {
-        listen: args.listen,
-        data_dir: args.data_dir,
-        kubeconfig_out,
-        rollout_delay: args.rollout_delay,
+fn run(cli: Cli) -> anyhow::Result<()> {
+    // Local commands need no async runtime.
+    let command = match cli.command {
+        Command::Build(command) => return build::run(command),
+        Command::Completion(args) => return completion::run(args),
+        command => command,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))?;
+    let global = cli.global;
+    runtime.block_on(async move {
+        match command {
+            Command::Sandbox(args) => sandbox::run(args).await,
+            Command::Version(args) => version::run(&global, args).await,
+            Command::Check(args) => check::run(&global, args).await,
+            Command::Install(args) => install::run(&global, args).await,
+            Command::Uninstall(args) => uninstall::run(&global, args).await,
+            Command::Create(command) => create::run(&global, command).await,
+            Command::Get(command) => get::run(&global, command).await,
+            Command::Reconcile(command) => reconcile::run(&global, command).await,
+            Command::Suspend(command) => suspend::run(&global, command, false).await,
+            Command::Resume(command) => suspend::run(&global, command, true).await,
+            Command::Tree(command) => tree::run(&global, command).await,
+            Command::Events(args) => events::run(&global, args).await,
+            Command::Build(_) | Command::Completion(_) => unreachable!("handled above"),
+        }
     })
-    .await
-    .context("cannot start the sandbox")?;
-    let kubeconfig = sandbox
-        .kubeconfig_path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    eprintln!("sandbox API server listening on {}", sandbox.server_url());
-    eprintln!("kubeconfig written to {kubeconfig}");
-    eprintln!("try: kubectl --kubeconfig {kubeconfig} get namespaces");
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
-    eprintln!("shutting down");
-    sandbox.shutdown().await;
-    Ok(())
-}
-
-fn build(command: BuildCommand) -> anyhow::Result<()> {
-    match command {
-        BuildCommand::Kustomization { dir } => {
-            let rendered = driftless_render::build(&dir)
-                .with_context(|| format!("cannot build kustomization {}", dir.display()))?;
-            write_stdout(rendered.as_bytes())
-        }
-    }
-}
-
-/// Writes data to stdout; a closed pipe (`| head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(err).context("cannot write to stdout")
-        }
-        _ => Ok(()),
-    }
 }
 
 fn main() -> ExitCode {
@@ -141,30 +134,16 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let command = match cli.command {
-        Command::Build(command) => return exit_code(build(command)),
-        Command::Sandbox(args) => args,
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    exit_code(runtime.block_on(sandbox(command)))
-}
-
-fn exit_code(result: anyhow::Result<()>) -> ExitCode {
-    match result {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+            // A command that already printed its failure (e.g. `check`)
+            // returns `Reported` so the exit code is set without a repeat.
+            if err.downcast_ref::<output::Reported>().is_none() {
+                eprintln!("{} {err}", output::Style::stderr().fail("error:"));
+                for cause in err.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
             }
             ExitCode::FAILURE
         }
