@@ -104,7 +104,7 @@ pub async fn fetch<K: FluxObject>(
     match api.get(name).await {
         Ok(object) => Ok(object),
         Err(err) if is_not_found(&err) => bail!(
-            "{} not found; list them with `driftless get {}` -n {namespace}",
+            "{} not found; list them with `driftless get {} -n {namespace}`",
             describe::<K>(namespace, name),
             get_command::<K>()
         ),
@@ -306,5 +306,5 @@ pub fn humanize(duration: Duration) -> String {
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     driftless_api::GoDuration::from(text)
         .to_std()
-        .map_err(|err| format!("{err}; write it like 30s, 5m or 1h30m"))
+        .map_err(|err| err.to_string())
 }

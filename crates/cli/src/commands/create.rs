@@ -309,6 +309,9 @@ fn git_repository(namespace: &str, args: &GitArgs) -> GitRepository {
         },
     );
     repo.metadata.namespace = Some(namespace.to_string());
+    // kube's derive copies the CRD's own annotation onto every `new`
+    // object; flux's objects do not carry it.
+    repo.metadata.annotations = None;
     repo
 }
 

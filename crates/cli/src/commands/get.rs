@@ -66,7 +66,9 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
                     .collect::<Result<_, _>>()
                     .context("internal error: cannot serialize; please report this")?;
                 return write_stdout(&render(
-                    &json!({"apiVersion": "v1", "kind": "List", "items": items}),
+                    &without_managed_fields(
+                        json!({"apiVersion": "v1", "kind": "List", "items": items}),
+                    ),
                     args.output,
                 )?);
             }
@@ -139,7 +141,7 @@ async fn show<K: FluxObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<(
                 .map(|items| json!({"apiVersion": "v1", "kind": "List", "items": items})),
         }
         .context("internal error: cannot serialize; please report this")?;
-        return write_stdout(&render(&value, args.output)?);
+        return write_stdout(&render(&without_managed_fields(value), args.output)?);
     }
     if items.is_empty() {
         eprintln!("no {} objects found{}", K::kind(&()), where_(cluster, args));
@@ -176,6 +178,22 @@ fn table<K: FluxObject>(items: &[K], all_namespaces: bool, prefixed: bool) -> Ta
         table.row(row);
     }
     table
+}
+
+/// Drops `metadata.managedFields` (of an object or a List's items), as
+/// kubectl does by default: noise to a reader.
+fn without_managed_fields(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(items) = value.get_mut("items").and_then(|i| i.as_array_mut()) {
+        for item in items {
+            if let Some(meta) = item.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                meta.remove("managedFields");
+            }
+        }
+    }
+    if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
+    value
 }
 
 /// Go's `%t` capitalised, as flux prints booleans in tables.
