@@ -366,12 +366,15 @@ where
     K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
-        + std::fmt::Debug,
+        + std::fmt::Debug
+        + serde::Serialize,
 {
     let api: Api<K> = Api::namespaced(sb.client().await, "flux-system");
     let requested = eventually("a reconcile request", || async {
         let object = api.get(name).await.ok()?;
-        annotations::pending_reconcile_request(object.meta(), None).map(str::to_string)
+        let status = serde_json::to_value(&object).ok()?["status"].take();
+        let handled = status["lastHandledReconcileAt"].as_str();
+        annotations::pending_reconcile_request(object.meta(), handled).map(str::to_string)
     })
     .await;
     let reason = if ready == "True" {
@@ -396,7 +399,7 @@ async fn reconcile_waits_for_the_controller_and_reports_its_verdict() {
     create_ks(&sb, "apps", "podinfo").await;
 
     let (out, ()) = tokio::join!(
-        sb.driftless(&["reconcile", "ks", "apps", "--with-source", "--timeout=1m"]),
+        sb.driftless(&["reconcile", "ks", "apps", "--with-source", "--timeout=30s"]),
         async {
             answer_reconcile::<GitRepository>(
                 &sb,
@@ -437,7 +440,7 @@ async fn reconcile_waits_for_the_controller_and_reports_its_verdict() {
     );
 
     let (out, ()) = tokio::join!(
-        sb.driftless(&["reconcile", "ks", "apps", "--timeout=1m"]),
+        sb.driftless(&["reconcile", "ks", "apps", "--timeout=30s"]),
         answer_reconcile::<Kustomization>(
             &sb,
             "apps",

@@ -1,0 +1,206 @@
+//! `version`, `completion`, `events` and the unreachable-cluster message.
+
+mod common;
+
+use common::{TempDir, TestSandbox, run};
+use k8s_openapi::api::core::v1::{Event, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, PostParams};
+
+#[tokio::test]
+async fn version_prints_the_client_and_the_server() {
+    let sb = TestSandbox::start("version").await;
+    let out = sb.driftless(&["version"]).await.ok();
+    assert!(
+        out.stdout
+            .starts_with(&format!("driftless: v{}\n", env!("CARGO_PKG_VERSION"))),
+        "{out:#?}"
+    );
+    assert!(out.stdout.contains("server: v1.32"), "{out:#?}");
+    let json = sb
+        .driftless(&["version", "--client", "-o", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        json,
+        serde_json::json!({"client": format!("v{}", env!("CARGO_PKG_VERSION"))})
+    );
+}
+
+#[tokio::test]
+async fn completion_scripts_complete_driftless() {
+    let dir = TempDir::new("completion");
+    let bin = env!("CARGO_BIN_EXE_driftless");
+    let bash = run(bin, &["completion", "bash"], None, dir.path())
+        .await
+        .ok();
+    assert!(
+        bash.stdout.contains("complete") && bash.stdout.contains("driftless"),
+        "{bash:#?}"
+    );
+    assert!(
+        bash.stdout.contains("reconcile"),
+        "subcommands are completed"
+    );
+    run(bin, &["completion", "zsh"], None, dir.path())
+        .await
+        .ok();
+    run(bin, &["completion", "fish"], None, dir.path())
+        .await
+        .ok();
+    run(bin, &["completion", "tcsh"], None, dir.path())
+        .await
+        .code(2);
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_one_clear_error() {
+    let dir = TempDir::new("unreachable");
+    // A loopback port nobody listens on: bind, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n"
+        ),
+    )
+    .expect("write the kubeconfig");
+    let kubeconfig = kubeconfig.to_str().expect("a UTF-8 path");
+    for args in [&["get", "ks"][..], &["check"], &["reconcile", "ks", "apps"]] {
+        let mut all = vec!["--kubeconfig", kubeconfig];
+        all.extend_from_slice(args);
+        let out = run(env!("CARGO_BIN_EXE_driftless"), &all, None, dir.path())
+            .await
+            .code(1);
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            text.contains(&format!("cannot reach the cluster at https://127.0.0.1:{port}/: is the cluster running? check --kubeconfig/--context")),
+            "{args:?}: {out:#?}"
+        );
+    }
+    // A missing kubeconfig names the file and the flag.
+    let out = run(
+        env!("CARGO_BIN_EXE_driftless"),
+        &["--kubeconfig", "/nonexistent/kc", "get", "ks"],
+        None,
+        dir.path(),
+    )
+    .await
+    .code(1);
+    assert!(
+        out.stderr
+            .contains("cannot read the kubeconfig /nonexistent/kc; check --kubeconfig"),
+        "{out:#?}"
+    );
+}
+
+fn event(
+    name: &str,
+    kind: &str,
+    object: &str,
+    reason: &str,
+    message: &str,
+    seconds_ago: i64,
+) -> Event {
+    let at = Time(Timestamp::now() - SignedDuration::from_secs(seconds_ago));
+    Event {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            kind: Some(kind.to_string()),
+            name: Some(object.to_string()),
+            namespace: Some("flux-system".to_string()),
+            ..Default::default()
+        },
+        reason: Some(reason.to_string()),
+        message: Some(message.to_string()),
+        type_: Some("Normal".to_string()),
+        first_timestamp: Some(at.clone()),
+        last_timestamp: Some(at),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn events_are_listed_oldest_first_and_filtered_by_object() {
+    let sb = TestSandbox::start("events").await;
+    sb.kubectl(&["create", "namespace", "flux-system"], None)
+        .await
+        .ok();
+    let events: Api<Event> = Api::namespaced(sb.client().await, "flux-system");
+    for e in [
+        event(
+            "a",
+            "Kustomization",
+            "apps",
+            "ReconciliationSucceeded",
+            "Applied revision: main@sha1:1",
+            30,
+        ),
+        event(
+            "b",
+            "GitRepository",
+            "fleet",
+            "NewArtifact",
+            "stored artifact for main@sha1:1",
+            300,
+        ),
+        event(
+            "c",
+            "Kustomization",
+            "infra",
+            "HealthCheckFailed",
+            "Deployment/infra/web not ready",
+            10,
+        ),
+    ] {
+        events
+            .create(&PostParams::default(), &e)
+            .await
+            .expect("create the event");
+    }
+    let out = sb.driftless(&["events"]).await.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    );
+    assert_eq!(lines.len(), 4, "{out:#?}");
+    assert!(
+        lines[1].contains("gitrepository/fleet"),
+        "oldest first: {out:#?}"
+    );
+    assert!(lines[3].contains("kustomization/infra"), "{out:#?}");
+
+    let out = sb
+        .driftless(&["events", "--for", "Kustomization/apps"])
+        .await
+        .ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:#?}");
+    assert!(
+        lines[1].contains("ReconciliationSucceeded") && lines[1].contains("kustomization/apps")
+    );
+    assert!(lines[1].contains("Applied revision: main@sha1:1"));
+
+    let out = sb
+        .driftless(&["events", "-A", "--for", "GitRepository/fleet"])
+        .await
+        .ok();
+    assert!(out.stdout.starts_with("NAMESPACE"), "{out:#?}");
+    assert!(
+        out.stdout.contains("flux-system") && out.stdout.contains("NewArtifact"),
+        "{out:#?}"
+    );
+
+    let bad = sb.driftless(&["events", "--for", "apps"]).await.code(2);
+    assert!(bad.stderr.contains("<Kind>/<name>"), "{bad:#?}");
+}
