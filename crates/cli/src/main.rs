@@ -45,7 +45,10 @@ enum Command {
     )]
     Sandbox(sandbox::Args),
     /// Render manifests locally, as the controllers would.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod"
+    )]
     Build(build::Command),
     /// Print the client version and, when reachable, the cluster's.
     #[command(after_help = "Examples:\n  driftless version\n  driftless version --client -o json")]
@@ -66,22 +69,40 @@ enum Command {
     )]
     Uninstall(uninstall::Args),
     /// Create or update sources, Kustomizations and secrets.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune\n  driftless create secret git auth --username=bot --password=$TOKEN --export"
+    )]
     Create(create::Command),
     /// Show sources and Kustomizations and their status.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless get all -A\n  driftless get sources git\n  driftless get kustomizations apps -o yaml"
+    )]
     Get(get::Command),
     /// Ask the controller to reconcile an object now, and wait for it.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless reconcile source git podinfo\n  driftless reconcile kustomization apps --with-source"
+    )]
     Reconcile(reconcile::Command),
     /// Stop reconciling an object (the applied workloads stay as they are).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless suspend kustomization apps\n  driftless suspend source git podinfo\n  driftless suspend ks --all"
+    )]
     Suspend(suspend::Command),
-    /// Reconcile a suspended object again.
-    #[command(subcommand)]
+    /// Reconcile a suspended object again (and wait for it, unless --no-wait).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless resume kustomization apps\n  driftless resume source git podinfo --no-wait"
+    )]
     Resume(suspend::Command),
     /// Show what a Kustomization applied, as a tree.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless tree kustomization flux-system\n  driftless tree ks apps -o yaml"
+    )]
     Tree(tree::Command),
     /// Show the Kubernetes events of an object or a namespace.
     #[command(

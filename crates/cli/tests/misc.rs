@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TempDir, TestSandbox, run};
+use common::{DEADLINE, TempDir, TestSandbox, run};
 use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -203,4 +203,72 @@ async fn events_are_listed_oldest_first_and_filtered_by_object() {
 
     let bad = sb.driftless(&["events", "--for", "apps"]).await.code(2);
     assert!(bad.stderr.contains("<Kind>/<name>"), "{bad:#?}");
+}
+
+#[tokio::test]
+async fn events_watch_prints_new_events_as_they_come() {
+    use tokio::io::AsyncBufReadExt;
+    let sb = TestSandbox::start("events-watch").await;
+    sb.kubectl(&["create", "namespace", "flux-system"], None)
+        .await
+        .ok();
+    let events: Api<Event> = Api::namespaced(sb.client().await, "flux-system");
+    events
+        .create(
+            &PostParams::default(),
+            &event("old", "Kustomization", "apps", "Progressing", "first", 60),
+        )
+        .await
+        .expect("create the event");
+    let kubeconfig = sb.kubeconfig_path();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["--kubeconfig", kubeconfig.to_str().expect("a UTF-8 path")])
+        .args(["events", "--watch", "--for", "Kustomization/apps"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("driftless runs");
+    let mut lines =
+        tokio::io::BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(DEADLINE, lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("stdout is readable")
+            .expect("the watch goes on")
+    };
+    assert!(next_line().await.starts_with("LAST SEEN"));
+    assert!(
+        next_line().await.contains("Progressing"),
+        "the existing event comes first"
+    );
+    // Another object's event is filtered out; the next line is the new one.
+    events
+        .create(
+            &PostParams::default(),
+            &event("other", "Kustomization", "infra", "Ignored", "no", 0),
+        )
+        .await
+        .expect("create the event");
+    events
+        .create(
+            &PostParams::default(),
+            &event(
+                "new",
+                "Kustomization",
+                "apps",
+                "ReconciliationSucceeded",
+                "second",
+                0,
+            ),
+        )
+        .await
+        .expect("create the event");
+    let line = next_line().await;
+    assert!(
+        line.contains("ReconciliationSucceeded") && line.contains("second"),
+        "{line}"
+    );
 }

@@ -502,3 +502,81 @@ async fn tree_shows_the_inventory_and_descends_into_kustomizations() {
     assert_eq!(json["resources"][1]["resources"][0]["kind"], "Deployment");
     assert_eq!(json["resources"][1]["resources"][0]["group"], "apps");
 }
+
+#[tokio::test]
+async fn create_waits_for_ready_and_fails_with_the_condition_message() {
+    let sb = installed("create-wait").await;
+    let answer = |generation: i64, ready: &'static str, message: &'static str| {
+        let sb = &sb;
+        async move {
+            let api: Api<GitRepository> = Api::namespaced(sb.client().await, "flux-system");
+            // Answer only once the CLI's apply made this generation.
+            eventually("the GitRepository at its generation", || async {
+                (api.get("podinfo").await.ok()?.metadata.generation? >= generation).then_some(())
+            })
+            .await;
+            let mut condition = ready_condition(ready, "Succeeded", message);
+            condition["observedGeneration"] = generation.into();
+            set_status::<GitRepository>(
+                sb,
+                "podinfo",
+                json!({
+                    "observedGeneration": generation,
+                    "conditions": [condition],
+                    "artifact": {"path": "p", "url": "http://x/p", "revision": "main@sha1:beef", "lastUpdateTime": "2026-01-01T00:00:00Z"},
+                }),
+            )
+            .await;
+        }
+    };
+    let create = [
+        "create",
+        "source",
+        "git",
+        "podinfo",
+        "--url=https://git.example.com/podinfo.git",
+        "--branch=main",
+        "--timeout=30s",
+    ];
+    let (out, ()) = tokio::join!(sb.driftless(&create), answer(1, "True", "stored artifact"));
+    let out = out.ok();
+    assert!(
+        out.stderr.contains("✔ fetched revision main@sha1:beef"),
+        "{out:#?}"
+    );
+
+    // A changed spec is a new generation; the controller now fails it.
+    let mut update = create.to_vec();
+    update[5] = "--branch=dev";
+    let (out, ()) = tokio::join!(
+        sb.driftless(&update),
+        answer(2, "False", "couldn't find remote ref dev")
+    );
+    let out = out.code(1);
+    assert!(
+        out.stderr.contains("couldn't find remote ref dev"),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn resume_waits_for_the_reconcile() {
+    let sb = installed("resume").await;
+    create_ks(&sb, "apps", "podinfo").await;
+    sb.driftless(&["suspend", "ks", "apps"]).await.ok();
+    let (out, ()) = tokio::join!(
+        sb.driftless(&["resume", "ks", "apps", "--timeout=30s"]),
+        answer_reconcile::<Kustomization>(
+            &sb,
+            "apps",
+            "True",
+            "Applied revision: main@sha1:cafe",
+            json!({"lastAppliedRevision": "main@sha1:cafe"})
+        )
+    );
+    let out = out.ok();
+    assert!(
+        out.stderr.contains("✔ applied revision main@sha1:cafe"),
+        "{out:#?}"
+    );
+}

@@ -12,7 +12,7 @@ use kube::api::Api;
 
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect, is_not_found};
 use crate::commands::install::{CONTROLLER, NAMESPACE};
-use crate::output::{Reported, Style};
+use crate::output::{Reported, Style, write_stdout};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,11 +28,15 @@ struct Report {
 
 impl Report {
     fn ok(&mut self, text: &str) {
-        println!("{} {text}", self.style.ok_mark());
+        self.line(self.style.ok_mark(), text);
     }
     fn fail(&mut self, text: &str) {
         self.failed = true;
-        println!("{} {text}", self.style.fail_mark());
+        self.line(self.style.fail_mark(), text);
+    }
+    /// Best effort: a closed stdout must not hide the exit code.
+    fn line(&self, mark: String, text: &str) {
+        let _ = write_stdout(&format!("{mark} {text}\n"));
     }
 }
 
@@ -59,8 +63,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     if report.failed {
         Err(Reported.into())
     } else {
-        println!("all checks passed");
-        Ok(())
+        write_stdout("all checks passed\n")
     }
 }
 

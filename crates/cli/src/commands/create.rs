@@ -29,7 +29,10 @@ use crate::output::{Progress, write_stdout, yaml_stream};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Create or update a source.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master"
+    )]
     Source(SourceCommand),
     /// Create or update a Kustomization.
     #[command(
@@ -38,7 +41,10 @@ pub enum Command {
     )]
     Kustomization(KustomizationArgs),
     /// Create or update a secret.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless create secret git auth --bearer-token=$TOKEN"
+    )]
     Secret(SecretCommand),
 }
 

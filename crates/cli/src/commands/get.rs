@@ -15,7 +15,7 @@ use crate::output::{Format, Table, age, render, write_stdout};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Show sources.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  driftless get sources git -A")]
     Sources(SourcesCommand),
     /// Show Kustomizations.
     #[command(

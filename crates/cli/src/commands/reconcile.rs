@@ -14,7 +14,10 @@ use crate::output::Progress;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Reconcile a source.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless reconcile source git podinfo --timeout=2m"
+    )]
     Source(SourceCommand),
     /// Reconcile a Kustomization (and, with --with-source, its source first).
     #[command(

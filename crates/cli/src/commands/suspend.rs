@@ -19,7 +19,10 @@ use crate::output::{Progress, Reported};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// A source.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless suspend source git podinfo\n  driftless resume source git podinfo"
+    )]
     Source(SourceCommand),
     /// A Kustomization.
     #[command(
