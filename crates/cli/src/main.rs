@@ -117,34 +117,32 @@ enum Command {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    // Local commands need no async runtime.
-    let command = match cli.command {
-        Command::Build(command) => return build::run(command),
-        Command::Completion(args) => return completion::run(args),
-        command => command,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let global = cli.global;
+    match cli.command {
+        Command::Build(command) => build::run(command),
+        Command::Completion(args) => completion::run(args),
+        Command::Sandbox(args) => block_on(sandbox::run(args)),
+        Command::Version(args) => block_on(version::run(&global, args)),
+        Command::Check(args) => block_on(check::run(&global, args)),
+        Command::Install(args) => block_on(install::run(&global, args)),
+        Command::Uninstall(args) => block_on(uninstall::run(&global, args)),
+        Command::Create(command) => block_on(create::run(&global, command)),
+        Command::Get(command) => block_on(get::run(&global, command)),
+        Command::Reconcile(command) => block_on(reconcile::run(&global, command)),
+        Command::Suspend(command) => block_on(suspend::run(&global, command, false)),
+        Command::Resume(command) => block_on(suspend::run(&global, command, true)),
+        Command::Tree(command) => block_on(tree::run(&global, command)),
+        Command::Events(args) => block_on(events::run(&global, args)),
+    }
+}
+
+/// Runs an async command; local commands (build, completion) need no runtime.
+fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))?;
-    let global = cli.global;
-    runtime.block_on(async move {
-        match command {
-            Command::Sandbox(args) => sandbox::run(args).await,
-            Command::Version(args) => version::run(&global, args).await,
-            Command::Check(args) => check::run(&global, args).await,
-            Command::Install(args) => install::run(&global, args).await,
-            Command::Uninstall(args) => uninstall::run(&global, args).await,
-            Command::Create(command) => create::run(&global, command).await,
-            Command::Get(command) => get::run(&global, command).await,
-            Command::Reconcile(command) => reconcile::run(&global, command).await,
-            Command::Suspend(command) => suspend::run(&global, command, false).await,
-            Command::Resume(command) => suspend::run(&global, command, true).await,
-            Command::Tree(command) => tree::run(&global, command).await,
-            Command::Events(args) => events::run(&global, args).await,
-            Command::Build(_) | Command::Completion(_) => unreachable!("handled above"),
-        }
-    })
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))?
+        .block_on(command)
 }
 
 fn main() -> ExitCode {

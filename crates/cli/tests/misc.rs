@@ -84,6 +84,20 @@ async fn an_unreachable_cluster_is_one_clear_error() {
             "{args:?}: {out:#?}"
         );
     }
+    // An unknown context names itself and the flag.
+    let out = run(
+        env!("CARGO_BIN_EXE_driftless"),
+        &["--kubeconfig", kubeconfig, "--context", "nope", "get", "ks"],
+        None,
+        dir.path(),
+    )
+    .await
+    .code(1);
+    assert!(
+        out.stderr
+            .contains("cannot use the kubeconfig context nope; check --context"),
+        "{out:#?}"
+    );
     // A missing kubeconfig names the file and the flag.
     let out = run(
         env!("CARGO_BIN_EXE_driftless"),
@@ -271,4 +285,29 @@ async fn events_watch_prints_new_events_as_they_come() {
         line.contains("ReconciliationSucceeded") && line.contains("second"),
         "{line}"
     );
+}
+
+#[tokio::test]
+async fn build_kustomization_still_renders_locally() {
+    let dir = TempDir::new("build");
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "namePrefix: dev-\nresources:\n- cm.yaml\n",
+    )
+    .expect("write the kustomization");
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n",
+    )
+    .expect("write the manifest");
+    let path = dir.path().to_str().expect("a UTF-8 path");
+    let out = run(
+        env!("CARGO_BIN_EXE_driftless"),
+        &["build", "kustomization", path],
+        None,
+        dir.path(),
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("name: dev-settings"), "{out:#?}");
 }

@@ -302,6 +302,9 @@ async fn create_applies_and_get_shows_the_status() {
     assert_eq!(list["kind"], "List");
     assert_eq!(list["items"][0]["metadata"]["name"], "podinfo");
 
+    let both = sb.driftless(&["get", "ks", "apps", "-A"]).await.code(2);
+    assert!(both.stderr.contains("cannot be used with"), "{both:#?}");
+
     let missing = sb.driftless(&["get", "ks", "nope"]).await.code(1);
     assert!(
         missing

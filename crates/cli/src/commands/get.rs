@@ -2,7 +2,7 @@
 //! columns (NAME, REVISION, SUSPENDED, READY, MESSAGE) plus AGE, or the
 //! objects themselves with `-o json|yaml`.
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use driftless_api::{GitRepository, Kustomization, conditions};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -42,7 +42,7 @@ pub struct Args {
     /// Show only this object.
     name: Option<String>,
     /// List the objects of every namespace.
-    #[arg(short = 'A', long)]
+    #[arg(short = 'A', long, conflicts_with = "name")]
     all_namespaces: bool,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
@@ -127,9 +127,6 @@ async fn list<K: FluxObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<V
 async fn show<K: FluxObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<()> {
     let items: Vec<K> = match &args.name {
         Some(name) => {
-            if args.all_namespaces {
-                bail!("a name and --all-namespaces cannot go together; pick the namespace with -n");
-            }
             vec![fetch(cluster, &cluster.namespace, name).await?]
         }
         None => list(cluster, args).await?,

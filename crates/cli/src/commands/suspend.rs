@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use driftless_api::{GitRepository, Kustomization};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -71,9 +71,6 @@ async fn toggle<K: FluxObject>(cluster: &Cluster, args: &Args, resume: bool) -> 
     let namespace = &cluster.namespace;
     let names: Vec<String> = match &args.name {
         Some(name) => {
-            if args.all {
-                bail!("give a name or --all, not both");
-            }
             // Read first so an unknown name fails with a clear message.
             let object: K = fetch(cluster, namespace, name).await?;
             vec![object.name_any()]
