@@ -181,29 +181,67 @@ async fn events_are_listed_oldest_first_and_filtered_by_object() {
             .await
             .expect("create the event");
     }
+    // The controller's recorder writes events.k8s.io/v1 Events; they are
+    // listed alongside.
+    let recorded: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(sb.client().await, "flux-system");
+    recorded
+        .create(
+            &PostParams::default(),
+            &k8s_openapi::api::events::v1::Event {
+                metadata: ObjectMeta {
+                    name: Some("d".to_string()),
+                    ..Default::default()
+                },
+                event_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+                    Timestamp::now() - SignedDuration::from_secs(20),
+                )),
+                regarding: Some(ObjectReference {
+                    kind: Some("Kustomization".to_string()),
+                    name: Some("apps".to_string()),
+                    namespace: Some("flux-system".to_string()),
+                    ..Default::default()
+                }),
+                reason: Some("Progressing".to_string()),
+                note: Some("Deployment/apps/web configured".to_string()),
+                type_: Some("Normal".to_string()),
+                action: Some("Reconcile".to_string()),
+                reporting_controller: Some("driftless-controller".to_string()),
+                reporting_instance: Some("driftless-controller-0".to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create the events.k8s.io event");
+
     let out = sb.driftless(&["events"]).await.ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
         ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     );
-    assert_eq!(lines.len(), 4, "{out:#?}");
+    assert_eq!(lines.len(), 5, "{out:#?}");
     assert!(
         lines[1].contains("gitrepository/fleet"),
         "oldest first: {out:#?}"
     );
-    assert!(lines[3].contains("kustomization/infra"), "{out:#?}");
+    assert!(
+        lines[3].contains("Deployment/apps/web configured"),
+        "{out:#?}"
+    );
+    assert!(lines[4].contains("kustomization/infra"), "{out:#?}");
 
     let out = sb
         .driftless(&["events", "--for", "Kustomization/apps"])
         .await
         .ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{out:#?}");
+    assert_eq!(lines.len(), 3, "{out:#?}");
     assert!(
         lines[1].contains("ReconciliationSucceeded") && lines[1].contains("kustomization/apps")
     );
     assert!(lines[1].contains("Applied revision: main@sha1:1"));
+    assert!(lines[2].contains("Progressing"), "{out:#?}");
 
     let out = sb
         .driftless(&["events", "-A", "--for", "GitRepository/fleet"])
