@@ -7,6 +7,10 @@
 //! flags, same progress lines, same output columns) so scripts and habits
 //! carry over.
 //!
+//! Adding a command takes a variant in [`Command`], a module under
+//! `commands/` with its clap arguments and an async `run`, and an arm in
+//! [`run`].
+//!
 //! Exit codes: 0 success, 1 the command ran and failed, 2 bad usage (clap).
 
 mod cluster;
@@ -59,6 +63,12 @@ enum Command {
     )]
     Check(check::Args),
     /// Install the CRDs and the controller, or print them with --export.
+    ///
+    /// Besides its own least-privilege ClusterRole, the controller is bound to
+    /// cluster-admin by the ClusterRoleBinding driftless-reconciler, because
+    /// Kustomizations apply arbitrary objects (as with Flux). On a shared
+    /// cluster, tighten that binding or set spec.serviceAccountName on every
+    /// Kustomization.
     #[command(
         after_help = "Examples:\n  driftless install\n  driftless install --export > driftless.yaml\n  driftless install --export | kubectl apply -f -"
     )]
