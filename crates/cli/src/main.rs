@@ -101,13 +101,13 @@ enum Command {
         subcommand,
         after_help = "Examples:\n  driftless suspend kustomization apps\n  driftless suspend source git podinfo\n  driftless suspend ks --all"
     )]
-    Suspend(suspend::Command),
+    Suspend(suspend::Command<suspend::SuspendArgs>),
     /// Reconcile a suspended object again (and wait for it, unless --no-wait).
     #[command(
         subcommand,
         after_help = "Examples:\n  driftless resume kustomization apps\n  driftless resume source git podinfo --no-wait"
     )]
-    Resume(suspend::Command),
+    Resume(suspend::Command<suspend::ResumeArgs>),
     /// Show what a Kustomization applied, as a tree.
     #[command(
         subcommand,
@@ -139,8 +139,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Create(command) => block_on(create::run(&global, command)),
         Command::Get(command) => block_on(get::run(&global, command)),
         Command::Reconcile(command) => block_on(reconcile::run(&global, command)),
-        Command::Suspend(command) => block_on(suspend::run(&global, command, false)),
-        Command::Resume(command) => block_on(suspend::run(&global, command, true)),
+        Command::Suspend(command) => block_on(suspend::suspend(&global, command)),
+        Command::Resume(command) => block_on(suspend::resume(&global, command)),
         Command::Tree(command) => block_on(tree::run(&global, command)),
         Command::Events(args) => block_on(events::run(&global, args)),
     }

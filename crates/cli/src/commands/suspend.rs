@@ -16,60 +16,104 @@ use crate::flux::{
 };
 use crate::output::{Progress, Reported};
 
+/// `suspend` takes [`SuspendArgs`], `resume` takes [`ResumeArgs`].
 #[derive(clap::Subcommand)]
-pub enum Command {
+pub enum Command<A: clap::Args> {
     /// A source.
     #[command(
         subcommand,
         after_help = "Examples:\n  driftless suspend source git podinfo\n  driftless resume source git podinfo"
     )]
-    Source(SourceCommand),
+    Source(SourceCommand<A>),
     /// A Kustomization.
     #[command(
         visible_alias = "ks",
         after_help = "Examples:\n  driftless suspend kustomization apps\n  driftless resume kustomization apps\n  driftless suspend ks --all -n team-a"
     )]
-    Kustomization(Args),
+    Kustomization(A),
 }
 
 #[derive(clap::Subcommand)]
-pub enum SourceCommand {
+pub enum SourceCommand<A: clap::Args> {
     /// A GitRepository.
     #[command(
         after_help = "Examples:\n  driftless suspend source git podinfo\n  driftless resume source git podinfo --no-wait"
     )]
-    Git(Args),
+    Git(A),
+}
+
+/// Which objects: one by name, or `--all`.
+#[derive(clap::Args)]
+pub struct Target {
+    /// The name of the object.
+    #[arg(required_unless_present = "all")]
+    name: Option<String>,
+    /// Every object of the kind in the namespace.
+    #[arg(long, conflicts_with = "name")]
+    all: bool,
 }
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("target").args(["name", "all"]).required(true)))]
-pub struct Args {
-    /// The name of the object.
-    name: Option<String>,
-    /// Every object of the kind in the namespace.
-    #[arg(long)]
-    all: bool,
-    /// (resume) Do not wait for the reconcile.
+pub struct SuspendArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Do not wait for the reconcile.
     #[arg(long)]
     no_wait: bool,
-    /// (resume) How long to wait for the reconcile.
+    /// How long to wait for the reconcile.
     #[arg(long, default_value = "5m", value_parser = parse_go_duration)]
     timeout: Duration,
 }
 
-pub async fn run(global: &GlobalArgs, command: Command, resume: bool) -> anyhow::Result<()> {
+pub async fn suspend(global: &GlobalArgs, command: Command<SuspendArgs>) -> anyhow::Result<()> {
     let cluster = connect(global).await?;
     match command {
         Command::Source(SourceCommand::Git(args)) => {
-            toggle::<GitRepository>(&cluster, &args, resume).await
+            toggle::<GitRepository>(&cluster, &args.target, Action::Suspend).await
         }
-        Command::Kustomization(args) => toggle::<Kustomization>(&cluster, &args, resume).await,
+        Command::Kustomization(args) => {
+            toggle::<Kustomization>(&cluster, &args.target, Action::Suspend).await
+        }
     }
 }
 
-async fn toggle<K: FluxObject>(cluster: &Cluster, args: &Args, resume: bool) -> anyhow::Result<()> {
+pub async fn resume(global: &GlobalArgs, command: Command<ResumeArgs>) -> anyhow::Result<()> {
+    let cluster = connect(global).await?;
+    let resume = |args: &ResumeArgs| Action::Resume {
+        wait: (!args.no_wait).then_some(args.timeout),
+    };
+    match command {
+        Command::Source(SourceCommand::Git(args)) => {
+            toggle::<GitRepository>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Kustomization(args) => {
+            toggle::<Kustomization>(&cluster, &args.target, resume(&args)).await
+        }
+    }
+}
+
+/// What to do to each target.
+enum Action {
+    Suspend,
+    /// Resume, then wait this long for the reconcile (`None`: do not wait).
+    Resume {
+        wait: Option<Duration>,
+    },
+}
+
+async fn toggle<K: FluxObject>(
+    cluster: &Cluster,
+    target: &Target,
+    action: Action,
+) -> anyhow::Result<()> {
     let namespace = &cluster.namespace;
-    let names: Vec<String> = match &args.name {
+    let names: Vec<String> = match &target.name {
         Some(name) => {
             // Read first so an unknown name fails with a clear message.
             let object: K = fetch(cluster, namespace, name).await?;
@@ -94,7 +138,7 @@ async fn toggle<K: FluxObject>(cluster: &Cluster, args: &Args, resume: bool) -> 
     let progress = Progress::new();
     let mut pending = Vec::new();
     for name in &names {
-        if resume {
+        if matches!(action, Action::Resume { .. }) {
             progress.action(&format!(
                 "resuming {} {name} in {namespace} namespace",
                 K::NOUN
@@ -116,21 +160,17 @@ async fn toggle<K: FluxObject>(cluster: &Cluster, args: &Args, resume: bool) -> 
             progress.success(&format!("{} suspended", K::NOUN));
         }
     }
-    if args.no_wait {
+    let Action::Resume {
+        wait: Some(timeout),
+    } = action
+    else {
         return Ok(());
-    }
+    };
     // Wait for all, then report: one failure should not hide the others.
     let mut failed = false;
     for (name, requested_at) in pending {
-        if let Err(err) = wait_for_handled::<K>(
-            cluster,
-            namespace,
-            name,
-            &requested_at,
-            args.timeout,
-            &progress,
-        )
-        .await
+        if let Err(err) =
+            wait_for_handled::<K>(cluster, namespace, name, &requested_at, timeout, &progress).await
         {
             progress.failure(&format!("{err:#}"));
             failed = true;
