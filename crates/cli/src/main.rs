@@ -1,24 +1,42 @@
 //! The `driftless` binary: argument parsing, output and exit codes. Each
-//! command parses, validates, calls a library crate and prints; decisions
-//! live in the libraries.
+//! command parses, validates, calls a library crate or the Kubernetes API
+//! and prints; decisions live in the libraries.
+//!
+//! The clap tree is here; each subcommand is one enum variant and one module
+//! under `commands/`. The cluster commands follow the `flux` CLI (same
+//! flags, same progress lines, same output columns) so scripts and habits
+//! carry over.
+//!
+//! Adding a command takes a variant in [`Command`], a module under
+//! `commands/` with its clap arguments and an async `run`, and an arm in
+//! [`run`].
 //!
 //! Exit codes: 0 success, 1 the command ran and failed, 2 bad usage (clap).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Duration;
+mod cluster;
+mod commands;
+mod flux;
+mod output;
 
-use anyhow::Context;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+use commands::{
+    build, check, completion, create, events, get, install, reconcile, sandbox, suspend, tree,
+    uninstall, version,
+};
 
 #[derive(Parser)]
 #[command(
     name = "driftless",
     version,
-    about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs"
+    about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs",
+    after_help = "Examples:\n  driftless install\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune\n  driftless get all"
 )]
-struct Cli {
+pub struct Cli {
+    #[command(flatten)]
+    global: cluster::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,108 +47,112 @@ enum Command {
     #[command(
         after_help = "Examples:\n  driftless sandbox --data-dir ./sandbox\n  kubectl --kubeconfig ./sandbox/kubeconfig get namespaces"
     )]
-    Sandbox(SandboxArgs),
+    Sandbox(sandbox::Args),
     /// Render manifests locally, as the controllers would.
-    #[command(subcommand)]
-    Build(BuildCommand),
-}
-
-#[derive(Subcommand)]
-enum BuildCommand {
-    /// Render a Kustomize overlay (or a plain directory of manifests) to stdout.
-    ///
-    /// The output is byte for byte what `kubectl kustomize <dir>` prints. A
-    /// directory without kustomization.yaml renders all its manifests, as Flux does.
     #[command(
-        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod\n  driftless build kustomization ./apps | kubectl apply --server-side -f -"
+        subcommand,
+        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod"
     )]
-    Kustomization {
-        /// The directory to build.
-        dir: PathBuf,
-    },
+    Build(build::Command),
+    /// Print the client version and, when reachable, the cluster's.
+    #[command(after_help = "Examples:\n  driftless version\n  driftless version --client -o json")]
+    Version(version::Args),
+    /// Check the cluster, the CRDs and the controller.
+    #[command(
+        after_help = "Examples:\n  driftless check\n  driftless check --controller-namespace=driftless-system"
+    )]
+    Check(check::Args),
+    /// Install the CRDs and the controller, or print them with --export.
+    ///
+    /// Besides its own least-privilege ClusterRole, the controller is bound to
+    /// cluster-admin by the ClusterRoleBinding driftless-reconciler, because
+    /// Kustomizations apply arbitrary objects (as with Flux). On a shared
+    /// cluster, tighten that binding or set spec.serviceAccountName on every
+    /// Kustomization.
+    #[command(
+        after_help = "Examples:\n  driftless install\n  driftless install --export > driftless.yaml\n  driftless install --export | kubectl apply -f -"
+    )]
+    Install(install::Args),
+    /// Remove the controller (and the CRDs unless --keep-crds); applied workloads stay.
+    #[command(
+        after_help = "Examples:\n  driftless uninstall --keep-crds\n  driftless uninstall --yes"
+    )]
+    Uninstall(uninstall::Args),
+    /// Create or update sources, Kustomizations and secrets.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune\n  driftless create secret git auth --username=bot --password=$TOKEN --export"
+    )]
+    Create(create::Command),
+    /// Show sources and Kustomizations and their status.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless get all -A\n  driftless get sources git\n  driftless get kustomizations apps -o yaml"
+    )]
+    Get(get::Command),
+    /// Ask the controller to reconcile an object now, and wait for it.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless reconcile source git podinfo\n  driftless reconcile kustomization apps --with-source"
+    )]
+    Reconcile(reconcile::Command),
+    /// Stop reconciling an object (the applied workloads stay as they are).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless suspend kustomization apps\n  driftless suspend source git podinfo\n  driftless suspend ks --all"
+    )]
+    Suspend(suspend::Command<suspend::SuspendArgs>),
+    /// Reconcile a suspended object again (and wait for it, unless --no-wait).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless resume kustomization apps\n  driftless resume source git podinfo --no-wait"
+    )]
+    Resume(suspend::Command<suspend::ResumeArgs>),
+    /// Show what a Kustomization applied, as a tree.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless tree kustomization flux-system\n  driftless tree ks apps -o yaml"
+    )]
+    Tree(tree::Command),
+    /// Show the Kubernetes events of an object or a namespace.
+    #[command(
+        after_help = "Examples:\n  driftless events\n  driftless events --for Kustomization/apps\n  driftless events -A --watch"
+    )]
+    Events(events::Args),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  source <(driftless completion bash)\n  driftless completion zsh > \"${fpath[1]}/_driftless\"\n  driftless completion fish > ~/.config/fish/completions/driftless.fish"
+    )]
+    Completion(completion::Args),
 }
 
-#[derive(clap::Args)]
-struct SandboxArgs {
-    /// Address to serve HTTPS on.
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-    /// Keep objects, certificates and the token here, across restarts; without it everything is in memory.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Where to write the kubeconfig [default: <data-dir>/kubeconfig, or ./driftless-sandbox.kubeconfig]
-    #[arg(long)]
-    kubeconfig_out: Option<PathBuf>,
-    /// How long simulated rollouts take, e.g. 500ms, 2s.
-    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
-    rollout_delay: Duration,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|i| text.split_at(i))
-        .unwrap_or((text, "s"));
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write it like 500ms, 2s or 1m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(value)),
-        "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        _ => Err(format!("`{text}` has an unknown unit; use ms, s or m")),
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = cli.global;
+    match cli.command {
+        Command::Build(command) => build::run(command),
+        Command::Completion(args) => completion::run(args),
+        Command::Sandbox(args) => block_on(sandbox::run(args)),
+        Command::Version(args) => block_on(version::run(&global, args)),
+        Command::Check(args) => block_on(check::run(&global, args)),
+        Command::Install(args) => block_on(install::run(&global, args)),
+        Command::Uninstall(args) => block_on(uninstall::run(&global, args)),
+        Command::Create(command) => block_on(create::run(&global, command)),
+        Command::Get(command) => block_on(get::run(&global, command)),
+        Command::Reconcile(command) => block_on(reconcile::run(&global, command)),
+        Command::Suspend(command) => block_on(suspend::suspend(&global, command)),
+        Command::Resume(command) => block_on(suspend::resume(&global, command)),
+        Command::Tree(command) => block_on(tree::run(&global, command)),
+        Command::Events(args) => block_on(events::run(&global, args)),
     }
 }
 
-async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    let kubeconfig_out = args.kubeconfig_out.or_else(|| {
-        args.data_dir
-            .is_none()
-            .then(|| PathBuf::from("driftless-sandbox.kubeconfig"))
-    });
-    let sandbox = driftless_sandbox::Sandbox::start(driftless_sandbox::SandboxConfig {
-        listen: args.listen,
-        data_dir: args.data_dir,
-        kubeconfig_out,
-        rollout_delay: args.rollout_delay,
-    })
-    .await
-    .context("cannot start the sandbox")?;
-    let kubeconfig = sandbox
-        .kubeconfig_path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    eprintln!("sandbox API server listening on {}", sandbox.server_url());
-    eprintln!("kubeconfig written to {kubeconfig}");
-    eprintln!("try: kubectl --kubeconfig {kubeconfig} get namespaces");
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
-    eprintln!("shutting down");
-    sandbox.shutdown().await;
-    Ok(())
-}
-
-fn build(command: BuildCommand) -> anyhow::Result<()> {
-    match command {
-        BuildCommand::Kustomization { dir } => {
-            let rendered = driftless_render::build(&dir)
-                .with_context(|| format!("cannot build kustomization {}", dir.display()))?;
-            write_stdout(rendered.as_bytes())
-        }
-    }
-}
-
-/// Writes data to stdout; a closed pipe (`| head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(err).context("cannot write to stdout")
-        }
-        _ => Ok(()),
-    }
+/// Runs an async command; local commands (build, completion) need no runtime.
+fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))?
+        .block_on(command)
 }
 
 fn main() -> ExitCode {
@@ -141,30 +163,16 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let command = match cli.command {
-        Command::Build(command) => return exit_code(build(command)),
-        Command::Sandbox(args) => args,
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    exit_code(runtime.block_on(sandbox(command)))
-}
-
-fn exit_code(result: anyhow::Result<()>) -> ExitCode {
-    match result {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+            // A command that already printed its failure (e.g. `check`)
+            // returns `Reported` so the exit code is set without a repeat.
+            if err.downcast_ref::<output::Reported>().is_none() {
+                eprintln!("{} {err}", output::Style::stderr().fail("error:"));
+                for cause in err.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
             }
             ExitCode::FAILURE
         }

@@ -1,0 +1,541 @@
+//! `driftless create source git|kustomization|secret git`: build the typed
+//! object from flags, then print it (`--export`) or server-side apply it and
+//! wait for the controller to report Ready.
+//!
+//! Flags are validated by clap value parsers where they can be (URL,
+//! durations, exclusive refs), so mistakes exit 2 before any cluster call.
+//! The exported YAML carries only apiVersion, kind, metadata and spec, as
+//! `flux create ... --export` prints, so it can be committed to a repo.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use driftless_api::{
+    CrossNamespaceSourceReference, DependencyReference, GitRepository, GitRepositoryRef,
+    GitRepositorySpec, GoDuration, Kustomization, KustomizationSpec, SourceKind,
+    meta::{LocalObjectReference, NamespacedObjectKindReference},
+};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, Patch, PatchParams};
+use serde::Serialize;
+
+use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
+use crate::flux::{FIELD_MANAGER, FluxObject, parse_go_duration, wait_for_ready};
+use crate::output::{Progress, write_stdout, yaml_stream};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Create or update a source.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master"
+    )]
+    Source(SourceCommand),
+    /// Create or update a Kustomization.
+    #[command(
+        visible_alias = "ks",
+        after_help = "Examples:\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune --interval=10m\n  driftless create kustomization apps --source=GitRepository/fleet.flux-system --path=./apps --depends-on=infra --health-check=Deployment/web.apps\n  driftless create kustomization podinfo --source=podinfo --export > podinfo-ks.yaml"
+    )]
+    Kustomization(KustomizationArgs),
+    /// Create or update a secret.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless create secret git auth --bearer-token=$TOKEN"
+    )]
+    Secret(SecretCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub enum SourceCommand {
+    /// Create or update a GitRepository.
+    #[command(
+        after_help = "Examples:\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master --interval=1m\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --tag-semver='>=6.0.0 <7.0.0'\n  driftless create source git private --url=ssh://git@github.com/org/repo --branch=main --secret-ref=private-git --export"
+    )]
+    Git(GitArgs),
+}
+
+#[derive(clap::Subcommand)]
+pub enum SecretCommand {
+    /// Create or update a Secret with git credentials, in Flux's keys.
+    #[command(
+        after_help = "Examples:\n  driftless create secret git private-git --username=bot --password=$TOKEN\n  driftless create secret git private-git --private-key-file=./id_ed25519 --known-hosts-file=./known_hosts --export"
+    )]
+    Git(SecretGitArgs),
+}
+
+/// Flags every create command shares.
+#[derive(clap::Args)]
+struct CommonArgs {
+    /// Print the object as YAML instead of applying it.
+    #[arg(long)]
+    export: bool,
+    /// Apply without waiting for the controller to report Ready.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for Ready.
+    #[arg(long, default_value = "5m", value_parser = parse_go_duration)]
+    timeout: Duration,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("reference").args(["branch", "tag", "tag_semver", "commit"]).multiple(false)))]
+pub struct GitArgs {
+    /// The name of the GitRepository.
+    name: String,
+    /// The repository URL: https://, http://, ssh://, git://, file:// or user@host:path.
+    #[arg(long, value_parser = parse_git_url)]
+    url: String,
+    /// The branch to follow.
+    #[arg(long)]
+    branch: Option<String>,
+    /// The tag to check out.
+    #[arg(long)]
+    tag: Option<String>,
+    /// The newest tag matching this semver range, e.g. '>=1.0.0 <2.0.0'.
+    #[arg(long)]
+    tag_semver: Option<String>,
+    /// A commit SHA to pin.
+    #[arg(long)]
+    commit: Option<String>,
+    /// How often to fetch the repository.
+    #[arg(long, default_value = "1m", value_parser = parse_interval)]
+    interval: GoDuration,
+    /// The Secret (in the same namespace) with the credentials.
+    #[arg(long, value_name = "NAME")]
+    secret_ref: Option<String>,
+    /// Paths to leave out of the artifact, in .gitignore syntax (comma separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    ignore_paths: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(clap::Args)]
+pub struct KustomizationArgs {
+    /// The name of the Kustomization.
+    name: String,
+    /// The source of the manifests: [<kind>/]<name>[.<namespace>] (kind defaults to GitRepository).
+    #[arg(long, value_parser = parse_source_ref)]
+    source: CrossNamespaceSourceReference,
+    /// The directory in the source to apply.
+    #[arg(long, default_value = "./")]
+    path: String,
+    /// Delete the objects that are no longer in the source.
+    #[arg(long)]
+    prune: bool,
+    /// How often to reconcile.
+    #[arg(long, default_value = "10m", value_parser = parse_interval)]
+    interval: GoDuration,
+    /// A Kustomization that must be ready first: <name> or <namespace>/<name> (repeatable).
+    #[arg(long, value_parser = parse_dependency)]
+    depends_on: Vec<DependencyReference>,
+    /// Put every namespaced object in this namespace.
+    #[arg(long, value_name = "NS")]
+    target_namespace: Option<String>,
+    /// Wait for every applied object to become ready (replaces --health-check).
+    #[arg(long)]
+    wait: bool,
+    /// An object whose health gates Ready: <kind>/<name>.<namespace> (repeatable).
+    #[arg(long, value_parser = parse_health_check)]
+    health_check: Vec<NamespacedObjectKindReference>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("auth").args(["username", "bearer_token", "private_key_file"]).required(true).multiple(false)))]
+pub struct SecretGitArgs {
+    /// The name of the Secret.
+    name: String,
+    /// Basic auth user name (with --password).
+    #[arg(long, requires = "password")]
+    username: Option<String>,
+    /// Basic auth password or token (with --username).
+    #[arg(long, requires = "username")]
+    password: Option<String>,
+    /// A bearer token (HTTPS).
+    #[arg(long)]
+    bearer_token: Option<String>,
+    /// A private key file (SSH).
+    #[arg(long, value_name = "FILE")]
+    private_key_file: Option<PathBuf>,
+    /// A known_hosts file for the SSH host (with --private-key-file).
+    #[arg(long, value_name = "FILE", requires = "private_key_file")]
+    known_hosts_file: Option<PathBuf>,
+    /// Print the Secret as YAML instead of applying it.
+    #[arg(long)]
+    export: bool,
+}
+
+fn parse_git_url(text: &str) -> Result<String, String> {
+    let pattern =
+        regex::Regex::new(driftless_api::URL_PATTERN).expect("the API's URL pattern compiles");
+    if pattern.is_match(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a git URL; use https://, http://, ssh://, git://, file:// or user@host:path"
+        ))
+    }
+}
+
+fn parse_interval(text: &str) -> Result<GoDuration, String> {
+    let duration = parse_go_duration(text)?;
+    if duration.is_zero() {
+        return Err("the interval must be more than zero".to_string());
+    }
+    // Normalised as Go prints it (`1m` → `1m0s`), like flux's export.
+    Ok(GoDuration::from_std(duration))
+}
+
+fn parse_source_ref(text: &str) -> Result<CrossNamespaceSourceReference, String> {
+    let (kind, rest) = match text.split_once('/') {
+        Some((kind, rest)) => {
+            let kind: SourceKind =
+                serde_json::from_value(serde_json::Value::from(kind)).map_err(|_| {
+                    format!(
+                        "`{kind}` is not a source kind; use GitRepository, OCIRepository or Bucket"
+                    )
+                })?;
+            (kind, rest)
+        }
+        None => (SourceKind::GitRepository, text),
+    };
+    let (name, namespace) = match rest.rsplit_once('.') {
+        Some((name, namespace)) => (name, Some(namespace.to_string())),
+        None => (rest, None),
+    };
+    if name.is_empty() {
+        return Err(format!(
+            "`{text}` names no source; write it as [<kind>/]<name>[.<namespace>]"
+        ));
+    }
+    Ok(CrossNamespaceSourceReference {
+        api_version: None,
+        kind,
+        name: name.to_string(),
+        namespace,
+    })
+}
+
+fn parse_dependency(text: &str) -> Result<DependencyReference, String> {
+    let (namespace, name) = match text.split_once('/') {
+        Some((namespace, name)) => (Some(namespace.to_string()), name),
+        None => (None, text),
+    };
+    if name.is_empty() || namespace.as_deref() == Some("") {
+        return Err(format!(
+            "`{text}` is not a dependency; write <name> or <namespace>/<name>"
+        ));
+    }
+    Ok(DependencyReference {
+        name: name.to_string(),
+        namespace,
+        ready_expr: None,
+    })
+}
+
+fn parse_health_check(text: &str) -> Result<NamespacedObjectKindReference, String> {
+    let invalid = || {
+        format!(
+            "`{text}` is not a health check; write <kind>/<name>.<namespace>, e.g. Deployment/web.apps"
+        )
+    };
+    let (kind, rest) = text.split_once('/').ok_or_else(invalid)?;
+    // Namespaces cannot contain dots, names can: split at the last one.
+    let (name, namespace) = rest.rsplit_once('.').ok_or_else(invalid)?;
+    if kind.is_empty() || name.is_empty() || namespace.is_empty() {
+        return Err(invalid());
+    }
+    let api_version = match kind {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => Some("apps/v1"),
+        "Kustomization" => Some("kustomize.toolkit.fluxcd.io/v1"),
+        "GitRepository" => Some("source.toolkit.fluxcd.io/v1"),
+        "HelmRelease" => Some("helm.toolkit.fluxcd.io/v2"),
+        "Service" | "ConfigMap" | "Secret" | "Pod" | "PersistentVolumeClaim" => Some("v1"),
+        "Job" | "CronJob" => Some("batch/v1"),
+        _ => None,
+    };
+    Ok(NamespacedObjectKindReference {
+        api_version: api_version.map(str::to_string),
+        kind: kind.to_string(),
+        name: name.to_string(),
+        namespace: Some(namespace.to_string()),
+    })
+}
+
+pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Source(SourceCommand::Git(args)) => {
+            let repo = git_repository(&global.namespace, &args);
+            create(global, repo, &args.common).await
+        }
+        Command::Kustomization(args) => {
+            let ks = kustomization(&global.namespace, &args);
+            create(global, ks, &args.common).await
+        }
+        Command::Secret(SecretCommand::Git(args)) => create_secret(global, &args).await,
+    }
+}
+
+fn git_repository(namespace: &str, args: &GitArgs) -> GitRepository {
+    let reference = match (&args.branch, &args.tag, &args.tag_semver, &args.commit) {
+        (None, None, None, None) => None,
+        (branch, tag, semver, commit) => Some(GitRepositoryRef {
+            branch: branch.clone(),
+            tag: tag.clone(),
+            semver: semver.clone(),
+            name: None,
+            commit: commit.clone(),
+        }),
+    };
+    let mut repo = GitRepository::new(
+        &args.name,
+        GitRepositorySpec {
+            url: args.url.clone(),
+            secret_ref: args
+                .secret_ref
+                .clone()
+                .map(|name| LocalObjectReference { name }),
+            provider: None,
+            service_account_name: None,
+            interval: args.interval.clone(),
+            timeout: None,
+            reference,
+            verification: None,
+            proxy_secret_ref: None,
+            ignore: (!args.ignore_paths.is_empty()).then(|| args.ignore_paths.join("\n")),
+            suspend: false,
+            recurse_submodules: false,
+            include: None,
+            sparse_checkout: None,
+        },
+    );
+    repo.metadata.namespace = Some(namespace.to_string());
+    // kube's derive copies the CRD's own annotation onto every `new`
+    // object; flux's objects do not carry it.
+    repo.metadata.annotations = None;
+    repo
+}
+
+fn kustomization(namespace: &str, args: &KustomizationArgs) -> Kustomization {
+    let mut ks = Kustomization::new(
+        &args.name,
+        KustomizationSpec {
+            common_metadata: None,
+            depends_on: (!args.depends_on.is_empty()).then(|| args.depends_on.clone()),
+            decryption: None,
+            interval: args.interval.clone(),
+            retry_interval: None,
+            kube_config: None,
+            path: Some(args.path.clone()),
+            post_build: None,
+            prune: args.prune,
+            deletion_policy: None,
+            health_checks: (!args.health_check.is_empty()).then(|| args.health_check.clone()),
+            name_prefix: None,
+            name_suffix: None,
+            patches: None,
+            images: None,
+            service_account_name: None,
+            source_ref: args.source.clone(),
+            suspend: false,
+            target_namespace: args.target_namespace.clone(),
+            timeout: None,
+            force: false,
+            wait: args.wait,
+            components: None,
+            ignore_missing_components: false,
+            health_check_exprs: None,
+            drift_ignore_rules: None,
+        },
+    );
+    ks.metadata.namespace = Some(namespace.to_string());
+    ks
+}
+
+/// The exported form: apiVersion, kind, metadata, spec (no status).
+fn exported<T: Serialize>(object: &T) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(object)
+        .context("internal error: cannot serialize the object; please report this")?;
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|key, _| {
+            matches!(
+                key.as_str(),
+                "apiVersion" | "kind" | "metadata" | "spec" | "type" | "data" | "stringData"
+            )
+        });
+    }
+    Ok(value)
+}
+
+async fn create<K: FluxObject>(
+    global: &GlobalArgs,
+    object: K,
+    common: &CommonArgs,
+) -> anyhow::Result<()> {
+    let progress = Progress::new();
+    if common.export {
+        return write_stdout(&yaml_stream(&[exported(&object)?])?);
+    }
+    let cluster = connect(global).await?;
+    let name = object.meta().name.clone().unwrap_or_default();
+    progress.generate(&format!("generating {}", K::NOUN));
+    progress.action(&format!("applying {}", K::NOUN));
+    apply(&cluster, &object, &name).await?;
+    progress.success(&format!(
+        "{} {name} applied in {} namespace",
+        K::NOUN,
+        cluster.namespace
+    ));
+    if !common.no_wait {
+        wait_for_ready::<K>(
+            &cluster,
+            &cluster.namespace,
+            &name,
+            common.timeout,
+            &progress,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn apply<K: FluxObject>(cluster: &Cluster, object: &K, name: &str) -> anyhow::Result<()> {
+    let api: Api<K> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let mut body = exported(object)?;
+    // Server-side apply must not claim the status.
+    if let Some(map) = body.as_object_mut() {
+        map.remove("status");
+    }
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|err| api_error(err, &cluster.server))
+    .with_context(|| format!("cannot apply {} {}/{name}", K::kind(&()), cluster.namespace))?;
+    Ok(())
+}
+
+fn git_secret(namespace: &str, args: &SecretGitArgs) -> anyhow::Result<Secret> {
+    let mut data = BTreeMap::new();
+    if let (Some(username), Some(password)) = (&args.username, &args.password) {
+        data.insert("username".to_string(), username.clone());
+        data.insert("password".to_string(), password.clone());
+    }
+    if let Some(token) = &args.bearer_token {
+        data.insert("bearerToken".to_string(), token.clone());
+    }
+    if let Some(path) = &args.private_key_file {
+        let key = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the private key {}; check --private-key-file",
+                path.display()
+            )
+        })?;
+        data.insert("identity".to_string(), key);
+    }
+    if let Some(path) = &args.known_hosts_file {
+        let hosts = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the known hosts {}; check --known-hosts-file",
+                path.display()
+            )
+        })?;
+        data.insert("known_hosts".to_string(), hosts);
+    }
+    Ok(Secret {
+        metadata: ObjectMeta {
+            name: Some(args.name.clone()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_string()),
+        string_data: Some(data),
+        ..Default::default()
+    })
+}
+
+async fn create_secret(global: &GlobalArgs, args: &SecretGitArgs) -> anyhow::Result<()> {
+    let secret = git_secret(&global.namespace, args)?;
+    let mut body = serde_json::to_value(&secret)
+        .context("internal error: cannot serialize the Secret; please report this")?;
+    body["apiVersion"] = "v1".into();
+    body["kind"] = "Secret".into();
+    if args.export {
+        return write_stdout(&yaml_stream(&[body])?);
+    }
+    let cluster = connect(global).await?;
+    let progress = Progress::new();
+    progress.action(&format!("applying Secret {}", args.name));
+    // Applied as `data` so the result does not depend on the server
+    // converting `stringData`.
+    let data: BTreeMap<String, k8s_openapi::ByteString> = secret
+        .string_data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, k8s_openapi::ByteString(v.into_bytes())))
+        .collect();
+    body.as_object_mut().map(|m| m.remove("stringData"));
+    body["data"] = serde_json::to_value(data)
+        .context("internal error: cannot serialize the Secret; please report this")?;
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    api.patch(
+        &args.name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|err| api_error(err, &cluster.server))
+    .with_context(|| format!("cannot apply Secret {}/{}", cluster.namespace, args.name))?;
+    progress.success(&format!(
+        "Secret {} applied in {} namespace",
+        args.name, cluster.namespace
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_refs_take_an_optional_kind_and_namespace() {
+        let plain = parse_source_ref("podinfo").expect("valid");
+        assert_eq!(
+            (plain.kind, plain.name.as_str(), plain.namespace),
+            (SourceKind::GitRepository, "podinfo", None)
+        );
+        let full = parse_source_ref("GitRepository/fleet.flux-system").expect("valid");
+        assert_eq!(full.name, "fleet");
+        assert_eq!(full.namespace.as_deref(), Some("flux-system"));
+        assert!(
+            parse_source_ref("Nope/x")
+                .unwrap_err()
+                .contains("not a source kind")
+        );
+    }
+
+    #[test]
+    fn health_checks_need_kind_name_and_namespace() {
+        let check = parse_health_check("Deployment/web.v2.apps").expect("valid");
+        assert_eq!(
+            (check.name.as_str(), check.namespace.as_deref()),
+            ("web.v2", Some("apps"))
+        );
+        assert_eq!(check.api_version.as_deref(), Some("apps/v1"));
+        assert!(parse_health_check("Deployment/web").is_err());
+    }
+
+    #[test]
+    fn intervals_are_normalised_like_go() {
+        assert_eq!(parse_interval("1m").expect("valid").as_str(), "1m0s");
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("soon").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod build;
+pub mod check;
+pub mod completion;
+pub mod create;
+pub mod events;
+pub mod get;
+pub mod install;
+pub mod reconcile;
+pub mod sandbox;
+pub mod suspend;
+pub mod tree;
+pub mod uninstall;
+pub mod version;

@@ -1,0 +1,68 @@
+//! `driftless sandbox`: run the embedded API server until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to serve HTTPS on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Keep objects, certificates and the token here, across restarts; without it everything is in memory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where to write the kubeconfig [default: <data-dir>/kubeconfig, or ./driftless-sandbox.kubeconfig]
+    #[arg(long)]
+    kubeconfig_out: Option<PathBuf>,
+    /// How long simulated rollouts take, e.g. 500ms, 2s.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    rollout_delay: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| text.split_at(i))
+        .unwrap_or((text, "s"));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write it like 500ms, 2s or 1m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        _ => Err(format!("`{text}` has an unknown unit; use ms, s or m")),
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let kubeconfig_out = args.kubeconfig_out.or_else(|| {
+        args.data_dir
+            .is_none()
+            .then(|| PathBuf::from("driftless-sandbox.kubeconfig"))
+    });
+    let sandbox = driftless_sandbox::Sandbox::start(driftless_sandbox::SandboxConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        kubeconfig_out,
+        rollout_delay: args.rollout_delay,
+    })
+    .await
+    .context("cannot start the sandbox")?;
+    let kubeconfig = sandbox
+        .kubeconfig_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    eprintln!("sandbox API server listening on {}", sandbox.server_url());
+    eprintln!("kubeconfig written to {kubeconfig}");
+    eprintln!("try: kubectl --kubeconfig {kubeconfig} get namespaces");
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    eprintln!("shutting down");
+    sandbox.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! `driftless suspend|resume kustomization|source git NAME|--all`: toggle
+//! `spec.suspend`. Resuming also requests a reconcile and waits for it, as
+//! `flux resume` does, so the user sees the object catch up.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use driftless_api::{GitRepository, Kustomization};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use serde_json::json;
+
+use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
+use crate::flux::{
+    FluxObject, fetch, merge_patch, now_rfc3339_nano, parse_go_duration, wait_for_handled,
+};
+use crate::output::{Progress, Reported};
+
+/// `suspend` takes [`SuspendArgs`], `resume` takes [`ResumeArgs`].
+#[derive(clap::Subcommand)]
+pub enum Command<A: clap::Args> {
+    /// A source.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless suspend source git podinfo\n  driftless resume source git podinfo"
+    )]
+    Source(SourceCommand<A>),
+    /// A Kustomization.
+    #[command(
+        visible_alias = "ks",
+        after_help = "Examples:\n  driftless suspend kustomization apps\n  driftless resume kustomization apps\n  driftless suspend ks --all -n team-a"
+    )]
+    Kustomization(A),
+}
+
+#[derive(clap::Subcommand)]
+pub enum SourceCommand<A: clap::Args> {
+    /// A GitRepository.
+    #[command(
+        after_help = "Examples:\n  driftless suspend source git podinfo\n  driftless resume source git podinfo --no-wait"
+    )]
+    Git(A),
+}
+
+/// Which objects: one by name, or `--all`.
+#[derive(clap::Args)]
+pub struct Target {
+    /// The name of the object.
+    #[arg(required_unless_present = "all")]
+    name: Option<String>,
+    /// Every object of the kind in the namespace.
+    #[arg(long, conflicts_with = "name")]
+    all: bool,
+}
+
+#[derive(clap::Args)]
+pub struct SuspendArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Do not wait for the reconcile.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for the reconcile.
+    #[arg(long, default_value = "5m", value_parser = parse_go_duration)]
+    timeout: Duration,
+}
+
+pub async fn suspend(global: &GlobalArgs, command: Command<SuspendArgs>) -> anyhow::Result<()> {
+    let cluster = connect(global).await?;
+    match command {
+        Command::Source(SourceCommand::Git(args)) => {
+            toggle::<GitRepository>(&cluster, &args.target, Action::Suspend).await
+        }
+        Command::Kustomization(args) => {
+            toggle::<Kustomization>(&cluster, &args.target, Action::Suspend).await
+        }
+    }
+}
+
+pub async fn resume(global: &GlobalArgs, command: Command<ResumeArgs>) -> anyhow::Result<()> {
+    let cluster = connect(global).await?;
+    let resume = |args: &ResumeArgs| Action::Resume {
+        wait: (!args.no_wait).then_some(args.timeout),
+    };
+    match command {
+        Command::Source(SourceCommand::Git(args)) => {
+            toggle::<GitRepository>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Kustomization(args) => {
+            toggle::<Kustomization>(&cluster, &args.target, resume(&args)).await
+        }
+    }
+}
+
+/// What to do to each target.
+enum Action {
+    Suspend,
+    /// Resume, then wait this long for the reconcile (`None`: do not wait).
+    Resume {
+        wait: Option<Duration>,
+    },
+}
+
+async fn toggle<K: FluxObject>(
+    cluster: &Cluster,
+    target: &Target,
+    action: Action,
+) -> anyhow::Result<()> {
+    let namespace = &cluster.namespace;
+    let names: Vec<String> = match &target.name {
+        Some(name) => {
+            // Read first so an unknown name fails with a clear message.
+            let object: K = fetch(cluster, namespace, name).await?;
+            vec![object.name_any()]
+        }
+        None => {
+            let api: Api<K> = Api::namespaced(cluster.client.clone(), namespace);
+            api.list(&ListParams::default())
+                .await
+                .map_err(|err| api_error(err, &cluster.server))
+                .with_context(|| format!("cannot list {} objects in {namespace}", K::kind(&())))?
+                .items
+                .iter()
+                .map(ResourceExt::name_any)
+                .collect()
+        }
+    };
+    if names.is_empty() {
+        eprintln!("no {} objects found in {namespace} namespace", K::kind(&()));
+        return Ok(());
+    }
+    let progress = Progress::new();
+    let mut pending = Vec::new();
+    for name in &names {
+        if matches!(action, Action::Resume { .. }) {
+            progress.action(&format!(
+                "resuming {} {name} in {namespace} namespace",
+                K::NOUN
+            ));
+            let requested_at = now_rfc3339_nano();
+            let patch = json!({
+                "metadata": {"annotations": {driftless_api::annotations::RECONCILE_REQUESTED_AT: requested_at}},
+                "spec": {"suspend": false},
+            });
+            merge_patch::<K>(cluster, namespace, name, patch).await?;
+            progress.success(&format!("{} resumed", K::NOUN));
+            pending.push((name, requested_at));
+        } else {
+            progress.action(&format!(
+                "suspending {} {name} in {namespace} namespace",
+                K::NOUN
+            ));
+            merge_patch::<K>(cluster, namespace, name, json!({"spec": {"suspend": true}})).await?;
+            progress.success(&format!("{} suspended", K::NOUN));
+        }
+    }
+    let Action::Resume {
+        wait: Some(timeout),
+    } = action
+    else {
+        return Ok(());
+    };
+    // Wait for all, then report: one failure should not hide the others.
+    let mut failed = false;
+    for (name, requested_at) in pending {
+        if let Err(err) =
+            wait_for_handled::<K>(cluster, namespace, name, &requested_at, timeout, &progress).await
+        {
+            progress.failure(&format!("{err:#}"));
+            failed = true;
+        }
+    }
+    if failed { Err(Reported.into()) } else { Ok(()) }
+}

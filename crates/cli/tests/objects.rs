@@ -1,0 +1,585 @@
+//! `create`, `get`, `suspend`/`resume`, `reconcile` and `tree` against the
+//! sandbox. Where the controller would answer, a task in the test plays it:
+//! it sees the reconcile request and writes the status subresource.
+
+mod common;
+
+use common::{TestSandbox, eventually, ready_condition};
+use driftless_api::{GitRepository, Kustomization, annotations};
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+
+/// A sandbox with driftless installed and the `flux-system` namespace.
+async fn installed(label: &str) -> TestSandbox {
+    let sb = TestSandbox::start(label).await;
+    sb.driftless(&["install", "--no-wait"]).await.ok();
+    sb.kubectl(&["create", "namespace", "flux-system"], None)
+        .await
+        .ok();
+    sb
+}
+
+async fn create_source(sb: &TestSandbox, name: &str) {
+    let url = format!("https://git.example.com/{name}.git");
+    sb.driftless(&[
+        "create",
+        "source",
+        "git",
+        name,
+        "--url",
+        &url,
+        "--branch=main",
+        "--no-wait",
+    ])
+    .await
+    .ok();
+}
+
+async fn create_ks(sb: &TestSandbox, name: &str, source: &str) {
+    let source = format!("--source={source}");
+    sb.driftless(&[
+        "create",
+        "kustomization",
+        name,
+        &source,
+        "--path=./deploy",
+        "--prune",
+        "--no-wait",
+    ])
+    .await
+    .ok();
+}
+
+/// Writes a status through the status subresource, as the controller does.
+async fn set_status<K>(sb: &TestSandbox, name: &str, status: Value)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(sb.client().await, "flux-system");
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .expect("patch the status");
+}
+
+#[tokio::test]
+async fn create_exports_flux_compatible_yaml() {
+    let sb = TestSandbox::start("export-objects").await;
+    let out = sb
+        .driftless(&[
+            "create",
+            "source",
+            "git",
+            "podinfo",
+            "--url=https://github.com/stefanprodan/podinfo",
+            "--tag-semver=>=6.0.0",
+            "--secret-ref=auth",
+            "--ignore-paths=/docs,*.md",
+            "--export",
+        ])
+        .await
+        .ok();
+    let yaml = out.stdout.strip_prefix("---\n").expect("a YAML document");
+    let repo: GitRepository = serde_saphyr::from_str(yaml).expect("a GitRepository");
+    assert_eq!(repo.metadata.namespace.as_deref(), Some("flux-system"));
+    assert_eq!(repo.spec.interval.as_str(), "1m0s");
+    assert_eq!(
+        repo.spec.reference.and_then(|r| r.semver).as_deref(),
+        Some(">=6.0.0")
+    );
+    assert_eq!(
+        repo.spec.secret_ref.map(|s| s.name).as_deref(),
+        Some("auth")
+    );
+    assert_eq!(repo.spec.ignore.as_deref(), Some("/docs\n*.md"));
+    assert!(
+        repo.status.is_none() && repo.metadata.annotations.is_none(),
+        "{yaml}"
+    );
+
+    let out = sb
+        .driftless(&[
+            "create",
+            "ks",
+            "apps",
+            "-n",
+            "team",
+            "--source=GitRepository/fleet.flux-system",
+            "--path=./apps",
+            "--prune",
+            "--depends-on=infra",
+            "--target-namespace=apps",
+            "--health-check=Deployment/web.apps",
+            "--export",
+        ])
+        .await
+        .ok();
+    let ks: Kustomization =
+        serde_saphyr::from_str(out.stdout.strip_prefix("---\n").expect("a YAML document"))
+            .expect("a Kustomization");
+    assert_eq!(ks.metadata.namespace.as_deref(), Some("team"));
+    assert_eq!(ks.spec.interval.as_str(), "10m0s");
+    assert_eq!(ks.spec.source_ref.name, "fleet");
+    assert_eq!(ks.spec.source_ref.namespace.as_deref(), Some("flux-system"));
+    assert!(ks.spec.prune);
+    assert_eq!(ks.spec.depends_on.expect("dependsOn")[0].name, "infra");
+    assert_eq!(ks.spec.target_namespace.as_deref(), Some("apps"));
+    let checks = ks.spec.health_checks.expect("healthChecks");
+    assert_eq!(
+        (checks[0].kind.as_str(), checks[0].name.as_str()),
+        ("Deployment", "web")
+    );
+
+    let out = sb
+        .driftless(&[
+            "create",
+            "secret",
+            "git",
+            "auth",
+            "--username=bot",
+            "--password=s3cret",
+            "--export",
+        ])
+        .await
+        .ok();
+    assert!(
+        out.stdout.contains("username: bot") && out.stdout.contains("password: s3cret"),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_flags_are_usage_errors_that_say_what_is_wrong() {
+    let sb = TestSandbox::start("bad-flags").await;
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "create",
+                "source",
+                "git",
+                "a",
+                "--url=not a url",
+                "--branch=main",
+            ],
+            "is not a git URL",
+        ),
+        (
+            &[
+                "create",
+                "source",
+                "git",
+                "a",
+                "--url=https://h/r",
+                "--branch=main",
+                "--tag=v1",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "create",
+                "source",
+                "git",
+                "a",
+                "--url=https://h/r",
+                "--interval=often",
+            ],
+            "invalid duration",
+        ),
+        (
+            &[
+                "create",
+                "ks",
+                "a",
+                "--source=podinfo",
+                "--health-check=Deployment/web",
+            ],
+            "<kind>/<name>.<namespace>",
+        ),
+        (
+            &["create", "secret", "git", "a", "--username=bot"],
+            "--password",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = sb.driftless(args).await.code(2);
+        assert!(out.stderr.contains(message), "{args:?}: {out:#?}");
+    }
+}
+
+#[tokio::test]
+async fn create_applies_and_get_shows_the_status() {
+    let sb = installed("get").await;
+    create_source(&sb, "podinfo").await;
+    create_ks(&sb, "apps", "podinfo").await;
+    let repos: Api<GitRepository> = Api::namespaced(sb.client().await, "flux-system");
+    let repo = repos
+        .get("podinfo")
+        .await
+        .expect("the GitRepository exists");
+    assert_eq!(repo.spec.url, "https://git.example.com/podinfo.git");
+    assert_eq!(
+        repo.spec.reference.and_then(|r| r.branch).as_deref(),
+        Some("main")
+    );
+    let kss: Api<Kustomization> = Api::namespaced(sb.client().await, "flux-system");
+    let ks = kss.get("apps").await.expect("the Kustomization exists");
+    assert_eq!(ks.spec.path.as_deref(), Some("./deploy"));
+    assert!(ks.spec.prune);
+
+    set_status::<GitRepository>(
+        &sb,
+        "podinfo",
+        json!({
+            "conditions": [ready_condition("True", "Succeeded", "stored artifact for revision 'main@sha1:1234'")],
+            "artifact": {"path": "p", "url": "http://x/p", "revision": "main@sha1:1234", "lastUpdateTime": "2026-01-01T00:00:00Z"},
+        }),
+    )
+    .await;
+    set_status::<Kustomization>(
+        &sb,
+        "apps",
+        json!({
+            "conditions": [ready_condition("False", "BuildFailed", "kustomization.yaml: resources[0]\nnot found")],
+            "lastAppliedRevision": "main@sha1:1234",
+        }),
+    )
+    .await;
+
+    let out = sb.driftless(&["get", "sources", "git"]).await.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE", "AGE"]
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        &row[..4],
+        ["podinfo", "main@sha1:1234", "False", "True"],
+        "{out:#?}"
+    );
+    assert!(lines[1].contains("stored artifact for revision 'main@sha1:1234'"));
+
+    let out = sb.driftless(&["get", "ks"]).await.ok();
+    let row = out.stdout.lines().nth(1).expect("a row");
+    assert!(row.starts_with("apps"), "{out:#?}");
+    assert!(row.contains("main@sha1:1234  False      False"), "{out:#?}");
+    assert!(
+        row.contains("kustomization.yaml: resources[0] not found"),
+        "multi-line messages fit one row: {out:#?}"
+    );
+
+    let out = sb.driftless(&["get", "all", "-A"]).await.ok();
+    assert!(out.stdout.starts_with("NAMESPACE"), "{out:#?}");
+    assert!(
+        out.stdout.contains("flux-system  gitrepository/podinfo"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("flux-system  kustomization/apps"),
+        "{out:#?}"
+    );
+
+    let json = sb
+        .driftless(&["get", "ks", "apps", "-o", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["kind"], "Kustomization");
+    assert_eq!(json["status"]["lastAppliedRevision"], "main@sha1:1234");
+    assert!(json["metadata"].get("managedFields").is_none());
+    let yaml = sb
+        .driftless(&["get", "sources", "git", "-o", "yaml"])
+        .await
+        .ok();
+    let list: Value = serde_saphyr::from_str(&yaml.stdout).expect("YAML");
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"][0]["metadata"]["name"], "podinfo");
+
+    let both = sb.driftless(&["get", "ks", "apps", "-A"]).await.code(2);
+    assert!(both.stderr.contains("cannot be used with"), "{both:#?}");
+
+    let missing = sb.driftless(&["get", "ks", "nope"]).await.code(1);
+    assert!(
+        missing
+            .stderr
+            .contains("Kustomization flux-system/nope not found"),
+        "{missing:#?}"
+    );
+}
+
+#[tokio::test]
+async fn suspend_and_resume_toggle_spec_suspend() {
+    let sb = installed("suspend").await;
+    create_ks(&sb, "apps", "podinfo").await;
+    create_ks(&sb, "infra", "podinfo").await;
+    let kss: Api<Kustomization> = Api::namespaced(sb.client().await, "flux-system");
+
+    sb.driftless(&["suspend", "ks", "apps"]).await.ok();
+    assert!(kss.get("apps").await.expect("apps").spec.suspend);
+    assert!(!kss.get("infra").await.expect("infra").spec.suspend);
+    let out = sb.driftless(&["get", "ks", "apps"]).await.ok();
+    assert!(
+        out.stdout.lines().nth(1).expect("a row").contains("  True"),
+        "{out:#?}"
+    );
+
+    let refused = sb.driftless(&["reconcile", "ks", "apps"]).await.code(1);
+    assert!(
+        refused.stderr.contains("is suspended; resume it first"),
+        "{refused:#?}"
+    );
+
+    sb.driftless(&["resume", "ks", "apps", "--no-wait"])
+        .await
+        .ok();
+    let apps = kss.get("apps").await.expect("apps");
+    assert!(!apps.spec.suspend);
+    assert!(
+        annotations::pending_reconcile_request(&apps.metadata, None).is_some(),
+        "resume requests a reconcile"
+    );
+
+    sb.driftless(&["suspend", "ks", "--all"]).await.ok();
+    for name in ["apps", "infra"] {
+        assert!(kss.get(name).await.expect(name).spec.suspend, "{name}");
+    }
+    let missing = sb
+        .driftless(&["suspend", "source", "git", "nope"])
+        .await
+        .code(1);
+    assert!(
+        missing
+            .stderr
+            .contains("GitRepository flux-system/nope not found"),
+        "{missing:#?}"
+    );
+}
+
+/// Plays the controller once: waits for a reconcile request on `name`,
+/// then reports it handled with the given Ready status and message.
+async fn answer_reconcile<K>(sb: &TestSandbox, name: &str, ready: &str, message: &str, extra: Value)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + serde::Serialize,
+{
+    let api: Api<K> = Api::namespaced(sb.client().await, "flux-system");
+    let requested = eventually("a reconcile request", || async {
+        let object = api.get(name).await.ok()?;
+        let status = serde_json::to_value(&object).ok()?["status"].take();
+        let handled = status["lastHandledReconcileAt"].as_str();
+        annotations::pending_reconcile_request(object.meta(), handled).map(str::to_string)
+    })
+    .await;
+    let reason = if ready == "True" {
+        "ReconciliationSucceeded"
+    } else {
+        "ReconciliationFailed"
+    };
+    let mut status = json!({
+        "lastHandledReconcileAt": requested,
+        "conditions": [ready_condition(ready, reason, message)],
+    });
+    if let (Some(status), Some(extra)) = (status.as_object_mut(), extra.as_object()) {
+        status.extend(extra.clone());
+    }
+    set_status::<K>(sb, name, status).await;
+}
+
+#[tokio::test]
+async fn reconcile_waits_for_the_controller_and_reports_its_verdict() {
+    let sb = installed("reconcile").await;
+    create_source(&sb, "podinfo").await;
+    create_ks(&sb, "apps", "podinfo").await;
+
+    let (out, ()) = tokio::join!(
+        sb.driftless(&["reconcile", "ks", "apps", "--with-source", "--timeout=30s"]),
+        async {
+            answer_reconcile::<GitRepository>(
+                &sb,
+                "podinfo",
+                "True",
+                "stored artifact",
+                json!({"artifact": {"path": "p", "url": "http://x/p", "revision": "main@sha1:abcd", "lastUpdateTime": "2026-01-01T00:00:00Z"}}),
+            )
+            .await;
+            answer_reconcile::<Kustomization>(
+                &sb,
+                "apps",
+                "True",
+                "Applied revision: main@sha1:abcd",
+                json!({"lastAppliedRevision": "main@sha1:abcd"}),
+            )
+            .await;
+        }
+    );
+    let out = out.ok();
+    assert!(
+        out.stderr
+            .contains("► annotating GitRepository source podinfo in flux-system namespace"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("✔ fetched revision main@sha1:abcd"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr
+            .contains("◎ waiting for Kustomization reconciliation"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("✔ applied revision main@sha1:abcd"),
+        "{out:#?}"
+    );
+
+    let (out, ()) = tokio::join!(
+        sb.driftless(&["reconcile", "ks", "apps", "--timeout=30s"]),
+        answer_reconcile::<Kustomization>(
+            &sb,
+            "apps",
+            "False",
+            "health check failed for Deployment/apps/web",
+            json!({})
+        )
+    );
+    let out = out.code(1);
+    assert!(
+        out.stderr
+            .contains("health check failed for Deployment/apps/web"),
+        "{out:#?}"
+    );
+
+    // Nobody answers: the wait gives up and says why.
+    let out = sb
+        .driftless(&["reconcile", "source", "git", "podinfo", "--timeout=1s"])
+        .await
+        .code(1);
+    assert!(
+        out.stderr.contains("did not handle the reconcile request"),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn tree_shows_the_inventory_and_descends_into_kustomizations() {
+    let sb = installed("tree").await;
+    create_ks(&sb, "root", "fleet").await;
+    create_ks(&sb, "apps", "fleet").await;
+    let inventory = |ids: &[&str]| json!({"entries": ids.iter().map(|id| json!({"id": id, "v": "v1"})).collect::<Vec<_>>()});
+    set_status::<Kustomization>(
+        &sb,
+        "root",
+        json!({"inventory": inventory(&["_apps__Namespace", "flux-system_apps_kustomize.toolkit.fluxcd.io_Kustomization"])}),
+    )
+    .await;
+    set_status::<Kustomization>(
+        &sb,
+        "apps",
+        json!({"inventory": inventory(&["apps_web_apps_Deployment", "apps_web__Service"])}),
+    )
+    .await;
+    let out = sb.driftless(&["tree", "ks", "root"]).await.ok();
+    assert_eq!(
+        out.stdout,
+        "Kustomization/flux-system/root\n\
+         ├── Namespace/apps\n\
+         └── Kustomization/flux-system/apps\n    \
+             ├── Deployment/apps/web\n    \
+             └── Service/apps/web\n"
+    );
+    let json = sb
+        .driftless(&["tree", "ks", "root", "-o", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["resources"][1]["resources"][0]["kind"], "Deployment");
+    assert_eq!(json["resources"][1]["resources"][0]["group"], "apps");
+}
+
+#[tokio::test]
+async fn create_waits_for_ready_and_fails_with_the_condition_message() {
+    let sb = installed("create-wait").await;
+    let answer = |generation: i64, ready: &'static str, message: &'static str| {
+        let sb = &sb;
+        async move {
+            let api: Api<GitRepository> = Api::namespaced(sb.client().await, "flux-system");
+            // Answer only once the CLI's apply made this generation.
+            eventually("the GitRepository at its generation", || async {
+                (api.get("podinfo").await.ok()?.metadata.generation? >= generation).then_some(())
+            })
+            .await;
+            let mut condition = ready_condition(ready, "Succeeded", message);
+            condition["observedGeneration"] = generation.into();
+            set_status::<GitRepository>(
+                sb,
+                "podinfo",
+                json!({
+                    "observedGeneration": generation,
+                    "conditions": [condition],
+                    "artifact": {"path": "p", "url": "http://x/p", "revision": "main@sha1:beef", "lastUpdateTime": "2026-01-01T00:00:00Z"},
+                }),
+            )
+            .await;
+        }
+    };
+    let create = [
+        "create",
+        "source",
+        "git",
+        "podinfo",
+        "--url=https://git.example.com/podinfo.git",
+        "--branch=main",
+        "--timeout=30s",
+    ];
+    let (out, ()) = tokio::join!(sb.driftless(&create), answer(1, "True", "stored artifact"));
+    let out = out.ok();
+    assert!(
+        out.stderr.contains("✔ fetched revision main@sha1:beef"),
+        "{out:#?}"
+    );
+
+    // A changed spec is a new generation; the controller now fails it.
+    let mut update = create.to_vec();
+    update[5] = "--branch=dev";
+    let (out, ()) = tokio::join!(
+        sb.driftless(&update),
+        answer(2, "False", "couldn't find remote ref dev")
+    );
+    let out = out.code(1);
+    assert!(
+        out.stderr.contains("couldn't find remote ref dev"),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn resume_waits_for_the_reconcile() {
+    let sb = installed("resume").await;
+    create_ks(&sb, "apps", "podinfo").await;
+    sb.driftless(&["suspend", "ks", "apps"]).await.ok();
+    let (out, ()) = tokio::join!(
+        sb.driftless(&["resume", "ks", "apps", "--timeout=30s"]),
+        answer_reconcile::<Kustomization>(
+            &sb,
+            "apps",
+            "True",
+            "Applied revision: main@sha1:cafe",
+            json!({"lastAppliedRevision": "main@sha1:cafe"})
+        )
+    );
+    let out = out.ok();
+    assert!(
+        out.stderr.contains("✔ applied revision main@sha1:cafe"),
+        "{out:#?}"
+    );
+}
