@@ -145,7 +145,7 @@ impl Desired {
 
     /// Why the object is to be left alone, if it is.
     fn skip_reason(&self) -> Option<String> {
-        if self.annotation(annotations::RECONCILE) == Some(annotations::DISABLED) {
+        if reconcile_disabled(&self.body) {
             return Some(format!(
                 "{}: {}",
                 annotations::RECONCILE,
@@ -376,8 +376,9 @@ impl Applier {
             return Err((d, err));
         }
         let mode = d.mode();
-        let force =
-            self.options.force || d.annotation(annotations::FORCE) == Some(annotations::ENABLED);
+        let force = self.options.force
+            || d.annotation(annotations::FORCE)
+                .is_some_and(|v| v.eq_ignore_ascii_case(annotations::ENABLED));
         let mut body = self.labelled(d.body);
         let (api, namespace) = if namespaced {
             (
@@ -412,6 +413,21 @@ impl Applier {
             .await
             .map_err(|e| api_error("read", e))?
             .map(to_value);
+        // Disabling reconciliation on the live object is how people pause
+        // one object by hand.
+        if let Some(current) = &live
+            && reconcile_disabled(current)
+        {
+            return Ok(Outcome {
+                action: Action::Skipped(format!(
+                    "{}: {} on the live object",
+                    annotations::RECONCILE,
+                    annotations::DISABLED
+                )),
+                merged: current.clone(),
+                live,
+            });
+        }
         if t.mode == Mode::IfNotPresent
             && let Some(live) = live
         {
@@ -603,6 +619,18 @@ impl Applier {
             delay = (delay * 2).min(Duration::from_millis(500));
         }
     }
+}
+
+/// Whether an object carries `kustomize.toolkit.fluxcd.io/reconcile:
+/// disabled`, as an annotation or a label (Flux honours both, in any case).
+pub(crate) fn reconcile_disabled(object: &Value) -> bool {
+    ["annotations", "labels"].iter().any(|map| {
+        object
+            .pointer(&format!("/metadata/{map}"))
+            .and_then(|m| m.get(annotations::RECONCILE))
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.eq_ignore_ascii_case(annotations::DISABLED))
+    })
 }
 
 pub(crate) fn to_value(obj: DynamicObject) -> Value {

@@ -533,6 +533,52 @@ async fn ssa_and_reconcile_annotations() {
 }
 
 #[tokio::test]
+async fn reconcile_disabled_on_the_live_object_pauses_apply_and_prune() {
+    let sb = TestSandbox::start("paused").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let cms = cm_api(&client, "default");
+    applier
+        .apply(vec![configmap("default", "hot", json!({"color": "blue"}))])
+        .await
+        .expect("apply");
+    cms.patch(
+        "hot",
+        &PatchParams::default(),
+        &Patch::Merge(json!({
+            "metadata": {"labels": {"kustomize.toolkit.fluxcd.io/reconcile": "disabled"}},
+            "data": {"color": "red"},
+        })),
+    )
+    .await
+    .expect("a hotfix by hand");
+
+    let changes = applier
+        .apply(vec![configmap("default", "hot", json!({"color": "blue"}))])
+        .await
+        .expect("apply");
+    assert_eq!(
+        changes.entries[0].action,
+        Action::Skipped(
+            "kustomize.toolkit.fluxcd.io/reconcile: disabled on the live object".into()
+        )
+    );
+    assert_eq!(
+        at(&get(&cms, "hot").await.expect("there"), "/data/color"),
+        "red"
+    );
+    let pruned = applier
+        .prune(&changes.inventory().entries)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned.entries[0].action,
+        Action::Skipped("kustomize.toolkit.fluxcd.io/reconcile: disabled".into())
+    );
+    assert!(get(&cms, "hot").await.is_some());
+}
+
+#[tokio::test]
 async fn errors_name_the_object_and_the_way_out() {
     let sb = TestSandbox::start("errors").await;
     let client = sb.client().await;
@@ -588,7 +634,8 @@ async fn prune_deletes_in_reverse_order_and_spares_what_is_not_ours() {
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let mut kept = configmap("shop", "kept", json!({}));
-    kept["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/prune": "disabled"});
+    // Flux documents the value capitalised; any case works.
+    kept["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/prune": "Disabled"});
     let applied = applier
         .apply(vec![
             namespace("shop"),
