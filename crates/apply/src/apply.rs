@@ -481,12 +481,18 @@ impl Applier {
                 }
                 return self.recreate(t, live).await;
             }
-            // The namespace is in the set but not created yet.
+            // In a diff, the namespace may be in the set but not created yet.
             Err(kube::Error::Api(status)) if dry_only && status.code == 404 => {
                 return Ok(Outcome {
                     action: Action::Created,
                     live,
                     merged: t.body.clone(),
+                });
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Err(ApplyError::NotFound {
+                    object: t.subject.clone(),
+                    message: status.message,
                 });
             }
             Err(err) => return Err(api_error("dry-run apply", err)),

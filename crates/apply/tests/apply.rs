@@ -117,6 +117,13 @@ async fn create_then_unchanged_without_writes_then_configured() {
         vec![
             configmap("default", "settings", json!({"color": "blue"})),
             deployment("default", "web", 2, "web"),
+            // Fields the server rewrites or fills in must not look like drift.
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "token", "namespace": "default"},
+                   "stringData": {"token": "s3cret"}}),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "web", "namespace": "default"},
+                   "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}),
         ]
     };
 
@@ -124,13 +131,16 @@ async fn create_then_unchanged_without_writes_then_configured() {
     assert_eq!(
         actions(&first),
         [
+            ("default_token__Secret".to_string(), Action::Created),
             ("default_settings__ConfigMap".to_string(), Action::Created),
+            ("default_web__Service".to_string(), Action::Created),
             ("default_web_apps_Deployment".to_string(), Action::Created),
         ]
     );
     assert_eq!(
         first.summary(),
-        "ConfigMap/default/settings created\nDeployment/default/web created"
+        "Secret/default/token created\nConfigMap/default/settings created\n\
+         Service/default/web created\nDeployment/default/web created"
     );
     let cms = cm_api(&client, "default");
     let live = get(&cms, "settings").await.expect("created");
@@ -151,16 +161,30 @@ async fn create_then_unchanged_without_writes_then_configured() {
             .and_then(|d| d.pointer("/status/availableReplicas").cloned())
     })
     .await;
-    let versions = |cm: &Value, d: &Value| {
-        (
-            at(cm, "/metadata/resourceVersion").clone(),
-            at(d, "/metadata/resourceVersion").clone(),
-        )
-    };
-    let before = versions(
-        &get(&cms, "settings").await.expect("there"),
-        &get(&deploys, "web").await.expect("there"),
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()),
     );
+    let services: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&()),
+    );
+    let versions = || async {
+        let mut versions = Vec::new();
+        for (api, name) in [
+            (&secrets, "token"),
+            (&cms, "settings"),
+            (&services, "web"),
+            (&deploys, "web"),
+        ] {
+            let live = get(api, name).await.expect("there");
+            versions.push(at(&live, "/metadata/resourceVersion").clone());
+        }
+        versions
+    };
+    let before = versions().await;
 
     let second = applier.apply(set()).await.expect("second apply");
     assert!(
@@ -169,11 +193,11 @@ async fn create_then_unchanged_without_writes_then_configured() {
         actions(&second)
     );
     assert!(!second.is_changed());
-    let after = versions(
-        &get(&cms, "settings").await.expect("there"),
-        &get(&deploys, "web").await.expect("there"),
+    assert_eq!(
+        before,
+        versions().await,
+        "a no-op apply wrote to the cluster"
     );
-    assert_eq!(before, after, "a no-op apply wrote to the cluster");
 
     let mut changed = set();
     changed[0]["data"]["color"] = json!("green");
@@ -181,10 +205,12 @@ async fn create_then_unchanged_without_writes_then_configured() {
     assert_eq!(
         actions(&third),
         [
+            ("default_token__Secret".to_string(), Action::Unchanged),
             (
                 "default_settings__ConfigMap".to_string(),
                 Action::Configured
             ),
+            ("default_web__Service".to_string(), Action::Unchanged),
             ("default_web_apps_Deployment".to_string(), Action::Unchanged),
         ]
     );
@@ -192,17 +218,19 @@ async fn create_then_unchanged_without_writes_then_configured() {
         at(&get(&cms, "settings").await.expect("there"), "/data/color"),
         "green"
     );
+    let inventory: Vec<(String, String)> = third
+        .inventory()
+        .entries
+        .into_iter()
+        .map(|e| (e.id, e.version))
+        .collect();
     assert_eq!(
-        third.inventory().entries,
+        inventory,
         [
-            ResourceRef {
-                id: "default_settings__ConfigMap".into(),
-                version: "v1".into()
-            },
-            ResourceRef {
-                id: "default_web_apps_Deployment".into(),
-                version: "v1".into()
-            },
+            ("default_settings__ConfigMap".into(), "v1".into()),
+            ("default_token__Secret".into(), "v1".into()),
+            ("default_web__Service".into(), "v1".into()),
+            ("default_web_apps_Deployment".into(), "v1".into()),
         ]
     );
 }
@@ -615,6 +643,18 @@ async fn errors_name_the_object_and_the_way_out() {
     assert!(
         message.starts_with("ConfigMap/default/Bad_Name is invalid: ")
             && message.contains("metadata.name"),
+        "{message}"
+    );
+
+    let err = applier
+        .apply(vec![configmap("nowhere", "cfg", json!({}))])
+        .await
+        .expect_err("no such namespace");
+    assert!(matches!(err, ApplyError::NotFound { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("ConfigMap/nowhere/cfg: ")
+            && message.ends_with("create its namespace or add the Namespace to this set"),
         "{message}"
     );
 
