@@ -484,6 +484,26 @@ async fn immutable_changes_fail_unless_forced() {
             ..options()
         },
     );
+    // A diff says the same, and a forced diff shows the recreation.
+    let err = applier
+        .diff(vec![deployment("default", "web", 1, "web-v2")])
+        .await
+        .expect_err("immutable in a diff too");
+    assert!(matches!(err, ApplyError::Immutable { .. }), "{err:?}");
+    let diff = forced
+        .diff(vec![deployment("default", "web", 1, "web-v2")])
+        .await
+        .expect("forced diff");
+    assert_eq!(diff[0].action, Action::Configured);
+    assert_eq!(
+        at(&diff[0].merged, "/spec/selector/matchLabels/app"),
+        "web-v2"
+    );
+    assert_eq!(
+        at(&get(&deploys, "web").await.expect("there"), "/metadata/uid"),
+        &old_uid,
+        "a diff recreated the object"
+    );
     let changes = forced
         .apply(vec![deployment("default", "web", 1, "web-v2")])
         .await
@@ -507,6 +527,43 @@ async fn immutable_changes_fail_unless_forced() {
             "/spec/selector/matchLabels/app"
         ),
         "web-v3"
+    );
+}
+
+#[tokio::test]
+async fn immutable_configmaps_are_recreated_when_forced() {
+    let sb = TestSandbox::start("immutable-cm").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let frozen = |value: &str| {
+        let mut cm = configmap("default", "frozen", json!({"key": value}));
+        cm["immutable"] = json!(true);
+        cm
+    };
+    applier.apply(vec![frozen("one")]).await.expect("apply");
+    let err = applier
+        .apply(vec![frozen("two")])
+        .await
+        .expect_err("immutable data");
+    match &err {
+        ApplyError::Immutable { object, fields } => {
+            assert_eq!(object, "ConfigMap/default/frozen");
+            assert_eq!(fields, &["data"]);
+        }
+        other => panic!("expected Immutable, got {other:?}"),
+    }
+    let mut forced = frozen("two");
+    forced["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/force": "Enabled"});
+    let changes = applier.apply(vec![forced]).await.expect("forced");
+    assert_eq!(changes.entries[0].action, Action::Created);
+    assert_eq!(
+        at(
+            &get(&cm_api(&client, "default"), "frozen")
+                .await
+                .expect("there"),
+            "/data/key"
+        ),
+        "two"
     );
 }
 
@@ -778,13 +835,35 @@ async fn wait_healthy_follows_the_rollout() {
     let sb = TestSandbox::start("health").await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
+    let template = |app: &str, restart: &str| {
+        json!({"metadata": {"labels": {"app": app}},
+               "spec": {"restartPolicy": restart,
+                        "containers": [{"name": "main", "image": "busybox:1.36"}]}})
+    };
     let changes = applier
         .apply(vec![
             deployment("default", "web", 2, "web"),
             configmap("default", "settings", json!({})),
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                   "metadata": {"name": "db", "namespace": "default"},
+                   "spec": {"replicas": 2, "serviceName": "db",
+                            "selector": {"matchLabels": {"app": "db"}},
+                            "template": template("db", "Always")}}),
+            json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                   "metadata": {"name": "agent", "namespace": "default"},
+                   "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                            "template": template("agent", "Always")}}),
+            json!({"apiVersion": "batch/v1", "kind": "Job",
+                   "metadata": {"name": "migrate", "namespace": "default"},
+                   "spec": {"template": template("migrate", "Never")}}),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": "data", "namespace": "default"},
+                   "spec": {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}}}}),
         ])
         .await
         .expect("apply");
+    assert_eq!(changes.entries.len(), 6);
     applier
         .wait_healthy(&changes.inventory().entries, Duration::from_secs(20))
         .await
