@@ -370,6 +370,29 @@ async fn removed_fields_disappear_even_after_kubectl_created_the_object() {
         &json!({"a": "1"})
     );
 
+    // A key added by hand with kubectl is rolled back too, as Flux does.
+    sb.kubectl(
+        &[
+            "patch",
+            "configmap",
+            "ours",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"extra":"x"}}"#,
+        ],
+        None,
+    )
+    .await;
+    let changes = applier
+        .apply(vec![configmap("default", "ours", json!({"a": "1"}))])
+        .await
+        .expect("apply");
+    assert_eq!(changes.entries[0].action, Action::Configured);
+    assert_eq!(
+        at(&get(&cms, "ours").await.expect("there"), "/data"),
+        &json!({"a": "1"})
+    );
+
     // An object kubectl created (client-side apply) with three keys.
     let manifest = serde_json::to_string(&configmap(
         "default",
@@ -412,6 +435,19 @@ async fn removed_fields_disappear_even_after_kubectl_created_the_object() {
         .filter_map(|e| e["manager"].as_str())
         .collect();
     assert_eq!(managers, ["kustomize-controller"], "{live:#}");
+    let again = applier
+        .apply(vec![configmap(
+            "default",
+            "legacy",
+            json!({"a": "1", "b": "2"}),
+        )])
+        .await
+        .expect("apply");
+    assert_eq!(
+        again.entries[0].action,
+        Action::Unchanged,
+        "the takeover repeats"
+    );
 
     applier
         .apply(vec![configmap("default", "legacy", json!({"a": "1"}))])
