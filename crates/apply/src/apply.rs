@@ -449,6 +449,7 @@ impl Applier {
             && let Some(current) = &live
             && let Some(patch) = takeover_patch(current, &self.options.field_manager)
         {
+            tracing::debug!(object = %t.subject, "taking fields over from kubectl");
             let params = PatchParams {
                 field_manager: Some(self.options.field_manager.clone()),
                 ..PatchParams::default()
@@ -483,6 +484,7 @@ impl Applier {
                         merged: t.body.clone(),
                     });
                 }
+                tracing::info!(object = %t.subject, ?fields, "recreating: immutable fields changed");
                 return self.recreate(t, live).await;
             }
             // In a diff, the namespace may be in the set but not created yet.

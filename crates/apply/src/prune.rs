@@ -118,6 +118,7 @@ impl Applier {
                 )));
             }
         }
+        tracing::debug!(object = %object, "pruning");
         match api.delete(&id.name, &DeleteParams::background()).await {
             Ok(_) => Ok(Action::Deleted),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(Action::Deleted),
