@@ -26,12 +26,21 @@ const RECREATE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The annotation kubectl's client-side apply keeps the applied object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Field managers (with the operation they write) whose fields we take over.
-fn is_kubectl_entry(entry: &Value) -> bool {
-    let manager = entry.get("manager").and_then(Value::as_str).unwrap_or("");
+/// Whether a managedFields entry is one whose fields we take over: those
+/// kubectl writes (client-side apply, edit, patch, and `apply
+/// --server-side`), the pre-apply record kubectl's upgrade path leaves, and
+/// our own manager's non-apply writes. Their fields become ours, so that a
+/// field later dropped from git is removed instead of lingering under a
+/// manager nobody runs. kubectl with `--field-manager` set to anything
+/// else (Flux documents `flux-client-side-apply`) keeps its fields.
+fn is_takeover_entry(entry: &Value, manager: &str) -> bool {
+    let name = entry.get("manager").and_then(Value::as_str).unwrap_or("");
     let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("");
-    matches!(manager, "kubectl-client-side-apply" | "before-first-apply")
-        || (manager == "kubectl" && operation == "Update")
+    match operation {
+        "Update" => name.starts_with("kubectl") || name == "before-first-apply" || name == manager,
+        "Apply" => name == "kubectl",
+        _ => false,
+    }
 }
 
 /// The per-object `kustomize.toolkit.fluxcd.io/ssa` mode.
@@ -145,7 +154,7 @@ impl Desired {
 
     /// Why the object is to be left alone, if it is.
     fn skip_reason(&self) -> Option<String> {
-        if self.annotation(annotations::RECONCILE) == Some(annotations::DISABLED) {
+        if reconcile_disabled(&self.body) {
             return Some(format!(
                 "{}: {}",
                 annotations::RECONCILE,
@@ -222,21 +231,16 @@ impl Applier {
                 (at("/spec/group"), at("/spec/names/kind"))
             })
             .collect();
-        desired.sort_by(|a, b| {
+        desired.sort_by_cached_key(|d| {
             (
-                Stage::of(&a.group, &a.kind),
-                rank(&a.kind),
-                a.namespace(),
-                &a.name,
-                a.index,
+                Stage::of(&d.group, &d.kind),
+                rank(&d.kind),
+                d.group.clone(),
+                d.kind.clone(),
+                d.namespace().to_string(),
+                d.name.clone(),
+                d.index,
             )
-                .cmp(&(
-                    Stage::of(&b.group, &b.kind),
-                    rank(&b.kind),
-                    b.namespace(),
-                    &b.name,
-                    b.index,
-                ))
         });
 
         let mut changes = ChangeSet::default();
@@ -376,8 +380,9 @@ impl Applier {
             return Err((d, err));
         }
         let mode = d.mode();
-        let force =
-            self.options.force || d.annotation(annotations::FORCE) == Some(annotations::ENABLED);
+        let force = self.options.force
+            || d.annotation(annotations::FORCE)
+                .is_some_and(|v| v.eq_ignore_ascii_case(annotations::ENABLED));
         let mut body = self.labelled(d.body);
         let (api, namespace) = if namespaced {
             (
@@ -412,6 +417,21 @@ impl Applier {
             .await
             .map_err(|e| api_error("read", e))?
             .map(to_value);
+        // Disabling reconciliation on the live object is how people pause
+        // one object by hand.
+        if let Some(current) = &live
+            && reconcile_disabled(current)
+        {
+            return Ok(Outcome {
+                action: Action::Skipped(format!(
+                    "{}: {} on the live object",
+                    annotations::RECONCILE,
+                    annotations::DISABLED
+                )),
+                merged: current.clone(),
+                live,
+            });
+        }
         if t.mode == Mode::IfNotPresent
             && let Some(live) = live
         {
@@ -429,6 +449,7 @@ impl Applier {
             && let Some(current) = &live
             && let Some(patch) = takeover_patch(current, &self.options.field_manager)
         {
+            tracing::debug!(object = %t.subject, "taking fields over from kubectl");
             let params = PatchParams {
                 field_manager: Some(self.options.field_manager.clone()),
                 ..PatchParams::default()
@@ -463,14 +484,21 @@ impl Applier {
                         merged: t.body.clone(),
                     });
                 }
+                tracing::info!(object = %t.subject, ?fields, "recreating: immutable fields changed");
                 return self.recreate(t, live).await;
             }
-            // The namespace is in the set but not created yet.
+            // In a diff, the namespace may be in the set but not created yet.
             Err(kube::Error::Api(status)) if dry_only && status.code == 404 => {
                 return Ok(Outcome {
                     action: Action::Created,
                     live,
                     merged: t.body.clone(),
+                });
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Err(ApplyError::NotFound {
+                    object: t.subject.clone(),
+                    message: status.message,
                 });
             }
             Err(err) => return Err(api_error("dry-run apply", err)),
@@ -605,6 +633,18 @@ impl Applier {
     }
 }
 
+/// Whether an object carries `kustomize.toolkit.fluxcd.io/reconcile:
+/// disabled`, as an annotation or a label (Flux honours both, in any case).
+pub(crate) fn reconcile_disabled(object: &Value) -> bool {
+    ["annotations", "labels"].iter().any(|map| {
+        object
+            .pointer(&format!("/metadata/{map}"))
+            .and_then(|m| m.get(annotations::RECONCILE))
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.eq_ignore_ascii_case(annotations::DISABLED))
+    })
+}
+
 pub(crate) fn to_value(obj: DynamicObject) -> Value {
     serde_json::to_value(obj).expect("an object read from the API serializes back")
 }
@@ -695,8 +735,9 @@ fn takeover_patch(live: &Value, manager: &str) -> Option<Value> {
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(LAST_APPLIED))
         .is_some();
-    let (kubectl, mut kept): (Vec<Value>, Vec<Value>) =
-        entries.into_iter().partition(is_kubectl_entry);
+    let (kubectl, mut kept): (Vec<Value>, Vec<Value>) = entries
+        .into_iter()
+        .partition(|e| is_takeover_entry(e, manager));
     if kubectl.is_empty() && !has_last_applied {
         return None;
     }
@@ -818,9 +859,41 @@ mod tests {
     fn no_takeover_without_kubectl() {
         let live = json!({"metadata": {"name": "cfg", "managedFields": [
             {"manager": "kustomize-controller", "operation": "Apply", "fieldsV1": {}},
-            {"manager": "kubectl", "operation": "Apply", "fieldsV1": {}}
+            {"manager": "flux-client-side-apply", "operation": "Update", "fieldsV1": {}},
+            {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {}}
         ]}});
         assert_eq!(takeover_patch(&live, "kustomize-controller"), None);
+    }
+
+    #[test]
+    fn which_managers_are_taken_over() {
+        let entry =
+            |manager: &str, operation: &str| json!({"manager": manager, "operation": operation});
+        let ours = "kustomize-controller";
+        for (manager, operation) in [
+            ("kubectl-client-side-apply", "Update"),
+            ("kubectl-edit", "Update"),
+            ("kubectl", "Update"),
+            ("kubectl", "Apply"),
+            ("before-first-apply", "Update"),
+            (ours, "Update"),
+        ] {
+            assert!(
+                is_takeover_entry(&entry(manager, operation), ours),
+                "{manager} {operation}"
+            );
+        }
+        for (manager, operation) in [
+            (ours, "Apply"),
+            ("flux-client-side-apply", "Update"),
+            ("helm", "Update"),
+            ("kubectl-edit", "Apply"),
+        ] {
+            assert!(
+                !is_takeover_entry(&entry(manager, operation), ours),
+                "{manager} {operation}"
+            );
+        }
     }
 
     #[test]

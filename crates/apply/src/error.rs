@@ -37,6 +37,12 @@ pub enum ApplyError {
     /// The server rejected the object (422); its message names the field.
     #[error("{object} is invalid: {message}; fix the manifest")]
     Invalid { object: String, message: String },
+    /// The server has nowhere to put the object, usually because its
+    /// namespace does not exist.
+    #[error(
+        "{object}: the server has nowhere to put it ({message}); create its namespace or add the Namespace to this set"
+    )]
+    NotFound { object: String, message: String },
     /// An immutable field changed and recreating the object is not allowed.
     #[error(
         "{object}: immutable field(s) {} changed; set spec.force: true or annotate the object kustomize.toolkit.fluxcd.io/force: enabled to recreate it",

@@ -9,7 +9,7 @@ use kube::api::{Api, DeleteParams, DynamicObject};
 use serde_json::Value;
 
 use crate::Applier;
-use crate::apply::{api_error, to_value};
+use crate::apply::{api_error, reconcile_disabled, to_value};
 use crate::changeset::{Action, Change, ChangeSet, subject};
 use crate::error::ApplyError;
 use crate::order::{Stage, rank};
@@ -31,9 +31,10 @@ impl Applier {
     /// longer has, in reverse dependency order (custom resources before
     /// their CRDs, Namespaces last), with background propagation.
     ///
-    /// Objects annotated `kustomize.toolkit.fluxcd.io/prune: disabled`, and
-    /// objects that no longer carry every owner label (someone else owns
-    /// them now), are skipped with the reason. Objects already gone,
+    /// Objects annotated `kustomize.toolkit.fluxcd.io/prune: disabled` or
+    /// `kustomize.toolkit.fluxcd.io/reconcile: disabled`, and objects that
+    /// no longer carry every owner label (someone else owns them now), are
+    /// skipped with the reason. Objects already gone,
     /// including those whose kind is no longer served, count as deleted.
     pub async fn prune(&self, stale: &[ResourceRef]) -> Result<ChangeSet, ApplyError> {
         let mut refs: Vec<(ObjectId, String)> = stale
@@ -91,11 +92,18 @@ impl Applier {
         else {
             return Ok(Action::Deleted);
         };
+        if reconcile_disabled(&live) {
+            return Ok(Action::Skipped(format!(
+                "{}: {}",
+                annotations::RECONCILE,
+                annotations::DISABLED
+            )));
+        }
         let annotation = live
             .pointer("/metadata/annotations")
             .and_then(|a| a.get(annotations::PRUNE))
             .and_then(Value::as_str);
-        if annotation == Some(annotations::DISABLED) {
+        if annotation.is_some_and(|v| v.eq_ignore_ascii_case(annotations::DISABLED)) {
             return Ok(Action::Skipped(format!(
                 "{}: {}",
                 annotations::PRUNE,
@@ -110,6 +118,7 @@ impl Applier {
                 )));
             }
         }
+        tracing::debug!(object = %object, "pruning");
         match api.delete(&id.name, &DeleteParams::background()).await {
             Ok(_) => Ok(Action::Deleted),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(Action::Deleted),

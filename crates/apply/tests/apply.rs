@@ -117,6 +117,13 @@ async fn create_then_unchanged_without_writes_then_configured() {
         vec![
             configmap("default", "settings", json!({"color": "blue"})),
             deployment("default", "web", 2, "web"),
+            // Fields the server rewrites or fills in must not look like drift.
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "token", "namespace": "default"},
+                   "stringData": {"token": "s3cret"}}),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "web", "namespace": "default"},
+                   "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}),
         ]
     };
 
@@ -124,13 +131,16 @@ async fn create_then_unchanged_without_writes_then_configured() {
     assert_eq!(
         actions(&first),
         [
+            ("default_token__Secret".to_string(), Action::Created),
             ("default_settings__ConfigMap".to_string(), Action::Created),
+            ("default_web__Service".to_string(), Action::Created),
             ("default_web_apps_Deployment".to_string(), Action::Created),
         ]
     );
     assert_eq!(
         first.summary(),
-        "ConfigMap/default/settings created\nDeployment/default/web created"
+        "Secret/default/token created\nConfigMap/default/settings created\n\
+         Service/default/web created\nDeployment/default/web created"
     );
     let cms = cm_api(&client, "default");
     let live = get(&cms, "settings").await.expect("created");
@@ -151,16 +161,30 @@ async fn create_then_unchanged_without_writes_then_configured() {
             .and_then(|d| d.pointer("/status/availableReplicas").cloned())
     })
     .await;
-    let versions = |cm: &Value, d: &Value| {
-        (
-            at(cm, "/metadata/resourceVersion").clone(),
-            at(d, "/metadata/resourceVersion").clone(),
-        )
-    };
-    let before = versions(
-        &get(&cms, "settings").await.expect("there"),
-        &get(&deploys, "web").await.expect("there"),
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()),
     );
+    let services: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&()),
+    );
+    let versions = || async {
+        let mut versions = Vec::new();
+        for (api, name) in [
+            (&secrets, "token"),
+            (&cms, "settings"),
+            (&services, "web"),
+            (&deploys, "web"),
+        ] {
+            let live = get(api, name).await.expect("there");
+            versions.push(at(&live, "/metadata/resourceVersion").clone());
+        }
+        versions
+    };
+    let before = versions().await;
 
     let second = applier.apply(set()).await.expect("second apply");
     assert!(
@@ -169,11 +193,11 @@ async fn create_then_unchanged_without_writes_then_configured() {
         actions(&second)
     );
     assert!(!second.is_changed());
-    let after = versions(
-        &get(&cms, "settings").await.expect("there"),
-        &get(&deploys, "web").await.expect("there"),
+    assert_eq!(
+        before,
+        versions().await,
+        "a no-op apply wrote to the cluster"
     );
-    assert_eq!(before, after, "a no-op apply wrote to the cluster");
 
     let mut changed = set();
     changed[0]["data"]["color"] = json!("green");
@@ -181,10 +205,12 @@ async fn create_then_unchanged_without_writes_then_configured() {
     assert_eq!(
         actions(&third),
         [
+            ("default_token__Secret".to_string(), Action::Unchanged),
             (
                 "default_settings__ConfigMap".to_string(),
                 Action::Configured
             ),
+            ("default_web__Service".to_string(), Action::Unchanged),
             ("default_web_apps_Deployment".to_string(), Action::Unchanged),
         ]
     );
@@ -192,17 +218,19 @@ async fn create_then_unchanged_without_writes_then_configured() {
         at(&get(&cms, "settings").await.expect("there"), "/data/color"),
         "green"
     );
+    let inventory: Vec<(String, String)> = third
+        .inventory()
+        .entries
+        .into_iter()
+        .map(|e| (e.id, e.version))
+        .collect();
     assert_eq!(
-        third.inventory().entries,
+        inventory,
         [
-            ResourceRef {
-                id: "default_settings__ConfigMap".into(),
-                version: "v1".into()
-            },
-            ResourceRef {
-                id: "default_web_apps_Deployment".into(),
-                version: "v1".into()
-            },
+            ("default_settings__ConfigMap".into(), "v1".into()),
+            ("default_token__Secret".into(), "v1".into()),
+            ("default_web__Service".into(), "v1".into()),
+            ("default_web_apps_Deployment".into(), "v1".into()),
         ]
     );
 }
@@ -342,6 +370,29 @@ async fn removed_fields_disappear_even_after_kubectl_created_the_object() {
         &json!({"a": "1"})
     );
 
+    // A key added by hand with kubectl is rolled back too, as Flux does.
+    sb.kubectl(
+        &[
+            "patch",
+            "configmap",
+            "ours",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"extra":"x"}}"#,
+        ],
+        None,
+    )
+    .await;
+    let changes = applier
+        .apply(vec![configmap("default", "ours", json!({"a": "1"}))])
+        .await
+        .expect("apply");
+    assert_eq!(changes.entries[0].action, Action::Configured);
+    assert_eq!(
+        at(&get(&cms, "ours").await.expect("there"), "/data"),
+        &json!({"a": "1"})
+    );
+
     // An object kubectl created (client-side apply) with three keys.
     let manifest = serde_json::to_string(&configmap(
         "default",
@@ -384,6 +435,19 @@ async fn removed_fields_disappear_even_after_kubectl_created_the_object() {
         .filter_map(|e| e["manager"].as_str())
         .collect();
     assert_eq!(managers, ["kustomize-controller"], "{live:#}");
+    let again = applier
+        .apply(vec![configmap(
+            "default",
+            "legacy",
+            json!({"a": "1", "b": "2"}),
+        )])
+        .await
+        .expect("apply");
+    assert_eq!(
+        again.entries[0].action,
+        Action::Unchanged,
+        "the takeover repeats"
+    );
 
     applier
         .apply(vec![configmap("default", "legacy", json!({"a": "1"}))])
@@ -456,6 +520,26 @@ async fn immutable_changes_fail_unless_forced() {
             ..options()
         },
     );
+    // A diff says the same, and a forced diff shows the recreation.
+    let err = applier
+        .diff(vec![deployment("default", "web", 1, "web-v2")])
+        .await
+        .expect_err("immutable in a diff too");
+    assert!(matches!(err, ApplyError::Immutable { .. }), "{err:?}");
+    let diff = forced
+        .diff(vec![deployment("default", "web", 1, "web-v2")])
+        .await
+        .expect("forced diff");
+    assert_eq!(diff[0].action, Action::Configured);
+    assert_eq!(
+        at(&diff[0].merged, "/spec/selector/matchLabels/app"),
+        "web-v2"
+    );
+    assert_eq!(
+        at(&get(&deploys, "web").await.expect("there"), "/metadata/uid"),
+        &old_uid,
+        "a diff recreated the object"
+    );
     let changes = forced
         .apply(vec![deployment("default", "web", 1, "web-v2")])
         .await
@@ -479,6 +563,43 @@ async fn immutable_changes_fail_unless_forced() {
             "/spec/selector/matchLabels/app"
         ),
         "web-v3"
+    );
+}
+
+#[tokio::test]
+async fn immutable_configmaps_are_recreated_when_forced() {
+    let sb = TestSandbox::start("immutable-cm").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let frozen = |value: &str| {
+        let mut cm = configmap("default", "frozen", json!({"key": value}));
+        cm["immutable"] = json!(true);
+        cm
+    };
+    applier.apply(vec![frozen("one")]).await.expect("apply");
+    let err = applier
+        .apply(vec![frozen("two")])
+        .await
+        .expect_err("immutable data");
+    match &err {
+        ApplyError::Immutable { object, fields } => {
+            assert_eq!(object, "ConfigMap/default/frozen");
+            assert_eq!(fields, &["data"]);
+        }
+        other => panic!("expected Immutable, got {other:?}"),
+    }
+    let mut forced = frozen("two");
+    forced["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/force": "Enabled"});
+    let changes = applier.apply(vec![forced]).await.expect("forced");
+    assert_eq!(changes.entries[0].action, Action::Created);
+    assert_eq!(
+        at(
+            &get(&cm_api(&client, "default"), "frozen")
+                .await
+                .expect("there"),
+            "/data/key"
+        ),
+        "two"
     );
 }
 
@@ -533,6 +654,52 @@ async fn ssa_and_reconcile_annotations() {
 }
 
 #[tokio::test]
+async fn reconcile_disabled_on_the_live_object_pauses_apply_and_prune() {
+    let sb = TestSandbox::start("paused").await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let cms = cm_api(&client, "default");
+    applier
+        .apply(vec![configmap("default", "hot", json!({"color": "blue"}))])
+        .await
+        .expect("apply");
+    cms.patch(
+        "hot",
+        &PatchParams::default(),
+        &Patch::Merge(json!({
+            "metadata": {"labels": {"kustomize.toolkit.fluxcd.io/reconcile": "disabled"}},
+            "data": {"color": "red"},
+        })),
+    )
+    .await
+    .expect("a hotfix by hand");
+
+    let changes = applier
+        .apply(vec![configmap("default", "hot", json!({"color": "blue"}))])
+        .await
+        .expect("apply");
+    assert_eq!(
+        changes.entries[0].action,
+        Action::Skipped(
+            "kustomize.toolkit.fluxcd.io/reconcile: disabled on the live object".into()
+        )
+    );
+    assert_eq!(
+        at(&get(&cms, "hot").await.expect("there"), "/data/color"),
+        "red"
+    );
+    let pruned = applier
+        .prune(&changes.inventory().entries)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned.entries[0].action,
+        Action::Skipped("kustomize.toolkit.fluxcd.io/reconcile: disabled".into())
+    );
+    assert!(get(&cms, "hot").await.is_some());
+}
+
+#[tokio::test]
 async fn errors_name_the_object_and_the_way_out() {
     let sb = TestSandbox::start("errors").await;
     let client = sb.client().await;
@@ -572,6 +739,18 @@ async fn errors_name_the_object_and_the_way_out() {
         "{message}"
     );
 
+    let err = applier
+        .apply(vec![configmap("nowhere", "cfg", json!({}))])
+        .await
+        .expect_err("no such namespace");
+    assert!(matches!(err, ApplyError::NotFound { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("ConfigMap/nowhere/cfg: ")
+            && message.ends_with("create its namespace or add the Namespace to this set"),
+        "{message}"
+    );
+
     // A cluster-scoped object's namespace is dropped, as kubectl does.
     let mut ns = namespace("extra");
     ns["metadata"]["namespace"] = json!("default");
@@ -588,7 +767,8 @@ async fn prune_deletes_in_reverse_order_and_spares_what_is_not_ours() {
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let mut kept = configmap("shop", "kept", json!({}));
-    kept["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/prune": "disabled"});
+    // Flux documents the value capitalised; any case works.
+    kept["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/prune": "Disabled"});
     let applied = applier
         .apply(vec![
             namespace("shop"),
@@ -691,13 +871,35 @@ async fn wait_healthy_follows_the_rollout() {
     let sb = TestSandbox::start("health").await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
+    let template = |app: &str, restart: &str| {
+        json!({"metadata": {"labels": {"app": app}},
+               "spec": {"restartPolicy": restart,
+                        "containers": [{"name": "main", "image": "busybox:1.36"}]}})
+    };
     let changes = applier
         .apply(vec![
             deployment("default", "web", 2, "web"),
             configmap("default", "settings", json!({})),
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                   "metadata": {"name": "db", "namespace": "default"},
+                   "spec": {"replicas": 2, "serviceName": "db",
+                            "selector": {"matchLabels": {"app": "db"}},
+                            "template": template("db", "Always")}}),
+            json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                   "metadata": {"name": "agent", "namespace": "default"},
+                   "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                            "template": template("agent", "Always")}}),
+            json!({"apiVersion": "batch/v1", "kind": "Job",
+                   "metadata": {"name": "migrate", "namespace": "default"},
+                   "spec": {"template": template("migrate", "Never")}}),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": "data", "namespace": "default"},
+                   "spec": {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}}}}),
         ])
         .await
         .expect("apply");
+    assert_eq!(changes.entries.len(), 6);
     applier
         .wait_healthy(&changes.inventory().entries, Duration::from_secs(20))
         .await
