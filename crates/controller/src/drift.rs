@@ -10,9 +10,9 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use driftless_api::Kustomization;
 use driftless_api::annotations::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
 use driftless_api::inventory::ResourceRef;
-use driftless_api::Kustomization;
 use futures::{Stream, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
@@ -35,7 +35,10 @@ impl DriftWatch {
     pub fn new(
         client: kube::Client,
         field_manager: String,
-    ) -> (DriftWatch, impl Stream<Item = ObjectRef<Kustomization>> + Send + 'static) {
+    ) -> (
+        DriftWatch,
+        impl Stream<Item = ObjectRef<Kustomization>> + Send + 'static,
+    ) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let watch = DriftWatch {
             client,
@@ -75,7 +78,8 @@ impl DriftWatch {
                     continue;
                 }
             };
-            let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(self.client.clone(), &resource);
+            let api: Api<PartialObjectMeta<DynamicObject>> =
+                Api::all_with(self.client.clone(), &resource);
             let config = watcher::Config::default().labels(OWNER_NAME_LABEL);
             let sender = self.sender.clone();
             let pending = self.pending.clone();
@@ -89,7 +93,11 @@ impl DriftWatch {
                             listed = true;
                             continue;
                         }
-                        Ok(watcher::Event::Apply(object)) if listed && !written_by(&object.metadata, &field_manager) => object.metadata,
+                        Ok(watcher::Event::Apply(object))
+                            if listed && !written_by(&object.metadata, &field_manager) =>
+                        {
+                            object.metadata
+                        }
                         Ok(watcher::Event::Delete(object)) if listed => object.metadata,
                         Ok(_) => continue,
                         Err(error) => {
@@ -98,11 +106,17 @@ impl DriftWatch {
                         }
                     };
                     let labels = meta.labels.unwrap_or_default();
-                    let (Some(name), Some(namespace)) = (labels.get(OWNER_NAME_LABEL), labels.get(OWNER_NAMESPACE_LABEL)) else {
+                    let (Some(name), Some(namespace)) = (
+                        labels.get(OWNER_NAME_LABEL),
+                        labels.get(OWNER_NAMESPACE_LABEL),
+                    ) else {
                         continue;
                     };
                     tracing::info!(object = %meta.name.unwrap_or_default(), kind = %key, kustomization = %format!("{namespace}/{name}"), "drift detected");
-                    pending.lock().expect("drift lock").insert((namespace.clone(), name.clone()));
+                    pending
+                        .lock()
+                        .expect("drift lock")
+                        .insert((namespace.clone(), name.clone()));
                     if sender.send(ObjectRef::new(name).within(namespace)).is_err() {
                         return;
                     }
@@ -115,7 +129,12 @@ impl DriftWatch {
 /// Whether the latest write to the object was made by `field_manager`.
 fn written_by(meta: &ObjectMeta, field_manager: &str) -> bool {
     let entries = meta.managed_fields.as_deref().unwrap_or_default();
-    let Some(latest) = entries.iter().filter_map(|e| e.time.as_ref()).map(|t| t.0).max() else {
+    let Some(latest) = entries
+        .iter()
+        .filter_map(|e| e.time.as_ref())
+        .map(|t| t.0)
+        .max()
+    else {
         return false;
     };
     entries

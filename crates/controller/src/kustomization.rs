@@ -61,7 +61,10 @@ struct State {
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<Kustomization> = Api::all(context.client.clone());
     let sources: Api<GitRepository> = Api::all(context.client.clone());
-    let (drift, triggers) = drift::DriftWatch::new(context.client.clone(), context.options.field_manager.clone());
+    let (drift, triggers) = drift::DriftWatch::new(
+        context.client.clone(),
+        context.options.field_manager.clone(),
+    );
     let controller = Controller::new(api, watcher::Config::default())
         .with_config(controller::Config::default().concurrency(context.options.concurrency));
     let store = controller.store();
@@ -83,7 +86,13 @@ pub(crate) async fn run(context: Arc<Context>) {
                 .filter(|ks| {
                     ks.spec.source_ref.kind == SourceKind::GitRepository
                         && ks.spec.source_ref.name == name
-                        && ks.spec.source_ref.namespace.clone().or_else(|| ks.namespace()).as_deref()
+                        && ks
+                            .spec
+                            .source_ref
+                            .namespace
+                            .clone()
+                            .or_else(|| ks.namespace())
+                            .as_deref()
                             == Some(namespace.as_str())
                 })
                 .map(|ks| ObjectRef::from_obj(&*ks))
@@ -112,7 +121,12 @@ async fn reconcile(ks: Arc<Kustomization>, state: Arc<State>) -> Result<Action, 
         match event {
             FinalizerEvent::Apply(ks) => Ok(reconcile_live(&ks, &state).await),
             FinalizerEvent::Cleanup(ks) => {
-                state.memory.last_run.lock().expect("memory lock").remove(&id);
+                state
+                    .memory
+                    .last_run
+                    .lock()
+                    .expect("memory lock")
+                    .remove(&id);
                 cleanup(&ks, &state).await
             }
         }
@@ -139,7 +153,11 @@ async fn cleanup(ks: &Kustomization, state: &State) -> Result<Action, Error> {
         tracing::info!(%namespace, %name, "Kustomization deleted; leaving its objects in place");
         return Ok(Action::await_change());
     }
-    let inventory = ks.status.as_ref().and_then(|s| s.inventory.clone()).unwrap_or_default();
+    let inventory = ks
+        .status
+        .as_ref()
+        .and_then(|s| s.inventory.clone())
+        .unwrap_or_default();
     let applier = applier_for(ks, &state.context);
     let pruned = applier
         .prune(&inventory.entries)
@@ -152,7 +170,10 @@ async fn cleanup(ks: &Kustomization, state: &State) -> Result<Action, Error> {
 fn applier_for(ks: &Kustomization, context: &Context) -> Applier {
     let owner_labels = BTreeMap::from([
         (annotations::OWNER_NAME_LABEL.to_owned(), ks.name_any()),
-        (annotations::OWNER_NAMESPACE_LABEL.to_owned(), ks.namespace().unwrap_or_default()),
+        (
+            annotations::OWNER_NAMESPACE_LABEL.to_owned(),
+            ks.namespace().unwrap_or_default(),
+        ),
     ]);
     context.applier.with_options(ApplyOptions {
         field_manager: context.options.field_manager.clone(),
@@ -172,11 +193,19 @@ struct Failure {
 
 impl Failure {
     fn new(reason: &'static str, message: impl Into<String>) -> Failure {
-        Failure { reason, message: message.into(), stalled: false }
+        Failure {
+            reason,
+            message: message.into(),
+            stalled: false,
+        }
     }
 
     fn stalled(reason: &'static str, message: impl Into<String>) -> Failure {
-        Failure { reason, message: message.into(), stalled: true }
+        Failure {
+            reason,
+            message: message.into(),
+            stalled: true,
+        }
     }
 }
 
@@ -190,8 +219,11 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
         return Action::await_change();
     }
     let status = ks.status.clone().unwrap_or_default();
-    let requested = annotations::pending_reconcile_request(&ks.metadata, status.last_handled_reconcile_at.as_deref())
-        .map(str::to_owned);
+    let requested = annotations::pending_reconcile_request(
+        &ks.metadata,
+        status.last_handled_reconcile_at.as_deref(),
+    )
+    .map(str::to_owned);
     let interval = match duration_of("interval", &ks.spec.interval) {
         Ok(interval) => interval,
         Err(message) => {
@@ -211,15 +243,29 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
     };
     let up_to_date = status.observed_generation == ks.metadata.generation
         && status.last_attempted_revision.as_deref() == Some(source.revision.as_str())
-        && conditions::is_true(status.conditions.as_deref().unwrap_or_default(), types::READY);
+        && conditions::is_true(
+            status.conditions.as_deref().unwrap_or_default(),
+            types::READY,
+        );
     let drifted = state.drift.take_pending(&namespace, &name);
-    let last = state.memory.last_run.lock().expect("memory lock").get(&id).copied();
+    let last = state
+        .memory
+        .last_run
+        .lock()
+        .expect("memory lock")
+        .get(&id)
+        .copied();
     if let (true, None, false, Some(last)) = (up_to_date, &requested, drifted, last)
         && last.elapsed() < interval
     {
         return Action::requeue(interval - last.elapsed());
     }
-    state.memory.last_run.lock().expect("memory lock").insert(id.clone(), Instant::now());
+    state
+        .memory
+        .last_run
+        .lock()
+        .expect("memory lock")
+        .insert(id.clone(), Instant::now());
 
     if let Err(failure) = dependencies_ready(ks, context).await {
         write_failure(ks, context, status, failure, None, requested).await;
@@ -231,19 +277,45 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
     let action = match outcome {
         Ok(applied) => {
             if context.options.drift_watch {
-                state.drift.watch(&applied.inventory.entries, &namespace, &name).await;
+                state
+                    .drift
+                    .watch(&applied.inventory.entries, &namespace, &name)
+                    .await;
             }
             let health = check_health(ks, context, &applied.inventory).await;
             let healthy = health.is_ok();
-            write_success(ks, context, status, &source.revision, applied, health, requested).await;
-            if healthy { Action::requeue(interval) } else { Action::requeue(retry) }
+            write_success(
+                ks,
+                context,
+                status,
+                &source.revision,
+                applied,
+                health,
+                requested,
+            )
+            .await;
+            if healthy {
+                Action::requeue(interval)
+            } else {
+                Action::requeue(retry)
+            }
         }
         Err(failure) => {
-            write_failure(ks, context, status, failure, Some(&source.revision), requested).await;
+            write_failure(
+                ks,
+                context,
+                status,
+                failure,
+                Some(&source.revision),
+                requested,
+            )
+            .await;
             Action::requeue(retry)
         }
     };
-    context.metrics.record_reconcile(KIND, &namespace, &name, started.elapsed());
+    context
+        .metrics
+        .record_reconcile(KIND, &namespace, &name, started.elapsed());
     action
 }
 
@@ -257,11 +329,17 @@ struct SourceArtifact {
 async fn source_artifact(ks: &Kustomization, context: &Context) -> Result<SourceArtifact, Failure> {
     let reference = &ks.spec.source_ref;
     let own_namespace = ks.namespace().unwrap_or_default();
-    let namespace = reference.namespace.clone().unwrap_or_else(|| own_namespace.clone());
+    let namespace = reference
+        .namespace
+        .clone()
+        .unwrap_or_else(|| own_namespace.clone());
     if reference.kind != SourceKind::GitRepository {
         return Err(Failure::stalled(
             reasons::ARTIFACT_FAILED,
-            format!("spec.sourceRef.kind {:?} is not supported yet; use a GitRepository", reference.kind),
+            format!(
+                "spec.sourceRef.kind {:?} is not supported yet; use a GitRepository",
+                reference.kind
+            ),
         ));
     }
     if context.options.no_cross_namespace_refs && namespace != own_namespace {
@@ -287,33 +365,61 @@ async fn source_artifact(ks: &Kustomization, context: &Context) -> Result<Source
     let artifact = source.status.and_then(|s| s.artifact).ok_or_else(|| {
         Failure::new(
             reasons::ARTIFACT_FAILED,
-            format!("Source 'GitRepository/{namespace}/{}' is not ready, artifact not found", reference.name),
+            format!(
+                "Source 'GitRepository/{namespace}/{}' is not ready, artifact not found",
+                reference.name
+            ),
         )
     })?;
     let digest = artifact.digest.ok_or_else(|| {
-        Failure::new(reasons::ARTIFACT_FAILED, format!("the artifact of GitRepository/{namespace}/{} has no digest", reference.name))
+        Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "the artifact of GitRepository/{namespace}/{} has no digest",
+                reference.name
+            ),
+        )
     })?;
-    Ok(SourceArtifact { url: artifact.url, digest, revision: artifact.revision })
+    Ok(SourceArtifact {
+        url: artifact.url,
+        digest,
+        revision: artifact.revision,
+    })
 }
 
 async fn dependencies_ready(ks: &Kustomization, context: &Context) -> Result<(), Failure> {
     let own_namespace = ks.namespace().unwrap_or_default();
     for dependency in ks.spec.depends_on.iter().flatten() {
-        let namespace = dependency.namespace.clone().unwrap_or_else(|| own_namespace.clone());
+        let namespace = dependency
+            .namespace
+            .clone()
+            .unwrap_or_else(|| own_namespace.clone());
         if context.options.no_cross_namespace_refs && namespace != own_namespace {
             return Err(Failure::stalled(
                 reasons::DEPENDENCY_NOT_READY,
-                format!("dependency '{namespace}/{}' is in another namespace and cross-namespace references are blocked", dependency.name),
+                format!(
+                    "dependency '{namespace}/{}' is in another namespace and cross-namespace references are blocked",
+                    dependency.name
+                ),
             ));
         }
         let api: Api<Kustomization> = Api::namespaced(context.client.clone(), &namespace);
         let found = api.get_opt(&dependency.name).await.map_err(|e| {
-            Failure::new(reasons::DEPENDENCY_NOT_READY, format!("cannot read dependency '{namespace}/{}': {e}", dependency.name))
+            Failure::new(
+                reasons::DEPENDENCY_NOT_READY,
+                format!(
+                    "cannot read dependency '{namespace}/{}': {e}",
+                    dependency.name
+                ),
+            )
         })?;
         let ready = found.as_ref().is_some_and(|dep| {
             let status = dep.status.clone().unwrap_or_default();
             status.observed_generation == dep.metadata.generation
-                && conditions::is_true(status.conditions.as_deref().unwrap_or_default(), types::READY)
+                && conditions::is_true(
+                    status.conditions.as_deref().unwrap_or_default(),
+                    types::READY,
+                )
         });
         if !ready {
             return Err(Failure::new(
@@ -341,15 +447,35 @@ async fn apply_revision(
     let workdir = tempfile::Builder::new()
         .prefix("driftless-kustomization-")
         .tempdir()
-        .map_err(|e| Failure::new(reasons::ARTIFACT_FAILED, format!("cannot create a work directory: {e}")))?;
+        .map_err(|e| {
+            Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("cannot create a work directory: {e}"),
+            )
+        })?;
     let bytes = download(&context.http, &source.url).await?;
     let root = workdir.path().join("source");
     let (digest, url) = (source.digest.clone(), source.url.clone());
     let unpack_root = root.clone();
-    tokio::task::spawn_blocking(move || driftless_source::unpack_verified(&bytes, &digest, &url, &unpack_root))
-        .await
-        .map_err(|e| Failure::new(reasons::ARTIFACT_FAILED, format!("the unpack task failed: {e}")))?
-        .map_err(|e| Failure::new(reasons::ARTIFACT_FAILED, format!("{e}; {}", e.hint().unwrap_or("the source will produce it again"))))?;
+    tokio::task::spawn_blocking(move || {
+        driftless_source::unpack_verified(&bytes, &digest, &url, &unpack_root)
+    })
+    .await
+    .map_err(|e| {
+        Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!("the unpack task failed: {e}"),
+        )
+    })?
+    .map_err(|e| {
+        Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "{e}; {}",
+                e.hint().unwrap_or("the source will produce it again")
+            ),
+        )
+    })?;
 
     let objects = render(ks, context, &root, workdir.path()).await?;
 
@@ -375,16 +501,35 @@ async fn apply_revision(
     } else {
         ChangeSet::default()
     };
-    Ok(Applied { inventory, changes, pruned })
+    Ok(Applied {
+        inventory,
+        changes,
+        pruned,
+    })
 }
 
 async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Failure> {
-    let fail = |e: String| Failure::new(reasons::ARTIFACT_FAILED, format!("failed to download artifact from {url}: {e}; is the source controller's artifact server reachable?"));
-    let response = http.get(url).send().await.map_err(|e| fail(e.to_string()))?;
+    let fail = |e: String| {
+        Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "failed to download artifact from {url}: {e}; is the source controller's artifact server reachable?"
+            ),
+        )
+    };
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     if !response.status().is_success() {
         return Err(fail(format!("HTTP status {}", response.status())));
     }
-    Ok(response.bytes().await.map_err(|e| fail(e.to_string()))?.to_vec())
+    Ok(response
+        .bytes()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .to_vec())
 }
 
 /// `spec.path` inside the unpacked source, refusing any path that leaves it.
@@ -399,12 +544,17 @@ fn resolve_path(root: &Path, spec_path: Option<&str>) -> Result<PathBuf, Failure
                 if !resolved.pop() {
                     return Err(Failure::stalled(
                         reasons::BUILD_FAILED,
-                        format!("spec.path {given:?} points outside the source; use a path inside the repository"),
+                        format!(
+                            "spec.path {given:?} points outside the source; use a path inside the repository"
+                        ),
                     ));
                 }
             }
             Component::Prefix(_) => {
-                return Err(Failure::stalled(reasons::BUILD_FAILED, format!("spec.path {given:?} is not a relative path")));
+                return Err(Failure::stalled(
+                    reasons::BUILD_FAILED,
+                    format!("spec.path {given:?} is not a relative path"),
+                ));
             }
         }
     }
@@ -412,7 +562,9 @@ fn resolve_path(root: &Path, spec_path: Option<&str>) -> Result<PathBuf, Failure
     if !dir.is_dir() {
         return Err(Failure::new(
             reasons::BUILD_FAILED,
-            format!("kustomization path not found: {given:?} is not a directory in the source; fix spec.path"),
+            format!(
+                "kustomization path not found: {given:?} is not a directory in the source; fix spec.path"
+            ),
         ));
     }
     Ok(dir)
@@ -451,10 +603,16 @@ fn overlay(ks: &Kustomization, target: &Path, overlay_dir: &Path) -> Option<Valu
         fields.insert("nameSuffix".into(), suffix.clone().into());
     }
     if let Some(patches) = spec.patches.as_ref().filter(|p| !p.is_empty()) {
-        fields.insert("patches".into(), serde_json::to_value(patches).expect("patches serialize"));
+        fields.insert(
+            "patches".into(),
+            serde_json::to_value(patches).expect("patches serialize"),
+        );
     }
     if let Some(images) = spec.images.as_ref().filter(|i| !i.is_empty()) {
-        fields.insert("images".into(), serde_json::to_value(images).expect("images serialize"));
+        fields.insert(
+            "images".into(),
+            serde_json::to_value(images).expect("images serialize"),
+        );
     }
     if let Some(components) = spec.components.as_ref().filter(|c| !c.is_empty()) {
         let paths: Vec<String> = components
@@ -471,19 +629,56 @@ fn relative_path(from: &Path, target: &Path) -> String {
     let from: Vec<_> = from.components().collect();
     let to: Vec<_> = target.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> = std::iter::repeat_n("..".to_owned(), from.len() - common).collect();
-    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    let mut parts: Vec<String> =
+        std::iter::repeat_n("..".to_owned(), from.len() - common).collect();
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     parts.join("/")
 }
 
-async fn render(ks: &Kustomization, context: &Context, root: &Path, workdir: &Path) -> Result<Vec<Value>, Failure> {
+async fn render(
+    ks: &Kustomization,
+    context: &Context,
+    root: &Path,
+    workdir: &Path,
+) -> Result<Vec<Value>, Failure> {
     let target = resolve_path(root, ks.spec.path.as_deref())?;
     let overlay_dir = workdir.join("overlay");
     let build_dir = match overlay(ks, &target, &overlay_dir) {
         Some(kustomization) => {
+            // The overlay names the path as a resource, which Kustomize only
+            // accepts with a kustomization file in it: write Flux's generated
+            // one into our unpacked copy when the repository has none.
+            let generated = driftless_render::generated_kustomization(&target).map_err(|e| {
+                Failure::new(
+                    reasons::BUILD_FAILED,
+                    format!("kustomize build failed: {}", chain(&e)),
+                )
+            })?;
+            if let Some(generated) = generated {
+                std::fs::write(target.join("kustomization.yaml"), generated).map_err(|e| {
+                    Failure::new(
+                        reasons::BUILD_FAILED,
+                        format!("cannot write the generated kustomization: {e}"),
+                    )
+                })?;
+            }
             std::fs::create_dir_all(&overlay_dir)
-                .and_then(|()| std::fs::write(overlay_dir.join("kustomization.yaml"), kustomization.to_string()))
-                .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("cannot write the overlay: {e}")))?;
+                .and_then(|()| {
+                    std::fs::write(
+                        overlay_dir.join("kustomization.yaml"),
+                        kustomization.to_string(),
+                    )
+                })
+                .map_err(|e| {
+                    Failure::new(
+                        reasons::BUILD_FAILED,
+                        format!("cannot write the overlay: {e}"),
+                    )
+                })?;
             overlay_dir
         }
         None => target,
@@ -493,18 +688,35 @@ async fn render(ks: &Kustomization, context: &Context, root: &Path, workdir: &Pa
     let path_label = ks.spec.path.clone().unwrap_or_else(|| "./".to_owned());
     tokio::task::spawn_blocking(move || {
         let stream = driftless_render::build(&build_dir).map_err(|e| {
-            Failure::new(reasons::BUILD_FAILED, format!("kustomize build failed for path {path_label:?}: {}", chain(&e)))
+            Failure::new(
+                reasons::BUILD_FAILED,
+                format!(
+                    "kustomize build failed for path {path_label:?}: {}",
+                    chain(&e)
+                ),
+            )
         })?;
         let stream = if substitute {
             driftless_render::substitute(&stream, &vars, true).map_err(|e| {
-                Failure::new(reasons::BUILD_FAILED, format!("post-build substitution failed: {}", chain(&e)))
+                Failure::new(
+                    reasons::BUILD_FAILED,
+                    format!("post-build substitution failed: {}", chain(&e)),
+                )
             })?
         } else {
             stream
         };
-        let documents = driftless_render::yaml::parse_documents(&stream)
-            .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("the rendered manifests are not valid YAML: {e}")))?;
-        Ok(documents.iter().filter(|d| !matches!(d, driftless_render::yaml::Value::Null)).map(to_json).collect())
+        let documents = driftless_render::yaml::parse_documents(&stream).map_err(|e| {
+            Failure::new(
+                reasons::BUILD_FAILED,
+                format!("the rendered manifests are not valid YAML: {e}"),
+            )
+        })?;
+        Ok(documents
+            .iter()
+            .filter(|d| !matches!(d, driftless_render::yaml::Value::Null))
+            .map(to_json)
+            .collect())
     })
     .await
     .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("the build task failed: {e}")))?
@@ -522,9 +734,14 @@ fn stamp_common_metadata(object: &mut Value, metadata: &driftless_api::CommonMet
     let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
     };
-    for (field, values) in [("labels", &metadata.labels), ("annotations", &metadata.annotations)] {
+    for (field, values) in [
+        ("labels", &metadata.labels),
+        ("annotations", &metadata.annotations),
+    ] {
         let Some(values) = values else { continue };
-        let map = meta.entry(field).or_insert_with(|| Value::Object(Default::default()));
+        let map = meta
+            .entry(field)
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Some(map) = map.as_object_mut() {
             for (key, value) in values {
                 map.insert(key.clone(), Value::String(value.clone()));
@@ -542,7 +759,9 @@ fn to_json(value: &driftless_render::yaml::Value) -> Value {
             .map(Value::from)
             .or_else(|_| u64::try_from(*i).map(Value::from))
             .unwrap_or_else(|_| Value::String(i.to_string())),
-        Y::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        Y::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         Y::Str(s) => Value::String(s.clone()),
         Y::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
         Y::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
@@ -565,7 +784,10 @@ fn chain(error: &dyn std::error::Error) -> String {
 }
 
 /// `postBuild.substituteFrom` in order (later wins), then `postBuild.substitute` on top.
-async fn substitution_variables(ks: &Kustomization, context: &Context) -> Result<BTreeMap<String, String>, Failure> {
+async fn substitution_variables(
+    ks: &Kustomization,
+    context: &Context,
+) -> Result<BTreeMap<String, String>, Failure> {
     let mut vars = BTreeMap::new();
     let Some(post_build) = &ks.spec.post_build else {
         return Ok(vars);
@@ -577,14 +799,24 @@ async fn substitution_variables(ks: &Kustomization, context: &Context) -> Result
                 let api: Api<ConfigMap> = Api::namespaced(context.client.clone(), &namespace);
                 api.get_opt(&reference.name)
                     .await
-                    .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("cannot read ConfigMap/{namespace}/{}: {e}", reference.name)))?
+                    .map_err(|e| {
+                        Failure::new(
+                            reasons::BUILD_FAILED,
+                            format!("cannot read ConfigMap/{namespace}/{}: {e}", reference.name),
+                        )
+                    })?
                     .map(|cm| cm.data.unwrap_or_default())
             }
             SubstituteKind::Secret => {
                 let api: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
                 api.get_opt(&reference.name)
                     .await
-                    .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("cannot read Secret/{namespace}/{}: {e}", reference.name)))?
+                    .map_err(|e| {
+                        Failure::new(
+                            reasons::BUILD_FAILED,
+                            format!("cannot read Secret/{namespace}/{}: {e}", reference.name),
+                        )
+                    })?
                     .map(|secret| {
                         secret
                             .data
@@ -614,7 +846,11 @@ async fn substitution_variables(ks: &Kustomization, context: &Context) -> Result
 }
 
 /// `wait` checks everything applied; `healthChecks` the listed objects.
-async fn check_health(ks: &Kustomization, context: &Context, inventory: &ResourceInventory) -> Result<Option<Duration>, String> {
+async fn check_health(
+    ks: &Kustomization,
+    context: &Context,
+    inventory: &ResourceInventory,
+) -> Result<Option<Duration>, String> {
     let targets: Vec<ResourceRef> = if ks.spec.wait {
         inventory.entries.clone()
     } else {
@@ -624,12 +860,26 @@ async fn check_health(ks: &Kustomization, context: &Context, inventory: &Resourc
             .iter()
             .flatten()
             .map(|check| {
-                let (group, version) = match check.api_version.as_deref().unwrap_or("v1").rsplit_once('/') {
+                let (group, version) = match check
+                    .api_version
+                    .as_deref()
+                    .unwrap_or("v1")
+                    .rsplit_once('/')
+                {
                     Some((group, version)) => (group.to_owned(), version.to_owned()),
-                    None => (String::new(), check.api_version.clone().unwrap_or_else(|| "v1".to_owned())),
+                    None => (
+                        String::new(),
+                        check.api_version.clone().unwrap_or_else(|| "v1".to_owned()),
+                    ),
                 };
-                let namespace = check.namespace.clone().unwrap_or_else(|| own_namespace.clone());
-                ResourceRef::new(&ObjectId::new(namespace, check.name.clone(), group, check.kind.clone()), version)
+                let namespace = check
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| own_namespace.clone());
+                ResourceRef::new(
+                    &ObjectId::new(namespace, check.name.clone(), group, check.kind.clone()),
+                    version,
+                )
             })
             .collect()
     };
@@ -664,18 +914,37 @@ async fn write_success(
         Ok(Some(took)) => {
             conditions::set_condition(
                 &mut list,
-                conditions::healthy(reasons::SUCCEEDED, format!("Health check passed in {:.1}s", took.as_secs_f64())),
+                conditions::healthy(
+                    reasons::SUCCEEDED,
+                    format!("Health check passed in {:.1}s", took.as_secs_f64()),
+                ),
                 &now,
             );
-            conditions::set_condition(&mut list, conditions::ready(reasons::RECONCILIATION_SUCCEEDED, &ready_message), &now);
+            conditions::set_condition(
+                &mut list,
+                conditions::ready(reasons::RECONCILIATION_SUCCEEDED, &ready_message),
+                &now,
+            );
         }
         Ok(None) => {
             conditions::remove_condition(&mut list, types::HEALTHY);
-            conditions::set_condition(&mut list, conditions::ready(reasons::RECONCILIATION_SUCCEEDED, &ready_message), &now);
+            conditions::set_condition(
+                &mut list,
+                conditions::ready(reasons::RECONCILIATION_SUCCEEDED, &ready_message),
+                &now,
+            );
         }
         Err(message) => {
-            conditions::set_condition(&mut list, conditions::unhealthy(reasons::HEALTH_CHECK_FAILED, message), &now);
-            conditions::set_condition(&mut list, conditions::not_ready(reasons::HEALTH_CHECK_FAILED, message), &now);
+            conditions::set_condition(
+                &mut list,
+                conditions::unhealthy(reasons::HEALTH_CHECK_FAILED, message),
+                &now,
+            );
+            conditions::set_condition(
+                &mut list,
+                conditions::not_ready(reasons::HEALTH_CHECK_FAILED, message),
+                &now,
+            );
         }
     }
     let changed = applied.changes.is_changed() || applied.pruned.is_changed();
@@ -687,24 +956,54 @@ async fn write_success(
     if requested.is_some() {
         status.last_handled_reconcile_at = requested;
     }
-    let count = |set: &ChangeSet, action: &ApplyAction| set.entries.iter().filter(|c| &c.action == action).count() as u64;
-    context.metrics.record_applied("created", count(&applied.changes, &ApplyAction::Created));
-    context.metrics.record_applied("configured", count(&applied.changes, &ApplyAction::Configured));
-    context.metrics.record_applied("deleted", count(&applied.pruned, &ApplyAction::Deleted));
+    let count = |set: &ChangeSet, action: &ApplyAction| {
+        set.entries.iter().filter(|c| &c.action == action).count() as u64
+    };
+    context
+        .metrics
+        .record_applied("created", count(&applied.changes, &ApplyAction::Created));
+    context.metrics.record_applied(
+        "configured",
+        count(&applied.changes, &ApplyAction::Configured),
+    );
+    context
+        .metrics
+        .record_applied("deleted", count(&applied.pruned, &ApplyAction::Deleted));
     if changed {
         let summary = [applied.changes.summary(), applied.pruned.summary()]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join("\n");
-        context.recorder.publish(ks, EventType::Normal, reasons::PROGRESSING, &summary).await;
+        context
+            .recorder
+            .publish(ks, EventType::Normal, reasons::PROGRESSING, &summary)
+            .await;
     }
     match &health {
-        Err(message) => context.recorder.publish(ks, EventType::Warning, reasons::HEALTH_CHECK_FAILED, message).await,
+        Err(message) => {
+            context
+                .recorder
+                .publish(
+                    ks,
+                    EventType::Warning,
+                    reasons::HEALTH_CHECK_FAILED,
+                    message,
+                )
+                .await
+        }
         Ok(_) if changed => {
             context
                 .recorder
-                .publish(ks, EventType::Normal, reasons::RECONCILIATION_SUCCEEDED, &format!("Reconciliation finished, next run in {}", ks.spec.interval.as_str()))
+                .publish(
+                    ks,
+                    EventType::Normal,
+                    reasons::RECONCILIATION_SUCCEEDED,
+                    &format!(
+                        "Reconciliation finished, next run in {}",
+                        ks.spec.interval.as_str()
+                    ),
+                )
                 .await
         }
         Ok(_) => {}
@@ -722,10 +1021,18 @@ async fn write_failure(
 ) {
     let now = now();
     let mut list = status.conditions.take().unwrap_or_default();
-    conditions::set_condition(&mut list, conditions::not_ready(failure.reason, &failure.message), &now);
+    conditions::set_condition(
+        &mut list,
+        conditions::not_ready(failure.reason, &failure.message),
+        &now,
+    );
     if failure.stalled {
         conditions::remove_condition(&mut list, types::RECONCILING);
-        conditions::set_condition(&mut list, conditions::stalled(failure.reason, &failure.message), &now);
+        conditions::set_condition(
+            &mut list,
+            conditions::stalled(failure.reason, &failure.message),
+            &now,
+        );
     } else {
         conditions::remove_condition(&mut list, types::STALLED);
     }
@@ -737,23 +1044,50 @@ async fn write_failure(
     if requested.is_some() {
         status.last_handled_reconcile_at = requested;
     }
-    let kind = if failure.reason == reasons::DEPENDENCY_NOT_READY { EventType::Normal } else { EventType::Warning };
-    context.recorder.publish(ks, kind, failure.reason, &failure.message).await;
+    let kind = if failure.reason == reasons::DEPENDENCY_NOT_READY {
+        EventType::Normal
+    } else {
+        EventType::Warning
+    };
+    context
+        .recorder
+        .publish(ks, kind, failure.reason, &failure.message)
+        .await;
     patch_status(ks, context, &status, false).await;
 }
 
-async fn patch_status(ks: &Kustomization, context: &Context, status: &KustomizationStatus, healthy: bool) {
+async fn patch_status(
+    ks: &Kustomization,
+    context: &Context,
+    status: &KustomizationStatus,
+    healthy: bool,
+) {
     let namespace = ks.namespace().unwrap_or_default();
     let name = ks.name_any();
-    if let Some(ready) = status.conditions.as_deref().and_then(|c| conditions::find(c, types::READY)) {
-        context.metrics.record_condition(KIND, &namespace, &name, types::READY, &ready.status);
+    if let Some(ready) = status
+        .conditions
+        .as_deref()
+        .and_then(|c| conditions::find(c, types::READY))
+    {
+        context
+            .metrics
+            .record_condition(KIND, &namespace, &name, types::READY, &ready.status);
     }
     if ks.spec.wait || ks.spec.health_checks.is_some() {
-        context.metrics.record_condition(KIND, &namespace, &name, types::HEALTHY, if healthy { "True" } else { "False" });
+        context.metrics.record_condition(
+            KIND,
+            &namespace,
+            &name,
+            types::HEALTHY,
+            if healthy { "True" } else { "False" },
+        );
     }
     let api: Api<Kustomization> = Api::namespaced(context.client.clone(), &namespace);
     let patch = serde_json::json!({ "status": status });
-    if let Err(error) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+    if let Err(error) = api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         tracing::warn!(%namespace, %name, %error, "cannot write Kustomization status");
     }
 }
@@ -766,23 +1100,47 @@ mod tests {
     fn paths_outside_the_source_are_refused() {
         let root = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(root.path().join("apps/prod")).expect("dirs");
-        assert_eq!(resolve_path(root.path(), Some("./apps/prod")).ok(), Some(root.path().join("apps/prod")));
-        assert_eq!(resolve_path(root.path(), Some("apps/../apps/prod")).ok(), Some(root.path().join("apps/prod")));
-        let escape = resolve_path(root.path(), Some("../../etc")).err().expect("refused");
-        assert!(escape.stalled && escape.message.contains("outside the source"), "{}", escape.message);
-        let missing = resolve_path(root.path(), Some("./nope")).err().expect("missing");
-        assert!(missing.message.contains("kustomization path not found"), "{}", missing.message);
+        assert_eq!(
+            resolve_path(root.path(), Some("./apps/prod")).ok(),
+            Some(root.path().join("apps/prod"))
+        );
+        assert_eq!(
+            resolve_path(root.path(), Some("apps/../apps/prod")).ok(),
+            Some(root.path().join("apps/prod"))
+        );
+        let escape = resolve_path(root.path(), Some("../../etc")).expect_err("refused");
+        assert!(
+            escape.stalled && escape.message.contains("outside the source"),
+            "{}",
+            escape.message
+        );
+        let missing = resolve_path(root.path(), Some("./nope")).expect_err("missing");
+        assert!(
+            missing.message.contains("kustomization path not found"),
+            "{}",
+            missing.message
+        );
     }
 
     #[test]
     fn relative_paths_climb_to_the_common_parent() {
-        assert_eq!(relative_path(Path::new("/w/overlay"), Path::new("/w/source/apps")), "../source/apps");
-        assert_eq!(relative_path(Path::new("/w/overlay"), Path::new("/w/source")), "../source");
+        assert_eq!(
+            relative_path(Path::new("/w/overlay"), Path::new("/w/source/apps")),
+            "../source/apps"
+        );
+        assert_eq!(
+            relative_path(Path::new("/w/overlay"), Path::new("/w/source")),
+            "../source"
+        );
     }
 
     #[test]
     fn yaml_values_become_json() {
-        let docs = driftless_render::yaml::parse_documents("a: 1\nb: [true, x]\nc: 1.5\nd: null\n").expect("yaml");
-        assert_eq!(to_json(&docs[0]), serde_json::json!({"a": 1, "b": [true, "x"], "c": 1.5, "d": null}));
+        let docs = driftless_render::yaml::parse_documents("a: 1\nb: [true, x]\nc: 1.5\nd: null\n")
+            .expect("yaml");
+        assert_eq!(
+            to_json(&docs[0]),
+            serde_json::json!({"a": 1, "b": [true, "x"], "c": 1.5, "d": null})
+        );
     }
 }

@@ -168,7 +168,10 @@ pub async fn run(
             .timeout(Duration::from_secs(120))
             .build()
             .context("cannot build the HTTP client for artifacts")?,
-        applier: driftless_apply::Applier::new(client.clone(), driftless_apply::ApplyOptions::default()),
+        applier: driftless_apply::Applier::new(
+            client.clone(),
+            driftless_apply::ApplyOptions::default(),
+        ),
         options: options.clone(),
     });
 

@@ -351,6 +351,16 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
 }
 
 /// Flux: a directory with no kustomization renders every manifest below it.
+/// The kustomization.yaml Flux's generator would write into `dir`, or
+/// `None` when it has its own.
+pub fn generated_kustomization(dir: &Path) -> Result<Option<String>, BuildError> {
+    if find_kustomization(dir)?.is_some() {
+        return Ok(None);
+    }
+    let kust = flux_generated_kustomization(dir)?;
+    Ok(Some(yaml::emit_document(&Value::Map(kust.doc))))
+}
+
 fn flux_generated_kustomization(dir: &Path) -> Result<Kust, BuildError> {
     let mut resources = Vec::new();
     collect_manifests(dir, dir, &mut resources)?;

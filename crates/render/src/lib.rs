@@ -60,6 +60,13 @@ pub mod yaml;
 pub use error::{BuildError, SubstituteError, YamlError};
 pub use substitute::{DISABLE_ANNOTATION, substitute};
 
+/// The kustomization.yaml Flux's generator writes into a directory that has
+/// none (every manifest below it as a resource), or `None` when `dir` has
+/// its own. For overlays that must name such a directory as a resource.
+pub fn generated_kustomization(dir: &std::path::Path) -> Result<Option<String>, BuildError> {
+    build::generated_kustomization(dir)
+}
+
 /// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints.
 pub fn build(dir: &std::path::Path) -> Result<String, BuildError> {
     build::build(dir)

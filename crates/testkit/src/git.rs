@@ -110,6 +110,11 @@ impl Fixture {
         self
     }
 
+    /// Runs git in the work tree (e.g. `rm`, `revert`).
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.work, args)
+    }
+
     /// Commit everything and push `main` (and tags); returns the commit hash.
     pub fn commit(&self, message: &str) -> String {
         git(&self.work, &["add", "-A"]);
