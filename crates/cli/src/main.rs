@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    build, check, completion, create, events, get, install, reconcile, sandbox, suspend, tree,
-    uninstall, version,
+    build, check, completion, controller, create, events, get, install, quickstart, reconcile,
+    sandbox, suspend, tree, uninstall, version,
 };
 
 #[derive(Parser)]
@@ -78,6 +78,22 @@ enum Command {
         after_help = "Examples:\n  driftless uninstall --keep-crds\n  driftless uninstall --yes"
     )]
     Uninstall(uninstall::Args),
+    /// See GitOps work in one command, with no cluster: a sandbox, a local git
+    /// repository and the controller, walking through sync, drift and rollback.
+    #[command(
+        after_help = "Examples:\n  driftless quickstart\n  driftless quickstart --dir ./demo --listen 127.0.0.1:7443"
+    )]
+    Quickstart(quickstart::Args),
+    /// Run the reconcilers (sources and Kustomizations) against the cluster.
+    ///
+    /// Uses --kubeconfig/--context when given, else $KUBECONFIG, ~/.kube/config
+    /// or the in-cluster service account. With leader election (the default),
+    /// of several replicas only the holder of the Lease
+    /// driftless-system/driftless-controller reconciles.
+    #[command(
+        after_help = "Examples:\n  driftless controller --kubeconfig ./sandbox/kubeconfig\n  driftless controller --storage-dir=/data --artifact-listen=0.0.0.0:9090 --metrics-listen=0.0.0.0:8080"
+    )]
+    Controller(controller::Args),
     /// Create or update sources, Kustomizations and secrets.
     #[command(
         subcommand,
@@ -132,8 +148,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(command) => build::run(command),
         Command::Completion(args) => completion::run(args),
         Command::Sandbox(args) => block_on(sandbox::run(args)),
+        Command::Quickstart(args) => block_on(quickstart::run(args)),
         Command::Version(args) => block_on(version::run(&global, args)),
         Command::Check(args) => block_on(check::run(&global, args)),
+        Command::Controller(args) => block_on(controller::run(&global, args)),
         Command::Install(args) => block_on(install::run(&global, args)),
         Command::Uninstall(args) => block_on(uninstall::run(&global, args)),
         Command::Create(command) => block_on(create::run(&global, command)),

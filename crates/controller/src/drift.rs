@@ -29,6 +29,16 @@ pub(crate) struct DriftWatch {
     watched: Mutex<HashSet<String>>,
     /// Kustomizations (namespace, name) whose objects drifted since their last reconcile.
     pending: std::sync::Arc<Mutex<HashSet<(String, String)>>>,
+    /// The watch tasks; they end with the reconciler that owns this.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Drop for DriftWatch {
+    fn drop(&mut self) {
+        for task in self.tasks.get_mut().expect("drift lock").drain(..) {
+            task.abort();
+        }
+    }
 }
 
 impl DriftWatch {
@@ -46,6 +56,7 @@ impl DriftWatch {
             sender,
             watched: Mutex::new(HashSet::new()),
             pending: Default::default(),
+            tasks: Mutex::new(Vec::new()),
         };
         let triggers = futures::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
@@ -84,7 +95,7 @@ impl DriftWatch {
             let sender = self.sender.clone();
             let pending = self.pending.clone();
             let field_manager = self.field_manager.clone();
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let mut events = watcher(api, config).default_backoff().boxed();
                 let mut listed = false;
                 while let Some(event) = events.next().await {
@@ -122,6 +133,10 @@ impl DriftWatch {
                     }
                 }
             });
+            self.tasks
+                .lock()
+                .expect("drift lock")
+                .push(task.abort_handle());
         }
     }
 }

@@ -130,7 +130,7 @@ pub async fn api_for(cluster: &Cluster, manifest: &Value) -> anyhow::Result<Api<
     })
 }
 
-async fn apply(cluster: &Cluster, manifest: &Value) -> anyhow::Result<()> {
+pub async fn apply(cluster: &Cluster, manifest: &Value) -> anyhow::Result<()> {
     let api = api_for(cluster, manifest).await?;
     let name = manifest["metadata"]["name"].as_str().unwrap_or_default();
     api.patch(
@@ -144,7 +144,7 @@ async fn apply(cluster: &Cluster, manifest: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_crds(cluster: &Cluster, deadline: Instant) -> anyhow::Result<()> {
+pub async fn wait_for_crds(cluster: &Cluster, deadline: Instant) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(cluster.client.clone());
     for crd in driftless_api::crds() {
         let name = crd.metadata.name.unwrap_or_default();

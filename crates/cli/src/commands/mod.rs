@@ -3,10 +3,12 @@
 pub mod build;
 pub mod check;
 pub mod completion;
+pub mod controller;
 pub mod create;
 pub mod events;
 pub mod get;
 pub mod install;
+pub mod quickstart;
 pub mod reconcile;
 pub mod sandbox;
 pub mod suspend;

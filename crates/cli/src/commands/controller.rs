@@ -1,0 +1,110 @@
+//! `driftless controller`: the GitRepository and Kustomization reconcilers,
+//! the artifact server and the metrics endpoint, in one process, against
+//! the kubeconfig (or the in-cluster service account) until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::cluster::GlobalArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where artifacts and git caches are kept.
+    #[arg(long, default_value = "./driftless-data", value_name = "DIR")]
+    storage_dir: PathBuf,
+    /// Address the artifact server listens on.
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDR")]
+    artifact_listen: SocketAddr,
+    /// The URL written into status.artifact.url [default: http://<artifact-listen>].
+    #[arg(long, value_name = "URL")]
+    artifact_base_url: Option<String>,
+    /// Address /metrics, /healthz and /readyz are served on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    metrics_listen: SocketAddr,
+    /// Namespace of the leader-election Lease [default: $POD_NAMESPACE, else driftless-system].
+    #[arg(long, value_name = "NS")]
+    leader_election_namespace: Option<String>,
+    /// Reconcile at once without competing for the Lease (one replica only!).
+    #[arg(long)]
+    no_leader_election: bool,
+    /// Refuse sourceRef and dependsOn in other namespaces (as Flux's flag).
+    #[arg(long)]
+    no_cross_namespace_refs: bool,
+    /// Correct drift only at each interval, not as soon as a managed object changes.
+    #[arg(long)]
+    no_drift_watch: bool,
+    /// Reconciles running at once, per kind.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrent: u16,
+}
+
+pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
+    let config = client_config(global).await?;
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)
+        .with_context(|| format!("cannot build a client for the cluster at {server}"))?;
+    let mut options = driftless_controller::ControllerOptions::new(&args.storage_dir);
+    options.artifact_listen = args.artifact_listen;
+    options.artifact_base_url = args.artifact_base_url;
+    options.metrics_listen = Some(args.metrics_listen);
+    options.leader_election_namespace = (!args.no_leader_election).then(|| {
+        args.leader_election_namespace
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "driftless-system".to_owned())
+    });
+    options.no_cross_namespace_refs = args.no_cross_namespace_refs;
+    options.drift_watch = !args.no_drift_watch;
+    options.concurrency = args.concurrent;
+    eprintln!(
+        "driftless controller {} against {server}",
+        env!("CARGO_PKG_VERSION")
+    );
+    driftless_controller::run(client, options, shutdown_signal()).await
+}
+
+/// `--kubeconfig`/`--context` when given, else kube's inference
+/// ($KUBECONFIG, ~/.kube/config, then the in-cluster service account).
+async fn client_config(global: &GlobalArgs) -> anyhow::Result<kube::Config> {
+    if global.kubeconfig.is_none() && global.context.is_none() {
+        return kube::Config::infer().await.context(
+            "cannot find a cluster: no $KUBECONFIG, ~/.kube/config or in-cluster service account; pass --kubeconfig",
+        );
+    }
+    let kubeconfig = match &global.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path).with_context(|| {
+            format!(
+                "cannot read the kubeconfig {}; check --kubeconfig",
+                path.display()
+            )
+        })?,
+        None => Kubeconfig::read()
+            .context("cannot read a kubeconfig from $KUBECONFIG or ~/.kube/config")?,
+    };
+    let options = KubeConfigOptions {
+        context: global.context.clone(),
+        ..Default::default()
+    };
+    kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .context("cannot use the kubeconfig; check --kubeconfig and --context")
+}
+
+/// Ctrl-C or SIGTERM (what Kubernetes sends a pod), whichever comes first.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    eprintln!("shutting down");
+}

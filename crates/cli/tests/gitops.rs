@@ -1,0 +1,263 @@
+//! The README's path for a new user, end to end with real processes:
+//! `install --export | kubectl apply -f -`, `driftless controller`, two
+//! `create` commands against a real git server, then `get`, `reconcile`,
+//! `suspend`/`resume`, `tree`, `events` and `check` on the synced result;
+//! and `driftless quickstart --once`.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::{TestSandbox, eventually, run};
+use driftless_testkit::{Fixture, GitDaemon};
+
+fn configmap(color: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: default\ndata:\n  color: {color}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_controller_and_create_sync_a_repository() {
+    let sandbox = TestSandbox::start("gitops").await;
+    let manifests = sandbox
+        .driftless(&["install", "--export"])
+        .await
+        .ok()
+        .stdout;
+    sandbox
+        .kubectl(&["apply", "-f", "-"], Some(&manifests))
+        .await
+        .ok();
+
+    let served = tempfile::tempdir().expect("tempdir");
+    let fixture = Fixture::new(served.path(), "app");
+    fixture.write("deploy/app.yaml", &configmap("blue"));
+    let first = fixture.commit("blue");
+    let daemon = GitDaemon::start(served.path());
+
+    let storage = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = sandbox.kubeconfig_path();
+    let _controller = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["controller", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--storage-dir")
+        .arg(storage.path())
+        .args([
+            "--artifact-listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the controller starts");
+
+    let url = daemon.url("app");
+    let created = sandbox
+        .driftless(&[
+            "-n",
+            "default",
+            "create",
+            "source",
+            "git",
+            "app",
+            "--url",
+            &url,
+            "--branch",
+            "main",
+            "--interval",
+            "1m",
+        ])
+        .await
+        .ok();
+    assert!(
+        created.stderr.contains(&first[..7]) || created.stderr.contains("main@sha1"),
+        "{created:#?}"
+    );
+    sandbox
+        .driftless(&[
+            "-n",
+            "default",
+            "create",
+            "kustomization",
+            "app",
+            "--source",
+            "app",
+            "--path",
+            "./deploy",
+            "--prune",
+            "--interval",
+            "10m",
+        ])
+        .await
+        .ok();
+    let color = sandbox
+        .kubectl(
+            &[
+                "get",
+                "configmap",
+                "app",
+                "-n",
+                "default",
+                "-o",
+                "jsonpath={.data.color}",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(color.stdout, "blue");
+
+    let table = sandbox
+        .driftless(&["-n", "default", "get", "kustomizations"])
+        .await
+        .ok()
+        .stdout;
+    assert!(
+        table.contains(&format!("main@sha1:{first}")) && table.contains("True"),
+        "{table}"
+    );
+
+    fixture.write("deploy/app.yaml", &configmap("green"));
+    let second = fixture.commit("green");
+    let reconciled = sandbox
+        .driftless(&[
+            "-n",
+            "default",
+            "reconcile",
+            "kustomization",
+            "app",
+            "--with-source",
+        ])
+        .await
+        .ok();
+    assert!(reconciled.stderr.contains(&second), "{reconciled:#?}");
+    let color = sandbox
+        .kubectl(
+            &[
+                "get",
+                "configmap",
+                "app",
+                "-n",
+                "default",
+                "-o",
+                "jsonpath={.data.color}",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(color.stdout, "green");
+
+    let tree = sandbox
+        .driftless(&["-n", "default", "tree", "kustomization", "app"])
+        .await
+        .ok()
+        .stdout;
+    assert!(tree.contains("ConfigMap/default/app"), "{tree}");
+    let events = sandbox
+        .driftless(&["-n", "default", "events", "--for", "Kustomization/app"])
+        .await
+        .ok()
+        .stdout;
+    assert!(
+        events.contains("ConfigMap/default/app configured"),
+        "{events}"
+    );
+
+    // Suspended, a push is not applied; resumed, it is.
+    sandbox
+        .driftless(&["-n", "default", "suspend", "kustomization", "app"])
+        .await
+        .ok();
+    fixture.write("deploy/app.yaml", &configmap("red"));
+    let third = fixture.commit("red");
+    sandbox
+        .driftless(&["-n", "default", "reconcile", "source", "git", "app"])
+        .await
+        .ok();
+    let color = sandbox
+        .kubectl(
+            &[
+                "get",
+                "configmap",
+                "app",
+                "-n",
+                "default",
+                "-o",
+                "jsonpath={.data.color}",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(color.stdout, "green", "suspended: not applied");
+    let resumed = sandbox
+        .driftless(&["-n", "default", "resume", "kustomization", "app"])
+        .await
+        .ok();
+    assert!(resumed.stderr.contains(&third), "{resumed:#?}");
+    let color = sandbox
+        .kubectl(
+            &[
+                "get",
+                "configmap",
+                "app",
+                "-n",
+                "default",
+                "-o",
+                "jsonpath={.data.color}",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(color.stdout, "red");
+
+    // The controller holds its Lease, so `check` passes.
+    eventually("check passes", || async {
+        let out = sandbox.driftless(&["check"]).await;
+        (out.code == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickstart_walks_through_the_loop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        env!("CARGO_BIN_EXE_driftless"),
+        &[
+            "quickstart",
+            "--once",
+            "--listen",
+            "127.0.0.1:0",
+            "--dir",
+            &dir.path().join("qs").to_string_lossy(),
+        ],
+        None,
+        dir.path(),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out:#?}");
+    for step in [
+        "applied revision main@sha1:",
+        "greeting says \"hello again\"",
+        "drift reverted",
+        "rolled back with",
+        "kubectl --kubeconfig",
+    ] {
+        assert!(
+            out.stderr.contains(step),
+            "missing {step:?} in {}",
+            out.stderr
+        );
+    }
+    assert!(
+        dir.path().join("qs/kubeconfig").exists(),
+        "files kept with --dir"
+    );
+}
