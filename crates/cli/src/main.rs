@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    build, check, completion, controller, create, events, get, install, quickstart, reconcile,
-    sandbox, suspend, tree, uninstall, version,
+    build, check, completion, controller, create, diff, events, get, install, quickstart,
+    reconcile, sandbox, suspend, tree, uninstall, version,
 };
 
 #[derive(Parser)]
@@ -124,6 +124,12 @@ enum Command {
         after_help = "Examples:\n  driftless resume kustomization apps\n  driftless resume source git podinfo --no-wait"
     )]
     Resume(suspend::Command<suspend::ResumeArgs>),
+    /// Show what applying a local directory would change (server-side dry run; exit 1 on changes).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless diff kustomization apps --path ./clusters/prod/apps"
+    )]
+    Diff(diff::Command),
     /// Show what a Kustomization applied, as a tree.
     #[command(
         subcommand,
@@ -160,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Suspend(command) => block_on(suspend::suspend(&global, command)),
         Command::Resume(command) => block_on(suspend::resume(&global, command)),
         Command::Tree(command) => block_on(tree::run(&global, command)),
+        Command::Diff(command) => block_on(diff::run(&global, command)),
         Command::Events(args) => block_on(events::run(&global, args)),
     }
 }

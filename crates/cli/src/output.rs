@@ -44,7 +44,8 @@ impl Style {
         }
     }
 
-    fn paint(self, code: &str, text: &str) -> String {
+    /// `text` in the ANSI colour `code`, only when this stream is decorated.
+    pub fn paint(self, code: &str, text: &str) -> String {
         if self.fancy {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {

@@ -217,6 +217,43 @@ async fn install_controller_and_create_sync_a_repository() {
         .ok();
     assert_eq!(color.stdout, "red");
 
+    // A local change previews as a diff (exit 1); the applied state as none (exit 0).
+    let local = tempfile::tempdir().expect("tempdir");
+    std::fs::write(local.path().join("app.yaml"), configmap("purple")).expect("write");
+    let local_path = local.path().to_string_lossy().into_owned();
+    let diff = sandbox
+        .driftless(&[
+            "-n",
+            "default",
+            "diff",
+            "kustomization",
+            "app",
+            "--path",
+            &local_path,
+        ])
+        .await
+        .code(1);
+    assert!(
+        diff.stdout.contains("ConfigMap/default/app drifted")
+            && diff.stdout.contains("-  color: red")
+            && diff.stdout.contains("+  color: purple"),
+        "{diff:#?}"
+    );
+    std::fs::write(local.path().join("app.yaml"), configmap("red")).expect("write");
+    let same = sandbox
+        .driftless(&[
+            "-n",
+            "default",
+            "diff",
+            "kustomization",
+            "app",
+            "--path",
+            &local_path,
+        ])
+        .await
+        .ok();
+    assert_eq!(same.stdout, "", "{same:#?}");
+
     // The controller holds its Lease, so `check` passes.
     eventually("check passes", || async {
         let out = sandbox.driftless(&["check"]).await;

@@ -168,6 +168,14 @@ async fn cleanup(ks: &Kustomization, state: &State) -> Result<Action, Error> {
 }
 
 fn applier_for(ks: &Kustomization, context: &Context) -> Applier {
+    context
+        .applier
+        .with_options(apply_options(ks, &context.options.field_manager))
+}
+
+/// How a Kustomization's objects are applied: its ownership labels, its
+/// `force`, and the field manager.
+pub fn apply_options(ks: &Kustomization, field_manager: &str) -> ApplyOptions {
     let owner_labels = BTreeMap::from([
         (annotations::OWNER_NAME_LABEL.to_owned(), ks.name_any()),
         (
@@ -175,12 +183,57 @@ fn applier_for(ks: &Kustomization, context: &Context) -> Applier {
             ks.namespace().unwrap_or_default(),
         ),
     ]);
-    context.applier.with_options(ApplyOptions {
-        field_manager: context.options.field_manager.clone(),
+    ApplyOptions {
+        field_manager: field_manager.to_owned(),
         owner_labels,
         force: ks.spec.force,
         concurrency: 8,
-    })
+    }
+}
+
+/// Renders a local directory as `ks` would render its source path (for
+/// `driftless diff kustomization NAME --path DIR`). A directory with no
+/// kustomization file is copied first, since Flux's generated one is
+/// written into it.
+pub async fn build_local(
+    ks: &Kustomization,
+    client: &kube::Client,
+    dir: &Path,
+) -> Result<Vec<Value>, String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let workdir = tempfile::Builder::new()
+        .prefix("driftless-build-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a work directory: {e}"))?;
+    let has_own = driftless_render::generated_kustomization(dir)
+        .map_err(|e| chain(&e))?
+        .is_none();
+    let target = if has_own {
+        std::path::absolute(dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?
+    } else {
+        let copy = workdir.path().join("source");
+        copy_dir(dir, &copy).map_err(|e| format!("cannot copy {}: {e}", dir.display()))?;
+        copy
+    };
+    render_dir(ks, client, target, workdir.path())
+        .await
+        .map_err(|failure| failure.message)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// A reconcile's failure: the condition reason and a message a person can act on.
@@ -646,6 +699,17 @@ async fn render(
     workdir: &Path,
 ) -> Result<Vec<Value>, Failure> {
     let target = resolve_path(root, ks.spec.path.as_deref())?;
+    render_dir(ks, &context.client, target, workdir).await
+}
+
+/// Renders `target` (inside a scratch copy that may be written to) as the
+/// Kustomization would: overlay, build, substitution, common metadata.
+async fn render_dir(
+    ks: &Kustomization,
+    client: &kube::Client,
+    target: PathBuf,
+    workdir: &Path,
+) -> Result<Vec<Value>, Failure> {
     let overlay_dir = workdir.join("overlay");
     let build_dir = match overlay(ks, &target, &overlay_dir) {
         Some(kustomization) => {
@@ -683,7 +747,7 @@ async fn render(
         }
         None => target,
     };
-    let vars = substitution_variables(ks, context).await?;
+    let vars = substitution_variables(ks, client).await?;
     let substitute = ks.spec.post_build.is_some();
     let path_label = ks.spec.path.clone().unwrap_or_else(|| "./".to_owned());
     tokio::task::spawn_blocking(move || {
@@ -786,7 +850,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// `postBuild.substituteFrom` in order (later wins), then `postBuild.substitute` on top.
 async fn substitution_variables(
     ks: &Kustomization,
-    context: &Context,
+    client: &kube::Client,
 ) -> Result<BTreeMap<String, String>, Failure> {
     let mut vars = BTreeMap::new();
     let Some(post_build) = &ks.spec.post_build else {
@@ -796,7 +860,7 @@ async fn substitution_variables(
     for reference in post_build.substitute_from.iter().flatten() {
         let found: Option<BTreeMap<String, String>> = match reference.kind {
             SubstituteKind::ConfigMap => {
-                let api: Api<ConfigMap> = Api::namespaced(context.client.clone(), &namespace);
+                let api: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
                 api.get_opt(&reference.name)
                     .await
                     .map_err(|e| {
@@ -808,7 +872,7 @@ async fn substitution_variables(
                     .map(|cm| cm.data.unwrap_or_default())
             }
             SubstituteKind::Secret => {
-                let api: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+                let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
                 api.get_opt(&reference.name)
                     .await
                     .map_err(|e| {

@@ -39,6 +39,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use driftless_source::{GitFetcher, Storage};
 
+pub use kustomization::{apply_options, build_local};
 pub use leader::{LEASE_NAME, LeaseTimings};
 
 /// Everything `driftless controller` can be told.

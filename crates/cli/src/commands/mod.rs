@@ -5,6 +5,7 @@ pub mod check;
 pub mod completion;
 pub mod controller;
 pub mod create;
+pub mod diff;
 pub mod events;
 pub mod get;
 pub mod install;

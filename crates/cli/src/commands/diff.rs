@@ -1,0 +1,218 @@
+//! `driftless diff kustomization NAME --path DIR`: what applying a local
+//! directory as that Kustomization would change, from a server-side dry run
+//! (so defaults, webhooks and field ownership are the server's), as a
+//! readable diff. Secret values are masked. Exit code 1 when anything would
+//! change, as `flux diff` and `kubectl diff` do.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use driftless_api::Kustomization;
+use driftless_apply::{Action, Applier, subject};
+use serde_json::Value;
+
+use crate::cluster::{GlobalArgs, connect};
+use crate::flux::fetch;
+use crate::output::{Reported, Style};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Diff a local directory against what the Kustomization applied.
+    #[command(
+        visible_alias = "ks",
+        after_help = "Examples:\n  driftless diff kustomization apps --path ./clusters/prod/apps\n  driftless diff ks apps --path ./apps && echo no changes"
+    )]
+    Kustomization {
+        /// The Kustomization whose settings (targetNamespace, patches, substitution, ownership) apply.
+        name: String,
+        /// The local directory to render in place of the Kustomization's source path.
+        #[arg(long, value_name = "DIR")]
+        path: PathBuf,
+    },
+}
+
+/// Fields the server owns; showing them would only be noise.
+const NOISE: [&str; 5] = [
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "uid",
+    "creationTimestamp",
+];
+
+pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
+    let Command::Kustomization { name, path } = command;
+    let cluster = connect(global).await?;
+    let ks: Kustomization = fetch(&cluster, &cluster.namespace, &name).await?;
+    let objects = driftless_controller::build_local(&ks, &cluster.client, &path)
+        .await
+        .map_err(|message| anyhow::anyhow!(message))
+        .with_context(|| {
+            format!(
+                "cannot build {} as Kustomization {}/{name}",
+                path.display(),
+                cluster.namespace
+            )
+        })?;
+    let options = driftless_controller::apply_options(&ks, "kustomize-controller");
+    let diffs = Applier::new(cluster.client.clone(), options)
+        .diff(objects)
+        .await
+        .context("the server-side dry run failed")?;
+    let style = Style::stdout();
+    let mut changed = false;
+    let mut out = String::new();
+    for diff in &diffs {
+        match &diff.action {
+            Action::Created => {
+                changed = true;
+                out.push_str(&format!("► {} created\n", subject(&diff.id)));
+            }
+            Action::Configured => {
+                changed = true;
+                out.push_str(&format!("► {} drifted\n", subject(&diff.id)));
+                let live = diff.live.clone().map(clean).unwrap_or(Value::Null);
+                let merged = clean(diff.merged.clone());
+                let (live, merged) = mask_secret(&diff.id.kind, live, merged);
+                out.push_str(&unified(&yaml(&live)?, &yaml(&merged)?, style));
+            }
+            Action::Unchanged | Action::Deleted | Action::Skipped(_) => {}
+        }
+    }
+    let applied: std::collections::HashSet<String> =
+        diffs.iter().map(|d| d.id.to_string()).collect();
+    if ks.spec.prune {
+        for entry in ks
+            .status
+            .iter()
+            .flat_map(|s| s.inventory.iter())
+            .flat_map(|i| &i.entries)
+        {
+            if !applied.contains(&entry.id)
+                && let Ok(id) = entry.object_id()
+            {
+                changed = true;
+                out.push_str(&format!("► {} deleted\n", subject(&id)));
+            }
+        }
+    }
+    crate::output::write_stdout(&out)?;
+    if changed {
+        Err(Reported.into())
+    } else {
+        Ok(())
+    }
+}
+
+fn clean(mut object: Value) -> Value {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in NOISE {
+            meta.remove(field);
+        }
+    }
+    if let Some(fields) = object.as_object_mut() {
+        fields.remove("status");
+    }
+    object
+}
+
+/// Secret values never reach a terminal: equal values show as `***`,
+/// different ones as `*** (before)` / `*** (after)`.
+fn mask_secret(kind: &str, mut live: Value, mut merged: Value) -> (Value, Value) {
+    if kind != "Secret" {
+        return (live, merged);
+    }
+    for field in ["data", "stringData"] {
+        let before = live
+            .get(field)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let after = merged
+            .get(field)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let masked = |map: &serde_json::Map<String, Value>,
+                      other: &serde_json::Map<String, Value>,
+                      tag: &str|
+         -> Value {
+            map.iter()
+                .map(|(k, v)| {
+                    let text = if other.get(k) == Some(v) {
+                        "***".to_owned()
+                    } else {
+                        format!("*** ({tag})")
+                    };
+                    (k.clone(), Value::String(text))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        if let Some(slot) = live.get_mut(field) {
+            *slot = masked(&before, &after, "before");
+        }
+        if let Some(slot) = merged.get_mut(field) {
+            *slot = masked(&after, &before, "after");
+        }
+    }
+    (live, merged)
+}
+
+fn yaml(value: &Value) -> anyhow::Result<String> {
+    serde_saphyr::to_string(value).context("cannot print the object as YAML")
+}
+
+/// A unified diff of two YAML texts, three lines of context.
+fn unified(before: &str, after: &str, style: Style) -> String {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let mut out = String::new();
+    for group in diff.grouped_ops(3) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let line = change.to_string_lossy();
+                let line = line.trim_end_matches('\n');
+                match change.tag() {
+                    similar::ChangeTag::Delete => {
+                        out.push_str(&style.paint("31", &format!("-{line}")))
+                    }
+                    similar::ChangeTag::Insert => {
+                        out.push_str(&style.paint("32", &format!("+{line}")))
+                    }
+                    similar::ChangeTag::Equal => out.push_str(&format!(" {line}")),
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_are_masked_but_changes_show() {
+        let live = serde_json::json!({"kind": "Secret", "data": {"a": "eA==", "b": "eQ=="}});
+        let merged = serde_json::json!({"kind": "Secret", "data": {"a": "eA==", "b": "eg=="}});
+        let (live, merged) = mask_secret("Secret", live, merged);
+        assert_eq!(
+            live["data"],
+            serde_json::json!({"a": "***", "b": "*** (before)"})
+        );
+        assert_eq!(
+            merged["data"],
+            serde_json::json!({"a": "***", "b": "*** (after)"})
+        );
+    }
+
+    #[test]
+    fn the_diff_marks_changed_lines() {
+        let text = unified("a: 1\nb: 2\n", "a: 1\nb: 3\n", Style::stdout());
+        assert!(
+            text.contains("-b: 2\n+b: 3\n") && text.contains(" a: 1\n"),
+            "{text}"
+        );
+    }
+}
