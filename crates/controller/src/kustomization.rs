@@ -286,6 +286,16 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
         }
     };
     let retry = ks.retry_interval().unwrap_or(interval);
+    if let Some(field) = unsupported_field(ks) {
+        let failure = Failure::stalled(
+            reasons::RECONCILIATION_FAILED,
+            format!(
+                "spec.{field} is not supported by driftless yet; remove it, or reconcile this Kustomization with Flux"
+            ),
+        );
+        write_failure(ks, context, status, failure, None, requested).await;
+        return Action::await_change();
+    }
 
     let source = match source_artifact(ks, context).await {
         Ok(source) => source,
@@ -370,6 +380,28 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
         .metrics
         .record_reconcile(KIND, &namespace, &name, started.elapsed());
     action
+}
+
+/// A spec field we cannot honour yet. Refusing is safer than applying
+/// without it (e.g. as the controller's own identity instead of the
+/// service account the object names).
+fn unsupported_field(ks: &Kustomization) -> Option<&'static str> {
+    let spec = &ks.spec;
+    if spec.service_account_name.is_some() {
+        Some("serviceAccountName")
+    } else if spec.kube_config.is_some() {
+        Some("kubeConfig")
+    } else if spec.decryption.is_some() {
+        Some("decryption")
+    } else if spec
+        .health_check_exprs
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
+        Some("healthCheckExprs")
+    } else {
+        None
+    }
 }
 
 /// The source's current artifact, as recorded in its status.
