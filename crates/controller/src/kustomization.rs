@@ -521,6 +521,9 @@ struct Applied {
     inventory: ResourceInventory,
     changes: ChangeSet,
     pruned: ChangeSet,
+    /// `sha256:` of the applied objects, naming the set in `status.history`.
+    digest: String,
+    took: Duration,
 }
 
 async fn apply_revision(
@@ -563,6 +566,8 @@ async fn apply_revision(
     })?;
 
     let objects = render(ks, context, &root, workdir.path()).await?;
+    let digest = objects_digest(&objects);
+    let started = Instant::now();
 
     let applier = applier_for(ks, context);
     let changes = applier
@@ -590,7 +595,64 @@ async fn apply_revision(
         inventory,
         changes,
         pruned,
+        digest,
+        took: started.elapsed(),
     })
+}
+
+fn objects_digest(objects: &[Value]) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    for object in objects {
+        hasher.update(object.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// Flux's `status.history`: one snapshot per distinct applied set (by
+/// digest), newest first, at most five.
+fn record_history(
+    history: &mut Vec<driftless_api::meta::HistorySnapshot>,
+    digest: &str,
+    revision: &str,
+    outcome: &str,
+    took: Duration,
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) {
+    const KEEP: usize = 5;
+    let duration = driftless_api::GoDuration::from_std(took);
+    match history.iter().position(|h| h.digest == digest) {
+        Some(index) => {
+            let mut entry = history.remove(index);
+            entry.last_reconciled = now.clone();
+            entry.last_reconciled_duration = duration;
+            entry.last_reconciled_status = outcome.to_owned();
+            entry.total_reconciliations += 1;
+            history.insert(0, entry);
+        }
+        None => history.insert(
+            0,
+            driftless_api::meta::HistorySnapshot {
+                digest: digest.to_owned(),
+                first_reconciled: now.clone(),
+                last_reconciled: now.clone(),
+                last_reconciled_duration: duration,
+                last_reconciled_status: outcome.to_owned(),
+                total_reconciliations: 1,
+                metadata: Some(BTreeMap::from([(
+                    "revision".to_owned(),
+                    revision.to_owned(),
+                )])),
+            },
+        ),
+    }
+    history.truncate(KEEP);
 }
 
 async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Failure> {
@@ -1044,6 +1106,21 @@ async fn write_success(
         }
     }
     let changed = applied.changes.is_changed() || applied.pruned.is_changed();
+    let outcome = if healthy {
+        reasons::RECONCILIATION_SUCCEEDED
+    } else {
+        reasons::HEALTH_CHECK_FAILED
+    };
+    let mut history = status.history.take().unwrap_or_default();
+    record_history(
+        &mut history,
+        &applied.digest,
+        revision,
+        outcome,
+        applied.took,
+        &now,
+    );
+    status.history = Some(history);
     status.conditions = Some(list);
     status.inventory = Some(applied.inventory);
     status.last_attempted_revision = Some(revision.to_owned());
@@ -1216,6 +1293,67 @@ mod tests {
             "{}",
             missing.message
         );
+    }
+
+    #[test]
+    fn history_keeps_one_snapshot_per_set_newest_first() {
+        let at = |s: i64| {
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::from_second(s).expect("time"),
+            )
+        };
+        let mut history = Vec::new();
+        record_history(
+            &mut history,
+            "sha256:a",
+            "main@sha1:1",
+            "ReconciliationSucceeded",
+            Duration::from_millis(120),
+            &at(10),
+        );
+        record_history(
+            &mut history,
+            "sha256:b",
+            "main@sha1:2",
+            "HealthCheckFailed",
+            Duration::from_secs(2),
+            &at(20),
+        );
+        record_history(
+            &mut history,
+            "sha256:a",
+            "main@sha1:1",
+            "ReconciliationSucceeded",
+            Duration::from_millis(90),
+            &at(30),
+        );
+        assert_eq!(
+            history
+                .iter()
+                .map(|h| h.digest.as_str())
+                .collect::<Vec<_>>(),
+            ["sha256:a", "sha256:b"]
+        );
+        assert_eq!(history[0].total_reconciliations, 2);
+        assert_eq!(
+            (
+                history[0].first_reconciled.clone(),
+                history[0].last_reconciled.clone()
+            ),
+            (at(10), at(30))
+        );
+        for n in 0..10 {
+            record_history(
+                &mut history,
+                &format!("sha256:{n}"),
+                "r",
+                "ReconciliationSucceeded",
+                Duration::ZERO,
+                &at(40 + n),
+            );
+        }
+        assert_eq!(history.len(), 5);
+        assert_eq!(history[0].digest, "sha256:9");
     }
 
     #[test]
