@@ -33,7 +33,7 @@ fn repo_with_app() -> Repo {
     fixture.commit("first");
     let daemon = GitDaemon::start(served.path());
     Repo {
-        served: served,
+        served,
         daemon,
         fixture,
     }
