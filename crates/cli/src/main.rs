@@ -151,7 +151,7 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let global = cli.global;
     match cli.command {
-        Command::Build(command) => build::run(command),
+        Command::Build(command) => build::run(&global, command),
         Command::Completion(args) => completion::run(args),
         Command::Sandbox(args) => block_on(sandbox::run(args)),
         Command::Quickstart(args) => block_on(quickstart::run(args)),
@@ -172,7 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Runs an async command; local commands (build, completion) need no runtime.
-fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+pub fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,32 +1,79 @@
-//! `driftless build kustomization <dir>`: render locally with the render crate.
+//! `driftless build kustomization <dir>`: render locally with the render
+//! crate, byte for byte what `kubectl kustomize` prints; and
+//! `driftless build kustomization NAME --path DIR`: render a local directory
+//! as that Kustomization in the cluster would (its targetNamespace,
+//! patches, substitution and ownership labels), as `flux build` does.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use driftless_api::Kustomization;
 
-use crate::output::write_stdout;
+use crate::cluster::{GlobalArgs, connect};
+use crate::flux::fetch;
+use crate::output::{write_stdout, yaml_stream};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Render a Kustomize overlay (or a plain directory of manifests) to stdout.
     ///
-    /// The output is byte for byte what `kubectl kustomize <dir>` prints. A
-    /// directory without kustomization.yaml renders all its manifests, as Flux does.
+    /// With a directory only, the output is byte for byte what `kubectl
+    /// kustomize <dir>` prints; a directory without kustomization.yaml renders
+    /// all its manifests, as Flux does. With NAME and --path, DIR is rendered
+    /// as the Kustomization NAME in the cluster would render it.
     #[command(
-        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod\n  driftless build kustomization ./apps | kubectl apply --server-side -f -"
+        visible_alias = "ks",
+        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod\n  driftless build kustomization ./apps | kubectl apply --server-side -f -\n  driftless build kustomization apps --path ./clusters/prod/apps -n flux-system"
     )]
     Kustomization {
-        /// The directory to build.
-        dir: PathBuf,
+        /// The directory to build, or with --path the Kustomization's name.
+        target: String,
+        /// Render this directory as the Kustomization named by the first argument.
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
     },
 }
 
-pub fn run(command: Command) -> anyhow::Result<()> {
+pub fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Kustomization { dir } => {
-            let rendered = driftless_render::build(&dir)
-                .with_context(|| format!("cannot build kustomization {}", dir.display()))?;
+        Command::Kustomization { target, path: None } => {
+            let rendered = driftless_render::build(std::path::Path::new(&target))
+                .with_context(|| format!("cannot build kustomization {target}"))?;
             write_stdout(&rendered)
         }
+        Command::Kustomization {
+            target,
+            path: Some(path),
+        } => crate::block_on(as_kustomization(global, target, path)),
     }
+}
+
+async fn as_kustomization(global: &GlobalArgs, name: String, path: PathBuf) -> anyhow::Result<()> {
+    let cluster = connect(global).await?;
+    let ks: Kustomization = fetch(&cluster, &cluster.namespace, &name).await?;
+    let mut objects = driftless_controller::build_local(&ks, &cluster.client, &path)
+        .await
+        .map_err(|message| anyhow::anyhow!(message))
+        .with_context(|| {
+            format!(
+                "cannot build {} as Kustomization {}/{name}",
+                path.display(),
+                cluster.namespace
+            )
+        })?;
+    let labels = driftless_controller::apply_options(&ks, "kustomize-controller").owner_labels;
+    for object in &mut objects {
+        if let Some(meta) = object
+            .get_mut("metadata")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            let map = meta
+                .entry("labels")
+                .or_insert_with(|| serde_json::json!({}));
+            for (key, value) in &labels {
+                map[key] = serde_json::Value::String(value.clone());
+            }
+        }
+    }
+    write_stdout(&yaml_stream(&objects)?)
 }
