@@ -158,7 +158,8 @@ async fn cleanup(ks: &Kustomization, state: &State) -> Result<Action, Error> {
         .as_ref()
         .and_then(|s| s.inventory.clone())
         .unwrap_or_default();
-    let applier = applier_for(ks, &state.context);
+    let applier = applier_for(ks, &state.context)
+        .map_err(|failure| Error::Cleanup(format!("{namespace}/{name}"), failure.message))?;
     let pruned = applier
         .prune(&inventory.entries)
         .await
@@ -167,10 +168,40 @@ async fn cleanup(ks: &Kustomization, state: &State) -> Result<Action, Error> {
     Ok(Action::await_change())
 }
 
-fn applier_for(ks: &Kustomization, context: &Context) -> Applier {
-    context
-        .applier
-        .with_options(apply_options(ks, &context.options.field_manager))
+/// The applier for `ks`: the controller's own identity, or with
+/// `spec.serviceAccountName` that service account, impersonated (as Flux
+/// does), so RBAC limits what the Kustomization can change.
+fn applier_for(ks: &Kustomization, context: &Context) -> Result<Applier, Failure> {
+    let options = apply_options(ks, &context.options.field_manager);
+    let Some(account) = &ks.spec.service_account_name else {
+        return Ok(context.applier.with_options(options));
+    };
+    let namespace = ks.namespace().unwrap_or_default();
+    let user = format!("system:serviceaccount:{namespace}:{account}");
+    let mut cache = context.impersonating.lock().expect("applier cache lock");
+    if let Some(applier) = cache.get(&user) {
+        return Ok(applier.with_options(options));
+    }
+    let mut config = context.options.kube_config.clone().ok_or_else(|| {
+        Failure::stalled(
+            reasons::RECONCILIATION_FAILED,
+            "spec.serviceAccountName needs the controller's kube config to impersonate the account; run `driftless controller`, or remove the field",
+        )
+    })?;
+    config.auth_info.impersonate = Some(user.clone());
+    config.auth_info.impersonate_groups = Some(vec![
+        "system:serviceaccounts".to_owned(),
+        format!("system:serviceaccounts:{namespace}"),
+    ]);
+    let client = kube::Client::try_from(config).map_err(|e| {
+        Failure::new(
+            reasons::RECONCILIATION_FAILED,
+            format!("cannot build a client impersonating {user}: {e}"),
+        )
+    })?;
+    let applier = Applier::new(client, ApplyOptions::default());
+    cache.insert(user, applier.clone());
+    Ok(applier.with_options(options))
 }
 
 /// How a Kustomization's objects are applied: its ownership labels, its
@@ -387,9 +418,7 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
 /// service account the object names).
 fn unsupported_field(ks: &Kustomization) -> Option<&'static str> {
     let spec = &ks.spec;
-    if spec.service_account_name.is_some() {
-        Some("serviceAccountName")
-    } else if spec.kube_config.is_some() {
+    if spec.kube_config.is_some() {
         Some("kubeConfig")
     } else if spec.decryption.is_some() {
         Some("decryption")
@@ -569,7 +598,7 @@ async fn apply_revision(
     let digest = objects_digest(&objects);
     let started = Instant::now();
 
-    let applier = applier_for(ks, context);
+    let applier = applier_for(ks, context)?;
     let changes = applier
         .apply(objects)
         .await
@@ -1047,6 +1076,7 @@ async fn check_health(
     let timeout = ks.timeout().unwrap_or(Duration::from_secs(300));
     let started = Instant::now();
     applier_for(ks, context)
+        .map_err(|failure| failure.message)?
         .wait_healthy(&targets, timeout)
         .await
         .map(|()| Some(started.elapsed()))

@@ -67,6 +67,10 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// Field manager for server-side apply (Flux's, so Flux-managed clusters are adopted).
     pub field_manager: String,
+    /// The configuration the client was built from. With it, a
+    /// Kustomization's `spec.serviceAccountName` is honoured by
+    /// impersonating that account; without it such a Kustomization is refused.
+    pub kube_config: Option<kube::Config>,
     /// How soon a Kustomization whose dependencies are not ready looks again
     /// (Flux's `--requeue-dependency`, 30s).
     pub dependency_requeue: Duration,
@@ -87,6 +91,7 @@ impl ControllerOptions {
             concurrency: 4,
             field_manager: "kustomize-controller".to_owned(),
             dependency_requeue: Duration::from_secs(30),
+            kube_config: None,
         }
     }
 }
@@ -112,6 +117,9 @@ pub(crate) struct Context {
     pub http: reqwest::Client,
     /// Shares the discovery cache across every Kustomization's applier.
     pub applier: driftless_apply::Applier,
+    /// Appliers acting as a service account, by impersonated user name.
+    pub impersonating:
+        std::sync::Mutex<std::collections::HashMap<String, driftless_apply::Applier>>,
     pub options: ControllerOptions,
 }
 
@@ -173,6 +181,7 @@ pub async fn run(
             client.clone(),
             driftless_apply::ApplyOptions::default(),
         ),
+        impersonating: Default::default(),
         options: options.clone(),
     });
 

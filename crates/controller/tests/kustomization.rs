@@ -675,3 +675,40 @@ async fn only_the_leader_applies() {
         Some("replica-b")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_account_is_impersonated_and_unsupported_fields_are_refused() {
+    let world = World::start().await;
+    let head = world.fixture.commit("x");
+    let mut ks = World::kustomization("as-deployer", "./deploy");
+    ks.spec.service_account_name = Some("deployer".into());
+    world.create(ks).await;
+    // The sandbox has no RBAC, so the impersonated account may apply anything.
+    world.wait_for("as-deployer", "True", &head).await;
+    assert_eq!(world.color("red").await.as_deref(), Some("red"));
+
+    let mut ks = World::kustomization("encrypted", "./deploy");
+    ks.spec.decryption = Some(driftless_api::Decryption {
+        provider: driftless_api::DecryptionProvider::Sops,
+        service_account_name: None,
+        secret_ref: None,
+    });
+    world.create(ks).await;
+    let refused = eventually("decryption refused", || async {
+        let ks = world
+            .kustomizations()
+            .get("encrypted")
+            .await
+            .map_err(|e| e.to_string())?;
+        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
+        match driftless_api::conditions::find(&conditions, "Stalled") {
+            Some(stalled) if stalled.status == "True" => Ok(stalled.message.clone()),
+            _ => Err(format!("{conditions:?}")),
+        }
+    })
+    .await;
+    assert!(
+        refused.contains("spec.decryption is not supported"),
+        "{refused}"
+    );
+}

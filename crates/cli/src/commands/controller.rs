@@ -44,9 +44,10 @@ pub struct Args {
 pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let config = client_config(global).await?;
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config)
+    let client = kube::Client::try_from(config.clone())
         .with_context(|| format!("cannot build a client for the cluster at {server}"))?;
     let mut options = driftless_controller::ControllerOptions::new(&args.storage_dir);
+    options.kube_config = Some(config);
     options.artifact_listen = args.artifact_listen;
     options.artifact_base_url = args.artifact_base_url;
     options.metrics_listen = Some(args.metrics_listen);

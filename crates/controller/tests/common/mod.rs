@@ -55,6 +55,13 @@ impl Env {
 
     pub async fn start_controller(&mut self, adjust: impl FnOnce(&mut ControllerOptions)) {
         let mut options = self.options();
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.cluster.kubeconfig_path())
+            .expect("kubeconfig");
+        options.kube_config = Some(
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .expect("config"),
+        );
         adjust(&mut options);
         let (stop, stopped) = oneshot::channel();
         let client = self.client.clone();
