@@ -7,6 +7,7 @@
 //!   gitignore syntax, applied in this order (a later match wins, so `!` can
 //!   re-include): Flux's default exclusions, then `.sourceignore` files (each
 //!   scoped to its directory, deeper files later), then the source's `ignore`;
+//! - the entries of included artifacts, laid over the tree (see `include`);
 //! - a directory entry for each directory that holds something.
 //!
 //! Determinism: entries sorted by path; mtime 0, uid/gid 0, no user names;
@@ -16,7 +17,8 @@
 //!
 //! Refused (the whole archive fails): names that are empty, `.`, `..`, or
 //! contain `/`, `\` or NUL; symlinks whose target leaves the tree (absolute,
-//! or climbing above the root, following other links in the tree); files over
+//! or climbing above the root, following other links in the tree, which
+//! includes links that came from an included artifact); files over
 //! the size limit; names that are not UTF-8.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -67,15 +69,26 @@ codeship-steps.yml
 pub const SOURCEIGNORE: &str = ".sourceignore";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     File { executable: bool },
     Link,
 }
 
-struct Entry {
-    path: String,
-    kind: Kind,
-    oid: ObjectId,
+/// Where an entry's bytes (a file's content, a link's target) come from.
+#[derive(Debug)]
+pub(crate) enum Content {
+    /// A blob in the repository, read when the entry is written.
+    Object(ObjectId),
+    /// Already in memory (an included artifact's entry).
+    Bytes(Vec<u8>),
+}
+
+/// A file or link of the artifact being built.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) path: String,
+    pub(crate) kind: Kind,
+    pub(crate) content: Content,
 }
 
 /// Ignore rules stacked by directory; the last rule that matches wins.
@@ -123,14 +136,12 @@ fn build_rules(dir: &str, text: &str, origin: &str) -> Result<Gitignore, Error> 
     })
 }
 
-/// Write a tarball of `tree` to `out`.
-pub(crate) fn write_tree(
+/// The files and links of `tree`, minus ignored paths.
+pub(crate) fn collect_tree(
     repo: &gix::Repository,
     tree: ObjectId,
     spec_ignore: Option<&str>,
-    max_file_size: u64,
-    out: &mut dyn Write,
-) -> Result<(), Error> {
+) -> Result<Vec<Entry>, Error> {
     let mut rules = Rules {
         stack: vec![(
             String::new(),
@@ -143,6 +154,16 @@ pub(crate) fn write_tree(
     };
     let mut entries = Vec::new();
     collect(repo, tree, "", &mut rules, &mut entries)?;
+    Ok(entries)
+}
+
+/// Write a tarball of `entries` (blobs read from `repo`) to `out`.
+pub(crate) fn write_entries(
+    repo: &gix::Repository,
+    mut entries: Vec<Entry>,
+    max_file_size: u64,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     check_links(repo, &entries)?;
 
@@ -169,7 +190,7 @@ pub(crate) fn write_tree(
         }
         match entry.kind {
             Kind::File { executable } => {
-                let size = object_size(repo, entry)?;
+                let size = content_size(repo, entry)?;
                 if size > max_file_size {
                     return Err(Error::FileTooLarge {
                         path: entry.path.clone(),
@@ -177,7 +198,7 @@ pub(crate) fn write_tree(
                         limit: max_file_size,
                     });
                 }
-                let blob = read_blob(repo, entry)?;
+                let blob = read_content(repo, entry)?;
                 let mode = if executable { 0o755 } else { 0o644 };
                 let mut header = header(tar::EntryType::Regular, mode, blob.len() as u64);
                 tar.append_data(&mut header, &entry.path, blob.as_slice())
@@ -217,20 +238,29 @@ fn git_err(path: &str, source: gix::Error) -> Error {
     }
 }
 
-fn object_size(repo: &gix::Repository, entry: &Entry) -> Result<u64, Error> {
-    repo.find_header(entry.oid)
-        .map(|h| h.size())
-        .map_err(|e| git_err(&entry.path, e))
+/// The size without reading the blob, so a huge file fails before it is loaded.
+fn content_size(repo: &gix::Repository, entry: &Entry) -> Result<u64, Error> {
+    match &entry.content {
+        Content::Object(oid) => repo
+            .find_header(*oid)
+            .map(|h| h.size())
+            .map_err(|e| git_err(&entry.path, e)),
+        Content::Bytes(bytes) => Ok(bytes.len() as u64),
+    }
 }
 
-fn read_blob(repo: &gix::Repository, entry: &Entry) -> Result<Vec<u8>, Error> {
-    repo.find_blob(entry.oid)
-        .map(|mut b| b.take_data())
-        .map_err(|e| git_err(&entry.path, e))
+fn read_content(repo: &gix::Repository, entry: &Entry) -> Result<Vec<u8>, Error> {
+    match &entry.content {
+        Content::Object(oid) => repo
+            .find_blob(*oid)
+            .map(|mut b| b.take_data())
+            .map_err(|e| git_err(&entry.path, e)),
+        Content::Bytes(bytes) => Ok(bytes.clone()),
+    }
 }
 
 fn link_target(repo: &gix::Repository, entry: &Entry) -> Result<String, Error> {
-    let data = read_blob(repo, entry)?;
+    let data = read_content(repo, entry)?;
     String::from_utf8(data).map_err(|_| Error::SymlinkEscape {
         path: entry.path.clone(),
         target: "<not UTF-8>".to_owned(),
@@ -287,17 +317,17 @@ fn collect(
                 EntryKind::Blob => out.push(Entry {
                     path,
                     kind: Kind::File { executable: false },
-                    oid,
+                    content: Content::Object(oid),
                 }),
                 EntryKind::BlobExecutable => out.push(Entry {
                     path,
                     kind: Kind::File { executable: true },
-                    oid,
+                    content: Content::Object(oid),
                 }),
                 EntryKind::Link => out.push(Entry {
                     path,
                     kind: Kind::Link,
-                    oid,
+                    content: Content::Object(oid),
                 }),
                 // Submodules are not followed (recurseSubmodules is not supported yet).
                 EntryKind::Commit => {}

@@ -105,6 +105,23 @@ pub enum Error {
         #[source]
         source: ignore::Error,
     },
+    /// A `fromPath` or `toPath` of an include is absolute or climbs out of the artifact.
+    #[error("{field} {path:?} {problem}")]
+    InvalidIncludePath {
+        field: String,
+        path: String,
+        problem: &'static str,
+    },
+    /// The included artifact has nothing at `fromPath`.
+    #[error("fromPath {from_path:?} not found in the artifact of {include}")]
+    IncludeFromPathNotFound { include: String, from_path: String },
+    /// Reading an included artifact failed (the cause says how).
+    #[error("cannot include the artifact of {include}")]
+    Include {
+        include: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// Reading or writing the storage directory failed.
     #[error("{action} {path:?} failed")]
     Io {
@@ -153,6 +170,13 @@ impl Error {
             Error::FileTooLarge { .. } => "exclude the file in spec.ignore or .sourceignore",
             Error::IgnorePattern { .. } => "fix the pattern (gitignore syntax)",
             Error::DigestMismatch { .. } => "the artifact will be rebuilt on the next reconcile",
+            Error::InvalidIncludePath { .. } => {
+                "use a relative path inside the artifact, without `..`"
+            }
+            Error::IncludeFromPathNotFound { .. } => {
+                "check fromPath against the files of the included repository's artifact"
+            }
+            Error::Include { source, .. } => return source.hint(),
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }

@@ -41,6 +41,7 @@ mod archive;
 mod consume;
 mod error;
 mod git;
+mod include;
 mod semver_range;
 mod storage;
 
@@ -48,6 +49,7 @@ pub use archive::{DEFAULT_IGNORE, SOURCEIGNORE};
 pub use consume::unpack_verified;
 pub use error::{Cause, Error};
 pub use git::{GitAuth, GitReference, GitSource};
+pub use include::{ArtifactPath, Include};
 pub use storage::{Artifact, ArtifactKey, Storage};
 
 /// Limits and retention for [`GitFetcher`].
@@ -115,8 +117,15 @@ impl GitFetcher {
     ///
     /// `last` is the artifact recorded in the object's status. When the
     /// remote still points at its revision and its file is present, it is
-    /// returned as [`Outcome::Unchanged`] after one ref advertisement. On any
-    /// error nothing in storage changes: the previous artifact stays as it was.
+    /// returned as [`Outcome::Unchanged`] after one ref advertisement. The
+    /// revision is all this compares: when anything else that goes into the
+    /// artifact changed (ignore rules, an include or its artifact), pass
+    /// `None` to have it rebuilt. On any error nothing in storage changes:
+    /// the previous artifact stays as it was.
+    ///
+    /// The artifact holds the tree at the revision followed by
+    /// `source.includes`, each read from this fetcher's storage after
+    /// checking its digest.
     pub fn reconcile(
         &self,
         key: &ArtifactKey,
@@ -153,14 +162,22 @@ impl GitFetcher {
                 source: Box::new(e),
             })?
             .detach();
+        let own = archive::collect_tree(&repo, tree, source.ignore.as_deref())?;
+        let mut included = Vec::with_capacity(source.includes.len());
+        for include in &source.includes {
+            let tarball =
+                self.storage
+                    .open_verified(&include.artifact)
+                    .map_err(|e| Error::Include {
+                        include: include.name.clone(),
+                        source: Box::new(e),
+                    })?;
+            let entries = include::entries(include, tarball, self.options.max_file_size)?;
+            included.push((include.to_path.clone(), entries));
+        }
+        let entries = include::overlay(own, included);
         let artifact = self.storage.store(key, &resolved.revision, |out| {
-            archive::write_tree(
-                &repo,
-                tree,
-                source.ignore.as_deref(),
-                self.options.max_file_size,
-                out,
-            )
+            archive::write_entries(&repo, entries, self.options.max_file_size, out)
         })?;
         if let Err(e) = self.storage.gc(key, self.options.keep_artifacts, &artifact) {
             tracing::warn!(%key, error = %e, "garbage collection of old artifacts failed");
