@@ -207,7 +207,8 @@ fn bad_includes_fail_and_leave_storage_alone() {
 
     let mut tampered = s1.clone();
     tampered.digest = format!("sha256:{}", "0".repeat(64));
-    let cases: Vec<(Include, fn(&Error) -> bool)> = vec![
+    type Expect = fn(&Error) -> bool;
+    let cases: Vec<(Include, Expect)> = vec![
         (
             include(&s1, "no/such/dir", "x"),
             |e| matches!(e, Error::IncludeFromPathNotFound { from_path, .. } if from_path == "no/such/dir"),
