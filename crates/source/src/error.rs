@@ -122,6 +122,17 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A submodule's entry in `.gitmodules` is missing or unusable.
+    #[error("submodule {path:?} {problem}")]
+    SubmoduleConfig { path: String, problem: String },
+    /// Fetching or reading a submodule failed (the cause says how).
+    #[error("cannot fetch submodule {path:?} from {url}")]
+    Submodule {
+        path: String,
+        url: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// Reading or writing the storage directory failed.
     #[error("{action} {path:?} failed")]
     Io {
@@ -177,6 +188,12 @@ impl Error {
                 "check fromPath against the files of the included repository's artifact"
             }
             Error::Include { source, .. } => return source.hint(),
+            Error::SubmoduleConfig { .. } => {
+                "fix .gitmodules (a network URL for each submodule path), or set spec.recurseSubmodules to false"
+            }
+            Error::Submodule { .. } => {
+                "check the submodule's URL and that it is reachable; spec.secretRef is only sent to the server of spec.url"
+            }
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }

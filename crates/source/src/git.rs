@@ -96,6 +96,8 @@ pub struct GitSource {
     pub timeout: Duration,
     /// Stored artifacts copied into this one, in order (Flux's `spec.include`).
     pub includes: Vec<crate::Include>,
+    /// Fetch submodules and archive their trees at their paths.
+    pub recurse_submodules: bool,
 }
 
 impl GitSource {
@@ -107,6 +109,7 @@ impl GitSource {
             ignore: None,
             timeout: Duration::from_secs(60),
             includes: Vec::new(),
+            recurse_submodules: false,
         }
     }
 }

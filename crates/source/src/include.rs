@@ -294,7 +294,7 @@ mod tests {
             .iter()
             .map(|e| match &e.content {
                 Content::Bytes(b) => (e.path.clone(), String::from_utf8_lossy(b).into_owned()),
-                Content::Object(_) => (e.path.clone(), "<object>".to_owned()),
+                Content::Object { .. } => (e.path.clone(), "<object>".to_owned()),
             })
             .collect()
     }

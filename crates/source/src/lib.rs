@@ -6,6 +6,10 @@
 //! content-addressed under a [`Storage`] directory, with a `sha256:` digest
 //! that consumers check on read ([`Storage::open_verified`]).
 //!
+//! An artifact can also hold the trees of the source's submodules
+//! ([`GitSource::recurse_submodules`]) and the content of other stored
+//! artifacts ([`GitSource::includes`], Flux's `spec.include`).
+//!
 //! **Owns:** talking to git servers (gitoxide, blocking), the kept bare
 //! repository per source, the tarball format, the storage layout and its
 //! garbage collection.
@@ -44,6 +48,7 @@ mod git;
 mod include;
 mod semver_range;
 mod storage;
+mod submodule;
 
 pub use archive::{DEFAULT_IGNORE, SOURCEIGNORE};
 pub use consume::unpack_verified;
@@ -162,7 +167,17 @@ impl GitFetcher {
                 source: Box::new(e),
             })?
             .detach();
-        let own = archive::collect_tree(&repo, tree, source.ignore.as_deref())?;
+        let fetch_submodule =
+            |url: &str, commit: gix::ObjectId| self.fetch_submodule(key, source, url, commit);
+        let own = archive::collect_tree(
+            repo,
+            &source.url,
+            tree,
+            source.ignore.as_deref(),
+            source
+                .recurse_submodules
+                .then_some(&fetch_submodule as archive::FetchSubmodule<'_>),
+        )?;
         let mut included = Vec::with_capacity(source.includes.len());
         for include in &source.includes {
             let tarball =
@@ -175,14 +190,45 @@ impl GitFetcher {
             let entries = include::entries(include, tarball, self.options.max_file_size)?;
             included.push((include.to_path.clone(), entries));
         }
-        let entries = include::overlay(own, included);
+        let entries = include::overlay(own.entries, included);
         let artifact = self.storage.store(key, &resolved.revision, |out| {
-            archive::write_entries(&repo, entries, self.options.max_file_size, out)
+            archive::write_entries(&own.repos, entries, self.options.max_file_size, out)
         })?;
         if let Err(e) = self.storage.gc(key, self.options.keep_artifacts, &artifact) {
             tracing::warn!(%key, error = %e, "garbage collection of old artifacts failed");
         }
         Ok(Outcome::Updated(artifact))
+    }
+}
+
+impl GitFetcher {
+    /// Makes `commit` of the submodule at `url` available in its own kept
+    /// repository (beside the source's, keyed by URL) and opens that.
+    fn fetch_submodule(
+        &self,
+        key: &ArtifactKey,
+        source: &GitSource,
+        url: &str,
+        commit: gix::ObjectId,
+    ) -> Result<gix::Repository, Error> {
+        let mut request = GitSource::new(
+            url,
+            GitReference::Commit {
+                sha: commit.to_string(),
+                branch: None,
+            },
+        );
+        request.timeout = source.timeout;
+        if submodule::same_server(&source.url, url) {
+            request.auth = source.auth.clone();
+        }
+        let cache = self.storage.git_cache_dir(key, url)?;
+        git::resolve_and_fetch(&request, &cache, None)?;
+        gix::open_opts(&cache, gix::open::Options::isolated()).map_err(|e| Error::Git {
+            url: url.to_owned(),
+            during: "opening the local cache repository",
+            source: Box::new(e),
+        })
     }
 }
 
