@@ -179,6 +179,7 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
     };
     let mut source = source;
     source.includes = included.includes;
+    source.recurse_submodules = repo.spec.recurse_submodules;
     let key = ArtifactKey::git_repository(&namespace, &name);
     // The fetcher compares revisions only: other changed inputs force a rebuild.
     let last_artifact = status
@@ -213,6 +214,7 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
             let mut status = status;
             status.included_artifacts = Some(included.artifacts).filter(|a| !a.is_empty());
             status.observed_include = repo.spec.include.clone();
+            status.observed_recurse_submodules = repo.spec.recurse_submodules;
             write_success(repo, context, status, &outcome, requested).await
         }
         Err(error) => {
@@ -256,6 +258,8 @@ fn classify(error: &driftless_source::Error) -> (&'static str, bool) {
     match error {
         E::InvalidIncludePath { .. } => (reasons::INVALID_PATH, true),
         E::Include { .. } | E::IncludeFromPathNotFound { .. } => (reasons::COPY_FAILURE, false),
+        // A submodule fails the way its own fetch did (auth, unreachable, ...).
+        E::Submodule { source, .. } => classify(source),
         E::InvalidUrl { .. } => (reasons::URL_INVALID, true),
         E::InvalidSemver { .. } | E::IgnorePattern { .. } => (reasons::GIT_OPERATION_FAILED, true),
         E::AuthFailed { .. } | E::HostKeyVerification { .. } => {
@@ -531,7 +535,12 @@ async fn patch_status(repo: &GitRepository, context: &Context, status: &GitRepos
     // A merge patch keeps the keys it leaves out: fields that went away (the
     // spec dropped its ignore rules or includes) are cleared explicitly, or
     // the stale value would make every reconcile rebuild the artifact.
-    for key in ["observedIgnore", "observedInclude", "includedArtifacts"] {
+    for key in [
+        "observedIgnore",
+        "observedInclude",
+        "includedArtifacts",
+        "observedRecurseSubmodules",
+    ] {
         if patch["status"].get(key).is_none() {
             patch["status"][key] = serde_json::Value::Null;
         }

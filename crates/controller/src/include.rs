@@ -173,7 +173,7 @@ fn included_names(repo: &GitRepository) -> Vec<String> {
 
 /// Whether the current artifact was built from other inputs than these, so
 /// an unchanged revision must still be rebuilt: the includes (spec or the
-/// included artifacts) or the ignore rules changed.
+/// included artifacts), the ignore rules or `recurseSubmodules` changed.
 pub(crate) fn inputs_changed(
     repo: &GitRepository,
     status: &GitRepositoryStatus,
@@ -187,6 +187,7 @@ pub(crate) fn inputs_changed(
     };
     empty_as_none(&status.observed_include) != empty_as_none(&repo.spec.include)
         || status.observed_ignore != repo.spec.ignore
+        || status.observed_recurse_submodules != repo.spec.recurse_submodules
         || digests(status.included_artifacts.as_deref().unwrap_or_default()) != digests(included)
 }
 
@@ -279,6 +280,9 @@ mod tests {
         let mut ignoring = repo.clone();
         ignoring.spec.ignore = Some("*.md\n".to_owned());
         assert!(inputs_changed(&ignoring, &built, &[artifact("sha256:1")]));
+        let mut recursing = repo.clone();
+        recursing.spec.recurse_submodules = true;
+        assert!(inputs_changed(&recursing, &built, &[artifact("sha256:1")]));
         // A repository without includes, as written before includes existed.
         let plain = GitRepository::test("plain");
         assert!(!inputs_changed(

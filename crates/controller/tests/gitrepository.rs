@@ -536,3 +536,67 @@ async fn an_include_path_that_leaves_the_artifact_is_refused() {
     );
     assert_eq!(failed.artifact(), None, "nothing was built");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurse_submodules_archives_them_and_switching_it_rebuilds() {
+    let env = Env::start().await;
+    let git = two_repos();
+    // `app` gets `shared` as a submodule at vendor/shared (by relative URL,
+    // resolved against the daemon's URL of `app`).
+    git.app.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        "../shared.git",
+        "vendor/shared",
+    ]);
+    let head = git.app.commit("shared as a submodule");
+    let revision = format!("main@sha1:{head}");
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    let mut app = git_repository("app", &git.daemon.url("app"), "main", "1h");
+    app.spec.recurse_submodules = true;
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("created");
+    let ready = wait_ready_revision(&api, "app", &revision).await;
+    assert_eq!(
+        driftless_testkit::tar_paths(&fetch_verified(&ready)[..]),
+        [
+            "deploy/",
+            "deploy/cm.yaml",
+            "vendor/",
+            "vendor/shared/",
+            "vendor/shared/README.md",
+            "vendor/shared/base/",
+            "vendor/shared/base/common.yaml",
+        ]
+    );
+    assert!(
+        ready
+            .status
+            .as_ref()
+            .expect("status")
+            .observed_recurse_submodules
+    );
+
+    // Same revision, other setting: the artifact is rebuilt without them.
+    let patch = serde_json::json!({"spec": {"recurseSubmodules": false}});
+    api.patch("app", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("patched");
+    let flat = eventually("app rebuilt without submodules", || async {
+        let repo = api.get("app").await.map_err(|e| e.to_string())?;
+        let recursed = repo.status.as_ref().map(|s| s.observed_recurse_submodules);
+        (recursed == Some(false))
+            .then_some(repo)
+            .ok_or(format!("observedRecurseSubmodules {recursed:?}"))
+    })
+    .await;
+    assert_eq!(flat.artifact().map(|a| a.revision.clone()), Some(revision));
+    assert_eq!(
+        driftless_testkit::tar_paths(&fetch_verified(&flat)[..]),
+        ["deploy/", "deploy/cm.yaml"]
+    );
+}
