@@ -124,6 +124,8 @@ pub mod reasons {
     pub const NO_ARTIFACT: &str = "NoArtifact";
     /// An included artifact could not be copied (no `fromPath` in it, unreadable).
     pub const COPY_FAILURE: &str = "CopyFailure";
+    /// A GitRepository includes itself, directly or through others.
+    pub const INCLUDE_CYCLE: &str = "IncludeCycle";
 }
 
 /// Condition status values.

@@ -509,10 +509,11 @@ fn failure_condition(
         reasons::ARCHIVE_OPERATION_FAILED | reasons::STAT_OPERATION_FAILED => {
             conditions::storage_operation_failed(reason, message)
         }
-        // INVALID_PATH is only used for include paths (and include cycles) here.
+        // INVALID_PATH is only used for include paths here.
         reasons::INCLUDE_NOT_FOUND
         | reasons::NO_ARTIFACT
         | reasons::COPY_FAILURE
+        | reasons::INCLUDE_CYCLE
         | reasons::INVALID_PATH => conditions::include_unavailable(reason, message),
         _ => conditions::fetch_failed(reason, message),
     }

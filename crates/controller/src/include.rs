@@ -145,7 +145,7 @@ async fn check_cycle(repo: &GitRepository, api: &Api<GitRepository>) -> Result<(
     while let Some(name) = pending.pop() {
         if name == own {
             return Err(Unavailable::stalled(
-                reasons::INVALID_PATH,
+                reasons::INCLUDE_CYCLE,
                 format!(
                     "GitRepository '{namespace}/{own}' includes itself through spec.include (directly or via other GitRepositories); remove the include that closes the cycle"
                 ),
