@@ -600,3 +600,31 @@ async fn recurse_submodules_archives_them_and_switching_it_rebuilds() {
         ["deploy/", "deploy/cm.yaml"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_of_includes_is_refused() {
+    let env = Env::start().await;
+    let git = two_repos();
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    // Each new artifact of one would change the other's, forever.
+    for (name, other) in [("app", "shared"), ("shared", "app")] {
+        let mut repo = git_repository(name, &git.daemon.url(name), "main", "1h");
+        repo.spec.include = Some(vec![include(other, None, None)]);
+        api.create(&PostParams::default(), &repo)
+            .await
+            .expect("created");
+    }
+    for name in ["app", "shared"] {
+        let failed = wait_not_ready(&api, name).await;
+        let (_, reason, message) = ready_of(failed.conditions()).expect("Ready");
+        assert_eq!(reason, "IncludeCycle");
+        assert!(
+            message.contains(&format!("GitRepository 'default/{name}' includes itself")),
+            "{message}"
+        );
+        assert_eq!(
+            condition(&failed, "Stalled").map(|c| c.0),
+            Some("True".to_owned())
+        );
+    }
+}
