@@ -118,6 +118,14 @@ pub mod reasons {
     pub const ARTIFACT_UP_TO_DATE: &str = "ArtifactUpToDate";
     /// A cache operation failed.
     pub const CACHE_OPERATION_FAILED: &str = "CacheOperationFailed";
+    /// An included GitRepository does not exist (Flux's include reason).
+    pub const INCLUDE_NOT_FOUND: &str = "NotFound";
+    /// An included GitRepository has no artifact yet.
+    pub const NO_ARTIFACT: &str = "NoArtifact";
+    /// An included artifact could not be copied (no `fromPath` in it, unreadable).
+    pub const COPY_FAILURE: &str = "CopyFailure";
+    /// A GitRepository includes itself, directly or through others.
+    pub const INCLUDE_CYCLE: &str = "IncludeCycle";
 }
 
 /// Condition status values.

@@ -44,7 +44,13 @@ struct LastFetch(Mutex<HashMap<String, Instant>>);
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<GitRepository> = Api::all(context.client.clone());
     let state = Arc::new((context.clone(), LastFetch::default()));
-    Controller::new(api, watcher::Config::default())
+    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let store = controller.store();
+    controller
+        // A new artifact of an included repository rebuilds its includers now.
+        .watches(api, watcher::Config::default(), move |changed| {
+            crate::include::includers(store.state().iter().map(|r| &**r), &changed)
+        })
         .with_config(controller::Config::default().concurrency(context.options.concurrency))
         .run(reconcile, error_policy, state)
         .for_each(|result| async move {
@@ -124,6 +130,13 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
             return Action::await_change();
         }
     };
+    let included = match crate::include::resolve(repo, &context.client).await {
+        Ok(included) => included,
+        Err(unavailable) => {
+            return include_unavailable(repo, context, status, unavailable, requested).await;
+        }
+    };
+    let inputs_changed = crate::include::inputs_changed(repo, &status, &included.artifacts);
     let current = status.observed_generation == repo.metadata.generation;
     let last = last_fetch
         .0
@@ -133,6 +146,7 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
         .copied();
     if let (true, None, Some(last)) = (current, &requested, last)
         && status.artifact.is_some()
+        && !inputs_changed
         && last.elapsed() < interval
     {
         return Action::requeue(interval - last.elapsed());
@@ -163,8 +177,16 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
             return Action::requeue(interval);
         }
     };
+    let mut source = source;
+    source.includes = included.includes;
+    source.recurse_submodules = repo.spec.recurse_submodules;
     let key = ArtifactKey::git_repository(&namespace, &name);
-    let last_artifact = status.artifact.as_ref().and_then(to_source_artifact);
+    // The fetcher compares revisions only: other changed inputs force a rebuild.
+    let last_artifact = status
+        .artifact
+        .as_ref()
+        .filter(|_| !inputs_changed)
+        .and_then(to_source_artifact);
     let fetcher = context.fetcher.clone();
     let result = tokio::task::spawn_blocking(move || {
         fetcher.reconcile(&key, &source, last_artifact.as_ref())
@@ -188,7 +210,13 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
         }
     };
     match result {
-        Ok(outcome) => write_success(repo, context, status, &outcome, requested).await,
+        Ok(outcome) => {
+            let mut status = status;
+            status.included_artifacts = Some(included.artifacts).filter(|a| !a.is_empty());
+            status.observed_include = repo.spec.include.clone();
+            status.observed_recurse_submodules = repo.spec.recurse_submodules;
+            write_success(repo, context, status, &outcome, requested).await
+        }
         Err(error) => {
             let (reason, stalled) = classify(&error);
             let message = describe(&error);
@@ -201,11 +229,37 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
     Action::requeue(interval)
 }
 
+/// Reports includes that cannot be used now; the previous artifact stays.
+async fn include_unavailable(
+    repo: &GitRepository,
+    context: &Context,
+    status: GitRepositoryStatus,
+    unavailable: crate::include::Unavailable,
+    requested: Option<String>,
+) -> Action {
+    let crate::include::Unavailable {
+        reason,
+        message,
+        stalled,
+    } = unavailable;
+    write_failure(repo, context, status, reason, &message, stalled, requested).await;
+    if stalled {
+        Action::await_change()
+    } else {
+        // The watch on included repositories usually comes first; this is the fallback.
+        Action::requeue(context.options.dependency_requeue)
+    }
+}
+
 /// The condition reason for a source error, and whether retrying cannot help
 /// until the spec changes (`Stalled`).
 fn classify(error: &driftless_source::Error) -> (&'static str, bool) {
     use driftless_source::Error as E;
     match error {
+        E::InvalidIncludePath { .. } => (reasons::INVALID_PATH, true),
+        E::Include { .. } | E::IncludeFromPathNotFound { .. } => (reasons::COPY_FAILURE, false),
+        // A submodule fails the way its own fetch did (auth, unreachable, ...).
+        E::Submodule { source, .. } => classify(source),
         E::InvalidUrl { .. } => (reasons::URL_INVALID, true),
         E::InvalidSemver { .. } | E::IgnorePattern { .. } => (reasons::GIT_OPERATION_FAILED, true),
         E::AuthFailed { .. } | E::HostKeyVerification { .. } => {
@@ -220,7 +274,7 @@ fn classify(error: &driftless_source::Error) -> (&'static str, bool) {
 }
 
 /// The error, its causes and what to do, on one line.
-fn describe(error: &driftless_source::Error) -> String {
+pub(crate) fn describe(error: &driftless_source::Error) -> String {
     let mut message = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(inner) = cause {
@@ -322,7 +376,7 @@ fn auth_from_secret(secret: &Secret) -> Result<GitAuth, &'static str> {
     }
 }
 
-fn to_source_artifact(
+pub(crate) fn to_source_artifact(
     artifact: &driftless_api::meta::Artifact,
 ) -> Option<driftless_source::Artifact> {
     Some(driftless_source::Artifact {
@@ -371,6 +425,7 @@ async fn write_success(
         types::STALLED,
         types::FETCH_FAILED,
         types::STORAGE_OPERATION_FAILED,
+        types::INCLUDE_UNAVAILABLE,
     ] {
         conditions::remove_condition(&mut conditions, gone);
     }
@@ -418,14 +473,7 @@ async fn write_failure(
         conditions::not_ready(reason, message),
         &now,
     );
-    let failed = if reason == reasons::ARCHIVE_OPERATION_FAILED
-        || reason == reasons::STAT_OPERATION_FAILED
-    {
-        conditions::storage_operation_failed(reason, message)
-    } else {
-        conditions::fetch_failed(reason, message)
-    };
-    conditions::set_condition(&mut conditions, failed, &now);
+    conditions::set_condition(&mut conditions, failure_condition(reason, message), &now);
     if stalled {
         conditions::remove_condition(&mut conditions, types::RECONCILING);
         conditions::set_condition(&mut conditions, conditions::stalled(reason, message), &now);
@@ -452,6 +500,25 @@ async fn write_failure(
     patch_status(repo, context, &status).await;
 }
 
+/// The abnormal-true condition that says what failed, chosen by reason.
+fn failure_condition(
+    reason: &str,
+    message: &str,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    match reason {
+        reasons::ARCHIVE_OPERATION_FAILED | reasons::STAT_OPERATION_FAILED => {
+            conditions::storage_operation_failed(reason, message)
+        }
+        // INVALID_PATH is only used for include paths here.
+        reasons::INCLUDE_NOT_FOUND
+        | reasons::NO_ARTIFACT
+        | reasons::COPY_FAILURE
+        | reasons::INCLUDE_CYCLE
+        | reasons::INVALID_PATH => conditions::include_unavailable(reason, message),
+        _ => conditions::fetch_failed(reason, message),
+    }
+}
+
 async fn patch_status(repo: &GitRepository, context: &Context, status: &GitRepositoryStatus) {
     let namespace = repo.namespace().unwrap_or_default();
     let name = repo.name_any();
@@ -465,7 +532,20 @@ async fn patch_status(repo: &GitRepository, context: &Context, status: &GitRepos
             .record_condition(KIND, &namespace, &name, types::READY, &ready.status);
     }
     let api: Api<GitRepository> = Api::namespaced(context.client.clone(), &namespace);
-    let patch = serde_json::json!({ "status": status });
+    let mut patch = serde_json::json!({ "status": status });
+    // A merge patch keeps the keys it leaves out: fields that went away (the
+    // spec dropped its ignore rules or includes) are cleared explicitly, or
+    // the stale value would make every reconcile rebuild the artifact.
+    for key in [
+        "observedIgnore",
+        "observedInclude",
+        "includedArtifacts",
+        "observedRecurseSubmodules",
+    ] {
+        if patch["status"].get(key).is_none() {
+            patch["status"][key] = serde_json::Value::Null;
+        }
+    }
     if let Err(error) = api
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await

@@ -26,6 +26,7 @@ mod drift;
 mod events;
 mod gitrepository;
 mod http;
+mod include;
 mod kustomization;
 pub mod leader;
 mod metrics;

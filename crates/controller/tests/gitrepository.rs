@@ -8,8 +8,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Env, event_messages, ready_of};
-use driftless_api::GitRepository;
 use driftless_api::annotations::RECONCILE_REQUESTED_AT;
+use driftless_api::meta::LocalObjectReference;
+use driftless_api::{GitRepository, GitRepositoryInclude};
 use driftless_testkit::cluster::{eventually, http_get};
 use driftless_testkit::{Fixture, GitDaemon};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -540,4 +541,331 @@ async fn ssh_with_a_deploy_key_verifies_the_host_key() {
     assert_eq!(reason, "AuthenticationFailed");
     assert!(message.contains("known_hosts"), "{message}");
     assert_eq!(fetch_verified(&failed), bytes);
+}
+
+/// (status, reason, message) of a condition of `repo`.
+fn condition(repo: &GitRepository, type_: &str) -> Option<(String, String, String)> {
+    repo.conditions()
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+fn include(name: &str, from: Option<&str>, to: Option<&str>) -> GitRepositoryInclude {
+    GitRepositoryInclude {
+        repository: LocalObjectReference {
+            name: name.to_owned(),
+        },
+        from_path: from.map(str::to_owned),
+        to_path: to.map(str::to_owned),
+    }
+}
+
+/// `app` (with deploy/cm.yaml) and `shared` (base/common.yaml, README.md),
+/// served by one daemon.
+struct TwoRepos {
+    _served: tempfile::TempDir,
+    daemon: GitDaemon,
+    app: Fixture,
+    shared: Fixture,
+}
+
+fn two_repos() -> TwoRepos {
+    let served = tempfile::tempdir().expect("tempdir");
+    let app = Fixture::new(served.path(), "app");
+    app.write("deploy/cm.yaml", "kind: ConfigMap\n");
+    app.commit("app");
+    let shared = Fixture::new(served.path(), "shared");
+    shared
+        .write("base/common.yaml", "kind: Namespace\n")
+        .write("README.md", "shared\n");
+    shared.commit("shared");
+    let daemon = GitDaemon::start(served.path());
+    TwoRepos {
+        _served: served,
+        daemon,
+        app,
+        shared,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn includes_copy_other_artifacts_and_follow_their_changes() {
+    let env = Env::start().await;
+    let git = two_repos();
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    let shared_head = git.shared.git(&["rev-parse", "HEAD"]);
+    api.create(
+        &PostParams::default(),
+        &git_repository("shared", &git.daemon.url("shared"), "main", "1s"),
+    )
+    .await
+    .expect("created");
+    let shared = wait_ready_revision(&api, "shared", &format!("main@sha1:{shared_head}")).await;
+
+    // A long interval: the rebuild below can only come from watching `shared`.
+    let mut app = git_repository("app", &git.daemon.url("app"), "main", "1h");
+    app.spec.include = Some(vec![
+        include("shared", Some("base"), Some("vendor/base")),
+        include("shared", None, None),
+    ]);
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("created");
+    let app_head = git.app.git(&["rev-parse", "HEAD"]);
+    let revision = format!("main@sha1:{app_head}");
+    let ready = wait_ready_revision(&api, "app", &revision).await;
+    let tarball = fetch_verified(&ready);
+    assert_eq!(
+        driftless_testkit::tar_paths(&tarball[..]),
+        [
+            "deploy/",
+            "deploy/cm.yaml",
+            "shared/",
+            "shared/README.md",
+            "shared/base/",
+            "shared/base/common.yaml",
+            "vendor/",
+            "vendor/base/",
+            "vendor/base/common.yaml",
+        ]
+    );
+    let status = ready.status.clone().expect("status");
+    let shared_artifact = shared.artifact().cloned().expect("shared artifact");
+    assert_eq!(
+        status.included_artifacts,
+        Some(vec![shared_artifact.clone(), shared_artifact.clone()])
+    );
+    assert_eq!(status.observed_include, app.spec.include);
+
+    // A push to the included repository rebuilds the including artifact:
+    // same own revision, new content, new digest.
+    git.shared.write(
+        "base/common.yaml",
+        "kind: Namespace\nmetadata: {name: v2}\n",
+    );
+    let pushed = git.shared.commit("shared v2");
+    wait_ready_revision(&api, "shared", &format!("main@sha1:{pushed}")).await;
+    let rebuilt = eventually("app rebuilt with the new shared artifact", || async {
+        let repo = api.get("app").await.map_err(|e| e.to_string())?;
+        let digest = repo.artifact().and_then(|a| a.digest.clone());
+        (digest != ready.artifact().and_then(|a| a.digest.clone()))
+            .then_some(repo)
+            .ok_or(format!("digest still {digest:?}"))
+    })
+    .await;
+    assert_eq!(
+        rebuilt.artifact().map(|a| a.revision.clone()),
+        Some(revision)
+    );
+    assert_eq!(
+        driftless_testkit::tar_file(&fetch_verified(&rebuilt)[..], "vendor/base/common.yaml")
+            .as_deref(),
+        Some("kind: Namespace\nmetadata: {name: v2}\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_include_is_reported_and_the_last_artifact_kept_until_it_appears() {
+    let env = Env::start().await;
+    let git = two_repos();
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    let app_head = git.app.git(&["rev-parse", "HEAD"]);
+    let revision = format!("main@sha1:{app_head}");
+    api.create(
+        &PostParams::default(),
+        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    let good = wait_ready_revision(&api, "app", &revision).await;
+    let before = fetch_verified(&good);
+
+    let patch = serde_json::json!({"spec": {"include": [{"repository": {"name": "shared"}}]}});
+    api.patch("app", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("patched");
+    let failed = wait_not_ready(&api, "app").await;
+    let (_, reason, message) = ready_of(failed.conditions()).expect("Ready");
+    assert_eq!(reason, "NotFound");
+    assert!(
+        message.contains("GitRepository 'default/shared'")
+            && message.contains("spec.include[0]")
+            && message.contains("not found"),
+        "{message}"
+    );
+    assert_eq!(
+        condition(&failed, "IncludeUnavailable"),
+        Some(("True".to_owned(), reason.clone(), message.clone()))
+    );
+    assert_eq!(condition(&failed, "Stalled"), None, "it is retried");
+    assert_eq!(
+        failed.artifact(),
+        good.artifact(),
+        "the last artifact stays"
+    );
+    assert_eq!(fetch_verified(&failed), before, "and is still served");
+    let events = event_messages(&env.client, NS, "app").await;
+    assert!(
+        events.iter().any(|e| e.starts_with("Warning NotFound")),
+        "{events:?}"
+    );
+
+    // Once the included repository exists and has an artifact, the
+    // including one recovers without being touched.
+    api.create(
+        &PostParams::default(),
+        &git_repository("shared", &git.daemon.url("shared"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    let recovered = eventually("app ready with the include", || async {
+        let repo = api.get("app").await.map_err(|e| e.to_string())?;
+        let ready = ready_of(repo.conditions());
+        let included = repo
+            .status
+            .as_ref()
+            .and_then(|s| s.included_artifacts.clone());
+        match (&ready, &included) {
+            (Some((s, _, _)), Some(_)) if s == "True" => Ok(repo),
+            _ => Err(format!("ready {ready:?}, included {included:?}")),
+        }
+    })
+    .await;
+    assert_eq!(condition(&recovered, "IncludeUnavailable"), None);
+    assert!(
+        driftless_testkit::tar_paths(&fetch_verified(&recovered)[..])
+            .contains(&"shared/base/common.yaml".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_include_path_that_leaves_the_artifact_is_refused() {
+    let env = Env::start().await;
+    let git = two_repos();
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    let shared_head = git.shared.git(&["rev-parse", "HEAD"]);
+    api.create(
+        &PostParams::default(),
+        &git_repository("shared", &git.daemon.url("shared"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    wait_ready_revision(&api, "shared", &format!("main@sha1:{shared_head}")).await;
+    let mut app = git_repository("app", &git.daemon.url("app"), "main", "1h");
+    app.spec.include = Some(vec![include("shared", None, Some("../../escape"))]);
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("created");
+    let failed = wait_not_ready(&api, "app").await;
+    let (_, reason, message) = ready_of(failed.conditions()).expect("Ready");
+    assert_eq!(reason, "InvalidPath");
+    assert!(
+        message.contains(r#"spec.include[0].toPath "../../escape""#)
+            && message.contains("without `..`"),
+        "{message}"
+    );
+    assert_eq!(
+        condition(&failed, "Stalled").map(|c| c.0),
+        Some("True".to_owned()),
+        "retrying cannot help until the spec changes"
+    );
+    assert!(
+        condition(&failed, "IncludeUnavailable").is_some(),
+        "{:?}",
+        failed.conditions()
+    );
+    assert_eq!(failed.artifact(), None, "nothing was built");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurse_submodules_archives_them_and_switching_it_rebuilds() {
+    let env = Env::start().await;
+    let git = two_repos();
+    // `app` gets `shared` as a submodule at vendor/shared (by relative URL,
+    // resolved against the daemon's URL of `app`).
+    git.app.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        "../shared.git",
+        "vendor/shared",
+    ]);
+    let head = git.app.commit("shared as a submodule");
+    let revision = format!("main@sha1:{head}");
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    let mut app = git_repository("app", &git.daemon.url("app"), "main", "1h");
+    app.spec.recurse_submodules = true;
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("created");
+    let ready = wait_ready_revision(&api, "app", &revision).await;
+    assert_eq!(
+        driftless_testkit::tar_paths(&fetch_verified(&ready)[..]),
+        [
+            "deploy/",
+            "deploy/cm.yaml",
+            "vendor/",
+            "vendor/shared/",
+            "vendor/shared/README.md",
+            "vendor/shared/base/",
+            "vendor/shared/base/common.yaml",
+        ]
+    );
+    assert!(
+        ready
+            .status
+            .as_ref()
+            .expect("status")
+            .observed_recurse_submodules
+    );
+
+    // Same revision, other setting: the artifact is rebuilt without them.
+    let patch = serde_json::json!({"spec": {"recurseSubmodules": false}});
+    api.patch("app", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("patched");
+    let flat = eventually("app rebuilt without submodules", || async {
+        let repo = api.get("app").await.map_err(|e| e.to_string())?;
+        let recursed = repo.status.as_ref().map(|s| s.observed_recurse_submodules);
+        (recursed == Some(false))
+            .then_some(repo)
+            .ok_or(format!("observedRecurseSubmodules {recursed:?}"))
+    })
+    .await;
+    assert_eq!(flat.artifact().map(|a| a.revision.clone()), Some(revision));
+    assert_eq!(
+        driftless_testkit::tar_paths(&fetch_verified(&flat)[..]),
+        ["deploy/", "deploy/cm.yaml"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_of_includes_is_refused() {
+    let env = Env::start().await;
+    let git = two_repos();
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    // Each new artifact of one would change the other's, forever.
+    for (name, other) in [("app", "shared"), ("shared", "app")] {
+        let mut repo = git_repository(name, &git.daemon.url(name), "main", "1h");
+        repo.spec.include = Some(vec![include(other, None, None)]);
+        api.create(&PostParams::default(), &repo)
+            .await
+            .expect("created");
+    }
+    for name in ["app", "shared"] {
+        let failed = wait_not_ready(&api, name).await;
+        let (_, reason, message) = ready_of(failed.conditions()).expect("Ready");
+        assert_eq!(reason, "IncludeCycle");
+        assert!(
+            message.contains(&format!("GitRepository 'default/{name}' includes itself")),
+            "{message}"
+        );
+        assert_eq!(
+            condition(&failed, "Stalled").map(|c| c.0),
+            Some("True".to_owned())
+        );
+    }
 }

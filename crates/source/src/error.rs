@@ -105,6 +105,34 @@ pub enum Error {
         #[source]
         source: ignore::Error,
     },
+    /// A `fromPath` or `toPath` of an include is absolute or climbs out of the artifact.
+    #[error("{field} {path:?} {problem}")]
+    InvalidIncludePath {
+        field: String,
+        path: String,
+        problem: &'static str,
+    },
+    /// The included artifact has nothing at `fromPath`.
+    #[error("fromPath {from_path:?} not found in the artifact of {include}")]
+    IncludeFromPathNotFound { include: String, from_path: String },
+    /// Reading an included artifact failed (the cause says how).
+    #[error("cannot include the artifact of {include}")]
+    Include {
+        include: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// A submodule's entry in `.gitmodules` is missing or unusable.
+    #[error("submodule {path:?} {problem}")]
+    SubmoduleConfig { path: String, problem: String },
+    /// Fetching or reading a submodule failed (the cause says how).
+    #[error("cannot fetch submodule {path:?} from {url}")]
+    Submodule {
+        path: String,
+        url: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// Reading or writing the storage directory failed.
     #[error("{action} {path:?} failed")]
     Io {
@@ -153,6 +181,19 @@ impl Error {
             Error::FileTooLarge { .. } => "exclude the file in spec.ignore or .sourceignore",
             Error::IgnorePattern { .. } => "fix the pattern (gitignore syntax)",
             Error::DigestMismatch { .. } => "the artifact will be rebuilt on the next reconcile",
+            Error::InvalidIncludePath { .. } => {
+                "use a relative path inside the artifact, without `..`"
+            }
+            Error::IncludeFromPathNotFound { .. } => {
+                "check fromPath against the files of the included repository's artifact"
+            }
+            Error::Include { source, .. } => return source.hint(),
+            Error::SubmoduleConfig { .. } => {
+                "fix .gitmodules (a network URL for each submodule path), or set spec.recurseSubmodules to false"
+            }
+            Error::Submodule { .. } => {
+                "check the submodule's URL and that it is reachable; spec.secretRef is only sent to the server of spec.url"
+            }
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }

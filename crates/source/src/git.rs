@@ -94,6 +94,10 @@ pub struct GitSource {
     pub ignore: Option<String>,
     /// Limit for the network part of one reconcile (Flux's default is 60s).
     pub timeout: Duration,
+    /// Stored artifacts copied into this one, in order (Flux's `spec.include`).
+    pub includes: Vec<crate::Include>,
+    /// Fetch submodules and archive their trees at their paths.
+    pub recurse_submodules: bool,
 }
 
 impl GitSource {
@@ -104,6 +108,8 @@ impl GitSource {
             auth: None,
             ignore: None,
             timeout: Duration::from_secs(60),
+            includes: Vec::new(),
+            recurse_submodules: false,
         }
     }
 }

@@ -6,6 +6,10 @@
 //! content-addressed under a [`Storage`] directory, with a `sha256:` digest
 //! that consumers check on read ([`Storage::open_verified`]).
 //!
+//! An artifact can also hold the trees of the source's submodules
+//! ([`GitSource::recurse_submodules`]) and the content of other stored
+//! artifacts ([`GitSource::includes`], Flux's `spec.include`).
+//!
 //! **Owns:** talking to git servers (gitoxide, blocking), the kept bare
 //! repository per source, the tarball format, the storage layout and its
 //! garbage collection.
@@ -41,13 +45,16 @@ mod archive;
 mod consume;
 mod error;
 mod git;
+mod include;
 mod semver_range;
 mod storage;
+mod submodule;
 
 pub use archive::{DEFAULT_IGNORE, SOURCEIGNORE};
 pub use consume::unpack_verified;
 pub use error::{Cause, Error};
 pub use git::{GitAuth, GitReference, GitSource};
+pub use include::{ArtifactPath, Include};
 pub use storage::{Artifact, ArtifactKey, Storage};
 
 /// Limits and retention for [`GitFetcher`].
@@ -115,8 +122,15 @@ impl GitFetcher {
     ///
     /// `last` is the artifact recorded in the object's status. When the
     /// remote still points at its revision and its file is present, it is
-    /// returned as [`Outcome::Unchanged`] after one ref advertisement. On any
-    /// error nothing in storage changes: the previous artifact stays as it was.
+    /// returned as [`Outcome::Unchanged`] after one ref advertisement. The
+    /// revision is all this compares: when anything else that goes into the
+    /// artifact changed (ignore rules, an include or its artifact), pass
+    /// `None` to have it rebuilt. On any error nothing in storage changes:
+    /// the previous artifact stays as it was.
+    ///
+    /// The artifact holds the tree at the revision followed by
+    /// `source.includes`, each read from this fetcher's storage after
+    /// checking its digest.
     pub fn reconcile(
         &self,
         key: &ArtifactKey,
@@ -153,19 +167,68 @@ impl GitFetcher {
                 source: Box::new(e),
             })?
             .detach();
+        let fetch_submodule =
+            |url: &str, commit: gix::ObjectId| self.fetch_submodule(key, source, url, commit);
+        let own = archive::collect_tree(
+            repo,
+            &source.url,
+            tree,
+            source.ignore.as_deref(),
+            source
+                .recurse_submodules
+                .then_some(&fetch_submodule as archive::FetchSubmodule<'_>),
+        )?;
+        let mut included = Vec::with_capacity(source.includes.len());
+        for include in &source.includes {
+            let tarball =
+                self.storage
+                    .open_verified(&include.artifact)
+                    .map_err(|e| Error::Include {
+                        include: include.name.clone(),
+                        source: Box::new(e),
+                    })?;
+            let entries = include::entries(include, tarball, self.options.max_file_size)?;
+            included.push((include.to_path.clone(), entries));
+        }
+        let entries = include::overlay(own.entries, included);
         let artifact = self.storage.store(key, &resolved.revision, |out| {
-            archive::write_tree(
-                &repo,
-                tree,
-                source.ignore.as_deref(),
-                self.options.max_file_size,
-                out,
-            )
+            archive::write_entries(&own.repos, entries, self.options.max_file_size, out)
         })?;
         if let Err(e) = self.storage.gc(key, self.options.keep_artifacts, &artifact) {
             tracing::warn!(%key, error = %e, "garbage collection of old artifacts failed");
         }
         Ok(Outcome::Updated(artifact))
+    }
+}
+
+impl GitFetcher {
+    /// Makes `commit` of the submodule at `url` available in its own kept
+    /// repository (beside the source's, keyed by URL) and opens that.
+    fn fetch_submodule(
+        &self,
+        key: &ArtifactKey,
+        source: &GitSource,
+        url: &str,
+        commit: gix::ObjectId,
+    ) -> Result<gix::Repository, Error> {
+        let mut request = GitSource::new(
+            url,
+            GitReference::Commit {
+                sha: commit.to_string(),
+                branch: None,
+            },
+        );
+        request.timeout = source.timeout;
+        if submodule::same_server(&source.url, url) {
+            request.auth = source.auth.clone();
+        }
+        let cache = self.storage.git_cache_dir(key, url)?;
+        git::resolve_and_fetch(&request, &cache, None)?;
+        gix::open_opts(&cache, gix::open::Options::isolated()).map_err(|e| Error::Git {
+            url: url.to_owned(),
+            during: "opening the local cache repository",
+            source: Box::new(e),
+        })
     }
 }
 
