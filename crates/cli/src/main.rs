@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    build, check, completion, controller, create, diff, events, get, install, quickstart,
+    build, check, completion, controller, create, diff, events, get, install, logs, quickstart,
     reconcile, sandbox, suspend, tree, uninstall, version,
 };
 
@@ -141,6 +141,11 @@ enum Command {
         after_help = "Examples:\n  driftless events\n  driftless events --for Kustomization/apps\n  driftless events -A --watch"
     )]
     Events(events::Args),
+    /// Show the controller's logs, optionally only about one object.
+    #[command(
+        after_help = "Examples:\n  driftless logs\n  driftless logs --for Kustomization/apps --level warn\n  driftless logs -f"
+    )]
+    Logs(logs::Args),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  source <(driftless completion bash)\n  driftless completion zsh > \"${fpath[1]}/_driftless\"\n  driftless completion fish > ~/.config/fish/completions/driftless.fish"
@@ -168,6 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tree(command) => block_on(tree::run(&global, command)),
         Command::Diff(command) => block_on(diff::run(&global, command)),
         Command::Events(args) => block_on(events::run(&global, args)),
+        Command::Logs(args) => block_on(logs::run(&global, args)),
     }
 }
 

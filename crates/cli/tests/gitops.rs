@@ -298,3 +298,21 @@ async fn quickstart_walks_through_the_loop() {
         "files kept with --dir"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_without_controller_pods_says_where_to_look() {
+    let sandbox = TestSandbox::start("logs").await;
+    let out = sandbox
+        .driftless(&["logs", "--for", "Kustomization/apps"])
+        .await
+        .code(1);
+    assert!(
+        out.stderr.contains("no controller pods") && out.stderr.contains("driftless install"),
+        "{out:#?}"
+    );
+    let bad = sandbox
+        .driftless(&["logs", "--level", "loud"])
+        .await
+        .code(1);
+    assert!(bad.stderr.contains("unknown --level"), "{bad:#?}");
+}

@@ -3,9 +3,9 @@
 //!
 //! Both `core/v1` and `events.k8s.io/v1` Events are read and merged by uid.
 //! A real API server shows every event through both APIs, but emitters
-//! pick one (kube-runtime's recorder, which the controller uses, writes
-//! `events.k8s.io/v1`), and a server that stores them apart, like the
-//! sandbox, would otherwise hide half of them.
+//! pick one (driftless's controller writes `core/v1`, kube-runtime's
+//! recorder `events.k8s.io/v1`), and a server that stores them apart, like
+//! the sandbox, would otherwise hide half of them.
 
 use std::collections::BTreeSet;
 

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod events;
 pub mod get;
 pub mod install;
+pub mod logs;
 pub mod quickstart;
 pub mod reconcile;
 pub mod sandbox;
