@@ -33,6 +33,11 @@ pub struct Args {
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
+    let filter = Filter::new(
+        args.for_.as_deref(),
+        &global.namespace,
+        args.level.as_deref(),
+    )?;
     let cluster = connect(global).await?;
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &args.controller_namespace);
     let selector = format!("app.kubernetes.io/name={CONTROLLER}");
