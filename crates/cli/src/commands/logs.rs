@@ -52,11 +52,6 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
             args.controller_namespace
         );
     }
-    let filter = Filter::new(
-        args.for_.as_deref(),
-        &cluster.namespace,
-        args.level.as_deref(),
-    )?;
     for pod in found.items {
         let name = pod.metadata.name.unwrap_or_default();
         let params = LogParams {
