@@ -110,7 +110,7 @@ fn at<'a>(obj: &'a Value, pointer: &str) -> &'a Value {
 
 #[tokio::test]
 async fn create_then_unchanged_without_writes_then_configured() {
-    let sb = TestSandbox::start("cycle").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let set = || {
@@ -237,7 +237,7 @@ async fn create_then_unchanged_without_writes_then_configured() {
 
 #[tokio::test]
 async fn drift_made_by_hand_is_detected_and_undone() {
-    let sb = TestSandbox::start("drift").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let set = || vec![configmap("default", "settings", json!({"color": "blue"}))];
@@ -275,7 +275,7 @@ async fn drift_made_by_hand_is_detected_and_undone() {
 
 #[tokio::test]
 async fn stages_let_a_shuffled_set_apply_in_one_go() {
-    let sb = TestSandbox::start("staged").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let set = vec![
@@ -321,7 +321,7 @@ async fn stages_let_a_shuffled_set_apply_in_one_go() {
 
 #[tokio::test]
 async fn diff_of_a_new_set_changes_nothing() {
-    let sb = TestSandbox::start("diffnew").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let diff = applier
@@ -347,7 +347,7 @@ async fn diff_of_a_new_set_changes_nothing() {
 
 #[tokio::test]
 async fn removed_fields_disappear_even_after_kubectl_created_the_object() {
-    let sb = TestSandbox::start("removal").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let cms = cm_api(&client, "default");
@@ -461,7 +461,7 @@ async fn removed_fields_disappear_even_after_kubectl_created_the_object() {
 
 #[tokio::test]
 async fn merge_mode_leaves_kubectl_fields_alone() {
-    let sb = TestSandbox::start("merge").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let cms = cm_api(&client, "default");
@@ -484,7 +484,7 @@ async fn merge_mode_leaves_kubectl_fields_alone() {
 
 #[tokio::test]
 async fn immutable_changes_fail_unless_forced() {
-    let sb = TestSandbox::start("immutable").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let deploys = deploy_api(&client, "default");
@@ -568,7 +568,7 @@ async fn immutable_changes_fail_unless_forced() {
 
 #[tokio::test]
 async fn immutable_configmaps_are_recreated_when_forced() {
-    let sb = TestSandbox::start("immutable-cm").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let frozen = |value: &str| {
@@ -605,7 +605,7 @@ async fn immutable_configmaps_are_recreated_when_forced() {
 
 #[tokio::test]
 async fn ssa_and_reconcile_annotations() {
-    let sb = TestSandbox::start("annotations").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let cms = cm_api(&client, "default");
@@ -655,7 +655,7 @@ async fn ssa_and_reconcile_annotations() {
 
 #[tokio::test]
 async fn reconcile_disabled_on_the_live_object_pauses_apply_and_prune() {
-    let sb = TestSandbox::start("paused").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let cms = cm_api(&client, "default");
@@ -701,7 +701,7 @@ async fn reconcile_disabled_on_the_live_object_pauses_apply_and_prune() {
 
 #[tokio::test]
 async fn errors_name_the_object_and_the_way_out() {
-    let sb = TestSandbox::start("errors").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
 
@@ -763,7 +763,7 @@ async fn errors_name_the_object_and_the_way_out() {
 
 #[tokio::test]
 async fn prune_deletes_in_reverse_order_and_spares_what_is_not_ours() {
-    let sb = TestSandbox::start("prune").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let mut kept = configmap("shop", "kept", json!({}));
@@ -840,7 +840,7 @@ async fn prune_deletes_in_reverse_order_and_spares_what_is_not_ours() {
 
 #[tokio::test]
 async fn prune_keeps_the_others_when_nothing_is_prunable() {
-    let sb = TestSandbox::start("prune-kept").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     applier
@@ -868,7 +868,7 @@ async fn prune_keeps_the_others_when_nothing_is_prunable() {
 
 #[tokio::test]
 async fn wait_healthy_follows_the_rollout() {
-    let sb = TestSandbox::start("health").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let template = |app: &str, restart: &str| {
@@ -912,7 +912,7 @@ async fn wait_healthy_follows_the_rollout() {
 
 #[tokio::test]
 async fn wait_healthy_names_failed_and_stuck_rollouts() {
-    let sb = TestSandbox::start("unhealthy").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let applier = Applier::new(client.clone(), options());
     let rollout = |name: &str, outcome: &str| {
@@ -957,7 +957,7 @@ async fn wait_healthy_names_failed_and_stuck_rollouts() {
 
 #[tokio::test]
 async fn objects_created_outside_are_adopted_with_one_write() {
-    let sb = TestSandbox::start("adopt").await;
+    let sb = TestSandbox::start().await;
     let client = sb.client().await;
     let cms = cm_api(&client, "default");
     let existing: DynamicObject =

@@ -59,7 +59,7 @@ pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Cluster> {
     })
 }
 
-async fn load_config(global: &GlobalArgs) -> anyhow::Result<kube::Config> {
+pub async fn load_config(global: &GlobalArgs) -> anyhow::Result<kube::Config> {
     let kubeconfig = match &global.kubeconfig {
         Some(path) => Kubeconfig::read_from(path).with_context(|| {
             format!(

@@ -275,16 +275,7 @@ fn classify(error: &driftless_source::Error) -> (&'static str, bool) {
 
 /// The error, its causes and what to do, on one line.
 pub(crate) fn describe(error: &driftless_source::Error) -> String {
-    let mut message = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        cause = inner.source();
-    }
+    let mut message = crate::error_chain(error);
     if let Some(hint) = error.hint() {
         message.push_str("; ");
         message.push_str(hint);

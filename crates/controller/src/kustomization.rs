@@ -239,7 +239,7 @@ pub async fn build_local(
         .tempdir()
         .map_err(|e| format!("cannot create a work directory: {e}"))?;
     let has_own = driftless_render::generated_kustomization(dir)
-        .map_err(|e| chain(&e))?
+        .map_err(|e| crate::error_chain(&e))?
         .is_none();
     let target = if has_own {
         std::path::absolute(dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?
@@ -842,7 +842,7 @@ async fn render_dir(
             let generated = driftless_render::generated_kustomization(&target).map_err(|e| {
                 Failure::new(
                     reasons::BUILD_FAILED,
-                    format!("kustomize build failed: {}", chain(&e)),
+                    format!("kustomize build failed: {}", crate::error_chain(&e)),
                 )
             })?;
             if let Some(generated) = generated {
@@ -879,7 +879,7 @@ async fn render_dir(
                 reasons::BUILD_FAILED,
                 format!(
                     "kustomize build failed for path {path_label:?}: {}",
-                    chain(&e)
+                    crate::error_chain(&e)
                 ),
             )
         })?;
@@ -887,7 +887,7 @@ async fn render_dir(
             driftless_render::substitute(&stream, &vars, true).map_err(|e| {
                 Failure::new(
                     reasons::BUILD_FAILED,
-                    format!("post-build substitution failed: {}", chain(&e)),
+                    format!("post-build substitution failed: {}", crate::error_chain(&e)),
                 )
             })?
         } else {
@@ -953,21 +953,6 @@ fn to_json(value: &driftless_render::yaml::Value) -> Value {
         Y::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
         Y::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
     }
-}
-
-/// An error and its causes on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        cause = inner.source();
-    }
-    message
 }
 
 /// `postBuild.substituteFrom` in order (later wins), then `postBuild.substitute` on top.

@@ -239,6 +239,22 @@ pub(crate) fn duration_of(
         .map_err(|e| format!("spec.{field} {:?} is not a duration: {e}", value.as_str()))
 }
 
+/// An error and its causes on one line (a condition message), skipping a
+/// cause whose text the message already holds.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    message
+}
+
 /// Now, as the API's timestamp type.
 pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())

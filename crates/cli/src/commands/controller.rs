@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::cluster::GlobalArgs;
 
@@ -74,23 +73,7 @@ async fn client_config(global: &GlobalArgs) -> anyhow::Result<kube::Config> {
             "cannot find a cluster: no $KUBECONFIG, ~/.kube/config or in-cluster service account; pass --kubeconfig",
         );
     }
-    let kubeconfig = match &global.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path).with_context(|| {
-            format!(
-                "cannot read the kubeconfig {}; check --kubeconfig",
-                path.display()
-            )
-        })?,
-        None => Kubeconfig::read()
-            .context("cannot read a kubeconfig from $KUBECONFIG or ~/.kube/config")?,
-    };
-    let options = KubeConfigOptions {
-        context: global.context.clone(),
-        ..Default::default()
-    };
-    kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .context("cannot use the kubeconfig; check --kubeconfig and --context")
+    crate::cluster::load_config(global).await
 }
 
 /// Ctrl-C or SIGTERM (what Kubernetes sends a pod), whichever comes first.
