@@ -10,66 +10,43 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
-use driftless_sandbox::{Sandbox, SandboxConfig};
+pub use driftless_testkit::cluster::DEADLINE;
+use driftless_testkit::cluster::TestCluster;
 use tokio::io::AsyncWriteExt;
 
-/// How long a simulated rollout takes in these tests.
-pub const ROLLOUT_DELAY: Duration = Duration::from_millis(200);
-/// The longest any polled condition or command may take before a test fails.
-pub const DEADLINE: Duration = Duration::from_secs(60);
-
 /// A directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!(
-            "driftless-cli-test-{label}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("the temp dir is writable");
-        TempDir(path)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("driftless-cli-test-{label}-"))
+            .tempdir()
+            .expect("the temp dir is writable");
+        TempDir(dir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running sandbox with a written kubeconfig.
+/// The shared in-process test cluster, with the binary and kubectl bound to it.
 pub struct TestSandbox {
-    pub sandbox: Sandbox,
-    pub dir: TempDir,
+    pub cluster: TestCluster,
 }
 
 impl TestSandbox {
-    pub async fn start(label: &str) -> TestSandbox {
-        let dir = TempDir::new(label);
-        let sandbox = Sandbox::start(SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("a loopback address"),
-            data_dir: Some(dir.path().join("data")),
-            kubeconfig_out: Some(dir.path().join("kubeconfig")),
-            rollout_delay: ROLLOUT_DELAY,
-        })
-        .await
-        .expect("the sandbox starts");
-        TestSandbox { sandbox, dir }
+    /// `_label` only documents the call site; each sandbox is independent.
+    pub async fn start(_label: &str) -> TestSandbox {
+        TestSandbox {
+            cluster: TestCluster::start().await,
+        }
     }
 
     pub fn kubeconfig_path(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+        self.cluster.kubeconfig_path()
     }
 
     /// `driftless <args>` against this sandbox.
@@ -80,7 +57,13 @@ impl TestSandbox {
             kubeconfig.to_str().expect("a UTF-8 temp path"),
         ];
         all.extend_from_slice(args);
-        run(env!("CARGO_BIN_EXE_driftless"), &all, None, self.dir.path()).await
+        run(
+            env!("CARGO_BIN_EXE_driftless"),
+            &all,
+            None,
+            self.cluster.scratch(),
+        )
+        .await
     }
 
     /// `kubectl <args>` against this sandbox, with `stdin` if given.
@@ -91,17 +74,12 @@ impl TestSandbox {
             kubeconfig.to_str().expect("a UTF-8 temp path"),
         ];
         all.extend_from_slice(args);
-        run("kubectl", &all, stdin, self.dir.path()).await
+        run("kubectl", &all, stdin, self.cluster.scratch()).await
     }
 
     /// A kube-rs client from the written kubeconfig.
     pub async fn client(&self) -> kube::Client {
-        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig_path())
-            .expect("the sandbox writes a readable kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .expect("the kubeconfig is usable");
-        kube::Client::try_from(config).expect("a client from the kubeconfig")
+        self.cluster.client().await
     }
 }
 
@@ -172,22 +150,17 @@ impl Output {
     }
 }
 
-/// Polls `check` until it returns `Some`, failing after [`DEADLINE`].
+/// Polls `check` until it returns `Some`, failing after the testkit's deadline.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(20);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(250));
-    }
+    driftless_testkit::cluster::eventually(what, || {
+        let attempt = check();
+        async move { attempt.await.ok_or_else(|| "not yet".to_owned()) }
+    })
+    .await
 }
 
 /// A Ready condition as the controller writes it.
