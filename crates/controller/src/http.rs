@@ -52,9 +52,9 @@ async fn serve_artifact(State(root): State<Arc<PathBuf>>, Path(path): Path<Strin
     }
 }
 
-/// Health and readiness as the state an operator needs: live while the
-/// process runs; ready once this replica reconciles (it is the leader, or
-/// leader election is off).
+/// Health and readiness: live while the process runs; ready once its
+/// servers are up and it is connected, leader or standby, so a standby
+/// replica does not hold up a rollout (leadership is the Lease's business).
 #[derive(Clone, Default)]
 pub struct Health {
     ready: Arc<AtomicBool>,
@@ -92,7 +92,7 @@ pub fn operations_router(metrics: Arc<Metrics>, health: Health) -> Router {
                     if ready {
                         (StatusCode::OK, "ok\n")
                     } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not leading\n")
+                        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
                     }
                 }
             }),

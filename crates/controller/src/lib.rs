@@ -198,13 +198,13 @@ pub async fn run(
             )
         });
     tokio::pin!(shutdown);
+    health.set_ready(true);
     if let Some(elector) = &elector {
         tokio::select! {
             () = elector.acquire() => {}
             () = &mut shutdown => return Ok(()),
         }
     }
-    health.set_ready(true);
 
     let reconcilers = futures::future::join(
         gitrepository::run(context.clone()),

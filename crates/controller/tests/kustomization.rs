@@ -712,3 +712,35 @@ async fn a_service_account_is_impersonated_and_unsupported_fields_are_refused() 
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_health_are_served() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let world = World::start_with(|options| options.metrics_listen = Some(addr)).await;
+    let head = world.fixture.commit("x");
+    world.create(World::kustomization("apps", "./deploy")).await;
+    world.wait_for("apps", "True", &head).await;
+    let get = |path: &str| driftless_testkit::cluster::http_get(&format!("http://{addr}{path}"));
+    assert_eq!(get("/healthz").expect("healthz").0, 200);
+    assert_eq!(get("/readyz").expect("readyz").0, 200);
+    let metrics = eventually("metrics for the Kustomization", || async {
+        let (code, body) = get("/metrics")?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        (code == 200 && text.contains(r#"gotk_reconcile_condition{kind="Kustomization",name="apps",namespace="default",type="Ready",status="True"} 1"#))
+            .then_some(text.clone())
+            .ok_or(text)
+    })
+    .await;
+    assert!(metrics.contains(r#"gotk_reconcile_duration_seconds_count{kind="Kustomization",name="apps",namespace="default"}"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"driftless_applied_objects_total{action="created"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"kind="GitRepository",name="fleet""#),
+        "{metrics}"
+    );
+}
