@@ -180,6 +180,7 @@ fn check_containers(containers: Option<&Value>, field: &str, causes: &mut Causes
 
 /// Checks a complete object about to be stored.
 pub fn validate(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    check_string_maps(rt, object)?;
     let mut causes = Causes::new();
     let name = object
         .pointer("/metadata/name")
@@ -225,6 +226,37 @@ pub fn validate(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
     } else {
         Err(ApiError::invalid(&rt.kind, &rt.group, name, &causes))
     }
+}
+
+/// ConfigMap and Secret data are `map[string]string` in Go: any other value
+/// fails to decode, which a real server answers with 400 BadRequest, the
+/// wording below following its message. (Post-build substitution can turn
+/// `port: ${PORT}` into a number; this is where such a manifest fails.)
+fn check_string_maps(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    let fields: &[&str] = match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "ConfigMap") => &["data"],
+        ("", "Secret") => &["data", "stringData"],
+        _ => return Ok(()),
+    };
+    for field in fields {
+        let Some(map) = object.get(*field).and_then(Value::as_object) else {
+            continue;
+        };
+        if let Some((key, value)) = map.iter().find(|(_, v)| !v.is_string()) {
+            let found = match value {
+                Value::Number(_) => "number",
+                Value::Bool(_) => "bool",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+                Value::Null | Value::String(_) => "null",
+            };
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"v1\" cannot be handled as a {kind}: json: cannot unmarshal {found} into Go struct field {kind}.{field} of type string (key {key:?})",
+                kind = rt.kind
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses changes to fields Kubernetes never lets change after creation.
@@ -283,6 +315,29 @@ mod tests {
         Catalog::default()
             .lookup(group, version, plural)
             .expect("builtin")
+    }
+
+    #[test]
+    fn configmap_and_secret_data_must_be_strings() {
+        let cm = rt("", "v1", "configmaps");
+        let good = json!({"metadata": {"name": "a"}, "data": {"port": "80"}});
+        assert!(validate(&cm, &good).is_ok());
+        let bad = json!({"metadata": {"name": "a"}, "data": {"port": 80}});
+        let err = validate(&cm, &bad).expect_err("a number is refused");
+        assert_eq!(err.code, 400);
+        assert!(
+            err.message.contains("cannot unmarshal number") && err.message.contains("\"port\""),
+            "{}",
+            err.message
+        );
+        let secret = rt("", "v1", "secrets");
+        assert!(
+            validate(
+                &secret,
+                &json!({"metadata": {"name": "s"}, "stringData": {"on": true}})
+            )
+            .is_err()
+        );
     }
 
     #[test]
