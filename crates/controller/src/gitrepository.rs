@@ -445,6 +445,12 @@ async fn write_success(
             .publish(repo, EventType::Normal, "NewArtifact", &message)
             .await;
     }
+    // Nothing changed (the usual poll): no write, so no watch event wakes
+    // the Kustomizations that use this source.
+    if repo.status.as_ref() == Some(&status) {
+        record_ready(repo, context, &status);
+        return;
+    }
     patch_status(repo, context, &status).await;
 }
 
@@ -510,18 +516,26 @@ fn failure_condition(
     }
 }
 
-async fn patch_status(repo: &GitRepository, context: &Context, status: &GitRepositoryStatus) {
-    let namespace = repo.namespace().unwrap_or_default();
-    let name = repo.name_any();
+fn record_ready(repo: &GitRepository, context: &Context, status: &GitRepositoryStatus) {
     if let Some(ready) = status
         .conditions
         .as_deref()
         .and_then(|c| conditions::find(c, types::READY))
     {
-        context
-            .metrics
-            .record_condition(KIND, &namespace, &name, types::READY, &ready.status);
+        context.metrics.record_condition(
+            KIND,
+            &repo.namespace().unwrap_or_default(),
+            &repo.name_any(),
+            types::READY,
+            &ready.status,
+        );
     }
+}
+
+async fn patch_status(repo: &GitRepository, context: &Context, status: &GitRepositoryStatus) {
+    let namespace = repo.namespace().unwrap_or_default();
+    let name = repo.name_any();
+    record_ready(repo, context, status);
     let api: Api<GitRepository> = Api::namespaced(context.client.clone(), &namespace);
     let mut patch = serde_json::json!({ "status": status });
     // A merge patch keeps the keys it leaves out: fields that went away (the

@@ -55,6 +55,7 @@ struct Memory {
 struct State {
     context: Arc<Context>,
     memory: Memory,
+    artifacts: ArtifactCache,
     drift: Arc<drift::DriftWatch>,
 }
 
@@ -71,6 +72,7 @@ pub(crate) async fn run(context: Arc<Context>) {
     let state = Arc::new(State {
         context: context.clone(),
         memory: Memory::default(),
+        artifacts: ArtifactCache::default(),
         drift: Arc::new(drift),
     });
     let drift_enabled = context.options.drift_watch;
@@ -223,9 +225,8 @@ pub fn apply_options(ks: &Kustomization, field_manager: &str) -> ApplyOptions {
 }
 
 /// Renders a local directory as `ks` would render its source path (for
-/// `driftless diff kustomization NAME --path DIR`). A directory with no
-/// kustomization file is copied first, since Flux's generated one is
-/// written into it.
+/// `driftless diff`/`build kustomization NAME --path DIR`); the directory
+/// is only read.
 pub async fn build_local(
     ks: &Kustomization,
     client: &kube::Client,
@@ -238,16 +239,8 @@ pub async fn build_local(
         .prefix("driftless-build-")
         .tempdir()
         .map_err(|e| format!("cannot create a work directory: {e}"))?;
-    let has_own = driftless_render::generated_kustomization(dir)
-        .map_err(|e| crate::error_chain(&e))?
-        .is_none();
-    let target = if has_own {
-        std::path::absolute(dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?
-    } else {
-        let copy = workdir.path().join("source");
-        copy_dir(dir, &copy).map_err(|e| format!("cannot copy {}: {e}", dir.display()))?;
-        copy
-    };
+    let target =
+        std::path::absolute(dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?;
     render_dir(ks, client, target, workdir.path())
         .await
         .map_err(|failure| failure.message)
@@ -367,7 +360,7 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
     }
 
     let started = Instant::now();
-    let outcome = apply_revision(ks, context, &source, &status).await;
+    let outcome = apply_revision(ks, context, &state.artifacts, &source, &status).await;
     let action = match outcome {
         Ok(applied) => {
             if context.options.drift_watch {
@@ -558,6 +551,7 @@ struct Applied {
 async fn apply_revision(
     ks: &Kustomization,
     context: &Context,
+    artifacts: &ArtifactCache,
     source: &SourceArtifact,
     status: &KustomizationStatus,
 ) -> Result<Applied, Failure> {
@@ -570,29 +564,8 @@ async fn apply_revision(
                 format!("cannot create a work directory: {e}"),
             )
         })?;
-    let bytes = download(&context.http, &source.url).await?;
-    let root = workdir.path().join("source");
-    let (digest, url) = (source.digest.clone(), source.url.clone());
-    let unpack_root = root.clone();
-    tokio::task::spawn_blocking(move || {
-        driftless_source::unpack_verified(&bytes, &digest, &url, &unpack_root)
-    })
-    .await
-    .map_err(|e| {
-        Failure::new(
-            reasons::ARTIFACT_FAILED,
-            format!("the unpack task failed: {e}"),
-        )
-    })?
-    .map_err(|e| {
-        Failure::new(
-            reasons::ARTIFACT_FAILED,
-            format!(
-                "{e}; {}",
-                e.hint().unwrap_or("the source will produce it again")
-            ),
-        )
-    })?;
+    let unpacked = artifacts.unpacked(&context.http, source).await?;
+    let root = unpacked.path().to_path_buf();
 
     let objects = render(ks, context, &root, workdir.path()).await?;
     let digest = objects_digest(&objects);
@@ -684,6 +657,87 @@ fn record_history(
     history.truncate(KEEP);
 }
 
+/// Unpacked artifacts by digest, shared read-only by every Kustomization
+/// that uses that revision: a fleet of Kustomizations over one source
+/// downloads, verifies and unpacks it once, not once per Kustomization.
+#[derive(Default)]
+struct ArtifactCache {
+    recent: Mutex<std::collections::VecDeque<(String, UnpackedCell)>>,
+}
+
+type UnpackedCell = Arc<tokio::sync::OnceCell<Arc<tempfile::TempDir>>>;
+
+/// Revisions kept unpacked; an evicted one is removed from disk when its
+/// last reconcile finishes with it.
+const CACHED_ARTIFACTS: usize = 8;
+
+impl ArtifactCache {
+    async fn unpacked(
+        &self,
+        http: &reqwest::Client,
+        source: &SourceArtifact,
+    ) -> Result<Arc<tempfile::TempDir>, Failure> {
+        let cell = {
+            let mut recent = self.recent.lock().expect("artifact cache lock");
+            match recent.iter().find(|(digest, _)| *digest == source.digest) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = UnpackedCell::default();
+                    recent.push_back((source.digest.clone(), cell.clone()));
+                    if recent.len() > CACHED_ARTIFACTS {
+                        recent.pop_front();
+                    }
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| unpack(http, source))
+            .await
+            .map(Arc::clone)
+    }
+}
+
+async fn unpack(
+    http: &reqwest::Client,
+    source: &SourceArtifact,
+) -> Result<Arc<tempfile::TempDir>, Failure> {
+    let dir = tempfile::Builder::new()
+        .prefix("driftless-artifact-")
+        .tempdir()
+        .map_err(|e| {
+            Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("cannot create a directory for the artifact: {e}"),
+            )
+        })?;
+    let bytes = download(http, &source.url).await?;
+    let (digest, url, into) = (
+        source.digest.clone(),
+        source.url.clone(),
+        dir.path().to_path_buf(),
+    );
+    tokio::task::spawn_blocking(move || {
+        driftless_source::unpack_verified(&bytes, &digest, &url, &into)
+    })
+    .await
+    .map_err(|e| {
+        Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!("the unpack task failed: {e}"),
+        )
+    })?
+    .map_err(|e| {
+        Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "{e}; {}",
+                e.hint().unwrap_or("the source will produce it again")
+            ),
+        )
+    })?;
+    Ok(Arc::new(dir))
+}
+
 async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Failure> {
     let fail = |e: String| {
         Failure::new(
@@ -751,17 +805,19 @@ fn resolve_path(root: &Path, spec_path: Option<&str>) -> Result<PathBuf, Failure
 /// `components`. It is a separate kustomization that lists the path as its
 /// resource, so the user's own kustomization.yaml is never edited. JSON is
 /// valid YAML, so it is written as JSON.
-fn overlay(ks: &Kustomization, target: &Path, overlay_dir: &Path) -> Option<Value> {
+/// Whether the spec asks for anything only an overlay can do.
+fn needs_overlay(ks: &Kustomization) -> bool {
     let spec = &ks.spec;
-    let needed = spec.target_namespace.is_some()
+    spec.target_namespace.is_some()
         || spec.name_prefix.is_some()
         || spec.name_suffix.is_some()
         || spec.patches.as_ref().is_some_and(|p| !p.is_empty())
         || spec.images.as_ref().is_some_and(|i| !i.is_empty())
-        || spec.components.as_ref().is_some_and(|c| !c.is_empty());
-    if !needed {
-        return None;
-    }
+        || spec.components.as_ref().is_some_and(|c| !c.is_empty())
+}
+
+fn overlay(ks: &Kustomization, target: &Path, overlay_dir: &Path) -> Value {
+    let spec = &ks.spec;
     let relative = relative_path(overlay_dir, target);
     let mut kustomization = serde_json::json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -797,7 +853,7 @@ fn overlay(ks: &Kustomization, target: &Path, overlay_dir: &Path) -> Option<Valu
             .collect();
         fields.insert("components".into(), paths.into());
     }
-    Some(kustomization)
+    kustomization
 }
 
 /// `target` relative to `from`, both under the same work directory.
@@ -825,8 +881,9 @@ async fn render(
     render_dir(ks, &context.client, target, workdir).await
 }
 
-/// Renders `target` (inside a scratch copy that may be written to) as the
+/// Renders `target` (only read: the unpacked source is shared) as the
 /// Kustomization would: overlay, build, substitution, common metadata.
+/// Scratch files go to `workdir`.
 async fn render_dir(
     ks: &Kustomization,
     client: &kube::Client,
@@ -834,41 +891,49 @@ async fn render_dir(
     workdir: &Path,
 ) -> Result<Vec<Value>, Failure> {
     let overlay_dir = workdir.join("overlay");
-    let build_dir = match overlay(ks, &target, &overlay_dir) {
-        Some(kustomization) => {
-            // The overlay names the path as a resource, which Kustomize only
-            // accepts with a kustomization file in it: write Flux's generated
-            // one into our unpacked copy when the repository has none.
-            let generated = driftless_render::generated_kustomization(&target).map_err(|e| {
+    let build_dir = if needs_overlay(ks) {
+        // The overlay names the path as a resource, which Kustomize only
+        // accepts with a kustomization file in it. The unpacked source is
+        // shared and read-only, so a path without one is copied and Flux's
+        // generated kustomization written into the copy.
+        let generated = driftless_render::generated_kustomization(&target).map_err(|e| {
+            Failure::new(
+                reasons::BUILD_FAILED,
+                format!("kustomize build failed: {}", crate::error_chain(&e)),
+            )
+        })?;
+        let target = match generated {
+            Some(generated) => {
+                let copy = workdir.join("target");
+                copy_dir(&target, &copy)
+                    .and_then(|()| std::fs::write(copy.join("kustomization.yaml"), generated))
+                    .map_err(|e| {
+                        Failure::new(
+                            reasons::BUILD_FAILED,
+                            format!("cannot write the generated kustomization: {e}"),
+                        )
+                    })?;
+                copy
+            }
+            None => target,
+        };
+        let kustomization = overlay(ks, &target, &overlay_dir);
+        std::fs::create_dir_all(&overlay_dir)
+            .and_then(|()| {
+                std::fs::write(
+                    overlay_dir.join("kustomization.yaml"),
+                    kustomization.to_string(),
+                )
+            })
+            .map_err(|e| {
                 Failure::new(
                     reasons::BUILD_FAILED,
-                    format!("kustomize build failed: {}", crate::error_chain(&e)),
+                    format!("cannot write the overlay: {e}"),
                 )
             })?;
-            if let Some(generated) = generated {
-                std::fs::write(target.join("kustomization.yaml"), generated).map_err(|e| {
-                    Failure::new(
-                        reasons::BUILD_FAILED,
-                        format!("cannot write the generated kustomization: {e}"),
-                    )
-                })?;
-            }
-            std::fs::create_dir_all(&overlay_dir)
-                .and_then(|()| {
-                    std::fs::write(
-                        overlay_dir.join("kustomization.yaml"),
-                        kustomization.to_string(),
-                    )
-                })
-                .map_err(|e| {
-                    Failure::new(
-                        reasons::BUILD_FAILED,
-                        format!("cannot write the overlay: {e}"),
-                    )
-                })?;
-            overlay_dir
-        }
-        None => target,
+        overlay_dir
+    } else {
+        target
     };
     let vars = substitution_variables(ks, client).await?;
     let substitute = ks.spec.post_build.is_some();
