@@ -409,6 +409,31 @@ async fn kustomizations(rows: &mut Vec<Row>) {
     })
     .await;
     let first_apply = start.elapsed();
+    // A Ready this fast must still mean every object is in the cluster.
+    let inventory = kustomizations
+        .get("big")
+        .await
+        .expect("big exists")
+        .status
+        .and_then(|s| s.inventory)
+        .map_or(0, |i| i.entries.len());
+    let applied: usize = futures::future::join_all((0..BIG_NAMESPACES).map(|n| {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &format!("big-{n}"));
+        async move {
+            api.list(&ListParams::default())
+                .await
+                .map_or(0, |l| l.items.len())
+        }
+    }))
+    .await
+    .into_iter()
+    .sum();
+    assert_eq!(inventory, BIG_OBJECTS, "big's inventory");
+    assert_eq!(
+        applied,
+        BIG_OBJECTS - BIG_NAMESPACES,
+        "ConfigMaps applied by big"
+    );
     let (peer, _) = start_cluster().await;
     let kubectl_first = kubectl_apply(&peer, &rendered_file, scratch.path());
     rows.push(Row::against(
