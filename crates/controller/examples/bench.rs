@@ -419,10 +419,19 @@ async fn kustomizations(rows: &mut Vec<Row>) {
         .map_or(0, |i| i.entries.len());
     let applied: usize = futures::future::join_all((0..BIG_NAMESPACES).map(|n| {
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), &format!("big-{n}"));
+        // Only ours: a namespace may hold ConfigMaps the server adds.
         async move {
-            api.list(&ListParams::default())
-                .await
-                .map_or(0, |l| l.items.len())
+            api.list(&ListParams::default()).await.map_or(0, |l| {
+                l.items
+                    .iter()
+                    .filter(|cm| {
+                        cm.metadata
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.starts_with("cm-"))
+                    })
+                    .count()
+            })
         }
     }))
     .await
