@@ -1,0 +1,944 @@
+//! The controller's figures: how fast GitRepositories and Kustomizations
+//! become Ready, what a requested reconcile costs, how long a commit takes
+//! to reach the cluster and how much memory the controller holds, each
+//! beside its peer (the git CLI, `kubectl apply --server-side`) where one
+//! can run here.
+//!
+//! Run `cargo run --release -p driftless-controller --example bench [-- <which>]`
+//! with `<which>` one of `sources`, `kustomizations`, `all` (default). Needs
+//! `git` and `kubectl` on the PATH. `BENCH_FLEET` sets the Kustomization
+//! count of the memory figure (default 1000); `BENCH_CONCURRENCY` the
+//! controller's `concurrency` (default 4, as `ControllerOptions::new`).
+//!
+//! The sandbox runs in this process; the controller runs in a child process
+//! (this binary again, in its hidden `__controller` mode) so that the child's
+//! `/proc/<pid>/status` holds the controller's memory alone. The idle
+//! figure is a controller started against the same cluster with none of the
+//! objects yet; the delta is the memory attributable to tracking them.
+//!
+//! Not for regression gating: timings on a shared 2-core machine are noisy.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use driftless_api::annotations::RECONCILE_REQUESTED_AT;
+use driftless_api::conditions::{self, types};
+use driftless_api::{GitRepository, Kustomization};
+use driftless_testkit::cluster::{TestCluster, http_get};
+use driftless_testkit::{Fixture, GitDaemon};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+const USAGE: &str = "usage: bench [sources|kustomizations|all]";
+const NS: &str = "default";
+const SOURCES: usize = 200;
+const ROUNDS: usize = 5;
+/// Objects of the single large Kustomization: a few namespaces, the rest ConfigMaps.
+const BIG_NAMESPACES: usize = 5;
+const BIG_OBJECTS: usize = 1_000;
+/// Beyond this the fleet figure is also taken at `SMALL_FLEET` (the brief's cut-off).
+const SLOW_FLEET: Duration = Duration::from_secs(300);
+const SMALL_FLEET: usize = 200;
+/// The longest any single wait may take before the figure is reported as partial.
+const FLEET_DEADLINE: Duration = Duration::from_secs(15 * 60);
+const DEADLINE: Duration = Duration::from_secs(5 * 60);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("__controller") {
+        return controller_main(&args[1..]);
+    }
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    if !matches!(which, "sources" | "kustomizations" | "all") || args.len() > 1 {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let mut rows = Vec::new();
+        if which != "kustomizations" {
+            sources(&mut rows).await;
+        }
+        if which != "sources" {
+            kustomizations(&mut rows).await;
+        }
+        println!("\n## summary (concurrency {})\n", concurrency());
+        print_table(&rows);
+    });
+    ExitCode::SUCCESS
+}
+
+fn concurrency() -> u16 {
+    std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+// ---------------------------------------------------------------- child --
+
+/// `__controller <kubeconfig> <storage dir> <metrics port> <concurrency>`:
+/// runs the controller until stdin closes, so that it also stops when the
+/// parent dies.
+fn controller_main(args: &[String]) -> ExitCode {
+    let [kubeconfig, storage, port, concurrency] = args else {
+        eprintln!("usage: bench __controller <kubeconfig> <storage> <metrics port> <concurrency>");
+        return ExitCode::from(2);
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let client = kube::Client::try_from(config)?;
+        let mut options = driftless_controller::ControllerOptions::new(storage);
+        options.artifact_listen = "127.0.0.1:0".parse()?;
+        options.metrics_listen = Some(format!("127.0.0.1:{port}").parse()?);
+        options.concurrency = concurrency.parse()?;
+        driftless_controller::run(client, options, async {
+            let _ = tokio::task::spawn_blocking(|| {
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
+            })
+            .await;
+        })
+        .await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The controller in its child process.
+struct Controller {
+    child: Child,
+    metrics: String,
+    log: PathBuf,
+}
+
+/// VmRSS and VmHWM (peak) of a process, in KiB.
+#[derive(Clone, Copy)]
+struct Memory {
+    rss: u64,
+    peak: u64,
+}
+
+impl Controller {
+    /// Starts the controller on `cluster` and waits until it serves metrics.
+    async fn start(cluster: &TestCluster, scratch: &Path, label: &str) -> Controller {
+        let storage = scratch.join(format!("storage-{label}"));
+        std::fs::create_dir_all(&storage).expect("a writable scratch dir");
+        let log = scratch.join(format!("controller-{label}.log"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let child = Command::new(std::env::current_exe().expect("this binary's path"))
+            .arg("__controller")
+            .arg(cluster.kubeconfig_path())
+            .arg(&storage)
+            .arg(port.to_string())
+            .arg(concurrency().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("a writable log"))
+            .spawn()
+            .expect("the controller process starts");
+        let controller = Controller {
+            child,
+            metrics: format!("http://127.0.0.1:{port}/metrics"),
+            log,
+        };
+        wait_until(
+            "the controller serves metrics",
+            DEADLINE,
+            ms(20),
+            || async {
+                http_get(&controller.metrics)
+                    .and_then(|(code, _)| (code == 200).then_some(()).ok_or(code.to_string()))
+            },
+        )
+        .await;
+        controller
+    }
+
+    fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the controller is running");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .expect("a kB figure in /proc/<pid>/status")
+        };
+        Memory {
+            rss: field("VmRSS:"),
+            peak: field("VmHWM:"),
+        }
+    }
+
+    /// Reconciles of `kind` that ran to the end (the early "not due yet"
+    /// returns are not counted), from `gotk_reconcile_duration_seconds`.
+    fn reconciles(&self, kind: &str) -> u64 {
+        let (_, body) = http_get(&self.metrics).expect("the controller serves metrics");
+        let needle = format!("kind=\"{kind}\"");
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| {
+                l.starts_with("gotk_reconcile_duration_seconds_count{") && l.contains(&needle)
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// WARN and ERROR lines the controller logged.
+    fn warnings(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .count()
+    }
+
+    fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(ms(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A controller's memory with no objects yet to track, after it settles.
+async fn idle_memory(cluster: &TestCluster, scratch: &Path) -> Memory {
+    let controller = Controller::start(cluster, scratch, "idle").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let memory = controller.memory();
+    controller.stop();
+    memory
+}
+
+// -------------------------------------------------------------- sources --
+
+async fn sources(rows: &mut Vec<Row>) {
+    println!("## sources\n");
+    let (cluster, client) = start_cluster().await;
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let served = scratch.path().join("served");
+    let setup = Instant::now();
+    for i in 0..SOURCES {
+        let fixture = Fixture::new(&served, &format!("repo-{i:03}"));
+        fixture.write("deploy/config.yaml", &configmap(&format!("cm-{i}"), "1"));
+        fixture.commit("initial");
+    }
+    let daemon = GitDaemon::start(&served);
+    println!(
+        "{SOURCES} repositories (one ConfigMap each), one git daemon; set up in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+
+    let idle = idle_memory(&cluster, scratch.path()).await;
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), NS);
+    for i in 0..SOURCES {
+        let name = format!("repo-{i:03}");
+        let repo = GitRepository::test(&name)
+            .in_namespace(NS)
+            .url(&daemon.url(&name))
+            .branch("main");
+        repos
+            .create(&PostParams::default(), &repo)
+            .await
+            .expect("GitRepository created");
+    }
+    let controller = Controller::start(&cluster, scratch.path(), "sources").await;
+    let (took, ready) = wait_ready::<GitRepository>(&repos, SOURCES, DEADLINE).await;
+    let memory = controller.memory();
+    println!(
+        "{ready}/{SOURCES} GitRepositories Ready {} after the controller started; {} reconciles",
+        secs(took),
+        controller.reconciles("GitRepository")
+    );
+    rows.push(Row::ours(
+        &format!("{SOURCES} GitRepositories (1m) all Ready"),
+        secs(took),
+    ));
+    memory_rows(rows, &format!("{SOURCES} GitRepositories"), idle, memory);
+
+    // Poll cost: a requested reconcile of one GitRepository whose branch has
+    // not moved, against the git CLI asking the same server for its refs.
+    let url = daemon.url("repo-000");
+    let mut ours = Vec::new();
+    for round in 0..ROUNDS {
+        ours.push(request_reconcile(&repos, "repo-000", round).await);
+    }
+    let mut theirs = Vec::new();
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let out = Command::new("git")
+            .args(["ls-remote", &url])
+            .output()
+            .expect("git runs");
+        theirs.push(start.elapsed());
+        assert!(out.status.success(), "git ls-remote {url} failed");
+    }
+    rows.push(Row::against(
+        &format!("poll, nothing changed (median of {ROUNDS})"),
+        median(&ours),
+        "git ls-remote",
+        median(&theirs),
+    ));
+    print_warnings(&controller);
+    controller.stop();
+    cluster.sandbox.shutdown().await;
+    drop(daemon);
+    println!();
+}
+
+// ------------------------------------------------------- kustomizations --
+
+async fn kustomizations(rows: &mut Vec<Row>) {
+    println!("## kustomizations\n");
+    let (cluster, client) = start_cluster().await;
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let served = scratch.path().join("served");
+    let fixture = Fixture::new(&served, "app");
+    for i in 0..10 {
+        fixture.write(
+            &format!("deploy/cm-{i}.yaml"),
+            &configmap(&format!("cm-{i}"), "0"),
+        );
+    }
+    write_big(&fixture.work.join("big"));
+    fixture.commit("initial");
+    let daemon = GitDaemon::start(&served);
+
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), NS);
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), NS);
+    let mut source = GitRepository::test("app")
+        .in_namespace(NS)
+        .url(&daemon.url("app"))
+        .branch("main");
+    source.spec.interval = "1h".into();
+    repos
+        .create(&PostParams::default(), &source)
+        .await
+        .expect("GitRepository created");
+    let mut ks = Kustomization::test("app")
+        .in_namespace(NS)
+        .git_source("app")
+        .path("./deploy");
+    ks.spec.interval = "1h".into();
+    kustomizations
+        .create(&PostParams::default(), &ks)
+        .await
+        .expect("Kustomization created");
+    let controller = Controller::start(&cluster, scratch.path(), "latency").await;
+    wait_ready::<Kustomization>(&kustomizations, 1, DEADLINE).await;
+
+    // Commit to applied: the push is not timed; the clock starts when the
+    // source is asked to look, as `reconcile kustomization --with-source` does.
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let mut latencies = Vec::new();
+    for round in 1..=ROUNDS {
+        let value = round.to_string();
+        fixture.write("deploy/cm-0.yaml", &configmap("cm-0", &value));
+        fixture.commit(&format!("round {round}"));
+        let start = Instant::now();
+        annotate(&repos, "app", &format!("latency-{round}-{}", nanos())).await;
+        wait_until("the commit applied", DEADLINE, ms(10), || async {
+            let cm = configmaps.get("cm-0").await.map_err(|e| e.to_string())?;
+            let seen = cm.data.and_then(|d| d.get("value").cloned());
+            (seen.as_deref() == Some(value.as_str()))
+                .then_some(())
+                .ok_or(format!("value {seen:?}"))
+        })
+        .await;
+        latencies.push(start.elapsed());
+    }
+    rows.push(Row::ours(
+        &format!("commit to applied, 10 objects (median of {ROUNDS})"),
+        millis(median(&latencies)),
+    ));
+
+    // 1,000 objects: the first apply through the controller (artifact
+    // download, render, staged apply, status) against kubectl applying the
+    // same rendered YAML into a second, fresh sandbox.
+    let rendered = driftless_render::build(&fixture.work.join("big")).expect("big/ renders");
+    let rendered_file = scratch.path().join("big.yaml");
+    std::fs::write(&rendered_file, &rendered).expect("writable scratch");
+    let mut big = Kustomization::test("big")
+        .in_namespace(NS)
+        .git_source("app")
+        .path("./big");
+    big.spec.interval = "1h".into();
+    let start = Instant::now();
+    kustomizations
+        .create(&PostParams::default(), &big)
+        .await
+        .expect("Kustomization created");
+    wait_until("big Ready", DEADLINE, ms(20), || async {
+        let ks = kustomizations.get("big").await.map_err(|e| e.to_string())?;
+        is_ready(ks.status.as_ref().and_then(|s| s.conditions.as_deref()))
+            .then_some(())
+            .ok_or_else(|| format!("{:?}", ks.status.and_then(|s| s.conditions)))
+    })
+    .await;
+    let first_apply = start.elapsed();
+    // A Ready this fast must still mean every object is in the cluster.
+    let inventory = kustomizations
+        .get("big")
+        .await
+        .expect("big exists")
+        .status
+        .and_then(|s| s.inventory)
+        .map_or(0, |i| i.entries.len());
+    let applied: usize = futures::future::join_all((0..BIG_NAMESPACES).map(|n| {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &format!("big-{n}"));
+        // Only ours: a namespace may hold ConfigMaps the server adds.
+        async move {
+            api.list(&ListParams::default()).await.map_or(0, |l| {
+                l.items
+                    .iter()
+                    .filter(|cm| {
+                        cm.metadata
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.starts_with("cm-"))
+                    })
+                    .count()
+            })
+        }
+    }))
+    .await
+    .into_iter()
+    .sum();
+    assert_eq!(inventory, BIG_OBJECTS, "big's inventory");
+    assert_eq!(
+        applied,
+        BIG_OBJECTS - BIG_NAMESPACES,
+        "ConfigMaps applied by big"
+    );
+    let (peer, _) = start_cluster().await;
+    let kubectl_first = kubectl_apply(&peer, &rendered_file, scratch.path());
+    rows.push(Row::against(
+        &format!("{BIG_OBJECTS} objects, first apply to Ready"),
+        first_apply,
+        "kubectl apply --server-side",
+        kubectl_first,
+    ));
+
+    let mut noop = Vec::new();
+    for round in 0..ROUNDS {
+        noop.push(request_reconcile(&kustomizations, "big", round).await);
+    }
+    let mut kubectl_noop = Vec::new();
+    for _ in 0..ROUNDS {
+        kubectl_noop.push(kubectl_apply(&peer, &rendered_file, scratch.path()));
+    }
+    rows.push(Row::against(
+        &format!("{BIG_OBJECTS} objects, no-op reconcile (median of {ROUNDS})"),
+        median(&noop),
+        "kubectl apply --server-side (no-op)",
+        median(&kubectl_noop),
+    ));
+    println!(
+        "latency and {BIG_OBJECTS}-object runs: {} Kustomization reconciles, {} GitRepository reconciles",
+        controller.reconciles("Kustomization"),
+        controller.reconciles("GitRepository")
+    );
+    print_warnings(&controller);
+    controller.stop();
+    peer.sandbox.shutdown().await;
+    cluster.sandbox.shutdown().await;
+    drop(daemon);
+
+    let fleet_size = std::env::var("BENCH_FLEET")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let took = fleet(rows, fleet_size).await;
+    if took.is_none_or(|took| took > SLOW_FLEET) && fleet_size > SMALL_FLEET {
+        println!(
+            "{fleet_size} Kustomizations took over {} s; also measuring {SMALL_FLEET}",
+            SLOW_FLEET.as_secs()
+        );
+        fleet(rows, SMALL_FLEET).await;
+    }
+}
+
+/// `count` Kustomizations of 10 ConfigMaps each, all from one GitRepository
+/// whose repository holds `count` directories; returns how long they took
+/// to become Ready, or `None` if they did not within [`FLEET_DEADLINE`].
+async fn fleet(rows: &mut Vec<Row>, count: usize) -> Option<Duration> {
+    let (cluster, client) = start_cluster().await;
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let served = scratch.path().join("served");
+    let fixture = Fixture::new(&served, "fleet");
+    for k in 0..count {
+        for i in 0..10 {
+            // No namespace: each Kustomization's targetNamespace places them.
+            fixture.write(
+                &format!("k{k:04}/cm-{i}.yaml"),
+                &format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k{k:04}-cm-{i}\ndata:\n  value: \"{i}\"\n"
+                ),
+            );
+        }
+    }
+    fixture.commit("fleet");
+    let daemon = GitDaemon::start(&served);
+    let idle = idle_memory(&cluster, scratch.path()).await;
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "fleet"}})).expect("a Namespace"),
+        )
+        .await
+        .expect("Namespace created");
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), NS);
+    let mut source = GitRepository::test("fleet")
+        .in_namespace(NS)
+        .url(&daemon.url("fleet"))
+        .branch("main");
+    source.spec.interval = "1h".into();
+    repos
+        .create(&PostParams::default(), &source)
+        .await
+        .expect("GitRepository created");
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), NS);
+    for k in 0..count {
+        let mut ks = Kustomization::test(&format!("k{k:04}"))
+            .in_namespace(NS)
+            .git_source("fleet")
+            .path(&format!("./k{k:04}"));
+        ks.spec.interval = "1h".into();
+        ks.spec.target_namespace = Some("fleet".into());
+        kustomizations
+            .create(&PostParams::default(), &ks)
+            .await
+            .expect("Kustomization created");
+    }
+
+    let controller = Controller::start(&cluster, scratch.path(), &format!("fleet-{count}")).await;
+    let (took, ready) = wait_ready::<Kustomization>(&kustomizations, count, FLEET_DEADLINE).await;
+    let memory = controller.memory();
+    let all = ready == count;
+    println!(
+        "{ready}/{count} Kustomizations (10 ConfigMaps each, one GitRepository) Ready {} after the controller started; {} Kustomization reconciles",
+        secs(took),
+        controller.reconciles("Kustomization")
+    );
+    let figure = if all {
+        secs(took)
+    } else {
+        format!("{ready}/{count} in {}", secs(took))
+    };
+    rows.push(Row::ours(
+        &format!("{count} Kustomizations x 10 objects all Ready"),
+        figure,
+    ));
+    memory_rows(rows, &format!("{count} Kustomizations"), idle, memory);
+    print_warnings(&controller);
+    controller.stop();
+    cluster.sandbox.shutdown().await;
+    drop(daemon);
+    println!();
+    all.then_some(took)
+}
+
+/// `big/`: a kustomization.yaml over [`BIG_NAMESPACES`] Namespaces and
+/// ConfigMaps spread over them, [`BIG_OBJECTS`] objects in all.
+fn write_big(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("writable work tree");
+    let namespaces: String = (0..BIG_NAMESPACES)
+        .map(|n| format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: big-{n}\n"))
+        .collect();
+    std::fs::write(dir.join("namespaces.yaml"), namespaces).expect("writable work tree");
+    let mut resources = vec!["namespaces.yaml".to_owned()];
+    let configmaps = BIG_OBJECTS - BIG_NAMESPACES;
+    for (file, chunk) in (0..configmaps).collect::<Vec<_>>().chunks(100).enumerate() {
+        let text: String = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:04}\n  namespace: big-{}\ndata:\n  index: \"{i}\"\n  color: blue\n",
+                    i % BIG_NAMESPACES
+                )
+            })
+            .collect();
+        let name = format!("configmaps-{file}.yaml");
+        std::fs::write(dir.join(&name), text).expect("writable work tree");
+        resources.push(name);
+    }
+    let mut kustomization = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
+    for r in resources {
+        kustomization.push_str(&format!("- {r}\n"));
+    }
+    std::fs::write(dir.join("kustomization.yaml"), kustomization).expect("writable work tree");
+}
+
+/// `kubectl apply --server-side -f file` against `cluster`, with a fresh
+/// discovery cache as a first run on a new machine would have.
+fn kubectl_apply(cluster: &TestCluster, file: &Path, scratch: &Path) -> Duration {
+    let cache = scratch.join(format!("kubectl-cache-{}", nanos()));
+    let start = Instant::now();
+    let out = Command::new("kubectl")
+        .args(["apply", "--server-side", "-f"])
+        .arg(file)
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("KUBECACHEDIR", &cache)
+        .env("HOME", scratch)
+        .output()
+        .expect("kubectl is installed");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "kubectl apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+// --------------------------------------------------------------- helpers --
+
+/// A sandbox with the CRDs established, and a client for it.
+async fn start_cluster() -> (TestCluster, kube::Client) {
+    let cluster = TestCluster::start().await;
+    let client = cluster.client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in driftless_api::crds() {
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD created");
+    }
+    for crd in driftless_api::crds() {
+        let name = crd.metadata.name.clone().expect("a named CRD");
+        wait_until(
+            &format!("CRD {name} established"),
+            DEADLINE,
+            ms(20),
+            || async {
+                let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
+                crd.status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(())
+                    .ok_or_else(|| "not established".to_owned())
+            },
+        )
+        .await;
+    }
+    (cluster, client)
+}
+
+fn configmap(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {NS}\ndata:\n  value: \"{value}\"\n"
+    )
+}
+
+fn is_ready(
+    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
+) -> bool {
+    conditions::is_true(conditions.unwrap_or_default(), types::READY)
+}
+
+/// The objects' Ready conditions, for [`wait_ready`].
+trait HasConditions {
+    fn ready(&self) -> bool;
+    fn last_handled(&self) -> Option<&str>;
+}
+
+impl HasConditions for GitRepository {
+    fn ready(&self) -> bool {
+        is_ready(self.status.as_ref().and_then(|s| s.conditions.as_deref()))
+    }
+    fn last_handled(&self) -> Option<&str> {
+        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+    }
+}
+
+impl HasConditions for Kustomization {
+    fn ready(&self) -> bool {
+        is_ready(self.status.as_ref().and_then(|s| s.conditions.as_deref()))
+    }
+    fn last_handled(&self) -> Option<&str> {
+        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+    }
+}
+
+/// Waits until `count` objects of `api` are Ready, or `deadline` passes;
+/// returns the time taken and how many were Ready. Lists every second at
+/// most, so that polling takes little CPU from the controller.
+async fn wait_ready<K>(api: &Api<K>, count: usize, deadline: Duration) -> (Duration, usize)
+where
+    K: kube::Resource + HasConditions + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let start = Instant::now();
+    let poll = if count > 10 { ms(1000) } else { ms(20) };
+    let mut reported = Instant::now();
+    loop {
+        let ready = api
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items.iter().filter(|o| o.ready()).count())
+            .unwrap_or(0);
+        if ready >= count || start.elapsed() > deadline {
+            return (start.elapsed(), ready);
+        }
+        if reported.elapsed() > Duration::from_secs(30) {
+            eprintln!(
+                "  ... {ready}/{count} Ready after {}",
+                secs(start.elapsed())
+            );
+            reported = Instant::now();
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Sets a new `requestedAt` on `name` and times until its status says it
+/// handled that request.
+async fn request_reconcile<K>(api: &Api<K>, name: &str, round: usize) -> Duration
+where
+    K: kube::Resource + HasConditions + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let value = format!("bench-{round}-{}", nanos());
+    let start = Instant::now();
+    annotate(api, name, &value).await;
+    wait_until(
+        &format!("{name} handles {value}"),
+        DEADLINE,
+        ms(5),
+        || async {
+            let object = api.get(name).await.map_err(|e| e.to_string())?;
+            (object.last_handled() == Some(value.as_str()))
+                .then_some(())
+                .ok_or_else(|| format!("last handled {:?}", object.last_handled()))
+        },
+    )
+    .await;
+    start.elapsed()
+}
+
+async fn annotate<K>(api: &Api<K>, name: &str, value: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT: value}}})),
+    )
+    .await
+    .expect("requestedAt set");
+}
+
+/// Polls `check` every `poll` until it succeeds; panics after `deadline`.
+async fn wait_until<T, F, Fut>(what: &str, deadline: Duration, poll: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(state) if start.elapsed() > deadline => {
+                panic!("timed out after {deadline:?} waiting for {what}; last seen: {state}")
+            }
+            Err(_) => tokio::time::sleep(poll).await,
+        }
+    }
+}
+
+fn print_warnings(controller: &Controller) {
+    let warnings = controller.warnings();
+    if warnings > 0 {
+        println!(
+            "controller logged {warnings} WARN/ERROR lines: {}",
+            controller.log.display()
+        );
+        // The log lives in a temp dir removed at the end; show a sample.
+        let log = std::fs::read_to_string(&controller.log).unwrap_or_default();
+        for line in log
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .take(3)
+        {
+            println!("  {line}");
+        }
+    }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_nanos()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn median(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+// ---------------------------------------------------------------- table --
+
+struct Row {
+    figure: String,
+    ours: String,
+    peer: String,
+    theirs: String,
+    ratio: String,
+}
+
+impl Row {
+    /// A figure with no peer that can run here.
+    fn ours(figure: &str, ours: String) -> Row {
+        Row {
+            figure: figure.to_owned(),
+            ours,
+            peer: "-".into(),
+            theirs: "-".into(),
+            ratio: "-".into(),
+        }
+    }
+
+    fn against(figure: &str, ours: Duration, peer: &str, theirs: Duration) -> Row {
+        let row = Row {
+            figure: figure.to_owned(),
+            ours: millis(ours),
+            peer: peer.to_owned(),
+            theirs: millis(theirs),
+            ratio: format!("{:.2}x", ours.as_secs_f64() / theirs.as_secs_f64()),
+        };
+        print_table(std::slice::from_ref(&row));
+        row
+    }
+}
+
+fn memory_rows(rows: &mut Vec<Row>, what: &str, idle: Memory, tracking: Memory) {
+    let new = [
+        Row::ours("controller RSS, idle (no objects)", mib(idle.rss)),
+        Row::ours(
+            &format!("controller RSS, tracking {what}"),
+            mib(tracking.rss),
+        ),
+        Row::ours(
+            &format!("controller RSS delta for {what}"),
+            mib(tracking.rss.saturating_sub(idle.rss)),
+        ),
+        Row::ours(
+            &format!("controller peak RSS (VmHWM), {what}"),
+            mib(tracking.peak),
+        ),
+    ];
+    print_table(&new);
+    rows.extend(new);
+}
+
+fn print_table(rows: &[Row]) {
+    let width = |f: fn(&Row) -> &str, title: &str| {
+        rows.iter()
+            .map(|r| f(r).len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let w = [
+        width(|r| &r.figure, "figure"),
+        width(|r| &r.ours, "driftless"),
+        width(|r| &r.peer, "peer"),
+        width(|r| &r.theirs, "peer's"),
+        width(|r| &r.ratio, "ratio"),
+    ];
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "| {:<a$} | {:>b$} | {:<c$} | {:>d$} | {:>e$} |",
+        "figure",
+        "driftless",
+        "peer",
+        "peer's",
+        "ratio",
+        a = w[0],
+        b = w[1],
+        c = w[2],
+        d = w[3],
+        e = w[4]
+    );
+    let _ = writeln!(
+        out,
+        "|{}|{}:|{}|{}:|{}:|",
+        "-".repeat(w[0] + 2),
+        "-".repeat(w[1] + 1),
+        "-".repeat(w[2] + 2),
+        "-".repeat(w[3] + 1),
+        "-".repeat(w[4] + 1)
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {:<a$} | {:>b$} | {:<c$} | {:>d$} | {:>e$} |",
+            r.figure,
+            r.ours,
+            r.peer,
+            r.theirs,
+            r.ratio,
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3],
+            e = w[4]
+        );
+    }
+}
