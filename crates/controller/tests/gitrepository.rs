@@ -856,9 +856,19 @@ async fn a_cycle_of_includes_is_refused() {
             .expect("created");
     }
     for name in ["app", "shared"] {
-        let failed = wait_not_ready(&api, name).await;
-        let (_, reason, message) = ready_of(failed.conditions()).expect("Ready");
-        assert_eq!(reason, "IncludeCycle");
+        // The first one created may first report its include missing: the
+        // cycle only exists once both do.
+        let failed = eventually(&format!("{name} refused as a cycle"), || async {
+            let repo = api.get(name).await.map_err(|e| e.to_string())?;
+            match ready_of(repo.conditions()) {
+                Some((status, reason, _)) if status == "False" && reason == "IncludeCycle" => {
+                    Ok(repo)
+                }
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        let (_, _, message) = ready_of(failed.conditions()).expect("Ready");
         assert!(
             message.contains(&format!("GitRepository 'default/{name}' includes itself")),
             "{message}"

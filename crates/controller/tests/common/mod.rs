@@ -47,6 +47,7 @@ impl Env {
     pub fn options(&self) -> ControllerOptions {
         let mut options = ControllerOptions::new(self.storage.path());
         options.artifact_listen = "127.0.0.1:0".parse().expect("loopback");
+        options.dependency_requeue = Duration::from_millis(500);
         options.lease_timings.lease_duration = Duration::from_secs(3);
         options.lease_timings.renew_period = Duration::from_millis(500);
         options.lease_timings.retry_period = Duration::from_millis(300);
