@@ -462,10 +462,21 @@ impl Applier {
             live = Some(to_value(taken));
         }
 
+        let kept_live = live.as_ref().and_then(|current| {
+            crate::ignore::keep_live_fields(
+                &self.options.ignore_rules,
+                &t.id.group,
+                &t.version,
+                &t.id.kind,
+                &t.body,
+                current,
+            )
+        });
+        let body = kept_live.as_ref().unwrap_or(&t.body);
         let params = PatchParams::apply(&self.options.field_manager).force();
         let dry = t
             .api
-            .patch(&t.name, &params.clone().dry_run(), &Patch::Apply(&t.body))
+            .patch(&t.name, &params.clone().dry_run(), &Patch::Apply(body))
             .await;
         let merged = match dry {
             Ok(merged) => to_value(merged),
@@ -517,7 +528,7 @@ impl Applier {
         }
         let applied = t
             .api
-            .patch(&t.name, &params, &Patch::Apply(&t.body))
+            .patch(&t.name, &params, &Patch::Apply(body))
             .await
             .map_err(|e| api_error("apply", e))?;
         Ok(Outcome {

@@ -30,6 +30,7 @@ mod apply;
 mod changeset;
 mod error;
 pub mod health;
+mod ignore;
 mod order;
 mod prune;
 mod resolve;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 
 pub use changeset::{Action, Change, ChangeSet, ObjectDiff, subject};
 pub use error::{ApplyError, HealthError};
+pub use ignore::{IgnoreRule, IgnoreTarget};
 pub use order::{Stage, rank};
 
 /// How objects are applied.
@@ -54,6 +56,8 @@ pub struct ApplyOptions {
     pub force: bool,
     /// The most API calls in flight within a stage.
     pub concurrency: usize,
+    /// Fields of existing objects to leave as they are live.
+    pub ignore_rules: Vec<IgnoreRule>,
 }
 
 impl Default for ApplyOptions {
@@ -63,6 +67,7 @@ impl Default for ApplyOptions {
             owner_labels: BTreeMap::new(),
             force: false,
             concurrency: 8,
+            ignore_rules: Vec::new(),
         }
     }
 }

@@ -19,7 +19,9 @@ use driftless_api::{
     DeletionPolicy, GitRepository, Kustomization, KustomizationStatus, SourceKind, SubstituteKind,
     annotations,
 };
-use driftless_apply::{Action as ApplyAction, Applier, ApplyOptions, ChangeSet};
+use driftless_apply::{
+    Action as ApplyAction, Applier, ApplyOptions, ChangeSet, IgnoreRule, IgnoreTarget,
+};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
@@ -216,11 +218,30 @@ pub fn apply_options(ks: &Kustomization, field_manager: &str) -> ApplyOptions {
             ks.namespace().unwrap_or_default(),
         ),
     ]);
+    let ignore_rules = ks
+        .spec
+        .drift_ignore_rules
+        .iter()
+        .flatten()
+        .map(|rule| IgnoreRule {
+            paths: rule.paths.clone(),
+            target: rule.target.as_ref().map(|t| IgnoreTarget {
+                group: t.group.clone(),
+                version: t.version.clone(),
+                kind: t.kind.clone(),
+                name: t.name.clone(),
+                namespace: t.namespace.clone(),
+                label_selector: t.label_selector.clone(),
+                annotation_selector: t.annotation_selector.clone(),
+            }),
+        })
+        .collect();
     ApplyOptions {
         field_manager: field_manager.to_owned(),
         owner_labels,
         force: ks.spec.force,
         concurrency: 8,
+        ignore_rules,
     }
 }
 
@@ -316,6 +337,19 @@ async fn reconcile_live(ks: &Kustomization, state: &State) -> Action {
             format!(
                 "spec.{field} is not supported by driftless yet; remove it, or reconcile this Kustomization with Flux"
             ),
+        );
+        write_failure(ks, context, status, failure, None, requested).await;
+        return Action::await_change();
+    }
+
+    if let Some(problem) = apply_options(ks, &context.options.field_manager)
+        .ignore_rules
+        .iter()
+        .find_map(IgnoreRule::invalid_path)
+    {
+        let failure = Failure::stalled(
+            reasons::RECONCILIATION_FAILED,
+            format!("spec.driftIgnoreRules: {problem}"),
         );
         write_failure(ks, context, status, failure, None, requested).await;
         return Action::await_change();

@@ -744,3 +744,114 @@ async fn metrics_and_health_are_served() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_ignore_rules_leave_fields_alone_and_correct_the_rest() {
+    let world = World::start().await;
+    world.fixture.write("apps/web.yaml", &deployment("web", ""));
+    let head = world.fixture.commit("web");
+    let mut ks = World::kustomization("apps", "./apps");
+    ks.spec.drift_ignore_rules = Some(vec![driftless_api::DriftIgnoreRule {
+        paths: vec!["/spec/replicas".into()],
+        target: Some(driftless_api::kustomize::Selector {
+            kind: Some("Deployment".into()),
+            ..Default::default()
+        }),
+    }]);
+    world.create(ks).await;
+    world.wait_for("apps", "True", &head).await;
+    let deployments: Api<Deployment> = Api::namespaced(world.env.client.clone(), NS);
+
+    // An autoscaler (here kubectl scale) owns replicas; someone also edits the image.
+    let cluster = &world.env.cluster;
+    let (code, _, stderr) = cluster
+        .kubectl(
+            &["scale", "deployment", "web", "-n", NS, "--replicas=5"],
+            None,
+        )
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cluster
+        .kubectl(
+            &[
+                "set",
+                "image",
+                "deployment/web",
+                "-n",
+                NS,
+                "app=nginx:hacked",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let image_of = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .map(|p| p.containers[0].image.clone().unwrap_or_default())
+    };
+    eventually("the image edit reverted", || async {
+        let web = deployments.get("web").await.map_err(|e| e.to_string())?;
+        let image = image_of(&web);
+        (image.as_deref() == Some("nginx:1.27"))
+            .then_some(())
+            .ok_or(format!("{image:?}"))
+    })
+    .await;
+    // And a requested reconcile after it still leaves the replicas alone.
+    let at = "2026-12-02T14:00:00Z";
+    world
+        .kustomizations()
+        .patch("apps", &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": at}}})))
+        .await
+        .expect("annotated");
+    eventually("the requested reconcile handled", || async {
+        let ks = world
+            .kustomizations()
+            .get("apps")
+            .await
+            .map_err(|e| e.to_string())?;
+        let handled = ks.status.and_then(|s| s.last_handled_reconcile_at);
+        (handled.as_deref() == Some(at))
+            .then_some(())
+            .ok_or(format!("{handled:?}"))
+    })
+    .await;
+    let web = deployments.get("web").await.expect("web");
+    assert_eq!(
+        web.spec.and_then(|s| s.replicas),
+        Some(5),
+        "the ignored field kept its live value"
+    );
+
+    // A path that is not a JSON pointer is refused.
+    world
+        .kustomizations()
+        .patch(
+            "apps",
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"spec": {"driftIgnoreRules": [{"paths": ["spec.replicas"]}]}}),
+            ),
+        )
+        .await
+        .expect("patched");
+    let stalled = eventually("a bad pointer refused", || async {
+        let ks = world
+            .kustomizations()
+            .get("apps")
+            .await
+            .map_err(|e| e.to_string())?;
+        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
+        match driftless_api::conditions::find(&conditions, "Stalled") {
+            Some(c) if c.status == "True" => Ok(c.message.clone()),
+            _ => Err(format!("{conditions:?}")),
+        }
+    })
+    .await;
+    assert!(
+        stalled.contains("spec.driftIgnoreRules") && stalled.contains("/spec/replicas"),
+        "{stalled}"
+    );
+}
