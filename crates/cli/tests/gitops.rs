@@ -17,6 +17,20 @@ fn configmap(color: &str) -> String {
     )
 }
 
+/// The color the synced ConfigMap has in the cluster, as kubectl reads it.
+async fn color(sandbox: &TestSandbox) -> String {
+    let args = [
+        "get",
+        "configmap",
+        "app",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.data.color}",
+    ];
+    sandbox.kubectl(&args, None).await.ok().stdout
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_controller_and_create_sync_a_repository() {
     let sandbox = TestSandbox::start("gitops").await;
@@ -94,22 +108,7 @@ async fn install_controller_and_create_sync_a_repository() {
         ])
         .await
         .ok();
-    let color = sandbox
-        .kubectl(
-            &[
-                "get",
-                "configmap",
-                "app",
-                "-n",
-                "default",
-                "-o",
-                "jsonpath={.data.color}",
-            ],
-            None,
-        )
-        .await
-        .ok();
-    assert_eq!(color.stdout, "blue");
+    assert_eq!(color(&sandbox).await, "blue");
 
     let table = sandbox
         .driftless(&["-n", "default", "get", "kustomizations"])
@@ -135,22 +134,7 @@ async fn install_controller_and_create_sync_a_repository() {
         .await
         .ok();
     assert!(reconciled.stderr.contains(&second), "{reconciled:#?}");
-    let color = sandbox
-        .kubectl(
-            &[
-                "get",
-                "configmap",
-                "app",
-                "-n",
-                "default",
-                "-o",
-                "jsonpath={.data.color}",
-            ],
-            None,
-        )
-        .await
-        .ok();
-    assert_eq!(color.stdout, "green");
+    assert_eq!(color(&sandbox).await, "green");
 
     let tree = sandbox
         .driftless(&["-n", "default", "tree", "kustomization", "app"])
@@ -179,43 +163,13 @@ async fn install_controller_and_create_sync_a_repository() {
         .driftless(&["-n", "default", "reconcile", "source", "git", "app"])
         .await
         .ok();
-    let color = sandbox
-        .kubectl(
-            &[
-                "get",
-                "configmap",
-                "app",
-                "-n",
-                "default",
-                "-o",
-                "jsonpath={.data.color}",
-            ],
-            None,
-        )
-        .await
-        .ok();
-    assert_eq!(color.stdout, "green", "suspended: not applied");
+    assert_eq!(color(&sandbox).await, "green", "suspended: not applied");
     let resumed = sandbox
         .driftless(&["-n", "default", "resume", "kustomization", "app"])
         .await
         .ok();
     assert!(resumed.stderr.contains(&third), "{resumed:#?}");
-    let color = sandbox
-        .kubectl(
-            &[
-                "get",
-                "configmap",
-                "app",
-                "-n",
-                "default",
-                "-o",
-                "jsonpath={.data.color}",
-            ],
-            None,
-        )
-        .await
-        .ok();
-    assert_eq!(color.stdout, "red");
+    assert_eq!(color(&sandbox).await, "red");
 
     // A local change previews as a diff (exit 1); the applied state as none (exit 0).
     let local = tempfile::tempdir().expect("tempdir");

@@ -75,6 +75,20 @@ async fn wait_not_ready(api: &Api<GitRepository>, name: &str) -> GitRepository {
     .await
 }
 
+/// Creates GitRepository `app` on the daemon (interval 1h) and waits until
+/// it is Ready at `commit` on main.
+async fn ready_app(env: &Env, git: &Repo, commit: &str) -> (Api<GitRepository>, GitRepository) {
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
+    )
+    .await
+    .expect("created");
+    let repo = wait_ready_revision(&api, "app", &format!("main@sha1:{commit}")).await;
+    (api, repo)
+}
+
 /// Downloads the artifact the status names and checks it against the digest.
 fn fetch_verified(repo: &GitRepository) -> Vec<u8> {
     let artifact = repo
@@ -151,14 +165,7 @@ async fn a_requested_reconcile_fetches_at_once_and_is_acknowledged() {
     let env = Env::start().await;
     let git = repo_with_app();
     let first = git.fixture.commit("pinned");
-    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
-    api.create(
-        &PostParams::default(),
-        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
-    )
-    .await
-    .expect("created");
-    wait_ready_revision(&api, "app", &format!("main@sha1:{first}")).await;
+    let (api, _) = ready_app(&env, &git, &first).await;
 
     let pushed = git.fixture.commit("next");
     let at = "2026-12-02T10:00:00.000000001Z";
@@ -183,14 +190,7 @@ async fn a_missing_branch_fails_visibly_and_keeps_the_last_artifact() {
     let env = Env::start().await;
     let git = repo_with_app();
     let head = git.fixture.commit("good");
-    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
-    api.create(
-        &PostParams::default(),
-        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
-    )
-    .await
-    .expect("created");
-    let good = wait_ready_revision(&api, "app", &format!("main@sha1:{head}")).await;
+    let (api, good) = ready_app(&env, &git, &head).await;
     let before = fetch_verified(&good);
 
     let patch = serde_json::json!({"spec": {"ref": {"branch": "no-such-branch"}}});
@@ -276,14 +276,7 @@ async fn deleting_removes_the_artifacts() {
     let env = Env::start().await;
     let git = repo_with_app();
     let head = git.fixture.commit("x");
-    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
-    api.create(
-        &PostParams::default(),
-        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
-    )
-    .await
-    .expect("created");
-    let repo = wait_ready_revision(&api, "app", &format!("main@sha1:{head}")).await;
+    let (api, repo) = ready_app(&env, &git, &head).await;
     let url = repo.status.and_then(|s| s.artifact).expect("artifact").url;
     api.delete("app", &Default::default())
         .await
@@ -445,14 +438,7 @@ async fn a_symlink_escaping_the_tree_fails_and_keeps_the_last_artifact() {
     let env = Env::start().await;
     let git = repo_with_app();
     let head = git.fixture.commit("good");
-    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
-    api.create(
-        &PostParams::default(),
-        &git_repository("app", &git.daemon.url("app"), "main", "1h"),
-    )
-    .await
-    .expect("created");
-    let good = wait_ready_revision(&api, "app", &format!("main@sha1:{head}")).await;
+    let (api, good) = ready_app(&env, &git, &head).await;
     let bytes = fetch_verified(&good);
 
     git.fixture.symlink("deploy/passwd", "../../../etc/passwd");

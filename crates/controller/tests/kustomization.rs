@@ -131,6 +131,23 @@ impl World {
         .await
     }
 
+    /// Waits until the Kustomization is Stalled and returns the message.
+    async fn stalled_message(&self, name: &str) -> String {
+        eventually(&format!("{name} stalled"), || async {
+            let ks = self
+                .kustomizations()
+                .get(name)
+                .await
+                .map_err(|e| e.to_string())?;
+            let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
+            match driftless_api::conditions::find(&conditions, "Stalled") {
+                Some(stalled) if stalled.status == "True" => Ok(stalled.message.clone()),
+                _ => Err(format!("{conditions:?}")),
+            }
+        })
+        .await
+    }
+
     async fn color(&self, name: &str) -> Option<String> {
         self.configmaps()
             .get_opt(name)
@@ -694,19 +711,7 @@ async fn a_service_account_is_impersonated_and_unsupported_fields_are_refused() 
         secret_ref: None,
     });
     world.create(ks).await;
-    let refused = eventually("decryption refused", || async {
-        let ks = world
-            .kustomizations()
-            .get("encrypted")
-            .await
-            .map_err(|e| e.to_string())?;
-        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Stalled") {
-            Some(stalled) if stalled.status == "True" => Ok(stalled.message.clone()),
-            _ => Err(format!("{conditions:?}")),
-        }
-    })
-    .await;
+    let refused = world.stalled_message("encrypted").await;
     assert!(
         refused.contains("spec.decryption is not supported"),
         "{refused}"
@@ -837,19 +842,7 @@ async fn drift_ignore_rules_leave_fields_alone_and_correct_the_rest() {
         )
         .await
         .expect("patched");
-    let stalled = eventually("a bad pointer refused", || async {
-        let ks = world
-            .kustomizations()
-            .get("apps")
-            .await
-            .map_err(|e| e.to_string())?;
-        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Stalled") {
-            Some(c) if c.status == "True" => Ok(c.message.clone()),
-            _ => Err(format!("{conditions:?}")),
-        }
-    })
-    .await;
+    let stalled = world.stalled_message("apps").await;
     assert!(
         stalled.contains("spec.driftIgnoreRules") && stalled.contains("/spec/replicas"),
         "{stalled}"
