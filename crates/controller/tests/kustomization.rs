@@ -848,3 +848,55 @@ async fn drift_ignore_rules_leave_fields_alone_and_correct_the_rest() {
         "{stalled}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_controllers_only_the_leader_reconciles_and_a_standby_takes_over() {
+    let env = Env::without_controller().await;
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "driftless-system");
+    let holder = || async {
+        leases
+            .get_opt("driftless-controller")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity)
+    };
+    let elect = |identity: &'static str| {
+        move |options: &mut driftless_controller::ControllerOptions| {
+            options.leader_election_namespace = Some("driftless-system".into());
+            options.identity = identity.into();
+        }
+    };
+    let first = env.spawn_controller(elect("replica-a")).await;
+    eventually("replica-a leads", || async {
+        let who = holder().await;
+        (who.as_deref() == Some("replica-a"))
+            .then_some(())
+            .ok_or(format!("{who:?}"))
+    })
+    .await;
+    let second = env.spawn_controller(elect("replica-b")).await;
+    let world = World::around(env).await;
+    let head = world.fixture.commit("x");
+    world.create(World::kustomization("apps", "./deploy")).await;
+    world.wait_for("apps", "True", &head).await;
+    let artifacts_of = |storage: &std::path::Path| storage.join("gitrepository").exists();
+    assert!(artifacts_of(first.storage()), "the leader fetched");
+    assert!(
+        !artifacts_of(second.storage()),
+        "the standby did not reconcile"
+    );
+    assert_eq!(holder().await.as_deref(), Some("replica-a"));
+
+    // The leader stops (and releases the Lease): the standby takes over.
+    first.stop().await;
+    world
+        .fixture
+        .write("deploy/red.yaml", &configmap("red", "scarlet"));
+    world.fixture.commit("scarlet");
+    world.wait_color("red", Some("scarlet")).await;
+    assert_eq!(holder().await.as_deref(), Some("replica-b"));
+    assert!(artifacts_of(second.storage()), "the new leader fetched");
+    second.stop().await;
+}

@@ -14,9 +14,7 @@ use tokio::sync::oneshot;
 pub struct Env {
     pub cluster: TestCluster,
     pub client: kube::Client,
-    storage: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    controller: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    controllers: Vec<RunningController>,
 }
 
 impl Env {
@@ -38,14 +36,12 @@ impl Env {
         Env {
             cluster,
             client,
-            storage: tempfile::tempdir().expect("a temp dir"),
-            stop: None,
-            controller: None,
+            controllers: Vec::new(),
         }
     }
 
-    pub fn options(&self) -> ControllerOptions {
-        let mut options = ControllerOptions::new(self.storage.path());
+    pub fn options(&self, storage: &std::path::Path) -> ControllerOptions {
+        let mut options = ControllerOptions::new(storage);
         options.artifact_listen = "127.0.0.1:0".parse().expect("loopback");
         options.dependency_requeue = Duration::from_millis(500);
         options.lease_timings.lease_duration = Duration::from_secs(3);
@@ -55,7 +51,16 @@ impl Env {
     }
 
     pub async fn start_controller(&mut self, adjust: impl FnOnce(&mut ControllerOptions)) {
-        let mut options = self.options();
+        self.controllers.push(self.spawn_controller(adjust).await);
+    }
+
+    /// Another controller against the same cluster (each with its own storage).
+    pub async fn spawn_controller(
+        &self,
+        adjust: impl FnOnce(&mut ControllerOptions),
+    ) -> RunningController {
+        let storage = tempfile::tempdir().expect("a temp dir");
+        let mut options = self.options(storage.path());
         let kubeconfig = kube::config::Kubeconfig::read_from(self.cluster.kubeconfig_path())
             .expect("kubeconfig");
         options.kube_config = Some(
@@ -65,24 +70,38 @@ impl Env {
         );
         adjust(&mut options);
         let (stop, stopped) = oneshot::channel();
-        let client = self.client.clone();
-        self.controller = Some(tokio::spawn(driftless_controller::run(
-            client,
+        let handle = tokio::spawn(driftless_controller::run(
+            self.client.clone(),
             options,
             async {
                 let _ = stopped.await;
             },
-        )));
-        self.stop = Some(stop);
+        ));
+        RunningController {
+            stop,
+            handle,
+            storage_dir: storage,
+        }
+    }
+}
+
+/// A controller running in this process.
+pub struct RunningController {
+    stop: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    storage_dir: tempfile::TempDir,
+}
+
+impl RunningController {
+    /// Its storage directory: artifacts appear there only when it reconciles.
+    pub fn storage(&self) -> &std::path::Path {
+        self.storage_dir.path()
     }
 
-    pub async fn stop_controller(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.controller.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
-        }
+    /// Stops it as SIGTERM would: it releases its Lease on the way out.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.handle).await;
     }
 }
 
