@@ -130,6 +130,22 @@ async fn reconcile_live(repo: &GitRepository, state: &State) -> Action {
             return Action::await_change();
         }
     };
+    if let Some(field) = unsupported_field(repo) {
+        let message = format!(
+            "spec.{field} is not supported by driftless yet; remove it, or reconcile this GitRepository with Flux"
+        );
+        write_failure(
+            repo,
+            context,
+            status,
+            "UnsupportedField",
+            &message,
+            true,
+            requested,
+        )
+        .await;
+        return Action::await_change();
+    }
     let included = match crate::include::resolve(repo, &context.client).await {
         Ok(included) => included,
         Err(unavailable) => {
@@ -248,6 +264,27 @@ async fn include_unavailable(
     } else {
         // The watch on included repositories usually comes first; this is the fallback.
         Action::requeue(context.options.dependency_requeue)
+    }
+}
+
+/// A spec field we cannot honour yet. Refusing beats ignoring: a user who
+/// asked for commit signature verification must never get an unverified
+/// artifact.
+fn unsupported_field(repo: &GitRepository) -> Option<&'static str> {
+    let spec = &repo.spec;
+    if spec.verification.is_some() {
+        Some("verify")
+    } else if spec.proxy_secret_ref.is_some() {
+        Some("proxySecretRef")
+    } else if spec.sparse_checkout.as_ref().is_some_and(|p| !p.is_empty()) {
+        Some("sparseCheckout")
+    } else if spec
+        .provider
+        .is_some_and(|p| p != driftless_api::GitProvider::Generic)
+    {
+        Some("provider")
+    } else {
+        None
     }
 }
 

@@ -865,3 +865,31 @@ async fn a_cycle_of_includes_is_refused() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_verification_is_refused_rather_than_skipped() {
+    let env = Env::start().await;
+    let git = repo_with_app();
+    let api: Api<GitRepository> = Api::namespaced(env.client.clone(), NS);
+    let mut repo: serde_json::Value =
+        serde_json::to_value(git_repository("app", &git.daemon.url("app"), "main", "1h"))
+            .expect("json");
+    repo["spec"]["verify"] = serde_json::json!({"mode": "HEAD", "secretRef": {"name": "pgp-keys"}});
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(repo).expect("typed"),
+    )
+    .await
+    .expect("created");
+    let failed = wait_not_ready(&api, "app").await;
+    let (_, reason, message) = ready_of(failed.conditions()).expect("Ready");
+    assert_eq!(reason, "UnsupportedField");
+    assert!(
+        message.contains("spec.verify is not supported"),
+        "{message}"
+    );
+    assert!(
+        failed.artifact().is_none(),
+        "no unverified artifact was produced"
+    );
+}
