@@ -14,7 +14,6 @@
 //! Not for: regression gating (timings on a shared machine are noisy).
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,31 +40,9 @@ fn main() -> Result<(), BoxError> {
         size as f64 / 1048576.0
     );
 
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut daemon = Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--listen=127.0.0.1",
-        ])
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", served.display()))
-        .arg(&served)
-        .stderr(Stdio::null())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err("git daemon did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let url = format!("git://127.0.0.1:{port}/big.git");
-    let result = run(tmp.path(), &bare, &url, rounds);
-    let _ = daemon.kill();
-    let _ = daemon.wait();
-    result
+    // The testkit's daemon runs git-daemon itself, so it is gone when dropped.
+    let daemon = driftless_testkit::GitDaemon::start(&served);
+    run(tmp.path(), &bare, &daemon.url("big"), rounds)
 }
 
 fn run(tmp: &Path, bare: &Path, url: &str, rounds: usize) -> Result<(), BoxError> {
