@@ -117,12 +117,13 @@ fn controller_main(args: &[String]) -> ExitCode {
             })
             .await;
         })
-        .await
+        .await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }

@@ -15,11 +15,11 @@
 //! them and reports.
 //!
 //! ```no_run
-//! # async fn run() -> anyhow::Result<()> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = kube::Client::try_default().await?;
 //! let options = driftless_controller::ControllerOptions::new("/var/lib/driftless");
-//! driftless_controller::run(client, options, std::future::pending()).await
-//! # }
+//! driftless_controller::run(client, options, std::future::pending()).await?;
+//! # Ok(()) }
 //! ```
 
 mod drift;
@@ -37,7 +37,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use driftless_source::{GitFetcher, Storage};
 
 pub use kustomization::{apply_options, build_local};
@@ -124,23 +123,57 @@ pub(crate) struct Context {
     pub options: ControllerOptions,
 }
 
+/// Why the controller stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("cannot use storage directory {path}; check --storage-dir and its permissions")]
+    Storage {
+        path: PathBuf,
+        #[source]
+        source: driftless_source::Error,
+    },
+    #[error("cannot listen on {addr} for {what}; is another process using it?")]
+    Listen {
+        addr: SocketAddr,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client that downloads artifacts")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("the reconcilers stopped unexpectedly")]
+    Stopped,
+    #[error("lost the leader lease; stopping so that only one controller applies")]
+    LostLease,
+}
+
 /// Runs the controller until `shutdown` completes (or leadership is lost,
 /// which is an error: the process should exit and be restarted).
 pub async fn run(
     client: kube::Client,
     options: ControllerOptions,
     shutdown: impl Future<Output = ()> + Send,
-) -> anyhow::Result<()> {
-    let storage = Storage::new(&options.storage_dir).with_context(|| {
-        format!(
-            "cannot use storage directory {}",
-            options.storage_dir.display()
-        )
-    })?;
+) -> Result<(), ControllerError> {
+    let storage =
+        Storage::new(&options.storage_dir).map_err(|source| ControllerError::Storage {
+            path: options.storage_dir.clone(),
+            source,
+        })?;
     let artifact_listener = tokio::net::TcpListener::bind(options.artifact_listen)
         .await
-        .with_context(|| format!("cannot listen on {} for artifacts", options.artifact_listen))?;
-    let artifact_addr = artifact_listener.local_addr()?;
+        .map_err(|source| ControllerError::Listen {
+            addr: options.artifact_listen,
+            what: "artifacts",
+            source,
+        })?;
+    let artifact_addr =
+        artifact_listener
+            .local_addr()
+            .map_err(|source| ControllerError::Listen {
+                addr: options.artifact_listen,
+                what: "artifacts",
+                source,
+            })?;
     let artifact_base_url = options
         .artifact_base_url
         .clone()
@@ -158,7 +191,11 @@ pub async fn run(
     if let Some(addr) = options.metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            .map_err(|source| ControllerError::Listen {
+                addr,
+                what: "metrics",
+                source,
+            })?;
         let router = http::operations_router(metrics.clone(), health.clone());
         tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
@@ -177,7 +214,7 @@ pub async fn run(
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
-            .context("cannot build the HTTP client for artifacts")?,
+            .map_err(ControllerError::HttpClient)?,
         applier: driftless_apply::Applier::new(
             client.clone(),
             driftless_apply::ApplyOptions::default(),
@@ -217,8 +254,8 @@ pub async fn run(
         }
     };
     let result = tokio::select! {
-        _ = reconcilers => Err(anyhow::anyhow!("the reconcilers stopped")),
-        () = lost => Err(anyhow::anyhow!("lost the leader lease; stopping so that only one controller applies")),
+        _ = reconcilers => Err(ControllerError::Stopped),
+        () = lost => Err(ControllerError::LostLease),
         () = &mut shutdown => Ok(()),
     };
     health.set_ready(false);

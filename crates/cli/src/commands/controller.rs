@@ -62,7 +62,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         "driftless controller {} against {server}",
         env!("CARGO_PKG_VERSION")
     );
-    driftless_controller::run(client, options, shutdown_signal()).await
+    Ok(driftless_controller::run(client, options, shutdown_signal()).await?)
 }
 
 /// `--kubeconfig`/`--context` when given, else kube's inference

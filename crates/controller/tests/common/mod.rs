@@ -88,7 +88,7 @@ impl Env {
 /// A controller running in this process.
 pub struct RunningController {
     stop: oneshot::Sender<()>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    handle: tokio::task::JoinHandle<Result<(), driftless_controller::ControllerError>>,
     storage_dir: tempfile::TempDir,
 }
 
