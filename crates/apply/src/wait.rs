@@ -79,6 +79,44 @@ impl Applier {
         }
     }
 
+    /// Waits until every listed object is gone from the cluster (deleted
+    /// objects can linger while finalizers run), or `timeout` passes; the
+    /// error names those still there. A kind no longer served counts as gone.
+    pub async fn wait_deleted(
+        &self,
+        objects: &[ResourceRef],
+        timeout: Duration,
+    ) -> Result<(), HealthError> {
+        let start = Instant::now();
+        let mut delay = FIRST_POLL;
+        loop {
+            let mut remaining = Vec::new();
+            for entry in objects {
+                let Ok(id) = entry.object_id() else { continue };
+                let present = match self.api_for(&id, &entry.version).await {
+                    Ok(Some(api)) => !matches!(api.get_opt(&id.name).await, Ok(None)),
+                    Ok(None) => false,
+                    Err(_) => true,
+                };
+                if present {
+                    remaining.push((id, "still present (finalizers may be running)".to_owned()));
+                }
+            }
+            let elapsed = start.elapsed();
+            if remaining.is_empty() {
+                return Ok(());
+            }
+            if elapsed >= timeout {
+                return Err(HealthError {
+                    unhealthy: remaining,
+                    timeout,
+                });
+            }
+            tokio::time::sleep(delay.min(timeout - elapsed)).await;
+            delay = (delay * 2).min(MAX_POLL);
+        }
+    }
+
     /// One look at one object; the API is resolved once and kept.
     async fn check(
         &self,

@@ -168,6 +168,15 @@ async fn cleanup(ks: &Kustomization, state: &State) -> Result<Action, Error> {
         .prune(&inventory.entries)
         .await
         .map_err(|e| Error::Cleanup(format!("{namespace}/{name}"), e.to_string()))?;
+    if ks.deletion_policy() == DeletionPolicy::WaitForTermination {
+        // The finalizer stays (and the Kustomization with it) until every
+        // object is gone; a timeout is retried by the error policy.
+        let timeout = ks.timeout().unwrap_or(Duration::from_secs(300));
+        applier
+            .wait_deleted(&inventory.entries, timeout)
+            .await
+            .map_err(|e| Error::Cleanup(format!("{namespace}/{name}"), e.to_string()))?;
+    }
     tracing::info!(%namespace, %name, deleted = pruned.entries.len(), "Kustomization deleted with its objects");
     Ok(Action::await_change())
 }

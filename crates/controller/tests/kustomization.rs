@@ -900,3 +900,66 @@ async fn of_two_controllers_only_the_leader_reconciles_and_a_standby_takes_over(
     assert!(artifacts_of(second.storage()), "the new leader fetched");
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_termination_holds_the_kustomization_until_its_objects_are_gone() {
+    let world = World::start().await;
+    world.fixture.write(
+        "held/held.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: default\n  finalizers:\n  - example.com/hold\ndata:\n  color: held\n",
+    );
+    let head = world.fixture.commit("held");
+    let mut ks = World::kustomization("waiting", "./held");
+    ks.spec.deletion_policy = Some(DeletionPolicy::WaitForTermination);
+    world.create(ks).await;
+    world.wait_for("waiting", "True", &head).await;
+
+    world
+        .kustomizations()
+        .delete("waiting", &Default::default())
+        .await
+        .expect("deleted");
+    eventually("the ConfigMap terminating", || async {
+        let cm = world
+            .configmaps()
+            .get("held")
+            .await
+            .map_err(|e| e.to_string())?;
+        cm.metadata
+            .deletion_timestamp
+            .map(|_| ())
+            .ok_or_else(|| "not yet".to_owned())
+    })
+    .await;
+    // A negative: without the wait it would be gone within milliseconds.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        world
+            .kustomizations()
+            .get_opt("waiting")
+            .await
+            .expect("get")
+            .is_some(),
+        "the Kustomization waits while its object terminates"
+    );
+    world
+        .configmaps()
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("finalizer removed");
+    eventually("the Kustomization gone", || async {
+        let left = world
+            .kustomizations()
+            .get_opt("waiting")
+            .await
+            .map_err(|e| e.to_string())?;
+        left.is_none()
+            .then_some(())
+            .ok_or_else(|| "still there".to_owned())
+    })
+    .await;
+}
