@@ -128,30 +128,31 @@ fn deployment(obj: &Value) -> Option<Health> {
     }
     let replicas = int(obj, "/spec/replicas").unwrap_or(1);
     let status = |field: &str| int(obj, &format!("/status/{field}")).unwrap_or(0);
-    let health = if status("replicas") > replicas {
-        Health::InProgress(format!(
-            "{} old replicas pending termination",
-            status("replicas") - replicas
-        ))
-    } else if status("updatedReplicas") < replicas {
-        Health::InProgress(format!(
-            "{} of {replicas} replicas updated",
-            status("updatedReplicas")
-        ))
-    } else if status("availableReplicas") < replicas {
-        Health::InProgress(format!(
-            "{} of {replicas} replicas available",
-            status("availableReplicas")
-        ))
-    } else if status("readyReplicas") < replicas {
-        Health::InProgress(format!(
-            "{} of {replicas} replicas ready",
-            status("readyReplicas")
-        ))
+    let surplus = status("replicas") - replicas;
+    let health = if surplus > 0 {
+        Health::InProgress(format!("{surplus} old replicas pending termination"))
     } else {
-        Health::Current
+        first_short(
+            obj,
+            replicas,
+            &[
+                ("updatedReplicas", "replicas updated"),
+                ("availableReplicas", "replicas available"),
+                ("readyReplicas", "replicas ready"),
+            ],
+        )
+        .unwrap_or(Health::Current)
     };
     Some(health)
+}
+
+/// The first of `counters` (a `status` field and what it counts) below
+/// `want`, as "N of want <what>".
+fn first_short(obj: &Value, want: i64, counters: &[(&str, &str)]) -> Option<Health> {
+    counters.iter().find_map(|(field, what)| {
+        let have = int(obj, &format!("/status/{field}")).unwrap_or(0);
+        (have < want).then(|| Health::InProgress(format!("{have} of {want} {what}")))
+    })
 }
 
 fn stateful_set(obj: &Value) -> Option<Health> {
@@ -163,17 +164,16 @@ fn stateful_set(obj: &Value) -> Option<Health> {
         return Some(Health::Current);
     }
     let replicas = int(obj, "/spec/replicas").unwrap_or(1);
-    let status = |field: &str| int(obj, &format!("/status/{field}")).unwrap_or(0);
-    let health = if status("readyReplicas") < replicas {
-        Health::InProgress(format!(
-            "{} of {replicas} replicas ready",
-            status("readyReplicas")
-        ))
-    } else if status("currentReplicas") < replicas {
-        Health::InProgress(format!(
-            "{} of {replicas} replicas at the current revision",
-            status("currentReplicas")
-        ))
+    let short = first_short(
+        obj,
+        replicas,
+        &[
+            ("readyReplicas", "replicas ready"),
+            ("currentReplicas", "replicas at the current revision"),
+        ],
+    );
+    let health = if let Some(short) = short {
+        short
     } else if obj.pointer("/status/updateRevision") != obj.pointer("/status/currentRevision") {
         Health::InProgress("rolling update in progress".into())
     } else {
@@ -183,24 +183,13 @@ fn stateful_set(obj: &Value) -> Option<Health> {
 }
 
 fn daemon_set(obj: &Value) -> Option<Health> {
-    let status = |field: &str| int(obj, &format!("/status/{field}")).unwrap_or(0);
-    let desired = status("desiredNumberScheduled");
-    let health = if status("updatedNumberScheduled") < desired {
-        Health::InProgress(format!(
-            "{} of {desired} pods updated",
-            status("updatedNumberScheduled")
-        ))
-    } else if status("numberAvailable") < desired {
-        Health::InProgress(format!(
-            "{} of {desired} pods available",
-            status("numberAvailable")
-        ))
-    } else if status("numberReady") < desired {
-        Health::InProgress(format!("{} of {desired} pods ready", status("numberReady")))
-    } else {
-        Health::Current
-    };
-    Some(health)
+    let desired = int(obj, "/status/desiredNumberScheduled").unwrap_or(0);
+    let counters = [
+        ("updatedNumberScheduled", "pods updated"),
+        ("numberAvailable", "pods available"),
+        ("numberReady", "pods ready"),
+    ];
+    Some(first_short(obj, desired, &counters).unwrap_or(Health::Current))
 }
 
 fn replica_set(obj: &Value) -> Option<Health> {
@@ -213,21 +202,11 @@ fn replica_set(obj: &Value) -> Option<Health> {
         )));
     }
     let replicas = int(obj, "/spec/replicas").unwrap_or(1);
-    let status = |field: &str| int(obj, &format!("/status/{field}")).unwrap_or(0);
-    let health = if status("availableReplicas") < replicas {
-        Health::InProgress(format!(
-            "{} of {replicas} replicas available",
-            status("availableReplicas")
-        ))
-    } else if status("readyReplicas") < replicas {
-        Health::InProgress(format!(
-            "{} of {replicas} replicas ready",
-            status("readyReplicas")
-        ))
-    } else {
-        Health::Current
-    };
-    Some(health)
+    let counters = [
+        ("availableReplicas", "replicas available"),
+        ("readyReplicas", "replicas ready"),
+    ];
+    Some(first_short(obj, replicas, &counters).unwrap_or(Health::Current))
 }
 
 /// A Job is healthy once it completed: it is applied to get its work done.
