@@ -2,64 +2,26 @@
 //! driven by the real `kubectl` as a user would, then read back with
 //! kube-rs as our typed structs.
 //!
-//! Each test starts its own sandbox on a loopback port with its own data
-//! directory, kubeconfig and kubectl discovery cache.
-
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+//! Each test starts its own sandbox (driftless-testkit) on a loopback port
+//! with its own kubeconfig and kubectl discovery cache.
 
 use driftless_api::conditions::{self, reasons, types};
 use driftless_api::inventory::{ObjectId, ResourceInventory, ResourceRef};
 use driftless_api::meta::Artifact;
 use driftless_api::{GitRepository, GitRepositoryStatus, Kustomization, KustomizationStatus};
-use driftless_sandbox::{Sandbox, SandboxConfig};
+use driftless_testkit::cluster::TestCluster;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use tokio::io::AsyncWriteExt;
 
 const GIT_FULL: &str = include_str!("fixtures/gitrepository-full.yaml");
 const GIT_MINIMAL: &str = include_str!("fixtures/gitrepository-minimal.yaml");
 const KS_FULL: &str = include_str!("fixtures/kustomization-full.yaml");
 const KS_MINIMAL: &str = include_str!("fixtures/kustomization-minimal.yaml");
 
-const KUBECTL_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!(
-            "driftless-api-test-{label}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("the temp dir is writable");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running sandbox and the directory holding its data and kubeconfig.
-struct Cluster {
-    sandbox: Option<Sandbox>,
-    dir: TempDir,
-}
+/// The shared test cluster, with kubectl runs as [`Output`]s.
+struct Cluster(TestCluster);
 
 /// What a finished kubectl run printed.
 #[derive(Debug)]
@@ -83,71 +45,22 @@ impl Output {
 }
 
 impl Cluster {
-    async fn start(label: &str) -> Cluster {
-        let dir = TempDir::new(label);
-        let sandbox = Sandbox::start(SandboxConfig {
-            listen: "127.0.0.1:0".parse().expect("a loopback address"),
-            data_dir: Some(dir.path().join("data")),
-            kubeconfig_out: Some(dir.path().join("kubeconfig")),
-            ..Default::default()
-        })
-        .await
-        .expect("the sandbox starts");
-        Cluster {
-            sandbox: Some(sandbox),
-            dir,
-        }
+    async fn start() -> Cluster {
+        Cluster(TestCluster::start().await)
     }
 
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
-    }
-
-    /// Runs kubectl with this sandbox's kubeconfig and a fresh discovery
-    /// cache, feeding `stdin` if given.
+    /// Runs kubectl with this sandbox's kubeconfig, feeding `stdin` if given.
     async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let cache = TempDir::new("kubecache");
-        let mut child = tokio::process::Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env("KUBECACHEDIR", cache.path())
-            .env("HOME", cache.path())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("kubectl is installed");
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(input.as_bytes())
-                .await
-                .expect("kubectl reads its stdin");
-            drop(pipe);
-        }
-        let output = tokio::time::timeout(KUBECTL_DEADLINE, child.wait_with_output())
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish in {KUBECTL_DEADLINE:?}"))
-            .expect("kubectl runs");
+        let (code, stdout, stderr) = self.0.kubectl(args, stdin).await;
         Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code,
+            stdout,
+            stderr,
         }
     }
 
-    /// A kube-rs client from the written kubeconfig, as a user would load it.
     async fn client(&self) -> kube::Client {
-        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig())
-            .expect("the sandbox writes a readable kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .expect("the kubeconfig is usable");
-        kube::Client::try_from(config).expect("a client from the kubeconfig")
+        self.0.client().await
     }
 
     /// Applies our CRDs with kubectl and waits until both are established.
@@ -178,10 +91,8 @@ impl Cluster {
         .ok();
     }
 
-    async fn stop(mut self) {
-        if let Some(sandbox) = self.sandbox.take() {
-            sandbox.shutdown().await;
-        }
+    async fn stop(self) {
+        self.0.sandbox.shutdown().await;
     }
 }
 
@@ -199,7 +110,7 @@ fn at(second: i64) -> Time {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flux_objects_apply_and_read_back_typed() {
-    let cluster = Cluster::start("apply").await;
+    let cluster = Cluster::start().await;
     cluster.install_crds().await;
     cluster
         .kubectl(&["create", "namespace", "flux-system"], None)
@@ -280,7 +191,7 @@ async fn flux_objects_apply_and_read_back_typed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_written_by_a_reconciler_reads_back_and_prints() {
-    let cluster = Cluster::start("status").await;
+    let cluster = Cluster::start().await;
     cluster.install_crds().await;
     cluster
         .kubectl(

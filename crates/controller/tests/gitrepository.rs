@@ -369,7 +369,6 @@ async fn every_bad_input_fails_visibly_and_keeps_the_last_artifact() {
             "timed out",
         ),
     ];
-    let mut seen_at = String::new();
     for (n, (what, patch, want_reason, want_text)) in cases.into_iter().enumerate() {
         if what == "wrong credentials" {
             secrets
@@ -420,9 +419,7 @@ async fn every_bad_input_fails_visibly_and_keeps_the_last_artifact() {
             bytes,
             "{what}: the last artifact is still served unchanged"
         );
-        seen_at = at;
     }
-    assert!(!seen_at.is_empty());
     let events = event_messages(&env.client, NS, "app").await;
     assert!(
         events
