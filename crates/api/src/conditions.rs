@@ -126,6 +126,8 @@ pub mod reasons {
     pub const COPY_FAILURE: &str = "CopyFailure";
     /// A GitRepository includes itself, directly or through others.
     pub const INCLUDE_CYCLE: &str = "IncludeCycle";
+    /// A spec field driftless cannot honour yet: refused, never ignored.
+    pub const UNSUPPORTED_FIELD: &str = "UnsupportedField";
 }
 
 /// Condition status values.

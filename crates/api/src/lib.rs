@@ -30,6 +30,7 @@
 //! | [`inventory`] | `<ns>_<name>_<group>_<kind>` ids |
 //! | [`meta`] | artifact, revision, digest, references |
 //! | [`annotations`] | Flux's annotation and label keys |
+//! | [`FluxObject`], [`managers`] | the status accessors every kind shares; field managers |
 //!
 //! ```
 //! use driftless_api::{GitRepository, Kustomization};
@@ -54,6 +55,7 @@ pub mod inventory;
 mod kustomization;
 pub mod kustomize;
 pub mod meta;
+mod object;
 #[cfg(test)]
 mod roundtrip_tests;
 
@@ -68,6 +70,7 @@ pub use kustomization::{
     DependencyReference, DriftIgnoreRule, Kustomization, KustomizationSpec, KustomizationStatus,
     PostBuild, SourceKind, SubstituteKind, SubstituteReference,
 };
+pub use object::{FluxObject, managers};
 
 /// Annotation and label keys of Flux's API that our objects and the
 /// objects we apply carry.

@@ -10,8 +10,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use driftless_api::{GitRepository, Kustomization, annotations, conditions};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use driftless_api::{FluxObject, GitRepository, Kustomization, annotations, conditions, managers};
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
@@ -19,12 +18,11 @@ use serde::de::DeserializeOwned;
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::output::Progress;
 
-/// The field manager of every write the CLI makes.
-pub const FIELD_MANAGER: &str = "driftless";
-
-/// A Flux object the CLI reads and nudges.
-pub trait FluxObject:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+/// A Flux object the CLI reads and nudges: the status accessors every kind
+/// shares ([`FluxObject`]) plus how the CLI words it.
+pub trait CliObject:
+    FluxObject
+    + Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
     + Clone
     + DeserializeOwned
     + serde::Serialize
@@ -35,67 +33,31 @@ pub trait FluxObject:
 {
     /// How flux names the kind in progress lines: `GitRepository source`.
     const NOUN: &'static str;
-    fn suspended(&self) -> bool;
-    fn status_conditions(&self) -> &[Condition];
-    fn last_handled_reconcile_at(&self) -> Option<&str>;
-    fn observed_generation(&self) -> Option<i64>;
-    /// The revision the status reports (fetched or applied).
-    fn revision(&self) -> Option<&str>;
     /// The success line after a reconcile, e.g. `applied revision main@sha1:…`.
     fn done_message(&self) -> String;
 }
 
-impl FluxObject for GitRepository {
+impl CliObject for GitRepository {
     const NOUN: &'static str = "GitRepository source";
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn status_conditions(&self) -> &[Condition] {
-        self.conditions()
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.status.as_ref()?.observed_generation
-    }
-    fn revision(&self) -> Option<&str> {
-        self.artifact().map(|a| a.revision.as_str())
-    }
     fn done_message(&self) -> String {
         format!("fetched revision {}", self.revision().unwrap_or("<none>"))
     }
 }
 
-impl FluxObject for Kustomization {
+impl CliObject for Kustomization {
     const NOUN: &'static str = "Kustomization";
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn status_conditions(&self) -> &[Condition] {
-        self.conditions()
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.status.as_ref()?.observed_generation
-    }
-    fn revision(&self) -> Option<&str> {
-        self.status.as_ref()?.last_applied_revision.as_deref()
-    }
     fn done_message(&self) -> String {
         format!("applied revision {}", self.revision().unwrap_or("<none>"))
     }
 }
 
 /// `Kind namespace/name`, the way errors name an object.
-pub fn describe<K: FluxObject>(namespace: &str, name: &str) -> String {
+pub fn describe<K: CliObject>(namespace: &str, name: &str) -> String {
     format!("{} {namespace}/{name}", K::kind(&()))
 }
 
 /// Reads one object; "not found" becomes an error that names it.
-pub async fn fetch<K: FluxObject>(
+pub async fn fetch<K: CliObject>(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -113,7 +75,7 @@ pub async fn fetch<K: FluxObject>(
     }
 }
 
-fn get_command<K: FluxObject>() -> &'static str {
+fn get_command<K: CliObject>() -> &'static str {
     if K::kind(&()) == "GitRepository" {
         "sources git"
     } else {
@@ -128,7 +90,7 @@ pub fn now_rfc3339_nano() -> String {
 }
 
 /// Merge-patches an object (annotations, `spec.suspend`).
-pub async fn merge_patch<K: FluxObject>(
+pub async fn merge_patch<K: CliObject>(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -136,7 +98,7 @@ pub async fn merge_patch<K: FluxObject>(
 ) -> anyhow::Result<K> {
     let api: Api<K> = Api::namespaced(cluster.client.clone(), namespace);
     let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
+        field_manager: Some(managers::CLI.to_string()),
         ..Default::default()
     };
     api.patch(name, &params, &Patch::Merge(&patch))
@@ -152,7 +114,7 @@ pub fn reconcile_request_patch(at: &str) -> serde_json::Value {
 
 /// Annotates, then waits for the controller to handle the request and
 /// report Ready; fails with the Ready message when it reports not ready.
-pub async fn reconcile<K: FluxObject>(
+pub async fn reconcile<K: CliObject>(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -184,7 +146,7 @@ pub async fn reconcile<K: FluxObject>(
 
 /// Waits until `status.lastHandledReconcileAt` is `requested_at` and Ready
 /// is True or False.
-pub async fn wait_for_handled<K: FluxObject>(
+pub async fn wait_for_handled<K: CliObject>(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -209,7 +171,7 @@ pub async fn wait_for_handled<K: FluxObject>(
 
 /// Waits until Ready is True or False for the object's current generation
 /// (after a create or an update).
-pub async fn wait_for_ready<K: FluxObject>(
+pub async fn wait_for_ready<K: CliObject>(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -233,7 +195,7 @@ pub async fn wait_for_ready<K: FluxObject>(
     finish(object, namespace, name, progress)
 }
 
-fn finish<K: FluxObject>(
+fn finish<K: CliObject>(
     object: K,
     namespace: &str,
     name: &str,
@@ -258,7 +220,7 @@ fn finish<K: FluxObject>(
 }
 
 /// `Some(true)`/`Some(false)` for Ready True/False; `None` while unknown.
-pub fn ready_status<K: FluxObject>(object: &K) -> Option<bool> {
+pub fn ready_status<K: CliObject>(object: &K) -> Option<bool> {
     match conditions::find(object.status_conditions(), conditions::types::READY)?
         .status
         .as_str()
@@ -270,7 +232,7 @@ pub fn ready_status<K: FluxObject>(object: &K) -> Option<bool> {
 }
 
 /// Re-reads the object until `done` holds or `timeout` passes.
-async fn poll<K: FluxObject>(
+async fn poll<K: CliObject>(
     cluster: &Cluster,
     namespace: &str,
     name: &str,

@@ -24,8 +24,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_api::annotations::RECONCILE_REQUESTED_AT;
-use driftless_api::conditions::{self, types};
-use driftless_api::{GitRepository, Kustomization};
+use driftless_api::{FluxObject, GitRepository, Kustomization};
 use driftless_testkit::cluster::{TestCluster, http_get};
 use driftless_testkit::{Fixture, GitDaemon};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -404,7 +403,7 @@ async fn kustomizations(rows: &mut Vec<Row>) {
         .expect("Kustomization created");
     wait_until("big Ready", DEADLINE, ms(20), || async {
         let ks = kustomizations.get("big").await.map_err(|e| e.to_string())?;
-        is_ready(ks.status.as_ref().and_then(|s| s.conditions.as_deref()))
+        ks.is_ready()
             .then_some(())
             .ok_or_else(|| format!("{:?}", ks.status.and_then(|s| s.conditions)))
     })
@@ -669,42 +668,12 @@ fn configmap(name: &str, value: &str) -> String {
     )
 }
 
-fn is_ready(
-    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
-) -> bool {
-    conditions::is_true(conditions.unwrap_or_default(), types::READY)
-}
-
-/// The objects' Ready conditions, for [`wait_ready`].
-trait HasConditions {
-    fn ready(&self) -> bool;
-    fn last_handled(&self) -> Option<&str>;
-}
-
-impl HasConditions for GitRepository {
-    fn ready(&self) -> bool {
-        is_ready(self.status.as_ref().and_then(|s| s.conditions.as_deref()))
-    }
-    fn last_handled(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-}
-
-impl HasConditions for Kustomization {
-    fn ready(&self) -> bool {
-        is_ready(self.status.as_ref().and_then(|s| s.conditions.as_deref()))
-    }
-    fn last_handled(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-}
-
 /// Waits until `count` objects of `api` are Ready, or `deadline` passes;
 /// returns the time taken and how many were Ready. Lists every second at
 /// most, so that polling takes little CPU from the controller.
 async fn wait_ready<K>(api: &Api<K>, count: usize, deadline: Duration) -> (Duration, usize)
 where
-    K: kube::Resource + HasConditions + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + FluxObject + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let start = Instant::now();
     let poll = if count > 10 { ms(1000) } else { ms(20) };
@@ -713,7 +682,7 @@ where
         let ready = api
             .list(&ListParams::default())
             .await
-            .map(|l| l.items.iter().filter(|o| o.ready()).count())
+            .map(|l| l.items.iter().filter(|o| o.is_ready()).count())
             .unwrap_or(0);
         if ready >= count || start.elapsed() > deadline {
             return (start.elapsed(), ready);
@@ -733,7 +702,7 @@ where
 /// handled that request.
 async fn request_reconcile<K>(api: &Api<K>, name: &str, round: usize) -> Duration
 where
-    K: kube::Resource + HasConditions + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + FluxObject + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let value = format!("bench-{round}-{}", nanos());
     let start = Instant::now();
@@ -744,9 +713,9 @@ where
         ms(5),
         || async {
             let object = api.get(name).await.map_err(|e| e.to_string())?;
-            (object.last_handled() == Some(value.as_str()))
+            (object.last_handled_reconcile_at() == Some(value.as_str()))
                 .then_some(())
-                .ok_or_else(|| format!("last handled {:?}", object.last_handled()))
+                .ok_or_else(|| format!("last handled {:?}", object.last_handled_reconcile_at()))
         },
     )
     .await;

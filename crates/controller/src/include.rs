@@ -18,6 +18,8 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 
+use crate::reconciler::ReconcileError;
+
 /// Objects followed when looking for a cycle of includes; a chain longer
 /// than this is refused as if it were one.
 const MAX_INCLUDE_CHAIN: usize = 64;
@@ -31,37 +33,10 @@ pub(crate) struct Resolved {
     pub artifacts: Vec<Artifact>,
 }
 
-/// Why the includes cannot be used now.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Unavailable {
-    pub reason: &'static str,
-    pub message: String,
-    /// Retrying cannot help until the spec changes.
-    pub stalled: bool,
-}
-
-impl Unavailable {
-    fn stalled(reason: &'static str, message: String) -> Unavailable {
-        Unavailable {
-            reason,
-            message,
-            stalled: true,
-        }
-    }
-
-    fn retry(reason: &'static str, message: String) -> Unavailable {
-        Unavailable {
-            reason,
-            message,
-            stalled: false,
-        }
-    }
-}
-
 /// `fromPath` and `toPath` of every entry, checked before anything is read.
-fn paths(repo: &GitRepository) -> Result<Vec<(ArtifactPath, ArtifactPath)>, Unavailable> {
+fn paths(repo: &GitRepository) -> Result<Vec<(ArtifactPath, ArtifactPath)>, ReconcileError> {
     let invalid = |e: driftless_source::Error| {
-        Unavailable::stalled(reasons::INVALID_PATH, crate::gitrepository::describe(&e))
+        ReconcileError::stalled(reasons::INVALID_PATH, crate::gitrepository::describe(&e))
     };
     let mut out = Vec::new();
     for (i, entry) in repo.spec.include.iter().flatten().enumerate() {
@@ -81,7 +56,7 @@ fn paths(repo: &GitRepository) -> Result<Vec<(ArtifactPath, ArtifactPath)>, Unav
 pub(crate) async fn resolve(
     repo: &GitRepository,
     client: &kube::Client,
-) -> Result<Resolved, Unavailable> {
+) -> Result<Resolved, ReconcileError> {
     let Some(entries) = repo.spec.include.as_deref().filter(|e| !e.is_empty()) else {
         return Ok(Resolved::default());
     };
@@ -97,13 +72,13 @@ pub(crate) async fn resolve(
             .get_opt(name)
             .await
             .map_err(|e| {
-                Unavailable::retry(
+                ReconcileError::retryable(
                     reasons::INCLUDE_NOT_FOUND,
                     format!("cannot read included {id} of spec.include[{i}]: {e}"),
                 )
             })?
             .ok_or_else(|| {
-                Unavailable::retry(
+                ReconcileError::retryable(
                     reasons::INCLUDE_NOT_FOUND,
                     format!(
                         "included {id} of spec.include[{i}] not found; create it or fix spec.include[{i}].repository.name"
@@ -111,7 +86,7 @@ pub(crate) async fn resolve(
                 )
             })?;
         let no_artifact = || {
-            Unavailable::retry(
+            ReconcileError::retryable(
                 reasons::NO_ARTIFACT,
                 format!(
                     "included {id} of spec.include[{i}] has no artifact yet; retrying when it has one"
@@ -137,14 +112,14 @@ pub(crate) async fn resolve(
 
 /// Refuses a repository that includes itself, directly or through others:
 /// each new artifact would change the other's, forever.
-async fn check_cycle(repo: &GitRepository, api: &Api<GitRepository>) -> Result<(), Unavailable> {
+async fn check_cycle(repo: &GitRepository, api: &Api<GitRepository>) -> Result<(), ReconcileError> {
     let own = repo.name_any();
     let namespace = repo.namespace().unwrap_or_default();
     let mut seen = BTreeSet::new();
     let mut pending: Vec<String> = included_names(repo);
     while let Some(name) = pending.pop() {
         if name == own {
-            return Err(Unavailable::stalled(
+            return Err(ReconcileError::stalled(
                 reasons::INCLUDE_CYCLE,
                 format!(
                     "GitRepository '{namespace}/{own}' includes itself through spec.include (directly or via other GitRepositories); remove the include that closes the cycle"
@@ -255,7 +230,7 @@ mod tests {
 
         let bad = including("app", &[("shared", None), ("other", Some("../up"))]);
         let err = paths(&bad).expect_err("escape");
-        assert!(err.stalled);
+        assert!(err.is_stalled());
         assert_eq!(err.reason, reasons::INVALID_PATH);
         assert!(
             err.message.contains("spec.include[1].toPath \"../up\"")

@@ -30,6 +30,7 @@ mod include;
 mod kustomization;
 pub mod leader;
 mod metrics;
+mod reconciler;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -89,7 +90,7 @@ impl ControllerOptions {
             no_cross_namespace_refs: false,
             drift_watch: true,
             concurrency: 4,
-            field_manager: "kustomize-controller".to_owned(),
+            field_manager: driftless_api::managers::KUSTOMIZE_CONTROLLER.to_owned(),
             dependency_requeue: Duration::from_secs(30),
             kube_config: None,
         }
@@ -206,7 +207,7 @@ pub async fn run(
     }
 
     let context = Arc::new(Context {
-        recorder: events::Recorder::new(client.clone(), "driftless-controller"),
+        recorder: events::Recorder::new(client.clone(), driftless_api::managers::EVENT_SOURCE),
         fetcher: GitFetcher::new(storage),
         client: client.clone(),
         metrics,

@@ -9,7 +9,6 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::storage::hex;
 
 /// Unpacks a gzip tarball into `dest` after checking it is the artifact with
 /// `digest` (`sha256:<hex>`). `origin` (a URL or path) names it in errors.
@@ -22,7 +21,7 @@ pub fn unpack_verified(
     origin: &str,
     dest: &Path,
 ) -> Result<(), Error> {
-    let actual = format!("sha256:{}", hex(&Sha256::digest(tarball)));
+    let actual = format!("sha256:{}", hex::encode(Sha256::digest(tarball)));
     if actual != digest {
         return Err(Error::DigestMismatch {
             path: origin.into(),
@@ -64,7 +63,7 @@ mod tests {
     }
 
     fn digest_of(bytes: &[u8]) -> String {
-        format!("sha256:{}", hex(&Sha256::digest(bytes)))
+        format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl Storage {
 
     /// Directory of the kept bare repository for `key` fetching from `url`.
     pub(crate) fn git_cache_dir(&self, key: &ArtifactKey, url: &str) -> Result<PathBuf, Error> {
-        let hash = hex(&Sha256::digest(url.as_bytes()));
+        let hash = hex::encode(Sha256::digest(url.as_bytes()));
         Ok(self
             .root
             .join(".git-cache")
@@ -154,7 +154,7 @@ impl Storage {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
-        let hex_digest = hex(&out.hasher.finalize());
+        let hex_digest = hex::encode(out.hasher.finalize());
         let file_name = format!("{hex_digest}.tar.gz");
         let target = dir.join(&file_name);
         fs::rename(&tmp, &target).map_err(|e| {
@@ -187,7 +187,7 @@ impl Storage {
             size += n as u64;
             hasher.update(&buf[..n]);
         }
-        let actual = format!("sha256:{}", hex(&hasher.finalize()));
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
         if actual != artifact.digest || size != artifact.size {
             return Err(Error::DigestMismatch {
                 path,
@@ -285,15 +285,6 @@ impl<W: Write> Write for HashingWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
 
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
-use crate::flux::{FIELD_MANAGER, FluxObject, parse_go_duration, wait_for_ready};
+use crate::flux::{CliObject, parse_go_duration, wait_for_ready};
 use crate::output::{Progress, write_stdout, yaml_stream};
 
 #[derive(clap::Subcommand)]
@@ -372,7 +372,7 @@ fn exported<T: Serialize>(object: &T) -> anyhow::Result<serde_json::Value> {
     Ok(value)
 }
 
-async fn create<K: FluxObject>(
+async fn create<K: CliObject>(
     global: &GlobalArgs,
     object: K,
     common: &CommonArgs,
@@ -404,7 +404,7 @@ async fn create<K: FluxObject>(
     Ok(())
 }
 
-async fn apply<K: FluxObject>(cluster: &Cluster, object: &K, name: &str) -> anyhow::Result<()> {
+async fn apply<K: CliObject>(cluster: &Cluster, object: &K, name: &str) -> anyhow::Result<()> {
     let api: Api<K> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let mut body = exported(object)?;
     // Server-side apply must not claim the status.
@@ -413,7 +413,7 @@ async fn apply<K: FluxObject>(cluster: &Cluster, object: &K, name: &str) -> anyh
     }
     api.patch(
         name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
+        &PatchParams::apply(driftless_api::managers::CLI).force(),
         &Patch::Apply(&body),
     )
     .await
@@ -487,7 +487,7 @@ async fn create_secret(global: &GlobalArgs, args: &SecretGitArgs) -> anyhow::Res
     let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     api.patch(
         &args.name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
+        &PatchParams::apply(driftless_api::managers::CLI).force(),
         &Patch::Apply(&body),
     )
     .await

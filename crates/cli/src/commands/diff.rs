@@ -54,7 +54,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
                 cluster.namespace
             )
         })?;
-    let options = driftless_controller::apply_options(&ks, "kustomize-controller");
+    let options = driftless_controller::apply_options(&ks, driftless_api::managers::KUSTOMIZE_CONTROLLER);
     let diffs = Applier::new(cluster.client.clone(), options)
         .diff(objects)
         .await

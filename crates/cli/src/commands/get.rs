@@ -9,7 +9,7 @@ use kube::api::{Api, ListParams};
 use serde_json::json;
 
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
-use crate::flux::{FluxObject, fetch};
+use crate::flux::{CliObject, fetch};
 use crate::output::{Format, Table, age, render, write_stdout};
 
 #[derive(clap::Subcommand)]
@@ -103,7 +103,7 @@ fn where_(cluster: &Cluster, args: &Args) -> String {
     }
 }
 
-async fn list<K: FluxObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<Vec<K>> {
+async fn list<K: CliObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<Vec<K>> {
     let api: Api<K> = if args.all_namespaces {
         Api::all(cluster.client.clone())
     } else {
@@ -124,7 +124,7 @@ async fn list<K: FluxObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<V
     Ok(items)
 }
 
-async fn show<K: FluxObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<()> {
+async fn show<K: CliObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<()> {
     let items: Vec<K> = match &args.name {
         Some(name) => {
             vec![fetch(cluster, &cluster.namespace, name).await?]
@@ -148,7 +148,7 @@ async fn show<K: FluxObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<(
 }
 
 /// The status table; `prefixed` names rows `kind/name`, as `flux get all` does.
-fn table<K: FluxObject>(items: &[K], all_namespaces: bool, prefixed: bool) -> Table {
+fn table<K: CliObject>(items: &[K], all_namespaces: bool, prefixed: bool) -> Table {
     let mut header = vec!["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE", "AGE"];
     if all_namespaces {
         header.insert(0, "NAMESPACE");

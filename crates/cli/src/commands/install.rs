@@ -18,7 +18,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchP
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
-use crate::flux::{FIELD_MANAGER, humanize, parse_go_duration};
+use crate::flux::{humanize, parse_go_duration};
 use crate::output::{Progress, write_stdout, yaml_stream};
 
 /// The namespace the controller runs in.
@@ -135,7 +135,7 @@ pub async fn apply(cluster: &Cluster, manifest: &Value) -> anyhow::Result<()> {
     let name = manifest["metadata"]["name"].as_str().unwrap_or_default();
     api.patch(
         name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
+        &PatchParams::apply(driftless_api::managers::CLI).force(),
         &Patch::Apply(manifest),
     )
     .await

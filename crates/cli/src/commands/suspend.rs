@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
 use crate::flux::{
-    FluxObject, fetch, merge_patch, now_rfc3339_nano, parse_go_duration, wait_for_handled,
+    CliObject, fetch, merge_patch, now_rfc3339_nano, parse_go_duration, wait_for_handled,
 };
 use crate::output::{Progress, Reported};
 
@@ -107,7 +107,7 @@ enum Action {
     },
 }
 
-async fn toggle<K: FluxObject>(
+async fn toggle<K: CliObject>(
     cluster: &Cluster,
     target: &Target,
     action: Action,

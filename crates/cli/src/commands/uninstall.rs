@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect, is_not_found};
 use crate::commands::install::{api_for, controller_manifests, object_label};
-use crate::flux::{FIELD_MANAGER, FluxObject};
+use crate::flux::CliObject;
 use crate::output::Progress;
 
 /// The finalizer our controller puts on GitRepositories and Kustomizations.
@@ -55,7 +55,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn strip_finalizers<K: FluxObject>(
+async fn strip_finalizers<K: CliObject>(
     cluster: &Cluster,
     progress: &Progress,
 ) -> anyhow::Result<()> {
@@ -82,7 +82,7 @@ async fn strip_finalizers<K: FluxObject>(
             .collect();
         let namespaced: Api<K> = Api::namespaced(cluster.client.clone(), &namespace);
         let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
+            field_manager: Some(driftless_api::managers::CLI.to_string()),
             ..Default::default()
         };
         namespaced

@@ -1,0 +1,190 @@
+//! The source artifact a Kustomization applies: found through its
+//! `sourceRef`, downloaded from the artifact server, digest-verified and
+//! unpacked once per digest, then shared read-only by every Kustomization
+//! on that revision.
+
+use std::sync::{Arc, Mutex};
+
+use driftless_api::conditions::reasons;
+use driftless_api::{GitRepository, Kustomization, SourceKind};
+use kube::ResourceExt;
+use kube::api::Api;
+
+use crate::Context;
+use crate::reconciler::ReconcileError;
+
+/// The source's current artifact, as recorded in its status.
+pub(super) struct SourceArtifact {
+    pub url: String,
+    pub digest: String,
+    pub revision: String,
+}
+
+pub(super) async fn source_artifact(
+    ks: &Kustomization,
+    context: &Context,
+) -> Result<SourceArtifact, ReconcileError> {
+    let reference = &ks.spec.source_ref;
+    let own_namespace = ks.namespace().unwrap_or_default();
+    let namespace = reference
+        .namespace
+        .clone()
+        .unwrap_or_else(|| own_namespace.clone());
+    if reference.kind != SourceKind::GitRepository {
+        return Err(ReconcileError::stalled(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "spec.sourceRef.kind {:?} is not supported yet; use a GitRepository",
+                reference.kind
+            ),
+        ));
+    }
+    if context.options.no_cross_namespace_refs && namespace != own_namespace {
+        return Err(ReconcileError::stalled(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "can't access 'GitRepository/{namespace}/{}', cross-namespace references have been blocked; move the source into namespace {own_namespace}",
+                reference.name
+            ),
+        ));
+    }
+    let api: Api<GitRepository> = Api::namespaced(context.client.clone(), &namespace);
+    let source = api
+        .get_opt(&reference.name)
+        .await
+        .map_err(|e| ReconcileError::retryable(reasons::ARTIFACT_FAILED, format!("cannot read GitRepository/{namespace}/{}: {e}", reference.name)))?
+        .ok_or_else(|| {
+            ReconcileError::retryable(
+                reasons::ARTIFACT_FAILED,
+                format!("Source 'GitRepository/{namespace}/{}' not found; create it or fix spec.sourceRef", reference.name),
+            )
+        })?;
+    let artifact = source.status.and_then(|s| s.artifact).ok_or_else(|| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "Source 'GitRepository/{namespace}/{}' is not ready, artifact not found",
+                reference.name
+            ),
+        )
+    })?;
+    let digest = artifact.digest.ok_or_else(|| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "the artifact of GitRepository/{namespace}/{} has no digest",
+                reference.name
+            ),
+        )
+    })?;
+    Ok(SourceArtifact {
+        url: artifact.url,
+        digest,
+        revision: artifact.revision,
+    })
+}
+
+/// Unpacked artifacts by digest, shared read-only by every Kustomization
+/// that uses that revision: a fleet of Kustomizations over one source
+/// downloads, verifies and unpacks it once, not once per Kustomization.
+#[derive(Default)]
+pub(super) struct ArtifactCache {
+    recent: Mutex<std::collections::VecDeque<(String, UnpackedCell)>>,
+}
+
+type UnpackedCell = Arc<tokio::sync::OnceCell<Arc<tempfile::TempDir>>>;
+
+/// Revisions kept unpacked; an evicted one is removed from disk when its
+/// last reconcile finishes with it.
+const CACHED_ARTIFACTS: usize = 8;
+
+impl ArtifactCache {
+    pub(super) async fn unpacked(
+        &self,
+        http: &reqwest::Client,
+        source: &SourceArtifact,
+    ) -> Result<Arc<tempfile::TempDir>, ReconcileError> {
+        let cell = {
+            let mut recent = self.recent.lock().expect("artifact cache lock");
+            match recent.iter().find(|(digest, _)| *digest == source.digest) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = UnpackedCell::default();
+                    recent.push_back((source.digest.clone(), cell.clone()));
+                    if recent.len() > CACHED_ARTIFACTS {
+                        recent.pop_front();
+                    }
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| unpack(http, source))
+            .await
+            .map(Arc::clone)
+    }
+}
+
+async fn unpack(
+    http: &reqwest::Client,
+    source: &SourceArtifact,
+) -> Result<Arc<tempfile::TempDir>, ReconcileError> {
+    let dir = tempfile::Builder::new()
+        .prefix("driftless-artifact-")
+        .tempdir()
+        .map_err(|e| {
+            ReconcileError::retryable(
+                reasons::ARTIFACT_FAILED,
+                format!("cannot create a directory for the artifact: {e}"),
+            )
+        })?;
+    let bytes = download(http, &source.url).await?;
+    let (digest, url, into) = (
+        source.digest.clone(),
+        source.url.clone(),
+        dir.path().to_path_buf(),
+    );
+    tokio::task::spawn_blocking(move || {
+        driftless_source::unpack_verified(&bytes, &digest, &url, &into)
+    })
+    .await
+    .map_err(|e| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!("the unpack task failed: {e}"),
+        )
+    })?
+    .map_err(|e| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "{e}; {}",
+                e.hint().unwrap_or("the source will produce it again")
+            ),
+        )
+    })?;
+    Ok(Arc::new(dir))
+}
+
+async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, ReconcileError> {
+    let fail = |e: String| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "failed to download artifact from {url}: {e}; is the source controller's artifact server reachable?"
+            ),
+        )
+    };
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(fail(format!("HTTP status {}", response.status())));
+    }
+    Ok(response
+        .bytes()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .to_vec())
+}

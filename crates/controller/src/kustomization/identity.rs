@@ -1,0 +1,90 @@
+//! Who a Kustomization applies as, and how: the controller's own identity
+//! or, with `spec.serviceAccountName`, that account impersonated (as Flux
+//! does, so RBAC bounds what it may change); its ownership labels, `force`,
+//! drift ignore rules and field manager.
+
+use std::collections::BTreeMap;
+
+use driftless_api::conditions::reasons;
+use driftless_api::{Kustomization, annotations};
+use driftless_apply::{Applier, ApplyOptions, IgnoreRule, IgnoreTarget};
+use kube::ResourceExt;
+
+use crate::Context;
+use crate::reconciler::ReconcileError;
+
+/// The applier for `ks`: the controller's own identity, or with
+/// `spec.serviceAccountName` that service account, impersonated (as Flux
+/// does), so RBAC limits what the Kustomization can change.
+pub(super) fn applier_for(
+    ks: &Kustomization,
+    context: &Context,
+) -> Result<Applier, ReconcileError> {
+    let options = apply_options(ks, &context.options.field_manager);
+    let Some(account) = &ks.spec.service_account_name else {
+        return Ok(context.applier.with_options(options));
+    };
+    let namespace = ks.namespace().unwrap_or_default();
+    let user = format!("system:serviceaccount:{namespace}:{account}");
+    let mut cache = context.impersonating.lock().expect("applier cache lock");
+    if let Some(applier) = cache.get(&user) {
+        return Ok(applier.with_options(options));
+    }
+    let mut config = context.options.kube_config.clone().ok_or_else(|| {
+        ReconcileError::stalled(
+            reasons::RECONCILIATION_FAILED,
+            "spec.serviceAccountName needs the controller's kube config to impersonate the account; run `driftless controller`, or remove the field",
+        )
+    })?;
+    config.auth_info.impersonate = Some(user.clone());
+    config.auth_info.impersonate_groups = Some(vec![
+        "system:serviceaccounts".to_owned(),
+        format!("system:serviceaccounts:{namespace}"),
+    ]);
+    let client = kube::Client::try_from(config).map_err(|e| {
+        ReconcileError::retryable(
+            reasons::RECONCILIATION_FAILED,
+            format!("cannot build a client impersonating {user}: {e}"),
+        )
+    })?;
+    let applier = Applier::new(client, ApplyOptions::default());
+    cache.insert(user, applier.clone());
+    Ok(applier.with_options(options))
+}
+
+/// How a Kustomization's objects are applied: its ownership labels, its
+/// `force`, and the field manager.
+pub fn apply_options(ks: &Kustomization, field_manager: &str) -> ApplyOptions {
+    let owner_labels = BTreeMap::from([
+        (annotations::OWNER_NAME_LABEL.to_owned(), ks.name_any()),
+        (
+            annotations::OWNER_NAMESPACE_LABEL.to_owned(),
+            ks.namespace().unwrap_or_default(),
+        ),
+    ]);
+    let ignore_rules = ks
+        .spec
+        .drift_ignore_rules
+        .iter()
+        .flatten()
+        .map(|rule| IgnoreRule {
+            paths: rule.paths.clone(),
+            target: rule.target.as_ref().map(|t| IgnoreTarget {
+                group: t.group.clone(),
+                version: t.version.clone(),
+                kind: t.kind.clone(),
+                name: t.name.clone(),
+                namespace: t.namespace.clone(),
+                label_selector: t.label_selector.clone(),
+                annotation_selector: t.annotation_selector.clone(),
+            }),
+        })
+        .collect();
+    ApplyOptions {
+        field_manager: field_manager.to_owned(),
+        owner_labels,
+        force: ks.spec.force,
+        concurrency: 8,
+        ignore_rules,
+    }
+}

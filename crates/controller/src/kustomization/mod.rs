@@ -1,0 +1,377 @@
+//! The `Kustomization` reconciler, Flux's kustomize-controller loop:
+//! dependencies → source artifact (downloaded, digest-verified, unpacked) →
+//! render (with the spec's overlay and post-build substitution) → staged
+//! server-side apply → prune → health → status, events and metrics.
+//!
+//! Safety rule: any failure before the apply finished leaves the cluster
+//! and the inventory as they were (nothing is pruned), and the status keeps
+//! `lastAppliedRevision` at the last good revision while
+//! `lastAttemptedRevision` names the one that failed.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `artifact` | finding, downloading, verifying and caching the source artifact |
+//! | `render` | what is rendered: path, overlay, substitution variables |
+//! | `identity` | who applies (impersonation) and with which options |
+//! | `health` | `wait` and `healthChecks` |
+//! | `status` | the status and events, as pure functions |
+
+mod artifact;
+mod health;
+mod identity;
+mod render;
+mod status;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driftless_api::conditions::{self, reasons, types};
+use driftless_api::inventory::ResourceRef;
+use driftless_api::{
+    DeletionPolicy, GitRepository, Kustomization, KustomizationStatus, SourceKind,
+};
+use driftless_apply::{Action as ApplyAction, ChangeSet, IgnoreRule};
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use serde_json::Value;
+
+pub use identity::apply_options;
+pub use render::build_local;
+
+use self::artifact::{ArtifactCache, SourceArtifact};
+use self::status::Applied;
+use crate::reconciler::{self, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
+use crate::{Context, drift, duration_of};
+
+/// Reconciles Kustomizations until the watch ends.
+pub(crate) async fn run(context: Arc<Context>) {
+    let api: Api<Kustomization> = Api::all(context.client.clone());
+    let sources: Api<GitRepository> = Api::all(context.client.clone());
+    let (drift, triggers) = drift::DriftWatch::new(
+        context.client.clone(),
+        context.options.field_manager.clone(),
+    );
+    let controller = Controller::new(api, watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(context.options.concurrency));
+    let store = controller.store();
+    let drift_enabled = context.options.drift_watch;
+    let reconciler = Kustomizations {
+        artifacts: ArtifactCache::default(),
+        drift: Arc::new(drift),
+    };
+    controller
+        // A new artifact (or a source's status change) wakes the
+        // Kustomizations that use it.
+        .watches(sources, watcher::Config::default(), move |source| {
+            let namespace = source.namespace().unwrap_or_default();
+            let name = source.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|ks| {
+                    ks.spec.source_ref.kind == SourceKind::GitRepository
+                        && ks.spec.source_ref.name == name
+                        && ks
+                            .spec
+                            .source_ref
+                            .namespace
+                            .clone()
+                            .or_else(|| ks.namespace())
+                            .as_deref()
+                            == Some(namespace.as_str())
+                })
+                .map(|ks| ObjectRef::from_obj(&*ks))
+                .collect::<Vec<_>>()
+        })
+        .reconcile_on(triggers.filter(move |_| std::future::ready(drift_enabled)))
+        .run(
+            reconciler::reconcile::<Kustomizations>,
+            reconciler::error_policy::<Kustomizations>,
+            Scaffold::new(context, reconciler),
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "Kustomization reconcile error");
+            }
+        })
+        .await;
+}
+
+/// The Kustomization kind's reconcile logic and its memory.
+pub(crate) struct Kustomizations {
+    artifacts: ArtifactCache,
+    drift: Arc<drift::DriftWatch>,
+}
+
+impl Reconciler for Kustomizations {
+    type Object = Kustomization;
+    type Status = KustomizationStatus;
+
+    fn status(ks: &Kustomization) -> Option<&KustomizationStatus> {
+        ks.status.as_ref()
+    }
+
+    fn conditions(status: &KustomizationStatus) -> &[Condition] {
+        status.conditions.as_deref().unwrap_or_default()
+    }
+
+    async fn reconcile(
+        &self,
+        ks: &Kustomization,
+        run: &Run<'_>,
+    ) -> Result<Outcome<KustomizationStatus>, ReconcileError> {
+        let context = run.context;
+        let interval = duration_of("interval", &ks.spec.interval)
+            .map_err(|message| ReconcileError::stalled(reasons::RECONCILIATION_FAILED, message))?;
+        if let Some(field) = unsupported_field(ks) {
+            return Err(ReconcileError::unsupported_field("Kustomization", field));
+        }
+        if let Some(problem) = apply_options(ks, &context.options.field_manager)
+            .ignore_rules
+            .iter()
+            .find_map(IgnoreRule::invalid_path)
+        {
+            return Err(ReconcileError::stalled(
+                reasons::RECONCILIATION_FAILED,
+                format!("spec.driftIgnoreRules: {problem}"),
+            ));
+        }
+        let source = artifact::source_artifact(ks, context).await?;
+        let status = ks.status.clone().unwrap_or_default();
+        let up_to_date = status.observed_generation == ks.metadata.generation
+            && status.last_attempted_revision.as_deref() == Some(source.revision.as_str())
+            && conditions::is_true(
+                status.conditions.as_deref().unwrap_or_default(),
+                types::READY,
+            );
+        let namespace = ks.namespace().unwrap_or_default();
+        let name = ks.name_any();
+        let drifted = self.drift.take_pending(&namespace, &name);
+        if let Err(remaining) = run.due(up_to_date, drifted, interval) {
+            return Ok(Outcome::NotDue(remaining));
+        }
+        run.start();
+        dependencies_ready(ks, context).await.map_err(|error| {
+            let soon = context
+                .options
+                .dependency_requeue
+                .min(Self::retry_interval(ks));
+            error.retry_after(soon)
+        })?;
+
+        let applied = self
+            .apply_revision(ks, context, &source, &status)
+            .await
+            .map_err(|error| error.on_revision(&source.revision))?;
+        if context.options.drift_watch {
+            self.drift
+                .watch(&applied.inventory.entries, &namespace, &name)
+                .await;
+        }
+        let health = health::check_health(ks, context, &applied.inventory).await;
+        for (label, action) in [
+            ("created", ApplyAction::Created),
+            ("configured", ApplyAction::Configured),
+            ("deleted", ApplyAction::Deleted),
+        ] {
+            context
+                .metrics
+                .record_applied(label, applied.count(&action));
+        }
+        Ok(Outcome::Done {
+            status: status::succeeded(ks, &source.revision, &applied, &health, &run.stamp),
+            events: status::succeeded_events(ks, &applied, &health),
+            requeue: if health.is_ok() {
+                interval
+            } else {
+                Self::retry_interval(ks)
+            },
+        })
+    }
+
+    fn failed_status(
+        ks: &Kustomization,
+        error: &ReconcileError,
+        stamp: &Stamp,
+    ) -> KustomizationStatus {
+        status::failed(ks, error, stamp)
+    }
+
+    fn retry_interval(ks: &Kustomization) -> Duration {
+        ks.retry_interval()
+            .or_else(|_| ks.spec.interval.to_std())
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// `deletionPolicy`: delete what we applied, or leave it (orphan).
+    async fn cleanup(&self, ks: &Kustomization, context: &Context) -> Result<(), ReconcileError> {
+        let namespace = ks.namespace().unwrap_or_default();
+        let name = ks.name_any();
+        let delete = match ks.deletion_policy() {
+            DeletionPolicy::MirrorPrune => ks.spec.prune,
+            DeletionPolicy::Delete | DeletionPolicy::WaitForTermination => true,
+            DeletionPolicy::Orphan => false,
+        };
+        if ks.spec.suspend || !delete {
+            tracing::info!(%namespace, %name, "Kustomization deleted; leaving its objects in place");
+            return Ok(());
+        }
+        let inventory = ks
+            .status
+            .as_ref()
+            .and_then(|s| s.inventory.clone())
+            .unwrap_or_default();
+        let applier = identity::applier_for(ks, context)?;
+        let failed = |message: String| ReconcileError::retryable(reasons::PRUNE_FAILED, message);
+        let pruned = applier
+            .prune(&inventory.entries)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if ks.deletion_policy() == DeletionPolicy::WaitForTermination {
+            // The finalizer stays (and the Kustomization with it) until every
+            // object is gone; a timeout is retried by the error policy.
+            let timeout = ks.timeout().unwrap_or(Duration::from_secs(300));
+            applier
+                .wait_deleted(&inventory.entries, timeout)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        tracing::info!(%namespace, %name, deleted = pruned.entries.len(), "Kustomization deleted with its objects");
+        Ok(())
+    }
+}
+
+impl Kustomizations {
+    /// Downloads, renders, applies and prunes `source`'s revision.
+    async fn apply_revision(
+        &self,
+        ks: &Kustomization,
+        context: &Context,
+        source: &SourceArtifact,
+        status: &KustomizationStatus,
+    ) -> Result<Applied, ReconcileError> {
+        let workdir = tempfile::Builder::new()
+            .prefix("driftless-kustomization-")
+            .tempdir()
+            .map_err(|e| {
+                ReconcileError::retryable(
+                    reasons::ARTIFACT_FAILED,
+                    format!("cannot create a work directory: {e}"),
+                )
+            })?;
+        let unpacked = self.artifacts.unpacked(&context.http, source).await?;
+        let objects = render::render(ks, context, unpacked.path(), workdir.path()).await?;
+        let digest = objects_digest(&objects);
+        let started = Instant::now();
+
+        let applier = identity::applier_for(ks, context)?;
+        let changes = applier.apply(objects).await.map_err(|e| {
+            ReconcileError::retryable(reasons::RECONCILIATION_FAILED, e.to_string())
+        })?;
+        let inventory = changes.inventory();
+        let pruned = if ks.spec.prune {
+            let keep: HashSet<&str> = inventory.entries.iter().map(|e| e.id.as_str()).collect();
+            let stale: Vec<ResourceRef> = status
+                .inventory
+                .iter()
+                .flat_map(|i| i.entries.iter())
+                .filter(|e| !keep.contains(e.id.as_str()))
+                .cloned()
+                .collect();
+            applier
+                .prune(&stale)
+                .await
+                .map_err(|e| ReconcileError::retryable(reasons::PRUNE_FAILED, e.to_string()))?
+        } else {
+            ChangeSet::default()
+        };
+        Ok(Applied {
+            inventory,
+            changes,
+            pruned,
+            digest,
+            took: started.elapsed(),
+        })
+    }
+}
+
+/// A spec field we cannot honour yet. Refusing is safer than applying
+/// without it (e.g. as the controller's own identity instead of the
+/// service account the object names).
+fn unsupported_field(ks: &Kustomization) -> Option<&'static str> {
+    let spec = &ks.spec;
+    if spec.kube_config.is_some() {
+        Some("kubeConfig")
+    } else if spec.decryption.is_some() {
+        Some("decryption")
+    } else if spec
+        .health_check_exprs
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
+        Some("healthCheckExprs")
+    } else {
+        None
+    }
+}
+
+async fn dependencies_ready(ks: &Kustomization, context: &Context) -> Result<(), ReconcileError> {
+    let own_namespace = ks.namespace().unwrap_or_default();
+    for dependency in ks.spec.depends_on.iter().flatten() {
+        let namespace = dependency
+            .namespace
+            .clone()
+            .unwrap_or_else(|| own_namespace.clone());
+        if context.options.no_cross_namespace_refs && namespace != own_namespace {
+            return Err(ReconcileError::stalled(
+                reasons::DEPENDENCY_NOT_READY,
+                format!(
+                    "dependency '{namespace}/{}' is in another namespace and cross-namespace references are blocked",
+                    dependency.name
+                ),
+            ));
+        }
+        let api: Api<Kustomization> = Api::namespaced(context.client.clone(), &namespace);
+        let found = api.get_opt(&dependency.name).await.map_err(|e| {
+            ReconcileError::retryable(
+                reasons::DEPENDENCY_NOT_READY,
+                format!(
+                    "cannot read dependency '{namespace}/{}': {e}",
+                    dependency.name
+                ),
+            )
+        })?;
+        let ready = found.as_ref().is_some_and(|dep| {
+            let status = dep.status.clone().unwrap_or_default();
+            status.observed_generation == dep.metadata.generation
+                && conditions::is_true(
+                    status.conditions.as_deref().unwrap_or_default(),
+                    types::READY,
+                )
+        });
+        if !ready {
+            return Err(ReconcileError::retryable(
+                reasons::DEPENDENCY_NOT_READY,
+                format!("dependency '{namespace}/{}' is not ready", dependency.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `sha256:` over the applied objects, naming the set in `status.history`.
+fn objects_digest(objects: &[Value]) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    for object in objects {
+        hasher.update(object.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}

@@ -1,0 +1,397 @@
+//! The reconciler scaffold: the one shape every kind's reconciler has.
+//!
+//! A kind implements [`Reconciler`] — observe, decide, act, and compute its
+//! new status as a pure function of (object, outcome) — and this module does
+//! the rest the same way for every kind, on every path:
+//!
+//! - the finalizer (kube-runtime's helper) and the kind's cleanup on delete;
+//! - `spec.suspend` (nothing runs, nothing is written);
+//! - the schedule: when each object last ran, so status writes and watch
+//!   echoes inside the interval cost nothing;
+//! - a pending `reconcile.fluxcd.io/requestedAt`, echoed into the status;
+//! - on failure, the kind's failed status, a Warning event (Normal while
+//!   waiting on a dependency), a log line and the requeue [`Retry`] asks for;
+//! - the status patch — skipped when nothing changed, and a failed write is
+//!   an error for kube-runtime's error policy, never swallowed;
+//! - the metrics: reconcile duration and the Ready/Healthy gauges.
+//!
+//! It must not know what any kind does: no source, render or apply calls.
+//! Modelled on kube-runtime's controller example (reconcile as a function of
+//! object and context, a typed error, one error policy).
+
+mod error;
+mod schedule;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driftless_api::FluxObject;
+use driftless_api::annotations;
+use driftless_api::conditions::{self, types};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub(crate) use error::{ReconcileError, Retry};
+use schedule::Schedule;
+
+use crate::Context;
+use crate::events::EventType;
+
+/// Flux's finalizer, so objects Flux created are cleaned up the same way.
+pub(crate) const FINALIZER: &str = "finalizers.fluxcd.io";
+
+/// One kind's reconcile logic; everything around it is the scaffold's.
+pub(crate) trait Reconciler: Send + Sync + Sized + 'static {
+    /// The custom resource this reconciles.
+    type Object: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + FluxObject
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Serialize
+        + Send
+        + Sync
+        + 'static;
+    /// Its status.
+    type Status: Serialize + Clone + PartialEq + Default + Send + Sync;
+
+    /// The object's current status, if any.
+    fn status(object: &Self::Object) -> Option<&Self::Status>;
+
+    /// The conditions in a status.
+    fn conditions(status: &Self::Status) -> &[Condition];
+
+    /// Observes, decides and acts. Returns the new status (or that nothing
+    /// was due), or the failure to report.
+    fn reconcile(
+        &self,
+        object: &Self::Object,
+        run: &Run<'_>,
+    ) -> impl Future<Output = Result<Outcome<Self::Status>, ReconcileError>> + Send;
+
+    /// The status after `error`: a pure function, tested without a cluster.
+    fn failed_status(object: &Self::Object, error: &ReconcileError, stamp: &Stamp) -> Self::Status;
+
+    /// How soon a retryable failure runs again.
+    fn retry_interval(object: &Self::Object) -> Duration;
+
+    /// Undoes what reconciling did, when the object is deleted.
+    fn cleanup(
+        &self,
+        object: &Self::Object,
+        context: &Context,
+    ) -> impl Future<Output = Result<(), ReconcileError>> + Send;
+
+    /// The body of the status merge patch. A merge patch keeps the keys it
+    /// leaves out; a kind whose status fields can go away clears them here.
+    fn status_patch(status: &Self::Status) -> serde_json::Value {
+        serde_json::json!({ "status": status })
+    }
+}
+
+/// What a reconcile that did not fail produced.
+pub(crate) enum Outcome<S> {
+    /// Nothing was due yet: no write, no metrics; look again after this.
+    NotDue(Duration),
+    /// The new status, the events to record, and when to run again.
+    Done {
+        status: S,
+        events: Vec<Event>,
+        requeue: Duration,
+    },
+}
+
+/// An event a reconcile asks the scaffold to record.
+pub(crate) struct Event {
+    pub kind: EventType,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Event {
+    pub fn normal(reason: &'static str, message: impl Into<String>) -> Event {
+        Event {
+            kind: EventType::Normal,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(reason: &'static str, message: impl Into<String>) -> Event {
+        Event {
+            kind: EventType::Warning,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a status computed in this run is stamped with: the pure status
+/// functions take this instead of reading a clock.
+#[derive(Clone, Debug)]
+pub(crate) struct Stamp {
+    /// The time this run's conditions carry.
+    pub now: Time,
+    /// A `reconcile.fluxcd.io/requestedAt` the status has not handled yet
+    /// (echoed into `lastHandledReconcileAt`).
+    pub requested: Option<String>,
+}
+
+/// What the scaffold knows of this run, handed to the kind.
+pub(crate) struct Run<'a> {
+    /// The controller's shared clients and options.
+    pub context: &'a Context,
+    /// Time and reconcile request for the status.
+    pub stamp: Stamp,
+    schedule: &'a Schedule,
+    key: String,
+}
+
+impl Run<'_> {
+    /// Whether a full run is due: the object changed, a reconcile was
+    /// requested, `force` (the kind saw an input change), or `interval`
+    /// passed since the last full run. `Err` holds the time left.
+    pub fn due(&self, up_to_date: bool, force: bool, interval: Duration) -> Result<(), Duration> {
+        if up_to_date && !force && self.stamp.requested.is_none() {
+            self.schedule.remaining(&self.key, interval)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Marks the start of a full run for the schedule.
+    pub fn start(&self) {
+        self.schedule.record(&self.key);
+    }
+}
+
+/// Why kube-runtime's error policy was called: the scaffold's own plumbing
+/// failed (a reconcile's failure is reported in the status instead).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScaffoldError {
+    #[error("cannot manage the finalizer of {object}: {message}")]
+    Finalizer { object: String, message: String },
+    #[error("cannot clean up {object}")]
+    Cleanup {
+        object: String,
+        #[source]
+        source: ReconcileError,
+    },
+    #[error("cannot write the status of {object}")]
+    StatusWrite {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// A kind's reconciler with the scaffold's state; what kube-runtime's
+/// `Controller::run` is given.
+pub(crate) struct Scaffold<R> {
+    pub context: Arc<Context>,
+    pub reconciler: R,
+    schedule: Schedule,
+}
+
+impl<R: Reconciler> Scaffold<R> {
+    pub fn new(context: Arc<Context>, reconciler: R) -> Arc<Scaffold<R>> {
+        Arc::new(Scaffold {
+            context,
+            reconciler,
+            schedule: Schedule::default(),
+        })
+    }
+}
+
+/// `Kind namespace/name`, as logs and errors name an object.
+fn describe<K: FluxObject + Resource>(object: &K) -> String {
+    format!(
+        "{} {}/{}",
+        K::KIND,
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
+}
+
+/// kube-runtime's reconcile function for every kind.
+pub(crate) async fn reconcile<R: Reconciler>(
+    object: Arc<R::Object>,
+    scaffold: Arc<Scaffold<R>>,
+) -> Result<Action, ScaffoldError> {
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<R::Object> = Api::namespaced(scaffold.context.client.clone(), &namespace);
+    let described = describe(&*object);
+    finalizer(&api, FINALIZER, object, |event| async {
+        match event {
+            FinalizerEvent::Apply(object) => reconcile_live::<R>(&object, &scaffold).await,
+            FinalizerEvent::Cleanup(object) => {
+                scaffold.schedule.forget(&key(&*object));
+                scaffold.context.metrics.forget(
+                    R::Object::KIND,
+                    &object.namespace().unwrap_or_default(),
+                    &object.name_any(),
+                );
+                scaffold
+                    .reconciler
+                    .cleanup(&object, &scaffold.context)
+                    .await
+                    .map_err(|source| ScaffoldError::Cleanup {
+                        object: describe(&*object),
+                        source,
+                    })?;
+                Ok(Action::await_change())
+            }
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => ScaffoldError::Finalizer {
+            object: described,
+            message: other.to_string(),
+        },
+    })
+}
+
+/// kube-runtime's error policy for every kind: log, and try again soon.
+pub(crate) fn error_policy<R: Reconciler>(
+    object: Arc<R::Object>,
+    error: &ScaffoldError,
+    _: Arc<Scaffold<R>>,
+) -> Action {
+    tracing::warn!(
+        object = %describe(&*object),
+        error = %crate::error_chain(error),
+        "reconcile failed"
+    );
+    Action::requeue(Duration::from_secs(10))
+}
+
+fn key<K: Resource>(object: &K) -> String {
+    format!(
+        "{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
+}
+
+async fn reconcile_live<R: Reconciler>(
+    object: &R::Object,
+    scaffold: &Scaffold<R>,
+) -> Result<Action, ScaffoldError> {
+    if object.suspended() {
+        tracing::debug!(object = %describe(object), "suspended");
+        return Ok(Action::await_change());
+    }
+    let context = &*scaffold.context;
+    let run = Run {
+        context,
+        stamp: Stamp {
+            now: crate::now(),
+            requested: annotations::pending_reconcile_request(
+                object.meta(),
+                object.last_handled_reconcile_at(),
+            )
+            .map(str::to_owned),
+        },
+        schedule: &scaffold.schedule,
+        key: key(object),
+    };
+    let started = Instant::now();
+    let (status, events, action) = match scaffold.reconciler.reconcile(object, &run).await {
+        Ok(Outcome::NotDue(remaining)) => return Ok(Action::requeue(remaining)),
+        Ok(Outcome::Done {
+            status,
+            events,
+            requeue,
+        }) => (status, events, Action::requeue(requeue)),
+        Err(error) => {
+            tracing::info!(
+                object = %describe(object),
+                reason = error.reason,
+                revision = error.revision.as_deref(),
+                message = %error.message,
+                "reconcile failed"
+            );
+            let status = R::failed_status(object, &error, &run.stamp);
+            let action = match error.retry {
+                Retry::Stalled => Action::await_change(),
+                Retry::AtRetryInterval => Action::requeue(R::retry_interval(object)),
+                Retry::After(delay) => Action::requeue(delay),
+            };
+            let event = Event {
+                kind: error.event_type(),
+                reason: error.reason,
+                message: error.message,
+            };
+            (status, vec![event], action)
+        }
+    };
+    for event in &events {
+        context
+            .recorder
+            .publish(object, event.kind, event.reason, &event.message)
+            .await;
+    }
+    record_conditions::<R>(object, &status, context);
+    let written = write_status::<R>(object, &status, context).await;
+    context.metrics.record_reconcile(
+        R::Object::KIND,
+        &object.namespace().unwrap_or_default(),
+        &object.name_any(),
+        started.elapsed(),
+    );
+    written.map(|()| action)
+}
+
+/// The Ready and Healthy gauges, from the status about to be written.
+fn record_conditions<R: Reconciler>(object: &R::Object, status: &R::Status, context: &Context) {
+    let list = R::conditions(status);
+    for type_ in [types::READY, types::HEALTHY] {
+        if let Some(condition) = conditions::find(list, type_) {
+            context.metrics.record_condition(
+                R::Object::KIND,
+                &object.namespace().unwrap_or_default(),
+                &object.name_any(),
+                type_,
+                &condition.status,
+            );
+        }
+    }
+}
+
+/// Patches the status, unless it is what the object already has (the usual
+/// poll): no write means no watch event waking the object's consumers.
+async fn write_status<R: Reconciler>(
+    object: &R::Object,
+    status: &R::Status,
+    context: &Context,
+) -> Result<(), ScaffoldError> {
+    if R::status(object) == Some(status) {
+        return Ok(());
+    }
+    let api: Api<R::Object> = Api::namespaced(
+        context.client.clone(),
+        &object.namespace().unwrap_or_default(),
+    );
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&R::status_patch(status)),
+    )
+    .await
+    .map(drop)
+    .map_err(|source| ScaffoldError::StatusWrite {
+        object: describe(object),
+        source,
+    })
+}
