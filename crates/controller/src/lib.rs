@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod client_metrics;
 mod drift;
 mod events;
 mod gitrepository;
@@ -155,6 +156,8 @@ pub async fn run(
     options: ControllerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ControllerError> {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let client = client_metrics::instrument(client, metrics.clone());
     let storage =
         Storage::new(&options.storage_dir).map_err(|source| ControllerError::Storage {
             path: options.storage_dir.clone(),
@@ -187,7 +190,6 @@ pub async fn run(
     });
     tracing::info!(%artifact_addr, url = %artifact_base_url, "serving artifacts");
 
-    let metrics = Arc::new(metrics::Metrics::default());
     let health = http::Health::default();
     if let Some(addr) = options.metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)

@@ -25,6 +25,8 @@ pub struct Metrics {
     reconcile_duration: Family<Labels, Histogram, fn() -> Histogram>,
     condition: Family<Labels, Gauge>,
     applied: Family<Labels, Counter>,
+    requests: Family<Labels, Counter>,
+    request_duration: Family<Labels, Histogram, fn() -> Histogram>,
     encode_lock: Mutex<()>,
 }
 
@@ -37,6 +39,10 @@ impl Default for Metrics {
             );
         let condition = Family::<Labels, Gauge>::default();
         let applied = Family::<Labels, Counter>::default();
+        let requests = Family::<Labels, Counter>::default();
+        let request_duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
         registry.register(
             "gotk_reconcile_duration_seconds",
             "The duration in seconds of a reconcile",
@@ -52,11 +58,23 @@ impl Default for Metrics {
             "Objects the Kustomization reconciler created, configured or deleted",
             applied.clone(),
         );
+        registry.register(
+            "rest_client_requests",
+            "Requests to the Kubernetes API, by verb, resource and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "rest_client_request_duration_seconds",
+            "Latency of requests to the Kubernetes API (to the response headers), by verb and resource",
+            request_duration.clone(),
+        );
         Metrics {
             registry,
             reconcile_duration,
             condition,
             applied,
+            requests,
+            request_duration,
             encode_lock: Mutex::new(()),
         }
     }
@@ -110,6 +128,17 @@ impl Metrics {
         }
     }
 
+    /// One request to the Kubernetes API and how long its answer took.
+    pub fn record_request(&self, verb: &str, resource: &str, code: &str, took: Duration) {
+        let labels = vec![("verb", verb.to_owned()), ("resource", resource.to_owned())];
+        self.request_duration
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        let mut labels = labels;
+        labels.push(("code", code.to_owned()));
+        self.requests.get_or_create(&labels).inc();
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         let _guard = self.encode_lock.lock().expect("metrics lock");
@@ -142,12 +171,19 @@ mod tests {
         );
         metrics.record_condition("Kustomization", "flux-system", "apps", "Ready", "True");
         metrics.record_applied("created", 3);
+        metrics.record_request("get", "configmaps", "200", Duration::from_millis(2));
         let text = metrics.encode();
         assert!(text.contains("gotk_reconcile_duration_seconds_count{kind=\"Kustomization\",name=\"apps\",namespace=\"flux-system\"} 1"), "{text}");
         assert!(text.contains("gotk_reconcile_condition{kind=\"Kustomization\",name=\"apps\",namespace=\"flux-system\",type=\"Ready\",status=\"True\"} 1"), "{text}");
         assert!(text.contains("gotk_reconcile_condition{kind=\"Kustomization\",name=\"apps\",namespace=\"flux-system\",type=\"Ready\",status=\"False\"} 0"), "{text}");
         assert!(
             text.contains("driftless_applied_objects_total{action=\"created\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "rest_client_requests_total{verb=\"get\",resource=\"configmaps\",code=\"200\"} 1"
+            ),
             "{text}"
         );
     }

@@ -748,6 +748,11 @@ async fn metrics_and_health_are_served() {
         metrics.contains(r#"kind="GitRepository",name="fleet""#),
         "{metrics}"
     );
+    // The API load is counted: the status writes of this very reconcile.
+    assert!(
+        metrics.contains(r#"rest_client_requests_total{verb="patch",resource="kustomizations/status",code="200"}"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

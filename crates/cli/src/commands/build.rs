@@ -61,7 +61,9 @@ async fn as_kustomization(global: &GlobalArgs, name: String, path: PathBuf) -> a
                 cluster.namespace
             )
         })?;
-    let labels = driftless_controller::apply_options(&ks, driftless_api::managers::KUSTOMIZE_CONTROLLER).owner_labels;
+    let labels =
+        driftless_controller::apply_options(&ks, driftless_api::managers::KUSTOMIZE_CONTROLLER)
+            .owner_labels;
     for object in &mut objects {
         if let Some(meta) = object
             .get_mut("metadata")

@@ -54,7 +54,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
                 cluster.namespace
             )
         })?;
-    let options = driftless_controller::apply_options(&ks, driftless_api::managers::KUSTOMIZE_CONTROLLER);
+    let options =
+        driftless_controller::apply_options(&ks, driftless_api::managers::KUSTOMIZE_CONTROLLER);
     let diffs = Applier::new(cluster.client.clone(), options)
         .diff(objects)
         .await

@@ -47,6 +47,7 @@ pub(super) fn applier_for(
             format!("cannot build a client impersonating {user}: {e}"),
         )
     })?;
+    let client = crate::client_metrics::instrument(client, context.metrics.clone());
     let applier = Applier::new(client, ApplyOptions::default());
     cache.insert(user, applier.clone());
     Ok(applier.with_options(options))
