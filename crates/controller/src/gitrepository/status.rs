@@ -180,3 +180,96 @@ pub(super) fn to_status_artifact(
         metadata: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            now: Time(Timestamp::from_second(100).expect("time")),
+            requested: None,
+        }
+    }
+
+    fn artifact(revision: &str) -> driftless_api::meta::Artifact {
+        driftless_api::meta::Artifact {
+            path: "gitrepository/ns/app/1.tar.gz".into(),
+            url: "http://artifacts/gitrepository/ns/app/1.tar.gz".into(),
+            revision: revision.into(),
+            digest: Some("sha256:1".into()),
+            last_update_time: Time(Timestamp::UNIX_EPOCH),
+            size: Some(1),
+            metadata: None,
+        }
+    }
+
+    fn types_of(status: &GitRepositoryStatus) -> Vec<(&str, &str)> {
+        let mut list: Vec<_> = status
+            .conditions
+            .iter()
+            .flatten()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
+        list.sort_unstable();
+        list
+    }
+
+    #[test]
+    fn a_retryable_fetch_failure_keeps_the_artifact_and_says_it_retries() {
+        let mut repo = GitRepository::test("app");
+        let stored = succeeded(
+            &repo,
+            GitRepositoryStatus::default(),
+            artifact("main@sha1:1"),
+            &stamp(),
+        );
+        repo.status = Some(stored);
+        let error = ReconcileError::retryable(reasons::AUTHENTICATION_FAILED, "wrong password");
+        let status = failed(&repo, &error, &stamp());
+        assert_eq!(
+            status.artifact.map(|a| a.revision).as_deref(),
+            Some("main@sha1:1")
+        );
+        assert_eq!(
+            types_of(&failed(&repo, &error, &stamp())),
+            [
+                ("ArtifactInStorage", "True"),
+                ("FetchFailed", "True"),
+                ("Ready", "False"),
+                ("Reconciling", "True")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stalled_include_failure_names_the_include_condition() {
+        let repo = GitRepository::test("app");
+        let error = ReconcileError::stalled(reasons::INCLUDE_CYCLE, "includes itself");
+        assert_eq!(
+            types_of(&failed(&repo, &error, &stamp())),
+            [
+                ("IncludeUnavailable", "True"),
+                ("Ready", "False"),
+                ("Stalled", "True")
+            ]
+        );
+    }
+
+    #[test]
+    fn success_clears_the_failure_conditions() {
+        let mut repo = GitRepository::test("app");
+        let error = ReconcileError::retryable(reasons::GIT_OPERATION_FAILED, "unreachable");
+        repo.status = Some(failed(&repo, &error, &stamp()));
+        let status = succeeded(
+            &repo,
+            repo.status.clone().expect("status"),
+            artifact("main@sha1:2"),
+            &stamp(),
+        );
+        assert_eq!(
+            types_of(&status),
+            [("ArtifactInStorage", "True"), ("Ready", "True")]
+        );
+    }
+}

@@ -285,4 +285,156 @@ mod tests {
         assert_eq!(history.len(), 5);
         assert_eq!(history[0].digest, "sha256:9");
     }
+
+    use driftless_api::inventory::ObjectId;
+    use driftless_apply::Change;
+
+    fn stamp(second: i64, requested: Option<&str>) -> Stamp {
+        Stamp {
+            now: Time(k8s_openapi::jiff::Timestamp::from_second(second).expect("time")),
+            requested: requested.map(str::to_owned),
+        }
+    }
+
+    fn applied(actions: &[(&str, ApplyAction)]) -> Applied {
+        let changes = ChangeSet {
+            entries: actions
+                .iter()
+                .map(|(name, action)| Change {
+                    id: ObjectId::new("default", *name, "", "ConfigMap"),
+                    version: "v1".into(),
+                    action: action.clone(),
+                })
+                .collect(),
+        };
+        Applied {
+            inventory: changes.inventory(),
+            changes,
+            pruned: ChangeSet::default(),
+            digest: "sha256:a".into(),
+            took: Duration::from_millis(40),
+        }
+    }
+
+    fn condition<'a>(status: &'a KustomizationStatus, type_: &str) -> (&'a str, &'a str) {
+        let c = conditions::find(status.conditions.as_deref().unwrap_or_default(), type_)
+            .unwrap_or_else(|| panic!("no {type_} condition"));
+        (c.status.as_str(), c.reason.as_str())
+    }
+
+    #[test]
+    fn success_records_revision_inventory_history_and_the_request() {
+        let ks = Kustomization::test("apps").at_generation(3);
+        let done = applied(&[("a", ApplyAction::Created), ("b", ApplyAction::Unchanged)]);
+        let status = succeeded(
+            &ks,
+            "main@sha1:1",
+            &done,
+            &Ok(None),
+            &stamp(10, Some("now")),
+        );
+        assert_eq!(
+            condition(&status, types::READY),
+            ("True", reasons::RECONCILIATION_SUCCEEDED)
+        );
+        assert_eq!(status.last_applied_revision.as_deref(), Some("main@sha1:1"));
+        assert_eq!(
+            status.last_attempted_revision.as_deref(),
+            Some("main@sha1:1")
+        );
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(status.last_handled_reconcile_at.as_deref(), Some("now"));
+        assert_eq!(status.inventory.as_ref().map(|i| i.entries.len()), Some(2));
+        assert_eq!(status.history.as_ref().map(Vec::len), Some(1));
+        let events = succeeded_events(&ks, &done, &Ok(None));
+        assert_eq!(
+            events.iter().map(|e| e.reason).collect::<Vec<_>>(),
+            [reasons::PROGRESSING, reasons::RECONCILIATION_SUCCEEDED]
+        );
+    }
+
+    #[test]
+    fn a_no_op_apply_says_nothing() {
+        let ks = Kustomization::test("apps");
+        let done = applied(&[("a", ApplyAction::Unchanged)]);
+        assert!(succeeded_events(&ks, &done, &Ok(None)).is_empty());
+    }
+
+    #[test]
+    fn failed_health_is_not_ready_but_keeps_the_applied_revision() {
+        let ks = Kustomization::test("apps").waiting();
+        let done = applied(&[("a", ApplyAction::Configured)]);
+        let health: Health = Err("Deployment/default/web: rollout failed".into());
+        let status = succeeded(&ks, "main@sha1:2", &done, &health, &stamp(10, None));
+        assert_eq!(
+            condition(&status, types::READY),
+            ("False", reasons::HEALTH_CHECK_FAILED)
+        );
+        assert_eq!(
+            condition(&status, types::HEALTHY),
+            ("False", reasons::HEALTH_CHECK_FAILED)
+        );
+        assert_eq!(status.last_applied_revision.as_deref(), Some("main@sha1:2"));
+        let history = status.history.expect("history");
+        assert_eq!(
+            history[0].last_reconciled_status,
+            reasons::HEALTH_CHECK_FAILED
+        );
+        let events = succeeded_events(&ks, &done, &health);
+        assert_eq!(
+            events.last().map(|e| e.reason),
+            Some(reasons::HEALTH_CHECK_FAILED)
+        );
+    }
+
+    #[test]
+    fn failure_keeps_the_last_good_revision_and_inventory() {
+        let mut ks = Kustomization::test("apps").at_generation(2);
+        let good = applied(&[("a", ApplyAction::Created)]);
+        ks.status = Some(succeeded(
+            &ks,
+            "main@sha1:1",
+            &good,
+            &Ok(None),
+            &stamp(10, None),
+        ));
+        let error = ReconcileError::retryable(reasons::BUILD_FAILED, "kustomize build failed")
+            .on_revision("main@sha1:2");
+        let status = failed(&ks, &error, &stamp(20, None));
+        assert_eq!(
+            condition(&status, types::READY),
+            ("False", reasons::BUILD_FAILED)
+        );
+        assert!(
+            conditions::find(
+                status.conditions.as_deref().unwrap_or_default(),
+                types::STALLED
+            )
+            .is_none()
+        );
+        assert_eq!(status.last_applied_revision.as_deref(), Some("main@sha1:1"));
+        assert_eq!(
+            status.last_attempted_revision.as_deref(),
+            Some("main@sha1:2")
+        );
+        assert_eq!(
+            status.inventory,
+            ks.status.as_ref().and_then(|s| s.inventory.clone())
+        );
+
+        let stalled = failed(
+            &ks,
+            &ReconcileError::unsupported_field("Kustomization", "kubeConfig"),
+            &stamp(30, None),
+        );
+        assert_eq!(
+            condition(&stalled, types::STALLED),
+            ("True", reasons::UNSUPPORTED_FIELD)
+        );
+        assert_eq!(
+            stalled.last_attempted_revision.as_deref(),
+            Some("main@sha1:1"),
+            "no revision attempted"
+        );
+    }
 }
