@@ -34,6 +34,7 @@ use commands::{
     about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs",
     after_help = "Examples:\n  driftless install\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune\n  driftless get all"
 )]
+/// The command line: global flags and one command.
 pub struct Cli {
     #[command(flatten)]
     global: cluster::GlobalArgs,

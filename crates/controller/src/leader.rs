@@ -22,8 +22,11 @@ pub const LEASE_NAME: &str = "driftless-controller";
 /// Timings, as client-go's defaults (15s lease, 10s renew deadline, 2s retry).
 #[derive(Clone, Debug)]
 pub struct LeaseTimings {
+    /// How long a Lease stays valid without renewal.
     pub lease_duration: Duration,
+    /// How often the holder renews it.
     pub renew_period: Duration,
+    /// How often a candidate tries to take a free or expired Lease.
     pub retry_period: Duration,
 }
 
@@ -47,6 +50,7 @@ pub struct LeaderElector {
 }
 
 impl LeaderElector {
+    /// A candidate named `identity` for the Lease in `namespace`.
     pub fn new(client: Client, namespace: &str, identity: &str, timings: LeaseTimings) -> Self {
         LeaderElector {
             api: Api::namespaced(client.clone(), namespace),
@@ -57,6 +61,7 @@ impl LeaderElector {
         }
     }
 
+    /// The name this candidate writes into the Lease.
     pub fn identity(&self) -> &str {
         &self.identity
     }

@@ -60,6 +60,7 @@ pub struct ControllerOptions {
     pub leader_election_namespace: Option<String>,
     /// This replica's name in the Lease (the pod name in a cluster).
     pub identity: String,
+    /// How long a Lease lasts and how often it is renewed.
     pub lease_timings: LeaseTimings,
     /// Refuse `sourceRef`s and `dependsOn` in other namespaces (Flux's `--no-cross-namespace-refs`).
     pub no_cross_namespace_refs: bool,
@@ -79,6 +80,7 @@ pub struct ControllerOptions {
 }
 
 impl ControllerOptions {
+    /// Flux's defaults, with artifacts and git caches under `storage_dir`.
     pub fn new(storage_dir: impl Into<PathBuf>) -> ControllerOptions {
         ControllerOptions {
             storage_dir: storage_dir.into(),
@@ -129,22 +131,32 @@ pub(crate) struct Context {
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
     #[error("cannot use storage directory {path}; check --storage-dir and its permissions")]
+    /// `--storage-dir` cannot be created or written.
     Storage {
+        /// The directory.
         path: PathBuf,
+        /// Why it cannot be used.
         #[source]
         source: driftless_source::Error,
     },
     #[error("cannot listen on {addr} for {what}; is another process using it?")]
+    /// A server's address is taken or not allowed.
     Listen {
+        /// The address asked for.
         addr: SocketAddr,
+        /// Which server: artifacts or metrics.
         what: &'static str,
+        /// The operating system's answer.
         #[source]
         source: std::io::Error,
     },
+    /// The artifact downloader's TLS setup failed.
     #[error("cannot build the HTTP client that downloads artifacts")]
     HttpClient(#[source] reqwest::Error),
+    /// A reconciler's watch ended, which only a bug or a lost API server causes.
     #[error("the reconcilers stopped unexpectedly")]
     Stopped,
+    /// Another replica holds the Lease now; this one must stop applying.
     #[error("lost the leader lease; stopping so that only one controller applies")]
     LostLease,
 }
