@@ -148,7 +148,6 @@ pub fn not_ready(reason: &str, message: impl Into<String>) -> Condition {
     condition(types::READY, status::FALSE, reason, message)
 }
 
-
 /// `Reconciling=True`.
 pub fn reconciling(reason: &str, message: impl Into<String>) -> Condition {
     condition(types::RECONCILING, status::TRUE, reason, message)
@@ -169,7 +168,6 @@ pub fn unhealthy(reason: &str, message: impl Into<String>) -> Condition {
     condition(types::HEALTHY, status::FALSE, reason, message)
 }
 
-
 /// `FetchFailed=True`.
 pub fn fetch_failed(reason: &str, message: impl Into<String>) -> Condition {
     condition(types::FETCH_FAILED, status::TRUE, reason, message)
@@ -179,10 +177,6 @@ pub fn fetch_failed(reason: &str, message: impl Into<String>) -> Condition {
 pub fn artifact_in_storage(reason: &str, message: impl Into<String>) -> Condition {
     condition(types::ARTIFACT_IN_STORAGE, status::TRUE, reason, message)
 }
-
-
-
-
 
 /// `StorageOperationFailed=True`.
 pub fn storage_operation_failed(reason: &str, message: impl Into<String>) -> Condition {
@@ -240,7 +234,6 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
 pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
     find(conditions, type_).is_some_and(|c| c.status == status::TRUE)
 }
-
 
 #[cfg(test)]
 mod tests {

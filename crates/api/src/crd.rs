@@ -10,7 +10,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::{GitRepository, Kustomization};
+use crate::{Alert, GitRepository, Kustomization, Provider, Receiver};
 
 /// Why the CRDs could not be rendered as YAML.
 #[derive(Debug, thiserror::Error)]
@@ -28,10 +28,16 @@ pub enum CrdError {
 
 /// The CRDs of every kind this crate defines, ready to apply.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    [GitRepository::crd(), Kustomization::crd()]
-        .into_iter()
-        .map(with_status_default)
-        .collect()
+    [
+        GitRepository::crd(),
+        Kustomization::crd(),
+        Provider::crd(),
+        Alert::crd(),
+        Receiver::crd(),
+    ]
+    .into_iter()
+    .map(with_status_default)
+    .collect()
 }
 
 /// [`crds`] as one YAML stream (documents separated by `---`), as
@@ -172,7 +178,10 @@ mod tests {
             names,
             [
                 "gitrepositories.source.toolkit.fluxcd.io",
-                "kustomizations.kustomize.toolkit.fluxcd.io"
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                "providers.notification.toolkit.fluxcd.io",
+                "alerts.notification.toolkit.fluxcd.io",
+                "receivers.notification.toolkit.fluxcd.io",
             ]
         );
         let git = &crds[0];
@@ -215,11 +224,16 @@ mod tests {
         for crd in &crds {
             let version = &crd.spec.versions[0];
             assert!(version.served && version.storage);
-            assert!(
+            // Flux's v1beta3 Providers and Alerts have no status.
+            let has_status = !matches!(crd.spec.names.kind.as_str(), "Provider" | "Alert");
+            assert_eq!(
                 version
                     .subresources
                     .as_ref()
-                    .is_some_and(|s| s.status.is_some())
+                    .is_some_and(|s| s.status.is_some()),
+                has_status,
+                "{:?}",
+                crd.metadata.name
             );
         }
     }

@@ -25,6 +25,8 @@
 //! |---|---|
 //! | [`GitRepository`], [`GitRepositorySpec`], [`GitRepositoryStatus`] | `source.toolkit.fluxcd.io/v1` |
 //! | [`Kustomization`], [`KustomizationSpec`], [`KustomizationStatus`] | `kustomize.toolkit.fluxcd.io/v1` |
+//! | [`Provider`], [`Alert`] | `notification.toolkit.fluxcd.io/v1beta3` |
+//! | [`Receiver`] | `notification.toolkit.fluxcd.io/v1` |
 //! | [`crds`], [`crds_yaml`] | the CRDs, as objects or a YAML stream |
 //! | [`conditions`] | condition types, reasons, constructors, merge |
 //! | [`inventory`] | `<ns>_<name>_<group>_<kind>` ids |
@@ -42,7 +44,7 @@
 //!              "ref": {"branch": "master"}}
 //! })).unwrap();
 //! assert_eq!(repo.spec.reference.unwrap().branch.as_deref(), Some("master"));
-//! assert_eq!(driftless_api::crds().len(), 2);
+//! assert_eq!(driftless_api::crds().len(), 5);
 //! let ks = Kustomization::test("apps").suspended();
 //! assert!(ks.spec.suspend);
 //! ```
@@ -55,6 +57,7 @@ pub mod inventory;
 mod kustomization;
 pub mod kustomize;
 pub mod meta;
+mod notification;
 mod object;
 #[cfg(test)]
 mod roundtrip_tests;
@@ -69,6 +72,10 @@ pub use kustomization::{
     CommonMetadata, CrossNamespaceSourceReference, Decryption, DecryptionProvider, DeletionPolicy,
     DependencyReference, DriftIgnoreRule, Kustomization, KustomizationSpec, KustomizationStatus,
     PostBuild, SourceKind, SubstituteKind, SubstituteReference,
+};
+pub use notification::{
+    Alert, AlertSpec, EventSeverity, EventSource, Provider, ProviderSpec, ProviderType, Receiver,
+    ReceiverResource, ReceiverSpec, ReceiverStatus, ReceiverType,
 };
 pub use object::{FluxObject, managers};
 
