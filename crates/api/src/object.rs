@@ -9,7 +9,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::conditions::{self, types};
-use crate::{GitRepository, Kustomization};
+use crate::{Alert, GitRepository, Kustomization, Provider, Receiver};
 
 /// Field managers and event sources, named as Flux names its controllers,
 /// so clusters Flux managed are adopted field by field.
@@ -28,6 +28,9 @@ pub mod managers {
 pub trait FluxObject {
     /// The kind's name, as in `apiVersion`/`kind` (`GitRepository`).
     const KIND: &'static str;
+    /// Whether a controller reconciles the kind and reports a status;
+    /// Flux's v1beta3 Providers and Alerts are read as they are.
+    const RECONCILED: bool = true;
     /// `spec.suspend`.
     fn suspended(&self) -> bool;
     /// `status.conditions`, empty when there are none.
@@ -87,6 +90,55 @@ impl FluxObject for Kustomization {
         self.status.as_ref()?.last_applied_revision.as_deref()
     }
 }
+
+impl FluxObject for Receiver {
+    const KIND: &'static str = "Receiver";
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn status_conditions(&self) -> &[Condition] {
+        self.conditions()
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        self.status.as_ref()?.observed_generation
+    }
+    /// The webhook path stands where sources show a revision.
+    fn revision(&self) -> Option<&str> {
+        self.status.as_ref()?.webhook_path.as_deref()
+    }
+}
+
+/// Providers and Alerts have no status: the accessors answer as for an
+/// object never reconciled.
+macro_rules! static_kind {
+    ($kind:ty, $name:literal) => {
+        impl FluxObject for $kind {
+            const KIND: &'static str = $name;
+            const RECONCILED: bool = false;
+            fn suspended(&self) -> bool {
+                self.spec.suspend
+            }
+            fn status_conditions(&self) -> &[Condition] {
+                &[]
+            }
+            fn last_handled_reconcile_at(&self) -> Option<&str> {
+                None
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                None
+            }
+            fn revision(&self) -> Option<&str> {
+                None
+            }
+        }
+    };
+}
+
+static_kind!(Provider, "Provider");
+static_kind!(Alert, "Alert");
 
 #[cfg(test)]
 mod tests {

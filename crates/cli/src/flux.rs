@@ -10,7 +10,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use driftless_api::{FluxObject, GitRepository, Kustomization, annotations, conditions, managers};
+use driftless_api::{
+    Alert, FluxObject, GitRepository, Kustomization, Provider, Receiver, annotations, conditions,
+    managers,
+};
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
@@ -33,6 +36,8 @@ pub trait CliObject:
 {
     /// How flux names the kind in progress lines: `GitRepository source`.
     const NOUN: &'static str;
+    /// Whether `get` shows a REVISION column.
+    const HAS_REVISION: bool = true;
     /// The success line after a reconcile, e.g. `applied revision main@sha1:…`.
     fn done_message(&self) -> String;
 }
@@ -48,6 +53,30 @@ impl CliObject for Kustomization {
     const NOUN: &'static str = "Kustomization";
     fn done_message(&self) -> String {
         format!("applied revision {}", self.revision().unwrap_or("<none>"))
+    }
+}
+
+impl CliObject for Receiver {
+    const NOUN: &'static str = "Receiver";
+    const HAS_REVISION: bool = false;
+    fn done_message(&self) -> String {
+        format!("webhook path {}", self.revision().unwrap_or("<none>"))
+    }
+}
+
+impl CliObject for Provider {
+    const NOUN: &'static str = "Provider";
+    const HAS_REVISION: bool = false;
+    fn done_message(&self) -> String {
+        "Provider applied".to_owned()
+    }
+}
+
+impl CliObject for Alert {
+    const NOUN: &'static str = "Alert";
+    const HAS_REVISION: bool = false;
+    fn done_message(&self) -> String {
+        "Alert applied".to_owned()
     }
 }
 
@@ -76,10 +105,12 @@ pub async fn fetch<K: CliObject>(
 }
 
 fn get_command<K: CliObject>() -> &'static str {
-    if K::kind(&()) == "GitRepository" {
-        "sources git"
-    } else {
-        "kustomizations"
+    match K::KIND {
+        "GitRepository" => "sources git",
+        "Provider" => "alert-providers",
+        "Alert" => "alerts",
+        "Receiver" => "receivers",
+        _ => "kustomizations",
     }
 }
 

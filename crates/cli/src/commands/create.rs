@@ -1,4 +1,4 @@
-//! `driftless create source git|kustomization|secret git`: build the typed
+//! `driftless create source git|kustomization|alert-provider|alert|receiver|secret git`: build the typed
 //! object from flags, then print it (`--export`) or server-side apply it and
 //! wait for the controller to report Ready.
 //!
@@ -22,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
 
+use super::notification;
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
 use crate::flux::{CliObject, parse_go_duration, wait_for_ready};
 use crate::output::{Progress, write_stdout, yaml_stream};
@@ -40,6 +41,36 @@ pub enum Command {
         after_help = "Examples:\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune --interval=10m\n  driftless create kustomization apps --source=GitRepository/fleet.flux-system --path=./apps --depends-on=infra --health-check=Deployment/web.apps\n  driftless create kustomization podinfo --source=podinfo --export > podinfo-ks.yaml"
     )]
     Kustomization(KustomizationArgs),
+    /// Create or update a Provider (where alerts are sent).
+    #[command(
+        after_help = "Examples:\n  driftless create alert-provider slack --type=slack --channel=general --secret-ref=slack-url\n  driftless create alert-provider github-status --type=github --address=https://github.com/org/repo --secret-ref=github-token"
+    )]
+    AlertProvider {
+        #[command(flatten)]
+        args: notification::ProviderArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create or update an Alert (which events go to a Provider).
+    #[command(
+        after_help = "Examples:\n  driftless create alert on-call --provider-ref=slack --event-source='Kustomization/*,GitRepository/*' --event-severity=error"
+    )]
+    Alert {
+        #[command(flatten)]
+        args: notification::AlertArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create or update a Receiver (a webhook that reconciles objects now).
+    #[command(
+        after_help = "Examples:\n  driftless create receiver github --type=github --event=ping --event=push --secret-ref=webhook-token --resource=GitRepository/fleet"
+    )]
+    Receiver {
+        #[command(flatten)]
+        args: notification::ReceiverArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Create or update a secret.
     #[command(
         subcommand,
@@ -68,7 +99,7 @@ pub enum SecretCommand {
 
 /// Flags every create command shares.
 #[derive(clap::Args)]
-struct CommonArgs {
+pub struct CommonArgs {
     /// Print the object as YAML instead of applying it.
     #[arg(long)]
     export: bool,
@@ -277,6 +308,18 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             let ks = kustomization(&global.namespace, &args);
             create(global, ks, &args.common).await
         }
+        Command::AlertProvider { args, common } => {
+            let provider = notification::provider(&global.namespace, &args);
+            create(global, provider, &common).await
+        }
+        Command::Alert { args, common } => {
+            let alert = notification::alert(&global.namespace, &args);
+            create(global, alert, &common).await
+        }
+        Command::Receiver { args, common } => {
+            let receiver = notification::receiver(&global.namespace, &args);
+            create(global, receiver, &common).await
+        }
         Command::Secret(SecretCommand::Git(args)) => create_secret(global, &args).await,
     }
 }
@@ -391,7 +434,7 @@ async fn create<K: CliObject>(
         K::NOUN,
         cluster.namespace
     ));
-    if !common.no_wait {
+    if K::RECONCILED && !common.no_wait {
         wait_for_ready::<K>(
             &cluster,
             &cluster.namespace,

@@ -1,9 +1,9 @@
-//! `driftless get sources git|kustomizations|all`: status tables in flux's
+//! `driftless get sources git|kustomizations|alert-providers|alerts|receivers|all`: status tables in flux's
 //! columns (NAME, REVISION, SUSPENDED, READY, MESSAGE) plus AGE, or the
 //! objects themselves with `-o json|yaml`.
 
 use anyhow::Context as _;
-use driftless_api::{GitRepository, Kustomization, conditions};
+use driftless_api::{Alert, GitRepository, Kustomization, Provider, Receiver, conditions};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
@@ -23,6 +23,17 @@ pub enum Command {
         after_help = "Examples:\n  driftless get kustomizations\n  driftless get ks apps -o yaml\n  driftless get ks -A"
     )]
     Kustomizations(Args),
+    /// Show Providers.
+    #[command(after_help = "Examples:\n  driftless get alert-providers -A")]
+    AlertProviders(Args),
+    /// Show Alerts.
+    #[command(after_help = "Examples:\n  driftless get alerts")]
+    Alerts(Args),
+    /// Show Receivers.
+    #[command(
+        after_help = "Examples:\n  driftless get receivers\n  driftless get receivers github -o yaml"
+    )]
+    Receivers(Args),
     /// Show every source and Kustomization.
     #[command(after_help = "Examples:\n  driftless get all\n  driftless get all -A")]
     All(Args),
@@ -54,6 +65,9 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Sources(SourcesCommand::Git(args)) => show::<GitRepository>(&cluster, &args).await,
         Command::Kustomizations(args) => show::<Kustomization>(&cluster, &args).await,
+        Command::AlertProviders(args) => show::<Provider>(&cluster, &args).await,
+        Command::Alerts(args) => show::<Alert>(&cluster, &args).await,
+        Command::Receivers(args) => show::<Receiver>(&cluster, &args).await,
         Command::All(args) => {
             let mut text = String::new();
             let repos = list::<GitRepository>(&cluster, &args).await?;
@@ -149,7 +163,15 @@ async fn show<K: CliObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<()
 
 /// The status table; `prefixed` names rows `kind/name`, as `flux get all` does.
 fn table<K: CliObject>(items: &[K], all_namespaces: bool, prefixed: bool) -> Table {
-    let mut header = vec!["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE", "AGE"];
+    let mut header = vec!["NAME"];
+    if K::HAS_REVISION {
+        header.push("REVISION");
+    }
+    header.push("SUSPENDED");
+    if K::RECONCILED {
+        header.extend(["READY", "MESSAGE"]);
+    }
+    header.push("AGE");
     if all_namespaces {
         header.insert(0, "NAMESPACE");
     }
@@ -161,14 +183,16 @@ fn table<K: CliObject>(items: &[K], all_namespaces: bool, prefixed: bool) -> Tab
         } else {
             object.name_any()
         };
-        let mut row = vec![
-            name,
-            object.revision().unwrap_or_default().to_string(),
-            capitalised(object.suspended()),
-            ready.map_or("Unknown".to_string(), |c| c.status.clone()),
-            ready.map(|c| one_line(&c.message)).unwrap_or_default(),
-            age(object.meta().creation_timestamp.as_ref()),
-        ];
+        let mut row = vec![name];
+        if K::HAS_REVISION {
+            row.push(object.revision().unwrap_or_default().to_string());
+        }
+        row.push(capitalised(object.suspended()));
+        if K::RECONCILED {
+            row.push(ready.map_or("Unknown".to_string(), |c| c.status.clone()));
+            row.push(ready.map(|c| one_line(&c.message)).unwrap_or_default());
+        }
+        row.push(age(object.meta().creation_timestamp.as_ref()));
         if all_namespaces {
             row.insert(0, object.namespace().unwrap_or_default());
         }

@@ -278,6 +278,16 @@ fn cluster_role() -> Value {
                 "resources": ["kustomizations", "kustomizations/status", "kustomizations/finalizers"],
                 "verbs": ["get", "list", "watch", "update", "patch"],
             },
+            {
+                "apiGroups": ["notification.toolkit.fluxcd.io"],
+                "resources": ["receivers", "receivers/status", "receivers/finalizers"],
+                "verbs": ["get", "list", "watch", "update", "patch"],
+            },
+            {
+                "apiGroups": ["notification.toolkit.fluxcd.io"],
+                "resources": ["providers", "alerts"],
+                "verbs": ["get", "list", "watch"],
+            },
             {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
             {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
             {

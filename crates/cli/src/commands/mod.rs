@@ -10,6 +10,7 @@ pub mod events;
 pub mod get;
 pub mod install;
 pub mod logs;
+pub mod notification;
 pub mod quickstart;
 pub mod reconcile;
 pub mod sandbox;

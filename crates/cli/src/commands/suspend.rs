@@ -1,11 +1,11 @@
-//! `driftless suspend|resume kustomization|source git NAME|--all`: toggle
+//! `driftless suspend|resume kustomization|source git|alert-provider|alert|receiver NAME|--all`: toggle
 //! `spec.suspend`. Resuming also requests a reconcile and waits for it, as
 //! `flux resume` does, so the user sees the object catch up.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use driftless_api::{GitRepository, Kustomization};
+use driftless_api::{Alert, GitRepository, Kustomization, Provider, Receiver};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
@@ -31,6 +31,15 @@ pub enum Command<A: clap::Args> {
         after_help = "Examples:\n  driftless suspend kustomization apps\n  driftless resume kustomization apps\n  driftless suspend ks --all -n team-a"
     )]
     Kustomization(A),
+    /// A Provider.
+    #[command(after_help = "Examples:\n  driftless suspend alert-provider slack")]
+    AlertProvider(A),
+    /// An Alert.
+    #[command(after_help = "Examples:\n  driftless suspend alert on-call")]
+    Alert(A),
+    /// A Receiver.
+    #[command(after_help = "Examples:\n  driftless suspend receiver github")]
+    Receiver(A),
 }
 
 #[derive(clap::Subcommand)]
@@ -80,6 +89,13 @@ pub async fn suspend(global: &GlobalArgs, command: Command<SuspendArgs>) -> anyh
         Command::Kustomization(args) => {
             toggle::<Kustomization>(&cluster, &args.target, Action::Suspend).await
         }
+        Command::AlertProvider(args) => {
+            toggle::<Provider>(&cluster, &args.target, Action::Suspend).await
+        }
+        Command::Alert(args) => toggle::<Alert>(&cluster, &args.target, Action::Suspend).await,
+        Command::Receiver(args) => {
+            toggle::<Receiver>(&cluster, &args.target, Action::Suspend).await
+        }
     }
 }
 
@@ -95,6 +111,11 @@ pub async fn resume(global: &GlobalArgs, command: Command<ResumeArgs>) -> anyhow
         Command::Kustomization(args) => {
             toggle::<Kustomization>(&cluster, &args.target, resume(&args)).await
         }
+        Command::AlertProvider(args) => {
+            toggle::<Provider>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Alert(args) => toggle::<Alert>(&cluster, &args.target, resume(&args)).await,
+        Command::Receiver(args) => toggle::<Receiver>(&cluster, &args.target, resume(&args)).await,
     }
 }
 
@@ -166,6 +187,10 @@ async fn toggle<K: CliObject>(
     else {
         return Ok(());
     };
+    if !K::RECONCILED {
+        // Nothing reconciles Providers and Alerts: there is nothing to wait for.
+        return Ok(());
+    }
     // Wait for all, then report: one failure should not hide the others.
     let mut failed = false;
     for (name, requested_at) in pending {
