@@ -77,6 +77,10 @@ pub struct ControllerOptions {
     /// How soon a Kustomization whose dependencies are not ready looks again
     /// (Flux's `--requeue-dependency`, 30s).
     pub dependency_requeue: Duration,
+    /// The most one reconcile may take before it is stopped and retried
+    /// (`--reconcile-timeout`): a hanging server or a hostile input fails
+    /// that object only.
+    pub reconcile_timeout: Duration,
 }
 
 impl ControllerOptions {
@@ -95,6 +99,7 @@ impl ControllerOptions {
             concurrency: 4,
             field_manager: driftless_api::managers::KUSTOMIZE_CONTROLLER.to_owned(),
             dependency_requeue: Duration::from_secs(30),
+            reconcile_timeout: Duration::from_secs(30 * 60),
             kube_config: None,
         }
     }

@@ -38,6 +38,9 @@ pub struct Args {
     /// Reconciles running at once, per kind.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrent: u16,
+    /// The most one reconcile may take before it is stopped and retried.
+    #[arg(long, default_value = "30m", value_parser = crate::flux::parse_go_duration)]
+    reconcile_timeout: std::time::Duration,
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -58,6 +61,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     options.no_cross_namespace_refs = args.no_cross_namespace_refs;
     options.drift_watch = !args.no_drift_watch;
     options.concurrency = args.concurrent;
+    options.reconcile_timeout = args.reconcile_timeout;
     eprintln!(
         "driftless controller {} against {server}",
         env!("CARGO_PKG_VERSION")

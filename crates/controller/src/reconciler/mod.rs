@@ -5,6 +5,8 @@
 //! the rest the same way for every kind, on every path:
 //!
 //! - the finalizer (kube-runtime's helper) and the kind's cleanup on delete;
+//! - a time budget and a panic boundary around each reconcile, so one
+//!   object's failure never stops the others;
 //! - `spec.suspend` (nothing runs, nothing is written);
 //! - the schedule: when each object last ran, so status writes and watch
 //!   echoes inside the interval cost nothing;
@@ -20,6 +22,7 @@
 //! object and context, a typed error, one error policy).
 
 mod error;
+mod guard;
 mod schedule;
 
 use std::fmt::Debug;
@@ -307,7 +310,12 @@ async fn reconcile_live<R: Reconciler>(
         key: key(object),
     };
     let started = Instant::now();
-    let (status, events, action) = match scaffold.reconciler.reconcile(object, &run).await {
+    let outcome = guard::guarded(
+        context.options.reconcile_timeout,
+        scaffold.reconciler.reconcile(object, &run),
+    )
+    .await;
+    let (status, events, action) = match outcome {
         Ok(Outcome::NotDue(remaining)) => return Ok(Action::requeue(remaining)),
         Ok(Outcome::Done {
             status,
