@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use driftless_source::{GitFetcher, Storage};
 
+pub use driftless_source::UnpackLimits;
 pub use kustomization::{apply_options, build_local};
 pub use leader::{LEASE_NAME, LeaseTimings};
 
@@ -81,6 +82,8 @@ pub struct ControllerOptions {
     /// (`--reconcile-timeout`): a hanging server or a hostile input fails
     /// that object only.
     pub reconcile_timeout: Duration,
+    /// What a downloaded artifact may unpack to (`--artifact-max-*`).
+    pub artifact_limits: driftless_source::UnpackLimits,
 }
 
 impl ControllerOptions {
@@ -100,6 +103,7 @@ impl ControllerOptions {
             field_manager: driftless_api::managers::KUSTOMIZE_CONTROLLER.to_owned(),
             dependency_requeue: Duration::from_secs(30),
             reconcile_timeout: Duration::from_secs(30 * 60),
+            artifact_limits: driftless_source::UnpackLimits::default(),
             kube_config: None,
         }
     }

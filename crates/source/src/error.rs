@@ -148,6 +148,23 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    /// An artifact being unpacked exceeds one of the [`UnpackLimits`].
+    ///
+    /// [`UnpackLimits`]: crate::UnpackLimits
+    #[error("artifact {origin} exceeds the limit of {limit} {what}")]
+    ArchiveTooLarge {
+        origin: String,
+        what: &'static str,
+        limit: u64,
+    },
+    /// An artifact holds an entry that is not a plain file or directory
+    /// (a link, a device) or whose path leaves the artifact.
+    #[error("artifact {origin} holds {path:?}, {problem}")]
+    ArchiveEntry {
+        origin: String,
+        path: String,
+        problem: &'static str,
+    },
 }
 
 impl Error {
@@ -181,6 +198,12 @@ impl Error {
             Error::FileTooLarge { .. } => "exclude the file in spec.ignore or .sourceignore",
             Error::IgnorePattern { .. } => "fix the pattern (gitignore syntax)",
             Error::DigestMismatch { .. } => "the artifact will be rebuilt on the next reconcile",
+            Error::ArchiveTooLarge { .. } => {
+                "make the source smaller (spec.ignore, or split it), or raise the controller's --artifact-max-* flags"
+            }
+            Error::ArchiveEntry { .. } => {
+                "artifacts hold only files and directories inside them; rebuild the artifact without it"
+            }
             Error::InvalidIncludePath { .. } => {
                 "use a relative path inside the artifact, without `..`"
             }

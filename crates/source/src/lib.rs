@@ -51,7 +51,7 @@ mod storage;
 mod submodule;
 
 pub use archive::{DEFAULT_IGNORE, SOURCEIGNORE};
-pub use consume::unpack_verified;
+pub use consume::{UnpackLimits, unpack_verified};
 pub use error::{Cause, Error};
 pub use git::{GitAuth, GitReference, GitSource};
 pub use include::{ArtifactPath, Include};

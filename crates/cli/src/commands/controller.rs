@@ -41,6 +41,19 @@ pub struct Args {
     /// The most one reconcile may take before it is stopped and retried.
     #[arg(long, default_value = "30m", value_parser = crate::flux::parse_go_duration)]
     reconcile_timeout: std::time::Duration,
+    /// The most bytes one artifact may download and unpack to.
+    #[arg(long, default_value_t = default_artifact_limits().max_bytes, value_name = "BYTES")]
+    artifact_max_size: u64,
+    /// The most files and directories one artifact may hold.
+    #[arg(long, default_value_t = default_artifact_limits().max_entries, value_name = "N")]
+    artifact_max_files: u64,
+    /// The most bytes one file in an artifact may have.
+    #[arg(long, default_value_t = default_artifact_limits().max_file_bytes, value_name = "BYTES")]
+    artifact_max_file_size: u64,
+}
+
+fn default_artifact_limits() -> driftless_controller::UnpackLimits {
+    driftless_controller::UnpackLimits::default()
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -62,6 +75,11 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     options.drift_watch = !args.no_drift_watch;
     options.concurrency = args.concurrent;
     options.reconcile_timeout = args.reconcile_timeout;
+    options.artifact_limits = driftless_controller::UnpackLimits {
+        max_bytes: args.artifact_max_size,
+        max_entries: args.artifact_max_files,
+        max_file_bytes: args.artifact_max_file_size,
+    };
     eprintln!(
         "driftless controller {} against {server}",
         env!("CARGO_PKG_VERSION")

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use driftless_api::conditions::reasons;
 use driftless_api::{GitRepository, Kustomization, SourceKind};
+use driftless_source::UnpackLimits;
 use kube::ResourceExt;
 use kube::api::Api;
 
@@ -99,10 +100,12 @@ type UnpackedCell = Arc<tokio::sync::OnceCell<Arc<tempfile::TempDir>>>;
 const CACHED_ARTIFACTS: usize = 8;
 
 impl ArtifactCache {
+    /// `source`'s artifact, unpacked within `limits` (once per digest).
     pub(super) async fn unpacked(
         &self,
         http: &reqwest::Client,
         source: &SourceArtifact,
+        limits: &UnpackLimits,
     ) -> Result<Arc<tempfile::TempDir>, ReconcileError> {
         let cell = {
             let mut recent = self.recent.lock().expect("artifact cache lock");
@@ -118,7 +121,7 @@ impl ArtifactCache {
                 }
             }
         };
-        cell.get_or_try_init(|| unpack(http, source))
+        cell.get_or_try_init(|| unpack(http, source, limits))
             .await
             .map(Arc::clone)
     }
@@ -127,6 +130,7 @@ impl ArtifactCache {
 async fn unpack(
     http: &reqwest::Client,
     source: &SourceArtifact,
+    limits: &UnpackLimits,
 ) -> Result<Arc<tempfile::TempDir>, ReconcileError> {
     let dir = tempfile::Builder::new()
         .prefix("driftless-artifact-")
@@ -137,14 +141,15 @@ async fn unpack(
                 format!("cannot create a directory for the artifact: {e}"),
             )
         })?;
-    let bytes = download(http, &source.url).await?;
-    let (digest, url, into) = (
+    let bytes = download(http, &source.url, limits.max_bytes).await?;
+    let (digest, url, into, limits) = (
         source.digest.clone(),
         source.url.clone(),
         dir.path().to_path_buf(),
+        limits.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        driftless_source::unpack_verified(&bytes, &digest, &url, &into)
+        driftless_source::unpack_verified(&bytes, &digest, &url, &into, &limits)
     })
     .await
     .map_err(|e| {
@@ -165,7 +170,13 @@ async fn unpack(
     Ok(Arc::new(dir))
 }
 
-async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, ReconcileError> {
+/// The artifact's bytes, refusing more than `limit`: a source must not be
+/// able to make the controller hold an unbounded body in memory.
+async fn download(
+    http: &reqwest::Client,
+    url: &str,
+    limit: u64,
+) -> Result<Vec<u8>, ReconcileError> {
     let fail = |e: String| {
         ReconcileError::retryable(
             reasons::ARTIFACT_FAILED,
@@ -174,7 +185,15 @@ async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Reconcil
             ),
         )
     };
-    let response = http
+    let too_large = || {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "the artifact at {url} is larger than the limit of {limit} bytes; make the source smaller"
+            ),
+        )
+    };
+    let mut response = http
         .get(url)
         .send()
         .await
@@ -182,9 +201,18 @@ async fn download(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Reconcil
     if !response.status().is_success() {
         return Err(fail(format!("HTTP status {}", response.status())));
     }
-    Ok(response
-        .bytes()
-        .await
-        .map_err(|e| fail(e.to_string()))?
-        .to_vec())
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }

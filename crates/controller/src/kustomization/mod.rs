@@ -265,7 +265,10 @@ impl Kustomizations {
                     format!("cannot create a work directory: {e}"),
                 )
             })?;
-        let unpacked = self.artifacts.unpacked(&context.http, source).await?;
+        let unpacked = self
+            .artifacts
+            .unpacked(&context.http, source, &context.options.artifact_limits)
+            .await?;
         let objects = render::render(ks, context, unpacked.path(), workdir.path()).await?;
         let digest = objects_digest(&objects);
         let started = Instant::now();
