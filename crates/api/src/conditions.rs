@@ -55,6 +55,9 @@ pub mod types {
     /// An included GitRepository is missing or has no artifact
     /// (abnormal-true).
     pub const INCLUDE_UNAVAILABLE: &str = "IncludeUnavailable";
+    /// Beyond Flux: another Kustomization renders an object this one
+    /// renders too (abnormal-true, naming both and the object).
+    pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
 }
 
 /// Condition reasons.
@@ -103,6 +106,8 @@ pub mod reasons {
     pub const INCLUDE_CYCLE: &str = "IncludeCycle";
     /// A spec field driftless cannot honour yet: refused, never ignored.
     pub const UNSUPPORTED_FIELD: &str = "UnsupportedField";
+    /// Two Kustomizations render the same object; the current owner keeps it.
+    pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
 }
 
 /// Condition status values.

@@ -72,6 +72,18 @@ impl DriftWatch {
             .remove(&(namespace.to_owned(), name.to_owned()))
     }
 
+    /// Wakes a Kustomization now, as drift would (another one found a
+    /// conflict over an object it holds).
+    pub fn nudge(&self, namespace: &str, name: &str) {
+        self.pending
+            .lock()
+            .expect("drift lock")
+            .insert((namespace.to_owned(), name.to_owned()));
+        // The receiver lives as long as the reconciler; a send after it is
+        // gone has nobody to wake.
+        let _ = self.sender.send(ObjectRef::new(name).within(namespace));
+    }
+
     /// Makes sure every kind in `entries` is watched.
     pub async fn watch(&self, entries: &[ResourceRef], namespace: &str, name: &str) {
         for entry in entries {

@@ -968,3 +968,169 @@ async fn wait_for_termination_holds_the_kustomization_until_its_objects_are_gone
     })
     .await;
 }
+
+/// The condition of `type_` on the Kustomization, once it has one.
+async fn condition_of(world: &World, name: &str, type_: &str) -> (String, String, String) {
+    eventually(&format!("{name} has {type_}"), || async {
+        let ks = world
+            .kustomizations()
+            .get(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
+        driftless_api::conditions::find(&conditions, type_)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+            .ok_or(format!("{conditions:?}"))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_kustomizations_rendering_one_object_say_so_and_stop_fighting() {
+    let world = World::start().await;
+    world
+        .fixture
+        .write("one/shared.yaml", &configmap("shared", "one"));
+    world
+        .fixture
+        .write("two/shared.yaml", &configmap("shared", "two"));
+    let head = world.fixture.commit("two directories render one ConfigMap");
+    world.create(World::kustomization("one", "./one")).await;
+    world.wait_for("one", "True", &head).await;
+    world.create(World::kustomization("two", "./two")).await;
+
+    // The newcomer yields: it fails naming the owner and the object.
+    let (status, reason, message) = condition_of(&world, "two", "Ready").await;
+    let (status, reason, message) = if status == "False" {
+        (status, reason, message)
+    } else {
+        world.wait_for("two", "False", &head).await;
+        condition_of(&world, "two", "Ready").await
+    };
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "OwnershipConflict")
+    );
+    assert!(
+        message.contains("ConfigMap/default/shared")
+            && message.contains("Kustomization default/one")
+            && message.contains("Kustomization default/two"),
+        "{message}"
+    );
+    // The owner keeps it and says so too.
+    let (status, reason, message) = condition_of(&world, "one", "OwnershipConflict").await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "OwnershipConflict")
+    );
+    assert!(message.contains("Kustomization default/two"), "{message}");
+    let one = world.wait_for("one", "True", &head).await;
+    assert!(
+        event_messages(&world.env.client, NS, "one")
+            .await
+            .iter()
+            .any(|m| m.contains("ConfigMap/default/shared")),
+        "a Warning event on the owner"
+    );
+    assert!(one.status.is_some());
+
+    // No tug of war: the object stays the owner's, untouched.
+    assert_eq!(world.color("shared").await.as_deref(), Some("one"));
+    let version = |cm: ConfigMap| cm.metadata.resource_version.unwrap_or_default();
+    let before = version(world.configmaps().get("shared").await.expect("shared"));
+    for name in ["one", "two"] {
+        world
+            .kustomizations()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"annotations": {
+                    "reconcile.fluxcd.io/requestedAt": "again"
+                }}})),
+            )
+            .await
+            .expect("request a reconcile");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = version(world.configmaps().get("shared").await.expect("shared"));
+    assert_eq!(before, after, "the ConfigMap was written again");
+    assert_eq!(world.color("shared").await.as_deref(), Some("one"));
+
+    // Resolved in git: the conflict goes away on both.
+    world.fixture.git(&["rm", "-q", "two/shared.yaml"]);
+    world
+        .fixture
+        .write("two/other.yaml", &configmap("other", "two"));
+    let fixed = world.fixture.commit("two stops rendering it");
+    world.wait_for("two", "True", &fixed).await;
+    world
+        .kustomizations()
+        .patch(
+            "one",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"annotations": {
+                "reconcile.fluxcd.io/requestedAt": "resolved"
+            }}})),
+        )
+        .await
+        .expect("request a reconcile");
+    eventually("one's conflict cleared", || async {
+        let ks = world
+            .kustomizations()
+            .get("one")
+            .await
+            .map_err(|e| e.to_string())?;
+        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
+        match driftless_api::conditions::find(&conditions, "OwnershipConflict") {
+            None => Ok(()),
+            Some(c) => Err(c.message.clone()),
+        }
+    })
+    .await;
+    assert_eq!(world.color("shared").await.as_deref(), Some("one"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_an_object_between_kustomizations_in_one_commit_is_a_clean_hand_over() {
+    let world = World::start().await;
+    world
+        .fixture
+        .write("one/moving.yaml", &configmap("moving", "one"));
+    world
+        .fixture
+        .write("two/stays.yaml", &configmap("stays", "two"));
+    let head = world.fixture.commit("moving lives in one");
+    world.create(World::kustomization("one", "./one")).await;
+    world.create(World::kustomization("two", "./two")).await;
+    world.wait_for("one", "True", &head).await;
+    world.wait_for("two", "True", &head).await;
+
+    world.fixture.git(&["rm", "-q", "one/moving.yaml"]);
+    world
+        .fixture
+        .write("one/keep.yaml", &configmap("keep", "one"));
+    world
+        .fixture
+        .write("two/moving.yaml", &configmap("moving", "two"));
+    let moved = world.fixture.commit("moving moves to two");
+    world.wait_for("two", "True", &moved).await;
+    world.wait_for("one", "True", &moved).await;
+    world.wait_color("moving", Some("two")).await;
+    let cm = world.configmaps().get("moving").await.expect("still there");
+    assert_eq!(
+        cm.metadata
+            .labels
+            .unwrap_or_default()
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("two")
+    );
+    for name in ["one", "two"] {
+        let ks = world.kustomizations().get(name).await.expect("ks");
+        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
+        assert!(
+            driftless_api::conditions::find(&conditions, "OwnershipConflict").is_none(),
+            "{name}: {conditions:?}"
+        );
+    }
+}

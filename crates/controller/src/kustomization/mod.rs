@@ -14,11 +14,13 @@
 //! | `render` | what is rendered: path, overlay, substitution variables |
 //! | `identity` | who applies (impersonation) and with which options |
 //! | `health` | `wait` and `healthChecks` |
+//! | `ownership` | objects two Kustomizations render |
 //! | `status` | the status and events, as pure functions |
 
 mod artifact;
 mod health;
 mod identity;
+mod ownership;
 mod render;
 mod status;
 
@@ -37,7 +39,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde_json::Value;
 
@@ -45,6 +47,7 @@ pub use identity::apply_options;
 pub use render::build_local;
 
 use self::artifact::{ArtifactCache, SourceArtifact};
+use self::ownership::Ownership;
 use self::status::Applied;
 use crate::reconciler::{self, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, drift, duration_of};
@@ -64,6 +67,8 @@ pub(crate) async fn run(context: Arc<Context>) {
     let reconciler = Kustomizations {
         artifacts: ArtifactCache::default(),
         drift: Arc::new(drift),
+        store: store.clone(),
+        ownership: Ownership::default(),
     };
     controller
         // A new artifact (or a source's status change) wakes the
@@ -107,6 +112,9 @@ pub(crate) async fn run(context: Arc<Context>) {
 pub(crate) struct Kustomizations {
     artifacts: ArtifactCache,
     drift: Arc<drift::DriftWatch>,
+    /// Every Kustomization as last seen, for their inventories.
+    store: Store<Kustomization>,
+    ownership: Ownership,
 }
 
 impl Reconciler for Kustomizations {
@@ -213,6 +221,7 @@ impl Reconciler for Kustomizations {
     async fn cleanup(&self, ks: &Kustomization, context: &Context) -> Result<(), ReconcileError> {
         let namespace = ks.namespace().unwrap_or_default();
         let name = ks.name_any();
+        self.ownership.forget(&ownership::key(ks));
         let delete = match ks.deletion_policy() {
             DeletionPolicy::MirrorPrune => ks.spec.prune,
             DeletionPolicy::Delete | DeletionPolicy::WaitForTermination => true,
@@ -271,12 +280,30 @@ impl Kustomizations {
             .await?;
         let objects = render::render(ks, context, unpacked.path(), workdir.path()).await?;
         let digest = objects_digest(&objects);
+        let checked = self
+            .ownership
+            .check(ks, objects, &self.store, &context.client)
+            .await;
         let started = Instant::now();
 
         let applier = identity::applier_for(ks, context)?;
-        let changes = applier.apply(objects).await.map_err(|e| {
+        let changes = applier.apply(checked.objects).await.map_err(|e| {
             ReconcileError::retryable(reasons::RECONCILIATION_FAILED, e.to_string())
         })?;
+        let me = ownership::key(ks);
+        for owner in self.ownership.record(&me, &checked.yielded) {
+            if let Some((namespace, name)) = owner.split_once('/') {
+                self.drift.nudge(namespace, name);
+            }
+        }
+        if !checked.yielded.is_empty() {
+            // Nothing is pruned: the set applied is not what git asks for.
+            let lines: Vec<String> = checked.yielded.iter().map(|c| c.describe()).collect();
+            return Err(ReconcileError::retryable(
+                reasons::OWNERSHIP_CONFLICT,
+                format!("{}; remove the object from one of them", lines.join("; ")),
+            ));
+        }
         let inventory = changes.inventory();
         let pruned = if ks.spec.prune {
             let keep: HashSet<&str> = inventory.entries.iter().map(|e| e.id.as_str()).collect();
@@ -300,6 +327,7 @@ impl Kustomizations {
             pruned,
             digest,
             took: started.elapsed(),
+            held: checked.held,
         })
     }
 }

@@ -11,6 +11,7 @@ use driftless_api::{Kustomization, KustomizationStatus};
 use driftless_apply::{Action as ApplyAction, ChangeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::ownership::Contest;
 use crate::reconciler::{Event, ReconcileError, Stamp};
 
 /// What a successful apply leaves behind.
@@ -21,6 +22,8 @@ pub(super) struct Applied {
     /// `sha256:` of the applied objects, naming the set in `status.history`.
     pub digest: String,
     pub took: Duration,
+    /// Objects this Kustomization holds that another one renders too.
+    pub held: Vec<Contest>,
 }
 
 impl Applied {
@@ -51,6 +54,20 @@ pub(super) fn succeeded(
     let mut list = status.conditions.take().unwrap_or_default();
     conditions::remove_condition(&mut list, types::RECONCILING);
     conditions::remove_condition(&mut list, types::STALLED);
+    if applied.held.is_empty() {
+        conditions::remove_condition(&mut list, types::OWNERSHIP_CONFLICT);
+    } else {
+        conditions::set_condition(
+            &mut list,
+            conditions::condition(
+                types::OWNERSHIP_CONFLICT,
+                conditions::status::TRUE,
+                reasons::OWNERSHIP_CONFLICT,
+                conflict_message(&applied.held),
+            ),
+            now,
+        );
+    }
     let ready_message = format!("Applied revision: {revision}");
     match health {
         Ok(Some(took)) => {
@@ -132,6 +149,12 @@ pub(super) fn succeeded_events(
             .join("\n");
         events.push(Event::normal(reasons::PROGRESSING, summary));
     }
+    if !applied.held.is_empty() {
+        events.push(Event::warning(
+            reasons::OWNERSHIP_CONFLICT,
+            conflict_message(&applied.held),
+        ));
+    }
     match health {
         Err(message) => events.push(Event::warning(reasons::HEALTH_CHECK_FAILED, message)),
         Ok(_) if applied.changed() => events.push(Event::normal(
@@ -144,6 +167,14 @@ pub(super) fn succeeded_events(
         Ok(_) => {}
     }
     events
+}
+
+/// One line per contested object.
+fn conflict_message(held: &[Contest]) -> String {
+    held.iter()
+        .map(Contest::describe)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The status after `error`: `lastAppliedRevision` and the inventory stay
@@ -313,6 +344,7 @@ mod tests {
             pruned: ChangeSet::default(),
             digest: "sha256:a".into(),
             took: Duration::from_millis(40),
+            held: Vec::new(),
         }
     }
 
