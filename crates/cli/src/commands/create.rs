@@ -7,8 +7,6 @@
 //! The exported YAML carries only apiVersion, kind, metadata and spec, as
 //! `flux create ... --export` prints, so it can be committed to a repo.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,12 +15,10 @@ use driftless_api::{
     GitRepositorySpec, GoDuration, Kustomization, KustomizationSpec, SourceKind,
     meta::{LocalObjectReference, NamespacedObjectKindReference},
 };
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
 
-use super::notification;
+use super::{notification, secret};
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
 use crate::flux::{CliObject, parse_go_duration, wait_for_ready};
 use crate::output::{Progress, write_stdout, yaml_stream};
@@ -94,7 +90,12 @@ pub enum SecretCommand {
     #[command(
         after_help = "Examples:\n  driftless create secret git private-git --username=bot --password=$TOKEN\n  driftless create secret git private-git --private-key-file=./id_ed25519 --known-hosts-file=./known_hosts --export"
     )]
-    Git(SecretGitArgs),
+    Git(secret::SecretGitArgs),
+    /// Create or update a Secret with SOPS decryption keys (age, OpenPGP), for a Kustomization's spec.decryption.
+    #[command(
+        after_help = "Examples:\n  driftless create secret sops sops-keys --age-key-file=./age.agekey\n  age-keygen | driftless create secret sops sops-keys --age-key-file=/dev/stdin --export\n  driftless create secret sops sops-gpg --gpg-key-file=./private.asc"
+    )]
+    Sops(secret::SecretSopsArgs),
 }
 
 /// Flags every create command shares.
@@ -174,31 +175,6 @@ pub struct KustomizationArgs {
     health_check: Vec<NamespacedObjectKindReference>,
     #[command(flatten)]
     common: CommonArgs,
-}
-
-#[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("auth").args(["username", "bearer_token", "private_key_file"]).required(true).multiple(false)))]
-pub struct SecretGitArgs {
-    /// The name of the Secret.
-    name: String,
-    /// Basic auth user name (with --password).
-    #[arg(long, requires = "password")]
-    username: Option<String>,
-    /// Basic auth password or token (with --username).
-    #[arg(long, requires = "username")]
-    password: Option<String>,
-    /// A bearer token (HTTPS).
-    #[arg(long)]
-    bearer_token: Option<String>,
-    /// A private key file (SSH).
-    #[arg(long, value_name = "FILE")]
-    private_key_file: Option<PathBuf>,
-    /// A known_hosts file for the SSH host (with --private-key-file).
-    #[arg(long, value_name = "FILE", requires = "private_key_file")]
-    known_hosts_file: Option<PathBuf>,
-    /// Print the Secret as YAML instead of applying it.
-    #[arg(long)]
-    export: bool,
 }
 
 fn parse_git_url(text: &str) -> Result<String, String> {
@@ -320,7 +296,14 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             let receiver = notification::receiver(&global.namespace, &args);
             create(global, receiver, &common).await
         }
-        Command::Secret(SecretCommand::Git(args)) => create_secret(global, &args).await,
+        Command::Secret(SecretCommand::Git(args)) => {
+            let secret = secret::git_secret(&global.namespace, &args)?;
+            secret::apply_secret(global, secret, args.export).await
+        }
+        Command::Secret(SecretCommand::Sops(args)) => {
+            let secret = secret::sops_secret(&global.namespace, &args)?;
+            secret::apply_secret(global, secret, args.export).await
+        }
     }
 }
 
@@ -462,84 +445,6 @@ async fn apply<K: CliObject>(cluster: &Cluster, object: &K, name: &str) -> anyho
     .await
     .map_err(|err| api_error(err, &cluster.server))
     .with_context(|| format!("cannot apply {} {}/{name}", K::kind(&()), cluster.namespace))?;
-    Ok(())
-}
-
-fn git_secret(namespace: &str, args: &SecretGitArgs) -> anyhow::Result<Secret> {
-    let mut data = BTreeMap::new();
-    if let (Some(username), Some(password)) = (&args.username, &args.password) {
-        data.insert("username".to_string(), username.clone());
-        data.insert("password".to_string(), password.clone());
-    }
-    if let Some(token) = &args.bearer_token {
-        data.insert("bearerToken".to_string(), token.clone());
-    }
-    if let Some(path) = &args.private_key_file {
-        let key = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read the private key {}; check --private-key-file",
-                path.display()
-            )
-        })?;
-        data.insert("identity".to_string(), key);
-    }
-    if let Some(path) = &args.known_hosts_file {
-        let hosts = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read the known hosts {}; check --known-hosts-file",
-                path.display()
-            )
-        })?;
-        data.insert("known_hosts".to_string(), hosts);
-    }
-    Ok(Secret {
-        metadata: ObjectMeta {
-            name: Some(args.name.clone()),
-            namespace: Some(namespace.to_string()),
-            ..Default::default()
-        },
-        type_: Some("Opaque".to_string()),
-        string_data: Some(data),
-        ..Default::default()
-    })
-}
-
-async fn create_secret(global: &GlobalArgs, args: &SecretGitArgs) -> anyhow::Result<()> {
-    let secret = git_secret(&global.namespace, args)?;
-    let mut body = serde_json::to_value(&secret)
-        .context("internal error: cannot serialize the Secret; please report this")?;
-    body["apiVersion"] = "v1".into();
-    body["kind"] = "Secret".into();
-    if args.export {
-        return write_stdout(&yaml_stream(&[body])?);
-    }
-    let cluster = connect(global).await?;
-    let progress = Progress::new();
-    progress.action(&format!("applying Secret {}", args.name));
-    // Applied as `data` so the result does not depend on the server
-    // converting `stringData`.
-    let data: BTreeMap<String, k8s_openapi::ByteString> = secret
-        .string_data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, k8s_openapi::ByteString(v.into_bytes())))
-        .collect();
-    body.as_object_mut().map(|m| m.remove("stringData"));
-    body["data"] = serde_json::to_value(data)
-        .context("internal error: cannot serialize the Secret; please report this")?;
-    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    api.patch(
-        &args.name,
-        &PatchParams::apply(driftless_api::managers::CLI).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .map_err(|err| api_error(err, &cluster.server))
-    .with_context(|| format!("cannot apply Secret {}/{}", cluster.namespace, args.name))?;
-    progress.success(&format!(
-        "Secret {} applied in {} namespace",
-        args.name, cluster.namespace
-    ));
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod notification;
 pub mod quickstart;
 pub mod reconcile;
 pub mod sandbox;
+pub mod secret;
 pub mod suspend;
 pub mod tree;
 pub mod uninstall;
