@@ -18,6 +18,8 @@ pub mod managers {
     pub const KUSTOMIZE_CONTROLLER: &str = "kustomize-controller";
     /// Writes by the source reconcilers (Flux's source-controller).
     pub const SOURCE_CONTROLLER: &str = "source-controller";
+    /// Writes by the receivers (reconcile requests), as Flux's notification-controller.
+    pub const NOTIFICATION_CONTROLLER: &str = "notification-controller";
     /// Writes by the `driftless` command line (annotations, suspend).
     pub const CLI: &str = "driftless";
     /// The component named in the Events the controller records.

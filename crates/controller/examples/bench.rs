@@ -105,12 +105,11 @@ fn controller_main(args: &[String]) -> ExitCode {
     let result = runtime.block_on(async {
         let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-        let client = kube::Client::try_from(config)?;
         let mut options = driftless_controller::ControllerOptions::new(storage);
         options.artifact_listen = "127.0.0.1:0".parse()?;
         options.metrics_listen = Some(format!("127.0.0.1:{port}").parse()?);
         options.concurrency = concurrency.parse()?;
-        driftless_controller::run(client, options, async {
+        driftless_controller::run(config, options, async {
             let _ = tokio::task::spawn_blocking(|| {
                 std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
             })

@@ -3,9 +3,9 @@
 //! controller-runtime exports as `rest_client_requests_total` — so the load
 //! we put on an API server at steady state is a number, not a guess.
 //!
-//! Wraps a built [`kube::Client`] as the service of another, so the same
-//! instrumentation covers clients made from a kubeconfig, in-cluster, or
-//! for impersonation.
+//! A tower layer in kube's client stack, so the same instrumentation covers
+//! the controller's own client and the clients it builds to impersonate a
+//! service account.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,40 +14,62 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{Method, Request, Response};
-use kube::client::Body;
+use kube::client::{Body, ClientBuilder};
 
 use crate::metrics::Metrics;
 
-/// `client`, with each request recorded in `metrics`.
-pub(crate) fn instrument(client: kube::Client, metrics: Arc<Metrics>) -> kube::Client {
-    let namespace = client.default_namespace().to_owned();
-    kube::Client::new(Instrumented { client, metrics }, namespace)
+/// A client for `config` whose requests are recorded in `metrics`.
+pub(crate) fn client(config: kube::Config, metrics: Arc<Metrics>) -> kube::Result<kube::Client> {
+    Ok(ClientBuilder::try_from(config)?
+        .with_layer(&RecordRequests { metrics })
+        .build())
 }
 
-struct Instrumented {
-    client: kube::Client,
+/// The layer: wraps kube's HTTP service.
+struct RecordRequests {
     metrics: Arc<Metrics>,
 }
 
-type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, kube::Error>> + Send>>;
+impl<S> tower_layer::Layer<S> for RecordRequests {
+    type Service = Recorded<S>;
 
-impl tower_service::Service<Request<Body>> for Instrumented {
-    type Response = Response<Body>;
-    type Error = kube::Error;
-    type Future = ResponseFuture;
+    fn layer(&self, inner: S) -> Recorded<S> {
+        Recorded {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), kube::Error>> {
-        // The inner client buffers and is always ready to take a request.
-        Poll::Ready(Ok(()))
+/// kube's HTTP service, with each request recorded.
+struct Recorded<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+type Recording<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
+
+impl<S, B> tower_service::Service<Request<Body>> for Recorded<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    B: 'static,
+{
+    type Response = Response<B>;
+    type Error = S::Error;
+    type Future = Recording<Response<B>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Body>) -> ResponseFuture {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let target = RequestTarget::of(request.method(), request.uri());
-        let client = self.client.clone();
         let metrics = self.metrics.clone();
+        let started = Instant::now();
+        let response = self.inner.call(request);
         Box::pin(async move {
-            let started = Instant::now();
-            let result = client.send(request).await;
+            let result = response.await;
             let code = match &result {
                 Ok(response) => response.status().as_str().to_owned(),
                 Err(_) => "<error>".to_owned(),

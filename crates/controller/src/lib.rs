@@ -16,9 +16,9 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = kube::Client::try_default().await?;
+//! let config = kube::Config::infer().await?;
 //! let options = driftless_controller::ControllerOptions::new("/var/lib/driftless");
-//! driftless_controller::run(client, options, std::future::pending()).await?;
+//! driftless_controller::run(config, options, std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -71,10 +71,6 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// Field manager for server-side apply (Flux's, so Flux-managed clusters are adopted).
     pub field_manager: String,
-    /// The configuration the client was built from. With it, a
-    /// Kustomization's `spec.serviceAccountName` is honoured by
-    /// impersonating that account; without it such a Kustomization is refused.
-    pub kube_config: Option<kube::Config>,
     /// How soon a Kustomization whose dependencies are not ready looks again
     /// (Flux's `--requeue-dependency`, 30s).
     pub dependency_requeue: Duration,
@@ -104,7 +100,6 @@ impl ControllerOptions {
             dependency_requeue: Duration::from_secs(30),
             reconcile_timeout: Duration::from_secs(30 * 60),
             artifact_limits: driftless_source::UnpackLimits::default(),
-            kube_config: None,
         }
     }
 }
@@ -134,6 +129,8 @@ pub(crate) struct Context {
     pub impersonating:
         std::sync::Mutex<std::collections::HashMap<String, driftless_apply::Applier>>,
     pub options: ControllerOptions,
+    /// The cluster's configuration: impersonating clients are built from it.
+    pub kube_config: kube::Config,
 }
 
 /// Why the controller stopped or could not start.
@@ -160,6 +157,15 @@ pub enum ControllerError {
         source: std::io::Error,
     },
     /// The artifact downloader's TLS setup failed.
+    /// The cluster's configuration cannot make a client (TLS, credentials).
+    #[error("cannot build a client for the cluster at {server}; check the kubeconfig")]
+    Client {
+        /// The API server's URL.
+        server: String,
+        /// What kube refused.
+        #[source]
+        source: kube::Error,
+    },
     #[error("cannot build the HTTP client that downloads artifacts")]
     HttpClient(#[source] reqwest::Error),
     /// A reconciler's watch ended, which only a bug or a lost API server causes.
@@ -173,12 +179,14 @@ pub enum ControllerError {
 /// Runs the controller until `shutdown` completes (or leadership is lost,
 /// which is an error: the process should exit and be restarted).
 pub async fn run(
-    client: kube::Client,
+    config: kube::Config,
     options: ControllerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ControllerError> {
     let metrics = Arc::new(metrics::Metrics::default());
-    let client = client_metrics::instrument(client, metrics.clone());
+    let server = config.cluster_url.to_string();
+    let client = client_metrics::client(config.clone(), metrics.clone())
+        .map_err(|source| ControllerError::Client { server, source })?;
     let storage =
         Storage::new(&options.storage_dir).map_err(|source| ControllerError::Storage {
             path: options.storage_dir.clone(),
@@ -245,6 +253,7 @@ pub async fn run(
         ),
         impersonating: Default::default(),
         options: options.clone(),
+        kube_config: config,
     });
 
     let elector = options

@@ -59,10 +59,7 @@ fn default_artifact_limits() -> driftless_controller::UnpackLimits {
 pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let config = client_config(global).await?;
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config.clone())
-        .with_context(|| format!("cannot build a client for the cluster at {server}"))?;
     let mut options = driftless_controller::ControllerOptions::new(&args.storage_dir);
-    options.kube_config = Some(config);
     options.artifact_listen = args.artifact_listen;
     options.artifact_base_url = args.artifact_base_url;
     options.metrics_listen = Some(args.metrics_listen);
@@ -84,7 +81,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         "driftless controller {} against {server}",
         env!("CARGO_PKG_VERSION")
     );
-    Ok(driftless_controller::run(client, options, shutdown_signal()).await?)
+    Ok(driftless_controller::run(config, options, shutdown_signal()).await?)
 }
 
 /// `--kubeconfig`/`--context` when given, else kube's inference

@@ -98,13 +98,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut options = driftless_controller::ControllerOptions::new(dir.join("storage"));
     options.artifact_listen = "127.0.0.1:0".parse().expect("a loopback address");
-    let controller = tokio::spawn(driftless_controller::run(
-        cluster.client.clone(),
-        options,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let config = crate::cluster::load_config(&global).await?;
+    let controller = tokio::spawn(driftless_controller::run(config, options, async {
+        let _ = stopped.await;
+    }));
     progress.success("controller started");
 
     let walkthrough = walk_through(&cluster.client, &repo, &progress).await;

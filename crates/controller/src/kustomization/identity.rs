@@ -30,24 +30,18 @@ pub(super) fn applier_for(
     if let Some(applier) = cache.get(&user) {
         return Ok(applier.with_options(options));
     }
-    let mut config = context.options.kube_config.clone().ok_or_else(|| {
-        ReconcileError::stalled(
-            reasons::RECONCILIATION_FAILED,
-            "spec.serviceAccountName needs the controller's kube config to impersonate the account; run `driftless controller`, or remove the field",
-        )
-    })?;
+    let mut config = context.kube_config.clone();
     config.auth_info.impersonate = Some(user.clone());
     config.auth_info.impersonate_groups = Some(vec![
         "system:serviceaccounts".to_owned(),
         format!("system:serviceaccounts:{namespace}"),
     ]);
-    let client = kube::Client::try_from(config).map_err(|e| {
+    let client = crate::client_metrics::client(config, context.metrics.clone()).map_err(|e| {
         ReconcileError::retryable(
             reasons::RECONCILIATION_FAILED,
             format!("cannot build a client impersonating {user}: {e}"),
         )
     })?;
-    let client = crate::client_metrics::instrument(client, context.metrics.clone());
     let applier = Applier::new(client, ApplyOptions::default());
     cache.insert(user, applier.clone());
     Ok(applier.with_options(options))

@@ -305,6 +305,7 @@ impl Kustomizations {
             ));
         }
         let inventory = changes.inventory();
+        self.ownership.listed(&me, &inventory);
         let pruned = if ks.spec.prune {
             let keep: HashSet<&str> = inventory.entries.iter().map(|e| e.id.as_str()).collect();
             let stale: Vec<ResourceRef> = status

@@ -15,16 +15,16 @@
 //! taken over as before, and the old owner's prune skips it because its
 //! labels name the new owner.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use driftless_api::annotations::{OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
-use driftless_api::inventory::ObjectId;
+use driftless_api::inventory::{ObjectId, ResourceInventory};
 use driftless_api::{FluxObject, GitRepository, Kustomization};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::Value;
 
 /// One object rendered by two Kustomizations.
@@ -58,11 +58,69 @@ pub(super) struct Checked {
     pub held: Vec<Contest>,
 }
 
-/// The conflicts Kustomizations found as intruders, by intruder, so that
-/// the owner (whose inventory no longer shows the other) can report them.
+/// Who lists which object in its inventory, and the conflicts
+/// Kustomizations found as intruders (by intruder, so that the owner, whose
+/// inventory no longer shows the other, can report them).
 #[derive(Default)]
 pub(super) struct Ownership {
+    inventories: Mutex<Option<InventoryIndex>>,
     yielded: Mutex<HashMap<String, Vec<Contest>>>,
+}
+
+/// Every Kustomization's inventory, indexed by object: seeded once from the
+/// watch cache, then kept current by each successful reconcile, so a
+/// reconcile looks up its objects instead of scanning the whole fleet.
+#[derive(Default)]
+struct InventoryIndex {
+    /// Object id → the Kustomizations (`namespace/name`) listing it.
+    listed_by: HashMap<String, Vec<String>>,
+    /// Kustomization → the object ids in its inventory.
+    lists: HashMap<String, Vec<String>>,
+}
+
+impl InventoryIndex {
+    fn seeded(store: &Store<Kustomization>) -> InventoryIndex {
+        let mut index = InventoryIndex::default();
+        for ks in store.state() {
+            let ids = ks
+                .status
+                .as_ref()
+                .and_then(|s| s.inventory.as_ref())
+                .map(|i| i.entries.iter().map(|e| e.id.clone()).collect())
+                .unwrap_or_default();
+            index.set(&key(&ks), ids);
+        }
+        index
+    }
+
+    fn set(&mut self, kustomization: &str, ids: Vec<String>) {
+        for old in self.lists.remove(kustomization).unwrap_or_default() {
+            if let Some(owners) = self.listed_by.get_mut(&old) {
+                owners.retain(|o| o != kustomization);
+                if owners.is_empty() {
+                    self.listed_by.remove(&old);
+                }
+            }
+        }
+        for id in &ids {
+            self.listed_by
+                .entry(id.clone())
+                .or_default()
+                .push(kustomization.to_owned());
+        }
+        if !ids.is_empty() {
+            self.lists.insert(kustomization.to_owned(), ids);
+        }
+    }
+
+    /// Another Kustomization than `me` listing `id`.
+    fn other(&self, id: &str, me: &str) -> Option<&str> {
+        self.listed_by
+            .get(id)?
+            .iter()
+            .find(|o| o.as_str() != me)
+            .map(String::as_str)
+    }
 }
 
 impl Ownership {
@@ -76,35 +134,29 @@ impl Ownership {
         client: &kube::Client,
     ) -> Checked {
         let me = key(ks);
-        let ids: Vec<String> = objects.iter().map(|o| object_id(o).to_string()).collect();
-        // One pass over every other inventory: who else lists an object we render.
-        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        let mut rivals: HashMap<&str, Arc<Kustomization>> = HashMap::new();
-        let others = store.state();
-        for other in others.iter().filter(|o| key(o) != me) {
-            for entry in other
-                .status
-                .as_ref()
-                .and_then(|s| s.inventory.as_ref())
-                .map(|i| i.entries.as_slice())
-                .unwrap_or_default()
-            {
-                if let Some(id) = wanted.get(entry.id.as_str()) {
-                    rivals.entry(id).or_insert_with(|| other.clone());
-                }
-            }
-        }
+        let rivals: Vec<Option<Arc<Kustomization>>> = {
+            let mut index = self.inventories.lock().expect("ownership lock");
+            let index = index.get_or_insert_with(|| InventoryIndex::seeded(store));
+            objects
+                .iter()
+                .map(|object| {
+                    let other = index.other(&object_id(object).to_string(), &me)?;
+                    let (namespace, name) = other.split_once('/')?;
+                    store.get(&ObjectRef::new(name).within(namespace))
+                })
+                .collect()
+        };
         let mut checked = Checked {
             objects: Vec::with_capacity(objects.len()),
             yielded: Vec::new(),
             held: self.against(&me),
         };
-        for (object, id) in objects.into_iter().zip(&ids) {
-            let Some(rival) = rivals.get(id.as_str()) else {
+        for (object, rival) in objects.into_iter().zip(rivals) {
+            let Some(rival) = rival else {
                 checked.objects.push(object);
                 continue;
             };
-            if !up_to_date(rival, client).await {
+            if !up_to_date(&rival, client).await {
                 // A hand-over in progress: take it, as Flux does.
                 checked.objects.push(object);
                 continue;
@@ -115,11 +167,11 @@ impl Ownership {
                 intruder,
             };
             match live_owner(&object, client).await {
-                Some(owner) if owner == key(rival) => {
+                Some(owner) if owner == key(&rival) => {
                     checked.yielded.push(contest(owner, me.clone()));
                 }
                 _ => {
-                    checked.held.push(contest(me.clone(), key(rival)));
+                    checked.held.push(contest(me.clone(), key(&rival)));
                     checked.objects.push(object);
                 }
             }
@@ -142,8 +194,19 @@ impl Ownership {
         yielded.iter().map(|c| c.owner.clone()).collect()
     }
 
-    /// Forgets a deleted Kustomization's conflicts.
+    /// `kustomization` now lists these objects (its new inventory).
+    pub fn listed(&self, kustomization: &str, inventory: &ResourceInventory) {
+        if let Some(index) = self.inventories.lock().expect("ownership lock").as_mut() {
+            index.set(
+                kustomization,
+                inventory.entries.iter().map(|e| e.id.clone()).collect(),
+            );
+        }
+    }
+
+    /// Forgets a deleted Kustomization's inventory and conflicts.
     pub fn forget(&self, kustomization: &str) {
+        self.listed(kustomization, &ResourceInventory::default());
         self.yielded
             .lock()
             .expect("ownership lock")
@@ -256,6 +319,23 @@ mod tests {
         assert!(ownership.against("default/b").is_empty());
         ownership.record("default/b", &[]);
         assert!(ownership.against("default/a").is_empty());
+    }
+
+    #[test]
+    fn the_index_follows_inventories() {
+        let mut index = InventoryIndex::default();
+        index.set("ns/a", vec!["default_x__ConfigMap".into()]);
+        index.set(
+            "ns/b",
+            vec!["default_x__ConfigMap".into(), "default_y__ConfigMap".into()],
+        );
+        assert_eq!(index.other("default_x__ConfigMap", "ns/a"), Some("ns/b"));
+        assert_eq!(index.other("default_y__ConfigMap", "ns/b"), None);
+        index.set("ns/b", vec!["default_y__ConfigMap".into()]);
+        assert_eq!(index.other("default_x__ConfigMap", "ns/a"), None);
+        index.set("ns/b", Vec::new());
+        index.set("ns/a", Vec::new());
+        assert!(index.listed_by.is_empty() && index.lists.is_empty());
     }
 
     #[test]

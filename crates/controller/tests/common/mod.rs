@@ -63,20 +63,14 @@ impl Env {
         let mut options = self.options(storage.path());
         let kubeconfig = kube::config::Kubeconfig::read_from(self.cluster.kubeconfig_path())
             .expect("kubeconfig");
-        options.kube_config = Some(
-            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .expect("config"),
-        );
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("config");
         adjust(&mut options);
         let (stop, stopped) = oneshot::channel();
-        let handle = tokio::spawn(driftless_controller::run(
-            self.client.clone(),
-            options,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let handle = tokio::spawn(driftless_controller::run(config, options, async {
+            let _ = stopped.await;
+        }));
         RunningController {
             stop,
             handle,
