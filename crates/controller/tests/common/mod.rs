@@ -2,6 +2,8 @@
 //! against it, plus helpers to read conditions.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod world;
+
 use std::time::Duration;
 
 use driftless_api::conditions::{self, types};
