@@ -258,8 +258,14 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
         Some(k) => k,
         None => flux_generated_kustomization(&dir)?,
     };
+    build_kustomization(&kust)
+}
+
+/// Builds a loaded (or in-memory) kustomization into Kustomize's output
+/// stream: accumulate, then the top-level steps.
+pub fn build_kustomization(kust: &Kust) -> Result<String, BuildError> {
     let mut acc = Acc::default();
-    accumulate(&kust, &mut acc)?;
+    accumulate(kust, &mut acc)?;
     // Last steps, once, at the top.
     for r in acc.resources.iter_mut() {
         if r.needs_hash {
@@ -350,18 +356,14 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
     Ok(out)
 }
 
-/// Flux: a directory with no kustomization renders every manifest below it.
-/// The kustomization.yaml Flux's generator would write into `dir`, or
-/// `None` when it has its own.
-pub fn generated_kustomization(dir: &Path) -> Result<Option<String>, BuildError> {
-    if find_kustomization(dir)?.is_some() {
-        return Ok(None);
-    }
-    let kust = flux_generated_kustomization(dir)?;
-    Ok(Some(yaml::emit_document(&Value::Map(kust.doc))))
+/// Whether `dir` has a kustomization file of its own (else Flux generates one).
+pub fn has_kustomization(dir: &Path) -> Result<bool, BuildError> {
+    Ok(find_kustomization(dir)?.is_some())
 }
 
-fn flux_generated_kustomization(dir: &Path) -> Result<Kust, BuildError> {
+/// Flux: a directory with no kustomization renders every manifest below it.
+/// The kustomization Flux's generator writes for `dir`, in memory.
+pub fn flux_generated_kustomization(dir: &Path) -> Result<Kust, BuildError> {
     let mut resources = Vec::new();
     collect_manifests(dir, dir, &mut resources)?;
     let mut doc = Map::new();

@@ -21,7 +21,11 @@
 //!
 //! # Flux extras
 //! A directory without a `kustomization.yaml` renders every manifest below
-//! it, as Flux's generator does.
+//! it, as Flux's generator does. [`build_flux`] is Flux's whole
+//! kustomize-controller build as one typed request ([`FluxBuild`]: the
+//! path, the Kustomization's overlay fields, post-build substitution and
+//! common metadata), shared by the controller and the CLI; it writes
+//! nothing.
 //!
 //! ```no_run
 //! let yaml = driftless_render::build(std::path::Path::new("deploy/overlays/prod"))?;
@@ -46,6 +50,7 @@
 mod build;
 mod builtins;
 mod error;
+mod flux;
 mod generate;
 mod hash;
 mod nameref;
@@ -58,14 +63,11 @@ mod vars;
 pub mod yaml;
 
 pub use error::{BuildError, SubstituteError, YamlError};
+pub use flux::{
+    CommonMetadata, FluxBuild, FluxBuildError, FluxPatch, ImageOverride, PatchTarget, build_flux,
+    to_json,
+};
 pub use substitute::{DISABLE_ANNOTATION, substitute};
-
-/// The kustomization.yaml Flux's generator writes into a directory that has
-/// none (every manifest below it as a resource), or `None` when `dir` has
-/// its own. For overlays that must name such a directory as a resource.
-pub fn generated_kustomization(dir: &std::path::Path) -> Result<Option<String>, BuildError> {
-    build::generated_kustomization(dir)
-}
 
 /// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints.
 pub fn build(dir: &std::path::Path) -> Result<String, BuildError> {

@@ -450,10 +450,14 @@ mod tests {
     #[test]
     fn crds_come_first_and_every_object_has_a_name() {
         let manifests = manifests().expect("manifests render");
-        assert_eq!(manifests[0]["kind"], "CustomResourceDefinition");
-        assert_eq!(manifests[1]["kind"], "CustomResourceDefinition");
+        let crds = driftless_api::crds().len();
         assert!(
-            manifests[2..]
+            manifests[..crds]
+                .iter()
+                .all(|m| m["kind"] == "CustomResourceDefinition")
+        );
+        assert!(
+            manifests[crds..]
                 .iter()
                 .all(|m| m["kind"] != "CustomResourceDefinition")
         );

@@ -265,20 +265,11 @@ impl Kustomizations {
         source: &SourceArtifact,
         status: &KustomizationStatus,
     ) -> Result<Applied, ReconcileError> {
-        let workdir = tempfile::Builder::new()
-            .prefix("driftless-kustomization-")
-            .tempdir()
-            .map_err(|e| {
-                ReconcileError::retryable(
-                    reasons::ARTIFACT_FAILED,
-                    format!("cannot create a work directory: {e}"),
-                )
-            })?;
         let unpacked = self
             .artifacts
             .unpacked(&context.http, source, &context.options.artifact_limits)
             .await?;
-        let objects = render::render(ks, context, unpacked.path(), workdir.path()).await?;
+        let objects = render::render(ks, &context.client, unpacked.path()).await?;
         let digest = objects_digest(&objects);
         let checked = self
             .ownership
