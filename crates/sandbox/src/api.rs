@@ -15,7 +15,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Catalog, GroupResource, ResourceType};
-use crate::merge::{self, ApplyError};
+use driftless_merge::{self as merge, ApplyError};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Store, StoreError, Subscription, Txn, resource_version_of};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::merge::MergeSchema;
+use driftless_merge::MergeSchema;
 
 /// A resource independent of its version: what objects are stored under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,13 +7,15 @@
 //! dry runs — over HTTPS with a bearer token. It runs no pods; instead a
 //! simulated rollout writes the status workloads would reach (see
 //! [`rollout`]). It is the quickstart's cluster and every integration
-//! test's. No product crate depends on it: real clusters stay the target.
+//! test's. No library crate depends on it — only the `driftless` binary embeds
+//! it (for `driftless sandbox` and `driftless quickstart`) and the tests use
+//! it: real clusters stay the target.
 //!
 //! Why our own: no crate provides a real API server or envtest without Go
 //! binaries, and fakes approximate patches without real apply conflicts.
 //!
 //! Layout: `server` (HTTP) → `api` (verbs and object semantics) →
-//! `merge` (patch and apply algorithms) and `store` (objects, versions,
+//! the `driftless-merge` crate (patch and apply algorithms) and `store` (objects, versions,
 //! events, persistence); `catalog`, `discovery`, `table`, `validation` and
 //! `selector` are the pieces they share.
 //!
@@ -33,7 +35,6 @@ pub mod api;
 pub mod catalog;
 mod codec;
 pub mod discovery;
-pub mod merge;
 mod protobuf;
 pub mod rollout;
 pub mod schema;

@@ -537,9 +537,9 @@ async fn scale(
             let patch: Value = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
             match PatchType::from_content_type(content_type) {
-                Some(PatchType::Json) => crate::merge::json_patch(&current, &patch),
+                Some(PatchType::Json) => driftless_merge::json_patch(&current, &patch),
                 Some(PatchType::Merge | PatchType::StrategicMerge) => {
-                    crate::merge::merge_patch(&current, &patch)
+                    driftless_merge::merge_patch(&current, &patch)
                 }
                 _ => {
                     return Err(ApiError::unsupported_media_type(

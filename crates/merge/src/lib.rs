@@ -1,6 +1,6 @@
 //! Patch and server-side-apply semantics, as pure functions over JSON.
 //!
-//! This module owns what a write *means* for an object: the three patch
+//! This crate owns what a write *means* for an object: the three patch
 //! flavours kubectl and kube-rs send, server-side apply with field ownership,
 //! and the ownership bookkeeping (`metadata.managedFields`) of ordinary
 //! writes. It must not touch I/O, HTTP, storage, defaulting, validation or
@@ -26,7 +26,7 @@
 //! is taken from it.
 //!
 //! ```
-//! use driftless_sandbox::merge::{server_side_apply, ApplyError, MergeSchema};
+//! use driftless_merge::{server_side_apply, ApplyError, MergeSchema};
 //! use serde_json::json;
 //!
 //! let schema = MergeSchema::builtin("apps", "Deployment");
