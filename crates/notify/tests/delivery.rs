@@ -5,8 +5,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use driftless_notify::{
-    DispatchError, Dispatcher, DispatcherConfig, Notifier, NotifyError, ProviderConfig, ProviderType, Queued,
-    Severity, TlsOptions,
+    DispatchError, Dispatcher, DispatcherConfig, Notifier, NotifyError, ProviderConfig,
+    ProviderType, Queued, Severity, TlsOptions,
 };
 use support::{TestServer, event};
 
@@ -34,14 +34,27 @@ async fn retries_a_server_error_then_succeeds() {
     server.respond(500, None, "boom");
     server.respond(502, None, "");
     let dispatcher = Dispatcher::start(fast(10));
-    let notifier = Notifier::new(ProviderConfig::new(ProviderType::Generic, server.url("/hook"))).unwrap();
-    assert_eq!(dispatcher.try_send(&notifier, &event(Severity::Info)), Ok(Queued::Requests(1)));
+    let notifier = Notifier::new(ProviderConfig::new(
+        ProviderType::Generic,
+        server.url("/hook"),
+    ))
+    .unwrap();
+    assert_eq!(
+        dispatcher.try_send(&notifier, &event(Severity::Info)),
+        Ok(Queued::Requests(1))
+    );
     let metrics = dispatcher.metrics();
     let counters = metrics.counters(ProviderType::Generic);
     wait_until(|| counters.sent.load(std::sync::atomic::Ordering::Relaxed) == 1).await;
     assert_eq!(server.requests().len(), 3);
-    assert_eq!(counters.retries.load(std::sync::atomic::Ordering::Relaxed), 2);
-    assert_eq!(counters.failed.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        counters.retries.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    assert_eq!(
+        counters.failed.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }
 
 #[tokio::test]
@@ -49,12 +62,28 @@ async fn honours_retry_after_on_429() {
     let server = TestServer::start().await;
     server.respond(429, Some("1"), "slow down");
     let dispatcher = Dispatcher::start(fast(10));
-    let notifier = Notifier::new(ProviderConfig::new(ProviderType::Generic, server.url("/hook"))).unwrap();
+    let notifier = Notifier::new(ProviderConfig::new(
+        ProviderType::Generic,
+        server.url("/hook"),
+    ))
+    .unwrap();
     let started = Instant::now();
-    dispatcher.try_send(&notifier, &event(Severity::Info)).unwrap();
+    dispatcher
+        .try_send(&notifier, &event(Severity::Info))
+        .unwrap();
     let metrics = dispatcher.metrics();
-    wait_until(|| metrics.counters(ProviderType::Generic).sent.load(std::sync::atomic::Ordering::Relaxed) == 1).await;
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After of 1s was not honoured");
+    wait_until(|| {
+        metrics
+            .counters(ProviderType::Generic)
+            .sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After of 1s was not honoured"
+    );
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -63,10 +92,23 @@ async fn client_errors_are_not_retried() {
     let server = TestServer::start().await;
     server.respond(400, None, "bad");
     let dispatcher = Dispatcher::start(fast(10));
-    let notifier = Notifier::new(ProviderConfig::new(ProviderType::Generic, server.url("/hook"))).unwrap();
-    dispatcher.try_send(&notifier, &event(Severity::Info)).unwrap();
+    let notifier = Notifier::new(ProviderConfig::new(
+        ProviderType::Generic,
+        server.url("/hook"),
+    ))
+    .unwrap();
+    dispatcher
+        .try_send(&notifier, &event(Severity::Info))
+        .unwrap();
     let metrics = dispatcher.metrics();
-    wait_until(|| metrics.counters(ProviderType::Generic).failed.load(std::sync::atomic::Ordering::Relaxed) == 1).await;
+    wait_until(|| {
+        metrics
+            .counters(ProviderType::Generic)
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -77,10 +119,23 @@ async fn gives_up_after_max_attempts() {
         server.respond(503, None, "");
     }
     let dispatcher = Dispatcher::start(fast(10));
-    let notifier = Notifier::new(ProviderConfig::new(ProviderType::Slack, server.url("/hook"))).unwrap();
-    dispatcher.try_send(&notifier, &event(Severity::Info)).unwrap();
+    let notifier = Notifier::new(ProviderConfig::new(
+        ProviderType::Slack,
+        server.url("/hook"),
+    ))
+    .unwrap();
+    dispatcher
+        .try_send(&notifier, &event(Severity::Info))
+        .unwrap();
     let metrics = dispatcher.metrics();
-    wait_until(|| metrics.counters(ProviderType::Slack).failed.load(std::sync::atomic::Ordering::Relaxed) == 1).await;
+    wait_until(|| {
+        metrics
+            .counters(ProviderType::Slack)
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
     assert_eq!(server.requests().len(), 4);
 }
 
@@ -108,8 +163,14 @@ async fn full_queue_drops_and_counts() {
         tokio::task::yield_now().await;
     }
     let metrics = dispatcher.metrics();
-    let counted = metrics.counters(ProviderType::Discord).dropped.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(dropped >= 7, "only {dropped} dropped with capacity 2 and one busy worker");
+    let counted = metrics
+        .counters(ProviderType::Discord)
+        .dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        dropped >= 7,
+        "only {dropped} dropped with capacity 2 and one busy worker"
+    );
     assert_eq!(counted, dropped);
 }
 
@@ -118,8 +179,14 @@ const SECRET_PATH: &str = "/services/T000/B000/XXXXSECRETXXXX";
 
 fn assert_clean(what: &str, text: &str) {
     assert!(!text.contains(TOKEN), "{what} leaks the token: {text}");
-    assert!(!text.contains("SECRETXXXX"), "{what} leaks the webhook URL: {text}");
-    assert!(!text.contains("hunter2"), "{what} leaks the password: {text}");
+    assert!(
+        !text.contains("SECRETXXXX"),
+        "{what} leaks the webhook URL: {text}"
+    );
+    assert!(
+        !text.contains("hunter2"),
+        "{what} leaks the password: {text}"
+    );
 }
 
 fn check(err: &NotifyError) {
@@ -140,7 +207,8 @@ async fn secrets_never_appear_in_errors_or_debug() {
         c.password = Some("hunter2".into());
         c.username = "user".into();
         c.channel = "chan".into();
-        c.headers.insert("Authorization".into(), format!("Bearer {TOKEN}"));
+        c.headers
+            .insert("Authorization".into(), format!("Bearer {TOKEN}"));
         c.timeout = Duration::from_millis(300);
         c
     };
@@ -149,7 +217,11 @@ async fn secrets_never_appear_in_errors_or_debug() {
         // Connection refused, HTTP error statuses, and a timeout, for every type.
         let refused = format!("http://{closed}{SECRET_PATH}?token={TOKEN}");
         let served = format!("{}?token={TOKEN}", server.url(SECRET_PATH));
-        for (address, status) in [(refused, None), (served.clone(), Some(500)), (served, Some(401))] {
+        for (address, status) in [
+            (refused, None),
+            (served.clone(), Some(500)),
+            (served, Some(401)),
+        ] {
             let mut config = base(provider, address);
             config.api_base_url = Some(format!("http://{closed}/{TOKEN}"));
             assert_clean("config Debug", &format!("{config:?}"));
@@ -177,17 +249,41 @@ async fn secrets_never_appear_in_errors_or_debug() {
             held.push(s);
         }
     });
-    let err = Notifier::new(base(ProviderType::Slack, silent_url)).unwrap().send(&event(Severity::Info)).await.unwrap_err();
-    assert!(matches!(err, NotifyError::Transport { kind: driftless_notify::TransportKind::Timeout, .. }), "{err}");
+    let err = Notifier::new(base(ProviderType::Slack, silent_url))
+        .unwrap()
+        .send(&event(Severity::Info))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NotifyError::Transport {
+                kind: driftless_notify::TransportKind::Timeout,
+                ..
+            }
+        ),
+        "{err}"
+    );
     check(&err);
     // Broken inputs: invalid URL containing the secret, bad proxy, bad TLS material.
     let mut bad = base(ProviderType::Generic, format!("not a url {TOKEN}"));
-    let err = Notifier::new(bad.clone()).unwrap().send(&event(Severity::Info)).await.unwrap_err();
+    let err = Notifier::new(bad.clone())
+        .unwrap()
+        .send(&event(Severity::Info))
+        .await
+        .unwrap_err();
     check(&err);
     bad.proxy = Some(format!("::bad proxy {TOKEN}"));
     check(&Notifier::new(bad.clone()).unwrap_err());
     bad.proxy = None;
-    bad.tls = TlsOptions { ca_pem: Some(TOKEN.as_bytes().to_vec()), ..Default::default() };
+    bad.tls = TlsOptions {
+        ca_pem: Some(TOKEN.as_bytes().to_vec()),
+        ..Default::default()
+    };
     check(&Notifier::new(bad).unwrap_err());
-    assert!(failures.len() >= ProviderType::ALL.len() * 2, "too few failures exercised: {}", failures.len());
+    assert!(
+        failures.len() >= ProviderType::ALL.len() * 2,
+        "too few failures exercised: {}",
+        failures.len()
+    );
 }

@@ -9,7 +9,11 @@ use serde_json::json;
 use support::{SHA, TestServer, event};
 
 async fn send(config: ProviderConfig, severity: Severity) {
-    Notifier::new(config).expect("notifier").send(&event(severity)).await.expect("send succeeds");
+    Notifier::new(config)
+        .expect("notifier")
+        .send(&event(severity))
+        .await
+        .expect("send succeeds");
 }
 
 #[tokio::test]
@@ -60,7 +64,10 @@ async fn slack_webhook_payload() {
     config.channel = "#deploys".into();
     send(config, Severity::Error).await;
     let r = server.only_request();
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/services/T0/B0/XYZ"));
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/services/T0/B0/XYZ")
+    );
     assert_eq!(r.header("authorization"), None);
     assert_eq!(
         r.json(),
@@ -96,27 +103,48 @@ async fn slack_bot_token_uses_bearer_and_checks_ok() {
     assert_eq!(r.json()["attachments"][0]["color"], "good");
 
     server.respond(200, None, r#"{"ok":false,"error":"channel_not_found"}"#);
-    let err = Notifier::new(config).unwrap().send(&event(Severity::Info)).await.unwrap_err();
-    assert_eq!(err.to_string(), "slack: post message: service reported an error: channel_not_found");
+    let err = Notifier::new(config)
+        .unwrap()
+        .send(&event(Severity::Info))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "slack: post message: service reported an error: channel_not_found"
+    );
 }
 
 #[tokio::test]
 async fn discord_uses_the_slack_endpoint() {
     let server = TestServer::start().await;
-    send(ProviderConfig::new(ProviderType::Discord, server.url("/api/webhooks/1/tok")), Severity::Info).await;
+    send(
+        ProviderConfig::new(ProviderType::Discord, server.url("/api/webhooks/1/tok")),
+        Severity::Info,
+    )
+    .await;
     let r = server.only_request();
     assert_eq!(r.path, "/api/webhooks/1/tok/slack");
     let body = r.json();
     assert_eq!(body["channel"], "");
     assert_eq!(body["username"], "kustomize-controller");
     assert_eq!(body["attachments"][0]["fallback"], "");
-    assert_eq!(body["attachments"][0]["author_name"], "kustomization/apps.flux-system");
+    assert_eq!(
+        body["attachments"][0]["author_name"],
+        "kustomization/apps.flux-system"
+    );
 }
 
 #[tokio::test]
 async fn msteams_adaptive_card() {
     let server = TestServer::start().await;
-    send(ProviderConfig::new(ProviderType::MsTeams, server.url("/workflows/abc/triggers/manual")), Severity::Error).await;
+    send(
+        ProviderConfig::new(
+            ProviderType::MsTeams,
+            server.url("/workflows/abc/triggers/manual"),
+        ),
+        Severity::Error,
+    )
+    .await;
     let r = server.only_request();
     assert_eq!(
         r.json(),
@@ -146,7 +174,14 @@ async fn msteams_adaptive_card() {
 #[tokio::test]
 async fn google_chat_card() {
     let server = TestServer::start().await;
-    send(ProviderConfig::new(ProviderType::GoogleChat, server.url("/v1/spaces/S/messages?key=k")), Severity::Info).await;
+    send(
+        ProviderConfig::new(
+            ProviderType::GoogleChat,
+            server.url("/v1/spaces/S/messages?key=k"),
+        ),
+        Severity::Info,
+    )
+    .await;
     let r = server.only_request();
     assert_eq!(r.path, "/v1/spaces/S/messages?key=k");
     assert_eq!(
@@ -192,9 +227,14 @@ async fn matrix_puts_a_room_message_with_txn_id() {
     send(config, Severity::Error).await;
     let r = server.only_request();
     use sha1::Digest;
-    let txn = hex::encode(sha1::Sha1::digest(serde_json::to_vec(&event(Severity::Error)).unwrap()));
+    let txn = hex::encode(sha1::Sha1::digest(
+        serde_json::to_vec(&event(Severity::Error)).unwrap(),
+    ));
     assert_eq!(r.method, "PUT");
-    assert_eq!(r.path, format!("/_matrix/client/r0/rooms/!room:example.org/send/m.room.message/{txn}"));
+    assert_eq!(
+        r.path,
+        format!("/_matrix/client/r0/rooms/!room:example.org/send/m.room.message/{txn}")
+    );
     assert_eq!(r.header("authorization"), Some("Bearer syt_access"));
     let body = format!(
         "🚨 kustomization/apps.flux-system\nApplied revision: main@sha1:5394cb7\n- revision: main@sha1:{SHA}\n- summary: prod cluster\n"
@@ -313,14 +353,22 @@ async fn pagerduty_resolve_and_change_event_on_info() {
 fn git_config(provider: ProviderType, address: String) -> ProviderConfig {
     let mut config = ProviderConfig::new(provider, address);
     config.token = Some("git-token".into());
-    config.commit_status = commit_status_id("Kustomization", "apps", "0c9c2e41-d2f9-4f9b-9c41-2131a4b0aecb");
+    config.commit_status = commit_status_id(
+        "Kustomization",
+        "apps",
+        "0c9c2e41-d2f9-4f9b-9c41-2131a4b0aecb",
+    );
     config
 }
 
 #[tokio::test]
 async fn github_commit_status() {
     let server = TestServer::start().await;
-    send(git_config(ProviderType::GitHub, server.url("/org/repo.git")), Severity::Error).await;
+    send(
+        git_config(ProviderType::GitHub, server.url("/org/repo.git")),
+        Severity::Error,
+    )
+    .await;
     let r = server.only_request();
     assert_eq!(r.path, format!("/api/v3/repos/org/repo/statuses/{SHA}"));
     assert_eq!(r.header("authorization"), Some("Bearer git-token"));
@@ -334,9 +382,16 @@ async fn github_commit_status() {
 #[tokio::test]
 async fn gitlab_commit_status_with_nested_group() {
     let server = TestServer::start().await;
-    send(git_config(ProviderType::GitLab, server.url("/group/sub/repo")), Severity::Info).await;
+    send(
+        git_config(ProviderType::GitLab, server.url("/group/sub/repo")),
+        Severity::Info,
+    )
+    .await;
     let r = server.only_request();
-    assert_eq!(r.path, format!("/api/v4/projects/group%2Fsub%2Frepo/statuses/{SHA}"));
+    assert_eq!(
+        r.path,
+        format!("/api/v4/projects/group%2Fsub%2Frepo/statuses/{SHA}")
+    );
     assert_eq!(r.header("private-token"), Some("git-token"));
     assert_eq!(
         r.json(),
@@ -347,7 +402,11 @@ async fn gitlab_commit_status_with_nested_group() {
 #[tokio::test]
 async fn gitea_commit_status() {
     let server = TestServer::start().await;
-    send(git_config(ProviderType::Gitea, server.url("/org/repo")), Severity::Info).await;
+    send(
+        git_config(ProviderType::Gitea, server.url("/org/repo")),
+        Severity::Info,
+    )
+    .await;
     let r = server.only_request();
     assert_eq!(r.path, format!("/api/v1/repos/org/repo/statuses/{SHA}"));
     assert_eq!(r.header("authorization"), Some("token git-token"));
@@ -360,12 +419,18 @@ async fn gitea_commit_status() {
 #[tokio::test]
 async fn bitbucket_cloud_build_status() {
     let server = TestServer::start().await;
-    let mut config = git_config(ProviderType::Bitbucket, "https://bitbucket.org/team/repo.git".into());
+    let mut config = git_config(
+        ProviderType::Bitbucket,
+        "https://bitbucket.org/team/repo.git".into(),
+    );
     config.token = Some("bob:app-pass".into());
     config.api_base_url = Some(server.url("/2.0"));
     send(config, Severity::Error).await;
     let r = server.only_request();
-    assert_eq!(r.path, format!("/2.0/repositories/team/repo/commit/{SHA}/statuses/build"));
+    assert_eq!(
+        r.path,
+        format!("/2.0/repositories/team/repo/commit/{SHA}/statuses/build")
+    );
     assert_eq!(r.header("authorization"), Some("Basic Ym9iOmFwcC1wYXNz"));
     use sha1::Digest;
     let key = hex::encode(sha1::Sha1::digest(b"kustomization/apps/0c9c2e41"));
@@ -379,9 +444,16 @@ async fn bitbucket_cloud_build_status() {
 async fn bitbucket_server_build_status() {
     let server = TestServer::start().await;
     let address = server.url("/context/scm/PROJ/repo.git");
-    send(git_config(ProviderType::BitbucketServer, address.clone()), Severity::Info).await;
+    send(
+        git_config(ProviderType::BitbucketServer, address.clone()),
+        Severity::Info,
+    )
+    .await;
     let r = server.only_request();
-    assert_eq!(r.path, format!("/context/rest/api/latest/projects/PROJ/repos/repo/commits/{SHA}/builds"));
+    assert_eq!(
+        r.path,
+        format!("/context/rest/api/latest/projects/PROJ/repos/repo/commits/{SHA}/builds")
+    );
     assert_eq!(r.header("authorization"), Some("Bearer git-token"));
     assert_eq!(r.header("x-atlassian-token"), Some("no-check"));
     use sha1::Digest;
@@ -398,11 +470,21 @@ async fn commit_status_skips_progressing_and_needs_a_revision() {
     let config = git_config(ProviderType::GitHub, "https://github.com/org/repo".into());
     let mut progressing = event(Severity::Info);
     progressing.reason = "Progressing".into();
-    assert!(driftless_notify::build_requests(&config, &progressing).unwrap().is_empty());
+    assert!(
+        driftless_notify::build_requests(&config, &progressing)
+            .unwrap()
+            .is_empty()
+    );
     let mut no_revision = event(Severity::Info);
     no_revision.metadata.clear();
     let err = driftless_notify::build_requests(&config, &no_revision).unwrap_err();
-    assert_eq!(err.to_string(), "github: cannot notify for this event: missing revision metadata");
+    assert_eq!(
+        err.to_string(),
+        "github: cannot notify for this event: missing revision metadata"
+    );
     let requests = driftless_notify::build_requests(&config, &event(Severity::Info)).unwrap();
-    assert_eq!(requests[0].url, format!("https://api.github.com/repos/org/repo/statuses/{SHA}"));
+    assert_eq!(
+        requests[0].url,
+        format!("https://api.github.com/repos/org/repo/statuses/{SHA}")
+    );
 }

@@ -33,10 +33,13 @@ impl Recorded {
     }
 }
 
+/// Status, optional `Retry-After`, body.
+type ScriptedResponse = (u16, Option<String>, String);
+
 #[derive(Clone, Default)]
 struct Shared {
     recorded: Arc<Mutex<Vec<Recorded>>>,
-    script: Arc<Mutex<VecDeque<(u16, Option<String>, String)>>>,
+    script: Arc<Mutex<VecDeque<ScriptedResponse>>>,
 }
 
 pub struct TestServer {
@@ -48,7 +51,9 @@ impl TestServer {
     pub async fn start() -> Self {
         let shared = Shared::default();
         let app = Router::new().fallback(record).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
@@ -62,7 +67,11 @@ impl TestServer {
 
     /// Queues a response; unscripted requests get 200 `{"ok":true}`.
     pub fn respond(&self, status: u16, retry_after: Option<&str>, body: &str) {
-        self.shared.script.lock().unwrap().push_back((status, retry_after.map(str::to_string), body.to_string()));
+        self.shared.script.lock().unwrap().push_back((
+            status,
+            retry_after.map(str::to_string),
+            body.to_string(),
+        ));
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -76,10 +85,19 @@ impl TestServer {
     }
 }
 
-async fn record(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn record(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     shared.recorded.lock().unwrap().push(Recorded {
         method: method.to_string(),
-        path: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        path: uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
         headers,
         body: body.to_vec(),
     });
@@ -87,7 +105,9 @@ async fn record(State(shared): State<Shared>, method: Method, uri: Uri, headers:
     let (status, retry_after, body) = next.unwrap_or((200, None, r#"{"ok":true}"#.to_string()));
     let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
     if let Some(value) = retry_after {
-        response.headers_mut().insert("Retry-After", value.parse().unwrap());
+        response
+            .headers_mut()
+            .insert("Retry-After", value.parse().unwrap());
     }
     response
 }
@@ -111,7 +131,11 @@ pub fn event(severity: Severity) -> Event {
         severity,
         timestamp: time::macros::datetime!(2024-05-01 12:00:00 UTC),
         message: "Applied revision: main@sha1:5394cb7".into(),
-        reason: if severity == Severity::Error { "ReconciliationFailed".into() } else { "ReconciliationSucceeded".into() },
+        reason: if severity == Severity::Error {
+            "ReconciliationFailed".into()
+        } else {
+            "ReconciliationSucceeded".into()
+        },
         metadata,
         reporting_controller: "kustomize-controller".into(),
         reporting_instance: String::new(),
