@@ -332,6 +332,16 @@ pub struct ReceiverStatus {
     pub observed_generation: Option<i64>,
 }
 
+impl ReceiverType {
+    /// The type's name as written in the spec (`generic-hmac`).
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 impl Receiver {
     /// The conditions in the status, empty when there are none.
     pub fn conditions(&self) -> &[Condition] {

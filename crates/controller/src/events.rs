@@ -9,11 +9,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use driftless_api::managers;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
+
+use crate::notification::outbox::{Outbox, Outgoing};
 
 /// `Normal` or `Warning`, Kubernetes' two event types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,8 @@ type EventKey = (String, String, String, String);
 pub struct Recorder {
     client: Client,
     component: String,
+    /// Where the events also go, to the Alerts that select them.
+    outbox: Option<Outbox>,
     /// The Event already written for a key, and its count.
     seen: Mutex<HashMap<EventKey, (String, i32)>>,
 }
@@ -47,16 +52,36 @@ impl Recorder {
         Recorder {
             client,
             component: component.into(),
+            outbox: None,
             seen: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Records an event on `object`. Failing to record is logged, never
-    /// fatal: events are a view of the reconcile, not part of it.
-    pub async fn publish<K>(&self, object: &K, kind: EventType, reason: &str, message: &str)
-    where
+    /// Sends every event to the Alerts too.
+    pub fn with_outbox(mut self, outbox: Outbox) -> Recorder {
+        self.outbox = Some(outbox);
+        self
+    }
+
+    /// Records an event on `object` (about the source `revision`, when
+    /// known) and hands it to the Alerts. Failing to record is logged,
+    /// never fatal: events are a view of the reconcile, not part of it.
+    pub async fn publish<K>(
+        &self,
+        object: &K,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+        revision: Option<&str>,
+    ) where
         K: Resource<DynamicType = ()>,
     {
+        if let Some(outbox) = &self.outbox {
+            outbox.send(Outgoing {
+                event: flux_event(object, kind, reason, message, revision),
+                labels: object.labels().clone(),
+            });
+        }
         let namespace = object.namespace().unwrap_or_else(|| "default".to_owned());
         let uid = object.uid().unwrap_or_default();
         let key = (
@@ -123,6 +148,50 @@ impl Recorder {
             seen.clear();
         }
         seen.insert(key, (name, count));
+    }
+}
+
+/// The event as a Flux controller would post it to notification-controller:
+/// the controller named after the object's API group, the revision under
+/// `<group>/revision`.
+fn flux_event<K: Resource<DynamicType = ()>>(
+    object: &K,
+    kind: EventType,
+    reason: &str,
+    message: &str,
+    revision: Option<&str>,
+) -> driftless_notify::Event {
+    let api_version = K::api_version(&()).into_owned();
+    let group = K::group(&()).into_owned();
+    let controller = match group.split('.').next() {
+        Some("source") => managers::SOURCE_CONTROLLER,
+        Some("notification") => managers::NOTIFICATION_CONTROLLER,
+        _ => managers::KUSTOMIZE_CONTROLLER,
+    };
+    let metadata = revision
+        .map(|r| (format!("{group}/revision"), r.to_owned()))
+        .into_iter()
+        .collect();
+    driftless_notify::Event {
+        involved_object: driftless_notify::InvolvedObject {
+            kind: K::kind(&()).into_owned(),
+            namespace: object.namespace().unwrap_or_default(),
+            name: object.name_any(),
+            uid: object.uid().unwrap_or_default(),
+            api_version,
+            resource_version: object.resource_version().unwrap_or_default(),
+            field_path: String::new(),
+        },
+        severity: match kind {
+            EventType::Normal => driftless_notify::Severity::Info,
+            EventType::Warning => driftless_notify::Severity::Error,
+        },
+        timestamp: time::OffsetDateTime::now_utc(),
+        message: message.to_owned(),
+        reason: reason.to_owned(),
+        metadata,
+        reporting_controller: controller.to_owned(),
+        reporting_instance: String::new(),
     }
 }
 

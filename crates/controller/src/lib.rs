@@ -31,6 +31,7 @@ mod include;
 mod kustomization;
 pub mod leader;
 mod metrics;
+mod notification;
 mod reconciler;
 
 use std::future::Future;
@@ -57,6 +58,10 @@ pub struct ControllerOptions {
     pub artifact_base_url: Option<String>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served; none: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where Receivers' webhooks (`/hook/<digest>`) are served; none: not served.
+    pub receiver_listen: Option<SocketAddr>,
+    /// Where other controllers post Flux's events (`POST /`); none: not served.
+    pub events_listen: Option<SocketAddr>,
     /// Compete for the Lease in this namespace before reconciling; none: reconcile at once.
     pub leader_election_namespace: Option<String>,
     /// This replica's name in the Lease (the pod name in a cluster).
@@ -90,6 +95,8 @@ impl ControllerOptions {
             artifact_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             artifact_base_url: None,
             metrics_listen: None,
+            receiver_listen: None,
+            events_listen: None,
             leader_election_namespace: None,
             identity: default_identity(),
             lease_timings: LeaseTimings::default(),
@@ -237,8 +244,27 @@ pub async fn run(
         tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
     }
 
+    let outbox = notification::outbox::Outbox::start(
+        client.clone(),
+        reflect::<driftless_api::Alert>(&client),
+        reflect::<driftless_api::Provider>(&client),
+    );
+    if let Some(addr) = options.events_listen {
+        serve(addr, "events", notification::events_router(outbox.clone())).await?;
+    }
+    if let Some(addr) = options.receiver_listen {
+        let receivers = reflect::<driftless_api::Receiver>(&client);
+        serve(
+            addr,
+            "receivers",
+            notification::hooks_router(client.clone(), receivers),
+        )
+        .await?;
+    }
+
     let context = Arc::new(Context {
-        recorder: events::Recorder::new(client.clone(), driftless_api::managers::EVENT_SOURCE),
+        recorder: events::Recorder::new(client.clone(), driftless_api::managers::EVENT_SOURCE)
+            .with_outbox(outbox),
         fetcher: GitFetcher::new(storage),
         client: client.clone(),
         metrics,
@@ -276,9 +302,10 @@ pub async fn run(
         }
     }
 
-    let reconcilers = futures::future::join(
+    let reconcilers = futures::future::join3(
         gitrepository::run(context.clone()),
         kustomization::run(context.clone()),
+        notification::run_receivers(context.clone()),
     );
     let lost = async {
         match &elector {
@@ -296,6 +323,51 @@ pub async fn run(
         elector.release().await;
     }
     result
+}
+
+/// A cache of every object of kind `K`, kept current by a watch for as
+/// long as the process runs (Alerts, Providers and Receivers are read on
+/// every event and webhook, never fetched one by one).
+fn reflect<K>(client: &kube::Client) -> kube::runtime::reflector::Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
+    let (store, writer) = kube::runtime::reflector::store();
+    let watch = kube::runtime::watcher(kube::Api::<K>::all(client.clone()), Default::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects();
+    tokio::spawn(watch.for_each(|_| std::future::ready(())));
+    store
+}
+
+/// Serves `router` on `addr` in the background.
+async fn serve(
+    addr: SocketAddr,
+    what: &'static str,
+    router: axum::Router,
+) -> Result<(), ControllerError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ControllerError::Listen { addr, what, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ControllerError::Listen { addr, what, source })?;
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, what, "server stopped");
+        }
+    });
+    tracing::info!(%bound, what, "serving");
+    Ok(())
 }
 
 /// Parses a Flux duration field, naming the field when it is not valid

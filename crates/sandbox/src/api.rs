@@ -15,11 +15,11 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Catalog, GroupResource, ResourceType};
-use driftless_merge::{self as merge, ApplyError};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Store, StoreError, Subscription, Txn, resource_version_of};
 use crate::validation;
+use driftless_merge::{self as merge, ApplyError};
 
 /// The state every request shares.
 pub struct Api {

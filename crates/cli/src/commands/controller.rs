@@ -23,6 +23,12 @@ pub struct Args {
     /// Address /metrics, /healthz and /readyz are served on.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     metrics_listen: SocketAddr,
+    /// Address Receivers' webhooks (/hook/<digest>) are served on.
+    #[arg(long, default_value = "127.0.0.1:9292", value_name = "ADDR")]
+    receiver_listen: SocketAddr,
+    /// Address other controllers post Flux's events to (POST /).
+    #[arg(long, default_value = "127.0.0.1:9690", value_name = "ADDR")]
+    events_listen: SocketAddr,
     /// Namespace of the leader-election Lease [default: $POD_NAMESPACE, else driftless-system].
     #[arg(long, value_name = "NS")]
     leader_election_namespace: Option<String>,
@@ -63,6 +69,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     options.artifact_listen = args.artifact_listen;
     options.artifact_base_url = args.artifact_base_url;
     options.metrics_listen = Some(args.metrics_listen);
+    options.receiver_listen = Some(args.receiver_listen);
+    options.events_listen = Some(args.events_listen);
     options.leader_election_namespace = (!args.no_leader_election).then(|| {
         args.leader_election_namespace
             .or_else(|| std::env::var("POD_NAMESPACE").ok())

@@ -227,6 +227,7 @@ pub fn controller_manifests() -> Vec<Value> {
         lease_role_binding(),
         deployment(),
         service(),
+        receiver_service(),
         network_policy(),
     ]
 }
@@ -380,6 +381,8 @@ fn deployment() -> Value {
                             "--artifact-listen=0.0.0.0:9090",
                             "--artifact-base-url=http://driftless-controller.driftless-system.svc.cluster.local.",
                             "--metrics-listen=0.0.0.0:8080",
+                            "--receiver-listen=0.0.0.0:9292",
+                            "--events-listen=0.0.0.0:9690",
                         ],
                         "env": [{
                             "name": "POD_NAMESPACE",
@@ -388,6 +391,8 @@ fn deployment() -> Value {
                         "ports": [
                             {"name": "http", "containerPort": 9090, "protocol": "TCP"},
                             {"name": "http-metrics", "containerPort": 8080, "protocol": "TCP"},
+                            {"name": "http-webhook", "containerPort": 9292, "protocol": "TCP"},
+                            {"name": "http-events", "containerPort": 9690, "protocol": "TCP"},
                         ],
                         "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}},
                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
@@ -420,13 +425,31 @@ fn service() -> Value {
             "ports": [
                 {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
                 {"name": "http-metrics", "port": 8080, "targetPort": "http-metrics", "protocol": "TCP"},
+                {"name": "http-events", "port": 9690, "targetPort": "http-events", "protocol": "TCP"},
             ],
         },
     })
 }
 
-/// Artifacts are served only inside the namespace; metrics to anyone
-/// (Prometheus usually runs elsewhere).
+/// The webhook receiver, as Flux names it: expose this Service (an
+/// Ingress or LoadBalancer) for git hosts and registries to call.
+fn receiver_service() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "webhook-receiver", "namespace": NAMESPACE, "labels": labels()},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(),
+            "ports": [
+                {"name": "http", "port": 80, "targetPort": "http-webhook", "protocol": "TCP"},
+            ],
+        },
+    })
+}
+
+/// Artifacts and events are served only inside the namespace; metrics and
+/// webhooks to anyone (Prometheus and git hosts are elsewhere).
 fn network_policy() -> Value {
     json!({
         "apiVersion": "networking.k8s.io/v1",
@@ -437,7 +460,7 @@ fn network_policy() -> Value {
             "policyTypes": ["Ingress"],
             "ingress": [
                 {"from": [{"podSelector": {}}]},
-                {"ports": [{"port": 8080, "protocol": "TCP"}]},
+                {"ports": [{"port": 8080, "protocol": "TCP"}, {"port": 9292, "protocol": "TCP"}]},
             ],
         },
     })

@@ -134,10 +134,12 @@ impl Reconciler for GitRepositories {
         status.included_artifacts = Some(included.artifacts).filter(|a| !a.is_empty());
         status.observed_include = repo.spec.include.clone();
         status.observed_recurse_submodules = repo.spec.recurse_submodules;
+        let revision = Some(artifact.revision.clone());
         Ok(Outcome::Done {
             status: status::succeeded(repo, status, artifact, &run.stamp),
             events,
             requeue: interval,
+            revision,
         })
     }
 

@@ -200,6 +200,7 @@ impl Reconciler for Kustomizations {
             } else {
                 Self::retry_interval(ks)
             },
+            revision: Some(source.revision.clone()),
         })
     }
 

@@ -10,21 +10,71 @@ use driftless_api::{EventSource, managers};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 
-/// Flux's kinds a Receiver may name, with the API version used when the
-/// resource gives none.
-const FLUX_KINDS: &[(&str, &str, &str)] = &[
-    ("GitRepository", "source.toolkit.fluxcd.io", "v1"),
-    ("OCIRepository", "source.toolkit.fluxcd.io", "v1"),
-    ("HelmRepository", "source.toolkit.fluxcd.io", "v1"),
-    ("HelmChart", "source.toolkit.fluxcd.io", "v1"),
-    ("Bucket", "source.toolkit.fluxcd.io", "v1"),
-    ("Kustomization", "kustomize.toolkit.fluxcd.io", "v1"),
-    ("HelmRelease", "helm.toolkit.fluxcd.io", "v2"),
-    ("ImageRepository", "image.toolkit.fluxcd.io", "v1"),
-    ("ImagePolicy", "image.toolkit.fluxcd.io", "v1"),
-    ("ImageUpdateAutomation", "image.toolkit.fluxcd.io", "v1"),
-    ("ArtifactGenerator", "source.extensions.fluxcd.io", "v1beta1"),
-    ("ExternalArtifact", "source.toolkit.fluxcd.io", "v1"),
+/// Flux's kinds a Receiver may name: group, the version used when the
+/// resource gives none, and the plural.
+const FLUX_KINDS: &[(&str, &str, &str, &str)] = &[
+    (
+        "GitRepository",
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "gitrepositories",
+    ),
+    (
+        "OCIRepository",
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "ocirepositories",
+    ),
+    (
+        "HelmRepository",
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "helmrepositories",
+    ),
+    ("HelmChart", "source.toolkit.fluxcd.io", "v1", "helmcharts"),
+    ("Bucket", "source.toolkit.fluxcd.io", "v1", "buckets"),
+    (
+        "Kustomization",
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        "kustomizations",
+    ),
+    (
+        "HelmRelease",
+        "helm.toolkit.fluxcd.io",
+        "v2",
+        "helmreleases",
+    ),
+    (
+        "ImageRepository",
+        "image.toolkit.fluxcd.io",
+        "v1",
+        "imagerepositories",
+    ),
+    (
+        "ImagePolicy",
+        "image.toolkit.fluxcd.io",
+        "v1",
+        "imagepolicies",
+    ),
+    (
+        "ImageUpdateAutomation",
+        "image.toolkit.fluxcd.io",
+        "v1",
+        "imageupdateautomations",
+    ),
+    (
+        "ArtifactGenerator",
+        "source.extensions.fluxcd.io",
+        "v1beta1",
+        "artifactgenerators",
+    ),
+    (
+        "ExternalArtifact",
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "externalartifacts",
+    ),
 ];
 
 /// Why an object could not be asked to reconcile.
@@ -38,7 +88,7 @@ pub(crate) enum AnnotateError {
         namespace: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -50,10 +100,10 @@ pub(crate) async fn request_reconcile(
     default_namespace: &str,
     requested_at: &str,
 ) -> Result<usize, AnnotateError> {
-    let (group, version) = group_version(target)?;
+    let (group, version, plural) = resource_of(target)?;
     let resource = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk(&group, &version, &target.kind),
-        &format!("{}s", target.kind.to_lowercase()),
+        plural,
     );
     let namespace = target.namespace.as_deref().unwrap_or(default_namespace);
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
@@ -61,7 +111,7 @@ pub(crate) async fn request_reconcile(
         kind: target.kind.clone(),
         namespace: namespace.to_owned(),
         name: name.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let names: Vec<String> = if target.name == "*" {
         let selector = selector(target.match_labels.as_ref());
@@ -90,22 +140,21 @@ pub(crate) async fn request_reconcile(
     Ok(names.len())
 }
 
-/// The resource's API group and version: its own `apiVersion`, else the
-/// one Flux serves the kind at.
-fn group_version(target: &EventSource) -> Result<(String, String), AnnotateError> {
-    if let Some(api_version) = &target.api_version {
-        return Ok(match api_version.split_once('/') {
-            Some((group, version)) => (group.to_owned(), version.to_owned()),
-            None => (String::new(), api_version.clone()),
-        });
-    }
-    FLUX_KINDS
+/// The resource's API group, version and plural: its own `apiVersion`
+/// when given, else the version Flux serves the kind at.
+fn resource_of(target: &EventSource) -> Result<(String, String, &'static str), AnnotateError> {
+    let (_, group, version, plural) = FLUX_KINDS
         .iter()
-        .find(|(kind, _, _)| *kind == target.kind)
-        .map(|(_, group, version)| ((*group).to_owned(), (*version).to_owned()))
+        .find(|(kind, ..)| *kind == target.kind)
         .ok_or_else(|| AnnotateError::UnknownKind {
             kind: target.kind.clone(),
-        })
+        })?;
+    let version = target
+        .api_version
+        .as_deref()
+        .and_then(|v| v.rsplit_once('/'))
+        .map_or(*version, |(_, v)| v);
+    Ok(((*group).to_owned(), version.to_owned(), plural))
 }
 
 /// `matchLabels` as a label selector (`a=1,b=2`).
@@ -130,20 +179,28 @@ mod tests {
             ..EventSource::default()
         };
         assert_eq!(
-            group_version(&target("Kustomization")).expect("known"),
-            ("kustomize.toolkit.fluxcd.io".into(), "v1".into())
+            resource_of(&target("Kustomization")).expect("known"),
+            (
+                "kustomize.toolkit.fluxcd.io".into(),
+                "v1".into(),
+                "kustomizations"
+            )
         );
+        assert_eq!(resource_of(&target("HelmRelease")).expect("known").1, "v2");
         assert_eq!(
-            group_version(&target("HelmRelease")).expect("known").1,
-            "v2"
+            resource_of(&target("ImagePolicy")).expect("known").2,
+            "imagepolicies"
         );
-        assert!(group_version(&target("Deployment")).is_err());
+        assert!(resource_of(&target("Deployment")).is_err());
         let explicit = EventSource {
             api_version: Some("source.toolkit.fluxcd.io/v1beta2".into()),
             ..target("GitRepository")
         };
-        assert_eq!(group_version(&explicit).expect("given").1, "v1beta2");
-        let labels = BTreeMap::from([("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]);
+        assert_eq!(resource_of(&explicit).expect("given").1, "v1beta2");
+        let labels = BTreeMap::from([
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ]);
         assert_eq!(selector(Some(&labels)), "a=1,b=2");
     }
 }

@@ -109,6 +109,9 @@ pub(crate) enum Outcome<S> {
         status: S,
         events: Vec<Event>,
         requeue: Duration,
+        /// The source revision the events are about (their `revision`
+        /// metadata, which commit-status providers report on).
+        revision: Option<String>,
     },
 }
 
@@ -315,13 +318,14 @@ async fn reconcile_live<R: Reconciler>(
         scaffold.reconciler.reconcile(object, &run),
     )
     .await;
-    let (status, events, action) = match outcome {
+    let (status, events, action, revision) = match outcome {
         Ok(Outcome::NotDue(remaining)) => return Ok(Action::requeue(remaining)),
         Ok(Outcome::Done {
             status,
             events,
             requeue,
-        }) => (status, events, Action::requeue(requeue)),
+            revision,
+        }) => (status, events, Action::requeue(requeue), revision),
         Err(error) => {
             tracing::info!(
                 object = %describe(object),
@@ -341,13 +345,19 @@ async fn reconcile_live<R: Reconciler>(
                 reason: error.reason,
                 message: error.message,
             };
-            (status, vec![event], action)
+            (status, vec![event], action, error.revision)
         }
     };
     for event in &events {
         context
             .recorder
-            .publish(object, event.kind, event.reason, &event.message)
+            .publish(
+                object,
+                event.kind,
+                event.reason,
+                &event.message,
+                revision.as_deref(),
+            )
             .await;
     }
     record_conditions::<R>(object, &status, context);
