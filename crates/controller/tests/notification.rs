@@ -337,3 +337,32 @@ async fn a_failing_kustomization_sends_one_alert_and_no_secret_leaks() {
         assert!(!text.contains(TOKEN), "the provider token leaked");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_address_takes_flux_events_and_answers_as_flux_does() {
+    let events_addr = free_addr();
+    let _world = World::start_with(|options| options.events_listen = Some(events_addr)).await;
+    let url = format!("http://{events_addr}/");
+    let event = serde_json::to_vec(&json!({
+        "involvedObject": {"kind": "HelmRelease", "namespace": NS, "name": "podinfo",
+                           "apiVersion": "helm.toolkit.fluxcd.io/v2"},
+        "severity": "info",
+        "timestamp": "2026-12-02T10:00:00Z",
+        "message": "Helm install succeeded",
+        "reason": "InstallSucceeded",
+        "reportingController": "helm-controller"
+    }))
+    .expect("json");
+    assert_eq!(
+        post(&url, &[("Content-Type", "application/json")], event.clone()).await,
+        202
+    );
+    assert_eq!(
+        post(&url, &[("Content-Type", "application/json")], event).await,
+        429,
+        "a duplicate within the rate-limit interval"
+    );
+    assert_eq!(post(&url, &[], b"{not json".to_vec()).await, 400);
+    let oversized = vec![b' '; driftless_notify::MAX_BODY_BYTES + 10];
+    assert_eq!(post(&url, &[], oversized).await, 413);
+}
