@@ -7,238 +7,21 @@
 //! of other kustomizations may be anywhere, as with Kustomize's default
 //! load restrictor), never the network, and never runs plugins.
 
+use crate::accumulator::{Accumulator, append};
 use crate::error::{BuildError, YamlError};
+use crate::kustomization::{
+    KustomizationFile, clean, find_kustomization, is_remote, load_kustomization,
+};
 use crate::resource::{Resource, legacy_sort};
 use crate::transform;
 use crate::yaml::{self, Map, Value};
-use std::path::{Component, Path, PathBuf};
-
-pub const KUSTOMIZATION_FILES: &[&str] =
-    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
-const KNOWN_FIELDS: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata",
-    "resources",
-    "bases",
-    "components",
-    "namespace",
-    "namePrefix",
-    "nameSuffix",
-    "commonLabels",
-    "labels",
-    "commonAnnotations",
-    "images",
-    "replicas",
-    "patches",
-    "patchesStrategicMerge",
-    "patchesJson6902",
-    "configMapGenerator",
-    "secretGenerator",
-    "generatorOptions",
-    "replacements",
-    "vars",
-    "crds",
-    "buildMetadata",
-    "sortOptions",
-    "configurations",
-    "generators",
-    "transformers",
-    "openapi",
-];
-
-/// One kustomization file, loaded.
-pub struct Kust {
-    pub dir: PathBuf,
-    pub file: PathBuf,
-    pub doc: Map,
-    /// For built-in plugin configs: the config file and the plugin's name.
-    pub plugin_origin: Option<(PathBuf, Option<String>)>,
-}
-
-impl Kust {
-    pub fn err(&self, field: &str, message: impl Into<String>) -> BuildError {
-        BuildError::Invalid {
-            file: self.file.clone(),
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-    pub fn str_field(&self, field: &str) -> Result<Option<&str>, BuildError> {
-        match self.doc.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Str(s)) => Ok(Some(s)),
-            Some(v) => Err(self.err(
-                field,
-                format!("expected a string, found a {}", v.type_name()),
-            )),
-        }
-    }
-    pub fn seq_field(&self, field: &str) -> Result<&[Value], BuildError> {
-        match self.doc.get(field) {
-            None | Some(Value::Null) => Ok(&[]),
-            Some(Value::Seq(s)) => Ok(s),
-            Some(v) => Err(self.err(field, format!("expected a list, found a {}", v.type_name()))),
-        }
-    }
-    pub fn map_field(&self, field: &str) -> Result<Option<&Map>, BuildError> {
-        match self.doc.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Map(m)) => Ok(Some(m)),
-            Some(v) => Err(self.err(
-                field,
-                format!("expected a mapping, found a {}", v.type_name()),
-            )),
-        }
-    }
-    pub fn is_component(&self) -> bool {
-        self.doc.get("kind").and_then(Value::as_str) == Some("Component")
-    }
-
-    /// Resolves a file named in this kustomization, refusing paths outside it.
-    pub fn file_path(&self, field: &str, rel: &str) -> Result<PathBuf, BuildError> {
-        if is_remote(rel) {
-            return Err(BuildError::Remote {
-                file: self.file.clone(),
-                field: field.into(),
-                url: rel.into(),
-            });
-        }
-        let p = clean(&self.dir.join(rel));
-        let real = p.canonicalize().unwrap_or_else(|_| p.clone());
-        let root = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
-        if !real.starts_with(&root) {
-            return Err(BuildError::OutsideRoot {
-                file: self.file.clone(),
-                field: field.into(),
-                target: real,
-                root,
-            });
-        }
-        Ok(p)
-    }
-
-    pub fn read_file(&self, field: &str, rel: &str) -> Result<String, BuildError> {
-        let p = self.file_path(field, rel)?;
-        std::fs::read_to_string(&p).map_err(|source| BuildError::Read { path: p, source })
-    }
-}
-
-pub fn is_remote(s: &str) -> bool {
-    let l = s.to_ascii_lowercase();
-    l.contains("://")
-        || l.starts_with("git@")
-        || l.starts_with("github.com/")
-        || l.starts_with("gitlab.com/")
-        || l.starts_with("bitbucket.org/")
-        || l.contains("?ref=")
-}
-
-/// Lexically cleans `a/./b/../c` to `a/c`.
-pub fn clean(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-fn find_kustomization(dir: &Path) -> Result<Option<PathBuf>, BuildError> {
-    let found: Vec<PathBuf> = KUSTOMIZATION_FILES
-        .iter()
-        .map(|f| dir.join(f))
-        .filter(|p| p.is_file())
-        .collect();
-    if found.len() > 1 {
-        return Err(BuildError::Resources {
-            file: dir.to_path_buf(),
-            message: "Found multiple kustomization files".into(),
-        });
-    }
-    Ok(found.into_iter().next())
-}
-
-pub fn load_kust(dir: &Path) -> Result<Option<Kust>, BuildError> {
-    let Some(file) = find_kustomization(dir)? else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(&file).map_err(|source| BuildError::Read {
-        path: file.clone(),
-        source,
-    })?;
-    let docs = yaml::parse_documents_with(&text, true).map_err(|e| BuildError::Yaml {
-        path: file.clone(),
-        source: YamlError(e),
-    })?;
-    let doc = match docs.into_iter().next() {
-        Some(Value::Map(m)) => m,
-        None => Map::new(),
-        Some(_) => {
-            return Err(BuildError::Invalid {
-                file,
-                field: "(document)".into(),
-                message: "a kustomization must be a mapping".into(),
-            });
-        }
-    };
-    // Field names match case-insensitively, as Go's JSON decoding does.
-    let mut normalized = Map::new();
-    for (k, v) in doc {
-        let Some(known) = KNOWN_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&k)) else {
-            return Err(BuildError::Unsupported {
-                file: file.clone(),
-                field: k,
-            });
-        };
-        normalized.insert(known.to_string(), v);
-    }
-    let doc = normalized;
-    Ok(Some(Kust {
-        plugin_origin: None,
-        dir: dir.to_path_buf(),
-        file,
-        doc,
-    }))
-}
+use std::path::{Path, PathBuf};
 
 /// What a directory was named as.
 #[derive(Clone, Copy, PartialEq)]
 enum Role {
     Resource,
     Component,
-}
-
-/// Build-wide state carried up the recursion.
-#[derive(Default)]
-pub struct Acc {
-    pub resources: Vec<Resource>,
-    pub vars: Vec<crate::vars::Var>,
-    pub config: transform::Config,
-    /// The first `sortOptions` met below the top, with its file.
-    pub sort_options: Option<(Map, PathBuf)>,
-    /// Ids of `resources`, built on demand; dropped whenever names may change.
-    pub ids: Option<std::collections::HashSet<String>>,
-}
-
-fn id_key(r: &Resource) -> String {
-    let g = r.gvk();
-    format!(
-        "{}|{}|{}|{}|{}",
-        g.group,
-        g.version,
-        g.kind,
-        crate::resource::norm_ns(r.namespace()),
-        r.name()
-    )
 }
 
 /// Builds the directory into Kustomize's output stream.
@@ -254,7 +37,7 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
         });
     }
-    let kust = match load_kust(&dir)? {
+    let kust = match load_kustomization(&dir)? {
         Some(k) => k,
         None => flux_generated_kustomization(&dir)?,
     };
@@ -263,8 +46,8 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
 
 /// Builds a loaded (or in-memory) kustomization into Kustomize's output
 /// stream: accumulate, then the top-level steps.
-pub fn build_kustomization(kust: &Kust) -> Result<String, BuildError> {
-    let mut acc = Acc::default();
+pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildError> {
+    let mut acc = Accumulator::default();
     accumulate(kust, &mut acc)?;
     // Last steps, once, at the top.
     for r in acc.resources.iter_mut() {
@@ -356,14 +139,9 @@ pub fn build_kustomization(kust: &Kust) -> Result<String, BuildError> {
     Ok(out)
 }
 
-/// Whether `dir` has a kustomization file of its own (else Flux generates one).
-pub fn has_kustomization(dir: &Path) -> Result<bool, BuildError> {
-    Ok(find_kustomization(dir)?.is_some())
-}
-
 /// Flux: a directory with no kustomization renders every manifest below it.
 /// The kustomization Flux's generator writes for `dir`, in memory.
-pub fn flux_generated_kustomization(dir: &Path) -> Result<Kust, BuildError> {
+pub fn flux_generated_kustomization(dir: &Path) -> Result<KustomizationFile, BuildError> {
     let mut resources = Vec::new();
     collect_manifests(dir, dir, &mut resources)?;
     let mut doc = Map::new();
@@ -371,7 +149,7 @@ pub fn flux_generated_kustomization(dir: &Path) -> Result<Kust, BuildError> {
         "resources".into(),
         Value::Seq(resources.into_iter().map(Value::Str).collect()),
     );
-    Ok(Kust {
+    Ok(KustomizationFile {
         plugin_origin: None,
         dir: dir.to_path_buf(),
         file: dir.join("kustomization.yaml"),
@@ -428,12 +206,12 @@ fn collect_manifests(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(
 }
 
 fn accumulate_dir(
-    parent: &Kust,
+    parent: &KustomizationFile,
     field: &str,
     entry: &str,
     dir: &Path,
     role: Role,
-    acc: &mut Acc,
+    acc: &mut Accumulator,
 ) -> Result<(), BuildError> {
     let nested = |source: BuildError| BuildError::Nested {
         file: parent.file.clone(),
@@ -441,7 +219,7 @@ fn accumulate_dir(
         entry: entry.into(),
         source: Box::new(source),
     };
-    let kust = load_kust(dir).map_err(nested)?.ok_or_else(|| {
+    let kust = load_kustomization(dir).map_err(nested)?.ok_or_else(|| {
         nested(BuildError::Resources {
             file: dir.to_path_buf(),
             message: "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory".into(),
@@ -468,7 +246,7 @@ fn accumulate_dir(
     if role == Role::Component {
         accumulate(&kust, acc).map_err(nested)
     } else {
-        let mut sub = Acc::default();
+        let mut sub = Accumulator::default();
         accumulate(&kust, &mut sub).map_err(nested)?;
         for r in sub.resources {
             append(acc, r, &parent.file)?;
@@ -488,27 +266,6 @@ fn accumulate_dir(
         }
         Ok(())
     }
-}
-
-/// Adds a resource, refusing a second one with the same id.
-pub fn append(acc: &mut Acc, r: Resource, file: &Path) -> Result<(), BuildError> {
-    let ids = acc
-        .ids
-        .get_or_insert_with(|| acc.resources.iter().map(id_key).collect());
-    let key = id_key(&r);
-    if !ids.insert(key)
-        && let Some(existing) = acc.resources.iter().find(|e| e.same_id(&r))
-    {
-        return Err(BuildError::Resources {
-            file: file.to_path_buf(),
-            message: format!(
-                "may not add resource with an already registered id: {}",
-                existing.id_string()
-            ),
-        });
-    }
-    acc.resources.push(r);
-    Ok(())
 }
 
 /// Loads the objects of a manifest file.
@@ -562,7 +319,7 @@ pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError
 }
 
 /// Kustomize's `accumulateTarget`.
-pub fn accumulate(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
+pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let mut entries: Vec<(&str, &Value)> = Vec::new();
     for f in ["resources", "bases"] {
         for v in kust.seq_field(f)? {
@@ -642,11 +399,11 @@ pub fn accumulate(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
 }
 
 fn accumulate_entry(
-    kust: &Kust,
+    kust: &KustomizationFile,
     field: &str,
     entry: &str,
     role: Role,
-    acc: &mut Acc,
+    acc: &mut Accumulator,
 ) -> Result<(), BuildError> {
     if is_remote(entry) {
         return Err(BuildError::Remote {

@@ -4,14 +4,15 @@
 //! kustomization field and run by the same code. Exec and container plugins
 //! are refused: a build never runs programs.
 
-use crate::build::{Acc, Kust, is_remote, load_kust};
+use crate::accumulator::Accumulator;
 use crate::error::{BuildError, YamlError};
+use crate::kustomization::{KustomizationFile, is_remote, load_kustomization};
 use crate::yaml::{self, Map, Value};
 use std::path::PathBuf;
 
 /// Loads the plugin configs named by one `generators`/`transformers` entry.
 fn load_configs(
-    kust: &Kust,
+    kust: &KustomizationFile,
     field: &str,
     entry: &str,
 ) -> Result<Vec<(Value, PathBuf)>, BuildError> {
@@ -30,9 +31,9 @@ fn load_configs(
             url: entry.into(),
         });
     }
-    let path = crate::build::clean(&kust.dir.join(entry));
+    let path = crate::kustomization::clean(&kust.dir.join(entry));
     if path.is_dir() {
-        let sub = load_kust(&path)?.ok_or_else(|| {
+        let sub = load_kustomization(&path)?.ok_or_else(|| {
             kust.err(
                 field,
                 format!("'{entry}' is a directory without a kustomization"),
@@ -56,8 +57,12 @@ fn load_configs(
         })
 }
 
-fn synthetic(kust: &Kust, doc: Map, origin: (PathBuf, Option<String>)) -> Kust {
-    Kust {
+fn synthetic(
+    kust: &KustomizationFile,
+    doc: Map,
+    origin: (PathBuf, Option<String>),
+) -> KustomizationFile {
+    KustomizationFile {
         dir: kust.dir.clone(),
         file: kust.file.clone(),
         doc,
@@ -87,7 +92,7 @@ fn entry_without_meta(cfg: &Map) -> Map {
 }
 
 /// Runs the configs of `generators` or `transformers`.
-pub fn run(kust: &Kust, field: &str, acc: &mut Acc) -> Result<(), BuildError> {
+pub fn run(kust: &KustomizationFile, field: &str, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, e) in kust.seq_field(field)?.iter().enumerate() {
         let f = format!("{field}[{i}]");
         let entry = e
@@ -222,7 +227,12 @@ pub fn run(kust: &Kust, field: &str, acc: &mut Acc) -> Result<(), BuildError> {
 
 /// `IAMPolicyGenerator` (GKE workload identity): a ServiceAccount annotated
 /// with its Google service account.
-fn iam_policy(kust: &Kust, field: &str, cfg: &Map, acc: &mut Acc) -> Result<(), BuildError> {
+fn iam_policy(
+    kust: &KustomizationFile,
+    field: &str,
+    cfg: &Map,
+    acc: &mut Accumulator,
+) -> Result<(), BuildError> {
     let get = |path: &[&str]| {
         let mut cur = cfg.get(path[0]);
         for p in &path[1..] {
@@ -262,7 +272,7 @@ fn iam_policy(kust: &Kust, field: &str, cfg: &Map, acc: &mut Acc) -> Result<(), 
     obj.insert("apiVersion".into(), Value::Str("v1".into()));
     obj.insert("kind".into(), Value::Str("ServiceAccount".into()));
     obj.insert("metadata".into(), Value::Map(md));
-    crate::build::append(
+    crate::accumulator::append(
         acc,
         crate::resource::Resource::new(Value::Map(obj)),
         &kust.file,

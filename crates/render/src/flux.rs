@@ -17,8 +17,9 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::build::{self, Kust};
+use crate::build;
 use crate::error::{BuildError, SubstituteError, YamlError};
+use crate::kustomization::{self, KustomizationFile};
 use crate::yaml::{self, Value};
 
 /// What Flux's kustomize-controller asks of a build.
@@ -236,14 +237,14 @@ fn needs_overlay(request: &FluxBuild) -> bool {
 /// memory in `target` itself: it lists the target as its resource (or,
 /// when the target has no kustomization file, the manifests Flux's
 /// generated kustomization would list), then the spec's fields.
-fn overlay(request: &FluxBuild, target: &Path) -> Result<Kust, BuildError> {
+fn overlay(request: &FluxBuild, target: &Path) -> Result<KustomizationFile, BuildError> {
     let mut doc = serde_json::Map::new();
     doc.insert(
         "apiVersion".into(),
         "kustomize.config.k8s.io/v1beta1".into(),
     );
     doc.insert("kind".into(), "Kustomization".into());
-    let resources = if build::has_kustomization(target)? {
+    let resources = if kustomization::has_kustomization(target)? {
         Json::from(vec!["."])
     } else {
         to_json(
@@ -287,7 +288,7 @@ fn overlay(request: &FluxBuild, target: &Path) -> Result<Kust, BuildError> {
             message: "the overlay is not a mapping".into(),
         });
     };
-    Ok(Kust {
+    Ok(KustomizationFile {
         dir: target.to_path_buf(),
         file,
         doc,

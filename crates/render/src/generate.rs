@@ -2,9 +2,10 @@
 //! env files and files, merged into or replacing earlier ones per
 //! `behavior`, with the name hash marked for the end of the build.
 
-use crate::build::{Acc, Kust, append};
+use crate::accumulator::{Accumulator, append};
 use crate::error::BuildError;
 use crate::hash::base64;
+use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
 
@@ -34,7 +35,11 @@ struct Options {
     immutable: bool,
 }
 
-fn parse_options(kust: &Kust, field: &str, v: Option<&Value>) -> Result<Options, BuildError> {
+fn parse_options(
+    kust: &KustomizationFile,
+    field: &str,
+    v: Option<&Value>,
+) -> Result<Options, BuildError> {
     let mut o = Options::default();
     let Some(v) = v else { return Ok(o) };
     let Some(m) = v.as_map() else {
@@ -59,7 +64,7 @@ fn parse_options(kust: &Kust, field: &str, v: Option<&Value>) -> Result<Options,
 }
 
 /// Runs both generators of one kustomization.
-pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
+pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let global = parse_options(kust, "generatorOptions", kust.doc.get("generatorOptions"))?;
     for (field, kind) in [
         ("configMapGenerator", "ConfigMap"),
@@ -74,7 +79,11 @@ pub fn run(kust: &Kust, acc: &mut Acc) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn split_kv(kust: &Kust, field: &str, s: &str) -> Result<(String, String), BuildError> {
+fn split_kv(
+    kust: &KustomizationFile,
+    field: &str,
+    s: &str,
+) -> Result<(String, String), BuildError> {
     let (k, v) = s.split_once('=').ok_or_else(|| {
         kust.err(
             field,
@@ -108,7 +117,7 @@ fn parse_env(text: &str) -> Vec<(String, String)> {
 }
 
 fn generate(
-    kust: &Kust,
+    kust: &KustomizationFile,
     field: &str,
     kind: &str,
     g: &Value,
@@ -285,7 +294,12 @@ fn secret_value(bytes: &[u8]) -> String {
     out
 }
 
-fn add_generated(kust: &Kust, field: &str, r: Resource, acc: &mut Acc) -> Result<(), BuildError> {
+fn add_generated(
+    kust: &KustomizationFile,
+    field: &str,
+    r: Resource,
+    acc: &mut Accumulator,
+) -> Result<(), BuildError> {
     let behavior = r.behavior.clone().unwrap_or_else(|| "create".into());
     let matches = |e: &Resource| {
         e.kind() == r.kind()

@@ -47,12 +47,15 @@
 //! `buildMetadata: [transformerAnnotations]` is refused with an error; see
 //! `tests/known-failing.txt` for the conformance cases we do not match.
 
+mod accumulator;
 mod build;
 mod builtins;
 mod error;
+mod fieldspec;
 mod flux;
 mod generate;
 mod hash;
+mod kustomization;
 mod nameref;
 mod patch;
 mod replace;

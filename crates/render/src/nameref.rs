@@ -2,8 +2,8 @@
 //! fields of other objects that named it by an earlier name follow it.
 
 use crate::error::BuildError;
+use crate::fieldspec::{FieldSpec, NameRef, TransformerConfig, fs};
 use crate::resource::{Resource, norm_ns};
-use crate::transform::{Config, FieldSpec, NameRef, fs};
 use crate::yaml::{Map, Value};
 use std::path::Path;
 
@@ -178,7 +178,11 @@ fn visit_parents(v: &mut Value, path: &[String], f: &mut dyn FnMut(&mut Map, &st
 }
 
 /// Updates every reference to a renamed object.
-pub fn fix(resources: &mut [Resource], config: &Config, file: &Path) -> Result<(), BuildError> {
+pub fn fix(
+    resources: &mut [Resource],
+    config: &TransformerConfig,
+    file: &Path,
+) -> Result<(), BuildError> {
     let mut rules = defaults();
     rules.extend(config.name_refs.iter().cloned());
     // Snapshot of the targets: (kind, group, names, namespaces, current name, namespace, cluster).

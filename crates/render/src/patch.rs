@@ -2,8 +2,8 @@
 //! the `$patch` directives) and JSON 6902, and the target selectors of
 //! `patches` (regex names, label and annotation selectors).
 
-use crate::build::Kust;
 use crate::error::{BuildError, YamlError};
+use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
 use crate::yaml::{self, Map, Value};
 
@@ -184,7 +184,7 @@ fn merge_list(field: &str, t: &mut Vec<Value>, p: &[Value], schema: bool) {
 
 /// Applies a strategic-merge patch to the object its own id names.
 pub fn apply_smp_by_id(
-    kust: &Kust,
+    kust: &KustomizationFile,
     field: &str,
     resources: &mut [Resource],
     patch: &Value,
@@ -259,13 +259,13 @@ struct Target {
     annotations: Option<String>,
 }
 
-fn anchored(kust: &Kust, field: &str, s: &str) -> Result<regex::Regex, BuildError> {
+fn anchored(kust: &KustomizationFile, field: &str, s: &str) -> Result<regex::Regex, BuildError> {
     regex::Regex::new(&format!("^(?:{s})$"))
         .map_err(|e| kust.err(field, format!("invalid regular expression: {e}")))
 }
 
 impl Target {
-    fn parse(kust: &Kust, field: &str, v: &Value) -> Result<Target, BuildError> {
+    fn parse(kust: &KustomizationFile, field: &str, v: &Value) -> Result<Target, BuildError> {
         let m = v
             .as_map()
             .ok_or_else(|| kust.err(field, "expected a mapping"))?;
@@ -394,7 +394,7 @@ fn set_values(s: &str) -> Vec<&str> {
 
 /// One entry of `patches` (or `patchesJson6902` when `json_only`).
 pub fn apply_patch_entry(
-    kust: &Kust,
+    kust: &KustomizationFile,
     field: &str,
     resources: &mut Vec<Resource>,
     entry: &Value,

@@ -1,8 +1,8 @@
 //! `replacements`: copy a field of one object into fields of others, with
 //! Kustomize's field-path syntax (`spec.containers.[name=app].image`).
 
-use crate::build::Kust;
 use crate::error::{BuildError, YamlError};
+use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
 use crate::yaml::{self, Map, Value};
 
@@ -174,7 +174,7 @@ fn selects(sel: &Value, r: &Resource) -> bool {
 
 /// Applies one `replacements` entry.
 pub fn apply(
-    kust: &Kust,
+    kust: &KustomizationFile,
     field: &str,
     resources: &mut [Resource],
     rep: &Value,

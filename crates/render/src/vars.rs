@@ -1,11 +1,11 @@
 //! Legacy `vars`: `$(NAME)` in known fields replaced by a field of a named
 //! object, resolved once at the end of the build.
 
-use crate::build::Kust;
 use crate::error::BuildError;
+use crate::fieldspec::{FieldSpec, TransformerConfig, fs};
+use crate::kustomization::KustomizationFile;
 use crate::replace::{get_path, split_path};
 use crate::resource::Resource;
-use crate::transform::{Config, FieldSpec, fs};
 use crate::yaml::Value;
 use std::path::Path;
 
@@ -21,7 +21,7 @@ pub struct Var {
 }
 
 impl Var {
-    pub fn parse(kust: &Kust, i: usize, v: &Value) -> Result<Var, BuildError> {
+    pub fn parse(kust: &KustomizationFile, i: usize, v: &Value) -> Result<Var, BuildError> {
         let field = format!("vars[{i}]");
         let name = v
             .str_at(&["name"])
@@ -117,7 +117,7 @@ fn substitute(v: &mut Value, vals: &[(String, Value)]) {
 pub fn resolve(
     resources: &mut [Resource],
     vars: &[Var],
-    config: &Config,
+    config: &TransformerConfig,
     file: &Path,
 ) -> Result<(), BuildError> {
     if vars.is_empty() {
@@ -171,7 +171,7 @@ pub fn resolve(
     for r in resources.iter_mut() {
         for s in &specs {
             if s.applies_to(r) {
-                let _ = crate::transform::visit_path(&mut r.obj, &s.path, false, &mut |v| {
+                let _ = crate::fieldspec::visit_path(&mut r.obj, &s.path, false, &mut |v| {
                     substitute(v, &vals);
                     Ok(())
                 });

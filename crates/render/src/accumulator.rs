@@ -1,0 +1,54 @@
+//! What a build accumulates on its way up the tree of kustomizations: the
+//! resources (refusing duplicate ids), vars, the transformer configuration
+//! and the first `sortOptions` met.
+
+use crate::error::BuildError;
+use crate::fieldspec::TransformerConfig;
+use crate::resource::Resource;
+use crate::yaml::Map;
+use std::path::{Path, PathBuf};
+
+/// Build-wide state carried up the recursion.
+#[derive(Default)]
+pub struct Accumulator {
+    pub resources: Vec<Resource>,
+    pub vars: Vec<crate::vars::Var>,
+    pub config: TransformerConfig,
+    /// The first `sortOptions` met below the top, with its file.
+    pub sort_options: Option<(Map, PathBuf)>,
+    /// Ids of `resources`, built on demand; dropped whenever names may change.
+    pub ids: Option<std::collections::HashSet<String>>,
+}
+
+fn id_key(r: &Resource) -> String {
+    let g = r.gvk();
+    format!(
+        "{}|{}|{}|{}|{}",
+        g.group,
+        g.version,
+        g.kind,
+        crate::resource::norm_ns(r.namespace()),
+        r.name()
+    )
+}
+
+/// Adds a resource, refusing a second one with the same id.
+pub fn append(acc: &mut Accumulator, r: Resource, file: &Path) -> Result<(), BuildError> {
+    let ids = acc
+        .ids
+        .get_or_insert_with(|| acc.resources.iter().map(id_key).collect());
+    let key = id_key(&r);
+    if !ids.insert(key)
+        && let Some(existing) = acc.resources.iter().find(|e| e.same_id(&r))
+    {
+        return Err(BuildError::Resources {
+            file: file.to_path_buf(),
+            message: format!(
+                "may not add resource with an already registered id: {}",
+                existing.id_string()
+            ),
+        });
+    }
+    acc.resources.push(r);
+    Ok(())
+}

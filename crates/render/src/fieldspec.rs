@@ -1,0 +1,377 @@
+//! Where transformers write: field specs (a kind and a path), Kustomize's
+//! default specs for labels, selectors, annotations, name references and
+//! the rest, and the transformer configuration a build accumulates
+//! (`configurations`, `crds`, `openapi`). Shared by the transformers, name
+//! references and vars; depends on none of them.
+
+use crate::error::{BuildError, YamlError};
+use crate::resource::Resource;
+use crate::yaml::{self, Map, Value};
+use std::path::Path;
+
+/// Where a transformer writes: objects of `kind` (any when empty), at `path`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSpec {
+    pub group: String,
+    pub kind: String,
+    pub path: Vec<String>,
+    pub create: bool,
+}
+
+pub fn fs(kind: &str, path: &str, create: bool) -> FieldSpec {
+    FieldSpec {
+        group: String::new(),
+        kind: kind.to_string(),
+        path: path.split('/').map(str::to_string).collect(),
+        create,
+    }
+}
+
+impl FieldSpec {
+    pub fn applies_to(&self, r: &Resource) -> bool {
+        (self.kind.is_empty() || self.kind == r.kind())
+            && (self.group.is_empty()
+                || self.group == r.api_version().split_once('/').map_or("", |(g, _)| g))
+    }
+}
+
+/// A name reference: objects of `kind` are referred to from `referrers`.
+#[derive(Debug, Clone)]
+pub struct NameRef {
+    pub kind: String,
+    pub group: String,
+    pub referrers: Vec<FieldSpec>,
+}
+
+/// Transformer configuration: Kustomize's defaults plus `configurations`.
+#[derive(Debug, Clone, Default)]
+pub struct TransformerConfig {
+    pub labels: Vec<FieldSpec>,
+    /// Field specs for the `labels` field only (`labels:` in configurations).
+    pub labels_field: Vec<FieldSpec>,
+    pub annotations: Vec<FieldSpec>,
+    pub prefix: Vec<FieldSpec>,
+    pub namespace: Vec<FieldSpec>,
+    pub images: Vec<FieldSpec>,
+    pub replicas: Vec<FieldSpec>,
+    pub var_refs: Vec<FieldSpec>,
+    pub name_refs: Vec<NameRef>,
+    /// Kinds described by an `openapi` schema (strategic merge uses keys).
+    pub schema_kinds: Vec<String>,
+}
+
+pub fn parse_fieldspecs(v: Option<&Value>) -> Vec<FieldSpec> {
+    let mut out = Vec::new();
+    for it in v.and_then(Value::as_seq).map(Vec::as_slice).unwrap_or(&[]) {
+        let path = it.str_at(&["path"]).unwrap_or("");
+        let mut f = fs(
+            it.str_at(&["kind"]).unwrap_or(""),
+            path,
+            it.get("create") == Some(&Value::Bool(true)),
+        );
+        f.group = it.str_at(&["group"]).unwrap_or("").to_string();
+        out.push(f);
+    }
+    out
+}
+
+impl TransformerConfig {
+    pub fn merge(&mut self, other: TransformerConfig) {
+        fn add(a: &mut Vec<FieldSpec>, b: Vec<FieldSpec>) {
+            for f in b {
+                if !a.contains(&f) {
+                    a.push(f);
+                }
+            }
+        }
+        add(&mut self.labels, other.labels);
+        add(&mut self.labels_field, other.labels_field);
+        add(&mut self.annotations, other.annotations);
+        add(&mut self.prefix, other.prefix);
+        add(&mut self.namespace, other.namespace);
+        add(&mut self.images, other.images);
+        add(&mut self.replicas, other.replicas);
+        add(&mut self.var_refs, other.var_refs);
+        self.name_refs.extend(other.name_refs);
+        self.schema_kinds.extend(other.schema_kinds);
+    }
+
+    /// Reads an `openapi` schema: the kinds it describes merge by key.
+    pub fn load_openapi(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
+        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+            path: path.to_path_buf(),
+            source: YamlError(e),
+        })?;
+        for d in docs {
+            let defs = d.get("definitions").and_then(Value::as_map);
+            for def in defs.into_iter().flat_map(|m| m.values()) {
+                for g in def
+                    .get("x-kubernetes-group-version-kind")
+                    .and_then(Value::as_seq)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
+                    if let Some(k) = g.str_at(&["kind"]) {
+                        self.schema_kinds.push(k.to_string());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a `crds` file (OpenAPI definitions): properties marked with
+    /// `x-kubernetes-object-ref-kind` become name references.
+    pub fn load_crds(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
+        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+            path: path.to_path_buf(),
+            source: YamlError(e),
+        })?;
+        fn walk(
+            defs: &Map,
+            props: &Map,
+            kind: &str,
+            prefix: &str,
+            depth: usize,
+            out: &mut Vec<NameRef>,
+        ) {
+            if depth > 12 {
+                return;
+            }
+            for (name, p) in props {
+                let here = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                if let Some(k) = p.str_at(&["x-kubernetes-object-ref-kind"]) {
+                    let key = p
+                        .str_at(&["x-kubernetes-object-ref-name-key"])
+                        .unwrap_or("name");
+                    out.push(NameRef {
+                        kind: k.to_string(),
+                        group: String::new(),
+                        referrers: vec![fs(kind, &format!("{here}/{key}"), false)],
+                    });
+                    continue;
+                }
+                let target = p.str_at(&["$ref"]).or_else(|| p.str_at(&["items", "$ref"]));
+                if let Some(t) = target
+                    && let Some(sub) = defs
+                        .get(t)
+                        .and_then(|d| d.path(&["Schema", "properties"]))
+                        .and_then(Value::as_map)
+                {
+                    walk(defs, sub, kind, &here, depth + 1, out);
+                }
+            }
+        }
+        for d in docs {
+            let Some(defs) = d.as_map() else { continue };
+            for (key, def) in defs {
+                let kind = key.rsplit('.').next().unwrap_or(key);
+                if let Some(props) = def.path(&["Schema", "properties"]).and_then(Value::as_map)
+                    && props.contains_key("kind")
+                {
+                    walk(defs, props, kind, "", 0, &mut self.name_refs);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a `configurations` file.
+    pub fn load_configuration(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
+        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+            path: path.to_path_buf(),
+            source: YamlError(e),
+        })?;
+        for d in docs {
+            let Some(m) = d.as_map() else { continue };
+            for (k, v) in m {
+                match k.as_str() {
+                    "commonLabels" => self.labels.extend(parse_fieldspecs(Some(v))),
+                    "labels" => self.labels_field.extend(parse_fieldspecs(Some(v))),
+                    "commonAnnotations" => self.annotations.extend(parse_fieldspecs(Some(v))),
+                    "namePrefix" | "nameSuffix" => self.prefix.extend(parse_fieldspecs(Some(v))),
+                    "namespace" => self.namespace.extend(parse_fieldspecs(Some(v))),
+                    "images" => self.images.extend(parse_fieldspecs(Some(v))),
+                    "replicas" => self.replicas.extend(parse_fieldspecs(Some(v))),
+                    "varReference" => self.var_refs.extend(parse_fieldspecs(Some(v))),
+                    "nameReference" => {
+                        for it in v.as_seq().map(Vec::as_slice).unwrap_or(&[]) {
+                            self.name_refs.push(NameRef {
+                                kind: it.str_at(&["kind"]).unwrap_or("").into(),
+                                group: it.str_at(&["group"]).unwrap_or("").into(),
+                                referrers: parse_fieldspecs(it.get("fieldSpecs")),
+                            });
+                        }
+                    }
+                    other => {
+                        return Err(BuildError::Unsupported {
+                            file: path.to_path_buf(),
+                            field: other.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+const WORKLOADS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+];
+
+pub fn default_selector_specs() -> Vec<FieldSpec> {
+    let mut v = vec![
+        fs("Service", "spec/selector", true),
+        fs("ReplicationController", "spec/selector", true),
+        fs(
+            "ReplicationController",
+            "spec/template/metadata/labels",
+            true,
+        ),
+    ];
+    for k in ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"] {
+        v.push(fs(k, "spec/selector/matchLabels", true));
+        v.push(fs(k, "spec/template/metadata/labels", true));
+    }
+    v.push(fs(
+        "StatefulSet",
+        "spec/volumeClaimTemplates/metadata/labels",
+        true,
+    ));
+    v.push(fs("Job", "spec/selector/matchLabels", false));
+    v.push(fs("Job", "spec/template/metadata/labels", true));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/selector/matchLabels",
+        false,
+    ));
+    v.push(fs("CronJob", "spec/jobTemplate/metadata/labels", true));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/template/metadata/labels",
+        true,
+    ));
+    v.push(fs(
+        "PodDisruptionBudget",
+        "spec/selector/matchLabels",
+        false,
+    ));
+    v.push(fs("NetworkPolicy", "spec/podSelector/matchLabels", false));
+    v.push(fs(
+        "NetworkPolicy",
+        "spec/ingress/from/podSelector/matchLabels",
+        false,
+    ));
+    v.push(fs(
+        "NetworkPolicy",
+        "spec/egress/to/podSelector/matchLabels",
+        false,
+    ));
+    v
+}
+
+pub fn template_label_specs() -> Vec<FieldSpec> {
+    let mut v = vec![fs(
+        "ReplicationController",
+        "spec/template/metadata/labels",
+        true,
+    )];
+    for k in WORKLOADS {
+        v.push(fs(k, "spec/template/metadata/labels", true));
+    }
+    v.push(fs("CronJob", "spec/jobTemplate/metadata/labels", true));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/template/metadata/labels",
+        true,
+    ));
+    v
+}
+
+pub fn default_annotation_specs() -> Vec<FieldSpec> {
+    let mut v = vec![
+        fs("", "metadata/annotations", true),
+        fs(
+            "ReplicationController",
+            "spec/template/metadata/annotations",
+            true,
+        ),
+    ];
+    for k in WORKLOADS {
+        v.push(fs(k, "spec/template/metadata/annotations", true));
+    }
+    v.push(fs("CronJob", "spec/jobTemplate/metadata/annotations", true));
+    v.push(fs(
+        "CronJob",
+        "spec/jobTemplate/spec/template/metadata/annotations",
+        true,
+    ));
+    v
+}
+
+/// Fields that hold lists in the built-in kinds: never created by a field
+/// spec (Kustomize does not create arrays).
+const LIST_FIELDS: &[&str] = &[
+    "volumeClaimTemplates",
+    "containers",
+    "initContainers",
+    "ports",
+    "volumes",
+    "env",
+    "rules",
+    "subjects",
+    "webhooks",
+    "paths",
+    "tls",
+    "from",
+    "to",
+    "ingress",
+    "egress",
+];
+
+/// Applies `f` at every place `path` reaches (sequences are walked).
+pub fn visit_path(
+    v: &mut Value,
+    path: &[String],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
+) -> Result<(), String> {
+    if path.is_empty() {
+        return f(v);
+    }
+    match v {
+        Value::Seq(items) => {
+            for it in items {
+                visit_path(it, path, create, f)?;
+            }
+            Ok(())
+        }
+        Value::Map(m) => {
+            let key = path[0].trim_end_matches("[]");
+            match m.get_mut(key) {
+                Some(Value::Null) | None if create && !LIST_FIELDS.contains(&key) => {
+                    let mut nv = if path.len() == 1 {
+                        Value::Null
+                    } else {
+                        Value::Map(Map::new())
+                    };
+                    visit_path(&mut nv, &path[1..], create, f)?;
+                    m.insert(key.to_string(), nv);
+                    Ok(())
+                }
+                Some(Value::Null) | None => Ok(()),
+                Some(child) => visit_path(child, &path[1..], create, f),
+            }
+        }
+        _ => Ok(()),
+    }
+}
