@@ -1,0 +1,68 @@
+//! YAML in and out, the way Kustomize sees it.
+//!
+//! Kustomize decodes YAML with go-yaml v3 into plain Go values, goes through
+//! JSON, and prints with go-yaml's emitter (itself a port of libyaml). This
+//! module reproduces that round trip: [`parse_documents`] resolves plain
+//! scalars with go-yaml v3's rules (so `on` stays a string, `0x1F` becomes 31,
+//! a date becomes an RFC 3339 string) and [`emit_document`] prints a value with
+//! sorted keys, 2-space indent, indentless sequences, go-yaml's quoting choice
+//! and libyaml's 80-column folding. It owns no Kubernetes knowledge.
+//!
+//! `parse` reads, `emit` prints; this module holds the value type both share.
+
+mod emit;
+mod number;
+mod parse;
+mod value;
+
+pub use emit::{emit_document, go_json_string, go_yaml_key_order};
+pub use number::format_float;
+pub use parse::{parse_documents, parse_documents_with, resolve_plain};
+pub use value::{Map, Value};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(s: &str) -> String {
+        let docs = parse_documents(s).expect("parses");
+        emit_document(&docs[0])
+    }
+
+    #[test]
+    fn sorts_keys_and_quotes_like_go_yaml() {
+        let out = roundtrip("b: 'on'\na: [1, \"2\"]\nc: {}\nd: \"0123\"\ne: \"\"\n");
+        assert_eq!(
+            out,
+            "a:\n- 1\n- \"2\"\nb: \"on\"\nc: {}\nd: \"0123\"\ne: \"\"\n"
+        );
+    }
+
+    #[test]
+    fn literal_blocks_and_chomping() {
+        let out = roundtrip("a: \"x\\ny\"\nb: \"x\\n\"\nc: \"x\\n\\n\"\n");
+        assert_eq!(out, "a: |-\n  x\n  y\nb: |\n  x\nc: |+\n  x\n\n");
+    }
+
+    #[test]
+    fn resolves_numbers_like_go() {
+        let d = parse_documents("a: 0x1F\nb: 1_000\nc: 017\nd: 1.0\ne: 2001-12-14\n").unwrap();
+        assert_eq!(d[0].get("a"), Some(&Value::Int(31)));
+        assert_eq!(d[0].get("b"), Some(&Value::Int(1000)));
+        assert_eq!(d[0].get("c"), Some(&Value::Int(15)));
+        assert_eq!(
+            emit_document(&d[0]),
+            "a: 31\nb: 1000\nc: 15\nd: 1\ne: \"2001-12-14T00:00:00Z\"\n"
+        );
+    }
+
+    #[test]
+    fn folds_long_plain_strings() {
+        let long = "hello world this is a very long string that should exceed the eighty column limit for sure yes";
+        let out = roundtrip(&format!("p: {long}\n"));
+        assert_eq!(
+            out,
+            "p: hello world this is a very long string that should exceed the eighty column limit\n  for sure yes\n"
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! Reading YAML as go-yaml v3 decodes it: the event stream of a YAML 1.2
+//! parser folded into [`Value`]s, plain scalars resolved with go-yaml's
+//! rules (ints in Go's bases, YAML 1.1 floats, timestamps as strings).
+
+use granit_parser::{Event, Parser, ScalarStyle};
+use std::collections::HashMap;
+
+use super::number::format_float;
+use super::value::{Map, Value};
+
+/// Parses a YAML stream into its documents, skipping empty ones.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    parse_documents_with(text, false)
+}
+
+/// Like [`parse_documents`]; with `allow_duplicates` a repeated key replaces
+/// the earlier one (as Kustomize reads kustomization files).
+pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Value>, String> {
+    let mut parser = Parser::new_from_str(text);
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut root: Option<Value> = None;
+    let mut in_doc = false;
+    while let Some(ev) = parser.next_event() {
+        let (ev, span) = ev.map_err(|e| e.to_string())?;
+        let value = match ev {
+            Event::StreamStart | Event::StreamEnd => continue,
+            Event::DocumentStart(..) => {
+                in_doc = true;
+                root = None;
+                continue;
+            }
+            Event::DocumentEnd => {
+                if in_doc && let Some(v) = root.take() {
+                    docs.push(v);
+                }
+                in_doc = false;
+                continue;
+            }
+            Event::Alias(id) => anchors
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| format!("unknown alias at line {}", span.start.line()))?,
+            Event::Scalar(text, style, anchor, tag) => {
+                let v = resolve_scalar(&text, style, tag.as_deref());
+                if anchor != 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                v
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                stack.push(Frame::Seq(Vec::new(), anchor));
+                continue;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                stack.push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq(items, anchor)) => {
+                    let v = Value::Seq(items);
+                    if anchor != 0 {
+                        anchors.insert(anchor, v.clone());
+                    }
+                    v
+                }
+                _ => return Err("unbalanced sequence".into()),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map(mut m, _, anchor, merges)) => {
+                    for merge in merges {
+                        for (k, v) in merge {
+                            m.entry(k).or_insert(v);
+                        }
+                    }
+                    let v = Value::Map(m);
+                    if anchor != 0 {
+                        anchors.insert(anchor, v.clone());
+                    }
+                    v
+                }
+                _ => return Err("unbalanced mapping".into()),
+            },
+            _ => continue,
+        };
+        // Attach the finished value to its parent.
+        match stack.last_mut() {
+            None => root = Some(value),
+            Some(Frame::Seq(items, _)) => items.push(value),
+            Some(Frame::Map(m, key, _, merges)) => match key.take() {
+                None => {
+                    let k = match value {
+                        Value::Str(s) => s,
+                        Value::Null => "null".to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Float(f) => format_float(f),
+                        _ => {
+                            return Err(format!(
+                                "line {}: a mapping key must be a scalar",
+                                span.start.line()
+                            ));
+                        }
+                    };
+                    *key = Some(k);
+                }
+                Some(k) => {
+                    if k == "<<" {
+                        match value {
+                            Value::Map(mm) => merges.push(mm),
+                            Value::Seq(items) => {
+                                for it in items {
+                                    if let Value::Map(mm) = it {
+                                        merges.push(mm);
+                                    }
+                                }
+                            }
+                            _ => return Err("merge key needs a mapping".into()),
+                        }
+                    } else {
+                        if m.contains_key(&k) && !allow_duplicates {
+                            return Err(format!(
+                                "line {}: mapping key {k:?} already defined",
+                                span.start.line()
+                            ));
+                        }
+                        m.insert(k, value);
+                    }
+                }
+            },
+        }
+    }
+    if let Some(v) = root.take() {
+        docs.push(v);
+    }
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+enum Frame {
+    Seq(Vec<Value>, usize),
+    Map(Map, Option<String>, usize, Vec<Map>),
+}
+
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Value {
+    if let Some(tag) = tag {
+        match tag.core_suffix() {
+            Some("str") => return Value::Str(text.to_string()),
+            Some("int") | Some("float") | Some("bool") | Some("null") => {
+                return resolve_plain(text);
+            }
+            _ => {}
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.to_string());
+    }
+    resolve_plain(text)
+}
+
+/// Resolves a plain scalar with go-yaml v3's rules.
+pub fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return Value::Str(s.to_string());
+    }
+    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    if let Some(i) = parse_go_int(&plain) {
+        return Value::Int(i);
+    }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    if first.is_ascii_digit()
+        && let Some(ts) = parse_timestamp(s)
+    {
+        return Value::Str(ts);
+    }
+    Value::Str(s.to_string())
+}
+
+fn parse_go_int(s: &str) -> Option<i128> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let (radix, digits) = if let Some(r) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
+        (16, r)
+    } else if let Some(r) = body.strip_prefix("0o").or(body.strip_prefix("0O")) {
+        (8, r)
+    } else if let Some(r) = body.strip_prefix("0b").or(body.strip_prefix("0B")) {
+        (2, r)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let v = u128::from_str_radix(digits, radix).ok()?;
+    if neg {
+        if v > (i64::MAX as u128) + 1 {
+            return None;
+        }
+        Some(-(v as i128))
+    } else {
+        if v > u64::MAX as u128 {
+            return None;
+        }
+        Some(v as i128)
+    }
+}
+
+fn is_yaml_float(s: &str) -> bool {
+    // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let start = i;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let d = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == d {
+            return false;
+        }
+    } else {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let d = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == d {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+fn parse_timestamp(s: &str) -> Option<String> {
+    // Only the date form `YYYY-M-D` is handled; Go prints it as midnight UTC.
+    let parts: Vec<&str> = s.split('-').collect();
+    if parts.len() != 3
+        || parts[0].len() != 4
+        || !parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 2 || p.len() == 4)
+        || !parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    let m: u32 = parts[1].parse().ok()?;
+    let d: u32 = parts[2].parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    Some(format!("{}-{m:02}-{d:02}T00:00:00Z", parts[0]))
+}
+
+pub(super) fn looks_like_timestamp(s: &str) -> bool {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(([Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]{1,9})?(Z|[-+][0-9]{2}:[0-9]{2}))|( [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]{1,9})?))?$",
+        )
+        .expect("valid regex")
+    })
+    .is_match(s)
+}
