@@ -4,7 +4,7 @@
 
 use crate::accumulator::{Accumulator, append};
 use crate::error::BuildError;
-use crate::hash::base64;
+use crate::hash::{base64, base64_lenient};
 use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
@@ -214,7 +214,7 @@ fn generate(
     }
     if kind == "Secret" {
         for (k, v) in binary {
-            let bytes = decode_b64(&v);
+            let bytes = base64_lenient(&v);
             dm.insert(k, Value::Str(secret_value(&bytes)));
         }
     } else if !binary.is_empty() {
@@ -255,29 +255,6 @@ fn generate(
             .to_string(),
     );
     Ok(r)
-}
-
-fn decode_b64(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => continue,
-        } as u32;
-        buf = buf << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    out
 }
 
 /// Secret values are base64, wrapped at 70 columns when long.
