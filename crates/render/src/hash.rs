@@ -124,7 +124,11 @@ mod tests {
     fn lenient_base64_skips_what_is_not_base64() {
         assert_eq!(base64_lenient("aGVs\nbG8="), b"hello");
         assert_eq!(base64_lenient("aGVsbG8"), b"hello");
-        assert_eq!(base64_lenient("aGVsbG8=x").len(), 6, "the stray bits make a sixth byte");
+        assert_eq!(
+            base64_lenient("aGVsbG8=x").len(),
+            6,
+            "the stray bits make a sixth byte"
+        );
         assert_eq!(base64(b"hello"), "aGVsbG8=");
     }
 

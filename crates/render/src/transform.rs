@@ -66,7 +66,8 @@ fn apply_map(
     Ok(())
 }
 
-/// Runs the transformers one kustomization declares.
+/// Runs the built-in transformers of `kust` over what has accumulated, in
+/// Kustomize's order.
 pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     acc.ids = None;
     if !acc.config.schema_kinds.is_empty() {
@@ -74,7 +75,28 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
             r.has_schema = acc.config.schema_kinds.iter().any(|k| k == r.kind());
         }
     }
-    // patchesStrategicMerge
+    for transformer in [
+        strategic_merge_patches,
+        patches,
+        set_namespace,
+        name_prefix_suffix,
+        labels,
+        annotations,
+        json6902_patches,
+        replicas,
+        images,
+        replacements,
+    ] {
+        transformer(kust, acc)?;
+    }
+    Ok(())
+}
+
+/// `patchesStrategicMerge`: strategic merge patches from files or inline.
+fn strategic_merge_patches(
+    kust: &KustomizationFile,
+    acc: &mut Accumulator,
+) -> Result<(), BuildError> {
     for (i, p) in kust.seq_field("patchesStrategicMerge")?.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let s = p
@@ -94,18 +116,30 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
         }
         acc.resources.retain(|r| !r.obj.is_null());
     }
-    // patches
+    Ok(())
+}
+
+/// `patches`: strategic merge or JSON 6902 patches with optional targets.
+fn patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, p) in kust.seq_field("patches")?.iter().enumerate() {
         let field = format!("patches[{i}]");
         patch::apply_patch_entry(kust, &field, &mut acc.resources, p, false)?;
     }
-    // namespace
+    Ok(())
+}
+
+/// `namespace`: every namespaced object (and the references to it) moves.
+fn set_namespace(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     if let Some(ns) = kust.str_field("namespace")?
         && !ns.is_empty()
     {
         namespace(acc, ns);
     }
-    // prefix / suffix
+    Ok(())
+}
+
+/// `namePrefix`/`nameSuffix` on every name Kustomize renames.
+fn name_prefix_suffix(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let prefix = kust.str_field("namePrefix")?.unwrap_or("");
     let suffix = kust.str_field("nameSuffix")?.unwrap_or("");
     if !prefix.is_empty() || !suffix.is_empty() {
@@ -127,7 +161,11 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
             }
         }
     }
-    // labels
+    Ok(())
+}
+
+/// `commonLabels` (with selectors) and `labels` (selectors and templates only when asked).
+fn labels(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let mut label_specs_all = vec![fs("", "metadata/labels", true)];
     label_specs_all.extend(default_selector_specs());
     label_specs_all.extend(acc.config.labels.iter().cloned());
@@ -175,7 +213,11 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
         specs.extend(acc.config.labels_field.iter().cloned());
         apply_map(kust, &field, &mut acc.resources, &specs, &entries)?;
     }
-    // annotations
+    Ok(())
+}
+
+/// `commonAnnotations`.
+fn annotations(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     if let Some(m) = kust.map_field("commonAnnotations")? {
         let entries = string_map(kust, "commonAnnotations", m)?;
         let mut specs = default_annotation_specs();
@@ -188,12 +230,20 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
             &entries,
         )?;
     }
-    // patchesJson6902
+    Ok(())
+}
+
+/// `patchesJson6902`.
+fn json6902_patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, p) in kust.seq_field("patchesJson6902")?.iter().enumerate() {
         let field = format!("patchesJson6902[{i}]");
         patch::apply_patch_entry(kust, &field, &mut acc.resources, p, true)?;
     }
-    // replicas
+    Ok(())
+}
+
+/// `replicas`: counts for the named workloads.
+fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, rep) in kust.seq_field("replicas")?.iter().enumerate() {
         let field = format!("replicas[{i}]");
         let name = rep
@@ -224,7 +274,11 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
             }
         }
     }
-    // images
+    Ok(())
+}
+
+/// `images`: name, tag and digest overrides.
+fn images(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, img) in kust.seq_field("images")?.iter().enumerate() {
         let field = format!("images[{i}]");
         let spec = ImageSpec::parse(kust, &field, img)?;
@@ -245,7 +299,11 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
             }
         }
     }
-    // replacements
+    Ok(())
+}
+
+/// `replacements`: values copied from one field to others.
+fn replacements(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, rep) in kust.seq_field("replacements")?.iter().enumerate() {
         let field = format!("replacements[{i}]");
         crate::replace::apply(kust, &field, &mut acc.resources, rep)?;
