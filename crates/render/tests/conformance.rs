@@ -107,11 +107,25 @@ fn cases_in(dir: &Path) -> Vec<PathBuf> {
 fn kustomize_conformance() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = manifest.join("../../../shared/kustomize-conformance/cases");
-    assert!(
-        shared.is_dir(),
-        "the shared conformance suite is missing: expected it at {}",
-        shared.display()
-    );
+    // The shared corpus is team material beside the checkout, not part of
+    // the product: a clone alone runs our own cases and says what it
+    // skipped; CI (DRIFTLESS_REQUIRE_SHARED=1) must have it.
+    let have_shared = shared.is_dir();
+    if !have_shared {
+        assert!(
+            std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() != Ok("1"),
+            "DRIFTLESS_REQUIRE_SHARED=1 but the shared Kustomize conformance corpus is missing at {}",
+            shared.display()
+        );
+        println!(
+            "SKIPPED: the shared Kustomize conformance cases (not found at {}); only this crate's own cases run",
+            shared.display()
+        );
+        eprintln!(
+            "SKIPPED: the shared Kustomize conformance cases (not found at {}); only this crate's own cases run",
+            shared.display()
+        );
+    }
     let known_text = fs::read_to_string(manifest.join("tests/known-failing.txt"))
         .expect("tests/known-failing.txt is checked in");
     let known: BTreeMap<String, String> = known_text
@@ -123,7 +137,11 @@ fn kustomize_conformance() {
         })
         .collect();
     let own = manifest.join("tests/cases");
-    let mut all = cases_in(&shared);
+    let mut all = if have_shared {
+        cases_in(&shared)
+    } else {
+        Vec::new()
+    };
     all.extend(cases_in(&own));
     let only = std::env::var("CASE").ok();
     let (mut passed, mut failed, mut known_failed) = (0, 0, 0);
@@ -157,7 +175,7 @@ fn kustomize_conformance() {
         }
     }
     for name in known.keys() {
-        if only.is_none() && !seen.contains(name) {
+        if only.is_none() && have_shared && !seen.contains(name) {
             problems.push(format!(
                 "{name}: listed in known-failing.txt but no such case"
             ));
