@@ -1,0 +1,150 @@
+//! What requests ask besides the object: write options (field manager,
+//! dry run, validation), patch types, delete options and propagation, list
+//! and watch options.
+
+use super::*;
+
+/// Options every write takes.
+#[derive(Clone, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_manager: Option<String>,
+    /// The fallback manager name, from the User-Agent as Kubernetes does.
+    pub user_agent: String,
+    pub subresource: Option<String>,
+    /// `fieldValidation=Strict`: unknown fields are an error instead of dropped.
+    pub strict_fields: bool,
+}
+
+impl WriteOptions {
+    pub(super) fn manager(&self) -> String {
+        self.field_manager.clone().unwrap_or_else(|| {
+            self.user_agent
+                .split('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown")
+                .to_string()
+        })
+    }
+
+    pub(super) fn is_status(&self) -> bool {
+        self.subresource.as_deref() == Some("status")
+    }
+}
+
+/// Whether a write records ownership as an update or was already merged by apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WriteKind {
+    Update,
+    Apply,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    Json,
+    Merge,
+    StrategicMerge,
+    Apply,
+}
+
+impl PatchType {
+    pub fn from_content_type(content_type: &str) -> Option<Self> {
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        match media {
+            "application/json-patch+json" => Some(PatchType::Json),
+            "application/merge-patch+json" => Some(PatchType::Merge),
+            "application/strategic-merge-patch+json" => Some(PatchType::StrategicMerge),
+            "application/apply-patch+yaml" => Some(PatchType::Apply),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Propagation {
+    #[default]
+    Background,
+    Foreground,
+    Orphan,
+}
+
+#[derive(Clone, Default)]
+pub struct DeleteOptions {
+    pub dry_run: bool,
+    pub propagation: Propagation,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+}
+
+impl DeleteOptions {
+    /// Reads a `DeleteOptions` body; query parameters were applied before.
+    pub fn merge_body(&mut self, body: &Value) -> Result<(), ApiError> {
+        if let Some(policy) = body.get("propagationPolicy").and_then(Value::as_str) {
+            self.propagation = parse_propagation(policy)?;
+        }
+        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            self.propagation = Propagation::Orphan;
+        }
+        if let Some(dry_run) = body.get("dryRun").and_then(Value::as_array) {
+            self.dry_run |= dry_run.iter().any(|v| v == "All");
+        }
+        if let Some(uid) = body.pointer("/preconditions/uid").and_then(Value::as_str) {
+            self.precondition_uid = Some(uid.to_string());
+        }
+        if let Some(rv) = body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+        {
+            self.precondition_resource_version = Some(rv.to_string());
+        }
+        Ok(())
+    }
+}
+
+pub fn parse_propagation(policy: &str) -> Result<Propagation, ApiError> {
+    match policy {
+        "Background" => Ok(Propagation::Background),
+        "Foreground" => Ok(Propagation::Foreground),
+        "Orphan" => Ok(Propagation::Orphan),
+        other => Err(ApiError::bad_request(format!(
+            "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+        ))),
+    }
+}
+
+/// Options of list and watch.
+#[derive(Clone, Default)]
+pub struct ListOptions {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+    pub resource_version: Option<String>,
+    pub send_initial_events: Option<bool>,
+}
+
+impl ListOptions {
+    /// No label or field selector: every object matches.
+    pub fn is_unfiltered(&self) -> bool {
+        self.labels == LabelSelector::default() && self.fields == FieldSelector::default()
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        self.labels.matches(object) && self.fields.matches(object)
+    }
+}
+
+pub struct ListResult {
+    pub items: Vec<Arc<Value>>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    pub remaining: Option<usize>,
+}
+
+/// A started watch: the initial events to send, then the live subscription.
+pub struct WatchStart {
+    pub initial: Vec<Arc<Value>>,
+    pub subscription: Option<Subscription>,
+    pub resource_version: u64,
+}
