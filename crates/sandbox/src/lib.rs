@@ -31,20 +31,20 @@
 //! # Ok(()) }
 //! ```
 
-pub mod api;
-pub mod catalog;
+mod api;
+mod catalog;
 mod codec;
-pub mod discovery;
+mod discovery;
 mod protobuf;
-pub mod rollout;
-pub mod schema;
-pub mod selector;
+mod rollout;
+mod schema;
+mod selector;
 mod server;
-pub mod status;
-pub mod store;
-pub mod table;
+mod status;
+mod store;
+mod table;
 mod tls;
-pub mod validation;
+mod validation;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,7 @@ pub use tls::CredentialsError;
 /// How `driftless sandbox` is set up.
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
+    /// Where the API server listens (port 0: any free port).
     pub listen: SocketAddr,
     /// Where objects and credentials are kept; `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
@@ -81,32 +82,45 @@ impl Default for SandboxConfig {
     }
 }
 
+/// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error(
         "cannot listen on {addr}; is another sandbox or API server using it? pick another with --listen"
     )]
+    /// The listen address is taken or not allowed.
     Listen {
+        /// The address asked for.
         addr: SocketAddr,
+        /// The operating system's answer.
         #[source]
         source: std::io::Error,
     },
     #[error("cannot create the data directory {path}")]
+    /// `--data-dir` cannot be created.
     DataDir {
+        /// The directory.
         path: PathBuf,
+        /// The operating system's answer.
         #[source]
         source: std::io::Error,
     },
     #[error("cannot write the kubeconfig {path}")]
+    /// The kubeconfig cannot be written.
     Kubeconfig {
+        /// Where it was to go.
         path: PathBuf,
+        /// The operating system's answer.
         #[source]
         source: std::io::Error,
     },
+    /// The certificates or token cannot be made or read.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// The data directory's log cannot be replayed.
     #[error("cannot load stored objects")]
     Store(#[from] store::StoreError),
+    /// The replayed objects contradict each other (a damaged log).
     #[error("stored objects are inconsistent: {0}")]
     Inconsistent(String),
 }
@@ -124,6 +138,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// Starts the API server (and the simulated rollout) as `config` says.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         if let Some(dir) = &config.data_dir {
             std::fs::create_dir_all(dir).map_err(|source| SandboxError::DataDir {
@@ -187,10 +202,12 @@ impl Sandbox {
         })
     }
 
+    /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// `https://<address>`, as the kubeconfig names the server.
     pub fn server_url(&self) -> String {
         format!("https://{}", self.addr)
     }
@@ -200,6 +217,7 @@ impl Sandbox {
         &self.kubeconfig
     }
 
+    /// Where the kubeconfig was written, when it was.
     pub fn kubeconfig_path(&self) -> Option<&Path> {
         self.kubeconfig_path.as_deref()
     }

@@ -166,14 +166,6 @@ impl FieldSelector {
             (actual == *value) == *equal
         })
     }
-
-    /// The name this selector pins, if any: lets a watch skip other objects cheaply.
-    pub fn pinned_name(&self) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(field, equal, _)| field == "metadata.name" && *equal)
-            .map(|(_, _, v)| v.as_str())
-    }
 }
 
 #[cfg(test)]
@@ -217,7 +209,6 @@ mod tests {
         let sel = FieldSelector::parse("metadata.name=web,metadata.namespace!=dev", "ConfigMap")
             .expect("parse");
         assert!(sel.matches(&o));
-        assert_eq!(sel.pinned_name(), Some("web"));
         let err = FieldSelector::parse("spec.replicas=1", "Deployment").expect_err("unsupported");
         assert!(err.contains("field label not supported"), "{err}");
     }

@@ -13,18 +13,28 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose,
 };
 
+/// Why the sandbox's certificates or token could not be made or read.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
+    /// Generating the CA or serving certificate failed.
     #[error("cannot generate the sandbox certificates")]
     Generate(#[from] rcgen::Error),
+    /// A credentials file cannot be read or written.
     #[error("cannot read or write {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's answer.
         #[source]
         source: std::io::Error,
     },
     #[error("{path} is not a usable PEM file; delete it to have it made anew")]
-    BadPem { path: PathBuf },
+    /// A stored certificate or key is damaged.
+    BadPem {
+        /// The file.
+        path: PathBuf,
+    },
+    /// rustls refused the certificates.
     #[error("cannot build the TLS configuration")]
     Tls(#[from] rustls::Error),
 }
