@@ -36,9 +36,11 @@ impl fmt::Display for Action {
 /// One object's outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
+    /// Which object.
     pub id: ObjectId,
     /// The version part of the object's apiVersion, such as `v1`.
     pub version: String,
+    /// What was being done.
     pub action: Action,
 }
 
@@ -46,6 +48,7 @@ pub struct Change {
 /// the objects were handled.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChangeSet {
+    /// One entry per object, in the order they were handled.
     pub entries: Vec<Change>,
 }
 
@@ -91,7 +94,9 @@ impl Action {
 /// [`Applier::diff`](crate::Applier::diff)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectDiff {
+    /// Which object.
     pub id: ObjectId,
+    /// What was being done.
     pub action: Action,
     /// The object in the cluster now, if it exists.
     pub live: Option<Value>,

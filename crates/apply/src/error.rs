@@ -18,6 +18,7 @@ pub enum ApplyError {
         index: usize,
         /// What is known of it (`Kind/name`).
         object: String,
+        /// What is wrong with it.
         problem: String,
     },
     /// The cluster serves no such kind.
@@ -25,44 +26,74 @@ pub enum ApplyError {
         "{object}: the cluster has no API resource for apiVersion {api_version:?} kind {kind:?}; is its CRD installed or in this set?"
     )]
     UnknownKind {
+        /// The object, as `Kind/namespace/name`.
         object: String,
+        /// The apiVersion, as written.
         api_version: String,
+        /// The kind, as written.
         kind: String,
     },
     /// A namespaced object without a namespace.
     #[error(
         "{object}: {kind} is namespaced but the object has no namespace; set metadata.namespace or the Kustomization's targetNamespace"
     )]
-    MissingNamespace { object: String, kind: String },
+    MissingNamespace {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// The kind, as written.
+        kind: String,
+    },
     /// The server rejected the object (422); its message names the field.
     #[error("{object} is invalid: {message}; fix the manifest")]
-    Invalid { object: String, message: String },
+    Invalid {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The server has nowhere to put the object, usually because its
     /// namespace does not exist.
     #[error(
         "{object}: the server has nowhere to put it ({message}); create its namespace or add the Namespace to this set"
     )]
-    NotFound { object: String, message: String },
+    NotFound {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An immutable field changed and recreating the object is not allowed.
     #[error(
         "{object}: immutable field(s) {} changed; set spec.force: true or annotate the object kustomize.toolkit.fluxcd.io/force: enabled to recreate it",
         fields.join(", ")
     )]
-    Immutable { object: String, fields: Vec<String> },
+    Immutable {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// The immutable fields that changed.
+        fields: Vec<String>,
+    },
     /// CRDs applied in the first stage did not become Established in time.
     #[error(
         "CustomResourceDefinition(s) {} not established after {timeout:?}; check their spec (names, versions, schema)",
         crds.join(", ")
     )]
     CrdNotEstablished {
+        /// The CRDs not yet established.
         crds: Vec<String>,
+        /// The limit that passed.
         timeout: Duration,
     },
     /// An object deleted for recreation did not go away.
     #[error(
         "{object}: still present {timeout:?} after deleting it to recreate it; check its finalizers"
     )]
-    RecreateTimeout { object: String, timeout: Duration },
+    RecreateTimeout {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// The limit that passed.
+        timeout: Duration,
+    },
     /// An inventory entry that is not `<namespace>_<name>_<group>_<kind>`.
     #[error("inventory entry is malformed; remove it from the status inventory")]
     Inventory(#[source] InvalidObjectId),
@@ -71,9 +102,11 @@ pub enum ApplyError {
         "{object}: {action} failed; check the cluster's API server and this object's permissions"
     )]
     Api {
+        /// The object, as `Kind/namespace/name`.
         object: String,
         /// What was being done (`dry-run apply`, `delete`, ...).
         action: &'static str,
+        /// The API server's answer.
         #[source]
         source: kube::Error,
     },

@@ -15,10 +15,15 @@ use serde_json::Value;
 /// Which objects a rule applies to; an unset field matches anything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IgnoreTarget {
+    /// API group of the objects.
     pub group: Option<String>,
+    /// API version of the objects.
     pub version: Option<String>,
+    /// The kind, as written.
     pub kind: Option<String>,
+    /// Name of the object.
     pub name: Option<String>,
+    /// Namespace of the objects.
     pub namespace: Option<String>,
     /// `key=value` pairs, comma-separated, all of which must hold.
     pub label_selector: Option<String>,
@@ -29,6 +34,7 @@ pub struct IgnoreTarget {
 /// JSON pointers (`/spec/replicas`) to leave alone on matching objects.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IgnoreRule {
+    /// JSON pointers (RFC 6901) of the fields that keep their live value.
     pub paths: Vec<String>,
     /// None: every object.
     pub target: Option<IgnoreTarget>,

@@ -82,6 +82,7 @@ pub struct Applier {
 }
 
 impl Applier {
+    /// An applier acting through `client` with `options`.
     pub fn new(client: kube::Client, options: ApplyOptions) -> Applier {
         Applier {
             client,

@@ -173,6 +173,7 @@ pub enum ControllerError {
         #[source]
         source: kube::Error,
     },
+    /// The artifact downloader's TLS setup failed.
     #[error("cannot build the HTTP client that downloads artifacts")]
     HttpClient(#[source] reqwest::Error),
     /// A reconciler's watch ended, which only a bug or a lost API server causes.

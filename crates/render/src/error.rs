@@ -9,51 +9,79 @@ pub enum BuildError {
     /// A file or directory could not be read.
     #[error("{}: cannot read", path.display())]
     Read {
+        /// The file or directory.
         path: PathBuf,
+        /// The operating system's answer.
         #[source]
         source: std::io::Error,
     },
     /// A file is not valid YAML.
     #[error("{}: invalid YAML", path.display())]
     Yaml {
+        /// The file or directory.
         path: PathBuf,
+        /// The parser's message.
         #[source]
         source: YamlError,
     },
     /// A field holds a value we cannot use.
     #[error("{}: {field}: {message}", file.display())]
     Invalid {
+        /// The kustomization file.
         file: PathBuf,
+        /// The field, as written.
         field: String,
+        /// What is wrong.
         message: String,
     },
     /// A field we do not implement; never silently ignored.
     #[error("{}: field `{field}` is not supported by driftless", file.display())]
-    Unsupported { file: PathBuf, field: String },
+    Unsupported {
+        /// The kustomization file.
+        file: PathBuf,
+        /// The field, as written.
+        field: String,
+    },
     /// A remote resource; builds never touch the network.
     #[error("{}: {field}: remote resource {url:?} is not allowed (builds never use the network)", file.display())]
     Remote {
+        /// The kustomization file.
         file: PathBuf,
+        /// The field, as written.
         field: String,
+        /// The repository's or server's URL.
         url: String,
     },
     /// A path that escapes the directory it may be loaded from.
     #[error("{}: {field}: security; file '{}' is not in or below '{}'", file.display(), target.display(), root.display())]
     OutsideRoot {
+        /// The kustomization file.
         file: PathBuf,
+        /// The field, as written.
         field: String,
+        /// Where it points.
         target: PathBuf,
+        /// The directory it must stay in.
         root: PathBuf,
     },
     /// A problem with the set of resources (conflicts, ambiguous references…).
     #[error("{}: {message}", file.display())]
-    Resources { file: PathBuf, message: String },
+    Resources {
+        /// The kustomization file.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A nested kustomization failed.
     #[error("{}: {field}: accumulating resources from '{entry}'", file.display())]
     Nested {
+        /// The kustomization file.
         file: PathBuf,
+        /// The field, as written.
         field: String,
+        /// The entry, as written.
         entry: String,
+        /// Why the nested build failed.
         #[source]
         source: Box<BuildError>,
     },
@@ -69,10 +97,20 @@ pub struct YamlError(pub String);
 pub enum SubstituteError {
     /// Strict mode: a variable with no value and no default.
     #[error("{object}: variable '{var}' is not defined and has no default")]
-    Undefined { object: String, var: String },
+    Undefined {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// The variable's name.
+        var: String,
+    },
     /// A `${` with no closing brace, or an invalid name.
     #[error("{object}: malformed variable expression '{expr}'")]
-    Malformed { object: String, expr: String },
+    Malformed {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// The expression, as written.
+        expr: String,
+    },
     /// The input stream is not valid YAML.
     #[error("invalid YAML")]
     Yaml(#[source] YamlError),

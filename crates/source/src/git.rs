@@ -35,7 +35,12 @@ pub enum GitReference {
     /// Any full reference name, e.g. `refs/heads/main` or `refs/pull/42/head`.
     Name(String),
     /// A fixed commit (full hex hash); `branch` only names it in the revision.
-    Commit { sha: String, branch: Option<String> },
+    Commit {
+        /// The full commit hash.
+        sha: String,
+        /// The branch the commit is on, for the revision.
+        branch: Option<String>,
+    },
 }
 
 impl Default for GitReference {
@@ -61,12 +66,19 @@ impl std::fmt::Display for GitReference {
 #[derive(Clone, PartialEq, Eq)]
 pub enum GitAuth {
     /// HTTP basic auth.
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or token.
+        password: String,
+    },
     /// HTTP `Authorization: Bearer <token>`.
     Bearer(String),
     /// SSH private key (OpenSSH/PEM text) and the `known_hosts` lines the server key must match.
     Ssh {
+        /// The private key, in OpenSSH format.
         identity: String,
+        /// The server's host keys, in known_hosts format.
         known_hosts: String,
     },
 }
@@ -87,8 +99,11 @@ impl std::fmt::Debug for GitAuth {
 /// A request to produce an artifact from a git repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitSource {
+    /// The repository's or server's URL.
     pub url: String,
+    /// The reference as given (branch, tag or name).
     pub reference: GitReference,
+    /// Credentials, when the repository needs them.
     pub auth: Option<GitAuth>,
     /// Extra ignore rules (gitignore syntax), applied after `.sourceignore` files.
     pub ignore: Option<String>,
@@ -101,6 +116,7 @@ pub struct GitSource {
 }
 
 impl GitSource {
+    /// A request for `url` at `reference`, with no credentials and the defaults.
     pub fn new(url: impl Into<String>, reference: GitReference) -> Self {
         GitSource {
             url: url.into(),
@@ -117,6 +133,7 @@ impl GitSource {
 /// What the remote said about the tracked reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Resolved {
+    /// The commit asked for.
     pub commit: ObjectId,
     /// Flux's revision string.
     pub revision: String,

@@ -58,10 +58,12 @@ impl ArtifactPath {
         Ok(ArtifactPath(parts.join("/")))
     }
 
+    /// The path, `/`-separated and relative.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// Whether it names the artifact's root.
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }

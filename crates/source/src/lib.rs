@@ -85,12 +85,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The artifact now in storage (new or unchanged).
     pub fn artifact(&self) -> &Artifact {
         match self {
             Outcome::Unchanged(a) | Outcome::Updated(a) => a,
         }
     }
 
+    /// Whether a new artifact was stored.
     pub fn is_updated(&self) -> bool {
         matches!(self, Outcome::Updated(_))
     }
@@ -105,15 +107,18 @@ pub struct GitFetcher {
 }
 
 impl GitFetcher {
+    /// A fetcher storing artifacts in `storage`, with default options.
     pub fn new(storage: Storage) -> Self {
         Self::with_options(storage, FetchOptions::default())
     }
 
+    /// A fetcher storing artifacts in `storage`, with `options`.
     pub fn with_options(storage: Storage, options: FetchOptions) -> Self {
         install_crypto_provider();
         GitFetcher { storage, options }
     }
 
+    /// Where the artifacts are stored.
     pub fn storage(&self) -> &Storage {
         &self.storage
     }

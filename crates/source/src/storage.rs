@@ -26,11 +26,14 @@ use crate::Error;
 pub struct ArtifactKey {
     /// Lower-case kind, e.g. `gitrepository`.
     pub kind: String,
+    /// The object's namespace.
     pub namespace: String,
+    /// The object's name.
     pub name: String,
 }
 
 impl ArtifactKey {
+    /// The key of the artifacts of `kind` `namespace/name`.
     pub fn new(
         kind: impl Into<String>,
         namespace: impl Into<String>,
@@ -81,12 +84,14 @@ pub struct Artifact {
     pub digest: String,
     /// Size of the tarball in bytes.
     pub size: u64,
+    /// When it was stored.
     pub last_update_time: OffsetDateTime,
 }
 
 /// The storage directory.
 #[derive(Debug, Clone)]
 pub struct Storage {
+    /// The directory it must stay in.
     root: PathBuf,
 }
 
@@ -98,6 +103,7 @@ impl Storage {
         Ok(Storage { root })
     }
 
+    /// The storage directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -271,6 +277,7 @@ impl Storage {
 struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
+    /// Its size in bytes.
     size: u64,
 }
 

@@ -16,11 +16,13 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A running sandbox; stopped when dropped with its runtime.
 pub struct TestCluster {
+    /// The running API server.
     pub sandbox: Sandbox,
     dir: tempfile::TempDir,
 }
 
 impl TestCluster {
+    /// Starts a sandbox on a free loopback port with its kubeconfig in a temporary directory.
     pub async fn start() -> TestCluster {
         let dir = tempfile::tempdir().expect("a temp dir");
         let sandbox = Sandbox::start(SandboxConfig {
@@ -34,6 +36,7 @@ impl TestCluster {
         TestCluster { sandbox, dir }
     }
 
+    /// The kubeconfig kubectl and kube-rs use to reach this cluster.
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
     }

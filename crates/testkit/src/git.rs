@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The user the HTTP servers accept with basic auth.
 pub const BASIC_USER: &str = "flux";
+/// The password of [`BASIC_USER`].
 pub const BASIC_PASSWORD: &str = "s3cret";
+/// The token the HTTP servers accept as `Authorization: Bearer`.
 pub const BEARER_TOKEN: &str = "tok-123";
 
 /// Run `git` with a fixed identity and dates from the environment; panic on failure.
@@ -63,12 +66,16 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) -> bool {
 
 /// A fixture: a work tree whose `main` is pushed to `<root>/<name>.git`.
 pub struct Fixture {
+    /// The work tree commits are made in.
     pub work: PathBuf,
+    /// The bare repository the servers serve.
     pub bare: PathBuf,
+    /// The repository's name (`<name>.git` under the served root).
     pub name: String,
 }
 
 impl Fixture {
+    /// A new repository `name` under `root`, with an empty work tree on `main`.
     pub fn new(root: &Path, name: &str) -> Self {
         let bare = root.join(format!("{name}.git"));
         let work = root.join(format!("{name}-work"));
@@ -96,6 +103,7 @@ impl Fixture {
         }
     }
 
+    /// Writes `content` to `path` in the work tree, creating directories.
     pub fn write(&self, path: &str, content: &str) -> &Self {
         let p = self.work.join(path);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
@@ -103,6 +111,7 @@ impl Fixture {
         self
     }
 
+    /// Makes `path` a symbolic link to `target` in the work tree.
     pub fn symlink(&self, path: &str, target: &str) -> &Self {
         let p = self.work.join(path);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
@@ -126,6 +135,7 @@ impl Fixture {
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
+    /// Tags `HEAD` (annotated or lightweight) and pushes the tag.
     pub fn tag(&self, name: &str, annotated: bool) {
         if annotated {
             git(&self.work, &["tag", "-a", name, "-m", name]);
@@ -136,12 +146,15 @@ impl Fixture {
     }
 }
 
+/// `git daemon` serving a directory of bare repositories on loopback.
 pub struct GitDaemon {
     child: Child,
+    /// The port it listens on.
     pub port: u16,
 }
 
 impl GitDaemon {
+    /// Starts `git daemon` for the repositories under `root` on a free port.
     pub fn start(root: &Path) -> Self {
         // Run git-daemon itself: `git daemon` would fork it as a child that
         // killing `git` leaves behind.
@@ -169,6 +182,7 @@ impl GitDaemon {
         panic!("git daemon could not start");
     }
 
+    /// `git://` URL of the repository `name`.
     pub fn url(&self, name: &str) -> String {
         format!("git://127.0.0.1:{}/{name}.git", self.port)
     }
@@ -181,8 +195,10 @@ impl Drop for GitDaemon {
     }
 }
 
+/// lighttpd in front of `git http-backend`, with basic and bearer auth.
 pub struct HttpServer {
     child: Child,
+    /// The port it listens on.
     pub port: u16,
     _conf_dir: tempfile::TempDir,
 }
@@ -319,14 +335,17 @@ pub fn keygen(path: &Path) -> (String, String) {
 /// `sshd` on loopback accepting one client key for the current user.
 pub struct SshServer {
     child: Child,
+    /// The port it listens on.
     pub port: u16,
     /// The host's public key line (`ssh-ed25519 AAAA... test`).
     pub host_key: String,
+    /// The user clients log in as.
     pub user: String,
     _dir: tempfile::TempDir,
 }
 
 impl SshServer {
+    /// Starts sshd on a free port, accepting `client_public_key` only.
     pub fn start(client_public_key: &str) -> Self {
         // sshd's privilege separation directory.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
@@ -372,6 +391,7 @@ impl SshServer {
         panic!("sshd could not start");
     }
 
+    /// `ssh://` URL of the bare repository at `bare`.
     pub fn url(&self, bare: &Path) -> String {
         format!(
             "ssh://{}@127.0.0.1:{}{}",
@@ -381,6 +401,7 @@ impl SshServer {
         )
     }
 
+    /// The server's host key, as a `known_hosts` line for this port.
     pub fn known_hosts(&self) -> String {
         format!("[127.0.0.1]:{} {}\n", self.port, self.host_key)
     }

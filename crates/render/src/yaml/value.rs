@@ -10,43 +10,56 @@ pub type Map = IndexMap<String, Value>;
 /// A decoded YAML value, as go-yaml v3 would decode it into `interface{}`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// `null` (and empty values).
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// An integer, as wide as Go's int64 and uint64 together.
     Int(i128),
+    /// A float.
     Float(f64),
+    /// A string.
     Str(String),
+    /// A sequence.
     Seq(Vec<Value>),
+    /// A mapping, in document order.
     Map(Map),
 }
 
 impl Value {
+    /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
             _ => None,
         }
     }
+    /// The mapping, if this is one.
     pub fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
+    /// The mapping to change, if this is one.
     pub fn as_map_mut(&mut self) -> Option<&mut Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
+    /// The sequence, if this is one.
     pub fn as_seq(&self) -> Option<&Vec<Value>> {
         match self {
             Value::Seq(s) => Some(s),
             _ => None,
         }
     }
+    /// The value under `key`, if this is a mapping that has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.as_map().and_then(|m| m.get(key))
     }
+    /// The value under `key` to change.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.as_map_mut().and_then(|m| m.get_mut(key))
     }
@@ -58,9 +71,11 @@ impl Value {
         }
         Some(cur)
     }
+    /// The string at the path of `keys`, if there is one.
     pub fn str_at(&self, keys: &[&str]) -> Option<&str> {
         self.path(keys).and_then(Value::as_str)
     }
+    /// Whether this is `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
@@ -75,6 +90,7 @@ impl Value {
             _ => None,
         }
     }
+    /// The YAML type's name, for error messages (`a mapping`).
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "null",
