@@ -118,7 +118,7 @@ mod tests {
         match obj.get("type").and_then(Value::as_str) {
             Some("object") => {}
             Some("array") if !obj.contains_key("items") => {
-                out.push(format!("{path}: array without items"))
+                out.push(format!("{path}: array without items"));
             }
             Some("string" | "integer" | "number" | "boolean" | "array") => {}
             Some(other) => out.push(format!("{path}: type {other}")),

@@ -137,7 +137,10 @@ pub struct Table {
 impl Table {
     pub fn new(header: &[&str]) -> Table {
         Table {
-            header: header.iter().map(|h| h.to_string()).collect(),
+            header: header
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             rows: Vec::new(),
         }
     }

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("__controller") {
         return controller_main(&args[1..]);
     }
-    let which = args.first().map(String::as_str).unwrap_or("all");
+    let which = args.first().map_or("all", String::as_str);
     if !matches!(which, "sources" | "kustomizations" | "all") || args.len() > 1 {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
@@ -681,8 +681,7 @@ where
         let ready = api
             .list(&ListParams::default())
             .await
-            .map(|l| l.items.iter().filter(|o| o.is_ready()).count())
-            .unwrap_or(0);
+            .map_or(0, |l| l.items.iter().filter(|o| o.is_ready()).count());
         if ready >= count || start.elapsed() > deadline {
             return (start.elapsed(), ready);
         }

@@ -115,8 +115,7 @@ impl ControllerOptions {
 fn default_identity() -> String {
     std::env::var("POD_NAME").unwrap_or_else(|_| {
         let host = std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_else(|_| "localhost".to_owned());
+            .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned());
         format!("{host}-{}", std::process::id())
     })
 }

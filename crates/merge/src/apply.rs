@@ -553,7 +553,7 @@ pub fn server_side_apply(
     }
     let w = Walker { schema };
     let cfg = strip_nulls(applied);
-    let live_clean = live.map(managed::without).unwrap_or_else(|| json!({}));
+    let live_clean = live.map_or_else(|| json!({}), managed::without);
     let mut entries = managed::read(live.and_then(managed::raw));
     if let Some(live) = live
         && entries.is_empty()
@@ -684,7 +684,7 @@ pub fn track_update(
         }
         _ => managed::read(old_raw),
     };
-    let old_clean = old.map(managed::without).unwrap_or_else(|| json!({}));
+    let old_clean = old.map_or_else(|| json!({}), managed::without);
     let mut out = managed::without(&new);
     let diff = w.compare(&old_clean, &out, &mut Vec::new());
     let changed = w.strip(diff.added.union(&diff.modified));
@@ -1053,7 +1053,7 @@ mod tests {
             "spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}});
         match server_side_apply(None, &bad, "m", false, &schema(), T1) {
             Err(ApplyError::Invalid { path, .. }) => {
-                assert_eq!(path, ".spec.template.spec.containers")
+                assert_eq!(path, ".spec.template.spec.containers");
             }
             other => panic!("expected invalid, got {other:?}"),
         }

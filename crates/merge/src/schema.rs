@@ -264,7 +264,7 @@ impl MergeSchema {
                 s.granular_map(".spec.selector");
             }
             ("", "ReplicationController") => s.granular_map(".spec.selector"),
-            ("apps", _) | ("batch", _) | ("policy", _) => {
+            ("apps" | "batch" | "policy", _) => {
                 s.atomic_map("spec.selector");
             }
             ("rbac.authorization.k8s.io", _) => {

@@ -102,7 +102,10 @@ impl<C: Clock> DuplicateEventLimiter<C> {
         let now = self.clock.now();
         // A poisoned lock only means another thread panicked mid-update; the
         // map is still usable.
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.sweep(&mut state, now);
         match state.window_start.get(&key) {
             Some(start) if now.duration_since(*start) < self.interval => Admission::Duplicate,
@@ -115,7 +118,7 @@ impl<C: Clock> DuplicateEventLimiter<C> {
 
     /// Number of keys currently remembered.
     pub fn tracked_keys(&self) -> usize {
-        self.state.lock().map(|s| s.window_start.len()).unwrap_or(0)
+        self.state.lock().map_or(0, |s| s.window_start.len())
     }
 
     fn sweep(&self, state: &mut LimiterState, now: Instant) {

@@ -109,7 +109,7 @@ fn timed(cmd: &mut Command) -> (f64, u64, String) {
 
 fn try_timed(cmd: &mut Command) -> Result<(f64, u64, String), String> {
     let prog = cmd.get_program().to_owned();
-    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let args: Vec<_> = cmd.get_args().map(std::borrow::ToOwned::to_owned).collect();
     let t = Instant::now();
     let out = Command::new("/usr/bin/time")
         .arg("-f")

@@ -50,7 +50,7 @@ pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildErro
     let mut acc = Accumulator::default();
     accumulate(kust, &mut acc)?;
     // Last steps, once, at the top.
-    for r in acc.resources.iter_mut() {
+    for r in &mut acc.resources {
         if r.needs_hash {
             let h = crate::hash::name_hash(&r.obj);
             let n = format!("{}-{h}", r.name());
@@ -78,7 +78,7 @@ pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildErro
         }
     }
     if origin_annotations {
-        for r in acc.resources.iter_mut() {
+        for r in &mut acc.resources {
             add_origin_annotation(r, &kust.dir);
         }
     }
@@ -102,7 +102,7 @@ pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildErro
                         "legacySortOptions may only be set with order: legacy",
                     ));
                 }
-                fifo = true
+                fifo = true;
             }
             Some("legacy") => {
                 if let Some(l) = so.get("legacySortOptions") {

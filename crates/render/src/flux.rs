@@ -311,9 +311,7 @@ pub fn to_json(value: &Value) -> Json {
             .map(Json::from)
             .or_else(|_| u64::try_from(*i).map(Json::from))
             .unwrap_or_else(|_| Json::String(i.to_string())),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Json::Number)
-            .unwrap_or(Json::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
         Value::Str(s) => Json::String(s.clone()),
         Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
         Value::Map(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),

@@ -14,7 +14,7 @@ pub fn name_hash(obj: &Value) -> String {
         if obj
             .get(key)
             .and_then(Value::as_map)
-            .is_none_or(|m| m.is_empty())
+            .is_none_or(indexmap::IndexMap::is_empty)
         {
             return "\"\"".to_string();
         }

@@ -349,7 +349,7 @@ pub fn fix(
                                 });
                             let _ = applies;
                             let mut items = items.clone();
-                            for it in items.iter_mut() {
+                            for it in &mut items {
                                 if let Value::Str(v) = it
                                     && let Some((name, _)) = pick(v)
                                 {

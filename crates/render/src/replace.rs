@@ -15,11 +15,11 @@ pub fn split_path(p: &str) -> Vec<String> {
         match c {
             '[' => {
                 depth += 1;
-                cur.push(c)
+                cur.push(c);
             }
             ']' => {
                 depth -= 1;
-                cur.push(c)
+                cur.push(c);
             }
             '.' if depth == 0 => out.push(std::mem::take(&mut cur)),
             c => cur.push(c),

@@ -145,8 +145,7 @@ impl Resource {
     pub fn orig_name(&self) -> &str {
         self.prev_names
             .first()
-            .map(String::as_str)
-            .unwrap_or_else(|| self.name())
+            .map_or_else(|| self.name(), String::as_str)
     }
     /// Every name this object has had, current included.
     pub fn all_names(&self) -> impl Iterator<Item = &str> {

@@ -71,7 +71,7 @@ fn apply_map(
 pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     acc.ids = None;
     if !acc.config.schema_kinds.is_empty() {
-        for r in acc.resources.iter_mut() {
+        for r in &mut acc.resources {
             r.has_schema = acc.config.schema_kinds.iter().any(|k| k == r.kind());
         }
     }
@@ -143,7 +143,7 @@ fn name_prefix_suffix(kust: &KustomizationFile, acc: &mut Accumulator) -> Result
     let prefix = kust.str_field("namePrefix")?.unwrap_or("");
     let suffix = kust.str_field("nameSuffix")?.unwrap_or("");
     if !prefix.is_empty() || !suffix.is_empty() {
-        for r in acc.resources.iter_mut() {
+        for r in &mut acc.resources {
             let g = r.gvk();
             if g.kind == "CustomResourceDefinition"
                 || (g.kind == "APIService" && g.group == "apiregistration.k8s.io")
@@ -260,7 +260,7 @@ fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Build
             fs("StatefulSet", "spec/replicas", true),
         ];
         specs.extend(acc.config.replicas.iter().cloned());
-        for r in acc.resources.iter_mut() {
+        for r in &mut acc.resources {
             if !r.all_names().any(|n| n == name) {
                 continue;
             }
@@ -283,7 +283,7 @@ fn images(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
         let field = format!("images[{i}]");
         let spec = ImageSpec::parse(kust, &field, img)?;
         let extra = acc.config.images.clone();
-        for r in acc.resources.iter_mut() {
+        for r in &mut acc.resources {
             images_walk(&mut r.obj, &spec);
             for s in &extra {
                 if s.applies_to(r) {
@@ -312,7 +312,7 @@ fn replacements(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), B
 }
 
 fn namespace(acc: &mut Accumulator, ns: &str) {
-    for r in acc.resources.iter_mut() {
+    for r in &mut acc.resources {
         let g = r.gvk();
         if !g.is_cluster_scoped() {
             r.set_namespace(ns);
@@ -415,7 +415,7 @@ pub fn split_image(image: &str) -> (String, Option<String>, Option<String>) {
         Some((r, d)) => (r, Some(d.to_string())),
         None => (image, None),
     };
-    let slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
     match rest[slash..].rfind(':') {
         Some(i) => {
             let at = slash + i;

@@ -39,11 +39,10 @@ impl Drop for Server {
 }
 
 fn binary() -> PathBuf {
-    std::env::var_os("DRIFTLESS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/driftless")
-        })
+    std::env::var_os("DRIFTLESS_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/driftless"),
+        PathBuf::from,
+    )
 }
 
 fn free_port() -> u16 {

@@ -402,7 +402,11 @@ impl Default for Catalog {
                     plural: b.plural.to_string(),
                     singular: b.kind.to_lowercase(),
                     namespaced: b.namespaced,
-                    short_names: b.short_names.iter().map(|s| s.to_string()).collect(),
+                    short_names: b
+                        .short_names
+                        .iter()
+                        .map(std::string::ToString::to_string)
+                        .collect(),
                     categories: if b.all_category {
                         vec!["all".to_string()]
                     } else {
@@ -603,8 +607,7 @@ pub fn resource_type_from_crd(crd: &Value) -> Result<ResourceType, String> {
         kind: kind.to_string(),
         plural: plural.to_string(),
         singular: str_at(crd, "/spec/names/singular")
-            .map(str::to_string)
-            .unwrap_or_else(|| kind.to_lowercase()),
+            .map_or_else(|| kind.to_lowercase(), str::to_string),
         namespaced,
         short_names: strings_at(crd, "/spec/names/shortNames"),
         categories: strings_at(crd, "/spec/names/categories"),

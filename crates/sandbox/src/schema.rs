@@ -123,7 +123,9 @@ static PATTERN_CACHE: LazyLock<std::sync::Mutex<std::collections::HashMap<String
     LazyLock::new(Default::default);
 
 fn pattern_matches(pattern: &str, text: &str) -> bool {
-    let mut cache = PATTERN_CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = PATTERN_CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let regex = cache
         .entry(pattern.to_string())
         .or_insert_with(|| Regex::new(pattern).ok());

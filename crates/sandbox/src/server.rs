@@ -315,7 +315,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     req.into_body()
         .collect()
         .await
-        .map(|c| c.to_bytes())
+        .map(http_body_util::Collected::to_bytes)
         .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))
 }
 
@@ -393,8 +393,7 @@ async fn resource(
                 let timeout = query
                     .get("timeoutSeconds")
                     .and_then(|t| t.parse().ok())
-                    .map(Duration::from_secs)
-                    .unwrap_or(DEFAULT_WATCH_TIMEOUT);
+                    .map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs);
                 let start = api.watch(&scope, &opts)?;
                 return Ok(watch_response(
                     scope,
@@ -416,7 +415,11 @@ async fn resource(
             }
             match table {
                 Some(include) => {
-                    let objects: Vec<&Value> = result.items.iter().map(|o| o.as_ref()).collect();
+                    let objects: Vec<&Value> = result
+                        .items
+                        .iter()
+                        .map(std::convert::AsRef::as_ref)
+                        .collect();
                     Ok(json_response(
                         200,
                         &table::table(&rt, &objects, include, true, meta),

@@ -238,16 +238,14 @@ impl Store {
         let mut state = self
             .state
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut txn = Txn { state: &mut state };
         f(&mut txn)
     }
 }
 
 fn is_last_line(path: &Path, index: usize) -> bool {
-    File::open(path)
-        .map(|f| BufReader::new(f).lines().count() == index + 1)
-        .unwrap_or(false)
+    File::open(path).is_ok_and(|f| BufReader::new(f).lines().count() == index + 1)
 }
 
 pub fn resource_version_of(object: &Value) -> Option<u64> {

@@ -163,9 +163,7 @@ impl Credentials {
                 (cert.pem(), key.serialize_pem())
             }
         };
-        let token = stored("token")?
-            .map(|t| t.trim().to_string())
-            .unwrap_or_else(random_token);
+        let token = stored("token")?.map_or_else(random_token, |t| t.trim().to_string());
         if let Some(dir) = dir {
             std::fs::create_dir_all(dir).map_err(|source| CredentialsError::Io {
                 path: dir.to_owned(),

@@ -289,8 +289,7 @@ pub fn check_immutable(rt: &ResourceType, old: &Value, new: &Value) -> Result<()
             let field = p.trim_start_matches('/').replace('/', ".");
             let value = new
                 .pointer(p)
-                .map(Value::to_string)
-                .unwrap_or_else(|| "null".into());
+                .map_or_else(|| "null".into(), Value::to_string);
             (field, format!("Invalid value: {value}: field is immutable"))
         })
         .collect();

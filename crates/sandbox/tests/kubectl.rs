@@ -1022,7 +1022,10 @@ async fn bad_input_gets_the_errors_a_real_server_gives_and_changes_nothing() {
         .await
         .ok();
     let stored = get_json(&sb, &["configmap", "web-config"]).await;
-    let count_before = sb.sandbox.as_ref().map(|s| s.object_count());
+    let count_before = sb
+        .sandbox
+        .as_ref()
+        .map(driftless_sandbox::Sandbox::object_count);
 
     // Malformed YAML: kubectl refuses it before sending anything.
     let out = sb
@@ -1168,7 +1171,12 @@ async fn bad_input_gets_the_errors_a_real_server_gives_and_changes_nothing() {
 
     let after = get_json(&sb, &["configmap", "web-config"]).await;
     assert_eq!(after, stored, "rejected writes change nothing");
-    assert_eq!(sb.sandbox.as_ref().map(|s| s.object_count()), count_before);
+    assert_eq!(
+        sb.sandbox
+            .as_ref()
+            .map(driftless_sandbox::Sandbox::object_count),
+        count_before
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -401,7 +401,7 @@ impl Walk<'_> {
                     EntryKind::Tree => self.collect(index, oid, &path)?,
                     EntryKind::Blob => self.entries.push(object(Kind::File { executable: false })),
                     EntryKind::BlobExecutable => {
-                        self.entries.push(object(Kind::File { executable: true }))
+                        self.entries.push(object(Kind::File { executable: true }));
                     }
                     EntryKind::Link => self.entries.push(object(Kind::Link)),
                     // A gitlink: the commit lives in another repository.

@@ -127,7 +127,7 @@ mod tests {
         }
         builder
             .into_inner()
-            .and_then(|gz| gz.finish())
+            .and_then(flate2::write::GzEncoder::finish)
             .expect("finish")
     }
 
@@ -229,7 +229,7 @@ mod tests {
             .expect("link");
         let bytes = builder
             .into_inner()
-            .and_then(|gz| gz.finish())
+            .and_then(flate2::write::GzEncoder::finish)
             .expect("finish");
         let (dir, result) = unpack(&bytes, &UnpackLimits::default());
         let err = result.expect_err("a link");

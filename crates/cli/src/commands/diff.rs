@@ -72,7 +72,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             Action::Configured => {
                 changed = true;
                 out.push_str(&format!("► {} drifted\n", subject(&diff.id)));
-                let live = diff.live.clone().map(clean).unwrap_or(Value::Null);
+                let live = diff.live.clone().map_or(Value::Null, clean);
                 let merged = clean(diff.merged.clone());
                 let (live, merged) = mask_secret(&diff.id.kind, live, merged);
                 out.push_str(&unified(&yaml(&live)?, &yaml(&merged)?, style));
@@ -175,10 +175,10 @@ fn unified(before: &str, after: &str, style: Style) -> String {
                 let line = line.trim_end_matches('\n');
                 match change.tag() {
                     similar::ChangeTag::Delete => {
-                        out.push_str(&style.paint("31", &format!("-{line}")))
+                        out.push_str(&style.paint("31", &format!("-{line}")));
                     }
                     similar::ChangeTag::Insert => {
-                        out.push_str(&style.paint("32", &format!("+{line}")))
+                        out.push_str(&style.paint("32", &format!("+{line}")));
                     }
                     similar::ChangeTag::Equal => out.push_str(&format!(" {line}")),
                 }

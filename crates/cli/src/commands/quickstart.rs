@@ -286,7 +286,7 @@ where
         match check().await {
             Ok(true) => return Ok(()),
             Ok(false) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Ok(false) => bail!("timed out after {}", seconds(STEP_TIMEOUT)),
             Err(error) => return Err(error),
@@ -382,7 +382,7 @@ impl Repo {
     /// Runs git in the work tree; every change is pushed at once.
     fn git(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = run_git(&self.work, args)?;
-        if matches!(args.first(), Some(&"commit") | Some(&"revert")) {
+        if matches!(args.first(), Some(&"commit" | &"revert")) {
             run_git(&self.work, &["push", "-q", "origin", "main"])?;
         }
         Ok(out)

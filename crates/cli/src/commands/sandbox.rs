@@ -25,8 +25,7 @@ pub struct Args {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit())
-        .map(|i| text.split_at(i))
-        .unwrap_or((text, "s"));
+        .map_or((text, "s"), |i| text.split_at(i));
     let value: u64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a duration; write it like 500ms, 2s or 1m"))?;

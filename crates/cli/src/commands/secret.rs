@@ -93,7 +93,7 @@ pub async fn apply_secret(global: &GlobalArgs, secret: Secret, export: bool) -> 
     }
     let cluster = connect(global).await?;
     let progress = Progress::new();
-    progress.action(&format!("applying Secret {}", name));
+    progress.action(&format!("applying Secret {name}"));
     // Applied as `data` so the result does not depend on the server
     // converting `stringData`.
     let data: BTreeMap<String, k8s_openapi::ByteString> = secret

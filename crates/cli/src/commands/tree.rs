@@ -85,7 +85,7 @@ async fn node(
         .status
         .as_ref()
         .and_then(|s| s.inventory.as_ref())
-        .map(|inventory| inventory.object_ids())
+        .map(driftless_api::inventory::ResourceInventory::object_ids)
         .transpose()
         .with_context(|| {
             format!("Kustomization {namespace}/{name}: status.inventory has an invalid entry")

@@ -113,10 +113,9 @@ async fn delete(
     progress: &Progress,
 ) -> anyhow::Result<()> {
     let label = object_label(manifest);
-    let api = match api_for(cluster, manifest).await {
-        Ok(api) => api,
-        // The kind is not served (e.g. no NetworkPolicy API): nothing to delete.
-        Err(_) => return Ok(()),
+    // The kind is not served (e.g. no NetworkPolicy API): nothing to delete.
+    let Ok(api) = api_for(cluster, manifest).await else {
+        return Ok(());
     };
     let name = manifest["metadata"]["name"].as_str().unwrap_or_default();
     match api.delete(name, &DeleteParams::background()).await {

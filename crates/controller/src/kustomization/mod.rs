@@ -290,7 +290,11 @@ impl Kustomizations {
         }
         if !checked.yielded.is_empty() {
             // Nothing is pruned: the set applied is not what git asks for.
-            let lines: Vec<String> = checked.yielded.iter().map(|c| c.describe()).collect();
+            let lines: Vec<String> = checked
+                .yielded
+                .iter()
+                .map(ownership::Contest::describe)
+                .collect();
             return Err(ReconcileError::retryable(
                 reasons::OWNERSHIP_CONFLICT,
                 format!("{}; remove the object from one of them", lines.join("; ")),

@@ -162,7 +162,7 @@ impl World {
                 .then_some(())
                 .ok_or(format!("color {color:?}"))
         })
-        .await
+        .await;
     }
 }
 

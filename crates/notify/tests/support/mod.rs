@@ -96,7 +96,7 @@ async fn record(
         method: method.to_string(),
         path: uri
             .path_and_query()
-            .map(|p| p.to_string())
+            .map(std::string::ToString::to_string)
             .unwrap_or_default(),
         headers,
         body: body.to_vec(),

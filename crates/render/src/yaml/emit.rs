@@ -272,7 +272,7 @@ impl Emitter {
     fn write_literal(&mut self, s: &str, indent: usize) {
         self.write("|");
         let first = s.chars().next();
-        if matches!(first, Some(' ') | Some('\n')) {
+        if matches!(first, Some(' ' | '\n')) {
             self.write("2");
         }
         let chars: Vec<char> = s.chars().collect();

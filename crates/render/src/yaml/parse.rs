@@ -146,7 +146,7 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Ta
     if let Some(tag) = tag {
         match tag.core_suffix() {
             Some("str") => return Value::Str(text.to_string()),
-            Some("int") | Some("float") | Some("bool") | Some("null") => {
+            Some("int" | "float" | "bool" | "null") => {
                 return resolve_plain(text);
             }
             _ => {}

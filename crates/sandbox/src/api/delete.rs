@@ -141,8 +141,7 @@ impl Api {
         }
         self.finalize_namespace(t, &name)?;
         Ok(t.get(&namespaces, "", &name)
-            .map(|o| o.as_ref().clone())
-            .unwrap_or_else(|| live.clone()))
+            .map_or_else(|| live.clone(), |o| o.as_ref().clone()))
     }
 
     /// Removes a terminating namespace once nothing is left in it.

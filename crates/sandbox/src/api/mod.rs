@@ -222,11 +222,15 @@ impl Api {
     }
 
     pub fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
-        self.catalog.read().unwrap_or_else(|p| p.into_inner())
+        self.catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn catalog_mut(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
-        self.catalog.write().unwrap_or_else(|p| p.into_inner())
+        self.catalog
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -66,7 +66,7 @@ impl Api {
     pub fn watch(&self, scope: &Scope, opts: &ListOptions) -> Result<WatchStart, ApiError> {
         let gr = scope.gr();
         let requested = match opts.resource_version.as_deref() {
-            None | Some("") | Some("0") => None,
+            None | Some("" | "0") => None,
             Some(rv) => Some(rv.parse::<u64>().map_err(|_| {
                 ApiError::bad_request(format!("invalid resource version: \"{rv}\""))
             })?),

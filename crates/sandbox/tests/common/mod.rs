@@ -87,7 +87,7 @@ impl TestSandbox {
     pub fn kubectl(&self, args: &[&str]) -> Kubectl {
         Kubectl {
             kubeconfig: self.kubeconfig_path(),
-            args: args.iter().map(|a| a.to_string()).collect(),
+            args: args.iter().map(std::string::ToString::to_string).collect(),
             stdin: None,
         }
     }
