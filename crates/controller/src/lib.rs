@@ -5,12 +5,19 @@
 //! and serves it over HTTP; the `Kustomization` reconciler downloads and
 //! verifies that artifact, renders it (`driftless-render`), applies, prunes
 //! and health-checks the result (`driftless-apply`), and writes Flux's
-//! status, events and metrics.
+//! status, events and metrics; the `Receiver` reconciler publishes webhook
+//! paths, and every event goes to the Alerts that select it
+//! (`driftless-notify`).
+//!
+//! Every kind is a [`Reconciler`](reconciler) on one scaffold (finalizer,
+//! schedule, time budget and panic boundary, typed failure, status patch,
+//! events, metrics); a new kind is a new module, not a new pattern.
 //!
 //! **Owns:** scheduling (kube-runtime's controller machinery: watches,
 //! intervals, retries, requested reconciles), mapping results onto
-//! conditions, events and metrics, the artifact and metrics HTTP servers,
-//! leader election. **Must not:** decide what a fetch, a render or an apply
+//! conditions, events and metrics, the artifact, metrics, events and
+//! receiver HTTP servers, the instrumented Kubernetes client, leader
+//! election. **Must not:** decide what a fetch, a render or an apply
 //! does — those decisions live in the crates above; this crate only calls
 //! them and reports.
 //!
