@@ -9,7 +9,7 @@
 //! paths, and every event goes to the Alerts that select it
 //! (`driftless-notify`).
 //!
-//! Every kind is a [`Reconciler`](reconciler) on one scaffold (finalizer,
+//! Every kind is a `Reconciler` (module `reconciler`) on one scaffold (finalizer,
 //! schedule, time budget and panic boundary, typed failure, status patch,
 //! events, metrics); a new kind is a new module, not a new pattern.
 //!
