@@ -255,6 +255,7 @@ pub async fn run(
         client.clone(),
         reflect::<driftless_api::Alert>(&client),
         reflect::<driftless_api::Provider>(&client),
+        metrics.clone(),
     );
     if let Some(addr) = options.events_listen {
         serve(addr, "events", notification::events_router(outbox.clone())).await?;

@@ -27,6 +27,9 @@ pub struct Metrics {
     applied: Family<Labels, Counter>,
     requests: Family<Labels, Counter>,
     request_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    notifications: Family<Labels, Gauge>,
+    events_dropped: Counter,
+    dispatch: std::sync::OnceLock<std::sync::Arc<driftless_notify::DispatchMetrics>>,
     encode_lock: Mutex<()>,
 }
 
@@ -68,6 +71,18 @@ impl Default for Metrics {
             "Latency of requests to the Kubernetes API (to the response headers), by verb and resource",
             request_duration.clone(),
         );
+        let notifications = Family::<Labels, Gauge>::default();
+        let events_dropped = Counter::default();
+        registry.register(
+            "driftless_notifications",
+            "Notifications since start, by provider type and result (sent, failed, dropped, retried)",
+            notifications.clone(),
+        );
+        registry.register(
+            "driftless_events_dropped",
+            "Events not sent to Alerts because the notification queue was full",
+            events_dropped.clone(),
+        );
         Metrics {
             registry,
             reconcile_duration,
@@ -75,6 +90,9 @@ impl Default for Metrics {
             applied,
             requests,
             request_duration,
+            notifications,
+            events_dropped,
+            dispatch: std::sync::OnceLock::new(),
             encode_lock: Mutex::new(()),
         }
     }
@@ -139,9 +157,39 @@ impl Metrics {
         self.requests.get_or_create(&labels).inc();
     }
 
+    /// Reports the notification dispatcher's counters from now on.
+    pub fn watch_dispatch(&self, dispatch: std::sync::Arc<driftless_notify::DispatchMetrics>) {
+        let _ = self.dispatch.set(dispatch);
+    }
+
+    /// An event that found the notification queue full.
+    pub fn record_event_dropped(&self) {
+        self.events_dropped.inc();
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         let _guard = self.encode_lock.lock().expect("metrics lock");
+        if let Some(dispatch) = self.dispatch.get() {
+            for (provider, sent, failed, dropped, retries) in dispatch.snapshot() {
+                for (result, count) in [
+                    ("sent", sent),
+                    ("failed", failed),
+                    ("dropped", dropped),
+                    ("retried", retries),
+                ] {
+                    if count > 0 {
+                        let labels = vec![
+                            ("type", provider.as_str().to_owned()),
+                            ("result", result.to_owned()),
+                        ];
+                        self.notifications
+                            .get_or_create(&labels)
+                            .set(i64::try_from(count).unwrap_or(i64::MAX));
+                    }
+                }
+            }
+        }
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out

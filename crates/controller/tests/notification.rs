@@ -204,7 +204,8 @@ async fn provider_server() -> (SocketAddr, Arc<Mutex<Vec<(HeaderMap, Bytes)>>>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_kustomization_sends_one_alert_and_no_secret_leaks() {
-    let world = World::start().await;
+    let metrics_addr = free_addr();
+    let world = World::start_with(|options| options.metrics_listen = Some(metrics_addr)).await;
     let (addr, seen) = provider_server().await;
     secret(
         &world,
@@ -313,6 +314,14 @@ async fn a_failing_kustomization_sends_one_alert_and_no_secret_leaks() {
         .filter(|(_, body)| String::from_utf8_lossy(body).contains("BuildFailed"))
         .count();
     assert_eq!(alerts, 1, "one failure, one alert");
+    let (_, metrics) =
+        driftless_testkit::cluster::http_get(&format!("http://{metrics_addr}/metrics"))
+            .expect("metrics");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains(r#"driftless_notifications{type="generic",result="sent"} 1"#),
+        "{metrics}"
+    );
 
     // The token is nowhere in the cluster's events or statuses.
     let events = Api::<Event>::namespaced(world.env.client.clone(), NS)

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use driftless_api::meta::LocalObjectReference;
 use driftless_api::{Alert, EventSeverity, Provider};
@@ -24,6 +23,8 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
+
+use crate::metrics::Metrics;
 
 /// Events waiting for delivery at most; more are dropped and counted.
 const QUEUE: usize = 1_000;
@@ -39,15 +40,20 @@ pub(crate) struct Outgoing {
 pub(crate) struct Outbox {
     queue: mpsc::Sender<Outgoing>,
     limiter: Arc<DuplicateEventLimiter>,
-    /// Events dropped because the queue was full.
-    pub dropped: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Outbox {
     /// Starts delivery against the Alerts and Providers in the stores.
-    pub fn start(client: kube::Client, alerts: Store<Alert>, providers: Store<Provider>) -> Outbox {
+    pub fn start(
+        client: kube::Client,
+        alerts: Store<Alert>,
+        providers: Store<Provider>,
+        metrics: Arc<Metrics>,
+    ) -> Outbox {
         let (queue, mut receiver) = mpsc::channel::<Outgoing>(QUEUE);
         let dispatcher = Dispatcher::start(DispatcherConfig::default());
+        metrics.watch_dispatch(dispatcher.metrics());
         tokio::spawn(async move {
             while let Some(outgoing) = receiver.recv().await {
                 deliver(&client, &alerts, &providers, &dispatcher, outgoing).await;
@@ -58,7 +64,7 @@ impl Outbox {
             limiter: Arc::new(DuplicateEventLimiter::new(
                 driftless_notify::DEFAULT_RATE_LIMIT_INTERVAL,
             )),
-            dropped: Arc::default(),
+            metrics,
         }
     }
 
@@ -70,7 +76,7 @@ impl Outbox {
         }
         exclude_internal_metadata(&mut outgoing.event);
         if self.queue.try_send(outgoing).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.record_event_dropped();
             tracing::warn!("notification queue full; an event was dropped");
         }
         true
