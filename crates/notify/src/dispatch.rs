@@ -192,6 +192,40 @@ impl Dispatcher {
             }
         }
     }
+
+    /// Like [`Dispatcher::try_send`], but waits up to `patience` for room in
+    /// the queue: for a caller that is itself a background queue (a burst
+    /// of one event to many Alerts should be delivered, not dropped), while
+    /// a reconcile keeps using `try_send` and never waits.
+    pub async fn send(
+        &self,
+        notifier: &Notifier,
+        event: &Event,
+        patience: Duration,
+    ) -> Result<Queued, DispatchError> {
+        let provider = notifier.provider_type();
+        let requests = notifier.build(event)?;
+        if requests.is_empty() {
+            return Ok(Queued::Nothing);
+        }
+        let count = requests.len();
+        let job = Job {
+            notifier: notifier.clone(),
+            requests,
+            object: event.object_ref(),
+        };
+        match tokio::time::timeout(patience, self.queue.send(job)).await {
+            Ok(Ok(())) => Ok(Queued::Requests(count)),
+            _ => {
+                self.metrics
+                    .counters(provider)
+                    .dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(provider = %provider, object = %event.object_ref(), "notification dropped: delivery queue full");
+                Err(DispatchError::QueueFull(provider))
+            }
+        }
+    }
 }
 
 async fn deliver(config: &DispatcherConfig, metrics: &DispatchMetrics, job: Job) {

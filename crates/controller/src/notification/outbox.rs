@@ -8,8 +8,9 @@
 //! events are rate limited as Flux does. Provider secrets are read when an
 //! event is delivered and never logged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use driftless_api::meta::LocalObjectReference;
 use driftless_api::{Alert, EventSeverity, Provider};
@@ -28,6 +29,10 @@ use crate::metrics::Metrics;
 
 /// Events waiting for delivery at most; more are dropped and counted.
 const QUEUE: usize = 1_000;
+
+/// How long delivery waits for room in the dispatcher's queue before
+/// dropping a notification.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// An event and the labels of the object it is about (for `matchLabels`).
 pub(crate) struct Outgoing {
@@ -55,8 +60,17 @@ impl Outbox {
         let dispatcher = Dispatcher::start(DispatcherConfig::default());
         metrics.watch_dispatch(dispatcher.metrics());
         tokio::spawn(async move {
+            let mut notifiers = Notifiers::default();
             while let Some(outgoing) = receiver.recv().await {
-                deliver(&client, &alerts, &providers, &dispatcher, outgoing).await;
+                deliver(
+                    &client,
+                    &alerts,
+                    &providers,
+                    &dispatcher,
+                    &mut notifiers,
+                    outgoing,
+                )
+                .await;
             }
         });
         Outbox {
@@ -83,11 +97,73 @@ impl Outbox {
     }
 }
 
+/// Notifiers already built, by Provider (its resourceVersion included, so
+/// an edit takes effect at once) and commit-status key; rebuilt after
+/// [`NOTIFIER_TTL`], so a rotated secret is read again. Building one reads
+/// the Provider's Secrets and makes an HTTP client: not once per alert.
+#[derive(Default)]
+struct Notifiers(HashMap<String, (Instant, Notifier)>);
+
+/// How long a built notifier (and the secrets it holds) is reused.
+const NOTIFIER_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Built notifiers kept at most; more and the cache starts over.
+const NOTIFIERS: usize = 1_000;
+
+impl Notifiers {
+    async fn get(
+        &mut self,
+        client: &kube::Client,
+        provider: &Provider,
+        event: &Event,
+    ) -> Result<Notifier, String> {
+        let key = notifier_key(provider, event);
+        if let Some((built, notifier)) = self.0.get(&key)
+            && built.elapsed() < NOTIFIER_TTL
+        {
+            return Ok(notifier.clone());
+        }
+        let notifier = Notifier::new(provider_config(client, provider, event).await?)
+            .map_err(|e| e.to_string())?;
+        if self.0.len() >= NOTIFIERS {
+            self.0.clear();
+        }
+        self.0.insert(key, (Instant::now(), notifier.clone()));
+        Ok(notifier)
+    }
+}
+
+/// What a notifier is built from, besides the Secrets: the Provider at its
+/// resourceVersion and, for commit statuses, the object the status is for.
+fn notifier_key(provider: &Provider, event: &Event) -> String {
+    let commit_status = provider
+        .spec
+        .type_
+        .as_str()
+        .parse::<ProviderType>()
+        .is_ok_and(ProviderType::is_commit_status);
+    let object = if commit_status {
+        format!(
+            "{}/{}",
+            event.involved_object.kind, event.involved_object.name
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{}/{}@{}#{object}",
+        provider.namespace().unwrap_or_default(),
+        provider.name_any(),
+        provider.resource_version().unwrap_or_default()
+    )
+}
+
 async fn deliver(
     client: &kube::Client,
     alerts: &Store<Alert>,
     providers: &Store<Provider>,
     dispatcher: &Dispatcher,
+    notifiers: &mut Notifiers,
     outgoing: Outgoing,
 ) {
     let Outgoing { event, labels } = outgoing;
@@ -105,23 +181,23 @@ async fn deliver(
         if provider.spec.suspend {
             continue;
         }
-        let config = match provider_config(client, &provider, &event).await {
-            Ok(config) => config,
+        let notifier = match notifiers.get(client, &provider, &event).await {
+            Ok(notifier) => notifier,
             Err(problem) => {
                 tracing::warn!(provider = %provider.name_any(), %namespace, %problem, "cannot send to the Provider");
                 continue;
             }
         };
-        if provider_gate(config.provider_type, &event) != ProviderGate::Send {
+        if provider_gate(notifier.provider_type(), &event) != ProviderGate::Send {
             continue;
         }
-        let sent = Notifier::new(config)
-            .map_err(|e| e.to_string())
-            .and_then(|notifier| {
-                dispatcher
-                    .try_send(&notifier, &filter.notification(&event).event)
-                    .map_err(|e| e.to_string())
-            });
+        // This task is itself behind a bounded queue, so it may wait for
+        // room: a burst of one event to many Alerts is delivered, not dropped.
+        let sent = dispatcher
+            .send(&notifier, &filter.notification(&event).event, PATIENCE)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
         if let Err(problem) = sent {
             tracing::warn!(provider = %provider.name_any(), %namespace, %problem, "cannot queue a notification");
         }
