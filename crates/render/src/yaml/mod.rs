@@ -65,4 +65,36 @@ mod tests {
             "p: hello world this is a very long string that should exceed the eighty column limit\n  for sure yes\n"
         );
     }
+
+    /// The "billion laughs" file: nine levels of ten aliases would expand
+    /// to a billion nodes; it must fail fast instead of eating memory.
+    #[test]
+    fn nested_aliases_are_refused_before_they_expand() {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..10 {
+            let prev = level - 1;
+            let refs = vec![format!("*a{prev}"); 10].join(", ");
+            text.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let error = parse_documents(&text).expect_err("refused");
+        assert!(error.contains("aliases expand to more than"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // A few honest aliases still work.
+        let docs = parse_documents("base: &b {x: 1}\nuse: *b\n").expect("parses");
+        assert_eq!(docs[0].path(&["use", "x"]), Some(&Value::Int(1)));
+    }
+
+    /// The parser bounds nesting itself (256 levels), flow and block alike.
+    #[test]
+    fn absurd_nesting_is_refused() {
+        let flow = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+        let error = parse_documents(&flow).expect_err("refused");
+        assert!(error.contains("recursion limit"), "{error}");
+        let block: String = (0..1_000)
+            .map(|i| format!("{}k:\n", "  ".repeat(i)))
+            .collect();
+        let error = parse_documents(&block).expect_err("refused");
+        assert!(error.contains("recursion limit"), "{error}");
+    }
 }

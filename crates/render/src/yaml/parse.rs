@@ -19,7 +19,9 @@ pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Va
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    // Each anchor with the number of nodes an alias to it copies.
+    let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
+    let mut expanded = 0usize;
     let mut root: Option<Value> = None;
     let mut in_doc = false;
     while let Some(ev) = parser.next_event() {
@@ -38,14 +40,23 @@ pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Va
                 in_doc = false;
                 continue;
             }
-            Event::Alias(id) => anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| format!("unknown alias at line {}", span.start.line()))?,
+            Event::Alias(id) => {
+                let (value, nodes) = anchors
+                    .get(&id)
+                    .ok_or_else(|| format!("unknown alias at line {}", span.start.line()))?;
+                expanded += nodes;
+                if expanded > MAX_ALIAS_NODES {
+                    return Err(format!(
+                        "line {}: aliases expand to more than {MAX_ALIAS_NODES} nodes (nested anchors, as in a \"billion laughs\" file); use fewer aliases",
+                        span.start.line()
+                    ));
+                }
+                value.clone()
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 let v = resolve_scalar(&text, style, tag.as_deref());
                 if anchor != 0 {
-                    anchors.insert(anchor, v.clone());
+                    anchors.insert(anchor, (v.clone(), 1));
                 }
                 v
             }
@@ -61,7 +72,7 @@ pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Va
                 Some(Frame::Seq(items, anchor)) => {
                     let v = Value::Seq(items);
                     if anchor != 0 {
-                        anchors.insert(anchor, v.clone());
+                        anchors.insert(anchor, (v.clone(), node_count(&v)));
                     }
                     v
                 }
@@ -76,7 +87,7 @@ pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Va
                     }
                     let v = Value::Map(m);
                     if anchor != 0 {
-                        anchors.insert(anchor, v.clone());
+                        anchors.insert(anchor, (v.clone(), node_count(&v)));
                     }
                     v
                 }
@@ -156,6 +167,21 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Ta
         return Value::Str(text.to_string());
     }
     resolve_plain(text)
+}
+
+/// Nodes that aliases may copy into one stream. A file of nested anchors
+/// (the "billion laughs" pattern, CVE-2019-11253 for Kubernetes) would
+/// otherwise expand a few lines into gigabytes; honest manifests and values
+/// files stay far below.
+pub const MAX_ALIAS_NODES: usize = 250_000;
+
+/// How many nodes `value` holds, itself included.
+fn node_count(value: &Value) -> usize {
+    match value {
+        Value::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        Value::Map(map) => 1 + map.values().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 /// Resolves a plain scalar with go-yaml v3's rules.
