@@ -55,63 +55,43 @@ pub trait FluxObject {
     }
 }
 
-impl FluxObject for GitRepository {
-    const KIND: &'static str = "GitRepository";
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn status_conditions(&self) -> &[Condition] {
-        self.conditions()
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.status.as_ref()?.observed_generation
-    }
-    fn revision(&self) -> Option<&str> {
-        self.artifact().map(|a| a.revision.as_str())
-    }
+/// A reconciled kind: the accessors read its `status`, and `revision`
+/// is the status field the expression names.
+macro_rules! reconciled_kind {
+    ($kind:ty, $name:literal, |$status:ident| $revision:expr) => {
+        impl FluxObject for $kind {
+            const KIND: &'static str = $name;
+            fn suspended(&self) -> bool {
+                self.spec.suspend
+            }
+            fn status_conditions(&self) -> &[Condition] {
+                self.conditions()
+            }
+            fn last_handled_reconcile_at(&self) -> Option<&str> {
+                self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.status.as_ref()?.observed_generation
+            }
+            fn revision(&self) -> Option<&str> {
+                let $status = self.status.as_ref()?;
+                $revision
+            }
+        }
+    };
 }
 
-impl FluxObject for Kustomization {
-    const KIND: &'static str = "Kustomization";
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn status_conditions(&self) -> &[Condition] {
-        self.conditions()
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.status.as_ref()?.observed_generation
-    }
-    fn revision(&self) -> Option<&str> {
-        self.status.as_ref()?.last_applied_revision.as_deref()
-    }
-}
-
-impl FluxObject for Receiver {
-    const KIND: &'static str = "Receiver";
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn status_conditions(&self) -> &[Condition] {
-        self.conditions()
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.status.as_ref()?.observed_generation
-    }
-    /// The webhook path stands where sources show a revision.
-    fn revision(&self) -> Option<&str> {
-        self.status.as_ref()?.webhook_path.as_deref()
-    }
-}
+reconciled_kind!(GitRepository, "GitRepository", |status| status
+    .artifact
+    .as_ref()
+    .map(|a| a.revision.as_str()));
+reconciled_kind!(Kustomization, "Kustomization", |status| status
+    .last_applied_revision
+    .as_deref());
+// A Receiver's webhook path stands where sources show a revision.
+reconciled_kind!(Receiver, "Receiver", |status| status
+    .webhook_path
+    .as_deref());
 
 /// Providers and Alerts have no status: the accessors answer as for an
 /// object never reconciled.

@@ -169,27 +169,12 @@ impl Dispatcher {
     /// waiting. Errors when they cannot be built or the queue is full (the
     /// latter counted as dropped and logged).
     pub fn try_send(&self, notifier: &Notifier, event: &Event) -> Result<Queued, DispatchError> {
-        let provider = notifier.provider_type();
-        let requests = notifier.build(event)?;
-        if requests.is_empty() {
+        let Some((job, count)) = Self::job(notifier, event)? else {
             return Ok(Queued::Nothing);
-        }
-        let count = requests.len();
-        let job = Job {
-            notifier: notifier.clone(),
-            requests,
-            object: event.object_ref(),
         };
         match self.queue.try_send(job) {
             Ok(()) => Ok(Queued::Requests(count)),
-            Err(_) => {
-                self.metrics
-                    .counters(provider)
-                    .dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(provider = %provider, object = %event.object_ref(), "notification dropped: delivery queue full");
-                Err(DispatchError::QueueFull(provider))
-            }
+            Err(_) => Err(self.dropped(notifier, event)),
         }
     }
 
@@ -203,10 +188,21 @@ impl Dispatcher {
         event: &Event,
         patience: Duration,
     ) -> Result<Queued, DispatchError> {
-        let provider = notifier.provider_type();
+        let Some((job, count)) = Self::job(notifier, event)? else {
+            return Ok(Queued::Nothing);
+        };
+        match tokio::time::timeout(patience, self.queue.send(job)).await {
+            Ok(Ok(())) => Ok(Queued::Requests(count)),
+            _ => Err(self.dropped(notifier, event)),
+        }
+    }
+
+    /// The requests for `event`, and how many; `None` when the provider
+    /// deliberately sends nothing for it.
+    fn job(notifier: &Notifier, event: &Event) -> Result<Option<(Job, usize)>, DispatchError> {
         let requests = notifier.build(event)?;
         if requests.is_empty() {
-            return Ok(Queued::Nothing);
+            return Ok(None);
         }
         let count = requests.len();
         let job = Job {
@@ -214,17 +210,18 @@ impl Dispatcher {
             requests,
             object: event.object_ref(),
         };
-        match tokio::time::timeout(patience, self.queue.send(job)).await {
-            Ok(Ok(())) => Ok(Queued::Requests(count)),
-            _ => {
-                self.metrics
-                    .counters(provider)
-                    .dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(provider = %provider, object = %event.object_ref(), "notification dropped: delivery queue full");
-                Err(DispatchError::QueueFull(provider))
-            }
-        }
+        Ok(Some((job, count)))
+    }
+
+    /// Counts and logs a notification the full queue had no room for.
+    fn dropped(&self, notifier: &Notifier, event: &Event) -> DispatchError {
+        let provider = notifier.provider_type();
+        self.metrics
+            .counters(provider)
+            .dropped
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(provider = %provider, object = %event.object_ref(), "notification dropped: delivery queue full");
+        DispatchError::QueueFull(provider)
     }
 }
 

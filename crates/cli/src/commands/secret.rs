@@ -69,16 +69,21 @@ pub fn git_secret(namespace: &str, args: &SecretGitArgs) -> anyhow::Result<Secre
         })?;
         data.insert("known_hosts".to_string(), hosts);
     }
-    Ok(Secret {
+    Ok(opaque_secret(namespace, &args.name, data))
+}
+
+/// An `Opaque` Secret holding `data` as `stringData`.
+fn opaque_secret(namespace: &str, name: &str, data: BTreeMap<String, String>) -> Secret {
+    Secret {
         metadata: ObjectMeta {
-            name: Some(args.name.clone()),
-            namespace: Some(namespace.to_string()),
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
             ..Default::default()
         },
-        type_: Some("Opaque".to_string()),
+        type_: Some("Opaque".to_owned()),
         string_data: Some(data),
         ..Default::default()
-    })
+    }
 }
 
 /// Prints `secret` (`export`) or server-side applies it.
@@ -174,16 +179,7 @@ pub fn sops_secret(namespace: &str, args: &SecretSopsArgs) -> anyhow::Result<Sec
             }
         }
     }
-    Ok(Secret {
-        metadata: ObjectMeta {
-            name: Some(args.name.clone()),
-            namespace: Some(namespace.to_string()),
-            ..Default::default()
-        },
-        type_: Some("Opaque".to_string()),
-        string_data: Some(data),
-        ..Default::default()
-    })
+    Ok(opaque_secret(namespace, &args.name, data))
 }
 
 /// The file's name without its extension (`keys/prod.agekey` → `prod`),

@@ -186,21 +186,7 @@ pub(super) fn failed(
 ) -> KustomizationStatus {
     let mut status = ks.status.clone().unwrap_or_default();
     let mut list = status.conditions.take().unwrap_or_default();
-    conditions::set_condition(
-        &mut list,
-        conditions::not_ready(error.reason, &error.message),
-        &stamp.now,
-    );
-    if error.is_stalled() {
-        conditions::remove_condition(&mut list, types::RECONCILING);
-        conditions::set_condition(
-            &mut list,
-            conditions::stalled(error.reason, &error.message),
-            &stamp.now,
-        );
-    } else {
-        conditions::remove_condition(&mut list, types::STALLED);
-    }
+    error.mark(&mut list, &stamp.now);
     status.conditions = Some(list);
     if let Some(revision) = &error.revision {
         status.last_attempted_revision = Some(revision.clone());

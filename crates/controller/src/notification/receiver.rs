@@ -58,20 +58,7 @@ impl Reconciler for Receivers {
     fn failed_status(receiver: &Receiver, error: &ReconcileError, stamp: &Stamp) -> ReceiverStatus {
         let mut status = receiver.status.clone().unwrap_or_default();
         let mut list = status.conditions.take().unwrap_or_default();
-        conditions::set_condition(
-            &mut list,
-            conditions::not_ready(error.reason, &error.message),
-            &stamp.now,
-        );
-        if error.is_stalled() {
-            conditions::set_condition(
-                &mut list,
-                conditions::stalled(error.reason, &error.message),
-                &stamp.now,
-            );
-        } else {
-            conditions::remove_condition(&mut list, types::STALLED);
-        }
+        error.mark(&mut list, &stamp.now);
         status.conditions = Some(list);
         // No valid token: no path may accept calls any more.
         status.webhook_path = None;

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use driftless_api::conditions::reasons;
+use driftless_api::conditions::{self, reasons, types};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::events::EventType;
 
@@ -79,6 +80,27 @@ impl ReconcileError {
     /// Whether retrying cannot help until the object changes.
     pub fn is_stalled(&self) -> bool {
         self.retry == Retry::Stalled
+    }
+
+    /// Writes the failure into `conditions`: `Ready=False` with its reason
+    /// and message, and `Stalled=True` when retrying cannot help (else no
+    /// `Stalled`). Kinds add their own conditions around it.
+    pub fn mark(&self, conditions: &mut Vec<Condition>, now: &Time) {
+        conditions::set_condition(
+            conditions,
+            conditions::not_ready(self.reason, &self.message),
+            now,
+        );
+        if self.is_stalled() {
+            conditions::remove_condition(conditions, types::RECONCILING);
+            conditions::set_condition(
+                conditions,
+                conditions::stalled(self.reason, &self.message),
+                now,
+            );
+        } else {
+            conditions::remove_condition(conditions, types::STALLED);
+        }
     }
 
     /// Waiting on a dependency is normal operation, not a warning.
