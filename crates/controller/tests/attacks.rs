@@ -149,3 +149,39 @@ async fn remote_bases_and_network_access_during_a_build_are_refused() {
     );
     nothing_applied(&world, &["fetched"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argo_cve_2021_23135_credentials_in_a_url_reach_no_status_or_event() {
+    let world = World::start().await;
+    let secret = "s3cret-in-the-url";
+    let mut leaky = driftless_api::GitRepository::test("leaky")
+        .in_namespace(NS)
+        .url(&format!("http://bot:{secret}@127.0.0.1:1/app.git"))
+        .branch("main");
+    leaky.spec.interval = "1h".into();
+    world
+        .sources()
+        .create(&Default::default(), &leaky)
+        .await
+        .expect("created");
+    let message = eventually("the fetch fails", || async {
+        let repo = world
+            .sources()
+            .get("leaky")
+            .await
+            .map_err(|e| e.to_string())?;
+        let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
+        match driftless_api::conditions::find(&conditions, "Ready") {
+            Some(ready) if ready.status == "False" => Ok(ready.message.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(message.contains("bot:***@127.0.0.1"), "{message}");
+    let repo = world.sources().get("leaky").await.expect("source");
+    let status = serde_json::to_string(&repo.status).expect("json");
+    assert!(!status.contains(secret), "the status leaks: {status}");
+    let events = common::event_messages(&world.env.client, NS, "leaky").await;
+    assert!(!events.is_empty(), "a Warning event was recorded");
+    assert!(events.iter().all(|e| !e.contains(secret)), "{events:?}");
+}

@@ -103,6 +103,14 @@ impl ReconcileError {
         }
     }
 
+    /// The error with credentials in URLs masked (`https://user:***@host`,
+    /// `https://***@host` for a bare token), so a secret someone put in a
+    /// URL reaches no condition, event or log through an error message.
+    pub fn redacted(mut self) -> ReconcileError {
+        self.message = redact_urls(&self.message);
+        self
+    }
+
     /// Waiting on a dependency is normal operation, not a warning.
     pub fn event_type(&self) -> EventType {
         if self.reason == reasons::DEPENDENCY_NOT_READY {
@@ -113,9 +121,47 @@ impl ReconcileError {
     }
 }
 
+/// Masks the password of `scheme://user:password@` and the whole user part
+/// of an HTTP(S) URL that carries only one (a token), wherever they appear.
+fn redact_urls(text: &str) -> String {
+    static PASSWORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]+):[^/@\s]+@")
+            .expect("a valid pattern")
+    });
+    static TOKEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(https?://)[^/@\s:*]+@").expect("a valid pattern")
+    });
+    let text = PASSWORD.replace_all(text, "$1:***@");
+    TOKEN.replace_all(&text, "$1***@").into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_masked() {
+        let error = ReconcileError::retryable(
+            reasons::GIT_OPERATION_FAILED,
+            "cannot reach git server at https://bot:s3cret@git.example.com/app.git; also https://ghp_TOKEN@github.com/x and ssh://git@host/repo",
+        )
+        .redacted();
+        assert!(
+            !error.message.contains("s3cret") && !error.message.contains("ghp_TOKEN"),
+            "{error}"
+        );
+        assert!(
+            error
+                .message
+                .contains("https://bot:***@git.example.com/app.git"),
+            "{error}"
+        );
+        assert!(
+            error.message.contains("https://***@github.com/x"),
+            "{error}"
+        );
+        assert!(error.message.contains("ssh://git@host/repo"), "{error}");
+    }
 
     #[test]
     fn unsupported_fields_stall_and_name_the_field() {

@@ -327,6 +327,7 @@ async fn reconcile_live<R: Reconciler>(
             revision,
         }) => (status, events, Action::requeue(requeue), revision),
         Err(error) => {
+            let error = error.redacted();
             tracing::info!(
                 object = %describe(object),
                 reason = error.reason,
