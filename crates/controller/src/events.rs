@@ -153,7 +153,8 @@ impl Recorder {
 
 /// The event as a Flux controller would post it to notification-controller:
 /// the controller named after the object's API group, the revision under
-/// `<group>/revision`.
+/// `<group>/revision`, and the end of a successful reconcile marked
+/// `<group>/commit_status: update`.
 fn flux_event<K: Resource<DynamicType = ()>>(
     object: &K,
     kind: EventType,
@@ -168,10 +169,23 @@ fn flux_event<K: Resource<DynamicType = ()>>(
         Some("notification") => managers::NOTIFICATION_CONTROLLER,
         _ => managers::KUSTOMIZE_CONTROLLER,
     };
-    let metadata = revision
-        .map(|r| (format!("{group}/revision"), r.to_owned()))
+    let mut metadata: std::collections::BTreeMap<String, String> = revision
+        .map(|r| {
+            (
+                format!("{group}/{}", driftless_notify::META_REVISION),
+                r.to_owned(),
+            )
+        })
         .into_iter()
         .collect();
+    // As Flux's controllers do, the end of a successful reconcile is what
+    // commit-status providers report (errors reach them anyway).
+    if reason == driftless_api::conditions::reasons::RECONCILIATION_SUCCEEDED {
+        metadata.insert(
+            format!("{group}/{}", driftless_notify::META_COMMIT_STATUS),
+            driftless_notify::META_COMMIT_STATUS_UPDATE.to_owned(),
+        );
+    }
     driftless_notify::Event {
         involved_object: driftless_notify::InvolvedObject {
             kind: K::kind(&()).into_owned(),
