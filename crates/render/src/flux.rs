@@ -20,6 +20,7 @@ use serde_json::Value as Json;
 use crate::build;
 use crate::error::{BuildError, SubstituteError, YamlError};
 use crate::kustomization::{self, KustomizationFile};
+use crate::overrides::{self, FileOverrides};
 use crate::yaml::{self, Value};
 
 /// What Flux's kustomize-controller asks of a build.
@@ -46,6 +47,19 @@ pub struct FluxBuild {
     pub substitute: Option<BTreeMap<String, String>>,
     /// `spec.commonMetadata`, stamped on every object.
     pub common_metadata: CommonMetadata,
+    /// Cleartext of encrypted generator sources and patch files, read
+    /// instead of the source's bytes (see [`FileOverrides`]).
+    pub file_overrides: FileOverrides,
+}
+
+/// A step run on every built object before post-build substitution, as
+/// Flux decrypts SOPS data there.
+pub trait ObjectHook {
+    /// Changes `object` in place, or refuses the build.
+    fn object(
+        &mut self,
+        object: &mut Value,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// One entry of `spec.patches`: a strategic-merge or JSON6902 patch and
@@ -142,6 +156,9 @@ pub enum FluxBuildError {
         #[source]
         source: BuildError,
     },
+    /// The object step ([`ObjectHook`]: decryption) refused an object.
+    #[error("decryption failed")]
+    Decrypt(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Post-build substitution failed (an undefined variable, a malformed one).
     #[error("post-build substitution failed")]
     Substitute(#[source] SubstituteError),
@@ -165,22 +182,59 @@ impl FluxBuildError {
 /// objects (as JSON values) in Kustomize's order. Reads the source, writes
 /// nothing.
 pub fn build_flux(request: &FluxBuild) -> Result<Vec<Json>, FluxBuildError> {
+    build_flux_with(request, None)
+}
+
+/// [`build_flux`], with `hook` run on every object between Kustomize's
+/// build and post-build substitution.
+pub fn build_flux_with(
+    request: &FluxBuild,
+    hook: Option<&mut dyn ObjectHook>,
+) -> Result<Vec<Json>, FluxBuildError> {
     let target = resolve_path(&request.source_root, &request.path)?;
     let failed = |source| FluxBuildError::Build {
         path: request.path.clone(),
         source,
     };
-    let stream = if needs_overlay(request) {
-        build::build_kustomization(&overlay(request, &target).map_err(failed)?).map_err(failed)?
-    } else {
-        build::build(&target).map_err(failed)?
+    let stream = overrides::scoped(&request.file_overrides, || {
+        if needs_overlay(request) {
+            build::build_kustomization(&overlay(request, &target)?)
+        } else {
+            build::build(&target)
+        }
+    })
+    .map_err(failed)?;
+    let invalid = |e| FluxBuildError::InvalidOutput(YamlError(e));
+    let documents = match hook {
+        None => {
+            let stream = match &request.substitute {
+                Some(vars) => {
+                    crate::substitute(&stream, vars, true).map_err(FluxBuildError::Substitute)?
+                }
+                None => stream,
+            };
+            yaml::parse_documents(&stream).map_err(invalid)?
+        }
+        Some(hook) => {
+            let mut documents = yaml::parse_documents(&stream).map_err(invalid)?;
+            for document in documents.iter_mut().filter(|d| !d.is_null()) {
+                hook.object(document).map_err(FluxBuildError::Decrypt)?;
+            }
+            match &request.substitute {
+                Some(vars) => {
+                    let stream = documents
+                        .iter()
+                        .map(yaml::emit_document)
+                        .collect::<Vec<_>>()
+                        .join("---\n");
+                    let stream = crate::substitute(&stream, vars, true)
+                        .map_err(FluxBuildError::Substitute)?;
+                    yaml::parse_documents(&stream).map_err(invalid)?
+                }
+                None => documents,
+            }
+        }
     };
-    let stream = match &request.substitute {
-        Some(vars) => crate::substitute(&stream, vars, true).map_err(FluxBuildError::Substitute)?,
-        None => stream,
-    };
-    let documents =
-        yaml::parse_documents(&stream).map_err(|e| FluxBuildError::InvalidOutput(YamlError(e)))?;
     Ok(documents
         .iter()
         .filter(|d| !matches!(d, Value::Null))

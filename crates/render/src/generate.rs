@@ -170,7 +170,7 @@ fn generate(
             }
         };
         let p = kust.file_path(&format!("{field}.files"), &path)?;
-        let bytes = std::fs::read(&p).map_err(|source| BuildError::Read {
+        let bytes = crate::overrides::read(&p).map_err(|source| BuildError::Read {
             path: p.clone(),
             source,
         })?;

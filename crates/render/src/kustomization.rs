@@ -115,7 +115,7 @@ impl KustomizationFile {
 
     pub fn read_file(&self, field: &str, rel: &str) -> Result<String, BuildError> {
         let p = self.file_path(field, rel)?;
-        std::fs::read_to_string(&p).map_err(|source| BuildError::Read { path: p, source })
+        crate::overrides::read_to_string(&p).map_err(|source| BuildError::Read { path: p, source })
     }
 }
 

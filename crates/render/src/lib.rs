@@ -57,6 +57,7 @@ mod generate;
 mod hash;
 mod kustomization;
 mod nameref;
+mod overrides;
 mod patch;
 mod replace;
 mod resource;
@@ -67,9 +68,10 @@ pub mod yaml;
 
 pub use error::{BuildError, SubstituteError, YamlError};
 pub use flux::{
-    CommonMetadata, FluxBuild, FluxBuildError, FluxPatch, ImageOverride, PatchTarget, build_flux,
-    to_json,
+    CommonMetadata, FluxBuild, FluxBuildError, FluxPatch, ImageOverride, ObjectHook, PatchTarget,
+    build_flux, build_flux_with, to_json,
 };
+pub use overrides::FileOverrides;
 pub use substitute::{DISABLE_ANNOTATION, substitute};
 
 /// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints.

@@ -1,0 +1,89 @@
+//! Files a build reads from memory instead of from the source: the
+//! cleartext of encrypted `secretGenerator` sources and patch files, which
+//! the decrypt stage hands over so that cleartext never touches disk
+//! (Flux's kustomize-controller decrypts those files in place before its
+//! build; we keep the source read-only).
+//!
+//! The overrides are installed for one build on the building thread, so
+//! the loader's many file reads need no extra parameter; a build is
+//! synchronous and never spawns threads.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::kustomization::clean;
+
+/// Cleartext file contents by path, for one build. Prints no content.
+#[derive(Clone, Default, PartialEq)]
+pub struct FileOverrides(BTreeMap<PathBuf, Arc<[u8]>>);
+
+impl std::fmt::Debug for FileOverrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileOverrides({} files, <redacted>)", self.0.len())
+    }
+}
+
+impl FileOverrides {
+    /// Serves `bytes` for reads of `path` (an absolute path in the source).
+    pub fn insert(&mut self, path: &Path, bytes: Vec<u8>) {
+        self.0.insert(clean(path), bytes.into());
+    }
+
+    /// Whether `path` is overridden.
+    pub fn contains(&self, path: &Path) -> bool {
+        self.0.contains_key(&clean(path))
+    }
+
+    /// How many files are overridden.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Option<FileOverrides>> = const { RefCell::new(None) };
+}
+
+/// Runs `build` with `overrides` served to its file reads.
+pub(crate) fn scoped<T>(overrides: &FileOverrides, build: impl FnOnce() -> T) -> T {
+    if overrides.is_empty() {
+        return build();
+    }
+    struct Restore(Option<FileOverrides>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            ACTIVE.with(|active| *active.borrow_mut() = previous);
+        }
+    }
+    let previous = ACTIVE.with(|active| active.borrow_mut().replace(overrides.clone()));
+    let _restore = Restore(previous);
+    build()
+}
+
+/// Reads `path`, from the overrides when it is there.
+pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    let overridden = ACTIVE.with(|active| {
+        active
+            .borrow()
+            .as_ref()
+            .and_then(|o| o.0.get(&clean(path)).cloned())
+    });
+    match overridden {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => std::fs::read(path),
+    }
+}
+
+/// Reads `path` as text, from the overrides when it is there.
+pub(crate) fn read_to_string(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read(path)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
