@@ -174,6 +174,9 @@ impl Decryptor {
             let Some(mac) = document.str_at(&["sops", "mac"]).map(str::to_owned) else {
                 continue;
             };
+            if disabled(&document) {
+                continue;
+            }
             if self.verified_macs.contains(&mac) {
                 continue;
             }

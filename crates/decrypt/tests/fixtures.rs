@@ -8,7 +8,9 @@ use driftless_decrypt::{DecryptError, Format, Keyring, decrypt};
 use driftless_render::yaml::parse_documents;
 
 fn fixture(path: &str) -> Vec<u8> {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
@@ -36,17 +38,30 @@ fn assert_decrypts(name: &str, key_names: &[&str]) {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let expected = fixture(&format!("plain/{name}"));
     if format == Format::Yaml {
-        let ours = parse_documents(std::str::from_utf8(&ours).expect("utf-8")).expect("ours parses");
-        let theirs = parse_documents(std::str::from_utf8(&expected).expect("utf-8")).expect("sops's parses");
+        let ours =
+            parse_documents(std::str::from_utf8(&ours).expect("utf-8")).expect("ours parses");
+        let theirs =
+            parse_documents(std::str::from_utf8(&expected).expect("utf-8")).expect("sops's parses");
         assert_eq!(ours, theirs, "{name}");
     } else {
-        assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&expected), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&expected),
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn every_format_decrypts_as_sops_does() {
-    for name in ["secret.yaml", "multi.yaml", "types.json", "app.env", "config.ini", "blob.bin"] {
+    for name in [
+        "secret.yaml",
+        "multi.yaml",
+        "types.json",
+        "app.env",
+        "config.ini",
+        "blob.bin",
+    ] {
         assert_decrypts(name, &["a.agekey"]);
     }
 }
@@ -80,10 +95,21 @@ fn openpgp_rsa_and_ecc_keys_open_the_file() {
 fn shamir_key_groups_open_with_the_threshold() {
     assert_decrypts("secret-shamir.yaml", &["a.agekey", "b.agekey"]);
     assert_decrypts("secret-shamir.yaml", &["b.agekey", "test.asc"]);
-    let one = decrypt(&fixture("enc/secret-shamir.yaml"), Format::Yaml, &keys(&["a.agekey"]))
-        .expect_err("one group of two");
+    let one = decrypt(
+        &fixture("enc/secret-shamir.yaml"),
+        Format::Yaml,
+        &keys(&["a.agekey"]),
+    )
+    .expect_err("one group of two");
     assert!(
-        matches!(one, DecryptError::Threshold { opened: 1, needed: 2, .. }),
+        matches!(
+            one,
+            DecryptError::Threshold {
+                opened: 1,
+                needed: 2,
+                ..
+            }
+        ),
         "{one}"
     );
 }
@@ -106,19 +132,33 @@ fn assert_no_cleartext(error: &DecryptError) {
 
 #[test]
 fn a_wrong_key_names_the_recipients() {
-    let error = decrypt(&fixture("enc/secret.yaml"), Format::Yaml, &keys(&["other.agekey"]))
-        .expect_err("wrong key");
-    assert!(matches!(error, DecryptError::NoMatchingKey { .. }), "{error}");
+    let error = decrypt(
+        &fixture("enc/secret.yaml"),
+        Format::Yaml,
+        &keys(&["other.agekey"]),
+    )
+    .expect_err("wrong key");
+    assert!(
+        matches!(error, DecryptError::NoMatchingKey { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("age age1"), "{error}");
-    let none = decrypt(&fixture("enc/secret-pgp.yaml"), Format::Yaml, &Keyring::default())
-        .expect_err("no key");
+    let none = decrypt(
+        &fixture("enc/secret-pgp.yaml"),
+        Format::Yaml,
+        &Keyring::default(),
+    )
+    .expect_err("no key");
     assert!(none.to_string().contains("OpenPGP"), "{none}");
 }
 
 #[test]
 fn a_changed_ciphertext_fails_authentication() {
     let text = secret_text("secret.yaml");
-    let start = text.find("password: ENC[AES256_GCM,data:").expect("password") + 31;
+    let start = text
+        .find("password: ENC[AES256_GCM,data:")
+        .expect("password")
+        + 31;
     let mut bytes = text.into_bytes();
     bytes[start] = if bytes[start] == b'A' { b'B' } else { b'A' };
     let error = decrypt_text(std::str::from_utf8(&bytes).expect("utf-8"), Format::Yaml)
@@ -166,7 +206,10 @@ fn kms_only_files_say_what_is_unsupported() {
     let kms = "    kms:\n        - arn: arn:aws:kms:eu-west-1:111122223333:key/x\n          created_at: \"2024-01-01T00:00:00Z\"\n          enc: AQICAH\n          aws_profile: \"\"\n";
     let rewritten = format!("{}{kms}{}", &text[..age_start], &text[age_end..]);
     let error = decrypt_text(&rewritten, Format::Yaml).expect_err("kms only");
-    assert!(matches!(error, DecryptError::UnsupportedKeyServices(ref s) if s == "kms"), "{error}");
+    assert!(
+        matches!(error, DecryptError::UnsupportedKeyServices(ref s) if s == "kms"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -178,7 +221,11 @@ fn hostile_and_plain_files_are_refused_with_bounds() {
     assert!(matches!(error, DecryptError::TooLarge { .. }), "{error}");
     let mut bomb = String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
     for i in 0..12 {
-        let prev = if i == 0 { "a".to_owned() } else { format!("l{}", i - 1) };
+        let prev = if i == 0 {
+            "a".to_owned()
+        } else {
+            format!("l{}", i - 1)
+        };
         bomb.push_str(&format!("l{i}: &l{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
     }
     let error = decrypt_text(&bomb, Format::Yaml).expect_err("alias bomb");
@@ -196,6 +243,8 @@ fn keys_are_never_printed() {
     let keyring = keys(&["a.agekey", "test.asc"]);
     let shown = format!("{keyring:?}");
     assert!(!shown.contains("AGE-SECRET-KEY"), "{shown}");
-    let bad = Keyring::default().add_age_identities("AGE-SECRET-KEY-1NOTAKEY\n").expect_err("bad key");
+    let bad = Keyring::default()
+        .add_age_identities("AGE-SECRET-KEY-1NOTAKEY\n")
+        .expect_err("bad key");
     assert!(!bad.to_string().contains("NOTAKEY"), "{bad}");
 }
