@@ -16,6 +16,7 @@
 mod cluster;
 mod commands;
 mod flux;
+mod keys;
 mod output;
 
 use std::process::ExitCode;

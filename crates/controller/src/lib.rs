@@ -92,6 +92,10 @@ pub struct ControllerOptions {
     pub reconcile_timeout: Duration,
     /// What a downloaded artifact may unpack to (`--artifact-max-*`).
     pub artifact_limits: driftless_source::UnpackLimits,
+    /// A Secret (`namespace`, `name`) whose `*.agekey` entries decrypt for
+    /// every Kustomization with `spec.decryption` but no `secretRef`
+    /// (Flux's `--sops-age-secret`).
+    pub sops_age_secret: Option<(String, String)>,
 }
 
 impl ControllerOptions {
@@ -114,6 +118,7 @@ impl ControllerOptions {
             dependency_requeue: Duration::from_secs(30),
             reconcile_timeout: Duration::from_secs(30 * 60),
             artifact_limits: driftless_source::UnpackLimits::default(),
+            sops_age_secret: None,
         }
     }
 }

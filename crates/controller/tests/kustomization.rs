@@ -553,16 +553,12 @@ async fn a_service_account_is_impersonated_and_unsupported_fields_are_refused() 
     world.wait_for("as-deployer", "True", &head).await;
     assert_eq!(world.color("red").await.as_deref(), Some("red"));
 
-    let mut ks = World::kustomization("encrypted", "./deploy");
-    ks.spec.decryption = Some(driftless_api::Decryption {
-        provider: driftless_api::DecryptionProvider::Sops,
-        service_account_name: None,
-        secret_ref: None,
-    });
+    let mut ks = World::kustomization("remote", "./deploy");
+    ks.spec.kube_config = Some(Default::default());
     world.create(ks).await;
-    let refused = world.stalled_message("encrypted").await;
+    let refused = world.stalled_message("remote").await;
     assert!(
-        refused.contains("spec.decryption is not supported"),
+        refused.contains("spec.kubeConfig is not supported"),
         "{refused}"
     );
 }

@@ -4,10 +4,12 @@
 //! as that Kustomization in the cluster would (its targetNamespace,
 //! patches, substitution and ownership labels), as `flux build` does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use driftless_api::Kustomization;
+use driftless_decrypt::{Decryptor, Keyring};
+use driftless_render::FluxBuild;
 
 use crate::cluster::{GlobalArgs, connect};
 use crate::flux::fetch;
@@ -31,27 +33,68 @@ pub enum Command {
         /// Render this directory as the Kustomization named by the first argument.
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+        /// Decrypt SOPS data with this age identity file (*.agekey) or
+        /// OpenPGP secret key (*.asc), as spec.decryption would; repeatable.
+        #[arg(long, value_name = "FILE")]
+        decrypt_key_file: Vec<PathBuf>,
     },
 }
 
 pub fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Kustomization { target, path: None } => {
-            let rendered = driftless_render::build(std::path::Path::new(&target))
-                .with_context(|| format!("cannot build kustomization {target}"))?;
-            write_stdout(&rendered)
-        }
+        Command::Kustomization {
+            target,
+            path: None,
+            decrypt_key_file,
+        } => match crate::keys::keyring(&decrypt_key_file)? {
+            None => {
+                let rendered = driftless_render::build(Path::new(&target))
+                    .with_context(|| format!("cannot build kustomization {target}"))?;
+                write_stdout(&rendered)
+            }
+            Some(keys) => {
+                let objects = decrypted_build(Path::new(&target), keys)
+                    .with_context(|| format!("cannot build kustomization {target}"))?;
+                write_stdout(&yaml_stream(&objects)?)
+            }
+        },
         Command::Kustomization {
             target,
             path: Some(path),
-        } => crate::block_on(as_kustomization(global, target, path)),
+            decrypt_key_file,
+        } => {
+            let keys = crate::keys::keyring(&decrypt_key_file)?;
+            crate::block_on(as_kustomization(global, target, path, keys))
+        }
     }
 }
 
-async fn as_kustomization(global: &GlobalArgs, name: String, path: PathBuf) -> anyhow::Result<()> {
+/// `dir` built and decrypted in memory, as a Kustomization with
+/// `spec.decryption` would build it.
+fn decrypted_build(dir: &Path, keys: Keyring) -> anyhow::Result<Vec<serde_json::Value>> {
+    let root = std::path::absolute(dir)?;
+    let mut decryptor = Decryptor::new(keys);
+    let mut request = FluxBuild {
+        source_root: root.clone(),
+        path: "./".to_owned(),
+        ..FluxBuild::default()
+    };
+    request.file_overrides = decryptor.decrypt_sources(&root, Path::new("."), &[])?;
+    Ok(driftless_render::build_flux_with(
+        &request,
+        Some(&mut decryptor),
+    )?)
+}
+
+async fn as_kustomization(
+    global: &GlobalArgs,
+    name: String,
+    path: PathBuf,
+    keys: Option<Keyring>,
+) -> anyhow::Result<()> {
     let cluster = connect(global).await?;
     let ks: Kustomization = fetch(&cluster, &cluster.namespace, &name).await?;
-    let mut objects = driftless_controller::build_local(&ks, &cluster.client, &path)
+    let mut objects = driftless_controller::build_local(&ks, &cluster.client, &path, keys)
         .await
         .map_err(|message| anyhow::anyhow!(message))
         .with_context(|| {

@@ -56,6 +56,10 @@ pub struct Args {
     /// The most bytes one file in an artifact may have.
     #[arg(long, default_value_t = default_artifact_limits().max_file_bytes, value_name = "BYTES")]
     artifact_max_file_size: u64,
+    /// A Secret in the controller's namespace whose *.agekey entries decrypt
+    /// for Kustomizations with spec.decryption but no secretRef (as Flux's flag).
+    #[arg(long, value_name = "NAME")]
+    sops_age_secret: Option<String>,
 }
 
 fn default_artifact_limits() -> driftless_controller::UnpackLimits {
@@ -71,11 +75,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     options.metrics_listen = Some(args.metrics_listen);
     options.receiver_listen = Some(args.receiver_listen);
     options.events_listen = Some(args.events_listen);
-    options.leader_election_namespace = (!args.no_leader_election).then(|| {
-        args.leader_election_namespace
-            .or_else(|| std::env::var("POD_NAMESPACE").ok())
-            .unwrap_or_else(|| "driftless-system".to_owned())
-    });
+    let own_namespace = args
+        .leader_election_namespace
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "driftless-system".to_owned());
+    options.leader_election_namespace = (!args.no_leader_election).then(|| own_namespace.clone());
+    options.sops_age_secret = args.sops_age_secret.map(|name| (own_namespace, name));
     options.no_cross_namespace_refs = args.no_cross_namespace_refs;
     options.drift_watch = !args.no_drift_watch;
     options.concurrency = args.concurrent;

@@ -28,6 +28,10 @@ pub enum Command {
         /// The local directory to render in place of the Kustomization's source path.
         #[arg(long, value_name = "DIR")]
         path: PathBuf,
+        /// Decrypt SOPS data with this age identity file (*.agekey) or
+        /// OpenPGP secret key (*.asc), as spec.decryption would; repeatable.
+        #[arg(long, value_name = "FILE")]
+        decrypt_key_file: Vec<PathBuf>,
     },
 }
 
@@ -41,10 +45,15 @@ const NOISE: [&str; 5] = [
 ];
 
 pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
-    let Command::Kustomization { name, path } = command;
+    let Command::Kustomization {
+        name,
+        path,
+        decrypt_key_file,
+    } = command;
+    let keys = crate::keys::keyring(&decrypt_key_file)?;
     let cluster = connect(global).await?;
     let ks: Kustomization = fetch(&cluster, &cluster.namespace, &name).await?;
-    let objects = driftless_controller::build_local(&ks, &cluster.client, &path)
+    let objects = driftless_controller::build_local(&ks, &cluster.client, &path, keys)
         .await
         .map_err(|message| anyhow::anyhow!(message))
         .with_context(|| {

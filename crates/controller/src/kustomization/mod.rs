@@ -18,6 +18,7 @@
 //! | `status` | the status and events, as pure functions |
 
 mod artifact;
+mod decryption;
 mod health;
 mod identity;
 mod ownership;
@@ -270,7 +271,13 @@ impl Kustomizations {
             .artifacts
             .unpacked(&context.http, source, &context.options.artifact_limits)
             .await?;
-        let objects = render::render(ks, &context.client, unpacked.path()).await?;
+        let objects = render::render(
+            ks,
+            &context.client,
+            unpacked.path(),
+            context.options.sops_age_secret.as_ref(),
+        )
+        .await?;
         let digest = objects_digest(&objects);
         let checked = self
             .ownership
@@ -336,8 +343,6 @@ fn unsupported_field(ks: &Kustomization) -> Option<&'static str> {
     let spec = &ks.spec;
     if spec.kube_config.is_some() {
         Some("kubeConfig")
-    } else if spec.decryption.is_some() {
-        Some("decryption")
     } else if spec
         .health_check_exprs
         .as_ref()

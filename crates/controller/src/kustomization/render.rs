@@ -1,29 +1,38 @@
 //! What a Kustomization renders, as the render crate's typed request
 //! ([`FluxBuild`]): its path, overlay fields, post-build variables (from
 //! the spec and from ConfigMaps and Secrets, read here) and common
-//! metadata. Every rendering decision is the render crate's; this module
-//! only reads the cluster and maps the spec.
+//! metadata. Every rendering decision is the render crate's (and every
+//! decryption decision the decrypt crate's); this module only reads the
+//! cluster and maps the spec.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use driftless_api::conditions::reasons;
 use driftless_api::{Kustomization, SubstituteKind};
-use driftless_render::{CommonMetadata, FluxBuild, FluxPatch, ImageOverride, PatchTarget};
+use driftless_decrypt::{Decryptor, Keyring};
+use driftless_render::{
+    CommonMetadata, FluxBuild, FluxBuildError, FluxPatch, ImageOverride, PatchTarget,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::Value;
 
+use super::decryption;
 use crate::reconciler::ReconcileError;
 
 /// Renders a local directory as `ks` would render its source path (for
 /// `driftless diff`/`build kustomization NAME --path DIR`); the directory
 /// is only read.
+///
+/// `keys` decrypt as the Kustomization's `spec.decryption` would (the
+/// CLI's `--decrypt-key-file`); without them, encrypted data stays as it is.
 pub async fn build_local(
     ks: &Kustomization,
     client: &kube::Client,
     dir: &Path,
+    keys: Option<Keyring>,
 ) -> Result<Vec<Value>, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
@@ -32,33 +41,56 @@ pub async fn build_local(
         std::path::absolute(dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?;
     let mut request = request(ks, client, root).await.map_err(|e| e.message)?;
     request.path = "./".to_owned();
-    build(request).await.map_err(|e| e.message)
+    build(request, keys).await.map_err(|e| e.message)
 }
 
 /// Renders `ks`'s path in the unpacked source at `root` (only read: the
-/// unpacked source is shared).
+/// unpacked source is shared), decrypting as `spec.decryption` asks.
 pub(super) async fn render(
     ks: &Kustomization,
     client: &kube::Client,
     root: &Path,
+    sops_age_secret: Option<&(String, String)>,
 ) -> Result<Vec<Value>, ReconcileError> {
-    build(request(ks, client, root.to_path_buf()).await?).await
+    let keys = decryption::keyring(ks, client, sops_age_secret).await?;
+    let decrypting = keys.is_some();
+    let objects = build(request(ks, client, root.to_path_buf()).await?, keys).await?;
+    if !decrypting {
+        decryption::refuse_encrypted_secrets(&objects)?;
+    }
+    Ok(objects)
 }
 
-async fn build(request: FluxBuild) -> Result<Vec<Value>, ReconcileError> {
-    tokio::task::spawn_blocking(move || driftless_render::build_flux(&request))
-        .await
-        .map_err(|e| {
-            ReconcileError::retryable(reasons::BUILD_FAILED, format!("the build task failed: {e}"))
-        })?
-        .map_err(|e| {
-            let message = crate::error_chain(&e);
-            if e.is_stalled() {
-                ReconcileError::stalled(reasons::BUILD_FAILED, message)
-            } else {
-                ReconcileError::retryable(reasons::BUILD_FAILED, message)
-            }
-        })
+/// Builds `request` off the async threads; with `keys`, decrypts
+/// generator sources before and objects after Kustomize's build, all in
+/// memory.
+async fn build(
+    mut request: FluxBuild,
+    keys: Option<Keyring>,
+) -> Result<Vec<Value>, ReconcileError> {
+    tokio::task::spawn_blocking(move || {
+        let Some(keys) = keys else {
+            return driftless_render::build_flux(&request);
+        };
+        let mut decryptor = Decryptor::new(keys);
+        let target = Path::new(&request.path);
+        request.file_overrides = decryptor
+            .decrypt_sources(&request.source_root, target, &request.components)
+            .map_err(|e| FluxBuildError::Decrypt(e.into()))?;
+        driftless_render::build_flux_with(&request, Some(&mut decryptor))
+    })
+    .await
+    .map_err(|e| {
+        ReconcileError::retryable(reasons::BUILD_FAILED, format!("the build task failed: {e}"))
+    })?
+    .map_err(|e| {
+        let message = crate::error_chain(&e);
+        if e.is_stalled() {
+            ReconcileError::stalled(reasons::BUILD_FAILED, message)
+        } else {
+            ReconcileError::retryable(reasons::BUILD_FAILED, message)
+        }
+    })
 }
 
 /// The render request `ks` makes of the source at `root`.
@@ -117,6 +149,7 @@ async fn request(
         components: spec.components.clone().unwrap_or_default(),
         substitute,
         common_metadata,
+        file_overrides: Default::default(),
     })
 }
 
