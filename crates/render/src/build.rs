@@ -252,13 +252,7 @@ fn accumulate_dir(
             append(acc, r, &parent.file)?;
         }
         for v in sub.vars {
-            if acc.vars.iter().any(|x| x.name == v.name) {
-                return Err(BuildError::Resources {
-                    file: parent.file.clone(),
-                    message: format!("var '{}' already encountered", v.name),
-                });
-            }
-            acc.vars.push(v);
+            crate::vars::add_var(acc, v, &parent.file)?;
         }
         acc.config.merge(sub.config);
         if acc.sort_options.is_none() {
@@ -388,13 +382,7 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
     }
     transform::run(kust, acc)?;
     crate::builtins::run(kust, "transformers", acc)?;
-    for (i, v) in kust.seq_field("vars")?.iter().enumerate() {
-        let var = crate::vars::Var::parse(kust, i, v)?;
-        if acc.vars.iter().any(|x| x.name == var.name) {
-            return Err(kust.err("vars", format!("var '{}' already encountered", var.name)));
-        }
-        acc.vars.push(var);
-    }
+    crate::vars::declare(kust, acc)?;
     Ok(())
 }
 

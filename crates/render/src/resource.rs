@@ -98,6 +98,8 @@ pub struct Resource {
     pub origin: Option<Origin>,
     /// A custom OpenAPI schema (`openapi`) describes this kind.
     pub has_schema: bool,
+    /// The vars bound to this object where they were declared.
+    pub ref_vars: Vec<String>,
 }
 
 /// The source of an object.
@@ -125,6 +127,7 @@ impl Resource {
             suffixes: Vec::new(),
             origin: None,
             has_schema: false,
+            ref_vars: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {
