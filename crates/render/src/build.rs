@@ -264,7 +264,7 @@ fn accumulate_dir(
 
 /// Loads the objects of a manifest file.
 pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError> {
-    let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+    let docs = yaml::parse_manifests(text).map_err(|e| BuildError::Yaml {
         path: path.to_path_buf(),
         source: YamlError(e),
     })?;

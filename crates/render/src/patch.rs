@@ -424,7 +424,7 @@ pub fn apply_patch_entry(
     };
     let opt = |k: &str| m.get("options").and_then(|o| o.get(k)) == Some(&Value::Bool(true));
     let (allow_name, allow_kind) = (opt("allowNameChange"), opt("allowKindChange"));
-    let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+    let docs = yaml::parse_manifests(&text).map_err(|e| BuildError::Yaml {
         path: kust.file.clone(),
         source: YamlError(e),
     })?;

@@ -107,7 +107,7 @@ fn strategic_merge_patches(
         } else {
             kust.read_file(&field, s)?
         };
-        let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+        let docs = yaml::parse_manifests(&text).map_err(|e| BuildError::Yaml {
             path: kust.file.clone(),
             source: YamlError(e),
         })?;
