@@ -14,6 +14,8 @@ pub struct Accumulator {
     pub resources: Vec<Resource>,
     pub vars: Vec<crate::vars::Var>,
     pub config: TransformerConfig,
+    /// The build's one OpenAPI schema choice, passed down and back up.
+    pub schema: crate::openapi::Schema,
     /// The first `sortOptions` met below the top, with its file.
     pub sort_options: Option<(Map, PathBuf)>,
     /// Ids of `resources`, built on demand; dropped whenever names may change.

@@ -17,6 +17,9 @@ use crate::transform;
 use crate::yaml::{self, Map, Value};
 use std::path::{Path, PathBuf};
 
+/// Kustomize's complaint about a directory it cannot build.
+const MISSING_KUSTOMIZATION: &str = "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory";
+
 /// What a directory was named as.
 #[derive(Clone, Copy, PartialEq)]
 enum Role {
@@ -24,8 +27,19 @@ enum Role {
     Component,
 }
 
-/// Builds the directory into Kustomize's output stream.
+/// Builds the directory into Kustomize's output stream; a directory
+/// without a kustomization file is refused, as Kustomize refuses it.
 pub fn build(dir: &Path) -> Result<String, BuildError> {
+    build_target(dir, false)
+}
+
+/// Like [`build`], but a directory without a kustomization file renders
+/// every manifest below it, as Flux's kustomize-controller does.
+pub fn build_with_flux_fallback(dir: &Path) -> Result<String, BuildError> {
+    build_target(dir, true)
+}
+
+fn build_target(dir: &Path, flux_fallback: bool) -> Result<String, BuildError> {
     let dir = if dir.is_absolute() {
         clean(dir)
     } else {
@@ -39,7 +53,13 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
     }
     let kust = match load_kustomization(&dir)? {
         Some(k) => k,
-        None => flux_generated_kustomization(&dir)?,
+        None if flux_fallback => flux_generated_kustomization(&dir)?,
+        None => {
+            return Err(BuildError::Resources {
+                file: dir,
+                message: MISSING_KUSTOMIZATION.into(),
+            });
+        }
     };
     build_kustomization(&kust)
 }
@@ -48,6 +68,7 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
 /// stream: accumulate, then the top-level steps.
 pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildError> {
     let mut acc = Accumulator::default();
+    crate::openapi::choose(kust, &mut acc.schema, true)?;
     accumulate(kust, &mut acc)?;
     // Last steps, once, at the top.
     for r in &mut acc.resources {
@@ -222,7 +243,7 @@ fn accumulate_dir(
     let kust = load_kustomization(dir).map_err(nested)?.ok_or_else(|| {
         nested(BuildError::Resources {
             file: dir.to_path_buf(),
-            message: "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory".into(),
+            message: MISSING_KUSTOMIZATION.into(),
         })
     })?;
     match (role, kust.is_component()) {
@@ -243,11 +264,17 @@ fn accumulate_dir(
         }
         _ => {}
     }
+    crate::openapi::choose(&kust, &mut acc.schema, false).map_err(nested)?;
     if role == Role::Component {
         accumulate(&kust, acc).map_err(nested)
     } else {
-        let mut sub = Accumulator::default();
-        accumulate(&kust, &mut sub).map_err(nested)?;
+        let mut sub = Accumulator {
+            schema: std::mem::take(&mut acc.schema),
+            ..Accumulator::default()
+        };
+        let result = accumulate(&kust, &mut sub).map_err(nested);
+        acc.schema = std::mem::take(&mut sub.schema);
+        result?;
         for r in sub.resources {
             append(acc, r, &parent.file)?;
         }
@@ -342,29 +369,6 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
             let text = kust.read_file(f, rel)?;
             let p = kust.file_path(f, rel)?;
             acc.config.load_configuration(&p, &text)?;
-        }
-    }
-    if let Some(o) = kust.map_field("openapi")? {
-        for k in o.keys() {
-            if k != "path" && k != "version" {
-                return Err(BuildError::Unsupported {
-                    file: kust.file.clone(),
-                    field: format!("openapi.{k}"),
-                });
-            }
-        }
-        if let Some(v) = o.get("version")
-            && v.as_str() != Some("v1.21.2")
-        {
-            return Err(kust.err(
-                "openapi.version",
-                "only the built-in schema version v1.21.2 is available",
-            ));
-        }
-        if let Some(rel) = o.get("path").and_then(Value::as_str) {
-            let text = kust.read_file("openapi.path", rel)?;
-            let p = kust.file_path("openapi.path", rel)?;
-            acc.config.load_openapi(&p, &text)?;
         }
     }
     for v in kust.seq_field("crds")? {

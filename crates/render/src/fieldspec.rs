@@ -1,7 +1,7 @@
 //! Where transformers write: field specs (a kind and a path), Kustomize's
 //! default specs for labels, selectors, annotations, name references and
 //! the rest, and the transformer configuration a build accumulates
-//! (`configurations`, `crds`, `openapi`). Shared by the transformers, name
+//! (`configurations`, `crds`). Shared by the transformers, name
 //! references and vars; depends on none of them.
 
 use crate::error::{BuildError, YamlError};
@@ -56,8 +56,6 @@ pub struct TransformerConfig {
     pub replicas: Vec<FieldSpec>,
     pub var_refs: Vec<FieldSpec>,
     pub name_refs: Vec<NameRef>,
-    /// Kinds described by an `openapi` schema (strategic merge uses keys).
-    pub schema_kinds: Vec<String>,
 }
 
 pub fn parse_fieldspecs(v: Option<&Value>) -> Vec<FieldSpec> {
@@ -93,31 +91,6 @@ impl TransformerConfig {
         add(&mut self.replicas, other.replicas);
         add(&mut self.var_refs, other.var_refs);
         self.name_refs.extend(other.name_refs);
-        self.schema_kinds.extend(other.schema_kinds);
-    }
-
-    /// Reads an `openapi` schema: the kinds it describes merge by key.
-    pub fn load_openapi(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
-        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
-            path: path.to_path_buf(),
-            source: YamlError(e),
-        })?;
-        for d in docs {
-            let defs = d.get("definitions").and_then(Value::as_map);
-            for def in defs.into_iter().flat_map(|m| m.values()) {
-                for g in def
-                    .get("x-kubernetes-group-version-kind")
-                    .and_then(Value::as_seq)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
-                {
-                    if let Some(k) = g.str_at(&["kind"]) {
-                        self.schema_kinds.push(k.to_string());
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Reads a `crds` file (OpenAPI definitions): properties marked with

@@ -173,7 +173,7 @@ pub fn build_flux(request: &FluxBuild) -> Result<Vec<Json>, FluxBuildError> {
     let stream = if needs_overlay(request) {
         build::build_kustomization(&overlay(request, &target).map_err(failed)?).map_err(failed)?
     } else {
-        build::build(&target).map_err(failed)?
+        build::build_with_flux_fallback(&target).map_err(failed)?
     };
     let stream = match &request.substitute {
         Some(vars) => crate::substitute(&stream, vars, true).map_err(FluxBuildError::Substitute)?,

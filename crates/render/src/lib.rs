@@ -20,8 +20,9 @@
 //! field and the file, never silently ignored.
 //!
 //! # Flux extras
-//! A directory without a `kustomization.yaml` renders every manifest below
-//! it, as Flux's generator does. [`build_flux`] is Flux's whole
+//! With [`build_with_flux_fallback`], a directory without a
+//! `kustomization.yaml` renders every manifest below it, as Flux's
+//! generator does ([`build`] refuses it, as Kustomize does). [`build_flux`] is Flux's whole
 //! kustomize-controller build as one typed request ([`FluxBuild`]: the
 //! path, the Kustomization's overlay fields, post-build substitution and
 //! common metadata), shared by the controller and the CLI; it writes
@@ -57,6 +58,7 @@ mod generate;
 mod hash;
 mod kustomization;
 mod nameref;
+mod openapi;
 mod patch;
 mod replace;
 mod resource;
@@ -72,7 +74,14 @@ pub use flux::{
 };
 pub use substitute::{DISABLE_ANNOTATION, substitute};
 
-/// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints.
+/// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints;
+/// fails where it fails (a directory without a kustomization file too).
 pub fn build(dir: &std::path::Path) -> Result<String, BuildError> {
     build::build(dir)
+}
+
+/// Like [`build`], except that a directory without a kustomization file
+/// renders every manifest below it, as Flux's generator does.
+pub fn build_with_flux_fallback(dir: &std::path::Path) -> Result<String, BuildError> {
+    build::build_with_flux_fallback(dir)
 }

@@ -70,10 +70,8 @@ fn apply_map(
 /// Kustomize's order.
 pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     acc.ids = None;
-    if !acc.config.schema_kinds.is_empty() {
-        for r in &mut acc.resources {
-            r.has_schema = acc.config.schema_kinds.iter().any(|k| k == r.kind());
-        }
+    for r in &mut acc.resources {
+        r.has_schema = acc.schema.describes(r.kind());
     }
     for transformer in [
         strategic_merge_patches,

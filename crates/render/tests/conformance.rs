@@ -2,6 +2,10 @@
 //! `../shared/kustomize-conformance` and in `tests/cases` is built with our
 //! renderer and compared with the output `kubectl kustomize` gave.
 //!
+//! A case with a `flux_fallback` file is built as Flux builds a directory
+//! ([`driftless_render::build_with_flux_fallback`]); its expected output
+//! is Flux's, not Kustomize's.
+//!
 //! A case listed in `tests/known-failing.txt` may fail; any other failure
 //! fails the test, and so does a listed case that now passes.
 
@@ -27,7 +31,13 @@ fn run_case(case: &Path, check_message: bool) -> Result<(), String> {
     let build_dir = fs::read_to_string(case.join("build_dir"))
         .map_err(|e| format!("cannot read build_dir: {e}"))?;
     let dir = case.join(build_dir.trim());
-    let got = driftless_render::build(&dir);
+    // A case marked `flux_fallback` is built the way Flux builds a
+    // directory (one without a kustomization renders its manifests).
+    let got = if case.join("flux_fallback").is_file() {
+        driftless_render::build_with_flux_fallback(&dir)
+    } else {
+        driftless_render::build(&dir)
+    };
     if let Ok(expected) = fs::read_to_string(case.join("expected.yaml")) {
         match got {
             Ok(out) if trim_trailing(&out) == trim_trailing(&expected) => Ok(()),
