@@ -22,9 +22,27 @@ pub fn fs(kind: &str, path: &str, create: bool) -> FieldSpec {
     FieldSpec {
         group: String::new(),
         kind: kind.to_string(),
-        path: path.split('/').map(str::to_string).collect(),
+        path: split_fieldspec_path(path),
         create,
     }
+}
+
+/// Splits a field spec path on `/`; `\/` is a slash inside a key (as in
+/// annotation names).
+pub fn split_fieldspec_path(path: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'/') => {
+                chars.next();
+                out.last_mut().expect("never empty").push('/');
+            }
+            '/' => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
 }
 
 impl FieldSpec {
@@ -40,6 +58,8 @@ impl FieldSpec {
 pub struct NameRef {
     pub kind: String,
     pub group: String,
+    /// The target's version (empty: any).
+    pub version: String,
     pub referrers: Vec<FieldSpec>,
 }
 
@@ -124,6 +144,7 @@ impl TransformerConfig {
                     out.push(NameRef {
                         kind: k.to_string(),
                         group: String::new(),
+                        version: String::new(),
                         referrers: vec![fs(kind, &format!("{here}/{key}"), false)],
                     });
                     continue;
@@ -176,6 +197,7 @@ impl TransformerConfig {
                             self.name_refs.push(NameRef {
                                 kind: it.str_at(&["kind"]).unwrap_or("").into(),
                                 group: it.str_at(&["group"]).unwrap_or("").into(),
+                                version: it.str_at(&["version"]).unwrap_or("").into(),
                                 referrers: parse_fieldspecs(it.get("fieldSpecs")),
                             });
                         }

@@ -197,9 +197,8 @@ pub fn apply_smp_by_id(
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            r.kind() == kind
-                && (api.is_empty() || r.api_version() == api)
-                && r.all_names().any(|n| n == name)
+            (api.is_empty() || r.api_version() == api)
+                && r.all_ids().any(|(n, _, k)| k == kind && n == name)
                 && ns.is_none_or(|ns| r.all_namespaces().any(|n| n == ns))
         })
         .map(|(i, _)| i)
@@ -227,6 +226,10 @@ fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_ki
         return;
     }
     let schema = is_builtin(r.kind()) || r.has_schema;
+    if allow_name || allow_kind {
+        // Kustomize records the id before a patch that may change it.
+        r.store_previous_id();
+    }
     let old_name = r.name().to_string();
     let old_kind = r.kind().to_string();
     let old_api = r.api_version().to_string();
@@ -244,7 +247,7 @@ fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_ki
     }
     r.obj = obj;
     if allow_name && new_name != old_name && !new_name.is_empty() {
-        r.set_name(&new_name);
+        r.put_name(&new_name);
     }
 }
 
@@ -442,12 +445,13 @@ pub fn apply_patch_entry(
         for r in resources.iter_mut() {
             if target.matches(r) {
                 found = true;
-                let (old_name, old_ns) = (r.name().to_string(), r.namespace().to_string());
+                let before = r.clone();
                 json6902(&mut r.obj, &ops).map_err(|e| kust.err(field, e))?;
-                if r.name() != old_name {
+                if r.name() != before.name() || r.kind() != before.kind() {
                     // Renamed by the patch: keep the old id in the history.
-                    r.prev_names.push(old_name);
-                    r.prev_namespaces.push(old_ns);
+                    r.prev_names.push(before.name().to_string());
+                    r.prev_namespaces.push(before.namespace().to_string());
+                    r.prev_kinds.push(before.kind().to_string());
                 }
             }
         }

@@ -87,6 +87,8 @@ pub struct Resource {
     pub prev_names: Vec<String>,
     /// Namespaces this object had before, parallel to `prev_names`.
     pub prev_namespaces: Vec<String>,
+    /// Kinds this object had before, parallel to `prev_names`.
+    pub prev_kinds: Vec<String>,
     /// Whether a content hash must be appended to the name at the end.
     pub needs_hash: bool,
     /// Generator behavior (`create`, `merge`, `replace`) for generated objects.
@@ -121,6 +123,7 @@ impl Resource {
             obj,
             prev_names: Vec::new(),
             prev_namespaces: Vec::new(),
+            prev_kinds: Vec::new(),
             needs_hash: false,
             behavior: None,
             prefixes: Vec::new(),
@@ -163,6 +166,24 @@ impl Resource {
             .map(String::as_str)
             .chain(std::iter::once(self.namespace()))
     }
+    /// Every (name, namespace, kind) this object has had, current last.
+    pub fn all_ids(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        let kinds = self
+            .prev_kinds
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(self.kind()));
+        self.all_names()
+            .zip(self.all_namespaces())
+            .zip(kinds)
+            .map(|((n, ns), k)| (n, ns, k))
+    }
+    /// The kind this object was read or generated with.
+    pub fn orig_kind(&self) -> &str {
+        self.prev_kinds
+            .first()
+            .map_or_else(|| self.kind(), String::as_str)
+    }
     fn metadata_mut(&mut self) -> &mut Map {
         let m = self.obj.as_map_mut().expect("resources are mappings");
         let md = m
@@ -182,17 +203,26 @@ impl Resource {
         self.metadata_mut()
             .insert("name".into(), Value::Str(name.to_string()));
     }
-    pub fn set_namespace(&mut self, ns: &str) {
-        if ns == self.namespace() && self.obj.path(&["metadata", "namespace"]).is_some() {
-            return;
-        }
-        self.remember();
+    fn remember(&mut self) {
+        self.store_previous_id();
+    }
+    /// Records the current id as an earlier one, as Kustomize does before
+    /// a transformer that may rename (the namespace transformer does it
+    /// for every object, renamed or not).
+    pub fn store_previous_id(&mut self) {
+        self.prev_names.push(self.name().to_string());
+        self.prev_namespaces.push(self.namespace().to_string());
+        self.prev_kinds.push(self.kind().to_string());
+    }
+    /// Sets the namespace without recording the old id.
+    pub fn put_namespace(&mut self, ns: &str) {
         self.metadata_mut()
             .insert("namespace".into(), Value::Str(ns.to_string()));
     }
-    fn remember(&mut self) {
-        self.prev_names.push(self.name().to_string());
-        self.prev_namespaces.push(self.namespace().to_string());
+    /// Sets the name without recording the old id.
+    pub fn put_name(&mut self, name: &str) {
+        self.metadata_mut()
+            .insert("name".into(), Value::Str(name.to_string()));
     }
     /// Kustomize's printed id, e.g. `Deployment.v1.apps/web.[noNs]`.
     pub fn id_string(&self) -> String {

@@ -312,11 +312,14 @@ fn replacements(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), B
 fn namespace(acc: &mut Accumulator, ns: &str) {
     for r in &mut acc.resources {
         let g = r.gvk();
+        // Kustomize records every object's id here, moved or not, so
+        // later name references can find it by that id.
+        r.store_previous_id();
         if !g.is_cluster_scoped() {
-            r.set_namespace(ns);
+            r.put_namespace(ns);
         }
         if g.kind == "Namespace" && g.group.is_empty() {
-            r.set_name(ns);
+            r.put_name(ns);
         }
         if (g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding")
             && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects")
