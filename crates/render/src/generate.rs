@@ -278,14 +278,30 @@ fn add_generated(
     acc: &mut Accumulator,
 ) -> Result<(), BuildError> {
     let behavior = r.behavior.clone().unwrap_or_else(|| "create".into());
+    // Kustomize merges into the object that has, or had, the generated
+    // object's id: an overlay's `o1-cm` merges into base `cm` renamed by
+    // its `namePrefix: o1-`, and so does `cm`.
+    let effective = |ns: &str| if ns.is_empty() { "default" } else { ns }.to_string();
+    let wanted_ns = effective(r.namespace());
     let matches = |e: &Resource| {
-        e.kind() == r.kind()
-            && e.orig_name() == r.name()
-            && (r.namespace().is_empty() || e.namespace() == r.namespace())
+        e.gvk() == r.gvk()
+            && e.all_names()
+                .zip(e.all_namespaces())
+                .any(|(n, ns)| n == r.name() && effective(ns) == wanted_ns)
     };
     match behavior.as_str() {
         "create" => append(acc, r, &kust.file),
         "merge" | "replace" => {
+            let found = acc.resources.iter().filter(|e| matches(e)).count();
+            if found > 1 {
+                return Err(kust.err(
+                    &format!("{field}.behavior"),
+                    format!(
+                        "found {found} objects that could accept the merge of {}",
+                        r.id_string()
+                    ),
+                ));
+            }
             let Some(existing) = acc.resources.iter_mut().find(|e| matches(e)) else {
                 return Err(kust.err(
                     &format!("{field}.behavior"),
@@ -343,6 +359,7 @@ fn add_generated(
                     }
                 }
             }
+            // Kustomize keeps the hash only when both want it.
             existing.needs_hash = existing.needs_hash && r.needs_hash;
             Ok(())
         }

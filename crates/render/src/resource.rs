@@ -148,11 +148,6 @@ impl Resource {
     pub fn namespace(&self) -> &str {
         self.obj.str_at(&["metadata", "namespace"]).unwrap_or("")
     }
-    pub fn orig_name(&self) -> &str {
-        self.prev_names
-            .first()
-            .map_or_else(|| self.name(), String::as_str)
-    }
     /// Every name this object has had, current included.
     pub fn all_names(&self) -> impl Iterator<Item = &str> {
         self.prev_names
