@@ -67,7 +67,11 @@ fn build_target(dir: &Path, flux_fallback: bool) -> Result<String, BuildError> {
 /// Builds a loaded (or in-memory) kustomization into Kustomize's output
 /// stream: accumulate, then the top-level steps.
 pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildError> {
-    let mut acc = Accumulator::default();
+    let build_metadata = BuildMetadata::of(kust)?;
+    let mut acc = Accumulator {
+        track_transformations: build_metadata.transformer_annotations,
+        ..Accumulator::default()
+    };
     crate::openapi::choose(kust, &mut acc.schema, true)?;
     accumulate(kust, &mut acc)?;
     // Last steps, once, at the top.
@@ -86,21 +90,24 @@ pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildErro
             .and_then(Value::as_str)
             != Some("true")
     });
-    let mut origin_annotations = false;
-    for v in kust.seq_field("buildMetadata")? {
-        match v.as_str() {
-            Some("originAnnotations") => origin_annotations = true,
-            other => {
-                return Err(BuildError::Unsupported {
-                    file: kust.file.clone(),
-                    field: format!("buildMetadata: {}", other.unwrap_or("?")),
-                });
-            }
-        }
-    }
-    if origin_annotations {
+    if build_metadata.origin_annotations {
         for r in &mut acc.resources {
             add_origin_annotation(r, &kust.dir);
+        }
+    }
+    if build_metadata.transformer_annotations {
+        for r in &mut acc.resources {
+            add_transformer_annotation(r, &kust.dir);
+        }
+    }
+    if build_metadata.managed_by_label {
+        for r in &mut acc.resources {
+            set_metadata_entry(
+                r,
+                "labels",
+                "app.kubernetes.io/managed-by",
+                MANAGED_BY.to_string(),
+            );
         }
     }
     let mut fifo = false;
@@ -270,6 +277,7 @@ fn accumulate_dir(
     } else {
         let mut sub = Accumulator {
             schema: std::mem::take(&mut acc.schema),
+            track_transformations: acc.track_transformations,
             ..Accumulator::default()
         };
         let result = accumulate(&kust, &mut sub).map_err(nested);
@@ -461,15 +469,89 @@ fn add_origin_annotation(r: &mut Resource, root: &Path) {
             t
         }
     };
+    set_metadata_entry(r, "annotations", "config.kubernetes.io/origin", text);
+}
+
+/// Kustomize's transformer annotation: every built-in transformer that
+/// ran over the object, oldest first, with the file that configured it.
+fn add_transformer_annotation(r: &mut Resource, root: &Path) {
+    if r.transformations.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    for t in &r.transformations {
+        text.push_str(&format!(
+            "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {}\n",
+            relative(root, &t.configured_in),
+            t.kind
+        ));
+        if let Some(n) = &t.name {
+            text.push_str(&format!("    name: {n}\n"));
+        }
+        if let Some(ns) = &t.namespace {
+            text.push_str(&format!("    namespace: {ns}\n"));
+        }
+    }
+    set_metadata_entry(
+        r,
+        "annotations",
+        "alpha.config.kubernetes.io/transformations",
+        text,
+    );
+}
+
+/// Sets `metadata.<map>.<key>`, creating the mappings on the way.
+fn set_metadata_entry(r: &mut Resource, map: &str, key: &str, value: String) {
     let Some(m) = r.obj.as_map_mut() else { return };
     let md = m
         .entry("metadata".to_string())
         .or_insert_with(|| Value::Map(Map::new()));
     let Some(md) = md.as_map_mut() else { return };
-    let ann = md
-        .entry("annotations".to_string())
+    let entries = md
+        .entry(map.to_string())
         .or_insert_with(|| Value::Map(Map::new()));
-    if let Some(a) = ann.as_map_mut() {
-        a.insert("config.kubernetes.io/origin".into(), Value::Str(text));
+    if entries.is_null() {
+        *entries = Value::Map(Map::new());
+    }
+    if let Some(a) = entries.as_map_mut() {
+        a.insert(key.into(), Value::Str(value));
+    }
+}
+
+/// The `app.kubernetes.io/managed-by` value Kustomize sets when built as a
+/// library (kubectl, Flux): its version stamp is then `(devel)`.
+const MANAGED_BY: &str = "kustomize-(devel)";
+
+/// The top kustomization's `buildMetadata` options.
+struct BuildMetadata {
+    origin_annotations: bool,
+    transformer_annotations: bool,
+    managed_by_label: bool,
+}
+
+impl BuildMetadata {
+    fn of(kust: &KustomizationFile) -> Result<BuildMetadata, BuildError> {
+        let mut b = BuildMetadata {
+            origin_annotations: false,
+            transformer_annotations: false,
+            managed_by_label: false,
+        };
+        for (i, v) in kust.seq_field("buildMetadata")?.iter().enumerate() {
+            match v.as_str() {
+                Some("originAnnotations") => b.origin_annotations = true,
+                Some("transformerAnnotations") => b.transformer_annotations = true,
+                Some("managedByLabel") => b.managed_by_label = true,
+                other => {
+                    return Err(kust.err(
+                        &format!("buildMetadata[{i}]"),
+                        format!(
+                            "unknown option {:?}; expected originAnnotations, transformerAnnotations or managedByLabel",
+                            other.unwrap_or("")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(b)
     }
 }

@@ -217,9 +217,18 @@ pub fn run(kust: &KustomizationFile, field: &str, acc: &mut Accumulator) -> Resu
                 }
             }
             let name = cfg.str_at(&["metadata", "name"]).map(str::to_string);
-            let sk = synthetic(kust, doc, (source, name));
+            let sk = synthetic(kust, doc, (source.clone(), name.clone()));
             crate::generate::run(&sk, acc)?;
             crate::transform::run(&sk, acc)?;
+            if field == "transformers" {
+                crate::accumulator::record_transformation(
+                    acc,
+                    &source,
+                    kind,
+                    name.as_deref(),
+                    cfg.str_at(&["metadata", "namespace"]),
+                );
+            }
         }
     }
     Ok(())

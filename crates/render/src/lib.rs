@@ -40,13 +40,13 @@
 //! `commonAnnotations`, `images`, `replicas`, `patches`,
 //! `patchesStrategicMerge`, `patchesJson6902`, `configMapGenerator`,
 //! `secretGenerator`, `generatorOptions`, `replacements`, `vars`, `crds`,
-//! `configurations`, `openapi` (path), `sortOptions`,
-//! `buildMetadata: [originAnnotations]`, and `generators`/`transformers`
-//! limited to Kustomize's built-in plugins.
+//! `configurations`, `openapi` (`path` or `version`), `sortOptions`,
+//! `buildMetadata` (`originAnnotations`, `transformerAnnotations`,
+//! `managedByLabel`), and `generators`/`transformers` limited to
+//! Kustomize's built-in plugins.
 //!
 //! # Known differences
-//! `buildMetadata: [transformerAnnotations]` is refused with an error; see
-//! `tests/known-failing.txt` for the conformance cases we do not match.
+//! See `tests/known-failing.txt` for the conformance cases we do not match.
 
 mod accumulator;
 mod build;

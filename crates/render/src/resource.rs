@@ -102,6 +102,21 @@ pub struct Resource {
     pub has_schema: bool,
     /// The vars bound to this object where they were declared.
     pub ref_vars: Vec<String>,
+    /// The transformers that ran over this object, in order, for
+    /// `buildMetadata: [transformerAnnotations]`.
+    pub transformations: Vec<Transformation>,
+}
+
+/// One transformer run, as Kustomize's transformer annotation lists it.
+#[derive(Debug, Clone)]
+pub struct Transformation {
+    /// The file that configured it (a kustomization or a plugin config).
+    pub configured_in: std::path::PathBuf,
+    /// The built-in transformer's kind, e.g. `PrefixTransformer`.
+    pub kind: String,
+    /// A plugin config's `metadata.name` and `metadata.namespace`.
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 /// The source of an object.
@@ -131,6 +146,7 @@ impl Resource {
             origin: None,
             has_schema: false,
             ref_vars: Vec::new(),
+            transformations: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {

@@ -90,6 +90,15 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
     Ok(())
 }
 
+/// Records one run of the built-in transformer `kind` this kustomization
+/// configured. A plugin config given in `transformers` is recorded once,
+/// under its own kind, by its caller.
+fn ran(kust: &KustomizationFile, acc: &mut Accumulator, kind: &str) {
+    if kust.plugin_origin.is_none() {
+        crate::accumulator::record_transformation(acc, &kust.file, kind, None, None);
+    }
+}
+
 /// `patchesStrategicMerge`: strategic merge patches from files or inline.
 fn strategic_merge_patches(
     kust: &KustomizationFile,
@@ -114,6 +123,9 @@ fn strategic_merge_patches(
         }
         acc.resources.retain(|r| !r.obj.is_null());
     }
+    if !kust.seq_field("patchesStrategicMerge")?.is_empty() {
+        ran(kust, acc, "PatchStrategicMergeTransformer");
+    }
     Ok(())
 }
 
@@ -122,6 +134,7 @@ fn patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
     for (i, p) in kust.seq_field("patches")?.iter().enumerate() {
         let field = format!("patches[{i}]");
         patch::apply_patch_entry(kust, &field, &mut acc.resources, p, false)?;
+        ran(kust, acc, "PatchTransformer");
     }
     Ok(())
 }
@@ -132,6 +145,7 @@ fn set_namespace(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), 
         && !ns.is_empty()
     {
         namespace(acc, ns);
+        ran(kust, acc, "NamespaceTransformer");
     }
     Ok(())
 }
@@ -158,6 +172,12 @@ fn name_prefix_suffix(kust: &KustomizationFile, acc: &mut Accumulator) -> Result
                 r.suffixes.push(suffix.to_string());
             }
         }
+    }
+    if !prefix.is_empty() {
+        ran(kust, acc, "PrefixTransformer");
+    }
+    if !suffix.is_empty() {
+        ran(kust, acc, "SuffixTransformer");
     }
     Ok(())
 }
@@ -211,6 +231,18 @@ fn labels(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
         specs.extend(acc.config.labels_field.iter().cloned());
         apply_map(kust, &field, &mut acc.resources, &specs, &entries)?;
     }
+    // Kustomize runs one label transformer per `labels` entry and one for
+    // `commonLabels`, whenever either is set.
+    let label_runs = kust.seq_field("labels")?.len() + 1;
+    if kust
+        .map_field("commonLabels")?
+        .is_some_and(|m| !m.is_empty())
+        || label_runs > 1
+    {
+        for _ in 0..label_runs {
+            ran(kust, acc, "LabelTransformer");
+        }
+    }
     Ok(())
 }
 
@@ -227,6 +259,9 @@ fn annotations(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Bu
             &specs,
             &entries,
         )?;
+        if !m.is_empty() {
+            ran(kust, acc, "AnnotationsTransformer");
+        }
     }
     Ok(())
 }
@@ -236,6 +271,7 @@ fn json6902_patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(
     for (i, p) in kust.seq_field("patchesJson6902")?.iter().enumerate() {
         let field = format!("patchesJson6902[{i}]");
         patch::apply_patch_entry(kust, &field, &mut acc.resources, p, true)?;
+        ran(kust, acc, "PatchJson6902Transformer");
     }
     Ok(())
 }
@@ -258,12 +294,15 @@ fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Build
             fs("StatefulSet", "spec/replicas", true),
         ];
         specs.extend(acc.config.replicas.iter().cloned());
-        for r in &mut acc.resources {
-            if !r.all_names().any(|n| n == name) {
-                continue;
-            }
-            for s in &specs {
-                if s.applies_to(r) {
+        // An object matches by any id it has had: the name and the kind.
+        let mut found = false;
+        for s in &specs {
+            for r in &mut acc.resources {
+                let selected = r
+                    .all_ids()
+                    .any(|(n, _, k)| n == name && (s.kind.is_empty() || s.kind == k));
+                if selected {
+                    found = true;
                     let _ = visit_path(&mut r.obj, &s.path, s.create, &mut |v| {
                         *v = Value::Int(count);
                         Ok(())
@@ -271,6 +310,17 @@ fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Build
                 }
             }
         }
+        if !found {
+            let kinds: Vec<&str> = specs.iter().map(|s| s.kind.as_str()).collect();
+            return Err(kust.err(
+                &format!("{field}.name"),
+                format!(
+                    "resource with name {name} does not match a config with the following kinds: {}",
+                    kinds.join(", ")
+                ),
+            ));
+        }
+        ran(kust, acc, "ReplicaCountTransformer");
     }
     Ok(())
 }
@@ -296,6 +346,7 @@ fn images(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
                 }
             }
         }
+        ran(kust, acc, "ImageTagTransformer");
     }
     Ok(())
 }
@@ -305,6 +356,9 @@ fn replacements(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), B
     for (i, rep) in kust.seq_field("replacements")?.iter().enumerate() {
         let field = format!("replacements[{i}]");
         crate::replace::apply(kust, &field, &mut acc.resources, rep)?;
+    }
+    if !kust.seq_field("replacements")?.is_empty() {
+        ran(kust, acc, "ReplacementTransformer");
     }
     Ok(())
 }
