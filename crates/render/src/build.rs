@@ -379,6 +379,7 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
             acc.config.load_configuration(&p, &text)?;
         }
     }
+    acc.config.settle_name_specs();
     for v in kust.seq_field("crds")? {
         let rel = v
             .as_str()

@@ -70,10 +70,13 @@ fn synthetic(
     }
 }
 
+/// A generator plugin config as a generator entry. Kustomize decodes the
+/// config leniently into the generator's arguments, so fields it does not
+/// have (a top-level `labels`, say) are dropped, not refused.
 fn entry_without_meta(cfg: &Map) -> Map {
     let mut m: Map = cfg
         .iter()
-        .filter(|(k, _)| !["apiVersion", "kind", "metadata"].contains(&k.as_str()))
+        .filter(|(k, _)| crate::generate::GEN_FIELDS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(md) = cfg.get("metadata") {
@@ -189,6 +192,9 @@ pub fn run(kust: &KustomizationFile, field: &str, acc: &mut Accumulator) -> Resu
                     }
                     if let Some(s) = get("suffix") {
                         doc.insert("nameSuffix".into(), s);
+                    }
+                    if let Some(f) = get("fieldSpecs") {
+                        doc.insert("fieldSpecs".into(), f);
                     }
                 }
                 "LabelTransformer" => {

@@ -70,12 +70,53 @@ pub struct TransformerConfig {
     /// Field specs for the `labels` field only (`labels:` in configurations).
     pub labels_field: Vec<FieldSpec>,
     pub annotations: Vec<FieldSpec>,
-    pub prefix: Vec<FieldSpec>,
+    /// Where `namePrefix` and `nameSuffix` write, merged as Kustomize merges
+    /// them (see [`merge_fieldspecs`]); empty until a kustomization settled
+    /// them with [`TransformerConfig::settle_name_specs`].
+    pub name_prefix: Vec<FieldSpec>,
+    pub name_suffix: Vec<FieldSpec>,
+    /// This kustomization's `configurations` entries for them, not yet
+    /// merged with the defaults.
+    pub own_name_prefix: Vec<FieldSpec>,
+    pub own_name_suffix: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
     pub images: Vec<FieldSpec>,
     pub replicas: Vec<FieldSpec>,
     pub var_refs: Vec<FieldSpec>,
     pub name_refs: Vec<NameRef>,
+}
+
+/// Kustomize's merge of field-spec lists: an incoming spec is dropped when
+/// one already there has the same path and is selected by the incoming
+/// spec's kind and group (so an all-kinds spec arriving after a
+/// kind-specific one is dropped); the result is sorted as Kustomize sorts.
+pub fn merge_fieldspecs(base: &[FieldSpec], incoming: &[FieldSpec]) -> Vec<FieldSpec> {
+    let mut out = base.to_vec();
+    for x in incoming {
+        let present = out.iter().any(|s| {
+            s.path == x.path
+                && (x.kind.is_empty() || x.kind == s.kind)
+                && (x.group.is_empty() || x.group == s.group)
+        });
+        if !present {
+            out.push(x.clone());
+        }
+    }
+    sorted(out)
+}
+
+/// Sorted by kind the way Kustomize orders kinds (its legacy resource
+/// order first), then by group and kind as text.
+fn sorted(mut specs: Vec<FieldSpec>) -> Vec<FieldSpec> {
+    specs.sort_by_cached_key(|s| {
+        let gvk = crate::resource::Gvk {
+            group: s.group.clone(),
+            version: String::new(),
+            kind: s.kind.clone(),
+        };
+        (crate::resource::kind_order(&s.kind), gvk.sort_string())
+    });
+    specs
 }
 
 pub fn parse_fieldspecs(v: Option<&Value>) -> Vec<FieldSpec> {
@@ -105,12 +146,28 @@ impl TransformerConfig {
         add(&mut self.labels, other.labels);
         add(&mut self.labels_field, other.labels_field);
         add(&mut self.annotations, other.annotations);
-        add(&mut self.prefix, other.prefix);
+        self.name_prefix = merge_fieldspecs(&self.name_prefix, &other.name_prefix);
+        self.name_suffix = merge_fieldspecs(&self.name_suffix, &other.name_suffix);
         add(&mut self.namespace, other.namespace);
         add(&mut self.images, other.images);
         add(&mut self.replicas, other.replicas);
         add(&mut self.var_refs, other.var_refs);
         self.name_refs.extend(other.name_refs);
+    }
+
+    /// Ends one kustomization's configuration of name prefixes and
+    /// suffixes: its own specs merged into the defaults, that merged into
+    /// what the build has so far (Kustomize's order, with its quirk: a
+    /// kind-specific `metadata/name` spec sorts before the all-kinds
+    /// default and then swallows it).
+    pub fn settle_name_specs(&mut self) {
+        let default = vec![fs("", "metadata/name", false)];
+        let own = sorted(merge_fieldspecs(&default, &self.own_name_prefix));
+        self.name_prefix = merge_fieldspecs(&self.name_prefix, &own);
+        let own = sorted(merge_fieldspecs(&default, &self.own_name_suffix));
+        self.name_suffix = merge_fieldspecs(&self.name_suffix, &own);
+        self.own_name_prefix.clear();
+        self.own_name_suffix.clear();
     }
 
     /// Reads a `crds` file (OpenAPI definitions): properties marked with
@@ -187,7 +244,14 @@ impl TransformerConfig {
                     "commonLabels" => self.labels.extend(parse_fieldspecs(Some(v))),
                     "labels" => self.labels_field.extend(parse_fieldspecs(Some(v))),
                     "commonAnnotations" => self.annotations.extend(parse_fieldspecs(Some(v))),
-                    "namePrefix" | "nameSuffix" => self.prefix.extend(parse_fieldspecs(Some(v))),
+                    "namePrefix" => {
+                        let file = sorted(parse_fieldspecs(Some(v)));
+                        self.own_name_prefix = merge_fieldspecs(&self.own_name_prefix, &file);
+                    }
+                    "nameSuffix" => {
+                        let file = sorted(parse_fieldspecs(Some(v)));
+                        self.own_name_suffix = merge_fieldspecs(&self.own_name_suffix, &file);
+                    }
                     "namespace" => self.namespace.extend(parse_fieldspecs(Some(v))),
                     "images" => self.images.extend(parse_fieldspecs(Some(v))),
                     "replicas" => self.replicas.extend(parse_fieldspecs(Some(v))),

@@ -9,7 +9,7 @@ use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
 
-const GEN_FIELDS: &[&str] = &[
+pub const GEN_FIELDS: &[&str] = &[
     "name",
     "namespace",
     "behavior",

@@ -309,45 +309,50 @@ fn sort_by_order(resources: &mut [Resource], order: &dyn Fn(&str) -> i64) {
     resources.sort_by_cached_key(key);
 }
 
+const LEGACY_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const LEGACY_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// Kustomize's priority of a kind in its legacy order: the kinds it puts
+/// first are negative, those it puts last positive, any other is 0.
+pub fn kind_order(kind: &str) -> i64 {
+    if let Some(i) = LEGACY_FIRST.iter().position(|k| *k == kind) {
+        i as i64 - LEGACY_FIRST.len() as i64
+    } else if let Some(i) = LEGACY_LAST.iter().position(|k| *k == kind) {
+        i as i64 + 1
+    } else {
+        0
+    }
+}
+
 /// The legacy sort of Kustomize: by kind priority, then id.
 pub fn legacy_sort(resources: &mut [Resource]) {
-    const FIRST: &[&str] = &[
-        "Namespace",
-        "ResourceQuota",
-        "StorageClass",
-        "CustomResourceDefinition",
-        "ServiceAccount",
-        "PodSecurityPolicy",
-        "Role",
-        "ClusterRole",
-        "RoleBinding",
-        "ClusterRoleBinding",
-        "ConfigMap",
-        "Secret",
-        "Endpoints",
-        "Service",
-        "LimitRange",
-        "PriorityClass",
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-        "Deployment",
-        "StatefulSet",
-        "CronJob",
-        "PodDisruptionBudget",
-    ];
-    const LAST: &[&str] = &[
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-    ];
-    let order = |kind: &str| -> i64 {
-        if let Some(i) = FIRST.iter().position(|k| *k == kind) {
-            i as i64 - FIRST.len() as i64
-        } else if let Some(i) = LAST.iter().position(|k| *k == kind) {
-            i as i64 + 1
-        } else {
-            0
-        }
-    };
+    let order = kind_order;
     let key = |r: &Resource| {
         let g = r.gvk();
         let ns = if r.namespace().is_empty() {

@@ -154,32 +154,82 @@ fn set_namespace(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), 
 fn name_prefix_suffix(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let prefix = kust.str_field("namePrefix")?.unwrap_or("");
     let suffix = kust.str_field("nameSuffix")?.unwrap_or("");
-    if !prefix.is_empty() || !suffix.is_empty() {
-        for r in &mut acc.resources {
-            let g = r.gvk();
-            if g.kind == "CustomResourceDefinition"
-                || (g.kind == "APIService" && g.group == "apiregistration.k8s.io")
-                || (g.kind == "Namespace" && g.group.is_empty())
-            {
-                continue;
-            }
-            let n = format!("{prefix}{}{suffix}", r.name());
-            r.set_name(&n);
-            if !prefix.is_empty() {
-                r.prefixes.push(prefix.to_string());
-            }
-            if !suffix.is_empty() {
-                r.suffixes.push(suffix.to_string());
-            }
+    // A `PrefixSuffixTransformer` config brings its own field specs.
+    let own_specs = match kust.plugin_origin {
+        Some(_) => parse_fieldspecs(kust.doc.get("fieldSpecs")),
+        None => Vec::new(),
+    };
+    let pick = |settled: &[FieldSpec]| -> Vec<FieldSpec> {
+        if !own_specs.is_empty() {
+            own_specs.clone()
+        } else if settled.is_empty() {
+            vec![fs("", "metadata/name", false)]
+        } else {
+            settled.to_vec()
         }
-    }
+    };
     if !prefix.is_empty() {
+        let specs = pick(&acc.config.name_prefix);
+        add_affix(acc, &specs, prefix, Affix::Prefix);
         ran(kust, acc, "PrefixTransformer");
     }
     if !suffix.is_empty() {
+        let specs = pick(&acc.config.name_suffix);
+        add_affix(acc, &specs, suffix, Affix::Suffix);
         ran(kust, acc, "SuffixTransformer");
     }
     Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Affix {
+    Prefix,
+    Suffix,
+}
+
+/// Kustomize's prefix (or suffix) transformer: for every spec that selects
+/// the object's original kind, the field at the spec's path gets `text`;
+/// on `metadata/name` that is a rename (the old id is recorded, and the
+/// affix remembered for choosing among name-reference candidates).
+fn add_affix(acc: &mut Accumulator, specs: &[FieldSpec], text: &str, side: Affix) {
+    let affixed = |v: &str| match side {
+        Affix::Prefix => format!("{text}{v}"),
+        Affix::Suffix => format!("{v}{text}"),
+    };
+    for r in &mut acc.resources {
+        let kind = r.orig_kind().to_string();
+        let group = r.gvk().group;
+        // Never renamed, whatever the specs say.
+        if kind == "CustomResourceDefinition"
+            || kind == "Namespace"
+            || (kind == "APIService" && group == "apiregistration.k8s.io")
+        {
+            continue;
+        }
+        for spec in specs {
+            let selected = (spec.kind.is_empty() || spec.kind == kind)
+                && (spec.group.is_empty() || spec.group == group);
+            if !selected {
+                continue;
+            }
+            if spec.path == ["metadata", "name"] {
+                match side {
+                    Affix::Prefix => r.prefixes.push(text.to_string()),
+                    Affix::Suffix => r.suffixes.push(text.to_string()),
+                }
+                r.store_previous_id();
+                let name = affixed(r.name());
+                r.put_name(&name);
+            } else {
+                let _ = visit_path(&mut r.obj, &spec.path, spec.create, &mut |v| {
+                    if let Value::Str(s) = v {
+                        *s = affixed(s);
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
 }
 
 /// `commonLabels` (with selectors) and `labels` (selectors and templates only when asked).
@@ -363,7 +413,30 @@ fn replacements(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), B
     Ok(())
 }
 
+/// Where the namespace transformer writes besides `metadata.namespace`:
+/// Kustomize's defaults (webhook configurations are not among them; their
+/// service references follow through name references instead).
+fn namespace_specs() -> Vec<FieldSpec> {
+    let mut api_service = fs("APIService", "spec/service/namespace", true);
+    api_service.group = "apiregistration.k8s.io".into();
+    let mut crd = fs(
+        "CustomResourceDefinition",
+        "spec/conversion/webhook/clientConfig/service/namespace",
+        false,
+    );
+    crd.group = "apiextensions.k8s.io".into();
+    vec![api_service, crd]
+}
+
 fn namespace(acc: &mut Accumulator, ns: &str) {
+    let mut specs = namespace_specs();
+    specs.extend(
+        acc.config
+            .namespace
+            .iter()
+            .filter(|s| s.path != ["metadata", "namespace"])
+            .cloned(),
+    );
     for r in &mut acc.resources {
         let g = r.gvk();
         // Kustomize records every object's id here, moved or not, so
@@ -372,12 +445,11 @@ fn namespace(acc: &mut Accumulator, ns: &str) {
         if !g.is_cluster_scoped() {
             r.put_namespace(ns);
         }
-        if g.kind == "Namespace" && g.group.is_empty() {
+        if g.kind == "Namespace" && r.api_version() == "v1" {
             r.put_name(ns);
         }
-        if (g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding")
-            && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects")
-        {
+        let binding = g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding";
+        if binding && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
             for s in subjects {
                 if s.str_at(&["name"]) == Some("default")
                     && let Some(m) = s.as_map_mut()
@@ -386,27 +458,14 @@ fn namespace(acc: &mut Accumulator, ns: &str) {
                 }
             }
         }
-        if (g.kind == "MutatingWebhookConfiguration" || g.kind == "ValidatingWebhookConfiguration")
-            && let Some(Value::Seq(hooks)) = r.obj.get_mut("webhooks")
-        {
-            for h in hooks {
-                if let Some(svc) = h
-                    .get_mut("clientConfig")
-                    .and_then(|c| c.get_mut("service"))
-                    .and_then(Value::as_map_mut)
-                {
-                    svc.insert("namespace".into(), Value::Str(ns.into()));
-                }
+        for spec in &specs {
+            if !spec.applies_to(r) || (binding && spec.path == ["subjects", "namespace"]) {
+                continue;
             }
-        }
-        if g.kind == "APIService"
-            && let Some(svc) = r
-                .obj
-                .get_mut("spec")
-                .and_then(|c| c.get_mut("service"))
-                .and_then(Value::as_map_mut)
-        {
-            svc.insert("namespace".into(), Value::Str(ns.into()));
+            let _ = visit_path(&mut r.obj, &spec.path, spec.create, &mut |v| {
+                *v = Value::Str(ns.into());
+                Ok(())
+            });
         }
     }
 }
