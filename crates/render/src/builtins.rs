@@ -197,19 +197,30 @@ pub fn run(kust: &KustomizationFile, field: &str, acc: &mut Accumulator) -> Resu
                         doc.insert("fieldSpecs".into(), f);
                     }
                 }
-                "LabelTransformer" => {
-                    let mut e = Map::new();
-                    e.insert("pairs".into(), get("labels").unwrap_or(Value::Null));
-                    if let Some(fs) = get("fieldSpecs") {
-                        e.insert("fields".into(), fs);
+                "LabelTransformer" | "AnnotationsTransformer" => {
+                    // Exactly where the config's own field specs say.
+                    let entries = if kind == "LabelTransformer" {
+                        "labels"
+                    } else {
+                        "annotations"
+                    };
+                    crate::transform::apply_plugin_map(
+                        kust,
+                        &f,
+                        acc,
+                        m.get(entries),
+                        m.get("fieldSpecs"),
+                    )?;
+                    if field == "transformers" {
+                        crate::accumulator::record_transformation(
+                            acc,
+                            &source,
+                            kind,
+                            cfg.str_at(&["metadata", "name"]),
+                            cfg.str_at(&["metadata", "namespace"]),
+                        );
                     }
-                    doc.insert("labels".into(), seq(Value::Map(e)));
-                }
-                "AnnotationsTransformer" => {
-                    doc.insert(
-                        "commonAnnotations".into(),
-                        get("annotations").unwrap_or(Value::Null),
-                    );
+                    continue;
                 }
                 "IAMPolicyGenerator" => {
                     iam_policy(kust, &f, m, acc)?;

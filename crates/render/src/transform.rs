@@ -66,6 +66,23 @@ fn apply_map(
     Ok(())
 }
 
+/// A `LabelTransformer` or `AnnotationsTransformer` plugin config: its
+/// entries are written exactly where its own field specs say.
+pub fn apply_plugin_map(
+    kust: &KustomizationFile,
+    field: &str,
+    acc: &mut Accumulator,
+    entries: Option<&Value>,
+    specs: Option<&Value>,
+) -> Result<(), BuildError> {
+    let Some(m) = entries.and_then(Value::as_map) else {
+        return Ok(());
+    };
+    let entries = string_map(kust, field, m)?;
+    let specs = parse_fieldspecs(specs);
+    apply_map(kust, field, &mut acc.resources, &specs, &entries)
+}
+
 /// Runs the built-in transformers of `kust` over what has accumulated, in
 /// Kustomize's order.
 pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
