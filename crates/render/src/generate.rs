@@ -218,9 +218,10 @@ fn generate(
             dm.insert(k, Value::Str(secret_value(&bytes)));
         }
     } else if !binary.is_empty() {
+        // Kustomize wraps binary data's base64 at 70 columns, as Secrets'.
         let mut bm = Map::new();
         for (k, v) in binary {
-            bm.insert(k, Value::Str(v));
+            bm.insert(k, Value::Str(secret_value(&base64_lenient(&v))));
         }
         obj.insert("binaryData".into(), Value::Map(bm));
     }
