@@ -18,6 +18,9 @@ pub struct Accumulator {
     /// kustomization's `buildMetadata: [transformerAnnotations]`, which
     /// Kustomize applies to the whole tree).
     pub track_transformations: bool,
+    /// The kustomization directories being accumulated, outermost first
+    /// (a directory that contains one of them is a cycle).
+    pub chain: Vec<PathBuf>,
     /// The build's one OpenAPI schema choice, passed down and back up.
     pub schema: crate::openapi::Schema,
     /// The first `sortOptions` met below the top, with its file.

@@ -52,7 +52,7 @@ fn build_target(dir: &Path, flux_fallback: bool) -> Result<String, BuildError> {
         });
     }
     let kust = match load_kustomization(&dir)? {
-        Some(k) => k,
+        Some(k) => return build_from(&k, vec![dir]),
         None if flux_fallback => flux_generated_kustomization(&dir)?,
         None => {
             return Err(BuildError::Resources {
@@ -64,12 +64,19 @@ fn build_target(dir: &Path, flux_fallback: bool) -> Result<String, BuildError> {
     build_kustomization(&kust)
 }
 
-/// Builds a loaded (or in-memory) kustomization into Kustomize's output
-/// stream: accumulate, then the top-level steps.
+/// Builds an in-memory kustomization (Flux's overlay, which names its own
+/// directory as a resource) into Kustomize's output stream.
 pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildError> {
+    build_from(kust, Vec::new())
+}
+
+/// Accumulates `kust` below the kustomization directories in `chain`,
+/// then runs the top-level steps.
+fn build_from(kust: &KustomizationFile, chain: Vec<PathBuf>) -> Result<String, BuildError> {
     let build_metadata = BuildMetadata::of(kust)?;
     let mut acc = Accumulator {
         track_transformations: build_metadata.transformer_annotations,
+        chain,
         ..Accumulator::default()
     };
     crate::openapi::choose(kust, &mut acc.schema, true)?;
@@ -247,6 +254,18 @@ fn accumulate_dir(
         entry: entry.into(),
         source: Box::new(source),
     };
+    // Kustomize refuses a directory that is, or contains, one of the
+    // kustomizations it is already inside.
+    if let Some(visited) = acc.chain.iter().find(|v| v.starts_with(dir)) {
+        return Err(nested(BuildError::Resources {
+            file: dir.to_path_buf(),
+            message: format!(
+                "cycle detected: candidate root '{}' contains visited root '{}'",
+                dir.display(),
+                visited.display()
+            ),
+        }));
+    }
     let kust = load_kustomization(dir).map_err(nested)?.ok_or_else(|| {
         nested(BuildError::Resources {
             file: dir.to_path_buf(),
@@ -273,11 +292,17 @@ fn accumulate_dir(
     }
     crate::openapi::choose(&kust, &mut acc.schema, false).map_err(nested)?;
     if role == Role::Component {
-        accumulate(&kust, acc).map_err(nested)
+        acc.chain.push(dir.to_path_buf());
+        let result = accumulate(&kust, acc).map_err(nested);
+        acc.chain.pop();
+        result
     } else {
+        let mut chain = acc.chain.clone();
+        chain.push(dir.to_path_buf());
         let mut sub = Accumulator {
             schema: std::mem::take(&mut acc.schema),
             track_transformations: acc.track_transformations,
+            chain,
             ..Accumulator::default()
         };
         let result = accumulate(&kust, &mut sub).map_err(nested);
@@ -317,11 +342,23 @@ pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError
                     }
                     continue;
                 }
-                if m.get("metadata").and_then(|md| md.get("name")).is_none()
-                    && m.get("metadata")
-                        .and_then(|md| md.get("generateName"))
-                        .is_none()
+                if m.get("kind")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
                 {
+                    return Err(BuildError::Invalid {
+                        file: path.to_path_buf(),
+                        field: "kind".into(),
+                        message: "missing kind in object".into(),
+                    });
+                }
+                let named = |key: &str| {
+                    m.get("metadata")
+                        .and_then(|md| md.get(key))
+                        .and_then(Value::scalar_string)
+                        .is_some_and(|n| !n.is_empty())
+                };
+                if !named("name") && !named("generateName") {
                     return Err(BuildError::Invalid {
                         file: path.to_path_buf(),
                         field: "metadata.name".into(),

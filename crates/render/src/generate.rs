@@ -116,6 +116,36 @@ fn parse_env(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Kustomize decodes generator entries into typed fields: a number where
+/// a string belongs, or a single string where a list belongs, is refused.
+fn check_types(kust: &KustomizationFile, field: &str, m: &Map) -> Result<(), BuildError> {
+    for (k, v) in m {
+        let ok = match k.as_str() {
+            "name" | "namespace" | "behavior" | "type" | "env" => {
+                matches!(v, Value::Str(_) | Value::Null)
+            }
+            "literals" | "files" | "envs" => match v {
+                Value::Seq(items) => items.iter().all(|i| matches!(i, Value::Str(_))),
+                Value::Null => true,
+                _ => false,
+            },
+            _ => true,
+        };
+        if !ok {
+            let wanted = if ["literals", "files", "envs"].contains(&k.as_str()) {
+                "a list of strings"
+            } else {
+                "a string"
+            };
+            return Err(kust.err(
+                &format!("{field}.{k}"),
+                format!("expected {wanted}, found a {}", v.type_name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn generate(
     kust: &KustomizationFile,
     field: &str,
@@ -134,6 +164,7 @@ fn generate(
             });
         }
     }
+    check_types(kust, field, m)?;
     let name = m
         .get("name")
         .and_then(Value::as_str)

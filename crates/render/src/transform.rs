@@ -162,6 +162,18 @@ fn set_namespace(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), 
         && !ns.is_empty()
     {
         namespace(acc, ns);
+        let mut seen = std::collections::HashSet::new();
+        for r in &acc.resources {
+            if !seen.insert(r.id_string()) {
+                return Err(kust.err(
+                    "namespace",
+                    format!(
+                        "namespace transformation produces ID conflict: two objects are now {}",
+                        r.id_string()
+                    ),
+                ));
+            }
+        }
         ran(kust, acc, "NamespaceTransformer");
     }
     Ok(())
@@ -509,7 +521,8 @@ impl ImageSpec {
         }
         let get = |k: &str| m.get(k).and_then(Value::scalar_string);
         Ok(ImageSpec {
-            name: get("name").ok_or_else(|| kust.err(field, "missing name"))?,
+            // Without a name the entry matches no image, as in Kustomize.
+            name: get("name").unwrap_or_default(),
             new_name: get("newName"),
             new_tag: get("newTag"),
             digest: get("digest"),
