@@ -18,6 +18,8 @@ pub struct Accumulator {
     /// kustomization's `buildMetadata: [transformerAnnotations]`, which
     /// Kustomize applies to the whole tree).
     pub track_transformations: bool,
+    /// The Kustomize release the build follows.
+    pub version: crate::version::KustomizeVersion,
     /// The kustomization directories being accumulated, outermost first
     /// (a directory that contains one of them is a cycle).
     pub chain: Vec<PathBuf>,

@@ -14,6 +14,7 @@ use crate::kustomization::{
 };
 use crate::resource::{Resource, legacy_sort};
 use crate::transform;
+use crate::version::KustomizeVersion;
 use crate::yaml::{self, Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -30,16 +31,23 @@ enum Role {
 /// Builds the directory into Kustomize's output stream; a directory
 /// without a kustomization file is refused, as Kustomize refuses it.
 pub fn build(dir: &Path) -> Result<String, BuildError> {
-    build_target(dir, false)
+    build_as(dir, KustomizeVersion::default(), false)
 }
 
 /// Like [`build`], but a directory without a kustomization file renders
 /// every manifest below it, as Flux's kustomize-controller does.
 pub fn build_with_flux_fallback(dir: &Path) -> Result<String, BuildError> {
-    build_target(dir, true)
+    build_as(dir, KustomizeVersion::default(), true)
 }
 
-fn build_target(dir: &Path, flux_fallback: bool) -> Result<String, BuildError> {
+/// Builds `dir` as the given Kustomize release would; with
+/// `flux_fallback`, a directory without a kustomization renders as Flux
+/// renders it.
+pub fn build_as(
+    dir: &Path,
+    version: KustomizeVersion,
+    flux_fallback: bool,
+) -> Result<String, BuildError> {
     let dir = if dir.is_absolute() {
         clean(dir)
     } else {
@@ -52,7 +60,7 @@ fn build_target(dir: &Path, flux_fallback: bool) -> Result<String, BuildError> {
         });
     }
     let kust = match load_kustomization(&dir)? {
-        Some(k) => return build_from(&k, vec![dir]),
+        Some(k) => return build_from(&k, vec![dir], version),
         None if flux_fallback => flux_generated_kustomization(&dir)?,
         None => {
             return Err(BuildError::Resources {
@@ -61,22 +69,30 @@ fn build_target(dir: &Path, flux_fallback: bool) -> Result<String, BuildError> {
             });
         }
     };
-    build_kustomization(&kust)
+    build_from(&kust, Vec::new(), version)
 }
 
 /// Builds an in-memory kustomization (Flux's overlay, which names its own
 /// directory as a resource) into Kustomize's output stream.
-pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildError> {
-    build_from(kust, Vec::new())
+pub fn build_kustomization(
+    kust: &KustomizationFile,
+    version: KustomizeVersion,
+) -> Result<String, BuildError> {
+    build_from(kust, Vec::new(), version)
 }
 
 /// Accumulates `kust` below the kustomization directories in `chain`,
 /// then runs the top-level steps.
-fn build_from(kust: &KustomizationFile, chain: Vec<PathBuf>) -> Result<String, BuildError> {
+fn build_from(
+    kust: &KustomizationFile,
+    chain: Vec<PathBuf>,
+    version: KustomizeVersion,
+) -> Result<String, BuildError> {
     let build_metadata = BuildMetadata::of(kust)?;
     let mut acc = Accumulator {
         track_transformations: build_metadata.transformer_annotations,
         chain,
+        version,
         ..Accumulator::default()
     };
     crate::openapi::choose(kust, &mut acc.schema, true)?;
@@ -113,7 +129,7 @@ fn build_from(kust: &KustomizationFile, chain: Vec<PathBuf>) -> Result<String, B
                 r,
                 "labels",
                 "app.kubernetes.io/managed-by",
-                MANAGED_BY.to_string(),
+                version.managed_by().to_string(),
             );
         }
     }
@@ -302,6 +318,7 @@ fn accumulate_dir(
         let mut sub = Accumulator {
             schema: std::mem::take(&mut acc.schema),
             track_transformations: acc.track_transformations,
+            version: acc.version,
             chain,
             ..Accumulator::default()
         };
@@ -555,10 +572,6 @@ fn set_metadata_entry(r: &mut Resource, map: &str, key: &str, value: String) {
         a.insert(key.into(), Value::Str(value));
     }
 }
-
-/// The `app.kubernetes.io/managed-by` value Kustomize sets when built as a
-/// library (kubectl, Flux): its version stamp is then `(devel)`.
-const MANAGED_BY: &str = "kustomize-(devel)";
 
 /// The top kustomization's `buildMetadata` options.
 struct BuildMetadata {

@@ -20,6 +20,7 @@ use serde_json::Value as Json;
 use crate::build;
 use crate::error::{BuildError, SubstituteError, YamlError};
 use crate::kustomization::{self, KustomizationFile};
+use crate::version::KustomizeVersion;
 use crate::yaml::{self, Value};
 
 /// What Flux's kustomize-controller asks of a build.
@@ -171,9 +172,13 @@ pub fn build_flux(request: &FluxBuild) -> Result<Vec<Json>, FluxBuildError> {
         source,
     };
     let stream = if needs_overlay(request) {
-        build::build_kustomization(&overlay(request, &target).map_err(failed)?).map_err(failed)?
+        build::build_kustomization(
+            &overlay(request, &target).map_err(failed)?,
+            KustomizeVersion::FLUX,
+        )
+        .map_err(failed)?
     } else {
-        build::build_with_flux_fallback(&target).map_err(failed)?
+        build::build_as(&target, KustomizeVersion::FLUX, true).map_err(failed)?
     };
     let stream = match &request.substitute {
         Some(vars) => crate::substitute(&stream, vars, true).map_err(FluxBuildError::Substitute)?,

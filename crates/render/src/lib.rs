@@ -65,6 +65,7 @@ mod resource;
 mod substitute;
 mod transform;
 mod vars;
+mod version;
 pub mod yaml;
 
 pub use error::{BuildError, SubstituteError, YamlError};
@@ -73,11 +74,18 @@ pub use flux::{
     to_json,
 };
 pub use substitute::{DISABLE_ANNOTATION, substitute};
+pub use version::KustomizeVersion;
 
 /// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints;
 /// fails where it fails (a directory without a kustomization file too).
 pub fn build(dir: &std::path::Path) -> Result<String, BuildError> {
     build::build(dir)
+}
+
+/// Like [`build`], following the given Kustomize release where releases
+/// differ (see [`KustomizeVersion`]); [`build`] follows v5.5.0.
+pub fn build_as(dir: &std::path::Path, version: KustomizeVersion) -> Result<String, BuildError> {
+    build::build_as(dir, version, false)
 }
 
 /// Like [`build`], except that a directory without a kustomization file

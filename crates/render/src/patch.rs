@@ -5,6 +5,7 @@
 use crate::error::{BuildError, YamlError};
 use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
+use crate::version::KustomizeVersion;
 use crate::yaml::{self, Map, Value};
 
 /// Merge key of a list field in the built-in kinds, if it merges by key.
@@ -402,6 +403,7 @@ pub fn apply_patch_entry(
     resources: &mut Vec<Resource>,
     entry: &Value,
     json_only: bool,
+    version: KustomizeVersion,
 ) -> Result<(), BuildError> {
     let m = entry
         .as_map()
@@ -431,6 +433,18 @@ pub fn apply_patch_entry(
         path: kust.file.clone(),
         source: YamlError(e),
     })?;
+    if docs.is_empty() && !json_only {
+        if version.skips_empty_patches() {
+            return Ok(());
+        }
+        return Err(kust.err(
+            field,
+            format!(
+                "the patch has no content; {} refuses it (it qualifies as both a strategic-merge and a JSON patch)",
+                version.name()
+            ),
+        ));
+    }
     let is_json = json_only || matches!(docs.first(), Some(Value::Seq(_)));
     let target = match m.get("target") {
         Some(t) => Some(Target::parse(kust, &format!("{field}.target"), t)?),
@@ -460,7 +474,19 @@ pub fn apply_patch_entry(
         }
         return Ok(());
     }
-    for d in &docs {
+    for (i, d) in docs.iter().enumerate() {
+        let follows_delete = docs[..i]
+            .iter()
+            .any(|p| p.get("$patch").and_then(Value::as_str) == Some("delete"));
+        if follows_delete && !version.patches_continue_after_delete() {
+            return Err(kust.err(
+                field,
+                format!(
+                    "a document follows a `$patch: delete` document in the same patch; {} cannot apply that (it crashes)",
+                    version.name()
+                ),
+            ));
+        }
         match &target {
             None => {
                 // Behaves like patchesStrategicMerge.

@@ -121,6 +121,7 @@ fn strategic_merge_patches(
     kust: &KustomizationFile,
     acc: &mut Accumulator,
 ) -> Result<(), BuildError> {
+    let mut loaded = Vec::new();
     for (i, p) in kust.seq_field("patchesStrategicMerge")?.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let s = p
@@ -135,14 +136,25 @@ fn strategic_merge_patches(
             path: kust.file.clone(),
             source: YamlError(e),
         })?;
+        loaded.push((field, docs));
+    }
+    if loaded.is_empty() {
+        return Ok(());
+    }
+    // Kustomize loads them all first, and refuses a list with no patch in it.
+    if loaded.iter().all(|(_, docs)| docs.is_empty()) {
+        return Err(kust.err(
+            "patchesStrategicMerge",
+            "patch appears to be empty: every listed patch is empty or only comments",
+        ));
+    }
+    for (field, docs) in loaded {
         for d in docs {
             patch::apply_smp_by_id(kust, &field, &mut acc.resources, &d)?;
         }
         acc.resources.retain(|r| !r.obj.is_null());
     }
-    if !kust.seq_field("patchesStrategicMerge")?.is_empty() {
-        ran(kust, acc, "PatchStrategicMergeTransformer");
-    }
+    ran(kust, acc, "PatchStrategicMergeTransformer");
     Ok(())
 }
 
@@ -150,7 +162,7 @@ fn strategic_merge_patches(
 fn patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, p) in kust.seq_field("patches")?.iter().enumerate() {
         let field = format!("patches[{i}]");
-        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, false)?;
+        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, false, acc.version)?;
         ran(kust, acc, "PatchTransformer");
     }
     Ok(())
@@ -349,7 +361,7 @@ fn annotations(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Bu
 fn json6902_patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, p) in kust.seq_field("patchesJson6902")?.iter().enumerate() {
         let field = format!("patchesJson6902[{i}]");
-        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, true)?;
+        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, true, acc.version)?;
         ran(kust, acc, "PatchJson6902Transformer");
     }
     Ok(())
@@ -434,7 +446,8 @@ fn images(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
 fn replacements(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, rep) in kust.seq_field("replacements")?.iter().enumerate() {
         let field = format!("replacements[{i}]");
-        crate::replace::apply(kust, &field, &mut acc.resources, rep)?;
+        let regex = acc.version.regex_replacement_selectors();
+        crate::replace::apply(kust, &field, &mut acc.resources, rep, regex)?;
     }
     if !kust.seq_field("replacements")?.is_empty() {
         ran(kust, acc, "ReplacementTransformer");
