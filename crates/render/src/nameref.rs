@@ -15,6 +15,7 @@ use crate::error::BuildError;
 use crate::fieldspec::{FieldSpec, NameRef, TransformerConfig, split_fieldspec_path};
 use crate::resource::{Gvk, Resource};
 use crate::yaml::{Map, Value};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The workload kinds and where their pod spec is.
@@ -442,6 +443,44 @@ fn role_binding_namespaces(r: &Resource) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The objects a referrer may refer to: every candidate, indexed by the
+/// earlier names it had, and the referrer's view of them.
+struct Scope<'a> {
+    candidates: &'a [Candidate],
+    by_earlier_name: &'a HashMap<&'a str, Vec<usize>>,
+    referrer_cluster_scoped: bool,
+    referrer_ns: &'a str,
+    binding_namespaces: &'a [String],
+}
+
+impl<'a> Scope<'a> {
+    /// Kustomize's subset a referrer can see: the same namespace,
+    /// cluster-scoped objects, or a RoleBinding's subjects' namespaces.
+    fn visible(&self, c: &Candidate) -> bool {
+        self.referrer_cluster_scoped
+            || c.cluster_scoped
+            || c.effective_ns == self.referrer_ns
+            || self.binding_namespaces.contains(&c.namespace)
+    }
+
+    /// The visible candidates that once were named `name`.
+    fn named(&self, name: &str) -> Vec<&'a Candidate> {
+        self.by_earlier_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.candidates[i])
+            .filter(|c| self.visible(c))
+            .collect()
+    }
+
+    /// Whether any visible candidate matches `f`.
+    fn any_visible(&self, f: impl Fn(&Candidate) -> bool) -> bool {
+        self.candidates.iter().any(|c| self.visible(c) && f(c))
+    }
+}
+
 /// Updates every reference to a renamed object.
 pub fn fix(
     resources: &mut [Resource],
@@ -451,6 +490,15 @@ pub fn fix(
     let mut rules = defaults();
     rules.extend(config.name_refs.iter().cloned());
     let candidates: Vec<Candidate> = resources.iter().map(Candidate::of).collect();
+    let mut by_earlier_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        for (name, _) in &c.previous {
+            let list = by_earlier_name.entry(name.as_str()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
     let fail = |message: String| BuildError::Resources {
         file: file.to_path_buf(),
         message,
@@ -458,16 +506,13 @@ pub fn fix(
     for r in resources.iter_mut() {
         let me = Candidate::of(r);
         let binding_namespaces = role_binding_namespaces(r).map_err(fail)?;
-        // The objects this one may refer to at all.
-        let visible: Vec<&Candidate> = candidates
-            .iter()
-            .filter(|c| {
-                me.cluster_scoped
-                    || c.cluster_scoped
-                    || c.effective_ns == me.effective_ns
-                    || binding_namespaces.contains(&c.namespace)
-            })
-            .collect();
+        let scope = Scope {
+            candidates: &candidates,
+            by_earlier_name: &by_earlier_name,
+            referrer_cluster_scoped: me.cluster_scoped,
+            referrer_ns: &me.effective_ns,
+            binding_namespaces: &binding_namespaces,
+        };
         let original_kind = r.orig_kind().to_string();
         let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
         for rule in &rules {
@@ -492,7 +537,7 @@ pub fn fix(
                     suffixes: &suffixes,
                     role_ref,
                 };
-                let mut update = |v: &mut Value| update_reference(v, &visible, rule, &referrer);
+                let mut update = |v: &mut Value| update_reference(v, &scope, rule, &referrer);
                 crate::fieldspec::visit_path(&mut r.obj, &spec.path, false, &mut update).map_err(
                     |e| {
                         fail(format!(
@@ -512,24 +557,24 @@ pub fn fix(
 /// `name` (and `namespace`), or a list of either.
 fn update_reference(
     v: &mut Value,
-    visible: &[&Candidate],
+    scope: &Scope,
     rule: &NameRef,
     referrer: &Referrer,
 ) -> Result<(), String> {
     match v {
         Value::Null => Ok(()),
         Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
-            update_name(v, visible, rule, referrer)
+            update_name(v, scope, rule, referrer)
         }
-        Value::Map(m) => update_mapping(m, visible, rule, referrer),
+        Value::Map(m) => update_mapping(m, scope, rule, referrer),
         Value::Seq(items) => {
             for it in items.iter_mut() {
                 match it {
-                    Value::Map(m) => update_mapping(m, visible, rule, referrer)?,
+                    Value::Map(m) => update_mapping(m, scope, rule, referrer)?,
                     Value::Seq(_) => {
                         return Err("a name reference list may hold names or mappings".into());
                     }
-                    _ => update_name(it, visible, rule, referrer)?,
+                    _ => update_name(it, scope, rule, referrer)?,
                 }
             }
             Ok(())
@@ -539,14 +584,15 @@ fn update_reference(
 
 fn update_name(
     v: &mut Value,
-    visible: &[&Candidate],
+    scope: &Scope,
     rule: &NameRef,
     referrer: &Referrer,
 ) -> Result<(), String> {
     let Some(old) = v.scalar_string() else {
         return Ok(());
     };
-    if let Some(c) = select(&old, visible, rule, referrer, Same::Names)?
+    let candidates = scope.named(&old);
+    if let Some(c) = select(&old, &candidates, rule, referrer, Same::Names)?
         && c.name != old
     {
         *v = Value::Str(c.name.clone());
@@ -556,38 +602,25 @@ fn update_name(
 
 fn update_mapping(
     m: &mut Map,
-    visible: &[&Candidate],
+    scope: &Scope,
     rule: &NameRef,
     referrer: &Referrer,
 ) -> Result<(), String> {
     let Some(old) = m.get("name").and_then(Value::scalar_string) else {
         return Err("path config error; no 'name' field in node".into());
     };
-    // A namespace in the reference narrows the candidates: first to those
-    // that started there, else to those there now.
-    let narrowed: Vec<&Candidate>;
-    let candidates = match m.get("namespace") {
-        None => visible,
-        Some(ns) => {
-            let ns = ns.scalar_string().unwrap_or_default();
-            let started: Vec<&Candidate> = visible
-                .iter()
-                .copied()
-                .filter(|c| !c.cluster_scoped && c.original_ns == ns)
-                .collect();
-            narrowed = if started.is_empty() {
-                visible
-                    .iter()
-                    .copied()
-                    .filter(|c| !c.cluster_scoped && c.effective_ns == ns)
-                    .collect()
-            } else {
-                started
-            };
-            &narrowed
+    let mut candidates = scope.named(&old);
+    // A namespace in the reference narrows the candidates: to those that
+    // started there if any visible object did, else to those there now.
+    if let Some(ns) = m.get("namespace") {
+        let ns = ns.scalar_string().unwrap_or_default();
+        if scope.any_visible(|c| !c.cluster_scoped && c.original_ns == ns) {
+            candidates.retain(|c| !c.cluster_scoped && c.original_ns == ns);
+        } else {
+            candidates.retain(|c| !c.cluster_scoped && c.effective_ns == ns);
         }
-    };
-    let Some(c) = select(&old, candidates, rule, referrer, Same::NamesAndNamespaces)? else {
+    }
+    let Some(c) = select(&old, &candidates, rule, referrer, Same::NamesAndNamespaces)? else {
         return Ok(());
     };
     if c.name == old && c.namespace.is_empty() {

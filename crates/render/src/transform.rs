@@ -369,7 +369,23 @@ fn json6902_patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(
 
 /// `replicas`: counts for the named workloads.
 fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
-    for (i, rep) in kust.seq_field("replicas")?.iter().enumerate() {
+    let entries = kust.seq_field("replicas")?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // Every (name, kind) each object has had, indexed by name once for
+    // all entries: the entries are many in large overlays.
+    let mut by_name: std::collections::HashMap<String, Vec<(usize, String)>> =
+        std::collections::HashMap::new();
+    for (at, r) in acc.resources.iter().enumerate() {
+        for (n, _, k) in r.all_ids() {
+            let ids = by_name.entry(n.to_string()).or_default();
+            if !ids.iter().any(|(i, kind)| *i == at && kind == k) {
+                ids.push((at, k.to_string()));
+            }
+        }
+    }
+    for (i, rep) in entries.iter().enumerate() {
         let field = format!("replicas[{i}]");
         let name = rep
             .str_at(&["name"])
@@ -387,18 +403,20 @@ fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Build
         specs.extend(acc.config.replicas.iter().cloned());
         // An object matches by any id it has had: the name and the kind.
         let mut found = false;
+        let ids = by_name.get(name).map(Vec::as_slice).unwrap_or(&[]);
         for s in &specs {
-            for r in &mut acc.resources {
-                let selected = r
-                    .all_ids()
-                    .any(|(n, _, k)| n == name && (s.kind.is_empty() || s.kind == k));
-                if selected {
-                    found = true;
-                    let _ = visit_path(&mut r.obj, &s.path, s.create, &mut |v| {
-                        *v = Value::Int(count);
-                        Ok(())
-                    });
-                }
+            let mut selected: Vec<usize> = ids
+                .iter()
+                .filter(|(_, k)| s.kind.is_empty() || s.kind == *k)
+                .map(|(at, _)| *at)
+                .collect();
+            selected.dedup();
+            for at in selected {
+                found = true;
+                let _ = visit_path(&mut acc.resources[at].obj, &s.path, s.create, &mut |v| {
+                    *v = Value::Int(count);
+                    Ok(())
+                });
             }
         }
         if !found {
