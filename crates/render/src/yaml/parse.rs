@@ -50,6 +50,7 @@ struct Options {
 }
 
 fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
+    let text_in = text;
     let allow_duplicates = options.allow_duplicates;
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
@@ -89,6 +90,16 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
                 value.clone()
             }
             Event::Scalar(text, style, anchor, tag) => {
+                if options.as_kustomize_prints
+                    && style == ScalarStyle::DoubleQuoted
+                    && text.contains('/')
+                    && escapes_slash(source_of(text_in, &span))
+                {
+                    return Err(format!(
+                        "line {}: found unknown escape character \\/ (go-yaml, and so Kustomize, refuses it)",
+                        span.start.line()
+                    ));
+                }
                 let v = if options.as_kustomize_prints && style == ScalarStyle::Folded {
                     Value::Str(folded_round_trip(&text)?)
                 } else if options.as_kustomize_prints
@@ -191,6 +202,26 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
         docs.push(v);
     }
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// The source text a span covers (empty when the parser gave no offsets).
+fn source_of<'a>(text: &'a str, span: &granit_parser::Span) -> &'a str {
+    match (span.start.byte_offset(), span.end.byte_offset()) {
+        (Some(a), Some(b)) if a <= b && b <= text.len() => text.get(a..b).unwrap_or(""),
+        _ => "",
+    }
+}
+
+/// Whether a double-quoted scalar's source escapes a slash (`\/`), which
+/// YAML 1.2 allows but go-yaml does not.
+fn escapes_slash(source: &str) -> bool {
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next() == Some('/') {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether the next scalar is the value of an entry of the document's
