@@ -273,21 +273,14 @@ fn add_affix(acc: &mut Accumulator, specs: &[FieldSpec], text: &str, side: Affix
     }
 }
 
-/// `commonLabels` (with selectors) and `labels` (selectors and templates only when asked).
+/// `labels` (selectors and templates only when asked), then `commonLabels`
+/// (with selectors).
 fn labels(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let mut label_specs_all = vec![fs("", "metadata/labels", true)];
     label_specs_all.extend(default_selector_specs());
     label_specs_all.extend(acc.config.labels.iter().cloned());
-    if let Some(m) = kust.map_field("commonLabels")? {
-        let entries = string_map(kust, "commonLabels", m)?;
-        apply_map(
-            kust,
-            "commonLabels",
-            &mut acc.resources,
-            &label_specs_all,
-            &entries,
-        )?;
-    }
+    // Kustomize applies the `labels` entries first, then `commonLabels`
+    // (so on a shared key, `commonLabels` wins).
     for (i, l) in kust.seq_field("labels")?.iter().enumerate() {
         let field = format!("labels[{i}]");
         let lm = l
@@ -321,6 +314,16 @@ fn labels(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
         specs.extend(parse_fieldspecs(lm.get("fields")));
         specs.extend(acc.config.labels_field.iter().cloned());
         apply_map(kust, &field, &mut acc.resources, &specs, &entries)?;
+    }
+    if let Some(m) = kust.map_field("commonLabels")? {
+        let entries = string_map(kust, "commonLabels", m)?;
+        apply_map(
+            kust,
+            "commonLabels",
+            &mut acc.resources,
+            &label_specs_all,
+            &entries,
+        )?;
     }
     // Kustomize runs one label transformer per `labels` entry and one for
     // `commonLabels`, whenever either is set.
