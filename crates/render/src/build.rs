@@ -415,14 +415,9 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
             .ok_or_else(|| kust.err(field, "entries must be strings"))?;
         accumulate_entry(kust, field, entry, Role::Resource, acc)?;
     }
-    crate::generate::run(kust, acc)?;
-    crate::builtins::run(kust, "generators", acc)?;
-    for v in kust.seq_field("components")? {
-        let entry = v
-            .as_str()
-            .ok_or_else(|| kust.err("components", "entries must be strings"))?;
-        accumulate_entry(kust, "components", entry, Role::Component, acc)?;
-    }
+    // Kustomize merges this kustomization's configurations and CRDs right
+    // after its resources, so its generators, components and transformers
+    // all see them.
     for f in ["configurations"] {
         for v in kust.seq_field(f)? {
             let rel = v
@@ -441,6 +436,14 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
         let text = kust.read_file("crds", rel)?;
         let p = kust.file_path("crds", rel)?;
         acc.config.load_crds(&p, &text)?;
+    }
+    crate::generate::run(kust, acc)?;
+    crate::builtins::run(kust, "generators", acc)?;
+    for v in kust.seq_field("components")? {
+        let entry = v
+            .as_str()
+            .ok_or_else(|| kust.err("components", "entries must be strings"))?;
+        accumulate_entry(kust, "components", entry, Role::Component, acc)?;
     }
     if acc.sort_options.is_none()
         && let Some(so) = kust.map_field("sortOptions")?
