@@ -210,6 +210,10 @@ impl Decryptor {
             visited: HashSet::new(),
         };
         let start = lexical(&root.join(path));
+        if walker.inside(&start).is_err() {
+            // The build refuses a path outside the source with its own error.
+            return Ok(walker.sources);
+        }
         walker.directory(&start, true)?;
         for component in components {
             walker.directory(&lexical(&start.join(component)), false)?;

@@ -14,6 +14,17 @@ pub struct Accumulator {
     pub resources: Vec<Resource>,
     pub vars: Vec<crate::vars::Var>,
     pub config: TransformerConfig,
+    /// Whether transformer runs are recorded on the objects (the top
+    /// kustomization's `buildMetadata: [transformerAnnotations]`, which
+    /// Kustomize applies to the whole tree).
+    pub track_transformations: bool,
+    /// The Kustomize release the build follows.
+    pub version: crate::version::KustomizeVersion,
+    /// The kustomization directories being accumulated, outermost first
+    /// (a directory that contains one of them is a cycle).
+    pub chain: Vec<PathBuf>,
+    /// The build's one OpenAPI schema choice, passed down and back up.
+    pub schema: crate::openapi::Schema,
     /// The first `sortOptions` met below the top, with its file.
     pub sort_options: Option<(Map, PathBuf)>,
     /// Ids of `resources`, built on demand; dropped whenever names may change.
@@ -30,6 +41,28 @@ fn id_key(r: &Resource) -> String {
         crate::resource::norm_ns(r.namespace()),
         r.name()
     )
+}
+
+/// Records that the transformer `kind` configured in `configured_in` ran
+/// over every object accumulated so far.
+pub fn record_transformation(
+    acc: &mut Accumulator,
+    configured_in: &Path,
+    kind: &str,
+    name: Option<&str>,
+    namespace: Option<&str>,
+) {
+    if !acc.track_transformations {
+        return;
+    }
+    for r in &mut acc.resources {
+        r.transformations.push(crate::resource::Transformation {
+            configured_in: configured_in.to_path_buf(),
+            kind: kind.to_string(),
+            name: name.map(str::to_string),
+            namespace: namespace.map(str::to_string),
+        });
+    }
 }
 
 /// Adds a resource, refusing a second one with the same id.

@@ -14,8 +14,12 @@ use crate::kustomization::{
 };
 use crate::resource::{Resource, legacy_sort};
 use crate::transform;
+use crate::version::KustomizeVersion;
 use crate::yaml::{self, Map, Value};
 use std::path::{Path, PathBuf};
+
+/// Kustomize's complaint about a directory it cannot build.
+const MISSING_KUSTOMIZATION: &str = "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory";
 
 /// What a directory was named as.
 #[derive(Clone, Copy, PartialEq)]
@@ -24,8 +28,26 @@ enum Role {
     Component,
 }
 
-/// Builds the directory into Kustomize's output stream.
+/// Builds the directory into Kustomize's output stream; a directory
+/// without a kustomization file is refused, as Kustomize refuses it.
 pub fn build(dir: &Path) -> Result<String, BuildError> {
+    build_as(dir, KustomizeVersion::default(), false)
+}
+
+/// Like [`build`], but a directory without a kustomization file renders
+/// every manifest below it, as Flux's kustomize-controller does.
+pub fn build_with_flux_fallback(dir: &Path) -> Result<String, BuildError> {
+    build_as(dir, KustomizeVersion::default(), true)
+}
+
+/// Builds `dir` as the given Kustomize release would; with
+/// `flux_fallback`, a directory without a kustomization renders as Flux
+/// renders it.
+pub fn build_as(
+    dir: &Path,
+    version: KustomizeVersion,
+    flux_fallback: bool,
+) -> Result<String, BuildError> {
     let dir = if dir.is_absolute() {
         clean(dir)
     } else {
@@ -38,16 +60,42 @@ pub fn build(dir: &Path) -> Result<String, BuildError> {
         });
     }
     let kust = match load_kustomization(&dir)? {
-        Some(k) => k,
-        None => flux_generated_kustomization(&dir)?,
+        Some(k) => return build_from(&k, vec![dir], version),
+        None if flux_fallback => flux_generated_kustomization(&dir)?,
+        None => {
+            return Err(BuildError::Resources {
+                file: dir,
+                message: MISSING_KUSTOMIZATION.into(),
+            });
+        }
     };
-    build_kustomization(&kust)
+    build_from(&kust, Vec::new(), version)
 }
 
-/// Builds a loaded (or in-memory) kustomization into Kustomize's output
-/// stream: accumulate, then the top-level steps.
-pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildError> {
-    let mut acc = Accumulator::default();
+/// Builds an in-memory kustomization (Flux's overlay, which names its own
+/// directory as a resource) into Kustomize's output stream.
+pub fn build_kustomization(
+    kust: &KustomizationFile,
+    version: KustomizeVersion,
+) -> Result<String, BuildError> {
+    build_from(kust, Vec::new(), version)
+}
+
+/// Accumulates `kust` below the kustomization directories in `chain`,
+/// then runs the top-level steps.
+fn build_from(
+    kust: &KustomizationFile,
+    chain: Vec<PathBuf>,
+    version: KustomizeVersion,
+) -> Result<String, BuildError> {
+    let build_metadata = BuildMetadata::of(kust)?;
+    let mut acc = Accumulator {
+        track_transformations: build_metadata.transformer_annotations,
+        chain,
+        version,
+        ..Accumulator::default()
+    };
+    crate::openapi::choose(kust, &mut acc.schema, true)?;
     accumulate(kust, &mut acc)?;
     // Last steps, once, at the top.
     for r in &mut acc.resources {
@@ -65,21 +113,24 @@ pub fn build_kustomization(kust: &KustomizationFile) -> Result<String, BuildErro
             .and_then(Value::as_str)
             != Some("true")
     });
-    let mut origin_annotations = false;
-    for v in kust.seq_field("buildMetadata")? {
-        match v.as_str() {
-            Some("originAnnotations") => origin_annotations = true,
-            other => {
-                return Err(BuildError::Unsupported {
-                    file: kust.file.clone(),
-                    field: format!("buildMetadata: {}", other.unwrap_or("?")),
-                });
-            }
-        }
-    }
-    if origin_annotations {
+    if build_metadata.origin_annotations {
         for r in &mut acc.resources {
             add_origin_annotation(r, &kust.dir);
+        }
+    }
+    if build_metadata.transformer_annotations {
+        for r in &mut acc.resources {
+            add_transformer_annotation(r, &kust.dir);
+        }
+    }
+    if build_metadata.managed_by_label {
+        for r in &mut acc.resources {
+            set_metadata_entry(
+                r,
+                "labels",
+                "app.kubernetes.io/managed-by",
+                version.managed_by().to_string(),
+            );
         }
     }
     let mut fifo = false;
@@ -219,10 +270,22 @@ fn accumulate_dir(
         entry: entry.into(),
         source: Box::new(source),
     };
+    // Kustomize refuses a directory that is, or contains, one of the
+    // kustomizations it is already inside.
+    if let Some(visited) = acc.chain.iter().find(|v| v.starts_with(dir)) {
+        return Err(nested(BuildError::Resources {
+            file: dir.to_path_buf(),
+            message: format!(
+                "cycle detected: candidate root '{}' contains visited root '{}'",
+                dir.display(),
+                visited.display()
+            ),
+        }));
+    }
     let kust = load_kustomization(dir).map_err(nested)?.ok_or_else(|| {
         nested(BuildError::Resources {
             file: dir.to_path_buf(),
-            message: "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory".into(),
+            message: MISSING_KUSTOMIZATION.into(),
         })
     })?;
     match (role, kust.is_component()) {
@@ -243,22 +306,30 @@ fn accumulate_dir(
         }
         _ => {}
     }
+    crate::openapi::choose(&kust, &mut acc.schema, false).map_err(nested)?;
     if role == Role::Component {
-        accumulate(&kust, acc).map_err(nested)
+        acc.chain.push(dir.to_path_buf());
+        let result = accumulate(&kust, acc).map_err(nested);
+        acc.chain.pop();
+        result
     } else {
-        let mut sub = Accumulator::default();
-        accumulate(&kust, &mut sub).map_err(nested)?;
+        let mut chain = acc.chain.clone();
+        chain.push(dir.to_path_buf());
+        let mut sub = Accumulator {
+            schema: std::mem::take(&mut acc.schema),
+            track_transformations: acc.track_transformations,
+            version: acc.version,
+            chain,
+            ..Accumulator::default()
+        };
+        let result = accumulate(&kust, &mut sub).map_err(nested);
+        acc.schema = std::mem::take(&mut sub.schema);
+        result?;
         for r in sub.resources {
             append(acc, r, &parent.file)?;
         }
         for v in sub.vars {
-            if acc.vars.iter().any(|x| x.name == v.name) {
-                return Err(BuildError::Resources {
-                    file: parent.file.clone(),
-                    message: format!("var '{}' already encountered", v.name),
-                });
-            }
-            acc.vars.push(v);
+            crate::vars::add_var(acc, v, &parent.file)?;
         }
         acc.config.merge(sub.config);
         if acc.sort_options.is_none() {
@@ -270,7 +341,7 @@ fn accumulate_dir(
 
 /// Loads the objects of a manifest file.
 pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError> {
-    let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
+    let docs = yaml::parse_manifests(text).map_err(|e| BuildError::Yaml {
         path: path.to_path_buf(),
         source: YamlError(e),
     })?;
@@ -288,11 +359,23 @@ pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError
                     }
                     continue;
                 }
-                if m.get("metadata").and_then(|md| md.get("name")).is_none()
-                    && m.get("metadata")
-                        .and_then(|md| md.get("generateName"))
-                        .is_none()
+                if m.get("kind")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
                 {
+                    return Err(BuildError::Invalid {
+                        file: path.to_path_buf(),
+                        field: "kind".into(),
+                        message: "missing kind in object".into(),
+                    });
+                }
+                let named = |key: &str| {
+                    m.get("metadata")
+                        .and_then(|md| md.get(key))
+                        .and_then(Value::scalar_string)
+                        .is_some_and(|n| !n.is_empty())
+                };
+                if !named("name") && !named("generateName") {
                     return Err(BuildError::Invalid {
                         file: path.to_path_buf(),
                         field: "metadata.name".into(),
@@ -332,14 +415,9 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
             .ok_or_else(|| kust.err(field, "entries must be strings"))?;
         accumulate_entry(kust, field, entry, Role::Resource, acc)?;
     }
-    crate::generate::run(kust, acc)?;
-    crate::builtins::run(kust, "generators", acc)?;
-    for v in kust.seq_field("components")? {
-        let entry = v
-            .as_str()
-            .ok_or_else(|| kust.err("components", "entries must be strings"))?;
-        accumulate_entry(kust, "components", entry, Role::Component, acc)?;
-    }
+    // Kustomize merges this kustomization's configurations and CRDs right
+    // after its resources, so its generators, components and transformers
+    // all see them.
     for f in ["configurations"] {
         for v in kust.seq_field(f)? {
             let rel = v
@@ -350,29 +428,7 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
             acc.config.load_configuration(&p, &text)?;
         }
     }
-    if let Some(o) = kust.map_field("openapi")? {
-        for k in o.keys() {
-            if k != "path" && k != "version" {
-                return Err(BuildError::Unsupported {
-                    file: kust.file.clone(),
-                    field: format!("openapi.{k}"),
-                });
-            }
-        }
-        if let Some(v) = o.get("version")
-            && v.as_str() != Some("v1.21.2")
-        {
-            return Err(kust.err(
-                "openapi.version",
-                "only the built-in schema version v1.21.2 is available",
-            ));
-        }
-        if let Some(rel) = o.get("path").and_then(Value::as_str) {
-            let text = kust.read_file("openapi.path", rel)?;
-            let p = kust.file_path("openapi.path", rel)?;
-            acc.config.load_openapi(&p, &text)?;
-        }
-    }
+    acc.config.settle_name_specs();
     for v in kust.seq_field("crds")? {
         let rel = v
             .as_str()
@@ -381,6 +437,14 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
         let p = kust.file_path("crds", rel)?;
         acc.config.load_crds(&p, &text)?;
     }
+    crate::generate::run(kust, acc)?;
+    crate::builtins::run(kust, "generators", acc)?;
+    for v in kust.seq_field("components")? {
+        let entry = v
+            .as_str()
+            .ok_or_else(|| kust.err("components", "entries must be strings"))?;
+        accumulate_entry(kust, "components", entry, Role::Component, acc)?;
+    }
     if acc.sort_options.is_none()
         && let Some(so) = kust.map_field("sortOptions")?
     {
@@ -388,13 +452,7 @@ pub fn accumulate(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(),
     }
     transform::run(kust, acc)?;
     crate::builtins::run(kust, "transformers", acc)?;
-    for (i, v) in kust.seq_field("vars")?.iter().enumerate() {
-        let var = crate::vars::Var::parse(kust, i, v)?;
-        if acc.vars.iter().any(|x| x.name == var.name) {
-            return Err(kust.err("vars", format!("var '{}' already encountered", var.name)));
-        }
-        acc.vars.push(var);
-    }
+    crate::vars::declare(kust, acc)?;
     Ok(())
 }
 
@@ -469,15 +527,85 @@ fn add_origin_annotation(r: &mut Resource, root: &Path) {
             t
         }
     };
+    set_metadata_entry(r, "annotations", "config.kubernetes.io/origin", text);
+}
+
+/// Kustomize's transformer annotation: every built-in transformer that
+/// ran over the object, oldest first, with the file that configured it.
+fn add_transformer_annotation(r: &mut Resource, root: &Path) {
+    if r.transformations.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    for t in &r.transformations {
+        text.push_str(&format!(
+            "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {}\n",
+            relative(root, &t.configured_in),
+            t.kind
+        ));
+        if let Some(n) = &t.name {
+            text.push_str(&format!("    name: {n}\n"));
+        }
+        if let Some(ns) = &t.namespace {
+            text.push_str(&format!("    namespace: {ns}\n"));
+        }
+    }
+    set_metadata_entry(
+        r,
+        "annotations",
+        "alpha.config.kubernetes.io/transformations",
+        text,
+    );
+}
+
+/// Sets `metadata.<map>.<key>`, creating the mappings on the way.
+fn set_metadata_entry(r: &mut Resource, map: &str, key: &str, value: String) {
     let Some(m) = r.obj.as_map_mut() else { return };
     let md = m
         .entry("metadata".to_string())
         .or_insert_with(|| Value::Map(Map::new()));
     let Some(md) = md.as_map_mut() else { return };
-    let ann = md
-        .entry("annotations".to_string())
+    let entries = md
+        .entry(map.to_string())
         .or_insert_with(|| Value::Map(Map::new()));
-    if let Some(a) = ann.as_map_mut() {
-        a.insert("config.kubernetes.io/origin".into(), Value::Str(text));
+    if entries.is_null() {
+        *entries = Value::Map(Map::new());
+    }
+    if let Some(a) = entries.as_map_mut() {
+        a.insert(key.into(), Value::Str(value));
+    }
+}
+
+/// The top kustomization's `buildMetadata` options.
+struct BuildMetadata {
+    origin_annotations: bool,
+    transformer_annotations: bool,
+    managed_by_label: bool,
+}
+
+impl BuildMetadata {
+    fn of(kust: &KustomizationFile) -> Result<BuildMetadata, BuildError> {
+        let mut b = BuildMetadata {
+            origin_annotations: false,
+            transformer_annotations: false,
+            managed_by_label: false,
+        };
+        for (i, v) in kust.seq_field("buildMetadata")?.iter().enumerate() {
+            match v.as_str() {
+                Some("originAnnotations") => b.origin_annotations = true,
+                Some("transformerAnnotations") => b.transformer_annotations = true,
+                Some("managedByLabel") => b.managed_by_label = true,
+                other => {
+                    return Err(kust.err(
+                        &format!("buildMetadata[{i}]"),
+                        format!(
+                            "unknown option {:?}; expected originAnnotations, transformerAnnotations or managedByLabel",
+                            other.unwrap_or("")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(b)
     }
 }

@@ -70,10 +70,13 @@ fn synthetic(
     }
 }
 
+/// A generator plugin config as a generator entry. Kustomize decodes the
+/// config leniently into the generator's arguments, so fields it does not
+/// have (a top-level `labels`, say) are dropped, not refused.
 fn entry_without_meta(cfg: &Map) -> Map {
     let mut m: Map = cfg
         .iter()
-        .filter(|(k, _)| !["apiVersion", "kind", "metadata"].contains(&k.as_str()))
+        .filter(|(k, _)| crate::generate::GEN_FIELDS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(md) = cfg.get("metadata") {
@@ -190,20 +193,34 @@ pub fn run(kust: &KustomizationFile, field: &str, acc: &mut Accumulator) -> Resu
                     if let Some(s) = get("suffix") {
                         doc.insert("nameSuffix".into(), s);
                     }
-                }
-                "LabelTransformer" => {
-                    let mut e = Map::new();
-                    e.insert("pairs".into(), get("labels").unwrap_or(Value::Null));
-                    if let Some(fs) = get("fieldSpecs") {
-                        e.insert("fields".into(), fs);
+                    if let Some(f) = get("fieldSpecs") {
+                        doc.insert("fieldSpecs".into(), f);
                     }
-                    doc.insert("labels".into(), seq(Value::Map(e)));
                 }
-                "AnnotationsTransformer" => {
-                    doc.insert(
-                        "commonAnnotations".into(),
-                        get("annotations").unwrap_or(Value::Null),
-                    );
+                "LabelTransformer" | "AnnotationsTransformer" => {
+                    // Exactly where the config's own field specs say.
+                    let entries = if kind == "LabelTransformer" {
+                        "labels"
+                    } else {
+                        "annotations"
+                    };
+                    crate::transform::apply_plugin_map(
+                        kust,
+                        &f,
+                        acc,
+                        m.get(entries),
+                        m.get("fieldSpecs"),
+                    )?;
+                    if field == "transformers" {
+                        crate::accumulator::record_transformation(
+                            acc,
+                            &source,
+                            kind,
+                            cfg.str_at(&["metadata", "name"]),
+                            cfg.str_at(&["metadata", "namespace"]),
+                        );
+                    }
+                    continue;
                 }
                 "IAMPolicyGenerator" => {
                     iam_policy(kust, &f, m, acc)?;
@@ -217,9 +234,18 @@ pub fn run(kust: &KustomizationFile, field: &str, acc: &mut Accumulator) -> Resu
                 }
             }
             let name = cfg.str_at(&["metadata", "name"]).map(str::to_string);
-            let sk = synthetic(kust, doc, (source, name));
+            let sk = synthetic(kust, doc, (source.clone(), name.clone()));
             crate::generate::run(&sk, acc)?;
             crate::transform::run(&sk, acc)?;
+            if field == "transformers" {
+                crate::accumulator::record_transformation(
+                    acc,
+                    &source,
+                    kind,
+                    name.as_deref(),
+                    cfg.str_at(&["metadata", "namespace"]),
+                );
+            }
         }
     }
     Ok(())

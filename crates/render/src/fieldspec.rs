@@ -1,7 +1,7 @@
 //! Where transformers write: field specs (a kind and a path), Kustomize's
 //! default specs for labels, selectors, annotations, name references and
 //! the rest, and the transformer configuration a build accumulates
-//! (`configurations`, `crds`, `openapi`). Shared by the transformers, name
+//! (`configurations`, `crds`). Shared by the transformers, name
 //! references and vars; depends on none of them.
 
 use crate::error::{BuildError, YamlError};
@@ -22,9 +22,27 @@ pub fn fs(kind: &str, path: &str, create: bool) -> FieldSpec {
     FieldSpec {
         group: String::new(),
         kind: kind.to_string(),
-        path: path.split('/').map(str::to_string).collect(),
+        path: split_fieldspec_path(path),
         create,
     }
+}
+
+/// Splits a field spec path on `/`; `\/` is a slash inside a key (as in
+/// annotation names).
+pub fn split_fieldspec_path(path: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'/') => {
+                chars.next();
+                out.last_mut().expect("never empty").push('/');
+            }
+            '/' => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
 }
 
 impl FieldSpec {
@@ -40,6 +58,8 @@ impl FieldSpec {
 pub struct NameRef {
     pub kind: String,
     pub group: String,
+    /// The target's version (empty: any).
+    pub version: String,
     pub referrers: Vec<FieldSpec>,
 }
 
@@ -50,14 +70,53 @@ pub struct TransformerConfig {
     /// Field specs for the `labels` field only (`labels:` in configurations).
     pub labels_field: Vec<FieldSpec>,
     pub annotations: Vec<FieldSpec>,
-    pub prefix: Vec<FieldSpec>,
+    /// Where `namePrefix` and `nameSuffix` write, merged as Kustomize merges
+    /// them (see [`merge_fieldspecs`]); empty until a kustomization settled
+    /// them with [`TransformerConfig::settle_name_specs`].
+    pub name_prefix: Vec<FieldSpec>,
+    pub name_suffix: Vec<FieldSpec>,
+    /// This kustomization's `configurations` entries for them, not yet
+    /// merged with the defaults.
+    pub own_name_prefix: Vec<FieldSpec>,
+    pub own_name_suffix: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
     pub images: Vec<FieldSpec>,
     pub replicas: Vec<FieldSpec>,
     pub var_refs: Vec<FieldSpec>,
     pub name_refs: Vec<NameRef>,
-    /// Kinds described by an `openapi` schema (strategic merge uses keys).
-    pub schema_kinds: Vec<String>,
+}
+
+/// Kustomize's merge of field-spec lists: an incoming spec is dropped when
+/// one already there has the same path and is selected by the incoming
+/// spec's kind and group (so an all-kinds spec arriving after a
+/// kind-specific one is dropped); the result is sorted as Kustomize sorts.
+pub fn merge_fieldspecs(base: &[FieldSpec], incoming: &[FieldSpec]) -> Vec<FieldSpec> {
+    let mut out = base.to_vec();
+    for x in incoming {
+        let present = out.iter().any(|s| {
+            s.path == x.path
+                && (x.kind.is_empty() || x.kind == s.kind)
+                && (x.group.is_empty() || x.group == s.group)
+        });
+        if !present {
+            out.push(x.clone());
+        }
+    }
+    sorted(out)
+}
+
+/// Sorted by kind the way Kustomize orders kinds (its legacy resource
+/// order first), then by group and kind as text.
+fn sorted(mut specs: Vec<FieldSpec>) -> Vec<FieldSpec> {
+    specs.sort_by_cached_key(|s| {
+        let gvk = crate::resource::Gvk {
+            group: s.group.clone(),
+            version: String::new(),
+            kind: s.kind.clone(),
+        };
+        (crate::resource::kind_order(&s.kind), gvk.sort_string())
+    });
+    specs
 }
 
 pub fn parse_fieldspecs(v: Option<&Value>) -> Vec<FieldSpec> {
@@ -87,37 +146,28 @@ impl TransformerConfig {
         add(&mut self.labels, other.labels);
         add(&mut self.labels_field, other.labels_field);
         add(&mut self.annotations, other.annotations);
-        add(&mut self.prefix, other.prefix);
+        self.name_prefix = merge_fieldspecs(&self.name_prefix, &other.name_prefix);
+        self.name_suffix = merge_fieldspecs(&self.name_suffix, &other.name_suffix);
         add(&mut self.namespace, other.namespace);
         add(&mut self.images, other.images);
         add(&mut self.replicas, other.replicas);
         add(&mut self.var_refs, other.var_refs);
         self.name_refs.extend(other.name_refs);
-        self.schema_kinds.extend(other.schema_kinds);
     }
 
-    /// Reads an `openapi` schema: the kinds it describes merge by key.
-    pub fn load_openapi(&mut self, path: &Path, text: &str) -> Result<(), BuildError> {
-        let docs = yaml::parse_documents(text).map_err(|e| BuildError::Yaml {
-            path: path.to_path_buf(),
-            source: YamlError(e),
-        })?;
-        for d in docs {
-            let defs = d.get("definitions").and_then(Value::as_map);
-            for def in defs.into_iter().flat_map(|m| m.values()) {
-                for g in def
-                    .get("x-kubernetes-group-version-kind")
-                    .and_then(Value::as_seq)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
-                {
-                    if let Some(k) = g.str_at(&["kind"]) {
-                        self.schema_kinds.push(k.to_string());
-                    }
-                }
-            }
-        }
-        Ok(())
+    /// Ends one kustomization's configuration of name prefixes and
+    /// suffixes: its own specs merged into the defaults, that merged into
+    /// what the build has so far (Kustomize's order, with its quirk: a
+    /// kind-specific `metadata/name` spec sorts before the all-kinds
+    /// default and then swallows it).
+    pub fn settle_name_specs(&mut self) {
+        let default = vec![fs("", "metadata/name", false)];
+        let own = sorted(merge_fieldspecs(&default, &self.own_name_prefix));
+        self.name_prefix = merge_fieldspecs(&self.name_prefix, &own);
+        let own = sorted(merge_fieldspecs(&default, &self.own_name_suffix));
+        self.name_suffix = merge_fieldspecs(&self.name_suffix, &own);
+        self.own_name_prefix.clear();
+        self.own_name_suffix.clear();
     }
 
     /// Reads a `crds` file (OpenAPI definitions): properties marked with
@@ -151,6 +201,7 @@ impl TransformerConfig {
                     out.push(NameRef {
                         kind: k.to_string(),
                         group: String::new(),
+                        version: String::new(),
                         referrers: vec![fs(kind, &format!("{here}/{key}"), false)],
                     });
                     continue;
@@ -193,7 +244,14 @@ impl TransformerConfig {
                     "commonLabels" => self.labels.extend(parse_fieldspecs(Some(v))),
                     "labels" => self.labels_field.extend(parse_fieldspecs(Some(v))),
                     "commonAnnotations" => self.annotations.extend(parse_fieldspecs(Some(v))),
-                    "namePrefix" | "nameSuffix" => self.prefix.extend(parse_fieldspecs(Some(v))),
+                    "namePrefix" => {
+                        let file = sorted(parse_fieldspecs(Some(v)));
+                        self.own_name_prefix = merge_fieldspecs(&self.own_name_prefix, &file);
+                    }
+                    "nameSuffix" => {
+                        let file = sorted(parse_fieldspecs(Some(v)));
+                        self.own_name_suffix = merge_fieldspecs(&self.own_name_suffix, &file);
+                    }
                     "namespace" => self.namespace.extend(parse_fieldspecs(Some(v))),
                     "images" => self.images.extend(parse_fieldspecs(Some(v))),
                     "replicas" => self.replicas.extend(parse_fieldspecs(Some(v))),
@@ -203,6 +261,7 @@ impl TransformerConfig {
                             self.name_refs.push(NameRef {
                                 kind: it.str_at(&["kind"]).unwrap_or("").into(),
                                 group: it.str_at(&["group"]).unwrap_or("").into(),
+                                version: it.str_at(&["version"]).unwrap_or("").into(),
                                 referrers: parse_fieldspecs(it.get("fieldSpecs")),
                             });
                         }

@@ -21,6 +21,7 @@ use crate::build;
 use crate::error::{BuildError, SubstituteError, YamlError};
 use crate::kustomization::{self, KustomizationFile};
 use crate::overrides::{self, FileOverrides};
+use crate::version::KustomizeVersion;
 use crate::yaml::{self, Value};
 
 /// What Flux's kustomize-controller asks of a build.
@@ -198,9 +199,9 @@ pub fn build_flux_with(
     };
     let stream = overrides::scoped(&request.file_overrides, || {
         if needs_overlay(request) {
-            build::build_kustomization(&overlay(request, &target)?)
+            build::build_kustomization(&overlay(request, &target)?, KustomizeVersion::FLUX)
         } else {
-            build::build(&target)
+            build::build_as(&target, KustomizeVersion::FLUX, true)
         }
     })
     .map_err(failed)?;

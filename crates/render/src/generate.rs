@@ -9,7 +9,7 @@ use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
 
-const GEN_FIELDS: &[&str] = &[
+pub const GEN_FIELDS: &[&str] = &[
     "name",
     "namespace",
     "behavior",
@@ -116,6 +116,36 @@ fn parse_env(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Kustomize decodes generator entries into typed fields: a number where
+/// a string belongs, or a single string where a list belongs, is refused.
+fn check_types(kust: &KustomizationFile, field: &str, m: &Map) -> Result<(), BuildError> {
+    for (k, v) in m {
+        let ok = match k.as_str() {
+            "name" | "namespace" | "behavior" | "type" | "env" => {
+                matches!(v, Value::Str(_) | Value::Null)
+            }
+            "literals" | "files" | "envs" => match v {
+                Value::Seq(items) => items.iter().all(|i| matches!(i, Value::Str(_))),
+                Value::Null => true,
+                _ => false,
+            },
+            _ => true,
+        };
+        if !ok {
+            let wanted = if ["literals", "files", "envs"].contains(&k.as_str()) {
+                "a list of strings"
+            } else {
+                "a string"
+            };
+            return Err(kust.err(
+                &format!("{field}.{k}"),
+                format!("expected {wanted}, found a {}", v.type_name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn generate(
     kust: &KustomizationFile,
     field: &str,
@@ -134,6 +164,7 @@ fn generate(
             });
         }
     }
+    check_types(kust, field, m)?;
     let name = m
         .get("name")
         .and_then(Value::as_str)
@@ -218,9 +249,10 @@ fn generate(
             dm.insert(k, Value::Str(secret_value(&bytes)));
         }
     } else if !binary.is_empty() {
+        // Kustomize wraps binary data's base64 at 70 columns, as Secrets'.
         let mut bm = Map::new();
         for (k, v) in binary {
-            bm.insert(k, Value::Str(v));
+            bm.insert(k, Value::Str(secret_value(&base64_lenient(&v))));
         }
         obj.insert("binaryData".into(), Value::Map(bm));
     }
@@ -278,14 +310,30 @@ fn add_generated(
     acc: &mut Accumulator,
 ) -> Result<(), BuildError> {
     let behavior = r.behavior.clone().unwrap_or_else(|| "create".into());
+    // Kustomize merges into the object that has, or had, the generated
+    // object's id: an overlay's `o1-cm` merges into base `cm` renamed by
+    // its `namePrefix: o1-`, and so does `cm`.
+    let effective = |ns: &str| if ns.is_empty() { "default" } else { ns }.to_string();
+    let wanted_ns = effective(r.namespace());
     let matches = |e: &Resource| {
-        e.kind() == r.kind()
-            && e.orig_name() == r.name()
-            && (r.namespace().is_empty() || e.namespace() == r.namespace())
+        e.gvk() == r.gvk()
+            && e.all_names()
+                .zip(e.all_namespaces())
+                .any(|(n, ns)| n == r.name() && effective(ns) == wanted_ns)
     };
     match behavior.as_str() {
         "create" => append(acc, r, &kust.file),
         "merge" | "replace" => {
+            let found = acc.resources.iter().filter(|e| matches(e)).count();
+            if found > 1 {
+                return Err(kust.err(
+                    &format!("{field}.behavior"),
+                    format!(
+                        "found {found} objects that could accept the merge of {}",
+                        r.id_string()
+                    ),
+                ));
+            }
             let Some(existing) = acc.resources.iter_mut().find(|e| matches(e)) else {
                 return Err(kust.err(
                     &format!("{field}.behavior"),
@@ -343,6 +391,7 @@ fn add_generated(
                     }
                 }
             }
+            // Kustomize keeps the hash only when both want it.
             existing.needs_hash = existing.needs_hash && r.needs_hash;
             Ok(())
         }

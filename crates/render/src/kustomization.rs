@@ -196,12 +196,58 @@ pub fn load_kustomization(dir: &Path) -> Result<Option<KustomizationFile>, Build
         normalized.insert(known.to_string(), v);
     }
     let doc = normalized;
+    check_type_and_content(&file, &doc)?;
     Ok(Some(KustomizationFile {
         plugin_origin: None,
         dir: dir.to_path_buf(),
         file,
         doc,
     }))
+}
+
+/// Kustomize's checks on a file it read: something besides `apiVersion`
+/// and `kind` must be set, `kind` is a Kustomization or a Component, and
+/// `apiVersion`, when given, is the one that kind requires.
+fn check_type_and_content(file: &Path, doc: &Map) -> Result<(), BuildError> {
+    let invalid = |field: &str, message: String| BuildError::Invalid {
+        file: file.to_path_buf(),
+        field: field.into(),
+        message,
+    };
+    if doc
+        .iter()
+        .all(|(k, v)| k == "apiVersion" || k == "kind" || v.is_null())
+    {
+        return Err(invalid(
+            "(document)",
+            "kustomization.yaml is empty: it sets nothing besides apiVersion and kind".into(),
+        ));
+    }
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let required = match kind {
+        "" | "Kustomization" => "kustomize.config.k8s.io/v1beta1",
+        "Component" => "kustomize.config.k8s.io/v1alpha1",
+        other => {
+            return Err(invalid(
+                "kind",
+                format!("kind should be Kustomization or Component, not {other:?}"),
+            ));
+        }
+    };
+    match doc.get("apiVersion").and_then(Value::as_str) {
+        Some(api) if !api.is_empty() && api != required => Err(invalid(
+            "apiVersion",
+            format!(
+                "apiVersion for {} should be {required}, not {api:?}",
+                if kind.is_empty() {
+                    "Kustomization"
+                } else {
+                    kind
+                }
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `dir` has a kustomization file of its own (else Flux generates one).

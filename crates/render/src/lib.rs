@@ -20,8 +20,9 @@
 //! field and the file, never silently ignored.
 //!
 //! # Flux extras
-//! A directory without a `kustomization.yaml` renders every manifest below
-//! it, as Flux's generator does. [`build_flux`] is Flux's whole
+//! With [`build_with_flux_fallback`], a directory without a
+//! `kustomization.yaml` renders every manifest below it, as Flux's
+//! generator does ([`build`] refuses it, as Kustomize does). [`build_flux`] is Flux's whole
 //! kustomize-controller build as one typed request ([`FluxBuild`]: the
 //! path, the Kustomization's overlay fields, post-build substitution and
 //! common metadata), shared by the controller and the CLI; it writes
@@ -39,13 +40,13 @@
 //! `commonAnnotations`, `images`, `replicas`, `patches`,
 //! `patchesStrategicMerge`, `patchesJson6902`, `configMapGenerator`,
 //! `secretGenerator`, `generatorOptions`, `replacements`, `vars`, `crds`,
-//! `configurations`, `openapi` (path), `sortOptions`,
-//! `buildMetadata: [originAnnotations]`, and `generators`/`transformers`
-//! limited to Kustomize's built-in plugins.
+//! `configurations`, `openapi` (`path` or `version`), `sortOptions`,
+//! `buildMetadata` (`originAnnotations`, `transformerAnnotations`,
+//! `managedByLabel`), and `generators`/`transformers` limited to
+//! Kustomize's built-in plugins.
 //!
 //! # Known differences
-//! `buildMetadata: [transformerAnnotations]` is refused with an error; see
-//! `tests/known-failing.txt` for the conformance cases we do not match.
+//! See `tests/known-failing.txt` for the conformance cases we do not match.
 
 mod accumulator;
 mod build;
@@ -57,6 +58,7 @@ mod generate;
 mod hash;
 mod kustomization;
 mod nameref;
+mod openapi;
 mod overrides;
 mod patch;
 mod replace;
@@ -64,6 +66,7 @@ mod resource;
 mod substitute;
 mod transform;
 mod vars;
+mod version;
 pub mod yaml;
 
 pub use error::{BuildError, SubstituteError, YamlError};
@@ -73,8 +76,22 @@ pub use flux::{
 };
 pub use overrides::FileOverrides;
 pub use substitute::{DISABLE_ANNOTATION, substitute};
+pub use version::KustomizeVersion;
 
-/// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints.
+/// Builds `dir` and returns the YAML stream `kubectl kustomize dir` prints;
+/// fails where it fails (a directory without a kustomization file too).
 pub fn build(dir: &std::path::Path) -> Result<String, BuildError> {
     build::build(dir)
+}
+
+/// Like [`build`], following the given Kustomize release where releases
+/// differ (see [`KustomizeVersion`]); [`build`] follows v5.5.0.
+pub fn build_as(dir: &std::path::Path, version: KustomizeVersion) -> Result<String, BuildError> {
+    build::build_as(dir, version, false)
+}
+
+/// Like [`build`], except that a directory without a kustomization file
+/// renders every manifest below it, as Flux's generator does.
+pub fn build_with_flux_fallback(dir: &std::path::Path) -> Result<String, BuildError> {
+    build::build_with_flux_fallback(dir)
 }

@@ -1,179 +1,483 @@
-//! Name references: when an object was renamed (prefix, suffix, hash), the
-//! fields of other objects that named it by an earlier name follow it.
+//! Name references: when an object was renamed (prefix, suffix, hash,
+//! namespace move), the fields of other objects that named it by an
+//! earlier name follow it.
+//!
+//! The choice of the object a reference means follows Kustomize's sieve:
+//! candidates are the objects the referrer may see (same namespace,
+//! cluster-scoped, or a RoleBinding's subjects' namespaces) that had the
+//! referenced name as an *earlier* id, of the target kind (for `roleRef`,
+//! of the kind the roleRef names), in the referrer's namespace; when more
+//! than one remains, the one whose name prefixes and suffixes match the
+//! referrer's. Several candidates with one and the same name are fine;
+//! different ones are an error.
 
 use crate::error::BuildError;
-use crate::fieldspec::{FieldSpec, NameRef, TransformerConfig, fs};
-use crate::resource::{Resource, norm_ns};
+use crate::fieldspec::{FieldSpec, NameRef, TransformerConfig, split_fieldspec_path};
+use crate::resource::{Gvk, Resource};
 use crate::yaml::{Map, Value};
+use std::collections::HashMap;
 use std::path::Path;
 
+/// The workload kinds and where their pod spec is.
 const POD_SPECS: &[(&str, &str)] = &[
     ("Pod", "spec"),
+    ("PodTemplate", "template/spec"),
     ("Deployment", "spec/template/spec"),
     ("ReplicaSet", "spec/template/spec"),
     ("DaemonSet", "spec/template/spec"),
     ("StatefulSet", "spec/template/spec"),
     ("Job", "spec/template/spec"),
-    ("ReplicationController", "spec/template/spec"),
     ("CronJob", "spec/jobTemplate/spec/template/spec"),
-    ("PodTemplate", "template/spec"),
+    ("ReplicationController", "spec/template/spec"),
 ];
 
-fn pod(paths: &[&str]) -> Vec<FieldSpec> {
+/// Kinds whose pod specs refer to ConfigMaps and Secrets.
+const CONFIG_REFERRERS: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+];
+
+/// Kinds whose pod specs refer to service accounts, claims and priority classes.
+const POD_REFERRERS: &[&str] = &[
+    "Pod",
+    "StatefulSet",
+    "Deployment",
+    "ReplicationController",
+    "CronJob",
+    "Job",
+    "DaemonSet",
+];
+
+fn spec(kind: &str, group: &str, path: &str) -> FieldSpec {
+    FieldSpec {
+        group: group.into(),
+        kind: kind.into(),
+        path: split_fieldspec_path(path),
+        create: false,
+    }
+}
+
+/// `paths` below the pod spec of each of `kinds`.
+fn in_pods(kinds: &[&str], paths: &[&str]) -> Vec<FieldSpec> {
     let mut v = Vec::new();
-    for (kind, prefix) in POD_SPECS {
+    for (kind, prefix) in POD_SPECS.iter().filter(|(k, _)| kinds.contains(k)) {
         for p in paths {
-            v.push(fs(kind, &format!("{prefix}/{p}"), false));
+            v.push(spec(kind, "", &format!("{prefix}/{p}")));
         }
     }
     v
 }
 
-fn rule(kind: &str, referrers: Vec<FieldSpec>) -> NameRef {
+fn rule(kind: &str, group: &str, version: &str, referrers: Vec<FieldSpec>) -> NameRef {
     NameRef {
         kind: kind.into(),
-        group: String::new(),
+        group: group.into(),
+        version: version.into(),
         referrers,
     }
 }
 
-/// Kustomize's default name-reference table (the common part of it).
+/// Kustomize's default name-reference table.
 pub fn defaults() -> Vec<NameRef> {
-    let mut cm = pod(&[
-        "volumes/configMap/name",
-        "containers/env/valueFrom/configMapKeyRef/name",
-        "initContainers/env/valueFrom/configMapKeyRef/name",
-        "containers/envFrom/configMapRef/name",
-        "initContainers/envFrom/configMapRef/name",
-        "volumes/projected/sources/configMap/name",
-    ]);
-    cm.push(fs(
-        "ValidatingAdmissionPolicyBinding",
-        "spec/paramRef/name",
-        false,
-    ));
-    cm.push(fs("Role", "rules/resourceNames", false));
-    cm.push(fs("ClusterRole", "rules/resourceNames", false));
-    let mut secret = pod(&[
-        "volumes/secret/secretName",
-        "containers/env/valueFrom/secretKeyRef/name",
-        "initContainers/env/valueFrom/secretKeyRef/name",
-        "containers/envFrom/secretRef/name",
-        "initContainers/envFrom/secretRef/name",
-        "imagePullSecrets/name",
-        "volumes/projected/sources/secret/name",
-    ]);
-    secret.extend([
-        fs("ServiceAccount", "imagePullSecrets/name", false),
-        fs("ServiceAccount", "secrets/name", false),
-        fs("Ingress", "spec/tls/secretName", false),
-        fs("StorageClass", "parameters/secretName", false),
-        fs("Role", "rules/resourceNames", false),
-        fs("ClusterRole", "rules/resourceNames", false),
-    ]);
-    let service = vec![
-        fs(
-            "Ingress",
-            "spec/rules/http/paths/backend/serviceName",
-            false,
-        ),
-        fs("Ingress", "spec/backend/serviceName", false),
-        fs(
-            "Ingress",
-            "spec/rules/http/paths/backend/service/name",
-            false,
-        ),
-        fs("Ingress", "spec/defaultBackend/service/name", false),
-        fs("StatefulSet", "spec/serviceName", false),
-        fs("APIService", "spec/service/name", false),
-        fs(
-            "MutatingWebhookConfiguration",
-            "webhooks/clientConfig/service/name",
-            false,
-        ),
-        fs(
-            "ValidatingWebhookConfiguration",
-            "webhooks/clientConfig/service/name",
-            false,
-        ),
-    ];
-    let mut sa = pod(&["serviceAccountName", "serviceAccount"]);
-    sa.extend([
-        fs("RoleBinding", "subjects/name", false),
-        fs("ClusterRoleBinding", "subjects/name", false),
-    ]);
     let hpa = || {
-        vec![fs(
+        vec![spec(
             "HorizontalPodAutoscaler",
+            "",
             "spec/scaleTargetRef/name",
-            false,
         )]
     };
+    let mut config_map = in_pods(
+        CONFIG_REFERRERS,
+        &[
+            "volumes/configMap/name",
+            "containers/env/valueFrom/configMapKeyRef/name",
+            "initContainers/env/valueFrom/configMapKeyRef/name",
+            "containers/envFrom/configMapRef/name",
+            "initContainers/envFrom/configMapRef/name",
+            "volumes/projected/sources/configMap/name",
+        ],
+    );
+    config_map.extend([
+        spec("Node", "", "spec/configSource/configMap"),
+        spec("Role", "", "rules/resourceNames"),
+        spec("ClusterRole", "", "rules/resourceNames"),
+        spec(
+            "Ingress",
+            "",
+            r"metadata/annotations/nginx.ingress.kubernetes.io\/fastcgi-params-configmap",
+        ),
+    ]);
+    let mut secret = in_pods(
+        CONFIG_REFERRERS,
+        &[
+            "volumes/secret/secretName",
+            "containers/env/valueFrom/secretKeyRef/name",
+            "initContainers/env/valueFrom/secretKeyRef/name",
+            "containers/envFrom/secretRef/name",
+            "initContainers/envFrom/secretRef/name",
+            "imagePullSecrets/name",
+            "volumes/projected/sources/secret/name",
+        ],
+    );
+    secret.extend([
+        spec("Ingress", "", "spec/tls/secretName"),
+        spec(
+            "Ingress",
+            "",
+            r"metadata/annotations/ingress.kubernetes.io\/auth-secret",
+        ),
+        spec(
+            "Ingress",
+            "",
+            r"metadata/annotations/nginx.ingress.kubernetes.io\/auth-secret",
+        ),
+        spec(
+            "Ingress",
+            "",
+            r"metadata/annotations/nginx.ingress.kubernetes.io\/auth-tls-secret",
+        ),
+        spec("ServiceAccount", "", "imagePullSecrets/name"),
+        spec("StorageClass", "", "parameters/secretName"),
+        spec("StorageClass", "", "parameters/adminSecretName"),
+        spec("StorageClass", "", "parameters/userSecretName"),
+        spec("StorageClass", "", "parameters/secretRef"),
+        spec("Role", "", "rules/resourceNames"),
+        spec("ClusterRole", "", "rules/resourceNames"),
+        spec(
+            "Service",
+            "serving.knative.dev",
+            "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+        ),
+        spec("PersistentVolume", "", "spec/azureFile/secretName"),
+    ]);
+    let service = vec![
+        spec("StatefulSet", "apps", "spec/serviceName"),
+        spec("Ingress", "", "spec/rules/http/paths/backend/serviceName"),
+        spec("Ingress", "", "spec/backend/serviceName"),
+        spec("Ingress", "", "spec/rules/http/paths/backend/service/name"),
+        spec("Ingress", "", "spec/defaultBackend/service/name"),
+        spec("APIService", "apiregistration.k8s.io", "spec/service/name"),
+        spec(
+            "ValidatingWebhookConfiguration",
+            "admissionregistration.k8s.io",
+            "webhooks/clientConfig/service",
+        ),
+        spec(
+            "MutatingWebhookConfiguration",
+            "admissionregistration.k8s.io",
+            "webhooks/clientConfig/service",
+        ),
+    ];
+    let rbac = "rbac.authorization.k8s.io";
+    let mut service_account = vec![
+        spec("RoleBinding", rbac, "subjects"),
+        spec("ClusterRoleBinding", rbac, "subjects"),
+    ];
+    service_account.extend(in_pods(POD_REFERRERS, &["serviceAccountName"]));
+    let claim = in_pods(POD_REFERRERS, &["volumes/persistentVolumeClaim/claimName"]);
     vec![
-        rule("ConfigMap", cm),
-        rule("Secret", secret),
-        rule("Service", service),
-        rule("Role", vec![fs("RoleBinding", "roleRef/name", false)]),
+        rule("Deployment", "", "", hpa()),
+        rule("ReplicationController", "", "", hpa()),
+        rule("ReplicaSet", "", "", hpa()),
+        rule("StatefulSet", "", "", hpa()),
+        rule("ConfigMap", "", "v1", config_map),
+        rule("Secret", "", "v1", secret),
+        rule("Service", "", "v1", service),
+        rule(
+            "Role",
+            rbac,
+            "",
+            vec![spec("RoleBinding", rbac, "roleRef/name")],
+        ),
         rule(
             "ClusterRole",
+            rbac,
+            "",
             vec![
-                fs("RoleBinding", "roleRef/name", false),
-                fs("ClusterRoleBinding", "roleRef/name", false),
+                spec("RoleBinding", rbac, "roleRef/name"),
+                spec("ClusterRoleBinding", rbac, "roleRef/name"),
             ],
         ),
-        rule("ServiceAccount", sa),
-        rule(
-            "PersistentVolumeClaim",
-            pod(&["volumes/persistentVolumeClaim/claimName"]),
-        ),
+        rule("ServiceAccount", "", "v1", service_account),
+        rule("PersistentVolumeClaim", "", "v1", claim),
         rule(
             "PersistentVolume",
-            vec![fs("PersistentVolumeClaim", "spec/volumeName", false)],
+            "",
+            "v1",
+            vec![
+                spec("PersistentVolumeClaim", "", "spec/volumeName"),
+                spec("ClusterRole", "", "rules/resourceNames"),
+            ],
         ),
-        rule("PriorityClass", pod(&["priorityClassName"])),
         rule(
             "StorageClass",
+            "storage.k8s.io",
+            "v1",
             vec![
-                fs("PersistentVolumeClaim", "spec/storageClassName", false),
-                fs("PersistentVolume", "spec/storageClassName", false),
-                fs(
+                spec("PersistentVolume", "", "spec/storageClassName"),
+                spec("PersistentVolumeClaim", "", "spec/storageClassName"),
+                spec(
                     "StatefulSet",
+                    "",
                     "spec/volumeClaimTemplates/spec/storageClassName",
-                    false,
                 ),
             ],
         ),
-        rule("Deployment", hpa()),
-        rule("StatefulSet", hpa()),
-        rule("ReplicaSet", hpa()),
-        rule("ReplicationController", hpa()),
+        rule(
+            "PriorityClass",
+            "scheduling.k8s.io",
+            "v1",
+            in_pods(POD_REFERRERS, &["priorityClassName"]),
+        ),
+        // Kustomize's table names the group with its version here, so
+        // this reference never matches; kept, since Kustomize never
+        // renames it either.
+        rule(
+            "IngressClass",
+            "networking.k8s.io/v1",
+            "v1",
+            vec![spec("Ingress", "", "spec/ingressClassName")],
+        ),
         rule(
             "ValidatingAdmissionPolicy",
-            vec![fs(
+            "admissionregistration.k8s.io",
+            "",
+            vec![spec(
                 "ValidatingAdmissionPolicyBinding",
+                "admissionregistration.k8s.io",
                 "spec/policyName",
-                false,
             )],
         ),
     ]
 }
 
-/// Visits the mappings that hold the last key of `path`.
-fn visit_parents(v: &mut Value, path: &[String], f: &mut dyn FnMut(&mut Map, &str)) {
-    match v {
-        Value::Seq(items) => {
-            for it in items {
-                visit_parents(it, path, f);
+/// What the sieve needs to know about one possible target.
+struct Candidate {
+    gvk: Gvk,
+    name: String,
+    namespace: String,
+    /// The namespace, `default` for an unset one of a namespaced object.
+    effective_ns: String,
+    /// The effective namespace of the object's first id.
+    original_ns: String,
+    cluster_scoped: bool,
+    /// Earlier ids only: (name, kind).
+    previous: Vec<(String, String)>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+    id: String,
+}
+
+fn effective_namespace(ns: &str, cluster_scoped: bool) -> String {
+    if cluster_scoped {
+        String::new()
+    } else if ns.is_empty() {
+        "default".into()
+    } else {
+        ns.into()
+    }
+}
+
+impl Candidate {
+    fn of(r: &Resource) -> Candidate {
+        let gvk = r.gvk();
+        let cluster_scoped = gvk.is_cluster_scoped();
+        let original_ns = r
+            .prev_namespaces
+            .first()
+            .map_or(r.namespace(), String::as_str);
+        Candidate {
+            name: r.name().into(),
+            namespace: r.namespace().into(),
+            effective_ns: effective_namespace(r.namespace(), cluster_scoped),
+            original_ns: effective_namespace(original_ns, cluster_scoped),
+            cluster_scoped,
+            previous: r
+                .prev_names
+                .iter()
+                .zip(r.prev_kinds.iter())
+                .map(|(n, k)| (n.clone(), k.clone()))
+                .collect(),
+            prefixes: r.prefixes.clone(),
+            suffixes: r.suffixes.clone(),
+            id: r.id_string(),
+            gvk,
+        }
+    }
+
+    /// Whether one of the earlier ids is selected by a (partial) gvk.
+    fn had_kind(&self, group: &str, version: &str, kind: &str) -> bool {
+        (group.is_empty() || group == self.gvk.group)
+            && (version.is_empty() || version == self.gvk.version)
+            && self
+                .previous
+                .iter()
+                .any(|(_, k)| kind.is_empty() || k == kind)
+    }
+}
+
+/// The referrer's side of the sieve.
+struct Referrer<'a> {
+    effective_ns: String,
+    cluster_scoped: bool,
+    prefixes: &'a [String],
+    suffixes: &'a [String],
+    /// For `roleRef/name`: the group and kind the roleRef names.
+    role_ref: Option<(String, String)>,
+}
+
+/// How several remaining candidates may still be one answer.
+#[derive(Clone, Copy)]
+enum Same {
+    Names,
+    NamesAndNamespaces,
+}
+
+/// Kustomize's choice among `candidates` for a reference to `old_name`.
+fn select<'a>(
+    old_name: &str,
+    candidates: &[&'a Candidate],
+    target: &NameRef,
+    referrer: &Referrer,
+    same: Same,
+) -> Result<Option<&'a Candidate>, String> {
+    let mut left: Vec<&Candidate> = candidates
+        .iter()
+        .copied()
+        .filter(|c| c.previous.iter().any(|(n, _)| n == old_name))
+        .filter(|c| c.had_kind(&target.group, &target.version, &target.kind))
+        .filter(|c| match &referrer.role_ref {
+            Some((group, kind)) => c.had_kind(group, "", kind),
+            None => true,
+        })
+        .filter(|c| {
+            referrer.cluster_scoped
+                || c.cluster_scoped
+                || c.gvk.kind == "ServiceAccount"
+                || c.effective_ns == referrer.effective_ns
+        })
+        .collect();
+    if left.len() == 1 {
+        return Ok(left.pop());
+    }
+    left.retain(|c| affixes_match(c, referrer, true));
+    if left.len() > 1 {
+        left.retain(|c| affixes_match(c, referrer, false));
+    }
+    match left.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        [first, rest @ ..] => {
+            let identical = rest.iter().all(|c| {
+                c.name == first.name
+                    && (matches!(same, Same::Names) || c.namespace == first.namespace)
+            });
+            if identical {
+                Ok(Some(*first))
+            } else {
+                let ids: Vec<&str> = left.iter().map(|c| c.id.as_str()).collect();
+                Err(format!(
+                    "found multiple possible referrals: {}",
+                    ids.join(", ")
+                ))
             }
         }
-        Value::Map(m) => {
-            if path.len() == 1 {
-                f(m, &path[0]);
-            } else if let Some(child) = m.get_mut(&path[0]) {
-                visit_parents(child, &path[1..], f);
+    }
+}
+
+/// Whether the candidate's name prefixes and suffixes end like the
+/// referrer's; with `allow_empty`, an empty list on either side matches.
+fn affixes_match(c: &Candidate, r: &Referrer, allow_empty: bool) -> bool {
+    let side = |a: &[String], b: &[String]| {
+        (allow_empty && (a.is_empty() || b.is_empty())) || same_ending(a, b)
+    };
+    side(&c.prefixes, r.prefixes) && side(&c.suffixes, r.suffixes)
+}
+
+/// Whether the shorter list is the ending of the longer (two empty lists
+/// match; an empty and a non-empty one do not).
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
+}
+
+/// The namespaces a RoleBinding's ServiceAccount subjects are in: objects
+/// there may be referred to from it.
+fn role_binding_namespaces(r: &Resource) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    if r.kind() != "RoleBinding" {
+        return Ok(out);
+    }
+    for s in r
+        .obj
+        .get("subjects")
+        .and_then(Value::as_seq)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(ns), Some(kind)) = (s.get("namespace"), s.get("kind")) else {
+            continue;
+        };
+        if kind.as_str() != Some("ServiceAccount") {
+            continue;
+        }
+        match ns {
+            Value::Str(ns) => out.push(ns.clone()),
+            _ => {
+                return Err(format!(
+                    "Invalid Input: namespace is blank for resource {}",
+                    r.id_string()
+                ));
             }
         }
-        _ => {}
+    }
+    Ok(out)
+}
+
+/// The objects a referrer may refer to: every candidate, indexed by the
+/// earlier names it had, and the referrer's view of them.
+struct Scope<'a> {
+    candidates: &'a [Candidate],
+    by_earlier_name: &'a HashMap<&'a str, Vec<usize>>,
+    referrer_cluster_scoped: bool,
+    referrer_ns: &'a str,
+    binding_namespaces: &'a [String],
+}
+
+impl<'a> Scope<'a> {
+    /// Kustomize's subset a referrer can see: the same namespace,
+    /// cluster-scoped objects, or a RoleBinding's subjects' namespaces.
+    fn visible(&self, c: &Candidate) -> bool {
+        self.referrer_cluster_scoped
+            || c.cluster_scoped
+            || c.effective_ns == self.referrer_ns
+            || self.binding_namespaces.contains(&c.namespace)
+    }
+
+    /// The visible candidates that once were named `name`.
+    fn named(&self, name: &str) -> Vec<&'a Candidate> {
+        self.by_earlier_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.candidates[i])
+            .filter(|c| self.visible(c))
+            .collect()
+    }
+
+    /// Whether any visible candidate matches `f`.
+    fn any_visible(&self, f: impl Fn(&Candidate) -> bool) -> bool {
+        self.candidates.iter().any(|c| self.visible(c) && f(c))
     }
 }
 
@@ -185,200 +489,146 @@ pub fn fix(
 ) -> Result<(), BuildError> {
     let mut rules = defaults();
     rules.extend(config.name_refs.iter().cloned());
-    // Snapshot of the targets: (kind, group, names, namespaces, current name, namespace, cluster).
-    struct Cand {
-        kind: String,
-        group: String,
-        names: Vec<String>,
-        namespaces: Vec<String>,
-        name: String,
-        ns: String,
-        id: String,
-        prefixes: Vec<String>,
-        suffixes: Vec<String>,
-        changed: bool,
-    }
-    let cands: Vec<Cand> = resources
-        .iter()
-        .map(|r| Cand {
-            kind: r.kind().into(),
-            group: r.gvk().group,
-            names: r.all_names().map(str::to_string).collect(),
-            namespaces: r.all_namespaces().map(str::to_string).collect(),
-            name: r.name().into(),
-            ns: r.namespace().into(),
-            id: r.id_string(),
-            prefixes: r.prefixes.clone(),
-            suffixes: r.suffixes.clone(),
-            changed: !r.prev_names.is_empty(),
-        })
-        .collect();
-    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for (i, c) in cands.iter().enumerate() {
-        let mut seen: Vec<&str> = Vec::new();
-        for n in &c.names {
-            if !seen.contains(&n.as_str()) {
-                seen.push(n);
-                by_name.entry(n.as_str()).or_default().push(i);
+    let candidates: Vec<Candidate> = resources.iter().map(Candidate::of).collect();
+    let mut by_earlier_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        for (name, _) in &c.previous {
+            let list = by_earlier_name.entry(name.as_str()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
             }
         }
     }
-    let mut err: Option<String> = None;
+    let fail = |message: String| BuildError::Resources {
+        file: file.to_path_buf(),
+        message,
+    };
     for r in resources.iter_mut() {
-        let r_ns = norm_ns(r.namespace()).to_string();
-        let r_cluster = r.gvk().is_cluster_scoped();
-        let (r_prefixes, r_suffixes) = (r.prefixes.clone(), r.suffixes.clone());
+        let me = Candidate::of(r);
+        let binding_namespaces = role_binding_namespaces(r).map_err(fail)?;
+        let scope = Scope {
+            candidates: &candidates,
+            by_earlier_name: &by_earlier_name,
+            referrer_cluster_scoped: me.cluster_scoped,
+            referrer_ns: &me.effective_ns,
+            binding_namespaces: &binding_namespaces,
+        };
+        let original_kind = r.orig_kind().to_string();
+        let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
         for rule in &rules {
             for spec in &rule.referrers {
-                if !spec.applies_to(r) {
+                let selected = (spec.kind.is_empty() || spec.kind == original_kind)
+                    && (spec.group.is_empty() || spec.group == me.gvk.group);
+                if !selected {
                     continue;
                 }
-                visit_parents(&mut r.obj, &spec.path, &mut |parent, key| {
-                    if let Some(k) = parent.get("kind").and_then(Value::as_str)
-                        && k != rule.kind
-                        && spec.path.len() > 1
-                    {
-                        return;
-                    }
-                    let subject_ns = parent
-                        .get("namespace")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    if spec.path.first().map(String::as_str) == Some("subjects")
-                        && parent.get("namespace") == Some(&Value::Null)
-                        && err.is_none()
-                    {
-                        err = Some("Invalid Input: namespace is blank for resource".to_string());
-                        return;
-                    }
-                    let mut pick = |val: &str| -> Option<(String, String)> {
-                        let mut chosen: Vec<&Cand> = by_name
-                            .get(val)
-                            .map(Vec::as_slice)
-                            .unwrap_or(&[])
-                            .iter()
-                            .map(|&i| &cands[i])
-                            .filter(|c| {
-                                c.kind == rule.kind
-                                    && (rule.group.is_empty() || rule.group == c.group)
-                                    && c.names.iter().any(|n| n == val)
-                            })
-                            .collect();
-                        let cluster = crate::resource::CLUSTER_SCOPED.contains(&rule.kind.as_str());
-                        type Sieve<'a> = Box<dyn Fn(&&Cand) -> bool + 'a>;
-                        let sieves: Vec<Sieve> = vec![
-                            Box::new(|c: &&Cand| {
-                                if cluster {
-                                    return true;
-                                }
-                                match &subject_ns {
-                                    Some(sns) => {
-                                        norm_ns(&c.ns) == norm_ns(sns)
-                                            || c.namespaces
-                                                .iter()
-                                                .any(|n| norm_ns(n) == norm_ns(sns))
-                                    }
-                                    None => r_cluster || norm_ns(&c.ns) == r_ns,
-                                }
-                            }),
-                            Box::new(|c: &&Cand| {
-                                same_ending(&c.prefixes, &r_prefixes)
-                                    && same_ending(&c.suffixes, &r_suffixes)
-                            }),
-                            // Last resort: the one that was renamed or moved.
-                            Box::new(|c: &&Cand| c.changed),
-                        ];
-                        for sieve in &sieves {
-                            if chosen.len() <= 1 {
-                                break;
-                            }
-                            chosen.retain(|c| sieve(c));
-                        }
-                        if chosen.len() == 1 && !cluster {
-                            // A single candidate must still be in a compatible namespace.
-                            let c = chosen[0];
-                            let ok = match &subject_ns {
-                                Some(sns) => {
-                                    c.namespaces.iter().any(|n| norm_ns(n) == norm_ns(sns))
-                                }
-                                None => {
-                                    r_cluster || c.namespaces.iter().any(|n| norm_ns(n) == r_ns)
-                                }
-                            };
-                            if !ok {
-                                return None;
-                            }
-                        }
-                        let first = match chosen.as_slice() {
-                            [] => return None,
-                            [one] => *one,
-                            many => {
-                                if err.is_none() {
-                                    let ids: Vec<&str> =
-                                        many.iter().map(|c| c.id.as_str()).collect();
-                                    err = Some(format!(
-                                        "found multiple possible referrals: {}",
-                                        ids.join(", ")
-                                    ));
-                                }
-                                return None;
-                            }
-                        };
-                        Some((first.name.clone(), first.ns.clone()))
-                    };
-                    match parent.get(key) {
-                        Some(Value::Str(val)) => {
-                            let val = val.clone();
-                            if let Some((name, ns)) = pick(&val) {
-                                parent.insert(key.to_string(), Value::Str(name));
-                                if (spec.path.first().map(String::as_str) == Some("subjects")
-                                    || parent.contains_key("namespace"))
-                                    && !ns.is_empty()
-                                {
-                                    parent.insert("namespace".into(), Value::Str(ns));
-                                }
-                            }
-                        }
-                        Some(Value::Seq(items)) if key == "resourceNames" => {
-                            let plural = format!("{}s", rule.kind.to_lowercase());
-                            let applies = parent
-                                .get("resources")
-                                .and_then(Value::as_seq)
-                                .is_some_and(|r| {
-                                    r.iter().any(|x| x.as_str() == Some(plural.as_str()))
-                                });
-                            let _ = applies;
-                            let mut items = items.clone();
-                            for it in &mut items {
-                                if let Value::Str(v) = it
-                                    && let Some((name, _)) = pick(v)
-                                {
-                                    *v = name;
-                                }
-                            }
-                            parent.insert(key.to_string(), Value::Seq(items));
-                        }
-                        _ => {}
-                    }
-                });
+                let role_ref = spec
+                    .path
+                    .ends_with(&["roleRef".to_string(), "name".to_string()])
+                    .then(|| {
+                        let text =
+                            |k: &str| r.obj.str_at(&["roleRef", k]).unwrap_or("").to_string();
+                        (text("apiGroup"), text("kind"))
+                    });
+                let referrer = Referrer {
+                    effective_ns: me.effective_ns.clone(),
+                    cluster_scoped: me.cluster_scoped,
+                    prefixes: &prefixes,
+                    suffixes: &suffixes,
+                    role_ref,
+                };
+                let mut update = |v: &mut Value| update_reference(v, &scope, rule, &referrer);
+                crate::fieldspec::visit_path(&mut r.obj, &spec.path, false, &mut update).map_err(
+                    |e| {
+                        fail(format!(
+                            "updating name reference in '{}' field of '{}': {e}",
+                            spec.path.join("/"),
+                            me.id
+                        ))
+                    },
+                )?;
             }
         }
     }
-    match err {
-        Some(message) => Err(BuildError::Resources {
-            file: file.to_path_buf(),
-            message,
-        }),
-        None => Ok(()),
+    Ok(())
+}
+
+/// Rewrites the reference(s) a field spec reaches: a name, a mapping with
+/// `name` (and `namespace`), or a list of either.
+fn update_reference(
+    v: &mut Value,
+    scope: &Scope,
+    rule: &NameRef,
+    referrer: &Referrer,
+) -> Result<(), String> {
+    match v {
+        Value::Null => Ok(()),
+        Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            update_name(v, scope, rule, referrer)
+        }
+        Value::Map(m) => update_mapping(m, scope, rule, referrer),
+        Value::Seq(items) => {
+            for it in items.iter_mut() {
+                match it {
+                    Value::Map(m) => update_mapping(m, scope, rule, referrer)?,
+                    Value::Seq(_) => {
+                        return Err("a name reference list may hold names or mappings".into());
+                    }
+                    _ => update_name(it, scope, rule, referrer)?,
+                }
+            }
+            Ok(())
+        }
     }
 }
 
-/// Whether the shorter list is the ending of the longer (two empty lists
-/// match; an empty and a non-empty one do not).
-fn same_ending(a: &[String], b: &[String]) -> bool {
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if short.is_empty() {
-        return long.is_empty();
+fn update_name(
+    v: &mut Value,
+    scope: &Scope,
+    rule: &NameRef,
+    referrer: &Referrer,
+) -> Result<(), String> {
+    let Some(old) = v.scalar_string() else {
+        return Ok(());
+    };
+    let candidates = scope.named(&old);
+    if let Some(c) = select(&old, &candidates, rule, referrer, Same::Names)?
+        && c.name != old
+    {
+        *v = Value::Str(c.name.clone());
     }
-    long.ends_with(short)
+    Ok(())
+}
+
+fn update_mapping(
+    m: &mut Map,
+    scope: &Scope,
+    rule: &NameRef,
+    referrer: &Referrer,
+) -> Result<(), String> {
+    let Some(old) = m.get("name").and_then(Value::scalar_string) else {
+        return Err("path config error; no 'name' field in node".into());
+    };
+    let mut candidates = scope.named(&old);
+    // A namespace in the reference narrows the candidates: to those that
+    // started there if any visible object did, else to those there now.
+    if let Some(ns) = m.get("namespace") {
+        let ns = ns.scalar_string().unwrap_or_default();
+        if scope.any_visible(|c| !c.cluster_scoped && c.original_ns == ns) {
+            candidates.retain(|c| !c.cluster_scoped && c.original_ns == ns);
+        } else {
+            candidates.retain(|c| !c.cluster_scoped && c.effective_ns == ns);
+        }
+    }
+    let Some(c) = select(&old, &candidates, rule, referrer, Same::NamesAndNamespaces)? else {
+        return Ok(());
+    };
+    if c.name == old && c.namespace.is_empty() {
+        return Ok(());
+    }
+    m.insert("name".into(), Value::Str(c.name.clone()));
+    if !c.namespace.is_empty() {
+        m.insert("namespace".into(), Value::Str(c.namespace.clone()));
+    }
+    Ok(())
 }

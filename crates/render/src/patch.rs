@@ -5,6 +5,7 @@
 use crate::error::{BuildError, YamlError};
 use crate::kustomization::KustomizationFile;
 use crate::resource::Resource;
+use crate::version::KustomizeVersion;
 use crate::yaml::{self, Map, Value};
 
 /// Merge key of a list field in the built-in kinds, if it merges by key.
@@ -197,9 +198,8 @@ pub fn apply_smp_by_id(
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            r.kind() == kind
-                && (api.is_empty() || r.api_version() == api)
-                && r.all_names().any(|n| n == name)
+            (api.is_empty() || r.api_version() == api)
+                && r.all_ids().any(|(n, _, k)| k == kind && n == name)
                 && ns.is_none_or(|ns| r.all_namespaces().any(|n| n == ns))
         })
         .map(|(i, _)| i)
@@ -227,6 +227,10 @@ fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_ki
         return;
     }
     let schema = is_builtin(r.kind()) || r.has_schema;
+    if allow_name || allow_kind {
+        // Kustomize records the id before a patch that may change it.
+        r.store_previous_id();
+    }
     let old_name = r.name().to_string();
     let old_kind = r.kind().to_string();
     let old_api = r.api_version().to_string();
@@ -244,7 +248,7 @@ fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_ki
     }
     r.obj = obj;
     if allow_name && new_name != old_name && !new_name.is_empty() {
-        r.set_name(&new_name);
+        r.put_name(&new_name);
     }
 }
 
@@ -399,6 +403,7 @@ pub fn apply_patch_entry(
     resources: &mut Vec<Resource>,
     entry: &Value,
     json_only: bool,
+    version: KustomizeVersion,
 ) -> Result<(), BuildError> {
     let m = entry
         .as_map()
@@ -424,10 +429,22 @@ pub fn apply_patch_entry(
     };
     let opt = |k: &str| m.get("options").and_then(|o| o.get(k)) == Some(&Value::Bool(true));
     let (allow_name, allow_kind) = (opt("allowNameChange"), opt("allowKindChange"));
-    let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+    let docs = yaml::parse_manifests(&text).map_err(|e| BuildError::Yaml {
         path: kust.file.clone(),
         source: YamlError(e),
     })?;
+    if docs.is_empty() && !json_only {
+        if version.skips_empty_patches() {
+            return Ok(());
+        }
+        return Err(kust.err(
+            field,
+            format!(
+                "the patch has no content; {} refuses it (it qualifies as both a strategic-merge and a JSON patch)",
+                version.name()
+            ),
+        ));
+    }
     let is_json = json_only || matches!(docs.first(), Some(Value::Seq(_)));
     let target = match m.get("target") {
         Some(t) => Some(Target::parse(kust, &format!("{field}.target"), t)?),
@@ -442,12 +459,13 @@ pub fn apply_patch_entry(
         for r in resources.iter_mut() {
             if target.matches(r) {
                 found = true;
-                let (old_name, old_ns) = (r.name().to_string(), r.namespace().to_string());
+                let before = r.clone();
                 json6902(&mut r.obj, &ops).map_err(|e| kust.err(field, e))?;
-                if r.name() != old_name {
+                if r.name() != before.name() || r.kind() != before.kind() {
                     // Renamed by the patch: keep the old id in the history.
-                    r.prev_names.push(old_name);
-                    r.prev_namespaces.push(old_ns);
+                    r.prev_names.push(before.name().to_string());
+                    r.prev_namespaces.push(before.namespace().to_string());
+                    r.prev_kinds.push(before.kind().to_string());
                 }
             }
         }
@@ -456,7 +474,19 @@ pub fn apply_patch_entry(
         }
         return Ok(());
     }
-    for d in &docs {
+    for (i, d) in docs.iter().enumerate() {
+        let follows_delete = docs[..i]
+            .iter()
+            .any(|p| p.get("$patch").and_then(Value::as_str) == Some("delete"));
+        if follows_delete && !version.patches_continue_after_delete() {
+            return Err(kust.err(
+                field,
+                format!(
+                    "a document follows a `$patch: delete` document in the same patch; {} cannot apply that (it crashes)",
+                    version.name()
+                ),
+            ));
+        }
         match &target {
             None => {
                 // Behaves like patchesStrategicMerge.

@@ -152,18 +152,33 @@ pub fn set_path(
     }
 }
 
-fn selects(sel: &Value, r: &Resource) -> bool {
+/// Whether `pattern` selects `actual`: exact text, or with `regex` an
+/// anchored regular expression (Kustomize v5.8's selectors).
+fn field_matches(pattern: &str, actual: &str, regex: bool) -> bool {
+    if !regex {
+        return pattern == actual;
+    }
+    match regex::Regex::new(&format!("^(?:{pattern})$")) {
+        Ok(re) => re.is_match(actual),
+        Err(_) => pattern == actual,
+    }
+}
+
+fn selects(sel: &Value, r: &Resource, regex: bool) -> bool {
     let g = r.gvk();
-    let check = |k: &str, actual: &str| sel.str_at(&[k]).is_none_or(|x| x == actual);
+    let check = |k: &str, actual: &str| {
+        sel.str_at(&[k])
+            .is_none_or(|x| field_matches(x, actual, regex))
+    };
     check("kind", &g.kind)
         && check("group", &g.group)
         && check("version", &g.version)
         && sel
             .str_at(&["name"])
-            .is_none_or(|n| r.all_names().any(|x| x == n))
+            .is_none_or(|n| r.all_names().any(|x| field_matches(n, x, regex)))
         && sel
             .str_at(&["namespace"])
-            .is_none_or(|n| r.namespace() == n)
+            .is_none_or(|n| field_matches(n, r.namespace(), regex))
         && sel
             .str_at(&["labelSelector"])
             .is_none_or(|s| crate::patch::selector_matches(s, r.labels()))
@@ -172,12 +187,32 @@ fn selects(sel: &Value, r: &Resource) -> bool {
             .is_none_or(|s| crate::patch::selector_matches(s, r.annotations()))
 }
 
+/// The value a scalar target holds after a replacement. Kustomize copies
+/// only the text into a scalar target, which keeps its type: a string
+/// stays a string (`"2024.6"`), a number or boolean is read again from the
+/// text; a target created for the replacement (or a null one) has no type,
+/// so the text is read as a plain scalar (`2024.6` becomes a number). A
+/// mapping or list replaces the target whole.
+fn retyped(target: &Value, value: &Value) -> Value {
+    let Some(text) = value.scalar_string() else {
+        return value.clone();
+    };
+    match target {
+        Value::Str(_) => Value::Str(text),
+        Value::Map(_) | Value::Seq(_) => value.clone(),
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+            crate::yaml::resolve_plain(&text)
+        }
+    }
+}
+
 /// Applies one `replacements` entry.
 pub fn apply(
     kust: &KustomizationFile,
     field: &str,
     resources: &mut [Resource],
     rep: &Value,
+    regex: bool,
 ) -> Result<(), BuildError> {
     if let Some(p) = rep.str_at(&["path"]) {
         let text = kust.read_file(&format!("{field}.path"), p)?;
@@ -189,10 +224,10 @@ pub fn apply(
             match d {
                 Value::Seq(items) => {
                     for it in items {
-                        apply(kust, field, resources, &it)?;
+                        apply(kust, field, resources, &it, regex)?;
                     }
                 }
-                other => apply(kust, field, resources, &other)?,
+                other => apply(kust, field, resources, &other, regex)?,
             }
         }
         return Ok(());
@@ -200,7 +235,10 @@ pub fn apply(
     let src = rep
         .get("source")
         .ok_or_else(|| kust.err(field, "missing source"))?;
-    let matches: Vec<&Resource> = resources.iter().filter(|r| selects(src, r)).collect();
+    let matches: Vec<&Resource> = resources
+        .iter()
+        .filter(|r| selects(src, r, regex))
+        .collect();
     let source = match matches.as_slice() {
         [one] => *one,
         [] => {
@@ -257,7 +295,7 @@ pub fn apply(
             _ => 0,
         };
         for r in resources.iter_mut() {
-            if !selects(&sel, r) || rejects.iter().any(|rj| selects(rj, r)) {
+            if !selects(&sel, r, regex) || rejects.iter().any(|rj| selects(rj, r, regex)) {
                 continue;
             }
             for p in t
@@ -268,7 +306,13 @@ pub fn apply(
             {
                 let Some(p) = p.as_str() else { continue };
                 let path = split_path(p);
-                let value = value.clone();
+                // The object's own annotations are a string map to Kustomize.
+                let annotation =
+                    path.len() == 3 && path[0] == "metadata" && path[1] == "annotations";
+                let value = match value.scalar_string() {
+                    Some(text) if annotation => Value::Str(text),
+                    _ => value.clone(),
+                };
                 let delim = delim.clone();
                 let found = set_path(&mut r.obj, &path, create, &mut |slot| {
                     match &delim {
@@ -284,9 +328,15 @@ pub fn apply(
                             } else {
                                 parts[index as usize] = new;
                             }
-                            *slot = Value::Str(parts.join(d));
+                            let joined = Value::Str(parts.join(d));
+                            *slot = if annotation {
+                                joined
+                            } else {
+                                retyped(slot, &joined)
+                            };
                         }
-                        None => *slot = value.clone(),
+                        None if annotation => *slot = value.clone(),
+                        None => *slot = retyped(slot, &value),
                     }
                     Ok(())
                 })

@@ -87,6 +87,8 @@ pub struct Resource {
     pub prev_names: Vec<String>,
     /// Namespaces this object had before, parallel to `prev_names`.
     pub prev_namespaces: Vec<String>,
+    /// Kinds this object had before, parallel to `prev_names`.
+    pub prev_kinds: Vec<String>,
     /// Whether a content hash must be appended to the name at the end.
     pub needs_hash: bool,
     /// Generator behavior (`create`, `merge`, `replace`) for generated objects.
@@ -98,6 +100,23 @@ pub struct Resource {
     pub origin: Option<Origin>,
     /// A custom OpenAPI schema (`openapi`) describes this kind.
     pub has_schema: bool,
+    /// The vars bound to this object where they were declared.
+    pub ref_vars: Vec<String>,
+    /// The transformers that ran over this object, in order, for
+    /// `buildMetadata: [transformerAnnotations]`.
+    pub transformations: Vec<Transformation>,
+}
+
+/// One transformer run, as Kustomize's transformer annotation lists it.
+#[derive(Debug, Clone)]
+pub struct Transformation {
+    /// The file that configured it (a kustomization or a plugin config).
+    pub configured_in: std::path::PathBuf,
+    /// The built-in transformer's kind, e.g. `PrefixTransformer`.
+    pub kind: String,
+    /// A plugin config's `metadata.name` and `metadata.namespace`.
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 /// The source of an object.
@@ -119,12 +138,15 @@ impl Resource {
             obj,
             prev_names: Vec::new(),
             prev_namespaces: Vec::new(),
+            prev_kinds: Vec::new(),
             needs_hash: false,
             behavior: None,
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             origin: None,
             has_schema: false,
+            ref_vars: Vec::new(),
+            transformations: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {
@@ -142,11 +164,6 @@ impl Resource {
     pub fn namespace(&self) -> &str {
         self.obj.str_at(&["metadata", "namespace"]).unwrap_or("")
     }
-    pub fn orig_name(&self) -> &str {
-        self.prev_names
-            .first()
-            .map_or_else(|| self.name(), String::as_str)
-    }
     /// Every name this object has had, current included.
     pub fn all_names(&self) -> impl Iterator<Item = &str> {
         self.prev_names
@@ -159,6 +176,24 @@ impl Resource {
             .iter()
             .map(String::as_str)
             .chain(std::iter::once(self.namespace()))
+    }
+    /// Every (name, namespace, kind) this object has had, current last.
+    pub fn all_ids(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        let kinds = self
+            .prev_kinds
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(self.kind()));
+        self.all_names()
+            .zip(self.all_namespaces())
+            .zip(kinds)
+            .map(|((n, ns), k)| (n, ns, k))
+    }
+    /// The kind this object was read or generated with.
+    pub fn orig_kind(&self) -> &str {
+        self.prev_kinds
+            .first()
+            .map_or_else(|| self.kind(), String::as_str)
     }
     fn metadata_mut(&mut self) -> &mut Map {
         let m = self.obj.as_map_mut().expect("resources are mappings");
@@ -179,17 +214,26 @@ impl Resource {
         self.metadata_mut()
             .insert("name".into(), Value::Str(name.to_string()));
     }
-    pub fn set_namespace(&mut self, ns: &str) {
-        if ns == self.namespace() && self.obj.path(&["metadata", "namespace"]).is_some() {
-            return;
-        }
-        self.remember();
+    fn remember(&mut self) {
+        self.store_previous_id();
+    }
+    /// Records the current id as an earlier one, as Kustomize does before
+    /// a transformer that may rename (the namespace transformer does it
+    /// for every object, renamed or not).
+    pub fn store_previous_id(&mut self) {
+        self.prev_names.push(self.name().to_string());
+        self.prev_namespaces.push(self.namespace().to_string());
+        self.prev_kinds.push(self.kind().to_string());
+    }
+    /// Sets the namespace without recording the old id.
+    pub fn put_namespace(&mut self, ns: &str) {
         self.metadata_mut()
             .insert("namespace".into(), Value::Str(ns.to_string()));
     }
-    fn remember(&mut self) {
-        self.prev_names.push(self.name().to_string());
-        self.prev_namespaces.push(self.namespace().to_string());
+    /// Sets the name without recording the old id.
+    pub fn put_name(&mut self, name: &str) {
+        self.metadata_mut()
+            .insert("name".into(), Value::Str(name.to_string()));
     }
     /// Kustomize's printed id, e.g. `Deployment.v1.apps/web.[noNs]`.
     pub fn id_string(&self) -> String {
@@ -265,45 +309,50 @@ fn sort_by_order(resources: &mut [Resource], order: &dyn Fn(&str) -> i64) {
     resources.sort_by_cached_key(key);
 }
 
+const LEGACY_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const LEGACY_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// Kustomize's priority of a kind in its legacy order: the kinds it puts
+/// first are negative, those it puts last positive, any other is 0.
+pub fn kind_order(kind: &str) -> i64 {
+    if let Some(i) = LEGACY_FIRST.iter().position(|k| *k == kind) {
+        i as i64 - LEGACY_FIRST.len() as i64
+    } else if let Some(i) = LEGACY_LAST.iter().position(|k| *k == kind) {
+        i as i64 + 1
+    } else {
+        0
+    }
+}
+
 /// The legacy sort of Kustomize: by kind priority, then id.
 pub fn legacy_sort(resources: &mut [Resource]) {
-    const FIRST: &[&str] = &[
-        "Namespace",
-        "ResourceQuota",
-        "StorageClass",
-        "CustomResourceDefinition",
-        "ServiceAccount",
-        "PodSecurityPolicy",
-        "Role",
-        "ClusterRole",
-        "RoleBinding",
-        "ClusterRoleBinding",
-        "ConfigMap",
-        "Secret",
-        "Endpoints",
-        "Service",
-        "LimitRange",
-        "PriorityClass",
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-        "Deployment",
-        "StatefulSet",
-        "CronJob",
-        "PodDisruptionBudget",
-    ];
-    const LAST: &[&str] = &[
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-    ];
-    let order = |kind: &str| -> i64 {
-        if let Some(i) = FIRST.iter().position(|k| *k == kind) {
-            i as i64 - FIRST.len() as i64
-        } else if let Some(i) = LAST.iter().position(|k| *k == kind) {
-            i as i64 + 1
-        } else {
-            0
-        }
-    };
+    let order = kind_order;
     let key = |r: &Resource| {
         let g = r.gvk();
         let ns = if r.namespace().is_empty() {

@@ -66,14 +66,29 @@ fn apply_map(
     Ok(())
 }
 
+/// A `LabelTransformer` or `AnnotationsTransformer` plugin config: its
+/// entries are written exactly where its own field specs say.
+pub fn apply_plugin_map(
+    kust: &KustomizationFile,
+    field: &str,
+    acc: &mut Accumulator,
+    entries: Option<&Value>,
+    specs: Option<&Value>,
+) -> Result<(), BuildError> {
+    let Some(m) = entries.and_then(Value::as_map) else {
+        return Ok(());
+    };
+    let entries = string_map(kust, field, m)?;
+    let specs = parse_fieldspecs(specs);
+    apply_map(kust, field, &mut acc.resources, &specs, &entries)
+}
+
 /// Runs the built-in transformers of `kust` over what has accumulated, in
 /// Kustomize's order.
 pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     acc.ids = None;
-    if !acc.config.schema_kinds.is_empty() {
-        for r in &mut acc.resources {
-            r.has_schema = acc.config.schema_kinds.iter().any(|k| k == r.kind());
-        }
+    for r in &mut acc.resources {
+        r.has_schema = acc.schema.describes(r.kind());
     }
     for transformer in [
         strategic_merge_patches,
@@ -92,11 +107,21 @@ pub fn run(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildE
     Ok(())
 }
 
+/// Records one run of the built-in transformer `kind` this kustomization
+/// configured. A plugin config given in `transformers` is recorded once,
+/// under its own kind, by its caller.
+fn ran(kust: &KustomizationFile, acc: &mut Accumulator, kind: &str) {
+    if kust.plugin_origin.is_none() {
+        crate::accumulator::record_transformation(acc, &kust.file, kind, None, None);
+    }
+}
+
 /// `patchesStrategicMerge`: strategic merge patches from files or inline.
 fn strategic_merge_patches(
     kust: &KustomizationFile,
     acc: &mut Accumulator,
 ) -> Result<(), BuildError> {
+    let mut loaded = Vec::new();
     for (i, p) in kust.seq_field("patchesStrategicMerge")?.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let s = p
@@ -107,15 +132,29 @@ fn strategic_merge_patches(
         } else {
             kust.read_file(&field, s)?
         };
-        let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
+        let docs = yaml::parse_manifests(&text).map_err(|e| BuildError::Yaml {
             path: kust.file.clone(),
             source: YamlError(e),
         })?;
+        loaded.push((field, docs));
+    }
+    if loaded.is_empty() {
+        return Ok(());
+    }
+    // Kustomize loads them all first, and refuses a list with no patch in it.
+    if loaded.iter().all(|(_, docs)| docs.is_empty()) {
+        return Err(kust.err(
+            "patchesStrategicMerge",
+            "patch appears to be empty: every listed patch is empty or only comments",
+        ));
+    }
+    for (field, docs) in loaded {
         for d in docs {
             patch::apply_smp_by_id(kust, &field, &mut acc.resources, &d)?;
         }
         acc.resources.retain(|r| !r.obj.is_null());
     }
+    ran(kust, acc, "PatchStrategicMergeTransformer");
     Ok(())
 }
 
@@ -123,7 +162,8 @@ fn strategic_merge_patches(
 fn patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, p) in kust.seq_field("patches")?.iter().enumerate() {
         let field = format!("patches[{i}]");
-        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, false)?;
+        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, false, acc.version)?;
+        ran(kust, acc, "PatchTransformer");
     }
     Ok(())
 }
@@ -134,6 +174,19 @@ fn set_namespace(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), 
         && !ns.is_empty()
     {
         namespace(acc, ns);
+        let mut seen = std::collections::HashSet::new();
+        for r in &acc.resources {
+            if !seen.insert(r.id_string()) {
+                return Err(kust.err(
+                    "namespace",
+                    format!(
+                        "namespace transformation produces ID conflict: two objects are now {}",
+                        r.id_string()
+                    ),
+                ));
+            }
+        }
+        ran(kust, acc, "NamespaceTransformer");
     }
     Ok(())
 }
@@ -142,43 +195,92 @@ fn set_namespace(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), 
 fn name_prefix_suffix(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let prefix = kust.str_field("namePrefix")?.unwrap_or("");
     let suffix = kust.str_field("nameSuffix")?.unwrap_or("");
-    if !prefix.is_empty() || !suffix.is_empty() {
-        for r in &mut acc.resources {
-            let g = r.gvk();
-            if g.kind == "CustomResourceDefinition"
-                || (g.kind == "APIService" && g.group == "apiregistration.k8s.io")
-                || (g.kind == "Namespace" && g.group.is_empty())
-            {
-                continue;
-            }
-            let n = format!("{prefix}{}{suffix}", r.name());
-            r.set_name(&n);
-            if !prefix.is_empty() {
-                r.prefixes.push(prefix.to_string());
-            }
-            if !suffix.is_empty() {
-                r.suffixes.push(suffix.to_string());
-            }
+    // A `PrefixSuffixTransformer` config brings its own field specs.
+    let own_specs = match kust.plugin_origin {
+        Some(_) => parse_fieldspecs(kust.doc.get("fieldSpecs")),
+        None => Vec::new(),
+    };
+    let pick = |settled: &[FieldSpec]| -> Vec<FieldSpec> {
+        if !own_specs.is_empty() {
+            own_specs.clone()
+        } else if settled.is_empty() {
+            vec![fs("", "metadata/name", false)]
+        } else {
+            settled.to_vec()
         }
+    };
+    if !prefix.is_empty() {
+        let specs = pick(&acc.config.name_prefix);
+        add_affix(acc, &specs, prefix, Affix::Prefix);
+        ran(kust, acc, "PrefixTransformer");
+    }
+    if !suffix.is_empty() {
+        let specs = pick(&acc.config.name_suffix);
+        add_affix(acc, &specs, suffix, Affix::Suffix);
+        ran(kust, acc, "SuffixTransformer");
     }
     Ok(())
 }
 
-/// `commonLabels` (with selectors) and `labels` (selectors and templates only when asked).
+#[derive(Clone, Copy, PartialEq)]
+enum Affix {
+    Prefix,
+    Suffix,
+}
+
+/// Kustomize's prefix (or suffix) transformer: for every spec that selects
+/// the object's original kind, the field at the spec's path gets `text`;
+/// on `metadata/name` that is a rename (the old id is recorded, and the
+/// affix remembered for choosing among name-reference candidates).
+fn add_affix(acc: &mut Accumulator, specs: &[FieldSpec], text: &str, side: Affix) {
+    let affixed = |v: &str| match side {
+        Affix::Prefix => format!("{text}{v}"),
+        Affix::Suffix => format!("{v}{text}"),
+    };
+    for r in &mut acc.resources {
+        let kind = r.orig_kind().to_string();
+        let group = r.gvk().group;
+        // Never renamed, whatever the specs say.
+        if kind == "CustomResourceDefinition"
+            || kind == "Namespace"
+            || (kind == "APIService" && group == "apiregistration.k8s.io")
+        {
+            continue;
+        }
+        for spec in specs {
+            let selected = (spec.kind.is_empty() || spec.kind == kind)
+                && (spec.group.is_empty() || spec.group == group);
+            if !selected {
+                continue;
+            }
+            if spec.path == ["metadata", "name"] {
+                match side {
+                    Affix::Prefix => r.prefixes.push(text.to_string()),
+                    Affix::Suffix => r.suffixes.push(text.to_string()),
+                }
+                r.store_previous_id();
+                let name = affixed(r.name());
+                r.put_name(&name);
+            } else {
+                let _ = visit_path(&mut r.obj, &spec.path, spec.create, &mut |v| {
+                    if let Value::Str(s) = v {
+                        *s = affixed(s);
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+}
+
+/// `labels` (selectors and templates only when asked), then `commonLabels`
+/// (with selectors).
 fn labels(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     let mut label_specs_all = vec![fs("", "metadata/labels", true)];
     label_specs_all.extend(default_selector_specs());
     label_specs_all.extend(acc.config.labels.iter().cloned());
-    if let Some(m) = kust.map_field("commonLabels")? {
-        let entries = string_map(kust, "commonLabels", m)?;
-        apply_map(
-            kust,
-            "commonLabels",
-            &mut acc.resources,
-            &label_specs_all,
-            &entries,
-        )?;
-    }
+    // Kustomize applies the `labels` entries first, then `commonLabels`
+    // (so on a shared key, `commonLabels` wins).
     for (i, l) in kust.seq_field("labels")?.iter().enumerate() {
         let field = format!("labels[{i}]");
         let lm = l
@@ -213,6 +315,28 @@ fn labels(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
         specs.extend(acc.config.labels_field.iter().cloned());
         apply_map(kust, &field, &mut acc.resources, &specs, &entries)?;
     }
+    if let Some(m) = kust.map_field("commonLabels")? {
+        let entries = string_map(kust, "commonLabels", m)?;
+        apply_map(
+            kust,
+            "commonLabels",
+            &mut acc.resources,
+            &label_specs_all,
+            &entries,
+        )?;
+    }
+    // Kustomize runs one label transformer per `labels` entry and one for
+    // `commonLabels`, whenever either is set.
+    let label_runs = kust.seq_field("labels")?.len() + 1;
+    if kust
+        .map_field("commonLabels")?
+        .is_some_and(|m| !m.is_empty())
+        || label_runs > 1
+    {
+        for _ in 0..label_runs {
+            ran(kust, acc, "LabelTransformer");
+        }
+    }
     Ok(())
 }
 
@@ -229,6 +353,9 @@ fn annotations(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Bu
             &specs,
             &entries,
         )?;
+        if !m.is_empty() {
+            ran(kust, acc, "AnnotationsTransformer");
+        }
     }
     Ok(())
 }
@@ -237,14 +364,31 @@ fn annotations(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Bu
 fn json6902_patches(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, p) in kust.seq_field("patchesJson6902")?.iter().enumerate() {
         let field = format!("patchesJson6902[{i}]");
-        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, true)?;
+        patch::apply_patch_entry(kust, &field, &mut acc.resources, p, true, acc.version)?;
+        ran(kust, acc, "PatchJson6902Transformer");
     }
     Ok(())
 }
 
 /// `replicas`: counts for the named workloads.
 fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
-    for (i, rep) in kust.seq_field("replicas")?.iter().enumerate() {
+    let entries = kust.seq_field("replicas")?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // Every (name, kind) each object has had, indexed by name once for
+    // all entries: the entries are many in large overlays.
+    let mut by_name: std::collections::HashMap<String, Vec<(usize, String)>> =
+        std::collections::HashMap::new();
+    for (at, r) in acc.resources.iter().enumerate() {
+        for (n, _, k) in r.all_ids() {
+            let ids = by_name.entry(n.to_string()).or_default();
+            if !ids.iter().any(|(i, kind)| *i == at && kind == k) {
+                ids.push((at, k.to_string()));
+            }
+        }
+    }
+    for (i, rep) in entries.iter().enumerate() {
         let field = format!("replicas[{i}]");
         let name = rep
             .str_at(&["name"])
@@ -260,19 +404,35 @@ fn replicas(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), Build
             fs("StatefulSet", "spec/replicas", true),
         ];
         specs.extend(acc.config.replicas.iter().cloned());
-        for r in &mut acc.resources {
-            if !r.all_names().any(|n| n == name) {
-                continue;
-            }
-            for s in &specs {
-                if s.applies_to(r) {
-                    let _ = visit_path(&mut r.obj, &s.path, s.create, &mut |v| {
-                        *v = Value::Int(count);
-                        Ok(())
-                    });
-                }
+        // An object matches by any id it has had: the name and the kind.
+        let mut found = false;
+        let ids = by_name.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        for s in &specs {
+            let mut selected: Vec<usize> = ids
+                .iter()
+                .filter(|(_, k)| s.kind.is_empty() || s.kind == *k)
+                .map(|(at, _)| *at)
+                .collect();
+            selected.dedup();
+            for at in selected {
+                found = true;
+                let _ = visit_path(&mut acc.resources[at].obj, &s.path, s.create, &mut |v| {
+                    *v = Value::Int(count);
+                    Ok(())
+                });
             }
         }
+        if !found {
+            let kinds: Vec<&str> = specs.iter().map(|s| s.kind.as_str()).collect();
+            return Err(kust.err(
+                &format!("{field}.name"),
+                format!(
+                    "resource with name {name} does not match a config with the following kinds: {}",
+                    kinds.join(", ")
+                ),
+            ));
+        }
+        ran(kust, acc, "ReplicaCountTransformer");
     }
     Ok(())
 }
@@ -298,6 +458,7 @@ fn images(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
                 }
             }
         }
+        ran(kust, acc, "ImageTagTransformer");
     }
     Ok(())
 }
@@ -306,23 +467,52 @@ fn images(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildEr
 fn replacements(kust: &KustomizationFile, acc: &mut Accumulator) -> Result<(), BuildError> {
     for (i, rep) in kust.seq_field("replacements")?.iter().enumerate() {
         let field = format!("replacements[{i}]");
-        crate::replace::apply(kust, &field, &mut acc.resources, rep)?;
+        let regex = acc.version.regex_replacement_selectors();
+        crate::replace::apply(kust, &field, &mut acc.resources, rep, regex)?;
+    }
+    if !kust.seq_field("replacements")?.is_empty() {
+        ran(kust, acc, "ReplacementTransformer");
     }
     Ok(())
 }
 
+/// Where the namespace transformer writes besides `metadata.namespace`:
+/// Kustomize's defaults (webhook configurations are not among them; their
+/// service references follow through name references instead).
+fn namespace_specs() -> Vec<FieldSpec> {
+    let mut api_service = fs("APIService", "spec/service/namespace", true);
+    api_service.group = "apiregistration.k8s.io".into();
+    let mut crd = fs(
+        "CustomResourceDefinition",
+        "spec/conversion/webhook/clientConfig/service/namespace",
+        false,
+    );
+    crd.group = "apiextensions.k8s.io".into();
+    vec![api_service, crd]
+}
+
 fn namespace(acc: &mut Accumulator, ns: &str) {
+    let mut specs = namespace_specs();
+    specs.extend(
+        acc.config
+            .namespace
+            .iter()
+            .filter(|s| s.path != ["metadata", "namespace"])
+            .cloned(),
+    );
     for r in &mut acc.resources {
         let g = r.gvk();
+        // Kustomize records every object's id here, moved or not, so
+        // later name references can find it by that id.
+        r.store_previous_id();
         if !g.is_cluster_scoped() {
-            r.set_namespace(ns);
+            r.put_namespace(ns);
         }
-        if g.kind == "Namespace" && g.group.is_empty() {
-            r.set_name(ns);
+        if g.kind == "Namespace" && r.api_version() == "v1" {
+            r.put_name(ns);
         }
-        if (g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding")
-            && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects")
-        {
+        let binding = g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding";
+        if binding && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
             for s in subjects {
                 if s.str_at(&["name"]) == Some("default")
                     && let Some(m) = s.as_map_mut()
@@ -331,27 +521,14 @@ fn namespace(acc: &mut Accumulator, ns: &str) {
                 }
             }
         }
-        if (g.kind == "MutatingWebhookConfiguration" || g.kind == "ValidatingWebhookConfiguration")
-            && let Some(Value::Seq(hooks)) = r.obj.get_mut("webhooks")
-        {
-            for h in hooks {
-                if let Some(svc) = h
-                    .get_mut("clientConfig")
-                    .and_then(|c| c.get_mut("service"))
-                    .and_then(Value::as_map_mut)
-                {
-                    svc.insert("namespace".into(), Value::Str(ns.into()));
-                }
+        for spec in &specs {
+            if !spec.applies_to(r) || (binding && spec.path == ["subjects", "namespace"]) {
+                continue;
             }
-        }
-        if g.kind == "APIService"
-            && let Some(svc) = r
-                .obj
-                .get_mut("spec")
-                .and_then(|c| c.get_mut("service"))
-                .and_then(Value::as_map_mut)
-        {
-            svc.insert("namespace".into(), Value::Str(ns.into()));
+            let _ = visit_path(&mut r.obj, &spec.path, spec.create, &mut |v| {
+                *v = Value::Str(ns.into());
+                Ok(())
+            });
         }
     }
 }
@@ -378,7 +555,8 @@ impl ImageSpec {
         }
         let get = |k: &str| m.get(k).and_then(Value::scalar_string);
         Ok(ImageSpec {
-            name: get("name").ok_or_else(|| kust.err(field, "missing name"))?,
+            // Without a name the entry matches no image, as in Kustomize.
+            name: get("name").unwrap_or_default(),
             new_name: get("newName"),
             new_tag: get("newTag"),
             digest: get("digest"),

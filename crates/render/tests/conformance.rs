@@ -1,10 +1,20 @@
-//! Differential test against Kustomize v5.5.0: every case in
+//! Differential test against Kustomize: every case in
 //! `../shared/kustomize-conformance` and in `tests/cases` is built with our
-//! renderer and compared with the output `kubectl kustomize` gave.
+//! renderer and compared with the output `kubectl kustomize` gave, once as
+//! Kustomize v5.5.0 (kubectl 1.32) and once as Kustomize v5.8.1 (kubectl
+//! 1.37, what Flux links). A case whose result differs between the two
+//! holds the newer one in `expected-v5.8.1.yaml` or `expected_error-v5.8.1`;
+//! the shared cases print the same under both (checked with both kubectls),
+//! so their one expectation serves both runs.
+//!
+//! A case with a `flux_fallback` file is built as Flux builds a directory
+//! ([`driftless_render::build_with_flux_fallback`]); its expected output
+//! is Flux's, not Kustomize's.
 //!
 //! A case listed in `tests/known-failing.txt` may fail; any other failure
 //! fails the test, and so does a listed case that now passes.
 
+use driftless_render::KustomizeVersion;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,19 +33,36 @@ fn trim_trailing(s: &str) -> String {
 /// For our own cases (`check_message`), each line of `expected_error` must
 /// appear in our error chain; the shared cases hold Kustomize's wording, so
 /// there any failure counts.
-fn run_case(case: &Path, check_message: bool) -> Result<(), String> {
+fn run_case(case: &Path, check_message: bool, version: KustomizeVersion) -> Result<(), String> {
     let build_dir = fs::read_to_string(case.join("build_dir"))
         .map_err(|e| format!("cannot read build_dir: {e}"))?;
     let dir = case.join(build_dir.trim());
-    let got = driftless_render::build(&dir);
-    if let Ok(expected) = fs::read_to_string(case.join("expected.yaml")) {
+    // A case marked `flux_fallback` is built the way Flux builds a
+    // directory (one without a kustomization renders its manifests).
+    let got = if case.join("flux_fallback").is_file() {
+        driftless_render::build_with_flux_fallback(&dir)
+    } else {
+        driftless_render::build_as(&dir, version)
+    };
+    // Where the releases differ, the case holds the newer one's result in
+    // `expected-v5.8.1.yaml` or `expected_error-v5.8.1`.
+    let (expected_yaml, expected_error) = match version {
+        KustomizeVersion::V5_8_1
+            if case.join("expected-v5.8.1.yaml").is_file()
+                || case.join("expected_error-v5.8.1").is_file() =>
+        {
+            ("expected-v5.8.1.yaml", "expected_error-v5.8.1")
+        }
+        _ => ("expected.yaml", "expected_error"),
+    };
+    if let Ok(expected) = fs::read_to_string(case.join(expected_yaml)) {
         match got {
             Ok(out) if trim_trailing(&out) == trim_trailing(&expected) => Ok(()),
             Ok(out) => Err(format!("output differs:\n{}", diff(&expected, &out))),
             Err(e) => Err(format!("build failed: {}", chain(&e))),
         }
     } else {
-        let expected = fs::read_to_string(case.join("expected_error"))
+        let expected = fs::read_to_string(case.join(expected_error))
             .map_err(|e| format!("no expected.yaml nor expected_error: {e}"))?;
         match got {
             Ok(_) => Err(format!(
@@ -106,7 +133,12 @@ fn cases_in(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn kustomize_conformance() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared = manifest.join("../../../shared/kustomize-conformance/cases");
+    // The team's shared directory sits beside the checkout (`../shared`);
+    // DRIFTLESS_SHARED_DIR points elsewhere, e.g. from a worktree.
+    let shared_dir = std::env::var_os("DRIFTLESS_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../../shared"));
+    let shared = shared_dir.join("kustomize-conformance/cases");
     // The shared corpus is team material beside the checkout, not part of
     // the product: a clone alone runs our own cases and says what it
     // skipped; CI (DRIFTLESS_REQUIRE_SHARED=1) must have it.
@@ -159,18 +191,23 @@ fn kustomize_conformance() {
             continue;
         }
         seen.push(name.clone());
-        let res = std::panic::catch_unwind(|| run_case(case, case.starts_with(&own)))
-            .unwrap_or_else(|_| Err("renderer panicked".to_string()));
-        match (res, known.contains_key(&name)) {
-            (Ok(()), false) => passed += 1,
-            (Ok(()), true) => {
-                passed += 1;
-                problems.push(format!("{name}: passes but is listed in known-failing.txt"));
-            }
-            (Err(_), true) => known_failed += 1,
-            (Err(e), false) => {
-                failed += 1;
-                problems.push(format!("{name}: {e}"));
+        for version in [KustomizeVersion::V5_5_0, KustomizeVersion::V5_8_1] {
+            let res = std::panic::catch_unwind(|| run_case(case, case.starts_with(&own), version))
+                .unwrap_or_else(|_| Err("renderer panicked".to_string()));
+            let at = version.name();
+            match (res, known.contains_key(&name)) {
+                (Ok(()), false) => passed += 1,
+                (Ok(()), true) => {
+                    passed += 1;
+                    problems.push(format!(
+                        "{name} ({at}): passes but is listed in known-failing.txt"
+                    ));
+                }
+                (Err(_), true) => known_failed += 1,
+                (Err(e), false) => {
+                    failed += 1;
+                    problems.push(format!("{name} ({at}): {e}"));
+                }
             }
         }
     }
@@ -185,10 +222,10 @@ fn kustomize_conformance() {
         eprintln!("--- {p}");
     }
     println!(
-        "kustomize conformance: {passed} passed, {failed} failed, {known_failed} known-unsupported"
+        "kustomize conformance (each case as v5.5.0 and as v5.8.1): {passed} passed, {failed} failed, {known_failed} known-unsupported"
     );
     eprintln!(
-        "kustomize conformance: {passed} passed, {failed} failed, {known_failed} known-unsupported"
+        "kustomize conformance (each case as v5.5.0 and as v5.8.1): {passed} passed, {failed} failed, {known_failed} known-unsupported"
     );
     assert!(
         problems.is_empty(),

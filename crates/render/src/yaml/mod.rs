@@ -17,7 +17,7 @@ mod value;
 
 pub use emit::{emit_document, go_json_string, go_yaml_key_order};
 pub use number::format_float;
-pub use parse::{parse_documents, parse_documents_with, resolve_plain};
+pub use parse::{parse_documents, parse_documents_with, parse_manifests, resolve_plain};
 pub use value::{Map, Value};
 
 #[cfg(test)]

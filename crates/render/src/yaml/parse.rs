@@ -16,6 +16,42 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
 /// Like [`parse_documents`]; with `allow_duplicates` a repeated key replaces
 /// the earlier one (as Kustomize reads kustomization files).
 pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Value>, String> {
+    parse(
+        text,
+        Options {
+            allow_duplicates,
+            as_kustomize_prints: false,
+        },
+    )
+}
+
+/// Parses Kubernetes manifests as Kustomize ends up printing them, where
+/// that differs from what the YAML says:
+/// - a folded block scalar (`>`) reads as Kustomize's round trip through
+///   go-yaml's folded emitter leaves it ([`folded_round_trip`]): an extra
+///   line break before each more-indented line;
+/// - the values of a document's `metadata.annotations` are strings, the
+///   text as written (`port: 8080` is `"8080"`, `0x10` stays `"0x10"`),
+///   since Kustomize re-sets annotations as a string map.
+pub fn parse_manifests(text: &str) -> Result<Vec<Value>, String> {
+    parse(
+        text,
+        Options {
+            allow_duplicates: false,
+            as_kustomize_prints: true,
+        },
+    )
+}
+
+#[derive(Clone, Copy)]
+struct Options {
+    allow_duplicates: bool,
+    as_kustomize_prints: bool,
+}
+
+fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
+    let text_in = text;
+    let allow_duplicates = options.allow_duplicates;
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -54,7 +90,27 @@ pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Va
                 value.clone()
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let v = resolve_scalar(&text, style, tag.as_deref());
+                if options.as_kustomize_prints
+                    && style == ScalarStyle::DoubleQuoted
+                    && text.contains('/')
+                    && escapes_slash(source_of(text_in, &span))
+                {
+                    return Err(format!(
+                        "line {}: found unknown escape character \\/ (go-yaml, and so Kustomize, refuses it)",
+                        span.start.line()
+                    ));
+                }
+                let v = if options.as_kustomize_prints && style == ScalarStyle::Folded {
+                    Value::Str(folded_round_trip(&text)?)
+                } else if options.as_kustomize_prints
+                    && is_annotation_value(&stack)
+                    && !matches!(&tag, Some(t) if t.core_suffix() == Some("null"))
+                    && !(style == ScalarStyle::Plain && is_null_text(&text))
+                {
+                    Value::Str(text.to_string())
+                } else {
+                    resolve_scalar(&text, style, tag.as_deref())
+                };
                 if anchor != 0 {
                     anchors.insert(anchor, (v.clone(), 1));
                 }
@@ -146,6 +202,99 @@ pub fn parse_documents_with(text: &str, allow_duplicates: bool) -> Result<Vec<Va
         docs.push(v);
     }
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// The source text a span covers (empty when the parser gave no offsets).
+fn source_of<'a>(text: &'a str, span: &granit_parser::Span) -> &'a str {
+    match (span.start.byte_offset(), span.end.byte_offset()) {
+        (Some(a), Some(b)) if a <= b && b <= text.len() => text.get(a..b).unwrap_or(""),
+        _ => "",
+    }
+}
+
+/// Whether a double-quoted scalar's source escapes a slash (`\/`), which
+/// YAML 1.2 allows but go-yaml does not.
+fn escapes_slash(source: &str) -> bool {
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next() == Some('/') {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the next scalar is the value of an entry of the document's
+/// `metadata.annotations`.
+fn is_annotation_value(stack: &[Frame]) -> bool {
+    match stack {
+        [
+            Frame::Map(_, Some(k0), ..),
+            Frame::Map(_, Some(k1), ..),
+            Frame::Map(_, Some(_), ..),
+        ] => k0 == "metadata" && k1 == "annotations",
+        _ => false,
+    }
+}
+
+fn is_null_text(s: &str) -> bool {
+    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// The value a folded scalar has after Kustomize prints it with go-yaml's
+/// folded emitter and reads that back (Kustomize's JSON conversion does
+/// this to every object). The emitter writes each line break that ends a
+/// line not starting with a blank as two breaks, which folds back to one,
+/// except before a more-indented line, where both are kept; and when the
+/// value's first character is a blank, it writes single breaks only (its
+/// check looks at the value's start instead of the current position), so
+/// ordinary lines fold into one. We print the same text and read it back.
+pub fn folded_round_trip(value: &str) -> Result<String, String> {
+    let is_break = |c: char| c == '\n' || c == '\r';
+    let starts_blank = value
+        .chars()
+        .find(|&c| !is_break(c))
+        .is_none_or(|c| c == ' ' || c == '\t');
+    let mut body = String::with_capacity(value.len() + 16);
+    let (mut breaks, mut leading_spaces) = (true, true);
+    for c in value.chars() {
+        if is_break(c) {
+            if !breaks && !leading_spaces && c == '\n' && !starts_blank {
+                body.push('\n');
+            }
+            body.push('\n');
+            breaks = true;
+        } else {
+            if breaks {
+                body.push_str("  ");
+                leading_spaces = c == ' ' || c == '\t';
+            }
+            body.push(c);
+            breaks = false;
+        }
+    }
+    let chomp = {
+        let mut rev = value.chars().rev();
+        match (rev.next(), rev.next()) {
+            (None, _) => "-",
+            (Some(last), _) if !is_break(last) => "-",
+            (Some(_), None) => "+",
+            (Some(_), Some(before)) if is_break(before) => "+",
+            _ => "",
+        }
+    };
+    let doc = format!("k: >2{chomp}\n{body}");
+    let docs = parse(
+        &doc,
+        Options {
+            allow_duplicates: false,
+            as_kustomize_prints: false,
+        },
+    )?;
+    match docs.first().and_then(|d| d.get("k")) {
+        Some(Value::Str(s)) => Ok(s.clone()),
+        _ => Ok(String::new()),
+    }
 }
 
 enum Frame {
