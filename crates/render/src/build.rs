@@ -181,7 +181,8 @@ fn build_from(
         }
     }
     let mut out = String::new();
-    for (i, r) in acc.resources.iter().enumerate() {
+    for (i, r) in acc.resources.iter_mut().enumerate() {
+        drop_empty_annotations(r);
         if i > 0 {
             out.push_str("---\n");
         }
@@ -556,6 +557,22 @@ fn add_transformer_annotation(r: &mut Resource, root: &Path) {
         "alpha.config.kubernetes.io/transformations",
         text,
     );
+}
+
+/// Kustomize rewrites every object's annotations at the end (removing its
+/// own bookkeeping ones), and an empty or null annotation map is then
+/// dropped altogether.
+fn drop_empty_annotations(r: &mut Resource) {
+    if let Some(md) = r.obj.get_mut("metadata").and_then(Value::as_map_mut) {
+        let empty = match md.get("annotations") {
+            Some(Value::Null) => true,
+            Some(Value::Map(m)) => m.is_empty(),
+            _ => false,
+        };
+        if empty {
+            md.shift_remove("annotations");
+        }
+    }
 }
 
 /// Sets `metadata.<map>.<key>`, creating the mappings on the way.

@@ -567,15 +567,17 @@ fn add_at(v: &mut Value, parts: &[String], val: Value, replace: bool) -> Result<
         *v = val;
         return Ok(());
     };
-    let p = get_at_mut(v, parent).ok_or_else(|| format!("path /{} not found", parts.join("/")))?;
+    let p = get_at_mut(v, parent).ok_or_else(|| {
+        format!(
+            "{} operation does not apply: doc is missing path: /{}",
+            if replace { "replace" } else { "add" },
+            parts.join("/")
+        )
+    })?;
     match p {
         Value::Map(m) => {
-            if replace && !m.contains_key(last) {
-                return Err(format!(
-                    "replace operation does not apply: doc is missing key: /{}",
-                    parts.join("/")
-                ));
-            }
+            // Kustomize's JSON patch library replaces a missing key of an
+            // existing mapping by adding it (a missing parent is an error).
             m.insert(last.clone(), val);
             Ok(())
         }

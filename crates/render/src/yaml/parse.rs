@@ -100,6 +100,19 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
                         span.start.line()
                     ));
                 }
+                // A block scalar whose last line ends the file without a
+                // line break has no final break to keep (go-yaml).
+                let text = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && ends_file_without_break(text_in, &span)
+                {
+                    let mut t = text.to_string();
+                    if t.ends_with('\n') {
+                        t.pop();
+                    }
+                    std::borrow::Cow::Owned(t)
+                } else {
+                    text
+                };
                 let v = if options.as_kustomize_prints && style == ScalarStyle::Folded {
                     Value::Str(folded_round_trip(&text)?)
                 } else if options.as_kustomize_prints
@@ -202,6 +215,23 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
         docs.push(v);
     }
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Whether nothing but blanks follows the span and the file's last line,
+/// which holds content, has no line break.
+fn ends_file_without_break(text: &str, span: &granit_parser::Span) -> bool {
+    // The file's last line must hold content: after a line of blanks the
+    // scalar's last line did end with a break.
+    let last_line = text.rsplit(['\n', '\r']).next().unwrap_or("");
+    if last_line.chars().all(|c| c == ' ' || c == '\t') {
+        return false;
+    }
+    match span.end.byte_offset() {
+        Some(end) => text
+            .get(end..)
+            .is_some_and(|rest| rest.chars().all(|c| c == ' ' || c == '\t')),
+        None => false,
+    }
 }
 
 /// The source text a span covers (empty when the parser gave no offsets).
