@@ -342,12 +342,12 @@ fn accumulate_dir(
 
 /// Loads the objects of a manifest file.
 pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError> {
-    let docs = yaml::parse_manifests(text).map_err(|e| BuildError::Yaml {
+    let docs = yaml::parse_manifests_tracked(text).map_err(|e| BuildError::Yaml {
         path: path.to_path_buf(),
         source: YamlError(e),
     })?;
     let mut out = Vec::new();
-    for d in docs {
+    for (d, empty_values) in docs {
         match d {
             Value::Map(ref m) => {
                 // A List is flattened into its items.
@@ -383,7 +383,9 @@ pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError
                         message: "missing metadata.name".into(),
                     });
                 }
-                out.push(Resource::new(d));
+                let mut r = Resource::new(d);
+                r.empty_values = empty_values;
+                out.push(r);
             }
             Value::Seq(items) => {
                 for it in items {
