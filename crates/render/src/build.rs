@@ -181,7 +181,8 @@ fn build_from(
         }
     }
     let mut out = String::new();
-    for (i, r) in acc.resources.iter().enumerate() {
+    for (i, r) in acc.resources.iter_mut().enumerate() {
+        drop_empty_annotations(r);
         if i > 0 {
             out.push_str("---\n");
         }
@@ -341,12 +342,12 @@ fn accumulate_dir(
 
 /// Loads the objects of a manifest file.
 pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError> {
-    let docs = yaml::parse_manifests(text).map_err(|e| BuildError::Yaml {
+    let docs = yaml::parse_manifests_tracked(text).map_err(|e| BuildError::Yaml {
         path: path.to_path_buf(),
         source: YamlError(e),
     })?;
     let mut out = Vec::new();
-    for d in docs {
+    for (d, empty_values) in docs {
         match d {
             Value::Map(ref m) => {
                 // A List is flattened into its items.
@@ -382,7 +383,9 @@ pub fn load_objects(path: &Path, text: &str) -> Result<Vec<Resource>, BuildError
                         message: "missing metadata.name".into(),
                     });
                 }
-                out.push(Resource::new(d));
+                let mut r = Resource::new(d);
+                r.empty_values = empty_values;
+                out.push(r);
             }
             Value::Seq(items) => {
                 for it in items {
@@ -556,6 +559,22 @@ fn add_transformer_annotation(r: &mut Resource, root: &Path) {
         "alpha.config.kubernetes.io/transformations",
         text,
     );
+}
+
+/// Kustomize rewrites every object's annotations at the end (removing its
+/// own bookkeeping ones), and an empty or null annotation map is then
+/// dropped altogether.
+fn drop_empty_annotations(r: &mut Resource) {
+    if let Some(md) = r.obj.get_mut("metadata").and_then(Value::as_map_mut) {
+        let empty = match md.get("annotations") {
+            Some(Value::Null) => true,
+            Some(Value::Map(m)) => m.is_empty(),
+            _ => false,
+        };
+        if empty {
+            md.shift_remove("annotations");
+        }
+    }
 }
 
 /// Sets `metadata.<map>.<key>`, creating the mappings on the way.

@@ -301,6 +301,31 @@ pub fn default_selector_specs() -> Vec<FieldSpec> {
         v.push(fs(k, "spec/selector/matchLabels", true));
         v.push(fs(k, "spec/template/metadata/labels", true));
     }
+    // Pod (anti-)affinity terms and spread constraints select the
+    // workload's own pods, so Kustomize keeps them in step (apps group).
+    for k in ["Deployment", "StatefulSet"] {
+        for p in [
+            "podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm",
+            "podAffinity/requiredDuringSchedulingIgnoredDuringExecution",
+            "podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm",
+            "podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution",
+        ] {
+            let mut spec = fs(
+                k,
+                &format!("spec/template/spec/affinity/{p}/labelSelector/matchLabels"),
+                false,
+            );
+            spec.group = "apps".into();
+            v.push(spec);
+        }
+        let mut spread = fs(
+            k,
+            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+            false,
+        );
+        spread.group = "apps".into();
+        v.push(spread);
+    }
     v.push(fs(
         "StatefulSet",
         "spec/volumeClaimTemplates/metadata/labels",

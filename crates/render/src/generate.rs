@@ -395,9 +395,7 @@ fn add_generated(
             existing.needs_hash = existing.needs_hash && r.needs_hash;
             Ok(())
         }
-        other => Err(kust.err(
-            &format!("{field}.behavior"),
-            format!("unknown behavior {other:?}, expected create, merge or replace"),
-        )),
+        // Kustomize reads any other behavior as unspecified, which creates.
+        _ => append(acc, r, &kust.file),
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! This crate is a native Kustomize renderer. [`build`] prints, byte for
 //! byte, what `kubectl kustomize <dir>` (Kustomize v5.5.0) prints for the
-//! same directory, and [`substitute`] is Flux's post-build variable step.
+//! same directory, and refuses what it refuses; [`build_as`] follows
+//! Kustomize v5.8.1 instead where the releases differ ([`KustomizeVersion`]
+//! lists where). [`substitute`] is Flux's post-build variable step.
 //!
 //! # Why our own renderer
 //! - **Exact output control.** Kustomize's bytes come from go-yaml's emitter
@@ -22,11 +24,12 @@
 //! # Flux extras
 //! With [`build_with_flux_fallback`], a directory without a
 //! `kustomization.yaml` renders every manifest below it, as Flux's
-//! generator does ([`build`] refuses it, as Kustomize does). [`build_flux`] is Flux's whole
-//! kustomize-controller build as one typed request ([`FluxBuild`]: the
-//! path, the Kustomization's overlay fields, post-build substitution and
-//! common metadata), shared by the controller and the CLI; it writes
-//! nothing.
+//! generator does ([`build`] refuses it, as Kustomize does). [`build_flux`]
+//! is Flux's whole kustomize-controller build as one typed request
+//! ([`FluxBuild`]: the path, the Kustomization's overlay fields, post-build
+//! substitution and common metadata), shared by the controller and the
+//! CLI; it follows Kustomize v5.8.1, as Flux's newest controller does, and
+//! writes nothing.
 //!
 //! ```no_run
 //! let yaml = driftless_render::build(std::path::Path::new("deploy/overlays/prod"))?;

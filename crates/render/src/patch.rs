@@ -221,6 +221,32 @@ pub fn apply_smp_by_id(
     }
 }
 
+/// Removes the mapping entry at `path` if it is still null.
+fn drop_if_null(v: &mut Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = v;
+    for p in parents {
+        cur = match cur {
+            Value::Map(m) => match m.get_mut(p) {
+                Some(next) => next,
+                None => return,
+            },
+            Value::Seq(items) => match p.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(next) => next,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    if let Value::Map(m) = cur
+        && m.get(last) == Some(&Value::Null)
+    {
+        m.shift_remove(last);
+    }
+}
+
 fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool) {
     if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
         r.obj = Value::Null;
@@ -236,6 +262,11 @@ fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_ki
     let old_api = r.api_version().to_string();
     let mut obj = r.obj.clone();
     smp(&mut obj, patch, schema);
+    // Kustomize's strategic merge walks the whole object and drops the
+    // entries written with no value (`key:`), though not a literal null.
+    for path in std::mem::take(&mut r.empty_values) {
+        drop_if_null(&mut obj, &path);
+    }
     let new_name = obj.str_at(&["metadata", "name"]).unwrap_or("").to_string();
     if let Some(m) = obj.as_map_mut() {
         if !allow_kind {
@@ -567,15 +598,17 @@ fn add_at(v: &mut Value, parts: &[String], val: Value, replace: bool) -> Result<
         *v = val;
         return Ok(());
     };
-    let p = get_at_mut(v, parent).ok_or_else(|| format!("path /{} not found", parts.join("/")))?;
+    let p = get_at_mut(v, parent).ok_or_else(|| {
+        format!(
+            "{} operation does not apply: doc is missing path: /{}",
+            if replace { "replace" } else { "add" },
+            parts.join("/")
+        )
+    })?;
     match p {
         Value::Map(m) => {
-            if replace && !m.contains_key(last) {
-                return Err(format!(
-                    "replace operation does not apply: doc is missing key: /{}",
-                    parts.join("/")
-                ));
-            }
+            // Kustomize's JSON patch library replaces a missing key of an
+            // existing mapping by adding it (a missing parent is an error).
             m.insert(last.clone(), val);
             Ok(())
         }

@@ -102,6 +102,9 @@ pub struct Resource {
     pub has_schema: bool,
     /// The vars bound to this object where they were declared.
     pub ref_vars: Vec<String>,
+    /// Paths of mapping entries the source wrote with no value (`key:`):
+    /// Kustomize's strategic merge drops them (a literal `null` stays).
+    pub empty_values: Vec<Vec<String>>,
     /// The transformers that ran over this object, in order, for
     /// `buildMetadata: [transformerAnnotations]`.
     pub transformations: Vec<Transformation>,
@@ -147,6 +150,7 @@ impl Resource {
             has_schema: false,
             ref_vars: Vec::new(),
             transformations: Vec::new(),
+            empty_values: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {

@@ -28,18 +28,29 @@ pub struct Var {
     field_path: String,
 }
 
+/// The value under `key`, the key matched without regard to case, as Go's
+/// JSON decoding (and so Kustomize) matches field names (`fieldPath` is
+/// `fieldpath`).
+fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_map()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+fn text_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    field(v, key).and_then(Value::as_str)
+}
+
 impl Var {
     pub fn parse(kust: &KustomizationFile, i: usize, v: &Value) -> Result<Var, BuildError> {
-        let field = format!("vars[{i}]");
-        let name = v
-            .str_at(&["name"])
-            .ok_or_else(|| kust.err(&field, "missing name"))?;
-        let objref = v
-            .get("objref")
-            .ok_or_else(|| kust.err(&format!("{field}.objref"), "missing objref"))?;
-        let text = |k: &str| objref.str_at(&[k]).unwrap_or("").to_string();
+        let field_name = format!("vars[{i}]");
+        let name = text_field(v, "name").ok_or_else(|| kust.err(&field_name, "missing name"))?;
+        let objref = field(v, "objref")
+            .ok_or_else(|| kust.err(&format!("{field_name}.objref"), "missing objref"))?;
+        let text = |k: &str| text_field(objref, k).unwrap_or("").to_string();
         // Kustomize's objref: `apiVersion` wins over `group`/`version`.
-        let gvk = match objref.str_at(&["apiVersion"]) {
+        let gvk = match text_field(objref, "apiVersion") {
             Some(api) if !api.is_empty() => Gvk::from_api_version(api, &text("kind")),
             _ => Gvk {
                 group: text("group"),
@@ -47,7 +58,7 @@ impl Var {
                 kind: text("kind"),
             },
         };
-        let field_path = match v.str_at(&["fieldref", "fieldpath"]) {
+        let field_path = match field(v, "fieldref").and_then(|f| text_field(f, "fieldpath")) {
             Some(p) if !p.is_empty() => p.to_string(),
             _ => "metadata.name".to_string(),
         };

@@ -17,6 +17,7 @@ mod value;
 
 pub use emit::{emit_document, go_json_string, go_yaml_key_order};
 pub use number::format_float;
+pub(crate) use parse::parse_manifests_tracked;
 pub use parse::{parse_documents, parse_documents_with, parse_manifests, resolve_plain};
 pub use value::{Map, Value};
 

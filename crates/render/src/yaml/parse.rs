@@ -50,7 +50,45 @@ struct Options {
 }
 
 fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
+    Ok(parse_tracked(text, options)?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect())
+}
+
+/// A document with the paths of its entries written with no value.
+pub(crate) type TrackedDocument = (Value, Vec<Vec<String>>);
+
+/// Like [`parse_manifests`], with each document the paths of its mapping
+/// entries written with no value at all (`key:`), which Kustomize's
+/// strategic merge drops while a literal `null` stays.
+pub(crate) fn parse_manifests_tracked(text: &str) -> Result<Vec<TrackedDocument>, String> {
+    parse_tracked(
+        text,
+        Options {
+            allow_duplicates: false,
+            as_kustomize_prints: true,
+        },
+    )
+}
+
+/// The path from the document root to the value about to be attached to
+/// the innermost frame: its key or index, and those of every enclosing
+/// frame.
+fn path_to_next(stack: &[Frame]) -> Vec<String> {
+    stack
+        .iter()
+        .map(|f| match f {
+            Frame::Map(_, Some(k), ..) => k.clone(),
+            Frame::Map(..) => String::new(),
+            Frame::Seq(items, _) => items.len().to_string(),
+        })
+        .collect()
+}
+
+fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, String> {
     let text_in = text;
+    let mut empty_nulls: Vec<Vec<String>> = Vec::new();
     let allow_duplicates = options.allow_duplicates;
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
@@ -67,11 +105,12 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
             Event::DocumentStart(..) => {
                 in_doc = true;
                 root = None;
+                empty_nulls.clear();
                 continue;
             }
             Event::DocumentEnd => {
                 if in_doc && let Some(v) = root.take() {
-                    docs.push(v);
+                    docs.push((v, std::mem::take(&mut empty_nulls)));
                 }
                 in_doc = false;
                 continue;
@@ -91,6 +130,17 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 if options.as_kustomize_prints
+                    && style == ScalarStyle::Plain
+                    && tag.is_none()
+                    // The parser reports an absent value as `~`; its span
+                    // shows there was no text.
+                    && (text.is_empty()
+                        || (&*text == "~" && source_of(text_in, &span).trim().is_empty()))
+                    && matches!(stack.last(), Some(Frame::Map(_, Some(_), ..)))
+                {
+                    empty_nulls.push(path_to_next(&stack));
+                }
+                if options.as_kustomize_prints
                     && style == ScalarStyle::DoubleQuoted
                     && text.contains('/')
                     && escapes_slash(source_of(text_in, &span))
@@ -100,6 +150,19 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
                         span.start.line()
                     ));
                 }
+                // A block scalar whose last line ends the file without a
+                // line break has no final break to keep (go-yaml).
+                let text = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && ends_file_without_break(text_in, &span)
+                {
+                    let mut t = text.to_string();
+                    if t.ends_with('\n') {
+                        t.pop();
+                    }
+                    std::borrow::Cow::Owned(t)
+                } else {
+                    text
+                };
                 let v = if options.as_kustomize_prints && style == ScalarStyle::Folded {
                     Value::Str(folded_round_trip(&text)?)
                 } else if options.as_kustomize_prints
@@ -199,9 +262,26 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
         }
     }
     if let Some(v) = root.take() {
-        docs.push(v);
+        docs.push((v, empty_nulls));
     }
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    Ok(docs.into_iter().filter(|(d, _)| !d.is_null()).collect())
+}
+
+/// Whether nothing but blanks follows the span and the file's last line,
+/// which holds content, has no line break.
+fn ends_file_without_break(text: &str, span: &granit_parser::Span) -> bool {
+    // The file's last line must hold content: after a line of blanks the
+    // scalar's last line did end with a break.
+    let last_line = text.rsplit(['\n', '\r']).next().unwrap_or("");
+    if last_line.chars().all(|c| c == ' ' || c == '\t') {
+        return false;
+    }
+    match span.end.byte_offset() {
+        Some(end) => text
+            .get(end..)
+            .is_some_and(|rest| rest.chars().all(|c| c == ' ' || c == '\t')),
+        None => false,
+    }
 }
 
 /// The source text a span covers (empty when the parser gave no offsets).
