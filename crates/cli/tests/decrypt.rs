@@ -21,8 +21,11 @@ fn source() -> TempDir {
         "resources:\n- secret.enc.yaml\nsecretGenerator:\n- name: env\n  envs:\n  - app.enc.env\n",
     )
     .expect("kustomization");
-    std::fs::copy(fixture("enc/secret-data-only.yaml"), dir.path().join("secret.enc.yaml"))
-        .expect("secret");
+    std::fs::copy(
+        fixture("enc/secret-data-only.yaml"),
+        dir.path().join("secret.enc.yaml"),
+    )
+    .expect("secret");
     std::fs::copy(fixture("enc/app.env"), dir.path().join("app.enc.env")).expect("env");
     dir
 }
@@ -34,23 +37,53 @@ async fn build_decrypts_with_a_key_file_only() {
     let path = dir.path().to_string_lossy().into_owned();
     let key = fixture("keys/a.agekey").to_string_lossy().into_owned();
 
-    let plain = run(bin, &["build", "kustomization", &path, "--decrypt-key-file", &key], None, dir.path())
-        .await
-        .ok();
-    assert!(plain.stdout.contains("password: s3cr3t with spaces & symbols <>"), "{plain:#?}");
+    let plain = run(
+        bin,
+        &["build", "kustomization", &path, "--decrypt-key-file", &key],
+        None,
+        dir.path(),
+    )
+    .await
+    .ok();
+    assert!(
+        plain
+            .stdout
+            .contains("password: s3cr3t with spaces & symbols <>"),
+        "{plain:#?}"
+    );
     assert!(plain.stdout.contains("DB_USER: YWRtaW4="), "{plain:#?}");
     assert!(!plain.stdout.contains("sops:"), "{plain:#?}");
 
     let encrypted = run(bin, &["build", "kustomization", &path], None, dir.path())
         .await
         .ok();
-    assert!(encrypted.stdout.contains("ENC[AES256_GCM"), "{encrypted:#?}");
+    assert!(
+        encrypted.stdout.contains("ENC[AES256_GCM"),
+        "{encrypted:#?}"
+    );
 
     let other = fixture("keys/other.agekey").to_string_lossy().into_owned();
-    let wrong = run(bin, &["build", "kustomization", &path, "--decrypt-key-file", &other], None, dir.path())
-        .await
-        .code(1);
-    assert!(wrong.stderr.contains("no decryption key matches"), "{wrong:#?}");
-    assert!(wrong.stderr.contains("app.enc.env") || wrong.stderr.contains("secret.enc.yaml"), "{wrong:#?}");
+    let wrong = run(
+        bin,
+        &[
+            "build",
+            "kustomization",
+            &path,
+            "--decrypt-key-file",
+            &other,
+        ],
+        None,
+        dir.path(),
+    )
+    .await
+    .code(1);
+    assert!(
+        wrong.stderr.contains("no decryption key matches"),
+        "{wrong:#?}"
+    );
+    assert!(
+        wrong.stderr.contains("app.enc.env") || wrong.stderr.contains("secret.enc.yaml"),
+        "{wrong:#?}"
+    );
     assert!(!wrong.stderr.contains("admin"), "{wrong:#?}");
 }

@@ -18,8 +18,14 @@ fn workspace() -> PathBuf {
 }
 
 fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -31,8 +37,13 @@ fn corpus(count: usize) -> (PathBuf, PathBuf) {
         return (dir, key);
     }
     std::fs::create_dir_all(&dir).expect("bench dir");
-    run(Command::new("age-keygen").arg("-o").arg(&key).stderr(Stdio::null()));
-    let recipient = run(Command::new("age-keygen").arg("-y").arg(&key)).trim().to_owned();
+    run(Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .stderr(Stdio::null()));
+    let recipient = run(Command::new("age-keygen").arg("-y").arg(&key))
+        .trim()
+        .to_owned();
     let mut resources = String::from("resources:\n");
     for i in 0..count {
         let plain = dir.join(format!("plain-{i}.yaml"));
@@ -45,7 +56,13 @@ fn corpus(count: usize) -> (PathBuf, PathBuf) {
         )
         .expect("plain");
         let encrypted = run(Command::new("sops")
-            .args(["--encrypt", "--age", &recipient, "--encrypted-regex", "^(data|stringData)$"])
+            .args([
+                "--encrypt",
+                "--age",
+                &recipient,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+            ])
             .arg(&plain));
         std::fs::remove_file(&plain).expect("remove plain");
         std::fs::write(dir.join(format!("secret-{i}.yaml")), encrypted).expect("encrypted");
@@ -82,16 +99,28 @@ fn tempfile_path() -> PathBuf {
 }
 
 fn main() {
-    let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
     let binary = workspace().join("target/release/driftless");
-    assert!(binary.exists(), "build it first: cargo build --release -p driftless");
+    assert!(
+        binary.exists(),
+        "build it first: cargo build --release -p driftless"
+    );
     let (dir, key) = corpus(count);
     let dir_arg = dir.to_string_lossy().into_owned();
     let key_arg = key.to_string_lossy().into_owned();
 
     let (ours_s, ours_kib) = timed(
         &binary.to_string_lossy(),
-        &["build", "kustomization", &dir_arg, "--decrypt-key-file", &key_arg],
+        &[
+            "build",
+            "kustomization",
+            &dir_arg,
+            "--decrypt-key-file",
+            &key_arg,
+        ],
         &[],
     );
 
@@ -99,14 +128,23 @@ fn main() {
     let mut sops_peak = 0;
     for i in 0..count {
         let file = dir.join(format!("secret-{i}.yaml"));
-        let (_, kib) = timed("sops", &["--decrypt", &file.to_string_lossy()], &[("SOPS_AGE_KEY_FILE", &key)]);
+        let (_, kib) = timed(
+            "sops",
+            &["--decrypt", &file.to_string_lossy()],
+            &[("SOPS_AGE_KEY_FILE", &key)],
+        );
         sops_peak = sops_peak.max(kib);
     }
     let sops_s = started.elapsed().as_secs_f64();
 
-    println!("| {count} encrypted Secrets | driftless build --decrypt-key-file | sops --decrypt per file | ratio |");
+    println!(
+        "| {count} encrypted Secrets | driftless build --decrypt-key-file | sops --decrypt per file | ratio |"
+    );
     println!("|---|--:|--:|--:|");
-    println!("| wall time | {ours_s:.2} s | {sops_s:.2} s | {:.3}x |", ours_s / sops_s);
+    println!(
+        "| wall time | {ours_s:.2} s | {sops_s:.2} s | {:.3}x |",
+        ours_s / sops_s
+    );
     println!(
         "| peak RSS | {:.1} MiB (one process) | {:.1} MiB (largest of {count} processes) | {:.2}x |",
         ours_kib as f64 / 1024.0,

@@ -39,22 +39,36 @@ fn fixtures_made_now_by_sops_decrypt_as_sops_does() {
         .arg(dir.path())
         .output()
         .expect("generate.sh");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
 
     let read = |p: &str| std::fs::read(dir.path().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     let mut keys = Keyring::default();
     for name in ["a.agekey", "b.agekey", "test.asc", "ecc.asc"] {
-        keys.add_secret_entry(name, &read(&format!("keys/{name}"))).expect(name);
+        keys.add_secret_entry(name, &read(&format!("keys/{name}")))
+            .expect(name);
     }
     let mut checked = 0;
     for entry in std::fs::read_dir(dir.path().join("enc")).expect("enc") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
-        let format = if name.ends_with(".bin") { Format::Binary } else { Format::for_path(&name) };
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let format = if name.ends_with(".bin") {
+            Format::Binary
+        } else {
+            Format::for_path(&name)
+        };
         let ours = decrypt(&read(&format!("enc/{name}")), format, &keys)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let theirs = read(&format!("plain/{name}"));
         if format == Format::Yaml {
-            let parse = |b: &[u8]| parse_documents(std::str::from_utf8(b).expect("utf-8")).expect("yaml");
+            let parse =
+                |b: &[u8]| parse_documents(std::str::from_utf8(b).expect("utf-8")).expect("yaml");
             assert_eq!(parse(&ours), parse(&theirs), "{name}");
         } else {
             assert_eq!(ours, theirs, "{name}");

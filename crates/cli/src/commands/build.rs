@@ -48,7 +48,7 @@ pub fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             decrypt_key_file,
         } => match crate::keys::keyring(&decrypt_key_file)? {
             None => {
-                let rendered = driftless_render::build(Path::new(&target))
+                let rendered = driftless_render::build_with_flux_fallback(Path::new(&target))
                     .with_context(|| format!("cannot build kustomization {target}"))?;
                 write_stdout(&rendered)
             }
