@@ -1,9 +1,12 @@
 //! The Sprig v3 text function map, as Helm exposes it (without `env` and
 //! `expandenv`), split by area.
 
+mod casing;
+mod dates;
 mod defaults;
 mod dicts;
 pub(crate) mod encoding;
+mod gotime;
 mod hashes;
 pub mod json;
 mod lists;
@@ -12,7 +15,9 @@ pub mod paths;
 mod random;
 mod reflection;
 pub mod regex;
+pub mod semver;
 mod strings;
+mod url;
 
 pub use defaults::is_empty;
 pub use dicts::{deep_copy, merge_into};
@@ -34,5 +39,9 @@ pub fn functions() -> FuncMap {
     encoding::register(&mut map);
     random::register(&mut map);
     hashes::register(&mut map);
+    semver::register(&mut map);
+    dates::register(&mut map);
+    casing::register(&mut map);
+    url::register(&mut map);
     map
 }
