@@ -2,6 +2,7 @@
 //! `expandenv`), split by area.
 
 mod casing;
+mod certs;
 mod dates;
 mod defaults;
 mod dicts;
@@ -9,6 +10,7 @@ pub(crate) mod encoding;
 mod gotime;
 mod hashes;
 pub mod json;
+mod keys;
 mod lists;
 mod math;
 pub mod paths;
@@ -43,5 +45,6 @@ pub fn functions() -> FuncMap {
     dates::register(&mut map);
     casing::register(&mut map);
     url::register(&mut map);
+    certs::register(&mut map);
     map
 }
