@@ -50,3 +50,22 @@ fn keys_and_custom_certs() {
         ),
     ]);
 }
+
+#[test]
+fn passwords_and_aes() {
+    check_table(&[
+        (
+            r#"{{ len (bcrypt "x") }}|{{ substr 0 7 (bcrypt "x") }}"#,
+            "60|$2a$10$",
+        ),
+        (r#"{{ htpasswd "a:b" "x" }}"#, "invalid username: a:b"),
+        (
+            r#"{{ htpasswd "user" "x" | hasPrefix "user:$2a$10$" }}"#,
+            "true",
+        ),
+        (
+            r#"{{ decryptAES "secretkey" (encryptAES "secretkey" "plaintext") }}|{{ encryptAES "k" "" }}"#,
+            "plaintext|",
+        ),
+    ]);
+}

@@ -17,6 +17,7 @@ pub mod paths;
 mod random;
 mod reflection;
 pub mod regex;
+mod secrets;
 pub mod semver;
 mod strings;
 mod url;
@@ -46,5 +47,6 @@ pub fn functions() -> FuncMap {
     casing::register(&mut map);
     url::register(&mut map);
     certs::register(&mut map);
+    secrets::register(&mut map);
     map
 }
