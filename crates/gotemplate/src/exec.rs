@@ -524,10 +524,31 @@ impl State<'_, '_> {
         let Some((last, init)) = idents.split_last() else {
             return Ok(receiver);
         };
+        let mut from_interface_map = false;
         for ident in init {
-            receiver = self.eval_field(dot, pos, node, ident, &NO_ARGS, None, receiver)?;
+            let next_from_map = matches!(&receiver, Some(Value::Map(m)) if !m.has_string_values());
+            receiver = self.eval_field(
+                dot,
+                pos,
+                node,
+                ident,
+                &NO_ARGS,
+                None,
+                receiver,
+                from_interface_map,
+            )?;
+            from_interface_map = next_from_map;
         }
-        self.eval_field(dot, pos, node, last, cmd, final_value, receiver)
+        self.eval_field(
+            dot,
+            pos,
+            node,
+            last,
+            cmd,
+            final_value,
+            receiver,
+            from_interface_map,
+        )
     }
 
     #[expect(
@@ -543,7 +564,17 @@ impl State<'_, '_> {
         cmd: &Command,
         final_value: Option<Slot>,
         receiver: Slot,
+        from_interface_map: bool,
     ) -> Result<Slot> {
+        // Go names the static type in errors: an element of a
+        // map[string]interface{} is an `interface {}`.
+        let static_type = |value: &Value| {
+            if from_interface_map {
+                "interface {}".to_owned()
+            } else {
+                value.type_name()
+            }
+        };
         let missing_key = self.exec.options().missing_key;
         let Some(receiver) = receiver else {
             if missing_key == MissingKey::Error {
@@ -583,7 +614,10 @@ impl State<'_, '_> {
                     None => Err(self.error_at(
                         pos,
                         node,
-                        format!("can't evaluate field {name} in type {}", object.type_name()),
+                        format!(
+                            "can't evaluate field {name} in type {}",
+                            static_type(&receiver)
+                        ),
                     )),
                 }
             }
@@ -612,7 +646,7 @@ impl State<'_, '_> {
             other => Err(self.error_at(
                 pos,
                 node,
-                format!("can't evaluate field {name} in type {}", other.type_name()),
+                format!("can't evaluate field {name} in type {}", static_type(other)),
             )),
         }
     }

@@ -313,3 +313,130 @@ x||abc|||"#,
         ),
     ]);
 }
+
+#[test]
+fn language_edge_cases_match_helm() {
+    check_helm_table(&[
+        (
+            r#"a
+  {{- /* c */}}
+  b {{- "x" -}} 
+ c
+{{ "y" }}  
+  {{- "z" }}"#,
+            r#"a
+  bxc
+yz"#,
+        ),
+        (
+            r#"{{ range $k, $v := .Values.m }}{{ $k }}{{ $v }}{{ else }}none{{ end }}|{{ range $i, $e := .Values.l }}{{ if $i }},{{ end }}{{ $e }}{{ end }}"#,
+            r#"a1b2|1,2,x"#,
+        ),
+        (
+            r#"{{ $x := . }}{{ range .Values.l }}{{ $x.Values.s }}{{ end }}|{{ with $y := .Values.s }}{{ $y }}{{ . }}{{ end }}"#,
+            r#"abcabcabc|abcabc"#,
+        ),
+        (
+            r#"{{ dict "a" nil }}|{{ printf "%v" (dict "a" (list 1 (dict "b" nil))) }}|{{ .Values.m.a | int | printf "%05d" }}|{{ index .Values.l 0 | add 1 }}"#,
+            r#"map[a:<nil>]|map[a:[1 map[b:<nil>]]]|00001|2"#,
+        ),
+        (
+            r#"{{ or .Values.missing "d" }}|{{ and .Values.t .Values.s }}|{{ not .Values.missing }}|{{ eq .Values.s "x" "abc" }}|{{ (list 1 2) | len }}|{{ len (dict) }}|{{ (dict "a" (dict "b" 1)).a.b }}"#,
+            r#"d|abc|true|true|2|0|1"#,
+        ),
+        (
+            r#"{{ (dict).x.y }}"#,
+            r#"ERR:nil pointer evaluating interface {}.y"#,
+        ),
+        (
+            r#"{{ "\u00e9\x41" }}|{{ '\n' }}|{{ 'é' }}|{{ toString 1e6 }}|{{ 1e6 | toString }}|{{ int64 1e6 }}|{{ float64 "1e6" }}|{{ .Values.big | int }}|{{ mul .Values.f 2 }}|{{ 3 | sub 10 }}"#,
+            r#"éA|10|233|1e+06|1e+06|1000000|1e+06|1000000|6|7"#,
+        ),
+        (
+            r#"{{ define "a" }}A{{ end }}{{ define "a" }}B{{ end }}"#,
+            r#"ERR:multiple definition of template "a""#,
+        ),
+        (r#"{{ if }}"#, r#"ERR:missing value for if"#),
+        (r#"{{ range }}{{ end }}"#, r#"ERR:missing value for range"#),
+        (r#"{{ end }}"#, r#"ERR:unexpected {{end}}"#),
+        (r#"{{ else }}"#, r#"ERR:unexpected {{else}}"#),
+        (r#"{{ $x }}"#, r#"ERR:undefined variable "$x""#),
+        (r#"{{ nofunc 1 }}"#, r#"ERR:function "nofunc" not defined"#),
+        (
+            r#"{{ . | 1 }}"#,
+            r#"ERR:non executable command in pipeline stage 2"#,
+        ),
+        (
+            r#"{{ "unterminated }}"#,
+            r#"ERR:unterminated quoted string"#,
+        ),
+        (
+            r#"{{ 1 2 }}"#,
+            r#"ERR:can't give argument to non-function 1"#,
+        ),
+        (
+            r#"{{ template "nope" }}"#,
+            r#"ERR:template "nope" not defined"#,
+        ),
+        (
+            r#"{{ .Values.s.foo }}"#,
+            r#"ERR:can't evaluate field foo in type interface {}"#,
+        ),
+        (
+            r#"{{ index .Values.l 10 }}"#,
+            r#"ERR:error calling index: index out of range: 10"#,
+        ),
+        (
+            r#"{{ index .Values.m 1 }}"#,
+            r#"ERR:error calling index: value has type int; should be string"#,
+        ),
+        (
+            r#"{{ len 5 }}"#,
+            r#"ERR:error calling len: len of type int"#,
+        ),
+        (
+            r#"{{ .Values.s | upper | lower | title }}|{{ "a b" | replace " " "-" }}|{{ list 3 1 2 | sortAlpha }}"#,
+            r#"Abc|a-b|[1 2 3]"#,
+        ),
+        (
+            r#"{{ range $i := until 3 }}{{ $i }}{{ end }}|{{ range until 0 }}x{{ else }}empty{{ end }}"#,
+            r#"012|empty"#,
+        ),
+        (
+            r#"{{ with .Values.missing }}a{{ else with .Values.zero }}b{{ else }}c{{ end }}"#,
+            r#"c"#,
+        ),
+        (
+            r#"{{ if and (hasKey .Values "s") (eq .Values.s "abc") }}yes{{ end }}|{{ if or (not .Values.t) .Values.missing }}x{{ else }}y{{ end }}"#,
+            r#"yes|y"#,
+        ),
+        (
+            r#"{{ printf "%s" (list "a" 1) }}|{{ print (list) (dict) }}|{{ print "" }}|{{ print nil nil }}|{{ print 1 nil "a" nil }}"#,
+            r#"[a %!s(int=1)]|[] map[]||<nil> <nil>|1 <nil>a<nil>"#,
+        ),
+        (
+            r#"{{ .Values.nested.inner }}|{{ .Values.nested }}|{{ list .Values.nested }}"#,
+            r#"map[v:deep]|map[inner:map[v:deep]]|[map[inner:map[v:deep]]]"#,
+        ),
+        (
+            r#"{{ $d := dict }}{{ $_ := set $d "k" "v" }}{{ $d.k }}|{{ $l := list }}{{ $l = append $l 1 }}{{ $l = append $l 2 }}{{ $l }}"#,
+            r#"v|[1 2]"#,
+        ),
+        (
+            r#"{{ 0x1p4 }}|{{ 1_000 }}|{{ 0o17 }}|{{ 0b101 }}|{{ +5 }}|{{ 1e-3 }}|{{ .5 }}"#,
+            r#"16|1000|15|5|5|0.001|0.5"#,
+        ),
+        (
+            r#"{{- range $x := list 1 2 3 }}{{- if eq $x 2 }}{{- continue }}{{- end }}{{ $x }}{{- end }}"#,
+            r#"13"#,
+        ),
+        (
+            r#"{{ $a := 1 }}{{ with $a }}{{ $a = 2 }}{{ end }}{{ $a }}|{{ range list 1 }}{{ $b := 3 }}{{ end }}"#,
+            r#"2|"#,
+        ),
+        (
+            r#"{{ define "x" }}[{{ . }}|{{ $ }}]{{ end }}{{ template "x" }}|{{ template "x" 5 }}"#,
+            r#"[|]|[5|5]"#,
+        ),
+    ]);
+}

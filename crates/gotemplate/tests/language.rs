@@ -188,6 +188,10 @@ fn errors_read_like_go() {
         ),
         (
             "{{ .Values.s.x }}",
+            "ERR:can't evaluate field x in type interface {}",
+        ),
+        (
+            "{{ (upper .Values.s).x }}",
             "ERR:can't evaluate field x in type string",
         ),
         ("{{ len 3 }}", "ERR:error calling len: len of type int"),
