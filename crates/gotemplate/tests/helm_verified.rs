@@ -440,3 +440,57 @@ yz"#,
         ),
     ]);
 }
+
+#[test]
+fn fmt_verbs_match_helm() {
+    check_helm_table(&[
+        (
+            r#"{{ printf "%v|%d|%s" (int64 5) (int64 -3) (toString (int64 7)) }}|{{ quote 1.5 }}|{{ quote .Values.big }}|{{ printf "%05.1f|%x|%X|%q|%U" -2.25 -255 -255 65 128512 }}"#,
+            r#"5|-3|7|"1.5"|"1e+06"|-02.2|-ff|-FF|'A'|U+1F600"#,
+        ),
+        (
+            r#"{{ printf "%e|%.0e|%g|%8.3e|% d|%+.2e|%#o|%#b|%#X" 0.0 15.0 1e100 123.456 5 -0.000123 8 5 255 }}"#,
+            r#"0.000000e+00|2e+01|1e+100|1.235e+02| 5|-1.23e-04|010|0b101|0XFF"#,
+        ),
+        (
+            r#"{{ printf "%#v|%#v|%#v|%#v|%#v|%#v" "abc" 3 3.0 true nil (list 1 "a") }}"#,
+            r#""abc"|3|3|true|<nil>|[]interface {}{1, "a"}"#,
+        ),
+        (
+            r#"{{ printf "%#v|%#v" (dict "a" 1) 1e6 }}"#,
+            r#"map[string]interface {}{"a":1}|1e+06"#,
+        ),
+        (
+            r#"{{ printf "%+v|%+q|%#q|%x|% x|%#x" (dict "a" 1) "é" "a" "abc" "abc" "abc" }}"#,
+            r#"map[a:1]|"\u00e9"|`a`|616263|61 62 63|0x616263"#,
+        ),
+        (
+            r#"{{ printf "%t|%t|%v" 1 "x" (list true false) }}"#,
+            r#"%!t(int=1)|%!t(string=x)|[true false]"#,
+        ),
+        (
+            r#"{{ printf "%6.2f|%-8.3f|%+d|%08.3f|%-08d|%x" 1.0 2.0 0 -3.14159 5 (list 10 11) }}"#,
+            r#"  1.00|2.000   |+0|-003.142|5       |[a b]"#,
+        ),
+        (
+            r#"{{ printf "%c|%c|%q" 0x1F600 -1 0x1F600 }}"#,
+            r#"😀|�|'😀'"#,
+        ),
+        (
+            r#"{{ 1.0 }}|{{ 2.50 }}|{{ 1e0 }}|{{ 123456789 }}|{{ 1.23456789e8 }}|{{ 0.1 }}|{{ 1e-7 }}|{{ 12345678.9 }}|{{ float64 123456 }}|{{ float64 1234567 }}"#,
+            r#"1|2.5|1|123456789|1.23456789e+08|0.1|1e-07|1.23456789e+07|123456|1.234567e+06"#,
+        ),
+        (
+            r#"{{ index .Values.l -1 }}"#,
+            r#"ERR:error calling index: index out of range: -1"#,
+        ),
+        (
+            r#"{{ slice .Values.l 2 1 }}"#,
+            r#"ERR:error calling slice: reflect.Value.Slice: slice index out of bounds"#,
+        ),
+        (
+            r#"{{ printf "%s|%v" (toDate "2006-01-02" "2020-01-01") (semver "1.0.0") }}"#,
+            r#"2020-01-01 00:00:00 +0000 UTC|1.0.0"#,
+        ),
+    ]);
+}

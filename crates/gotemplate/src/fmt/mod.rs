@@ -26,6 +26,8 @@ pub(crate) struct Flags {
     pub zero: bool,
     pub width: Option<usize>,
     pub precision: Option<usize>,
+    /// `%#v`: Go-syntax representation.
+    pub sharp_v: bool,
 }
 
 impl Flags {
@@ -137,6 +139,12 @@ pub(crate) fn print_value(
         flags.pad(out, &value.type_name());
         return;
     }
+    if verb == 'v' && flags.sharp_v {
+        let mut text = String::new();
+        go_syntax(&mut text, value, depth);
+        flags.pad(out, &text);
+        return;
+    }
     match value {
         Value::Nil => {
             if verb == 'v' || depth > 0 {
@@ -197,6 +205,47 @@ pub(crate) fn print_value(
             }
             _ => bad_verb(out, value, verb, flags),
         },
+    }
+}
+
+/// Go's `%#v`: values as Go source (`[]interface {}{1, "a"}`,
+/// `map[string]interface {}{"a":1}`, quoted strings).
+fn go_syntax(out: &mut String, value: &Value, depth: usize) {
+    match value {
+        Value::Nil if depth > 0 => out.push_str("interface {}(nil)"),
+        Value::Nil => out.push_str("<nil>"),
+        Value::String(s) => out.push_str(&quote_go(s)),
+        Value::Bytes(bytes) => {
+            out.push_str("[]byte{");
+            let items: Vec<String> = bytes.iter().map(|b| format!("0x{b:x}")).collect();
+            out.push_str(&items.join(", "));
+            out.push('}');
+        }
+        Value::List(list) => {
+            out.push_str(&value.type_name());
+            out.push('{');
+            for (i, item) in list.items().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                go_syntax(out, item, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Map(map) => {
+            out.push_str(&value.type_name());
+            out.push('{');
+            for (i, (key, item)) in map.read().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&quote_go(key));
+                out.push(':');
+                go_syntax(out, item, depth + 1);
+            }
+            out.push('}');
+        }
+        other => print_value(out, other, 'v', &Flags::default(), depth),
     }
 }
 

@@ -132,9 +132,9 @@ pub(crate) fn register(map: &mut FuncMap) {
                     kind,
                 )))
             }
-            _ => Err(FuncError::new(format!(
-                "reflect: slice index out of range [{start}:{end}] with capacity {len}"
-            ))),
+            _ => Err(FuncError::new(
+                "reflect.Value.Slice: slice index out of bounds",
+            )),
         }
     });
     map.add("concat", Arity::AtLeast(0), |a| {
