@@ -210,7 +210,9 @@ impl State<'_, '_> {
 
     fn walk_range_body(&mut self, dot: &Slot, branch: &Branch) -> Result<Flow> {
         let pipe = &branch.pipe;
-        let value = self.eval_pipeline(dot, pipe)?;
+        let value = self
+            .eval_pipeline(dot, pipe)?
+            .map(|v| v.collection().into_owned());
         let mut iterations: Vec<(Slot, Slot)> = Vec::new();
         match &value {
             None | Some(Value::Nil) => {}
@@ -603,6 +605,18 @@ impl State<'_, '_> {
                     return result.map(Some).map_err(|message| {
                         self.error_at(pos, node, format!("error calling {name}: {message}"))
                     });
+                }
+                if let Some(collection) = object.as_collection() {
+                    return self.eval_field(
+                        dot,
+                        pos,
+                        node,
+                        name,
+                        cmd,
+                        final_value,
+                        Some(collection),
+                        from_interface_map,
+                    );
                 }
                 match object.field(name) {
                     Some(_) if has_args => Err(self.error_at(

@@ -229,13 +229,25 @@ pub trait Object: Send + Sync + fmt::Debug {
     }
 
     /// How `fmt`'s `%v` prints the value (Go calls `String()` when the type
-    /// has one; otherwise `{field1 field2}`).
-    fn format(&self) -> String;
+    /// has one; otherwise `{field1 field2}`, or the collection's form).
+    fn format(&self) -> String {
+        self.as_collection()
+            .map(|v| crate::fmt::format_value(&v))
+            .unwrap_or_default()
+    }
 
-    /// Go's zero-value test for `if`, `default`, `empty`: objects are true
-    /// unless they say otherwise.
+    /// Go's zero-value test for `if`: objects are true unless they say
+    /// otherwise; collection objects follow their collection.
     fn is_true(&self) -> bool {
-        true
+        self.as_collection().is_none_or(|v| v.is_true())
+    }
+
+    /// For Go map or slice types that also have methods (Helm's `Files`,
+    /// which `.Files.Glob` returns and charts both `range` over and call
+    /// `.AsConfig` on): the collection that `range`, `index`, `len`, field
+    /// lookup (after methods) and printing see.
+    fn as_collection(&self) -> Option<Value> {
+        None
     }
 
     /// The object as JSON, for `toJson` (Go marshals exported fields).
@@ -249,6 +261,19 @@ pub trait Object: Send + Sync + fmt::Debug {
 }
 
 impl Value {
+    /// The collection a collection object stands for, else the value
+    /// itself (what `range`, `len` and `index` work on).
+    #[must_use]
+    pub fn collection(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Self::Object(object) => match object.as_collection() {
+                Some(value) => std::borrow::Cow::Owned(value),
+                None => std::borrow::Cow::Borrowed(self),
+            },
+            other => std::borrow::Cow::Borrowed(other),
+        }
+    }
+
     /// A Go string.
     #[must_use]
     pub fn string(s: impl Into<Arc<str>>) -> Self {

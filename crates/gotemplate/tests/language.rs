@@ -345,3 +345,68 @@ fn hostile_templates_fail_clearly() {
         "{error}"
     );
 }
+
+/// A map type with methods, like Helm's `Files`.
+#[derive(Debug)]
+struct Files(driftless_gotemplate::Map);
+
+impl driftless_gotemplate::Object for Files {
+    fn type_name(&self) -> String {
+        "common.Files".to_owned()
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "map"
+    }
+
+    fn call_method(
+        &self,
+        name: &str,
+        args: &[driftless_gotemplate::Value],
+    ) -> Option<Result<driftless_gotemplate::Value, String>> {
+        use driftless_gotemplate::Value;
+        match (name, args) {
+            ("Get", [Value::String(path)]) => {
+                Some(Ok(self.0.get(path).unwrap_or_else(|| Value::string(""))))
+            }
+            ("Count", []) => Some(Ok(Value::Int(i64::try_from(self.0.len()).unwrap_or(0)))),
+            _ => None,
+        }
+    }
+
+    fn as_collection(&self) -> Option<driftless_gotemplate::Value> {
+        Some(driftless_gotemplate::Value::Map(self.0.clone()))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[test]
+fn collection_objects_range_index_and_call_methods() {
+    use driftless_gotemplate::{Map, TemplateSet, Value};
+    let files = Map::new();
+    files.insert("a.txt", Value::from("A"));
+    files.insert("b.txt", Value::from("B"));
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("Files".to_owned(), Value::object(Files(files)));
+    let mut set = TemplateSet::new();
+    set.parse(
+        "t",
+        r#"{{ range $k, $v := .Files }}{{ $k }}={{ $v }};{{ end }}|{{ .Files.Get "a.txt" }}|{{ index .Files "b.txt" }}|{{ len .Files }}|{{ .Files.Count }}|{{ .Files }}|{{ if .Files }}t{{ end }}"#,
+    )
+    .expect("parses");
+    assert_eq!(
+        set.execute("t", &Value::map(data)).as_deref(),
+        Ok("a.txt=A;b.txt=B;|A|B|2|2|map[a.txt:A b.txt:B]|t")
+    );
+}
+
+#[test]
+fn template_sets_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<driftless_gotemplate::TemplateSet>();
+    assert_send_sync::<driftless_gotemplate::Value>();
+    assert_send_sync::<driftless_gotemplate::ExecError>();
+}
