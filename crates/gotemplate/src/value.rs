@@ -250,9 +250,13 @@ pub trait Object: Send + Sync + fmt::Debug {
         None
     }
 
-    /// The object as JSON, for `toJson` (Go marshals exported fields).
+    /// The object as JSON, for `toJson` (Go marshals exported fields; a
+    /// collection object marshals as its collection).
     fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::String(self.format())
+        match self.as_collection() {
+            Some(collection) => collection.to_json(),
+            None => serde_json::Value::String(self.format()),
+        }
     }
 
     /// Lets functions recognise their own object types (e.g. the dates

@@ -410,3 +410,23 @@ fn template_sets_are_shareable_across_threads() {
     assert_send_sync::<driftless_gotemplate::Value>();
     assert_send_sync::<driftless_gotemplate::ExecError>();
 }
+
+#[test]
+fn collection_objects_pass_as_dicts_like_named_map_types() {
+    use driftless_gotemplate::{Map, TemplateSet, Value};
+    let values = Map::new();
+    values.insert("a.txt", Value::from("A"));
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("Files".to_owned(), Value::object(Files(values)));
+    data.insert("Empty".to_owned(), Value::object(Files(Map::new())));
+    let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
+    set.parse(
+        "t",
+        r#"{{ hasKey .Files "a.txt" }}|{{ keys .Files }}|{{ empty .Empty }}|{{ empty .Files }}|{{ toJson .Files }}|{{ default "d" .Empty }}"#,
+    )
+    .expect("parses");
+    assert_eq!(
+        set.execute("t", &Value::map(data)).as_deref(),
+        Ok(r#"true|[a.txt]|true|false|{"a.txt":"A"}|d"#)
+    );
+}

@@ -18,10 +18,11 @@ use crate::value::{List, Map, Value};
 /// A Go `map[string]interface{}` parameter: a nil map for nil, else Go's
 /// type error.
 fn dict_arg(value: &Value) -> Result<Option<Map>, FuncError> {
-    match value {
+    // A named map type (Helm's `.Values`) is assignable to the parameter.
+    match &*value.collection() {
         Value::Map(map) if !map.has_string_values() => Ok(Some(map.clone())),
         Value::Nil => Ok(None),
-        other => Err(FuncError::wrong_type("map[string]interface {}", other)),
+        _ => Err(FuncError::wrong_type("map[string]interface {}", value)),
     }
 }
 

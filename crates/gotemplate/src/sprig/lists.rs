@@ -19,7 +19,7 @@ pub(crate) const NIL_DEREFERENCE: &str =
 
 /// The elements of a slice argument, or Sprig's error naming the kind.
 fn items(value: &Value, what: &str) -> Result<Vec<Value>, FuncError> {
-    match value {
+    match &*value.collection() {
         Value::List(list) => Ok(list.items().to_vec()),
         Value::Bytes(bytes) => Ok(bytes.iter().map(|b| Value::Int(i64::from(*b))).collect()),
         Value::Nil => Err(FuncError::new(NIL_DEREFERENCE)),
