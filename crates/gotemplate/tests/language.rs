@@ -267,7 +267,9 @@ fn helm_like_set() -> driftless_gotemplate::TemplateSet {
         let text = driftless_gotemplate::args::string(&args[0])?.to_owned();
         Ok(Value::string(ctx.execute_text("gotpl", &text, data)?))
     });
-    TemplateSet::with_funcs(funcs)
+    let mut set = TemplateSet::with_funcs(funcs);
+    set.set_name("gotpl");
+    set
 }
 
 #[test]
@@ -292,6 +294,14 @@ fn include_and_tpl_through_the_context() {
         error
             .to_string()
             .contains("rendering template has a nested reference name: loop"),
+        "{error}"
+    );
+    set.parse("m", r#"{{ include "nope" . }}"#).expect("parses");
+    let error = set.execute("m", &Value::Nil).expect_err("no such template");
+    assert!(
+        error.to_string().ends_with(
+            r#"error calling include: template: no template "nope" associated with template "gotpl""#
+        ),
         "{error}"
     );
 }

@@ -66,7 +66,10 @@ impl<'s> Exec<'s> {
             .trees
             .get(name)
             .cloned()
-            .ok_or_else(|| ExecError::NoTemplate(name.to_owned()))?;
+            .ok_or_else(|| ExecError::NoTemplate {
+                name: name.to_owned(),
+                set: self.set.name.clone(),
+            })?;
         self.run_tree(tree, dot)
     }
 
