@@ -440,3 +440,21 @@ fn collection_objects_pass_as_dicts_like_named_map_types() {
         Ok(r#"true|[a.txt]|true|false|{"a.txt":"A"}|d"#)
     );
 }
+
+#[test]
+fn self_containing_dicts_do_not_crash() {
+    common::check_table(&[
+        (
+            r#"{{ $d := dict "a" 1 }}{{ $_ := set $d "self" $d }}{{ len (printf "%v" $d) | lt 100 }}"#,
+            "true",
+        ),
+        (
+            r#"{{ $d := dict }}{{ $_ := set $d "self" $d }}{{ mustToJson $d }}"#,
+            "ERR:json: unsupported value: encountered a cycle via map[string]interface {}",
+        ),
+        (
+            r#"{{ $d := dict }}{{ $_ := set $d "self" $d }}{{ $c := deepCopy $d }}{{ deepEqual $c $d }}{{ merge (dict) $d | len }}"#,
+            "true1",
+        ),
+    ]);
+}

@@ -16,6 +16,9 @@ pub use quote::{quote_go, unquote_go};
 
 use crate::value::Value;
 
+/// Deepest nesting printed; beyond it a self-containing value is cut.
+pub(crate) const MAX_DEPTH: usize = 512;
+
 /// The flags, width and precision of one verb.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Flags {
@@ -135,6 +138,12 @@ pub(crate) fn print_value(
     flags: &Flags,
     depth: usize,
 ) {
+    if depth > MAX_DEPTH {
+        // Only a map or list that contains itself nests this deep; Go
+        // would recurse until its stack limit kills the process.
+        out.push_str("...");
+        return;
+    }
     if verb == 'T' {
         flags.pad(out, &value.type_name());
         return;
@@ -211,6 +220,10 @@ pub(crate) fn print_value(
 /// Go's `%#v`: values as Go source (`[]interface {}{1, "a"}`,
 /// `map[string]interface {}{"a":1}`, quoted strings).
 fn go_syntax(out: &mut String, value: &Value, depth: usize) {
+    if depth > MAX_DEPTH {
+        out.push_str("...");
+        return;
+    }
     match value {
         Value::Nil if depth > 0 => out.push_str("interface {}(nil)"),
         Value::Nil => out.push_str("<nil>"),
