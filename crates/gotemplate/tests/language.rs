@@ -458,3 +458,18 @@ fn self_containing_dicts_do_not_crash() {
         ),
     ]);
 }
+
+#[test]
+fn counted_ranges_are_not_materialised() {
+    common::check_table(&[
+        (
+            "{{ range $i := 100000000 }}{{ if eq $i 3 }}{{ break }}{{ end }}{{ $i }}{{ end }}",
+            "012",
+        ),
+        ("{{ range 0 }}x{{ else }}none{{ end }}", "none"),
+        (
+            "{{ until 2000000 | len }}",
+            "ERR:a range of more than 1000000 elements is refused",
+        ),
+    ]);
+}

@@ -247,13 +247,10 @@ impl State<'_, '_> {
                         format!("can't use {n} to iterate over more than one variable"),
                     ));
                 }
-                for i in 0..*n {
-                    let item = match value {
-                        Some(Value::Int64(_)) => Value::Int64(i),
-                        _ => Value::Int(i),
-                    };
-                    iterations.push((None, Some(item)));
-                }
+                // Counted loops are not materialised: `range 1000000000`
+                // must not allocate a billion entries.
+                let (count, is_int64) = (*n, matches!(value, Some(Value::Int64(_))));
+                return self.range_count(dot, branch, count, is_int64);
             }
             Some(other) => {
                 let shown = crate::fmt::format_value(other);
@@ -273,6 +270,36 @@ impl State<'_, '_> {
         let body_mark = self.vars.len();
         for (index, item) in iterations {
             self.bind_range_vars(pipe, index, item.clone())?;
+            let flow = self.walk_list(&item, &branch.list);
+            self.vars.truncate(body_mark);
+            if flow? == Flow::Break {
+                break;
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn range_count(
+        &mut self,
+        dot: &Slot,
+        branch: &Branch,
+        count: i64,
+        is_int64: bool,
+    ) -> Result<Flow> {
+        if count <= 0 {
+            if let Some(else_list) = &branch.else_list {
+                return self.walk_list(dot, else_list);
+            }
+            return Ok(Flow::Normal);
+        }
+        let body_mark = self.vars.len();
+        for i in 0..count {
+            let item = Some(if is_int64 {
+                Value::Int64(i)
+            } else {
+                Value::Int(i)
+            });
+            self.bind_range_vars(&branch.pipe, None, item.clone())?;
             let flow = self.walk_list(&item, &branch.list);
             self.vars.truncate(body_mark);
             if flow? == Flow::Break {
