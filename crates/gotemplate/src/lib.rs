@@ -51,6 +51,20 @@
 //! Output of a missing value is Go's `<no value>`; Helm replaces it with
 //! the empty string after execution, which is the embedder's job.
 //!
+//! # What a Helm embedder adds
+//!
+//! This crate is Go's engine plus Sprig; Helm's own layer stays with the
+//! embedder: register `include`, `tpl`, `required`, `toYaml`/`fromYaml`
+//! (and friends), `toJson`/`fromJson` as Helm overrides them, `lookup`;
+//! name the set `gotpl` ([`TemplateSet::set_name`]) and pass `"gotpl"` to
+//! [`Context::execute_text`] for `tpl`, as Helm does; run with
+//! [`MissingKey::Zero`] (or [`MissingKey::Error`] for `--strict`); count
+//! `include` recursion with [`Context::active_executions`] (Helm stops
+//! past 1000); replace `<no value>` by the empty string in the output;
+//! and build `.Release`, `.Chart`, `.Capabilities`, `.Files` as
+//! [`Object`]s (a map type with methods, like `.Files`, returns its map
+//! from [`Object::as_collection`]).
+//!
 //! # Values with methods
 //!
 //! Go templates call methods on structs (`.Capabilities.APIVersions.Has
