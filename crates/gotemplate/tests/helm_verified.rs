@@ -494,3 +494,77 @@ fn fmt_verbs_match_helm() {
         ),
     ]);
 }
+
+#[test]
+fn missing_values_and_call_errors_match_helm() {
+    check_helm_table(&[
+        (
+            r#"{{ $x := 1 }}{{ $x := 2 }}{{ $x }}|{{ if (eq 1 1) }}y{{ end }}|{{ index . "Values" "s" }}|{{ print . | len | lt 10 }}|{{ "a" | eq "a" }}|{{ 1 | printf "%d %d" 2 }}|{{ list 1 2 | last }}|{{ (1) }}|{{ (print) }}"#,
+            r#"2|y|abc|true|true|2 1|2|1|"#,
+        ),
+        (
+            r#"{{ trunc 3 }}"#,
+            r#"ERR:wrong number of args for trunc: want 2 got 1"#,
+        ),
+        (
+            r#"{{ .Values.l.foo }}"#,
+            r#"ERR:can't evaluate field foo in type interface {}"#,
+        ),
+        (
+            r#"{{ .Values.s 1 }}"#,
+            r#"ERR:s is not a method but has arguments"#,
+        ),
+        (r#"{{ nil }}"#, r#"ERR:nil is not a command"#),
+        (
+            r#"{{ and }}"#,
+            r#"ERR:wrong number of args for and: want at least 1 got 0"#,
+        ),
+        (
+            r#"{{ add1f "x" }}|{{ add1 "x" }}|{{ int "x" }}|{{ float64 nil }}|{{ int nil }}|{{ add nil 1 }}"#,
+            r#"1|1|0|0|0|1"#,
+        ),
+        (
+            r#"{{- define "x" -}}
+  X
+{{- end -}}
+[{{ template "x" }}]"#,
+            r#"[X]"#,
+        ),
+        (
+            r#"{{ range $i, $v := list "a" "b" }}{{ with $v }}{{ if eq . "b" }}{{ break }}{{ end }}{{ . }}{{ end }}{{ end }}"#,
+            r#"a"#,
+        ),
+        (
+            r#"{{ $v := list 1 2 }}{{ index $v 1 }}|{{ $m := .Values.m }}{{ $m.a }}|{{ $m.zz }}|{{ .Values.m.zz }}"#,
+            r#"2|1||"#,
+        ),
+        (
+            r#"{{ $m := .Values.m }}{{ $m.zz.yy }}"#,
+            r#"ERR:nil pointer evaluating interface {}.yy"#,
+        ),
+        (
+            r#"{{ printf "%v" .Values.missing }}|{{ printf "%s" .Values.missing }}|{{ print .Values.missing }}|{{ list .Values.missing }}|{{ typeOf .Values.missing }}|{{ kindOf .Values.missing }}"#,
+            r#"<nil>|%!s(<nil>)|<nil>|[<nil>]|<nil>|invalid"#,
+        ),
+        (
+            r#"{{ len .Values.missing }}"#,
+            r#"ERR:error calling len: len of nil pointer"#,
+        ),
+        (
+            r#"{{ empty .Values.missing }}|{{ default 5 .Values.missing }}|{{ ternary 1 2 (empty .Values.missing) }}|{{ coalesce .Values.missing .Values.empty "z" }}"#,
+            r#"true|5|1|z"#,
+        ),
+        (
+            r#"{{ toString .Values.missing }}|{{ quote .Values.missing }}|{{ squote .Values.missing }}|{{ cat .Values.missing "a" }}"#,
+            r#"<nil>|||a"#,
+        ),
+        (
+            r#"{{ eq .Values.missing nil }}|{{ ne .Values.missing "" }}"#,
+            r#"true|true"#,
+        ),
+        (
+            r#"{{ lt .Values.missing 1 }}"#,
+            r#"ERR:error calling lt: invalid type for comparison"#,
+        ),
+    ]);
+}
