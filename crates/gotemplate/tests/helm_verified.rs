@@ -566,5 +566,9 @@ fn missing_values_and_call_errors_match_helm() {
             r#"{{ lt .Values.missing 1 }}"#,
             r#"ERR:error calling lt: invalid type for comparison"#,
         ),
+        (
+            r#"{{ dateInZone "15:04 MST" (toDate "2006-01-02" "2020-07-01") "Nope/Zone" }}|{{ toDate "2006-01-02 MST" "2020-07-01 PDT" }}"#,
+            r#"00:00 UTC|2020-07-01 00:00:00 +0000 PDT"#,
+        ),
     ]);
 }
