@@ -473,3 +473,24 @@ fn counted_ranges_are_not_materialised() {
         ),
     ]);
 }
+
+#[test]
+fn named_map_types_report_interface_elements() {
+    use driftless_gotemplate::{Map, TemplateSet, Value};
+    let values = Map::new();
+    values.insert("s", Value::from("abc"));
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("Values".to_owned(), Value::object(Files(values)));
+    let mut set = TemplateSet::new();
+    set.parse("t", "{{ .Values.s }}{{ .Values.missing }}{{ .Values.s.x }}")
+        .expect("parses");
+    let error = set
+        .execute("t", &Value::map(data))
+        .expect_err("a string has no fields");
+    assert!(
+        error
+            .to_string()
+            .ends_with("can't evaluate field x in type interface {}"),
+        "{error}"
+    );
+}

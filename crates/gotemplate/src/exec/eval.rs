@@ -186,7 +186,10 @@ impl State<'_, '_> {
         };
         let mut from_interface_map = false;
         for ident in init {
-            let next_from_map = matches!(&receiver, Some(Value::Map(m)) if !m.has_string_values());
+            // A named map type (Helm's `common.Values`) holds interface values too.
+            let next_from_map = receiver.as_ref().is_some_and(
+                |r| matches!(&*r.collection(), Value::Map(m) if !m.has_string_values()),
+            );
             receiver = self.eval_field(
                 dot,
                 pos,
