@@ -134,4 +134,4 @@ mod value;
 pub use error::{ExecError, FuncError, ParseError};
 pub use funcs::{Arity, Context, FuncMap, FuncResult, Function};
 pub use set::{MissingKey, Options, TemplateSet};
-pub use value::{List, ListKind, Map, Object, Value, deep_equal};
+pub use value::{List, ListKind, Map, NamedMap, Object, Value, deep_equal};

@@ -463,6 +463,44 @@ impl From<&serde_json::Value> for Value {
     }
 }
 
+/// A Go named map type without methods of its own, such as Helm's
+/// `common.Values` (what `.Values` and `.` are): it behaves exactly like
+/// its map but `typeOf` reports its name.
+#[derive(Debug)]
+pub struct NamedMap {
+    type_name: String,
+    map: Map,
+}
+
+impl NamedMap {
+    /// A map shown to templates under the Go type name `type_name`.
+    #[must_use]
+    pub fn new(type_name: impl Into<String>, map: Map) -> Self {
+        Self {
+            type_name: type_name.into(),
+            map,
+        }
+    }
+}
+
+impl Object for NamedMap {
+    fn type_name(&self) -> String {
+        self.type_name.clone()
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "map"
+    }
+
+    fn as_collection(&self) -> Option<Value> {
+        Some(Value::Map(self.map.clone()))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// Go's `reflect.DeepEqual` over template values, which Sprig's `deepEqual`
 /// and `uniq`/`has`/`without` use.
 #[must_use]

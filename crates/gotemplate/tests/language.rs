@@ -494,3 +494,18 @@ fn named_map_types_report_interface_elements() {
         "{error}"
     );
 }
+
+#[test]
+fn named_maps_act_as_their_map() {
+    use driftless_gotemplate::{Map, NamedMap, TemplateSet, Value};
+    let values = Map::new();
+    values.insert("a", Value::Float(1.0));
+    let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
+    set.parse("t", r#"{{ typeOf . }}|{{ kindOf . }}|{{ .a }}|{{ .b }}|{{ . }}|{{ hasKey . "a" }}|{{ range $k, $v := . }}{{ $k }}{{ end }}"#)
+        .expect("parses");
+    let data = Value::object(NamedMap::new("common.Values", values));
+    assert_eq!(
+        set.execute("t", &data).as_deref(),
+        Ok("common.Values|map|1|<no value>|map[a:1]|true|a")
+    );
+}
