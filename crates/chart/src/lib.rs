@@ -9,9 +9,11 @@
 //! (`--set` syntax), `semver` (constraints).
 
 pub mod chart;
+pub mod dependencies;
 pub mod error;
 pub mod ignore;
 pub mod loader;
+pub mod manifests;
 pub mod semver;
 pub mod strvals;
 pub mod values;

@@ -113,8 +113,9 @@ pub fn satisfies(constraint: &str, version: &str) -> bool {
         return false;
     };
     let constraint = constraint.trim();
+    // Masterminds reads an empty constraint as "any version".
     if constraint.is_empty() {
-        return false;
+        return v.pre.is_empty();
     }
     constraint.split("||").any(|alt| match parse_terms(alt) {
         Some(terms) => terms.iter().all(|t| t.check(&v)),
@@ -301,6 +302,6 @@ mod tests {
         assert!(satisfies(">=1.0.0-0", "1.2.0-rc1"));
         assert!(satisfies("<2 || >3", "4.0.0"));
         assert!(satisfies("1.2.3", "1.2.3"));
-        assert!(!satisfies("", "1.2.3"));
+        assert!(satisfies("", "1.2.3"));
     }
 }
