@@ -1,0 +1,120 @@
+//! Argument conversions for template functions, with Go's rules.
+//!
+//! Go checks a function's typed parameters by reflection before calling it
+//! (`wrong type for value; expected int; got float64`), while Sprig's
+//! `interface{}` parameters go through `spf13/cast`-style conversions
+//! (`toString`, `toInt64`...). Both live here so every function converts the
+//! same way.
+
+use crate::error::FuncError;
+use crate::value::Value;
+
+/// A Go `string` parameter.
+///
+/// # Errors
+/// Go's `wrong type for value` when `value` is not a string.
+pub fn string(value: &Value) -> Result<&str, FuncError> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(FuncError::wrong_type("string", other)),
+    }
+}
+
+/// A Go `int` parameter (only a Go `int` is assignable to it).
+///
+/// # Errors
+/// Go's `wrong type for value` for anything else, including `int64` and
+/// `float64`.
+pub fn int(value: &Value) -> Result<i64, FuncError> {
+    match value {
+        Value::Int(i) => Ok(*i),
+        other => Err(FuncError::wrong_type("int", other)),
+    }
+}
+
+/// A Go `bool` parameter.
+///
+/// # Errors
+/// Go's `wrong type for value` when `value` is not a bool.
+pub fn bool(value: &Value) -> Result<bool, FuncError> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        other => Err(FuncError::wrong_type("bool", other)),
+    }
+}
+
+/// A Go `[]interface{}` parameter (any slice converts).
+///
+/// # Errors
+/// Go's `wrong type for value` for non-slices.
+pub fn list(value: &Value) -> Result<Vec<Value>, FuncError> {
+    match value {
+        Value::List(l) => Ok(l.items().to_vec()),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(FuncError::wrong_type("[]interface {}", other)),
+    }
+}
+
+/// Sprig's `strval`/`cast.ToString` view of a value: strings as is, `[]byte`
+/// as text, errors' messages, anything else as `fmt.Sprintf("%v")`.
+#[must_use]
+pub fn to_string(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.to_string(),
+        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => crate::fmt::format_value(other),
+    }
+}
+
+/// `cast.ToInt64` as Sprig uses it: numbers truncate, numeric strings
+/// parse (base prefixes allowed), bools are 0/1, anything else is 0.
+#[must_use]
+pub fn to_i64(value: &Value) -> i64 {
+    match value {
+        Value::Int(i) | Value::Int64(i) => *i,
+        #[expect(clippy::cast_possible_truncation, reason = "Go's int64(f) truncates")]
+        Value::Float(f) => *f as i64,
+        Value::Bool(b) => i64::from(*b),
+        Value::String(s) => parse_cast_int(s).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn parse_cast_int(s: &str) -> Option<i64> {
+    let s = s.trim_start_matches('+');
+    let (negative, body) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    let magnitude = i64::from_str_radix(&digits.replace('_', ""), radix).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// `cast.ToFloat64` as Sprig uses it: numbers convert, numeric strings
+/// parse, bools are 0/1, anything else is 0.
+#[must_use]
+pub fn to_f64(value: &Value) -> f64 {
+    match value {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "Go's float64(i) rounds the same way"
+        )]
+        Value::Int(i) | Value::Int64(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::String(s) => s.trim().parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}

@@ -1,0 +1,200 @@
+//! The parse tree, shaped like Go's `text/template/parse` nodes.
+//!
+//! Every node keeps its byte offset so execution errors can name
+//! `template:LINE:COL`, and prints back the way Go's `Node.String()` does
+//! for the `at <...>` part of error messages.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// One parsed template: a file's top level or one `define`/`block`.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    /// The name templates call it by.
+    pub name: String,
+    /// The name of the text it was parsed from (Go's `ParseName`), used in
+    /// error locations.
+    pub parse_name: String,
+    /// The whole source text, for turning offsets into line and column.
+    pub text: Arc<str>,
+    pub root: Vec<Node>,
+}
+
+impl Tree {
+    /// Go's `ErrorContext`: `parse_name:line:col`, the column a 0-based
+    /// byte offset within the line.
+    pub fn location(&self, pos: usize) -> String {
+        let before = &self.text[..pos.min(self.text.len())];
+        let line = 1 + before.matches('\n').count();
+        let col = before.rfind('\n').map_or(pos, |nl| pos - nl - 1);
+        format!("{}:{line}:{col}", self.parse_name)
+    }
+}
+
+/// Go's `parse.IsEmptyTree`: only whitespace text (and comments, which the
+/// lexer drops). An empty definition never replaces a non-empty one.
+pub(crate) fn is_empty_tree(nodes: &[Node]) -> bool {
+    nodes.iter().all(|node| match node {
+        Node::Text(text) => text.trim().is_empty(),
+        _ => false,
+    })
+}
+
+/// A statement in a list.
+#[derive(Debug)]
+pub(crate) enum Node {
+    Text(String),
+    Action(Pipe),
+    If(Branch),
+    Range(Branch),
+    With(Branch),
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break,
+    Continue,
+}
+
+/// `if`, `range` and `with`: a pipeline, a body and an optional else body.
+#[derive(Debug)]
+pub(crate) struct Branch {
+    pub pipe: Pipe,
+    pub list: Vec<Node>,
+    pub else_list: Option<Vec<Node>>,
+}
+
+/// A pipeline with its optional variable declarations.
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    pub pos: usize,
+    pub decl: Vec<String>,
+    /// `=` (assign to existing variables) rather than `:=`.
+    pub is_assign: bool,
+    pub cmds: Vec<Command>,
+}
+
+/// One stage of a pipeline.
+#[derive(Debug)]
+pub(crate) struct Command {
+    pub pos: usize,
+    pub args: Vec<Arg>,
+}
+
+/// A number literal with every interpretation Go's `NumberNode` records.
+#[derive(Debug, Clone)]
+pub(crate) struct Number {
+    pub text: String,
+    pub int: Option<i64>,
+    pub float: Option<f64>,
+    /// A character constant such as `'a'`: an integer, never a float.
+    pub is_char: bool,
+}
+
+/// An operand.
+#[derive(Debug)]
+pub(crate) enum Arg {
+    /// `.a.b`
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    /// `$x.a.b` (`name` includes the `$`).
+    Variable {
+        pos: usize,
+        name: String,
+        idents: Vec<String>,
+    },
+    /// `(pipeline).a.b` or `fn.a`.
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
+    Dot,
+    Nil {
+        pos: usize,
+    },
+    Bool(bool),
+    Number(Number),
+    String {
+        quoted: String,
+        value: String,
+    },
+    Pipe(Box<Pipe>),
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Field { idents, .. } => {
+                for ident in idents {
+                    write!(f, ".{ident}")?;
+                }
+                Ok(())
+            }
+            Arg::Variable { name, idents, .. } => {
+                f.write_str(name)?;
+                for ident in idents {
+                    write!(f, ".{ident}")?;
+                }
+                Ok(())
+            }
+            Arg::Chain { node, fields, .. } => {
+                if let Arg::Pipe(pipe) = node.as_ref() {
+                    write!(f, "({pipe})")?;
+                } else {
+                    write!(f, "{node}")?;
+                }
+                for field in fields {
+                    write!(f, ".{field}")?;
+                }
+                Ok(())
+            }
+            Arg::Identifier { name, .. } => f.write_str(name),
+            Arg::Dot => f.write_str("."),
+            Arg::Nil { .. } => f.write_str("nil"),
+            Arg::Bool(b) => write!(f, "{b}"),
+            Arg::Number(n) => f.write_str(&n.text),
+            Arg::String { quoted, .. } => f.write_str(quoted),
+            Arg::Pipe(pipe) => write!(f, "{pipe}"),
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            if let Arg::Pipe(pipe) = arg {
+                write!(f, "({pipe})")?;
+            } else {
+                write!(f, "{arg}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Pipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.decl.is_empty() {
+            f.write_str(&self.decl.join(", "))?;
+            f.write_str(if self.is_assign { " = " } else { " := " })?;
+        }
+        for (i, cmd) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{cmd}")?;
+        }
+        Ok(())
+    }
+}

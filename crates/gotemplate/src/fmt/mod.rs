@@ -1,0 +1,413 @@
+//! Go's `fmt` printing of template values: `Sprint`, `Sprintln`, `Sprintf`.
+//!
+//! Templates print every action's value with `fmt.Fprint`, and charts build
+//! names and annotations with `printf`, so Helm's output is Go's `fmt`
+//! output: `map[a:1 b:2]`, `[1 2 3]`, `<nil>`, `1e+06`, and the
+//! `%!d(string=x)` error forms. This module owns those rules.
+
+mod float;
+mod printf;
+mod quote;
+
+pub(crate) use float::format_float;
+pub use printf::sprintf;
+pub(crate) use quote::{is_print, quote_rune, quote_with, unicode_hash, unquote_char};
+pub use quote::{quote_go, unquote_go};
+
+use crate::value::Value;
+
+/// The flags, width and precision of one verb.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Flags {
+    pub minus: bool,
+    pub plus: bool,
+    pub sharp: bool,
+    pub space: bool,
+    pub zero: bool,
+    pub width: Option<usize>,
+    pub precision: Option<usize>,
+}
+
+impl Flags {
+    /// Pads `s` to the width, on the left unless `-`; with zeros when `0`.
+    pub(crate) fn pad(&self, out: &mut String, s: &str) {
+        let Some(width) = self.width else {
+            out.push_str(s);
+            return;
+        };
+        let len = s.chars().count();
+        if len >= width {
+            out.push_str(s);
+            return;
+        }
+        let fill = if self.zero && !self.minus { '0' } else { ' ' };
+        let padding: String = std::iter::repeat_n(fill, width - len).collect();
+        if self.minus {
+            out.push_str(s);
+            out.push_str(&padding);
+        } else {
+            out.push_str(&padding);
+            out.push_str(s);
+        }
+    }
+
+    fn without_zero(self) -> Self {
+        Self {
+            zero: false,
+            ..self
+        }
+    }
+}
+
+/// Go's `fmt.Sprint`: operands printed with `%v`, a space between two
+/// operands when neither is a string.
+#[must_use]
+pub fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut previous_string = false;
+    for (i, arg) in args.iter().enumerate() {
+        let is_string = matches!(arg, Value::String(_));
+        if i > 0 && !is_string && !previous_string {
+            out.push(' ');
+        }
+        print_value(&mut out, arg, 'v', &Flags::default(), 0);
+        previous_string = is_string;
+    }
+    out
+}
+
+/// Go's `fmt.Sprintln`: operands with `%v`, always space-separated, and a
+/// final newline.
+#[must_use]
+pub fn sprintln(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        print_value(&mut out, arg, 'v', &Flags::default(), 0);
+    }
+    out.push('\n');
+    out
+}
+
+/// One value with `%v`: what a template action writes.
+#[must_use]
+pub fn format_value(value: &Value) -> String {
+    if let Value::String(s) = value {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    print_value(&mut out, value, 'v', &Flags::default(), 0);
+    out
+}
+
+/// `%!verb(type=value)`, Go's report of a verb that does not fit its operand.
+pub(crate) fn bad_verb(out: &mut String, value: &Value, verb: char) {
+    out.push_str("%!");
+    out.push(verb);
+    out.push('(');
+    if let Value::Nil = value {
+        out.push_str("<nil>");
+    } else {
+        out.push_str(&value.type_name());
+        out.push('=');
+        print_value(out, value, 'v', &Flags::default(), 0);
+    }
+    out.push(')');
+}
+
+/// Go's `printArg`/`printValue`: `value` under `verb`; `depth` > 0 inside
+/// a slice or map, where nil prints as `<nil>` whatever the verb.
+pub(crate) fn print_value(
+    out: &mut String,
+    value: &Value,
+    verb: char,
+    flags: &Flags,
+    depth: usize,
+) {
+    if verb == 'T' {
+        flags.pad(out, &value.type_name());
+        return;
+    }
+    match value {
+        Value::Nil => {
+            if verb == 'v' || depth > 0 {
+                flags.pad(out, "<nil>");
+            } else {
+                bad_verb(out, value, verb);
+            }
+        }
+        Value::Bool(b) => match verb {
+            't' | 'v' => flags.pad(out, if *b { "true" } else { "false" }),
+            _ => bad_verb(out, value, verb),
+        },
+        Value::Int(i) | Value::Int64(i) => print_integer(out, value, *i, verb, flags),
+        Value::Float(f) => print_float(out, value, *f, verb, flags),
+        Value::String(s) => print_string(out, value, s, verb, flags),
+        Value::Bytes(bytes) => match verb {
+            's' | 'q' | 'x' | 'X' => {
+                print_string(out, value, &String::from_utf8_lossy(bytes), verb, flags);
+            }
+            _ => {
+                out.push('[');
+                for (i, byte) in bytes.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    let byte = Value::Int(i64::from(*byte));
+                    print_value(out, &byte, verb, flags, depth + 1);
+                }
+                out.push(']');
+            }
+        },
+        Value::List(list) => {
+            out.push('[');
+            for (i, item) in list.items().iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_value(out, item, verb, flags, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(map) => {
+            out.push_str("map[");
+            for (i, (key, item)) in map.read().iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_value(out, &Value::string(key.as_str()), verb, flags, depth + 1);
+                out.push(':');
+                print_value(out, item, verb, flags, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Object(object) => match verb {
+            'v' | 's' | 'q' | 'x' | 'X' => {
+                let text = object.format();
+                print_string(out, &Value::string(text.as_str()), &text, verb, flags);
+            }
+            _ => bad_verb(out, value, verb),
+        },
+    }
+}
+
+fn print_integer(out: &mut String, value: &Value, i: i64, verb: char, flags: &Flags) {
+    let (base, upper) = match verb {
+        'v' | 'd' => (10, false),
+        'b' => (2, false),
+        'o' | 'O' => (8, false),
+        'x' => (16, false),
+        'X' => (16, true),
+        'c' => {
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
+            flags.pad(out, &c.to_string());
+            return;
+        }
+        'q' => {
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
+            flags.pad(out, &quote_rune(c, flags.plus));
+            return;
+        }
+        'U' => {
+            let code = u32::try_from(i).unwrap_or(0xFFFD);
+            let mut text = format!("U+{code:04X}");
+            if flags.sharp
+                && let Some(c) = char::from_u32(code)
+                && quote::is_print(c)
+            {
+                text.push_str(&format!(" '{c}'"));
+            }
+            flags.pad(out, &text);
+            return;
+        }
+        _ => {
+            bad_verb(out, value, verb);
+            return;
+        }
+    };
+    let negative = i < 0;
+    let magnitude = i.unsigned_abs();
+    let mut digits = match (base, upper) {
+        (2, _) => format!("{magnitude:b}"),
+        (8, _) => format!("{magnitude:o}"),
+        (16, false) => format!("{magnitude:x}"),
+        (16, true) => format!("{magnitude:X}"),
+        _ => magnitude.to_string(),
+    };
+    // Go's two ways to ask for leading zeros: precision, or the 0 flag
+    // with a width (the sign keeps its place in front).
+    let mut min_digits = 0;
+    if let Some(precision) = flags.precision {
+        if precision == 0 && magnitude == 0 {
+            flags.without_zero().pad(out, "");
+            return;
+        }
+        min_digits = precision;
+    } else if flags.zero
+        && !flags.minus
+        && let Some(width) = flags.width
+    {
+        min_digits = width;
+        if negative || flags.plus || flags.space {
+            min_digits = min_digits.saturating_sub(1);
+        }
+    }
+    if digits.len() < min_digits {
+        digits = "0".repeat(min_digits - digits.len()) + &digits;
+    }
+    let mut prefix = String::new();
+    if negative {
+        prefix.push('-');
+    } else if flags.plus {
+        prefix.push('+');
+    } else if flags.space {
+        prefix.push(' ');
+    }
+    if flags.sharp {
+        match base {
+            2 => prefix.push_str("0b"),
+            8 if !digits.starts_with('0') => prefix.push('0'),
+            16 => prefix.push_str(if upper { "0X" } else { "0x" }),
+            _ => {}
+        }
+    }
+    if verb == 'O' {
+        prefix.push_str("0o");
+    }
+    flags.without_zero().pad(out, &(prefix + &digits));
+}
+
+fn print_float(out: &mut String, value: &Value, f: f64, verb: char, flags: &Flags) {
+    let text = match verb {
+        'v' => format_float(f, 'g', flags.precision),
+        'g' | 'G' => format_float(f, verb, flags.precision),
+        'e' | 'E' => format_float(f, verb, Some(flags.precision.unwrap_or(6))),
+        'f' | 'F' => format_float(f, 'f', Some(flags.precision.unwrap_or(6))),
+        _ => {
+            bad_verb(out, value, verb);
+            return;
+        }
+    };
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest.to_owned()),
+        None => match text.strip_prefix('+') {
+            Some(rest) => ("+", rest.to_owned()),
+            None => ("", text.clone()),
+        },
+    };
+    let sign = if sign.is_empty() && flags.plus {
+        "+"
+    } else if sign.is_empty() && flags.space {
+        " "
+    } else {
+        sign
+    };
+    if f.is_infinite() || f.is_nan() {
+        let shown_sign = if f.is_nan() && !flags.plus && !flags.space {
+            ""
+        } else {
+            sign
+        };
+        flags
+            .without_zero()
+            .pad(out, &format!("{shown_sign}{digits}"));
+        return;
+    }
+    let number = format!("{sign}{digits}");
+    if flags.zero
+        && !flags.minus
+        && !sign.is_empty()
+        && let Some(width) = flags.width
+        && width > number.len()
+    {
+        out.push_str(sign);
+        out.push_str(&"0".repeat(width - number.len()));
+        out.push_str(&digits);
+        return;
+    }
+    flags.pad(out, &number);
+}
+
+fn print_string(out: &mut String, value: &Value, s: &str, verb: char, flags: &Flags) {
+    let truncated: String = match flags.precision {
+        Some(precision) if verb != 'x' && verb != 'X' => s.chars().take(precision).collect(),
+        _ => s.to_owned(),
+    };
+    match verb {
+        'v' | 's' => flags.pad(out, &truncated),
+        'q' => {
+            let quoted = if flags.sharp && quote::can_backquote(&truncated) {
+                format!("`{truncated}`")
+            } else {
+                quote_with(&truncated, flags.plus)
+            };
+            flags.pad(out, &quoted);
+        }
+        'x' | 'X' => {
+            let bytes = match flags.precision {
+                Some(p) => &s.as_bytes()[..p.min(s.len())],
+                None => s.as_bytes(),
+            };
+            let mut hex = String::new();
+            for (i, byte) in bytes.iter().enumerate() {
+                if flags.space && i > 0 {
+                    hex.push(' ');
+                }
+                if flags.sharp && (flags.space || i == 0) {
+                    hex.push_str(if verb == 'x' { "0x" } else { "0X" });
+                }
+                if verb == 'x' {
+                    hex.push_str(&format!("{byte:02x}"));
+                } else {
+                    hex.push_str(&format!("{byte:02X}"));
+                }
+            }
+            flags.pad(out, &hex);
+        }
+        _ => bad_verb(out, value, verb),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn sprint_spaces_only_between_non_strings() {
+        let args = [
+            Value::Int(1),
+            Value::Int(2),
+            Value::from("a"),
+            Value::Int(3),
+            Value::from("b"),
+        ];
+        assert_eq!(sprint(&args), "1 2a3b");
+        assert_eq!(sprintln(&[Value::from("a"), Value::Int(1)]), "a 1\n");
+    }
+
+    #[test]
+    fn composites_print_like_go() {
+        let mut entries = BTreeMap::new();
+        entries.insert("b".to_owned(), Value::Float(2.0));
+        entries.insert(
+            "a".to_owned(),
+            Value::list(vec![Value::Nil, Value::from("x")]),
+        );
+        assert_eq!(format_value(&Value::map(entries)), "map[a:[<nil> x] b:2]");
+        assert_eq!(format_value(&Value::Float(1e6)), "1e+06");
+        assert_eq!(format_value(&Value::Nil), "<nil>");
+        assert_eq!(
+            format_value(&Value::Bytes(b"hi".to_vec().into())),
+            "[104 105]"
+        );
+    }
+}

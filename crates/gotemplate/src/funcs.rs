@@ -1,0 +1,199 @@
+//! The function-registration API: [`FuncMap`], [`Function`], [`Arity`] and
+//! the [`Context`] a function receives.
+//!
+//! Go's `FuncMap` holds typed Go functions and checks argument counts and
+//! types by reflection. Here a function takes its arguments as [`Value`]s
+//! and declares its [`Arity`] so the engine reports `wrong number of args`
+//! exactly as Go does; type checks live in each function (see
+//! [`args`](crate::args)). The [`Context`] is what Helm's own functions
+//! need from the engine: `include` executes a named template of the same
+//! set, `tpl` parses text into a copy of the set and executes it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{ExecError, FuncError};
+use crate::exec::Exec;
+use crate::value::Value;
+
+/// What a template function returns.
+pub type FuncResult = Result<Value, FuncError>;
+
+type Body = dyn Fn(&mut Context<'_, '_>, Vec<Value>) -> FuncResult + Send + Sync;
+
+/// How many arguments a function takes, as Go's signature would say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    /// Exactly this many (a non-variadic Go function).
+    Exact(usize),
+    /// At least this many (a variadic Go function with that many fixed
+    /// parameters).
+    AtLeast(usize),
+}
+
+/// One template function.
+#[derive(Clone)]
+pub struct Function {
+    arity: Arity,
+    body: Arc<Body>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("arity", &self.arity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Function {
+    /// A function that needs the execution context (like `include`).
+    pub fn with_context(
+        arity: Arity,
+        body: impl Fn(&mut Context<'_, '_>, Vec<Value>) -> FuncResult + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            arity,
+            body: Arc::new(body),
+        }
+    }
+
+    /// A function of its arguments alone.
+    pub fn new(
+        arity: Arity,
+        body: impl Fn(Vec<Value>) -> FuncResult + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_context(arity, move |_, args| body(args))
+    }
+
+    /// The declared arity.
+    #[must_use]
+    pub fn arity(&self) -> Arity {
+        self.arity
+    }
+
+    pub(crate) fn call(&self, context: &mut Context<'_, '_>, args: Vec<Value>) -> FuncResult {
+        (self.body)(context, args)
+    }
+}
+
+/// Functions by name, as Go's `template.FuncMap`.
+#[derive(Clone, Debug, Default)]
+pub struct FuncMap {
+    functions: HashMap<String, Function>,
+}
+
+impl FuncMap {
+    /// An empty map.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers (or replaces) `name`.
+    pub fn insert(&mut self, name: impl Into<String>, function: Function) {
+        self.functions.insert(name.into(), function);
+    }
+
+    /// Registers a context-free function.
+    pub fn add(
+        &mut self,
+        name: &str,
+        arity: Arity,
+        body: impl Fn(Vec<Value>) -> FuncResult + Send + Sync + 'static,
+    ) {
+        self.insert(name, Function::new(arity, body));
+    }
+
+    /// Registers a function that uses the execution [`Context`].
+    pub fn add_with_context(
+        &mut self,
+        name: &str,
+        arity: Arity,
+        body: impl Fn(&mut Context<'_, '_>, Vec<Value>) -> FuncResult + Send + Sync + 'static,
+    ) {
+        self.insert(name, Function::with_context(arity, body));
+    }
+
+    /// Adds every function of `other`, replacing same-named ones.
+    pub fn extend(&mut self, other: FuncMap) {
+        self.functions.extend(other.functions);
+    }
+
+    /// The function called `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Function> {
+        self.functions.get(name)
+    }
+
+    /// True when `name` is registered.
+    #[must_use]
+    pub fn contains(&self, name: &str) -> bool {
+        self.functions.contains_key(name)
+    }
+
+    /// Removes `name` (Helm drops Sprig's `env` and `expandenv`).
+    pub fn remove(&mut self, name: &str) -> Option<Function> {
+        self.functions.remove(name)
+    }
+
+    /// Registered names, unordered.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.functions.keys().map(String::as_str)
+    }
+}
+
+/// What a function sees of the execution that calls it.
+pub struct Context<'e, 's> {
+    pub(crate) exec: &'e mut Exec<'s>,
+    pub(crate) template_name: &'e str,
+}
+
+impl Context<'_, '_> {
+    /// The name of the template executing the call (Go's `Template.Name()`
+    /// of the executing template; Helm's `.Template.Name` is data instead).
+    #[must_use]
+    pub fn template_name(&self) -> &str {
+        self.template_name
+    }
+
+    /// Executes the template `name` of the current set with `data` as dot
+    /// and returns its output: Helm's `include`.
+    ///
+    /// # Errors
+    /// The nested execution's error, or [`ExecError::NoTemplate`].
+    pub fn execute_template(&mut self, name: &str, data: Value) -> Result<String, ExecError> {
+        self.exec.execute_nested(name, Some(data))
+    }
+
+    /// Parses `text` as a new template called `name` into a copy of the
+    /// current set (so it sees, and may add, definitions) and executes it
+    /// with `data`: Helm's `tpl`. Definitions made by `text` are visible
+    /// to functions it calls (an `include` inside it) but not afterwards.
+    ///
+    /// # Errors
+    /// The parse error or the execution error, as a [`FuncError`].
+    pub fn execute_text(
+        &mut self,
+        name: &str,
+        text: &str,
+        data: Value,
+    ) -> Result<String, FuncError> {
+        self.exec.execute_text(name, text, Some(data))
+    }
+
+    /// How many executions of template `name` are active on the call stack
+    /// (through `{{template}}` or [`execute_template`](Self::execute_template)):
+    /// what Helm's `include` recursion limit counts.
+    #[must_use]
+    pub fn active_executions(&self, name: &str) -> usize {
+        self.exec.active_executions(name)
+    }
+
+    /// The maximum output one execution may produce, for functions that
+    /// build large strings (`repeat`, `indent`) to refuse beyond it.
+    #[must_use]
+    pub fn max_output_bytes(&self) -> usize {
+        self.exec.options().max_output_bytes
+    }
+}

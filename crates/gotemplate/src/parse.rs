@@ -1,0 +1,791 @@
+//! The parser: tokens to [`Tree`]s, following Go's `text/template/parse`
+//! grammar and checks (declared variables, known functions, `break` only in
+//! `range`, one non-empty definition per name per text).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ast::{Arg, Branch, Command, Node, Number, Pipe, Tree, is_empty_tree};
+use crate::error::ParseError;
+use crate::lex::{Token, TokenKind, lex};
+
+/// Parses `text` as the template `name`; returns the top-level tree plus
+/// every `define`/`block` inside it, keyed by name.
+pub(crate) fn parse(
+    name: &str,
+    text: &str,
+    has_function: &dyn Fn(&str) -> bool,
+) -> Result<HashMap<String, Tree>, ParseError> {
+    let text: Arc<str> = Arc::from(text);
+    let mut parser = Parser {
+        tokens: lex(&text),
+        at: 0,
+        parse_name: name.to_owned(),
+        text: Arc::clone(&text),
+        vars: vec!["$".to_owned()],
+        range_depth: 0,
+        has_function,
+        trees: HashMap::new(),
+    };
+    let mut root = Vec::new();
+    loop {
+        match parser.peek().kind {
+            TokenKind::Eof => break,
+            TokenKind::LeftDelim
+                if parser.peek_at(1).kind == TokenKind::Keyword
+                    && parser.peek_at(1).text == "define" =>
+            {
+                parser.next();
+                parser.next();
+                parser.parse_definition()?;
+            }
+            TokenKind::LeftDelim
+                if parser.peek_at(1).kind == TokenKind::Space
+                    && parser.peek_at(2).kind == TokenKind::Keyword
+                    && parser.peek_at(2).text == "define" =>
+            {
+                parser.next();
+                parser.next();
+                parser.next();
+                parser.parse_definition()?;
+            }
+            _ => match parser.text_or_action()? {
+                Item::Node(node) => root.push(node),
+                Item::End(token) | Item::Else(token) => {
+                    return Err(parser.error_at(&token, format!("unexpected {}", end_name(&token))));
+                }
+            },
+        }
+    }
+    let tree = Tree {
+        name: name.to_owned(),
+        parse_name: name.to_owned(),
+        text,
+        root,
+    };
+    parser.add(tree)?;
+    Ok(parser.trees)
+}
+
+fn end_name(token: &Token) -> &'static str {
+    if token.text == "else" {
+        "{{else}}"
+    } else {
+        "{{end}}"
+    }
+}
+
+/// What `itemList` stops on: a node, or the `end`/`else` closing a list.
+enum Item {
+    Node(Node),
+    End(Token),
+    Else(Token),
+}
+
+struct Parser<'f> {
+    tokens: Vec<Token>,
+    at: usize,
+    parse_name: String,
+    text: Arc<str>,
+    vars: Vec<String>,
+    range_depth: usize,
+    has_function: &'f dyn Fn(&str) -> bool,
+    trees: HashMap<String, Tree>,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> &Token {
+        self.peek_at(0)
+    }
+
+    fn peek_at(&self, ahead: usize) -> &Token {
+        let last = self.tokens.len() - 1;
+        &self.tokens[(self.at + ahead).min(last)]
+    }
+
+    fn next(&mut self) -> Token {
+        let token = self.peek().clone();
+        if self.at < self.tokens.len() - 1 {
+            self.at += 1;
+        }
+        token
+    }
+
+    fn backup(&mut self) {
+        self.at -= 1;
+    }
+
+    fn peek_non_space(&mut self) -> Token {
+        let token = self.next_non_space();
+        self.backup();
+        token
+    }
+
+    fn next_non_space(&mut self) -> Token {
+        loop {
+            let token = self.next();
+            if token.kind != TokenKind::Space {
+                return token;
+            }
+        }
+    }
+
+    fn error_at(&self, token: &Token, message: String) -> ParseError {
+        ParseError {
+            name: self.parse_name.clone(),
+            line: token.line,
+            message,
+        }
+    }
+
+    fn unexpected(&self, token: &Token, context: &str) -> ParseError {
+        if token.kind == TokenKind::Error {
+            return self.error_at(token, token.text.clone());
+        }
+        self.error_at(token, format!("unexpected {token} in {context}"))
+    }
+
+    fn expect(&mut self, kind: &TokenKind, context: &str) -> Result<Token, ParseError> {
+        let token = self.next_non_space();
+        if &token.kind != kind {
+            return Err(self.unexpected(&token, context));
+        }
+        Ok(token)
+    }
+
+    /// Go's `add`: a second non-empty definition in the same text is an
+    /// error; an empty one never replaces a non-empty one.
+    fn add(&mut self, tree: Tree) -> Result<(), ParseError> {
+        if let Some(existing) = self.trees.get(&tree.name)
+            && !is_empty_tree(&existing.root)
+        {
+            if is_empty_tree(&tree.root) {
+                return Ok(());
+            }
+            return Err(ParseError {
+                name: self.parse_name.clone(),
+                line: 1 + self.text.matches('\n').count(),
+                message: format!(
+                    "template: multiple definition of template {}",
+                    crate::fmt::quote_go(&tree.name)
+                ),
+            });
+        }
+        self.trees.insert(tree.name.clone(), tree);
+        Ok(())
+    }
+
+    fn with_fresh_scope<T>(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        let vars = std::mem::replace(&mut self.vars, vec!["$".to_owned()]);
+        let depth = std::mem::replace(&mut self.range_depth, 0);
+        let result = body(self);
+        self.vars = vars;
+        self.range_depth = depth;
+        result
+    }
+
+    fn parse_definition(&mut self) -> Result<(), ParseError> {
+        let context = "define clause";
+        let token = self.next_non_space();
+        let name = self.template_name(&token, context)?;
+        self.expect(&TokenKind::RightDelim, context)?;
+        let root = self.with_fresh_scope(|p| match p.item_list()? {
+            (list, Item::End(_)) => Ok(list),
+            (_, Item::Else(token)) => Err(p.error_at(
+                &token,
+                format!("unexpected {} in {context}", end_name(&token)),
+            )),
+            (_, Item::Node(_)) => unreachable!("item_list stops only at end or else"),
+        })?;
+        let tree = Tree {
+            name,
+            parse_name: self.parse_name.clone(),
+            text: Arc::clone(&self.text),
+            root,
+        };
+        self.add(tree)
+    }
+
+    fn template_name(&self, token: &Token, context: &str) -> Result<String, ParseError> {
+        match token.kind {
+            TokenKind::String | TokenKind::RawString => self.unquote(token),
+            _ => Err(self.unexpected(token, context)),
+        }
+    }
+
+    fn unquote(&self, token: &Token) -> Result<String, ParseError> {
+        crate::fmt::unquote_go(&token.text)
+            .ok_or_else(|| self.error_at(token, "invalid syntax".to_owned()))
+    }
+
+    /// Parses nodes until an `{{end}}` or `{{else}}`.
+    fn item_list(&mut self) -> Result<(Vec<Node>, Item), ParseError> {
+        let mut list = Vec::new();
+        while self.peek_non_space().kind != TokenKind::Eof {
+            match self.text_or_action()? {
+                Item::Node(node) => list.push(node),
+                end => return Ok((list, end)),
+            }
+        }
+        let token = self.peek().clone();
+        Err(self.error_at(&token, "unexpected EOF".to_owned()))
+    }
+
+    fn text_or_action(&mut self) -> Result<Item, ParseError> {
+        let token = self.next_non_space();
+        match token.kind {
+            TokenKind::Text => Ok(Item::Node(Node::Text(token.text))),
+            TokenKind::LeftDelim => self.action(),
+            _ => Err(self.unexpected(&token, "input")),
+        }
+    }
+
+    fn action(&mut self) -> Result<Item, ParseError> {
+        let token = self.next_non_space();
+        if token.kind == TokenKind::Keyword {
+            match token.text.as_str() {
+                "block" => return self.block_control().map(Item::Node),
+                "break" | "continue" => return self.loop_control(&token).map(Item::Node),
+                "else" => return self.else_control(token),
+                "end" => {
+                    self.expect(&TokenKind::RightDelim, "end")?;
+                    return Ok(Item::End(token));
+                }
+                "if" => return self.if_control().map(Item::Node),
+                "range" => return self.range_control().map(Item::Node),
+                "template" => return self.template_control().map(Item::Node),
+                "with" => return self.with_control().map(Item::Node),
+                _ => {}
+            }
+        }
+        self.backup();
+        // Variables declared here persist until the enclosing "end".
+        Ok(Item::Node(Node::Action(
+            self.pipeline("command", &TokenKind::RightDelim)?,
+        )))
+    }
+
+    fn loop_control(&mut self, keyword: &Token) -> Result<Node, ParseError> {
+        let context = format!("{{{{{}}}}}", keyword.text);
+        let token = self.next_non_space();
+        if token.kind != TokenKind::RightDelim {
+            return Err(self.unexpected(&token, &context));
+        }
+        if self.range_depth == 0 {
+            return Err(self.error_at(&token, format!("{context} outside {{{{range}}}}")));
+        }
+        Ok(if keyword.text == "break" {
+            Node::Break
+        } else {
+            Node::Continue
+        })
+    }
+
+    fn else_control(&mut self, token: Token) -> Result<Item, ParseError> {
+        let peek = self.peek_non_space();
+        // "{{else if" and "{{else with" leave the keyword pending for the
+        // enclosing control to parse as a nested if/with.
+        if peek.kind == TokenKind::Keyword && (peek.text == "if" || peek.text == "with") {
+            return Ok(Item::Else(token));
+        }
+        self.expect(&TokenKind::RightDelim, "else")?;
+        Ok(Item::Else(token))
+    }
+
+    fn parse_control(&mut self, context: &str) -> Result<Branch, ParseError> {
+        let saved_vars = self.vars.len();
+        let result = self.parse_control_body(context);
+        self.vars.truncate(saved_vars);
+        result
+    }
+
+    fn parse_control_body(&mut self, context: &str) -> Result<Branch, ParseError> {
+        let pipe = self.pipeline(context, &TokenKind::RightDelim)?;
+        if context == "range" {
+            self.range_depth += 1;
+        }
+        let listed = self.item_list();
+        if context == "range" {
+            self.range_depth -= 1;
+        }
+        let (list, next) = listed?;
+        let else_list = match next {
+            Item::End(_) => None,
+            Item::Else(_) => {
+                let peek = self.peek_non_space();
+                if context == "if" && peek.kind == TokenKind::Keyword && peek.text == "if" {
+                    self.next_non_space();
+                    Some(vec![self.if_control()?])
+                } else if context == "with"
+                    && peek.kind == TokenKind::Keyword
+                    && peek.text == "with"
+                {
+                    self.next_non_space();
+                    Some(vec![self.with_control()?])
+                } else {
+                    match self.item_list()? {
+                        (list, Item::End(_)) => Some(list),
+                        (_, Item::Else(token)) => {
+                            return Err(self.error_at(
+                                &token,
+                                format!("expected end; found {}", end_name(&token)),
+                            ));
+                        }
+                        (_, Item::Node(_)) => unreachable!("item_list stops only at end or else"),
+                    }
+                }
+            }
+            Item::Node(_) => unreachable!("item_list stops only at end or else"),
+        };
+        Ok(Branch {
+            pipe,
+            list,
+            else_list,
+        })
+    }
+
+    fn if_control(&mut self) -> Result<Node, ParseError> {
+        self.parse_control("if").map(Node::If)
+    }
+
+    fn range_control(&mut self) -> Result<Node, ParseError> {
+        self.parse_control("range").map(Node::Range)
+    }
+
+    fn with_control(&mut self) -> Result<Node, ParseError> {
+        self.parse_control("with").map(Node::With)
+    }
+
+    fn template_control(&mut self) -> Result<Node, ParseError> {
+        let context = "template clause";
+        let token = self.next_non_space();
+        let name = self.template_name(&token, context)?;
+        let pipe = if self.next_non_space().kind == TokenKind::RightDelim {
+            None
+        } else {
+            self.backup();
+            Some(self.pipeline(context, &TokenKind::RightDelim)?)
+        };
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe,
+        })
+    }
+
+    fn block_control(&mut self) -> Result<Node, ParseError> {
+        let context = "block clause";
+        let token = self.next_non_space();
+        let name = self.template_name(&token, context)?;
+        let pipe = self.pipeline(context, &TokenKind::RightDelim)?;
+        let root = self.with_fresh_scope(|p| match p.item_list()? {
+            (list, Item::End(_)) => Ok(list),
+            (_, Item::Else(token)) => Err(p.error_at(
+                &token,
+                format!("unexpected {} in {context}", end_name(&token)),
+            )),
+            (_, Item::Node(_)) => unreachable!("item_list stops only at end or else"),
+        })?;
+        self.add(Tree {
+            name: name.clone(),
+            parse_name: self.parse_name.clone(),
+            text: Arc::clone(&self.text),
+            root,
+        })?;
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe: Some(pipe),
+        })
+    }
+
+    fn pipeline(&mut self, context: &str, end: &TokenKind) -> Result<Pipe, ParseError> {
+        let start = self.peek_non_space();
+        let mut pipe = Pipe {
+            pos: start.pos,
+            decl: Vec::new(),
+            is_assign: false,
+            cmds: Vec::new(),
+        };
+        self.declarations(context, &mut pipe)?;
+        loop {
+            let token = self.next_non_space();
+            match token.kind {
+                ref kind if kind == end => {
+                    self.check_pipeline(&pipe, context, &token)?;
+                    return Ok(pipe);
+                }
+                TokenKind::Bool
+                | TokenKind::Char
+                | TokenKind::Dot
+                | TokenKind::Field
+                | TokenKind::Identifier
+                | TokenKind::Number
+                | TokenKind::Nil
+                | TokenKind::RawString
+                | TokenKind::String
+                | TokenKind::Variable
+                | TokenKind::LeftParen => {
+                    self.backup();
+                    let cmd = self.command()?;
+                    pipe.cmds.push(cmd);
+                }
+                _ => return Err(self.unexpected(&token, context)),
+            }
+        }
+    }
+
+    fn declarations(&mut self, context: &str, pipe: &mut Pipe) -> Result<(), ParseError> {
+        loop {
+            let variable = self.peek_non_space();
+            if variable.kind != TokenKind::Variable {
+                return Ok(());
+            }
+            let at_variable = self.at;
+            self.next_non_space();
+            let next = self.peek_non_space();
+            match next.kind {
+                TokenKind::Assign | TokenKind::Declare => {
+                    pipe.is_assign = next.kind == TokenKind::Assign;
+                    self.next_non_space();
+                    pipe.decl.push(variable.text.clone());
+                    self.vars.push(variable.text);
+                    return Ok(());
+                }
+                TokenKind::Punct if next.text == "," => {
+                    self.next_non_space();
+                    pipe.decl.push(variable.text.clone());
+                    self.vars.push(variable.text);
+                    if context == "range" && pipe.decl.len() < 2 {
+                        let following = self.peek_non_space();
+                        if matches!(
+                            following.kind,
+                            TokenKind::Variable | TokenKind::RightDelim | TokenKind::RightParen
+                        ) {
+                            continue;
+                        }
+                        return Err(self.error_at(
+                            &following,
+                            "range can only initialize variables".to_owned(),
+                        ));
+                    }
+                    return Err(self.error_at(&next, format!("too many declarations in {context}")));
+                }
+                _ => {
+                    // Not a declaration: put the variable back for the
+                    // command to read.
+                    self.at = at_variable;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn check_pipeline(&self, pipe: &Pipe, context: &str, at: &Token) -> Result<(), ParseError> {
+        if pipe.cmds.is_empty() {
+            return Err(self.error_at(at, format!("missing value for {context}")));
+        }
+        for (i, cmd) in pipe.cmds.iter().enumerate().skip(1) {
+            if matches!(
+                cmd.args.first(),
+                Some(
+                    Arg::Bool(_) | Arg::Dot | Arg::Nil { .. } | Arg::Number(_) | Arg::String { .. }
+                )
+            ) {
+                return Err(self.error_at(
+                    at,
+                    format!("non executable command in pipeline stage {}", i + 1),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn command(&mut self) -> Result<Command, ParseError> {
+        let start = self.peek_non_space();
+        let mut cmd = Command {
+            pos: start.pos,
+            args: Vec::new(),
+        };
+        loop {
+            self.peek_non_space();
+            if let Some(operand) = self.operand()? {
+                cmd.args.push(operand);
+            }
+            let token = self.next();
+            match token.kind {
+                TokenKind::Space => {}
+                TokenKind::RightDelim | TokenKind::RightParen => {
+                    self.backup();
+                    break;
+                }
+                TokenKind::Pipe => break,
+                _ => return Err(self.unexpected(&token, "operand")),
+            }
+        }
+        if cmd.args.is_empty() {
+            return Err(self.error_at(&start, "empty command".to_owned()));
+        }
+        Ok(cmd)
+    }
+
+    fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
+        if self.peek().kind != TokenKind::Field {
+            return Ok(Some(node));
+        }
+        // Go positions a merged chain at its first chained field.
+        let chain_pos = self.peek().pos;
+        let mut fields = Vec::new();
+        while self.peek().kind == TokenKind::Field {
+            fields.push(self.next().text[1..].to_owned());
+        }
+        Ok(Some(match node {
+            Arg::Field { mut idents, .. } => {
+                idents.extend(fields);
+                Arg::Field {
+                    pos: chain_pos,
+                    idents,
+                }
+            }
+            Arg::Variable {
+                name, mut idents, ..
+            } => {
+                idents.extend(fields);
+                Arg::Variable {
+                    pos: chain_pos,
+                    name,
+                    idents,
+                }
+            }
+            Arg::Bool(_) | Arg::String { .. } | Arg::Number(_) | Arg::Nil { .. } | Arg::Dot => {
+                let token = self.peek().clone();
+                return Err(self.error_at(
+                    &token,
+                    format!(
+                        "unexpected . after term {}",
+                        crate::fmt::quote_go(&node.to_string())
+                    ),
+                ));
+            }
+            other => Arg::Chain {
+                pos: chain_pos,
+                node: Box::new(other),
+                fields,
+            },
+        }))
+    }
+
+    fn term(&mut self) -> Result<Option<Arg>, ParseError> {
+        let token = self.next_non_space();
+        let arg = match token.kind {
+            TokenKind::Identifier => {
+                if !(self.has_function)(&token.text) {
+                    return Err(self.error_at(
+                        &token,
+                        format!("function {} not defined", crate::fmt::quote_go(&token.text)),
+                    ));
+                }
+                Arg::Identifier {
+                    pos: token.pos,
+                    name: token.text,
+                }
+            }
+            TokenKind::Dot => Arg::Dot,
+            TokenKind::Nil => Arg::Nil { pos: token.pos },
+            TokenKind::Variable => {
+                let mut parts = token.text.split('.');
+                let name = parts.next().unwrap_or_default().to_owned();
+                if !self.vars.contains(&name) {
+                    return Err(self.error_at(
+                        &token,
+                        format!("undefined variable {}", crate::fmt::quote_go(&name)),
+                    ));
+                }
+                Arg::Variable {
+                    pos: token.pos,
+                    name,
+                    idents: parts.map(str::to_owned).collect(),
+                }
+            }
+            TokenKind::Field => Arg::Field {
+                pos: token.pos,
+                idents: token.text[1..].split('.').map(str::to_owned).collect(),
+            },
+            TokenKind::Bool => Arg::Bool(token.text == "true"),
+            TokenKind::Char | TokenKind::Number => Arg::Number(self.number(&token)?),
+            TokenKind::LeftParen => Arg::Pipe(Box::new(
+                self.pipeline("parenthesized pipeline", &TokenKind::RightParen)?,
+            )),
+            TokenKind::String | TokenKind::RawString => Arg::String {
+                value: self.unquote(&token)?,
+                quoted: token.text,
+            },
+            _ => {
+                self.backup();
+                return Ok(None);
+            }
+        };
+        Ok(Some(arg))
+    }
+
+    fn number(&self, token: &Token) -> Result<Number, ParseError> {
+        let text = token.text.clone();
+        if token.kind == TokenKind::Char {
+            let Some(c) = crate::fmt::unquote_char(&text) else {
+                return Err(self.error_at(token, format!("malformed character constant: {text}")));
+            };
+            let code = i64::from(u32::from(c));
+            return Ok(Number {
+                text,
+                int: Some(code),
+                #[expect(clippy::cast_precision_loss, reason = "a rune fits in f64 exactly")]
+                float: Some(code as f64),
+                is_char: true,
+            });
+        }
+        match parse_number(&text) {
+            Ok((int, float)) => Ok(Number {
+                text,
+                int,
+                float,
+                is_char: false,
+            }),
+            Err(message) => Err(self.error_at(token, message)),
+        }
+    }
+}
+
+/// Go's `NumberNode` interpretation: an integer (base prefixes, octal with
+/// a leading 0, underscores), or a float, recording both when exact.
+fn parse_number(text: &str) -> Result<(Option<i64>, Option<f64>), String> {
+    let quoted = crate::fmt::quote_go(text);
+    if let Some(int) = parse_go_int(text) {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "Go promotes the int to float64 the same way"
+        )]
+        return Ok((Some(int), Some(int as f64)));
+    }
+    let Some(float) = parse_go_float(text) else {
+        return Err(format!("illegal number syntax: {quoted}"));
+    };
+    if !text.contains(['.', 'e', 'E', 'p', 'P']) {
+        return Err(format!("integer overflow: {quoted}"));
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "checked exact below")]
+    #[expect(clippy::cast_precision_loss, reason = "checked exact below")]
+    let int = ((float as i64) as f64 == float).then_some(float as i64);
+    Ok((int, Some(float)))
+}
+
+fn parse_go_int(text: &str) -> Option<i64> {
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest.to_owned())
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest.to_owned())
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest.to_owned())
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].to_owned())
+    } else {
+        (10, lower.clone())
+    };
+    if digits.is_empty() || digits.starts_with('_') && radix == 10 || digits.ends_with('_') {
+        return None;
+    }
+    let digits = digits.replace('_', "");
+    let magnitude = u64::from_str_radix(&digits, radix).ok()?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+fn parse_go_float(text: &str) -> Option<f64> {
+    let cleaned = text.replace('_', "");
+    let lower = cleaned.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    if body.starts_with("0x") || body.contains("inf") || body.contains("nan") {
+        return None;
+    }
+    lower.parse::<f64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> String {
+        match parse("t", text, &|name| name == "f") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn parse_errors_read_like_go() {
+        assert_eq!(parse_err("{{ if }}"), "template: t:1: missing value for if");
+        assert_eq!(
+            parse_err("{{ nope }}"),
+            "template: t:1: function \"nope\" not defined"
+        );
+        assert_eq!(
+            parse_err("{{ $x }}"),
+            "template: t:1: undefined variable \"$x\""
+        );
+        assert_eq!(parse_err("{{ end }}"), "template: t:1: unexpected {{end}}");
+        assert_eq!(parse_err("\n{{ if .x }}"), "template: t:2: unexpected EOF");
+        assert_eq!(
+            parse_err("{{ break }}"),
+            "template: t:1: {{break}} outside {{range}}"
+        );
+        assert_eq!(
+            parse_err("{{ .x | 3 }}"),
+            "template: t:1: non executable command in pipeline stage 2"
+        );
+        assert_eq!(
+            parse_err("{{ 1.x }}"),
+            "template: t:1: bad number syntax: \"1.x\""
+        );
+        assert_eq!(
+            parse_err("{{ \"a\".x }}"),
+            "template: t:1: unexpected . after term \"\\\"a\\\"\""
+        );
+    }
+
+    #[test]
+    fn numbers_follow_go_syntax() {
+        assert_eq!(parse_number("0x1F"), Ok((Some(31), Some(31.0))));
+        assert_eq!(parse_number("017"), Ok((Some(15), Some(15.0))));
+        assert_eq!(parse_number("1_000"), Ok((Some(1000), Some(1000.0))));
+        assert_eq!(parse_number("1e3"), Ok((Some(1000), Some(1000.0))));
+        assert_eq!(parse_number("1.5"), Ok((None, Some(1.5))));
+        assert!(parse_number("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn definitions_are_collected() {
+        let trees = parse(
+            "t",
+            "a{{define \"x\"}}X{{end}}{{block \"y\" .}}Y{{end}}",
+            &|_| true,
+        )
+        .expect("valid template");
+        let mut names: Vec<_> = trees.keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["t", "x", "y"]);
+    }
+}

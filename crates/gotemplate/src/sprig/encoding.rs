@@ -1,0 +1,176 @@
+//! Encodings: `b64enc`, `b64dec`, `b32enc`, `b32dec`.
+//!
+//! Sprig decodes with Go's standard (padded) alphabets and returns the
+//! decoder's error text as the *result string* instead of failing, which
+//! charts have come to rely on; that is reproduced here.
+
+use crate::args::to_string;
+use crate::funcs::{Arity, FuncMap};
+use crate::value::Value;
+
+const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+pub(crate) fn register(map: &mut FuncMap) {
+    map.add("b64enc", Arity::Exact(1), |args| {
+        Ok(Value::string(base64_std(to_string(&args[0]).as_bytes())))
+    });
+    map.add("b64dec", Arity::Exact(1), |args| {
+        Ok(Value::string(
+            match base64_std_decode(&to_string(&args[0])) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(message) => message,
+            },
+        ))
+    });
+    map.add("b32enc", Arity::Exact(1), |args| {
+        Ok(Value::string(base32_std(to_string(&args[0]).as_bytes())))
+    });
+    map.add("b32dec", Arity::Exact(1), |args| {
+        Ok(Value::string(
+            match base32_std_decode(&to_string(&args[0])) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(message) => message,
+            },
+        ))
+    });
+}
+
+/// Go's `base64.StdEncoding.EncodeToString`.
+pub(crate) fn base64_std(input: &[u8]) -> String {
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(STD[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Go's `base64.StdEncoding.DecodeString`, with its error text.
+pub(crate) fn base64_std_decode(input: &str) -> Result<Vec<u8>, String> {
+    // Go skips CR and LF anywhere in the input.
+    let clean: Vec<(usize, u8)> = input
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b != b'\n' && *b != b'\r')
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    let corrupt = |at: usize| format!("illegal base64 data at input byte {at}");
+    for quad in clean.chunks(4) {
+        if quad.len() < 4 {
+            return Err(corrupt(
+                quad.last().map_or(0, |(i, _)| *i) + 1 - usize::from(quad.len() == 4),
+            ));
+        }
+        let mut n: u32 = 0;
+        let mut pad = 0;
+        for (slot, (at, byte)) in quad.iter().enumerate() {
+            let value = if *byte == b'=' && slot >= 2 {
+                pad += 1;
+                0
+            } else if pad > 0 {
+                return Err(corrupt(*at));
+            } else {
+                match STD.iter().position(|c| c == byte) {
+                    Some(v) => u32::try_from(v).unwrap_or(0),
+                    None => return Err(corrupt(*at)),
+                }
+            };
+            n = (n << 6) | value;
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    Ok(out)
+}
+
+/// Go's `base32.StdEncoding.EncodeToString`.
+pub(crate) fn base32_std(input: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in input.chunks(5) {
+        let mut buf = [0u8; 5];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        let n = buf.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        let chars = (chunk.len() * 8).div_ceil(5);
+        for i in 0..8 {
+            if i < chars {
+                out.push(char::from(BASE32[((n >> (35 - 5 * i)) & 31) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Go's `base32.StdEncoding.DecodeString`, with its error text.
+pub(crate) fn base32_std_decode(input: &str) -> Result<Vec<u8>, String> {
+    let clean: Vec<(usize, u8)> = input
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b != b'\n' && *b != b'\r')
+        .collect();
+    let mut out = Vec::new();
+    for group in clean.chunks(8) {
+        if group.len() < 8 {
+            return Err(format!(
+                "illegal base32 data at input byte {}",
+                group[0].0 + group.len()
+            ));
+        }
+        let mut n: u64 = 0;
+        let mut data_chars = 0;
+        for (at, byte) in group {
+            if *byte == b'=' {
+                n <<= 5;
+                continue;
+            }
+            if data_chars < 8 && group.iter().take(data_chars).any(|(_, b)| *b == b'=') {
+                return Err(format!("illegal base32 data at input byte {at}"));
+            }
+            let Some(v) = BASE32.iter().position(|c| c == byte) else {
+                return Err(format!("illegal base32 data at input byte {at}"));
+            };
+            n = (n << 5) | u64::try_from(v).unwrap_or(0);
+            data_chars += 1;
+        }
+        let bytes_out = data_chars * 5 / 8;
+        let be = n.to_be_bytes();
+        out.extend_from_slice(&be[3..3 + bytes_out]);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_and_reports_go_errors() {
+        assert_eq!(base64_std(b"hello"), "aGVsbG8=");
+        assert_eq!(base64_std(b""), "");
+        assert_eq!(base64_std_decode("aGVsbG8=").as_deref(), Ok(&b"hello"[..]));
+        assert_eq!(
+            base64_std_decode("a!==").unwrap_err(),
+            "illegal base64 data at input byte 1"
+        );
+    }
+
+    #[test]
+    fn base32_round_trips() {
+        assert_eq!(base32_std(b"hello"), "NBSWY3DP");
+        assert_eq!(base32_std(b"hi"), "NBUQ====");
+        assert_eq!(base32_std_decode("NBUQ====").as_deref(), Ok(&b"hi"[..]));
+    }
+}

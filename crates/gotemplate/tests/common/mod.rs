@@ -1,0 +1,65 @@
+//! Shared helpers for the integration tests: render a template with Sprig
+//! and the JSON values Helm would pass.
+
+use driftless_gotemplate::{MissingKey, Options, TemplateSet, Value};
+
+/// The data every table case renders against, shaped like Helm's values.
+pub fn data() -> Value {
+    Value::from(&serde_json::json!({
+        "Values": {
+            "big": 1000000,
+            "f": 3.5,
+            "i": 3,
+            "s": "abc",
+            "l": [1, 2, "x"],
+            "m": {"b": 2, "a": 1},
+            "nul": null,
+            "t": true,
+            "empty": "",
+            "zero": 0,
+            "nested": {"inner": {"v": "deep"}},
+        },
+        "Release": {"Name": "rel", "Namespace": "ns"},
+    }))
+}
+
+/// Renders `text` with Sprig, `missingkey=zero` like Helm, against `data()`.
+pub fn render(text: &str) -> Result<String, String> {
+    render_with(text, MissingKey::Zero)
+}
+
+/// Renders `text` with the given missing-key mode.
+pub fn render_with(text: &str, missing_key: MissingKey) -> Result<String, String> {
+    let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
+    set.set_options(Options {
+        missing_key,
+        ..Options::default()
+    });
+    set.parse("t", text).map_err(|e| e.to_string())?;
+    set.execute("t", &data()).map_err(|e| e.to_string())
+}
+
+/// Asserts every `(template, expected output)` pair; an expected value
+/// starting with `ERR:` must be a substring of the error.
+pub fn check_table(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for (template, expected) in cases {
+        let got = render(template);
+        let ok = match (expected.strip_prefix("ERR:"), &got) {
+            (Some(fragment), Err(error)) => error.contains(fragment),
+            (None, Ok(output)) => output == expected,
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!(
+                "{template}\n  expected: {expected}\n  got:      {got:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

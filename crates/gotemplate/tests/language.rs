@@ -1,0 +1,233 @@
+//! The template language: actions, pipelines, variables, control flow,
+//! definitions, printing and errors, with outputs as Go/Helm produce them.
+
+mod common;
+
+use common::check_table;
+
+#[test]
+fn printing_follows_go_fmt() {
+    check_table(&[
+        ("{{ .Values.big }}", "1e+06"),
+        ("{{ .Values.f }}|{{ .Values.i }}", "3.5|3"),
+        ("{{ .Values.m }}", "map[a:1 b:2]"),
+        ("{{ .Values.l }}", "[1 2 x]"),
+        ("{{ .Values.nul }}", "<no value>"),
+        ("{{ .Values.missing }}", "<no value>"),
+        ("{{ printf \"%s\" nil }}", "%!s(<nil>)"),
+        ("{{ print nil }}", "<nil>"),
+        ("{{ print 1 2 \"a\" 3 }}", "1 2a3"),
+        ("{{ println 1 \"a\" }}", "1 a\n"),
+        (
+            "{{ 1.5 }} {{ 1e3 }} {{ 0x10 }} {{ 'a' }} {{ -3 }}",
+            "1.5 1000 16 97 -3",
+        ),
+        ("{{ \"a\\tb\" }}|{{ `raw\\n` }}", "a\tb|raw\\n"),
+        ("{{ true }} {{ print nil }}", "true <nil>"),
+        ("{{ nil | print }}", "ERR:nil is not a command"),
+    ]);
+}
+
+#[test]
+fn trimming_and_comments() {
+    check_table(&[
+        ("a  {{- 1 -}}  b", "a1b"),
+        ("a {{/* hidden */}} b", "a  b"),
+        ("a {{- /* hidden */ -}} b", "ab"),
+        ("x\n  {{- if true }}\n  y\n  {{- end }}", "x\n  y"),
+    ]);
+}
+
+#[test]
+fn control_flow() {
+    check_table(&[
+        ("{{ if .Values.t }}y{{ else }}n{{ end }}", "y"),
+        (
+            "{{ if .Values.empty }}y{{ else if .Values.zero }}z{{ else }}n{{ end }}",
+            "n",
+        ),
+        ("{{ with .Values.nested.inner }}{{ .v }}{{ end }}", "deep"),
+        (
+            "{{ with .Values.missing }}x{{ else with .Values.s }}{{ . }}{{ end }}",
+            "abc",
+        ),
+        ("{{ range .Values.l }}[{{ . }}]{{ end }}", "[1][2][x]"),
+        (
+            "{{ range $k, $v := .Values.m }}{{ $k }}={{ $v }};{{ end }}",
+            "a=1;b=2;",
+        ),
+        ("{{ range $i, $v := .Values.l }}{{ $i }}{{ end }}", "012"),
+        (
+            "{{ range .Values.missing }}x{{ else }}none{{ end }}",
+            "none",
+        ),
+        ("{{ range 3 }}{{ . }}{{ end }}", "012"),
+        ("{{ range $i := 3 }}{{ $i }}{{ end }}", "012"),
+        (
+            "{{ range .Values.l }}{{ if eq (printf \"%T\" .) \"string\" }}{{ break }}{{ end }}{{ . }}{{ end }}",
+            "12",
+        ),
+        (
+            "{{ range .Values.l }}{{ if eq . 1.0 }}{{ continue }}{{ end }}{{ . }}{{ end }}",
+            "ERR:incompatible types for comparison",
+        ),
+        (
+            "{{ range .Values.m }}{{ if eq . 1.0 }}{{ continue }}{{ end }}{{ . }}{{ end }}",
+            "2",
+        ),
+        (
+            "{{ range $x := .Values.empty }}{{ else }}e{{ end }}",
+            "ERR:range can't iterate over ",
+        ),
+    ]);
+}
+
+#[test]
+fn variables_scope_like_go() {
+    check_table(&[
+        (
+            "{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}",
+            "2",
+        ),
+        (
+            "{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}",
+            "21",
+        ),
+        (
+            "{{ $.Release.Name }}{{ with .Values }}{{ $.Release.Name }}{{ end }}",
+            "relrel",
+        ),
+        ("{{ $v := .Values }}{{ $v.nested.inner.v }}", "deep"),
+        ("{{ (.Values.nested).inner.v }}", "deep"),
+        ("{{ if $x := .Values.s }}{{ $x }}{{ end }}", "abc"),
+    ]);
+}
+
+#[test]
+fn definitions_and_blocks() {
+    check_table(&[
+        (
+            "{{ define \"a\" }}A{{ . }}{{ end }}{{ template \"a\" 1 }}",
+            "A1",
+        ),
+        ("{{ block \"b\" . }}B{{ .Release.Name }}{{ end }}", "Brel"),
+        (
+            "{{ define \"a\" }}{{ $ }}{{ end }}{{ template \"a\" \"x\" }}",
+            "x",
+        ),
+        (
+            "{{ template \"nope\" }}",
+            "ERR:template \"nope\" not defined",
+        ),
+    ]);
+}
+
+#[test]
+fn builtins() {
+    check_table(&[
+        (
+            "{{ and 1 0 2 }}|{{ or 0 \"\" 3 }}|{{ and 1 2 }}|{{ or 0 false }}",
+            "0|3|2|false",
+        ),
+        ("{{ not 0 }}{{ not 1 }}", "truefalse"),
+        (
+            "{{ len .Values.l }}{{ len \"héllo\" }}{{ len .Values.m }}",
+            "362",
+        ),
+        (
+            "{{ index .Values.l 2 }}{{ index .Values.m \"a\" }}{{ index .Values \"nested\" \"inner\" \"v\" }}",
+            "x1deep",
+        ),
+        ("{{ index .Values.m \"zz\" }}", "<no value>"),
+        (
+            "{{ slice \"abcdef\" 1 3 }}{{ slice .Values.l 1 }}",
+            "bc[2 x]",
+        ),
+        (
+            "{{ eq 1 1 }}{{ eq \"a\" \"b\" \"a\" }}{{ ne 1 2 }}{{ eq .Values.nul nil }}",
+            "truetruetruetrue",
+        ),
+        (
+            "{{ lt 1 2 }}{{ le 2 2 }}{{ gt 3.5 .Values.f }}{{ ge \"b\" \"a\" }}",
+            "truetruefalsetrue",
+        ),
+        (
+            "{{ eq .Values.i 3 }}",
+            "ERR:incompatible types for comparison: float64 and int",
+        ),
+        (
+            "{{ eq .Values.m 1 }}",
+            "ERR:error calling eq: incompatible types for comparison: map[string]interface {} and int",
+        ),
+        (
+            "{{ eq .Values.l .Values.l }}",
+            "ERR:non-comparable type [%!s(float64=1) %!s(float64=2) x]: []interface {}",
+        ),
+        ("{{ eq .Values.missing \"x\" }}", "false"),
+        (
+            "{{ html \"<a href='x'>&\" }}",
+            "&lt;a href=&#39;x&#39;&gt;&amp;",
+        ),
+        ("{{ js \"a'b<c\" }}", "a\\'b\\u003Cc"),
+        ("{{ urlquery \"a b&c=d\" }}", "a+b%26c%3Dd"),
+        (
+            "{{ printf \"%05.1f|%-4d|%x\" 2.71928 7 \"hi\" }}",
+            "002.7|7   |6869",
+        ),
+        ("{{ \"abc\" | printf \"%s-%s\" \"x\" }}", "x-abc"),
+    ]);
+}
+
+#[test]
+fn errors_read_like_go() {
+    check_table(&[
+        (
+            "{{ .Values.nul.x }}",
+            "ERR:template: t:1:10: executing \"t\" at <.Values.nul.x>: nil pointer evaluating interface {}.x",
+        ),
+        (
+            "{{ .Values.missing.x }}",
+            "ERR:nil pointer evaluating interface {}.x",
+        ),
+        (
+            "{{ .Values.s.x }}",
+            "ERR:can't evaluate field x in type string",
+        ),
+        ("{{ len 3 }}", "ERR:error calling len: len of type int"),
+        (
+            "{{ len .Values.nul }}",
+            "ERR:error calling len: len of nil pointer",
+        ),
+        (
+            "{{ index .Values.l 5 }}",
+            "ERR:error calling index: index out of range: 5",
+        ),
+        (
+            "{{ not }}",
+            "ERR:wrong number of args for not: want 1 got 0",
+        ),
+        (
+            "{{ nope }}",
+            "ERR:template: t:1: function \"nope\" not defined",
+        ),
+        ("{{ 1 2 }}", "ERR:can't give argument to non-function 1"),
+        (
+            "{{ range 1.5 }}{{ end }}",
+            "ERR:range can't iterate over 1.5",
+        ),
+    ]);
+}
+
+#[test]
+fn missing_key_modes() {
+    use driftless_gotemplate::MissingKey;
+    assert_eq!(
+        common::render_with("{{ .Values.missing.x }}", MissingKey::Default).as_deref(),
+        Ok("<no value>")
+    );
+    let strict = common::render_with("{{ .Values.missing }}", MissingKey::Error).unwrap_err();
+    assert!(
+        strict.contains("map has no entry for key \"missing\""),
+        "{strict}"
+    );
+}
