@@ -258,10 +258,22 @@ mod tests {
     fn alias_renames_and_tags_disable() {
         let dep = Dependency {
             name: "sub".into(),
+            version: "^1.0.0".into(),
             alias: "other".into(),
             tags: vec!["extra".into()],
             ..Dependency::default()
         };
+        // Without a version the entry matches no chart (Masterminds refuses
+        // an empty constraint): the vendored chart stays under its own name.
+        let mut c = parent_with(
+            Dependency {
+                version: String::new(),
+                ..dep.clone()
+            },
+            "",
+        );
+        process(&mut c, &Map::new()).unwrap();
+        assert_eq!(c.dependencies[0].name(), "sub");
         let mut c = parent_with(dep.clone(), "");
         process(&mut c, &Map::new()).unwrap();
         assert_eq!(c.dependencies[0].name(), "other");

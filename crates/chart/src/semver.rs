@@ -113,9 +113,10 @@ pub fn satisfies(constraint: &str, version: &str) -> bool {
         return false;
     };
     let constraint = constraint.trim();
-    // Masterminds reads an empty constraint as "any version".
+    // Masterminds refuses an empty constraint, so Helm finds a dependency
+    // without a version incompatible (and keeps the vendored chart as is).
     if constraint.is_empty() {
-        return v.pre.is_empty();
+        return false;
     }
     constraint.split("||").any(|alt| match parse_terms(alt) {
         Some(terms) => terms.iter().all(|t| t.check(&v)),
@@ -302,6 +303,6 @@ mod tests {
         assert!(satisfies(">=1.0.0-0", "1.2.0-rc1"));
         assert!(satisfies("<2 || >3", "4.0.0"));
         assert!(satisfies("1.2.3", "1.2.3"));
-        assert!(satisfies("", "1.2.3"));
+        assert!(!satisfies("", "1.2.3"));
     }
 }

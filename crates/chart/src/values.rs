@@ -26,17 +26,21 @@ pub struct ValueSources {
     pub set: Vec<String>,
     /// `--set-string` arguments.
     pub set_string: Vec<String>,
-    /// `--set-file` arguments with the contents each named file holds:
-    /// the caller reads files, never this crate.
-    pub set_file: Vec<(String, Vec<(String, String)>)>,
+    /// `--set-file` arguments (`key=path`).
+    pub set_file: Vec<String>,
 }
 
 impl ValueSources {
-    /// Merges every source into one values map as `helm template` does.
+    /// Merges every source into one values map as `helm template` does;
+    /// `read_file` reads the files `--set-file` names (the caller decides
+    /// what may be read, never a chart).
     ///
     /// # Errors
     /// A values file that is not YAML, or a malformed `--set*` argument.
-    pub fn merge(&self) -> Result<Map, ChartError> {
+    pub fn merge(
+        &self,
+        read_file: &mut dyn FnMut(&str) -> Result<String, String>,
+    ) -> Result<Map, ChartError> {
         let mut base = Map::new();
         for (name, text) in &self.files {
             let current = load_values(text).map_err(|message| ChartError::Values {
@@ -66,15 +70,8 @@ impl ValueSources {
             crate::strvals::parse_set_string(arg, &mut base)
                 .map_err(|e| set_error("--set-string", arg, &e))?;
         }
-        for (arg, contents) in &self.set_file {
-            let mut read = |name: &str| {
-                contents
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, text)| text.clone())
-                    .ok_or_else(|| format!("open {name}: no such file or directory"))
-            };
-            crate::strvals::parse_set_file(arg, &mut base, &mut read)
+        for arg in &self.set_file {
+            crate::strvals::parse_set_file(arg, &mut base, read_file)
                 .map_err(|e| set_error("--set-file", arg, &e))?;
         }
         Ok(base)
