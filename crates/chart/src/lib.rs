@@ -28,6 +28,7 @@ pub mod ignore;
 pub mod loader;
 pub mod manifests;
 pub mod render;
+pub mod schema;
 pub mod semver;
 pub mod strvals;
 pub mod toml;

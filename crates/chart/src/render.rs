@@ -138,6 +138,7 @@ pub fn render(
         )));
     }
     let values = crate::values::coalesce_values(&chart, user)?;
+    crate::schema::validate(&chart, &values)?;
 
     let release = release_value(options);
     let caps_value = Value::object(caps);
