@@ -81,7 +81,16 @@ pub fn to_i64(value: &Value) -> i64 {
 }
 
 fn parse_cast_int(s: &str) -> Option<i64> {
-    let s = s.trim_start_matches('+');
+    // cast trims a zero fraction ("10.0") before parsing.
+    let s = match s.split_once('.') {
+        Some((whole, fraction))
+            if !whole.is_empty() && !fraction.is_empty() && fraction.bytes().all(|b| b == b'0') =>
+        {
+            whole
+        }
+        _ => s,
+    };
+    let s = s.strip_prefix('+').unwrap_or(s);
     let (negative, body) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s),
@@ -114,7 +123,7 @@ pub fn to_f64(value: &Value) -> f64 {
         Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::String(s) => s.trim().parse().unwrap_or(0.0),
+        Value::String(s) => s.parse().unwrap_or(0.0),
         _ => 0.0,
     }
 }

@@ -122,9 +122,7 @@ fn length(item: &Value) -> FuncResult {
         Value::List(l) => l.len(),
         Value::Map(m) => m.len(),
         Value::Nil => {
-            return Err(FuncError::new(
-                "len of nil pointer",
-            ));
+            return Err(FuncError::new("len of nil pointer"));
         }
         other => return Err(FuncError::new(format!("len of type {}", other.type_name()))),
     };

@@ -80,9 +80,8 @@ impl FuncError {
     #[must_use]
     pub fn wrong_type(expected: &str, got: &crate::Value) -> Self {
         let got = match got {
-            crate::Value::Nil => {
-                return Self::argument(format!("invalid value; expected {expected}"));
-            }
+            // A nil map entry reaches Go's check as an empty interface.
+            crate::Value::Nil => "interface {}".to_owned(),
             other => other.type_name(),
         };
         Self::argument(format!(

@@ -139,10 +139,7 @@ fn builtins() {
             "x1deep",
         ),
         ("{{ index .Values.m \"zz\" }}", "<no value>"),
-        (
-            "{{ slice \"abcdef\" 1 3 }}{{ slice .Values.l 1 }}",
-            "bc[2 x]",
-        ),
+        ("{{ slice .Values.l 1 }}", "[2 x]"),
         (
             "{{ eq 1 1 }}{{ eq \"a\" \"b\" \"a\" }}{{ ne 1 2 }}{{ eq .Values.nul nil }}",
             "truetruetruetrue",
@@ -229,5 +226,19 @@ fn missing_key_modes() {
     assert!(
         strict.contains("map has no entry for key \"missing\""),
         "{strict}"
+    );
+}
+
+#[test]
+fn go_builtins_without_sprig() {
+    use driftless_gotemplate::{TemplateSet, Value};
+    let mut set = TemplateSet::new();
+    set.parse("t", "{{ slice \"abcdef\" 1 3 }}|{{ slice \"abc\" 1 }}|{{ index \"abc\" 0 }}|{{ slice (index . 0) 0 1 }}")
+        .expect("parses");
+    let data = Value::list(vec![Value::list(vec![Value::Int(7), Value::Int(8)])]);
+    assert_eq!(set.execute("t", &data).as_deref(), Ok("bc|bc|97|[7]"));
+    assert!(
+        set.parse("u", "{{ upper . }}").is_err(),
+        "sprig functions are not builtins"
     );
 }

@@ -57,40 +57,70 @@ pub(crate) fn base64_std(input: &[u8]) -> String {
     out
 }
 
-/// Go's `base64.StdEncoding.DecodeString`, with its error text.
+/// Go's `base64.StdEncoding.DecodeString`, with its error text: the
+/// offset reported is the offending byte, or the start of an incomplete
+/// final quantum; CR and LF are skipped anywhere.
 pub(crate) fn base64_std_decode(input: &str) -> Result<Vec<u8>, String> {
-    // Go skips CR and LF anywhere in the input.
-    let clean: Vec<(usize, u8)> = input
-        .bytes()
-        .enumerate()
-        .filter(|(_, b)| *b != b'\n' && *b != b'\r')
-        .collect();
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    let src = input.as_bytes();
     let corrupt = |at: usize| format!("illegal base64 data at input byte {at}");
-    for quad in clean.chunks(4) {
-        if quad.len() < 4 {
-            return Err(corrupt(
-                quad.last().map_or(0, |(i, _)| *i) + 1 - usize::from(quad.len() == 4),
-            ));
-        }
-        let mut n: u32 = 0;
-        let mut pad = 0;
-        for (slot, (at, byte)) in quad.iter().enumerate() {
-            let value = if *byte == b'=' && slot >= 2 {
-                pad += 1;
-                0
-            } else if pad > 0 {
-                return Err(corrupt(*at));
-            } else {
-                match STD.iter().position(|c| c == byte) {
-                    Some(v) => u32::try_from(v).unwrap_or(0),
-                    None => return Err(corrupt(*at)),
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0;
+    while si < src.len() {
+        let mut quantum = [0u8; 4];
+        let mut filled = 0;
+        let mut padded = false;
+        while filled < 4 {
+            if si == src.len() {
+                if filled == 0 {
+                    return Ok(out);
                 }
-            };
-            n = (n << 6) | value;
+                return Err(corrupt(si - filled));
+            }
+            let byte = src[si];
+            si += 1;
+            if byte == b'\n' || byte == b'\r' {
+                continue;
+            }
+            if let Some(value) = STD.iter().position(|c| *c == byte) {
+                quantum[filled] = u8::try_from(value).unwrap_or(0);
+                filled += 1;
+                continue;
+            }
+            if byte != b'=' {
+                return Err(corrupt(si - 1));
+            }
+            // Padding: "=" after two or three data characters.
+            match filled {
+                0 | 1 => return Err(corrupt(si - 1)),
+                2 => {
+                    while si < src.len() && (src[si] == b'\n' || src[si] == b'\r') {
+                        si += 1;
+                    }
+                    if si == src.len() {
+                        return Err(corrupt(src.len()));
+                    }
+                    if src[si] != b'=' {
+                        return Err(corrupt(si - 1));
+                    }
+                    si += 1;
+                }
+                _ => {}
+            }
+            while si < src.len() && (src[si] == b'\n' || src[si] == b'\r') {
+                si += 1;
+            }
+            if si < src.len() {
+                return Err(corrupt(si));
+            }
+            padded = true;
+            break;
         }
+        let n = quantum
+            .iter()
+            .fold(0u32, |acc, v| (acc << 6) | u32::from(*v));
         let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..4 - pad]);
+        let keep = if padded { filled - 1 } else { 3 };
+        out.extend_from_slice(&bytes[1..=keep]);
     }
     Ok(out)
 }

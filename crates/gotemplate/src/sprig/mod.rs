@@ -1,7 +1,21 @@
 //! The Sprig v3 text function map, as Helm exposes it (without `env` and
 //! `expandenv`), split by area.
 
+mod defaults;
+mod dicts;
 pub(crate) mod encoding;
+mod hashes;
+pub mod json;
+mod lists;
+mod math;
+pub mod paths;
+mod random;
+mod reflection;
+pub mod regex;
+mod strings;
+
+pub use defaults::is_empty;
+pub use dicts::{deep_copy, merge_into};
 
 use crate::funcs::FuncMap;
 
@@ -9,6 +23,16 @@ use crate::funcs::FuncMap;
 #[must_use]
 pub fn functions() -> FuncMap {
     let mut map = FuncMap::new();
+    strings::register(&mut map);
+    lists::register(&mut map);
+    dicts::register(&mut map);
+    defaults::register(&mut map);
+    math::register(&mut map);
+    reflection::register(&mut map);
+    regex::register(&mut map);
+    paths::register(&mut map);
     encoding::register(&mut map);
+    random::register(&mut map);
+    hashes::register(&mut map);
     map
 }

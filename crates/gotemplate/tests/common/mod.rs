@@ -6,6 +6,8 @@ use driftless_gotemplate::{MissingKey, Options, TemplateSet, Value};
 /// The data every table case renders against, shaped like Helm's values.
 pub fn data() -> Value {
     Value::from(&serde_json::json!({
+        // As Helm passes them: values.yaml's `nul: null` key is dropped by
+        // Helm's coalescing, so `.Values.nul` is simply missing.
         "Values": {
             "big": 1000000,
             "f": 3.5,
@@ -13,7 +15,6 @@ pub fn data() -> Value {
             "s": "abc",
             "l": [1, 2, "x"],
             "m": {"b": 2, "a": 1},
-            "nul": null,
             "t": true,
             "empty": "",
             "zero": 0,
@@ -29,6 +30,7 @@ pub fn render(text: &str) -> Result<String, String> {
 }
 
 /// Renders `text` with the given missing-key mode.
+#[allow(dead_code, reason = "not every test file uses every helper")]
 pub fn render_with(text: &str, missing_key: MissingKey) -> Result<String, String> {
     let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
     set.set_options(Options {
@@ -41,10 +43,27 @@ pub fn render_with(text: &str, missing_key: MissingKey) -> Result<String, String
 
 /// Asserts every `(template, expected output)` pair; an expected value
 /// starting with `ERR:` must be a substring of the error.
+#[allow(dead_code, reason = "not every test file uses every helper")]
 pub fn check_table(cases: &[(&str, &str)]) {
+    check(cases, false);
+}
+
+/// As [`check_table`], with Helm's replacement of `<no value>` by "".
+#[allow(dead_code, reason = "not every test file uses every helper")]
+pub fn check_helm_table(cases: &[(&str, &str)]) {
+    check(cases, true);
+}
+
+fn check(cases: &[(&str, &str)], like_helm: bool) {
     let mut failures = Vec::new();
     for (template, expected) in cases {
-        let got = render(template);
+        let got = render(template).map(|out| {
+            if like_helm {
+                out.replace("<no value>", "")
+            } else {
+                out
+            }
+        });
         let ok = match (expected.strip_prefix("ERR:"), &got) {
             (Some(fragment), Err(error)) => error.contains(fragment),
             (None, Ok(output)) => output == expected,

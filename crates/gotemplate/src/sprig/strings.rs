@@ -1,0 +1,509 @@
+//! String functions: trimming, case, substrings, quoting, indentation,
+//! splitting and joining, `wrap`/`abbrev`/`initials` (Masterminds/goutils
+//! semantics), and the random-string functions.
+//!
+//! Parameters Sprig declares as Go `string` or `int` are checked the way
+//! Go's reflection does (`trunc .Values.n "x"` with a float fails), those
+//! it declares `interface{}` are converted with [`to_string`].
+
+use std::collections::BTreeMap;
+
+use crate::args::{int, string, to_string};
+use crate::error::FuncError;
+use crate::funcs::{Arity, FuncMap, FuncResult};
+use crate::value::{ListKind, Map, Value};
+
+fn s(v: impl Into<std::sync::Arc<str>>) -> FuncResult {
+    Ok(Value::String(v.into()))
+}
+
+fn usize_of(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// Byte-slices `text` like Go's `s[a:b]`; a cut inside a character keeps
+/// the valid part (Go would keep raw bytes, which text output cannot).
+fn byte_slice(text: &str, from: usize, to: usize) -> String {
+    String::from_utf8_lossy(&text.as_bytes()[from.min(text.len())..to.min(text.len())]).into_owned()
+}
+
+pub(crate) fn register(map: &mut FuncMap) {
+    map.add("trim", Arity::Exact(1), |a| {
+        s(string(&a[0])?.trim_matches(char::is_whitespace))
+    });
+    map.add("upper", Arity::Exact(1), |a| {
+        s(string(&a[0])?.to_uppercase())
+    });
+    map.add("lower", Arity::Exact(1), |a| {
+        s(string(&a[0])?.to_lowercase())
+    });
+    map.add("title", Arity::Exact(1), |a| s(title(string(&a[0])?)));
+    map.add("untitle", Arity::Exact(1), |a| {
+        let text = string(&a[0])?;
+        let mut chars = text.chars();
+        s(match chars.next() {
+            Some(first) => first.to_lowercase().chain(chars).collect::<String>(),
+            None => String::new(),
+        })
+    });
+    map.add("substr", Arity::Exact(3), |a| {
+        let (start, end, text) = (int(&a[0])?, int(&a[1])?, string(&a[2])?);
+        substring(start, end, text).map(Value::string)
+    });
+    map.add("repeat", Arity::Exact(2), |a| {
+        let (count, text) = (int(&a[0])?, string(&a[1])?);
+        if count < 0 {
+            return Err(FuncError::new("strings: negative Repeat count"));
+        }
+        let total = usize_of(count).checked_mul(text.len());
+        match total {
+            Some(total) if total <= MAX_BUILT_STRING => s(text.repeat(usize_of(count))),
+            _ => Err(FuncError::new(format!(
+                "repeat would build more than {MAX_BUILT_STRING} bytes"
+            ))),
+        }
+    });
+    for name in ["trimall", "trimAll"] {
+        map.add(name, Arity::Exact(2), |a| {
+            let cutset: Vec<char> = string(&a[0])?.chars().collect();
+            s(string(&a[1])?.trim_matches(cutset.as_slice()))
+        });
+    }
+    map.add("trimSuffix", Arity::Exact(2), |a| {
+        let (suffix, text) = (string(&a[0])?, string(&a[1])?);
+        s(text.strip_suffix(suffix).unwrap_or(text))
+    });
+    map.add("trimPrefix", Arity::Exact(2), |a| {
+        let (prefix, text) = (string(&a[0])?, string(&a[1])?);
+        s(text.strip_prefix(prefix).unwrap_or(text))
+    });
+    map.add("nospace", Arity::Exact(1), |a| {
+        s(string(&a[0])?
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>())
+    });
+    map.add("initials", Arity::Exact(1), |a| s(initials(string(&a[0])?)));
+    map.add("swapcase", Arity::Exact(1), |a| s(swapcase(string(&a[0])?)));
+    map.add("wrap", Arity::Exact(2), |a| {
+        s(wrap(string(&a[1])?, int(&a[0])?, "\n", false))
+    });
+    map.add("wrapWith", Arity::Exact(3), |a| {
+        s(wrap(string(&a[2])?, int(&a[0])?, string(&a[1])?, true))
+    });
+    map.add("contains", Arity::Exact(2), |a| {
+        Ok(Value::Bool(string(&a[1])?.contains(string(&a[0])?)))
+    });
+    map.add("hasPrefix", Arity::Exact(2), |a| {
+        Ok(Value::Bool(string(&a[1])?.starts_with(string(&a[0])?)))
+    });
+    map.add("hasSuffix", Arity::Exact(2), |a| {
+        Ok(Value::Bool(string(&a[1])?.ends_with(string(&a[0])?)))
+    });
+    map.add("quote", Arity::AtLeast(0), |a| {
+        let quoted: Vec<String> = a
+            .iter()
+            .filter(|v| !matches!(v, Value::Nil))
+            .map(|v| crate::fmt::quote_go(&to_string(v)))
+            .collect();
+        s(quoted.join(" "))
+    });
+    map.add("squote", Arity::AtLeast(0), |a| {
+        let quoted: Vec<String> = a
+            .iter()
+            .filter(|v| !matches!(v, Value::Nil))
+            .map(|v| format!("'{}'", crate::fmt::format_value(v)))
+            .collect();
+        s(quoted.join(" "))
+    });
+    map.add("cat", Arity::AtLeast(0), |a| {
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| !matches!(v, Value::Nil))
+            .map(crate::fmt::format_value)
+            .collect();
+        s(parts.join(" "))
+    });
+    map.add("indent", Arity::Exact(2), |a| {
+        indent(int(&a[0])?, string(&a[1])?).map(Value::string)
+    });
+    map.add("nindent", Arity::Exact(2), |a| {
+        indent(int(&a[0])?, string(&a[1])?).map(|text| Value::string(format!("\n{text}")))
+    });
+    map.add("replace", Arity::Exact(3), |a| {
+        let (old, new, text) = (string(&a[0])?, string(&a[1])?, string(&a[2])?);
+        s(go_replace_all(text, old, new))
+    });
+    map.add("plural", Arity::Exact(3), |a| {
+        let (one, many, count) = (string(&a[0])?, string(&a[1])?, int(&a[2])?);
+        s(if count == 1 { one } else { many })
+    });
+    map.add("toString", Arity::Exact(1), |a| s(to_string(&a[0])));
+    map.add("trunc", Arity::Exact(2), |a| {
+        let (count, text) = (int(&a[0])?, string(&a[1])?);
+        let len = i64::try_from(text.len()).unwrap_or(i64::MAX);
+        s(if count < 0 && len + count > 0 {
+            byte_slice(text, usize_of(len + count), text.len())
+        } else if count >= 0 && len > count {
+            byte_slice(text, 0, usize_of(count))
+        } else {
+            text.to_owned()
+        })
+    });
+    map.add("abbrev", Arity::Exact(2), |a| {
+        let (width, text) = (int(&a[0])?, string(&a[1])?);
+        s(if width < 4 {
+            text.to_owned()
+        } else {
+            abbreviate(text, 0, width)
+        })
+    });
+    map.add("abbrevboth", Arity::Exact(3), |a| {
+        let (left, right, text) = (int(&a[0])?, int(&a[1])?, string(&a[2])?);
+        s(if right < 4 || left > 0 && right < 7 {
+            text.to_owned()
+        } else {
+            abbreviate(text, left, right)
+        })
+    });
+    map.add("split", Arity::Exact(2), |a| {
+        let (sep, text) = (string(&a[0])?, string(&a[1])?);
+        Ok(indexed_parts(go_split(text, sep, -1)))
+    });
+    map.add("splitn", Arity::Exact(3), |a| {
+        let (sep, n, text) = (string(&a[0])?, int(&a[1])?, string(&a[2])?);
+        Ok(indexed_parts(go_split(text, sep, n)))
+    });
+    map.add("splitList", Arity::Exact(2), |a| {
+        let (sep, text) = (string(&a[0])?, string(&a[1])?);
+        Ok(Value::string_list(go_split(text, sep, -1)))
+    });
+    map.add("toStrings", Arity::Exact(1), |a| {
+        Ok(Value::string_list(str_slice(&a[0])))
+    });
+    map.add("join", Arity::Exact(2), |a| {
+        let sep = string(&a[0])?;
+        s(str_slice(&a[1]).join(sep))
+    });
+    map.add("sortAlpha", Arity::Exact(1), |a| {
+        let mut items = match &a[0] {
+            Value::List(_) | Value::Bytes(_) => str_slice(&a[0]),
+            other => vec![to_string(other)],
+        };
+        items.sort();
+        Ok(Value::string_list(items))
+    });
+    map.add("atoi", Arity::Exact(1), |a| {
+        let text = string(&a[0])?;
+        Ok(Value::Int(parse_atoi(text).unwrap_or(0)))
+    });
+}
+
+/// The longest string `repeat` and friends may build (Go has no bound;
+/// a hostile template must fail instead of exhausting memory).
+pub(crate) const MAX_BUILT_STRING: usize = 64 * 1024 * 1024;
+
+/// Go's `strconv.Atoi`: optional sign, decimal digits only.
+fn parse_atoi(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn indent(spaces: i64, text: &str) -> Result<String, FuncError> {
+    let pad = " ".repeat(usize_of(spaces));
+    let lines = text.matches('\n').count() + 1;
+    if lines.saturating_mul(pad.len()).saturating_add(text.len()) > MAX_BUILT_STRING {
+        return Err(FuncError::new(format!(
+            "indent would build more than {MAX_BUILT_STRING} bytes"
+        )));
+    }
+    Ok(format!("{pad}{}", text.replace('\n', &format!("\n{pad}"))))
+}
+
+/// Sprig's `substr`: `s[:end]` for a negative start, `s[start:]` for a
+/// negative or too large end, else `s[start:end]`; out-of-range slices
+/// panic in Go, reported here as Go's runtime error.
+fn substring(start: i64, end: i64, text: &str) -> Result<String, FuncError> {
+    let len = text.len();
+    let out_of_range = |a: i64, b: i64| {
+        FuncError::new(format!(
+            "runtime error: slice bounds out of range [{a}:{b}]"
+        ))
+    };
+    if start < 0 {
+        if end < 0 || usize_of(end) > len {
+            return Err(FuncError::new(format!(
+                "runtime error: slice bounds out of range [:{end}] with length {len}"
+            )));
+        }
+        return Ok(byte_slice(text, 0, usize_of(end)));
+    }
+    if end < 0 || usize_of(end) > len {
+        if usize_of(start) > len {
+            return Err(FuncError::new(format!(
+                "runtime error: slice bounds out of range [{start}:{len}]"
+            )));
+        }
+        return Ok(byte_slice(text, usize_of(start), len));
+    }
+    if start > end {
+        return Err(out_of_range(start, end));
+    }
+    Ok(byte_slice(text, usize_of(start), usize_of(end)))
+}
+
+/// Go's `strings.Replace(s, old, new, -1)`: an empty `old` inserts `new`
+/// around every character.
+pub(crate) fn go_replace_all(text: &str, old: &str, new: &str) -> String {
+    if !old.is_empty() {
+        return text.replace(old, new);
+    }
+    let mut out = String::from(new);
+    for c in text.chars() {
+        out.push(c);
+        out.push_str(new);
+    }
+    out
+}
+
+/// Go's `strings.SplitN(s, sep, n)` (`n` < 0: all parts); an empty `sep`
+/// splits into characters.
+pub(crate) fn go_split(text: &str, sep: &str, n: i64) -> Vec<String> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if sep.is_empty() {
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        if n > 0 && chars.len() > usize_of(n) {
+            let keep = usize_of(n) - 1;
+            let mut parts: Vec<String> = chars[..keep].to_vec();
+            parts.push(chars[keep..].concat());
+            return parts;
+        }
+        return chars;
+    }
+    if n < 0 {
+        return text.split(sep).map(str::to_owned).collect();
+    }
+    text.splitn(usize_of(n), sep).map(str::to_owned).collect()
+}
+
+/// Sprig's `split` result: `map[string]string` keyed `_0`, `_1`...
+fn indexed_parts(parts: Vec<String>) -> Value {
+    let entries: BTreeMap<String, Value> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| (format!("_{i}"), Value::string(part)))
+        .collect();
+    Value::Map(Map::from_string_entries(entries))
+}
+
+/// Sprig's `strslice`: a list's non-nil elements as strings; nil is an
+/// empty list; anything else a one-element list.
+pub(crate) fn str_slice(value: &Value) -> Vec<String> {
+    match value {
+        Value::List(list) if list.kind() == ListKind::String => {
+            list.items().iter().map(to_string).collect()
+        }
+        Value::List(list) => list
+            .items()
+            .iter()
+            .filter(|v| !matches!(v, Value::Nil))
+            .map(to_string)
+            .collect(),
+        Value::Bytes(bytes) => bytes.iter().map(ToString::to_string).collect(),
+        Value::Nil => Vec::new(),
+        other => vec![to_string(other)],
+    }
+}
+
+/// Go's deprecated `strings.Title`: upper-case (title-case) the first
+/// letter of each word, words separated by anything but letters, digits,
+/// `_` and non-ASCII non-space characters.
+fn title(text: &str) -> String {
+    let is_separator = |c: char| {
+        if c.is_ascii() {
+            return !(c.is_ascii_alphanumeric() || c == '_');
+        }
+        c.is_whitespace()
+    };
+    let mut previous = ' ';
+    text.chars()
+        .map(|c| {
+            let mapped = if is_separator(previous) {
+                title_case(c)
+            } else {
+                c.to_string()
+            };
+            previous = c;
+            mapped
+        })
+        .collect()
+}
+
+fn title_case(c: char) -> String {
+    // Title case differs from upper case only for a few digraphs.
+    match c {
+        'ǆ' | 'ǅ' | 'Ǆ' => "ǅ".to_owned(),
+        'ǉ' | 'ǈ' | 'Ǉ' => "ǈ".to_owned(),
+        'ǌ' | 'ǋ' | 'Ǌ' => "ǋ".to_owned(),
+        'ǳ' | 'ǲ' | 'Ǳ' => "ǲ".to_owned(),
+        c => {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) => u.to_string(),
+                _ => c.to_string(),
+            }
+        }
+    }
+}
+
+/// goutils' `Initials`: the first byte of each whitespace-separated word.
+fn initials(text: &str) -> String {
+    let mut out = String::new();
+    let mut last_was_gap = true;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            last_was_gap = true;
+        } else if last_was_gap {
+            out.push(c);
+            last_was_gap = false;
+        }
+    }
+    out
+}
+
+/// goutils' `SwapCase`: upper to lower, lower to upper (title case after
+/// whitespace).
+fn swapcase(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_space = false;
+    for c in text.chars() {
+        let mapped: String = if c.is_uppercase() {
+            c.to_lowercase().collect()
+        } else if c.is_lowercase() {
+            if after_space {
+                title_case(c)
+            } else {
+                c.to_uppercase().collect()
+            }
+        } else {
+            c.to_string()
+        };
+        after_space = mapped.chars().last().is_some_and(char::is_whitespace);
+        out.push_str(&mapped);
+    }
+    out
+}
+
+/// goutils' `WrapCustom` (a port of commons-lang `WordUtils.wrap`),
+/// working on bytes as Go does.
+fn wrap(text: &str, width: i64, newline: &str, wrap_long_words: bool) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let width = usize_of(width.max(1));
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    let mut offset = 0;
+    let mut out = String::new();
+    while len - offset > width {
+        if bytes[offset] == b' ' {
+            offset += 1;
+            continue;
+        }
+        let end = (width + offset + 1).min(len);
+        let space = bytes[offset..end].iter().rposition(|&b| b == b' ');
+        if let Some(space) = space.map(|i| i + offset) {
+            out.push_str(&byte_slice(text, offset, space));
+            out.push_str(newline);
+            offset = space + 1;
+        } else if wrap_long_words {
+            out.push_str(&byte_slice(text, offset, width + offset));
+            out.push_str(newline);
+            offset += width;
+        } else {
+            let end = width + offset;
+            match bytes[end..].iter().position(|&b| b == b' ') {
+                None => {
+                    out.push_str(&byte_slice(text, offset, len));
+                    offset = len;
+                }
+                Some(index) => {
+                    let space = index + end;
+                    out.push_str(&byte_slice(text, offset, space));
+                    out.push_str(newline);
+                    offset = space + 1;
+                }
+            }
+        }
+    }
+    out.push_str(&byte_slice(text, offset, len));
+    out
+}
+
+/// goutils' `AbbreviateFull(s, offset, width)`.
+fn abbreviate(text: &str, offset: i64, width: i64) -> String {
+    let len = i64::try_from(text.len()).unwrap_or(i64::MAX);
+    if text.is_empty() || width < 4 {
+        return String::new();
+    }
+    if len <= width {
+        return text.to_owned();
+    }
+    let mut offset = offset.min(len);
+    if len - offset < width - 3 {
+        offset = len - (width - 3);
+    }
+    if offset <= 4 {
+        return format!("{}...", byte_slice(text, 0, usize_of(width - 3)));
+    }
+    if width < 7 {
+        return String::new();
+    }
+    if offset + width - 3 < len {
+        let rest = byte_slice(text, usize_of(offset), text.len());
+        return format!("...{}", abbreviate(&rest, 0, width - 3));
+    }
+    format!(
+        "...{}",
+        byte_slice(text, usize_of(len - (width - 3)), text.len())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goutils_ports() {
+        assert_eq!(
+            wrap("Hello world, this is a test", 10, "\n", false),
+            "Hello\nworld,\nthis is a\ntest"
+        );
+        assert_eq!(
+            wrap("abcdefghijkl mn", 5, "\n", true),
+            "abcde\nfghij\nkl mn"
+        );
+        assert_eq!(
+            abbreviate("Now is the time for all good men", 0, 10),
+            "Now is ..."
+        );
+        assert_eq!(abbreviate("abcdefghijklmno", 5, 10), "...fghi...");
+        assert_eq!(initials("First Try"), "FT");
+        assert_eq!(swapcase("This Is A.test"), "tHIS iS a.TEST");
+        assert_eq!(title("hello wOrld-foo_bar"), "Hello WOrld-Foo_bar");
+    }
+
+    #[test]
+    fn go_strings_helpers() {
+        assert_eq!(go_split("a,b,c", ",", 2), ["a", "b,c"]);
+        assert_eq!(go_split("abc", "", -1), ["a", "b", "c"]);
+        assert_eq!(go_replace_all("ab", "", "-"), "-a-b-");
+        assert_eq!(parse_atoi("12"), Some(12));
+        assert_eq!(parse_atoi("1.5"), None);
+    }
+}
