@@ -177,6 +177,13 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
         |ctx: &mut Context<'_, '_>, mut args| {
             let data = args.pop().unwrap_or(Value::Nil);
             let text = string_arg("tpl", &args, 0)?.to_string();
+            // Go executes the freshly parsed tree even when it is empty, while
+            // the set keeps an outer `tpl`'s non-empty "gotpl"; executing by name
+            // would run the outer text again (endless recursion). Blank text
+            // renders as itself.
+            if text.trim().is_empty() {
+                return Ok(Value::from(text));
+            }
             let out = ctx.execute_text(TPL_NAME, &text, data).map_err(|e| {
                 let mut wrapped = FuncError::new(format!(
                     "error during tpl function execution for {text:?}: {}",
@@ -242,6 +249,63 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
         Ok(to_engine(&found))
     });
     funcs.add("getHostByName", Arity::Exact(1), |_| Ok(Value::from("")));
+    register_semver_fallbacks(funcs);
+}
+
+/// Sprig's `semverCompare` and `semver`, from this crate's Masterminds
+/// reading, registered only while the engine's Sprig lacks them.
+fn register_semver_fallbacks(funcs: &mut FuncMap) {
+    if !funcs.contains("semverCompare") {
+        funcs.add("semverCompare", Arity::Exact(2), |args| {
+            let constraint = string_arg("semverCompare", &args, 0)?;
+            let version = string_arg("semverCompare", &args, 1)?;
+            crate::semver::compare(constraint, version)
+                .map(Value::Bool)
+                .map_err(FuncError::new)
+        });
+    }
+    if !funcs.contains("semver") {
+        funcs.add("semver", Arity::Exact(1), |args| {
+            let text = string_arg("semver", &args, 0)?;
+            crate::semver::Version::parse(text)
+                .map(|v| Value::object(SemverObject(v)))
+                .ok_or_else(|| FuncError::new("Invalid Semantic Version"))
+        });
+    }
+}
+
+/// A `*semver.Version` as templates see it.
+#[derive(Debug)]
+struct SemverObject(crate::semver::Version);
+
+impl driftless_gotemplate::Object for SemverObject {
+    fn type_name(&self) -> String {
+        "*semver.Version".into()
+    }
+    fn call_method(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        let (major, minor, patch) = self.0.numbers();
+        let number = |n: u64| Value::Int64(i64::try_from(n).unwrap_or(i64::MAX));
+        Some(Ok(match name {
+            "Major" => number(major),
+            "Minor" => number(minor),
+            "Patch" => number(patch),
+            "Prerelease" => Value::string(self.0.prerelease()),
+            "String" => Value::string(self.format()),
+            _ => return None,
+        }))
+    }
+    fn format(&self) -> String {
+        let (major, minor, patch) = self.0.numbers();
+        let pre = self.0.prerelease();
+        if pre.is_empty() {
+            format!("{major}.{minor}.{patch}")
+        } else {
+            format!("{major}.{minor}.{patch}-{pre}")
+        }
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 #[cfg(test)]

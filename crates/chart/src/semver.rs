@@ -55,6 +55,18 @@ impl Version {
         })
     }
 
+    /// Major, minor and patch numbers.
+    #[must_use]
+    pub fn numbers(&self) -> (u64, u64, u64) {
+        (self.major, self.minor, self.patch)
+    }
+
+    /// The pre-release part (empty when none).
+    #[must_use]
+    pub fn prerelease(&self) -> &str {
+        &self.pre
+    }
+
     fn compare(&self, other: &Version) -> Ordering {
         (self.major, self.minor, self.patch)
             .cmp(&(other.major, other.minor, other.patch))
@@ -103,6 +115,21 @@ struct Term {
     version: Version,
     /// How many of major/minor/patch were given (the rest were `x` or absent).
     given: usize,
+}
+
+/// Sprig's `semverCompare`: an error for a malformed constraint or version.
+///
+/// # Errors
+/// Masterminds' messages for a malformed constraint or version.
+pub fn compare(constraint: &str, version: &str) -> Result<bool, String> {
+    if Version::parse(version).is_none() {
+        return Err("Invalid Semantic Version".into());
+    }
+    if constraint.trim().is_empty() || constraint.split("||").any(|alt| parse_terms(alt).is_none())
+    {
+        return Err(format!("improper constraint: {constraint}"));
+    }
+    Ok(satisfies(constraint, version))
 }
 
 /// Whether `version` satisfies `constraint` (Helm's `IsCompatibleRange`:
