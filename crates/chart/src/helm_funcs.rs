@@ -62,7 +62,19 @@ fn string_arg<'a>(function: &str, args: &'a [Value], index: usize) -> Result<&'a
 /// `toYaml`: JSON round trip, go-yaml emission, trailing newline trimmed.
 #[must_use]
 pub fn to_yaml(v: &Value) -> String {
-    let text = emit_document(&json_round_trip(v));
+    let value = json_round_trip(v);
+    let text = match &value {
+        // go-yaml indents a root block scalar's lines by two, as it does a
+        // mapping value's; the shared emitter only knows the latter.
+        Yv::Str(s) if s.contains('\n') => {
+            let mut wrapper = driftless_render::yaml::Map::new();
+            wrapper.insert("k".into(), value.clone());
+            let text = emit_document(&Yv::Map(wrapper));
+            text.strip_prefix("k: ")
+                .map_or(text.clone(), str::to_string)
+        }
+        _ => emit_document(&value),
+    };
     text.strip_suffix('\n').unwrap_or(&text).to_string()
 }
 
@@ -311,6 +323,19 @@ impl driftless_gotemplate::Object for SemverObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_yaml_of_a_multiline_string_indents_its_block() {
+        assert_eq!(
+            to_yaml(&Value::from("line1\nline2\n")),
+            "|\n  line1\n  line2"
+        );
+        assert_eq!(
+            to_yaml(&Value::from("line1\nline2")),
+            "|-\n  line1\n  line2"
+        );
+        assert_eq!(to_yaml(&Value::from("  lead\nx")), "|2-\n    lead\n  x");
+    }
 
     #[test]
     fn to_yaml_like_helm() {
