@@ -66,14 +66,7 @@ impl<'s> Exec<'s> {
             .get(name)
             .cloned()
             .ok_or_else(|| ExecError::NoTemplate(name.to_owned()))?;
-        let mut state = State {
-            exec: self,
-            tree,
-            vars: vec![("$".to_owned(), dot.clone())],
-            out: String::new(),
-        };
-        state.run(dot)?;
-        Ok(state.out)
+        self.run_tree(tree, dot)
     }
 
     pub(crate) fn execute_text(
@@ -83,14 +76,25 @@ impl<'s> Exec<'s> {
         dot: Slot,
     ) -> std::result::Result<String, FuncError> {
         let mut copy = self.set.clone();
-        copy.parse(name, text)?;
+        let tree = copy.parse_returning_top(name, text)?;
         let mut nested = Exec {
             set: &copy,
             stack: std::mem::take(&mut self.stack),
         };
-        let result = nested.execute_nested(name, dot);
+        let result = nested.run_tree(tree, dot);
         self.stack = nested.stack;
         Ok(result?)
+    }
+
+    fn run_tree(&mut self, tree: Arc<Tree>, dot: Slot) -> Result<String> {
+        let mut state = State {
+            exec: self,
+            tree,
+            vars: vec![("$".to_owned(), dot.clone())],
+            out: String::new(),
+        };
+        state.run(dot)?;
+        Ok(state.out)
     }
 }
 
@@ -147,6 +151,13 @@ impl State<'_, '_> {
     }
 
     fn walk(&mut self, dot: &Slot, node: &Node) -> Result<Flow> {
+        // Nesting (templates, control structures, parentheses) recurses;
+        // grow the stack on the heap instead of overflowing it. Depth is
+        // bounded by `Options::max_depth` and by the template's size.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.walk_node(dot, node))
+    }
+
+    fn walk_node(&mut self, dot: &Slot, node: &Node) -> Result<Flow> {
         match node {
             Node::Text(text) => self.write(text)?,
             Node::Action(pipe) => {
@@ -343,6 +354,12 @@ impl State<'_, '_> {
     }
 
     fn eval_pipeline(&mut self, dot: &Slot, pipe: &Pipe) -> Result<Slot> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
+            self.eval_pipeline_inner(dot, pipe)
+        })
+    }
+
+    fn eval_pipeline_inner(&mut self, dot: &Slot, pipe: &Pipe) -> Result<Slot> {
         let mut value: Option<Slot> = None;
         for cmd in &pipe.cmds {
             let result = self.eval_command(dot, cmd, value)?;
@@ -470,8 +487,11 @@ impl State<'_, '_> {
     fn ideal_constant(&self, number: &crate::ast::Number) -> Result<Value> {
         let text = &number.text;
         let lower = text.to_ascii_lowercase();
-        let is_hex = lower.trim_start_matches(['+', '-']).starts_with("0x");
-        let looks_float = !is_hex && !number.is_char && text.contains(['.', 'e', 'E', 'p', 'P']);
+        // Go's isHexInt: a hex literal without a binary exponent.
+        let is_hex_int =
+            lower.trim_start_matches(['+', '-']).starts_with("0x") && !lower.contains('p');
+        let looks_float =
+            !is_hex_int && !number.is_char && text.contains(['.', 'e', 'E', 'p', 'P']);
         if looks_float && let Some(f) = number.float {
             return Ok(Value::Float(f));
         }
@@ -713,6 +733,10 @@ impl State<'_, '_> {
         }
     }
 }
+
+/// Stack left before growing, and the size of each new segment.
+pub(crate) const STACK_RED_ZONE: usize = 64 * 1024;
+pub(crate) const STACK_GROWTH: usize = 1024 * 1024;
 
 static NO_ARGS: Command = Command {
     pos: 0,

@@ -117,6 +117,8 @@ pub(crate) fn lex(input: &str) -> Vec<Token> {
         start: 0,
         paren_depth: 0,
         tokens: Vec::new(),
+        counted_to: 0,
+        line: 1,
     };
     lexer.run();
     lexer.tokens
@@ -128,14 +130,22 @@ struct Lexer<'a> {
     start: usize,
     paren_depth: i32,
     tokens: Vec<Token>,
+    /// Newlines are counted incrementally up to here (tokens start in
+    /// increasing order), keeping lexing linear.
+    counted_to: usize,
+    line: usize,
 }
 
 impl Lexer<'_> {
-    fn line_at(&self, pos: usize) -> usize {
-        1 + self.input.as_bytes()[..pos]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
+    fn line_at(&mut self, pos: usize) -> usize {
+        if pos > self.counted_to {
+            self.line += self.input.as_bytes()[self.counted_to..pos]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.counted_to = pos;
+        }
+        self.line
     }
 
     fn emit(&mut self, kind: TokenKind) {

@@ -24,6 +24,7 @@ pub(crate) fn parse(
         text: Arc::clone(&text),
         vars: vec!["$".to_owned()],
         range_depth: 0,
+        paren_depth: 0,
         has_function,
         trees: HashMap::new(),
     };
@@ -75,6 +76,9 @@ fn end_name(token: &Token) -> &'static str {
     }
 }
 
+/// Go's `maxStackDepth`: the deepest nesting of parentheses.
+const MAX_PAREN_DEPTH: usize = 10_000;
+
 /// What `itemList` stops on: a node, or the `end`/`else` closing a list.
 enum Item {
     Node(Node),
@@ -89,6 +93,7 @@ struct Parser<'f> {
     text: Arc<str>,
     vars: Vec<String>,
     range_depth: usize,
+    paren_depth: usize,
     has_function: &'f dyn Fn(&str) -> bool,
     trees: HashMap<String, Tree>,
 }
@@ -223,6 +228,14 @@ impl Parser<'_> {
 
     /// Parses nodes until an `{{end}}` or `{{else}}`.
     fn item_list(&mut self) -> Result<(Vec<Node>, Item), ParseError> {
+        stacker::maybe_grow(
+            crate::exec::STACK_RED_ZONE,
+            crate::exec::STACK_GROWTH,
+            || self.item_list_inner(),
+        )
+    }
+
+    fn item_list_inner(&mut self) -> Result<(Vec<Node>, Item), ParseError> {
         let mut list = Vec::new();
         while self.peek_non_space().kind != TokenKind::Eof {
             match self.text_or_action()? {
@@ -619,9 +632,19 @@ impl Parser<'_> {
             },
             TokenKind::Bool => Arg::Bool(token.text == "true"),
             TokenKind::Char | TokenKind::Number => Arg::Number(self.number(&token)?),
-            TokenKind::LeftParen => Arg::Pipe(Box::new(
-                self.pipeline("parenthesized pipeline", &TokenKind::RightParen)?,
-            )),
+            TokenKind::LeftParen => {
+                self.paren_depth += 1;
+                if self.paren_depth >= MAX_PAREN_DEPTH {
+                    return Err(self.error_at(&token, "max expression depth exceeded".to_owned()));
+                }
+                let pipe = stacker::maybe_grow(
+                    crate::exec::STACK_RED_ZONE,
+                    crate::exec::STACK_GROWTH,
+                    || self.pipeline("parenthesized pipeline", &TokenKind::RightParen),
+                );
+                self.paren_depth -= 1;
+                Arg::Pipe(Box::new(pipe?))
+            }
             TokenKind::String | TokenKind::RawString => Arg::String {
                 value: self.unquote(&token)?,
                 quoted: token.text,
@@ -717,11 +740,37 @@ fn parse_go_int(text: &str) -> Option<i64> {
 fn parse_go_float(text: &str) -> Option<f64> {
     let cleaned = text.replace('_', "");
     let lower = cleaned.to_ascii_lowercase();
+    let negative = lower.starts_with('-');
     let body = lower.trim_start_matches(['+', '-']);
-    if body.starts_with("0x") || body.contains("inf") || body.contains("nan") {
+    if body.contains("inf") || body.contains("nan") {
         return None;
     }
+    if let Some(hex) = body.strip_prefix("0x") {
+        let value = parse_hex_float(hex)?;
+        return Some(if negative { -value } else { value });
+    }
     lower.parse::<f64>().ok()
+}
+
+/// A hex float body such as `1.8p3` (mantissa in hex, binary exponent
+/// required), as Go's `strconv.ParseFloat` reads after `0x`.
+fn parse_hex_float(body: &str) -> Option<f64> {
+    let (mantissa, exponent) = body.split_once('p')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for digit in whole.chars() {
+        value = value * 16.0 + f64::from(digit.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for digit in fraction.chars() {
+        value += f64::from(digit.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(value * 2f64.powi(exponent))
 }
 
 #[cfg(test)]
@@ -773,6 +822,8 @@ mod tests {
         assert_eq!(parse_number("1_000"), Ok((Some(1000), Some(1000.0))));
         assert_eq!(parse_number("1e3"), Ok((Some(1000), Some(1000.0))));
         assert_eq!(parse_number("1.5"), Ok((None, Some(1.5))));
+        assert_eq!(parse_number("0x1p4"), Ok((Some(16), Some(16.0))));
+        assert_eq!(parse_number("0x1.8p1"), Ok((Some(3), Some(3.0))));
         assert!(parse_number("99999999999999999999").is_err());
     }
 

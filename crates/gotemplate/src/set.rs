@@ -31,9 +31,10 @@ pub struct Options {
     /// What a missing map key yields.
     pub missing_key: MissingKey,
     /// Deepest nesting of template executions (`{{template}}`, `include`,
-    /// `tpl`). Go allows 100000 on a growable goroutine stack; a thread's
-    /// stack is fixed, so the default is 1000 — raise it only together
-    /// with the stack size of the executing thread (about 8 KiB a level).
+    /// `tpl`). Execution grows its stack on the heap as needed, so this
+    /// bounds memory, not the thread's stack: Go allows 100000; the default
+    /// 10000 leaves room for Helm's own `include` limit (1000 nested calls
+    /// of one name) to report first.
     pub max_depth: usize,
     /// Largest output of one execution, in bytes; beyond it execution fails
     /// instead of exhausting memory.
@@ -44,7 +45,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             missing_key: MissingKey::Default,
-            max_depth: 1000,
+            max_depth: 10_000,
             max_output_bytes: 256 * 1024 * 1024,
         }
     }
@@ -113,17 +114,33 @@ impl TemplateSet {
     /// # Errors
     /// A [`ParseError`] worded like Go's; the set is unchanged then.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
+        self.parse_returning_top(name, text).map(|_| ())
+    }
+
+    /// As [`parse`](Self::parse), returning the tree parsed for `name`
+    /// itself: Go's `t.New(name).Parse(text)` returns that template even
+    /// when the set keeps an earlier non-empty one of the same name.
+    pub(crate) fn parse_returning_top(
+        &mut self,
+        name: &str,
+        text: &str,
+    ) -> Result<Arc<Tree>, ParseError> {
         let trees = crate::parse::parse(name, text, &|f| self.has_function(f))?;
+        let mut top = None;
         for (tree_name, tree) in trees {
+            let tree = Arc::new(tree);
+            if tree_name == name {
+                top = Some(Arc::clone(&tree));
+            }
             let keep_existing = self
                 .trees
                 .get(&tree_name)
                 .is_some_and(|_| is_empty_tree(&tree.root));
             if !keep_existing {
-                self.trees.insert(tree_name, Arc::new(tree));
+                self.trees.insert(tree_name, tree);
             }
         }
-        Ok(())
+        Ok(top.expect("the parser always returns the tree it was asked to parse"))
     }
 
     /// True when the set has a template `name`.

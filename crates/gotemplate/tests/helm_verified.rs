@@ -194,3 +194,122 @@ foo|hello	world"#,
         (r#"{{ fail "boom" }}"#, r#"ERR:error calling fail: boom"#),
     ]);
 }
+
+#[test]
+fn more_sprig_and_printf_match_helm() {
+    check_helm_table(&[
+        (
+            r#"{{ snakecase "FirstName" }}|{{ snakecase "HTTPServer" }}|{{ snakecase "already_snake" }}|{{ snakecase "with space" }}|{{ snakecase "Abc123Def" }}|{{ snakecase "a1b2" }}|{{ snakecase "foo-bar" }}|{{ snakecase "ID" }}|{{ snakecase "fooBar2Baz" }}|{{ snakecase "v1.2.3" }}"#,
+            r#"first_name|http_server|already_snake|with_space|abc123_def|a_1b2|foo_bar|id|foo_bar2_baz|v1.2.3"#,
+        ),
+        (
+            r#"{{ kebabcase "FirstName" }}|{{ kebabcase "myHTTPServer" }}|{{ kebabcase "foo_bar" }}|{{ kebabcase "Foo Bar" }}"#,
+            r#"first-name|my-http-server|foo-bar|foo-bar"#,
+        ),
+        (
+            r#"{{ camelcase "http_server" }}|{{ camelcase "hello world" }}|{{ camelcase "HTTP_SERVER" }}|{{ camelcase "foo-bar_baz" }}|{{ camelcase "FooBar" }}|{{ camelcase "ABC" }}|{{ camelcase "_foo" }}|{{ camelcase "a" }}|{{ camelcase "fooBAR" }}"#,
+            r#"HttpServer|HelloWorld|HttpServer|FooBarBaz|FooBar|Abc|_Foo|A|FooBAR"#,
+        ),
+        (
+            r#"{{ semver "1.2.3-beta.1+build" }}|{{ (semver "1.2.3").Major }}|{{ typeOf (semver "1.2.3") }}|{{ (semver "v1.2").Original }}|{{ (semver "1.2.3").IncMinor }}|{{ (semver "1.2.3-rc1").Prerelease }}"#,
+            r#"1.2.3-beta.1+build|1|*semver.Version|v1.2|1.3.0|rc1"#,
+        ),
+        (
+            r#"{{ semverCompare ">=1.2.0" "1.3.0" }}|{{ semverCompare "^1.2" "2.0.0" }}|{{ semverCompare "~1.2" "1.2.9" }}|{{ semverCompare "1.x" "1.9.0-alpha" }}|{{ semverCompare ">=1.20.0-0" "1.33.0" }}|{{ semverCompare ">=1.20.0" "1.33.0-eks.1" }}|{{ semverCompare ">=1.20.0-0" "v1.33.0-eks.1" }}|{{ semverCompare "<1.0 || >=2.1" "2.1.0" }}|{{ semverCompare "1.1 - 2" "2.0.5" }}|{{ semverCompare "!=1.2.x" "1.2.5" }}|{{ semverCompare ">1.2.x" "1.2.9" }}|{{ semverCompare "^0.2.3" "0.3.0" }}"#,
+            r#"true|false|true|false|true|false|true|true|true|false|false|false"#,
+        ),
+        (
+            r#"{{ semverCompare "foo" "1.0.0" }}"#,
+            r#"ERR:error calling semverCompare: improper constraint: "foo""#,
+        ),
+        (
+            r#"{{ semverCompare ">1" "x" }}"#,
+            r#"ERR:error calling semverCompare: invalid semantic version"#,
+        ),
+        (
+            r#"{{ date "2006-01-02" (toDate "2006-01-02" "2020-03-04") }}|{{ toDate "2006-01-02" "2020-03-04" }}|{{ dateInZone "2006-01-02 15:04 MST" (toDate "2006-01-02" "2020-03-04") "UTC" }}|{{ unixEpoch (toDate "2006-01-02" "2020-03-04") }}|{{ duration 95 }}|{{ duration "95" }}|{{ duration (int64 3700) }}|{{ durationRound "2h10m" }}|{{ durationRound "3600s" }}"#,
+            r#"2020-03-04|2020-03-04 00:00:00 +0000 UTC|2020-03-04 00:00 UTC|1583280000|0s|1m35s|1h1m40s|2h|60m"#,
+        ),
+        (
+            r#"{{ toDate "2006-01-02" "bad" }}|{{ date "Mon Jan _2 3:04PM 06 -0700 MST .000" (toDate "2006-01-02 15:04:05" "2020-03-04 17:05:09") }}|{{ dateModify "1h30m" (toDate "2006-01-02" "2020-03-04") }}|{{ date "2006" 0 }}|{{ htmlDate (toDate "2006-01-02" "2020-03-04") }}|{{ typeOf now }}|{{ (toDate "2006-01-02" "2020-03-04").Year }}|{{ toJson (toDate "2006-01-02" "2020-03-04") }}"#,
+            r#"0001-01-01 00:00:00 +0000 UTC|Wed Mar  4 5:05PM 20 +0000 UTC .000|2020-03-04 01:30:00 +0000 UTC|1970|2020-03-04|time.Time|2020|"2020-03-04T00:00:00Z""#,
+        ),
+        (
+            r#"{{ mustToDate "2006-01-02" "bad" }}"#,
+            r#"ERR:error calling mustToDate: parsing time "bad" as "2006-01-02": cannot parse "bad" as "2006""#,
+        ),
+        (
+            r#"{{ urlParse "https://u:p@host:8080/a%20b?q=1#frag" }}|{{ urlJoin (dict "scheme" "https" "host" "h" "path" "/p q" "query" "a=1" "fragment" "f g") }}|{{ urlParse "mailto:a@b" }}"#,
+            r#"map[fragment:frag host:host:8080 hostname:host opaque: path:/a b query:q=1 scheme:https userinfo:u:p]|https://h/p%20q?a=1#f%20g|map[fragment: host: hostname: opaque:a@b path: query: scheme:mailto userinfo:]"#,
+        ),
+        (
+            r#"{{ wrap 5 "hello world foo" }}|{{ wrap 3 "abcdefgh ij" }}|{{ wrapWith 4 "|" "abcdefgh ij" }}|{{ abbrevboth 5 10 "1234 5678 9123" }}|{{ abbrev 3 "hello" }}|{{ initials "hello  big   world" }}|{{ swapcase "Hello World ǆ" }}|{{ title "hello_world foo-bar" }}"#,
+            r#"hello
+world
+foo|abcdefgh
+ij|abcd|efgh|ij|...5678...|hello|hbw|hELLO wORLD ǅ|Hello_world Foo-Bar"#,
+        ),
+        (
+            r#"{{ toString 1.5 }}|{{ toString .Values.l }}|{{ toString nil }}|{{ toStrings "a" }}|{{ join "," "a" }}|{{ join "," nil }}|{{ sortAlpha "b" }}"#,
+            r#"1.5|[1 2 x]|<nil>|[a]|a||[b]"#,
+        ),
+        (
+            r#"{{ substr 0 10 "abc" }}|{{ substr -1 2 "abc" }}|{{ substr 2 1 "abc" }}"#,
+            r#"ERR:error calling substr: runtime error: slice bounds out of range [2:1]"#,
+        ),
+        (
+            r#"{{ repeat -1 "a" }}"#,
+            r#"ERR:error calling repeat: strings: negative Repeat count"#,
+        ),
+        (
+            r#"{{ indent 2 "" }}|{{ nindent 0 "x" }}|{{ trunc 0 "abc" }}|{{ trunc -5 "abc" }}|{{ quote }}|{{ squote nil }}|{{ cat }}"#,
+            r#"  |
+x||abc|||"#,
+        ),
+        (
+            r#"{{ list }}|{{ rest (list) }}|{{ first (list) }}|{{ last (list) }}|{{ initial (list) }}|{{ slice (list) }}|{{ concat }}|{{ uniq (list 1 1.0 "1") }}|{{ reverse (list) }}|{{ compact (list) }}"#,
+            r#"[]|[]|||[]||[]|[1 1 1]|[]|[]"#,
+        ),
+        (
+            r#"{{ dict "a" }}|{{ dict 1 2 }}|{{ get nil "a" }}|{{ hasKey nil "a" }}|{{ keys (dict "b" 1 "a" 2) | sortAlpha }}|{{ values (dict "b" 1 "a" 2) | sortAlpha }}|{{ omit (dict "a" 1) }}|{{ deepCopy (dict "a" (list 1)) }}"#,
+            r#"map[a:]|map[1:2]||false|[a b]|[1 2]|map[a:1]|map[a:[1]]"#,
+        ),
+        (
+            r#"{{ set nil "a" 1 }}"#,
+            r#"ERR:error calling set: assignment to entry in nil map"#,
+        ),
+        (r#"{{ merge (dict) nil }}"#, r#"map[]"#),
+        (
+            r#"{{ mustFromJson "bad" }}"#,
+            r#"ERR:error calling mustFromJson:"#,
+        ),
+        (
+            r#"{{ regexFindAll "a" "banana" 2 }}|{{ regexFindAll "x*" "ab" -1 }}|{{ regexSplit "" "abc" -1 }}|{{ regexSplit "a" "banana" 0 }}|{{ regexReplaceAll "\\d" "a1b٣" "X" }}|{{ regexMatch "^\\w+$" "é" }}|{{ regexReplaceAll "(?P<x>a)" "ba" "<$x>" }}|{{ regexReplaceAll "a" "aa" "$1W" }}"#,
+            r#"[a a]|[  ]|[a b c]|[]|aXb٣|false|b<a>|"#,
+        ),
+        (
+            r#"{{ regexFind "(" "a" }}"#,
+            r#"ERR:error calling regexFind: regexp: Compile(`(`): error parsing regexp:"#,
+        ),
+        (
+            r#"{{ printf "%5s|%-5s|%05d|%+d|%x|%X|%o|%b|%e|%E|%g|%G|%.3g|%8.3f|%c|%U|%#U|%q|%#x|%t|%v" "ab" "ab" 42 3 "hi" 255 8 5 1234.5678 1234.5678 1234.5678 1e-10 3.14159 3.14159 65 65 65 'x' 255 true .Values.t }}"#,
+            r#"   ab|ab   |00042|+3|6869|FF|10|101|1.234568e+03|1.234568E+03|1234.5678|1E-10|3.14|   3.142|A|U+0041|U+0041 'A'|'x'|0xff|true|true"#,
+        ),
+        (
+            r#"{{ printf "%[2]d %[1]d|%*d|%-*d|%.*f|%3c|%-4q|%T|%T|%T|%v|%d" 1 2 5 42 5 42 2 3.14159 65 "a" .Values.l .Values.m nil (list 1 "a") (list 1 2) }}"#,
+            r#"2 1| 5|5                                         |%!f(int=000000000000000000000000000000000000000002)|%!c(float64=3.14159)|'A' |string|[]interface {}|map[string]interface {}|<nil>|[1 %!d(string=a)]"#,
+        ),
+        (
+            r#"{{ printf "%!" }}|{{ printf "%z" 1 }}|{{ printf "%d %d" 1 }}|{{ printf "%" }}|{{ printf "%.2s" "abc" }}|{{ printf "%x" .Values.f }}|{{ printf "%d" true }}|{{ printf "%s" 5 }}|{{ printf "%[5]d" 1 }}"#,
+            r#"%!!(MISSING)|%!z(int=1)|1 %!d(MISSING)|%!(NOVERB)|ab|0x1.cp+01|%!d(bool=true)|%!s(int=5)|%!d(BADINDEX)"#,
+        ),
+        (
+            r#"{{ printf "%v %v %v %v %v %v" 1e20 1e21 123456789.0 0.000001 0.0000001 -0.0 }}|{{ 1e20 }}|{{ 100000000000000000000.0 }}|{{ printf "%v" 0.1 }}|{{ float64 1 }}|{{ divf 1 3 }}"#,
+            r#"1e+20 1e+21 1.23456789e+08 1e-06 1e-07 -0|1e+20|1e+20|0.1|1|0.3333333333333333"#,
+        ),
+        (
+            r#"{{ printf "%6.2v|%.0f|%.1f|%.1f|%5.1e|%g|%g" 3.14159 2.5 0.25 0.35 123456.0 100000.0 1000000.0 }}"#,
+            r#"   3.1|2|0.2|0.3|1.2e+05|100000|1e+06"#,
+        ),
+    ]);
+}

@@ -242,3 +242,102 @@ fn go_builtins_without_sprig() {
         "sprig functions are not builtins"
     );
 }
+
+/// Helm's `include` and `tpl`, registered through the public API the way
+/// the chart crate does.
+fn helm_like_set() -> driftless_gotemplate::TemplateSet {
+    use driftless_gotemplate::{Arity, FuncError, TemplateSet, Value};
+    let mut funcs = driftless_gotemplate::sprig::functions();
+    funcs.add_with_context("include", Arity::Exact(2), |ctx, mut args| {
+        let data = args.pop().unwrap_or(Value::Nil);
+        let name = driftless_gotemplate::args::string(&args[0])?.to_owned();
+        if ctx.active_executions(&name) > 50 {
+            return Err(FuncError::new(format!(
+                "rendering template has a nested reference name: {name}"
+            )));
+        }
+        Ok(Value::string(ctx.execute_template(&name, data)?))
+    });
+    funcs.add_with_context("tpl", Arity::Exact(2), |ctx, mut args| {
+        let data = args.pop().unwrap_or(Value::Nil);
+        let text = driftless_gotemplate::args::string(&args[0])?.to_owned();
+        Ok(Value::string(ctx.execute_text("gotpl", &text, data)?))
+    });
+    TemplateSet::with_funcs(funcs)
+}
+
+#[test]
+fn include_and_tpl_through_the_context() {
+    use driftless_gotemplate::Value;
+    let mut set = helm_like_set();
+    set.parse("_h.tpl", r#"{{ define "name" }}n-{{ . }}{{ end }}{{ define "loop" }}{{ include "loop" . }}{{ end }}"#)
+        .expect("parses");
+    set.parse(
+        "t",
+        r#"{{ include "name" "x" | upper }}|{{ tpl "{{ define \"d\" }}D{{ end }}{{ include \"d\" . }}{{ . }}" "v" }}|{{ tpl "" . }}|{{ tpl "{{ include \"name\" 1 }}" . }}"#,
+    )
+    .expect("parses");
+    assert_eq!(set.execute("t", &Value::Nil).as_deref(), Ok("N-X|Dv||n-1"));
+    // A definition made inside tpl does not leak into the set.
+    assert!(!set.has_template("d"));
+    set.parse("r", r#"{{ include "loop" . }}"#).expect("parses");
+    let error = set
+        .execute("r", &Value::Nil)
+        .expect_err("recursion is bounded");
+    assert!(
+        error
+            .to_string()
+            .contains("rendering template has a nested reference name: loop"),
+        "{error}"
+    );
+}
+
+#[test]
+fn hostile_templates_fail_clearly() {
+    use driftless_gotemplate::{Options, TemplateSet, Value};
+    let mut set = TemplateSet::new();
+    set.parse(
+        "t",
+        r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" . }}"#,
+    )
+    .expect("parses");
+    let error = set.execute("t", &Value::Nil).expect_err("depth is bounded");
+    assert!(
+        error
+            .to_string()
+            .contains("exceeded maximum template depth (10000)"),
+        "{error}"
+    );
+    let deep = format!("{}1{}", "(".repeat(20_000), ")".repeat(20_000));
+    let error = TemplateSet::new()
+        .parse("p", &format!("{{{{ {deep} }}}}"))
+        .expect_err("nesting is bounded");
+    assert!(
+        error.to_string().contains("max expression depth exceeded"),
+        "{error}"
+    );
+    let nested_ifs = format!(
+        "{}x{}",
+        "{{ if true }}".repeat(5000),
+        "{{ end }}".repeat(5000)
+    );
+    let mut set = TemplateSet::new();
+    set.parse("n", &nested_ifs).expect("deep nesting parses");
+    assert_eq!(set.execute("n", &Value::Nil).as_deref(), Ok("x"));
+    let mut set = TemplateSet::new();
+    set.set_options(Options {
+        max_output_bytes: 100,
+        ..Options::default()
+    });
+    set.parse("t", "{{ range 1000 }}xx{{ end }}")
+        .expect("parses");
+    let error = set
+        .execute("t", &Value::Nil)
+        .expect_err("output is bounded");
+    assert!(
+        error
+            .to_string()
+            .contains("output exceeds the limit of 100 bytes"),
+        "{error}"
+    );
+}

@@ -179,9 +179,66 @@ fn layout_g(out: &mut String, value: f64, precision: Option<usize>, upper: bool)
     layout_f(out, &decimal, after_point);
 }
 
+/// Go's `%x` of a float64 (`strconv.FormatFloat(f, 'x', -1, 64)`):
+/// `0x1.cp+01`, shortest hex mantissa, at least two exponent digits.
+pub(crate) fn format_hex(value: f64, upper: bool) -> String {
+    if value.is_nan() || value.is_infinite() {
+        return format_float(value, 'g', None);
+    }
+    let bits = value.to_bits();
+    let negative = bits >> 63 == 1;
+    let raw_exponent = i64::try_from((bits >> 52) & 0x7ff).unwrap_or(0);
+    let mut mantissa = bits & ((1 << 52) - 1);
+    let mut exponent = raw_exponent - 1023;
+    if raw_exponent == 0 {
+        if mantissa == 0 {
+            exponent = 0;
+        } else {
+            // Subnormal: normalise so the leading digit is 1.
+            exponent = -1022;
+            while mantissa & (1 << 52) == 0 {
+                mantissa <<= 1;
+                exponent -= 1;
+            }
+            mantissa &= (1 << 52) - 1;
+        }
+    }
+    let leading = if raw_exponent == 0 && mantissa == 0 && exponent == 0 {
+        '0'
+    } else {
+        '1'
+    };
+    let mut fraction = format!("{mantissa:013x}");
+    while fraction.ends_with('0') {
+        fraction.pop();
+    }
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    out.push_str("0x");
+    out.push(leading);
+    if !fraction.is_empty() {
+        out.push('.');
+        out.push_str(&fraction);
+    }
+    out.push('p');
+    out.push(if exponent < 0 { '-' } else { '+' });
+    out.push_str(&format!("{:02}", exponent.unsigned_abs()));
+    if upper { out.to_uppercase() } else { out }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::format_float;
+    use super::{format_float, format_hex};
+
+    #[test]
+    fn hex_floats() {
+        assert_eq!(format_hex(3.5, false), "0x1.cp+01");
+        assert_eq!(format_hex(1.0, false), "0x1p+00");
+        assert_eq!(format_hex(0.0, false), "0x0p+00");
+        assert_eq!(format_hex(-0.5, true), "-0X1P-01");
+    }
 
     #[test]
     fn shortest_g_switches_to_exponent_at_a_million() {

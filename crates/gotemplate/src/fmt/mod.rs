@@ -103,7 +103,9 @@ pub fn format_value(value: &Value) -> String {
 }
 
 /// `%!verb(type=value)`, Go's report of a verb that does not fit its operand.
-pub(crate) fn bad_verb(out: &mut String, value: &Value, verb: char) {
+/// The value is printed with `%v` under the verb's own flags, as Go does
+/// (`%5d` of "ab" gives `%!d(string=   ab)`).
+pub(crate) fn bad_verb(out: &mut String, value: &Value, verb: char, flags: &Flags) {
     out.push_str("%!");
     out.push(verb);
     out.push('(');
@@ -112,7 +114,12 @@ pub(crate) fn bad_verb(out: &mut String, value: &Value, verb: char) {
     } else {
         out.push_str(&value.type_name());
         out.push('=');
-        print_value(out, value, 'v', &Flags::default(), 0);
+        let plain = Flags {
+            plus: false,
+            sharp: false,
+            ..*flags
+        };
+        print_value(out, value, 'v', &plain, 0);
     }
     out.push(')');
 }
@@ -135,12 +142,12 @@ pub(crate) fn print_value(
             if verb == 'v' || depth > 0 {
                 flags.pad(out, "<nil>");
             } else {
-                bad_verb(out, value, verb);
+                bad_verb(out, value, verb, flags);
             }
         }
         Value::Bool(b) => match verb {
             't' | 'v' => flags.pad(out, if *b { "true" } else { "false" }),
-            _ => bad_verb(out, value, verb),
+            _ => bad_verb(out, value, verb, flags),
         },
         Value::Int(i) | Value::Int64(i) => print_integer(out, value, *i, verb, flags),
         Value::Float(f) => print_float(out, value, *f, verb, flags),
@@ -188,7 +195,7 @@ pub(crate) fn print_value(
                 let text = object.format();
                 print_string(out, &Value::string(text.as_str()), &text, verb, flags);
             }
-            _ => bad_verb(out, value, verb),
+            _ => bad_verb(out, value, verb, flags),
         },
     }
 }
@@ -229,7 +236,7 @@ fn print_integer(out: &mut String, value: &Value, i: i64, verb: char, flags: &Fl
             return;
         }
         _ => {
-            bad_verb(out, value, verb);
+            bad_verb(out, value, verb, flags);
             return;
         }
     };
@@ -291,8 +298,9 @@ fn print_float(out: &mut String, value: &Value, f: f64, verb: char, flags: &Flag
         'g' | 'G' => format_float(f, verb, flags.precision),
         'e' | 'E' => format_float(f, verb, Some(flags.precision.unwrap_or(6))),
         'f' | 'F' => format_float(f, 'f', Some(flags.precision.unwrap_or(6))),
+        'x' | 'X' => float::format_hex(f, verb == 'X'),
         _ => {
-            bad_verb(out, value, verb);
+            bad_verb(out, value, verb, flags);
             return;
         }
     };
@@ -372,7 +380,7 @@ fn print_string(out: &mut String, value: &Value, s: &str, verb: char, flags: &Fl
             }
             flags.pad(out, &hex);
         }
-        _ => bad_verb(out, value, verb),
+        _ => bad_verb(out, value, verb, flags),
     }
 }
 

@@ -151,9 +151,6 @@ pub(crate) fn register(map: &mut FuncMap) {
                 }
             }
         }
-        if a.is_empty() {
-            return Ok(Value::Nil);
-        }
         list_value(all)
     });
     register_both(map, "chunk", Arity::Exact(2), |a| {

@@ -1,18 +1,26 @@
 //! The Sprig v3 text function map, as Helm exposes it (without `env` and
 //! `expandenv`), split by area.
 
+mod casing;
+mod certs;
+mod dates;
 mod defaults;
 mod dicts;
 pub(crate) mod encoding;
+mod gotime;
 mod hashes;
 pub mod json;
+mod keys;
 mod lists;
 mod math;
 pub mod paths;
 mod random;
 mod reflection;
 pub mod regex;
+mod secrets;
+pub mod semver;
 mod strings;
+mod url;
 
 pub use defaults::is_empty;
 pub use dicts::{deep_copy, merge_into};
@@ -34,5 +42,11 @@ pub fn functions() -> FuncMap {
     encoding::register(&mut map);
     random::register(&mut map);
     hashes::register(&mut map);
+    semver::register(&mut map);
+    dates::register(&mut map);
+    casing::register(&mut map);
+    url::register(&mut map);
+    certs::register(&mut map);
+    secrets::register(&mut map);
     map
 }

@@ -25,7 +25,7 @@ static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Rewrites Go's ASCII-only Perl classes into explicit ASCII classes.
-fn translate(pattern: &str) -> String {
+pub(crate) fn translate(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars();
     let mut in_class = false;
@@ -163,6 +163,15 @@ fn split(regex: &Regex, text: &str, n: i64) -> Vec<String> {
     parts
 }
 
+/// Go's `strconv.Quote`-or-backquote as `MustCompile` uses it.
+fn backquote(pattern: &str) -> String {
+    if pattern.contains('`') {
+        crate::fmt::quote_go(pattern)
+    } else {
+        format!("`{pattern}`")
+    }
+}
+
 /// Go's `regexp.QuoteMeta`.
 #[must_use]
 pub fn quote_meta(text: &str) -> String {
@@ -187,7 +196,15 @@ fn both(
     body: fn(&[Value]) -> FuncResult,
 ) {
     map.add(name, arity, move |a| match body(&a) {
-        Err(error) if !error.is_argument_error => fallback.clone().ok_or(error),
+        Err(error) if !error.is_argument_error => match &fallback {
+            Some(value) => Ok(value.clone()),
+            // MustCompile's panic names the pattern.
+            None => Err(FuncError::new(format!(
+                "regexp: Compile({}): {}",
+                backquote(a[0].as_str().unwrap_or_default()),
+                error.message
+            ))),
+        },
         other => other,
     });
     let must = format!("must{}{}", name[..1].to_uppercase(), &name[1..]);
