@@ -22,6 +22,10 @@ use crate::files::Files;
 use crate::helm_funcs::{Lookup, Offline, USER_ERROR_END, USER_ERROR_START};
 use crate::manifests::{Hook, Manifest};
 
+/// Most output all templates of one render may produce together; a chart
+/// that writes more fails instead of exhausting memory.
+pub const MAX_TOTAL_OUTPUT_BYTES: usize = 256 * 1024 * 1024;
+
 /// `helm template`'s options besides the chart and values.
 #[derive(Clone)]
 pub struct RenderOptions {
@@ -173,6 +177,7 @@ pub fn render(
             })?;
     }
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
+    let mut total = 0usize;
     for name in order {
         let base = name.rsplit('/').next().unwrap_or(name);
         if base.starts_with('_') {
@@ -190,6 +195,14 @@ pub fn render(
             .map_err(|e| ChartError::Template {
                 message: exec_error_message(name, &e),
             })?;
+        total += out.len();
+        if total > MAX_TOTAL_OUTPUT_BYTES {
+            return Err(ChartError::Template {
+                message: format!(
+                    "{name}: the chart's templates produce more than {MAX_TOTAL_OUTPUT_BYTES} bytes; refusing to render further"
+                ),
+            });
+        }
         rendered.insert(name.clone(), out.replace("<no value>", ""));
     }
 

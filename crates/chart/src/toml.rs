@@ -103,6 +103,15 @@ fn is_table_array(v: &Value) -> bool {
     matches!(v, Value::List(l) if !l.is_empty() && l.items().iter().all(is_table))
 }
 
+/// The encoder separates a header from preceding keys by a blank line, but
+/// writes a header right after another header.
+fn blank_line_before_header(out: &mut String) {
+    let last_line = out.trim_end_matches('\n').rsplit('\n').next().unwrap_or("");
+    if !out.is_empty() && !last_line.trim_start().starts_with('[') {
+        out.push('\n');
+    }
+}
+
 fn write_table(
     out: &mut String,
     path: &[String],
@@ -124,13 +133,15 @@ fn write_table(
         let sub_indent = "  ".repeat(sub.len() - 1);
         match v {
             Value::Map(m) => {
-                let _ = write!(out, "\n{sub_indent}[{}]\n", header.join("."));
+                blank_line_before_header(out);
+                let _ = writeln!(out, "{sub_indent}[{}]", header.join("."));
                 write_table(out, &sub, &m.snapshot())?;
             }
             Value::List(l) if is_table_array(v) => {
                 for item in l.items() {
                     if let Value::Map(m) = item {
-                        let _ = write!(out, "\n{sub_indent}[[{}]]\n", header.join("."));
+                        blank_line_before_header(out);
+                        let _ = writeln!(out, "{sub_indent}[[{}]]", header.join("."));
                         write_table(out, &sub, &m.snapshot())?;
                     }
                 }
