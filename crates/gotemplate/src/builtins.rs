@@ -33,12 +33,12 @@ static BUILTINS: LazyLock<FuncMap> = LazyLock::new(|| {
     map.add("not", Arity::Exact(1), |args| {
         Ok(Value::Bool(!args[0].is_true()))
     });
-    map.add("len", Arity::Exact(1), |args| length(&args[0]));
+    map.add("len", Arity::Exact(1), |args| length(&args[0].collection()));
     map.add("index", Arity::AtLeast(1), |args| {
-        index(&args[0], &args[1..])
+        index(&args[0].collection(), &args[1..])
     });
     map.add("slice", Arity::AtLeast(1), |args| {
-        slice(&args[0], &args[1..])
+        slice(&args[0].collection(), &args[1..])
     });
     map.add("eq", Arity::AtLeast(1), |args| {
         eq(&args[0], &args[1..]).map(Value::Bool)
@@ -153,7 +153,8 @@ fn index(item: &Value, indexes: &[Value]) -> FuncResult {
     }
     let mut item = item.clone();
     for index in indexes {
-        item = match &item {
+        let current = item.collection().into_owned();
+        item = match &current {
             Value::Nil => return Err(FuncError::new("index of nil pointer")),
             Value::List(list) => {
                 let i = index_arg(index, list.len())?;

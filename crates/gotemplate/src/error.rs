@@ -44,9 +44,15 @@ pub enum ExecError {
         /// What went wrong.
         message: String,
     },
-    /// A template set has no template of that name.
-    #[error("template: no template {0:?} associated with template set")]
-    NoTemplate(String),
+    /// The set has no template of that name: Go's `ExecuteTemplate`
+    /// error, naming the set (Helm's is called `gotpl`).
+    #[error("template: no template {} associated with template {}", crate::fmt::quote_go(.name), crate::fmt::quote_go(.set))]
+    NoTemplate {
+        /// The template asked for.
+        name: String,
+        /// The set's name ([`TemplateSet::set_name`](crate::TemplateSet::set_name)).
+        set: String,
+    },
 }
 
 /// An error returned by a template function; execution wraps it as

@@ -56,16 +56,18 @@ pub(crate) enum TokenKind {
     Error,
 }
 
-/// One token with its byte offset and line in the template text.
+/// One token with its byte offset and line in the template text; its text
+/// borrows the template (only error messages are owned), keeping lexing
+/// free of per-token allocations.
 #[derive(Clone, Debug)]
-pub(crate) struct Token {
+pub(crate) struct Token<'a> {
     pub kind: TokenKind,
-    pub text: String,
+    pub text: std::borrow::Cow<'a, str>,
     pub pos: usize,
     pub line: usize,
 }
 
-impl std::fmt::Display for Token {
+impl std::fmt::Display for Token<'_> {
     /// Go's `item.String()`, used in "unexpected X in Y" messages.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
@@ -110,7 +112,7 @@ fn leading_space_len(s: &str) -> usize {
 }
 
 /// Splits `input` into tokens; the last is `Eof` or `Error`.
-pub(crate) fn lex(input: &str) -> Vec<Token> {
+pub(crate) fn lex(input: &str) -> Vec<Token<'_>> {
     let mut lexer = Lexer {
         input,
         pos: 0,
@@ -129,14 +131,14 @@ struct Lexer<'a> {
     pos: usize,
     start: usize,
     paren_depth: i32,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'a>>,
     /// Newlines are counted incrementally up to here (tokens start in
     /// increasing order), keeping lexing linear.
     counted_to: usize,
     line: usize,
 }
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
     fn line_at(&mut self, pos: usize) -> usize {
         if pos > self.counted_to {
             self.line += self.input.as_bytes()[self.counted_to..pos]
@@ -149,11 +151,12 @@ impl Lexer<'_> {
     }
 
     fn emit(&mut self, kind: TokenKind) {
-        let text = self.input[self.start..self.pos].to_owned();
-        self.emit_text(kind, text);
+        let input: &'a str = self.input;
+        let text = &input[self.start..self.pos];
+        self.emit_text(kind, std::borrow::Cow::Borrowed(text));
     }
 
-    fn emit_text(&mut self, kind: TokenKind, text: String) {
+    fn emit_text(&mut self, kind: TokenKind, text: std::borrow::Cow<'a, str>) {
         let line = self.line_at(self.start);
         self.tokens.push(Token {
             kind,
@@ -165,7 +168,7 @@ impl Lexer<'_> {
     }
 
     fn error(&mut self, message: String) {
-        self.emit_text(TokenKind::Error, message);
+        self.emit_text(TokenKind::Error, std::borrow::Cow::Owned(message));
     }
 
     fn rest(&self) -> &str {
@@ -550,7 +553,10 @@ mod tests {
     use super::*;
 
     fn kinds(input: &str) -> Vec<(TokenKind, String)> {
-        lex(input).into_iter().map(|t| (t.kind, t.text)).collect()
+        lex(input)
+            .into_iter()
+            .map(|t| (t.kind, t.text.into_owned()))
+            .collect()
     }
 
     #[test]

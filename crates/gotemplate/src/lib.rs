@@ -50,6 +50,73 @@
 //!
 //! Output of a missing value is Go's `<no value>`; Helm replaces it with
 //! the empty string after execution, which is the embedder's job.
+//!
+//! # What a Helm embedder adds
+//!
+//! This crate is Go's engine plus Sprig; Helm's own layer stays with the
+//! embedder: register `include`, `tpl`, `required`, `toYaml`/`fromYaml`
+//! (and friends), `toJson`/`fromJson` as Helm overrides them, `lookup`;
+//! name the set `gotpl` ([`TemplateSet::set_name`]) and pass `"gotpl"` to
+//! [`Context::execute_text`] for `tpl`, as Helm does; run with
+//! [`MissingKey::Zero`] (or [`MissingKey::Error`] for `--strict`); count
+//! `include` recursion with [`Context::active_executions`] (Helm stops
+//! past 1000); replace `<no value>` by the empty string in the output;
+//! and build `.Release`, `.Chart`, `.Capabilities`, `.Files` as
+//! [`Object`]s (a map type with methods, like `.Files`, returns its map
+//! from [`Object::as_collection`]).
+//!
+//! # Values with methods
+//!
+//! Go templates call methods on structs (`.Capabilities.APIVersions.Has
+//! "apps/v1"`, `.Files.Get "a.txt"`). An [`Object`] answers
+//! [`call_method`](Object::call_method) first and [`field`](Object::field)
+//! second, as Go's field resolution does:
+//!
+//! ```
+//! use driftless_gotemplate::{Object, TemplateSet, Value};
+//!
+//! #[derive(Debug)]
+//! struct ApiVersions(Vec<String>);
+//!
+//! impl Object for ApiVersions {
+//!     fn type_name(&self) -> String { "common.VersionSet".to_owned() }
+//!     fn kind_name(&self) -> &'static str { "slice" }
+//!     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+//!         match (name, args) {
+//!             ("Has", [Value::String(v)]) => Some(Ok(Value::Bool(self.0.iter().any(|x| **x == **v)))),
+//!             ("Has", _) => Some(Err(format!("wrong number of args for Has: want 1 got {}", args.len()))),
+//!             _ => None,
+//!         }
+//!     }
+//!     fn format(&self) -> String { format!("[{}]", self.0.join(" ")) }
+//!     fn as_any(&self) -> &dyn std::any::Any { self }
+//! }
+//!
+//! let mut set = TemplateSet::new();
+//! set.parse("t", r#"{{ if .APIVersions.Has "apps/v1" }}yes{{ end }} {{ .APIVersions }}"#)?;
+//! let mut data = std::collections::BTreeMap::new();
+//! data.insert("APIVersions".to_owned(), Value::object(ApiVersions(vec!["apps/v1".to_owned()])));
+//! assert_eq!(set.execute("t", &Value::map(data))?, "yes [apps/v1]");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Function errors
+//!
+//! A function fails with a [`FuncError`]: [`FuncError::new`] is reported
+//! as Go reports a function's error (`error calling NAME: message`), and
+//! [`FuncError::argument`] / [`FuncError::wrong_type`] as Go reports a bad
+//! argument before the call (no prefix). The message alone is kept in
+//! [`ExecError::At`]'s `function_message`, which is what Helm shows for
+//! `fail` and `required`. Errors of a nested execution (`include`, `tpl`)
+//! convert with `?` and keep the inner [`ExecError`].
+//!
+//! # Limits
+//!
+//! [`Options`] bounds template nesting and output size so a hostile
+//! template fails with a clear error; Sprig's string builders (`repeat`,
+//! `indent`), `until`/`untilStep` and the random-string functions have
+//! their own caps. `getHostByName` always fails: rendering touches no
+//! network.
 
 pub mod args;
 mod ast;
@@ -67,4 +134,4 @@ mod value;
 pub use error::{ExecError, FuncError, ParseError};
 pub use funcs::{Arity, Context, FuncMap, FuncResult, Function};
 pub use set::{MissingKey, Options, TemplateSet};
-pub use value::{List, ListKind, Map, Object, Value, deep_equal};
+pub use value::{List, ListKind, Map, NamedMap, Object, Value, deep_equal};

@@ -16,9 +16,10 @@ pub(crate) fn parse(
     text: &str,
     has_function: &dyn Fn(&str) -> bool,
 ) -> Result<HashMap<String, Tree>, ParseError> {
-    let text: Arc<str> = Arc::from(text);
+    let source = text;
+    let text: Arc<str> = Arc::from(source);
     let mut parser = Parser {
-        tokens: lex(&text),
+        tokens: lex(source),
         at: 0,
         parse_name: name.to_owned(),
         text: Arc::clone(&text),
@@ -61,7 +62,7 @@ pub(crate) fn parse(
     let tree = Tree {
         name: name.to_owned(),
         parse_name: name.to_owned(),
-        text,
+        text: Arc::clone(&text),
         root,
     };
     parser.add(tree)?;
@@ -80,14 +81,14 @@ fn end_name(token: &Token) -> &'static str {
 const MAX_PAREN_DEPTH: usize = 10_000;
 
 /// What `itemList` stops on: a node, or the `end`/`else` closing a list.
-enum Item {
+enum Item<'t> {
     Node(Node),
-    End(Token),
-    Else(Token),
+    End(Token<'t>),
+    Else(Token<'t>),
 }
 
-struct Parser<'f> {
-    tokens: Vec<Token>,
+struct Parser<'f, 't> {
+    tokens: Vec<Token<'t>>,
     at: usize,
     parse_name: String,
     text: Arc<str>,
@@ -98,17 +99,17 @@ struct Parser<'f> {
     trees: HashMap<String, Tree>,
 }
 
-impl Parser<'_> {
-    fn peek(&self) -> &Token {
+impl<'t> Parser<'_, 't> {
+    fn peek(&self) -> &Token<'t> {
         self.peek_at(0)
     }
 
-    fn peek_at(&self, ahead: usize) -> &Token {
+    fn peek_at(&self, ahead: usize) -> &Token<'t> {
         let last = self.tokens.len() - 1;
         &self.tokens[(self.at + ahead).min(last)]
     }
 
-    fn next(&mut self) -> Token {
+    fn next(&mut self) -> Token<'t> {
         let token = self.peek().clone();
         if self.at < self.tokens.len() - 1 {
             self.at += 1;
@@ -120,13 +121,13 @@ impl Parser<'_> {
         self.at -= 1;
     }
 
-    fn peek_non_space(&mut self) -> Token {
+    fn peek_non_space(&mut self) -> Token<'t> {
         let token = self.next_non_space();
         self.backup();
         token
     }
 
-    fn next_non_space(&mut self) -> Token {
+    fn next_non_space(&mut self) -> Token<'t> {
         loop {
             let token = self.next();
             if token.kind != TokenKind::Space {
@@ -145,12 +146,12 @@ impl Parser<'_> {
 
     fn unexpected(&self, token: &Token, context: &str) -> ParseError {
         if token.kind == TokenKind::Error {
-            return self.error_at(token, token.text.clone());
+            return self.error_at(token, token.text.to_string());
         }
         self.error_at(token, format!("unexpected {token} in {context}"))
     }
 
-    fn expect(&mut self, kind: &TokenKind, context: &str) -> Result<Token, ParseError> {
+    fn expect(&mut self, kind: &TokenKind, context: &str) -> Result<Token<'t>, ParseError> {
         let token = self.next_non_space();
         if &token.kind != kind {
             return Err(self.unexpected(&token, context));
@@ -227,7 +228,7 @@ impl Parser<'_> {
     }
 
     /// Parses nodes until an `{{end}}` or `{{else}}`.
-    fn item_list(&mut self) -> Result<(Vec<Node>, Item), ParseError> {
+    fn item_list(&mut self) -> Result<(Vec<Node>, Item<'t>), ParseError> {
         stacker::maybe_grow(
             crate::exec::STACK_RED_ZONE,
             crate::exec::STACK_GROWTH,
@@ -235,7 +236,7 @@ impl Parser<'_> {
         )
     }
 
-    fn item_list_inner(&mut self) -> Result<(Vec<Node>, Item), ParseError> {
+    fn item_list_inner(&mut self) -> Result<(Vec<Node>, Item<'t>), ParseError> {
         let mut list = Vec::new();
         while self.peek_non_space().kind != TokenKind::Eof {
             match self.text_or_action()? {
@@ -247,19 +248,19 @@ impl Parser<'_> {
         Err(self.error_at(&token, "unexpected EOF".to_owned()))
     }
 
-    fn text_or_action(&mut self) -> Result<Item, ParseError> {
+    fn text_or_action(&mut self) -> Result<Item<'t>, ParseError> {
         let token = self.next_non_space();
         match token.kind {
-            TokenKind::Text => Ok(Item::Node(Node::Text(token.text))),
+            TokenKind::Text => Ok(Item::Node(Node::Text(token.text.into_owned()))),
             TokenKind::LeftDelim => self.action(),
             _ => Err(self.unexpected(&token, "input")),
         }
     }
 
-    fn action(&mut self) -> Result<Item, ParseError> {
+    fn action(&mut self) -> Result<Item<'t>, ParseError> {
         let token = self.next_non_space();
         if token.kind == TokenKind::Keyword {
-            match token.text.as_str() {
+            match token.text.as_ref() {
                 "block" => return self.block_control().map(Item::Node),
                 "break" | "continue" => return self.loop_control(&token).map(Item::Node),
                 "else" => return self.else_control(token),
@@ -297,7 +298,7 @@ impl Parser<'_> {
         })
     }
 
-    fn else_control(&mut self, token: Token) -> Result<Item, ParseError> {
+    fn else_control(&mut self, token: Token<'t>) -> Result<Item<'t>, ParseError> {
         let peek = self.peek_non_space();
         // "{{else if" and "{{else with" leave the keyword pending for the
         // enclosing control to parse as a nested if/with.
@@ -464,14 +465,14 @@ impl Parser<'_> {
                 TokenKind::Assign | TokenKind::Declare => {
                     pipe.is_assign = next.kind == TokenKind::Assign;
                     self.next_non_space();
-                    pipe.decl.push(variable.text.clone());
-                    self.vars.push(variable.text);
+                    pipe.decl.push(variable.text.to_string());
+                    self.vars.push(variable.text.into_owned());
                     return Ok(());
                 }
                 TokenKind::Punct if next.text == "," => {
                     self.next_non_space();
-                    pipe.decl.push(variable.text.clone());
-                    self.vars.push(variable.text);
+                    pipe.decl.push(variable.text.to_string());
+                    self.vars.push(variable.text.into_owned());
                     if context == "range" && pipe.decl.len() < 2 {
                         let following = self.peek_non_space();
                         if matches!(
@@ -606,7 +607,7 @@ impl Parser<'_> {
                 }
                 Arg::Identifier {
                     pos: token.pos,
-                    name: token.text,
+                    name: token.text.into_owned(),
                 }
             }
             TokenKind::Dot => Arg::Dot,
@@ -647,7 +648,7 @@ impl Parser<'_> {
             }
             TokenKind::String | TokenKind::RawString => Arg::String {
                 value: self.unquote(&token)?,
-                quoted: token.text,
+                quoted: token.text.into_owned(),
             },
             _ => {
                 self.backup();
@@ -657,8 +658,8 @@ impl Parser<'_> {
         Ok(Some(arg))
     }
 
-    fn number(&self, token: &Token) -> Result<Number, ParseError> {
-        let text = token.text.clone();
+    fn number(&self, token: &Token<'t>) -> Result<Number, ParseError> {
+        let text = token.text.to_string();
         if token.kind == TokenKind::Char {
             let Some(c) = crate::fmt::unquote_char(&text) else {
                 return Err(self.error_at(token, format!("malformed character constant: {text}")));

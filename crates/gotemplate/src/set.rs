@@ -55,6 +55,7 @@ impl Default for Options {
 /// they may use.
 #[derive(Clone, Debug, Default)]
 pub struct TemplateSet {
+    pub(crate) name: String,
     pub(crate) trees: HashMap<String, Arc<Tree>>,
     pub(crate) funcs: Arc<FuncMap>,
     pub(crate) options: Options,
@@ -88,6 +89,13 @@ impl TemplateSet {
     #[must_use]
     pub fn funcs(&self) -> &FuncMap {
         &self.funcs
+    }
+
+    /// Names the set, as Go names the template a set hangs off; only
+    /// error messages show it (`no template "x" associated with template
+    /// "gotpl"` in Helm).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
     }
 
     /// The execution options.

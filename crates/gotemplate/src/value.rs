@@ -229,18 +229,34 @@ pub trait Object: Send + Sync + fmt::Debug {
     }
 
     /// How `fmt`'s `%v` prints the value (Go calls `String()` when the type
-    /// has one; otherwise `{field1 field2}`).
-    fn format(&self) -> String;
-
-    /// Go's zero-value test for `if`, `default`, `empty`: objects are true
-    /// unless they say otherwise.
-    fn is_true(&self) -> bool {
-        true
+    /// has one; otherwise `{field1 field2}`, or the collection's form).
+    fn format(&self) -> String {
+        self.as_collection()
+            .map(|v| crate::fmt::format_value(&v))
+            .unwrap_or_default()
     }
 
-    /// The object as JSON, for `toJson` (Go marshals exported fields).
+    /// Go's zero-value test for `if`: objects are true unless they say
+    /// otherwise; collection objects follow their collection.
+    fn is_true(&self) -> bool {
+        self.as_collection().is_none_or(|v| v.is_true())
+    }
+
+    /// For Go map or slice types that also have methods (Helm's `Files`,
+    /// which `.Files.Glob` returns and charts both `range` over and call
+    /// `.AsConfig` on): the collection that `range`, `index`, `len`, field
+    /// lookup (after methods) and printing see.
+    fn as_collection(&self) -> Option<Value> {
+        None
+    }
+
+    /// The object as JSON, for `toJson` (Go marshals exported fields; a
+    /// collection object marshals as its collection).
     fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::String(self.format())
+        match self.as_collection() {
+            Some(collection) => collection.to_json(),
+            None => serde_json::Value::String(self.format()),
+        }
     }
 
     /// Lets functions recognise their own object types (e.g. the dates
@@ -249,6 +265,19 @@ pub trait Object: Send + Sync + fmt::Debug {
 }
 
 impl Value {
+    /// The collection a collection object stands for, else the value
+    /// itself (what `range`, `len` and `index` work on).
+    #[must_use]
+    pub fn collection(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Self::Object(object) => match object.as_collection() {
+                Some(value) => std::borrow::Cow::Owned(value),
+                None => std::borrow::Cow::Borrowed(self),
+            },
+            other => std::borrow::Cow::Borrowed(other),
+        }
+    }
+
     /// A Go string.
     #[must_use]
     pub fn string(s: impl Into<Arc<str>>) -> Self {
@@ -434,10 +463,56 @@ impl From<&serde_json::Value> for Value {
     }
 }
 
+/// A Go named map type without methods of its own, such as Helm's
+/// `common.Values` (what `.Values` and `.` are): it behaves exactly like
+/// its map but `typeOf` reports its name.
+#[derive(Debug)]
+pub struct NamedMap {
+    type_name: String,
+    map: Map,
+}
+
+impl NamedMap {
+    /// A map shown to templates under the Go type name `type_name`.
+    #[must_use]
+    pub fn new(type_name: impl Into<String>, map: Map) -> Self {
+        Self {
+            type_name: type_name.into(),
+            map,
+        }
+    }
+}
+
+impl Object for NamedMap {
+    fn type_name(&self) -> String {
+        self.type_name.clone()
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "map"
+    }
+
+    fn as_collection(&self) -> Option<Value> {
+        Some(Value::Map(self.map.clone()))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// Go's `reflect.DeepEqual` over template values, which Sprig's `deepEqual`
 /// and `uniq`/`has`/`without` use.
 #[must_use]
 pub fn deep_equal(a: &Value, b: &Value) -> bool {
+    equal_at(a, b, 0)
+}
+
+fn equal_at(a: &Value, b: &Value, depth: usize) -> bool {
+    if depth > crate::fmt::MAX_DEPTH {
+        // Values that contain themselves: equal as far as compared.
+        return true;
+    }
     match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -452,7 +527,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
                 && x.items()
                     .iter()
                     .zip(y.items())
-                    .all(|(p, q)| deep_equal(p, q))
+                    .all(|(p, q)| equal_at(p, q, depth + 1))
         }
         (Value::Map(x), Value::Map(y)) => {
             if x.ptr_eq(y) {
@@ -462,7 +537,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len()
                 && x.iter()
                     .zip(&y)
-                    .all(|((k1, v1), (k2, v2))| k1 == k2 && deep_equal(v1, v2))
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && equal_at(v1, v2, depth + 1))
         }
         (Value::Object(x), Value::Object(y)) => {
             Arc::ptr_eq(x, y) || (x.type_name() == y.type_name() && x.format() == y.format())

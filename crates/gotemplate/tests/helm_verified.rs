@@ -313,3 +313,262 @@ x||abc|||"#,
         ),
     ]);
 }
+
+#[test]
+fn language_edge_cases_match_helm() {
+    check_helm_table(&[
+        (
+            r#"a
+  {{- /* c */}}
+  b {{- "x" -}} 
+ c
+{{ "y" }}  
+  {{- "z" }}"#,
+            r#"a
+  bxc
+yz"#,
+        ),
+        (
+            r#"{{ range $k, $v := .Values.m }}{{ $k }}{{ $v }}{{ else }}none{{ end }}|{{ range $i, $e := .Values.l }}{{ if $i }},{{ end }}{{ $e }}{{ end }}"#,
+            r#"a1b2|1,2,x"#,
+        ),
+        (
+            r#"{{ $x := . }}{{ range .Values.l }}{{ $x.Values.s }}{{ end }}|{{ with $y := .Values.s }}{{ $y }}{{ . }}{{ end }}"#,
+            r#"abcabcabc|abcabc"#,
+        ),
+        (
+            r#"{{ dict "a" nil }}|{{ printf "%v" (dict "a" (list 1 (dict "b" nil))) }}|{{ .Values.m.a | int | printf "%05d" }}|{{ index .Values.l 0 | add 1 }}"#,
+            r#"map[a:<nil>]|map[a:[1 map[b:<nil>]]]|00001|2"#,
+        ),
+        (
+            r#"{{ or .Values.missing "d" }}|{{ and .Values.t .Values.s }}|{{ not .Values.missing }}|{{ eq .Values.s "x" "abc" }}|{{ (list 1 2) | len }}|{{ len (dict) }}|{{ (dict "a" (dict "b" 1)).a.b }}"#,
+            r#"d|abc|true|true|2|0|1"#,
+        ),
+        (
+            r#"{{ (dict).x.y }}"#,
+            r#"ERR:nil pointer evaluating interface {}.y"#,
+        ),
+        (
+            r#"{{ "\u00e9\x41" }}|{{ '\n' }}|{{ 'é' }}|{{ toString 1e6 }}|{{ 1e6 | toString }}|{{ int64 1e6 }}|{{ float64 "1e6" }}|{{ .Values.big | int }}|{{ mul .Values.f 2 }}|{{ 3 | sub 10 }}"#,
+            r#"éA|10|233|1e+06|1e+06|1000000|1e+06|1000000|6|7"#,
+        ),
+        (
+            r#"{{ define "a" }}A{{ end }}{{ define "a" }}B{{ end }}"#,
+            r#"ERR:multiple definition of template "a""#,
+        ),
+        (r#"{{ if }}"#, r#"ERR:missing value for if"#),
+        (r#"{{ range }}{{ end }}"#, r#"ERR:missing value for range"#),
+        (r#"{{ end }}"#, r#"ERR:unexpected {{end}}"#),
+        (r#"{{ else }}"#, r#"ERR:unexpected {{else}}"#),
+        (r#"{{ $x }}"#, r#"ERR:undefined variable "$x""#),
+        (r#"{{ nofunc 1 }}"#, r#"ERR:function "nofunc" not defined"#),
+        (
+            r#"{{ . | 1 }}"#,
+            r#"ERR:non executable command in pipeline stage 2"#,
+        ),
+        (
+            r#"{{ "unterminated }}"#,
+            r#"ERR:unterminated quoted string"#,
+        ),
+        (
+            r#"{{ 1 2 }}"#,
+            r#"ERR:can't give argument to non-function 1"#,
+        ),
+        (
+            r#"{{ template "nope" }}"#,
+            r#"ERR:template "nope" not defined"#,
+        ),
+        (
+            r#"{{ .Values.s.foo }}"#,
+            r#"ERR:can't evaluate field foo in type interface {}"#,
+        ),
+        (
+            r#"{{ index .Values.l 10 }}"#,
+            r#"ERR:error calling index: index out of range: 10"#,
+        ),
+        (
+            r#"{{ index .Values.m 1 }}"#,
+            r#"ERR:error calling index: value has type int; should be string"#,
+        ),
+        (
+            r#"{{ len 5 }}"#,
+            r#"ERR:error calling len: len of type int"#,
+        ),
+        (
+            r#"{{ .Values.s | upper | lower | title }}|{{ "a b" | replace " " "-" }}|{{ list 3 1 2 | sortAlpha }}"#,
+            r#"Abc|a-b|[1 2 3]"#,
+        ),
+        (
+            r#"{{ range $i := until 3 }}{{ $i }}{{ end }}|{{ range until 0 }}x{{ else }}empty{{ end }}"#,
+            r#"012|empty"#,
+        ),
+        (
+            r#"{{ with .Values.missing }}a{{ else with .Values.zero }}b{{ else }}c{{ end }}"#,
+            r#"c"#,
+        ),
+        (
+            r#"{{ if and (hasKey .Values "s") (eq .Values.s "abc") }}yes{{ end }}|{{ if or (not .Values.t) .Values.missing }}x{{ else }}y{{ end }}"#,
+            r#"yes|y"#,
+        ),
+        (
+            r#"{{ printf "%s" (list "a" 1) }}|{{ print (list) (dict) }}|{{ print "" }}|{{ print nil nil }}|{{ print 1 nil "a" nil }}"#,
+            r#"[a %!s(int=1)]|[] map[]||<nil> <nil>|1 <nil>a<nil>"#,
+        ),
+        (
+            r#"{{ .Values.nested.inner }}|{{ .Values.nested }}|{{ list .Values.nested }}"#,
+            r#"map[v:deep]|map[inner:map[v:deep]]|[map[inner:map[v:deep]]]"#,
+        ),
+        (
+            r#"{{ $d := dict }}{{ $_ := set $d "k" "v" }}{{ $d.k }}|{{ $l := list }}{{ $l = append $l 1 }}{{ $l = append $l 2 }}{{ $l }}"#,
+            r#"v|[1 2]"#,
+        ),
+        (
+            r#"{{ 0x1p4 }}|{{ 1_000 }}|{{ 0o17 }}|{{ 0b101 }}|{{ +5 }}|{{ 1e-3 }}|{{ .5 }}"#,
+            r#"16|1000|15|5|5|0.001|0.5"#,
+        ),
+        (
+            r#"{{- range $x := list 1 2 3 }}{{- if eq $x 2 }}{{- continue }}{{- end }}{{ $x }}{{- end }}"#,
+            r#"13"#,
+        ),
+        (
+            r#"{{ $a := 1 }}{{ with $a }}{{ $a = 2 }}{{ end }}{{ $a }}|{{ range list 1 }}{{ $b := 3 }}{{ end }}"#,
+            r#"2|"#,
+        ),
+        (
+            r#"{{ define "x" }}[{{ . }}|{{ $ }}]{{ end }}{{ template "x" }}|{{ template "x" 5 }}"#,
+            r#"[|]|[5|5]"#,
+        ),
+    ]);
+}
+
+#[test]
+fn fmt_verbs_match_helm() {
+    check_helm_table(&[
+        (
+            r#"{{ printf "%v|%d|%s" (int64 5) (int64 -3) (toString (int64 7)) }}|{{ quote 1.5 }}|{{ quote .Values.big }}|{{ printf "%05.1f|%x|%X|%q|%U" -2.25 -255 -255 65 128512 }}"#,
+            r#"5|-3|7|"1.5"|"1e+06"|-02.2|-ff|-FF|'A'|U+1F600"#,
+        ),
+        (
+            r#"{{ printf "%e|%.0e|%g|%8.3e|% d|%+.2e|%#o|%#b|%#X" 0.0 15.0 1e100 123.456 5 -0.000123 8 5 255 }}"#,
+            r#"0.000000e+00|2e+01|1e+100|1.235e+02| 5|-1.23e-04|010|0b101|0XFF"#,
+        ),
+        (
+            r#"{{ printf "%#v|%#v|%#v|%#v|%#v|%#v" "abc" 3 3.0 true nil (list 1 "a") }}"#,
+            r#""abc"|3|3|true|<nil>|[]interface {}{1, "a"}"#,
+        ),
+        (
+            r#"{{ printf "%#v|%#v" (dict "a" 1) 1e6 }}"#,
+            r#"map[string]interface {}{"a":1}|1e+06"#,
+        ),
+        (
+            r#"{{ printf "%+v|%+q|%#q|%x|% x|%#x" (dict "a" 1) "é" "a" "abc" "abc" "abc" }}"#,
+            r#"map[a:1]|"\u00e9"|`a`|616263|61 62 63|0x616263"#,
+        ),
+        (
+            r#"{{ printf "%t|%t|%v" 1 "x" (list true false) }}"#,
+            r#"%!t(int=1)|%!t(string=x)|[true false]"#,
+        ),
+        (
+            r#"{{ printf "%6.2f|%-8.3f|%+d|%08.3f|%-08d|%x" 1.0 2.0 0 -3.14159 5 (list 10 11) }}"#,
+            r#"  1.00|2.000   |+0|-003.142|5       |[a b]"#,
+        ),
+        (
+            r#"{{ printf "%c|%c|%q" 0x1F600 -1 0x1F600 }}"#,
+            r#"😀|�|'😀'"#,
+        ),
+        (
+            r#"{{ 1.0 }}|{{ 2.50 }}|{{ 1e0 }}|{{ 123456789 }}|{{ 1.23456789e8 }}|{{ 0.1 }}|{{ 1e-7 }}|{{ 12345678.9 }}|{{ float64 123456 }}|{{ float64 1234567 }}"#,
+            r#"1|2.5|1|123456789|1.23456789e+08|0.1|1e-07|1.23456789e+07|123456|1.234567e+06"#,
+        ),
+        (
+            r#"{{ index .Values.l -1 }}"#,
+            r#"ERR:error calling index: index out of range: -1"#,
+        ),
+        (
+            r#"{{ slice .Values.l 2 1 }}"#,
+            r#"ERR:error calling slice: reflect.Value.Slice: slice index out of bounds"#,
+        ),
+        (
+            r#"{{ printf "%s|%v" (toDate "2006-01-02" "2020-01-01") (semver "1.0.0") }}"#,
+            r#"2020-01-01 00:00:00 +0000 UTC|1.0.0"#,
+        ),
+    ]);
+}
+
+#[test]
+fn missing_values_and_call_errors_match_helm() {
+    check_helm_table(&[
+        (
+            r#"{{ $x := 1 }}{{ $x := 2 }}{{ $x }}|{{ if (eq 1 1) }}y{{ end }}|{{ index . "Values" "s" }}|{{ print . | len | lt 10 }}|{{ "a" | eq "a" }}|{{ 1 | printf "%d %d" 2 }}|{{ list 1 2 | last }}|{{ (1) }}|{{ (print) }}"#,
+            r#"2|y|abc|true|true|2 1|2|1|"#,
+        ),
+        (
+            r#"{{ trunc 3 }}"#,
+            r#"ERR:wrong number of args for trunc: want 2 got 1"#,
+        ),
+        (
+            r#"{{ .Values.l.foo }}"#,
+            r#"ERR:can't evaluate field foo in type interface {}"#,
+        ),
+        (
+            r#"{{ .Values.s 1 }}"#,
+            r#"ERR:s is not a method but has arguments"#,
+        ),
+        (r#"{{ nil }}"#, r#"ERR:nil is not a command"#),
+        (
+            r#"{{ and }}"#,
+            r#"ERR:wrong number of args for and: want at least 1 got 0"#,
+        ),
+        (
+            r#"{{ add1f "x" }}|{{ add1 "x" }}|{{ int "x" }}|{{ float64 nil }}|{{ int nil }}|{{ add nil 1 }}"#,
+            r#"1|1|0|0|0|1"#,
+        ),
+        (
+            r#"{{- define "x" -}}
+  X
+{{- end -}}
+[{{ template "x" }}]"#,
+            r#"[X]"#,
+        ),
+        (
+            r#"{{ range $i, $v := list "a" "b" }}{{ with $v }}{{ if eq . "b" }}{{ break }}{{ end }}{{ . }}{{ end }}{{ end }}"#,
+            r#"a"#,
+        ),
+        (
+            r#"{{ $v := list 1 2 }}{{ index $v 1 }}|{{ $m := .Values.m }}{{ $m.a }}|{{ $m.zz }}|{{ .Values.m.zz }}"#,
+            r#"2|1||"#,
+        ),
+        (
+            r#"{{ $m := .Values.m }}{{ $m.zz.yy }}"#,
+            r#"ERR:nil pointer evaluating interface {}.yy"#,
+        ),
+        (
+            r#"{{ printf "%v" .Values.missing }}|{{ printf "%s" .Values.missing }}|{{ print .Values.missing }}|{{ list .Values.missing }}|{{ typeOf .Values.missing }}|{{ kindOf .Values.missing }}"#,
+            r#"<nil>|%!s(<nil>)|<nil>|[<nil>]|<nil>|invalid"#,
+        ),
+        (
+            r#"{{ len .Values.missing }}"#,
+            r#"ERR:error calling len: len of nil pointer"#,
+        ),
+        (
+            r#"{{ empty .Values.missing }}|{{ default 5 .Values.missing }}|{{ ternary 1 2 (empty .Values.missing) }}|{{ coalesce .Values.missing .Values.empty "z" }}"#,
+            r#"true|5|1|z"#,
+        ),
+        (
+            r#"{{ toString .Values.missing }}|{{ quote .Values.missing }}|{{ squote .Values.missing }}|{{ cat .Values.missing "a" }}"#,
+            r#"<nil>|||a"#,
+        ),
+        (
+            r#"{{ eq .Values.missing nil }}|{{ ne .Values.missing "" }}"#,
+            r#"true|true"#,
+        ),
+        (
+            r#"{{ lt .Values.missing 1 }}"#,
+            r#"ERR:error calling lt: invalid type for comparison"#,
+        ),
+        (
+            r#"{{ dateInZone "15:04 MST" (toDate "2006-01-02" "2020-07-01") "Nope/Zone" }}|{{ toDate "2006-01-02 MST" "2020-07-01 PDT" }}"#,
+            r#"00:00 UTC|2020-07-01 00:00:00 +0000 PDT"#,
+        ),
+    ]);
+}

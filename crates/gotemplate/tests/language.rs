@@ -188,6 +188,10 @@ fn errors_read_like_go() {
         ),
         (
             "{{ .Values.s.x }}",
+            "ERR:can't evaluate field x in type interface {}",
+        ),
+        (
+            "{{ (upper .Values.s).x }}",
             "ERR:can't evaluate field x in type string",
         ),
         ("{{ len 3 }}", "ERR:error calling len: len of type int"),
@@ -263,7 +267,9 @@ fn helm_like_set() -> driftless_gotemplate::TemplateSet {
         let text = driftless_gotemplate::args::string(&args[0])?.to_owned();
         Ok(Value::string(ctx.execute_text("gotpl", &text, data)?))
     });
-    TemplateSet::with_funcs(funcs)
+    let mut set = TemplateSet::with_funcs(funcs);
+    set.set_name("gotpl");
+    set
 }
 
 #[test]
@@ -288,6 +294,14 @@ fn include_and_tpl_through_the_context() {
         error
             .to_string()
             .contains("rendering template has a nested reference name: loop"),
+        "{error}"
+    );
+    set.parse("m", r#"{{ include "nope" . }}"#).expect("parses");
+    let error = set.execute("m", &Value::Nil).expect_err("no such template");
+    assert!(
+        error.to_string().ends_with(
+            r#"error calling include: template: no template "nope" associated with template "gotpl""#
+        ),
         "{error}"
     );
 }
@@ -339,5 +353,159 @@ fn hostile_templates_fail_clearly() {
             .to_string()
             .contains("output exceeds the limit of 100 bytes"),
         "{error}"
+    );
+}
+
+/// A map type with methods, like Helm's `Files`.
+#[derive(Debug)]
+struct Files(driftless_gotemplate::Map);
+
+impl driftless_gotemplate::Object for Files {
+    fn type_name(&self) -> String {
+        "common.Files".to_owned()
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "map"
+    }
+
+    fn call_method(
+        &self,
+        name: &str,
+        args: &[driftless_gotemplate::Value],
+    ) -> Option<Result<driftless_gotemplate::Value, String>> {
+        use driftless_gotemplate::Value;
+        match (name, args) {
+            ("Get", [Value::String(path)]) => {
+                Some(Ok(self.0.get(path).unwrap_or_else(|| Value::string(""))))
+            }
+            ("Count", []) => Some(Ok(Value::Int(i64::try_from(self.0.len()).unwrap_or(0)))),
+            _ => None,
+        }
+    }
+
+    fn as_collection(&self) -> Option<driftless_gotemplate::Value> {
+        Some(driftless_gotemplate::Value::Map(self.0.clone()))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[test]
+fn collection_objects_range_index_and_call_methods() {
+    use driftless_gotemplate::{Map, TemplateSet, Value};
+    let files = Map::new();
+    files.insert("a.txt", Value::from("A"));
+    files.insert("b.txt", Value::from("B"));
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("Files".to_owned(), Value::object(Files(files)));
+    let mut set = TemplateSet::new();
+    set.parse(
+        "t",
+        r#"{{ range $k, $v := .Files }}{{ $k }}={{ $v }};{{ end }}|{{ .Files.Get "a.txt" }}|{{ index .Files "b.txt" }}|{{ len .Files }}|{{ .Files.Count }}|{{ .Files }}|{{ if .Files }}t{{ end }}"#,
+    )
+    .expect("parses");
+    assert_eq!(
+        set.execute("t", &Value::map(data)).as_deref(),
+        Ok("a.txt=A;b.txt=B;|A|B|2|2|map[a.txt:A b.txt:B]|t")
+    );
+}
+
+#[test]
+fn template_sets_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<driftless_gotemplate::TemplateSet>();
+    assert_send_sync::<driftless_gotemplate::Value>();
+    assert_send_sync::<driftless_gotemplate::ExecError>();
+}
+
+#[test]
+fn collection_objects_pass_as_dicts_like_named_map_types() {
+    use driftless_gotemplate::{Map, TemplateSet, Value};
+    let values = Map::new();
+    values.insert("a.txt", Value::from("A"));
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("Files".to_owned(), Value::object(Files(values)));
+    data.insert("Empty".to_owned(), Value::object(Files(Map::new())));
+    let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
+    set.parse(
+        "t",
+        r#"{{ hasKey .Files "a.txt" }}|{{ keys .Files }}|{{ empty .Empty }}|{{ empty .Files }}|{{ toJson .Files }}|{{ default "d" .Empty }}"#,
+    )
+    .expect("parses");
+    assert_eq!(
+        set.execute("t", &Value::map(data)).as_deref(),
+        Ok(r#"true|[a.txt]|true|false|{"a.txt":"A"}|d"#)
+    );
+}
+
+#[test]
+fn self_containing_dicts_do_not_crash() {
+    common::check_table(&[
+        (
+            r#"{{ $d := dict "a" 1 }}{{ $_ := set $d "self" $d }}{{ len (printf "%v" $d) | lt 100 }}"#,
+            "true",
+        ),
+        (
+            r#"{{ $d := dict }}{{ $_ := set $d "self" $d }}{{ mustToJson $d }}"#,
+            "ERR:json: unsupported value: encountered a cycle via map[string]interface {}",
+        ),
+        (
+            r#"{{ $d := dict }}{{ $_ := set $d "self" $d }}{{ $c := deepCopy $d }}{{ deepEqual $c $d }}{{ merge (dict) $d | len }}"#,
+            "true1",
+        ),
+    ]);
+}
+
+#[test]
+fn counted_ranges_are_not_materialised() {
+    common::check_table(&[
+        (
+            "{{ range $i := 100000000 }}{{ if eq $i 3 }}{{ break }}{{ end }}{{ $i }}{{ end }}",
+            "012",
+        ),
+        ("{{ range 0 }}x{{ else }}none{{ end }}", "none"),
+        (
+            "{{ until 2000000 | len }}",
+            "ERR:a range of more than 1000000 elements is refused",
+        ),
+    ]);
+}
+
+#[test]
+fn named_map_types_report_interface_elements() {
+    use driftless_gotemplate::{Map, TemplateSet, Value};
+    let values = Map::new();
+    values.insert("s", Value::from("abc"));
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("Values".to_owned(), Value::object(Files(values)));
+    let mut set = TemplateSet::new();
+    set.parse("t", "{{ .Values.s }}{{ .Values.missing }}{{ .Values.s.x }}")
+        .expect("parses");
+    let error = set
+        .execute("t", &Value::map(data))
+        .expect_err("a string has no fields");
+    assert!(
+        error
+            .to_string()
+            .ends_with("can't evaluate field x in type interface {}"),
+        "{error}"
+    );
+}
+
+#[test]
+fn named_maps_act_as_their_map() {
+    use driftless_gotemplate::{Map, NamedMap, TemplateSet, Value};
+    let values = Map::new();
+    values.insert("a", Value::Float(1.0));
+    let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
+    set.parse("t", r#"{{ typeOf . }}|{{ kindOf . }}|{{ .a }}|{{ .b }}|{{ . }}|{{ hasKey . "a" }}|{{ range $k, $v := . }}{{ $k }}{{ end }}"#)
+        .expect("parses");
+    let data = Value::object(NamedMap::new("common.Values", values));
+    assert_eq!(
+        set.execute("t", &data).as_deref(),
+        Ok("common.Values|map|1|<no value>|map[a:1]|true|a")
     );
 }

@@ -16,6 +16,9 @@ pub use quote::{quote_go, unquote_go};
 
 use crate::value::Value;
 
+/// Deepest nesting printed; beyond it a self-containing value is cut.
+pub(crate) const MAX_DEPTH: usize = 512;
+
 /// The flags, width and precision of one verb.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Flags {
@@ -26,6 +29,8 @@ pub(crate) struct Flags {
     pub zero: bool,
     pub width: Option<usize>,
     pub precision: Option<usize>,
+    /// `%#v`: Go-syntax representation.
+    pub sharp_v: bool,
 }
 
 impl Flags {
@@ -133,8 +138,20 @@ pub(crate) fn print_value(
     flags: &Flags,
     depth: usize,
 ) {
+    if depth > MAX_DEPTH {
+        // Only a map or list that contains itself nests this deep; Go
+        // would recurse until its stack limit kills the process.
+        out.push_str("...");
+        return;
+    }
     if verb == 'T' {
         flags.pad(out, &value.type_name());
+        return;
+    }
+    if verb == 'v' && flags.sharp_v {
+        let mut text = String::new();
+        go_syntax(&mut text, value, depth);
+        flags.pad(out, &text);
         return;
     }
     match value {
@@ -197,6 +214,51 @@ pub(crate) fn print_value(
             }
             _ => bad_verb(out, value, verb, flags),
         },
+    }
+}
+
+/// Go's `%#v`: values as Go source (`[]interface {}{1, "a"}`,
+/// `map[string]interface {}{"a":1}`, quoted strings).
+fn go_syntax(out: &mut String, value: &Value, depth: usize) {
+    if depth > MAX_DEPTH {
+        out.push_str("...");
+        return;
+    }
+    match value {
+        Value::Nil if depth > 0 => out.push_str("interface {}(nil)"),
+        Value::Nil => out.push_str("<nil>"),
+        Value::String(s) => out.push_str(&quote_go(s)),
+        Value::Bytes(bytes) => {
+            out.push_str("[]byte{");
+            let items: Vec<String> = bytes.iter().map(|b| format!("0x{b:x}")).collect();
+            out.push_str(&items.join(", "));
+            out.push('}');
+        }
+        Value::List(list) => {
+            out.push_str(&value.type_name());
+            out.push('{');
+            for (i, item) in list.items().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                go_syntax(out, item, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Map(map) => {
+            out.push_str(&value.type_name());
+            out.push('{');
+            for (i, (key, item)) in map.read().iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&quote_go(key));
+                out.push(':');
+                go_syntax(out, item, depth + 1);
+            }
+            out.push('}');
+        }
+        other => print_value(out, other, 'v', &Flags::default(), depth),
     }
 }
 

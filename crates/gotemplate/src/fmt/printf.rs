@@ -159,6 +159,7 @@ impl Formatter<'_> {
         } else {
             if verb == 'v' {
                 // %+v and %#v are struct/Go-syntax forms, not sign flags.
+                flags.sharp_v = flags.sharp;
                 flags.plus = false;
                 flags.sharp = false;
             }

@@ -14,7 +14,8 @@ use crate::error::FuncError;
 use crate::funcs::{Arity, FuncMap};
 use crate::value::{Object, Value};
 
-use super::gotime::{GoTime, format_duration, parse, parse_duration};
+use super::duration::{format_duration, parse_duration};
+use super::gotime::{GoTime, parse};
 
 /// A Go `time.Time` value.
 #[derive(Debug)]

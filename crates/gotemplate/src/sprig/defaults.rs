@@ -18,8 +18,9 @@ use super::json::{JsonStyle, decode, encode};
 #[must_use]
 pub fn is_empty(value: &Value) -> bool {
     match value {
-        // Sprig treats structs and non-nil pointers as never empty.
-        Value::Object(_) => false,
+        // Sprig treats structs and non-nil pointers as never empty, and a
+        // map or slice type by its length.
+        Value::Object(object) => object.as_collection().is_some_and(|c| is_empty(&c)),
         other => !other.is_true(),
     }
 }

@@ -18,10 +18,11 @@ use crate::value::{List, Map, Value};
 /// A Go `map[string]interface{}` parameter: a nil map for nil, else Go's
 /// type error.
 fn dict_arg(value: &Value) -> Result<Option<Map>, FuncError> {
-    match value {
+    // A named map type (Helm's `.Values`) is assignable to the parameter.
+    match &*value.collection() {
         Value::Map(map) if !map.has_string_values() => Ok(Some(map.clone())),
         Value::Nil => Ok(None),
-        other => Err(FuncError::wrong_type("map[string]interface {}", other)),
+        _ => Err(FuncError::wrong_type("map[string]interface {}", value)),
     }
 }
 
@@ -139,12 +140,20 @@ pub(crate) fn register(map: &mut FuncMap) {
 
 /// A copy sharing nothing mutable with the original (Sprig's `deepCopy`).
 pub fn deep_copy(value: &Value) -> Value {
+    copy_at(value, 0)
+}
+
+fn copy_at(value: &Value, depth: usize) -> Value {
+    if depth > crate::fmt::MAX_DEPTH {
+        // A dict that contains itself: share the rest instead of looping.
+        return value.clone();
+    }
     match value {
         Value::Map(map) => {
             let entries = map
                 .read()
                 .iter()
-                .map(|(k, v)| (k.clone(), deep_copy(v)))
+                .map(|(k, v)| (k.clone(), copy_at(v, depth + 1)))
                 .collect();
             if map.has_string_values() {
                 Value::Map(Map::from_string_entries(entries))
@@ -153,7 +162,7 @@ pub fn deep_copy(value: &Value) -> Value {
             }
         }
         Value::List(list) => Value::List(List::with_kind(
-            list.items().iter().map(deep_copy).collect(),
+            list.items().iter().map(|v| copy_at(v, depth + 1)).collect(),
             list.kind(),
         )),
         other => other.clone(),
@@ -168,7 +177,11 @@ fn is_mergo_empty(value: &Value) -> bool {
 /// `mergo.Merge` / `mergo.MergeWithOverwrite` of `src` into `dst` for
 /// `map[string]interface{}` values.
 pub fn merge_into(dst: &Map, src: &Map, overwrite: bool) {
-    if dst.ptr_eq(src) {
+    merge_at(dst, src, overwrite, 0);
+}
+
+fn merge_at(dst: &Map, src: &Map, overwrite: bool, depth: usize) {
+    if dst.ptr_eq(src) || depth > crate::fmt::MAX_DEPTH {
         return;
     }
     for (key, src_value) in src.snapshot() {
@@ -182,7 +195,7 @@ pub fn merge_into(dst: &Map, src: &Map, overwrite: bool) {
             }
             Value::Map(src_map) => {
                 if let Some(Value::Map(dst_map)) = &dst_value {
-                    merge_into(dst_map, src_map, overwrite);
+                    merge_at(dst_map, src_map, overwrite, depth + 1);
                     if !dst_map.is_empty() {
                         continue;
                     }

@@ -104,6 +104,12 @@ fn write_value(
     style: JsonStyle,
     depth: usize,
 ) -> Result<(), String> {
+    if depth > crate::fmt::MAX_DEPTH {
+        return Err(format!(
+            "json: unsupported value: encountered a cycle via {}",
+            value.type_name()
+        ));
+    }
     let escape_html = style != JsonStyle::Raw;
     match value {
         Value::Nil => out.push_str("null"),

@@ -19,7 +19,7 @@ pub(crate) const NIL_DEREFERENCE: &str =
 
 /// The elements of a slice argument, or Sprig's error naming the kind.
 fn items(value: &Value, what: &str) -> Result<Vec<Value>, FuncError> {
-    match value {
+    match &*value.collection() {
         Value::List(list) => Ok(list.items().to_vec()),
         Value::Bytes(bytes) => Ok(bytes.iter().map(|b| Value::Int(i64::from(*b))).collect()),
         Value::Nil => Err(FuncError::new(NIL_DEREFERENCE)),
@@ -132,9 +132,9 @@ pub(crate) fn register(map: &mut FuncMap) {
                     kind,
                 )))
             }
-            _ => Err(FuncError::new(format!(
-                "reflect: slice index out of range [{start}:{end}] with capacity {len}"
-            ))),
+            _ => Err(FuncError::new(
+                "reflect.Value.Slice: slice index out of bounds",
+            )),
         }
     });
     map.add("concat", Arity::AtLeast(0), |a| {
@@ -166,14 +166,14 @@ pub(crate) fn register(map: &mut FuncMap) {
     map.add("until", Arity::Exact(1), |a| {
         let count = int(&a[0])?;
         let step = if count < 0 { -1 } else { 1 };
-        Ok(int_list(until_step(0, count, step)))
+        Ok(int_list(until_step(0, count, step)?))
     });
     map.add("untilStep", Arity::Exact(3), |a| {
-        Ok(int_list(until_step(int(&a[0])?, int(&a[1])?, int(&a[2])?)))
+        Ok(int_list(until_step(int(&a[0])?, int(&a[1])?, int(&a[2])?)?))
     });
     map.add("seq", Arity::AtLeast(0), |a| {
         let params = a.iter().map(int).collect::<Result<Vec<_>, _>>()?;
-        Ok(Value::string(seq(&params)))
+        Ok(Value::string(seq(&params)?))
     });
 }
 
@@ -186,60 +186,71 @@ fn int_list(values: Vec<i64>) -> Value {
 
 /// The most elements `untilStep` builds; Go has no bound, a hostile
 /// template must fail clearly instead of exhausting memory.
-const MAX_RANGE: usize = 10_000_000;
+const MAX_RANGE: usize = 1_000_000;
 
 /// Sprig's `untilStep`: from `start` towards `stop` (exclusive) by `step`;
 /// empty when the step points away.
-pub(crate) fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
+pub(crate) fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, FuncError> {
+    let too_many = || {
+        FuncError::new(format!(
+            "a range of more than {MAX_RANGE} elements is refused"
+        ))
+    };
     let mut out = Vec::new();
     if stop < start {
         if step >= 0 {
-            return out;
+            return Ok(out);
         }
         let mut i = start;
-        while i > stop && out.len() < MAX_RANGE {
+        while i > stop {
+            if out.len() == MAX_RANGE {
+                return Err(too_many());
+            }
             out.push(i);
-            i += step;
+            i = i.saturating_add(step);
         }
-        return out;
+        return Ok(out);
     }
     if step <= 0 {
-        return out;
+        return Ok(out);
     }
     let mut i = start;
-    while i < stop && out.len() < MAX_RANGE {
+    while i < stop {
+        if out.len() == MAX_RANGE {
+            return Err(too_many());
+        }
         out.push(i);
-        i += step;
+        i = i.saturating_add(step);
     }
-    out
+    Ok(out)
 }
 
 /// Sprig's `seq`, like the Unix command: `seq END`, `seq START END`,
 /// `seq START STEP END`.
-fn seq(params: &[i64]) -> String {
+fn seq(params: &[i64]) -> Result<String, FuncError> {
     let values = match *params {
         [end] => {
             let increment = if end < 1 { -1 } else { 1 };
-            until_step(1, end + increment, increment)
+            until_step(1, end + increment, increment)?
         }
         [start, end] => {
             let step = if end < start { -1 } else { 1 };
-            until_step(start, end + step, step)
+            until_step(start, end + step, step)?
         }
         [start, step, end] => {
             let increment = if end < start { -1 } else { 1 };
             if end < start && step > 0 {
-                return String::new();
+                return Ok(String::new());
             }
-            until_step(start, end + increment, step)
+            until_step(start, end + increment, step)?
         }
-        _ => return String::new(),
+        _ => return Ok(String::new()),
     };
-    values
+    Ok(values
         .iter()
         .map(i64::to_string)
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" "))
 }
 
 #[cfg(test)]
@@ -248,12 +259,13 @@ mod tests {
 
     #[test]
     fn ranges_follow_sprig() {
-        assert_eq!(until_step(0, 5, 2), [0, 2, 4]);
-        assert_eq!(until_step(5, 0, -2), [5, 3, 1]);
-        assert!(until_step(0, 5, -1).is_empty());
-        assert_eq!(seq(&[3]), "1 2 3");
-        assert_eq!(seq(&[2, 0]), "2 1 0");
-        assert_eq!(seq(&[0, 2, 6]), "0 2 4 6");
-        assert_eq!(seq(&[0]), "1 0");
+        assert_eq!(until_step(0, 5, 2), Ok(vec![0, 2, 4]));
+        assert_eq!(until_step(5, 0, -2), Ok(vec![5, 3, 1]));
+        assert_eq!(until_step(0, 5, -1), Ok(vec![]));
+        assert!(until_step(0, i64::MAX, 1).is_err());
+        assert_eq!(seq(&[3]).as_deref(), Ok("1 2 3"));
+        assert_eq!(seq(&[2, 0]).as_deref(), Ok("2 1 0"));
+        assert_eq!(seq(&[0, 2, 6]).as_deref(), Ok("0 2 4 6"));
+        assert_eq!(seq(&[0]).as_deref(), Ok("1 0"));
     }
 }

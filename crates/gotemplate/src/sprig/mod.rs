@@ -6,6 +6,7 @@ mod certs;
 mod dates;
 mod defaults;
 mod dicts;
+mod duration;
 pub(crate) mod encoding;
 mod gotime;
 mod hashes;

@@ -78,7 +78,12 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("randBytes", Arity::Exact(1), |a| {
         let count = int(&a[0])?;
-        let count = usize::try_from(count.clamp(0, MAX_RANDOM_LENGTH)).unwrap_or(0);
+        if !(0..=MAX_RANDOM_LENGTH).contains(&count) {
+            return Err(FuncError::new(format!(
+                "randBytes: {count} bytes is out of range 0..={MAX_RANDOM_LENGTH}"
+            )));
+        }
+        let count = usize::try_from(count).unwrap_or(0);
         Ok(Value::string(super::encoding::base64_std(&bytes(count))))
     });
     map.add("shuffle", Arity::Exact(1), |a| {

@@ -1,0 +1,426 @@
+//! Execution: walking a [`Tree`] with data, as Go's `text/template/exec.go`.
+//!
+//! Values in flight are `Option<Value>`: `None` is Go's *invalid*
+//! `reflect.Value` (a missing map key, or nil after a pipeline stage),
+//! printed `<no value>`; `Some(Value::Nil)` is a nil `interface{}` still
+//! inside a field chain, on which `.x` fails with `nil pointer evaluating
+//! interface {}.x`. Keeping the two apart is what makes Helm's missing-value
+//! behaviour come out right.
+
+use std::sync::Arc;
+
+mod eval;
+
+use crate::ast::{Branch, Command, Node, Pipe, Tree};
+use crate::error::{ExecError, FuncError};
+use crate::set::{Options, TemplateSet};
+use crate::value::Value;
+
+type Slot = Option<Value>;
+
+/// State shared by one top-level execution and everything it calls.
+pub(crate) struct Exec<'s> {
+    set: &'s TemplateSet,
+    /// Names of the templates executing, outermost first.
+    stack: Vec<String>,
+}
+
+/// Control flow out of a list: `{{break}}` and `{{continue}}`.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// One template execution: Go's `state`.
+struct State<'x, 's> {
+    exec: &'x mut Exec<'s>,
+    tree: Arc<Tree>,
+    vars: Vec<(String, Slot)>,
+    out: String,
+}
+
+type Result<T> = std::result::Result<T, ExecError>;
+
+impl<'s> Exec<'s> {
+    pub(crate) fn new(set: &'s TemplateSet) -> Self {
+        Self {
+            set,
+            stack: Vec::new(),
+        }
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.set.options
+    }
+
+    pub(crate) fn active_executions(&self, name: &str) -> usize {
+        self.stack.iter().filter(|n| *n == name).count()
+    }
+
+    /// Runs template `name` with `dot` into a fresh output buffer.
+    pub(crate) fn execute_nested(&mut self, name: &str, dot: Slot) -> Result<String> {
+        let tree = self
+            .set
+            .trees
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ExecError::NoTemplate {
+                name: name.to_owned(),
+                set: self.set.name.clone(),
+            })?;
+        self.run_tree(tree, dot)
+    }
+
+    pub(crate) fn execute_text(
+        &mut self,
+        name: &str,
+        text: &str,
+        dot: Slot,
+    ) -> std::result::Result<String, FuncError> {
+        let mut copy = self.set.clone();
+        let tree = copy.parse_returning_top(name, text)?;
+        let mut nested = Exec {
+            set: &copy,
+            stack: std::mem::take(&mut self.stack),
+        };
+        let result = nested.run_tree(tree, dot);
+        self.stack = nested.stack;
+        Ok(result?)
+    }
+
+    fn run_tree(&mut self, tree: Arc<Tree>, dot: Slot) -> Result<String> {
+        let mut state = State {
+            exec: self,
+            tree,
+            vars: vec![("$".to_owned(), dot.clone())],
+            out: String::new(),
+        };
+        state.run(dot)?;
+        Ok(state.out)
+    }
+}
+
+impl State<'_, '_> {
+    fn name(&self) -> &str {
+        &self.tree.name
+    }
+
+    fn error_at(&self, pos: usize, node: &dyn std::fmt::Display, message: String) -> ExecError {
+        ExecError::At {
+            location: self.tree.location(pos),
+            template: self.name().to_owned(),
+            node: node.to_string(),
+            message,
+            function_message: None,
+        }
+    }
+
+    fn run(&mut self, dot: Slot) -> Result<()> {
+        let limit = self.exec.options().max_depth;
+        if self.exec.stack.len() >= limit {
+            return Err(ExecError::Template {
+                template: self.name().to_owned(),
+                message: format!("exceeded maximum template depth ({limit})"),
+            });
+        }
+        self.exec.stack.push(self.tree.name.clone());
+        let tree = Arc::clone(&self.tree);
+        let result = self.walk_list(&dot, &tree.root);
+        self.exec.stack.pop();
+        result.map(|_| ())
+    }
+
+    fn write(&mut self, text: &str) -> Result<()> {
+        let limit = self.exec.options().max_output_bytes;
+        if self.out.len() + text.len() > limit {
+            return Err(ExecError::Template {
+                template: self.name().to_owned(),
+                message: format!("output exceeds the limit of {limit} bytes"),
+            });
+        }
+        self.out.push_str(text);
+        Ok(())
+    }
+
+    fn walk_list(&mut self, dot: &Slot, nodes: &[Node]) -> Result<Flow> {
+        for node in nodes {
+            let flow = self.walk(dot, node)?;
+            if flow != Flow::Normal {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk(&mut self, dot: &Slot, node: &Node) -> Result<Flow> {
+        // Nesting (templates, control structures, parentheses) recurses;
+        // grow the stack on the heap instead of overflowing it. Depth is
+        // bounded by `Options::max_depth` and by the template's size.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.walk_node(dot, node))
+    }
+
+    fn walk_node(&mut self, dot: &Slot, node: &Node) -> Result<Flow> {
+        match node {
+            Node::Text(text) => self.write(text)?,
+            Node::Action(pipe) => {
+                let value = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    let text = match &value {
+                        None => "<no value>".to_owned(),
+                        Some(value) => crate::fmt::format_value(value),
+                    };
+                    self.write(&text)?;
+                }
+            }
+            Node::If(branch) => return self.walk_if_or_with(dot, branch, false),
+            Node::With(branch) => return self.walk_if_or_with(dot, branch, true),
+            Node::Range(branch) => return self.walk_range(dot, branch),
+            Node::Template { pos, name, pipe } => {
+                self.walk_template(dot, *pos, name, pipe.as_ref())?;
+            }
+            Node::Break => return Ok(Flow::Break),
+            Node::Continue => return Ok(Flow::Continue),
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk_if_or_with(&mut self, dot: &Slot, branch: &Branch, is_with: bool) -> Result<Flow> {
+        let mark = self.vars.len();
+        let result = (|| {
+            let value = self.eval_pipeline(dot, &branch.pipe)?;
+            let truth = value.as_ref().is_some_and(Value::is_true);
+            if truth {
+                let body_dot = if is_with { value } else { dot.clone() };
+                self.walk_list(&body_dot, &branch.list)
+            } else if let Some(else_list) = &branch.else_list {
+                self.walk_list(dot, else_list)
+            } else {
+                Ok(Flow::Normal)
+            }
+        })();
+        self.vars.truncate(mark);
+        result
+    }
+
+    fn walk_range(&mut self, dot: &Slot, branch: &Branch) -> Result<Flow> {
+        let mark = self.vars.len();
+        let result = self.walk_range_body(dot, branch);
+        self.vars.truncate(mark);
+        // A break or continue ends at its range.
+        result.map(|_| Flow::Normal)
+    }
+
+    fn walk_range_body(&mut self, dot: &Slot, branch: &Branch) -> Result<Flow> {
+        let pipe = &branch.pipe;
+        let value = self
+            .eval_pipeline(dot, pipe)?
+            .map(|v| v.collection().into_owned());
+        let mut iterations: Vec<(Slot, Slot)> = Vec::new();
+        match &value {
+            None | Some(Value::Nil) => {}
+            Some(Value::List(list)) => {
+                for (i, item) in list.items().iter().enumerate() {
+                    iterations.push((Some(Value::Int(index_i64(i))), Some(item.clone())));
+                }
+            }
+            Some(Value::Bytes(bytes)) => {
+                for (i, byte) in bytes.iter().enumerate() {
+                    iterations.push((
+                        Some(Value::Int(index_i64(i))),
+                        Some(Value::Int(i64::from(*byte))),
+                    ));
+                }
+            }
+            Some(Value::Map(map)) => {
+                for (key, item) in map.snapshot() {
+                    iterations.push((Some(Value::string(key)), Some(item)));
+                }
+            }
+            Some(Value::Int(n) | Value::Int64(n)) => {
+                if pipe.decl.len() > 1 {
+                    let n = *n;
+                    return Err(self.error_at(
+                        pipe.pos,
+                        &RangeNode(pipe),
+                        format!("can't use {n} to iterate over more than one variable"),
+                    ));
+                }
+                // Counted loops are not materialised: `range 1000000000`
+                // must not allocate a billion entries.
+                let (count, is_int64) = (*n, matches!(value, Some(Value::Int64(_))));
+                return self.range_count(dot, branch, count, is_int64);
+            }
+            Some(other) => {
+                let shown = crate::fmt::format_value(other);
+                return Err(self.error_at(
+                    pipe.pos,
+                    &RangeNode(pipe),
+                    format!("range can't iterate over {shown}"),
+                ));
+            }
+        }
+        if iterations.is_empty() {
+            if let Some(else_list) = &branch.else_list {
+                return self.walk_list(dot, else_list);
+            }
+            return Ok(Flow::Normal);
+        }
+        let body_mark = self.vars.len();
+        for (index, item) in iterations {
+            self.bind_range_vars(pipe, index, item.clone())?;
+            let flow = self.walk_list(&item, &branch.list);
+            self.vars.truncate(body_mark);
+            if flow? == Flow::Break {
+                break;
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn range_count(
+        &mut self,
+        dot: &Slot,
+        branch: &Branch,
+        count: i64,
+        is_int64: bool,
+    ) -> Result<Flow> {
+        if count <= 0 {
+            if let Some(else_list) = &branch.else_list {
+                return self.walk_list(dot, else_list);
+            }
+            return Ok(Flow::Normal);
+        }
+        let body_mark = self.vars.len();
+        for i in 0..count {
+            let item = Some(if is_int64 {
+                Value::Int64(i)
+            } else {
+                Value::Int(i)
+            });
+            self.bind_range_vars(&branch.pipe, None, item.clone())?;
+            let flow = self.walk_list(&item, &branch.list);
+            self.vars.truncate(body_mark);
+            if flow? == Flow::Break {
+                break;
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn bind_range_vars(&mut self, pipe: &Pipe, index: Slot, item: Slot) -> Result<()> {
+        match pipe.decl.as_slice() {
+            [] => {}
+            [only] => self.assign_or_set_top(pipe.is_assign, only, 1, item)?,
+            [first, second, ..] => {
+                self.assign_or_set_top(pipe.is_assign, second, 1, item)?;
+                self.assign_or_set_top(pipe.is_assign, first, 2, index)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn assign_or_set_top(
+        &mut self,
+        is_assign: bool,
+        name: &str,
+        from_top: usize,
+        value: Slot,
+    ) -> Result<()> {
+        if is_assign {
+            return self.set_var(name, value);
+        }
+        let at = self.vars.len() - from_top;
+        self.vars[at].1 = value;
+        Ok(())
+    }
+
+    fn walk_template(
+        &mut self,
+        dot: &Slot,
+        pos: usize,
+        name: &str,
+        pipe: Option<&Pipe>,
+    ) -> Result<()> {
+        let node = TemplateNode { name, pipe };
+        let Some(tree) = self.exec.set.trees.get(name).cloned() else {
+            let message = format!("template {} not defined", crate::fmt::quote_go(name));
+            return Err(self.error_at(pos, &node, message));
+        };
+        let new_dot = match pipe {
+            Some(pipe) => self.eval_pipeline(dot, pipe)?,
+            None => None,
+        };
+        let mut nested = State {
+            exec: &mut *self.exec,
+            tree,
+            vars: vec![("$".to_owned(), new_dot.clone())],
+            out: std::mem::take(&mut self.out),
+        };
+        let result = nested.run(new_dot);
+        self.out = std::mem::take(&mut nested.out);
+        result
+    }
+
+    fn set_var(&mut self, name: &str, value: Slot) -> Result<()> {
+        if let Some(var) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            var.1 = value;
+            return Ok(());
+        }
+        Err(ExecError::Template {
+            template: self.name().to_owned(),
+            message: format!("undefined variable: {name}"),
+        })
+    }
+
+    fn var_value(&self, name: &str) -> Result<Slot> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| ExecError::Template {
+                template: self.name().to_owned(),
+                message: format!("undefined variable: {name}"),
+            })
+    }
+}
+
+/// Stack left before growing, and the size of each new segment.
+pub(crate) const STACK_RED_ZONE: usize = 64 * 1024;
+pub(crate) const STACK_GROWTH: usize = 1024 * 1024;
+
+static NO_ARGS: Command = Command {
+    pos: 0,
+    args: Vec::new(),
+};
+
+fn index_i64(i: usize) -> i64 {
+    i64::try_from(i).unwrap_or(i64::MAX)
+}
+
+/// `{{range PIPE}}` for error context.
+struct RangeNode<'a>(&'a Pipe);
+
+impl std::fmt::Display for RangeNode<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{{{{range {}}}}}", self.0)
+    }
+}
+
+/// `{{template "name" PIPE}}` for error context.
+struct TemplateNode<'a> {
+    name: &'a str,
+    pipe: Option<&'a Pipe>,
+}
+
+impl std::fmt::Display for TemplateNode<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = crate::fmt::quote_go(self.name);
+        match self.pipe {
+            Some(pipe) => write!(f, "{{{{template {name} {pipe}}}}}"),
+            None => write!(f, "{{{{template {name}}}}}"),
+        }
+    }
+}
