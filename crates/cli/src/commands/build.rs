@@ -2,7 +2,10 @@
 //! crate, byte for byte what `kubectl kustomize` prints; and
 //! `driftless build kustomization NAME --path DIR`: render a local directory
 //! as that Kustomization in the cluster would (its targetNamespace,
-//! patches, substitution and ownership labels), as `flux build` does.
+//! patches, substitution and ownership labels), as `flux build` does; and
+//! `driftless build chart RELEASE CHART [helm template's flags]`: render a
+//! Helm chart with the chart crate, byte for byte what `helm template`
+//! prints.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +41,59 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         decrypt_key_file: Vec<PathBuf>,
     },
+    /// Render a Helm chart to stdout, byte for byte what `helm template` prints.
+    ///
+    /// CHART is a chart directory or a packaged `.tgz`, with its
+    /// dependencies vendored in `charts/`. The namespace is -n/--namespace
+    /// (Helm's `default` when not given).
+    #[command(
+        after_help = "Examples:\n  driftless build chart my-release ./charts/podinfo -n apps -f values-prod.yaml\n  driftless build chart rel podinfo-6.5.0.tgz --set replicaCount=3 --include-crds"
+    )]
+    Chart(ChartArgs),
+}
+
+/// `helm template`'s flags that affect what it prints.
+#[derive(clap::Args)]
+pub struct ChartArgs {
+    /// The release name (`.Release.Name`).
+    release: String,
+    /// The chart directory or .tgz file.
+    chart: PathBuf,
+    /// Values files, applied in order.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    values: Vec<PathBuf>,
+    /// Set values (`a.b=c,d[0]=e`).
+    #[arg(long, value_name = "KEY=VAL")]
+    set: Vec<String>,
+    /// Set values, always as strings.
+    #[arg(long = "set-string", value_name = "KEY=VAL")]
+    set_string: Vec<String>,
+    /// Set values from JSON (`a={"b":1}`).
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    set_json: Vec<String>,
+    /// Set values from the contents of files (`key=path`).
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    set_file: Vec<String>,
+    /// Print the chart's crds/ files first.
+    #[arg(long)]
+    include_crds: bool,
+    /// Render as an upgrade (`.Release.IsUpgrade`).
+    #[arg(long)]
+    is_upgrade: bool,
+    /// The Kubernetes version for `.Capabilities.KubeVersion` [default: v1.37.0].
+    #[arg(long, value_name = "VERSION")]
+    kube_version: Option<String>,
+    /// Extra API versions for `.Capabilities.APIVersions` (repeatable, comma-separated).
+    #[arg(
+        short = 'a',
+        long = "api-versions",
+        value_name = "GROUP/VERSION",
+        value_delimiter = ','
+    )]
+    api_versions: Vec<String>,
+    /// Only print the documents of these templates (`templates/x.yaml`, globs allowed).
+    #[arg(short = 's', long = "show-only", value_name = "PATH")]
+    show_only: Vec<String>,
 }
 
 pub fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
@@ -66,6 +122,48 @@ pub fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             let keys = crate::keys::keyring(&decrypt_key_file)?;
             crate::block_on(as_kustomization(global, target, path, keys))
         }
+        Command::Chart(args) => {
+            let chart = args.chart.display().to_string();
+            let rendered = driftless_chart::helm_template(&chart_request(global, args))
+                .with_context(|| format!("cannot render chart {chart}"))?;
+            write_stdout(&rendered)
+        }
+    }
+}
+
+fn chart_request(global: &GlobalArgs, args: ChartArgs) -> driftless_chart::TemplateRequest {
+    // The global -n defaults to flux-system; a chart renders in Helm's
+    // `default` unless the namespace was given on the command line.
+    let namespace_given = std::env::args().any(|a| {
+        a == "-n"
+            || a == "--namespace"
+            || a.starts_with("--namespace=")
+            || (a.starts_with("-n") && a.len() > 2 && !a.starts_with("--"))
+    });
+    driftless_chart::TemplateRequest {
+        chart: args.chart,
+        values_files: args.values,
+        sources: driftless_chart::ValueSources {
+            files: Vec::new(),
+            json: args.set_json,
+            set: args.set,
+            set_string: args.set_string,
+            set_file: args.set_file,
+        },
+        options: driftless_chart::RenderOptions {
+            release_name: args.release,
+            namespace: if namespace_given {
+                global.namespace.clone()
+            } else {
+                "default".into()
+            },
+            is_upgrade: args.is_upgrade,
+            kube_version: args.kube_version,
+            api_versions: args.api_versions,
+            include_crds: args.include_crds,
+            show_only: args.show_only,
+            ..driftless_chart::RenderOptions::default()
+        },
     }
 }
 

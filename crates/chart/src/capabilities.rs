@@ -1,0 +1,355 @@
+//! `.Capabilities` as `helm template` fills it without a cluster: the
+//! Kubernetes version (`--kube-version`, else the one Helm v4.3.1 was built
+//! against), the API versions Helm's client knows plus `--api-versions`,
+//! and Helm's own build information.
+//!
+//! The objects here only answer the fields and methods Helm's structs
+//! have; they hold no cluster state.
+
+use std::any::Any;
+
+use driftless_gotemplate::{Object, Value};
+
+/// The Kubernetes version `helm template` assumes without `--kube-version`.
+pub const DEFAULT_KUBE_VERSION: &str = "v1.37.0";
+
+/// Helm v4.3.1's built-in API versions (client-go's scheme, in its order).
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "lifecycle.k8s.io/v1alpha1",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
+
+/// `.Capabilities.KubeVersion`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeVersion {
+    /// `v` + what the user wrote (`.Version`, `.GitVersion`).
+    pub version: String,
+    /// `v<major>.<minor>.<patch>` (what `String()` prints and constraints see).
+    pub normalized: String,
+    /// `.Major`.
+    pub major: String,
+    /// `.Minor`.
+    pub minor: String,
+}
+
+impl KubeVersion {
+    /// Parses `--kube-version` as Helm does (`1.33`, `v1.33.0`, `1.33.0-gke.1`).
+    ///
+    /// # Errors
+    /// Helm's message for an unparsable version.
+    pub fn parse(input: &str) -> Result<KubeVersion, String> {
+        let bad =
+            || format!("invalid kube version '{input}': could not parse {input:?} as version");
+        let trimmed = input.trim();
+        let body = trimmed.strip_prefix('v').unwrap_or(trimmed);
+        let end = body
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(body.len());
+        let core = &body[..end];
+        let parts: Vec<&str> = core.split('.').collect();
+        if parts.len() < 2
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || p.parse::<u64>().is_err())
+        {
+            return Err(bad());
+        }
+        let numbers: Vec<u64> = parts.iter().map(|p| p.parse().unwrap_or(0)).collect();
+        let rest = &body[end..];
+        if !(rest.is_empty() || rest.starts_with('-') || rest.starts_with('+')) {
+            return Err(bad());
+        }
+        let version = if input.starts_with('v') {
+            input.to_string()
+        } else {
+            format!("v{input}")
+        };
+        let joined: Vec<String> = numbers.iter().map(u64::to_string).collect();
+        Ok(KubeVersion {
+            version,
+            normalized: format!("v{}{rest}", joined.join(".")),
+            major: numbers[0].to_string(),
+            minor: numbers[1].to_string(),
+        })
+    }
+}
+
+impl Object for KubeVersion {
+    fn type_name(&self) -> String {
+        "common.KubeVersion".into()
+    }
+    fn kind_name(&self) -> &'static str {
+        "struct"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "Version" => Some(Value::string(self.version.as_str())),
+            "Major" => Some(Value::string(self.major.as_str())),
+            "Minor" => Some(Value::string(self.minor.as_str())),
+            _ => None,
+        }
+    }
+    fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let text = match name {
+            "GitVersion" => self.version.as_str(),
+            "String" => self.normalized.as_str(),
+            _ => return None,
+        };
+        if args.is_empty() {
+            Some(Ok(Value::string(text)))
+        } else {
+            Some(Err(format!(
+                "wrong number of args for {name}: want 0 got {}",
+                args.len()
+            )))
+        }
+    }
+    fn format(&self) -> String {
+        self.normalized.clone()
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"Version": self.version, "Major": self.major, "Minor": self.minor})
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `.Capabilities.APIVersions`: a Go `[]string` with a `Has` method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiVersions(pub Vec<String>);
+
+impl Object for ApiVersions {
+    fn type_name(&self) -> String {
+        "common.VersionSet".into()
+    }
+    fn kind_name(&self) -> &'static str {
+        "slice"
+    }
+    fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        if name != "Has" {
+            return None;
+        }
+        Some(match args {
+            [Value::String(s)] => Ok(Value::Bool(self.0.iter().any(|v| v.as_str() == &**s))),
+            [other] => Err(format!(
+                "wrong type for value; expected string; got {}",
+                other.type_name()
+            )),
+            _ => Err(format!(
+                "wrong number of args for Has: want 1 got {}",
+                args.len()
+            )),
+        })
+    }
+    fn format(&self) -> String {
+        format!("[{}]", self.0.join(" "))
+    }
+    fn is_true(&self) -> bool {
+        !self.0.is_empty()
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.0
+                .iter()
+                .cloned()
+                .map(serde_json::Value::String)
+                .collect(),
+        )
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `.Capabilities.HelmVersion`: Helm's build information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelmVersion;
+
+const HELM_FIELDS: &[(&str, &str)] = &[
+    ("Version", "v4.3.1"),
+    ("GitCommit", "c0d08d0d6d9424d4a14febb5e8a3e51b0dd00dff"),
+    ("GitTreeState", "clean"),
+    ("GoVersion", "go1.27.2"),
+    ("KubeClientVersion", "v1.37"),
+];
+
+impl Object for HelmVersion {
+    fn type_name(&self) -> String {
+        "version.BuildInfo".into()
+    }
+    fn kind_name(&self) -> &'static str {
+        "struct"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        HELM_FIELDS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| Value::string(*v))
+    }
+    fn format(&self) -> String {
+        let values: Vec<&str> = HELM_FIELDS.iter().map(|(_, v)| *v).collect();
+        format!("{{{}}}", values.join(" "))
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "version": HELM_FIELDS[0].1,
+            "git_commit": HELM_FIELDS[1].1,
+            "git_tree_state": HELM_FIELDS[2].1,
+            "go_version": HELM_FIELDS[3].1,
+            "kube_client_version": HELM_FIELDS[4].1,
+        })
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `.Capabilities`.
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    /// `.KubeVersion`.
+    pub kube_version: KubeVersion,
+    /// `.APIVersions`.
+    pub api_versions: ApiVersions,
+}
+
+impl Capabilities {
+    /// Helm's defaults with `--kube-version` and `--api-versions` applied.
+    ///
+    /// # Errors
+    /// An unparsable `kube_version`.
+    pub fn new(
+        kube_version: Option<&str>,
+        extra_api_versions: &[String],
+    ) -> Result<Capabilities, String> {
+        let kube_version = KubeVersion::parse(kube_version.unwrap_or(DEFAULT_KUBE_VERSION))?;
+        let mut versions: Vec<String> = DEFAULT_API_VERSIONS
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        versions.extend(extra_api_versions.iter().cloned());
+        Ok(Capabilities {
+            kube_version,
+            api_versions: ApiVersions(versions),
+        })
+    }
+}
+
+impl Object for Capabilities {
+    fn type_name(&self) -> String {
+        "*common.Capabilities".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "KubeVersion" => Some(Value::object(self.kube_version.clone())),
+            "APIVersions" => Some(Value::object(self.api_versions.clone())),
+            "HelmVersion" => Some(Value::object(HelmVersion)),
+            _ => None,
+        }
+    }
+    fn format(&self) -> String {
+        let kv = &self.kube_version;
+        format!(
+            "&{{{{{} {} {} {}}} {} {}}}",
+            kv.version,
+            kv.normalized,
+            kv.major,
+            kv.minor,
+            self.api_versions.format(),
+            HelmVersion.format()
+        )
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kube_versions() {
+        let v = KubeVersion::parse("1.33.0").unwrap();
+        assert_eq!(
+            (v.version.as_str(), v.major.as_str(), v.minor.as_str()),
+            ("v1.33.0", "1", "33")
+        );
+        let v = KubeVersion::parse("v1.30.2-gke.100").unwrap();
+        assert_eq!(v.version, "v1.30.2-gke.100");
+        assert_eq!(v.normalized, "v1.30.2-gke.100");
+        assert!(KubeVersion::parse("one").is_err());
+        assert!(KubeVersion::parse("1").is_err());
+    }
+
+    #[test]
+    fn api_versions_has() {
+        let caps = Capabilities::new(None, &["monitoring.coreos.com/v1".into()]).unwrap();
+        let has = |v: &str| {
+            caps.api_versions
+                .call_method("Has", &[Value::string(v)])
+                .unwrap()
+                .unwrap()
+                .is_true()
+        };
+        assert!(has("apps/v1"));
+        assert!(has("monitoring.coreos.com/v1"));
+        assert!(!has("apps/v2"));
+    }
+}

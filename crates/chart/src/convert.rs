@@ -1,0 +1,186 @@
+//! Crossing between the chart's values ([`driftless_render::yaml::Value`])
+//! and the template engine's Go values, and printing Go's `encoding/json`
+//! and `sigs.k8s.io/yaml` text of an engine value.
+//!
+//! Helm's `toYaml` is `json.Marshal` then JSON → YAML with go-yaml: a
+//! float64 that is integral comes out as an integer, keys are sorted, the
+//! render crate's go-yaml emitter prints the result. `toJson` is
+//! `json.Marshal`: HTML-escaped strings, Go's float formatting.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use driftless_gotemplate::Value as Gv;
+use driftless_render::yaml::{Map, Value, go_json_string};
+
+/// A chart value as the engine sees it (`--set` integers are Go int64).
+#[must_use]
+pub fn to_engine(v: &Value) -> Gv {
+    match v {
+        Value::Null => Gv::Nil,
+        Value::Bool(b) => Gv::Bool(*b),
+        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+        Value::Int(i) => match i64::try_from(*i) {
+            Ok(i) => Gv::Int64(i),
+            Err(_) => Gv::Float(*i as f64),
+        },
+        Value::Float(f) => Gv::Float(*f),
+        Value::Str(s) => Gv::string(s.as_str()),
+        Value::Seq(items) => Gv::list(items.iter().map(to_engine).collect()),
+        Value::Map(m) => map_to_engine(m),
+    }
+}
+
+/// A values mapping as an engine map.
+#[must_use]
+pub fn map_to_engine(m: &Map) -> Gv {
+    Gv::map(
+        m.iter()
+            .map(|(k, v)| (k.clone(), to_engine(v)))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// An engine value after Go's JSON round trip, as go-yaml would decode the
+/// JSON (integral numbers as ints): what `toYaml` prints.
+#[must_use]
+pub fn json_round_trip(v: &Gv) -> Value {
+    from_json_for_yaml(&v.to_json())
+}
+
+fn from_json_for_yaml(j: &serde_json::Value) -> Value {
+    match j {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i128::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Value::Int(i128::from(u))
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // Go prints an integral float64 below 1e21 without a
+                // fraction, and go-yaml then reads an integer if it fits.
+                #[allow(clippy::cast_possible_truncation)]
+                if f == f.trunc() && f.abs() < 1e21 && (f.abs() < 9.2e18) {
+                    Value::Int(f as i128)
+                } else {
+                    Value::Float(f)
+                }
+            }
+        }
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => {
+            Value::Seq(items.iter().map(from_json_for_yaml).collect())
+        }
+        serde_json::Value::Object(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), from_json_for_yaml(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// `json.Marshal(v)` as Go prints it.
+#[must_use]
+pub fn go_json(v: &Gv) -> String {
+    let mut out = String::new();
+    write_json(&v.to_json(), &mut out);
+    out
+}
+
+fn write_json(j: &serde_json::Value, out: &mut String) {
+    match j {
+        serde_json::Value::Null => out.push_str("null"),
+        serde_json::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        serde_json::Value::Number(n) => {
+            if n.is_f64() {
+                out.push_str(&go_json_float(n.as_f64().unwrap_or(f64::NAN)));
+            } else {
+                out.push_str(&n.to_string());
+            }
+        }
+        serde_json::Value::String(s) => go_json_string(s, out),
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                go_json_string(k, out);
+                out.push(':');
+                write_json(&m[k.as_str()], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Go's `encoding/json` float64: `%f`-like between 1e-6 and 1e21, else
+/// exponent form with at least two exponent digits.
+#[must_use]
+pub fn go_json_float(f: f64) -> String {
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let e = format!("{f:e}");
+        let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "{mant}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        );
+        s
+    } else {
+        // Rust's Display is the shortest round-trip form without exponent.
+        let s = format!("{f}");
+        if s == "-0" { "-0".into() } else { s }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_numbers_like_go() {
+        assert_eq!(go_json_float(1e6), "1000000");
+        assert_eq!(go_json_float(1.5), "1.5");
+        assert_eq!(go_json_float(1e21), "1e+21");
+        assert_eq!(go_json_float(1e-7), "1e-07");
+        assert_eq!(go_json_float(0.000_001), "0.000001");
+    }
+
+    #[test]
+    fn to_json_sorts_keys_and_escapes_html() {
+        let v = to_engine(&Value::Map(
+            [
+                ("b".to_string(), Value::Str("<a&b>".into())),
+                ("a".to_string(), Value::Float(1e6)),
+            ]
+            .into_iter()
+            .collect(),
+        ));
+        assert_eq!(go_json(&v), r#"{"a":1000000,"b":"\u003ca\u0026b\u003e"}"#);
+    }
+
+    #[test]
+    fn yaml_round_trip_makes_integral_floats_ints() {
+        assert_eq!(json_round_trip(&Gv::Float(1e6)), Value::Int(1_000_000));
+        assert_eq!(json_round_trip(&Gv::Float(1.5)), Value::Float(1.5));
+    }
+}

@@ -1,0 +1,412 @@
+//! From rendered template files to what `helm template` prints: each file
+//! split into YAML documents, each document's head read (`kind`, name,
+//! annotations), hooks (`helm.sh/hook`) set apart with their weight and
+//! delete policies, documents sorted stably by Helm's install order (kinds
+//! it does not know last, in kind-name order), CRDs from `crds/` first with
+//! `--include-crds`, hooks after the manifests, `--show-only` applied to the
+//! assembled text exactly as Helm does it.
+//!
+//! This module owns no templating; it takes the rendered files by name.
+
+use std::collections::BTreeMap;
+
+use driftless_render::yaml::Value;
+
+use crate::error::ChartError;
+
+/// Helm's install order by kind.
+const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// The hook events Helm knows (`helm.sh/hook` values).
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
+];
+
+/// One rendered, non-hook document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The template it came from (`chart/templates/x.yaml`).
+    pub source: String,
+    /// The document text as Helm prints it.
+    pub content: String,
+    /// Its `kind` (empty for comment-only documents).
+    pub kind: String,
+    /// Its `apiVersion`.
+    pub api_version: String,
+    /// Its `metadata.name`.
+    pub name: String,
+}
+
+/// One rendered hook document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// `metadata.name`.
+    pub name: String,
+    /// `kind`.
+    pub kind: String,
+    /// The template it came from.
+    pub source: String,
+    /// The document text.
+    pub content: String,
+    /// Its events (`pre-install`, ...; `test-success` reads as `test`).
+    pub events: Vec<String>,
+    /// `helm.sh/hook-weight` (0 when absent or not a number).
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy` entries.
+    pub delete_policies: Vec<String>,
+    /// `helm.sh/hook-output-log-policy` entries.
+    pub output_log_policies: Vec<String>,
+}
+
+/// Splits a rendered file into documents as Helm's `SplitManifests` does:
+/// leading whitespace dropped, split at lines starting `---`, blank
+/// documents skipped, each document's leading whitespace dropped (its
+/// trailing blank lines are kept, as Helm 4 keeps them).
+#[must_use]
+pub fn split_documents(text: &str) -> Vec<&str> {
+    let text = text.trim_start();
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut line_start = 0;
+    let bytes = text.as_bytes();
+    while line_start <= text.len() {
+        if text[line_start..].starts_with("---") {
+            docs.push(&text[start..line_start]);
+            let mut after = line_start + 3;
+            while after < bytes.len() && (bytes[after] == b' ' || bytes[after] == b'\t') {
+                after += 1;
+            }
+            start = after;
+        }
+        match text[line_start..].find('\n') {
+            Some(i) => line_start += i + 1,
+            None => break,
+        }
+    }
+    docs.push(&text[start..]);
+    docs.into_iter()
+        .filter(|d| !d.trim().is_empty())
+        .map(str::trim_start)
+        .collect()
+}
+
+/// Sorts rendered files into hooks and manifests (Helm's `SortManifests`).
+///
+/// # Errors
+/// A document that is not YAML, naming its template.
+pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
+    let mut hooks = Vec::new();
+    let mut manifests = Vec::new();
+    for (path, content) in files {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if base.starts_with('_') || content.trim().is_empty() {
+            continue;
+        }
+        for doc in split_documents(content) {
+            let head = read_head(doc).map_err(|message| ChartError::Manifest {
+                file: path.clone(),
+                message,
+            })?;
+            let Some(hook_types) = head
+                .annotations
+                .iter()
+                .find(|(k, _)| k == "helm.sh/hook")
+                .map(|(_, v)| v)
+            else {
+                manifests.push(Manifest {
+                    source: path.clone(),
+                    content: doc.to_string(),
+                    kind: head.kind,
+                    api_version: head.api_version,
+                    name: head.name,
+                });
+                continue;
+            };
+            let mut events = Vec::new();
+            let mut unknown = false;
+            for event in hook_types.split(',') {
+                let event = event.trim().to_lowercase();
+                if !HOOK_EVENTS.contains(&event.as_str()) {
+                    unknown = true;
+                    break;
+                }
+                events.push(if event == "test-success" {
+                    "test".into()
+                } else {
+                    event
+                });
+            }
+            // Helm drops a document whose hook list names an unknown event.
+            if unknown {
+                continue;
+            }
+            let annotation = |key: &str| {
+                head.annotations
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str())
+            };
+            let list = |key: &str| -> Vec<String> {
+                annotation(key)
+                    .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
+                    .unwrap_or_default()
+            };
+            hooks.push(Hook {
+                name: head.name,
+                kind: head.kind,
+                source: path.clone(),
+                content: doc.to_string(),
+                events,
+                weight: annotation("helm.sh/hook-weight")
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or(0),
+                delete_policies: list("helm.sh/hook-delete-policy"),
+                output_log_policies: list("helm.sh/hook-output-log-policy"),
+            });
+        }
+    }
+    manifests.sort_by(|a, b| kind_order(&a.kind, &b.kind));
+    hooks.sort_by(|a, b| kind_order(&a.kind, &b.kind));
+    Ok((hooks, manifests))
+}
+
+/// Helm's `lessByKind` as an ordering (both sorts are stable).
+fn kind_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let rank = |k: &str| INSTALL_ORDER.iter().position(|o| *o == k);
+    match (rank(a), rank(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+struct Head {
+    kind: String,
+    api_version: String,
+    name: String,
+    annotations: Vec<(String, String)>,
+}
+
+/// Reads a document's head as Helm's `SimpleHead` (YAML errors fail the render).
+fn read_head(doc: &str) -> Result<Head, String> {
+    let docs = crate::yaml::parse_stream(doc)
+        .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
+    let value = docs.into_iter().next().unwrap_or(Value::Null);
+    let text = |v: Option<&Value>| v.and_then(Value::scalar_string).unwrap_or_default();
+    let mut head = Head {
+        kind: String::new(),
+        api_version: String::new(),
+        name: String::new(),
+        annotations: Vec::new(),
+    };
+    match &value {
+        Value::Map(m) => {
+            head.kind = text(m.get("kind"));
+            head.api_version = text(m.get("apiVersion"));
+            if let Some(Value::Map(meta)) = m.get("metadata") {
+                head.name = text(meta.get("name"));
+                if let Some(Value::Map(a)) = meta.get("annotations") {
+                    head.annotations = a.iter().map(|(k, v)| (k.clone(), text(Some(v)))).collect();
+                }
+            }
+        }
+        Value::Null => {}
+        other => {
+            return Err(format!(
+                "error unmarshaling JSON: json: cannot unmarshal {} into Go value of type releaseutil.SimpleHead",
+                match other {
+                    Value::Seq(_) => "array",
+                    Value::Str(_) => "string",
+                    Value::Bool(_) => "bool",
+                    _ => "number",
+                }
+            ));
+        }
+    }
+    Ok(head)
+}
+
+/// What `helm template` prints: CRDs (when asked), manifests, hooks.
+#[must_use]
+pub fn assemble(crds: &[(String, String)], manifests: &[Manifest], hooks: &[Hook]) -> String {
+    let mut release_manifest = String::new();
+    for (name, data) in crds {
+        push_document(&mut release_manifest, name, data);
+    }
+    for m in manifests {
+        push_document(&mut release_manifest, &m.source, &m.content);
+    }
+    let mut out = release_manifest.trim().to_string();
+    out.push('\n');
+    for h in hooks {
+        push_document(&mut out, &h.source, &h.content);
+    }
+    out
+}
+
+fn push_document(out: &mut String, source: &str, content: &str) {
+    out.push_str("---\n# Source: ");
+    out.push_str(source);
+    out.push('\n');
+    out.push_str(content);
+    out.push('\n');
+}
+
+/// `--show-only`: the documents of `output` whose `# Source:` path (chart
+/// name dropped) matches one of `patterns`, in pattern order.
+///
+/// # Errors
+/// A pattern that matches no document (`could not find template ...`).
+pub fn show_only(output: &str, patterns: &[String]) -> Result<String, ChartError> {
+    let docs = split_documents(output);
+    let mut out = String::new();
+    for pattern in patterns {
+        let mut found = false;
+        for doc in &docs {
+            let Some(path) = source_path(doc) else {
+                continue;
+            };
+            if crate::ignore::glob_match(pattern, path).unwrap_or(false) {
+                out.push_str("---\n");
+                out.push_str(doc);
+                out.push('\n');
+                found = true;
+            }
+        }
+        if !found {
+            return Err(ChartError::Invalid(format!(
+                "could not find template {pattern} in chart"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// The first `# Source: <chart>/<path>` of a document, `<path>` returned.
+fn source_path(doc: &str) -> Option<&str> {
+    let at = doc.find("# Source: ")?;
+    let rest = &doc[at + "# Source: ".len()..];
+    let slash = rest.find('/')?;
+    if slash == 0 || rest[..slash].contains('\n') {
+        return None;
+    }
+    let path = &rest[slash + 1..];
+    let end = path.find('\n').unwrap_or(path.len());
+    let path = &path[..end];
+    if path.is_empty() { None } else { Some(path) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_helm() {
+        assert_eq!(
+            split_documents("\n\na: 1\n---\n\nb: 2\n\n--- \n  \n---\nc: 3"),
+            ["a: 1\n", "b: 2\n\n", "c: 3"]
+        );
+    }
+
+    #[test]
+    fn sorts_by_kind_and_sets_hooks_apart() {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "c/templates/a.yaml".to_string(),
+            "kind: Deployment\nmetadata:\n  name: d\n---\nkind: Zeta\n---\nkind: Alpha\n---\nkind: Service\n".to_string(),
+        );
+        files.insert(
+            "c/templates/b.yaml".to_string(),
+            "kind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: pre-install,post-upgrade\n    helm.sh/hook-weight: \"-5\"\n    helm.sh/hook-delete-policy: before-hook-creation\n---\nkind: Pod\nmetadata:\n  annotations:\n    helm.sh/hook: bogus\n".to_string(),
+        );
+        files.insert(
+            "c/templates/_h.tpl".to_string(),
+            "kind: Secret\n".to_string(),
+        );
+        let (hooks, manifests) = sort(&files).unwrap();
+        let kinds: Vec<&str> = manifests.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(kinds, ["Service", "Deployment", "Alpha", "Zeta"]);
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0].weight, -5);
+        assert_eq!(hooks[0].events, ["pre-install", "post-upgrade"]);
+        assert_eq!(hooks[0].delete_policies, ["before-hook-creation"]);
+    }
+
+    #[test]
+    fn invalid_yaml_names_the_template() {
+        let mut files = BTreeMap::new();
+        files.insert("c/templates/x.yaml".to_string(), "a: b: c\n".to_string());
+        let e = sort(&files).unwrap_err().to_string();
+        assert!(
+            e.starts_with("YAML parse error on c/templates/x.yaml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn assembles_and_filters() {
+        let m = Manifest {
+            source: "c/templates/a.yaml".into(),
+            content: "kind: A\n".into(),
+            kind: "A".into(),
+            api_version: String::new(),
+            name: String::new(),
+        };
+        let out = assemble(&[], &[m], &[]);
+        assert_eq!(out, "---\n# Source: c/templates/a.yaml\nkind: A\n");
+        assert_eq!(
+            show_only(&out, &["templates/a.yaml".into()]).unwrap(),
+            "---\n# Source: c/templates/a.yaml\nkind: A\n\n"
+        );
+        assert!(show_only(&out, &["templates/b.yaml".into()]).is_err());
+    }
+}

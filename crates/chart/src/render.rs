@@ -1,0 +1,413 @@
+//! One `helm template` run: dependencies processed, values coalesced, the
+//! built-in objects assembled per chart (`.Values`, `.Release`, `.Chart`,
+//! `.Capabilities`, `.Files`, `.Subcharts`, `.Template`), every template
+//! parsed into one set in Helm's order (deepest charts first, so a parent's
+//! `define` wins) and executed in that order, `<no value>` blanked, NOTES
+//! set apart, the rest sorted and assembled.
+//!
+//! This module drives the engine; loading, coalescing and output sorting
+//! live in their own modules.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use driftless_gotemplate::{ExecError, FuncMap, MissingKey, Options, TemplateSet, Value};
+use driftless_render::yaml::Map;
+
+use crate::capabilities::Capabilities;
+use crate::chart::{Chart, Metadata};
+use crate::convert::map_to_engine;
+use crate::error::ChartError;
+use crate::files::Files;
+use crate::helm_funcs::{Lookup, Offline, USER_ERROR_END, USER_ERROR_START};
+use crate::manifests::{Hook, Manifest};
+
+/// Most output all templates of one render may produce together; a chart
+/// that writes more fails instead of exhausting memory.
+pub const MAX_TOTAL_OUTPUT_BYTES: usize = 256 * 1024 * 1024;
+
+/// `helm template`'s options besides the chart and values.
+#[derive(Clone)]
+pub struct RenderOptions {
+    /// The release name (`RELEASE`).
+    pub release_name: String,
+    /// `--namespace` (`default` when not given).
+    pub namespace: String,
+    /// `--is-upgrade`.
+    pub is_upgrade: bool,
+    /// `--kube-version`.
+    pub kube_version: Option<String>,
+    /// `--api-versions`.
+    pub api_versions: Vec<String>,
+    /// `--include-crds`.
+    pub include_crds: bool,
+    /// `--show-only` patterns.
+    pub show_only: Vec<String>,
+    /// What `lookup` asks; offline by default.
+    pub lookup: Arc<dyn Lookup>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            release_name: "release-name".into(),
+            namespace: "default".into(),
+            is_upgrade: false,
+            kube_version: None,
+            api_versions: Vec::new(),
+            include_crds: false,
+            show_only: Vec::new(),
+            lookup: Arc::new(Offline),
+        }
+    }
+}
+
+impl std::fmt::Debug for RenderOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderOptions")
+            .field("release_name", &self.release_name)
+            .field("namespace", &self.namespace)
+            .field("is_upgrade", &self.is_upgrade)
+            .field("kube_version", &self.kube_version)
+            .field("api_versions", &self.api_versions)
+            .field("include_crds", &self.include_crds)
+            .field("show_only", &self.show_only)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a render produced, kept apart for a release controller.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Non-hook documents in install order.
+    pub manifests: Vec<Manifest>,
+    /// Hook documents in install order.
+    pub hooks: Vec<Hook>,
+    /// `crds/` files (path as printed, contents), this chart's and enabled
+    /// subcharts'.
+    pub crds: Vec<(String, String)>,
+    /// The root chart's rendered NOTES.txt (empty without one).
+    pub notes: String,
+    /// The root chart's metadata.
+    pub metadata: Metadata,
+    /// The coalesced values the templates saw.
+    pub values: Map,
+}
+
+impl Rendered {
+    /// The text `helm template` prints for this render.
+    ///
+    /// # Errors
+    /// A `--show-only` pattern that matches nothing.
+    pub fn helm_template_output(
+        &self,
+        include_crds: bool,
+        show_only: &[String],
+    ) -> Result<String, ChartError> {
+        let crds: &[(String, String)] = if include_crds { &self.crds } else { &[] };
+        let out = crate::manifests::assemble(crds, &self.manifests, &self.hooks);
+        if show_only.is_empty() {
+            Ok(out)
+        } else {
+            crate::manifests::show_only(&out, show_only)
+        }
+    }
+}
+
+/// Renders `chart` with user values `user` as `helm template` would.
+///
+/// # Errors
+/// Dependency, values, template or manifest errors, each naming the chart
+/// and file.
+pub fn render(
+    mut chart: Chart,
+    user: &Map,
+    options: &RenderOptions,
+) -> Result<Rendered, ChartError> {
+    if chart.is_library() {
+        return Err(ChartError::Invalid(format!(
+            "chart {}: library charts are not installable",
+            chart.name()
+        )));
+    }
+    crate::dependencies::process(&mut chart, user)?;
+    let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions)
+        .map_err(ChartError::Invalid)?;
+    if !chart.metadata.kube_version.is_empty()
+        && !crate::semver::satisfies(&chart.metadata.kube_version, &caps.kube_version.normalized)
+    {
+        return Err(ChartError::Invalid(format!(
+            "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",
+            chart.metadata.kube_version, caps.kube_version.version
+        )));
+    }
+    let values = crate::values::coalesce_values(&chart, user)?;
+    crate::schema::validate(&chart, &values)?;
+
+    let release = release_value(options);
+    let caps_value = Value::object(caps);
+    let mut templates: BTreeMap<String, Renderable> = BTreeMap::new();
+    let root_values = map_to_engine(&values);
+    collect(
+        &chart,
+        chart.name(),
+        true,
+        &root_values,
+        &release,
+        &caps_value,
+        &mut templates,
+    );
+
+    let mut funcs = sprig_funcs();
+    crate::helm_funcs::register(&mut funcs, options.lookup.clone());
+    let mut set = TemplateSet::with_funcs(funcs);
+    set.set_options(Options {
+        missing_key: MissingKey::Zero,
+        ..Options::default()
+    });
+    let mut order: Vec<&String> = templates.keys().collect();
+    order.sort_by(|a, b| {
+        let depth = |s: &str| s.matches('/').count();
+        (depth(b), b.as_str()).cmp(&(depth(a), a.as_str()))
+    });
+    for name in &order {
+        set.parse(name, &templates[name.as_str()].text)
+            .map_err(|e| ChartError::Template {
+                message: parse_error_message(name, &e.to_string()),
+            })?;
+    }
+    let mut rendered: BTreeMap<String, String> = BTreeMap::new();
+    let mut total = 0usize;
+    for name in order {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        if base.starts_with('_') {
+            continue;
+        }
+        let r = &templates[name.as_str()];
+        if let Value::Map(top) = &r.data {
+            let mut template = BTreeMap::new();
+            template.insert("Name".to_string(), Value::string(name.as_str()));
+            template.insert("BasePath".to_string(), Value::string(r.base_path.as_str()));
+            top.insert("Template", Value::map(template));
+        }
+        let out = set
+            .execute(name, &r.data)
+            .map_err(|e| ChartError::Template {
+                message: exec_error_message(name, &e),
+            })?;
+        total += out.len();
+        if total > MAX_TOTAL_OUTPUT_BYTES {
+            return Err(ChartError::Template {
+                message: format!(
+                    "{name}: the chart's templates produce more than {MAX_TOTAL_OUTPUT_BYTES} bytes; refusing to render further"
+                ),
+            });
+        }
+        rendered.insert(name.clone(), out.replace("<no value>", ""));
+    }
+
+    let notes_path = format!("{}/templates/NOTES.txt", chart.name());
+    let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
+    rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
+    let (hooks, manifests) = crate::manifests::sort(&rendered)?;
+    let crds = chart
+        .crd_files(chart.name())
+        .into_iter()
+        .map(|(path, f)| (path, String::from_utf8_lossy(&f.data).into_owned()))
+        .collect();
+    Ok(Rendered {
+        manifests,
+        hooks,
+        crds,
+        notes,
+        metadata: chart.metadata.clone(),
+        values,
+    })
+}
+
+/// Sprig's text functions, which Helm's are registered over.
+fn sprig_funcs() -> FuncMap {
+    driftless_gotemplate::sprig::functions()
+}
+
+struct Renderable {
+    text: String,
+    data: Value,
+    base_path: String,
+}
+
+fn release_value(options: &RenderOptions) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert(
+        "Name".to_string(),
+        Value::string(options.release_name.as_str()),
+    );
+    m.insert(
+        "Namespace".to_string(),
+        Value::string(options.namespace.as_str()),
+    );
+    m.insert("IsUpgrade".to_string(), Value::Bool(options.is_upgrade));
+    m.insert("IsInstall".to_string(), Value::Bool(!options.is_upgrade));
+    m.insert("Revision".to_string(), Value::Int(1));
+    m.insert("Service".to_string(), Value::string("Helm"));
+    Value::map(m)
+}
+
+/// Helm's `recAllTpls`: each chart's top-level object, its templates keyed
+/// by full path. Returns the chart's object (what `.Subcharts` holds).
+fn collect(
+    chart: &Chart,
+    full_path: &str,
+    is_root: bool,
+    values: &Value,
+    release: &Value,
+    caps: &Value,
+    templates: &mut BTreeMap<String, Renderable>,
+) -> Value {
+    let subcharts = driftless_gotemplate::Map::new();
+    let mut top = BTreeMap::new();
+    top.insert(
+        "Chart".to_string(),
+        metadata_value(&chart.metadata, is_root),
+    );
+    top.insert("Files".to_string(), Value::object(Files::new(&chart.files)));
+    top.insert("Release".to_string(), release.clone());
+    top.insert("Capabilities".to_string(), caps.clone());
+    top.insert("Values".to_string(), values.clone());
+    top.insert("Subcharts".to_string(), Value::Map(subcharts.clone()));
+    let next = Value::map(top);
+    for sub in &chart.dependencies {
+        let sub_values = match values {
+            Value::Map(m) => match m.get(sub.name()) {
+                Some(v @ Value::Map(_)) => v,
+                _ => Value::map(BTreeMap::new()),
+            },
+            _ => Value::map(BTreeMap::new()),
+        };
+        let sub_path = format!("{full_path}/charts/{}", sub.name());
+        let child = collect(sub, &sub_path, false, &sub_values, release, caps, templates);
+        subcharts.insert(sub.name(), child);
+    }
+    for t in &chart.templates {
+        let base = t.name.rsplit('/').next().unwrap_or(&t.name);
+        if chart.is_library() && !base.starts_with('_') {
+            continue;
+        }
+        templates.insert(
+            format!("{full_path}/{}", t.name),
+            Renderable {
+                text: String::from_utf8_lossy(&t.data).into_owned(),
+                data: next.clone(),
+                base_path: format!("{full_path}/templates"),
+            },
+        );
+    }
+    next
+}
+
+/// `.Chart`: Chart.yaml's fields under Go's struct field names.
+fn metadata_value(md: &Metadata, is_root: bool) -> Value {
+    let s = |v: &str| Value::string(v);
+    let strings = |v: &[String]| Value::list(v.iter().map(|x| Value::string(x.as_str())).collect());
+    let mut m = BTreeMap::new();
+    m.insert("Name".to_string(), s(&md.name));
+    m.insert("Home".to_string(), s(&md.home));
+    m.insert("Sources".to_string(), strings(&md.sources));
+    m.insert("Version".to_string(), s(&md.version));
+    m.insert("Description".to_string(), s(&md.description));
+    m.insert("Keywords".to_string(), strings(&md.keywords));
+    m.insert(
+        "Maintainers".to_string(),
+        Value::list(
+            md.maintainers
+                .iter()
+                .map(|mt| {
+                    let mut e = BTreeMap::new();
+                    e.insert("Name".to_string(), s(&mt.name));
+                    e.insert("Email".to_string(), s(&mt.email));
+                    e.insert("URL".to_string(), s(&mt.url));
+                    Value::map(e)
+                })
+                .collect(),
+        ),
+    );
+    m.insert("Icon".to_string(), s(&md.icon));
+    m.insert("APIVersion".to_string(), s(&md.api_version));
+    m.insert("Condition".to_string(), s(&md.condition));
+    m.insert("Tags".to_string(), s(&md.tags));
+    m.insert("AppVersion".to_string(), s(&md.app_version));
+    m.insert("Deprecated".to_string(), Value::Bool(md.deprecated));
+    let annotations = md.annotations.as_ref().map_or_else(
+        || {
+            Value::Map(driftless_gotemplate::Map::from_string_entries(
+                BTreeMap::new(),
+            ))
+        },
+        |a| {
+            Value::Map(driftless_gotemplate::Map::from_string_entries(
+                a.iter().map(|(k, v)| (k.clone(), s(v))).collect(),
+            ))
+        },
+    );
+    m.insert("Annotations".to_string(), annotations);
+    m.insert("KubeVersion".to_string(), s(&md.kube_version));
+    m.insert(
+        "Dependencies".to_string(),
+        Value::list(
+            md.dependencies
+                .iter()
+                .map(|d| {
+                    let mut e = BTreeMap::new();
+                    e.insert("Name".to_string(), s(&d.name));
+                    e.insert("Version".to_string(), s(&d.version));
+                    e.insert("Repository".to_string(), s(&d.repository));
+                    e.insert("Condition".to_string(), s(&d.condition));
+                    e.insert("Tags".to_string(), strings(&d.tags));
+                    e.insert("Enabled".to_string(), Value::Bool(d.enabled));
+                    e.insert(
+                        "ImportValues".to_string(),
+                        Value::list(
+                            d.import_values
+                                .iter()
+                                .map(crate::convert::to_engine)
+                                .collect(),
+                        ),
+                    );
+                    e.insert("Alias".to_string(), s(&d.alias));
+                    Value::map(e)
+                })
+                .collect(),
+        ),
+    );
+    m.insert("Type".to_string(), s(&md.chart_type));
+    m.insert("IsRoot".to_string(), Value::Bool(is_root));
+    Value::map(m)
+}
+
+/// Helm's `cleanupParseError`: `parse error at (<location>): <message>`.
+fn parse_error_message(file: &str, raw: &str) -> String {
+    let tokens: Vec<&str> = raw.split(": ").collect();
+    if tokens.len() == 1 {
+        return format!("parse error in ({file}): {raw}");
+    }
+    format!(
+        "parse error at ({}): {}",
+        tokens[1],
+        tokens[tokens.len() - 1]
+    )
+}
+
+/// Helm's `reformatExecErrorMsg`, the common shapes: a `required`/`fail`
+/// message becomes `execution error at (<file:line:col>): <message>`.
+fn exec_error_message(file: &str, e: &ExecError) -> String {
+    let raw = e.to_string();
+    if let (Some(start), Some(end)) = (raw.find(USER_ERROR_START), raw.find(USER_ERROR_END)) {
+        let message = &raw[start + USER_ERROR_START.len()..end];
+        let location = match e {
+            ExecError::At { location, .. } => location.clone(),
+            _ => file.to_string(),
+        };
+        return format!("execution error at ({location}): {message}");
+    }
+    raw
+}

@@ -1,0 +1,203 @@
+//! `toToml` and `fromToml` as Helm has them (BurntSushi/toml): the encoder
+//! writes a table's plain keys sorted, then its sub-tables as `[a.b]`
+//! headers indented two spaces per level; the decoder gives int64 integers
+//! and float64 floats, and on failure a map with an `Error` key.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use driftless_gotemplate::Value;
+
+/// `toToml`: the encoder's text, or its error message.
+#[must_use]
+pub fn to_toml(v: &Value) -> String {
+    let Value::Map(m) = v else {
+        return format!(
+            "toml: top-level values must be Go maps or structs, not {}",
+            v.type_name()
+        );
+    };
+    let mut out = String::new();
+    match write_table(&mut out, &[], &m.snapshot()) {
+        Ok(()) => out,
+        Err(e) => e,
+    }
+}
+
+fn quote_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        quote(k)
+    }
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn scalar(v: &Value) -> Result<Option<String>, String> {
+    Ok(Some(match v {
+        Value::Nil => return Ok(None),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
+        Value::Float(f) => {
+            if f.is_nan() {
+                "nan".into()
+            } else if f.is_infinite() {
+                if *f > 0.0 {
+                    "inf".into()
+                } else {
+                    "-inf".into()
+                }
+            } else {
+                let s = format!("{f}");
+                if s.contains('.') || s.contains('e') {
+                    s
+                } else {
+                    format!("{s}.0")
+                }
+            }
+        }
+        Value::String(s) => quote(s),
+        Value::List(l) => {
+            let mut parts = Vec::new();
+            for item in l.items() {
+                match scalar(item)? {
+                    Some(s) => parts.push(s),
+                    None => return Err("toml: cannot encode array with nil element".into()),
+                }
+            }
+            format!("[{}]", parts.join(", "))
+        }
+        other => other
+            .as_str()
+            .map(quote)
+            .ok_or_else(|| format!("toml: unsupported type: {}", other.type_name()))?,
+    }))
+}
+
+fn is_table(v: &Value) -> bool {
+    matches!(v, Value::Map(_))
+}
+
+fn is_table_array(v: &Value) -> bool {
+    matches!(v, Value::List(l) if !l.is_empty() && l.items().iter().all(is_table))
+}
+
+/// The encoder separates a header from preceding keys by a blank line, but
+/// writes a header right after another header.
+fn blank_line_before_header(out: &mut String) {
+    let last_line = out.trim_end_matches('\n').rsplit('\n').next().unwrap_or("");
+    if !out.is_empty() && !last_line.trim_start().starts_with('[') {
+        out.push('\n');
+    }
+}
+
+fn write_table(
+    out: &mut String,
+    path: &[String],
+    entries: &[(String, Value)],
+) -> Result<(), String> {
+    let indent = "  ".repeat(path.len());
+    for (k, v) in entries {
+        if is_table(v) || is_table_array(v) {
+            continue;
+        }
+        if let Some(s) = scalar(v)? {
+            let _ = writeln!(out, "{indent}{} = {s}", quote_key(k));
+        }
+    }
+    for (k, v) in entries {
+        let mut sub = path.to_vec();
+        sub.push(k.clone());
+        let header: Vec<String> = sub.iter().map(|p| quote_key(p)).collect();
+        let sub_indent = "  ".repeat(sub.len() - 1);
+        match v {
+            Value::Map(m) => {
+                blank_line_before_header(out);
+                let _ = writeln!(out, "{sub_indent}[{}]", header.join("."));
+                write_table(out, &sub, &m.snapshot())?;
+            }
+            Value::List(l) if is_table_array(v) => {
+                for item in l.items() {
+                    if let Value::Map(m) = item {
+                        blank_line_before_header(out);
+                        let _ = writeln!(out, "{sub_indent}[[{}]]", header.join("."));
+                        write_table(out, &sub, &m.snapshot())?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `fromToml`: the document as a map, or `{Error: message}`.
+#[must_use]
+pub fn from_toml(text: &str) -> Value {
+    match text.parse::<::toml::Value>() {
+        Ok(::toml::Value::Table(t)) => table(&t),
+        Ok(_) => error("toml: top level must be a table"),
+        Err(e) => error(&format!("toml: {e}")),
+    }
+}
+
+fn error(message: &str) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert("Error".to_string(), Value::string(message));
+    Value::map(m)
+}
+
+fn table(t: &::toml::value::Table) -> Value {
+    Value::map(t.iter().map(|(k, v)| (k.clone(), convert(v))).collect())
+}
+
+fn convert(v: &::toml::Value) -> Value {
+    match v {
+        ::toml::Value::String(s) => Value::string(s.as_str()),
+        ::toml::Value::Integer(i) => Value::Int64(*i),
+        ::toml::Value::Float(f) => Value::Float(*f),
+        ::toml::Value::Boolean(b) => Value::Bool(*b),
+        ::toml::Value::Datetime(d) => Value::string(d.to_string()),
+        ::toml::Value::Array(items) => Value::list(items.iter().map(convert).collect()),
+        ::toml::Value::Table(t) => table(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let v = from_toml("a = 1\nb = \"x\"\n[t]\nc = 1.5\n[t.u]\nd = true\n");
+        assert_eq!(
+            to_toml(&v),
+            "a = 1\nb = \"x\"\n\n[t]\n  c = 1.5\n\n  [t.u]\n    d = true\n"
+        );
+        let Value::Map(m) = from_toml("a = ") else {
+            panic!("a map")
+        };
+        assert!(m.get("Error").is_some());
+    }
+}

@@ -1,0 +1,372 @@
+//! Values as Helm combines them: user values (`-f` files merged in order,
+//! then `--set-json`, `--set`, `--set-string`, `--set-file`) coalesced over
+//! each chart's defaults, subchart defaults under the subchart's name,
+//! `global` copied down, `null` deleting a default.
+//!
+//! Go maps have no order, so neither do these semantics; the `IndexMap`
+//! order here is never observable (every printer sorts keys). This module
+//! knows charts only through [`Chart`]'s values and dependencies.
+
+use driftless_render::yaml::{Map, Value};
+
+use crate::chart::Chart;
+use crate::error::ChartError;
+
+/// The key under which globals travel.
+pub const GLOBAL_KEY: &str = "global";
+
+/// Where user values come from, in the order Helm applies them.
+#[derive(Debug, Default, Clone)]
+pub struct ValueSources {
+    /// `-f` files' contents with the name to report on errors.
+    pub files: Vec<(String, String)>,
+    /// `--set-json` arguments.
+    pub json: Vec<String>,
+    /// `--set` arguments.
+    pub set: Vec<String>,
+    /// `--set-string` arguments.
+    pub set_string: Vec<String>,
+    /// `--set-file` arguments (`key=path`).
+    pub set_file: Vec<String>,
+}
+
+impl ValueSources {
+    /// Merges every source into one values map as `helm template` does;
+    /// `read_file` reads the files `--set-file` names (the caller decides
+    /// what may be read, never a chart).
+    ///
+    /// # Errors
+    /// A values file that is not YAML, or a malformed `--set*` argument.
+    pub fn merge(
+        &self,
+        read_file: &mut dyn FnMut(&str) -> Result<String, String>,
+    ) -> Result<Map, ChartError> {
+        let mut base = Map::new();
+        for (name, text) in &self.files {
+            let current = load_values(text).map_err(|message| ChartError::Values {
+                source_name: name.clone(),
+                message,
+            })?;
+            base = merge_maps(base, current);
+        }
+        for arg in &self.json {
+            let trimmed = arg.trim();
+            if trimmed.starts_with('{') {
+                let parsed: serde_json::Value = serde_json::from_str(trimmed)
+                    .map_err(|_| set_error("--set-json", arg, "failed parsing JSON"))?;
+                match from_json(&parsed) {
+                    Value::Map(m) => base = merge_maps(base, m),
+                    _ => return Err(set_error("--set-json", arg, "not a JSON object")),
+                }
+            } else {
+                crate::strvals::parse_set_json(arg, &mut base)
+                    .map_err(|e| set_error("--set-json", arg, &e))?;
+            }
+        }
+        for arg in &self.set {
+            crate::strvals::parse_set(arg, &mut base).map_err(|e| set_error("--set", arg, &e))?;
+        }
+        for arg in &self.set_string {
+            crate::strvals::parse_set_string(arg, &mut base)
+                .map_err(|e| set_error("--set-string", arg, &e))?;
+        }
+        for arg in &self.set_file {
+            crate::strvals::parse_set_file(arg, &mut base, read_file)
+                .map_err(|e| set_error("--set-file", arg, &e))?;
+        }
+        Ok(base)
+    }
+}
+
+fn set_error(flag: &str, arg: &str, message: &str) -> ChartError {
+    ChartError::Values {
+        source_name: format!("{flag} {arg}"),
+        message: message.to_string(),
+    }
+}
+
+/// Reads a values file: every YAML document, merged in order (Helm's
+/// `LoadValues`).
+///
+/// # Errors
+/// The YAML error, or a document that is not a mapping.
+pub fn load_values(text: &str) -> Result<Map, String> {
+    let mut values = Map::new();
+    for doc in crate::yaml::parse_stream(text)? {
+        match doc {
+            Value::Null => {}
+            Value::Map(m) => values = merge_maps(values, m),
+            other => {
+                return Err(format!(
+                    "cannot unmarshal {} into a mapping of values",
+                    other.type_name()
+                ));
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// Helm's `MergeMaps`: `b` over `a`, maps merged recursively, anything else
+/// replaced.
+#[must_use]
+pub fn merge_maps(mut a: Map, b: Map) -> Map {
+    for (k, v) in b {
+        match (a.get_mut(&k), v) {
+            (Some(Value::Map(existing)), Value::Map(incoming)) => {
+                let merged = merge_maps(std::mem::take(existing), incoming);
+                *existing = merged;
+            }
+            (_, v) => {
+                a.insert(k, v);
+            }
+        }
+    }
+    a
+}
+
+/// A JSON value as Go's `encoding/json` decodes it into `interface{}`:
+/// every number a float64.
+#[must_use]
+pub fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => Value::Seq(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(m) => {
+            Value::Map(m.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
+    }
+}
+
+/// Coalesces user values over the chart tree's defaults (`CoalesceValues`).
+///
+/// # Errors
+/// A subchart's values key that holds something other than a mapping.
+pub fn coalesce_values(chart: &Chart, user: &Map) -> Result<Map, ChartError> {
+    let mut dest = user.clone();
+    coalesce(chart, &mut dest, false)?;
+    Ok(dest)
+}
+
+/// Like [`coalesce_values`] but keeping `null`s (`MergeValues`, used for
+/// import-values).
+///
+/// # Errors
+/// As [`coalesce_values`].
+pub fn merge_values(chart: &Chart, user: &Map) -> Result<Map, ChartError> {
+    let mut dest = user.clone();
+    coalesce(chart, &mut dest, true)?;
+    Ok(dest)
+}
+
+fn coalesce(chart: &Chart, dest: &mut Map, merge: bool) -> Result<(), ChartError> {
+    coalesce_chart_defaults(chart, dest, merge);
+    for sub in &chart.dependencies {
+        let name = sub.name();
+        match dest.get(name) {
+            None => {
+                dest.insert(name.to_string(), Value::Map(Map::new()));
+            }
+            Some(Value::Map(_)) => {}
+            Some(other) => {
+                return Err(ChartError::Values {
+                    source_name: format!("chart {}", chart.name()),
+                    message: format!(
+                        "type mismatch on {name}: %!t({}) (the values key of subchart {name} must be a mapping)",
+                        other.type_name()
+                    ),
+                });
+            }
+        }
+        let parent_globals = dest.get(GLOBAL_KEY).cloned();
+        if let Some(Value::Map(sub_values)) = dest.get_mut(name) {
+            coalesce_globals(sub_values, parent_globals.as_ref());
+            coalesce(sub, sub_values, merge)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the parent's globals into a subchart's values: the parent's win,
+/// tables are merged.
+fn coalesce_globals(dest: &mut Map, parent_globals: Option<&Value>) {
+    let mut dest_globals = match dest.get(GLOBAL_KEY) {
+        None => Map::new(),
+        Some(Value::Map(m)) => m.clone(),
+        Some(_) => return,
+    };
+    let source = match parent_globals {
+        None => Map::new(),
+        Some(Value::Map(m)) => m.clone(),
+        Some(_) => return,
+    };
+    for (key, value) in source {
+        match (value, dest_globals.get_mut(&key)) {
+            (Value::Map(mut parent_table), Some(existing)) => {
+                if let Value::Map(child_table) = existing {
+                    coalesce_tables(&mut parent_table, child_table.clone(), true);
+                    *existing = Value::Map(parent_table);
+                }
+            }
+            (Value::Map(parent_table), None) => {
+                dest_globals.insert(key, Value::Map(parent_table));
+            }
+            (_, Some(Value::Map(_))) => {}
+            (value, _) => {
+                dest_globals.insert(key, value);
+            }
+        }
+    }
+    dest.insert(GLOBAL_KEY.to_string(), Value::Map(dest_globals));
+}
+
+/// Applies one chart's own `values.yaml` under the user's values.
+fn coalesce_chart_defaults(chart: &Chart, dest: &mut Map, merge: bool) {
+    for (key, default) in &chart.values {
+        match dest.get_mut(key) {
+            Some(Value::Null) if !merge => {
+                dest.shift_remove(key);
+            }
+            Some(Value::Map(user_table)) => {
+                if let Value::Map(default_table) = default {
+                    let mut default_table = default_table.clone();
+                    let merge = merge || chart.dependencies.iter().any(|d| d.name() == key);
+                    if !merge {
+                        clean_nulls(&mut default_table);
+                    }
+                    coalesce_tables(user_table, default_table, merge);
+                }
+            }
+            Some(_) => {}
+            None => {
+                let mut default = default.clone();
+                if !merge {
+                    if default.is_null() {
+                        continue;
+                    }
+                    if let Value::Map(m) = &mut default {
+                        clean_nulls(m);
+                    }
+                }
+                dest.insert(key.clone(), default);
+            }
+        }
+    }
+}
+
+/// `src` under `dst` (Helm's `coalesceTablesFullKey`): `dst` wins, tables
+/// merge, a `null` in `dst` deletes what `src` had unless `merge`.
+pub fn coalesce_tables(dst: &mut Map, mut src: Map, merge: bool) {
+    let originally_set: Vec<String> = src
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for (key, value) in dst.iter() {
+        if value.is_null() {
+            src.insert(key.clone(), Value::Null);
+        }
+    }
+    for (key, value) in src {
+        match dst.get_mut(&key) {
+            Some(Value::Null) if !merge && originally_set.contains(&key) => {
+                dst.shift_remove(&key);
+            }
+            None => {
+                dst.insert(key, value);
+            }
+            Some(Value::Map(dst_table)) => {
+                if let Value::Map(src_table) = value {
+                    coalesce_tables(dst_table, src_table, merge);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn clean_nulls(m: &mut Map) {
+    m.retain(|_, v| !v.is_null());
+    for v in m.values_mut() {
+        if let Value::Map(inner) = v {
+            clean_nulls(inner);
+        }
+    }
+}
+
+/// A table at a dotted path (`Values.Table`): `a.b` must name mappings all
+/// the way down.
+#[must_use]
+pub fn table_at<'a>(values: &'a Map, path: &str) -> Option<&'a Map> {
+    let mut current = values;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        current = current.get(part)?.as_map()?;
+    }
+    Some(current)
+}
+
+/// A value at a dotted path (`Values.PathValue`): the last element may be
+/// anything.
+#[must_use]
+pub fn path_value<'a>(values: &'a Map, path: &str) -> Option<&'a Value> {
+    let (parent, last) = match path.rsplit_once('.') {
+        Some((p, l)) => (table_at(values, p)?, l),
+        None => (values, path),
+    };
+    parent.get(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_render::yaml::emit_document;
+
+    fn map(text: &str) -> Map {
+        load_values(text).unwrap()
+    }
+
+    #[test]
+    fn user_values_win_tables_merge_null_deletes() {
+        let mut dst = map("a: 1\nb:\n  x: 1\nc: null\n");
+        coalesce_tables(&mut dst, map("a: 2\nb:\n  w: 2\nc: 3\nd: 4\n"), false);
+        assert_eq!(
+            emit_document(&Value::Map(dst)),
+            "a: 1\nb:\n  w: 2\n  x: 1\nd: 4\n"
+        );
+    }
+
+    #[test]
+    fn merge_keeps_nulls() {
+        let mut dst = map("c: null\n");
+        coalesce_tables(&mut dst, map("c: 3\n"), true);
+        assert_eq!(dst["c"], Value::Null);
+    }
+
+    #[test]
+    fn merge_maps_replaces_non_tables() {
+        let merged = merge_maps(map("a: {x: 1}\nb: [1]\n"), map("a: {w: 2}\nb: 3\n"));
+        assert_eq!(
+            emit_document(&Value::Map(merged)),
+            "a:\n  w: 2\n  x: 1\nb: 3\n"
+        );
+    }
+
+    #[test]
+    fn multi_document_values_files_merge() {
+        assert_eq!(
+            emit_document(&Value::Map(map("a: {x: 1}\n---\na: {w: 2}\n"))),
+            "a:\n  w: 2\n  x: 1\n"
+        );
+    }
+
+    #[test]
+    fn paths() {
+        let m = map("a:\n  b:\n    c: true\n");
+        assert_eq!(path_value(&m, "a.b.c"), Some(&Value::Bool(true)));
+        assert!(path_value(&m, "a.x.c").is_none());
+        assert!(table_at(&m, "a.b").is_some());
+    }
+}

@@ -1,0 +1,327 @@
+//! YAML as Helm reads it: `sigs.k8s.io/yaml`, that is go-yaml v2's scalar
+//! resolution followed by a JSON round trip.
+//!
+//! This module owns the reading side only (values files, Chart.yaml,
+//! `fromYaml`); printing goes through the render crate's go-yaml emitter.
+//! The differences from the render crate's reader are deliberate: go-yaml v2
+//! takes `yes`/`no`/`on`/`off`/`y`/`n` for booleans, keeps timestamps as the
+//! text written, and the JSON step turns every number into a float64 (so a
+//! values file's `1000000` later prints as `1e+06`).
+
+use std::collections::HashMap;
+
+use driftless_render::yaml::{Map, Value, format_float};
+use granit_parser::{Event, Parser, ScalarStyle};
+
+/// Nodes that aliases may copy into one stream; bounds "billion laughs".
+const MAX_ALIAS_NODES: usize = 250_000;
+
+/// Parses every document of `text` the way `sigs.k8s.io/yaml.Unmarshal`
+/// would decode it into `interface{}`; empty documents come back as `Null`.
+///
+/// # Errors
+/// The parser's message with its line, when `text` is not YAML.
+pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
+    let mut parser = Parser::new_from_str(text);
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
+    let mut expanded = 0usize;
+    let mut root: Option<Value> = None;
+    let mut in_doc = false;
+    while let Some(event) = parser.next_event() {
+        let (event, span) = event.map_err(|e| e.to_string())?;
+        let line = span.start.line();
+        let value = match event {
+            Event::StreamStart | Event::StreamEnd => continue,
+            Event::DocumentStart(..) => {
+                in_doc = true;
+                root = None;
+                continue;
+            }
+            Event::DocumentEnd => {
+                if in_doc {
+                    docs.push(root.take().unwrap_or(Value::Null));
+                }
+                in_doc = false;
+                continue;
+            }
+            Event::Alias(id) => {
+                let (value, nodes) = anchors
+                    .get(&id)
+                    .ok_or_else(|| format!("line {line}: unknown alias"))?;
+                expanded += nodes;
+                if expanded > MAX_ALIAS_NODES {
+                    return Err(format!(
+                        "line {line}: aliases expand to more than {MAX_ALIAS_NODES} nodes; use fewer aliases"
+                    ));
+                }
+                value.clone()
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let v = resolve_scalar(&text, style, tag.as_deref());
+                if anchor != 0 {
+                    anchors.insert(anchor, (v.clone(), 1));
+                }
+                v
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                stack.push(Frame::Seq(Vec::new(), anchor));
+                continue;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                stack.push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq(items, anchor)) => {
+                    let v = Value::Seq(items);
+                    if anchor != 0 {
+                        anchors.insert(anchor, (v.clone(), node_count(&v)));
+                    }
+                    v
+                }
+                _ => return Err(format!("line {line}: unbalanced sequence")),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map(mut m, _, anchor, merges)) => {
+                    for merge in merges {
+                        for (k, v) in merge {
+                            m.entry(k).or_insert(v);
+                        }
+                    }
+                    let v = Value::Map(m);
+                    if anchor != 0 {
+                        anchors.insert(anchor, (v.clone(), node_count(&v)));
+                    }
+                    v
+                }
+                _ => return Err(format!("line {line}: unbalanced mapping")),
+            },
+            _ => continue,
+        };
+        match stack.last_mut() {
+            None => root = Some(value),
+            Some(Frame::Seq(items, _)) => items.push(value),
+            Some(Frame::Map(m, key, _, merges)) => match key.take() {
+                None => *key = Some(key_string(&value, line)?),
+                Some(k) if k == "<<" => match value {
+                    Value::Map(mm) => merges.push(mm),
+                    Value::Seq(items) => {
+                        merges.extend(items.into_iter().filter_map(|i| match i {
+                            Value::Map(mm) => Some(mm),
+                            _ => None,
+                        }));
+                    }
+                    _ => return Err(format!("line {line}: a merge key needs a mapping")),
+                },
+                // go-yaml v2 (non-strict) lets a repeated key replace the first.
+                Some(k) => {
+                    m.insert(k, value);
+                }
+            },
+        }
+    }
+    if let Some(v) = root.take() {
+        docs.push(v);
+    }
+    Ok(docs)
+}
+
+/// Reads one document into a mapping, as `yaml.Unmarshal(data, &map)` does:
+/// an empty document is an empty map, anything else but a map is an error.
+///
+/// # Errors
+/// When the text is not YAML or its first document is not a mapping.
+pub fn parse_map(text: &str) -> Result<Map, String> {
+    let docs = parse_stream(text)?;
+    match docs.into_iter().next() {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Map(m)) => Ok(m),
+        Some(other) => Err(format!(
+            "cannot unmarshal {} into a mapping",
+            other.type_name()
+        )),
+    }
+}
+
+enum Frame {
+    Seq(Vec<Value>, usize),
+    Map(Map, Option<String>, usize, Vec<Map>),
+}
+
+fn node_count(value: &Value) -> usize {
+    match value {
+        Value::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        Value::Map(map) => 1 + map.values().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// JSON object keys: sigs.k8s.io/yaml prints a non-string key as its text.
+fn key_string(value: &Value, line: usize) -> Result<String, String> {
+    Ok(match value {
+        Value::Str(s) => s.clone(),
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format_float(*f),
+        _ => return Err(format!("line {line}: a mapping key must be a scalar")),
+    })
+}
+
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Value {
+    if let Some(tag) = tag {
+        match tag.core_suffix() {
+            Some("str") => return Value::Str(text.to_string()),
+            Some("int" | "float" | "bool" | "null") => return resolve_plain_v2(text),
+            _ => {}
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.to_string());
+    }
+    resolve_plain_v2(text)
+}
+
+/// go-yaml v2's implicit typing of a plain scalar, with numbers already
+/// turned into float64 as the JSON step does.
+#[must_use]
+pub fn resolve_plain_v2(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
+            return Value::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
+            return Value::Bool(false);
+        }
+        // JSON has no infinities or NaN; sigs.k8s.io/yaml hands them on as
+        // Go prints them, which no chart relies on. Keep the text.
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return Value::Str(s.to_string());
+    }
+    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    if let Some(i) = parse_go_int(&plain) {
+        #[allow(clippy::cast_precision_loss)]
+        return Value::Float(i as f64);
+    }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    Value::Str(s.to_string())
+}
+
+/// `strconv.ParseInt(s, 0, 64)` then `ParseUint`, plus v2's `0b` binary.
+fn parse_go_int(s: &str) -> Option<i128> {
+    let (negative, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(r) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
+        (16, r)
+    } else if let Some(r) = body.strip_prefix("0o").or(body.strip_prefix("0O")) {
+        (8, r)
+    } else if let Some(r) = body.strip_prefix("0b").or(body.strip_prefix("0B")) {
+        (2, r)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let v = u128::from_str_radix(digits, radix).ok()?;
+    let v = i128::try_from(v).ok()?;
+    if negative {
+        (v <= i128::from(i64::MAX) + 1).then_some(-v)
+    } else {
+        (v <= i128::from(u64::MAX)).then_some(v)
+    }
+}
+
+/// go-yaml's float pattern: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'-' | b'+')));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    } else {
+        if !digits(&mut i) {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_v2_booleans_and_json_numbers() {
+        let m = parse_map("a: yes\nb: off\nnum: 1000000\nt: 2001-12-14\nh: 0x1F\no: 017\nq: '1'\nf: 1.5\nbig: 12345678901234567890\n").unwrap();
+        assert_eq!(m["a"], Value::Bool(true));
+        assert_eq!(m["b"], Value::Bool(false));
+        assert_eq!(m["num"], Value::Float(1e6));
+        assert_eq!(m["t"], Value::Str("2001-12-14".into()));
+        assert_eq!(m["h"], Value::Float(31.0));
+        assert_eq!(m["o"], Value::Float(15.0));
+        assert_eq!(m["q"], Value::Str("1".into()));
+        assert_eq!(m["f"], Value::Float(1.5));
+        assert_eq!(m["big"], Value::Float(1.234_567_890_123_456_7e19));
+    }
+
+    #[test]
+    fn non_string_keys_become_text_and_duplicates_replace() {
+        let m = parse_map("1: x\ntrue: y\nn: z\na: 1\na: 2\n").unwrap();
+        assert_eq!(m["1"], Value::Str("x".into()));
+        assert_eq!(m["true"], Value::Bool(true));
+        assert_eq!(m["false"], Value::Str("z".into()));
+        assert_eq!(m["a"], Value::Float(2.0));
+    }
+
+    #[test]
+    fn empty_and_non_map_documents() {
+        assert!(parse_map("").unwrap().is_empty());
+        assert!(parse_map("# only a comment\n").unwrap().is_empty());
+        assert!(parse_map("- a\n").is_err());
+        assert_eq!(parse_stream("a: 1\n---\nb: 2\n").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn merge_keys_and_aliases() {
+        let m = parse_map("base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\n").unwrap();
+        assert_eq!(m["use"].get("x"), Some(&Value::Float(1.0)));
+    }
+}
