@@ -41,7 +41,11 @@ fn compare(program: &str, version: KustomizeVersion, cases: &[PathBuf]) -> Vec<S
             .output()
             .unwrap_or_else(|e| panic!("{program}: {e}"));
         let ours = build_as(&dir, version);
-        let name = case.file_name().expect("name").to_string_lossy().into_owned();
+        let name = case
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         match (theirs.status.success(), ours) {
             (true, Ok(out)) if out.as_bytes() == theirs.stdout => {}
             (false, Err(_)) => {}
@@ -71,12 +75,20 @@ fn both_kustomize_releases_agree_with_us() {
         ("kubectl-1.37", KustomizeVersion::V5_8_1),
     ] {
         if !available(program) {
-            assert!(!required, "DRIFTLESS_REQUIRE_SHARED=1 but {program} is not on PATH");
+            assert!(
+                !required,
+                "DRIFTLESS_REQUIRE_SHARED=1 but {program} is not on PATH"
+            );
             println!("SKIPPED: {program} is not on PATH; its Kustomize release is not compared");
             continue;
         }
         let mismatches = compare(program, version, &cases);
-        assert!(mismatches.is_empty(), "{} cases differ:\n{}", mismatches.len(), mismatches.join("\n"));
+        assert!(
+            mismatches.is_empty(),
+            "{} cases differ:\n{}",
+            mismatches.len(),
+            mismatches.join("\n")
+        );
         ran += cases.len();
     }
     println!("{ran} builds compared with the real Kustomize");

@@ -116,8 +116,7 @@ mod tests {
     }
 
     fn tarball_with(files: &[(&str, &str)], level: flate2::Compression) -> Vec<u8> {
-        let mut builder =
-            tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), level));
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), level));
         for (path, content) in files {
             let mut header = tar::Header::new_gnu();
             header.set_size(content.len() as u64);
@@ -181,7 +180,10 @@ mod tests {
         // 64 MiB of zeros compress to well under 1 MiB at the best level
         // (the fast level's ratio depends on the deflate backend).
         let zeros = "\0".repeat(64 << 20);
-        let bytes = tarball_with(&[("a.bin", &zeros), ("b.bin", &zeros)], flate2::Compression::best());
+        let bytes = tarball_with(
+            &[("a.bin", &zeros), ("b.bin", &zeros)],
+            flate2::Compression::best(),
+        );
         assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
         let limits = UnpackLimits {
             max_bytes: 100 << 20,
