@@ -58,7 +58,13 @@ async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
 async fn a_signed_push_reconciles_the_source_and_the_kustomization_at_once() {
     let receiver_addr = free_addr();
     let world = World::start_with(|options| options.receiver_listen = Some(receiver_addr)).await;
-    // Polling once an hour: only the webhook can bring the change in quickly.
+    world
+        .fixture
+        .write("hooked/cm.yaml", &configmap("hooked", "one"));
+    let first = world.fixture.commit("one");
+    // Polling once an hour: only the webhook can bring the next change in
+    // quickly. Committed first, so the fetch the spec change triggers (or a
+    // poll before it) sees the first commit whatever the timing.
     world
         .sources()
         .patch(
@@ -68,10 +74,6 @@ async fn a_signed_push_reconciles_the_source_and_the_kustomization_at_once() {
         )
         .await
         .expect("interval");
-    world
-        .fixture
-        .write("hooked/cm.yaml", &configmap("hooked", "one"));
-    let first = world.fixture.commit("one");
     world
         .create(World::kustomization("hooked", "./hooked"))
         .await;
