@@ -33,6 +33,7 @@ mod client_metrics;
 mod drift;
 mod events;
 mod gitrepository;
+mod helmrelease;
 mod http;
 mod impersonation;
 mod include;
@@ -316,9 +317,10 @@ pub async fn run(
         }
     }
 
-    let reconcilers = futures::future::join3(
+    let reconcilers = futures::future::join4(
         gitrepository::run(context.clone()),
         kustomization::run(context.clone()),
+        helmrelease::run(context.clone()),
         notification::run_receivers(context.clone()),
     );
     let lost = async {
