@@ -188,7 +188,7 @@ impl OciError {
                 "put a PEM CA certificate in ca.crt of the Secret in spec.certSecretRef"
             }
             OciError::Unreachable { .. } => {
-                "check the registry host in spec.url, that it is up, and spec.insecure for plain HTTP"
+                "check the host in spec.url and that it is up; for a TLS error, spec.certSecretRef (private CA) or spec.insecure (plain HTTP)"
             }
             OciError::AuthFailed { .. } => {
                 "check the credentials in spec.secretRef for this registry host"

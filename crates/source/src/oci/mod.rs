@@ -421,6 +421,9 @@ pub(crate) fn client(
     ca_pem: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<oci_client::Client, OciError> {
+    if let Some(pem) = ca_pem {
+        check_ca(pem)?;
+    }
     let config = ClientConfig {
         protocol: if insecure {
             ClientProtocol::Http
@@ -452,6 +455,26 @@ pub(crate) fn client(
             source: Box::new(e),
         },
     })
+}
+
+/// The TLS stack takes a PEM without certificates silently and then trusts
+/// nothing more; say so instead.
+fn check_ca(pem: &[u8]) -> Result<(), OciError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| OciError::InvalidCa {
+            source: Box::new(e),
+        })?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(OciError::InvalidCa {
+            source: "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into(),
+        });
+    }
+    Ok(())
 }
 
 /// `tag "v1"` or `digest "sha256:…"`, for messages.
@@ -490,6 +513,14 @@ pub(crate) fn classify(
                         | OciErrorCode::NotFound
                 )
             })
+        }
+        OciDistributionError::ServerError {
+            code: 401 | 403, ..
+        } => {
+            return OciError::AuthFailed {
+                url: url.to_owned(),
+                source: Box::new(e),
+            };
         }
         OciDistributionError::ServerError { code, .. } => *code == 404,
         OciDistributionError::ImageManifestNotFoundError(_) => true,
