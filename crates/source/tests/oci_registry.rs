@@ -211,6 +211,40 @@ async fn semver_picks_the_highest_tag_in_range() {
             Some(want)
         );
     }
+    // Two tags per request. distribution 2.8 ignores `n` and sends all six;
+    // the listing must still ask with `last` and stop when nothing new comes.
+    let paged = OciFetcher::with_options(
+        fetcher.storage().clone(),
+        OciOptions {
+            tag_page_size: 2,
+            ..OciOptions::default()
+        },
+    );
+    let before = registry.requests().len();
+    let all = OciReference::Semver {
+        range: "*".into(),
+        filter: None,
+    };
+    let out = paged
+        .reconcile(&key("paged"), &source(&registry, "flux/sv", all), None)
+        .await
+        .expect("paged listing");
+    assert_eq!(
+        out.artifact().revision,
+        format!("2.0.0@{}", digests["2.0.0"])
+    );
+    let listings: Vec<String> = requests_since(&registry, before)
+        .into_iter()
+        .filter(|r| r.contains("/tags/list"))
+        .collect();
+    assert_eq!(
+        listings,
+        [
+            "GET /v2/flux/sv/tags/list?n=2",
+            "GET /v2/flux/sv/tags/list?n=2&last=v1.3.0"
+        ]
+    );
+
     let none = OciReference::Semver {
         range: ">=3.0.0".into(),
         filter: None,

@@ -22,8 +22,8 @@
 //! client) rather than hand-written HTTP: it speaks the token flow of
 //! `WWW-Authenticate: Bearer` registries, basic auth, chunked and monolithic
 //! uploads, and checks blob and manifest digests. It is built on reqwest
-//! with rustls and no bundled crypto provider; [`OciFetcher`] installs
-//! `ring` as the process default if none is set. Limits of that choice:
+//! with rustls and no bundled crypto provider; each client built here
+//! installs `ring` as the process default if none is set. Limits of that choice:
 //! the client reads a manifest or a tag page whole (the source's timeout
 //! bounds how long that may take, not its size), and it has no client
 //! certificates, so `certSecretRef` gives a CA only.
@@ -68,6 +68,7 @@ mod error;
 mod layer;
 mod push;
 mod reference;
+mod tags;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -152,6 +153,8 @@ pub struct OciOptions {
     pub unpack: UnpackLimits,
     /// Tags read for a semver pick (default 100 000).
     pub max_tags: usize,
+    /// Tags asked for per request when listing (default 1000; the registry may send fewer).
+    pub tag_page_size: usize,
     /// Artifacts kept per source after a new one is stored (default 2, Flux's retention).
     pub keep_artifacts: usize,
 }
@@ -165,6 +168,7 @@ impl Default for OciOptions {
                 ..UnpackLimits::default()
             },
             max_tags: 100_000,
+            tag_page_size: 1000,
             keep_artifacts: 2,
         }
     }
@@ -213,7 +217,6 @@ impl OciFetcher {
 
     /// A fetcher storing artifacts in `storage`, with `options`.
     pub fn with_options(storage: Storage, options: OciOptions) -> Self {
-        crate::install_crypto_provider();
         OciFetcher { storage, options }
     }
 
@@ -253,7 +256,12 @@ impl OciFetcher {
     ) -> Result<OciOutcome, OciError> {
         let url = source.url.as_str();
         let repo = Repository::parse(url)?;
-        let client = client(source.insecure, source.ca_pem.as_deref(), source.timeout)?;
+        let client = client(
+            url,
+            source.insecure,
+            source.ca_pem.as_deref(),
+            source.timeout,
+        )?;
         let auth = source.auth.to_client();
         let (digest, revision) = self.resolve(&client, &repo, source, &auth).await?;
         if let Some(last) = last.filter(|a| a.revision == revision && self.storage.looks_present(a))
@@ -349,7 +357,7 @@ impl OciFetcher {
                 tag.clone()
             }
             OciReference::Semver { range, filter } => {
-                let tags = list_tags(client, repo, auth, url, self.options.max_tags).await?;
+                let tags = tags::list(client, repo, auth, url, &self.options).await?;
                 let media_type = source.layer.media_type.as_deref();
                 let (best, seen) =
                     reference::pick_semver(range, filter.as_deref(), media_type, &tags)?;
@@ -372,51 +380,10 @@ impl OciFetcher {
     }
 }
 
-/// Tags read per request when listing.
-const TAG_PAGE: usize = 1000;
-
-/// All tags of the repository, page by page (`n` and `last`), up to `max`.
-/// Stops at an empty page, or when a registry that ignores `last` sends the
-/// same page again.
-async fn list_tags(
-    client: &oci_client::Client,
-    repo: &Repository,
-    auth: &oci_client::secrets::RegistryAuth,
-    url: &str,
-    max: usize,
-) -> Result<Vec<String>, OciError> {
-    let image = Reference::with_tag(
-        repo.registry.clone(),
-        repo.repository.clone(),
-        "latest".to_owned(),
-    );
-    let mut tags: Vec<String> = Vec::new();
-    loop {
-        let page = client
-            .list_tags(
-                &image,
-                auth,
-                Some(TAG_PAGE),
-                tags.last().map(String::as_str),
-            )
-            .await
-            .map_err(|e| classify(e, url, &image, "listing tags"))?;
-        if page.tags.is_empty() || page.tags.last() == tags.last() {
-            return Ok(tags);
-        }
-        tags.extend(page.tags);
-        if tags.len() > max {
-            return Err(OciError::TooManyTags {
-                url: url.to_owned(),
-                limit: max,
-            });
-        }
-    }
-}
-
 /// A registry client for plain HTTP (`insecure`) or HTTPS trusting `ca_pem`
 /// as well as the system's roots.
 pub(crate) fn client(
+    url: &str,
     insecure: bool,
     ca_pem: Option<&[u8]>,
     timeout: Duration,
@@ -424,6 +391,8 @@ pub(crate) fn client(
     if let Some(pem) = ca_pem {
         check_ca(pem)?;
     }
+    // reqwest is built without a provider and panics without one.
+    crate::install_crypto_provider();
     let config = ClientConfig {
         protocol: if insecure {
             ClientProtocol::Http
@@ -450,7 +419,7 @@ pub(crate) fn client(
             source: Box::new(e),
         },
         None => OciError::Registry {
-            url: String::new(),
+            url: url.to_owned(),
             during: "building the registry client",
             source: Box::new(e),
         },

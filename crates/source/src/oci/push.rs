@@ -86,8 +86,12 @@ pub async fn push(
     tokio::time::timeout(target.timeout, async {
         let repo = Repository::parse(url)?;
         check_tag(&target.tag)?;
-        crate::install_crypto_provider();
-        let client = super::client(target.insecure, target.ca_pem.as_deref(), target.timeout)?;
+        let client = super::client(
+            url,
+            target.insecure,
+            target.ca_pem.as_deref(),
+            target.timeout,
+        )?;
         let image = Reference::with_tag(repo.registry, repo.repository, target.tag.clone());
         let auth = target.auth.to_client();
         client
