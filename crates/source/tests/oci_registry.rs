@@ -10,7 +10,7 @@ use std::process::Command;
 
 use driftless_source::oci::{
     FLUX_CONTENT_MEDIA_TYPE, HELM_CHART_LAYER, LayerOperation, OciError, OciFetcher, OciOptions,
-    OciOutcome, OciReference, OciSource, OciTarget, push_flux_artifact,
+    OciOutcome, OciReference, OciSource, OciTarget, pack_directory, push_flux_artifact,
 };
 use driftless_source::{ArtifactKey, Storage};
 use driftless_testkit::registry::{Registry, RegistryOptions};
@@ -149,10 +149,13 @@ async fn flux_artifact_by_tag_and_digest_and_unchanged() {
     assert!(!again.is_updated());
     assert_eq!(requests_since(&registry, before), Vec::<String>::new());
 
-    // A new push to the tag is a new revision.
+    // A new push to the tag (packed from a directory) is a new revision.
+    let dir = tmp.path().join("to-push");
+    std::fs::create_dir_all(dir.join("deploy")).expect("mkdir");
+    std::fs::write(dir.join("deploy/app.yaml"), "kind: Secret\n").expect("write");
     let digest2 = push_flux_artifact(
         &target(&registry, "flux/app", "latest"),
-        tarball(&[("deploy/app.yaml", "kind: Secret\n")]),
+        pack_directory(&dir, None, 1 << 20).expect("pack"),
         "https://example.com/org/app",
         "main@sha1:2222222222222222222222222222222222222222",
     )

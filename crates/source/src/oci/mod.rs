@@ -9,7 +9,8 @@
 //! extracted and re-archived (`operation: extract`, Flux's default, with
 //! the ignore rules of a git source) or as the blob itself (`operation:
 //! copy`, e.g. a Helm chart `.tgz`). [`push`] writes artifacts in Flux's
-//! format (and any other), for tests and a later `driftless push artifact`.
+//! format (and any other), for tests and a later `driftless push artifact`
+//! ([`pack_directory`] makes the content layer from a directory).
 //!
 //! **Owns:** the distribution API calls, reference resolution (Flux's
 //! precedence digest > semver > tag > `latest`), registry credentials from
@@ -66,6 +67,7 @@
 mod auth;
 mod error;
 mod layer;
+mod pack;
 mod push;
 mod reference;
 mod tags;
@@ -80,6 +82,7 @@ use oci_client::manifest::OciManifest;
 
 pub use auth::OciAuth;
 pub use error::OciError;
+pub use pack::pack_directory;
 pub use push::{
     FLUX_CONFIG_MEDIA_TYPE, FLUX_CONTENT_MEDIA_TYPE, OciTarget, PushLayer, push, push_flux_artifact,
 };
