@@ -303,31 +303,51 @@ impl OciFetcher {
             })?;
         let blob =
             layer::download(&client, &image, selected, url, self.options.max_layer_bytes).await?;
+        // Unpacking, hashing and writing are blocking work of up to the layer limit.
+        let origin = format!("layer {} of {url}", selected.digest);
+        let (fetcher, key, source) = (self.clone(), key.clone(), source.clone());
+        let artifact = tokio::task::spawn_blocking(move || {
+            fetcher.store_layer(&key, &source, &revision, &blob, &origin)
+        })
+        .await
+        .map_err(|e| OciError::Registry {
+            url: url.to_owned(),
+            during: "storing the artifact",
+            source: Box::new(e),
+        })??;
+        Ok(OciOutcome::Updated {
+            artifact,
+            metadata: manifest.annotations.unwrap_or_default(),
+        })
+    }
+
+    /// Stores `blob` (the selected layer, from `origin`) as the artifact of
+    /// `key` at `revision`, as `source.layer.operation` says; then collects
+    /// old artifacts. Blocking.
+    fn store_layer(
+        &self,
+        key: &ArtifactKey,
+        source: &OciSource,
+        revision: &str,
+        blob: &[u8],
+        origin: &str,
+    ) -> Result<Artifact, OciError> {
+        let url = source.url.as_str();
         let storage_error = |e: Error| OciError::Storage {
             url: url.to_owned(),
             source: Box::new(e),
         };
         let artifact = match source.layer.operation {
-            LayerOperation::Copy => self.storage.store(key, &revision, |out| {
-                out.write_all(&blob)
-                    .map_err(|e| Error::io("writing layer", url, e))
+            LayerOperation::Copy => self.storage.store(key, revision, |out| {
+                out.write_all(blob)
+                    .map_err(|e| Error::io("writing layer", origin, e))
             }),
             LayerOperation::Extract => {
-                let origin = format!("layer {} of {url}", selected.digest);
-                let entries = layer::extract(
-                    &blob,
-                    &origin,
-                    &self.options.unpack,
-                    source.ignore.as_deref(),
-                )
-                .map_err(storage_error)?;
-                self.storage.store(key, &revision, |out| {
-                    crate::archive::write_entries(
-                        &[],
-                        entries,
-                        self.options.unpack.max_file_bytes,
-                        out,
-                    )
+                let limits = &self.options.unpack;
+                let entries = layer::extract(blob, origin, limits, source.ignore.as_deref())
+                    .map_err(storage_error)?;
+                self.storage.store(key, revision, |out| {
+                    crate::archive::write_entries(&[], entries, limits.max_file_bytes, out)
                 })
             }
         }
@@ -335,10 +355,7 @@ impl OciFetcher {
         if let Err(e) = self.storage.gc(key, self.options.keep_artifacts, &artifact) {
             tracing::warn!(%key, error = %e, "garbage collection of old artifacts failed");
         }
-        Ok(OciOutcome::Updated {
-            artifact,
-            metadata: manifest.annotations.unwrap_or_default(),
-        })
+        Ok(artifact)
     }
 
     /// The manifest digest `source.reference` points at, and the revision.
