@@ -3,9 +3,10 @@
 //! Given a plain [`OciSource`] (URL, reference, layer selector, credentials,
 //! CA, ignore rules, timeout), [`OciFetcher::reconcile`] resolves the
 //! reference to a manifest digest, returns [`OciOutcome::Unchanged`] when
-//! that is the last artifact's revision (one `HEAD` of the manifest, or a
-//! tag listing for semver; no layer is downloaded), and otherwise pulls the
-//! manifest by digest, selects one layer and stores it as an [`Artifact`]:
+//! that is the last artifact's revision (one `HEAD` of the manifest, after
+//! a tag listing for semver, no request at all for a digest; no layer is
+//! downloaded), and otherwise pulls the manifest by digest, selects one
+//! layer and stores it as an [`Artifact`]:
 //! extracted and re-archived (`operation: extract`, Flux's default, with
 //! the ignore rules of a git source) or as the blob itself (`operation:
 //! copy`, e.g. a Helm chart `.tgz`). [`push`] writes artifacts in Flux's
@@ -24,10 +25,10 @@
 //! `WWW-Authenticate: Bearer` registries, basic auth, chunked and monolithic
 //! uploads, and checks blob and manifest digests. It is built on reqwest
 //! with rustls and no bundled crypto provider; each client built here
-//! installs `ring` as the process default if none is set. Limits of that choice:
-//! the client reads a manifest or a tag page whole (the source's timeout
-//! bounds how long that may take, not its size), and it has no client
-//! certificates, so `certSecretRef` gives a CA only.
+//! installs `ring` as the process default if none is set. Limits of that
+//! choice: the client reads a manifest or a tag page whole (the source's
+//! timeout bounds how long that may take, not its size), and it has no
+//! client certificates, so `certSecretRef` gives a CA only.
 //!
 //! Revisions follow Flux v1: `<tag>@sha256:<manifest digest>` for a tag or a
 //! semver pick, `sha256:<digest>` for a digest. On an update the manifest's
@@ -37,7 +38,10 @@
 //! How the controller calls it (Secrets already read by the controller):
 //!
 //! ```no_run
-//! use driftless_source::oci::{LayerOperation, OciAuth, OciFetcher, OciOutcome, OciReference, OciSource};
+//! use driftless_source::oci::{
+//!     HELM_CHART_LAYER, LayerOperation, OciAuth, OciFetcher, OciOutcome, OciReference, OciSource,
+//!     Repository,
+//! };
 //! use driftless_source::{ArtifactKey, Storage};
 //! # async fn reconcile(dockerconfigjson: Option<Vec<u8>>, ca_crt: Option<Vec<u8>>,
 //! #     last: Option<driftless_source::Artifact>) -> Result<(), Box<dyn std::error::Error>> {
@@ -49,11 +53,13 @@
 //!     OciReference::from_spec(Some("latest"), None, None, None),
 //! );
 //! if let Some(json) = dockerconfigjson {
-//!     // spec.secretRef: the Secret's `.dockerconfigjson`
-//!     source.auth = OciAuth::from_docker_config(&json, "ghcr.io")?;
+//!     // spec.secretRef: the Secret's `.dockerconfigjson`, matched to spec.url's host
+//!     let host = Repository::parse(&source.url)?.registry;
+//!     source.auth = OciAuth::from_docker_config(&json, &host)?;
 //! }
 //! source.ca_pem = ca_crt; // spec.certSecretRef: `ca.crt`
-//! source.layer.media_type = Some("application/vnd.cncf.helm.chart.content.v1.tar+gzip".into());
+//! // A HelmRelease chartRef: the chart layer as is. (A Kustomization source keeps the default.)
+//! source.layer.media_type = Some(HELM_CHART_LAYER.into());
 //! source.layer.operation = LayerOperation::Copy;
 //! // `last` is status.artifact; pass None when spec.ignore or spec.layerSelector changed.
 //! match fetcher.reconcile(&key, &source, last.as_ref()).await {
