@@ -6,6 +6,9 @@
 //! content-addressed under a [`Storage`] directory, with a `sha256:` digest
 //! that consumers check on read ([`Storage::open_verified`]).
 //!
+//! OCI repositories (Flux's `OCIRepository`: Flux artifacts and Helm charts
+//! in a registry) are pulled by [`oci::OciFetcher`] into the same storage.
+//!
 //! An artifact can also hold the trees of the source's submodules
 //! ([`GitSource::recurse_submodules`]) and the content of other stored
 //! artifacts ([`GitSource::includes`], Flux's `spec.include`).
@@ -46,6 +49,7 @@ mod consume;
 mod error;
 mod git;
 mod include;
+pub mod oci;
 mod semver_range;
 mod storage;
 mod submodule;
