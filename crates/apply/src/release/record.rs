@@ -181,11 +181,17 @@ pub struct Chart {
     /// `values.schema.json`, base64-encoded.
     #[serde(default)]
     pub schema: Option<String>,
+    /// Helm 4: the schema file's modification time (Go's zero time when
+    /// there is none); Helm 3 leaves the field out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schemamodtime: Option<String>,
     /// The chart's other files (README, LICENSE, ...).
     #[serde(default)]
     pub files: Option<Vec<ChartFile>>,
-    /// Fields this version does not know (Helm 4's `schemamodtime`,
-    /// `modtime`), kept as read.
+    /// Helm 4: the chart's modification time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modtime: Option<String>,
+    /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -200,6 +206,9 @@ pub struct ChartFile {
     /// The content, base64-encoded.
     #[serde(default)]
     pub data: Option<String>,
+    /// Helm 4: the file's modification time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modtime: Option<String>,
     /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -333,8 +342,8 @@ mod tests {
             "name": "web",
             "info": {"status": "deployed", "future_info": 1},
             "chart": {"metadata": {"name": "web", "future_meta": true}, "lock": null,
-                      "templates": [{"name": "t.yaml", "data": "eA==", "modtime": "x"}],
-                      "values": null, "schema": null, "files": null, "schemamodtime": "y"},
+                      "templates": [{"name": "t.yaml", "data": "eA==", "future_file": "x"}],
+                      "values": null, "schema": null, "files": null, "future_chart": "y"},
             "hooks": [{"name": "h", "last_run": {"phase": "", "future_run": 2}, "future_hook": 3}],
             "version": 2,
             "future_top": {"a": 1},
