@@ -22,7 +22,7 @@
 //!
 //! ```no_run
 //! # async fn demo(client: kube::Client, manifest: String) -> Result<(), driftless_apply::release::ReleaseError> {
-//! use driftless_apply::release::{Info, Release, ReleaseStore, Status, go_time};
+//! use driftless_apply::release::{APPLY_METHOD_SSA, Info, Release, ReleaseStore, Status, go_time};
 //! let store = ReleaseStore::new(client, "apps");
 //! store.unlock("web").await?; // a crash mid-upgrade left it pending
 //! let last = store.last("web").await?;
@@ -32,6 +32,7 @@
 //!     namespace: "apps".into(),
 //!     version: last.as_ref().map_or(1, |r| r.release.version + 1),
 //!     manifest,
+//!     apply_method: APPLY_METHOD_SSA.into(),
 //!     info: Some(Info {
 //!         first_deployed: Some(now.clone()),
 //!         last_deployed: Some(now),
@@ -54,7 +55,9 @@ mod storage;
 
 pub use codec::{decode, encode, go_time, to_go_json};
 pub use lock::{Unlocked, unlock_description};
-pub use record::{Chart, ChartFile, ChartMetadata, Hook, HookExecution, Info, Release, Status};
+pub use record::{
+    APPLY_METHOD_SSA, Chart, ChartFile, ChartMetadata, Hook, HookExecution, Info, Release, Status,
+};
 pub use storage::{FIELD_MANAGER, ReleaseStore, StoredRelease, prune_versions};
 
 /// The Secret type Helm 3 and 4 give release records.

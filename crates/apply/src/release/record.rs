@@ -42,8 +42,10 @@ pub struct Release {
     /// The namespace the release installs into.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub namespace: String,
-    /// Helm 4: `ssa` or `csa`, how the manifest was applied; empty means
-    /// client-side apply to Helm.
+    /// Helm 4: how the manifest was applied, [`APPLY_METHOD_SSA`] or
+    /// `csa`; empty means client-side apply to Helm 4, whose `upgrade` and
+    /// `rollback` pick their method from it. Flux records `ssa`, as we
+    /// apply server-side too. Helm 3 ignores (and drops) the field.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub apply_method: String,
     /// Fields this version does not know, kept as read.
@@ -69,6 +71,9 @@ impl Release {
         info.description = description.into();
     }
 }
+
+/// [`Release::apply_method`] for objects applied server-side.
+pub const APPLY_METHOD_SSA: &str = "ssa";
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
