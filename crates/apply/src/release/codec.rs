@@ -74,7 +74,16 @@ pub fn decode(key: &str, data: &[u8]) -> Result<Release, ReleaseError> {
     } else {
         raw
     };
-    serde_json::from_slice(&json).map_err(|e| fail(format!("not a release record: {e}")))
+    // serde_json's message can quote the offending value, and values may be
+    // secrets: say only what kind of error and where.
+    serde_json::from_slice(&json).map_err(|e| {
+        fail(format!(
+            "not a release record ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// The JSON Helm's Go code would write for `release`.
@@ -231,6 +240,12 @@ mod tests {
         );
         let err = decode("k", STANDARD.encode(b"{]").as_bytes()).expect_err("not json");
         assert!(err.to_string().contains("not a release record"), "{err}");
+        let wrong = br#"{"name":"web","version":"hunter2"}"#;
+        let err = decode("k", STANDARD.encode(wrong).as_bytes()).expect_err("bad version");
+        assert!(
+            !err.to_string().contains("hunter2"),
+            "values stay out: {err}"
+        );
     }
 
     #[test]

@@ -15,8 +15,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// One revision of a Helm release (Helm's `Release`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// One revision of a Helm release (Helm's `Release`). Its `Debug` shows
+/// only what identifies it: values, manifest and hooks may hold secrets.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     /// The release name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -75,12 +76,24 @@ impl Release {
 /// [`Release::apply_method`] for objects applied server-side.
 pub const APPLY_METHOD_SSA: &str = "ssa";
 
+impl fmt::Debug for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Release")
+            .field("name", &self.name)
+            .field("namespace", &self.namespace)
+            .field("version", &self.version)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// When and how a revision was deployed (Helm's `Info`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// When and how a revision was deployed (Helm's `Info`). `Debug` leaves
+/// out the notes, which charts sometimes fill with credentials.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Info {
     /// When the release was first deployed (RFC 3339, Go's format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +120,18 @@ pub struct Info {
     /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for Info {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Info")
+            .field("first_deployed", &self.first_deployed)
+            .field("last_deployed", &self.last_deployed)
+            .field("deleted", &self.deleted)
+            .field("description", &self.description)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A release revision's state, as Helm names it.
@@ -280,8 +305,9 @@ pub struct ChartMetadata {
     pub extra: Map<String, Value>,
 }
 
-/// A hook of the release (Helm's `Hook`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A hook of the release (Helm's `Hook`). `Debug` leaves out the
+/// manifest, which may be a Secret.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hook {
     /// The hook object's name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -313,6 +339,17 @@ pub struct Hook {
     /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hook")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }
 
 fn is_zero_i64(n: &i64) -> bool {
@@ -379,6 +416,21 @@ mod tests {
         }
         assert!(Status::PendingRollback.is_pending());
         assert!(!Status::Failed.is_pending());
+    }
+
+    #[test]
+    fn debug_leaves_values_and_manifest_out() {
+        let release = Release {
+            name: "web".into(),
+            config: Map::from_iter([("password".to_owned(), json!("hunter2"))]),
+            manifest: "kind: Secret\nstringData: {token: hunter2}\n".into(),
+            ..Release::default()
+        };
+        let shown = format!("{release:?}");
+        assert!(
+            shown.contains("web") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]
