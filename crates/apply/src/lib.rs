@@ -60,6 +60,9 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Fields of existing objects to leave as they are live.
     pub ignore_rules: Vec<IgnoreRule>,
+    /// Where namespaced objects without `metadata.namespace` go (Helm's
+    /// release namespace); without it such an object is an error.
+    pub default_namespace: Option<String>,
 }
 
 impl Default for ApplyOptions {
@@ -70,6 +73,7 @@ impl Default for ApplyOptions {
             force: false,
             concurrency: 8,
             ignore_rules: Vec::new(),
+            default_namespace: None,
         }
     }
 }

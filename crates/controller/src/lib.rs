@@ -34,6 +34,7 @@ mod drift;
 mod events;
 mod gitrepository;
 mod http;
+mod impersonation;
 mod include;
 mod kustomization;
 pub mod leader;
