@@ -372,12 +372,13 @@ impl Applier {
             namespaced,
         } = resolved;
         let mut namespace = d.namespace().to_string();
-        if namespaced && namespace.is_empty() {
-            if let Some(default) = &self.options.default_namespace {
-                namespace.clone_from(default);
-                if let Some(metadata) = d.body.get_mut("metadata").and_then(Value::as_object_mut) {
-                    metadata.insert("namespace".into(), Value::String(default.clone()));
-                }
+        if namespaced
+            && namespace.is_empty()
+            && let Some(default) = &self.options.default_namespace
+        {
+            namespace.clone_from(default);
+            if let Some(metadata) = d.body.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("namespace".into(), Value::String(default.clone()));
             }
         }
         if namespaced && namespace.is_empty() {
