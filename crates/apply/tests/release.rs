@@ -1,9 +1,10 @@
 //! Helm release records against the real `helm` (v4 as `helm`, v3.17 as
 //! `helm3`) on the in-process sandbox: records we write are what `helm`
-//! lists, shows and rolls back; records `helm install` writes are read,
-//! re-encoded byte for byte, and adopted. Without the oracles or the shared
-//! podinfo chart each test says SKIPPED, unless `DRIFTLESS_REQUIRE_SHARED=1`
-//! (CI) makes that a failure.
+//! lists, shows, rolls back and upgrades; records `helm install` writes are
+//! read, re-encoded byte for byte, and adopted. Without the oracles or the
+//! shared podinfo chart those tests say SKIPPED, unless
+//! `DRIFTLESS_REQUIRE_SHARED=1` (CI) makes that a failure. The store's own
+//! semantics (labels, stale writes, skipped junk) are tested without helm.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -753,4 +754,109 @@ async fn max_history_prunes_around_the_deployed_revision_and_uninstall_records()
         let left = secrets.list(&Default::default()).await.expect("lists");
         assert!(left.items.is_empty(), "{program}: records left after purge");
     }
+}
+
+/// The store on its own (no helm needed): what Helm's storage driver would
+/// leave in the Secrets, and the errors a concurrent writer meets.
+#[tokio::test]
+async fn the_store_keeps_helms_labels_and_refuses_stale_writes() {
+    let cluster = TestCluster::start().await;
+    let client = cluster.client().await;
+    let ns = "store";
+    namespace(&client, ns).await;
+    let store = ReleaseStore::new(client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    assert_eq!(store.last("demo").await.expect("empty is fine"), None);
+
+    let mut v1 = demo(ns, 1, Status::PendingInstall, "green");
+    v1.labels.insert("team".into(), "web".into());
+    let stored = store.create(&v1, 0).await.expect("v1");
+    let secret = secrets
+        .get("sh.helm.release.v1.demo.v1")
+        .await
+        .expect("stored");
+    assert_eq!(secret.type_.as_deref(), Some(release::SECRET_TYPE));
+    let labels = secret.metadata.labels.clone().expect("labels");
+    assert_eq!(
+        labels.get("status").map(String::as_str),
+        Some("pending-install")
+    );
+    assert_eq!(labels.get("team").map(String::as_str), Some("web"));
+    assert!(labels.contains_key("createdAt"), "{labels:?}");
+    let managers: Vec<_> = secret
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, vec![release::FIELD_MANAGER.to_owned()]);
+
+    let err = store.create(&v1, 0).await.expect_err("v1 exists");
+    assert!(matches!(err, release::ReleaseError::Exists { .. }), "{err}");
+    let deployed = store
+        .mark_deployed(stored.clone(), "Install complete")
+        .await
+        .expect("deployed");
+    // `stored` is now stale: its resourceVersion predates the update.
+    let err = store.update(&stored).await.expect_err("stale");
+    assert!(
+        matches!(err, release::ReleaseError::Changed { .. }),
+        "{err}"
+    );
+    let read = store.deployed("demo").await.expect("reads").expect("one");
+    assert_eq!(read, deployed, "the stored revision reads back as written");
+    assert_eq!(
+        read.release.labels.get("team").map(String::as_str),
+        Some("web")
+    );
+
+    let v2 = store
+        .create(&demo(ns, 2, Status::PendingUpgrade, "red"), 0)
+        .await
+        .expect("v2");
+    store
+        .mark_deployed(v2, "Upgrade complete")
+        .await
+        .expect("v2 deployed");
+    let statuses: Vec<_> = store
+        .history("demo")
+        .await
+        .expect("reads")
+        .iter()
+        .map(|s| (s.release.version, s.release.status()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![(1, Status::Superseded), (2, Status::Deployed)]
+    );
+    let v1 = secrets
+        .get("sh.helm.release.v1.demo.v1")
+        .await
+        .expect("kept");
+    let labels = v1.metadata.labels.expect("labels");
+    assert_eq!(labels.get("status").map(String::as_str), Some("superseded"));
+    assert!(labels.contains_key("modifiedAt") && !labels.contains_key("createdAt"));
+
+    // A record that is not Helm's is skipped, as helm skips it.
+    let junk = Secret {
+        metadata: ObjectMeta {
+            name: Some("sh.helm.release.v1.demo.v9".into()),
+            labels: Some(
+                [("owner", "helm"), ("name", "demo")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            ),
+            ..ObjectMeta::default()
+        },
+        string_data: Some([("release".to_owned(), "%%%".to_owned())].into()),
+        ..Secret::default()
+    };
+    secrets
+        .create(&PostParams::default(), &junk)
+        .await
+        .expect("junk stored");
+    let last = store.last("demo").await.expect("reads").expect("some");
+    assert_eq!(last.release.version, 2);
 }
