@@ -767,6 +767,14 @@ async fn the_store_keeps_helms_labels_and_refuses_stale_writes() {
     let store = ReleaseStore::new(client.clone(), ns);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     assert_eq!(store.last("demo").await.expect("empty is fine"), None);
+    let err = store
+        .history("demo,owner!=helm")
+        .await
+        .expect_err("bad name");
+    assert!(
+        matches!(err, release::ReleaseError::InvalidName { .. }),
+        "{err}"
+    );
 
     let mut v1 = demo(ns, 1, Status::PendingInstall, "green");
     v1.labels.insert("team".into(), "web".into());
