@@ -5,7 +5,7 @@
 //!
 //! The rule is Flux helm-controller's (`internal/reconcile/unlock.go`): a
 //! reconcile that finds the last revision pending treats it as stale, marks
-//! it `failed` with the description "Release unlocked from stale '<status>'
+//! it `failed` with the description "Release unlocked from stale '`<status>`'
 //! state", and proceeds. There is no age threshold: the controller runs one
 //! reconcile per HelmRelease at a time, so a pending revision it meets was
 //! left by an operation that is no longer running.

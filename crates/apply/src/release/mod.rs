@@ -22,18 +22,24 @@
 //!
 //! ```no_run
 //! # async fn demo(client: kube::Client, manifest: String) -> Result<(), driftless_apply::release::ReleaseError> {
-//! use driftless_apply::release::{Info, Release, ReleaseStore, Status, go_time};
+//! use driftless_apply::release::{APPLY_METHOD_SSA, Info, Release, ReleaseStore, Status, go_time};
 //! let store = ReleaseStore::new(client, "apps");
 //! store.unlock("web").await?; // a crash mid-upgrade left it pending
 //! let last = store.last("web").await?;
 //! let now = go_time(time::OffsetDateTime::now_utc());
-//! let mut next = Release {
+//! // An upgrade keeps the release's first deployment time, as Helm's does.
+//! let first = last
+//!     .as_ref()
+//!     .and_then(|r| r.release.info.as_ref()?.first_deployed.clone())
+//!     .unwrap_or_else(|| now.clone());
+//! let next = Release {
 //!     name: "web".into(),
 //!     namespace: "apps".into(),
 //!     version: last.as_ref().map_or(1, |r| r.release.version + 1),
 //!     manifest,
+//!     apply_method: APPLY_METHOD_SSA.into(),
 //!     info: Some(Info {
-//!         first_deployed: Some(now.clone()),
+//!         first_deployed: Some(first),
 //!         last_deployed: Some(now),
 //!         status: Status::PendingUpgrade,
 //!         description: "Preparing upgrade".into(),
@@ -54,7 +60,9 @@ mod storage;
 
 pub use codec::{decode, encode, go_time, to_go_json};
 pub use lock::{Unlocked, unlock_description};
-pub use record::{Chart, ChartFile, ChartMetadata, Hook, HookExecution, Info, Release, Status};
+pub use record::{
+    APPLY_METHOD_SSA, Chart, ChartFile, ChartMetadata, Hook, HookExecution, Info, Release, Status,
+};
 pub use storage::{FIELD_MANAGER, ReleaseStore, StoredRelease, prune_versions};
 
 /// The Secret type Helm 3 and 4 give release records.
@@ -65,11 +73,48 @@ pub fn secret_name(name: &str, version: u32) -> String {
     format!("sh.helm.release.v1.{name}.v{version}")
 }
 
+/// The longest release name Helm accepts: room for suffixes in the names
+/// of the objects charts derive from it.
+pub const MAX_NAME_LEN: usize = 53;
+
+/// Checks `name` as Helm's `ValidateReleaseName` does: dot-separated
+/// lowercase DNS labels, at most [`MAX_NAME_LEN`] characters. Every store
+/// operation checks it, so a name cannot widen a label selector.
+///
+/// # Errors
+/// [`ReleaseError::InvalidName`].
+pub fn validate_name(name: &str) -> Result<(), ReleaseError> {
+    let label_ok = |label: &str| {
+        let bytes = label.as_bytes();
+        !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            && bytes.first() != Some(&b'-')
+            && bytes.last() != Some(&b'-')
+    };
+    if name.len() <= MAX_NAME_LEN && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(ReleaseError::InvalidName {
+            name: name.to_owned(),
+        })
+    }
+}
+
 /// Why reading or writing a release record failed. Each names the record
 /// (its Secret) or the release and namespace.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReleaseError {
+    /// Not a name Helm accepts for a release.
+    #[error(
+        "{name:?} is not a valid Helm release name; use lowercase letters, digits, '-' and '.', at most 53 characters, starting and ending with a letter or digit"
+    )]
+    InvalidName {
+        /// The name as given.
+        name: String,
+    },
     /// The record could not be encoded.
     #[error("cannot encode Helm release record {release}")]
     Encode {
@@ -126,4 +171,28 @@ pub enum ReleaseError {
         #[source]
         source: Box<kube::Error>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_names_follow_helm() {
+        for good in ["web", "a", "my-app.v2", "0x", &"a".repeat(53)] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Web",
+            "-web",
+            "web-",
+            "a..b",
+            "a,owner!=helm",
+            "a_b",
+            &"a".repeat(54),
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
 }

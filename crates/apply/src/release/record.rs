@@ -15,8 +15,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// One revision of a Helm release (Helm's `Release`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// One revision of a Helm release (Helm's `Release`). Its `Debug` shows
+/// only what identifies it: values, manifest and hooks may hold secrets.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     /// The release name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -42,8 +43,10 @@ pub struct Release {
     /// The namespace the release installs into.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub namespace: String,
-    /// Helm 4: `ssa` or `csa`, how the manifest was applied; empty means
-    /// client-side apply to Helm.
+    /// Helm 4: how the manifest was applied, [`APPLY_METHOD_SSA`] or
+    /// `csa`; empty means client-side apply to Helm 4, whose `upgrade` and
+    /// `rollback` pick their method from it. Flux records `ssa`, as we
+    /// apply server-side too. Helm 3 ignores (and drops) the field.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub apply_method: String,
     /// Fields this version does not know, kept as read.
@@ -70,12 +73,27 @@ impl Release {
     }
 }
 
+/// [`Release::apply_method`] for objects applied server-side.
+pub const APPLY_METHOD_SSA: &str = "ssa";
+
+impl fmt::Debug for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Release")
+            .field("name", &self.name)
+            .field("namespace", &self.namespace)
+            .field("version", &self.version)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// When and how a revision was deployed (Helm's `Info`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// When and how a revision was deployed (Helm's `Info`). `Debug` leaves
+/// out the notes, which charts sometimes fill with credentials.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Info {
     /// When the release was first deployed (RFC 3339, Go's format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +120,18 @@ pub struct Info {
     /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for Info {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Info")
+            .field("first_deployed", &self.first_deployed)
+            .field("last_deployed", &self.last_deployed)
+            .field("deleted", &self.deleted)
+            .field("description", &self.description)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A release revision's state, as Helm names it.
@@ -181,11 +211,17 @@ pub struct Chart {
     /// `values.schema.json`, base64-encoded.
     #[serde(default)]
     pub schema: Option<String>,
+    /// Helm 4: the schema file's modification time (Go's zero time when
+    /// there is none); Helm 3 leaves the field out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schemamodtime: Option<String>,
     /// The chart's other files (README, LICENSE, ...).
     #[serde(default)]
     pub files: Option<Vec<ChartFile>>,
-    /// Fields this version does not know (Helm 4's `schemamodtime`,
-    /// `modtime`), kept as read.
+    /// Helm 4: the chart's modification time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modtime: Option<String>,
+    /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -200,6 +236,9 @@ pub struct ChartFile {
     /// The content, base64-encoded.
     #[serde(default)]
     pub data: Option<String>,
+    /// Helm 4: the file's modification time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modtime: Option<String>,
     /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -266,8 +305,9 @@ pub struct ChartMetadata {
     pub extra: Map<String, Value>,
 }
 
-/// A hook of the release (Helm's `Hook`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A hook of the release (Helm's `Hook`). `Debug` leaves out the
+/// manifest, which may be a Secret.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hook {
     /// The hook object's name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -299,6 +339,17 @@ pub struct Hook {
     /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hook")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }
 
 fn is_zero_i64(n: &i64) -> bool {
@@ -333,8 +384,8 @@ mod tests {
             "name": "web",
             "info": {"status": "deployed", "future_info": 1},
             "chart": {"metadata": {"name": "web", "future_meta": true}, "lock": null,
-                      "templates": [{"name": "t.yaml", "data": "eA==", "modtime": "x"}],
-                      "values": null, "schema": null, "files": null, "schemamodtime": "y"},
+                      "templates": [{"name": "t.yaml", "data": "eA==", "future_file": "x"}],
+                      "values": null, "schema": null, "files": null, "future_chart": "y"},
             "hooks": [{"name": "h", "last_run": {"phase": "", "future_run": 2}, "future_hook": 3}],
             "version": 2,
             "future_top": {"a": 1},
@@ -365,6 +416,21 @@ mod tests {
         }
         assert!(Status::PendingRollback.is_pending());
         assert!(!Status::Failed.is_pending());
+    }
+
+    #[test]
+    fn debug_leaves_values_and_manifest_out() {
+        let release = Release {
+            name: "web".into(),
+            config: Map::from_iter([("password".to_owned(), json!("hunter2"))]),
+            manifest: "kind: Secret\nstringData: {token: hunter2}\n".into(),
+            ..Release::default()
+        };
+        let shown = format!("{release:?}");
+        assert!(
+            shown.contains("web") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]

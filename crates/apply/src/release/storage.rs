@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use time::OffsetDateTime;
 
-use super::{Release, ReleaseError, SECRET_TYPE, Status, codec, secret_name};
+use super::{Release, ReleaseError, SECRET_TYPE, Status, codec, secret_name, validate_name};
 
 /// The field manager of every write, Flux's helm-controller's.
 pub const FIELD_MANAGER: &str = "helm-controller";
@@ -61,8 +61,10 @@ impl ReleaseStore {
     /// Every revision of `name`, oldest first.
     ///
     /// # Errors
-    /// [`ReleaseError::Api`] if the Secrets cannot be listed.
+    /// [`ReleaseError::InvalidName`], or [`ReleaseError::Api`] if the
+    /// Secrets cannot be listed.
     pub async fn history(&self, name: &str) -> Result<Vec<StoredRelease>, ReleaseError> {
+        validate_name(name)?;
         let params = ListParams::default().labels(&format!("owner=helm,name={name}"));
         let list = self
             .secrets
@@ -109,13 +111,15 @@ impl ReleaseStore {
     /// Helm does (never the last deployed one, see [`prune_versions`]).
     ///
     /// # Errors
-    /// [`ReleaseError::Exists`] if the revision is already stored,
+    /// [`ReleaseError::InvalidName`], [`ReleaseError::Exists`] if the
+    /// revision is already stored,
     /// [`ReleaseError::Api`] for other API failures.
     pub async fn create(
         &self,
         release: &Release,
         max_history: usize,
     ) -> Result<StoredRelease, ReleaseError> {
+        validate_name(&release.name)?;
         if max_history > 0 {
             self.prune(&release.name, max_history - 1).await?;
         }
