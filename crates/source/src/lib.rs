@@ -46,7 +46,6 @@ mod consume;
 mod error;
 mod git;
 mod include;
-mod semver_range;
 mod storage;
 mod submodule;
 
