@@ -45,6 +45,7 @@ mod archive;
 mod consume;
 mod error;
 mod git;
+pub mod helm;
 mod include;
 mod storage;
 mod submodule;
