@@ -9,5 +9,6 @@
 
 pub mod cluster;
 pub mod git;
+pub mod helm_repo;
 
 pub use git::*;
