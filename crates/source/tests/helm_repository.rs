@@ -500,3 +500,27 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_silent_server_times_out() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let held = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        drop(stream);
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fetcher = HelmFetcher::new(Storage::new(dir.path()).expect("storage"));
+    let mut repo = HelmRepository::new(format!("http://127.0.0.1:{port}/charts"));
+    repo.timeout = std::time::Duration::from_millis(300);
+    let err = fetcher
+        .reconcile_index(&repo_key(), &repo, None)
+        .expect_err("timeout");
+    assert!(
+        matches!(&err, HelmError::Timeout { url, .. } if url.ends_with("/charts/index.yaml")),
+        "{err:?}"
+    );
+    held.join().expect("server thread");
+}

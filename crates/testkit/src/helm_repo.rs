@@ -4,6 +4,9 @@
 //! ([`BASIC_USER`]/[`BASIC_PASSWORD`]). lighttpd sends `ETag`s and answers
 //! `If-None-Match` with `304`, as the static hosts of real repositories do.
 //!
+//! [`StaticServer::start_tls`] serves the same over HTTPS with a given
+//! certificate, and can require a client certificate signed by a given CA.
+//!
 //! Also runs the real `helm` to build fixtures ([`helm_package`],
 //! [`helm_repo_index`]); callers check [`helm_available`] first and skip
 //! (or fail under `DRIFTLESS_REQUIRE_SHARED=1`) without it.
@@ -20,12 +23,46 @@ pub struct StaticServer {
     child: Child,
     /// The port it listens on (127.0.0.1).
     pub port: u16,
+    scheme: &'static str,
     _conf_dir: tempfile::TempDir,
 }
 
+/// HTTPS settings for [`StaticServer::start_tls`]: PEM files.
+pub struct ServerTls {
+    /// The server's certificate chain.
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+    /// When set, clients must present a certificate signed by this CA.
+    pub client_ca: Option<PathBuf>,
+}
+
 impl StaticServer {
-    /// Serve the files under `root`.
+    /// Serve the files under `root` over HTTP.
     pub fn start(root: &Path) -> Self {
+        Self::start_with(root, None)
+    }
+
+    /// Serve the files under `root` over HTTPS (`https://127.0.0.1:<port>/…`).
+    pub fn start_tls(root: &Path, tls: &ServerTls) -> Self {
+        Self::start_with(root, Some(tls))
+    }
+
+    fn start_with(root: &Path, tls: Option<&ServerTls>) -> Self {
+        let tls_conf = tls.map_or_else(String::new, |t| {
+            let mut conf = format!(
+                "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"{}\"\nssl.privkey = \"{}\"\n",
+                t.cert.display(),
+                t.key.display()
+            );
+            if let Some(ca) = &t.client_ca {
+                conf.push_str(&format!(
+                    "ssl.verifyclient.ca-file = \"{}\"\nssl.verifyclient.activate = \"enable\"\nssl.verifyclient.enforce = \"enable\"\n",
+                    ca.display()
+                ));
+            }
+            conf
+        });
         for _ in 0..5 {
             let conf_dir = tempfile::tempdir().expect("tempdir");
             let port = TcpListener::bind("127.0.0.1:0")
@@ -49,6 +86,7 @@ auth.backend.plain.userfile = "{users}"
 $HTTP["url"] =~ "^/basic/" {{
   auth.require = ("" => ("method" => "basic", "realm" => "charts", "require" => "valid-user"))
 }}
+{tls_conf}
 "#,
                 root = root.display(),
                 dir = conf_dir.path().display(),
@@ -63,11 +101,12 @@ $HTTP["url"] =~ "^/basic/" {{
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("lighttpd starts (apt-get install lighttpd)");
+                .expect("lighttpd starts (apt-get install lighttpd lighttpd-mod-openssl)");
             if listening(port, &mut child) {
                 return StaticServer {
                     child,
                     port,
+                    scheme: if tls.is_some() { "https" } else { "http" },
                     _conf_dir: conf_dir,
                 };
             }
@@ -75,7 +114,7 @@ $HTTP["url"] =~ "^/basic/" {{
         panic!("lighttpd could not start");
     }
 
-    /// `http://127.0.0.1:<port>/<prefix>/<path>`; `prefix` is `anon` or `basic`.
+    /// `http(s)://127.0.0.1:<port>/<prefix>/<path>`; `prefix` is `anon` or `basic`.
     pub fn url(&self, prefix: &str, path: &str) -> String {
         self.url_on("127.0.0.1", prefix, path)
     }
@@ -83,7 +122,7 @@ $HTTP["url"] =~ "^/basic/" {{
     /// The same server under another host name (e.g. `localhost`), which
     /// a client must treat as another host when deciding about credentials.
     pub fn url_on(&self, host: &str, prefix: &str, path: &str) -> String {
-        format!("http://{host}:{}/{prefix}/{path}", self.port)
+        format!("{}://{host}:{}/{prefix}/{path}", self.scheme, self.port)
     }
 }
 
