@@ -1,6 +1,10 @@
-//! # driftless-source: git sources into verified artifacts
+//! # driftless-source: git and Helm sources into verified artifacts
 //!
-//! The source stage of the pipeline. Given a plain [`GitSource`] request (URL,
+//! The source stage of the pipeline. [`helm`] turns Helm HTTP(S)
+//! repositories and charts into artifacts (`HelmRepository`, `HelmChart`);
+//! the rest of this page is about git.
+//!
+//! Given a plain [`GitSource`] request (URL,
 //! reference, credentials, ignore rules, timeout) it produces an [`Artifact`]:
 //! a deterministic gzip tarball of the tree at the resolved revision, stored
 //! content-addressed under a [`Storage`] directory, with a `sha256:` digest

@@ -4,7 +4,9 @@
 //! Layout under the root:
 //!
 //! ```text
-//! <kind>/<namespace>/<name>/<sha256-hex>.tar.gz   artifacts (content-addressed)
+//! <kind>/<namespace>/<name>/<sha256-hex>.tar.gz   git artifacts (content-addressed)
+//! helmrepository/<namespace>/<name>/index-<revision-hex>.yaml   Helm indexes (Flux's names)
+//! helmchart/<namespace>/<name>/<chart>-<version>.tgz   Helm charts (Flux's names)
 //! .git-cache/<kind>/<namespace>/<name>/<url-hash>.git   bare repositories kept for incremental fetches
 //! ```
 //!
