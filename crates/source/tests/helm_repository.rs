@@ -11,7 +11,9 @@ use driftless_source::helm::{
     IndexOutcome, LastIndex, LocalChartRequest,
 };
 use driftless_source::{ArtifactKey, Storage};
-use driftless_testkit::helm_repo::{StaticServer, helm_available, helm_package, helm_repo_index};
+use driftless_testkit::helm_repo::{
+    StaticServer, helm_available, helm_package, helm_repo_index, helm_template,
+};
 use driftless_testkit::{BASIC_PASSWORD, BASIC_USER, tar_paths};
 use sha2::{Digest, Sha256};
 
@@ -448,6 +450,12 @@ fn values_files_repackage_a_repository_chart() {
     .expect("yaml");
     assert_eq!(merged["replicaCount"], prod["replicaCount"]);
     assert_eq!(merged["image"]["repository"], prod["image"]["repository"]);
+    // Helm reads the repackaged chart, rewritten Chart.yaml included.
+    let manifests = helm_template("web", &env.fetcher.storage().local_path(&build.artifact));
+    assert!(
+        manifests.contains("helm.sh/chart: podinfo-6.14.1_2"),
+        "{manifests}"
+    );
 
     request.ignore_missing_values_files = false;
     let err = env
@@ -523,4 +531,66 @@ fn a_silent_server_times_out() {
         "{err:?}"
     );
     held.join().expect("server thread");
+}
+
+#[test]
+fn a_chart_directory_gets_its_repository_dependencies() {
+    let Some(chart) = podinfo() else { return };
+    let env = env(&chart, None);
+    let source = env.dir.path().join("source");
+    let umbrella = source.join("umbrella");
+    std::fs::create_dir_all(umbrella.join("templates")).expect("mkdir");
+    let repo_url = env.server.url("basic", "");
+    std::fs::write(
+        umbrella.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: podinfo\n  version: \"~6.14\"\n  repository: {repo_url}\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        umbrella.join("values.yaml"),
+        "podinfo:\n  replicaCount: 2\n",
+    )
+    .expect("write");
+
+    // Without the repository's credentials the download is refused.
+    let request = LocalChartRequest::new("umbrella");
+    let err = env
+        .fetcher
+        .reconcile_local_chart(&chart_key(), &source, &request, None)
+        .expect_err("anonymous");
+    assert!(matches!(err, HelmError::AuthFailed { .. }), "{err:?}");
+
+    let mut request = LocalChartRequest::new("umbrella");
+    request.dependency_repositories = vec![with_auth(repo_url, BASIC_PASSWORD)];
+    let built = env
+        .fetcher
+        .reconcile_local_chart(&chart_key(), &source, &request, None)
+        .expect("dependency fetched");
+    let bytes =
+        std::fs::read(env.fetcher.storage().local_path(&built.build().artifact)).expect("artifact");
+    let mut paths = tar_paths(bytes.as_slice());
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "umbrella/Chart.yaml",
+            "umbrella/charts/podinfo-6.14.1.tgz",
+            "umbrella/values.yaml"
+        ]
+    );
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+    let mut vendored = Vec::new();
+    for entry in archive.entries().expect("entries") {
+        let mut entry = entry.expect("entry");
+        if entry.path().expect("path").ends_with("podinfo-6.14.1.tgz") {
+            std::io::Read::read_to_end(&mut entry, &mut vendored).expect("read");
+        }
+    }
+    let served = std::fs::read(env.repo_dir.join("podinfo-6.14.1.tgz")).expect("package");
+    assert!(
+        vendored == served,
+        "the dependency is the package helm made"
+    );
 }

@@ -206,3 +206,10 @@ pub fn helm_repo_index(dir: &Path, url: Option<&str>) {
     }
     helm(&args, dir);
 }
+
+/// `helm template <name> <chart>` (a directory or package); returns the manifests.
+pub fn helm_template(name: &str, chart: &Path) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = chart.display().to_string();
+    helm(&["template", name, chart.as_str()], dir.path())
+}

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::http::{self, Body, RepoUrl};
 use super::package::{self, ChartFiles, ChartMeta};
-use super::{HelmError, HelmFetcher, HelmRepository, IndexFile};
+use super::{ChartVersion, HelmError, HelmFetcher, HelmRepository, IndexFile};
 use crate::{Artifact, ArtifactKey};
 
 /// A `HelmChart` whose source is a `HelmRepository`.
@@ -57,6 +57,10 @@ pub struct LocalChartRequest {
     /// For `reconcileStrategy: Revision`, the source revision's short id
     /// (see [`git_revision_metadata`]); `None` for `ChartVersion`.
     pub revision_metadata: Option<String>,
+    /// The `HelmRepository` objects of the namespace, for dependencies
+    /// fetched from their URLs with their credentials; a URL none of them
+    /// has is fetched anonymously.
+    pub dependency_repositories: Vec<HelmRepository>,
 }
 
 impl LocalChartRequest {
@@ -68,6 +72,7 @@ impl LocalChartRequest {
             ignore_missing_values_files: false,
             generation: 0,
             revision_metadata: None,
+            dependency_repositories: Vec::new(),
         }
     }
 }
@@ -185,51 +190,8 @@ impl HelmFetcher {
         if let Some(reused) = reusable(self, last, &cv.name, &version, &request.values_files) {
             return Ok(reused);
         }
-        let reference = cv.urls.first().ok_or_else(|| HelmError::NoChartUrl {
-            url: shown_repo.clone(),
-            chart: cv.name.clone(),
-            version: cv.version.clone(),
-        })?;
-        let url = base.resolve(reference)?;
-        let shown = http::redact(url.as_str());
-        let auth = repo
-            .auth
-            .as_ref()
-            .filter(|_| repo.pass_credentials || base.same_origin(&url));
-        let client = http::client(&base, &repo.tls, repo.timeout)?;
-        let Body::Full { bytes, .. } = http::get(
-            &client,
-            &url,
-            auth,
-            None,
-            self.limits.max_chart_size,
-            "chart",
-            repo.timeout,
-        )?
-        else {
-            unreachable!("no If-None-Match was sent");
-        };
-        if !cv.digest.is_empty() {
-            let actual = hex::encode(Sha256::digest(&bytes));
-            if !actual.eq_ignore_ascii_case(&cv.digest) {
-                return Err(HelmError::DigestMismatch {
-                    url: shown,
-                    expected: cv.digest.clone(),
-                    actual,
-                });
-            }
-        }
-        let mut files = ChartFiles::from_archive(&bytes, &shown, &self.limits)?;
+        let (bytes, mut files, shown) = self.download(repo, &base, cv)?;
         let chart_meta = files.meta(&shown)?;
-        if chart_meta.name != cv.name {
-            return Err(HelmError::InvalidChart {
-                chart: shown,
-                problem: format!(
-                    "the package holds chart {:?}, the index says {:?}",
-                    chart_meta.name, cv.name
-                ),
-            });
-        }
         let packaged = !meta.is_empty();
         let values_files = if packaged {
             let (merged, used) = merge_chart_values(&files, request, &shown)?;
@@ -310,7 +272,7 @@ impl HelmFetcher {
             return Ok(reused);
         }
         if is_dir {
-            check_dependencies(&chart_meta, &files, &label)?;
+            self.add_dependencies(&chart_meta, &mut files, &resolved, &root, request, &label)?;
         }
         let mut values_files = Vec::new();
         if !request.values_files.is_empty() {
@@ -323,6 +285,63 @@ impl HelmFetcher {
         }
         let build = |out: &mut dyn Write| files.write_package(&name, out);
         self.store_chart(key, &name, &version, build, values_files, true)
+    }
+
+    /// Downloads the package of `cv` from `repo` (credentials only where
+    /// Helm sends them), checks the index digest and that it holds that
+    /// chart. Returns the bytes, the files and the URL for messages.
+    pub(super) fn download(
+        &self,
+        repo: &HelmRepository,
+        base: &RepoUrl,
+        cv: &ChartVersion,
+    ) -> Result<(Vec<u8>, ChartFiles, String), HelmError> {
+        let reference = cv.urls.first().ok_or_else(|| HelmError::NoChartUrl {
+            url: base.redacted(),
+            chart: cv.name.clone(),
+            version: cv.version.clone(),
+        })?;
+        let url = base.resolve(reference)?;
+        let shown = http::redact(url.as_str());
+        let auth = repo
+            .auth
+            .as_ref()
+            .filter(|_| repo.pass_credentials || base.same_origin(&url));
+        let client = http::client(base, &repo.tls, repo.timeout)?;
+        let Body::Full { bytes, .. } = http::get(
+            &client,
+            &url,
+            auth,
+            None,
+            self.limits.max_chart_size,
+            "chart",
+            repo.timeout,
+        )?
+        else {
+            unreachable!("no If-None-Match was sent");
+        };
+        if !cv.digest.is_empty() {
+            let actual = hex::encode(Sha256::digest(&bytes));
+            if !actual.eq_ignore_ascii_case(&cv.digest) {
+                return Err(HelmError::DigestMismatch {
+                    url: shown,
+                    expected: cv.digest.clone(),
+                    actual,
+                });
+            }
+        }
+        let files = ChartFiles::from_archive(&bytes, &shown, &self.limits)?;
+        let name = files.meta(&shown)?.name;
+        if name != cv.name {
+            return Err(HelmError::InvalidChart {
+                chart: shown,
+                problem: format!(
+                    "the package holds chart {name:?}, the index says {:?}",
+                    cv.name
+                ),
+            });
+        }
+        Ok((bytes, files, shown))
     }
 
     fn store_chart(
@@ -354,7 +373,7 @@ impl HelmFetcher {
 
 /// `rel` joined under `root` lexically, `..` never climbing above it
 /// (securejoin's clamping, which Flux uses); `None` for an absolute path.
-fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
+pub(super) fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for c in Path::new(rel).components() {
         match c {
@@ -470,45 +489,6 @@ fn set_version(
             problem: format!("cannot write Chart.yaml: {e}"),
         })?;
     files.set("Chart.yaml", yaml.into_bytes());
-    Ok(())
-}
-
-/// Dependencies must be in `charts/` already (a directory or a package of
-/// that name); downloading them is not done here.
-fn check_dependencies(
-    chart_meta: &ChartMeta,
-    files: &ChartFiles,
-    chart: &str,
-) -> Result<(), HelmError> {
-    let Some(Value::Array(deps)) = chart_meta.document.get("dependencies") else {
-        return Ok(());
-    };
-    for dep in deps {
-        let Some(name) = dep.get("name").and_then(Value::as_str) else {
-            continue;
-        };
-        let vendored = files.files.iter().any(|(p, _)| {
-            p.strip_prefix("charts/").is_some_and(|rest| {
-                rest.starts_with(&format!("{name}/"))
-                    || (rest.starts_with(&format!("{name}-"))
-                        && rest.ends_with(".tgz")
-                        && !rest.contains('/'))
-            })
-        });
-        if !vendored {
-            let repository = dep
-                .get("repository")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            return Err(HelmError::InvalidChart {
-                chart: chart.to_string(),
-                problem: format!(
-                    "dependency {name:?} (repository {repository:?}) is not in charts/; \
-                     run `helm dependency build` and commit charts/, downloading dependencies is not supported yet"
-                ),
-            });
-        }
-    }
     Ok(())
 }
 

@@ -41,9 +41,11 @@
 //! Known differences: the stored index JSON is ours (Go's field order is
 //! not reproduced), so artifact digests differ from Flux's while revisions
 //! match; packages are written with fixed timestamps so a rebuild of the
-//! same input has the same digest. Dependencies of a local chart must be
-//! vendored in `charts/` (or `file://` paths inside the source); ones that
-//! need a download are refused with an error saying so.
+//! same input has the same digest. Dependencies of a local chart that are
+//! not vendored in `charts/` are fetched as Flux does for `file://` paths
+//! inside the source and `http(s)://` repositories (credentials from the
+//! matching [`LocalChartRequest::dependency_repositories`] entry); `oci://`
+//! and `@alias` repositories are refused with an error saying so.
 //!
 //! Blocking: call it from `spawn_blocking` on an async runtime.
 //!
@@ -78,6 +80,7 @@
 //! ```
 
 mod chart;
+mod dependencies;
 mod error;
 mod http;
 mod index;
@@ -97,7 +100,7 @@ use crate::Artifact;
 use crate::Storage;
 
 /// A Helm HTTP(S) repository as a `HelmRepository` describes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelmRepository {
     /// `spec.url`: `index.yaml` is fetched from beneath it.
     pub url: String,

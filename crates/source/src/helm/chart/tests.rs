@@ -199,24 +199,33 @@ fn paths_may_not_leave_the_source() {
 }
 
 #[test]
-fn dependencies_must_be_vendored() {
+fn dependencies_are_vendored_read_from_the_source_or_refused() {
     let fx = fixture();
     let chart = fx.source.join("charts/demo/Chart.yaml");
-    std::fs::write(
-        &chart,
-        "apiVersion: v2\nname: demo\nversion: 1.2.0\ndependencies:\n- name: redis\n  version: 1.x\n  repository: https://charts.example\n",
-    )
-    .expect("write");
-    let err = fx
-        .fetcher
-        .reconcile_local_chart(
+    let with_deps = |deps: &str| {
+        std::fs::write(
+            &chart,
+            format!("apiVersion: v2\nname: demo\nversion: 1.2.0\ndependencies:\n{deps}"),
+        )
+        .expect("write");
+    };
+    let build = |fx: &Fixture| {
+        fx.fetcher.reconcile_local_chart(
             &fx.key,
             &fx.source,
             &LocalChartRequest::new("charts/demo"),
             None,
         )
-        .expect_err("not vendored");
-    assert!(err.to_string().contains("redis"), "{err}");
+    };
+
+    with_deps("- name: redis\n  version: 1.x\n  repository: \"@stable\"\n");
+    let err = build(&fx).expect_err("alias repositories are not supported");
+    assert!(
+        err.to_string().contains("\"redis\"") && err.to_string().contains("@stable"),
+        "{err}"
+    );
+
+    // Vendored in charts/: kept as it is, nothing fetched.
     let sub = fx.source.join("charts/demo/charts/redis");
     std::fs::create_dir_all(&sub).expect("mkdir");
     std::fs::write(
@@ -224,17 +233,38 @@ fn dependencies_must_be_vendored() {
         "apiVersion: v2\nname: redis\nversion: 1.0.0\n",
     )
     .expect("write");
-    let out = fx
-        .fetcher
-        .reconcile_local_chart(
-            &fx.key,
-            &fx.source,
-            &LocalChartRequest::new("charts/demo"),
-            None,
-        )
-        .expect("vendored");
+    let out = build(&fx).expect("vendored");
+    assert!(
+        unpack(&fx, &out.build().artifact)
+            .get("charts/redis/Chart.yaml")
+            .is_some()
+    );
+
+    // file:// beside the chart, inside the source.
+    let common = fx.source.join("charts/common");
+    std::fs::create_dir_all(common.join("templates")).expect("mkdir");
+    std::fs::write(
+        common.join("Chart.yaml"),
+        "apiVersion: v2\nname: common\nversion: 0.1.0\ntype: library\n",
+    )
+    .expect("write");
+    std::fs::write(
+        common.join("templates/_helpers.tpl"),
+        "{{- define \"x\" }}{{ end }}",
+    )
+    .expect("write");
+    with_deps("- name: common\n  version: 0.1.0\n  repository: file://../common\n");
+    let out = build(&fx).expect("file:// dependency");
     let files = unpack(&fx, &out.build().artifact);
-    assert!(files.get("charts/redis/Chart.yaml").is_some());
+    assert!(files.get("charts/common/Chart.yaml").is_some());
+    assert!(files.get("charts/common/templates/_helpers.tpl").is_some());
+
+    with_deps("- name: other\n  version: 0.1.0\n  repository: file://../common\n");
+    let err = build(&fx).expect_err("wrong name");
+    assert!(err.to_string().contains("holds chart \"common\""), "{err}");
+    with_deps("- name: common\n  version: 0.1.0\n  repository: file://../../../../../../etc\n");
+    let err = build(&fx).expect_err("clamped inside the source, where nothing is");
+    assert!(err.to_string().contains("no chart directory"), "{err}");
 }
 
 #[test]
