@@ -244,6 +244,8 @@ impl HelmFetcher {
             return Err(invalid("the path links outside the source".into()));
         }
         let is_dir = resolved.is_dir();
+        // A package in the source, kept byte for byte when nothing changes it.
+        let mut package = None;
         let mut files = if is_dir {
             ChartFiles::from_dir(&resolved, &root, &label, &self.limits)?
         } else {
@@ -256,7 +258,9 @@ impl HelmFetcher {
                 });
             }
             let bytes = std::fs::read(&resolved).map_err(|e| invalid(format!("reading: {e}")))?;
-            ChartFiles::from_archive(&bytes, &label, &self.limits)?
+            let files = ChartFiles::from_archive(&bytes, &label, &self.limits)?;
+            package = Some(bytes);
+            files
         };
         let chart_meta = files.meta(&label)?;
         let mut meta = request.revision_metadata.clone().unwrap_or_default();
@@ -283,8 +287,15 @@ impl HelmFetcher {
         if version != chart_meta.version {
             set_version(&mut files, chart_meta, &version, &label)?;
         }
-        let build = |out: &mut dyn Write| files.write_package(&name, out);
-        self.store_chart(key, &name, &version, build, values_files, true)
+        // Flux copies a package it need not change (no values files, no
+        // revision metadata) and packages everything else.
+        let unchanged = package.filter(|_| meta.is_empty());
+        let packaged = unchanged.is_none();
+        let build = |out: &mut dyn Write| match &unchanged {
+            Some(bytes) => out.write_all(bytes),
+            None => files.write_package(&name, out),
+        };
+        self.store_chart(key, &name, &version, build, values_files, packaged)
     }
 
     /// Downloads the package of `cv` from `repo` (credentials only where

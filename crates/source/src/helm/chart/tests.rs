@@ -268,6 +268,44 @@ fn dependencies_are_vendored_read_from_the_source_or_refused() {
 }
 
 #[test]
+fn a_package_in_the_source_is_kept_unless_changed() {
+    let fx = fixture();
+    let first = fx
+        .fetcher
+        .reconcile_local_chart(
+            &fx.key,
+            &fx.source,
+            &LocalChartRequest::new("charts/demo"),
+            None,
+        )
+        .expect("packaged");
+    let package =
+        std::fs::read(fx.fetcher.storage().local_path(&first.build().artifact)).expect("artifact");
+    std::fs::write(fx.source.join("demo-1.2.0.tgz"), &package).expect("write");
+    let key = ArtifactKey::helm_chart("ns", "from-package");
+    let kept = fx
+        .fetcher
+        .reconcile_local_chart(
+            &key,
+            &fx.source,
+            &LocalChartRequest::new("demo-1.2.0.tgz"),
+            None,
+        )
+        .expect("kept");
+    assert!(!kept.build().packaged);
+    assert_eq!(kept.build().artifact.digest, first.build().artifact.digest);
+
+    let mut request = LocalChartRequest::new("demo-1.2.0.tgz");
+    request.revision_metadata = Some("abcdef123456".into());
+    let changed = fx
+        .fetcher
+        .reconcile_local_chart(&key, &fx.source, &request, None)
+        .expect("repackaged");
+    assert!(changed.build().packaged);
+    assert_eq!(changed.build().version, "1.2.0+abcdef123456");
+}
+
+#[test]
 fn a_bad_chart_is_named() {
     let fx = fixture();
     std::fs::write(
