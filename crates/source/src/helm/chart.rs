@@ -6,11 +6,12 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use driftless_semver::Version;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::http::{self, Body, RepoUrl};
-use super::package::{self, ChartFiles, ChartMeta};
+use super::package::{ChartFiles, ChartMeta};
+use super::values;
 use super::{ChartVersion, HelmError, HelmFetcher, HelmRepository, IndexFile};
 use crate::{Artifact, ArtifactKey};
 
@@ -194,8 +195,8 @@ impl HelmFetcher {
         let chart_meta = files.meta(&shown)?;
         let packaged = !meta.is_empty();
         let values_files = if packaged {
-            let (merged, used) = merge_chart_values(&files, request, &shown)?;
-            set_values(&mut files, &merged, &shown)?;
+            let (merged, used) = values::merge_chart_values(&files, request, &shown)?;
+            values::set_values(&mut files, &merged, &shown)?;
             set_version(&mut files, chart_meta, &version, &shown)?;
             used
         } else {
@@ -280,8 +281,8 @@ impl HelmFetcher {
         }
         let mut values_files = Vec::new();
         if !request.values_files.is_empty() {
-            let (merged, used) = merge_source_values(&root, request, &label)?;
-            set_values(&mut files, &merged, &label)?;
+            let (merged, used) = values::merge_source_values(&root, request, &label)?;
+            values::set_values(&mut files, &merged, &label)?;
             values_files = used;
         }
         if version != chart_meta.version {
@@ -399,88 +400,6 @@ pub(super) fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
     let mut out = root.to_path_buf();
     out.extend(parts);
     Some(out)
-}
-
-/// Remote charts: values files are files of the chart; `values.yaml` is
-/// the chart's own values.
-fn merge_chart_values(
-    files: &ChartFiles,
-    request: &ChartRequest,
-    chart: &str,
-) -> Result<(Map<String, Value>, Vec<String>), HelmError> {
-    let mut merged = Map::new();
-    let mut used = Vec::new();
-    for path in &request.values_files {
-        let clean = path.trim_start_matches("./");
-        let Some(bytes) = files.get(clean) else {
-            if request.ignore_missing_values_files {
-                continue;
-            }
-            return Err(HelmError::ValuesFile {
-                chart: chart.to_string(),
-                path: path.clone(),
-                problem: "no such file in the chart".into(),
-            });
-        };
-        let values = package::parse_values(bytes).map_err(|problem| HelmError::ValuesFile {
-            chart: chart.to_string(),
-            path: path.clone(),
-            problem,
-        })?;
-        package::merge_values(&mut merged, values);
-        used.push(path.clone());
-    }
-    Ok((merged, used))
-}
-
-/// Local charts: values files are relative to the source root and may not
-/// leave it.
-fn merge_source_values(
-    root: &Path,
-    request: &LocalChartRequest,
-    chart: &str,
-) -> Result<(Map<String, Value>, Vec<String>), HelmError> {
-    let mut merged = Map::new();
-    let mut used = Vec::new();
-    for path in &request.values_files {
-        let error = |problem: String| HelmError::ValuesFile {
-            chart: chart.to_string(),
-            path: path.clone(),
-            problem,
-        };
-        let file = inside(root, path).ok_or_else(|| error("absolute paths are refused".into()))?;
-        let resolved = match file.canonicalize() {
-            Ok(resolved) if resolved.is_file() => resolved,
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    && request.ignore_missing_values_files =>
-            {
-                continue;
-            }
-            _ => return Err(error("no values file at this path in the source".into())),
-        };
-        if !resolved.starts_with(root) {
-            return Err(error("it links outside the source".into()));
-        }
-        let bytes = std::fs::read(&resolved).map_err(|e| error(e.to_string()))?;
-        let values = package::parse_values(&bytes).map_err(error)?;
-        package::merge_values(&mut merged, values);
-        used.push(path.clone());
-    }
-    Ok((merged, used))
-}
-
-fn set_values(
-    files: &mut ChartFiles,
-    merged: &Map<String, Value>,
-    chart: &str,
-) -> Result<(), HelmError> {
-    let yaml = package::values_yaml(merged).map_err(|problem| HelmError::InvalidChart {
-        chart: chart.to_string(),
-        problem: format!("cannot write the merged values: {problem}"),
-    })?;
-    files.set("values.yaml", yaml);
-    Ok(())
 }
 
 /// Writes the version with its metadata into `Chart.yaml`, so the package

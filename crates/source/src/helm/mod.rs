@@ -86,6 +86,7 @@ mod http;
 mod index;
 mod package;
 mod repository;
+mod values;
 
 use std::fmt;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Chart packages: reading a `.tgz` or a chart directory into memory
 //! (bounded, `.helmignore` honoured with Helm's own rules from
-//! `driftless-chart`), `Chart.yaml`'s name and version, Helm's deep merge
-//! of values, and writing `<name>/…` back as a deterministic gzip tarball.
+//! `driftless-chart`), `Chart.yaml`'s name and version, and writing
+//! `<name>/…` back as a deterministic gzip tarball.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -278,65 +278,9 @@ fn walk(
     Ok(())
 }
 
-/// Helm's (and Flux's) `MergeMaps`: `b` over `a`; maps merge key by key,
-/// anything else (lists included) is replaced.
-pub(crate) fn merge_values(a: &mut Map<String, Value>, b: Map<String, Value>) {
-    for (key, value) in b {
-        match (a.get_mut(&key), value) {
-            (Some(Value::Object(into)), Value::Object(from)) => merge_values(into, from),
-            (_, value) => {
-                a.insert(key, value);
-            }
-        }
-    }
-}
-
-/// A values file as a mapping (empty or `null` is an empty mapping).
-pub(crate) fn parse_values(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_saphyr::from_slice::<Value>(bytes).map_err(|e| e.to_string())? {
-        Value::Object(map) => Ok(map),
-        Value::Null => Ok(Map::new()),
-        other => Err(format!("expected a mapping, found {other}")),
-    }
-}
-
-/// YAML text of a mapping (empty text for an empty one, as Flux writes it).
-pub(crate) fn values_yaml(values: &Map<String, Value>) -> Result<Vec<u8>, String> {
-    if values.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_saphyr::to_string(values)
-        .map(String::into_bytes)
-        .map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn map(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => panic!("not a map"),
-        }
-    }
-
-    #[test]
-    fn merge_is_deep_for_maps_and_replaces_the_rest() {
-        let mut a = map(json!({"a": {"b": 1, "c": [1, 2]}, "d": "x", "e": {"f": 1}}));
-        merge_values(
-            &mut a,
-            map(json!({"a": {"c": [3], "g": true}, "d": {"h": 1}, "e": null})),
-        );
-        assert_eq!(
-            Value::Object(a),
-            json!({"a": {"b": 1, "c": [3], "g": true}, "d": {"h": 1}, "e": null})
-        );
-    }
 
     #[test]
     fn packages_round_trip_deterministically() {
