@@ -134,6 +134,18 @@ fn index_is_stored_then_not_modified_then_unchanged() {
         .reconcile_index(&repo_key(), &repo, Some(&no_etag))
         .expect("third fetch");
     assert!(matches!(third, IndexOutcome::Unchanged { .. }), "{third:?}");
+
+    // The ETag is not trusted when the artifact's file is gone: downloaded and stored again.
+    std::fs::remove_file(env.fetcher.storage().local_path(artifact)).expect("remove");
+    let fourth = env
+        .fetcher
+        .reconcile_index(&repo_key(), &repo, Some(&last))
+        .expect("fourth fetch");
+    assert!(
+        matches!(&fourth, IndexOutcome::Updated { artifact: a, .. } if a.revision == artifact.revision),
+        "{fourth:?}"
+    );
+    assert!(env.fetcher.storage().looks_present(fourth.artifact()));
 }
 
 #[test]
