@@ -141,13 +141,15 @@ fn versioned(version: &str, meta: &str, chart: &str) -> Result<String, HelmError
         })
 }
 
-/// The reusable last build, when its file is there under the same name and version.
+/// The reusable last build, when its file is there under the same name and
+/// version; `packaged` says whether this build would have packaged it.
 fn reusable(
     fetcher: &HelmFetcher,
     last: Option<&Artifact>,
     name: &str,
     version: &str,
     values_files: &[String],
+    packaged: bool,
 ) -> Option<ChartOutcome> {
     let last = last.filter(|a| fetcher.storage.looks_present(a))?;
     let file = format!("{name}-{version}.tgz");
@@ -158,7 +160,7 @@ fn reusable(
             name: name.to_string(),
             version: version.to_string(),
             values_files: values_files.to_vec(),
-            packaged: !values_files.is_empty(),
+            packaged,
         })
     })
 }
@@ -188,12 +190,20 @@ impl HelmFetcher {
             request.generation.to_string()
         };
         let version = versioned(&cv.version, &meta, &cv.name)?;
-        if let Some(reused) = reusable(self, last, &cv.name, &version, &request.values_files) {
+        let packaged = !meta.is_empty();
+        let reused = reusable(
+            self,
+            last,
+            &cv.name,
+            &version,
+            &request.values_files,
+            packaged,
+        );
+        if let Some(reused) = reused {
             return Ok(reused);
         }
         let (bytes, mut files, shown) = self.download(repo, &base, cv)?;
         let chart_meta = files.meta(&shown)?;
-        let packaged = !meta.is_empty();
         let values_files = if packaged {
             let (merged, used) = values::merge_chart_values(&files, request, &shown)?;
             values::set_values(&mut files, &merged, &shown)?;
@@ -273,7 +283,11 @@ impl HelmFetcher {
         }
         let name = chart_meta.name.clone();
         let version = versioned(&chart_meta.version, &meta, &label)?;
-        if let Some(reused) = reusable(self, last, &name, &version, &request.values_files) {
+        // Flux copies a package it need not change (no values files, no
+        // revision metadata) and packages everything else.
+        let packaged = is_dir || !meta.is_empty();
+        let reused = reusable(self, last, &name, &version, &request.values_files, packaged);
+        if let Some(reused) = reused {
             return Ok(reused);
         }
         if is_dir {
@@ -288,11 +302,7 @@ impl HelmFetcher {
         if version != chart_meta.version {
             set_version(&mut files, chart_meta, &version, &label)?;
         }
-        // Flux copies a package it need not change (no values files, no
-        // revision metadata) and packages everything else.
-        let unchanged = package.filter(|_| meta.is_empty());
-        let packaged = unchanged.is_none();
-        let build = |out: &mut dyn Write| match &unchanged {
+        let build = |out: &mut dyn Write| match package.as_deref().filter(|_| !packaged) {
             Some(bytes) => out.write_all(bytes),
             None => files.write_package(&name, out),
         };
