@@ -58,6 +58,13 @@ pub mod types {
     /// Beyond Flux: another Kustomization renders an object this one
     /// renders too (abnormal-true, naming both and the object).
     pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
+    /// A HelmRelease's last install or upgrade (or its remediation) and
+    /// whether it succeeded.
+    pub const RELEASED: &str = "Released";
+    /// A HelmRelease's failed release was rolled back or uninstalled.
+    pub const REMEDIATED: &str = "Remediated";
+    /// A HelmRelease's tests passed.
+    pub const TEST_SUCCESS: &str = "TestSuccess";
 }
 
 /// Condition reasons.
@@ -108,6 +115,23 @@ pub mod reasons {
     pub const UNSUPPORTED_FIELD: &str = "UnsupportedField";
     /// Two Kustomizations render the same object; the current owner keeps it.
     pub const OWNERSHIP_CONFLICT: &str = "OwnershipConflict";
+    /// A Helm install finished.
+    pub const INSTALL_SUCCEEDED: &str = "InstallSucceeded";
+    /// A Helm install failed.
+    pub const INSTALL_FAILED: &str = "InstallFailed";
+    /// A Helm upgrade finished.
+    pub const UPGRADE_SUCCEEDED: &str = "UpgradeSucceeded";
+    /// A Helm upgrade failed.
+    pub const UPGRADE_FAILED: &str = "UpgradeFailed";
+    /// A failed release was rolled back.
+    pub const ROLLBACK_SUCCEEDED: &str = "RollbackSucceeded";
+    /// A failed release was uninstalled.
+    pub const UNINSTALL_SUCCEEDED: &str = "UninstallSucceeded";
+    /// A release kept failing after its retries; a change to the object is
+    /// needed.
+    pub const RETRIES_EXCEEDED: &str = "RetriesExceeded";
+    /// The chart, values or release storage could not be read.
+    pub const INIT_FAILED: &str = "InitFailed";
 }
 
 /// Condition status values.

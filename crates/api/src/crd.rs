@@ -10,7 +10,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::{Alert, GitRepository, Kustomization, Provider, Receiver};
+use crate::{
+    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
+    Provider, Receiver,
+};
 
 /// Why the CRDs could not be rendered as YAML.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,10 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Provider::crd(),
         Alert::crd(),
         Receiver::crd(),
+        HelmRepository::crd(),
+        HelmChart::crd(),
+        OCIRepository::crd(),
+        HelmRelease::crd(),
     ]
     .into_iter()
     .map(with_status_default)
@@ -182,6 +189,10 @@ mod tests {
                 "providers.notification.toolkit.fluxcd.io",
                 "alerts.notification.toolkit.fluxcd.io",
                 "receivers.notification.toolkit.fluxcd.io",
+                "helmrepositories.source.toolkit.fluxcd.io",
+                "helmcharts.source.toolkit.fluxcd.io",
+                "ocirepositories.source.toolkit.fluxcd.io",
+                "helmreleases.helm.toolkit.fluxcd.io",
             ]
         );
         let git = &crds[0];

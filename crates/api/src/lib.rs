@@ -1,5 +1,6 @@
-//! Flux-compatible API types: the `GitRepository` and `Kustomization`
-//! custom resources, their CRDs, and the status vocabulary (conditions,
+//! Flux-compatible API types: the sources (`GitRepository`,
+//! `HelmRepository`, `HelmChart`, `OCIRepository`), the appliers
+//! (`Kustomization`, `HelmRelease`), notifications, their CRDs, and the status vocabulary (conditions,
 //! artifact, inventory).
 //!
 //! This is the first stage of the pipeline and the contract between all
@@ -25,6 +26,8 @@
 //! |---|---|
 //! | [`GitRepository`], [`GitRepositorySpec`], [`GitRepositoryStatus`] | `source.toolkit.fluxcd.io/v1` |
 //! | [`Kustomization`], [`KustomizationSpec`], [`KustomizationStatus`] | `kustomize.toolkit.fluxcd.io/v1` |
+//! | [`HelmRepository`], [`HelmChart`], [`OCIRepository`] | `source.toolkit.fluxcd.io/v1` |
+//! | [`HelmRelease`] ([`helmrelease`]) | `helm.toolkit.fluxcd.io/v2` |
 //! | [`Provider`], [`Alert`] | `notification.toolkit.fluxcd.io/v1beta3` |
 //! | [`Receiver`] | `notification.toolkit.fluxcd.io/v1` |
 //! | [`crds`], [`crds_yaml`] | the CRDs, as objects or a YAML stream |
@@ -44,7 +47,7 @@
 //!              "ref": {"branch": "master"}}
 //! })).unwrap();
 //! assert_eq!(repo.spec.reference.unwrap().branch.as_deref(), Some("master"));
-//! assert_eq!(driftless_api::crds().len(), 5);
+//! assert_eq!(driftless_api::crds().len(), 9);
 //! let ks = Kustomization::test("apps").suspended();
 //! assert!(ks.spec.suspend);
 //! ```
@@ -53,12 +56,16 @@ pub mod conditions;
 mod crd;
 pub mod duration;
 mod gitrepository;
+mod helmchart;
+pub mod helmrelease;
+mod helmrepository;
 pub mod inventory;
 mod kustomization;
 pub mod kustomize;
 pub mod meta;
 mod notification;
 mod object;
+mod ocirepository;
 #[cfg(test)]
 mod roundtrip_tests;
 
@@ -67,6 +74,15 @@ pub use duration::{DurationError, GoDuration};
 pub use gitrepository::{
     GitProvider, GitRepository, GitRepositoryInclude, GitRepositoryRef, GitRepositorySpec,
     GitRepositoryStatus, GitRepositoryVerification, GitVerificationMode, URL_PATTERN,
+};
+pub use helmchart::{
+    HelmChart, HelmChartSourceKind, HelmChartSpec, HelmChartStatus, LocalHelmChartSourceReference,
+    OciRepositoryVerification, OidcIdentityMatch, ReconcileStrategy,
+};
+pub use helmrelease::{HelmRelease, HelmReleaseSpec, HelmReleaseStatus};
+pub use helmrepository::{
+    HELM_REPOSITORY_URL_PATTERN, HelmRepository, HelmRepositorySpec, HelmRepositoryStatus,
+    HelmRepositoryType,
 };
 pub use kustomization::{
     CommonMetadata, CrossNamespaceSourceReference, Decryption, DecryptionProvider, DeletionPolicy,
@@ -78,6 +94,10 @@ pub use notification::{
     ReceiverResource, ReceiverSpec, ReceiverStatus, ReceiverType,
 };
 pub use object::{FluxObject, managers};
+pub use ocirepository::{
+    OCI_URL_PATTERN, OCILayerOperation, OCILayerSelector, OCIRepository, OCIRepositoryRef,
+    OCIRepositorySpec, OCIRepositoryStatus,
+};
 
 /// Annotation and label keys of Flux's API that our objects and the
 /// objects we apply carry.

@@ -40,6 +40,35 @@ pub struct SecretKeyReference {
     pub key: Option<String>,
 }
 
+/// Which namespaces may refer to a source from elsewhere (Flux's ACL).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessFrom {
+    /// Namespaces whose labels match any of these selectors.
+    pub namespace_selectors: Vec<NamespaceSelector>,
+}
+
+/// Labels a namespace must carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceSelector {
+    /// Every pair must match the namespace's labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_labels: Option<BTreeMap<String, String>>,
+}
+
+/// A reference to an object of a named kind, in the referrer's namespace
+/// or another.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespacedObjectReference {
+    /// Name of the referent.
+    pub name: String,
+    /// Namespace of the referent; the referrer's namespace when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
 /// A typed reference to an object in any namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

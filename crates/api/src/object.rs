@@ -9,7 +9,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::conditions::{self, types};
-use crate::{Alert, GitRepository, Kustomization, Provider, Receiver};
+use crate::{
+    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
+    Provider, Receiver,
+};
 
 /// Field managers and event sources, named as Flux names its controllers,
 /// so clusters Flux managed are adopted field by field.
@@ -85,6 +88,25 @@ reconciled_kind!(GitRepository, "GitRepository", |status| status
     .artifact
     .as_ref()
     .map(|a| a.revision.as_str()));
+reconciled_kind!(HelmRepository, "HelmRepository", |status| status
+    .artifact
+    .as_ref()
+    .map(|a| a.revision.as_str()));
+reconciled_kind!(HelmChart, "HelmChart", |status| status
+    .artifact
+    .as_ref()
+    .map(|a| a.revision.as_str()));
+reconciled_kind!(OCIRepository, "OCIRepository", |status| status
+    .artifact
+    .as_ref()
+    .map(|a| a.revision.as_str()));
+// A HelmRelease reports the chart version it last released.
+reconciled_kind!(HelmRelease, "HelmRelease", |status| status
+    .history
+    .as_ref()?
+    .iter()
+    .max_by_key(|s| s.version)
+    .map(|s| s.chart_version.as_str()));
 reconciled_kind!(Kustomization, "Kustomization", |status| status
     .last_applied_revision
     .as_deref());

@@ -6,17 +6,25 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::helmrelease::{
+    CrdsPolicy, InstallRemediation, RemediationStrategy, Snapshot, UpgradeRemediation,
+};
 use crate::inventory::ObjectId;
 use crate::meta::Revision;
 use crate::{
-    DeletionPolicy, GitRepository, GitVerificationMode, GoDuration, Kustomization, SourceKind,
-    SubstituteKind,
+    DeletionPolicy, GitRepository, GitVerificationMode, GoDuration, HelmChart, HelmChartSourceKind,
+    HelmRelease, HelmRepository, Kustomization, OCILayerOperation, OCIRepository,
+    ReconcileStrategy, SourceKind, SubstituteKind,
 };
 
 const GIT_FULL: &str = include_str!("../tests/fixtures/gitrepository-full.yaml");
 const GIT_MINIMAL: &str = include_str!("../tests/fixtures/gitrepository-minimal.yaml");
 const KS_FULL: &str = include_str!("../tests/fixtures/kustomization-full.yaml");
 const KS_MINIMAL: &str = include_str!("../tests/fixtures/kustomization-minimal.yaml");
+const HELM_REPO_FULL: &str = include_str!("../tests/fixtures/helmrepository-full.yaml");
+const HELM_CHART_FULL: &str = include_str!("../tests/fixtures/helmchart-full.yaml");
+const OCI_REPO_FULL: &str = include_str!("../tests/fixtures/ocirepository-full.yaml");
+const HELM_RELEASE_FULL: &str = include_str!("../tests/fixtures/helmrelease-full.yaml");
 
 /// Parses `yaml` as `T`, and checks that writing it back gives the same
 /// document as the YAML read generically.
@@ -124,4 +132,90 @@ fn unknown_enum_values_are_rejected() {
     let yaml = KS_MINIMAL.replace("kind: GitRepository", "kind: HelmRepository");
     let err = serde_saphyr::from_str::<Kustomization>(&yaml).expect_err("not a source kind");
     assert!(err.to_string().contains("HelmRepository"), "{err}");
+}
+
+#[test]
+fn helm_sources_with_every_field() {
+    let repo: HelmRepository = round_trip(HELM_REPO_FULL);
+    assert!(repo.spec.pass_credentials && repo.spec.insecure && !repo.is_oci());
+    let chart: HelmChart = round_trip(HELM_CHART_FULL);
+    assert_eq!(chart.version_range(), ">=6.0.0 <7.0.0");
+    assert_eq!(chart.reconcile_strategy(), ReconcileStrategy::Revision);
+    assert_eq!(
+        chart.spec.source_ref.kind,
+        HelmChartSourceKind::HelmRepository
+    );
+    let oci: OCIRepository = round_trip(OCI_REPO_FULL);
+    let selector = oci.spec.layer_selector.expect("a layer selector");
+    assert_eq!(selector.operation, Some(OCILayerOperation::Copy));
+    assert_eq!(
+        oci.spec.reference.and_then(|r| r.semver_filter).as_deref(),
+        Some(".*-rc.*")
+    );
+}
+
+#[test]
+fn helm_release_with_every_field() {
+    let release: HelmRelease = round_trip(HELM_RELEASE_FULL);
+    assert_eq!(release.release_name(), "web");
+    assert_eq!(release.release_namespace(), "web");
+    assert_eq!(release.storage_namespace(), "helm-storage");
+    assert_eq!(release.helm_chart_name(), "apps-podinfo");
+    assert_eq!(release.timeout(), std::time::Duration::from_secs(540));
+    assert_eq!(release.max_history(), 10);
+    let install = release.spec.install.as_ref().expect("install");
+    assert_eq!(install.crds_policy(), CrdsPolicy::CreateReplace);
+    let upgrade = release.spec.upgrade.as_ref().expect("upgrade");
+    let rules = upgrade
+        .remediation
+        .as_ref()
+        .expect("remediation")
+        .rules(false);
+    assert_eq!(rules.strategy, RemediationStrategy::Uninstall);
+    assert!(
+        !rules.retries_exhausted(1_000),
+        "negative retries never run out"
+    );
+    assert_eq!(
+        release
+            .latest_snapshot()
+            .map(Snapshot::versioned_chart_name),
+        Some("podinfo@6.9.2".to_string())
+    );
+}
+
+#[test]
+fn helm_release_defaults_follow_flux() {
+    let release: HelmRelease = round_trip(
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n  namespace: apps\nspec:\n  interval: 5m\n  targetNamespace: web\n  chartRef:\n    kind: OCIRepository\n    name: podinfo\n",
+    );
+    assert_eq!(release.release_name(), "web-podinfo");
+    assert_eq!(release.storage_namespace(), "apps");
+    assert_eq!(release.timeout(), std::time::Duration::from_secs(300));
+    assert_eq!(release.max_history(), 5);
+    let install = release.spec.install.clone().unwrap_or_default();
+    assert_eq!(install.crds_policy(), CrdsPolicy::Create);
+    assert_eq!(
+        release
+            .spec
+            .upgrade
+            .clone()
+            .unwrap_or_default()
+            .crds_policy(),
+        CrdsPolicy::Skip
+    );
+    let upgrade_rules = UpgradeRemediation {
+        retries: 2,
+        ..UpgradeRemediation::default()
+    }
+    .rules(false);
+    assert!(
+        upgrade_rules.remediate_last_failure,
+        "retries > 0 remediates the last failure"
+    );
+    assert_eq!(upgrade_rules.strategy, RemediationStrategy::Rollback);
+    let install_rules = InstallRemediation::default().rules(true);
+    assert!(install_rules.ignore_test_failures);
+    assert!(install_rules.retries_exhausted(1));
+    assert!(!install_rules.retries_exhausted(0));
 }

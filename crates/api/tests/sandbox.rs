@@ -8,7 +8,10 @@
 use driftless_api::conditions::{self, reasons, types};
 use driftless_api::inventory::{ObjectId, ResourceInventory, ResourceRef};
 use driftless_api::meta::Artifact;
-use driftless_api::{GitRepository, GitRepositoryStatus, Kustomization, KustomizationStatus};
+use driftless_api::{
+    GitRepository, GitRepositoryStatus, HelmChart, HelmRelease, HelmRepository, Kustomization,
+    KustomizationStatus, OCIRepository,
+};
 use driftless_testkit::cluster::TestCluster;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -19,6 +22,10 @@ const GIT_FULL: &str = include_str!("fixtures/gitrepository-full.yaml");
 const GIT_MINIMAL: &str = include_str!("fixtures/gitrepository-minimal.yaml");
 const KS_FULL: &str = include_str!("fixtures/kustomization-full.yaml");
 const KS_MINIMAL: &str = include_str!("fixtures/kustomization-minimal.yaml");
+const HELM_REPO_FULL: &str = include_str!("fixtures/helmrepository-full.yaml");
+const HELM_CHART_FULL: &str = include_str!("fixtures/helmchart-full.yaml");
+const OCI_REPO_FULL: &str = include_str!("fixtures/ocirepository-full.yaml");
+const HELM_RELEASE_FULL: &str = include_str!("fixtures/helmrelease-full.yaml");
 
 /// The shared test cluster, with kubectl runs as [`Output`]s.
 struct Cluster(TestCluster);
@@ -186,6 +193,78 @@ async fn flux_objects_apply_and_read_back_typed() {
                 .contains("kustomization.kustomize.toolkit.fluxcd.io/podinfo"),
         "{out:#?}"
     );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_kinds_apply_with_kubectl_and_read_back_typed() {
+    let cluster = Cluster::start().await;
+    cluster.install_crds().await;
+    for namespace in ["flux-system", "apps"] {
+        cluster
+            .kubectl(&["create", "namespace", namespace], None)
+            .await
+            .ok();
+    }
+    let manifests = [
+        spec_only(HELM_REPO_FULL),
+        spec_only(HELM_CHART_FULL),
+        spec_only(OCI_REPO_FULL),
+        spec_only(HELM_RELEASE_FULL),
+    ]
+    .join("---\n");
+    let out = cluster
+        .kubectl(&["apply", "-f", "-"], Some(&manifests))
+        .await
+        .ok();
+    for line in [
+        "helmrepository.source.toolkit.fluxcd.io/podinfo created",
+        "helmchart.source.toolkit.fluxcd.io/flux-system-podinfo created",
+        "ocirepository.source.toolkit.fluxcd.io/podinfo created",
+        "helmrelease.helm.toolkit.fluxcd.io/podinfo created",
+    ] {
+        assert!(out.stdout.contains(line), "missing {line:?}: {out:#?}");
+    }
+
+    let client = cluster.client().await;
+    let release: HelmRelease = Api::namespaced(client.clone(), "apps")
+        .get("podinfo")
+        .await
+        .expect("the HelmRelease reads back typed");
+    let want: HelmRelease = serde_saphyr::from_str(HELM_RELEASE_FULL).expect("the fixture parses");
+    assert_eq!(release.spec, want.spec, "values and every setting survive");
+    let repo: HelmRepository = Api::namespaced(client.clone(), "flux-system")
+        .get("podinfo")
+        .await
+        .expect("the HelmRepository reads back typed");
+    let want: HelmRepository = serde_saphyr::from_str(HELM_REPO_FULL).expect("the fixture parses");
+    assert_eq!(repo.spec, want.spec);
+    let chart: HelmChart = Api::namespaced(client.clone(), "flux-system")
+        .get("flux-system-podinfo")
+        .await
+        .expect("the HelmChart reads back typed");
+    let want: HelmChart = serde_saphyr::from_str(HELM_CHART_FULL).expect("the fixture parses");
+    assert_eq!(chart.spec, want.spec);
+    let oci: OCIRepository = Api::namespaced(client.clone(), "flux-system")
+        .get("podinfo")
+        .await
+        .expect("the OCIRepository reads back typed");
+    let want: OCIRepository = serde_saphyr::from_str(OCI_REPO_FULL).expect("the fixture parses");
+    assert_eq!(oci.spec, want.spec);
+
+    // Flux's short names resolve through discovery.
+    let out = cluster
+        .kubectl(&["get", "helmrepo,hc,ocirepo,hr", "-A", "-o", "name"], None)
+        .await
+        .ok();
+    for name in [
+        "helmrepository.source.toolkit.fluxcd.io/podinfo",
+        "helmchart.source.toolkit.fluxcd.io/flux-system-podinfo",
+        "ocirepository.source.toolkit.fluxcd.io/podinfo",
+        "helmrelease.helm.toolkit.fluxcd.io/podinfo",
+    ] {
+        assert!(out.stdout.contains(name), "missing {name}: {out:#?}");
+    }
     cluster.stop().await;
 }
 

@@ -342,7 +342,7 @@ impl Applier {
 
     /// Resolves the object's kind and scope and prepares what is sent.
     /// On failure the object is handed back with the error.
-    async fn target(&self, d: Desired) -> Result<Target, (Desired, ApplyError)> {
+    async fn target(&self, mut d: Desired) -> Result<Target, (Desired, ApplyError)> {
         let object = subject(&d.loose_id());
         let resolved = match self
             .kinds
@@ -371,7 +371,16 @@ impl Applier {
             resource,
             namespaced,
         } = resolved;
-        let namespace = d.namespace().to_string();
+        let mut namespace = d.namespace().to_string();
+        if namespaced
+            && namespace.is_empty()
+            && let Some(default) = &self.options.default_namespace
+        {
+            namespace.clone_from(default);
+            if let Some(metadata) = d.body.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("namespace".into(), Value::String(default.clone()));
+            }
+        }
         if namespaced && namespace.is_empty() {
             let err = ApplyError::MissingNamespace {
                 object,

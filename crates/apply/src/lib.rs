@@ -5,7 +5,8 @@
 //! classification (Created / Configured / Unchanged, from a server-side dry
 //! run compared with the live object), taking fields over from kubectl,
 //! recreation on immutable-field changes, prune safety (owner labels, the
-//! prune annotation) and kstatus health ([`health`]).
+//! prune annotation) and kstatus health ([`health`]), and Helm release
+//! records, stored as Helm stores them ([`release`]).
 //!
 //! Must not: read files, render, fetch sources, or write any custom
 //! resource's status. The controller calls it and turns the [`ChangeSet`]
@@ -33,6 +34,7 @@ pub mod health;
 mod ignore;
 mod order;
 mod prune;
+pub mod release;
 mod resolve;
 mod wait;
 
@@ -58,6 +60,9 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Fields of existing objects to leave as they are live.
     pub ignore_rules: Vec<IgnoreRule>,
+    /// Where namespaced objects without `metadata.namespace` go (Helm's
+    /// release namespace); without it such an object is an error.
+    pub default_namespace: Option<String>,
 }
 
 impl Default for ApplyOptions {
@@ -68,6 +73,7 @@ impl Default for ApplyOptions {
             force: false,
             concurrency: 8,
             ignore_rules: Vec::new(),
+            default_namespace: None,
         }
     }
 }

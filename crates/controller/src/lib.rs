@@ -33,12 +33,15 @@ mod client_metrics;
 mod drift;
 mod events;
 mod gitrepository;
+mod helmrelease;
 mod http;
+mod impersonation;
 mod include;
 mod kustomization;
 pub mod leader;
 mod metrics;
 mod notification;
+mod ocirepository;
 mod reconciler;
 
 use std::future::Future;
@@ -136,6 +139,7 @@ fn default_identity() -> String {
 pub(crate) struct Context {
     pub client: kube::Client,
     pub fetcher: GitFetcher,
+    pub oci: driftless_source::oci::OciFetcher,
     pub recorder: events::Recorder,
     pub metrics: Arc<metrics::Metrics>,
     pub artifact_base_url: String,
@@ -278,6 +282,7 @@ pub async fn run(
     let context = Arc::new(Context {
         recorder: events::Recorder::new(client.clone(), driftless_api::managers::EVENT_SOURCE)
             .with_outbox(outbox),
+        oci: driftless_source::oci::OciFetcher::new(storage.clone()),
         fetcher: GitFetcher::new(storage),
         client: client.clone(),
         metrics,
@@ -315,9 +320,11 @@ pub async fn run(
         }
     }
 
-    let reconcilers = futures::future::join3(
+    let reconcilers = futures::future::join5(
         gitrepository::run(context.clone()),
+        ocirepository::run(context.clone()),
         kustomization::run(context.clone()),
+        helmrelease::run(context.clone()),
         notification::run_receivers(context.clone()),
     );
     let lost = async {

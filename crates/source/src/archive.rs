@@ -96,14 +96,37 @@ pub(crate) struct Entry {
 }
 
 /// Ignore rules stacked by directory; the last rule that matches wins.
-struct Rules {
+pub(crate) struct Rules {
     stack: Vec<(String, Gitignore)>,
     /// The source's own rules, applied after every `.sourceignore`.
     spec: Option<Gitignore>,
 }
 
 impl Rules {
-    fn ignored(&self, path: &str, is_dir: bool) -> bool {
+    /// Flux's default exclusions, then `spec_ignore` (applied after every
+    /// `.sourceignore` pushed with [`Rules::push_dir`]).
+    pub(crate) fn new(spec_ignore: Option<&str>) -> Result<Rules, Error> {
+        Ok(Rules {
+            stack: vec![(
+                String::new(),
+                build_rules("", DEFAULT_IGNORE, "the default exclusions")?,
+            )],
+            spec: match spec_ignore {
+                Some(text) => Some(build_rules("", text, "spec.ignore")?),
+                None => None,
+            },
+        })
+    }
+
+    /// Adds the rules of the `.sourceignore` at `origin`, scoped to `dir`
+    /// (push shallower directories first).
+    pub(crate) fn push_dir(&mut self, dir: &str, text: &str, origin: &str) -> Result<(), Error> {
+        let rules = build_rules(dir, text, origin)?;
+        self.stack.push((dir.to_owned(), rules));
+        Ok(())
+    }
+
+    pub(crate) fn ignored(&self, path: &str, is_dir: bool) -> bool {
         let abs = PathBuf::from(format!("/{path}"));
         let mut ignored = false;
         let applicable = self
@@ -170,16 +193,7 @@ pub(crate) fn collect_tree(
     spec_ignore: Option<&str>,
     submodules: Option<FetchSubmodule<'_>>,
 ) -> Result<Collected, Error> {
-    let rules = Rules {
-        stack: vec![(
-            String::new(),
-            build_rules("", DEFAULT_IGNORE, "the default exclusions")?,
-        )],
-        spec: match spec_ignore {
-            Some(text) => Some(build_rules("", text, "spec.ignore")?),
-            None => None,
-        },
-    };
+    let rules = Rules::new(spec_ignore)?;
     let modules = match submodules {
         Some(_) => gitmodules(&repo, tree, "")?,
         None => Vec::new(),

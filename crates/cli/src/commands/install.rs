@@ -271,7 +271,23 @@ fn cluster_role() -> Value {
         "rules": [
             {
                 "apiGroups": ["source.toolkit.fluxcd.io"],
-                "resources": ["gitrepositories", "gitrepositories/status", "gitrepositories/finalizers"],
+                "resources": [
+                    "gitrepositories", "gitrepositories/status", "gitrepositories/finalizers",
+                    "helmrepositories", "helmrepositories/status", "helmrepositories/finalizers",
+                    "helmcharts", "helmcharts/status", "helmcharts/finalizers",
+                    "ocirepositories", "ocirepositories/status", "ocirepositories/finalizers",
+                ],
+                "verbs": ["get", "list", "watch", "update", "patch"],
+            },
+            {
+                // HelmReleases with `spec.chart` own the HelmChart made for them.
+                "apiGroups": ["source.toolkit.fluxcd.io"],
+                "resources": ["helmcharts"],
+                "verbs": ["create", "delete"],
+            },
+            {
+                "apiGroups": ["helm.toolkit.fluxcd.io"],
+                "resources": ["helmreleases", "helmreleases/status", "helmreleases/finalizers"],
                 "verbs": ["get", "list", "watch", "update", "patch"],
             },
             {

@@ -27,7 +27,7 @@ use kube::runtime::watcher;
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, duration_of};
 
-pub(crate) use status::{describe, to_source_artifact};
+pub(crate) use status::{describe, to_source_artifact, to_status_artifact};
 
 /// Reconciles GitRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {

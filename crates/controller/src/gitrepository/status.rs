@@ -163,7 +163,7 @@ pub(crate) fn to_source_artifact(
     })
 }
 
-pub(super) fn to_status_artifact(
+pub(crate) fn to_status_artifact(
     artifact: &driftless_source::Artifact,
     base_url: &str,
 ) -> driftless_api::meta::Artifact {

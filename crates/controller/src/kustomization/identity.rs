@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use driftless_api::conditions::reasons;
 use driftless_api::{Kustomization, annotations};
 use driftless_apply::{Applier, ApplyOptions, IgnoreRule, IgnoreTarget};
 use kube::ResourceExt;
@@ -20,31 +19,12 @@ pub(super) fn applier_for(
     ks: &Kustomization,
     context: &Context,
 ) -> Result<Applier, ReconcileError> {
-    let options = apply_options(ks, &context.options.field_manager);
-    let Some(account) = &ks.spec.service_account_name else {
-        return Ok(context.applier.with_options(options));
-    };
-    let namespace = ks.namespace().unwrap_or_default();
-    let user = format!("system:serviceaccount:{namespace}:{account}");
-    let mut cache = context.impersonating.lock().expect("applier cache lock");
-    if let Some(applier) = cache.get(&user) {
-        return Ok(applier.with_options(options));
-    }
-    let mut config = context.kube_config.clone();
-    config.auth_info.impersonate = Some(user.clone());
-    config.auth_info.impersonate_groups = Some(vec![
-        "system:serviceaccounts".to_owned(),
-        format!("system:serviceaccounts:{namespace}"),
-    ]);
-    let client = crate::client_metrics::client(config, context.metrics.clone()).map_err(|e| {
-        ReconcileError::retryable(
-            reasons::RECONCILIATION_FAILED,
-            format!("cannot build a client impersonating {user}: {e}"),
-        )
-    })?;
-    let applier = Applier::new(client, ApplyOptions::default());
-    cache.insert(user, applier.clone());
-    Ok(applier.with_options(options))
+    crate::impersonation::applier_as(
+        context,
+        &ks.namespace().unwrap_or_default(),
+        ks.spec.service_account_name.as_deref(),
+        apply_options(ks, &context.options.field_manager),
+    )
 }
 
 /// How a Kustomization's objects are applied: its ownership labels, its
@@ -81,5 +61,6 @@ pub fn apply_options(ks: &Kustomization, field_manager: &str) -> ApplyOptions {
         force: ks.spec.force,
         concurrency: 8,
         ignore_rules,
+        default_namespace: None,
     }
 }

@@ -1,0 +1,304 @@
+//! Where a HelmRelease's chart comes from: `spec.chartRef` (a HelmChart or
+//! an OCIRepository whose artifact is the chart) or `spec.chart` (a
+//! template of the HelmChart we keep in the source's namespace, named
+//! `<namespace>-<name>` as Flux names it), and the chart archive itself,
+//! downloaded from the artifact server and digest-verified.
+//!
+//! Owns finding the artifact and fetching its bytes. Must not render or
+//! apply.
+
+use std::collections::BTreeMap;
+
+use driftless_api::conditions::reasons;
+use driftless_api::helmrelease::ChartSourceKind;
+use driftless_api::meta::Artifact;
+use driftless_api::{FluxObject, HelmChart, HelmChartSpec, HelmRelease, OCIRepository};
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use sha2::Digest as _;
+
+use crate::Context;
+use crate::reconciler::ReconcileError;
+
+/// Labels Flux puts on the HelmChart it makes for a HelmRelease.
+pub(super) const NAME_LABEL: &str = "helm.toolkit.fluxcd.io/name";
+/// See [`NAME_LABEL`].
+pub(super) const NAMESPACE_LABEL: &str = "helm.toolkit.fluxcd.io/namespace";
+
+/// The chart artifact a HelmRelease installs.
+pub(super) struct ChartArtifact {
+    /// `Kind/namespace/name` of the source, for messages.
+    pub source: String,
+    /// The artifact as its source's status has it.
+    pub artifact: Artifact,
+    /// `namespace/name` of the HelmChart made for `spec.chart`.
+    pub helm_chart: Option<String>,
+}
+
+impl ChartArtifact {
+    /// The OCI manifest digest, for sources that have one.
+    pub(super) fn oci_digest(&self) -> Option<&str> {
+        self.source
+            .starts_with("OCIRepository/")
+            .then(|| self.artifact.revision.rsplit_once('@'))
+            .flatten()
+            .map(|(_, digest)| digest)
+            .or_else(|| {
+                (self.source.starts_with("OCIRepository/")
+                    && self.artifact.revision.starts_with("sha256:"))
+                .then_some(self.artifact.revision.as_str())
+            })
+    }
+}
+
+/// The current chart artifact of `hr`'s source, making or updating the
+/// HelmChart for `spec.chart` first.
+pub(super) async fn resolve(
+    hr: &HelmRelease,
+    context: &Context,
+) -> Result<ChartArtifact, ReconcileError> {
+    let own_namespace = hr.namespace().unwrap_or_default();
+    match (&hr.spec.chart, &hr.spec.chart_ref) {
+        (Some(_), Some(_)) | (None, None) => Err(ReconcileError::stalled(
+            reasons::RECONCILIATION_FAILED,
+            "exactly one of spec.chart and spec.chartRef must be set",
+        )),
+        (None, Some(reference)) => {
+            let namespace = reference.namespace.clone().unwrap_or(own_namespace.clone());
+            refuse_cross_namespace(context, &own_namespace, &namespace, "spec.chartRef")?;
+            match reference.kind {
+                ChartSourceKind::HelmChart => {
+                    let chart = get::<HelmChart>(context, &namespace, &reference.name).await?;
+                    ready_artifact(&chart, chart.artifact(), None)
+                }
+                ChartSourceKind::OCIRepository => {
+                    let repo = get::<OCIRepository>(context, &namespace, &reference.name).await?;
+                    ready_artifact(&repo, repo.artifact(), None)
+                }
+                ChartSourceKind::ExternalArtifact => Err(ReconcileError::unsupported_field(
+                    "HelmRelease",
+                    "chartRef.kind: ExternalArtifact",
+                )),
+            }
+        }
+        (Some(template), None) => {
+            let namespace = template
+                .spec
+                .source_ref
+                .namespace
+                .clone()
+                .unwrap_or(own_namespace.clone());
+            refuse_cross_namespace(
+                context,
+                &own_namespace,
+                &namespace,
+                "spec.chart.spec.sourceRef",
+            )?;
+            let chart = ensure_helm_chart(hr, context, &namespace).await?;
+            let helm_chart = Some(format!("{namespace}/{}", hr.helm_chart_name()));
+            ready_artifact(&chart, chart.artifact(), helm_chart)
+        }
+    }
+}
+
+fn refuse_cross_namespace(
+    context: &Context,
+    own: &str,
+    other: &str,
+    field: &str,
+) -> Result<(), ReconcileError> {
+    if context.options.no_cross_namespace_refs && own != other {
+        return Err(ReconcileError::stalled(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "{field} points into namespace {other}, and cross-namespace references are blocked; move the source into namespace {own}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn get<K>(context: &Context, namespace: &str, name: &str) -> Result<K, ReconcileError>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + FluxObject
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(context.client.clone(), namespace);
+    let label = format!("{}/{namespace}/{name}", K::KIND);
+    api.get_opt(name)
+        .await
+        .map_err(|e| {
+            ReconcileError::retryable(
+                reasons::ARTIFACT_FAILED,
+                format!("cannot read {label}: {e}"),
+            )
+        })?
+        .ok_or_else(|| {
+            ReconcileError::retryable(
+                reasons::ARTIFACT_FAILED,
+                format!("{label} not found; create it or fix the chart reference"),
+            )
+        })
+}
+
+fn ready_artifact<K: kube::Resource<DynamicType = ()> + FluxObject>(
+    source: &K,
+    artifact: Option<&Artifact>,
+    helm_chart: Option<String>,
+) -> Result<ChartArtifact, ReconcileError> {
+    let label = format!(
+        "{}/{}/{}",
+        K::KIND,
+        source.meta().namespace.as_deref().unwrap_or_default(),
+        source.meta().name.as_deref().unwrap_or_default()
+    );
+    let artifact = artifact.ok_or_else(|| {
+        let why = driftless_api::conditions::find(source.status_conditions(), "Ready")
+            .map(|c| format!(": {}", c.message))
+            .unwrap_or_default();
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!("{label} has no chart artifact yet{why}"),
+        )
+    })?;
+    Ok(ChartArtifact {
+        source: label,
+        artifact: artifact.clone(),
+        helm_chart,
+    })
+}
+
+/// Creates or updates the HelmChart for `spec.chart` (server-side apply,
+/// as helm-controller's field manager) and returns it as it is now.
+async fn ensure_helm_chart(
+    hr: &HelmRelease,
+    context: &Context,
+    namespace: &str,
+) -> Result<HelmChart, ReconcileError> {
+    let template = hr.spec.chart.as_ref().expect("checked by the caller");
+    let spec = &template.spec;
+    let name = hr.helm_chart_name();
+    let mut labels: BTreeMap<String, String> = template
+        .object_meta
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    labels.insert(NAME_LABEL.into(), hr.name_any());
+    labels.insert(NAMESPACE_LABEL.into(), hr.namespace().unwrap_or_default());
+    let mut chart = HelmChart::new(
+        &name,
+        HelmChartSpec {
+            chart: spec.chart.clone(),
+            version: spec.version.clone(),
+            source_ref: driftless_api::LocalHelmChartSourceReference {
+                api_version: spec.source_ref.api_version.clone(),
+                kind: spec.source_ref.kind,
+                name: spec.source_ref.name.clone(),
+            },
+            interval: spec
+                .interval
+                .clone()
+                .unwrap_or_else(|| hr.spec.interval.clone()),
+            reconcile_strategy: spec.reconcile_strategy,
+            values_files: spec.values_files.clone(),
+            ignore_missing_values_files: spec.ignore_missing_values_files,
+            suspend: false,
+            verify: spec.verify.clone(),
+        },
+    );
+    chart.metadata.namespace = Some(namespace.to_string());
+    chart.metadata.labels = Some(labels);
+    chart.metadata.annotations = template
+        .object_meta
+        .as_ref()
+        .and_then(|m| m.annotations.clone());
+    let api: Api<HelmChart> = Api::namespaced(context.client.clone(), namespace);
+    let params = PatchParams::apply(super::FIELD_MANAGER).force();
+    let mut body = serde_json::to_value(&chart).map_err(|e| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!("cannot encode HelmChart {namespace}/{name}: {e}"),
+        )
+    })?;
+    if let Some(object) = body.as_object_mut() {
+        object.remove("status");
+    }
+    api.patch(&name, &params, &Patch::Apply(body))
+        .await
+        .map_err(|e| {
+            ReconcileError::retryable(
+                reasons::ARTIFACT_FAILED,
+                format!("cannot create or update HelmChart {namespace}/{name}: {e}"),
+            )
+        })
+}
+
+/// Deletes the HelmChart made for `spec.chart` (when the HelmRelease goes,
+/// or moves to `chartRef`).
+pub(super) async fn delete_helm_chart(context: &Context, reference: &str) {
+    let Some((namespace, name)) = reference.split_once('/') else {
+        return;
+    };
+    let api: Api<HelmChart> = Api::namespaced(context.client.clone(), namespace);
+    if let Err(error) = api.delete(name, &Default::default()).await
+        && !matches!(&error, kube::Error::Api(status) if status.code == 404)
+    {
+        {
+            tracing::warn!(%namespace, %name, %error, "cannot delete the HelmChart made for a HelmRelease");
+        }
+    }
+}
+
+/// Downloads the chart archive and checks it against the artifact's
+/// digest; the body is bounded by the artifact size limit.
+pub(super) async fn download(
+    context: &Context,
+    chart: &ChartArtifact,
+) -> Result<Vec<u8>, ReconcileError> {
+    let failed = |message: String| ReconcileError::retryable(reasons::ARTIFACT_FAILED, message);
+    let url = &chart.artifact.url;
+    let mut response = context
+        .http
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| {
+            failed(format!(
+                "cannot download the chart of {} from {url}: {e}",
+                chart.source
+            ))
+        })?;
+    let limit = context.options.artifact_limits.max_bytes;
+    let mut body = Vec::new();
+    while let Some(piece) = response.chunk().await.map_err(|e| {
+        failed(format!(
+            "cannot download the chart of {}: {e}",
+            chart.source
+        ))
+    })? {
+        body.extend_from_slice(&piece);
+        if body.len() as u64 > limit {
+            return Err(ReconcileError::stalled(
+                reasons::ARTIFACT_FAILED,
+                format!(
+                    "the chart of {} is larger than {limit} bytes (--artifact-max-size)",
+                    chart.source
+                ),
+            ));
+        }
+    }
+    if let Some(want) = &chart.artifact.digest {
+        let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)));
+        if &got != want {
+            return Err(failed(format!(
+                "the chart of {} does not match its digest (want {want}, got {got}); it will be fetched again",
+                chart.source
+            )));
+        }
+    }
+    Ok(body)
+}

@@ -1,0 +1,853 @@
+//! The `HelmRelease` reconciler, Flux's helm-controller loop done our way:
+//! dependencies → chart artifact (from a HelmChart — made for `spec.chart`
+//! — or an OCIRepository) → values (`valuesFrom`, then `values`) → native
+//! render → install or upgrade with server-side apply, recorded as Helm
+//! records releases (so `helm list/history/get/rollback` work) → status.
+//!
+//! Safety rules: nothing is applied or pruned before the chart rendered
+//! and the values composed; a failed upgrade leaves the last deployed
+//! revision recorded as deployed, and is remediated (rolled back or
+//! uninstalled) only as `spec.upgrade.remediation` / `spec.install.
+//! remediation` say; a release left `pending-*` by a crash is unlocked
+//! instead of blocking forever.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `chart_source` | finding and downloading the chart artifact; the HelmChart for `spec.chart` |
+//! | `values` | composing and digesting values |
+//! | `render` | chart → objects, post-renderers, Helm's ownership metadata |
+//! | `release` | one action on the cluster and its release record |
+//! | `hooks` | Helm hooks in order, with delete policies |
+//! | `status` | the status, as pure functions |
+
+mod chart_source;
+mod hooks;
+mod release;
+mod render;
+mod status;
+mod values;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use driftless_api::conditions::{self, reasons, types};
+use driftless_api::helmrelease::{
+    DriftDetectionMode, HelmReleaseStatus, ReleaseAction, RemediationStrategy,
+};
+use driftless_api::inventory::ResourceInventory;
+use driftless_api::{FluxObject, HelmChart, HelmRelease, Kustomization, OCIRepository};
+use driftless_apply::release::{ReleaseStore, Status, StoredRelease};
+use driftless_apply::{Applier, ApplyOptions, IgnoreRule, IgnoreTarget};
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+
+use self::chart_source::ChartArtifact;
+use self::release::{ActionSettings, ReleaseTarget};
+use self::render::{Desired, RenderInput};
+use self::status::{ActionOutcome, Attempt};
+use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
+use crate::{Context, duration_of};
+
+/// The field manager of HelmRelease writes, as Flux's helm-controller.
+pub(crate) const FIELD_MANAGER: &str = "helm-controller";
+
+/// How long the cluster's version and API list are reused between renders.
+const CAPABILITIES_TTL: Duration = Duration::from_secs(60);
+
+/// Reconciles HelmReleases until the watch ends.
+pub(crate) async fn run(context: Arc<Context>) {
+    let api: Api<HelmRelease> = Api::all(context.client.clone());
+    let controller = Controller::new(api, watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(context.options.concurrency));
+    let store = controller.store();
+    let by_chart = store.clone();
+    let by_oci = store.clone();
+    controller
+        // A new chart artifact wakes the releases that use it.
+        .watches(
+            Api::<HelmChart>::all(context.client.clone()),
+            watcher::Config::default(),
+            move |chart| {
+                users(
+                    &by_chart,
+                    "HelmChart",
+                    &chart.namespace().unwrap_or_default(),
+                    &chart.name_any(),
+                )
+            },
+        )
+        .watches(
+            Api::<OCIRepository>::all(context.client.clone()),
+            watcher::Config::default(),
+            move |repo| {
+                users(
+                    &by_oci,
+                    "OCIRepository",
+                    &repo.namespace().unwrap_or_default(),
+                    &repo.name_any(),
+                )
+            },
+        )
+        .run(
+            reconciler::reconcile::<HelmReleases>,
+            reconciler::error_policy::<HelmReleases>,
+            Scaffold::new(context, HelmReleases::default()),
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "HelmRelease reconcile error");
+            }
+        })
+        .await;
+}
+
+/// The HelmReleases whose chart comes from `kind/namespace/name`.
+fn users(
+    store: &Store<HelmRelease>,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<HelmRelease>> {
+    let target = format!("{namespace}/{name}");
+    store
+        .state()
+        .into_iter()
+        .filter(|hr| {
+            let own = hr.namespace().unwrap_or_default();
+            let by_ref = hr.spec.chart_ref.as_ref().is_some_and(|r| {
+                format!("{:?}", r.kind) == kind
+                    && r.name == name
+                    && r.namespace.as_deref().unwrap_or(&own) == namespace
+            });
+            let by_template = kind == "HelmChart"
+                && hr.status.as_ref().and_then(|s| s.helm_chart.as_deref())
+                    == Some(target.as_str());
+            by_ref || by_template
+        })
+        .map(|hr| ObjectRef::from_obj(&*hr))
+        .collect()
+}
+
+/// The HelmRelease kind's reconcile logic and what it caches.
+#[derive(Default)]
+pub(crate) struct HelmReleases {
+    capabilities: Mutex<Option<(Instant, Capabilities)>>,
+}
+
+/// What `.Capabilities` tells templates about the cluster.
+#[derive(Clone)]
+struct Capabilities {
+    kube_version: Option<String>,
+    api_versions: Vec<String>,
+}
+
+impl Reconciler for HelmReleases {
+    type Object = HelmRelease;
+    type Status = HelmReleaseStatus;
+
+    fn status(hr: &HelmRelease) -> Option<&HelmReleaseStatus> {
+        hr.status.as_ref()
+    }
+
+    fn conditions(status: &HelmReleaseStatus) -> &[Condition] {
+        status.conditions.as_deref().unwrap_or_default()
+    }
+
+    async fn reconcile(
+        &self,
+        hr: &HelmRelease,
+        run: &Run<'_>,
+    ) -> Result<Outcome<HelmReleaseStatus>, ReconcileError> {
+        let context = run.context;
+        let interval = duration_of("interval", &hr.spec.interval)
+            .map_err(|message| ReconcileError::stalled(reasons::RECONCILIATION_FAILED, message))?;
+        if let Some(field) = unsupported_field(hr) {
+            return Err(ReconcileError::unsupported_field("HelmRelease", field));
+        }
+        let chart = chart_source::resolve(hr, context).await?;
+        let current = hr.status.clone().unwrap_or_default();
+        let up_to_date = current.observed_generation == hr.metadata.generation
+            && conditions::is_true(
+                current.conditions.as_deref().unwrap_or_default(),
+                types::READY,
+            )
+            && current.last_attempted_revision_digest.as_deref() == chart.oci_digest()
+            && current
+                .history
+                .as_ref()
+                .and_then(|h| h.first())
+                .is_some_and(|s| chart.artifact.revision.starts_with(&s.chart_version));
+        if let Err(remaining) = run.due(up_to_date, false, interval) {
+            return Ok(Outcome::NotDue(remaining));
+        }
+        run.start();
+        dependencies_ready(hr, context)
+            .await
+            .map_err(|error| error.retry_after(context.options.dependency_requeue.min(interval)))?;
+        self.release(hr, run, &chart, interval).await
+    }
+
+    fn failed_status(hr: &HelmRelease, error: &ReconcileError, stamp: &Stamp) -> HelmReleaseStatus {
+        status::failed(hr, error, stamp)
+    }
+
+    fn retry_interval(hr: &HelmRelease) -> Duration {
+        status::retry_interval(hr)
+    }
+
+    /// Uninstalls the release (unless suspended) and removes the HelmChart
+    /// made for it.
+    async fn cleanup(&self, hr: &HelmRelease, context: &Context) -> Result<(), ReconcileError> {
+        let current = hr.status.clone().unwrap_or_default();
+        if let Some(helm_chart) = &current.helm_chart {
+            chart_source::delete_helm_chart(context, helm_chart).await;
+        }
+        if hr.spec.suspend {
+            tracing::info!(namespace = %hr.namespace().unwrap_or_default(), name = %hr.name_any(), "HelmRelease deleted while suspended; leaving its release in place");
+            return Ok(());
+        }
+        let applier = applier_for(hr, context)?;
+        let store = ReleaseStore::new(identity_client(hr, context)?, hr.storage_namespace());
+        let uninstall = hr.spec.uninstall.clone().unwrap_or_default();
+        let hooks = match store.last(&hr.release_name()).await {
+            Ok(Some(last)) => last.release.hooks.iter().map(chart_hook).collect(),
+            _ => Vec::new(),
+        };
+        let release_name = hr.release_name();
+        let target = ReleaseTarget {
+            applier: &applier,
+            client: &context.client,
+            store: &store,
+            name: &release_name,
+            namespace: hr.release_namespace(),
+        };
+        release::uninstall(
+            &target,
+            &current.inventory.unwrap_or_default(),
+            (!uninstall.disable_hooks).then_some(hooks.as_slice()),
+            uninstall.keep_history,
+            !uninstall.disable_wait,
+            action_timeout(hr, uninstall.timeout.as_ref()),
+        )
+        .await
+    }
+}
+
+impl HelmReleases {
+    /// Composes, renders, and releases when the release differs from what
+    /// is desired (or corrects drift when asked to).
+    async fn release(
+        &self,
+        hr: &HelmRelease,
+        run: &Run<'_>,
+        chart: &ChartArtifact,
+        interval: Duration,
+    ) -> Result<Outcome<HelmReleaseStatus>, ReconcileError> {
+        let context = run.context;
+        let client = identity_client(hr, context)?;
+        let applier = applier_for(hr, context)?;
+        let release_name = hr.release_name();
+        let namespace = hr.release_namespace().to_owned();
+        let init_failed = |e: &dyn std::error::Error| {
+            ReconcileError::retryable(reasons::INIT_FAILED, crate::error_chain(e))
+        };
+        let values = values::compose(hr, &client).await?;
+        let config_digest = values::digest(&values);
+        let store = ReleaseStore::new(client.clone(), hr.storage_namespace());
+        let mut events = Vec::new();
+        if let Some(unlocked) = store
+            .unlock(&release_name)
+            .await
+            .map_err(|e| init_failed(&e))?
+        {
+            events.push(Event::warning(
+                "PendingReleaseUnlocked",
+                format!("{unlocked:?}"),
+            ));
+        }
+        let history = store
+            .history(&release_name)
+            .await
+            .map_err(|e| init_failed(&e))?;
+        let last = history.last().cloned();
+        let deployed = history
+            .iter()
+            .rev()
+            .find(|s| s.release.status() == Status::Deployed)
+            .cloned();
+        let bytes = chart_source::download(context, chart).await?;
+        let capabilities = self.capabilities(&client).await;
+        let is_upgrade = last
+            .as_ref()
+            .is_some_and(|l| l.release.status() != Status::Uninstalled);
+        let input = RenderInput {
+            release_name: release_name.clone(),
+            namespace: namespace.clone(),
+            is_upgrade,
+            kube_version: capabilities.kube_version,
+            api_versions: capabilities.api_versions,
+        };
+        let desired = render::render(hr, bytes, values, input, chart.source.clone()).await?;
+        let current = hr.status.clone().unwrap_or_default();
+        let action = if is_upgrade {
+            ReleaseAction::Upgrade
+        } else {
+            ReleaseAction::Install
+        };
+        let mut attempt = Attempt {
+            chart_version: desired.metadata.version.clone(),
+            oci_digest: chart.oci_digest().map(str::to_owned),
+            config_digest: config_digest.clone(),
+            action: None,
+            helm_chart: chart.helm_chart.clone(),
+            storage_namespace: hr.storage_namespace().to_owned(),
+        };
+
+        if let Some(deployed) = deployed.as_ref().filter(|d| {
+            last.as_ref().map(|l| l.release.version) == Some(d.release.version)
+                && in_sync(d, &desired, &config_digest)
+        }) {
+            let (drift_events, applied) =
+                correct_drift(hr, &applier, &desired, current.inventory.is_none()).await?;
+            events.extend(drift_events);
+            let (message, reason) = status::action_message(
+                current
+                    .last_attempted_release_action
+                    .unwrap_or(ReleaseAction::Install),
+                &deployed.release,
+            );
+            let snapshot = status::snapshot(
+                &deployed.release,
+                &config_digest,
+                attempt.oci_digest.as_deref(),
+            );
+            let inventory = applied.or(current.inventory.clone()).unwrap_or_default();
+            return Ok(Outcome::Done {
+                status: status::released(
+                    hr,
+                    &attempt,
+                    Some(snapshot),
+                    inventory,
+                    &message,
+                    reason,
+                    &run.stamp,
+                ),
+                events,
+                requeue: interval,
+                revision: Some(attempt.revision()),
+            });
+        }
+
+        attempt.action = Some(action);
+        let rules = remediation_rules(hr, action);
+        let earlier_failures = if attempt.same_as_last(hr, &current) {
+            match action {
+                ReleaseAction::Install => current.install_failures,
+                ReleaseAction::Upgrade => current.upgrade_failures,
+            }
+        } else {
+            0
+        };
+        if earlier_failures > 0 && rules.retries_exhausted(earlier_failures) {
+            return Err(ReconcileError::stalled(
+                reasons::RETRIES_EXCEEDED,
+                status::retries_message(&attempt, &current),
+            ));
+        }
+        let settings = action_settings(hr, action);
+        let previous_inventory = current.inventory.clone().unwrap_or_default();
+        let first_deployed = deployed
+            .as_ref()
+            .and_then(|d| d.release.info.as_ref())
+            .and_then(|i| i.first_deployed.clone());
+        let version = last.as_ref().map_or(1, |l| l.release.version + 1);
+        let target = ReleaseTarget {
+            applier: &applier,
+            client: &client,
+            store: &store,
+            name: &release_name,
+            namespace: &namespace,
+        };
+        let result = release::install_or_upgrade(
+            &target,
+            &desired,
+            version,
+            first_deployed,
+            &previous_inventory,
+            &settings,
+        )
+        .await;
+        match result {
+            Ok(released) => {
+                let (message, reason) = status::action_message(action, &released.record.release);
+                events.push(Event::normal(reason, message.clone()));
+                let snapshot = status::snapshot(
+                    &released.record.release,
+                    &config_digest,
+                    attempt.oci_digest.as_deref(),
+                );
+                Ok(Outcome::Done {
+                    status: status::released(
+                        hr,
+                        &attempt,
+                        Some(snapshot),
+                        released.inventory,
+                        &message,
+                        reason,
+                        &run.stamp,
+                    ),
+                    events,
+                    requeue: interval,
+                    revision: Some(attempt.revision()),
+                })
+            }
+            Err(failed) => {
+                let reason = match action {
+                    ReleaseAction::Install => reasons::INSTALL_FAILED,
+                    ReleaseAction::Upgrade => reasons::UPGRADE_FAILED,
+                };
+                let failed_revision = format!("{namespace}/{release_name}.v{version}");
+                let mut error = failed.error;
+                error.message = format!(
+                    "Helm {} failed for release {failed_revision} with chart {}@{}: {}",
+                    if action == ReleaseAction::Install {
+                        "install"
+                    } else {
+                        "upgrade"
+                    },
+                    desired.metadata.name,
+                    desired.metadata.version,
+                    error.message
+                );
+                error.reason = reason;
+                let exhausted = rules.retries_exhausted(earlier_failures + 1);
+                let remediation = if !exhausted || rules.remediate_last_failure {
+                    remediate(
+                        hr,
+                        &target,
+                        action,
+                        rules.strategy,
+                        deployed.as_ref(),
+                        &previous_inventory,
+                        failed.record.as_ref(),
+                    )
+                    .await
+                } else {
+                    None
+                };
+                events.push(Event::warning(reason, error.message.clone()));
+                if let Some((_, remediation_reason, message)) = &remediation {
+                    events.push(Event::normal(remediation_reason, message.clone()));
+                }
+                let outcome = ActionOutcome {
+                    snapshot: failed.record.as_ref().map(|r| {
+                        status::snapshot(&r.release, &config_digest, attempt.oci_digest.as_deref())
+                    }),
+                    error,
+                    remediation,
+                    exhausted,
+                };
+                Ok(Outcome::Done {
+                    status: status::action_failed(hr, &attempt, &outcome, &run.stamp),
+                    events,
+                    requeue: if exhausted {
+                        interval
+                    } else {
+                        status::retry_interval(hr).min(interval)
+                    },
+                    revision: Some(attempt.revision()),
+                })
+            }
+        }
+    }
+
+    /// The cluster's version and API list, refreshed every minute.
+    async fn capabilities(&self, client: &kube::Client) -> Capabilities {
+        let cached = self.capabilities.lock().expect("capabilities lock").clone();
+        if let Some((at, cached)) = cached
+            && at.elapsed() < CAPABILITIES_TTL
+        {
+            return cached;
+        }
+        let kube_version = client.apiserver_version().await.ok().map(|v| v.git_version);
+        let mut api_versions = Vec::new();
+        if let Ok(discovery) = kube::discovery::Discovery::new(client.clone()).run().await {
+            for group in discovery.groups() {
+                for (resource, _) in group.recommended_resources() {
+                    let group_version = resource.api_version.clone();
+                    if !api_versions.contains(&group_version) {
+                        api_versions.push(group_version.clone());
+                    }
+                    api_versions.push(format!("{group_version}/{}", resource.kind));
+                }
+            }
+        }
+        let fresh = Capabilities {
+            kube_version,
+            api_versions,
+        };
+        *self.capabilities.lock().expect("capabilities lock") =
+            Some((Instant::now(), fresh.clone()));
+        fresh
+    }
+}
+
+/// Rolls back to the last deployed revision, or uninstalls, as the
+/// remediation strategy says. A remediation that fails is logged and
+/// leaves the failed release as it is.
+async fn remediate(
+    hr: &HelmRelease,
+    target: &ReleaseTarget<'_>,
+    action: ReleaseAction,
+    strategy: RemediationStrategy,
+    deployed: Option<&StoredRelease>,
+    previous_inventory: &ResourceInventory,
+    failed: Option<&StoredRelease>,
+) -> Option<(driftless_api::helmrelease::Snapshot, &'static str, String)> {
+    let timeout = hr.timeout();
+    let outcome = match (action, strategy, deployed) {
+        (ReleaseAction::Upgrade, RemediationStrategy::Rollback, Some(deployed)) => {
+            let version = failed.map_or(deployed.release.version + 1, |f| f.release.version + 1);
+            release::rollback(
+                target.applier,
+                target.store,
+                deployed,
+                version,
+                previous_inventory,
+                timeout,
+                hr.max_history(),
+            )
+            .await
+            .map(|record| {
+                let message = format!(
+                    "Helm rollback to previous release {}/{}.v{} with chart {} succeeded",
+                    deployed.release.namespace,
+                    deployed.release.name,
+                    deployed.release.version,
+                    chart_label(&deployed.release)
+                );
+                (
+                    status::snapshot(&record.release, "", None),
+                    reasons::ROLLBACK_SUCCEEDED,
+                    message,
+                )
+            })
+        }
+        _ => {
+            let name = target.name;
+            release::uninstall(target, previous_inventory, None, false, true, timeout)
+                .await
+                .map(|()| {
+                    let message = format!(
+                        "Helm uninstall for release {}/{name} succeeded",
+                        hr.release_namespace()
+                    );
+                    let record = failed.map_or_else(Default::default, |f| {
+                        let mut release = f.release.clone();
+                        release.set_status(Status::Uninstalled, "Uninstallation complete");
+                        release
+                    });
+                    (
+                        status::snapshot(&record, "", None),
+                        reasons::UNINSTALL_SUCCEEDED,
+                        message,
+                    )
+                })
+        }
+    };
+    match outcome {
+        Ok(done) => Some(done),
+        Err(error) => {
+            tracing::warn!(namespace = %hr.namespace().unwrap_or_default(), name = %hr.name_any(), %error, "remediation failed");
+            None
+        }
+    }
+}
+
+/// Whether the deployed record already is what `desired` would record.
+fn in_sync(deployed: &StoredRelease, desired: &Desired, config_digest: &str) -> bool {
+    let release = &deployed.release;
+    let chart_version = release
+        .chart
+        .as_ref()
+        .and_then(|c| c.metadata.as_ref())
+        .map(|m| m.version.as_str());
+    release.manifest == desired.manifest
+        && chart_version == Some(desired.metadata.version.as_str())
+        && values::digest_json(&release.config) == config_digest
+}
+
+/// With `driftDetection.mode: enabled` the objects are applied again (a
+/// no-op when nothing drifted: the apply dry-runs first); with `warn`
+/// drift is only reported. A release we adopted (no inventory yet) is
+/// applied once to take its objects over. Returns the events and, when it
+/// applied, the inventory.
+async fn correct_drift(
+    hr: &HelmRelease,
+    applier: &Applier,
+    desired: &Desired,
+    adopting: bool,
+) -> Result<(Vec<Event>, Option<ResourceInventory>), ReconcileError> {
+    let failed = |e: driftless_apply::ApplyError| {
+        ReconcileError::retryable(
+            reasons::RECONCILIATION_FAILED,
+            format!("drift detection: {e}"),
+        )
+    };
+    let target = format!("{}/{}", hr.release_namespace(), hr.release_name());
+    let mode = hr.drift_detection_mode();
+    if mode == DriftDetectionMode::Enabled || adopting {
+        let changes = applier
+            .apply(desired.objects.clone())
+            .await
+            .map_err(failed)?;
+        let events = if changes.is_changed() && !adopting {
+            vec![Event::normal(
+                "DriftCorrected",
+                format!(
+                    "Cluster state of release {target} has been corrected: {}",
+                    changes.summary()
+                ),
+            )]
+        } else {
+            Vec::new()
+        };
+        return Ok((events, Some(changes.inventory())));
+    }
+    if mode == DriftDetectionMode::Warn {
+        let diffs = applier
+            .diff(desired.objects.clone())
+            .await
+            .map_err(failed)?;
+        let drifted: Vec<String> = diffs
+            .iter()
+            .filter(|d| d.action != driftless_apply::Action::Unchanged)
+            .map(|d| driftless_apply::subject(&d.id))
+            .collect();
+        if !drifted.is_empty() {
+            let message = format!(
+                "Cluster state of release {target} has drifted from the desired state: {}",
+                drifted.join(", ")
+            );
+            return Ok((vec![Event::warning("DriftDetected", message)], None));
+        }
+    }
+    Ok((Vec::new(), None))
+}
+
+fn chart_label(release: &driftless_apply::release::Release) -> String {
+    release
+        .chart
+        .as_ref()
+        .and_then(|c| c.metadata.as_ref())
+        .map(|m| format!("{}@{}", m.name, m.version))
+        .unwrap_or_default()
+}
+
+/// A spec field we cannot honour yet: refused rather than ignored.
+fn unsupported_field(hr: &HelmRelease) -> Option<&'static str> {
+    let spec = &hr.spec;
+    if spec.kube_config.is_some() {
+        Some("kubeConfig")
+    } else if spec.test.as_ref().is_some_and(|t| t.enable) {
+        Some("test.enable")
+    } else if spec.upgrade.as_ref().is_some_and(|u| u.preserve_values) {
+        Some("upgrade.preserveValues")
+    } else {
+        None
+    }
+}
+
+fn remediation_rules(
+    hr: &HelmRelease,
+    action: ReleaseAction,
+) -> driftless_api::helmrelease::Remediation {
+    let ignore_tests = hr.spec.test.as_ref().is_some_and(|t| t.ignore_failures);
+    match action {
+        ReleaseAction::Install => hr
+            .spec
+            .install
+            .as_ref()
+            .and_then(|i| i.remediation.clone())
+            .unwrap_or_default()
+            .rules(ignore_tests),
+        ReleaseAction::Upgrade => hr
+            .spec
+            .upgrade
+            .as_ref()
+            .and_then(|u| u.remediation.clone())
+            .unwrap_or_default()
+            .rules(ignore_tests),
+    }
+}
+
+fn action_timeout(hr: &HelmRelease, own: Option<&driftless_api::GoDuration>) -> Duration {
+    own.and_then(|t| t.to_std().ok())
+        .unwrap_or_else(|| hr.timeout())
+}
+
+fn action_settings(hr: &HelmRelease, action: ReleaseAction) -> ActionSettings {
+    let max_history = usize::try_from(hr.max_history()).unwrap_or(0);
+    match action {
+        ReleaseAction::Install => {
+            let install = hr.spec.install.clone().unwrap_or_default();
+            ActionSettings {
+                action,
+                crds: install.crds_policy(),
+                wait: !install.disable_wait,
+                hooks: !install.disable_hooks,
+                timeout: action_timeout(hr, install.timeout.as_ref()),
+                max_history,
+            }
+        }
+        ReleaseAction::Upgrade => {
+            let upgrade = hr.spec.upgrade.clone().unwrap_or_default();
+            ActionSettings {
+                action,
+                crds: upgrade.crds_policy(),
+                wait: !upgrade.disable_wait,
+                hooks: !upgrade.disable_hooks,
+                timeout: action_timeout(hr, upgrade.timeout.as_ref()),
+                max_history,
+            }
+        }
+    }
+}
+
+/// The client `hr` reads values and writes release records with: its
+/// service account when it names one.
+fn identity_client(hr: &HelmRelease, context: &Context) -> Result<kube::Client, ReconcileError> {
+    match &hr.spec.service_account_name {
+        None => Ok(context.client.clone()),
+        Some(account) => {
+            let namespace = hr.namespace().unwrap_or_default();
+            crate::impersonation::impersonating_client(
+                context,
+                &namespace,
+                &format!("system:serviceaccount:{namespace}:{account}"),
+            )
+        }
+    }
+}
+
+fn applier_for(hr: &HelmRelease, context: &Context) -> Result<Applier, ReconcileError> {
+    let owner_labels = BTreeMap::from([
+        (chart_source::NAME_LABEL.to_owned(), hr.name_any()),
+        (
+            chart_source::NAMESPACE_LABEL.to_owned(),
+            hr.namespace().unwrap_or_default(),
+        ),
+    ]);
+    let ignore_rules = hr
+        .spec
+        .drift_detection
+        .as_ref()
+        .and_then(|d| d.ignore.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|rule| IgnoreRule {
+            paths: rule.paths,
+            target: rule.target.map(|t| IgnoreTarget {
+                group: t.group,
+                version: t.version,
+                kind: t.kind,
+                name: t.name,
+                namespace: t.namespace,
+                label_selector: t.label_selector,
+                annotation_selector: t.annotation_selector,
+            }),
+        })
+        .collect();
+    let options = ApplyOptions {
+        field_manager: FIELD_MANAGER.to_owned(),
+        owner_labels,
+        force: hr.spec.upgrade.as_ref().is_some_and(|u| u.force),
+        concurrency: 8,
+        ignore_rules,
+        default_namespace: Some(hr.release_namespace().to_owned()),
+    };
+    crate::impersonation::applier_as(
+        context,
+        &hr.namespace().unwrap_or_default(),
+        hr.spec.service_account_name.as_deref(),
+        options,
+    )
+}
+
+/// A hook from a release record, for uninstall hooks.
+fn chart_hook(hook: &driftless_apply::release::Hook) -> driftless_chart::Hook {
+    driftless_chart::Hook {
+        name: hook.name.clone(),
+        kind: hook.kind.clone(),
+        source: hook.path.clone(),
+        content: hook.manifest.clone(),
+        events: hook.events.clone(),
+        weight: hook.weight,
+        delete_policies: hook.delete_policies.clone(),
+        output_log_policies: hook.output_log_policies.clone(),
+    }
+}
+
+/// `dependsOn`: HelmReleases (or Kustomizations, by `kind`) that must be
+/// Ready for their current generation.
+async fn dependencies_ready(hr: &HelmRelease, context: &Context) -> Result<(), ReconcileError> {
+    let own_namespace = hr.namespace().unwrap_or_default();
+    for dependency in hr.spec.depends_on.iter().flatten() {
+        let namespace = dependency
+            .namespace
+            .clone()
+            .unwrap_or_else(|| own_namespace.clone());
+        let label = format!("'{namespace}/{}'", dependency.name);
+        if context.options.no_cross_namespace_refs && namespace != own_namespace {
+            return Err(ReconcileError::stalled(
+                reasons::DEPENDENCY_NOT_READY,
+                format!(
+                    "dependency {label} is in another namespace and cross-namespace references are blocked"
+                ),
+            ));
+        }
+        let read_failed = |e: kube::Error| {
+            ReconcileError::retryable(
+                reasons::DEPENDENCY_NOT_READY,
+                format!("cannot read dependency {label}: {e}"),
+            )
+        };
+        let ready = match dependency.kind.as_deref() {
+            None | Some("HelmRelease") => {
+                Api::<HelmRelease>::namespaced(context.client.clone(), &namespace)
+                    .get_opt(&dependency.name)
+                    .await
+                    .map_err(read_failed)?
+                    .is_some_and(|dep| dep.is_ready())
+            }
+            Some("Kustomization") => {
+                Api::<Kustomization>::namespaced(context.client.clone(), &namespace)
+                    .get_opt(&dependency.name)
+                    .await
+                    .map_err(read_failed)?
+                    .is_some_and(|dep| dep.is_ready())
+            }
+            Some(other) => {
+                return Err(ReconcileError::stalled(
+                    reasons::DEPENDENCY_NOT_READY,
+                    format!(
+                        "dependency {label}: kind {other} is not supported; use HelmRelease or Kustomization"
+                    ),
+                ));
+            }
+        };
+        if !ready {
+            return Err(ReconcileError::retryable(
+                reasons::DEPENDENCY_NOT_READY,
+                format!("dependency {label} is not ready"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! One Helm action on the cluster, recorded as Helm records it: install or
+//! upgrade (a new revision stored `pending-*`, CRDs by policy, `pre-*`
+//! hooks, the objects applied with server-side apply, what left the chart
+//! pruned, readiness waited for, `post-*` hooks, then `deployed` — the
+//! previous revision `superseded` — or `failed`), rollback to an earlier
+//! revision, and uninstall.
+//!
+//! Owns the sequence and the release record's content. Must not decide
+//! whether an action is due (the reconciler does) nor compute status.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine as _;
+use driftless_api::conditions::reasons;
+use driftless_api::helmrelease::{CrdsPolicy, ReleaseAction};
+use driftless_api::inventory::{ResourceInventory, ResourceRef};
+use driftless_apply::Applier;
+use driftless_apply::release::{
+    Chart as ChartRecord, ChartFile, ChartMetadata, Hook as HookRecord, Info, Release,
+    ReleaseStore, Status, StoredRelease, go_time,
+};
+use driftless_render::yaml::parse_manifests;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::Api;
+use serde_json::Value as Json;
+
+use super::hooks;
+use super::render::Desired;
+use crate::reconciler::ReconcileError;
+
+/// What a successful action left behind.
+pub(super) struct Released {
+    pub record: StoredRelease,
+    pub inventory: ResourceInventory,
+}
+
+/// A failed action: the message, and the record marked failed (when one
+/// was written).
+pub(super) struct ActionFailed {
+    pub error: ReconcileError,
+    pub record: Option<StoredRelease>,
+}
+
+/// How to run one install or upgrade.
+pub(super) struct ActionSettings {
+    pub action: ReleaseAction,
+    pub crds: CrdsPolicy,
+    pub wait: bool,
+    pub hooks: bool,
+    pub timeout: Duration,
+    pub max_history: usize,
+}
+
+/// The release an action works on, and the clients it works through.
+pub(super) struct ReleaseTarget<'a> {
+    pub applier: &'a Applier,
+    pub client: &'a kube::Client,
+    pub store: &'a ReleaseStore,
+    pub name: &'a str,
+    pub namespace: &'a str,
+}
+
+/// Installs or upgrades to `desired` as revision `version`.
+pub(super) async fn install_or_upgrade(
+    target: &ReleaseTarget<'_>,
+    desired: &Desired,
+    version: u32,
+    first_deployed: Option<String>,
+    previous_inventory: &ResourceInventory,
+    settings: &ActionSettings,
+) -> Result<Released, ActionFailed> {
+    let ReleaseTarget {
+        applier,
+        client,
+        store,
+        name: release_name,
+        namespace,
+    } = *target;
+    let now = go_time(time::OffsetDateTime::now_utc());
+    let (status, description, event) = match settings.action {
+        ReleaseAction::Install => (
+            Status::PendingInstall,
+            "Initial install underway",
+            "install",
+        ),
+        ReleaseAction::Upgrade => (Status::PendingUpgrade, "Preparing upgrade", "upgrade"),
+    };
+    let record = Release {
+        name: release_name.to_owned(),
+        namespace: namespace.to_owned(),
+        version,
+        info: Some(Info {
+            first_deployed: Some(first_deployed.unwrap_or_else(|| now.clone())),
+            last_deployed: Some(now),
+            status,
+            description: description.to_owned(),
+            notes: desired.notes.clone(),
+            ..Info::default()
+        }),
+        chart: Some(chart_record(desired)),
+        config: config(desired),
+        manifest: desired.manifest.clone(),
+        hooks: desired.hooks.iter().map(hook_record).collect(),
+        ..Release::default()
+    };
+    let stored = store
+        .create(&record, settings.max_history)
+        .await
+        .map_err(|e| ActionFailed {
+            error: ReconcileError::retryable(
+                reasons::RECONCILIATION_FAILED,
+                crate::error_chain(&e),
+            ),
+            record: None,
+        })?;
+    match run_action(
+        applier,
+        client,
+        desired,
+        previous_inventory,
+        settings,
+        event,
+    )
+    .await
+    {
+        Ok(inventory) => {
+            let description = match settings.action {
+                ReleaseAction::Install => "Install complete",
+                ReleaseAction::Upgrade => "Upgrade complete",
+            };
+            let record = store
+                .mark_deployed(stored, description)
+                .await
+                .map_err(|e| ActionFailed {
+                    error: ReconcileError::retryable(
+                        reasons::RECONCILIATION_FAILED,
+                        crate::error_chain(&e),
+                    ),
+                    record: None,
+                })?;
+            Ok(Released { record, inventory })
+        }
+        Err(error) => {
+            let record = store.mark_failed(stored, &error.message).await.ok();
+            Err(ActionFailed { error, record })
+        }
+    }
+}
+
+/// CRDs, pre-hooks, apply, prune, wait, post-hooks.
+async fn run_action(
+    applier: &Applier,
+    client: &kube::Client,
+    desired: &Desired,
+    previous_inventory: &ResourceInventory,
+    settings: &ActionSettings,
+    event: &str,
+) -> Result<ResourceInventory, ReconcileError> {
+    let failed =
+        |message: String| ReconcileError::retryable(reasons::RECONCILIATION_FAILED, message);
+    let crds = crds_to_apply(client, &desired.crds, settings.crds).await?;
+    if !crds.is_empty() {
+        applier
+            .apply(crds)
+            .await
+            .map_err(|e| failed(format!("cannot apply the chart's CRDs: {e}")))?;
+    }
+    if settings.hooks {
+        hooks::run(
+            applier,
+            &desired.hooks,
+            &format!("pre-{event}"),
+            settings.timeout,
+        )
+        .await?;
+    }
+    let inventory = apply_and_prune(applier, desired.objects.clone(), previous_inventory).await?;
+    if settings.wait {
+        applier
+            .wait_healthy(&inventory.entries, settings.timeout)
+            .await
+            .map_err(|e| ReconcileError::retryable(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
+    }
+    if settings.hooks {
+        hooks::run(
+            applier,
+            &desired.hooks,
+            &format!("post-{event}"),
+            settings.timeout,
+        )
+        .await?;
+    }
+    Ok(inventory)
+}
+
+/// Applies `objects` and deletes what `previous` had that they do not.
+async fn apply_and_prune(
+    applier: &Applier,
+    objects: Vec<Json>,
+    previous: &ResourceInventory,
+) -> Result<ResourceInventory, ReconcileError> {
+    let changes = applier
+        .apply(objects)
+        .await
+        .map_err(|e| ReconcileError::retryable(reasons::RECONCILIATION_FAILED, e.to_string()))?;
+    let inventory = changes.inventory();
+    let keep: HashSet<&str> = inventory.entries.iter().map(|e| e.id.as_str()).collect();
+    let stale: Vec<ResourceRef> = previous
+        .entries
+        .iter()
+        .filter(|e| !keep.contains(e.id.as_str()))
+        .cloned()
+        .collect();
+    applier
+        .prune(&stale)
+        .await
+        .map_err(|e| ReconcileError::retryable(reasons::PRUNE_FAILED, e.to_string()))?;
+    Ok(inventory)
+}
+
+/// Rolls back to `target` (a deployed revision): its manifest applied
+/// again, what the failed revision added pruned, recorded as revision
+/// `version` with Helm's "Rollback to N" description.
+pub(super) async fn rollback(
+    applier: &Applier,
+    store: &ReleaseStore,
+    target: &StoredRelease,
+    version: u32,
+    current: &ResourceInventory,
+    timeout: Duration,
+    max_history: i64,
+) -> Result<StoredRelease, ReconcileError> {
+    let failed =
+        |message: String| ReconcileError::retryable(reasons::RECONCILIATION_FAILED, message);
+    let mut record = target.release.clone();
+    record.version = version;
+    record.labels.clear();
+    let now = go_time(time::OffsetDateTime::now_utc());
+    let description = format!("Rollback to {}", target.release.version);
+    record.set_status(Status::PendingRollback, description.clone());
+    if let Some(info) = record.info.as_mut() {
+        info.last_deployed = Some(now);
+        info.deleted = None;
+        info.rollback_revision = target.release.version;
+    }
+    let stored = store
+        .create(&record, usize::try_from(max_history).unwrap_or(0))
+        .await
+        .map_err(|e| failed(crate::error_chain(&e)))?;
+    let mut objects = Vec::new();
+    for doc in parse_manifests(&record.manifest).map_err(|e| {
+        failed(format!(
+            "the manifest of revision {} is not YAML: {e}",
+            target.release.version
+        ))
+    })? {
+        let mut object = driftless_render::to_json(&doc);
+        if !object.is_null() {
+            super::render::mark(&mut object, &record.name, &record.namespace);
+            objects.push(object);
+        }
+    }
+    let applied = apply_and_prune(applier, objects, current).await;
+    let healthy = match applied {
+        Ok(inventory) => applier
+            .wait_healthy(&inventory.entries, timeout)
+            .await
+            .map_err(|e| ReconcileError::retryable(reasons::HEALTH_CHECK_FAILED, e.to_string())),
+        Err(error) => Err(error),
+    };
+    match healthy {
+        Ok(()) => store
+            .mark_deployed(stored, &description)
+            .await
+            .map_err(|e| failed(crate::error_chain(&e))),
+        Err(error) => {
+            let _ = store.mark_failed(stored, &error.message).await;
+            Err(error)
+        }
+    }
+}
+
+/// The chart's CRDs the policy lets through: none for `Skip`, the missing
+/// ones for `Create`, all for `CreateReplace`.
+async fn crds_to_apply(
+    client: &kube::Client,
+    crds: &[Json],
+    policy: CrdsPolicy,
+) -> Result<Vec<Json>, ReconcileError> {
+    match policy {
+        CrdsPolicy::Skip => Ok(Vec::new()),
+        CrdsPolicy::CreateReplace => Ok(crds.to_vec()),
+        CrdsPolicy::Create => {
+            let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+            let mut missing = Vec::new();
+            for crd in crds {
+                let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+                let exists = api.get_opt(name).await.map_err(|e| {
+                    ReconcileError::retryable(
+                        reasons::RECONCILIATION_FAILED,
+                        format!("cannot read CRD {name}: {e}"),
+                    )
+                })?;
+                if exists.is_none() {
+                    missing.push(crd.clone());
+                }
+            }
+            Ok(missing)
+        }
+    }
+}
+
+/// Uninstalls: hooks, then every object of the release, then the record
+/// (kept as `uninstalled` with `keepHistory`).
+pub(super) async fn uninstall(
+    target: &ReleaseTarget<'_>,
+    inventory: &ResourceInventory,
+    hooks: Option<&[driftless_chart::Hook]>,
+    keep_history: bool,
+    wait: bool,
+    timeout: Duration,
+) -> Result<(), ReconcileError> {
+    let failed = |message: String| ReconcileError::retryable(reasons::PRUNE_FAILED, message);
+    let applier = target.applier;
+    if let Some(hooks) = hooks {
+        hooks::run(applier, hooks, "pre-delete", timeout).await?;
+    }
+    applier
+        .prune(&inventory.entries)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if wait {
+        applier
+            .wait_deleted(&inventory.entries, timeout)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    if let Some(hooks) = hooks {
+        hooks::run(applier, hooks, "post-delete", timeout).await?;
+    }
+    target
+        .store
+        .uninstall(target.name, keep_history, time::OffsetDateTime::now_utc())
+        .await
+        .map(|_| ())
+        .map_err(|e| failed(crate::error_chain(&e)))
+}
+
+/// The record's `chart`: metadata, templates, values, schema and files, as
+/// Helm stores them (file contents base64, as Go encodes `[]byte`).
+fn chart_record(desired: &Desired) -> ChartRecord {
+    let chart = &desired.chart;
+    let metadata = &desired.metadata;
+    let encode = |data: &[u8]| base64::engine::general_purpose::STANDARD.encode(data);
+    let files = |list: &[driftless_chart::ChartFile]| {
+        list.iter()
+            .map(|f| ChartFile {
+                name: f.name.clone(),
+                data: Some(encode(&f.data)),
+                ..ChartFile::default()
+            })
+            .collect::<Vec<_>>()
+    };
+    let values = match driftless_render::to_json(&driftless_render::yaml::Value::Map(
+        chart.values.clone(),
+    )) {
+        Json::Object(map) => Some(map),
+        _ => None,
+    };
+    ChartRecord {
+        metadata: Some(ChartMetadata {
+            name: metadata.name.clone(),
+            home: metadata.home.clone(),
+            sources: metadata.sources.clone(),
+            version: metadata.version.clone(),
+            description: metadata.description.clone(),
+            keywords: metadata.keywords.clone(),
+            icon: metadata.icon.clone(),
+            api_version: metadata.api_version.clone(),
+            condition: metadata.condition.clone(),
+            tags: metadata.tags.clone(),
+            app_version: metadata.app_version.clone(),
+            deprecated: metadata.deprecated,
+            annotations: metadata.annotations.iter().flatten().cloned().collect(),
+            kube_version: metadata.kube_version.clone(),
+            chart_type: metadata.chart_type.clone(),
+            maintainers: metadata
+                .maintainers
+                .iter()
+                .map(|m| {
+                    let mut entry = serde_json::Map::new();
+                    for (key, value) in [("name", &m.name), ("email", &m.email), ("url", &m.url)] {
+                        if !value.is_empty() {
+                            entry.insert(key.into(), Json::String(value.clone()));
+                        }
+                    }
+                    Json::Object(entry)
+                })
+                .collect(),
+            ..ChartMetadata::default()
+        }),
+        templates: Some(files(&chart.templates)),
+        values,
+        schema: chart.schema.as_deref().map(encode),
+        files: Some(files(&chart.files)),
+        ..ChartRecord::default()
+    }
+}
+
+/// The user-supplied values (Helm's `config`).
+fn config(desired: &Desired) -> serde_json::Map<String, Json> {
+    match driftless_render::to_json(&driftless_render::yaml::Value::Map(desired.values.clone())) {
+        Json::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn hook_record(hook: &driftless_chart::Hook) -> HookRecord {
+    HookRecord {
+        name: hook.name.clone(),
+        kind: hook.kind.clone(),
+        path: hook.source.clone(),
+        manifest: hook.content.clone(),
+        events: hook.events.clone(),
+        weight: hook.weight,
+        delete_policies: hook.delete_policies.clone(),
+        output_log_policies: hook.output_log_policies.clone(),
+        ..HookRecord::default()
+    }
+}
