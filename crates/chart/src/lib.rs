@@ -29,7 +29,7 @@ pub mod loader;
 pub mod manifests;
 pub mod render;
 pub mod schema;
-pub mod semver;
+pub use driftless_semver as semver;
 pub mod strvals;
 pub mod toml;
 pub mod values;

@@ -84,7 +84,7 @@ pub enum Error {
         range: String,
         /// The parser's complaint.
         #[source]
-        source: semver::Error,
+        source: driftless_semver::ParseError,
     },
     /// No tag on the server is a version inside the range.
     #[error("no tag in {url} matches semver range {range:?} ({tags} tags seen)")]

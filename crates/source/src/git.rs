@@ -250,9 +250,14 @@ pub(crate) fn pick(url: &str, reference: &GitReference, refs: &[Ref]) -> Result<
             .ok_or_else(not_found),
         GitReference::Name(n) => find(n).map(|id| resolved(n, id)).ok_or_else(not_found),
         GitReference::Semver(range) => {
-            let req = crate::semver_range::Range::parse(range)?;
+            let req = driftless_semver::Constraint::parse(range).map_err(|source| {
+                Error::InvalidSemver {
+                    range: range.clone(),
+                    source,
+                }
+            })?;
             let mut tags = 0;
-            let mut best: Option<(semver::Version, String, ObjectId)> = None;
+            let mut versions = Vec::new();
             for (name, id) in refs.iter().map(ref_target) {
                 let Some(tag) = name.strip_prefix(b"refs/tags/") else {
                     continue;
@@ -261,14 +266,13 @@ pub(crate) fn pick(url: &str, reference: &GitReference, refs: &[Ref]) -> Result<
                     continue;
                 };
                 tags += 1;
-                let Some(version) = crate::semver_range::parse_tag(tag) else {
-                    continue;
-                };
-                if req.matches(&version) && best.as_ref().is_none_or(|(b, _, _)| version > *b) {
-                    best = Some((version, tag.to_owned(), id));
+                // Flux reads tags strictly: `v1.2.3` or `1.2.3`, never `v1.2`.
+                if let Some(version) = driftless_semver::Version::parse_strict(tag) {
+                    versions.push((version, (tag.to_owned(), id)));
                 }
             }
-            best.map(|(_, tag, id)| resolved(&tag, id))
+            driftless_semver::highest_match(&req, versions)
+                .map(|(_, (tag, id))| resolved(&tag, id))
                 .ok_or_else(|| Error::SemverNoMatch {
                     url: url.to_owned(),
                     range: range.clone(),

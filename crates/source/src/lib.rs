@@ -1,6 +1,10 @@
-//! # driftless-source: git sources into verified artifacts
+//! # driftless-source: git, Helm and OCI sources into verified artifacts
 //!
-//! The source stage of the pipeline. Given a plain [`GitSource`] request (URL,
+//! The source stage of the pipeline. [`helm`] turns Helm HTTP(S)
+//! repositories and charts into artifacts (`HelmRepository`, `HelmChart`);
+//! [`oci`] pulls OCI repositories; the rest of this page is about git.
+//!
+//! Given a plain [`GitSource`] request (URL,
 //! reference, credentials, ignore rules, timeout) it produces an [`Artifact`]:
 //! a deterministic gzip tarball of the tree at the resolved revision, stored
 //! content-addressed under a [`Storage`] directory, with a `sha256:` digest
@@ -8,6 +12,8 @@
 //!
 //! OCI repositories (Flux's `OCIRepository`: Flux artifacts and Helm charts
 //! in a registry) are pulled by [`oci::OciFetcher`] into the same storage.
+//! Semver ranges (git tags, OCI tags, chart versions) are Masterminds' as
+//! Flux reads them, from `driftless-semver`.
 //!
 //! An artifact can also hold the trees of the source's submodules
 //! ([`GitSource::recurse_submodules`]) and the content of other stored
@@ -48,9 +54,9 @@ mod archive;
 mod consume;
 mod error;
 mod git;
+pub mod helm;
 mod include;
 pub mod oci;
-mod semver_range;
 mod storage;
 mod submodule;
 

@@ -4,7 +4,9 @@
 //! Layout under the root:
 //!
 //! ```text
-//! <kind>/<namespace>/<name>/<sha256-hex>.tar.gz   artifacts (content-addressed)
+//! <kind>/<namespace>/<name>/<sha256-hex>.tar.gz   git artifacts (content-addressed)
+//! helmrepository/<namespace>/<name>/index-<revision-hex>.yaml   Helm indexes (Flux's names)
+//! helmchart/<namespace>/<name>/<chart>-<version>.tgz   Helm charts (Flux's names)
 //! .git-cache/<kind>/<namespace>/<name>/<url-hash>.git   bare repositories kept for incremental fetches
 //! ```
 //!
@@ -49,6 +51,16 @@ impl ArtifactKey {
     /// A key for a `GitRepository`.
     pub fn git_repository(namespace: impl Into<String>, name: impl Into<String>) -> Self {
         Self::new("gitrepository", namespace, name)
+    }
+
+    /// A key for a `HelmRepository`.
+    pub fn helm_repository(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self::new("helmrepository", namespace, name)
+    }
+
+    /// A key for a `HelmChart`.
+    pub fn helm_chart(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self::new("helmchart", namespace, name)
     }
 
     /// The relative directory, checked so that no part can climb out of the root.
@@ -136,6 +148,19 @@ impl Storage {
         revision: &str,
         write: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
     ) -> Result<Artifact, Error> {
+        self.store_named(key, revision, |hex| format!("{hex}.tar.gz"), write)
+    }
+
+    /// Store what `write` produces under `key`, in the file `name` gives for
+    /// the content's sha256 hex (Flux's names: `index-<hex>.yaml`,
+    /// `<chart>-<version>.tgz`). A file of that name is replaced atomically.
+    pub(crate) fn store_named(
+        &self,
+        key: &ArtifactKey,
+        revision: &str,
+        name: impl FnOnce(&str) -> String,
+        write: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
+    ) -> Result<Artifact, Error> {
         let rel_dir = key.rel_dir()?;
         let dir = self.root.join(&rel_dir);
         fs::create_dir_all(&dir).map_err(|e| Error::io("creating artifact directory", &dir, e))?;
@@ -161,7 +186,14 @@ impl Storage {
             return Err(e);
         }
         let hex_digest = hex::encode(out.hasher.finalize());
-        let file_name = format!("{hex_digest}.tar.gz");
+        let file_name = name(&hex_digest);
+        if file_name.is_empty()
+            || file_name.starts_with('.')
+            || file_name.contains(['/', '\\', '\0'])
+        {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::UnsafePath { path: file_name });
+        }
         let target = dir.join(&file_name);
         fs::rename(&tmp, &target).map_err(|e| {
             let _ = fs::remove_file(&tmp);
@@ -242,11 +274,12 @@ impl Storage {
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("listing", &dir, e))?;
             let path = entry.path();
+            // Every visible file is an artifact; temporary files start with a dot.
             let is_artifact = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(".tar.gz"));
-            if !is_artifact {
+                .is_some_and(|n| !n.starts_with('.'));
+            if !is_artifact || !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }
             let modified = entry

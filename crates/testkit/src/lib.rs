@@ -4,12 +4,15 @@
 //! - [`git`]: real git servers on loopback and fixture repositories.
 //! - [`cluster`]: an in-process sandbox API server with a kubeconfig and a
 //!   kube client, and [`cluster::eventually`] for polling with a deadline.
+//! - [`helm_repo`]: a static-file Helm chart repository (lighttpd) on
+//!   loopback, and the real `helm` for fixtures.
 //! - [`registry`]: a real OCI registry (`docker-registry`) on loopback.
 //!
 //! Never a dependency of product code: it lives in `[dev-dependencies]` only.
 
 pub mod cluster;
 pub mod git;
+pub mod helm_repo;
 pub mod registry;
 
 pub use git::*;

@@ -198,24 +198,23 @@ pub(crate) fn pick_semver<'t>(
 }
 
 /// The index of the highest of `versions` inside the Masterminds `range`;
-/// strings that are not versions are skipped.
-///
-/// The one place a range is checked and versions are ordered, so that it
-/// can be pointed at the workspace's Masterminds implementation
-/// (`driftless-semver`) when that lands; until then it uses the crate's
-/// mapping onto the `semver` crate (`semver_range`), shared with git tags.
+/// strings that are not versions (Flux's strict reading: `v1.2.3` or
+/// `1.2.3`, never `v1.2`) are skipped. The one place a range is checked and
+/// versions are ordered.
 fn highest_in_range(range: &str, versions: &[&str]) -> Result<Option<usize>, OciError> {
-    let parsed = crate::semver_range::Range::parse(range).map_err(|e| OciError::InvalidSemver {
-        range: range.to_owned(),
-        source: Box::new(e),
-    })?;
-    Ok(versions
+    let parsed =
+        driftless_semver::Constraint::parse(range).map_err(|source| OciError::InvalidSemver {
+            range: range.to_owned(),
+            source: Box::new(crate::Error::InvalidSemver {
+                range: range.to_owned(),
+                source,
+            }),
+        })?;
+    let candidates = versions
         .iter()
         .enumerate()
-        .filter_map(|(i, v)| crate::semver_range::parse_tag(v).map(|v| (i, v)))
-        .filter(|(_, v)| parsed.matches(v))
-        .max_by(|(_, a), (_, b)| a.cmp(b))
-        .map(|(i, _)| i))
+        .filter_map(|(i, v)| Some((driftless_semver::Version::parse_strict(v)?, i)));
+    Ok(driftless_semver::highest_match(&parsed, candidates).map(|(_, i)| i))
 }
 
 #[cfg(test)]
