@@ -391,3 +391,103 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chart_from_an_http_repository_through_a_templated_helm_chart() {
+    let Some(chart) = chart_and_helm("HelmRelease from an HTTP repository") else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("repository root");
+    driftless_testkit::helm_repo::helm_package(&chart, None, root.path());
+    driftless_testkit::helm_repo::helm_repo_index(root.path(), None);
+    let server = driftless_testkit::helm_repo::StaticServer::start(root.path());
+
+    let env = Env::start().await;
+    let client = env.client.clone();
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).expect("namespace"),
+        )
+        .await
+        .expect("namespace created");
+    Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "repo-auth"},
+                "stringData": {"username": driftless_testkit::BASIC_USER, "password": driftless_testkit::BASIC_PASSWORD},
+            }))
+            .expect("secret"),
+        )
+        .await
+        .expect("credentials Secret");
+    apply(
+        &client,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "podinfo", "namespace": NAMESPACE},
+            "spec": {"interval": "1m", "url": server.url("basic", ""), "secretRef": {"name": "repo-auth"}},
+        }),
+    )
+    .await;
+    apply(
+        &client,
+        json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "podinfo", "namespace": NAMESPACE},
+            "spec": {
+                "interval": "1m",
+                "timeout": "20s",
+                "chart": {"spec": {"chart": "podinfo", "version": ">=6.0.0", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}},
+                "values": {"replicaCount": 3},
+            }
+        }),
+    )
+    .await;
+    let hr = ready_at(&client, 1).await;
+    assert_eq!(
+        hr.status.as_ref().and_then(|s| s.helm_chart.as_deref()),
+        Some("apps/apps-podinfo")
+    );
+    let charts: Api<driftless_api::HelmChart> = Api::namespaced(client.clone(), NAMESPACE);
+    let made = charts
+        .get("apps-podinfo")
+        .await
+        .expect("the HelmChart made for spec.chart");
+    let labels = made.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("helm.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("podinfo")
+    );
+    assert!(
+        made.artifact().is_some_and(|a| a.path.ends_with(".tgz")),
+        "{:?}",
+        made.status
+    );
+    let deployment = Api::<Deployment>::namespaced(client.clone(), NAMESPACE)
+        .get("podinfo")
+        .await
+        .expect("the chart's Deployment");
+    assert_eq!(deployment.spec.and_then(|s| s.replicas), Some(3));
+
+    Api::<HelmRelease>::namespaced(client.clone(), NAMESPACE)
+        .delete("podinfo", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    eventually("the HelmChart made for it is deleted too", || async {
+        match charts
+            .get_opt("apps-podinfo")
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            None => Ok(()),
+            Some(_) => Err("still there".to_owned()),
+        }
+    })
+    .await;
+}
