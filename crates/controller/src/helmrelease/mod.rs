@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use driftless_api::conditions::{self, reasons, types};
+use driftless_api::conditions::reasons;
 use driftless_api::helmrelease::{
     DriftDetectionMode, HelmReleaseStatus, ReleaseAction, RemediationStrategy,
 };
