@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use driftless_api::conditions::reasons;
-use driftless_api::{GitRepository, Kustomization, SourceKind};
+use driftless_api::{GitRepository, Kustomization, OCIRepository, SourceKind};
 use driftless_source::UnpackLimits;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -31,51 +31,70 @@ pub(super) async fn source_artifact(
         .namespace
         .clone()
         .unwrap_or_else(|| own_namespace.clone());
-    if reference.kind != SourceKind::GitRepository {
-        return Err(ReconcileError::stalled(
-            reasons::ARTIFACT_FAILED,
-            format!(
-                "spec.sourceRef.kind {:?} is not supported yet; use a GitRepository",
-                reference.kind
-            ),
-        ));
-    }
+    let kind = match reference.kind {
+        SourceKind::GitRepository => "GitRepository",
+        SourceKind::OCIRepository => "OCIRepository",
+        other => {
+            return Err(ReconcileError::stalled(
+                reasons::ARTIFACT_FAILED,
+                format!(
+                    "spec.sourceRef.kind {other:?} is not supported yet; use a GitRepository or an OCIRepository"
+                ),
+            ));
+        }
+    };
     if context.options.no_cross_namespace_refs && namespace != own_namespace {
         return Err(ReconcileError::stalled(
             reasons::ARTIFACT_FAILED,
             format!(
-                "can't access 'GitRepository/{namespace}/{}', cross-namespace references have been blocked; move the source into namespace {own_namespace}",
+                "can't access '{kind}/{namespace}/{}', cross-namespace references have been blocked; move the source into namespace {own_namespace}",
                 reference.name
             ),
         ));
     }
-    let api: Api<GitRepository> = Api::namespaced(context.client.clone(), &namespace);
-    let source = api
-        .get_opt(&reference.name)
-        .await
-        .map_err(|e| ReconcileError::retryable(reasons::ARTIFACT_FAILED, format!("cannot read GitRepository/{namespace}/{}: {e}", reference.name)))?
-        .ok_or_else(|| {
-            ReconcileError::retryable(
-                reasons::ARTIFACT_FAILED,
-                format!("Source 'GitRepository/{namespace}/{}' not found; create it or fix spec.sourceRef", reference.name),
-            )
-        })?;
-    let artifact = source.status.and_then(|s| s.artifact).ok_or_else(|| {
+    let label = format!("{kind}/{namespace}/{}", reference.name);
+    let read_failed = |e: kube::Error| {
         ReconcileError::retryable(
             reasons::ARTIFACT_FAILED,
-            format!(
-                "Source 'GitRepository/{namespace}/{}' is not ready, artifact not found",
-                reference.name
-            ),
+            format!("cannot read {label}: {e}"),
+        )
+    };
+    let not_found = || {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!("Source '{label}' not found; create it or fix spec.sourceRef"),
+        )
+    };
+    let artifact = match reference.kind {
+        SourceKind::OCIRepository => {
+            let api: Api<OCIRepository> = Api::namespaced(context.client.clone(), &namespace);
+            let source = api
+                .get_opt(&reference.name)
+                .await
+                .map_err(read_failed)?
+                .ok_or_else(not_found)?;
+            source.status.and_then(|s| s.artifact)
+        }
+        _ => {
+            let api: Api<GitRepository> = Api::namespaced(context.client.clone(), &namespace);
+            let source = api
+                .get_opt(&reference.name)
+                .await
+                .map_err(read_failed)?
+                .ok_or_else(not_found)?;
+            source.status.and_then(|s| s.artifact)
+        }
+    };
+    let artifact = artifact.ok_or_else(|| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!("Source '{label}' is not ready, artifact not found"),
         )
     })?;
     let digest = artifact.digest.ok_or_else(|| {
         ReconcileError::retryable(
             reasons::ARTIFACT_FAILED,
-            format!(
-                "the artifact of GitRepository/{namespace}/{} has no digest",
-                reference.name
-            ),
+            format!("the artifact of {label} has no digest"),
         )
     })?;
     Ok(SourceArtifact {

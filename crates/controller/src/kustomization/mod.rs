@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use driftless_api::conditions::{self, reasons, types};
 use driftless_api::inventory::ResourceRef;
 use driftless_api::{
-    DeletionPolicy, GitRepository, Kustomization, KustomizationStatus, SourceKind,
+    DeletionPolicy, GitRepository, Kustomization, KustomizationStatus, OCIRepository, SourceKind,
 };
 use driftless_apply::{Action as ApplyAction, ChangeSet, IgnoreRule};
 use futures::StreamExt;
@@ -57,6 +57,7 @@ use crate::{Context, drift, duration_of};
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<Kustomization> = Api::all(context.client.clone());
     let sources: Api<GitRepository> = Api::all(context.client.clone());
+    let oci_sources: Api<OCIRepository> = Api::all(context.client.clone());
     let (drift, triggers) = drift::DriftWatch::new(
         context.client.clone(),
         context.options.field_manager.clone(),
@@ -64,6 +65,8 @@ pub(crate) async fn run(context: Arc<Context>) {
     let controller = Controller::new(api, watcher::Config::default())
         .with_config(controller::Config::default().concurrency(context.options.concurrency));
     let store = controller.store();
+    let by_git = store.clone();
+    let by_oci = store.clone();
     let drift_enabled = context.options.drift_watch;
     let reconciler = Kustomizations {
         artifacts: ArtifactCache::default(),
@@ -75,25 +78,20 @@ pub(crate) async fn run(context: Arc<Context>) {
         // A new artifact (or a source's status change) wakes the
         // Kustomizations that use it.
         .watches(sources, watcher::Config::default(), move |source| {
-            let namespace = source.namespace().unwrap_or_default();
-            let name = source.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|ks| {
-                    ks.spec.source_ref.kind == SourceKind::GitRepository
-                        && ks.spec.source_ref.name == name
-                        && ks
-                            .spec
-                            .source_ref
-                            .namespace
-                            .clone()
-                            .or_else(|| ks.namespace())
-                            .as_deref()
-                            == Some(namespace.as_str())
-                })
-                .map(|ks| ObjectRef::from_obj(&*ks))
-                .collect::<Vec<_>>()
+            users(
+                &by_git,
+                SourceKind::GitRepository,
+                &source.namespace().unwrap_or_default(),
+                &source.name_any(),
+            )
+        })
+        .watches(oci_sources, watcher::Config::default(), move |source| {
+            users(
+                &by_oci,
+                SourceKind::OCIRepository,
+                &source.namespace().unwrap_or_default(),
+                &source.name_any(),
+            )
         })
         .reconcile_on(triggers.filter(move |_| std::future::ready(drift_enabled)))
         .run(
@@ -107,6 +105,31 @@ pub(crate) async fn run(context: Arc<Context>) {
             }
         })
         .await;
+}
+
+/// The Kustomizations whose source is `kind/namespace/name`.
+fn users(
+    store: &Store<Kustomization>,
+    kind: SourceKind,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<Kustomization>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|ks| {
+            let reference = &ks.spec.source_ref;
+            reference.kind == kind
+                && reference.name == name
+                && reference
+                    .namespace
+                    .clone()
+                    .or_else(|| ks.namespace())
+                    .as_deref()
+                    == Some(namespace)
+        })
+        .map(|ks| ObjectRef::from_obj(&*ks))
+        .collect()
 }
 
 /// The Kustomization kind's reconcile logic and its memory.
