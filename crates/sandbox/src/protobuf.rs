@@ -1,7 +1,9 @@
 //! Decoding of Kubernetes protobuf request bodies for the few kinds that
-//! kubectl's generator commands send that way (`kubectl create namespace`,
-//! `configmap`, `secret`, `serviceaccount`). Everything else must come as
-//! JSON or YAML; a protobuf body of another kind gets 415.
+//! clients send that way: kubectl's generator commands (`kubectl create
+//! namespace`, `configmap`, `secret`, `serviceaccount`) and the
+//! `DeleteOptions` of client-go's typed clients (Helm's release store
+//! deletes its Secrets so). Everything else must come as JSON or YAML; a
+//! protobuf body of another kind gets 415.
 //!
 //! Why by hand: a full protobuf binding of the Kubernetes API is a large
 //! generated dependency, while these kinds need a dozen fields. Each message
@@ -126,6 +128,24 @@ const SERVICE_ACCOUNT: &[Field] = &[
     field(4, "automountServiceAccountToken", Kind::Bool),
 ];
 
+const PRECONDITIONS: &[Field] = &[
+    field(1, "uid", Kind::String),
+    field(2, "resourceVersion", Kind::String),
+];
+
+const DELETE_OPTIONS: &[Field] = &[
+    field(1, "gracePeriodSeconds", Kind::Int),
+    field(2, "preconditions", Kind::Message(PRECONDITIONS)),
+    field(3, "orphanDependents", Kind::Bool),
+    field(4, "propagationPolicy", Kind::String),
+    repeated(5, "dryRun", Kind::String),
+    field(
+        6,
+        "ignoreStoreReadErrorWithClusterBreakingPotential",
+        Kind::Bool,
+    ),
+];
+
 const TYPE_META: &[Field] = &[
     field(1, "apiVersion", Kind::String),
     field(2, "kind", Kind::String),
@@ -144,6 +164,9 @@ fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "ConfigMap") => Some(CONFIG_MAP),
         ("v1", "Secret") => Some(SECRET),
         ("v1", "ServiceAccount") => Some(SERVICE_ACCOUNT),
+        // client-go registers DeleteOptions in every group version; the
+        // core clients send it as `v1`, the others as `meta.k8s.io/v1`.
+        ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),
         _ => None,
     }
 }
@@ -317,7 +340,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret and ServiceAccount only, not {api_version} {kind}; send JSON or YAML")
+        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions only, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")
@@ -390,6 +413,36 @@ mod tests {
                 "binaryData": {"blob": "AQ=="},
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
+            })
+        );
+    }
+
+    #[test]
+    fn decodes_the_empty_delete_options_helm_sends() {
+        // Captured from `helm uninstall`: an empty v1 DeleteOptions.
+        let body = b"k8s\0\x0a\x13\x0a\x02v1\x12\x0dDeleteOptions\x12\x00\x1a\x00\x22\x00";
+        assert_eq!(body.len(), 31);
+        let object = decode(body).expect("decodes");
+        assert_eq!(object, json!({"apiVersion": "v1", "kind": "DeleteOptions"}));
+    }
+
+    #[test]
+    fn decodes_delete_options_with_policy_preconditions_and_dry_run() {
+        let mut preconditions = Vec::new();
+        bytes_field(1, b"uid-1", &mut preconditions);
+        let mut raw = Vec::new();
+        bytes_field(2, &preconditions, &mut raw);
+        bytes_field(4, b"Foreground", &mut raw);
+        bytes_field(5, b"All", &mut raw);
+        let object = decode(&envelope("DeleteOptions", &raw)).expect("decodes");
+        assert_eq!(
+            object,
+            json!({
+                "preconditions": {"uid": "uid-1"},
+                "propagationPolicy": "Foreground",
+                "dryRun": ["All"],
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
             })
         );
     }

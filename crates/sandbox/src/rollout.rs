@@ -1,12 +1,16 @@
-//! Simulated rollouts. The sandbox runs no pods, so this task writes the
-//! status a real cluster would show once controllers and kubelets are done:
-//! Deployments, StatefulSets, DaemonSets and ReplicaSets become available,
-//! Jobs complete, Pods run and PersistentVolumeClaims bind, each after a
-//! delay. Health checks (kstatus) then see what they would on a cluster.
+//! Simulated rollouts. The sandbox runs no containers, so this task writes
+//! the status a real cluster would show once controllers and kubelets are
+//! done: StatefulSets and DaemonSets become available, Jobs complete, Pods
+//! run and PersistentVolumeClaims bind, each after a delay. Deployments and
+//! ReplicaSets are driven by [`crate::workloads`] from the same events:
+//! they own real ReplicaSets and Pods, and are ready when their Pods are.
+//! Health checks (kstatus, Helm's wait) then see what they would on a
+//! cluster.
 //!
 //! The annotation [`ROLLOUT_ANNOTATION`] on an object makes its rollout
 //! `fail` (Deployments exceed their progress deadline, Jobs fail, Pods fail)
-//! or `hang` (the new generation is observed but never becomes ready).
+//! or `hang` (the new generation is observed but never becomes ready). A
+//! Deployment passes it on to its ReplicaSets and they to their Pods.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,18 +22,20 @@ use tokio::task::JoinSet;
 use crate::api::Api;
 use crate::catalog::GroupResource;
 use crate::store::{EventType, WatchEvent, resource_version_of};
+use crate::workloads;
 
 pub const ROLLOUT_ANNOTATION: &str = "sandbox.driftless.dev/rollout";
-const MANAGER: &str = "driftless-sandbox-rollout";
+/// The field manager of the simulated controllers' writes.
+pub const MANAGER: &str = "driftless-sandbox-rollout";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     Succeed,
     Fail,
     Hang,
 }
 
-fn outcome(object: &Value) -> Outcome {
+pub fn outcome(object: &Value) -> Outcome {
     match object
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(ROLLOUT_ANNOTATION))
@@ -44,10 +50,8 @@ fn outcome(object: &Value) -> Outcome {
 fn simulated(gr: &GroupResource) -> bool {
     matches!(
         (gr.group.as_str(), gr.resource.as_str()),
-        (
-            "apps",
-            "deployments" | "statefulsets" | "daemonsets" | "replicasets"
-        ) | ("batch", "jobs")
+        ("apps", "statefulsets" | "daemonsets")
+            | ("batch", "jobs")
             | ("", "pods" | "persistentvolumeclaims")
     )
 }
@@ -91,63 +95,6 @@ fn status_for(gr: &GroupResource, object: &Value, now: &str) -> Value {
         0
     };
     match gr.resource.as_str() {
-        "deployments" => {
-            let replica_set = format!("{name}-{generation:x}");
-            let progressing = match result {
-                Outcome::Succeed => condition(
-                    "Progressing",
-                    true,
-                    "NewReplicaSetAvailable",
-                    &format!("ReplicaSet \"{replica_set}\" has successfully progressed."),
-                    now,
-                ),
-                Outcome::Fail => condition(
-                    "Progressing",
-                    false,
-                    "ProgressDeadlineExceeded",
-                    &format!("ReplicaSet \"{replica_set}\" has timed out progressing."),
-                    now,
-                ),
-                Outcome::Hang => condition(
-                    "Progressing",
-                    true,
-                    "ReplicaSetUpdated",
-                    &format!("ReplicaSet \"{replica_set}\" is progressing."),
-                    now,
-                ),
-            };
-            let available = if result == Outcome::Succeed {
-                condition(
-                    "Available",
-                    true,
-                    "MinimumReplicasAvailable",
-                    "Deployment has minimum availability.",
-                    now,
-                )
-            } else {
-                condition(
-                    "Available",
-                    false,
-                    "MinimumReplicasUnavailable",
-                    "Deployment does not have minimum availability.",
-                    now,
-                )
-            };
-            let mut status = json!({
-                "observedGeneration": generation,
-                "replicas": replicas,
-                "updatedReplicas": replicas,
-                "conditions": [available, progressing],
-            });
-            if ready > 0 {
-                status["readyReplicas"] = json!(ready);
-                status["availableReplicas"] = json!(ready);
-            }
-            if replicas > ready {
-                status["unavailableReplicas"] = json!(replicas - ready);
-            }
-            status
-        }
         "statefulsets" => {
             let revision = format!("{name}-{generation:x}");
             let mut status = json!({
@@ -179,18 +126,6 @@ fn status_for(gr: &GroupResource, object: &Value, now: &str) -> Value {
                 status["numberAvailable"] = json!(ready);
             } else {
                 status["numberUnavailable"] = json!(1);
-            }
-            status
-        }
-        "replicasets" => {
-            let mut status = json!({
-                "observedGeneration": generation,
-                "replicas": replicas,
-                "fullyLabeledReplicas": replicas,
-            });
-            if ready > 0 {
-                status["readyReplicas"] = json!(ready);
-                status["availableReplicas"] = json!(ready);
             }
             status
         }
@@ -267,6 +202,7 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
     // Pending status writes live in this set, so stopping this task (as
     // `Sandbox::shutdown` does) cancels them too.
     let mut pending = JoinSet::new();
+    workloads::resync_all(&api);
     for (gr, object) in existing {
         schedule(&api, &mut pending, gr, &object, delay);
     }
@@ -274,7 +210,8 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
         tokio::select! {
             received = events.recv() => match received {
                 Ok(event) => handle(&api, &mut pending, &event, delay),
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                // Missed events may have been the workloads' own: recount.
+                Err(broadcast::error::RecvError::Lagged(_)) => workloads::resync_all(&api),
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
@@ -283,6 +220,7 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
 }
 
 fn handle(api: &Arc<Api>, pending: &mut JoinSet<()>, event: &WatchEvent, delay: Duration) {
+    workloads::handle(api, event);
     if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
         schedule(
             api,
@@ -342,32 +280,14 @@ fn schedule(
 mod tests {
     use super::*;
 
-    fn deployment(annotation: Option<&str>) -> Value {
-        let mut d = json!({"metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2}});
-        if let Some(a) = annotation {
-            d["metadata"]["annotations"] = json!({ROLLOUT_ANNOTATION: a});
-        }
-        d
-    }
-
     #[test]
-    fn successful_deployment_is_available_at_its_generation() {
-        let gr = GroupResource::new("apps", "deployments");
-        let status = status_for(&gr, &deployment(None), "2026-01-01T00:00:00Z");
-        assert_eq!(status["observedGeneration"], 3);
-        assert_eq!(status["readyReplicas"], 2);
-        assert_eq!(status["conditions"][0]["type"], "Available");
-        assert_eq!(status["conditions"][0]["status"], "True");
-    }
-
-    #[test]
-    fn failing_deployment_exceeds_its_progress_deadline() {
-        let gr = GroupResource::new("apps", "deployments");
-        let status = status_for(&gr, &deployment(Some("fail")), "2026-01-01T00:00:00Z");
-        assert_eq!(
-            status["conditions"][1]["reason"],
-            "ProgressDeadlineExceeded"
-        );
+    fn failing_statefulset_is_observed_but_not_ready() {
+        let gr = GroupResource::new("apps", "statefulsets");
+        let set = json!({"metadata": {"name": "db", "generation": 2,
+            "annotations": {ROLLOUT_ANNOTATION: "fail"}}, "spec": {"replicas": 3}});
+        let status = status_for(&gr, &set, "2026-01-01T00:00:00Z");
+        assert_eq!(status["observedGeneration"], 2);
+        assert_eq!(status["replicas"], 3);
         assert!(status.get("readyReplicas").is_none());
     }
 

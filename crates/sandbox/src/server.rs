@@ -500,9 +500,7 @@ async fn resource(
             }
             let body = read_body(req).await?;
             if !body.is_empty() {
-                let options = codec::parse_body(&content_type, &body)
-                    .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
-                opts.merge_body(&options)?;
+                opts.merge_body(&parse_delete_options(&content_type, &body)?)?;
             }
             match name {
                 Some(name) => Ok(json_response(200, &api.delete(&scope, name, &opts)?)),
@@ -594,6 +592,24 @@ fn parse_write_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> 
             "the body of the request could not be decoded as an object: {e}"
         ))
     })
+}
+
+/// A DELETE body: DeleteOptions as JSON, YAML or (as client-go's typed
+/// clients send it) protobuf.
+fn parse_delete_options(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media == "application/vnd.kubernetes.protobuf" {
+        let options = parse_write_body(content_type, body)?;
+        if options.get("kind").and_then(Value::as_str) != Some("DeleteOptions") {
+            return Err(ApiError::bad_request(format!(
+                "invalid DeleteOptions: the protobuf body holds a {}, not DeleteOptions",
+                options["kind"].as_str().unwrap_or("object of no kind")
+            )));
+        }
+        return Ok(options);
+    }
+    codec::parse_body(content_type, body)
+        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))
 }
 
 /// Decides what a watcher with these options sees of one store event:
