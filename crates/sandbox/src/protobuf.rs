@@ -1,6 +1,6 @@
 //! Decoding of Kubernetes protobuf request bodies for the few kinds that
 //! clients send that way: kubectl's generator commands (`kubectl create
-//! namespace`, `configmap`, `secret`, `serviceaccount`) and the
+//! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`) and the
 //! `DeleteOptions` of client-go's typed clients (Helm's release store
 //! deletes its Secrets so). Everything else must come as JSON or YAML; a
 //! protobuf body of another kind gets 415.
@@ -33,6 +33,8 @@ struct Field {
     name: &'static str,
     kind: Kind,
     repeated: bool,
+    /// A pointer field in Go: sent only when set, so zero is a value and kept.
+    optional: bool,
 }
 
 const fn field(number: u64, name: &'static str, kind: Kind) -> Field {
@@ -41,6 +43,17 @@ const fn field(number: u64, name: &'static str, kind: Kind) -> Field {
         name,
         kind,
         repeated: false,
+        optional: false,
+    }
+}
+
+const fn optional(number: u64, name: &'static str, kind: Kind) -> Field {
+    Field {
+        number,
+        name,
+        kind,
+        repeated: false,
+        optional: true,
     }
 }
 
@@ -50,6 +63,7 @@ const fn repeated(number: u64, name: &'static str, kind: Kind) -> Field {
         name,
         kind,
         repeated: true,
+        optional: false,
     }
 }
 
@@ -146,6 +160,106 @@ const DELETE_OPTIONS: &[Field] = &[
     ),
 ];
 
+/// What `kubectl create deployment` sends: Go's encoder writes every
+/// non-pointer field, so the common ones are listed even when empty.
+/// Resource quantities, probes, volumes and the like are not: such a body
+/// is refused by field number, and is sent as JSON by `kubectl apply`.
+const CONTAINER_PORT: &[Field] = &[
+    field(1, "name", Kind::String),
+    field(2, "hostPort", Kind::Int),
+    field(3, "containerPort", Kind::Int),
+    field(4, "protocol", Kind::String),
+    field(5, "hostIP", Kind::String),
+];
+
+const RESOURCE_REQUIREMENTS: &[Field] = &[];
+
+const CONTAINER: &[Field] = &[
+    field(1, "name", Kind::String),
+    field(2, "image", Kind::String),
+    repeated(3, "command", Kind::String),
+    repeated(4, "args", Kind::String),
+    field(5, "workingDir", Kind::String),
+    repeated(6, "ports", Kind::Message(CONTAINER_PORT)),
+    field(8, "resources", Kind::Message(RESOURCE_REQUIREMENTS)),
+    field(13, "terminationMessagePath", Kind::String),
+    field(14, "imagePullPolicy", Kind::String),
+    field(16, "stdin", Kind::Bool),
+    field(17, "stdinOnce", Kind::Bool),
+    field(18, "tty", Kind::Bool),
+    field(20, "terminationMessagePolicy", Kind::String),
+];
+
+const POD_SPEC: &[Field] = &[
+    repeated(2, "containers", Kind::Message(CONTAINER)),
+    field(3, "restartPolicy", Kind::String),
+    optional(4, "terminationGracePeriodSeconds", Kind::Int),
+    field(6, "dnsPolicy", Kind::String),
+    field(7, "nodeSelector", STRING_MAP),
+    field(8, "serviceAccountName", Kind::String),
+    field(9, "serviceAccount", Kind::String),
+    field(10, "nodeName", Kind::String),
+    field(11, "hostNetwork", Kind::Bool),
+    field(12, "hostPID", Kind::Bool),
+    field(13, "hostIPC", Kind::Bool),
+    repeated(15, "imagePullSecrets", Kind::Message(LOCAL_OBJECT_REFERENCE)),
+    field(16, "hostname", Kind::String),
+    field(17, "subdomain", Kind::String),
+    field(19, "schedulerName", Kind::String),
+    repeated(20, "initContainers", Kind::Message(CONTAINER)),
+    field(24, "priorityClassName", Kind::String),
+];
+
+const POD_TEMPLATE_SPEC: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(POD_SPEC)),
+];
+
+const LABEL_SELECTOR_REQUIREMENT: &[Field] = &[
+    field(1, "key", Kind::String),
+    field(2, "operator", Kind::String),
+    repeated(3, "values", Kind::String),
+];
+
+const LABEL_SELECTOR: &[Field] = &[
+    field(1, "matchLabels", STRING_MAP),
+    repeated(
+        2,
+        "matchExpressions",
+        Kind::Message(LABEL_SELECTOR_REQUIREMENT),
+    ),
+];
+
+const DEPLOYMENT_STRATEGY: &[Field] = &[field(1, "type", Kind::String)];
+
+const DEPLOYMENT_SPEC: &[Field] = &[
+    optional(1, "replicas", Kind::Int),
+    field(2, "selector", Kind::Message(LABEL_SELECTOR)),
+    field(3, "template", Kind::Message(POD_TEMPLATE_SPEC)),
+    field(4, "strategy", Kind::Message(DEPLOYMENT_STRATEGY)),
+    field(5, "minReadySeconds", Kind::Int),
+    optional(6, "revisionHistoryLimit", Kind::Int),
+    field(7, "paused", Kind::Bool),
+    optional(9, "progressDeadlineSeconds", Kind::Int),
+];
+
+/// A client's status is ignored by the server; only the zero counts Go
+/// writes are expected.
+const DEPLOYMENT_STATUS: &[Field] = &[
+    field(1, "observedGeneration", Kind::Int),
+    field(2, "replicas", Kind::Int),
+    field(3, "updatedReplicas", Kind::Int),
+    field(4, "availableReplicas", Kind::Int),
+    field(5, "unavailableReplicas", Kind::Int),
+    field(7, "readyReplicas", Kind::Int),
+];
+
+const DEPLOYMENT: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(DEPLOYMENT_SPEC)),
+    field(3, "status", Kind::Message(DEPLOYMENT_STATUS)),
+];
+
 const TYPE_META: &[Field] = &[
     field(1, "apiVersion", Kind::String),
     field(2, "kind", Kind::String),
@@ -164,6 +278,7 @@ fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "ConfigMap") => Some(CONFIG_MAP),
         ("v1", "Secret") => Some(SECRET),
         ("v1", "ServiceAccount") => Some(SERVICE_ACCOUNT),
+        ("apps/v1", "Deployment") => Some(DEPLOYMENT),
         // client-go registers DeleteOptions in every group version; the
         // core clients send it as `v1`, the others as `meta.k8s.io/v1`.
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),
@@ -293,7 +408,7 @@ fn decode_message(bytes: &[u8], fields: &[Field]) -> Result<Value, String> {
             }
             kind => {
                 let value = decode_scalar(kind, wire_type, &mut reader, spec.name)?;
-                if is_empty_default(&value) && !spec.repeated {
+                if is_empty_default(&value) && !spec.repeated && !spec.optional {
                     continue;
                 }
                 if spec.repeated {
@@ -340,7 +455,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions only, not {api_version} {kind}; send JSON or YAML")
+        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions and apps/v1 Deployment only, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")

@@ -234,3 +234,49 @@ async fn a_hanging_deployment_has_pending_pods() {
         .code(1);
     assert!(out.stderr.contains("timed out"), "{out:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_deployment_is_accepted_in_protobuf() {
+    let sb = TestSandbox::start("create-deployment").await;
+    let out = sb
+        .kubectl(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--port=80",
+            "--replicas=2",
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/web created");
+    rollout(&sb).await;
+    running_pods(&sb, 2, "nginx:1.27").await;
+    let d = sb
+        .kubectl(&["get", "deployment", "web", "-o", "json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(d["metadata"]["labels"]["app"], "web");
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+    let container = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "nginx");
+    assert_eq!(container["ports"][0]["containerPort"], 80);
+    assert_eq!(container["ports"][0]["protocol"], "TCP");
+
+    // Zero is a replica count, not an unset field.
+    sb.kubectl(&["create", "deployment", "idle", "--image=nginx", "--replicas=0"])
+        .run()
+        .await
+        .ok();
+    let d = sb
+        .kubectl(&["get", "deployment", "idle", "-o", "json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(d["spec"]["replicas"], 0, "{d:#}");
+}
