@@ -37,6 +37,7 @@ mod catalog;
 mod codec;
 mod discovery;
 mod protobuf;
+mod review;
 mod rollout;
 mod schema;
 mod selector;

@@ -1,6 +1,7 @@
 //! Decoding of Kubernetes protobuf request bodies for the few kinds that
 //! clients send that way: kubectl's generator commands (`kubectl create
-//! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`) and the
+//! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`),
+//! `kubectl auth can-i`'s access review, and the
 //! `DeleteOptions` of client-go's typed clients (Helm's release store
 //! deletes its Secrets so). Everything else must come as JSON or YAML; a
 //! protobuf body of another kind gets 415.
@@ -202,7 +203,11 @@ const POD_SPEC: &[Field] = &[
     field(11, "hostNetwork", Kind::Bool),
     field(12, "hostPID", Kind::Bool),
     field(13, "hostIPC", Kind::Bool),
-    repeated(15, "imagePullSecrets", Kind::Message(LOCAL_OBJECT_REFERENCE)),
+    repeated(
+        15,
+        "imagePullSecrets",
+        Kind::Message(LOCAL_OBJECT_REFERENCE),
+    ),
     field(16, "hostname", Kind::String),
     field(17, "subdomain", Kind::String),
     field(19, "schedulerName", Kind::String),
@@ -260,6 +265,44 @@ const DEPLOYMENT: &[Field] = &[
     field(3, "status", Kind::Message(DEPLOYMENT_STATUS)),
 ];
 
+const RESOURCE_ATTRIBUTES: &[Field] = &[
+    field(1, "namespace", Kind::String),
+    field(2, "verb", Kind::String),
+    field(3, "group", Kind::String),
+    field(4, "version", Kind::String),
+    field(5, "resource", Kind::String),
+    field(6, "subresource", Kind::String),
+    field(7, "name", Kind::String),
+];
+
+const NON_RESOURCE_ATTRIBUTES: &[Field] = &[
+    field(1, "path", Kind::String),
+    field(2, "verb", Kind::String),
+];
+
+const ACCESS_REVIEW_SPEC: &[Field] = &[
+    field(1, "resourceAttributes", Kind::Message(RESOURCE_ATTRIBUTES)),
+    field(
+        2,
+        "nonResourceAttributes",
+        Kind::Message(NON_RESOURCE_ATTRIBUTES),
+    ),
+];
+
+const ACCESS_REVIEW_STATUS: &[Field] = &[
+    field(1, "allowed", Kind::Bool),
+    field(2, "reason", Kind::String),
+    field(3, "evaluationError", Kind::String),
+    field(4, "denied", Kind::Bool),
+];
+
+/// `kubectl auth can-i` asks with this.
+const SELF_SUBJECT_ACCESS_REVIEW: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(ACCESS_REVIEW_SPEC)),
+    field(3, "status", Kind::Message(ACCESS_REVIEW_STATUS)),
+];
+
 const TYPE_META: &[Field] = &[
     field(1, "apiVersion", Kind::String),
     field(2, "kind", Kind::String),
@@ -279,6 +322,7 @@ fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "Secret") => Some(SECRET),
         ("v1", "ServiceAccount") => Some(SERVICE_ACCOUNT),
         ("apps/v1", "Deployment") => Some(DEPLOYMENT),
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => Some(SELF_SUBJECT_ACCESS_REVIEW),
         // client-go registers DeleteOptions in every group version; the
         // core clients send it as `v1`, the others as `meta.k8s.io/v1`.
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),
@@ -455,7 +499,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions and apps/v1 Deployment only, not {api_version} {kind}; send JSON or YAML")
+        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions, apps/v1 Deployment and SelfSubjectAccessReview only, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")

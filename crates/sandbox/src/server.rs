@@ -61,12 +61,24 @@ fn error_response(err: &ApiError) -> Response<Body> {
     json_response(err.code, &err.to_status())
 }
 
-/// An empty OpenAPI v2 document: zero protobuf bytes (the only encoding
-/// kubectl asks v2 in). kubectl reads it only to validate kinds the v3
-/// documents lack (an unknown kind, a `List`); with no schema for them it
-/// validates nothing and the request goes on to the error a real cluster
-/// gives ("no matches for kind").
-fn openapi_v2_empty() -> Response<Body> {
+/// An empty OpenAPI v2 document. kubectl asks for it in protobuf only, to
+/// validate kinds the v3 documents lack (an unknown kind, a `List`): zero
+/// protobuf bytes give it no schema, so it validates nothing and the request
+/// goes on to the error a real cluster gives ("no matches for kind").
+/// Anyone else (`kubectl get --raw /openapi/v2`, older clients) gets the
+/// same empty document as JSON.
+fn openapi_v2_empty(accept: &str) -> Response<Body> {
+    if !accept.contains("protobuf") {
+        return json_response(
+            200,
+            &json!({
+                "swagger": "2.0",
+                "info": {"title": "Kubernetes", "version": discovery::version()["gitVersion"]},
+                "paths": {},
+                "definitions": {},
+            }),
+        );
+    }
     Response::builder()
         .status(200)
         .header(
@@ -203,7 +215,7 @@ async fn route(
         }
         ["openapi", "v2"] => {
             get_only(&req)?;
-            Ok(openapi_v2_empty())
+            Ok(openapi_v2_empty(header(&req, "accept")))
         }
         ["openapi", "v3"] => {
             get_only(&req)?;
@@ -223,6 +235,25 @@ async fn route(
             let doc = discovery::openapi_v3_group_version(&api.catalog(), group, version)
                 .ok_or_else(ApiError::no_such_resource)?;
             Ok(json_response(200, &doc))
+        }
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] => {
+            if req.method() != Method::POST {
+                return Err(ApiError::method_not_allowed(format!(
+                    "the server does not allow this method on the requested resource: {}",
+                    req.method()
+                )));
+            }
+            let content_type = header(&req, "content-type").to_string();
+            let review = parse_write_body(&content_type, &read_body(req).await?)?;
+            Ok(json_response(
+                201,
+                &crate::review::self_subject_access_review(review)?,
+            ))
         }
         ["api", version, rest @ ..] => resource(state, req, "", version, rest).await,
         ["apis", group, version, rest @ ..] => resource(state, req, group, version, rest).await,

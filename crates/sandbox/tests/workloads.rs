@@ -268,10 +268,16 @@ async fn kubectl_create_deployment_is_accepted_in_protobuf() {
     assert_eq!(container["ports"][0]["protocol"], "TCP");
 
     // Zero is a replica count, not an unset field.
-    sb.kubectl(&["create", "deployment", "idle", "--image=nginx", "--replicas=0"])
-        .run()
-        .await
-        .ok();
+    sb.kubectl(&[
+        "create",
+        "deployment",
+        "idle",
+        "--image=nginx",
+        "--replicas=0",
+    ])
+    .run()
+    .await
+    .ok();
     let d = sb
         .kubectl(&["get", "deployment", "idle", "-o", "json"])
         .run()
