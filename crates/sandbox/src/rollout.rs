@@ -21,12 +21,14 @@ use tokio::task::JoinSet;
 
 use crate::api::Api;
 use crate::catalog::GroupResource;
-use crate::store::{EventType, WatchEvent, resource_version_of};
+use crate::store::{EventType, resource_version_of};
 use crate::workloads;
 
 pub const ROLLOUT_ANNOTATION: &str = "sandbox.driftless.dev/rollout";
 /// The field manager of the simulated controllers' writes.
 pub const MANAGER: &str = "driftless-sandbox-rollout";
+/// The most events one batch of the simulated controllers takes.
+const BATCH: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -202,33 +204,42 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
     // Pending status writes live in this set, so stopping this task (as
     // `Sandbox::shutdown` does) cancels them too.
     let mut pending = JoinSet::new();
-    workloads::resync_all(&api);
+    let mut dirty = workloads::Dirty::everything(&api);
     for (gr, object) in existing {
         schedule(&api, &mut pending, gr, &object, delay);
     }
     loop {
+        if !dirty.is_empty() {
+            workloads::sync(&api, &std::mem::take(&mut dirty));
+        }
         tokio::select! {
-            received = events.recv() => match received {
-                Ok(event) => handle(&api, &mut pending, &event, delay),
-                // Missed events may have been the workloads' own: recount.
-                Err(broadcast::error::RecvError::Lagged(_)) => workloads::resync_all(&api),
-                Err(broadcast::error::RecvError::Closed) => return,
+            received = events.recv() => {
+                let mut received = Some(received);
+                // Whatever else is queued joins this batch (up to a bound,
+                // so the statuses keep flowing under a steady stream).
+                for _ in 0..BATCH {
+                    match received.take() {
+                        Some(Ok(event)) => {
+                            dirty.note(&api, &event);
+                            if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
+                                schedule(&api, &mut pending, event.group_resource.clone(), &event.object, delay);
+                            }
+                        }
+                        // Missed events may have been the workloads' own: recount.
+                        Some(Err(broadcast::error::RecvError::Lagged(_))) => dirty = workloads::Dirty::everything(&api),
+                        Some(Err(broadcast::error::RecvError::Closed)) => return,
+                        None => break,
+                    }
+                    received = match events.try_recv() {
+                        Ok(event) => Some(Ok(event)),
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Err(broadcast::error::RecvError::Lagged(n))),
+                        Err(broadcast::error::TryRecvError::Closed) => Some(Err(broadcast::error::RecvError::Closed)),
+                        Err(broadcast::error::TryRecvError::Empty) => None,
+                    };
+                }
             },
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
         }
-    }
-}
-
-fn handle(api: &Arc<Api>, pending: &mut JoinSet<()>, event: &WatchEvent, delay: Duration) {
-    workloads::handle(api, event);
-    if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
-        schedule(
-            api,
-            pending,
-            event.group_resource.clone(),
-            &event.object,
-            delay,
-        );
     }
 }
 

@@ -8,8 +8,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    create, delete, deployments, int_at, is_terminating, keep_condition_times, name_of,
-    namespace_of, owned, pods, replica_sets, update, write_status,
+    Index, create, delete, deployments, int_at, is_terminating, keep_condition_times, name_of,
+    namespace_of, replica_sets, update, write_status,
 };
 use crate::api::Api;
 use crate::rollout::{Outcome, outcome};
@@ -36,9 +36,14 @@ fn revision(object: &Value) -> i64 {
 
 /// Brings one Deployment's ReplicaSets to its template and replica count,
 /// and writes its status from theirs.
-pub fn sync_deployment(api: &Api, namespace: &str, name: &str) {
-    let get = || api.store.txn(|t| t.get(&deployments(), namespace, name));
-    let Some(deployment) = get() else {
+pub(super) fn sync_deployment(
+    api: &Api,
+    owned_sets: &mut Index,
+    owned_pods: &mut Index,
+    namespace: &str,
+    name: &str,
+) {
+    let Some(deployment) = api.store.txn(|t| t.get(&deployments(), namespace, name)) else {
         return;
     };
     if is_terminating(&deployment) {
@@ -46,13 +51,14 @@ pub fn sync_deployment(api: &Api, namespace: &str, name: &str) {
     }
     let hash = pod_template_hash(deployment.pointer("/spec/template").unwrap_or(&Value::Null));
     let current_name = format!("{name}-{hash}");
-    if deployment.pointer("/spec/paused") != Some(&Value::Bool(true)) {
-        reconcile_replica_sets(api, &deployment, &current_name, &hash);
-    }
-    let sets: Vec<Value> = owned(api, &replica_sets(), namespace, &deployment)
+    let mut sets: Vec<Value> = owned_sets
+        .owned_by(api, &deployment)
         .iter()
         .map(|rs| rs.as_ref().clone())
         .collect();
+    if deployment.pointer("/spec/paused") != Some(&Value::Bool(true)) {
+        sets = reconcile_replica_sets(api, &deployment, sets, &current_name, &hash);
+    }
     let current = sets.iter().find(|rs| name_of(rs) == current_name);
     let mut deployment = deployment.as_ref().clone();
     if let Some(rs) = current {
@@ -70,9 +76,9 @@ pub fn sync_deployment(api: &Api, namespace: &str, name: &str) {
     }
     let failed = outcome(&deployment) == Outcome::Fail
         && current.is_some_and(|rs| {
-            let owned_pods = owned(api, &pods(), namespace, rs);
-            !owned_pods.is_empty()
-                && owned_pods
+            let pods = owned_pods.owned_by(api, rs);
+            !pods.is_empty()
+                && pods
                     .iter()
                     .all(|p| p.pointer("/status/phase") == Some(&json!("Failed")))
         });
@@ -83,13 +89,16 @@ pub fn sync_deployment(api: &Api, namespace: &str, name: &str) {
     write_status(api, &deployments(), &deployment, status);
 }
 
-fn reconcile_replica_sets(api: &Api, deployment: &Value, current_name: &str, hash: &str) {
+/// Creates, scales and prunes the Deployment's ReplicaSets (`sets`, as
+/// read); returns them as they are now.
+fn reconcile_replica_sets(
+    api: &Api,
+    deployment: &Value,
+    sets: Vec<Value>,
+    current_name: &str,
+    hash: &str,
+) -> Vec<Value> {
     let namespace = namespace_of(deployment);
-    let sets: Vec<Value> = owned(api, &replica_sets(), namespace, deployment)
-        .iter()
-        .filter(|rs| !is_terminating(rs))
-        .map(|rs| rs.as_ref().clone())
-        .collect();
     let desired = int_at(deployment, "/spec/replicas").unwrap_or(1);
     let newest = sets
         .iter()
@@ -97,7 +106,9 @@ fn reconcile_replica_sets(api: &Api, deployment: &Value, current_name: &str, has
         .map(revision)
         .max()
         .unwrap_or(0);
-    match sets.iter().find(|rs| name_of(rs) == current_name) {
+    let (current, mut old): (Vec<Value>, Vec<Value>) =
+        sets.into_iter().partition(|rs| name_of(rs) == current_name);
+    let current = match current.into_iter().next() {
         None => create(
             api,
             &replica_sets(),
@@ -106,36 +117,46 @@ fn reconcile_replica_sets(api: &Api, deployment: &Value, current_name: &str, has
         ),
         Some(rs) => {
             let mut wanted = rs.clone();
-            let keep = revision(rs).max(1);
+            let keep = revision(&rs).max(1);
             let number = if keep > newest { keep } else { newest + 1 };
             wanted["metadata"]["annotations"] =
                 Value::Object(replica_set_annotations(deployment, number));
             wanted["spec"]["replicas"] = json!(desired);
-            if wanted != *rs {
-                update(api, &replica_sets(), wanted);
+            if wanted == rs {
+                Some(rs)
+            } else {
+                update(api, &replica_sets(), wanted).or(Some(rs))
             }
         }
-    }
-    let mut old: Vec<&Value> = sets
-        .iter()
-        .filter(|rs| name_of(rs) != current_name)
-        .collect();
-    for rs in &old {
+    };
+    for rs in &mut old {
         if int_at(rs, "/spec/replicas") != Some(0) {
-            let mut scaled = (*rs).clone();
+            let mut scaled = rs.clone();
             scaled["spec"]["replicas"] = json!(0);
-            update(api, &replica_sets(), scaled);
+            if let Some(updated) = update(api, &replica_sets(), scaled) {
+                *rs = updated;
+            }
         }
     }
     // History beyond the limit goes, oldest first, once its Pods are gone.
     let limit = usize::try_from(int_at(deployment, "/spec/revisionHistoryLimit").unwrap_or(10))
         .unwrap_or(0);
-    old.retain(|rs| int_at(rs, "/status/replicas").unwrap_or(0) == 0);
-    old.sort_by_key(|rs| revision(rs));
-    let excess = old.len().saturating_sub(limit);
-    for rs in &old[..excess] {
-        delete(api, &replica_sets(), rs);
-    }
+    old.sort_by_key(revision);
+    let idle = old
+        .iter()
+        .filter(|rs| int_at(rs, "/status/replicas").unwrap_or(0) == 0)
+        .count();
+    let mut excess = idle.saturating_sub(limit);
+    old.retain(|rs| {
+        let prune = excess > 0 && int_at(rs, "/status/replicas").unwrap_or(0) == 0;
+        if prune {
+            delete(api, &replica_sets(), rs);
+            excess -= 1;
+        }
+        !prune
+    });
+    old.extend(current);
+    old
 }
 
 fn set_annotation(object: &mut Value, key: &str, value: &str) {

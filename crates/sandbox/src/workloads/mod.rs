@@ -20,6 +20,7 @@
 mod deployment;
 mod replicaset;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -27,9 +28,8 @@ use serde_json::{Value, json};
 use crate::api::{Api, DeleteOptions, Scope, WriteOptions};
 use crate::catalog::GroupResource;
 use crate::store::{EventType, WatchEvent};
-
-pub use deployment::sync_deployment;
-pub use replicaset::sync_replica_set;
+use deployment::sync_deployment;
+use replicaset::sync_replica_set;
 
 /// The field manager of every write made here, as `rollout`'s.
 const MANAGER: &str = crate::rollout::MANAGER;
@@ -46,52 +46,117 @@ fn pods() -> GroupResource {
     GroupResource::new("", "pods")
 }
 
-/// Reacts to one store event: the changed object's controller and, through
-/// owner references, the controllers above it resync.
-pub fn handle(api: &Api, event: &WatchEvent) {
-    let gr = &event.group_resource;
-    let namespace = event.namespace.as_str();
-    let deleted = event.event_type == EventType::Deleted;
-    if *gr == deployments() && !deleted {
-        sync_deployment(api, namespace, name_of(&event.object));
-    } else if *gr == replica_sets() {
-        if !deleted {
-            sync_replica_set(api, namespace, name_of(&event.object));
-        }
-        sync_owner(api, &event.object, "Deployment");
-    } else if *gr == pods() {
-        // A Pod's phase changes nothing in its ReplicaSet's spec, but the
-        // counts in both statuses (and a Deployment's failure) follow it.
-        if let Some(rs_name) = controller_name(&event.object, "ReplicaSet") {
-            sync_replica_set(api, namespace, rs_name);
-            let owner = api
+/// The controllers a batch of store events asks to resync, by namespace
+/// and name. A burst of events (a Deployment's Pods all starting) then
+/// costs one sync per controller, not one per event.
+#[derive(Default)]
+pub struct Dirty {
+    replica_sets: BTreeSet<(String, String)>,
+    deployments: BTreeSet<(String, String)>,
+}
+
+impl Dirty {
+    /// Every Deployment and ReplicaSet: at start, and after missed events.
+    pub fn everything(api: &Api) -> Dirty {
+        let key = |o: &Arc<Value>| (namespace_of(o).to_string(), name_of(o).to_string());
+        api.store.txn(|t| Dirty {
+            replica_sets: t.list(&replica_sets(), None).iter().map(key).collect(),
+            deployments: t.list(&deployments(), None).iter().map(key).collect(),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.replica_sets.is_empty() && self.deployments.is_empty()
+    }
+
+    /// Notes whom one event concerns: the changed object's controller and,
+    /// through owner references, the controllers above it.
+    pub fn note(&mut self, api: &Api, event: &WatchEvent) {
+        let gr = &event.group_resource;
+        let namespace = event.namespace.as_str();
+        let key = |name: &str| (namespace.to_string(), name.to_string());
+        let deleted = event.event_type == EventType::Deleted;
+        if *gr == deployments() && !deleted {
+            self.deployments.insert(key(name_of(&event.object)));
+        } else if *gr == replica_sets() {
+            if !deleted {
+                self.replica_sets.insert(key(name_of(&event.object)));
+            }
+            if let Some(owner) = controller_name(&event.object, "Deployment") {
+                self.deployments.insert(key(owner));
+            }
+        } else if *gr == pods()
+            && let Some(rs_name) = controller_name(&event.object, "ReplicaSet")
+        {
+            // A Pod's phase changes nothing in its ReplicaSet's spec, but
+            // the counts in both statuses (and a Deployment's failure) follow it.
+            self.replica_sets.insert(key(rs_name));
+            let rs = api
                 .store
                 .txn(|t| t.get(&replica_sets(), namespace, rs_name));
-            if let Some(rs) = owner {
-                sync_owner(api, &rs, "Deployment");
+            if let Some(owner) = rs
+                .as_deref()
+                .and_then(|rs| controller_name(rs, "Deployment"))
+            {
+                self.deployments.insert(key(owner));
             }
         }
     }
 }
 
-/// Resyncs every Deployment and ReplicaSet: at start, and after missed events.
-pub fn resync_all(api: &Api) {
-    let (all_deployments, all_sets) = api
-        .store
-        .txn(|t| (t.list(&deployments(), None), t.list(&replica_sets(), None)));
-    for rs in &all_sets {
-        sync_replica_set(api, namespace_of(rs), name_of(rs));
+/// Resyncs what `dirty` names: ReplicaSets first, so the Deployments count
+/// the Pods and statuses they just got.
+pub fn sync(api: &Api, dirty: &Dirty) {
+    let mut owned_pods = Index::new(pods());
+    for (namespace, name) in &dirty.replica_sets {
+        sync_replica_set(api, &mut owned_pods, namespace, name);
     }
-    for d in &all_deployments {
-        sync_deployment(api, namespace_of(d), name_of(d));
+    let mut owned_pods = Index::new(pods());
+    let mut owned_sets = Index::new(replica_sets());
+    for (namespace, name) in &dirty.deployments {
+        sync_deployment(api, &mut owned_sets, &mut owned_pods, namespace, name);
     }
 }
 
-fn sync_owner(api: &Api, object: &Value, kind: &str) {
-    if kind == "Deployment"
-        && let Some(owner) = controller_name(object, kind)
-    {
-        sync_deployment(api, namespace_of(object), owner);
+/// The live objects of one resource, grouped by namespace and by their
+/// controller's uid: each namespace is listed once per batch, not once per
+/// object synced. Each controller is synced once per batch and changes only
+/// what it owns, so what it reads here is not stale for it.
+struct Index {
+    gr: GroupResource,
+    namespaces: HashMap<String, HashMap<String, Vec<Arc<Value>>>>,
+}
+
+impl Index {
+    fn new(gr: GroupResource) -> Index {
+        Index {
+            gr,
+            namespaces: HashMap::new(),
+        }
+    }
+
+    /// What `owner` controls, but what is being deleted.
+    fn owned_by(&mut self, api: &Api, owner: &Value) -> Vec<Arc<Value>> {
+        let namespace = namespace_of(owner);
+        let by_owner = self
+            .namespaces
+            .entry(namespace.to_string())
+            .or_insert_with(|| {
+                let mut by_owner: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
+                for object in api.store.txn(|t| t.list(&self.gr, Some(namespace))) {
+                    if is_terminating(&object) {
+                        continue;
+                    }
+                    if let Some(uid) = controller_ref(&object).and_then(|r| r["uid"].as_str()) {
+                        by_owner
+                            .entry(uid.to_string())
+                            .or_default()
+                            .push(object.clone());
+                    }
+                }
+                by_owner
+            });
+        by_owner.get(uid_of(owner)).cloned().unwrap_or_default()
     }
 }
 
@@ -141,10 +206,6 @@ fn controller_name<'a>(object: &'a Value, kind: &str) -> Option<&'a str> {
         .and_then(|r| r["name"].as_str())
 }
 
-fn controlled_by(object: &Value, owner_uid: &str) -> bool {
-    controller_ref(object).is_some_and(|r| r["uid"] == owner_uid)
-}
-
 /// The reference a controller puts on what it creates.
 fn owner_reference(api_version: &str, kind: &str, owner: &Value) -> Value {
     json!({
@@ -155,16 +216,6 @@ fn owner_reference(api_version: &str, kind: &str, owner: &Value) -> Value {
         "controller": true,
         "blockOwnerDeletion": true,
     })
-}
-
-/// The live objects of `gr` in `namespace` that `owner` controls.
-fn owned(api: &Api, gr: &GroupResource, namespace: &str, owner: &Value) -> Vec<Arc<Value>> {
-    let uid = uid_of(owner);
-    api.store
-        .txn(|t| t.list(gr, Some(namespace)))
-        .into_iter()
-        .filter(|o| controlled_by(o, uid))
-        .collect()
 }
 
 fn scope(api: &Api, gr: &GroupResource, namespace: &str) -> Option<Scope> {
@@ -185,26 +236,26 @@ fn write_options() -> WriteOptions {
 
 /// Creates an object as the controller; losing a race (the namespace going
 /// away, a name taken) is logged and left to the next event.
-fn create(api: &Api, gr: &GroupResource, namespace: &str, object: Value) {
-    let Some(scope) = scope(api, gr, namespace) else {
-        return;
-    };
-    if let Err(err) = api.create(&scope, object, &write_options()) {
-        tracing::debug!(resource = %gr, %namespace, error = %err.message, "simulated controller could not create");
-    }
+fn create(api: &Api, gr: &GroupResource, namespace: &str, object: Value) -> Option<Value> {
+    let scope = scope(api, gr, namespace)?;
+    api.create(&scope, object, &write_options())
+        .inspect_err(|err| {
+            tracing::debug!(resource = %gr, %namespace, error = %err.message, "simulated controller could not create");
+        })
+        .ok()
 }
 
 /// Replaces an object as read; a conflict means a newer write, which
 /// brings its own event.
-fn update(api: &Api, gr: &GroupResource, object: Value) {
+fn update(api: &Api, gr: &GroupResource, object: Value) -> Option<Value> {
     let namespace = namespace_of(&object).to_string();
     let name = name_of(&object).to_string();
-    let Some(scope) = scope(api, gr, &namespace) else {
-        return;
-    };
-    if let Err(err) = api.update(&scope, &name, object, &write_options()) {
-        tracing::debug!(resource = %gr, %namespace, %name, error = %err.message, "simulated controller could not update");
-    }
+    let scope = scope(api, gr, &namespace)?;
+    api.update(&scope, &name, object, &write_options())
+        .inspect_err(|err| {
+            tracing::debug!(resource = %gr, %namespace, %name, error = %err.message, "simulated controller could not update");
+        })
+        .ok()
 }
 
 fn delete(api: &Api, gr: &GroupResource, object: &Value) {
@@ -295,8 +346,7 @@ mod tests {
             {"kind": "ReplicaSet", "name": "web-1", "uid": "u1", "controller": true},
         ]}});
         assert_eq!(controller_name(&pod, "ReplicaSet"), Some("web-1"));
-        assert!(controlled_by(&pod, "u1"));
-        assert!(!controlled_by(&pod, "u0"));
+        assert_eq!(controller_ref(&pod).map(|r| &r["uid"]), Some(&json!("u1")));
         assert_eq!(controller_name(&pod, "Deployment"), None);
     }
 }

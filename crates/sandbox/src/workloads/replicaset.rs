@@ -4,14 +4,14 @@
 use serde_json::{Value, json};
 
 use super::{
-    create, delete, int_at, is_pod_ready, is_terminating, name_of, owned, pods, replica_sets,
+    Index, create, delete, int_at, is_pod_ready, is_terminating, name_of, pods, replica_sets,
     write_status,
 };
 use crate::api::Api;
 use crate::rollout::ROLLOUT_ANNOTATION;
 
 /// Brings one ReplicaSet's Pods to its replica count and writes its status.
-pub fn sync_replica_set(api: &Api, namespace: &str, name: &str) {
+pub(super) fn sync_replica_set(api: &Api, owned_pods: &mut Index, namespace: &str, name: &str) {
     let Some(rs) = api.store.txn(|t| t.get(&replica_sets(), namespace, name)) else {
         return;
     };
@@ -19,9 +19,9 @@ pub fn sync_replica_set(api: &Api, namespace: &str, name: &str) {
         return;
     }
     let desired = usize::try_from(int_at(&rs, "/spec/replicas").unwrap_or(1)).unwrap_or(0);
-    let mut live: Vec<Value> = owned(api, &pods(), namespace, &rs)
-        .into_iter()
-        .filter(|p| !is_terminating(p))
+    let mut live: Vec<Value> = owned_pods
+        .owned_by(api, &rs)
+        .iter()
         .map(|p| p.as_ref().clone())
         .collect();
     if live.len() > desired {
@@ -43,14 +43,9 @@ pub fn sync_replica_set(api: &Api, namespace: &str, name: &str) {
         }
     }
     for _ in live.len()..desired {
-        create(api, &pods(), namespace, pod_for(&rs));
+        live.extend(create(api, &pods(), namespace, pod_for(&rs)));
     }
-    let current: Vec<Value> = owned(api, &pods(), namespace, &rs)
-        .into_iter()
-        .filter(|p| !is_terminating(p))
-        .map(|p| p.as_ref().clone())
-        .collect();
-    write_status(api, &replica_sets(), &rs, replica_set_status(&rs, &current));
+    write_status(api, &replica_sets(), &rs, replica_set_status(&rs, &live));
 }
 
 /// A new Pod from the ReplicaSet's template. The rollout annotation of the
