@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::api::Api;
 use crate::catalog::GroupResource;
-use crate::store::{EventType, resource_version_of};
+use crate::store::{EventType, WatchEvent, resource_version_of};
 use crate::workloads;
 
 pub const ROLLOUT_ANNOTATION: &str = "sandbox.driftless.dev/rollout";
@@ -214,33 +214,51 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
         }
         tokio::select! {
             received = events.recv() => {
-                let mut received = Some(received);
-                // Whatever else is queued joins this batch (up to a bound,
-                // so the statuses keep flowing under a steady stream).
-                for _ in 0..BATCH {
-                    match received.take() {
-                        Some(Ok(event)) => {
-                            dirty.note(&api, &event);
-                            if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
-                                schedule(&api, &mut pending, event.group_resource.clone(), &event.object, delay);
-                            }
-                        }
-                        // Missed events may have been the workloads' own: recount.
-                        Some(Err(broadcast::error::RecvError::Lagged(_))) => dirty = workloads::Dirty::everything(&api),
-                        Some(Err(broadcast::error::RecvError::Closed)) => return,
-                        None => break,
-                    }
-                    received = match events.try_recv() {
-                        Ok(event) => Some(Ok(event)),
-                        Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Err(broadcast::error::RecvError::Lagged(n))),
-                        Err(broadcast::error::TryRecvError::Closed) => Some(Err(broadcast::error::RecvError::Closed)),
-                        Err(broadcast::error::TryRecvError::Empty) => None,
-                    };
+                if !take_batch(&api, &mut events, received, &mut pending, &mut dirty, delay) {
+                    return;
                 }
             },
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
         }
     }
+}
+
+/// Takes `first` and whatever else is already queued (up to [`BATCH`], so
+/// statuses keep flowing under a steady stream) into one batch: simulated
+/// statuses are scheduled, workload controllers noted in `dirty`. Returns
+/// `false` once the store is gone.
+fn take_batch(
+    api: &Arc<Api>,
+    events: &mut broadcast::Receiver<Arc<WatchEvent>>,
+    first: Result<Arc<WatchEvent>, broadcast::error::RecvError>,
+    pending: &mut JoinSet<()>,
+    dirty: &mut workloads::Dirty,
+    delay: Duration,
+) -> bool {
+    use broadcast::error::{RecvError, TryRecvError};
+    let mut received = Some(first);
+    for _ in 0..BATCH {
+        match received.take() {
+            Some(Ok(event)) => {
+                dirty.note(api, &event);
+                if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
+                    let gr = event.group_resource.clone();
+                    schedule(api, pending, gr, &event.object, delay);
+                }
+            }
+            // Missed events may have been the workloads' own: recount.
+            Some(Err(RecvError::Lagged(_))) => *dirty = workloads::Dirty::everything(api),
+            Some(Err(RecvError::Closed)) => return false,
+            None => break,
+        }
+        received = match events.try_recv() {
+            Ok(event) => Some(Ok(event)),
+            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => None,
+        };
+    }
+    true
 }
 
 fn schedule(
