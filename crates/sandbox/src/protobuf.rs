@@ -1,7 +1,7 @@
 //! Decoding of Kubernetes protobuf request bodies for the few kinds that
 //! clients send that way: kubectl's generator commands (`kubectl create
 //! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`),
-//! `kubectl auth can-i`'s access review, and the
+//! `kubectl auth can-i`'s access and rules reviews, and the
 //! `DeleteOptions` of client-go's typed clients (Helm's release store
 //! deletes its Secrets so). Everything else must come as JSON or YAML; a
 //! protobuf body of another kind gets 415.
@@ -303,6 +303,21 @@ const SELF_SUBJECT_ACCESS_REVIEW: &[Field] = &[
     field(3, "status", Kind::Message(ACCESS_REVIEW_STATUS)),
 ];
 
+const RULES_REVIEW_SPEC: &[Field] = &[field(1, "namespace", Kind::String)];
+
+/// A client sends no rules, only Go's zero values of the rest.
+const RULES_REVIEW_STATUS: &[Field] = &[
+    field(3, "incomplete", Kind::Bool),
+    field(4, "evaluationError", Kind::String),
+];
+
+/// `kubectl auth can-i --list` asks with this.
+const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(RULES_REVIEW_SPEC)),
+    field(3, "status", Kind::Message(RULES_REVIEW_STATUS)),
+];
+
 const TYPE_META: &[Field] = &[
     field(1, "apiVersion", Kind::String),
     field(2, "kind", Kind::String),
@@ -323,6 +338,7 @@ fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "ServiceAccount") => Some(SERVICE_ACCOUNT),
         ("apps/v1", "Deployment") => Some(DEPLOYMENT),
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => Some(SELF_SUBJECT_ACCESS_REVIEW),
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => Some(SELF_SUBJECT_RULES_REVIEW),
         // client-go registers DeleteOptions in every group version; the
         // core clients send it as `v1`, the others as `meta.k8s.io/v1`.
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),
@@ -499,7 +515,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions, apps/v1 Deployment and SelfSubjectAccessReview only, not {api_version} {kind}; send JSON or YAML")
+        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions, apps/v1 Deployment, SelfSubjectAccessReview and SelfSubjectRulesReview only, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")

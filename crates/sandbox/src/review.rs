@@ -1,5 +1,6 @@
-//! Access reviews (`kubectl auth can-i`): SelfSubjectAccessReview, a
-//! create-only resource that is answered, never stored. The sandbox has one
+//! Access reviews (`kubectl auth can-i`): SelfSubjectAccessReview and,
+//! for `--list`, SelfSubjectRulesReview — create-only resources that are
+//! answered, never stored. The sandbox has one
 //! user, the admin whose token every request already proved, and no RBAC,
 //! so every review is allowed — which is what the admin of a real cluster
 //! is told.
@@ -43,6 +44,27 @@ pub fn self_subject_access_review(mut review: Value) -> Result<Value, ApiError> 
     Ok(review)
 }
 
+/// The rules review `kubectl auth can-i --list` asks for: everything, on
+/// every resource and every non-resource URL.
+pub fn self_subject_rules_review(mut review: Value) -> Result<Value, ApiError> {
+    if review.get("kind").and_then(Value::as_str) != Some("SelfSubjectRulesReview") {
+        return Err(ApiError::bad_request(format!(
+            "the body is a {}, not a SelfSubjectRulesReview",
+            review["kind"].as_str().unwrap_or("object of no kind")
+        )));
+    }
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    if !review.get("metadata").is_some_and(Value::is_object) {
+        review["metadata"] = json!({});
+    }
+    review["status"] = json!({
+        "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+        "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+        "incomplete": false,
+    });
+    Ok(review)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +79,18 @@ mod tests {
         let answered = self_subject_access_review(review).expect("allowed");
         assert_eq!(answered["status"]["allowed"], true);
         assert_eq!(answered["spec"]["resourceAttributes"]["verb"], "create");
+    }
+
+    #[test]
+    fn the_admin_is_listed_every_rule() {
+        let review = json!({"kind": "SelfSubjectRulesReview", "spec": {"namespace": "default"}});
+        let answered = self_subject_rules_review(review).expect("answered");
+        assert_eq!(
+            answered["status"]["resourceRules"][0]["verbs"],
+            json!(["*"])
+        );
+        assert_eq!(answered["spec"]["namespace"], "default");
+        assert!(self_subject_rules_review(json!({"kind": "Pod"})).is_err());
     }
 
     #[test]

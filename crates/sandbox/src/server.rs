@@ -240,7 +240,7 @@ async fn route(
             "apis",
             "authorization.k8s.io",
             "v1",
-            "selfsubjectaccessreviews",
+            review @ ("selfsubjectaccessreviews" | "selfsubjectrulesreviews"),
         ] => {
             if req.method() != Method::POST {
                 return Err(ApiError::method_not_allowed(format!(
@@ -249,11 +249,13 @@ async fn route(
                 )));
             }
             let content_type = header(&req, "content-type").to_string();
-            let review = parse_write_body(&content_type, &read_body(req).await?)?;
-            Ok(json_response(
-                201,
-                &crate::review::self_subject_access_review(review)?,
-            ))
+            let body = parse_write_body(&content_type, &read_body(req).await?)?;
+            let answer = if *review == "selfsubjectaccessreviews" {
+                crate::review::self_subject_access_review(body)?
+            } else {
+                crate::review::self_subject_rules_review(body)?
+            };
+            Ok(json_response(201, &answer))
         }
         ["api", version, rest @ ..] => resource(state, req, "", version, rest).await,
         ["apis", group, version, rest @ ..] => resource(state, req, group, version, rest).await,

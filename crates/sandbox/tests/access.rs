@@ -18,6 +18,28 @@ async fn the_admin_can_do_anything() {
         let out = sb.kubectl(args).run().await.ok();
         assert_eq!(out.stdout.trim(), "yes", "{args:?}: {out:#?}");
     }
+    let out = sb.kubectl(&["auth", "can-i", "--list"]).run().await.ok();
+    let rules: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            vec![
+                "Resources",
+                "Non-Resource",
+                "URLs",
+                "Resource",
+                "Names",
+                "Verbs"
+            ],
+            vec!["*.*", "[]", "[]", "[*]"],
+            vec!["[*]", "[]", "[*]"],
+        ],
+        "{out:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
