@@ -4,9 +4,10 @@
 //! It stores objects and speaks the Kubernetes REST API — discovery, CRDs,
 //! get/list/watch, create/update, JSON, merge and strategic merge patches,
 //! server-side apply with field ownership, finalizers, namespace deletion,
-//! dry runs — over HTTPS with a bearer token. It runs no pods; instead a
-//! simulated rollout writes the status workloads would reach (see
-//! [`rollout`]). It is the quickstart's cluster and every integration
+//! dry runs — over HTTPS with a bearer token. It runs no containers;
+//! instead simulated controllers give Deployments their ReplicaSets and
+//! ReplicaSets their Pods (see [`workloads`]) and a simulated rollout writes
+//! the status workloads would reach (see [`rollout`]). It is the quickstart's cluster and every integration
 //! test's. No library crate depends on it — only the `driftless` binary embeds
 //! it (for `driftless sandbox` and `driftless quickstart`) and the tests use
 //! it: real clusters stay the target.
@@ -36,6 +37,7 @@ mod catalog;
 mod codec;
 mod discovery;
 mod protobuf;
+mod review;
 mod rollout;
 mod schema;
 mod selector;
@@ -45,6 +47,7 @@ mod store;
 mod table;
 mod tls;
 mod validation;
+mod workloads;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,16 @@
-//! Simulated rollouts. The sandbox runs no pods, so this task writes the
-//! status a real cluster would show once controllers and kubelets are done:
-//! Deployments, StatefulSets, DaemonSets and ReplicaSets become available,
-//! Jobs complete, Pods run and PersistentVolumeClaims bind, each after a
-//! delay. Health checks (kstatus) then see what they would on a cluster.
+//! Simulated rollouts. The sandbox runs no containers, so this task writes
+//! the status a real cluster would show once controllers and kubelets are
+//! done: StatefulSets and DaemonSets become available, Jobs complete, Pods
+//! run and PersistentVolumeClaims bind, each after a delay. Deployments and
+//! ReplicaSets are driven by [`crate::workloads`] from the same events:
+//! they own real ReplicaSets and Pods, and are ready when their Pods are.
+//! Health checks (kstatus, Helm's wait) then see what they would on a
+//! cluster.
 //!
 //! The annotation [`ROLLOUT_ANNOTATION`] on an object makes its rollout
 //! `fail` (Deployments exceed their progress deadline, Jobs fail, Pods fail)
-//! or `hang` (the new generation is observed but never becomes ready).
+//! or `hang` (the new generation is observed but never becomes ready). A
+//! Deployment passes it on to its ReplicaSets and they to their Pods.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,18 +22,22 @@ use tokio::task::JoinSet;
 use crate::api::Api;
 use crate::catalog::GroupResource;
 use crate::store::{EventType, WatchEvent, resource_version_of};
+use crate::workloads;
 
 pub const ROLLOUT_ANNOTATION: &str = "sandbox.driftless.dev/rollout";
-const MANAGER: &str = "driftless-sandbox-rollout";
+/// The field manager of the simulated controllers' writes.
+pub const MANAGER: &str = "driftless-sandbox-rollout";
+/// The most events one batch of the simulated controllers takes.
+const BATCH: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     Succeed,
     Fail,
     Hang,
 }
 
-fn outcome(object: &Value) -> Outcome {
+pub fn outcome(object: &Value) -> Outcome {
     match object
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(ROLLOUT_ANNOTATION))
@@ -44,10 +52,8 @@ fn outcome(object: &Value) -> Outcome {
 fn simulated(gr: &GroupResource) -> bool {
     matches!(
         (gr.group.as_str(), gr.resource.as_str()),
-        (
-            "apps",
-            "deployments" | "statefulsets" | "daemonsets" | "replicasets"
-        ) | ("batch", "jobs")
+        ("apps", "statefulsets" | "daemonsets")
+            | ("batch", "jobs")
             | ("", "pods" | "persistentvolumeclaims")
     )
 }
@@ -91,63 +97,6 @@ fn status_for(gr: &GroupResource, object: &Value, now: &str) -> Value {
         0
     };
     match gr.resource.as_str() {
-        "deployments" => {
-            let replica_set = format!("{name}-{generation:x}");
-            let progressing = match result {
-                Outcome::Succeed => condition(
-                    "Progressing",
-                    true,
-                    "NewReplicaSetAvailable",
-                    &format!("ReplicaSet \"{replica_set}\" has successfully progressed."),
-                    now,
-                ),
-                Outcome::Fail => condition(
-                    "Progressing",
-                    false,
-                    "ProgressDeadlineExceeded",
-                    &format!("ReplicaSet \"{replica_set}\" has timed out progressing."),
-                    now,
-                ),
-                Outcome::Hang => condition(
-                    "Progressing",
-                    true,
-                    "ReplicaSetUpdated",
-                    &format!("ReplicaSet \"{replica_set}\" is progressing."),
-                    now,
-                ),
-            };
-            let available = if result == Outcome::Succeed {
-                condition(
-                    "Available",
-                    true,
-                    "MinimumReplicasAvailable",
-                    "Deployment has minimum availability.",
-                    now,
-                )
-            } else {
-                condition(
-                    "Available",
-                    false,
-                    "MinimumReplicasUnavailable",
-                    "Deployment does not have minimum availability.",
-                    now,
-                )
-            };
-            let mut status = json!({
-                "observedGeneration": generation,
-                "replicas": replicas,
-                "updatedReplicas": replicas,
-                "conditions": [available, progressing],
-            });
-            if ready > 0 {
-                status["readyReplicas"] = json!(ready);
-                status["availableReplicas"] = json!(ready);
-            }
-            if replicas > ready {
-                status["unavailableReplicas"] = json!(replicas - ready);
-            }
-            status
-        }
         "statefulsets" => {
             let revision = format!("{name}-{generation:x}");
             let mut status = json!({
@@ -179,18 +128,6 @@ fn status_for(gr: &GroupResource, object: &Value, now: &str) -> Value {
                 status["numberAvailable"] = json!(ready);
             } else {
                 status["numberUnavailable"] = json!(1);
-            }
-            status
-        }
-        "replicasets" => {
-            let mut status = json!({
-                "observedGeneration": generation,
-                "replicas": replicas,
-                "fullyLabeledReplicas": replicas,
-            });
-            if ready > 0 {
-                status["readyReplicas"] = json!(ready);
-                status["availableReplicas"] = json!(ready);
             }
             status
         }
@@ -267,31 +204,61 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
     // Pending status writes live in this set, so stopping this task (as
     // `Sandbox::shutdown` does) cancels them too.
     let mut pending = JoinSet::new();
+    let mut dirty = workloads::Dirty::everything(&api);
     for (gr, object) in existing {
         schedule(&api, &mut pending, gr, &object, delay);
     }
     loop {
+        if !dirty.is_empty() {
+            workloads::sync(&api, &std::mem::take(&mut dirty));
+        }
         tokio::select! {
-            received = events.recv() => match received {
-                Ok(event) => handle(&api, &mut pending, &event, delay),
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return,
+            received = events.recv() => {
+                if !take_batch(&api, &mut events, received, &mut pending, &mut dirty, delay) {
+                    return;
+                }
             },
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
         }
     }
 }
 
-fn handle(api: &Arc<Api>, pending: &mut JoinSet<()>, event: &WatchEvent, delay: Duration) {
-    if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
-        schedule(
-            api,
-            pending,
-            event.group_resource.clone(),
-            &event.object,
-            delay,
-        );
+/// Takes `first` and whatever else is already queued (up to [`BATCH`], so
+/// statuses keep flowing under a steady stream) into one batch: simulated
+/// statuses are scheduled, workload controllers noted in `dirty`. Returns
+/// `false` once the store is gone.
+fn take_batch(
+    api: &Arc<Api>,
+    events: &mut broadcast::Receiver<Arc<WatchEvent>>,
+    first: Result<Arc<WatchEvent>, broadcast::error::RecvError>,
+    pending: &mut JoinSet<()>,
+    dirty: &mut workloads::Dirty,
+    delay: Duration,
+) -> bool {
+    use broadcast::error::{RecvError, TryRecvError};
+    let mut received = Some(first);
+    for _ in 0..BATCH {
+        match received.take() {
+            Some(Ok(event)) => {
+                dirty.note(api, &event);
+                if event.event_type != EventType::Deleted && simulated(&event.group_resource) {
+                    let gr = event.group_resource.clone();
+                    schedule(api, pending, gr, &event.object, delay);
+                }
+            }
+            // Missed events may have been the workloads' own: recount.
+            Some(Err(RecvError::Lagged(_))) => *dirty = workloads::Dirty::everything(api),
+            Some(Err(RecvError::Closed)) => return false,
+            None => break,
+        }
+        received = match events.try_recv() {
+            Ok(event) => Some(Ok(event)),
+            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => None,
+        };
     }
+    true
 }
 
 fn schedule(
@@ -342,32 +309,14 @@ fn schedule(
 mod tests {
     use super::*;
 
-    fn deployment(annotation: Option<&str>) -> Value {
-        let mut d = json!({"metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2}});
-        if let Some(a) = annotation {
-            d["metadata"]["annotations"] = json!({ROLLOUT_ANNOTATION: a});
-        }
-        d
-    }
-
     #[test]
-    fn successful_deployment_is_available_at_its_generation() {
-        let gr = GroupResource::new("apps", "deployments");
-        let status = status_for(&gr, &deployment(None), "2026-01-01T00:00:00Z");
-        assert_eq!(status["observedGeneration"], 3);
-        assert_eq!(status["readyReplicas"], 2);
-        assert_eq!(status["conditions"][0]["type"], "Available");
-        assert_eq!(status["conditions"][0]["status"], "True");
-    }
-
-    #[test]
-    fn failing_deployment_exceeds_its_progress_deadline() {
-        let gr = GroupResource::new("apps", "deployments");
-        let status = status_for(&gr, &deployment(Some("fail")), "2026-01-01T00:00:00Z");
-        assert_eq!(
-            status["conditions"][1]["reason"],
-            "ProgressDeadlineExceeded"
-        );
+    fn failing_statefulset_is_observed_but_not_ready() {
+        let gr = GroupResource::new("apps", "statefulsets");
+        let set = json!({"metadata": {"name": "db", "generation": 2,
+            "annotations": {ROLLOUT_ANNOTATION: "fail"}}, "spec": {"replicas": 3}});
+        let status = status_for(&gr, &set, "2026-01-01T00:00:00Z");
+        assert_eq!(status["observedGeneration"], 2);
+        assert_eq!(status["replicas"], 3);
         assert!(status.get("readyReplicas").is_none());
     }
 

@@ -61,12 +61,24 @@ fn error_response(err: &ApiError) -> Response<Body> {
     json_response(err.code, &err.to_status())
 }
 
-/// An empty OpenAPI v2 document: zero protobuf bytes (the only encoding
-/// kubectl asks v2 in). kubectl reads it only to validate kinds the v3
-/// documents lack (an unknown kind, a `List`); with no schema for them it
-/// validates nothing and the request goes on to the error a real cluster
-/// gives ("no matches for kind").
-fn openapi_v2_empty() -> Response<Body> {
+/// An empty OpenAPI v2 document. kubectl asks for it in protobuf only, to
+/// validate kinds the v3 documents lack (an unknown kind, a `List`): zero
+/// protobuf bytes give it no schema, so it validates nothing and the request
+/// goes on to the error a real cluster gives ("no matches for kind").
+/// Anyone else (`kubectl get --raw /openapi/v2`, older clients) gets the
+/// same empty document as JSON.
+fn openapi_v2_empty(accept: &str) -> Response<Body> {
+    if !accept.contains("protobuf") {
+        return json_response(
+            200,
+            &json!({
+                "swagger": "2.0",
+                "info": {"title": "Kubernetes", "version": discovery::version()["gitVersion"]},
+                "paths": {},
+                "definitions": {},
+            }),
+        );
+    }
     Response::builder()
         .status(200)
         .header(
@@ -203,7 +215,7 @@ async fn route(
         }
         ["openapi", "v2"] => {
             get_only(&req)?;
-            Ok(openapi_v2_empty())
+            Ok(openapi_v2_empty(header(&req, "accept")))
         }
         ["openapi", "v3"] => {
             get_only(&req)?;
@@ -223,6 +235,27 @@ async fn route(
             let doc = discovery::openapi_v3_group_version(&api.catalog(), group, version)
                 .ok_or_else(ApiError::no_such_resource)?;
             Ok(json_response(200, &doc))
+        }
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            review @ ("selfsubjectaccessreviews" | "selfsubjectrulesreviews"),
+        ] => {
+            if req.method() != Method::POST {
+                return Err(ApiError::method_not_allowed(format!(
+                    "the server does not allow this method on the requested resource: {}",
+                    req.method()
+                )));
+            }
+            let content_type = header(&req, "content-type").to_string();
+            let body = parse_write_body(&content_type, &read_body(req).await?)?;
+            let answer = if *review == "selfsubjectaccessreviews" {
+                crate::review::self_subject_access_review(body)?
+            } else {
+                crate::review::self_subject_rules_review(body)?
+            };
+            Ok(json_response(201, &answer))
         }
         ["api", version, rest @ ..] => resource(state, req, "", version, rest).await,
         ["apis", group, version, rest @ ..] => resource(state, req, group, version, rest).await,
@@ -500,9 +533,7 @@ async fn resource(
             }
             let body = read_body(req).await?;
             if !body.is_empty() {
-                let options = codec::parse_body(&content_type, &body)
-                    .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
-                opts.merge_body(&options)?;
+                opts.merge_body(&parse_delete_options(&content_type, &body)?)?;
             }
             match name {
                 Some(name) => Ok(json_response(200, &api.delete(&scope, name, &opts)?)),
@@ -594,6 +625,24 @@ fn parse_write_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> 
             "the body of the request could not be decoded as an object: {e}"
         ))
     })
+}
+
+/// A DELETE body: DeleteOptions as JSON, YAML or (as client-go's typed
+/// clients send it) protobuf.
+fn parse_delete_options(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media == "application/vnd.kubernetes.protobuf" {
+        let options = parse_write_body(content_type, body)?;
+        if options.get("kind").and_then(Value::as_str) != Some("DeleteOptions") {
+            return Err(ApiError::bad_request(format!(
+                "invalid DeleteOptions: the protobuf body holds a {}, not DeleteOptions",
+                options["kind"].as_str().unwrap_or("object of no kind")
+            )));
+        }
+        return Ok(options);
+    }
+    codec::parse_body(content_type, body)
+        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))
 }
 
 /// Decides what a watcher with these options sees of one store event:

@@ -1107,3 +1107,48 @@ async fn versions_from_before_a_restart_are_gone() {
         .await;
     assert_eq!(events[5], ("InitDone", String::new()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_options_may_come_in_protobuf() {
+    let sb = TestSandbox::start("kube-delete-proto").await;
+    let client = sb.client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let pp = PostParams::default();
+    for name in ["kept", "gone"] {
+        cms.create(&pp, &configmap(name, &[], "blue"))
+            .await
+            .expect("create");
+    }
+    let protobuf = "application/vnd.kubernetes.protobuf";
+    // Preconditions {uid: "wrong"}: the delete must be refused, so the
+    // options were read rather than skipped.
+    let wrong_uid = "k8s\0\n\x13\n\x02v1\x12\rDeleteOptions\x12\x09\x12\x07\n\x05wrong";
+    let path = "/api/v1/namespaces/default/configmaps";
+    let err = raw(
+        &client,
+        "DELETE",
+        &format!("{path}/kept"),
+        protobuf,
+        wrong_uid,
+    )
+    .await
+    .expect_err("the precondition fails");
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409),
+        "{err:?}"
+    );
+    // What `helm uninstall` sends: an empty v1 DeleteOptions.
+    let empty = "k8s\0\n\x13\n\x02v1\x12\rDeleteOptions\x12\0\x1a\0\"\0";
+    raw(&client, "DELETE", &format!("{path}/gone"), protobuf, empty)
+        .await
+        .expect("deleted");
+    let left: Vec<String> = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(left, ["kept"]);
+}

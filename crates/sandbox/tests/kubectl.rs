@@ -1391,12 +1391,12 @@ async fn typed_generators_work_for_the_kinds_with_protobuf_support() {
 
     // Other kinds get a clear 415 instead of a misread body.
     let out = sb
-        .kubectl(&["create", "deployment", "d", "--image=nginx", "-n", "team"])
+        .kubectl(&["create", "job", "d", "--image=nginx", "-n", "team"])
         .run()
         .await
         .code(1);
     assert!(out.stderr.contains("send JSON or YAML"), "{out:#?}");
-    sb.kubectl(&["get", "deployment", "d", "-n", "team"])
+    sb.kubectl(&["get", "job", "d", "-n", "team"])
         .run()
         .await
         .code(1);

@@ -1,15 +1,22 @@
 //! Decoding of Kubernetes protobuf request bodies for the few kinds that
-//! kubectl's generator commands send that way (`kubectl create namespace`,
-//! `configmap`, `secret`, `serviceaccount`). Everything else must come as
-//! JSON or YAML; a protobuf body of another kind gets 415.
+//! clients send that way: kubectl's generator commands (`kubectl create
+//! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`),
+//! `kubectl auth can-i`'s access and rules reviews, and the
+//! `DeleteOptions` of client-go's typed clients (Helm's release store
+//! deletes its Secrets so). Everything else must come as JSON or YAML; a
+//! protobuf body of another kind gets 415.
 //!
 //! Why by hand: a full protobuf binding of the Kubernetes API is a large
 //! generated dependency, while these kinds need a dozen fields. Each message
 //! is a table of (field number, JSON name, kind); an unknown field is an
 //! error, never silently dropped.
 
+mod messages;
+
 use base64::Engine;
 use serde_json::{Map, Value};
+
+use messages::{UNKNOWN, schema_for};
 
 /// The bytes every Kubernetes protobuf body starts with.
 const MAGIC: &[u8] = b"k8s\0";
@@ -31,6 +38,8 @@ struct Field {
     name: &'static str,
     kind: Kind,
     repeated: bool,
+    /// A pointer field in Go: sent only when set, so zero is a value and kept.
+    optional: bool,
 }
 
 const fn field(number: u64, name: &'static str, kind: Kind) -> Field {
@@ -39,6 +48,17 @@ const fn field(number: u64, name: &'static str, kind: Kind) -> Field {
         name,
         kind,
         repeated: false,
+        optional: false,
+    }
+}
+
+const fn optional(number: u64, name: &'static str, kind: Kind) -> Field {
+    Field {
+        number,
+        name,
+        kind,
+        repeated: false,
+        optional: true,
     }
 }
 
@@ -48,103 +68,7 @@ const fn repeated(number: u64, name: &'static str, kind: Kind) -> Field {
         name,
         kind,
         repeated: true,
-    }
-}
-
-const STRING_MAP: Kind = Kind::Map(&Kind::String);
-const BYTES_MAP: Kind = Kind::Map(&Kind::Bytes);
-
-/// Timestamps a client sends are ignored by the server; decoding them only
-/// keeps the message readable.
-const TIME: &[Field] = &[field(1, "seconds", Kind::Int), field(2, "nanos", Kind::Int)];
-
-const OWNER_REFERENCE: &[Field] = &[
-    field(1, "kind", Kind::String),
-    field(3, "name", Kind::String),
-    field(4, "uid", Kind::String),
-    field(5, "apiVersion", Kind::String),
-    field(6, "controller", Kind::Bool),
-    field(7, "blockOwnerDeletion", Kind::Bool),
-];
-
-const OBJECT_META: &[Field] = &[
-    field(1, "name", Kind::String),
-    field(2, "generateName", Kind::String),
-    field(3, "namespace", Kind::String),
-    field(4, "selfLink", Kind::String),
-    field(5, "uid", Kind::String),
-    field(6, "resourceVersion", Kind::String),
-    field(7, "generation", Kind::Int),
-    field(8, "creationTimestamp", Kind::Message(TIME)),
-    field(11, "labels", STRING_MAP),
-    field(12, "annotations", STRING_MAP),
-    repeated(13, "ownerReferences", Kind::Message(OWNER_REFERENCE)),
-    repeated(14, "finalizers", Kind::String),
-];
-
-const NAMESPACE_SPEC: &[Field] = &[repeated(1, "finalizers", Kind::String)];
-
-const NAMESPACE_STATUS: &[Field] = &[field(1, "phase", Kind::String)];
-
-const NAMESPACE: &[Field] = &[
-    field(1, "metadata", Kind::Message(OBJECT_META)),
-    field(2, "spec", Kind::Message(NAMESPACE_SPEC)),
-    field(3, "status", Kind::Message(NAMESPACE_STATUS)),
-];
-
-const CONFIG_MAP: &[Field] = &[
-    field(1, "metadata", Kind::Message(OBJECT_META)),
-    field(2, "data", STRING_MAP),
-    field(3, "binaryData", BYTES_MAP),
-    field(4, "immutable", Kind::Bool),
-];
-
-const SECRET: &[Field] = &[
-    field(1, "metadata", Kind::Message(OBJECT_META)),
-    field(2, "data", BYTES_MAP),
-    field(3, "type", Kind::String),
-    field(4, "stringData", STRING_MAP),
-    field(5, "immutable", Kind::Bool),
-];
-
-const OBJECT_REFERENCE: &[Field] = &[
-    field(1, "kind", Kind::String),
-    field(2, "namespace", Kind::String),
-    field(3, "name", Kind::String),
-    field(4, "uid", Kind::String),
-    field(5, "apiVersion", Kind::String),
-    field(6, "resourceVersion", Kind::String),
-    field(7, "fieldPath", Kind::String),
-];
-
-const LOCAL_OBJECT_REFERENCE: &[Field] = &[field(1, "name", Kind::String)];
-
-const SERVICE_ACCOUNT: &[Field] = &[
-    field(1, "metadata", Kind::Message(OBJECT_META)),
-    repeated(2, "secrets", Kind::Message(OBJECT_REFERENCE)),
-    repeated(3, "imagePullSecrets", Kind::Message(LOCAL_OBJECT_REFERENCE)),
-    field(4, "automountServiceAccountToken", Kind::Bool),
-];
-
-const TYPE_META: &[Field] = &[
-    field(1, "apiVersion", Kind::String),
-    field(2, "kind", Kind::String),
-];
-
-const UNKNOWN: &[Field] = &[
-    field(1, "typeMeta", Kind::Message(TYPE_META)),
-    field(2, "raw", Kind::Bytes),
-    field(3, "contentEncoding", Kind::String),
-    field(4, "contentType", Kind::String),
-];
-
-fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
-    match (api_version, kind) {
-        ("v1", "Namespace") => Some(NAMESPACE),
-        ("v1", "ConfigMap") => Some(CONFIG_MAP),
-        ("v1", "Secret") => Some(SECRET),
-        ("v1", "ServiceAccount") => Some(SERVICE_ACCOUNT),
-        _ => None,
+        optional: false,
     }
 }
 
@@ -270,7 +194,7 @@ fn decode_message(bytes: &[u8], fields: &[Field]) -> Result<Value, String> {
             }
             kind => {
                 let value = decode_scalar(kind, wire_type, &mut reader, spec.name)?;
-                if is_empty_default(&value) && !spec.repeated {
+                if is_empty_default(&value) && !spec.repeated && !spec.optional {
                     continue;
                 }
                 if spec.repeated {
@@ -317,7 +241,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret and ServiceAccount only, not {api_version} {kind}; send JSON or YAML")
+        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions, apps/v1 Deployment, SelfSubjectAccessReview and SelfSubjectRulesReview only, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")
@@ -390,6 +314,36 @@ mod tests {
                 "binaryData": {"blob": "AQ=="},
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
+            })
+        );
+    }
+
+    #[test]
+    fn decodes_the_empty_delete_options_helm_sends() {
+        // Captured from `helm uninstall`: an empty v1 DeleteOptions.
+        let body = b"k8s\0\x0a\x13\x0a\x02v1\x12\x0dDeleteOptions\x12\x00\x1a\x00\x22\x00";
+        assert_eq!(body.len(), 31);
+        let object = decode(body).expect("decodes");
+        assert_eq!(object, json!({"apiVersion": "v1", "kind": "DeleteOptions"}));
+    }
+
+    #[test]
+    fn decodes_delete_options_with_policy_preconditions_and_dry_run() {
+        let mut preconditions = Vec::new();
+        bytes_field(1, b"uid-1", &mut preconditions);
+        let mut raw = Vec::new();
+        bytes_field(2, &preconditions, &mut raw);
+        bytes_field(4, b"Foreground", &mut raw);
+        bytes_field(5, b"All", &mut raw);
+        let object = decode(&envelope("DeleteOptions", &raw)).expect("decodes");
+        assert_eq!(
+            object,
+            json!({
+                "preconditions": {"uid": "uid-1"},
+                "propagationPolicy": "Foreground",
+                "dryRun": ["All"],
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
             })
         );
     }
