@@ -12,7 +12,7 @@ use driftless_source::helm::{
 };
 use driftless_source::{ArtifactKey, Storage};
 use driftless_testkit::helm_repo::{
-    StaticServer, helm_available, helm_package, helm_repo_index, helm_template,
+    StaticServer, helm_available, helm_package, helm_pull_version, helm_repo_index, helm_template,
 };
 use driftless_testkit::{BASIC_PASSWORD, BASIC_USER, tar_paths};
 use sha2::{Digest, Sha256};
@@ -47,10 +47,14 @@ struct Env {
 /// podinfo packaged at [`VERSIONS`] into one directory, indexed with
 /// relative URLs (or absolute ones under `base_url`), served.
 fn env(chart: &Path, base_url: Option<&dyn Fn(u16) -> String>) -> Env {
+    env_with(chart, &VERSIONS, base_url)
+}
+
+fn env_with(chart: &Path, versions: &[&str], base_url: Option<&dyn Fn(u16) -> String>) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo_dir = dir.path().join("repo");
-    for v in VERSIONS {
-        helm_package(chart, Some(v), &repo_dir);
+    for v in versions {
+        helm_package(chart, Some(*v), &repo_dir);
     }
     let server = StaticServer::start(&repo_dir);
     let url = base_url.map(|f| f(server.port));
@@ -605,4 +609,72 @@ fn a_chart_directory_gets_its_repository_dependencies() {
         vendored == served,
         "the dependency is the package helm made"
     );
+}
+
+#[test]
+fn ranges_pick_what_helm_pull_picks() {
+    let Some(chart) = podinfo() else { return };
+    let versions = [
+        "5.2.0",
+        "6.0.0-rc.1",
+        "6.0.0",
+        "6.14.1",
+        "6.15.0",
+        "6.15.1-beta.1",
+        "7.0.0-rc.1",
+    ];
+    let env = env_with(&chart, &versions, None);
+    let url = env.server.url("anon", "");
+    let repo = HelmRepository::new(url.clone());
+    let fetched = env
+        .fetcher
+        .reconcile_index(&repo_key(), &repo, None)
+        .expect("index");
+    let index = env.fetcher.load_index(fetched.artifact()).expect("index");
+    let ranges = [
+        "*",
+        "6.x",
+        "6.14.x",
+        "~6.14",
+        "~6",
+        "^6.14.1",
+        "^5",
+        "<=6.14",
+        "<6.15",
+        ">6.14",
+        ">=6.0.0-0 <7",
+        ">=6.0.0-0 <7.0.0-0",
+        "<7.0.0-0",
+        ">=7.0.0-0",
+        "~6.15.1-0",
+        "6.0.0-rc.1",
+        "!=6.15.0",
+        "5.x || 7.x",
+        "6.0 - 6.14",
+        ">= 6.14.1, < 6.15.1",
+        "^0",
+        "8.x",
+        "v6.14.1",
+        "=6.15.0",
+    ];
+    let mut differ = Vec::new();
+    let mut helm_found = 0;
+    for range in ranges {
+        let ours = index
+            .select("podinfo", range, &url)
+            .ok()
+            .map(|cv| cv.version.clone());
+        let helm = helm_pull_version(&url, "podinfo", range);
+        helm_found += usize::from(helm.is_some());
+        if ours != helm {
+            differ.push(format!("{range:?}: ours {ours:?}, helm {helm:?}"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "selection differs from helm pull:\n{}",
+        differ.join("\n")
+    );
+    // Only "^0" and "8.x" have no match; helm must really have pulled the rest.
+    assert_eq!(helm_found, ranges.len() - 2);
 }
