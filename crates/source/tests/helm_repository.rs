@@ -467,10 +467,46 @@ fn values_files_repackage_a_repository_chart() {
     assert_eq!(merged["replicaCount"], prod["replicaCount"]);
     assert_eq!(merged["image"]["repository"], prod["image"]["repository"]);
     // Helm reads the repackaged chart, rewritten Chart.yaml included.
-    let manifests = helm_template("web", &env.fetcher.storage().local_path(&build.artifact));
+    let manifests = helm_template(
+        "web",
+        &env.fetcher.storage().local_path(&build.artifact),
+        &[],
+    );
     assert!(
         manifests.contains("helm.sh/chart: podinfo-6.14.1_2"),
         "{manifests}"
+    );
+    // And renders what helm renders from the original package given the
+    // same files with -f, but for the version label.
+    let values_dir = env.dir.path().join("values");
+    std::fs::create_dir_all(&values_dir).expect("mkdir");
+    for file in ["values.yaml", "values-prod.yaml"] {
+        std::fs::copy(chart.join(file), values_dir.join(file)).expect("copy");
+    }
+    let (v, p) = (
+        values_dir.join("values.yaml"),
+        values_dir.join("values-prod.yaml"),
+    );
+    let expected = helm_template(
+        "web",
+        &env.repo_dir.join("podinfo-6.14.1.tgz"),
+        &[
+            "-f",
+            &v.display().to_string(),
+            "-f",
+            &p.display().to_string(),
+        ],
+    );
+    // Test pods get random names (randAlphaNum); leave those lines out.
+    let stable = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !(l.starts_with("  name: ") && l.contains("-test-")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        stable(&manifests.replace("podinfo-6.14.1_2", "podinfo-6.14.1")),
+        stable(&expected)
     );
 
     request.ignore_missing_values_files = false;

@@ -207,11 +207,14 @@ pub fn helm_repo_index(dir: &Path, url: Option<&str>) {
     helm(&args, dir);
 }
 
-/// `helm template <name> <chart>` (a directory or package); returns the manifests.
-pub fn helm_template(name: &str, chart: &Path) -> String {
+/// `helm template <name> <chart> <extra…>` (a directory or package);
+/// returns the manifests.
+pub fn helm_template(name: &str, chart: &Path, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let chart = chart.display().to_string();
-    helm(&["template", name, chart.as_str()], dir.path())
+    let mut args = vec!["template", name, chart.as_str()];
+    args.extend_from_slice(extra);
+    helm(&args, dir.path())
 }
 
 /// The version `helm pull <chart> --repo <repo_url> --version <version>`
