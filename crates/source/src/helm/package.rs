@@ -224,6 +224,11 @@ impl ChartFiles {
     }
 }
 
+/// How deep a chart's directories may nest. Links to directories are
+/// followed (inside the source), so a link loop would otherwise recurse
+/// until the stack overflows.
+const MAX_DEPTH: usize = 32;
+
 fn walk(
     dir: &Path,
     prefix: &str,
@@ -238,6 +243,11 @@ fn walk(
         problem,
     };
     let io = |path: &Path, e: std::io::Error| invalid(format!("reading {}: {e}", path.display()));
+    if prefix.split('/').count() > MAX_DEPTH {
+        return Err(invalid(format!(
+            "{prefix} is nested more than {MAX_DEPTH} directories deep (a symbolic link loop?)"
+        )));
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| io(dir, e))?
         .map(|e| e.map(|e| e.path()))
@@ -307,6 +317,19 @@ mod tests {
             (meta.name.as_str(), meta.version.as_str()),
             ("demo", "1.0.0")
         );
+    }
+
+    #[test]
+    fn a_link_loop_is_refused_not_followed_forever() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let chart = root.join("chart");
+        std::fs::create_dir_all(chart.join("x")).expect("mkdir");
+        std::fs::write(chart.join("Chart.yaml"), "name: c\nversion: 1.0.0\n").expect("write");
+        std::os::unix::fs::symlink("..", chart.join("x/up")).expect("symlink");
+        let err =
+            ChartFiles::from_dir(&chart, &root, "chart", &HelmLimits::default()).expect_err("loop");
+        assert!(err.to_string().contains("link loop"), "{err}");
     }
 
     #[test]
