@@ -138,9 +138,16 @@ impl ChartFiles {
             chart: label.to_string(),
             problem,
         };
-        let rules = match std::fs::read_to_string(dir.join(".helmignore")) {
-            Ok(text) => Rules::parse(&text).map_err(invalid)?,
-            Err(_) => Rules::defaults(),
+        // Read only a .helmignore inside the source (a link may point anywhere).
+        let ignore_file = dir
+            .join(".helmignore")
+            .canonicalize()
+            .ok()
+            .filter(|p| p.starts_with(source_root) && p.is_file());
+        let rules = match ignore_file.map(std::fs::read_to_string) {
+            Some(Ok(text)) => Rules::parse(&text).map_err(invalid)?,
+            Some(Err(e)) => return Err(invalid(format!("reading .helmignore: {e}"))),
+            None => Rules::defaults(),
         };
         let mut budget = Budget {
             limits,
