@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driftless_api::{
-    Alert, FluxObject, GitRepository, Kustomization, Provider, Receiver, annotations, conditions,
-    managers,
+    Alert, FluxObject, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
+    OCIRepository, Provider, Receiver, annotations, conditions, managers,
 };
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
@@ -51,6 +51,37 @@ impl CliObject for GitRepository {
 
 impl CliObject for Kustomization {
     const NOUN: &'static str = "Kustomization";
+    fn done_message(&self) -> String {
+        format!("applied revision {}", self.revision().unwrap_or("<none>"))
+    }
+}
+
+impl CliObject for OCIRepository {
+    const NOUN: &'static str = "OCIRepository source";
+    fn done_message(&self) -> String {
+        format!("fetched revision {}", self.revision().unwrap_or("<none>"))
+    }
+}
+
+impl CliObject for HelmRepository {
+    const NOUN: &'static str = "HelmRepository source";
+    fn done_message(&self) -> String {
+        format!("fetched revision {}", self.revision().unwrap_or("<none>"))
+    }
+}
+
+impl CliObject for HelmChart {
+    const NOUN: &'static str = "HelmChart source";
+    fn done_message(&self) -> String {
+        format!(
+            "pulled chart version {}",
+            self.revision().unwrap_or("<none>")
+        )
+    }
+}
+
+impl CliObject for HelmRelease {
+    const NOUN: &'static str = "HelmRelease";
     fn done_message(&self) -> String {
         format!("applied revision {}", self.revision().unwrap_or("<none>"))
     }

@@ -19,8 +19,9 @@ use axum::routing::get;
 
 use crate::metrics::Metrics;
 
-/// Routes `GET /<kind>/<namespace>/<name>/<digest>.tar.gz` to the file
-/// under `storage_root`.
+/// Routes `GET /<kind>/<namespace>/<name>/<file>` to the file under
+/// `storage_root`: `<digest>.tar.gz` for every kind, and Flux's names for
+/// Helm sources (`index-<hex>.yaml`, `<chart>-<version>.tgz`).
 pub fn artifact_router(storage_root: PathBuf) -> Router {
     Router::new()
         .route("/{*path}", get(serve_artifact))
@@ -33,15 +34,20 @@ async fn serve_artifact(State(root): State<Arc<PathBuf>>, Path(path): Path<Strin
         && segments
             .iter()
             .all(|s| !s.is_empty() && !s.starts_with('.') && !s.contains('\\'))
-        && segments[3].ends_with(".tar.gz");
+        && served_name(segments[0], segments[3]);
     if !plain {
         return (StatusCode::NOT_FOUND, "no such artifact\n").into_response();
     }
     let file = segments
         .iter()
         .fold(root.as_ref().clone(), |p, s| p.join(s));
+    let content_type = if path.ends_with(".yaml") {
+        "application/x-yaml"
+    } else {
+        "application/gzip"
+    };
     match tokio::fs::read(&file).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/gzip")], bytes).into_response(),
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             (StatusCode::NOT_FOUND, "no such artifact\n").into_response()
         }
@@ -50,6 +56,13 @@ async fn serve_artifact(State(root): State<Arc<PathBuf>>, Path(path): Path<Strin
             (StatusCode::INTERNAL_SERVER_ERROR, "cannot read artifact\n").into_response()
         }
     }
+}
+
+/// Whether `file` is an artifact name storage writes for `kind`.
+fn served_name(kind: &str, file: &str) -> bool {
+    file.ends_with(".tar.gz")
+        || (kind == "helmrepository" && file.starts_with("index-") && file.ends_with(".yaml"))
+        || (kind == "helmchart" && file.ends_with(".tgz"))
 }
 
 /// Health and readiness: live while the process runs; ready once its

@@ -33,7 +33,9 @@ mod client_metrics;
 mod drift;
 mod events;
 mod gitrepository;
+mod helmchart;
 mod helmrelease;
+mod helmrepository;
 mod http;
 mod impersonation;
 mod include;
@@ -43,6 +45,7 @@ mod metrics;
 mod notification;
 mod ocirepository;
 mod reconciler;
+mod source_status;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -140,6 +143,7 @@ pub(crate) struct Context {
     pub client: kube::Client,
     pub fetcher: GitFetcher,
     pub oci: driftless_source::oci::OciFetcher,
+    pub helm: driftless_source::helm::HelmFetcher,
     pub recorder: events::Recorder,
     pub metrics: Arc<metrics::Metrics>,
     pub artifact_base_url: String,
@@ -283,6 +287,7 @@ pub async fn run(
         recorder: events::Recorder::new(client.clone(), driftless_api::managers::EVENT_SOURCE)
             .with_outbox(outbox),
         oci: driftless_source::oci::OciFetcher::new(storage.clone()),
+        helm: driftless_source::helm::HelmFetcher::new(storage.clone()),
         fetcher: GitFetcher::new(storage),
         client: client.clone(),
         metrics,
@@ -320,9 +325,14 @@ pub async fn run(
         }
     }
 
-    let reconcilers = futures::future::join5(
+    let sources = futures::future::join4(
         gitrepository::run(context.clone()),
         ocirepository::run(context.clone()),
+        helmrepository::run(context.clone()),
+        helmchart::run(context.clone()),
+    );
+    let reconcilers = futures::future::join4(
+        sources,
         kustomization::run(context.clone()),
         helmrelease::run(context.clone()),
         notification::run_receivers(context.clone()),

@@ -1,9 +1,12 @@
-//! `driftless get sources git|kustomizations|alert-providers|alerts|receivers|all`: status tables in flux's
+//! `driftless get sources git|oci|helm|chart|kustomizations|helmreleases|alert-providers|alerts|receivers|all`: status tables in flux's
 //! columns (NAME, REVISION, SUSPENDED, READY, MESSAGE) plus AGE, or the
 //! objects themselves with `-o json|yaml`.
 
 use anyhow::Context as _;
-use driftless_api::{Alert, GitRepository, Kustomization, Provider, Receiver, conditions};
+use driftless_api::{
+    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
+    Provider, Receiver, conditions,
+};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
@@ -23,6 +26,12 @@ pub enum Command {
         after_help = "Examples:\n  driftless get kustomizations\n  driftless get ks apps -o yaml\n  driftless get ks -A"
     )]
     Kustomizations(Args),
+    /// Show HelmReleases.
+    #[command(
+        visible_alias = "hr",
+        after_help = "Examples:\n  driftless get helmreleases\n  driftless get hr podinfo -o yaml\n  driftless get hr -A"
+    )]
+    Helmreleases(Args),
     /// Show Providers.
     #[command(after_help = "Examples:\n  driftless get alert-providers -A")]
     AlertProviders(Args),
@@ -46,6 +55,15 @@ pub enum SourcesCommand {
         after_help = "Examples:\n  driftless get sources git\n  driftless get sources git podinfo -o json"
     )]
     Git(Args),
+    /// Show OCIRepositories.
+    #[command(after_help = "Examples:\n  driftless get sources oci -A")]
+    Oci(Args),
+    /// Show HelmRepositories.
+    #[command(after_help = "Examples:\n  driftless get sources helm")]
+    Helm(Args),
+    /// Show HelmCharts.
+    #[command(after_help = "Examples:\n  driftless get sources chart -A")]
+    Chart(Args),
 }
 
 #[derive(clap::Args)]
@@ -64,19 +82,33 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
     let cluster = connect(global).await?;
     match command {
         Command::Sources(SourcesCommand::Git(args)) => show::<GitRepository>(&cluster, &args).await,
+        Command::Sources(SourcesCommand::Oci(args)) => show::<OCIRepository>(&cluster, &args).await,
+        Command::Sources(SourcesCommand::Helm(args)) => {
+            show::<HelmRepository>(&cluster, &args).await
+        }
+        Command::Sources(SourcesCommand::Chart(args)) => show::<HelmChart>(&cluster, &args).await,
         Command::Kustomizations(args) => show::<Kustomization>(&cluster, &args).await,
+        Command::Helmreleases(args) => show::<HelmRelease>(&cluster, &args).await,
         Command::AlertProviders(args) => show::<Provider>(&cluster, &args).await,
         Command::Alerts(args) => show::<Alert>(&cluster, &args).await,
         Command::Receivers(args) => show::<Receiver>(&cluster, &args).await,
         Command::All(args) => {
             let mut text = String::new();
             let repos = list::<GitRepository>(&cluster, &args).await?;
+            let ocis = list::<OCIRepository>(&cluster, &args).await?;
+            let helm_repos = list::<HelmRepository>(&cluster, &args).await?;
+            let charts = list::<HelmChart>(&cluster, &args).await?;
             let kss = list::<Kustomization>(&cluster, &args).await?;
+            let releases = list::<HelmRelease>(&cluster, &args).await?;
             if args.output != Format::Table {
                 let items: Vec<serde_json::Value> = repos
                     .iter()
                     .map(serde_json::to_value)
+                    .chain(ocis.iter().map(serde_json::to_value))
+                    .chain(helm_repos.iter().map(serde_json::to_value))
+                    .chain(charts.iter().map(serde_json::to_value))
                     .chain(kss.iter().map(serde_json::to_value))
+                    .chain(releases.iter().map(serde_json::to_value))
                     .collect::<Result<_, _>>()
                     .context("internal error: cannot serialize; please report this")?;
                 return write_stdout(&render(
@@ -88,7 +120,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             }
             for table in [
                 table(&repos, args.all_namespaces, true),
+                table(&ocis, args.all_namespaces, true),
+                table(&helm_repos, args.all_namespaces, true),
+                table(&charts, args.all_namespaces, true),
                 table(&kss, args.all_namespaces, true),
+                table(&releases, args.all_namespaces, true),
             ] {
                 if !table.is_empty() {
                     if !text.is_empty() {
@@ -99,7 +135,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             }
             if text.is_empty() {
                 eprintln!(
-                    "no sources or Kustomizations found{}",
+                    "no sources, Kustomizations or HelmReleases found{}",
                     where_(&cluster, &args)
                 );
                 return Ok(());

@@ -1,11 +1,14 @@
-//! `driftless reconcile source git|kustomization NAME`: request a reconcile
+//! `driftless reconcile source git|oci|helm|chart|kustomization|helmrelease NAME`: request a reconcile
 //! through the `reconcile.fluxcd.io/requestedAt` annotation and wait for
 //! the controller to handle it, as `flux reconcile` does.
 
 use std::time::Duration;
 
 use anyhow::bail;
-use driftless_api::{GitRepository, Kustomization, SourceKind};
+use driftless_api::helmrelease::ChartSourceKind;
+use driftless_api::{
+    GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository, SourceKind,
+};
 
 use crate::cluster::{GlobalArgs, connect};
 use crate::flux::{fetch, parse_go_duration, reconcile};
@@ -25,6 +28,12 @@ pub enum Command {
         after_help = "Examples:\n  driftless reconcile kustomization apps\n  driftless reconcile ks apps --with-source --timeout=2m"
     )]
     Kustomization(KustomizationArgs),
+    /// Reconcile a HelmRelease (and, with --with-source, its chart source first).
+    #[command(
+        visible_alias = "hr",
+        after_help = "Examples:\n  driftless reconcile helmrelease podinfo\n  driftless reconcile hr podinfo --with-source"
+    )]
+    Helmrelease(KustomizationArgs),
 }
 
 #[derive(clap::Subcommand)]
@@ -32,6 +41,15 @@ pub enum SourceCommand {
     /// Fetch a GitRepository now.
     #[command(after_help = "Examples:\n  driftless reconcile source git podinfo")]
     Git(Args),
+    /// Pull an OCIRepository now.
+    #[command(after_help = "Examples:\n  driftless reconcile source oci podinfo")]
+    Oci(Args),
+    /// Fetch a HelmRepository's index now.
+    #[command(after_help = "Examples:\n  driftless reconcile source helm podinfo")]
+    Helm(Args),
+    /// Pull a HelmChart now.
+    #[command(after_help = "Examples:\n  driftless reconcile source chart flux-system-podinfo")]
+    Chart(Args),
 }
 
 #[derive(clap::Args)]
@@ -47,7 +65,7 @@ pub struct Args {
 pub struct KustomizationArgs {
     #[command(flatten)]
     args: Args,
-    /// Reconcile the Kustomization's GitRepository first.
+    /// Reconcile the object's source first.
     #[arg(long)]
     with_source: bool,
 }
@@ -59,6 +77,77 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Source(SourceCommand::Git(args)) => {
             reconcile::<GitRepository>(&cluster, &namespace, &args.name, args.timeout, &progress)
+                .await?;
+        }
+        Command::Source(SourceCommand::Oci(args)) => {
+            reconcile::<OCIRepository>(&cluster, &namespace, &args.name, args.timeout, &progress)
+                .await?;
+        }
+        Command::Source(SourceCommand::Helm(args)) => {
+            reconcile::<HelmRepository>(&cluster, &namespace, &args.name, args.timeout, &progress)
+                .await?;
+        }
+        Command::Source(SourceCommand::Chart(args)) => {
+            reconcile::<HelmChart>(&cluster, &namespace, &args.name, args.timeout, &progress)
+                .await?;
+        }
+        Command::Helmrelease(KustomizationArgs { args, with_source }) => {
+            if with_source {
+                let hr: HelmRelease = fetch(&cluster, &namespace, &args.name).await?;
+                match (&hr.spec.chart_ref, &hr.spec.chart) {
+                    (Some(reference), _) => {
+                        let source_namespace =
+                            reference.namespace.clone().unwrap_or(namespace.clone());
+                        match reference.kind {
+                            ChartSourceKind::OCIRepository => {
+                                reconcile::<OCIRepository>(
+                                    &cluster,
+                                    &source_namespace,
+                                    &reference.name,
+                                    args.timeout,
+                                    &progress,
+                                )
+                                .await?;
+                            }
+                            ChartSourceKind::HelmChart => {
+                                reconcile::<HelmChart>(
+                                    &cluster,
+                                    &source_namespace,
+                                    &reference.name,
+                                    args.timeout,
+                                    &progress,
+                                )
+                                .await?;
+                            }
+                            ChartSourceKind::ExternalArtifact => bail!(
+                                "HelmRelease {namespace}/{}: --with-source cannot reconcile an ExternalArtifact; reconcile it without --with-source",
+                                args.name
+                            ),
+                        }
+                    }
+                    (None, Some(template)) => {
+                        let source_namespace = template
+                            .spec
+                            .source_ref
+                            .namespace
+                            .clone()
+                            .unwrap_or(namespace.clone());
+                        reconcile::<HelmChart>(
+                            &cluster,
+                            &source_namespace,
+                            &hr.helm_chart_name(),
+                            args.timeout,
+                            &progress,
+                        )
+                        .await?;
+                    }
+                    (None, None) => bail!(
+                        "HelmRelease {namespace}/{} has neither spec.chart nor spec.chartRef",
+                        args.name
+                    ),
+                }
+            }
+            reconcile::<HelmRelease>(&cluster, &namespace, &args.name, args.timeout, &progress)
                 .await?;
         }
         Command::Kustomization(KustomizationArgs { args, with_source }) => {

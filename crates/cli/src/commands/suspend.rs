@@ -1,11 +1,14 @@
-//! `driftless suspend|resume kustomization|source git|alert-provider|alert|receiver NAME|--all`: toggle
+//! `driftless suspend|resume kustomization|helmrelease|source git|oci|helm|chart|alert-provider|alert|receiver NAME|--all`: toggle
 //! `spec.suspend`. Resuming also requests a reconcile and waits for it, as
 //! `flux resume` does, so the user sees the object catch up.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use driftless_api::{Alert, GitRepository, Kustomization, Provider, Receiver};
+use driftless_api::{
+    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
+    Provider, Receiver,
+};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
@@ -31,6 +34,12 @@ pub enum Command<A: clap::Args> {
         after_help = "Examples:\n  driftless suspend kustomization apps\n  driftless resume kustomization apps\n  driftless suspend ks --all -n team-a"
     )]
     Kustomization(A),
+    /// A HelmRelease.
+    #[command(
+        visible_alias = "hr",
+        after_help = "Examples:\n  driftless suspend helmrelease podinfo\n  driftless resume hr podinfo"
+    )]
+    Helmrelease(A),
     /// A Provider.
     #[command(after_help = "Examples:\n  driftless suspend alert-provider slack")]
     AlertProvider(A),
@@ -49,6 +58,15 @@ pub enum SourceCommand<A: clap::Args> {
         after_help = "Examples:\n  driftless suspend source git podinfo\n  driftless resume source git podinfo --no-wait"
     )]
     Git(A),
+    /// An OCIRepository.
+    #[command(after_help = "Examples:\n  driftless suspend source oci podinfo")]
+    Oci(A),
+    /// A HelmRepository.
+    #[command(after_help = "Examples:\n  driftless suspend source helm podinfo")]
+    Helm(A),
+    /// A HelmChart.
+    #[command(after_help = "Examples:\n  driftless suspend source chart flux-system-podinfo")]
+    Chart(A),
 }
 
 /// Which objects: one by name, or `--all`.
@@ -86,8 +104,20 @@ pub async fn suspend(global: &GlobalArgs, command: Command<SuspendArgs>) -> anyh
         Command::Source(SourceCommand::Git(args)) => {
             toggle::<GitRepository>(&cluster, &args.target, Action::Suspend).await
         }
+        Command::Source(SourceCommand::Oci(args)) => {
+            toggle::<OCIRepository>(&cluster, &args.target, Action::Suspend).await
+        }
+        Command::Source(SourceCommand::Helm(args)) => {
+            toggle::<HelmRepository>(&cluster, &args.target, Action::Suspend).await
+        }
+        Command::Source(SourceCommand::Chart(args)) => {
+            toggle::<HelmChart>(&cluster, &args.target, Action::Suspend).await
+        }
         Command::Kustomization(args) => {
             toggle::<Kustomization>(&cluster, &args.target, Action::Suspend).await
+        }
+        Command::Helmrelease(args) => {
+            toggle::<HelmRelease>(&cluster, &args.target, Action::Suspend).await
         }
         Command::AlertProvider(args) => {
             toggle::<Provider>(&cluster, &args.target, Action::Suspend).await
@@ -108,8 +138,20 @@ pub async fn resume(global: &GlobalArgs, command: Command<ResumeArgs>) -> anyhow
         Command::Source(SourceCommand::Git(args)) => {
             toggle::<GitRepository>(&cluster, &args.target, resume(&args)).await
         }
+        Command::Source(SourceCommand::Oci(args)) => {
+            toggle::<OCIRepository>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Source(SourceCommand::Helm(args)) => {
+            toggle::<HelmRepository>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Source(SourceCommand::Chart(args)) => {
+            toggle::<HelmChart>(&cluster, &args.target, resume(&args)).await
+        }
         Command::Kustomization(args) => {
             toggle::<Kustomization>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Helmrelease(args) => {
+            toggle::<HelmRelease>(&cluster, &args.target, resume(&args)).await
         }
         Command::AlertProvider(args) => {
             toggle::<Provider>(&cluster, &args.target, resume(&args)).await

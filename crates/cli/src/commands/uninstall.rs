@@ -7,7 +7,7 @@
 //! finalizer also leaves its workloads in place, which is the point.
 
 use anyhow::{Context as _, bail};
-use driftless_api::{GitRepository, Kustomization};
+use driftless_api::{GitRepository, HelmRelease, Kustomization, OCIRepository};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -40,6 +40,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let progress = Progress::new();
     strip_finalizers::<GitRepository>(&cluster, &progress).await?;
     strip_finalizers::<Kustomization>(&cluster, &progress).await?;
+    strip_finalizers::<OCIRepository>(&cluster, &progress).await?;
+    strip_finalizers::<HelmRelease>(&cluster, &progress).await?;
     // Reverse apply order: the namespace last, so its contents go first.
     for manifest in controller_manifests().iter().rev() {
         delete(&cluster, manifest, &progress).await?;

@@ -51,6 +51,22 @@ impl ChartArtifact {
     }
 }
 
+impl ChartArtifact {
+    /// Whether `status` last attempted this artifact: the same OCI digest,
+    /// or the same chart version from a HelmChart.
+    pub(super) fn attempted_by(
+        &self,
+        status: &driftless_api::helmrelease::HelmReleaseStatus,
+    ) -> bool {
+        match self.oci_digest() {
+            Some(digest) => status.last_attempted_revision_digest.as_deref() == Some(digest),
+            None => {
+                status.last_attempted_revision.as_deref() == Some(self.artifact.revision.as_str())
+            }
+        }
+    }
+}
+
 /// The current chart artifact of `hr`'s source, making or updating the
 /// HelmChart for `spec.chart` first.
 pub(super) async fn resolve(

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use driftless_api::conditions::{self, reasons, types};
+use driftless_api::conditions::reasons;
 use driftless_api::helmrelease::{
     DriftDetectionMode, HelmReleaseStatus, ReleaseAction, RemediationStrategy,
 };
@@ -172,17 +172,12 @@ impl Reconciler for HelmReleases {
         }
         let chart = chart_source::resolve(hr, context).await?;
         let current = hr.status.clone().unwrap_or_default();
+        // This generation was already attempted on this chart artifact: the
+        // next attempt waits for the interval (a failed release is retried
+        // then, not on every watch echo of its own status write).
         let up_to_date = current.observed_generation == hr.metadata.generation
-            && conditions::is_true(
-                current.conditions.as_deref().unwrap_or_default(),
-                types::READY,
-            )
-            && current.last_attempted_revision_digest.as_deref() == chart.oci_digest()
-            && current
-                .history
-                .as_ref()
-                .and_then(|h| h.first())
-                .is_some_and(|s| chart.artifact.revision.starts_with(&s.chart_version));
+            && current.last_attempted_generation == hr.metadata.generation
+            && chart.attempted_by(&current);
         if let Err(remaining) = run.due(up_to_date, false, interval) {
             return Ok(Outcome::NotDue(remaining));
         }

@@ -257,10 +257,9 @@ pub(super) fn failed(hr: &HelmRelease, error: &ReconcileError, stamp: &Stamp) ->
     let mut status = hr.status.clone().unwrap_or_default();
     let mut list = status.conditions.take().unwrap_or_default();
     error.mark(&mut list, &stamp.now);
+    // No counter moves here: the status must come out the same for the
+    // same failure, or each write's watch echo would run the reconcile again.
     status.conditions = Some(list);
-    if error.reason != reasons::DEPENDENCY_NOT_READY {
-        status.failures += 1;
-    }
     status.observed_generation = hr.metadata.generation;
     handled(&mut status, stamp);
     status

@@ -15,7 +15,7 @@ use crate::Context;
 use crate::reconciler::ReconcileError;
 
 /// The source's current artifact, as recorded in its status.
-pub(super) struct SourceArtifact {
+pub(crate) struct SourceArtifact {
     pub url: String,
     pub digest: String,
     pub revision: String,
@@ -89,7 +89,7 @@ pub(super) async fn source_artifact(
 /// that uses that revision: a fleet of Kustomizations over one source
 /// downloads, verifies and unpacks it once, not once per Kustomization.
 #[derive(Default)]
-pub(super) struct ArtifactCache {
+pub(crate) struct ArtifactCache {
     recent: Mutex<std::collections::VecDeque<(String, UnpackedCell)>>,
 }
 
@@ -101,7 +101,7 @@ const CACHED_ARTIFACTS: usize = 8;
 
 impl ArtifactCache {
     /// `source`'s artifact, unpacked within `limits` (once per digest).
-    pub(super) async fn unpacked(
+    pub(crate) async fn unpacked(
         &self,
         http: &reqwest::Client,
         source: &SourceArtifact,

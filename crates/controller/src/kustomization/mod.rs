@@ -47,7 +47,7 @@ use serde_json::Value;
 pub use identity::apply_options;
 pub use render::build_local;
 
-use self::artifact::{ArtifactCache, SourceArtifact};
+pub(crate) use self::artifact::{ArtifactCache, SourceArtifact};
 use self::ownership::Ownership;
 use self::status::Applied;
 use crate::reconciler::{self, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
