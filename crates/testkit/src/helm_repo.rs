@@ -207,9 +207,48 @@ pub fn helm_repo_index(dir: &Path, url: Option<&str>) {
     helm(&args, dir);
 }
 
-/// `helm template <name> <chart>` (a directory or package); returns the manifests.
-pub fn helm_template(name: &str, chart: &Path) -> String {
+/// `helm template <name> <chart> <extra…>` (a directory or package);
+/// returns the manifests.
+pub fn helm_template(name: &str, chart: &Path, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let chart = chart.display().to_string();
-    helm(&["template", name, chart.as_str()], dir.path())
+    let mut args = vec!["template", name, chart.as_str()];
+    args.extend_from_slice(extra);
+    helm(&args, dir.path())
+}
+
+/// The version `helm pull <chart> --repo <repo_url> --version <version>`
+/// picks (Helm's own Masterminds selection), or `None` when helm finds none.
+pub fn helm_pull_version(repo_url: &str, chart: &str, version: &str) -> Option<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let out = Command::new("helm")
+        .args([
+            "pull",
+            chart,
+            "--repo",
+            repo_url,
+            "--version",
+            version,
+            "-d",
+        ])
+        .arg(dir.path())
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("helm runs");
+    if !out.status.success() {
+        return None;
+    }
+    let prefix = format!("{chart}-");
+    std::fs::read_dir(dir.path())
+        .expect("pull directory")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .find_map(|name| {
+            name.strip_prefix(&prefix)?
+                .strip_suffix(".tgz")
+                .map(str::to_string)
+        })
 }

@@ -78,9 +78,9 @@ impl LocalChartRequest {
     }
 }
 
-/// Flux's build metadata for `reconcileStrategy: Revision` on a git
-/// source: the first 12 hex digits of the commit in `main@sha1:<hash>`
-/// (or `sha1:<hash>`).
+/// Flux's build metadata for `reconcileStrategy: Revision`: the first 12
+/// hex digits of the hash in the source's revision, `main@sha1:<hash>` or
+/// `sha1:<hash>` for a `GitRepository`, `sha256:<hex>` for a `Bucket`.
 #[must_use]
 pub fn git_revision_metadata(revision: &str) -> String {
     let hash = revision.rsplit('@').next().unwrap_or(revision);

@@ -51,8 +51,12 @@
 //!
 //! ## How the controller calls this
 //! ```no_run
+//! use std::path::Path;
 //! use std::time::Duration;
-//! use driftless_source::helm::{BasicAuth, ChartRequest, HelmFetcher, HelmRepository, LastIndex};
+//! use driftless_source::helm::{
+//!     BasicAuth, ChartRequest, HelmFetcher, HelmRepository, LastIndex, LocalChartRequest,
+//!     git_revision_metadata,
+//! };
 //! use driftless_source::{ArtifactKey, Storage};
 //! # fn main() -> Result<(), driftless_source::helm::HelmError> {
 //! let fetcher = HelmFetcher::new(Storage::new("/var/lib/driftless")?);
@@ -76,6 +80,19 @@
 //! let chart_key = ArtifactKey::helm_chart("flux-system", "podinfo-podinfo");
 //! let built = fetcher.reconcile_chart(&chart_key, &repo, &index, &request, None)?;
 //! println!("{} {}", built.build().artifact.path, built.build().artifact.revision);
+//! // Next interval: pass Some(&status.artifact) while metadata.generation is
+//! // status.observedGeneration, None after a spec change (Flux's Force).
+//!
+//! // HelmChart with sourceRef to a GitRepository: the controller unpacks
+//! // that artifact (unpack_verified) and points at the directory.
+//! let mut local = LocalChartRequest::new("./charts/podinfo");
+//! // reconcileStrategy: Revision
+//! local.revision_metadata = Some(git_revision_metadata("main@sha1:0123456789abcdef0123456789abcdef01234567"));
+//! // Dependencies in other repositories use these repositories' credentials.
+//! local.dependency_repositories = vec![repo.clone()];
+//! let key = ArtifactKey::helm_chart("flux-system", "from-git");
+//! let built = fetcher.reconcile_local_chart(&key, Path::new("/tmp/unpacked"), &local, None)?;
+//! assert!(built.build().version.ends_with("+0123456789ab"));
 //! # Ok(()) }
 //! ```
 

@@ -138,9 +138,16 @@ impl ChartFiles {
             chart: label.to_string(),
             problem,
         };
-        let rules = match std::fs::read_to_string(dir.join(".helmignore")) {
-            Ok(text) => Rules::parse(&text).map_err(invalid)?,
-            Err(_) => Rules::defaults(),
+        // Read only a .helmignore inside the source (a link may point anywhere).
+        let ignore_file = dir
+            .join(".helmignore")
+            .canonicalize()
+            .ok()
+            .filter(|p| p.starts_with(source_root) && p.is_file());
+        let rules = match ignore_file.map(std::fs::read_to_string) {
+            Some(Ok(text)) => Rules::parse(&text).map_err(invalid)?,
+            Some(Err(e)) => return Err(invalid(format!("reading .helmignore: {e}"))),
+            None => Rules::defaults(),
         };
         let mut budget = Budget {
             limits,
@@ -224,6 +231,11 @@ impl ChartFiles {
     }
 }
 
+/// How deep a chart's directories may nest. Links to directories are
+/// followed (inside the source), so a link loop would otherwise recurse
+/// until the stack overflows.
+const MAX_DEPTH: usize = 32;
+
 fn walk(
     dir: &Path,
     prefix: &str,
@@ -238,6 +250,11 @@ fn walk(
         problem,
     };
     let io = |path: &Path, e: std::io::Error| invalid(format!("reading {}: {e}", path.display()));
+    if prefix.split('/').count() > MAX_DEPTH {
+        return Err(invalid(format!(
+            "{prefix} is nested more than {MAX_DEPTH} directories deep (a symbolic link loop?)"
+        )));
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| io(dir, e))?
         .map(|e| e.map(|e| e.path()))
@@ -307,6 +324,19 @@ mod tests {
             (meta.name.as_str(), meta.version.as_str()),
             ("demo", "1.0.0")
         );
+    }
+
+    #[test]
+    fn a_link_loop_is_refused_not_followed_forever() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let chart = root.join("chart");
+        std::fs::create_dir_all(chart.join("x")).expect("mkdir");
+        std::fs::write(chart.join("Chart.yaml"), "name: c\nversion: 1.0.0\n").expect("write");
+        std::os::unix::fs::symlink("..", chart.join("x/up")).expect("symlink");
+        let err =
+            ChartFiles::from_dir(&chart, &root, "chart", &HelmLimits::default()).expect_err("loop");
+        assert!(err.to_string().contains("link loop"), "{err}");
     }
 
     #[test]
