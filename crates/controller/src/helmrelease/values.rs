@@ -233,7 +233,8 @@ mod tests {
             merge_reference(base, &reference(None), "apps", "image:\n  tag: v2\n").expect("merge");
         assert_eq!(
             json(&merged),
-            serde_json::json!({"image": {"tag": "v2", "pull": "Always"}, "replicas": 1})
+            // Values read from YAML are Helm's float64 numbers.
+            serde_json::json!({"image": {"tag": "v2", "pull": "Always"}, "replicas": 1.0})
         );
         let set = merge_reference(merged, &reference(Some("auth.password")), "apps", "1234")
             .expect("set");
