@@ -928,12 +928,15 @@ async fn wait_healthy_names_failed_and_stuck_rollouts() {
         .wait_healthy(&changes.inventory().entries, Duration::from_secs(20))
         .await
         .expect_err("the rollout fails");
-    assert_eq!(
-        err.unhealthy,
-        [(
-            ObjectId::new("default", "broken", "apps", "Deployment"),
-            "rollout failed: ReplicaSet \"broken-1\" has timed out progressing.".to_string()
-        )]
+    // The sandbox names the ReplicaSet `<deployment>-<pod-template-hash>`.
+    let [(id, message)] = &err.unhealthy[..] else {
+        panic!("one unhealthy object: {:?}", err.unhealthy);
+    };
+    assert_eq!(id, &ObjectId::new("default", "broken", "apps", "Deployment"));
+    assert!(
+        message.starts_with("rollout failed: ReplicaSet \"broken-")
+            && message.ends_with("\" has timed out progressing."),
+        "{message}"
     );
     assert!(
         err.to_string()

@@ -2,11 +2,12 @@
 //! conditions Flux's source-controller writes, and the failure reasons of
 //! the OCI client's errors.
 
-use driftless_api::conditions::{self, reasons, types};
+use driftless_api::conditions::reasons;
 use driftless_api::{OCIRepository, OCIRepositoryStatus};
 use driftless_source::oci::OciError;
 
 use crate::reconciler::{ReconcileError, Stamp};
+use crate::source_status;
 
 /// The status after a pull that stored (or kept) `artifact`.
 pub(super) fn succeeded(
@@ -15,24 +16,12 @@ pub(super) fn succeeded(
     artifact: driftless_api::meta::Artifact,
     stamp: &Stamp,
 ) -> OCIRepositoryStatus {
-    let message = stored_message(&artifact);
     let mut list = status.conditions.take().unwrap_or_default();
-    for gone in [
-        types::RECONCILING,
-        types::STALLED,
-        types::FETCH_FAILED,
-        types::STORAGE_OPERATION_FAILED,
-    ] {
-        conditions::remove_condition(&mut list, gone);
-    }
-    conditions::set_condition(
+    source_status::mark_stored(
         &mut list,
-        conditions::ready(reasons::SUCCEEDED, &message),
-        &stamp.now,
-    );
-    conditions::set_condition(
-        &mut list,
-        conditions::artifact_in_storage(reasons::SUCCEEDED, &message),
+        reasons::SUCCEEDED,
+        &stored_message(&artifact),
+        true,
         &stamp.now,
     );
     status.conditions = Some(list);
@@ -65,22 +54,7 @@ pub(super) fn failed(
 ) -> OCIRepositoryStatus {
     let mut status = repo.status.clone().unwrap_or_default();
     let mut list = status.conditions.take().unwrap_or_default();
-    error.mark(&mut list, &stamp.now);
-    conditions::set_condition(
-        &mut list,
-        conditions::fetch_failed(error.reason, &error.message),
-        &stamp.now,
-    );
-    if !error.is_stalled() {
-        conditions::set_condition(
-            &mut list,
-            conditions::reconciling(
-                reasons::PROGRESSING_WITH_RETRY,
-                "retrying at the next interval",
-            ),
-            &stamp.now,
-        );
-    }
+    source_status::mark_failed(&mut list, error, &stamp.now);
     status.conditions = Some(list);
     status.observed_generation = repo.metadata.generation;
     if stamp.requested.is_some() {
