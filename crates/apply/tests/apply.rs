@@ -932,7 +932,10 @@ async fn wait_healthy_names_failed_and_stuck_rollouts() {
     let [(id, message)] = &err.unhealthy[..] else {
         panic!("one unhealthy object: {:?}", err.unhealthy);
     };
-    assert_eq!(id, &ObjectId::new("default", "broken", "apps", "Deployment"));
+    assert_eq!(
+        id,
+        &ObjectId::new("default", "broken", "apps", "Deployment")
+    );
     assert!(
         message.starts_with("rollout failed: ReplicaSet \"broken-")
             && message.ends_with("\" has timed out progressing."),

@@ -237,6 +237,15 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         )
         .await
         .expect("values ConfigMap");
+    // As `driftless reconcile hr` does: values sources are not watched (as in Flux).
+    Api::<HelmRelease>::namespaced(client.clone(), NAMESPACE)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "values-created"}}})),
+        )
+        .await
+        .expect("reconcile requested");
     let hr = ready_at(&client, 1).await;
     let latest = hr.latest_snapshot().expect("a snapshot");
     assert_eq!(

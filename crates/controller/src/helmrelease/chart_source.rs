@@ -208,7 +208,9 @@ async fn ensure_helm_chart(
         &name,
         HelmChartSpec {
             chart: spec.chart.clone(),
-            version: spec.version.clone(),
+            // Written with the CRD's defaults, so the stored object compares
+            // equal to what we want and is not applied again.
+            version: spec.version.clone().or_else(|| Some("*".into())),
             source_ref: driftless_api::LocalHelmChartSourceReference {
                 api_version: spec.source_ref.api_version.clone(),
                 kind: spec.source_ref.kind,
@@ -218,7 +220,7 @@ async fn ensure_helm_chart(
                 .interval
                 .clone()
                 .unwrap_or_else(|| hr.spec.interval.clone()),
-            reconcile_strategy: spec.reconcile_strategy,
+            reconcile_strategy: spec.reconcile_strategy.or(Some(Default::default())),
             values_files: spec.values_files.clone(),
             ignore_missing_values_files: spec.ignore_missing_values_files,
             suspend: false,
@@ -232,6 +234,30 @@ async fn ensure_helm_chart(
         .as_ref()
         .and_then(|m| m.annotations.clone());
     let api: Api<HelmChart> = Api::namespaced(context.client.clone(), namespace);
+    // Most reconciles find it as wanted: one read, no write.
+    let current = api.get_opt(&name).await.map_err(|e| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!("cannot read HelmChart {namespace}/{name}: {e}"),
+        )
+    })?;
+    if let Some(current) = current.filter(|c| {
+        c.spec == chart.spec
+            && chart
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .all(|(k, v)| c.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
+            && chart
+                .metadata
+                .annotations
+                .iter()
+                .flatten()
+                .all(|(k, v)| c.metadata.annotations.as_ref().and_then(|a| a.get(k)) == Some(v))
+    }) {
+        return Ok(current);
+    }
     let params = PatchParams::apply(super::FIELD_MANAGER).force();
     let mut body = serde_json::to_value(&chart).map_err(|e| {
         ReconcileError::retryable(

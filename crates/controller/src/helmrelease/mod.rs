@@ -125,9 +125,17 @@ fn users(
                     && r.name == name
                     && r.namespace.as_deref().unwrap_or(&own) == namespace
             });
+            // The HelmChart made for `spec.chart`, by the name we give it.
             let by_template = kind == "HelmChart"
-                && hr.status.as_ref().and_then(|s| s.helm_chart.as_deref())
-                    == Some(target.as_str());
+                && hr.spec.chart.as_ref().is_some_and(|template| {
+                    let chart_namespace = template
+                        .spec
+                        .source_ref
+                        .namespace
+                        .as_deref()
+                        .unwrap_or(&own);
+                    format!("{chart_namespace}/{}", hr.helm_chart_name()) == target
+                });
             by_ref || by_template
         })
         .map(|hr| ObjectRef::from_obj(&*hr))
