@@ -186,7 +186,7 @@ fn build_from(
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&yaml::emit_document(&r.obj));
+        yaml::emit_document_into(&r.obj, &mut out);
     }
     Ok(out)
 }
