@@ -47,10 +47,19 @@ pub fn split_fieldspec_path(path: &str) -> Vec<String> {
 
 impl FieldSpec {
     pub fn applies_to(&self, r: &Resource) -> bool {
-        (self.kind.is_empty() || self.kind == r.kind())
-            && (self.group.is_empty()
-                || self.group == r.api_version().split_once('/').map_or("", |(g, _)| g))
+        self.selects(r.kind(), group_of(r.api_version()))
     }
+    /// Whether this spec selects objects of `kind` in `group`; for loops
+    /// over many specs, which look the object's kind up once.
+    pub fn selects(&self, kind: &str, group: &str) -> bool {
+        (self.kind.is_empty() || self.kind == kind)
+            && (self.group.is_empty() || self.group == group)
+    }
+}
+
+/// The group of an `apiVersion` (empty for the core group).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map_or("", |(g, _)| g)
 }
 
 /// A name reference: objects of `kind` are referred to from `referrers`.

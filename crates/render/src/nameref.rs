@@ -271,7 +271,6 @@ struct Candidate {
     previous: Vec<(String, String)>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
-    id: String,
 }
 
 fn effective_namespace(ns: &str, cluster_scoped: bool) -> String {
@@ -306,9 +305,14 @@ impl Candidate {
                 .collect(),
             prefixes: r.prefixes.clone(),
             suffixes: r.suffixes.clone(),
-            id: r.id_string(),
             gvk,
         }
+    }
+
+    /// Kustomize's printed id ([`Resource::id_string`]), for messages:
+    /// made only when one is printed.
+    fn id(&self) -> String {
+        crate::resource::id_string(&self.gvk, &self.name, &self.namespace)
     }
 
     /// Whether one of the earlier ids is selected by a (partial) gvk.
@@ -381,7 +385,7 @@ fn select<'a>(
             if identical {
                 Ok(Some(*first))
             } else {
-                let ids: Vec<&str> = left.iter().map(|c| c.id.as_str()).collect();
+                let ids: Vec<String> = left.iter().map(|c| c.id()).collect();
                 Err(format!(
                     "found multiple possible referrals: {}",
                     ids.join(", ")
@@ -503,8 +507,9 @@ pub fn fix(
         file: file.to_path_buf(),
         message,
     };
-    for r in resources.iter_mut() {
-        let me = Candidate::of(r);
+    for (r, me) in resources.iter_mut().zip(&candidates) {
+        // An object's own entry: only its own turn below changes it, so
+        // the entry made before the loop still describes it.
         let binding_namespaces = role_binding_namespaces(r).map_err(fail)?;
         let scope = Scope {
             candidates: &candidates,
@@ -543,7 +548,7 @@ pub fn fix(
                         fail(format!(
                             "updating name reference in '{}' field of '{}': {e}",
                             spec.path.join("/"),
-                            me.id
+                            me.id()
                         ))
                     },
                 )?;

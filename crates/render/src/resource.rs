@@ -241,24 +241,7 @@ impl Resource {
     }
     /// Kustomize's printed id, e.g. `Deployment.v1.apps/web.[noNs]`.
     pub fn id_string(&self) -> String {
-        let g = self.gvk();
-        let mut s = g.kind.clone();
-        if !g.version.is_empty() {
-            s.push('.');
-            s.push_str(&g.version);
-        }
-        s.push('.');
-        s.push_str(if g.group.is_empty() {
-            "[noGrp]"
-        } else {
-            &g.group
-        });
-        let ns = if self.namespace().is_empty() {
-            "[noNs]"
-        } else {
-            self.namespace()
-        };
-        format!("{s}/{}.{ns}", self.name())
+        id_string(&self.gvk(), self.name(), self.namespace())
     }
     /// Same group, version, kind, name and namespace (the Kustomize id).
     pub fn same_id(&self, other: &Resource) -> bool {
@@ -276,6 +259,27 @@ impl Resource {
             .path(&["metadata", "annotations"])
             .and_then(Value::as_map)
     }
+}
+
+/// Kustomize's printed id of an object of `g` named `name` in `namespace`.
+pub fn id_string(g: &Gvk, name: &str, namespace: &str) -> String {
+    let mut s = g.kind.clone();
+    if !g.version.is_empty() {
+        s.push('.');
+        s.push_str(&g.version);
+    }
+    s.push('.');
+    s.push_str(if g.group.is_empty() {
+        "[noGrp]"
+    } else {
+        &g.group
+    });
+    let ns = if namespace.is_empty() {
+        "[noNs]"
+    } else {
+        namespace
+    };
+    format!("{s}/{name}.{ns}")
 }
 
 pub fn norm_ns(ns: &str) -> &str {
