@@ -4,27 +4,98 @@
 //! names followed into Deployments, SMP and JSON patches, images, replicas,
 //! prefixes, labels, namespace) at about 500, 1,000 and 2,000 objects in a
 //! temporary directory, then times, as separate processes:
-//! - this example re-run as a renderer (`bench --render <dir>`),
+//! - this example re-run as a renderer (`bench --render <dir> <version>`),
 //! - the `driftless` binary if found (`$DRIFTLESS_BIN`, or
 //!   `target/release/driftless`): `driftless build kustomization <dir>`,
-//! - `kubectl kustomize <dir>`,
+//! - `<kubectl> kustomize <dir>`,
 //!
 //! with wall time and peak RSS from `/usr/bin/time`, checks that the outputs
-//! are identical, and prints the ratio.
+//! are identical, and prints the ratio with the machine's load average.
 //!
 //! Run with `cargo run --release -p driftless-render --example bench`; pass
-//! sizes to override (`-- 500 1000`). Not for CI: kubectl alone needs about
-//! a minute at 2,000 objects on a 2-core machine.
+//! sizes to override (`-- 500 1000`). `--kubectl CMD` (or `$BENCH_KUBECTL`)
+//! picks the kubectl to race, e.g. `--kubectl kubectl-1.37` for Kustomize
+//! v5.8.1; its `version --client` says which Kustomize it links, and our
+//! side follows that release. `--runs N` times our process N times and
+//! reports the median (the machine may be shared). Not for CI: kubectl
+//! alone needs about a minute at 2,000 objects on a 2-core machine.
 
+use driftless_render::KustomizeVersion;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+/// What the command line asked for.
+struct Options {
+    sizes: Vec<usize>,
+    kubectl: String,
+    runs: usize,
+}
+
+fn parse_options(args: &[String]) -> Options {
+    let mut options = Options {
+        sizes: Vec::new(),
+        kubectl: std::env::var("BENCH_KUBECTL").unwrap_or_else(|_| "kubectl".into()),
+        runs: 1,
+    };
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--kubectl" => options.kubectl = args.next().expect("--kubectl CMD").clone(),
+            "--runs" => {
+                options.runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--runs N, N a number");
+            }
+            size => options.sizes.push(size.parse().expect("sizes are numbers")),
+        }
+    }
+    if options.sizes.is_empty() {
+        options.sizes = vec![500, 1000, 2000];
+    }
+    options
+}
+
+/// The Kustomize release a kubectl links, from `kubectl version --client`.
+fn kustomize_of(kubectl: &str) -> KustomizeVersion {
+    let out = Command::new(kubectl)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{kubectl} version: {e}"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("kubectl version prints JSON");
+    match json["kustomizeVersion"].as_str() {
+        Some("v5.5.0") => KustomizeVersion::V5_5_0,
+        Some("v5.8.1") => KustomizeVersion::V5_8_1,
+        other => panic!("{kubectl} links Kustomize {other:?}; we follow v5.5.0 and v5.8.1"),
+    }
+}
+
+fn version_arg(version: KustomizeVersion) -> &'static str {
+    match version {
+        KustomizeVersion::V5_5_0 => "v5.5.0",
+        KustomizeVersion::V5_8_1 => "v5.8.1",
+    }
+}
+
+/// The 1-minute load average, to read each figure against.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() == 3 && args[1] == "--render" {
-        match driftless_render::build(Path::new(&args[2])) {
+    if args.len() == 4 && args[1] == "--render" {
+        let version = match args[3].as_str() {
+            "v5.8.1" => KustomizeVersion::V5_8_1,
+            _ => KustomizeVersion::V5_5_0,
+        };
+        match driftless_render::build_as(Path::new(&args[2]), version) {
             Ok(out) => print!("{out}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -33,13 +104,12 @@ fn main() {
         }
         return;
     }
-    let sizes: Vec<usize> = if args.len() > 1 {
-        args[1..]
-            .iter()
-            .map(|a| a.parse().expect("sizes are numbers"))
-            .collect()
+    let options = parse_options(&args[1..]);
+    let skip_kubectl = std::env::var_os("BENCH_SKIP_KUBECTL").is_some();
+    let version = if skip_kubectl {
+        KustomizeVersion::V5_5_0
     } else {
-        vec![500, 1000, 2000]
+        kustomize_of(&options.kubectl)
     };
     let me = std::env::current_exe().expect("own path");
     let driftless = std::env::var_os("DRIFTLESS_BIN")
@@ -49,10 +119,18 @@ fn main() {
             p.is_file().then_some(p)
         });
     println!(
-        "{:>7} {:>12} {:>10} {:>12} {:>10} {:>9} {:>10}  same",
-        "objects", "ours ms", "ours MiB", "kubectl ms", "kubectl MiB", "ratio", "in-proc ms"
+        "{:>7} {:>12} {:>10} {:>12} {:>10} {:>9} {:>10} {:>5}  same",
+        "objects",
+        "ours ms",
+        "ours MiB",
+        "kubectl ms",
+        "kubectl MiB",
+        "ratio",
+        "in-proc ms",
+        "load"
     );
-    for n in sizes {
+    let mut summary = Vec::new();
+    for n in options.sizes {
         let dir = std::env::temp_dir().join(format!("driftless-bench-{n}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         generate(&dir, n);
@@ -62,11 +140,24 @@ fn main() {
         let mut ours_out = String::new();
         for _ in 0..3 {
             let t = Instant::now();
-            ours_out = driftless_render::build(&top).expect("our build succeeds");
+            ours_out = driftless_render::build_as(&top, version).expect("our build succeeds");
             best = best.min(t.elapsed().as_secs_f64() * 1000.0);
         }
         let objects = ours_out.matches("\n---\n").count() + 1;
-        let (ours_ms, ours_kb, _) = timed(Command::new(&me).arg("--render").arg(&top));
+        let mut runs: Vec<(f64, u64)> = (0..options.runs.max(1))
+            .map(|_| {
+                let (ms, kb, _) = timed(
+                    Command::new(&me)
+                        .arg("--render")
+                        .arg(&top)
+                        .arg(version_arg(version)),
+                );
+                (ms, kb)
+            })
+            .collect();
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (ours_ms, ours_kb) = runs[runs.len() / 2];
+        let ours_load = load();
         if let Some(bin) = &driftless {
             match try_timed(Command::new(bin).args(["build", "kustomization"]).arg(&top)) {
                 Ok((ms, kb, out)) => println!(
@@ -80,25 +171,42 @@ fn main() {
                 ),
             }
         }
-        if std::env::var_os("BENCH_SKIP_KUBECTL").is_some() {
+        if skip_kubectl {
             println!(
-                "{objects:>7} {ours_ms:>12.0} {:>10.1} {:>12} {:>10} {:>9} {best:>10.1}",
+                "{objects:>7} {ours_ms:>12.0} {:>10.1} {:>12} {:>10} {:>9} {best:>10.1} {ours_load:>5}",
                 ours_kb as f64 / 1024.0,
                 "-",
                 "-",
                 "-"
             );
+            let _ = std::fs::remove_dir_all(&dir);
             continue;
         }
-        let (k_ms, k_kb, k_out) = timed(Command::new("kubectl").arg("kustomize").arg(&top));
+        let (k_ms, k_kb, k_out) = timed(Command::new(&options.kubectl).arg("kustomize").arg(&top));
+        let k_load = load();
         println!(
-            "{objects:>7} {ours_ms:>12.0} {:>10.1} {k_ms:>12.0} {:>10.1} {:>8.0}x {best:>10.1}  {}",
+            "{objects:>7} {ours_ms:>12.0} {:>10.1} {k_ms:>12.0} {:>10.1} {:>8.0}x {best:>10.1} {k_load:>5}  {}",
             ours_kb as f64 / 1024.0,
             k_kb as f64 / 1024.0,
             k_ms / ours_ms,
             k_out == ours_out
         );
+        summary.push(format!(
+            "{objects} objects: driftless {ours_ms:.0} ms, {:.1} MiB (median of {} runs, load {ours_load}); \
+             {} ({}) {k_ms:.0} ms, {:.1} MiB (load {k_load}): {:.0}x faster, {:.2}x the memory, same output: {}",
+            ours_kb as f64 / 1024.0,
+            runs.len(),
+            version.name(),
+            options.kubectl,
+            k_kb as f64 / 1024.0,
+            k_ms / ours_ms,
+            ours_kb as f64 / k_kb as f64,
+            k_out == ours_out
+        ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    for line in summary {
+        println!("{line}");
     }
 }
 

@@ -449,7 +449,13 @@ pub fn visit_path(
             Ok(())
         }
         Value::Map(m) => {
-            let key = path[0].trim_end_matches("[]");
+            // `[]` marks a list in some specs; stripped by hand, as
+            // `trim_end_matches` with a text pattern sets up a searcher
+            // each time, and this runs for every step of every path.
+            let mut key = path[0].as_str();
+            while let Some(k) = key.strip_suffix("[]") {
+                key = k;
+            }
             match m.get_mut(key) {
                 Some(Value::Null) | None if create && !LIST_FIELDS.contains(&key) => {
                     let mut nv = if path.len() == 1 {

@@ -141,7 +141,11 @@ impl Emitter {
         match v {
             Value::Null => self.write("null"),
             Value::Bool(b) => self.write(if *b { "true" } else { "false" }),
-            Value::Int(i) => self.write(&i.to_string()),
+            Value::Int(i) => {
+                let start = self.out.len();
+                let _ = write!(self.out, "{i}");
+                self.column += self.out.len() - start;
+            }
             Value::Float(f) => self.write(&format_float(*f)),
             Value::Str(s) => self.string(s, indent, simple_key),
             Value::Map(_) => self.write("{}"),
@@ -150,6 +154,12 @@ impl Emitter {
     }
 
     fn string(&mut self, s: &str, indent: usize, simple_key: bool) {
+        if is_plain_word(s) {
+            // The common case (names, keys, images): plain, no folding.
+            self.out.push_str(s);
+            self.column += s.len();
+            return;
+        }
         let style = choose_style(s, simple_key);
         match style {
             Style::Plain => self.write_plain(s, indent, !simple_key),
@@ -504,6 +514,22 @@ fn choose_style(s: &str, simple_key: bool) -> Style {
         }
         other => other,
     }
+}
+
+/// Whether `s` is one word of letters, digits and `._/-`, starting with a
+/// letter, digit, `_` or `/`, that reads back as itself: [`choose_style`]
+/// would print it plain, and [`Emitter::write_plain`] has nothing to fold
+/// in it (no spaces), so it can be written as it is.
+fn is_plain_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else {
+        return false;
+    };
+    (first.is_ascii_alphanumeric() || first == b'_' || first == b'/')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/' | b'-'))
+        && plain_reads_back_as_itself(s)
+        && !is_old_bool(s)
 }
 
 /// Whether `s`, printed plain, reads back as the same string (not as
