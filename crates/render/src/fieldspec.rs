@@ -456,7 +456,7 @@ pub fn visit_path(
             while let Some(k) = key.strip_suffix("[]") {
                 key = k;
             }
-            match m.get_mut(key) {
+            match yaml::lookup_mut(m, key) {
                 Some(Value::Null) | None if create && !LIST_FIELDS.contains(&key) => {
                     let mut nv = if path.len() == 1 {
                         Value::Null

@@ -79,7 +79,7 @@ fn strip_directives(v: &Value) -> Value {
 }
 
 fn merge_map(t: &mut Map, p: &Map, schema: bool) {
-    if p.get("$patch").and_then(Value::as_str) == Some("replace") {
+    if yaml::lookup(p, "$patch").and_then(Value::as_str) == Some("replace") {
         *t = match strip_directives(&Value::Map(p.clone())) {
             Value::Map(m) => m,
             _ => unreachable!("a mapping stays a mapping"),
@@ -100,10 +100,12 @@ fn merge_map(t: &mut Map, p: &Map, schema: bool) {
             Value::Null => {
                 t.shift_remove(k);
             }
-            Value::Map(pm) if pm.get("$patch").and_then(Value::as_str) == Some("delete") => {
+            Value::Map(pm)
+                if yaml::lookup(pm, "$patch").and_then(Value::as_str) == Some("delete") =>
+            {
                 t.shift_remove(k);
             }
-            Value::Map(pm) => match t.get_mut(k) {
+            Value::Map(pm) => match yaml::lookup_mut(t, k) {
                 Some(Value::Map(tm)) => merge_map(tm, pm, schema),
                 _ => {
                     let mut nm = Map::new();
@@ -111,7 +113,7 @@ fn merge_map(t: &mut Map, p: &Map, schema: bool) {
                     t.insert(k.clone(), Value::Map(nm));
                 }
             },
-            Value::Seq(ps) => match t.get_mut(k) {
+            Value::Seq(ps) => match yaml::lookup_mut(t, k) {
                 Some(Value::Seq(ts)) => merge_list(k, ts, ps, schema),
                 _ => {
                     let mut ts = Vec::new();

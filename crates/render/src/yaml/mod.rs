@@ -20,6 +20,7 @@ pub use number::format_float;
 pub(crate) use parse::parse_manifests_tracked;
 pub use parse::{parse_documents, parse_documents_with, parse_manifests, resolve_plain};
 pub use value::{Map, Value};
+pub(crate) use value::{lookup, lookup_mut};
 
 #[cfg(test)]
 mod tests {
@@ -75,6 +76,25 @@ mod tests {
         }
         let doc = parse_documents("a10: 1\na9: 2\nb: 3\n_x: 4\n").expect("parses");
         assert_eq!(emit_document(&doc[0]), "_x: 4\na9: 2\na10: 1\nb: 3\n");
+    }
+
+    /// Small mappings are searched in order, larger ones by hash: both
+    /// find every key and miss absent ones.
+    #[test]
+    fn lookups_find_keys_in_small_and_large_mappings() {
+        for n in [1, 8, 9, 40] {
+            let mut m = Map::new();
+            for i in 0..n {
+                m.insert(format!("k{i}"), Value::Int(i));
+            }
+            let mut v = Value::Map(m);
+            for i in 0..n {
+                assert_eq!(v.get(&format!("k{i}")), Some(&Value::Int(i)), "{n} entries");
+            }
+            assert_eq!(v.get("k"), None);
+            *v.get_mut(&format!("k{}", n - 1)).expect("present") = Value::Null;
+            assert_eq!(v.get(&format!("k{}", n - 1)), Some(&Value::Null));
+        }
     }
 
     #[test]

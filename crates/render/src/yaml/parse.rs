@@ -249,13 +249,23 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                             _ => return Err("merge key needs a mapping".into()),
                         }
                     } else {
-                        if m.contains_key(&k) && !allow_duplicates {
-                            return Err(format!(
-                                "line {}: mapping key {k:?} already defined",
-                                span.start.line()
-                            ));
+                        // One lookup per key: a repeated key is refused,
+                        // or replaces the earlier value in its place.
+                        match m.entry(k) {
+                            indexmap::map::Entry::Occupied(o) if !allow_duplicates => {
+                                return Err(format!(
+                                    "line {}: mapping key {:?} already defined",
+                                    span.start.line(),
+                                    o.key()
+                                ));
+                            }
+                            indexmap::map::Entry::Occupied(mut o) => {
+                                o.insert(value);
+                            }
+                            indexmap::map::Entry::Vacant(v) => {
+                                v.insert(value);
+                            }
                         }
-                        m.insert(k, value);
                     }
                 }
             },
@@ -430,7 +440,12 @@ pub fn resolve_plain(s: &str) -> Value {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Value::Str(s.to_string());
     }
-    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    // Digit separators go; most numbers have none, and are read in place.
+    let plain: std::borrow::Cow<str> = if s.contains('_') {
+        s.chars().filter(|&c| c != '_').collect::<String>().into()
+    } else {
+        s.into()
+    };
     if let Some(i) = parse_go_int(&plain) {
         return Value::Int(i);
     }
