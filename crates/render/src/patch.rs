@@ -365,10 +365,10 @@ impl Target {
     }
 
     fn matches(&self, r: &Resource) -> bool {
-        let g = r.gvk();
-        if self.group.as_ref().is_some_and(|x| *x != g.group)
-            || self.version.as_ref().is_some_and(|x| *x != g.version)
-            || self.kind.as_ref().is_some_and(|x| *x != g.kind)
+        let (group, version) = r.group_version();
+        if self.group.as_ref().is_some_and(|x| x != group)
+            || self.version.as_ref().is_some_and(|x| x != version)
+            || self.kind.as_ref().is_some_and(|x| x != r.kind())
         {
             return false;
         }

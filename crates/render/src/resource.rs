@@ -162,6 +162,16 @@ impl Resource {
     pub fn gvk(&self) -> Gvk {
         Gvk::from_api_version(self.api_version(), self.kind())
     }
+    /// The group and version of `apiVersion`, borrowed (as [`Gvk`] has
+    /// them, without building one: comparisons run per object).
+    pub fn group_version(&self) -> (&str, &str) {
+        let api_version = self.api_version();
+        api_version.split_once('/').unwrap_or(("", api_version))
+    }
+    /// Same group, version and kind as `other`.
+    pub fn same_gvk(&self, other: &Resource) -> bool {
+        self.group_version() == other.group_version() && self.kind() == other.kind()
+    }
     pub fn name(&self) -> &str {
         self.obj.str_at(&["metadata", "name"]).unwrap_or("")
     }
@@ -245,7 +255,7 @@ impl Resource {
     }
     /// Same group, version, kind, name and namespace (the Kustomize id).
     pub fn same_id(&self, other: &Resource) -> bool {
-        self.gvk() == other.gvk()
+        self.same_gvk(other)
             && self.name() == other.name()
             && norm_ns(self.namespace()) == norm_ns(other.namespace())
     }

@@ -242,7 +242,7 @@ fn add_affix(acc: &mut Accumulator, specs: &[FieldSpec], text: &str, side: Affix
     };
     for r in &mut acc.resources {
         let kind = r.orig_kind().to_string();
-        let group = r.gvk().group;
+        let group = r.group_version().0.to_string();
         // Never renamed, whatever the specs say.
         if kind == "CustomResourceDefinition"
             || kind == "Namespace"

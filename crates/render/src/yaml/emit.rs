@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::number::format_float;
-use super::parse::{looks_like_timestamp, resolve_plain};
+use super::parse::{looks_like_timestamp, resolves_to_itself};
 use super::value::{Map, Value};
 
 const BEST_WIDTH: usize = 80;
@@ -535,17 +535,7 @@ fn is_plain_word(s: &str) -> bool {
 /// Whether `s`, printed plain, reads back as the same string (not as
 /// null, a bool, a number or a timestamp).
 fn plain_reads_back_as_itself(s: &str) -> bool {
-    // Only these first characters can start a non-string plain scalar
-    // (digits, signs and dots for numbers and timestamps; `~`, `n`, `N`,
-    // `t`, `T`, `f`, `F` for null and bools): any other is a string, with
-    // no need to resolve it.
-    match s.as_bytes().first() {
-        None => false,
-        Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F') => {
-            matches!(resolve_plain(s), Value::Str(ref r) if r == s) && !looks_like_timestamp(s)
-        }
-        Some(_) => true,
-    }
+    resolves_to_itself(s) && !looks_like_timestamp(s)
 }
 
 struct Analysis {

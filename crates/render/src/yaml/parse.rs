@@ -425,21 +425,13 @@ fn node_count(value: &Value) -> usize {
 
 /// Resolves a plain scalar with go-yaml v3's rules.
 pub fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY);
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
-        _ => {}
+    if let Some(v) = keyword(s) {
+        return v;
     }
-    let first = s.as_bytes()[0];
-    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+    if !may_be_number(s) {
         return Value::Str(s.to_string());
     }
+    let first = s.as_bytes()[0];
     // Digit separators go; most numbers have none, and are read in place.
     let plain: std::borrow::Cow<str> = if s.contains('_') {
         s.chars().filter(|&c| c != '_').collect::<String>().into()
@@ -460,6 +452,37 @@ pub fn resolve_plain(s: &str) -> Value {
         return Value::Str(ts);
     }
     Value::Str(s.to_string())
+}
+
+/// The null, bool, infinity and not-a-number words of plain scalars.
+fn keyword(s: &str) -> Option<Value> {
+    Some(match s {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
+        _ => return None,
+    })
+}
+
+/// Whether a plain scalar that is no keyword may be a number or a
+/// timestamp (only those start with a digit, a sign or a dot).
+fn may_be_number(s: &str) -> bool {
+    s.as_bytes()
+        .first()
+        .is_some_and(|&b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
+}
+
+/// Whether the plain scalar `s` reads as the string `s` itself, as
+/// [`resolve_plain`] reads it, without building the value: the emitter
+/// asks this of every string it prints.
+pub(super) fn resolves_to_itself(s: &str) -> bool {
+    if keyword(s).is_some() {
+        return false;
+    }
+    !may_be_number(s) || matches!(resolve_plain(s), Value::Str(ref r) if r == s)
 }
 
 fn parse_go_int(s: &str) -> Option<i128> {
@@ -568,6 +591,10 @@ fn parse_timestamp(s: &str) -> Option<String> {
 
 pub(super) fn looks_like_timestamp(s: &str) -> bool {
     use std::sync::OnceLock;
+    // The pattern starts with four digits: most strings fail at the first.
+    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
