@@ -119,11 +119,13 @@ fn main() {
             p.is_file().then_some(p)
         });
     println!(
-        "{:>7} {:>12} {:>10} {:>12} {:>10} {:>9} {:>10} {:>5}  same",
+        "{:>7} {:>9} {:>8} {:>8} {:>11} {:>11} {:>11} {:>7} {:>10} {:>5}  same",
         "objects",
         "ours ms",
+        "ours cpu",
         "ours MiB",
         "kubectl ms",
+        "kubectl cpu",
         "kubectl MiB",
         "ratio",
         "in-proc ms",
@@ -144,26 +146,27 @@ fn main() {
             best = best.min(t.elapsed().as_secs_f64() * 1000.0);
         }
         let objects = ours_out.matches("\n---\n").count() + 1;
-        let mut runs: Vec<(f64, u64)> = (0..options.runs.max(1))
+        let mut runs: Vec<Run> = (0..options.runs.max(1))
             .map(|_| {
-                let (ms, kb, _) = timed(
+                timed(
                     Command::new(&me)
                         .arg("--render")
                         .arg(&top)
                         .arg(version_arg(version)),
-                );
-                (ms, kb)
+                )
             })
             .collect();
-        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (ours_ms, ours_kb) = runs[runs.len() / 2];
+        runs.sort_by(|a, b| a.wall_ms.total_cmp(&b.wall_ms));
+        let run_count = runs.len();
+        let ours = runs.swap_remove(run_count / 2);
         let ours_load = load();
         if let Some(bin) = &driftless {
             match try_timed(Command::new(bin).args(["build", "kustomization"]).arg(&top)) {
-                Ok((ms, kb, out)) => println!(
-                    "  driftless binary: {ms:.0} ms, {:.1} MiB, same output: {}",
-                    kb as f64 / 1024.0,
-                    out == ours_out
+                Ok(run) => println!(
+                    "  driftless binary: {:.0} ms, {:.1} MiB, same output: {}",
+                    run.wall_ms,
+                    run.kb as f64 / 1024.0,
+                    run.stdout == ours_out
                 ),
                 Err(e) => println!(
                     "  driftless binary skipped: {}",
@@ -171,37 +174,36 @@ fn main() {
                 ),
             }
         }
+        let ours_mib = ours.kb as f64 / 1024.0;
         if skip_kubectl {
             println!(
-                "{objects:>7} {ours_ms:>12.0} {:>10.1} {:>12} {:>10} {:>9} {best:>10.1} {ours_load:>5}",
-                ours_kb as f64 / 1024.0,
-                "-",
-                "-",
-                "-"
+                "{objects:>7} {:>9.0} {:>8.0} {ours_mib:>8.1} {:>11} {:>11} {:>11} {:>7} {best:>10.1} {ours_load:>5}",
+                ours.wall_ms, ours.cpu_ms, "-", "-", "-", "-"
             );
             let _ = std::fs::remove_dir_all(&dir);
             continue;
         }
-        let (k_ms, k_kb, k_out) = timed(Command::new(&options.kubectl).arg("kustomize").arg(&top));
+        let k = timed(Command::new(&options.kubectl).arg("kustomize").arg(&top));
         let k_load = load();
+        let k_mib = k.kb as f64 / 1024.0;
+        let ratio = k.wall_ms / ours.wall_ms;
+        let same = k.stdout == ours_out;
         println!(
-            "{objects:>7} {ours_ms:>12.0} {:>10.1} {k_ms:>12.0} {:>10.1} {:>8.0}x {best:>10.1} {k_load:>5}  {}",
-            ours_kb as f64 / 1024.0,
-            k_kb as f64 / 1024.0,
-            k_ms / ours_ms,
-            k_out == ours_out
+            "{objects:>7} {:>9.0} {:>8.0} {ours_mib:>8.1} {:>11.0} {:>11.0} {k_mib:>11.1} {ratio:>6.0}x {best:>10.1} {k_load:>5}  {same}",
+            ours.wall_ms, ours.cpu_ms, k.wall_ms, k.cpu_ms
         );
         summary.push(format!(
-            "{objects} objects: driftless {ours_ms:.0} ms, {:.1} MiB (median of {} runs, load {ours_load}); \
-             {} ({}) {k_ms:.0} ms, {:.1} MiB (load {k_load}): {:.0}x faster, {:.2}x the memory, same output: {}",
-            ours_kb as f64 / 1024.0,
-            runs.len(),
+            "{objects} objects: driftless {:.0} ms ({:.0} ms CPU), {ours_mib:.1} MiB (median of {run_count} runs, load {ours_load}); \
+             {} ({}) {:.0} ms ({:.0} ms CPU), {k_mib:.1} MiB (load {k_load}): {ratio:.0}x faster, \
+             {:.0}x less CPU, {:.2}x the memory, same output: {same}",
+            ours.wall_ms,
+            ours.cpu_ms,
             version.name(),
             options.kubectl,
-            k_kb as f64 / 1024.0,
-            k_ms / ours_ms,
-            ours_kb as f64 / k_kb as f64,
-            k_out == ours_out
+            k.wall_ms,
+            k.cpu_ms,
+            k.cpu_ms / ours.cpu_ms.max(1.0),
+            ours_mib / k_mib,
         ));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -210,33 +212,51 @@ fn main() {
     }
 }
 
-/// Runs a command under `/usr/bin/time`: (wall ms, peak RSS KiB, stdout).
-fn timed(cmd: &mut Command) -> (f64, u64, String) {
+/// One timed process: wall and CPU (user + system) time, peak RSS, stdout.
+struct Run {
+    wall_ms: f64,
+    cpu_ms: f64,
+    kb: u64,
+    stdout: String,
+}
+
+/// Runs a command under `/usr/bin/time`.
+fn timed(cmd: &mut Command) -> Run {
     try_timed(cmd).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn try_timed(cmd: &mut Command) -> Result<(f64, u64, String), String> {
+fn try_timed(cmd: &mut Command) -> Result<Run, String> {
     let prog = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(std::borrow::ToOwned::to_owned).collect();
     let t = Instant::now();
     let out = Command::new("/usr/bin/time")
         .arg("-f")
-        .arg("%M")
+        .arg("%U %S %M")
         .arg(&prog)
         .args(&args)
         .output()
         .expect("/usr/bin/time runs");
-    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let wall_ms = t.elapsed().as_secs_f64() * 1000.0;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let kb = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
     if !out.status.success() {
         return Err(format!("{prog:?} failed: {stderr}"));
     }
-    Ok((ms, kb, String::from_utf8_lossy(&out.stdout).into_owned()))
+    let figures: Vec<f64> = stderr
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [user, system, kb] = figures[..] else {
+        return Err(format!("/usr/bin/time printed no figures: {stderr}"));
+    };
+    Ok(Run {
+        wall_ms,
+        cpu_ms: (user + system) * 1000.0,
+        kb: kb as u64,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
 }
 
 fn write(path: &Path, text: &str) {
