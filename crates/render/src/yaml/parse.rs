@@ -86,11 +86,21 @@ fn path_to_next(stack: &[Frame]) -> Vec<String> {
         .collect()
 }
 
+/// The parser's options: comments are skipped, never captured. Kustomize
+/// drops them, and capturing them (the parser's default) costs a good part
+/// of the parse; set here as well as by the crate's features, since another
+/// crate in a build may turn the `comments` feature back on.
+fn parser_options() -> granit_parser::Options {
+    let mut options = granit_parser::Options::default();
+    options.set_emit_comments(false);
+    options
+}
+
 fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, String> {
     let text_in = text;
     let mut empty_nulls: Vec<Vec<String>> = Vec::new();
     let allow_duplicates = options.allow_duplicates;
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new_from_str_with_options(text, parser_options());
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     // Each anchor with the number of nodes an alias to it copies.
