@@ -4,27 +4,98 @@
 //! names followed into Deployments, SMP and JSON patches, images, replicas,
 //! prefixes, labels, namespace) at about 500, 1,000 and 2,000 objects in a
 //! temporary directory, then times, as separate processes:
-//! - this example re-run as a renderer (`bench --render <dir>`),
+//! - this example re-run as a renderer (`bench --render <dir> <version>`),
 //! - the `driftless` binary if found (`$DRIFTLESS_BIN`, or
 //!   `target/release/driftless`): `driftless build kustomization <dir>`,
-//! - `kubectl kustomize <dir>`,
+//! - `<kubectl> kustomize <dir>`,
 //!
 //! with wall time and peak RSS from `/usr/bin/time`, checks that the outputs
-//! are identical, and prints the ratio.
+//! are identical, and prints the ratio with the machine's load average.
 //!
 //! Run with `cargo run --release -p driftless-render --example bench`; pass
-//! sizes to override (`-- 500 1000`). Not for CI: kubectl alone needs about
-//! a minute at 2,000 objects on a 2-core machine.
+//! sizes to override (`-- 500 1000`). `--kubectl CMD` (or `$BENCH_KUBECTL`)
+//! picks the kubectl to race, e.g. `--kubectl kubectl-1.37` for Kustomize
+//! v5.8.1; its `version --client` says which Kustomize it links, and our
+//! side follows that release. `--runs N` times our process N times and
+//! reports the median (the machine may be shared). Not for CI: kubectl
+//! alone needs about a minute at 2,000 objects on a 2-core machine.
 
+use driftless_render::KustomizeVersion;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+/// What the command line asked for.
+struct Options {
+    sizes: Vec<usize>,
+    kubectl: String,
+    runs: usize,
+}
+
+fn parse_options(args: &[String]) -> Options {
+    let mut options = Options {
+        sizes: Vec::new(),
+        kubectl: std::env::var("BENCH_KUBECTL").unwrap_or_else(|_| "kubectl".into()),
+        runs: 1,
+    };
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--kubectl" => options.kubectl = args.next().expect("--kubectl CMD").clone(),
+            "--runs" => {
+                options.runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--runs N, N a number");
+            }
+            size => options.sizes.push(size.parse().expect("sizes are numbers")),
+        }
+    }
+    if options.sizes.is_empty() {
+        options.sizes = vec![500, 1000, 2000];
+    }
+    options
+}
+
+/// The Kustomize release a kubectl links, from `kubectl version --client`.
+fn kustomize_of(kubectl: &str) -> KustomizeVersion {
+    let out = Command::new(kubectl)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{kubectl} version: {e}"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("kubectl version prints JSON");
+    match json["kustomizeVersion"].as_str() {
+        Some("v5.5.0") => KustomizeVersion::V5_5_0,
+        Some("v5.8.1") => KustomizeVersion::V5_8_1,
+        other => panic!("{kubectl} links Kustomize {other:?}; we follow v5.5.0 and v5.8.1"),
+    }
+}
+
+fn version_arg(version: KustomizeVersion) -> &'static str {
+    match version {
+        KustomizeVersion::V5_5_0 => "v5.5.0",
+        KustomizeVersion::V5_8_1 => "v5.8.1",
+    }
+}
+
+/// The 1-minute load average, to read each figure against.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() == 3 && args[1] == "--render" {
-        match driftless_render::build(Path::new(&args[2])) {
+    if args.len() == 4 && args[1] == "--render" {
+        let version = match args[3].as_str() {
+            "v5.8.1" => KustomizeVersion::V5_8_1,
+            _ => KustomizeVersion::V5_5_0,
+        };
+        match driftless_render::build_as(Path::new(&args[2]), version) {
             Ok(out) => print!("{out}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -33,13 +104,12 @@ fn main() {
         }
         return;
     }
-    let sizes: Vec<usize> = if args.len() > 1 {
-        args[1..]
-            .iter()
-            .map(|a| a.parse().expect("sizes are numbers"))
-            .collect()
+    let options = parse_options(&args[1..]);
+    let skip_kubectl = std::env::var_os("BENCH_SKIP_KUBECTL").is_some();
+    let version = if skip_kubectl {
+        KustomizeVersion::V5_5_0
     } else {
-        vec![500, 1000, 2000]
+        kustomize_of(&options.kubectl)
     };
     let me = std::env::current_exe().expect("own path");
     let driftless = std::env::var_os("DRIFTLESS_BIN")
@@ -49,10 +119,20 @@ fn main() {
             p.is_file().then_some(p)
         });
     println!(
-        "{:>7} {:>12} {:>10} {:>12} {:>10} {:>9} {:>10}  same",
-        "objects", "ours ms", "ours MiB", "kubectl ms", "kubectl MiB", "ratio", "in-proc ms"
+        "{:>7} {:>9} {:>8} {:>8} {:>11} {:>11} {:>11} {:>7} {:>10} {:>5}  same",
+        "objects",
+        "ours ms",
+        "ours cpu",
+        "ours MiB",
+        "kubectl ms",
+        "kubectl cpu",
+        "kubectl MiB",
+        "ratio",
+        "in-proc ms",
+        "load"
     );
-    for n in sizes {
+    let mut summary = Vec::new();
+    for n in options.sizes {
         let dir = std::env::temp_dir().join(format!("driftless-bench-{n}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         generate(&dir, n);
@@ -62,17 +142,31 @@ fn main() {
         let mut ours_out = String::new();
         for _ in 0..3 {
             let t = Instant::now();
-            ours_out = driftless_render::build(&top).expect("our build succeeds");
+            ours_out = driftless_render::build_as(&top, version).expect("our build succeeds");
             best = best.min(t.elapsed().as_secs_f64() * 1000.0);
         }
         let objects = ours_out.matches("\n---\n").count() + 1;
-        let (ours_ms, ours_kb, _) = timed(Command::new(&me).arg("--render").arg(&top));
+        let mut runs: Vec<Run> = (0..options.runs.max(1))
+            .map(|_| {
+                timed(
+                    Command::new(&me)
+                        .arg("--render")
+                        .arg(&top)
+                        .arg(version_arg(version)),
+                )
+            })
+            .collect();
+        runs.sort_by(|a, b| a.wall_ms.total_cmp(&b.wall_ms));
+        let run_count = runs.len();
+        let ours = runs.swap_remove(run_count / 2);
+        let ours_load = load();
         if let Some(bin) = &driftless {
             match try_timed(Command::new(bin).args(["build", "kustomization"]).arg(&top)) {
-                Ok((ms, kb, out)) => println!(
-                    "  driftless binary: {ms:.0} ms, {:.1} MiB, same output: {}",
-                    kb as f64 / 1024.0,
-                    out == ours_out
+                Ok(run) => println!(
+                    "  driftless binary: {:.0} ms, {:.1} MiB, same output: {}",
+                    run.wall_ms,
+                    run.kb as f64 / 1024.0,
+                    run.stdout == ours_out
                 ),
                 Err(e) => println!(
                     "  driftless binary skipped: {}",
@@ -80,55 +174,89 @@ fn main() {
                 ),
             }
         }
-        if std::env::var_os("BENCH_SKIP_KUBECTL").is_some() {
+        let ours_mib = ours.kb as f64 / 1024.0;
+        if skip_kubectl {
             println!(
-                "{objects:>7} {ours_ms:>12.0} {:>10.1} {:>12} {:>10} {:>9} {best:>10.1}",
-                ours_kb as f64 / 1024.0,
-                "-",
-                "-",
-                "-"
+                "{objects:>7} {:>9.0} {:>8.0} {ours_mib:>8.1} {:>11} {:>11} {:>11} {:>7} {best:>10.1} {ours_load:>5}",
+                ours.wall_ms, ours.cpu_ms, "-", "-", "-", "-"
             );
+            let _ = std::fs::remove_dir_all(&dir);
             continue;
         }
-        let (k_ms, k_kb, k_out) = timed(Command::new("kubectl").arg("kustomize").arg(&top));
+        let k = timed(Command::new(&options.kubectl).arg("kustomize").arg(&top));
+        let k_load = load();
+        let k_mib = k.kb as f64 / 1024.0;
+        let ratio = k.wall_ms / ours.wall_ms;
+        let same = k.stdout == ours_out;
         println!(
-            "{objects:>7} {ours_ms:>12.0} {:>10.1} {k_ms:>12.0} {:>10.1} {:>8.0}x {best:>10.1}  {}",
-            ours_kb as f64 / 1024.0,
-            k_kb as f64 / 1024.0,
-            k_ms / ours_ms,
-            k_out == ours_out
+            "{objects:>7} {:>9.0} {:>8.0} {ours_mib:>8.1} {:>11.0} {:>11.0} {k_mib:>11.1} {ratio:>6.0}x {best:>10.1} {k_load:>5}  {same}",
+            ours.wall_ms, ours.cpu_ms, k.wall_ms, k.cpu_ms
         );
+        summary.push(format!(
+            "{objects} objects: driftless {:.0} ms ({:.0} ms CPU), {ours_mib:.1} MiB (median of {run_count} runs, load {ours_load}); \
+             {} ({}) {:.0} ms ({:.0} ms CPU), {k_mib:.1} MiB (load {k_load}): {ratio:.0}x faster, \
+             {:.0}x less CPU, {:.2}x the memory, same output: {same}",
+            ours.wall_ms,
+            ours.cpu_ms,
+            version.name(),
+            options.kubectl,
+            k.wall_ms,
+            k.cpu_ms,
+            k.cpu_ms / ours.cpu_ms.max(1.0),
+            ours_mib / k_mib,
+        ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    for line in summary {
+        println!("{line}");
     }
 }
 
-/// Runs a command under `/usr/bin/time`: (wall ms, peak RSS KiB, stdout).
-fn timed(cmd: &mut Command) -> (f64, u64, String) {
+/// One timed process: wall and CPU (user + system) time, peak RSS, stdout.
+struct Run {
+    wall_ms: f64,
+    cpu_ms: f64,
+    kb: u64,
+    stdout: String,
+}
+
+/// Runs a command under `/usr/bin/time`.
+fn timed(cmd: &mut Command) -> Run {
     try_timed(cmd).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn try_timed(cmd: &mut Command) -> Result<(f64, u64, String), String> {
+fn try_timed(cmd: &mut Command) -> Result<Run, String> {
     let prog = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(std::borrow::ToOwned::to_owned).collect();
     let t = Instant::now();
     let out = Command::new("/usr/bin/time")
         .arg("-f")
-        .arg("%M")
+        .arg("%U %S %M")
         .arg(&prog)
         .args(&args)
         .output()
         .expect("/usr/bin/time runs");
-    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let wall_ms = t.elapsed().as_secs_f64() * 1000.0;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let kb = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
     if !out.status.success() {
         return Err(format!("{prog:?} failed: {stderr}"));
     }
-    Ok((ms, kb, String::from_utf8_lossy(&out.stdout).into_owned()))
+    let figures: Vec<f64> = stderr
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [user, system, kb] = figures[..] else {
+        return Err(format!("/usr/bin/time printed no figures: {stderr}"));
+    };
+    Ok(Run {
+        wall_ms,
+        cpu_ms: (user + system) * 1000.0,
+        kb: kb as u64,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
 }
 
 fn write(path: &Path, text: &str) {

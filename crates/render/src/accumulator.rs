@@ -31,16 +31,26 @@ pub struct Accumulator {
     pub ids: Option<std::collections::HashSet<String>>,
 }
 
+/// The id as one text (group, version, kind, namespace, name), written
+/// straight from the object's fields: every object added is keyed once.
 fn id_key(r: &Resource) -> String {
-    let g = r.gvk();
-    format!(
-        "{}|{}|{}|{}|{}",
-        g.group,
-        g.version,
-        g.kind,
-        crate::resource::norm_ns(r.namespace()),
-        r.name()
-    )
+    let api_version = r.api_version();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let namespace = crate::resource::norm_ns(r.namespace());
+    let (kind, name) = (r.kind(), r.name());
+    let mut key = String::with_capacity(
+        group.len() + version.len() + kind.len() + namespace.len() + name.len() + 4,
+    );
+    for (i, part) in [group, version, kind, namespace, name]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            key.push('|');
+        }
+        key.push_str(part);
+    }
+    key
 }
 
 /// Records that the transformer `kind` configured in `configured_in` ran

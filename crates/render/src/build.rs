@@ -181,12 +181,14 @@ fn build_from(
         }
     }
     let mut out = String::new();
-    for (i, r) in acc.resources.iter_mut().enumerate() {
-        drop_empty_annotations(r);
+    // Each object is freed right after it is printed, while it is still
+    // in the cache, not all together at the end.
+    for (i, mut r) in std::mem::take(&mut acc.resources).into_iter().enumerate() {
+        drop_empty_annotations(&mut r);
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&yaml::emit_document(&r.obj));
+        yaml::emit_document_into(&r.obj, &mut out);
     }
     Ok(out)
 }

@@ -47,10 +47,19 @@ pub fn split_fieldspec_path(path: &str) -> Vec<String> {
 
 impl FieldSpec {
     pub fn applies_to(&self, r: &Resource) -> bool {
-        (self.kind.is_empty() || self.kind == r.kind())
-            && (self.group.is_empty()
-                || self.group == r.api_version().split_once('/').map_or("", |(g, _)| g))
+        self.selects(r.kind(), group_of(r.api_version()))
     }
+    /// Whether this spec selects objects of `kind` in `group`; for loops
+    /// over many specs, which look the object's kind up once.
+    pub fn selects(&self, kind: &str, group: &str) -> bool {
+        (self.kind.is_empty() || self.kind == kind)
+            && (self.group.is_empty() || self.group == group)
+    }
+}
+
+/// The group of an `apiVersion` (empty for the core group).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map_or("", |(g, _)| g)
 }
 
 /// A name reference: objects of `kind` are referred to from `referrers`.
@@ -440,8 +449,14 @@ pub fn visit_path(
             Ok(())
         }
         Value::Map(m) => {
-            let key = path[0].trim_end_matches("[]");
-            match m.get_mut(key) {
+            // `[]` marks a list in some specs; stripped by hand, as
+            // `trim_end_matches` with a text pattern sets up a searcher
+            // each time, and this runs for every step of every path.
+            let mut key = path[0].as_str();
+            while let Some(k) = key.strip_suffix("[]") {
+                key = k;
+            }
+            match yaml::lookup_mut(m, key) {
                 Some(Value::Null) | None if create && !LIST_FIELDS.contains(&key) => {
                     let mut nv = if path.len() == 1 {
                         Value::Null

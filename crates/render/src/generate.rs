@@ -316,7 +316,7 @@ fn add_generated(
     let effective = |ns: &str| if ns.is_empty() { "default" } else { ns }.to_string();
     let wanted_ns = effective(r.namespace());
     let matches = |e: &Resource| {
-        e.gvk() == r.gvk()
+        e.same_gvk(&r)
             && e.all_names()
                 .zip(e.all_namespaces())
                 .any(|(n, ns)| n == r.name() && effective(ns) == wanted_ns)

@@ -271,7 +271,6 @@ struct Candidate {
     previous: Vec<(String, String)>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
-    id: String,
 }
 
 fn effective_namespace(ns: &str, cluster_scoped: bool) -> String {
@@ -306,9 +305,14 @@ impl Candidate {
                 .collect(),
             prefixes: r.prefixes.clone(),
             suffixes: r.suffixes.clone(),
-            id: r.id_string(),
             gvk,
         }
+    }
+
+    /// Kustomize's printed id ([`Resource::id_string`]), for messages:
+    /// made only when one is printed.
+    fn id(&self) -> String {
+        crate::resource::id_string(&self.gvk, &self.name, &self.namespace)
     }
 
     /// Whether one of the earlier ids is selected by a (partial) gvk.
@@ -381,7 +385,7 @@ fn select<'a>(
             if identical {
                 Ok(Some(*first))
             } else {
-                let ids: Vec<&str> = left.iter().map(|c| c.id.as_str()).collect();
+                let ids: Vec<String> = left.iter().map(|c| c.id()).collect();
                 Err(format!(
                     "found multiple possible referrals: {}",
                     ids.join(", ")
@@ -503,8 +507,12 @@ pub fn fix(
         file: file.to_path_buf(),
         message,
     };
-    for r in resources.iter_mut() {
-        let me = Candidate::of(r);
+    // Objects are few kinds and the specs many: the specs each kind
+    // selects are listed once per kind, in the rules' order.
+    let mut specs_by_kind: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+    for (r, me) in resources.iter_mut().zip(&candidates) {
+        // An object's own entry: only its own turn below changes it, so
+        // the entry made before the loop still describes it.
         let binding_namespaces = role_binding_namespaces(r).map_err(fail)?;
         let scope = Scope {
             candidates: &candidates,
@@ -513,44 +521,58 @@ pub fn fix(
             referrer_ns: &me.effective_ns,
             binding_namespaces: &binding_namespaces,
         };
-        let original_kind = r.orig_kind().to_string();
         let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
-        for rule in &rules {
-            for spec in &rule.referrers {
-                let selected = (spec.kind.is_empty() || spec.kind == original_kind)
-                    && (spec.group.is_empty() || spec.group == me.gvk.group);
-                if !selected {
-                    continue;
-                }
-                let role_ref = spec
-                    .path
-                    .ends_with(&["roleRef".to_string(), "name".to_string()])
-                    .then(|| {
+        let specs = specs_by_kind
+            .entry(r.orig_kind().to_string())
+            .or_insert_with_key(|kind| specs_for_kind(&rules, kind));
+        for &(rule_at, spec_at) in specs.iter() {
+            let rule = &rules[rule_at];
+            let spec = &rule.referrers[spec_at];
+            if !(spec.group.is_empty() || spec.group == me.gvk.group) {
+                continue;
+            }
+            let role_ref =
+                matches!(spec.path.as_slice(), [.., a, b] if a == "roleRef" && b == "name").then(
+                    || {
                         let text =
                             |k: &str| r.obj.str_at(&["roleRef", k]).unwrap_or("").to_string();
                         (text("apiGroup"), text("kind"))
-                    });
-                let referrer = Referrer {
-                    effective_ns: me.effective_ns.clone(),
-                    cluster_scoped: me.cluster_scoped,
-                    prefixes: &prefixes,
-                    suffixes: &suffixes,
-                    role_ref,
-                };
-                let mut update = |v: &mut Value| update_reference(v, &scope, rule, &referrer);
-                crate::fieldspec::visit_path(&mut r.obj, &spec.path, false, &mut update).map_err(
-                    |e| {
-                        fail(format!(
-                            "updating name reference in '{}' field of '{}': {e}",
-                            spec.path.join("/"),
-                            me.id
-                        ))
                     },
-                )?;
-            }
+                );
+            let referrer = Referrer {
+                effective_ns: me.effective_ns.clone(),
+                cluster_scoped: me.cluster_scoped,
+                prefixes: &prefixes,
+                suffixes: &suffixes,
+                role_ref,
+            };
+            let mut update = |v: &mut Value| update_reference(v, &scope, rule, &referrer);
+            crate::fieldspec::visit_path(&mut r.obj, &spec.path, false, &mut update).map_err(
+                |e| {
+                    fail(format!(
+                        "updating name reference in '{}' field of '{}': {e}",
+                        spec.path.join("/"),
+                        me.id()
+                    ))
+                },
+            )?;
         }
     }
     Ok(())
+}
+
+/// The (rule, referrer spec) positions whose spec selects objects of
+/// `kind` (or any kind), in the order the rules list them.
+fn specs_for_kind(rules: &[NameRef], kind: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (rule_at, rule) in rules.iter().enumerate() {
+        for (spec_at, spec) in rule.referrers.iter().enumerate() {
+            if spec.kind.is_empty() || spec.kind == kind {
+                out.push((rule_at, spec_at));
+            }
+        }
+    }
+    out
 }
 
 /// Rewrites the reference(s) a field spec reaches: a name, a mapping with

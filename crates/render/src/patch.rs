@@ -79,7 +79,7 @@ fn strip_directives(v: &Value) -> Value {
 }
 
 fn merge_map(t: &mut Map, p: &Map, schema: bool) {
-    if p.get("$patch").and_then(Value::as_str) == Some("replace") {
+    if yaml::lookup(p, "$patch").and_then(Value::as_str) == Some("replace") {
         *t = match strip_directives(&Value::Map(p.clone())) {
             Value::Map(m) => m,
             _ => unreachable!("a mapping stays a mapping"),
@@ -100,10 +100,12 @@ fn merge_map(t: &mut Map, p: &Map, schema: bool) {
             Value::Null => {
                 t.shift_remove(k);
             }
-            Value::Map(pm) if pm.get("$patch").and_then(Value::as_str) == Some("delete") => {
+            Value::Map(pm)
+                if yaml::lookup(pm, "$patch").and_then(Value::as_str) == Some("delete") =>
+            {
                 t.shift_remove(k);
             }
-            Value::Map(pm) => match t.get_mut(k) {
+            Value::Map(pm) => match yaml::lookup_mut(t, k) {
                 Some(Value::Map(tm)) => merge_map(tm, pm, schema),
                 _ => {
                     let mut nm = Map::new();
@@ -111,7 +113,7 @@ fn merge_map(t: &mut Map, p: &Map, schema: bool) {
                     t.insert(k.clone(), Value::Map(nm));
                 }
             },
-            Value::Seq(ps) => match t.get_mut(k) {
+            Value::Seq(ps) => match yaml::lookup_mut(t, k) {
                 Some(Value::Seq(ts)) => merge_list(k, ts, ps, schema),
                 _ => {
                     let mut ts = Vec::new();
@@ -147,24 +149,45 @@ fn merge_list(field: &str, t: &mut Vec<Value>, p: &[Value], schema: bool) {
     };
     // go-kustomize order: the patch's elements first, in patch order, then
     // the remaining elements of the target.
-    let mut out: Vec<Value> = Vec::new();
+    // The target element each patch element merges into, found before any
+    // is moved out; an element merged into once is moved, not copied.
+    let positions: Vec<Option<usize>> = p
+        .iter()
+        .map(|pi| {
+            let pk = pi.get(key)?;
+            t.iter().position(|ti| ti.get(key) == Some(pk))
+        })
+        .collect();
+    let mut merges_left = vec![0usize; t.len()];
+    for (pi, pos) in p.iter().zip(&positions) {
+        if let Some(i) = pos
+            && pi.get("$patch").and_then(Value::as_str) != Some("delete")
+        {
+            merges_left[*i] += 1;
+        }
+    }
+    let mut out: Vec<Value> = Vec::with_capacity(t.len() + p.len());
     let mut used = vec![false; t.len()];
-    for pi in p {
+    for (pi, &pos) in p.iter().zip(&positions) {
         let delete = pi.get("$patch").and_then(Value::as_str) == Some("delete");
-        let Some(pk) = pi.get(key) else {
+        if pi.get(key).is_none() {
             if !delete {
                 out.push(strip_directives(pi));
             }
             continue;
-        };
-        let pos = t.iter().position(|ti| ti.get(key) == Some(pk));
+        }
         if let Some(i) = pos {
             used[i] = true;
         }
         match (pos, delete) {
             (_, true) => {}
             (Some(i), false) => {
-                let mut v = t[i].clone();
+                merges_left[i] -= 1;
+                let mut v = if merges_left[i] == 0 {
+                    std::mem::replace(&mut t[i], Value::Null)
+                } else {
+                    t[i].clone()
+                };
                 smp(&mut v, pi, schema);
                 out.push(v);
             }
@@ -175,9 +198,9 @@ fn merge_list(field: &str, t: &mut Vec<Value>, p: &[Value], schema: bool) {
             }
         }
     }
-    for (i, ti) in t.iter().enumerate() {
-        if !used[i] {
-            out.push(ti.clone());
+    for (ti, used) in std::mem::take(t).into_iter().zip(used) {
+        if !used {
+            out.push(ti);
         }
     }
     *t = out;
@@ -260,7 +283,8 @@ fn apply_smp_keep_id(r: &mut Resource, patch: &Value, allow_name: bool, allow_ki
     let old_name = r.name().to_string();
     let old_kind = r.kind().to_string();
     let old_api = r.api_version().to_string();
-    let mut obj = r.obj.clone();
+    // Patched in place: the object is taken out, not copied.
+    let mut obj = std::mem::replace(&mut r.obj, Value::Null);
     smp(&mut obj, patch, schema);
     // Kustomize's strategic merge walks the whole object and drops the
     // entries written with no value (`key:`), though not a literal null.
@@ -341,10 +365,10 @@ impl Target {
     }
 
     fn matches(&self, r: &Resource) -> bool {
-        let g = r.gvk();
-        if self.group.as_ref().is_some_and(|x| *x != g.group)
-            || self.version.as_ref().is_some_and(|x| *x != g.version)
-            || self.kind.as_ref().is_some_and(|x| *x != g.kind)
+        let (group, version) = r.group_version();
+        if self.group.as_ref().is_some_and(|x| x != group)
+            || self.version.as_ref().is_some_and(|x| x != version)
+            || self.kind.as_ref().is_some_and(|x| x != r.kind())
         {
             return false;
         }
@@ -490,13 +514,18 @@ pub fn apply_patch_entry(
         for r in resources.iter_mut() {
             if target.matches(r) {
                 found = true;
-                let before = r.clone();
+                // Only the id is needed from before the patch.
+                let (name, namespace, kind) = (
+                    r.name().to_string(),
+                    r.namespace().to_string(),
+                    r.kind().to_string(),
+                );
                 json6902(&mut r.obj, &ops).map_err(|e| kust.err(field, e))?;
-                if r.name() != before.name() || r.kind() != before.kind() {
+                if r.name() != name || r.kind() != kind {
                     // Renamed by the patch: keep the old id in the history.
-                    r.prev_names.push(before.name().to_string());
-                    r.prev_namespaces.push(before.namespace().to_string());
-                    r.prev_kinds.push(before.kind().to_string());
+                    r.prev_names.push(name);
+                    r.prev_namespaces.push(namespace);
+                    r.prev_kinds.push(kind);
                 }
             }
         }

@@ -162,6 +162,16 @@ impl Resource {
     pub fn gvk(&self) -> Gvk {
         Gvk::from_api_version(self.api_version(), self.kind())
     }
+    /// The group and version of `apiVersion`, borrowed (as [`Gvk`] has
+    /// them, without building one: comparisons run per object).
+    pub fn group_version(&self) -> (&str, &str) {
+        let api_version = self.api_version();
+        api_version.split_once('/').unwrap_or(("", api_version))
+    }
+    /// Same group, version and kind as `other`.
+    pub fn same_gvk(&self, other: &Resource) -> bool {
+        self.group_version() == other.group_version() && self.kind() == other.kind()
+    }
     pub fn name(&self) -> &str {
         self.obj.str_at(&["metadata", "name"]).unwrap_or("")
     }
@@ -241,28 +251,11 @@ impl Resource {
     }
     /// Kustomize's printed id, e.g. `Deployment.v1.apps/web.[noNs]`.
     pub fn id_string(&self) -> String {
-        let g = self.gvk();
-        let mut s = g.kind.clone();
-        if !g.version.is_empty() {
-            s.push('.');
-            s.push_str(&g.version);
-        }
-        s.push('.');
-        s.push_str(if g.group.is_empty() {
-            "[noGrp]"
-        } else {
-            &g.group
-        });
-        let ns = if self.namespace().is_empty() {
-            "[noNs]"
-        } else {
-            self.namespace()
-        };
-        format!("{s}/{}.{ns}", self.name())
+        id_string(&self.gvk(), self.name(), self.namespace())
     }
     /// Same group, version, kind, name and namespace (the Kustomize id).
     pub fn same_id(&self, other: &Resource) -> bool {
-        self.gvk() == other.gvk()
+        self.same_gvk(other)
             && self.name() == other.name()
             && norm_ns(self.namespace()) == norm_ns(other.namespace())
     }
@@ -276,6 +269,27 @@ impl Resource {
             .path(&["metadata", "annotations"])
             .and_then(Value::as_map)
     }
+}
+
+/// Kustomize's printed id of an object of `g` named `name` in `namespace`.
+pub fn id_string(g: &Gvk, name: &str, namespace: &str) -> String {
+    let mut s = g.kind.clone();
+    if !g.version.is_empty() {
+        s.push('.');
+        s.push_str(&g.version);
+    }
+    s.push('.');
+    s.push_str(if g.group.is_empty() {
+        "[noGrp]"
+    } else {
+        &g.group
+    });
+    let ns = if namespace.is_empty() {
+        "[noNs]"
+    } else {
+        namespace
+    };
+    format!("{s}/{name}.{ns}")
 }
 
 pub fn norm_ns(ns: &str) -> &str {

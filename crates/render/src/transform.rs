@@ -7,7 +7,7 @@
 use crate::accumulator::Accumulator;
 use crate::error::{BuildError, YamlError};
 use crate::fieldspec::{
-    FieldSpec, default_annotation_specs, default_selector_specs, fs, parse_fieldspecs,
+    FieldSpec, default_annotation_specs, default_selector_specs, fs, group_of, parse_fieldspecs,
     template_label_specs, visit_path,
 };
 use crate::kustomization::KustomizationFile;
@@ -53,8 +53,11 @@ fn apply_map(
     entries: &Map,
 ) -> Result<(), BuildError> {
     for r in resources.iter_mut() {
+        // The entries never touch `kind` or `apiVersion`: they are looked
+        // up once per object, not once per spec.
+        let (kind, group) = (r.kind().to_string(), group_of(r.api_version()).to_string());
         for spec in specs {
-            if !spec.applies_to(r) {
+            if !spec.selects(&kind, &group) {
                 continue;
             }
             visit_path(&mut r.obj, &spec.path, spec.create, &mut |v| {
@@ -239,7 +242,7 @@ fn add_affix(acc: &mut Accumulator, specs: &[FieldSpec], text: &str, side: Affix
     };
     for r in &mut acc.resources {
         let kind = r.orig_kind().to_string();
-        let group = r.gvk().group;
+        let group = r.group_version().0.to_string();
         // Never renamed, whatever the specs say.
         if kind == "CustomResourceDefinition"
             || kind == "Namespace"

@@ -5,15 +5,24 @@
 use std::fmt::Write as _;
 
 use super::number::format_float;
-use super::parse::{looks_like_timestamp, resolve_plain};
+use super::parse::{looks_like_timestamp, resolves_to_itself};
 use super::value::{Map, Value};
 
 const BEST_WIDTH: usize = 80;
 
 /// Prints one document as Kustomize does (keys sorted, block style).
 pub fn emit_document(v: &Value) -> String {
+    let mut out = String::new();
+    emit_document_into(v, &mut out);
+    out
+}
+
+/// Appends one document, printed as [`emit_document`] prints it, to
+/// `out`: a build prints thousands of documents into one stream, and
+/// writing in place spares a buffer and a copy per document.
+pub fn emit_document_into(v: &Value, out: &mut String) {
     let mut e = Emitter {
-        out: String::new(),
+        out: std::mem::take(out),
         column: 0,
     };
     match v {
@@ -24,7 +33,7 @@ pub fn emit_document(v: &Value) -> String {
             e.newline();
         }
     }
-    e.out
+    *out = e.out;
 }
 
 struct Emitter {
@@ -35,7 +44,11 @@ struct Emitter {
 impl Emitter {
     fn write(&mut self, s: &str) {
         self.out.push_str(s);
-        self.column += s.chars().count();
+        self.column += if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        };
     }
     fn newline(&mut self) {
         self.out.push('\n');
@@ -49,9 +62,9 @@ impl Emitter {
     }
 
     fn block_map(&mut self, m: &Map, indent: usize) {
-        let mut keys: Vec<&String> = m.keys().collect();
-        keys.sort_by(|a, b| go_yaml_key_order(a, b));
-        for (i, k) in keys.into_iter().enumerate() {
+        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+        entries.sort_by(|a, b| go_yaml_key_order(a.0, b.0));
+        for (i, (k, v)) in entries.into_iter().enumerate() {
             if i > 0 || self.column != indent {
                 if self.column != 0 {
                     self.newline();
@@ -60,7 +73,7 @@ impl Emitter {
             }
             self.key(k, indent);
             self.write(":");
-            self.value_after_key(&m[k.as_str()], indent);
+            self.value_after_key(v, indent);
         }
     }
 
@@ -128,7 +141,11 @@ impl Emitter {
         match v {
             Value::Null => self.write("null"),
             Value::Bool(b) => self.write(if *b { "true" } else { "false" }),
-            Value::Int(i) => self.write(&i.to_string()),
+            Value::Int(i) => {
+                let start = self.out.len();
+                let _ = write!(self.out, "{i}");
+                self.column += self.out.len() - start;
+            }
             Value::Float(f) => self.write(&format_float(*f)),
             Value::Str(s) => self.string(s, indent, simple_key),
             Value::Map(_) => self.write("{}"),
@@ -137,6 +154,12 @@ impl Emitter {
     }
 
     fn string(&mut self, s: &str, indent: usize, simple_key: bool) {
+        if is_plain_word(s) {
+            // The common case (names, keys, images): plain, no folding.
+            self.out.push_str(s);
+            self.column += s.len();
+            return;
+        }
         let style = choose_style(s, simple_key);
         match style {
             Style::Plain => self.write_plain(s, indent, !simple_key),
@@ -147,11 +170,11 @@ impl Emitter {
     }
 
     fn write_plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        let chars: Vec<char> = s.chars().collect();
+        let mut chars = s.chars().peekable();
         let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
+        while let Some(c) = chars.next() {
             if c == ' ' {
-                let next_space = chars.get(i + 1) == Some(&' ');
+                let next_space = chars.peek() == Some(&' ');
                 if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
                     self.newline();
                     self.indent_to(indent);
@@ -298,31 +321,44 @@ impl Emitter {
 /// go-yaml's map key order: letters after other characters, digit runs
 /// compared as numbers.
 pub fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    // Keys are nearly always ASCII, where a byte is a character: comparing
+    // the bytes in place spares two allocations per comparison.
+    if a.is_ascii() && b.is_ascii() {
+        key_order(a.as_bytes(), b.as_bytes())
+    } else {
+        let ar: Vec<char> = a.chars().collect();
+        let br: Vec<char> = b.chars().collect();
+        key_order(&ar, &br)
+    }
+}
+
+/// [`go_yaml_key_order`] over the characters of two keys.
+fn key_order<T: Copy + Into<char>>(ar: &[T], br: &[T]) -> std::cmp::Ordering {
     use std::cmp::Ordering;
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
+    let ch = |s: &[T], i: usize| -> char { s[i].into() };
     let less = |x: bool| if x { Ordering::Less } else { Ordering::Greater };
     let mut digits = false;
     let n = ar.len().min(br.len());
     for i in 0..n {
-        if ar[i] == br[i] {
-            digits = ar[i].is_ascii_digit();
+        let (a, b) = (ch(ar, i), ch(br, i));
+        if a == b {
+            digits = a.is_ascii_digit();
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let al = a.is_alphabetic();
+        let bl = b.is_alphabetic();
         if al && bl {
-            return ar[i].cmp(&br[i]);
+            return a.cmp(&b);
         }
         if al || bl {
             return if digits { less(al) } else { less(bl) };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
+        if a == '0' || b == '0' {
             let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
+            while j > 0 && ch(ar, j - 1).is_ascii_digit() {
                 j -= 1;
-                if ar[j] != '0' {
+                if ch(ar, j) != '0' {
                     an = 1;
                     bn = 1;
                     break;
@@ -330,13 +366,17 @@ pub fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
             }
         }
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.wrapping_mul(10).wrapping_add(ar[ai] as i64 - '0' as i64);
+        while ai < ar.len() && ch(ar, ai).is_ascii_digit() {
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(ch(ar, ai) as i64 - '0' as i64);
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.wrapping_mul(10).wrapping_add(br[bi] as i64 - '0' as i64);
+        while bi < br.len() && ch(br, bi).is_ascii_digit() {
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(ch(br, bi) as i64 - '0' as i64);
             bi += 1;
         }
         if an != bn {
@@ -345,7 +385,7 @@ pub fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
         if ai != bi {
             return ai.cmp(&bi);
         }
-        return ar[i].cmp(&br[i]);
+        return a.cmp(&b);
     }
     ar.len().cmp(&br.len())
 }
@@ -443,8 +483,7 @@ fn is_base60_float(s: &str) -> bool {
 }
 
 fn choose_style(s: &str, simple_key: bool) -> Style {
-    let resolves_to_str =
-        matches!(resolve_plain(s), Value::Str(ref r) if r == s) && !looks_like_timestamp(s);
+    let resolves_to_str = plain_reads_back_as_itself(s);
     let can_plain = resolves_to_str && !is_base60_float(s) && !is_old_bool(s);
     let requested = if s.contains('\n') {
         Style::Literal
@@ -477,6 +516,28 @@ fn choose_style(s: &str, simple_key: bool) -> Style {
     }
 }
 
+/// Whether `s` is one word of letters, digits and `._/-`, starting with a
+/// letter, digit, `_` or `/`, that reads back as itself: [`choose_style`]
+/// would print it plain, and [`Emitter::write_plain`] has nothing to fold
+/// in it (no spaces), so it can be written as it is.
+fn is_plain_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else {
+        return false;
+    };
+    (first.is_ascii_alphanumeric() || first == b'_' || first == b'/')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/' | b'-'))
+        && plain_reads_back_as_itself(s)
+        && !is_old_bool(s)
+}
+
+/// Whether `s`, printed plain, reads back as the same string (not as
+/// null, a bool, a number or a timestamp).
+fn plain_reads_back_as_itself(s: &str) -> bool {
+    resolves_to_itself(s) && !looks_like_timestamp(s)
+}
+
 struct Analysis {
     block_plain: bool,
     single: bool,
@@ -491,7 +552,18 @@ fn analyze(s: &str) -> Analysis {
             block: false,
         };
     }
-    let chars: Vec<char> = s.chars().collect();
+    // Most strings are ASCII, where a byte is a character: no need to
+    // collect the characters first.
+    if s.is_ascii() {
+        analyze_chars(s, s.as_bytes())
+    } else {
+        let chars: Vec<char> = s.chars().collect();
+        analyze_chars(s, &chars)
+    }
+}
+
+/// [`analyze`] over the characters of the non-empty `s`.
+fn analyze_chars<T: Copy + Into<char>>(s: &str, chars: &[T]) -> Analysis {
     let mut block_ind = false;
     if s.starts_with("---") || s.starts_with("...") {
         block_ind = true;
@@ -504,8 +576,8 @@ fn analyze(s: &str) -> Analysis {
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_ws = true;
     for i in 0..chars.len() {
-        let c = chars[i];
-        let followed_ws = is_blankz(chars.get(i + 1).copied());
+        let c: char = chars[i].into();
+        let followed_ws = is_blankz(chars.get(i + 1).map(|&n| n.into()));
         let first = i == 0;
         let last = i + 1 == chars.len();
         if first {

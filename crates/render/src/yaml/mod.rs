@@ -15,11 +15,12 @@ mod number;
 mod parse;
 mod value;
 
-pub use emit::{emit_document, go_json_string, go_yaml_key_order};
+pub use emit::{emit_document, emit_document_into, go_json_string, go_yaml_key_order};
 pub use number::format_float;
 pub(crate) use parse::parse_manifests_tracked;
 pub use parse::{parse_documents, parse_documents_with, parse_manifests, resolve_plain};
 pub use value::{Map, Value};
+pub(crate) use value::{lookup, lookup_mut};
 
 #[cfg(test)]
 mod tests {
@@ -55,6 +56,45 @@ mod tests {
             emit_document(&d[0]),
             "a: 31\nb: 1000\nc: 15\nd: 1\ne: \"2001-12-14T00:00:00Z\"\n"
         );
+    }
+
+    /// Digit runs compare as numbers and letters sort after other
+    /// characters, on the ASCII fast path and the character path alike.
+    #[test]
+    fn key_order_compares_digit_runs_as_numbers() {
+        use std::cmp::Ordering::{Greater, Less};
+        for (a, b, want) in [
+            ("a9", "a10", Less),
+            ("a1", "a01", Less),
+            ("a_", "ab", Less),
+            ("b", "a", Greater),
+            ("é9", "é10", Less),
+            ("xé", "x1", Greater),
+        ] {
+            assert_eq!(go_yaml_key_order(a, b), want, "{a} vs {b}");
+            assert_eq!(go_yaml_key_order(b, a), want.reverse(), "{b} vs {a}");
+        }
+        let doc = parse_documents("a10: 1\na9: 2\nb: 3\n_x: 4\n").expect("parses");
+        assert_eq!(emit_document(&doc[0]), "_x: 4\na9: 2\na10: 1\nb: 3\n");
+    }
+
+    /// Small mappings are searched in order, larger ones by hash: both
+    /// find every key and miss absent ones.
+    #[test]
+    fn lookups_find_keys_in_small_and_large_mappings() {
+        for n in [1, 8, 9, 40] {
+            let mut m = Map::new();
+            for i in 0..n {
+                m.insert(format!("k{i}"), Value::Int(i));
+            }
+            let mut v = Value::Map(m);
+            for i in 0..n {
+                assert_eq!(v.get(&format!("k{i}")), Some(&Value::Int(i)), "{n} entries");
+            }
+            assert_eq!(v.get("k"), None);
+            *v.get_mut(&format!("k{}", n - 1)).expect("present") = Value::Null;
+            assert_eq!(v.get(&format!("k{}", n - 1)), Some(&Value::Null));
+        }
     }
 
     #[test]

@@ -86,11 +86,21 @@ fn path_to_next(stack: &[Frame]) -> Vec<String> {
         .collect()
 }
 
+/// The parser's options: comments are skipped, never captured. Kustomize
+/// drops them, and capturing them (the parser's default) costs a good part
+/// of the parse; set here as well as by the crate's features, since another
+/// crate in a build may turn the `comments` feature back on.
+fn parser_options() -> granit_parser::Options {
+    let mut options = granit_parser::Options::default();
+    options.set_emit_comments(false);
+    options
+}
+
 fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, String> {
     let text_in = text;
     let mut empty_nulls: Vec<Vec<String>> = Vec::new();
     let allow_duplicates = options.allow_duplicates;
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new_from_str_with_options(text, parser_options());
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     // Each anchor with the number of nodes an alias to it copies.
@@ -249,13 +259,23 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                             _ => return Err("merge key needs a mapping".into()),
                         }
                     } else {
-                        if m.contains_key(&k) && !allow_duplicates {
-                            return Err(format!(
-                                "line {}: mapping key {k:?} already defined",
-                                span.start.line()
-                            ));
+                        // One lookup per key: a repeated key is refused,
+                        // or replaces the earlier value in its place.
+                        match m.entry(k) {
+                            indexmap::map::Entry::Occupied(o) if !allow_duplicates => {
+                                return Err(format!(
+                                    "line {}: mapping key {:?} already defined",
+                                    span.start.line(),
+                                    o.key()
+                                ));
+                            }
+                            indexmap::map::Entry::Occupied(mut o) => {
+                                o.insert(value);
+                            }
+                            indexmap::map::Entry::Vacant(v) => {
+                                v.insert(value);
+                            }
                         }
-                        m.insert(k, value);
                     }
                 }
             },
@@ -415,22 +435,19 @@ fn node_count(value: &Value) -> usize {
 
 /// Resolves a plain scalar with go-yaml v3's rules.
 pub fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY);
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
-        _ => {}
+    if let Some(v) = keyword(s) {
+        return v;
     }
-    let first = s.as_bytes()[0];
-    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+    if !may_be_number(s) {
         return Value::Str(s.to_string());
     }
-    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    let first = s.as_bytes()[0];
+    // Digit separators go; most numbers have none, and are read in place.
+    let plain: std::borrow::Cow<str> = if s.contains('_') {
+        s.chars().filter(|&c| c != '_').collect::<String>().into()
+    } else {
+        s.into()
+    };
     if let Some(i) = parse_go_int(&plain) {
         return Value::Int(i);
     }
@@ -445,6 +462,37 @@ pub fn resolve_plain(s: &str) -> Value {
         return Value::Str(ts);
     }
     Value::Str(s.to_string())
+}
+
+/// The null, bool, infinity and not-a-number words of plain scalars.
+fn keyword(s: &str) -> Option<Value> {
+    Some(match s {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
+        _ => return None,
+    })
+}
+
+/// Whether a plain scalar that is no keyword may be a number or a
+/// timestamp (only those start with a digit, a sign or a dot).
+fn may_be_number(s: &str) -> bool {
+    s.as_bytes()
+        .first()
+        .is_some_and(|&b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
+}
+
+/// Whether the plain scalar `s` reads as the string `s` itself, as
+/// [`resolve_plain`] reads it, without building the value: the emitter
+/// asks this of every string it prints.
+pub(super) fn resolves_to_itself(s: &str) -> bool {
+    if keyword(s).is_some() {
+        return false;
+    }
+    !may_be_number(s) || matches!(resolve_plain(s), Value::Str(ref r) if r == s)
 }
 
 fn parse_go_int(s: &str) -> Option<i128> {
@@ -553,6 +601,10 @@ fn parse_timestamp(s: &str) -> Option<String> {
 
 pub(super) fn looks_like_timestamp(s: &str) -> bool {
     use std::sync::OnceLock;
+    // The pattern starts with four digits: most strings fail at the first.
+    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(

@@ -26,6 +26,31 @@ pub enum Value {
     Map(Map),
 }
 
+/// Mappings up to this long are searched in order: Kubernetes objects
+/// are mostly small mappings, and comparing a few keys (lengths first)
+/// costs less than hashing the key once.
+const SCAN_UP_TO: usize = 8;
+
+/// The value under `key` in `m`, as [`Map::get`] finds it.
+pub(crate) fn lookup<'a>(m: &'a Map, key: &str) -> Option<&'a Value> {
+    if m.len() <= SCAN_UP_TO {
+        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
+/// The value under `key` in `m` to change, as [`Map::get_mut`] finds it.
+pub(crate) fn lookup_mut<'a>(m: &'a mut Map, key: &str) -> Option<&'a mut Value> {
+    if m.len() <= SCAN_UP_TO {
+        m.iter_mut()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
+    } else {
+        m.get_mut(key)
+    }
+}
+
 impl Value {
     /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
@@ -57,11 +82,11 @@ impl Value {
     }
     /// The value under `key`, if this is a mapping that has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.as_map().and_then(|m| m.get(key))
+        self.as_map().and_then(|m| lookup(m, key))
     }
     /// The value under `key` to change.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.as_map_mut().and_then(|m| m.get_mut(key))
+        self.as_map_mut().and_then(|m| lookup_mut(m, key))
     }
     /// Follows a path of map keys.
     pub fn path(&self, keys: &[&str]) -> Option<&Value> {
