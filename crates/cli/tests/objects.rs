@@ -5,7 +5,7 @@
 mod common;
 
 use common::{TestSandbox, eventually, ready_condition};
-use driftless_api::{GitRepository, Kustomization, annotations};
+use driftless_api::{GitRepository, HelmRelease, HelmRepository, Kustomization, annotations};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -582,4 +582,97 @@ async fn resume_waits_for_the_reconcile() {
         out.stderr.contains("✔ applied revision main@sha1:cafe"),
         "{out:#?}"
     );
+}
+
+#[tokio::test]
+async fn helm_kinds_are_created_listed_and_suspended() {
+    let sb = installed("helm-kinds").await;
+    let values = tempfile::NamedTempFile::new().expect("values file");
+    std::fs::write(values.path(), "replicaCount: 2\nui:\n  message: hi\n").expect("values");
+    let values_flag = format!("--values={}", values.path().display());
+    for args in [
+        vec![
+            "create",
+            "source",
+            "oci",
+            "podinfo",
+            "--url=oci://registry.example.com/podinfo",
+            "--tag-semver=>=6.0.0",
+            "--no-wait",
+        ],
+        vec![
+            "create",
+            "source",
+            "helm",
+            "charts",
+            "--url=https://charts.example.com",
+            "--secret-ref=auth",
+            "--no-wait",
+        ],
+        vec![
+            "create",
+            "hr",
+            "web",
+            "--source=HelmRepository/charts",
+            "--chart=podinfo",
+            "--chart-version=6.x",
+            "--target-namespace=apps",
+            values_flag.as_str(),
+            "--values-from=ConfigMap/web-values",
+            "--no-wait",
+        ],
+    ] {
+        sb.driftless(&args).await.ok();
+    }
+    let client = sb.client().await;
+    let release: HelmRelease = Api::namespaced(client.clone(), "flux-system")
+        .get("web")
+        .await
+        .expect("the HelmRelease exists");
+    let template = release.spec.chart.as_ref().expect("a chart template");
+    assert_eq!(
+        (
+            template.spec.chart.as_str(),
+            template.spec.version.as_deref()
+        ),
+        ("podinfo", Some("6.x"))
+    );
+    assert_eq!(
+        release.spec.values,
+        Some(json!({"replicaCount": 2, "ui": {"message": "hi"}}))
+    );
+    assert_eq!(release.release_name(), "apps-web");
+    let repo: HelmRepository = Api::namespaced(client.clone(), "flux-system")
+        .get("charts")
+        .await
+        .expect("the HelmRepository exists");
+    assert_eq!(
+        repo.spec.secret_ref.map(|s| s.name).as_deref(),
+        Some("auth")
+    );
+
+    let out = sb.driftless(&["get", "hr"]).await.ok();
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("web ")),
+        "{out:#?}"
+    );
+    let out = sb.driftless(&["get", "sources", "oci"]).await.ok();
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("podinfo ")),
+        "{out:#?}"
+    );
+    let out = sb.driftless(&["get", "all"]).await.ok();
+    for name in [
+        "ocirepository/podinfo",
+        "helmrepository/charts",
+        "helmrelease/web",
+    ] {
+        assert!(out.stdout.contains(name), "{name}: {out:#?}");
+    }
+    sb.driftless(&["suspend", "hr", "web"]).await.ok();
+    let release: HelmRelease = Api::namespaced(client, "flux-system")
+        .get("web")
+        .await
+        .expect("the HelmRelease exists");
+    assert!(release.spec.suspend);
 }

@@ -1,4 +1,4 @@
-//! `driftless create source git|kustomization|alert-provider|alert|receiver|secret git`: build the typed
+//! `driftless create source git|oci|helm|kustomization|helmrelease|alert-provider|alert|receiver|secret git`: build the typed
 //! object from flags, then print it (`--export`) or server-side apply it and
 //! wait for the controller to report Ready.
 //!
@@ -18,7 +18,7 @@ use driftless_api::{
 use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
 
-use super::{notification, secret};
+use super::{helm, notification, secret};
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
 use crate::flux::{CliObject, parse_go_duration, wait_for_ready};
 use crate::output::{Progress, write_stdout, yaml_stream};
@@ -37,6 +37,17 @@ pub enum Command {
         after_help = "Examples:\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune --interval=10m\n  driftless create kustomization apps --source=GitRepository/fleet.flux-system --path=./apps --depends-on=infra --health-check=Deployment/web.apps\n  driftless create kustomization podinfo --source=podinfo --export > podinfo-ks.yaml"
     )]
     Kustomization(KustomizationArgs),
+    /// Create or update a HelmRelease.
+    #[command(
+        visible_alias = "hr",
+        after_help = "Examples:\n  driftless create helmrelease podinfo --source=HelmRepository/podinfo --chart=podinfo --chart-version='>=6.0.0' --target-namespace=apps --create-target-namespace\n  driftless create hr podinfo --chart-ref=OCIRepository/podinfo --values=./values.yaml --export"
+    )]
+    Helmrelease {
+        #[command(flatten)]
+        args: helm::HelmReleaseArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Create or update a Provider (where alerts are sent).
     #[command(
         after_help = "Examples:\n  driftless create alert-provider slack --type=slack --channel=general --secret-ref=slack-url\n  driftless create alert-provider github-status --type=github --address=https://github.com/org/repo --secret-ref=github-token"
@@ -82,6 +93,26 @@ pub enum SourceCommand {
         after_help = "Examples:\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master --interval=1m\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --tag-semver='>=6.0.0 <7.0.0'\n  driftless create source git private --url=ssh://git@github.com/org/repo --branch=main --secret-ref=private-git --export"
     )]
     Git(GitArgs),
+    /// Create or update an OCIRepository.
+    #[command(
+        after_help = "Examples:\n  driftless create source oci podinfo --url=oci://ghcr.io/stefanprodan/manifests/podinfo --tag=latest\n  driftless create source oci app --url=oci://registry.local:5000/app --tag-semver='>=1.0.0' --insecure --export"
+    )]
+    Oci {
+        #[command(flatten)]
+        args: helm::OciArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create or update a HelmRepository.
+    #[command(
+        after_help = "Examples:\n  driftless create source helm podinfo --url=https://stefanprodan.github.io/podinfo\n  driftless create source helm charts --url=oci://ghcr.io/stefanprodan/charts --secret-ref=regcred"
+    )]
+    Helm {
+        #[command(flatten)]
+        args: helm::HelmRepositoryArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -189,7 +220,7 @@ fn parse_git_url(text: &str) -> Result<String, String> {
     }
 }
 
-fn parse_interval(text: &str) -> Result<GoDuration, String> {
+pub(super) fn parse_interval(text: &str) -> Result<GoDuration, String> {
     let duration = parse_go_duration(text)?;
     if duration.is_zero() {
         return Err("the interval must be more than zero".to_string());
@@ -283,6 +314,30 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Kustomization(args) => {
             let ks = kustomization(&global.namespace, &args);
             create(global, ks, &args.common).await
+        }
+        Command::Source(SourceCommand::Oci { args, common }) => {
+            create(
+                global,
+                helm::oci_repository(&global.namespace, &args),
+                &common,
+            )
+            .await
+        }
+        Command::Source(SourceCommand::Helm { args, common }) => {
+            create(
+                global,
+                helm::helm_repository(&global.namespace, &args),
+                &common,
+            )
+            .await
+        }
+        Command::Helmrelease { args, common } => {
+            create(
+                global,
+                helm::helm_release(&global.namespace, &args)?,
+                &common,
+            )
+            .await
         }
         Command::AlertProvider { args, common } => {
             let provider = notification::provider(&global.namespace, &args);

@@ -8,6 +8,7 @@ pub mod create;
 pub mod diff;
 pub mod events;
 pub mod get;
+pub mod helm;
 pub mod install;
 pub mod logs;
 pub mod notification;
