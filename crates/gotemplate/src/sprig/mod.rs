@@ -8,6 +8,7 @@ mod defaults;
 mod dicts;
 mod duration;
 pub(crate) mod encoding;
+mod goregexp;
 mod gotime;
 mod hashes;
 pub mod json;
