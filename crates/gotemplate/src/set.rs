@@ -122,33 +122,27 @@ impl TemplateSet {
     /// # Errors
     /// A [`ParseError`] worded like Go's; the set is unchanged then.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
-        self.parse_returning_top(name, text).map(|_| ())
-    }
-
-    /// As [`parse`](Self::parse), returning the tree parsed for `name`
-    /// itself: Go's `t.New(name).Parse(text)` returns that template even
-    /// when the set keeps an earlier non-empty one of the same name.
-    pub(crate) fn parse_returning_top(
-        &mut self,
-        name: &str,
-        text: &str,
-    ) -> Result<Arc<Tree>, ParseError> {
-        let trees = crate::parse::parse(name, text, &|f| self.has_function(f))?;
-        let mut top = None;
-        for (tree_name, tree) in trees {
-            let tree = Arc::new(tree);
-            if tree_name == name {
-                top = Some(Arc::clone(&tree));
-            }
-            let keep_existing = self
-                .trees
-                .get(&tree_name)
-                .is_some_and(|_| is_empty_tree(&tree.root));
+        for (tree_name, tree) in self.parse_text(name, text)? {
+            let keep_existing = self.trees.contains_key(&tree_name) && is_empty_tree(&tree.root);
             if !keep_existing {
                 self.trees.insert(tree_name, tree);
             }
         }
-        Ok(top.expect("the parser always returns the tree it was asked to parse"))
+        Ok(())
+    }
+
+    /// Parses `text` as template `name` without adding it: the trees it
+    /// defines, its own among them.
+    pub(crate) fn parse_text(
+        &self,
+        name: &str,
+        text: &str,
+    ) -> Result<Vec<(String, Arc<Tree>)>, ParseError> {
+        let trees = crate::parse::parse(name, text, &|f| self.has_function(f))?;
+        Ok(trees
+            .into_iter()
+            .map(|(tree_name, tree)| (tree_name, Arc::new(tree)))
+            .collect())
     }
 
     /// True when the set has a template `name`.
