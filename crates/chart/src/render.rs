@@ -170,12 +170,14 @@ pub fn render(
         let depth = |s: &str| s.matches('/').count();
         (depth(b), b.as_str()).cmp(&(depth(a), a.as_str()))
     });
-    for name in &order {
-        set.parse(name, &templates[name.as_str()].text)
-            .map_err(|e| ChartError::Template {
-                message: parse_error_message(name, &e.to_string()),
-            })?;
-    }
+    let texts: Vec<(&str, &str)> = order
+        .iter()
+        .map(|name| (name.as_str(), templates[name.as_str()].text.as_str()))
+        .collect();
+    set.parse_all(&texts)
+        .map_err(|(index, e)| ChartError::Template {
+            message: parse_error_message(texts[index].0, &e.to_string()),
+        })?;
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     let mut total = 0usize;
     for name in order {

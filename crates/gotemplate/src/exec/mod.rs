@@ -14,13 +14,10 @@ mod eval;
 
 use crate::ast::{Branch, Command, Node, Pipe, Tree, is_empty_tree};
 use crate::error::{ExecError, FuncError};
-use crate::set::{Options, TemplateSet};
+use crate::set::{Options, ParsedText, TemplateSet};
 use crate::value::Value;
 
 type Slot = Option<Value>;
-
-/// The trees one text defines, its own among them, by name.
-type ParsedText = Vec<(String, Arc<Tree>)>;
 
 /// State shared by one top-level execution and everything it calls.
 pub(crate) struct Exec<'s> {
