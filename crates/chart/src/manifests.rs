@@ -333,7 +333,12 @@ pub fn assemble(crds: &[(String, String)], manifests: &[Manifest], hooks: &[Hook
     for m in manifests {
         push_document(&mut release_manifest, &m.source, &m.content);
     }
-    let mut out = release_manifest.trim().to_string();
+    // Trimmed in place: the text is the whole output.
+    let end = release_manifest.trim_end().len();
+    release_manifest.truncate(end);
+    let start = release_manifest.len() - release_manifest.trim_start().len();
+    release_manifest.drain(..start);
+    let mut out = release_manifest;
     out.push('\n');
     for h in hooks {
         push_document(&mut out, &h.source, &h.content);

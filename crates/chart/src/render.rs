@@ -205,7 +205,7 @@ pub fn render(
                 ),
             });
         }
-        rendered.insert(name.clone(), out.replace("<no value>", ""));
+        rendered.insert(name.clone(), blank_no_value(out));
     }
 
     let notes_path = format!("{}/templates/NOTES.txt", chart.name());
@@ -225,6 +225,16 @@ pub fn render(
         metadata: chart.metadata.clone(),
         values,
     })
+}
+
+/// Helm blanks Go's `<no value>` in every rendered file; most files have
+/// none, and keep their buffer.
+pub(crate) fn blank_no_value(out: String) -> String {
+    if out.contains("<no value>") {
+        out.replace("<no value>", "")
+    } else {
+        out
+    }
 }
 
 /// Sprig's text functions, which Helm's are registered over.
