@@ -174,6 +174,12 @@ pub fn render(
         .iter()
         .map(|name| (name.as_str(), templates[name.as_str()].text.as_str()))
         .collect();
+    // Certificates need RSA keys, whose generation dwarfs the rest of a
+    // render: start them now, in parallel, while templates are parsed.
+    let key_calls: usize = texts.iter().map(|(_, text)| rsa_key_calls(text)).sum();
+    if key_calls > 0 {
+        driftless_gotemplate::sprig::prepare_rsa_keys(key_calls);
+    }
     set.parse_all(&texts)
         .map_err(|(index, e)| ChartError::Template {
             message: parse_error_message(texts[index].0, &e.to_string()),
@@ -225,6 +231,22 @@ pub fn render(
         metadata: chart.metadata.clone(),
         values,
     })
+}
+
+/// How many calls in `text` generate an RSA key (`genCA`,
+/// `genSelfSignedCert`, `genSignedCert`; not their `WithKey` forms).
+fn rsa_key_calls(text: &str) -> usize {
+    ["genCA", "genSelfSignedCert", "genSignedCert"]
+        .iter()
+        .map(|name| {
+            text.match_indices(name)
+                .filter(|(at, _)| {
+                    let next = text[at + name.len()..].chars().next();
+                    !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+                .count()
+        })
+        .sum()
 }
 
 /// Helm blanks Go's `<no value>` in every rendered file; most files have
@@ -422,4 +444,17 @@ fn exec_error_message(file: &str, e: &ExecError) -> String {
         return format!("execution error at ({location}): {message}");
     }
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rsa_key_calls;
+
+    #[test]
+    fn counts_calls_that_generate_rsa_keys() {
+        let text = r#"{{ $ca := genCA "x" 365 }}{{ genSignedCert "a" nil nil 1 $ca }}
+{{ genCAWithKey "x" 1 $k }}{{ genSelfSignedCertWithKey "a" nil nil 1 $k }}{{ genSelfSignedCert "a" nil nil 1 }}"#;
+        assert_eq!(rsa_key_calls(text), 3);
+        assert_eq!(rsa_key_calls("no certificates here"), 0);
+    }
 }
