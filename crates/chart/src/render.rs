@@ -213,11 +213,17 @@ pub fn render(
         }
         rendered.insert(name.clone(), blank_no_value(out));
     }
+    // The parsed templates and their texts are done with: free them before
+    // the output is split and copied, which lowers the peak for big charts.
+    drop(texts);
+    drop(set);
+    drop(templates);
 
     let notes_path = format!("{}/templates/NOTES.txt", chart.name());
     let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
     let (hooks, manifests) = crate::manifests::sort(&rendered)?;
+    drop(rendered);
     let crds = chart
         .crd_files(chart.name())
         .into_iter()
