@@ -1,22 +1,39 @@
-//! Times our render against the `helm template` process on the largest
-//! charts of the shared corpus: `cargo run --release -p driftless-chart
-//! --example bench [CORPUS_DIR]`.
+//! Times `driftless build chart` against `helm template`, process against
+//! process, on the largest charts of the shared corpus and on a generated
+//! chart at 1×, 10× and 100× their average template count:
 //!
-//! Each case runs once as `helm template` (the oracle, `$HELM` or
-//! `~/.local/oracles/helm`) and several times in-process; the ratio is
-//! helm's wall time over our median. With `DRIFTLESS_BIN` set to the
-//! `driftless` binary, our process (`driftless build chart`) is timed too.
+//! ```text
+//! cargo build --release -p driftless --bin driftless
+//! DRIFTLESS_BIN=target/release/driftless \
+//!   cargo run --release -p driftless-chart --example bench [CORPUS_DIR]
+//! ```
+//!
+//! `helm` is `$HELM` or `~/.local/oracles/helm`. Each process runs
+//! `RUNS` times; the median wall time is shown, with the peak RSS that
+//! `/usr/bin/time` reports (when it exists) and the load average at the
+//! start of the row. Without `DRIFTLESS_BIN` our side is timed in-process
+//! instead (no RSS). Not for CI: the numbers depend on the machine.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use driftless_chart::{RenderOptions, TemplateRequest, helm_template};
+use driftless_chart::{RenderOptions, TemplateRequest, ValueSources, helm_template};
 
-/// How many cases to time (the largest first).
+/// How many corpus charts to time (the largest first).
 const CASES: usize = 5;
-/// In-process repetitions per case.
-const RUNS: usize = 5;
+/// Runs per process (the median is kept).
+const RUNS: usize = 3;
+/// Scales of the generated chart, in multiples of the corpus charts'
+/// average template count.
+const SCALES: [usize; 3] = [1, 10, 100];
+
+/// One timed side: median wall time and peak RSS in KiB (when known).
+#[derive(Clone, Copy)]
+struct Sample {
+    time: Duration,
+    rss_kib: Option<u64>,
+}
 
 fn main() {
     let corpus = std::env::args().nth(1).map_or_else(
@@ -33,6 +50,9 @@ fn main() {
         PathBuf::from,
     );
     let ours = std::env::var("DRIFTLESS_BIN").ok().map(PathBuf::from);
+    if ours.is_none() {
+        println!("DRIFTLESS_BIN not set: timing our render in-process (no RSS)");
+    }
     let index =
         std::fs::read_to_string(corpus.join("index.tsv")).expect("the corpus has index.tsv");
     let mut rows: Vec<(String, String, u64)> = index
@@ -48,11 +68,9 @@ fn main() {
         })
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.2));
+    header("case");
     let mut seen = Vec::new();
-    println!(
-        "{:<58} {:>10} {:>10} {:>8} {:>12}",
-        "case", "helm ms", "ours ms", "ratio", "our proc ms"
-    );
+    let mut template_counts = Vec::new();
     for (case, chart, _) in rows {
         if seen.contains(&chart) || seen.len() == CASES {
             continue;
@@ -61,65 +79,286 @@ fn main() {
         let Some(req) = request(&corpus, &dir) else {
             continue;
         };
-        if helm_template(&req).is_err() {
-            println!("{case:<58} (does not render yet, skipped)");
+        if let Err(e) = helm_template(&req) {
+            println!("{case:<52} does not render: {e}");
             continue;
         }
+        template_counts.push(count_templates(&req.chart));
         seen.push(chart);
-        let helm_time = time_process(&helm, &["template"], &req);
-        let mut ours_times: Vec<Duration> = (0..RUNS)
-            .map(|_| {
-                let start = Instant::now();
-                let _ = helm_template(&req);
-                start.elapsed()
-            })
-            .collect();
-        ours_times.sort();
-        let median = ours_times[RUNS / 2];
-        let proc_time = ours
-            .as_ref()
-            .map(|bin| time_process(bin, &["build", "chart"], &req));
-        println!(
-            "{case:<58} {:>10.1} {:>10.2} {:>7.1}x {:>12}",
-            ms(helm_time),
-            ms(median),
-            helm_time.as_secs_f64() / median.as_secs_f64(),
-            proc_time.map_or_else(|| "-".to_string(), |t| format!("{:.1}", ms(t)))
-        );
+        row(&case, &helm, ours.as_deref(), &req);
     }
+    if template_counts.is_empty() {
+        return;
+    }
+    let base = template_counts.iter().sum::<usize>() / template_counts.len();
+    println!();
+    println!("generated chart, {base} templates at 1× (the average of the charts above):");
+    header("templates");
+    let work = std::env::temp_dir().join(format!("driftless-bench-{}", std::process::id()));
+    for scale in SCALES {
+        let count = base * scale;
+        let chart = work.join(format!("gen-{count}"));
+        generate_chart(&chart, count);
+        let req = TemplateRequest {
+            chart: chart.clone(),
+            values_files: Vec::new(),
+            sources: ValueSources::default(),
+            options: RenderOptions {
+                release_name: "rel".into(),
+                namespace: "ns1".into(),
+                ..RenderOptions::default()
+            },
+        };
+        row(&format!("{count} ({scale}×)"), &helm, ours.as_deref(), &req);
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+fn header(first: &str) {
+    println!(
+        "{first:<52} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6} {:>6}",
+        "helm ms", "helm MiB", "ours ms", "ours MiB", "speed", "mem", "load"
+    );
+}
+
+fn row(label: &str, helm: &Path, ours: Option<&Path>, req: &TemplateRequest) {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default();
+    let theirs = time_process(helm, &["template"], req);
+    let mine = match ours {
+        Some(bin) => time_process(bin, &["build", "chart"], req),
+        None => time_in_process(req),
+    };
+    let mib = |s: Sample| {
+        s.rss_kib
+            .map_or("-".to_string(), |k| format!("{:.1}", kib_to_mib(k)))
+    };
+    let mem_ratio = match (theirs.rss_kib, mine.rss_kib) {
+        (Some(h), Some(o)) if h > 0 => format!("{:.2}", kib_to_mib(o) / kib_to_mib(h)),
+        _ => "-".into(),
+    };
+    println!(
+        "{label:<52} {:>9.1} {:>9} {:>9.1} {:>9} {:>6.1}× {:>6} {:>6}",
+        ms(theirs.time),
+        mib(theirs),
+        ms(mine.time),
+        mib(mine),
+        theirs.time.as_secs_f64() / mine.time.as_secs_f64(),
+        mem_ratio,
+        load
+    );
+}
+
+#[expect(clippy::cast_precision_loss, reason = "RSS in KiB fits an f64 exactly")]
+fn kib_to_mib(k: u64) -> f64 {
+    k as f64 / 1024.0
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn time_process(bin: &Path, sub: &[&str], req: &TemplateRequest) -> Duration {
-    let mut cmd = Command::new(bin);
-    cmd.args(sub).arg(&req.options.release_name).arg(&req.chart);
-    cmd.arg("--namespace").arg(&req.options.namespace);
-    for f in &req.values_files {
-        cmd.arg("-f").arg(f);
+fn time_in_process(req: &TemplateRequest) -> Sample {
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            let _ = helm_template(req);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    Sample {
+        time: times[RUNS / 2],
+        rss_kib: None,
     }
-    if req.options.include_crds {
-        cmd.arg("--include-crds");
-    }
-    if let Some(v) = &req.options.kube_version {
-        cmd.arg("--kube-version").arg(v);
-    }
-    for a in &req.options.api_versions {
-        cmd.arg("--api-versions").arg(a);
-    }
-    let start = Instant::now();
-    let out = cmd.output().expect("the renderer runs");
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "{} failed: {}",
-        bin.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
 }
+
+/// Runs `bin sub RELEASE CHART flags` `RUNS` times: the median wall time
+/// and the largest peak RSS.
+fn time_process(bin: &Path, sub: &[&str], req: &TemplateRequest) -> Sample {
+    let gnu_time = Path::new("/usr/bin/time");
+    let rss_file = std::env::temp_dir().join(format!("driftless-bench-rss-{}", std::process::id()));
+    let mut times = Vec::new();
+    let mut rss = None;
+    for _ in 0..RUNS {
+        let mut cmd = if gnu_time.exists() {
+            let mut c = Command::new(gnu_time);
+            c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        cmd.args(sub).arg(&req.options.release_name).arg(&req.chart);
+        cmd.arg("--namespace").arg(&req.options.namespace);
+        for f in &req.values_files {
+            cmd.arg("-f").arg(f);
+        }
+        if req.options.include_crds {
+            cmd.arg("--include-crds");
+        }
+        if let Some(v) = &req.options.kube_version {
+            cmd.arg("--kube-version").arg(v);
+        }
+        for a in &req.options.api_versions {
+            cmd.arg("--api-versions").arg(a);
+        }
+        let start = Instant::now();
+        let out = cmd.output().expect("the renderer runs");
+        times.push(start.elapsed());
+        assert!(
+            out.status.success(),
+            "{} failed: {}",
+            bin.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let peak = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|t| t.trim().lines().last()?.trim().parse::<u64>().ok());
+        rss = rss.max(peak);
+    }
+    let _ = std::fs::remove_file(&rss_file);
+    times.sort();
+    Sample {
+        time: times[RUNS / 2],
+        rss_kib: rss,
+    }
+}
+
+/// Template files of a chart and its vendored subcharts.
+fn count_templates(chart: &Path) -> usize {
+    let mut count = 0;
+    let mut dirs = vec![chart.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .parent()
+                .is_some_and(|p| p.components().any(|c| c.as_os_str() == "templates"))
+            {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// A chart of `count` templates shaped like real ones: helpers through
+/// `include`, `toYaml` of values, `range`, `with`, `tpl`, `default`.
+fn generate_chart(dir: &Path, count: usize) {
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).expect("creates the generated chart");
+    let write = |path: PathBuf, text: &str| std::fs::write(path, text).expect("writes the chart");
+    write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: gen\nversion: 1.0.0\nappVersion: \"2.3.4\"\n",
+    );
+    write(dir.join("values.yaml"), GENERATED_VALUES);
+    write(templates.join("_helpers.tpl"), GENERATED_HELPERS);
+    for i in 0..count {
+        let kind = if i % 2 == 0 {
+            "ConfigMap"
+        } else {
+            "Deployment"
+        };
+        write(
+            templates.join(format!("t{i:05}.yaml")),
+            &GENERATED_TEMPLATE
+                .replace("@INDEX@", &i.to_string())
+                .replace("@KIND@", kind),
+        );
+    }
+}
+
+const GENERATED_VALUES: &str = r#"image:
+  repository: example/app
+  tag: ""
+  pullPolicy: IfNotPresent
+replicas: 2
+podAnnotations:
+  checksum: "{{ .Release.Name }}-{{ .Chart.Version }}"
+env:
+  - name: A
+    value: "1"
+  - name: B
+    value: two
+  - name: C
+    value: "true"
+resources:
+  limits:
+    cpu: 500m
+    memory: 256Mi
+  requests:
+    cpu: 100m
+    memory: 128Mi
+nodeSelector:
+  kubernetes.io/os: linux
+extraLabels:
+  team: platform
+  tier: backend
+"#;
+
+const GENERATED_HELPERS: &str = r#"{{- define "gen.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "gen.fullname" -}}
+{{- printf "%s-%s" .Release.Name (include "gen.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "gen.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "gen.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.extraLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+"#;
+
+const GENERATED_TEMPLATE: &str = r#"apiVersion: {{ if eq "@KIND@" "Deployment" }}apps/v1{{ else }}v1{{ end }}
+kind: @KIND@
+metadata:
+  name: {{ include "gen.fullname" . }}-@INDEX@
+  labels:
+    {{- include "gen.labels" . | nindent 4 }}
+  annotations:
+    {{- range $k, $v := .Values.podAnnotations }}
+    {{ $k }}: {{ tpl $v $ | quote }}
+    {{- end }}
+{{- if eq "@KIND@" "Deployment" }}
+spec:
+  replicas: {{ .Values.replicas }}
+  template:
+    spec:
+      containers:
+        - name: app
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+          env:
+            {{- range .Values.env }}
+            - name: {{ .name }}
+              value: {{ .value | quote }}
+            {{- end }}
+          resources:
+            {{- toYaml .Values.resources | nindent 12 }}
+      {{- with .Values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- else }}
+data:
+  index: "@INDEX@"
+  {{- range $i, $e := .Values.env }}
+  {{ $e.name | lower }}: {{ $e.value | quote }}
+  {{- end }}
+{{- end }}
+"#;
 
 fn request(corpus: &Path, dir: &Path) -> Option<TemplateRequest> {
     let j: serde_json::Value =
@@ -150,7 +389,7 @@ fn request(corpus: &Path, dir: &Path) -> Option<TemplateRequest> {
             .iter()
             .filter_map(|v| v.as_str().map(|v| dir.join(v)))
             .collect(),
-        sources: driftless_chart::ValueSources::default(),
+        sources: ValueSources::default(),
         options,
     })
 }

@@ -203,14 +203,10 @@ impl Object for ApiVersions {
     fn is_true(&self) -> bool {
         !self.0.is_empty()
     }
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Array(
-            self.0
-                .iter()
-                .cloned()
-                .map(serde_json::Value::String)
-                .collect(),
-        )
+    /// `common.VersionSet` is a Go `[]string`: `range`, `index`, `len` and
+    /// `toJson` see its elements.
+    fn as_collection(&self) -> Option<Value> {
+        Some(Value::string_list(self.0.iter().cloned()))
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -75,16 +75,6 @@ impl Files {
         let text = text.strip_suffix('\n').unwrap_or(&text);
         text.split('\n').map(str::to_string).collect()
     }
-
-    /// The paths, sorted, with their contents as Go `[]byte`: what ranging
-    /// over `.Files.Glob` yields.
-    #[must_use]
-    pub fn entries(&self) -> Vec<(Value, Value)> {
-        self.entries
-            .iter()
-            .map(|(k, v)| (Value::string(k.as_str()), Value::Bytes(v.clone())))
-            .collect()
-    }
 }
 
 fn one_string<'a>(method: &str, args: &'a [Value]) -> Result<&'a str, String> {
@@ -136,6 +126,16 @@ impl Object for Files {
     }
     fn is_true(&self) -> bool {
         !self.entries.is_empty()
+    }
+    /// `engine.files` is a Go `map[string][]byte`: `range`, `index`, `len`
+    /// and `toJson` see the paths with their contents as bytes.
+    fn as_collection(&self) -> Option<Value> {
+        let entries = self
+            .entries
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Bytes(v.clone())))
+            .collect();
+        Some(Value::Map(driftless_gotemplate::Map::from_entries(entries)))
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -204,7 +204,7 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
                 wrapped.source_error = e.source_error;
                 wrapped
             })?;
-            Ok(Value::from(out.replace("<no value>", "")))
+            Ok(Value::from(crate::render::blank_no_value(out)))
         },
     );
     funcs.add("required", Arity::Exact(2), |args| {

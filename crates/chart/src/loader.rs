@@ -296,6 +296,14 @@ fn yaml_error(chart: &str, file: &str, message: String) -> ChartError {
     }
 }
 
+/// A lock file must be a YAML mapping, as Helm's loader decodes it.
+fn check_lock(label: &str, name: &str, file: &ChartFile) -> Result<(), ChartError> {
+    let text = String::from_utf8_lossy(&file.data);
+    crate::yaml::parse_map(&text)
+        .map(|_| ())
+        .map_err(|e| yaml_error(label, name, e))
+}
+
 /// Builds a chart from its files (Helm's `LoadFiles`).
 fn load_files(files: Vec<ChartFile>, label: &str, depth: usize) -> Result<Chart, ChartError> {
     if depth > MAX_DEPTH {
@@ -324,7 +332,13 @@ fn load_files(files: Vec<ChartFile>, label: &str, depth: usize) -> Result<Chart,
     for file in files {
         match file.name.as_str() {
             "Chart.yaml" => {}
-            "Chart.lock" => chart.has_lock = true,
+            // Helm decodes the lock even where nothing reads it, so a
+            // broken one fails every load (its digest is only checked by
+            // `helm dependency build`, not by `helm template`).
+            "Chart.lock" => {
+                check_lock(&label, "Chart.lock", &file)?;
+                chart.has_lock = true;
+            }
             "values.yaml" => {
                 let text = String::from_utf8_lossy(&file.data);
                 chart.values = crate::values::load_values(&text)
@@ -341,6 +355,7 @@ fn load_files(files: Vec<ChartFile>, label: &str, depth: usize) -> Result<Chart,
                 }
             }
             "requirements.lock" => {
+                check_lock(&label, "requirements.lock", &file)?;
                 chart.has_lock = true;
                 if chart.metadata.api_version == "v1" {
                     chart.files.push(file);

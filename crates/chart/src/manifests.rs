@@ -145,77 +145,125 @@ pub fn split_documents(text: &str) -> Vec<&str> {
 pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
     let mut hooks = Vec::new();
     let mut manifests = Vec::new();
-    for (path, content) in files {
-        let base = path.rsplit('/').next().unwrap_or(path);
-        if base.starts_with('_') || content.trim().is_empty() {
-            continue;
-        }
-        for doc in split_documents(content) {
-            let head = read_head(doc).map_err(|message| ChartError::Manifest {
-                file: path.clone(),
-                message,
-            })?;
-            let Some(hook_types) = head
-                .annotations
-                .iter()
-                .find(|(k, _)| k == "helm.sh/hook")
-                .map(|(_, v)| v)
-            else {
-                manifests.push(Manifest {
-                    source: path.clone(),
-                    content: doc.to_string(),
-                    kind: head.kind,
-                    api_version: head.api_version,
-                    name: head.name,
-                });
-                continue;
-            };
-            let mut events = Vec::new();
-            let mut unknown = false;
-            for event in hook_types.split(',') {
-                let event = event.trim().to_lowercase();
-                if !HOOK_EVENTS.contains(&event.as_str()) {
-                    unknown = true;
-                    break;
-                }
-                events.push(if event == "test-success" {
-                    "test".into()
-                } else {
-                    event
-                });
-            }
-            // Helm drops a document whose hook list names an unknown event.
-            if unknown {
-                continue;
-            }
-            let annotation = |key: &str| {
-                head.annotations
-                    .iter()
-                    .find(|(k, _)| k == key)
-                    .map(|(_, v)| v.as_str())
-            };
-            let list = |key: &str| -> Vec<String> {
-                annotation(key)
-                    .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
-                    .unwrap_or_default()
-            };
-            hooks.push(Hook {
-                name: head.name,
-                kind: head.kind,
+    let docs: Vec<(&String, &str)> = files
+        .iter()
+        .filter(|(path, content)| {
+            let base = path.rsplit('/').next().unwrap_or(path);
+            !base.starts_with('_') && !content.trim().is_empty()
+        })
+        .flat_map(|(path, content)| split_documents(content).into_iter().map(move |d| (path, d)))
+        .collect();
+    let heads = read_heads(&docs);
+    for (&(path, doc), head) in docs.iter().zip(heads) {
+        let head = head.map_err(|message| ChartError::Manifest {
+            file: path.clone(),
+            message,
+        })?;
+        let Some(hook_types) = head
+            .annotations
+            .iter()
+            .find(|(k, _)| k == "helm.sh/hook")
+            .map(|(_, v)| v)
+        else {
+            manifests.push(Manifest {
                 source: path.clone(),
                 content: doc.to_string(),
-                events,
-                weight: annotation("helm.sh/hook-weight")
-                    .and_then(|w| w.parse().ok())
-                    .unwrap_or(0),
-                delete_policies: list("helm.sh/hook-delete-policy"),
-                output_log_policies: list("helm.sh/hook-output-log-policy"),
+                kind: head.kind,
+                api_version: head.api_version,
+                name: head.name,
+            });
+            continue;
+        };
+        let mut events = Vec::new();
+        let mut unknown = false;
+        for event in hook_types.split(',') {
+            let event = event.trim().to_lowercase();
+            if !HOOK_EVENTS.contains(&event.as_str()) {
+                unknown = true;
+                break;
+            }
+            events.push(if event == "test-success" {
+                "test".into()
+            } else {
+                event
             });
         }
+        // Helm drops a document whose hook list names an unknown event.
+        if unknown {
+            continue;
+        }
+        let annotation = |key: &str| {
+            head.annotations
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let list = |key: &str| -> Vec<String> {
+            annotation(key)
+                .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
+                .unwrap_or_default()
+        };
+        hooks.push(Hook {
+            name: head.name,
+            kind: head.kind,
+            source: path.clone(),
+            content: doc.to_string(),
+            events,
+            weight: annotation("helm.sh/hook-weight")
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(0),
+            delete_policies: list("helm.sh/hook-delete-policy"),
+            output_log_policies: list("helm.sh/hook-output-log-policy"),
+        });
     }
     manifests.sort_by(|a, b| kind_order(&a.kind, &b.kind));
     hooks.sort_by(|a, b| kind_order(&a.kind, &b.kind));
     Ok((hooks, manifests))
+}
+
+/// Below this many bytes of documents, heads are read on one thread.
+const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+/// Most threads reading heads at once.
+const MAX_THREADS: usize = 4;
+
+/// [`read_head`] of every document, in order. Reading a head parses the
+/// whole document (a YAML error anywhere fails the render, as in Helm),
+/// which dominates a large chart's render; big outputs are split into
+/// contiguous runs of about equal size read on scoped threads.
+fn read_heads(docs: &[(&String, &str)]) -> Vec<Result<Head, String>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_THREADS);
+    let total: usize = docs.iter().map(|d| d.1.len()).sum();
+    if threads < 2 || total < PARALLEL_MIN_BYTES {
+        return docs.iter().map(|d| read_head(d.1)).collect();
+    }
+    let per_thread = total.div_ceil(threads);
+    let mut runs = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, doc) in docs.iter().enumerate() {
+        size += doc.1.len();
+        if size >= per_thread {
+            runs.push(&docs[start..=i]);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    if start < docs.len() {
+        runs.push(&docs[start..]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| scope.spawn(move || run.iter().map(|d| read_head(d.1)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Helm's `lessByKind` as an ordering (both sorts are stable).
@@ -238,7 +286,7 @@ struct Head {
 
 /// Reads a document's head as Helm's `SimpleHead` (YAML errors fail the render).
 fn read_head(doc: &str) -> Result<Head, String> {
-    let docs = crate::yaml::parse_stream(doc)
+    let docs = crate::yaml::parse_head_stream(doc)
         .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
     let value = docs.into_iter().next().unwrap_or(Value::Null);
     let text = |v: Option<&Value>| v.and_then(Value::scalar_string).unwrap_or_default();
@@ -285,7 +333,12 @@ pub fn assemble(crds: &[(String, String)], manifests: &[Manifest], hooks: &[Hook
     for m in manifests {
         push_document(&mut release_manifest, &m.source, &m.content);
     }
-    let mut out = release_manifest.trim().to_string();
+    // Trimmed in place: the text is the whole output.
+    let end = release_manifest.trim_end().len();
+    release_manifest.truncate(end);
+    let start = release_manifest.len() - release_manifest.trim_start().len();
+    release_manifest.drain(..start);
+    let mut out = release_manifest;
     out.push('\n');
     for h in hooks {
         push_document(&mut out, &h.source, &h.content);

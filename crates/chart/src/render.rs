@@ -170,12 +170,20 @@ pub fn render(
         let depth = |s: &str| s.matches('/').count();
         (depth(b), b.as_str()).cmp(&(depth(a), a.as_str()))
     });
-    for name in &order {
-        set.parse(name, &templates[name.as_str()].text)
-            .map_err(|e| ChartError::Template {
-                message: parse_error_message(name, &e.to_string()),
-            })?;
+    let texts: Vec<(&str, &str)> = order
+        .iter()
+        .map(|name| (name.as_str(), templates[name.as_str()].text.as_str()))
+        .collect();
+    // Certificates need RSA keys, whose generation dwarfs the rest of a
+    // render: start them now, in parallel, while templates are parsed.
+    let key_calls: usize = texts.iter().map(|(_, text)| rsa_key_calls(text)).sum();
+    if key_calls > 0 {
+        driftless_gotemplate::sprig::prepare_rsa_keys(key_calls);
     }
+    set.parse_all(&texts)
+        .map_err(|(index, e)| ChartError::Template {
+            message: parse_error_message(texts[index].0, &e.to_string()),
+        })?;
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     let mut total = 0usize;
     for name in order {
@@ -203,13 +211,19 @@ pub fn render(
                 ),
             });
         }
-        rendered.insert(name.clone(), out.replace("<no value>", ""));
+        rendered.insert(name.clone(), blank_no_value(out));
     }
+    // The parsed templates and their texts are done with: free them before
+    // the output is split and copied, which lowers the peak for big charts.
+    drop(texts);
+    drop(set);
+    drop(templates);
 
     let notes_path = format!("{}/templates/NOTES.txt", chart.name());
     let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
     let (hooks, manifests) = crate::manifests::sort(&rendered)?;
+    drop(rendered);
     let crds = chart
         .crd_files(chart.name())
         .into_iter()
@@ -223,6 +237,32 @@ pub fn render(
         metadata: chart.metadata.clone(),
         values,
     })
+}
+
+/// How many calls in `text` generate an RSA key (`genCA`,
+/// `genSelfSignedCert`, `genSignedCert`; not their `WithKey` forms).
+fn rsa_key_calls(text: &str) -> usize {
+    ["genCA", "genSelfSignedCert", "genSignedCert"]
+        .iter()
+        .map(|name| {
+            text.match_indices(name)
+                .filter(|(at, _)| {
+                    let next = text[at + name.len()..].chars().next();
+                    !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// Helm blanks Go's `<no value>` in every rendered file; most files have
+/// none, and keep their buffer.
+pub(crate) fn blank_no_value(out: String) -> String {
+    if out.contains("<no value>") {
+        out.replace("<no value>", "")
+    } else {
+        out
+    }
 }
 
 /// Sprig's text functions, which Helm's are registered over.
@@ -410,4 +450,17 @@ fn exec_error_message(file: &str, e: &ExecError) -> String {
         return format!("execution error at ({location}): {message}");
     }
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rsa_key_calls;
+
+    #[test]
+    fn counts_calls_that_generate_rsa_keys() {
+        let text = r#"{{ $ca := genCA "x" 365 }}{{ genSignedCert "a" nil nil 1 $ca }}
+{{ genCAWithKey "x" 1 $k }}{{ genSelfSignedCertWithKey "a" nil nil 1 $k }}{{ genSelfSignedCert "a" nil nil 1 }}"#;
+        assert_eq!(rsa_key_calls(text), 3);
+        assert_eq!(rsa_key_calls("no certificates here"), 0);
+    }
 }

@@ -22,6 +22,50 @@ const MAX_ALIAS_NODES: usize = 250_000;
 /// # Errors
 /// The parser's message with its line, when `text` is not YAML.
 pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
+    match parse_events(text, false)? {
+        Parsed::Docs(docs) => Ok(docs),
+        Parsed::NeedsFull => unreachable!("a full parse never asks for one"),
+    }
+}
+
+/// As [`parse_stream`], keeping only what Helm's `SimpleHead` reads of a
+/// manifest: top-level scalars, and `metadata`'s scalars and
+/// `annotations`. Every other collection comes back empty (of its kind),
+/// but the whole text is still parsed, so the same texts fail with the
+/// same errors. Building and dropping the rest of a large document (a
+/// CRD's schema) was most of the cost of sorting manifests.
+///
+/// # Errors
+/// As [`parse_stream`].
+pub fn parse_head_stream(text: &str) -> Result<Vec<Value>, String> {
+    match parse_events(text, true)? {
+        Parsed::Docs(docs) => Ok(docs),
+        // Anchors and merge keys can copy a skipped node into the head.
+        Parsed::NeedsFull => parse_stream(text),
+    }
+}
+
+enum Parsed {
+    Docs(Vec<Value>),
+    NeedsFull,
+}
+
+/// Whether a collection opened under `parent` (with its pending key) is
+/// part of the head: the root, `metadata`, `metadata.annotations`.
+fn in_head(stack: &[Frame]) -> bool {
+    match stack {
+        [] => true,
+        [Frame::Map(_, Some(key), ..)] => key == "metadata",
+        [Frame::Map(..), Frame::Map(_, Some(key), ..)] => key == "annotations",
+        _ => false,
+    }
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "one event loop; splitting it would scatter its shared state"
+)]
+fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -32,6 +76,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| e.to_string())?;
         let line = span.start.line();
+        let skipping = matches!(stack.last(), Some(Frame::Skip(..)));
         let value = match event {
             Event::StreamStart | Event::StreamEnd => continue,
             Event::DocumentStart(..) => {
@@ -46,6 +91,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
                 in_doc = false;
                 continue;
             }
+            Event::Alias(_) if head_only => return Ok(Parsed::NeedsFull),
             Event::Alias(id) => {
                 let (value, nodes) = anchors
                     .get(&id)
@@ -58,12 +104,30 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
                 }
                 value.clone()
             }
+            Event::Scalar(text, _, anchor, _) if head_only && (anchor != 0 || text == "<<") => {
+                return Ok(Parsed::NeedsFull);
+            }
+            // Only its kind matters to a skipped collection.
+            Event::Scalar(..) if skipping => Value::Null,
             Event::Scalar(text, style, anchor, tag) => {
                 let v = resolve_scalar(&text, style, tag.as_deref());
                 if anchor != 0 {
                     anchors.insert(anchor, (v.clone(), 1));
                 }
                 v
+            }
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _)
+                if head_only && anchor != 0 =>
+            {
+                return Ok(Parsed::NeedsFull);
+            }
+            Event::SequenceStart(..) if head_only && !in_head(&stack) => {
+                stack.push(Frame::Skip(false, true));
+                continue;
+            }
+            Event::MappingStart(..) if head_only && !in_head(&stack) => {
+                stack.push(Frame::Skip(true, true));
+                continue;
             }
             Event::SequenceStart(_, anchor, _) => {
                 stack.push(Frame::Seq(Vec::new(), anchor));
@@ -74,6 +138,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Skip(false, _)) => Value::Seq(Vec::new()),
                 Some(Frame::Seq(items, anchor)) => {
                     let v = Value::Seq(items);
                     if anchor != 0 {
@@ -84,6 +149,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
                 _ => return Err(format!("line {line}: unbalanced sequence")),
             },
             Event::MappingEnd => match stack.pop() {
+                Some(Frame::Skip(true, _)) => Value::Map(Map::new()),
                 Some(Frame::Map(mut m, _, anchor, merges)) => {
                     for merge in merges {
                         for (k, v) in merge {
@@ -102,6 +168,13 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
         };
         match stack.last_mut() {
             None => root = Some(value),
+            Some(Frame::Skip(false, _)) => {}
+            Some(Frame::Skip(true, expecting_key)) => {
+                if *expecting_key {
+                    key_string(&value, line)?;
+                }
+                *expecting_key = !*expecting_key;
+            }
             Some(Frame::Seq(items, _)) => items.push(value),
             Some(Frame::Map(m, key, _, merges)) => match key.take() {
                 None => *key = Some(key_string(&value, line)?),
@@ -125,7 +198,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
     if let Some(v) = root.take() {
         docs.push(v);
     }
-    Ok(docs)
+    Ok(Parsed::Docs(docs))
 }
 
 /// Reads one document into a mapping, as `yaml.Unmarshal(data, &map)` does:
@@ -148,6 +221,9 @@ pub fn parse_map(text: &str) -> Result<Map, String> {
 enum Frame {
     Seq(Vec<Value>, usize),
     Map(Map, Option<String>, usize, Vec<Map>),
+    /// A collection outside the head: is it a mapping, and is its next
+    /// node a key.
+    Skip(bool, bool),
 }
 
 fn node_count(value: &Value) -> usize {
@@ -287,6 +363,53 @@ fn is_yaml_float(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_parse_keeps_the_head_and_fails_alike() {
+        let doc = "kind: CustomResourceDefinition\napiVersion: v1\nmetadata:\n  name: x\n  labels: {a: b}\n  annotations:\n    helm.sh/hook: pre-install\n    n: 5\n    l: [1]\nspec:\n  deep: {a: [1, {b: 2}]}\n";
+        let head = parse_head_stream(doc).unwrap();
+        let Value::Map(m) = &head[0] else {
+            panic!("a map")
+        };
+        assert_eq!(m["kind"], Value::Str("CustomResourceDefinition".into()));
+        assert_eq!(m["spec"], Value::Map(Map::new()));
+        let Value::Map(meta) = &m["metadata"] else {
+            panic!("metadata")
+        };
+        assert_eq!(meta["name"], Value::Str("x".into()));
+        assert_eq!(meta["labels"], Value::Map(Map::new()));
+        let full = parse_stream(doc).unwrap();
+        let Value::Map(full) = &full[0] else {
+            panic!("a map")
+        };
+        // What the head reads of annotations: their scalar text.
+        let texts = |v: &Value| -> Vec<(String, Option<String>)> {
+            v.as_map()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.scalar_string()))
+                .collect()
+        };
+        assert_eq!(
+            texts(&meta["annotations"]),
+            texts(&full["metadata"].as_map().unwrap()["annotations"])
+        );
+        // Aliases and merges may copy skipped nodes: the full parse decides.
+        let aliased = "x: &m {name: y}\nmetadata: *m\n";
+        assert_eq!(
+            parse_head_stream(aliased).unwrap(),
+            parse_stream(aliased).unwrap()
+        );
+        for bad in [
+            "a: [1\n",
+            "spec:\n  ? [k]\n  : v\n",
+            "a: *nope\n",
+            "- a\nb: c\n",
+        ] {
+            assert_eq!(parse_head_stream(bad), parse_stream(bad), "{bad}");
+        }
+        assert!(parse_head_stream("spec:\n  ? [k]\n  : v\n").is_err());
+    }
 
     #[test]
     fn yaml_v2_booleans_and_json_numbers() {

@@ -124,7 +124,8 @@ pub(crate) enum Arg {
     Number(Number),
     String {
         quoted: String,
-        value: String,
+        /// Shared with every value the literal evaluates to.
+        value: Arc<str>,
     },
     Pipe(Box<Pipe>),
 }

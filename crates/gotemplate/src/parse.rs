@@ -647,7 +647,7 @@ impl<'t> Parser<'_, 't> {
                 Arg::Pipe(Box::new(pipe?))
             }
             TokenKind::String | TokenKind::RawString => Arg::String {
-                value: self.unquote(&token)?,
+                value: Arc::from(self.unquote(&token)?),
                 quoted: token.text.into_owned(),
             },
             _ => {

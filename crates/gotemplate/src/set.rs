@@ -11,6 +11,15 @@ use crate::exec::Exec;
 use crate::funcs::FuncMap;
 use crate::value::Value;
 
+/// The trees one text defines, its own among them, by name.
+pub(crate) type ParsedText = Vec<(String, Arc<Tree>)>;
+
+/// Below this much template text, [`TemplateSet::parse_all`] parses on
+/// one thread.
+const PARALLEL_PARSE_MIN_BYTES: usize = 128 * 1024;
+/// Most threads [`TemplateSet::parse_all`] parses on.
+const MAX_PARSE_THREADS: usize = 4;
+
 /// What a missing map key yields (Go's `missingkey=` option).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MissingKey {
@@ -122,33 +131,86 @@ impl TemplateSet {
     /// # Errors
     /// A [`ParseError`] worded like Go's; the set is unchanged then.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
-        self.parse_returning_top(name, text).map(|_| ())
+        let trees = self.parse_text(name, text)?;
+        self.add_trees(trees);
+        Ok(())
     }
 
-    /// As [`parse`](Self::parse), returning the tree parsed for `name`
-    /// itself: Go's `t.New(name).Parse(text)` returns that template even
-    /// when the set keeps an earlier non-empty one of the same name.
-    pub(crate) fn parse_returning_top(
-        &mut self,
-        name: &str,
-        text: &str,
-    ) -> Result<Arc<Tree>, ParseError> {
-        let trees = crate::parse::parse(name, text, &|f| self.has_function(f))?;
-        let mut top = None;
+    /// Parses every `(name, text)` and adds them in order, exactly as
+    /// calling [`parse`](Self::parse) on each in turn would (a later
+    /// definition replaces an earlier one), but parses on scoped threads
+    /// when there is much text: parsing is independent per text, only the
+    /// adding is ordered.
+    ///
+    /// # Errors
+    /// The first failing text's index and [`ParseError`]; the texts before
+    /// it have been added.
+    pub fn parse_all(&mut self, texts: &[(&str, &str)]) -> Result<(), (usize, ParseError)> {
+        let this = &*self;
+        let parse_run = |run: &[(&str, &str)]| -> Vec<Result<ParsedText, ParseError>> {
+            run.iter()
+                .map(|(name, text)| this.parse_text(name, text))
+                .collect()
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(MAX_PARSE_THREADS);
+        let total: usize = texts.iter().map(|t| t.1.len()).sum();
+        let parsed: Vec<Result<ParsedText, ParseError>> =
+            if threads < 2 || total < PARALLEL_PARSE_MIN_BYTES {
+                parse_run(texts)
+            } else {
+                let per_thread = total.div_ceil(threads);
+                let mut runs = Vec::new();
+                let (mut start, mut size) = (0, 0);
+                for (i, text) in texts.iter().enumerate() {
+                    size += text.1.len();
+                    if size >= per_thread {
+                        runs.push(&texts[start..=i]);
+                        (start, size) = (i + 1, 0);
+                    }
+                }
+                if start < texts.len() {
+                    runs.push(&texts[start..]);
+                }
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = runs
+                        .into_iter()
+                        .map(|run| scope.spawn(move || parse_run(run)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|h| {
+                            h.join()
+                                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                        })
+                        .collect()
+                })
+            };
+        for (index, trees) in parsed.into_iter().enumerate() {
+            self.add_trees(trees.map_err(|e| (index, e))?);
+        }
+        Ok(())
+    }
+
+    /// Adds parsed trees; an empty definition never replaces a template.
+    fn add_trees(&mut self, trees: ParsedText) {
         for (tree_name, tree) in trees {
-            let tree = Arc::new(tree);
-            if tree_name == name {
-                top = Some(Arc::clone(&tree));
-            }
-            let keep_existing = self
-                .trees
-                .get(&tree_name)
-                .is_some_and(|_| is_empty_tree(&tree.root));
+            let keep_existing = self.trees.contains_key(&tree_name) && is_empty_tree(&tree.root);
             if !keep_existing {
                 self.trees.insert(tree_name, tree);
             }
         }
-        Ok(top.expect("the parser always returns the tree it was asked to parse"))
+    }
+
+    /// Parses `text` as template `name` without adding it: the trees it
+    /// defines, its own among them.
+    pub(crate) fn parse_text(&self, name: &str, text: &str) -> Result<ParsedText, ParseError> {
+        let trees = crate::parse::parse(name, text, &|f| self.has_function(f))?;
+        Ok(trees
+            .into_iter()
+            .map(|(tree_name, tree)| (tree_name, Arc::new(tree)))
+            .collect())
     }
 
     /// True when the set has a template `name`.
@@ -171,5 +233,56 @@ impl TemplateSet {
     /// An [`ExecError`] worded like Go's.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, ExecError> {
         Exec::new(self).execute_nested(name, Some(data.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Enough texts to take the threaded path, each redefining "shared".
+    fn texts() -> Vec<(String, String)> {
+        let padding = " ".repeat(2048);
+        (0..200)
+            .map(|i| {
+                (
+                    format!("t{i:03}"),
+                    format!(r#"{padding}{{{{ define "shared" }}}}{i}{{{{ end }}}}{{{{ template "shared" }}}}"#),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parse_all_adds_in_order_like_parse() {
+        let owned = texts();
+        let borrowed: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let mut all = TemplateSet::new();
+        all.parse_all(&borrowed).expect("parses");
+        let mut one_by_one = TemplateSet::new();
+        for (name, text) in &borrowed {
+            one_by_one.parse(name, text).expect("parses");
+        }
+        let data = Value::Nil;
+        assert_eq!(all.execute("t000", &data).unwrap().trim(), "199");
+        assert_eq!(all.template_names(), one_by_one.template_names());
+    }
+
+    #[test]
+    fn parse_all_reports_the_first_failing_text() {
+        let mut owned = texts();
+        owned[150].1.push_str("{{ if }}");
+        owned[170].1.push_str("{{ nosuchfunc }}");
+        let borrowed: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let mut set = TemplateSet::new();
+        let (index, _) = set.parse_all(&borrowed).expect_err("text 150 is broken");
+        assert_eq!(index, 150);
+        assert!(set.has_template("t149") && !set.has_template("t150"));
     }
 }

@@ -104,7 +104,7 @@ impl State<'_, '_> {
             Arg::Dot => dot.clone(),
             Arg::Nil { .. } => Some(Value::Nil),
             Arg::Bool(b) => Some(Value::Bool(*b)),
-            Arg::String { value, .. } => Some(Value::string(value.as_str())),
+            Arg::String { value, .. } => Some(Value::String(Arc::clone(value))),
             Arg::Number(number) => Some(self.ideal_constant(number)?),
             Arg::Field { pos, idents } => {
                 self.eval_field_chain(dot, dot.clone(), *pos, arg, idents, &NO_ARGS, None)?
@@ -418,10 +418,10 @@ impl State<'_, '_> {
         function: &Function,
         args: Vec<Value>,
     ) -> Result<Slot> {
-        let template_name = self.tree.name.clone();
+        let tree = Arc::clone(&self.tree);
         let mut context = Context {
             exec: &mut *self.exec,
-            template_name: &template_name,
+            template_name: &tree.name,
         };
         match function.call(&mut context, args) {
             Ok(value) => Ok(Some(value)),

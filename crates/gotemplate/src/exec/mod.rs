@@ -7,13 +7,14 @@
 //! interface {}.x`. Keeping the two apart is what makes Helm's missing-value
 //! behaviour come out right.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 mod eval;
 
-use crate::ast::{Branch, Command, Node, Pipe, Tree};
+use crate::ast::{Branch, Command, Node, Pipe, Tree, is_empty_tree};
 use crate::error::{ExecError, FuncError};
-use crate::set::{Options, TemplateSet};
+use crate::set::{Options, ParsedText, TemplateSet};
 use crate::value::Value;
 
 type Slot = Option<Value>;
@@ -21,8 +22,15 @@ type Slot = Option<Value>;
 /// State shared by one top-level execution and everything it calls.
 pub(crate) struct Exec<'s> {
     set: &'s TemplateSet,
-    /// Names of the templates executing, outermost first.
-    stack: Vec<String>,
+    /// The templates executing, outermost first.
+    stack: Vec<Arc<Tree>>,
+    /// Templates parsed by active `execute_text` calls (Helm's `tpl`),
+    /// innermost last: each sees the set plus the layers below it, as Go's
+    /// clone of the set would, without copying the set per call.
+    layers: Vec<HashMap<String, Arc<Tree>>>,
+    /// Parses of `execute_text` texts by (name, text): charts call `tpl`
+    /// on the same value in loops.
+    parsed: HashMap<(String, String), Arc<ParsedText>>,
 }
 
 /// Control flow out of a list: `{{break}}` and `{{continue}}`.
@@ -48,7 +56,19 @@ impl<'s> Exec<'s> {
         Self {
             set,
             stack: Vec::new(),
+            layers: Vec::new(),
+            parsed: HashMap::new(),
         }
+    }
+
+    /// Template `name` as the innermost `execute_text` layer sees it.
+    pub(crate) fn tree(&self, name: &str) -> Option<Arc<Tree>> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.get(name))
+            .or_else(|| self.set.trees.get(name))
+            .cloned()
     }
 
     pub(crate) fn options(&self) -> &Options {
@@ -56,20 +76,15 @@ impl<'s> Exec<'s> {
     }
 
     pub(crate) fn active_executions(&self, name: &str) -> usize {
-        self.stack.iter().filter(|n| *n == name).count()
+        self.stack.iter().filter(|t| t.name == name).count()
     }
 
     /// Runs template `name` with `dot` into a fresh output buffer.
     pub(crate) fn execute_nested(&mut self, name: &str, dot: Slot) -> Result<String> {
-        let tree = self
-            .set
-            .trees
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ExecError::NoTemplate {
-                name: name.to_owned(),
-                set: self.set.name.clone(),
-            })?;
+        let tree = self.tree(name).ok_or_else(|| ExecError::NoTemplate {
+            name: name.to_owned(),
+            set: self.set.name.clone(),
+        })?;
         self.run_tree(tree, dot)
     }
 
@@ -79,14 +94,36 @@ impl<'s> Exec<'s> {
         text: &str,
         dot: Slot,
     ) -> std::result::Result<String, FuncError> {
-        let mut copy = self.set.clone();
-        let tree = copy.parse_returning_top(name, text)?;
-        let mut nested = Exec {
-            set: &copy,
-            stack: std::mem::take(&mut self.stack),
+        let key = (name.to_owned(), text.to_owned());
+        let trees = match self.parsed.get(&key) {
+            Some(trees) => Arc::clone(trees),
+            None => {
+                let trees = Arc::new(self.set.parse_text(name, text)?);
+                if self.parsed.len() >= PARSED_TEXTS_LIMIT {
+                    self.parsed.clear();
+                }
+                self.parsed.insert(key, Arc::clone(&trees));
+                trees
+            }
         };
-        let result = nested.run_tree(tree, dot);
-        self.stack = nested.stack;
+        // Go's `t.New(name).Parse(text)` on a clone of the set: the new
+        // definitions replace visible ones unless empty, and the text's
+        // own tree runs even when the set keeps an earlier one by its name.
+        let mut layer = HashMap::new();
+        let mut top = None;
+        for (tree_name, tree) in trees.iter() {
+            if *tree_name == name {
+                top = Some(Arc::clone(tree));
+            }
+            let keep_existing = self.tree(tree_name).is_some() && is_empty_tree(&tree.root);
+            if !keep_existing {
+                layer.insert(tree_name.clone(), Arc::clone(tree));
+            }
+        }
+        let tree = top.expect("the parser always returns the tree it was asked to parse");
+        self.layers.push(layer);
+        let result = self.run_tree(tree, dot);
+        self.layers.pop();
         Ok(result?)
     }
 
@@ -125,8 +162,8 @@ impl State<'_, '_> {
                 message: format!("exceeded maximum template depth ({limit})"),
             });
         }
-        self.exec.stack.push(self.tree.name.clone());
         let tree = Arc::clone(&self.tree);
+        self.exec.stack.push(Arc::clone(&tree));
         let result = self.walk_list(&dot, &tree.root);
         self.exec.stack.pop();
         result.map(|_| ())
@@ -344,7 +381,7 @@ impl State<'_, '_> {
         pipe: Option<&Pipe>,
     ) -> Result<()> {
         let node = TemplateNode { name, pipe };
-        let Some(tree) = self.exec.set.trees.get(name).cloned() else {
+        let Some(tree) = self.exec.tree(name) else {
             let message = format!("template {} not defined", crate::fmt::quote_go(name));
             return Err(self.error_at(pos, &node, message));
         };
@@ -386,6 +423,10 @@ impl State<'_, '_> {
             })
     }
 }
+
+/// Most distinct `execute_text` texts kept parsed per execution; past it
+/// the cache starts over (a hostile chart cannot grow it without bound).
+const PARSED_TEXTS_LIMIT: usize = 4096;
 
 /// Stack left before growing, and the size of each new segment.
 pub(crate) const STACK_RED_ZONE: usize = 64 * 1024;

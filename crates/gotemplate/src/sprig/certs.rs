@@ -180,7 +180,7 @@ fn generate_signed(args: &[Value], ca: &Certificate, key: &PrivateKey) -> Result
 }
 
 fn rsa_2048() -> Result<PrivateKey, FuncError> {
-    PrivateKey::generate_rsa(2048).map_err(failure)
+    super::keypool::take_rsa_2048().map_err(failure)
 }
 
 fn key_from_pem(value: &Value) -> Result<PrivateKey, FuncError> {

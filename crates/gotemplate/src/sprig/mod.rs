@@ -8,9 +8,11 @@ mod defaults;
 mod dicts;
 mod duration;
 pub(crate) mod encoding;
+mod goregexp;
 mod gotime;
 mod hashes;
 pub mod json;
+mod keypool;
 mod keys;
 mod lists;
 mod math;
@@ -25,6 +27,7 @@ mod url;
 
 pub use defaults::is_empty;
 pub use dicts::{deep_copy, merge_into};
+pub use keypool::{MAX_PREPARED, prepare_rsa_keys};
 
 use crate::funcs::FuncMap;
 

@@ -2,10 +2,9 @@
 //! `regexReplaceAll`, `regexReplaceAllLiteral`, `regexSplit`,
 //! `regexQuoteMeta` and their `must` variants.
 //!
-//! Go's `regexp` is RE2, which the `regex` crate also implements; the
-//! differences that matter are the Perl classes (`\d`, `\w`, `\s`, `\b`
-//! are ASCII-only in Go, Unicode-aware in `regex`), so patterns are
-//! rewritten to the ASCII forms before compiling. Replacement templates
+//! Go's `regexp` is RE2, which the `regex` crate also implements; where
+//! their syntaxes differ, patterns are rewritten first (see `goregexp`).
+//! Replacement templates
 //! (`$1`, `${name}`, longest-name rule) already agree. Compiled patterns
 //! are cached because charts call these functions in loops.
 
@@ -24,76 +23,6 @@ const CACHE_LIMIT: usize = 512;
 static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// Rewrites Go's ASCII-only Perl classes into explicit ASCII classes.
-pub(crate) fn translate(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars();
-    let mut in_class = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let Some(next) = chars.next() else {
-                    out.push('\\');
-                    break;
-                };
-                let replacement = match (next, in_class) {
-                    ('d', false) => Some("[0-9]"),
-                    ('D', false) => Some("[^0-9]"),
-                    ('w', false) => Some("[0-9A-Za-z_]"),
-                    ('W', false) => Some("[^0-9A-Za-z_]"),
-                    ('s', false) => Some("[\\t\\n\\f\\r ]"),
-                    ('S', false) => Some("[^\\t\\n\\f\\r ]"),
-                    ('b', false) => Some("(?-u:\\b)"),
-                    ('B', false) => Some("(?-u:\\B)"),
-                    ('d', true) => Some("0-9"),
-                    ('w', true) => Some("0-9A-Za-z_"),
-                    ('s', true) => Some("\\t\\n\\f\\r "),
-                    ('D', true) => Some("[^0-9]"),
-                    ('W', true) => Some("[^0-9A-Za-z_]"),
-                    ('S', true) => Some("[^\\t\\n\\f\\r ]"),
-                    _ => None,
-                };
-                match replacement {
-                    Some(text) => out.push_str(text),
-                    None => {
-                        out.push('\\');
-                        out.push(next);
-                    }
-                }
-            }
-            '[' if !in_class => {
-                in_class = true;
-                out.push('[');
-                // A leading ']' (after an optional '^') is literal.
-                let rest = chars.as_str();
-                let skip = usize::from(rest.starts_with('^'));
-                if rest[skip..].starts_with(']') {
-                    for _ in 0..=skip {
-                        if let Some(c) = chars.next() {
-                            out.push(c);
-                        }
-                    }
-                }
-            }
-            '[' if in_class && chars.as_str().starts_with(':') => {
-                // A POSIX class such as [:alpha:] inside a bracket.
-                out.push('[');
-                if let Some(end) = chars.as_str().find(":]") {
-                    let class: String = chars.by_ref().take(end + 2).collect();
-                    out.push_str(&class);
-                }
-            }
-            '[' => out.push_str("\\["),
-            ']' if in_class => {
-                in_class = false;
-                out.push(']');
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Compiles `pattern` with Go's semantics; `Err` has Go's prefix.
 ///
 /// # Errors
@@ -105,7 +34,7 @@ pub fn compile(pattern: &str) -> Result<Regex, FuncError> {
     if let Some(regex) = cache.get(pattern) {
         return Ok(regex.clone());
     }
-    let regex = Regex::new(&translate(pattern)).map_err(|e| {
+    let regex = Regex::new(&super::goregexp::translate(pattern)).map_err(|e| {
         FuncError::new(format!(
             "error parsing regexp: {}",
             first_line(&e.to_string())

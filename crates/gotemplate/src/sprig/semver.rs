@@ -27,7 +27,7 @@ const LOOSE_VERSION: &str = r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+
 
 fn regex(pattern: &str) -> Regex {
     // Go's \s is ASCII; the patterns only use it around operators.
-    Regex::new(&super::regex::translate(pattern)).expect("the semver patterns are valid")
+    Regex::new(&super::goregexp::translate(pattern)).expect("the semver patterns are valid")
 }
 
 static LOOSE_VERSION_RE: LazyLock<Regex> = LazyLock::new(|| regex(LOOSE_VERSION));
