@@ -11,8 +11,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use crate::{
-    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
-    Provider, Receiver,
+    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
+    OCIRepository, Provider, Receiver,
 };
 
 /// Why the CRDs could not be rendered as YAML.
@@ -41,6 +41,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         HelmChart::crd(),
         OCIRepository::crd(),
         HelmRelease::crd(),
+        ExternalArtifact::crd(),
     ]
     .into_iter()
     .map(with_status_default)
@@ -193,6 +194,7 @@ mod tests {
                 "helmcharts.source.toolkit.fluxcd.io",
                 "ocirepositories.source.toolkit.fluxcd.io",
                 "helmreleases.helm.toolkit.fluxcd.io",
+                "externalartifacts.source.toolkit.fluxcd.io",
             ]
         );
         let git = &crds[0];

@@ -26,7 +26,7 @@
 //! |---|---|
 //! | [`GitRepository`], [`GitRepositorySpec`], [`GitRepositoryStatus`] | `source.toolkit.fluxcd.io/v1` |
 //! | [`Kustomization`], [`KustomizationSpec`], [`KustomizationStatus`] | `kustomize.toolkit.fluxcd.io/v1` |
-//! | [`HelmRepository`], [`HelmChart`], [`OCIRepository`] | `source.toolkit.fluxcd.io/v1` |
+//! | [`HelmRepository`], [`HelmChart`], [`OCIRepository`], [`ExternalArtifact`] | `source.toolkit.fluxcd.io/v1` |
 //! | [`HelmRelease`] ([`helmrelease`]) | `helm.toolkit.fluxcd.io/v2` |
 //! | [`Provider`], [`Alert`] | `notification.toolkit.fluxcd.io/v1beta3` |
 //! | [`Receiver`] | `notification.toolkit.fluxcd.io/v1` |
@@ -47,7 +47,7 @@
 //!              "ref": {"branch": "master"}}
 //! })).unwrap();
 //! assert_eq!(repo.spec.reference.unwrap().branch.as_deref(), Some("master"));
-//! assert_eq!(driftless_api::crds().len(), 9);
+//! assert_eq!(driftless_api::crds().len(), 10);
 //! let ks = Kustomization::test("apps").suspended();
 //! assert!(ks.spec.suspend);
 //! ```
@@ -55,6 +55,7 @@
 pub mod conditions;
 mod crd;
 pub mod duration;
+mod externalartifact;
 mod gitrepository;
 mod helmchart;
 pub mod helmrelease;
@@ -71,6 +72,7 @@ mod roundtrip_tests;
 
 pub use crd::{CrdError, crds, crds_yaml, root_schema};
 pub use duration::{DurationError, GoDuration};
+pub use externalartifact::{ExternalArtifact, ExternalArtifactSpec, ExternalArtifactStatus};
 pub use gitrepository::{
     GitProvider, GitRepository, GitRepositoryInclude, GitRepositoryRef, GitRepositorySpec,
     GitRepositoryStatus, GitRepositoryVerification, GitVerificationMode, URL_PATTERN,

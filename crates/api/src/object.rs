@@ -10,8 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::conditions::{self, types};
 use crate::{
-    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
-    Provider, Receiver,
+    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
+    OCIRepository, Provider, Receiver,
 };
 
 /// Field managers and event sources, named as Flux names its controllers,
@@ -114,6 +114,26 @@ reconciled_kind!(Kustomization, "Kustomization", |status| status
 reconciled_kind!(Receiver, "Receiver", |status| status
     .webhook_path
     .as_deref());
+
+// Written by another controller; it has no `suspend`.
+impl FluxObject for ExternalArtifact {
+    const KIND: &'static str = "ExternalArtifact";
+    fn suspended(&self) -> bool {
+        false
+    }
+    fn status_conditions(&self) -> &[Condition] {
+        self.conditions()
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        None
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        self.metadata.generation
+    }
+    fn revision(&self) -> Option<&str> {
+        self.artifact().map(|a| a.revision.as_str())
+    }
+}
 
 /// Providers and Alerts have no status: the accessors answer as for an
 /// object never reconciled.

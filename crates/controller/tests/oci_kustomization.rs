@@ -8,8 +8,8 @@ use common::Env;
 use driftless_source::oci::{OciTarget, pack_directory, push_flux_artifact};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 /// Pushes a directory holding `manifest` as `flux/app:latest`.
@@ -128,9 +128,63 @@ async fn manifests_pushed_to_a_registry_are_applied_and_pruned() {
     )
     .await;
     let repo = repos.get("app").await.expect("the OCIRepository");
-    let revision = repo
-        .artifact()
-        .map(|a| a.revision.clone())
-        .unwrap_or_default();
-    assert!(revision.starts_with("latest@sha256:"), "{revision}");
+    let artifact = repo.artifact().cloned().expect("an artifact");
+    assert!(
+        artifact.revision.starts_with("latest@sha256:"),
+        "{}",
+        artifact.revision
+    );
+
+    // An ExternalArtifact (written by some other controller) serving the
+    // same artifact is a source too.
+    let externals: Api<driftless_api::ExternalArtifact> =
+        Api::namespaced(client.clone(), "default");
+    externals
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "ExternalArtifact",
+                "metadata": {"name": "mirror", "namespace": "default"},
+                "spec": {},
+            }))
+            .expect("an ExternalArtifact"),
+        )
+        .await
+        .expect("ExternalArtifact created");
+    externals
+        .patch_status(
+            "mirror",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"artifact": artifact}})),
+        )
+        .await
+        .expect("its producer writes the artifact");
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "mirror"}})).expect("namespace"),
+        )
+        .await
+        .expect("namespace created");
+    let mirror: driftless_api::Kustomization = serde_json::from_value(json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "mirror", "namespace": "default"},
+        "spec": {"interval": "1m", "prune": true, "targetNamespace": "mirror",
+                 "sourceRef": {"kind": "ExternalArtifact", "name": "mirror"}},
+    }))
+    .expect("a Kustomization");
+    Api::<driftless_api::Kustomization>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &mirror)
+        .await
+        .expect("Kustomization created");
+    let mirrored: Api<ConfigMap> = Api::namespaced(client.clone(), "mirror");
+    eventually("the ExternalArtifact's manifests are applied", || async {
+        mirrored
+            .get_opt("second")
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|_| ())
+            .ok_or("not yet".to_owned())
+    })
+    .await;
 }

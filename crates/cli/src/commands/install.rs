@@ -280,6 +280,12 @@ fn cluster_role() -> Value {
                 "verbs": ["get", "list", "watch", "update", "patch"],
             },
             {
+                // Artifacts other controllers produce, read as sources.
+                "apiGroups": ["source.toolkit.fluxcd.io"],
+                "resources": ["externalartifacts"],
+                "verbs": ["get", "list", "watch"],
+            },
+            {
                 // HelmReleases with `spec.chart` own the HelmChart made for them.
                 "apiGroups": ["source.toolkit.fluxcd.io"],
                 "resources": ["helmcharts"],

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use driftless_api::conditions::reasons;
 use driftless_api::helmrelease::ChartSourceKind;
 use driftless_api::meta::Artifact;
-use driftless_api::{FluxObject, HelmChart, HelmChartSpec, HelmRelease, OCIRepository};
+use driftless_api::{
+    ExternalArtifact, FluxObject, HelmChart, HelmChartSpec, HelmRelease, OCIRepository,
+};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use sha2::Digest as _;
@@ -91,10 +93,11 @@ pub(super) async fn resolve(
                     let repo = get::<OCIRepository>(context, &namespace, &reference.name).await?;
                     ready_artifact(&repo, repo.artifact(), None)
                 }
-                ChartSourceKind::ExternalArtifact => Err(ReconcileError::unsupported_field(
-                    "HelmRelease",
-                    "chartRef.kind: ExternalArtifact",
-                )),
+                ChartSourceKind::ExternalArtifact => {
+                    let external =
+                        get::<ExternalArtifact>(context, &namespace, &reference.name).await?;
+                    ready_artifact(&external, external.artifact(), None)
+                }
             }
         }
         (Some(template), None) => {

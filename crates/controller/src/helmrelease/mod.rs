@@ -36,7 +36,9 @@ use driftless_api::helmrelease::{
     DriftDetectionMode, HelmReleaseStatus, ReleaseAction, RemediationStrategy,
 };
 use driftless_api::inventory::ResourceInventory;
-use driftless_api::{FluxObject, HelmChart, HelmRelease, Kustomization, OCIRepository};
+use driftless_api::{
+    ExternalArtifact, FluxObject, HelmChart, HelmRelease, Kustomization, OCIRepository,
+};
 use driftless_apply::release::{ReleaseStore, Status, StoredRelease};
 use driftless_apply::{Applier, ApplyOptions, IgnoreRule, IgnoreTarget};
 use futures::StreamExt;
@@ -68,6 +70,7 @@ pub(crate) async fn run(context: Arc<Context>) {
     let store = controller.store();
     let by_chart = store.clone();
     let by_oci = store.clone();
+    let by_external = store.clone();
     controller
         // A new chart artifact wakes the releases that use it.
         .watches(
@@ -91,6 +94,18 @@ pub(crate) async fn run(context: Arc<Context>) {
                     "OCIRepository",
                     &repo.namespace().unwrap_or_default(),
                     &repo.name_any(),
+                )
+            },
+        )
+        .watches(
+            Api::<ExternalArtifact>::all(context.client.clone()),
+            watcher::Config::default(),
+            move |artifact| {
+                users(
+                    &by_external,
+                    "ExternalArtifact",
+                    &artifact.namespace().unwrap_or_default(),
+                    &artifact.name_any(),
                 )
             },
         )

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use driftless_api::conditions::reasons;
-use driftless_api::{GitRepository, Kustomization, OCIRepository, SourceKind};
+use driftless_api::{ExternalArtifact, GitRepository, Kustomization, OCIRepository, SourceKind};
 use driftless_source::UnpackLimits;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -34,11 +34,12 @@ pub(super) async fn source_artifact(
     let kind = match reference.kind {
         SourceKind::GitRepository => "GitRepository",
         SourceKind::OCIRepository => "OCIRepository",
+        SourceKind::ExternalArtifact => "ExternalArtifact",
         other => {
             return Err(ReconcileError::stalled(
                 reasons::ARTIFACT_FAILED,
                 format!(
-                    "spec.sourceRef.kind {other:?} is not supported yet; use a GitRepository or an OCIRepository"
+                    "spec.sourceRef.kind {other:?} is not supported yet; use a GitRepository, an OCIRepository or an ExternalArtifact"
                 ),
             ));
         }
@@ -68,6 +69,15 @@ pub(super) async fn source_artifact(
     let artifact = match reference.kind {
         SourceKind::OCIRepository => {
             let api: Api<OCIRepository> = Api::namespaced(context.client.clone(), &namespace);
+            let source = api
+                .get_opt(&reference.name)
+                .await
+                .map_err(read_failed)?
+                .ok_or_else(not_found)?;
+            source.status.and_then(|s| s.artifact)
+        }
+        SourceKind::ExternalArtifact => {
+            let api: Api<ExternalArtifact> = Api::namespaced(context.client.clone(), &namespace);
             let source = api
                 .get_opt(&reference.name)
                 .await

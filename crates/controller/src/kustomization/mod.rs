@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 use driftless_api::conditions::{self, reasons, types};
 use driftless_api::inventory::ResourceRef;
 use driftless_api::{
-    DeletionPolicy, GitRepository, Kustomization, KustomizationStatus, OCIRepository, SourceKind,
+    DeletionPolicy, ExternalArtifact, GitRepository, Kustomization, KustomizationStatus,
+    OCIRepository, SourceKind,
 };
 use driftless_apply::{Action as ApplyAction, ChangeSet, IgnoreRule};
 use futures::StreamExt;
@@ -58,6 +59,7 @@ pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<Kustomization> = Api::all(context.client.clone());
     let sources: Api<GitRepository> = Api::all(context.client.clone());
     let oci_sources: Api<OCIRepository> = Api::all(context.client.clone());
+    let external: Api<ExternalArtifact> = Api::all(context.client.clone());
     let (drift, triggers) = drift::DriftWatch::new(
         context.client.clone(),
         context.options.field_manager.clone(),
@@ -67,6 +69,7 @@ pub(crate) async fn run(context: Arc<Context>) {
     let store = controller.store();
     let by_git = store.clone();
     let by_oci = store.clone();
+    let by_external = store.clone();
     let drift_enabled = context.options.drift_watch;
     let reconciler = Kustomizations {
         artifacts: ArtifactCache::default(),
@@ -81,6 +84,14 @@ pub(crate) async fn run(context: Arc<Context>) {
             users(
                 &by_git,
                 SourceKind::GitRepository,
+                &source.namespace().unwrap_or_default(),
+                &source.name_any(),
+            )
+        })
+        .watches(external, watcher::Config::default(), move |source| {
+            users(
+                &by_external,
+                SourceKind::ExternalArtifact,
                 &source.namespace().unwrap_or_default(),
                 &source.name_any(),
             )
