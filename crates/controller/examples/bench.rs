@@ -26,7 +26,9 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_api::annotations::RECONCILE_REQUESTED_AT;
-use driftless_api::{FluxObject, GitRepository, HelmChart, HelmRelease, Kustomization};
+use driftless_api::{
+    FluxObject, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
+};
 use driftless_testkit::cluster::{TestCluster, http_get};
 use driftless_testkit::{Fixture, GitDaemon};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -673,11 +675,111 @@ async fn helm_fleet(rows: &mut Vec<Row>, count: usize) {
         figure,
     ));
     memory_rows(rows, &format!("{count} HelmReleases"), idle, memory);
+
+    // One release's upgrade: a values change in the spec to Ready at the
+    // next revision.
+    let mut upgrades = Vec::new();
+    for round in 1..=ROUNDS {
+        let start = Instant::now();
+        releases
+            .patch(
+                "hr0000",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"values": {"n": 10_000 + round}}})),
+            )
+            .await
+            .expect("values changed");
+        let revision = i64::try_from(round).expect("small") + 1;
+        wait_until("the upgrade", DEADLINE, ms(5), || async {
+            let hr = releases.get("hr0000").await.map_err(|e| e.to_string())?;
+            let at = hr.latest_snapshot().map(|s| s.version);
+            (hr.is_ready() && at == Some(revision))
+                .then_some(())
+                .ok_or(format!("at {at:?}"))
+        })
+        .await;
+        upgrades.push(start.elapsed());
+    }
+    let upgrade = median(&upgrades);
+    println!(
+        "HelmRelease upgrade, values change to Ready (median of {ROUNDS}): {}",
+        millis(upgrade)
+    );
+    rows.push(Row::ours(
+        "HelmRelease upgrade, values change to Ready (median)",
+        millis(upgrade),
+    ));
+    if let Some(row) = index_poll(&client).await {
+        rows.push(row);
+    }
     print_warnings(&controller);
     controller.stop();
     cluster.sandbox.shutdown().await;
     drop(daemon);
     println!();
+}
+
+/// A HelmRepository poll that finds the index unchanged (a requested
+/// reconcile, handled: `If-None-Match` → `304`) beside `helm repo update`
+/// against the same lighttpd; `None` (said) without `helm` or lighttpd.
+async fn index_poll(client: &kube::Client) -> Option<Row> {
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/helm-conformance/charts/podinfo");
+    if !driftless_testkit::helm_repo::helm_available() || !chart.is_dir() {
+        println!(
+            "(no index poll figure: helm not on PATH or {} missing)",
+            chart.display()
+        );
+        return None;
+    }
+    let root = tempfile::tempdir().expect("a temp dir");
+    driftless_testkit::helm_repo::helm_package(&chart, None, root.path());
+    driftless_testkit::helm_repo::helm_repo_index(root.path(), None);
+    let server = driftless_testkit::helm_repo::StaticServer::start(root.path());
+    let url = server.url("anon", "");
+    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), NS);
+    let repo: HelmRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": "podinfo", "namespace": NS},
+        "spec": {"interval": "1h", "url": url},
+    }))
+    .expect("a HelmRepository");
+    repos
+        .create(&PostParams::default(), &repo)
+        .await
+        .expect("HelmRepository created");
+    wait_ready::<HelmRepository>(&repos, 1, DEADLINE).await;
+    let mut ours = Vec::new();
+    for round in 0..ROUNDS {
+        ours.push(request_reconcile(&repos, "podinfo", round).await);
+    }
+    let home = tempfile::tempdir().expect("helm home");
+    let helm = |args: &[&str]| {
+        let started = Instant::now();
+        let out = Command::new("helm")
+            .args(args)
+            .env("HELM_CONFIG_HOME", home.path().join("config"))
+            .env("HELM_CACHE_HOME", home.path().join("cache"))
+            .env("HELM_DATA_HOME", home.path().join("data"))
+            .output()
+            .expect("helm runs");
+        assert!(
+            out.status.success(),
+            "helm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        started.elapsed()
+    };
+    helm(&["repo", "add", "podinfo", &url]);
+    let theirs: Vec<Duration> = (0..ROUNDS)
+        .map(|_| helm(&["repo", "update", "podinfo"]))
+        .collect();
+    Some(Row::against(
+        "HelmRepository poll, index unchanged (median)",
+        median(&ours),
+        "helm repo update",
+        median(&theirs),
+    ))
 }
 
 /// `big/`: a kustomization.yaml over [`BIG_NAMESPACES`] Namespaces and
