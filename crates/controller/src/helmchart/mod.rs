@@ -34,6 +34,7 @@ use kube::runtime::watcher;
 use crate::gitrepository::{to_source_artifact, to_status_artifact};
 use crate::helmrepository::{helm_failed, http_repository, secret_data};
 use crate::kustomization::{ArtifactCache, SourceArtifact};
+use crate::ocirepository::pull_failed;
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, duration_of, source_status};
 
@@ -407,15 +408,6 @@ async fn from_registry(
         chart.spec.chart
     );
     Ok((artifact, message, "ChartPullSucceeded"))
-}
-
-fn pull_failed(error: &driftless_source::oci::OciError) -> ReconcileError {
-    let mut message = crate::error_chain(error);
-    if let Some(hint) = error.hint() {
-        message.push_str("; ");
-        message.push_str(hint);
-    }
-    ReconcileError::retryable(reasons::ARTIFACT_FAILED, message)
 }
 
 fn built(outcome: &ChartOutcome) -> Built {

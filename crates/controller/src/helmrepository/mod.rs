@@ -14,16 +14,15 @@ use driftless_api::conditions::reasons;
 use driftless_api::{HelmRepository, HelmRepositoryStatus};
 use driftless_source::ArtifactKey;
 use driftless_source::helm::{self, BasicAuth, HelmError, LastIndex, TlsConfig};
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
+use kube::runtime::controller::Controller;
 use kube::runtime::watcher;
 
 use crate::gitrepository::{to_source_artifact, to_status_artifact};
-use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
+use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
 use crate::{Context, duration_of, source_status};
 
 /// Flux's default interval of a HelmRepository that sets none.
@@ -32,20 +31,8 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 /// Reconciles HelmRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<HelmRepository> = Api::all(context.client.clone());
-    let concurrency = context.options.concurrency;
-    Controller::new(api, watcher::Config::default())
-        .with_config(controller::Config::default().concurrency(concurrency))
-        .run(
-            reconciler::reconcile::<HelmRepositories>,
-            reconciler::error_policy::<HelmRepositories>,
-            Scaffold::new(context, HelmRepositories::default()),
-        )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "HelmRepository reconcile error");
-            }
-        })
-        .await;
+    let controller = Controller::new(api, watcher::Config::default());
+    reconciler::run(controller, context, HelmRepositories::default()).await;
 }
 
 /// The HelmRepository kind's reconcile logic, with the last `ETag` of each

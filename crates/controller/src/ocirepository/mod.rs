@@ -10,6 +10,8 @@
 
 mod status;
 
+pub(crate) use status::pull_failed;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,35 +21,21 @@ use driftless_source::ArtifactKey;
 use driftless_source::oci::{
     LayerOperation, OciAuth, OciOutcome, OciReference, OciSource, Repository,
 };
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
+use kube::runtime::controller::Controller;
 use kube::runtime::watcher;
 
 use crate::gitrepository::to_source_artifact;
-use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
+use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
 use crate::{Context, duration_of};
 
 /// Reconciles OCIRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<OCIRepository> = Api::all(context.client.clone());
-    let concurrency = context.options.concurrency;
-    Controller::new(api, watcher::Config::default())
-        .with_config(controller::Config::default().concurrency(concurrency))
-        .run(
-            reconciler::reconcile::<OciRepositories>,
-            reconciler::error_policy::<OciRepositories>,
-            Scaffold::new(context, OciRepositories),
-        )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "OCIRepository reconcile error");
-            }
-        })
-        .await;
+    let controller = Controller::new(api, watcher::Config::default());
+    reconciler::run(controller, context, OciRepositories).await;
 }
 
 /// The OCIRepository kind's reconcile logic.
@@ -214,26 +202,9 @@ async fn secret_data(
     name: &str,
     key: &str,
 ) -> Result<Vec<u8>, ReconcileError> {
-    let api: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(|e| {
-            ReconcileError::retryable(
-                reasons::AUTHENTICATION_FAILED,
-                format!("cannot read Secret '{namespace}/{name}': {e}"),
-            )
-        })?
-        .ok_or_else(|| {
-            ReconcileError::retryable(
-                reasons::AUTHENTICATION_FAILED,
-                format!("Secret '{namespace}/{name}' not found; create it or fix the reference"),
-            )
-        })?;
-    secret
-        .data
-        .and_then(|mut data| data.remove(key))
-        .map(|bytes| bytes.0)
+    crate::helmrepository::secret_data(&context.client, namespace, name)
+        .await?
+        .remove(key)
         .ok_or_else(|| {
             ReconcileError::stalled(
                 reasons::AUTHENTICATION_FAILED,

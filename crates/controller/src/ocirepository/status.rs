@@ -67,7 +67,7 @@ pub(super) fn failed(
 
 /// The reconcile error for an OCI client error: a spec that cannot work is
 /// stalled, the rest are retried; the message carries the client's hint.
-pub(super) fn pull_failed(error: &OciError) -> ReconcileError {
+pub(crate) fn pull_failed(error: &OciError) -> ReconcileError {
     let mut message = crate::error_chain(error);
     if let Some(hint) = error.hint() {
         message.push_str("; ");

@@ -217,6 +217,34 @@ impl<R: Reconciler> Scaffold<R> {
     }
 }
 
+/// Runs `controller` (a kind's watch, with whatever extra watches it
+/// needs) through the scaffold until the watch ends; failures of the
+/// scaffold's own plumbing are logged at debug level (a reconcile's
+/// failure is in the object's status).
+pub(crate) async fn run<R: Reconciler>(
+    controller: kube::runtime::Controller<R::Object>,
+    context: Arc<Context>,
+    reconciler: R,
+) where
+    R::Object: kube::Resource<DynamicType = ()>,
+{
+    use futures::StreamExt as _;
+    let concurrency = context.options.concurrency;
+    controller
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+        .run(
+            reconcile::<R>,
+            error_policy::<R>,
+            Scaffold::new(context, reconciler),
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, kind = R::Object::KIND, "reconcile error");
+            }
+        })
+        .await;
+}
+
 /// `Kind namespace/name`, as logs and errors name an object.
 fn describe<K: FluxObject + Resource>(object: &K) -> String {
     format!(
