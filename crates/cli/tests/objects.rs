@@ -669,6 +669,21 @@ async fn helm_kinds_are_created_listed_and_suspended() {
     ] {
         assert!(out.stdout.contains(name), "{name}: {out:#?}");
     }
+    set_status::<HelmRelease>(
+        &sb,
+        "web",
+        json!({"inventory": {"entries": [
+            {"id": "apps_web-podinfo_apps_Deployment", "v": "v1"},
+            {"id": "apps_web-podinfo__Service", "v": "v1"},
+        ]}}),
+    )
+    .await;
+    let out = sb.driftless(&["tree", "hr", "web"]).await.ok();
+    assert_eq!(
+        out.stdout,
+        "HelmRelease/flux-system/web\n├── Deployment/apps/web-podinfo\n└── Service/apps/web-podinfo\n",
+        "{out:#?}"
+    );
     sb.driftless(&["suspend", "hr", "web"]).await.ok();
     let release: HelmRelease = Api::namespaced(client, "flux-system")
         .get("web")

@@ -1,9 +1,10 @@
-//! `driftless tree kustomization NAME`: what a Kustomization applied (its
-//! inventory), as a tree that descends into the Kustomizations it applied.
+//! `driftless tree kustomization|helmrelease NAME`: what a Kustomization
+//! or HelmRelease applied (its inventory), as a tree that descends into the
+//! Kustomizations and HelmReleases it applied.
 
 use anyhow::Context as _;
-use driftless_api::Kustomization;
-use driftless_api::inventory::ObjectId;
+use driftless_api::inventory::{ObjectId, ResourceInventory};
+use driftless_api::{HelmRelease, Kustomization};
 use serde::Serialize;
 
 use crate::cluster::{Cluster, GlobalArgs, connect};
@@ -11,6 +12,7 @@ use crate::flux::fetch;
 use crate::output::{Format, render, write_stdout};
 
 const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
+const HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -20,11 +22,17 @@ pub enum Command {
         after_help = "Examples:\n  driftless tree kustomization flux-system\n  driftless tree ks apps -o json"
     )]
     Kustomization(Args),
+    /// The objects a HelmRelease applied.
+    #[command(
+        visible_alias = "hr",
+        after_help = "Examples:\n  driftless tree helmrelease podinfo\n  driftless tree hr podinfo -n apps -o yaml"
+    )]
+    Helmrelease(Args),
 }
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The name of the Kustomization.
+    /// The name of the Kustomization or HelmRelease.
     name: String,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
@@ -55,12 +63,25 @@ impl Node {
 }
 
 pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
-    let Command::Kustomization(args) = command;
     let cluster = connect(global).await?;
-    let root: Kustomization = fetch(&cluster, &cluster.namespace, &args.name).await?;
     let mut visited = Vec::new();
-    let tree = node(&cluster, &root, &mut visited).await?;
-    let text = match args.output {
+    let (tree, output) = match command {
+        Command::Kustomization(args) => {
+            let root: Kustomization = fetch(&cluster, &cluster.namespace, &args.name).await?;
+            (
+                kustomization_node(&cluster, &root, &mut visited).await?,
+                args.output,
+            )
+        }
+        Command::Helmrelease(args) => {
+            let root: HelmRelease = fetch(&cluster, &cluster.namespace, &args.name).await?;
+            (
+                helm_release_node(&cluster, &root, &mut visited).await?,
+                args.output,
+            )
+        }
+    };
+    let text = match output {
         Format::Table => {
             let mut text = format!("{}\n", tree.label());
             print_children(&tree, "", &mut text);
@@ -73,43 +94,84 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
 
 /// Builds the tree of `ks`; `visited` stops cycles (a Kustomization that
 /// lists itself, or two that list each other).
-async fn node(
+async fn kustomization_node(
     cluster: &Cluster,
     ks: &Kustomization,
-    visited: &mut Vec<(String, String)>,
+    visited: &mut Vec<(String, String, String)>,
 ) -> anyhow::Result<Node> {
-    let namespace = ks.metadata.namespace.clone().unwrap_or_default();
-    let name = ks.metadata.name.clone().unwrap_or_default();
-    visited.push((namespace.clone(), name.clone()));
-    let entries = ks
-        .status
-        .as_ref()
-        .and_then(|s| s.inventory.as_ref())
-        .map(driftless_api::inventory::ResourceInventory::object_ids)
+    let inventory = ks.status.as_ref().and_then(|s| s.inventory.as_ref());
+    owner_node(
+        cluster,
+        "Kustomization",
+        KUSTOMIZE_GROUP,
+        &ks.metadata,
+        inventory,
+        visited,
+    )
+    .await
+}
+
+/// Builds the tree of `hr` (the objects of its current release).
+async fn helm_release_node(
+    cluster: &Cluster,
+    hr: &HelmRelease,
+    visited: &mut Vec<(String, String, String)>,
+) -> anyhow::Result<Node> {
+    let inventory = hr.status.as_ref().and_then(|s| s.inventory.as_ref());
+    owner_node(
+        cluster,
+        "HelmRelease",
+        HELM_GROUP,
+        &hr.metadata,
+        inventory,
+        visited,
+    )
+    .await
+}
+
+async fn owner_node(
+    cluster: &Cluster,
+    kind: &str,
+    group: &str,
+    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    inventory: Option<&ResourceInventory>,
+    visited: &mut Vec<(String, String, String)>,
+) -> anyhow::Result<Node> {
+    let namespace = metadata.namespace.clone().unwrap_or_default();
+    let name = metadata.name.clone().unwrap_or_default();
+    visited.push((kind.to_owned(), namespace.clone(), name.clone()));
+    let entries = inventory
+        .map(ResourceInventory::object_ids)
         .transpose()
         .with_context(|| {
-            format!("Kustomization {namespace}/{name}: status.inventory has an invalid entry")
+            format!("{kind} {namespace}/{name}: status.inventory has an invalid entry")
         })?
         .unwrap_or_default();
     let mut resources = Vec::new();
     for id in entries {
-        let key = (id.namespace.clone(), id.name.clone());
-        let child =
-            if id.group == KUSTOMIZE_GROUP && id.kind == "Kustomization" && !visited.contains(&key)
-            {
-                // A child that is gone or unreadable is still shown, as a leaf.
+        let key = (id.kind.clone(), id.namespace.clone(), id.name.clone());
+        let seen = visited.contains(&key);
+        // A child that is gone or unreadable is still shown, as a leaf.
+        let child = match (id.group.as_str(), id.kind.as_str()) {
+            (KUSTOMIZE_GROUP, "Kustomization") if !seen => {
                 match fetch::<Kustomization>(cluster, &id.namespace, &id.name).await {
-                    Ok(child) => Box::pin(node(cluster, &child, visited)).await?,
+                    Ok(child) => Box::pin(kustomization_node(cluster, &child, visited)).await?,
                     Err(_) => leaf(id),
                 }
-            } else {
-                leaf(id)
-            };
+            }
+            (HELM_GROUP, "HelmRelease") if !seen => {
+                match fetch::<HelmRelease>(cluster, &id.namespace, &id.name).await {
+                    Ok(child) => Box::pin(helm_release_node(cluster, &child, visited)).await?,
+                    Err(_) => leaf(id),
+                }
+            }
+            _ => leaf(id),
+        };
         resources.push(child);
     }
     Ok(Node {
-        kind: "Kustomization".to_string(),
-        group: KUSTOMIZE_GROUP.to_string(),
+        kind: kind.to_string(),
+        group: group.to_string(),
         namespace,
         name,
         resources,
