@@ -26,6 +26,10 @@ pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 pub const MAX_FILES: usize = 20_000;
 /// Deepest nesting of subcharts in subcharts.
 const MAX_DEPTH: usize = 16;
+/// Deepest directory nesting a chart directory is walked to: a symlink
+/// loop inside the chart (`templates/again -> ..`) ends here with an error
+/// instead of walking until the path is too long.
+const MAX_DIR_DEPTH: usize = 64;
 
 /// Loads a chart from a directory or a `.tgz` file.
 ///
@@ -150,6 +154,14 @@ fn walk(
         let meta = std::fs::metadata(&target).map_err(io(&path))?;
         if meta.is_dir() {
             if !rules.ignores(&rel, true) {
+                if rel.split('/').count() > MAX_DIR_DEPTH {
+                    return Err(ChartError::Load {
+                        chart: label.to_string(),
+                        message: format!(
+                            "{rel} nests deeper than {MAX_DIR_DEPTH} directories; is there a symlink loop?"
+                        ),
+                    });
+                }
                 walk(root, &target, &rel, rules, files, budget, label)?;
             }
             continue;
@@ -500,6 +512,19 @@ mod tests {
         .unwrap();
         let e = load(tmp.path()).unwrap_err().to_string();
         assert!(e.contains("outside the chart"), "{e}");
+    }
+
+    #[test]
+    fn a_symlink_loop_inside_the_chart_fails_instead_of_walking_forever() {
+        let tmp = tempfile::tempdir().unwrap();
+        sample(tmp.path());
+        std::os::unix::fs::symlink(
+            tmp.path().join("templates"),
+            tmp.path().join("templates/again"),
+        )
+        .unwrap();
+        let e = load(tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("symlink loop"), "{e}");
     }
 
     fn tgz(entries: &[(&str, &[u8])]) -> Vec<u8> {
