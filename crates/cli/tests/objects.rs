@@ -691,3 +691,84 @@ async fn helm_kinds_are_created_listed_and_suspended() {
         .expect("the HelmRelease exists");
     assert!(release.spec.suspend);
 }
+
+#[tokio::test]
+async fn build_and_diff_helmrelease_render_a_local_chart_as_the_release_would() {
+    let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/helm-conformance/charts/podinfo");
+    if !chart.is_dir() {
+        assert!(
+            std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() != Ok("1"),
+            "DRIFTLESS_REQUIRE_SHARED=1 but {chart:?} is missing"
+        );
+        println!("SKIPPED: build/diff helmrelease: {chart:?} missing");
+        return;
+    }
+    let sb = installed("helm-build").await;
+    sb.kubectl(
+        &[
+            "create",
+            "configmap",
+            "web-values",
+            "-n",
+            "flux-system",
+            "--from-literal=values.yaml=replicaCount: 3",
+        ],
+        None,
+    )
+    .await
+    .ok();
+    sb.driftless(&[
+        "create",
+        "hr",
+        "web",
+        "--chart-ref=OCIRepository/podinfo",
+        "--values-from=ConfigMap/web-values",
+        "--no-wait",
+    ])
+    .await
+    .ok();
+    let chart_flag = format!("--chart={}", chart.display());
+    let out = sb
+        .driftless(&["build", "hr", "web", chart_flag.as_str()])
+        .await
+        .ok();
+    let docs: Vec<Value> = out
+        .stdout
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_saphyr::from_str(d).expect("a YAML object"))
+        .collect();
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("a Deployment: {}", out.stdout));
+    assert_eq!(deployment["metadata"]["name"], "web-podinfo");
+    assert_eq!(
+        deployment["metadata"]["namespace"], "flux-system",
+        "the release namespace"
+    );
+    assert_eq!(
+        deployment["spec"]["replicas"], 3,
+        "values from the cluster's ConfigMap"
+    );
+    assert_eq!(
+        deployment["metadata"]["annotations"]["meta.helm.sh/release-name"],
+        "web"
+    );
+    assert_eq!(
+        deployment["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"],
+        "web"
+    );
+
+    // Nothing is installed yet: the diff lists creations and exits 1.
+    let out = sb
+        .driftless(&["diff", "hr", "web", chart_flag.as_str()])
+        .await
+        .code(1);
+    assert!(
+        out.stdout
+            .contains("► Deployment/flux-system/web-podinfo created"),
+        "{out:#?}"
+    );
+}

@@ -56,6 +56,7 @@ use std::time::Duration;
 use driftless_source::{GitFetcher, Storage};
 
 pub use driftless_source::UnpackLimits;
+pub use helmrelease::{build_helm_release, helm_apply_options};
 pub use kustomization::{apply_options, build_local};
 pub use leader::{LEASE_NAME, LeaseTimings};
 

@@ -50,6 +50,21 @@ pub enum Command {
         after_help = "Examples:\n  driftless build chart my-release ./charts/podinfo -n apps -f values-prod.yaml\n  driftless build chart rel podinfo-6.5.0.tgz --set replicaCount=3 --include-crds"
     )]
     Chart(ChartArgs),
+    /// Render what a HelmRelease in the cluster would apply, with a local
+    /// chart in place of its source's: its values (valuesFrom read from the
+    /// cluster, then values), release name and namespace, post-renderers
+    /// and commonMetadata.
+    #[command(
+        visible_alias = "hr",
+        after_help = "Examples:\n  driftless build helmrelease podinfo --chart ./charts/podinfo -n apps\n  driftless build hr podinfo --chart podinfo-6.9.2.tgz | kubectl diff -f -"
+    )]
+    Helmrelease {
+        /// The HelmRelease's name.
+        name: String,
+        /// The chart directory or .tgz to render.
+        #[arg(long, value_name = "PATH")]
+        chart: PathBuf,
+    },
 }
 
 /// `helm template`'s flags that affect what it prints.
@@ -122,6 +137,9 @@ pub fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             let keys = crate::keys::keyring(&decrypt_key_file)?;
             crate::block_on(as_kustomization(global, target, path, keys))
         }
+        Command::Helmrelease { name, chart } => {
+            crate::block_on(as_helm_release(global, name, chart))
+        }
         Command::Chart(args) => {
             let chart = args.chart.display().to_string();
             let rendered = driftless_chart::helm_template(&chart_request(global, args))
@@ -184,6 +202,56 @@ fn decrypted_build(dir: &Path, keys: Keyring) -> anyhow::Result<Vec<serde_json::
     )?)
 }
 
+async fn as_helm_release(global: &GlobalArgs, name: String, chart: PathBuf) -> anyhow::Result<()> {
+    let cluster = connect(global).await?;
+    let objects = helm_release_objects(&cluster, &name, &chart).await?;
+    write_stdout(&yaml_stream(&objects)?)
+}
+
+/// The objects HelmRelease `name` would apply with `chart`, with the labels
+/// the controller stamps.
+pub(super) async fn helm_release_objects(
+    cluster: &crate::cluster::Cluster,
+    name: &str,
+    chart: &Path,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let hr: driftless_api::HelmRelease = fetch(cluster, &cluster.namespace, name).await?;
+    let mut objects = driftless_controller::build_helm_release(&hr, &cluster.client, chart)
+        .await
+        .map_err(|message| anyhow::anyhow!(message))
+        .with_context(|| {
+            format!(
+                "cannot build {} as HelmRelease {}/{name}",
+                chart.display(),
+                cluster.namespace
+            )
+        })?;
+    stamp_labels(
+        &mut objects,
+        &driftless_controller::helm_apply_options(&hr).owner_labels,
+    );
+    Ok(objects)
+}
+
+fn stamp_labels(
+    objects: &mut [serde_json::Value],
+    labels: &std::collections::BTreeMap<String, String>,
+) {
+    for object in objects {
+        if let Some(meta) = object
+            .get_mut("metadata")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            let map = meta
+                .entry("labels")
+                .or_insert_with(|| serde_json::json!({}));
+            for (key, value) in labels {
+                map[key] = serde_json::Value::String(value.clone());
+            }
+        }
+    }
+}
+
 async fn as_kustomization(
     global: &GlobalArgs,
     name: String,
@@ -205,18 +273,6 @@ async fn as_kustomization(
     let labels =
         driftless_controller::apply_options(&ks, driftless_api::managers::KUSTOMIZE_CONTROLLER)
             .owner_labels;
-    for object in &mut objects {
-        if let Some(meta) = object
-            .get_mut("metadata")
-            .and_then(serde_json::Value::as_object_mut)
-        {
-            let map = meta
-                .entry("labels")
-                .or_insert_with(|| serde_json::json!({}));
-            for (key, value) in &labels {
-                map[key] = serde_json::Value::String(value.clone());
-            }
-        }
-    }
+    stamp_labels(&mut objects, &labels);
     write_stdout(&yaml_stream(&objects)?)
 }

@@ -1,5 +1,6 @@
-//! `driftless diff kustomization NAME --path DIR`: what applying a local
-//! directory as that Kustomization would change, from a server-side dry run
+//! `driftless diff kustomization NAME --path DIR` and `diff helmrelease
+//! NAME --chart PATH`: what applying a local directory as that
+//! Kustomization (or a local chart as that HelmRelease) would change, from a server-side dry run
 //! (so defaults, webhooks and field ownership are the server's), as a
 //! readable diff. Secret values are masked. Exit code 1 when anything would
 //! change, as `flux diff` and `kubectl diff` do.
@@ -7,7 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use driftless_api::Kustomization;
+use driftless_api::{HelmRelease, Kustomization};
 use driftless_apply::{Action, Applier, subject};
 use serde_json::Value;
 
@@ -33,6 +34,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         decrypt_key_file: Vec<PathBuf>,
     },
+    /// Diff what a HelmRelease would apply with a local chart against the
+    /// cluster (beyond Flux: what the next upgrade would change).
+    #[command(
+        visible_alias = "hr",
+        after_help = "Examples:\n  driftless diff helmrelease podinfo --chart ./charts/podinfo -n apps"
+    )]
+    Helmrelease {
+        /// The HelmRelease whose values and settings apply.
+        name: String,
+        /// The chart directory or .tgz to render in place of its source's.
+        #[arg(long, value_name = "PATH")]
+        chart: PathBuf,
+    },
 }
 
 /// Fields the server owns; showing them would only be noise.
@@ -45,30 +59,62 @@ const NOISE: [&str; 5] = [
 ];
 
 pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
-    let Command::Kustomization {
-        name,
-        path,
-        decrypt_key_file,
-    } = command;
-    let keys = crate::keys::keyring(&decrypt_key_file)?;
     let cluster = connect(global).await?;
-    let ks: Kustomization = fetch(&cluster, &cluster.namespace, &name).await?;
-    let objects = driftless_controller::build_local(&ks, &cluster.client, &path, keys)
-        .await
-        .map_err(|message| anyhow::anyhow!(message))
-        .with_context(|| {
-            format!(
-                "cannot build {} as Kustomization {}/{name}",
-                path.display(),
-                cluster.namespace
+    let (diffs, pruned) = match command {
+        Command::Kustomization {
+            name,
+            path,
+            decrypt_key_file,
+        } => {
+            let keys = crate::keys::keyring(&decrypt_key_file)?;
+            let ks: Kustomization = fetch(&cluster, &cluster.namespace, &name).await?;
+            let objects = driftless_controller::build_local(&ks, &cluster.client, &path, keys)
+                .await
+                .map_err(|message| anyhow::anyhow!(message))
+                .with_context(|| {
+                    format!(
+                        "cannot build {} as Kustomization {}/{name}",
+                        path.display(),
+                        cluster.namespace
+                    )
+                })?;
+            let options = driftless_controller::apply_options(
+                &ks,
+                driftless_api::managers::KUSTOMIZE_CONTROLLER,
+            );
+            let diffs = Applier::new(cluster.client.clone(), options)
+                .diff(objects)
+                .await
+                .context("the server-side dry run failed")?;
+            let inventory = ks
+                .spec
+                .prune
+                .then(|| ks.status.and_then(|s| s.inventory))
+                .flatten();
+            (diffs, inventory)
+        }
+        Command::Helmrelease { name, chart } => {
+            let hr: HelmRelease = fetch(&cluster, &cluster.namespace, &name).await?;
+            let objects = driftless_controller::build_helm_release(&hr, &cluster.client, &chart)
+                .await
+                .map_err(|message| anyhow::anyhow!(message))
+                .with_context(|| {
+                    format!(
+                        "cannot build {} as HelmRelease {}/{name}",
+                        chart.display(),
+                        cluster.namespace
+                    )
+                })?;
+            let diffs = Applier::new(
+                cluster.client.clone(),
+                driftless_controller::helm_apply_options(&hr),
             )
-        })?;
-    let options =
-        driftless_controller::apply_options(&ks, driftless_api::managers::KUSTOMIZE_CONTROLLER);
-    let diffs = Applier::new(cluster.client.clone(), options)
-        .diff(objects)
-        .await
-        .context("the server-side dry run failed")?;
+            .diff(objects)
+            .await
+            .context("the server-side dry run failed")?;
+            (diffs, hr.status.and_then(|s| s.inventory))
+        }
+    };
     let style = Style::stdout();
     let mut changed = false;
     let mut out = String::new();
@@ -91,19 +137,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
     }
     let applied: std::collections::HashSet<String> =
         diffs.iter().map(|d| d.id.to_string()).collect();
-    if ks.spec.prune {
-        for entry in ks
-            .status
-            .iter()
-            .flat_map(|s| s.inventory.iter())
-            .flat_map(|i| &i.entries)
+    for entry in pruned.iter().flat_map(|i| &i.entries) {
+        if !applied.contains(&entry.id)
+            && let Ok(id) = entry.object_id()
         {
-            if !applied.contains(&entry.id)
-                && let Ok(id) = entry.object_id()
-            {
-                changed = true;
-                out.push_str(&format!("► {} deleted\n", subject(&id)));
-            }
+            changed = true;
+            out.push_str(&format!("► {} deleted\n", subject(&id)));
         }
     }
     crate::output::write_stdout(&out)?;

@@ -59,6 +59,41 @@ use crate::{Context, duration_of};
 /// The field manager of HelmRelease writes, as Flux's helm-controller.
 pub(crate) const FIELD_MANAGER: &str = "helm-controller";
 
+/// What `hr` would apply with the chart at `chart` (a directory or
+/// `.tgz`) in place of its source's: values composed from the cluster,
+/// rendered for its release, post-rendered — for `driftless build|diff
+/// helmrelease`. CRDs come first, as an install applies them.
+pub async fn build_helm_release(
+    hr: &HelmRelease,
+    client: &kube::Client,
+    chart: &std::path::Path,
+) -> Result<Vec<serde_json::Value>, String> {
+    let values = values::compose(hr, client).await.map_err(|e| e.message)?;
+    let store = ReleaseStore::new(client.clone(), hr.storage_namespace());
+    let last = store
+        .last(&hr.release_name())
+        .await
+        .map_err(|e| crate::error_chain(&e))?;
+    let capabilities = HelmReleases::default().capabilities(client).await;
+    let input = RenderInput {
+        release_name: hr.release_name(),
+        namespace: hr.release_namespace().to_owned(),
+        is_upgrade: last.is_some_and(|l| l.release.status() != Status::Uninstalled),
+        kube_version: capabilities.kube_version,
+        api_versions: capabilities.api_versions,
+    };
+    let desired = render::render_local(hr, chart.to_path_buf(), values, input)
+        .await
+        .map_err(|e| e.message)?;
+    Ok(desired.crds.into_iter().chain(desired.objects).collect())
+}
+
+/// How `hr`'s objects are applied: helm-controller's field manager, Flux's
+/// labels, the release namespace for objects without one.
+pub fn helm_apply_options(hr: &HelmRelease) -> ApplyOptions {
+    apply_options(hr)
+}
+
 /// How long the cluster's version and API list are reused between renders.
 const CAPABILITIES_TTL: Duration = Duration::from_secs(60);
 
@@ -754,7 +789,7 @@ fn identity_client(hr: &HelmRelease, context: &Context) -> Result<kube::Client, 
     }
 }
 
-fn applier_for(hr: &HelmRelease, context: &Context) -> Result<Applier, ReconcileError> {
+fn apply_options(hr: &HelmRelease) -> ApplyOptions {
     let owner_labels = BTreeMap::from([
         (chart_source::NAME_LABEL.to_owned(), hr.name_any()),
         (
@@ -782,14 +817,18 @@ fn applier_for(hr: &HelmRelease, context: &Context) -> Result<Applier, Reconcile
             }),
         })
         .collect();
-    let options = ApplyOptions {
+    ApplyOptions {
         field_manager: FIELD_MANAGER.to_owned(),
         owner_labels,
         force: hr.spec.upgrade.as_ref().is_some_and(|u| u.force),
         concurrency: 8,
         ignore_rules,
         default_namespace: Some(hr.release_namespace().to_owned()),
-    };
+    }
+}
+
+fn applier_for(hr: &HelmRelease, context: &Context) -> Result<Applier, ReconcileError> {
+    let options = apply_options(hr);
     crate::impersonation::applier_as(
         context,
         &hr.namespace().unwrap_or_default(),

@@ -80,9 +80,51 @@ fn render_blocking(
     source: &str,
     post: Option<&PostRender>,
 ) -> Result<Desired, ReconcileError> {
+    let chart = driftless_chart::loader::load_archive(bytes, source).map_err(|e| {
+        ReconcileError::stalled(
+            reasons::BUILD_FAILED,
+            format!("cannot load the chart of {source}: {e}"),
+        )
+    })?;
+    render_chart(chart, values, input, source, post)
+}
+
+/// Renders a chart directory or archive on disk as `hr` would (for
+/// `driftless build|diff helmrelease NAME --chart PATH`).
+pub(super) async fn render_local(
+    hr: &HelmRelease,
+    path: std::path::PathBuf,
+    values: Map,
+    input: RenderInput,
+) -> Result<Desired, ReconcileError> {
+    let post = post_render_request(hr);
+    tokio::task::spawn_blocking(move || {
+        let label = path.display().to_string();
+        let chart = driftless_chart::load(&path).map_err(|e| {
+            ReconcileError::stalled(
+                reasons::BUILD_FAILED,
+                format!("cannot load the chart {label}: {e}"),
+            )
+        })?;
+        render_chart(chart, values, &input, &label, post.as_ref())
+    })
+    .await
+    .map_err(|e| {
+        ReconcileError::retryable(
+            reasons::BUILD_FAILED,
+            format!("the render task failed: {e}"),
+        )
+    })?
+}
+
+fn render_chart(
+    chart: Chart,
+    values: Map,
+    input: &RenderInput,
+    source: &str,
+    post: Option<&PostRender>,
+) -> Result<Desired, ReconcileError> {
     let failed = |message: String| ReconcileError::stalled(reasons::BUILD_FAILED, message);
-    let chart = driftless_chart::loader::load_archive(bytes, source)
-        .map_err(|e| failed(format!("cannot load the chart of {source}: {e}")))?;
     let options = RenderOptions {
         release_name: input.release_name.clone(),
         namespace: input.namespace.clone(),
