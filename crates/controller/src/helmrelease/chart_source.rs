@@ -38,18 +38,18 @@ pub(super) struct ChartArtifact {
 }
 
 impl ChartArtifact {
-    /// The OCI manifest digest, for sources that have one.
+    /// The OCI manifest digest, for sources that have one: the part after
+    /// `@` of `<tag>@sha256:…`, or the whole revision of a digest pin.
     pub(super) fn oci_digest(&self) -> Option<&str> {
-        self.source
-            .starts_with("OCIRepository/")
-            .then(|| self.artifact.revision.rsplit_once('@'))
-            .flatten()
-            .map(|(_, digest)| digest)
-            .or_else(|| {
-                (self.source.starts_with("OCIRepository/")
-                    && self.artifact.revision.starts_with("sha256:"))
-                .then_some(self.artifact.revision.as_str())
-            })
+        if !self.source.starts_with("OCIRepository/") {
+            return None;
+        }
+        let revision = self.artifact.revision.as_str();
+        Some(
+            revision
+                .rsplit_once('@')
+                .map_or(revision, |(_, digest)| digest),
+        )
     }
 }
 

@@ -18,29 +18,29 @@
 //! | `render` | chart → objects, post-renderers, Helm's ownership metadata |
 //! | `release` | one action on the cluster and its release record |
 //! | `hooks` | Helm hooks in order, with delete policies |
+//! | `remediation` | rollback or uninstall after a failed action |
+//! | `settings` | what the spec asks of each action; identity; dependencies |
+//! | `sync` | whether the release is as desired; drift |
 //! | `status` | the status, as pure functions |
 
 mod chart_source;
 mod hooks;
 mod release;
+mod remediation;
 mod render;
+mod settings;
 mod status;
+mod sync;
 mod values;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_api::conditions::reasons;
-use driftless_api::helmrelease::{
-    DriftDetectionMode, HelmReleaseStatus, ReleaseAction, RemediationStrategy,
-};
-use driftless_api::inventory::ResourceInventory;
-use driftless_api::{
-    ExternalArtifact, FluxObject, HelmChart, HelmRelease, Kustomization, OCIRepository,
-};
-use driftless_apply::release::{ReleaseStore, Status, StoredRelease};
-use driftless_apply::{Applier, ApplyOptions, IgnoreRule, IgnoreTarget};
+use driftless_api::helmrelease::{HelmReleaseStatus, ReleaseAction};
+use driftless_api::{ExternalArtifact, HelmChart, HelmRelease, OCIRepository};
+use driftless_apply::ApplyOptions;
+use driftless_apply::release::{ReleaseStore, Status};
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -50,9 +50,15 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use self::chart_source::ChartArtifact;
-use self::release::{ActionSettings, ReleaseTarget};
-use self::render::{Desired, RenderInput};
+use self::release::ReleaseTarget;
+use self::remediation::remediate;
+use self::render::RenderInput;
+use self::settings::{
+    action_settings, action_timeout, applier_for, apply_options, chart_hook, dependencies_ready,
+    identity_client, remediation_rules, unsupported_field,
+};
 use self::status::{ActionOutcome, Attempt};
+use self::sync::{correct_drift, in_sync};
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, duration_of};
 
@@ -549,362 +555,4 @@ impl HelmReleases {
             Some((Instant::now(), fresh.clone()));
         fresh
     }
-}
-
-/// Rolls back to the last deployed revision, or uninstalls, as the
-/// remediation strategy says. A remediation that fails is logged and
-/// leaves the failed release as it is.
-async fn remediate(
-    hr: &HelmRelease,
-    target: &ReleaseTarget<'_>,
-    action: ReleaseAction,
-    strategy: RemediationStrategy,
-    deployed: Option<&StoredRelease>,
-    previous_inventory: &ResourceInventory,
-    failed: Option<&StoredRelease>,
-) -> Option<(driftless_api::helmrelease::Snapshot, &'static str, String)> {
-    let timeout = hr.timeout();
-    let outcome = match (action, strategy, deployed) {
-        (ReleaseAction::Upgrade, RemediationStrategy::Rollback, Some(deployed)) => {
-            let version = failed.map_or(deployed.release.version + 1, |f| f.release.version + 1);
-            release::rollback(
-                target.applier,
-                target.store,
-                deployed,
-                version,
-                previous_inventory,
-                timeout,
-                hr.max_history(),
-            )
-            .await
-            .map(|record| {
-                let message = format!(
-                    "Helm rollback to previous release {}/{}.v{} with chart {} succeeded",
-                    deployed.release.namespace,
-                    deployed.release.name,
-                    deployed.release.version,
-                    chart_label(&deployed.release)
-                );
-                (
-                    status::snapshot(&record.release, "", None),
-                    reasons::ROLLBACK_SUCCEEDED,
-                    message,
-                )
-            })
-        }
-        _ => {
-            let name = target.name;
-            release::uninstall(target, previous_inventory, None, false, true, timeout)
-                .await
-                .map(|()| {
-                    let message = format!(
-                        "Helm uninstall for release {}/{name} succeeded",
-                        hr.release_namespace()
-                    );
-                    let record = failed.map_or_else(Default::default, |f| {
-                        let mut release = f.release.clone();
-                        release.set_status(Status::Uninstalled, "Uninstallation complete");
-                        release
-                    });
-                    (
-                        status::snapshot(&record, "", None),
-                        reasons::UNINSTALL_SUCCEEDED,
-                        message,
-                    )
-                })
-        }
-    };
-    match outcome {
-        Ok(done) => Some(done),
-        Err(error) => {
-            tracing::warn!(namespace = %hr.namespace().unwrap_or_default(), name = %hr.name_any(), %error, "remediation failed");
-            None
-        }
-    }
-}
-
-/// Whether the deployed record already is what `desired` would record.
-fn in_sync(deployed: &StoredRelease, desired: &Desired, config_digest: &str) -> bool {
-    let release = &deployed.release;
-    let chart_version = release
-        .chart
-        .as_ref()
-        .and_then(|c| c.metadata.as_ref())
-        .map(|m| m.version.as_str());
-    release.manifest == desired.manifest
-        && chart_version == Some(desired.metadata.version.as_str())
-        && values::digest_json(&release.config) == config_digest
-}
-
-/// With `driftDetection.mode: enabled` the objects are applied again (a
-/// no-op when nothing drifted: the apply dry-runs first); with `warn`
-/// drift is only reported. A release we adopted (no inventory yet) is
-/// applied once to take its objects over. Returns the events and, when it
-/// applied, the inventory.
-async fn correct_drift(
-    hr: &HelmRelease,
-    applier: &Applier,
-    desired: &Desired,
-    adopting: bool,
-) -> Result<(Vec<Event>, Option<ResourceInventory>), ReconcileError> {
-    let failed = |e: driftless_apply::ApplyError| {
-        ReconcileError::retryable(
-            reasons::RECONCILIATION_FAILED,
-            format!("drift detection: {e}"),
-        )
-    };
-    let target = format!("{}/{}", hr.release_namespace(), hr.release_name());
-    let mode = hr.drift_detection_mode();
-    if mode == DriftDetectionMode::Enabled || adopting {
-        let changes = applier
-            .apply(desired.objects.clone())
-            .await
-            .map_err(failed)?;
-        let events = if changes.is_changed() && !adopting {
-            vec![Event::normal(
-                "DriftCorrected",
-                format!(
-                    "Cluster state of release {target} has been corrected: {}",
-                    changes.summary()
-                ),
-            )]
-        } else {
-            Vec::new()
-        };
-        return Ok((events, Some(changes.inventory())));
-    }
-    if mode == DriftDetectionMode::Warn {
-        let diffs = applier
-            .diff(desired.objects.clone())
-            .await
-            .map_err(failed)?;
-        let drifted: Vec<String> = diffs
-            .iter()
-            .filter(|d| d.action != driftless_apply::Action::Unchanged)
-            .map(|d| driftless_apply::subject(&d.id))
-            .collect();
-        if !drifted.is_empty() {
-            let message = format!(
-                "Cluster state of release {target} has drifted from the desired state: {}",
-                drifted.join(", ")
-            );
-            return Ok((vec![Event::warning("DriftDetected", message)], None));
-        }
-    }
-    Ok((Vec::new(), None))
-}
-
-fn chart_label(release: &driftless_apply::release::Release) -> String {
-    release
-        .chart
-        .as_ref()
-        .and_then(|c| c.metadata.as_ref())
-        .map(|m| format!("{}@{}", m.name, m.version))
-        .unwrap_or_default()
-}
-
-/// A spec field we cannot honour yet: refused rather than ignored.
-fn unsupported_field(hr: &HelmRelease) -> Option<&'static str> {
-    let spec = &hr.spec;
-    if spec.kube_config.is_some() {
-        Some("kubeConfig")
-    } else if spec.test.as_ref().is_some_and(|t| t.enable) {
-        Some("test.enable")
-    } else if spec.upgrade.as_ref().is_some_and(|u| u.preserve_values) {
-        Some("upgrade.preserveValues")
-    } else {
-        None
-    }
-}
-
-fn remediation_rules(
-    hr: &HelmRelease,
-    action: ReleaseAction,
-) -> driftless_api::helmrelease::Remediation {
-    let ignore_tests = hr.spec.test.as_ref().is_some_and(|t| t.ignore_failures);
-    match action {
-        ReleaseAction::Install => hr
-            .spec
-            .install
-            .as_ref()
-            .and_then(|i| i.remediation.clone())
-            .unwrap_or_default()
-            .rules(ignore_tests),
-        ReleaseAction::Upgrade => hr
-            .spec
-            .upgrade
-            .as_ref()
-            .and_then(|u| u.remediation.clone())
-            .unwrap_or_default()
-            .rules(ignore_tests),
-    }
-}
-
-fn action_timeout(hr: &HelmRelease, own: Option<&driftless_api::GoDuration>) -> Duration {
-    own.and_then(|t| t.to_std().ok())
-        .unwrap_or_else(|| hr.timeout())
-}
-
-fn action_settings(hr: &HelmRelease, action: ReleaseAction) -> ActionSettings {
-    let max_history = usize::try_from(hr.max_history()).unwrap_or(0);
-    match action {
-        ReleaseAction::Install => {
-            let install = hr.spec.install.clone().unwrap_or_default();
-            ActionSettings {
-                action,
-                crds: install.crds_policy(),
-                wait: !install.disable_wait,
-                hooks: !install.disable_hooks,
-                timeout: action_timeout(hr, install.timeout.as_ref()),
-                max_history,
-            }
-        }
-        ReleaseAction::Upgrade => {
-            let upgrade = hr.spec.upgrade.clone().unwrap_or_default();
-            ActionSettings {
-                action,
-                crds: upgrade.crds_policy(),
-                wait: !upgrade.disable_wait,
-                hooks: !upgrade.disable_hooks,
-                timeout: action_timeout(hr, upgrade.timeout.as_ref()),
-                max_history,
-            }
-        }
-    }
-}
-
-/// The client `hr` reads values and writes release records with: its
-/// service account when it names one.
-fn identity_client(hr: &HelmRelease, context: &Context) -> Result<kube::Client, ReconcileError> {
-    match &hr.spec.service_account_name {
-        None => Ok(context.client.clone()),
-        Some(account) => {
-            let namespace = hr.namespace().unwrap_or_default();
-            crate::impersonation::impersonating_client(
-                context,
-                &namespace,
-                &format!("system:serviceaccount:{namespace}:{account}"),
-            )
-        }
-    }
-}
-
-fn apply_options(hr: &HelmRelease) -> ApplyOptions {
-    let owner_labels = BTreeMap::from([
-        (chart_source::NAME_LABEL.to_owned(), hr.name_any()),
-        (
-            chart_source::NAMESPACE_LABEL.to_owned(),
-            hr.namespace().unwrap_or_default(),
-        ),
-    ]);
-    let ignore_rules = hr
-        .spec
-        .drift_detection
-        .as_ref()
-        .and_then(|d| d.ignore.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|rule| IgnoreRule {
-            paths: rule.paths,
-            target: rule.target.map(|t| IgnoreTarget {
-                group: t.group,
-                version: t.version,
-                kind: t.kind,
-                name: t.name,
-                namespace: t.namespace,
-                label_selector: t.label_selector,
-                annotation_selector: t.annotation_selector,
-            }),
-        })
-        .collect();
-    ApplyOptions {
-        field_manager: FIELD_MANAGER.to_owned(),
-        owner_labels,
-        force: hr.spec.upgrade.as_ref().is_some_and(|u| u.force),
-        concurrency: 8,
-        ignore_rules,
-        default_namespace: Some(hr.release_namespace().to_owned()),
-    }
-}
-
-fn applier_for(hr: &HelmRelease, context: &Context) -> Result<Applier, ReconcileError> {
-    let options = apply_options(hr);
-    crate::impersonation::applier_as(
-        context,
-        &hr.namespace().unwrap_or_default(),
-        hr.spec.service_account_name.as_deref(),
-        options,
-    )
-}
-
-/// A hook from a release record, for uninstall hooks.
-fn chart_hook(hook: &driftless_apply::release::Hook) -> driftless_chart::Hook {
-    driftless_chart::Hook {
-        name: hook.name.clone(),
-        kind: hook.kind.clone(),
-        source: hook.path.clone(),
-        content: hook.manifest.clone(),
-        events: hook.events.clone(),
-        weight: hook.weight,
-        delete_policies: hook.delete_policies.clone(),
-        output_log_policies: hook.output_log_policies.clone(),
-    }
-}
-
-/// `dependsOn`: HelmReleases (or Kustomizations, by `kind`) that must be
-/// Ready for their current generation.
-async fn dependencies_ready(hr: &HelmRelease, context: &Context) -> Result<(), ReconcileError> {
-    let own_namespace = hr.namespace().unwrap_or_default();
-    for dependency in hr.spec.depends_on.iter().flatten() {
-        let namespace = dependency
-            .namespace
-            .clone()
-            .unwrap_or_else(|| own_namespace.clone());
-        let label = format!("'{namespace}/{}'", dependency.name);
-        if context.options.no_cross_namespace_refs && namespace != own_namespace {
-            return Err(ReconcileError::stalled(
-                reasons::DEPENDENCY_NOT_READY,
-                format!(
-                    "dependency {label} is in another namespace and cross-namespace references are blocked"
-                ),
-            ));
-        }
-        let read_failed = |e: kube::Error| {
-            ReconcileError::retryable(
-                reasons::DEPENDENCY_NOT_READY,
-                format!("cannot read dependency {label}: {e}"),
-            )
-        };
-        let ready = match dependency.kind.as_deref() {
-            None | Some("HelmRelease") => {
-                Api::<HelmRelease>::namespaced(context.client.clone(), &namespace)
-                    .get_opt(&dependency.name)
-                    .await
-                    .map_err(read_failed)?
-                    .is_some_and(|dep| dep.is_ready())
-            }
-            Some("Kustomization") => {
-                Api::<Kustomization>::namespaced(context.client.clone(), &namespace)
-                    .get_opt(&dependency.name)
-                    .await
-                    .map_err(read_failed)?
-                    .is_some_and(|dep| dep.is_ready())
-            }
-            Some(other) => {
-                return Err(ReconcileError::stalled(
-                    reasons::DEPENDENCY_NOT_READY,
-                    format!(
-                        "dependency {label}: kind {other} is not supported; use HelmRelease or Kustomization"
-                    ),
-                ));
-            }
-        };
-        if !ready {
-            return Err(ReconcileError::retryable(
-                reasons::DEPENDENCY_NOT_READY,
-                format!("dependency {label} is not ready"),
-            ));
-        }
-    }
-    Ok(())
 }
