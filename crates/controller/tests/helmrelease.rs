@@ -382,6 +382,105 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         "the rollback put back revision 2's Deployment"
     );
 
+    // A new chart version whose template fails to render fails the release
+    // visibly; the deployed revision and its objects stay as they were.
+    let broken = home.path().join("broken");
+    let copied = Command::new("cp")
+        .args([
+            "-r",
+            chart.to_str().expect("utf8"),
+            broken.to_str().expect("utf8"),
+        ])
+        .status()
+        .expect("cp runs");
+    assert!(copied.success());
+    std::fs::write(
+        broken.join("templates/broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  value: {{ .Values.nope.deeper }}\n",
+    )
+    .expect("a broken template");
+    let packaged = home.path().join("packaged-broken");
+    helm(
+        home.path(),
+        &[
+            "package",
+            broken.to_str().expect("utf8"),
+            "--version",
+            "99.0.0",
+            "-d",
+            packaged.to_str().expect("utf8"),
+        ],
+    );
+    let tgz = packaged.join("podinfo-99.0.0.tgz");
+    helm(
+        home.path(),
+        &[
+            "push",
+            tgz.to_str().expect("utf8"),
+            &format!("oci://{}/charts", registry.host()),
+            "--plain-http",
+        ],
+    );
+    let revisions_before = records(secrets.clone()).await;
+    Api::<driftless_api::OCIRepository>::namespaced(client.clone(), NAMESPACE)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "broken-chart"}}})),
+        )
+        .await
+        .expect("pull requested");
+    eventually("the broken chart fails the release visibly", || async {
+        let hr = release(&client).await;
+        match common::ready_of(hr.conditions()) {
+            Some((status, reason, message))
+                if status == "False"
+                    && reason == "BuildFailed"
+                    && message.contains("templates/broken.yaml") =>
+            {
+                Ok(())
+            }
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(
+        records(secrets.clone()).await,
+        revisions_before,
+        "no release was recorded for the broken chart"
+    );
+    let history = helm(
+        home.path(),
+        &[
+            "history",
+            "podinfo",
+            "-n",
+            NAMESPACE,
+            "-o",
+            "json",
+            "--kubeconfig",
+            kubeconfig,
+        ],
+    );
+    let history: serde_json::Value = serde_json::from_str(&history).expect("helm history json");
+    let last = history
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        last["status"], "deployed",
+        "the last good revision stays deployed: {history}"
+    );
+    assert!(
+        deployments
+            .get_opt("podinfo")
+            .await
+            .expect("read")
+            .is_some(),
+        "nothing was uninstalled"
+    );
+
     // Deleting the HelmRelease uninstalls the release.
     Api::<HelmRelease>::namespaced(client.clone(), NAMESPACE)
         .delete("podinfo", &DeleteParams::default())
