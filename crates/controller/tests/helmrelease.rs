@@ -334,6 +334,22 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         .collect();
     assert_eq!(statuses, ["superseded", "deployed"], "{history}");
 
+    // commonMetadata alone (the chart's manifest unchanged) is an upgrade too.
+    let mut labelled = helm_release(json!({"ui": {"message": "changed"}}));
+    labelled["spec"]["commonMetadata"] = json!({"labels": {"team": "web"}});
+    apply(&client, labelled).await;
+    ready_at(&client, 3).await;
+    let deployment = deployments.get("podinfo").await.expect("the Deployment");
+    assert_eq!(
+        deployment
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("team")
+            .map(String::as_str),
+        Some("web")
+    );
+
     // An upgrade whose Deployment fails its rollout is rolled back.
     let mut failing = helm_release(json!({"ui": {"message": "broken"}}));
     failing["spec"]["postRenderers"] = json!([{"kustomize": {"patches": [{
@@ -371,7 +387,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(last["status"], "deployed", "{history}");
-    assert_eq!(last["description"], "Rollback to 2", "{history}");
+    assert_eq!(last["description"], "Rollback to 3", "{history}");
     let deployment = deployments.get("podinfo").await.expect("the Deployment");
     assert!(
         !deployment
@@ -379,7 +395,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
             .annotations
             .unwrap_or_default()
             .contains_key("sandbox.driftless.dev/rollout"),
-        "the rollback put back revision 2's Deployment"
+        "the rollback put back revision 3's Deployment"
     );
 
     // A new chart version whose template fails to render fails the release

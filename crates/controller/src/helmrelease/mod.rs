@@ -100,6 +100,17 @@ pub fn helm_apply_options(hr: &HelmRelease) -> ApplyOptions {
     apply_options(hr)
 }
 
+/// `sha256:` over `postRenderers` and `commonMetadata` as JSON: what the
+/// chart's manifest does not show of what is applied.
+fn post_render_digest(hr: &HelmRelease) -> String {
+    use sha2::Digest as _;
+    let both = serde_json::json!([hr.spec.post_renderers, hr.spec.common_metadata]);
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(both.to_string().as_bytes()))
+    )
+}
+
 /// How long the cluster's version and API list are reused between renders.
 const CAPABILITIES_TTL: Duration = Duration::from_secs(60);
 
@@ -363,14 +374,19 @@ impl HelmReleases {
             chart_version: desired.metadata.version.clone(),
             oci_digest: chart.oci_digest().map(str::to_owned),
             config_digest: config_digest.clone(),
+            post_render_digest: post_render_digest(hr),
             action: None,
             helm_chart: chart.helm_chart.clone(),
             storage_namespace: hr.storage_namespace().to_owned(),
         };
 
+        // The manifest a record keeps is the chart's own; post-renderers and
+        // commonMetadata changes are seen through their digest.
         if let Some(deployed) = deployed.as_ref().filter(|d| {
             last.as_ref().map(|l| l.release.version) == Some(d.release.version)
                 && in_sync(d, &desired, &config_digest)
+                && current.observed_post_renderers_digest.as_deref()
+                    == Some(attempt.post_render_digest.as_str())
         }) {
             let (drift_events, applied) =
                 correct_drift(hr, &applier, &desired, current.inventory.is_none()).await?;

@@ -25,6 +25,8 @@ pub(super) struct Attempt {
     pub chart_version: String,
     pub oci_digest: Option<String>,
     pub config_digest: String,
+    /// Digest of `postRenderers` and `commonMetadata`.
+    pub post_render_digest: String,
     pub action: Option<ReleaseAction>,
     pub helm_chart: Option<String>,
     pub storage_namespace: String,
@@ -149,6 +151,7 @@ pub(super) fn released(
     }
     status.history = Some(history);
     status.inventory = Some(inventory);
+    status.observed_post_renderers_digest = Some(attempt.post_render_digest.clone());
     status.failures = 0;
     status.install_failures = 0;
     status.upgrade_failures = 0;
@@ -357,6 +360,7 @@ mod tests {
             chart_version: "6.9.2".into(),
             oci_digest: Some("sha256:0123456789abcdef0123".into()),
             config_digest: "sha256:c".into(),
+            post_render_digest: "sha256:p".into(),
             action: Some(ReleaseAction::Install),
             helm_chart: None,
             storage_namespace: "apps".into(),
