@@ -59,6 +59,24 @@ fn helm(home: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `helm history podinfo -o json` of the test's release, as the real helm reads it.
+fn helm_history(home: &Path, kubeconfig: &str) -> serde_json::Value {
+    let out = helm(
+        home,
+        &[
+            "history",
+            "podinfo",
+            "-n",
+            NAMESPACE,
+            "-o",
+            "json",
+            "--kubeconfig",
+            kubeconfig,
+        ],
+    );
+    serde_json::from_str(&out).expect("helm history json")
+}
+
 /// Packages the chart and pushes it to `registry` as `charts/podinfo`.
 fn push_chart(home: &Path, chart: &Path, registry: &Registry) {
     let packaged = home.join("packaged");
@@ -312,20 +330,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
     // A values change in the spec upgrades to revision 2.
     apply(&client, helm_release(json!({"ui": {"message": "changed"}}))).await;
     ready_at(&client, 2).await;
-    let history = helm(
-        home.path(),
-        &[
-            "history",
-            "podinfo",
-            "-n",
-            NAMESPACE,
-            "-o",
-            "json",
-            "--kubeconfig",
-            kubeconfig,
-        ],
-    );
-    let history: serde_json::Value = serde_json::from_str(&history).expect("helm history json");
+    let history = helm_history(home.path(), kubeconfig);
     let statuses: Vec<&str> = history
         .as_array()
         .expect("a list")
@@ -367,20 +372,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         }
     })
     .await;
-    let history = helm(
-        home.path(),
-        &[
-            "history",
-            "podinfo",
-            "-n",
-            NAMESPACE,
-            "-o",
-            "json",
-            "--kubeconfig",
-            kubeconfig,
-        ],
-    );
-    let history: serde_json::Value = serde_json::from_str(&history).expect("helm history json");
+    let history = helm_history(home.path(), kubeconfig);
     let last = history
         .as_array()
         .and_then(|h| h.last())
@@ -465,20 +457,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         revisions_before,
         "no release was recorded for the broken chart"
     );
-    let history = helm(
-        home.path(),
-        &[
-            "history",
-            "podinfo",
-            "-n",
-            NAMESPACE,
-            "-o",
-            "json",
-            "--kubeconfig",
-            kubeconfig,
-        ],
-    );
-    let history: serde_json::Value = serde_json::from_str(&history).expect("helm history json");
+    let history = helm_history(home.path(), kubeconfig);
     let last = history
         .as_array()
         .and_then(|h| h.last())
