@@ -133,7 +133,8 @@ impl Reconciler for HelmCharts {
         }
         let status = chart.status.clone().unwrap_or_default();
         let namespace = chart.namespace().unwrap_or_default();
-        let source_revision = self.source_revision(chart, context, &namespace).await?;
+        let source = ChartSource::read(chart, context, &namespace).await?;
+        let source_revision = source.revision();
         let up_to_date = status.observed_generation == chart.metadata.generation
             && status.artifact.is_some()
             && status.observed_source_artifact_revision == source_revision;
@@ -148,20 +149,14 @@ impl Reconciler for HelmCharts {
             .filter(|_| status.observed_generation == chart.metadata.generation)
             .and_then(to_source_artifact);
         let key = ArtifactKey::helm_chart(&namespace, chart.name_any());
-        let (artifact, message, reason) = match chart.spec.source_ref.kind {
-            HelmChartSourceKind::HelmRepository => {
-                self.build_from_repository(chart, context, &namespace, key, last)
+        let (artifact, message, reason) = match &source {
+            ChartSource::Repository(repo) => {
+                self.build_from_repository(chart, repo, context, &namespace, key, last)
                     .await?
             }
-            HelmChartSourceKind::GitRepository => {
-                self.build_from_git(chart, context, &namespace, key, last)
+            ChartSource::Git(repo) => {
+                self.build_from_git(chart, repo, context, &namespace, key, last)
                     .await?
-            }
-            HelmChartSourceKind::Bucket => {
-                return Err(ReconcileError::unsupported_field(
-                    "HelmChart",
-                    "sourceRef.kind: Bucket",
-                ));
             }
         };
         let artifact = to_status_artifact(&artifact, &context.artifact_base_url);
@@ -222,40 +217,55 @@ impl Reconciler for HelmCharts {
 
 type Built = (driftless_source::Artifact, String, &'static str);
 
-impl HelmCharts {
-    /// The source's current revision (the index digest or the git
-    /// revision); `None` for an OCI repository, which has no artifact.
-    async fn source_revision(
-        &self,
+/// A HelmChart's source, read once per reconcile.
+enum ChartSource {
+    Repository(Box<HelmRepository>),
+    Git(Box<GitRepository>),
+}
+
+impl ChartSource {
+    async fn read(
         chart: &HelmChart,
         context: &Context,
         namespace: &str,
-    ) -> Result<Option<String>, ReconcileError> {
+    ) -> Result<ChartSource, ReconcileError> {
         let name = &chart.spec.source_ref.name;
         match chart.spec.source_ref.kind {
-            HelmChartSourceKind::HelmRepository => {
-                let repo = get::<HelmRepository>(context, namespace, name).await?;
-                Ok(repo.artifact().map(|a| a.revision.clone()))
-            }
-            HelmChartSourceKind::GitRepository => {
-                let repo = get::<GitRepository>(context, namespace, name).await?;
-                Ok(repo.artifact().map(|a| a.revision.clone()))
-            }
-            HelmChartSourceKind::Bucket => Ok(None),
+            HelmChartSourceKind::HelmRepository => Ok(ChartSource::Repository(Box::new(
+                get(context, namespace, name).await?,
+            ))),
+            HelmChartSourceKind::GitRepository => Ok(ChartSource::Git(Box::new(
+                get(context, namespace, name).await?,
+            ))),
+            HelmChartSourceKind::Bucket => Err(ReconcileError::unsupported_field(
+                "HelmChart",
+                "sourceRef.kind: Bucket",
+            )),
         }
     }
 
+    /// The source's current revision (the index digest or the git
+    /// revision); `None` for an OCI repository, which has no artifact.
+    fn revision(&self) -> Option<String> {
+        match self {
+            ChartSource::Repository(repo) => repo.artifact().map(|a| a.revision.clone()),
+            ChartSource::Git(repo) => repo.artifact().map(|a| a.revision.clone()),
+        }
+    }
+}
+
+impl HelmCharts {
     async fn build_from_repository(
         &self,
         chart: &HelmChart,
+        repo: &HelmRepository,
         context: &Context,
         namespace: &str,
         key: ArtifactKey,
         last: Option<driftless_source::Artifact>,
     ) -> Result<Built, ReconcileError> {
-        let repo = get::<HelmRepository>(context, namespace, &chart.spec.source_ref.name).await?;
         if repo.is_oci() {
-            return from_registry(chart, &repo, context, namespace, key, last).await;
+            return from_registry(chart, repo, context, namespace, key, last).await;
         }
         let index_artifact = repo
             .artifact()
@@ -269,7 +279,7 @@ impl HelmCharts {
                     ),
                 )
             })?;
-        let request = http_repository(&repo, &context.client, namespace).await?;
+        let request = http_repository(repo, &context.client, namespace).await?;
         let mut chart_request = ChartRequest::new(chart.spec.chart.clone(), chart.version_range());
         chart_request.values_files = chart.spec.values_files.clone().unwrap_or_default();
         chart_request.ignore_missing_values_files = chart.spec.ignore_missing_values_files;
@@ -293,12 +303,12 @@ impl HelmCharts {
     async fn build_from_git(
         &self,
         chart: &HelmChart,
+        repo: &GitRepository,
         context: &Context,
         namespace: &str,
         key: ArtifactKey,
         last: Option<driftless_source::Artifact>,
     ) -> Result<Built, ReconcileError> {
-        let repo = get::<GitRepository>(context, namespace, &chart.spec.source_ref.name).await?;
         let artifact = repo.artifact().cloned().ok_or_else(|| {
             ReconcileError::retryable(
                 reasons::ARTIFACT_FAILED,

@@ -99,7 +99,7 @@ pub(super) async fn install_or_upgrade(
             ..Info::default()
         }),
         chart: Some(chart_record(desired)),
-        config: config(desired),
+        config: super::values::as_json(&desired.values),
         manifest: desired.manifest.clone(),
         hooks: desired.hooks.iter().map(hook_record).collect(),
         ..Release::default()
@@ -362,12 +362,6 @@ fn chart_record(desired: &Desired) -> ChartRecord {
             })
             .collect::<Vec<_>>()
     };
-    let values = match driftless_render::to_json(&driftless_render::yaml::Value::Map(
-        chart.values.clone(),
-    )) {
-        Json::Object(map) => Some(map),
-        _ => None,
-    };
     ChartRecord {
         metadata: Some(ChartMetadata {
             name: metadata.name.clone(),
@@ -401,18 +395,10 @@ fn chart_record(desired: &Desired) -> ChartRecord {
             ..ChartMetadata::default()
         }),
         templates: Some(files(&chart.templates)),
-        values,
+        values: Some(super::values::as_json(&chart.values)),
         schema: chart.schema.as_deref().map(encode),
         files: Some(files(&chart.files)),
         ..ChartRecord::default()
-    }
-}
-
-/// The user-supplied values (Helm's `config`).
-fn config(desired: &Desired) -> serde_json::Map<String, Json> {
-    match driftless_render::to_json(&driftless_render::yaml::Value::Map(desired.values.clone())) {
-        Json::Object(map) => map,
-        _ => serde_json::Map::new(),
     }
 }
 

@@ -170,11 +170,19 @@ async fn read(
     }
 }
 
+/// Values as the JSON object a release record keeps (Helm's `config`,
+/// the chart's `values`).
+pub(super) fn as_json(values: &Map) -> serde_json::Map<String, serde_json::Value> {
+    values
+        .iter()
+        .map(|(key, value)| (key.clone(), driftless_render::to_json(value)))
+        .collect()
+}
+
 /// `sha256:` of the values as canonical JSON (keys sorted), so the same
 /// values always have the same digest.
 pub(super) fn digest(values: &Map) -> String {
-    let json = driftless_render::to_json(&Value::Map(values.clone()));
-    digest_of(&json)
+    digest_json(&as_json(values))
 }
 
 /// [`digest`] of values as a release record's `config` holds them.
