@@ -11,8 +11,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use crate::{
-    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
-    OCIRepository, Provider, Receiver,
+    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
+    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
 };
 
 /// Why the CRDs could not be rendered as YAML.
@@ -42,6 +42,9 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         OCIRepository::crd(),
         HelmRelease::crd(),
         ExternalArtifact::crd(),
+        ImageRepository::crd(),
+        ImagePolicy::crd(),
+        ImageUpdateAutomation::crd(),
     ]
     .into_iter()
     .map(with_status_default)
@@ -195,6 +198,9 @@ mod tests {
                 "ocirepositories.source.toolkit.fluxcd.io",
                 "helmreleases.helm.toolkit.fluxcd.io",
                 "externalartifacts.source.toolkit.fluxcd.io",
+                "imagerepositories.image.toolkit.fluxcd.io",
+                "imagepolicies.image.toolkit.fluxcd.io",
+                "imageupdateautomations.image.toolkit.fluxcd.io",
             ]
         );
         let git = &crds[0];

@@ -28,6 +28,7 @@
 //! | [`Kustomization`], [`KustomizationSpec`], [`KustomizationStatus`] | `kustomize.toolkit.fluxcd.io/v1` |
 //! | [`HelmRepository`], [`HelmChart`], [`OCIRepository`], [`ExternalArtifact`] | `source.toolkit.fluxcd.io/v1` |
 //! | [`HelmRelease`] ([`helmrelease`]) | `helm.toolkit.fluxcd.io/v2` |
+//! | [`ImageRepository`], [`ImagePolicy`], [`ImageUpdateAutomation`] ([`image`]) | `image.toolkit.fluxcd.io/v1` |
 //! | [`Provider`], [`Alert`] | `notification.toolkit.fluxcd.io/v1beta3` |
 //! | [`Receiver`] | `notification.toolkit.fluxcd.io/v1` |
 //! | [`crds`], [`crds_yaml`] | the CRDs, as objects or a YAML stream |
@@ -47,7 +48,7 @@
 //!              "ref": {"branch": "master"}}
 //! })).unwrap();
 //! assert_eq!(repo.spec.reference.unwrap().branch.as_deref(), Some("master"));
-//! assert_eq!(driftless_api::crds().len(), 10);
+//! assert_eq!(driftless_api::crds().len(), 13);
 //! let ks = Kustomization::test("apps").suspended();
 //! assert!(ks.spec.suspend);
 //! ```
@@ -60,6 +61,7 @@ mod gitrepository;
 mod helmchart;
 pub mod helmrelease;
 mod helmrepository;
+pub mod image;
 pub mod inventory;
 mod kustomization;
 pub mod kustomize;
@@ -85,6 +87,11 @@ pub use helmrelease::{HelmRelease, HelmReleaseSpec, HelmReleaseStatus};
 pub use helmrepository::{
     HELM_REPOSITORY_URL_PATTERN, HelmRepository, HelmRepositorySpec, HelmRepositoryStatus,
     HelmRepositoryType,
+};
+pub use image::{
+    ImagePolicy, ImagePolicySpec, ImagePolicyStatus, ImageRef, ImageRepository,
+    ImageRepositorySpec, ImageRepositoryStatus, ImageUpdateAutomation, ImageUpdateAutomationSpec,
+    ImageUpdateAutomationStatus,
 };
 pub use kustomization::{
     CommonMetadata, CrossNamespaceSourceReference, Decryption, DecryptionProvider, DeletionPolicy,

@@ -10,8 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::conditions::{self, types};
 use crate::{
-    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
-    OCIRepository, Provider, Receiver,
+    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
+    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
 };
 
 /// Field managers and event sources, named as Flux names its controllers,
@@ -23,6 +23,10 @@ pub mod managers {
     pub const SOURCE_CONTROLLER: &str = "source-controller";
     /// Writes by the receivers (reconcile requests), as Flux's notification-controller.
     pub const NOTIFICATION_CONTROLLER: &str = "notification-controller";
+    /// Writes by the ImageRepository and ImagePolicy reconcilers (Flux's image-reflector-controller).
+    pub const IMAGE_REFLECTOR_CONTROLLER: &str = "image-reflector-controller";
+    /// Writes by the ImageUpdateAutomation reconciler (Flux's image-automation-controller).
+    pub const IMAGE_AUTOMATION_CONTROLLER: &str = "image-automation-controller";
     /// Writes by the `driftless` command line (annotations, suspend).
     pub const CLI: &str = "driftless";
     /// The component named in the Events the controller records.
@@ -110,6 +114,20 @@ reconciled_kind!(HelmRelease, "HelmRelease", |status| status
 reconciled_kind!(Kustomization, "Kustomization", |status| status
     .last_applied_revision
     .as_deref());
+// An ImageRepository's revision is the hash of the tags it scanned.
+reconciled_kind!(ImageRepository, "ImageRepository", |status| status
+    .last_scan_result
+    .as_ref()
+    .map(|r| r.revision.as_str()));
+// An ImagePolicy reports the tag it elected.
+reconciled_kind!(ImagePolicy, "ImagePolicy", |status| status
+    .latest_ref
+    .as_ref()
+    .map(|r| r.tag.as_str()));
+// An automation reports the commit it pushed last.
+reconciled_kind!(ImageUpdateAutomation, "ImageUpdateAutomation", |status| {
+    status.last_push_commit.as_deref()
+});
 // A Receiver's webhook path stands where sources show a revision.
 reconciled_kind!(Receiver, "Receiver", |status| status
     .webhook_path

@@ -219,3 +219,41 @@ fn helm_release_defaults_follow_flux() {
     assert!(install_rules.retries_exhausted(1));
     assert!(!install_rules.retries_exhausted(0));
 }
+
+#[test]
+fn image_kinds_with_every_field() {
+    use crate::image::{ReflectionPolicy, SigningKeyType};
+    let repo: crate::ImageRepository =
+        round_trip(include_str!("../tests/fixtures/imagerepository-full.yaml"));
+    assert_eq!(repo.exclusion_list(), vec![r"^.*\.sig$", "^sha-.*"]);
+    let policy: crate::ImagePolicy =
+        round_trip(include_str!("../tests/fixtures/imagepolicy-full.yaml"));
+    assert_eq!(
+        policy.spec.digest_reflection_policy,
+        Some(ReflectionPolicy::Always)
+    );
+    assert_eq!(
+        policy.latest_ref().map(ToString::to_string).as_deref(),
+        Some(
+            "ghcr.io/stefanprodan/podinfo:6.1.0@sha256:8f1b0b4cb7d1d2b0d2f0f1a0d9b0f1b8d4f0e8f9e0c3a2b1d0e9f8c7b6a5f4e3"
+        )
+    );
+    let automation: crate::ImageUpdateAutomation = round_trip(include_str!(
+        "../tests/fixtures/imageupdateautomation-full.yaml"
+    ));
+    let git = automation.spec.git.expect("git");
+    assert_eq!(
+        git.commit.signing_key.and_then(|k| k.key_type),
+        Some(SigningKeyType::Ssh)
+    );
+    assert_eq!(git.push.expect("push").options.len(), 2);
+}
+
+#[test]
+fn image_repository_defaults_follow_flux() {
+    let repo: crate::ImageRepository = serde_saphyr::from_str(
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: a}\nspec: {image: nginx, interval: 1m}\n",
+    )
+    .expect("minimal ImageRepository");
+    assert_eq!(repo.exclusion_list(), vec![r"^.*\.sig$"]);
+}

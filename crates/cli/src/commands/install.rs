@@ -297,6 +297,16 @@ fn cluster_role() -> Value {
                 "verbs": ["get", "list", "watch", "update", "patch"],
             },
             {
+                "apiGroups": ["image.toolkit.fluxcd.io"],
+                "resources": [
+                    "imagerepositories", "imagerepositories/status", "imagerepositories/finalizers",
+                    "imagepolicies", "imagepolicies/status", "imagepolicies/finalizers",
+                    "imageupdateautomations", "imageupdateautomations/status",
+                    "imageupdateautomations/finalizers",
+                ],
+                "verbs": ["get", "list", "watch", "update", "patch"],
+            },
+            {
                 "apiGroups": ["kustomize.toolkit.fluxcd.io"],
                 "resources": ["kustomizations", "kustomizations/status", "kustomizations/finalizers"],
                 "verbs": ["get", "list", "watch", "update", "patch"],
