@@ -552,6 +552,25 @@ async fn image_objects_are_created_listed_and_suspended() {
         .ok();
     let repos: Api<ImageRepository> = Api::namespaced(client, "flux-system");
     assert!(repos.get("podinfo").await.expect("podinfo").spec.suspend);
+
+    // `get all` shows them too, as flux's does, and still works on a
+    // cluster whose driftless predates the image CRDs.
+    let out = sb.driftless(&["get", "all"]).await.ok();
+    assert!(out.stdout.contains("imagepolicy/podinfo"), "{out:#?}");
+    sb.kubectl(
+        &[
+            "delete",
+            "crd",
+            "imagepolicies.image.toolkit.fluxcd.io",
+            "imageupdateautomations.image.toolkit.fluxcd.io",
+        ],
+        None,
+    )
+    .await
+    .ok();
+    let out = sb.driftless(&["get", "all"]).await.ok();
+    assert!(out.stdout.contains("imagerepository/podinfo"), "{out:#?}");
+    assert!(!out.stdout.contains("imagepolicy/"), "{out:#?}");
 }
 
 #[tokio::test]

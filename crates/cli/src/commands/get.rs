@@ -13,7 +13,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
 
-use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
+use crate::cluster::{Cluster, GlobalArgs, api_error, connect, is_not_found};
 use crate::flux::{CliObject, fetch};
 use crate::output::{Format, Table, age, render, write_stdout};
 
@@ -52,7 +52,7 @@ pub enum Command {
         after_help = "Examples:\n  driftless get images all -A\n  driftless get images policy podinfo -o yaml"
     )]
     Images(ImagesCommand),
-    /// Show every source and Kustomization.
+    /// Show every source, Kustomization, HelmRelease and image automation object.
     #[command(after_help = "Examples:\n  driftless get all\n  driftless get all -A")]
     All(Args),
 }
@@ -149,12 +149,15 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
                 section::<HelmChart>(&cluster, &args).await?,
                 section::<Kustomization>(&cluster, &args).await?,
                 section::<HelmRelease>(&cluster, &args).await?,
+                section_if_installed::<ImageRepository>(&cluster, &args).await?,
+                section_if_installed::<ImagePolicy>(&cluster, &args).await?,
+                section_if_installed::<ImageUpdateAutomation>(&cluster, &args).await?,
             ];
             show_all(
                 &cluster,
                 &args,
                 sections,
-                "sources, Kustomizations or HelmReleases",
+                "sources, Kustomizations, HelmReleases or image automation objects",
             )
         }
     }
@@ -177,6 +180,22 @@ async fn section<K: CliObject>(cluster: &Cluster, args: &Args) -> anyhow::Result
             .collect::<Result<_, _>>()
             .context("internal error: cannot serialize; please report this")?,
     })
+}
+
+/// [`section`], or an empty one when the cluster has no CRD for the kind
+/// (driftless installed before the kind existed), as `flux get all` skips
+/// kinds it cannot list.
+async fn section_if_installed<K: CliObject>(
+    cluster: &Cluster,
+    args: &Args,
+) -> anyhow::Result<Section> {
+    match section::<K>(cluster, args).await {
+        Err(err) if err.downcast_ref::<kube::Error>().is_some_and(is_not_found) => Ok(Section {
+            table: table::<K>(&[], args.all_namespaces, true),
+            items: Vec::new(),
+        }),
+        other => other,
+    }
 }
 
 /// Prints the non-empty tables one after the other, or all the objects as
