@@ -47,8 +47,8 @@ pub struct RepositoryArgs {
     /// A Secret with TLS material (ca.crt, tls.crt, tls.key).
     #[arg(long, value_name = "NAME", visible_alias = "cert-secret-ref")]
     cert_ref: Option<String>,
-    /// A timeout for one scan; the interval when unset. (--timeout is how long the command waits.)
-    #[arg(long, value_parser = parse_scan_timeout)]
+    /// A timeout for one scan; the interval when unset (--timeout is how long the command waits).
+    #[arg(long, value_name = "DURATION", value_parser = parse_scan_timeout)]
     scan_timeout: Option<GoDuration>,
     /// A regular expression of tags to leave out (repeatable); Flux's default `^.*\.sig$` when unset.
     #[arg(long, value_name = "REGEX", value_parser = parse_exclusion)]
