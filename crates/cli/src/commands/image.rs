@@ -51,7 +51,7 @@ pub struct RepositoryArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_scan_timeout)]
     scan_timeout: Option<GoDuration>,
     /// A regular expression of tags to leave out (repeatable); Flux's default `^.*\.sig$` when unset.
-    #[arg(long, value_name = "REGEX", value_parser = parse_exclusion)]
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
     exclusion_list: Vec<String>,
     /// Scan over plain HTTP instead of HTTPS.
     #[arg(long)]
@@ -189,10 +189,6 @@ fn parse_regex(text: &str) -> Result<String, String> {
     regex::Regex::new(text)
         .map(|_| text.to_owned())
         .map_err(|err| format!("not a valid regular expression: {err}"))
-}
-
-fn parse_exclusion(text: &str) -> Result<String, String> {
-    parse_regex(text)
 }
 
 /// Checks the range with the same Masterminds-compatible parser HelmCharts
