@@ -132,6 +132,16 @@ pub mod reasons {
     pub const RETRIES_EXCEEDED: &str = "RetriesExceeded";
     /// The chart, values or release storage could not be read.
     pub const INIT_FAILED: &str = "InitFailed";
+    /// An image automation could not apply its policies to the files.
+    pub const UPDATE_FAILED: &str = "UpdateFailed";
+    /// An image automation's `spec.update` names no strategy we have.
+    pub const INVALID_UPDATE_STRATEGY: &str = "InvalidUpdateStrategy";
+    /// An image automation's source is not a usable git source.
+    pub const INVALID_SOURCE_CONFIG: &str = "InvalidSourceConfig";
+    /// An image automation's `spec.policySelector` is not a valid selector.
+    pub const INVALID_POLICY_SELECTOR: &str = "InvalidPolicySelector";
+    /// A cross-namespace reference the referent's ACL does not allow.
+    pub const ACCESS_DENIED: &str = "AccessDenied";
 }
 
 /// Condition status values.

@@ -37,6 +37,7 @@ mod helmchart;
 mod helmrelease;
 mod helmrepository;
 mod http;
+mod imageupdateautomation;
 mod impersonation;
 mod include;
 mod kustomization;
@@ -332,11 +333,12 @@ pub async fn run(
         helmrepository::run(context.clone()),
         helmchart::run(context.clone()),
     );
-    let reconcilers = futures::future::join4(
+    let reconcilers = futures::future::join5(
         sources,
         kustomization::run(context.clone()),
         helmrelease::run(context.clone()),
         notification::run_receivers(context.clone()),
+        imageupdateautomation::run(context.clone()),
     );
     let lost = async {
         match &elector {
