@@ -120,11 +120,21 @@ impl Reconciler for Automations {
                     format!("the update task failed: {join}"),
                 )
             })??;
-        let events = outcome
+        let mut events: Vec<Event> = outcome
             .summary()
-            .map(|summary| vec![Event::normal(reasons::SUCCEEDED, summary)])
-            .unwrap_or_default();
-        let revision = Some(outcome.source_revision().to_owned());
+            .map(|summary| Event::normal(reasons::SUCCEEDED, summary))
+            .into_iter()
+            .collect();
+        if !outcome.warnings.is_empty() {
+            events.push(Event::warning(
+                reasons::UPDATE_FAILED,
+                format!(
+                    "some setter markers were not applied:\n{}",
+                    outcome.warnings.join("\n")
+                ),
+            ));
+        }
+        let revision = Some(outcome.revision.clone());
         Ok(Outcome::Done {
             status: status::completed(automation, observed, &outcome, &run.stamp),
             events,

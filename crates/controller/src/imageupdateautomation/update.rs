@@ -15,7 +15,7 @@ use driftless_api::image::{GitSpec, SigningKeyType};
 use driftless_api::{GitRepository, ImageUpdateAutomation};
 use driftless_gitwrite::{CheckoutRequest, CommitSpec, Identity, PushSpec, SigningKey, WorkTree};
 use driftless_image::message::Automation;
-use driftless_image::setters::{ImageRef as SetterImage, PolicyRef};
+use driftless_image::setters::{ImageRef as SetterImage, PolicyRef, UpdateResult};
 use driftless_source::GitReference;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -49,14 +49,14 @@ pub(super) struct UpdateRequest {
 }
 
 /// What a completed run did.
-pub(super) enum UpdateOutcome {
-    /// The files already carry every image: nothing committed.
-    UpToDate {
-        /// The revision checked out (`<branch>@sha1:<hash>`).
-        revision: String,
-    },
-    /// A commit was pushed.
-    Pushed(Pushed),
+pub(super) struct UpdateOutcome {
+    /// The revision checked out (`<branch>@sha1:<hash>`).
+    pub revision: String,
+    /// The commit pushed; none when the files already carried every image.
+    pub pushed: Option<Pushed>,
+    /// Markers and files the setters left alone, each naming file (and
+    /// line) and why: Flux ignores them silently, we warn.
+    pub warnings: Vec<String>,
 }
 
 /// A pushed commit.
@@ -69,31 +69,16 @@ pub(super) struct Pushed {
     pub refspecs: Vec<String>,
     /// Its message.
     pub message: String,
-    /// The revision of the checkout it was built on.
-    pub revision: String,
 }
 
+/// At most this many ignored markers are named in one warning event.
+const MAX_WARNINGS: usize = 10;
+
 impl UpdateOutcome {
-    /// The source revision the run observed.
-    pub fn source_revision(&self) -> &str {
-        match self {
-            UpdateOutcome::UpToDate { revision } => revision,
-            UpdateOutcome::Pushed(pushed) => &pushed.revision,
-        }
-    }
-
-    /// The pushed commit, when there is one.
-    pub fn pushed(&self) -> Option<&Pushed> {
-        match self {
-            UpdateOutcome::Pushed(pushed) => Some(pushed),
-            UpdateOutcome::UpToDate { .. } => None,
-        }
-    }
-
     /// Flux's event text for a push: `pushed commit '<short>' to branch
     /// '<branch>'`, the refspecs, then the commit message.
     pub fn summary(&self) -> Option<String> {
-        let pushed = self.pushed()?;
+        let pushed = self.pushed.as_ref()?;
         let short = &pushed.commit[..pushed.commit.len().min(7)];
         let mut summary = format!("pushed commit '{short}' to branch '{}'", pushed.branch);
         if !pushed.refspecs.is_empty() {
@@ -103,6 +88,27 @@ impl UpdateOutcome {
         summary.push_str(&pushed.message);
         Some(summary)
     }
+}
+
+/// What the setters left alone, for the warning event.
+fn warnings(result: &UpdateResult, update_path: &str) -> Vec<String> {
+    let at = |file: &str| {
+        let path = update_path.trim_start_matches("./").trim_end_matches('/');
+        if path.is_empty() || path == "." {
+            file.to_owned()
+        } else {
+            format!("{path}/{file}")
+        }
+    };
+    let skipped = result
+        .skipped
+        .iter()
+        .map(|s| format!("{}: skipped: {}", at(&s.file), s.reason));
+    let ignored = result
+        .ignored_markers
+        .iter()
+        .map(|m| format!("{}:{}: marker ignored: {}", at(&m.file), m.line, m.reason));
+    skipped.chain(ignored).take(MAX_WARNINGS).collect()
 }
 
 /// Where an automation's checkouts live.
@@ -284,8 +290,13 @@ fn attempt_once(request: &UpdateRequest) -> Result<UpdateOutcome, Attempt> {
                 )
                 .on_revision(revision.clone())
             })?;
+    let warnings = warnings(&changed, &request.update_path);
     if changed.is_empty() {
-        return Ok(UpdateOutcome::UpToDate { revision });
+        return Ok(UpdateOutcome {
+            revision,
+            pushed: None,
+            warnings,
+        });
     }
     let message = driftless_image::message::render(
         request.template.as_deref(),
@@ -305,16 +316,23 @@ fn attempt_once(request: &UpdateRequest) -> Result<UpdateOutcome, Attempt> {
     let mut spec = CommitSpec::new(request.author.clone(), request.now, message.clone());
     spec.signing.clone_from(&request.signing);
     let Some(commit) = tree.commit(&spec).map_err(|e| git_failed(&e, &revision))? else {
-        return Ok(UpdateOutcome::UpToDate { revision });
+        return Ok(UpdateOutcome {
+            revision,
+            pushed: None,
+            warnings,
+        });
     };
     match tree.push(&commit, &request.push) {
-        Ok(_) => Ok(UpdateOutcome::Pushed(Pushed {
-            commit,
-            branch: request.push.branch.clone().unwrap_or_default(),
-            refspecs: request.push.refspec.iter().cloned().collect(),
-            message,
+        Ok(_) => Ok(UpdateOutcome {
             revision,
-        })),
+            pushed: Some(Pushed {
+                commit,
+                branch: request.push.branch.clone().unwrap_or_default(),
+                refspecs: request.push.refspec.iter().cloned().collect(),
+                message,
+            }),
+            warnings,
+        }),
         Err(error @ driftless_gitwrite::Error::PushRejected { .. }) => {
             Err(Attempt::BranchMoved(git_failed(&error, &revision)))
         }
