@@ -132,6 +132,21 @@ pub mod reasons {
     pub const RETRIES_EXCEEDED: &str = "RetriesExceeded";
     /// The chart, values or release storage could not be read.
     pub const INIT_FAILED: &str = "InitFailed";
+    /// An ImageRepository's `spec.image` (or the one an ImagePolicy refers
+    /// to) is not an image name.
+    pub const IMAGE_URL_INVALID: &str = "ImageURLInvalid";
+    /// Reading from a registry failed (an ImageRepository's scan).
+    pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
+    /// An ImagePolicy reflects digests `Always` without `spec.interval`.
+    pub const INTERVAL_NOT_CONFIGURED: &str = "IntervalNotConfigured";
+    /// A cross-namespace reference the referred object's `accessFrom` (or
+    /// `--no-cross-namespace-refs`) does not allow.
+    pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// An ImagePolicy's rule or tag filter cannot be used.
+    pub const INVALID_POLICY: &str = "InvalidPolicy";
+    /// Any other failure (Kubernetes' `metav1.StatusFailure`, as Flux's
+    /// image-reflector-controller reports it).
+    pub const FAILURE: &str = "Failure";
 }
 
 /// Condition status values.

@@ -2,7 +2,8 @@
 //!
 //! Wires the pipeline's stages to the Kubernetes API: the `GitRepository`
 //! reconciler turns a source spec into an artifact (via `driftless-source`)
-//! and serves it over HTTP; the `Kustomization` reconciler downloads and
+//! and serves it over HTTP; the `ImageRepository` reconciler scans a
+//! registry's tags for the `ImagePolicy` reconciler to choose from; the `Kustomization` reconciler downloads and
 //! verifies that artifact, renders it (`driftless-render`), applies, prunes
 //! and health-checks the result (`driftless-apply`), and writes Flux's
 //! status, events and metrics; the `Receiver` reconciler publishes webhook
@@ -37,6 +38,7 @@ mod helmchart;
 mod helmrelease;
 mod helmrepository;
 mod http;
+mod imagerepository;
 mod impersonation;
 mod include;
 mod kustomization;
@@ -145,6 +147,8 @@ pub(crate) struct Context {
     pub fetcher: GitFetcher,
     pub oci: driftless_source::oci::OciFetcher,
     pub helm: driftless_source::helm::HelmFetcher,
+    /// The tags of every ImageRepository's last scan, for the ImagePolicies.
+    pub image_tags: imagerepository::TagStore,
     pub recorder: events::Recorder,
     pub metrics: Arc<metrics::Metrics>,
     pub artifact_base_url: String,
@@ -289,6 +293,7 @@ pub async fn run(
             .with_outbox(outbox),
         oci: driftless_source::oci::OciFetcher::new(storage.clone()),
         helm: driftless_source::helm::HelmFetcher::new(storage.clone()),
+        image_tags: imagerepository::TagStore::default(),
         fetcher: GitFetcher::new(storage),
         client: client.clone(),
         metrics,
@@ -332,11 +337,13 @@ pub async fn run(
         helmrepository::run(context.clone()),
         helmchart::run(context.clone()),
     );
-    let reconcilers = futures::future::join4(
+    let images = imagerepository::run(context.clone());
+    let reconcilers = futures::future::join5(
         sources,
         kustomization::run(context.clone()),
         helmrelease::run(context.clone()),
         notification::run_receivers(context.clone()),
+        images,
     );
     let lost = async {
         match &elector {
