@@ -250,6 +250,14 @@ pub trait Object: Send + Sync + fmt::Debug {
         None
     }
 
+    /// For Go maps whose keys are not strings (a map keyed by a struct,
+    /// which [`Map`] cannot hold): the `(key, value)` pairs `range` visits,
+    /// in the order Go sorts such keys. Checked before
+    /// [`as_collection`](Object::as_collection).
+    fn range_entries(&self) -> Option<Vec<(Value, Value)>> {
+        None
+    }
+
     /// The object as JSON, for `toJson` (Go marshals exported fields; a
     /// collection object marshals as its collection).
     fn to_json(&self) -> serde_json::Value {

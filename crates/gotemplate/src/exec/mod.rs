@@ -251,11 +251,19 @@ impl State<'_, '_> {
 
     fn walk_range_body(&mut self, dot: &Slot, branch: &Branch) -> Result<Flow> {
         let pipe = &branch.pipe;
-        let value = self
-            .eval_pipeline(dot, pipe)?
-            .map(|v| v.collection().into_owned());
+        let evaluated = self.eval_pipeline(dot, pipe)?;
+        let keyed = match &evaluated {
+            Some(Value::Object(object)) => object.range_entries(),
+            _ => None,
+        };
+        let value = evaluated.map(|v| v.collection().into_owned());
         let mut iterations: Vec<(Slot, Slot)> = Vec::new();
         match &value {
+            _ if keyed.is_some() => {
+                for (key, item) in keyed.into_iter().flatten() {
+                    iterations.push((Some(key), Some(item)));
+                }
+            }
             None | Some(Value::Nil) => {}
             Some(Value::List(list)) => {
                 for (i, item) in list.items().iter().enumerate() {
