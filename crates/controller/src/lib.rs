@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acl;
 mod client_metrics;
 mod drift;
 mod events;
@@ -38,6 +39,7 @@ mod helmchart;
 mod helmrelease;
 mod helmrepository;
 mod http;
+mod imagepolicy;
 mod imagerepository;
 mod impersonation;
 mod include;
@@ -337,7 +339,10 @@ pub async fn run(
         helmrepository::run(context.clone()),
         helmchart::run(context.clone()),
     );
-    let images = imagerepository::run(context.clone());
+    let images = futures::future::join(
+        imagerepository::run(context.clone()),
+        imagepolicy::run(context.clone()),
+    );
     let reconcilers = futures::future::join5(
         sources,
         kustomization::run(context.clone()),

@@ -1,9 +1,13 @@
-//! ImageRepository (and ImagePolicy) end to end: chart versions pushed by
-//! the real `helm push` to a real registry (`docker-registry` on loopback,
-//! with and without htpasswd), scanned by an ImageRepository in the sandbox;
-//! a new tag is seen on a reconcile request, the exclusion list applies, a
+//! ImageRepository and ImagePolicy end to end: chart versions pushed by the
+//! real `helm push` to a real registry (`docker-registry` on loopback, with
+//! and without htpasswd), scanned by an ImageRepository in the sandbox; a
+//! new tag is seen on a reconcile request, the exclusion list applies, a
 //! scan that finds the same tags writes nothing; wrong credentials and an
-//! unreachable registry fail visibly and keep the last scan.
+//! unreachable registry fail visibly and keep the last scan. Policies
+//! (semver, alphabetical and numerical with `filterTags`) elect the tag
+//! Flux would, follow new scans, ignore excluded and out-of-range tags,
+//! reflect the registry's digest, and refuse another namespace's
+//! repository unless its `accessFrom` admits them.
 
 mod common;
 
@@ -12,7 +16,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::Env;
-use driftless_api::ImageRepository;
+use driftless_api::{ImagePolicy, ImageRepository};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};
 use k8s_openapi::api::core::v1::Secret;
@@ -77,6 +81,10 @@ fn helm_push(registry: &Registry, versions: &[&str]) {
 
 fn repositories(env: &Env) -> Api<ImageRepository> {
     Api::namespaced(env.client.clone(), NS)
+}
+
+fn policies(env: &Env, namespace: &str) -> Api<ImagePolicy> {
+    Api::namespaced(env.client.clone(), namespace)
 }
 
 async fn apply<K>(api: &Api<K>, object: serde_json::Value)
@@ -294,7 +302,7 @@ async fn scan_sees_new_tags_applies_exclusions_and_writes_nothing_when_unchanged
     let (status, _, message) = ready(repo.conditions());
     assert_eq!(status, "False");
     assert!(
-        message.contains("spec.exclusionList[0] \"(unclosed\""),
+        message.contains("spec.exclusionList[0]: failed to compile regex (unclosed"),
         "{message}"
     );
     assert_eq!(tag_count(&repo), Some(4));
@@ -430,4 +438,275 @@ async fn an_image_with_a_tag_stalls() {
         ("False", "ImageURLInvalid")
     );
     assert!(message.contains("remove ':v1'"), "{message}");
+}
+
+fn image_policy(name: &str, namespace: &str, spec: serde_json::Value) -> serde_json::Value {
+    json!({
+        "apiVersion": "image.toolkit.fluxcd.io/v1",
+        "kind": "ImagePolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    })
+}
+
+/// Waits until `check` accepts the policy, reporting its status otherwise.
+async fn wait_policy(
+    api: &Api<ImagePolicy>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&ImagePolicy) -> bool,
+) -> ImagePolicy {
+    eventually(what, || async {
+        let policy = api.get(name).await.map_err(|e| e.to_string())?;
+        if check(&policy) {
+            Ok(policy)
+        } else {
+            Err(format!("{:?}", policy.status))
+        }
+    })
+    .await
+}
+
+fn latest_tag(policy: &ImagePolicy) -> Option<&str> {
+    policy.latest_ref().map(|r| r.tag.as_str())
+}
+
+/// The registry's digest of `repository:tag`: SHA-256 of the manifest it serves.
+fn registry_digest(registry: &Registry, repository: &str, tag: &str) -> String {
+    use sha2::Digest as _;
+    let (_, manifest) = registry.manifest(repository, tag);
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn policies_elect_follow_new_scans_ignore_excluded_tags_and_reflect_digests() {
+    let test = "ImagePolicy";
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), test) else {
+        return;
+    };
+    if !helm_or_skip(test) {
+        return;
+    }
+    helm_push(&registry, &["1.0.0", "1.1.0", "2.0.0"]);
+    let builds = ["main-9-aaa", "main-10-bbb", "dev-99-ccc"].map(String::from);
+    registry.tag("charts/app", "1.0.0", &builds);
+
+    let env = Env::start().await;
+    let api = policies(&env, NS);
+    let image = format!("{}/charts/app", registry.host());
+    // The policy first: it waits for its repository.
+    let semver = json!({"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1.0.0 <2.0.0"}}});
+    apply(&api, image_policy("semver", NS, semver)).await;
+    let waiting = wait_policy(&api, "semver", "waiting for the repository", |p| {
+        ready(p.conditions()).1 == "DependencyNotReady"
+    })
+    .await;
+    assert!(
+        ready(waiting.conditions()).2.contains("does not exist"),
+        "{:?}",
+        waiting.status
+    );
+
+    let repo = image_repository(
+        "app",
+        &image,
+        json!({"exclusionList": ["^.*\\.sig$", "^1\\.5\\."]}),
+    );
+    apply(&repositories(&env), repo).await;
+    let policy = wait_policy(&api, "semver", "semver elects 1.1.0", |p| {
+        latest_tag(p) == Some("1.1.0")
+    })
+    .await;
+    let latest = policy.latest_ref().expect("latestRef");
+    assert_eq!(
+        (latest.name.as_str(), latest.digest.as_str()),
+        (image.as_str(), "")
+    );
+    assert_eq!(
+        ready(policy.conditions()),
+        (
+            "True".to_owned(),
+            "Succeeded".to_owned(),
+            format!("Latest image tag for {image} resolved to 1.1.0")
+        )
+    );
+
+    for (name, spec, want) in [
+        (
+            "numerical",
+            json!({"imageRepositoryRef": {"name": "app"}, "policy": {"numerical": {"order": "asc"}},
+                   "filterTags": {"pattern": "^main-(?P<n>\\d+)-", "extract": "$n"}}),
+            "main-10-bbb",
+        ),
+        (
+            "alphabetical",
+            json!({"imageRepositoryRef": {"name": "app"}, "policy": {"alphabetical": {"order": "asc"}},
+                   "filterTags": {"pattern": "^main-"}}),
+            "main-9-aaa",
+        ),
+        (
+            "digest",
+            json!({"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": "^1"}},
+                   "digestReflectionPolicy": "Always", "interval": "1h"}),
+            "1.1.0",
+        ),
+    ] {
+        apply(&api, image_policy(name, NS, spec)).await;
+        wait_policy(&api, name, &format!("{name} elects {want}"), |p| {
+            latest_tag(p) == Some(want)
+        })
+        .await;
+    }
+    let digest = api.get("digest").await.expect("digest policy");
+    assert_eq!(
+        digest.latest_ref().map(|r| r.digest.clone()),
+        Some(registry_digest(&registry, "charts/app", "1.1.0"))
+    );
+
+    // A new tag in range: the next scan moves the policies.
+    helm_push(&registry, &["1.2.0"]);
+    request_reconcile(&repositories(&env), "app", "new-tag").await;
+    let policy = wait_policy(&api, "semver", "semver elects 1.2.0", |p| {
+        latest_tag(p) == Some("1.2.0")
+    })
+    .await;
+    let status = policy.status.clone().expect("a status");
+    assert_eq!(
+        status.observed_previous_ref.map(|r| r.tag),
+        Some("1.1.0".to_owned())
+    );
+    let want = format!("Latest image tag for {image} resolved to 1.2.0 (previously {image}:1.1.0)");
+    assert_eq!(ready(policy.conditions()).2, want);
+    let events = common::event_messages(&env.client, NS, "semver").await;
+    assert!(
+        events.contains(&format!("Normal Succeeded: {want}")),
+        "{events:?}"
+    );
+    let digest = wait_policy(&api, "digest", "the digest follows", |p| {
+        latest_tag(p) == Some("1.2.0")
+    })
+    .await;
+    assert_eq!(
+        digest.latest_ref().map(|r| r.digest.clone()),
+        Some(registry_digest(&registry, "charts/app", "1.2.0"))
+    );
+
+    // An excluded tag and a tag out of range change nothing.
+    let version = api
+        .get("semver")
+        .await
+        .expect("semver")
+        .metadata
+        .resource_version;
+    helm_push(&registry, &["1.5.0", "2.1.0"]);
+    request_reconcile(&repositories(&env), "app", "ignored-tags").await;
+    wait_repository(&env, "app", "the scan with 2.1.0", |r| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.last_handled_reconcile_at.as_deref())
+            == Some("ignored-tags")
+            && r.status
+                .as_ref()
+                .and_then(|s| s.last_scan_result.as_ref())
+                .is_some_and(|s| s.latest_tags.contains(&"2.1.0".to_owned()))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let policy = api.get("semver").await.expect("semver");
+    assert_eq!(latest_tag(&policy), Some("1.2.0"));
+    assert_eq!(
+        policy.metadata.resource_version, version,
+        "{:?}",
+        policy.status
+    );
+
+    // A range that does not parse stalls, naming the field.
+    merge(
+        &api,
+        "semver",
+        json!({"spec": {"policy": {"semver": {"range": "not a range"}}}}),
+    )
+    .await;
+    let policy = wait_policy(&api, "semver", "stalled on the range", |p| {
+        driftless_api::conditions::is_true(p.conditions(), "Stalled")
+    })
+    .await;
+    let (_, reason, message) = ready(policy.conditions());
+    assert_eq!(reason, "InvalidPolicy");
+    assert!(message.contains("spec.policy.semver.range"), "{message}");
+    assert_eq!(
+        latest_tag(&policy),
+        Some("1.2.0"),
+        "the last election stays"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_namespace_s_repository_needs_its_access_from() {
+    let test = "ImagePolicy across namespaces";
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), test) else {
+        return;
+    };
+    if !helm_or_skip(test) {
+        return;
+    }
+    helm_push(&registry, &["1.0.0"]);
+    let env = Env::start().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    for name in ["images", "team"] {
+        apply(
+            &namespaces,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        )
+        .await;
+    }
+    let repos: Api<ImageRepository> = Api::namespaced(env.client.clone(), "images");
+    let image = format!("{}/charts/app", registry.host());
+    let mut repo = image_repository("app", &image, json!({}));
+    repo["metadata"]["namespace"] = json!("images");
+    apply(&repos, repo.clone()).await;
+    let api = policies(&env, "team");
+    let spec = json!({"imageRepositoryRef": {"name": "app", "namespace": "images"}, "policy": {"semver": {"range": "*"}}});
+    apply(&api, image_policy("app", "team", spec)).await;
+    let denied = |needle: &'static str| {
+        move |p: &ImagePolicy| {
+            let (_, reason, message) = ready(p.conditions());
+            reason == "AccessDenied" && message.contains(needle)
+        }
+    };
+    let policy = wait_policy(
+        &api,
+        "app",
+        "refused without accessFrom",
+        denied("missing ACL labels"),
+    )
+    .await;
+    assert_eq!(
+        ready(policy.conditions()).2,
+        "failed to get the referred ImageRepository: access denied: 'images/app' can't be accessed due to missing ACL labels on 'accessFrom'"
+    );
+    assert_eq!(latest_tag(&policy), None);
+
+    // An accessFrom the team's namespace does not match: still refused.
+    repo["spec"]["accessFrom"] =
+        json!({"namespaceSelectors": [{"matchLabels": {"tenant": "team"}}]});
+    apply(&repos, repo).await;
+    wait_policy(
+        &api,
+        "app",
+        "refused on a label mismatch",
+        denied("labels mismatch on namespace 'team'"),
+    )
+    .await;
+
+    // The namespace gets the label: allowed.
+    merge(
+        &namespaces,
+        "team",
+        json!({"metadata": {"labels": {"tenant": "team"}}}),
+    )
+    .await;
+    request_reconcile(&api, "app", "labelled").await;
+    let policy = wait_policy(&api, "app", "allowed", |p| latest_tag(p) == Some("1.0.0")).await;
+    assert_eq!(ready(policy.conditions()).0, "True");
 }

@@ -101,13 +101,7 @@ impl Registry {
     /// then one `PUT` per tag, as `crane tag` does): many tags for the cost
     /// of one push. Anonymous, plain-HTTP registries only.
     pub fn tag(&self, repository: &str, from: &str, tags: &[String]) {
-        let (content_type, manifest) = self.exchange(
-            &format!(
-                "GET /v2/{repository}/manifests/{from} HTTP/1.1\r\nAccept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json\r\n"
-            ),
-            &[],
-            200,
-        );
+        let (content_type, manifest) = self.manifest(repository, from);
         for tag in tags {
             self.exchange(
                 &format!(
@@ -118,6 +112,18 @@ impl Registry {
                 201,
             );
         }
+    }
+
+    /// The content type and bytes of the manifest `tag` points at in
+    /// `repository` (its digest is the SHA-256 of these bytes).
+    pub fn manifest(&self, repository: &str, tag: &str) -> (String, Vec<u8>) {
+        self.exchange(
+            &format!(
+                "GET /v2/{repository}/manifests/{tag} HTTP/1.1\r\nAccept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json\r\n"
+            ),
+            &[],
+            200,
+        )
     }
 
     /// One request on its own connection; panics unless the status is

@@ -1,10 +1,11 @@
 //! What a scan keeps of a registry's tag list, as Flux's
 //! image-reflector-controller does: the tags no `exclusionList` pattern
-//! matches, in descending order; their revision (`sha256:` of the tags one
-//! per line, the hash Flux's tag storage reports); the first 10 as
-//! `latestTags`. Pure: tags in, result out.
+//! matches (`driftless_image::exclusion`), in descending order; their
+//! revision (`sha256:` of the tags one per line, the hash Flux's tag
+//! storage reports); the first 10 as `latestTags`. Pure: tags in, result out.
 
 use driftless_api::conditions::reasons;
+use driftless_image::exclusion::ExclusionList;
 use sha2::{Digest as _, Sha256};
 
 use crate::reconciler::ReconcileError;
@@ -12,27 +13,20 @@ use crate::reconciler::ReconcileError;
 /// How many tags `status.lastScanResult.latestTags` shows.
 pub(crate) const LATEST_TAGS: usize = 10;
 
-/// The patterns of `exclusion_list`, compiled; a pattern that is not a
-/// regular expression stalls the repository, naming its index and text.
-pub(crate) fn exclusions(list: &[String]) -> Result<Vec<regex::Regex>, ReconcileError> {
-    list.iter()
-        .enumerate()
-        .map(|(i, pattern)| {
-            regex::Regex::new(pattern).map_err(|e| {
-                ReconcileError::stalled(
-                    reasons::READ_OPERATION_FAILED,
-                    format!(
-                        "spec.exclusionList[{i}] {pattern:?} is not a valid regular expression: {e}; fix or remove it"
-                    ),
-                )
-            })
-        })
-        .collect()
+/// `spec.exclusionList` compiled (Flux's default when empty); a pattern
+/// that is not a regular expression stalls the repository, naming it.
+pub(crate) fn exclusions(list: &[String]) -> Result<ExclusionList, ReconcileError> {
+    ExclusionList::compile(list).map_err(|e| {
+        ReconcileError::stalled(
+            reasons::READ_OPERATION_FAILED,
+            format!("spec.{}; fix or remove it", crate::error_chain(&e)),
+        )
+    })
 }
 
-/// The tags no pattern matches, sorted in descending (byte) order.
-pub(crate) fn kept(mut tags: Vec<String>, exclusions: &[regex::Regex]) -> Vec<String> {
-    tags.retain(|tag| !exclusions.iter().any(|re| re.is_match(tag)));
+/// The tags the list does not exclude, sorted in descending (byte) order.
+pub(crate) fn kept(tags: Vec<String>, exclusions: &ExclusionList) -> Vec<String> {
+    let mut tags = exclusions.retain(tags);
     tags.sort_unstable_by(|a, b| b.cmp(a));
     tags.dedup();
     tags
@@ -64,7 +58,7 @@ mod tests {
 
     #[test]
     fn excluded_tags_go_and_the_rest_sort_descending() {
-        let patterns = exclusions(&tags(&[r"^.*\.sig$", "^dev-"])).expect("valid");
+        let patterns = exclusions(&tags(&["^dev-", "sig$"])).expect("valid");
         let got = kept(
             tags(&[
                 "1.0.0",
@@ -81,11 +75,11 @@ mod tests {
 
     #[test]
     fn the_revision_depends_on_the_tags_not_their_order() {
-        let none = exclusions(&[]).expect("valid");
-        let a = kept(tags(&["a", "b", "c"]), &none);
-        let b = kept(tags(&["c", "a", "b"]), &none);
+        let default = exclusions(&[]).expect("valid");
+        let a = kept(tags(&["a", "b", "c"]), &default);
+        let b = kept(tags(&["c", "a", "b"]), &default);
         assert_eq!(revision(&a), revision(&b));
-        let c = kept(tags(&["a", "b"]), &none);
+        let c = kept(tags(&["a", "b"]), &default);
         assert_ne!(revision(&a), revision(&c));
         // sha256("c\nb\na\n"): the tags one per line, descending.
         assert_eq!(
@@ -96,8 +90,8 @@ mod tests {
 
     #[test]
     fn latest_tags_are_the_first_ten() {
-        let none = exclusions(&[]).expect("valid");
-        let sorted = kept((0..25).map(|i| format!("{i:02}")).collect(), &none);
+        let default = exclusions(&[]).expect("valid");
+        let sorted = kept((0..25).map(|i| format!("{i:02}")).collect(), &default);
         assert_eq!(
             latest(&sorted),
             tags(&["24", "23", "22", "21", "20", "19", "18", "17", "16", "15"])
@@ -109,7 +103,11 @@ mod tests {
     fn a_bad_pattern_stalls_naming_it() {
         let err = exclusions(&tags(&["^ok$", "(unclosed"])).expect_err("invalid");
         assert!(err.is_stalled());
-        assert!(err.message.contains("spec.exclusionList[1]"), "{err}");
+        assert!(
+            err.message
+                .starts_with("spec.exclusionList[1]: failed to compile regex (unclosed"),
+            "{err}"
+        );
         assert!(err.message.contains("(unclosed"), "{err}");
     }
 }
