@@ -140,8 +140,21 @@ pub mod reasons {
     pub const INVALID_SOURCE_CONFIG: &str = "InvalidSourceConfig";
     /// An image automation's `spec.policySelector` is not a valid selector.
     pub const INVALID_POLICY_SELECTOR: &str = "InvalidPolicySelector";
-    /// A cross-namespace reference the referent's ACL does not allow.
+    /// A cross-namespace reference the referred object's `accessFrom` (or
+    /// `--no-cross-namespace-refs`) does not allow.
     pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// An ImageRepository's `spec.image` (or the one an ImagePolicy refers
+    /// to) is not an image name.
+    pub const IMAGE_URL_INVALID: &str = "ImageURLInvalid";
+    /// Reading from a registry failed (an ImageRepository's scan).
+    pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
+    /// An ImagePolicy reflects digests `Always` without `spec.interval`.
+    pub const INTERVAL_NOT_CONFIGURED: &str = "IntervalNotConfigured";
+    /// An ImagePolicy's rule or tag filter cannot be used.
+    pub const INVALID_POLICY: &str = "InvalidPolicy";
+    /// Any other failure (Kubernetes' `metav1.StatusFailure`, as Flux's
+    /// image-reflector-controller reports it).
+    pub const FAILURE: &str = "Failure";
 }
 
 /// Condition status values.

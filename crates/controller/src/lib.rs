@@ -2,7 +2,8 @@
 //!
 //! Wires the pipeline's stages to the Kubernetes API: the `GitRepository`
 //! reconciler turns a source spec into an artifact (via `driftless-source`)
-//! and serves it over HTTP; the `Kustomization` reconciler downloads and
+//! and serves it over HTTP; the `ImageRepository` reconciler scans a
+//! registry's tags for the `ImagePolicy` reconciler to choose from; the `Kustomization` reconciler downloads and
 //! verifies that artifact, renders it (`driftless-render`), applies, prunes
 //! and health-checks the result (`driftless-apply`), and writes Flux's
 //! status, events and metrics; the `Receiver` reconciler publishes webhook
@@ -29,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acl;
 mod client_metrics;
 mod drift;
 mod events;
@@ -37,6 +39,8 @@ mod helmchart;
 mod helmrelease;
 mod helmrepository;
 mod http;
+mod imagepolicy;
+mod imagerepository;
 mod imageupdateautomation;
 mod impersonation;
 mod include;
@@ -146,6 +150,8 @@ pub(crate) struct Context {
     pub fetcher: GitFetcher,
     pub oci: driftless_source::oci::OciFetcher,
     pub helm: driftless_source::helm::HelmFetcher,
+    /// The tags of every ImageRepository's last scan, for the ImagePolicies.
+    pub image_tags: imagerepository::TagStore,
     pub recorder: events::Recorder,
     pub metrics: Arc<metrics::Metrics>,
     pub artifact_base_url: String,
@@ -290,6 +296,7 @@ pub async fn run(
             .with_outbox(outbox),
         oci: driftless_source::oci::OciFetcher::new(storage.clone()),
         helm: driftless_source::helm::HelmFetcher::new(storage.clone()),
+        image_tags: imagerepository::TagStore::default(),
         fetcher: GitFetcher::new(storage),
         client: client.clone(),
         metrics,
@@ -333,12 +340,17 @@ pub async fn run(
         helmrepository::run(context.clone()),
         helmchart::run(context.clone()),
     );
+    let images = futures::future::join3(
+        imagerepository::run(context.clone()),
+        imagepolicy::run(context.clone()),
+        imageupdateautomation::run(context.clone()),
+    );
     let reconcilers = futures::future::join5(
         sources,
         kustomization::run(context.clone()),
         helmrelease::run(context.clone()),
         notification::run_receivers(context.clone()),
-        imageupdateautomation::run(context.clone()),
+        images,
     );
     let lost = async {
         match &elector {

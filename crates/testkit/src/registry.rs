@@ -96,6 +96,79 @@ impl Registry {
         format!("oci://{}/{repository}", self.host())
     }
 
+    /// Points each of `tags` at the manifest `from` points at in
+    /// `repository`, through the distribution API (a `GET` of the manifest,
+    /// then one `PUT` per tag, as `crane tag` does): many tags for the cost
+    /// of one push. Anonymous, plain-HTTP registries only.
+    pub fn tag(&self, repository: &str, from: &str, tags: &[String]) {
+        let (content_type, manifest) = self.manifest(repository, from);
+        for tag in tags {
+            self.exchange(
+                &format!(
+                    "PUT /v2/{repository}/manifests/{tag} HTTP/1.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+                    manifest.len()
+                ),
+                &manifest,
+                201,
+            );
+        }
+    }
+
+    /// The content type and bytes of the manifest `tag` points at in
+    /// `repository` (its digest is the SHA-256 of these bytes).
+    pub fn manifest(&self, repository: &str, tag: &str) -> (String, Vec<u8>) {
+        self.exchange(
+            &format!(
+                "GET /v2/{repository}/manifests/{tag} HTTP/1.1\r\nAccept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json\r\n"
+            ),
+            &[],
+            200,
+        )
+    }
+
+    /// One request on its own connection; panics unless the status is
+    /// `want`. Returns the response's content type and body.
+    fn exchange(&self, head: &str, body: &[u8], want: u16) -> (String, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut stream =
+            std::net::TcpStream::connect(self.host()).expect("connect to the registry");
+        let mut request =
+            format!("{head}Host: {}\r\nConnection: close\r\n\r\n", self.host()).into_bytes();
+        request.extend_from_slice(body);
+        stream.write_all(&request).expect("send a request");
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .expect("read the response");
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        let head_text = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status: u16 = head_text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status code");
+        let content = response[split + 4..].to_vec();
+        assert_eq!(
+            status,
+            want,
+            "{}: {head_text}\n{}",
+            head.lines().next().unwrap_or_default(),
+            String::from_utf8_lossy(&content)
+        );
+        let content_type = head_text
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-type")
+                    .then(|| value.trim().to_owned())
+            })
+            .unwrap_or_default();
+        (content_type, content)
+    }
+
     /// The requests served so far, oldest first, as `"METHOD /path?query"`.
     pub fn requests(&self) -> Vec<String> {
         let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();

@@ -74,6 +74,23 @@ pub enum OciError {
         #[source]
         source: Cause,
     },
+    /// `ImageRepository.spec.image` is not `[host[:port]/]path` without tag or digest.
+    #[error("invalid image {image:?}: {problem}")]
+    InvalidImage {
+        /// The image as given.
+        image: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The repository does not exist in the registry (its tag list is not found).
+    #[error("repository {url} does not exist")]
+    RepositoryNotFound {
+        /// The repository (URL or image name).
+        url: String,
+        /// What the registry said.
+        #[source]
+        source: Cause,
+    },
     /// The tag or digest has no manifest in the repository (or the repository does not exist).
     #[error("{reference} not found in {url}")]
     NotFound {
@@ -192,6 +209,12 @@ impl OciError {
             }
             OciError::AuthFailed { .. } => {
                 "check the credentials in spec.secretRef for this registry host"
+            }
+            OciError::InvalidImage { .. } => {
+                "write spec.image as host[:port]/path (or a Docker Hub name), without scheme, tag or digest"
+            }
+            OciError::RepositoryNotFound { .. } => {
+                "check the repository name, and that something was pushed to it"
             }
             OciError::NotFound { .. } => {
                 "check spec.ref and spec.url: push the tag, or fix its name"

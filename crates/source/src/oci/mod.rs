@@ -12,6 +12,9 @@
 //! copy`, e.g. a Helm chart `.tgz`). [`push`] writes artifacts in Flux's
 //! format (and any other), for tests and a later `driftless push artifact`
 //! ([`pack_directory`] makes the content layer from a directory).
+//! [`scan_tags`] and [`tag_digest`] serve Flux's `ImageRepository` and
+//! `ImagePolicy`: an image name (`spec.image`, no `oci://`) read as
+//! go-containerregistry reads it ([`ImageName`]), its tags, one tag's digest.
 //!
 //! **Owns:** the distribution API calls, reference resolution (Flux's
 //! precedence digest > semver > tag > `latest`), registry credentials from
@@ -76,6 +79,7 @@ mod layer;
 mod pack;
 mod push;
 mod reference;
+mod scan;
 mod tags;
 
 use std::collections::BTreeMap;
@@ -93,6 +97,7 @@ pub use push::{
     FLUX_CONFIG_MEDIA_TYPE, FLUX_CONTENT_MEDIA_TYPE, OciTarget, PushLayer, push, push_flux_artifact,
 };
 pub use reference::{HELM_CHART_LAYER, OciReference, Repository};
+pub use scan::{DOCKER_HUB, ImageName, ScanOptions, scan_tags, tag_digest};
 
 use crate::{Artifact, ArtifactKey, Error, Storage, UnpackLimits};
 
@@ -383,7 +388,11 @@ impl OciFetcher {
                 tag.clone()
             }
             OciReference::Semver { range, filter } => {
-                let tags = tags::list(client, repo, auth, url, &self.options).await?;
+                let limits = tags::TagLimits {
+                    max: self.options.max_tags,
+                    page: self.options.tag_page_size,
+                };
+                let tags = tags::list(client, repo, auth, url, limits).await?;
                 let media_type = source.layer.media_type.as_deref();
                 let (best, seen) =
                     reference::pick_semver(range, filter.as_deref(), media_type, &tags)?;

@@ -141,8 +141,13 @@ pub(crate) fn check_digest(digest: &str) -> Result<(), OciError> {
     }
 }
 
-/// Checks a tag against the distribution spec's grammar, so it is safe in a URL path.
+/// Checks `spec.ref.tag` against the distribution spec's grammar, so it is safe in a URL path.
 pub(crate) fn check_tag(tag: &str) -> Result<(), OciError> {
+    check_tag_of("spec.ref.tag", tag)
+}
+
+/// Checks a tag named by `field` against the distribution spec's grammar.
+pub(crate) fn check_tag_of(field: &'static str, tag: &str) -> Result<(), OciError> {
     let ok = tag.len() <= 128
         && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
         && tag
@@ -152,7 +157,7 @@ pub(crate) fn check_tag(tag: &str) -> Result<(), OciError> {
         Ok(())
     } else {
         Err(OciError::InvalidReference {
-            field: "spec.ref.tag",
+            field,
             value: tag.to_owned(),
             problem:
                 "a tag is up to 128 letters, digits, '_', '.', '-', not starting with '.' or '-'"

@@ -1,11 +1,21 @@
-//! Listing a repository's tags for a semver pick, page by page.
+//! Listing a repository's tags page by page: for an OCIRepository's semver
+//! pick and for an ImageRepository's scan.
 
 use oci_client::Reference;
 
-use crate::oci::{OciError, OciOptions, Repository, classify};
+use crate::oci::{OciError, Repository, classify};
+
+/// How many tags to read, and how many to ask for per request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TagLimits {
+    /// The most tags read; more is [`OciError::TooManyTags`].
+    pub max: usize,
+    /// Tags asked for per request (the registry may send fewer, or all).
+    pub page: usize,
+}
 
 /// All tags of the repository, page by page (`n` and `last`), up to
-/// `options.max_tags`. Stops at an empty page, or when a registry that
+/// `limits.max`. Stops at an empty page, or when a registry that
 /// ignores `last` sends the same page again. (The client does not expose
 /// the `Link` header; asking until a page is empty costs one request more
 /// and works whatever page size the registry chooses.)
@@ -14,9 +24,9 @@ pub(crate) async fn list(
     repo: &Repository,
     auth: &oci_client::secrets::RegistryAuth,
     url: &str,
-    options: &OciOptions,
+    limits: TagLimits,
 ) -> Result<Vec<String>, OciError> {
-    let max = options.max_tags;
+    let max = limits.max;
     let image = Reference::with_tag(
         repo.registry.clone(),
         repo.repository.clone(),
@@ -28,11 +38,17 @@ pub(crate) async fn list(
             .list_tags(
                 &image,
                 auth,
-                Some(options.tag_page_size),
+                Some(limits.page),
                 tags.last().map(String::as_str),
             )
             .await
-            .map_err(|e| classify(e, url, &image, "listing tags"))?;
+            .map_err(|e| match classify(e, url, &image, "listing tags") {
+                // The listing names no tag: what is missing is the repository.
+                OciError::NotFound { url, source, .. } => {
+                    OciError::RepositoryNotFound { url, source }
+                }
+                other => other,
+            })?;
         if page.tags.is_empty() || page.tags.last() == tags.last() {
             return Ok(tags);
         }
@@ -107,11 +123,8 @@ mod tests {
         let client = crate::oci::client(&url, true, None, std::time::Duration::from_secs(10))
             .expect("client");
         let auth = oci_client::secrets::RegistryAuth::Anonymous;
-        let options = OciOptions {
-            tag_page_size: 2,
-            ..OciOptions::default()
-        };
-        let tags = list(&client, &repo, &auth, &url, &options)
+        let limits = TagLimits { max: 100, page: 2 };
+        let tags = list(&client, &repo, &auth, &url, limits)
             .await
             .expect("list");
         assert_eq!(tags, TAGS);
@@ -132,11 +145,8 @@ mod tests {
             ]
         );
 
-        let few = OciOptions {
-            max_tags: 3,
-            ..options
-        };
-        let err = list(&client, &repo, &auth, &url, &few)
+        let few = TagLimits { max: 3, ..limits };
+        let err = list(&client, &repo, &auth, &url, few)
             .await
             .expect_err("over the limit");
         assert!(
