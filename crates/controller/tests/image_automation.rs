@@ -127,6 +127,24 @@ fn head(bare: &std::path::Path) -> String {
     git::git(bare, &["rev-parse", "main"])
 }
 
+/// The head of `branch` in the bare repository, if the branch exists.
+fn branch_head(bare: &std::path::Path, branch: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(bare)
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 async fn automation_ready(client: &kube::Client) -> Option<(String, String, String)> {
     let automation = Api::<ImageUpdateAutomation>::namespaced(client.clone(), NS)
         .get("fleet")
@@ -262,4 +280,110 @@ async fn a_refused_push_fails_visibly_and_leaves_the_branch() {
     );
     assert!(message.contains("main is protected"), "{message}");
     assert_eq!(head(&world.fixture.bare), before, "the branch is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_commits_go_to_the_push_branch_and_build_on_it() {
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), "image automation")
+    else {
+        return;
+    };
+    if std::process::Command::new("ssh-keygen")
+        .arg("-?")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("DRIFTLESS_REQUIRE_SHARED").is_none(),
+            "ssh-keygen is required"
+        );
+        eprintln!("SKIPPED: signed commits: ssh-keygen is not installed");
+        return;
+    }
+    push_tag(&registry, "1.0.0").await;
+    let world = World::around(Env::without_controller().await).await;
+    let image = |tag: &str| format!("{}/apps/web:{tag}", registry.host());
+    world
+        .fixture
+        .write("apps/web.yaml", &deployment(&image("1.0.0")));
+    let main_head = world.fixture.commit("web at 1.0.0");
+    let keys = tempfile::tempdir().expect("key dir");
+    let (private, public) = git::keygen(&keys.path().join("signing"));
+    let mut env = world.env;
+    env.start_controller(|_| {}).await;
+    let client = env.client.clone();
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "signing", "namespace": NS},
+        "stringData": {"identity": private},
+    }))
+    .expect("secret");
+    Api::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret created");
+    automate(&client, &registry).await;
+    let automations = Api::<ImageUpdateAutomation>::namespaced(client.clone(), NS);
+    automations
+        .patch(
+            "fleet",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"git": {
+                "push": {"branch": "auto"},
+                "commit": {"signingKey": {"secretRef": {"name": "signing"}, "type": "ssh"}},
+            }}})),
+        )
+        .await
+        .expect("patched");
+
+    let bare = world.fixture.bare.clone();
+    let auto_head = |bare: std::path::PathBuf| async move {
+        eventually("a commit on branch auto", || async {
+            branch_head(&bare, "auto").ok_or("no branch auto yet".to_owned())
+        })
+        .await
+    };
+    push_tag(&registry, "1.1.0").await;
+    let first = auto_head(bare.clone()).await;
+    assert_eq!(head(&bare), main_head, "main is not the push branch");
+    assert_eq!(
+        git::git(&bare, &["rev-parse", &format!("{first}^")]),
+        main_head
+    );
+
+    let signers = keys.path().join("allowed_signers");
+    std::fs::write(&signers, format!("bot@example.com {public}\n")).expect("signers");
+    let verified = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&bare)
+        .args([
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("gpg.ssh.allowedSignersFile={}", signers.display()),
+            "verify-commit",
+            &first,
+        ])
+        .output()
+        .expect("git verify-commit runs");
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
+    // The push branch exists now: the next update builds on it.
+    push_tag(&registry, "1.2.0").await;
+    let second = eventually("a second commit on auto", || async {
+        let head = branch_head(&bare, "auto");
+        head.filter(|h| *h != first)
+            .ok_or("auto unchanged".to_owned())
+    })
+    .await;
+    assert_eq!(
+        git::git(&bare, &["rev-parse", &format!("{second}^")]),
+        first
+    );
+    let content = git::git(&bare, &["show", &format!("{second}:apps/web.yaml")]);
+    assert!(content.contains(&image("1.2.0")), "{content}");
 }
