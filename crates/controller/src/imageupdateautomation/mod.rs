@@ -11,6 +11,7 @@
 //! only a complete, fast-forward push changes the remote.
 
 mod policies;
+mod request;
 mod status;
 mod update;
 
@@ -111,7 +112,7 @@ impl Reconciler for Automations {
         run.start();
 
         let repo = source(automation, context).await?;
-        let request = update::request(automation, git, &repo, &observed, context).await?;
+        let request = request::request(automation, git, &repo, &observed, context).await?;
         let outcome = tokio::task::spawn_blocking(move || update::run(&request))
             .await
             .map_err(|join| {
@@ -160,7 +161,7 @@ impl Reconciler for Automations {
         automation: &ImageUpdateAutomation,
         context: &Context,
     ) -> Result<(), ReconcileError> {
-        let dir = update::work_dir(automation, context);
+        let dir = request::work_dir(automation, context);
         if let Err(error) = std::fs::remove_dir_all(&dir)
             && error.kind() != std::io::ErrorKind::NotFound
         {
