@@ -6,9 +6,11 @@
 //! force-pushed to the user's branch. Every failure leaves the remote as it
 //! was.
 
+use std::collections::BTreeMap;
+
 use driftless_api::conditions::reasons;
 use driftless_gitwrite::{CommitSpec, WorkTree};
-use driftless_image::setters::UpdateResult;
+use driftless_image::setters::{ImageRef as SetterImage, PolicyRef, UpdateResult};
 use driftless_source::GitReference;
 
 use super::request::UpdateRequest;
@@ -112,11 +114,52 @@ impl From<ReconcileError> for Attempt {
 }
 
 fn attempt_once(request: &UpdateRequest) -> Result<UpdateOutcome, Attempt> {
+    let edited = checkout_and_edit(request, &request.images)?;
+    let Some((commit, message)) = commit(request, &edited)? else {
+        return Ok(UpdateOutcome {
+            revision: edited.revision,
+            pushed: None,
+            warnings: edited.warnings,
+        });
+    };
+    match edited.tree.push(&commit, &request.push) {
+        Ok(_) => Ok(UpdateOutcome {
+            revision: edited.revision,
+            pushed: Some(Pushed {
+                commit,
+                branch: request.push.branch.clone().unwrap_or_default(),
+                refspecs: request.push.refspec.iter().cloned().collect(),
+                message,
+            }),
+            warnings: edited.warnings,
+        }),
+        Err(error @ driftless_gitwrite::Error::PushRejected { .. }) => {
+            Err(Attempt::BranchMoved(git_failed(&error, &edited.revision)))
+        }
+        Err(error) => Err(Attempt::Failed(git_failed(&error, &edited.revision))),
+    }
+}
+
+/// A fresh checkout with the setters applied for `images`.
+pub(super) struct Edited {
+    pub tree: WorkTree,
+    /// The revision checked out.
+    pub revision: String,
+    /// What the setters changed.
+    pub changed: UpdateResult,
+    /// What they left alone (see [`UpdateOutcome::warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// Checks out afresh and applies the setters for `images`.
+pub(super) fn checkout_and_edit(
+    request: &UpdateRequest,
+    images: &BTreeMap<PolicyRef, SetterImage>,
+) -> Result<Edited, ReconcileError> {
     let tree = fresh_checkout(request)?;
     let revision = tree.revision().to_owned();
-    let root = tree.dir().to_owned();
     let changed =
-        driftless_image::setters::update_with_setters(&root, &request.update_path, &request.images)
+        driftless_image::setters::update_with_setters(tree.dir(), &request.update_path, images)
             .map_err(|e| {
                 ReconcileError::retryable(
                     reasons::UPDATE_FAILED,
@@ -125,17 +168,27 @@ fn attempt_once(request: &UpdateRequest) -> Result<UpdateOutcome, Attempt> {
                 .on_revision(revision.clone())
             })?;
     let warnings = warnings(&changed, &request.update_path);
-    if changed.is_empty() {
-        return Ok(UpdateOutcome {
-            revision,
-            pushed: None,
-            warnings,
-        });
+    Ok(Edited {
+        tree,
+        revision,
+        changed,
+        warnings,
+    })
+}
+
+/// Commits what the setters changed, with the rendered message: the
+/// commit and its message, or none when no file changed.
+pub(super) fn commit(
+    request: &UpdateRequest,
+    edited: &Edited,
+) -> Result<Option<(String, String)>, ReconcileError> {
+    if edited.changed.is_empty() {
+        return Ok(None);
     }
     let message = driftless_image::message::render(
         request.template.as_deref(),
         &request.automation,
-        &changed,
+        &edited.changed,
         &request.values,
     )
     .map_err(|e| {
@@ -149,29 +202,11 @@ fn attempt_once(request: &UpdateRequest) -> Result<UpdateOutcome, Attempt> {
     })?;
     let mut spec = CommitSpec::new(request.author.clone(), request.now, message.clone());
     spec.signing.clone_from(&request.signing);
-    let Some(commit) = tree.commit(&spec).map_err(|e| git_failed(&e, &revision))? else {
-        return Ok(UpdateOutcome {
-            revision,
-            pushed: None,
-            warnings,
-        });
-    };
-    match tree.push(&commit, &request.push) {
-        Ok(_) => Ok(UpdateOutcome {
-            revision,
-            pushed: Some(Pushed {
-                commit,
-                branch: request.push.branch.clone().unwrap_or_default(),
-                refspecs: request.push.refspec.iter().cloned().collect(),
-                message,
-            }),
-            warnings,
-        }),
-        Err(error @ driftless_gitwrite::Error::PushRejected { .. }) => {
-            Err(Attempt::BranchMoved(git_failed(&error, &revision)))
-        }
-        Err(error) => Err(Attempt::Failed(git_failed(&error, &revision))),
-    }
+    Ok(edited
+        .tree
+        .commit(&spec)
+        .map_err(|e| git_failed(&e, &edited.revision))?
+        .map(|commit| (commit, message)))
 }
 
 /// A checkout in an empty directory: of the push branch when it differs
@@ -216,7 +251,7 @@ fn checkout_failed(error: &driftless_gitwrite::Error) -> ReconcileError {
     )
 }
 
-fn git_failed(error: &driftless_gitwrite::Error, revision: &str) -> ReconcileError {
+pub(super) fn git_failed(error: &driftless_gitwrite::Error, revision: &str) -> ReconcileError {
     ReconcileError::retryable(
         reasons::GIT_OPERATION_FAILED,
         format!("failed to update source: {}", described(error)),
