@@ -704,7 +704,7 @@ mod tests {
     #[test]
     fn report_lines_split_and_messages_are_bounded() {
         let lines =
-            split_pkt_lines(b"000eunpack ok\n0017ng refs/heads/x nope\n0000").expect("lines");
+            split_pkt_lines(b"000eunpack ok\n0019ng refs/heads/x nope\n0000").expect("lines");
         assert_eq!(lines, ["unpack ok", "ng refs/heads/x nope"]);
         assert!(split_pkt_lines(b"00ffshort").is_none());
         let mut report = Report::default();
