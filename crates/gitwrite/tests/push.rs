@@ -525,3 +525,39 @@ fn a_server_that_never_answers_times_out() {
     drop(silent);
     assert_eq!(served.head("main"), served.initial);
 }
+
+#[test]
+fn a_failed_checkout_leaves_the_directory_for_a_retry() {
+    if !available("git", "a_failed_checkout_leaves_the_directory") {
+        return;
+    }
+    let served = served();
+    let daemon = GitDaemon::start(&served.root);
+    let dir = served.dir("checkout");
+    // Flux's order: the push branch when it exists, else the checkout branch.
+    let mut request = driftless_gitwrite::CheckoutRequest::new(
+        daemon.url("repo"),
+        driftless_source::GitReference::Branch("auto".into()),
+        &dir,
+    );
+    let err = driftless_gitwrite::checkout(&request).expect_err("no branch auto");
+    assert!(
+        matches!(
+            err,
+            Error::Remote(driftless_source::Error::RefNotFound { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(!dir.exists(), "the directory this call made is gone");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let err = driftless_gitwrite::checkout(&request).expect_err("no branch auto");
+    assert!(matches!(err, Error::Remote(_)), "{err:?}");
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("list").count(),
+        0,
+        "left empty"
+    );
+    request.reference = driftless_source::GitReference::Branch("main".into());
+    let tree = driftless_gitwrite::checkout(&request).expect("checkout main");
+    assert_eq!(tree.base(), served.initial);
+}
