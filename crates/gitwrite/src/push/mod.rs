@@ -119,6 +119,11 @@ pub(crate) fn push(
     })
 }
 
+/// Bounds on a server's report: one status line per ref we sent, so a
+/// report beyond these is not a report.
+const MAX_REPORT_LINES: usize = 1024;
+const MAX_REPORT_BYTES: usize = 1 << 20;
+
 /// Everything the push thread needs, owned.
 struct Job {
     source: GitSource,
@@ -427,10 +432,18 @@ impl Job {
             };
             if !advertised.side_band {
                 report.lines.push(trim_line(data));
+                if report.lines.len() > MAX_REPORT_LINES {
+                    return Err(self.protocol("the server's report is too long"));
+                }
                 continue;
             }
             match data.split_first() {
-                Some((1, rest)) => band1.extend_from_slice(rest),
+                Some((1, rest)) => {
+                    band1.extend_from_slice(rest);
+                    if band1.len() > MAX_REPORT_BYTES {
+                        return Err(self.protocol("the server's report is too long"));
+                    }
+                }
                 Some((2, rest)) => report.add_message(rest),
                 Some((3, rest)) => {
                     return Err(self.protocol(format!(

@@ -62,12 +62,13 @@ pub(super) fn targets(reference: &GitReference, spec: &PushSpec) -> Result<Vec<T
                 "refspec {refspec:?}: the source must be HEAD, the checkout branch or the push branch"
             )));
         }
-        if dst.is_empty() || dst.contains(['*', ' ', '~', '^', ':', '?', '[', '\\']) {
+        let reference = full_branch(dst);
+        // git's own ref-name rules (no `..`, `*`, `@{`, control characters…).
+        if gix::validate::reference::name(gix::bstr::BStr::new(&reference)).is_err() {
             return Err(Error::InvalidPushSpec(format!(
                 "refspec {refspec:?}: {dst:?} is not a valid destination ref"
             )));
         }
-        let reference = full_branch(dst);
         if !out.iter().any(|t| t.reference == reference) {
             out.push(Target {
                 reference,
@@ -123,6 +124,14 @@ mod tests {
         ));
         assert!(matches!(
             t(None, Some("main")),
+            Err(Error::InvalidPushSpec(_))
+        ));
+        assert!(matches!(
+            t(None, Some("main:refs/heads/a..b")),
+            Err(Error::InvalidPushSpec(_))
+        ));
+        assert!(matches!(
+            t(None, Some("main:")),
             Err(Error::InvalidPushSpec(_))
         ));
         assert!(matches!(
