@@ -202,7 +202,9 @@ impl WorkTree {
     /// Compare the directory with the base commit's tree; when nothing
     /// changed return `Ok(None)` (no empty commits). Otherwise write the
     /// blobs, trees and a commit whose parent is the base, with `spec`'s
-    /// identities, time, message and signature; returns its hash.
+    /// identities, time, message and signature; returns its hash. The parent
+    /// is always the base: a second call replaces the first commit rather
+    /// than stacking on it.
     pub fn commit(&self, spec: &CommitSpec) -> Result<Option<String>, Error> {
         let repo = open(&self.git_dir)?;
         commit::commit(&repo, self.base, &self.request.dir, spec)
