@@ -107,20 +107,45 @@ pub struct WorkTree {
 /// commit as a plain directory tree (regular files, executable bits,
 /// symlinks; submodules as empty directories), plus a repository in
 /// `dir/.git` holding the commit's objects (fetched at depth 1).
+///
+/// On failure the directory is left as it was found (removed when this call
+/// created it). Flux commits on top of `git.push.branch` when that branch
+/// exists: check it out first, and on [`driftless_source::Error::RefNotFound`]
+/// check out `git.checkout.ref` instead. The history is shallow, so a push
+/// to a branch that is behind the base but not at it counts as
+/// non-fast-forward; checking out the push branch avoids that.
 pub fn checkout(req: &CheckoutRequest) -> Result<WorkTree, Error> {
     driftless_source::transport::install_crypto_provider();
     let dir = &req.dir;
-    match std::fs::read_dir(dir) {
+    let created = match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
                 return Err(Error::DirectoryNotEmpty(dir.clone()));
             }
+            false
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+            true
         }
         Err(e) => return Err(Error::io("listing", dir, e)),
+    };
+    let result = fill(req);
+    if result.is_err() {
+        // Leave the directory as we found it, so the caller can retry
+        // (e.g. the push branch first, then the checkout branch).
+        let _ = if created {
+            std::fs::remove_dir_all(dir)
+        } else {
+            empty(dir)
+        };
     }
+    result
+}
+
+/// Fetch into `req.dir/.git` and write the commit's files into `req.dir`.
+fn fill(req: &CheckoutRequest) -> Result<WorkTree, Error> {
+    let dir = &req.dir;
     let git_dir = dir.join(".git");
     let (base, revision) = driftless_source::transport::fetch_commit(&req.source(), &git_dir)?;
     let repo = open(&git_dir)?;
@@ -138,6 +163,19 @@ pub fn checkout(req: &CheckoutRequest) -> Result<WorkTree, Error> {
         base_hex,
         revision,
     })
+}
+
+/// Remove everything inside `dir`.
+fn empty(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if std::fs::symlink_metadata(&path)?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn open(git_dir: &Path) -> Result<gix::Repository, Error> {
@@ -164,7 +202,9 @@ impl WorkTree {
     /// Compare the directory with the base commit's tree; when nothing
     /// changed return `Ok(None)` (no empty commits). Otherwise write the
     /// blobs, trees and a commit whose parent is the base, with `spec`'s
-    /// identities, time, message and signature; returns its hash.
+    /// identities, time, message and signature; returns its hash. The parent
+    /// is always the base: a second call replaces the first commit rather
+    /// than stacking on it.
     pub fn commit(&self, spec: &CommitSpec) -> Result<Option<String>, Error> {
         let repo = open(&self.git_dir)?;
         commit::commit(&repo, self.base, &self.request.dir, spec)

@@ -423,3 +423,141 @@ fn ssh_host_key_mismatch_is_refused() {
         "{text}"
     );
 }
+
+#[test]
+fn commit_keeps_gitlinks_and_records_added_and_deleted_files() {
+    if !available("git", "commit_keeps_gitlinks") {
+        return;
+    }
+    let served = served();
+    // A submodule entry (gitlink) pointing at some commit; its objects need not exist.
+    let sub = "0123456789abcdef0123456789abcdef01234567";
+    served.fixture.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{sub},vendor/lib"),
+    ]);
+    // Not Fixture::commit: its `add -A` drops a gitlink without a checkout.
+    served
+        .fixture
+        .git(&["commit", "-q", "-m", "add a submodule"]);
+    served.fixture.git(&["push", "-q", "origin", "main"]);
+    let with_gitlink = served.fixture.git(&["rev-parse", "HEAD"]);
+    let daemon = GitDaemon::start(&served.root);
+    let tree = checkout_main(&daemon.url("repo"), &served.dir("checkout"), None);
+    assert_eq!(tree.base(), with_gitlink);
+    assert!(
+        tree.dir().join("vendor/lib").is_dir(),
+        "an empty directory stands in"
+    );
+    std::fs::remove_file(tree.dir().join("README.md")).expect("delete");
+    std::fs::write(tree.dir().join("apps/api.yaml"), "image: api:2.0.0\n").expect("add");
+    let commit = tree
+        .commit(&spec("files"))
+        .expect("commit")
+        .expect("change");
+    tree.push(&commit, &PushSpec::default()).expect("push");
+    assert_eq!(served.head("main"), commit);
+    assert_eq!(
+        served.bare_git(&["diff-tree", "--no-commit-id", "--name-status", "-r", "main"]),
+        "D\tREADME.md\nA\tapps/api.yaml"
+    );
+    assert_eq!(
+        served.bare_git(&["ls-tree", "main", "vendor/lib"]),
+        format!("160000 commit {sub}\tvendor/lib")
+    );
+}
+
+#[test]
+fn checkout_needs_an_empty_directory() {
+    if !available("git", "checkout_needs_an_empty_directory") {
+        return;
+    }
+    let served = served();
+    let daemon = GitDaemon::start(&served.root);
+    let dir = served.dir("busy");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("leftover"), "x").expect("write");
+    let request = driftless_gitwrite::CheckoutRequest::new(
+        daemon.url("repo"),
+        driftless_source::GitReference::Branch("main".into()),
+        &dir,
+    );
+    let err = driftless_gitwrite::checkout(&request).expect_err("not empty");
+    assert!(matches!(err, Error::DirectoryNotEmpty(_)), "{err:?}");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    if !available("git", "a_server_that_never_answers") {
+        return;
+    }
+    let served = served();
+    let daemon = GitDaemon::start(&served.root);
+    let url = daemon.url("repo");
+    let mut request = driftless_gitwrite::CheckoutRequest::new(
+        &url,
+        driftless_source::GitReference::Branch("main".into()),
+        served.dir("checkout"),
+    );
+    request.timeout = std::time::Duration::from_secs(2);
+    let tree = driftless_gitwrite::checkout(&request).expect("checkout");
+    bump(&tree, "1.1.0");
+    let commit = tree
+        .commit(&spec("web to 1.1.0"))
+        .expect("commit")
+        .expect("change");
+    // The daemon goes; a listener that accepts and says nothing takes its port.
+    let port = daemon.port;
+    drop(daemon);
+    let silent = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind the port");
+    let started = std::time::Instant::now();
+    let err = tree
+        .push(&commit, &PushSpec::default())
+        .expect_err("timeout");
+    assert!(
+        matches!(err, Error::Remote(driftless_source::Error::Timeout { .. })),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(chain(&err).contains(&url), "{}", chain(&err));
+    drop(silent);
+    assert_eq!(served.head("main"), served.initial);
+}
+
+#[test]
+fn a_failed_checkout_leaves_the_directory_for_a_retry() {
+    if !available("git", "a_failed_checkout_leaves_the_directory") {
+        return;
+    }
+    let served = served();
+    let daemon = GitDaemon::start(&served.root);
+    let dir = served.dir("checkout");
+    // Flux's order: the push branch when it exists, else the checkout branch.
+    let mut request = driftless_gitwrite::CheckoutRequest::new(
+        daemon.url("repo"),
+        driftless_source::GitReference::Branch("auto".into()),
+        &dir,
+    );
+    let err = driftless_gitwrite::checkout(&request).expect_err("no branch auto");
+    assert!(
+        matches!(
+            err,
+            Error::Remote(driftless_source::Error::RefNotFound { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(!dir.exists(), "the directory this call made is gone");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let err = driftless_gitwrite::checkout(&request).expect_err("no branch auto");
+    assert!(matches!(err, Error::Remote(_)), "{err:?}");
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("list").count(),
+        0,
+        "left empty"
+    );
+    request.reference = driftless_source::GitReference::Branch("main".into());
+    let tree = driftless_gitwrite::checkout(&request).expect("checkout main");
+    assert_eq!(tree.base(), served.initial);
+}

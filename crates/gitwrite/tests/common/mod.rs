@@ -1,5 +1,7 @@
 //! Shared setup for the push tests: a served repository with a few files,
 //! a checkout of it, and the real `git` to look at what arrived.
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

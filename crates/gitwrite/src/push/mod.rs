@@ -12,7 +12,7 @@
 //!    forced; else [`Error::PushRejected`] and the connection is dropped;
 //! 3. one command line per ref (`<old> <new> <ref>`, capabilities after a
 //!    NUL on the first), a flush, the push options and a flush when there
-//!    are any, then the pack ([`crate::pack`]);
+//!    are any, then the pack (undeltified, see the `pack` module);
 //! 4. the report: `unpack ok`, then `ok <ref>` or `ng <ref> <reason>` per
 //!    ref, inside side-band channel 1 when it was negotiated; channel 2
 //!    carries the server's messages (a hook's output), which we add to a
@@ -25,13 +25,19 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use driftless_source::{GitAuth, GitReference, GitSource};
+use driftless_source::{GitAuth, GitSource};
 use gix::ObjectId;
 use gix::protocol::transport::client::blocking_io::Transport as _;
 use gix::protocol::transport::client::{MessageKind, TransportWithoutIO as _, WriteMode};
 use gix::protocol::transport::{Protocol, Service};
 
 use crate::{Error, pack, tree};
+
+mod report;
+mod targets;
+
+use report::{Report, split_pkt_lines, trim_line};
+use targets::{Target, targets};
 
 /// Where to push (Flux's `git.push`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,79 +83,6 @@ pub struct PushOutcome {
     pub updates: Vec<RefUpdate>,
 }
 
-/// A ref to move, and whether it may move backwards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
-    reference: String,
-    force: bool,
-}
-
-fn full_branch(name: &str) -> String {
-    if name.starts_with("refs/") {
-        name.to_owned()
-    } else {
-        format!("refs/heads/{name}")
-    }
-}
-
-/// The refs `spec` asks for, as Flux reads `git.push`: the branch (default:
-/// the checked-out one) unless only a refspec is given, then the refspec.
-fn targets(reference: &GitReference, spec: &PushSpec) -> Result<Vec<Target>, Error> {
-    let checkout_branch = match reference {
-        GitReference::Branch(b) => Some(b.as_str()),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    let branch = spec.branch.as_deref().or(checkout_branch);
-    if spec.branch.is_some() || spec.refspec.is_none() {
-        let branch = branch.ok_or_else(|| {
-            Error::InvalidPushSpec(format!(
-                "the checkout is {reference}, not a branch: set a push branch or refspec"
-            ))
-        })?;
-        out.push(Target {
-            reference: full_branch(branch),
-            force: spec.force,
-        });
-    }
-    if let Some(refspec) = &spec.refspec {
-        let (forced, rest) = match refspec.strip_prefix('+') {
-            Some(rest) => (true, rest),
-            None => (false, refspec.as_str()),
-        };
-        let Some((src, dst)) = rest.split_once(':') else {
-            return Err(Error::InvalidPushSpec(format!(
-                "refspec {refspec:?} has no `:<destination>`"
-            )));
-        };
-        let ours = |name: &str| {
-            name == "HEAD"
-                || [checkout_branch, spec.branch.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .any(|b| name == b || name == full_branch(b))
-        };
-        if !ours(src) {
-            return Err(Error::InvalidPushSpec(format!(
-                "refspec {refspec:?}: the source must be HEAD, the checkout branch or the push branch"
-            )));
-        }
-        if dst.is_empty() || dst.contains(['*', ' ', '~', '^', ':', '?', '[', '\\']) {
-            return Err(Error::InvalidPushSpec(format!(
-                "refspec {refspec:?}: {dst:?} is not a valid destination ref"
-            )));
-        }
-        let reference = full_branch(dst);
-        if !out.iter().any(|t| t.reference == reference) {
-            out.push(Target {
-                reference,
-                force: forced || spec.force,
-            });
-        }
-    }
-    Ok(out)
-}
-
 pub(crate) fn push(
     source: &GitSource,
     git_dir: &Path,
@@ -186,6 +119,11 @@ pub(crate) fn push(
     })
 }
 
+/// Bounds on a server's report: one status line per ref we sent, so a
+/// report beyond these is not a report.
+const MAX_REPORT_LINES: usize = 1024;
+const MAX_REPORT_BYTES: usize = 1 << 20;
+
 /// Everything the push thread needs, owned.
 struct Job {
     source: GitSource,
@@ -195,9 +133,6 @@ struct Job {
     targets: Vec<Target>,
     options: Vec<String>,
 }
-
-/// The longest server message we keep for an error.
-const MAX_MESSAGES: usize = 4096;
 
 impl Job {
     fn remote_error(
@@ -497,10 +432,18 @@ impl Job {
             };
             if !advertised.side_band {
                 report.lines.push(trim_line(data));
+                if report.lines.len() > MAX_REPORT_LINES {
+                    return Err(self.protocol("the server's report is too long"));
+                }
                 continue;
             }
             match data.split_first() {
-                Some((1, rest)) => band1.extend_from_slice(rest),
+                Some((1, rest)) => {
+                    band1.extend_from_slice(rest);
+                    if band1.len() > MAX_REPORT_BYTES {
+                        return Err(self.protocol("the server's report is too long"));
+                    }
+                }
                 Some((2, rest)) => report.add_message(rest),
                 Some((3, rest)) => {
                     return Err(self.protocol(format!(
@@ -568,65 +511,6 @@ struct Plan {
     updates: Vec<RefUpdate>,
 }
 
-/// The report-status lines and the server's messages (side-band 2).
-#[derive(Default)]
-struct Report {
-    lines: Vec<String>,
-    messages: String,
-}
-
-impl Report {
-    fn add_message(&mut self, text: &[u8]) {
-        if self.messages.len() < MAX_MESSAGES {
-            self.messages.push_str(&String::from_utf8_lossy(text));
-            self.messages.truncate(
-                (0..=MAX_MESSAGES.min(self.messages.len()))
-                    .rev()
-                    .find(|i| self.messages.is_char_boundary(*i))
-                    .unwrap_or(0),
-            );
-        }
-    }
-
-    /// The server's messages, to append to a reason.
-    fn suffix(&self) -> String {
-        let lines: Vec<&str> = self
-            .messages
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        if lines.is_empty() {
-            String::new()
-        } else {
-            format!(" (remote: {})", lines.join("; "))
-        }
-    }
-}
-
-fn trim_line(data: &[u8]) -> String {
-    String::from_utf8_lossy(data)
-        .trim_end_matches('\n')
-        .to_owned()
-}
-
-/// Packet lines inside side-band channel 1, up to the flush.
-fn split_pkt_lines(mut buf: &[u8]) -> Option<Vec<String>> {
-    let mut lines = Vec::new();
-    while buf.len() >= 4 {
-        let len = usize::from_str_radix(std::str::from_utf8(&buf[..4]).ok()?, 16).ok()?;
-        if len == 0 {
-            break;
-        }
-        if len < 4 || len > buf.len() {
-            return None;
-        }
-        lines.push(trim_line(&buf[4..len]));
-        buf = &buf[len..];
-    }
-    Some(lines)
-}
-
 /// Whether `old` is reachable from `new` in the local history. The checkout
 /// is shallow, so an ancestor below the base is not seen: such a push is
 /// treated as non-fast-forward (check out that branch to push on top of it).
@@ -641,76 +525,4 @@ fn is_ancestor(repo: &gix::Repository, old: ObjectId, new: ObjectId) -> bool {
     walk.take(MAX_WALK)
         .map_while(Result::ok)
         .any(|info| info.id == old)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(branch: Option<&str>, refspec: Option<&str>) -> PushSpec {
-        PushSpec {
-            branch: branch.map(str::to_owned),
-            refspec: refspec.map(str::to_owned),
-            ..PushSpec::default()
-        }
-    }
-
-    fn names(targets: &[Target]) -> Vec<(&str, bool)> {
-        targets
-            .iter()
-            .map(|t| (t.reference.as_str(), t.force))
-            .collect()
-    }
-
-    #[test]
-    fn targets_follow_flux_push_fields() {
-        let main = GitReference::Branch("main".into());
-        let t = |b, r| targets(&main, &spec(b, r));
-        assert_eq!(
-            names(&t(None, None).expect("default")),
-            [("refs/heads/main", false)]
-        );
-        assert_eq!(
-            names(&t(Some("auto"), None).expect("branch")),
-            [("refs/heads/auto", false)]
-        );
-        assert_eq!(
-            names(&t(None, Some("refs/heads/main:refs/heads/auto")).expect("refspec")),
-            [("refs/heads/auto", false)]
-        );
-        assert_eq!(
-            names(&t(Some("auto"), Some("+HEAD:refs/for/main")).expect("both")),
-            [("refs/heads/auto", false), ("refs/for/main", true)]
-        );
-        assert!(matches!(
-            t(None, Some("other:refs/heads/x")),
-            Err(Error::InvalidPushSpec(_))
-        ));
-        assert!(matches!(
-            t(None, Some("main")),
-            Err(Error::InvalidPushSpec(_))
-        ));
-        assert!(matches!(
-            t(None, Some("main:refs/heads/*")),
-            Err(Error::InvalidPushSpec(_))
-        ));
-        let tag = GitReference::Tag("v1".into());
-        assert!(matches!(
-            targets(&tag, &spec(None, None)),
-            Err(Error::InvalidPushSpec(_))
-        ));
-    }
-
-    #[test]
-    fn report_lines_split_and_messages_are_bounded() {
-        let lines =
-            split_pkt_lines(b"000eunpack ok\n0017ng refs/heads/x nope\n0000").expect("lines");
-        assert_eq!(lines, ["unpack ok", "ng refs/heads/x nope"]);
-        assert!(split_pkt_lines(b"00ffshort").is_none());
-        let mut report = Report::default();
-        report.add_message(b"protected branch\n");
-        assert_eq!(report.suffix(), " (remote: protected branch)");
-        report.add_message(&[b'x'; 10_000]);
-        assert!(report.messages.len() <= MAX_MESSAGES);
-    }
 }
