@@ -181,19 +181,35 @@ pub struct TextUpdate {
     pub ignored: Vec<(usize, String)>,
 }
 
+/// A text that is not YAML.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct YamlError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The parser's message.
+    pub message: String,
+}
+
 /// Applies the markers of one YAML text. Pure; [`update_with_setters`]
 /// calls it for each file.
 ///
 /// # Errors
-/// The parser's message when `text` is not YAML.
+/// [`YamlError`] when `text` is not YAML.
 pub fn update_text(
     text: &str,
     policies: &BTreeMap<PolicyRef, ImageRef>,
-) -> Result<TextUpdate, granit_parser::ScanError> {
+) -> Result<TextUpdate, YamlError> {
     if !text.contains(scan::TOKEN) {
         return Ok(TextUpdate::default());
     }
-    let scan = scan::scan(text, &Setters::new(policies))?;
+    let scan = scan::scan(text, &Setters::new(policies)).map_err(|e| YamlError {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+        message: e.info(),
+    })?;
     let rewritten = (!scan.edits.is_empty()).then(|| {
         let mut out = String::with_capacity(text.len() + 64);
         let mut at = 0;
@@ -213,8 +229,11 @@ pub fn update_text(
 }
 
 /// Rewrites the marked values in the files under `update_path` (relative
-/// to `checkout`) to the images `policies` elected, and says what changed.
-/// Only files whose content changes are written.
+/// to `checkout`; empty for the whole checkout) to the images `policies`
+/// elected, and says what changed. Only files whose content changes are
+/// written. Pass only policies that have elected an image (Flux skips a
+/// policy without `status.latestRef`); markers of other policies are left
+/// alone.
 ///
 /// # Errors
 /// When the path leaves the checkout or does not exist, or a file or

@@ -119,3 +119,17 @@ fn non_ascii_text_keeps_its_bytes() {
         "note: \"héllo ✓\"\nimage: reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\n"
     );
 }
+
+#[test]
+fn text_that_is_not_yaml_names_the_position() {
+    let text = "a: 1\nimage: [x # {\"$imagepolicy\": \"ns:app\"}\n  - : :\n";
+    let err = update_text(text, &policies()).expect_err("not YAML");
+    assert!(err.line >= 2, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("line {}, column", err.line)),
+        "{err}"
+    );
+    // Without the token the text is not even parsed, as in Flux.
+    assert_eq!(update_text("a: [", &policies()), Ok(TextUpdate::default()));
+}
