@@ -28,8 +28,11 @@
 //! in `.yaml` or `.yml` or is exactly `Kustomization`, and which contains
 //! the text `"$imagepolicy"`. Files with several documents, lists of
 //! containers, Helm values files and `kustomization.yaml` are all handled
-//! the same way: any scalar value with a marker is set. A file that does
-//! not parse as YAML is skipped and listed in [`UpdateResult::skipped`]. A
+//! the same way: any scalar value with a marker is set; a document with no
+//! `apiVersion`, `kind` or `metadata` (a values file) gets an empty
+//! [`ObjectIdentifier`] in the result, as in Flux. A file that does
+//! not parse as YAML, or has a document that is a list or a scalar, is
+//! skipped and listed in [`UpdateResult::skipped`]. A
 //! marker naming a policy that was not given is skipped silently (it may
 //! belong to another automation); so are comments that are not markers.
 //!
@@ -46,10 +49,8 @@
 //!   checkout root; we refuse it ([`Error::PathEscapes`]).
 //! - Flux reads files through symlinks (even to outside the checkout) and
 //!   writes through them; we neither follow nor rewrite symlinks.
-//! - Flux leaves out of its result changes in a document with no
-//!   `apiVersion`, `kind` or `metadata` (a Helm values file) although it
-//!   rewrites the file, so such a change alone makes no commit. We record
-//!   it under an empty [`ObjectIdentifier`].
+//! - Flux unwraps a `kind: List` document into its items; to us it is one
+//!   object, so changes inside its items are recorded under the list.
 //! - Flux sets a marked value that spans lines or is a block scalar, and
 //!   sets an empty (`null`) value; we leave those alone and report them.
 //! - Files over [`MAX_FILE_BYTES`] are skipped (a bound on hostile input).
@@ -181,7 +182,8 @@ pub struct TextUpdate {
     pub ignored: Vec<(usize, String)>,
 }
 
-/// A text that is not YAML.
+/// A text Flux's reader would refuse: not YAML, or a document that is not
+/// a mapping.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {column}: {message}")]
 pub struct YamlError {
@@ -197,7 +199,8 @@ pub struct YamlError {
 /// calls it for each file.
 ///
 /// # Errors
-/// [`YamlError`] when `text` is not YAML.
+/// [`YamlError`] when `text` is not YAML or has a document that is a list
+/// or a scalar.
 pub fn update_text(
     text: &str,
     policies: &BTreeMap<PolicyRef, ImageRef>,
@@ -205,11 +208,7 @@ pub fn update_text(
     if !text.contains(scan::TOKEN) {
         return Ok(TextUpdate::default());
     }
-    let scan = scan::scan(text, &Setters::new(policies)).map_err(|e| YamlError {
-        line: e.marker().line(),
-        column: e.marker().col() + 1,
-        message: e.info(),
-    })?;
+    let scan = scan::scan(text, &Setters::new(policies))?;
     let rewritten = (!scan.edits.is_empty()).then(|| {
         let mut out = String::with_capacity(text.len() + 64);
         let mut at = 0;
@@ -303,7 +302,7 @@ fn update_file(
         Err(e) => {
             result.skipped.push(Skipped {
                 file: rel.to_owned(),
-                reason: format!("not YAML: {e}"),
+                reason: format!("not readable as Kubernetes YAML: {e}"),
             });
             return Ok(());
         }

@@ -9,10 +9,10 @@
 
 use std::borrow::Cow;
 
-use granit_parser::{Event, Parser, Placement, ScalarStyle, ScanError, Span};
+use granit_parser::{Event, Parser, Placement, ScalarStyle, Span};
 
 use super::result::{Change, ObjectIdentifier};
-use super::{Field, Setters, style};
+use super::{Field, Setters, YamlError, style};
 
 /// The quoted token Flux screens files for.
 pub(crate) const TOKEN: &str = "\"$imagepolicy\"";
@@ -46,9 +46,24 @@ enum Frame {
 
 type Events<'a> = Vec<(Event<'a>, Span)>;
 
-/// Scans `text`. Fails only when it is not YAML.
-pub(crate) fn scan(text: &str, setters: &Setters) -> Result<Scan, ScanError> {
-    let events: Events<'_> = Parser::new_from_str(text).collect::<Result<_, _>>()?;
+/// Scans `text`. Fails when it is not YAML, or when a document is a list
+/// or a scalar: Flux's reader cannot annotate such a document and skips
+/// the whole file.
+pub(crate) fn scan(text: &str, setters: &Setters) -> Result<Scan, YamlError> {
+    let events: Events<'_> = Parser::new_from_str(text)
+        .collect::<Result<_, _>>()
+        .map_err(|e| YamlError {
+            line: e.marker().line(),
+            column: e.marker().col() + 1,
+            message: e.info(),
+        })?;
+    if let Some(span) = non_mapping_document(&events) {
+        return Err(YamlError {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            message: "a document that is a list or a scalar, not a mapping".to_owned(),
+        });
+    }
     let mut out = Scan::default();
     let mut stack: Vec<Frame> = Vec::new();
     let mut object = ObjectIdentifier::default();
@@ -112,6 +127,29 @@ pub(crate) fn scan(text: &str, setters: &Setters) -> Result<Scan, ScanError> {
     out.changes
         .extend(pending.drain(..).map(|c| (object.clone(), c)));
     Ok(out)
+}
+
+/// The start of the first document whose root is a sequence or a
+/// non-null scalar. (An empty or `null` document is skipped, as in Flux.)
+fn non_mapping_document(events: &Events<'_>) -> Option<Span> {
+    let mut at_root = false;
+    for (event, span) in events {
+        match event {
+            Event::DocumentStart(..) => at_root = true,
+            Event::MappingStart(..) => at_root = false,
+            Event::SequenceStart(..) | Event::Alias(_) if at_root => return Some(*span),
+            Event::Scalar(value, style, ..) if at_root => {
+                let null = *style == ScalarStyle::Plain
+                    && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL");
+                if !null {
+                    return Some(*span);
+                }
+                at_root = false;
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A node starts where the top frame is: a mapping now waits for the

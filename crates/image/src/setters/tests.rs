@@ -133,3 +133,21 @@ fn text_that_is_not_yaml_names_the_position() {
     // Without the token the text is not even parsed, as in Flux.
     assert_eq!(update_text("a: [", &policies()), Ok(TextUpdate::default()));
 }
+
+#[test]
+fn a_document_that_is_not_a_mapping_makes_the_file_unreadable() {
+    let list = "- image: a:1 # {\"$imagepolicy\": \"ns:app\"}\n";
+    let err = update_text(list, &policies()).expect_err("top-level list");
+    assert_eq!((err.line, err.column), (1, 1));
+    let scalar = "a: 1 # {\"$imagepolicy\": \"ns:app\"}\n---\njust text\n";
+    assert_eq!(
+        update_text(scalar, &policies()).expect_err("scalar").line,
+        3
+    );
+    // Empty and null documents are fine.
+    let empty = "---\n# nothing\n---\n~\n---\nimage: a:1 # {\"$imagepolicy\": \"ns:app\"}\n";
+    assert_eq!(
+        updated(empty),
+        "---\n# nothing\n---\n~\n---\nimage: reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\n"
+    );
+}
