@@ -20,8 +20,9 @@
 //! `name:tag@digest` when the policy reports a digest); the `:tag`,
 //! `:name` and `:digest` forms set one part (`:digest` writes an empty
 //! string when the policy has no digest, as Flux does). The marker is a
-//! comment after a scalar value on its line, or the one comment line right
-//! above a scalar list item.
+//! comment after a scalar value on its line, or a one-line comment before
+//! a scalar list item (blank lines between them allowed), exactly where
+//! Flux's YAML library attaches a line or head comment to the value.
 //!
 //! ## Which files (as Flux)
 //! Every file under the path, hidden directories included, whose name ends

@@ -151,3 +151,22 @@ fn a_document_that_is_not_a_mapping_makes_the_file_unreadable() {
         "---\n# nothing\n---\n~\n---\nimage: reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\n"
     );
 }
+
+#[test]
+fn head_comment_markers_on_list_items() {
+    // As yaml.v3 attaches head comments: to the first item through the
+    // list start, across blank lines, and not when two comment lines join.
+    let first = "args:\n  # {\"$imagepolicy\": \"ns:app\"}\n\n  - a:1\n  - b\n";
+    assert_eq!(
+        updated(first),
+        "args:\n  # {\"$imagepolicy\": \"ns:app\"}\n\n  - reg/app:1.10\n  - b\n"
+    );
+    let later = "args:\n- zero # c\n# {\"$imagepolicy\": \"ns:app\"}\n- a:1\n";
+    assert_eq!(
+        updated(later),
+        "args:\n- zero # c\n# {\"$imagepolicy\": \"ns:app\"}\n- reg/app:1.10\n"
+    );
+    // Above a key, a comment belongs to the key: not a marker.
+    let key = "a:\n  # {\"$imagepolicy\": \"ns:app\"}\n  image: a:1\n";
+    assert_eq!(update_text(key, &policies()).expect("parses").text, None);
+}
