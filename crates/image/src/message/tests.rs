@@ -141,6 +141,24 @@ fn the_result_prints_as_a_go_struct() {
 }
 
 #[test]
+fn counting_and_testing_the_maps() {
+    let text = run(
+        "{{ len .Changed.Objects }} {{ len .Changed.FileChanges }} {{ if .Changed.Objects }}some{{ end }}",
+        &[],
+    )
+    .expect("renders");
+    assert_eq!(text, "2 2 some");
+    let empty = render(
+        Some("{{ if .Changed.Objects }}some{{ else }}none{{ end }}"),
+        &automation(),
+        &UpdateResult::default(),
+        &BTreeMap::new(),
+    )
+    .expect("renders");
+    assert_eq!(empty, "none");
+}
+
+#[test]
 fn errors_name_the_template_and_position() {
     let err = run("line one\n{{ .Changed.FileChanges", &[]).expect_err("unclosed action");
     let Error::Parse(source) = &err else {
