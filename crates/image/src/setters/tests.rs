@@ -170,3 +170,13 @@ fn head_comment_markers_on_list_items() {
     let key = "a:\n  # {\"$imagepolicy\": \"ns:app\"}\n  image: a:1\n";
     assert_eq!(update_text(key, &policies()).expect("parses").text, None);
 }
+
+#[test]
+fn anchors_tags_and_aliases() {
+    // The anchor and the tag stay; an alias is not a scalar and is not set.
+    let text = "a: &img a:1 # {\"$imagepolicy\": \"ns:app\"}\nb: !!str a:1 # {\"$imagepolicy\": \"ns:app\"}\nc: *img # {\"$imagepolicy\": \"ns:app\"}\n";
+    assert_eq!(
+        updated(text),
+        "a: &img reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\nb: !!str reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\nc: *img # {\"$imagepolicy\": \"ns:app\"}\n"
+    );
+}
