@@ -45,6 +45,18 @@ pub struct BranchTemplate {
 impl BranchTemplate {
     /// Parses `text`.
     pub fn parse(text: &str) -> Result<Self, Error> {
+        // Refused before parsing: the engine's parser does not return on an
+        // action left open at the end of the text.
+        if let Some(line) = unclosed_action_line(text) {
+            return Err(Error::TemplateParse {
+                template: text.to_owned(),
+                source: Box::new(driftless_gotemplate::ParseError {
+                    name: TEMPLATE_NAME.to_owned(),
+                    line,
+                    message: "unclosed action".to_owned(),
+                }),
+            });
+        }
         let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
         set.set_options(Options {
             missing_key: MissingKey::Error,
@@ -102,6 +114,22 @@ impl BranchTemplate {
         }
         Ok(name)
     }
+}
+
+/// The 1-based line of a `{{` with no `}}` after it.
+fn unclosed_action_line(text: &str) -> Option<usize> {
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            let at = offset + open;
+            return Some(text[..at].matches('\n').count() + 1);
+        };
+        offset += open + 2 + close + 2;
+        rest = &after[close + 2..];
+    }
+    None
 }
 
 fn template_data(update: &Update) -> Value {
@@ -215,8 +243,17 @@ mod tests {
 
     #[test]
     fn template_errors_name_the_template() {
-        let err = BranchTemplate::parse("x/{{ .Policy.Name ").expect_err("unclosed");
-        assert!(err.to_string().contains("x/{{ .Policy.Name"), "{err}");
+        let err = BranchTemplate::parse("x/{{ end }}").expect_err("stray end");
+        assert!(err.to_string().contains("x/{{ end }}"), "{err}");
+        let err = BranchTemplate::parse("x/\n{{ .Policy.Name ").expect_err("unclosed");
+        assert!(err.to_string().contains("x/\\n{{ .Policy.Name"), "{err}");
+        let Error::TemplateParse { source, .. } = err else {
+            panic!("not a parse error: {err}");
+        };
+        assert_eq!(
+            (source.line, source.message.as_str()),
+            (2, "unclosed action")
+        );
         let template = BranchTemplate::parse("x/{{ .Nope }}").expect("parses");
         let err = template.render(&update("1")).expect_err("missing key");
         assert!(matches!(err, Error::TemplateExec { .. }), "{err}");

@@ -147,7 +147,10 @@ async fn a_per_tag_branch_supersedes_the_older_request() {
         assert_eq!(opened.number(), 2, "{kind}");
 
         let done = host
-            .clean_up(template.prefix(), &[newer.source_branch.clone()])
+            .clean_up(
+                template.prefix(),
+                std::slice::from_ref(&newer.source_branch),
+            )
             .await
             .expect("clean up");
         assert_eq!(done.closed.len(), 1, "{kind}");

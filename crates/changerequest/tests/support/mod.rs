@@ -55,8 +55,11 @@ struct Forge {
     comments: Vec<(u64, String)>,
     violations: Vec<String>,
     seen: Vec<Seen>,
-    script: VecDeque<(u16, Vec<(String, String)>, String)>,
+    script: VecDeque<Scripted>,
 }
+
+/// Status, extra headers, body.
+type Scripted = (u16, Vec<(String, String)>, String);
 
 #[derive(Clone)]
 struct Shared {
@@ -360,7 +363,7 @@ fn str_field<'a>(json: &'a Value, key: &str) -> Result<&'a str, String> {
         .ok_or_else(|| format!("{key} is not a string"))
 }
 
-fn pull_mut(forge: &mut Forge, number: &str) -> Result<&mut FakePull, String> {
+fn pull_mut<'a>(forge: &'a mut Forge, number: &str) -> Result<&'a mut FakePull, String> {
     let number: u64 = number
         .parse()
         .map_err(|_| format!("{number:?} is not a number"))?;
