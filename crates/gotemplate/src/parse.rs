@@ -109,9 +109,13 @@ impl<'t> Parser<'_, 't> {
         &self.tokens[(self.at + ahead).min(last)]
     }
 
+    /// The next token; past the end, the last one (EOF or an error) again.
+    /// `at` may go one past the last token so that [`Self::backup`] after
+    /// reading the last token returns to it, not to the one before (which
+    /// made the parser loop forever on a trailing space before EOF).
     fn next(&mut self) -> Token<'t> {
         let token = self.peek().clone();
-        if self.at < self.tokens.len() - 1 {
+        if self.at < self.tokens.len() {
             self.at += 1;
         }
         token
