@@ -153,7 +153,9 @@ fn split_git_url(url: &str) -> Option<GitUrlParts> {
         }
     };
     let web_scheme = match scheme.as_str() {
-        "https" | "ssh" | "git+ssh" | "ssh+git" => "https",
+        // `git://` (read-only daemon) names the same host and path; its API
+        // is the host's web side.
+        "https" | "ssh" | "git+ssh" | "ssh+git" | "git" => "https",
         "http" => "http",
         _ => return None,
     };

@@ -19,6 +19,12 @@ fn each_form_names_the_repository_and_the_api_root() {
         ),
         (
             "github",
+            "git://github.com/org/repo.git",
+            "org/repo",
+            "https://api.github.com/",
+        ),
+        (
+            "github",
             "https://github.com/org/repo.git",
             "org/repo",
             "https://api.github.com/",

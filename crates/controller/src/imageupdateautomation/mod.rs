@@ -10,6 +10,7 @@
 //! failed run leaves the branch as it was: the commit is built locally and
 //! only a complete, fast-forward push changes the remote.
 
+mod change_request;
 mod policies;
 mod request;
 mod status;
@@ -67,7 +68,7 @@ pub(crate) async fn run(context: Arc<Context>) {
                     .collect::<Vec<_>>()
             },
         );
-    reconciler::run(controller, context, Automations).await;
+    reconciler::run(controller, context, Automations::default()).await;
 }
 
 /// Whether `automation`'s `sourceRef` names `repo`.
@@ -78,7 +79,11 @@ fn writes_to(automation: &ImageUpdateAutomation, repo: &GitRepository) -> bool {
 }
 
 /// The ImageUpdateAutomation kind's reconcile logic.
-pub(crate) struct Automations;
+#[derive(Default)]
+pub(crate) struct Automations {
+    /// Updates held for their batch window (change-request mode).
+    batches: change_request::Batches,
+}
 
 impl Reconciler for Automations {
     type Object = ImageUpdateAutomation;
@@ -113,19 +118,43 @@ impl Reconciler for Automations {
 
         let repo = source(automation, context).await?;
         let request = request::request(automation, git, &repo, &observed, context).await?;
-        let outcome = tokio::task::spawn_blocking(move || update::run(&request))
-            .await
-            .map_err(|join| {
-                ReconcileError::retryable(
-                    reasons::GIT_OPERATION_FAILED,
-                    format!("the update task failed: {join}"),
+        let change_request = git.push.as_ref().and_then(|p| p.change_request.as_ref());
+        let (outcome, observed, mut events, requeue) = match change_request {
+            None => {
+                let outcome = tokio::task::spawn_blocking(move || update::run(&request))
+                    .await
+                    .map_err(|join| {
+                        ReconcileError::retryable(
+                            reasons::GIT_OPERATION_FAILED,
+                            format!("the update task failed: {join}"),
+                        )
+                    })??;
+                let events = outcome
+                    .summary()
+                    .map(|summary| Event::normal(reasons::SUCCEEDED, summary))
+                    .into_iter()
+                    .collect();
+                (outcome, observed, events, interval)
+            }
+            Some(spec) => {
+                let namespace = automation.namespace().unwrap_or_default();
+                let settings =
+                    change_request::settings(&namespace, spec, &repo, &context.client).await?;
+                let key = format!("{namespace}/{}", automation.name_any());
+                let previous = &status.observed_policies;
+                let run = change_request::run(
+                    settings,
+                    request,
+                    &self.batches,
+                    &key,
+                    previous,
+                    &observed,
                 )
-            })??;
-        let mut events: Vec<Event> = outcome
-            .summary()
-            .map(|summary| Event::normal(reasons::SUCCEEDED, summary))
-            .into_iter()
-            .collect();
+                .await?;
+                let requeue = run.requeue.map_or(interval, |held| held.min(interval));
+                (run.outcome, run.observed, run.events, requeue)
+            }
+        };
         if !outcome.warnings.is_empty() {
             events.push(Event::warning(
                 reasons::UPDATE_FAILED,
@@ -139,7 +168,7 @@ impl Reconciler for Automations {
         Ok(Outcome::Done {
             status: status::completed(automation, observed, &outcome, &run.stamp),
             events,
-            requeue: interval,
+            requeue,
             revision,
         })
     }
@@ -161,6 +190,11 @@ impl Reconciler for Automations {
         automation: &ImageUpdateAutomation,
         context: &Context,
     ) -> Result<(), ReconcileError> {
+        self.batches.forget(&format!(
+            "{}/{}",
+            automation.namespace().unwrap_or_default(),
+            automation.name_any()
+        ));
         let dir = request::work_dir(automation, context);
         if let Err(error) = std::fs::remove_dir_all(&dir)
             && error.kind() != std::io::ErrorKind::NotFound
