@@ -201,70 +201,88 @@ enum Transport {
 
 /// A password nothing accepts; it must never show in a status.
 const WRONG_PASSWORD: &str = "wrong-Pa55word-4711";
+/// A token nothing accepts; it must never show in a status.
+const WRONG_TOKEN: &str = "wrong-token-4711";
 
 /// A repository `fleet` served over one transport, with the Secret data
-/// that opens it (or, `wrong`, that does not).
+/// that opens it and data the server refuses.
 struct Served {
     fixture: Fixture,
     url: String,
-    secret: serde_json::Value,
+    right: serde_json::Value,
+    wrong: serde_json::Value,
     _server: Box<dyn std::any::Any>,
     _dirs: Vec<tempfile::TempDir>,
 }
 
 /// `apps/web.yaml` at `image`, committed and served over `transport`.
-fn serve(transport: Transport, image: &str, wrong: bool) -> Served {
+fn serve(transport: Transport, image: &str) -> Served {
     let root = tempfile::tempdir().expect("served dir");
     let fixture = Fixture::new(root.path(), "fleet");
     fixture.write("apps/web.yaml", &deployment(image));
     fixture.commit("web at 1.0.0");
     let http = || HttpServer::start(root.path());
-    let (url, secret, server, dirs): (_, _, Box<dyn std::any::Any>, _) = match transport {
+    let (url, right, wrong, server, dirs): (_, _, _, Box<dyn std::any::Any>, _) = match transport {
         Transport::Basic => {
             let server = http();
-            let password = if wrong { WRONG_PASSWORD } else { BASIC_PASSWORD };
-            let secret = json!({"username": BASIC_USER, "password": password});
-            (server.url("basic", "fleet"), secret, Box::new(server), vec![root])
+            (
+                server.url("basic", "fleet"),
+                json!({"username": BASIC_USER, "password": BASIC_PASSWORD}),
+                json!({"username": BASIC_USER, "password": WRONG_PASSWORD}),
+                Box::new(server),
+                vec![root],
+            )
         }
         Transport::Bearer => {
             let server = http();
-            let secret = json!({"bearerToken": BEARER_TOKEN});
-            (server.url("bearer", "fleet"), secret, Box::new(server), vec![root])
+            (
+                server.url("bearer", "fleet"),
+                json!({"bearerToken": BEARER_TOKEN}),
+                json!({"bearerToken": WRONG_TOKEN}),
+                Box::new(server),
+                vec![root],
+            )
         }
         Transport::Ssh => {
             let keys = tempfile::tempdir().expect("key dir");
             let (identity, public) = keygen(&keys.path().join("deploy"));
             let server = SshServer::start(&public);
-            let known_hosts = if wrong {
-                let (_, other) = keygen(&keys.path().join("other_host"));
-                format!("[127.0.0.1]:{} {other}\n", server.port)
-            } else {
-                server.known_hosts()
-            };
-            let secret = json!({"identity": identity, "known_hosts": known_hosts});
-            let url = server.url(&fixture.bare);
-            (url, secret, Box::new(server), vec![root, keys])
+            // The key of another host, listed for this server's address.
+            let (_, other) = keygen(&keys.path().join("other_host"));
+            let other = format!("[127.0.0.1]:{} {other}\n", server.port);
+            (
+                server.url(&fixture.bare),
+                json!({"identity": identity, "known_hosts": server.known_hosts()}),
+                json!({"identity": identity, "known_hosts": other}),
+                Box::new(server),
+                vec![root, keys],
+            )
         }
     };
     Served {
         fixture,
         url,
-        secret,
+        right,
+        wrong,
         _server: server,
         _dirs: dirs,
     }
 }
 
-/// The Secret `git-auth` and the GitRepository `fleet` reading it.
-async fn source(client: &kube::Client, served: &Served) {
-    let secret: Secret = serde_json::from_value(json!({
+/// The Secret `git-auth` holding `data`.
+fn secret(data: &serde_json::Value) -> Secret {
+    serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "git-auth", "namespace": NS},
-        "stringData": served.secret,
+        "stringData": data,
     }))
-    .expect("secret");
+    .expect("secret")
+}
+
+/// The Secret `git-auth` with `data` and the GitRepository `fleet` reading it.
+async fn source(client: &kube::Client, served: &Served, data: &serde_json::Value) {
     Api::namespaced(client.clone(), NS)
-        .create(&PostParams::default(), &secret)
+        .create(&PostParams::default(), &secret(data))
         .await
         .expect("secret created");
     let mut repo = GitRepository::test("fleet")
@@ -304,11 +322,11 @@ async fn new_tag_is_pushed_over(transport: Transport) {
     };
     push_tag(&registry, "1.0.0").await;
     let image = |tag: &str| format!("{}/apps/web:{tag}", registry.host());
-    let served = serve(transport, &image("1.0.0"), false);
+    let served = serve(transport, &image("1.0.0"));
     let bare = &served.fixture.bare;
     let env = Env::start().await;
     let client = env.client.clone();
-    source(&client, &served).await;
+    source(&client, &served, &served.right).await;
     automate(&client, &registry).await;
     // Up to date at 1.0.0: the checkout over this transport works.
     eventually("the automation observes web at 1.0.0", || async {
@@ -326,7 +344,9 @@ async fn new_tag_is_pushed_over(transport: Transport) {
     push_tag(&registry, "1.1.0").await;
     let commit = eventually("a commit on main", || async {
         let now = head(bare);
-        (now != before).then_some(now).ok_or("main unchanged")
+        (now != before)
+            .then_some(now)
+            .ok_or_else(|| "main unchanged".to_owned())
     })
     .await;
     assert_eq!(
@@ -368,7 +388,8 @@ async fn a_new_tag_is_pushed_over_ssh_with_a_deploy_key() {
 }
 
 /// Credentials the server refuses: not Ready, the message names the URL
-/// and not the password, and nothing is pushed although an update is due.
+/// and not the secret, and nothing is pushed although an update is due —
+/// until the Secret is fixed.
 async fn wrong_credentials_over(transport: Transport, expect_in_message: &str) {
     let test = format!("wrong credentials over {transport:?}");
     if !tools_or_skip(&test, transport) {
@@ -378,16 +399,13 @@ async fn wrong_credentials_over(transport: Transport, expect_in_message: &str) {
         return;
     };
     push_tag(&registry, "1.1.0").await;
-    let served = serve(
-        transport,
-        &format!("{}/apps/web:1.0.0", registry.host()),
-        true,
-    );
+    let image = |tag: &str| format!("{}/apps/web:{tag}", registry.host());
+    let served = serve(transport, &image("1.0.0"));
     let bare = &served.fixture.bare;
     let before = head(bare);
     let env = Env::start().await;
     let client = env.client.clone();
-    source(&client, &served).await;
+    source(&client, &served, &served.wrong).await;
     automate(&client, &registry).await;
     let (reason, message) = wait_ready(&client, "False").await;
     assert!(message.contains(&served.url), "names the URL: {message}");
@@ -395,17 +413,58 @@ async fn wrong_credentials_over(transport: Transport, expect_in_message: &str) {
         message.contains(expect_in_message),
         "says why ({expect_in_message}): {reason}: {message}"
     );
-    for secret in [WRONG_PASSWORD, BASIC_PASSWORD, BEARER_TOKEN] {
+    for secret in [WRONG_PASSWORD, BASIC_PASSWORD, WRONG_TOKEN, BEARER_TOKEN] {
         assert!(!message.contains(secret), "a secret in: {message}");
     }
+    // The update is due (1.1.0 elected) and still nothing is pushed.
+    let policies = Api::<ImagePolicy>::namespaced(client.clone(), NS);
+    eventually("policy web elects 1.1.0", || async {
+        let policy = policies.get("web").await.map_err(|e| e.to_string())?;
+        let tag = policy.latest_ref().map(|r| r.tag.clone());
+        (tag.as_deref() == Some("1.1.0"))
+            .then_some(())
+            .ok_or(format!("{tag:?}"))
+    })
+    .await;
     stays_at(bare, &before, "nothing is pushed with wrong credentials").await;
     let status = automation_status(&client).await;
     assert_eq!(status.last_push_commit, None);
+    let ready = ready_of(status.conditions.as_deref().unwrap_or_default());
+    assert_eq!(ready.map(|r| r.0).as_deref(), Some("False"));
+
+    // With the right credentials the same automation pushes the update.
+    let secrets = Api::<Secret>::namespaced(client.clone(), NS);
+    let mut fixed = secret(&served.right);
+    fixed.metadata.resource_version = secrets
+        .get("git-auth")
+        .await
+        .expect("secret")
+        .metadata
+        .resource_version;
+    secrets
+        .replace("git-auth", &PostParams::default(), &fixed)
+        .await
+        .expect("secret replaced");
+    let commit = eventually("a commit on main", || async {
+        let now = head(bare);
+        (now != before)
+            .then_some(now)
+            .ok_or_else(|| "main unchanged".to_owned())
+    })
+    .await;
+    let content = git::git(bare, &["show", &format!("{commit}:apps/web.yaml")]);
+    assert!(content.contains(&image("1.1.0")), "{content}");
+    wait_ready(&client, "True").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_password_fails_visibly_and_pushes_nothing() {
     wrong_credentials_over(Transport::Basic, "credentials").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_bearer_token_fails_visibly_and_pushes_nothing() {
+    wrong_credentials_over(Transport::Bearer, "credentials").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -418,8 +477,7 @@ async fn a_host_key_not_in_known_hosts_fails_visibly_and_pushes_nothing() {
 /// Warning event names the file and each line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_markers_are_named_and_left_while_the_good_one_is_committed() {
-    let Some(registry) =
-        Registry::start_or_skip(&RegistryOptions::default(), "malformed markers")
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), "malformed markers")
     else {
         return;
     };
@@ -445,7 +503,9 @@ async fn malformed_markers_are_named_and_left_while_the_good_one_is_committed() 
 
     let commit = eventually("a commit on main", || async {
         let now = head(&bare);
-        (now != before).then_some(now).ok_or("main unchanged")
+        (now != before)
+            .then_some(now)
+            .ok_or_else(|| "main unchanged".to_owned())
     })
     .await;
     assert_eq!(
@@ -532,7 +592,10 @@ async fn policies_without_a_scan_commit_nothing() {
     })
     .await;
     assert_eq!(status, "False");
-    assert!(message.contains(&format!("127.0.0.1:{closed}")), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{closed}")),
+        "{message}"
+    );
     // The automation has run over the repository, and keeps running.
     eventually("the automation has run", || async {
         let status = automation_status(&client).await;
