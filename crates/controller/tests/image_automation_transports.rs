@@ -609,3 +609,52 @@ async fn policies_without_a_scan_commit_nothing() {
     assert!(status.observed_policies.is_empty(), "{status:?}");
     assert_eq!(status.last_push_commit, None);
 }
+
+/// A registry that goes away after an update was committed: the scan
+/// fails visibly and the automation writes nothing more — the branch keeps
+/// the last good commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_registry_going_down_after_an_update_writes_nothing_more() {
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), "registry down")
+    else {
+        return;
+    };
+    push_tag(&registry, "1.1.0").await;
+    let host = registry.host();
+    let world = World::around(Env::without_controller().await).await;
+    world.fixture.write(
+        "apps/web.yaml",
+        &deployment(&format!("{host}/apps/web:1.0.0")),
+    );
+    let before = world.fixture.commit("web at 1.0.0");
+    let bare = world.fixture.bare.clone();
+    let mut env = world.env;
+    env.start_controller(|_| {}).await;
+    let client = env.client.clone();
+    automate(&client, &registry).await;
+    let updated = eventually("a commit on main", || async {
+        let now = head(&bare);
+        (now != before)
+            .then_some(now)
+            .ok_or_else(|| "main unchanged".to_owned())
+    })
+    .await;
+
+    drop(registry);
+    let repositories = Api::<ImageRepository>::namespaced(client.clone(), NS);
+    let message = eventually("the scan fails", || async {
+        let repo = repositories.get("web").await.map_err(|e| e.to_string())?;
+        match ready_of(repo.conditions()) {
+            Some((status, _, message)) if status == "False" => Ok(message),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(message.contains(&host), "names the registry: {message}");
+    stays_at(&bare, &updated, "no commit while the registry is down").await;
+    let content = git::git(&bare, &["show", "main:apps/web.yaml"]);
+    assert!(
+        content.contains(&format!("{host}/apps/web:1.1.0 ")),
+        "{content}"
+    );
+}
