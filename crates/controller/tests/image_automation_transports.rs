@@ -408,6 +408,7 @@ async fn wrong_credentials_over(transport: Transport, expect_in_message: &str) {
     source(&client, &served, &served.wrong).await;
     automate(&client, &registry).await;
     let (reason, message) = wait_ready(&client, "False").await;
+    assert_eq!(reason, "AuthenticationFailed", "{message}");
     assert!(message.contains(&served.url), "names the URL: {message}");
     assert!(
         message.contains(expect_in_message),
