@@ -354,6 +354,12 @@ async fn new_tag_is_pushed_over(transport: Transport) {
         before,
         "one commit on top of the branch"
     );
+    // Only the marked file: nothing of the checkout's own (the SSH key
+    // and known_hosts are written beside the repository while fetching).
+    assert_eq!(
+        git::git(bare, &["show", "--format=", "--name-only", &commit]),
+        "apps/web.yaml"
+    );
     let marker = "# {\"$imagepolicy\": \"default:web\"}";
     assert_eq!(
         changed_lines(bare, &commit),
