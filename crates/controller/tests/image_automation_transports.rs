@@ -17,10 +17,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::image::{create, head, push_tag};
 use common::world::{NS, World};
 use common::{Env, event_messages, ready_of};
 use driftless_api::{GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation};
-use driftless_source::oci::{OciTarget, pack_directory, push_flux_artifact};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};
 use driftless_testkit::{
@@ -30,38 +30,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-/// Pushes a small artifact to `<registry>/apps/web:<tag>`.
-async fn push_tag(registry: &Registry, tag: &str) {
-    let dir = tempfile::tempdir().expect("content dir");
-    std::fs::write(dir.path().join("tag"), tag).expect("content");
-    let content = pack_directory(dir.path(), None, 1 << 20).expect("packed");
-    let mut target = OciTarget::new(registry.url("apps/web"), tag);
-    target.insecure = true;
-    push_flux_artifact(&target, content, "https://example.com/web", tag)
-        .await
-        .expect("pushed");
-}
-
 /// A Deployment whose image line carries the marker of policy `default:web`.
 fn deployment(image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: {image} # {{\"$imagepolicy\": \"default:web\"}}\n"
     )
-}
-
-async fn create<K>(client: &kube::Client, object: serde_json::Value)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + Clone
-        + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(object).expect("a valid object");
-    Api::<K>::namespaced(client.clone(), NS)
-        .create(&PostParams::default(), &object)
-        .await
-        .expect("created");
 }
 
 async fn image_repository(client: &kube::Client, name: &str, image: &str) {
@@ -118,11 +91,6 @@ async fn automate(client: &kube::Client, registry: &Registry) {
     image_repository(client, "web", &format!("{}/apps/web", registry.host())).await;
     policy(client, "web", "web").await;
     automation(client).await;
-}
-
-/// The head of `main` in the bare repository.
-fn head(bare: &Path) -> String {
-    git::git(bare, &["rev-parse", "main"])
 }
 
 async fn automation_status(client: &kube::Client) -> driftless_api::ImageUpdateAutomationStatus {
@@ -420,8 +388,22 @@ async fn wrong_credentials_over(transport: Transport, expect_in_message: &str) {
         message.contains(expect_in_message),
         "says why ({expect_in_message}): {reason}: {message}"
     );
+    // Neither in the status nor in the events of the automation and of the
+    // GitRepository (both named `fleet`).
+    let events = eventually("the failure is an event too", || async {
+        let events = event_messages(&client, NS, "fleet").await;
+        if events.iter().any(|e| e.contains(&served.url)) {
+            Ok(events)
+        } else {
+            Err(format!("{events:?}"))
+        }
+    })
+    .await;
     for secret in [WRONG_PASSWORD, BASIC_PASSWORD, WRONG_TOKEN, BEARER_TOKEN] {
         assert!(!message.contains(secret), "a secret in: {message}");
+        for event in &events {
+            assert!(!event.contains(secret), "a secret in: {event}");
+        }
     }
     // The update is due (1.1.0 elected) and still nothing is pushed.
     let policies = Api::<ImagePolicy>::namespaced(client.clone(), NS);
