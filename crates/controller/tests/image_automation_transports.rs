@@ -6,11 +6,13 @@
 //! (git:// is covered by `image_automation.rs`.)
 //!
 //! Bad input fails visibly and never writes a wrong commit: wrong
-//! credentials leave the automation not Ready with a message naming the
-//! URL (and never the password); a malformed marker is left alone and
-//! named in a Warning event while the good one next to it is committed; a
-//! policy whose ImageRepository is absent or whose registry is unreachable
-//! elects nothing, so nothing is committed.
+//! credentials (password, token, host key) leave the automation not Ready
+//! with a message naming the URL and never the secret, until the Secret is
+//! fixed; a malformed marker is left alone and named in a Warning event
+//! while the good one next to it is committed; a policy whose
+//! ImageRepository is absent or whose registry is unreachable elects
+//! nothing, so nothing is committed; a registry going down after an update
+//! leaves the last good commit alone.
 
 mod common;
 
@@ -115,7 +117,7 @@ async fn wait_ready(client: &kube::Client, want: &str) -> (String, String) {
     .await
 }
 
-/// Checks `branch` stays at `at` for three seconds, looking five times a
+/// Checks `main` stays at `at` for three seconds, looking five times a
 /// second, so that a commit appearing and then replaced is seen too.
 async fn stays_at(bare: &Path, at: &str, why: &str) {
     for _ in 0..15 {
