@@ -10,10 +10,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::image::{create, head, push_tag};
 use common::world::{NS, World};
 use common::{Env, ready_of};
 use driftless_api::{ImagePolicy, ImageRepository, ImageUpdateAutomation};
-use driftless_source::oci::{OciTarget, pack_directory, push_flux_artifact};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::git;
 use driftless_testkit::registry::{Registry, RegistryOptions};
@@ -21,37 +21,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-/// Pushes a small artifact to `<registry>/apps/web:<tag>`.
-async fn push_tag(registry: &Registry, tag: &str) {
-    let dir = tempfile::tempdir().expect("content dir");
-    std::fs::write(dir.path().join("tag"), tag).expect("content");
-    let content = pack_directory(dir.path(), None, 1 << 20).expect("packed");
-    let mut target = OciTarget::new(registry.url("apps/web"), tag);
-    target.insecure = true;
-    push_flux_artifact(&target, content, "https://example.com/web", tag)
-        .await
-        .expect("pushed");
-}
-
 fn deployment(image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        # the marker below is what the automation rewrites\n        image: {image} # {{\"$imagepolicy\": \"default:web\"}}\n"
     )
-}
-
-async fn create<K>(client: &kube::Client, object: serde_json::Value)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + Clone
-        + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(object).expect("a valid object");
-    Api::<K>::namespaced(client.clone(), NS)
-        .create(&PostParams::default(), &object)
-        .await
-        .expect("created");
 }
 
 /// The image objects: a repository scanned every second, a `1.x` policy,
@@ -120,11 +93,6 @@ async fn wait_deployed(client: &kube::Client, want: &str) {
             .ok_or(format!("image {image:?}"))
     })
     .await;
-}
-
-/// The branch's head commit in the bare repository.
-fn head(bare: &std::path::Path) -> String {
-    git::git(bare, &["rev-parse", "main"])
 }
 
 /// The head of `branch` in the bare repository, if the branch exists.

@@ -238,11 +238,14 @@ fn fresh_checkout(request: &UpdateRequest) -> Result<WorkTree, ReconcileError> {
     driftless_gitwrite::checkout(&request.checkout).map_err(|e| checkout_failed(&e))
 }
 
+/// A failed checkout; refused credentials and an unknown host key are
+/// both `AuthenticationFailed`, as the GitRepository reconciler says them.
 fn checkout_failed(error: &driftless_gitwrite::Error) -> ReconcileError {
+    use driftless_source::Error as Remote;
     let reason = match error {
-        driftless_gitwrite::Error::Remote(driftless_source::Error::AuthFailed { .. }) => {
-            reasons::AUTHENTICATION_FAILED
-        }
+        driftless_gitwrite::Error::Remote(
+            Remote::AuthFailed { .. } | Remote::HostKeyVerification { .. },
+        ) => reasons::AUTHENTICATION_FAILED,
         _ => reasons::GIT_OPERATION_FAILED,
     };
     ReconcileError::retryable(

@@ -2,6 +2,7 @@
 //! against it, plus helpers to read conditions.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod image;
 pub mod world;
 
 use std::time::Duration;
