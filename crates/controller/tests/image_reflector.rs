@@ -710,3 +710,84 @@ async fn another_namespace_s_repository_needs_its_access_from() {
     let policy = wait_policy(&api, "app", "allowed", |p| latest_tag(p) == Some("1.0.0")).await;
     assert_eq!(ready(policy.conditions()).0, "True");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_controller_rescans_and_keeps_policies_ready() {
+    let test = "ImagePolicy across a restart";
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), test) else {
+        return;
+    };
+    if !helm_or_skip(test) {
+        return;
+    }
+    helm_push(&registry, &["1.0.0", "1.1.0"]);
+    let env = Env::without_controller().await;
+    let controller = env.spawn_controller(|_| {}).await;
+    let image = format!("{}/charts/app", registry.host());
+    apply(
+        &repositories(&env),
+        image_repository("app", &image, json!({})),
+    )
+    .await;
+    wait_repository(&env, "app", "the first scan", |r| tag_count(r) == Some(2)).await;
+    let api = policies(&env, NS);
+    let spec =
+        json!({"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": "^1"}}});
+    apply(&api, image_policy("app", NS, spec)).await;
+    wait_policy(&api, "app", "1.1.0 elected", |p| {
+        latest_tag(p) == Some("1.1.0")
+    })
+    .await;
+
+    // A tag pushed while the controller is down is elected after the restart.
+    controller.stop().await;
+    helm_push(&registry, &["1.2.0"]);
+    let controller = env.spawn_controller(|_| {}).await;
+    wait_policy(&api, "app", "1.2.0 elected", |p| {
+        latest_tag(p) == Some("1.2.0")
+    })
+    .await;
+
+    // A restart that finds the same tags writes nothing, to either object.
+    controller.stop().await;
+    let repo_version = repositories(&env)
+        .get("app")
+        .await
+        .expect("repo")
+        .metadata
+        .resource_version;
+    let policy_version = api
+        .get("app")
+        .await
+        .expect("policy")
+        .metadata
+        .resource_version;
+    let listed = tags_listed(&registry);
+    let _controller = env.spawn_controller(|_| {}).await;
+    eventually("the rescan after the restart", || async {
+        (tags_listed(&registry) > listed)
+            .then_some(())
+            .ok_or_else(|| "no tag listing yet".to_owned())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let policy = api.get("app").await.expect("policy");
+    assert_eq!(
+        policy.metadata.resource_version, policy_version,
+        "{:?}",
+        policy.status
+    );
+    let repo = repositories(&env).get("app").await.expect("repo");
+    assert_eq!(
+        repo.metadata.resource_version, repo_version,
+        "{:?}",
+        repo.status
+    );
+
+    // The policy never waited visibly for its repository.
+    let events = common::event_messages(&env.client, NS, "app").await;
+    assert!(
+        events.iter().all(|e| !e.contains("DependencyNotReady")),
+        "{events:?}"
+    );
+}
