@@ -32,7 +32,7 @@ use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-use crate::imagerepository::{registry_access, scan_failed};
+use crate::imagerepository::{registry_access, registry_message};
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
 use crate::{Context, duration_of};
 
@@ -187,10 +187,12 @@ impl Reconciler for ImagePolicies {
                 tag_digest(&image, &tag, &auth, &options)
                     .await
                     .map_err(|e| {
-                        let cause = scan_failed(&e);
                         ReconcileError::retryable(
                             reasons::FAILURE,
-                            format!("failed fetching digest of {name}:{tag}: {}", cause.message),
+                            format!(
+                                "failed fetching digest of {name}:{tag}: {}",
+                                registry_message(&e)
+                            ),
                         )
                     })?
             }
