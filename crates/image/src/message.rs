@@ -305,6 +305,17 @@ impl Object for ObjectChangesData {
                 .collect(),
         )
     }
+    /// The values only: enough for `len`, which is what templates ask of
+    /// this map besides `range` (which sees the keys through
+    /// `range_entries`).
+    fn as_collection(&self) -> Option<Value> {
+        Some(Value::list(
+            self.0
+                .values()
+                .map(|changes| Value::list(changes.iter().cloned().map(change).collect()))
+                .collect(),
+        ))
+    }
     fn is_true(&self) -> bool {
         !self.0.is_empty()
     }

@@ -6,8 +6,8 @@
 //! applies them to a list of tags and names the tag to deploy. No I/O.
 //!
 //! Hand-written because no crate has Flux's semantics: the filter expands
-//! `extract` with Go's `regexp.ExpandString` rules ([`expand`]), the
-//! numerical policy reads tags with Go's `strconv.ParseFloat` ([`numeric`])
+//! `extract` with Go's `regexp.ExpandString` rules (module `expand`), the
+//! numerical policy reads tags with Go's `strconv.ParseFloat` (module `numeric`)
 //! and the semver policy reads tags as Flux's `version.ParseVersion` does
 //! (a strict `MAJOR.MINOR.PATCH`, with an optional leading `v`).
 //!

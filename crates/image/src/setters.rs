@@ -20,16 +20,20 @@
 //! `name:tag@digest` when the policy reports a digest); the `:tag`,
 //! `:name` and `:digest` forms set one part (`:digest` writes an empty
 //! string when the policy has no digest, as Flux does). The marker is a
-//! comment after a scalar value on its line, or the one comment line right
-//! above a scalar list item.
+//! comment after a scalar value on its line, or a one-line comment before
+//! a scalar list item (blank lines between them allowed), exactly where
+//! Flux's YAML library attaches a line or head comment to the value.
 //!
 //! ## Which files (as Flux)
 //! Every file under the path, hidden directories included, whose name ends
 //! in `.yaml` or `.yml` or is exactly `Kustomization`, and which contains
 //! the text `"$imagepolicy"`. Files with several documents, lists of
 //! containers, Helm values files and `kustomization.yaml` are all handled
-//! the same way: any scalar value with a marker is set. A file that does
-//! not parse as YAML is skipped and listed in [`UpdateResult::skipped`]. A
+//! the same way: any scalar value with a marker is set; a document with no
+//! `apiVersion`, `kind` or `metadata` (a values file) gets an empty
+//! [`ObjectIdentifier`] in the result, as in Flux. A file that does
+//! not parse as YAML, or has a document that is a list or a scalar, is
+//! skipped and listed in [`UpdateResult::skipped`]. A
 //! marker naming a policy that was not given is skipped silently (it may
 //! belong to another automation); so are comments that are not markers.
 //!
@@ -46,10 +50,8 @@
 //!   checkout root; we refuse it ([`Error::PathEscapes`]).
 //! - Flux reads files through symlinks (even to outside the checkout) and
 //!   writes through them; we neither follow nor rewrite symlinks.
-//! - Flux leaves out of its result changes in a document with no
-//!   `apiVersion`, `kind` or `metadata` (a Helm values file) although it
-//!   rewrites the file, so such a change alone makes no commit. We record
-//!   it under an empty [`ObjectIdentifier`].
+//! - Flux unwraps a `kind: List` document into its items; to us it is one
+//!   object, so changes inside its items are recorded under the list.
 //! - Flux sets a marked value that spans lines or is a block scalar, and
 //!   sets an empty (`null`) value; we leave those alone and report them.
 //! - Files over [`MAX_FILE_BYTES`] are skipped (a bound on hostile input).
@@ -181,15 +183,29 @@ pub struct TextUpdate {
     pub ignored: Vec<(usize, String)>,
 }
 
+/// A text Flux's reader would refuse: not YAML, or a document that is not
+/// a mapping.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct YamlError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The parser's message.
+    pub message: String,
+}
+
 /// Applies the markers of one YAML text. Pure; [`update_with_setters`]
 /// calls it for each file.
 ///
 /// # Errors
-/// The parser's message when `text` is not YAML.
+/// [`YamlError`] when `text` is not YAML or has a document that is a list
+/// or a scalar.
 pub fn update_text(
     text: &str,
     policies: &BTreeMap<PolicyRef, ImageRef>,
-) -> Result<TextUpdate, granit_parser::ScanError> {
+) -> Result<TextUpdate, YamlError> {
     if !text.contains(scan::TOKEN) {
         return Ok(TextUpdate::default());
     }
@@ -213,8 +229,11 @@ pub fn update_text(
 }
 
 /// Rewrites the marked values in the files under `update_path` (relative
-/// to `checkout`) to the images `policies` elected, and says what changed.
-/// Only files whose content changes are written.
+/// to `checkout`; empty for the whole checkout) to the images `policies`
+/// elected, and says what changed. Only files whose content changes are
+/// written. Pass only policies that have elected an image (Flux skips a
+/// policy without `status.latestRef`); markers of other policies are left
+/// alone.
 ///
 /// # Errors
 /// When the path leaves the checkout or does not exist, or a file or
@@ -284,7 +303,7 @@ fn update_file(
         Err(e) => {
             result.skipped.push(Skipped {
                 file: rel.to_owned(),
-                reason: format!("not YAML: {e}"),
+                reason: format!("not readable as Kubernetes YAML: {e}"),
             });
             return Ok(());
         }

@@ -125,6 +125,39 @@ kustomize/kustomization.yaml:map[{{{kustomize.config.k8s.io/v1beta1 Kustomizatio
     );
 }
 
+/// What Go prints for the same data (checked with go1.19 `text/template`
+/// on structs shaped like Flux's).
+#[test]
+fn the_result_prints_as_a_go_struct() {
+    let printed = run("{{ .Changed }}", &[]).expect("renders");
+    assert!(
+        printed.starts_with("{map[apps/deploy.yaml:map[{{{apps/v1 Deployment} {web apps}}}:["),
+        "{printed}"
+    );
+    assert!(
+        printed.ends_with("{v1 v2 flux-system:web:tag}]]]}"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn counting_and_testing_the_maps() {
+    let text = run(
+        "{{ len .Changed.Objects }} {{ len .Changed.FileChanges }} {{ if .Changed.Objects }}some{{ end }}",
+        &[],
+    )
+    .expect("renders");
+    assert_eq!(text, "2 2 some");
+    let empty = render(
+        Some("{{ if .Changed.Objects }}some{{ else }}none{{ end }}"),
+        &automation(),
+        &UpdateResult::default(),
+        &BTreeMap::new(),
+    )
+    .expect("renders");
+    assert_eq!(empty, "none");
+}
+
 #[test]
 fn errors_name_the_template_and_position() {
     let err = run("line one\n{{ .Changed.FileChanges", &[]).expect_err("unclosed action");

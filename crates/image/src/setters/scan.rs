@@ -1,18 +1,18 @@
 //! Finding the marked scalars of one YAML text and computing their edits.
 //!
 //! The text is parsed into events with byte spans; a marker is a comment
-//! after a value scalar on the same line (`image: app:1 # {...}`), or the
-//! single own-line comment right above a scalar sequence item — the two
+//! after a value scalar on the same line (`image: app:1 # {...}`), or a
+//! lone own-line comment before a scalar sequence item — the two
 //! places where Flux's YAML library attaches a comment to a scalar node
 //! (its line and head comments). Keys, block scalars and comments inside
 //! block scalars are never markers, because the parser says what they are.
 
 use std::borrow::Cow;
 
-use granit_parser::{Event, Parser, Placement, ScalarStyle, ScanError, Span};
+use granit_parser::{Event, Parser, Placement, ScalarStyle, Span};
 
 use super::result::{Change, ObjectIdentifier};
-use super::{Field, Setters, style};
+use super::{Field, Setters, YamlError, style};
 
 /// The quoted token Flux screens files for.
 pub(crate) const TOKEN: &str = "\"$imagepolicy\"";
@@ -46,9 +46,24 @@ enum Frame {
 
 type Events<'a> = Vec<(Event<'a>, Span)>;
 
-/// Scans `text`. Fails only when it is not YAML.
-pub(crate) fn scan(text: &str, setters: &Setters) -> Result<Scan, ScanError> {
-    let events: Events<'_> = Parser::new_from_str(text).collect::<Result<_, _>>()?;
+/// Scans `text`. Fails when it is not YAML, or when a document is a list
+/// or a scalar: Flux's reader cannot annotate such a document and skips
+/// the whole file.
+pub(crate) fn scan(text: &str, setters: &Setters) -> Result<Scan, YamlError> {
+    let events: Events<'_> = Parser::new_from_str(text)
+        .collect::<Result<_, _>>()
+        .map_err(|e| YamlError {
+            line: e.marker().line(),
+            column: e.marker().col() + 1,
+            message: e.info(),
+        })?;
+    if let Some(span) = non_mapping_document(&events) {
+        return Err(YamlError {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            message: "a document that is a list or a scalar, not a mapping".to_owned(),
+        });
+    }
     let mut out = Scan::default();
     let mut stack: Vec<Frame> = Vec::new();
     let mut object = ObjectIdentifier::default();
@@ -94,7 +109,7 @@ pub(crate) fn scan(text: &str, setters: &Setters) -> Result<Scan, ScanError> {
                 } else {
                     identify(&stack, value, &mut object);
                     let in_seq = matches!(stack.last(), Some(Frame::Seq));
-                    if let Some((line, comment)) = marker_comment(&events, i, span, in_seq) {
+                    if let Some((line, comment)) = marker_comment(text, &events, i, span, in_seq) {
                         let scalar = Scalar {
                             text,
                             value,
@@ -112,6 +127,29 @@ pub(crate) fn scan(text: &str, setters: &Setters) -> Result<Scan, ScanError> {
     out.changes
         .extend(pending.drain(..).map(|c| (object.clone(), c)));
     Ok(out)
+}
+
+/// The start of the first document whose root is a sequence or a
+/// non-null scalar. (An empty or `null` document is skipped, as in Flux.)
+fn non_mapping_document(events: &Events<'_>) -> Option<Span> {
+    let mut at_root = false;
+    for (event, span) in events {
+        match event {
+            Event::DocumentStart(..) => at_root = true,
+            Event::MappingStart(..) => at_root = false,
+            Event::SequenceStart(..) | Event::Alias(_) if at_root => return Some(*span),
+            Event::Scalar(value, style, ..) if at_root => {
+                let null = *style == ScalarStyle::Plain
+                    && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL");
+                if !null {
+                    return Some(*span);
+                }
+                at_root = false;
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A node starts where the top frame is: a mapping now waits for the
@@ -154,30 +192,37 @@ fn identify(stack: &[Frame], value: &str, object: &mut ObjectIdentifier) {
 
 /// The comment that marks the scalar at `events[i]`, with its 1-based line.
 fn marker_comment<'e>(
+    text: &str,
     events: &'e Events<'_>,
     i: usize,
     span: &Span,
     in_seq: bool,
 ) -> Option<(usize, &'e str)> {
-    if let Some((Event::Comment(text, Placement::Right), c)) = events.get(i + 1)
+    if let Some((Event::Comment(comment, Placement::Right), c)) = events.get(i + 1)
         && c.start.line() == span.end.line()
     {
-        return Some((c.start.line(), text));
+        return Some((c.start.line(), comment));
     }
     if !in_seq {
         return None;
     }
-    // A head comment: one own-line comment on the line just above; for a
-    // list's first item it comes before the list's start.
+    // A head comment: an own-line comment before the item (blank lines
+    // may separate them); for a list's first item it comes before the
+    // list's start. Consecutive comment lines join into one comment,
+    // which is then not a marker.
     let mut at = i.checked_sub(1)?;
     if matches!(events[at].0, Event::SequenceStart(..)) {
         at = at.checked_sub(1)?;
     }
-    let (Event::Comment(text, Placement::Above), c) = &events[at] else {
+    let (Event::Comment(comment, Placement::Above | Placement::Free), c) = &events[at] else {
         return None;
     };
-    let lone = at == 0 || !matches!(events[at - 1].0, Event::Comment(..));
-    (lone && c.end.line() + 1 == span.start.line()).then_some((c.start.line(), text))
+    // (A same-line comment before it belongs to the node before.)
+    let lone =
+        at == 0 || !matches!(events[at - 1].0, Event::Comment(_, p) if p != Placement::Right);
+    let between = text.get(c.end.byte_offset()?..span.start.byte_offset()?)?;
+    let only_the_dash = between.chars().filter(|ch| !ch.is_whitespace()).eq(['-']);
+    (lone && only_the_dash).then_some((c.start.line(), comment))
 }
 
 struct Scalar<'a> {

@@ -3,7 +3,7 @@
 //! Flux sets the node's value and lets its YAML encoder print it: quoted
 //! scalars keep their quotes, and a plain scalar whose new value a YAML 1.1
 //! reader would take for something other than a string (`1.0`, `123`,
-//! `yes`, `2024-01-02`) is double-quoted (kyaml's `FormatNonStringStyle`),
+//! `yes`, `0x1F`) is double-quoted (kyaml's `FormatNonStringStyle`),
 //! so a tag `1.10` stays the string "1.10". We do the same, and also
 //! double-quote a value that plain style cannot carry.
 
@@ -63,8 +63,7 @@ fn is_plain_safe(value: &str) -> bool {
 }
 
 /// Whether a YAML 1.1 reader (Go's yaml.v2, which kyaml asks) resolves the
-/// plain scalar `value` to a non-string: null, bool, int, float or
-/// timestamp.
+/// plain scalar `value` to a non-string: null, bool, int or float.
 fn is_yaml11_non_string(value: &str) -> bool {
     const WORDS: &[&str] = &[
         "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
@@ -79,12 +78,16 @@ fn is_yaml11_non_string(value: &str) -> bool {
         return false;
     }
     let plain = value.replace('_', "");
-    is_go_int(&plain) || is_yaml11_float(&plain) || is_timestamp(value)
+    // (yaml.v2 leaves timestamps as strings when decoding into an
+    // interface, which is how kyaml asks.)
+    is_go_int(&plain) || is_yaml11_float(&plain)
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)` syntax (overflow aside): a sign, then
-/// `0x`/`0o`/`0b` digits, a leading-zero octal, or decimal digits.
+/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)`: a sign,
+/// then `0x`/`0o`/`0b` digits, a leading-zero octal, or decimal digits,
+/// within 64 bits. (A decimal too large is still a float to yaml.v2.)
 fn is_go_int(s: &str) -> bool {
+    let negative = s.starts_with('-');
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
     let lower = s.to_ascii_lowercase();
     let (digits, radix) = if let Some(d) = lower.strip_prefix("0x") {
@@ -98,7 +101,14 @@ fn is_go_int(s: &str) -> bool {
     } else {
         (lower.as_str(), 10)
     };
-    !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return false;
+    }
+    match u64::from_str_radix(digits, radix) {
+        Ok(n) if negative => n <= 1 << 63,
+        Ok(_) => true,
+        Err(_) => radix == 10,
+    }
 }
 
 /// yaml.v2's float syntax: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
@@ -118,31 +128,6 @@ fn is_yaml11_float(s: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
-/// yaml.v2's timestamps: `YYYY-M-D`, optionally followed by `T`/`t`/space
-/// and a `H:M:S` time (fraction and zone allowed).
-fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 8 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
-        return false;
-    }
-    let rest = &s[5..];
-    let (date, time) = match rest.find(['T', 't', ' ']) {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    let short = |t: &str| (1..=2).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
-    let date_ok = date
-        .split_once('-')
-        .is_some_and(|(m, d)| short(m) && short(d));
-    let time_ok = time.is_none_or(|t| {
-        let mut parts = t.splitn(3, ':');
-        let (h, m, rest) = (parts.next(), parts.next(), parts.next());
-        matches!((h, m, rest), (Some(h), Some(m), Some(r)) if short(h) && short(m)
-            && r.len() >= 2 && r.as_bytes()[..2].iter().all(u8::is_ascii_digit))
-    });
-    date_ok && time_ok
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +140,19 @@ mod tests {
         assert_eq!(plain("1.2.3"), "1.2.3");
         assert_eq!(plain("sha256:abc"), "sha256:abc");
         assert_eq!(plain("main-abc-1676403458"), "main-abc-1676403458");
+        // Strings to yaml.v2 (checked with gopkg.in/yaml.v2 2.4.0): dates,
+        // hex past 64 bits, a lone `1e`, a leading `_`.
+        for string in [
+            "2024-01-02",
+            "2021-01-08T21-18-21Z",
+            "0xFFFFFFFFFFFFFFFFFF",
+            "1e",
+            "_1",
+            "0x",
+        ] {
+            assert_eq!(plain(string), string);
+        }
+        // Non-strings to yaml.v2, so quoted as Flux quotes them.
         for retyped in [
             "1.10",
             "123",
@@ -164,9 +162,17 @@ mod tests {
             "yes",
             "on",
             "null",
-            "2024-01-02",
+            "08",
+            "1.",
+            "99999999999999999999999",
             ".5",
             "1_000",
+            "1__0",
+            "0b101",
+            "0o17",
+            "+1",
+            "Y",
+            "~",
             "",
         ] {
             assert_eq!(plain(retyped), format!("\"{retyped}\""), "{retyped}");

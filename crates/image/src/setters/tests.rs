@@ -119,3 +119,64 @@ fn non_ascii_text_keeps_its_bytes() {
         "note: \"héllo ✓\"\nimage: reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\n"
     );
 }
+
+#[test]
+fn text_that_is_not_yaml_names_the_position() {
+    let text = "a: 1\nimage: [x # {\"$imagepolicy\": \"ns:app\"}\n  - : :\n";
+    let err = update_text(text, &policies()).expect_err("not YAML");
+    assert!(err.line >= 2, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("line {}, column", err.line)),
+        "{err}"
+    );
+    // Without the token the text is not even parsed, as in Flux.
+    assert_eq!(update_text("a: [", &policies()), Ok(TextUpdate::default()));
+}
+
+#[test]
+fn a_document_that_is_not_a_mapping_makes_the_file_unreadable() {
+    let list = "- image: a:1 # {\"$imagepolicy\": \"ns:app\"}\n";
+    let err = update_text(list, &policies()).expect_err("top-level list");
+    assert_eq!((err.line, err.column), (1, 1));
+    let scalar = "a: 1 # {\"$imagepolicy\": \"ns:app\"}\n---\njust text\n";
+    assert_eq!(
+        update_text(scalar, &policies()).expect_err("scalar").line,
+        3
+    );
+    // Empty and null documents are fine.
+    let empty = "---\n# nothing\n---\n~\n---\nimage: a:1 # {\"$imagepolicy\": \"ns:app\"}\n";
+    assert_eq!(
+        updated(empty),
+        "---\n# nothing\n---\n~\n---\nimage: reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\n"
+    );
+}
+
+#[test]
+fn head_comment_markers_on_list_items() {
+    // As yaml.v3 attaches head comments: to the first item through the
+    // list start, across blank lines, and not when two comment lines join.
+    let first = "args:\n  # {\"$imagepolicy\": \"ns:app\"}\n\n  - a:1\n  - b\n";
+    assert_eq!(
+        updated(first),
+        "args:\n  # {\"$imagepolicy\": \"ns:app\"}\n\n  - reg/app:1.10\n  - b\n"
+    );
+    let later = "args:\n- zero # c\n# {\"$imagepolicy\": \"ns:app\"}\n- a:1\n";
+    assert_eq!(
+        updated(later),
+        "args:\n- zero # c\n# {\"$imagepolicy\": \"ns:app\"}\n- reg/app:1.10\n"
+    );
+    // Above a key, a comment belongs to the key: not a marker.
+    let key = "a:\n  # {\"$imagepolicy\": \"ns:app\"}\n  image: a:1\n";
+    assert_eq!(update_text(key, &policies()).expect("parses").text, None);
+}
+
+#[test]
+fn anchors_tags_and_aliases() {
+    // The anchor and the tag stay; an alias is not a scalar and is not set.
+    let text = "a: &img a:1 # {\"$imagepolicy\": \"ns:app\"}\nb: !!str a:1 # {\"$imagepolicy\": \"ns:app\"}\nc: *img # {\"$imagepolicy\": \"ns:app\"}\n";
+    assert_eq!(
+        updated(text),
+        "a: &img reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\nb: !!str reg/app:1.10 # {\"$imagepolicy\": \"ns:app\"}\nc: *img # {\"$imagepolicy\": \"ns:app\"}\n"
+    );
+}
