@@ -2,9 +2,10 @@
 //! repository of 5,000 tags, alone (`scan_tags`, what one ImageRepository
 //! scan costs on the wire) and through the controller (an ImageRepository
 //! created in the sandbox until its `lastScanResult` shows the 5,000 tags;
-//! then a requested rescan that finds the same tags); and an ImagePolicy's
-//! evaluation over 100,000 tags (`driftless_image::policy::latest`, what a
-//! policy reconcile computes from the tags held in memory).
+//! then a requested rescan that finds the same tags). An ImagePolicy's
+//! evaluation over 100,000 tags is what `driftless_image::policy::latest`
+//! computes from the tags held in memory: its figure is that crate's
+//! `bench` example.
 //!
 //! The registry is Debian's `docker-registry` on loopback; the tags are made
 //! fast: one manifest pushed, then 4,999 more tags pointed at it through the
@@ -103,7 +104,6 @@ async fn bench(count: usize) {
     );
 
     through_the_controller(&registry, count).await;
-    policy_evaluation();
     println!(
         "Flux's image-reflector-controller is not installed here: no figure of its own to compare."
     );
@@ -221,60 +221,6 @@ async fn install_crds(client: &kube::Client) {
             assert!(started.elapsed() < DEADLINE, "CRD {name} not established");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-/// Each rule over 100,000 tags: `semver`, `numerical` with a `filterTags`
-/// extract, `alphabetical` with a filter.
-fn policy_evaluation() {
-    use driftless_image::policy::{Order, Policy, TagFilter, latest};
-    const TAGS: usize = 100_000;
-    let tags: Vec<String> = (0..TAGS)
-        .map(|i| match i % 4 {
-            0 => format!("{}.{}.{}", i / 10_000, (i / 100) % 100, i % 100),
-            1 => format!("main-{i}-{:07x}", i * 7919),
-            2 => format!(
-                "v{}.{}.{}-rc.{}",
-                i / 10_000,
-                (i / 100) % 100,
-                i % 100,
-                i % 7
-            ),
-            _ => format!("dev-{i}"),
-        })
-        .collect();
-    let rules = [
-        (
-            "semver '>=1.0.0 <5.0.0'",
-            Policy::semver(">=1.0.0 <5.0.0").expect("a range"),
-            None,
-        ),
-        (
-            "numerical asc, filterTags '^main-(?P<ts>\\d+)-' extract '$ts'",
-            Policy::Numerical { order: Order::Asc },
-            Some(TagFilter::new(r"^main-(?P<ts>\d+)-", "$ts").expect("a pattern")),
-        ),
-        (
-            "alphabetical asc, filterTags '^dev-'",
-            Policy::Alphabetical { order: Order::Asc },
-            Some(TagFilter::new("^dev-", "").expect("a pattern")),
-        ),
-    ];
-    for (what, policy, filter) in &rules {
-        let mut times = Vec::new();
-        let mut elected = None;
-        for _ in 0..ROUNDS {
-            let started = Instant::now();
-            elected = latest(&tags, filter.as_ref(), policy).expect("an election");
-            times.push(started.elapsed());
-        }
-        times.sort();
-        println!(
-            "policy over {TAGS} tags, {what}: elected {:?}; min {:.1} ms, median {:.1} ms",
-            elected.unwrap_or_default(),
-            ms(times[0]),
-            ms(times[ROUNDS / 2])
-        );
     }
 }
 
