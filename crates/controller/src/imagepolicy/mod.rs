@@ -20,7 +20,7 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driftless_api::conditions::reasons;
+use driftless_api::conditions::{self, reasons, types};
 use driftless_api::image::{ImagePolicy, ImagePolicyStatus, ImageRef, ReflectionPolicy};
 use driftless_api::{FluxObject as _, ImageRepository};
 use driftless_source::oci::{ImageName, tag_digest};
@@ -148,36 +148,17 @@ impl Reconciler for ImagePolicies {
                 .status
                 .as_ref()
                 .is_some_and(|s| s.last_scan_result.as_ref().is_some_and(|r| r.tag_count > 0));
+        let wait = context.options.dependency_requeue;
         if scanned.is_none() && restarted && run.stamp.requested.is_none() {
             // Memory was lost with a restart, not the tags: the first scan
             // announces them; until then the elected image stands.
-            return Ok(Outcome::NotDue(context.options.dependency_requeue));
+            return Ok(Outcome::NotDue(wait));
         }
-        let scanned = scanned.ok_or_else(|| {
-                let wait = context.options.dependency_requeue;
-                ReconcileError::retryable(
-                    reasons::DEPENDENCY_NOT_READY,
-                    format!(
-                        "retrying in {}s error: no tags in database: ImageRepository '{repo_ns}/{repo_name}' has not been scanned yet, or found no tags",
-                        wait.as_secs()
-                    ),
-                )
-                .retry_after(wait)
-            })?;
-        let tag = driftless_image::policy::latest(&scanned.tags, rule.filter.as_ref(), &rule.policy)
-            .map_err(|e| {
-                ReconcileError::retryable(reasons::FAILURE, crate::error_chain(&e))
-            })?
-            .ok_or_else(|| {
-                ReconcileError::retryable(
-                    reasons::FAILURE,
-                    format!(
-                        "no tag of ImageRepository '{repo_ns}/{repo_name}' ({} tags) matches {}; push a matching tag or change spec.policy",
-                        scanned.tags.len(),
-                        rule::describe(spec)
-                    ),
-                )
-            })?;
+        let scanned = scanned.ok_or_else(|| not_scanned(&repo_ns, &repo_name, wait))?;
+        let tag =
+            driftless_image::policy::latest(&scanned.tags, rule.filter.as_ref(), &rule.policy)
+                .map_err(|e| ReconcileError::retryable(reasons::FAILURE, crate::error_chain(&e)))?
+                .ok_or_else(|| no_match(spec, &repo_ns, &repo_name, scanned.tags.len()))?;
         let name = repo.spec.image.clone();
         let previous = policy.latest_ref();
         let digest = match status::digest_needed(reflection, previous, &name, &tag) {
@@ -200,7 +181,7 @@ impl Reconciler for ImagePolicies {
         let latest = ImageRef { name, tag, digest };
         let old = policy.status.clone().unwrap_or_default();
         let old_message = status::ready_message(&old);
-        let was_ready = policy.is_ready();
+        let was_ready = conditions::is_true(policy.conditions(), types::READY);
         let new = status::elected(policy, old, latest, &run.stamp);
         let message = status::ready_message(&new);
         // Flux's events: on becoming ready, and when the elected image (so
@@ -239,6 +220,35 @@ impl Reconciler for ImagePolicies {
     async fn cleanup(&self, _: &ImagePolicy, _: &Context) -> Result<(), ReconcileError> {
         Ok(())
     }
+}
+
+/// Flux's wait for a repository without tags (`DependencyNotReady`),
+/// retried after `wait`.
+fn not_scanned(namespace: &str, name: &str, wait: Duration) -> ReconcileError {
+    ReconcileError::retryable(
+        reasons::DEPENDENCY_NOT_READY,
+        format!(
+            "retrying in {}s error: no tags in database: ImageRepository '{namespace}/{name}' has not been scanned yet, or found no tags",
+            wait.as_secs()
+        ),
+    )
+    .retry_after(wait)
+}
+
+/// No tag passes the rule: retried (a push may bring one), naming the rule.
+fn no_match(
+    spec: &driftless_api::image::ImagePolicySpec,
+    namespace: &str,
+    name: &str,
+    tags: usize,
+) -> ReconcileError {
+    ReconcileError::retryable(
+        reasons::FAILURE,
+        format!(
+            "no tag of ImageRepository '{namespace}/{name}' ({tags} tags) matches {}; push a matching tag or change spec.policy",
+            rule::describe(spec)
+        ),
+    )
 }
 
 /// The ImageRepository `policy` refers to, if it exists and admits it.
