@@ -132,6 +132,17 @@ pub mod reasons {
     pub const RETRIES_EXCEEDED: &str = "RetriesExceeded";
     /// The chart, values or release storage could not be read.
     pub const INIT_FAILED: &str = "InitFailed";
+    /// An image automation could not apply its policies to the files.
+    pub const UPDATE_FAILED: &str = "UpdateFailed";
+    /// An image automation's `spec.update` names no strategy we have.
+    pub const INVALID_UPDATE_STRATEGY: &str = "InvalidUpdateStrategy";
+    /// An image automation's source is not a usable git source.
+    pub const INVALID_SOURCE_CONFIG: &str = "InvalidSourceConfig";
+    /// An image automation's `spec.policySelector` is not a valid selector.
+    pub const INVALID_POLICY_SELECTOR: &str = "InvalidPolicySelector";
+    /// A cross-namespace reference the referred object's `accessFrom` (or
+    /// `--no-cross-namespace-refs`) does not allow.
+    pub const ACCESS_DENIED: &str = "AccessDenied";
     /// An ImageRepository's `spec.image` (or the one an ImagePolicy refers
     /// to) is not an image name.
     pub const IMAGE_URL_INVALID: &str = "ImageURLInvalid";
@@ -139,9 +150,6 @@ pub mod reasons {
     pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
     /// An ImagePolicy reflects digests `Always` without `spec.interval`.
     pub const INTERVAL_NOT_CONFIGURED: &str = "IntervalNotConfigured";
-    /// A cross-namespace reference the referred object's `accessFrom` (or
-    /// `--no-cross-namespace-refs`) does not allow.
-    pub const ACCESS_DENIED: &str = "AccessDenied";
     /// An ImagePolicy's rule or tag filter cannot be used.
     pub const INVALID_POLICY: &str = "InvalidPolicy";
     /// Any other failure (Kubernetes' `metav1.StatusFailure`, as Flux's

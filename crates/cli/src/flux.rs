@@ -1,4 +1,4 @@
-//! What the commands need to know of our two kinds, behind one trait, and
+//! What the commands need to know of each kind, behind one trait, and
 //! the operations they share: fetch by name, request a reconcile, wait for
 //! the controller to handle it.
 //!
@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driftless_api::{
-    Alert, FluxObject, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
-    OCIRepository, Provider, Receiver, annotations, conditions, managers,
+    Alert, FluxObject, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
+    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
+    annotations, conditions, managers,
 };
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
@@ -36,14 +37,24 @@ pub trait CliObject:
 {
     /// How flux names the kind in progress lines: `GitRepository source`.
     const NOUN: &'static str;
-    /// Whether `get` shows a REVISION column.
-    const HAS_REVISION: bool = true;
+    /// The `driftless get` words that list the kind: `sources git`.
+    const GET_COMMAND: &'static str;
+    /// The columns `get` shows between NAME and SUSPENDED, as flux's table
+    /// for the kind has them.
+    const STATUS_COLUMNS: &'static [&'static str] = &["REVISION"];
+    /// Whether `get` shows SUSPENDED (flux leaves it out for ImagePolicies).
+    const SHOWS_SUSPENDED: bool = true;
+    /// The cells under [`Self::STATUS_COLUMNS`].
+    fn status_cells(&self) -> Vec<String> {
+        vec![self.revision().unwrap_or_default().to_owned()]
+    }
     /// The success line after a reconcile, e.g. `applied revision main@sha1:…`.
     fn done_message(&self) -> String;
 }
 
 impl CliObject for GitRepository {
     const NOUN: &'static str = "GitRepository source";
+    const GET_COMMAND: &'static str = "sources git";
     fn done_message(&self) -> String {
         format!("fetched revision {}", self.revision().unwrap_or("<none>"))
     }
@@ -51,6 +62,7 @@ impl CliObject for GitRepository {
 
 impl CliObject for Kustomization {
     const NOUN: &'static str = "Kustomization";
+    const GET_COMMAND: &'static str = "kustomizations";
     fn done_message(&self) -> String {
         format!("applied revision {}", self.revision().unwrap_or("<none>"))
     }
@@ -58,6 +70,7 @@ impl CliObject for Kustomization {
 
 impl CliObject for OCIRepository {
     const NOUN: &'static str = "OCIRepository source";
+    const GET_COMMAND: &'static str = "sources oci";
     fn done_message(&self) -> String {
         format!("fetched revision {}", self.revision().unwrap_or("<none>"))
     }
@@ -65,6 +78,7 @@ impl CliObject for OCIRepository {
 
 impl CliObject for HelmRepository {
     const NOUN: &'static str = "HelmRepository source";
+    const GET_COMMAND: &'static str = "sources helm";
     fn done_message(&self) -> String {
         format!("fetched revision {}", self.revision().unwrap_or("<none>"))
     }
@@ -72,6 +86,7 @@ impl CliObject for HelmRepository {
 
 impl CliObject for HelmChart {
     const NOUN: &'static str = "HelmChart source";
+    const GET_COMMAND: &'static str = "sources chart";
     fn done_message(&self) -> String {
         format!(
             "pulled chart version {}",
@@ -82,6 +97,7 @@ impl CliObject for HelmChart {
 
 impl CliObject for HelmRelease {
     const NOUN: &'static str = "HelmRelease";
+    const GET_COMMAND: &'static str = "helmreleases";
     fn done_message(&self) -> String {
         format!("applied revision {}", self.revision().unwrap_or("<none>"))
     }
@@ -89,7 +105,8 @@ impl CliObject for HelmRelease {
 
 impl CliObject for Receiver {
     const NOUN: &'static str = "Receiver";
-    const HAS_REVISION: bool = false;
+    const GET_COMMAND: &'static str = "receivers";
+    const STATUS_COLUMNS: &'static [&'static str] = &[];
     fn done_message(&self) -> String {
         format!("webhook path {}", self.revision().unwrap_or("<none>"))
     }
@@ -97,7 +114,8 @@ impl CliObject for Receiver {
 
 impl CliObject for Provider {
     const NOUN: &'static str = "Provider";
-    const HAS_REVISION: bool = false;
+    const GET_COMMAND: &'static str = "alert-providers";
+    const STATUS_COLUMNS: &'static [&'static str] = &[];
     fn done_message(&self) -> String {
         "Provider applied".to_owned()
     }
@@ -105,10 +123,86 @@ impl CliObject for Provider {
 
 impl CliObject for Alert {
     const NOUN: &'static str = "Alert";
-    const HAS_REVISION: bool = false;
+    const GET_COMMAND: &'static str = "alerts";
+    const STATUS_COLUMNS: &'static [&'static str] = &[];
     fn done_message(&self) -> String {
         "Alert applied".to_owned()
     }
+}
+
+impl CliObject for ImageRepository {
+    const NOUN: &'static str = "ImageRepository";
+    const GET_COMMAND: &'static str = "images repository";
+    const STATUS_COLUMNS: &'static [&'static str] = &["LAST SCAN"];
+    fn status_cells(&self) -> Vec<String> {
+        let scan = self
+            .status
+            .as_ref()
+            .and_then(|s| s.last_scan_result.as_ref());
+        vec![scan.map(|r| rfc3339(&r.scan_time)).unwrap_or_default()]
+    }
+    fn done_message(&self) -> String {
+        match self
+            .status
+            .as_ref()
+            .and_then(|s| s.last_scan_result.as_ref())
+        {
+            Some(scan) => format!("scan fetched {} tags", scan.tag_count),
+            None => "no scan result yet".to_owned(),
+        }
+    }
+}
+
+impl CliObject for ImagePolicy {
+    const NOUN: &'static str = "ImagePolicy";
+    const GET_COMMAND: &'static str = "images policy";
+    const STATUS_COLUMNS: &'static [&'static str] = &["IMAGE", "TAG"];
+    const SHOWS_SUSPENDED: bool = false;
+    fn status_cells(&self) -> Vec<String> {
+        let latest = self.latest_ref();
+        vec![
+            latest.map(|r| r.name.clone()).unwrap_or_default(),
+            latest.map(|r| r.tag.clone()).unwrap_or_default(),
+        ]
+    }
+    fn done_message(&self) -> String {
+        match self.latest_ref() {
+            Some(latest) => format!("selected ref {latest}"),
+            None => "selected no ref yet".to_owned(),
+        }
+    }
+}
+
+impl CliObject for ImageUpdateAutomation {
+    const NOUN: &'static str = "ImageUpdateAutomation";
+    const GET_COMMAND: &'static str = "images update";
+    const STATUS_COLUMNS: &'static [&'static str] = &["LAST RUN"];
+    fn status_cells(&self) -> Vec<String> {
+        let run = self
+            .status
+            .as_ref()
+            .and_then(|s| s.last_automation_run_time.as_ref());
+        vec![run.map(rfc3339).unwrap_or_default()]
+    }
+    fn done_message(&self) -> String {
+        if let Some(ready) = conditions::find(self.conditions(), conditions::types::READY) {
+            return ready.message.clone();
+        }
+        match self
+            .status
+            .as_ref()
+            .and_then(|s| s.last_automation_run_time.as_ref())
+        {
+            Some(run) => format!("last run {}", rfc3339(run)),
+            None => "automation not yet run".to_owned(),
+        }
+    }
+}
+
+/// A status time as flux prints it in tables (Go's `time.RFC3339`: whole
+/// seconds, UTC).
+fn rfc3339(time: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> String {
+    time.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// `Kind namespace/name`, the way errors name an object.
@@ -128,20 +222,10 @@ pub async fn fetch<K: CliObject>(
         Err(err) if is_not_found(&err) => bail!(
             "{} not found; list them with `driftless get {} -n {namespace}`",
             describe::<K>(namespace, name),
-            get_command::<K>()
+            K::GET_COMMAND
         ),
         Err(err) => Err(api_error(err, &cluster.server))
             .with_context(|| format!("cannot read {}", describe::<K>(namespace, name))),
-    }
-}
-
-fn get_command<K: CliObject>() -> &'static str {
-    match K::KIND {
-        "GitRepository" => "sources git",
-        "Provider" => "alert-providers",
-        "Alert" => "alerts",
-        "Receiver" => "receivers",
-        _ => "kustomizations",
     }
 }
 

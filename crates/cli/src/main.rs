@@ -96,22 +96,22 @@ enum Command {
         after_help = "Examples:\n  driftless controller --kubeconfig ./sandbox/kubeconfig\n  driftless controller --storage-dir=/data --artifact-listen=0.0.0.0:9090 --metrics-listen=0.0.0.0:8080"
     )]
     Controller(controller::Args),
-    /// Create or update sources, Kustomizations and secrets.
+    /// Create or update sources, Kustomizations, HelmReleases, alerting, image automation and secrets.
     #[command(
         subcommand,
         after_help = "Examples:\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune\n  driftless create secret git auth --username=bot --password=$TOKEN --export"
     )]
     Create(create::Command),
-    /// Show sources and Kustomizations and their status.
+    /// Show sources, Kustomizations, HelmReleases, image automation and their status.
     #[command(
         subcommand,
-        after_help = "Examples:\n  driftless get all -A\n  driftless get sources git\n  driftless get kustomizations apps -o yaml"
+        after_help = "Examples:\n  driftless get all -A\n  driftless get sources git\n  driftless get kustomizations apps -o yaml\n  driftless get images all"
     )]
     Get(get::Command),
     /// Ask the controller to reconcile an object now, and wait for it.
     #[command(
         subcommand,
-        after_help = "Examples:\n  driftless reconcile source git podinfo\n  driftless reconcile kustomization apps --with-source"
+        after_help = "Examples:\n  driftless reconcile source git podinfo\n  driftless reconcile kustomization apps --with-source\n  driftless reconcile image repository podinfo"
     )]
     Reconcile(reconcile::Command),
     /// Stop reconciling an object (the applied workloads stay as they are).

@@ -4,20 +4,10 @@
 
 mod common;
 
-use common::{TestSandbox, eventually, ready_condition};
+use common::{TestSandbox, answer_reconcile, eventually, installed, ready_condition, set_status};
 use driftless_api::{GitRepository, HelmRelease, HelmRepository, Kustomization, annotations};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use serde_json::{Value, json};
-
-/// A sandbox with driftless installed and the `flux-system` namespace.
-async fn installed(label: &str) -> TestSandbox {
-    let sb = TestSandbox::start(label).await;
-    sb.driftless(&["install", "--no-wait"]).await.ok();
-    sb.kubectl(&["create", "namespace", "flux-system"], None)
-        .await
-        .ok();
-    sb
-}
 
 async fn create_source(sb: &TestSandbox, name: &str) {
     let url = format!("https://git.example.com/{name}.git");
@@ -48,24 +38,6 @@ async fn create_ks(sb: &TestSandbox, name: &str, source: &str) {
     ])
     .await
     .ok();
-}
-
-/// Writes a status through the status subresource, as the controller does.
-async fn set_status<K>(sb: &TestSandbox, name: &str, status: Value)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(sb.client().await, "flux-system");
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": status})),
-    )
-    .await
-    .expect("patch the status");
 }
 
 #[tokio::test]
@@ -360,39 +332,6 @@ async fn suspend_and_resume_toggle_spec_suspend() {
             .contains("GitRepository flux-system/nope not found"),
         "{missing:#?}"
     );
-}
-
-/// Plays the controller once: waits for a reconcile request on `name`,
-/// then reports it handled with the given Ready status and message.
-async fn answer_reconcile<K>(sb: &TestSandbox, name: &str, ready: &str, message: &str, extra: Value)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + serde::Serialize,
-{
-    let api: Api<K> = Api::namespaced(sb.client().await, "flux-system");
-    let requested = eventually("a reconcile request", || async {
-        let object = api.get(name).await.ok()?;
-        let status = serde_json::to_value(&object).ok()?["status"].take();
-        let handled = status["lastHandledReconcileAt"].as_str();
-        annotations::pending_reconcile_request(object.meta(), handled).map(str::to_string)
-    })
-    .await;
-    let reason = if ready == "True" {
-        "ReconciliationSucceeded"
-    } else {
-        "ReconciliationFailed"
-    };
-    let mut status = json!({
-        "lastHandledReconcileAt": requested,
-        "conditions": [ready_condition(ready, reason, message)],
-    });
-    if let (Some(status), Some(extra)) = (status.as_object_mut(), extra.as_object()) {
-        status.extend(extra.clone());
-    }
-    set_status::<K>(sb, name, status).await;
 }
 
 #[tokio::test]

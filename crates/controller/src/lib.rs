@@ -41,6 +41,7 @@ mod helmrepository;
 mod http;
 mod imagepolicy;
 mod imagerepository;
+mod imageupdateautomation;
 mod impersonation;
 mod include;
 mod kustomization;
@@ -339,9 +340,10 @@ pub async fn run(
         helmrepository::run(context.clone()),
         helmchart::run(context.clone()),
     );
-    let images = futures::future::join(
+    let images = futures::future::join3(
         imagerepository::run(context.clone()),
         imagepolicy::run(context.clone()),
+        imageupdateautomation::run(context.clone()),
     );
     let reconcilers = futures::future::join5(
         sources,

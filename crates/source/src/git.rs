@@ -2,7 +2,10 @@
 //! ref advertisement, and shallow fetches into a kept bare repository.
 //!
 //! One small interface (`resolve_and_fetch`) so the implementation (gitoxide
-//! today) can be swapped or extended (push, for image automation) later.
+//! today) can be swapped or extended later. The write side (push, for image
+//! automation, in `driftless-gitwrite`) reuses the pieces re-exported in
+//! [`crate::transport`], so both directions connect, authenticate and report
+//! errors the same way.
 //!
 //! Cost model: a poll that finds the reference where it was costs one
 //! handshake plus `ls-refs`, no object transfer. A change fetches at depth 1
@@ -182,6 +185,24 @@ pub(crate) fn resolve_and_fetch(
     }
 }
 
+/// Fetch the commit `source.reference` names into the bare repository at
+/// `repo_dir` (created when missing) at depth 1; returns the commit and
+/// Flux's revision string for it (`main@sha1:<hash>`).
+pub fn fetch_commit(
+    source: &GitSource,
+    repo_dir: &std::path::Path,
+) -> Result<(ObjectId, String), Error> {
+    match resolve_and_fetch(source, repo_dir, None)? {
+        Fetched::Ready(resolved) => Ok((resolved.commit, resolved.revision)),
+        // Without a known revision there is nothing to be unchanged against.
+        Fetched::Unchanged => Err(Error::Git {
+            url: source.url.clone(),
+            during: "fetch",
+            source: "unchanged without a known revision".into(),
+        }),
+    }
+}
+
 fn open_cache(url: &str, dir: &std::path::Path) -> Result<gix::Repository, Error> {
     let git = |source: gix::Error| Error::Git {
         url: url.to_owned(),
@@ -307,7 +328,7 @@ fn parse_commit(url: &str, sha: &str) -> Result<ObjectId, Error> {
 /// Map a gix error to ours by its class, falling back to its text. Numbers
 /// are only matched with their words around them: a port like 40153 must not
 /// read as HTTP 401.
-fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::Error) -> Error {
+pub fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::Error) -> Error {
     use gix::error::Class;
     let text = format!("{e:?}").to_lowercase();
     let class = e.dominant_class();
@@ -383,7 +404,9 @@ fn classify(url: &str, reference: &GitReference, during: &'static str, e: gix::E
     }
 }
 
-fn http_options(
+/// The HTTP transport options for `source`: timeouts, user agent and the
+/// `Authorization` header its credentials call for.
+pub fn http_options(
     source: &GitSource,
 ) -> gix::protocol::transport::client::blocking_io::http::Options {
     let mut opts = gix::protocol::transport::client::blocking_io::http::Options {
@@ -416,18 +439,19 @@ fn base64_encode(input: &[u8]) -> String {
 /// SSH: the system `ssh` program with the source's key and `known_hosts`
 /// written to files beside the cache (removed again when dropped), strict
 /// host key checking and no user configuration.
-mod ssh {
+pub mod ssh {
     use std::os::unix::fs::OpenOptionsExt;
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
     use crate::Error;
 
-    pub(super) struct Files(PathBuf);
+    /// The key and `known_hosts` files of one connection; removed on drop.
+    pub struct Files(PathBuf);
 
     impl Files {
         /// Sharpen an error with what `ssh` printed (gix does not capture it).
-        pub(super) fn explain(&self, url: &str, err: Error) -> Error {
+        pub fn explain(&self, url: &str, err: Error) -> Error {
             let log = std::fs::read_to_string(self.0.join("stderr")).unwrap_or_default();
             let lower = log.to_lowercase();
             let cause = || -> Option<crate::Cause> {
@@ -489,7 +513,9 @@ mod ssh {
         format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
     }
 
-    pub(super) fn configure(
+    /// Write the key and `known_hosts` beside `cache_dir` and make `repo`'s
+    /// in-memory configuration run `ssh` with them (strict host key checks).
+    pub fn configure(
         repo: &mut gix::Repository,
         url: &str,
         cache_dir: &Path,

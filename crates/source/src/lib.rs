@@ -67,6 +67,18 @@ pub use git::{GitAuth, GitReference, GitSource};
 pub use include::{ArtifactPath, Include};
 pub use storage::{Artifact, ArtifactKey, Storage};
 
+/// The connection setup of the fetch side, for the write side
+/// (`driftless-gitwrite`) to connect, authenticate and classify errors the
+/// same way; and [`fetch_commit`](transport::fetch_commit) to check out.
+pub mod transport {
+    pub use crate::git::{classify, fetch_commit, http_options, ssh};
+
+    /// Make `ring` the process-wide rustls provider unless one is set already.
+    pub fn install_crypto_provider() {
+        crate::install_crypto_provider();
+    }
+}
+
 /// Limits and retention for [`GitFetcher`].
 #[derive(Debug, Clone)]
 pub struct FetchOptions {

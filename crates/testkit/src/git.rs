@@ -1,10 +1,12 @@
 //! Real git servers on loopback and fixture repositories built with the git CLI.
 //!
-//! - [`GitDaemon`]: `git daemon` serving a directory of bare repositories (git://).
+//! - [`GitDaemon`]: `git daemon` serving a directory of bare repositories (git://),
+//!   fetch and push.
 //! - [`HttpServer`]: lighttpd running `git http-backend` as CGI under three
 //!   prefixes: `/anon/` (no auth), `/basic/` (HTTP basic auth) and `/bearer/`
 //!   (a fixed `Authorization: Bearer` token, else 403).
-//! - [`Fixture`]: a work tree that pushes to a bare repository under the served root.
+//! - [`Fixture`]: a work tree that pushes to a bare repository under the served root;
+//!   the bare repository accepts pushes over HTTP too (`http.receivepack`).
 //!
 //! Ports come from binding 127.0.0.1:0; servers are polled until they accept,
 //! with a deadline, and killed on drop.
@@ -91,6 +93,8 @@ impl Fixture {
                 bare.to_str().expect("utf8"),
             ],
         );
+        // http-backend refuses pushes from anonymous users unless told.
+        git(&bare, &["config", "http.receivepack", "true"]);
         git(&work, &["init", "-q", "-b", "main"]);
         git(
             &work,
@@ -166,6 +170,8 @@ impl GitDaemon {
                     "--reuseaddr",
                     "--export-all",
                     "--informative-errors",
+                    // Push tests (driftless-gitwrite) write through the daemon too.
+                    "--enable=receive-pack",
                     "--listen=127.0.0.1",
                     &format!("--port={port}"),
                     &format!("--base-path={}", root.display()),

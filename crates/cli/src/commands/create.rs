@@ -1,4 +1,4 @@
-//! `driftless create source git|oci|helm|kustomization|helmrelease|alert-provider|alert|receiver|secret git`: build the typed
+//! `driftless create source git|oci|helm|kustomization|helmrelease|alert-provider|alert|receiver|image repository|policy|update|secret git|sops`: build the typed
 //! object from flags, then print it (`--export`) or server-side apply it and
 //! wait for the controller to report Ready.
 //!
@@ -18,7 +18,7 @@ use driftless_api::{
 use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
 
-use super::{helm, notification, secret};
+use super::{helm, image, notification, secret};
 use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
 use crate::flux::{CliObject, parse_go_duration, wait_for_ready};
 use crate::output::{Progress, write_stdout, yaml_stream};
@@ -78,6 +78,13 @@ pub enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Create or update image automation objects: which images to scan,
+    /// which tag is the latest, and where to commit it.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless create image repository podinfo --image=ghcr.io/stefanprodan/podinfo --interval=5m\n  driftless create image policy podinfo --image-ref=podinfo --select-semver='>=1.0.0'\n  driftless create image update fleet --git-repo-ref=fleet --checkout-branch=main --author-name=bot --author-email=bot@example.com"
+    )]
+    Image(ImageCommand),
     /// Create or update a secret.
     #[command(
         subcommand,
@@ -110,6 +117,40 @@ pub enum SourceCommand {
     Helm {
         #[command(flatten)]
         args: helm::HelmRepositoryArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum ImageCommand {
+    /// Create or update an ImageRepository (an image repository to scan for tags).
+    #[command(
+        after_help = "Examples:\n  driftless create image repository alpine-repo --image=alpine --interval=20m\n  driftless create image repository myapp-repo --secret-ref=image-pull --image=ghcr.io/example.com/myapp --interval=5m\n  driftless create image repository local --image=localhost:5000/app --insecure --export"
+    )]
+    Repository {
+        #[command(flatten)]
+        args: image::RepositoryArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create or update an ImagePolicy (which tag of an ImageRepository is the latest).
+    #[command(
+        after_help = "Examples:\n  driftless create image policy podinfo --image-ref=podinfo --select-semver='>=1.0.0'\n  driftless create image policy podinfo --image-ref=podinfo --select-numeric=asc --filter-regex='^main-[a-f0-9]+-(?P<ts>[0-9]+)' --filter-extract='$ts'"
+    )]
+    Policy {
+        #[command(flatten)]
+        args: image::PolicyArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create or update an ImageUpdateAutomation (commit the latest tags to git at setter markers).
+    #[command(
+        after_help = "Examples:\n  driftless create image update flux-system --git-repo-ref=flux-system --git-repo-path=./clusters/my-cluster --checkout-branch=main --author-name=flux --author-email=flux@example.com --commit-template='{{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}'\n  driftless create image update apps -n apps --git-repo-ref=flux-system --git-repo-namespace=flux-system --checkout-branch=main --push-branch=image-updates --author-name=flux --author-email=flux@example.com"
+    )]
+    Update {
+        #[command(flatten)]
+        args: image::UpdateArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -351,6 +392,30 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             let receiver = notification::receiver(&global.namespace, &args);
             create(global, receiver, &common).await
         }
+        Command::Image(ImageCommand::Repository { args, common }) => {
+            create(
+                global,
+                image::image_repository(&global.namespace, &args),
+                &common,
+            )
+            .await
+        }
+        Command::Image(ImageCommand::Policy { args, common }) => {
+            create(
+                global,
+                image::image_policy(&global.namespace, &args)?,
+                &common,
+            )
+            .await
+        }
+        Command::Image(ImageCommand::Update { args, common }) => {
+            create(
+                global,
+                image::image_update(&global.namespace, &args),
+                &common,
+            )
+            .await
+        }
         Command::Secret(SecretCommand::Git(args)) => {
             let secret = secret::git_secret(&global.namespace, &args)?;
             secret::apply_secret(global, secret, args.export).await
@@ -453,6 +518,17 @@ fn exported<T: Serialize>(object: &T) -> anyhow::Result<serde_json::Value> {
     Ok(value)
 }
 
+fn sort_keys(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.sort_keys();
+            map.values_mut().for_each(sort_keys);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
+}
+
 async fn create<K: CliObject>(
     global: &GlobalArgs,
     object: K,
@@ -460,7 +536,11 @@ async fn create<K: CliObject>(
 ) -> anyhow::Result<()> {
     let progress = Progress::new();
     if common.export {
-        return write_stdout(&yaml_stream(&[exported(&object)?])?);
+        let mut value = exported(&object)?;
+        // Keys in alphabetical order, as flux's export prints them (Go's
+        // YAML goes through a JSON map), so the two diff cleanly.
+        sort_keys(&mut value);
+        return write_stdout(&yaml_stream(&[value])?);
     }
     let cluster = connect(global).await?;
     let name = object.meta().name.clone().unwrap_or_default();

@@ -1,17 +1,19 @@
-//! `driftless get sources git|oci|helm|chart|kustomizations|helmreleases|alert-providers|alerts|receivers|all`: status tables in flux's
-//! columns (NAME, REVISION, SUSPENDED, READY, MESSAGE) plus AGE, or the
-//! objects themselves with `-o json|yaml`.
+//! `driftless get sources git|oci|helm|chart|kustomizations|helmreleases|alert-providers|alerts|receivers|images …|all`:
+//! status tables in flux's columns (NAME, the kind's status columns —
+//! REVISION for most, LAST SCAN, IMAGE/TAG or LAST RUN for image
+//! automation — SUSPENDED, READY, MESSAGE) plus AGE, or the objects
+//! themselves with `-o json|yaml`.
 
 use anyhow::Context as _;
 use driftless_api::{
-    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
-    Provider, Receiver, conditions,
+    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy, ImageRepository,
+    ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver, conditions,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
 
-use crate::cluster::{Cluster, GlobalArgs, api_error, connect};
+use crate::cluster::{Cluster, GlobalArgs, api_error, connect, is_not_found};
 use crate::flux::{CliObject, fetch};
 use crate::output::{Format, Table, age, render, write_stdout};
 
@@ -43,7 +45,14 @@ pub enum Command {
         after_help = "Examples:\n  driftless get receivers\n  driftless get receivers github -o yaml"
     )]
     Receivers(Args),
-    /// Show every source and Kustomization.
+    /// Show image automation objects: ImageRepositories, ImagePolicies, ImageUpdateAutomations.
+    #[command(
+        subcommand,
+        visible_alias = "image",
+        after_help = "Examples:\n  driftless get images all -A\n  driftless get images policy podinfo -o yaml"
+    )]
+    Images(ImagesCommand),
+    /// Show every source, Kustomization, HelmRelease and image automation object.
     #[command(after_help = "Examples:\n  driftless get all\n  driftless get all -A")]
     All(Args),
 }
@@ -64,6 +73,26 @@ pub enum SourcesCommand {
     /// Show HelmCharts.
     #[command(after_help = "Examples:\n  driftless get sources chart -A")]
     Chart(Args),
+}
+
+#[derive(clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Show every ImageRepository, ImagePolicy and ImageUpdateAutomation.
+    #[command(
+        after_help = "Examples:\n  driftless get images all\n  driftless get images all --all-namespaces"
+    )]
+    All(Args),
+    /// Show ImageRepositories (LAST SCAN is when the tags were last listed).
+    #[command(
+        after_help = "Examples:\n  driftless get images repository\n  driftless get images repository podinfo -o yaml"
+    )]
+    Repository(Args),
+    /// Show ImagePolicies and the image each selected.
+    #[command(after_help = "Examples:\n  driftless get images policy -A")]
+    Policy(Args),
+    /// Show ImageUpdateAutomations (LAST RUN is when the automation last ran).
+    #[command(after_help = "Examples:\n  driftless get images update")]
+    Update(Args),
 }
 
 #[derive(clap::Args)]
@@ -92,57 +121,110 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::AlertProviders(args) => show::<Provider>(&cluster, &args).await,
         Command::Alerts(args) => show::<Alert>(&cluster, &args).await,
         Command::Receivers(args) => show::<Receiver>(&cluster, &args).await,
+        Command::Images(ImagesCommand::Repository(args)) => {
+            show::<ImageRepository>(&cluster, &args).await
+        }
+        Command::Images(ImagesCommand::Policy(args)) => show::<ImagePolicy>(&cluster, &args).await,
+        Command::Images(ImagesCommand::Update(args)) => {
+            show::<ImageUpdateAutomation>(&cluster, &args).await
+        }
+        Command::Images(ImagesCommand::All(args)) => {
+            let sections = vec![
+                section::<ImageRepository>(&cluster, &args).await?,
+                section::<ImagePolicy>(&cluster, &args).await?,
+                section::<ImageUpdateAutomation>(&cluster, &args).await?,
+            ];
+            show_all(
+                &cluster,
+                &args,
+                sections,
+                "ImageRepositories, ImagePolicies or ImageUpdateAutomations",
+            )
+        }
         Command::All(args) => {
-            let mut text = String::new();
-            let repos = list::<GitRepository>(&cluster, &args).await?;
-            let ocis = list::<OCIRepository>(&cluster, &args).await?;
-            let helm_repos = list::<HelmRepository>(&cluster, &args).await?;
-            let charts = list::<HelmChart>(&cluster, &args).await?;
-            let kss = list::<Kustomization>(&cluster, &args).await?;
-            let releases = list::<HelmRelease>(&cluster, &args).await?;
-            if args.output != Format::Table {
-                let items: Vec<serde_json::Value> = repos
-                    .iter()
-                    .map(serde_json::to_value)
-                    .chain(ocis.iter().map(serde_json::to_value))
-                    .chain(helm_repos.iter().map(serde_json::to_value))
-                    .chain(charts.iter().map(serde_json::to_value))
-                    .chain(kss.iter().map(serde_json::to_value))
-                    .chain(releases.iter().map(serde_json::to_value))
-                    .collect::<Result<_, _>>()
-                    .context("internal error: cannot serialize; please report this")?;
-                return write_stdout(&render(
-                    &without_managed_fields(
-                        json!({"apiVersion": "v1", "kind": "List", "items": items}),
-                    ),
-                    args.output,
-                )?);
-            }
-            for table in [
-                table(&repos, args.all_namespaces, true),
-                table(&ocis, args.all_namespaces, true),
-                table(&helm_repos, args.all_namespaces, true),
-                table(&charts, args.all_namespaces, true),
-                table(&kss, args.all_namespaces, true),
-                table(&releases, args.all_namespaces, true),
-            ] {
-                if !table.is_empty() {
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    text.push_str(&table.render());
-                }
-            }
-            if text.is_empty() {
-                eprintln!(
-                    "no sources, Kustomizations or HelmReleases found{}",
-                    where_(&cluster, &args)
-                );
-                return Ok(());
-            }
-            write_stdout(&text)
+            let sections = vec![
+                section::<GitRepository>(&cluster, &args).await?,
+                section::<OCIRepository>(&cluster, &args).await?,
+                section::<HelmRepository>(&cluster, &args).await?,
+                section::<HelmChart>(&cluster, &args).await?,
+                section::<Kustomization>(&cluster, &args).await?,
+                section::<HelmRelease>(&cluster, &args).await?,
+                section_if_installed::<ImageRepository>(&cluster, &args).await?,
+                section_if_installed::<ImagePolicy>(&cluster, &args).await?,
+                section_if_installed::<ImageUpdateAutomation>(&cluster, &args).await?,
+            ];
+            show_all(
+                &cluster,
+                &args,
+                sections,
+                "sources, Kustomizations, HelmReleases or image automation objects",
+            )
         }
     }
+}
+
+/// One kind's part of an `all` listing: its table (rows named `kind/name`)
+/// and its objects for `-o json|yaml`.
+struct Section {
+    table: Table,
+    items: Vec<serde_json::Value>,
+}
+
+async fn section<K: CliObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<Section> {
+    let items = list::<K>(cluster, args).await?;
+    Ok(Section {
+        table: table(&items, args.all_namespaces, true),
+        items: items
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .context("internal error: cannot serialize; please report this")?,
+    })
+}
+
+/// [`section`], or an empty one when the cluster has no CRD for the kind
+/// (driftless installed before the kind existed), as `flux get all` skips
+/// kinds it cannot list.
+async fn section_if_installed<K: CliObject>(
+    cluster: &Cluster,
+    args: &Args,
+) -> anyhow::Result<Section> {
+    match section::<K>(cluster, args).await {
+        Err(err) if err.downcast_ref::<kube::Error>().is_some_and(is_not_found) => Ok(Section {
+            table: table::<K>(&[], args.all_namespaces, true),
+            items: Vec::new(),
+        }),
+        other => other,
+    }
+}
+
+/// Prints the non-empty tables one after the other, or all the objects as
+/// one List; says so on stderr when there is nothing, naming `what`.
+fn show_all(
+    cluster: &Cluster,
+    args: &Args,
+    sections: Vec<Section>,
+    what: &str,
+) -> anyhow::Result<()> {
+    if args.output != Format::Table {
+        let items: Vec<serde_json::Value> = sections.into_iter().flat_map(|s| s.items).collect();
+        return write_stdout(&render(
+            &without_managed_fields(json!({"apiVersion": "v1", "kind": "List", "items": items})),
+            args.output,
+        )?);
+    }
+    let mut text = String::new();
+    for section in sections.iter().filter(|s| !s.table.is_empty()) {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&section.table.render());
+    }
+    if text.is_empty() {
+        eprintln!("no {what} found{}", where_(cluster, args));
+        return Ok(());
+    }
+    write_stdout(&text)
 }
 
 fn where_(cluster: &Cluster, args: &Args) -> String {
@@ -200,10 +282,10 @@ async fn show<K: CliObject>(cluster: &Cluster, args: &Args) -> anyhow::Result<()
 /// The status table; `prefixed` names rows `kind/name`, as `flux get all` does.
 fn table<K: CliObject>(items: &[K], all_namespaces: bool, prefixed: bool) -> Table {
     let mut header = vec!["NAME"];
-    if K::HAS_REVISION {
-        header.push("REVISION");
+    header.extend(K::STATUS_COLUMNS);
+    if K::SHOWS_SUSPENDED {
+        header.push("SUSPENDED");
     }
-    header.push("SUSPENDED");
     if K::RECONCILED {
         header.extend(["READY", "MESSAGE"]);
     }
@@ -220,10 +302,10 @@ fn table<K: CliObject>(items: &[K], all_namespaces: bool, prefixed: bool) -> Tab
             object.name_any()
         };
         let mut row = vec![name];
-        if K::HAS_REVISION {
-            row.push(object.revision().unwrap_or_default().to_string());
+        row.extend(object.status_cells());
+        if K::SHOWS_SUSPENDED {
+            row.push(capitalised(object.suspended()));
         }
-        row.push(capitalised(object.suspended()));
         if K::RECONCILED {
             row.push(ready.map_or("Unknown".to_string(), |c| c.status.clone()));
             row.push(ready.map(|c| one_line(&c.message)).unwrap_or_default());

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod events;
 pub mod get;
 pub mod helm;
+pub mod image;
 pub mod install;
 pub mod logs;
 pub mod notification;

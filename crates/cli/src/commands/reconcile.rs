@@ -1,4 +1,4 @@
-//! `driftless reconcile source git|oci|helm|chart|kustomization|helmrelease NAME`: request a reconcile
+//! `driftless reconcile source git|oci|helm|chart|kustomization|helmrelease|image repository|policy|update NAME`: request a reconcile
 //! through the `reconcile.fluxcd.io/requestedAt` annotation and wait for
 //! the controller to handle it, as `flux reconcile` does.
 
@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::bail;
 use driftless_api::helmrelease::ChartSourceKind;
 use driftless_api::{
-    GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository, SourceKind,
+    GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy, ImageRepository,
+    ImageUpdateAutomation, Kustomization, OCIRepository, SourceKind,
 };
 
 use crate::cluster::{GlobalArgs, connect};
@@ -34,6 +35,25 @@ pub enum Command {
         after_help = "Examples:\n  driftless reconcile helmrelease podinfo\n  driftless reconcile hr podinfo --with-source"
     )]
     Helmrelease(KustomizationArgs),
+    /// Reconcile an image automation object.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless reconcile image repository podinfo\n  driftless reconcile image update flux-system"
+    )]
+    Image(ImageCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub enum ImageCommand {
+    /// Scan an ImageRepository's tags now.
+    #[command(after_help = "Examples:\n  driftless reconcile image repository alpine")]
+    Repository(Args),
+    /// Select an ImagePolicy's latest image now.
+    #[command(after_help = "Examples:\n  driftless reconcile image policy alpine")]
+    Policy(Args),
+    /// Run an ImageUpdateAutomation now.
+    #[command(after_help = "Examples:\n  driftless reconcile image update latest-images")]
+    Update(Args),
 }
 
 #[derive(clap::Subcommand)]
@@ -90,6 +110,24 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Source(SourceCommand::Chart(args)) => {
             reconcile::<HelmChart>(&cluster, &namespace, &args.name, args.timeout, &progress)
                 .await?;
+        }
+        Command::Image(ImageCommand::Repository(args)) => {
+            reconcile::<ImageRepository>(&cluster, &namespace, &args.name, args.timeout, &progress)
+                .await?;
+        }
+        Command::Image(ImageCommand::Policy(args)) => {
+            reconcile::<ImagePolicy>(&cluster, &namespace, &args.name, args.timeout, &progress)
+                .await?;
+        }
+        Command::Image(ImageCommand::Update(args)) => {
+            reconcile::<ImageUpdateAutomation>(
+                &cluster,
+                &namespace,
+                &args.name,
+                args.timeout,
+                &progress,
+            )
+            .await?;
         }
         Command::Helmrelease(KustomizationArgs { args, with_source }) => {
             if with_source {

@@ -1,4 +1,4 @@
-//! `driftless suspend|resume kustomization|helmrelease|source git|oci|helm|chart|alert-provider|alert|receiver NAME|--all`: toggle
+//! `driftless suspend|resume kustomization|helmrelease|source git|oci|helm|chart|alert-provider|alert|receiver|image repository|policy|update NAME|--all`: toggle
 //! `spec.suspend`. Resuming also requests a reconcile and waits for it, as
 //! `flux resume` does, so the user sees the object catch up.
 
@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use driftless_api::{
-    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository,
-    Provider, Receiver,
+    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy, ImageRepository,
+    ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -49,6 +49,25 @@ pub enum Command<A: clap::Args> {
     /// A Receiver.
     #[command(after_help = "Examples:\n  driftless suspend receiver github")]
     Receiver(A),
+    /// An image automation object.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  driftless suspend image update flux-system\n  driftless resume image repository podinfo"
+    )]
+    Image(ImageCommand<A>),
+}
+
+#[derive(clap::Subcommand)]
+pub enum ImageCommand<A: clap::Args> {
+    /// An ImageRepository.
+    #[command(after_help = "Examples:\n  driftless suspend image repository alpine")]
+    Repository(A),
+    /// An ImagePolicy.
+    #[command(after_help = "Examples:\n  driftless suspend image policy alpine")]
+    Policy(A),
+    /// An ImageUpdateAutomation.
+    #[command(after_help = "Examples:\n  driftless suspend image update latest-images")]
+    Update(A),
 }
 
 #[derive(clap::Subcommand)]
@@ -126,6 +145,15 @@ pub async fn suspend(global: &GlobalArgs, command: Command<SuspendArgs>) -> anyh
         Command::Receiver(args) => {
             toggle::<Receiver>(&cluster, &args.target, Action::Suspend).await
         }
+        Command::Image(ImageCommand::Repository(args)) => {
+            toggle::<ImageRepository>(&cluster, &args.target, Action::Suspend).await
+        }
+        Command::Image(ImageCommand::Policy(args)) => {
+            toggle::<ImagePolicy>(&cluster, &args.target, Action::Suspend).await
+        }
+        Command::Image(ImageCommand::Update(args)) => {
+            toggle::<ImageUpdateAutomation>(&cluster, &args.target, Action::Suspend).await
+        }
     }
 }
 
@@ -158,6 +186,15 @@ pub async fn resume(global: &GlobalArgs, command: Command<ResumeArgs>) -> anyhow
         }
         Command::Alert(args) => toggle::<Alert>(&cluster, &args.target, resume(&args)).await,
         Command::Receiver(args) => toggle::<Receiver>(&cluster, &args.target, resume(&args)).await,
+        Command::Image(ImageCommand::Repository(args)) => {
+            toggle::<ImageRepository>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Image(ImageCommand::Policy(args)) => {
+            toggle::<ImagePolicy>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Image(ImageCommand::Update(args)) => {
+            toggle::<ImageUpdateAutomation>(&cluster, &args.target, resume(&args)).await
+        }
     }
 }
 

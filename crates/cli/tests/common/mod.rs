@@ -1,5 +1,7 @@
 //! Shared pieces of the CLI tests: an in-process sandbox on a loopback port,
-//! the `driftless` binary and `kubectl` pointed at it, and a polling helper.
+//! the `driftless` binary and `kubectl` pointed at it, a polling helper, and
+//! the controller's part played by the test (status writes, answers to
+//! reconcile requests).
 //!
 //! Each test starts its own sandbox, so tests share nothing and run in
 //! parallel. Nothing sleeps for a fixed time: [`eventually`] polls with a
@@ -11,8 +13,11 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use driftless_api::annotations;
 pub use driftless_testkit::cluster::DEADLINE;
 use driftless_testkit::cluster::TestCluster;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 /// A directory under the system temp dir, removed on drop.
@@ -173,4 +178,70 @@ pub fn ready_condition(status: &str, reason: &str, message: &str) -> serde_json:
         "lastTransitionTime": "2026-01-01T00:00:00Z",
         "observedGeneration": 1,
     })
+}
+
+/// A sandbox with driftless installed and the `flux-system` namespace.
+pub async fn installed(label: &str) -> TestSandbox {
+    let sb = TestSandbox::start(label).await;
+    sb.driftless(&["install", "--no-wait"]).await.ok();
+    sb.kubectl(&["create", "namespace", "flux-system"], None)
+        .await
+        .ok();
+    sb
+}
+
+/// Writes a status through the status subresource, as the controller does.
+pub async fn set_status<K>(sb: &TestSandbox, name: &str, status: Value)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(sb.client().await, "flux-system");
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .expect("patch the status");
+}
+
+/// Plays the controller once: waits for a reconcile request on `name`,
+/// then reports it handled with the given Ready status and message.
+pub async fn answer_reconcile<K>(
+    sb: &TestSandbox,
+    name: &str,
+    ready: &str,
+    message: &str,
+    extra: Value,
+) where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + serde::Serialize,
+{
+    let api: Api<K> = Api::namespaced(sb.client().await, "flux-system");
+    let requested = eventually("a reconcile request", || async {
+        let object = api.get(name).await.ok()?;
+        let status = serde_json::to_value(&object).ok()?["status"].take();
+        let handled = status["lastHandledReconcileAt"].as_str();
+        annotations::pending_reconcile_request(object.meta(), handled).map(str::to_string)
+    })
+    .await;
+    let reason = if ready == "True" {
+        "ReconciliationSucceeded"
+    } else {
+        "ReconciliationFailed"
+    };
+    let mut status = json!({
+        "lastHandledReconcileAt": requested,
+        "conditions": [ready_condition(ready, reason, message)],
+    });
+    if let (Some(status), Some(extra)) = (status.as_object_mut(), extra.as_object()) {
+        status.extend(extra.clone());
+    }
+    set_status::<K>(sb, name, status).await;
 }

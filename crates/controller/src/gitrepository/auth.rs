@@ -1,8 +1,8 @@
 //! From a GitRepository's spec to the source crate's request: the
 //! reference (Flux's precedence) and the credentials of `spec.secretRef`.
 
-use driftless_api::GitRepository;
 use driftless_api::conditions::reasons;
+use driftless_api::{GitRepository, GitRepositoryRef};
 use driftless_source::{GitAuth, GitReference, GitSource};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -12,8 +12,8 @@ use crate::duration_of;
 use crate::reconciler::ReconcileError;
 
 /// Flux's precedence: commit, name, semver, tag, branch; `master` when unset.
-pub(super) fn reference(repo: &GitRepository) -> GitReference {
-    let Some(reference) = &repo.spec.reference else {
+pub(crate) fn reference(reference: Option<&GitRepositoryRef>) -> GitReference {
+    let Some(reference) = reference else {
         return GitReference::default();
     };
     if let Some(sha) = &reference.commit {
@@ -36,13 +36,16 @@ pub(super) fn reference(repo: &GitRepository) -> GitReference {
 
 /// The source crate's request for `repo`, with the credentials of
 /// `spec.secretRef` read from the cluster.
-pub(super) async fn git_source(
+pub(crate) async fn git_source(
     repo: &GitRepository,
     client: &kube::Client,
 ) -> Result<GitSource, ReconcileError> {
     let failed =
         |message: String| ReconcileError::retryable(reasons::AUTHENTICATION_FAILED, message);
-    let mut source = GitSource::new(repo.spec.url.clone(), reference(repo));
+    let mut source = GitSource::new(
+        repo.spec.url.clone(),
+        reference(repo.spec.reference.as_ref()),
+    );
     source.ignore = repo.spec.ignore.clone();
     source.recurse_submodules = repo.spec.recurse_submodules;
     if let Some(timeout) = &repo.spec.timeout {

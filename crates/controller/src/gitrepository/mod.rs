@@ -8,7 +8,7 @@
 //!
 //! [`GitSource`]: driftless_source::GitSource
 
-mod auth;
+pub(crate) mod auth;
 mod status;
 
 use std::sync::Arc;
