@@ -151,7 +151,10 @@ async fn wait_repository(
         if check(&repo) {
             Ok(repo)
         } else {
-            Err(format!("{:?}", repo.status))
+            Err(format!(
+                "generation {:?}, spec {:?}, status {:?}",
+                repo.metadata.generation, repo.spec, repo.status
+            ))
         }
     })
     .await
@@ -287,12 +290,28 @@ async fn scan_sees_new_tags_applies_exclusions_and_writes_nothing_when_unchanged
         ["sha256-abc.sig", "latest", "1.2.0", "1.1.0"]
     );
 
+    // Suspended: a requested scan does not run.
+    merge(&api, "app", json!({"spec": {"suspend": true}})).await;
+    helm_push(&registry, &["1.9.0"]);
+    let listed = tags_listed(&registry);
+    request_reconcile(&api, "app", "while-suspended").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let repo = api.get("app").await.expect("the repository");
+    assert_eq!(tag_count(&repo), Some(4));
+    assert_eq!(tags_listed(&registry), listed, "no scan while suspended");
+    assert_eq!(
+        repo.status
+            .and_then(|s| s.last_handled_reconcile_at)
+            .as_deref(),
+        Some("new-tag")
+    );
+
     // A pattern that is not a regular expression stalls, naming it; the
     // last scan stays.
     merge(
         &api,
         "app",
-        json!({"spec": {"exclusionList": ["(unclosed"]}}),
+        json!({"spec": {"suspend": false, "exclusionList": ["(unclosed"]}}),
     )
     .await;
     let repo = wait_repository(&env, "app", "stalled on the bad pattern", |r| {
@@ -709,4 +728,147 @@ async fn another_namespace_s_repository_needs_its_access_from() {
     request_reconcile(&api, "app", "labelled").await;
     let policy = wait_policy(&api, "app", "allowed", |p| latest_tag(p) == Some("1.0.0")).await;
     assert_eq!(ready(policy.conditions()).0, "True");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_controller_rescans_and_keeps_policies_ready() {
+    let test = "ImagePolicy across a restart";
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), test) else {
+        return;
+    };
+    if !helm_or_skip(test) {
+        return;
+    }
+    helm_push(&registry, &["1.0.0", "1.1.0"]);
+    let env = Env::without_controller().await;
+    let controller = env.spawn_controller(|_| {}).await;
+    let image = format!("{}/charts/app", registry.host());
+    apply(
+        &repositories(&env),
+        image_repository("app", &image, json!({})),
+    )
+    .await;
+    wait_repository(&env, "app", "the first scan", |r| tag_count(r) == Some(2)).await;
+    let api = policies(&env, NS);
+    let spec =
+        json!({"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": "^1"}}});
+    apply(&api, image_policy("app", NS, spec)).await;
+    wait_policy(&api, "app", "1.1.0 elected", |p| {
+        latest_tag(p) == Some("1.1.0")
+    })
+    .await;
+
+    // A tag pushed while the controller is down is elected after the restart.
+    controller.stop().await;
+    helm_push(&registry, &["1.2.0"]);
+    let controller = env.spawn_controller(|_| {}).await;
+    wait_policy(&api, "app", "1.2.0 elected", |p| {
+        latest_tag(p) == Some("1.2.0")
+    })
+    .await;
+
+    // A restart that finds the same tags writes nothing, to either object.
+    controller.stop().await;
+    let repo_version = repositories(&env)
+        .get("app")
+        .await
+        .expect("repo")
+        .metadata
+        .resource_version;
+    let policy_version = api
+        .get("app")
+        .await
+        .expect("policy")
+        .metadata
+        .resource_version;
+    let listed = tags_listed(&registry);
+    let _controller = env.spawn_controller(|_| {}).await;
+    eventually("the rescan after the restart", || async {
+        (tags_listed(&registry) > listed)
+            .then_some(())
+            .ok_or_else(|| "no tag listing yet".to_owned())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let policy = api.get("app").await.expect("policy");
+    assert_eq!(
+        policy.metadata.resource_version, policy_version,
+        "{:?}",
+        policy.status
+    );
+    let repo = repositories(&env).get("app").await.expect("repo");
+    assert_eq!(
+        repo.metadata.resource_version, repo_version,
+        "{:?}",
+        repo.status
+    );
+
+    // The policy never waited visibly for its repository.
+    let events = common::event_messages(&env.client, NS, "app").await;
+    assert!(
+        events.iter().all(|e| !e.contains("DependencyNotReady")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tls_registry_is_trusted_through_cert_secret_ref() {
+    let key_pair = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .self_signed(&key_pair)
+        .expect("certificate");
+    let options = RegistryOptions {
+        tls: Some((cert.pem(), key_pair.serialize_pem())),
+        ..RegistryOptions::default()
+    };
+    let Some(registry) = Registry::start_or_skip(&options, "ImageRepository over TLS") else {
+        return;
+    };
+    let ca = cert.pem().into_bytes();
+    let mut target = driftless_source::oci::OciTarget::new(registry.url("tls/app"), "v1");
+    target.ca_pem = Some(ca.clone());
+    let layer = driftless_source::oci::PushLayer {
+        media_type: "application/vnd.test.layer.v1".to_owned(),
+        data: b"v1".to_vec(),
+    };
+    driftless_source::oci::push(
+        &target,
+        "application/vnd.test.config.v1+json",
+        b"{}".to_vec(),
+        vec![layer],
+        Default::default(),
+    )
+    .await
+    .expect("pushed over TLS");
+
+    let env = Env::start().await;
+    let api = repositories(&env);
+    let image = format!("{}/tls/app", registry.host());
+    let mut repo = image_repository("tls", &image, json!({}));
+    repo["spec"]["insecure"] = json!(false);
+    apply(&api, repo.clone()).await;
+    let failed = wait_repository(&env, "tls", "refused: unknown CA", |r| {
+        ready(r.conditions()).0 == "False"
+    })
+    .await;
+    let message = ready(failed.conditions()).2;
+    assert!(message.contains("cannot reach"), "{message}");
+    assert!(message.contains("spec.certSecretRef"), "{message}");
+
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), NS);
+    apply(
+        &secrets,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "registry-ca", "namespace": NS},
+            "data": {"ca.crt": base64::engine::general_purpose::STANDARD.encode(&ca)},
+        }),
+    )
+    .await;
+    repo["spec"]["certSecretRef"] = json!({"name": "registry-ca"});
+    apply(&api, repo).await;
+    let scanned =
+        wait_repository(&env, "tls", "a scan over TLS", |r| tag_count(r) == Some(1)).await;
+    assert_eq!(ready(scanned.conditions()).0, "True");
 }

@@ -5,10 +5,14 @@
 //! with the digest read from the registry as `digestReflectionPolicy` says.
 //!
 //! A policy is evaluated again whenever a repository it refers to changes
-//! (a watch maps each ImageRepository to the policies naming it), so a
-//! scan that finds a new tag moves the policy at once. Until the
-//! repository has been scanned the policy waits (`DependencyNotReady`),
-//! retried at `--requeue-dependency`.
+//! (a watch maps each ImageRepository to the policies naming it) and
+//! whenever a scan changes the tags held in memory (announced by the
+//! [`TagStore`](crate::imagerepository::TagStore)), so a scan that finds a
+//! new tag moves the policy at once. Until the repository has been scanned
+//! the policy waits (`DependencyNotReady`), retried at
+//! `--requeue-dependency` — except after a restart, when a policy that had
+//! elected an image from a repository that had been scanned keeps its
+//! status untouched until the first scan refills memory.
 
 mod rule;
 mod status;
@@ -16,10 +20,11 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driftless_api::conditions::reasons;
+use driftless_api::conditions::{self, reasons, types};
 use driftless_api::image::{ImagePolicy, ImagePolicyStatus, ImageRef, ReflectionPolicy};
 use driftless_api::{FluxObject as _, ImageRepository};
 use driftless_source::oci::{ImageName, tag_digest};
+use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -27,7 +32,7 @@ use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-use crate::imagerepository::{registry_access, scan_failed};
+use crate::imagerepository::{registry_access, registry_message};
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
 use crate::{Context, duration_of};
 
@@ -36,15 +41,14 @@ use crate::{Context, duration_of};
 const REEVALUATE: Duration = Duration::from_secs(60 * 60);
 
 /// Reconciles ImagePolicies until the watch ends; an ImageRepository's
-/// change wakes the policies that refer to it.
+/// change, and a scan that changed its tags, wake the policies that refer
+/// to it.
 pub(crate) async fn run(context: Arc<Context>) {
     let policies: Api<ImagePolicy> = Api::all(context.client.clone());
     let repositories: Api<ImageRepository> = Api::all(context.client.clone());
     let controller = Controller::new(policies, watcher::Config::default());
     let store = controller.store();
-    let controller = controller.watches(repositories, watcher::Config::default(), move |repo| {
-        let namespace = repo.namespace().unwrap_or_default();
-        let name = repo.name_any();
+    let by_repository = move |namespace: &str, name: &str| {
         store
             .state()
             .into_iter()
@@ -54,7 +58,24 @@ pub(crate) async fn run(context: Arc<Context>) {
             })
             .map(|policy| ObjectRef::from_obj(&*policy))
             .collect::<Vec<_>>()
-    });
+    };
+    let on_scan = by_repository.clone();
+    let scans = futures::stream::unfold(context.image_tags.subscribe(), |mut changes| async {
+        loop {
+            match changes.recv().await {
+                Ok(changed) => return Some((changed, changes)),
+                // Missed announcements: later ones, and the watch, still come.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .flat_map(move |(namespace, name)| futures::stream::iter(on_scan(&namespace, &name)));
+    let controller = controller
+        .watches(repositories, watcher::Config::default(), move |repo| {
+            by_repository(&repo.namespace().unwrap_or_default(), &repo.name_any())
+        })
+        .reconcile_on(scans);
     reconciler::run(controller, context, ImagePolicies).await;
 }
 
@@ -120,32 +141,24 @@ impl Reconciler for ImagePolicies {
         let scanned = context
             .image_tags
             .get(&repo_ns, &repo_name)
-            .filter(|s| s.canonical == image.canonical() && !s.tags.is_empty())
-            .ok_or_else(|| {
-                let wait = context.options.dependency_requeue;
-                ReconcileError::retryable(
-                    reasons::DEPENDENCY_NOT_READY,
-                    format!(
-                        "retrying in {}s error: no tags in database: ImageRepository '{repo_ns}/{repo_name}' has not been scanned yet, or found no tags",
-                        wait.as_secs()
-                    ),
-                )
-                .retry_after(wait)
-            })?;
-        let tag = driftless_image::policy::latest(&scanned.tags, rule.filter.as_ref(), &rule.policy)
-            .map_err(|e| {
-                ReconcileError::retryable(reasons::FAILURE, crate::error_chain(&e))
-            })?
-            .ok_or_else(|| {
-                ReconcileError::retryable(
-                    reasons::FAILURE,
-                    format!(
-                        "no tag of ImageRepository '{repo_ns}/{repo_name}' ({} tags) matches {}; push a matching tag or change spec.policy",
-                        scanned.tags.len(),
-                        rule::describe(spec)
-                    ),
-                )
-            })?;
+            .filter(|s| s.canonical == image.canonical() && !s.tags.is_empty());
+        let restarted = policy.latest_ref().is_some()
+            && policy.observed_generation() == policy.metadata.generation
+            && repo
+                .status
+                .as_ref()
+                .is_some_and(|s| s.last_scan_result.as_ref().is_some_and(|r| r.tag_count > 0));
+        let wait = context.options.dependency_requeue;
+        if scanned.is_none() && restarted && run.stamp.requested.is_none() {
+            // Memory was lost with a restart, not the tags: the first scan
+            // announces them; until then the elected image stands.
+            return Ok(Outcome::NotDue(wait));
+        }
+        let scanned = scanned.ok_or_else(|| not_scanned(&repo_ns, &repo_name, wait))?;
+        let tag =
+            driftless_image::policy::latest(&scanned.tags, rule.filter.as_ref(), &rule.policy)
+                .map_err(|e| ReconcileError::retryable(reasons::FAILURE, crate::error_chain(&e)))?
+                .ok_or_else(|| no_match(spec, &repo_ns, &repo_name, scanned.tags.len()))?;
         let name = repo.spec.image.clone();
         let previous = policy.latest_ref();
         let digest = match status::digest_needed(reflection, previous, &name, &tag) {
@@ -155,10 +168,12 @@ impl Reconciler for ImagePolicies {
                 tag_digest(&image, &tag, &auth, &options)
                     .await
                     .map_err(|e| {
-                        let cause = scan_failed(&e);
                         ReconcileError::retryable(
                             reasons::FAILURE,
-                            format!("failed fetching digest of {name}:{tag}: {}", cause.message),
+                            format!(
+                                "failed fetching digest of {name}:{tag}: {}",
+                                registry_message(&e)
+                            ),
                         )
                     })?
             }
@@ -166,7 +181,7 @@ impl Reconciler for ImagePolicies {
         let latest = ImageRef { name, tag, digest };
         let old = policy.status.clone().unwrap_or_default();
         let old_message = status::ready_message(&old);
-        let was_ready = policy.is_ready();
+        let was_ready = conditions::is_true(policy.conditions(), types::READY);
         let new = status::elected(policy, old, latest, &run.stamp);
         let message = status::ready_message(&new);
         // Flux's events: on becoming ready, and when the elected image (so
@@ -205,6 +220,35 @@ impl Reconciler for ImagePolicies {
     async fn cleanup(&self, _: &ImagePolicy, _: &Context) -> Result<(), ReconcileError> {
         Ok(())
     }
+}
+
+/// Flux's wait for a repository without tags (`DependencyNotReady`),
+/// retried after `wait`.
+fn not_scanned(namespace: &str, name: &str, wait: Duration) -> ReconcileError {
+    ReconcileError::retryable(
+        reasons::DEPENDENCY_NOT_READY,
+        format!(
+            "retrying in {}s error: no tags in database: ImageRepository '{namespace}/{name}' has not been scanned yet, or found no tags",
+            wait.as_secs()
+        ),
+    )
+    .retry_after(wait)
+}
+
+/// No tag passes the rule: retried (a push may bring one), naming the rule.
+fn no_match(
+    spec: &driftless_api::image::ImagePolicySpec,
+    namespace: &str,
+    name: &str,
+    tags: usize,
+) -> ReconcileError {
+    ReconcileError::retryable(
+        reasons::FAILURE,
+        format!(
+            "no tag of ImageRepository '{namespace}/{name}' ({tags} tags) matches {}; push a matching tag or change spec.policy",
+            rule::describe(spec)
+        ),
+    )
 }
 
 /// The ImageRepository `policy` refers to, if it exists and admits it.

@@ -1,7 +1,7 @@
 //! An ImagePolicy's status as a pure function of (object, elected image),
 //! with Flux's fields and words: `latestRef` (and `observedPreviousRef`
-//! when it changes), `Ready=True` with "Latest image tag for <image>
-//! resolved to <tag>[ with digest …][ (previously <image>:<tag>[@digest])]";
+//! when it changes), `Ready=True` with `Latest image tag for <image>
+//! resolved to <tag>[ with digest …][ (previously <image>:<tag>[@digest])]`;
 //! after a failure `Ready=False` with `Reconciling` (retried) or `Stalled`,
 //! the last elected image kept.
 

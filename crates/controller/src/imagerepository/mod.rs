@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use driftless_api::ImageRepository;
 use driftless_api::ImageRepositoryStatus;
-use driftless_api::conditions::reasons;
+use driftless_api::conditions::{self, reasons, types};
 use driftless_source::oci::{ImageName, OciAuth, OciError, ScanOptions, scan_tags};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -102,13 +102,13 @@ impl Reconciler for ImageRepositories {
                 tags,
             },
         );
-        let was_ready = driftless_api::conditions::find(repo.conditions(), "Ready").cloned();
+        let was_ready = conditions::find(repo.conditions(), types::READY).cloned();
         let new = status::scanned(repo, status, found, &run.stamp);
         let revision = new.last_scan_result.as_ref().map(|r| r.revision.clone());
         let mut events = Vec::new();
         // Flux's events: on becoming ready, and when the Ready message
         // (tag count, checksum) changed; an unchanged scan says nothing.
-        if let Some(ready) = driftless_api::conditions::find(Self::conditions(&new), "Ready") {
+        if let Some(ready) = conditions::find(Self::conditions(&new), types::READY) {
             let same = was_ready
                 .as_ref()
                 .is_some_and(|old| old.status == ready.status && old.message == ready.message);
@@ -206,12 +206,8 @@ async fn secret_key(
 /// The reconcile error for a registry error, with the hint for
 /// ImageRepository's fields: a name or credentials file that cannot work
 /// stalls; the rest (`ReadOperationFailed`, as Flux) is retried.
-pub(crate) fn scan_failed(error: &OciError) -> ReconcileError {
-    let mut message = crate::error_chain(error);
-    if let Some(hint) = error.scan_hint() {
-        message.push_str("; ");
-        message.push_str(hint);
-    }
+fn scan_failed(error: &OciError) -> ReconcileError {
+    let message = registry_message(error);
     match error {
         OciError::InvalidImage { .. } => {
             ReconcileError::stalled(reasons::IMAGE_URL_INVALID, message)
@@ -224,6 +220,17 @@ pub(crate) fn scan_failed(error: &OciError) -> ReconcileError {
             format!("scan failed: {message}"),
         ),
     }
+}
+
+/// A registry error and its causes on one line, with the hint for
+/// ImageRepository's fields; never a credential (the errors hold none).
+pub(crate) fn registry_message(error: &OciError) -> String {
+    let mut message = crate::error_chain(error);
+    if let Some(hint) = error.scan_hint() {
+        message.push_str("; ");
+        message.push_str(hint);
+    }
+    message
 }
 
 /// A spec field we cannot honour yet: refused, never ignored.
