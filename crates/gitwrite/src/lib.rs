@@ -68,7 +68,8 @@ pub struct CheckoutRequest {
     pub auth: Option<GitAuth>,
     /// Limit for each network operation (checkout, push); Flux's default is 60s.
     pub timeout: Duration,
-    /// Where the files go: a new or empty directory. The repository is kept in `dir/.git`.
+    /// Where the files go: a new or empty directory. The repository is kept
+    /// beside it, in `<dir>.git`.
     pub dir: PathBuf,
 }
 
@@ -105,8 +106,10 @@ pub struct WorkTree {
 
 /// Clone `req.url` at `req.reference` into `req.dir`: the files of that
 /// commit as a plain directory tree (regular files, executable bits,
-/// symlinks; submodules as empty directories), plus a repository in
-/// `dir/.git` holding the commit's objects (fetched at depth 1).
+/// symlinks; submodules as empty directories), plus a repository beside it
+/// in `<dir>.git` holding the commit's objects (fetched at depth 1). The
+/// repository and the transport's credential files (an SSH key, its
+/// `known_hosts`) stay outside the work tree, so no commit can pick them up.
 ///
 /// On failure the directory is left as it was found (removed when this call
 /// created it). Flux commits on top of `git.push.branch` when that branch
@@ -132,6 +135,7 @@ pub fn checkout(req: &CheckoutRequest) -> Result<WorkTree, Error> {
     };
     let result = fill(req);
     if result.is_err() {
+        let _ = std::fs::remove_dir_all(git_dir_of(dir));
         // Leave the directory as we found it, so the caller can retry
         // (e.g. the push branch first, then the checkout branch).
         let _ = if created {
@@ -143,10 +147,23 @@ pub fn checkout(req: &CheckoutRequest) -> Result<WorkTree, Error> {
     result
 }
 
-/// Fetch into `req.dir/.git` and write the commit's files into `req.dir`.
+/// Where the repository of a checkout in `dir` lives: `<dir>.git`.
+fn git_dir_of(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_owned();
+    name.push(".git");
+    dir.with_file_name(name)
+}
+
+/// Fetch into `<req.dir>.git` (a fresh repository: a previous checkout's is
+/// ours to replace) and write the commit's files into `req.dir`.
 fn fill(req: &CheckoutRequest) -> Result<WorkTree, Error> {
     let dir = &req.dir;
-    let git_dir = dir.join(".git");
+    let git_dir = git_dir_of(dir);
+    if let Err(e) = std::fs::remove_dir_all(&git_dir)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(Error::io("removing the previous repository", &git_dir, e));
+    }
     let (base, revision) = driftless_source::transport::fetch_commit(&req.source(), &git_dir)?;
     let repo = open(&git_dir)?;
     let tree = repo

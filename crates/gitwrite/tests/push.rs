@@ -29,6 +29,14 @@ fn push_roundtrip(url: &str, auth: Option<GitAuth>, served: &common::Served) {
         std::fs::read_link(dir.join("current")).expect("symlink"),
         std::path::Path::new("apps/web.yaml")
     );
+    // The repository and the transport's credential files stay outside the
+    // work tree, so a commit can never pick them up.
+    let mut entries: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["README.md", "apps", "bin", "current"]);
     bump(&tree, "1.1.0");
     let commit = tree
         .commit(&spec("web to 1.1.0"))

@@ -41,7 +41,8 @@ pub(super) struct UpdateRequest {
     pub now: i64,
 }
 
-/// Where an automation's checkouts live.
+/// Where an automation's checkouts live: the files in `checkout/`, the
+/// repository beside them.
 pub(super) fn work_dir(automation: &ImageUpdateAutomation, context: &Context) -> PathBuf {
     context
         .options
@@ -93,8 +94,11 @@ pub(super) async fn request(
             .clone()
             .unwrap_or_else(|| "master".to_owned())
     });
-    let mut checkout =
-        CheckoutRequest::new(source.url.clone(), reference, work_dir(automation, context));
+    let mut checkout = CheckoutRequest::new(
+        source.url.clone(),
+        reference,
+        work_dir(automation, context).join("checkout"),
+    );
     checkout.auth = source.auth;
     checkout.timeout = source.timeout;
     let push_spec = PushSpec {
