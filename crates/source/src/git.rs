@@ -24,7 +24,7 @@ use gix::ObjectId;
 use gix::protocol::handshake::Ref;
 use gix::remote::Direction;
 
-use crate::Error;
+use crate::{Cause, Error};
 
 /// Which revision of the repository to track (Flux's `spec.ref`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,9 +351,17 @@ pub fn classify(url: &str, reference: &GitReference, during: &'static str, e: gi
         || text.contains("authentication")
         || text.contains("permission denied (publickey");
     if auth {
+        // We send the credentials up front and answer gitoxide's credential
+        // callback with none; its text for a refused request then blames a
+        // "credential helper", which misleads: say what happened instead.
+        let source: Cause = if text.contains("no credentials were returned") {
+            "the server refused the credentials sent (HTTP 401)".into()
+        } else {
+            Box::new(e)
+        };
         return Error::AuthFailed {
             url,
-            source: Some(Box::new(e)),
+            source: Some(source),
         };
     }
     if let GitReference::Commit { sha, .. } = reference {

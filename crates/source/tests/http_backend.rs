@@ -97,6 +97,10 @@ fn http_backend_with_basic_and_bearer_auth() {
             "{prefix} {auth:?}: {err}: {cause}"
         );
         assert!(err.to_string().contains(&src.url));
+        assert!(
+            !cause.contains("credential helper"),
+            "gitoxide's credential-helper text misleads: {cause}"
+        );
     }
 
     // A missing repository over HTTP.

@@ -329,6 +329,12 @@ fn cluster_role() -> Value {
                 "verbs": ["get", "list", "watch"],
             },
             {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
+            {
+                // `accessFrom` selects namespaces by their labels.
+                "apiGroups": [""],
+                "resources": ["namespaces"],
+                "verbs": ["get", "list", "watch"],
+            },
         ],
     })
 }
