@@ -21,7 +21,11 @@
 //! - **polling**: nothing is asked; every object waits for its interval
 //!   (printed). The automation runs when the policy changes (it watches
 //!   policies), the Kustomization when its GitRepository has a new revision;
-//!   the GitRepository sees the automation's commit at its next poll.
+//!   the GitRepository sees the automation's commit at its next poll. A
+//!   round ends just after that poll, so round r first waits (r-1)/N of
+//!   the GitRepository's interval: the N pushes land evenly over its cycle
+//!   (and, 12 s apart for N = 5, over the scan's 10 s cycle too) instead of
+//!   all at the worst moment.
 //! - **webhook**: intervals of 1h. Right after the push the bench calls a
 //!   `harbor` Receiver naming the ImageRepository, as a registry would. The
 //!   GitRepository needs its own call: asked at the same moment it would
@@ -65,6 +69,8 @@ struct Intervals {
     automation: &'static str,
     git_repository: &'static str,
     kustomization: &'static str,
+    /// The GitRepository's poll, over which the rounds' pushes are spread.
+    git_poll: Duration,
 }
 
 /// Flux's image guide polls the registry often and git every minute.
@@ -73,12 +79,14 @@ const POLLING: Intervals = Intervals {
     automation: "1m",
     git_repository: "1m",
     kustomization: "1m",
+    git_poll: Duration::from_secs(60),
 };
 const WEBHOOK: Intervals = Intervals {
     image_repository: "1h",
     automation: "1h",
     git_repository: "1h",
     kustomization: "1h",
+    git_poll: Duration::ZERO,
 };
 
 fn main() -> ExitCode {
@@ -303,6 +311,12 @@ async fn bench(webhook: bool, rounds: usize) -> Vec<(String, String, String)> {
     let (mut to_commit, mut to_applied) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let tag = format!("1.{round}.0");
+        // A round ends just after a GitRepository poll; pushing at once
+        // would always wait the whole poll. Round r waits (r-1)/rounds of
+        // it first, so the pushes land evenly over the poll's cycle.
+        let offset = intervals.git_poll * u32::try_from(round - 1).expect("few rounds")
+            / u32::try_from(rounds).expect("few rounds");
+        tokio::time::sleep(offset).await;
         let before = head(bare);
         push_tag(&registry, &tag).await;
         let pushed = Instant::now();
@@ -324,7 +338,8 @@ async fn bench(webhook: bool, rounds: usize) -> Vec<(String, String, String)> {
         wait_deployed(&client, &image(&tag)).await;
         let applied = pushed.elapsed();
         println!(
-            "round {round}: {tag} committed after {}, running after {}",
+            "round {round}: {tag} pushed {} after the previous round, committed after {}, running after {}",
+            secs(offset),
             millis(committed),
             millis(applied)
         );
@@ -660,6 +675,10 @@ fn row(figure: &str, samples: &[Duration]) -> (String, String, String) {
 
 fn millis(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
 }
 
 fn mib(kib: u64) -> String {
