@@ -4,7 +4,8 @@
 //! the setter marker of a Deployment in a repository served by `git daemon`
 //! — which a Kustomization then applies. A tag outside the range changes
 //! nothing; a push the server refuses fails visibly and leaves the branch
-//! as it was.
+//! as it was; a registry's webhook to a Receiver brings a tag in without
+//! waiting for the scan's interval.
 
 mod common;
 
@@ -27,16 +28,16 @@ fn deployment(image: &str) -> String {
     )
 }
 
-/// The image objects: a repository scanned every second, a `1.x` policy,
-/// and an automation pushing to `main` every second.
-async fn automate(client: &kube::Client, registry: &Registry) {
+/// The image objects: a repository scanned every `interval`, a `1.x`
+/// policy, and an automation pushing to `main` every `interval`.
+async fn automate(client: &kube::Client, registry: &Registry, interval: &str) {
     let image = format!("{}/apps/web", registry.host());
     create::<ImageRepository>(
         client,
         json!({
             "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
             "metadata": {"name": "web", "namespace": NS},
-            "spec": {"image": image, "interval": "1s", "insecure": true},
+            "spec": {"image": image, "interval": interval, "insecure": true},
         }),
     )
     .await;
@@ -56,7 +57,7 @@ async fn automate(client: &kube::Client, registry: &Registry) {
             "metadata": {"name": "fleet", "namespace": NS},
             "spec": {
                 "sourceRef": {"kind": "GitRepository", "name": "fleet"},
-                "interval": "1s",
+                "interval": interval,
                 "git": {
                     "checkout": {"ref": {"branch": "main"}},
                     "commit": {"author": {"name": "driftless", "email": "bot@example.com"},
@@ -144,7 +145,7 @@ async fn new_tags_in_range_are_committed_at_the_marker_and_applied() {
         .create(&PostParams::default(), &ks)
         .await
         .expect("kustomization");
-    automate(&client, &registry).await;
+    automate(&client, &registry, "1s").await;
     wait_deployed(&client, &image("1.0.0")).await;
 
     push_tag(&registry, "1.1.0").await;
@@ -234,7 +235,7 @@ async fn a_refused_push_fails_visibly_and_leaves_the_branch() {
     let mut env = world.env;
     env.start_controller(|_| {}).await;
     let client = env.client.clone();
-    automate(&client, &registry).await;
+    automate(&client, &registry, "1s").await;
     let (status, reason, message) = eventually("the automation fails", || async {
         match automation_ready(&client).await {
             Some(ready) if ready.0 == "False" => Ok(ready),
@@ -290,7 +291,7 @@ async fn signed_commits_go_to_the_push_branch_and_build_on_it() {
         .create(&PostParams::default(), &secret)
         .await
         .expect("secret created");
-    automate(&client, &registry).await;
+    automate(&client, &registry, "1s").await;
     let automations = Api::<ImageUpdateAutomation>::namespaced(client.clone(), NS);
     automations
         .patch(
@@ -354,4 +355,90 @@ async fn signed_commits_go_to_the_push_branch_and_build_on_it() {
     );
     let content = git::git(&bare, &["show", &format!("{second}:apps/web.yaml")]);
     assert!(content.contains(&image("1.2.0")), "{content}");
+}
+
+/// A registry's webhook: with the scan and the automation an hour apart,
+/// a `harbor` call to a Receiver naming the ImageRepository gets the new
+/// tag scanned, elected by the policy and committed at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_registry_webhook_gets_the_new_tag_committed_without_a_poll() {
+    let Some(registry) = Registry::start_or_skip(&RegistryOptions::default(), "image automation")
+    else {
+        return;
+    };
+    push_tag(&registry, "1.0.0").await;
+    let receiver_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port");
+    let world = World::around(Env::without_controller().await).await;
+    let image = format!("{}/apps/web", registry.host());
+    world
+        .fixture
+        .write("apps/web.yaml", &deployment(&format!("{image}:1.0.0")));
+    world.fixture.commit("web at 1.0.0");
+    let mut env = world.env;
+    env.start_controller(|o| o.receiver_listen = Some(receiver_addr))
+        .await;
+    let client = env.client.clone();
+    automate(&client, &registry, "1h").await;
+    create::<k8s_openapi::api::core::v1::Secret>(
+        &client,
+        json!({"metadata": {"name": "hook", "namespace": NS}, "stringData": {"token": "s3cret"}}),
+    )
+    .await;
+    create::<driftless_api::Receiver>(
+        &client,
+        json!({
+            "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+            "metadata": {"name": "registry", "namespace": NS},
+            "spec": {"type": "harbor", "secretRef": {"name": "hook"},
+                     "resources": [{"kind": "ImageRepository", "name": "web"}]},
+        }),
+    )
+    .await;
+    let receivers = Api::<driftless_api::Receiver>::namespaced(client.clone(), NS);
+    let path = eventually("the receiver's webhook path", || async {
+        let r = receivers.get("registry").await.map_err(|e| e.to_string())?;
+        r.status
+            .and_then(|s| s.webhook_path)
+            .ok_or("none yet".to_owned())
+    })
+    .await;
+    let automations = Api::<ImageUpdateAutomation>::namespaced(client.clone(), NS);
+    eventually("the automation's first run", || async {
+        let a = automations.get("fleet").await.map_err(|e| e.to_string())?;
+        let tag = a
+            .status
+            .and_then(|s| s.observed_policies.get("web").map(|r| r.tag.clone()));
+        (tag.as_deref() == Some("1.0.0"))
+            .then_some(())
+            .ok_or(format!("{tag:?}"))
+    })
+    .await;
+    let bare = &world.fixture.bare;
+    let before = head(bare);
+
+    push_tag(&registry, "1.1.0").await;
+    let status = reqwest::Client::new()
+        .post(format!("http://{receiver_addr}{path}"))
+        .header("Authorization", "s3cret")
+        .header("Content-Type", "application/json")
+        .body(r#"{"type": "PUSH_ARTIFACT", "event_data": {"resources": [{"tag": "1.1.0"}]}}"#)
+        .send()
+        .await
+        .expect("the receiver answers")
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    let commit = eventually("a commit for 1.1.0", || async {
+        let now = head(bare);
+        (now != before)
+            .then_some(now)
+            .ok_or("branch unmoved".to_owned())
+    })
+    .await;
+    let manifest = git::git(bare, &["show", &format!("{commit}:apps/web.yaml")]);
+    assert!(
+        manifest.contains(&format!("image: {image}:1.1.0 #")),
+        "{manifest}"
+    );
 }
