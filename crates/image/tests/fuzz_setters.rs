@@ -77,7 +77,8 @@ fn policies() -> BTreeMap<PolicyRef, ImageRef> {
 }
 
 /// Whether line `i` of `lines` may change: it carries a marker, or the
-/// closest non-blank line above is a comment that is a marker.
+/// closest line above that is neither blank nor a bare `-` (a list item
+/// whose scalar starts on the next line) is a comment that is a marker.
 fn may_change(lines: &[&str], i: usize) -> bool {
     if lines[i].contains(MARKER) {
         return true;
@@ -85,8 +86,22 @@ fn may_change(lines: &[&str], i: usize) -> bool {
     lines[..i]
         .iter()
         .rev()
-        .find(|l| !l.trim().is_empty())
+        .find(|l| !matches!(l.trim(), "" | "-"))
         .is_some_and(|l| l.trim_start().starts_with('#') && l.contains(MARKER))
+}
+
+/// Found by the fuzz target (20000 cases): a head comment marks a list
+/// item whose scalar starts on the line after the `-`; that scalar is the
+/// marked one and is set. The setter was right and the property too
+/// narrow; this pins the behaviour.
+#[test]
+fn head_comment_marks_an_item_written_on_the_next_line() {
+    let text = "key:\n# {\"$imagepolicy\": \"ns:app\"}\n- \n  text";
+    let out = update_text(text, &policies()).expect("parses").text;
+    assert_eq!(
+        out.as_deref(),
+        Some("key:\n# {\"$imagepolicy\": \"ns:app\"}\n- \n  registry.example/org/app:2.0.0")
+    );
 }
 
 proptest! {
