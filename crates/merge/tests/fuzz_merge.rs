@@ -140,7 +140,9 @@ proptest! {
         else {
             return Ok(());
         };
-        prop_assume!(live["metadata"].get("managedFields").is_some());
+        if live["metadata"].get("managedFields").is_none() {
+            return Ok(());
+        }
         let again = server_side_apply(Some(&live), &cfg, "fuzz", false, &schema, "2026-01-01T00:00:01Z")
             .expect("re-applying what was just applied succeeds");
         prop_assert_eq!(again, live);
