@@ -112,7 +112,7 @@
 //!
 //! # Limits
 //!
-//! [`Options`] bounds template nesting and output size so a hostile
+//! [`Options`] bounds template nesting, steps of work and output size so a hostile
 //! template fails with a clear error; Sprig's string builders (`repeat`,
 //! `indent`), `until`/`untilStep` and the random-string functions have
 //! their own caps. `getHostByName` always fails: rendering touches no

@@ -31,6 +31,10 @@ pub(crate) struct Exec<'s> {
     /// Parses of `execute_text` texts by (name, text): charts call `tpl`
     /// on the same value in loops.
     parsed: HashMap<(String, String), Arc<ParsedText>>,
+    /// Nodes walked and lists entered so far, against
+    /// [`Options::max_steps`]: loops that print nothing are bounded by
+    /// neither the output nor the depth limit.
+    steps: u64,
 }
 
 /// Control flow out of a list: `{{break}}` and `{{continue}}`.
@@ -58,6 +62,7 @@ impl<'s> Exec<'s> {
             stack: Vec::new(),
             layers: Vec::new(),
             parsed: HashMap::new(),
+            steps: 0,
         }
     }
 
@@ -181,7 +186,22 @@ impl State<'_, '_> {
         Ok(())
     }
 
+    /// Counts one step of work, failing past [`Options::max_steps`].
+    fn step(&mut self) -> Result<()> {
+        self.exec.steps += 1;
+        let limit = self.exec.options().max_steps;
+        if self.exec.steps > limit {
+            return Err(ExecError::Template {
+                template: self.name().to_owned(),
+                message: format!("execution exceeds the limit of {limit} steps"),
+            });
+        }
+        Ok(())
+    }
+
     fn walk_list(&mut self, dot: &Slot, nodes: &[Node]) -> Result<Flow> {
+        // Entered once per range iteration, so an empty loop body counts.
+        self.step()?;
         for node in nodes {
             let flow = self.walk(dot, node)?;
             if flow != Flow::Normal {
@@ -199,6 +219,7 @@ impl State<'_, '_> {
     }
 
     fn walk_node(&mut self, dot: &Slot, node: &Node) -> Result<Flow> {
+        self.step()?;
         match node {
             Node::Text(text) => self.write(text)?,
             Node::Action(pipe) => {
