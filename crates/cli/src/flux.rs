@@ -44,7 +44,7 @@ pub trait CliObject:
     const STATUS_COLUMNS: &'static [&'static str] = &["REVISION"];
     /// Whether `get` shows SUSPENDED (flux leaves it out for ImagePolicies).
     const SHOWS_SUSPENDED: bool = true;
-    /// The cells under [`Self::STATUS_COLUMNS`].
+    /// The cells under [`Self::STATUS_COLUMNS`], one per column.
     fn status_cells(&self) -> Vec<String> {
         vec![self.revision().unwrap_or_default().to_owned()]
     }
@@ -107,6 +107,9 @@ impl CliObject for Receiver {
     const NOUN: &'static str = "Receiver";
     const GET_COMMAND: &'static str = "receivers";
     const STATUS_COLUMNS: &'static [&'static str] = &[];
+    fn status_cells(&self) -> Vec<String> {
+        Vec::new()
+    }
     fn done_message(&self) -> String {
         format!("webhook path {}", self.revision().unwrap_or("<none>"))
     }
@@ -116,6 +119,9 @@ impl CliObject for Provider {
     const NOUN: &'static str = "Provider";
     const GET_COMMAND: &'static str = "alert-providers";
     const STATUS_COLUMNS: &'static [&'static str] = &[];
+    fn status_cells(&self) -> Vec<String> {
+        Vec::new()
+    }
     fn done_message(&self) -> String {
         "Provider applied".to_owned()
     }
@@ -125,6 +131,9 @@ impl CliObject for Alert {
     const NOUN: &'static str = "Alert";
     const GET_COMMAND: &'static str = "alerts";
     const STATUS_COLUMNS: &'static [&'static str] = &[];
+    fn status_cells(&self) -> Vec<String> {
+        Vec::new()
+    }
     fn done_message(&self) -> String {
         "Alert applied".to_owned()
     }

@@ -145,7 +145,15 @@ impl Table {
         }
     }
 
+    /// Adds a row; it has a cell per column (a kind's table that disagrees
+    /// with its header is a bug, caught here rather than as a panic later).
     pub fn row(&mut self, cells: Vec<String>) {
+        assert_eq!(
+            cells.len(),
+            self.header.len(),
+            "internal error: a table row does not match its header {:?}",
+            self.header
+        );
         self.rows.push(cells);
     }
 

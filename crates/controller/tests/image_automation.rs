@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::image::{create, head, push_tag};
+use common::image::{branch_head, create, head, push_tag};
 use common::world::{NS, World};
 use common::{Env, ready_of};
 use driftless_api::{ImagePolicy, ImageRepository, ImageUpdateAutomation};
@@ -94,24 +94,6 @@ async fn wait_deployed(client: &kube::Client, want: &str) {
             .ok_or(format!("image {image:?}"))
     })
     .await;
-}
-
-/// The head of `branch` in the bare repository, if the branch exists.
-fn branch_head(bare: &std::path::Path, branch: &str) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(bare)
-        .args([
-            "rev-parse",
-            "--verify",
-            "-q",
-            &format!("refs/heads/{branch}"),
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 async fn automation_ready(client: &kube::Client) -> Option<(String, String, String)> {

@@ -17,8 +17,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use common::Env;
+use common::image::{branch_head, create, push_tag};
+use common::world::NS;
 use driftless_api::{GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation};
-use driftless_source::oci::{OciTarget, pack_directory, push_flux_artifact};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};
 use driftless_testkit::{Fixture, GitDaemon, git};
@@ -26,7 +27,6 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 
-const NS: &str = "default";
 const TOKEN: &str = "ghp_stand_in_token_0123456789";
 const BRANCH: &str = "driftless/default-web";
 
@@ -228,49 +228,6 @@ async fn github(shared: Shared) -> String {
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{address}/api/v3")
-}
-
-async fn push_tag(registry: &Registry, tag: &str) {
-    let dir = tempfile::tempdir().expect("content dir");
-    std::fs::write(dir.path().join("tag"), tag).expect("content");
-    let content = pack_directory(dir.path(), None, 1 << 20).expect("packed");
-    let mut target = OciTarget::new(registry.url("apps/web"), tag);
-    target.insecure = true;
-    push_flux_artifact(&target, content, "https://example.com/web", tag)
-        .await
-        .expect("pushed");
-}
-
-async fn create<K>(client: &kube::Client, object: Value)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + Clone
-        + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(object).expect("a valid object");
-    Api::<K>::namespaced(client.clone(), NS)
-        .create(&PostParams::default(), &object)
-        .await
-        .expect("created");
-}
-
-fn branch_head(bare: &std::path::Path, branch: &str) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(bare)
-        .args([
-            "rev-parse",
-            "--verify",
-            "-q",
-            &format!("refs/heads/{branch}"),
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

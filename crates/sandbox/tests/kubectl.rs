@@ -476,7 +476,13 @@ async fn patch_of_each_type() {
     );
     assert_eq!(d["metadata"]["generation"], 3);
 
-    // A patch that changes nothing reports so.
+    // A patch that changes nothing reports so. kubectl compares the object
+    // it read with the one the patch returns, so let the simulated rollout
+    // finish writing status first.
+    sb.kubectl(&["rollout", "status", "deployment/web", "--timeout=30s"])
+        .run()
+        .await
+        .ok();
     let out = sb
         .kubectl(&[
             "patch",

@@ -1,5 +1,5 @@
 //! What the image automation tests share: tags pushed to a real registry,
-//! objects created from JSON, and the head of the fixture's `main`.
+//! objects created from JSON, and the heads of the fixture's branches.
 
 use std::path::Path;
 
@@ -41,4 +41,22 @@ where
 /// The head of `main` in the bare repository.
 pub fn head(bare: &Path) -> String {
     git::git(bare, &["rev-parse", "main"])
+}
+
+/// The head of `branch` in the bare repository, if the branch exists.
+pub fn branch_head(bare: &Path, branch: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(bare)
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
