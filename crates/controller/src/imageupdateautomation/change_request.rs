@@ -248,6 +248,9 @@ pub(super) async fn run(
         ));
         last_pushed = Some(pushed);
     }
+    // Each policy's pass reads the same files: say each warning once.
+    warnings.sort();
+    warnings.dedup();
     let cleaned = settings
         .host
         .clean_up(settings.template.prefix(), &keep)

@@ -133,7 +133,12 @@ fn attempt_once(request: &UpdateRequest) -> Result<UpdateOutcome, Attempt> {
             }),
             warnings: edited.warnings,
         }),
-        Err(error @ driftless_gitwrite::Error::PushRejected { .. }) => {
+        // Only a branch that moved is worth a fresh checkout; a server's
+        // refusal (protected branch, hook) would refuse again.
+        Err(error)
+            if matches!(&error, driftless_gitwrite::Error::PushRejected { reason, .. }
+                if reason.starts_with("non-fast-forward")) =>
+        {
             Err(Attempt::BranchMoved(git_failed(&error, &edited.revision)))
         }
         Err(error) => Err(Attempt::Failed(git_failed(&error, &edited.revision))),
