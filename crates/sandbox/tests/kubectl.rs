@@ -372,6 +372,12 @@ async fn patch_of_each_type() {
         .run()
         .await
         .ok();
+    // kubectl replaces at the resourceVersion it reads: let the simulated
+    // rollout finish writing status first, or the write races it.
+    sb.kubectl(&["rollout", "status", "deployment/web", "--timeout=30s"])
+        .run()
+        .await
+        .ok();
     // Replacing with the same spec is no spec change, though the stored
     // one has server defaults (port protocols) the manifest leaves out.
     sb.kubectl(&["replace", "-f", "-"])

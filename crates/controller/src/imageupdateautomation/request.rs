@@ -82,18 +82,15 @@ pub(super) async fn request(
                 "push spec not provided, and cannot be inferred from .spec.git.checkout.ref or GitRepository .spec.ref: set spec.git.push.branch",
             )
         })?;
-    if push.change_request.is_some() && switch_to_another(&push.branch, &checkout_branch) {
+    // Without a checkout ref, the checkout is of the default branch.
+    let checked_out = checkout_branch.as_deref().unwrap_or("master");
+    let switch_to = push.branch.clone().filter(|b| b != checked_out);
+    if push.change_request.is_some() && switch_to.is_some() {
         return Err(ReconcileError::stalled(
             reasons::INVALID_SOURCE_CONFIG,
             "spec.git.push.branch cannot be combined with spec.git.push.changeRequest: requests target the checkout branch; remove push.branch or set it to the checkout branch",
         ));
     }
-    // Without a checkout ref, the checkout is of the default branch.
-    let switch_to = push.branch.clone().filter(|b| {
-        *b != checkout_branch
-            .clone()
-            .unwrap_or_else(|| "master".to_owned())
-    });
     let mut checkout = CheckoutRequest::new(
         source.url.clone(),
         reference,
@@ -145,13 +142,6 @@ pub(super) async fn request(
         },
         now: crate::now().0.as_second(),
     })
-}
-
-/// Whether `push_branch` names a branch other than the checkout's.
-fn switch_to_another(push_branch: &Option<String>, checkout_branch: &Option<String>) -> bool {
-    push_branch
-        .as_ref()
-        .is_some_and(|b| Some(b) != checkout_branch.as_ref())
 }
 
 /// The key of `spec.git.commit.signingKey`: `git.asc` (+ `passphrase`) for
