@@ -99,6 +99,18 @@ fn configmap_with_color(color: &str) -> String {
 }
 
 /// `kubectl get <args> -o json`, which must succeed, parsed.
+/// `kubectl delete`'s line: kubectl 1.32 prints `<object> deleted`, newer
+/// releases add `from <namespace> namespace` for namespaced objects.
+fn assert_deleted(stdout: &str, object: &str, namespace: Option<&str>) {
+    let line = stdout.trim();
+    let short = format!("{object} deleted");
+    let long = namespace.map(|ns| format!("{object} deleted from {ns} namespace"));
+    assert!(
+        line == short || long.as_deref() == Some(line),
+        "kubectl delete printed {line:?}"
+    );
+}
+
 async fn get_json(sb: &TestSandbox, args: &[&str]) -> Value {
     let mut all = vec!["get"];
     all.extend_from_slice(args);
@@ -571,7 +583,7 @@ metadata: {name: keep, namespace: default}
         .run()
         .await
         .ok();
-    assert_eq!(out.stdout.trim(), r#"configmap "one" deleted"#);
+    assert_deleted(&out.stdout, r#"configmap "one""#, Some("doomed"));
     let out = sb
         .kubectl(&["get", "configmap", "one", "-n", "doomed"])
         .run()
@@ -587,7 +599,7 @@ metadata: {name: keep, namespace: default}
         .run()
         .await
         .ok();
-    assert_eq!(out.stdout.trim(), r#"namespace "doomed" deleted"#);
+    assert_deleted(&out.stdout, r#"namespace "doomed""#, None);
     let out = sb
         .kubectl(&["get", "namespace", "doomed"])
         .run()
@@ -1212,7 +1224,7 @@ metadata:
         .run()
         .await
         .ok();
-    assert_eq!(out.stdout.trim(), r#"configmap "held" deleted"#);
+    assert_deleted(&out.stdout, r#"configmap "held""#, Some("default"));
     let cm = get_json(&sb, &["configmap", "held"]).await;
     assert!(cm["metadata"]["deletionTimestamp"].is_string(), "{cm:#?}");
     assert_eq!(cm["metadata"]["finalizers"][0], "example.com/hold");

@@ -149,6 +149,13 @@ pub struct Kubectl {
     stdin: Option<String>,
 }
 
+/// The kubectl these suites drive: `kubectl` (1.32, on every machine) unless
+/// `DRIFTLESS_KUBECTL` names another, as `.ci/run` does to run them again
+/// with `kubectl-1.37`.
+fn kubectl_program() -> String {
+    std::env::var("DRIFTLESS_KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
+}
+
 impl Kubectl {
     pub fn stdin(mut self, input: &str) -> Kubectl {
         self.stdin = Some(input.to_string());
@@ -157,7 +164,7 @@ impl Kubectl {
 
     pub async fn run(self) -> Output {
         let cache = TempDir::new("kubecache");
-        let mut command = tokio::process::Command::new("kubectl");
+        let mut command = tokio::process::Command::new(kubectl_program());
         command
             .args(&self.args)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -193,7 +200,7 @@ impl Kubectl {
     /// Starts kubectl without waiting (for `get -w`); stdout is piped.
     pub fn spawn(self) -> Running {
         let cache = TempDir::new("kubecache-watch");
-        let child = tokio::process::Command::new("kubectl")
+        let child = tokio::process::Command::new(kubectl_program())
             .args(&self.args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("KUBECACHEDIR", cache.path())
