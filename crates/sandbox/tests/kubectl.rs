@@ -3,10 +3,8 @@
 //! would, through `-f -` manifests on stdin. Outputs and exit codes are the
 //! ones kubectl prints against a real API server.
 //!
-//! Known limitation: kubectl's typed generators (`kubectl create ...`) send
-//! protobuf bodies, which the sandbox decodes for Namespaces, ConfigMaps,
-//! Secrets and ServiceAccounts only; everything else is created with
-//! `apply -f` or `create -f` here.
+//! kubectl's typed generators (`kubectl create job ...`) send protobuf
+//! bodies; `every_typed_generator_creates_its_object` drives each of them.
 
 mod common;
 
@@ -1369,9 +1367,11 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typed_generators_work_for_the_kinds_with_protobuf_support() {
+async fn every_typed_generator_creates_its_object() {
+    // kubectl's generators send protobuf bodies; each must be read as the
+    // object kubectl's `--dry-run=client -o json` shows.
     let sb = TestSandbox::start("generators").await;
-    let steps: [(&[&str], &str); 4] = [
+    let steps: &[(&[&str], &str)] = &[
         (&["create", "namespace", "team"], "namespace/team created"),
         (
             &[
@@ -1400,30 +1400,325 @@ async fn typed_generators_work_for_the_kinds_with_protobuf_support() {
             &["create", "serviceaccount", "bot", "-n", "team"],
             "serviceaccount/bot created",
         ),
+        (
+            &[
+                "create",
+                "deployment",
+                "web",
+                "-n",
+                "team",
+                "--image=nginx:1.27",
+                "--replicas=2",
+                "--port=80",
+            ],
+            "deployment.apps/web created",
+        ),
+        (
+            &[
+                "create",
+                "job",
+                "once",
+                "-n",
+                "team",
+                "--image=busybox",
+                "--",
+                "date",
+            ],
+            "job.batch/once created",
+        ),
+        (
+            &[
+                "create",
+                "cronjob",
+                "tick",
+                "-n",
+                "team",
+                "--image=busybox",
+                "--schedule=*/5 * * * *",
+                "--",
+                "date",
+            ],
+            "cronjob.batch/tick created",
+        ),
+        (
+            &[
+                "create",
+                "job",
+                "manual",
+                "-n",
+                "team",
+                "--from=cronjob/tick",
+            ],
+            "job.batch/manual created",
+        ),
+        (
+            &[
+                "create",
+                "role",
+                "reader",
+                "-n",
+                "team",
+                "--verb=get,list",
+                "--resource=pods,deployments.apps",
+                "--resource-name=web",
+            ],
+            "role.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            &[
+                "create",
+                "rolebinding",
+                "readers",
+                "-n",
+                "team",
+                "--role=reader",
+                "--user=alice",
+                "--group=devs",
+                "--serviceaccount=team:bot",
+            ],
+            "rolebinding.rbac.authorization.k8s.io/readers created",
+        ),
+        (
+            &[
+                "create",
+                "clusterrole",
+                "logs",
+                "--verb=get",
+                "--resource=nodes",
+                "--non-resource-url=/logs/*",
+            ],
+            "clusterrole.rbac.authorization.k8s.io/logs created",
+        ),
+        (
+            &[
+                "create",
+                "clusterrole",
+                "combined",
+                "--aggregation-rule=team=web",
+            ],
+            "clusterrole.rbac.authorization.k8s.io/combined created",
+        ),
+        (
+            &[
+                "create",
+                "clusterrolebinding",
+                "logs",
+                "--clusterrole=logs",
+                "--user=bob",
+            ],
+            "clusterrolebinding.rbac.authorization.k8s.io/logs created",
+        ),
+        (
+            &[
+                "create",
+                "service",
+                "clusterip",
+                "api",
+                "-n",
+                "team",
+                "--tcp=80:8080",
+            ],
+            "service/api created",
+        ),
+        (
+            &[
+                "create",
+                "service",
+                "clusterip",
+                "headless",
+                "-n",
+                "team",
+                "--clusterip=None",
+            ],
+            "service/headless created",
+        ),
+        (
+            &[
+                "create",
+                "service",
+                "nodeport",
+                "np",
+                "-n",
+                "team",
+                "--tcp=80:8080",
+                "--node-port=30080",
+            ],
+            "service/np created",
+        ),
+        (
+            &[
+                "create",
+                "service",
+                "loadbalancer",
+                "lb",
+                "-n",
+                "team",
+                "--tcp=443:https",
+            ],
+            "service/lb created",
+        ),
+        (
+            &[
+                "create",
+                "service",
+                "externalname",
+                "ext",
+                "-n",
+                "team",
+                "--external-name=example.org",
+            ],
+            "service/ext created",
+        ),
+        (
+            &[
+                "create",
+                "ingress",
+                "web",
+                "-n",
+                "team",
+                "--class=nginx",
+                "--rule=foo.com/bar=api:8080,tls=cert",
+                "--rule=/path*=lb:https",
+            ],
+            "ingress.networking.k8s.io/web created",
+        ),
+        (
+            &[
+                "create",
+                "poddisruptionbudget",
+                "half",
+                "-n",
+                "team",
+                "--selector=app=web",
+                "--min-available=50%",
+            ],
+            "poddisruptionbudget.policy/half created",
+        ),
+        (
+            &[
+                "create",
+                "pdb",
+                "one",
+                "-n",
+                "team",
+                "--selector=app=web",
+                "--max-unavailable=1",
+            ],
+            "poddisruptionbudget.policy/one created",
+        ),
+        (
+            &[
+                "create",
+                "priorityclass",
+                "high",
+                "--value=1000",
+                "--description=urgent",
+                "--preemption-policy=Never",
+            ],
+            "priorityclass.scheduling.k8s.io/high created",
+        ),
+        (
+            &[
+                "create",
+                "quota",
+                "small",
+                "-n",
+                "team",
+                "--hard=cpu=1,memory=1G,pods=2",
+                "--scopes=BestEffort",
+            ],
+            "resourcequota/small created",
+        ),
     ];
     for (args, printed) in steps {
         let out = sb.kubectl(args).run().await.ok();
-        assert_eq!(out.stdout.trim(), printed);
+        assert_eq!(out.stdout.trim(), *printed, "{args:?}");
     }
-    let cm = get_json(&sb, &["configmap", "cfg", "-n", "team"]).await;
+
+    let get = |args: &'static [&'static str]| get_json(&sb, args);
+    let cm = get(&["configmap", "cfg", "-n", "team"]).await;
     assert_eq!(cm["data"]["a"], "b");
-    let secret = get_json(&sb, &["secret", "s", "-n", "team"]).await;
+    let secret = get(&["secret", "s", "-n", "team"]).await;
     assert_eq!(secret["data"]["p"], "cQ==");
     assert_eq!(secret["type"], "Opaque");
-    let ns = get_json(&sb, &["namespace", "team"]).await;
+    let ns = get(&["namespace", "team"]).await;
     assert_eq!(ns["status"]["phase"], "Active");
+    let deploy = get(&["deployment", "web", "-n", "team"]).await;
+    assert_eq!(deploy["spec"]["replicas"], 2);
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        80
+    );
 
-    // Other kinds get a clear 415 instead of a misread body.
-    let out = sb
-        .kubectl(&["create", "job", "d", "--image=nginx", "-n", "team"])
-        .run()
-        .await
-        .code(1);
-    assert!(out.stderr.contains("send JSON or YAML"), "{out:#?}");
-    sb.kubectl(&["get", "job", "d", "-n", "team"])
-        .run()
-        .await
-        .code(1);
+    let job = get(&["job", "once", "-n", "team"]).await;
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["containers"][0]["command"], serde_json::json!(["date"]));
+    let cron = get(&["cronjob", "tick", "-n", "team"]).await;
+    assert_eq!(cron["spec"]["schedule"], "*/5 * * * *");
+    assert_eq!(
+        cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"],
+        "OnFailure"
+    );
+    let manual = get(&["job", "manual", "-n", "team"]).await;
+    assert_eq!(manual["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    assert_eq!(manual["metadata"]["ownerReferences"][0]["controller"], true);
+    assert_eq!(
+        manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+
+    let role = get(&["role", "reader", "-n", "team"]).await;
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([
+            {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["web"]},
+            {"verbs": ["get", "list"], "apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["web"]},
+        ])
+    );
+    let binding = get(&["rolebinding", "readers", "-n", "team"]).await;
+    assert_eq!(binding["subjects"][2]["namespace"], "team");
+    assert_eq!(binding["roleRef"]["name"], "reader");
+    let logs = get(&["clusterrole", "logs"]).await;
+    assert_eq!(logs["rules"][1]["nonResourceURLs"][0], "/logs/*");
+    let combined = get(&["clusterrole", "combined"]).await;
+    assert_eq!(
+        combined["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]["team"],
+        "web"
+    );
+    let cluster_binding = get(&["clusterrolebinding", "logs"]).await;
+    assert_eq!(cluster_binding["subjects"][0]["name"], "bob");
+
+    let api = get(&["service", "api", "-n", "team"]).await;
+    assert_eq!(api["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(api["spec"]["selector"]["app"], "api");
+    let headless = get(&["service", "headless", "-n", "team"]).await;
+    assert_eq!(headless["spec"]["clusterIP"], "None");
+    let np = get(&["service", "np", "-n", "team"]).await;
+    assert_eq!(np["spec"]["ports"][0]["nodePort"], 30080);
+    let lb = get(&["service", "lb", "-n", "team"]).await;
+    assert_eq!(lb["spec"]["type"], "LoadBalancer");
+    assert_eq!(lb["spec"]["ports"][0]["targetPort"], "https");
+    let ext = get(&["service", "ext", "-n", "team"]).await;
+    assert_eq!(ext["spec"]["externalName"], "example.org");
+
+    let ingress = get(&["ingress", "web", "-n", "team"]).await;
+    assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], "foo.com");
+    assert_eq!(
+        ingress["spec"]["rules"][1]["http"]["paths"][0]["backend"]["service"]["port"]["name"],
+        "https"
+    );
+    let half = get(&["pdb", "half", "-n", "team"]).await;
+    assert_eq!(half["spec"]["minAvailable"], "50%");
+    let one = get(&["pdb", "one", "-n", "team"]).await;
+    assert_eq!(one["spec"]["maxUnavailable"], 1);
+    let high = get(&["priorityclass", "high"]).await;
+    assert_eq!(high["value"], 1000);
+    assert_eq!(high["preemptionPolicy"], "Never");
+    let quota = get(&["quota", "small", "-n", "team"]).await;
+    assert_eq!(quota["spec"]["hard"]["memory"], "1G");
+    assert_eq!(quota["spec"]["scopes"][0], "BestEffort");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

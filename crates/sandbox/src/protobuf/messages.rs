@@ -1,27 +1,29 @@
-//! The message tables: for each kind a client may send in protobuf, its
-//! fields as the Kubernetes `generated.proto` files number them, with their
-//! JSON names. Only what those clients send is listed; anything else is
-//! refused by field number.
+//! The message tables shared by every group (metadata, the envelope,
+//! label selectors, quantities, int-or-strings), the core kinds without a
+//! pod template, the access reviews and `DeleteOptions`, and the lookup
+//! from a body's apiVersion and kind to its table. Fields are numbered as
+//! the Kubernetes `generated.proto` files number them, with their JSON
+//! names; anything else is refused by field number.
 
-use super::{Field, Kind, field, optional, repeated};
+use super::{Field, Kind, cluster, field, optional, rbac, repeated, workloads};
 
-const STRING_MAP: Kind = Kind::Map(&Kind::String);
+pub(super) const STRING_MAP: Kind = Kind::Map(&Kind::String);
 const BYTES_MAP: Kind = Kind::Map(&Kind::Bytes);
 
 /// Timestamps a client sends are ignored by the server; decoding them only
 /// keeps the message readable.
-const TIME: &[Field] = &[field(1, "seconds", Kind::Int), field(2, "nanos", Kind::Int)];
+pub(super) const TIME: &[Field] = &[field(1, "seconds", Kind::Int), field(2, "nanos", Kind::Int)];
 
 const OWNER_REFERENCE: &[Field] = &[
     field(1, "kind", Kind::String),
     field(3, "name", Kind::String),
     field(4, "uid", Kind::String),
     field(5, "apiVersion", Kind::String),
-    field(6, "controller", Kind::Bool),
-    field(7, "blockOwnerDeletion", Kind::Bool),
+    optional(6, "controller", Kind::Bool),
+    optional(7, "blockOwnerDeletion", Kind::Bool),
 ];
 
-const OBJECT_META: &[Field] = &[
+pub(super) const OBJECT_META: &[Field] = &[
     field(1, "name", Kind::String),
     field(2, "generateName", Kind::String),
     field(3, "namespace", Kind::String),
@@ -61,7 +63,7 @@ const SECRET: &[Field] = &[
     field(5, "immutable", Kind::Bool),
 ];
 
-const OBJECT_REFERENCE: &[Field] = &[
+pub(super) const OBJECT_REFERENCE: &[Field] = &[
     field(1, "kind", Kind::String),
     field(2, "namespace", Kind::String),
     field(3, "name", Kind::String),
@@ -71,7 +73,7 @@ const OBJECT_REFERENCE: &[Field] = &[
     field(7, "fieldPath", Kind::String),
 ];
 
-const LOCAL_OBJECT_REFERENCE: &[Field] = &[field(1, "name", Kind::String)];
+pub(super) const LOCAL_OBJECT_REFERENCE: &[Field] = &[field(1, "name", Kind::String)];
 
 const SERVICE_ACCOUNT: &[Field] = &[
     field(1, "metadata", Kind::Message(OBJECT_META)),
@@ -96,110 +98,6 @@ const DELETE_OPTIONS: &[Field] = &[
         "ignoreStoreReadErrorWithClusterBreakingPotential",
         Kind::Bool,
     ),
-];
-
-/// What `kubectl create deployment` sends: Go's encoder writes every
-/// non-pointer field, so the common ones are listed even when empty.
-/// Resource quantities, probes, volumes and the like are not: such a body
-/// is refused by field number, and is sent as JSON by `kubectl apply`.
-const CONTAINER_PORT: &[Field] = &[
-    field(1, "name", Kind::String),
-    field(2, "hostPort", Kind::Int),
-    field(3, "containerPort", Kind::Int),
-    field(4, "protocol", Kind::String),
-    field(5, "hostIP", Kind::String),
-];
-
-const RESOURCE_REQUIREMENTS: &[Field] = &[];
-
-const CONTAINER: &[Field] = &[
-    field(1, "name", Kind::String),
-    field(2, "image", Kind::String),
-    repeated(3, "command", Kind::String),
-    repeated(4, "args", Kind::String),
-    field(5, "workingDir", Kind::String),
-    repeated(6, "ports", Kind::Message(CONTAINER_PORT)),
-    field(8, "resources", Kind::Message(RESOURCE_REQUIREMENTS)),
-    field(13, "terminationMessagePath", Kind::String),
-    field(14, "imagePullPolicy", Kind::String),
-    field(16, "stdin", Kind::Bool),
-    field(17, "stdinOnce", Kind::Bool),
-    field(18, "tty", Kind::Bool),
-    field(20, "terminationMessagePolicy", Kind::String),
-];
-
-const POD_SPEC: &[Field] = &[
-    repeated(2, "containers", Kind::Message(CONTAINER)),
-    field(3, "restartPolicy", Kind::String),
-    optional(4, "terminationGracePeriodSeconds", Kind::Int),
-    field(6, "dnsPolicy", Kind::String),
-    field(7, "nodeSelector", STRING_MAP),
-    field(8, "serviceAccountName", Kind::String),
-    field(9, "serviceAccount", Kind::String),
-    field(10, "nodeName", Kind::String),
-    field(11, "hostNetwork", Kind::Bool),
-    field(12, "hostPID", Kind::Bool),
-    field(13, "hostIPC", Kind::Bool),
-    repeated(
-        15,
-        "imagePullSecrets",
-        Kind::Message(LOCAL_OBJECT_REFERENCE),
-    ),
-    field(16, "hostname", Kind::String),
-    field(17, "subdomain", Kind::String),
-    field(19, "schedulerName", Kind::String),
-    repeated(20, "initContainers", Kind::Message(CONTAINER)),
-    field(24, "priorityClassName", Kind::String),
-];
-
-const POD_TEMPLATE_SPEC: &[Field] = &[
-    field(1, "metadata", Kind::Message(OBJECT_META)),
-    field(2, "spec", Kind::Message(POD_SPEC)),
-];
-
-const LABEL_SELECTOR_REQUIREMENT: &[Field] = &[
-    field(1, "key", Kind::String),
-    field(2, "operator", Kind::String),
-    repeated(3, "values", Kind::String),
-];
-
-const LABEL_SELECTOR: &[Field] = &[
-    field(1, "matchLabels", STRING_MAP),
-    repeated(
-        2,
-        "matchExpressions",
-        Kind::Message(LABEL_SELECTOR_REQUIREMENT),
-    ),
-];
-
-const DEPLOYMENT_STRATEGY: &[Field] = &[field(1, "type", Kind::String)];
-
-const DEPLOYMENT_SPEC: &[Field] = &[
-    optional(1, "replicas", Kind::Int),
-    field(2, "selector", Kind::Message(LABEL_SELECTOR)),
-    field(3, "template", Kind::Message(POD_TEMPLATE_SPEC)),
-    field(4, "strategy", Kind::Message(DEPLOYMENT_STRATEGY)),
-    field(5, "minReadySeconds", Kind::Int),
-    optional(6, "revisionHistoryLimit", Kind::Int),
-    field(7, "paused", Kind::Bool),
-    optional(9, "progressDeadlineSeconds", Kind::Int),
-];
-
-/// A client's status is ignored by the server; only the zero counts Go
-/// writes are expected.
-const DEPLOYMENT_STATUS: &[Field] = &[
-    field(1, "observedGeneration", Kind::Int),
-    field(2, "replicas", Kind::Int),
-    field(3, "updatedReplicas", Kind::Int),
-    field(4, "availableReplicas", Kind::Int),
-    field(5, "unavailableReplicas", Kind::Int),
-    field(7, "readyReplicas", Kind::Int),
-];
-
-const DEPLOYMENT: &[Field] = &[
-    field(1, "metadata", Kind::Message(OBJECT_META)),
-    field(2, "spec", Kind::Message(DEPLOYMENT_SPEC)),
-    field(3, "status", Kind::Message(DEPLOYMENT_STATUS)),
 ];
 
 const RESOURCE_ATTRIBUTES: &[Field] = &[
@@ -255,6 +153,31 @@ const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
     field(3, "status", Kind::Message(RULES_REVIEW_STATUS)),
 ];
 
+const LABEL_SELECTOR_REQUIREMENT: &[Field] = &[
+    field(1, "key", Kind::String),
+    field(2, "operator", Kind::String),
+    repeated(3, "values", Kind::String),
+];
+
+pub(super) const LABEL_SELECTOR: &[Field] = &[
+    field(1, "matchLabels", STRING_MAP),
+    repeated(
+        2,
+        "matchExpressions",
+        Kind::Message(LABEL_SELECTOR_REQUIREMENT),
+    ),
+];
+
+/// `resource.Quantity` on the wire; see [`Kind::Quantity`].
+pub(super) const QUANTITY: &[Field] = &[field(1, "string", Kind::String)];
+
+/// `intstr.IntOrString` on the wire; see [`Kind::IntOrString`].
+pub(super) const INT_OR_STRING: &[Field] = &[
+    field(1, "type", Kind::Int),
+    field(2, "intVal", Kind::Int),
+    field(3, "strVal", Kind::String),
+];
+
 const TYPE_META: &[Field] = &[
     field(1, "apiVersion", Kind::String),
     field(2, "kind", Kind::String),
@@ -273,7 +196,18 @@ pub(super) fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Fiel
         ("v1", "ConfigMap") => Some(CONFIG_MAP),
         ("v1", "Secret") => Some(SECRET),
         ("v1", "ServiceAccount") => Some(SERVICE_ACCOUNT),
-        ("apps/v1", "Deployment") => Some(DEPLOYMENT),
+        ("apps/v1", "Deployment") => Some(workloads::DEPLOYMENT),
+        ("batch/v1", "Job") => Some(workloads::JOB),
+        ("batch/v1", "CronJob") => Some(workloads::CRON_JOB),
+        ("v1", "Service") => Some(cluster::SERVICE),
+        ("v1", "ResourceQuota") => Some(cluster::RESOURCE_QUOTA),
+        ("networking.k8s.io/v1", "Ingress") => Some(cluster::INGRESS),
+        ("policy/v1", "PodDisruptionBudget") => Some(cluster::POD_DISRUPTION_BUDGET),
+        ("scheduling.k8s.io/v1", "PriorityClass") => Some(cluster::PRIORITY_CLASS),
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => Some(rbac::ROLE),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => {
+            Some(rbac::BINDING)
+        }
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => Some(SELF_SUBJECT_ACCESS_REVIEW),
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => Some(SELF_SUBJECT_RULES_REVIEW),
         // client-go registers DeleteOptions in every group version; the

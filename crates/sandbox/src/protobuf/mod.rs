@@ -1,22 +1,33 @@
-//! Decoding of Kubernetes protobuf request bodies for the few kinds that
-//! clients send that way: kubectl's generator commands (`kubectl create
-//! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`),
-//! `kubectl auth can-i`'s access and rules reviews, and the
-//! `DeleteOptions` of client-go's typed clients (Helm's release store
-//! deletes its Secrets so). Everything else must come as JSON or YAML; a
-//! protobuf body of another kind gets 415.
+//! Decoding of Kubernetes protobuf request bodies into the JSON objects the
+//! store keeps, for what clients built on client-go send that way: every
+//! kind a `kubectl create` generator makes (namespace, configmap, secret,
+//! serviceaccount, deployment, job, cronjob, role, rolebinding,
+//! clusterrole, clusterrolebinding, service, ingress, poddisruptionbudget,
+//! priorityclass, quota), `kubectl auth can-i`'s access and rules reviews,
+//! and the `DeleteOptions` of typed clients (Helm's release store deletes
+//! its Secrets so). Anything else must come as JSON or YAML; a protobuf
+//! body of another kind gets 415 naming the kind.
 //!
-//! Why by hand: a full protobuf binding of the Kubernetes API is a large
-//! generated dependency, while these kinds need a dozen fields. Each message
-//! is a table of (field number, JSON name, kind); an unknown field is an
-//! error, never silently dropped.
+//! Why by hand: the generated binding (`k8s-pb`, prost types for every
+//! kind) has no JSON side, so each kind would still need a conversion to
+//! the objects the store keeps, with Go's JSON names, inline fields,
+//! quantities and int-or-strings. A table per message is that conversion
+//! and the binding in one. Each message is a table of (field number, JSON
+//! name, kind), numbered as the upstream `generated.proto` files number
+//! them; an unknown field is an error, never silently dropped. Go's
+//! encoder writes every non-pointer field, so the tables list those even
+//! where clients leave them empty.
 
+mod cluster;
 mod messages;
+mod pod;
+mod rbac;
+mod workloads;
 
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use messages::{UNKNOWN, schema_for};
+use messages::{INT_OR_STRING, QUANTITY, UNKNOWN, schema_for};
 
 /// The bytes every Kubernetes protobuf body starts with.
 const MAGIC: &[u8] = b"k8s\0";
@@ -27,7 +38,16 @@ enum Kind {
     Bytes,
     Bool,
     Int,
+    /// `resource.Quantity`: a message holding one string (field 1), a plain
+    /// string in JSON (`"500m"`).
+    Quantity,
+    /// `intstr.IntOrString`: {1: type (0 int, 1 string), 2: intVal,
+    /// 3: strVal}, a number or a string in JSON.
+    IntOrString,
     Message(&'static [Field]),
+    /// A message whose fields JSON shows in its parent (Go's
+    /// `json:",inline"`), such as an Ingress rule's `ingressRuleValue`.
+    Inline(&'static [Field]),
     /// `map<string, V>`, encoded as repeated entries {1: key, 2: value}.
     Map(&'static Kind),
 }
@@ -149,7 +169,36 @@ fn decode_scalar(
             }
             decode_message(reader.length_delimited()?, fields)
         }
-        Kind::Map(_) => Err(format!("field {field_name}: nested maps are not supported")),
+        Kind::Quantity => {
+            if wire_type != 2 {
+                return Err(wrong());
+            }
+            let quantity = decode_message(reader.length_delimited()?, QUANTITY)?;
+            Ok(quantity
+                .get("string")
+                .cloned()
+                .unwrap_or_else(|| Value::String(String::new())))
+        }
+        Kind::IntOrString => {
+            if wire_type != 2 {
+                return Err(wrong());
+            }
+            let value = decode_message(reader.length_delimited()?, INT_OR_STRING)?;
+            if value.get("type").and_then(Value::as_i64) == Some(1) {
+                Ok(value
+                    .get("strVal")
+                    .cloned()
+                    .unwrap_or_else(|| Value::String(String::new())))
+            } else {
+                Ok(value
+                    .get("intVal")
+                    .cloned()
+                    .unwrap_or_else(|| Value::from(0)))
+            }
+        }
+        Kind::Map(_) | Kind::Inline(_) => Err(format!(
+            "field {field_name}: a map or inline message cannot nest here"
+        )),
     }
 }
 
@@ -190,6 +239,19 @@ fn decode_message(bytes: &[u8], fields: &[Field]) -> Result<Value, String> {
                     .or_insert_with(|| Value::Object(Map::new()))
                 {
                     entries.insert(key, value);
+                }
+            }
+            Kind::Inline(inline_fields) => {
+                if wire_type != 2 {
+                    return Err(format!(
+                        "field {} has an unexpected wire type {wire_type}",
+                        spec.name
+                    ));
+                }
+                if let Value::Object(inner) =
+                    decode_message(reader.length_delimited()?, inline_fields)?
+                {
+                    out.extend(inner);
                 }
             }
             kind => {
@@ -241,7 +303,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions, apps/v1 Deployment, SelfSubjectAccessReview and SelfSubjectRulesReview only, not {api_version} {kind}; send JSON or YAML")
+        format!("the sandbox reads protobuf bodies of the kinds kubectl's generators, access reviews and DeleteOptions use, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")
@@ -348,10 +410,101 @@ mod tests {
         );
     }
 
+    // The bodies under testdata/ are what `kubectl create` (1.32 and 1.37
+    // send the same bytes) sent the sandbox, captured as they arrived.
+
+    #[test]
+    fn decodes_an_ingress_with_inline_rules_and_named_ports() {
+        // kubectl create ingress ing -n team --class=nginx --annotation=a=b
+        //   --rule=foo.com/bar=svc1:8080,tls=my-cert --rule=/path*=svc2:http
+        //   --default-backend=defsvc:80
+        let object = decode(include_bytes!("testdata/ingress.pb")).expect("decodes");
+        let backend = |name: &str, port: Value| json!({"service": {"name": name, "port": port}});
+        assert_eq!(
+            object,
+            json!({
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "ing", "namespace": "team", "annotations": {"a": "b"}},
+                "spec": {
+                    "ingressClassName": "nginx",
+                    "defaultBackend": backend("defsvc", json!({"number": 80})),
+                    "tls": [{"hosts": ["foo.com"], "secretName": "my-cert"}],
+                    "rules": [
+                        {"host": "foo.com", "http": {"paths": [{"path": "/bar", "pathType": "Exact",
+                            "backend": backend("svc1", json!({"number": 8080}))}]}},
+                        {"http": {"paths": [{"path": "/path", "pathType": "Prefix",
+                            "backend": backend("svc2", json!({"name": "http"}))}]}},
+                    ],
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn decodes_quantities_and_int_or_strings() {
+        // kubectl create quota q -n team --scopes=BestEffort
+        //   --hard=cpu=1,memory=1G,pods=2,services.nodeports=0
+        let quota = decode(include_bytes!("testdata/quota.pb")).expect("decodes");
+        assert_eq!(
+            quota["spec"],
+            json!({"hard": {"cpu": "1", "memory": "1G", "pods": "2", "services.nodeports": "0"},
+                   "scopes": ["BestEffort"]})
+        );
+        // kubectl create pdb pdb -n team --selector=app=x --min-available=50%
+        let pdb = decode(include_bytes!("testdata/pdb.pb")).expect("decodes");
+        assert_eq!(
+            pdb["spec"],
+            json!({"minAvailable": "50%", "selector": {"matchLabels": {"app": "x"}}})
+        );
+        assert!(
+            pdb.get("status").is_none(),
+            "Go's zero counts are left out: {pdb}"
+        );
+    }
+
+    #[test]
+    fn decodes_a_role_binding_keeping_empty_strings_in_lists() {
+        // kubectl create rolebinding rb -n team --role=r --user=alice
+        //   --group=devs --serviceaccount=team:bot
+        let object = decode(include_bytes!("testdata/rolebinding.pb")).expect("decodes");
+        assert_eq!(
+            object["subjects"],
+            json!([
+                {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+                {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"},
+                {"kind": "ServiceAccount", "name": "bot", "namespace": "team"},
+            ])
+        );
+        assert_eq!(
+            object["roleRef"],
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"})
+        );
+    }
+
+    #[test]
+    fn an_int_or_string_zero_is_kept_where_the_field_is_a_pointer() {
+        let mut int_zero = Vec::new();
+        varint(2 << 3, &mut int_zero); // intVal = 0, as Go writes it
+        int_zero.push(0);
+        let mut spec = Vec::new();
+        bytes_field(3, &int_zero, &mut spec); // maxUnavailable
+        let mut raw = Vec::new();
+        bytes_field(2, &spec, &mut raw);
+        let mut type_meta = Vec::new();
+        bytes_field(1, b"policy/v1", &mut type_meta);
+        bytes_field(2, b"PodDisruptionBudget", &mut type_meta);
+        let mut body = MAGIC.to_vec();
+        bytes_field(1, &type_meta, &mut body);
+        bytes_field(2, &raw, &mut body);
+        let object = decode(&body).expect("decodes");
+        assert_eq!(object["spec"], json!({"maxUnavailable": 0}));
+    }
+
     #[test]
     fn other_kinds_and_unknown_fields_are_refused() {
         let err = decode(&envelope("Pod", &[])).expect_err("unsupported kind");
-        assert!(err.contains("not v1 Pod"), "{err}");
+        assert!(err.contains("not v1 Pod; send JSON or YAML"), "{err}");
         let mut raw = Vec::new();
         bytes_field(9, b"x", &mut raw);
         let err = decode(&envelope("Namespace", &raw)).expect_err("unknown field");
