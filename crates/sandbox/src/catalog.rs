@@ -69,6 +69,9 @@ pub struct ResourceType {
     /// A custom resource's structural schema (storage version), applied on
     /// every write by [`crate::schema`]; `None` for built-in kinds.
     pub open_api_schema: Option<Arc<Value>>,
+    /// A custom resource's `openAPIV3Schema` per served version, published
+    /// in `/openapi/v3` for `kubectl explain`; empty for built-in kinds.
+    pub version_schemas: BTreeMap<String, Arc<Value>>,
     /// Built-in kinds accept strategic merge patches; custom resources do not.
     pub builtin: bool,
 }
@@ -417,6 +420,7 @@ impl Default for Catalog {
                     merge_schema: Arc::new(MergeSchema::builtin(b.group, b.kind)),
                     printer_columns: Vec::new(),
                     open_api_schema: None,
+                    version_schemas: BTreeMap::new(),
                     builtin: true,
                 };
                 (rt.group_resource(), Arc::new(rt))
@@ -576,6 +580,17 @@ pub fn resource_type_from_crd(crd: &Value) -> Result<ResourceType, String> {
     if served.is_empty() {
         return Err("spec.versions: Invalid value: at least one version must be served".into());
     }
+    let version_schemas = versions
+        .iter()
+        .filter_map(|v| {
+            let name = str_at(v, "/name")?;
+            let schema = v.pointer("/schema/openAPIV3Schema")?;
+            served
+                .iter()
+                .any(|s| s == name)
+                .then(|| (name.to_string(), Arc::new(schema.clone())))
+        })
+        .collect();
     let status_subresource = storage.pointer("/subresources/status").is_some();
     let schema = storage
         .pointer("/schema/openAPIV3Schema")
@@ -620,6 +635,7 @@ pub fn resource_type_from_crd(crd: &Value) -> Result<ResourceType, String> {
         }),
         printer_columns,
         open_api_schema: (!schema.is_null()).then(|| Arc::new(schema)),
+        version_schemas,
         builtin: false,
     })
 }

@@ -2,11 +2,14 @@
 //! which groups, versions and resources the server has.
 //!
 //! The OpenAPI v3 documents carry paths and the parameters each verb
-//! takes, with empty component schemas: enough for kubectl to see that the
-//! server validates fields itself (`fieldValidation`), so it skips its
-//! client-side schema validation. Full schemas are not served; `kubectl
-//! explain` therefore has nothing to show. `/openapi/v2` is served empty
-//! (see `server`), so kubectl's v2 fallback validates nothing.
+//! takes: enough for kubectl to see that the server validates fields
+//! itself (`fieldValidation`), so it skips its client-side schema
+//! validation. Their component schemas are those of the custom resources:
+//! each served CRD version's `openAPIV3Schema`, named and tagged with its
+//! group, version and kind as kube-apiserver publishes it, which is what
+//! `kubectl explain` looks for. Built-in kinds have no schema here.
+//! `/openapi/v2` is served empty (see `server`), so kubectl's v2 fallback
+//! validates nothing.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -149,8 +152,51 @@ fn operation(rt: &ResourceType, group: &str, version: &str, verb: &str, params: 
     op
 }
 
+/// The component name kube-apiserver gives a custom resource's schema:
+/// the group reversed, then version and kind (`io.fluxcd.toolkit.kustomize.v1.Kustomization`).
+fn definition_name(group: &str, version: &str, kind: &str) -> String {
+    let reversed: Vec<&str> = group.split('.').rev().collect();
+    format!("{}.{version}.{kind}", reversed.join("."))
+}
+
+/// A CRD version's schema as published: tagged with its group, version and
+/// kind (kubectl explain finds a kind's schema by this tag), with the
+/// fields every object has described when the CRD leaves them out.
+fn published_schema(schema: &Value, group: &str, version: &str, kind: &str) -> Value {
+    let mut published = schema.clone();
+    let Some(root) = published.as_object_mut() else {
+        return published;
+    };
+    root.entry("type").or_insert_with(|| json!("object"));
+    root.insert(
+        "x-kubernetes-group-version-kind".into(),
+        json!([{"group": group, "version": version, "kind": kind}]),
+    );
+    let standard = [
+        (
+            "apiVersion",
+            json!({"type": "string", "description": "The versioned schema of this object: group/version."}),
+        ),
+        (
+            "kind",
+            json!({"type": "string", "description": "The REST resource this object represents, in CamelCase."}),
+        ),
+        (
+            "metadata",
+            json!({"type": "object", "description": "Standard object metadata: name, namespace, labels, annotations and the like."}),
+        ),
+    ];
+    if let Value::Object(properties) = root.entry("properties").or_insert_with(|| json!({})) {
+        for (name, field) in standard {
+            properties.entry(name).or_insert(field);
+        }
+    }
+    published
+}
+
 /// `/openapi/v3/{api|apis/group}/{version}`: paths with their verbs and
-/// parameters for every resource of the group/version.
+/// parameters for every resource of the group/version, and the schemas of
+/// its custom resources.
 pub fn openapi_v3_group_version(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
     let types = catalog.resources_in(group, version);
     if types.is_empty() {
@@ -165,7 +211,14 @@ pub fn openapi_v3_group_version(catalog: &Catalog, group: &str, version: &str) -
         "force",
         "pretty",
     ];
+    let mut schemas = serde_json::Map::new();
     for rt in types {
+        if let Some(schema) = rt.version_schemas.get(version) {
+            schemas.insert(
+                definition_name(group, version, &rt.kind),
+                published_schema(schema, group, version, &rt.kind),
+            );
+        }
         let base = format!("/{}", gv_path(group, version));
         let collection = if rt.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", rt.plural)
@@ -195,7 +248,7 @@ pub fn openapi_v3_group_version(catalog: &Catalog, group: &str, version: &str) -
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": format!("v1.{SERVER_VERSION_MINOR}.0")},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas},
     }))
 }
 
@@ -233,6 +286,52 @@ mod tests {
             .collect();
         assert!(names.contains(&"deployments") && names.contains(&"deployments/status"));
         assert!(resource_list(&catalog, "apps", "v2").is_none());
+    }
+
+    #[test]
+    fn openapi_publishes_each_served_crd_version_schema_tagged_with_its_kind() {
+        let mut catalog = Catalog::default();
+        let version = |name: &str, field: &str| {
+            json!({"name": name, "served": true, "storage": name == "v1", "schema": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {"spec": {"type": "object", "properties": {field: {"type": "string"}}}},
+            }}})
+        };
+        catalog
+            .register_crd(&json!({
+                "metadata": {"name": "widgets.example.com"},
+                "spec": {
+                    "group": "example.com",
+                    "scope": "Namespaced",
+                    "names": {"plural": "widgets", "kind": "Widget"},
+                    "versions": [version("v1beta1", "size"), version("v1", "shape")],
+                }
+            }))
+            .expect("a valid CRD");
+        let v1 = openapi_v3_group_version(&catalog, "example.com", "v1").expect("v1");
+        let schema = &v1["components"]["schemas"]["com.example.v1.Widget"];
+        assert_eq!(
+            schema["x-kubernetes-group-version-kind"],
+            json!([{"group": "example.com", "version": "v1", "kind": "Widget"}])
+        );
+        assert_eq!(
+            schema["properties"]["spec"]["properties"]["shape"]["type"],
+            "string"
+        );
+        assert_eq!(schema["properties"]["metadata"]["type"], "object");
+        let beta = openapi_v3_group_version(&catalog, "example.com", "v1beta1").expect("v1beta1");
+        let schema = &beta["components"]["schemas"]["com.example.v1beta1.Widget"];
+        assert_eq!(
+            schema["properties"]["spec"]["properties"]["size"]["type"],
+            "string"
+        );
+        assert!(
+            schema["properties"]["spec"]["properties"]
+                .get("shape")
+                .is_none()
+        );
+        let core = openapi_v3_group_version(&catalog, "", "v1").expect("core");
+        assert_eq!(core["components"]["schemas"], json!({}));
     }
 
     #[test]

@@ -1863,3 +1863,93 @@ async fn custom_resources_are_pruned_defaulted_and_validated_by_their_schema() {
     assert_eq!(good["spec"]["timeout"], "60s");
     assert_eq!(good["status"]["observedGeneration"], -1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_the_schemas_of_custom_resources() {
+    let sb = TestSandbox::start("explain").await;
+    let crds = driftless_api::crds_yaml().expect("our CRDs render as YAML");
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(&crds)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(CRD)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=established",
+        "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+        "crd/widgets.example.com",
+    ])
+    .run()
+    .await
+    .ok();
+    // The description kubectl must show is the one our CRD carries.
+    let kustomization = driftless_api::crds()
+        .into_iter()
+        .find(|crd| crd.spec.names.kind == "Kustomization")
+        .expect("the Kustomization CRD");
+    let schema =
+        serde_json::to_value(driftless_api::root_schema(&kustomization)).expect("a schema is JSON");
+    let interval = schema
+        .pointer("/properties/spec/properties/interval/description")
+        .and_then(Value::as_str)
+        .expect("spec.interval is described");
+
+    let out = sb
+        .kubectl(&["explain", "kustomizations.spec.interval"])
+        .run()
+        .await
+        .ok();
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    for expected in [
+        "GROUP:      kustomize.toolkit.fluxcd.io",
+        "KIND:       Kustomization",
+        "VERSION:    v1",
+        "FIELD: interval <string>",
+        interval,
+    ] {
+        assert!(lines.contains(&expected), "{expected:?} in {out:#?}");
+    }
+    let out = sb
+        .kubectl(&["explain", "kustomizations.spec"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        out.stdout.contains("\n  interval\t<string> -required-\n"),
+        "{out:#?}"
+    );
+    let out = sb
+        .kubectl(&["explain", "kustomization", "--recursive"])
+        .run()
+        .await
+        .ok();
+    for nested in [
+        "\n  spec\t<Object> -required-\n",
+        "\n    sourceRef\t<Object> -required-\n",
+        "\n      kind\t<string> -required-\n",
+        "\n    inventory\t<Object>\n",
+        "\n      entries\t<[]Object> -required-\n",
+    ] {
+        assert!(out.stdout.contains(nested), "{nested:?} in {out:#?}");
+    }
+
+    // A user's CRD is explained the same way.
+    let out = sb.kubectl(&["explain", "widgets.spec"]).run().await.ok();
+    assert!(out.stdout.contains("KIND:       Widget"), "{out:#?}");
+    assert!(out.stdout.contains("\n  size\t<integer>\n"), "{out:#?}");
+    assert!(out.stdout.contains("\n  shape\t<string>\n"), "{out:#?}");
+    let out = sb
+        .kubectl(&["explain", "widgets.spec.nothing"])
+        .run()
+        .await
+        .code(1);
+    assert!(
+        out.stderr.contains(r#"field "nothing" does not exist"#),
+        "{out:#?}"
+    );
+}
