@@ -1953,3 +1953,75 @@ async fn explain_shows_the_schemas_of_custom_resources() {
         "{out:#?}"
     );
 }
+
+/// The minor version of the kubectl these suites drive.
+async fn kubectl_minor(sb: &TestSandbox) -> u32 {
+    let out = sb
+        .kubectl(&["version", "--client", "-o", "json"])
+        .run()
+        .await
+        .ok();
+    out.json()["clientVersion"]["minor"]
+        .as_str()
+        .and_then(|m| m.trim_end_matches('+').parse().ok())
+        .expect("kubectl prints its minor version")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoscale_creates_a_horizontal_pod_autoscaler() {
+    let sb = TestSandbox::start("autoscale").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
+    let minor = kubectl_minor(&sb).await;
+    if minor <= 32 {
+        // kubectl 1.32 creates autoscaling/v1 objects, a version the
+        // sandbox does not serve (no conversion to v2): a known gap.
+        let out = sb
+            .kubectl(&[
+                "autoscale",
+                "deployment",
+                "web",
+                "--max=3",
+                "--cpu-percent=50",
+            ])
+            .run()
+            .await
+            .code(1);
+        assert!(
+            out.stderr
+                .contains("the server could not find the requested resource"),
+            "{out:#?}"
+        );
+        return;
+    }
+    let out = sb
+        .kubectl(&[
+            "autoscale",
+            "deployment",
+            "web",
+            "--min=2",
+            "--max=5",
+            "--cpu=50%",
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        out.stdout.trim(),
+        "horizontalpodautoscaler.autoscaling/web autoscaled"
+    );
+    let hpa = get_json(&sb, &["hpa", "web"]).await;
+    assert_eq!(
+        hpa["spec"],
+        serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 5,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 50}}}],
+        })
+    );
+}

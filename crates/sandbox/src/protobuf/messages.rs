@@ -199,6 +199,7 @@ pub(super) fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Fiel
         ("apps/v1", "Deployment") => Some(workloads::DEPLOYMENT),
         ("batch/v1", "Job") => Some(workloads::JOB),
         ("batch/v1", "CronJob") => Some(workloads::CRON_JOB),
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => Some(workloads::HORIZONTAL_POD_AUTOSCALER),
         ("v1", "Service") => Some(cluster::SERVICE),
         ("v1", "ResourceQuota") => Some(cluster::RESOURCE_QUOTA),
         ("networking.k8s.io/v1", "Ingress") => Some(cluster::INGRESS),

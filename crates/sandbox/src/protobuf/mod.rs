@@ -3,7 +3,8 @@
 //! kind a `kubectl create` generator makes (namespace, configmap, secret,
 //! serviceaccount, deployment, job, cronjob, role, rolebinding,
 //! clusterrole, clusterrolebinding, service, ingress, poddisruptionbudget,
-//! priorityclass, quota), `kubectl auth can-i`'s access and rules reviews,
+//! priorityclass, quota), `kubectl autoscale`'s autoscaling/v2
+//! HorizontalPodAutoscaler, `kubectl auth can-i`'s access and rules reviews,
 //! and the `DeleteOptions` of typed clients (Helm's release store deletes
 //! its Secrets so). Anything else must come as JSON or YAML; a protobuf
 //! body of another kind gets 415 naming the kind.

@@ -1,11 +1,12 @@
-//! apps/v1 Deployment and batch/v1 Job and CronJob, as `kubectl create
-//! deployment|job|cronjob` (and `create job --from=cronjob/...`) send them.
+//! apps/v1 Deployment, batch/v1 Job and CronJob and autoscaling/v2
+//! HorizontalPodAutoscaler, as `kubectl create deployment|job|cronjob` (and
+//! `create job --from=cronjob/...`) and `kubectl autoscale` send them.
 //! A client's status is ignored by the server; the status tables hold only
 //! the zero counts Go writes.
 
 use super::messages::{LABEL_SELECTOR, OBJECT_META};
 use super::pod::POD_TEMPLATE_SPEC;
-use super::{Field, Kind, field, optional};
+use super::{Field, Kind, field, optional, repeated};
 
 const ROLLING_UPDATE_DEPLOYMENT: &[Field] = &[
     optional(1, "maxUnavailable", Kind::IntOrString),
@@ -104,4 +105,83 @@ pub(super) const CRON_JOB: &[Field] = &[
     field(1, "metadata", Kind::Message(OBJECT_META)),
     field(2, "spec", Kind::Message(CRON_JOB_SPEC)),
     field(3, "status", Kind::Message(CRON_JOB_STATUS)),
+];
+
+const CROSS_VERSION_OBJECT_REFERENCE: &[Field] = &[
+    field(1, "kind", Kind::String),
+    field(2, "name", Kind::String),
+    field(3, "apiVersion", Kind::String),
+];
+
+const METRIC_TARGET: &[Field] = &[
+    field(1, "type", Kind::String),
+    optional(2, "value", Kind::Quantity),
+    optional(3, "averageValue", Kind::Quantity),
+    optional(4, "averageUtilization", Kind::Int),
+];
+
+const RESOURCE_METRIC_SOURCE: &[Field] = &[
+    field(1, "name", Kind::String),
+    field(2, "target", Kind::Message(METRIC_TARGET)),
+];
+
+const CONTAINER_RESOURCE_METRIC_SOURCE: &[Field] = &[
+    field(1, "name", Kind::String),
+    field(2, "target", Kind::Message(METRIC_TARGET)),
+    field(3, "container", Kind::String),
+];
+
+/// Resource metrics only: object, pods and external metrics need a metrics
+/// adapter the sandbox does not have, and are refused by field number.
+const METRIC_SPEC: &[Field] = &[
+    field(1, "type", Kind::String),
+    field(4, "resource", Kind::Message(RESOURCE_METRIC_SOURCE)),
+    field(
+        7,
+        "containerResource",
+        Kind::Message(CONTAINER_RESOURCE_METRIC_SOURCE),
+    ),
+];
+
+const HPA_SCALING_POLICY: &[Field] = &[
+    field(1, "type", Kind::String),
+    field(2, "value", Kind::Int),
+    field(3, "periodSeconds", Kind::Int),
+];
+
+const HPA_SCALING_RULES: &[Field] = &[
+    optional(1, "selectPolicy", Kind::String),
+    repeated(2, "policies", Kind::Message(HPA_SCALING_POLICY)),
+    optional(3, "stabilizationWindowSeconds", Kind::Int),
+    optional(4, "tolerance", Kind::Quantity),
+];
+
+const HPA_BEHAVIOR: &[Field] = &[
+    field(1, "scaleUp", Kind::Message(HPA_SCALING_RULES)),
+    field(2, "scaleDown", Kind::Message(HPA_SCALING_RULES)),
+];
+
+const HPA_SPEC: &[Field] = &[
+    field(
+        1,
+        "scaleTargetRef",
+        Kind::Message(CROSS_VERSION_OBJECT_REFERENCE),
+    ),
+    optional(2, "minReplicas", Kind::Int),
+    field(3, "maxReplicas", Kind::Int),
+    repeated(4, "metrics", Kind::Message(METRIC_SPEC)),
+    field(5, "behavior", Kind::Message(HPA_BEHAVIOR)),
+];
+
+const HPA_STATUS: &[Field] = &[
+    field(1, "observedGeneration", Kind::Int),
+    field(3, "currentReplicas", Kind::Int),
+    field(4, "desiredReplicas", Kind::Int),
+];
+
+/// autoscaling/v2, as `kubectl autoscale` (1.37) sends it.
+pub(super) const HORIZONTAL_POD_AUTOSCALER: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(HPA_SPEC)),
+    field(3, "status", Kind::Message(HPA_STATUS)),
 ];
