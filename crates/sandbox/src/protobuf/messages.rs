@@ -205,7 +205,8 @@ pub(super) fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Fiel
         ("networking.k8s.io/v1", "Ingress") => Some(cluster::INGRESS),
         ("policy/v1", "PodDisruptionBudget") => Some(cluster::POD_DISRUPTION_BUDGET),
         ("scheduling.k8s.io/v1", "PriorityClass") => Some(cluster::PRIORITY_CLASS),
-        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => Some(rbac::ROLE),
+        ("rbac.authorization.k8s.io/v1", "Role") => Some(rbac::ROLE),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => Some(rbac::CLUSTER_ROLE),
         ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => {
             Some(rbac::BINDING)
         }

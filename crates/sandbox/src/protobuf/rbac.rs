@@ -1,7 +1,7 @@
 //! rbac.authorization.k8s.io/v1 Role, ClusterRole and their bindings, as
 //! `kubectl create role|clusterrole|rolebinding|clusterrolebinding` send
-//! them. A Role and a ClusterRole share one message shape (a Role never
-//! carries `aggregationRule`), as do the two bindings.
+//! them. The two bindings share one message shape; only a ClusterRole
+//! has an `aggregationRule`.
 
 use super::messages::{LABEL_SELECTOR, OBJECT_META};
 use super::{Field, Kind, field, repeated};
@@ -22,6 +22,11 @@ const AGGREGATION_RULE: &[Field] = &[repeated(
 )];
 
 pub(super) const ROLE: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    repeated(2, "rules", Kind::Message(POLICY_RULE)),
+];
+
+pub(super) const CLUSTER_ROLE: &[Field] = &[
     field(1, "metadata", Kind::Message(OBJECT_META)),
     repeated(2, "rules", Kind::Message(POLICY_RULE)),
     field(3, "aggregationRule", Kind::Message(AGGREGATION_RULE)),
