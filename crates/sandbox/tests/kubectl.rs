@@ -1938,7 +1938,64 @@ async fn explain_shows_the_schemas_of_custom_resources() {
         assert!(out.stdout.contains(nested), "{nested:?} in {out:#?}");
     }
 
-    // A user's CRD is explained the same way.
+    // A user's CRD is explained the same way, each version by its own schema.
+    let gizmos = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.example.com}
+spec:
+  group: example.com
+  scope: Cluster
+  names: {plural: gizmos, singular: gizmo, kind: Gizmo}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {color: {type: string, description: The paint.}}}
+  - name: v1beta1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {colour: {type: string}}}
+";
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(gizmos)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=established",
+        "crd/gizmos.example.com",
+    ])
+    .run()
+    .await
+    .ok();
+    let out = sb
+        .kubectl(&["explain", "gizmos.spec.color"])
+        .run()
+        .await
+        .ok();
+    assert!(out.stdout.contains("The paint."), "{out:#?}");
+    let out = sb
+        .kubectl(&[
+            "explain",
+            "gizmos.spec",
+            "--api-version=example.com/v1beta1",
+        ])
+        .run()
+        .await
+        .ok();
+    assert!(out.stdout.contains("VERSION:    v1beta1"), "{out:#?}");
+    assert!(out.stdout.contains("\n  colour\t<string>\n"), "{out:#?}");
+    assert!(!out.stdout.contains("color"), "{out:#?}");
     let out = sb.kubectl(&["explain", "widgets.spec"]).run().await.ok();
     assert!(out.stdout.contains("KIND:       Widget"), "{out:#?}");
     assert!(out.stdout.contains("\n  size\t<integer>\n"), "{out:#?}");
