@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::BuildError;
 use crate::kustomization::clean;
 
 /// Cleartext file contents by path, for one build. Prints no content.
@@ -68,8 +69,9 @@ pub(crate) fn scoped<T>(overrides: &FileOverrides, build: impl FnOnce() -> T) ->
     build()
 }
 
-/// Reads `path`, from the overrides when it is there.
-pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads `path`, from the overrides when it is there, else from disk
+/// within the manifest bound.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BuildError> {
     let overridden = ACTIVE.with(|active| {
         active
             .borrow()
@@ -78,12 +80,51 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     });
     match overridden {
         Some(bytes) => Ok(bytes.to_vec()),
-        None => std::fs::read(path),
+        None => read_disk(path),
     }
 }
 
 /// Reads `path` as text, from the overrides when it is there.
-pub(crate) fn read_to_string(path: &Path) -> std::io::Result<String> {
-    String::from_utf8(read(path)?)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+pub(crate) fn read_to_string(path: &Path) -> Result<String, BuildError> {
+    String::from_utf8(read(path)?).map_err(|e| BuildError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
+/// Reads `path` from disk as text, within the manifest bound.
+pub(crate) fn read_disk_to_string(path: &Path) -> Result<String, BuildError> {
+    String::from_utf8(read_disk(path)?).map_err(|e| BuildError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
+/// Reads `path` from disk, refusing a file over
+/// [`driftless_limits::Limits::manifest_file_bytes`] before reading it (and
+/// reading no further than the bound, should it grow meanwhile), so a
+/// hostile 200 MB file costs no memory.
+fn read_disk(path: &Path) -> Result<Vec<u8>, BuildError> {
+    use std::io::Read as _;
+    let limit = driftless_limits::current().manifest_file_bytes;
+    let io = |source| BuildError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let too_large = |size| BuildError::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
