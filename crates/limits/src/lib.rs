@@ -44,8 +44,8 @@ pub struct Limits {
     pub manifest_file_bytes: u64,
     /// Bytes of one webhook (Receiver) or event request body.
     pub webhook_body_bytes: usize,
-    /// Notifications waiting to be sent, per process; past it the oldest
-    /// wait is not extended and new ones are dropped with a log line.
+    /// Notifications waiting to be sent, per process; past it a new one is
+    /// dropped, counted in the metrics and logged.
     pub queued_notifications: usize,
     /// Tags listed from one registry repository (OCIRepository semver,
     /// ImageRepository scans).

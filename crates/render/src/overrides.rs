@@ -105,8 +105,11 @@ pub(crate) fn read_disk_to_string(path: &Path) -> Result<String, BuildError> {
 /// reading no further than the bound, should it grow meanwhile), so a
 /// hostile 200 MB file costs no memory.
 fn read_disk(path: &Path) -> Result<Vec<u8>, BuildError> {
+    read_disk_within(path, driftless_limits::current().manifest_file_bytes)
+}
+
+fn read_disk_within(path: &Path, limit: u64) -> Result<Vec<u8>, BuildError> {
     use std::io::Read as _;
-    let limit = driftless_limits::current().manifest_file_bytes;
     let io = |source| BuildError::Read {
         path: path.to_owned(),
         source,
@@ -127,4 +130,30 @@ fn read_disk(path: &Path) -> Result<Vec<u8>, BuildError> {
         return Err(too_large(bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_over_the_bound_is_refused_unread_and_one_at_it_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.yaml");
+        // Sparse: a file this size that was read would show in memory.
+        std::fs::File::create(&path)
+            .and_then(|f| f.set_len(1 << 32))
+            .expect("a sparse file");
+        let error = read_disk_within(&path, 1 << 20).expect_err("refused");
+        assert!(
+            matches!(error, BuildError::TooLarge { size, limit, .. } if size == 1 << 32 && limit == 1 << 20),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("big.yaml"), "{message}");
+        assert!(message.contains("--manifest-max-file-size"), "{message}");
+        std::fs::write(&path, "x: 1\n").expect("write");
+        assert_eq!(read_disk_within(&path, 5).expect("at the bound"), b"x: 1\n");
+        assert!(read_disk_within(&path, 4).is_err(), "one byte over");
+    }
 }

@@ -91,7 +91,10 @@ impl Outbox {
         exclude_internal_metadata(&mut outgoing.event);
         if self.queue.try_send(outgoing).is_err() {
             self.metrics.record_event_dropped();
-            tracing::warn!("notification queue full; an event was dropped");
+            tracing::warn!(
+                "notification queue full; an event was dropped (raise {})",
+                driftless_limits::Limit::QueuedNotifications.flag()
+            );
         }
         true
     }
