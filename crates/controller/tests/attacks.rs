@@ -9,6 +9,7 @@
 mod common;
 
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use common::world::{NS, World, configmap};
 use driftless_testkit::cluster::eventually;
@@ -284,13 +285,40 @@ async fn readiness(world: &World) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+/// A git server that accepts connections and never answers.
+async fn hanging_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
 /// Issue 17, item 2: one tenant's hostile commit (an alias bomb that once
-/// took 7.5 GB) fails that tenant only; fifty others converge on their new
-/// commit meanwhile.
+/// took 7.5 GB) fails that tenant only, and a source that hangs is stopped
+/// at the reconcile budget; fifty others converge on their new commit
+/// meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hostile_tenant_among_fifty_stops_no_one() {
     const TENANTS: usize = 50;
-    let world = start().await;
+    let world = start_with(|options| options.reconcile_timeout = Duration::from_secs(10)).await;
+    let hang = hanging_server().await;
+    let mut hanging = driftless_api::GitRepository::test("hanging")
+        .in_namespace(NS)
+        .url(&format!("http://{hang}/tenant.git"))
+        .branch("main");
+    hanging.spec.interval = "1h".into();
+    world
+        .sources()
+        .create(&PostParams::default(), &hanging)
+        .await
+        .expect("created");
     for i in 0..TENANTS {
         world.fixture.write(
             &format!("tenant-{i}/cm.yaml"),
@@ -363,6 +391,23 @@ async fn one_hostile_tenant_among_fifty_stops_no_one() {
         "names the flag: {message}"
     );
     nothing_applied(&world, &["hostile", "bomb"]).await;
+    let message = eventually("the hanging source is stopped at its budget", || async {
+        let repo = world
+            .sources()
+            .get("hanging")
+            .await
+            .map_err(|e| e.to_string())?;
+        let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
+        match driftless_api::conditions::find(&conditions, "Ready") {
+            Some(ready) if ready.status == "False" => Ok(ready.message.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(
+        message.contains("did not finish within 10s") && message.contains("--reconcile-timeout"),
+        "{message}"
+    );
 }
 
 /// An OCIRepository whose layer holds `files` (name, contents) plus a
