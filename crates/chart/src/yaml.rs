@@ -13,9 +13,6 @@ use std::collections::HashMap;
 use driftless_render::yaml::{Map, Value, format_float};
 use granit_parser::{Event, Parser, ScalarStyle};
 
-/// Nodes that aliases may copy into one stream; bounds "billion laughs".
-const MAX_ALIAS_NODES: usize = 250_000;
-
 /// Parses every document of `text` the way `sigs.k8s.io/yaml.Unmarshal`
 /// would decode it into `interface{}`; empty documents come back as `Null`.
 ///
@@ -66,7 +63,11 @@ fn in_head(stack: &[Frame]) -> bool {
     reason = "one event loop; splitting it would scatter its shared state"
 )]
 fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
-    let mut parser = Parser::new_from_str(text);
+    let mut options = granit_parser::Options::default();
+    let depth = driftless_limits::current().yaml_depth;
+    options.flow_nesting_limit = depth;
+    options.block_nesting_limit = depth;
+    let mut parser = Parser::new_from_str_with_options(text, options);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
@@ -74,7 +75,7 @@ fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
     let mut root: Option<Value> = None;
     let mut in_doc = false;
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| e.to_string())?;
+        let (event, span) = event.map_err(|e| driftless_render::yaml::scan_error(&e))?;
         let line = span.start.line();
         let skipping = matches!(stack.last(), Some(Frame::Skip(..)));
         let value = match event {
@@ -97,9 +98,11 @@ fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
                     .get(&id)
                     .ok_or_else(|| format!("line {line}: unknown alias"))?;
                 expanded += nodes;
-                if expanded > MAX_ALIAS_NODES {
+                let max = driftless_limits::current().yaml_alias_nodes;
+                if expanded > max {
                     return Err(format!(
-                        "line {line}: aliases expand to more than {MAX_ALIAS_NODES} nodes; use fewer aliases"
+                        "line {line}: aliases expand to more than {max} nodes; use fewer aliases, or raise {}",
+                        driftless_limits::Limit::YamlAliasNodes.flag()
                     ));
                 }
                 value.clone()

@@ -51,11 +51,8 @@ enum Command {
     )]
     Sandbox(sandbox::Args),
     /// Render manifests locally, as the controllers would.
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod"
-    )]
-    Build(build::Command),
+    #[command(after_help = "Examples:\n  driftless build kustomization ./deploy/overlays/prod")]
+    Build(build::Args),
     /// Print the client version and, when reachable, the cluster's.
     #[command(after_help = "Examples:\n  driftless version\n  driftless version --client -o json")]
     Version(version::Args),

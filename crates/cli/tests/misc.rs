@@ -349,3 +349,134 @@ async fn build_kustomization_still_renders_locally() {
     .ok();
     assert!(out.stdout.contains("name: dev-settings"), "{out:#?}");
 }
+
+/// Runs `driftless ARGS` under `/usr/bin/time -v`; returns what it printed
+/// and its peak resident memory in KiB, or `None` without `time`.
+async fn with_peak_rss(args: &[&str], home: &std::path::Path) -> Option<(common::Output, u64)> {
+    let time = std::path::Path::new("/usr/bin/time");
+    if !time.exists() {
+        let required = std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() == Ok("1");
+        assert!(
+            !required,
+            "DRIFTLESS_REQUIRE_SHARED=1 but /usr/bin/time is missing"
+        );
+        println!(
+            "SKIPPED: /usr/bin/time is missing (apt-get install time); peak memory is not measured"
+        );
+        return None;
+    }
+    let mut full = vec!["-v", env!("CARGO_BIN_EXE_driftless")];
+    full.extend_from_slice(args);
+    let mut out = run("/usr/bin/time", &full, None, home).await;
+    let peak = out
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("time reports the peak: {}", out.stderr));
+    // What driftless printed comes before time's report.
+    if let Some(at) = out.stderr.find("\tCommand ") {
+        out.stderr.truncate(at);
+    }
+    Some((out, peak))
+}
+
+/// Issue 17: a 200 MB value fails at once with small memory (it used to
+/// take 1.1 GB), naming the bound and its flag; an alias bomb likewise.
+#[tokio::test]
+async fn a_200_mb_value_and_an_alias_bomb_fail_fast_with_small_memory() {
+    use std::io::Write as _;
+    let dir = TempDir::new("huge");
+    let big = dir.path().join("big");
+    std::fs::create_dir(&big).expect("mkdir");
+    std::fs::write(big.join("kustomization.yaml"), "resources:\n- cm.yaml\n").expect("write");
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(big.join("cm.yaml")).expect("create"));
+    file.write_all(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  v: ")
+        .expect("write");
+    let mib = vec![b'a'; 1 << 20];
+    for _ in 0..200 {
+        file.write_all(&mib).expect("write");
+    }
+    file.write_all(b"\n").expect("write");
+    drop(file);
+    let bomb = dir.path().join("bomb");
+    std::fs::create_dir(&bomb).expect("mkdir");
+    let mut laughs = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n  a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for i in 1..10 {
+        let p = i - 1;
+        laughs.push_str(&format!(
+            "  a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"
+        ));
+    }
+    std::fs::write(bomb.join("cm.yaml"), laughs).expect("write");
+
+    let big_path = big.display().to_string();
+    let started = std::time::Instant::now();
+    let Some((out, peak_kib)) =
+        with_peak_rss(&["build", "kustomization", &big_path], dir.path()).await
+    else {
+        return;
+    };
+    let took = started.elapsed();
+    println!(
+        "200 MB value: exit {}, {took:?}, peak RSS {peak_kib} KiB",
+        out.code
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("cm.yaml"),
+        "names the file: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--manifest-max-file-size"),
+        "names the flag: {}",
+        out.stderr
+    );
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak RSS {peak_kib} KiB for a 200 MB file"
+    );
+
+    let bomb_path = bomb.display().to_string();
+    let (out, peak_kib) = with_peak_rss(&["build", "kustomization", &bomb_path], dir.path())
+        .await
+        .expect("time was there a moment ago");
+    println!("alias bomb: exit {}, peak RSS {peak_kib} KiB", out.code);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("--yaml-max-alias-nodes"),
+        "names the flag: {}",
+        out.stderr
+    );
+    assert!(
+        peak_kib < 128 * 1024,
+        "peak RSS {peak_kib} KiB for an alias bomb"
+    );
+
+    // The flag moves the bound: a small honest file fails under a tiny one.
+    let (out, _) = with_peak_rss(
+        &[
+            "build",
+            "kustomization",
+            &bomb_path,
+            "--manifest-max-file-size",
+            "100",
+        ],
+        dir.path(),
+    )
+    .await
+    .expect("time was there a moment ago");
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("more than the 100 a file may have"),
+        "{}",
+        out.stderr
+    );
+}

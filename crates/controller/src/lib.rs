@@ -60,6 +60,7 @@ use std::time::Duration;
 
 use driftless_source::{GitFetcher, Storage};
 
+pub use driftless_limits::Limits;
 pub use driftless_source::UnpackLimits;
 pub use helmrelease::{build_helm_release, helm_apply_options};
 pub use kustomization::{apply_options, build_local};
@@ -108,6 +109,11 @@ pub struct ControllerOptions {
     /// every Kustomization with `spec.decryption` but no `secretRef`
     /// (Flux's `--sops-age-secret`).
     pub sops_age_secret: Option<(String, String)>,
+    /// Bounds on YAML, manifest files, webhook bodies, notifications,
+    /// registry tags, templates, setter files and push reports; installed
+    /// for the whole process when [`run`] starts (see `driftless_limits`
+    /// for why they are process-wide).
+    pub limits: Limits,
 }
 
 impl ControllerOptions {
@@ -131,6 +137,7 @@ impl ControllerOptions {
             reconcile_timeout: Duration::from_secs(30 * 60),
             artifact_limits: driftless_source::UnpackLimits::default(),
             sops_age_secret: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -218,6 +225,8 @@ pub async fn run(
     options: ControllerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ControllerError> {
+    // First, so every server and reconciler built below sees them.
+    driftless_limits::install(options.limits);
     let metrics = Arc::new(metrics::Metrics::default());
     let server = config.cluster_url.to_string();
     let client = client_metrics::client(config.clone(), metrics.clone())
@@ -294,7 +303,15 @@ pub async fn run(
     let context = Arc::new(Context {
         recorder: events::Recorder::new(client.clone(), driftless_api::managers::EVENT_SOURCE)
             .with_outbox(outbox),
-        oci: driftless_source::oci::OciFetcher::new(storage.clone()),
+        // The --artifact-max-* flags bound OCI layers as they bound every
+        // other artifact (their errors name those flags).
+        oci: driftless_source::oci::OciFetcher::with_options(
+            storage.clone(),
+            driftless_source::oci::OciOptions {
+                unpack: options.artifact_limits.clone(),
+                ..driftless_source::oci::OciOptions::default()
+            },
+        ),
         helm: driftless_source::helm::HelmFetcher::new(storage.clone()),
         image_tags: imagerepository::TagStore::default(),
         fetcher: GitFetcher::new(storage),

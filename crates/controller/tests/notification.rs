@@ -374,6 +374,6 @@ async fn the_events_address_takes_flux_events_and_answers_as_flux_does() {
         "a duplicate within the rate-limit interval"
     );
     assert_eq!(post(&url, &[], b"{not json".to_vec()).await, 400);
-    let oversized = vec![b' '; driftless_notify::MAX_BODY_BYTES + 10];
+    let oversized = vec![b' '; driftless_notify::max_body_bytes() + 10];
     assert_eq!(post(&url, &[], oversized).await, 413);
 }

@@ -51,8 +51,9 @@ pub struct Options {
     /// Most steps (nodes executed and loop iterations) of one execution,
     /// `include` and `tpl` included; beyond it execution fails. Loops that
     /// print nothing (`range` inside `range`) escape the output bound, and
-    /// Go has no bound of its own. The default is far above what large
-    /// charts take and a few seconds of work.
+    /// Go has no bound of its own. The default (the process's
+    /// [`driftless_limits::Limits::template_steps`]) is far above what
+    /// large charts take and a few seconds of work.
     pub max_steps: u64,
 }
 
@@ -62,7 +63,7 @@ impl Default for Options {
             missing_key: MissingKey::Default,
             max_depth: 10_000,
             max_output_bytes: 256 * 1024 * 1024,
-            max_steps: 50_000_000,
+            max_steps: driftless_limits::current().template_steps,
         }
     }
 }

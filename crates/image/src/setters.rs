@@ -54,7 +54,7 @@
 //!   object, so changes inside its items are recorded under the list.
 //! - Flux sets a marked value that spans lines or is a block scalar, and
 //!   sets an empty (`null`) value; we leave those alone and report them.
-//! - Files over [`MAX_FILE_BYTES`] are skipped (a bound on hostile input).
+//! - Files over the setter file bound (`--setter-max-file-size`) are skipped (a bound on hostile input).
 
 mod result;
 mod scan;
@@ -65,8 +65,11 @@ use std::path::{Component, Path, PathBuf};
 
 pub use result::{Change, IgnoredMarker, ObjectChanges, ObjectIdentifier, Skipped, UpdateResult};
 
-/// Larger files are skipped.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Larger files are skipped: the process's
+/// [`driftless_limits::Limits::setter_file_bytes`].
+fn max_file_bytes() -> u64 {
+    driftless_limits::current().setter_file_bytes
+}
 
 /// An `ImagePolicy` by namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -275,11 +278,15 @@ fn update_file(
         }
     };
     let meta = std::fs::symlink_metadata(path).map_err(io("reading"))?;
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > max_file_bytes() {
         if mentions_token(path)? {
             result.skipped.push(Skipped {
                 file: rel.to_owned(),
-                reason: format!("larger than {MAX_FILE_BYTES} bytes"),
+                reason: format!(
+                    "larger than {} bytes (raise {})",
+                    max_file_bytes(),
+                    driftless_limits::Limit::SetterFileBytes.flag()
+                ),
             });
         }
         return Ok(());
@@ -337,7 +344,7 @@ fn mentions_token(path: &Path) -> Result<bool, Error> {
     })?;
     let mut head = Vec::new();
     // The first bound's worth is enough to decide whether to mention it.
-    let _ = file.take(MAX_FILE_BYTES).read_to_end(&mut head);
+    let _ = file.take(max_file_bytes()).read_to_end(&mut head);
     Ok(head
         .windows(scan::TOKEN.len())
         .any(|w| w == scan::TOKEN.as_bytes()))

@@ -149,10 +149,15 @@ impl Event {
     }
 }
 
-/// The largest request body the notification endpoints accept (Flux: 3 MiB).
-/// Callers reading a body must stop at `MAX_BODY_BYTES + 1` bytes and answer
-/// 413 when over; [`ingest_event`] and the receivers check it again.
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+/// The largest request body the notification endpoints accept
+/// ([`driftless_limits::Limits::webhook_body_bytes`], Flux's 3 MiB by
+/// default). Callers reading a body must stop at `max_body_bytes() + 1`
+/// bytes and answer 413 when over; [`ingest_event`] and the receivers check
+/// it again.
+#[must_use]
+pub fn max_body_bytes() -> usize {
+    driftless_limits::current().webhook_body_bytes
+}
 
 /// Why an event body was refused. `status` is the HTTP status to answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,16 +175,20 @@ pub struct IngestError {
 ///
 /// Answering, for the lead's HTTP handler (Flux's semantics):
 /// - `Err` → answer `err.status` (400 for invalid JSON or a missing required
-///   field, 413 over [`MAX_BODY_BYTES`]).
+///   field, 413 over [`max_body_bytes`]).
 /// - `Ok` → check [`crate::DuplicateEventLimiter`]; a duplicate within the
 ///   interval is answered **429** and dropped. Otherwise answer **202
 ///   Accepted** whether or not any alert matched; delivery is asynchronous
 ///   and its failures never reach the emitting controller.
 pub fn ingest_event(body: &[u8]) -> Result<Event, IngestError> {
-    if body.len() > MAX_BODY_BYTES {
+    let limit = max_body_bytes();
+    if body.len() > limit {
         return Err(IngestError {
             status: 413,
-            reason: format!("body exceeds {MAX_BODY_BYTES} bytes"),
+            reason: format!(
+                "body exceeds {limit} bytes (raise {})",
+                driftless_limits::Limit::WebhookBodyBytes.flag()
+            ),
         });
     }
     let mut event: Event = serde_json::from_slice(body).map_err(|err| IngestError {

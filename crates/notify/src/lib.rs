@@ -59,10 +59,10 @@ pub use dispatch::{
 };
 pub use error::{NotifyError, TransportKind};
 pub use event::{
-    EVENT_GROUP, Event, IngestError, InvolvedObject, MAX_BODY_BYTES, META_CHECKSUM, META_COMMIT,
+    EVENT_GROUP, Event, IngestError, InvolvedObject, META_CHECKSUM, META_COMMIT,
     META_COMMIT_STATUS, META_COMMIT_STATUS_UPDATE, META_DIGEST, META_ORIGIN_REVISION,
     META_REVISION, META_SUMMARY, META_TOKEN, REASON_PROGRESSING, Severity, clean_metadata,
-    exclude_internal_metadata, format_timestamp, ingest_event,
+    exclude_internal_metadata, format_timestamp, ingest_event, max_body_bytes,
 };
 pub use provider::{
     DEFAULT_TIMEOUT, HttpMethod, Notifier, OutgoingRequest, ProviderConfig, ProviderGate,

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_notify::{
-    Admission, AlertFilter, AlertSpec, Clock, DuplicateEventLimiter, EventSource, MAX_BODY_BYTES,
-    ProviderGate, ProviderType, Severity, exclude_internal_metadata, ingest_event, provider_gate,
+    Admission, AlertFilter, AlertSpec, Clock, DuplicateEventLimiter, EventSource, ProviderGate,
+    ProviderType, Severity, exclude_internal_metadata, ingest_event, max_body_bytes, provider_gate,
     rate_limit_key,
 };
 use support::event;
@@ -62,7 +62,7 @@ fn ingest_rejects_bad_bodies() {
         ingest_event(bad_severity.as_bytes()).unwrap_err().status,
         400
     );
-    let huge = vec![b' '; MAX_BODY_BYTES + 1];
+    let huge = vec![b' '; max_body_bytes() + 1];
     assert_eq!(ingest_event(&huge).unwrap_err().status, 413);
 }
 

@@ -5,7 +5,7 @@
 //! The default case count keeps `cargo test` short; `DRIFTLESS_FUZZ_CASES`
 //! raises it (`.ci/fuzz` sets it).
 
-use driftless_notify::MAX_BODY_BYTES;
+use driftless_notify::max_body_bytes;
 use driftless_notify::receiver::{ReceiverSpec, ReceiverType, RejectReason, verify};
 use proptest::prelude::*;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -171,7 +171,7 @@ proptest! {
 /// before any parsing.
 #[test]
 fn oversized_body_is_refused_for_every_type() {
-    let body = vec![b'{'; MAX_BODY_BYTES + 1];
+    let body = vec![b'{'; max_body_bytes() + 1];
     for receiver_type in ReceiverType::ALL {
         let rejected = verify(&spec(receiver_type, TOKEN, &[]), &HeaderMap::new(), &body)
             .expect_err("an oversized body is refused");

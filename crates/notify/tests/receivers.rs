@@ -2,7 +2,7 @@
 //! here, independently of the crate.
 
 use axum::http::{HeaderMap, HeaderValue};
-use driftless_notify::MAX_BODY_BYTES;
+use driftless_notify::max_body_bytes;
 use driftless_notify::receiver::{
     Accepted, GcrAuth, IdTokenClaims, IdTokenVerifier, ReceiverSpec, ReceiverType, RejectReason,
     verify, webhook_path,
@@ -381,7 +381,7 @@ fn gcr_needs_a_verified_token_and_pubsub_body() {
 
 #[test]
 fn oversized_body_is_rejected_with_413() {
-    let body = vec![b' '; MAX_BODY_BYTES + 1];
+    let body = vec![b' '; max_body_bytes() + 1];
     let rejected = verify(&spec(ReceiverType::Generic, &[]), &HeaderMap::new(), &body).unwrap_err();
     assert_eq!(
         (rejected.status, rejected.reason),

@@ -240,10 +240,7 @@ fn collect_manifests(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(
                 collect_manifests(root, &p, out)?;
             }
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            let text = std::fs::read_to_string(&p).map_err(|source| BuildError::Read {
-                path: p.clone(),
-                source,
-            })?;
+            let text = crate::overrides::read_disk_to_string(&p)?;
             let docs = yaml::parse_documents(&text).map_err(|e| BuildError::Yaml {
                 path: p.clone(),
                 source: YamlError(e),
@@ -486,10 +483,7 @@ fn accumulate_entry(
         ));
     }
     let path = kust.file_path(field, entry)?;
-    let text = std::fs::read_to_string(&path).map_err(|source| BuildError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let text = crate::overrides::read_disk_to_string(&path)?;
     for mut r in load_objects(&path, &text)? {
         r.origin = Some(crate::resource::Origin::File(path.clone()));
         append(acc, r, &kust.file)?;

@@ -15,6 +15,20 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// A file is over the manifest bound; it was not read.
+    #[error(
+        "{}: {size} bytes is more than the {limit} a file may have (raise {} if this file is honest)",
+        path.display(),
+        driftless_limits::Limit::ManifestFileBytes.flag()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
     /// A file is not valid YAML.
     #[error("{}: invalid YAML", path.display())]
     Yaml {

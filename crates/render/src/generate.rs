@@ -201,10 +201,7 @@ fn generate(
             }
         };
         let p = kust.file_path(&format!("{field}.files"), &path)?;
-        let bytes = crate::overrides::read(&p).map_err(|source| BuildError::Read {
-            path: p.clone(),
-            source,
-        })?;
+        let bytes = crate::overrides::read(&p)?;
         match String::from_utf8(bytes) {
             Ok(s) => data.push((key, s)),
             Err(e) => binary.push((key, base64(e.as_bytes()))),

@@ -115,7 +115,7 @@ impl KustomizationFile {
 
     pub fn read_file(&self, field: &str, rel: &str) -> Result<String, BuildError> {
         let p = self.file_path(field, rel)?;
-        crate::overrides::read_to_string(&p).map_err(|source| BuildError::Read { path: p, source })
+        crate::overrides::read_to_string(&p)
     }
 }
 
@@ -165,10 +165,7 @@ pub fn load_kustomization(dir: &Path) -> Result<Option<KustomizationFile>, Build
     let Some(file) = find_kustomization(dir)? else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| BuildError::Read {
-        path: file.clone(),
-        source,
-    })?;
+    let text = crate::overrides::read_disk_to_string(&file)?;
     let docs = yaml::parse_documents_with(&text, true).map_err(|e| BuildError::Yaml {
         path: file.clone(),
         source: YamlError(e),

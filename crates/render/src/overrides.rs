@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::BuildError;
 use crate::kustomization::clean;
 
 /// Cleartext file contents by path, for one build. Prints no content.
@@ -68,8 +69,9 @@ pub(crate) fn scoped<T>(overrides: &FileOverrides, build: impl FnOnce() -> T) ->
     build()
 }
 
-/// Reads `path`, from the overrides when it is there.
-pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads `path`, from the overrides when it is there, else from disk
+/// within the manifest bound.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BuildError> {
     let overridden = ACTIVE.with(|active| {
         active
             .borrow()
@@ -78,12 +80,80 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     });
     match overridden {
         Some(bytes) => Ok(bytes.to_vec()),
-        None => std::fs::read(path),
+        None => read_disk(path),
     }
 }
 
 /// Reads `path` as text, from the overrides when it is there.
-pub(crate) fn read_to_string(path: &Path) -> std::io::Result<String> {
-    String::from_utf8(read(path)?)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+pub(crate) fn read_to_string(path: &Path) -> Result<String, BuildError> {
+    String::from_utf8(read(path)?).map_err(|e| BuildError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
+/// Reads `path` from disk as text, within the manifest bound.
+pub(crate) fn read_disk_to_string(path: &Path) -> Result<String, BuildError> {
+    String::from_utf8(read_disk(path)?).map_err(|e| BuildError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
+/// Reads `path` from disk, refusing a file over
+/// [`driftless_limits::Limits::manifest_file_bytes`] before reading it (and
+/// reading no further than the bound, should it grow meanwhile), so a
+/// hostile 200 MB file costs no memory.
+fn read_disk(path: &Path) -> Result<Vec<u8>, BuildError> {
+    read_disk_within(path, driftless_limits::current().manifest_file_bytes)
+}
+
+fn read_disk_within(path: &Path, limit: u64) -> Result<Vec<u8>, BuildError> {
+    use std::io::Read as _;
+    let io = |source| BuildError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let too_large = |size| BuildError::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_over_the_bound_is_refused_unread_and_one_at_it_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.yaml");
+        // Sparse: a file this size that was read would show in memory.
+        std::fs::File::create(&path)
+            .and_then(|f| f.set_len(1 << 32))
+            .expect("a sparse file");
+        let error = read_disk_within(&path, 1 << 20).expect_err("refused");
+        assert!(
+            matches!(error, BuildError::TooLarge { size, limit, .. } if size == 1 << 32 && limit == 1 << 20),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("big.yaml"), "{message}");
+        assert!(message.contains("--manifest-max-file-size"), "{message}");
+        std::fs::write(&path, "x: 1\n").expect("write");
+        assert_eq!(read_disk_within(&path, 5).expect("at the bound"), b"x: 1\n");
+        assert!(read_disk_within(&path, 4).is_err(), "one byte over");
+    }
 }

@@ -18,6 +18,15 @@ use crate::cluster::{GlobalArgs, connect};
 use crate::flux::fetch;
 use crate::output::{write_stdout, yaml_stream};
 
+/// `driftless build`'s subcommand and the input bounds it builds within.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
+}
+
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Render a Kustomize overlay (or a plain directory of manifests) to stdout.
@@ -111,8 +120,10 @@ pub struct ChartArgs {
     show_only: Vec<String>,
 }
 
-pub fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
-    match command {
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
+    // A build is the whole process, so its bounds are the process's.
+    driftless_limits::install(args.limits.limits());
+    match args.command {
         Command::Kustomization {
             target,
             path: None,

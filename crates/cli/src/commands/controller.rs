@@ -60,6 +60,8 @@ pub struct Args {
     /// for Kustomizations with spec.decryption but no secretRef (as Flux's flag).
     #[arg(long, value_name = "NAME")]
     sops_age_secret: Option<String>,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
 }
 
 fn default_artifact_limits() -> driftless_controller::UnpackLimits {
@@ -90,6 +92,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         max_entries: args.artifact_max_files,
         max_file_bytes: args.artifact_max_file_size,
     };
+    options.limits = args.limits.limits();
     eprintln!(
         "driftless controller {} against {server}",
         env!("CARGO_PKG_VERSION")

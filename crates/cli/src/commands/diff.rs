@@ -166,10 +166,23 @@ fn clean(mut object: Value) -> Value {
 }
 
 /// Secret values never reach a terminal: equal values show as `***`,
-/// different ones as `*** (before)` / `*** (after)`.
+/// different ones as `*** (before)` / `*** (after)`. That includes the copy
+/// `kubectl apply` (client-side) keeps of the whole Secret in an annotation.
 fn mask_secret(kind: &str, mut live: Value, mut merged: Value) -> (Value, Value) {
     if kind != "Secret" {
         return (live, merged);
+    }
+    let pointer = "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration";
+    let before = live.pointer(pointer).cloned();
+    let after = merged.pointer(pointer).cloned();
+    for (object, tag) in [(&mut live, "before"), (&mut merged, "after")] {
+        if let Some(slot) = object.pointer_mut(pointer) {
+            *slot = Value::String(if before == after {
+                "***".to_owned()
+            } else {
+                format!("*** ({tag})")
+            });
+        }
     }
     for field in ["data", "stringData"] {
         let before = live
@@ -253,6 +266,38 @@ mod tests {
         assert_eq!(
             merged["data"],
             serde_json::json!({"a": "***", "b": "*** (after)"})
+        );
+    }
+
+    /// Argo CD's CVE-2025-23216 class: a Secret applied by `kubectl apply`
+    /// carries its data again in an annotation, which must not print either.
+    #[test]
+    fn the_last_applied_copy_of_a_secret_is_masked_too() {
+        let annotated = |value: &str| {
+            let copy = serde_json::json!({"kind": "Secret", "stringData": {"password": value}});
+            serde_json::json!({"kind": "Secret", "metadata": {"annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": copy.to_string()
+            }}, "stringData": {"password": value}})
+        };
+        let (live, merged) = mask_secret(
+            "Secret",
+            annotated("hunter2-before"),
+            annotated("hunter2-after"),
+        );
+        let printed = format!(
+            "{}{}",
+            yaml(&live).expect("yaml"),
+            yaml(&merged).expect("yaml")
+        );
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("*** (before)") && printed.contains("*** (after)"),
+            "{printed}"
+        );
+        let (live, _) = mask_secret("Secret", annotated("same"), annotated("same"));
+        assert_eq!(
+            live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            "***"
         );
     }
 

@@ -11,6 +11,7 @@ pub mod get;
 pub mod helm;
 pub mod image;
 pub mod install;
+pub mod limits;
 pub mod logs;
 pub mod notification;
 pub mod quickstart;

@@ -17,7 +17,9 @@ use super::outbox::{Outbox, Outgoing};
 pub(crate) fn router(outbox: Outbox) -> Router {
     Router::new()
         .route("/", post(accept))
-        .layer(DefaultBodyLimit::max(driftless_notify::MAX_BODY_BYTES + 1))
+        .layer(DefaultBodyLimit::max(
+            driftless_notify::max_body_bytes() + 1,
+        ))
         .with_state(outbox)
 }
 

@@ -29,7 +29,9 @@ pub(crate) fn router(client: kube::Client, receivers: Store<Receiver>) -> Router
     Router::new()
         .route("/hook/{digest}", post(hook))
         // One byte over the cap reaches `verify`, which answers 413.
-        .layer(DefaultBodyLimit::max(driftless_notify::MAX_BODY_BYTES + 1))
+        .layer(DefaultBodyLimit::max(
+            driftless_notify::max_body_bytes() + 1,
+        ))
         .with_state(Arc::new(Hooks { client, receivers }))
 }
 

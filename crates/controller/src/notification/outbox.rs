@@ -27,9 +27,6 @@ use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
 
-/// Events waiting for delivery at most; more are dropped and counted.
-const QUEUE: usize = 1_000;
-
 /// How long delivery waits for room in the dispatcher's queue before
 /// dropping a notification.
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -56,7 +53,10 @@ impl Outbox {
         providers: Store<Provider>,
         metrics: Arc<Metrics>,
     ) -> Outbox {
-        let (queue, mut receiver) = mpsc::channel::<Outgoing>(QUEUE);
+        let (queue, mut receiver) = mpsc::channel::<Outgoing>(
+            // Events waiting for delivery at most; more are dropped and counted.
+            driftless_limits::current().queued_notifications.max(1),
+        );
         let dispatcher = Dispatcher::start(DispatcherConfig::default());
         metrics.watch_dispatch(dispatcher.metrics());
         tokio::spawn(async move {
@@ -91,7 +91,10 @@ impl Outbox {
         exclude_internal_metadata(&mut outgoing.event);
         if self.queue.try_send(outgoing).is_err() {
             self.metrics.record_event_dropped();
-            tracing::warn!("notification queue full; an event was dropped");
+            tracing::warn!(
+                "notification queue full; an event was dropped (raise {})",
+                driftless_limits::Limit::QueuedNotifications.flag()
+            );
         }
         true
     }

@@ -119,11 +119,6 @@ pub(crate) fn push(
     })
 }
 
-/// Bounds on a server's report: one status line per ref we sent, so a
-/// report beyond these is not a report.
-const MAX_REPORT_LINES: usize = 1024;
-const MAX_REPORT_BYTES: usize = 1 << 20;
-
 /// Everything the push thread needs, owned.
 struct Job {
     source: GitSource,
@@ -423,6 +418,9 @@ impl Job {
         drop(raw);
         let mut report = Report::default();
         let mut band1 = Vec::new();
+        // Bounds on a server's report: one status line per ref we sent, so
+        // a report beyond these is not a report.
+        let limits = driftless_limits::current();
         while let Some(line) = reader.readline() {
             let line = line
                 .map_err(io)?
@@ -432,16 +430,24 @@ impl Job {
             };
             if !advertised.side_band {
                 report.lines.push(trim_line(data));
-                if report.lines.len() > MAX_REPORT_LINES {
-                    return Err(self.protocol("the server's report is too long"));
+                if report.lines.len() > limits.push_report_lines {
+                    return Err(self.protocol(format!(
+                        "the server's report is over {} lines (the {} bound)",
+                        limits.push_report_lines,
+                        driftless_limits::Limit::PushReportLines.flag()
+                    )));
                 }
                 continue;
             }
             match data.split_first() {
                 Some((1, rest)) => {
                     band1.extend_from_slice(rest);
-                    if band1.len() > MAX_REPORT_BYTES {
-                        return Err(self.protocol("the server's report is too long"));
+                    if band1.len() > limits.push_report_bytes {
+                        return Err(self.protocol(format!(
+                            "the server's report is over {} bytes (the {} bound)",
+                            limits.push_report_bytes,
+                            driftless_limits::Limit::PushReportBytes.flag()
+                        )));
                     }
                 }
                 Some((2, rest)) => report.add_message(rest),

@@ -193,7 +193,10 @@ impl State<'_, '_> {
         if self.exec.steps > limit {
             return Err(ExecError::Template {
                 template: self.name().to_owned(),
-                message: format!("execution exceeds the limit of {limit} steps"),
+                message: format!(
+                    "execution exceeds the limit of {limit} steps (raise {})",
+                    driftless_limits::Limit::TemplateSteps.flag()
+                ),
             });
         }
         Ok(())

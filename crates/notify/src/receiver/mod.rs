@@ -4,7 +4,7 @@
 //! constant time; no rejection echoes a secret.
 //!
 //! For the lead's HTTP handler (Flux's answers): read at most
-//! [`crate::MAX_BODY_BYTES`]` + 1` bytes (413 when over), look the Receiver
+//! [`crate::max_body_bytes`]`() + 1` bytes (413 when over), look the Receiver
 //! up by the request path (404 if none; 503 if suspended or not ready), call
 //! [`verify`] and answer [`Rejected::status`] (400, or 413) on `Err`. On
 //! `Ok`, annotate the Receiver's resources when [`Accepted::reconcile`] and
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::event::MAX_BODY_BYTES;
+use crate::event::max_body_bytes;
 
 pub use payload::{IdTokenClaims, IdTokenVerifier};
 
@@ -177,8 +177,8 @@ pub struct Accepted {
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RejectReason {
-    /// The body is over [`crate::MAX_BODY_BYTES`].
-    #[error("body exceeds {MAX_BODY_BYTES} bytes")]
+    /// The body is over [`crate::max_body_bytes`].
+    #[error("body exceeds {} bytes (raise {})", max_body_bytes(), driftless_limits::Limit::WebhookBodyBytes.flag())]
     BodyTooLarge,
     /// The Receiver has no token but the type needs one.
     #[error("the receiver has no token")]
@@ -236,7 +236,7 @@ pub fn verify(
         },
         reason,
     };
-    if body.len() > MAX_BODY_BYTES {
+    if body.len() > max_body_bytes() {
         return Err(reject(RejectReason::BodyTooLarge));
     }
     check(spec, headers, body).map_err(reject)

@@ -18,7 +18,9 @@ mod value;
 pub use emit::{emit_document, emit_document_into, go_json_string, go_yaml_key_order};
 pub use number::format_float;
 pub(crate) use parse::parse_manifests_tracked;
-pub use parse::{parse_documents, parse_documents_with, parse_manifests, resolve_plain};
+pub use parse::{
+    parse_documents, parse_documents_with, parse_manifests, resolve_plain, scan_error,
+};
 pub use value::{Map, Value};
 pub(crate) use value::{lookup, lookup_mut};
 
@@ -120,6 +122,10 @@ mod tests {
         let started = std::time::Instant::now();
         let error = parse_documents(&text).expect_err("refused");
         assert!(error.contains("aliases expand to more than"), "{error}");
+        assert!(
+            error.contains("--yaml-max-alias-nodes"),
+            "names the flag: {error}"
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
         // A few honest aliases still work.
         let docs = parse_documents("base: &b {x: 1}\nuse: *b\n").expect("parses");
@@ -132,6 +138,10 @@ mod tests {
         let flow = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
         let error = parse_documents(&flow).expect_err("refused");
         assert!(error.contains("recursion limit"), "{error}");
+        assert!(
+            error.contains("--yaml-max-depth"),
+            "names the flag: {error}"
+        );
         let block: String = (0..1_000)
             .map(|i| format!("{}k:\n", "  ".repeat(i)))
             .collect();

@@ -56,6 +56,22 @@ fn parse(text: &str, options: Options) -> Result<Vec<Value>, String> {
         .collect())
 }
 
+/// The parser's message; past the nesting bound, with the flag that raises it.
+pub fn scan_error(error: &granit_parser::ScanError) -> String {
+    if matches!(
+        error.kind(),
+        granit_parser::ErrorKind::RecursionLimitExceeded
+    ) {
+        format!(
+            "{error} (collections nest deeper than {} levels; raise {} if this is honest)",
+            driftless_limits::current().yaml_depth,
+            driftless_limits::Limit::YamlDepth.flag()
+        )
+    } else {
+        error.to_string()
+    }
+}
+
 /// A document with the paths of its entries written with no value.
 pub(crate) type TrackedDocument = (Value, Vec<Vec<String>>);
 
@@ -93,6 +109,9 @@ fn path_to_next(stack: &[Frame]) -> Vec<String> {
 fn parser_options() -> granit_parser::Options {
     let mut options = granit_parser::Options::default();
     options.set_emit_comments(false);
+    let depth = driftless_limits::current().yaml_depth;
+    options.flow_nesting_limit = depth;
+    options.block_nesting_limit = depth;
     options
 }
 
@@ -106,10 +125,11 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
     // Each anchor with the number of nodes an alias to it copies.
     let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
     let mut expanded = 0usize;
+    let max_alias_nodes = driftless_limits::current().yaml_alias_nodes;
     let mut root: Option<Value> = None;
     let mut in_doc = false;
     while let Some(ev) = parser.next_event() {
-        let (ev, span) = ev.map_err(|e| e.to_string())?;
+        let (ev, span) = ev.map_err(|e| scan_error(&e))?;
         let value = match ev {
             Event::StreamStart | Event::StreamEnd => continue,
             Event::DocumentStart(..) => {
@@ -130,10 +150,11 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                     .get(&id)
                     .ok_or_else(|| format!("unknown alias at line {}", span.start.line()))?;
                 expanded += nodes;
-                if expanded > MAX_ALIAS_NODES {
+                if expanded > max_alias_nodes {
                     return Err(format!(
-                        "line {}: aliases expand to more than {MAX_ALIAS_NODES} nodes (nested anchors, as in a \"billion laughs\" file); use fewer aliases",
-                        span.start.line()
+                        "line {}: aliases expand to more than {max_alias_nodes} nodes (nested anchors, as in a \"billion laughs\" file); use fewer aliases, or raise {}",
+                        span.start.line(),
+                        driftless_limits::Limit::YamlAliasNodes.flag()
                     ));
                 }
                 value.clone()
@@ -417,12 +438,6 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Ta
     }
     resolve_plain(text)
 }
-
-/// Nodes that aliases may copy into one stream. A file of nested anchors
-/// (the "billion laughs" pattern, CVE-2019-11253 for Kubernetes) would
-/// otherwise expand a few lines into gigabytes; honest manifests and values
-/// files stay far below.
-pub const MAX_ALIAS_NODES: usize = 250_000;
 
 /// How many nodes `value` holds, itself included.
 fn node_count(value: &Value) -> usize {

@@ -113,7 +113,7 @@ pub enum OciError {
         tags: usize,
     },
     /// The repository lists more tags than the limit.
-    #[error("{url} lists more than {limit} tags")]
+    #[error("{url} lists more than {limit} tags (the --registry-max-tags bound)")]
     TooManyTags {
         /// The repository's URL.
         url: String,

@@ -165,7 +165,8 @@ pub struct OciOptions {
     pub max_layer_bytes: u64,
     /// What an extracted layer may unpack to.
     pub unpack: UnpackLimits,
-    /// Tags read for a semver pick (default 100 000).
+    /// Tags read for a semver pick (default: the process's
+    /// [`driftless_limits::Limits::registry_tags`]).
     pub max_tags: usize,
     /// Tags asked for per request when listing (default 1000; the registry may send fewer).
     pub tag_page_size: usize,
@@ -181,7 +182,7 @@ impl Default for OciOptions {
                 max_file_bytes: 64 << 20,
                 ..UnpackLimits::default()
             },
-            max_tags: 100_000,
+            max_tags: driftless_limits::current().registry_tags,
             tag_page_size: 1000,
             keep_artifacts: 2,
         }

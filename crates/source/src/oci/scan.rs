@@ -125,7 +125,8 @@ pub struct ScanOptions {
     pub ca_pem: Option<Vec<u8>>,
     /// The whole operation's deadline (`spec.timeout`, else `spec.interval`).
     pub timeout: Duration,
-    /// The most tags a scan reads (default 100 000): more fails the scan
+    /// The most tags a scan reads (default: the process's
+    /// [`driftless_limits::Limits::registry_tags`]): more fails the scan
     /// rather than hold an unbounded list in memory.
     pub max_tags: usize,
     /// Tags asked for per request (default 1000; the registry may send fewer, or all).
@@ -138,7 +139,7 @@ impl Default for ScanOptions {
             insecure: false,
             ca_pem: None,
             timeout: Duration::from_secs(60),
-            max_tags: 100_000,
+            max_tags: driftless_limits::current().registry_tags,
             tag_page_size: 1000,
         }
     }
