@@ -18,7 +18,8 @@
 //! Layout: `server` (HTTP) → `api` (verbs and object semantics) →
 //! the `driftless-merge` crate (patch and apply algorithms) and `store` (objects, versions,
 //! events, persistence); `catalog`, `discovery`, `table`, `validation` and
-//! `selector` are the pieces they share.
+//! `selector` are the pieces they share. `faults` is the chaos switch tests
+//! use to make the server fail, slow down or cut watches on demand.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), driftless_sandbox::SandboxError> {
@@ -36,6 +37,7 @@ mod api;
 mod catalog;
 mod codec;
 mod discovery;
+mod faults;
 mod protobuf;
 mod review;
 mod rollout;
@@ -59,6 +61,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use faults::{Fault, FaultRule, Faults};
 pub use tls::CredentialsError;
 
 /// How `driftless sandbox` is set up.
@@ -138,6 +141,7 @@ pub struct Sandbox {
     server: tokio::task::JoinHandle<()>,
     rollout: tokio::task::JoinHandle<()>,
     api: Arc<api::Api>,
+    faults: Faults,
 }
 
 impl Sandbox {
@@ -184,10 +188,12 @@ impl Sandbox {
         if let Some(path) = &kubeconfig_path {
             write_kubeconfig(path, &kubeconfig)?;
         }
+        let faults = Faults::default();
         let state = Arc::new(server::ServerState {
             api: api.clone(),
             token: credentials.token.clone(),
             server_address,
+            faults: faults.clone(),
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(credentials.server_config()?);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -202,6 +208,7 @@ impl Sandbox {
             server,
             rollout,
             api,
+            faults,
         })
     }
 
@@ -223,6 +230,12 @@ impl Sandbox {
     /// Where the kubeconfig was written, when it was.
     pub fn kubeconfig_path(&self) -> Option<&Path> {
         self.kubeconfig_path.as_deref()
+    }
+
+    /// The chaos switch: errors, slow answers and cut watches on demand
+    /// (see [`Faults`]).
+    pub fn faults(&self) -> Faults {
+        self.faults.clone()
     }
 
     /// How many objects are stored (benchmarks and tests read this).

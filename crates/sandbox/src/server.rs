@@ -19,6 +19,7 @@ use crate::api::{
 };
 use crate::codec;
 use crate::discovery;
+use crate::faults::{Fault, Faults};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{EventType, WatchEvent};
@@ -35,6 +36,8 @@ pub struct ServerState {
     pub api: Arc<Api>,
     pub token: String,
     pub server_address: String,
+    /// Faults a test asked for (none by default).
+    pub faults: Faults,
 }
 
 /// A list response, serialized straight from the stored objects without copying them.
@@ -150,6 +153,29 @@ pub async fn handle(
         .is_some_and(|t| t.trim() == state.token);
     if !authorized {
         return Ok(error_response(&ApiError::unauthorized()));
+    }
+    match state.faults.decide(req.method(), &path) {
+        Some(Fault::InternalError) => {
+            return Ok(error_response(&ApiError::internal(
+                "injected fault: internal error",
+            )));
+        }
+        Some(Fault::TooManyRequests {
+            retry_after_seconds,
+        }) => {
+            let mut response = error_response(&ApiError::new(
+                429,
+                "TooManyRequests",
+                "injected fault: too many requests, please try again later",
+            ));
+            response.headers_mut().insert(
+                "retry-after",
+                hyper::header::HeaderValue::from(retry_after_seconds),
+            );
+            return Ok(response);
+        }
+        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+        None => {}
     }
     let response = route(&state, req, &path)
         .await
@@ -435,7 +461,10 @@ async fn resource(
                     table,
                     metadata_only,
                     query.flag("allowWatchBookmarks"),
-                    timeout,
+                    WatchEnd {
+                        timeout,
+                        cuts: state.faults.cuts(),
+                    },
                 ));
             }
             let result = api.list(&scope, &opts)?;
@@ -727,6 +756,13 @@ fn expired(message: &str) -> Bytes {
     Bytes::from(line)
 }
 
+/// What ends a watch besides its client: its timeout, or a cut the
+/// chaos switch asks for.
+struct WatchEnd {
+    timeout: Duration,
+    cuts: tokio::sync::watch::Receiver<u64>,
+}
+
 fn watch_response(
     scope: Scope,
     opts: ListOptions,
@@ -734,8 +770,9 @@ fn watch_response(
     table: Option<IncludeObject>,
     metadata_only: bool,
     bookmarks: bool,
-    timeout: Duration,
+    end: WatchEnd,
 ) -> Response<Body> {
+    let WatchEnd { timeout, mut cuts } = end;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let explicit_initial_events = opts.send_initial_events == Some(true);
     tokio::spawn(async move {
@@ -780,6 +817,8 @@ fn watch_response(
             let line = tokio::select! {
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
+                // A cut ends the stream as a dropped connection would: no ERROR line.
+                _ = cuts.changed() => return,
                 _ = ticker.tick(), if bookmarks => encoder.bookmark(last_rv, false),
                 received = receiver.recv() => match received {
                     Ok(event) => {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// The sandbox's chaos switch, for tests that make the API server misbehave.
+pub use driftless_sandbox::{Fault, FaultRule, Faults};
 use driftless_sandbox::{Sandbox, SandboxConfig};
 
 /// How long a simulated rollout takes in tests.

@@ -6,13 +6,19 @@
 //!   kube client, and [`cluster::eventually`] for polling with a deadline.
 //! - [`helm_repo`]: a static-file Helm chart repository (lighttpd) on
 //!   loopback, and the real `helm` for fixtures.
+//! - [`fleet`]: a fleet of Kustomizations over one repository, and the
+//!   fault matrix's invariant checker.
+//! - [`proxy`]: a TCP proxy that passes, garbles, hangs, refuses or cuts
+//!   traffic on demand.
 //! - [`registry`]: a real OCI registry (`docker-registry`) on loopback.
 //!
 //! Never a dependency of product code: it lives in `[dev-dependencies]` only.
 
 pub mod cluster;
+pub mod fleet;
 pub mod git;
 pub mod helm_repo;
+pub mod proxy;
 pub mod registry;
 
 pub use git::*;

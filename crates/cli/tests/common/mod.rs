@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod processes;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -277,7 +277,7 @@ impl Reconciler for Kustomizations {
         let pruned = applier
             .prune(&inventory.entries)
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(crate::error_chain(&e)))?;
         if ks.deletion_policy() == DeletionPolicy::WaitForTermination {
             // The finalizer stays (and the Kustomization with it) until every
             // object is gone; a timeout is retried by the error policy.
@@ -285,7 +285,7 @@ impl Reconciler for Kustomizations {
             applier
                 .wait_deleted(&inventory.entries, timeout)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| failed(crate::error_chain(&e)))?;
         }
         tracing::info!(%namespace, %name, deleted = pruned.entries.len(), "Kustomization deleted with its objects");
         Ok(())
@@ -320,8 +320,10 @@ impl Kustomizations {
         let started = Instant::now();
 
         let applier = identity::applier_for(ks, context)?;
+        // The chain, not just this level: the API server's answer is the cause
+        // a person needs ("internal error", "too many requests", a webhook's denial).
         let changes = applier.apply(checked.objects).await.map_err(|e| {
-            ReconcileError::retryable(reasons::RECONCILIATION_FAILED, e.to_string())
+            ReconcileError::retryable(reasons::RECONCILIATION_FAILED, crate::error_chain(&e))
         })?;
         let me = ownership::key(ks);
         for owner in self.ownership.record(&me, &checked.yielded) {
@@ -352,10 +354,9 @@ impl Kustomizations {
                 .filter(|e| !keep.contains(e.id.as_str()))
                 .cloned()
                 .collect();
-            applier
-                .prune(&stale)
-                .await
-                .map_err(|e| ReconcileError::retryable(reasons::PRUNE_FAILED, e.to_string()))?
+            applier.prune(&stale).await.map_err(|e| {
+                ReconcileError::retryable(reasons::PRUNE_FAILED, crate::error_chain(&e))
+            })?
         } else {
             ChangeSet::default()
         };

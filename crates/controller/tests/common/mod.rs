@@ -2,6 +2,7 @@
 //! against it, plus helpers to read conditions.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod fleet;
 pub mod image;
 pub mod world;
 
@@ -93,6 +94,12 @@ impl RunningController {
     /// Its storage directory: artifacts appear there only when it reconciles.
     pub fn storage(&self) -> &std::path::Path {
         self.storage_dir.path()
+    }
+
+    /// Kills it as SIGKILL would: it stops at once and keeps its Lease
+    /// until the Lease expires.
+    pub fn kill(&self) {
+        self.handle.abort();
     }
 
     /// Stops it as SIGTERM would: it releases its Lease on the way out.

@@ -1,0 +1,108 @@
+//! The fault matrix, process cases (issue 17, item 3): the real `driftless`
+//! binary as the API server (`driftless sandbox --data-dir`) and as the
+//! controller, SIGKILLed mid-reconcile and started again. Each case drives
+//! a fleet of Kustomizations (`driftless_testkit::fleet`) through commits
+//! that change, add and remove objects, samples the invariants all along
+//! (nothing still in git disappears; `Ready=True` only for the revision
+//! attempted) and checks the full set after convergence (nothing missing,
+//! nothing left over, the inventory is the cluster, Ready at the head).
+//!
+//! The in-process cases (API errors, git server faults, storage, leader
+//! election, a foreign field manager) are in
+//! `crates/controller/tests/faults.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TempDir;
+use common::processes::{Random, SandboxProcess, controller, free_address, install_crds};
+use driftless_testkit::GitDaemon;
+use driftless_testkit::cluster::TestCluster;
+use driftless_testkit::fleet::Fleet;
+
+const SAMPLE: Duration = Duration::from_millis(300);
+
+/// Finds an open bug, so it is not run by default: in about half the runs,
+/// after a restart a Kustomization's stored status goes back to an older
+/// inventory and history, so an object created in between and later
+/// removed from git is never pruned (the converged check reports
+/// `k0-o17 (of k0) is not in git at <head> but is in the cluster`). The
+/// evidence points at the controller's watch cache of Kustomizations staying
+/// behind the restarted API server: the reconcile computes its status patch
+/// and its prune set from that old copy. With a check of the live
+/// resourceVersion before reconciling (tried, not kept), the same runs stall
+/// at an old revision for the whole minute instead: the cache never caught up.
+/// Run it with `cargo test -p driftless --test faults -- --ignored`.
+#[ignore = "open bug: an object can be left unpruned after an API server restart (see the doc comment)"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_server_killed_mid_apply_and_restarted() {
+    let mut random = Random::from_env_or_clock();
+    let dir = TempDir::new("faults-apiserver");
+    let served = dir.path().join("git");
+    let mut fleet = Fleet::new(&served, 4, 3);
+    let daemon = GitDaemon::start(&served);
+    let mut sandbox = SandboxProcess::start(&free_address(), &dir.path().join("sandbox")).await;
+    let client = sandbox.client().await;
+    install_crds(&client).await;
+    fleet
+        .create(&client, &daemon.url("fleet"), "1s", "5s", "3s")
+        .await;
+    let mut controller = controller(&sandbox.kubeconfig(), &dir.path().join("storage"), "10s");
+    fleet.converged(&client).await;
+    let sampler = fleet.sample(&client, SAMPLE);
+    for round in 0..3 {
+        fleet.change(&format!("round {round}"));
+        // The GitRepository polls every second: the kill lands somewhere in
+        // the fetch, the applies or the status writes that follow.
+        let wait = Duration::from_millis(500 + random.below(2000));
+        tokio::time::sleep(wait).await;
+        println!("round {round}: API server killed {wait:?} after the commit");
+        sandbox = sandbox
+            .kill_and_restart(Duration::from_millis(random.below(1500)))
+            .await;
+        fleet.converged(&client).await;
+        controller.assert_running();
+    }
+    println!("{} samples of the invariants", sampler.finish());
+    fleet.converged(&client).await;
+    controller.kill().await;
+    sandbox.process.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_killed_at_random_points_many_times() {
+    const KILLS: usize = 20;
+    let mut random = Random::from_env_or_clock();
+    let dir = TempDir::new("faults-controller");
+    let served = dir.path().join("git");
+    let mut fleet = Fleet::new(&served, 10, 2);
+    let daemon = GitDaemon::start(&served);
+    let cluster = TestCluster::start().await;
+    let client = cluster.client().await;
+    install_crds(&client).await;
+    fleet
+        .create(&client, &daemon.url("fleet"), "1s", "5s", "3s")
+        .await;
+    let storage = dir.path().join("storage");
+    let kubeconfig = cluster.kubeconfig_path();
+    let mut running = controller(&kubeconfig, &storage, "10s");
+    fleet.converged(&client).await;
+    let sampler = fleet.sample(&client, SAMPLE);
+    for kill in 0..KILLS {
+        if kill % 2 == 0 {
+            fleet.change(&format!("commit before kill {kill}"));
+        }
+        let wait = Duration::from_millis(200 + random.below(2500));
+        tokio::time::sleep(wait).await;
+        running.kill().await;
+        println!("kill {kill}: controller SIGKILLed after {wait:?}");
+        running = controller(&kubeconfig, &storage, "10s");
+        if kill == KILLS / 2 {
+            fleet.converged(&client).await;
+        }
+    }
+    fleet.converged(&client).await;
+    println!("{} samples of the invariants", sampler.finish());
+    running.kill().await;
+}
