@@ -23,18 +23,12 @@ use driftless_testkit::fleet::Fleet;
 
 const SAMPLE: Duration = Duration::from_millis(300);
 
-/// Finds an open bug, so it is not run by default: in about half the runs,
-/// after a restart a Kustomization's stored status goes back to an older
-/// inventory and history, so an object created in between and later
-/// removed from git is never pruned (the converged check reports
-/// `k0-o17 (of k0) is not in git at <head> but is in the cluster`). The
-/// evidence points at the controller's watch cache of Kustomizations staying
-/// behind the restarted API server: the reconcile computes its status patch
-/// and its prune set from that old copy. With a check of the live
-/// resourceVersion before reconciling (tried, not kept), the same runs stall
-/// at an old revision for the whole minute instead: the cache never caught up.
-/// Run it with `cargo test -p driftless --test faults -- --ignored`.
-#[ignore = "open bug: an object can be left unpruned after an API server restart (see the doc comment)"]
+/// The API server is killed a few times right after a commit and restarted
+/// on its data. It once found a real hole: a controller whose cached copy of
+/// a Kustomization was behind the restarted server wrote its status from
+/// that copy, putting an older inventory back, so an object created in
+/// between and later removed from git was never pruned. Status writes are
+/// now conditional on the resourceVersion the reconcile started from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_server_killed_mid_apply_and_restarted() {
     let mut random = Random::from_env_or_clock();

@@ -302,6 +302,18 @@ pub(crate) fn error_policy<R: Reconciler>(
     error: &ScaffoldError,
     _: Arc<Scaffold<R>>,
 ) -> Action {
+    if let ScaffoldError::StatusWrite {
+        source: kube::Error::Api(status),
+        ..
+    } = error
+        && status.code == 409
+    {
+        tracing::debug!(
+            object = %describe(&*object),
+            "the object changed while it was reconciled; reconciling the newer copy"
+        );
+        return Action::requeue(Duration::from_secs(1));
+    }
     tracing::warn!(
         object = %describe(&*object),
         error = %crate::error_chain(error),
@@ -430,10 +442,21 @@ async fn write_status<R: Reconciler>(
         context.client.clone(),
         &object.namespace().unwrap_or_default(),
     );
+    // The status was computed from this copy of the object (its inventory
+    // above all); if the object moved on meanwhile (a cache behind the API
+    // server, as after an API server restart, or another writer), writing
+    // it would put an older inventory back and a later prune would miss
+    // what the newer one listed. The resourceVersion makes the write
+    // conditional: a 409 instead, and the reconcile runs again on the
+    // newer copy.
+    let mut patch = R::status_patch(status);
+    if let Some(version) = object.resource_version() {
+        patch["metadata"] = serde_json::json!({ "resourceVersion": version });
+    }
     api.patch_status(
         &object.name_any(),
         &PatchParams::default(),
-        &Patch::Merge(&R::status_patch(status)),
+        &Patch::Merge(&patch),
     )
     .await
     .map(drop)
