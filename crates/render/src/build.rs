@@ -492,7 +492,14 @@ fn accumulate_entry(
     })?;
     for mut r in load_objects(&path, &text)? {
         r.origin = Some(crate::resource::Origin::File(path.clone()));
-        append(acc, r, &kust.file)?;
+        // A duplicate names the entry that brought it as well as the
+        // kustomization, as Kustomize's "merging resources from" does.
+        append(acc, r, &path).map_err(|source| BuildError::Nested {
+            file: kust.file.clone(),
+            field: field.into(),
+            entry: entry.into(),
+            source: Box::new(source),
+        })?;
     }
     Ok(())
 }
