@@ -328,8 +328,9 @@ fn accumulate_dir(
         let result = accumulate(&kust, &mut sub).map_err(nested);
         acc.schema = std::mem::take(&mut sub.schema);
         result?;
+        // A clash names the entry that brought the second copy.
         for r in sub.resources {
-            append(acc, r, &parent.file)?;
+            append(acc, r, &kust.file).map_err(nested)?;
         }
         for v in sub.vars {
             crate::vars::add_var(acc, v, &parent.file)?;
@@ -486,20 +487,23 @@ fn accumulate_entry(
         ));
     }
     let path = kust.file_path(field, entry)?;
-    let text = std::fs::read_to_string(&path).map_err(|source| BuildError::Read {
-        path: path.clone(),
-        source,
+    let nested = |source: BuildError| BuildError::Nested {
+        file: kust.file.clone(),
+        field: field.into(),
+        entry: entry.into(),
+        source: Box::new(source),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        nested(BuildError::Read {
+            path: path.clone(),
+            source,
+        })
     })?;
     for mut r in load_objects(&path, &text)? {
         r.origin = Some(crate::resource::Origin::File(path.clone()));
         // A duplicate names the entry that brought it as well as the
         // kustomization, as Kustomize's "merging resources from" does.
-        append(acc, r, &path).map_err(|source| BuildError::Nested {
-            file: kust.file.clone(),
-            field: field.into(),
-            entry: entry.into(),
-            source: Box::new(source),
-        })?;
+        append(acc, r, &path).map_err(nested)?;
     }
     Ok(())
 }
