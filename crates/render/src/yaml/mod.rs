@@ -47,6 +47,20 @@ mod tests {
     }
 
     #[test]
+    fn only_a_plain_merge_key_merges() {
+        // go-yaml: a quoted "<<" is an ordinary key; a plain one merges,
+        // the mapping's own entries winning.
+        let d = parse_documents("\"<<\": v\n<<: {a: 1, b: 2}\nb: 3\n").unwrap();
+        assert_eq!(
+            emit_document(&d[0]),
+            "<<: v\na: 1\nb: 3\n",
+            "a quoted key stays, the plain one merges"
+        );
+        assert!(parse_documents("<<: {a: 1}\n<<: {b: 2}\n").is_err());
+        assert!(parse_documents("<<: scalar\n").is_err());
+    }
+
+    #[test]
     fn resolves_numbers_like_go() {
         let d = parse_documents("a: 0x1F\nb: 1_000\nc: 017\nd: 1.0\ne: 2001-12-14\n").unwrap();
         assert_eq!(d[0].get("a"), Some(&Value::Int(31)));

@@ -187,6 +187,13 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                 if anchor != 0 {
                     anchors.insert(anchor, (v.clone(), 1));
                 }
+                if let Some(Frame::Map(_, None, _, merges)) = stack.last_mut() {
+                    merges.key_is_merge = &*text == "<<"
+                        && match &tag {
+                            None => style == ScalarStyle::Plain,
+                            Some(t) => t.core_suffix() == Some("merge"),
+                        };
+                }
                 v
             }
             Event::SequenceStart(_, anchor, _) => {
@@ -194,7 +201,7 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                 continue;
             }
             Event::MappingStart(_, anchor, _) => {
-                stack.push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+                stack.push(Frame::Map(Map::new(), None, anchor, Merges::default()));
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
@@ -209,7 +216,7 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(mut m, _, anchor, merges)) => {
-                    for merge in merges {
+                    for merge in merges.maps {
                         for (k, v) in merge {
                             m.entry(k).or_insert(v);
                         }
@@ -246,18 +253,45 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                     *key = Some(k);
                 }
                 Some(k) => {
-                    if k == "<<" {
-                        match value {
-                            Value::Map(mm) => merges.push(mm),
+                    let is_merge = std::mem::take(&mut merges.key_is_merge);
+                    // Kustomize (kyaml) drops a manifest mapping's first
+                    // entry named `<<`, merge key or quoted string alike,
+                    // and keeps a later quoted one as an ordinary entry.
+                    let drop = options.as_kustomize_prints && k == "<<" && !merges.dropped;
+                    if drop {
+                        merges.dropped = true;
+                    }
+                    if is_merge {
+                        if std::mem::replace(&mut merges.merged, true) {
+                            return Err(format!("line {}: duplicate merge key", span.start.line()));
+                        }
+                        match &value {
+                            Value::Map(mm) => merges.maps.push(mm.clone()),
                             Value::Seq(items) => {
                                 for it in items {
-                                    if let Value::Map(mm) = it {
-                                        merges.push(mm);
+                                    match it {
+                                        Value::Map(mm) => merges.maps.push(mm.clone()),
+                                        _ => {
+                                            return Err(format!(
+                                                "line {}: a merge key's list must hold mappings only",
+                                                span.start.line()
+                                            ));
+                                        }
                                     }
                                 }
                             }
-                            _ => return Err("merge key needs a mapping".into()),
+                            _ => {
+                                return Err(format!(
+                                    "line {}: a merge key (<<) needs a mapping or a list of mappings",
+                                    span.start.line()
+                                ));
+                            }
                         }
+                    }
+                    if is_merge || drop {
+                        // A merge key never shows (go-yaml merges it when
+                        // Kustomize decodes the object, whichever entry
+                        // kyaml dropped).
                     } else {
                         // One lookup per key: a repeated key is refused,
                         // or replaces the earlier value in its place.
@@ -399,7 +433,22 @@ pub fn folded_round_trip(value: &str) -> Result<String, String> {
 
 enum Frame {
     Seq(Vec<Value>, usize),
-    Map(Map, Option<String>, usize, Vec<Map>),
+    Map(Map, Option<String>, usize, Merges),
+}
+
+/// A mapping's merge keys (`<<`) while it is read.
+#[derive(Default)]
+struct Merges {
+    /// The mappings its merge key names, the first one winning.
+    maps: Vec<Map>,
+    /// Whether the pending key is a merge key: a plain, untagged `<<`
+    /// (or one tagged `!!merge`); a quoted `"<<"` is an ordinary string.
+    key_is_merge: bool,
+    /// Whether the mapping had a merge key already.
+    merged: bool,
+    /// Whether an entry named `<<` was dropped already (see
+    /// [`Options::as_kustomize_prints`] in `attach`).
+    dropped: bool,
 }
 
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Value {
