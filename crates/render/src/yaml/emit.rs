@@ -71,23 +71,47 @@ impl Emitter {
                 }
                 self.indent_to(indent);
             }
-            self.key(k, indent);
-            self.write(":");
-            self.value_after_key(v, indent);
+            if self.key(k, indent) {
+                self.write(":");
+                self.value_after_explicit_key(v, indent);
+            } else {
+                self.write(":");
+                self.value_after_key(v, indent);
+            }
         }
     }
 
-    fn key(&mut self, k: &str, indent: usize) {
+    /// Writes a key; true when it had to be an explicit one (`? key`).
+    fn key(&mut self, k: &str, indent: usize) -> bool {
         let multiline = k.contains('\n');
         if k.chars().count() > 128 || multiline {
-            // Explicit key.
             self.write("? ");
             self.string(k, indent + 2, false);
-            self.newline();
+            // A block scalar ends its own last line.
+            if self.column != 0 {
+                self.newline();
+            }
             self.indent_to(indent);
-            return;
+            return true;
         }
         self.string(k, indent + 2, true);
+        false
+    }
+
+    /// After an explicit key's `:`, go-yaml starts a block collection on
+    /// the same line, indented as a sequence item's would be.
+    fn value_after_explicit_key(&mut self, v: &Value, indent: usize) {
+        match v {
+            Value::Map(m) if !m.is_empty() => {
+                self.write(" ");
+                self.block_map(m, indent + 2);
+            }
+            Value::Seq(s) if !s.is_empty() => {
+                self.write(" ");
+                self.block_seq(s, indent + 2);
+            }
+            other => self.value_after_key(other, indent),
+        }
     }
 
     fn value_after_key(&mut self, v: &Value, indent: usize) {
