@@ -160,6 +160,15 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                         span.start.line()
                     ));
                 }
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && let Some(start) = span.start.byte_offset()
+                    && tab_in_block_indentation(text_in, start)
+                {
+                    return Err(format!(
+                        "line {}: found a tab character where an indentation space is expected (go-yaml refuses a tab that starts a block scalar's first lines)",
+                        span.start.line()
+                    ));
+                }
                 // A block scalar whose last line ends the file without a
                 // line break has no final break to keep (go-yaml).
                 let text = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
@@ -344,6 +353,44 @@ fn source_of<'a>(text: &'a str, span: &granit_parser::Span) -> &'a str {
         (Some(a), Some(b)) if a <= b && b <= text.len() => text.get(a..b).unwrap_or(""),
         _ => "",
     }
+}
+
+/// Whether go-yaml refuses a block scalar for a tab in its indentation:
+/// without an indentation indicator, libyaml's scanner reads the blank
+/// lines after the header and the first line with content before it knows
+/// the indentation, and refuses a tab right after their leading spaces.
+/// `start` is where the parser says the content starts (within its first
+/// line with content).
+fn tab_in_block_indentation(text: &str, start: usize) -> bool {
+    let Some(before) = text.get(..start) else {
+        return false;
+    };
+    let first_line = before.rfind('\n').map_or(0, |i| i + 1);
+    // Lines before the first one with content, back to the header.
+    let mut end = first_line;
+    let mut checked_from = first_line;
+    while end > 0 {
+        let line_start = before[..end - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = &before[line_start..end - 1];
+        if !line.trim().is_empty() {
+            // The header: an indentation indicator makes the indentation
+            // known from the start.
+            let header = line.split(" #").next().unwrap_or(line);
+            let indicator = header.rfind(['|', '>']).map_or("", |i| &header[i..]);
+            if indicator.chars().any(|c| c.is_ascii_digit()) {
+                return false;
+            }
+            break;
+        }
+        checked_from = line_start;
+        end = line_start;
+    }
+    let first_end = text[first_line..]
+        .find('\n')
+        .map_or(text.len(), |i| first_line + i);
+    text[checked_from..first_end]
+        .split('\n')
+        .any(|line| line.trim_start_matches(' ').starts_with('\t'))
 }
 
 /// Whether a double-quoted scalar's source escapes a slash (`\/`), which
