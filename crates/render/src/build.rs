@@ -185,12 +185,37 @@ fn build_from(
     // in the cache, not all together at the end.
     for (i, mut r) in std::mem::take(&mut acc.resources).into_iter().enumerate() {
         drop_empty_annotations(&mut r);
+        // Text from a generator or a kustomization field, not only from a
+        // manifest (checked as it is read), can hold what Kustomize's
+        // JSON round trip refuses.
+        if holds_refused_text(&r.obj) {
+            return Err(BuildError::Resources {
+                file: kust.file.clone(),
+                message: format!(
+                    "{}: control characters are not allowed (a string holds U+007F, U+0080 to U+009F but U+0085, U+FFFE or U+FFFF, which Kustomize refuses)",
+                    r.id_string()
+                ),
+            });
+        }
         if i > 0 {
             out.push_str("---\n");
         }
         yaml::emit_document_into(&r.obj, &mut out);
     }
     Ok(out)
+}
+
+/// Whether a key or string anywhere in `v` holds a character Kustomize's
+/// JSON round trip refuses.
+fn holds_refused_text(v: &Value) -> bool {
+    match v {
+        Value::Str(s) => yaml::refused_by_json_round_trip(s),
+        Value::Map(m) => m
+            .iter()
+            .any(|(k, v)| yaml::refused_by_json_round_trip(k) || holds_refused_text(v)),
+        Value::Seq(items) => items.iter().any(holds_refused_text),
+        _ => false,
+    }
 }
 
 /// Flux: a directory with no kustomization renders every manifest below it.

@@ -160,6 +160,12 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                         span.start.line()
                     ));
                 }
+                if options.as_kustomize_prints && refused_by_json_round_trip(&text) {
+                    return Err(format!(
+                        "line {}: control characters are not allowed (Kustomize's JSON round trip refuses U+007F, U+0080 to U+009F but U+0085, U+FFFE and U+FFFF, even escaped)",
+                        span.start.line()
+                    ));
+                }
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
                     && let Some(start) = span.start.byte_offset()
                     && tab_in_block_indentation(text_in, start)
@@ -353,6 +359,18 @@ fn source_of<'a>(text: &'a str, span: &granit_parser::Span) -> &'a str {
         (Some(a), Some(b)) if a <= b && b <= text.len() => text.get(a..b).unwrap_or(""),
         _ => "",
     }
+}
+
+/// Whether Kustomize fails on a manifest string holding this text: it
+/// turns each object into JSON and reads that back as YAML, and JSON
+/// leaves these characters unescaped where YAML's reader refuses them.
+pub(crate) fn refused_by_json_round_trip(text: &str) -> bool {
+    // Quick byte test first: these characters are 0x7F, or start with
+    // 0xC2 (U+0080..U+009F) or 0xEF (U+FFFE, U+FFFF) in UTF-8.
+    text.bytes().any(|b| b == 0x7F || b == 0xC2 || b == 0xEF)
+        && text.chars().any(
+            |c| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'),
+        )
 }
 
 /// Whether go-yaml refuses a block scalar for a tab in its indentation:
