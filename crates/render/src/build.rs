@@ -185,10 +185,13 @@ fn build_from(
     // in the cache, not all together at the end.
     for (i, mut r) in std::mem::take(&mut acc.resources).into_iter().enumerate() {
         drop_empty_annotations(&mut r);
+        if i > 0 {
+            out.push_str("---\n");
+        }
         // Text from a generator or a kustomization field, not only from a
         // manifest (checked as it is read), can hold what Kustomize's
         // JSON round trip refuses.
-        if holds_refused_text(&r.obj) {
+        if yaml::emit_document_checked(&r.obj, &mut out) {
             return Err(BuildError::Resources {
                 file: kust.file.clone(),
                 message: format!(
@@ -197,25 +200,8 @@ fn build_from(
                 ),
             });
         }
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        yaml::emit_document_into(&r.obj, &mut out);
     }
     Ok(out)
-}
-
-/// Whether a key or string anywhere in `v` holds a character Kustomize's
-/// JSON round trip refuses.
-fn holds_refused_text(v: &Value) -> bool {
-    match v {
-        Value::Str(s) => yaml::refused_by_json_round_trip(s),
-        Value::Map(m) => m
-            .iter()
-            .any(|(k, v)| yaml::refused_by_json_round_trip(k) || holds_refused_text(v)),
-        Value::Seq(items) => items.iter().any(holds_refused_text),
-        _ => false,
-    }
 }
 
 /// Flux: a directory with no kustomization renders every manifest below it.

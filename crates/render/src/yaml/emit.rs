@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::number::format_float;
-use super::parse::{looks_like_timestamp, resolves_to_itself};
+use super::parse::{looks_like_timestamp, refused_by_json_round_trip, resolves_to_itself};
 use super::value::{Map, Value};
 
 const BEST_WIDTH: usize = 80;
@@ -21,9 +21,17 @@ pub fn emit_document(v: &Value) -> String {
 /// `out`: a build prints thousands of documents into one stream, and
 /// writing in place spares a buffer and a copy per document.
 pub fn emit_document_into(v: &Value, out: &mut String) {
+    emit_document_checked(v, out);
+}
+
+/// Like [`emit_document_into`]; also says whether a string printed holds
+/// a character Kustomize's JSON round trip refuses (checked here, where
+/// every string is looked at anyway, rather than in a pass of its own).
+pub(crate) fn emit_document_checked(v: &Value, out: &mut String) -> bool {
     let mut e = Emitter {
         out: std::mem::take(out),
         column: 0,
+        refused: false,
     };
     match v {
         Value::Map(m) if !m.is_empty() => e.block_map(m, 0),
@@ -34,11 +42,14 @@ pub fn emit_document_into(v: &Value, out: &mut String) {
         }
     }
     *out = e.out;
+    e.refused
 }
 
 struct Emitter {
     out: String,
     column: usize,
+    /// Whether a string printed holds a character Kustomize refuses.
+    refused: bool,
 }
 
 impl Emitter {
@@ -184,6 +195,7 @@ impl Emitter {
             self.column += s.len();
             return;
         }
+        self.refused = self.refused || refused_by_json_round_trip(s);
         let style = choose_style(s, simple_key);
         match style {
             Style::Plain => self.write_plain(s, indent, !simple_key),

@@ -15,10 +15,11 @@ mod number;
 mod parse;
 mod value;
 
+pub(crate) use emit::emit_document_checked;
 pub use emit::{emit_document, emit_document_into, go_json_string, go_yaml_key_order};
 pub use number::format_float;
+pub(crate) use parse::parse_manifests_tracked;
 pub use parse::{parse_documents, parse_documents_with, parse_manifests, resolve_plain};
-pub(crate) use parse::{parse_manifests_tracked, refused_by_json_round_trip};
 pub use value::{Map, Value};
 pub(crate) use value::{lookup, lookup_mut};
 

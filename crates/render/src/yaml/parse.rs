@@ -365,12 +365,13 @@ fn source_of<'a>(text: &'a str, span: &granit_parser::Span) -> &'a str {
 /// turns each object into JSON and reads that back as YAML, and JSON
 /// leaves these characters unescaped where YAML's reader refuses them.
 pub(crate) fn refused_by_json_round_trip(text: &str) -> bool {
-    // Quick byte test first: these characters are 0x7F, or start with
-    // 0xC2 (U+0080..U+009F) or 0xEF (U+FFFE, U+FFFF) in UTF-8.
-    text.bytes().any(|b| b == 0x7F || b == 0xC2 || b == 0xEF)
-        && text.chars().any(
-            |c| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'),
-        )
+    // Most text is ASCII, where only U+007F counts; both tests are
+    // word-at-a-time or memchr scans.
+    if text.is_ascii() {
+        return text.as_bytes().contains(&0x7F);
+    }
+    text.chars()
+        .any(|c| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'))
 }
 
 /// Whether go-yaml refuses a block scalar for a tab in its indentation:
