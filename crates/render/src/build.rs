@@ -188,7 +188,18 @@ fn build_from(
         if i > 0 {
             out.push_str("---\n");
         }
-        yaml::emit_document_into(&r.obj, &mut out);
+        // Text from a generator or a kustomization field, not only from a
+        // manifest (checked as it is read), can hold what Kustomize's
+        // JSON round trip refuses.
+        if yaml::emit_document_checked(&r.obj, &mut out) {
+            return Err(BuildError::Resources {
+                file: kust.file.clone(),
+                message: format!(
+                    "{}: control characters are not allowed (a string holds U+007F, U+0080 to U+009F but U+0085, U+FFFE or U+FFFF, which Kustomize refuses)",
+                    r.id_string()
+                ),
+            });
+        }
     }
     Ok(out)
 }
@@ -325,8 +336,9 @@ fn accumulate_dir(
         let result = accumulate(&kust, &mut sub).map_err(nested);
         acc.schema = std::mem::take(&mut sub.schema);
         result?;
+        // A clash names the entry that brought the second copy.
         for r in sub.resources {
-            append(acc, r, &parent.file)?;
+            append(acc, r, &kust.file).map_err(nested)?;
         }
         for v in sub.vars {
             crate::vars::add_var(acc, v, &parent.file)?;
@@ -483,10 +495,18 @@ fn accumulate_entry(
         ));
     }
     let path = kust.file_path(field, entry)?;
-    let text = crate::overrides::read_disk_to_string(&path)?;
+    let nested = |source: BuildError| BuildError::Nested {
+        file: kust.file.clone(),
+        field: field.into(),
+        entry: entry.into(),
+        source: Box::new(source),
+    };
+    let text = crate::overrides::read_disk_to_string(&path).map_err(nested)?;
     for mut r in load_objects(&path, &text)? {
         r.origin = Some(crate::resource::Origin::File(path.clone()));
-        append(acc, r, &kust.file)?;
+        // A duplicate names the entry that brought it as well as the
+        // kustomization, as Kustomize's "merging resources from" does.
+        append(acc, r, &path).map_err(nested)?;
     }
     Ok(())
 }

@@ -86,6 +86,19 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+    /// A file that a kustomization field names could not be loaded.
+    #[error("{}: {field}: cannot load '{entry}'", file.display())]
+    Entry {
+        /// The kustomization file.
+        file: PathBuf,
+        /// The field, as written.
+        field: String,
+        /// The entry, as written.
+        entry: String,
+        /// Why it could not be loaded (the file's own error).
+        #[source]
+        source: Box<BuildError>,
+    },
     /// A nested kustomization failed.
     #[error("{}: {field}: accumulating resources from '{entry}'", file.display())]
     Nested {

@@ -115,7 +115,12 @@ impl KustomizationFile {
 
     pub fn read_file(&self, field: &str, rel: &str) -> Result<String, BuildError> {
         let p = self.file_path(field, rel)?;
-        crate::overrides::read_to_string(&p)
+        crate::overrides::read_to_string(&p).map_err(|source| BuildError::Entry {
+            file: self.file.clone(),
+            field: field.into(),
+            entry: rel.into(),
+            source: Box::new(source),
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::number::format_float;
-use super::parse::{looks_like_timestamp, resolves_to_itself};
+use super::parse::{looks_like_timestamp, refused_by_json_round_trip, resolves_to_itself};
 use super::value::{Map, Value};
 
 const BEST_WIDTH: usize = 80;
@@ -21,9 +21,17 @@ pub fn emit_document(v: &Value) -> String {
 /// `out`: a build prints thousands of documents into one stream, and
 /// writing in place spares a buffer and a copy per document.
 pub fn emit_document_into(v: &Value, out: &mut String) {
+    emit_document_checked(v, out);
+}
+
+/// Like [`emit_document_into`]; also says whether a string printed holds
+/// a character Kustomize's JSON round trip refuses (checked here, where
+/// every string is looked at anyway, rather than in a pass of its own).
+pub(crate) fn emit_document_checked(v: &Value, out: &mut String) -> bool {
     let mut e = Emitter {
         out: std::mem::take(out),
         column: 0,
+        refused: false,
     };
     match v {
         Value::Map(m) if !m.is_empty() => e.block_map(m, 0),
@@ -34,11 +42,14 @@ pub fn emit_document_into(v: &Value, out: &mut String) {
         }
     }
     *out = e.out;
+    e.refused
 }
 
 struct Emitter {
     out: String,
     column: usize,
+    /// Whether a string printed holds a character Kustomize refuses.
+    refused: bool,
 }
 
 impl Emitter {
@@ -71,23 +82,47 @@ impl Emitter {
                 }
                 self.indent_to(indent);
             }
-            self.key(k, indent);
-            self.write(":");
-            self.value_after_key(v, indent);
+            if self.key(k, indent) {
+                self.write(":");
+                self.value_after_explicit_key(v, indent);
+            } else {
+                self.write(":");
+                self.value_after_key(v, indent);
+            }
         }
     }
 
-    fn key(&mut self, k: &str, indent: usize) {
+    /// Writes a key; true when it had to be an explicit one (`? key`).
+    fn key(&mut self, k: &str, indent: usize) -> bool {
         let multiline = k.contains('\n');
         if k.chars().count() > 128 || multiline {
-            // Explicit key.
             self.write("? ");
             self.string(k, indent + 2, false);
-            self.newline();
+            // A block scalar ends its own last line.
+            if self.column != 0 {
+                self.newline();
+            }
             self.indent_to(indent);
-            return;
+            return true;
         }
         self.string(k, indent + 2, true);
+        false
+    }
+
+    /// After an explicit key's `:`, go-yaml starts a block collection on
+    /// the same line, indented as a sequence item's would be.
+    fn value_after_explicit_key(&mut self, v: &Value, indent: usize) {
+        match v {
+            Value::Map(m) if !m.is_empty() => {
+                self.write(" ");
+                self.block_map(m, indent + 2);
+            }
+            Value::Seq(s) if !s.is_empty() => {
+                self.write(" ");
+                self.block_seq(s, indent + 2);
+            }
+            other => self.value_after_key(other, indent),
+        }
     }
 
     fn value_after_key(&mut self, v: &Value, indent: usize) {
@@ -160,6 +195,7 @@ impl Emitter {
             self.column += s.len();
             return;
         }
+        self.refused = self.refused || refused_by_json_round_trip(s);
         let style = choose_style(s, simple_key);
         match style {
             Style::Plain => self.write_plain(s, indent, !simple_key),

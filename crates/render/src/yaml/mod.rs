@@ -15,6 +15,7 @@ mod number;
 mod parse;
 mod value;
 
+pub(crate) use emit::emit_document_checked;
 pub use emit::{emit_document, emit_document_into, go_json_string, go_yaml_key_order};
 pub use number::format_float;
 pub(crate) use parse::parse_manifests_tracked;
@@ -46,6 +47,20 @@ mod tests {
     fn literal_blocks_and_chomping() {
         let out = roundtrip("a: \"x\\ny\"\nb: \"x\\n\"\nc: \"x\\n\\n\"\n");
         assert_eq!(out, "a: |-\n  x\n  y\nb: |\n  x\nc: |+\n  x\n\n");
+    }
+
+    #[test]
+    fn only_a_plain_merge_key_merges() {
+        // go-yaml: a quoted "<<" is an ordinary key; a plain one merges,
+        // the mapping's own entries winning.
+        let d = parse_documents("\"<<\": v\n<<: {a: 1, b: 2}\nb: 3\n").unwrap();
+        assert_eq!(
+            emit_document(&d[0]),
+            "<<: v\na: 1\nb: 3\n",
+            "a quoted key stays, the plain one merges"
+        );
+        assert!(parse_documents("<<: {a: 1}\n<<: {b: 2}\n").is_err());
+        assert!(parse_documents("<<: scalar\n").is_err());
     }
 
     #[test]

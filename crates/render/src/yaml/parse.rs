@@ -181,6 +181,21 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                         span.start.line()
                     ));
                 }
+                if options.as_kustomize_prints && refused_by_json_round_trip(&text) {
+                    return Err(format!(
+                        "line {}: control characters are not allowed (Kustomize's JSON round trip refuses U+007F, U+0080 to U+009F but U+0085, U+FFFE and U+FFFF, even escaped)",
+                        span.start.line()
+                    ));
+                }
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && let Some(start) = span.start.byte_offset()
+                    && tab_in_block_indentation(text_in, start)
+                {
+                    return Err(format!(
+                        "line {}: found a tab character where an indentation space is expected (go-yaml refuses a tab that starts a block scalar's first lines)",
+                        span.start.line()
+                    ));
+                }
                 // A block scalar whose last line ends the file without a
                 // line break has no final break to keep (go-yaml).
                 let text = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
@@ -208,6 +223,13 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                 if anchor != 0 {
                     anchors.insert(anchor, (v.clone(), 1));
                 }
+                if let Some(Frame::Map(_, None, _, merges)) = stack.last_mut() {
+                    merges.key_is_merge = &*text == "<<"
+                        && match &tag {
+                            None => style == ScalarStyle::Plain,
+                            Some(t) => t.core_suffix() == Some("merge"),
+                        };
+                }
                 v
             }
             Event::SequenceStart(_, anchor, _) => {
@@ -215,7 +237,7 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                 continue;
             }
             Event::MappingStart(_, anchor, _) => {
-                stack.push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+                stack.push(Frame::Map(Map::new(), None, anchor, Merges::default()));
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
@@ -230,7 +252,7 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(mut m, _, anchor, merges)) => {
-                    for merge in merges {
+                    for merge in merges.maps {
                         for (k, v) in merge {
                             m.entry(k).or_insert(v);
                         }
@@ -267,18 +289,45 @@ fn parse_tracked(text: &str, options: Options) -> Result<Vec<TrackedDocument>, S
                     *key = Some(k);
                 }
                 Some(k) => {
-                    if k == "<<" {
-                        match value {
-                            Value::Map(mm) => merges.push(mm),
+                    let is_merge = std::mem::take(&mut merges.key_is_merge);
+                    // Kustomize (kyaml) drops a manifest mapping's first
+                    // entry named `<<`, merge key or quoted string alike,
+                    // and keeps a later quoted one as an ordinary entry.
+                    let drop = options.as_kustomize_prints && k == "<<" && !merges.dropped;
+                    if drop {
+                        merges.dropped = true;
+                    }
+                    if is_merge {
+                        if std::mem::replace(&mut merges.merged, true) {
+                            return Err(format!("line {}: duplicate merge key", span.start.line()));
+                        }
+                        match &value {
+                            Value::Map(mm) => merges.maps.push(mm.clone()),
                             Value::Seq(items) => {
                                 for it in items {
-                                    if let Value::Map(mm) = it {
-                                        merges.push(mm);
+                                    match it {
+                                        Value::Map(mm) => merges.maps.push(mm.clone()),
+                                        _ => {
+                                            return Err(format!(
+                                                "line {}: a merge key's list must hold mappings only",
+                                                span.start.line()
+                                            ));
+                                        }
                                     }
                                 }
                             }
-                            _ => return Err("merge key needs a mapping".into()),
+                            _ => {
+                                return Err(format!(
+                                    "line {}: a merge key (<<) needs a mapping or a list of mappings",
+                                    span.start.line()
+                                ));
+                            }
                         }
+                    }
+                    if is_merge || drop {
+                        // A merge key never shows (go-yaml merges it when
+                        // Kustomize decodes the object, whichever entry
+                        // kyaml dropped).
                     } else {
                         // One lookup per key: a repeated key is refused,
                         // or replaces the earlier value in its place.
@@ -331,6 +380,57 @@ fn source_of<'a>(text: &'a str, span: &granit_parser::Span) -> &'a str {
         (Some(a), Some(b)) if a <= b && b <= text.len() => text.get(a..b).unwrap_or(""),
         _ => "",
     }
+}
+
+/// Whether Kustomize fails on a manifest string holding this text: it
+/// turns each object into JSON and reads that back as YAML, and JSON
+/// leaves these characters unescaped where YAML's reader refuses them.
+pub(crate) fn refused_by_json_round_trip(text: &str) -> bool {
+    // Most text is ASCII, where only U+007F counts; both tests are
+    // word-at-a-time or memchr scans.
+    if text.is_ascii() {
+        return text.as_bytes().contains(&0x7F);
+    }
+    text.chars()
+        .any(|c| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'))
+}
+
+/// Whether go-yaml refuses a block scalar for a tab in its indentation:
+/// without an indentation indicator, libyaml's scanner reads the blank
+/// lines after the header and the first line with content before it knows
+/// the indentation, and refuses a tab right after their leading spaces.
+/// `start` is where the parser says the content starts (within its first
+/// line with content).
+fn tab_in_block_indentation(text: &str, start: usize) -> bool {
+    let Some(before) = text.get(..start) else {
+        return false;
+    };
+    let first_line = before.rfind('\n').map_or(0, |i| i + 1);
+    // Lines before the first one with content, back to the header.
+    let mut end = first_line;
+    let mut checked_from = first_line;
+    while end > 0 {
+        let line_start = before[..end - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = &before[line_start..end - 1];
+        if !line.trim().is_empty() {
+            // The header: an indentation indicator makes the indentation
+            // known from the start.
+            let header = line.split(" #").next().unwrap_or(line);
+            let indicator = header.rfind(['|', '>']).map_or("", |i| &header[i..]);
+            if indicator.chars().any(|c| c.is_ascii_digit()) {
+                return false;
+            }
+            break;
+        }
+        checked_from = line_start;
+        end = line_start;
+    }
+    let first_end = text[first_line..]
+        .find('\n')
+        .map_or(text.len(), |i| first_line + i);
+    text[checked_from..first_end]
+        .split('\n')
+        .any(|line| line.trim_start_matches(' ').starts_with('\t'))
 }
 
 /// Whether a double-quoted scalar's source escapes a slash (`\/`), which
@@ -420,7 +520,22 @@ pub fn folded_round_trip(value: &str) -> Result<String, String> {
 
 enum Frame {
     Seq(Vec<Value>, usize),
-    Map(Map, Option<String>, usize, Vec<Map>),
+    Map(Map, Option<String>, usize, Merges),
+}
+
+/// A mapping's merge keys (`<<`) while it is read.
+#[derive(Default)]
+struct Merges {
+    /// The mappings its merge key names, the first one winning.
+    maps: Vec<Map>,
+    /// Whether the pending key is a merge key: a plain, untagged `<<`
+    /// (or one tagged `!!merge`); a quoted `"<<"` is an ordinary string.
+    key_is_merge: bool,
+    /// Whether the mapping had a merge key already.
+    merged: bool,
+    /// Whether an entry named `<<` was dropped already (see
+    /// [`Options::as_kustomize_prints`] in `attach`).
+    dropped: bool,
 }
 
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Value {
