@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use driftless_render::yaml::{Map, Value, format_float};
-use granit_parser::{Event, Parser, ScalarStyle};
+use granit_parser::{Event, Options, Parser, ScalarStyle};
 
 /// Nodes that aliases may copy into one stream; bounds "billion laughs".
 const MAX_ALIAS_NODES: usize = 250_000;
@@ -66,7 +66,12 @@ fn in_head(stack: &[Frame]) -> bool {
     reason = "one event loop; splitting it would scatter its shared state"
 )]
 fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
-    let mut parser = Parser::new_from_str(text);
+    // Comments mean nothing to Helm's reading, and with the parser's
+    // `comments` feature on (another crate of the build enables it) each
+    // one would be captured and buffered as an event: turn that off.
+    let mut options = Options::default();
+    options.set_emit_comments(false);
+    let mut parser = Parser::new_from_str_with_options(text, options);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
