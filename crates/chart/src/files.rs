@@ -34,6 +34,20 @@ impl Files {
         }
     }
 
+    /// The files of one chart, taken over instead of copied (a render
+    /// holds each file once).
+    #[must_use]
+    pub fn from_owned(files: Vec<ChartFile>) -> Files {
+        Files {
+            entries: Arc::new(
+                files
+                    .into_iter()
+                    .map(|f| (f.name, Arc::from(f.data)))
+                    .collect(),
+            ),
+        }
+    }
+
     fn get_bytes(&self, name: &str) -> Arc<[u8]> {
         self.entries
             .get(name)

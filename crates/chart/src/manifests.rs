@@ -139,26 +139,54 @@ pub fn split_documents(text: &str) -> Vec<&str> {
 }
 
 /// Sorts rendered files into hooks and manifests (Helm's `SortManifests`).
+/// The files are consumed: a file of one document (the usual case) hands
+/// its text to the manifest instead of being copied.
 ///
 /// # Errors
 /// A document that is not YAML, naming its template.
-pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
+pub fn sort(files: BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
     let mut hooks = Vec::new();
     let mut manifests = Vec::new();
-    let docs: Vec<(&String, &str)> = files
-        .iter()
+    let mut files: Vec<(String, String)> = files
+        .into_iter()
         .filter(|(path, content)| {
             let base = path.rsplit('/').next().unwrap_or(path);
             !base.starts_with('_') && !content.trim().is_empty()
         })
-        .flat_map(|(path, content)| split_documents(content).into_iter().map(move |d| (path, d)))
         .collect();
-    let heads = read_heads(&docs);
-    for (&(path, doc), head) in docs.iter().zip(heads) {
+    // Each document as (file index, byte range in the file's text).
+    let mut spans: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    let mut per_file = vec![0usize; files.len()];
+    for (index, (_, content)) in files.iter().enumerate() {
+        for doc in split_documents(content) {
+            let start = doc.as_ptr() as usize - content.as_ptr() as usize;
+            spans.push((index, start..start + doc.len()));
+            per_file[index] += 1;
+        }
+    }
+    let heads = {
+        let docs: Vec<(&String, &str)> = spans
+            .iter()
+            .map(|(index, range)| (&files[*index].0, &files[*index].1[range.clone()]))
+            .collect();
+        read_heads(&docs)
+    };
+    for ((index, range), head) in spans.into_iter().zip(heads) {
+        let path = files[index].0.clone();
         let head = head.map_err(|message| ChartError::Manifest {
             file: path.clone(),
             message,
         })?;
+        let doc = if per_file[index] == 1 {
+            let mut text = std::mem::take(&mut files[index].1);
+            text.truncate(range.end);
+            text.drain(..range.start);
+            // The render's buffer grew by doubling; give the slack back.
+            text.shrink_to_fit();
+            text
+        } else {
+            files[index].1[range].to_string()
+        };
         let Some(hook_types) = head
             .annotations
             .iter()
@@ -166,8 +194,8 @@ pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest
             .map(|(_, v)| v)
         else {
             manifests.push(Manifest {
-                source: path.clone(),
-                content: doc.to_string(),
+                source: path,
+                content: doc,
                 kind: head.kind,
                 api_version: head.api_version,
                 name: head.name,
@@ -206,8 +234,8 @@ pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest
         hooks.push(Hook {
             name: head.name,
             kind: head.kind,
-            source: path.clone(),
-            content: doc.to_string(),
+            source: path,
+            content: doc,
             events,
             weight: annotation("helm.sh/hook-weight")
                 .and_then(|w| w.parse().ok())
@@ -425,7 +453,7 @@ mod tests {
             "c/templates/_h.tpl".to_string(),
             "kind: Secret\n".to_string(),
         );
-        let (hooks, manifests) = sort(&files).unwrap();
+        let (hooks, manifests) = sort(files).unwrap();
         let kinds: Vec<&str> = manifests.iter().map(|m| m.kind.as_str()).collect();
         assert_eq!(kinds, ["Service", "Deployment", "Alpha", "Zeta"]);
         assert_eq!(hooks.len(), 1);
@@ -438,7 +466,7 @@ mod tests {
     fn invalid_yaml_names_the_template() {
         let mut files = BTreeMap::new();
         files.insert("c/templates/x.yaml".to_string(), "a: b: c\n".to_string());
-        let e = sort(&files).unwrap_err().to_string();
+        let e = sort(files).unwrap_err().to_string();
         assert!(
             e.starts_with("YAML parse error on c/templates/x.yaml"),
             "{e}"

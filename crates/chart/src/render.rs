@@ -144,13 +144,20 @@ pub fn render(
     let values = crate::values::coalesce_values(&chart, user)?;
     crate::schema::validate(&chart, &values)?;
 
+    // CRDs are read before the chart's files move into `.Files`.
+    let crds = chart
+        .crd_files(chart.name())
+        .into_iter()
+        .map(|(path, f)| (path, String::from_utf8_lossy(&f.data).into_owned()))
+        .collect();
     let release = release_value(options);
     let caps_value = Value::object(caps);
     let mut templates: BTreeMap<String, Renderable> = BTreeMap::new();
     let root_values = map_to_engine(&values);
+    let root_name = chart.name().to_string();
     collect(
-        &chart,
-        chart.name(),
+        &mut chart,
+        &root_name,
         true,
         &root_values,
         &release,
@@ -170,9 +177,9 @@ pub fn render(
         let depth = |s: &str| s.matches('/').count();
         (depth(b), b.as_str()).cmp(&(depth(a), a.as_str()))
     });
-    let texts: Vec<(&str, &str)> = order
+    let texts: Vec<(&str, Arc<str>)> = order
         .iter()
-        .map(|name| (name.as_str(), templates[name.as_str()].text.as_str()))
+        .map(|name| (name.as_str(), Arc::clone(&templates[name.as_str()].text)))
         .collect();
     // Certificates need RSA keys, whose generation dwarfs the rest of a
     // render: start them now, in parallel, while templates are parsed.
@@ -222,13 +229,7 @@ pub fn render(
     let notes_path = format!("{}/templates/NOTES.txt", chart.name());
     let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
-    let (hooks, manifests) = crate::manifests::sort(&rendered)?;
-    drop(rendered);
-    let crds = chart
-        .crd_files(chart.name())
-        .into_iter()
-        .map(|(path, f)| (path, String::from_utf8_lossy(&f.data).into_owned()))
-        .collect();
+    let (hooks, manifests) = crate::manifests::sort(rendered)?;
     Ok(Rendered {
         manifests,
         hooks,
@@ -271,7 +272,8 @@ fn sprig_funcs() -> FuncMap {
 }
 
 struct Renderable {
-    text: String,
+    /// Shared with the parsed templates, which keep it for their text.
+    text: Arc<str>,
     data: Value,
     base_path: String,
 }
@@ -295,8 +297,10 @@ fn release_value(options: &RenderOptions) -> Value {
 
 /// Helm's `recAllTpls`: each chart's top-level object, its templates keyed
 /// by full path. Returns the chart's object (what `.Subcharts` holds).
+/// The template texts and other files move out of `chart` (into the
+/// templates and `.Files`), so the render holds each once.
 fn collect(
-    chart: &Chart,
+    chart: &mut Chart,
     full_path: &str,
     is_root: bool,
     values: &Value,
@@ -310,13 +314,17 @@ fn collect(
         "Chart".to_string(),
         metadata_value(&chart.metadata, is_root),
     );
-    top.insert("Files".to_string(), Value::object(Files::new(&chart.files)));
+    // Nothing reads the chart's files after this but `.Files`.
+    top.insert(
+        "Files".to_string(),
+        Value::object(Files::from_owned(std::mem::take(&mut chart.files))),
+    );
     top.insert("Release".to_string(), release.clone());
     top.insert("Capabilities".to_string(), caps.clone());
     top.insert("Values".to_string(), values.clone());
     top.insert("Subcharts".to_string(), Value::Map(subcharts.clone()));
     let next = Value::map(top);
-    for sub in &chart.dependencies {
+    for sub in &mut chart.dependencies {
         let sub_values = match values {
             Value::Map(m) => match m.get(sub.name()) {
                 Some(v @ Value::Map(_)) => v,
@@ -328,15 +336,22 @@ fn collect(
         let child = collect(sub, &sub_path, false, &sub_values, release, caps, templates);
         subcharts.insert(sub.name(), child);
     }
-    for t in &chart.templates {
+    let is_library = chart.is_library();
+    for t in &mut chart.templates {
         let base = t.name.rsplit('/').next().unwrap_or(&t.name);
-        if chart.is_library() && !base.starts_with('_') {
+        if is_library && !base.starts_with('_') {
             continue;
         }
+        // The parsed templates keep this text; the chart's bytes are not
+        // needed after this, so they are moved out rather than copied.
+        let text = match String::from_utf8(std::mem::take(&mut t.data)) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         templates.insert(
             format!("{full_path}/{}", t.name),
             Renderable {
-                text: String::from_utf8_lossy(&t.data).into_owned(),
+                text: Arc::from(text),
                 data: next.clone(),
                 base_path: format!("{full_path}/templates"),
             },

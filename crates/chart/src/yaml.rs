@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use driftless_render::yaml::{Map, Value, format_float};
-use granit_parser::{Event, Parser, ScalarStyle};
+use granit_parser::{Event, Options, Parser, ScalarStyle};
 
 /// Parses every document of `text` the way `sigs.k8s.io/yaml.Unmarshal`
 /// would decode it into `interface{}`; empty documents come back as `Null`.
@@ -63,7 +63,11 @@ fn in_head(stack: &[Frame]) -> bool {
     reason = "one event loop; splitting it would scatter its shared state"
 )]
 fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
-    let mut options = granit_parser::Options::default();
+    // Comments mean nothing to Helm's reading, and with the parser's
+    // `comments` feature on (another crate of the build enables it) each
+    // one would be captured and buffered as an event: turn that off.
+    let mut options = Options::default();
+    options.set_emit_comments(false);
     let depth = driftless_limits::current().yaml_depth;
     options.flow_nesting_limit = depth;
     options.block_nesting_limit = depth;

@@ -15,7 +15,8 @@ pub(crate) struct Tree {
     /// The name of the text it was parsed from (Go's `ParseName`), used in
     /// error locations.
     pub parse_name: String,
-    /// The whole source text, for turning offsets into line and column.
+    /// The whole source text, shared by every tree parsed from it: text
+    /// nodes are ranges of it, and error locations are counted in it.
     pub text: Arc<str>,
     pub root: Vec<Node>,
 }
@@ -29,13 +30,18 @@ impl Tree {
         let col = before.rfind('\n').map_or(pos, |nl| pos - nl - 1);
         format!("{}:{line}:{col}", self.parse_name)
     }
+
+    /// The text a [`Node::Text`] range stands for.
+    pub fn text_of(&self, range: &std::ops::Range<usize>) -> &str {
+        &self.text[range.clone()]
+    }
 }
 
 /// Go's `parse.IsEmptyTree`: only whitespace text (and comments, which the
 /// lexer drops). An empty definition never replaces a non-empty one.
-pub(crate) fn is_empty_tree(nodes: &[Node]) -> bool {
-    nodes.iter().all(|node| match node {
-        Node::Text(text) => text.trim().is_empty(),
+pub(crate) fn is_empty_tree(tree: &Tree) -> bool {
+    tree.root.iter().all(|node| match node {
+        Node::Text(range) => tree.text_of(range).trim().is_empty(),
         _ => false,
     })
 }
@@ -43,7 +49,9 @@ pub(crate) fn is_empty_tree(nodes: &[Node]) -> bool {
 /// A statement in a list.
 #[derive(Debug)]
 pub(crate) enum Node {
-    Text(String),
+    /// Plain text: a byte range of the tree's [`Tree::text`], so a parsed
+    /// template holds its text once rather than once per text node.
+    Text(std::ops::Range<usize>),
     Action(Pipe),
     If(Branch),
     Range(Branch),

@@ -13,16 +13,15 @@ use crate::lex::{Token, TokenKind, lex};
 /// every `define`/`block` inside it, keyed by name.
 pub(crate) fn parse(
     name: &str,
-    text: &str,
+    text: &Arc<str>,
     has_function: &dyn Fn(&str) -> bool,
 ) -> Result<HashMap<String, Tree>, ParseError> {
-    let source = text;
-    let text: Arc<str> = Arc::from(source);
+    let source: &str = text;
     let mut parser = Parser {
         tokens: lex(source),
         at: 0,
         parse_name: name.to_owned(),
-        text: Arc::clone(&text),
+        text: Arc::clone(text),
         vars: vec!["$".to_owned()],
         range_depth: 0,
         paren_depth: 0,
@@ -62,7 +61,7 @@ pub(crate) fn parse(
     let tree = Tree {
         name: name.to_owned(),
         parse_name: name.to_owned(),
-        text: Arc::clone(&text),
+        text: Arc::clone(text),
         root,
     };
     parser.add(tree)?;
@@ -167,9 +166,9 @@ impl<'t> Parser<'_, 't> {
     /// error; an empty one never replaces a non-empty one.
     fn add(&mut self, tree: Tree) -> Result<(), ParseError> {
         if let Some(existing) = self.trees.get(&tree.name)
-            && !is_empty_tree(&existing.root)
+            && !is_empty_tree(existing)
         {
-            if is_empty_tree(&tree.root) {
+            if is_empty_tree(&tree) {
                 return Ok(());
             }
             return Err(ParseError {
@@ -255,7 +254,11 @@ impl<'t> Parser<'_, 't> {
     fn text_or_action(&mut self) -> Result<Item<'t>, ParseError> {
         let token = self.next_non_space();
         match token.kind {
-            TokenKind::Text => Ok(Item::Node(Node::Text(token.text.into_owned()))),
+            TokenKind::Text => {
+                // Text tokens borrow the source: keep where, not a copy.
+                let start = token.text.as_ptr() as usize - self.text.as_ptr() as usize;
+                Ok(Item::Node(Node::Text(start..start + token.text.len())))
+            }
             TokenKind::LeftDelim => self.action(),
             _ => Err(self.unexpected(&token, "input")),
         }
@@ -783,7 +786,7 @@ mod tests {
     use super::*;
 
     fn parse_err(text: &str) -> String {
-        match parse("t", text, &|name| name == "f") {
+        match parse("t", &Arc::from(text), &|name| name == "f") {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }
@@ -836,7 +839,7 @@ mod tests {
     fn definitions_are_collected() {
         let trees = parse(
             "t",
-            "a{{define \"x\"}}X{{end}}{{block \"y\" .}}Y{{end}}",
+            &Arc::from("a{{define \"x\"}}X{{end}}{{block \"y\" .}}Y{{end}}"),
             &|_| true,
         )
         .expect("valid template");

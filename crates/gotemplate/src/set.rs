@@ -148,16 +148,17 @@ impl TemplateSet {
     /// calling [`parse`](Self::parse) on each in turn would (a later
     /// definition replaces an earlier one), but parses on scoped threads
     /// when there is much text: parsing is independent per text, only the
-    /// adding is ordered.
+    /// adding is ordered. The parsed templates keep `text` itself (shared,
+    /// not copied), so a caller that drops its handle holds each text once.
     ///
     /// # Errors
     /// The first failing text's index and [`ParseError`]; the texts before
     /// it have been added.
-    pub fn parse_all(&mut self, texts: &[(&str, &str)]) -> Result<(), (usize, ParseError)> {
+    pub fn parse_all(&mut self, texts: &[(&str, Arc<str>)]) -> Result<(), (usize, ParseError)> {
         let this = &*self;
-        let parse_run = |run: &[(&str, &str)]| -> Vec<Result<ParsedText, ParseError>> {
+        let parse_run = |run: &[(&str, Arc<str>)]| -> Vec<Result<ParsedText, ParseError>> {
             run.iter()
-                .map(|(name, text)| this.parse_text(name, text))
+                .map(|(name, text)| this.parse_shared(name, text))
                 .collect()
         };
         let threads = std::thread::available_parallelism()
@@ -204,7 +205,7 @@ impl TemplateSet {
     /// Adds parsed trees; an empty definition never replaces a template.
     fn add_trees(&mut self, trees: ParsedText) {
         for (tree_name, tree) in trees {
-            let keep_existing = self.trees.contains_key(&tree_name) && is_empty_tree(&tree.root);
+            let keep_existing = self.trees.contains_key(&tree_name) && is_empty_tree(&tree);
             if !keep_existing {
                 self.trees.insert(tree_name, tree);
             }
@@ -214,6 +215,11 @@ impl TemplateSet {
     /// Parses `text` as template `name` without adding it: the trees it
     /// defines, its own among them.
     pub(crate) fn parse_text(&self, name: &str, text: &str) -> Result<ParsedText, ParseError> {
+        self.parse_shared(name, &Arc::from(text))
+    }
+
+    /// As [`parse_text`](Self::parse_text), the trees sharing `text`.
+    fn parse_shared(&self, name: &str, text: &Arc<str>) -> Result<ParsedText, ParseError> {
         let trees = crate::parse::parse(name, text, &|f| self.has_function(f))?;
         Ok(trees
             .into_iter()
@@ -264,9 +270,9 @@ mod tests {
     #[test]
     fn parse_all_adds_in_order_like_parse() {
         let owned = texts();
-        let borrowed: Vec<(&str, &str)> = owned
+        let borrowed: Vec<(&str, Arc<str>)> = owned
             .iter()
-            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .map(|(n, t)| (n.as_str(), Arc::from(t.as_str())))
             .collect();
         let mut all = TemplateSet::new();
         all.parse_all(&borrowed).expect("parses");
@@ -284,9 +290,9 @@ mod tests {
         let mut owned = texts();
         owned[150].1.push_str("{{ if }}");
         owned[170].1.push_str("{{ nosuchfunc }}");
-        let borrowed: Vec<(&str, &str)> = owned
+        let borrowed: Vec<(&str, Arc<str>)> = owned
             .iter()
-            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .map(|(n, t)| (n.as_str(), Arc::from(t.as_str())))
             .collect();
         let mut set = TemplateSet::new();
         let (index, _) = set.parse_all(&borrowed).expect_err("text 150 is broken");

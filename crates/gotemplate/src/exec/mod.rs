@@ -120,7 +120,7 @@ impl<'s> Exec<'s> {
             if *tree_name == name {
                 top = Some(Arc::clone(tree));
             }
-            let keep_existing = self.tree(tree_name).is_some() && is_empty_tree(&tree.root);
+            let keep_existing = self.tree(tree_name).is_some() && is_empty_tree(tree);
             if !keep_existing {
                 layer.insert(tree_name.clone(), Arc::clone(tree));
             }
@@ -224,7 +224,10 @@ impl State<'_, '_> {
     fn walk_node(&mut self, dot: &Slot, node: &Node) -> Result<Flow> {
         self.step()?;
         match node {
-            Node::Text(text) => self.write(text)?,
+            Node::Text(range) => {
+                let tree = Arc::clone(&self.tree);
+                self.write(tree.text_of(range))?;
+            }
             Node::Action(pipe) => {
                 let value = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
