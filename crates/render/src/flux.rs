@@ -20,6 +20,7 @@ use serde_json::Value as Json;
 use crate::build;
 use crate::error::{BuildError, SubstituteError, YamlError};
 use crate::kustomization::{self, KustomizationFile};
+use crate::load_root;
 use crate::overrides::{self, FileOverrides};
 use crate::version::KustomizeVersion;
 use crate::yaml::{self, Value};
@@ -197,12 +198,14 @@ pub fn build_flux_with(
         path: request.path.clone(),
         source,
     };
-    let stream = overrides::scoped(&request.file_overrides, || {
-        if needs_overlay(request) {
-            build::build_kustomization(&overlay(request, &target)?, KustomizeVersion::FLUX)
-        } else {
-            build::build_as(&target, KustomizeVersion::FLUX, true)
-        }
+    let stream = load_root::scoped(&request.source_root, || {
+        overrides::scoped(&request.file_overrides, || {
+            if needs_overlay(request) {
+                build::build_kustomization(&overlay(request, &target)?, KustomizeVersion::FLUX)
+            } else {
+                build::build_as(&target, KustomizeVersion::FLUX, true)
+            }
+        })
     })
     .map_err(failed)?;
     let invalid = |e| FluxBuildError::InvalidOutput(YamlError(e));
@@ -439,6 +442,40 @@ mod tests {
             path: path.to_owned(),
             ..FluxBuild::default()
         }
+    }
+
+    #[test]
+    fn files_outside_the_kustomization_but_inside_the_source_load_as_in_flux() {
+        let kustomization = "resources:\n- ../common/cm.yaml\npatches:\n- path: ../common/patch.yaml\nconfigMapGenerator:\n- name: conf\n  files:\n  - ../config/app.conf\n";
+        let patch =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  size: large\n";
+        let root = tree(&[
+            ("apps/prod/kustomization.yaml", kustomization),
+            ("apps/common/cm.yaml", CM),
+            ("apps/common/patch.yaml", patch),
+            ("apps/config/app.conf", "debug=false\n"),
+        ]);
+        let objects = build_flux(&request(root.path(), "./apps/prod")).expect("Flux loads them");
+        assert_eq!(objects.len(), 2, "{objects:?}");
+        let app = objects.iter().find(|o| o["metadata"]["name"] == "app");
+        assert_eq!(
+            app.map(|o| &o["data"]["size"]),
+            Some(&serde_json::json!("large"))
+        );
+        // `kubectl kustomize` keeps its root-only restrictor.
+        let refused = crate::build(&root.path().join("apps/prod")).expect_err("root only");
+        assert!(
+            matches!(refused, BuildError::OutsideRoot { .. }),
+            "{refused}"
+        );
+        // The source stays the boundary.
+        std::fs::write(
+            root.path().join("apps/prod/kustomization.yaml"),
+            "resources:\n- ../../../etc/hostname\n",
+        )
+        .expect("write");
+        let escape = build_flux(&request(root.path(), "./apps/prod")).expect_err("outside");
+        assert!(format!("{escape:?}").contains("OutsideRoot"), "{escape:?}");
     }
 
     #[test]

@@ -101,7 +101,8 @@ impl KustomizationFile {
         }
         let p = clean(&self.dir.join(rel));
         let real = p.canonicalize().unwrap_or_else(|_| p.clone());
-        let root = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
+        let allowed = crate::load_root::for_files_of(&self.dir);
+        let root = allowed.canonicalize().unwrap_or(allowed);
         if !real.starts_with(&root) {
             return Err(BuildError::OutsideRoot {
                 file: self.file.clone(),

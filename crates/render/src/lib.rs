@@ -17,7 +17,8 @@
 //!
 //! # What it must not do
 //! No network (a URL in `resources` is an error), no reading outside the
-//! kustomization that names a file (Kustomize's root-only load restrictor),
+//! kustomization that names a file (Kustomize's root-only load restrictor;
+//! Flux builds read anywhere inside the source, as Flux's do),
 //! no plugins or exec. A field we do not implement is an error naming the
 //! field and the file, never silently ignored.
 //!
@@ -60,6 +61,7 @@ mod flux;
 mod generate;
 mod hash;
 mod kustomization;
+mod load_root;
 mod nameref;
 mod openapi;
 mod overrides;
