@@ -655,6 +655,11 @@ impl Report {
             if flat { "flat" } else { "GREW" },
             args.rss_tolerance
         );
+        // The shape tells a warm-up that levels off from a steady climb.
+        let quarters: Vec<String> = (0..4u32)
+            .map(|q| mib(median_rss(&self.rss, quarter * q, quarter * (q + 1))))
+            .collect();
+        println!("RSS median by quarter: {}", quarters.join(", "));
         let lost: Vec<(usize, usize, usize)> = tracker
             .commits
             .iter()
