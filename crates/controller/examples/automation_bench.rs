@@ -11,8 +11,8 @@
 //! The set-up is the one of `tests/image_automation.rs`, on real parts: a
 //! `docker-registry` on loopback (tags pushed as small OCI artifacts), a
 //! `git daemon` serving the repository with a marked Deployment, the sandbox
-//! in this process and the controller in a child process (this binary again,
-//! in its hidden `__controller` mode, as `bench.rs` does) so that its
+//! in this process and the controller in a child process (the harness in
+//! `support/`, shared with `bench.rs`) so that its
 //! `/proc/<pid>/status` holds the controller's memory alone. Each round
 //! pushes the next `1.<round>.0`, which the `>=1.0.0 <2.0.0` policy elects;
 //! a round fails loudly unless exactly one new commit lands, carrying that
@@ -37,22 +37,23 @@
 //! ours are printed. Not for regression gating: a shared 2-core machine is
 //! noisy, and polling figures depend on where in the interval a tag lands.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+mod support;
+
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use driftless_api::{GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation};
 use driftless_api::{Kustomization, Receiver};
 use driftless_source::oci::{OciTarget, pack_directory, push_flux_artifact};
-use driftless_testkit::cluster::{TestCluster, http_get};
 use driftless_testkit::registry::{Registry, RegistryOptions};
 use driftless_testkit::{Fixture, GitDaemon, git};
 use hmac::{KeyInit, Mac};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use support::{Controller, ControllerOptions, mib, millis, secs, start_cluster, wait_until};
 
 const USAGE: &str = "usage: automation_bench [polling|webhook|all]";
 const NS: &str = "default";
@@ -91,8 +92,8 @@ const WEBHOOK: Intervals = Intervals {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("__controller") {
-        return controller_main(&args[1..]);
+    if let Some(code) = support::child_main(&args) {
+        return code;
     }
     let which = args.first().map_or("all", String::as_str);
     if !matches!(which, "polling" | "webhook" | "all") || args.len() > 1 {
@@ -104,11 +105,7 @@ fn main() -> ExitCode {
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(5);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
+    support::runtime().block_on(async {
         let mut rows = Vec::new();
         if matches!(which, "polling" | "all") {
             rows.extend(bench(false, rounds).await);
@@ -123,138 +120,6 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
-}
-
-// ---------------------------------------------------------------- child --
-
-/// `__controller <kubeconfig> <storage dir> <metrics port> <receiver port>`:
-/// runs the controller until stdin closes, so that it also stops when the
-/// parent dies.
-fn controller_main(args: &[String]) -> ExitCode {
-    let [kubeconfig, storage, metrics, receiver] = args else {
-        eprintln!(
-            "usage: automation_bench __controller <kubeconfig> <storage> <metrics port> <receiver port>"
-        );
-        return ExitCode::from(2);
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let result = runtime.block_on(async {
-        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-        let mut options = driftless_controller::ControllerOptions::new(storage);
-        options.artifact_listen = "127.0.0.1:0".parse()?;
-        options.metrics_listen = Some(format!("127.0.0.1:{metrics}").parse()?);
-        options.receiver_listen = Some(format!("127.0.0.1:{receiver}").parse()?);
-        driftless_controller::run(config, options, async {
-            let _ = tokio::task::spawn_blocking(|| {
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
-            })
-            .await;
-        })
-        .await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The controller in its child process.
-struct Controller {
-    child: Child,
-    receiver: String,
-    log: PathBuf,
-}
-
-impl Controller {
-    /// Starts the controller on `cluster` and waits until it serves metrics.
-    async fn start(cluster: &TestCluster, scratch: &Path) -> Controller {
-        let storage = scratch.join("storage");
-        std::fs::create_dir_all(&storage).expect("a writable scratch dir");
-        let log = scratch.join("controller.log");
-        let (metrics, receiver) = (free_port(), free_port());
-        let child = Command::new(std::env::current_exe().expect("this binary's path"))
-            .arg("__controller")
-            .arg(cluster.kubeconfig_path())
-            .arg(&storage)
-            .arg(metrics.to_string())
-            .arg(receiver.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("a writable log"))
-            .spawn()
-            .expect("the controller process starts");
-        let metrics = format!("http://127.0.0.1:{metrics}/metrics");
-        wait_until("the controller serves metrics", POLL, || async {
-            http_get(&metrics)
-                .and_then(|(code, _)| (code == 200).then_some(()).ok_or(code.to_string()))
-        })
-        .await;
-        Controller {
-            child,
-            receiver: format!("http://127.0.0.1:{receiver}"),
-            log,
-        }
-    }
-
-    /// VmRSS and VmHWM (the peak since the controller started), in KiB.
-    fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the controller is running");
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .expect("a kB figure in /proc/<pid>/status")
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    /// Up to three WARN/ERROR lines of the controller's log, and their count.
-    fn print_warnings(&self) {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let warnings: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
-            .collect();
-        if !warnings.is_empty() {
-            println!(
-                "controller logged {} WARN/ERROR lines, e.g.:",
-                warnings.len()
-            );
-            for line in warnings.iter().take(3) {
-                println!("  {line}");
-            }
-        }
-    }
-
-    fn stop(mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 // ---------------------------------------------------------------- bench --
@@ -277,14 +142,17 @@ async fn bench(webhook: bool, rounds: usize) -> Vec<(String, String, String)> {
         .expect("docker-registry is installed (apt-get install -y docker-registry)");
     let image = |tag: &str| format!("{}/apps/web:{tag}", registry.host());
     push_tag(&registry, "1.0.0").await;
-    let cluster = start_cluster().await;
-    let client = cluster.client().await;
+    let (cluster, client) = start_cluster().await;
     let scratch = tempfile::tempdir().expect("a temp dir");
     let fixture = Fixture::new(&scratch.path().join("served"), "fleet");
     fixture.write("apps/web.yaml", &deployment(&image("1.0.0")));
     fixture.commit("web at 1.0.0");
     let daemon = GitDaemon::start(&scratch.path().join("served"));
-    let controller = Controller::start(&cluster, scratch.path()).await;
+    let options = ControllerOptions {
+        receiver: true,
+        ..ControllerOptions::default()
+    };
+    let controller = Controller::start(&cluster, scratch.path(), mode, options).await;
     create_objects(&client, &daemon.url("fleet"), &registry, intervals).await;
     let hooks = if webhook {
         Some(receivers(&client, &controller).await)
@@ -294,15 +162,20 @@ async fn bench(webhook: bool, rounds: usize) -> Vec<(String, String, String)> {
     // Round 1 starts from a settled state: 1.0.0 applied and the
     // automation's first run (which commits nothing) done.
     let automations: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), NS);
-    wait_until("the automation observes web at 1.0.0", POLL, || async {
-        let a = automations.get("fleet").await.map_err(|e| e.to_string())?;
-        let tag = a
-            .status
-            .and_then(|s| s.observed_policies.get("web").map(|r| r.tag.clone()));
-        (tag.as_deref() == Some("1.0.0"))
-            .then_some(())
-            .ok_or(format!("{tag:?}"))
-    })
+    wait_until(
+        "the automation observes web at 1.0.0",
+        DEADLINE,
+        POLL,
+        || async {
+            let a = automations.get("fleet").await.map_err(|e| e.to_string())?;
+            let tag = a
+                .status
+                .and_then(|s| s.observed_policies.get("web").map(|r| r.tag.clone()));
+            (tag.as_deref() == Some("1.0.0"))
+                .then_some(())
+                .ok_or(format!("{tag:?}"))
+        },
+    )
     .await;
     wait_deployed(&client, &image("1.0.0")).await;
 
@@ -323,7 +196,7 @@ async fn bench(webhook: bool, rounds: usize) -> Vec<(String, String, String)> {
         if let Some(hooks) = &hooks {
             hooks.registry(&http, &registry, &tag).await;
         }
-        let commit = wait_until(&format!("a commit for {tag}"), POLL, || async {
+        let commit = wait_until(&format!("a commit for {tag}"), DEADLINE, POLL, || async {
             let now = head(bare);
             (now != before)
                 .then_some(now)
@@ -346,11 +219,11 @@ async fn bench(webhook: bool, rounds: usize) -> Vec<(String, String, String)> {
         to_commit.push(committed);
         to_applied.push(applied);
     }
-    let (rss, peak) = controller.memory();
+    let memory = controller.memory();
     println!(
         "controller RSS {} at the end, peak (VmHWM) {}",
-        mib(rss),
-        mib(peak)
+        mib(memory.rss),
+        mib(memory.peak)
     );
     controller.print_warnings();
     controller.stop();
@@ -368,7 +241,7 @@ async fn bench(webhook: bool, rounds: usize) -> Vec<(String, String, String)> {
         ),
         (
             format!("{mode}: controller peak RSS (VmHWM, set-up and rounds)"),
-            mib(peak),
+            mib(memory.peak),
             "-".to_owned(),
         ),
     ]
@@ -469,18 +342,27 @@ async fn receivers(client: &kube::Client, controller: &Controller) -> Hooks {
     let path = |name: &'static str| {
         let api = api.clone();
         async move {
-            wait_until(&format!("Receiver {name}'s webhook path"), POLL, || async {
-                let r = api.get(name).await.map_err(|e| e.to_string())?;
-                r.status
-                    .and_then(|s| s.webhook_path)
-                    .ok_or("none yet".to_owned())
-            })
+            wait_until(
+                &format!("Receiver {name}'s webhook path"),
+                DEADLINE,
+                POLL,
+                || async {
+                    let r = api.get(name).await.map_err(|e| e.to_string())?;
+                    r.status
+                        .and_then(|s| s.webhook_path)
+                        .ok_or("none yet".to_owned())
+                },
+            )
             .await
         }
     };
+    let base = controller
+        .receiver
+        .as_deref()
+        .expect("the controller serves webhooks");
     Hooks {
-        registry: format!("{}{}", controller.receiver, path("registry").await),
-        git: format!("{}{}", controller.receiver, path("git").await),
+        registry: format!("{base}{}", path("registry").await),
+        git: format!("{base}{}", path("git").await),
     }
 }
 
@@ -567,46 +449,25 @@ fn deployment(image: &str) -> String {
 
 async fn wait_deployed(client: &kube::Client, want: &str) {
     let api: Api<Deployment> = Api::namespaced(client.clone(), NS);
-    wait_until(&format!("Deployment web running {want}"), POLL, || async {
-        let deployment = api.get_opt("web").await.map_err(|e| e.to_string())?;
-        let image =
-            deployment.and_then(|d| d.spec?.template.spec?.containers.first()?.image.clone());
-        (image.as_deref() == Some(want))
-            .then_some(())
-            .ok_or(format!("image {image:?}"))
-    })
+    wait_until(
+        &format!("Deployment web running {want}"),
+        DEADLINE,
+        POLL,
+        || async {
+            let deployment = api.get_opt("web").await.map_err(|e| e.to_string())?;
+            let image =
+                deployment.and_then(|d| d.spec?.template.spec?.containers.first()?.image.clone());
+            (image.as_deref() == Some(want))
+                .then_some(())
+                .ok_or(format!("image {image:?}"))
+        },
+    )
     .await;
 }
 
 /// The branch's head in the bare repository.
 fn head(bare: &Path) -> String {
     git::git(bare, &["rev-parse", "main"])
-}
-
-/// A sandbox with the CRDs established.
-async fn start_cluster() -> TestCluster {
-    let cluster = TestCluster::start().await;
-    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await);
-    for crd in driftless_api::crds() {
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .expect("CRD created");
-    }
-    for crd in driftless_api::crds() {
-        let name = crd.metadata.name.clone().expect("a named CRD");
-        wait_until(&format!("CRD {name} established"), POLL, || async {
-            let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
-            crd.status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-                .ok_or_else(|| "not established".to_owned())
-        })
-        .await;
-    }
-    cluster
 }
 
 async fn create<K>(client: &kube::Client, object: &K)
@@ -636,31 +497,6 @@ where
     create(client, &object).await;
 }
 
-/// Polls `check` every `poll` until it succeeds; panics after [`DEADLINE`].
-async fn wait_until<T, F, Fut>(what: &str, poll: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let start = Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(state) if start.elapsed() > DEADLINE => {
-                panic!("timed out after {DEADLINE:?} waiting for {what}; last seen: {state}")
-            }
-            Err(_) => tokio::time::sleep(poll).await,
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// `(figure, median, max)` of `samples`.
 fn row(figure: &str, samples: &[Duration]) -> (String, String, String) {
     let mut sorted = samples.to_vec();
@@ -671,16 +507,4 @@ fn row(figure: &str, samples: &[Duration]) -> (String, String, String) {
         millis(sorted[sorted.len() / 2]),
         millis(max),
     )
-}
-
-fn millis(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }

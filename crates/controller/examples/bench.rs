@@ -13,28 +13,32 @@
 //! (flux-benchmark, on a 16-core runner) took 4m39s and 361 MiB.
 //!
 //! The sandbox runs in this process; the controller runs in a child process
-//! (this binary again, in its hidden `__controller` mode) so that the child's
-//! `/proc/<pid>/status` holds the controller's memory alone. The idle
+//! (the harness in `support/`) so that its `/proc/<pid>/status` holds the
+//! controller's memory alone. The idle
 //! figure is a controller started against the same cluster with none of the
 //! objects yet; the delta is the memory attributable to tracking them.
 //!
 //! Not for regression gating: timings on a shared 2-core machine are noisy.
 
+mod support;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use driftless_api::annotations::RECONCILE_REQUESTED_AT;
 use driftless_api::{
     FluxObject, GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization,
 };
-use driftless_testkit::cluster::{TestCluster, http_get};
+use driftless_testkit::cluster::TestCluster;
 use driftless_testkit::{Fixture, GitDaemon};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
+use support::{
+    Controller, ControllerOptions, Memory, mib, millis, ms, secs, start_cluster, wait_until,
+};
 
 const USAGE: &str = "usage: bench [sources|kustomizations|helmreleases|all]";
 const NS: &str = "default";
@@ -52,19 +56,15 @@ const DEADLINE: Duration = Duration::from_secs(5 * 60);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("__controller") {
-        return controller_main(&args[1..]);
+    if let Some(code) = support::child_main(&args) {
+        return code;
     }
     let which = args.first().map_or("all", String::as_str);
     if !matches!(which, "sources" | "kustomizations" | "helmreleases" | "all") || args.len() > 1 {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
+    support::runtime().block_on(async {
         let mut rows = Vec::new();
         if matches!(which, "sources" | "all") {
             sources(&mut rows).await;
@@ -85,164 +85,20 @@ fn concurrency() -> u16 {
     std::env::var("BENCH_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4)
+        .unwrap_or(ControllerOptions::default().concurrency)
 }
 
-// ---------------------------------------------------------------- child --
-
-/// `__controller <kubeconfig> <storage dir> <metrics port> <concurrency>`:
-/// runs the controller until stdin closes, so that it also stops when the
-/// parent dies.
-fn controller_main(args: &[String]) -> ExitCode {
-    let [kubeconfig, storage, port, concurrency] = args else {
-        eprintln!("usage: bench __controller <kubeconfig> <storage> <metrics port> <concurrency>");
-        return ExitCode::from(2);
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let result = runtime.block_on(async {
-        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-        let mut options = driftless_controller::ControllerOptions::new(storage);
-        options.artifact_listen = "127.0.0.1:0".parse()?;
-        options.metrics_listen = Some(format!("127.0.0.1:{port}").parse()?);
-        options.concurrency = concurrency.parse()?;
-        driftless_controller::run(config, options, async {
-            let _ = tokio::task::spawn_blocking(|| {
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
-            })
-            .await;
-        })
-        .await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The controller in its child process.
-struct Controller {
-    child: Child,
-    metrics: String,
-    log: PathBuf,
-}
-
-/// VmRSS and VmHWM (peak) of a process, in KiB.
-#[derive(Clone, Copy)]
-struct Memory {
-    rss: u64,
-    peak: u64,
-}
-
-impl Controller {
-    /// Starts the controller on `cluster` and waits until it serves metrics.
-    async fn start(cluster: &TestCluster, scratch: &Path, label: &str) -> Controller {
-        let storage = scratch.join(format!("storage-{label}"));
-        std::fs::create_dir_all(&storage).expect("a writable scratch dir");
-        let log = scratch.join(format!("controller-{label}.log"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let child = Command::new(std::env::current_exe().expect("this binary's path"))
-            .arg("__controller")
-            .arg(cluster.kubeconfig_path())
-            .arg(&storage)
-            .arg(port.to_string())
-            .arg(concurrency().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("a writable log"))
-            .spawn()
-            .expect("the controller process starts");
-        let controller = Controller {
-            child,
-            metrics: format!("http://127.0.0.1:{port}/metrics"),
-            log,
-        };
-        wait_until(
-            "the controller serves metrics",
-            DEADLINE,
-            ms(20),
-            || async {
-                http_get(&controller.metrics)
-                    .and_then(|(code, _)| (code == 200).then_some(()).ok_or(code.to_string()))
-            },
-        )
-        .await;
-        controller
-    }
-
-    fn memory(&self) -> Memory {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the controller is running");
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .expect("a kB figure in /proc/<pid>/status")
-        };
-        Memory {
-            rss: field("VmRSS:"),
-            peak: field("VmHWM:"),
-        }
-    }
-
-    /// Reconciles of `kind` that ran to the end (the early "not due yet"
-    /// returns are not counted), from `gotk_reconcile_duration_seconds`.
-    fn reconciles(&self, kind: &str) -> u64 {
-        let (_, body) = http_get(&self.metrics).expect("the controller serves metrics");
-        let needle = format!("kind=\"{kind}\"");
-        String::from_utf8_lossy(&body)
-            .lines()
-            .filter(|l| {
-                l.starts_with("gotk_reconcile_duration_seconds_count{") && l.contains(&needle)
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    }
-
-    /// WARN and ERROR lines the controller logged.
-    fn warnings(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
-            .count()
-    }
-
-    fn stop(mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(ms(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The child controller of every figure: `BENCH_CONCURRENCY`, no webhooks.
+fn options() -> ControllerOptions {
+    ControllerOptions {
+        concurrency: concurrency(),
+        receiver: false,
     }
 }
 
 /// A controller's memory with no objects yet to track, after it settles.
 async fn idle_memory(cluster: &TestCluster, scratch: &Path) -> Memory {
-    let controller = Controller::start(cluster, scratch, "idle").await;
+    let controller = Controller::start(cluster, scratch, "idle", options()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let memory = controller.memory();
     controller.stop();
@@ -281,7 +137,7 @@ async fn sources(rows: &mut Vec<Row>) {
             .await
             .expect("GitRepository created");
     }
-    let controller = Controller::start(&cluster, scratch.path(), "sources").await;
+    let controller = Controller::start(&cluster, scratch.path(), "sources", options()).await;
     let (took, ready) = wait_ready::<GitRepository>(&repos, SOURCES, DEADLINE).await;
     let memory = controller.memory();
     println!(
@@ -318,7 +174,7 @@ async fn sources(rows: &mut Vec<Row>) {
         "git ls-remote",
         median(&theirs),
     ));
-    print_warnings(&controller);
+    controller.print_warnings();
     controller.stop();
     cluster.sandbox.shutdown().await;
     drop(daemon);
@@ -363,7 +219,7 @@ async fn kustomizations(rows: &mut Vec<Row>) {
         .create(&PostParams::default(), &ks)
         .await
         .expect("Kustomization created");
-    let controller = Controller::start(&cluster, scratch.path(), "latency").await;
+    let controller = Controller::start(&cluster, scratch.path(), "latency", options()).await;
     wait_ready::<Kustomization>(&kustomizations, 1, DEADLINE).await;
 
     // Commit to applied: the push is not timed; the clock starts when the
@@ -477,7 +333,7 @@ async fn kustomizations(rows: &mut Vec<Row>) {
         controller.reconciles("Kustomization"),
         controller.reconciles("GitRepository")
     );
-    print_warnings(&controller);
+    controller.print_warnings();
     controller.stop();
     peer.sandbox.shutdown().await;
     cluster.sandbox.shutdown().await;
@@ -557,7 +413,13 @@ async fn fleet(rows: &mut Vec<Row>, count: usize) -> Option<Duration> {
             .expect("Kustomization created");
     }
 
-    let controller = Controller::start(&cluster, scratch.path(), &format!("fleet-{count}")).await;
+    let controller = Controller::start(
+        &cluster,
+        scratch.path(),
+        &format!("fleet-{count}"),
+        options(),
+    )
+    .await;
     let (took, ready) = wait_ready::<Kustomization>(&kustomizations, count, FLEET_DEADLINE).await;
     let memory = controller.memory();
     let all = ready == count;
@@ -576,7 +438,7 @@ async fn fleet(rows: &mut Vec<Row>, count: usize) -> Option<Duration> {
         figure,
     ));
     memory_rows(rows, &format!("{count} Kustomizations"), idle, memory);
-    print_warnings(&controller);
+    controller.print_warnings();
     controller.stop();
     cluster.sandbox.shutdown().await;
     drop(daemon);
@@ -657,7 +519,13 @@ async fn helm_fleet(rows: &mut Vec<Row>, count: usize) {
             .await
             .expect("HelmRelease created");
     }
-    let controller = Controller::start(&cluster, scratch.path(), &format!("helm-{count}")).await;
+    let controller = Controller::start(
+        &cluster,
+        scratch.path(),
+        &format!("helm-{count}"),
+        options(),
+    )
+    .await;
     let (took, ready) = wait_ready::<HelmRelease>(&releases, count, FLEET_DEADLINE).await;
     let memory = controller.memory();
     println!(
@@ -712,7 +580,7 @@ async fn helm_fleet(rows: &mut Vec<Row>, count: usize) {
     if let Some(row) = index_poll(&client).await {
         rows.push(row);
     }
-    print_warnings(&controller);
+    controller.print_warnings();
     controller.stop();
     cluster.sandbox.shutdown().await;
     drop(daemon);
@@ -839,38 +707,6 @@ fn kubectl_apply(cluster: &TestCluster, file: &Path, scratch: &Path) -> Duration
 
 // --------------------------------------------------------------- helpers --
 
-/// A sandbox with the CRDs established, and a client for it.
-async fn start_cluster() -> (TestCluster, kube::Client) {
-    let cluster = TestCluster::start().await;
-    let client = cluster.client().await;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in driftless_api::crds() {
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .expect("CRD created");
-    }
-    for crd in driftless_api::crds() {
-        let name = crd.metadata.name.clone().expect("a named CRD");
-        wait_until(
-            &format!("CRD {name} established"),
-            DEADLINE,
-            ms(20),
-            || async {
-                let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
-                crd.status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-                    .then_some(())
-                    .ok_or_else(|| "not established".to_owned())
-            },
-        )
-        .await;
-    }
-    (cluster, client)
-}
-
 fn configmap(name: &str, value: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {NS}\ndata:\n  value: \"{value}\"\n"
@@ -943,43 +779,6 @@ where
     .expect("requestedAt set");
 }
 
-/// Polls `check` every `poll` until it succeeds; panics after `deadline`.
-async fn wait_until<T, F, Fut>(what: &str, deadline: Duration, poll: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let start = Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(state) if start.elapsed() > deadline => {
-                panic!("timed out after {deadline:?} waiting for {what}; last seen: {state}")
-            }
-            Err(_) => tokio::time::sleep(poll).await,
-        }
-    }
-}
-
-fn print_warnings(controller: &Controller) {
-    let warnings = controller.warnings();
-    if warnings > 0 {
-        println!(
-            "controller logged {warnings} WARN/ERROR lines: {}",
-            controller.log.display()
-        );
-        // The log lives in a temp dir removed at the end; show a sample.
-        let log = std::fs::read_to_string(&controller.log).unwrap_or_default();
-        for line in log
-            .lines()
-            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
-            .take(3)
-        {
-            println!("  {line}");
-        }
-    }
-}
-
 fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -987,26 +786,10 @@ fn nanos() -> u128 {
         .as_nanos()
 }
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 fn median(samples: &[Duration]) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort();
     sorted[sorted.len() / 2]
-}
-
-fn millis(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 // ---------------------------------------------------------------- table --
