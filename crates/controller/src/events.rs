@@ -34,8 +34,15 @@ impl EventType {
     }
 }
 
-/// (namespace, involved object's uid, reason, message).
-type EventKey = (String, String, String, String);
+/// (namespace, involved object's uid, reason).
+type EventKey = (String, String, String);
+
+/// The last Event written for a key: its message, name and count.
+struct LastEvent {
+    message: String,
+    name: String,
+    count: i32,
+}
 
 /// Writes Events; cheap to clone behind an `Arc`.
 pub struct Recorder {
@@ -43,8 +50,11 @@ pub struct Recorder {
     component: String,
     /// Where the events also go, to the Alerts that select them.
     outbox: Option<Outbox>,
-    /// The Event already written for a key, and its count.
-    seen: Mutex<HashMap<EventKey, (String, i32)>>,
+    /// The last Event written per object and reason: a repeat of its
+    /// message bumps its count. Keyed without the message, which changes
+    /// with every revision, so the cache holds one entry per object and
+    /// reason instead of one per message ever sent.
+    seen: Mutex<HashMap<EventKey, LastEvent>>,
 }
 
 impl Recorder {
@@ -84,12 +94,7 @@ impl Recorder {
         }
         let namespace = object.namespace().unwrap_or_else(|| "default".to_owned());
         let uid = object.uid().unwrap_or_default();
-        let key = (
-            namespace.clone(),
-            uid,
-            reason.to_owned(),
-            message.to_owned(),
-        );
+        let key = (namespace.clone(), uid, reason.to_owned());
         let now = Timestamp::now();
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let repeat = self
@@ -97,7 +102,8 @@ impl Recorder {
             .lock()
             .expect("event cache lock")
             .get(&key)
-            .cloned();
+            .filter(|last| last.message == message)
+            .map(|last| (last.name.clone(), last.count));
         if let Some((name, count)) = repeat {
             let patch = serde_json::json!({"count": count + 1, "lastTimestamp": Time(now)});
             if api
@@ -105,7 +111,7 @@ impl Recorder {
                 .await
                 .is_ok()
             {
-                self.remember(key, name, count + 1);
+                self.remember(key, message, name, count + 1);
                 return;
             }
         }
@@ -133,7 +139,7 @@ impl Recorder {
             ..Event::default()
         };
         match api.create(&PostParams::default(), &event).await {
-            Ok(created) => self.remember(key, created.name_any(), 1),
+            Ok(created) => self.remember(key, message, created.name_any(), 1),
             Err(error) => tracing::warn!(
                 object = %object.name_any(), %namespace, reason, %error,
                 "cannot record event"
@@ -141,13 +147,21 @@ impl Recorder {
         }
     }
 
-    fn remember(&self, key: EventKey, name: String, count: i32) {
+    fn remember(&self, key: EventKey, message: &str, name: String, count: i32) {
         let mut seen = self.seen.lock().expect("event cache lock");
-        // Bounded: a long-running controller must not grow without limit.
-        if seen.len() > 10_000 {
-            seen.clear();
+        // Bounded even with countless objects coming and going; a fresh
+        // table gives the memory back, where `clear` would keep it.
+        if seen.len() > 10_000 && !seen.contains_key(&key) {
+            *seen = HashMap::new();
         }
-        seen.insert(key, (name, count));
+        seen.insert(
+            key,
+            LastEvent {
+                message: message.to_owned(),
+                name,
+                count,
+            },
+        );
     }
 }
 
