@@ -33,6 +33,7 @@
 //! ```
 
 mod api;
+mod auth;
 mod catalog;
 mod codec;
 mod discovery;
@@ -59,6 +60,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use auth::{Authorization, StaticUser, TokenFileError};
 pub use tls::CredentialsError;
 
 /// How `driftless sandbox` is set up.
@@ -72,6 +74,13 @@ pub struct SandboxConfig {
     pub kubeconfig_out: Option<PathBuf>,
     /// How long simulated rollouts take.
     pub rollout_delay: Duration,
+    /// Users besides the administrator, known by their bearer tokens.
+    pub users: Vec<StaticUser>,
+    /// A kube-apiserver static token file (`token,user,uid,"group1,group2"`)
+    /// adding users.
+    pub token_file: Option<PathBuf>,
+    /// RBAC (the default, as on a real cluster) or none.
+    pub authorization: Authorization,
 }
 
 impl Default for SandboxConfig {
@@ -81,6 +90,9 @@ impl Default for SandboxConfig {
             data_dir: None,
             kubeconfig_out: None,
             rollout_delay: Duration::from_millis(500),
+            users: Vec::new(),
+            token_file: None,
+            authorization: Authorization::Rbac,
         }
     }
 }
@@ -120,6 +132,9 @@ pub enum SandboxError {
     /// The certificates or token cannot be made or read.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// `--token-file` cannot be read.
+    #[error(transparent)]
+    TokenFile(#[from] TokenFileError),
     /// The data directory's log cannot be replayed.
     #[error("cannot load stored objects")]
     Store(#[from] store::StoreError),
@@ -156,6 +171,11 @@ impl Sandbox {
         let api =
             Arc::new(api::Api::new(store).map_err(|e| SandboxError::Inconsistent(e.message))?);
         bootstrap(&api);
+        auth::bootstrap(&api);
+        let mut users = config.users.clone();
+        if let Some(path) = &config.token_file {
+            users.extend(StaticUser::read_file(path)?);
+        }
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -186,7 +206,10 @@ impl Sandbox {
         }
         let state = Arc::new(server::ServerState {
             api: api.clone(),
-            token: credentials.token.clone(),
+            auth: Arc::new(auth::Auth::new(
+                auth::Tokens::new(&credentials.token, &users),
+                config.authorization,
+            )),
             server_address,
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(credentials.server_config()?);

@@ -255,6 +255,91 @@ const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
     field(3, "status", Kind::Message(RULES_REVIEW_STATUS)),
 ];
 
+/// `SubjectAccessReview` and `LocalSubjectAccessReview` name the subject.
+const SUBJECT_ACCESS_REVIEW_SPEC: &[Field] = &[
+    field(1, "resourceAttributes", Kind::Message(RESOURCE_ATTRIBUTES)),
+    field(
+        2,
+        "nonResourceAttributes",
+        Kind::Message(NON_RESOURCE_ATTRIBUTES),
+    ),
+    field(3, "user", Kind::String),
+    repeated(4, "groups", Kind::String),
+    field(6, "uid", Kind::String),
+];
+
+const SUBJECT_ACCESS_REVIEW: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(SUBJECT_ACCESS_REVIEW_SPEC)),
+    field(3, "status", Kind::Message(ACCESS_REVIEW_STATUS)),
+];
+
+const POLICY_RULE: &[Field] = &[
+    repeated(1, "verbs", Kind::String),
+    repeated(2, "apiGroups", Kind::String),
+    repeated(3, "resources", Kind::String),
+    repeated(4, "resourceNames", Kind::String),
+    repeated(5, "nonResourceURLs", Kind::String),
+];
+
+const AGGREGATION_RULE: &[Field] = &[repeated(
+    1,
+    "clusterRoleSelectors",
+    Kind::Message(LABEL_SELECTOR),
+)];
+
+/// `kubectl create role` and `create clusterrole` send these.
+const ROLE: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    repeated(2, "rules", Kind::Message(POLICY_RULE)),
+    field(3, "aggregationRule", Kind::Message(AGGREGATION_RULE)),
+];
+
+const SUBJECT: &[Field] = &[
+    field(1, "kind", Kind::String),
+    field(2, "apiGroup", Kind::String),
+    field(3, "name", Kind::String),
+    field(4, "namespace", Kind::String),
+];
+
+const ROLE_REF: &[Field] = &[
+    field(1, "apiGroup", Kind::String),
+    field(2, "kind", Kind::String),
+    field(3, "name", Kind::String),
+];
+
+/// `kubectl create rolebinding` and `create clusterrolebinding` send these.
+const ROLE_BINDING: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    repeated(2, "subjects", Kind::Message(SUBJECT)),
+    field(3, "roleRef", Kind::Message(ROLE_REF)),
+];
+
+const BOUND_OBJECT_REFERENCE: &[Field] = &[
+    field(1, "kind", Kind::String),
+    field(2, "apiVersion", Kind::String),
+    field(3, "name", Kind::String),
+    field(4, "uid", Kind::String),
+];
+
+const TOKEN_REQUEST_SPEC: &[Field] = &[
+    repeated(1, "audiences", Kind::String),
+    field(3, "boundObjectRef", Kind::Message(BOUND_OBJECT_REFERENCE)),
+    optional(4, "expirationSeconds", Kind::Int),
+];
+
+const TOKEN_REQUEST_STATUS: &[Field] = &[
+    field(1, "token", Kind::String),
+    field(2, "expirationTimestamp", Kind::Message(TIME)),
+];
+
+/// `kubectl create token` asks with this.
+const TOKEN_REQUEST: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(TOKEN_REQUEST_SPEC)),
+    field(3, "status", Kind::Message(TOKEN_REQUEST_STATUS)),
+];
+
 const TYPE_META: &[Field] = &[
     field(1, "apiVersion", Kind::String),
     field(2, "kind", Kind::String),
@@ -276,6 +361,14 @@ pub(super) fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Fiel
         ("apps/v1", "Deployment") => Some(DEPLOYMENT),
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => Some(SELF_SUBJECT_ACCESS_REVIEW),
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => Some(SELF_SUBJECT_RULES_REVIEW),
+        ("authorization.k8s.io/v1", "SubjectAccessReview" | "LocalSubjectAccessReview") => {
+            Some(SUBJECT_ACCESS_REVIEW)
+        }
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => Some(ROLE),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => {
+            Some(ROLE_BINDING)
+        }
+        ("authentication.k8s.io/v1", "TokenRequest") => Some(TOKEN_REQUEST),
         // client-go registers DeleteOptions in every group version; the
         // core clients send it as `v1`, the others as `meta.k8s.io/v1`.
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),

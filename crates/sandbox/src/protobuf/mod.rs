@@ -1,6 +1,7 @@
 //! Decoding of Kubernetes protobuf request bodies for the few kinds that
 //! clients send that way: kubectl's generator commands (`kubectl create
-//! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`),
+//! namespace`, `configmap`, `secret`, `serviceaccount`, `deployment`,
+//! `role`, `clusterrole`, `rolebinding`, `clusterrolebinding`, `token`),
 //! `kubectl auth can-i`'s access and rules reviews, and the
 //! `DeleteOptions` of client-go's typed clients (Helm's release store
 //! deletes its Secrets so). Everything else must come as JSON or YAML; a
@@ -241,7 +242,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions, apps/v1 Deployment, SelfSubjectAccessReview and SelfSubjectRulesReview only, not {api_version} {kind}; send JSON or YAML")
+        format!("protobuf bodies are accepted for v1 Namespace, ConfigMap, Secret, ServiceAccount and DeleteOptions, apps/v1 Deployment, the RBAC kinds, access reviews and TokenRequest only, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")
