@@ -4,7 +4,8 @@
 //! It stores objects and speaks the Kubernetes REST API — discovery, CRDs,
 //! get/list/watch, create/update, JSON, merge and strategic merge patches,
 //! server-side apply with field ownership, finalizers, namespace deletion,
-//! dry runs — over HTTPS with a bearer token. It runs no containers;
+//! dry runs — over HTTPS with bearer tokens, and authorizes every request
+//! with RBAC as a real cluster does (see `auth`). It runs no containers;
 //! instead simulated controllers give Deployments their ReplicaSets and
 //! ReplicaSets their Pods (see [`workloads`]) and a simulated rollout writes
 //! the status workloads would reach (see [`rollout`]). It is the quickstart's cluster and every integration
@@ -15,7 +16,8 @@
 //! Why our own: no crate provides a real API server or envtest without Go
 //! binaries, and fakes approximate patches without real apply conflicts.
 //!
-//! Layout: `server` (HTTP) → `api` (verbs and object semantics) →
+//! Layout: `server` (HTTP, asking `auth` who calls and whether they may)
+//! → `api` (verbs and object semantics) →
 //! the `driftless-merge` crate (patch and apply algorithms) and `store` (objects, versions,
 //! events, persistence); `catalog`, `discovery`, `table`, `validation` and
 //! `selector` are the pieces they share.
