@@ -66,6 +66,7 @@ async fn start(dir: &Path) -> Sandbox {
         data_dir: None,
         kubeconfig_out: Some(dir.join("kubeconfig")),
         rollout_delay: Duration::from_millis(500),
+        ..Default::default()
     })
     .await
     .expect("the sandbox starts")

@@ -704,6 +704,11 @@ pub(crate) fn api_error(object: &str, action: &'static str, source: kube::Error)
             object: object.to_string(),
             message: status.message,
         },
+        kube::Error::Api(status) if status.code == 403 => ApplyError::Forbidden {
+            object: object.to_string(),
+            action,
+            message: status.message,
+        },
         source => ApplyError::Api {
             object: object.to_string(),
             action,

@@ -94,6 +94,20 @@ pub enum ApplyError {
         /// The limit that passed.
         timeout: Duration,
     },
+    /// The identity the applier acts as (the controller, or the service
+    /// account it impersonates) may not do this; the API server's message
+    /// names the user, verb, resource and namespace.
+    #[error(
+        "{object}: {action} forbidden: {message}; grant the permission to the identity the apply runs as, or remove the object"
+    )]
+    Forbidden {
+        /// The object, as `Kind/namespace/name`.
+        object: String,
+        /// What was being done (`dry-run apply`, `delete`, ...).
+        action: &'static str,
+        /// The API server's message.
+        message: String,
+    },
     /// An inventory entry that is not `<namespace>_<name>_<group>_<kind>`.
     #[error("inventory entry is malformed; remove it from the status inventory")]
     Inventory(#[source] InvalidObjectId),

@@ -549,7 +549,39 @@ async fn a_service_account_is_impersonated_and_unsupported_fields_are_refused() 
     let mut ks = World::kustomization("as-deployer", "./deploy");
     ks.spec.service_account_name = Some("deployer".into());
     world.create(ks).await;
-    // The sandbox has no RBAC, so the impersonated account may apply anything.
+    // The sandbox enforces RBAC: the account may do nothing yet, and the
+    // refusal names it (as the controller itself, the admin, it would apply).
+    let refused = world.wait_for("as-deployer", "False", &head).await;
+    let conditions = refused
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default();
+    let message = driftless_api::conditions::find(&conditions, "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains(r#"User "system:serviceaccount:default:deployer" cannot"#),
+        "{message}"
+    );
+    assert_eq!(world.color("red").await, None);
+    let binding = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: deployer\n  namespace: {NS}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: edit\nsubjects:\n- kind: ServiceAccount\n  name: deployer\n  namespace: {NS}\n"
+    );
+    let (code, _, stderr) = world
+        .env
+        .cluster
+        .kubectl(&["apply", "-f", "-"], Some(&binding))
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    world
+        .kustomizations()
+        .patch(
+            "as-deployer",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "bound"}}})),
+        )
+        .await
+        .expect("reconcile requested");
     world.wait_for("as-deployer", "True", &head).await;
     assert_eq!(world.color("red").await.as_deref(), Some("red"));
 

@@ -10,7 +10,13 @@
 //! cargo build --release -p driftless
 //! cargo run --release -p driftless-sandbox --example bench            # 10000 and 50000
 //! cargo run --release -p driftless-sandbox --example bench -- 2000    # other counts
+//! cargo run --release -p driftless-sandbox --example bench -- --as-user 10000
 //! ```
+//!
+//! By default the client is the administrator, in `system:masters`, whom
+//! authorization lets through at once. `--as-user` runs the same requests
+//! as a user from `--token-file` whose rights come from a RoleBinding of
+//! `edit`, so that every request is evaluated by RBAC.
 //!
 //! Not for CI: it takes about a minute and measures the machine as much as the code.
 
@@ -20,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
@@ -65,11 +72,56 @@ fn resident_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn start(dir: &std::path::Path) -> (Server, Client) {
+/// The bench user's token, group and binding, for `--as-user`.
+const USER_TOKEN: &str = "bench-user-token";
+
+async fn client_from(kubeconfig: &std::path::Path) -> Option<Client> {
+    let config = Kubeconfig::read_from(kubeconfig).ok()?;
+    let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
+        .await
+        .expect("the sandbox's kubeconfig is valid");
+    Some(Client::try_from(config).expect("a client from the kubeconfig"))
+}
+
+/// A client for the bench user, allowed what `edit` allows in `default`.
+async fn user_client(admin: Client, dir: &std::path::Path) -> Client {
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "benchers-edit", "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "benchers"}],
+    }))
+    .expect("a valid RoleBinding");
+    Api::<RoleBinding>::namespaced(admin, "default")
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("the binding is created");
+    let admin_config = std::fs::read_to_string(dir.join("kubeconfig")).expect("kubeconfig");
+    let token_line = admin_config
+        .lines()
+        .find(|l| l.trim_start().starts_with("token:"))
+        .expect("the kubeconfig has a token");
+    let user_config = admin_config.replace(token_line, &format!("    token: {USER_TOKEN}"));
+    let path = dir.join("kubeconfig-user");
+    std::fs::write(&path, user_config).expect("write the user's kubeconfig");
+    client_from(&path)
+        .await
+        .expect("the user's kubeconfig is valid")
+}
+
+async fn start(dir: &std::path::Path, as_user: bool) -> (Server, Client) {
     let kubeconfig = dir.join("kubeconfig");
+    let mut command = Command::new(binary());
+    if as_user {
+        let tokens = dir.join("tokens.csv");
+        std::fs::write(&tokens, format!("{USER_TOKEN},bench,1,\"benchers\"\n"))
+            .expect("write the token file");
+        command.arg("sandbox").arg("--token-file").arg(tokens);
+    } else {
+        command.arg("sandbox");
+    }
     let server = Server {
-        child: Command::new(binary())
-            .args(["sandbox", "--listen"])
+        child: command
+            .arg("--listen")
             .arg(format!("127.0.0.1:{}", free_port()))
             .arg("--kubeconfig-out")
             .arg(&kubeconfig)
@@ -85,14 +137,13 @@ async fn start(dir: &std::path::Path) -> (Server, Client) {
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(config) = Kubeconfig::read_from(&kubeconfig) {
-            let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
-                .await
-                .expect("the sandbox's kubeconfig is valid");
-            let client = Client::try_from(config).expect("a client from the kubeconfig");
-            if client.apiserver_version().await.is_ok() {
-                return (server, client);
+        if let Some(client) = client_from(&kubeconfig).await
+            && client.apiserver_version().await.is_ok()
+        {
+            if as_user {
+                return (server, user_client(client, dir).await);
             }
+            return (server, client);
         }
         assert!(
             Instant::now() < deadline,
@@ -110,10 +161,10 @@ fn config_map(i: usize) -> ConfigMap {
     .expect("a valid ConfigMap")
 }
 
-async fn run(count: usize) {
+async fn run(count: usize, as_user: bool) {
     let dir = std::env::temp_dir().join(format!("driftless-bench-{}-{count}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let (server, client) = start(&dir).await;
+    let (server, client) = start(&dir, as_user).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let baseline = resident_kib(server.child.id());
 
@@ -159,7 +210,12 @@ async fn run(count: usize) {
 
     let rss = resident_kib(server.child.id());
     println!(
-        "{count:>7} objects | create {:>8.0}/s ({create_secs:.2}s, {CONCURRENCY} concurrent) | list all {:>9.0}/s ({list_secs:.3}s) | list in pages of 500 {:>9.0}/s ({paged_secs:.3}s) | label selector {:>5} of {count} in {selector_secs:.3}s | RSS {:.1} MiB stored, {:.1} MiB after listing (idle {:.1} MiB)",
+        "{count:>7} objects as {} | create {:>8.0}/s ({create_secs:.2}s, {CONCURRENCY} concurrent) | list all {:>9.0}/s ({list_secs:.3}s) | list in pages of 500 {:>9.0}/s ({paged_secs:.3}s) | label selector {:>5} of {count} in {selector_secs:.3}s | RSS {:.1} MiB stored, {:.1} MiB after listing (idle {:.1} MiB)",
+        if as_user {
+            "a user (RBAC)"
+        } else {
+            "the admin"
+        },
         count as f64 / create_secs,
         count as f64 / list_secs,
         count as f64 / paged_secs,
@@ -174,6 +230,7 @@ async fn run(count: usize) {
 
 #[tokio::main]
 async fn main() {
+    let as_user = std::env::args().any(|a| a == "--as-user");
     let counts: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -188,6 +245,6 @@ async fn main() {
         binary().display()
     );
     for count in counts {
-        run(count).await;
+        run(count, as_user).await;
     }
 }

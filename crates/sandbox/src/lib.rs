@@ -4,7 +4,8 @@
 //! It stores objects and speaks the Kubernetes REST API — discovery, CRDs,
 //! get/list/watch, create/update, JSON, merge and strategic merge patches,
 //! server-side apply with field ownership, finalizers, namespace deletion,
-//! dry runs — over HTTPS with a bearer token. It runs no containers;
+//! dry runs — over HTTPS with bearer tokens, and authorizes every request
+//! with RBAC as a real cluster does (see `auth`). It runs no containers;
 //! instead simulated controllers give Deployments their ReplicaSets and
 //! ReplicaSets their Pods (see [`workloads`]) and a simulated rollout writes
 //! the status workloads would reach (see [`rollout`]). It is the quickstart's cluster and every integration
@@ -15,7 +16,8 @@
 //! Why our own: no crate provides a real API server or envtest without Go
 //! binaries, and fakes approximate patches without real apply conflicts.
 //!
-//! Layout: `server` (HTTP) → `api` (verbs and object semantics) →
+//! Layout: `server` (HTTP, asking `auth` who calls and whether they may)
+//! → `api` (verbs and object semantics) →
 //! the `driftless-merge` crate (patch and apply algorithms) and `store` (objects, versions,
 //! events, persistence); `catalog`, `discovery`, `table`, `validation` and
 //! `selector` are the pieces they share. `faults` is the chaos switch tests
@@ -34,6 +36,7 @@
 //! ```
 
 mod api;
+mod auth;
 mod catalog;
 mod codec;
 mod discovery;
@@ -61,6 +64,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use auth::{Authorization, StaticUser, TokenFileError};
 pub use faults::{Fault, FaultRule, Faults};
 pub use tls::CredentialsError;
 
@@ -75,6 +79,13 @@ pub struct SandboxConfig {
     pub kubeconfig_out: Option<PathBuf>,
     /// How long simulated rollouts take.
     pub rollout_delay: Duration,
+    /// Users besides the administrator, known by their bearer tokens.
+    pub users: Vec<StaticUser>,
+    /// A kube-apiserver static token file (`token,user,uid,"group1,group2"`)
+    /// adding users.
+    pub token_file: Option<PathBuf>,
+    /// RBAC (the default, as on a real cluster) or none.
+    pub authorization: Authorization,
 }
 
 impl Default for SandboxConfig {
@@ -84,6 +95,9 @@ impl Default for SandboxConfig {
             data_dir: None,
             kubeconfig_out: None,
             rollout_delay: Duration::from_millis(500),
+            users: Vec::new(),
+            token_file: None,
+            authorization: Authorization::Rbac,
         }
     }
 }
@@ -123,6 +137,9 @@ pub enum SandboxError {
     /// The certificates or token cannot be made or read.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// `--token-file` cannot be read.
+    #[error(transparent)]
+    TokenFile(#[from] TokenFileError),
     /// The data directory's log cannot be replayed.
     #[error("cannot load stored objects")]
     Store(#[from] store::StoreError),
@@ -160,6 +177,11 @@ impl Sandbox {
         let api =
             Arc::new(api::Api::new(store).map_err(|e| SandboxError::Inconsistent(e.message))?);
         bootstrap(&api);
+        auth::bootstrap(&api);
+        let mut users = config.users.clone();
+        if let Some(path) = &config.token_file {
+            users.extend(StaticUser::read_file(path)?);
+        }
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -191,7 +213,10 @@ impl Sandbox {
         let faults = Faults::default();
         let state = Arc::new(server::ServerState {
             api: api.clone(),
-            token: credentials.token.clone(),
+            auth: Arc::new(auth::Auth::new(
+                auth::Tokens::new(&credentials.token, &users),
+                config.authorization,
+            )),
             server_address,
             faults: faults.clone(),
         });

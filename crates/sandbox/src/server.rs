@@ -1,4 +1,4 @@
-//! HTTP: TLS, bearer-token authentication, URL routing and encoding of
+//! HTTP: TLS, the authentication and authorization hook (see `auth`), URL routing and encoding of
 //! responses (objects, lists, Tables, watch streams, Status errors).
 //!
 //! Owns the wire format only; every decision about objects is `api`'s.
@@ -17,6 +17,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::api::{
     Api, DeleteOptions, ListOptions, PatchType, Scope, WatchStart, WriteOptions, parse_propagation,
 };
+use crate::auth::{Attributes, User};
 use crate::codec;
 use crate::discovery;
 use crate::faults::{Fault, Faults};
@@ -34,7 +35,7 @@ const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
 pub struct ServerState {
     pub api: Arc<Api>,
-    pub token: String,
+    pub auth: Arc<crate::auth::Auth>,
     pub server_address: String,
     /// Faults a test asked for (none by default).
     pub faults: Faults,
@@ -148,12 +149,17 @@ pub async fn handle(
     if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
         return Ok(text_response(200, "ok"));
     }
-    let authorized = header(&req, "authorization")
-        .strip_prefix("Bearer ")
-        .is_some_and(|t| t.trim() == state.token);
-    if !authorized {
-        return Ok(error_response(&ApiError::unauthorized()));
-    }
+    let query = Query::parse(req.uri().query());
+    let asked = Attributes::from_request(
+        req.method(),
+        &path,
+        query.flag("watch"),
+        query.get("fieldSelector"),
+    );
+    let user = match state.auth.admit(&state.api, req.headers(), &asked) {
+        Ok(user) => user,
+        Err(refused) => return Ok(error_response(&refused)),
+    };
     match state.faults.decide(req.method(), &path) {
         Some(Fault::InternalError) => {
             return Ok(error_response(&ApiError::internal(
@@ -177,7 +183,7 @@ pub async fn handle(
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
-    let response = route(&state, req, &path)
+    let response = route(&state, req, &path, &user)
         .await
         .unwrap_or_else(|e| error_response(&e));
     Ok(response)
@@ -187,6 +193,7 @@ async fn route(
     state: &ServerState,
     req: Request<Incoming>,
     path: &str,
+    user: &User,
 ) -> Result<Response<Body>, ApiError> {
     let segments: Vec<String> = path
         .split('/')
@@ -266,25 +273,51 @@ async fn route(
             "apis",
             "authorization.k8s.io",
             "v1",
-            review @ ("selfsubjectaccessreviews" | "selfsubjectrulesreviews"),
+            review @ ("selfsubjectaccessreviews"
+            | "selfsubjectrulesreviews"
+            | "subjectaccessreviews"),
+        ]
+        | [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "namespaces",
+            _,
+            review @ "localsubjectaccessreviews",
         ] => {
-            if req.method() != Method::POST {
-                return Err(ApiError::method_not_allowed(format!(
-                    "the server does not allow this method on the requested resource: {}",
-                    req.method()
-                )));
-            }
-            let content_type = header(&req, "content-type").to_string();
-            let body = parse_write_body(&content_type, &read_body(req).await?)?;
-            let answer = if *review == "selfsubjectaccessreviews" {
-                crate::review::self_subject_access_review(body)?
-            } else {
-                crate::review::self_subject_rules_review(body)?
+            let body = post_body(req).await?;
+            let auth = &state.auth;
+            let answer = match *review {
+                "selfsubjectaccessreviews" => {
+                    crate::review::self_subject_access_review(auth, api, user, body)?
+                }
+                "selfsubjectrulesreviews" => {
+                    crate::review::self_subject_rules_review(auth, api, user, body)?
+                }
+                "subjectaccessreviews" => {
+                    crate::review::subject_access_review(auth, api, body, None)?
+                }
+                _ => crate::review::subject_access_review(auth, api, body, segs.get(4).copied())?,
             };
             Ok(json_response(201, &answer))
         }
-        ["api", version, rest @ ..] => resource(state, req, "", version, rest).await,
-        ["apis", group, version, rest @ ..] => resource(state, req, group, version, rest).await,
+        [
+            "api",
+            "v1",
+            "namespaces",
+            namespace,
+            "serviceaccounts",
+            name,
+            "token",
+        ] => {
+            let body = post_body(req).await?;
+            let answer = state.auth.tokens.request(api, namespace, name, body)?;
+            Ok(json_response(201, &answer))
+        }
+        ["api", version, rest @ ..] => resource(state, req, user, "", version, rest).await,
+        ["apis", group, version, rest @ ..] => {
+            resource(state, req, user, group, version, rest).await
+        }
         _ => Err(ApiError::no_such_resource()),
     }
 }
@@ -370,6 +403,18 @@ fn list_options(query: &Query, kind: &str) -> Result<ListOptions, ApiError> {
     })
 }
 
+/// The body of a create-only resource (reviews, token requests).
+async fn post_body(req: Request<Incoming>) -> Result<Value, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource: {}",
+            req.method()
+        )));
+    }
+    let content_type = header(&req, "content-type").to_string();
+    parse_write_body(&content_type, &read_body(req).await?)
+}
+
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     req.into_body()
         .collect()
@@ -381,6 +426,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
 async fn resource(
     state: &ServerState,
     req: Request<Incoming>,
+    user: &User,
     group: &str,
     version: &str,
     rest: &[&str],
@@ -425,6 +471,7 @@ async fn resource(
         user_agent: header(&req, "user-agent").to_string(),
         subresource: path.subresource.map(str::to_string),
         strict_fields: query.get("fieldValidation") == Some("Strict"),
+        admission: state.auth.escalation_check(api, user, group),
     };
     let method = req.method().clone();
     if path.subresource == Some("scale") {

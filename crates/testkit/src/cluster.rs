@@ -32,6 +32,7 @@ impl TestCluster {
             data_dir: None,
             kubeconfig_out: Some(dir.path().join("kubeconfig")),
             rollout_delay: ROLLOUT_DELAY,
+            ..Default::default()
         })
         .await
         .expect("the sandbox starts");

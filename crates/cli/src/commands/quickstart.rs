@@ -64,6 +64,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         data_dir: Some(dir.join("sandbox")),
         kubeconfig_out: Some(kubeconfig.clone()),
         rollout_delay: Duration::from_millis(500),
+        ..Default::default()
     })
     .await
     .with_context(|| {

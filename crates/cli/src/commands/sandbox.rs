@@ -20,6 +20,10 @@ pub struct Args {
     /// How long simulated rollouts take, e.g. 500ms, 2s.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     rollout_delay: Duration,
+    /// Users besides the administrator: a kube-apiserver static token file,
+    /// one `token,user,uid,"group1,group2"` a line.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -48,6 +52,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         kubeconfig_out,
         rollout_delay: args.rollout_delay,
+        token_file: args.token_file,
+        ..Default::default()
     })
     .await
     .context("cannot start the sandbox")?;

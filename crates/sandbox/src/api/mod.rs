@@ -96,8 +96,8 @@ mod write;
 use defaults::*;
 use options::WriteKind;
 pub use options::{
-    DeleteOptions, ListOptions, ListResult, PatchType, Propagation, WatchStart, WriteOptions,
-    parse_propagation,
+    Admission, DeleteOptions, ListOptions, ListResult, PatchType, Propagation, WatchStart,
+    WriteOptions, parse_propagation,
 };
 use pagination::*;
 

@@ -4,9 +4,15 @@
 
 use super::*;
 
+/// A check of the object a write would store, run before it is stored
+/// (RBAC's escalation prevention): an error refuses the write.
+pub type Admission = Arc<dyn Fn(&GroupResource, &Value) -> Result<(), ApiError> + Send + Sync>;
+
 /// Options every write takes.
 #[derive(Clone, Default)]
 pub struct WriteOptions {
+    /// Run on the object to store; `None` admits everything.
+    pub admission: Option<Admission>,
     pub dry_run: bool,
     pub field_manager: Option<String>,
     /// The fallback manager name, from the User-Agent as Kubernetes does.

@@ -347,6 +347,9 @@ impl Api {
         {
             return Ok(scope.present(old));
         }
+        if let Some(admit) = &opts.admission {
+            admit(&gr, &new)?;
+        }
         if opts.dry_run {
             if old.is_none() {
                 metadata_mut(&mut new).remove("resourceVersion");

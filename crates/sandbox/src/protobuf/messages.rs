@@ -153,6 +153,50 @@ const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
     field(3, "status", Kind::Message(RULES_REVIEW_STATUS)),
 ];
 
+/// `SubjectAccessReview` and `LocalSubjectAccessReview` name the subject.
+const SUBJECT_ACCESS_REVIEW_SPEC: &[Field] = &[
+    field(1, "resourceAttributes", Kind::Message(RESOURCE_ATTRIBUTES)),
+    field(
+        2,
+        "nonResourceAttributes",
+        Kind::Message(NON_RESOURCE_ATTRIBUTES),
+    ),
+    field(3, "user", Kind::String),
+    repeated(4, "groups", Kind::String),
+    field(6, "uid", Kind::String),
+];
+
+const SUBJECT_ACCESS_REVIEW: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(SUBJECT_ACCESS_REVIEW_SPEC)),
+    field(3, "status", Kind::Message(ACCESS_REVIEW_STATUS)),
+];
+
+const BOUND_OBJECT_REFERENCE: &[Field] = &[
+    field(1, "kind", Kind::String),
+    field(2, "apiVersion", Kind::String),
+    field(3, "name", Kind::String),
+    field(4, "uid", Kind::String),
+];
+
+const TOKEN_REQUEST_SPEC: &[Field] = &[
+    repeated(1, "audiences", Kind::String),
+    field(3, "boundObjectRef", Kind::Message(BOUND_OBJECT_REFERENCE)),
+    optional(4, "expirationSeconds", Kind::Int),
+];
+
+const TOKEN_REQUEST_STATUS: &[Field] = &[
+    field(1, "token", Kind::String),
+    field(2, "expirationTimestamp", Kind::Message(TIME)),
+];
+
+/// `kubectl create token` asks with this.
+const TOKEN_REQUEST: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(TOKEN_REQUEST_SPEC)),
+    field(3, "status", Kind::Message(TOKEN_REQUEST_STATUS)),
+];
+
 const LABEL_SELECTOR_REQUIREMENT: &[Field] = &[
     field(1, "key", Kind::String),
     field(2, "operator", Kind::String),
@@ -212,6 +256,10 @@ pub(super) fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Fiel
         }
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => Some(SELF_SUBJECT_ACCESS_REVIEW),
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => Some(SELF_SUBJECT_RULES_REVIEW),
+        ("authorization.k8s.io/v1", "SubjectAccessReview" | "LocalSubjectAccessReview") => {
+            Some(SUBJECT_ACCESS_REVIEW)
+        }
+        ("authentication.k8s.io/v1", "TokenRequest") => Some(TOKEN_REQUEST),
         // client-go registers DeleteOptions in every group version; the
         // core clients send it as `v1`, the others as `meta.k8s.io/v1`.
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),

@@ -3,8 +3,8 @@
 //! kind a `kubectl create` generator makes (namespace, configmap, secret,
 //! serviceaccount, deployment, job, cronjob, role, rolebinding,
 //! clusterrole, clusterrolebinding, service, ingress, poddisruptionbudget,
-//! priorityclass, quota), `kubectl autoscale`'s autoscaling/v2
-//! HorizontalPodAutoscaler, `kubectl auth can-i`'s access and rules reviews,
+//! priorityclass, quota, token — the TokenRequest), `kubectl autoscale`'s autoscaling/v2
+//! HorizontalPodAutoscaler, `kubectl auth can-i`'s access and rules reviews, subject access reviews,
 //! and the `DeleteOptions` of typed clients (Helm's release store deletes
 //! its Secrets so). Anything else must come as JSON or YAML; a protobuf
 //! body of another kind gets 415 naming the kind.
@@ -304,7 +304,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let fields = schema_for(api_version, kind).ok_or_else(|| {
-        format!("the sandbox reads protobuf bodies of the kinds kubectl's generators, access reviews and DeleteOptions use, not {api_version} {kind}; send JSON or YAML")
+        format!("the sandbox reads protobuf bodies of the kinds kubectl's generators, access reviews, TokenRequests and DeleteOptions use, not {api_version} {kind}; send JSON or YAML")
     })?;
     let raw = unknown
         .get("raw")

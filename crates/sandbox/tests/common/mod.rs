@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use driftless_sandbox::{Sandbox, SandboxConfig};
+use driftless_sandbox::{Sandbox, SandboxConfig, StaticUser};
 use tokio::io::AsyncWriteExt;
 
 /// How long a simulated rollout takes in these tests.
@@ -57,8 +57,14 @@ pub struct TestSandbox {
 
 impl TestSandbox {
     pub async fn start(label: &str) -> TestSandbox {
+        Self::start_with_users(label, Vec::new()).await
+    }
+
+    /// A sandbox that also knows `users` by their tokens (not kept across
+    /// [`TestSandbox::restart`]).
+    pub async fn start_with_users(label: &str, users: Vec<StaticUser>) -> TestSandbox {
         let dir = TempDir::new(label);
-        let sandbox = start_in(dir.path()).await;
+        let sandbox = start_in(dir.path(), users).await;
         TestSandbox {
             sandbox: Some(sandbox),
             dir,
@@ -79,7 +85,7 @@ impl TestSandbox {
         if let Some(sandbox) = self.sandbox.take() {
             sandbox.shutdown().await;
         }
-        self.sandbox = Some(start_in(self.dir.path()).await);
+        self.sandbox = Some(start_in(self.dir.path(), Vec::new()).await);
     }
 
     /// A kubectl invocation with this sandbox's kubeconfig and a fresh
@@ -103,12 +109,14 @@ impl TestSandbox {
     }
 }
 
-async fn start_in(dir: &Path) -> Sandbox {
+async fn start_in(dir: &Path, users: Vec<StaticUser>) -> Sandbox {
     Sandbox::start(SandboxConfig {
         listen: "127.0.0.1:0".parse().expect("a loopback address"),
         data_dir: Some(dir.join("data")),
         kubeconfig_out: Some(dir.join("kubeconfig")),
         rollout_delay: ROLLOUT_DELAY,
+        users,
+        ..Default::default()
     })
     .await
     .expect("the sandbox starts")
