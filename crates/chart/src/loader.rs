@@ -7,8 +7,9 @@
 //!
 //! Safety is this module's job: a chart never reaches outside itself. A
 //! symlink may only point inside the chart; archive entries may not be
-//! absolute, climb with `..`, or be links; each file is at most 5 MiB and a
-//! chart at most 100 MiB decompressed (Helm's limits), with at most
+//! absolute, climb with `..`, or be links; each file and the whole chart,
+//! decompressed, stay within `driftless_limits`' `chart_file_bytes` and
+//! `chart_bytes` (Helm's 5 MiB and 100 MiB by default), with at most
 //! [`MAX_FILES`] files.
 
 use std::io::Read;
@@ -18,10 +19,6 @@ use crate::chart::{Chart, ChartFile, Metadata, dependencies_from};
 use crate::error::ChartError;
 use crate::ignore::Rules;
 
-/// Largest file Helm loads (`MaxDecompressedFileSize`).
-pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
-/// Largest decompressed chart Helm loads (`MaxDecompressedChartSize`).
-pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 /// Most files one chart (with its subcharts) may hold.
 pub const MAX_FILES: usize = 20_000;
 /// Deepest nesting of subcharts in subcharts.
@@ -87,16 +84,19 @@ impl Budget {
             chart: chart.to_string(),
             message,
         };
-        if size > MAX_FILE_SIZE {
+        let limits = driftless_limits::current();
+        if size > limits.chart_file_bytes {
             return Err(err(format!(
-                "file {name:?} is larger than the maximum file size {MAX_FILE_SIZE}; remove it or add it to .helmignore"
+                "file {name:?} is larger than the maximum file size {}; remove it or add it to .helmignore (or raise --chart-max-file-size)",
+                limits.chart_file_bytes
             )));
         }
         self.bytes += size;
         self.files += 1;
-        if self.bytes > MAX_CHART_SIZE {
+        if self.bytes > limits.chart_bytes {
             return Err(err(format!(
-                "decompressed chart is larger than the maximum size {MAX_CHART_SIZE}"
+                "decompressed chart is larger than the maximum size {} (--chart-max-size)",
+                limits.chart_bytes
             )));
         }
         if self.files > MAX_FILES {
@@ -253,15 +253,16 @@ fn unpack(data: &[u8], label: &str) -> Result<Vec<ChartFile>, ChartError> {
         }
         let size = entry.header().size().unwrap_or(u64::MAX);
         budget.take(size, &cleaned, label)?;
+        let max_file = driftless_limits::current().chart_file_bytes;
         let mut data = Vec::new();
         entry
             .by_ref()
-            .take(MAX_FILE_SIZE + 1)
+            .take(max_file.saturating_add(1))
             .read_to_end(&mut data)
             .map_err(|e| err(format!("cannot read {cleaned}: {e}")))?;
-        if data.len() as u64 > MAX_FILE_SIZE {
+        if data.len() as u64 > max_file {
             return Err(err(format!(
-                "file {cleaned:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+                "file {cleaned:?} is larger than the maximum file size {max_file} (--chart-max-file-size)"
             )));
         }
         let data = strip_bom(data);

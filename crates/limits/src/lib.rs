@@ -58,6 +58,14 @@ pub struct Limits {
     pub push_report_bytes: usize,
     /// Lines of a git server's push report.
     pub push_report_lines: usize,
+    /// Bytes of one file a git source puts in its artifact.
+    pub git_file_bytes: u64,
+    /// Bytes of one file of a Helm chart, decompressed (Helm's
+    /// `MaxDecompressedFileSize`).
+    pub chart_file_bytes: u64,
+    /// Bytes of a whole Helm chart, decompressed (Helm's
+    /// `MaxDecompressedChartSize`).
+    pub chart_bytes: u64,
 }
 
 impl Limits {
@@ -80,6 +88,10 @@ impl Limits {
         setter_file_bytes: 16 * 1024 * 1024,
         push_report_bytes: 1 << 20,
         push_report_lines: 1_024,
+        git_file_bytes: 64 * 1024 * 1024,
+        // Helm's own bounds, so a chart Helm loads loads here too.
+        chart_file_bytes: 5 * 1024 * 1024,
+        chart_bytes: 100 * 1024 * 1024,
     };
 }
 
@@ -113,6 +125,12 @@ pub enum Limit {
     PushReportBytes,
     /// [`Limits::push_report_lines`]
     PushReportLines,
+    /// [`Limits::git_file_bytes`]
+    GitFileBytes,
+    /// [`Limits::chart_file_bytes`]
+    ChartFileBytes,
+    /// [`Limits::chart_bytes`]
+    ChartBytes,
 }
 
 impl Limit {
@@ -130,6 +148,9 @@ impl Limit {
             Limit::SetterFileBytes => "--setter-max-file-size",
             Limit::PushReportBytes => "--push-report-max-size",
             Limit::PushReportLines => "--push-report-max-lines",
+            Limit::GitFileBytes => "--git-max-file-size",
+            Limit::ChartFileBytes => "--chart-max-file-size",
+            Limit::ChartBytes => "--chart-max-size",
         }
     }
 }
@@ -171,6 +192,9 @@ mod tests {
             Limit::SetterFileBytes,
             Limit::PushReportBytes,
             Limit::PushReportLines,
+            Limit::GitFileBytes,
+            Limit::ChartFileBytes,
+            Limit::ChartBytes,
         ];
         let mut flags: Vec<_> = all.iter().map(|l| l.flag()).collect();
         assert!(flags.iter().all(|f| f.starts_with("--")), "{flags:?}");

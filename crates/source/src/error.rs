@@ -271,7 +271,9 @@ impl Error {
                 "make the link relative and inside the repository, or exclude it in spec.ignore"
             }
             Error::UnsafePath { .. } => "rename the path, or exclude it in spec.ignore",
-            Error::FileTooLarge { .. } => "exclude the file in spec.ignore or .sourceignore",
+            Error::FileTooLarge { .. } => {
+                "exclude the file in spec.ignore or .sourceignore, or raise the controller's --git-max-file-size"
+            }
             Error::IgnorePattern { .. } => "fix the pattern (gitignore syntax)",
             Error::DigestMismatch { .. } => "the artifact will be rebuilt on the next reconcile",
             Error::ArchiveTooLarge { .. } => {

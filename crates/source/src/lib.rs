@@ -82,7 +82,8 @@ pub mod transport {
 /// Limits and retention for [`GitFetcher`].
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
-    /// A file bigger than this fails the archive (default 64 MiB).
+    /// A file bigger than this fails the archive (default
+    /// [`driftless_limits::Limits::git_file_bytes`], `--git-max-file-size`).
     pub max_file_size: u64,
     /// Artifacts kept per source after a new one is stored (default 2, Flux's retention).
     pub keep_artifacts: usize,
@@ -91,7 +92,7 @@ pub struct FetchOptions {
 impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
-            max_file_size: 64 * 1024 * 1024,
+            max_file_size: driftless_limits::current().git_file_bytes,
             keep_artifacts: 2,
         }
     }

@@ -41,6 +41,15 @@ pub struct LimitArgs {
     /// Lines of a git server's push report.
     #[arg(long, global = true, default_value_t = D.push_report_lines, value_name = "N")]
     push_report_max_lines: usize,
+    /// Bytes of one file a git source puts in its artifact.
+    #[arg(long, global = true, default_value_t = D.git_file_bytes, value_name = "BYTES")]
+    git_max_file_size: u64,
+    /// Bytes of one file of a Helm chart, decompressed (Helm's bound).
+    #[arg(long, global = true, default_value_t = D.chart_file_bytes, value_name = "BYTES")]
+    chart_max_file_size: u64,
+    /// Bytes of a whole Helm chart, decompressed (Helm's bound).
+    #[arg(long, global = true, default_value_t = D.chart_bytes, value_name = "BYTES")]
+    chart_max_size: u64,
 }
 
 impl LimitArgs {
@@ -57,6 +66,9 @@ impl LimitArgs {
         limits.setter_file_bytes = self.setter_max_file_size;
         limits.push_report_bytes = self.push_report_max_size;
         limits.push_report_lines = self.push_report_max_lines;
+        limits.git_file_bytes = self.git_max_file_size;
+        limits.chart_file_bytes = self.chart_max_file_size;
+        limits.chart_bytes = self.chart_max_size;
         limits
     }
 }

@@ -206,9 +206,9 @@ pub struct HelmLimits {
     pub max_index_size: u64,
     /// Chart package bytes as downloaded (default 10 MiB).
     pub max_chart_size: u64,
-    /// Bytes of one file in a chart (default 5 MiB).
+    /// Bytes of one file in a chart (default 5 MiB, `--chart-max-file-size`).
     pub max_chart_file_size: u64,
-    /// Bytes of all files of a chart, unpacked (default 100 MiB).
+    /// Bytes of all files of a chart, unpacked (default 100 MiB, `--chart-max-size`).
     pub max_chart_unpacked_size: u64,
     /// Files in a chart (default 20 000).
     pub max_chart_files: usize,
@@ -221,8 +221,8 @@ impl Default for HelmLimits {
         HelmLimits {
             max_index_size: 50 << 20,
             max_chart_size: 10 << 20,
-            max_chart_file_size: 5 << 20,
-            max_chart_unpacked_size: 100 << 20,
+            max_chart_file_size: driftless_limits::current().chart_file_bytes,
+            max_chart_unpacked_size: driftless_limits::current().chart_bytes,
             max_chart_files: 20_000,
             keep_artifacts: 2,
         }

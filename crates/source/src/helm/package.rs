@@ -42,7 +42,7 @@ impl Budget<'_> {
         };
         if size > self.limits.max_chart_file_size {
             return Err(invalid(format!(
-                "file {path:?} exceeds the limit of {} bytes per file",
+                "file {path:?} exceeds the limit of {} bytes per file (--chart-max-file-size)",
                 self.limits.max_chart_file_size
             )));
         }
@@ -50,7 +50,7 @@ impl Budget<'_> {
         self.files += 1;
         if self.bytes > self.limits.max_chart_unpacked_size {
             return Err(invalid(format!(
-                "its files exceed the limit of {} bytes in all",
+                "its files exceed the limit of {} bytes in all (--chart-max-size)",
                 self.limits.max_chart_unpacked_size
             )));
         }
