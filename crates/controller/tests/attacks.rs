@@ -129,15 +129,7 @@ async fn argo_cve_2022_24904_a_symlink_out_of_the_checkout_never_reaches_a_build
         .await;
     // The source refuses to archive the tree, so no Kustomization sees it.
     let sources = world.sources();
-    let message = eventually("the source refuses the link", || async {
-        let repo = sources.get("fleet").await.map_err(|e| e.to_string())?;
-        let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Ready") {
-            Some(ready) if ready.status == "False" => Ok(ready.message.clone()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = common::message_when(&sources, "fleet", "Ready", "False").await;
     assert!(message.contains("host.yaml"), "{message}");
     nothing_applied(&world, &["linked"]).await;
 }
@@ -174,15 +166,7 @@ async fn flux_cve_2021_41254_cross_namespace_sources_are_blocked_when_asked() {
         .create(&Default::default(), &ks)
         .await
         .expect("created");
-    let message = eventually("the reference is blocked", || async {
-        let ks = tenant.get("borrowed").await.map_err(|e| e.to_string())?;
-        let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Stalled") {
-            Some(stalled) if stalled.status == "True" => Ok(stalled.message.clone()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = common::message_when(&tenant, "borrowed", "Stalled", "True").await;
     assert!(
         message.contains("cross-namespace references have been blocked"),
         "{message}"
@@ -227,19 +211,7 @@ async fn argo_cve_2021_23135_credentials_in_a_url_reach_no_status_or_event() {
         .create(&Default::default(), &leaky)
         .await
         .expect("created");
-    let message = eventually("the fetch fails", || async {
-        let repo = world
-            .sources()
-            .get("leaky")
-            .await
-            .map_err(|e| e.to_string())?;
-        let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Ready") {
-            Some(ready) if ready.status == "False" => Ok(ready.message.clone()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = common::message_when(&world.sources(), "leaky", "Ready", "False").await;
     assert!(message.contains("bot:***@127.0.0.1"), "{message}");
     let repo = world.sources().get("leaky").await.expect("source");
     let status = serde_json::to_string(&repo.status).expect("json");
@@ -391,19 +363,7 @@ async fn one_hostile_tenant_among_fifty_stops_no_one() {
         "names the flag: {message}"
     );
     nothing_applied(&world, &["hostile", "bomb"]).await;
-    let message = eventually("the hanging source is stopped at its budget", || async {
-        let repo = world
-            .sources()
-            .get("hanging")
-            .await
-            .map_err(|e| e.to_string())?;
-        let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Ready") {
-            Some(ready) if ready.status == "False" => Ok(ready.message.clone()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = common::message_when(&world.sources(), "hanging", "Ready", "False").await;
     assert!(
         message.contains("did not finish within 10s") && message.contains("--reconcile-timeout"),
         "{message}"
@@ -476,15 +436,7 @@ async fn argo_cve_2023_40584_an_archive_bomb_is_refused_before_it_expands() {
     ks.spec.source_ref.kind = driftless_api::SourceKind::OCIRepository;
     ks.spec.source_ref.name = "bomb".into();
     world.create(ks).await;
-    let message = eventually("the OCIRepository refuses the layer", || async {
-        let repo = repos.get("bomb").await.map_err(|e| e.to_string())?;
-        let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Ready") {
-            Some(ready) if ready.status == "False" => Ok(ready.message.clone()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = common::message_when(&repos, "bomb", "Ready", "False").await;
     assert!(
         message.contains("exceeds the limit of 8388608 bytes in one file"),
         "{message}"
@@ -538,15 +490,7 @@ async fn argo_cve_2022_31036_a_relative_link_climbing_out_never_reaches_a_build(
         .create(World::kustomization("values", "./values"))
         .await;
     let sources = world.sources();
-    let message = eventually("the source refuses the link", || async {
-        let repo = sources.get("fleet").await.map_err(|e| e.to_string())?;
-        let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
-        match driftless_api::conditions::find(&conditions, "Ready") {
-            Some(ready) if ready.status == "False" => Ok(ready.message.clone()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = common::message_when(&sources, "fleet", "Ready", "False").await;
     assert!(message.contains("values.yaml"), "{message}");
     let stolen: Vec<_> = world
         .configmaps()

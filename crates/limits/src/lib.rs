@@ -66,6 +66,14 @@ pub struct Limits {
     /// Bytes of a whole Helm chart, decompressed (Helm's
     /// `MaxDecompressedChartSize`).
     pub chart_bytes: u64,
+    /// Files in one Helm chart (Flux's bound).
+    pub chart_files: usize,
+    /// Bytes of a Helm repository's `index.yaml` (Flux's
+    /// `--helm-index-max-size`).
+    pub helm_index_bytes: u64,
+    /// Bytes of a packaged Helm chart as downloaded (Flux's
+    /// `--helm-chart-max-size`).
+    pub helm_package_bytes: u64,
 }
 
 impl Limits {
@@ -92,6 +100,10 @@ impl Limits {
         // Helm's own bounds, so a chart Helm loads loads here too.
         chart_file_bytes: 5 * 1024 * 1024,
         chart_bytes: 100 * 1024 * 1024,
+        // Flux's source-controller bounds, under Flux's flag names.
+        chart_files: 20_000,
+        helm_index_bytes: 50 * 1024 * 1024,
+        helm_package_bytes: 10 * 1024 * 1024,
     };
 }
 
@@ -131,6 +143,12 @@ pub enum Limit {
     ChartFileBytes,
     /// [`Limits::chart_bytes`]
     ChartBytes,
+    /// [`Limits::chart_files`]
+    ChartFiles,
+    /// [`Limits::helm_index_bytes`]
+    HelmIndexBytes,
+    /// [`Limits::helm_package_bytes`]
+    HelmPackageBytes,
 }
 
 impl Limit {
@@ -151,6 +169,9 @@ impl Limit {
             Limit::GitFileBytes => "--git-max-file-size",
             Limit::ChartFileBytes => "--chart-max-file-size",
             Limit::ChartBytes => "--chart-max-size",
+            Limit::ChartFiles => "--chart-max-files",
+            Limit::HelmIndexBytes => "--helm-index-max-size",
+            Limit::HelmPackageBytes => "--helm-chart-max-size",
         }
     }
 }
@@ -195,6 +216,9 @@ mod tests {
             Limit::GitFileBytes,
             Limit::ChartFileBytes,
             Limit::ChartBytes,
+            Limit::ChartFiles,
+            Limit::HelmIndexBytes,
+            Limit::HelmPackageBytes,
         ];
         let mut flags: Vec<_> = all.iter().map(|l| l.flag()).collect();
         assert!(flags.iter().all(|f| f.starts_with("--")), "{flags:?}");

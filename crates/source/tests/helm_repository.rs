@@ -177,6 +177,10 @@ fn an_oversized_index_or_chart_is_refused() {
         .reconcile_index(&repo_key(), &repo, None)
         .expect_err("index too large");
     assert!(
+        err.to_string().contains("--helm-index-max-size"),
+        "names the flag: {err}"
+    );
+    assert!(
         matches!(
             err,
             HelmError::TooLarge {

@@ -50,6 +50,15 @@ pub struct LimitArgs {
     /// Bytes of a whole Helm chart, decompressed (Helm's bound).
     #[arg(long, global = true, default_value_t = D.chart_bytes, value_name = "BYTES")]
     chart_max_size: u64,
+    /// Files in one Helm chart.
+    #[arg(long, global = true, default_value_t = D.chart_files, value_name = "N")]
+    chart_max_files: usize,
+    /// Bytes of a Helm repository's index.yaml (Flux's flag).
+    #[arg(long, global = true, default_value_t = D.helm_index_bytes, value_name = "BYTES")]
+    helm_index_max_size: u64,
+    /// Bytes of a packaged Helm chart as downloaded (Flux's flag).
+    #[arg(long, global = true, default_value_t = D.helm_package_bytes, value_name = "BYTES")]
+    helm_chart_max_size: u64,
 }
 
 impl LimitArgs {
@@ -69,6 +78,9 @@ impl LimitArgs {
         limits.git_file_bytes = self.git_max_file_size;
         limits.chart_file_bytes = self.chart_max_file_size;
         limits.chart_bytes = self.chart_max_size;
+        limits.chart_files = self.chart_max_files;
+        limits.helm_index_bytes = self.helm_index_max_size;
+        limits.helm_package_bytes = self.helm_chart_max_size;
         limits
     }
 }
@@ -128,6 +140,12 @@ mod tests {
             driftless_limits::Limit::SetterFileBytes,
             driftless_limits::Limit::PushReportBytes,
             driftless_limits::Limit::PushReportLines,
+            driftless_limits::Limit::GitFileBytes,
+            driftless_limits::Limit::ChartFileBytes,
+            driftless_limits::Limit::ChartBytes,
+            driftless_limits::Limit::ChartFiles,
+            driftless_limits::Limit::HelmIndexBytes,
+            driftless_limits::Limit::HelmPackageBytes,
         ] {
             assert!(help.contains(limit.flag()), "{} is missing", limit.flag());
         }

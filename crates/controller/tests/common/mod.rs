@@ -146,6 +146,26 @@ pub fn ready_of(
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
+/// Waits until the object's `type_` condition has `status`; returns its
+/// message.
+pub async fn message_when<K>(api: &Api<K>, name: &str, type_: &str, status: &str) -> String
+where
+    K: driftless_api::FluxObject
+        + kube::Resource
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    eventually(&format!("{name} {type_}={status}"), || async {
+        let object = api.get(name).await.map_err(|e| e.to_string())?;
+        match conditions::find(object.status_conditions(), type_) {
+            Some(found) if found.status == status => Ok(found.message.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
 /// Messages of core/v1 Events about an object.
 pub async fn event_messages(client: &kube::Client, namespace: &str, name: &str) -> Vec<String> {
     let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), namespace);

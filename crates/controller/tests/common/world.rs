@@ -131,19 +131,7 @@ impl World {
 
     /// Waits until the Kustomization is Stalled and returns the message.
     pub async fn stalled_message(&self, name: &str) -> String {
-        eventually(&format!("{name} stalled"), || async {
-            let ks = self
-                .kustomizations()
-                .get(name)
-                .await
-                .map_err(|e| e.to_string())?;
-            let conditions = ks.status.and_then(|s| s.conditions).unwrap_or_default();
-            match driftless_api::conditions::find(&conditions, "Stalled") {
-                Some(stalled) if stalled.status == "True" => Ok(stalled.message.clone()),
-                _ => Err(format!("{conditions:?}")),
-            }
-        })
-        .await
+        super::message_when(&self.kustomizations(), name, "Stalled", "True").await
     }
 
     pub async fn color(&self, name: &str) -> Option<String> {

@@ -65,7 +65,7 @@ pub enum HelmError {
         status: u16,
     },
     /// The body (announced or read) is over the limit.
-    #[error("{what} at {url} exceeds the limit of {limit} bytes")]
+    #[error("{what} at {url} exceeds the limit of {limit} bytes ({})", size_flag(.what))]
     TooLarge {
         /// `index` or `chart`.
         what: &'static str,
@@ -175,7 +175,7 @@ impl HelmError {
             }
             HelmError::HttpStatus { .. } => "check spec.url: it must serve index.yaml",
             HelmError::TooLarge { .. } => {
-                "raise the controller's Helm size limits, or split the repository"
+                "raise the limit with the flag named, or split the repository"
             }
             HelmError::InvalidIndex { .. } => "fix the repository's index.yaml (helm repo index)",
             HelmError::ChartNotFound { .. } => "check spec.chart against the repository's index",
@@ -202,5 +202,14 @@ impl HelmError {
 impl From<crate::Error> for HelmError {
     fn from(e: crate::Error) -> Self {
         HelmError::Storage(e)
+    }
+}
+
+/// The flag that raises the size bound of a `TooLarge` body.
+fn size_flag(what: &str) -> &'static str {
+    if what == "index" {
+        driftless_limits::Limit::HelmIndexBytes.flag()
+    } else {
+        driftless_limits::Limit::HelmPackageBytes.flag()
     }
 }

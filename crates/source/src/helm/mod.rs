@@ -199,18 +199,19 @@ impl fmt::Debug for TlsConfig {
 }
 
 /// Bounds on what a Helm source may make us read or keep. The defaults are
-/// Flux's (`helm.MaxIndexSize`, `MaxChartSize`, `MaxChartFileSize`).
+/// the process's [`driftless_limits`] (Flux's and Helm's own bounds).
 #[derive(Debug, Clone)]
 pub struct HelmLimits {
-    /// `index.yaml` bytes (default 50 MiB).
+    /// `index.yaml` bytes (default 50 MiB, `--helm-index-max-size`).
     pub max_index_size: u64,
-    /// Chart package bytes as downloaded (default 10 MiB).
+    /// Chart package bytes as downloaded (default 10 MiB,
+    /// `--helm-chart-max-size`).
     pub max_chart_size: u64,
     /// Bytes of one file in a chart (default 5 MiB, `--chart-max-file-size`).
     pub max_chart_file_size: u64,
     /// Bytes of all files of a chart, unpacked (default 100 MiB, `--chart-max-size`).
     pub max_chart_unpacked_size: u64,
-    /// Files in a chart (default 20 000).
+    /// Files in a chart (default 20 000, `--chart-max-files`).
     pub max_chart_files: usize,
     /// Artifacts kept per object after a new one is stored (default 2).
     pub keep_artifacts: usize,
@@ -218,12 +219,13 @@ pub struct HelmLimits {
 
 impl Default for HelmLimits {
     fn default() -> Self {
+        let limits = driftless_limits::current();
         HelmLimits {
-            max_index_size: 50 << 20,
-            max_chart_size: 10 << 20,
-            max_chart_file_size: driftless_limits::current().chart_file_bytes,
-            max_chart_unpacked_size: driftless_limits::current().chart_bytes,
-            max_chart_files: 20_000,
+            max_index_size: limits.helm_index_bytes,
+            max_chart_size: limits.helm_package_bytes,
+            max_chart_file_size: limits.chart_file_bytes,
+            max_chart_unpacked_size: limits.chart_bytes,
+            max_chart_files: limits.chart_files,
             keep_artifacts: 2,
         }
     }

@@ -56,7 +56,7 @@ impl Budget<'_> {
         }
         if self.files > self.limits.max_chart_files {
             return Err(invalid(format!(
-                "it holds more than {} files",
+                "it holds more than {} files (--chart-max-files)",
                 self.limits.max_chart_files
             )));
         }
