@@ -5,7 +5,7 @@
 //! ```text
 //! cargo build --release -p driftless --bin driftless
 //! DRIFTLESS_BIN=target/release/driftless \
-//!   cargo run --release -p driftless-chart --example bench [CORPUS_DIR]
+//!   cargo run --release -p driftless-chart --example chart_bench [CORPUS_DIR]
 //! ```
 //!
 //! `helm` is `$HELM` or `~/.local/oracles/helm`. Each process runs

@@ -8,9 +8,9 @@
 //!
 //! ```sh
 //! cargo build --release -p driftless
-//! cargo run --release -p driftless-sandbox --example bench            # 10000 and 50000
-//! cargo run --release -p driftless-sandbox --example bench -- 2000    # other counts
-//! cargo run --release -p driftless-sandbox --example bench -- --as-user 10000
+//! cargo run --release -p driftless-sandbox --example sandbox_bench            # 10000 and 50000
+//! cargo run --release -p driftless-sandbox --example sandbox_bench -- 2000    # other counts
+//! cargo run --release -p driftless-sandbox --example sandbox_bench -- --as-user 10000
 //! ```
 //!
 //! By default the client is the administrator, in `system:masters`, whom

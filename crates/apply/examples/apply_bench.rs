@@ -4,7 +4,7 @@
 //!
 //! Both run against their own in-process sandbox on loopback, so neither
 //! sees the other's objects. Run with
-//! `cargo run --release -p driftless-apply --example bench`; needs
+//! `cargo run --release -p driftless-apply --example apply_bench`; needs
 //! `kubectl` on the PATH. Not a test of correctness: the tests are.
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! beside its peer (the git CLI, `kubectl apply --server-side`) where one
 //! can run here.
 //!
-//! Run `cargo run --release -p driftless-controller --example bench [-- <which>]`
+//! Run `cargo run --release -p driftless-controller --example controller_bench [-- <which>]`
 //! with `<which>` one of `sources`, `kustomizations`, `helmreleases`, `all`
 //! (default). Needs `git` and `kubectl` on the PATH. `BENCH_FLEET` sets the
 //! Kustomization and HelmRelease count of the fleet figures (default 1000);

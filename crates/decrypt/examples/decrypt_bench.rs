@@ -5,7 +5,7 @@
 //!
 //! Needs `sops`, `age-keygen` and `/usr/bin/time`, and a release build of
 //! the binary: `cargo build --release -p driftless && cargo run --release
-//! -p driftless-decrypt --example bench [-- COUNT]`. The encrypted files are
+//! -p driftless-decrypt --example decrypt_bench [-- COUNT]`. The encrypted files are
 //! made once by the real `sops` and kept under `target/sops-bench/`.
 //! Not for CI: it times, it does not assert.
 

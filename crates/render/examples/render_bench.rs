@@ -12,7 +12,7 @@
 //! with wall time and peak RSS from `/usr/bin/time`, checks that the outputs
 //! are identical, and prints the ratio with the machine's load average.
 //!
-//! Run with `cargo run --release -p driftless-render --example bench`; pass
+//! Run with `cargo run --release -p driftless-render --example render_bench`; pass
 //! sizes to override (`-- 500 1000`). `--kubectl CMD` (or `$BENCH_KUBECTL`)
 //! picks the kubectl to race, e.g. `--kubectl kubectl-1.37` for Kustomize
 //! v5.8.1; its `version --client` says which Kustomize it links, and our

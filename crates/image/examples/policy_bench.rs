@@ -1,7 +1,7 @@
 //! Times [`latest`] over 100,000 generated tags for each policy, with and
 //! without a tag filter, and prints the figures.
 //!
-//! Run optimised: `cargo run --release -p driftless-image --example bench`.
+//! Run optimised: `cargo run --release -p driftless-image --example policy_bench`.
 //! Not for: comparing machines; it shows the order of magnitude only.
 
 use std::time::{Duration, Instant};

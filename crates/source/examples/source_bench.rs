@@ -10,7 +10,7 @@
 //! | poll, nothing changed            | `git ls-remote`                  |
 //! | pick up one new commit           | `git fetch --depth 1`            |
 //!
-//! Run: `cargo run --release -p driftless-source --example bench`.
+//! Run: `cargo run --release -p driftless-source --example source_bench`.
 //! Not for: regression gating (timings on a shared machine are noisy).
 
 use std::io::Write;
