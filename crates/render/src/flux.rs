@@ -19,9 +19,9 @@ use serde_json::Value as Json;
 
 use crate::build;
 use crate::error::{BuildError, SubstituteError, YamlError};
+use crate::flux_scope;
 use crate::kustomization::{self, KustomizationFile};
-use crate::load_root;
-use crate::overrides::{self, FileOverrides};
+use crate::overrides::FileOverrides;
 use crate::version::KustomizeVersion;
 use crate::yaml::{self, Value};
 
@@ -198,14 +198,16 @@ pub fn build_flux_with(
         path: request.path.clone(),
         source,
     };
-    let stream = load_root::scoped(&request.source_root, || {
-        overrides::scoped(&request.file_overrides, || {
-            if needs_overlay(request) {
-                build::build_kustomization(&overlay(request, &target)?, KustomizeVersion::FLUX)
-            } else {
-                build::build_as(&target, KustomizeVersion::FLUX, true)
-            }
-        })
+    let scope = flux_scope::FluxScope {
+        source_root: request.source_root.clone(),
+        overrides: request.file_overrides.clone(),
+    };
+    let stream = flux_scope::scoped(scope, || {
+        if needs_overlay(request) {
+            build::build_kustomization(&overlay(request, &target)?, KustomizeVersion::FLUX)
+        } else {
+            build::build_as(&target, KustomizeVersion::FLUX, true)
+        }
     })
     .map_err(failed)?;
     let invalid = |e| FluxBuildError::InvalidOutput(YamlError(e));

@@ -101,7 +101,7 @@ impl KustomizationFile {
         }
         let p = clean(&self.dir.join(rel));
         let real = p.canonicalize().unwrap_or_else(|_| p.clone());
-        let allowed = crate::load_root::for_files_of(&self.dir);
+        let allowed = crate::flux_scope::for_files_of(&self.dir);
         let root = allowed.canonicalize().unwrap_or(allowed);
         if !real.starts_with(&root) {
             return Err(BuildError::OutsideRoot {

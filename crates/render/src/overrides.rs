@@ -4,11 +4,9 @@
 //! (Flux's kustomize-controller decrypts those files in place before its
 //! build; we keep the source read-only).
 //!
-//! The overrides are installed for one build on the building thread, so
-//! the loader's many file reads need no extra parameter; a build is
-//! synchronous and never spawns threads.
+//! The overrides are installed with the rest of a Flux build's context
+//! ([`crate::flux_scope`]).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,36 +46,11 @@ impl FileOverrides {
     }
 }
 
-thread_local! {
-    static ACTIVE: RefCell<Option<FileOverrides>> = const { RefCell::new(None) };
-}
-
-/// Runs `build` with `overrides` served to its file reads.
-pub(crate) fn scoped<T>(overrides: &FileOverrides, build: impl FnOnce() -> T) -> T {
-    if overrides.is_empty() {
-        return build();
-    }
-    struct Restore(Option<FileOverrides>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            ACTIVE.with(|active| *active.borrow_mut() = previous);
-        }
-    }
-    let previous = ACTIVE.with(|active| active.borrow_mut().replace(overrides.clone()));
-    let _restore = Restore(previous);
-    build()
-}
-
 /// Reads `path`, from the overrides when it is there, else from disk
 /// within the manifest bound.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BuildError> {
-    let overridden = ACTIVE.with(|active| {
-        active
-            .borrow()
-            .as_ref()
-            .and_then(|o| o.0.get(&clean(path)).cloned())
-    });
+    let overridden =
+        crate::flux_scope::current().and_then(|scope| scope.overrides.0.get(&clean(path)).cloned());
     match overridden {
         Some(bytes) => Ok(bytes.to_vec()),
         None => read_disk(path),
