@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -178,9 +178,8 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one finished request.
     pub fn record(&self, labels: Labels, code: u16, elapsed: Duration) {
-        let mut hasher = self.hasher.build_hasher();
-        labels.hash(&mut hasher);
-        let shard = &self.shards[usize::try_from(hasher.finish()).unwrap_or(0) % SHARDS];
+        let hash = self.hasher.hash_one(&labels);
+        let shard = &self.shards[usize::try_from(hash % SHARDS as u64).unwrap_or(0)];
         let existing = shard
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -211,7 +210,7 @@ impl Metrics {
                     .collect::<Vec<_>>()
             })
             .collect();
-        all.sort_by(|a, b| label_text(&a.labels).cmp(&label_text(&b.labels)));
+        all.sort_by_cached_key(|series| label_text(&series.labels));
         let mut out = String::new();
         out.push_str("# HELP apiserver_request_total [STABLE] Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.\n");
         out.push_str("# TYPE apiserver_request_total counter\n");

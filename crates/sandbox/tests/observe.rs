@@ -72,7 +72,7 @@ async fn metrics_count_exactly_what_was_asked() {
         .expect("list");
     api.patch(
         "a",
-        &PatchParams::apply("observer"),
+        &PatchParams::apply("observer").force(),
         &Patch::Apply(json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",

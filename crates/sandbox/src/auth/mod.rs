@@ -127,28 +127,28 @@ impl Auth {
         api: &Api,
         headers: &hyper::HeaderMap,
         attributes: &Attributes,
-    ) -> Result<Caller, Refused> {
+    ) -> Result<Caller, Box<Refused>> {
         let bearer = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         let Some(authenticated) = bearer.and_then(|b| self.tokens.user(b)) else {
-            return Err(Refused {
+            return Err(Box::new(Refused {
                 error: ApiError::unauthorized(),
                 caller: None,
-            });
+            }));
         };
         let acting = match impersonation::impersonate(self, api, &authenticated, headers) {
             Ok(acting) => acting,
             Err(error) => {
-                return Err(Refused {
+                return Err(Box::new(Refused {
                     error,
                     caller: Some(Caller {
                         authenticated,
                         impersonated: None,
                     }),
-                });
+                }));
             }
         };
         let caller = Caller {
@@ -156,10 +156,10 @@ impl Auth {
             authenticated,
         };
         if !self.allows(api, caller.acting(), attributes) {
-            return Err(Refused {
+            return Err(Box::new(Refused {
                 error: attributes.forbidden(caller.acting()),
                 caller: Some(caller),
-            });
+            }));
         }
         Ok(caller)
     }
