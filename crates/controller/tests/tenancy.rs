@@ -7,7 +7,10 @@
 //! no field that names another.
 //!
 //! Each test fails if the controller stops impersonating (the admin may do
-//! everything) or if the sandbox stops enforcing RBAC.
+//! everything) or if the sandbox stops enforcing RBAC:
+//! `crates/sandbox/tests/authorization_mode.rs` runs the same attack
+//! against a sandbox with `--authorization-mode AlwaysAllow`, and without
+//! impersonation, and sees both writes go through.
 
 mod common;
 

@@ -59,9 +59,68 @@ fn group_entry(name: &str, versions: &[String]) -> Value {
     })
 }
 
+/// Resources that are only created and answered, never stored — the
+/// identity and access reviews — as (group, version, plural, kind,
+/// namespaced). Discovery lists them, as a real server does, so
+/// `kubectl api-resources` shows them and clients find them.
+const REVIEWS: &[(&str, &str, &str, &str, bool)] = &[
+    (
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "localsubjectaccessreviews",
+        "LocalSubjectAccessReview",
+        true,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "subjectaccessreviews",
+        "SubjectAccessReview",
+        false,
+    ),
+];
+
+/// Whether `group/version/resource` is one of the reviews.
+pub fn is_review(group: &str, version: &str, resource: &str) -> bool {
+    REVIEWS
+        .iter()
+        .any(|(g, v, r, _, _)| (*g, *v, *r) == (group, version, resource))
+}
+
+/// The catalog's groups, then the reviews' groups.
+fn all_groups(catalog: &Catalog) -> Vec<(String, Vec<String>)> {
+    let mut groups = catalog.groups();
+    for (group, version, ..) in REVIEWS {
+        if !groups.iter().any(|(g, _)| g == group) {
+            groups.push(((*group).to_string(), vec![(*version).to_string()]));
+        }
+    }
+    groups
+}
+
 pub fn group_list(catalog: &Catalog) -> Value {
-    let groups: Vec<Value> = catalog
-        .groups()
+    let groups: Vec<Value> = all_groups(catalog)
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, versions)| group_entry(&g, &versions))
@@ -70,8 +129,7 @@ pub fn group_list(catalog: &Catalog) -> Value {
 }
 
 pub fn group(catalog: &Catalog, name: &str) -> Option<Value> {
-    let (_, versions) = catalog
-        .groups()
+    let (_, versions) = all_groups(catalog)
         .into_iter()
         .find(|(g, _)| g == name && !g.is_empty())?;
     let mut entry = group_entry(name, &versions);
@@ -82,7 +140,19 @@ pub fn group(catalog: &Catalog, name: &str) -> Option<Value> {
 
 pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
     let types = catalog.resources_in(group, version);
-    if types.is_empty() {
+    let mut resources: Vec<Value> = types.iter().flat_map(|rt| rt.discovery_entries()).collect();
+    for (g, v, plural, kind, namespaced) in REVIEWS {
+        if (*g, *v) == (group, version) {
+            resources.push(json!({
+                "name": plural,
+                "singularName": kind.to_lowercase(),
+                "namespaced": namespaced,
+                "kind": kind,
+                "verbs": ["create"],
+            }));
+        }
+    }
+    if resources.is_empty() {
         return None;
     }
     let group_version = if group.is_empty() {
@@ -90,7 +160,6 @@ pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Va
     } else {
         format!("{group}/{version}")
     };
-    let resources: Vec<Value> = types.iter().flat_map(|rt| rt.discovery_entries()).collect();
     Some(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",

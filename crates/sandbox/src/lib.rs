@@ -22,6 +22,8 @@
 //! events, persistence); `catalog`, `discovery`, `table`, `validation` and
 //! `selector` are the pieces they share. `faults` is the chaos switch tests
 //! use to make the server fail, slow down or cut watches on demand.
+//! `metrics` (`/metrics`) and `audit` (`--audit-log`) make the server
+//! observable as a real one is: what was asked, by whom, and the answer.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), driftless_sandbox::SandboxError> {
@@ -36,11 +38,13 @@
 //! ```
 
 mod api;
+mod audit;
 mod auth;
 mod catalog;
 mod codec;
 mod discovery;
 mod faults;
+mod metrics;
 mod protobuf;
 mod review;
 mod rollout;
@@ -64,6 +68,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use audit::AuditLogError;
 pub use auth::{Authorization, StaticUser, TokenFileError};
 pub use faults::{Fault, FaultRule, Faults};
 pub use tls::CredentialsError;
@@ -86,6 +91,9 @@ pub struct SandboxConfig {
     pub token_file: Option<PathBuf>,
     /// RBAC (the default, as on a real cluster) or none.
     pub authorization: Authorization,
+    /// Where to append one `audit.k8s.io/v1` event per request (JSON
+    /// lines, level Metadata); `None` logs nothing.
+    pub audit_log: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -98,6 +106,7 @@ impl Default for SandboxConfig {
             users: Vec::new(),
             token_file: None,
             authorization: Authorization::Rbac,
+            audit_log: None,
         }
     }
 }
@@ -140,6 +149,9 @@ pub enum SandboxError {
     /// `--token-file` cannot be read.
     #[error(transparent)]
     TokenFile(#[from] TokenFileError),
+    /// `--audit-log` cannot be opened.
+    #[error(transparent)]
+    AuditLog(#[from] AuditLogError),
     /// The data directory's log cannot be replayed.
     #[error("cannot load stored objects")]
     Store(#[from] store::StoreError),
@@ -178,6 +190,11 @@ impl Sandbox {
             Arc::new(api::Api::new(store).map_err(|e| SandboxError::Inconsistent(e.message))?);
         bootstrap(&api);
         auth::bootstrap(&api);
+        let audit = config
+            .audit_log
+            .as_deref()
+            .map(audit::AuditLog::open)
+            .transpose()?;
         let mut users = config.users.clone();
         if let Some(path) = &config.token_file {
             users.extend(StaticUser::read_file(path)?);
@@ -219,6 +236,8 @@ impl Sandbox {
             )),
             server_address,
             faults: faults.clone(),
+            metrics: metrics::Metrics::default(),
+            audit,
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(credentials.server_config()?);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -343,7 +362,8 @@ async fn serve(
                     return;
                 }
             };
-            let service = hyper::service::service_fn(move |req| server::handle(state.clone(), req));
+            let service =
+                hyper::service::service_fn(move |req| server::handle(state.clone(), req, peer));
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service);
             if let Err(err) = connection.await {

@@ -2,7 +2,8 @@
 //! SelfSubjectAccessReview (`kubectl auth can-i`, also with `--as`),
 //! SelfSubjectRulesReview (`kubectl auth can-i --list`),
 //! SubjectAccessReview (may another user?) and LocalSubjectAccessReview
-//! (the same, in one namespace).
+//! (the same, in one namespace); and SelfSubjectReview (`kubectl auth
+//! whoami`: who am I, impersonation applied).
 
 use serde_json::{Value, json};
 
@@ -93,6 +94,27 @@ pub fn self_subject_access_review(
     )?;
     let status = decide(auth, api, user, &asked);
     Ok(answered(review, status))
+}
+
+/// `POST /apis/authentication.k8s.io/v1/selfsubjectreviews`: who the
+/// caller is, after impersonation, as the real server answers it.
+pub fn self_subject_review(user: &User, review: Value) -> Result<Value, ApiError> {
+    if review.get("kind").and_then(Value::as_str) != Some("SelfSubjectReview") {
+        return Err(ApiError::bad_request(format!(
+            "the body is a {}, not a SelfSubjectReview",
+            review["kind"].as_str().unwrap_or("object of no kind")
+        )));
+    }
+    let mut info = json!({"username": user.name, "groups": user.groups});
+    if !user.uid.is_empty() {
+        info["uid"] = json!(user.uid);
+    }
+    Ok(json!({
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": review.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or_else(|| json!({})),
+        "status": {"userInfo": info},
+    }))
 }
 
 /// `POST .../subjectaccessreviews` (or the namespaced

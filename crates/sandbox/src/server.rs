@@ -4,8 +4,9 @@
 //! Owns the wire format only; every decision about objects is `api`'s.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -21,6 +22,7 @@ use crate::auth::{Attributes, User};
 use crate::codec;
 use crate::discovery;
 use crate::faults::{Fault, Faults};
+use crate::metrics::{Labels, Metrics, RequestLine};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{EventType, WatchEvent};
@@ -39,6 +41,10 @@ pub struct ServerState {
     pub server_address: String,
     /// Faults a test asked for (none by default).
     pub faults: Faults,
+    /// What `/metrics` reports.
+    pub metrics: Metrics,
+    /// Where each request is logged, when asked for.
+    pub audit: Option<crate::audit::AuditLog>,
 }
 
 /// A list response, serialized straight from the stored objects without copying them.
@@ -144,27 +150,90 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> &'a str {
 pub async fn handle(
     state: Arc<ServerState>,
     req: Request<Incoming>,
+    peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
     let path = req.uri().path().to_string();
     if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
+        state
+            .metrics
+            .record(Labels::for_health(&path), 200, started.elapsed());
         return Ok(text_response(200, "ok"));
     }
+    // What only the audit log needs is kept only when there is one.
+    let received = state.audit.as_ref().map(|_| {
+        (
+            time::OffsetDateTime::now_utc(),
+            crate::audit::new_id(),
+            req.uri().clone(),
+            header(&req, "user-agent").to_string(),
+        )
+    });
+    let method = req.method().clone();
     let query = Query::parse(req.uri().query());
+    let dry_run = query.get("dryRun").is_some_and(|v| !v.is_empty());
+    let content_type = header(&req, "content-type")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let asked = Attributes::from_request(
         req.method(),
         &path,
         query.flag("watch"),
         query.get("fieldSelector"),
     );
-    let user = match state.auth.admit(&state.api, req.headers(), &asked) {
-        Ok(user) => user,
-        Err(refused) => return Ok(error_response(&refused)),
+    let (caller, mut response) = match state.auth.admit(&state.api, req.headers(), &asked) {
+        Ok(caller) => {
+            let response = serve(&state, req, &path, caller.acting()).await;
+            if let Some(labels) = resource_labels(
+                &state,
+                &method,
+                &path,
+                &query,
+                &asked,
+                dry_run,
+                &content_type,
+            ) {
+                state
+                    .metrics
+                    .record(labels, response.status().as_u16(), started.elapsed());
+            }
+            (Some(caller), response)
+        }
+        Err(refused) => (refused.caller, error_response(&refused.error)),
     };
-    match state.faults.decide(req.method(), &path) {
+    if let (Some(log), Some((at, id, uri, user_agent))) = (&state.audit, &received) {
+        log.write(&crate::audit::Entry {
+            audit_id: id,
+            uri,
+            attributes: &asked,
+            version: api_version(&path),
+            user: caller.as_ref().map(|c| &c.authenticated),
+            impersonated: caller.as_ref().and_then(|c| c.impersonated.as_ref()),
+            peer,
+            user_agent,
+            code: response.status().as_u16(),
+            received: *at,
+        });
+        if let Ok(value) = hyper::header::HeaderValue::from_str(id) {
+            response.headers_mut().insert("audit-id", value);
+        }
+    }
+    Ok(response)
+}
+
+/// Serves an admitted request, faults first.
+async fn serve(
+    state: &ServerState,
+    req: Request<Incoming>,
+    path: &str,
+    user: &User,
+) -> Response<Body> {
+    match state.faults.decide(req.method(), path) {
         Some(Fault::InternalError) => {
-            return Ok(error_response(&ApiError::internal(
-                "injected fault: internal error",
-            )));
+            return error_response(&ApiError::internal("injected fault: internal error"));
         }
         Some(Fault::TooManyRequests {
             retry_after_seconds,
@@ -178,15 +247,69 @@ pub async fn handle(
                 "retry-after",
                 hyper::header::HeaderValue::from(retry_after_seconds),
             );
-            return Ok(response);
+            return response;
         }
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
-    let response = route(&state, req, &path, &user)
+    route(state, req, path, user)
         .await
-        .unwrap_or_else(|e| error_response(&e));
-    Ok(response)
+        .unwrap_or_else(|e| error_response(&e))
+}
+
+/// The API version a resource URL names (`/api/v1/...`, `/apis/g/v1/...`).
+fn api_version(path: &str) -> &str {
+    let mut parts = path.split('/').filter(|s| !s.is_empty());
+    match parts.next() {
+        Some("api") => parts.next().unwrap_or_default(),
+        Some("apis") => parts.nth(1).unwrap_or_default(),
+        _ => "",
+    }
+}
+
+/// The metric labels of a request to a served resource; `None` for the
+/// rest (discovery, OpenAPI, unknown resources), which the real server
+/// does not count either.
+fn resource_labels(
+    state: &ServerState,
+    method: &Method,
+    path: &str,
+    query: &Query,
+    asked: &Attributes,
+    dry_run: bool,
+    content_type: &str,
+) -> Option<Labels> {
+    let target = asked.resource.as_ref()?;
+    let version = api_version(path);
+    let served = state
+        .api
+        .catalog()
+        .lookup(&target.group, version, &target.resource)
+        .is_some()
+        || discovery::is_review(&target.group, version, &target.resource);
+    if !served {
+        return None;
+    }
+    // The scope is the URL's: a list narrowed to one name by a field
+    // selector is still a list.
+    let names_object = if query.get("fieldSelector").is_some() {
+        Attributes::from_request(method, path, false, None)
+            .resource
+            .is_some_and(|r| !r.name.is_empty())
+    } else {
+        !target.name.is_empty()
+    };
+    Some(Labels::for_resource(
+        &RequestLine {
+            method,
+            version,
+            watch: asked.verb == "watch",
+            dry_run,
+            content_type,
+        },
+        target,
+        names_object,
+    ))
 }
 
 async fn route(
@@ -245,6 +368,21 @@ async fn route(
             let doc = discovery::resource_list(&api.catalog(), group, version)
                 .ok_or_else(ApiError::no_such_resource)?;
             Ok(json_response(200, &doc))
+        }
+        ["metrics"] => {
+            get_only(&req)?;
+            Ok(Response::builder()
+                .status(200)
+                .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                .body(Full::new(Bytes::from(state.metrics.render())).boxed())
+                .expect("static headers are valid"))
+        }
+        ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] => {
+            let body = post_body(req).await?;
+            Ok(json_response(
+                201,
+                &crate::review::self_subject_review(user, body)?,
+            ))
         }
         ["openapi", "v2"] => {
             get_only(&req)?;

@@ -24,6 +24,24 @@ pub struct Args {
     /// one `token,user,uid,"group1,group2"` a line.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Append one audit.k8s.io/v1 event per request to this file (JSON lines, level Metadata).
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+    /// How requests are authorized, as kube-apiserver's flag of the same
+    /// name: RBAC (a real cluster's default) or AlwaysAllow (no checks: for
+    /// comparisons and benchmarks only).
+    #[arg(long, default_value = "RBAC", value_parser = parse_authorization_mode)]
+    authorization_mode: driftless_sandbox::Authorization,
+}
+
+fn parse_authorization_mode(text: &str) -> Result<driftless_sandbox::Authorization, String> {
+    match text {
+        "RBAC" => Ok(driftless_sandbox::Authorization::Rbac),
+        "AlwaysAllow" => Ok(driftless_sandbox::Authorization::AlwaysAllow),
+        _ => Err(format!(
+            "`{text}` is not an authorization mode the sandbox has; use RBAC or AlwaysAllow"
+        )),
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -53,6 +71,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         kubeconfig_out,
         rollout_delay: args.rollout_delay,
         token_file: args.token_file,
+        audit_log: args.audit_log,
+        authorization: args.authorization_mode,
         ..Default::default()
     })
     .await
@@ -62,6 +82,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     eprintln!("sandbox API server listening on {}", sandbox.server_url());
+    if args.authorization_mode == driftless_sandbox::Authorization::AlwaysAllow {
+        eprintln!(
+            "warning: --authorization-mode AlwaysAllow: every authenticated user may do anything"
+        );
+    }
     eprintln!("kubeconfig written to {kubeconfig}");
     eprintln!("try: kubectl --kubeconfig {kubeconfig} get namespaces");
     tokio::signal::ctrl_c()

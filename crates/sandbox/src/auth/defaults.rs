@@ -3,7 +3,9 @@
 //! `view` (filled from the `system:aggregate-to-*` roles by their labels,
 //! so a CRD's author can extend them as on a real cluster), and the
 //! bootstrap roles every authenticated user is bound to:
-//! `system:discovery`, `system:basic-user`, `system:public-info-viewer`.
+//! `system:discovery`, `system:basic-user`, `system:public-info-viewer`;
+//! and `system:monitoring` (health checks and `/metrics`), bound to the
+//! group of the same name.
 //!
 //! The rules follow Kubernetes' bootstrap policy for the resources the
 //! sandbox serves; they are created when missing, never overwritten.
@@ -282,6 +284,23 @@ fn cluster_roles() -> Vec<Value> {
             )],
         ),
         cluster_role(
+            "system:monitoring",
+            json!({}),
+            vec![urls(
+                &["get"],
+                &[
+                    "/healthz",
+                    "/healthz/*",
+                    "/livez",
+                    "/livez/*",
+                    "/metrics",
+                    "/metrics/slis",
+                    "/readyz",
+                    "/readyz/*",
+                ],
+            )],
+        ),
+        cluster_role(
             "system:basic-user",
             json!({}),
             vec![
@@ -304,6 +323,7 @@ fn cluster_role_bindings() -> Vec<Value> {
     vec![
         binding("cluster-admin", &[super::MASTERS]),
         binding("system:discovery", &[super::AUTHENTICATED]),
+        binding("system:monitoring", &["system:monitoring"]),
         binding("system:basic-user", &[super::AUTHENTICATED]),
         binding(
             "system:public-info-viewer",

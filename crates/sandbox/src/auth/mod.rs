@@ -65,6 +65,31 @@ impl User {
     }
 }
 
+/// Who sent a request, and whom it acts as.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The owner of the bearer token.
+    pub authenticated: User,
+    /// The user named by the impersonation headers, when there are any.
+    pub impersonated: Option<User>,
+}
+
+impl Caller {
+    /// The user the request runs as: the impersonated one, else the token's.
+    pub fn acting(&self) -> &User {
+        self.impersonated.as_ref().unwrap_or(&self.authenticated)
+    }
+}
+
+/// A request refused by [`Auth::admit`], with whoever was known by then.
+#[derive(Debug)]
+pub struct Refused {
+    /// The 401 or 403 to answer.
+    pub error: ApiError,
+    /// `None` when the token was unknown.
+    pub caller: Option<Caller>,
+}
+
 /// How requests are authorized.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Authorization {
@@ -93,30 +118,50 @@ impl Auth {
         }
     }
 
-    /// The caller a request acts as, once its token, its impersonation
-    /// headers and the request itself are allowed: 401 for an unknown
-    /// token, 403 for a refused impersonation or request.
+    /// Who a request comes from and acts as, once its token, its
+    /// impersonation headers and the request itself are allowed: 401 for
+    /// an unknown token, 403 for a refused impersonation or request. A
+    /// refusal still says who was known by then, for the audit log.
     pub fn admit(
         &self,
         api: &Api,
         headers: &hyper::HeaderMap,
         attributes: &Attributes,
-    ) -> Result<User, ApiError> {
+    ) -> Result<Caller, Box<Refused>> {
         let bearer = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthorized)?;
-        let user = self
-            .tokens
-            .user(bearer)
-            .ok_or_else(ApiError::unauthorized)?;
-        let user = impersonation::impersonate(self, api, &user, headers)?;
-        if !self.allows(api, &user, attributes) {
-            return Err(attributes.forbidden(&user));
+            .map(str::trim);
+        let Some(authenticated) = bearer.and_then(|b| self.tokens.user(b)) else {
+            return Err(Box::new(Refused {
+                error: ApiError::unauthorized(),
+                caller: None,
+            }));
+        };
+        let acting = match impersonation::impersonate(self, api, &authenticated, headers) {
+            Ok(acting) => acting,
+            Err(error) => {
+                return Err(Box::new(Refused {
+                    error,
+                    caller: Some(Caller {
+                        authenticated,
+                        impersonated: None,
+                    }),
+                }));
+            }
+        };
+        let caller = Caller {
+            impersonated: headers.contains_key("impersonate-user").then_some(acting),
+            authenticated,
+        };
+        if !self.allows(api, caller.acting(), attributes) {
+            return Err(Box::new(Refused {
+                error: attributes.forbidden(caller.acting()),
+                caller: Some(caller),
+            }));
         }
-        Ok(user)
+        Ok(caller)
     }
 
     /// Whether `user` may do what `attributes` describe.

@@ -190,6 +190,20 @@ const TOKEN_REQUEST_STATUS: &[Field] = &[
     field(2, "expirationTimestamp", Kind::Message(TIME)),
 ];
 
+const USER_INFO: &[Field] = &[
+    field(1, "username", Kind::String),
+    field(2, "uid", Kind::String),
+    repeated(3, "groups", Kind::String),
+];
+
+const SELF_SUBJECT_REVIEW_STATUS: &[Field] = &[field(1, "userInfo", Kind::Message(USER_INFO))];
+
+/// `kubectl auth whoami` asks with this (metadata only; the status is the answer).
+const SELF_SUBJECT_REVIEW: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "status", Kind::Message(SELF_SUBJECT_REVIEW_STATUS)),
+];
+
 /// `kubectl create token` asks with this.
 const TOKEN_REQUEST: &[Field] = &[
     field(1, "metadata", Kind::Message(OBJECT_META)),
@@ -260,6 +274,7 @@ pub(super) fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Fiel
             Some(SUBJECT_ACCESS_REVIEW)
         }
         ("authentication.k8s.io/v1", "TokenRequest") => Some(TOKEN_REQUEST),
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => Some(SELF_SUBJECT_REVIEW),
         // client-go registers DeleteOptions in every group version; the
         // core clients send it as `v1`, the others as `meta.k8s.io/v1`.
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),

@@ -63,8 +63,20 @@ impl TestSandbox {
     /// A sandbox that also knows `users` by their tokens (not kept across
     /// [`TestSandbox::restart`]).
     pub async fn start_with_users(label: &str, users: Vec<StaticUser>) -> TestSandbox {
+        Self::start_with(label, users, |_| {}).await
+    }
+
+    /// A sandbox that knows `users`, with `configure` changing the rest of
+    /// its configuration (authorization mode, audit log…).
+    pub async fn start_with(
+        label: &str,
+        users: Vec<StaticUser>,
+        configure: impl FnOnce(&mut SandboxConfig),
+    ) -> TestSandbox {
         let dir = TempDir::new(label);
-        let sandbox = start_in(dir.path(), users).await;
+        let mut config = config_in(dir.path(), users);
+        configure(&mut config);
+        let sandbox = Sandbox::start(config).await.expect("the sandbox starts");
         TestSandbox {
             sandbox: Some(sandbox),
             dir,
@@ -95,6 +107,7 @@ impl TestSandbox {
             kubeconfig: self.kubeconfig_path(),
             args: args.iter().map(std::string::ToString::to_string).collect(),
             stdin: None,
+            program: kubectl_program(),
         }
     }
 
@@ -109,17 +122,21 @@ impl TestSandbox {
     }
 }
 
-async fn start_in(dir: &Path, users: Vec<StaticUser>) -> Sandbox {
-    Sandbox::start(SandboxConfig {
+fn config_in(dir: &Path, users: Vec<StaticUser>) -> SandboxConfig {
+    SandboxConfig {
         listen: "127.0.0.1:0".parse().expect("a loopback address"),
         data_dir: Some(dir.join("data")),
         kubeconfig_out: Some(dir.join("kubeconfig")),
         rollout_delay: ROLLOUT_DELAY,
         users,
         ..Default::default()
-    })
-    .await
-    .expect("the sandbox starts")
+    }
+}
+
+async fn start_in(dir: &Path, users: Vec<StaticUser>) -> Sandbox {
+    Sandbox::start(config_in(dir, users))
+        .await
+        .expect("the sandbox starts")
 }
 
 /// What a finished kubectl run printed and returned.
@@ -155,6 +172,7 @@ pub struct Kubectl {
     kubeconfig: PathBuf,
     args: Vec<String>,
     stdin: Option<String>,
+    program: String,
 }
 
 /// The kubectl these suites drive: `kubectl` (1.32, on every machine) unless
@@ -165,6 +183,12 @@ fn kubectl_program() -> String {
 }
 
 impl Kubectl {
+    /// Runs this kubectl binary instead (`kubectl-1.37`…).
+    pub fn program(mut self, program: &str) -> Kubectl {
+        self.program = program.to_string();
+        self
+    }
+
     pub fn stdin(mut self, input: &str) -> Kubectl {
         self.stdin = Some(input.to_string());
         self
@@ -172,7 +196,7 @@ impl Kubectl {
 
     pub async fn run(self) -> Output {
         let cache = TempDir::new("kubecache");
-        let mut command = tokio::process::Command::new(kubectl_program());
+        let mut command = tokio::process::Command::new(&self.program);
         command
             .args(&self.args)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -208,7 +232,7 @@ impl Kubectl {
     /// Starts kubectl without waiting (for `get -w`); stdout is piped.
     pub fn spawn(self) -> Running {
         let cache = TempDir::new("kubecache-watch");
-        let child = tokio::process::Command::new(kubectl_program())
+        let child = tokio::process::Command::new(&self.program)
             .args(&self.args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("KUBECACHEDIR", cache.path())
