@@ -22,7 +22,7 @@ use common::helm::{
     request_reconcile,
 };
 use driftless_api::{HelmChart, HelmRepository, OCIRepository};
-use driftless_testkit::cluster::eventually;
+use driftless_testkit::cluster::{eventually, http_get};
 use driftless_testkit::helm_repo::{StaticServer, helm_package, helm_repo_index};
 use driftless_testkit::registry::{Registry, RegistryOptions};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -119,6 +119,21 @@ where
         },
     )
     .await
+}
+
+/// Waits until the repository's index lists `version` (or no longer
+/// does): lighttpd caches a file's stat (and so its ETag) for a moment, and
+/// a poll inside that moment would be told nothing changed.
+async fn index_lists(server: &StaticServer, version: &str, listed: bool) {
+    let url = server.url("anon", "index.yaml");
+    eventually(&format!("the index lists {version}: {listed}"), || async {
+        let (status, body) = http_get(&url)?;
+        let found = String::from_utf8_lossy(&body).contains(&format!("version: {version}"));
+        (status == 200 && found == listed)
+            .then_some(())
+            .ok_or(format!("HTTP {status}, lists {version}: {found}"))
+    })
+    .await;
 }
 
 fn push(home: &Path, chart: &Path, registry: &Registry) {
@@ -511,12 +526,14 @@ async fn chart_repository_failures_keep_the_last_good_release() {
     let package = helm_package(&broken, Some("99.0.0"), root.path());
     std::fs::remove_dir_all(&broken).expect("sources removed");
     helm_repo_index(root.path(), None);
+    index_lists(&server, "99.0.0", true).await;
     request_reconcile::<HelmRepository>(&client, NAMESPACE, "podinfo", "broken-chart").await;
     failed_with(&client, NAMESPACE, "podinfo", &["templates/broken.yaml"]).await;
     warned(&client, "podinfo", "templates/broken.yaml").await;
     last_good_kept(&client, &[(1, "deployed")], 2).await;
     std::fs::remove_file(package).expect("broken package removed");
     helm_repo_index(root.path(), None);
+    index_lists(&server, "99.0.0", false).await;
     request_reconcile::<HelmRepository>(&client, NAMESPACE, "podinfo", "fixed-chart").await;
     let hr = ready_at(&client, NAMESPACE, "podinfo", 1).await;
     assert_eq!(
