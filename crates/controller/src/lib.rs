@@ -32,6 +32,7 @@
 
 mod acl;
 mod client_metrics;
+mod config_watch;
 mod drift;
 mod events;
 mod gitrepository;

@@ -255,7 +255,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         )
         .await
         .expect("values ConfigMap");
-    // As `driftless reconcile hr` does: values sources are not watched (as in Flux).
+    // As `driftless reconcile hr` does: this ConfigMap has no watch label, so its change is seen at the interval (as in Flux).
     Api::<HelmRelease>::namespaced(client.clone(), NAMESPACE)
         .patch(
             "podinfo",

@@ -995,3 +995,77 @@ async fn moving_an_object_between_kustomizations_in_one_commit_is_a_clean_hand_o
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labelled_substitution_configmap_is_watched() {
+    let world = World::start().await;
+    world.fixture.write(
+        "deploy/red.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: red\n  namespace: default\ndata:\n  color: ${color}\n",
+    );
+    let head = world.fixture.commit("a variable");
+    let vars = |name: &str, color: &str, labelled: bool| {
+        let labels = if labelled {
+            serde_json::json!({"reconcile.fluxcd.io/watch": "Enabled"})
+        } else {
+            serde_json::json!({})
+        };
+        serde_json::from_value::<ConfigMap>(serde_json::json!({
+            "metadata": {"name": name, "namespace": NS, "labels": labels},
+            "data": {"color": color},
+        }))
+        .expect("a ConfigMap")
+    };
+    let configmaps = world.configmaps();
+    configmaps
+        .create(&PostParams::default(), &vars("vars", "teal", true))
+        .await
+        .expect("vars created");
+    let mut ks = World::kustomization("apps", "./deploy");
+    ks.spec.post_build = Some(driftless_api::PostBuild {
+        substitute: None,
+        substitute_from: Some(vec![driftless_api::SubstituteReference {
+            kind: driftless_api::SubstituteKind::ConfigMap,
+            name: "vars".into(),
+            optional: false,
+        }]),
+    });
+    world.create(ks).await;
+    world.wait_for("apps", "True", &head).await;
+    world.wait_color("red", Some("teal")).await;
+
+    // The Kustomization's interval is an hour: only the watch can apply this.
+    configmaps
+        .patch(
+            "vars",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"color": "plum"}})),
+        )
+        .await
+        .expect("vars changed");
+    world.wait_color("red", Some("plum")).await;
+
+    // Without the label a change waits for the interval. (Taking the label
+    // off is itself seen, as the object leaving the watch; let it pass.)
+    configmaps
+        .patch(
+            "vars",
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"metadata": {"labels": {"reconcile.fluxcd.io/watch": null}}}),
+            ),
+        )
+        .await
+        .expect("vars unlabelled");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    configmaps
+        .patch(
+            "vars",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"color": "gold"}})),
+        )
+        .await
+        .expect("vars changed");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(world.color("red").await.as_deref(), Some("plum"));
+}

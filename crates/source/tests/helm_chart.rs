@@ -314,7 +314,17 @@ fn a_chart_directory_gets_its_repository_dependencies() {
         .fetcher
         .reconcile_local_chart(&chart_key(), &source, &request, None)
         .expect_err("anonymous");
-    assert!(matches!(err, HelmError::AuthFailed { .. }), "{err:?}");
+    assert!(
+        matches!(&err, HelmError::Dependency { dependency, source, .. }
+            if dependency == "podinfo" && matches!(**source, HelmError::AuthFailed { .. })),
+        "{err:?}"
+    );
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("HelmRepository with this URL")),
+        "{:?}",
+        err.hint()
+    );
 
     let mut request = LocalChartRequest::new("umbrella");
     request.dependency_repositories = vec![with_auth(repo_url, BASIC_PASSWORD)];

@@ -5,6 +5,11 @@
 //! merged in — stored as the chart artifact HelmReleases install, as
 //! Flux's source-controller.
 //!
+//! Dependencies a git chart's `Chart.yaml` names by `http(s)://` URL are
+//! fetched with the credentials of the namespace's HelmRepository for that
+//! URL (Flux's dependency manager matches the same way), anonymously when
+//! there is none.
+//!
 //! A chart whose version did not change is not downloaded or built again;
 //! on any failure the previous chart stays in storage and in the status.
 
@@ -334,6 +339,8 @@ impl HelmCharts {
         if chart.reconcile_strategy() == ReconcileStrategy::Revision {
             request.revision_metadata = Some(git_revision_metadata(&artifact.revision));
         }
+        request.dependency_repositories =
+            dependency_repositories(context, namespace, unpacked.path(), &chart.spec.chart).await?;
         let fetcher = context.helm.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             fetcher.reconcile_local_chart(&key, unpacked.path(), &request, last.as_ref())
@@ -352,6 +359,41 @@ impl HelmCharts {
         })?;
         Ok(built(&outcome))
     }
+}
+
+/// The namespace's HTTP HelmRepositories whose URL a dependency of the
+/// chart at `chart_path` names, with their credentials — Flux's dependency
+/// manager matches by URL the same way; a URL none of them has is fetched
+/// anonymously.
+async fn dependency_repositories(
+    context: &Context,
+    namespace: &str,
+    source_root: &std::path::Path,
+    chart_path: &str,
+) -> Result<Vec<driftless_source::helm::HelmRepository>, ReconcileError> {
+    let urls = driftless_source::helm::dependency_repository_urls(source_root, chart_path);
+    if urls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let repositories = Api::<HelmRepository>::namespaced(context.client.clone(), namespace)
+        .list(&Default::default())
+        .await
+        .map_err(|e| {
+            ReconcileError::retryable(
+                reasons::ARTIFACT_FAILED,
+                format!("cannot list the HelmRepositories of namespace {namespace} for the chart's dependencies: {e}"),
+            )
+        })?;
+    let mut found = Vec::new();
+    for repo in repositories.items.iter().filter(|r| {
+        !r.is_oci()
+            && urls
+                .iter()
+                .any(|url| url == r.spec.url.trim_end_matches('/'))
+    }) {
+        found.push(http_repository(repo, &context.client, namespace).await?);
+    }
+    Ok(found)
 }
 
 /// A chart from an OCI HelmRepository: `<url>/<chart>` at the highest tag

@@ -174,6 +174,17 @@ fn ready_artifact<K: kube::Resource<DynamicType = ()> + FluxObject>(
         source.meta().namespace.as_deref().unwrap_or_default(),
         source.meta().name.as_deref().unwrap_or_default()
     );
+    if let Some(why) = not_ready(source) {
+        return Err(ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "{} '{}/{}' is not ready: {why}",
+                K::KIND,
+                source.meta().namespace.as_deref().unwrap_or_default(),
+                source.meta().name.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
     let artifact = artifact.ok_or_else(|| {
         let why = driftless_api::conditions::find(source.status_conditions(), "Ready")
             .map(|c| format!(": {}", c.message))
@@ -188,6 +199,31 @@ fn ready_artifact<K: kube::Resource<DynamicType = ()> + FluxObject>(
         artifact: artifact.clone(),
         helm_chart,
     })
+}
+
+/// Why the source cannot be installed from now, Flux's `isReady` with one
+/// rule more: its newest spec not reconciled yet, or it is Stalled — and,
+/// beyond Flux, its last reconcile failed (`Ready=False`). Flux goes on
+/// with the artifact of the last success then, which leaves a missing
+/// version, a closed registry or rejected credentials visible on the source
+/// only; we stop and say so on the release, whose deployed revision stays.
+fn not_ready<K: kube::Resource<DynamicType = ()> + FluxObject>(source: &K) -> Option<String> {
+    let list = source.status_conditions();
+    let failed = driftless_api::conditions::find(list, "Ready")
+        .filter(|c| c.status == "False")
+        .map(|c| c.message.clone());
+    if let Some(stalled) =
+        driftless_api::conditions::find(list, "Stalled").filter(|c| c.status == "True")
+    {
+        return Some(stalled.message.clone());
+    }
+    let observed = source.observed_generation();
+    if K::RECONCILED && observed.is_some() && observed != source.meta().generation {
+        return Some(
+            failed.unwrap_or_else(|| "latest generation of object has not been reconciled".into()),
+        );
+    }
+    failed
 }
 
 /// Creates or updates the HelmChart for `spec.chart` (server-side apply,

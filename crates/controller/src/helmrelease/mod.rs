@@ -9,7 +9,10 @@
 //! revision recorded as deployed, and is remediated (rolled back or
 //! uninstalled) only as `spec.upgrade.remediation` / `spec.install.
 //! remediation` say; a release left `pending-*` by a crash is unlocked
-//! instead of blocking forever.
+//! instead of blocking forever. A source that is not ready (its newest spec
+//! failed, or its last fetch did) fails the release visibly and leaves the
+//! deployed revision alone. A labelled ConfigMap or Secret in `valuesFrom`
+//! wakes the release when it changes (Flux's watch label).
 //!
 //! | module | owns |
 //! |---|---|
@@ -42,6 +45,7 @@ use driftless_api::{ExternalArtifact, HelmChart, HelmRelease, OCIRepository};
 use driftless_apply::ApplyOptions;
 use driftless_apply::release::{ReleaseStore, Status};
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -59,6 +63,7 @@ use self::settings::{
 };
 use self::status::{ActionOutcome, Attempt};
 use self::sync::{correct_drift, in_sync};
+use crate::config_watch::{self, ConfigKind, ConfigWakes};
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, duration_of};
 
@@ -123,7 +128,36 @@ pub(crate) async fn run(context: Arc<Context>) {
     let by_chart = store.clone();
     let by_oci = store.clone();
     let by_external = store.clone();
+    let (by_configmap, by_secret) = (store.clone(), store.clone());
+    let reconciler = HelmReleases::default();
+    let (configmap_wakes, secret_wakes) = (reconciler.configs.clone(), reconciler.configs.clone());
     controller
+        // A change to a labelled ConfigMap or Secret in `valuesFrom`
+        // reconciles the releases using it now, not at their interval.
+        .watches(
+            Api::<ConfigMap>::all(context.client.clone()),
+            config_watch::watched(),
+            move |object| {
+                configmap_wakes.wake(values::users(
+                    &by_configmap,
+                    ConfigKind::ConfigMap,
+                    &object.namespace().unwrap_or_default(),
+                    &object.name_any(),
+                ))
+            },
+        )
+        .watches(
+            Api::<Secret>::all(context.client.clone()),
+            config_watch::watched(),
+            move |object| {
+                secret_wakes.wake(values::users(
+                    &by_secret,
+                    ConfigKind::Secret,
+                    &object.namespace().unwrap_or_default(),
+                    &object.name_any(),
+                ))
+            },
+        )
         // A new chart artifact wakes the releases that use it.
         .watches(
             Api::<HelmChart>::all(context.client.clone()),
@@ -164,7 +198,7 @@ pub(crate) async fn run(context: Arc<Context>) {
         .run(
             reconciler::reconcile::<HelmReleases>,
             reconciler::error_policy::<HelmReleases>,
-            Scaffold::new(context, HelmReleases::default()),
+            Scaffold::new(context, reconciler),
         )
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -172,6 +206,24 @@ pub(crate) async fn run(context: Arc<Context>) {
             }
         })
         .await;
+}
+
+/// Whether the last reconcile failed before any install or upgrade (the
+/// source, the values, the render): no attempt is on record for it, so
+/// the watch event of a fix (the source Ready again, the values back) runs
+/// in full at once. A failed action is not: its retry waits for the retry
+/// interval, not for its own status write's echo.
+fn failed_before_release(status: &HelmReleaseStatus) -> bool {
+    driftless_api::conditions::find(status.conditions.as_deref().unwrap_or_default(), "Ready")
+        .is_some_and(|ready| {
+            ready.status == "False"
+                && ![
+                    reasons::INSTALL_FAILED,
+                    reasons::UPGRADE_FAILED,
+                    reasons::RETRIES_EXCEEDED,
+                ]
+                .contains(&ready.reason.as_str())
+        })
 }
 
 /// The HelmReleases whose chart comes from `kind/namespace/name`.
@@ -213,6 +265,8 @@ fn users(
 #[derive(Default)]
 pub(crate) struct HelmReleases {
     capabilities: Mutex<Option<(Instant, Capabilities)>>,
+    /// Releases a watched values ConfigMap or Secret woke.
+    configs: Arc<ConfigWakes>,
 }
 
 /// What `.Capabilities` tells templates about the cluster.
@@ -252,8 +306,12 @@ impl Reconciler for HelmReleases {
         // then, not on every watch echo of its own status write).
         let up_to_date = current.observed_generation == hr.metadata.generation
             && current.last_attempted_generation == hr.metadata.generation
-            && chart.attempted_by(&current);
-        if let Err(remaining) = run.due(up_to_date, false, interval) {
+            && chart.attempted_by(&current)
+            && !failed_before_release(&current);
+        let values_changed = self
+            .configs
+            .take(&hr.namespace().unwrap_or_default(), &hr.name_any());
+        if let Err(remaining) = run.due(up_to_date, values_changed, interval) {
             return Ok(Outcome::NotDue(remaining));
         }
         run.start();

@@ -4,8 +4,10 @@
 //! strings), then `spec.values` over them; maps merge recursively, anything
 //! else replaces.
 //!
-//! Owns reading the referenced ConfigMaps and Secrets and the merge. Must
-//! not put values in errors: a message names the object, key and path only.
+//! Owns reading the referenced ConfigMaps and Secrets and the merge, and
+//! which releases a watched (labelled) one wakes (see `config_watch`).
+//! Must not put values in errors: a message names the object, key and
+//! path only.
 
 use driftless_api::HelmRelease;
 use driftless_api::conditions::reasons;
@@ -17,7 +19,33 @@ use kube::ResourceExt;
 use kube::api::Api;
 use sha2::Digest as _;
 
+use crate::config_watch::ConfigKind;
 use crate::reconciler::ReconcileError;
+
+/// The HelmReleases whose `valuesFrom` names the `kind` object
+/// `namespace/name` (references are in the release's own namespace).
+pub(super) fn users(
+    store: &kube::runtime::reflector::Store<HelmRelease>,
+    kind: ConfigKind,
+    namespace: &str,
+    name: &str,
+) -> Vec<kube::runtime::reflector::ObjectRef<HelmRelease>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|hr| {
+            hr.namespace().as_deref() == Some(namespace)
+                && hr.spec.values_from.iter().flatten().any(|reference| {
+                    reference.name == name
+                        && match reference.kind {
+                            ValuesKind::ConfigMap => kind == ConfigKind::ConfigMap,
+                            ValuesKind::Secret => kind == ConfigKind::Secret,
+                        }
+                })
+        })
+        .map(|hr| kube::runtime::reflector::ObjectRef::from_obj(&*hr))
+        .collect()
+}
 
 /// The values for `hr`, read through `client` (the HelmRelease's identity).
 pub(super) async fn compose(

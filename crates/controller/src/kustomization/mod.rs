@@ -33,10 +33,11 @@ use driftless_api::conditions::{self, reasons, types};
 use driftless_api::inventory::ResourceRef;
 use driftless_api::{
     DeletionPolicy, ExternalArtifact, GitRepository, Kustomization, KustomizationStatus,
-    OCIRepository, SourceKind,
+    OCIRepository, SourceKind, SubstituteKind,
 };
 use driftless_apply::{Action as ApplyAction, ChangeSet, IgnoreRule};
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -51,6 +52,7 @@ pub use render::build_local;
 pub(crate) use self::artifact::{ArtifactCache, SourceArtifact};
 use self::ownership::Ownership;
 use self::status::Applied;
+use crate::config_watch::{self, ConfigKind, ConfigWakes};
 use crate::reconciler::{self, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, drift, duration_of};
 
@@ -71,13 +73,43 @@ pub(crate) async fn run(context: Arc<Context>) {
     let by_oci = store.clone();
     let by_external = store.clone();
     let drift_enabled = context.options.drift_watch;
+    let configs = Arc::new(ConfigWakes::default());
+    let (by_configmap, configmap_wakes) = (store.clone(), configs.clone());
+    let (by_secret, secret_wakes) = (store.clone(), configs.clone());
     let reconciler = Kustomizations {
         artifacts: ArtifactCache::default(),
         drift: Arc::new(drift),
         store: store.clone(),
         ownership: Ownership::default(),
+        configs,
     };
     controller
+        // A change to a labelled ConfigMap or Secret in
+        // `postBuild.substituteFrom` reconciles its users now.
+        .watches(
+            Api::<ConfigMap>::all(context.client.clone()),
+            config_watch::watched(),
+            move |object| {
+                configmap_wakes.wake(substitute_users(
+                    &by_configmap,
+                    ConfigKind::ConfigMap,
+                    &object.namespace().unwrap_or_default(),
+                    &object.name_any(),
+                ))
+            },
+        )
+        .watches(
+            Api::<Secret>::all(context.client.clone()),
+            config_watch::watched(),
+            move |object| {
+                secret_wakes.wake(substitute_users(
+                    &by_secret,
+                    ConfigKind::Secret,
+                    &object.namespace().unwrap_or_default(),
+                    &object.name_any(),
+                ))
+            },
+        )
         // A new artifact (or a source's status change) wakes the
         // Kustomizations that use it.
         .watches(sources, watcher::Config::default(), move |source| {
@@ -143,6 +175,36 @@ fn users(
         .collect()
 }
 
+/// The Kustomizations whose `postBuild.substituteFrom` names the `kind`
+/// object `namespace/name` (in their own namespace).
+fn substitute_users(
+    store: &Store<Kustomization>,
+    kind: ConfigKind,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<Kustomization>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|ks| {
+            ks.namespace().as_deref() == Some(namespace)
+                && ks
+                    .spec
+                    .post_build
+                    .iter()
+                    .flat_map(|p| p.substitute_from.iter().flatten())
+                    .any(|r| {
+                        r.name == name
+                            && match r.kind {
+                                SubstituteKind::ConfigMap => kind == ConfigKind::ConfigMap,
+                                SubstituteKind::Secret => kind == ConfigKind::Secret,
+                            }
+                    })
+        })
+        .map(|ks| ObjectRef::from_obj(&*ks))
+        .collect()
+}
+
 /// The Kustomization kind's reconcile logic and its memory.
 pub(crate) struct Kustomizations {
     artifacts: ArtifactCache,
@@ -150,6 +212,8 @@ pub(crate) struct Kustomizations {
     /// Every Kustomization as last seen, for their inventories.
     store: Store<Kustomization>,
     ownership: Ownership,
+    /// Kustomizations a watched substitution ConfigMap or Secret woke.
+    configs: Arc<ConfigWakes>,
 }
 
 impl Reconciler for Kustomizations {
@@ -196,7 +260,8 @@ impl Reconciler for Kustomizations {
         let namespace = ks.namespace().unwrap_or_default();
         let name = ks.name_any();
         let drifted = self.drift.take_pending(&namespace, &name);
-        if let Err(remaining) = run.due(up_to_date, drifted, interval) {
+        let substitutes_changed = self.configs.take(&namespace, &name);
+        if let Err(remaining) = run.due(up_to_date, drifted || substitutes_changed, interval) {
             return Ok(Outcome::NotDue(remaining));
         }
         run.start();

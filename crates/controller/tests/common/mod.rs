@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod fleet;
+pub mod helm;
 pub mod image;
 pub mod world;
 

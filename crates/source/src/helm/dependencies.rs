@@ -73,6 +73,12 @@ impl HelmFetcher {
                 )));
             }
             let key = repository.trim_end_matches('/').to_string();
+            let failed = |source: HelmError| HelmError::Dependency {
+                chart: label.to_string(),
+                dependency: name.to_string(),
+                repository: http::redact(repository),
+                source: Box::new(source),
+            };
             if !indexes.contains_key(&key) {
                 let repo = request
                     .dependency_repositories
@@ -80,12 +86,14 @@ impl HelmFetcher {
                     .find(|r| r.url.trim_end_matches('/') == key)
                     .cloned()
                     .unwrap_or_else(|| HelmRepository::new(repository));
-                let (base, index) = self.download_index(&repo)?;
+                let (base, index) = self.download_index(&repo).map_err(failed)?;
                 indexes.insert(key.clone(), (repo, base, index));
             }
             let (repo, base, index) = &indexes[&key];
-            let cv = index.select(name, version, &base.redacted())?;
-            let (bytes, _, _) = self.download(repo, base, cv)?;
+            let cv = index
+                .select(name, version, &base.redacted())
+                .map_err(failed)?;
+            let (bytes, _, _) = self.download(repo, base, cv).map_err(failed)?;
             files.set(&format!("charts/{name}-{}.tgz", cv.version), bytes);
         }
         Ok(())
@@ -111,6 +119,47 @@ impl HelmFetcher {
         let index = IndexFile::parse(&bytes, &http::redact(url.as_str()))?;
         Ok((base, index))
     }
+}
+
+/// The `http(s)://` repositories (trailing `/` trimmed) that the
+/// dependencies in `Chart.yaml` of the chart directory at `chart_path`
+/// under `source_root` name, so a caller can find their credentials (the
+/// namespace's HelmRepository with that URL) before the build. Empty when
+/// the path is not a chart directory inside the source or its `Chart.yaml`
+/// cannot be read: the build itself reports those.
+#[must_use]
+pub fn dependency_repository_urls(source_root: &Path, chart_path: &str) -> Vec<String> {
+    /// A `Chart.yaml` is small; a bigger one is left to the build's limits.
+    const MAX_CHART_YAML: u64 = 1 << 20;
+    let Ok(root) = source_root.canonicalize() else {
+        return Vec::new();
+    };
+    let Some(file) = inside(&root, chart_path)
+        .map(|dir| dir.join("Chart.yaml"))
+        .and_then(|f| f.canonicalize().ok())
+        .filter(|f| f.starts_with(&root))
+        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.len() <= MAX_CHART_YAML))
+    else {
+        return Vec::new();
+    };
+    let Ok(document) = std::fs::read(&file)
+        .map_err(|e| e.to_string())
+        .and_then(|raw| serde_saphyr::from_slice::<Value>(&raw).map_err(|e| e.to_string()))
+    else {
+        return Vec::new();
+    };
+    let mut urls: Vec<String> = document
+        .get("dependencies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|dep| dep.get("repository").and_then(Value::as_str))
+        .filter(|r| r.starts_with("http://") || r.starts_with("https://"))
+        .map(|r| r.trim_end_matches('/').to_string())
+        .collect();
+    urls.sort();
+    urls.dedup();
+    urls
 }
 
 /// Whether `charts/` already holds `name`, as a directory or a package.

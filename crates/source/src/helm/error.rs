@@ -151,6 +151,20 @@ pub enum HelmError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A dependency of a chart built from a directory could not be fetched
+    /// from its repository.
+    #[error("chart {chart}: cannot add dependency {dependency:?} from {repository}")]
+    Dependency {
+        /// The chart's path in the source.
+        chart: String,
+        /// The dependency's name in `Chart.yaml`.
+        dependency: String,
+        /// Its `repository` (credentials stripped).
+        repository: String,
+        /// Why.
+        #[source]
+        source: Box<HelmError>,
+    },
     /// Storing or reading an artifact failed.
     #[error("artifact storage failed")]
     Storage(#[source] crate::Error),
@@ -194,6 +208,12 @@ impl HelmError {
             HelmError::ValuesFile { .. } => {
                 "fix the path in spec.valuesFiles, or set spec.ignoreMissingValuesFiles"
             }
+            HelmError::Dependency { source, .. } => match **source {
+                HelmError::AuthFailed { .. } => {
+                    "give the chart's namespace a HelmRepository with this URL and a spec.secretRef holding its credentials"
+                }
+                ref other => return other.hint(),
+            },
             HelmError::Storage(inner) => return inner.hint(),
         })
     }

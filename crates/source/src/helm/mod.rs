@@ -109,6 +109,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use chart::{ChartBuild, ChartOutcome, ChartRequest, LocalChartRequest, git_revision_metadata};
+pub use dependencies::dependency_repository_urls;
 pub use error::HelmError;
 pub use index::{ChartVersion, IndexFile};
 pub use repository::{IndexOutcome, LastIndex};
