@@ -5,6 +5,8 @@
 //! and the release record (read back by the real `helm status`); a failed
 //! test rolls the upgrade back unless failures are ignored; the real
 //! `helm` (v4 and v3) rolls back a release the controller made.
+//! `preserveValues` keeps what only the previous release set, without an
+//! upgrade on every reconcile.
 
 mod common;
 
@@ -578,4 +580,21 @@ async fn preserve_values_keeps_what_only_the_previous_release_set() {
     let now = data().await;
     assert_eq!(now.get("message").map(String::as_str), Some("three"));
     assert!(!now.contains_key("kept"), "{now:?}");
+
+    // Tests enabled on a release already as desired run on it (Flux's
+    // untested state) without a new revision.
+    apply(
+        &client,
+        helm_release(json!({"values": {"message": "three"}, "test": {"enable": true}})),
+    )
+    .await;
+    let hr = until(&client, "the released revision tested", |hr| {
+        condition_of(hr, "TestSuccess").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(latest_version(&hr), Some(3), "no new revision");
+    assert_eq!(
+        common::ready_of(hr.conditions()).map(|r| (r.0, r.1)),
+        Some(("True".into(), "TestSucceeded".into()))
+    );
 }
