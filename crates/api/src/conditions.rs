@@ -127,6 +127,10 @@ pub mod reasons {
     pub const ROLLBACK_SUCCEEDED: &str = "RollbackSucceeded";
     /// A failed release was uninstalled.
     pub const UNINSTALL_SUCCEEDED: &str = "UninstallSucceeded";
+    /// A HelmRelease's Helm tests passed.
+    pub const TEST_SUCCEEDED: &str = "TestSucceeded";
+    /// A HelmRelease's Helm tests failed.
+    pub const TEST_FAILED: &str = "TestFailed";
     /// A release kept failing after its retries; a change to the object is
     /// needed.
     pub const RETRIES_EXCEEDED: &str = "RetriesExceeded";

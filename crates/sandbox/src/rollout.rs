@@ -1,7 +1,8 @@
 //! Simulated rollouts. The sandbox runs no containers, so this task writes
 //! the status a real cluster would show once controllers and kubelets are
 //! done: StatefulSets and DaemonSets become available, Jobs complete, Pods
-//! run and PersistentVolumeClaims bind, each after a delay. Deployments and
+//! run (or, with `restartPolicy` `Never`/`OnFailure`, succeed) and
+//! PersistentVolumeClaims bind, each after a delay. Deployments and
 //! ReplicaSets are driven by [`crate::workloads`] from the same events:
 //! they own real ReplicaSets and Pods, and are ready when their Pods are.
 //! Health checks (kstatus, Helm's wait) then see what they would on a
@@ -156,12 +157,26 @@ fn status_for(gr: &GroupResource, object: &Value, now: &str) -> Value {
             Outcome::Hang => json!({"startTime": now, "active": 1, "ready": 0, "terminating": 0}),
         },
         "pods" => {
+            // A Pod that is not restarted (`Never`, `OnFailure`) runs to
+            // completion, as Helm's test and hook Pods do: it ends
+            // `Succeeded`, where a serving Pod stays `Running`.
+            let completes = matches!(
+                object
+                    .pointer("/spec/restartPolicy")
+                    .and_then(Value::as_str),
+                Some("Never" | "OnFailure")
+            );
             let (phase, is_ready) = match result {
+                Outcome::Succeed if completes => ("Succeeded", false),
                 Outcome::Succeed => ("Running", true),
                 Outcome::Fail => ("Failed", false),
                 Outcome::Hang => ("Pending", false),
             };
-            let reason = if is_ready { "" } else { "ContainersNotReady" };
+            let reason = match (is_ready, phase) {
+                (true, _) => "",
+                (false, "Succeeded") => "PodCompleted",
+                (false, _) => "ContainersNotReady",
+            };
             json!({
                 "phase": phase,
                 "startTime": now,
@@ -318,6 +333,25 @@ mod tests {
         assert_eq!(status["observedGeneration"], 2);
         assert_eq!(status["replicas"], 3);
         assert!(status.get("readyReplicas").is_none());
+    }
+
+    #[test]
+    fn pods_that_are_not_restarted_run_to_completion() {
+        let gr = GroupResource::new("", "pods");
+        let now = "2026-01-01T00:00:00Z";
+        let test_pod = json!({"metadata": {"name": "t"}, "spec": {"restartPolicy": "Never"}});
+        let status = status_for(&gr, &test_pod, now);
+        assert_eq!(status["phase"], "Succeeded");
+        assert_eq!(status["conditions"][3]["reason"], "PodCompleted");
+        let failing = json!({"metadata": {"name": "t", "annotations": {ROLLOUT_ANNOTATION: "fail"}},
+            "spec": {"restartPolicy": "OnFailure"}});
+        assert_eq!(status_for(&gr, &failing, now)["phase"], "Failed");
+        let serving = json!({"metadata": {"name": "s"}, "spec": {"restartPolicy": "Always"}});
+        assert_eq!(status_for(&gr, &serving, now)["phase"], "Running");
+        assert_eq!(
+            status_for(&gr, &json!({"metadata": {"name": "d"}}), now)["phase"],
+            "Running"
+        );
     }
 
     #[test]

@@ -20,20 +20,26 @@
 //! | `values` | composing and digesting values |
 //! | `render` | chart → objects, post-renderers, Helm's ownership metadata |
 //! | `release` | one action on the cluster and its release record |
-//! | `hooks` | Helm hooks in order, with delete policies |
+//! | `hooks` | Helm hooks in order, waited for as Helm waits, with delete policies and last runs |
+//! | `testing` | Helm tests after a release (`spec.test`): filters, results |
+//! | `outcome` | how a release ends: tests, then remediation of what failed, then status |
 //! | `remediation` | rollback or uninstall after a failed action |
+//! | `preserve` | `upgrade.preserveValues` (Helm's `--reuse-values`) |
 //! | `settings` | what the spec asks of each action; identity; dependencies |
 //! | `sync` | whether the release is as desired; drift |
 //! | `status` | the status, as pure functions |
 
 mod chart_source;
 mod hooks;
+mod outcome;
+mod preserve;
 mod release;
 mod remediation;
 mod render;
 mod settings;
 mod status;
 mod sync;
+mod testing;
 mod values;
 
 use std::sync::{Arc, Mutex};
@@ -54,14 +60,14 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use self::chart_source::ChartArtifact;
+use self::outcome::{Failure, Finish};
 use self::release::ReleaseTarget;
-use self::remediation::remediate;
 use self::render::RenderInput;
 use self::settings::{
     action_settings, action_timeout, applier_for, apply_options, chart_hook, dependencies_ready,
     identity_client, remediation_rules, unsupported_field,
 };
-use self::status::{ActionOutcome, Attempt};
+use self::status::Attempt;
 use self::sync::{correct_drift, in_sync};
 use crate::config_watch::{self, ConfigKind, ConfigWakes};
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
@@ -81,17 +87,22 @@ pub async fn build_helm_release(
 ) -> Result<Vec<serde_json::Value>, String> {
     let values = values::compose(hr, client).await.map_err(|e| e.message)?;
     let store = ReleaseStore::new(client.clone(), hr.storage_namespace());
-    let last = store
-        .last(&hr.release_name())
+    let history = store
+        .history(&hr.release_name())
         .await
         .map_err(|e| crate::error_chain(&e))?;
+    let (values, chart_values) =
+        preserve::values_for(hr, values, &history).map_err(|e| e.message)?;
     let capabilities = HelmReleases::default().capabilities(client).await;
     let input = RenderInput {
         release_name: hr.release_name(),
         namespace: hr.release_namespace().to_owned(),
-        is_upgrade: last.is_some_and(|l| l.release.status() != Status::Uninstalled),
+        is_upgrade: history
+            .last()
+            .is_some_and(|l| l.release.status() != Status::Uninstalled),
         kube_version: capabilities.kube_version,
         api_versions: capabilities.api_versions,
+        chart_values,
     };
     let desired = render::render_local(hr, chart.to_path_buf(), values, input)
         .await
@@ -414,12 +425,14 @@ impl HelmReleases {
         let is_upgrade = last
             .as_ref()
             .is_some_and(|l| l.release.status() != Status::Uninstalled);
+        let (values, chart_values) = preserve::values_for(hr, values, &history)?;
         let input = RenderInput {
             release_name: release_name.clone(),
             namespace: namespace.clone(),
             is_upgrade,
             kube_version: capabilities.kube_version,
             api_versions: capabilities.api_versions,
+            chart_values,
         };
         let desired = render::render(hr, bytes, values, input, chart.source.clone()).await?;
         let current = hr.status.clone().unwrap_or_default();
@@ -437,56 +450,108 @@ impl HelmReleases {
             helm_chart: chart.helm_chart.clone(),
             storage_namespace: hr.storage_namespace().to_owned(),
         };
+        let target = ReleaseTarget {
+            applier: &applier,
+            client: &client,
+            store: &store,
+            name: &release_name,
+            namespace: &namespace,
+        };
+        let failures_of = |action: ReleaseAction, attempt: &Attempt| {
+            if !attempt.same_as_last(hr, &current) {
+                return 0;
+            }
+            match action {
+                ReleaseAction::Install => current.install_failures,
+                ReleaseAction::Upgrade => current.upgrade_failures,
+            }
+        };
 
         // The manifest a record keeps is the chart's own; post-renderers and
         // commonMetadata changes are seen through their digest.
         if let Some(deployed) = deployed.as_ref().filter(|d| {
             last.as_ref().map(|l| l.release.version) == Some(d.release.version)
-                && in_sync(d, &desired, &config_digest)
+                && in_sync(d, &desired)
                 && current.observed_post_renderers_digest.as_deref()
                     == Some(attempt.post_render_digest.as_str())
         }) {
-            let (drift_events, applied) =
-                correct_drift(hr, &applier, &desired, current.inventory.is_none()).await?;
-            events.extend(drift_events);
-            let (message, reason) = status::action_message(
+            let last_action = current
+                .last_attempted_release_action
+                .unwrap_or(ReleaseAction::Install);
+            let rules = remediation_rules(hr, last_action);
+            let tests = testing::enabled(hr).then(|| {
                 current
-                    .last_attempted_release_action
-                    .unwrap_or(ReleaseAction::Install),
-                &deployed.release,
-            );
-            let snapshot = status::snapshot(
-                &deployed.release,
-                &config_digest,
-                attempt.oci_digest.as_deref(),
-            );
-            let inventory = applied.or(current.inventory.clone()).unwrap_or_default();
-            return Ok(Outcome::Done {
-                status: status::released(
-                    hr,
-                    &attempt,
-                    Some(snapshot),
-                    inventory,
-                    &message,
-                    reason,
-                    &run.stamp,
-                ),
-                events,
-                requeue: interval,
-                revision: Some(attempt.revision()),
+                    .history
+                    .as_ref()
+                    .and_then(|h| h.first())
+                    .filter(|s| s.version == i64::from(deployed.release.version))
+                    .filter(|s| testing::has_been_tested(s))
             });
+            let failed_tests_count = tests
+                .flatten()
+                .is_some_and(|s| testing::has_failed(s) && !rules.ignore_test_failures);
+            if failed_tests_count {
+                // As Flux: out of retries, the failed release stays and
+                // stalls; otherwise the next attempt is an upgrade.
+                let earlier = failures_of(last_action, &attempt);
+                if earlier > 0 && rules.retries_exhausted(earlier) {
+                    attempt.action = Some(last_action);
+                    return Err(ReconcileError::stalled(
+                        reasons::RETRIES_EXCEEDED,
+                        status::retries_message(&attempt, &current),
+                    ));
+                }
+            } else {
+                let (drift_events, applied) =
+                    correct_drift(hr, &applier, &desired, current.inventory.is_none()).await?;
+                events.extend(drift_events);
+                let inventory = applied.or(current.inventory.clone()).unwrap_or_default();
+                let message = status::action_message(last_action, &deployed.release);
+                if tests.is_some_and(|t| t.is_none()) {
+                    // Released but not tested yet (tests were just enabled,
+                    // or a run did not finish): Flux's `Untested` state.
+                    let finish = Finish {
+                        hr,
+                        stamp: &run.stamp,
+                        target: &target,
+                        attempt: &attempt,
+                        action: last_action,
+                        rules,
+                        earlier_failures: failures_of(last_action, &attempt),
+                        rollback_to: None,
+                        may_remediate: false,
+                        config_digest: &config_digest,
+                        interval,
+                    };
+                    return finish
+                        .released(deployed.clone(), inventory, message, events)
+                        .await;
+                }
+                let snapshot = status::snapshot(
+                    &deployed.release,
+                    &config_digest,
+                    attempt.oci_digest.as_deref(),
+                );
+                return Ok(Outcome::Done {
+                    status: status::released(
+                        hr,
+                        &attempt,
+                        Some(snapshot),
+                        inventory,
+                        &message.0,
+                        message.1,
+                        &run.stamp,
+                    ),
+                    events,
+                    requeue: interval,
+                    revision: Some(attempt.revision()),
+                });
+            }
         }
 
         attempt.action = Some(action);
         let rules = remediation_rules(hr, action);
-        let earlier_failures = if attempt.same_as_last(hr, &current) {
-            match action {
-                ReleaseAction::Install => current.install_failures,
-                ReleaseAction::Upgrade => current.upgrade_failures,
-            }
-        } else {
-            0
-        };
+        let earlier_failures = failures_of(action, &attempt);
         if earlier_failures > 0 && rules.retries_exhausted(earlier_failures) {
             return Err(ReconcileError::stalled(
                 reasons::RETRIES_EXCEEDED,
@@ -500,13 +565,6 @@ impl HelmReleases {
             .and_then(|d| d.release.info.as_ref())
             .and_then(|i| i.first_deployed.clone());
         let version = last.as_ref().map_or(1, |l| l.release.version + 1);
-        let target = ReleaseTarget {
-            applier: &applier,
-            client: &client,
-            store: &store,
-            name: &release_name,
-            namespace: &namespace,
-        };
         let result = release::install_or_upgrade(
             &target,
             &desired,
@@ -516,29 +574,26 @@ impl HelmReleases {
             &settings,
         )
         .await;
+        let finish = Finish {
+            hr,
+            stamp: &run.stamp,
+            target: &target,
+            attempt: &attempt,
+            action,
+            rules,
+            earlier_failures,
+            rollback_to: deployed.as_ref(),
+            may_remediate: true,
+            config_digest: &config_digest,
+            interval,
+        };
         match result {
             Ok(released) => {
-                let (message, reason) = status::action_message(action, &released.record.release);
-                events.push(Event::normal(reason, message.clone()));
-                let snapshot = status::snapshot(
-                    &released.record.release,
-                    &config_digest,
-                    attempt.oci_digest.as_deref(),
-                );
-                Ok(Outcome::Done {
-                    status: status::released(
-                        hr,
-                        &attempt,
-                        Some(snapshot),
-                        released.inventory,
-                        &message,
-                        reason,
-                        &run.stamp,
-                    ),
-                    events,
-                    requeue: interval,
-                    revision: Some(attempt.revision()),
-                })
+                let message = status::action_message(action, &released.record.release);
+                events.push(Event::normal(message.1, message.0.clone()));
+                finish
+                    .released(released.record, released.inventory, message, events)
+                    .await
             }
             Err(failed) => {
                 let reason = match action {
@@ -559,47 +614,19 @@ impl HelmReleases {
                     error.message
                 );
                 error.reason = reason;
-                let exhausted = rules.retries_exhausted(earlier_failures + 1);
-                let remediation = if !exhausted || rules.remediate_last_failure {
-                    remediate(
-                        hr,
-                        &target,
-                        action,
-                        rules.strategy,
-                        deployed.as_ref(),
-                        &previous_inventory,
-                        failed.record.as_ref(),
-                    )
-                    .await
-                } else {
-                    None
-                };
-                events.push(Event::warning(reason, error.message.clone()));
-                if let Some((_, remediation_reason, message)) = &remediation {
-                    events.push(Event::normal(remediation_reason, message.clone()));
-                }
-                let outcome = ActionOutcome {
+                let failure = Failure {
                     snapshot: failed.record.as_ref().map(|r| {
                         status::snapshot(&r.release, &config_digest, attempt.oci_digest.as_deref())
                     }),
                     error,
-                    remediation,
-                    exhausted,
+                    record: failed.record,
+                    inventory: previous_inventory,
+                    released: None,
                 };
-                Ok(Outcome::Done {
-                    status: status::action_failed(hr, &attempt, &outcome, &run.stamp),
-                    events,
-                    requeue: if exhausted {
-                        interval
-                    } else {
-                        status::retry_interval(hr).min(interval)
-                    },
-                    revision: Some(attempt.revision()),
-                })
+                Ok(finish.failed(failure, events).await)
             }
         }
     }
-
     /// The cluster's version and API list, refreshed every minute.
     async fn capabilities(&self, client: &kube::Client) -> Capabilities {
         let cached = self.capabilities.lock().expect("capabilities lock").clone();

@@ -17,8 +17,8 @@ use driftless_api::helmrelease::{CrdsPolicy, ReleaseAction};
 use driftless_api::inventory::{ResourceInventory, ResourceRef};
 use driftless_apply::Applier;
 use driftless_apply::release::{
-    Chart as ChartRecord, ChartFile, ChartMetadata, Hook as HookRecord, Info, Release,
-    ReleaseStore, Status, StoredRelease, go_time,
+    Chart as ChartRecord, ChartFile, ChartMetadata, Hook as HookRecord, HookExecution, Info,
+    Release, ReleaseStore, Status, StoredRelease, go_time,
 };
 use driftless_render::yaml::parse_manifests;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -104,7 +104,7 @@ pub(super) async fn install_or_upgrade(
         hooks: desired.hooks.iter().map(hook_record).collect(),
         ..Release::default()
     };
-    let stored = store
+    let mut stored = store
         .create(&record, settings.max_history)
         .await
         .map_err(|e| ActionFailed {
@@ -114,16 +114,19 @@ pub(super) async fn install_or_upgrade(
             ),
             record: None,
         })?;
-    match run_action(
+    let mut runs = Vec::new();
+    let outcome = run_action(
         applier,
         client,
         desired,
         previous_inventory,
         settings,
         event,
+        &mut runs,
     )
-    .await
-    {
+    .await;
+    record_runs(&mut stored.release, &runs);
+    match outcome {
         Ok(inventory) => {
             let description = match settings.action {
                 ReleaseAction::Install => "Install complete",
@@ -148,7 +151,8 @@ pub(super) async fn install_or_upgrade(
     }
 }
 
-/// CRDs, pre-hooks, apply, prune, wait, post-hooks.
+/// CRDs, pre-hooks, apply, prune, wait, post-hooks; each hook's run is
+/// added to `runs` (by its index in `desired.hooks`).
 async fn run_action(
     applier: &Applier,
     client: &kube::Client,
@@ -156,6 +160,7 @@ async fn run_action(
     previous_inventory: &ResourceInventory,
     settings: &ActionSettings,
     event: &str,
+    runs: &mut Vec<(usize, HookExecution)>,
 ) -> Result<ResourceInventory, ReconcileError> {
     let failed =
         |message: String| ReconcileError::retryable(reasons::RECONCILIATION_FAILED, message);
@@ -167,13 +172,16 @@ async fn run_action(
             .map_err(|e| failed(format!("cannot apply the chart's CRDs: {e}")))?;
     }
     if settings.hooks {
-        hooks::run(
+        let ran = hooks::run(
             applier,
+            client,
             &desired.hooks,
             &format!("pre-{event}"),
             settings.timeout,
         )
-        .await?;
+        .await;
+        runs.extend(ran.executions.iter().cloned());
+        ran.into_result()?;
     }
     let inventory = apply_and_prune(applier, desired.objects.clone(), previous_inventory).await?;
     if settings.wait {
@@ -183,15 +191,32 @@ async fn run_action(
             .map_err(|e| ReconcileError::retryable(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
     }
     if settings.hooks {
-        hooks::run(
+        let ran = hooks::run(
             applier,
+            client,
             &desired.hooks,
             &format!("post-{event}"),
             settings.timeout,
         )
-        .await?;
+        .await;
+        runs.extend(ran.executions.iter().cloned());
+        ran.into_result()?;
     }
     Ok(inventory)
+}
+
+/// Writes each hook's last run into `release`'s hooks (by index), with
+/// Helm's default delete policy filled in as Helm fills it when it runs a
+/// hook.
+pub(super) fn record_runs(release: &mut Release, runs: &[(usize, HookExecution)]) {
+    for (index, execution) in runs {
+        if let Some(hook) = release.hooks.get_mut(*index) {
+            hook.last_run = execution.clone();
+            if hook.delete_policies.is_empty() {
+                hook.delete_policies = vec![hooks::BEFORE_HOOK_CREATION.to_owned()];
+            }
+        }
+    }
 }
 
 /// Applies `objects` and deletes what `previous` had that they do not.
@@ -324,7 +349,9 @@ pub(super) async fn uninstall(
     let failed = |message: String| ReconcileError::retryable(reasons::PRUNE_FAILED, message);
     let applier = target.applier;
     if let Some(hooks) = hooks {
-        hooks::run(applier, hooks, "pre-delete", timeout).await?;
+        hooks::run(applier, target.client, hooks, "pre-delete", timeout)
+            .await
+            .into_result()?;
     }
     applier
         .prune(&inventory.entries)
@@ -337,7 +364,9 @@ pub(super) async fn uninstall(
             .map_err(|e| failed(e.to_string()))?;
     }
     if let Some(hooks) = hooks {
-        hooks::run(applier, hooks, "post-delete", timeout).await?;
+        hooks::run(applier, target.client, hooks, "post-delete", timeout)
+            .await
+            .into_result()?;
     }
     target
         .store

@@ -50,6 +50,9 @@ pub(super) struct RenderInput {
     pub is_upgrade: bool,
     pub kube_version: Option<String>,
     pub api_versions: Vec<String>,
+    /// Stands in for the chart's `values.yaml` (Helm's `--reuse-values`
+    /// renders with the last release's values there; see `preserve`).
+    pub chart_values: Option<Map>,
 }
 
 /// Loads and renders the chart archive `bytes` off the async threads.
@@ -118,13 +121,16 @@ pub(super) async fn render_local(
 }
 
 fn render_chart(
-    chart: Chart,
+    mut chart: Chart,
     values: Map,
     input: &RenderInput,
     source: &str,
     post: Option<&PostRender>,
 ) -> Result<Desired, ReconcileError> {
     let failed = |message: String| ReconcileError::stalled(reasons::BUILD_FAILED, message);
+    if let Some(chart_values) = &input.chart_values {
+        chart.values.clone_from(chart_values);
+    }
     let options = RenderOptions {
         release_name: input.release_name.clone(),
         namespace: input.namespace.clone(),

@@ -19,16 +19,7 @@ use crate::reconciler::ReconcileError;
 
 /// A spec field we cannot honour yet: refused rather than ignored.
 pub(super) fn unsupported_field(hr: &HelmRelease) -> Option<&'static str> {
-    let spec = &hr.spec;
-    if spec.kube_config.is_some() {
-        Some("kubeConfig")
-    } else if spec.test.as_ref().is_some_and(|t| t.enable) {
-        Some("test.enable")
-    } else if spec.upgrade.as_ref().is_some_and(|u| u.preserve_values) {
-        Some("upgrade.preserveValues")
-    } else {
-        None
-    }
+    hr.spec.kube_config.is_some().then_some("kubeConfig")
 }
 
 pub(super) fn remediation_rules(

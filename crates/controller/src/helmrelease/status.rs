@@ -1,9 +1,13 @@
 //! A HelmRelease's status and events as pure functions of (object, what
 //! the reconcile did, stamp): conditions (`Ready`, `Released`,
-//! `Remediated`, `Stalled`), the release history as snapshots of Helm's
-//! records (newest first, cut after the previous successful release as
-//! Flux cuts it), failure counters and the last attempted revision, values
-//! digest and action.
+//! `TestSuccess`, `Remediated`, `Stalled`), the release history as
+//! snapshots of Helm's records (newest first, cut after the previous
+//! successful release as Flux cuts it, test results kept), failure
+//! counters and the last attempted revision, values digest and action.
+//!
+//! `Ready` is summarised as Flux summarises it: with tests enabled and
+//! their failures not ignored (`spec.test.ignoreFailures`), it says what
+//! `TestSuccess` says; otherwise what the release says.
 
 use std::time::Duration;
 
@@ -12,9 +16,10 @@ use driftless_api::conditions::{self, reasons, types};
 use driftless_api::helmrelease::{HelmReleaseStatus, ReleaseAction, Snapshot};
 use driftless_api::inventory::ResourceInventory;
 use driftless_apply::release::{Release, Status};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use sha2::Digest as _;
 
+use super::testing;
 use crate::reconciler::{ReconcileError, Stamp};
 
 /// Flux's default number of snapshots kept without a previous success.
@@ -108,10 +113,19 @@ fn epoch() -> Time {
     Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
 }
 
-/// Puts `snapshot` first (replacing one of the same version), marks the
-/// older `deployed` ones `superseded` when it is deployed, and cuts the
-/// list after the previous successful release (Flux's `Truncate`).
-pub(super) fn record_history(history: &mut Vec<Snapshot>, snapshot: Snapshot) {
+/// Puts `snapshot` first (replacing one of the same version, whose test
+/// results it keeps unless it brings its own), marks the older `deployed`
+/// ones `superseded` when it is deployed, and cuts the list after the
+/// previous successful release (Flux's `Truncate`).
+pub(super) fn record_history(history: &mut Vec<Snapshot>, mut snapshot: Snapshot) {
+    if snapshot.test_hooks.is_none() {
+        // The same revision (not one of the same number made after an
+        // uninstall) keeps the tests seen run on it.
+        snapshot.test_hooks = history
+            .iter()
+            .find(|s| s.version == snapshot.version && s.last_deployed == snapshot.last_deployed)
+            .and_then(|s| s.test_hooks.clone());
+    }
     history.retain(|s| s.version != snapshot.version);
     if snapshot.status == Status::Deployed.as_str() {
         for older in history.iter_mut() {
@@ -165,9 +179,60 @@ pub(super) fn released(
     );
     conditions::remove_condition(&mut list, types::STALLED);
     conditions::remove_condition(&mut list, types::RECONCILING);
+    summarize_tests(hr, &mut list, &stamp.now);
     status.conditions = Some(list);
     handled(&mut status, stamp);
     status
+}
+
+/// Records a test run on a released status: `TestSuccess` with `message`,
+/// one more failure when the tests failed (as Flux counts them, ignored
+/// or not), and `Ready` summarised again.
+pub(super) fn tested(
+    hr: &HelmRelease,
+    mut status: HelmReleaseStatus,
+    passed: bool,
+    message: &str,
+    stamp: &Stamp,
+) -> HelmReleaseStatus {
+    let (state, reason) = if passed {
+        (conditions::status::TRUE, reasons::TEST_SUCCEEDED)
+    } else {
+        status.failures += 1;
+        (conditions::status::FALSE, reasons::TEST_FAILED)
+    };
+    let mut list = status.conditions.take().unwrap_or_default();
+    conditions::set_condition(
+        &mut list,
+        conditions::condition(types::TEST_SUCCESS, state, reason, message),
+        &stamp.now,
+    );
+    summarize_tests(hr, &mut list, &stamp.now);
+    status.conditions = Some(list);
+    status
+}
+
+/// Flux's `summarize` for tests: `TestSuccess` goes when tests are off;
+/// with tests on and failures not ignored, `Ready` takes its status,
+/// reason and message.
+fn summarize_tests(hr: &HelmRelease, list: &mut Vec<Condition>, now: &Time) {
+    if !testing::enabled(hr) {
+        conditions::remove_condition(list, types::TEST_SUCCESS);
+        return;
+    }
+    if testing::failures_ignored(hr) {
+        return;
+    }
+    if let Some(test) = conditions::find(list, types::TEST_SUCCESS).cloned() {
+        conditions::set_condition(
+            list,
+            conditions::condition(types::READY, &test.status, &test.reason, test.message),
+            now,
+        );
+        if test.status == conditions::status::TRUE {
+            conditions::remove_condition(list, types::STALLED);
+        }
+    }
 }
 
 /// What a failed install or upgrade leaves in the status.
@@ -178,6 +243,10 @@ pub(super) struct ActionOutcome {
     pub remediation: Option<(Snapshot, &'static str, String)>,
     /// Whether no retries remain for this desired state.
     pub exhausted: bool,
+    /// Set when the action itself succeeded and only its tests failed
+    /// (`error` then says how): the action's message and reason, for
+    /// `Released=True`; `TestSuccess` becomes False.
+    pub released: Option<(String, &'static str)>,
 }
 
 /// The status after a failed install or upgrade.
@@ -214,16 +283,31 @@ pub(super) fn action_failed(
         );
     }
     status.history = Some(history);
-    conditions::set_condition(
-        &mut list,
-        conditions::condition(
+    let released = match &outcome.released {
+        Some((message, reason)) => {
+            conditions::set_condition(
+                &mut list,
+                conditions::condition(
+                    types::TEST_SUCCESS,
+                    conditions::status::FALSE,
+                    outcome.error.reason,
+                    outcome.error.message.clone(),
+                ),
+                &stamp.now,
+            );
+            conditions::condition(types::RELEASED, conditions::status::TRUE, reason, message)
+        }
+        None => conditions::condition(
             types::RELEASED,
             conditions::status::FALSE,
             outcome.error.reason,
             outcome.error.message.clone(),
         ),
-        &stamp.now,
-    );
+    };
+    conditions::set_condition(&mut list, released, &stamp.now);
+    if !testing::enabled(hr) {
+        conditions::remove_condition(&mut list, types::TEST_SUCCESS);
+    }
     outcome.error.mark(&mut list, &stamp.now);
     if outcome.exhausted {
         conditions::set_condition(

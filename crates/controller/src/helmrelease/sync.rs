@@ -8,12 +8,17 @@ use driftless_api::inventory::ResourceInventory;
 use driftless_apply::Applier;
 use driftless_apply::release::StoredRelease;
 
+use serde_json::Value as Json;
+
 use super::render::Desired;
 use super::values;
 use crate::reconciler::{Event, ReconcileError};
 
-/// Whether the deployed record already is what `desired` would record.
-pub(super) fn in_sync(deployed: &StoredRelease, desired: &Desired, config_digest: &str) -> bool {
+/// Whether the deployed record already is what `desired` would record:
+/// the same manifest, chart version and user values (with
+/// `preserveValues`, the values an upgrade would record, so a key only
+/// the release has does not make every reconcile an upgrade).
+pub(super) fn in_sync(deployed: &StoredRelease, desired: &Desired) -> bool {
     let release = &deployed.release;
     let chart_version = release
         .chart
@@ -22,7 +27,30 @@ pub(super) fn in_sync(deployed: &StoredRelease, desired: &Desired, config_digest
         .map(|m| m.version.as_str());
     release.manifest == desired.manifest
         && chart_version == Some(desired.metadata.version.as_str())
-        && values::digest_json(&release.config) == config_digest
+        && same_values(
+            &Json::Object(release.config.clone()),
+            &Json::Object(values::as_json(&desired.values)),
+        )
+}
+
+/// Equal as Go compares decoded JSON, where every number is a float: a
+/// record's `2` and a value's `2.0` are the same value.
+fn same_values(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x.to_bits() == y.to_bits() || (x - y).abs() < f64::EPSILON,
+            _ => x == y,
+        },
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, value)| y.get(key).is_some_and(|other| same_values(value, other)))
+        }
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_values(a, b))
+        }
+        _ => a == b,
+    }
 }
 
 /// With `driftDetection.mode: enabled` the objects are applied again (a
@@ -81,4 +109,21 @@ pub(super) async fn correct_drift(
         }
     }
     Ok((Vec::new(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_compare_by_value_as_go_decodes_them() {
+        assert!(same_values(
+            &json!({"a": 2, "b": [1.5]}),
+            &json!({"b": [1.5], "a": 2.0})
+        ));
+        assert!(!same_values(&json!({"a": 2}), &json!({"a": 3})));
+        assert!(!same_values(&json!({"a": 2}), &json!({"a": 2, "b": null})));
+        assert!(!same_values(&json!({"a": "2"}), &json!({"a": 2})));
+    }
 }
