@@ -24,18 +24,19 @@ use driftless_testkit::fleet::Fleet;
 const SAMPLE: Duration = Duration::from_millis(300);
 
 /// The API server is killed a few times right after a commit and restarted
-/// on its data. It found a real hole, now closed: a controller whose cached
+/// on its data. It found two holes, both closed. A controller whose cached
 /// copy of a Kustomization was behind the restarted server wrote its status
 /// from that copy, putting an older inventory back, so an object created in
 /// between and later removed from git was never pruned; status writes are
-/// now conditional on the resourceVersion the reconcile read. Still open,
-/// so not run by default: in about one run in four the controller's watches
-/// answer 410 after the restarts and kube-runtime's watcher backs off for up
-/// to ~50 s between relists, so the fleet stays at the previous revision
-/// (safely: every status write conflicts instead of going back) past the
-/// minute this test waits. Run it with
-/// `cargo test -p driftless --test faults -- --ignored`.
-#[ignore = "open: watches stall in 410 back-off after API server restarts (see the doc comment)"]
+/// now conditional on the resourceVersion the reconcile read. And the
+/// restarted server answers each resumed watch 410 (its history starts at
+/// its newest version, as kube-apiserver's watch cache does), which
+/// kube-runtime's shared backoff turned into waits of 12 s and more (up
+/// to a minute at its cap) before the relist; the
+/// controller's watches now relist at once (`driftless-controller`'s
+/// `watch` module). Replay a run with `DRIFTLESS_FAULT_SEED`; keep its logs
+/// with `DRIFTLESS_KEEP_TEMP=1` and choose their level with
+/// `DRIFTLESS_FAULT_LOG` (a `RUST_LOG` value for both children).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_server_killed_mid_apply_and_restarted() {
     let mut random = Random::from_env_or_clock();

@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::core::GroupVersionKind;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
 pub(crate) struct DriftWatch {
@@ -108,25 +108,22 @@ impl DriftWatch {
             let pending = self.pending.clone();
             let field_manager = self.field_manager.clone();
             let task = tokio::spawn(async move {
-                let mut events = watcher(api, config).default_backoff().boxed();
+                let mut events =
+                    crate::watch::recovering(watcher(api, config), key.clone()).boxed();
                 let mut listed = false;
                 while let Some(event) = events.next().await {
                     let meta = match event {
-                        Ok(watcher::Event::InitDone) => {
+                        watcher::Event::InitDone => {
                             listed = true;
                             continue;
                         }
-                        Ok(watcher::Event::Apply(object))
+                        watcher::Event::Apply(object)
                             if listed && !written_by(&object.metadata, &field_manager) =>
                         {
                             object.metadata
                         }
-                        Ok(watcher::Event::Delete(object)) if listed => object.metadata,
-                        Ok(_) => continue,
-                        Err(error) => {
-                            tracing::debug!(%key, %error, "drift watch error; retrying");
-                            continue;
-                        }
+                        watcher::Event::Delete(object) if listed => object.metadata,
+                        _ => continue,
                     };
                     let labels = meta.labels.unwrap_or_default();
                     let (Some(name), Some(namespace)) = (

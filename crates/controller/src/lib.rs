@@ -52,6 +52,7 @@ mod notification;
 mod ocirepository;
 mod reconciler;
 mod source_status;
+mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -404,8 +405,9 @@ where
     use futures::StreamExt;
     use kube::runtime::WatchStreamExt;
     let (store, writer) = kube::runtime::reflector::store();
-    let watch = kube::runtime::watcher(kube::Api::<K>::all(client.clone()), Default::default())
-        .default_backoff()
+    let events = kube::runtime::watcher(kube::Api::<K>::all(client.clone()), Default::default());
+    let watch = watch::recovering(events, K::kind(&()))
+        .map(Ok)
         .reflect(writer)
         .applied_objects();
     tokio::spawn(watch.for_each(|_| std::future::ready(())));

@@ -270,6 +270,11 @@ impl Txn<'_> {
         self.state.resource_version
     }
 
+    /// The newest version a watch can no longer resume from (410 Gone at or below it, bar itself).
+    pub fn compacted(&self) -> u64 {
+        self.state.compacted
+    }
+
     pub fn get(&self, gr: &GroupResource, namespace: &str, name: &str) -> Option<Arc<Value>> {
         self.state
             .objects

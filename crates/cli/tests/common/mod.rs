@@ -29,8 +29,12 @@ impl TempDir {
     pub fn new(label: &str) -> TempDir {
         let dir = tempfile::Builder::new()
             .prefix(&format!("driftless-cli-test-{label}-"))
+            .disable_cleanup(std::env::var_os("DRIFTLESS_KEEP_TEMP").is_some())
             .tempdir()
             .expect("the temp dir is writable");
+        if std::env::var_os("DRIFTLESS_KEEP_TEMP").is_some() {
+            println!("{label}: kept in {}", dir.path().display());
+        }
         TempDir(dir)
     }
 

@@ -28,7 +28,10 @@ impl Process {
             .args(args)
             .env_remove("KUBECONFIG")
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("DRIFTLESS_FAULT_LOG").unwrap_or_else(|_| "info".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file is shared"))
             .stderr(log)

@@ -21,8 +21,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller;
 
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, duration_of};
@@ -32,12 +31,12 @@ pub(crate) use status::{describe, to_source_artifact, to_status_artifact};
 /// Reconciles GitRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<GitRepository> = Api::all(context.client.clone());
-    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let controller = crate::watch::controller(api.clone());
     let store = controller.store();
     let concurrency = context.options.concurrency;
     controller
         // A new artifact of an included repository rebuilds its includers now.
-        .watches(api, watcher::Config::default(), move |changed| {
+        .watches_stream(crate::watch::touched(api), move |changed| {
             crate::include::includers(store.state().iter().map(|r| &**r), &changed)
         })
         .with_config(controller::Config::default().concurrency(concurrency))

@@ -32,9 +32,8 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
+use kube::runtime::controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 
 use crate::gitrepository::{to_source_artifact, to_status_artifact};
 use crate::helmrepository::{helm_failed, http_repository, secret_data};
@@ -46,15 +45,14 @@ use crate::{Context, duration_of, source_status};
 /// Reconciles HelmCharts until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<HelmChart> = Api::all(context.client.clone());
-    let controller = Controller::new(api, watcher::Config::default())
+    let controller = crate::watch::controller(api)
         .with_config(controller::Config::default().concurrency(context.options.concurrency));
     let store = controller.store();
     let by_repo = store.clone();
     controller
         // A new index or git revision wakes the charts made from it.
-        .watches(
-            Api::<HelmRepository>::all(context.client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<HelmRepository>::all(context.client.clone())),
             move |repo| {
                 users(
                     &by_repo,
@@ -64,9 +62,8 @@ pub(crate) async fn run(context: Arc<Context>) {
                 )
             },
         )
-        .watches(
-            Api::<GitRepository>::all(context.client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<GitRepository>::all(context.client.clone())),
             move |repo| {
                 users(
                     &store,

@@ -55,9 +55,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
+use kube::runtime::controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 
 use self::chart_source::ChartArtifact;
 use self::outcome::{Failure, Finish};
@@ -133,7 +132,7 @@ const CAPABILITIES_TTL: Duration = Duration::from_secs(60);
 /// Reconciles HelmReleases until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<HelmRelease> = Api::all(context.client.clone());
-    let controller = Controller::new(api, watcher::Config::default())
+    let controller = crate::watch::controller(api)
         .with_config(controller::Config::default().concurrency(context.options.concurrency));
     let store = controller.store();
     let by_chart = store.clone();
@@ -170,9 +169,8 @@ pub(crate) async fn run(context: Arc<Context>) {
             },
         )
         // A new chart artifact wakes the releases that use it.
-        .watches(
-            Api::<HelmChart>::all(context.client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<HelmChart>::all(context.client.clone())),
             move |chart| {
                 users(
                     &by_chart,
@@ -182,9 +180,8 @@ pub(crate) async fn run(context: Arc<Context>) {
                 )
             },
         )
-        .watches(
-            Api::<OCIRepository>::all(context.client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<OCIRepository>::all(context.client.clone())),
             move |repo| {
                 users(
                     &by_oci,
@@ -194,9 +191,8 @@ pub(crate) async fn run(context: Arc<Context>) {
                 )
             },
         )
-        .watches(
-            Api::<ExternalArtifact>::all(context.client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<ExternalArtifact>::all(context.client.clone())),
             move |artifact| {
                 users(
                     &by_external,

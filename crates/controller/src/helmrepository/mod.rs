@@ -18,8 +18,6 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::Controller;
-use kube::runtime::watcher;
 
 use crate::gitrepository::{to_source_artifact, to_status_artifact};
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
@@ -31,7 +29,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 /// Reconciles HelmRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<HelmRepository> = Api::all(context.client.clone());
-    let controller = Controller::new(api, watcher::Config::default());
+    let controller = crate::watch::controller(api);
     reconciler::run(controller, context, HelmRepositories::default()).await;
 }
 

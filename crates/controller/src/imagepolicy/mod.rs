@@ -28,9 +28,7 @@ use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 
 use crate::imagerepository::{registry_access, registry_message};
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
@@ -46,7 +44,7 @@ const REEVALUATE: Duration = Duration::from_secs(60 * 60);
 pub(crate) async fn run(context: Arc<Context>) {
     let policies: Api<ImagePolicy> = Api::all(context.client.clone());
     let repositories: Api<ImageRepository> = Api::all(context.client.clone());
-    let controller = Controller::new(policies, watcher::Config::default());
+    let controller = crate::watch::controller(policies);
     let store = controller.store();
     let by_repository = move |namespace: &str, name: &str| {
         store
@@ -72,7 +70,7 @@ pub(crate) async fn run(context: Arc<Context>) {
     })
     .flat_map(move |(namespace, name)| futures::stream::iter(on_scan(&namespace, &name)));
     let controller = controller
-        .watches(repositories, watcher::Config::default(), move |repo| {
+        .watches_stream(crate::watch::touched(repositories), move |repo| {
             by_repository(&repo.namespace().unwrap_or_default(), &repo.name_any())
         })
         .reconcile_on(scans);

@@ -24,8 +24,6 @@ use driftless_source::oci::{ImageName, OciAuth, OciError, ScanOptions, scan_tags
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::Controller;
-use kube::runtime::watcher;
 
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
 use crate::{Context, duration_of};
@@ -33,7 +31,7 @@ use crate::{Context, duration_of};
 /// Reconciles ImageRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<ImageRepository> = Api::all(context.client.clone());
-    let controller = Controller::new(api, watcher::Config::default());
+    let controller = crate::watch::controller(api);
     reconciler::run(controller, context, ImageRepositories).await;
 }
 

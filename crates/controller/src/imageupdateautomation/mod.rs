@@ -27,9 +27,7 @@ use driftless_api::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
 use crate::{Context, duration_of};
@@ -37,14 +35,13 @@ use crate::{Context, duration_of};
 /// Reconciles ImageUpdateAutomations until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<ImageUpdateAutomation> = Api::all(context.client.clone());
-    let controller = Controller::new(api, watcher::Config::default());
+    let controller = crate::watch::controller(api);
     let by_policy = controller.store();
     let by_source = controller.store();
     let controller = controller
         // A policy electing a new image runs the automations of its namespace.
-        .watches(
-            Api::<ImagePolicy>::all(context.client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<ImagePolicy>::all(context.client.clone())),
             move |policy| {
                 let namespace = policy.namespace();
                 by_policy
@@ -56,9 +53,8 @@ pub(crate) async fn run(context: Arc<Context>) {
             },
         )
         // A new revision of the source runs the automations writing to it.
-        .watches(
-            Api::<GitRepository>::all(context.client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<GitRepository>::all(context.client.clone())),
             move |repo| {
                 by_source
                     .state()

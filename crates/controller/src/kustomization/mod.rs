@@ -41,9 +41,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
+use kube::runtime::controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use serde_json::Value;
 
 pub use identity::apply_options;
@@ -66,7 +65,7 @@ pub(crate) async fn run(context: Arc<Context>) {
         context.client.clone(),
         context.options.field_manager.clone(),
     );
-    let controller = Controller::new(api, watcher::Config::default())
+    let controller = crate::watch::controller(api)
         .with_config(controller::Config::default().concurrency(context.options.concurrency));
     let store = controller.store();
     let by_git = store.clone();
@@ -112,7 +111,7 @@ pub(crate) async fn run(context: Arc<Context>) {
         )
         // A new artifact (or a source's status change) wakes the
         // Kustomizations that use it.
-        .watches(sources, watcher::Config::default(), move |source| {
+        .watches_stream(crate::watch::touched(sources), move |source| {
             users(
                 &by_git,
                 SourceKind::GitRepository,
@@ -120,7 +119,7 @@ pub(crate) async fn run(context: Arc<Context>) {
                 &source.name_any(),
             )
         })
-        .watches(external, watcher::Config::default(), move |source| {
+        .watches_stream(crate::watch::touched(external), move |source| {
             users(
                 &by_external,
                 SourceKind::ExternalArtifact,
@@ -128,7 +127,7 @@ pub(crate) async fn run(context: Arc<Context>) {
                 &source.name_any(),
             )
         })
-        .watches(oci_sources, watcher::Config::default(), move |source| {
+        .watches_stream(crate::watch::touched(oci_sources), move |source| {
             users(
                 &by_oci,
                 SourceKind::OCIRepository,

@@ -22,8 +22,7 @@ use std::sync::Arc;
 use driftless_api::Receiver;
 use futures::StreamExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller;
 
 pub(crate) use events::router as events_router;
 pub(crate) use hooks::router as hooks_router;
@@ -35,7 +34,7 @@ use crate::reconciler::{self, Scaffold};
 pub(crate) async fn run_receivers(context: Arc<Context>) {
     let api: Api<Receiver> = Api::all(context.client.clone());
     let concurrency = context.options.concurrency;
-    Controller::new(api, watcher::Config::default())
+    crate::watch::controller(api)
         .with_config(controller::Config::default().concurrency(concurrency))
         .run(
             reconciler::reconcile::<receiver::Receivers>,

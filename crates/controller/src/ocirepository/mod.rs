@@ -24,8 +24,6 @@ use driftless_source::oci::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::Controller;
-use kube::runtime::watcher;
 
 use crate::gitrepository::to_source_artifact;
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
@@ -34,7 +32,7 @@ use crate::{Context, duration_of};
 /// Reconciles OCIRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<OCIRepository> = Api::all(context.client.clone());
-    let controller = Controller::new(api, watcher::Config::default());
+    let controller = crate::watch::controller(api);
     reconciler::run(controller, context, OciRepositories).await;
 }
 

@@ -87,9 +87,19 @@ impl Api {
             } else {
                 requested.unwrap_or(current)
             };
+            let subscription = t.subscribe_since(since);
+            if subscription.is_none() {
+                tracing::debug!(
+                    resource = %gr,
+                    requested = since,
+                    oldest = t.compacted(),
+                    current,
+                    "watch answered 410: its resourceVersion is older than the event history"
+                );
+            }
             WatchStart {
                 initial,
-                subscription: t.subscribe_since(since),
+                subscription,
                 resource_version: current,
             }
         }))
