@@ -443,6 +443,14 @@ impl Catalog {
         self.types.get(gr).cloned()
     }
 
+    /// The type of a kind in a group, as owner references name it.
+    pub fn by_kind(&self, group: &str, kind: &str) -> Option<Arc<ResourceType>> {
+        self.types
+            .values()
+            .find(|rt| rt.group == group && rt.kind == kind)
+            .cloned()
+    }
+
     pub fn types(&self) -> impl Iterator<Item = &Arc<ResourceType>> {
         self.types.values()
     }

@@ -1,10 +1,10 @@
 //! Simulated rollouts. The sandbox runs no containers, so this task writes
 //! the status a real cluster would show once controllers and kubelets are
-//! done: StatefulSets and DaemonSets become available, Jobs complete, Pods
-//! run (or, with `restartPolicy` `Never`/`OnFailure`, succeed) and
-//! PersistentVolumeClaims bind, each after a delay. Deployments and
-//! ReplicaSets are driven by [`crate::workloads`] from the same events:
-//! they own real ReplicaSets and Pods, and are ready when their Pods are.
+//! done: DaemonSets become available, Jobs complete, Pods run (or, with
+//! `restartPolicy` `Never`/`OnFailure`, succeed) and PersistentVolumeClaims
+//! bind, each after a delay. Deployments, ReplicaSets and StatefulSets are
+//! driven by [`crate::workloads`] from the same events: they own real
+//! ReplicaSets and Pods, and are ready when their Pods are.
 //! Health checks (kstatus, Helm's wait) then see what they would on a
 //! cluster.
 //!
@@ -53,9 +53,7 @@ pub fn outcome(object: &Value) -> Outcome {
 fn simulated(gr: &GroupResource) -> bool {
     matches!(
         (gr.group.as_str(), gr.resource.as_str()),
-        ("apps", "statefulsets" | "daemonsets")
-            | ("batch", "jobs")
-            | ("", "pods" | "persistentvolumeclaims")
+        ("apps", "daemonsets") | ("batch", "jobs") | ("", "pods" | "persistentvolumeclaims")
     )
 }
 
@@ -86,35 +84,8 @@ fn condition(kind: &str, status: bool, reason: &str, message: &str, now: &str) -
 /// The status a healthy (or failed, or stuck) cluster would report.
 fn status_for(gr: &GroupResource, object: &Value, now: &str) -> Value {
     let generation = int_at(object, "/metadata/generation").unwrap_or(1);
-    let replicas = int_at(object, "/spec/replicas").unwrap_or(1);
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     let result = outcome(object);
-    let ready = if result == Outcome::Succeed {
-        replicas
-    } else {
-        0
-    };
     match gr.resource.as_str() {
-        "statefulsets" => {
-            let revision = format!("{name}-{generation:x}");
-            let mut status = json!({
-                "observedGeneration": generation,
-                "replicas": replicas,
-                "updatedReplicas": replicas,
-                "currentReplicas": replicas,
-                "currentRevision": revision,
-                "updateRevision": revision,
-                "collisionCount": 0,
-            });
-            if ready > 0 {
-                status["readyReplicas"] = json!(ready);
-                status["availableReplicas"] = json!(ready);
-            }
-            status
-        }
         "daemonsets" => {
             let ready = i64::from(result == Outcome::Succeed);
             let mut status = json!({
@@ -323,17 +294,6 @@ fn schedule(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn failing_statefulset_is_observed_but_not_ready() {
-        let gr = GroupResource::new("apps", "statefulsets");
-        let set = json!({"metadata": {"name": "db", "generation": 2,
-            "annotations": {ROLLOUT_ANNOTATION: "fail"}}, "spec": {"replicas": 3}});
-        let status = status_for(&gr, &set, "2026-01-01T00:00:00Z");
-        assert_eq!(status["observedGeneration"], 2);
-        assert_eq!(status["replicas"], 3);
-        assert!(status.get("readyReplicas").is_none());
-    }
 
     #[test]
     fn pods_that_are_not_restarted_run_to_completion() {

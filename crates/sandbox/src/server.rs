@@ -15,9 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::{
-    Api, DeleteOptions, ListOptions, PatchType, Scope, WatchStart, WriteOptions, parse_propagation,
-};
+use crate::api::{Api, DeleteOptions, ListOptions, PatchType, Scope, WatchStart, WriteOptions};
 use crate::auth::{Attributes, User};
 use crate::codec;
 use crate::discovery;
@@ -738,13 +736,11 @@ async fn resource(
             ))
         }
         (Method::DELETE, name) => {
-            let mut opts = DeleteOptions {
-                dry_run: write.dry_run,
-                ..Default::default()
-            };
-            if let Some(policy) = query.get("propagationPolicy") {
-                opts.propagation = parse_propagation(policy)?;
-            }
+            let mut opts = DeleteOptions::from_query(
+                write.dry_run,
+                query.get("propagationPolicy"),
+                query.get("orphanDependents"),
+            )?;
             let body = read_body(req).await?;
             if !body.is_empty() {
                 opts.merge_body(&parse_delete_options(&content_type, &body)?)?;

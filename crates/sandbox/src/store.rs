@@ -22,6 +22,10 @@ use tokio::sync::broadcast;
 
 use crate::catalog::GroupResource;
 
+mod owners;
+pub use owners::ObjectKey;
+use owners::OwnerIndex;
+
 /// How many past events a watch can resume from; older versions get 410 Gone.
 pub const HISTORY_LIMIT: usize = 20_000;
 
@@ -116,6 +120,8 @@ pub struct StoreState {
     compacted: u64,
     log: Option<Log>,
     events: broadcast::Sender<Arc<WatchEvent>>,
+    /// Who names whom in `ownerReferences`, for garbage collection.
+    owners: OwnerIndex,
 }
 
 pub struct Store {
@@ -133,6 +139,17 @@ impl Store {
         log: Option<Log>,
     ) -> Self {
         let (events, _) = broadcast::channel(HISTORY_LIMIT);
+        let mut owners = OwnerIndex::default();
+        for (gr, bucket) in &objects {
+            for ((namespace, name), object) in bucket {
+                let key = || ObjectKey {
+                    gr: gr.clone(),
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                };
+                owners.update(key, None, Some(object));
+            }
+        }
         Store {
             state: Mutex::new(StoreState {
                 resource_version,
@@ -141,6 +158,7 @@ impl Store {
                 compacted: resource_version,
                 log,
                 events,
+                owners,
             }),
         }
     }
@@ -407,6 +425,14 @@ impl Txn<'_> {
             .entry(gr.clone())
             .or_default()
             .insert((namespace.clone(), name.clone()), object.clone());
+        let key = || ObjectKey {
+            gr: gr.clone(),
+            namespace: namespace.clone(),
+            name: name.clone(),
+        };
+        self.state
+            .owners
+            .update(key, previous.as_deref(), Some(object.as_ref()));
         let event_type = if previous.is_some() {
             EventType::Modified
         } else {
@@ -441,6 +467,12 @@ impl Txn<'_> {
         else {
             return Ok(None);
         };
+        let key = || ObjectKey {
+            gr: gr.clone(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        self.state.owners.update(key, Some(removed.as_ref()), None);
         let rv = self.bump();
         let mut last = removed.as_ref().clone();
         last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
@@ -506,6 +538,16 @@ impl Txn<'_> {
             backlog,
             receiver: self.state.events.subscribe(),
         })
+    }
+
+    /// The objects whose `ownerReferences` name `owner_uid`.
+    pub fn dependents_of(&self, owner_uid: &str) -> Vec<ObjectKey> {
+        self.state.owners.dependents_of(owner_uid)
+    }
+
+    /// The object stored at `key`.
+    pub fn get_key(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+        self.get(&key.gr, &key.namespace, &key.name)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<WatchEvent>> {

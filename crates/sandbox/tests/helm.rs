@@ -5,6 +5,9 @@
 //! release Secrets). Helm 3's wait finds the Deployment's new ReplicaSet and
 //! counts its ready replicas; Helm 4's reads kstatus; both must finish.
 //!
+//! A chart made here with a StatefulSet checks Helm 3's wait for
+//! StatefulSets (ready replicas, updated replicas, current = update revision).
+//!
 //! Without the Helm binaries (on PATH or in `$HOME/.local/oracles`) or the
 //! shared corpus the tests say SKIPPED, unless `DRIFTLESS_REQUIRE_SHARED=1`
 //! makes that a failure.
@@ -289,4 +292,79 @@ async fn helm4_installs_upgrades_rolls_back_and_uninstalls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm3_installs_upgrades_rolls_back_and_uninstalls() {
     release_lifecycle("helm3").await;
+}
+
+const STATEFUL_CHART: &str = "apiVersion: v2\nname: db\nversion: 0.1.0\n";
+const STATEFUL_TEMPLATE: &str = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ .Release.Name }}
+  labels: {app: {{ .Release.Name }}}
+spec:
+  replicas: {{ .Values.replicas | default 2 }}
+  serviceName: {{ .Release.Name }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      containers:
+      - name: db
+        image: {{ .Values.image | default \"postgres:16\" }}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm3_waits_for_a_stateful_set() {
+    let required = std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() == Ok("1");
+    let Some(program) = find_program("helm3") else {
+        assert!(!required, "DRIFTLESS_REQUIRE_SHARED=1 but helm3 is missing");
+        println!("SKIPPED: helm3 is neither on PATH nor in $HOME/.local/oracles");
+        return;
+    };
+    let chart = TempDir::new("stateful-chart");
+    std::fs::create_dir_all(chart.path().join("templates")).expect("chart dir");
+    std::fs::write(chart.path().join("Chart.yaml"), STATEFUL_CHART).expect("Chart.yaml");
+    std::fs::write(
+        chart.path().join("templates/statefulset.yaml"),
+        STATEFUL_TEMPLATE,
+    )
+    .expect("template");
+    let sb = TestSandbox::start("helm3-sts").await;
+    let helm = Helm {
+        program,
+        kubeconfig: sb.kubeconfig_path(),
+        home: TempDir::new("helm3-sts-home"),
+    };
+    let chart = chart.path().to_str().expect("a UTF-8 chart path");
+    let wait = ["--wait", "--timeout", "60s"];
+    helm.run(&[&["install", "db", chart][..], &wait].concat())
+        .await;
+    // Helm 3 returned only once the set reported both Pods ready.
+    let set = list(&sb, "statefulsets", "app=db").await;
+    assert_eq!(set[0]["status"]["readyReplicas"], 2, "{set:#?}");
+    helm.run(
+        &[
+            &["upgrade", "db", chart, "--set", "image=postgres:17"][..],
+            &wait,
+        ]
+        .concat(),
+    )
+    .await;
+    let set = list(&sb, "statefulsets", "app=db").await;
+    let status = &set[0]["status"];
+    assert_eq!(
+        status["currentRevision"], status["updateRevision"],
+        "{status:#}"
+    );
+    let pods = list(&sb, "pods", "app=db").await;
+    assert_eq!(pods.len(), 2, "{pods:#?}");
+    assert!(
+        pods.iter().all(|p| {
+            p["spec"]["containers"][0]["image"] == "postgres:17"
+                && p["metadata"]["labels"]["controller-revision-hash"] == status["updateRevision"]
+        }),
+        "{pods:#?}"
+    );
 }

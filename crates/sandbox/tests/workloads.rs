@@ -2,7 +2,8 @@
 //! them: a ReplicaSet per template revision, Pods owned by it, history
 //! kept to `revisionHistoryLimit`, `rollout undo` and `scale`, the rollout
 //! annotation passed down to the Pods, and garbage collection of the chain
-//! when the Deployment goes.
+//! when the Deployment goes, with each `--cascade` kubectl offers, and of a
+//! namespace's contents before the namespace goes.
 
 mod common;
 
@@ -285,4 +286,322 @@ async fn kubectl_create_deployment_is_accepted_in_protobuf() {
         .ok()
         .json();
     assert_eq!(d["spec"]["replicas"], 0, "{d:#}");
+}
+
+async fn json_of(sb: &TestSandbox, args: &[&str]) -> Value {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "json"]);
+    sb.kubectl(&all).run().await.ok().json()
+}
+
+fn owner_kinds(object: &Value) -> Vec<String> {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .map(|refs| {
+            refs.iter()
+                .map(|r| r["kind"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_cascade_orphan_and_foreground() {
+    let sb = TestSandbox::start("cascade").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
+    rollout(&sb).await;
+    running_pods(&sb, 2, "nginx:1.27").await;
+
+    // Orphan: the Deployment goes, its ReplicaSet stays without an owner
+    // and keeps its Pods.
+    sb.kubectl(&["delete", "deployment", "web", "--cascade=orphan"])
+        .run()
+        .await
+        .ok();
+    let sets = items(&sb, "replicasets").await;
+    assert_eq!(sets.len(), 1, "{sets:#?}");
+    assert!(owner_kinds(&sets[0]).is_empty(), "{sets:#?}");
+    running_pods(&sb, 2, "nginx:1.27").await;
+    for pod in items(&sb, "pods").await {
+        assert_eq!(owner_kinds(&pod), ["ReplicaSet"]);
+    }
+    // Foreground on the orphaned ReplicaSet takes its Pods first.
+    sb.kubectl(&[
+        "delete",
+        "replicasets",
+        "-l",
+        "app=web",
+        "--cascade=foreground",
+    ])
+    .run()
+    .await
+    .ok();
+    assert!(items(&sb, "replicasets").await.is_empty());
+    assert!(items(&sb, "pods").await.is_empty());
+
+    // Foreground with a Pod held by a finalizer: the Deployment and its
+    // ReplicaSet wait, marked, until the Pod is released.
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(DEPLOYMENT)
+        .run()
+        .await
+        .ok();
+    rollout(&sb).await;
+    running_pods(&sb, 2, "nginx:1.27").await;
+    let pods = items(&sb, "pods").await;
+    let held = pods[0]["metadata"]["name"].as_str().expect("a pod name");
+    sb.kubectl(&[
+        "patch",
+        "pod",
+        held,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    sb.kubectl(&[
+        "delete",
+        "deployment",
+        "web",
+        "--cascade=foreground",
+        "--wait=false",
+    ])
+    .run()
+    .await
+    .ok();
+    let deployment = json_of(&sb, &["deployment", "web"]).await;
+    assert_eq!(
+        deployment["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"]),
+        "{deployment:#}"
+    );
+    assert!(deployment["metadata"]["deletionTimestamp"].is_string());
+    let sets = items(&sb, "replicasets").await;
+    assert_eq!(sets.len(), 1);
+    assert_eq!(
+        sets[0]["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"])
+    );
+    let left = items(&sb, "pods").await;
+    assert_eq!(left.len(), 1, "only the held Pod is left: {left:#?}");
+    assert!(left[0]["metadata"]["deletionTimestamp"].is_string());
+
+    sb.kubectl(&[
+        "patch",
+        "pod",
+        held,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    let out = sb
+        .kubectl(&["get", "deployment", "web"])
+        .run()
+        .await
+        .code(1);
+    assert!(out.stderr.contains("NotFound"), "{out:#?}");
+    assert!(items(&sb, "replicasets").await.is_empty());
+    assert!(items(&sb, "pods").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_empties_before_it_goes() {
+    let sb = TestSandbox::start("namespace-gc").await;
+    sb.kubectl(&["create", "namespace", "doomed"])
+        .run()
+        .await
+        .ok();
+    let in_doomed = DEPLOYMENT.replace("namespace: default", "namespace: doomed");
+    let held = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: doomed, finalizers: [example.com/hold]}\n";
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(&format!("{in_doomed}---\n{held}"))
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        "doomed",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    sb.kubectl(&["delete", "namespace", "doomed", "--wait=false"])
+        .run()
+        .await
+        .ok();
+    let ns = json_of(&sb, &["namespace", "doomed"]).await;
+    assert_eq!(ns["status"]["phase"], "Terminating", "{ns:#}");
+    let remaining = ns["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["type"] == "NamespaceFinalizersRemaining")
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        remaining["message"],
+        "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances",
+        "{ns:#}"
+    );
+    let everything = json_of(&sb, &["all,configmaps", "-n", "doomed"]).await;
+    let names: Vec<&str> = everything["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["metadata"]["name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(names, ["held"], "only the held object is left");
+
+    sb.kubectl(&[
+        "patch",
+        "configmap",
+        "held",
+        "-n",
+        "doomed",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    let out = sb
+        .kubectl(&["get", "namespace", "doomed"])
+        .run()
+        .await
+        .code(1);
+    assert!(out.stderr.contains("NotFound"), "{out:#?}");
+}
+
+const STATEFUL_SET: &str = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: default
+spec:
+  replicas: 3
+  serviceName: db
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+      - name: db
+        image: postgres:16
+";
+
+/// (name, revision label, phase) of the set's Pods, by name.
+async fn stateful_pods(sb: &TestSandbox) -> Vec<(String, String, String)> {
+    let pods = json_of(sb, &["pods", "-l", "app=db"]).await;
+    let mut pods: Vec<(String, String, String)> = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (
+                text(&p["metadata"]["name"]),
+                text(&p["metadata"]["labels"]["controller-revision-hash"]),
+                text(&p["status"]["phase"]),
+            )
+        })
+        .collect();
+    pods.sort();
+    pods
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateful_set_owns_ordered_pods_and_rolls_them() {
+    let sb = TestSandbox::start("statefulset").await;
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(STATEFUL_SET)
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&["rollout", "status", "statefulset/db", "--timeout=30s"])
+        .run()
+        .await
+        .ok();
+    let set = json_of(&sb, &["statefulset", "db"]).await;
+    let first = set["status"]["updateRevision"]
+        .as_str()
+        .expect("an update revision")
+        .to_string();
+    assert!(first.starts_with("db-"), "{set:#}");
+    assert_eq!(set["status"]["currentRevision"], first.as_str());
+    assert_eq!(set["status"]["readyReplicas"], 3, "{set:#}");
+    assert_eq!(set["status"]["currentReplicas"], 3, "{set:#}");
+    let running = |revision: &str| {
+        ["db-0", "db-1", "db-2"]
+            .map(|n| (n.to_string(), revision.to_string(), "Running".to_string()))
+            .to_vec()
+    };
+    assert_eq!(stateful_pods(&sb).await, running(&first));
+    let pod = json_of(&sb, &["pod", "db-1"]).await;
+    assert_eq!(owner_kinds(&pod), ["StatefulSet"]);
+    assert_eq!(pod["spec"]["hostname"], "db-1");
+    assert_eq!(pod["spec"]["subdomain"], "db");
+    assert_eq!(
+        pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"],
+        "db-1"
+    );
+
+    // A new template replaces every Pod; the current revision follows.
+    sb.kubectl(&["set", "image", "statefulset/db", "db=postgres:17"])
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&["rollout", "status", "statefulset/db", "--timeout=30s"])
+        .run()
+        .await
+        .ok();
+    let set = eventually("every Pod at the new revision", || async {
+        let set = json_of(&sb, &["statefulset", "db"]).await;
+        let revision = set["status"]["updateRevision"].as_str()?.to_string();
+        (revision != first
+            && set["status"]["currentRevision"] == revision.as_str()
+            && stateful_pods(&sb).await == running(&revision))
+        .then_some(set)
+    })
+    .await;
+    assert_eq!(set["status"]["updatedReplicas"], 3, "{set:#}");
+
+    // Scaling down removes the highest ordinals.
+    sb.kubectl(&["scale", "statefulset/db", "--replicas=1"])
+        .run()
+        .await
+        .ok();
+    eventually("one Pod left", || async {
+        let pods = stateful_pods(&sb).await;
+        (pods.len() == 1 && pods[0].0 == "db-0").then_some(())
+    })
+    .await;
+    sb.kubectl(&["delete", "statefulset", "db"])
+        .run()
+        .await
+        .ok();
+    assert!(stateful_pods(&sb).await.is_empty());
 }

@@ -267,12 +267,17 @@ pub(super) fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &m
         {
             object["spec"] = json!({"finalizers": ["kubernetes"]});
         }
-        let phase = if old.is_some_and(is_terminating) {
-            "Terminating"
-        } else {
-            "Active"
+        object["status"] = match old.filter(|o| is_terminating(o)) {
+            // The namespace controller's conditions say what holds it.
+            Some(old) => {
+                let mut status = json!({"phase": "Terminating"});
+                if let Some(conditions) = old.pointer("/status/conditions") {
+                    status["conditions"] = conditions.clone();
+                }
+                status
+            }
+            None => json!({"phase": "Active"}),
         };
-        object["status"] = json!({"phase": phase});
     }
 }
 

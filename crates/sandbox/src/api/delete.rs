@@ -1,6 +1,9 @@
-//! delete and deletecollection: finalizers, propagation to dependents,
-//! namespace and CRD lifecycles.
+//! delete and deletecollection: preconditions, finalizers, the
+//! propagation policy a delete gets and the garbage-collector finalizer it
+//! sets, namespace and CRD lifecycles. What then happens to dependents is
+//! [`super::gc`]'s.
 
+use super::gc::{Collector, FOREGROUND, ORPHAN, Work, has_finalizer, key_of};
 use super::*;
 
 impl Api {
@@ -37,12 +40,13 @@ impl Api {
                     ),
                 ));
             }
-            let deleting = self.mark_deleting(&live);
             if opts.dry_run {
-                return Ok(scope.present(&deleting));
+                return Ok(scope.present(&self.mark_deleting(&live)));
             }
-            self.delete_object(t, &gr, &live, opts.propagation)
-                .map(|o| scope.present(&o))
+            let mut gc = Collector::default();
+            let out = self.delete_object(t, &mut gc, &gr, &live, opts.policy())?;
+            self.collect(t, &mut gc)?;
+            Ok(scope.present(&out))
         })
     }
 
@@ -60,14 +64,15 @@ impl Api {
                 deleted.push(scope.present(&self.mark_deleting(&object)));
                 continue;
             }
-            let outcome =
-                self.store
-                    .txn(|t| match t.get(&gr, scope.ns_key(), name_of(&object)) {
-                        Some(live) => self
-                            .delete_object(t, &gr, &live, opts.propagation)
-                            .map(Some),
-                        None => Ok(None),
-                    })?;
+            let outcome = self.store.txn(|t| {
+                let Some(live) = t.get(&gr, scope.ns_key(), name_of(&object)) else {
+                    return Ok(None);
+                };
+                let mut gc = Collector::default();
+                let out = self.delete_object(t, &mut gc, &gr, &live, opts.policy())?;
+                self.collect(t, &mut gc)?;
+                Ok::<_, ApiError>(Some(out))
+            })?;
             deleted.extend(outcome.map(|o| scope.present(&o)));
         }
         Ok(json!({
@@ -90,34 +95,87 @@ impl Api {
         object
     }
 
-    /// Deletes one stored object: marks it when finalizers hold it, removes
-    /// it otherwise, and runs the namespace and CRD lifecycles.
+    /// The propagation a delete gets: what the request asked (`None`: it
+    /// did not), else what a garbage-collector finalizer already on the
+    /// object says, else the kind's default — `batch/v1` Jobs orphan their
+    /// Pods, as Kubernetes keeps them for compatibility; everything else
+    /// is collected in the background.
+    fn propagation_for(
+        gr: &GroupResource,
+        live: &Value,
+        requested: Option<Propagation>,
+    ) -> Propagation {
+        if let Some(policy) = requested {
+            return policy;
+        }
+        if has_finalizer(live, ORPHAN) {
+            Propagation::Orphan
+        } else if has_finalizer(live, FOREGROUND) {
+            Propagation::Foreground
+        } else if gr.group == "batch" && gr.resource == "jobs" {
+            Propagation::Orphan
+        } else {
+            Propagation::Background
+        }
+    }
+
+    /// Deletes one stored object: sets the garbage-collector finalizer its
+    /// propagation needs (when it has dependents), marks it while finalizers
+    /// hold it, removes it otherwise. What follows for dependents is queued
+    /// on `gc`. Returns the object as the delete left it.
     pub(super) fn delete_object(
         &self,
         t: &mut Txn<'_>,
+        gc: &mut Collector,
         gr: &GroupResource,
         live: &Value,
-        propagation: Propagation,
+        requested: Option<Propagation>,
     ) -> Result<Value, ApiError> {
-        let namespace = meta_str(live, "namespace").unwrap_or_default().to_string();
-        let name = name_of(live).to_string();
         if *gr == namespace_resource() {
-            return self.delete_namespace(t, live);
+            return self.delete_namespace(t, gc, live);
         }
-        if has_finalizers(live) {
-            if is_terminating(live) {
-                return Ok(live.clone());
-            }
-            let marked = self.mark_deleting(live);
-            return Ok(t.put(gr, marked)?.as_ref().clone());
+        let policy = Self::propagation_for(gr, live, requested);
+        let has_dependents =
+            meta_str(live, "uid").is_some_and(|uid| !t.dependents_of(uid).is_empty());
+        let gc_finalizer = match policy {
+            Propagation::Orphan if has_dependents => Some(ORPHAN),
+            Propagation::Foreground if has_dependents => Some(FOREGROUND),
+            _ => None,
+        };
+        let mut finalizers: Vec<Value> = meta(live)
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|f| *f != ORPHAN && *f != FOREGROUND)
+            .cloned()
+            .collect();
+        finalizers.extend(gc_finalizer.map(|f| Value::String(f.into())));
+        let key = key_of(gr, live);
+        if finalizers.is_empty() {
+            let removed = self.remove_now(t, gc, gr, &key.namespace, &key.name)?;
+            return Ok(removed.unwrap_or_else(|| live.clone()));
         }
-        let removed = self.remove_now(t, gr, &namespace, &name, propagation)?;
-        Ok(removed.unwrap_or_else(|| live.clone()))
+        let mut marked = live.clone();
+        metadata_mut(&mut marked).insert("finalizers".into(), Value::Array(finalizers));
+        let marked = self.mark_deleting(&marked);
+        let stored = if marked == *live {
+            marked
+        } else {
+            t.put(gr, marked)?.as_ref().clone()
+        };
+        if gc_finalizer.is_some() {
+            gc.push(Work::Owner(key));
+        }
+        Ok(stored)
     }
 
+    /// Marks a namespace Terminating and deletes its contents in the
+    /// background, as the namespace controller does; it goes once empty.
     pub(super) fn delete_namespace(
         &self,
         t: &mut Txn<'_>,
+        gc: &mut Collector,
         live: &Value,
     ) -> Result<Value, ApiError> {
         let name = name_of(live).to_string();
@@ -129,44 +187,27 @@ impl Api {
         }
         for gr in t.resources_with_objects_in(&name) {
             for object in t.list(&gr, Some(&name)) {
-                if has_finalizers(&object) {
-                    if !is_terminating(&object) {
-                        let marked = self.mark_deleting(&object);
-                        t.put(&gr, marked)?;
-                    }
-                } else {
-                    t.remove(&gr, &name, name_of(&object))?;
+                if !is_terminating(&object) {
+                    self.delete_object(t, gc, &gr, &object, Some(Propagation::Background))?;
                 }
             }
         }
-        self.finalize_namespace(t, &name)?;
+        gc.push(Work::Namespace(name.clone()));
+        self.collect(t, gc)?;
         Ok(t.get(&namespaces, "", &name)
             .map_or_else(|| live.clone(), |o| o.as_ref().clone()))
     }
 
-    /// Removes a terminating namespace once nothing is left in it.
-    pub(super) fn finalize_namespace(&self, t: &mut Txn<'_>, name: &str) -> Result<(), ApiError> {
-        let namespaces = namespace_resource();
-        let Some(ns) = t.get(&namespaces, "", name) else {
-            return Ok(());
-        };
-        if is_terminating(&ns)
-            && !has_finalizers(&ns)
-            && t.resources_with_objects_in(name).is_empty()
-        {
-            t.remove(&namespaces, "", name)?;
-        }
-        Ok(())
-    }
-
-    /// Removes an object from the store and handles what depended on it.
+    /// Removes an object from the store now, and queues what follows for
+    /// its dependents, its owners and its namespace. A CRD takes its
+    /// custom resources along.
     pub(super) fn remove_now(
         &self,
         t: &mut Txn<'_>,
+        gc: &mut Collector,
         gr: &GroupResource,
         namespace: &str,
         name: &str,
-        propagation: Propagation,
     ) -> Result<Option<Value>, ApiError> {
         let Some(removed) = t.remove(gr, namespace, name)? else {
             return Ok(None);
@@ -179,56 +220,14 @@ impl Api {
                     let ns = meta_str(&object, "namespace")
                         .unwrap_or_default()
                         .to_string();
-                    t.remove(&custom, &ns, name_of(&object))?;
+                    if let Some(gone) = t.remove(&custom, &ns, name_of(&object))? {
+                        self.after_removal(t, gc, &gone);
+                    }
                 }
                 self.catalog_mut().unregister(&custom);
             }
         }
-        if let Some(uid) = meta_str(&removed, "uid") {
-            self.handle_dependents(t, uid, namespace, propagation)?;
-        }
-        if !namespace.is_empty() {
-            self.finalize_namespace(t, namespace)?;
-        }
+        self.after_removal(t, gc, &removed);
         Ok(Some(removed.as_ref().clone()))
-    }
-
-    /// Garbage collection by ownerReferences: dependents are deleted, or
-    /// orphaned (their reference to the owner dropped).
-    pub(super) fn handle_dependents(
-        &self,
-        t: &mut Txn<'_>,
-        owner_uid: &str,
-        owner_namespace: &str,
-        propagation: Propagation,
-    ) -> Result<(), ApiError> {
-        let types: Vec<Arc<ResourceType>> = self.catalog().types().cloned().collect();
-        for rt in types {
-            let gr = rt.group_resource();
-            let scope = (!owner_namespace.is_empty() && rt.namespaced).then_some(owner_namespace);
-            if !owner_namespace.is_empty() && !rt.namespaced {
-                continue;
-            }
-            for object in t.list(&gr, scope) {
-                let owned = meta(&object)
-                    .get("ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid));
-                if !owned {
-                    continue;
-                }
-                if propagation == Propagation::Orphan {
-                    let mut orphan = object.as_ref().clone();
-                    if let Some(Value::Array(refs)) = orphan["metadata"].get_mut("ownerReferences")
-                    {
-                        refs.retain(|r| r["uid"] != owner_uid);
-                    }
-                    t.put(&gr, orphan)?;
-                } else {
-                    self.delete_object(t, &gr, &object, propagation)?;
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -87,6 +87,9 @@ impl Scope {
 
 mod defaults;
 mod delete;
+mod gc;
+#[cfg(test)]
+mod gc_tests;
 mod options;
 mod pagination;
 mod read;
@@ -97,7 +100,7 @@ use defaults::*;
 use options::WriteKind;
 pub use options::{
     Admission, DeleteOptions, ListOptions, ListResult, PatchType, Propagation, WatchStart,
-    WriteOptions, parse_propagation,
+    WriteOptions,
 };
 use pagination::*;
 

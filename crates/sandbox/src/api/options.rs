@@ -67,9 +67,8 @@ impl PatchType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Propagation {
-    #[default]
     Background,
     Foreground,
     Orphan,
@@ -78,19 +77,39 @@ pub enum Propagation {
 #[derive(Clone, Default)]
 pub struct DeleteOptions {
     pub dry_run: bool,
-    pub propagation: Propagation,
+    /// `propagationPolicy`; `None` when the request did not say.
+    pub propagation: Option<Propagation>,
+    /// The deprecated `orphanDependents`; never set with `propagation`.
+    pub orphan_dependents: Option<bool>,
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
 }
 
 impl DeleteOptions {
+    /// The options of a DELETE's query string (`dryRun` is read with the
+    /// other write options); a body, read next, may override them.
+    pub fn from_query(
+        dry_run: bool,
+        propagation_policy: Option<&str>,
+        orphan_dependents: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let options = DeleteOptions {
+            dry_run,
+            propagation: propagation_policy.map(parse_propagation).transpose()?,
+            orphan_dependents: orphan_dependents.map(|v| v == "true"),
+            ..Default::default()
+        };
+        options.validate()?;
+        Ok(options)
+    }
+
     /// Reads a `DeleteOptions` body; query parameters were applied before.
     pub fn merge_body(&mut self, body: &Value) -> Result<(), ApiError> {
         if let Some(policy) = body.get("propagationPolicy").and_then(Value::as_str) {
-            self.propagation = parse_propagation(policy)?;
+            self.propagation = Some(parse_propagation(policy)?);
         }
-        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
-            self.propagation = Propagation::Orphan;
+        if let Some(orphan) = body.get("orphanDependents").and_then(Value::as_bool) {
+            self.orphan_dependents = Some(orphan);
         }
         if let Some(dry_run) = body.get("dryRun").and_then(Value::as_array) {
             self.dry_run |= dry_run.iter().any(|v| v == "All");
@@ -104,11 +123,39 @@ impl DeleteOptions {
         {
             self.precondition_resource_version = Some(rv.to_string());
         }
-        Ok(())
+        self.validate()
+    }
+
+    /// Kubernetes refuses the legacy field beside the policy that replaced it.
+    fn validate(&self) -> Result<(), ApiError> {
+        match (self.orphan_dependents, self.propagation) {
+            (Some(_), Some(policy)) => Err(ApiError::invalid(
+                "DeleteOptions",
+                "meta.k8s.io",
+                "",
+                &[(
+                    "propagationPolicy".into(),
+                    format!(
+                        "Invalid value: \"{policy:?}\": orphanDependents and deletionPropagation cannot be both set"
+                    ),
+                )],
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The policy asked for: `orphanDependents: true` is Orphan, `false`
+    /// Background (neither orphan nor foreground); `None` when neither was set.
+    pub fn policy(&self) -> Option<Propagation> {
+        match self.orphan_dependents {
+            Some(true) => Some(Propagation::Orphan),
+            Some(false) => Some(Propagation::Background),
+            None => self.propagation,
+        }
     }
 }
 
-pub fn parse_propagation(policy: &str) -> Result<Propagation, ApiError> {
+fn parse_propagation(policy: &str) -> Result<Propagation, ApiError> {
     match policy {
         "Background" => Ok(Propagation::Background),
         "Foreground" => Ok(Propagation::Foreground),

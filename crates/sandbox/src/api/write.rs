@@ -356,14 +356,10 @@ impl Api {
             }
             return Ok(scope.present(&new));
         }
-        if is_terminating(&new) && !has_finalizers(&new) {
-            let removed = self.remove_now(
-                t,
-                &gr,
-                scope.ns_key(),
-                name_of(&new),
-                Propagation::Background,
-            )?;
+        let mut gc = gc::Collector::default();
+        if is_terminating(&new) && !has_finalizers(&new) && gr != namespace_resource() {
+            let removed = self.remove_now(t, &mut gc, &gr, scope.ns_key(), name_of(&new))?;
+            self.collect(t, &mut gc)?;
             return Ok(scope.present(&removed.unwrap_or(new)));
         }
         let stored = t.put(&gr, new)?;
@@ -372,7 +368,35 @@ impl Api {
                 .register_crd(&stored)
                 .map_err(|message| crd_invalid(&stored, &message))?;
         }
+        self.after_write(t, &mut gc, &gr, old, &stored)?;
         Ok(scope.present(&stored))
+    }
+
+    /// Collection a stored write sets off: an object whose owner references
+    /// changed is looked at (a reference to an absent owner gets it
+    /// collected, as on a cluster), owners it stopped naming may be done
+    /// waiting, and a terminating namespace may now be free to go.
+    fn after_write(
+        &self,
+        t: &mut Txn<'_>,
+        gc: &mut gc::Collector,
+        gr: &GroupResource,
+        old: Option<&Value>,
+        stored: &Value,
+    ) -> Result<(), ApiError> {
+        let before = old.map_or(&[][..], gc::owner_refs);
+        let after = gc::owner_refs(stored);
+        if before != after {
+            let namespace = meta_str(stored, "namespace").unwrap_or_default();
+            if !after.is_empty() {
+                gc.push(gc::Work::Dependent(gc::key_of(gr, stored)));
+            }
+            self.after_references_dropped(gc, namespace, before);
+        }
+        if *gr == namespace_resource() && is_terminating(stored) {
+            gc.push(gc::Work::Namespace(name_of(stored).to_string()));
+        }
+        self.collect(t, gc)
     }
 }
 

@@ -1,14 +1,16 @@
-//! The Deployment and ReplicaSet controllers, simulated: a Deployment owns
-//! one ReplicaSet per pod template (`<deployment>-<pod-template-hash>`), a
-//! ReplicaSet owns its Pods, and each writes the status the real
-//! kube-controller-manager would, computed from what it owns. Clients that
+//! The Deployment, ReplicaSet and StatefulSet controllers, simulated: a
+//! Deployment owns one ReplicaSet per pod template
+//! (`<deployment>-<pod-template-hash>`), a ReplicaSet owns its Pods, a
+//! StatefulSet owns one Pod per ordinal (see [`statefulset`]), and each
+//! writes the status the real kube-controller-manager would, computed from
+//! what it owns. Clients that
 //! follow the chain — Helm 3's `--wait` looks up the Deployment's new
 //! ReplicaSet, `kubectl rollout history` reads its revisions — then see
 //! what they see on a cluster. Pods themselves become Running (or fail, or
 //! hang) in [`crate::rollout`], after the rollout delay.
 //!
 //! Owns: creating, scaling and pruning ReplicaSets and Pods, and the status
-//! of Deployments and ReplicaSets. Does not touch other workloads (their
+//! of Deployments, ReplicaSets and StatefulSets. Does not touch other workloads (their
 //! status is written directly by [`crate::rollout`]) nor deletion: owned
 //! objects go with their owner through the API's garbage collection.
 //!
@@ -19,6 +21,7 @@
 
 mod deployment;
 mod replicaset;
+mod statefulset;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -27,9 +30,11 @@ use serde_json::{Value, json};
 
 use crate::api::{Api, DeleteOptions, Scope, WriteOptions};
 use crate::catalog::GroupResource;
+use crate::rollout::ROLLOUT_ANNOTATION;
 use crate::store::{EventType, WatchEvent};
 use deployment::sync_deployment;
 use replicaset::sync_replica_set;
+use statefulset::sync_stateful_set;
 
 /// The field manager of every write made here, as `rollout`'s.
 const MANAGER: &str = crate::rollout::MANAGER;
@@ -40,6 +45,10 @@ fn deployments() -> GroupResource {
 
 fn replica_sets() -> GroupResource {
     GroupResource::new("apps", "replicasets")
+}
+
+fn stateful_sets() -> GroupResource {
+    GroupResource::new("apps", "statefulsets")
 }
 
 fn pods() -> GroupResource {
@@ -53,6 +62,7 @@ fn pods() -> GroupResource {
 pub struct Dirty {
     replica_sets: BTreeSet<(String, String)>,
     deployments: BTreeSet<(String, String)>,
+    stateful_sets: BTreeSet<(String, String)>,
 }
 
 impl Dirty {
@@ -62,11 +72,12 @@ impl Dirty {
         api.store.txn(|t| Dirty {
             replica_sets: t.list(&replica_sets(), None).iter().map(key).collect(),
             deployments: t.list(&deployments(), None).iter().map(key).collect(),
+            stateful_sets: t.list(&stateful_sets(), None).iter().map(key).collect(),
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.replica_sets.is_empty() && self.deployments.is_empty()
+        self.replica_sets.is_empty() && self.deployments.is_empty() && self.stateful_sets.is_empty()
     }
 
     /// Notes whom one event concerns: the changed object's controller and,
@@ -85,6 +96,14 @@ impl Dirty {
             if let Some(owner) = controller_name(&event.object, "Deployment") {
                 self.deployments.insert(key(owner));
             }
+        } else if *gr == stateful_sets() {
+            if !deleted {
+                self.stateful_sets.insert(key(name_of(&event.object)));
+            }
+        } else if *gr == pods()
+            && let Some(set) = controller_name(&event.object, "StatefulSet")
+        {
+            self.stateful_sets.insert(key(set));
         } else if *gr == pods()
             && let Some(rs_name) = controller_name(&event.object, "ReplicaSet")
         {
@@ -110,6 +129,10 @@ pub fn sync(api: &Api, dirty: &Dirty) {
     let mut owned_pods = Index::new(pods());
     for (namespace, name) in &dirty.replica_sets {
         sync_replica_set(api, &mut owned_pods, namespace, name);
+    }
+    let mut owned_pods = Index::new(pods());
+    for (namespace, name) in &dirty.stateful_sets {
+        sync_stateful_set(api, &mut owned_pods, namespace, name);
     }
     let mut owned_pods = Index::new(pods());
     let mut owned_sets = Index::new(replica_sets());
@@ -204,6 +227,41 @@ fn controller_name<'a>(object: &'a Value, kind: &str) -> Option<&'a str> {
     controller_ref(object)
         .filter(|r| r["kind"] == kind)
         .and_then(|r| r["name"].as_str())
+}
+
+/// A new Pod from `owner`'s pod template (`generateName: <owner>-`),
+/// controlled by it. The owner's rollout annotation is passed on, so the
+/// Pod fails or hangs as it says.
+fn pod_from_template(owner: &Value, kind: &str) -> Value {
+    let template = owner
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or(json!({}));
+    let mut metadata = template.get("metadata").cloned().unwrap_or(json!({}));
+    if !metadata.is_object() {
+        metadata = json!({});
+    }
+    if !metadata.get("labels").is_some_and(Value::is_object) {
+        metadata["labels"] = json!({});
+    }
+    metadata["generateName"] = json!(format!("{}-", name_of(owner)));
+    metadata["namespace"] = owner["metadata"]["namespace"].clone();
+    metadata["ownerReferences"] = json!([owner_reference("apps/v1", kind, owner)]);
+    if let Some(outcome) = owner
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(ROLLOUT_ANNOTATION))
+    {
+        if !metadata.get("annotations").is_some_and(Value::is_object) {
+            metadata["annotations"] = json!({});
+        }
+        metadata["annotations"][ROLLOUT_ANNOTATION] = outcome.clone();
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": template.get("spec").cloned().unwrap_or(json!({})),
+    })
 }
 
 /// The reference a controller puts on what it creates.

@@ -4,11 +4,9 @@
 use serde_json::{Value, json};
 
 use super::{
-    Index, create, delete, int_at, is_pod_ready, is_terminating, name_of, pods, replica_sets,
-    write_status,
+    Index, create, delete, int_at, is_pod_ready, is_terminating, pods, replica_sets, write_status,
 };
 use crate::api::Api;
-use crate::rollout::ROLLOUT_ANNOTATION;
 
 /// Brings one ReplicaSet's Pods to its replica count and writes its status.
 pub(super) fn sync_replica_set(api: &Api, owned_pods: &mut Index, namespace: &str, name: &str) {
@@ -48,32 +46,9 @@ pub(super) fn sync_replica_set(api: &Api, owned_pods: &mut Index, namespace: &st
     write_status(api, &replica_sets(), &rs, replica_set_status(&rs, &live));
 }
 
-/// A new Pod from the ReplicaSet's template. The rollout annotation of the
-/// ReplicaSet is passed on, so the Pods fail or hang as it says.
+/// A new Pod from the ReplicaSet's template, named after the ReplicaSet.
 fn pod_for(rs: &Value) -> Value {
-    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
-    let mut metadata = template.get("metadata").cloned().unwrap_or(json!({}));
-    if !metadata.is_object() {
-        metadata = json!({});
-    }
-    metadata["generateName"] = json!(format!("{}-", name_of(rs)));
-    metadata["namespace"] = rs["metadata"]["namespace"].clone();
-    metadata["ownerReferences"] = json!([super::owner_reference("apps/v1", "ReplicaSet", rs)]);
-    if let Some(outcome) = rs
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(ROLLOUT_ANNOTATION))
-    {
-        if !metadata.get("annotations").is_some_and(Value::is_object) {
-            metadata["annotations"] = json!({});
-        }
-        metadata["annotations"][ROLLOUT_ANNOTATION] = outcome.clone();
-    }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": template.get("spec").cloned().unwrap_or(json!({})),
-    })
+    super::pod_from_template(rs, "ReplicaSet")
 }
 
 /// The status the ReplicaSet controller writes for these Pods. Counts of
@@ -101,6 +76,7 @@ pub(super) fn replica_set_status(rs: &Value, pods: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::ROLLOUT_ANNOTATION;
 
     fn pod(ready: bool) -> Value {
         json!({"status": {"conditions": [
