@@ -58,15 +58,7 @@ fn from_json_for_yaml(j: &serde_json::Value) -> Value {
             } else if let Some(u) = n.as_u64() {
                 Value::Int(i128::from(u))
             } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                // Go prints an integral float64 below 1e21 without a
-                // fraction, and go-yaml then reads an integer if it fits.
-                #[allow(clippy::cast_possible_truncation)]
-                if f == f.trunc() && f.abs() < 1e21 && (f.abs() < 9.2e18) {
-                    Value::Int(f as i128)
-                } else {
-                    Value::Float(f)
-                }
+                json_float_for_yaml(n.as_f64().unwrap_or(f64::NAN))
             }
         }
         serde_json::Value::String(s) => Value::Str(s.clone()),
@@ -79,6 +71,71 @@ fn from_json_for_yaml(j: &serde_json::Value) -> Value {
                 .collect(),
         ),
     }
+}
+
+/// An engine value as go-yaml v3 sees the Go value itself, with no JSON
+/// step between (Helm's `toYamlPretty`): floats stay floats (printed in
+/// Go's `%g`), ints stay ints, and a `[]byte` is a sequence of its bytes.
+/// Objects (semver versions, `.Files`...) have no Go value here but their
+/// JSON form.
+#[must_use]
+pub fn go_yaml_value(v: &Gv) -> Value {
+    match v {
+        Gv::Nil => Value::Null,
+        Gv::Bool(b) => Value::Bool(*b),
+        Gv::Int(i) | Gv::Int64(i) => Value::Int(i128::from(*i)),
+        Gv::Float(f) => Value::Float(*f),
+        Gv::String(s) => Value::Str(s.to_string()),
+        Gv::Bytes(b) => Value::Seq(b.iter().map(|&x| Value::Int(i128::from(x))).collect()),
+        Gv::List(l) => Value::Seq(l.items().iter().map(go_yaml_value).collect()),
+        Gv::Map(m) => Value::Map(
+            m.read()
+                .iter()
+                .map(|(k, v)| (k.clone(), go_yaml_value(v)))
+                .collect(),
+        ),
+        Gv::Object(o) => from_json_as_decoded(&o.to_json()),
+    }
+}
+
+/// JSON as Go decodes it into `interface{}`, without go-yaml's reading
+/// integral floats back as ints.
+fn from_json_as_decoded(j: &serde_json::Value) -> Value {
+    match j {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n.as_i64().map_or_else(
+            || Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            |i| Value::Int(i128::from(i)),
+        ),
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => {
+            Value::Seq(items.iter().map(from_json_as_decoded).collect())
+        }
+        serde_json::Value::Object(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), from_json_as_decoded(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A float64 as go-yaml reads back the text `encoding/json` wrote for it:
+/// an integral value below 1e21 is written in full with its shortest
+/// digits (`12345678901234567000`), which go-yaml takes for an int when
+/// it fits int64 or uint64; anything else stays a float.
+fn json_float_for_yaml(f: f64) -> Value {
+    if f == f.trunc() && f.abs() < 1e21 {
+        // Rust's Display is the shortest round-trip digits, no exponent.
+        let text = format!("{f}");
+        if let Ok(i) = text.parse::<i64>() {
+            return Value::Int(i128::from(i));
+        }
+        if let Ok(u) = text.parse::<u64>() {
+            return Value::Int(i128::from(u));
+        }
+    }
+    Value::Float(f)
 }
 
 /// `json.Marshal(v)` as Go prints it.
@@ -182,5 +239,13 @@ mod tests {
     fn yaml_round_trip_makes_integral_floats_ints() {
         assert_eq!(json_round_trip(&Gv::Float(1e6)), Value::Int(1_000_000));
         assert_eq!(json_round_trip(&Gv::Float(1.5)), Value::Float(1.5));
+        // Past int64, go-yaml reads JSON's shortest digits as a uint64;
+        // past uint64 as a float again (helm printed these).
+        assert_eq!(
+            json_round_trip(&Gv::Float(12_345_678_901_234_567_890.0)),
+            Value::Int(12_345_678_901_234_567_000)
+        );
+        assert_eq!(json_round_trip(&Gv::Float(2e19)), Value::Float(2e19));
+        assert_eq!(json_round_trip(&Gv::Float(-0.0)), Value::Int(0));
     }
 }

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, Value};
-use driftless_render::yaml::{Value as Yv, emit_document};
+use driftless_render::yaml::{EmitOptions, FloatFormat, Value as Yv, emit_document_with};
 
-use crate::convert::{go_json, json_round_trip, to_engine};
+use crate::convert::{go_json, go_yaml_value, json_round_trip, to_engine};
 
 /// Helm's bound on nested `include`s of one template name.
 pub const MAX_INCLUDE_DEPTH: usize = 1000;
@@ -60,22 +60,43 @@ fn string_arg<'a>(function: &str, args: &'a [Value], index: usize) -> Result<&'a
 }
 
 /// `toYaml`: JSON round trip, go-yaml emission, trailing newline trimmed.
+/// The round trip has already made every float go-yaml would read as an
+/// int one, so what floats remain print in Go's `%g` (`1e+20`).
 #[must_use]
 pub fn to_yaml(v: &Value) -> String {
-    let value = json_round_trip(v);
-    let text = match &value {
+    let options = EmitOptions {
+        floats: FloatFormat::GoShortest,
+        ..EmitOptions::default()
+    };
+    emit_trimmed(json_round_trip(v), options)
+}
+
+/// `toYamlPretty`: the Go value straight into go-yaml v3's encoder at
+/// indent 2, trailing newline trimmed. Unlike `toYaml` there is no JSON
+/// step (a values float64 `1000000` prints as `1e+06`), sequences are
+/// indented under their keys and long lines are never folded.
+#[must_use]
+pub fn to_yaml_pretty(v: &Value) -> String {
+    emit_trimmed(go_yaml_value(v), EmitOptions::go_yaml_v3_indent2())
+}
+
+fn emit_trimmed(value: Yv, options: EmitOptions) -> String {
+    let text = match value {
         // go-yaml indents a root block scalar's lines by two, as it does a
         // mapping value's; the shared emitter only knows the latter.
         Yv::Str(s) if s.contains('\n') => {
             let mut wrapper = driftless_render::yaml::Map::new();
-            wrapper.insert("k".into(), value.clone());
-            let text = emit_document(&Yv::Map(wrapper));
+            wrapper.insert("k".into(), Yv::Str(s));
+            let text = emit_document_with(&Yv::Map(wrapper), options);
             text.strip_prefix("k: ")
-                .map_or(text.clone(), str::to_string)
+                .map_or_else(|| text.clone(), str::to_string)
         }
-        _ => emit_document(&value),
+        value => emit_document_with(&value, options),
     };
-    text.strip_suffix('\n').unwrap_or(&text).to_string()
+    match text.strip_suffix('\n') {
+        Some(trimmed) => trimmed.to_string(),
+        None => text,
+    }
 }
 
 fn from_yaml_map(text: &str) -> Value {
@@ -224,10 +245,8 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
     funcs.add("mustToYaml", Arity::Exact(1), |args| {
         Ok(Value::from(to_yaml(&args[0])))
     });
-    // go-yaml v3 with indent 2 would indent sequences; the shared emitter
-    // does not, so this is toYaml's text until the emitter grows the option.
     funcs.add("toYamlPretty", Arity::Exact(1), |args| {
-        Ok(Value::from(to_yaml(&args[0])))
+        Ok(Value::from(to_yaml_pretty(&args[0])))
     });
     funcs.add("fromYaml", Arity::Exact(1), |args| {
         Ok(from_yaml_map(string_arg("fromYaml", &args, 0)?))

@@ -16,7 +16,7 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 
 /// A private key of one of the kinds Sprig handles.
 pub(crate) enum PrivateKey {
-    Rsa(Box<rsa::RsaPrivateKey>),
+    Rsa(Box<rsa::PrivateKey>),
     /// P-256, kept as its SEC1 `ECPrivateKey` DER.
     Ecdsa {
         sec1: Vec<u8>,
@@ -31,32 +31,30 @@ pub(crate) enum PrivateKey {
 /// `ring`'s system generator behind the `rand_core` traits `rsa` uses.
 struct SystemRng(SystemRandom);
 
-impl rand_core::RngCore for SystemRng {
-    fn next_u32(&mut self) -> u32 {
+impl rsa::rand_core::TryRng for SystemRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
         let mut bytes = [0u8; 4];
-        self.fill_bytes(&mut bytes);
-        u32::from_le_bytes(bytes)
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
     }
 
-    fn next_u64(&mut self) -> u64 {
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
         let mut bytes = [0u8; 8];
-        self.fill_bytes(&mut bytes);
-        u64::from_le_bytes(bytes)
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
     }
 
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
         self.0
             .fill(dest)
             .expect("the operating system's random generator is available");
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
         Ok(())
     }
 }
 
-impl rand_core::CryptoRng for SystemRng {}
+impl rsa::rand_core::TryCryptoRng for SystemRng {}
 
 /// DER tag-length-value.
 pub(crate) fn der(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -114,7 +112,7 @@ impl PrivateKey {
     /// An RSA key of `bits` bits.
     pub(crate) fn generate_rsa(bits: usize) -> Result<Self, String> {
         let mut rng = SystemRng(SystemRandom::new());
-        rsa::RsaPrivateKey::new(&mut rng, bits)
+        rsa::PrivateKey::new(&mut rng, bits)
             .map(|key| Self::Rsa(Box::new(key)))
             .map_err(|e| format!("error generating rsa key: {e}"))
     }
@@ -143,7 +141,7 @@ impl PrivateKey {
         let block = pem_decode(text).ok_or("no PEM data in input")?;
         match block.label.as_str() {
             "PRIVATE KEY" => {
-                if let Ok(key) = rsa::RsaPrivateKey::from_pkcs8_der(&block.contents) {
+                if let Ok(key) = rsa::PrivateKey::from_pkcs8_der(&block.contents) {
                     return Ok(Self::Rsa(Box::new(key)));
                 }
                 if find_tlv(&block.contents, OID_ED25519, 0).is_some() {
@@ -158,7 +156,7 @@ impl PrivateKey {
                 }
                 Err("decoding PEM as PKCS#8: unknown private key type".to_owned())
             }
-            "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_der(&block.contents)
+            "RSA PRIVATE KEY" => rsa::PrivateKey::from_pkcs1_der(&block.contents)
                 .map(|key| Self::Rsa(Box::new(key)))
                 .map_err(|e| format!("parsing RSA private key from PEM: {e}")),
             "EC PRIVATE KEY" => {

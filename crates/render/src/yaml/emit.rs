@@ -1,19 +1,81 @@
 //! Printing YAML as go-yaml's emitter (a port of libyaml) prints what
 //! Kustomize hands it: sorted keys, 2-space indent, indentless sequences,
 //! go-yaml's choice of quoting and block styles, 80-column folding.
+//!
+//! [`EmitOptions`] turns the few knobs go-yaml's callers turn differently
+//! (Helm's `toYamlPretty` encodes with go-yaml v3's own defaults at indent
+//! 2: sequences indented under their key, no folding, floats in Go's `%g`)
+//! without a second emitter to keep in step with this one.
 
 use std::fmt::Write as _;
 
-use super::number::format_float;
+use super::number::{format_float, format_float_go};
 use super::parse::{looks_like_timestamp, refused_by_json_round_trip, resolves_to_itself};
 use super::value::{Map, Value};
 
+/// libyaml's preferred line width, past which plain and quoted scalars fold.
 const BEST_WIDTH: usize = 80;
+
+/// How a float is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatFormat {
+    /// As a float64 comes out of a JSON round trip then go-yaml
+    /// (Kustomize, Helm's `toYaml`): integral values below 1e21 print as
+    /// integers (`1000000`), others in the `%g`-like shortest form.
+    JsonRoundTrip,
+    /// As go-yaml prints a Go float64 it is handed directly:
+    /// `strconv.FormatFloat(f, 'g', -1, 64)`, so `1000000` is `1e+06`.
+    GoShortest,
+}
+
+/// The emitter's knobs. [`EmitOptions::default`] is Kustomize's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// Whether a block sequence under a mapping key is indented by two
+    /// (`key:\n  - a`, go-yaml v3's own layout) rather than written at the
+    /// key's column (`key:\n- a`, Kustomize's compact layout).
+    pub indent_sequences: bool,
+    /// The column past which long scalars fold onto the next line; `None`
+    /// never folds.
+    pub line_width: Option<usize>,
+    /// How floats are printed.
+    pub floats: FloatFormat,
+}
+
+impl Default for EmitOptions {
+    fn default() -> Self {
+        Self {
+            indent_sequences: false,
+            line_width: Some(BEST_WIDTH),
+            floats: FloatFormat::JsonRoundTrip,
+        }
+    }
+}
+
+impl EmitOptions {
+    /// go-yaml v3's encoder with `SetIndent(2)` and nothing else, as Helm's
+    /// `toYamlPretty` uses it.
+    #[must_use]
+    pub fn go_yaml_v3_indent2() -> Self {
+        Self {
+            indent_sequences: true,
+            line_width: None,
+            floats: FloatFormat::GoShortest,
+        }
+    }
+}
 
 /// Prints one document as Kustomize does (keys sorted, block style).
 pub fn emit_document(v: &Value) -> String {
     let mut out = String::new();
     emit_document_into(v, &mut out);
+    out
+}
+
+/// Prints one document with `options` instead of Kustomize's layout.
+pub fn emit_document_with(v: &Value, options: EmitOptions) -> String {
+    let mut out = String::new();
+    emit_checked_with(v, &mut out, options);
     out
 }
 
@@ -28,10 +90,17 @@ pub fn emit_document_into(v: &Value, out: &mut String) {
 /// a character Kustomize's JSON round trip refuses (checked here, where
 /// every string is looked at anyway, rather than in a pass of its own).
 pub(crate) fn emit_document_checked(v: &Value, out: &mut String) -> bool {
+    emit_checked_with(v, out, EmitOptions::default())
+}
+
+fn emit_checked_with(v: &Value, out: &mut String, options: EmitOptions) -> bool {
     let mut e = Emitter {
         out: std::mem::take(out),
         column: 0,
         refused: false,
+        width: options.line_width.unwrap_or(usize::MAX),
+        indent_sequences: options.indent_sequences,
+        floats: options.floats,
     };
     match v {
         Value::Map(m) if !m.is_empty() => e.block_map(m, 0),
@@ -50,6 +119,12 @@ struct Emitter {
     column: usize,
     /// Whether a string printed holds a character Kustomize refuses.
     refused: bool,
+    /// [`EmitOptions::line_width`], `usize::MAX` for never.
+    width: usize,
+    /// [`EmitOptions::indent_sequences`].
+    indent_sequences: bool,
+    /// [`EmitOptions::floats`].
+    floats: FloatFormat,
 }
 
 impl Emitter {
@@ -133,6 +208,11 @@ impl Emitter {
                 self.block_map(m, indent + 2);
             }
             Value::Seq(s) if !s.is_empty() => {
+                let indent = if self.indent_sequences {
+                    indent + 2
+                } else {
+                    indent
+                };
                 self.newline();
                 self.indent_to(indent);
                 self.block_seq(s, indent);
@@ -181,7 +261,10 @@ impl Emitter {
                 let _ = write!(self.out, "{i}");
                 self.column += self.out.len() - start;
             }
-            Value::Float(f) => self.write(&format_float(*f)),
+            Value::Float(f) => match self.floats {
+                FloatFormat::JsonRoundTrip => self.write(&format_float(*f)),
+                FloatFormat::GoShortest => self.write(&format_float_go(*f)),
+            },
             Value::Str(s) => self.string(s, indent, simple_key),
             Value::Map(_) => self.write("{}"),
             Value::Seq(_) => self.write("[]"),
@@ -211,7 +294,7 @@ impl Emitter {
         while let Some(c) = chars.next() {
             if c == ' ' {
                 let next_space = chars.peek() == Some(&' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
+                if allow_breaks && !spaces && self.column > self.width && !next_space {
                     self.newline();
                     self.indent_to(indent);
                 } else {
@@ -236,7 +319,7 @@ impl Emitter {
             if c == ' ' {
                 if allow_breaks
                     && !spaces
-                    && self.column > BEST_WIDTH
+                    && self.column > self.width
                     && i != 0
                     && i != chars.len() - 1
                     && chars.get(i + 1) != Some(&' ')
@@ -305,7 +388,7 @@ impl Emitter {
             } else if c == ' ' {
                 if allow_breaks
                     && !spaces
-                    && self.column > BEST_WIDTH
+                    && self.column > self.width
                     && i != 0
                     && i != chars.len() - 1
                 {

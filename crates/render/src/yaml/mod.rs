@@ -16,8 +16,11 @@ mod parse;
 mod value;
 
 pub(crate) use emit::emit_document_checked;
-pub use emit::{emit_document, emit_document_into, go_json_string, go_yaml_key_order};
-pub use number::format_float;
+pub use emit::{
+    EmitOptions, FloatFormat, emit_document, emit_document_into, emit_document_with,
+    go_json_string, go_yaml_key_order,
+};
+pub use number::{format_float, format_float_go};
 pub(crate) use parse::parse_manifests_tracked;
 pub use parse::{
     parse_documents, parse_documents_with, parse_manifests, resolve_plain, scan_error,
@@ -121,6 +124,41 @@ mod tests {
         assert_eq!(
             out,
             "p: hello world this is a very long string that should exceed the eighty column limit\n  for sure yes\n"
+        );
+    }
+
+    /// go-yaml v3 at indent 2 (Helm's `toYamlPretty`): sequences indented
+    /// under their key, nothing folded, Go's float formatting; the
+    /// expected text is what Helm v4.3.1 printed for the same values.
+    #[test]
+    fn go_yaml_v3_layout_indents_sequences_and_never_folds() {
+        let long = "word ".repeat(30).trim_end().to_string();
+        let doc = parse_documents(&format!(
+            "a:\n  l: [1, [2, 3], {{k: [x]}}]\n  f: 1000000.5\nlong: {long}\n"
+        ))
+        .expect("parses");
+        let mut value = doc[0].clone();
+        *value.get_mut("a").and_then(|a| a.get_mut("f")).expect("f") = Value::Float(1e6);
+        let pretty = emit_document_with(&value, EmitOptions::go_yaml_v3_indent2());
+        assert_eq!(
+            pretty,
+            format!(
+                "a:\n  f: 1e+06\n  l:\n    - 1\n    - - 2\n      - 3\n    - k:\n        - x\nlong: {long}\n"
+            )
+        );
+        let kustomize = emit_document(&value);
+        assert!(
+            kustomize.starts_with("a:\n  f: 1000000\n  l:\n  - 1\n  - - 2\n"),
+            "{kustomize}"
+        );
+        assert!(
+            kustomize.contains("\n  word"),
+            "folds at 80 columns: {kustomize}"
+        );
+        assert_eq!(
+            emit_document_with(&value, EmitOptions::default()),
+            kustomize,
+            "the default options are Kustomize's layout"
         );
     }
 
