@@ -147,6 +147,12 @@ pub mod reasons {
     /// A cross-namespace reference the referred object's `accessFrom` (or
     /// `--no-cross-namespace-refs`) does not allow.
     pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// An ArtifactGenerator's source is missing, not ready, or its
+    /// artifact cannot be downloaded.
+    pub const SOURCE_FETCH_FAILED: &str = "SourceFetchFailed";
+    /// An ArtifactGenerator's spec breaks a rule its schema cannot state
+    /// (duplicate aliases or names, an unknown `revision` alias).
+    pub const VALIDATION_FAILED: &str = "ValidationFailed";
     /// An ImageRepository's `spec.image` (or the one an ImagePolicy refers
     /// to) is not an image name.
     pub const IMAGE_URL_INVALID: &str = "ImageURLInvalid";

@@ -11,8 +11,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use crate::{
-    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
-    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
+    Alert, ArtifactGenerator, ExternalArtifact, GitRepository, HelmChart, HelmRelease,
+    HelmRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization,
+    OCIRepository, Provider, Receiver,
 };
 
 /// Why the CRDs could not be rendered as YAML.
@@ -42,6 +43,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         OCIRepository::crd(),
         HelmRelease::crd(),
         ExternalArtifact::crd(),
+        ArtifactGenerator::crd(),
         ImageRepository::crd(),
         ImagePolicy::crd(),
         ImageUpdateAutomation::crd(),
@@ -68,6 +70,8 @@ pub fn crds_yaml() -> Result<String, CrdError> {
 
 /// Flux defaults `status` to `{observedGeneration: -1}`, so a new object
 /// reads as "never reconciled" rather than "reconciled generation 0".
+/// Only where the status has that field (ArtifactGenerators and
+/// ExternalArtifacts have not): a default must not hold unknown fields.
 fn with_status_default(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
         let status = version
@@ -75,7 +79,13 @@ fn with_status_default(mut crd: CustomResourceDefinition) -> CustomResourceDefin
             .as_mut()
             .and_then(|s| s.open_api_v3_schema.as_mut())
             .and_then(|root| root.properties.as_mut())
-            .and_then(|props| props.get_mut("status"));
+            .and_then(|props| props.get_mut("status"))
+            .filter(|status| {
+                status
+                    .properties
+                    .as_ref()
+                    .is_some_and(|p| p.contains_key("observedGeneration"))
+            });
         if let Some(status) = status {
             status.default = Some(JSON(serde_json::json!({ "observedGeneration": -1 })));
         }
@@ -198,6 +208,7 @@ mod tests {
                 "ocirepositories.source.toolkit.fluxcd.io",
                 "helmreleases.helm.toolkit.fluxcd.io",
                 "externalartifacts.source.toolkit.fluxcd.io",
+                "artifactgenerators.source.extensions.fluxcd.io",
                 "imagerepositories.image.toolkit.fluxcd.io",
                 "imagepolicies.image.toolkit.fluxcd.io",
                 "imageupdateautomations.image.toolkit.fluxcd.io",
@@ -285,6 +296,38 @@ mod tests {
             git["properties"]["status"]["default"],
             serde_json::json!({"observedGeneration": -1})
         );
+        // A status without observedGeneration gets no default: the API
+        // server refuses a default holding unknown fields.
+        for crd in &crds {
+            let schema = schema_json(crd);
+            let status = &schema["properties"]["status"];
+            assert_eq!(
+                status.get("default").is_some(),
+                status["properties"].get("observedGeneration").is_some(),
+                "{:?}",
+                crd.metadata.name
+            );
+        }
+        let generator = crds
+            .iter()
+            .find(|c| c.spec.names.kind == "ArtifactGenerator")
+            .map(schema_json)
+            .expect("the ArtifactGenerator CRD");
+        let sources = &generator["properties"]["spec"]["properties"]["sources"];
+        assert_eq!(sources["minItems"], 1);
+        assert_eq!(
+            sources["items"]["properties"]["kind"]["enum"],
+            serde_json::json!([
+                "Bucket",
+                "GitRepository",
+                "OCIRepository",
+                "HelmChart",
+                "ExternalArtifact"
+            ])
+        );
+        let copy = &generator["properties"]["spec"]["properties"]["artifacts"]["items"]["properties"]
+            ["copy"]["items"];
+        assert_eq!(copy["properties"]["to"]["pattern"], "^@(artifact)/(.*)$");
 
         let ks = schema_json(&crds[1]);
         let spec = &ks["properties"]["spec"];

@@ -27,6 +27,7 @@
 //! | [`GitRepository`], [`GitRepositorySpec`], [`GitRepositoryStatus`] | `source.toolkit.fluxcd.io/v1` |
 //! | [`Kustomization`], [`KustomizationSpec`], [`KustomizationStatus`] | `kustomize.toolkit.fluxcd.io/v1` |
 //! | [`HelmRepository`], [`HelmChart`], [`OCIRepository`], [`ExternalArtifact`] | `source.toolkit.fluxcd.io/v1` |
+//! | [`ArtifactGenerator`] | `source.extensions.fluxcd.io/v1beta1` |
 //! | [`HelmRelease`] ([`helmrelease`]) | `helm.toolkit.fluxcd.io/v2` |
 //! | [`ImageRepository`], [`ImagePolicy`], [`ImageUpdateAutomation`] ([`image`]) | `image.toolkit.fluxcd.io/v1` |
 //! | [`Provider`], [`Alert`] | `notification.toolkit.fluxcd.io/v1beta3` |
@@ -48,11 +49,12 @@
 //!              "ref": {"branch": "master"}}
 //! })).unwrap();
 //! assert_eq!(repo.spec.reference.unwrap().branch.as_deref(), Some("master"));
-//! assert_eq!(driftless_api::crds().len(), 13);
+//! assert_eq!(driftless_api::crds().len(), 14);
 //! let ks = Kustomization::test("apps").suspended();
 //! assert!(ks.spec.suspend);
 //! ```
 
+mod artifactgenerator;
 pub mod conditions;
 mod crd;
 pub mod duration;
@@ -72,6 +74,11 @@ mod ocirepository;
 #[cfg(test)]
 mod roundtrip_tests;
 
+pub use artifactgenerator::{
+    ArtifactGenerator, ArtifactGeneratorSpec, ArtifactGeneratorStatus, CopyOperation, CopyStrategy,
+    ExternalArtifactReference, GENERATOR_LABEL, GeneratorSourceKind, ORIGIN_REVISION_KEY,
+    OutputArtifact, RECONCILE_ANNOTATION as GENERATOR_RECONCILE_ANNOTATION, SourceReference,
+};
 pub use crd::{CrdError, crds, crds_yaml, root_schema};
 pub use duration::{DurationError, GoDuration};
 pub use externalartifact::{ExternalArtifact, ExternalArtifactSpec, ExternalArtifactStatus};

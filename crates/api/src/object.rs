@@ -10,8 +10,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::conditions::{self, types};
 use crate::{
-    Alert, ExternalArtifact, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
-    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
+    Alert, ArtifactGenerator, ExternalArtifact, GitRepository, HelmChart, HelmRelease,
+    HelmRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization,
+    OCIRepository, Provider, Receiver,
 };
 
 /// Field managers and event sources, named as Flux names its controllers,
@@ -27,6 +28,8 @@ pub mod managers {
     pub const IMAGE_REFLECTOR_CONTROLLER: &str = "image-reflector-controller";
     /// Writes by the ImageUpdateAutomation reconciler (Flux's image-automation-controller).
     pub const IMAGE_AUTOMATION_CONTROLLER: &str = "image-automation-controller";
+    /// Writes by the ArtifactGenerator reconciler (Flux's source-watcher).
+    pub const SOURCE_WATCHER: &str = "source-watcher";
     /// Writes by the `driftless` command line (annotations, suspend).
     pub const CLI: &str = "driftless";
     /// The component named in the Events the controller records.
@@ -150,6 +153,27 @@ impl FluxObject for ExternalArtifact {
     }
     fn revision(&self) -> Option<&str> {
         self.artifact().map(|a| a.revision.as_str())
+    }
+}
+
+// Suspended by an annotation (it has no `spec.suspend`); its generation
+// is observed in the Ready condition, as source-watcher records it.
+impl FluxObject for ArtifactGenerator {
+    const KIND: &'static str = "ArtifactGenerator";
+    fn suspended(&self) -> bool {
+        self.is_disabled()
+    }
+    fn status_conditions(&self) -> &[Condition] {
+        self.conditions()
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.status.as_ref()?.last_handled_reconcile_at.as_deref()
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        conditions::find(self.conditions(), types::READY)?.observed_generation
+    }
+    fn revision(&self) -> Option<&str> {
+        self.status.as_ref()?.observed_sources_digest.as_deref()
     }
 }
 

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driftless_api::{
-    Alert, FluxObject, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
-    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
-    annotations, conditions, managers,
+    Alert, ArtifactGenerator, FluxObject, GitRepository, HelmChart, HelmRelease, HelmRepository,
+    ImagePolicy, ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider,
+    Receiver, annotations, conditions, managers,
 };
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
@@ -57,6 +57,20 @@ impl CliObject for GitRepository {
     const GET_COMMAND: &'static str = "sources git";
     fn done_message(&self) -> String {
         format!("fetched revision {}", self.revision().unwrap_or("<none>"))
+    }
+}
+
+impl CliObject for ArtifactGenerator {
+    const NOUN: &'static str = "ArtifactGenerator";
+    const GET_COMMAND: &'static str = "artifactgenerators";
+    /// The ExternalArtifacts it generated, where sources show a revision.
+    const STATUS_COLUMNS: &'static [&'static str] = &["ARTIFACTS"];
+    fn status_cells(&self) -> Vec<String> {
+        let names: Vec<&str> = self.inventory().iter().map(|r| r.name.as_str()).collect();
+        vec![names.join(",")]
+    }
+    fn done_message(&self) -> String {
+        format!("generated {} artifact(s)", self.inventory().len())
     }
 }
 

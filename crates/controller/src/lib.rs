@@ -31,6 +31,7 @@
 //! ```
 
 mod acl;
+mod artifactgenerator;
 mod client_metrics;
 mod config_watch;
 mod drift;
@@ -353,11 +354,12 @@ pub async fn run(
         }
     }
 
-    let sources = futures::future::join4(
+    let sources = futures::future::join5(
         gitrepository::run(context.clone()),
         ocirepository::run(context.clone()),
         helmrepository::run(context.clone()),
         helmchart::run(context.clone()),
+        artifactgenerator::run(context.clone()),
     );
     let images = futures::future::join3(
         imagerepository::run(context.clone()),

@@ -151,6 +151,23 @@ impl Storage {
         self.store_named(key, revision, |hex| format!("{hex}.tar.gz"), write)
     }
 
+    /// Stores `tarball` (an archive packed by this crate, e.g. with
+    /// [`pack_directory`](crate::oci::pack_directory)) under `key`,
+    /// content-addressed; `revision` is given the tarball's `sha256:`
+    /// digest, for revisions that name it (`latest@sha256:<hex>`).
+    pub fn store_tarball(
+        &self,
+        key: &ArtifactKey,
+        revision: impl FnOnce(&str) -> String,
+        tarball: &[u8],
+    ) -> Result<Artifact, Error> {
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(tarball)));
+        self.store(key, &revision(&digest), |out| {
+            out.write_all(tarball)
+                .map_err(|e| Error::io("writing", key.to_string(), e))
+        })
+    }
+
     /// Store what `write` produces under `key`, in the file `name` gives for
     /// the content's sha256 hex (Flux's names: `index-<hex>.yaml`,
     /// `<chart>-<version>.tgz`). A file of that name is replaced atomically.
@@ -365,6 +382,19 @@ mod tests {
         fs::write(storage.local_path(&a), b"hellp").expect("tamper");
         let err = storage.open_verified(&a).expect_err("tampered");
         assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn tarballs_are_stored_with_a_revision_naming_their_digest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::new(dir.path()).expect("storage");
+        let key = ArtifactKey::new("externalartifact", "ns", "app");
+        let a = storage
+            .store_tarball(&key, |digest| format!("latest@{digest}"), b"hello")
+            .expect("stored");
+        assert_eq!(a.revision, format!("latest@{}", a.digest));
+        assert!(a.path.starts_with("externalartifact/ns/app/"));
+        assert!(storage.open_verified(&a).is_ok());
     }
 
     #[test]

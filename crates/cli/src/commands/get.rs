@@ -1,4 +1,4 @@
-//! `driftless get sources git|oci|helm|chart|kustomizations|helmreleases|alert-providers|alerts|receivers|images …|all`:
+//! `driftless get sources git|oci|helm|chart|artifactgenerators|kustomizations|helmreleases|alert-providers|alerts|receivers|images …|all`:
 //! status tables in flux's columns (NAME, the kind's status columns —
 //! REVISION for most, LAST SCAN, IMAGE/TAG or LAST RUN for image
 //! automation — SUSPENDED, READY, MESSAGE) plus AGE, or the objects
@@ -6,8 +6,9 @@
 
 use anyhow::Context as _;
 use driftless_api::{
-    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy, ImageRepository,
-    ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver, conditions,
+    Alert, ArtifactGenerator, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
+    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
+    conditions,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -22,6 +23,12 @@ pub enum Command {
     /// Show sources.
     #[command(subcommand, after_help = "Examples:\n  driftless get sources git -A")]
     Sources(SourcesCommand),
+    /// Show ArtifactGenerators and the ExternalArtifacts each generated.
+    #[command(
+        visible_alias = "ag",
+        after_help = "Examples:\n  driftless get artifactgenerators\n  driftless get ag apps -o yaml"
+    )]
+    Artifactgenerators(Args),
     /// Show Kustomizations.
     #[command(
         visible_alias = "ks",
@@ -116,6 +123,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             show::<HelmRepository>(&cluster, &args).await
         }
         Command::Sources(SourcesCommand::Chart(args)) => show::<HelmChart>(&cluster, &args).await,
+        Command::Artifactgenerators(args) => show::<ArtifactGenerator>(&cluster, &args).await,
         Command::Kustomizations(args) => show::<Kustomization>(&cluster, &args).await,
         Command::Helmreleases(args) => show::<HelmRelease>(&cluster, &args).await,
         Command::AlertProviders(args) => show::<Provider>(&cluster, &args).await,
@@ -147,6 +155,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
                 section::<OCIRepository>(&cluster, &args).await?,
                 section::<HelmRepository>(&cluster, &args).await?,
                 section::<HelmChart>(&cluster, &args).await?,
+                section_if_installed::<ArtifactGenerator>(&cluster, &args).await?,
                 section::<Kustomization>(&cluster, &args).await?,
                 section::<HelmRelease>(&cluster, &args).await?,
                 section_if_installed::<ImageRepository>(&cluster, &args).await?,

@@ -280,10 +280,19 @@ fn cluster_role() -> Value {
                 "verbs": ["get", "list", "watch", "update", "patch"],
             },
             {
-                // Artifacts other controllers produce, read as sources.
+                // Artifacts other controllers produce, read as sources;
+                // ArtifactGenerators publish theirs.
                 "apiGroups": ["source.toolkit.fluxcd.io"],
-                "resources": ["externalartifacts"],
-                "verbs": ["get", "list", "watch"],
+                "resources": ["externalartifacts", "externalartifacts/status"],
+                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+            },
+            {
+                "apiGroups": ["source.extensions.fluxcd.io"],
+                "resources": [
+                    "artifactgenerators", "artifactgenerators/status",
+                    "artifactgenerators/finalizers",
+                ],
+                "verbs": ["get", "list", "watch", "update", "patch"],
             },
             {
                 // HelmReleases with `spec.chart` own the HelmChart made for them.

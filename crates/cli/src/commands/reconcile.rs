@@ -1,4 +1,4 @@
-//! `driftless reconcile source git|oci|helm|chart|kustomization|helmrelease|image repository|policy|update NAME`: request a reconcile
+//! `driftless reconcile source git|oci|helm|chart|artifactgenerator|kustomization|helmrelease|image repository|policy|update NAME`: request a reconcile
 //! through the `reconcile.fluxcd.io/requestedAt` annotation and wait for
 //! the controller to handle it, as `flux reconcile` does.
 
@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::bail;
 use driftless_api::helmrelease::ChartSourceKind;
 use driftless_api::{
-    GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy, ImageRepository,
-    ImageUpdateAutomation, Kustomization, OCIRepository, SourceKind,
+    ArtifactGenerator, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
+    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, SourceKind,
 };
 
 use crate::cluster::{GlobalArgs, connect};
@@ -23,6 +23,12 @@ pub enum Command {
         after_help = "Examples:\n  driftless reconcile source git podinfo --timeout=2m"
     )]
     Source(SourceCommand),
+    /// Regenerate an ArtifactGenerator's artifacts now.
+    #[command(
+        visible_alias = "ag",
+        after_help = "Examples:\n  driftless reconcile artifactgenerator apps"
+    )]
+    Artifactgenerator(Args),
     /// Reconcile a Kustomization (and, with --with-source, its source first).
     #[command(
         visible_alias = "ks",
@@ -110,6 +116,16 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Source(SourceCommand::Chart(args)) => {
             reconcile::<HelmChart>(&cluster, &namespace, &args.name, args.timeout, &progress)
                 .await?;
+        }
+        Command::Artifactgenerator(args) => {
+            reconcile::<ArtifactGenerator>(
+                &cluster,
+                &namespace,
+                &args.name,
+                args.timeout,
+                &progress,
+            )
+            .await?;
         }
         Command::Image(ImageCommand::Repository(args)) => {
             reconcile::<ImageRepository>(&cluster, &namespace, &args.name, args.timeout, &progress)

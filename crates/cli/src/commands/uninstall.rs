@@ -7,7 +7,7 @@
 //! finalizer also leaves its workloads in place, which is the point.
 
 use anyhow::{Context as _, bail};
-use driftless_api::{GitRepository, HelmRelease, Kustomization, OCIRepository};
+use driftless_api::{ArtifactGenerator, GitRepository, HelmRelease, Kustomization, OCIRepository};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -42,6 +42,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     strip_finalizers::<Kustomization>(&cluster, &progress).await?;
     strip_finalizers::<OCIRepository>(&cluster, &progress).await?;
     strip_finalizers::<HelmRelease>(&cluster, &progress).await?;
+    strip_finalizers::<ArtifactGenerator>(&cluster, &progress).await?;
     // Reverse apply order: the namespace last, so its contents go first.
     for manifest in controller_manifests().iter().rev() {
         delete(&cluster, manifest, &progress).await?;
