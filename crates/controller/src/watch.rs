@@ -67,7 +67,18 @@ pub(crate) fn touched<K>(api: Api<K>) -> impl Stream<Item = watcher::Result<K>> 
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    recovering(watcher(api, watcher::Config::default()), K::kind(&()))
+    touched_with(api, watcher::Config::default())
+}
+
+/// [`touched`], for the objects `config` selects (a label selector).
+pub(crate) fn touched_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> impl Stream<Item = watcher::Result<K>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    recovering(watcher(api, config), K::kind(&()))
         .map(Ok)
         .touched_objects()
 }

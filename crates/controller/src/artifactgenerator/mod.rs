@@ -39,9 +39,7 @@ use driftless_api::{
 use driftless_source::UnpackLimits;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams};
-use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::Context;
@@ -59,38 +57,28 @@ const KEEP_ARTIFACTS: usize = 2;
 /// any source wakes the generators that read it.
 pub(crate) async fn run(context: Arc<Context>) {
     let client = context.client.clone();
-    let controller = Controller::new(
-        Api::<ArtifactGenerator>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let controller = crate::watch::controller(Api::<ArtifactGenerator>::all(client.clone()));
     let store = controller.store();
     let (git, oci, chart, external) = (store.clone(), store.clone(), store.clone(), store);
     let controller = controller
-        .watches(
-            Api::<GitRepository>::all(client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<GitRepository>::all(client.clone())),
             move |s| readers(&git, GeneratorSourceKind::GitRepository, &s),
         )
-        .watches(
-            Api::<OCIRepository>::all(client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<OCIRepository>::all(client.clone())),
             move |s| readers(&oci, GeneratorSourceKind::OCIRepository, &s),
         )
-        .watches(
-            Api::<HelmChart>::all(client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<HelmChart>::all(client.clone())),
             move |s| readers(&chart, GeneratorSourceKind::HelmChart, &s),
         )
-        .watches(
-            Api::<ExternalArtifact>::all(client.clone()),
-            watcher::Config::default(),
+        .watches_stream(
+            crate::watch::touched(Api::<ExternalArtifact>::all(client.clone())),
             move |s| readers(&external, GeneratorSourceKind::ExternalArtifact, &s),
         )
         // A generated ExternalArtifact edited or deleted by hand is put back.
-        .owns(
-            Api::<ExternalArtifact>::all(client),
-            watcher::Config::default(),
-        );
+        .owns_stream(crate::watch::touched(Api::<ExternalArtifact>::all(client)));
     reconciler::run(
         controller,
         context,

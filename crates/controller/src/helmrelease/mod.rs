@@ -144,9 +144,11 @@ pub(crate) async fn run(context: Arc<Context>) {
     controller
         // A change to a labelled ConfigMap or Secret in `valuesFrom`
         // reconciles the releases using it now, not at their interval.
-        .watches(
-            Api::<ConfigMap>::all(context.client.clone()),
-            config_watch::watched(),
+        .watches_stream(
+            crate::watch::touched_with(
+                Api::<ConfigMap>::all(context.client.clone()),
+                config_watch::watched(),
+            ),
             move |object| {
                 configmap_wakes.wake(values::users(
                     &by_configmap,
@@ -156,9 +158,11 @@ pub(crate) async fn run(context: Arc<Context>) {
                 ))
             },
         )
-        .watches(
-            Api::<Secret>::all(context.client.clone()),
-            config_watch::watched(),
+        .watches_stream(
+            crate::watch::touched_with(
+                Api::<Secret>::all(context.client.clone()),
+                config_watch::watched(),
+            ),
             move |object| {
                 secret_wakes.wake(values::users(
                     &by_secret,

@@ -85,9 +85,11 @@ pub(crate) async fn run(context: Arc<Context>) {
     controller
         // A change to a labelled ConfigMap or Secret in
         // `postBuild.substituteFrom` reconciles its users now.
-        .watches(
-            Api::<ConfigMap>::all(context.client.clone()),
-            config_watch::watched(),
+        .watches_stream(
+            crate::watch::touched_with(
+                Api::<ConfigMap>::all(context.client.clone()),
+                config_watch::watched(),
+            ),
             move |object| {
                 configmap_wakes.wake(substitute_users(
                     &by_configmap,
@@ -97,9 +99,11 @@ pub(crate) async fn run(context: Arc<Context>) {
                 ))
             },
         )
-        .watches(
-            Api::<Secret>::all(context.client.clone()),
-            config_watch::watched(),
+        .watches_stream(
+            crate::watch::touched_with(
+                Api::<Secret>::all(context.client.clone()),
+                config_watch::watched(),
+            ),
             move |object| {
                 secret_wakes.wake(substitute_users(
                     &by_secret,
