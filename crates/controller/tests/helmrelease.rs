@@ -7,57 +7,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::Env;
+use common::helm::{self, helm, podinfo_and_helm};
 use driftless_api::HelmRelease;
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const NAMESPACE: &str = "apps";
-
-/// The podinfo chart of the shared corpus, or `None` (after saying so)
-/// when it or `helm` is missing.
-fn chart_and_helm(test: &str) -> Option<PathBuf> {
-    let chart = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/helm-conformance/charts/podinfo");
-    let helm = Command::new("helm")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if helm && chart.is_dir() {
-        return Some(chart);
-    }
-    assert!(
-        std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() != Ok("1"),
-        "DRIFTLESS_REQUIRE_SHARED=1 but helm is not on PATH or {chart:?} is missing"
-    );
-    println!("SKIPPED: {test}: helm not on PATH or {chart:?} missing");
-    None
-}
-
-/// Runs the real `helm` with its own homes; returns stdout.
-fn helm(home: &Path, args: &[&str]) -> String {
-    let out = Command::new("helm")
-        .args(args)
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env("HELM_DATA_HOME", home.join("data"))
-        .env("HELM_REGISTRY_CONFIG", home.join("registry.json"))
-        .output()
-        .expect("helm runs");
-    assert!(
-        out.status.success(),
-        "helm {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// `helm history podinfo -o json` of the test's release, as the real helm reads it.
 fn helm_history(home: &Path, kubeconfig: &str) -> serde_json::Value {
@@ -106,30 +69,10 @@ fn push_chart(home: &Path, chart: &Path, registry: &Registry) {
     );
 }
 
-async fn apply(client: &kube::Client, object: serde_json::Value) {
-    let api_version = object["apiVersion"]
-        .as_str()
-        .expect("apiVersion")
-        .to_owned();
-    let kind = object["kind"].as_str().expect("kind").to_owned();
-    let name = object["metadata"]["name"]
-        .as_str()
-        .expect("name")
-        .to_owned();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let gvk = kube::api::GroupVersionKind::gvk(group, version, &kind);
-    let (resource, _) = kube::discovery::pinned_kind(client, &gvk)
-        .await
-        .expect("discovered");
-    let api: Api<kube::api::DynamicObject> =
-        Api::namespaced_with(client.clone(), NAMESPACE, &resource);
-    api.patch(
-        &name,
-        &PatchParams::apply("test").force(),
-        &Patch::Apply(object),
-    )
-    .await
-    .expect("applied");
+/// Server-side applies `object` in the test's namespace.
+async fn apply(client: &kube::Client, mut object: serde_json::Value) {
+    object["metadata"]["namespace"] = json!(NAMESPACE);
+    helm::apply(client, object).await;
 }
 
 fn helm_release(registry_values: serde_json::Value) -> serde_json::Value {
@@ -149,39 +92,16 @@ fn helm_release(registry_values: serde_json::Value) -> serde_json::Value {
 }
 
 async fn release(client: &kube::Client) -> HelmRelease {
-    Api::<HelmRelease>::namespaced(client.clone(), NAMESPACE)
-        .get("podinfo")
-        .await
-        .expect("the HelmRelease")
+    helm::release(client, NAMESPACE, "podinfo").await
 }
 
-/// Waits until the HelmRelease is Ready with `revision` as its newest
-/// release, and returns it.
 async fn ready_at(client: &kube::Client, revision: i64) -> HelmRelease {
-    eventually(
-        &format!("HelmRelease ready at revision {revision}"),
-        || async {
-            let hr = release(client).await;
-            let ready = common::ready_of(hr.conditions());
-            match (&ready, hr.latest_snapshot()) {
-                (Some((status, _, _)), Some(latest))
-                    if status == "True" && latest.version == revision =>
-                {
-                    Ok(hr)
-                }
-                _ => Err(format!(
-                    "{ready:?}, latest {:?}",
-                    hr.latest_snapshot().map(|s| (s.version, s.status.clone()))
-                )),
-            }
-        },
-    )
-    .await
+    helm::ready_at(client, NAMESPACE, "podinfo", revision).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
-    let Some(chart) = chart_and_helm("HelmRelease end to end") else {
+    let Some(chart) = podinfo_and_helm("HelmRelease end to end") else {
         return;
     };
     let Some(registry) =
@@ -194,13 +114,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
 
     let env = Env::start().await;
     let client = env.client.clone();
-    Api::<Namespace>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).expect("namespace"),
-        )
-        .await
-        .expect("namespace created");
+    helm::create_namespace(&client, NAMESPACE).await;
     apply(
         &client,
         json!({
@@ -497,7 +411,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_chart_from_an_http_repository_through_a_templated_helm_chart() {
-    let Some(chart) = chart_and_helm("HelmRelease from an HTTP repository") else {
+    let Some(chart) = podinfo_and_helm("HelmRelease from an HTTP repository") else {
         return;
     };
     let root = tempfile::tempdir().expect("repository root");
@@ -507,13 +421,7 @@ async fn a_chart_from_an_http_repository_through_a_templated_helm_chart() {
 
     let env = Env::start().await;
     let client = env.client.clone();
-    Api::<Namespace>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).expect("namespace"),
-        )
-        .await
-        .expect("namespace created");
+    helm::create_namespace(&client, NAMESPACE).await;
     Api::<Secret>::namespaced(client.clone(), NAMESPACE)
         .create(
             &PostParams::default(),

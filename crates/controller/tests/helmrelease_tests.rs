@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Env;
+use common::helm::{self, apply, helm_as};
 use driftless_api::HelmRelease;
 use driftless_api::conditions;
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::helm_repo::{StaticServer, helm_available, helm_package, helm_repo_index};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 const NAMESPACE: &str = "apps";
@@ -79,23 +80,6 @@ fn write_chart(dir: &Path) -> PathBuf {
     chart
 }
 
-/// Runs `binary` (`helm` or `helm3`) with its own homes; returns stdout.
-fn run_helm(binary: &str, home: &Path, args: &[&str]) -> String {
-    let out = Command::new(binary)
-        .args(args)
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env("HELM_DATA_HOME", home.join("data"))
-        .output()
-        .expect("helm runs");
-    assert!(
-        out.status.success(),
-        "{binary} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A sandbox with the controller, the namespace, and a HelmRepository
 /// serving the test chart; the server must outlive the test.
 async fn start(home: &Path) -> (Env, StaticServer) {
@@ -105,13 +89,7 @@ async fn start(home: &Path) -> (Env, StaticServer) {
     helm_repo_index(&root, None);
     let server = StaticServer::start(&root);
     let env = Env::start().await;
-    Api::<Namespace>::all(env.client.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).expect("namespace"),
-        )
-        .await
-        .expect("namespace created");
+    helm::create_namespace(&env.client, NAMESPACE).await;
     apply(
         &env.client,
         json!({
@@ -123,28 +101,6 @@ async fn start(home: &Path) -> (Env, StaticServer) {
     )
     .await;
     (env, server)
-}
-
-async fn apply(client: &kube::Client, object: serde_json::Value) {
-    let api_version = object["apiVersion"].as_str().expect("apiVersion");
-    let kind = object["kind"].as_str().expect("kind");
-    let name = object["metadata"]["name"]
-        .as_str()
-        .expect("name")
-        .to_owned();
-    let (group, version) = api_version.rsplit_once('/').expect("a group");
-    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-    let (resource, _) = kube::discovery::pinned_kind(client, &gvk)
-        .await
-        .expect("discovered");
-    Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), NAMESPACE, &resource)
-        .patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(object),
-        )
-        .await
-        .expect("applied");
 }
 
 fn helm_release(spec: serde_json::Value) -> serde_json::Value {
@@ -165,10 +121,7 @@ fn helm_release(spec: serde_json::Value) -> serde_json::Value {
 }
 
 async fn release(client: &kube::Client) -> HelmRelease {
-    Api::<HelmRelease>::namespaced(client.clone(), NAMESPACE)
-        .get(NAME)
-        .await
-        .expect("the HelmRelease")
+    helm::release(client, NAMESPACE, NAME).await
 }
 
 /// (status, reason, message) of condition `type_`.
@@ -212,7 +165,7 @@ fn latest_version(hr: &HelmRelease) -> Option<i64> {
 
 /// `helm history` of the test release as (revision, status, description).
 fn history(binary: &str, home: &Path, kubeconfig: &str) -> Vec<(i64, String, String)> {
-    let out = run_helm(
+    let out = helm_as(
         binary,
         home,
         &[
@@ -302,7 +255,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
         Some("Succeeded")
     );
     // The real helm sees the test suite in the record.
-    let status = run_helm(
+    let status = helm_as(
         "helm",
         home.path(),
         &["status", NAME, "-n", NAMESPACE, "--kubeconfig", kubeconfig],
@@ -436,7 +389,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
             .get("message")
             .cloned()
     };
-    run_helm(
+    helm_as(
         "helm",
         home.path(),
         &[
@@ -450,7 +403,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
         ],
     );
     assert_eq!(message_now().await.as_deref(), Some("hello"));
-    run_helm(
+    helm_as(
         "helm3",
         home.path(),
         &[
@@ -528,7 +481,7 @@ async fn preserve_values_keeps_what_only_the_previous_release_set() {
     assert_eq!(now.get("message").map(String::as_str), Some("two"));
     assert_eq!(now.get("kept").map(String::as_str), Some("yes"));
     assert_eq!(now.get("changed").map(String::as_str), Some("new"));
-    let values = run_helm(
+    let values = helm_as(
         "helm",
         home.path(),
         &[

@@ -220,7 +220,8 @@ pub(crate) async fn run(context: Arc<Context>) {
 }
 
 /// Whether the last reconcile failed before any install or upgrade (the
-/// source, the values, the render): no attempt is on record for it, so
+/// source, the values, the render), not in an action or its tests: no
+/// attempt is on record for it, so
 /// the watch event of a fix (the source Ready again, the values back) runs
 /// in full at once. A failed action is not: its retry waits for the retry
 /// interval, not for its own status write's echo.
@@ -232,6 +233,7 @@ fn failed_before_release(status: &HelmReleaseStatus) -> bool {
                     reasons::INSTALL_FAILED,
                     reasons::UPGRADE_FAILED,
                     reasons::RETRIES_EXCEEDED,
+                    reasons::TEST_FAILED,
                 ]
                 .contains(&ready.reason.as_str())
         })

@@ -31,7 +31,12 @@ pub fn podinfo_and_helm(test: &str) -> Option<PathBuf> {
 
 /// Runs the real `helm` with its own homes under `home`; returns stdout.
 pub fn helm(home: &Path, args: &[&str]) -> String {
-    let out = Command::new("helm")
+    helm_as("helm", home, args)
+}
+
+/// [`helm`] with another binary (`helm3`).
+pub fn helm_as(binary: &str, home: &Path, args: &[&str]) -> String {
+    let out = Command::new(binary)
         .args(args)
         .env("HELM_CONFIG_HOME", home.join("config"))
         .env("HELM_CACHE_HOME", home.join("cache"))
@@ -41,7 +46,7 @@ pub fn helm(home: &Path, args: &[&str]) -> String {
         .expect("helm runs");
     assert!(
         out.status.success(),
-        "helm {args:?}: {}",
+        "{binary} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
