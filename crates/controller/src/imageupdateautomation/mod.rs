@@ -12,6 +12,7 @@
 
 mod change_request;
 mod policies;
+mod pushes;
 mod request;
 mod status;
 mod update;
@@ -67,6 +68,15 @@ pub(crate) async fn run(context: Arc<Context>) {
     reconciler::run(controller, context, Automations::default()).await;
 }
 
+/// `namespace/name`: what the in-memory state of an automation is kept by.
+fn key(automation: &ImageUpdateAutomation) -> String {
+    format!(
+        "{}/{}",
+        automation.namespace().unwrap_or_default(),
+        automation.name_any()
+    )
+}
+
 /// Whether `automation`'s `sourceRef` names `repo`.
 fn writes_to(automation: &ImageUpdateAutomation, repo: &GitRepository) -> bool {
     let source = &automation.spec.source_ref;
@@ -79,6 +89,8 @@ fn writes_to(automation: &ImageUpdateAutomation, repo: &GitRepository) -> bool {
 pub(crate) struct Automations {
     /// Updates held for their batch window (change-request mode).
     batches: change_request::Batches,
+    /// The last push of each automation, until its status shows it.
+    pushes: pushes::Pushes,
 }
 
 impl Reconciler for Automations {
@@ -136,7 +148,7 @@ impl Reconciler for Automations {
                 let namespace = automation.namespace().unwrap_or_default();
                 let settings =
                     change_request::settings(&namespace, spec, &repo, &context.client).await?;
-                let key = format!("{namespace}/{}", automation.name_any());
+                let key = key(automation);
                 let previous = &status.observed_policies;
                 let run = change_request::run(
                     settings,
@@ -161,8 +173,19 @@ impl Reconciler for Automations {
             ));
         }
         let revision = Some(outcome.revision.clone());
+        let pushed = outcome.pushed.as_ref().map(|pushed| pushes::LastPush {
+            commit: pushed.commit.clone(),
+            time: run.stamp.now.clone(),
+        });
+        let last_push = self.pushes.record(&key(automation), pushed);
         Ok(Outcome::Done {
-            status: status::completed(automation, observed, &outcome, &run.stamp),
+            status: status::completed(
+                automation,
+                observed,
+                &outcome,
+                last_push.as_ref(),
+                &run.stamp,
+            ),
             events,
             requeue,
             revision,
@@ -186,11 +209,9 @@ impl Reconciler for Automations {
         automation: &ImageUpdateAutomation,
         context: &Context,
     ) -> Result<(), ReconcileError> {
-        self.batches.forget(&format!(
-            "{}/{}",
-            automation.namespace().unwrap_or_default(),
-            automation.name_any()
-        ));
+        let key = key(automation);
+        self.batches.forget(&key);
+        self.pushes.forget(&key);
         let dir = request::work_dir(automation, context);
         if let Err(error) = std::fs::remove_dir_all(&dir)
             && error.kind() != std::io::ErrorKind::NotFound

@@ -6,18 +6,21 @@ use driftless_api::conditions::{self, reasons, types};
 use driftless_api::{ImageUpdateAutomation, ImageUpdateAutomationStatus};
 
 use super::policies::Observed;
+use super::pushes::LastPush;
 use super::update::UpdateOutcome;
 use crate::reconciler::{ReconcileError, Stamp};
 
 /// Flux's Ready message after a completed run, whether it pushed or not.
 pub(super) const READY_MESSAGE: &str = "repository up-to-date";
 
-/// The status after a run that completed: observations and, when it
-/// pushed, the commit and its time.
+/// The status after a run that completed: observations and the last
+/// commit pushed (this run's or, when its status write was lost, an
+/// earlier one's) with its time.
 pub(super) fn completed(
     automation: &ImageUpdateAutomation,
     observed: Observed,
     outcome: &UpdateOutcome,
+    last_push: Option<&LastPush>,
     stamp: &Stamp,
 ) -> ImageUpdateAutomationStatus {
     let mut status = automation.status.clone().unwrap_or_default();
@@ -34,9 +37,9 @@ pub(super) fn completed(
     status.observed_policies = observed;
     status.observed_source_revision = Some(outcome.revision.clone());
     status.last_automation_run_time = Some(stamp.now.clone());
-    if let Some(pushed) = &outcome.pushed {
-        status.last_push_commit = Some(pushed.commit.clone());
-        status.last_push_time = Some(stamp.now.clone());
+    if let Some(push) = last_push {
+        status.last_push_commit = Some(push.commit.clone());
+        status.last_push_time = Some(push.time.clone());
     }
     if stamp.requested.is_some() {
         status
@@ -118,14 +121,20 @@ mod tests {
             }),
             warnings: Vec::new(),
         };
+        let stamp = stamp(Some("now"));
+        let push = LastPush {
+            commit: "fedcba9876543210".into(),
+            time: stamp.now.clone(),
+        };
         let status = completed(
             &automation(),
             observed("1.1.0"),
             &outcome,
-            &stamp(Some("now")),
+            Some(&push),
+            &stamp,
         );
         assert_eq!(status.last_push_commit.as_deref(), Some("fedcba9876543210"));
-        assert!(status.last_push_time.is_some());
+        assert_eq!(status.last_push_time, Some(stamp.now.clone()));
         assert_eq!(status.observed_generation, Some(3));
         assert_eq!(status.observed_policies["web"].tag, "1.1.0");
         assert_eq!(
@@ -157,11 +166,39 @@ mod tests {
             pushed: None,
             warnings: Vec::new(),
         };
-        let status = completed(&automation(), observed("1.0.0"), &outcome, &stamp(None));
+        let status = completed(
+            &automation(),
+            observed("1.0.0"),
+            &outcome,
+            None,
+            &stamp(None),
+        );
         assert_eq!(status.last_push_commit.as_deref(), Some("0123456789abcdef"));
         assert!(status.last_push_time.is_none());
         assert!(status.last_automation_run_time.is_some());
         assert_eq!(outcome.summary(), None);
+    }
+
+    #[test]
+    fn a_push_whose_status_write_was_lost_is_recorded_by_the_next_run() {
+        let outcome = UpdateOutcome {
+            revision: "main@sha1:cccc".into(),
+            pushed: None,
+            warnings: Vec::new(),
+        };
+        let earlier = LastPush {
+            commit: "cccc000011112222".into(),
+            time: Time(k8s_openapi::jiff::Timestamp::from_second(1_764_999_000).expect("time")),
+        };
+        let status = completed(
+            &automation(),
+            observed("1.2.0"),
+            &outcome,
+            Some(&earlier),
+            &stamp(None),
+        );
+        assert_eq!(status.last_push_commit.as_deref(), Some("cccc000011112222"));
+        assert_eq!(status.last_push_time, Some(earlier.time));
     }
 
     #[test]
