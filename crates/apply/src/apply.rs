@@ -1,15 +1,18 @@
 //! Staged server-side apply and its dry-run twin, diff.
 //!
-//! Per object: read the live object, take its fields over from kubectl if
-//! kubectl created it, dry-run the apply, compare the result with the live
-//! object, and apply for real only when they differ.
+//! Per object: read the live object, dry-run the apply, compare the result
+//! with the live object, and apply for real only when they differ (taking
+//! its fields over from kubectl first if kubectl created it). Within a
+//! stage every object is dry-run before any is applied ([`plan`]).
+
+mod plan;
 
 use std::time::{Duration, Instant};
 
 use driftless_api::annotations;
 use driftless_api::inventory::ObjectId;
 use futures::StreamExt;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject};
 use serde_json::{Map, Value, json};
 
 use crate::Applier;
@@ -17,6 +20,7 @@ use crate::changeset::{Action, Change, ChangeSet, ObjectDiff, subject};
 use crate::error::ApplyError;
 use crate::order::{Stage, rank};
 use crate::resolve::Resolved;
+use plan::Plan;
 
 /// How long CRDs applied in the first stage may take to be Established.
 const CRD_ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -67,14 +71,15 @@ struct Target {
     force: bool,
 }
 
-/// One object's part in a stage.
-enum Work {
+/// One object's part in a stage: `Work<Target>` before the first pass,
+/// `Work<(Target, Plan)>` after it.
+enum Work<T> {
     /// Left alone (an annotation says so).
     Skip(Change),
     /// Decided without asking the server (a diff of a kind not yet served).
-    Known(Change, ObjectDiff),
+    Known(Change, Box<ObjectDiff>),
     /// To be dry-run and, if it differs, applied.
-    Apply(Target),
+    Apply(T),
 }
 
 /// What one object's apply or dry run found.
@@ -251,7 +256,7 @@ impl Applier {
                 .partition(|d| Stage::of(&d.group, &d.kind) == stage);
             desired = rest;
             // Skipped objects keep their place among the applied ones.
-            let mut work: Vec<Work> = Vec::new();
+            let mut work: Vec<Work<Target>> = Vec::new();
             for d in in_stage {
                 if let Some(reason) = d.skip_reason() {
                     work.push(Work::Skip(Change {
@@ -273,24 +278,41 @@ impl Applier {
                                 version,
                                 action: Action::Created,
                             },
-                            ObjectDiff {
+                            Box::new(ObjectDiff {
                                 id,
                                 action: Action::Created,
                                 live: None,
                                 merged: self.labelled(d.body),
-                            },
+                            }),
                         ));
                     }
                     Err((_, err)) => return Err(err),
                 }
             }
-            let results: Vec<Result<(Change, Option<ObjectDiff>), ApplyError>> =
+            // First pass: every object read and dry-run; a refusal stops
+            // the stage before anything in it changes.
+            let checked: Vec<Result<Work<(Target, Plan)>, ApplyError>> =
                 futures::stream::iter(work.into_iter().map(|item| async move {
                     match item {
-                        Work::Skip(change) => Ok((change, None)),
-                        Work::Known(change, diff) => Ok((change, Some(diff))),
+                        Work::Skip(change) => Ok(Work::Skip(change)),
+                        Work::Known(change, diff) => Ok(Work::Known(change, diff)),
                         Work::Apply(t) => {
-                            let outcome = self.apply_one(&t, dry_only).await?;
+                            let plan = self.first_pass(&t, dry_only).await?;
+                            Ok(Work::Apply((t, plan)))
+                        }
+                    }
+                }))
+                .buffered(self.concurrency())
+                .collect()
+                .await;
+            let checked = checked.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let results: Vec<Result<(Change, Option<ObjectDiff>), ApplyError>> =
+                futures::stream::iter(checked.into_iter().map(|item| async move {
+                    match item {
+                        Work::Skip(change) => Ok((change, None)),
+                        Work::Known(change, diff) => Ok((change, Some(*diff))),
+                        Work::Apply((t, plan)) => {
+                            let outcome = self.second_pass(&t, plan).await?;
                             let change = Change {
                                 id: t.id.clone(),
                                 version: t.version,
@@ -415,184 +437,6 @@ impl Applier {
             body,
             mode,
             force,
-        })
-    }
-
-    async fn apply_one(&self, t: &Target, dry_only: bool) -> Result<Outcome, ApplyError> {
-        let api_error = |action, source| api_error(&t.subject, action, source);
-        let mut live = t
-            .api
-            .get_opt(&t.name)
-            .await
-            .map_err(|e| api_error("read", e))?
-            .map(to_value);
-        // Disabling reconciliation on the live object is how people pause
-        // one object by hand.
-        if let Some(current) = &live
-            && reconcile_disabled(current)
-        {
-            return Ok(Outcome {
-                action: Action::Skipped(format!(
-                    "{}: {} on the live object",
-                    annotations::RECONCILE,
-                    annotations::DISABLED
-                )),
-                merged: current.clone(),
-                live,
-            });
-        }
-        if t.mode == Mode::IfNotPresent
-            && let Some(live) = live
-        {
-            return Ok(Outcome {
-                action: Action::Skipped(format!(
-                    "{}: IfNotPresent and it exists",
-                    annotations::SSA
-                )),
-                merged: live.clone(),
-                live: Some(live),
-            });
-        }
-        if !dry_only
-            && t.mode == Mode::Apply
-            && let Some(current) = &live
-            && let Some(patch) = takeover_patch(current, &self.options.field_manager)
-        {
-            tracing::debug!(object = %t.subject, "taking fields over from kubectl");
-            let params = PatchParams {
-                field_manager: Some(self.options.field_manager.clone()),
-                ..PatchParams::default()
-            };
-            let taken = t
-                .api
-                .patch(&t.name, &params, &Patch::Merge(patch))
-                .await
-                .map_err(|e| api_error("take over fields from kubectl", e))?;
-            live = Some(to_value(taken));
-        }
-
-        let kept_live = live.as_ref().and_then(|current| {
-            crate::ignore::keep_live_fields(
-                &self.options.ignore_rules,
-                &t.id.group,
-                &t.version,
-                &t.id.kind,
-                &t.body,
-                current,
-            )
-        });
-        let body = kept_live.as_ref().unwrap_or(&t.body);
-        let params = PatchParams::apply(&self.options.field_manager).force();
-        let dry = t
-            .api
-            .patch(&t.name, &params.clone().dry_run(), &Patch::Apply(body))
-            .await;
-        let merged = match dry {
-            Ok(merged) => to_value(merged),
-            Err(err) if immutable_fields(&err).is_some() => {
-                let fields = immutable_fields(&err).unwrap_or_default();
-                if !t.force {
-                    return Err(ApplyError::Immutable {
-                        object: t.subject.clone(),
-                        fields,
-                    });
-                }
-                if dry_only {
-                    return Ok(Outcome {
-                        action: Action::Configured,
-                        live,
-                        merged: t.body.clone(),
-                    });
-                }
-                tracing::info!(object = %t.subject, ?fields, "recreating: immutable fields changed");
-                return self.recreate(t, live).await;
-            }
-            // In a diff, the namespace may be in the set but not created yet.
-            Err(kube::Error::Api(status)) if dry_only && status.code == 404 => {
-                return Ok(Outcome {
-                    action: Action::Created,
-                    live,
-                    merged: t.body.clone(),
-                });
-            }
-            Err(kube::Error::Api(status)) if status.code == 404 => {
-                return Err(ApplyError::NotFound {
-                    object: t.subject.clone(),
-                    message: status.message,
-                });
-            }
-            Err(err) => return Err(api_error("dry-run apply", err)),
-        };
-        let action = match &live {
-            None => Action::Created,
-            Some(live) if comparable(live) == comparable(&merged) => Action::Unchanged,
-            Some(_) => Action::Configured,
-        };
-        if dry_only || action == Action::Unchanged {
-            return Ok(Outcome {
-                action,
-                live,
-                merged,
-            });
-        }
-        let applied = t
-            .api
-            .patch(&t.name, &params, &Patch::Apply(body))
-            .await
-            .map_err(|e| api_error("apply", e))?;
-        Ok(Outcome {
-            action,
-            live,
-            merged: to_value(applied),
-        })
-    }
-
-    /// Deletes the object, waits until it is gone, and creates it again.
-    async fn recreate(&self, t: &Target, live: Option<Value>) -> Result<Outcome, ApplyError> {
-        let api_error = |action, source| api_error(&t.subject, action, source);
-        let old_uid = live
-            .as_ref()
-            .and_then(|l| l.pointer("/metadata/uid"))
-            .cloned();
-        match t.api.delete(&t.name, &DeleteParams::background()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(err) => return Err(api_error("delete for recreation", err)),
-        }
-        let start = Instant::now();
-        let mut delay = Duration::from_millis(20);
-        loop {
-            let current = t
-                .api
-                .get_opt(&t.name)
-                .await
-                .map_err(|e| api_error("read", e))?;
-            let gone = match current {
-                None => true,
-                Some(obj) => to_value(obj).pointer("/metadata/uid") != old_uid.as_ref(),
-            };
-            if gone {
-                break;
-            }
-            if start.elapsed() > RECREATE_TIMEOUT {
-                return Err(ApplyError::RecreateTimeout {
-                    object: t.subject.clone(),
-                    timeout: RECREATE_TIMEOUT,
-                });
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(500));
-        }
-        let params = PatchParams::apply(&self.options.field_manager).force();
-        let created = t
-            .api
-            .patch(&t.name, &params, &Patch::Apply(&t.body))
-            .await
-            .map_err(|e| api_error("apply after recreation", e))?;
-        Ok(Outcome {
-            action: Action::Created,
-            live,
-            merged: to_value(created),
         })
     }
 

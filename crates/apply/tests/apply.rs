@@ -567,6 +567,56 @@ async fn immutable_changes_fail_unless_forced() {
 }
 
 #[tokio::test]
+async fn a_refused_object_stops_its_stage_before_any_sibling_changes() {
+    let sb = TestSandbox::start().await;
+    let client = sb.client().await;
+    let applier = Applier::new(client.clone(), options());
+    let configmaps = cm_api(&client, "default");
+    applier
+        .apply(vec![
+            deployment("default", "web", 1, "web"),
+            configmap("default", "settings", json!({"level": "1"})),
+        ])
+        .await
+        .expect("first revision");
+
+    // The new revision changes an immutable selector (refused without
+    // force), a sibling ConfigMap, and adds one: the refusal is found by
+    // the stage's dry runs, before either ConfigMap is written.
+    let err = applier
+        .apply(vec![
+            configmap("default", "settings", json!({"level": "2"})),
+            configmap("default", "extra", json!({"added": "yes"})),
+            deployment("default", "web", 1, "web-v2"),
+        ])
+        .await
+        .expect_err("the selector is immutable");
+    assert!(matches!(err, ApplyError::Immutable { .. }), "{err:?}");
+    let settings = get(&configmaps, "settings").await.expect("still there");
+    assert_eq!(at(&settings, "/data/level"), "1", "a sibling was applied");
+    assert!(
+        get(&configmaps, "extra").await.is_none(),
+        "a new sibling was created"
+    );
+
+    // An earlier stage is not held back by a later one: the namespace is
+    // created even though the Deployment's stage is refused.
+    let err = applier
+        .apply(vec![
+            namespace("staged"),
+            deployment("default", "web", 1, "web-v2"),
+        ])
+        .await
+        .expect_err("still immutable");
+    assert!(matches!(err, ApplyError::Immutable { .. }), "{err:?}");
+    let namespaces = Api::<DynamicObject>::all_with(
+        client.clone(),
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
+    );
+    assert!(get(&namespaces, "staged").await.is_some());
+}
+
+#[tokio::test]
 async fn immutable_configmaps_are_recreated_when_forced() {
     let sb = TestSandbox::start().await;
     let client = sb.client().await;
