@@ -2,9 +2,10 @@
 //! cluster): a Kustomization with `spec.serviceAccountName` applies as that
 //! service account, impersonated, so a Role bound in its own namespace is
 //! all it may change. What it may not do fails the whole apply with the API
-//! server's Forbidden message on Ready=False, and nothing is pruned. The Secrets it reads for `postBuild.substituteFrom` and
-//! `decryption.secretRef` are those of its own namespace only: the API has
-//! no field that names another.
+//! server's Forbidden message on Ready=False, nothing else of that stage is
+//! applied, and nothing is pruned. The Secrets it reads for
+//! `postBuild.substituteFrom` and `decryption.secretRef` are those of its
+//! own namespace only: the API has no field that names another.
 //!
 //! Each test fails if the controller stops impersonating (the admin may do
 //! everything) or if the sandbox stops enforcing RBAC:
@@ -92,6 +93,8 @@ async fn a_tenant_cannot_write_outside_its_namespace_and_nothing_is_pruned() {
     let other: Api<ConfigMap> = Api::namespaced(world.env.client.clone(), "other");
     assert!(other.get_opt("theirs").await.expect("get").is_none());
     assert_eq!(world.color("gone").await.as_deref(), Some("red"));
+    // Its permitted sibling in the same stage is not applied either.
+    assert_eq!(world.color("mine").await.as_deref(), Some("red"));
 
     // A cluster-wide RBAC object is refused alike.
     world.fixture.git(&["rm", "-q", "tenant/theirs.yaml"]);
