@@ -17,8 +17,8 @@
 //! pausing all of them while it sleeps, so a controller with four watches
 //! climbs it four times as fast: two restarts took its waits from 1.5 s to
 //! 12 s (the cap, with jitter, is a minute). Here each watch has its own
-//! schedule, capped at a
-//! few seconds; an expired watch relists at once (at most once per
+//! schedule, capped at a few seconds plus a fifth in jitter; an expired
+//! watch relists at once (at most once per
 //! [`FREE_RELIST_EVERY`], so a server that expires every watch cannot make
 //! it spin); and errors are logged here rather than passed on, so the
 //! `Controller`'s own backoff never engages for these streams.
@@ -45,6 +45,9 @@ const FIRST_WAIT: Duration = Duration::from_millis(500);
 /// is a controller that does not see changes; one list or watch request per
 /// watch every few seconds is no load for an API server that is down anyway.
 const MAX_WAIT: Duration = Duration::from_secs(5);
+/// Up to this fraction of a wait is added at random, so that the watches of
+/// many controllers that lost the same API server do not retry in step.
+const JITTER: f64 = 0.2;
 /// How often an expired watch may relist without waiting.
 pub(crate) const FREE_RELIST_EVERY: Duration = Duration::from_secs(10);
 
@@ -111,11 +114,16 @@ where
                     } else {
                         tracing::debug!(watch = %what, %error, ?wait, "watch failed again; retrying");
                     }
-                    tokio::time::sleep(wait).await;
+                    tokio::time::sleep(jittered(wait)).await;
                 }
             }
         }
     })
+}
+
+/// `wait` lengthened by up to [`JITTER`] of itself.
+fn jittered(wait: Duration) -> Duration {
+    wait.mul_f64(1.0 + JITTER * rand::random::<f64>())
 }
 
 /// Whether the server said the watch's resourceVersion is too old (410):
@@ -180,6 +188,18 @@ mod tests {
         assert_eq!(ms, [500, 1000, 2000, 4000, 5000, 5000]);
         retry.succeeded();
         assert_eq!(retry.after(&refused(), now), FIRST_WAIT);
+    }
+
+    #[test]
+    fn jitter_only_lengthens_a_wait_and_by_a_fifth_at_most() {
+        for _ in 0..100 {
+            let wait = jittered(MAX_WAIT);
+            assert!(
+                wait >= MAX_WAIT && wait <= MAX_WAIT.mul_f64(1.0 + JITTER),
+                "{wait:?}"
+            );
+        }
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
