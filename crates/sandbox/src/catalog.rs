@@ -155,6 +155,8 @@ impl ResourceType {
 struct Builtin {
     group: &'static str,
     version: &'static str,
+    /// Older versions also served, converted by [`crate::convert`].
+    older_versions: &'static [&'static str],
     kind: &'static str,
     plural: &'static str,
     namespaced: bool,
@@ -175,6 +177,7 @@ const fn builtin(
     Builtin {
         group,
         version,
+        older_versions: &[],
         kind,
         plural,
         namespaced,
@@ -192,6 +195,10 @@ impl Builtin {
     }
     const fn with_status(mut self) -> Self {
         self.status = true;
+        self
+    }
+    const fn also_serving(mut self, older_versions: &'static [&'static str]) -> Self {
+        self.older_versions = older_versions;
         self
     }
     const fn with_generation(mut self) -> Self {
@@ -283,6 +290,7 @@ const BUILTINS: &[Builtin] = &[
         true,
         &["hpa"],
     )
+    .also_serving(&["v1"])
     .in_all()
     .with_status()
     .with_generation(),
@@ -400,7 +408,10 @@ impl Default for Catalog {
             .map(|b| {
                 let rt = ResourceType {
                     group: b.group.to_string(),
-                    versions: vec![b.version.to_string()],
+                    versions: std::iter::once(b.version)
+                        .chain(b.older_versions.iter().copied())
+                        .map(str::to_string)
+                        .collect(),
                     kind: b.kind.to_string(),
                     plural: b.plural.to_string(),
                     singular: b.kind.to_lowercase(),
@@ -474,7 +485,11 @@ impl Catalog {
             }
         };
         for b in BUILTINS {
-            add(b.group, &[b.version.to_string()]);
+            let versions: Vec<String> = std::iter::once(b.version)
+                .chain(b.older_versions.iter().copied())
+                .map(str::to_string)
+                .collect();
+            add(b.group, &versions);
         }
         let mut custom: Vec<&Arc<ResourceType>> =
             self.types.values().filter(|t| !t.builtin).collect();

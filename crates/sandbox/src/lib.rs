@@ -42,6 +42,7 @@ mod audit;
 mod auth;
 mod catalog;
 mod codec;
+mod convert;
 mod discovery;
 mod faults;
 mod metrics;

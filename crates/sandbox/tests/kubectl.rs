@@ -2032,37 +2032,15 @@ async fn autoscale_creates_a_horizontal_pod_autoscaler() {
         .run()
         .await
         .ok();
-    let minor = kubectl_minor(&sb).await;
-    if minor <= 32 {
-        // kubectl 1.32 creates autoscaling/v1 objects, a version the
-        // sandbox does not serve (no conversion to v2): a known gap.
-        let out = sb
-            .kubectl(&[
-                "autoscale",
-                "deployment",
-                "web",
-                "--max=3",
-                "--cpu-percent=50",
-            ])
-            .run()
-            .await
-            .code(1);
-        assert!(
-            out.stderr
-                .contains("the server could not find the requested resource"),
-            "{out:#?}"
-        );
-        return;
-    }
+    // kubectl 1.32 writes autoscaling/v1 (`--cpu-percent`), later ones
+    // autoscaling/v2 (`--cpu`): both are stored as v2.
+    let cpu = if kubectl_minor(&sb).await <= 32 {
+        "--cpu-percent=50"
+    } else {
+        "--cpu=50%"
+    };
     let out = sb
-        .kubectl(&[
-            "autoscale",
-            "deployment",
-            "web",
-            "--min=2",
-            "--max=5",
-            "--cpu=50%",
-        ])
+        .kubectl(&["autoscale", "deployment", "web", "--min=2", "--max=5", cpu])
         .run()
         .await
         .ok();
@@ -2081,4 +2059,25 @@ async fn autoscale_creates_a_horizontal_pod_autoscaler() {
                 "target": {"type": "Utilization", "averageUtilization": 50}}}],
         })
     );
+    // Read and written back through v1, the v2 object keeps its fields.
+    let v1 = get_json(&sb, &["horizontalpodautoscalers.v1.autoscaling", "web"]).await;
+    assert_eq!(v1["apiVersion"], "autoscaling/v1");
+    assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 50);
+    sb.kubectl(&[
+        "patch",
+        "horizontalpodautoscalers.v1.autoscaling",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"targetCPUUtilizationPercentage":70}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    let hpa = get_json(&sb, &["hpa", "web"]).await;
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
 }

@@ -67,8 +67,9 @@ impl Scope {
         self.namespace.as_deref().unwrap_or_default()
     }
 
-    /// The object as the requested version shows it. Versions of one
-    /// resource share a schema here: no conversion beyond apiVersion.
+    /// The object as the requested version shows it: converted for the
+    /// built-in kinds whose versions differ ([`crate::convert`]), the
+    /// `apiVersion` alone for every other.
     pub fn present(&self, object: &Value) -> Value {
         self.present_borrowed(object).into_owned()
     }
@@ -79,9 +80,12 @@ impl Scope {
         if object.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
             return std::borrow::Cow::Borrowed(object);
         }
-        let mut out = object.clone();
-        out["apiVersion"] = Value::String(api_version);
-        std::borrow::Cow::Owned(out)
+        std::borrow::Cow::Owned(crate::convert::to_version(
+            object,
+            &self.rt.group,
+            &self.rt.kind,
+            &api_version,
+        ))
     }
 }
 

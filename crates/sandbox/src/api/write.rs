@@ -38,7 +38,9 @@ impl Api {
                 )));
             }
         }
-        body["apiVersion"] = Value::String(scope.rt.api_version(scope.rt.preferred_version()));
+        // Stored in the preferred version, converted from the one written.
+        let preferred = scope.rt.api_version(scope.rt.preferred_version());
+        *body = crate::convert::to_version(body, &scope.rt.group, &scope.rt.kind, &preferred);
         let namespace = meta_str(body, "namespace").map(str::to_string);
         match (&scope.namespace, namespace) {
             (Some(path_ns), Some(body_ns)) if !body_ns.is_empty() && *path_ns != body_ns => {

@@ -258,6 +258,9 @@ pub(super) fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Fiel
         ("batch/v1", "Job") => Some(workloads::JOB),
         ("batch/v1", "CronJob") => Some(workloads::CRON_JOB),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => Some(workloads::HORIZONTAL_POD_AUTOSCALER),
+        ("autoscaling/v1", "HorizontalPodAutoscaler") => {
+            Some(workloads::HORIZONTAL_POD_AUTOSCALER_V1)
+        }
         ("v1", "Service") => Some(cluster::SERVICE),
         ("v1", "ResourceQuota") => Some(cluster::RESOURCE_QUOTA),
         ("networking.k8s.io/v1", "Ingress") => Some(cluster::INGRESS),

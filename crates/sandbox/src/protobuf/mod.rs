@@ -3,7 +3,7 @@
 //! kind a `kubectl create` generator makes (namespace, configmap, secret,
 //! serviceaccount, deployment, job, cronjob, role, rolebinding,
 //! clusterrole, clusterrolebinding, service, ingress, poddisruptionbudget,
-//! priorityclass, quota, token — the TokenRequest), `kubectl autoscale`'s autoscaling/v2
+//! priorityclass, quota, token — the TokenRequest), `kubectl autoscale`'s autoscaling/v2 and v1
 //! HorizontalPodAutoscaler, `kubectl auth can-i`'s access and rules reviews, subject access reviews,
 //! and the `DeleteOptions` of typed clients (Helm's release store deletes
 //! its Secrets so). Anything else must come as JSON or YAML; a protobuf

@@ -179,6 +179,31 @@ const HPA_STATUS: &[Field] = &[
     field(4, "desiredReplicas", Kind::Int),
 ];
 
+const HPA_V1_SPEC: &[Field] = &[
+    field(
+        1,
+        "scaleTargetRef",
+        Kind::Message(CROSS_VERSION_OBJECT_REFERENCE),
+    ),
+    optional(2, "minReplicas", Kind::Int),
+    field(3, "maxReplicas", Kind::Int),
+    optional(4, "targetCPUUtilizationPercentage", Kind::Int),
+];
+
+const HPA_V1_STATUS: &[Field] = &[
+    field(1, "observedGeneration", Kind::Int),
+    field(3, "currentReplicas", Kind::Int),
+    field(4, "desiredReplicas", Kind::Int),
+    optional(5, "currentCPUUtilizationPercentage", Kind::Int),
+];
+
+/// autoscaling/v1, as `kubectl autoscale` (1.32) sends it.
+pub(super) const HORIZONTAL_POD_AUTOSCALER_V1: &[Field] = &[
+    field(1, "metadata", Kind::Message(OBJECT_META)),
+    field(2, "spec", Kind::Message(HPA_V1_SPEC)),
+    field(3, "status", Kind::Message(HPA_V1_STATUS)),
+];
+
 /// autoscaling/v2, as `kubectl autoscale` (1.37) sends it.
 pub(super) const HORIZONTAL_POD_AUTOSCALER: &[Field] = &[
     field(1, "metadata", Kind::Message(OBJECT_META)),
