@@ -81,6 +81,23 @@ impl ResourceType {
         GroupResource::new(&self.group, &self.plural)
     }
 
+    /// The resource its objects are stored under: its own, or another
+    /// group's that serves the same objects (see [`crate::convert`]).
+    pub fn storage_resource(&self) -> GroupResource {
+        crate::convert::shared_storage(&self.group, &self.plural).map_or_else(
+            || self.group_resource(),
+            |stored| GroupResource::new(stored.group, stored.resource),
+        )
+    }
+
+    /// The `apiVersion` its objects are stored in.
+    pub fn storage_api_version(&self) -> String {
+        crate::convert::shared_storage(&self.group, &self.plural).map_or_else(
+            || self.api_version(self.preferred_version()),
+            |stored| stored.api_version.to_string(),
+        )
+    }
+
     pub fn api_version(&self, version: &str) -> String {
         if self.group.is_empty() {
             version.to_string()

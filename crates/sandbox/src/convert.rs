@@ -1,17 +1,23 @@
-//! Conversion between the served versions of a built-in kind whose versions
-//! differ in shape: autoscaling/v1 and autoscaling/v2
-//! HorizontalPodAutoscalers (kubectl 1.32's `autoscale` writes v1). Objects
-//! are stored in the preferred version (v2) and converted on the way in and
-//! out, as kube-apiserver does; every other kind's versions share one
-//! schema and differ only in `apiVersion`.
+//! Conversion between the served shapes of built-in kinds whose versions
+//! or groups differ in shape, as kube-apiserver converts them:
 //!
-//! Kubernetes' rules (`pkg/apis/autoscaling/v1/conversion.go`): a v2 CPU
-//! `Resource` metric with an `averageUtilization` target is v1's
-//! `targetCPUUtilizationPercentage` (and the current CPU utilization
-//! `currentCPUUtilizationPercentage`); the v2 fields v1 has no place for
-//! travel in the `autoscaling.alpha.kubernetes.io/*` annotations — other
-//! metrics in v1's older metric format, conditions, behavior — so a v1
-//! client's read-modify-write keeps them.
+//! - autoscaling/v1 and autoscaling/v2 HorizontalPodAutoscalers (kubectl
+//!   1.32's `autoscale` writes v1), stored as v2. Kubernetes' rules
+//!   (`pkg/apis/autoscaling/v1/conversion.go`): a v2 CPU `Resource` metric
+//!   with an `averageUtilization` target is v1's
+//!   `targetCPUUtilizationPercentage` (the current one
+//!   `currentCPUUtilizationPercentage`); the v2 fields v1 has no place for
+//!   travel in the `autoscaling.alpha.kubernetes.io/*` annotations — other
+//!   metrics in v1's older metric format, conditions, behavior — so a v1
+//!   client's read-modify-write keeps them.
+//! - core `v1` and `events.k8s.io/v1` Events: one set of objects, stored
+//!   in the core shape, the same fields under other names (`regarding` is
+//!   `involvedObject`, `note` is `message`, …), so `kubectl get events`
+//!   and `kubectl describe` show what controllers record through
+//!   events.k8s.io and the other way round.
+//!
+//! Every other kind's versions share one shape and differ only in
+//! `apiVersion`.
 
 use serde_json::{Map, Value, json};
 
@@ -20,26 +26,95 @@ const CURRENT_METRICS: &str = "autoscaling.alpha.kubernetes.io/current-metrics";
 const CONDITIONS: &str = "autoscaling.alpha.kubernetes.io/conditions";
 const BEHAVIOR: &str = "autoscaling.alpha.kubernetes.io/behavior";
 
-/// Whether `group`'s `kind` needs more than an `apiVersion` change between
-/// its versions.
-pub fn converts(group: &str, kind: &str) -> bool {
-    group == "autoscaling" && kind == "HorizontalPodAutoscaler"
+/// Where the objects of a resource served by one group are stored, when
+/// that is another group's resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub group: &'static str,
+    pub resource: &'static str,
+    pub api_version: &'static str,
 }
 
-/// `object` as `api_version` shows it; kinds [`converts`] does not name only
-/// get the new `apiVersion`.
-pub fn to_version(object: &Value, group: &str, kind: &str, api_version: &str) -> Value {
-    let mut out = if !converts(group, kind) {
-        object.clone()
-    } else if api_version == "autoscaling/v1" {
-        hpa_to_v1(object)
-    } else if object.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1") {
-        hpa_from_v1(object)
-    } else {
-        object.clone()
+/// Served (group, resource) → where its objects are stored.
+const SHARED_STORAGE: &[(&str, &str, Stored)] = &[(
+    "events.k8s.io",
+    "events",
+    Stored {
+        group: "",
+        resource: "events",
+        api_version: "v1",
+    },
+)];
+
+/// Where objects of `group`'s `resource` are stored, when that is another
+/// group's resource.
+pub fn shared_storage(group: &str, resource: &str) -> Option<Stored> {
+    SHARED_STORAGE
+        .iter()
+        .find(|(g, r, _)| *g == group && *r == resource)
+        .map(|(_, _, stored)| *stored)
+}
+
+/// Event fields as core `v1` names them, and as events.k8s.io/v1 does.
+const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+    ("reportingComponent", "reportingController"),
+];
+
+/// `object` of `kind` as `api_version` shows it.
+pub fn to_version(object: &Value, kind: &str, api_version: &str) -> Value {
+    let from = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut out = match (kind, from, api_version) {
+        (_, from, to) if from == to => object.clone(),
+        ("HorizontalPodAutoscaler", _, "autoscaling/v1") => hpa_to_v1(object),
+        ("HorizontalPodAutoscaler", "autoscaling/v1", _) => hpa_from_v1(object),
+        ("Event", "v1", "events.k8s.io/v1") => renamed(object, true),
+        ("Event", "events.k8s.io/v1", "v1") => renamed(object, false),
+        _ => object.clone(),
     };
     out["apiVersion"] = Value::String(api_version.to_string());
     out
+}
+
+/// An Event with its top-level fields renamed from core's names to
+/// events.k8s.io's (`to_events_api`) or back.
+fn renamed(object: &Value, to_events_api: bool) -> Value {
+    let mut out = object.clone();
+    if let Some(map) = out.as_object_mut() {
+        for &(core, events_api) in EVENT_FIELDS {
+            let (from, to) = if to_events_api {
+                (core, events_api)
+            } else {
+                (events_api, core)
+            };
+            if let Some(value) = map.remove(from) {
+                map.insert(to.to_string(), value);
+            }
+        }
+    }
+    out
+}
+
+/// A field selector's field for an object stored in core `v1`'s Event
+/// shape: events.k8s.io's names are core's underneath.
+pub fn stored_event_field(field: &str) -> String {
+    if let Some(rest) = field.strip_prefix("regarding.") {
+        return format!("involvedObject.{rest}");
+    }
+    match field {
+        "reportingController" => "reportingComponent".to_string(),
+        // The core field selector `source` means the reporting component.
+        "source" => "source.component".to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn hpa_to_v1(object: &Value) -> Value {
@@ -355,12 +430,7 @@ mod tests {
 
     #[test]
     fn v2_reads_as_v1_with_the_rest_in_annotations() {
-        let v1 = to_version(
-            &v2(),
-            "autoscaling",
-            "HorizontalPodAutoscaler",
-            "autoscaling/v1",
-        );
+        let v1 = to_version(&v2(), "HorizontalPodAutoscaler", "autoscaling/v1");
         assert_eq!(v1["apiVersion"], "autoscaling/v1");
         assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 60);
         assert!(v1["spec"].get("metrics").is_none());
@@ -379,18 +449,8 @@ mod tests {
 
     #[test]
     fn a_v1_round_trip_keeps_every_v2_field() {
-        let v1 = to_version(
-            &v2(),
-            "autoscaling",
-            "HorizontalPodAutoscaler",
-            "autoscaling/v1",
-        );
-        let back = to_version(
-            &v1,
-            "autoscaling",
-            "HorizontalPodAutoscaler",
-            "autoscaling/v2",
-        );
+        let v1 = to_version(&v2(), "HorizontalPodAutoscaler", "autoscaling/v1");
+        let back = to_version(&v1, "HorizontalPodAutoscaler", "autoscaling/v2");
         let mut expected = v2();
         // The CPU utilization current value loses its raw average, as
         // Kubernetes' conversion does.
@@ -407,12 +467,7 @@ mod tests {
             "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
                      "maxReplicas": 3, "targetCPUUtilizationPercentage": 50},
         });
-        let stored = to_version(
-            &v1,
-            "autoscaling",
-            "HorizontalPodAutoscaler",
-            "autoscaling/v2",
-        );
+        let stored = to_version(&v1, "HorizontalPodAutoscaler", "autoscaling/v2");
         assert_eq!(
             stored["spec"]["metrics"],
             json!([{"type": "Resource", "resource": {"name": "cpu",
@@ -427,9 +482,44 @@ mod tests {
     }
 
     #[test]
+    fn core_and_events_api_events_are_one_object_under_two_names() {
+        let core = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "web.1", "namespace": "default"},
+            "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "default"},
+            "reason": "ScalingReplicaSet", "message": "Scaled up", "type": "Normal",
+            "source": {"component": "deployment-controller"},
+            "firstTimestamp": "2026-12-05T10:00:00Z", "lastTimestamp": "2026-12-05T10:01:00Z",
+            "count": 2, "reportingComponent": "deployment-controller", "reportingInstance": "",
+        });
+        let new = to_version(&core, "Event", "events.k8s.io/v1");
+        assert_eq!(new["regarding"]["name"], "web");
+        assert_eq!(new["note"], "Scaled up");
+        assert_eq!(new["deprecatedCount"], 2);
+        assert_eq!(new["reportingController"], "deployment-controller");
+        assert_eq!(
+            new["deprecatedSource"]["component"],
+            "deployment-controller"
+        );
+        assert!(new.get("involvedObject").is_none() && new.get("message").is_none());
+        assert_eq!(to_version(&new, "Event", "v1"), core);
+        assert_eq!(stored_event_field("regarding.name"), "involvedObject.name");
+        assert_eq!(
+            stored_event_field("reportingController"),
+            "reportingComponent"
+        );
+        assert_eq!(stored_event_field("reason"), "reason");
+        assert_eq!(
+            shared_storage("events.k8s.io", "events").map(|s| (s.group, s.resource)),
+            Some(("", "events"))
+        );
+        assert_eq!(shared_storage("", "events"), None);
+    }
+
+    #[test]
     fn other_kinds_change_only_their_api_version() {
         let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"a": 1}});
-        let out = to_version(&object, "example.com", "Widget", "example.com/v2");
+        let out = to_version(&object, "Widget", "example.com/v2");
         assert_eq!(
             out,
             json!({"apiVersion": "example.com/v2", "kind": "Widget", "spec": {"a": 1}})

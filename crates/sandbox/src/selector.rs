@@ -123,7 +123,10 @@ fn supported_field(kind: &str, field: &str) -> bool {
         || (kind == "Event"
             && (field.starts_with("involvedObject.")
                 || field.starts_with("regarding.")
-                || matches!(field, "reason" | "type" | "source" | "reportingController")))
+                || matches!(
+                    field,
+                    "reason" | "type" | "source" | "reportingComponent" | "reportingController"
+                )))
         || (kind == "Pod"
             && matches!(
                 field,
@@ -151,7 +154,13 @@ impl FieldSelector {
             if !supported_field(kind, field) {
                 return Err(format!("field label not supported: {field}"));
             }
-            terms.push((field.to_string(), equal, value.trim().to_string()));
+            // Events of both APIs are stored in the core shape.
+            let field = if kind == "Event" {
+                crate::convert::stored_event_field(field)
+            } else {
+                field.to_string()
+            };
+            terms.push((field, equal, value.trim().to_string()));
         }
         Ok(FieldSelector(terms))
     }

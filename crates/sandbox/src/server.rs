@@ -858,7 +858,7 @@ fn parse_delete_options(content_type: &str, body: &[u8]) -> Result<Value, ApiErr
 /// Decides what a watcher with these options sees of one store event:
 /// objects entering or leaving its selection appear as added or deleted.
 fn watch_view(scope: &Scope, opts: &ListOptions, event: &WatchEvent) -> Option<EventType> {
-    if event.group_resource != scope.rt.group_resource() {
+    if event.group_resource != scope.rt.storage_resource() {
         return None;
     }
     if let Some(ns) = &scope.namespace

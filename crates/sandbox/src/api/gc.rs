@@ -134,7 +134,7 @@ impl Api {
             return None;
         }
         Some(ObjectKey {
-            gr: rt.group_resource(),
+            gr: rt.storage_resource(),
             namespace: if rt.namespaced {
                 namespace.to_string()
             } else {

@@ -59,8 +59,9 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// What the objects are stored under.
     fn gr(&self) -> GroupResource {
-        self.rt.group_resource()
+        self.rt.storage_resource()
     }
 
     fn ns_key(&self) -> &str {
@@ -82,7 +83,6 @@ impl Scope {
         }
         std::borrow::Cow::Owned(crate::convert::to_version(
             object,
-            &self.rt.group,
             &self.rt.kind,
             &api_version,
         ))

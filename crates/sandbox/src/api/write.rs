@@ -38,9 +38,9 @@ impl Api {
                 )));
             }
         }
-        // Stored in the preferred version, converted from the one written.
-        let preferred = scope.rt.api_version(scope.rt.preferred_version());
-        *body = crate::convert::to_version(body, &scope.rt.group, &scope.rt.kind, &preferred);
+        // Stored in one version, converted from the one written.
+        let stored = scope.rt.storage_api_version();
+        *body = crate::convert::to_version(body, &scope.rt.kind, &stored);
         let namespace = meta_str(body, "namespace").map(str::to_string);
         match (&scope.namespace, namespace) {
             (Some(path_ns), Some(body_ns)) if !body_ns.is_empty() && *path_ns != body_ns => {
