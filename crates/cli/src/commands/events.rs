@@ -60,9 +60,14 @@ impl From<CoreEvent> for Row {
         Row {
             uid: event.metadata.uid.clone().unwrap_or_default(),
             namespace: event.metadata.namespace.clone().unwrap_or_default(),
-            // The last occurrence, else the first, else its creation.
+            // The last occurrence (as the events.k8s.io view reads it, so
+            // an event seen through both APIs is one row), else the first,
+            // else its creation.
             last_seen: event
-                .last_timestamp
+                .series
+                .and_then(|s| s.last_observed_time)
+                .map(|t| Time(t.0))
+                .or(event.last_timestamp)
                 .or(event.first_timestamp)
                 .or(event.event_time.map(|t| Time(t.0)))
                 .or(event.metadata.creation_timestamp),
