@@ -40,11 +40,14 @@
 mod api;
 mod audit;
 mod auth;
+mod builtin_schemas;
 mod catalog;
 mod codec;
 mod discovery;
 mod faults;
 mod metrics;
+#[cfg(feature = "openapi-gen")]
+pub mod openapi_gen;
 mod protobuf;
 mod review;
 mod rollout;

@@ -402,27 +402,33 @@ impl Api {
 
 /// Prunes, defaults and validates a custom resource with its CRD's schema.
 /// Unknown fields are dropped, or refused when the client asked for strict
-/// field validation (kubectl's default).
+/// field validation (kubectl's default). A built-in object is only checked
+/// for unknown fields under strict validation, against its OpenAPI schema;
+/// otherwise it is stored as given.
 pub(super) fn apply_schema(
     rt: &ResourceType,
     object: &mut Value,
     opts: &WriteOptions,
 ) -> Result<(), ApiError> {
-    let Some(schema) = &rt.open_api_schema else {
+    let unknown = if let Some(schema) = &rt.open_api_schema {
+        let report = crate::schema::apply(schema, object);
+        if !report.invalid.is_empty() {
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                name_of(object),
+                &report.invalid,
+            ));
+        }
+        report.pruned
+    } else if opts.strict_fields {
+        crate::builtin_schemas::unknown_fields(&rt.group, rt.preferred_version(), &rt.kind, object)
+            .unwrap_or_default()
+    } else {
         return Ok(());
     };
-    let report = crate::schema::apply(schema, object);
-    if !report.invalid.is_empty() {
-        return Err(ApiError::invalid(
-            &rt.kind,
-            &rt.group,
-            name_of(object),
-            &report.invalid,
-        ));
-    }
-    if opts.strict_fields && !report.pruned.is_empty() {
-        let unknown: Vec<String> = report
-            .pruned
+    if opts.strict_fields && !unknown.is_empty() {
+        let unknown: Vec<String> = unknown
             .iter()
             .map(|f| format!("unknown field \"{f}\""))
             .collect();

@@ -1,0 +1,325 @@
+//! The built-in kinds' OpenAPI v3 schemas: what `/openapi/v3` documents
+//! carry for them (so `kubectl explain deployment.spec` works) and what
+//! strict field validation (`fieldValidation=Strict`, kubectl's default)
+//! checks a built-in object against.
+//!
+//! The schemas are data, not code: `openapi/builtin.json.gz`, generated from
+//! k8s-openapi's `schemars` derivations by `openapi_gen` (feature
+//! `openapi-gen`) and committed; a test behind the same feature fails when
+//! the file is stale. Why not derive them at run time with the feature on:
+//! <!-- FIGURES -->
+//!
+//! The file is read once, on first use: decompressed, parsed, and for each
+//! group/version the definitions its kinds reach through `$ref` collected.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+static DATA: &[u8] = include_bytes!("../openapi/builtin.json.gz");
+
+const REF_PREFIX: &str = "#/components/schemas/";
+
+/// One group/version's share of the definitions.
+struct GroupVersion {
+    /// Its kinds, as (kind, definition name).
+    kinds: Vec<(String, String)>,
+    /// Every definition its kinds reach, in name order.
+    reached: Vec<String>,
+    /// Identifies `reached` and their content, for the document's hash.
+    fingerprint: u64,
+}
+
+struct Schemas {
+    definitions: Map<String, Value>,
+    group_versions: HashMap<String, GroupVersion>,
+}
+
+static SCHEMAS: LazyLock<Schemas> = LazyLock::new(load);
+
+fn load() -> Schemas {
+    // Compiled in and checked by the tests: a failure here is a build defect.
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(DATA)
+        .read_to_string(&mut text)
+        .expect("openapi/builtin.json.gz is gzipped UTF-8");
+    let mut data: Value = serde_json::from_str(&text).expect("openapi/builtin.json.gz is JSON");
+    let definitions = match data.get_mut("definitions").map(Value::take) {
+        Some(Value::Object(definitions)) => definitions,
+        _ => Map::new(),
+    };
+    let mut group_versions = HashMap::new();
+    for (gv, names) in data["roots"].as_object().into_iter().flatten() {
+        let names: Vec<String> = names
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let kinds = names
+            .iter()
+            .filter_map(|name| {
+                let kind = definitions.get(name)?["x-kubernetes-group-version-kind"][0]["kind"]
+                    .as_str()?;
+                Some((kind.to_string(), name.clone()))
+            })
+            .collect();
+        let reached = reachable(&definitions, &names);
+        let mut hasher = DefaultHasher::new();
+        for name in &reached {
+            name.hash(&mut hasher);
+            definitions[name].to_string().hash(&mut hasher);
+        }
+        group_versions.insert(
+            gv.clone(),
+            GroupVersion {
+                kinds,
+                reached,
+                fingerprint: hasher.finish(),
+            },
+        );
+    }
+    Schemas {
+        definitions,
+        group_versions,
+    }
+}
+
+/// The definitions `roots` name or reach through `$ref`, sorted.
+fn reachable(definitions: &Map<String, Value>, roots: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<String> = roots.to_vec();
+    while let Some(name) = pending.pop() {
+        if let Some(schema) = definitions.get(&name)
+            && seen.insert(name)
+        {
+            collect_refs(schema, &mut pending);
+        }
+    }
+    seen.into_iter().collect()
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(REF_PREFIX))
+            {
+                out.push(name.to_string());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+fn group_version(group: &str, version: &str) -> Option<&'static GroupVersion> {
+    let key = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    SCHEMAS.group_versions.get(&key)
+}
+
+/// Adds the group/version's built-in schemas to a document's
+/// `components.schemas`; returns whether it has any.
+pub fn add_to(group: &str, version: &str, schemas: &mut Map<String, Value>) -> bool {
+    let Some(gv) = group_version(group, version) else {
+        return false;
+    };
+    for name in &gv.reached {
+        schemas.insert(name.clone(), SCHEMAS.definitions[name].clone());
+    }
+    true
+}
+
+/// A value that changes when the group/version's built-in schemas do, so
+/// the `/openapi/v3` index need not hash them on every request.
+pub fn fingerprint(group: &str, version: &str) -> Option<u64> {
+    group_version(group, version).map(|gv| gv.fingerprint)
+}
+
+/// The fields of a built-in object its schema does not know, as the API
+/// server names them in a strict decoding error (`spec.template.spec.
+/// containers[0].bogus`); `None` when the kind has no built-in schema.
+pub fn unknown_fields(
+    group: &str,
+    version: &str,
+    kind: &str,
+    object: &Value,
+) -> Option<Vec<String>> {
+    let gv = group_version(group, version)?;
+    let (_, name) = gv.kinds.iter().find(|(k, _)| k == kind)?;
+    let mut unknown = Vec::new();
+    walk(&SCHEMAS.definitions[name], object, "", &mut unknown);
+    Some(unknown)
+}
+
+/// Follows `$ref` and a single-element `allOf` (a described reference).
+fn resolve(mut schema: &Value) -> &Value {
+    loop {
+        if let Some(name) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix(REF_PREFIX))
+            && let Some(target) = SCHEMAS.definitions.get(name)
+        {
+            schema = target;
+        } else if let Some([only]) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            && schema.get("properties").is_none()
+        {
+            schema = only;
+        } else {
+            return schema;
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn walk(schema: &Value, value: &Value, path: &str, unknown: &mut Vec<String>) {
+    let schema = resolve(schema);
+    match value {
+        Value::Object(map) => {
+            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+                for (key, child) in map {
+                    match properties.get(key) {
+                        Some(property) => walk(property, child, &join(path, key), unknown),
+                        None => unknown.push(join(path, key)),
+                    }
+                }
+            } else if let Some(values) =
+                schema.get("additionalProperties").filter(|a| a.is_object())
+            {
+                for (key, child) in map {
+                    walk(values, child, &join(path, key), unknown);
+                }
+            }
+            // An object schema with neither (RawExtension, FieldsV1) takes anything.
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (index, item) in items.iter().enumerate() {
+                    walk(item_schema, item, &format!("{path}[{index}]"), unknown);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::discovery;
+    use serde_json::json;
+
+    #[test]
+    fn every_built_in_kind_and_review_has_a_tagged_schema() {
+        let catalog = Catalog::default();
+        let kinds = catalog
+            .types()
+            .filter(|rt| rt.builtin)
+            .map(|rt| {
+                (
+                    rt.group.clone(),
+                    rt.preferred_version().to_string(),
+                    rt.kind.clone(),
+                )
+            })
+            .chain(discovery::review_kinds().map(|(g, v, k)| (g.into(), v.into(), k.into())));
+        for (group, version, kind) in kinds {
+            let gv = group_version(&group, &version)
+                .unwrap_or_else(|| panic!("no schemas for {group}/{version}"));
+            let (_, name) = gv
+                .kinds
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .unwrap_or_else(|| panic!("no schema for {kind} in {group}/{version}"));
+            assert_eq!(
+                SCHEMAS.definitions[name]["x-kubernetes-group-version-kind"],
+                json!([{"group": group, "kind": kind, "version": version}])
+            );
+            assert!(gv.reached.contains(name));
+        }
+    }
+
+    #[test]
+    fn documents_carry_the_definitions_their_kinds_reach() {
+        let mut schemas = Map::new();
+        assert!(add_to("apps", "v1", &mut schemas));
+        for name in [
+            "io.k8s.api.apps.v1.Deployment",
+            "io.k8s.api.core.v1.Container",
+            "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+            "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+        ] {
+            assert!(schemas.contains_key(name), "{name} missing");
+        }
+        assert!(!schemas.contains_key("io.k8s.api.batch.v1.Job"));
+        let deployment = &schemas["io.k8s.api.apps.v1.Deployment"];
+        assert_eq!(
+            deployment["properties"]["spec"]["allOf"][0]["$ref"],
+            "#/components/schemas/io.k8s.api.apps.v1.DeploymentSpec"
+        );
+        assert!(deployment.get("required").is_none(), "metadata is optional");
+        assert!(!add_to("example.com", "v1", &mut schemas));
+    }
+
+    #[test]
+    fn unknown_fields_are_found_at_any_depth() {
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"app": "web"}, "bogus": 1},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [
+                        {"name": "web", "image": "nginx", "resources": {"limits": {"cpu": 1}}},
+                        {"name": "side", "image": "busybox", "colour": "red"},
+                    ]},
+                },
+                "extra": true,
+            },
+            "status": {"replicas": 1},
+        });
+        assert_eq!(
+            unknown_fields("apps", "v1", "Deployment", &deployment),
+            Some(vec![
+                "metadata.bogus".to_string(),
+                "spec.template.spec.containers[1].colour".to_string(),
+                "spec.extra".to_string(),
+            ])
+        );
+        let config_map = json!({"metadata": {"name": "c"}, "data": {"any-key": "v"}});
+        assert_eq!(
+            unknown_fields("", "v1", "ConfigMap", &config_map),
+            Some(vec![])
+        );
+        assert_eq!(
+            unknown_fields("example.com", "v1", "Widget", &config_map),
+            None
+        );
+    }
+}
