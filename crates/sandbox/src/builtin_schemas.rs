@@ -148,14 +148,15 @@ pub fn fingerprint(group: &str, version: &str) -> Option<u64> {
     group_version(group, version).map(|gv| gv.fingerprint)
 }
 
-/// The fields of a built-in object its schema does not know, as the API
-/// server names them in a strict decoding error (`spec.template.spec.
-/// containers[0].bogus`); `None` when the kind has no built-in schema.
-pub fn unknown_fields(
+/// Removes the fields of a built-in object its schema does not know, as
+/// the API server's decoder drops them, and returns them named as a strict
+/// decoding error names them (`spec.template.spec.containers[0].bogus`);
+/// `None` when the kind has no built-in schema.
+pub fn prune_unknown(
     group: &str,
     version: &str,
     kind: &str,
-    object: &Value,
+    object: &mut Value,
 ) -> Option<Vec<String>> {
     let gv = group_version(group, version)?;
     let (_, name) = gv.kinds.iter().find(|(k, _)| k == kind)?;
@@ -195,21 +196,25 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn walk(schema: &Value, value: &Value, path: &str, unknown: &mut Vec<String>) {
+fn walk(schema: &Value, value: &mut Value, path: &str, unknown: &mut Vec<String>) {
     let schema = resolve(schema);
     match value {
         Value::Object(map) => {
             if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-                for (key, child) in map {
-                    match properties.get(key) {
-                        Some(property) => walk(property, child, &join(path, key), unknown),
-                        None => unknown.push(join(path, key)),
+                map.retain(|key, child| match properties.get(key) {
+                    Some(property) => {
+                        walk(property, child, &join(path, key), unknown);
+                        true
                     }
-                }
+                    None => {
+                        unknown.push(join(path, key));
+                        false
+                    }
+                });
             } else if let Some(values) =
                 schema.get("additionalProperties").filter(|a| a.is_object())
             {
-                for (key, child) in map {
+                for (key, child) in map.iter_mut() {
                     walk(values, child, &join(path, key), unknown);
                 }
             }
@@ -217,7 +222,7 @@ fn walk(schema: &Value, value: &Value, path: &str, unknown: &mut Vec<String>) {
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
-                for (index, item) in items.iter().enumerate() {
+                for (index, item) in items.iter_mut().enumerate() {
                     walk(item_schema, item, &format!("{path}[{index}]"), unknown);
                 }
             }
@@ -286,8 +291,8 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_found_at_any_depth() {
-        let deployment = json!({
+    fn unknown_fields_are_found_at_any_depth_and_dropped() {
+        let mut deployment = json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "labels": {"app": "web"}, "bogus": 1},
             "spec": {
@@ -304,21 +309,28 @@ mod tests {
             },
             "status": {"replicas": 1},
         });
+        let mut expected = deployment.clone();
         assert_eq!(
-            unknown_fields("apps", "v1", "Deployment", &deployment),
+            prune_unknown("apps", "v1", "Deployment", &mut deployment),
             Some(vec![
                 "metadata.bogus".to_string(),
                 "spec.template.spec.containers[1].colour".to_string(),
                 "spec.extra".to_string(),
             ])
         );
-        let config_map = json!({"metadata": {"name": "c"}, "data": {"any-key": "v"}});
+        for pointer in ["/metadata", "/spec/template/spec/containers/1", "/spec"] {
+            let parent = expected.pointer_mut(pointer).and_then(Value::as_object_mut);
+            let parent = parent.expect("exists");
+            parent.retain(|k, _| !matches!(k.as_str(), "bogus" | "colour" | "extra"));
+        }
+        assert_eq!(deployment, expected, "only the unknown fields are gone");
+        let mut config_map = json!({"metadata": {"name": "c"}, "data": {"any-key": "v"}});
         assert_eq!(
-            unknown_fields("", "v1", "ConfigMap", &config_map),
+            prune_unknown("", "v1", "ConfigMap", &mut config_map),
             Some(vec![])
         );
         assert_eq!(
-            unknown_fields("example.com", "v1", "Widget", &config_map),
+            prune_unknown("example.com", "v1", "Widget", &mut config_map),
             None
         );
     }

@@ -213,8 +213,9 @@ async fn unknown_fields_of_built_in_kinds_are_refused_by_kubectl_and_the_server(
         }
         other => panic!("expected a 400, got {other:?}"),
     }
-    // …and without it the write goes through, as before.
-    deployments
+    // …and without it the write goes through, the unknown fields dropped
+    // as a real server's decoder drops them.
+    let stored = deployments
         .patch(
             "bogus",
             &PatchParams::apply("openapi-test"),
@@ -222,6 +223,22 @@ async fn unknown_fields_of_built_in_kinds_are_refused_by_kubectl_and_the_server(
         )
         .await
         .expect("not strict: accepted");
+    assert!(stored.data["spec"].get("replicaz").is_none(), "{stored:?}");
+    let container = &stored.data["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "nginx:1.27");
+    assert!(container.get("imagePullPolicey").is_none(), "{stored:?}");
+    let out = sb
+        .kubectl(&["apply", "--validate=false", "-f", "-"])
+        .stdin(&BOGUS_DEPLOYMENT.replace("name: bogus", "name: lenient"))
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/lenient created");
+    let lenient = deployments.get("lenient").await.expect("created");
+    assert!(
+        lenient.data["spec"].get("replicaz").is_none(),
+        "{lenient:?}"
+    );
     // A well-formed object passes strict validation, every field known.
     let good = BOGUS_DEPLOYMENT
         .replace("replicaz", "replicas")

@@ -400,11 +400,10 @@ impl Api {
     }
 }
 
-/// Prunes, defaults and validates a custom resource with its CRD's schema.
-/// Unknown fields are dropped, or refused when the client asked for strict
-/// field validation (kubectl's default). A built-in object is only checked
-/// for unknown fields under strict validation, against its OpenAPI schema;
-/// otherwise it is stored as given.
+/// Prunes, defaults and validates a custom resource with its CRD's schema,
+/// and prunes a built-in object with its kind's OpenAPI schema. Unknown
+/// fields are dropped, or refused when the client asked for strict field
+/// validation (kubectl's default).
 pub(super) fn apply_schema(
     rt: &ResourceType,
     object: &mut Value,
@@ -421,11 +420,9 @@ pub(super) fn apply_schema(
             ));
         }
         report.pruned
-    } else if opts.strict_fields {
-        crate::builtin_schemas::unknown_fields(&rt.group, rt.preferred_version(), &rt.kind, object)
-            .unwrap_or_default()
     } else {
-        return Ok(());
+        crate::builtin_schemas::prune_unknown(&rt.group, rt.preferred_version(), &rt.kind, object)
+            .unwrap_or_default()
     };
     if opts.strict_fields && !unknown.is_empty() {
         let unknown: Vec<String> = unknown
