@@ -7,7 +7,17 @@
 //! k8s-openapi's `schemars` derivations by `openapi_gen` (feature
 //! `openapi-gen`) and committed; a test behind the same feature fails when
 //! the file is stale. Why not derive them at run time with the feature on:
-//! <!-- FIGURES -->
+//! measured on 2026-12-05 (dev profile, shared machine), the
+//! feature costs every cold build of the workspace ≈10 s more CPU (a
+//! scratch crate on k8s-openapi built cold in 29.2 s user with it, 18.9 s
+//! without; feature unification turns it on for every crate), and a
+//! binary deriving these schemas is 4.1 MB larger (5.8 against 1.7 MB
+//! stripped) — for documents that change only with k8s-openapi. The file
+//! adds 107 KB (540 KB of JSON, 348 definitions) and flate2, which the
+//! workspace already links. Either way the first document costs the same
+//! order of work: deriving took 29–136 ms and 6.9 MB of peak RSS, loading
+//! the file takes ≈120 ms and 6.7 MB of RSS, both in the dev profile;
+//! start-up pays nothing since the file is read on first use.
 //!
 //! The file is read once, on first use: decompressed, parsed, and for each
 //! group/version the definitions its kinds reach through `$ref` collected.
