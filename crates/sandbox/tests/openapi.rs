@@ -2,7 +2,8 @@
 //! (1.32, or the one `DRIFTLESS_KUBECTL` names) and kube-rs: `kubectl
 //! explain` of core, apps and batch kinds and of nested fields, unknown
 //! fields refused under strict validation by kubectl and by a typed client
-//! alike, and custom resources' schemas served beside the built-in ones.
+//! alike (dropped otherwise, with warnings under `Warn`), and custom
+//! resources' schemas served beside the built-in ones.
 
 mod common;
 
@@ -234,10 +235,31 @@ async fn unknown_fields_of_built_in_kinds_are_refused_by_kubectl_and_the_server(
         .await
         .ok();
     assert_eq!(out.stdout.trim(), "deployment.apps/lenient created");
+    assert!(
+        !out.stderr.contains("Warning"),
+        "Ignore is silent: {out:#?}"
+    );
     let lenient = deployments.get("lenient").await.expect("created");
     assert!(
         lenient.data["spec"].get("replicaz").is_none(),
         "{lenient:?}"
+    );
+    // Warn (the API's default) names each dropped field, and kubectl prints it.
+    let out = sb
+        .kubectl(&["apply", "--validate=warn", "-f", "-"])
+        .stdin(&BOGUS_DEPLOYMENT.replace("name: bogus", "name: warned"))
+        .run()
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/warned created");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"Warning: unknown field "spec.replicaz""#,
+            r#"Warning: unknown field "spec.template.spec.containers[0].imagePullPolicey""#,
+        ],
+        "{out:#?}"
     );
     // A well-formed object passes strict validation, every field known.
     let good = BOGUS_DEPLOYMENT
