@@ -342,6 +342,24 @@ spec:
         .await
         .ok();
     assert!(out.stdout.contains("How big."), "{out:#?}");
+    // A custom resource's unknown fields are pruned with the same warning.
+    let widget = "\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w, namespace: default}
+spec: {size: 3, colour: red}
+";
+    let out = sb
+        .kubectl(&["apply", "--validate=warn", "-f", "-"])
+        .stdin(widget)
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Warning: unknown field "spec.colour""#,
+        "{out:#?}"
+    );
 
     let apps = sb
         .kubectl(&["get", "--raw", "/openapi/v3/apis/apps/v1"])
