@@ -1,5 +1,5 @@
 //! Generates `openapi/builtin.json.gz`, the built-in kinds' OpenAPI v3
-//! schemas that [`crate::builtin_schemas`] serves, from k8s-openapi's
+//! schemas that `builtin_schemas` serves, from k8s-openapi's
 //! `schemars` derivations (its Kubernetes 1.33 types, the closest to the
 //! sandbox's 1.32). Only built with the `openapi-gen` feature: run
 //!
