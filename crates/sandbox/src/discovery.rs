@@ -4,19 +4,20 @@
 //! The OpenAPI v3 documents carry paths and the parameters each verb
 //! takes: enough for kubectl to see that the server validates fields
 //! itself (`fieldValidation`), so it skips its client-side schema
-//! validation. Their component schemas are those of the custom resources:
-//! each served CRD version's `openAPIV3Schema`, named and tagged with its
-//! group, version and kind as kube-apiserver publishes it, which is what
-//! `kubectl explain` looks for. Built-in kinds have no schema here.
-//! `/openapi/v2` is served empty (see `server`), so kubectl's v2 fallback
-//! validates nothing.
+//! validation. Their component schemas are the built-in kinds' (from
+//! [`crate::builtin_schemas`], with the shared `io.k8s.apimachinery…` types
+//! they reach) and each served CRD version's `openAPIV3Schema`, named and
+//! tagged with its group, version and kind as kube-apiserver publishes
+//! them, which is what `kubectl explain` looks for. `/openapi/v2` is served
+//! empty (see `server`), so kubectl's v2 fallback validates nothing.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use serde_json::{Value, json};
 
-use crate::catalog::{Catalog, ResourceType};
+use crate::builtin_schemas;
+use crate::catalog::Catalog;
 
 pub const SERVER_VERSION_MINOR: &str = "32";
 
@@ -101,6 +102,12 @@ const REVIEWS: &[(&str, &str, &str, &str, bool)] = &[
     ),
 ];
 
+/// The reviews' (group, version, kind).
+#[cfg(test)]
+pub fn review_kinds() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    REVIEWS.iter().map(|(g, v, _, k, _)| (*g, *v, *k))
+}
+
 /// Whether `group/version/resource` is one of the reviews.
 pub fn is_review(group: &str, version: &str, resource: &str) -> bool {
     REVIEWS
@@ -176,22 +183,21 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-fn hash_of(value: &Value) -> String {
-    let mut hasher = DefaultHasher::new();
-    value.to_string().hash(&mut hasher);
-    format!("{:016X}", hasher.finish())
-}
-
 /// `/openapi/v3`: one entry per group/version, pointing at its document.
+/// The hash covers the paths and CRD schemas and the built-in schemas'
+/// fingerprint, so the built-in ones are not serialised on every request.
 pub fn openapi_v3_root(catalog: &Catalog) -> Value {
     let mut paths = serde_json::Map::new();
-    for (group, versions) in catalog.groups() {
+    for (group, versions) in all_groups(catalog) {
         for version in versions {
-            if let Some(doc) = openapi_v3_group_version(catalog, &group, &version) {
+            if let Some(doc) = document(catalog, &group, &version) {
+                let mut hasher = DefaultHasher::new();
+                doc.to_string().hash(&mut hasher);
+                builtin_schemas::fingerprint(&group, &version).hash(&mut hasher);
                 let path = gv_path(&group, &version);
                 paths.insert(
                     path.clone(),
-                    json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", hash_of(&doc))}),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={:016X}", hasher.finish())}),
                 );
             }
         }
@@ -199,17 +205,17 @@ pub fn openapi_v3_root(catalog: &Catalog) -> Value {
     json!({"paths": paths})
 }
 
-fn operation(rt: &ResourceType, group: &str, version: &str, verb: &str, params: &[&str]) -> Value {
+fn operation(kind: &str, group: &str, version: &str, verb: &str, params: &[&str]) -> Value {
     let parameters: Vec<Value> = params
         .iter()
         .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
         .collect();
     let mut op = json!({
-        "operationId": format!("{verb}{}", rt.kind),
+        "operationId": format!("{verb}{kind}"),
         "parameters": parameters,
         "responses": {"200": {"description": "OK"}},
         "x-kubernetes-action": verb,
-        "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": rt.kind},
+        "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
     });
     if verb == "patch" {
         op["requestBody"] = json!({"content": {
@@ -264,13 +270,19 @@ fn published_schema(schema: &Value, group: &str, version: &str, kind: &str) -> V
 }
 
 /// `/openapi/v3/{api|apis/group}/{version}`: paths with their verbs and
-/// parameters for every resource of the group/version, and the schemas of
-/// its custom resources.
+/// parameters for every resource of the group/version, the schemas of its
+/// built-in kinds and those of its custom resources.
 pub fn openapi_v3_group_version(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
-    let types = catalog.resources_in(group, version);
-    if types.is_empty() {
-        return None;
+    let mut doc = document(catalog, group, version)?;
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        builtin_schemas::add_to(group, version, schemas);
     }
+    Some(doc)
+}
+
+/// The document without the built-in kinds' schemas.
+fn document(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
+    let types = catalog.resources_in(group, version);
     let mut paths = serde_json::Map::new();
     let write_params = ["dryRun", "fieldManager", "fieldValidation", "pretty"];
     let patch_params = [
@@ -280,15 +292,16 @@ pub fn openapi_v3_group_version(catalog: &Catalog, group: &str, version: &str) -
         "force",
         "pretty",
     ];
+    let base = format!("/{}", gv_path(group, version));
     let mut schemas = serde_json::Map::new();
-    for rt in types {
+    for rt in &types {
         if let Some(schema) = rt.version_schemas.get(version) {
             schemas.insert(
                 definition_name(group, version, &rt.kind),
                 published_schema(schema, group, version, &rt.kind),
             );
         }
-        let base = format!("/{}", gv_path(group, version));
+        let kind = rt.kind.as_str();
         let collection = if rt.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", rt.plural)
         } else {
@@ -297,21 +310,38 @@ pub fn openapi_v3_group_version(catalog: &Catalog, group: &str, version: &str) -
         paths.insert(
             collection.clone(),
             json!({
-                "get": operation(&rt, group, version, "list", &["labelSelector", "fieldSelector", "limit", "continue", "watch", "resourceVersion"]),
-                "post": operation(&rt, group, version, "post", &write_params),
-                "delete": operation(&rt, group, version, "deletecollection", &["dryRun", "labelSelector", "fieldSelector"]),
+                "get": operation(kind, group, version, "list", &["labelSelector", "fieldSelector", "limit", "continue", "watch", "resourceVersion"]),
+                "post": operation(kind, group, version, "post", &write_params),
+                "delete": operation(kind, group, version, "deletecollection", &["dryRun", "labelSelector", "fieldSelector"]),
             }),
         );
         let item = json!({
-            "get": operation(&rt, group, version, "get", &["pretty"]),
-            "put": operation(&rt, group, version, "put", &write_params),
-            "patch": operation(&rt, group, version, "patch", &patch_params),
-            "delete": operation(&rt, group, version, "delete", &["dryRun", "gracePeriodSeconds", "propagationPolicy"]),
+            "get": operation(kind, group, version, "get", &["pretty"]),
+            "put": operation(kind, group, version, "put", &write_params),
+            "patch": operation(kind, group, version, "patch", &patch_params),
+            "delete": operation(kind, group, version, "delete", &["dryRun", "gracePeriodSeconds", "propagationPolicy"]),
         });
         if rt.status_subresource {
             paths.insert(format!("{collection}/{{name}}/status"), item.clone());
         }
         paths.insert(format!("{collection}/{{name}}"), item);
+    }
+    // The reviews are only created, so they have only a `post`.
+    for (g, v, plural, kind, namespaced) in REVIEWS {
+        if (*g, *v) == (group, version) {
+            let path = if *namespaced {
+                format!("{base}/namespaces/{{namespace}}/{plural}")
+            } else {
+                format!("{base}/{plural}")
+            };
+            paths.insert(
+                path,
+                json!({"post": operation(kind, group, version, "post", &["dryRun", "fieldManager", "fieldValidation", "pretty"])}),
+            );
+        }
+    }
+    if paths.is_empty() {
+        return None;
     }
     Some(json!({
         "openapi": "3.0.0",
@@ -400,7 +430,14 @@ mod tests {
                 .is_none()
         );
         let core = openapi_v3_group_version(&catalog, "", "v1").expect("core");
-        assert_eq!(core["components"]["schemas"], json!({}));
+        assert!(
+            core["components"]["schemas"]
+                .as_object()
+                .expect("schemas")
+                .keys()
+                .all(|name| name.starts_with("io.k8s.")),
+            "no custom resource schema in core/v1"
+        );
     }
 
     #[test]

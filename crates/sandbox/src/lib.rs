@@ -19,8 +19,10 @@
 //! Layout: `server` (HTTP, asking `auth` who calls and whether they may)
 //! → `api` (verbs and object semantics) →
 //! the `driftless-merge` crate (patch and apply algorithms) and `store` (objects, versions,
-//! events, persistence); `catalog`, `discovery`, `table`, `validation` and
-//! `selector` are the pieces they share. `faults` is the chaos switch tests
+//! events, persistence); `catalog`, `discovery`, `builtin_schemas` (the
+//! built-in kinds' OpenAPI schemas, committed data that `openapi_gen`
+//! regenerates), `table`, `validation` and `selector` are the pieces they
+//! share. `faults` is the chaos switch tests
 //! use to make the server fail, slow down or cut watches on demand.
 //! `metrics` (`/metrics`) and `audit` (`--audit-log`) make the server
 //! observable as a real one is: what was asked, by whom, and the answer.
@@ -40,12 +42,15 @@
 mod api;
 mod audit;
 mod auth;
+mod builtin_schemas;
 mod catalog;
 mod codec;
 mod convert;
 mod discovery;
 mod faults;
 mod metrics;
+#[cfg(feature = "openapi-gen")]
+pub mod openapi_gen;
 mod protobuf;
 mod review;
 mod rollout;

@@ -15,7 +15,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::{Api, DeleteOptions, ListOptions, PatchType, Scope, WatchStart, WriteOptions};
+use crate::api::{
+    Api, DeleteOptions, ListOptions, PatchType, Scope, Warnings, WatchStart, WriteOptions,
+};
 use crate::auth::{Attributes, User};
 use crate::codec;
 use crate::discovery;
@@ -74,7 +76,12 @@ fn error_response(err: &ApiError) -> Response<Body> {
 /// protobuf bytes give it no schema, so it validates nothing and the request
 /// goes on to the error a real cluster gives ("no matches for kind").
 /// Anyone else (`kubectl get --raw /openapi/v2`, older clients) gets the
-/// same empty document as JSON.
+/// same empty document as JSON. Kept empty although the built-in kinds now
+/// have schemas: kubectl reads v2 as gnostic protobuf only, and client-side
+/// `kubectl apply` takes its patch type and merge keys from a v2 document
+/// that lists a kind — without every `x-kubernetes-patch-merge-key` and the
+/// strategic-merge content type, it would send patches that replace lists
+/// instead of merging them. With nothing here it uses its compiled-in types.
 fn openapi_v2_empty(accept: &str) -> Response<Body> {
     if !accept.contains("protobuf") {
         return json_response(
@@ -598,6 +605,7 @@ async fn resource(
     let table =
         table::wants_table(&accept).then(|| IncludeObject::parse(query.get("includeObject")));
     let metadata_only = table.is_none() && table::wants_partial_metadata(&accept);
+    let warnings = Warnings::default();
     let write = WriteOptions {
         dry_run: query.dry_run()?,
         field_manager: query
@@ -607,6 +615,9 @@ async fn resource(
         user_agent: header(&req, "user-agent").to_string(),
         subresource: path.subresource.map(str::to_string),
         strict_fields: query.get("fieldValidation") == Some("Strict"),
+        // Warn is the default when a client names no directive.
+        warnings: (!matches!(query.get("fieldValidation"), Some("Ignore" | "Strict")))
+            .then(|| warnings.clone()),
         admission: state.auth.escalation_check(api, user, group),
     };
     let method = req.method().clone();
@@ -621,7 +632,7 @@ async fn resource(
             None => object.clone(),
         }
     };
-    match (method, path.name) {
+    let response = match (method, path.name) {
         (Method::GET, Some(name)) if !path.watch => {
             Ok(json_response(200, &present(&api.get(&scope, name)?)))
         }
@@ -759,7 +770,25 @@ async fn resource(
         (method, _) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource: {method}"
         ))),
+    };
+    response.map(|response| with_warnings(response, &warnings))
+}
+
+/// Adds a `Warning: 299 - "…"` header per warning, once each, as
+/// kube-apiserver reports the unknown fields it dropped under
+/// `fieldValidation=Warn`; kubectl prints each as `Warning: …`.
+fn with_warnings(mut response: Response<Body>, warnings: &Warnings) -> Response<Body> {
+    let warnings = warnings
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut seen = std::collections::HashSet::new();
+    for text in warnings.iter().filter(|w| seen.insert(*w)) {
+        let quoted = serde_json::to_string(text).unwrap_or_default();
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&format!("299 - {quoted}")) {
+            response.headers_mut().append("warning", value);
+        }
     }
+    response
 }
 
 /// The `scale` subresource: an `autoscaling/v1` Scale view of a workload's replicas.

@@ -103,8 +103,8 @@ mod write;
 use defaults::*;
 use options::WriteKind;
 pub use options::{
-    Admission, DeleteOptions, ListOptions, ListResult, PatchType, Propagation, WatchStart,
-    WriteOptions,
+    Admission, DeleteOptions, ListOptions, ListResult, PatchType, Propagation, Warnings,
+    WatchStart, WriteOptions,
 };
 use pagination::*;
 

@@ -20,7 +20,14 @@ pub struct WriteOptions {
     pub subresource: Option<String>,
     /// `fieldValidation=Strict`: unknown fields are an error instead of dropped.
     pub strict_fields: bool,
+    /// `fieldValidation=Warn`, the API's default: where the unknown fields
+    /// a write drops are recorded, for the response's `Warning` headers.
+    /// `None` drops them silently (`Ignore`, and the server's own writes).
+    pub warnings: Option<Warnings>,
 }
+
+/// The warnings a request collects, as kube-apiserver words them.
+pub type Warnings = Arc<std::sync::Mutex<Vec<String>>>;
 
 impl WriteOptions {
     pub(super) fn manager(&self) -> String {

@@ -402,32 +402,41 @@ impl Api {
     }
 }
 
-/// Prunes, defaults and validates a custom resource with its CRD's schema.
-/// Unknown fields are dropped, or refused when the client asked for strict
-/// field validation (kubectl's default).
+/// Prunes, defaults and validates a custom resource with its CRD's schema,
+/// and prunes a built-in object with its kind's OpenAPI schema. Unknown
+/// fields are dropped (named in the request's warnings when it collects
+/// them), or refused when the client asked for strict field validation
+/// (kubectl's default).
 pub(super) fn apply_schema(
     rt: &ResourceType,
     object: &mut Value,
     opts: &WriteOptions,
 ) -> Result<(), ApiError> {
-    let Some(schema) = &rt.open_api_schema else {
-        return Ok(());
+    let unknown = if let Some(schema) = &rt.open_api_schema {
+        let report = crate::schema::apply(schema, object);
+        if !report.invalid.is_empty() {
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                name_of(object),
+                &report.invalid,
+            ));
+        }
+        report.pruned
+    } else {
+        crate::builtin_schemas::prune_unknown(&rt.group, rt.preferred_version(), &rt.kind, object)
+            .unwrap_or_default()
     };
-    let report = crate::schema::apply(schema, object);
-    if !report.invalid.is_empty() {
-        return Err(ApiError::invalid(
-            &rt.kind,
-            &rt.group,
-            name_of(object),
-            &report.invalid,
-        ));
-    }
-    if opts.strict_fields && !report.pruned.is_empty() {
-        let unknown: Vec<String> = report
-            .pruned
-            .iter()
-            .map(|f| format!("unknown field \"{f}\""))
-            .collect();
+    let unknown: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if let Some(warnings) = opts.warnings.as_ref().filter(|_| !opts.strict_fields) {
+        warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(unknown);
+    } else if opts.strict_fields && !unknown.is_empty() {
         return Err(ApiError::bad_request(format!(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
             unknown.join(", "),
