@@ -424,8 +424,11 @@ pub(super) fn apply_schema(
         }
         report.pruned
     } else {
-        crate::builtin_schemas::prune_unknown(&rt.group, rt.preferred_version(), &rt.kind, object)
-            .unwrap_or_default()
+        // By the schema of the shape it is stored in (events.k8s.io Events
+        // are stored as core ones).
+        let stored = rt.storage_api_version();
+        let (group, version) = stored.rsplit_once('/').unwrap_or(("", &stored));
+        crate::builtin_schemas::prune_unknown(group, version, &rt.kind, object).unwrap_or_default()
     };
     let unknown: Vec<String> = unknown
         .iter()
