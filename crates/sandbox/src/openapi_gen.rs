@@ -94,6 +94,7 @@ pub fn generate() -> Value {
     c.kind::<batch::v1::Job>();
     c.kind::<batch::v1::CronJob>();
     c.kind::<autoscaling::v2::HorizontalPodAutoscaler>();
+    c.kind::<autoscaling::v1::HorizontalPodAutoscaler>();
     c.kind::<policy::v1::PodDisruptionBudget>();
     c.kind::<networking::v1::Ingress>();
     c.kind::<networking::v1::IngressClass>();

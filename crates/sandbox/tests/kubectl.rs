@@ -2080,4 +2080,19 @@ async fn autoscale_creates_a_horizontal_pod_autoscaler() {
         70
     );
     assert_eq!(hpa["spec"]["minReplicas"], 2);
+    let explained = sb
+        .kubectl(&[
+            "explain",
+            "hpa.spec.targetCPUUtilizationPercentage",
+            "--api-version=autoscaling/v1",
+        ])
+        .run()
+        .await
+        .ok();
+    assert!(
+        explained.stdout.contains("VERSION:    v1")
+            && explained.stdout.contains("targetCPUUtilizationPercentage"),
+        "{}",
+        explained.stdout
+    );
 }
