@@ -1,6 +1,7 @@
-//! The controller's figures: how fast GitRepositories and Kustomizations
-//! become Ready, what a requested reconcile costs, how long a commit takes
-//! to reach the cluster and how much memory the controller holds, each
+//! The controller's figures: how fast GitRepositories, Kustomizations and
+//! HelmReleases become Ready, what a requested reconcile costs, how long a
+//! commit takes to reach the cluster (objects, and a HelmRelease's upgrade)
+//! and how much memory the controller holds, each
 //! beside its peer (the git CLI, `kubectl apply --server-side`) where one
 //! can run here.
 //!
@@ -577,6 +578,7 @@ async fn helm_fleet(rows: &mut Vec<Row>, count: usize) {
         "HelmRelease upgrade, values change to Ready (median)",
         millis(upgrade),
     ));
+    helm_commit_to_ready(rows, &fixture, &client).await;
     if let Some(row) = index_poll(&client).await {
         rows.push(row);
     }
@@ -585,6 +587,68 @@ async fn helm_fleet(rows: &mut Vec<Row>, count: usize) {
     cluster.sandbox.shutdown().await;
     drop(daemon);
     println!();
+}
+
+/// A values change committed to git, to its HelmRelease Ready at the next
+/// revision: the GitRepository fetch, the Kustomization applying the
+/// changed HelmRelease, the upgrade. The push is not timed; the clock
+/// starts when the source is asked to look, as `reconcile source git` does.
+async fn helm_commit_to_ready(rows: &mut Vec<Row>, fixture: &Fixture, client: &kube::Client) {
+    let release = |n: usize| {
+        format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: via-git\n  namespace: {NS}\nspec:\n  interval: 1h\n  targetNamespace: fleet\n  chartRef:\n    kind: HelmChart\n    name: small\n  values:\n    n: {n}\n"
+        )
+    };
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), NS);
+    let releases: Api<HelmRelease> = Api::namespaced(client.clone(), NS);
+    let at_revision = |revision: i64| {
+        let releases = releases.clone();
+        async move {
+            let hr = releases.get("via-git").await.map_err(|e| e.to_string())?;
+            let at = hr.latest_snapshot().map(|s| s.version);
+            (hr.is_ready() && at == Some(revision))
+                .then_some(())
+                .ok_or(format!("at {at:?}"))
+        }
+    };
+    fixture.write("releases/via-git.yaml", &release(0));
+    fixture.commit("a release through git");
+    annotate(&repos, "charts", &format!("via-git-{}", nanos())).await;
+    let mut ks = Kustomization::test("releases")
+        .in_namespace(NS)
+        .git_source("charts")
+        .path("./releases");
+    ks.spec.interval = "1h".into();
+    Api::<Kustomization>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &ks)
+        .await
+        .expect("Kustomization created");
+    wait_until("the release through git", DEADLINE, ms(10), || {
+        at_revision(1)
+    })
+    .await;
+    let mut latencies = Vec::new();
+    for round in 1..=ROUNDS {
+        fixture.write("releases/via-git.yaml", &release(round));
+        fixture.commit(&format!("values round {round}"));
+        let start = Instant::now();
+        annotate(&repos, "charts", &format!("via-git-{round}-{}", nanos())).await;
+        let revision = i64::try_from(round).expect("small") + 1;
+        wait_until("the upgrade through git", DEADLINE, ms(5), || {
+            at_revision(revision)
+        })
+        .await;
+        latencies.push(start.elapsed());
+    }
+    let latency = median(&latencies);
+    println!(
+        "HelmRelease upgrade, values commit to Ready through git (median of {ROUNDS}): {}",
+        millis(latency)
+    );
+    rows.push(Row::ours(
+        "HelmRelease upgrade, commit to Ready through git (median)",
+        millis(latency),
+    ));
 }
 
 /// A HelmRepository poll that finds the index unchanged (a requested
