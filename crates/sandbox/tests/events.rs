@@ -1,7 +1,8 @@
 //! Events are one set of objects under two APIs, as on a real cluster: what
 //! a controller records through events.k8s.io/v1 (kube-rs's `Recorder`,
 //! client-go's new recorder) is what `kubectl get events` and `kubectl
-//! describe` read through core `v1`, and the other way round.
+//! describe` read through core `v1`, and the other way round; `kubectl
+//! events` lists them all.
 
 mod common;
 
@@ -134,4 +135,19 @@ async fn events_recorded_through_either_api_are_read_through_both() {
     assert_eq!(event.deprecated_count, Some(1));
     let all = new.list(&ListParams::default()).await.expect("list");
     assert_eq!(all.items.len(), 2, "one set of Events under both APIs");
+
+    // `kubectl events` shows both, oldest first.
+    let out = sb
+        .kubectl(&["events", "-n", "default", "--for", "configmap/settings"])
+        .run()
+        .await
+        .ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert!(lines[0].starts_with("LAST SEEN"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Reconciled") && out.stdout.contains("EditedByHand"),
+        "{}",
+        out.stdout
+    );
 }
