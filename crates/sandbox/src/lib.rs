@@ -195,6 +195,7 @@ impl Sandbox {
         let api =
             Arc::new(api::Api::new(store).map_err(|e| SandboxError::Inconsistent(e.message))?);
         bootstrap(&api);
+        workloads::register_node(&api);
         auth::bootstrap(&api);
         let audit = config
             .audit_log

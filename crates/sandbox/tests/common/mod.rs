@@ -111,6 +111,14 @@ impl TestSandbox {
         }
     }
 
+    /// `kubectl get ARGS -o json`, which must succeed, parsed.
+    pub async fn get_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        self.kubectl(&all).run().await.ok().json()
+    }
+
     /// A kube-rs client from the written kubeconfig, as a user would load it.
     pub async fn client(&self) -> kube::Client {
         let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig_path())

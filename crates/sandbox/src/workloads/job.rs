@@ -1,0 +1,320 @@
+//! The Job controller: Pods from the template, owned by the Job, as many
+//! at a time as `parallelism` allows until `completions` of them have
+//! succeeded (`Complete`) or more than `backoffLimit` have failed
+//! (`Failed`); `suspend` removes the running ones until resumed. The
+//! status carries the counts and, once the Job is done, the pair of
+//! conditions Kubernetes 1.32 writes: `SuccessCriteriaMet` then
+//! `Complete`, or `FailureTarget` then `Failed`.
+//!
+//! Pods of a Job are not restarted (`Never`/`OnFailure`), so
+//! [`crate::rollout`] ends them `Succeeded`, or `Failed` under the rollout
+//! annotation `fail`; `hang` leaves them, and the Job, active.
+//!
+//! Simplifications: failed Pods are replaced at once (no back-off delay),
+//! the counts are those of the Pods still there (no tracking finalizers),
+//! `completionMode: Indexed`, `podFailurePolicy`, `successPolicy` and
+//! `activeDeadlineSeconds` are not acted on.
+
+use serde_json::{Value, json};
+
+use super::{
+    Index, create, delete, int_at, is_pod_ready, is_terminating, jobs, keep_condition_times, pods,
+    write_status,
+};
+use crate::api::Api;
+
+const COMPLETED: (&str, &str) = (
+    "CompletionsReached",
+    "Reached expected number of succeeded pods",
+);
+const BACKOFF: (&str, &str) = (
+    "BackoffLimitExceeded",
+    "Job has reached the specified backoff limit",
+);
+
+/// What a Job's Pods add up to.
+#[derive(Debug, Default, PartialEq)]
+struct Counts {
+    active: i64,
+    ready: i64,
+    succeeded: i64,
+    failed: i64,
+}
+
+fn phase(pod: &Value) -> &str {
+    pod.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn counts(pods: &[Value]) -> Counts {
+    let mut counts = Counts::default();
+    for pod in pods {
+        match phase(pod) {
+            "Succeeded" => counts.succeeded += 1,
+            "Failed" => counts.failed += 1,
+            _ => {
+                counts.active += 1;
+                counts.ready += i64::from(is_pod_ready(pod));
+            }
+        }
+    }
+    counts
+}
+
+/// Whether a condition of this type is `True`.
+fn has_condition(job: &Value, kind: &str) -> bool {
+    job.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == kind && c["status"] == "True")
+        })
+}
+
+/// How the Job stands once its Pods are counted.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    /// Needs this many Pods running (more or fewer than now).
+    Run(i64),
+    Suspended,
+    Complete,
+    Failed,
+}
+
+fn verdict(job: &Value, counts: &Counts) -> Verdict {
+    let backoff_limit = int_at(job, "/spec/backoffLimit").unwrap_or(6);
+    let parallelism = int_at(job, "/spec/parallelism").unwrap_or(1).max(0);
+    let completions = int_at(job, "/spec/completions");
+    if counts.failed > backoff_limit {
+        return Verdict::Failed;
+    }
+    let done = match completions {
+        Some(wanted) => counts.succeeded >= wanted,
+        // Without completions, one success ends the Job once the others stop.
+        None => counts.succeeded > 0 && counts.active == 0,
+    };
+    if done {
+        return Verdict::Complete;
+    }
+    if job.pointer("/spec/suspend") == Some(&json!(true)) {
+        return Verdict::Suspended;
+    }
+    Verdict::Run(match completions {
+        Some(wanted) => parallelism.min(wanted - counts.succeeded),
+        None if counts.succeeded > 0 => 0,
+        None => parallelism,
+    })
+}
+
+/// Brings one Job's Pods to what it needs and writes its status.
+pub(super) fn sync_job(api: &Api, owned_pods: &mut Index, namespace: &str, name: &str) {
+    let Some(job) = api.store.txn(|t| t.get(&jobs(), namespace, name)) else {
+        return;
+    };
+    // A finished Job is never revisited, as Kubernetes leaves it.
+    if is_terminating(&job) || has_condition(&job, "Complete") || has_condition(&job, "Failed") {
+        return;
+    }
+    let mut live: Vec<Value> = owned_pods
+        .owned_by(api, &job)
+        .iter()
+        .map(|p| p.as_ref().clone())
+        .collect();
+    let verdict = verdict(&job, &counts(&live));
+    let running = |p: &Value| !matches!(phase(p), "Succeeded" | "Failed");
+    let want = match verdict {
+        Verdict::Run(n) => n,
+        _ => 0,
+    };
+    let mut active: Vec<Value> = live.iter().filter(|p| running(p)).cloned().collect();
+    if usize::try_from(want).is_ok_and(|want| active.len() > want) {
+        // Not-ready Pods go first, as the real controller picks them.
+        active.sort_by_key(is_pod_ready);
+        let extra = active.len() - usize::try_from(want).unwrap_or(0);
+        for pod in active.drain(..extra) {
+            delete(api, &pods(), &pod);
+            live.retain(|p| p["metadata"]["uid"] != pod["metadata"]["uid"]);
+        }
+    }
+    let missing = want - i64::try_from(active.len()).unwrap_or(i64::MAX);
+    for _ in 0..missing {
+        let pod = super::pod_from_template(&job, "batch/v1", "Job");
+        live.extend(create(api, &pods(), namespace, pod));
+    }
+    let now = (api.now)();
+    let mut status = job_status(&job, &counts(&live), &verdict, &now);
+    if let Some(Value::Array(conditions)) = status.get_mut("conditions") {
+        keep_condition_times(job.get("status"), conditions);
+    }
+    write_status(api, &jobs(), &job, status);
+}
+
+fn condition(kind: &str, status: bool, (reason, message): (&str, &str), now: &str) -> Value {
+    json!({
+        "type": kind,
+        "status": if status { "True" } else { "False" },
+        "lastProbeTime": now,
+        "lastTransitionTime": now,
+        "reason": reason,
+        "message": message,
+    })
+}
+
+/// The status the Job controller writes for these counts: zero counts are
+/// left out but `ready` and `terminating`, which 1.32 always reports.
+fn job_status(job: &Value, counts: &Counts, verdict: &Verdict, now: &str) -> Value {
+    let old = job.get("status");
+    let mut conditions: Vec<Value> = old
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut set = |c: Value| match conditions.iter_mut().find(|o| o["type"] == c["type"]) {
+        Some(slot) => *slot = c,
+        None => conditions.push(c),
+    };
+    let suspended = *verdict == Verdict::Suspended;
+    if suspended {
+        set(condition(
+            "Suspended",
+            true,
+            ("JobSuspended", "Job suspended"),
+            now,
+        ));
+    } else if has_condition(job, "Suspended") {
+        set(condition(
+            "Suspended",
+            false,
+            ("JobResumed", "Job resumed"),
+            now,
+        ));
+    }
+    match verdict {
+        Verdict::Complete => {
+            set(condition("SuccessCriteriaMet", true, COMPLETED, now));
+            set(condition("Complete", true, COMPLETED, now));
+        }
+        Verdict::Failed => {
+            set(condition("FailureTarget", true, BACKOFF, now));
+            set(condition("Failed", true, BACKOFF, now));
+        }
+        Verdict::Run(_) | Verdict::Suspended => {}
+    }
+    let mut status = json!({
+        "ready": counts.ready,
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+    });
+    // A suspended Job has no start time; resuming starts the clock anew.
+    let resumed = has_condition(job, "Suspended");
+    if !suspended {
+        let started = old
+            .and_then(|s| s.get("startTime"))
+            .filter(|t| t.is_string() && !resumed);
+        status["startTime"] = started.cloned().unwrap_or_else(|| json!(now));
+    }
+    if *verdict == Verdict::Complete {
+        status["completionTime"] = json!(now);
+    }
+    for (field, value) in [
+        ("active", counts.active),
+        ("succeeded", counts.succeeded),
+        ("failed", counts.failed),
+    ] {
+        if value > 0 {
+            status[field] = json!(value);
+        }
+    }
+    if !conditions.is_empty() {
+        status["conditions"] = Value::Array(conditions);
+    }
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: &str = "2026-01-01T00:00:00Z";
+
+    fn pod(phase: &str) -> Value {
+        json!({"status": {"phase": phase}})
+    }
+
+    fn job(spec: Value) -> Value {
+        json!({"metadata": {"name": "j"}, "spec": spec})
+    }
+
+    #[test]
+    fn pods_run_in_parallel_up_to_the_completions_left() {
+        let job = job(json!({"completions": 5, "parallelism": 2, "backoffLimit": 6}));
+        let four_done = counts(&vec![pod("Succeeded"); 4]);
+        assert_eq!(verdict(&job, &counts(&[])), Verdict::Run(2));
+        assert_eq!(verdict(&job, &four_done), Verdict::Run(1));
+        assert_eq!(
+            verdict(&job, &counts(&vec![pod("Succeeded"); 5])),
+            Verdict::Complete
+        );
+    }
+
+    #[test]
+    fn failures_beyond_the_backoff_limit_fail_the_job() {
+        let job = job(json!({"completions": 1, "parallelism": 1, "backoffLimit": 1}));
+        assert_eq!(verdict(&job, &counts(&[pod("Failed")])), Verdict::Run(1));
+        let twice = counts(&[pod("Failed"), pod("Failed")]);
+        assert_eq!(verdict(&job, &twice), Verdict::Failed);
+        let status = job_status(&job, &twice, &Verdict::Failed, NOW);
+        assert_eq!(status["failed"], 2);
+        assert_eq!(status["conditions"][0]["type"], "FailureTarget");
+        assert_eq!(status["conditions"][1]["type"], "Failed");
+        assert_eq!(status["conditions"][1]["reason"], "BackoffLimitExceeded");
+        assert!(status.get("completionTime").is_none());
+    }
+
+    #[test]
+    fn without_completions_one_success_ends_the_job_once_others_stop() {
+        let job = job(json!({"parallelism": 2}));
+        let one_done = counts(&[pod("Succeeded"), pod("Running")]);
+        assert_eq!(verdict(&job, &one_done), Verdict::Run(0));
+        assert_eq!(
+            verdict(&job, &counts(&[pod("Succeeded")])),
+            Verdict::Complete
+        );
+    }
+
+    #[test]
+    fn a_complete_job_reports_both_conditions_and_its_times() {
+        let job = job(json!({"completions": 1}));
+        let done = counts(&[pod("Succeeded")]);
+        let status = job_status(&job, &done, &Verdict::Complete, NOW);
+        assert_eq!(
+            status,
+            json!({
+                "ready": 0, "terminating": 0, "uncountedTerminatedPods": {},
+                "startTime": NOW, "completionTime": NOW, "succeeded": 1,
+                "conditions": [
+                    condition("SuccessCriteriaMet", true, COMPLETED, NOW),
+                    condition("Complete", true, COMPLETED, NOW),
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn suspending_stops_the_clock_and_resuming_restarts_it() {
+        let mut job = job(json!({"completions": 1, "suspend": true}));
+        job["status"] = json!({"startTime": "earlier", "active": 1});
+        assert_eq!(verdict(&job, &counts(&[])), Verdict::Suspended);
+        let status = job_status(&job, &counts(&[]), &Verdict::Suspended, NOW);
+        assert!(status.get("startTime").is_none());
+        assert_eq!(status["conditions"][0]["reason"], "JobSuspended");
+        job["status"] = status;
+        job["spec"]["suspend"] = json!(false);
+        let later = "2026-01-01T00:01:00Z";
+        let status = job_status(&job, &counts(&[]), &Verdict::Run(1), later);
+        assert_eq!(status["startTime"], later);
+        assert_eq!(status["conditions"][0]["status"], "False");
+        assert_eq!(status["conditions"][0]["reason"], "JobResumed");
+    }
+}

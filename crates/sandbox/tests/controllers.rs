@@ -1,0 +1,435 @@
+//! The simulated Job and DaemonSet controllers, the sandbox's Node and the
+//! ControllerRevision history of StatefulSets and DaemonSets, as kubectl
+//! sees them: `create job`, `wait --for=condition=complete|failed`,
+//! `get|describe nodes`, `rollout status|history|undo` and `delete`.
+
+mod common;
+
+use common::{TestSandbox, eventually};
+use serde_json::Value;
+
+async fn apply(sb: &TestSandbox, manifest: &str) {
+    sb.kubectl(&["apply", "-f", "-"])
+        .stdin(manifest)
+        .run()
+        .await
+        .ok();
+}
+
+async fn items(sb: &TestSandbox, resource: &str, selector: &str) -> Vec<Value> {
+    let list = sb.get_json(&[resource, "-l", selector]).await;
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn phases(pods: &[Value]) -> Vec<&str> {
+    let mut phases: Vec<&str> = pods
+        .iter()
+        .map(|p| p["status"]["phase"].as_str().unwrap_or_default())
+        .collect();
+    phases.sort_unstable();
+    phases
+}
+
+fn condition_types(object: &Value) -> Vec<&str> {
+    object["status"]["conditions"]
+        .as_array()
+        .map(|cs| cs.iter().filter_map(|c| c["type"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_job_runs_its_pod_to_completion_and_takes_it_along() {
+    let sb = TestSandbox::start("job-create").await;
+    sb.kubectl(&["create", "job", "once", "--image=busybox:1.37"])
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/once",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    let job = sb.get_json(&["job", "once"]).await;
+    let uid = job["metadata"]["uid"].as_str().expect("a uid");
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    let status = &job["status"];
+    assert_eq!(status["succeeded"], 1, "{status:#}");
+    assert_eq!(status["ready"], 0, "{status:#}");
+    assert!(status["startTime"].is_string() && status["completionTime"].is_string());
+    assert_eq!(condition_types(&job), ["SuccessCriteriaMet", "Complete"]);
+    let pods = items(&sb, "pods", "batch.kubernetes.io/job-name=once").await;
+    assert_eq!(phases(&pods), ["Succeeded"]);
+    let owner = &pods[0]["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Job");
+    assert_eq!(owner["uid"], uid);
+    assert_eq!(owner["controller"], true);
+    assert_eq!(pods[0]["metadata"]["labels"]["controller-uid"], uid);
+
+    let table = sb.kubectl(&["get", "job", "once"]).run().await.ok().stdout;
+    assert!(
+        table.contains("Complete") && table.contains("1/1"),
+        "{table}"
+    );
+    sb.kubectl(&["delete", "job", "once"]).run().await.ok();
+    eventually("the Job's Pod to go", || async {
+        items(&sb, "pods", "job-name=once")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+}
+
+const JOB: &str = "\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: batch
+  namespace: default
+spec:
+  completions: 3
+  parallelism: 2
+  backoffLimit: 1
+  suspend: SUSPEND
+  template:
+    metadata:
+      annotations:
+        sandbox.driftless.dev/rollout: OUTCOME
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: work
+        image: busybox:1.37
+";
+
+fn job(suspend: bool, outcome: &str) -> String {
+    JOB.replace("SUSPEND", &suspend.to_string())
+        .replace("OUTCOME", outcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_job_waits_then_completes_its_completions() {
+    let sb = TestSandbox::start("job-suspend").await;
+    apply(&sb, &job(true, "succeed")).await;
+    let job_json = eventually("the Job to be suspended", || async {
+        let job = sb.get_json(&["job", "batch"]).await;
+        (condition_types(&job) == ["Suspended"]).then_some(job)
+    })
+    .await;
+    assert!(
+        job_json["status"].get("startTime").is_none(),
+        "{job_json:#}"
+    );
+    assert!(items(&sb, "pods", "job-name=batch").await.is_empty());
+
+    apply(&sb, &job(false, "succeed")).await;
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/batch",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    let done = sb.get_json(&["job", "batch"]).await;
+    assert_eq!(done["status"]["succeeded"], 3, "{done:#}");
+    assert_eq!(
+        condition_types(&done),
+        ["Suspended", "SuccessCriteriaMet", "Complete"]
+    );
+    assert_eq!(done["status"]["conditions"][0]["status"], "False");
+    let pods = items(&sb, "pods", "job-name=batch").await;
+    assert_eq!(phases(&pods), ["Succeeded"; 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_fails_past_its_backoff_limit() {
+    let sb = TestSandbox::start("job-fail").await;
+    apply(&sb, &job(false, "fail")).await;
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=failed",
+        "job/batch",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    let failed = sb.get_json(&["job", "batch"]).await;
+    // backoffLimit 1: the second failure fails the Job; with two Pods at
+    // a time, both may have failed by then.
+    let count = failed["status"]["failed"].as_i64().unwrap_or(0);
+    assert!((2..=3).contains(&count), "{failed:#}");
+    assert_eq!(condition_types(&failed), ["FailureTarget", "Failed"]);
+    assert_eq!(
+        failed["status"]["conditions"][1]["reason"],
+        "BackoffLimitExceeded"
+    );
+    assert!(failed["status"].get("active").is_none(), "{failed:#}");
+    let pods = items(&sb, "pods", "job-name=batch").await;
+    assert!(phases(&pods).iter().all(|p| *p == "Failed"), "{pods:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_has_one_ready_node() {
+    let sb = TestSandbox::start("node").await;
+    let version = sb
+        .kubectl(&["version", "-o", "json"])
+        .run()
+        .await
+        .ok()
+        .json()["serverVersion"]["gitVersion"]
+        .clone();
+    let node = sb.get_json(&["node", "sandbox"]).await;
+    assert_eq!(node["status"]["nodeInfo"]["kubeletVersion"], version);
+    assert_eq!(node["metadata"]["labels"]["kubernetes.io/os"], "linux");
+    let table = sb.kubectl(&["get", "nodes"]).run().await.ok().stdout;
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..3], ["sandbox", "Ready", "control-plane"], "{table}");
+    assert_eq!(row.last().copied(), version.as_str(), "{table}");
+    let wide = sb
+        .kubectl(&["get", "nodes", "-o", "wide"])
+        .run()
+        .await
+        .ok()
+        .stdout;
+    assert!(wide.contains("127.0.0.1"), "{wide}");
+    let described = sb
+        .kubectl(&["describe", "node", "sandbox"])
+        .run()
+        .await
+        .ok()
+        .stdout;
+    for expected in [
+        "Ready",
+        "KubeletReady",
+        "InternalIP:  127.0.0.1",
+        "Allocatable:",
+    ] {
+        assert!(described.contains(expected), "{expected}: {described}");
+    }
+}
+
+const DAEMON_SET: &str = "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+  namespace: default
+  annotations:
+    sandbox.driftless.dev/rollout: OUTCOME
+spec:
+  selector:
+    matchLabels:
+      app: agent
+  template:
+    metadata:
+      labels:
+        app: agent
+    spec:
+      nodeSelector:
+        kubernetes.io/os: OS
+      containers:
+      - name: agent
+        image: agent:1
+";
+
+fn daemon_set(outcome: &str, os: &str) -> String {
+    DAEMON_SET.replace("OUTCOME", outcome).replace("OS", os)
+}
+
+async fn rollout_status(sb: &TestSandbox, what: &str) {
+    sb.kubectl(&["rollout", "status", what, "--timeout=30s"])
+        .run()
+        .await
+        .ok();
+}
+
+/// The images of the DaemonSet's Pods, once it has exactly one.
+async fn agent_image(sb: &TestSandbox) -> String {
+    eventually("one agent Pod", || async {
+        let pods = items(sb, "pods", "app=agent").await;
+        (pods.len() == 1 && pods[0]["status"]["phase"] == "Running").then(|| {
+            pods[0]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+    })
+    .await
+}
+
+/// `kubectl rollout history` rows: the revision numbers it lists.
+async fn history(sb: &TestSandbox, what: &str) -> Vec<String> {
+    let out = sb
+        .kubectl(&["rollout", "history", what])
+        .run()
+        .await
+        .ok()
+        .stdout;
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
+    let sb = TestSandbox::start("daemonset").await;
+    apply(&sb, &daemon_set("succeed", "linux")).await;
+    rollout_status(&sb, "daemonset/agent").await;
+    assert_eq!(agent_image(&sb).await, "agent:1");
+    let set = sb.get_json(&["daemonset", "agent"]).await;
+    let status = &set["status"];
+    for field in [
+        "desiredNumberScheduled",
+        "currentNumberScheduled",
+        "numberReady",
+        "numberAvailable",
+        "updatedNumberScheduled",
+    ] {
+        assert_eq!(status[field], 1, "{field}: {status:#}");
+    }
+    let pod = &items(&sb, "pods", "app=agent").await[0];
+    assert_eq!(pod["spec"]["nodeName"], "sandbox");
+    assert_eq!(pod["metadata"]["labels"]["pod-template-generation"], "1");
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "DaemonSet");
+    let hash = pod["metadata"]["labels"]["controller-revision-hash"]
+        .as_str()
+        .expect("a revision hash")
+        .to_string();
+    let revisions = items(&sb, "controllerrevisions", "app=agent").await;
+    assert_eq!(revisions.len(), 1, "{revisions:#?}");
+    assert_eq!(revisions[0]["metadata"]["name"], format!("agent-{hash}"));
+    assert_eq!(
+        revisions[0]["metadata"]["labels"]["controller.kubernetes.io/hash"],
+        hash
+    );
+    assert_eq!(revisions[0]["revision"], 1);
+
+    sb.kubectl(&["set", "image", "daemonset/agent", "agent=agent:2"])
+        .run()
+        .await
+        .ok();
+    rollout_status(&sb, "daemonset/agent").await;
+    assert_eq!(agent_image(&sb).await, "agent:2");
+    assert_eq!(history(&sb, "daemonset/agent").await, ["1", "2"]);
+
+    sb.kubectl(&["rollout", "undo", "daemonset/agent"])
+        .run()
+        .await
+        .ok();
+    rollout_status(&sb, "daemonset/agent").await;
+    assert_eq!(agent_image(&sb).await, "agent:1");
+    // The first template's revision comes back as the newest.
+    assert_eq!(history(&sb, "daemonset/agent").await, ["2", "3"]);
+
+    sb.kubectl(&["delete", "daemonset", "agent"])
+        .run()
+        .await
+        .ok();
+    eventually("the Pod and the revisions to go", || async {
+        let left = items(&sb, "pods", "app=agent").await.len()
+            + items(&sb, "controllerrevisions", "app=agent").await.len();
+        (left == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_set_skips_unselected_nodes_and_hangs_as_annotated() {
+    let sb = TestSandbox::start("daemonset-select").await;
+    apply(&sb, &daemon_set("succeed", "windows")).await;
+    rollout_status(&sb, "daemonset/agent").await;
+    let set = sb.get_json(&["daemonset", "agent"]).await;
+    assert_eq!(set["status"]["desiredNumberScheduled"], 0, "{set:#}");
+    assert!(items(&sb, "pods", "app=agent").await.is_empty());
+
+    apply(&sb, &daemon_set("hang", "linux")).await;
+    let out = sb
+        .kubectl(&["rollout", "status", "daemonset/agent", "--timeout=2s"])
+        .run()
+        .await;
+    assert_ne!(out.code, 0, "{out:#?}");
+    let pods = items(&sb, "pods", "app=agent").await;
+    assert_eq!(phases(&pods), ["Pending"]);
+}
+
+const STATEFUL_SET: &str = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: default
+spec:
+  replicas: 1
+  serviceName: db
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+      - name: db
+        image: postgres:16
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateful_set_keeps_its_history_and_undoes() {
+    let sb = TestSandbox::start("sts-history").await;
+    apply(&sb, STATEFUL_SET).await;
+    rollout_status(&sb, "statefulset/db").await;
+    for image in ["postgres:17", "postgres:18"] {
+        sb.kubectl(&["set", "image", "statefulset/db", &format!("db={image}")])
+            .run()
+            .await
+            .ok();
+        rollout_status(&sb, "statefulset/db").await;
+    }
+    assert_eq!(history(&sb, "statefulset/db").await, ["1", "2", "3"]);
+    let revision = sb
+        .kubectl(&["rollout", "history", "statefulset/db", "--revision=1"])
+        .run()
+        .await
+        .ok()
+        .stdout;
+    assert!(revision.contains("postgres:16"), "{revision}");
+
+    sb.kubectl(&["rollout", "undo", "statefulset/db", "--to-revision=1"])
+        .run()
+        .await
+        .ok();
+    rollout_status(&sb, "statefulset/db").await;
+    let set = sb.get_json(&["statefulset", "db"]).await;
+    assert_eq!(
+        set["spec"]["template"]["spec"]["containers"][0]["image"],
+        "postgres:16"
+    );
+    assert_eq!(history(&sb, "statefulset/db").await, ["2", "3", "4"]);
+    let revisions = items(&sb, "controllerrevisions", "app=db").await;
+    let update = set["status"]["updateRevision"]
+        .as_str()
+        .expect("a revision");
+    let newest = revisions
+        .iter()
+        .find(|r| r["revision"] == 4)
+        .expect("revision 4");
+    assert_eq!(newest["metadata"]["name"], update);
+}
