@@ -144,9 +144,17 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
     for (gr, object) in existing {
         schedule(&api, &mut pending, gr, &object, delay);
     }
+    // Jobs to sync again when their deadline falls; like `pending`, they
+    // end with this task.
+    let mut wake_ups: JoinSet<(String, String)> = JoinSet::new();
     loop {
         if !dirty.is_empty() {
-            workloads::sync(&api, &std::mem::take(&mut dirty));
+            for wake_up in workloads::sync(&api, &std::mem::take(&mut dirty)) {
+                wake_ups.spawn(async move {
+                    tokio::time::sleep(wake_up.after).await;
+                    wake_up.job
+                });
+            }
         }
         tokio::select! {
             received = events.recv() => {
@@ -155,6 +163,7 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
                 }
             },
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
+            Some(Ok(job)) = wake_ups.join_next(), if !wake_ups.is_empty() => dirty.job(job),
         }
     }
 }

@@ -179,6 +179,39 @@ async fn a_failing_job_fails_past_its_backoff_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_job_fails_at_its_deadline() {
+    let sb = TestSandbox::start("job-deadline").await;
+    let manifest = job(false, "hang").replace(
+        "  backoffLimit: 1\n",
+        "  backoffLimit: 1\n  activeDeadlineSeconds: 2\n",
+    );
+    apply(&sb, &manifest).await;
+    let pods = eventually("two pending Pods", || async {
+        let pods = items(&sb, "pods", "job-name=batch").await;
+        (phases(&pods) == ["Pending", "Pending"]).then_some(pods)
+    })
+    .await;
+    assert_eq!(pods.len(), 2);
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=failed",
+        "job/batch",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    let failed = sb.get_json(&["job", "batch"]).await;
+    assert_eq!(condition_types(&failed), ["FailureTarget", "Failed"]);
+    assert_eq!(
+        failed["status"]["conditions"][1]["reason"],
+        "DeadlineExceeded"
+    );
+    // Its running Pods are stopped.
+    assert!(items(&sb, "pods", "job-name=batch").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_has_one_ready_node() {
     let sb = TestSandbox::start("node").await;
     let version = sb

@@ -5,8 +5,9 @@
 //! release Secrets). Helm 3's wait finds the Deployment's new ReplicaSet and
 //! counts its ready replicas; Helm 4's reads kstatus; both must finish.
 //!
-//! A chart made here with a StatefulSet checks Helm 3's wait for
-//! StatefulSets (ready replicas, updated replicas, current = update revision).
+//! Charts made here check Helm 3's wait for a StatefulSet (ready replicas,
+//! updated replicas, current = update revision) and for a DaemonSet
+//! (updated Pods scheduled on the Node).
 //!
 //! Without the Helm binaries (on PATH or in `$HOME/.local/oracles`) or the
 //! shared corpus the tests say SKIPPED, unless `DRIFTLESS_REQUIRE_SHARED=1`
@@ -294,7 +295,6 @@ async fn helm3_installs_upgrades_rolls_back_and_uninstalls() {
     release_lifecycle("helm3").await;
 }
 
-const STATEFUL_CHART: &str = "apiVersion: v2\nname: db\nversion: 0.1.0\n";
 const STATEFUL_TEMPLATE: &str = "\
 apiVersion: apps/v1
 kind: StatefulSet
@@ -315,22 +315,33 @@ spec:
         image: {{ .Values.image | default \"postgres:16\" }}
 ";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helm3_waits_for_a_stateful_set() {
+/// Helm 3, or `None` after saying SKIPPED.
+fn helm3() -> Option<PathBuf> {
     let required = std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() == Ok("1");
-    let Some(program) = find_program("helm3") else {
+    let program = find_program("helm3");
+    if program.is_none() {
         assert!(!required, "DRIFTLESS_REQUIRE_SHARED=1 but helm3 is missing");
         println!("SKIPPED: helm3 is neither on PATH nor in $HOME/.local/oracles");
+    }
+    program
+}
+
+/// A chart named `name` whose one template is `template`.
+fn one_template_chart(name: &str, template: &str) -> TempDir {
+    let chart = TempDir::new(&format!("{name}-chart"));
+    std::fs::create_dir_all(chart.path().join("templates")).expect("chart dir");
+    let meta = format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n");
+    std::fs::write(chart.path().join("Chart.yaml"), meta).expect("Chart.yaml");
+    std::fs::write(chart.path().join("templates/workload.yaml"), template).expect("template");
+    chart
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm3_waits_for_a_stateful_set() {
+    let Some(program) = helm3() else {
         return;
     };
-    let chart = TempDir::new("stateful-chart");
-    std::fs::create_dir_all(chart.path().join("templates")).expect("chart dir");
-    std::fs::write(chart.path().join("Chart.yaml"), STATEFUL_CHART).expect("Chart.yaml");
-    std::fs::write(
-        chart.path().join("templates/statefulset.yaml"),
-        STATEFUL_TEMPLATE,
-    )
-    .expect("template");
+    let chart = one_template_chart("db", STATEFUL_TEMPLATE);
     let sb = TestSandbox::start("helm3-sts").await;
     let helm = Helm {
         program,
@@ -367,4 +378,59 @@ async fn helm3_waits_for_a_stateful_set() {
         }),
         "{pods:#?}"
     );
+}
+
+const DAEMON_SET_TEMPLATE: &str = "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {{ .Release.Name }}
+  labels: {app: {{ .Release.Name }}}
+spec:
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers:
+      - name: agent
+        image: {{ .Values.image | default \"agent:1\" }}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm3_waits_for_a_daemon_set() {
+    let Some(program) = helm3() else {
+        return;
+    };
+    let chart = one_template_chart("agent", DAEMON_SET_TEMPLATE);
+    let sb = TestSandbox::start("helm3-ds").await;
+    let helm = Helm {
+        program,
+        kubeconfig: sb.kubeconfig_path(),
+        home: TempDir::new("helm3-ds-home"),
+    };
+    let chart = chart.path().to_str().expect("a UTF-8 chart path");
+    let wait = ["--wait", "--timeout", "60s"];
+    helm.run(&[&["install", "agent", chart][..], &wait].concat())
+        .await;
+    // Helm 3 returned only once the set's Pod on the Node was scheduled.
+    let set = list(&sb, "daemonsets", "app=agent").await;
+    assert_eq!(set[0]["status"]["desiredNumberScheduled"], 1, "{set:#?}");
+    assert_eq!(set[0]["status"]["updatedNumberScheduled"], 1, "{set:#?}");
+    helm.run(
+        &[
+            &["upgrade", "agent", chart, "--set", "image=agent:2"][..],
+            &wait,
+        ]
+        .concat(),
+    )
+    .await;
+    let set = list(&sb, "daemonsets", "app=agent").await;
+    assert_eq!(set[0]["status"]["observedGeneration"], 2, "{set:#?}");
+    let pods = list(&sb, "pods", "app=agent").await;
+    assert_eq!(pods.len(), 1, "{pods:#?}");
+    assert_eq!(pods[0]["spec"]["containers"][0]["image"], "agent:2");
+    assert_eq!(pods[0]["spec"]["nodeName"], "sandbox");
 }

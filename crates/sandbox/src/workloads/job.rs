@@ -1,10 +1,11 @@
 //! The Job controller: Pods from the template, owned by the Job, as many
 //! at a time as `parallelism` allows until `completions` of them have
 //! succeeded (`Complete`) or more than `backoffLimit` have failed
-//! (`Failed`); `suspend` removes the running ones until resumed. The
-//! status carries the counts and, once the Job is done, the pair of
-//! conditions Kubernetes 1.32 writes: `SuccessCriteriaMet` then
-//! `Complete`, or `FailureTarget` then `Failed`.
+//! (`Failed`), or it has run longer than `activeDeadlineSeconds` (`Failed`
+//! too; the caller is told when to look again); `suspend` removes the
+//! running ones until resumed. The status carries the counts and, once
+//! the Job is done, the pair of conditions Kubernetes 1.32 writes:
+//! `SuccessCriteriaMet` then `Complete`, or `FailureTarget` then `Failed`.
 //!
 //! Pods of a Job are not restarted (`Never`/`OnFailure`), so
 //! [`crate::rollout`] ends them `Succeeded`, or `Failed` under the rollout
@@ -12,10 +13,14 @@
 //!
 //! Simplifications: failed Pods are replaced at once (no back-off delay),
 //! the counts are those of the Pods still there (no tracking finalizers),
-//! `completionMode: Indexed`, `podFailurePolicy`, `successPolicy` and
-//! `activeDeadlineSeconds` are not acted on.
+//! `completionMode: Indexed`, `podFailurePolicy` and `successPolicy` are
+//! not acted on.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::{
     Index, create, delete, int_at, is_pod_ready, is_terminating, jobs, keep_condition_times, pods,
@@ -30,6 +35,10 @@ const COMPLETED: (&str, &str) = (
 const BACKOFF: (&str, &str) = (
     "BackoffLimitExceeded",
     "Job has reached the specified backoff limit",
+);
+const DEADLINE: (&str, &str) = (
+    "DeadlineExceeded",
+    "Job was active longer than specified deadline",
 );
 
 /// What a Job's Pods add up to.
@@ -79,15 +88,26 @@ enum Verdict {
     Run(i64),
     Suspended,
     Complete,
-    Failed,
+    /// Failed, for this reason and message.
+    Failed((&'static str, &'static str)),
 }
 
-fn verdict(job: &Value, counts: &Counts) -> Verdict {
+/// How long the running Job has left before `activeDeadlineSeconds`, as
+/// of `now`: `None` without a deadline or a start time.
+fn time_left(job: &Value, now: &str) -> Option<Duration> {
+    let deadline = u64::try_from(int_at(job, "/spec/activeDeadlineSeconds")?).ok()?;
+    let parse = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
+    let started = parse(job.pointer("/status/startTime")?.as_str()?)?;
+    let elapsed = Duration::try_from(parse(now)? - started).unwrap_or_default();
+    Some(Duration::from_secs(deadline).saturating_sub(elapsed))
+}
+
+fn verdict(job: &Value, counts: &Counts, now: &str) -> Verdict {
     let backoff_limit = int_at(job, "/spec/backoffLimit").unwrap_or(6);
     let parallelism = int_at(job, "/spec/parallelism").unwrap_or(1).max(0);
     let completions = int_at(job, "/spec/completions");
     if counts.failed > backoff_limit {
-        return Verdict::Failed;
+        return Verdict::Failed(BACKOFF);
     }
     let done = match completions {
         Some(wanted) => counts.succeeded >= wanted,
@@ -100,6 +120,9 @@ fn verdict(job: &Value, counts: &Counts) -> Verdict {
     if job.pointer("/spec/suspend") == Some(&json!(true)) {
         return Verdict::Suspended;
     }
+    if time_left(job, now) == Some(Duration::ZERO) {
+        return Verdict::Failed(DEADLINE);
+    }
     Verdict::Run(match completions {
         Some(wanted) => parallelism.min(wanted - counts.succeeded),
         None if counts.succeeded > 0 => 0,
@@ -107,21 +130,27 @@ fn verdict(job: &Value, counts: &Counts) -> Verdict {
     })
 }
 
-/// Brings one Job's Pods to what it needs and writes its status.
-pub(super) fn sync_job(api: &Api, owned_pods: &mut Index, namespace: &str, name: &str) {
-    let Some(job) = api.store.txn(|t| t.get(&jobs(), namespace, name)) else {
-        return;
-    };
+/// Brings one Job's Pods to what it needs and writes its status. Returns
+/// when the Job's deadline falls, if it is still running with one: no
+/// event marks that moment, so the caller syncs it again then.
+pub(super) fn sync_job(
+    api: &Api,
+    owned_pods: &mut Index,
+    namespace: &str,
+    name: &str,
+) -> Option<Duration> {
+    let job = api.store.txn(|t| t.get(&jobs(), namespace, name))?;
     // A finished Job is never revisited, as Kubernetes leaves it.
     if is_terminating(&job) || has_condition(&job, "Complete") || has_condition(&job, "Failed") {
-        return;
+        return None;
     }
+    let now = (api.now)();
     let mut live: Vec<Value> = owned_pods
         .owned_by(api, &job)
         .iter()
         .map(|p| p.as_ref().clone())
         .collect();
-    let verdict = verdict(&job, &counts(&live));
+    let verdict = verdict(&job, &counts(&live), &now);
     let running = |p: &Value| !matches!(phase(p), "Succeeded" | "Failed");
     let want = match verdict {
         Verdict::Run(n) => n,
@@ -142,12 +171,20 @@ pub(super) fn sync_job(api: &Api, owned_pods: &mut Index, namespace: &str, name:
         let pod = super::pod_from_template(&job, "batch/v1", "Job");
         live.extend(create(api, &pods(), namespace, pod));
     }
-    let now = (api.now)();
     let mut status = job_status(&job, &counts(&live), &verdict, &now);
     if let Some(Value::Array(conditions)) = status.get_mut("conditions") {
         keep_condition_times(job.get("status"), conditions);
     }
-    write_status(api, &jobs(), &job, status);
+    write_status(api, &jobs(), &job, status.clone());
+    match verdict {
+        Verdict::Run(_) => {
+            // A first sync has just set the start time the deadline counts from.
+            let mut started = job.as_ref().clone();
+            started["status"] = status;
+            time_left(&started, &now)
+        }
+        _ => None,
+    }
 }
 
 fn condition(kind: &str, status: bool, (reason, message): (&str, &str), now: &str) -> Value {
@@ -195,9 +232,9 @@ fn job_status(job: &Value, counts: &Counts, verdict: &Verdict, now: &str) -> Val
             set(condition("SuccessCriteriaMet", true, COMPLETED, now));
             set(condition("Complete", true, COMPLETED, now));
         }
-        Verdict::Failed => {
-            set(condition("FailureTarget", true, BACKOFF, now));
-            set(condition("Failed", true, BACKOFF, now));
+        Verdict::Failed(why) => {
+            set(condition("FailureTarget", true, *why, now));
+            set(condition("Failed", true, *why, now));
         }
         Verdict::Run(_) | Verdict::Suspended => {}
     }
@@ -250,10 +287,10 @@ mod tests {
     fn pods_run_in_parallel_up_to_the_completions_left() {
         let job = job(json!({"completions": 5, "parallelism": 2, "backoffLimit": 6}));
         let four_done = counts(&vec![pod("Succeeded"); 4]);
-        assert_eq!(verdict(&job, &counts(&[])), Verdict::Run(2));
-        assert_eq!(verdict(&job, &four_done), Verdict::Run(1));
+        assert_eq!(verdict(&job, &counts(&[]), NOW), Verdict::Run(2));
+        assert_eq!(verdict(&job, &four_done, NOW), Verdict::Run(1));
         assert_eq!(
-            verdict(&job, &counts(&vec![pod("Succeeded"); 5])),
+            verdict(&job, &counts(&vec![pod("Succeeded"); 5]), NOW),
             Verdict::Complete
         );
     }
@@ -261,10 +298,13 @@ mod tests {
     #[test]
     fn failures_beyond_the_backoff_limit_fail_the_job() {
         let job = job(json!({"completions": 1, "parallelism": 1, "backoffLimit": 1}));
-        assert_eq!(verdict(&job, &counts(&[pod("Failed")])), Verdict::Run(1));
+        assert_eq!(
+            verdict(&job, &counts(&[pod("Failed")]), NOW),
+            Verdict::Run(1)
+        );
         let twice = counts(&[pod("Failed"), pod("Failed")]);
-        assert_eq!(verdict(&job, &twice), Verdict::Failed);
-        let status = job_status(&job, &twice, &Verdict::Failed, NOW);
+        assert_eq!(verdict(&job, &twice, NOW), Verdict::Failed(BACKOFF));
+        let status = job_status(&job, &twice, &Verdict::Failed(BACKOFF), NOW);
         assert_eq!(status["failed"], 2);
         assert_eq!(status["conditions"][0]["type"], "FailureTarget");
         assert_eq!(status["conditions"][1]["type"], "Failed");
@@ -276,10 +316,28 @@ mod tests {
     fn without_completions_one_success_ends_the_job_once_others_stop() {
         let job = job(json!({"parallelism": 2}));
         let one_done = counts(&[pod("Succeeded"), pod("Running")]);
-        assert_eq!(verdict(&job, &one_done), Verdict::Run(0));
+        assert_eq!(verdict(&job, &one_done, NOW), Verdict::Run(0));
         assert_eq!(
-            verdict(&job, &counts(&[pod("Succeeded")])),
+            verdict(&job, &counts(&[pod("Succeeded")]), NOW),
             Verdict::Complete
+        );
+    }
+
+    #[test]
+    fn a_job_past_its_deadline_fails() {
+        let mut job = job(json!({"completions": 1, "activeDeadlineSeconds": 60}));
+        assert_eq!(time_left(&job, NOW), None, "not started");
+        job["status"] = json!({"startTime": NOW});
+        let later = "2026-01-01T00:00:45Z";
+        assert_eq!(time_left(&job, later), Some(Duration::from_secs(15)));
+        assert_eq!(
+            verdict(&job, &counts(&[pod("Running")]), later),
+            Verdict::Run(1)
+        );
+        let past = "2026-01-01T00:01:00Z";
+        assert_eq!(
+            verdict(&job, &counts(&[pod("Running")]), past),
+            Verdict::Failed(DEADLINE)
         );
     }
 
@@ -305,7 +363,7 @@ mod tests {
     fn suspending_stops_the_clock_and_resuming_restarts_it() {
         let mut job = job(json!({"completions": 1, "suspend": true}));
         job["status"] = json!({"startTime": "earlier", "active": 1});
-        assert_eq!(verdict(&job, &counts(&[])), Verdict::Suspended);
+        assert_eq!(verdict(&job, &counts(&[]), NOW), Verdict::Suspended);
         let status = job_status(&job, &counts(&[]), &Verdict::Suspended, NOW);
         assert!(status.get("startTime").is_none());
         assert_eq!(status["conditions"][0]["reason"], "JobSuspended");

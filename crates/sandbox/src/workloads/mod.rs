@@ -106,6 +106,11 @@ impl Dirty {
         })
     }
 
+    /// Asks for one Job's sync (a [`WakeUp`] come due).
+    pub fn job(&mut self, key: (String, String)) {
+        self.jobs.insert(key);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.replica_sets.is_empty()
             && self.deployments.is_empty()
@@ -181,9 +186,17 @@ impl Dirty {
     }
 }
 
+/// A Job to sync again once `after` has passed, though no event comes:
+/// its `activeDeadlineSeconds` falls then.
+pub struct WakeUp {
+    pub after: std::time::Duration,
+    pub job: (String, String),
+}
+
 /// Resyncs what `dirty` names: ReplicaSets first, so the Deployments count
-/// the Pods and statuses they just got.
-pub fn sync(api: &Api, dirty: &Dirty) {
+/// the Pods and statuses they just got. Returns the Jobs to look at again
+/// later.
+pub fn sync(api: &Api, dirty: &Dirty) -> Vec<WakeUp> {
     let mut owned_pods = Index::new(pods());
     for (namespace, name) in &dirty.replica_sets {
         sync_replica_set(api, &mut owned_pods, namespace, name);
@@ -208,14 +221,21 @@ pub fn sync(api: &Api, dirty: &Dirty) {
         }
     }
     let mut owned_pods = Index::new(pods());
+    let mut wake_ups = Vec::new();
     for (namespace, name) in &dirty.jobs {
-        sync_job(api, &mut owned_pods, namespace, name);
+        if let Some(after) = sync_job(api, &mut owned_pods, namespace, name) {
+            wake_ups.push(WakeUp {
+                after,
+                job: (namespace.clone(), name.clone()),
+            });
+        }
     }
     let mut owned_pods = Index::new(pods());
     let mut owned_sets = Index::new(replica_sets());
     for (namespace, name) in &dirty.deployments {
         sync_deployment(api, &mut owned_sets, &mut owned_pods, namespace, name);
     }
+    wake_ups
 }
 
 /// The live objects of one resource, grouped by namespace and by their
