@@ -465,4 +465,53 @@ async fn a_stateful_set_keeps_its_history_and_undoes() {
         .find(|r| r["revision"] == 4)
         .expect("revision 4");
     assert_eq!(newest["metadata"]["name"], update);
+
+    // A shorter history drops the oldest revisions no Pod runs.
+    sb.kubectl(&[
+        "patch",
+        "statefulset/db",
+        "-p",
+        r#"{"spec":{"revisionHistoryLimit":1}}"#,
+    ])
+    .run()
+    .await
+    .ok();
+    eventually("the history to shrink", || async {
+        (history(&sb, "statefulset/db").await == ["3", "4"]).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_delete_daemon_set_waits_for_its_pod_to_go() {
+    let sb = TestSandbox::start("daemonset-ondelete").await;
+    let manifest = daemon_set("succeed", "linux").replace(
+        "spec:\n  selector:",
+        "spec:\n  updateStrategy:\n    type: OnDelete\n  selector:",
+    );
+    apply(&sb, &manifest).await;
+    assert_eq!(agent_image(&sb).await, "agent:1");
+    let first = items(&sb, "pods", "app=agent").await[0]["metadata"]["name"].clone();
+    sb.kubectl(&["set", "image", "daemonset/agent", "agent=agent:2"])
+        .run()
+        .await
+        .ok();
+    let set = eventually("generation 2 observed", || async {
+        let set = sb.get_json(&["daemonset", "agent"]).await;
+        (set["status"]["observedGeneration"] == 2).then_some(set)
+    })
+    .await;
+    assert_eq!(set["status"]["updatedNumberScheduled"], 0, "{set:#}");
+    assert_eq!(agent_image(&sb).await, "agent:1");
+
+    let first = first.as_str().expect("a name");
+    sb.kubectl(&["delete", "pod", first]).run().await.ok();
+    eventually("the new template's Pod", || async {
+        let pods = items(&sb, "pods", "app=agent").await;
+        (pods.len() == 1
+            && pods[0]["metadata"]["name"] != first
+            && pods[0]["spec"]["containers"][0]["image"] == "agent:2")
+            .then_some(())
+    })
+    .await;
 }
