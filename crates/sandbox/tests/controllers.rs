@@ -77,6 +77,16 @@ async fn a_created_job_runs_its_pod_to_completion_and_takes_it_along() {
         table.contains("Complete") && table.contains("1/1"),
         "{table}"
     );
+    let described = sb
+        .kubectl(&["describe", "job", "once"])
+        .run()
+        .await
+        .ok()
+        .stdout;
+    assert!(
+        described.contains("0 Active (0 Ready) / 1 Succeeded / 0 Failed"),
+        "{described}"
+    );
     sb.kubectl(&["delete", "job", "once"]).run().await.ok();
     eventually("the Job's Pod to go", || async {
         items(&sb, "pods", "job-name=once")
@@ -353,6 +363,19 @@ async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
         hash
     );
     assert_eq!(revisions[0]["revision"], 1);
+    let described = sb
+        .kubectl(&["describe", "daemonset", "agent"])
+        .run()
+        .await
+        .ok()
+        .stdout;
+    for expected in [
+        "Desired Number of Nodes Scheduled: 1",
+        "Number of Nodes Scheduled with Up-to-date Pods: 1",
+        "Pods Status:  1 Running / 0 Waiting / 0 Succeeded / 0 Failed",
+    ] {
+        assert!(described.contains(expected), "{expected}: {described}");
+    }
 
     sb.kubectl(&["set", "image", "daemonset/agent", "agent=agent:2"])
         .run()

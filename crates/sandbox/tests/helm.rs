@@ -67,7 +67,34 @@ struct Helm {
 }
 
 impl Helm {
+    /// Runs Helm, which must succeed; returns its stdout.
     async fn run(&self, args: &[&str]) -> String {
+        let output = self.output(args).await;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+            self.program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Runs Helm, which must fail; returns its stderr.
+    async fn fails(&self, args: &[&str]) -> String {
+        let output = self.output(args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !output.status.success(),
+            "{} {args:?} succeeded:\nstdout: {}\nstderr: {stderr}",
+            self.program.display(),
+            String::from_utf8_lossy(&output.stdout),
+        );
+        stderr
+    }
+
+    async fn output(&self, args: &[&str]) -> std::process::Output {
         let home = self.home.path();
         let run = tokio::process::Command::new(&self.program)
             .args(args)
@@ -80,19 +107,10 @@ impl Helm {
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output();
-        let output = tokio::time::timeout(DEADLINE * 2, run)
+        tokio::time::timeout(DEADLINE * 2, run)
             .await
             .unwrap_or_else(|_| panic!("{} {args:?} did not finish", self.program.display()))
-            .expect("helm runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
-            self.program.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+            .expect("helm runs")
     }
 }
 
@@ -315,13 +333,16 @@ spec:
         image: {{ .Values.image | default \"postgres:16\" }}
 ";
 
-/// Helm 3, or `None` after saying SKIPPED.
-fn helm3() -> Option<PathBuf> {
+/// The Helm binary `name` (`helm`, `helm3`), or `None` after saying SKIPPED.
+fn helm_binary(name: &str) -> Option<PathBuf> {
     let required = std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() == Ok("1");
-    let program = find_program("helm3");
+    let program = find_program(name);
     if program.is_none() {
-        assert!(!required, "DRIFTLESS_REQUIRE_SHARED=1 but helm3 is missing");
-        println!("SKIPPED: helm3 is neither on PATH nor in $HOME/.local/oracles");
+        assert!(
+            !required,
+            "DRIFTLESS_REQUIRE_SHARED=1 but {name} is missing"
+        );
+        println!("SKIPPED: {name} is neither on PATH nor in $HOME/.local/oracles");
     }
     program
 }
@@ -338,7 +359,7 @@ fn one_template_chart(name: &str, template: &str) -> TempDir {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm3_waits_for_a_stateful_set() {
-    let Some(program) = helm3() else {
+    let Some(program) = helm_binary("helm3") else {
         return;
     };
     let chart = one_template_chart("db", STATEFUL_TEMPLATE);
@@ -386,6 +407,7 @@ kind: DaemonSet
 metadata:
   name: {{ .Release.Name }}
   labels: {app: {{ .Release.Name }}}
+  annotations: {sandbox.driftless.dev/rollout: {{ .Values.rollout | default \"succeed\" }}}
 spec:
   selector:
     matchLabels: {app: {{ .Release.Name }}}
@@ -399,23 +421,25 @@ spec:
         image: {{ .Values.image | default \"agent:1\" }}
 ";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helm3_waits_for_a_daemon_set() {
-    let Some(program) = helm3() else {
+/// Installs and upgrades a DaemonSet chart with `--wait` (Helm 3 counts
+/// the set's scheduled and ready Pods, Helm 4 reads kstatus), then
+/// upgrades it to a template whose Pod hangs.
+async fn daemon_set_release(name: &str) {
+    let Some(program) = helm_binary(name) else {
         return;
     };
     let chart = one_template_chart("agent", DAEMON_SET_TEMPLATE);
-    let sb = TestSandbox::start("helm3-ds").await;
+    let sb = TestSandbox::start(&format!("{name}-ds")).await;
     let helm = Helm {
         program,
         kubeconfig: sb.kubeconfig_path(),
-        home: TempDir::new("helm3-ds-home"),
+        home: TempDir::new(&format!("{name}-ds-home")),
     };
     let chart = chart.path().to_str().expect("a UTF-8 chart path");
     let wait = ["--wait", "--timeout", "60s"];
     helm.run(&[&["install", "agent", chart][..], &wait].concat())
         .await;
-    // Helm 3 returned only once the set's Pod on the Node was scheduled.
+    // Helm returned only once the set's Pod on the Node was scheduled.
     let set = list(&sb, "daemonsets", "app=agent").await;
     assert_eq!(set[0]["status"]["desiredNumberScheduled"], 1, "{set:#?}");
     assert_eq!(set[0]["status"]["updatedNumberScheduled"], 1, "{set:#?}");
@@ -433,4 +457,38 @@ async fn helm3_waits_for_a_daemon_set() {
     assert_eq!(pods.len(), 1, "{pods:#?}");
     assert_eq!(pods[0]["spec"]["containers"][0]["image"], "agent:2");
     assert_eq!(pods[0]["spec"]["nodeName"], "sandbox");
+
+    let hang = [
+        "upgrade",
+        "agent",
+        chart,
+        "--set",
+        "image=agent:3",
+        "--set",
+        "rollout=hang",
+        "--wait",
+        "--timeout",
+        "3s",
+    ];
+    if name == "helm3" {
+        // Helm 3 wants `desired - maxUnavailable` ready Pods: none, with
+        // the default of 1 on one Node, as on a one-node cluster.
+        helm.run(&hang).await;
+    } else {
+        let err = helm.fails(&hang).await;
+        assert!(err.contains("DaemonSet/default/agent not ready"), "{err}");
+    }
+    let pods = list(&sb, "pods", "app=agent").await;
+    assert_eq!(pods.len(), 1, "{pods:#?}");
+    assert_eq!(pods[0]["status"]["phase"], "Pending", "{pods:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm3_waits_for_a_daemon_set() {
+    daemon_set_release("helm3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm4_waits_for_a_daemon_set() {
+    daemon_set_release("helm").await;
 }
