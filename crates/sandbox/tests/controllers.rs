@@ -87,6 +87,31 @@ async fn a_created_job_runs_its_pod_to_completion_and_takes_it_along() {
         described.contains("0 Active (0 Ready) / 1 Succeeded / 0 Failed"),
         "{described}"
     );
+    // A Job made from a CronJob's template (and owned by it) runs alike.
+    sb.kubectl(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=busybox:1.37",
+        "--schedule=0 3 * * *",
+    ])
+    .run()
+    .await
+    .ok();
+    sb.kubectl(&["create", "job", "manual", "--from=cronjob/nightly"])
+        .run()
+        .await
+        .ok();
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/manual",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+
     sb.kubectl(&["delete", "job", "once"]).run().await.ok();
     eventually("the Job's Pod to go", || async {
         items(&sb, "pods", "job-name=once")

@@ -8,9 +8,9 @@
 //! is not honoured); `OnDelete` leaves them until deleted. The status
 //! carries the counts `kubectl rollout status` and Helm's `--wait` read.
 //!
-//! Simplifications: node affinity, taints and tolerations are not
-//! considered, failed Pods are not replaced, and a Pod is available as
-//! soon as it is ready.
+//! Simplifications: node affinity and taints are not considered (the
+//! tolerations the real controller adds are added all the same), failed
+//! Pods are not replaced, and a Pod is available as soon as it is ready.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -160,6 +160,7 @@ fn pod_for(set: &Value, node: &str, hash: &str) -> Value {
     labels[HASH_LABEL] = json!(hash);
     labels[GENERATION_LABEL] = json!(int_at(set, "/metadata/generation").unwrap_or(1).to_string());
     pod["spec"]["nodeName"] = json!(node);
+    add_tolerations(&mut pod["spec"]);
     // The controller pins its Pod to the Node by affinity, as the real one does.
     pod["spec"]["affinity"]["nodeAffinity"] = json!({
         "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
@@ -167,6 +168,37 @@ fn pod_for(set: &Value, node: &str, hash: &str) -> Value {
         }]},
     });
     pod
+}
+
+/// The tolerations the real controller adds to every daemon Pod, so it
+/// stays on a Node under pressure or cordoned (and, with `hostNetwork`,
+/// one whose network is not ready); those the template has are kept.
+fn add_tolerations(spec: &mut Value) {
+    let mut wanted = vec![
+        ("node.kubernetes.io/not-ready", "NoExecute"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+        ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+        ("node.kubernetes.io/unschedulable", "NoSchedule"),
+    ];
+    if spec.get("hostNetwork") == Some(&json!(true)) {
+        wanted.push(("node.kubernetes.io/network-unavailable", "NoSchedule"));
+    }
+    if !spec.get("tolerations").is_some_and(Value::is_array) {
+        spec["tolerations"] = json!([]);
+    }
+    let Some(tolerations) = spec["tolerations"].as_array_mut() else {
+        return;
+    };
+    for (key, effect) in wanted {
+        if !tolerations
+            .iter()
+            .any(|t| t["key"] == key && t["effect"] == effect)
+        {
+            tolerations.push(json!({"key": key, "operator": "Exists", "effect": effect}));
+        }
+    }
 }
 
 /// The status the DaemonSet controller writes: counts of zero are left
@@ -240,6 +272,11 @@ mod tests {
         assert_eq!(pod["metadata"]["labels"][GENERATION_LABEL], "3");
         assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "DaemonSet");
         assert_eq!(pod["spec"]["nodeName"], "sandbox");
+        assert_eq!(pod["spec"]["tolerations"].as_array().map(Vec::len), Some(6));
+        assert_eq!(
+            pod["spec"]["tolerations"][0],
+            json!({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"})
+        );
     }
 
     #[test]
