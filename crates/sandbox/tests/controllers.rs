@@ -285,6 +285,7 @@ async fn the_sandbox_has_one_ready_node() {
         "Ready",
         "KubeletReady",
         "InternalIP:  127.0.0.1",
+        "HolderIdentity:  sandbox",
         "Allocatable:",
     ] {
         assert!(described.contains(expected), "{expected}: {described}");

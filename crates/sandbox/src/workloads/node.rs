@@ -2,13 +2,15 @@
 //! would register itself: Ready, with the well-known labels DaemonSets
 //! select on (`kubernetes.io/hostname`, `kubernetes.io/os`,
 //! `kubernetes.io/arch`), a nominal capacity, the loopback address and a
-//! kubelet version that matches the server's. Nothing heartbeats: the
-//! Node stays as registered unless a client changes it.
+//! kubelet version that matches the server's, and its heartbeat Lease in
+//! `kube-node-lease` (which `kubectl describe node` shows). Nothing
+//! heartbeats: both stay as registered unless a client changes them.
 
 use serde_json::{Value, json};
 
 use super::{MANAGER, nodes, scope, write_options};
 use crate::api::Api;
+use crate::catalog::GroupResource;
 
 /// The Node's name, and its `kubernetes.io/hostname` label.
 pub const NODE_NAME: &str = "sandbox";
@@ -16,24 +18,68 @@ pub const NODE_NAME: &str = "sandbox";
 /// Registers the Node unless it is there already (a restart on the same
 /// data directory keeps it).
 pub fn register_node(api: &Api) {
-    let Some(scope) = scope(api, &nodes(), "").map(|mut s| {
+    let Some(cluster) = scope(api, &nodes(), "").map(|mut s| {
         s.namespace = None;
         s
     }) else {
         return;
     };
-    if api.get(&scope, NODE_NAME).is_ok() {
+    if api.get(&cluster, NODE_NAME).is_ok() {
         return;
     }
     let now = (api.now)();
-    let created = api.create(&scope, node(), &write_options());
+    let created = api.create(&cluster, node(), &write_options());
     let written = created.and_then(|node| {
         let rv = crate::store::resource_version_of(&node);
         api.write_status(&nodes(), "", NODE_NAME, rv, node_status(&now), MANAGER)
     });
     if let Err(err) = written {
         tracing::warn!(node = NODE_NAME, error = %err, "cannot register the sandbox's node");
+        return;
     }
+    let Ok(node) = api.get(&cluster, NODE_NAME) else {
+        return;
+    };
+    if let Some(scope) = scope(api, &leases(), LEASE_NAMESPACE)
+        && let Err(err) = api.create(&scope, lease(&node, &now), &write_options())
+    {
+        tracing::warn!(node = NODE_NAME, error = %err, "cannot create the sandbox node's lease");
+    }
+}
+
+/// The namespace of the Nodes' heartbeat Leases.
+const LEASE_NAMESPACE: &str = "kube-node-lease";
+
+fn leases() -> GroupResource {
+    GroupResource::new("coordination.k8s.io", "leases")
+}
+
+/// The Node's heartbeat Lease, owned by the Node as the kubelet makes it.
+fn lease(node: &Value, now: &str) -> Value {
+    // `renewTime` is a MicroTime, which clients parse with microseconds.
+    let renewed = match now.strip_suffix('Z') {
+        Some(seconds) if !seconds.contains('.') => format!("{seconds}.000000Z"),
+        _ => now.to_string(),
+    };
+    json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": NODE_NAME,
+            "namespace": LEASE_NAMESPACE,
+            "ownerReferences": [{
+                "apiVersion": "v1",
+                "kind": "Node",
+                "name": NODE_NAME,
+                "uid": node.pointer("/metadata/uid").cloned().unwrap_or(json!("")),
+            }],
+        },
+        "spec": {
+            "holderIdentity": NODE_NAME,
+            "leaseDurationSeconds": 40,
+            "renewTime": renewed,
+        },
+    })
 }
 
 /// Go's name for this machine's architecture, as node labels carry it.
