@@ -247,6 +247,31 @@ async fn a_hanging_job_fails_at_its_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_goes_after_its_ttl() {
+    let sb = TestSandbox::start("job-ttl").await;
+    let manifest = job(false, "succeed").replace(
+        "  backoffLimit: 1\n",
+        "  backoffLimit: 1\n  ttlSecondsAfterFinished: 1\n",
+    );
+    apply(&sb, &manifest).await;
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/batch",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    eventually("the Job and its Pods to go", || async {
+        let gone = sb.kubectl(&["get", "job", "batch"]).run().await.code == 1
+            && items(&sb, "pods", "job-name=batch").await.is_empty();
+        gone.then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_has_one_ready_node() {
     let sb = TestSandbox::start("node").await;
     let version = sb

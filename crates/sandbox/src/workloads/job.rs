@@ -6,6 +6,8 @@
 //! running ones until resumed. The status carries the counts and, once
 //! the Job is done, the pair of conditions Kubernetes 1.32 writes:
 //! `SuccessCriteriaMet` then `Complete`, or `FailureTarget` then `Failed`.
+//! A finished Job with `ttlSecondsAfterFinished` is deleted (its Pods in
+//! the foreground) once that time has passed, as the TTL controller does.
 //!
 //! Pods of a Job are not restarted (`Never`/`OnFailure`), so
 //! [`crate::rollout`] ends them `Succeeded`, or `Failed` under the rollout
@@ -23,10 +25,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    Index, create, delete, int_at, is_pod_ready, is_terminating, jobs, keep_condition_times, pods,
-    write_status,
+    Index, create, delete, delete_propagating, int_at, is_pod_ready, is_terminating, jobs,
+    keep_condition_times, pods, write_status,
 };
-use crate::api::Api;
+use crate::api::{Api, Propagation};
 
 const COMPLETED: (&str, &str) = (
     "CompletionsReached",
@@ -92,14 +94,43 @@ enum Verdict {
     Failed((&'static str, &'static str)),
 }
 
-/// How long the running Job has left before `activeDeadlineSeconds`, as
-/// of `now`: `None` without a deadline or a start time.
-fn time_left(job: &Value, now: &str) -> Option<Duration> {
-    let deadline = u64::try_from(int_at(job, "/spec/activeDeadlineSeconds")?).ok()?;
+/// What is left, as of `now`, of the seconds at `limit` counted from the
+/// time at `since`: `None` without either.
+fn remaining(job: &Value, limit: &str, since: Option<&str>, now: &str) -> Option<Duration> {
+    let seconds = u64::try_from(int_at(job, limit)?).ok()?;
     let parse = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
-    let started = parse(job.pointer("/status/startTime")?.as_str()?)?;
-    let elapsed = Duration::try_from(parse(now)? - started).unwrap_or_default();
-    Some(Duration::from_secs(deadline).saturating_sub(elapsed))
+    let elapsed = Duration::try_from(parse(now)? - parse(since?)?).unwrap_or_default();
+    Some(Duration::from_secs(seconds).saturating_sub(elapsed))
+}
+
+/// How long the running Job has left before `activeDeadlineSeconds`.
+fn time_left(job: &Value, now: &str) -> Option<Duration> {
+    let started = job.pointer("/status/startTime").and_then(Value::as_str);
+    remaining(job, "/spec/activeDeadlineSeconds", started, now)
+}
+
+/// When the Job finished: when its `Complete` or `Failed` condition
+/// became true, as the TTL controller reads it (empty if unrecorded);
+/// `None` while it runs.
+fn finished_at(job: &Value) -> Option<&str> {
+    let conditions = job.pointer("/status/conditions")?.as_array()?;
+    let finished = conditions.iter().find(|c| {
+        matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True"
+    })?;
+    Some(finished["lastTransitionTime"].as_str().unwrap_or_default())
+}
+
+/// Deletes a finished Job whose `ttlSecondsAfterFinished` has run out, or
+/// says how long it has left.
+fn expire(api: &Api, job: &Value, finished: &str, now: &str) -> Option<Duration> {
+    let since = Some(finished).filter(|t| !t.is_empty());
+    match remaining(job, "/spec/ttlSecondsAfterFinished", since, now)? {
+        Duration::ZERO => {
+            delete_propagating(api, &jobs(), job, Some(Propagation::Foreground));
+            None
+        }
+        left => Some(left),
+    }
 }
 
 fn verdict(job: &Value, counts: &Counts, now: &str) -> Verdict {
@@ -130,9 +161,10 @@ fn verdict(job: &Value, counts: &Counts, now: &str) -> Verdict {
     })
 }
 
-/// Brings one Job's Pods to what it needs and writes its status. Returns
-/// when the Job's deadline falls, if it is still running with one: no
-/// event marks that moment, so the caller syncs it again then.
+/// Brings one Job's Pods to what it needs and writes its status, or
+/// deletes it once finished past its TTL. Returns when its deadline or TTL
+/// falls, if it has one still to come: no event marks that moment, so the
+/// caller syncs it again then.
 pub(super) fn sync_job(
     api: &Api,
     owned_pods: &mut Index,
@@ -140,11 +172,14 @@ pub(super) fn sync_job(
     name: &str,
 ) -> Option<Duration> {
     let job = api.store.txn(|t| t.get(&jobs(), namespace, name))?;
-    // A finished Job is never revisited, as Kubernetes leaves it.
-    if is_terminating(&job) || has_condition(&job, "Complete") || has_condition(&job, "Failed") {
+    if is_terminating(&job) {
         return None;
     }
     let now = (api.now)();
+    // A finished Job's Pods and status stay as they are.
+    if let Some(finished) = finished_at(&job) {
+        return expire(api, &job, finished, &now);
+    }
     let mut live: Vec<Value> = owned_pods
         .owned_by(api, &job)
         .iter()
@@ -339,6 +374,28 @@ mod tests {
             verdict(&job, &counts(&[pod("Running")]), past),
             Verdict::Failed(DEADLINE)
         );
+    }
+
+    #[test]
+    fn a_job_is_finished_when_complete_or_failed() {
+        let mut job = job(json!({}));
+        assert_eq!(finished_at(&job), None);
+        job["status"] = json!({"conditions": [
+            {"type": "FailureTarget", "status": "True", "lastTransitionTime": "t0"},
+            {"type": "Failed", "status": "True", "lastTransitionTime": "t1"},
+        ]});
+        assert_eq!(finished_at(&job), Some("t1"));
+        job["status"] = json!({"completionTime": "t2", "conditions": [
+            {"type": "Complete", "status": "True", "lastTransitionTime": "t3"},
+        ]});
+        assert_eq!(finished_at(&job), Some("t3"));
+        let left = remaining(
+            &json!({"spec": {"ttlSecondsAfterFinished": 30}}),
+            "/spec/ttlSecondsAfterFinished",
+            Some(NOW),
+            "2026-01-01T00:00:10Z",
+        );
+        assert_eq!(left, Some(Duration::from_secs(20)));
     }
 
     #[test]

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::api::{Api, DeleteOptions, Scope, WriteOptions};
+use crate::api::{Api, DeleteOptions, Propagation, Scope, WriteOptions};
 use crate::catalog::GroupResource;
 use crate::rollout::ROLLOUT_ANNOTATION;
 use crate::store::{EventType, WatchEvent};
@@ -187,7 +187,8 @@ impl Dirty {
 }
 
 /// A Job to sync again once `after` has passed, though no event comes:
-/// its `activeDeadlineSeconds` falls then.
+/// its `activeDeadlineSeconds` falls then, or its `ttlSecondsAfterFinished`
+/// runs out.
 pub struct WakeUp {
     pub after: std::time::Duration,
     pub job: (String, String),
@@ -414,6 +415,17 @@ fn update(api: &Api, gr: &GroupResource, object: Value) -> Option<Value> {
 }
 
 fn delete(api: &Api, gr: &GroupResource, object: &Value) {
+    delete_propagating(api, gr, object, None);
+}
+
+/// Deletes the object as read (its uid a precondition), with this
+/// `propagationPolicy` or the kind's default.
+fn delete_propagating(
+    api: &Api,
+    gr: &GroupResource,
+    object: &Value,
+    propagation: Option<Propagation>,
+) {
     let namespace = namespace_of(object);
     let name = name_of(object);
     let Some(scope) = scope(api, gr, namespace) else {
@@ -421,6 +433,7 @@ fn delete(api: &Api, gr: &GroupResource, object: &Value) {
     };
     let opts = DeleteOptions {
         precondition_uid: Some(uid_of(object).to_string()),
+        propagation,
         ..Default::default()
     };
     if let Err(err) = api.delete(&scope, name, &opts) {
