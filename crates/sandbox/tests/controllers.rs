@@ -556,6 +556,60 @@ async fn a_stateful_set_keeps_its_history_and_undoes() {
     .await;
 }
 
+/// The (image, phase) of each agent Pod, sorted.
+async fn agent_pods(sb: &TestSandbox) -> Vec<(String, String)> {
+    let field = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut pods: Vec<(String, String)> = items(sb, "pods", "app=agent")
+        .await
+        .iter()
+        .map(|p| {
+            (
+                field(&p["spec"]["containers"][0]["image"]),
+                field(&p["status"]["phase"]),
+            )
+        })
+        .collect();
+    pods.sort();
+    pods
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surging_daemon_set_keeps_the_old_pod_until_the_new_is_ready() {
+    let sb = TestSandbox::start("daemonset-surge").await;
+    let surge = "spec:\n  updateStrategy:\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}\n  selector:";
+    let manifest = daemon_set("succeed", "linux").replace("spec:\n  selector:", surge);
+    apply(&sb, &manifest).await;
+    rollout_status(&sb, "daemonset/agent").await;
+    sb.kubectl(&["set", "image", "daemonset/agent", "agent=agent:2"])
+        .run()
+        .await
+        .ok();
+    rollout_status(&sb, "daemonset/agent").await;
+    assert_eq!(agent_image(&sb).await, "agent:2");
+
+    // A new Pod that never gets ready leaves the old one serving.
+    let hanging = manifest
+        .replace("rollout: succeed", "rollout: hang")
+        .replace("agent:1", "agent:3");
+    apply(&sb, &hanging).await;
+    let running_and_pending = [
+        ("agent:2".to_string(), "Running".to_string()),
+        ("agent:3".to_string(), "Pending".to_string()),
+    ];
+    eventually("the old Pod beside the pending new one", || async {
+        (agent_pods(&sb).await == running_and_pending).then_some(())
+    })
+    .await;
+    let set = sb.get_json(&["daemonset", "agent"]).await;
+    assert_eq!(set["status"]["numberReady"], 1, "{set:#}");
+    assert_eq!(set["status"]["updatedNumberScheduled"], 0, "{set:#}");
+    let out = sb
+        .kubectl(&["rollout", "status", "daemonset/agent", "--timeout=2s"])
+        .run()
+        .await;
+    assert_ne!(out.code, 0, "{out:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_on_delete_daemon_set_waits_for_its_pod_to_go() {
     let sb = TestSandbox::start("daemonset-ondelete").await;

@@ -409,6 +409,9 @@ metadata:
   labels: {app: {{ .Release.Name }}}
   annotations: {sandbox.driftless.dev/rollout: {{ .Values.rollout | default \"succeed\" }}}
 spec:
+  {{- if .Values.surge }}
+  updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  {{- end }}
   selector:
     matchLabels: {app: {{ .Release.Name }}}
   template:
@@ -423,7 +426,8 @@ spec:
 
 /// Installs and upgrades a DaemonSet chart with `--wait` (Helm 3 counts
 /// the set's scheduled and ready Pods, Helm 4 reads kstatus), then
-/// upgrades it to a template whose Pod hangs.
+/// upgrades it to a template whose Pod hangs: Helm 4 fails, Helm 3 only
+/// when a surge leaves it no unavailable Pod to tolerate.
 async fn daemon_set_release(name: &str) {
     let Some(program) = helm_binary(name) else {
         return;
@@ -481,6 +485,15 @@ async fn daemon_set_release(name: &str) {
     let pods = list(&sb, "pods", "app=agent").await;
     assert_eq!(pods.len(), 1, "{pods:#?}");
     assert_eq!(pods[0]["status"]["phase"], "Pending", "{pods:#?}");
+    if name == "helm3" {
+        // With a surge (and no unavailability allowed) Helm 3 waits for the
+        // new Pod, which hangs too.
+        let surge = ["--set", "surge=true", "--set", "image=agent:4"];
+        let err = helm.fails(&[&hang[..], &surge].concat()).await;
+        assert!(err.contains("context deadline exceeded"), "{err}");
+        let set = list(&sb, "daemonsets", "app=agent").await;
+        assert_eq!(set[0]["status"]["updatedNumberScheduled"], 0, "{set:#?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

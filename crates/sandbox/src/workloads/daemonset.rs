@@ -2,11 +2,14 @@
 //! template's `nodeSelector`, bound to it (`spec.nodeName`), labelled with
 //! the template's hash (`controller-revision-hash`, whose
 //! ControllerRevision [`super::history`] keeps) and the set's generation
-//! (`pod-template-generation`). A `RollingUpdate` deletes Pods of an older
-//! template, at most `maxUnavailable` of the ready ones at a time, and the
-//! next sync creates their replacements (delete, then create: `maxSurge`
-//! is not honoured); `OnDelete` leaves them until deleted. The status
-//! carries the counts `kubectl rollout status` and Helm's `--wait` read.
+//! (`pod-template-generation`). A `RollingUpdate` replaces Pods of an
+//! older template: without `maxSurge`, it deletes at most `maxUnavailable`
+//! of the ready ones at a time and creates their replacements after; with
+//! `maxSurge`, it starts the new Pod beside the old one on up to that many
+//! Nodes and deletes the old once the new is ready. `OnDelete` leaves them
+//! until deleted. The status counts the oldest Pod of each Node, as the
+//! real controller does — the counts `kubectl rollout status` and Helm's
+//! `--wait` read.
 //!
 //! Simplifications: node affinity and taints are not considered (the
 //! tolerations the real controller adds are added all the same), failed
@@ -21,7 +24,7 @@ use super::deployment::pod_template_hash;
 use super::history::sync_history;
 use super::{
     Index, create, daemon_sets, delete, int_at, is_pod_ready, is_terminating, name_of,
-    pod_from_template, pods, write_status,
+    namespace_of, pod_from_template, pods, write_status,
 };
 use crate::api::Api;
 
@@ -54,23 +57,38 @@ fn node_of(pod: &Value) -> &str {
         .unwrap_or_default()
 }
 
-/// Ready Pods of an old template that may go at once: `maxUnavailable`
-/// (a number, or a percentage of the desired Pods rounded up; at least
-/// one) less the Pods already unavailable.
-fn update_budget(set: &Value, desired: usize, unavailable: usize) -> usize {
-    let max = set.pointer("/spec/updateStrategy/rollingUpdate/maxUnavailable");
-    let max = match max {
+/// A rolling update's `maxUnavailable` or `maxSurge` for `desired` Pods:
+/// a number, or a percentage rounded up.
+fn scaled(set: &Value, field: &str, desired: usize, default: usize) -> usize {
+    let value = set
+        .pointer("/spec/updateStrategy/rollingUpdate")
+        .and_then(|r| r.get(field));
+    match value {
         Some(Value::String(percent)) => percent
             .strip_suffix('%')
             .and_then(|p| p.parse::<usize>().ok())
-            .map_or(1, |p| (p * desired).div_ceil(100)),
+            .map_or(default, |p| (p * desired).div_ceil(100)),
         Some(n) => n
             .as_u64()
             .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(1),
-        None => 1,
-    };
-    max.max(1).saturating_sub(unavailable)
+            .unwrap_or(default),
+        None => default,
+    }
+}
+
+/// A wanted Node's Pods: at most one of an older template and one of the
+/// current one (both only while a surge replaces the old).
+#[derive(Debug, Default)]
+struct NodePods {
+    old: Option<Value>,
+    new: Option<Value>,
+}
+
+impl NodePods {
+    /// The Pod the status counts: the oldest, as the real controller does.
+    fn counted(&self) -> Option<&Value> {
+        self.old.as_ref().or(self.new.as_ref())
+    }
 }
 
 /// Brings one DaemonSet's Pods to its Nodes and template, keeps its
@@ -103,52 +121,102 @@ pub(super) fn sync_daemon_set(
         .filter(|n| selects(&set, n))
         .map(|n| name_of(n))
         .collect();
-    // One Pod per wanted Node: the newest template's first; the others,
+    // Per wanted Node, the oldest Pod of each template stays; the others,
     // and Pods on Nodes no longer wanted, go.
-    let mut by_node: BTreeMap<&str, Value> = BTreeMap::new();
+    let mut by_node: BTreeMap<&str, NodePods> =
+        wanted.iter().map(|n| (*n, NodePods::default())).collect();
     let mut sorted: Vec<&Value> = live.iter().map(Arc::as_ref).collect();
-    sorted.sort_by_key(|p| label(p, HASH_LABEL) != Some(hash.as_str()));
+    sorted.sort_by_key(|p| {
+        let created = p
+            .pointer("/metadata/creationTimestamp")
+            .and_then(Value::as_str);
+        (created, label(p, HASH_LABEL) == Some(hash.as_str()))
+    });
     for pod in sorted {
-        let node = node_of(pod);
-        if wanted.contains(&node) && !by_node.contains_key(node) {
-            by_node.insert(node, pod.clone());
-        } else {
-            delete(api, &pods(), pod);
+        let slot = by_node.get_mut(node_of(pod)).map(|pods| {
+            if label(pod, HASH_LABEL) == Some(hash.as_str()) {
+                &mut pods.new
+            } else {
+                &mut pods.old
+            }
+        });
+        match slot {
+            Some(slot @ None) => *slot = Some(pod.clone()),
+            _ => delete(api, &pods(), pod),
         }
     }
     if set.pointer("/spec/updateStrategy/type") != Some(&json!("OnDelete")) {
-        roll(api, &set, &hash, wanted.len(), &mut by_node);
+        roll(api, &set, &hash, &mut by_node);
     }
-    for node in &wanted {
-        if !by_node.contains_key(node) {
-            let pod = pod_for(&set, node, &hash);
-            if let Some(created) = create(api, &pods(), namespace, pod) {
-                by_node.insert(node, created);
-            }
+    for (node, pods) in &mut by_node {
+        if pods.counted().is_none() {
+            pods.new = create(api, &super::pods(), namespace, pod_for(&set, node, &hash));
         }
     }
-    let status = daemon_set_status(&set, wanted.len(), &by_node, &hash);
+    let status = daemon_set_status(&set, &by_node, &hash);
     write_status(api, &daemon_sets(), &set, status);
 }
 
-/// Deletes Pods of an older template: the unavailable ones at once, the
-/// ready ones within the update budget.
-fn roll(api: &Api, set: &Value, hash: &str, desired: usize, by_node: &mut BTreeMap<&str, Value>) {
-    let unavailable = desired.saturating_sub(by_node.values().filter(|p| is_pod_ready(p)).count());
-    let mut budget = update_budget(set, desired, unavailable);
-    let stale: Vec<&str> = by_node
-        .iter()
-        .filter(|(_, p)| label(p, HASH_LABEL) != Some(hash))
-        .map(|(node, _)| *node)
-        .collect();
-    for node in stale {
-        let ready = by_node.get(node).is_some_and(is_pod_ready);
-        if ready && budget == 0 {
-            continue;
+/// Replaces Pods of an older template, by surge when `maxSurge` is set,
+/// else within `maxUnavailable`.
+fn roll(api: &Api, set: &Value, hash: &str, by_node: &mut BTreeMap<&str, NodePods>) {
+    let desired = by_node.len();
+    let surge = scaled(set, "maxSurge", desired, 0);
+    if surge > 0 {
+        surge_roll(api, set, hash, surge, by_node);
+        return;
+    }
+    // Zero for both means one, as the API's defaulting has it.
+    let max_unavailable = scaled(set, "maxUnavailable", desired, 1).max(1);
+    let ready = by_node
+        .values()
+        .filter(|p| p.counted().is_some_and(is_pod_ready))
+        .count();
+    let mut budget = max_unavailable.saturating_sub(desired - ready);
+    for pods in by_node.values_mut() {
+        let Some(old) = &pods.old else { continue };
+        // Unavailable old Pods go at once; ready ones within the budget.
+        let ready = is_pod_ready(old);
+        if pods.new.is_none() && ready {
+            if budget == 0 {
+                continue;
+            }
+            budget -= 1;
         }
-        budget -= usize::from(ready);
-        if let Some(pod) = by_node.remove(node) {
-            delete(api, &pods(), &pod);
+        if let Some(old) = pods.old.take() {
+            delete(api, &self::pods(), &old);
+        }
+    }
+}
+
+/// A surge: a Node whose old Pod is unavailable, or up to `surge` others,
+/// get the new Pod beside the old; the old goes once the new is ready.
+fn surge_roll(
+    api: &Api,
+    set: &Value,
+    hash: &str,
+    surge: usize,
+    by_node: &mut BTreeMap<&str, NodePods>,
+) {
+    let surging = by_node
+        .values()
+        .filter(|p| p.old.is_some() && p.new.as_ref().is_some_and(|n| !is_pod_ready(n)))
+        .count();
+    let mut budget = surge.saturating_sub(surging);
+    for (node, pods) in by_node.iter_mut() {
+        let Some(old) = &pods.old else { continue };
+        match &pods.new {
+            Some(new) if is_pod_ready(new) => {
+                delete(api, &self::pods(), old);
+                pods.old = None;
+            }
+            Some(_) => {}
+            None if !is_pod_ready(old) || budget > 0 => {
+                budget = budget.saturating_sub(usize::from(is_pod_ready(old)));
+                let pod = pod_for(set, node, hash);
+                pods.new = create(api, &self::pods(), namespace_of(set), pod);
+            }
+            None => {}
         }
     }
 }
@@ -201,24 +269,22 @@ fn add_tolerations(spec: &mut Value) {
     }
 }
 
-/// The status the DaemonSet controller writes: counts of zero are left
-/// out where the API omits them (`numberAvailable`, `numberUnavailable`).
-fn daemon_set_status(
-    set: &Value,
-    desired: usize,
-    by_node: &BTreeMap<&str, Value>,
-    hash: &str,
-) -> Value {
+/// The status the DaemonSet controller writes, from the oldest Pod of
+/// each Node: counts of zero are left out where the API omits them
+/// (`numberAvailable`, `numberUnavailable`).
+fn daemon_set_status(set: &Value, by_node: &BTreeMap<&str, NodePods>, hash: &str) -> Value {
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let ready = by_node.values().filter(|p| is_pod_ready(p)).count();
-    let updated = by_node
-        .values()
+    let counted: Vec<&Value> = by_node.values().filter_map(NodePods::counted).collect();
+    let desired = by_node.len();
+    let ready = counted.iter().filter(|p| is_pod_ready(p)).count();
+    let updated = counted
+        .iter()
         .filter(|p| label(p, HASH_LABEL) == Some(hash))
         .count();
     let mut status = json!({
         "observedGeneration": int_at(set, "/metadata/generation").unwrap_or(1),
         "desiredNumberScheduled": count(desired),
-        "currentNumberScheduled": count(by_node.len()),
+        "currentNumberScheduled": count(counted.len()),
         "numberMisscheduled": 0,
         "numberReady": count(ready),
         "updatedNumberScheduled": count(updated),
@@ -250,13 +316,13 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_counts_pods_already_down() {
-        let set = |max: Value| json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": max}}}});
-        assert_eq!(update_budget(&set(json!(2)), 5, 0), 2);
-        assert_eq!(update_budget(&set(json!(2)), 5, 1), 1);
-        assert_eq!(update_budget(&set(json!("30%")), 5, 0), 2);
-        assert_eq!(update_budget(&set(json!(0)), 5, 0), 1);
-        assert_eq!(update_budget(&json!({}), 1, 1), 0);
+    fn budgets_read_numbers_and_rounded_up_percentages() {
+        let set =
+            |max: Value| json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxSurge": max}}}});
+        assert_eq!(scaled(&set(json!(2)), "maxSurge", 5, 0), 2);
+        assert_eq!(scaled(&set(json!("30%")), "maxSurge", 5, 0), 2);
+        assert_eq!(scaled(&set(json!("0%")), "maxSurge", 5, 0), 0);
+        assert_eq!(scaled(&json!({}), "maxUnavailable", 5, 1), 1);
     }
 
     #[test]
@@ -280,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn status_counts_scheduled_ready_and_updated_pods() {
+    fn status_counts_the_oldest_pod_of_each_node() {
         let set = json!({"metadata": {"generation": 2}});
         let pod = |hash: &str, ready: bool| {
             json!({
@@ -288,14 +354,31 @@ mod tests {
                 "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
             })
         };
-        let by_node: BTreeMap<&str, Value> =
-            [("a", pod("new", false)), ("b", pod("old", true))].into();
-        let status = daemon_set_status(&set, 2, &by_node, "new");
+        let by_node: BTreeMap<&str, NodePods> = [
+            (
+                "a",
+                NodePods {
+                    old: None,
+                    new: Some(pod("new", false)),
+                },
+            ),
+            // Mid-surge: the old Pod still counts, ready but not updated.
+            (
+                "b",
+                NodePods {
+                    old: Some(pod("old", true)),
+                    new: Some(pod("new", true)),
+                },
+            ),
+            ("c", NodePods::default()),
+        ]
+        .into();
+        let status = daemon_set_status(&set, &by_node, "new");
         assert_eq!(
             status,
-            json!({"observedGeneration": 2, "desiredNumberScheduled": 2, "currentNumberScheduled": 2,
+            json!({"observedGeneration": 2, "desiredNumberScheduled": 3, "currentNumberScheduled": 2,
                    "numberMisscheduled": 0, "numberReady": 1, "updatedNumberScheduled": 1,
-                   "numberAvailable": 1, "numberUnavailable": 1})
+                   "numberAvailable": 1, "numberUnavailable": 2})
         );
     }
 }
