@@ -186,6 +186,43 @@ async fn a_suspended_job_waits_then_completes_its_completions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_indexed_job_runs_each_index_once() {
+    let sb = TestSandbox::start("job-indexed").await;
+    let manifest = job(false, "succeed").replace(
+        "  completions: 3\n",
+        "  completions: 3\n  completionMode: Indexed\n",
+    );
+    apply(&sb, &manifest).await;
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/batch",
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
+    let done = sb.get_json(&["job", "batch"]).await;
+    assert_eq!(done["status"]["completedIndexes"], "0-2", "{done:#}");
+    assert_eq!(done["status"]["succeeded"], 3, "{done:#}");
+    let mut indexes: Vec<(String, String)> = items(&sb, "pods", "job-name=batch")
+        .await
+        .iter()
+        .map(|p| {
+            let index = &p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"];
+            let hostname = &p["spec"]["hostname"];
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (text(index), text(hostname))
+        })
+        .collect();
+    indexes.sort();
+    let expected: Vec<(String, String)> = (0..3)
+        .map(|i| (i.to_string(), format!("batch-{i}")))
+        .collect();
+    assert_eq!(indexes, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_fails_past_its_backoff_limit() {
     let sb = TestSandbox::start("job-fail").await;
     apply(&sb, &job(false, "fail")).await;

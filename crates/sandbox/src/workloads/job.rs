@@ -13,10 +13,13 @@
 //! [`crate::rollout`] ends them `Succeeded`, or `Failed` under the rollout
 //! annotation `fail`; `hang` leaves them, and the Job, active.
 //!
+//! `completionMode: Indexed` gives each Pod its index (see
+//! [`super::indexed`]).
+//!
 //! Simplifications: failed Pods are replaced at once (no back-off delay),
 //! the counts are those of the Pods still there (no tracking finalizers),
-//! `completionMode: Indexed`, `podFailurePolicy` and `successPolicy` are
-//! not acted on.
+//! `podFailurePolicy`, `successPolicy` and `backoffLimitPerIndex` are not
+//! acted on.
 
 use std::time::Duration;
 
@@ -24,6 +27,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::indexed;
 use super::{
     Index, create, delete, delete_propagating, int_at, is_pod_ready, is_terminating, jobs,
     keep_condition_times, pods, write_status,
@@ -58,7 +62,9 @@ fn phase(pod: &Value) -> &str {
         .unwrap_or_default()
 }
 
-fn counts(pods: &[Value]) -> Counts {
+/// The counts of `job`'s Pods; an Indexed Job's successes are its
+/// completed indexes.
+fn counts(job: &Value, pods: &[Value]) -> Counts {
     let mut counts = Counts::default();
     for pod in pods {
         match phase(pod) {
@@ -69,6 +75,9 @@ fn counts(pods: &[Value]) -> Counts {
                 counts.ready += i64::from(is_pod_ready(pod));
             }
         }
+    }
+    if indexed::is_indexed(job) {
+        counts.succeeded = i64::try_from(indexed::completed(job, pods).len()).unwrap_or(0);
     }
     counts
 }
@@ -185,7 +194,7 @@ pub(super) fn sync_job(
         .iter()
         .map(|p| p.as_ref().clone())
         .collect();
-    let verdict = verdict(&job, &counts(&live), &now);
+    let verdict = verdict(&job, &counts(&job, &live), &now);
     let running = |p: &Value| !matches!(phase(p), "Succeeded" | "Failed");
     let want = match verdict {
         Verdict::Run(n) => n,
@@ -201,12 +210,23 @@ pub(super) fn sync_job(
             live.retain(|p| p["metadata"]["uid"] != pod["metadata"]["uid"]);
         }
     }
-    let missing = want - i64::try_from(active.len()).unwrap_or(i64::MAX);
-    for _ in 0..missing {
-        let pod = super::pod_from_template(&job, "batch/v1", "Job");
+    let missing = usize::try_from(want)
+        .unwrap_or(0)
+        .saturating_sub(active.len());
+    let indexes: Vec<Option<i64>> = if indexed::is_indexed(&job) {
+        let next = indexed::next_indexes(&job, &live, missing);
+        next.into_iter().map(Some).collect()
+    } else {
+        vec![None; missing]
+    };
+    for index in indexes {
+        let mut pod = super::pod_from_template(&job, "batch/v1", "Job");
+        if let Some(index) = index {
+            indexed::assign(&mut pod, &job, index);
+        }
         live.extend(create(api, &pods(), namespace, pod));
     }
-    let mut status = job_status(&job, &counts(&live), &verdict, &now);
+    let mut status = job_status(&job, &live, &verdict, &now);
     if let Some(Value::Array(conditions)) = status.get_mut("conditions") {
         keep_condition_times(job.get("status"), conditions);
     }
@@ -235,7 +255,8 @@ fn condition(kind: &str, status: bool, (reason, message): (&str, &str), now: &st
 
 /// The status the Job controller writes for these counts: zero counts are
 /// left out but `ready` and `terminating`, which 1.32 always reports.
-fn job_status(job: &Value, counts: &Counts, verdict: &Verdict, now: &str) -> Value {
+fn job_status(job: &Value, pods: &[Value], verdict: &Verdict, now: &str) -> Value {
+    let counts = &counts(job, pods);
     let old = job.get("status");
     let mut conditions: Vec<Value> = old
         .and_then(|s| s.get("conditions"))
@@ -301,6 +322,12 @@ fn job_status(job: &Value, counts: &Counts, verdict: &Verdict, now: &str) -> Val
     if !conditions.is_empty() {
         status["conditions"] = Value::Array(conditions);
     }
+    if indexed::is_indexed(job) {
+        let done = indexed::intervals(&indexed::completed(job, pods));
+        if !done.is_empty() {
+            status["completedIndexes"] = json!(done);
+        }
+    }
     status
 }
 
@@ -321,11 +348,11 @@ mod tests {
     #[test]
     fn pods_run_in_parallel_up_to_the_completions_left() {
         let job = job(json!({"completions": 5, "parallelism": 2, "backoffLimit": 6}));
-        let four_done = counts(&vec![pod("Succeeded"); 4]);
-        assert_eq!(verdict(&job, &counts(&[]), NOW), Verdict::Run(2));
+        let four_done = counts(&job, &vec![pod("Succeeded"); 4]);
+        assert_eq!(verdict(&job, &counts(&job, &[]), NOW), Verdict::Run(2));
         assert_eq!(verdict(&job, &four_done, NOW), Verdict::Run(1));
         assert_eq!(
-            verdict(&job, &counts(&vec![pod("Succeeded"); 5]), NOW),
+            verdict(&job, &counts(&job, &vec![pod("Succeeded"); 5]), NOW),
             Verdict::Complete
         );
     }
@@ -334,12 +361,13 @@ mod tests {
     fn failures_beyond_the_backoff_limit_fail_the_job() {
         let job = job(json!({"completions": 1, "parallelism": 1, "backoffLimit": 1}));
         assert_eq!(
-            verdict(&job, &counts(&[pod("Failed")]), NOW),
+            verdict(&job, &counts(&job, &[pod("Failed")]), NOW),
             Verdict::Run(1)
         );
-        let twice = counts(&[pod("Failed"), pod("Failed")]);
+        let failures = [pod("Failed"), pod("Failed")];
+        let twice = counts(&job, &failures);
         assert_eq!(verdict(&job, &twice, NOW), Verdict::Failed(BACKOFF));
-        let status = job_status(&job, &twice, &Verdict::Failed(BACKOFF), NOW);
+        let status = job_status(&job, &failures, &Verdict::Failed(BACKOFF), NOW);
         assert_eq!(status["failed"], 2);
         assert_eq!(status["conditions"][0]["type"], "FailureTarget");
         assert_eq!(status["conditions"][1]["type"], "Failed");
@@ -350,10 +378,10 @@ mod tests {
     #[test]
     fn without_completions_one_success_ends_the_job_once_others_stop() {
         let job = job(json!({"parallelism": 2}));
-        let one_done = counts(&[pod("Succeeded"), pod("Running")]);
+        let one_done = counts(&job, &[pod("Succeeded"), pod("Running")]);
         assert_eq!(verdict(&job, &one_done, NOW), Verdict::Run(0));
         assert_eq!(
-            verdict(&job, &counts(&[pod("Succeeded")]), NOW),
+            verdict(&job, &counts(&job, &[pod("Succeeded")]), NOW),
             Verdict::Complete
         );
     }
@@ -366,12 +394,12 @@ mod tests {
         let later = "2026-01-01T00:00:45Z";
         assert_eq!(time_left(&job, later), Some(Duration::from_secs(15)));
         assert_eq!(
-            verdict(&job, &counts(&[pod("Running")]), later),
+            verdict(&job, &counts(&job, &[pod("Running")]), later),
             Verdict::Run(1)
         );
         let past = "2026-01-01T00:01:00Z";
         assert_eq!(
-            verdict(&job, &counts(&[pod("Running")]), past),
+            verdict(&job, &counts(&job, &[pod("Running")]), past),
             Verdict::Failed(DEADLINE)
         );
     }
@@ -399,10 +427,28 @@ mod tests {
     }
 
     #[test]
+    fn an_indexed_job_counts_and_lists_its_completed_indexes() {
+        let job = job(json!({"completionMode": "Indexed", "completions": 3}));
+        let indexed = |i: i64, phase: &str| {
+            json!({"metadata": {"annotations": {"batch.kubernetes.io/job-completion-index": i.to_string()}},
+                   "status": {"phase": phase}})
+        };
+        // Two successes of index 0 count once.
+        let pods = [
+            indexed(0, "Succeeded"),
+            indexed(0, "Succeeded"),
+            indexed(2, "Succeeded"),
+        ];
+        assert_eq!(counts(&job, &pods).succeeded, 2);
+        assert_eq!(verdict(&job, &counts(&job, &pods), NOW), Verdict::Run(1));
+        let status = job_status(&job, &pods, &Verdict::Run(1), NOW);
+        assert_eq!(status["completedIndexes"], "0,2");
+    }
+
+    #[test]
     fn a_complete_job_reports_both_conditions_and_its_times() {
         let job = job(json!({"completions": 1}));
-        let done = counts(&[pod("Succeeded")]);
-        let status = job_status(&job, &done, &Verdict::Complete, NOW);
+        let status = job_status(&job, &[pod("Succeeded")], &Verdict::Complete, NOW);
         assert_eq!(
             status,
             json!({
@@ -420,14 +466,14 @@ mod tests {
     fn suspending_stops_the_clock_and_resuming_restarts_it() {
         let mut job = job(json!({"completions": 1, "suspend": true}));
         job["status"] = json!({"startTime": "earlier", "active": 1});
-        assert_eq!(verdict(&job, &counts(&[]), NOW), Verdict::Suspended);
-        let status = job_status(&job, &counts(&[]), &Verdict::Suspended, NOW);
+        assert_eq!(verdict(&job, &counts(&job, &[]), NOW), Verdict::Suspended);
+        let status = job_status(&job, &[], &Verdict::Suspended, NOW);
         assert!(status.get("startTime").is_none());
         assert_eq!(status["conditions"][0]["reason"], "JobSuspended");
         job["status"] = status;
         job["spec"]["suspend"] = json!(false);
         let later = "2026-01-01T00:01:00Z";
-        let status = job_status(&job, &counts(&[]), &Verdict::Run(1), later);
+        let status = job_status(&job, &[], &Verdict::Run(1), later);
         assert_eq!(status["startTime"], later);
         assert_eq!(status["conditions"][0]["status"], "False");
         assert_eq!(status["conditions"][0]["reason"], "JobResumed");

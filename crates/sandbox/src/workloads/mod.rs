@@ -25,6 +25,7 @@
 mod daemonset;
 mod deployment;
 mod history;
+mod indexed;
 mod job;
 mod node;
 mod replicaset;
