@@ -451,6 +451,12 @@ async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
         hash
     );
     assert_eq!(revisions[0]["revision"], 1);
+    assert_eq!(
+        revisions[0]["data"]["spec"]["template"]["$patch"],
+        "replace"
+    );
+    let tolerations = pod["spec"]["tolerations"].as_array().map(Vec::len);
+    assert_eq!(tolerations, Some(6), "{pod:#}");
     let described = sb
         .kubectl(&["describe", "daemonset", "agent"])
         .run()
