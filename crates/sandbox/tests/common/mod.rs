@@ -119,6 +119,21 @@ impl TestSandbox {
         self.kubectl(&all).run().await.ok().json()
     }
 
+    /// `kubectl apply -f -` of `manifest`, which must succeed.
+    pub async fn apply(&self, manifest: &str) {
+        self.kubectl(&["apply", "-f", "-"])
+            .stdin(manifest)
+            .run()
+            .await
+            .ok();
+    }
+
+    /// The items of `kubectl get RESOURCE -l SELECTOR`.
+    pub async fn items(&self, resource: &str, selector: &str) -> Vec<serde_json::Value> {
+        let list = self.get_json(&[resource, "-l", selector]).await;
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
     /// A kube-rs client from the written kubeconfig, as a user would load it.
     pub async fn client(&self) -> kube::Client {
         let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig_path())
@@ -280,4 +295,14 @@ where
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(250));
     }
+}
+
+/// The Pods' phases, sorted.
+pub fn phases(pods: &[serde_json::Value]) -> Vec<&str> {
+    let mut phases: Vec<&str> = pods
+        .iter()
+        .map(|p| p["status"]["phase"].as_str().unwrap_or_default())
+        .collect();
+    phases.sort_unstable();
+    phases
 }

@@ -1,312 +1,13 @@
-//! The simulated Job and DaemonSet controllers, the sandbox's Node and the
+//! The sandbox's Node, the simulated DaemonSet controller and the
 //! ControllerRevision history of StatefulSets and DaemonSets, as kubectl
-//! sees them: `create job`, `wait --for=condition=complete|failed`,
-//! `get|describe nodes`, `rollout status|history|undo` and `delete`.
+//! sees them: `get|describe nodes`, `rollout status|history|undo`,
+//! `describe daemonset`, `delete`; node selection, RollingUpdate with
+//! `maxUnavailable` or `maxSurge`, OnDelete, and the rollout annotation.
 
 mod common;
 
-use common::{TestSandbox, eventually};
+use common::{TestSandbox, eventually, phases};
 use serde_json::Value;
-
-async fn apply(sb: &TestSandbox, manifest: &str) {
-    sb.kubectl(&["apply", "-f", "-"])
-        .stdin(manifest)
-        .run()
-        .await
-        .ok();
-}
-
-async fn items(sb: &TestSandbox, resource: &str, selector: &str) -> Vec<Value> {
-    let list = sb.get_json(&[resource, "-l", selector]).await;
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn phases(pods: &[Value]) -> Vec<&str> {
-    let mut phases: Vec<&str> = pods
-        .iter()
-        .map(|p| p["status"]["phase"].as_str().unwrap_or_default())
-        .collect();
-    phases.sort_unstable();
-    phases
-}
-
-fn condition_types(object: &Value) -> Vec<&str> {
-    object["status"]["conditions"]
-        .as_array()
-        .map(|cs| cs.iter().filter_map(|c| c["type"].as_str()).collect())
-        .unwrap_or_default()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_created_job_runs_its_pod_to_completion_and_takes_it_along() {
-    let sb = TestSandbox::start("job-create").await;
-    sb.kubectl(&["create", "job", "once", "--image=busybox:1.37"])
-        .run()
-        .await
-        .ok();
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/once",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
-    let job = sb.get_json(&["job", "once"]).await;
-    let uid = job["metadata"]["uid"].as_str().expect("a uid");
-    assert_eq!(
-        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
-        uid
-    );
-    let status = &job["status"];
-    assert_eq!(status["succeeded"], 1, "{status:#}");
-    assert_eq!(status["ready"], 0, "{status:#}");
-    assert!(status["startTime"].is_string() && status["completionTime"].is_string());
-    assert_eq!(condition_types(&job), ["SuccessCriteriaMet", "Complete"]);
-    let pods = items(&sb, "pods", "batch.kubernetes.io/job-name=once").await;
-    assert_eq!(phases(&pods), ["Succeeded"]);
-    let owner = &pods[0]["metadata"]["ownerReferences"][0];
-    assert_eq!(owner["kind"], "Job");
-    assert_eq!(owner["uid"], uid);
-    assert_eq!(owner["controller"], true);
-    assert_eq!(pods[0]["metadata"]["labels"]["controller-uid"], uid);
-
-    let table = sb.kubectl(&["get", "job", "once"]).run().await.ok().stdout;
-    assert!(
-        table.contains("Complete") && table.contains("1/1"),
-        "{table}"
-    );
-    let described = sb
-        .kubectl(&["describe", "job", "once"])
-        .run()
-        .await
-        .ok()
-        .stdout;
-    assert!(
-        described.contains("0 Active (0 Ready) / 1 Succeeded / 0 Failed"),
-        "{described}"
-    );
-    // A Job made from a CronJob's template (and owned by it) runs alike.
-    sb.kubectl(&[
-        "create",
-        "cronjob",
-        "nightly",
-        "--image=busybox:1.37",
-        "--schedule=0 3 * * *",
-    ])
-    .run()
-    .await
-    .ok();
-    sb.kubectl(&["create", "job", "manual", "--from=cronjob/nightly"])
-        .run()
-        .await
-        .ok();
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/manual",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
-
-    sb.kubectl(&["delete", "job", "once"]).run().await.ok();
-    eventually("the Job's Pod to go", || async {
-        items(&sb, "pods", "job-name=once")
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await;
-}
-
-const JOB: &str = "\
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: batch
-  namespace: default
-spec:
-  completions: 3
-  parallelism: 2
-  backoffLimit: 1
-  suspend: SUSPEND
-  template:
-    metadata:
-      annotations:
-        sandbox.driftless.dev/rollout: OUTCOME
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: work
-        image: busybox:1.37
-";
-
-fn job(suspend: bool, outcome: &str) -> String {
-    JOB.replace("SUSPEND", &suspend.to_string())
-        .replace("OUTCOME", outcome)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_suspended_job_waits_then_completes_its_completions() {
-    let sb = TestSandbox::start("job-suspend").await;
-    apply(&sb, &job(true, "succeed")).await;
-    let job_json = eventually("the Job to be suspended", || async {
-        let job = sb.get_json(&["job", "batch"]).await;
-        (condition_types(&job) == ["Suspended"]).then_some(job)
-    })
-    .await;
-    assert!(
-        job_json["status"].get("startTime").is_none(),
-        "{job_json:#}"
-    );
-    assert!(items(&sb, "pods", "job-name=batch").await.is_empty());
-
-    apply(&sb, &job(false, "succeed")).await;
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
-    let done = sb.get_json(&["job", "batch"]).await;
-    assert_eq!(done["status"]["succeeded"], 3, "{done:#}");
-    assert_eq!(
-        condition_types(&done),
-        ["Suspended", "SuccessCriteriaMet", "Complete"]
-    );
-    assert_eq!(done["status"]["conditions"][0]["status"], "False");
-    let pods = items(&sb, "pods", "job-name=batch").await;
-    assert_eq!(phases(&pods), ["Succeeded"; 3]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_indexed_job_runs_each_index_once() {
-    let sb = TestSandbox::start("job-indexed").await;
-    let manifest = job(false, "succeed").replace(
-        "  completions: 3\n",
-        "  completions: 3\n  completionMode: Indexed\n",
-    );
-    apply(&sb, &manifest).await;
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
-    let done = sb.get_json(&["job", "batch"]).await;
-    assert_eq!(done["status"]["completedIndexes"], "0-2", "{done:#}");
-    assert_eq!(done["status"]["succeeded"], 3, "{done:#}");
-    let mut indexes: Vec<(String, String)> = items(&sb, "pods", "job-name=batch")
-        .await
-        .iter()
-        .map(|p| {
-            let index = &p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"];
-            let hostname = &p["spec"]["hostname"];
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-            (text(index), text(hostname))
-        })
-        .collect();
-    indexes.sort();
-    let expected: Vec<(String, String)> = (0..3)
-        .map(|i| (i.to_string(), format!("batch-{i}")))
-        .collect();
-    assert_eq!(indexes, expected);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_job_fails_past_its_backoff_limit() {
-    let sb = TestSandbox::start("job-fail").await;
-    apply(&sb, &job(false, "fail")).await;
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=failed",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
-    let failed = sb.get_json(&["job", "batch"]).await;
-    // backoffLimit 1: the second failure fails the Job; with two Pods at
-    // a time, both may have failed by then.
-    let count = failed["status"]["failed"].as_i64().unwrap_or(0);
-    assert!((2..=3).contains(&count), "{failed:#}");
-    assert_eq!(condition_types(&failed), ["FailureTarget", "Failed"]);
-    assert_eq!(
-        failed["status"]["conditions"][1]["reason"],
-        "BackoffLimitExceeded"
-    );
-    assert!(failed["status"].get("active").is_none(), "{failed:#}");
-    let pods = items(&sb, "pods", "job-name=batch").await;
-    assert!(phases(&pods).iter().all(|p| *p == "Failed"), "{pods:#?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_job_fails_at_its_deadline() {
-    let sb = TestSandbox::start("job-deadline").await;
-    let manifest = job(false, "hang").replace(
-        "  backoffLimit: 1\n",
-        "  backoffLimit: 1\n  activeDeadlineSeconds: 2\n",
-    );
-    apply(&sb, &manifest).await;
-    let pods = eventually("two pending Pods", || async {
-        let pods = items(&sb, "pods", "job-name=batch").await;
-        (phases(&pods) == ["Pending", "Pending"]).then_some(pods)
-    })
-    .await;
-    assert_eq!(pods.len(), 2);
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=failed",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
-    let failed = sb.get_json(&["job", "batch"]).await;
-    assert_eq!(condition_types(&failed), ["FailureTarget", "Failed"]);
-    assert_eq!(
-        failed["status"]["conditions"][1]["reason"],
-        "DeadlineExceeded"
-    );
-    // Its running Pods are stopped.
-    assert!(items(&sb, "pods", "job-name=batch").await.is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_job_goes_after_its_ttl() {
-    let sb = TestSandbox::start("job-ttl").await;
-    let manifest = job(false, "succeed").replace(
-        "  backoffLimit: 1\n",
-        "  backoffLimit: 1\n  ttlSecondsAfterFinished: 1\n",
-    );
-    apply(&sb, &manifest).await;
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
-    eventually("the Job and its Pods to go", || async {
-        let gone = sb.kubectl(&["get", "job", "batch"]).run().await.code == 1
-            && items(&sb, "pods", "job-name=batch").await.is_empty();
-        gone.then_some(())
-    })
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_has_one_ready_node() {
@@ -392,7 +93,7 @@ async fn rollout_status(sb: &TestSandbox, what: &str) {
 /// The images of the DaemonSet's Pods, once it has exactly one.
 async fn agent_image(sb: &TestSandbox) -> String {
     eventually("one agent Pod", || async {
-        let pods = items(sb, "pods", "app=agent").await;
+        let pods = sb.items("pods", "app=agent").await;
         (pods.len() == 1 && pods[0]["status"]["phase"] == "Running").then(|| {
             pods[0]["spec"]["containers"][0]["image"]
                 .as_str()
@@ -421,7 +122,7 @@ async fn history(sb: &TestSandbox, what: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
     let sb = TestSandbox::start("daemonset").await;
-    apply(&sb, &daemon_set("succeed", "linux")).await;
+    sb.apply(&daemon_set("succeed", "linux")).await;
     rollout_status(&sb, "daemonset/agent").await;
     assert_eq!(agent_image(&sb).await, "agent:1");
     let set = sb.get_json(&["daemonset", "agent"]).await;
@@ -435,7 +136,7 @@ async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
     ] {
         assert_eq!(status[field], 1, "{field}: {status:#}");
     }
-    let pod = &items(&sb, "pods", "app=agent").await[0];
+    let pod = &sb.items("pods", "app=agent").await[0];
     assert_eq!(pod["spec"]["nodeName"], "sandbox");
     assert_eq!(pod["metadata"]["labels"]["pod-template-generation"], "1");
     assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "DaemonSet");
@@ -443,7 +144,7 @@ async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
         .as_str()
         .expect("a revision hash")
         .to_string();
-    let revisions = items(&sb, "controllerrevisions", "app=agent").await;
+    let revisions = sb.items("controllerrevisions", "app=agent").await;
     assert_eq!(revisions.len(), 1, "{revisions:#?}");
     assert_eq!(revisions[0]["metadata"]["name"], format!("agent-{hash}"));
     assert_eq!(
@@ -493,8 +194,8 @@ async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
         .await
         .ok();
     eventually("the Pod and the revisions to go", || async {
-        let left = items(&sb, "pods", "app=agent").await.len()
-            + items(&sb, "controllerrevisions", "app=agent").await.len();
+        let left = sb.items("pods", "app=agent").await.len()
+            + sb.items("controllerrevisions", "app=agent").await.len();
         (left == 0).then_some(())
     })
     .await;
@@ -503,19 +204,19 @@ async fn a_daemon_set_runs_on_the_node_rolls_and_undoes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_set_skips_unselected_nodes_and_hangs_as_annotated() {
     let sb = TestSandbox::start("daemonset-select").await;
-    apply(&sb, &daemon_set("succeed", "windows")).await;
+    sb.apply(&daemon_set("succeed", "windows")).await;
     rollout_status(&sb, "daemonset/agent").await;
     let set = sb.get_json(&["daemonset", "agent"]).await;
     assert_eq!(set["status"]["desiredNumberScheduled"], 0, "{set:#}");
-    assert!(items(&sb, "pods", "app=agent").await.is_empty());
+    assert!(sb.items("pods", "app=agent").await.is_empty());
 
-    apply(&sb, &daemon_set("hang", "linux")).await;
+    sb.apply(&daemon_set("hang", "linux")).await;
     let out = sb
         .kubectl(&["rollout", "status", "daemonset/agent", "--timeout=2s"])
         .run()
         .await;
     assert_ne!(out.code, 0, "{out:#?}");
-    let pods = items(&sb, "pods", "app=agent").await;
+    let pods = sb.items("pods", "app=agent").await;
     assert_eq!(phases(&pods), ["Pending"]);
 }
 
@@ -544,7 +245,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stateful_set_keeps_its_history_and_undoes() {
     let sb = TestSandbox::start("sts-history").await;
-    apply(&sb, STATEFUL_SET).await;
+    sb.apply(STATEFUL_SET).await;
     rollout_status(&sb, "statefulset/db").await;
     for image in ["postgres:17", "postgres:18"] {
         sb.kubectl(&["set", "image", "statefulset/db", &format!("db={image}")])
@@ -573,7 +274,7 @@ async fn a_stateful_set_keeps_its_history_and_undoes() {
         "postgres:16"
     );
     assert_eq!(history(&sb, "statefulset/db").await, ["2", "3", "4"]);
-    let revisions = items(&sb, "controllerrevisions", "app=db").await;
+    let revisions = sb.items("controllerrevisions", "app=db").await;
     let update = set["status"]["updateRevision"]
         .as_str()
         .expect("a revision");
@@ -602,7 +303,8 @@ async fn a_stateful_set_keeps_its_history_and_undoes() {
 /// The (image, phase) of each agent Pod, sorted.
 async fn agent_pods(sb: &TestSandbox) -> Vec<(String, String)> {
     let field = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let mut pods: Vec<(String, String)> = items(sb, "pods", "app=agent")
+    let mut pods: Vec<(String, String)> = sb
+        .items("pods", "app=agent")
         .await
         .iter()
         .map(|p| {
@@ -621,7 +323,7 @@ async fn a_surging_daemon_set_keeps_the_old_pod_until_the_new_is_ready() {
     let sb = TestSandbox::start("daemonset-surge").await;
     let surge = "spec:\n  updateStrategy:\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}\n  selector:";
     let manifest = daemon_set("succeed", "linux").replace("spec:\n  selector:", surge);
-    apply(&sb, &manifest).await;
+    sb.apply(&manifest).await;
     rollout_status(&sb, "daemonset/agent").await;
     sb.kubectl(&["set", "image", "daemonset/agent", "agent=agent:2"])
         .run()
@@ -634,7 +336,7 @@ async fn a_surging_daemon_set_keeps_the_old_pod_until_the_new_is_ready() {
     let hanging = manifest
         .replace("rollout: succeed", "rollout: hang")
         .replace("agent:1", "agent:3");
-    apply(&sb, &hanging).await;
+    sb.apply(&hanging).await;
     let running_and_pending = [
         ("agent:2".to_string(), "Running".to_string()),
         ("agent:3".to_string(), "Pending".to_string()),
@@ -660,9 +362,9 @@ async fn an_on_delete_daemon_set_waits_for_its_pod_to_go() {
         "spec:\n  selector:",
         "spec:\n  updateStrategy:\n    type: OnDelete\n  selector:",
     );
-    apply(&sb, &manifest).await;
+    sb.apply(&manifest).await;
     assert_eq!(agent_image(&sb).await, "agent:1");
-    let first = items(&sb, "pods", "app=agent").await[0]["metadata"]["name"].clone();
+    let first = sb.items("pods", "app=agent").await[0]["metadata"]["name"].clone();
     sb.kubectl(&["set", "image", "daemonset/agent", "agent=agent:2"])
         .run()
         .await
@@ -678,7 +380,7 @@ async fn an_on_delete_daemon_set_waits_for_its_pod_to_go() {
     let first = first.as_str().expect("a name");
     sb.kubectl(&["delete", "pod", first]).run().await.ok();
     eventually("the new template's Pod", || async {
-        let pods = items(&sb, "pods", "app=agent").await;
+        let pods = sb.items("pods", "app=agent").await;
         (pods.len() == 1
             && pods[0]["metadata"]["name"] != first
             && pods[0]["spec"]["containers"][0]["image"] == "agent:2")
