@@ -6,9 +6,11 @@
 //! server-side apply with field ownership, finalizers, namespace deletion,
 //! dry runs — over HTTPS with bearer tokens, and authorizes every request
 //! with RBAC as a real cluster does (see `auth`). It runs no containers;
-//! instead simulated controllers give Deployments their ReplicaSets and
-//! ReplicaSets their Pods (see [`workloads`]) and a simulated rollout writes
-//! the status workloads would reach (see [`rollout`]). It is the quickstart's cluster and every integration
+//! instead simulated controllers give Deployments their ReplicaSets,
+//! ReplicaSets, StatefulSets, DaemonSets (on the one registered Node) and
+//! Jobs their Pods, and StatefulSets and DaemonSets their ControllerRevisions
+//! (see [`workloads`]), and a simulated kubelet runs the Pods (see
+//! [`rollout`]). It is the quickstart's cluster and every integration
 //! test's. No library crate depends on it — only the `driftless` binary embeds
 //! it (for `driftless sandbox` and `driftless quickstart`) and the tests use
 //! it: real clusters stay the target.
@@ -195,6 +197,7 @@ impl Sandbox {
         let api =
             Arc::new(api::Api::new(store).map_err(|e| SandboxError::Inconsistent(e.message))?);
         bootstrap(&api);
+        workloads::register_node(&api);
         auth::bootstrap(&api);
         let audit = config
             .audit_log

@@ -1,17 +1,17 @@
 //! Simulated rollouts. The sandbox runs no containers, so this task writes
-//! the status a real cluster would show once controllers and kubelets are
-//! done: DaemonSets become available, Jobs complete, Pods run (or, with
-//! `restartPolicy` `Never`/`OnFailure`, succeed) and PersistentVolumeClaims
-//! bind, each after a delay. Deployments, ReplicaSets and StatefulSets are
-//! driven by [`crate::workloads`] from the same events: they own real
-//! ReplicaSets and Pods, and are ready when their Pods are.
-//! Health checks (kstatus, Helm's wait) then see what they would on a
-//! cluster.
+//! the status a real cluster's kubelets would once they are done: Pods run
+//! (or, with `restartPolicy` `Never`/`OnFailure`, succeed) and
+//! PersistentVolumeClaims bind, each after a delay. Workloads
+//! (Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs) are driven
+//! by [`crate::workloads`] from the same events: they own real Pods, and
+//! are ready (or complete) when their Pods are. Health checks (kstatus,
+//! Helm's wait) then see what they would on a cluster.
 //!
 //! The annotation [`ROLLOUT_ANNOTATION`] on an object makes its rollout
-//! `fail` (Deployments exceed their progress deadline, Jobs fail, Pods fail)
-//! or `hang` (the new generation is observed but never becomes ready). A
-//! Deployment passes it on to its ReplicaSets and they to their Pods.
+//! `fail` (Pods fail, so Deployments exceed their progress deadline and
+//! Jobs their backoff limit) or `hang` (Pods stay pending, so the new
+//! generation is observed but never becomes ready). A workload passes it
+//! on to what it owns.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,21 +53,13 @@ pub fn outcome(object: &Value) -> Outcome {
 fn simulated(gr: &GroupResource) -> bool {
     matches!(
         (gr.group.as_str(), gr.resource.as_str()),
-        ("apps", "daemonsets") | ("batch", "jobs") | ("", "pods" | "persistentvolumeclaims")
+        ("", "pods" | "persistentvolumeclaims")
     )
 }
 
-fn int_at(object: &Value, pointer: &str) -> Option<i64> {
-    object.pointer(pointer).and_then(Value::as_i64)
-}
-
 /// Whether the status already reflects the object, so nothing is to do.
-fn settled(gr: &GroupResource, object: &Value) -> bool {
-    match gr.resource.as_str() {
-        "jobs" => object.pointer("/status/startTime").is_some(),
-        "pods" | "persistentvolumeclaims" => object.pointer("/status/phase").is_some(),
-        _ => int_at(object, "/status/observedGeneration") == int_at(object, "/metadata/generation"),
-    }
+fn settled(object: &Value) -> bool {
+    object.pointer("/status/phase").is_some()
 }
 
 fn condition(kind: &str, status: bool, reason: &str, message: &str, now: &str) -> Value {
@@ -83,50 +75,8 @@ fn condition(kind: &str, status: bool, reason: &str, message: &str, now: &str) -
 
 /// The status a healthy (or failed, or stuck) cluster would report.
 fn status_for(gr: &GroupResource, object: &Value, now: &str) -> Value {
-    let generation = int_at(object, "/metadata/generation").unwrap_or(1);
     let result = outcome(object);
     match gr.resource.as_str() {
-        "daemonsets" => {
-            let ready = i64::from(result == Outcome::Succeed);
-            let mut status = json!({
-                "observedGeneration": generation,
-                "desiredNumberScheduled": 1,
-                "currentNumberScheduled": 1,
-                "updatedNumberScheduled": 1,
-                "numberMisscheduled": 0,
-                "numberReady": ready,
-            });
-            if ready > 0 {
-                status["numberAvailable"] = json!(ready);
-            } else {
-                status["numberUnavailable"] = json!(1);
-            }
-            status
-        }
-        "jobs" => match result {
-            Outcome::Succeed => json!({
-                "startTime": now,
-                "completionTime": now,
-                "succeeded": int_at(object, "/spec/completions").unwrap_or(1),
-                "ready": 0,
-                "terminating": 0,
-                "conditions": [
-                    condition("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods", now),
-                    condition("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods", now),
-                ],
-            }),
-            Outcome::Fail => json!({
-                "startTime": now,
-                "failed": int_at(object, "/spec/backoffLimit").unwrap_or(6) + 1,
-                "ready": 0,
-                "terminating": 0,
-                "conditions": [
-                    condition("FailureTarget", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now),
-                    condition("Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now),
-                ],
-            }),
-            Outcome::Hang => json!({"startTime": now, "active": 1, "ready": 0, "terminating": 0}),
-        },
         "pods" => {
             // A Pod that is not restarted (`Never`, `OnFailure`) runs to
             // completion, as Helm's test and hook Pods do: it ends
@@ -194,9 +144,17 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
     for (gr, object) in existing {
         schedule(&api, &mut pending, gr, &object, delay);
     }
+    // Jobs to sync again when their deadline falls; like `pending`, they
+    // end with this task.
+    let mut wake_ups: JoinSet<(String, String)> = JoinSet::new();
     loop {
         if !dirty.is_empty() {
-            workloads::sync(&api, &std::mem::take(&mut dirty));
+            for wake_up in workloads::sync(&api, &std::mem::take(&mut dirty)) {
+                wake_ups.spawn(async move {
+                    tokio::time::sleep(wake_up.after).await;
+                    wake_up.job
+                });
+            }
         }
         tokio::select! {
             received = events.recv() => {
@@ -205,6 +163,7 @@ pub async fn run(api: Arc<Api>, delay: Duration) {
                 }
             },
             Some(_) = pending.join_next(), if !pending.is_empty() => {}
+            Some(Ok(job)) = wake_ups.join_next(), if !wake_ups.is_empty() => dirty.job(job),
         }
     }
 }
@@ -254,7 +213,7 @@ fn schedule(
     object: &Value,
     delay: Duration,
 ) {
-    if settled(&gr, object) || object.pointer("/metadata/deletionTimestamp").is_some() {
+    if settled(object) || object.pointer("/metadata/deletionTimestamp").is_some() {
         return;
     }
     let api = api.clone();
@@ -273,7 +232,7 @@ fn schedule(
         let Some(live) = api.store.txn(|t| t.get(&gr, &namespace, &name)) else {
             return;
         };
-        if settled(&gr, &live) {
+        if settled(&live) {
             return;
         }
         let status = status_for(&gr, &live, &(api.now)());
@@ -312,14 +271,5 @@ mod tests {
             status_for(&gr, &json!({"metadata": {"name": "d"}}), now)["phase"],
             "Running"
         );
-    }
-
-    #[test]
-    fn hanging_job_stays_active() {
-        let gr = GroupResource::new("batch", "jobs");
-        let job = json!({"metadata": {"name": "j", "annotations": {ROLLOUT_ANNOTATION: "hang"}}});
-        let status = status_for(&gr, &job, "2026-01-01T00:00:00Z");
-        assert_eq!(status["active"], 1);
-        assert!(status.get("conditions").is_none());
     }
 }

@@ -283,6 +283,42 @@ fn wide_columns(rt: &ResourceType) -> Vec<Column> {
                 selector("/spec/jobTemplate/spec/selector"),
             ]
         }
+        ("", "Node") => {
+            // Version sits after Age at priority 0, as kubectl prints it.
+            let mut cols = vec![column("Version", "string", |o| {
+                json!(str_at(o, "/status/nodeInfo/kubeletVersion"))
+            })];
+            let address = |kind: &'static str| {
+                move |o: &Value| {
+                    let found = o
+                        .pointer("/status/addresses")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.iter().find(|a| a["type"] == kind))
+                        .and_then(|a| a["address"].as_str());
+                    json!(found.unwrap_or("<none>"))
+                }
+            };
+            let info = |field: &'static str| move |o: &Value| json!(str_at(o, field));
+            for mut col in [
+                column("Internal-IP", "string", address("InternalIP")),
+                column("External-IP", "string", address("ExternalIP")),
+                column("OS-Image", "string", info("/status/nodeInfo/osImage")),
+                column(
+                    "Kernel-Version",
+                    "string",
+                    info("/status/nodeInfo/kernelVersion"),
+                ),
+                column(
+                    "Container-Runtime",
+                    "string",
+                    info("/status/nodeInfo/containerRuntimeVersion"),
+                ),
+            ] {
+                col.priority = 1;
+                cols.push(col);
+            }
+            cols
+        }
         ("", "Service") => {
             let mut col = column("Selector", "string", |o| {
                 json!(format_labels(o.pointer("/spec/selector")))
@@ -369,6 +405,37 @@ fn kind_columns(rt: &ResourceType) -> Vec<Column> {
                     "Pending".to_string()
                 } else {
                     phase
+                })
+            }),
+        ],
+        ("", "Node") => vec![
+            column("Status", "string", |o| {
+                let mut status = match condition_status(o, "Ready").as_deref() {
+                    Some("True") => "Ready",
+                    Some(_) => "NotReady",
+                    None => "Unknown",
+                }
+                .to_string();
+                if o.pointer("/spec/unschedulable") == Some(&json!(true)) {
+                    status.push_str(",SchedulingDisabled");
+                }
+                json!(status)
+            }),
+            column("Roles", "string", |o| {
+                let roles: Vec<&str> = o
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .map(|labels| {
+                        labels
+                            .keys()
+                            .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!(if roles.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    roles.join(",")
                 })
             }),
         ],

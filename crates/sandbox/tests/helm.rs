@@ -5,8 +5,9 @@
 //! release Secrets). Helm 3's wait finds the Deployment's new ReplicaSet and
 //! counts its ready replicas; Helm 4's reads kstatus; both must finish.
 //!
-//! A chart made here with a StatefulSet checks Helm 3's wait for
-//! StatefulSets (ready replicas, updated replicas, current = update revision).
+//! Charts made here check Helm 3's wait for a StatefulSet (ready replicas,
+//! updated replicas, current = update revision) and for a DaemonSet
+//! (updated Pods scheduled on the Node).
 //!
 //! Without the Helm binaries (on PATH or in `$HOME/.local/oracles`) or the
 //! shared corpus the tests say SKIPPED, unless `DRIFTLESS_REQUIRE_SHARED=1`
@@ -66,7 +67,34 @@ struct Helm {
 }
 
 impl Helm {
+    /// Runs Helm, which must succeed; returns its stdout.
     async fn run(&self, args: &[&str]) -> String {
+        let output = self.output(args).await;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+            self.program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Runs Helm, which must fail; returns its stderr.
+    async fn fails(&self, args: &[&str]) -> String {
+        let output = self.output(args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !output.status.success(),
+            "{} {args:?} succeeded:\nstdout: {}\nstderr: {stderr}",
+            self.program.display(),
+            String::from_utf8_lossy(&output.stdout),
+        );
+        stderr
+    }
+
+    async fn output(&self, args: &[&str]) -> std::process::Output {
         let home = self.home.path();
         let run = tokio::process::Command::new(&self.program)
             .args(args)
@@ -79,19 +107,10 @@ impl Helm {
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output();
-        let output = tokio::time::timeout(DEADLINE * 2, run)
+        tokio::time::timeout(DEADLINE * 2, run)
             .await
             .unwrap_or_else(|_| panic!("{} {args:?} did not finish", self.program.display()))
-            .expect("helm runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
-            self.program.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+            .expect("helm runs")
     }
 }
 
@@ -294,7 +313,6 @@ async fn helm3_installs_upgrades_rolls_back_and_uninstalls() {
     release_lifecycle("helm3").await;
 }
 
-const STATEFUL_CHART: &str = "apiVersion: v2\nname: db\nversion: 0.1.0\n";
 const STATEFUL_TEMPLATE: &str = "\
 apiVersion: apps/v1
 kind: StatefulSet
@@ -315,22 +333,36 @@ spec:
         image: {{ .Values.image | default \"postgres:16\" }}
 ";
 
+/// The Helm binary `name` (`helm`, `helm3`), or `None` after saying SKIPPED.
+fn helm_binary(name: &str) -> Option<PathBuf> {
+    let required = std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() == Ok("1");
+    let program = find_program(name);
+    if program.is_none() {
+        assert!(
+            !required,
+            "DRIFTLESS_REQUIRE_SHARED=1 but {name} is missing"
+        );
+        println!("SKIPPED: {name} is neither on PATH nor in $HOME/.local/oracles");
+    }
+    program
+}
+
+/// A chart named `name` whose one template is `template`.
+fn one_template_chart(name: &str, template: &str) -> TempDir {
+    let chart = TempDir::new(&format!("{name}-chart"));
+    std::fs::create_dir_all(chart.path().join("templates")).expect("chart dir");
+    let meta = format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n");
+    std::fs::write(chart.path().join("Chart.yaml"), meta).expect("Chart.yaml");
+    std::fs::write(chart.path().join("templates/workload.yaml"), template).expect("template");
+    chart
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm3_waits_for_a_stateful_set() {
-    let required = std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() == Ok("1");
-    let Some(program) = find_program("helm3") else {
-        assert!(!required, "DRIFTLESS_REQUIRE_SHARED=1 but helm3 is missing");
-        println!("SKIPPED: helm3 is neither on PATH nor in $HOME/.local/oracles");
+    let Some(program) = helm_binary("helm3") else {
         return;
     };
-    let chart = TempDir::new("stateful-chart");
-    std::fs::create_dir_all(chart.path().join("templates")).expect("chart dir");
-    std::fs::write(chart.path().join("Chart.yaml"), STATEFUL_CHART).expect("Chart.yaml");
-    std::fs::write(
-        chart.path().join("templates/statefulset.yaml"),
-        STATEFUL_TEMPLATE,
-    )
-    .expect("template");
+    let chart = one_template_chart("db", STATEFUL_TEMPLATE);
     let sb = TestSandbox::start("helm3-sts").await;
     let helm = Helm {
         program,
@@ -367,4 +399,109 @@ async fn helm3_waits_for_a_stateful_set() {
         }),
         "{pods:#?}"
     );
+}
+
+const DAEMON_SET_TEMPLATE: &str = "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {{ .Release.Name }}
+  labels: {app: {{ .Release.Name }}}
+  annotations: {sandbox.driftless.dev/rollout: {{ .Values.rollout | default \"succeed\" }}}
+spec:
+  {{- if .Values.surge }}
+  updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  {{- end }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers:
+      - name: agent
+        image: {{ .Values.image | default \"agent:1\" }}
+";
+
+/// Installs and upgrades a DaemonSet chart with `--wait` (Helm 3 counts
+/// the set's scheduled and ready Pods, Helm 4 reads kstatus), then
+/// upgrades it to a template whose Pod hangs: Helm 4 fails, Helm 3 only
+/// when a surge leaves it no unavailable Pod to tolerate.
+async fn daemon_set_release(name: &str) {
+    let Some(program) = helm_binary(name) else {
+        return;
+    };
+    let chart = one_template_chart("agent", DAEMON_SET_TEMPLATE);
+    let sb = TestSandbox::start(&format!("{name}-ds")).await;
+    let helm = Helm {
+        program,
+        kubeconfig: sb.kubeconfig_path(),
+        home: TempDir::new(&format!("{name}-ds-home")),
+    };
+    let chart = chart.path().to_str().expect("a UTF-8 chart path");
+    let wait = ["--wait", "--timeout", "60s"];
+    helm.run(&[&["install", "agent", chart][..], &wait].concat())
+        .await;
+    // Helm returned only once the set's Pod on the Node was scheduled.
+    let set = list(&sb, "daemonsets", "app=agent").await;
+    assert_eq!(set[0]["status"]["desiredNumberScheduled"], 1, "{set:#?}");
+    assert_eq!(set[0]["status"]["updatedNumberScheduled"], 1, "{set:#?}");
+    helm.run(
+        &[
+            &["upgrade", "agent", chart, "--set", "image=agent:2"][..],
+            &wait,
+        ]
+        .concat(),
+    )
+    .await;
+    let set = list(&sb, "daemonsets", "app=agent").await;
+    assert_eq!(set[0]["status"]["observedGeneration"], 2, "{set:#?}");
+    let pods = list(&sb, "pods", "app=agent").await;
+    assert_eq!(pods.len(), 1, "{pods:#?}");
+    assert_eq!(pods[0]["spec"]["containers"][0]["image"], "agent:2");
+    assert_eq!(pods[0]["spec"]["nodeName"], "sandbox");
+
+    let hang = [
+        "upgrade",
+        "agent",
+        chart,
+        "--set",
+        "image=agent:3",
+        "--set",
+        "rollout=hang",
+        "--wait",
+        "--timeout",
+        "3s",
+    ];
+    if name == "helm3" {
+        // Helm 3 wants `desired - maxUnavailable` ready Pods: none, with
+        // the default of 1 on one Node, as on a one-node cluster.
+        helm.run(&hang).await;
+    } else {
+        let err = helm.fails(&hang).await;
+        assert!(err.contains("DaemonSet/default/agent not ready"), "{err}");
+    }
+    let pods = list(&sb, "pods", "app=agent").await;
+    assert_eq!(pods.len(), 1, "{pods:#?}");
+    assert_eq!(pods[0]["status"]["phase"], "Pending", "{pods:#?}");
+    if name == "helm3" {
+        // With a surge (and no unavailability allowed) Helm 3 waits for the
+        // new Pod, which hangs too.
+        let surge = ["--set", "surge=true", "--set", "image=agent:4"];
+        let err = helm.fails(&[&hang[..], &surge].concat()).await;
+        assert!(err.contains("context deadline exceeded"), "{err}");
+        let set = list(&sb, "daemonsets", "app=agent").await;
+        assert_eq!(set[0]["status"]["updatedNumberScheduled"], 0, "{set:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm3_waits_for_a_daemon_set() {
+    daemon_set_release("helm3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm4_waits_for_a_daemon_set() {
+    daemon_set_release("helm").await;
 }

@@ -288,13 +288,6 @@ async fn kubectl_create_deployment_is_accepted_in_protobuf() {
     assert_eq!(d["spec"]["replicas"], 0, "{d:#}");
 }
 
-async fn json_of(sb: &TestSandbox, args: &[&str]) -> Value {
-    let mut all = vec!["get"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["-o", "json"]);
-    sb.kubectl(&all).run().await.ok().json()
-}
-
 fn owner_kinds(object: &Value) -> Vec<String> {
     object["metadata"]["ownerReferences"]
         .as_array()
@@ -376,7 +369,7 @@ async fn kubectl_cascade_orphan_and_foreground() {
     .run()
     .await
     .ok();
-    let deployment = json_of(&sb, &["deployment", "web"]).await;
+    let deployment = sb.get_json(&["deployment", "web"]).await;
     assert_eq!(
         deployment["metadata"]["finalizers"],
         serde_json::json!(["foregroundDeletion"]),
@@ -443,7 +436,7 @@ async fn a_namespace_empties_before_it_goes() {
         .run()
         .await
         .ok();
-    let ns = json_of(&sb, &["namespace", "doomed"]).await;
+    let ns = sb.get_json(&["namespace", "doomed"]).await;
     assert_eq!(ns["status"]["phase"], "Terminating", "{ns:#}");
     let remaining = ns["status"]["conditions"]
         .as_array()
@@ -458,7 +451,7 @@ async fn a_namespace_empties_before_it_goes() {
         "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances",
         "{ns:#}"
     );
-    let everything = json_of(&sb, &["all,configmaps", "-n", "doomed"]).await;
+    let everything = sb.get_json(&["all,configmaps", "-n", "doomed"]).await;
     let names: Vec<&str> = everything["items"]
         .as_array()
         .map(|items| {
@@ -515,7 +508,7 @@ spec:
 
 /// (name, revision label, phase) of the set's Pods, by name.
 async fn stateful_pods(sb: &TestSandbox) -> Vec<(String, String, String)> {
-    let pods = json_of(sb, &["pods", "-l", "app=db"]).await;
+    let pods = sb.get_json(&["pods", "-l", "app=db"]).await;
     let mut pods: Vec<(String, String, String)> = pods["items"]
         .as_array()
         .into_iter()
@@ -545,7 +538,7 @@ async fn a_stateful_set_owns_ordered_pods_and_rolls_them() {
         .run()
         .await
         .ok();
-    let set = json_of(&sb, &["statefulset", "db"]).await;
+    let set = sb.get_json(&["statefulset", "db"]).await;
     let first = set["status"]["updateRevision"]
         .as_str()
         .expect("an update revision")
@@ -560,7 +553,7 @@ async fn a_stateful_set_owns_ordered_pods_and_rolls_them() {
             .to_vec()
     };
     assert_eq!(stateful_pods(&sb).await, running(&first));
-    let pod = json_of(&sb, &["pod", "db-1"]).await;
+    let pod = sb.get_json(&["pod", "db-1"]).await;
     assert_eq!(owner_kinds(&pod), ["StatefulSet"]);
     assert_eq!(pod["spec"]["hostname"], "db-1");
     assert_eq!(pod["spec"]["subdomain"], "db");
@@ -579,7 +572,7 @@ async fn a_stateful_set_owns_ordered_pods_and_rolls_them() {
         .await
         .ok();
     let set = eventually("every Pod at the new revision", || async {
-        let set = json_of(&sb, &["statefulset", "db"]).await;
+        let set = sb.get_json(&["statefulset", "db"]).await;
         let revision = set["status"]["updateRevision"].as_str()?.to_string();
         (revision != first
             && set["status"]["currentRevision"] == revision.as_str()

@@ -147,6 +147,47 @@ pub(super) fn default_workload(kind: &str, object: &mut Value) {
     }
 }
 
+/// The label a Job's selector matches, and that its Pods carry.
+const JOB_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+/// The label naming a Job on its Pods.
+const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+
+/// A Job's selector and template labels, as kube-apiserver generates them
+/// unless `manualSelector` is set: the selector matches the Job's uid, and
+/// the template carries it and the Job's name under both the
+/// `batch.kubernetes.io/` keys and the legacy bare ones. Existing values
+/// are kept, so an update that omits them (the selector is immutable)
+/// keeps those of the create.
+fn default_job_selector(job: &mut Value) {
+    if job.pointer("/spec/manualSelector") == Some(&json!(true)) {
+        return;
+    }
+    let uid = job.pointer("/metadata/uid").cloned().unwrap_or(json!(""));
+    let name = job.pointer("/metadata/name").cloned().unwrap_or(json!(""));
+    let Some(spec) = job.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    default_field(
+        spec,
+        "selector",
+        json!({"matchLabels": {JOB_UID_LABEL: uid}}),
+    );
+    default_field(spec, "template", json!({}));
+    let template = &mut spec["template"];
+    default_field(template, "metadata", json!({}));
+    let metadata = &mut template["metadata"];
+    default_field(metadata, "labels", json!({}));
+    let labels = &mut metadata["labels"];
+    for (key, value) in [
+        (JOB_UID_LABEL, &uid),
+        (JOB_NAME_LABEL, &name),
+        ("controller-uid", &uid),
+        ("job-name", &name),
+    ] {
+        default_field(labels, key, value.clone());
+    }
+}
+
 /// Folds a Secret's write-only `stringData` into `data` (base64, winning
 /// over `data` keys of the same name) as the API server does: `stringData`
 /// is never stored or returned.
@@ -244,6 +285,7 @@ pub(super) fn server_defaults(rt: &ResourceType, old: Option<&Value>, object: &m
         }
         ("batch", "Job") => {
             default_workload("Job", object);
+            default_job_selector(object);
             default_pod_spec(object.pointer_mut("/spec/template/spec"));
         }
         ("batch", "CronJob") => {

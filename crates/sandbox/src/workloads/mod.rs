@@ -1,25 +1,33 @@
-//! The Deployment, ReplicaSet and StatefulSet controllers, simulated: a
-//! Deployment owns one ReplicaSet per pod template
-//! (`<deployment>-<pod-template-hash>`), a ReplicaSet owns its Pods, a
-//! StatefulSet owns one Pod per ordinal (see [`statefulset`]), and each
-//! writes the status the real kube-controller-manager would, computed from
-//! what it owns. Clients that
-//! follow the chain — Helm 3's `--wait` looks up the Deployment's new
-//! ReplicaSet, `kubectl rollout history` reads its revisions — then see
-//! what they see on a cluster. Pods themselves become Running (or fail, or
-//! hang) in [`crate::rollout`], after the rollout delay.
+//! The workload controllers, simulated: a Deployment owns one ReplicaSet
+//! per pod template (`<deployment>-<pod-template-hash>`), a ReplicaSet owns
+//! its Pods, a StatefulSet owns one Pod per ordinal (see [`statefulset`]),
+//! a DaemonSet one Pod per matching Node (see [`daemonset`]; the sandbox
+//! registers one Node, see [`node`]), a Job the Pods it runs to completion
+//! (see [`job`]), and StatefulSets and DaemonSets keep their template
+//! history as ControllerRevisions (see [`history`]). Each writes the status
+//! the real kube-controller-manager would, computed from what it owns.
+//! Clients that follow the chain — Helm 3's `--wait` looks up the
+//! Deployment's new ReplicaSet, `kubectl rollout history` reads its
+//! revisions — then see what they see on a cluster. Pods themselves become
+//! Running (or fail, or hang, or run to completion) in [`crate::rollout`],
+//! after the rollout delay.
 //!
-//! Owns: creating, scaling and pruning ReplicaSets and Pods, and the status
-//! of Deployments, ReplicaSets and StatefulSets. Does not touch other workloads (their
-//! status is written directly by [`crate::rollout`]) nor deletion: owned
-//! objects go with their owner through the API's garbage collection.
+//! Owns: creating, scaling and pruning ReplicaSets, Pods and
+//! ControllerRevisions, and the status of the workloads above. Does not
+//! touch deletion: owned objects go with their owner through the API's
+//! garbage collection.
 //!
 //! Simplifications, as nothing runs: a new template's ReplicaSet gets all
 //! the replicas at once and the old ones drop to zero at once (no surge or
 //! unavailability budget is walked through), and a Pod is available as
 //! soon as it is ready (`minReadySeconds` is not waited for).
 
+mod daemonset;
 mod deployment;
+mod history;
+mod indexed;
+mod job;
+mod node;
 mod replicaset;
 mod statefulset;
 
@@ -28,11 +36,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::api::{Api, DeleteOptions, Scope, WriteOptions};
+use crate::api::{Api, DeleteOptions, Propagation, Scope, WriteOptions};
 use crate::catalog::GroupResource;
 use crate::rollout::ROLLOUT_ANNOTATION;
 use crate::store::{EventType, WatchEvent};
+use daemonset::sync_daemon_set;
 use deployment::sync_deployment;
+use job::sync_job;
+pub use node::register_node;
 use replicaset::sync_replica_set;
 use statefulset::sync_stateful_set;
 
@@ -51,8 +62,24 @@ fn stateful_sets() -> GroupResource {
     GroupResource::new("apps", "statefulsets")
 }
 
+fn daemon_sets() -> GroupResource {
+    GroupResource::new("apps", "daemonsets")
+}
+
+fn controller_revisions() -> GroupResource {
+    GroupResource::new("apps", "controllerrevisions")
+}
+
+fn jobs() -> GroupResource {
+    GroupResource::new("batch", "jobs")
+}
+
 fn pods() -> GroupResource {
     GroupResource::new("", "pods")
+}
+
+fn nodes() -> GroupResource {
+    GroupResource::new("", "nodes")
 }
 
 /// The controllers a batch of store events asks to resync, by namespace
@@ -63,21 +90,34 @@ pub struct Dirty {
     replica_sets: BTreeSet<(String, String)>,
     deployments: BTreeSet<(String, String)>,
     stateful_sets: BTreeSet<(String, String)>,
+    daemon_sets: BTreeSet<(String, String)>,
+    jobs: BTreeSet<(String, String)>,
 }
 
 impl Dirty {
-    /// Every Deployment and ReplicaSet: at start, and after missed events.
+    /// Every workload: at start, and after missed events.
     pub fn everything(api: &Api) -> Dirty {
         let key = |o: &Arc<Value>| (namespace_of(o).to_string(), name_of(o).to_string());
         api.store.txn(|t| Dirty {
             replica_sets: t.list(&replica_sets(), None).iter().map(key).collect(),
             deployments: t.list(&deployments(), None).iter().map(key).collect(),
             stateful_sets: t.list(&stateful_sets(), None).iter().map(key).collect(),
+            daemon_sets: t.list(&daemon_sets(), None).iter().map(key).collect(),
+            jobs: t.list(&jobs(), None).iter().map(key).collect(),
         })
     }
 
+    /// Asks for one Job's sync (a [`WakeUp`] come due).
+    pub fn job(&mut self, key: (String, String)) {
+        self.jobs.insert(key);
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.replica_sets.is_empty() && self.deployments.is_empty() && self.stateful_sets.is_empty()
+        self.replica_sets.is_empty()
+            && self.deployments.is_empty()
+            && self.stateful_sets.is_empty()
+            && self.daemon_sets.is_empty()
+            && self.jobs.is_empty()
     }
 
     /// Notes whom one event concerns: the changed object's controller and,
@@ -100,10 +140,34 @@ impl Dirty {
             if !deleted {
                 self.stateful_sets.insert(key(name_of(&event.object)));
             }
+        } else if *gr == daemon_sets() {
+            if !deleted {
+                self.daemon_sets.insert(key(name_of(&event.object)));
+            }
+        } else if *gr == jobs() {
+            if !deleted {
+                self.jobs.insert(key(name_of(&event.object)));
+            }
+        } else if *gr == nodes() {
+            // Any DaemonSet may want a Pod on a new or relabelled Node.
+            let every = api.store.txn(|t| t.list(&daemon_sets(), None));
+            self.daemon_sets.extend(
+                every
+                    .iter()
+                    .map(|o| (namespace_of(o).to_string(), name_of(o).to_string())),
+            );
         } else if *gr == pods()
             && let Some(set) = controller_name(&event.object, "StatefulSet")
         {
             self.stateful_sets.insert(key(set));
+        } else if *gr == pods()
+            && let Some(set) = controller_name(&event.object, "DaemonSet")
+        {
+            self.daemon_sets.insert(key(set));
+        } else if *gr == pods()
+            && let Some(job) = controller_name(&event.object, "Job")
+        {
+            self.jobs.insert(key(job));
         } else if *gr == pods()
             && let Some(rs_name) = controller_name(&event.object, "ReplicaSet")
         {
@@ -123,22 +187,57 @@ impl Dirty {
     }
 }
 
+/// A Job to sync again once `after` has passed, though no event comes:
+/// its `activeDeadlineSeconds` falls then, or its `ttlSecondsAfterFinished`
+/// runs out.
+pub struct WakeUp {
+    pub after: std::time::Duration,
+    pub job: (String, String),
+}
+
 /// Resyncs what `dirty` names: ReplicaSets first, so the Deployments count
-/// the Pods and statuses they just got.
-pub fn sync(api: &Api, dirty: &Dirty) {
+/// the Pods and statuses they just got. Returns the Jobs to look at again
+/// later.
+pub fn sync(api: &Api, dirty: &Dirty) -> Vec<WakeUp> {
     let mut owned_pods = Index::new(pods());
     for (namespace, name) in &dirty.replica_sets {
         sync_replica_set(api, &mut owned_pods, namespace, name);
     }
     let mut owned_pods = Index::new(pods());
+    let mut owned_revisions = Index::new(controller_revisions());
     for (namespace, name) in &dirty.stateful_sets {
-        sync_stateful_set(api, &mut owned_pods, namespace, name);
+        sync_stateful_set(api, &mut owned_pods, &mut owned_revisions, namespace, name);
+    }
+    if !dirty.daemon_sets.is_empty() {
+        let nodes = api.store.txn(|t| t.list(&nodes(), None));
+        let mut owned_pods = Index::new(pods());
+        for (namespace, name) in &dirty.daemon_sets {
+            sync_daemon_set(
+                api,
+                &mut owned_pods,
+                &mut owned_revisions,
+                &nodes,
+                namespace,
+                name,
+            );
+        }
+    }
+    let mut owned_pods = Index::new(pods());
+    let mut wake_ups = Vec::new();
+    for (namespace, name) in &dirty.jobs {
+        if let Some(after) = sync_job(api, &mut owned_pods, namespace, name) {
+            wake_ups.push(WakeUp {
+                after,
+                job: (namespace.clone(), name.clone()),
+            });
+        }
     }
     let mut owned_pods = Index::new(pods());
     let mut owned_sets = Index::new(replica_sets());
     for (namespace, name) in &dirty.deployments {
         sync_deployment(api, &mut owned_sets, &mut owned_pods, namespace, name);
     }
+    wake_ups
 }
 
 /// The live objects of one resource, grouped by namespace and by their
@@ -232,7 +331,7 @@ fn controller_name<'a>(object: &'a Value, kind: &str) -> Option<&'a str> {
 /// A new Pod from `owner`'s pod template (`generateName: <owner>-`),
 /// controlled by it. The owner's rollout annotation is passed on, so the
 /// Pod fails or hangs as it says.
-fn pod_from_template(owner: &Value, kind: &str) -> Value {
+fn pod_from_template(owner: &Value, api_version: &str, kind: &str) -> Value {
     let template = owner
         .pointer("/spec/template")
         .cloned()
@@ -246,7 +345,7 @@ fn pod_from_template(owner: &Value, kind: &str) -> Value {
     }
     metadata["generateName"] = json!(format!("{}-", name_of(owner)));
     metadata["namespace"] = owner["metadata"]["namespace"].clone();
-    metadata["ownerReferences"] = json!([owner_reference("apps/v1", kind, owner)]);
+    metadata["ownerReferences"] = json!([owner_reference(api_version, kind, owner)]);
     if let Some(outcome) = owner
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(ROLLOUT_ANNOTATION))
@@ -317,6 +416,17 @@ fn update(api: &Api, gr: &GroupResource, object: Value) -> Option<Value> {
 }
 
 fn delete(api: &Api, gr: &GroupResource, object: &Value) {
+    delete_propagating(api, gr, object, None);
+}
+
+/// Deletes the object as read (its uid a precondition), with this
+/// `propagationPolicy` or the kind's default.
+fn delete_propagating(
+    api: &Api,
+    gr: &GroupResource,
+    object: &Value,
+    propagation: Option<Propagation>,
+) {
     let namespace = namespace_of(object);
     let name = name_of(object);
     let Some(scope) = scope(api, gr, namespace) else {
@@ -324,6 +434,7 @@ fn delete(api: &Api, gr: &GroupResource, object: &Value) {
     };
     let opts = DeleteOptions {
         precondition_uid: Some(uid_of(object).to_string()),
+        propagation,
         ..Default::default()
     };
     if let Err(err) = api.delete(&scope, name, &opts) {
@@ -355,10 +466,14 @@ fn keep_condition_times(old: Option<&Value>, conditions: &mut [Value]) {
         };
         let same = |key: &str| previous.get(key) == condition.get(key);
         let (same_status, same_text) = (same("status"), same("reason") && same("message"));
-        if same_status {
-            condition["lastTransitionTime"] = previous["lastTransitionTime"].clone();
-            if same_text {
-                condition["lastUpdateTime"] = previous["lastUpdateTime"].clone();
+        let kept: &[&str] = match (same_status, same_text) {
+            (true, true) => &["lastTransitionTime", "lastUpdateTime", "lastProbeTime"],
+            (true, false) => &["lastTransitionTime"],
+            (false, _) => &[],
+        };
+        for key in kept {
+            if let (Some(time), Some(slot)) = (previous.get(*key), condition.get_mut(*key)) {
+                *slot = time.clone();
             }
         }
     }

@@ -48,7 +48,7 @@ pub(super) fn sync_replica_set(api: &Api, owned_pods: &mut Index, namespace: &st
 
 /// A new Pod from the ReplicaSet's template, named after the ReplicaSet.
 fn pod_for(rs: &Value) -> Value {
-    super::pod_from_template(rs, "ReplicaSet")
+    super::pod_from_template(rs, "apps/v1", "ReplicaSet")
 }
 
 /// The status the ReplicaSet controller writes for these Pods. Counts of

@@ -9,9 +9,11 @@
 //! status carries the counts and the current and update revisions that
 //! `kubectl rollout status` and Helm's `--wait` read.
 //!
-//! Simplifications: no ControllerRevision objects are kept (so `kubectl
-//! rollout history|undo statefulset` have nothing to show), failed Pods
-//! are not replaced, and `volumeClaimTemplates` make no claims.
+//! Each template's ControllerRevision is kept by [`super::history`], so
+//! `kubectl rollout history|undo statefulset` work.
+//!
+//! Simplifications: failed Pods are not replaced, and
+//! `volumeClaimTemplates` make no claims.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::deployment::pod_template_hash;
+use super::history::sync_history;
 use super::{
     Index, create, delete, int_at, is_pod_ready, is_terminating, name_of, pod_from_template, pods,
     stateful_sets, write_status,
@@ -52,7 +55,13 @@ fn by_ordinal(set_name: &str, pods: &[Arc<Value>]) -> BTreeMap<i64, Value> {
 
 /// Brings one StatefulSet's Pods to its replica count and revision, and
 /// writes its status.
-pub(super) fn sync_stateful_set(api: &Api, owned_pods: &mut Index, namespace: &str, name: &str) {
+pub(super) fn sync_stateful_set(
+    api: &Api,
+    owned_pods: &mut Index,
+    owned_revisions: &mut Index,
+    namespace: &str,
+    name: &str,
+) {
     let Some(set) = api.store.txn(|t| t.get(&stateful_sets(), namespace, name)) else {
         return;
     };
@@ -61,9 +70,15 @@ pub(super) fn sync_stateful_set(api: &Api, owned_pods: &mut Index, namespace: &s
     }
     let replicas = int_at(&set, "/spec/replicas").unwrap_or(1);
     let template = set.pointer("/spec/template").unwrap_or(&Value::Null);
-    let revision = format!("{name}-{}", pod_template_hash(template));
+    let hash = pod_template_hash(template);
+    let revision = format!("{name}-{hash}");
     let parallel = str_at(&set, "/spec/podManagementPolicy") == Some("Parallel");
     let mut live = by_ordinal(name, &owned_pods.owned_by(api, &set));
+    let in_use = live
+        .values()
+        .filter_map(|p| revision_of(p).map(str::to_string))
+        .collect();
+    sync_history(api, owned_revisions, &set, "StatefulSet", &hash, &in_use);
 
     // Scale down, highest ordinal first.
     let extra: Vec<i64> = live.range(replicas..).map(|(i, _)| *i).rev().collect();
@@ -121,7 +136,7 @@ fn roll(api: &Api, set: &Value, live: &mut BTreeMap<i64, Value>, replicas: i64, 
 /// stable hostname under the governing service.
 fn pod_for(set: &Value, ordinal: i64, revision: &str) -> Value {
     let pod_name = format!("{}-{ordinal}", name_of(set));
-    let mut pod = pod_from_template(set, "StatefulSet");
+    let mut pod = pod_from_template(set, "apps/v1", "StatefulSet");
     pod["metadata"]["name"] = json!(pod_name);
     if let Some(meta) = pod["metadata"].as_object_mut() {
         meta.remove("generateName");

@@ -111,6 +111,29 @@ impl TestSandbox {
         }
     }
 
+    /// `kubectl get ARGS -o json`, which must succeed, parsed.
+    pub async fn get_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        self.kubectl(&all).run().await.ok().json()
+    }
+
+    /// `kubectl apply -f -` of `manifest`, which must succeed.
+    pub async fn apply(&self, manifest: &str) {
+        self.kubectl(&["apply", "-f", "-"])
+            .stdin(manifest)
+            .run()
+            .await
+            .ok();
+    }
+
+    /// The items of `kubectl get RESOURCE -l SELECTOR`.
+    pub async fn items(&self, resource: &str, selector: &str) -> Vec<serde_json::Value> {
+        let list = self.get_json(&[resource, "-l", selector]).await;
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
     /// A kube-rs client from the written kubeconfig, as a user would load it.
     pub async fn client(&self) -> kube::Client {
         let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig_path())
@@ -272,4 +295,14 @@ where
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(250));
     }
+}
+
+/// The Pods' phases, sorted.
+pub fn phases(pods: &[serde_json::Value]) -> Vec<&str> {
+    let mut phases: Vec<&str> = pods
+        .iter()
+        .map(|p| p["status"]["phase"].as_str().unwrap_or_default())
+        .collect();
+    phases.sort_unstable();
+    phases
 }
