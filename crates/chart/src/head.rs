@@ -819,6 +819,11 @@ mod tests {
             seed ^= seed << 17;
             usize::try_from(seed % n as u64).unwrap_or(0)
         };
+        // `HEAD_FUZZ_ROUNDS` raises the corruptions per document for a longer run.
+        let rounds: usize = std::env::var("HEAD_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(12);
         let (mut docs, mut fast, mut variants, mut variants_fast) = (0, 0, 0, 0);
         for dir in dirs.flatten() {
             let Ok(text) = std::fs::read_to_string(dir.path().join("expected.yaml")) else {
@@ -831,7 +836,7 @@ mod tests {
                     continue;
                 }
                 let lines: Vec<&str> = doc.split('\n').collect();
-                for round in 0..12 {
+                for round in 0..rounds {
                     let mut v: Vec<String> = lines.iter().map(|l| (*l).to_string()).collect();
                     // One to three corruptions per variant.
                     for _ in 0..=round % 3 {
