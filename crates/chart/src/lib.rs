@@ -23,6 +23,7 @@ pub mod convert;
 pub mod dependencies;
 pub mod error;
 pub mod files;
+mod head;
 pub mod helm_funcs;
 pub mod ignore;
 pub mod loader;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use driftless_render::yaml::Value;
 
 use crate::error::ChartError;
+use crate::head::Head;
 
 /// Helm's install order by kind.
 const INSTALL_ORDER: &[&str] = &[
@@ -305,25 +306,23 @@ fn kind_order(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-struct Head {
-    kind: String,
-    api_version: String,
-    name: String,
-    annotations: Vec<(String, String)>,
+/// Reads a document's head as Helm's `SimpleHead` (YAML errors fail the
+/// render): the fast scanner when it can vouch for the document, the full
+/// parse otherwise.
+fn read_head(doc: &str) -> Result<Head, String> {
+    match crate::head::scan(doc) {
+        Some(head) => Ok(head),
+        None => parse_head(doc),
+    }
 }
 
-/// Reads a document's head as Helm's `SimpleHead` (YAML errors fail the render).
-fn read_head(doc: &str) -> Result<Head, String> {
+/// [`read_head`] through the full YAML parser.
+pub(crate) fn parse_head(doc: &str) -> Result<Head, String> {
     let docs = crate::yaml::parse_head_stream(doc)
         .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
     let value = docs.into_iter().next().unwrap_or(Value::Null);
     let text = |v: Option<&Value>| v.and_then(Value::scalar_string).unwrap_or_default();
-    let mut head = Head {
-        kind: String::new(),
-        api_version: String::new(),
-        name: String::new(),
-        annotations: Vec::new(),
-    };
+    let mut head = Head::default();
     match &value {
         Value::Map(m) => {
             head.kind = text(m.get("kind"));

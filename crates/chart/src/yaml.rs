@@ -241,6 +241,12 @@ fn node_count(value: &Value) -> usize {
     }
 }
 
+/// The JSON object key a plain YAML key becomes (`n` is `false`, `1.0`
+/// is `1`).
+pub(crate) fn plain_key(text: &str) -> String {
+    key_string(&resolve_plain_v2(text), 0).unwrap_or_default()
+}
+
 /// JSON object keys: sigs.k8s.io/yaml prints a non-string key as its text.
 fn key_string(value: &Value, line: usize) -> Result<String, String> {
     Ok(match value {
