@@ -50,6 +50,11 @@ pub trait CliObject:
     }
     /// The success line after a reconcile, e.g. `applied revision main@sha1:…`.
     fn done_message(&self) -> String;
+    /// The merge patch that suspends (`true`) or resumes the object:
+    /// `spec.suspend` for the toolkit's kinds.
+    fn suspend_patch(suspend: bool) -> serde_json::Value {
+        serde_json::json!({"spec": {"suspend": suspend}})
+    }
 }
 
 impl CliObject for GitRepository {
@@ -71,6 +76,14 @@ impl CliObject for ArtifactGenerator {
     }
     fn done_message(&self) -> String {
         format!("generated {} artifact(s)", self.inventory().len())
+    }
+    /// source-watcher has no `spec.suspend`: its reconcile annotation set
+    /// to `disabled` pauses a generator, and resuming removes it.
+    fn suspend_patch(suspend: bool) -> serde_json::Value {
+        let value = suspend.then_some("disabled");
+        serde_json::json!({"metadata": {"annotations": {
+            driftless_api::GENERATOR_RECONCILE_ANNOTATION: value,
+        }}})
     }
 }
 

@@ -171,6 +171,62 @@ async fn install_controller_and_create_sync_a_repository() {
     assert!(resumed.stderr.contains(&third), "{resumed:#?}");
     assert_eq!(color(&sandbox).await, "red");
 
+    // An ArtifactGenerator has no spec.suspend: suspend sets
+    // source-watcher's annotation (shown under SUSPENDED), resume removes it
+    // and waits for the generator to reconcile.
+    let generator = "apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: bundle\n  namespace: default\nspec:\n  sources:\n  - {alias: app, kind: GitRepository, name: app}\n  artifacts:\n  - name: bundle\n    copy:\n    - {from: \"@app/deploy/**\", to: \"@artifact/\"}\n";
+    sandbox
+        .kubectl(&["apply", "-f", "-"], Some(generator))
+        .await
+        .ok();
+    sandbox
+        .driftless(&["-n", "default", "suspend", "artifactgenerator", "bundle"])
+        .await
+        .ok();
+    let annotation = |_: ()| {
+        sandbox.kubectl(
+            &[
+                "-n",
+                "default",
+                "get",
+                "artifactgenerator",
+                "bundle",
+                "-o",
+                "jsonpath={.metadata.annotations.source\\.extensions\\.fluxcd\\.io/reconcile}",
+            ],
+            None,
+        )
+    };
+    assert_eq!(annotation(()).await.ok().stdout.trim(), "disabled");
+    let listed = sandbox
+        .driftless(&["-n", "default", "get", "artifactgenerators"])
+        .await
+        .ok()
+        .stdout;
+    let column = listed
+        .lines()
+        .next()
+        .and_then(|header| header.find("SUSPENDED"))
+        .expect("a SUSPENDED column");
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("bundle"))
+        .expect("the generator is listed");
+    assert_eq!(
+        row.get(column..).and_then(|r| r.split_whitespace().next()),
+        Some("True"),
+        "{listed}"
+    );
+    let resumed = sandbox
+        .driftless(&["-n", "default", "resume", "ag", "bundle"])
+        .await
+        .ok();
+    assert!(
+        resumed.stderr.contains("generated 1 artifact(s)"),
+        "{resumed:#?}"
+    );
+    assert_eq!(annotation(()).await.ok().stdout.trim(), "");
+
     // A local change previews as a diff (exit 1); the applied state as none (exit 0).
     let local = tempfile::tempdir().expect("tempdir");
     std::fs::write(local.path().join("app.yaml"), configmap("purple")).expect("write");

@@ -5,13 +5,25 @@
 //! helm-controller and kustomize-controller do since Flux 2.5 (their
 //! `--watch-configs-label-selector` default).
 //!
-//! Owns the label selector and the marks that make the next reconcile of
-//! a woken object run in full even though its spec and source did not
-//! change. Must not read the objects' data: the reconcile does that.
+//! Owns the label selector (`--watch-configs-label-selector`, Flux's flag:
+//! any Kubernetes label selector, equality or set-based; empty watches
+//! every ConfigMap and Secret, as Flux's empty selector matches everything)
+//! and the marks that make the next reconcile of a woken object run in
+//! full even though its spec and source did not change. Must not read the
+//! objects' data: the reconcile does that. The label
+//! `reconcile.fluxcd.io/watch: Enabled` means nothing of itself: it is the
+//! default selector's match, and with another selector only that selector
+//! counts (Flux's rule; e.g. `owner!=helm` watches all but Helm's records).
 //!
-//! Only labelled objects are watched, so the controller holds no other
-//! ConfigMap or Secret in memory; an unlabelled one is read again at the
+//! Only matching objects are watched, so the controller holds no other
+//! ConfigMap or Secret in memory; another one is read again at the
 //! interval, as in Flux.
+//!
+//! How the selector reaches the watches: [`run_with_selector`] makes it the
+//! value of a task-local for the reconcilers' future, and [`watched`] reads
+//! it when a reconciler builds its watches, so a kind's module needs no
+//! argument for it and two controllers in one process (the tests) each keep
+//! their own.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -20,12 +32,31 @@ use kube::Resource;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-/// The label selector of watched ConfigMaps and Secrets.
+/// Flux's default selector of watched ConfigMaps and Secrets.
 pub(crate) const WATCH_SELECTOR: &str = "reconcile.fluxcd.io/watch=Enabled";
 
-/// A watcher for the labelled objects only.
+tokio::task_local! {
+    /// The selector of the running controller (see the module doc).
+    static SELECTOR: String;
+}
+
+/// Runs `reconcilers` with `selector` as the one [`watched`] gives.
+pub(crate) async fn run_with_selector<F: Future>(selector: String, reconcilers: F) -> F::Output {
+    SELECTOR.scope(selector, reconcilers).await
+}
+
+/// A watcher for the objects the controller's selector matches (all of
+/// them when it is empty); [`WATCH_SELECTOR`] outside [`run_with_selector`].
 pub(crate) fn watched() -> watcher::Config {
-    watcher::Config::default().labels(WATCH_SELECTOR)
+    let selector = SELECTOR
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| WATCH_SELECTOR.to_owned());
+    let config = watcher::Config::default();
+    if selector.is_empty() {
+        config
+    } else {
+        config.labels(&selector)
+    }
 }
 
 /// ConfigMap or Secret: what a `valuesFrom` or `substituteFrom` entry names.
@@ -70,6 +101,15 @@ impl ConfigWakes {
 mod tests {
     use super::*;
     use driftless_api::HelmRelease;
+
+    #[tokio::test]
+    async fn the_selector_is_the_running_controllers() {
+        assert_eq!(watched().label_selector.as_deref(), Some(WATCH_SELECTOR));
+        let custom = run_with_selector("team in (a,b)".into(), async { watched() }).await;
+        assert_eq!(custom.label_selector.as_deref(), Some("team in (a,b)"));
+        let every = run_with_selector(String::new(), async { watched() }).await;
+        assert_eq!(every.label_selector, None, "empty: every object");
+    }
 
     #[test]
     fn a_wake_is_taken_once() {

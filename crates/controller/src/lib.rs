@@ -112,6 +112,12 @@ pub struct ControllerOptions {
     /// every Kustomization with `spec.decryption` but no `secretRef`
     /// (Flux's `--sops-age-secret`).
     pub sops_age_secret: Option<(String, String)>,
+    /// The label selector of the ConfigMaps and Secrets whose changes wake
+    /// the HelmReleases (`valuesFrom`) and Kustomizations
+    /// (`postBuild.substituteFrom`) naming them at once (Flux's
+    /// `--watch-configs-label-selector`, default
+    /// `reconcile.fluxcd.io/watch=Enabled`); empty watches them all.
+    pub watch_configs_label_selector: String,
     /// Bounds on YAML, manifest files, webhook bodies, notifications,
     /// registry tags, templates, setter files and push reports; installed
     /// for the whole process when [`run`] starts (see `driftless_limits`
@@ -140,6 +146,7 @@ impl ControllerOptions {
             reconcile_timeout: Duration::from_secs(30 * 60),
             artifact_limits: driftless_source::UnpackLimits::default(),
             sops_age_secret: None,
+            watch_configs_label_selector: config_watch::WATCH_SELECTOR.to_owned(),
             limits: Limits::default(),
         }
     }
@@ -216,6 +223,17 @@ pub enum ControllerError {
     /// A reconciler's watch ended, which only a bug or a lost API server causes.
     #[error("the reconcilers stopped unexpectedly")]
     Stopped,
+    /// The API server refused `--watch-configs-label-selector`.
+    #[error(
+        "invalid --watch-configs-label-selector {selector:?}; write a Kubernetes label selector such as reconcile.fluxcd.io/watch=Enabled or owner!=helm"
+    )]
+    WatchSelector {
+        /// The selector as given.
+        selector: String,
+        /// What the API server answered.
+        #[source]
+        source: kube::Error,
+    },
     /// Another replica holds the Lease now; this one must stop applying.
     #[error("lost the leader lease; stopping so that only one controller applies")]
     LostLease,
@@ -366,6 +384,7 @@ pub async fn run(
         imagepolicy::run(context.clone()),
         imageupdateautomation::run(context.clone()),
     );
+    check_watch_selector(&client, &options.watch_configs_label_selector).await?;
     let reconcilers = futures::future::join5(
         sources,
         kustomization::run(context.clone()),
@@ -379,6 +398,8 @@ pub async fn run(
             None => std::future::pending().await,
         }
     };
+    let reconcilers =
+        config_watch::run_with_selector(options.watch_configs_label_selector.clone(), reconcilers);
     let result = tokio::select! {
         _ = reconcilers => Err(ControllerError::Stopped),
         () = lost => Err(ControllerError::LostLease),
@@ -389,6 +410,32 @@ pub async fn run(
         elector.release().await;
     }
     result
+}
+
+/// Lists at most one ConfigMap with `selector`, so that a selector the API
+/// server refuses stops the start with a message instead of failing every
+/// watch later. An error that is not the server's refusal (400) is left to
+/// the watches, which retry.
+async fn check_watch_selector(
+    client: &kube::Client,
+    selector: &str,
+) -> Result<(), ControllerError> {
+    if selector.is_empty() {
+        return Ok(());
+    }
+    let params = kube::api::ListParams::default().labels(selector).limit(1);
+    match kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::all(client.clone())
+        .list_metadata(&params)
+        .await
+    {
+        Err(source) if matches!(&source, kube::Error::Api(status) if status.code == 400) => {
+            Err(ControllerError::WatchSelector {
+                selector: selector.to_owned(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A cache of every object of kind `K`, kept current by a watch for as

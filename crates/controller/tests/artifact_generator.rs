@@ -2,7 +2,9 @@
 //! controller in-process. A generator copies two directories of a
 //! GitRepository into one ExternalArtifact that a Kustomization applies;
 //! a commit to a copied file moves the artifact and is applied, a commit
-//! elsewhere leaves the artifact's digest alone; a bad glob and a missing
+//! elsewhere leaves the artifact's digest alone; while the generator's
+//! `source.extensions.fluxcd.io/reconcile` annotation is `Disabled` nothing
+//! is built, and removing it builds what came meanwhile; a bad glob and a missing
 //! source fail visibly naming the field; deleting the generator deletes
 //! what it generated.
 
@@ -17,7 +19,7 @@ use driftless_api::{
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::{Fixture, GitDaemon};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 struct World {
     env: Env,
@@ -247,6 +249,50 @@ async fn a_generated_artifact_is_applied_and_follows_only_its_files() {
             .any(|e| e.contains("external artifacts reconciled: default/apps-bundle")),
         "{events:?}"
     );
+
+    // Paused by source-watcher's annotation (any case, as its docs write
+    // it): a commit to a copied file moves the source, not the artifact.
+    let annotate = |value: serde_json::Value| {
+        let generators = world.generators();
+        async move {
+            generators
+                .patch(
+                    "apps",
+                    &PatchParams::default(),
+                    &Patch::Merge(serde_json::json!({"metadata": {"annotations": {
+                        driftless_api::GENERATOR_RECONCILE_ANNOTATION: value,
+                    }}})),
+                )
+                .await
+                .expect("annotated");
+        }
+    };
+    annotate("Disabled".into()).await;
+    world
+        .fixture
+        .write("apps/base/red.yaml", &configmap("red", "scarlet"));
+    let paused = world.fixture.commit("scarlet while paused");
+    let sources = Api::<GitRepository>::namespaced(world.env.client.clone(), NS);
+    eventually("the source fetches the paused commit", || async {
+        let repo = sources.get("fleet").await.map_err(|e| e.to_string())?;
+        let revision = repo.artifact().map(|a| a.revision.clone());
+        (revision == Some(format!("main@sha1:{paused}")))
+            .then_some(())
+            .ok_or(format!("{revision:?}"))
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let still = world.external().get("apps-bundle").await.expect("artifact");
+    assert_eq!(
+        still.artifact().map(|a| a.revision.clone()),
+        Some(second.clone()),
+        "a disabled generator builds nothing"
+    );
+    assert_eq!(world.color("red").await.as_deref(), Some("crimson"));
+    // Removing the annotation resumes it: the paused commit is built.
+    annotate(serde_json::Value::Null).await;
+    world.origin_revision("apps-bundle", &paused).await;
+    world.wait_color("red", "scarlet").await;
 
     // Deleting the generator deletes what it generated.
     world

@@ -996,29 +996,76 @@ async fn moving_an_object_between_kustomizations_in_one_commit_is_a_clean_hand_o
     }
 }
 
+const FLUX_WATCH_LABEL: (&str, &str) = ("reconcile.fluxcd.io/watch", "Enabled");
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_labelled_substitution_configmap_is_watched() {
-    let world = World::start().await;
+    substitution_configmap_watch(None, FLUX_WATCH_LABEL, None).await;
+}
+
+/// `--watch-configs-label-selector` replaces Flux's label: a set-based
+/// selector is honoured, and Flux's label alone no longer wakes anything.
+/// A selector the API server refuses stops the controller at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_watch_selector_is_honoured() {
+    let world = substitution_configmap_watch(
+        Some("team in (platform,web)"),
+        ("team", "platform"),
+        Some(FLUX_WATCH_LABEL),
+    )
+    .await;
+    let kubeconfig = kube::config::Kubeconfig::read_from(world.env.cluster.kubeconfig_path())
+        .expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config");
+    let storage = tempfile::tempdir().expect("storage");
+    let mut options = world.env.options(storage.path());
+    options.watch_configs_label_selector = "team in (platform".into();
+    let refused = tokio::time::timeout(
+        Duration::from_secs(30),
+        driftless_controller::run(config, options, std::future::pending()),
+    )
+    .await
+    .expect("the start fails at once");
+    match refused {
+        Err(error @ driftless_controller::ControllerError::WatchSelector { .. }) => {
+            assert!(error.to_string().contains("team in (platform"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A Kustomization substitutes from ConfigMap `vars` labelled `watched`
+/// (with `selector` as the controller's flag, Flux's default when `None`):
+/// a change to it is applied at once, not at the hour-long interval. With
+/// `watched` replaced by `unwatched` (or by no label) a change waits.
+async fn substitution_configmap_watch(
+    selector: Option<&str>,
+    watched: (&str, &str),
+    unwatched: Option<(&str, &str)>,
+) -> World {
+    let world = World::start_with(|options| {
+        if let Some(selector) = selector {
+            options.watch_configs_label_selector = selector.to_owned();
+        }
+    })
+    .await;
     world.fixture.write(
         "deploy/red.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: red\n  namespace: default\ndata:\n  color: ${color}\n",
     );
     let head = world.fixture.commit("a variable");
-    let vars = |name: &str, color: &str, labelled: bool| {
-        let labels = if labelled {
-            serde_json::json!({"reconcile.fluxcd.io/watch": "Enabled"})
-        } else {
-            serde_json::json!({})
-        };
-        serde_json::from_value::<ConfigMap>(serde_json::json!({
-            "metadata": {"name": name, "namespace": NS, "labels": labels},
-            "data": {"color": color},
-        }))
-        .expect("a ConfigMap")
-    };
     let configmaps = world.configmaps();
     configmaps
-        .create(&PostParams::default(), &vars("vars", "teal", true))
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value::<ConfigMap>(serde_json::json!({
+                "metadata": {"name": "vars", "namespace": NS, "labels": {watched.0: watched.1}},
+                "data": {"color": "teal"},
+            }))
+            .expect("a ConfigMap"),
+        )
         .await
         .expect("vars created");
     let mut ks = World::kustomization("apps", "./deploy");
@@ -1045,18 +1092,21 @@ async fn a_labelled_substitution_configmap_is_watched() {
         .expect("vars changed");
     world.wait_color("red", Some("plum")).await;
 
-    // Without the label a change waits for the interval. (Taking the label
-    // off is itself seen, as the object leaving the watch; let it pass.)
+    // Without a matching label a change waits for the interval. (Taking
+    // the label off is itself seen, as the object leaving the watch; let it
+    // pass.)
+    let mut labels = serde_json::json!({watched.0: null});
+    if let Some((key, value)) = unwatched {
+        labels[key] = value.into();
+    }
     configmaps
         .patch(
             "vars",
             &PatchParams::default(),
-            &Patch::Merge(
-                serde_json::json!({"metadata": {"labels": {"reconcile.fluxcd.io/watch": null}}}),
-            ),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": labels}})),
         )
         .await
-        .expect("vars unlabelled");
+        .expect("vars relabelled");
     tokio::time::sleep(Duration::from_secs(2)).await;
     configmaps
         .patch(
@@ -1068,4 +1118,5 @@ async fn a_labelled_substitution_configmap_is_watched() {
         .expect("vars changed");
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(world.color("red").await.as_deref(), Some("plum"));
+    world
 }

@@ -60,6 +60,15 @@ pub struct Args {
     /// for Kustomizations with spec.decryption but no secretRef (as Flux's flag).
     #[arg(long, value_name = "NAME")]
     sops_age_secret: Option<String>,
+    /// ConfigMaps and Secrets matching this label selector wake the
+    /// HelmReleases and Kustomizations using them at once (as Flux's flag);
+    /// empty watches them all.
+    #[arg(
+        long,
+        default_value = "reconcile.fluxcd.io/watch=Enabled",
+        value_name = "SELECTOR"
+    )]
+    watch_configs_label_selector: String,
     #[command(flatten)]
     limits: super::limits::LimitArgs,
 }
@@ -92,6 +101,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         max_entries: args.artifact_max_files,
         max_file_bytes: args.artifact_max_file_size,
     };
+    options.watch_configs_label_selector = args.watch_configs_label_selector;
     options.limits = args.limits.limits();
     eprintln!(
         "driftless controller {} against {server}",

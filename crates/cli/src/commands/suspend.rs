@@ -1,13 +1,15 @@
-//! `driftless suspend|resume kustomization|helmrelease|source git|oci|helm|chart|alert-provider|alert|receiver|image repository|policy|update NAME|--all`: toggle
-//! `spec.suspend`. Resuming also requests a reconcile and waits for it, as
+//! `driftless suspend|resume kustomization|helmrelease|source git|oci|helm|chart|artifactgenerator|alert-provider|alert|receiver|image repository|policy|update NAME|--all`: toggle
+//! `spec.suspend` (for an ArtifactGenerator, source-watcher's
+//! `source.extensions.fluxcd.io/reconcile: disabled` annotation, as it has
+//! no such field). Resuming also requests a reconcile and waits for it, as
 //! `flux resume` does, so the user sees the object catch up.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use driftless_api::{
-    Alert, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy, ImageRepository,
-    ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
+    Alert, ArtifactGenerator, GitRepository, HelmChart, HelmRelease, HelmRepository, ImagePolicy,
+    ImageRepository, ImageUpdateAutomation, Kustomization, OCIRepository, Provider, Receiver,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -28,6 +30,12 @@ pub enum Command<A: clap::Args> {
         after_help = "Examples:\n  driftless suspend source git podinfo\n  driftless resume source git podinfo"
     )]
     Source(SourceCommand<A>),
+    /// An ArtifactGenerator (its `source.extensions.fluxcd.io/reconcile` annotation).
+    #[command(
+        visible_alias = "ag",
+        after_help = "Examples:\n  driftless suspend artifactgenerator apps\n  driftless resume ag apps"
+    )]
+    Artifactgenerator(A),
     /// A Kustomization.
     #[command(
         visible_alias = "ks",
@@ -132,6 +140,9 @@ pub async fn suspend(global: &GlobalArgs, command: Command<SuspendArgs>) -> anyh
         Command::Source(SourceCommand::Chart(args)) => {
             toggle::<HelmChart>(&cluster, &args.target, Action::Suspend).await
         }
+        Command::Artifactgenerator(args) => {
+            toggle::<ArtifactGenerator>(&cluster, &args.target, Action::Suspend).await
+        }
         Command::Kustomization(args) => {
             toggle::<Kustomization>(&cluster, &args.target, Action::Suspend).await
         }
@@ -174,6 +185,9 @@ pub async fn resume(global: &GlobalArgs, command: Command<ResumeArgs>) -> anyhow
         }
         Command::Source(SourceCommand::Chart(args)) => {
             toggle::<HelmChart>(&cluster, &args.target, resume(&args)).await
+        }
+        Command::Artifactgenerator(args) => {
+            toggle::<ArtifactGenerator>(&cluster, &args.target, resume(&args)).await
         }
         Command::Kustomization(args) => {
             toggle::<Kustomization>(&cluster, &args.target, resume(&args)).await
@@ -244,10 +258,7 @@ async fn toggle<K: CliObject>(
                 K::NOUN
             ));
             let requested_at = now_rfc3339_nano();
-            let patch = json!({
-                "metadata": {"annotations": {driftless_api::annotations::RECONCILE_REQUESTED_AT: requested_at}},
-                "spec": {"suspend": false},
-            });
+            let patch = toggle_patch::<K>(false, Some(&requested_at));
             merge_patch::<K>(cluster, namespace, name, patch).await?;
             progress.success(&format!("{} resumed", K::NOUN));
             pending.push((name, requested_at));
@@ -256,7 +267,7 @@ async fn toggle<K: CliObject>(
                 "suspending {} {name} in {namespace} namespace",
                 K::NOUN
             ));
-            merge_patch::<K>(cluster, namespace, name, json!({"spec": {"suspend": true}})).await?;
+            merge_patch::<K>(cluster, namespace, name, toggle_patch::<K>(true, None)).await?;
             progress.success(&format!("{} suspended", K::NOUN));
         }
     }
@@ -281,4 +292,52 @@ async fn toggle<K: CliObject>(
         }
     }
     if failed { Err(Reported.into()) } else { Ok(()) }
+}
+
+/// The kind's suspend (or resume) patch, asking for a reconcile at
+/// `requested_at` when given.
+fn toggle_patch<K: CliObject>(suspend: bool, requested_at: Option<&str>) -> serde_json::Value {
+    let mut patch = K::suspend_patch(suspend);
+    if let Some(at) = requested_at {
+        patch["metadata"]["annotations"][driftless_api::annotations::RECONCILE_REQUESTED_AT] =
+            json!(at);
+    }
+    patch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_api::GENERATOR_RECONCILE_ANNOTATION as RECONCILE_ANNOTATION;
+    use driftless_api::annotations::RECONCILE_REQUESTED_AT;
+
+    #[test]
+    fn an_artifact_generator_is_suspended_by_its_annotation() {
+        assert_eq!(
+            toggle_patch::<ArtifactGenerator>(true, None),
+            json!({"metadata": {"annotations": {RECONCILE_ANNOTATION: "disabled"}}})
+        );
+        assert_eq!(
+            toggle_patch::<ArtifactGenerator>(false, Some("now")),
+            json!({"metadata": {"annotations": {
+                RECONCILE_ANNOTATION: null,
+                RECONCILE_REQUESTED_AT: "now",
+            }}})
+        );
+    }
+
+    #[test]
+    fn other_kinds_toggle_spec_suspend() {
+        assert_eq!(
+            toggle_patch::<Kustomization>(true, None),
+            json!({"spec": {"suspend": true}})
+        );
+        assert_eq!(
+            toggle_patch::<HelmRelease>(false, Some("now")),
+            json!({
+                "metadata": {"annotations": {RECONCILE_REQUESTED_AT: "now"}},
+                "spec": {"suspend": false},
+            })
+        );
+    }
 }

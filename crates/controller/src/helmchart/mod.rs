@@ -5,10 +5,10 @@
 //! merged in — stored as the chart artifact HelmReleases install, as
 //! Flux's source-controller.
 //!
-//! Dependencies a git chart's `Chart.yaml` names by `http(s)://` URL are
-//! fetched with the credentials of the namespace's HelmRepository for that
-//! URL (Flux's dependency manager matches the same way), anonymously when
-//! there is none.
+//! Dependencies a git chart's `Chart.yaml` names by `http(s)://` or
+//! `oci://` URL are fetched with the credentials of the namespace's
+//! HelmRepository for that URL (Flux's dependency manager matches the same
+//! way), anonymously when there is none (see `dependencies`).
 //!
 //! A chart whose version did not change is not downloaded or built again;
 //! on any failure the previous chart stays in storage and in the status.
@@ -25,9 +25,7 @@ use driftless_source::ArtifactKey;
 use driftless_source::helm::{
     ChartOutcome, ChartRequest, LocalChartRequest, git_revision_metadata,
 };
-use driftless_source::oci::{
-    HELM_CHART_LAYER, LayerOperation, OciAuth, OciReference, OciSource, Repository,
-};
+use driftless_source::oci::{HELM_CHART_LAYER, LayerOperation, OciReference, OciSource};
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -36,11 +34,13 @@ use kube::runtime::controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::gitrepository::{to_source_artifact, to_status_artifact};
-use crate::helmrepository::{helm_failed, http_repository, secret_data};
+use crate::helmrepository::{helm_failed, http_repository};
 use crate::kustomization::{ArtifactCache, SourceArtifact};
 use crate::ocirepository::pull_failed;
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, duration_of, source_status};
+
+mod dependencies;
 
 /// Reconciles HelmCharts until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
@@ -337,7 +337,10 @@ impl HelmCharts {
             request.revision_metadata = Some(git_revision_metadata(&artifact.revision));
         }
         request.dependency_repositories =
-            dependency_repositories(context, namespace, unpacked.path(), &chart.spec.chart).await?;
+            dependencies::http_repositories(context, namespace, unpacked.path(), &chart.spec.chart)
+                .await?;
+        request.pulled_dependencies =
+            dependencies::pull_oci(context, namespace, unpacked.path(), &chart.spec.chart).await?;
         let fetcher = context.helm.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             fetcher.reconcile_local_chart(&key, unpacked.path(), &request, last.as_ref())
@@ -356,41 +359,6 @@ impl HelmCharts {
         })?;
         Ok(built(&outcome))
     }
-}
-
-/// The namespace's HTTP HelmRepositories whose URL a dependency of the
-/// chart at `chart_path` names, with their credentials — Flux's dependency
-/// manager matches by URL the same way; a URL none of them has is fetched
-/// anonymously.
-async fn dependency_repositories(
-    context: &Context,
-    namespace: &str,
-    source_root: &std::path::Path,
-    chart_path: &str,
-) -> Result<Vec<driftless_source::helm::HelmRepository>, ReconcileError> {
-    let urls = driftless_source::helm::dependency_repository_urls(source_root, chart_path);
-    if urls.is_empty() {
-        return Ok(Vec::new());
-    }
-    let repositories = Api::<HelmRepository>::namespaced(context.client.clone(), namespace)
-        .list(&Default::default())
-        .await
-        .map_err(|e| {
-            ReconcileError::retryable(
-                reasons::ARTIFACT_FAILED,
-                format!("cannot list the HelmRepositories of namespace {namespace} for the chart's dependencies: {e}"),
-            )
-        })?;
-    let mut found = Vec::new();
-    for repo in repositories.items.iter().filter(|r| {
-        !r.is_oci()
-            && urls
-                .iter()
-                .any(|url| url == r.spec.url.trim_end_matches('/'))
-    }) {
-        found.push(http_repository(repo, &context.client, namespace).await?);
-    }
-    Ok(found)
 }
 
 /// A chart from an OCI HelmRepository: `<url>/<chart>` at the highest tag
@@ -430,16 +398,7 @@ async fn from_registry(
     source.layer.media_type = Some(HELM_CHART_LAYER.into());
     source.layer.operation = LayerOperation::Copy;
     source.insecure = repo.spec.insecure;
-    if let Some(secret) = &repo.spec.secret_ref {
-        let data = secret_data(&context.client, namespace, &secret.name).await?;
-        let host = Repository::parse(&url)
-            .map_err(|e| pull_failed(&e))?
-            .registry;
-        if let Some(config) = data.get(".dockerconfigjson") {
-            source.auth =
-                OciAuth::from_docker_config(config, &host).map_err(|e| pull_failed(&e))?;
-        }
-    }
+    source.auth = dependencies::registry_auth(repo, &context.client, namespace).await?;
     let outcome = context
         .oci
         .reconcile(&key, &source, last.as_ref())

@@ -62,6 +62,10 @@ pub struct LocalChartRequest {
     /// fetched from their URLs with their credentials; a URL none of them
     /// has is fetched anonymously.
     pub dependency_repositories: Vec<HelmRepository>,
+    /// The packages of the chart's `oci://` dependencies, pulled by
+    /// [`pull_oci_dependencies`](super::pull_oci_dependencies) before the
+    /// build; a dependency missing here fails the build.
+    pub pulled_dependencies: Vec<super::PulledChart>,
 }
 
 impl LocalChartRequest {
@@ -74,6 +78,7 @@ impl LocalChartRequest {
             generation: 0,
             revision_metadata: None,
             dependency_repositories: Vec::new(),
+            pulled_dependencies: Vec::new(),
         }
     }
 }

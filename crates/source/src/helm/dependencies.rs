@@ -3,7 +3,9 @@
 //! `file://` one is read from the source and added as `charts/<name>/`;
 //! one in an `http(s)://` repository is picked from that repository's
 //! index by its version range, downloaded, verified and added as
-//! `charts/<name>-<version>.tgz` (what `helm dependency build` writes).
+//! `charts/<name>-<version>.tgz` (what `helm dependency build` writes); an
+//! `oci://` one, pulled by the caller beforehand (see
+//! [`super::oci_dependencies`]), is checked and added the same way.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +14,7 @@ use serde_json::Value;
 
 use super::chart::inside;
 use super::http::{self, Body, RepoUrl};
+use super::oci_dependencies::chart_dependencies;
 use super::package::{ChartFiles, ChartMeta};
 use super::{HelmError, HelmFetcher, HelmRepository, IndexFile, LocalChartRequest};
 
@@ -67,9 +70,14 @@ impl HelmFetcher {
                 }
                 continue;
             }
+            if repository.starts_with("oci://") {
+                let package = pulled_package(request, name, repository, label, &self.limits)?;
+                files.set(&format!("charts/{name}-{}.tgz", package.0), package.1);
+                continue;
+            }
             if !(repository.starts_with("http://") || repository.starts_with("https://")) {
                 return Err(invalid(format!(
-                    "repository {repository:?} is not supported here (only file:// and http(s)://); vendor it in charts/ with `helm dependency build`"
+                    "repository {repository:?} is not supported here (only file://, http(s):// and oci://); vendor it in charts/ with `helm dependency build`"
                 )));
             }
             let key = repository.trim_end_matches('/').to_string();
@@ -129,30 +137,11 @@ impl HelmFetcher {
 /// cannot be read: the build itself reports those.
 #[must_use]
 pub fn dependency_repository_urls(source_root: &Path, chart_path: &str) -> Vec<String> {
-    /// A `Chart.yaml` is small; a bigger one is left to the build's limits.
-    const MAX_CHART_YAML: u64 = 1 << 20;
-    let Ok(root) = source_root.canonicalize() else {
+    let Some((_, deps)) = chart_dependencies(source_root, chart_path) else {
         return Vec::new();
     };
-    let Some(file) = inside(&root, chart_path)
-        .map(|dir| dir.join("Chart.yaml"))
-        .and_then(|f| f.canonicalize().ok())
-        .filter(|f| f.starts_with(&root))
-        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.len() <= MAX_CHART_YAML))
-    else {
-        return Vec::new();
-    };
-    let Ok(document) = std::fs::read(&file)
-        .map_err(|e| e.to_string())
-        .and_then(|raw| serde_saphyr::from_slice::<Value>(&raw).map_err(|e| e.to_string()))
-    else {
-        return Vec::new();
-    };
-    let mut urls: Vec<String> = document
-        .get("dependencies")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let mut urls: Vec<String> = deps
+        .iter()
         .filter_map(|dep| dep.get("repository").and_then(Value::as_str))
         .filter(|r| r.starts_with("http://") || r.starts_with("https://"))
         .map(|r| r.trim_end_matches('/').to_string())
@@ -160,6 +149,37 @@ pub fn dependency_repository_urls(source_root: &Path, chart_path: &str) -> Vec<S
     urls.sort();
     urls.dedup();
     urls
+}
+
+/// The version and bytes of the package pulled for the `oci://`
+/// dependency `name`, checked to be that chart.
+fn pulled_package(
+    request: &LocalChartRequest,
+    name: &str,
+    repository: &str,
+    label: &str,
+    limits: &super::HelmLimits,
+) -> Result<(String, Vec<u8>), HelmError> {
+    let repository = repository.trim_end_matches('/');
+    let pulled = request
+        .pulled_dependencies
+        .iter()
+        .find(|p| p.name == name && p.repository == repository)
+        .ok_or_else(|| HelmError::InvalidChart {
+            chart: label.to_string(),
+            problem: format!(
+                "dependency {name:?} from {repository} was not pulled before the build (pull_oci_dependencies)"
+            ),
+        })?;
+    let shown = format!("{repository}/{name} ({})", pulled.revision);
+    let meta = ChartFiles::from_archive(&pulled.package, &shown, limits)?.meta(&shown)?;
+    if meta.name != name {
+        return Err(HelmError::InvalidChart {
+            chart: shown,
+            problem: format!("the package holds chart {:?}, not {name:?}", meta.name),
+        });
+    }
+    Ok((meta.version, pulled.package.clone()))
 }
 
 /// Whether `charts/` already holds `name`, as a directory or a package.

@@ -165,6 +165,9 @@ pub enum HelmError {
         #[source]
         source: Box<HelmError>,
     },
+    /// Pulling a chart from an OCI registry failed (an `oci://` dependency).
+    #[error(transparent)]
+    Oci(Box<crate::oci::OciError>),
     /// Storing or reading an artifact failed.
     #[error("artifact storage failed")]
     Storage(#[source] crate::Error),
@@ -212,8 +215,14 @@ impl HelmError {
                 HelmError::AuthFailed { .. } => {
                     "give the chart's namespace a HelmRepository with this URL and a spec.secretRef holding its credentials"
                 }
+                HelmError::Oci(ref inner)
+                    if matches!(**inner, crate::oci::OciError::AuthFailed { .. }) =>
+                {
+                    "give the chart's namespace a HelmRepository of type oci with this URL and a spec.secretRef holding its credentials"
+                }
                 ref other => return other.hint(),
             },
+            HelmError::Oci(inner) => return inner.hint(),
             HelmError::Storage(inner) => return inner.hint(),
         })
     }

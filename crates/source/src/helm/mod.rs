@@ -45,7 +45,10 @@
 //! not vendored in `charts/` are fetched as Flux does for `file://` paths
 //! inside the source and `http(s)://` repositories (credentials from the
 //! matching [`LocalChartRequest::dependency_repositories`] entry); `oci://`
-//! and `@alias` repositories are refused with an error saying so.
+//! ones are pulled by the caller first ([`oci_dependencies`],
+//! [`pull_oci_dependencies`], credentials from the matching [`OciRegistry`])
+//! because the registry client is async; `@alias` repositories are refused
+//! with an error saying so.
 //!
 //! Blocking: call it from `spawn_blocking` on an async runtime.
 //!
@@ -101,6 +104,7 @@ mod dependencies;
 mod error;
 mod http;
 mod index;
+mod oci_dependencies;
 mod package;
 mod repository;
 mod values;
@@ -112,6 +116,9 @@ pub use chart::{ChartBuild, ChartOutcome, ChartRequest, LocalChartRequest, git_r
 pub use dependencies::dependency_repository_urls;
 pub use error::HelmError;
 pub use index::{ChartVersion, IndexFile};
+pub use oci_dependencies::{
+    OciDependency, OciRegistry, PulledChart, oci_dependencies, pull_oci_dependencies,
+};
 pub use repository::{IndexOutcome, LastIndex};
 
 #[cfg(doc)]

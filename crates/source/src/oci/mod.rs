@@ -88,7 +88,7 @@ use std::time::Duration;
 use oci_client::Reference;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::manifest::OciManifest;
+use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 
 pub use auth::OciAuth;
 pub use error::OciError;
@@ -217,6 +217,24 @@ impl OciOutcome {
     }
 }
 
+/// A layer pulled into memory by [`OciFetcher::pull`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct PulledLayer {
+    /// `<tag>@sha256:<manifest digest>` (or the digest alone), as for an artifact.
+    pub revision: String,
+    /// The layer's bytes, digest-checked.
+    pub blob: Vec<u8>,
+}
+
+impl std::fmt::Debug for PulledLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PulledLayer")
+            .field("revision", &self.revision)
+            .field("bytes", &self.blob.len())
+            .finish()
+    }
+}
+
 /// Pulls OCI artifacts and stores them. Async: the registry client is.
 #[derive(Debug, Clone)]
 pub struct OciFetcher {
@@ -283,38 +301,9 @@ impl OciFetcher {
         {
             return Ok(OciOutcome::Unchanged(last.clone()));
         }
-        let image = Reference::with_digest(repo.registry.clone(), repo.repository.clone(), digest);
-        let (manifest, _) = client
-            .pull_manifest(&image, &auth)
-            .await
-            .map_err(|e| classify(e, url, &image, "pulling the manifest"))?;
-        let manifest = match manifest {
-            OciManifest::Image(m) => m,
-            OciManifest::ImageIndex(_) => {
-                return Err(OciError::UnsupportedManifest {
-                    url: url.to_owned(),
-                    reference: revision,
-                    found: "an image index".to_owned(),
-                });
-            }
-        };
-        let wanted = source.layer.media_type.as_deref();
-        let selected = manifest
-            .layers
-            .iter()
-            .find(|l| wanted.is_none_or(|m| l.media_type == m))
-            .ok_or_else(|| OciError::LayerNotFound {
-                url: url.to_owned(),
-                reference: revision.clone(),
-                wanted: wanted.unwrap_or("*").to_owned(),
-                found: manifest
-                    .layers
-                    .iter()
-                    .map(|l| l.media_type.clone())
-                    .collect(),
-            })?;
-        let blob =
-            layer::download(&client, &image, selected, url, self.options.max_layer_bytes).await?;
+        let (blob, selected, manifest) = self
+            .pull_layer(&client, &repo, source, &auth, digest, &revision)
+            .await?;
         // Unpacking, hashing and writing are blocking work of up to the layer limit.
         let origin = format!("layer {} of {url}", selected.digest);
         let (fetcher, key, source) = (self.clone(), key.clone(), source.clone());
@@ -331,6 +320,83 @@ impl OciFetcher {
             artifact,
             metadata: manifest.annotations.unwrap_or_default(),
         })
+    }
+
+    /// Resolves `source.reference` and downloads the selected layer into
+    /// memory, storing nothing: for a chart's `oci://` dependency, which
+    /// goes into the chart being built rather than into an artifact of its
+    /// own. Bounded by the layer limit and `source.timeout`.
+    pub async fn pull(&self, source: &OciSource) -> Result<PulledLayer, OciError> {
+        let pull = async {
+            let url = source.url.as_str();
+            let repo = Repository::parse(url)?;
+            let client = client(
+                url,
+                source.insecure,
+                source.ca_pem.as_deref(),
+                source.timeout,
+            )?;
+            let auth = source.auth.to_client();
+            let (digest, revision) = self.resolve(&client, &repo, source, &auth).await?;
+            let (blob, _, _) = self
+                .pull_layer(&client, &repo, source, &auth, digest, &revision)
+                .await?;
+            Ok(PulledLayer { revision, blob })
+        };
+        tokio::time::timeout(source.timeout, pull)
+            .await
+            .map_err(|_| OciError::Timeout {
+                url: source.url.clone(),
+                timeout: source.timeout,
+            })?
+    }
+
+    /// The manifest at `digest` and its layer `source.layer` selects,
+    /// downloaded within the layer limit.
+    async fn pull_layer(
+        &self,
+        client: &oci_client::Client,
+        repo: &Repository,
+        source: &OciSource,
+        auth: &oci_client::secrets::RegistryAuth,
+        digest: String,
+        revision: &str,
+    ) -> Result<(Vec<u8>, OciDescriptor, OciImageManifest), OciError> {
+        let url = source.url.as_str();
+        let image = Reference::with_digest(repo.registry.clone(), repo.repository.clone(), digest);
+        let (manifest, _) = client
+            .pull_manifest(&image, auth)
+            .await
+            .map_err(|e| classify(e, url, &image, "pulling the manifest"))?;
+        let manifest = match manifest {
+            OciManifest::Image(m) => m,
+            OciManifest::ImageIndex(_) => {
+                return Err(OciError::UnsupportedManifest {
+                    url: url.to_owned(),
+                    reference: revision.to_owned(),
+                    found: "an image index".to_owned(),
+                });
+            }
+        };
+        let wanted = source.layer.media_type.as_deref();
+        let selected = manifest
+            .layers
+            .iter()
+            .find(|l| wanted.is_none_or(|m| l.media_type == m))
+            .ok_or_else(|| OciError::LayerNotFound {
+                url: url.to_owned(),
+                reference: revision.to_owned(),
+                wanted: wanted.unwrap_or("*").to_owned(),
+                found: manifest
+                    .layers
+                    .iter()
+                    .map(|l| l.media_type.clone())
+                    .collect(),
+            })?
+            .clone();
+        let blob =
+            layer::download(client, &image, &selected, url, self.options.max_layer_bytes).await?;
+        Ok((blob, selected, manifest))
     }
 
     /// Stores `blob` (the selected layer, from `origin`) as the artifact of
