@@ -24,6 +24,7 @@
 //! | `testing` | Helm tests after a release (`spec.test`): filters, results |
 //! | `outcome` | how a release ends: tests, then remediation of what failed, then status |
 //! | `remediation` | rollback or uninstall after a failed action |
+//! | `resources` | the objects a record's manifest names; Helm's `keep` resource policy |
 //! | `preserve` | `upgrade.preserveValues` (Helm's `--reuse-values`) |
 //! | `settings` | what the spec asks of each action; identity; dependencies |
 //! | `sync` | whether the release is as desired; drift |
@@ -36,6 +37,7 @@ mod preserve;
 mod release;
 mod remediation;
 mod render;
+mod resources;
 mod settings;
 mod status;
 mod sync;
@@ -356,10 +358,12 @@ impl Reconciler for HelmReleases {
         let applier = applier_for(hr, context)?;
         let store = ReleaseStore::new(identity_client(hr, context)?, hr.storage_namespace());
         let uninstall = hr.spec.uninstall.clone().unwrap_or_default();
-        let hooks = match store.last(&hr.release_name()).await {
-            Ok(Some(last)) => last.release.hooks.iter().map(chart_hook).collect(),
-            _ => Vec::new(),
-        };
+        let last = store.last(&hr.release_name()).await.ok().flatten();
+        let hooks: Vec<_> = last
+            .iter()
+            .flat_map(|l| l.release.hooks.iter().map(chart_hook))
+            .collect();
+        let manifest = last.as_ref().map_or("", |l| l.release.manifest.as_str());
         let release_name = hr.release_name();
         let target = ReleaseTarget {
             applier: &applier,
@@ -370,7 +374,7 @@ impl Reconciler for HelmReleases {
         };
         release::uninstall(
             &target,
-            &current.inventory.unwrap_or_default(),
+            (&current.inventory.unwrap_or_default(), manifest),
             (!uninstall.disable_hooks).then_some(hooks.as_slice()),
             uninstall.keep_history,
             !uninstall.disable_wait,
