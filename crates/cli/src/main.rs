@@ -203,6 +203,9 @@ fn main() -> ExitCode {
                 for cause in err.chain().skip(1) {
                     eprintln!("  caused by: {cause}");
                 }
+                if let Some(hinted) = err.chain().find_map(|e| e.downcast_ref::<output::Hinted>()) {
+                    eprintln!("  hint: {}", hinted.hint);
+                }
             }
             ExitCode::FAILURE
         }

@@ -16,6 +16,32 @@ use serde::Serialize;
 #[error("the command failed (details above)")]
 pub struct Reported;
 
+/// An error with a way out: main prints `hint:` after its causes.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Hinted {
+    message: String,
+    /// What the user can do about it.
+    pub hint: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Hinted {
+    /// `message`, caused by `source`, with `hint`.
+    pub fn new(
+        message: String,
+        hint: String,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Hinted {
+        Hinted {
+            message,
+            hint,
+            source: Box::new(source),
+        }
+    }
+}
+
 /// `-o/--output` for commands that print objects.
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Format {

@@ -65,7 +65,10 @@ use driftless_source::{GitFetcher, Storage};
 
 pub use driftless_limits::Limits;
 pub use driftless_source::UnpackLimits;
-pub use helmrelease::{build_helm_release, helm_apply_options};
+pub use helmrelease::{
+    ChartFetchError, DownloadError, LocalChart, build_helm_release, fetch_helm_release_chart,
+    helm_apply_options,
+};
 pub use kustomization::{apply_options, build_local};
 pub use leader::{LEASE_NAME, LeaseTimings};
 

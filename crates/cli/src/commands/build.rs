@@ -5,18 +5,20 @@
 //! patches, substitution and ownership labels), as `flux build` does; and
 //! `driftless build chart RELEASE CHART [helm template's flags]`: render a
 //! Helm chart with the chart crate, byte for byte what `helm template`
-//! prints.
+//! prints; and `driftless build helmrelease NAME [--chart PATH]`: what a
+//! HelmRelease would apply, with its source's chart or a local one.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use driftless_api::Kustomization;
+use driftless_api::{HelmRelease, Kustomization};
+use driftless_controller::LocalChart;
 use driftless_decrypt::{Decryptor, Keyring};
 use driftless_render::FluxBuild;
 
 use crate::cluster::{GlobalArgs, connect};
 use crate::flux::fetch;
-use crate::output::{write_stdout, yaml_stream};
+use crate::output::{Hinted, write_stdout, yaml_stream};
 
 /// `driftless build`'s subcommand and the input bounds it builds within.
 #[derive(clap::Args)]
@@ -59,20 +61,22 @@ pub enum Command {
         after_help = "Examples:\n  driftless build chart my-release ./charts/podinfo -n apps -f values-prod.yaml\n  driftless build chart rel podinfo-6.5.0.tgz --set replicaCount=3 --include-crds"
     )]
     Chart(ChartArgs),
-    /// Render what a HelmRelease in the cluster would apply, with a local
-    /// chart in place of its source's: its values (valuesFrom read from the
-    /// cluster, then values), release name and namespace, post-renderers
-    /// and commonMetadata.
+    /// Render what a HelmRelease in the cluster would apply: its values
+    /// (valuesFrom read from the cluster, then values), release name and
+    /// namespace, post-renderers and commonMetadata, with the chart its
+    /// source has now (downloaded from the controller's artifact server and
+    /// verified) or a local chart given with --chart.
     #[command(
         visible_alias = "hr",
-        after_help = "Examples:\n  driftless build helmrelease podinfo --chart ./charts/podinfo -n apps\n  driftless build hr podinfo --chart podinfo-6.9.2.tgz | kubectl diff -f -"
+        after_help = "Examples:\n  driftless build helmrelease podinfo -n apps\n  driftless build helmrelease podinfo --chart ./charts/podinfo -n apps\n  driftless build hr podinfo --chart podinfo-6.9.2.tgz | kubectl diff -f -"
     )]
     Helmrelease {
         /// The HelmRelease's name.
         name: String,
-        /// The chart directory or .tgz to render.
+        /// Render this chart directory or .tgz in place of the source's
+        /// chart (needed where the controller's artifact URL does not resolve).
         #[arg(long, value_name = "PATH")]
-        chart: PathBuf,
+        chart: Option<PathBuf>,
     },
 }
 
@@ -213,35 +217,59 @@ fn decrypted_build(dir: &Path, keys: Keyring) -> anyhow::Result<Vec<serde_json::
     )?)
 }
 
-async fn as_helm_release(global: &GlobalArgs, name: String, chart: PathBuf) -> anyhow::Result<()> {
+async fn as_helm_release(
+    global: &GlobalArgs,
+    name: String,
+    chart: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let cluster = connect(global).await?;
-    let objects = helm_release_objects(&cluster, &name, &chart).await?;
+    let (_, objects) = helm_release_objects(&cluster, &name, chart.as_deref()).await?;
     write_stdout(&yaml_stream(&objects)?)
 }
 
-/// The objects HelmRelease `name` would apply with `chart`, with the labels
-/// the controller stamps.
+/// How long fetching a chart from the controller's artifact server may take.
+const CHART_DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// HelmRelease `name` and the objects it would apply with `chart` (or the
+/// chart its source has now), with the labels the controller stamps.
 pub(super) async fn helm_release_objects(
     cluster: &crate::cluster::Cluster,
     name: &str,
-    chart: &Path,
-) -> anyhow::Result<Vec<serde_json::Value>> {
-    let hr: driftless_api::HelmRelease = fetch(cluster, &cluster.namespace, name).await?;
-    let mut objects = driftless_controller::build_helm_release(&hr, &cluster.client, chart)
+    chart: Option<&Path>,
+) -> anyhow::Result<(HelmRelease, Vec<serde_json::Value>)> {
+    let hr: HelmRelease = fetch(cluster, &cluster.namespace, name).await?;
+    let release = format!("{}/{name}", cluster.namespace);
+    let (local, label) = match chart {
+        Some(path) => (LocalChart::Path(path), path.display().to_string()),
+        None => {
+            let (bytes, source) = driftless_controller::fetch_helm_release_chart(
+                &hr,
+                &cluster.client,
+                driftless_limits::current().helm_package_bytes,
+                CHART_DOWNLOAD_TIMEOUT,
+            )
+            .await
+            .map_err(|error| {
+                let hint = error.hint();
+                Hinted::new(
+                    format!("cannot fetch the chart of HelmRelease {release}"),
+                    hint,
+                    error,
+                )
+            })?;
+            let label = format!("the chart of {source}");
+            (LocalChart::Archive(bytes, source), label)
+        }
+    };
+    let mut objects = driftless_controller::build_helm_release(&hr, &cluster.client, local)
         .await
         .map_err(|message| anyhow::anyhow!(message))
-        .with_context(|| {
-            format!(
-                "cannot build {} as HelmRelease {}/{name}",
-                chart.display(),
-                cluster.namespace
-            )
-        })?;
+        .with_context(|| format!("cannot build {label} as HelmRelease {release}"))?;
     stamp_labels(
         &mut objects,
         &driftless_controller::helm_apply_options(&hr).owner_labels,
     );
-    Ok(objects)
+    Ok((hr, objects))
 }
 
 fn stamp_labels(

@@ -1,6 +1,7 @@
 //! `driftless diff kustomization NAME --path DIR` and `diff helmrelease
-//! NAME --chart PATH`: what applying a local directory as that
-//! Kustomization (or a local chart as that HelmRelease) would change, from a server-side dry run
+//! NAME [--chart PATH]`: what applying a local directory as that
+//! Kustomization (or a HelmRelease with its source's chart, or a local
+//! one) would change, from a server-side dry run
 //! (so defaults, webhooks and field ownership are the server's), as a
 //! readable diff. Secret values are masked. Exit code 1 when anything would
 //! change, as `flux diff` and `kubectl diff` do.
@@ -8,7 +9,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use driftless_api::{HelmRelease, Kustomization};
+use driftless_api::Kustomization;
 use driftless_apply::{Action, Applier, subject};
 use serde_json::Value;
 
@@ -34,18 +35,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         decrypt_key_file: Vec<PathBuf>,
     },
-    /// Diff what a HelmRelease would apply with a local chart against the
-    /// cluster (beyond Flux: what the next upgrade would change).
+    /// Diff what a HelmRelease would apply — with the chart its source has
+    /// now, or a local chart given with --chart — against the cluster
+    /// (beyond Flux: what the next upgrade would change).
     #[command(
         visible_alias = "hr",
-        after_help = "Examples:\n  driftless diff helmrelease podinfo --chart ./charts/podinfo -n apps"
+        after_help = "Examples:\n  driftless diff helmrelease podinfo -n apps\n  driftless diff helmrelease podinfo --chart ./charts/podinfo -n apps"
     )]
     Helmrelease {
         /// The HelmRelease whose values and settings apply.
         name: String,
-        /// The chart directory or .tgz to render in place of its source's.
+        /// Render this chart directory or .tgz in place of the source's
+        /// chart (needed where the controller's artifact URL does not resolve).
         #[arg(long, value_name = "PATH")]
-        chart: PathBuf,
+        chart: Option<PathBuf>,
     },
 }
 
@@ -94,17 +97,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<()> {
             (diffs, inventory)
         }
         Command::Helmrelease { name, chart } => {
-            let hr: HelmRelease = fetch(&cluster, &cluster.namespace, &name).await?;
-            let objects = driftless_controller::build_helm_release(&hr, &cluster.client, &chart)
-                .await
-                .map_err(|message| anyhow::anyhow!(message))
-                .with_context(|| {
-                    format!(
-                        "cannot build {} as HelmRelease {}/{name}",
-                        chart.display(),
-                        cluster.namespace
-                    )
-                })?;
+            let (hr, objects) =
+                super::build::helm_release_objects(&cluster, &name, chart.as_deref()).await?;
             let diffs = Applier::new(
                 cluster.client.clone(),
                 driftless_controller::helm_apply_options(&hr),

@@ -17,8 +17,8 @@ use driftless_api::{
 };
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use sha2::Digest as _;
 
+use super::fetch::{DownloadError, download_verified};
 use crate::Context;
 use crate::reconciler::ReconcileError;
 
@@ -168,36 +168,70 @@ fn ready_artifact<K: kube::Resource<DynamicType = ()> + FluxObject>(
     artifact: Option<&Artifact>,
     helm_chart: Option<String>,
 ) -> Result<ChartArtifact, ReconcileError> {
-    let label = format!(
-        "{}/{}/{}",
-        K::KIND,
-        source.meta().namespace.as_deref().unwrap_or_default(),
-        source.meta().name.as_deref().unwrap_or_default()
-    );
-    if let Some(why) = not_ready(source) {
-        return Err(ReconcileError::retryable(
-            reasons::ARTIFACT_FAILED,
-            format!(
-                "{} '{}/{}' is not ready: {why}",
-                K::KIND,
-                source.meta().namespace.as_deref().unwrap_or_default(),
-                source.meta().name.as_deref().unwrap_or_default()
-            ),
-        ));
-    }
-    let artifact = artifact.ok_or_else(|| {
-        let why = driftless_api::conditions::find(source.status_conditions(), "Ready")
-            .map(|c| format!(": {}", c.message))
-            .unwrap_or_default();
-        ReconcileError::retryable(
-            reasons::ARTIFACT_FAILED,
-            format!("{label} has no chart artifact yet{why}"),
-        )
+    let label = source_label(source);
+    let artifact = usable(source, artifact).map_err(|unusable| {
+        ReconcileError::retryable(reasons::ARTIFACT_FAILED, unusable.message(source))
     })?;
     Ok(ChartArtifact {
         source: label,
         artifact: artifact.clone(),
         helm_chart,
+    })
+}
+
+/// `Kind/namespace/name` of a source.
+pub(super) fn source_label<K: kube::Resource<DynamicType = ()> + FluxObject>(source: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::KIND,
+        source.meta().namespace.as_deref().unwrap_or_default(),
+        source.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Why a source's artifact cannot be used now.
+pub(super) enum Unusable {
+    /// The source is not ready, and why.
+    NotReady(String),
+    /// It has no artifact; its Ready message, if any.
+    NoArtifact(Option<String>),
+}
+
+impl Unusable {
+    /// The message a release shows, naming `source`.
+    pub(super) fn message<K: kube::Resource<DynamicType = ()> + FluxObject>(
+        &self,
+        source: &K,
+    ) -> String {
+        match self {
+            Unusable::NotReady(why) => format!(
+                "{} '{}/{}' is not ready: {why}",
+                K::KIND,
+                source.meta().namespace.as_deref().unwrap_or_default(),
+                source.meta().name.as_deref().unwrap_or_default()
+            ),
+            Unusable::NoArtifact(why) => format!(
+                "{} has no chart artifact yet{}",
+                source_label(source),
+                why.as_ref().map(|w| format!(": {w}")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// The source's artifact, when the source is ready and has one.
+pub(super) fn usable<'a, K: kube::Resource<DynamicType = ()> + FluxObject>(
+    source: &K,
+    artifact: Option<&'a Artifact>,
+) -> Result<&'a Artifact, Unusable> {
+    if let Some(why) = not_ready(source) {
+        return Err(Unusable::NotReady(why));
+    }
+    artifact.ok_or_else(|| {
+        Unusable::NoArtifact(
+            driftless_api::conditions::find(source.status_conditions(), "Ready")
+                .map(|c| c.message.clone()),
+        )
     })
 }
 
@@ -339,47 +373,23 @@ pub(super) async fn download(
     context: &Context,
     chart: &ChartArtifact,
 ) -> Result<Vec<u8>, ReconcileError> {
-    let failed = |message: String| ReconcileError::retryable(reasons::ARTIFACT_FAILED, message);
-    let url = &chart.artifact.url;
-    let mut response = context
-        .http
-        .get(url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| {
-            failed(format!(
-                "cannot download the chart of {} from {url}: {e}",
-                chart.source
-            ))
-        })?;
     let limit = context.options.artifact_limits.max_bytes;
-    let mut body = Vec::new();
-    while let Some(piece) = response.chunk().await.map_err(|e| {
-        failed(format!(
-            "cannot download the chart of {}: {e}",
-            chart.source
-        ))
-    })? {
-        body.extend_from_slice(&piece);
-        if body.len() as u64 > limit {
-            return Err(ReconcileError::stalled(
+    download_verified(&context.http, &chart.source, &chart.artifact, limit)
+        .await
+        .map_err(|error| match error {
+            DownloadError::TooLarge { .. } => ReconcileError::stalled(
                 reasons::ARTIFACT_FAILED,
                 format!(
                     "the chart of {} is larger than {limit} bytes (--artifact-max-size)",
                     chart.source
                 ),
-            ));
-        }
-    }
-    if let Some(want) = &chart.artifact.digest {
-        let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)));
-        if &got != want {
-            return Err(failed(format!(
-                "the chart of {} does not match its digest (want {want}, got {got}); it will be fetched again",
-                chart.source
-            )));
-        }
-    }
-    Ok(body)
+            ),
+            DownloadError::Digest { .. } => ReconcileError::retryable(
+                reasons::ARTIFACT_FAILED,
+                format!("{error}; it will be fetched again"),
+            ),
+            other => {
+                ReconcileError::retryable(reasons::ARTIFACT_FAILED, crate::error_chain(&other))
+            }
+        })
 }

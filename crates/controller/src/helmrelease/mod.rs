@@ -17,6 +17,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `chart_source` | finding and downloading the chart artifact; the HelmChart for `spec.chart` |
+//! | `fetch` | the chart a source has now, for the CLI (read only); the verified download |
 //! | `values` | composing and digesting values |
 //! | `render` | chart → objects, post-renderers, Helm's ownership metadata |
 //! | `release` | one action on the cluster and its release record |
@@ -24,18 +25,21 @@
 //! | `testing` | Helm tests after a release (`spec.test`): filters, results |
 //! | `outcome` | how a release ends: tests, then remediation of what failed, then status |
 //! | `remediation` | rollback or uninstall after a failed action |
+//! | `resources` | the objects a record's manifest names; Helm's `keep` resource policy |
 //! | `preserve` | `upgrade.preserveValues` (Helm's `--reuse-values`) |
 //! | `settings` | what the spec asks of each action; identity; dependencies |
 //! | `sync` | whether the release is as desired; drift |
 //! | `status` | the status, as pure functions |
 
 mod chart_source;
+mod fetch;
 mod hooks;
 mod outcome;
 mod preserve;
 mod release;
 mod remediation;
 mod render;
+mod resources;
 mod settings;
 mod status;
 mod sync;
@@ -59,6 +63,7 @@ use kube::runtime::controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use self::chart_source::ChartArtifact;
+pub use self::fetch::{ChartFetchError, DownloadError, fetch_helm_release_chart};
 use self::outcome::{Failure, Finish};
 use self::release::ReleaseTarget;
 use self::render::RenderInput;
@@ -75,14 +80,22 @@ use crate::{Context, duration_of};
 /// The field manager of HelmRelease writes, as Flux's helm-controller.
 pub(crate) const FIELD_MANAGER: &str = "helm-controller";
 
-/// What `hr` would apply with the chart at `chart` (a directory or
-/// `.tgz`) in place of its source's: values composed from the cluster,
+/// The chart `driftless build|diff helmrelease` renders.
+pub enum LocalChart<'a> {
+    /// A chart directory or `.tgz` on disk (`--chart PATH`).
+    Path(&'a std::path::Path),
+    /// A chart archive fetched from the source ([`fetch_helm_release_chart`]),
+    /// and `Kind/namespace/name` of that source.
+    Archive(Vec<u8>, String),
+}
+
+/// What `hr` would apply with `chart`: values composed from the cluster,
 /// rendered for its release, post-rendered — for `driftless build|diff
 /// helmrelease`. CRDs come first, as an install applies them.
 pub async fn build_helm_release(
     hr: &HelmRelease,
     client: &kube::Client,
-    chart: &std::path::Path,
+    chart: LocalChart<'_>,
 ) -> Result<Vec<serde_json::Value>, String> {
     let values = values::compose(hr, client).await.map_err(|e| e.message)?;
     let store = ReleaseStore::new(client.clone(), hr.storage_namespace());
@@ -103,9 +116,13 @@ pub async fn build_helm_release(
         api_versions: capabilities.api_versions,
         chart_values,
     };
-    let desired = render::render_local(hr, chart.to_path_buf(), values, input)
-        .await
-        .map_err(|e| e.message)?;
+    let desired = match chart {
+        LocalChart::Path(path) => render::render_local(hr, path.to_path_buf(), values, input).await,
+        LocalChart::Archive(bytes, source) => {
+            render::render(hr, bytes, values, input, source).await
+        }
+    }
+    .map_err(|e| e.message)?;
     Ok(desired.crds.into_iter().chain(desired.objects).collect())
 }
 
@@ -356,10 +373,12 @@ impl Reconciler for HelmReleases {
         let applier = applier_for(hr, context)?;
         let store = ReleaseStore::new(identity_client(hr, context)?, hr.storage_namespace());
         let uninstall = hr.spec.uninstall.clone().unwrap_or_default();
-        let hooks = match store.last(&hr.release_name()).await {
-            Ok(Some(last)) => last.release.hooks.iter().map(chart_hook).collect(),
-            _ => Vec::new(),
-        };
+        let last = store.last(&hr.release_name()).await.ok().flatten();
+        let hooks: Vec<_> = last
+            .iter()
+            .flat_map(|l| l.release.hooks.iter().map(chart_hook))
+            .collect();
+        let manifest = last.as_ref().map_or("", |l| l.release.manifest.as_str());
         let release_name = hr.release_name();
         let target = ReleaseTarget {
             applier: &applier,
@@ -370,7 +389,7 @@ impl Reconciler for HelmReleases {
         };
         release::uninstall(
             &target,
-            &current.inventory.unwrap_or_default(),
+            (&current.inventory.unwrap_or_default(), manifest),
             (!uninstall.disable_hooks).then_some(hooks.as_slice()),
             uninstall.keep_history,
             !uninstall.disable_wait,

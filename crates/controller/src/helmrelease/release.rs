@@ -27,6 +27,7 @@ use serde_json::Value as Json;
 
 use super::hooks;
 use super::render::Desired;
+use super::resources::{self, KEEP, Kinds, RESOURCE_POLICY};
 use crate::reconciler::ReconcileError;
 
 /// What a successful action left behind.
@@ -183,7 +184,13 @@ async fn run_action(
         runs.extend(ran.executions.iter().cloned());
         ran.into_result()?;
     }
-    let inventory = apply_and_prune(applier, desired.objects.clone(), previous_inventory).await?;
+    let inventory = apply_and_prune(
+        applier,
+        client,
+        desired.objects.clone(),
+        &previous_inventory.entries,
+    )
+    .await?;
     if settings.wait {
         applier
             .wait_healthy(&inventory.entries, settings.timeout)
@@ -219,24 +226,29 @@ pub(super) fn record_runs(release: &mut Release, runs: &[(usize, HookExecution)]
     }
 }
 
-/// Applies `objects` and deletes what `previous` had that they do not.
+/// Applies `objects` and deletes what `previous` had that they do not,
+/// but for live objects Helm's resource policy keeps.
 async fn apply_and_prune(
     applier: &Applier,
+    client: &kube::Client,
     objects: Vec<Json>,
-    previous: &ResourceInventory,
+    previous: &[ResourceRef],
 ) -> Result<ResourceInventory, ReconcileError> {
     let changes = applier
         .apply(objects)
         .await
         .map_err(|e| ReconcileError::retryable(reasons::RECONCILIATION_FAILED, e.to_string()))?;
     let inventory = changes.inventory();
-    let keep: HashSet<&str> = inventory.entries.iter().map(|e| e.id.as_str()).collect();
+    let applied: HashSet<&str> = inventory.entries.iter().map(|e| e.id.as_str()).collect();
     let stale: Vec<ResourceRef> = previous
-        .entries
         .iter()
-        .filter(|e| !keep.contains(e.id.as_str()))
+        .filter(|e| !applied.contains(e.id.as_str()))
         .cloned()
         .collect();
+    let (stale, kept) = Kinds::new(client).without_kept_live(stale).await?;
+    if !kept.is_empty() {
+        tracing::info!(kept = %resources::kept_list(&kept), "not deleted: {RESOURCE_POLICY}: {KEEP}");
+    }
     applier
         .prune(&stale)
         .await
@@ -244,30 +256,35 @@ async fn apply_and_prune(
     Ok(inventory)
 }
 
-/// Rolls back to `target` (a deployed revision): its manifest applied
-/// again, what the failed revision added pruned, recorded as revision
-/// `version` with Helm's "Rollback to N" description.
+/// Rolls back to `to` (a deployed revision), as Helm does: its manifest
+/// applied again, and what the current release has that it has not — the
+/// objects of `current`'s manifest (the failed revision, which may have
+/// created some before it failed) and of `inventory` — deleted, but for
+/// live objects annotated `helm.sh/resource-policy: keep`; recorded as
+/// revision `version` with Helm's "Rollback to N" description. A delete
+/// that fails (but for an object already gone) fails the rollback, as in
+/// Helm 4.
 pub(super) async fn rollback(
-    applier: &Applier,
-    store: &ReleaseStore,
-    target: &StoredRelease,
+    release: &ReleaseTarget<'_>,
+    to: &StoredRelease,
     version: u32,
-    current: &ResourceInventory,
+    (inventory, current): (&ResourceInventory, Option<&Release>),
     timeout: Duration,
     max_history: i64,
 ) -> Result<StoredRelease, ReconcileError> {
+    let (applier, store) = (release.applier, release.store);
     let failed =
         |message: String| ReconcileError::retryable(reasons::RECONCILIATION_FAILED, message);
-    let mut record = target.release.clone();
+    let mut record = to.release.clone();
     record.version = version;
     record.labels.clear();
     let now = go_time(time::OffsetDateTime::now_utc());
-    let description = format!("Rollback to {}", target.release.version);
+    let description = format!("Rollback to {}", to.release.version);
     record.set_status(Status::PendingRollback, description.clone());
     if let Some(info) = record.info.as_mut() {
         info.last_deployed = Some(now);
         info.deleted = None;
-        info.rollback_revision = target.release.version;
+        info.rollback_revision = to.release.version;
     }
     let stored = store
         .create(&record, usize::try_from(max_history).unwrap_or(0))
@@ -277,7 +294,7 @@ pub(super) async fn rollback(
     for doc in parse_manifests(&record.manifest).map_err(|e| {
         failed(format!(
             "the manifest of revision {} is not YAML: {e}",
-            target.release.version
+            to.release.version
         ))
     })? {
         let mut object = driftless_render::to_json(&doc);
@@ -286,21 +303,42 @@ pub(super) async fn rollback(
             objects.push(object);
         }
     }
-    let applied = apply_and_prune(applier, objects, current).await;
+    let previous = match current {
+        Some(current) => Kinds::new(release.client)
+            .manifest_objects(&current.manifest, &current.namespace)
+            .await
+            .map(|objects| resources::union(&inventory.entries, objects.iter().map(|o| &o.entry))),
+        None => Ok(inventory.entries.clone()),
+    };
+    // Helm's descriptions of a failed rollback: the update (apply and
+    // deletes) failed, or the release did not become ready.
+    let name = &record.name;
+    let applied = match previous {
+        Ok(previous) => apply_and_prune(applier, release.client, objects, &previous)
+            .await
+            .map_err(|e| (format!("Rollback {name:?} failed: {}", e.message), e)),
+        Err(error) => Err((
+            format!("Rollback {name:?} failed: {}", error.message),
+            error,
+        )),
+    };
     let healthy = match applied {
         Ok(inventory) => applier
             .wait_healthy(&inventory.entries, timeout)
             .await
-            .map_err(|e| ReconcileError::retryable(reasons::HEALTH_CHECK_FAILED, e.to_string())),
-        Err(error) => Err(error),
+            .map_err(|e| {
+                let error = ReconcileError::retryable(reasons::HEALTH_CHECK_FAILED, e.to_string());
+                (format!("Release {name:?} failed: {}", error.message), error)
+            }),
+        Err(failure) => Err(failure),
     };
     match healthy {
         Ok(()) => store
             .mark_deployed(stored, &description)
             .await
             .map_err(|e| failed(crate::error_chain(&e))),
-        Err(error) => {
-            let _ = store.mark_failed(stored, &error.message).await;
+        Err((description, error)) => {
+            let _ = store.mark_failed(stored, &description).await;
             Err(error)
         }
     }
@@ -336,11 +374,14 @@ async fn crds_to_apply(
     }
 }
 
-/// Uninstalls: hooks, then every object of the release, then the record
-/// (kept as `uninstalled` with `keepHistory`).
+/// Uninstalls: hooks, then every object of the release — those of
+/// `inventory` and of the last record's `manifest` (a failed install
+/// created objects no inventory lists), but for what the manifest marks
+/// `helm.sh/resource-policy: keep` — then the record (kept as
+/// `uninstalled` with `keepHistory`).
 pub(super) async fn uninstall(
     target: &ReleaseTarget<'_>,
-    inventory: &ResourceInventory,
+    (inventory, manifest): (&ResourceInventory, &str),
     hooks: Option<&[driftless_chart::Hook]>,
     keep_history: bool,
     wait: bool,
@@ -353,13 +394,20 @@ pub(super) async fn uninstall(
             .await
             .into_result()?;
     }
+    let in_manifest = Kinds::new(target.client)
+        .manifest_objects(manifest, target.namespace)
+        .await?;
+    let (objects, kept) = resources::uninstall_split(&inventory.entries, &in_manifest);
+    if !kept.is_empty() {
+        tracing::info!(release = %format!("{}/{}", target.namespace, target.name), kept = %resources::kept_list(&kept), "these resources were kept due to the resource policy");
+    }
     applier
-        .prune(&inventory.entries)
+        .prune(&objects)
         .await
         .map_err(|e| failed(e.to_string()))?;
     if wait {
         applier
-            .wait_deleted(&inventory.entries, timeout)
+            .wait_deleted(&objects, timeout)
             .await
             .map_err(|e| failed(e.to_string()))?;
     }

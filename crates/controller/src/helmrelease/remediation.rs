@@ -1,6 +1,8 @@
 //! Remediation of a failed install or upgrade, as the HelmRelease's
 //! `remediation` says: roll back to the last deployed revision (recorded as
-//! Helm records "Rollback to N") or uninstall.
+//! Helm records "Rollback to N") or uninstall. Either one deletes what the
+//! failed revision's manifest has (objects it created before it failed)
+//! and the revision rolled back to has not, as Helm's do.
 
 use driftless_api::HelmRelease;
 use driftless_api::conditions::reasons;
@@ -29,11 +31,10 @@ pub(super) async fn remediate(
         (ReleaseAction::Upgrade, RemediationStrategy::Rollback, Some(deployed)) => {
             let version = failed.map_or(deployed.release.version + 1, |f| f.release.version + 1);
             release::rollback(
-                target.applier,
-                target.store,
+                target,
                 deployed,
                 version,
-                previous_inventory,
+                (previous_inventory, failed.map(|f| &f.release)),
                 timeout,
                 hr.max_history(),
             )
@@ -55,24 +56,32 @@ pub(super) async fn remediate(
         }
         _ => {
             let name = target.name;
-            release::uninstall(target, previous_inventory, None, false, true, timeout)
-                .await
-                .map(|()| {
-                    let message = format!(
-                        "Helm uninstall for release {}/{name} succeeded",
-                        hr.release_namespace()
-                    );
-                    let record = failed.map_or_else(Default::default, |f| {
-                        let mut release = f.release.clone();
-                        release.set_status(Status::Uninstalled, "Uninstallation complete");
-                        release
-                    });
-                    (
-                        status::snapshot(&record, "", None),
-                        reasons::UNINSTALL_SUCCEEDED,
-                        message,
-                    )
-                })
+            let manifest = failed.map_or("", |f| f.release.manifest.as_str());
+            release::uninstall(
+                target,
+                (previous_inventory, manifest),
+                None,
+                false,
+                true,
+                timeout,
+            )
+            .await
+            .map(|()| {
+                let message = format!(
+                    "Helm uninstall for release {}/{name} succeeded",
+                    hr.release_namespace()
+                );
+                let record = failed.map_or_else(Default::default, |f| {
+                    let mut release = f.release.clone();
+                    release.set_status(Status::Uninstalled, "Uninstallation complete");
+                    release
+                });
+                (
+                    status::snapshot(&record, "", None),
+                    reasons::UNINSTALL_SUCCEEDED,
+                    message,
+                )
+            })
         }
     };
     match outcome {
