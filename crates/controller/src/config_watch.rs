@@ -18,12 +18,6 @@
 //! Only matching objects are watched, so the controller holds no other
 //! ConfigMap or Secret in memory; another one is read again at the
 //! interval, as in Flux.
-//!
-//! How the selector reaches the watches: [`run_with_selector`] makes it the
-//! value of a task-local for the reconcilers' future, and [`watched`] reads
-//! it when a reconciler builds its watches, so a kind's module needs no
-//! argument for it and two controllers in one process (the tests) each keep
-//! their own.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -35,27 +29,14 @@ use kube::runtime::watcher;
 /// Flux's default selector of watched ConfigMaps and Secrets.
 pub(crate) const WATCH_SELECTOR: &str = "reconcile.fluxcd.io/watch=Enabled";
 
-tokio::task_local! {
-    /// The selector of the running controller (see the module doc).
-    static SELECTOR: String;
-}
-
-/// Runs `reconcilers` with `selector` as the one [`watched`] gives.
-pub(crate) async fn run_with_selector<F: Future>(selector: String, reconcilers: F) -> F::Output {
-    SELECTOR.scope(selector, reconcilers).await
-}
-
-/// A watcher for the objects the controller's selector matches (all of
-/// them when it is empty); [`WATCH_SELECTOR`] outside [`run_with_selector`].
-pub(crate) fn watched() -> watcher::Config {
-    let selector = SELECTOR
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| WATCH_SELECTOR.to_owned());
+/// A watcher for the objects `selector` matches (every one when it is
+/// empty): the controller's `watch_configs_label_selector`.
+pub(crate) fn watched(selector: &str) -> watcher::Config {
     let config = watcher::Config::default();
     if selector.is_empty() {
         config
     } else {
-        config.labels(&selector)
+        config.labels(selector)
     }
 }
 
@@ -102,13 +83,15 @@ mod tests {
     use super::*;
     use driftless_api::HelmRelease;
 
-    #[tokio::test]
-    async fn the_selector_is_the_running_controllers() {
-        assert_eq!(watched().label_selector.as_deref(), Some(WATCH_SELECTOR));
-        let custom = run_with_selector("team in (a,b)".into(), async { watched() }).await;
+    #[test]
+    fn an_empty_selector_watches_every_object() {
+        assert_eq!(
+            watched(WATCH_SELECTOR).label_selector.as_deref(),
+            Some(WATCH_SELECTOR)
+        );
+        let custom = watched("team in (a,b)");
         assert_eq!(custom.label_selector.as_deref(), Some("team in (a,b)"));
-        let every = run_with_selector(String::new(), async { watched() }).await;
-        assert_eq!(every.label_selector, None, "empty: every object");
+        assert_eq!(watched("").label_selector, None, "empty: every object");
     }
 
     #[test]

@@ -401,8 +401,6 @@ pub async fn run(
             None => std::future::pending().await,
         }
     };
-    let reconcilers =
-        config_watch::run_with_selector(options.watch_configs_label_selector.clone(), reconcilers);
     let result = tokio::select! {
         _ = reconcilers => Err(ControllerError::Stopped),
         () = lost => Err(ControllerError::LostLease),

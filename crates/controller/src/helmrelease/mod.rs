@@ -164,7 +164,7 @@ pub(crate) async fn run(context: Arc<Context>) {
         .watches_stream(
             crate::watch::touched_with(
                 Api::<ConfigMap>::all(context.client.clone()),
-                config_watch::watched(),
+                config_watch::watched(&context.options.watch_configs_label_selector),
             ),
             move |object| {
                 configmap_wakes.wake(values::users(
@@ -178,7 +178,7 @@ pub(crate) async fn run(context: Arc<Context>) {
         .watches_stream(
             crate::watch::touched_with(
                 Api::<Secret>::all(context.client.clone()),
-                config_watch::watched(),
+                config_watch::watched(&context.options.watch_configs_label_selector),
             ),
             move |object| {
                 secret_wakes.wake(values::users(
