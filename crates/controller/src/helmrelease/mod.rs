@@ -373,13 +373,26 @@ impl Reconciler for HelmReleases {
         let applier = applier_for(hr, context)?;
         let store = ReleaseStore::new(identity_client(hr, context)?, hr.storage_namespace());
         let uninstall = hr.spec.uninstall.clone().unwrap_or_default();
-        let last = store.last(&hr.release_name()).await.ok().flatten();
-        let hooks: Vec<_> = last
-            .iter()
-            .flat_map(|l| l.release.hooks.iter().map(chart_hook))
-            .collect();
-        let manifest = last.as_ref().map_or("", |l| l.release.manifest.as_str());
         let release_name = hr.release_name();
+        // No records: nothing installed, or an earlier run of this cleanup
+        // uninstalled it and the finalizer's removal did not land. Deleting
+        // the inventory again would take what the records' `keep` policy
+        // spared; as Helm's "release not found", there is nothing to do.
+        let Some(last) = store.last(&release_name).await.map_err(|e| {
+            ReconcileError::retryable(
+                reasons::RECONCILIATION_FAILED,
+                format!(
+                    "cannot read the records of release {release_name:?} to uninstall it: {}",
+                    crate::error_chain(&e)
+                ),
+            )
+        })?
+        else {
+            tracing::info!(namespace = %hr.namespace().unwrap_or_default(), name = %hr.name_any(), release = %release_name, "no release records left; nothing to uninstall");
+            return Ok(());
+        };
+        let hooks: Vec<_> = last.release.hooks.iter().map(chart_hook).collect();
+        let manifest = last.release.manifest.as_str();
         let target = ReleaseTarget {
             applier: &applier,
             client: &context.client,
