@@ -18,7 +18,7 @@ use common::helm::{self, apply, helm_as};
 use driftless_api::HelmRelease;
 use driftless_api::conditions;
 use driftless_testkit::cluster::eventually;
-use driftless_testkit::helm_repo::{StaticServer, helm_available, helm_package, helm_repo_index};
+use driftless_testkit::helm_repo::{StaticServer, helm_available};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -83,24 +83,7 @@ fn write_chart(dir: &Path) -> PathBuf {
 /// A sandbox with the controller, the namespace, and a HelmRepository
 /// serving the test chart; the server must outlive the test.
 async fn start(home: &Path) -> (Env, StaticServer) {
-    let chart = write_chart(home);
-    let root = home.join("repository");
-    helm_package(&chart, None, &root);
-    helm_repo_index(&root, None);
-    let server = StaticServer::start(&root);
-    let env = Env::start().await;
-    helm::create_namespace(&env.client, NAMESPACE).await;
-    apply(
-        &env.client,
-        json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "HelmRepository",
-            "metadata": {"name": "charts", "namespace": NAMESPACE},
-            "spec": {"interval": "1m", "url": server.url("anon", "")},
-        }),
-    )
-    .await;
-    (env, server)
+    helm::serve_chart(&write_chart(home), home, NAMESPACE).await
 }
 
 fn helm_release(spec: serde_json::Value) -> serde_json::Value {

@@ -121,15 +121,7 @@ fn hpa_to_v1(object: &Value) -> Value {
     let mut out = object.clone();
     let mut annotations = Map::new();
     if let Some(spec) = out.get_mut("spec").and_then(Value::as_object_mut) {
-        let mut others = Vec::new();
-        for metric in take_array(spec, "metrics") {
-            match cpu_utilization(&metric, "target") {
-                Some(percent) => {
-                    spec.insert("targetCPUUtilizationPercentage".into(), percent);
-                }
-                None => others.push(metric_to_v1(&metric, Side::Spec)),
-            }
-        }
+        let others = cpu_to_v1(spec, Side::Spec);
         if !others.is_empty() {
             annotations.insert(METRICS.into(), Value::Array(others));
         }
@@ -138,15 +130,7 @@ fn hpa_to_v1(object: &Value) -> Value {
         }
     }
     if let Some(status) = out.get_mut("status").and_then(Value::as_object_mut) {
-        let mut others = Vec::new();
-        for metric in take_array(status, "currentMetrics") {
-            match cpu_utilization(&metric, "current") {
-                Some(percent) => {
-                    status.insert("currentCPUUtilizationPercentage".into(), percent);
-                }
-                None => others.push(metric_to_v1(&metric, Side::Status)),
-            }
-        }
+        let others = cpu_to_v1(status, Side::Status);
         if !others.is_empty() {
             annotations.insert(CURRENT_METRICS.into(), Value::Array(others));
         }
@@ -223,6 +207,29 @@ fn hpa_from_v1(object: &Value) -> Value {
         }
     }
     out
+}
+
+/// Moves a v2 spec's (status's) metrics out of `map`: the CPU utilization
+/// one into v1's field, the others returned in v1's annotation format.
+fn cpu_to_v1(map: &mut Map<String, Value>, side: Side) -> Vec<Value> {
+    let (list, field, cpu_field) = match side {
+        Side::Spec => ("metrics", "target", "targetCPUUtilizationPercentage"),
+        Side::Status => (
+            "currentMetrics",
+            "current",
+            "currentCPUUtilizationPercentage",
+        ),
+    };
+    let mut others = Vec::new();
+    for metric in take_array(map, list) {
+        match cpu_utilization(&metric, field) {
+            Some(percent) => {
+                map.insert(cpu_field.into(), percent);
+            }
+            None => others.push(metric_to_v1(&metric, side)),
+        }
+    }
+    others
 }
 
 /// Whether a metric is read in a spec (targets) or a status (current values).

@@ -45,12 +45,7 @@ impl Applier {
     /// The first pass: reads the live object and dry-runs the apply;
     /// any refusal is the stage's error.
     pub(super) async fn first_pass(&self, t: &Target, dry_only: bool) -> Result<Plan, ApplyError> {
-        let live = t
-            .api
-            .get_opt(&t.name)
-            .await
-            .map_err(|e| api_error(&t.subject, "read", e))?
-            .map(to_value);
+        let live = read_live(t).await?;
         // Disabling reconciliation on the live object is how people pause
         // one object by hand.
         if let Some(current) = &live
@@ -211,12 +206,7 @@ impl Applier {
     /// Hands kubectl's fields of the live object to our field manager and
     /// returns the object as it is then.
     async fn take_over(&self, t: &Target) -> Result<Option<Value>, ApplyError> {
-        let live = t
-            .api
-            .get_opt(&t.name)
-            .await
-            .map_err(|e| api_error(&t.subject, "read", e))?
-            .map(to_value);
+        let live = read_live(t).await?;
         let Some(patch) = live
             .as_ref()
             .and_then(|current| takeover_patch(current, &self.options.field_manager))
@@ -284,4 +274,14 @@ impl Applier {
             merged: to_value(created),
         })
     }
+}
+
+/// The object as the cluster has it now, if it exists.
+async fn read_live(t: &Target) -> Result<Option<Value>, ApplyError> {
+    Ok(t
+        .api
+        .get_opt(&t.name)
+        .await
+        .map_err(|e| api_error(&t.subject, "read", e))?
+        .map(to_value))
 }

@@ -23,7 +23,7 @@ use driftless_api::{
 };
 use driftless_source::ArtifactKey;
 use driftless_source::helm::{
-    ChartOutcome, ChartRequest, LocalChartRequest, git_revision_metadata,
+    ChartOutcome, ChartRequest, HelmError, LocalChartRequest, git_revision_metadata,
 };
 use driftless_source::oci::{HELM_CHART_LAYER, LayerOperation, OciReference, OciSource};
 use futures::StreamExt;
@@ -287,17 +287,11 @@ impl HelmCharts {
         chart_request.ignore_missing_values_files = chart.spec.ignore_missing_values_files;
         chart_request.generation = chart.metadata.generation.unwrap_or_default();
         let fetcher = context.helm.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = blocking(move || {
             let index = fetcher.load_index(&index_artifact)?;
             fetcher.reconcile_chart(&key, &request, &index, &chart_request, last.as_ref())
         })
-        .await
-        .map_err(|e| {
-            ReconcileError::retryable(
-                reasons::ARTIFACT_FAILED,
-                format!("the chart task failed: {e}"),
-            )
-        })?
+        .await?
         .map_err(|e| helm_failed(&e))?;
         Ok(built(&outcome))
     }
@@ -336,27 +330,36 @@ impl HelmCharts {
         if chart.reconcile_strategy() == ReconcileStrategy::Revision {
             request.revision_metadata = Some(git_revision_metadata(&artifact.revision));
         }
+        let build_failed = |e: &HelmError| {
+            let mut error = helm_failed(e);
+            error.reason = reasons::BUILD_FAILED;
+            error
+        };
+        // An unchanged chart is kept before its `oci://` dependencies are
+        // pulled, so it stays ready while their registry is away.
+        let unchanged = {
+            let fetcher = context.helm.clone();
+            let root = unpacked.path().to_path_buf();
+            let request = request.clone();
+            let last = last.clone();
+            blocking(move || fetcher.unchanged_local_chart(&root, &request, last.as_ref()))
+                .await?
+                .map_err(|e| build_failed(&e))?
+        };
+        if let Some(outcome) = unchanged {
+            return Ok(built(&outcome));
+        }
         request.dependency_repositories =
             dependencies::http_repositories(context, namespace, unpacked.path(), &chart.spec.chart)
                 .await?;
         request.pulled_dependencies =
             dependencies::pull_oci(context, namespace, unpacked.path(), &chart.spec.chart).await?;
         let fetcher = context.helm.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = blocking(move || {
             fetcher.reconcile_local_chart(&key, unpacked.path(), &request, last.as_ref())
         })
-        .await
-        .map_err(|e| {
-            ReconcileError::retryable(
-                reasons::ARTIFACT_FAILED,
-                format!("the chart task failed: {e}"),
-            )
-        })?
-        .map_err(|e| {
-            let mut error = helm_failed(&e);
-            error.reason = reasons::BUILD_FAILED;
-            error
-        })?;
+        .await?
+        .map_err(|e| build_failed(&e))?;
         Ok(built(&outcome))
     }
 }
@@ -430,6 +433,18 @@ fn built(outcome: &ChartOutcome) -> Built {
         build.name, build.version
     );
     (build.artifact.clone(), message, reason)
+}
+
+/// Runs `work` on a blocking thread; a panic there is a retryable failure.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ReconcileError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!("the chart task failed: {e}"),
+        )
+    })
 }
 
 async fn get<K>(context: &Context, namespace: &str, name: &str) -> Result<K, ReconcileError>

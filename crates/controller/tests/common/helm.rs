@@ -7,11 +7,12 @@ use std::process::Command;
 
 use driftless_api::HelmRelease;
 use driftless_testkit::cluster::eventually;
+use driftless_testkit::helm_repo::{StaticServer, helm_package, helm_repo_index};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::ready_of;
+use super::{Env, ready_of};
 
 /// The podinfo chart of the shared corpus, or `None` (after saying so)
 /// when it or `helm` is missing; fails under `DRIFTLESS_REQUIRE_SHARED=1`.
@@ -50,6 +51,29 @@ pub fn helm_as(binary: &str, home: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A sandbox with the controller, namespace `namespace`, and a
+/// HelmRepository `charts` there serving `chart` (packaged and indexed by
+/// the real `helm` under `home`); the server must outlive the test.
+pub async fn serve_chart(chart: &Path, home: &Path, namespace: &str) -> (Env, StaticServer) {
+    let root = home.join("repository");
+    helm_package(chart, None, &root);
+    helm_repo_index(&root, None);
+    let server = StaticServer::start(&root);
+    let env = Env::start().await;
+    create_namespace(&env.client, namespace).await;
+    apply(
+        &env.client,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "charts", "namespace": namespace},
+            "spec": {"interval": "1m", "url": server.url("anon", "")},
+        }),
+    )
+    .await;
+    (env, server)
 }
 
 /// Creates namespace `name`.

@@ -148,6 +148,24 @@ fn versioned(version: &str, meta: &str, chart: &str) -> Result<String, HelmError
 
 /// The reusable last build, when its file is there under the same name and
 /// version; `packaged` says whether this build would have packaged it.
+/// A chart directory or package of a source, read, with the name and
+/// version its artifact would have.
+struct LocalChart {
+    root: PathBuf,
+    resolved: PathBuf,
+    is_dir: bool,
+    /// The package's bytes, when the chart is one.
+    package: Option<Vec<u8>>,
+    files: ChartFiles,
+    chart_meta: ChartMeta,
+    name: String,
+    version: String,
+    /// Whether the artifact is packaged here rather than copied.
+    packaged: bool,
+    /// The chart as messages name it (`request.path`).
+    label: String,
+}
+
 fn reusable(
     fetcher: &HelmFetcher,
     last: Option<&Artifact>,
@@ -227,22 +245,34 @@ impl HelmFetcher {
         self.store_chart(key, &cv.name, &version, build, values_files, packaged)
     }
 
-    /// Bring the artifact of `key` up to date with the chart at
-    /// `request.path` inside `source_root` (an unpacked source artifact).
-    /// A directory is packaged as Helm does (`.helmignore` honoured); a
-    /// `.tgz` is used as it is unless values or metadata change it.
-    ///
-    /// `last` works as in [`HelmFetcher::reconcile_chart`]: the same name
-    /// and version reuse the last artifact (with the `ChartVersion`
-    /// strategy a change that keeps the version builds nothing new, as in
-    /// Flux).
-    pub fn reconcile_local_chart(
+    /// The last artifact, when [`reconcile_local_chart`](Self::reconcile_local_chart)
+    /// would reuse it for `request`: checked before anything a build needs
+    /// is fetched (`oci://` dependencies), so an unchanged chart stays
+    /// ready while its dependencies' registry is away, as in Flux.
+    pub fn unchanged_local_chart(
         &self,
-        key: &ArtifactKey,
         source_root: &Path,
         request: &LocalChartRequest,
         last: Option<&Artifact>,
-    ) -> Result<ChartOutcome, HelmError> {
+    ) -> Result<Option<ChartOutcome>, HelmError> {
+        let local = self.read_local_chart(source_root, request)?;
+        Ok(reusable(
+            self,
+            last,
+            &local.name,
+            &local.version,
+            &request.values_files,
+            local.packaged,
+        ))
+    }
+
+    /// Reads the chart at `request.path` inside `source_root` and the
+    /// name and version its artifact would have.
+    fn read_local_chart(
+        &self,
+        source_root: &Path,
+        request: &LocalChartRequest,
+    ) -> Result<LocalChart, HelmError> {
         let label = request.path.clone();
         let invalid = |problem: String| HelmError::InvalidChart {
             chart: label.clone(),
@@ -262,7 +292,7 @@ impl HelmFetcher {
         let is_dir = resolved.is_dir();
         // A package in the source, kept byte for byte when nothing changes it.
         let mut package = None;
-        let mut files = if is_dir {
+        let files = if is_dir {
             ChartFiles::from_dir(&resolved, &root, &label, &self.limits)?
         } else {
             let size = std::fs::metadata(&resolved).map_or(0, |m| m.len());
@@ -291,10 +321,59 @@ impl HelmFetcher {
         // Flux copies a package it need not change (no values files, no
         // revision metadata) and packages everything else.
         let packaged = is_dir || !meta.is_empty();
-        let reused = reusable(self, last, &name, &version, &request.values_files, packaged);
-        if let Some(reused) = reused {
+        Ok(LocalChart {
+            root,
+            resolved,
+            is_dir,
+            package,
+            files,
+            chart_meta,
+            name,
+            version,
+            packaged,
+            label,
+        })
+    }
+
+    /// Bring the artifact of `key` up to date with the chart at
+    /// `request.path` inside `source_root` (an unpacked source artifact).
+    /// A directory is packaged as Helm does (`.helmignore` honoured); a
+    /// `.tgz` is used as it is unless values or metadata change it.
+    ///
+    /// `last` works as in [`HelmFetcher::reconcile_chart`]: the same name
+    /// and version reuse the last artifact (with the `ChartVersion`
+    /// strategy a change that keeps the version builds nothing new, as in
+    /// Flux).
+    pub fn reconcile_local_chart(
+        &self,
+        key: &ArtifactKey,
+        source_root: &Path,
+        request: &LocalChartRequest,
+        last: Option<&Artifact>,
+    ) -> Result<ChartOutcome, HelmError> {
+        let local = self.read_local_chart(source_root, request)?;
+        if let Some(reused) = reusable(
+            self,
+            last,
+            &local.name,
+            &local.version,
+            &request.values_files,
+            local.packaged,
+        ) {
             return Ok(reused);
         }
+        let LocalChart {
+            root,
+            resolved,
+            is_dir,
+            package,
+            mut files,
+            chart_meta,
+            name,
+            version,
+            packaged,
+            label,
+        } = local;
         if is_dir {
             self.add_dependencies(&chart_meta, &mut files, &resolved, &root, request, &label)?;
         }
