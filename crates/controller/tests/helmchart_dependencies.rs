@@ -279,18 +279,21 @@ async fn an_oci_dependency_is_pulled_with_its_oci_helm_repository_credentials() 
     let before = revision(&chart_api.get("umbrella").await.expect("chart"));
     drop(registry);
     request_reconcile::<HelmChart>(&client, NAMESPACE, "umbrella", "registry-gone").await;
-    let after = eventually("HelmChart umbrella still Ready without its registry", || async {
-        let chart = chart_api.get("umbrella").await.map_err(|e| e.to_string())?;
-        let handled = chart
-            .status
-            .as_ref()
-            .and_then(|s| s.last_handled_reconcile_at.as_deref())
-            == Some("registry-gone");
-        match common::ready_of(chart.status_conditions()) {
-            Some((status, _, _)) if handled && status == "True" => Ok(revision(&chart)),
-            other => Err(format!("handled {handled}: {other:?}")),
-        }
-    })
+    let after = eventually(
+        "HelmChart umbrella still Ready without its registry",
+        || async {
+            let chart = chart_api.get("umbrella").await.map_err(|e| e.to_string())?;
+            let handled = chart
+                .status
+                .as_ref()
+                .and_then(|s| s.last_handled_reconcile_at.as_deref())
+                == Some("registry-gone");
+            match common::ready_of(chart.status_conditions()) {
+                Some((status, _, _)) if handled && status == "True" => Ok(revision(&chart)),
+                other => Err(format!("handled {handled}: {other:?}")),
+            }
+        },
+    )
     .await;
     assert_eq!(after, before);
 }

@@ -278,8 +278,7 @@ impl Applier {
 
 /// The object as the cluster has it now, if it exists.
 async fn read_live(t: &Target) -> Result<Option<Value>, ApplyError> {
-    Ok(t
-        .api
+    Ok(t.api
         .get_opt(&t.name)
         .await
         .map_err(|e| api_error(&t.subject, "read", e))?
