@@ -10,38 +10,19 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::Env;
 use common::helm::{self, apply, helm_as};
 use driftless_api::HelmRelease;
 use driftless_api::conditions;
 use driftless_testkit::cluster::eventually;
-use driftless_testkit::helm_repo::{StaticServer, helm_available};
+use driftless_testkit::helm_repo::StaticServer;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams};
 use serde_json::json;
 
 const NAMESPACE: &str = "apps";
-
-/// Whether `helm` and `helm3` are on `PATH`; says `SKIPPED` and returns
-/// false when not, unless shared tools are required.
-fn tools_or_skip(test: &str) -> bool {
-    let helm3 = Command::new("helm3")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if helm_available() && helm3 {
-        return true;
-    }
-    assert!(
-        std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() != Ok("1"),
-        "DRIFTLESS_REQUIRE_SHARED=1 but helm or helm3 is not on PATH"
-    );
-    println!("SKIPPED: {test}: helm or helm3 not on PATH");
-    false
-}
 
 /// A chart of ConfigMaps named by `.Values.configmaps`, ConfigMaps marked
 /// `helm.sh/resource-policy: keep` named by `.Values.kept`, and
@@ -202,7 +183,7 @@ fn history(binary: &str, home: &Path, kubeconfig: &str, name: &str) -> Vec<(i64,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upgrades_rollbacks_and_uninstalls_delete_what_left_the_release() {
-    if !tools_or_skip("HelmRelease prune") {
+    if !helm::helm_or_skip("HelmRelease prune", true) {
         return;
     }
     let home = tempfile::tempdir().expect("home");

@@ -11,40 +11,19 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::Env;
 use common::helm::{self, apply, helm_as};
 use driftless_api::HelmRelease;
 use driftless_api::conditions;
 use driftless_testkit::cluster::eventually;
-use driftless_testkit::helm_repo::{StaticServer, helm_available};
+use driftless_testkit::helm_repo::StaticServer;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 const NAMESPACE: &str = "apps";
 const NAME: &str = "tested";
-
-/// Whether `helm` (and `helm3` when `helm3` is asked too) is on `PATH`;
-/// says `SKIPPED` and returns false when not, unless shared tools are
-/// required.
-fn tools_or_skip(test: &str, with_helm3: bool) -> bool {
-    let helm3 = !with_helm3
-        || Command::new("helm3")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if helm_available() && helm3 {
-        return true;
-    }
-    assert!(
-        std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() != Ok("1"),
-        "DRIFTLESS_REQUIRE_SHARED=1 but helm (or helm3) is not on PATH"
-    );
-    println!("SKIPPED: {test}: helm or helm3 not on PATH");
-    false
-}
 
 /// A chart with a ConfigMap of its values and two test Pods: `check`
 /// (weight -1, the default delete policy) and `smoke` (deleted when it
@@ -179,7 +158,7 @@ fn history(binary: &str, home: &Path, kubeconfig: &str) -> Vec<(i64, String, Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
-    if !tools_or_skip("HelmRelease tests", true) {
+    if !helm::helm_or_skip("HelmRelease tests", true) {
         return;
     }
     let home = tempfile::tempdir().expect("home");
@@ -413,7 +392,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn preserve_values_keeps_what_only_the_previous_release_set() {
-    if !tools_or_skip("HelmRelease preserveValues", false) {
+    if !helm::helm_or_skip("HelmRelease preserveValues", false) {
         return;
     }
     let home = tempfile::tempdir().expect("home");

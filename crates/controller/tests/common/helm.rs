@@ -30,6 +30,25 @@ pub fn podinfo_and_helm(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// Whether `helm` (and `helm3`, `with_helm3`) are on `PATH`; says
+/// `SKIPPED` and returns false when not, unless shared tools are required.
+pub fn helm_or_skip(test: &str, with_helm3: bool) -> bool {
+    let helm3 = !with_helm3
+        || Command::new("helm3")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if driftless_testkit::helm_repo::helm_available() && helm3 {
+        return true;
+    }
+    assert!(
+        std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() != Ok("1"),
+        "DRIFTLESS_REQUIRE_SHARED=1 but helm (or helm3) is not on PATH"
+    );
+    println!("SKIPPED: {test}: helm or helm3 not on PATH");
+    false
+}
+
 /// Runs the real `helm` with its own homes under `home`; returns stdout.
 pub fn helm(home: &Path, args: &[&str]) -> String {
     helm_as("helm", home, args)
