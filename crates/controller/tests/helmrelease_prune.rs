@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::Env;
-use common::helm::{self, apply, helm_as};
+use common::helm::{self, apply};
 use driftless_api::HelmRelease;
 use driftless_api::conditions;
 use driftless_testkit::cluster::eventually;
@@ -150,37 +150,6 @@ async fn deployments_are(client: &kube::Client, want: &[&str]) {
     .await;
 }
 
-/// `helm history` of release `name` as (revision, status, description).
-fn history(binary: &str, home: &Path, kubeconfig: &str, name: &str) -> Vec<(i64, String, String)> {
-    let out = helm_as(
-        binary,
-        home,
-        &[
-            "history",
-            name,
-            "-n",
-            NAMESPACE,
-            "-o",
-            "json",
-            "--kubeconfig",
-            kubeconfig,
-        ],
-    );
-    let parsed: serde_json::Value = serde_json::from_str(&out).expect("helm history json");
-    parsed
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|r| {
-            (
-                r["revision"].as_i64().unwrap_or_default(),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-                r["description"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upgrades_rollbacks_and_uninstalls_delete_what_left_the_release() {
     if !helm::helm_or_skip("HelmRelease prune", true) {
@@ -258,7 +227,7 @@ async fn upgrades_rollbacks_and_uninstalls_delete_what_left_the_release() {
         (5, "deployed".into(), "Rollback to 3".into()),
     ];
     for binary in ["helm", "helm3"] {
-        let seen = history(binary, home.path(), kubeconfig, name);
+        let seen = helm::history(binary, home.path(), kubeconfig, NAMESPACE, name);
         assert_eq!(seen.len(), want.len(), "{binary}: {seen:?}");
         for (seen, want) in seen.iter().zip(&want) {
             assert_eq!((seen.0, &seen.1), (want.0, &want.1), "{binary}: {seen:?}");

@@ -125,37 +125,6 @@ fn latest_version(hr: &HelmRelease) -> Option<i64> {
     hr.latest_snapshot().map(|s| s.version)
 }
 
-/// `helm history` of the test release as (revision, status, description).
-fn history(binary: &str, home: &Path, kubeconfig: &str) -> Vec<(i64, String, String)> {
-    let out = helm_as(
-        binary,
-        home,
-        &[
-            "history",
-            NAME,
-            "-n",
-            NAMESPACE,
-            "-o",
-            "json",
-            "--kubeconfig",
-            kubeconfig,
-        ],
-    );
-    let parsed: serde_json::Value = serde_json::from_str(&out).expect("helm history json");
-    parsed
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|r| {
-            (
-                r["revision"].as_i64().unwrap_or_default(),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-                r["description"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
     if !helm::helm_or_skip("HelmRelease tests", true) {
@@ -272,7 +241,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
     assert_eq!(failed["tested-check"].phase.as_deref(), Some("Succeeded"));
     assert_eq!(failed["tested-smoke"].phase.as_deref(), Some("Failed"));
     assert_eq!(
-        history("helm", home.path(), kubeconfig),
+        helm::history("helm", home.path(), kubeconfig, NAMESPACE, NAME),
         [
             (1, "superseded".into(), "Install complete".into()),
             (2, "superseded".into(), "Upgrade complete".into()),
@@ -305,7 +274,9 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
         Some(("False".into(), "TestFailed".into()))
     );
     assert_eq!(
-        history("helm", home.path(), kubeconfig).last().cloned(),
+        helm::history("helm", home.path(), kubeconfig, NAMESPACE, NAME)
+            .last()
+            .cloned(),
         Some((4, "deployed".into(), "Upgrade complete".into()))
     );
 
@@ -379,7 +350,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
         ],
     );
     assert_eq!(message_now().await.as_deref(), Some("filtered"));
-    let after = history("helm", home.path(), kubeconfig);
+    let after = helm::history("helm", home.path(), kubeconfig, NAMESPACE, NAME);
     assert_eq!(
         after[after.len() - 2..],
         [

@@ -95,6 +95,44 @@ pub async fn serve_chart(chart: &Path, home: &Path, namespace: &str) -> (Env, St
     (env, server)
 }
 
+/// `helm history` (or `helm3`'s, `binary`) of release `name` in
+/// `namespace`, as (revision, status, description).
+pub fn history(
+    binary: &str,
+    home: &Path,
+    kubeconfig: &str,
+    namespace: &str,
+    name: &str,
+) -> Vec<(i64, String, String)> {
+    let out = helm_as(
+        binary,
+        home,
+        &[
+            "history",
+            name,
+            "-n",
+            namespace,
+            "-o",
+            "json",
+            "--kubeconfig",
+            kubeconfig,
+        ],
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&out).expect("helm history json");
+    parsed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_i64().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+                r["description"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Creates namespace `name`.
 pub async fn create_namespace(client: &kube::Client, name: &str) {
     Api::<Namespace>::all(client.clone())
