@@ -2,11 +2,9 @@
 //! real `sops` render in cleartext with the key, stay encrypted without
 //! it, and a wrong key is one clear error that shows no cleartext.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{TempDir, run};
+use crate::common::{TempDir, run};
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

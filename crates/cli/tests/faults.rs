@@ -11,12 +11,10 @@
 //! election, a foreign field manager) are in
 //! `crates/controller/tests/faults.rs`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::TempDir;
-use common::processes::{Random, SandboxProcess, controller, free_address, install_crds};
+use crate::common::TempDir;
+use crate::common::processes::{Random, SandboxProcess, controller, free_address, install_crds};
 use driftless_testkit::GitDaemon;
 use driftless_testkit::cluster::TestCluster;
 use driftless_testkit::fleet::Fleet;

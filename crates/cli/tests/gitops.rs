@@ -4,11 +4,9 @@
 //! `suspend`/`resume`, `tree`, `events` and `check` on the synced result;
 //! and `driftless quickstart --once`.
 
-mod common;
-
 use std::process::Stdio;
 
-use common::{TestSandbox, eventually, run};
+use crate::common::{TestSandbox, eventually, run};
 use driftless_testkit::{Fixture, GitDaemon};
 
 fn configmap(color: &str) -> String {

@@ -7,12 +7,10 @@
 //! reached and an artifact that does not match its digest each fail with a
 //! message naming them and a hint, exit code 1.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::processes::controller;
-use common::{TestSandbox, eventually, installed, set_status};
+use crate::common::processes::controller;
+use crate::common::{TestSandbox, eventually, installed, set_status};
 use driftless_api::{ExternalArtifact, FluxObject, HelmChart, HelmRelease, OCIRepository};
 use driftless_testkit::helm_repo::{StaticServer, helm_available, helm_package, helm_repo_index};
 use kube::api::Api;
@@ -75,7 +73,7 @@ async fn external_artifact(sb: &TestSandbox, name: &str, url: &str, digest: &str
                 "path": "x/chart.tgz", "url": url, "revision": "0.1.0",
                 "digest": digest, "lastUpdateTime": "2026-12-05T10:00:00Z",
             },
-            "conditions": [common::ready_condition("True", "Succeeded", "stored artifact")],
+            "conditions": [crate::common::ready_condition("True", "Succeeded", "stored artifact")],
         }),
     )
     .await;

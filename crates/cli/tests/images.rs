@@ -2,11 +2,11 @@
 //! (exported YAML in flux's shape, flag errors), then against the sandbox
 //! `get images …`, `suspend`/`resume image …` and `reconcile image …`.
 //! No image reconciler runs: where the controller would answer, the test
-//! plays it (see `common::answer_reconcile`).
+//! plays it (see `crate::common::answer_reconcile`).
 
-mod common;
-
-use common::{TempDir, TestSandbox, answer_reconcile, installed, ready_condition, set_status};
+use crate::common::{
+    TempDir, TestSandbox, answer_reconcile, installed, ready_condition, set_status,
+};
 use driftless_api::image::SortOrder;
 use driftless_api::{ImagePolicy, ImageRepository, ImageUpdateAutomation, annotations};
 use kube::api::Api;
@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 /// `driftless <args>` with no cluster at all: `--export` and flag errors
 /// must not need one.
-async fn offline(args: &[&str]) -> common::Output {
+async fn offline(args: &[&str]) -> crate::common::Output {
     let home = TempDir::new("images-offline");
-    common::run(env!("CARGO_BIN_EXE_driftless"), args, None, home.path()).await
+    crate::common::run(env!("CARGO_BIN_EXE_driftless"), args, None, home.path()).await
 }
 
 /// What `flux create image update flux-system --git-repo-ref=flux-system

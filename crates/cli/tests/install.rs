@@ -1,9 +1,7 @@
 //! `install`, `check` and `uninstall` against the sandbox, with the real
 //! kubectl where a user would pipe our output into it.
 
-mod common;
-
-use common::{TestSandbox, eventually};
+use crate::common::{TestSandbox, eventually};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};

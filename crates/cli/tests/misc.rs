@@ -1,8 +1,6 @@
 //! `version`, `completion`, `events` and the unreachable-cluster message.
 
-mod common;
-
-use common::{DEADLINE, TempDir, TestSandbox, run};
+use crate::common::{DEADLINE, TempDir, TestSandbox, run};
 use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -352,7 +350,10 @@ async fn build_kustomization_still_renders_locally() {
 
 /// Runs `driftless ARGS` under `/usr/bin/time -v`; returns what it printed
 /// and its peak resident memory in KiB, or `None` without `time`.
-async fn with_peak_rss(args: &[&str], home: &std::path::Path) -> Option<(common::Output, u64)> {
+async fn with_peak_rss(
+    args: &[&str],
+    home: &std::path::Path,
+) -> Option<(crate::common::Output, u64)> {
     let time = std::path::Path::new("/usr/bin/time");
     if !time.exists() {
         let required = std::env::var("DRIFTLESS_REQUIRE_SHARED").as_deref() == Ok("1");

@@ -1,9 +1,7 @@
 //! `create alert-provider|alert|receiver`, `get alert-providers|alerts|
 //! receivers` and `suspend`/`resume` of them, against the sandbox.
 
-mod common;
-
-use common::{TestSandbox, ready_condition};
+use crate::common::{TestSandbox, ready_condition};
 use driftless_api::{Alert, Provider, ProviderType, Receiver, ReceiverType};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;

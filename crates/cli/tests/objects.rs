@@ -2,9 +2,9 @@
 //! sandbox. Where the controller would answer, a task in the test plays it:
 //! it sees the reconcile request and writes the status subresource.
 
-mod common;
-
-use common::{TestSandbox, answer_reconcile, eventually, installed, ready_condition, set_status};
+use crate::common::{
+    TestSandbox, answer_reconcile, eventually, installed, ready_condition, set_status,
+};
 use driftless_api::{GitRepository, HelmRelease, HelmRepository, Kustomization, annotations};
 use kube::api::Api;
 use serde_json::{Value, json};

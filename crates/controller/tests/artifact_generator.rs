@@ -8,10 +8,8 @@
 //! source fail visibly naming the field; deleting the generator deletes
 //! what it generated.
 
-mod common;
-
-use common::world::{NS, configmap};
-use common::{Env, event_messages, ready_of};
+use crate::common::world::{NS, configmap};
+use crate::common::{Env, event_messages, ready_of};
 use driftless_api::{
     ArtifactGenerator, ExternalArtifact, GitRepository, Kustomization, ORIGIN_REVISION_KEY,
     SourceKind,

@@ -5,13 +5,11 @@
 //! with a broken MAC fails visibly and leaves the previous Secret; and no
 //! cleartext reaches a condition or an event.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::event_messages;
-use common::world::{NS, World, condition_of};
+use crate::common::event_messages;
+use crate::common::world::{NS, World, condition_of};
 use driftless_testkit::cluster::eventually;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};

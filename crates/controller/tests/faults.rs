@@ -11,11 +11,9 @@
 //! The process-level cases (API server and controller SIGKILLed) are in
 //! `crates/cli/tests/faults.rs`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::fleet::{FleetWorld, RECONCILE_TIMEOUT};
+use crate::common::fleet::{FleetWorld, RECONCILE_TIMEOUT};
 use driftless_api::Kustomization;
 use driftless_testkit::cluster::{Fault, FaultRule, eventually};
 use driftless_testkit::fleet::{NAMESPACE, SOURCE, ready_of};
@@ -33,9 +31,10 @@ async fn attempt_of(client: &kube::Client, name: &str) -> (String, String, Strin
         return ("unreadable".into(), String::new(), String::new());
     };
     let status = ks.status.unwrap_or_default();
-    let (ready, message) = common::ready_of(status.conditions.as_deref().unwrap_or_default())
-        .map(|(s, _, m)| (s, m))
-        .unwrap_or_default();
+    let (ready, message) =
+        crate::common::ready_of(status.conditions.as_deref().unwrap_or_default())
+            .map(|(s, _, m)| (s, m))
+            .unwrap_or_default();
     (
         ready,
         message,
@@ -253,7 +252,8 @@ async fn two_controllers_started_together_elect_one_leader() {
         other => panic!("the Lease is held by {other:?}, not one of the replicas"),
     };
     // Only the leader reconciles: only its storage holds artifacts.
-    let artifacts = |c: &common::RunningController| c.storage().join("gitrepository").exists();
+    let artifacts =
+        |c: &crate::common::RunningController| c.storage().join("gitrepository").exists();
     assert!(artifacts(&leader), "the leader stored no artifact");
     assert!(!artifacts(&follower), "the follower reconciled too");
     // No tug of war: the applied objects stay put while both run.
@@ -353,7 +353,7 @@ async fn a_foreign_manager_fighting_over_a_field_is_corrected() {
             "{managers:#?}"
         );
     }
-    let events = common::event_messages(&client, NAMESPACE, "k0").await;
+    let events = crate::common::event_messages(&client, NAMESPACE, "k0").await;
     assert!(
         events
             .iter()

@@ -3,11 +3,9 @@
 //! and a served, verifiable artifact; pushes are picked up on the interval
 //! and on a requested reconcile; failures say why and keep the last artifact.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{Env, event_messages, ready_of};
+use crate::common::{Env, event_messages, ready_of};
 use driftless_api::annotations::RECONCILE_REQUESTED_AT;
 use driftless_api::meta::LocalObjectReference;
 use driftless_api::{GitRepository, GitRepositoryInclude};

@@ -6,9 +6,7 @@
 //! environment. Everything becomes Ready; a values change in git upgrades
 //! the release.
 
-mod common;
-
-use common::world::World;
+use crate::common::world::World;
 use driftless_api::{HelmRelease, Kustomization};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::helm_repo::{StaticServer, helm_available, helm_package, helm_repo_index};
@@ -124,7 +122,7 @@ async fn a_fleet_of_kustomizations_and_helm_releases_syncs_and_upgrades() {
                 .map_err(|e| e.to_string())?;
             let hr = hr.ok_or("not applied yet".to_owned())?;
             let latest = hr.latest_snapshot().map(|s| (s.version, s.status.clone()));
-            match common::ready_of(hr.conditions()) {
+            match crate::common::ready_of(hr.conditions()) {
                 Some((status, _, _)) if status == "True" => Ok(latest),
                 other => Err(format!("{other:?} {latest:?}")),
             }
@@ -143,7 +141,12 @@ async fn a_fleet_of_kustomizations_and_helm_releases_syncs_and_upgrades() {
         let states: Vec<_> = list
             .items
             .iter()
-            .map(|k| (k.metadata.name.clone(), common::ready_of(k.conditions())))
+            .map(|k| {
+                (
+                    k.metadata.name.clone(),
+                    crate::common::ready_of(k.conditions()),
+                )
+            })
             .collect();
         states
             .iter()

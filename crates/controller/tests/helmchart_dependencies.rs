@@ -6,10 +6,10 @@
 //! manager does. Without one it is fetched anonymously, refused, and the
 //! HelmChart says so; the built chart installs through a HelmRelease.
 
-mod common;
-
-use common::Env;
-use common::helm::{apply, create_namespace, helm, podinfo_and_helm, ready_at, request_reconcile};
+use crate::common::Env;
+use crate::common::helm::{
+    apply, create_namespace, helm, podinfo_and_helm, ready_at, request_reconcile,
+};
 use driftless_api::{FluxObject as _, HelmChart};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::helm_repo::{StaticServer, helm_package, helm_repo_index};
@@ -204,7 +204,7 @@ async fn an_oci_dependency_is_pulled_with_its_oci_helm_repository_credentials() 
                     .as_ref()
                     .and_then(|s| s.last_handled_reconcile_at.as_deref())
                     == Some(token);
-                match common::ready_of(chart.status_conditions()) {
+                match crate::common::ready_of(chart.status_conditions()) {
                     Some((status, _, message)) if handled && status == "False" => Ok(message),
                     other => Err(format!("handled {handled}: {other:?}")),
                 }
@@ -288,7 +288,7 @@ async fn an_oci_dependency_is_pulled_with_its_oci_helm_repository_credentials() 
                 .as_ref()
                 .and_then(|s| s.last_handled_reconcile_at.as_deref())
                 == Some("registry-gone");
-            match common::ready_of(chart.status_conditions()) {
+            match crate::common::ready_of(chart.status_conditions()) {
                 Some((status, _, _)) if handled && status == "True" => Ok(revision(&chart)),
                 other => Err(format!("handled {handled}: {other:?}")),
             }
@@ -306,7 +306,7 @@ async fn chart_condition(client: &kube::Client, want: &str, part: &str) -> Strin
         &format!("HelmChart umbrella Ready={want} with {part:?}"),
         || async {
             let chart = charts.get("umbrella").await.map_err(|e| e.to_string())?;
-            match common::ready_of(chart.status_conditions()) {
+            match crate::common::ready_of(chart.status_conditions()) {
                 Some((status, _, message)) if status == want && message.contains(part) => {
                     Ok(message)
                 }

@@ -5,13 +5,11 @@
 //! Bad values fail visibly with nothing uninstalled; a failed upgrade is
 //! rolled back; deleting the HelmRelease uninstalls it.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::Env;
-use common::helm::{self, helm, podinfo_and_helm};
+use crate::common::Env;
+use crate::common::helm::{self, helm, podinfo_and_helm};
 use driftless_api::HelmRelease;
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};
@@ -136,7 +134,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
     apply(&client, helm_release(json!({"ui": {"message": "hello"}}))).await;
     eventually("the missing ConfigMap is reported", || async {
         let hr = release(&client).await;
-        match common::ready_of(hr.conditions()) {
+        match crate::common::ready_of(hr.conditions()) {
             Some((status, _, message))
                 if status == "False" && message.contains("ConfigMap 'apps/podinfo-values'") =>
             {
@@ -282,7 +280,10 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
             .map(|c| (c.status.clone(), c.reason.clone()));
         match remediated {
             Some((status, reason)) if status == "True" && reason == "RollbackSucceeded" => Ok(()),
-            other => Err(format!("{other:?} {:?}", common::ready_of(hr.conditions()))),
+            other => Err(format!(
+                "{other:?} {:?}",
+                crate::common::ready_of(hr.conditions())
+            )),
         }
     })
     .await;
@@ -354,7 +355,7 @@ async fn a_chart_from_a_registry_installs_upgrades_rolls_back_and_uninstalls() {
         .expect("pull requested");
     eventually("the broken chart fails the release visibly", || async {
         let hr = release(&client).await;
-        match common::ready_of(hr.conditions()) {
+        match crate::common::ready_of(hr.conditions()) {
             Some((status, reason, message))
                 if status == "False"
                     && reason == "BuildFailed"

@@ -11,16 +11,14 @@
 //! Real servers: `docker-registry` with htpasswd auth, charts pushed by the
 //! real `helm push`; lighttpd serving `helm repo index` output.
 
-mod common;
-
 use std::path::Path;
 
-use base64::Engine as _;
-use common::Env;
-use common::helm::{
+use crate::common::Env;
+use crate::common::helm::{
     apply, create_namespace, failed_with, helm, merge, podinfo_and_helm, ready_at, records,
     request_reconcile,
 };
+use base64::Engine as _;
 use driftless_api::{HelmChart, HelmRepository, OCIRepository};
 use driftless_testkit::cluster::{eventually, http_get};
 use driftless_testkit::helm_repo::{StaticServer, helm_package, helm_repo_index};
@@ -85,7 +83,7 @@ async fn warned(client: &kube::Client, name: &str, part: &str) {
     eventually(
         &format!("a Warning event on {name} naming {part:?}"),
         || async {
-            let events = common::event_messages(client, NAMESPACE, name).await;
+            let events = crate::common::event_messages(client, NAMESPACE, name).await;
             events
                 .iter()
                 .any(|e| e.starts_with("Warning") && e.contains(part))
@@ -110,7 +108,7 @@ where
         &format!("{} {name} Ready=False naming {part:?}", K::KIND),
         || async {
             let source = api.get(name).await.map_err(|e| e.to_string())?;
-            match common::ready_of(source.status_conditions()) {
+            match crate::common::ready_of(source.status_conditions()) {
                 Some((status, _, message)) if status == "False" && message.contains(part) => {
                     Ok(message)
                 }

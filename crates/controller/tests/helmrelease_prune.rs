@@ -7,12 +7,10 @@
 //! `helm.sh/resource-policy: keep` stay through all three — read live for
 //! upgrades and rollbacks, from the manifest for uninstalls.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::Env;
-use common::helm::{self, apply};
+use crate::common::Env;
+use crate::common::helm::{self, apply};
 use driftless_api::HelmRelease;
 use driftless_api::conditions;
 use driftless_testkit::cluster::eventually;
@@ -89,7 +87,7 @@ async fn until_reason(client: &kube::Client, name: &str, type_: &str, reason: &s
             other => Err(format!(
                 "{type_}: {:?}; Ready {:?}",
                 other.map(|c| (&c.reason, &c.message)),
-                common::ready_of(hr.conditions())
+                crate::common::ready_of(hr.conditions())
             )),
         }
     })
@@ -215,7 +213,7 @@ async fn upgrades_rollbacks_and_uninstalls_delete_what_left_the_release() {
     )
     .await;
     let hr = until_reason(&client, name, "Remediated", "RollbackSucceeded").await;
-    let ready = common::ready_of(hr.conditions()).expect("Ready");
+    let ready = crate::common::ready_of(hr.conditions()).expect("Ready");
     assert_eq!(ready.0, "False", "{ready:?}");
     configmaps_are(&client, &["base", "guard", "pinned"]).await;
     deployments_are(&client, &["app"]).await;

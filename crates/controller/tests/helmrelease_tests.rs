@@ -8,12 +8,10 @@
 //! `preserveValues` keeps what only the previous release set, without an
 //! upgrade on every reconcile.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::Env;
-use common::helm::{self, apply, helm_as};
+use crate::common::Env;
+use crate::common::helm::{self, apply, helm_as};
 use driftless_api::HelmRelease;
 use driftless_api::conditions;
 use driftless_testkit::cluster::eventually;
@@ -105,7 +103,7 @@ async fn until(
         } else {
             Err(format!(
                 "Ready {:?}, TestSuccess {:?}, Remediated {:?}, history {:?}",
-                common::ready_of(hr.conditions()),
+                crate::common::ready_of(hr.conditions()),
                 condition_of(&hr, "TestSuccess"),
                 condition_of(&hr, "Remediated"),
                 hr.status
@@ -150,7 +148,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
         condition_of(hr, "TestSuccess").is_some_and(|c| c.0 == "True")
     })
     .await;
-    let (status, reason, message) = common::ready_of(hr.conditions()).expect("Ready");
+    let (status, reason, message) = crate::common::ready_of(hr.conditions()).expect("Ready");
     assert_eq!(
         (status.as_str(), reason.as_str()),
         ("True", "TestSucceeded")
@@ -228,7 +226,7 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
         message.starts_with("Helm test failed for release apps/tested.v2 with chart tested@0.1.0: test hook tested-smoke"),
         "{message}"
     );
-    let ready = common::ready_of(hr.conditions()).expect("Ready");
+    let ready = crate::common::ready_of(hr.conditions()).expect("Ready");
     assert_eq!(ready.0, "False", "{ready:?}");
     let status = hr.status.clone().expect("status");
     assert_eq!((status.failures, status.upgrade_failures), (1, 1));
@@ -262,11 +260,11 @@ async fn tests_run_after_releases_and_a_failed_test_rolls_the_upgrade_back() {
     .await;
     let hr = until(&client, "the ignored failure is Ready", |hr| {
         latest_version(hr) == Some(4)
-            && common::ready_of(hr.conditions()).is_some_and(|r| r.0 == "True")
+            && crate::common::ready_of(hr.conditions()).is_some_and(|r| r.0 == "True")
     })
     .await;
     assert_eq!(
-        common::ready_of(hr.conditions()).map(|r| r.1),
+        crate::common::ready_of(hr.conditions()).map(|r| r.1),
         Some("UpgradeSucceeded".into())
     );
     assert_eq!(
@@ -385,7 +383,7 @@ async fn preserve_values_keeps_what_only_the_previous_release_set() {
         async move {
             until(&client, &format!("Ready at revision {version}"), |hr| {
                 latest_version(hr) == Some(version)
-                    && common::ready_of(hr.conditions()).is_some_and(|r| r.0 == "True")
+                    && crate::common::ready_of(hr.conditions()).is_some_and(|r| r.0 == "True")
             })
             .await
         }
@@ -480,7 +478,7 @@ async fn preserve_values_keeps_what_only_the_previous_release_set() {
     .await;
     assert_eq!(latest_version(&hr), Some(3), "no new revision");
     assert_eq!(
-        common::ready_of(hr.conditions()).map(|r| (r.0, r.1)),
+        crate::common::ready_of(hr.conditions()).map(|r| (r.0, r.1)),
         Some(("True".into(), "TestSucceeded".into()))
     );
 }

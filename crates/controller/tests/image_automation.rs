@@ -7,13 +7,11 @@
 //! as it was; a registry's webhook to a Receiver brings a tag in without
 //! waiting for the scan's interval.
 
-mod common;
-
 use std::time::Duration;
 
-use common::image::{branch_head, create, head, push_tag};
-use common::world::{NS, World};
-use common::{Env, ready_of};
+use crate::common::image::{branch_head, create, head, push_tag};
+use crate::common::world::{NS, World};
+use crate::common::{Env, ready_of};
 use driftless_api::{ImagePolicy, ImageRepository, ImageUpdateAutomation};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::git;

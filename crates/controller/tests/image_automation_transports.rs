@@ -14,14 +14,12 @@
 //! nothing, so nothing is committed; a registry going down after an update
 //! leaves the last good commit alone.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::image::{create, head, push_tag};
-use common::world::{NS, World};
-use common::{Env, event_messages, ready_of};
+use crate::common::image::{create, head, push_tag};
+use crate::common::world::{NS, World};
+use crate::common::{Env, event_messages, ready_of};
 use driftless_api::{GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};

@@ -6,19 +6,17 @@
 //! the bare repository's). A newer tag updates the same request; once the
 //! request is merged, its branch is deleted.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::common::Env;
+use crate::common::image::{branch_head, create, push_tag};
+use crate::common::world::NS;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
-use common::Env;
-use common::image::{branch_head, create, push_tag};
-use common::world::NS;
 use driftless_api::{GitRepository, ImagePolicy, ImageRepository, ImageUpdateAutomation};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};

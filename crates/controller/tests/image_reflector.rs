@@ -9,13 +9,11 @@
 //! reflect the registry's digest, and refuse another namespace's
 //! repository unless its `accessFrom` admits them.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::Env;
 use base64::Engine as _;
-use common::Env;
 use driftless_api::{ImagePolicy, ImageRepository};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};
@@ -163,7 +161,7 @@ async fn wait_repository(
 fn ready(
     conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
 ) -> (String, String, String) {
-    common::ready_of(conditions).unwrap_or_default()
+    crate::common::ready_of(conditions).unwrap_or_default()
 }
 
 fn tag_count(repo: &ImageRepository) -> Option<i64> {
@@ -225,7 +223,7 @@ async fn scan_sees_new_tags_applies_exclusions_and_writes_nothing_when_unchanged
             )
         )
     );
-    let events = common::event_messages(&env.client, NS, "app").await;
+    let events = crate::common::event_messages(&env.client, NS, "app").await;
     assert!(
         events
             .iter()
@@ -411,7 +409,7 @@ async fn wrong_credentials_and_an_unreachable_registry_fail_visibly_and_keep_the
     let reconciling =
         driftless_api::conditions::find(repo.conditions(), "Reconciling").expect("Reconciling");
     assert_eq!(reconciling.reason, "ProgressingWithRetry");
-    let events = common::event_messages(&env.client, NS, "private").await;
+    let events = crate::common::event_messages(&env.client, NS, "private").await;
     assert!(
         events
             .iter()
@@ -596,7 +594,7 @@ async fn policies_elect_follow_new_scans_ignore_excluded_tags_and_reflect_digest
     );
     let want = format!("Latest image tag for {image} resolved to 1.2.0 (previously {image}:1.1.0)");
     assert_eq!(ready(policy.conditions()).2, want);
-    let events = common::event_messages(&env.client, NS, "semver").await;
+    let events = crate::common::event_messages(&env.client, NS, "semver").await;
     assert!(
         events.contains(&format!("Normal Succeeded: {want}")),
         "{events:?}"
@@ -804,7 +802,7 @@ async fn a_restarted_controller_rescans_and_keeps_policies_ready() {
     );
 
     // The policy never waited visibly for its repository.
-    let events = common::event_messages(&env.client, NS, "app").await;
+    let events = crate::common::event_messages(&env.client, NS, "app").await;
     assert!(
         events.iter().all(|e| !e.contains("DependencyNotReady")),
         "{events:?}"

@@ -4,12 +4,10 @@
 //! and prune nothing; dependencies, suspend, health, deletion policies and
 //! leader election behave as Flux's do.
 
-mod common;
-
 use std::time::Duration;
 
-use common::world::{NS, World, condition_of, configmap, deployment};
-use common::{Env, event_messages, ready_of};
+use crate::common::world::{NS, World, condition_of, configmap, deployment};
+use crate::common::{Env, event_messages, ready_of};
 use driftless_api::DeletionPolicy;
 use driftless_testkit::cluster::eventually;
 use k8s_openapi::api::apps::v1::Deployment;

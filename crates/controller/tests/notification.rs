@@ -4,15 +4,13 @@
 //! exactly one alert at a generic provider (a local HTTP server checking
 //! the request), and the provider's token never shows in the cluster.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::world::{NS, World, configmap};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use common::world::{NS, World, configmap};
 use driftless_api::{Alert, Provider, Receiver};
 use driftless_testkit::cluster::eventually;
 use hmac::{KeyInit, Mac};

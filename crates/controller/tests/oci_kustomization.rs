@@ -2,9 +2,7 @@
 //! real registry (`docker-registry` on loopback) as a Flux artifact, pulled,
 //! applied; a new push is applied; the previous objects pruned.
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 use driftless_source::oci::{OciTarget, pack_directory, push_flux_artifact};
 use driftless_testkit::cluster::eventually;
 use driftless_testkit::registry::{Registry, RegistryOptions};

@@ -13,9 +13,7 @@
 //! against a sandbox with `--authorization-mode AlwaysAllow`, and without
 //! impersonation, and sees both writes go through.
 
-mod common;
-
-use common::world::{NS, World, configmap};
+use crate::common::world::{NS, World, configmap};
 use driftless_testkit::cluster::eventually;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;

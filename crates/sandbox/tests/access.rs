@@ -4,9 +4,7 @@
 //! server's words, escalation prevention; and the OpenAPI v2 document in
 //! JSON.
 
-mod common;
-
-use common::TestSandbox;
+use crate::common::TestSandbox;
 use driftless_sandbox::StaticUser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,9 +9,7 @@
 //! way the tenancy tests' assertions (the message, and the object absent)
 //! would then fail.
 
-mod common;
-
-use common::TestSandbox;
+use crate::common::TestSandbox;
 use driftless_sandbox::Authorization;
 
 const TENANT: &str = "system:serviceaccount:default:deployer";

@@ -4,9 +4,7 @@
 //! `describe daemonset`, `delete`; node selection, RollingUpdate with
 //! `maxUnavailable` or `maxSurge`, OnDelete, and the rollout annotation.
 
-mod common;
-
-use common::{TestSandbox, eventually, phases};
+use crate::common::{TestSandbox, eventually, phases};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,7 @@
 //! describe` read through core `v1`, and the other way round; `kubectl
 //! events` lists them all.
 
-mod common;
-
-use common::TestSandbox;
+use crate::common::TestSandbox;
 use k8s_openapi::api::events::v1::Event as NewEvent;
 use kube::api::{Api, ListParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};

@@ -13,12 +13,10 @@
 //! shared corpus the tests say SKIPPED, unless `DRIFTLESS_REQUIRE_SHARED=1`
 //! makes that a failure.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{DEADLINE, TempDir, TestSandbox, eventually};
+use crate::common::{DEADLINE, TempDir, TestSandbox, eventually};
 use serde_json::Value;
 
 /// Where the shared corpus is: `DRIFTLESS_SHARED_DIR`, or beside the checkout.

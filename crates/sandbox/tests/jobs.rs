@@ -4,9 +4,7 @@
 //! completion, suspension, the backoff limit, `activeDeadlineSeconds` and
 //! `ttlSecondsAfterFinished`.
 
-mod common;
-
-use common::{TestSandbox, eventually, phases};
+use crate::common::{TestSandbox, eventually, phases};
 use serde_json::Value;
 
 fn condition_types(object: &Value) -> Vec<&str> {

@@ -3,11 +3,9 @@
 //! order, server-side apply conflicts, dry runs, pagination and `Status`
 //! errors a real API server gives.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{DEADLINE, TestSandbox};
+use crate::common::{DEADLINE, TestSandbox};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -675,7 +673,7 @@ async fn custom_resources_have_a_status_subresource_and_spec_generations() {
     crds.create(&PostParams::default(), &crd)
         .await
         .expect("create the CRD");
-    let established = common::eventually("the CRD to be established", || async {
+    let established = crate::common::eventually("the CRD to be established", || async {
         let crd = crds.get("gadgets.example.com").await.ok()?;
         let conditions = crd.status?.conditions?;
         conditions
@@ -747,7 +745,7 @@ async fn custom_resources_have_a_status_subresource_and_spec_generations() {
     crds.delete("gadgets.example.com", &DeleteParams::default())
         .await
         .expect("delete the CRD");
-    common::eventually("the gadgets API to go away", || async {
+    crate::common::eventually("the gadgets API to go away", || async {
         match gadgets.list(&ListParams::default()).await {
             Err(kube::Error::Api(status)) if status.code == 404 => Some(()),
             _ => None,
@@ -812,7 +810,7 @@ async fn deleting_a_namespace_deletes_its_objects_and_watchers_see_it() {
     }
     deleted.sort();
     assert_eq!(deleted, ["a", "b"]);
-    common::eventually("the namespace to be gone", || async {
+    crate::common::eventually("the namespace to be gone", || async {
         match namespaces.get("team").await {
             Err(kube::Error::Api(status)) if status.code == 404 => Some(()),
             _ => None,

@@ -6,9 +6,7 @@
 //! kubectl's typed generators (`kubectl create job ...`) send protobuf
 //! bodies; `every_typed_generator_creates_its_object` drives each of them.
 
-mod common;
-
-use common::{TestSandbox, eventually};
+use crate::common::{TestSandbox, eventually};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -941,7 +939,7 @@ async fn get_watch_sees_a_change() {
     let stdout = watch.child.stdout.take().expect("stdout is piped");
     let mut lines = BufReader::new(stdout).lines();
     let mut next_line = async || {
-        tokio::time::timeout(common::DEADLINE, lines.next_line())
+        tokio::time::timeout(crate::common::DEADLINE, lines.next_line())
             .await
             .expect("the watch prints in time")
             .expect("kubectl's stdout is readable")

@@ -4,9 +4,7 @@
 //! whom they impersonated), what, and the answer; `kubectl auth whoami`
 //! says who the caller is, with kubectl 1.32 and 1.37.
 
-mod common;
-
-use common::TestSandbox;
+use crate::common::TestSandbox;
 use driftless_sandbox::StaticUser;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -175,7 +173,7 @@ fn events(path: &std::path::Path) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_names_both_users_of_an_impersonated_request() {
-    let log_dir = common::TempDir::new("audit");
+    let log_dir = crate::common::TempDir::new("audit");
     let log = log_dir.path().join("audit.log");
     let log_path = log.clone();
     let sb = TestSandbox::start_with("audit", Vec::new(), |config| {

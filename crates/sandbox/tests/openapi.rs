@@ -5,9 +5,7 @@
 //! alike (dropped otherwise, with warnings under `Warn`), and custom
 //! resources' schemas served beside the built-in ones.
 
-mod common;
-
-use common::TestSandbox;
+use crate::common::TestSandbox;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -15,7 +13,7 @@ use serde_json::{Value, json};
 /// Asserts that every line of `expected` is one of `kubectl explain`'s
 /// lines, spacing and tabs included.
 #[track_caller]
-fn assert_lines(out: &common::Output, expected: &[&str]) {
+fn assert_lines(out: &crate::common::Output, expected: &[&str]) {
     let lines: Vec<&str> = out.stdout.lines().collect();
     for line in expected {
         assert!(lines.contains(line), "{line:?} in {out:#?}");

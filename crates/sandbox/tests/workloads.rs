@@ -5,9 +5,7 @@
 //! when the Deployment goes, with each `--cascade` kubectl offers, and of a
 //! namespace's contents before the namespace goes.
 
-mod common;
-
-use common::{TestSandbox, eventually};
+use crate::common::{TestSandbox, eventually};
 use serde_json::Value;
 
 const DEPLOYMENT: &str = "\

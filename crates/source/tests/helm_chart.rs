@@ -3,8 +3,7 @@
 //! values files; chart directories packaged as Helm packages them, with
 //! their dependencies. `helm` checks what we build. Fixtures: `helm_common`.
 
-mod helm_common;
-
+use crate::helm_common::{chart_key, copy_dir, env, podinfo, repo_key, with_auth};
 use driftless_source::Storage;
 use driftless_source::helm::{
     ChartOutcome, ChartRequest, HelmError, HelmFetcher, HelmRepository, LocalChartRequest,
@@ -12,7 +11,6 @@ use driftless_source::helm::{
 use driftless_testkit::BASIC_PASSWORD;
 use driftless_testkit::helm_repo::{helm_package, helm_template};
 use driftless_testkit::tar_paths;
-use helm_common::{chart_key, copy_dir, env, podinfo, repo_key, with_auth};
 use sha2::{Digest, Sha256};
 
 #[test]

@@ -2,15 +2,13 @@
 //! again (ETag), basic auth, limits, timeouts, and chart selection checked
 //! against `helm pull`. Fixtures: `helm_common`.
 
-mod helm_common;
-
+use crate::helm_common::{chart_key, env, env_with, podinfo, repo_key, with_auth};
 use driftless_source::Storage;
 use driftless_source::helm::{
     ChartRequest, HelmError, HelmFetcher, HelmLimits, HelmRepository, IndexOutcome, LastIndex,
 };
 use driftless_testkit::BASIC_PASSWORD;
 use driftless_testkit::helm_repo::helm_pull_version;
-use helm_common::{chart_key, env, env_with, podinfo, repo_key, with_auth};
 use sha2::{Digest, Sha256};
 
 #[test]
