@@ -353,7 +353,26 @@ pub(crate) fn parse_head(doc: &str) -> Result<Head, String> {
 /// What `helm template` prints: CRDs (when asked), manifests, hooks.
 #[must_use]
 pub fn assemble(crds: &[(String, String)], manifests: &[Manifest], hooks: &[Hook]) -> String {
-    let mut release_manifest = String::new();
+    // Sized up front: the output of a big chart runs to megabytes, and
+    // growing by doubling would copy it and hold up to twice its size.
+    let documents = crds
+        .iter()
+        .map(|(name, data)| (name.as_str(), data.as_str()))
+        .chain(
+            manifests
+                .iter()
+                .map(|m| (m.source.as_str(), m.content.as_str())),
+        )
+        .chain(
+            hooks
+                .iter()
+                .map(|h| (h.source.as_str(), h.content.as_str())),
+        );
+    let size = documents
+        .map(|(source, content)| DOCUMENT_OVERHEAD + source.len() + content.len())
+        .sum::<usize>()
+        + 1;
+    let mut release_manifest = String::with_capacity(size);
     for (name, data) in crds {
         push_document(&mut release_manifest, name, data);
     }
@@ -372,6 +391,9 @@ pub fn assemble(crds: &[(String, String)], manifests: &[Manifest], hooks: &[Hook
     }
     out
 }
+
+/// The bytes [`push_document`] adds around a document's source and content.
+const DOCUMENT_OVERHEAD: usize = "---\n# Source: \n\n".len();
 
 fn push_document(out: &mut String, source: &str, content: &str) {
     out.push_str("---\n# Source: ");

@@ -200,7 +200,7 @@ impl<'a> Lexer<'a> {
 
     /// Text up to the next `{{`; false at end of input.
     fn lex_text(&mut self) -> bool {
-        if let Some(offset) = self.rest().find(LEFT) {
+        if let Some(offset) = memchr::memmem::find(self.rest().as_bytes(), LEFT.as_bytes()) {
             let delim_at = self.pos + offset;
             let mut text_end = delim_at;
             if has_left_trim(&self.input[delim_at + LEFT.len()..]) {
