@@ -108,6 +108,9 @@ pub enum ApplyError {
         /// The API server's message.
         message: String,
     },
+    /// Several deletes failed (a release's prune tries each, as Helm).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" && "))]
+    Deletes(Vec<ApplyError>),
     /// An inventory entry that is not `<namespace>_<name>_<group>_<kind>`.
     #[error("inventory entry is malformed; remove it from the status inventory")]
     Inventory(#[source] InvalidObjectId),

@@ -26,6 +26,15 @@ fn batch(id: &ObjectId) -> u8 {
     }
 }
 
+/// Whether a failed delete stops the batches after it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterFailure {
+    /// Flux's prune: what depends on a failed batch's kinds stays.
+    Stop,
+    /// Helm's: every delete is tried.
+    Continue,
+}
+
 impl Applier {
     /// Deletes the objects of a previous inventory that the new set no
     /// longer has, in reverse dependency order (custom resources before
@@ -37,6 +46,40 @@ impl Applier {
     /// skipped with the reason. Objects already gone,
     /// including those whose kind is no longer served, count as deleted.
     pub async fn prune(&self, stale: &[ResourceRef]) -> Result<ChangeSet, ApplyError> {
+        let (changes, mut failures) = self.delete_in_batches(stale, AfterFailure::Stop).await?;
+        if failures.is_empty() {
+            Ok(changes)
+        } else {
+            Err(failures.swap_remove(0))
+        }
+    }
+
+    /// Deletes like [`Applier::prune`], but tries every delete even after
+    /// one failed, as Helm does when an upgrade, rollback or uninstall
+    /// removes a release's objects; the failures come back together
+    /// ([`ApplyError::Deletes`] when more than one).
+    ///
+    /// # Errors
+    /// A malformed inventory entry, or the deletes that failed.
+    pub async fn prune_every(&self, stale: &[ResourceRef]) -> Result<ChangeSet, ApplyError> {
+        let (changes, mut failures) = self
+            .delete_in_batches(stale, AfterFailure::Continue)
+            .await?;
+        match failures.len() {
+            0 => Ok(changes),
+            1 => Err(failures.swap_remove(0)),
+            _ => Err(ApplyError::Deletes(failures)),
+        }
+    }
+
+    /// The deletes of `stale`, batch by batch; what was done and what
+    /// failed. With [`AfterFailure::Stop`] no later batch starts once one
+    /// failed (an unreachable kind stops at once).
+    async fn delete_in_batches(
+        &self,
+        stale: &[ResourceRef],
+        after_failure: AfterFailure,
+    ) -> Result<(ChangeSet, Vec<ApplyError>), ApplyError> {
         let mut refs: Vec<(ObjectId, String)> = stale
             .iter()
             .map(|r| Ok((r.object_id()?, r.version.clone())))
@@ -50,11 +93,18 @@ impl Applier {
             ))
         });
         let mut changes = ChangeSet::default();
+        let mut failures = Vec::new();
         for current in 0..=3 {
             let mut apis = Vec::new();
             for (id, version) in refs.iter().filter(|(id, _)| batch(id) == current) {
-                let api = self.api_for(id, version).await?;
-                apis.push((id.clone(), version.clone(), api));
+                match self.api_for(id, version).await {
+                    Ok(api) => apis.push((id.clone(), version.clone(), api)),
+                    Err(error) if after_failure == AfterFailure::Stop => {
+                        failures.push(error);
+                        return Ok((changes, failures));
+                    }
+                    Err(error) => failures.push(error),
+                }
             }
             let results: Vec<Result<Change, ApplyError>> =
                 futures::stream::iter(apis.into_iter().map(|(id, version, api)| async move {
@@ -72,10 +122,16 @@ impl Applier {
                 .collect()
                 .await;
             for result in results {
-                changes.entries.push(result?);
+                match result {
+                    Ok(change) => changes.entries.push(change),
+                    Err(error) => failures.push(error),
+                }
+            }
+            if after_failure == AfterFailure::Stop && !failures.is_empty() {
+                break;
             }
         }
-        Ok(changes)
+        Ok((changes, failures))
     }
 
     async fn prune_one(

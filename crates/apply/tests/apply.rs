@@ -888,6 +888,93 @@ async fn prune_deletes_in_reverse_order_and_spares_what_is_not_ours() {
     );
 }
 
+/// An applier acting as `user`, who may read everything and delete only
+/// Namespaces (the sandbox enforces RBAC for impersonated users).
+async fn applier_that_may_only_delete_namespaces(sb: &TestSandbox, user: &str) -> Applier {
+    let rbac = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {user}}}
+rules:
+- {{apiGroups: ['*'], resources: ['*'], verbs: [get, list]}}
+- {{apiGroups: [''], resources: [namespaces], verbs: [delete]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {user}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {user}}}
+subjects:
+- {{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}
+"
+    );
+    sb.kubectl(&["apply", "-f", "-"], Some(&rbac)).await;
+    let kubeconfig = kube::config::Kubeconfig::read_from(sb.kubeconfig_path()).expect("kubeconfig");
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config");
+    config.auth_info.impersonate = Some(user.to_string());
+    Applier::new(kube::Client::try_from(config).expect("client"), options())
+}
+
+#[tokio::test]
+async fn prune_every_tries_each_delete_and_reports_all_failures() {
+    let sb = TestSandbox::start().await;
+    let client = sb.client().await;
+    let applied = Applier::new(client.clone(), options())
+        .apply(vec![
+            namespace("first"),
+            namespace("second"),
+            configmap("first", "one", json!({})),
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "two", "namespace": "second"}}),
+        ])
+        .await
+        .expect("apply");
+    let stale = applied.inventory().entries;
+    let limited = applier_that_may_only_delete_namespaces(&sb, "pruner").await;
+
+    // Flux's prune: the forbidden ConfigMap and Secret stop the later
+    // batch, so both Namespaces stay.
+    let error = limited.prune(&stale).await.expect_err("forbidden deletes");
+    assert!(matches!(error, ApplyError::Forbidden { .. }), "{error}");
+    let namespaces: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk("", "v1", "Namespace")),
+    );
+    let deleting = |live: Option<Value>| {
+        live.is_none_or(|ns| !at(&ns, "/metadata/deletionTimestamp").is_null())
+    };
+    assert!(
+        !deleting(get(&namespaces, "second").await),
+        "Flux's prune went on"
+    );
+
+    // Helm's: every delete is tried; both failures are reported together.
+    let error = limited
+        .prune_every(&stale)
+        .await
+        .expect_err("forbidden deletes");
+    let message = error.to_string();
+    assert!(
+        matches!(error, ApplyError::Deletes(ref all) if all.len() == 2),
+        "{message}"
+    );
+    assert!(
+        message.contains("ConfigMap/first/one: delete forbidden"),
+        "{message}"
+    );
+    assert!(
+        message.contains(" && Secret/second/two: delete forbidden"),
+        "{message}"
+    );
+    for name in ["first", "second"] {
+        assert!(
+            deleting(get(&namespaces, name).await),
+            "Namespace {name} was not deleted"
+        );
+    }
+}
+
 #[tokio::test]
 async fn prune_keeps_the_others_when_nothing_is_prunable() {
     let sb = TestSandbox::start().await;

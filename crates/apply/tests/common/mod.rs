@@ -17,6 +17,10 @@ impl TestSandbox {
         self.0.client().await
     }
 
+    pub fn kubeconfig_path(&self) -> std::path::PathBuf {
+        self.0.kubeconfig_path()
+    }
+
     /// Runs kubectl against this sandbox; panics unless it exits 0.
     pub async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
         let (code, stdout, stderr) = self.0.kubectl(args, stdin).await;

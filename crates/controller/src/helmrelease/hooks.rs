@@ -287,7 +287,7 @@ async fn delete(
     let failed =
         |message: String| ReconcileError::retryable(reasons::RECONCILIATION_FAILED, message);
     applier
-        .prune(refs)
+        .prune_every(refs)
         .await
         .map_err(|e| failed(format!("cannot delete {label}: {e}")))?;
     applier

@@ -227,7 +227,8 @@ pub(super) fn record_runs(release: &mut Release, runs: &[(usize, HookExecution)]
 }
 
 /// Applies `objects` and deletes what `previous` had that they do not,
-/// but for live objects Helm's resource policy keeps.
+/// but for live objects Helm's resource policy keeps; every delete is
+/// tried and the failures reported together, as Helm 4's update does.
 async fn apply_and_prune(
     applier: &Applier,
     client: &kube::Client,
@@ -250,7 +251,7 @@ async fn apply_and_prune(
         tracing::info!(kept = %resources::kept_list(&kept), "not deleted: {RESOURCE_POLICY}: {KEEP}");
     }
     applier
-        .prune(&stale)
+        .prune_every(&stale)
         .await
         .map_err(|e| ReconcileError::retryable(reasons::PRUNE_FAILED, e.to_string()))?;
     Ok(inventory)
@@ -402,7 +403,7 @@ pub(super) async fn uninstall(
         tracing::info!(release = %format!("{}/{}", target.namespace, target.name), kept = %resources::kept_list(&kept), "these resources were kept due to the resource policy");
     }
     applier
-        .prune(&objects)
+        .prune_every(&objects)
         .await
         .map_err(|e| failed(e.to_string()))?;
     if wait {
