@@ -127,6 +127,10 @@ pub mod reasons {
     pub const ROLLBACK_SUCCEEDED: &str = "RollbackSucceeded";
     /// A failed release was uninstalled.
     pub const UNINSTALL_SUCCEEDED: &str = "UninstallSucceeded";
+    /// A remediating rollback failed (`Remediated` False).
+    pub const ROLLBACK_FAILED: &str = "RollbackFailed";
+    /// A remediating uninstall failed (`Remediated` False).
+    pub const UNINSTALL_FAILED: &str = "UninstallFailed";
     /// A HelmRelease's Helm tests passed.
     pub const TEST_SUCCEEDED: &str = "TestSucceeded";
     /// A HelmRelease's Helm tests failed.

@@ -5,7 +5,9 @@
 //! and a Deployment whose rollout failed); an uninstall remediating a failed
 //! install deletes what the install created; and objects annotated
 //! `helm.sh/resource-policy: keep` stay through all three — read live for
-//! upgrades and rollbacks, from the manifest for uninstalls.
+//! upgrades and rollbacks, from the manifest for uninstalls. A rollback
+//! whose deletes are forbidden tries each, fails visibly and leaves the
+//! history Helm 4 leaves.
 
 use std::path::{Path, PathBuf};
 
@@ -266,4 +268,98 @@ async fn upgrades_rollbacks_and_uninstalls_delete_what_left_the_release() {
     until_reason(&client, failing, "Remediated", "UninstallSucceeded").await;
     configmaps_are(&client, &["guard", "pinned"]).await;
     deployments_are(&client, &[]).await;
+}
+
+/// Service account `limited` in the test namespace: everything on core
+/// objects, Deployments but their deletion, reads elsewhere.
+const LIMITED_ACCOUNT: &str = "apiVersion: v1
+kind: ServiceAccount
+metadata: {name: limited, namespace: apps}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: limited, namespace: apps}
+rules:
+- {apiGroups: [''], resources: ['*'], verbs: ['*']}
+- {apiGroups: [apps], resources: [deployments], verbs: [get, list, watch, create, update, patch]}
+- {apiGroups: ['*'], resources: ['*'], verbs: [get, list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: limited, namespace: apps}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: limited}
+subjects:
+- {kind: ServiceAccount, name: limited, namespace: apps}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rollback_whose_deletes_fail_tries_each_and_supersedes_the_failed_revision() {
+    if !helm::helm_or_skip("HelmRelease failed rollback", true) {
+        return;
+    }
+    let home = tempfile::tempdir().expect("home");
+    let (env, _server) = start(home.path()).await;
+    let client = env.client.clone();
+    let (code, out, err) = env
+        .cluster
+        .kubectl(&["apply", "-f", "-"], Some(LIMITED_ACCOUNT))
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let kubeconfig = env.cluster.kubeconfig_path();
+    let kubeconfig = kubeconfig.to_str().expect("utf8");
+    let name = "web";
+    let limited = |values: serde_json::Value| {
+        let mut hr = helm_release(name, values);
+        hr["spec"]["serviceAccountName"] = json!("limited");
+        hr
+    };
+
+    apply(&client, limited(json!({"configmaps": ["base"]}))).await;
+    helm::ready_at(&client, NAMESPACE, name, 1).await;
+
+    // v2's Deployments fail their rollout; the rollback to 1 must delete
+    // both, and the service account may not.
+    apply(
+        &client,
+        limited(json!({
+            "configmaps": ["base"],
+            "deployments": {"one": {"fail": true}, "two": {"fail": true}},
+        })),
+    )
+    .await;
+    let hr = until_reason(&client, name, "Remediated", "RollbackFailed").await;
+    let remediated = conditions::find(hr.conditions(), "Remediated").expect("Remediated");
+    assert_eq!(remediated.status, "False");
+    let message = &remediated.message;
+    assert!(
+        message.starts_with(
+            "Helm rollback to previous release apps/web.v1 with chart pruned@0.1.0 failed: "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("Deployment/apps/one: delete forbidden"),
+        "{message}"
+    );
+    assert!(
+        message.contains(" && Deployment/apps/two: delete forbidden"),
+        "{message}"
+    );
+    deployments_are(&client, &["one", "two"]).await;
+
+    // Helm 4's record of a failed rollback update: the revision rolled
+    // back from superseded, the rollback failed, the target left deployed.
+    for binary in ["helm", "helm3"] {
+        let seen = helm::history(binary, home.path(), kubeconfig, NAMESPACE, name);
+        let statuses: Vec<(i64, &str)> = seen.iter().map(|(v, s, _)| (*v, s.as_str())).collect();
+        assert_eq!(
+            statuses,
+            [(1, "deployed"), (2, "superseded"), (3, "failed")],
+            "{binary}: {seen:?}"
+        );
+        assert!(
+            seen[2].2.starts_with("Rollback \"web\" failed: "),
+            "{binary}: {seen:?}"
+        );
+    }
 }

@@ -200,6 +200,32 @@ impl ReleaseStore {
         self.update(&stored).await
     }
 
+    /// Marks revision `version` of `name` superseded, keeping its
+    /// description, as Helm's rollback does to the revision it rolled back
+    /// from when the rollback's update fails. A revision that is gone is
+    /// left alone.
+    ///
+    /// # Errors
+    /// As [`ReleaseStore::history`] and [`ReleaseStore::update`].
+    pub async fn mark_superseded(&self, name: &str, version: u32) -> Result<(), ReleaseError> {
+        let Some(mut revision) = self
+            .history(name)
+            .await?
+            .into_iter()
+            .find(|r| r.release.version == version)
+        else {
+            return Ok(());
+        };
+        let description = revision
+            .release
+            .info
+            .as_ref()
+            .map(|i| i.description.clone())
+            .unwrap_or_default();
+        revision.release.set_status(Status::Superseded, description);
+        self.update(&revision).await.map(|_| ())
+    }
+
     /// Marks `stored` failed with `description` (what went wrong), as Helm
     /// does when an install, upgrade or rollback fails.
     ///

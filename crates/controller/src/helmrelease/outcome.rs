@@ -139,16 +139,18 @@ impl Finish<'_> {
         let exhausted = self.rules.retries_exhausted(self.earlier_failures + 1);
         let remediation = if self.may_remediate && (!exhausted || self.rules.remediate_last_failure)
         {
-            remediate(
-                self.hr,
-                self.target,
-                self.action,
-                self.rules.strategy,
-                self.rollback_to,
-                &failure.inventory,
-                failure.record.as_ref(),
+            Some(
+                remediate(
+                    self.hr,
+                    self.target,
+                    self.action,
+                    self.rules.strategy,
+                    self.rollback_to,
+                    &failure.inventory,
+                    failure.record.as_ref(),
+                )
+                .await,
             )
-            .await
         } else {
             None
         };
@@ -158,8 +160,13 @@ impl Finish<'_> {
                 failure.error.message.clone(),
             ));
         }
-        if let Some((_, remediation_reason, message)) = &remediation {
-            events.push(Event::normal(remediation_reason, message.clone()));
+        if let Some(remediation) = &remediation {
+            let message = remediation.message.clone();
+            events.push(if remediation.succeeded {
+                Event::normal(remediation.reason, message)
+            } else {
+                Event::warning(remediation.reason, message)
+            });
         }
         let outcome = ActionOutcome {
             snapshot: failure.snapshot,

@@ -323,6 +323,15 @@ pub(super) async fn rollback(
             error,
         )),
     };
+    if applied.is_err()
+        && let Some(current) = current
+    {
+        // Helm 4 supersedes the release it rolled back from when the
+        // update itself failed (not when only the wait did).
+        if let Err(e) = store.mark_superseded(&current.name, current.version).await {
+            tracing::warn!(release = %name, error = %crate::error_chain(&e), "cannot mark the rolled-back-from revision superseded");
+        }
+    }
     let healthy = match applied {
         Ok(inventory) => applier
             .wait_healthy(&inventory.entries, timeout)

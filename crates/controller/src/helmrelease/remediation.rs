@@ -14,9 +14,20 @@ use kube::ResourceExt;
 use super::release::{self, ReleaseTarget};
 use super::status;
 
+/// How a remediation ended: the `Remediated` condition's reason and
+/// message, and the record it left when it succeeded.
+pub(super) struct Remediation {
+    /// The rollback's or uninstall's record, for the status history.
+    pub snapshot: Option<Snapshot>,
+    pub succeeded: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
 /// Rolls back to the last deployed revision, or uninstalls, as the
-/// remediation strategy says. A remediation that fails is logged and
-/// leaves the failed release as it is.
+/// remediation strategy says. A remediation that fails is reported (as
+/// Flux reports it: `Remediated` False, `RollbackFailed` or
+/// `UninstallFailed`) and leaves the failed release as it is.
 pub(super) async fn remediate(
     hr: &HelmRelease,
     target: &ReleaseTarget<'_>,
@@ -25,12 +36,12 @@ pub(super) async fn remediate(
     deployed: Option<&StoredRelease>,
     previous_inventory: &ResourceInventory,
     failed: Option<&StoredRelease>,
-) -> Option<(Snapshot, &'static str, String)> {
+) -> Remediation {
     let timeout = hr.timeout();
-    let outcome = match (action, strategy, deployed) {
+    let remediation = match (action, strategy, deployed) {
         (ReleaseAction::Upgrade, RemediationStrategy::Rollback, Some(deployed)) => {
             let version = failed.map_or(deployed.release.version + 1, |f| f.release.version + 1);
-            release::rollback(
+            let outcome = release::rollback(
                 target,
                 deployed,
                 version,
@@ -38,26 +49,33 @@ pub(super) async fn remediate(
                 timeout,
                 hr.max_history(),
             )
-            .await
-            .map(|record| {
-                let message = format!(
-                    "Helm rollback to previous release {}/{}.v{} with chart {} succeeded",
-                    deployed.release.namespace,
-                    deployed.release.name,
-                    deployed.release.version,
-                    chart_label(&deployed.release)
-                );
-                (
-                    status::snapshot(&record.release, "", None),
-                    reasons::ROLLBACK_SUCCEEDED,
-                    message,
-                )
-            })
+            .await;
+            let subject = format!(
+                "Helm rollback to previous release {}/{}.v{} with chart {}",
+                deployed.release.namespace,
+                deployed.release.name,
+                deployed.release.version,
+                chart_label(&deployed.release)
+            );
+            match outcome {
+                Ok(record) => Remediation {
+                    snapshot: Some(status::snapshot(&record.release, "", None)),
+                    succeeded: true,
+                    reason: reasons::ROLLBACK_SUCCEEDED,
+                    message: format!("{subject} succeeded"),
+                },
+                Err(error) => Remediation {
+                    snapshot: None,
+                    succeeded: false,
+                    reason: reasons::ROLLBACK_FAILED,
+                    message: format!("{subject} failed: {}", error.message),
+                },
+            }
         }
         _ => {
             let name = target.name;
             let manifest = failed.map_or("", |f| f.release.manifest.as_str());
-            release::uninstall(
+            let outcome = release::uninstall(
                 target,
                 (previous_inventory, manifest),
                 None,
@@ -65,32 +83,41 @@ pub(super) async fn remediate(
                 true,
                 timeout,
             )
-            .await
-            .map(|()| {
-                let message = format!(
-                    "Helm uninstall for release {}/{name} succeeded",
-                    hr.release_namespace()
-                );
-                let record = failed.map_or_else(Default::default, |f| {
-                    let mut release = f.release.clone();
-                    release.set_status(Status::Uninstalled, "Uninstallation complete");
-                    release
-                });
-                (
-                    status::snapshot(&record, "", None),
-                    reasons::UNINSTALL_SUCCEEDED,
-                    message,
-                )
-            })
+            .await;
+            let namespace = hr.release_namespace();
+            match outcome {
+                Ok(()) => {
+                    let record = failed.map_or_else(Default::default, |f| {
+                        let mut release = f.release.clone();
+                        release.set_status(Status::Uninstalled, "Uninstallation complete");
+                        release
+                    });
+                    Remediation {
+                        snapshot: Some(status::snapshot(&record, "", None)),
+                        succeeded: true,
+                        reason: reasons::UNINSTALL_SUCCEEDED,
+                        message: format!("Helm uninstall for release {namespace}/{name} succeeded"),
+                    }
+                }
+                Err(error) => {
+                    let chart = failed.map(|f| chart_label(&f.release)).unwrap_or_default();
+                    Remediation {
+                        snapshot: None,
+                        succeeded: false,
+                        reason: reasons::UNINSTALL_FAILED,
+                        message: format!(
+                            "Helm uninstall failed for release {namespace}/{name} with chart {chart}: {}",
+                            error.message
+                        ),
+                    }
+                }
+            }
         }
     };
-    match outcome {
-        Ok(done) => Some(done),
-        Err(error) => {
-            tracing::warn!(namespace = %hr.namespace().unwrap_or_default(), name = %hr.name_any(), %error, "remediation failed");
-            None
-        }
+    if !remediation.succeeded {
+        tracing::warn!(namespace = %hr.namespace().unwrap_or_default(), name = %hr.name_any(), message = %remediation.message, "remediation failed");
     }
+    remediation
 }
 
 fn chart_label(release: &driftless_apply::release::Release) -> String {

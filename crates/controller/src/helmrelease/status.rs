@@ -240,7 +240,7 @@ pub(super) struct ActionOutcome {
     pub error: ReconcileError,
     pub snapshot: Option<Snapshot>,
     /// Set when the failure was remediated (rolled back or uninstalled).
-    pub remediation: Option<(Snapshot, &'static str, String)>,
+    pub remediation: Option<super::remediation::Remediation>,
     /// Whether no retries remain for this desired state.
     pub exhausted: bool,
     /// Set when the action itself succeeded and only its tests failed
@@ -269,15 +269,21 @@ pub(super) fn action_failed(
         record_history(&mut history, snapshot.clone());
     }
     let mut list = status.conditions.take().unwrap_or_default();
-    if let Some((snapshot, reason, message)) = &outcome.remediation {
-        record_history(&mut history, snapshot.clone());
+    if let Some(remediation) = &outcome.remediation {
+        if let Some(snapshot) = &remediation.snapshot {
+            record_history(&mut history, snapshot.clone());
+        }
         conditions::set_condition(
             &mut list,
             conditions::condition(
                 types::REMEDIATED,
-                conditions::status::TRUE,
-                reason,
-                message.clone(),
+                if remediation.succeeded {
+                    conditions::status::TRUE
+                } else {
+                    conditions::status::FALSE
+                },
+                remediation.reason,
+                remediation.message.clone(),
             ),
             &stamp.now,
         );
