@@ -53,13 +53,15 @@ pub(crate) enum Node {
     /// template holds its text once rather than once per text node.
     Text(std::ops::Range<usize>),
     Action(Pipe),
-    If(Branch),
-    Range(Branch),
-    With(Branch),
+    // Boxed so that a node, most often text, is not as large as the
+    // largest statement (a tree holds thousands of them).
+    If(Box<Branch>),
+    Range(Box<Branch>),
+    With(Box<Branch>),
     Template {
         pos: usize,
         name: String,
-        pipe: Option<Pipe>,
+        pipe: Option<Box<Pipe>>,
     },
     Break,
     Continue,
@@ -129,7 +131,8 @@ pub(crate) enum Arg {
         pos: usize,
     },
     Bool(bool),
-    Number(Number),
+    /// Boxed: the largest operand, and the rarest.
+    Number(Box<Number>),
     String {
         quoted: String,
         /// Shared with every value the literal evaluates to.

@@ -1,6 +1,10 @@
 //! The parser: tokens to [`Tree`]s, following Go's `text/template/parse`
 //! grammar and checks (declared variables, known functions, `break` only in
 //! `range`, one non-empty definition per name per text).
+//!
+//! Every list the tree keeps is shrunk to its length once built: a chart
+//! keeps thousands of trees alive, and `Vec`'s growth by doubling (at least
+//! four elements) had made them several times the template text's size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +62,7 @@ pub(crate) fn parse(
             },
         }
     }
+    root.shrink_to_fit();
     let tree = Tree {
         name: name.to_owned(),
         parse_name: name.to_owned(),
@@ -244,7 +249,10 @@ impl<'t> Parser<'_, 't> {
         while self.peek_non_space().kind != TokenKind::Eof {
             match self.text_or_action()? {
                 Item::Node(node) => list.push(node),
-                end => return Ok((list, end)),
+                end => {
+                    list.shrink_to_fit();
+                    return Ok((list, end));
+                }
             }
         }
         let token = self.peek().clone();
@@ -369,15 +377,18 @@ impl<'t> Parser<'_, 't> {
     }
 
     fn if_control(&mut self) -> Result<Node, ParseError> {
-        self.parse_control("if").map(Node::If)
+        self.parse_control("if")
+            .map(|branch| Node::If(Box::new(branch)))
     }
 
     fn range_control(&mut self) -> Result<Node, ParseError> {
-        self.parse_control("range").map(Node::Range)
+        self.parse_control("range")
+            .map(|branch| Node::Range(Box::new(branch)))
     }
 
     fn with_control(&mut self) -> Result<Node, ParseError> {
-        self.parse_control("with").map(Node::With)
+        self.parse_control("with")
+            .map(|branch| Node::With(Box::new(branch)))
     }
 
     fn template_control(&mut self) -> Result<Node, ParseError> {
@@ -388,7 +399,7 @@ impl<'t> Parser<'_, 't> {
             None
         } else {
             self.backup();
-            Some(self.pipeline(context, &TokenKind::RightDelim)?)
+            Some(Box::new(self.pipeline(context, &TokenKind::RightDelim)?))
         };
         Ok(Node::Template {
             pos: token.pos,
@@ -419,7 +430,7 @@ impl<'t> Parser<'_, 't> {
         Ok(Node::Template {
             pos: token.pos,
             name,
-            pipe: Some(pipe),
+            pipe: Some(Box::new(pipe)),
         })
     }
 
@@ -437,6 +448,7 @@ impl<'t> Parser<'_, 't> {
             match token.kind {
                 ref kind if kind == end => {
                     self.check_pipeline(&pipe, context, &token)?;
+                    pipe.cmds.shrink_to_fit();
                     return Ok(pipe);
                 }
                 TokenKind::Bool
@@ -550,6 +562,7 @@ impl<'t> Parser<'_, 't> {
         if cmd.args.is_empty() {
             return Err(self.error_at(&start, "empty command".to_owned()));
         }
+        cmd.args.shrink_to_fit();
         Ok(cmd)
     }
 
@@ -639,7 +652,7 @@ impl<'t> Parser<'_, 't> {
                 idents: token.text[1..].split('.').map(str::to_owned).collect(),
             },
             TokenKind::Bool => Arg::Bool(token.text == "true"),
-            TokenKind::Char | TokenKind::Number => Arg::Number(self.number(&token)?),
+            TokenKind::Char | TokenKind::Number => Arg::Number(Box::new(self.number(&token)?)),
             TokenKind::LeftParen => {
                 self.paren_depth += 1;
                 if self.paren_depth >= MAX_PAREN_DEPTH {

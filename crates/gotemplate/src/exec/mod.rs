@@ -242,7 +242,7 @@ impl State<'_, '_> {
             Node::With(branch) => return self.walk_if_or_with(dot, branch, true),
             Node::Range(branch) => return self.walk_range(dot, branch),
             Node::Template { pos, name, pipe } => {
-                self.walk_template(dot, *pos, name, pipe.as_ref())?;
+                self.walk_template(dot, *pos, name, pipe.as_deref())?;
             }
             Node::Break => return Ok(Flow::Break),
             Node::Continue => return Ok(Flow::Continue),
