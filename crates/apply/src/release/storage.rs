@@ -186,14 +186,7 @@ impl ReleaseStore {
             if older.release.version != stored.release.version
                 && older.release.status() == Status::Deployed
             {
-                let description = older
-                    .release
-                    .info
-                    .as_ref()
-                    .map(|i| i.description.clone())
-                    .unwrap_or_default();
-                older.release.set_status(Status::Superseded, description);
-                self.update(&older).await?;
+                self.supersede(&mut older).await?;
             }
         }
         stored.release.set_status(Status::Deployed, description);
@@ -216,6 +209,12 @@ impl ReleaseStore {
         else {
             return Ok(());
         };
+        self.supersede(&mut revision).await
+    }
+
+    /// Marks `revision` superseded, keeping its description (Helm changes
+    /// only the status).
+    async fn supersede(&self, revision: &mut StoredRelease) -> Result<(), ReleaseError> {
         let description = revision
             .release
             .info
@@ -223,7 +222,7 @@ impl ReleaseStore {
             .map(|i| i.description.clone())
             .unwrap_or_default();
         revision.release.set_status(Status::Superseded, description);
-        self.update(&revision).await.map(|_| ())
+        self.update(revision).await.map(|_| ())
     }
 
     /// Marks `stored` failed with `description` (what went wrong), as Helm
