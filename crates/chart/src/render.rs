@@ -182,11 +182,10 @@ pub fn render(
         .map(|name| (name.as_str(), Arc::clone(&templates[name.as_str()].text)))
         .collect();
     // Certificates need RSA keys, whose generation dwarfs the rest of a
-    // render: start them now, in parallel, while templates are parsed.
+    // render: once the first is asked for, the others the texts may ask
+    // for are made in parallel.
     let key_calls: usize = texts.iter().map(|(_, text)| rsa_key_calls(text)).sum();
-    if key_calls > 0 {
-        driftless_gotemplate::sprig::prepare_rsa_keys(key_calls);
-    }
+    driftless_gotemplate::sprig::expect_rsa_keys(key_calls);
     set.parse_all(&texts)
         .map_err(|(index, e)| ChartError::Template {
             message: parse_error_message(texts[index].0, &e.to_string()),

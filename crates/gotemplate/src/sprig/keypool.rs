@@ -3,14 +3,18 @@
 //! Sprig's `genCA`, `genSelfSignedCert` and `genSignedCert` each make a
 //! fresh RSA-2048 key; finding its primes takes far longer than the rest
 //! of a render (most of a chart that calls two of them). An embedder that
-//! sees such calls in its templates calls [`prepare_rsa_keys`] before
-//! parsing: the keys are then generated in parallel with each other and
-//! with the render, and the functions take them in turn. Every key is
-//! still fresh, random and used once; a key not taken waits for the next
-//! call in the process, and the pool never holds more than
-//! [`MAX_PREPARED`] keys, so preparing too many wastes at most that much
-//! work.
+//! sees such calls in its templates says how many with
+//! [`expect_rsa_keys`]; nothing is generated until a template really asks
+//! for a key (the calls often sit in branches the values do not take, as
+//! in charts that make a webhook certificate only when asked). At that
+//! first call the other expected keys start on background threads, in
+//! parallel with this one and with the rest of the render, and the
+//! functions take them in turn. Every key is still fresh, random and used
+//! once; a key not taken waits for the next call in the process, and the
+//! pool never holds more than [`MAX_PREPARED`] keys, so expecting too many
+//! wastes at most that much work.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{LazyLock, Mutex};
 
@@ -29,9 +33,18 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<Pending>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Keys the latest render said it may ask for and has not started yet.
+static EXPECTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Says a render may ask for up to `count` RSA-2048 keys; they are made
+/// from its first request on (see the module doc).
+pub fn expect_rsa_keys(count: usize) {
+    EXPECTED.store(count, Ordering::Relaxed);
+}
+
 /// Starts generating RSA-2048 keys on background threads until `count`
 /// (at most [`MAX_PREPARED`]) are prepared or in the making.
-pub fn prepare_rsa_keys(count: usize) {
+fn prepare_rsa_keys(count: usize) {
     let mut pending = pool();
     while pending.len() < count.min(MAX_PREPARED) {
         let (send, receive) = mpsc::sync_channel(1);
@@ -52,6 +65,10 @@ pub fn prepare_rsa_keys(count: usize) {
 /// A prepared RSA-2048 key (waiting for it if still in the making), or a
 /// new one when none was prepared.
 pub(crate) fn take_rsa_2048() -> Result<PrivateKey, String> {
+    let expected = EXPECTED.swap(0, Ordering::Relaxed);
+    if expected > 1 {
+        prepare_rsa_keys(expected);
+    }
     // The oldest is the likeliest to be ready.
     let prepared = {
         let mut pending = pool();
@@ -68,10 +85,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prepared_keys_are_distinct_and_bounded() {
-        prepare_rsa_keys(MAX_PREPARED + 3);
-        assert!(pool().len() <= MAX_PREPARED);
+    fn expected_keys_start_at_the_first_request_distinct_and_bounded() {
+        expect_rsa_keys(MAX_PREPARED + 3);
+        assert!(pool().is_empty(), "a key was made before any was asked for");
         let a = take_rsa_2048().expect("a key").to_pem();
+        assert!(
+            pool().len() < MAX_PREPARED,
+            "more than the bound in the making"
+        );
         let b = take_rsa_2048().expect("a key").to_pem();
         assert_ne!(a, b);
         assert!(a.starts_with("-----BEGIN RSA PRIVATE KEY-----"));

@@ -27,7 +27,7 @@ mod url;
 
 pub use defaults::is_empty;
 pub use dicts::{deep_copy, merge_into};
-pub use keypool::{MAX_PREPARED, prepare_rsa_keys};
+pub use keypool::{MAX_PREPARED, expect_rsa_keys};
 
 use crate::funcs::FuncMap;
 
