@@ -213,7 +213,46 @@ fn open_cache(url: &str, dir: &std::path::Path) -> Result<gix::Repository, Error
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating git cache", dir, e))?;
         gix::init_bare(dir).map_err(git)?;
     }
+    remove_stale_locks(dir).map_err(|e| Error::io("removing stale lock files in", dir, e))?;
     gix::open_opts(dir, gix::open::Options::isolated()).map_err(git)
+}
+
+/// When this process first opened a kept repository: every lock file
+/// older than that was left by an earlier process.
+static FIRST_OPENED: std::sync::LazyLock<std::time::SystemTime> =
+    std::sync::LazyLock::new(std::time::SystemTime::now);
+
+/// Deletes the `*.lock` files an earlier process left in the kept
+/// repository at `dir` (its top level and `refs/`). A controller killed
+/// mid-fetch leaves them, and git refuses every later fetch while they
+/// exist ("could not be obtained immediately"). Locks this process made
+/// (a fetch still running on a thread a timeout gave up on) are newer and
+/// stay.
+fn remove_stale_locks(dir: &std::path::Path) -> std::io::Result<()> {
+    let started = *FIRST_OPENED;
+    let mut dirs = vec![dir.to_owned(), dir.join("refs")];
+    while let Some(current) = dirs.pop() {
+        let entries = match std::fs::read_dir(&current) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() && current != dir {
+                dirs.push(path);
+            } else if kind.is_file()
+                && path.extension().is_some_and(|e| e == "lock")
+                && entry.metadata()?.modified()? < started
+            {
+                tracing::warn!(lock = %path.display(), "removing a lock file an earlier process left");
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn refspec_for(reference: &GitReference) -> Option<String> {

@@ -464,3 +464,75 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+/// Every `*.lock` file under `dir`.
+fn lock_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            lock_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn locks_left_by_a_killed_controller_do_not_stop_later_fetches() {
+    let env = env();
+    let fx = Fixture::new(&env.served, "app");
+    fx.write("app.yaml", "kind: ConfigMap\n");
+    fx.commit("one");
+    let key = ArtifactKey::git_repository("default", "app");
+    let src = source(env.daemon.url("app"), branch("main"));
+    let first = env
+        .fetcher
+        .reconcile(&key, &src, None)
+        .expect("first fetch");
+    // A process killed mid-fetch leaves its lock files behind (older than
+    // this process's first fetch; one this process made would stay).
+    let cache = env.fetcher.storage().root().join(".git-cache");
+    let mut repos = Vec::new();
+    for entry in walk_dirs(&cache) {
+        if entry.join("HEAD").exists() {
+            repos.push(entry);
+        }
+    }
+    assert_eq!(repos.len(), 1, "one kept repository: {repos:?}");
+    for stale in [
+        "refs/heads/main.lock",
+        "shallow.lock",
+        "packed-refs.lock",
+        "config.lock",
+    ] {
+        let path = repos[0].join(stale);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("its directory");
+        let lock = std::fs::File::create(path).expect("a stale lock");
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        lock.set_modified(an_hour_ago).expect("an old lock");
+    }
+    fx.write("app.yaml", "kind: Secret\n");
+    let c2 = fx.commit("two");
+    let second = env
+        .fetcher
+        .reconcile(&key, &src, Some(first.artifact()))
+        .unwrap_or_else(|e| panic!("a fetch after stale locks: {}", error_chain(&e)));
+    assert_eq!(second.artifact().revision, format!("main@sha1:{c2}"));
+    let mut left = Vec::new();
+    lock_files(&cache, &mut left);
+    assert!(left.is_empty(), "stale locks left: {left:?}");
+}
+
+fn walk_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![dir.to_owned()];
+    let mut i = 0;
+    while i < dirs.len() {
+        for entry in std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        i += 1;
+    }
+    dirs
+}

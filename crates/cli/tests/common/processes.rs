@@ -15,14 +15,39 @@ use super::eventually;
 pub struct Process {
     child: tokio::process::Child,
     what: String,
+    log: PathBuf,
+}
+
+/// Lines of a process's log shown when a test fails while it runs.
+const LOG_TAIL_LINES: usize = 60;
+
+impl Drop for Process {
+    /// A failing test shows the end of the log (restarted processes append
+    /// to one file): the temporary directory holding it goes with the test.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+        eprintln!(
+            "--- the last lines of {}'s log ({}):",
+            self.what,
+            self.log.display()
+        );
+        for line in tail {
+            eprintln!("{line}");
+        }
+    }
 }
 
 impl Process {
-    fn spawn(what: &str, args: &[String], log: &Path) -> Process {
+    fn spawn(what: &str, args: &[String], log_path: &Path) -> Process {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log)
+            .open(log_path)
             .expect("the log file opens");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
             .args(args)
@@ -41,6 +66,7 @@ impl Process {
         Process {
             child,
             what: what.to_owned(),
+            log: log_path.to_owned(),
         }
     }
 
