@@ -224,6 +224,44 @@ async fn a_missing_branch_fails_visibly_and_keeps_the_last_artifact() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_controller_serves_the_kept_artifact_while_the_source_fails() {
+    let env = Env::without_controller().await;
+    let first = env.spawn_controller(|_| {}).await;
+    let git = repo_with_app();
+    let head = git.fixture.commit("good");
+    let (api, good) = ready_app(&env, &git, &head).await;
+    let before = fetch_verified(&good);
+
+    // The controller dies; its successor keeps the storage but serves it
+    // on another port, and the next fetch fails.
+    first.kill();
+    let storage = first.storage().to_owned();
+    let _second = env
+        .spawn_controller(move |options| options.storage_dir = storage)
+        .await;
+    let patch = serde_json::json!({"spec": {"ref": {"branch": "no-such-branch"}}});
+    api.patch("app", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("patched");
+    let failed = wait_not_ready(&api, "app").await;
+    let (kept, was) = (
+        failed
+            .status
+            .clone()
+            .and_then(|s| s.artifact)
+            .expect("kept"),
+        good.status.clone().and_then(|s| s.artifact).expect("was"),
+    );
+    assert_eq!(kept.revision, was.revision, "the last artifact stays");
+    assert_ne!(kept.url, was.url, "its URL names the running controller");
+    assert_eq!(
+        fetch_verified(&failed),
+        before,
+        "and it is served unchanged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_and_a_missing_secret_are_reported() {
     let env = Env::start().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -26,7 +26,7 @@ use kube::runtime::controller;
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Scaffold, Stamp};
 use crate::{Context, duration_of};
 
-pub(crate) use status::{describe, to_source_artifact, to_status_artifact};
+pub(crate) use status::{describe, refresh_artifact_url, to_source_artifact, to_status_artifact};
 
 /// Reconciles GitRepositories until the watch ends.
 pub(crate) async fn run(context: Arc<Context>) {
@@ -148,6 +148,10 @@ impl Reconciler for GitRepositories {
         stamp: &Stamp,
     ) -> GitRepositoryStatus {
         status::failed(repo, error, stamp)
+    }
+
+    fn refresh_failed_status(status: &mut GitRepositoryStatus, context: &Context) {
+        crate::gitrepository::refresh_artifact_url(status.artifact.as_mut(), context);
     }
 
     fn retry_interval(repo: &GitRepository) -> Duration {

@@ -163,13 +163,39 @@ pub(crate) fn to_source_artifact(
     })
 }
 
+/// Where this controller serves the artifact stored at `path`.
+pub(crate) fn artifact_url(base_url: &str, path: &str) -> String {
+    format!("{}/{path}", base_url.trim_end_matches('/'))
+}
+
+/// What the sources' [`Reconciler::refresh_failed_status`] does to the
+/// artifact they keep: when this controller's storage holds it, its URL
+/// names this controller's artifact server.
+///
+/// [`Reconciler::refresh_failed_status`]: crate::reconciler::Reconciler::refresh_failed_status
+pub(crate) fn refresh_artifact_url(
+    artifact: Option<&mut driftless_api::meta::Artifact>,
+    context: &crate::Context,
+) {
+    if let Some(artifact) = artifact
+        && context
+            .fetcher
+            .storage()
+            .root()
+            .join(&artifact.path)
+            .is_file()
+    {
+        artifact.url = artifact_url(&context.artifact_base_url, &artifact.path);
+    }
+}
+
 pub(crate) fn to_status_artifact(
     artifact: &driftless_source::Artifact,
     base_url: &str,
 ) -> driftless_api::meta::Artifact {
     driftless_api::meta::Artifact {
         path: artifact.path.clone(),
-        url: format!("{}/{}", base_url.trim_end_matches('/'), artifact.path),
+        url: artifact_url(base_url, &artifact.path),
         revision: artifact.revision.clone(),
         digest: Some(artifact.digest.clone()),
         last_update_time: Time(

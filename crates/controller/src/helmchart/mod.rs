@@ -204,6 +204,10 @@ impl Reconciler for HelmCharts {
         status
     }
 
+    fn refresh_failed_status(status: &mut HelmChartStatus, context: &Context) {
+        crate::gitrepository::refresh_artifact_url(status.artifact.as_mut(), context);
+    }
+
     fn retry_interval(chart: &HelmChart) -> Duration {
         duration_of("interval", &chart.spec.interval).unwrap_or(Duration::from_secs(60))
     }

@@ -154,6 +154,12 @@ impl Reconciler for HelmRepositories {
         status
     }
 
+    fn refresh_failed_status(status: &mut HelmRepositoryStatus, context: &Context) {
+        crate::gitrepository::refresh_artifact_url(status.artifact.as_mut(), context);
+        // Flux's status.url: where the latest artifact is fetched.
+        status.url = status.artifact.as_ref().map(|a| a.url.clone());
+    }
+
     fn retry_interval(repo: &HelmRepository) -> Duration {
         interval_of(repo).unwrap_or(DEFAULT_INTERVAL)
     }

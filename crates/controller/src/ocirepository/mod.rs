@@ -123,6 +123,10 @@ impl Reconciler for OciRepositories {
         status::failed(repo, error, stamp)
     }
 
+    fn refresh_failed_status(status: &mut OCIRepositoryStatus, context: &Context) {
+        crate::gitrepository::refresh_artifact_url(status.artifact.as_mut(), context);
+    }
+
     fn retry_interval(repo: &OCIRepository) -> Duration {
         duration_of("interval", &repo.spec.interval).unwrap_or(Duration::from_secs(60))
     }

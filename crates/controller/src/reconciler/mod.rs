@@ -83,6 +83,13 @@ pub(crate) trait Reconciler: Send + Sync + Sized + 'static {
     /// The status after `error`: a pure function, tested without a cluster.
     fn failed_status(object: &Self::Object, error: &ReconcileError, stamp: &Stamp) -> Self::Status;
 
+    /// Points what a failed status keeps of the last success at this
+    /// controller (default: nothing). Sources rewrite their kept artifact's
+    /// URL, as Flux's source-controller does at every reconcile: after a
+    /// restart on another address, consumers still reach the last good
+    /// artifact while the source itself fails.
+    fn refresh_failed_status(_status: &mut Self::Status, _context: &Context) {}
+
     /// How soon a retryable failure runs again.
     fn retry_interval(object: &Self::Object) -> Duration;
 
@@ -375,7 +382,8 @@ async fn reconcile_live<R: Reconciler>(
                 message = %error.message,
                 "reconcile failed"
             );
-            let status = R::failed_status(object, &error, &run.stamp);
+            let mut status = R::failed_status(object, &error, &run.stamp);
+            R::refresh_failed_status(&mut status, context);
             let action = match error.retry {
                 Retry::Stalled => Action::await_change(),
                 Retry::AtRetryInterval => Action::requeue(R::retry_interval(object)),
