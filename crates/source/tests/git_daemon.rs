@@ -465,16 +465,20 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Every `*.lock` file under `dir`.
-fn lock_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            lock_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "lock") {
-            found.push(path);
+/// Every file and directory under `dir`.
+fn paths_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut paths = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(current) = dirs.pop() {
+        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path.clone());
+            }
+            paths.push(path);
         }
     }
+    paths
 }
 
 #[test]
@@ -492,12 +496,10 @@ fn locks_left_by_a_killed_controller_do_not_stop_later_fetches() {
     // A process killed mid-fetch leaves its lock files behind (older than
     // this process's first fetch; one this process made would stay).
     let cache = env.fetcher.storage().root().join(".git-cache");
-    let mut repos = Vec::new();
-    for entry in walk_dirs(&cache) {
-        if entry.join("HEAD").exists() {
-            repos.push(entry);
-        }
-    }
+    let repos: Vec<_> = paths_under(&cache)
+        .into_iter()
+        .filter(|p| p.join("HEAD").is_file())
+        .collect();
     assert_eq!(repos.len(), 1, "one kept repository: {repos:?}");
     for stale in [
         "refs/heads/main.lock",
@@ -518,21 +520,9 @@ fn locks_left_by_a_killed_controller_do_not_stop_later_fetches() {
         .reconcile(&key, &src, Some(first.artifact()))
         .unwrap_or_else(|e| panic!("a fetch after stale locks: {}", error_chain(&e)));
     assert_eq!(second.artifact().revision, format!("main@sha1:{c2}"));
-    let mut left = Vec::new();
-    lock_files(&cache, &mut left);
+    let left: Vec<_> = paths_under(&cache)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "lock"))
+        .collect();
     assert!(left.is_empty(), "stale locks left: {left:?}");
-}
-
-fn walk_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut dirs = vec![dir.to_owned()];
-    let mut i = 0;
-    while i < dirs.len() {
-        for entry in std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                dirs.push(entry.path());
-            }
-        }
-        i += 1;
-    }
-    dirs
 }
