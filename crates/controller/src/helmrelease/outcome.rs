@@ -162,7 +162,7 @@ impl Finish<'_> {
         }
         if let Some(remediation) = &remediation {
             let message = remediation.message.clone();
-            events.push(if remediation.succeeded {
+            events.push(if remediation.succeeded() {
                 Event::normal(remediation.reason, message)
             } else {
                 Event::warning(remediation.reason, message)

@@ -17,11 +17,17 @@ use super::status;
 /// How a remediation ended: the `Remediated` condition's reason and
 /// message, and the record it left when it succeeded.
 pub(super) struct Remediation {
-    /// The rollback's or uninstall's record, for the status history.
+    /// The rollback's or uninstall's record, for the status history; none
+    /// when the remediation failed.
     pub snapshot: Option<Snapshot>,
-    pub succeeded: bool,
     pub reason: &'static str,
     pub message: String,
+}
+
+impl Remediation {
+    pub fn succeeded(&self) -> bool {
+        self.snapshot.is_some()
+    }
 }
 
 /// Rolls back to the last deployed revision, or uninstalls, as the
@@ -60,13 +66,11 @@ pub(super) async fn remediate(
             match outcome {
                 Ok(record) => Remediation {
                     snapshot: Some(status::snapshot(&record.release, "", None)),
-                    succeeded: true,
                     reason: reasons::ROLLBACK_SUCCEEDED,
                     message: format!("{subject} succeeded"),
                 },
                 Err(error) => Remediation {
                     snapshot: None,
-                    succeeded: false,
                     reason: reasons::ROLLBACK_FAILED,
                     message: format!("{subject} failed: {}", error.message),
                 },
@@ -94,7 +98,6 @@ pub(super) async fn remediate(
                     });
                     Remediation {
                         snapshot: Some(status::snapshot(&record, "", None)),
-                        succeeded: true,
                         reason: reasons::UNINSTALL_SUCCEEDED,
                         message: format!("Helm uninstall for release {namespace}/{name} succeeded"),
                     }
@@ -103,7 +106,6 @@ pub(super) async fn remediate(
                     let chart = failed.map(|f| chart_label(&f.release)).unwrap_or_default();
                     Remediation {
                         snapshot: None,
-                        succeeded: false,
                         reason: reasons::UNINSTALL_FAILED,
                         message: format!(
                             "Helm uninstall failed for release {namespace}/{name} with chart {chart}: {}",
@@ -114,7 +116,7 @@ pub(super) async fn remediate(
             }
         }
     };
-    if !remediation.succeeded {
+    if !remediation.succeeded() {
         tracing::warn!(namespace = %hr.namespace().unwrap_or_default(), name = %hr.name_any(), message = %remediation.message, "remediation failed");
     }
     remediation

@@ -277,7 +277,7 @@ pub(super) fn action_failed(
             &mut list,
             conditions::condition(
                 types::REMEDIATED,
-                if remediation.succeeded {
+                if remediation.succeeded() {
                     conditions::status::TRUE
                 } else {
                     conditions::status::FALSE
