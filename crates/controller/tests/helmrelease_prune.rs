@@ -96,39 +96,39 @@ async fn until_reason(client: &kube::Client, name: &str, type_: &str, reason: &s
     .await
 }
 
-/// The names of the ConfigMaps in the namespace (the root CA aside).
-async fn configmaps(client: &kube::Client) -> Vec<String> {
-    let mut names: Vec<String> = Api::<ConfigMap>::namespaced(client.clone(), NAMESPACE)
+/// The sorted names of the namespace's objects of kind `K` (the root CA
+/// ConfigMap aside).
+async fn names<K>(client: &kube::Client) -> Vec<String>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let mut names: Vec<String> = Api::<K>::namespaced(client.clone(), NAMESPACE)
         .list(&Default::default())
         .await
-        .expect("list ConfigMaps")
+        .expect("list")
         .items
         .into_iter()
-        .filter_map(|c| c.metadata.name)
+        .filter_map(|o| o.meta().name.clone())
         .filter(|n| n != "kube-root-ca.crt")
         .collect();
     names.sort();
     names
 }
 
-async fn deployments(client: &kube::Client) -> Vec<String> {
-    let mut names: Vec<String> = Api::<Deployment>::namespaced(client.clone(), NAMESPACE)
-        .list(&Default::default())
-        .await
-        .expect("list Deployments")
-        .items
-        .into_iter()
-        .filter_map(|d| d.metadata.name)
-        .collect();
-    names.sort();
-    names
-}
-
-/// Waits until the namespace's ConfigMaps are `want` (deletion runs in the
-/// background).
-async fn configmaps_are(client: &kube::Client, want: &[&str]) {
-    eventually(&format!("ConfigMaps {want:?}"), || async {
-        let names = configmaps(client).await;
+/// Waits until the namespace's objects of kind `K` are `want` (deletion
+/// runs in the background).
+async fn names_are<K>(client: &kube::Client, want: &[&str])
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    eventually(&format!("{} {want:?}", K::kind(&())), || async {
+        let names = names::<K>(client).await;
         if names == want {
             Ok(())
         } else {
@@ -136,18 +136,14 @@ async fn configmaps_are(client: &kube::Client, want: &[&str]) {
         }
     })
     .await;
+}
+
+async fn configmaps_are(client: &kube::Client, want: &[&str]) {
+    names_are::<ConfigMap>(client, want).await;
 }
 
 async fn deployments_are(client: &kube::Client, want: &[&str]) {
-    eventually(&format!("Deployments {want:?}"), || async {
-        let names = deployments(client).await;
-        if names == want {
-            Ok(())
-        } else {
-            Err(format!("{names:?}"))
-        }
-    })
-    .await;
+    names_are::<Deployment>(client, want).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -21,15 +21,7 @@ async fn a_created_job_runs_its_pod_to_completion_and_takes_it_along() {
         .run()
         .await
         .ok();
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/once",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
+    wait_complete(&sb, "once").await;
     let job = sb.get_json(&["job", "once"]).await;
     let uid = job["metadata"]["uid"].as_str().expect("a uid");
     assert_eq!(
@@ -79,15 +71,7 @@ async fn a_created_job_runs_its_pod_to_completion_and_takes_it_along() {
         .run()
         .await
         .ok();
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/manual",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
+    wait_complete(&sb, "manual").await;
 
     sb.kubectl(&["delete", "job", "once"]).run().await.ok();
     eventually("the Job's Pod to go", || async {
@@ -142,15 +126,7 @@ async fn a_suspended_job_waits_then_completes_its_completions() {
     assert!(sb.items("pods", "job-name=batch").await.is_empty());
 
     sb.apply(&job(false, "succeed")).await;
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
+    wait_complete(&sb, "batch").await;
     let done = sb.get_json(&["job", "batch"]).await;
     assert_eq!(done["status"]["succeeded"], 3, "{done:#}");
     assert_eq!(
@@ -170,15 +146,7 @@ async fn an_indexed_job_runs_each_index_once() {
         "  completions: 3\n  completionMode: Indexed\n",
     );
     sb.apply(&manifest).await;
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
+    wait_complete(&sb, "batch").await;
     let done = sb.get_json(&["job", "batch"]).await;
     assert_eq!(done["status"]["completedIndexes"], "0-2", "{done:#}");
     assert_eq!(done["status"]["succeeded"], 3, "{done:#}");
@@ -269,19 +237,25 @@ async fn a_finished_job_goes_after_its_ttl() {
         "  backoffLimit: 1\n  ttlSecondsAfterFinished: 1\n",
     );
     sb.apply(&manifest).await;
-    sb.kubectl(&[
-        "wait",
-        "--for=condition=complete",
-        "job/batch",
-        "--timeout=30s",
-    ])
-    .run()
-    .await
-    .ok();
+    wait_complete(&sb, "batch").await;
     eventually("the Job and its Pods to go", || async {
         let gone = sb.kubectl(&["get", "job", "batch"]).run().await.code == 1
             && sb.items("pods", "job-name=batch").await.is_empty();
         gone.then_some(())
     })
     .await;
+}
+
+/// `kubectl wait --for=condition=complete job/NAME` (the assertions that
+/// follow say what went wrong if it times out).
+async fn wait_complete(sb: &TestSandbox, name: &str) {
+    sb.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        &format!("job/{name}"),
+        "--timeout=30s",
+    ])
+    .run()
+    .await
+    .ok();
 }
