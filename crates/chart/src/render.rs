@@ -217,7 +217,11 @@ pub fn render(
                 ),
             });
         }
-        rendered.insert(name.clone(), blank_no_value(out));
+        let mut out = blank_no_value(out);
+        // The buffer grew by doubling; thousands of files kept at up to
+        // twice their size add up.
+        out.shrink_to_fit();
+        rendered.insert(name.clone(), out);
     }
     // The parsed templates and their texts are done with: free them before
     // the output is split and copied, which lowers the peak for big charts.

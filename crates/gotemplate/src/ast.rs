@@ -60,7 +60,7 @@ pub(crate) enum Node {
     With(Box<Branch>),
     Template {
         pos: usize,
-        name: String,
+        name: Box<str>,
         pipe: Option<Box<Pipe>>,
     },
     Break,
@@ -75,21 +75,32 @@ pub(crate) struct Branch {
     pub else_list: Option<Vec<Node>>,
 }
 
+/// A field, method or variable name (or a string literal's text). A parse
+/// shares one allocation among every use of a name (a chart's templates
+/// repeat `.Values`, the same keys and the same literals thousands of
+/// times).
+pub(crate) type Ident = Arc<str>;
+
 /// A pipeline with its optional variable declarations.
 #[derive(Debug)]
 pub(crate) struct Pipe {
-    pub pos: usize,
-    pub decl: Vec<String>,
+    /// A byte offset (a `u32` keeps [`Node`] small; templates are far
+    /// smaller than 4 GiB).
+    pub pos: u32,
+    pub decl: Box<[Ident]>,
     /// `=` (assign to existing variables) rather than `:=`.
     pub is_assign: bool,
-    pub cmds: Vec<Command>,
+    pub cmds: Box<[Command]>,
 }
 
-/// One stage of a pipeline.
+/// One stage of a pipeline: a function, field or value and its
+/// arguments. The first operand is held inline: most commands have no
+/// arguments (`.Values.x`, `quote`), and need no allocation then.
 #[derive(Debug)]
 pub(crate) struct Command {
     pub pos: usize,
-    pub args: Vec<Arg>,
+    pub first: Arg,
+    pub rest: Box<[Arg]>,
 }
 
 /// A number literal with every interpretation Go's `NumberNode` records.
@@ -102,43 +113,58 @@ pub(crate) struct Number {
     pub is_char: bool,
 }
 
-/// An operand.
+/// An operand (32 bytes; see the size check at the end of the file).
 #[derive(Debug)]
 pub(crate) enum Arg {
     /// `.a.b`
     Field {
         pos: usize,
-        idents: Vec<String>,
+        idents: Box<[Ident]>,
     },
-    /// `$x.a.b` (`name` includes the `$`).
+    /// `$x.a.b`: the variable's name (with its `$`), then the fields;
+    /// see [`variable_parts`].
     Variable {
         pos: usize,
-        name: String,
-        idents: Vec<String>,
+        path: Box<[Ident]>,
     },
     /// `(pipeline).a.b` or `fn.a`.
-    Chain {
-        pos: usize,
-        node: Box<Arg>,
-        fields: Vec<String>,
-    },
+    Chain(Box<Chain>),
     Identifier {
         pos: usize,
-        name: String,
+        name: Ident,
     },
     Dot,
     Nil {
         pos: usize,
     },
     Bool(bool),
-    /// Boxed: the largest operand, and the rarest.
     Number(Box<Number>),
-    String {
-        quoted: String,
-        /// Shared with every value the literal evaluates to.
-        value: Arc<str>,
-    },
+    String(Box<StringLiteral>),
     Pipe(Box<Pipe>),
+}
+
+/// Fields read from the result of a pipeline or function.
+#[derive(Debug)]
+pub(crate) struct Chain {
+    pub pos: usize,
+    pub node: Arg,
+    pub fields: Box<[Ident]>,
+}
+
+/// A quoted or raw string literal; both texts are shared like names.
+#[derive(Debug)]
+pub(crate) struct StringLiteral {
+    /// As written, for error messages.
+    pub quoted: Arc<str>,
+    /// Shared with every value the literal evaluates to.
+    pub value: Arc<str>,
+}
+
+/// A variable's name and the fields after it (`$x.a.b`: `$x`, `[a, b]`).
+pub(crate) fn variable_parts(path: &[Ident]) -> (&str, &[Ident]) {
+    // The parser never makes an empty path; `$` is the harmless reading.
+    path.split_first()
+        .map_or(("$", &[][..]), |(name, idents)| (name, idents))
 }
 
 impl fmt::Display for Arg {
@@ -150,15 +176,17 @@ impl fmt::Display for Arg {
                 }
                 Ok(())
             }
-            Arg::Variable { name, idents, .. } => {
+            Arg::Variable { path, .. } => {
+                let (name, idents) = variable_parts(path);
                 f.write_str(name)?;
                 for ident in idents {
                     write!(f, ".{ident}")?;
                 }
                 Ok(())
             }
-            Arg::Chain { node, fields, .. } => {
-                if let Arg::Pipe(pipe) = node.as_ref() {
+            Arg::Chain(chain) => {
+                let Chain { node, fields, .. } = chain.as_ref();
+                if let Arg::Pipe(pipe) = node {
                     write!(f, "({pipe})")?;
                 } else {
                     write!(f, "{node}")?;
@@ -173,7 +201,7 @@ impl fmt::Display for Arg {
             Arg::Nil { .. } => f.write_str("nil"),
             Arg::Bool(b) => write!(f, "{b}"),
             Arg::Number(n) => f.write_str(&n.text),
-            Arg::String { quoted, .. } => f.write_str(quoted),
+            Arg::String(literal) => f.write_str(&literal.quoted),
             Arg::Pipe(pipe) => write!(f, "{pipe}"),
         }
     }
@@ -181,7 +209,7 @@ impl fmt::Display for Arg {
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, arg) in self.args.iter().enumerate() {
+        for (i, arg) in std::iter::once(&self.first).chain(&self.rest).enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
             }
@@ -210,3 +238,8 @@ impl fmt::Display for Pipe {
         Ok(())
     }
 }
+
+// Big charts hold nodes and operands by the hundred thousand: keep the
+// large variants boxed.
+const _: () = assert!(std::mem::size_of::<Node>() == 40);
+const _: () = assert!(std::mem::size_of::<Arg>() == 32);

@@ -6,19 +6,26 @@
 //! keeps thousands of trees alive, and `Vec`'s growth by doubling (at least
 //! four elements) had made them several times the template text's size.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::ast::{Arg, Branch, Command, Node, Number, Pipe, Tree, is_empty_tree};
+use crate::ast::{
+    Arg, Branch, Chain, Command, Ident, Node, Number, Pipe, StringLiteral, Tree, is_empty_tree,
+};
 use crate::error::ParseError;
 use crate::lex::{Token, TokenKind, lex};
 
 /// Parses `text` as the template `name`; returns the top-level tree plus
 /// every `define`/`block` inside it, keyed by name.
+/// Names and string literals already read, shared among the trees of
+/// every text parsed with the same set.
+pub(crate) type Names = HashSet<Ident>;
+
 pub(crate) fn parse(
     name: &str,
     text: &Arc<str>,
     has_function: &dyn Fn(&str) -> bool,
+    names: &mut Names,
 ) -> Result<HashMap<String, Tree>, ParseError> {
     let source: &str = text;
     let mut parser = Parser {
@@ -31,6 +38,7 @@ pub(crate) fn parse(
         paren_depth: 0,
         has_function,
         trees: HashMap::new(),
+        names,
     };
     let mut root = Vec::new();
     loop {
@@ -101,9 +109,24 @@ struct Parser<'f, 't> {
     paren_depth: usize,
     has_function: &'f dyn Fn(&str) -> bool,
     trees: HashMap<String, Tree>,
+    names: &'f mut Names,
 }
 
 impl<'t> Parser<'_, 't> {
+    /// `name`, as the one shared copy the parse's [`Names`] keep of it.
+    fn ident(&mut self, name: &str) -> Ident {
+        if let Some(known) = self.names.get(name) {
+            return Arc::clone(known);
+        }
+        let ident: Ident = Arc::from(name);
+        self.names.insert(Arc::clone(&ident));
+        ident
+    }
+
+    fn idents<'a>(&mut self, names: impl Iterator<Item = &'a str>) -> Box<[Ident]> {
+        names.map(|name| self.ident(name)).collect()
+    }
+
     fn peek(&self) -> &Token<'t> {
         self.peek_at(0)
     }
@@ -403,7 +426,7 @@ impl<'t> Parser<'_, 't> {
         };
         Ok(Node::Template {
             pos: token.pos,
-            name,
+            name: name.into_boxed_str(),
             pipe,
         })
     }
@@ -429,27 +452,27 @@ impl<'t> Parser<'_, 't> {
         })?;
         Ok(Node::Template {
             pos: token.pos,
-            name,
+            name: name.into_boxed_str(),
             pipe: Some(Box::new(pipe)),
         })
     }
 
     fn pipeline(&mut self, context: &str, end: &TokenKind) -> Result<Pipe, ParseError> {
-        let start = self.peek_non_space();
-        let mut pipe = Pipe {
-            pos: start.pos,
-            decl: Vec::new(),
-            is_assign: false,
-            cmds: Vec::new(),
-        };
-        self.declarations(context, &mut pipe)?;
+        let pos = u32::try_from(self.peek_non_space().pos).unwrap_or(u32::MAX);
+        let mut decl = Vec::new();
+        let is_assign = self.declarations(context, &mut decl)?;
+        let mut cmds = Vec::new();
         loop {
             let token = self.next_non_space();
             match token.kind {
                 ref kind if kind == end => {
-                    self.check_pipeline(&pipe, context, &token)?;
-                    pipe.cmds.shrink_to_fit();
-                    return Ok(pipe);
+                    self.check_pipeline(&cmds, context, &token)?;
+                    return Ok(Pipe {
+                        pos,
+                        decl: decl.into_boxed_slice(),
+                        is_assign,
+                        cmds: cmds.into_boxed_slice(),
+                    });
                 }
                 TokenKind::Bool
                 | TokenKind::Char
@@ -464,35 +487,37 @@ impl<'t> Parser<'_, 't> {
                 | TokenKind::LeftParen => {
                     self.backup();
                     let cmd = self.command()?;
-                    pipe.cmds.push(cmd);
+                    cmds.push(cmd);
                 }
                 _ => return Err(self.unexpected(&token, context)),
             }
         }
     }
 
-    fn declarations(&mut self, context: &str, pipe: &mut Pipe) -> Result<(), ParseError> {
+    /// Reads the variables a pipeline declares into `decl`; true when they
+    /// are assigned (`=`) rather than declared (`:=`).
+    fn declarations(&mut self, context: &str, decl: &mut Vec<Ident>) -> Result<bool, ParseError> {
         loop {
             let variable = self.peek_non_space();
             if variable.kind != TokenKind::Variable {
-                return Ok(());
+                return Ok(false);
             }
             let at_variable = self.at;
             self.next_non_space();
             let next = self.peek_non_space();
             match next.kind {
                 TokenKind::Assign | TokenKind::Declare => {
-                    pipe.is_assign = next.kind == TokenKind::Assign;
+                    let is_assign = next.kind == TokenKind::Assign;
                     self.next_non_space();
-                    pipe.decl.push(variable.text.to_string());
+                    decl.push(self.ident(&variable.text));
                     self.vars.push(variable.text.into_owned());
-                    return Ok(());
+                    return Ok(is_assign);
                 }
                 TokenKind::Punct if next.text == "," => {
                     self.next_non_space();
-                    pipe.decl.push(variable.text.to_string());
+                    decl.push(self.ident(&variable.text));
                     self.vars.push(variable.text.into_owned());
-                    if context == "range" && pipe.decl.len() < 2 {
+                    if context == "range" && decl.len() < 2 {
                         let following = self.peek_non_space();
                         if matches!(
                             following.kind,
@@ -511,22 +536,25 @@ impl<'t> Parser<'_, 't> {
                     // Not a declaration: put the variable back for the
                     // command to read.
                     self.at = at_variable;
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
     }
 
-    fn check_pipeline(&self, pipe: &Pipe, context: &str, at: &Token) -> Result<(), ParseError> {
-        if pipe.cmds.is_empty() {
+    fn check_pipeline(
+        &self,
+        cmds: &[Command],
+        context: &str,
+        at: &Token,
+    ) -> Result<(), ParseError> {
+        if cmds.is_empty() {
             return Err(self.error_at(at, format!("missing value for {context}")));
         }
-        for (i, cmd) in pipe.cmds.iter().enumerate().skip(1) {
+        for (i, cmd) in cmds.iter().enumerate().skip(1) {
             if matches!(
-                cmd.args.first(),
-                Some(
-                    Arg::Bool(_) | Arg::Dot | Arg::Nil { .. } | Arg::Number(_) | Arg::String { .. }
-                )
+                &cmd.first,
+                Arg::Bool(_) | Arg::Dot | Arg::Nil { .. } | Arg::Number(_) | Arg::String(_)
             ) {
                 return Err(self.error_at(
                     at,
@@ -539,14 +567,11 @@ impl<'t> Parser<'_, 't> {
 
     fn command(&mut self) -> Result<Command, ParseError> {
         let start = self.peek_non_space();
-        let mut cmd = Command {
-            pos: start.pos,
-            args: Vec::new(),
-        };
+        let mut args: Vec<Arg> = Vec::new();
         loop {
             self.peek_non_space();
             if let Some(operand) = self.operand()? {
-                cmd.args.push(operand);
+                args.push(operand);
             }
             let token = self.next();
             match token.kind {
@@ -559,11 +584,15 @@ impl<'t> Parser<'_, 't> {
                 _ => return Err(self.unexpected(&token, "operand")),
             }
         }
-        if cmd.args.is_empty() {
+        let mut operands = args.into_iter();
+        let Some(first) = operands.next() else {
             return Err(self.error_at(&start, "empty command".to_owned()));
-        }
-        cmd.args.shrink_to_fit();
-        Ok(cmd)
+        };
+        Ok(Command {
+            pos: start.pos,
+            first,
+            rest: operands.collect(),
+        })
     }
 
     fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
@@ -577,27 +606,24 @@ impl<'t> Parser<'_, 't> {
         let chain_pos = self.peek().pos;
         let mut fields = Vec::new();
         while self.peek().kind == TokenKind::Field {
-            fields.push(self.next().text[1..].to_owned());
+            let field = self.next().text.clone();
+            fields.push(self.ident(&field[1..]));
         }
+        let extended = |idents: Box<[Ident]>, fields: Vec<Ident>| -> Box<[Ident]> {
+            let mut all = idents.into_vec();
+            all.extend(fields);
+            all.into_boxed_slice()
+        };
         Ok(Some(match node {
-            Arg::Field { mut idents, .. } => {
-                idents.extend(fields);
-                Arg::Field {
-                    pos: chain_pos,
-                    idents,
-                }
-            }
-            Arg::Variable {
-                name, mut idents, ..
-            } => {
-                idents.extend(fields);
-                Arg::Variable {
-                    pos: chain_pos,
-                    name,
-                    idents,
-                }
-            }
-            Arg::Bool(_) | Arg::String { .. } | Arg::Number(_) | Arg::Nil { .. } | Arg::Dot => {
+            Arg::Field { idents, .. } => Arg::Field {
+                pos: chain_pos,
+                idents: extended(idents, fields),
+            },
+            Arg::Variable { path, .. } => Arg::Variable {
+                pos: chain_pos,
+                path: extended(path, fields),
+            },
+            Arg::Bool(_) | Arg::String(_) | Arg::Number(_) | Arg::Nil { .. } | Arg::Dot => {
                 let token = self.peek().clone();
                 return Err(self.error_at(
                     &token,
@@ -607,11 +633,11 @@ impl<'t> Parser<'_, 't> {
                     ),
                 ));
             }
-            other => Arg::Chain {
+            node => Arg::Chain(Box::new(Chain {
                 pos: chain_pos,
-                node: Box::new(other),
-                fields,
-            },
+                node,
+                fields: fields.into_boxed_slice(),
+            })),
         }))
     }
 
@@ -627,29 +653,27 @@ impl<'t> Parser<'_, 't> {
                 }
                 Arg::Identifier {
                     pos: token.pos,
-                    name: token.text.into_owned(),
+                    name: self.ident(&token.text),
                 }
             }
             TokenKind::Dot => Arg::Dot,
             TokenKind::Nil => Arg::Nil { pos: token.pos },
             TokenKind::Variable => {
-                let mut parts = token.text.split('.');
-                let name = parts.next().unwrap_or_default().to_owned();
-                if !self.vars.contains(&name) {
+                let name = token.text.split('.').next().unwrap_or_default();
+                if !self.vars.iter().any(|var| var == name) {
                     return Err(self.error_at(
                         &token,
-                        format!("undefined variable {}", crate::fmt::quote_go(&name)),
+                        format!("undefined variable {}", crate::fmt::quote_go(name)),
                     ));
                 }
                 Arg::Variable {
                     pos: token.pos,
-                    name,
-                    idents: parts.map(str::to_owned).collect(),
+                    path: self.idents(token.text.split('.')),
                 }
             }
             TokenKind::Field => Arg::Field {
                 pos: token.pos,
-                idents: token.text[1..].split('.').map(str::to_owned).collect(),
+                idents: self.idents(token.text[1..].split('.')),
             },
             TokenKind::Bool => Arg::Bool(token.text == "true"),
             TokenKind::Char | TokenKind::Number => Arg::Number(Box::new(self.number(&token)?)),
@@ -666,10 +690,13 @@ impl<'t> Parser<'_, 't> {
                 self.paren_depth -= 1;
                 Arg::Pipe(Box::new(pipe?))
             }
-            TokenKind::String | TokenKind::RawString => Arg::String {
-                value: Arc::from(self.unquote(&token)?),
-                quoted: token.text.into_owned(),
-            },
+            TokenKind::String | TokenKind::RawString => {
+                let value = self.unquote(&token)?;
+                Arg::String(Box::new(StringLiteral {
+                    value: self.ident(&value),
+                    quoted: self.ident(&token.text),
+                }))
+            }
             _ => {
                 self.backup();
                 return Ok(None);
@@ -799,7 +826,12 @@ mod tests {
     use super::*;
 
     fn parse_err(text: &str) -> String {
-        match parse("t", &Arc::from(text), &|name| name == "f") {
+        match parse(
+            "t",
+            &Arc::from(text),
+            &|name| name == "f",
+            &mut Names::new(),
+        ) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }
@@ -854,6 +886,7 @@ mod tests {
             "t",
             &Arc::from("a{{define \"x\"}}X{{end}}{{block \"y\" .}}Y{{end}}"),
             &|_| true,
+            &mut Names::new(),
         )
         .expect("valid template");
         let mut names: Vec<_> = trees.keys().cloned().collect();

@@ -9,6 +9,7 @@ use crate::ast::{Tree, is_empty_tree};
 use crate::error::{ExecError, ParseError};
 use crate::exec::Exec;
 use crate::funcs::FuncMap;
+use crate::parse::Names;
 use crate::value::Value;
 
 /// The trees one text defines, its own among them, by name.
@@ -157,8 +158,9 @@ impl TemplateSet {
     pub fn parse_all(&mut self, texts: &[(&str, Arc<str>)]) -> Result<(), (usize, ParseError)> {
         let this = &*self;
         let parse_run = |run: &[(&str, Arc<str>)]| -> Vec<Result<ParsedText, ParseError>> {
+            let mut names = Names::new();
             run.iter()
-                .map(|(name, text)| this.parse_shared(name, text))
+                .map(|(name, text)| this.parse_shared(name, text, &mut names))
                 .collect()
         };
         let threads = std::thread::available_parallelism()
@@ -215,12 +217,18 @@ impl TemplateSet {
     /// Parses `text` as template `name` without adding it: the trees it
     /// defines, its own among them.
     pub(crate) fn parse_text(&self, name: &str, text: &str) -> Result<ParsedText, ParseError> {
-        self.parse_shared(name, &Arc::from(text))
+        self.parse_shared(name, &Arc::from(text), &mut Names::new())
     }
 
     /// As [`parse_text`](Self::parse_text), the trees sharing `text`.
-    fn parse_shared(&self, name: &str, text: &Arc<str>) -> Result<ParsedText, ParseError> {
-        let trees = crate::parse::parse(name, text, &|f| self.has_function(f))?;
+    /// Names read are shared through `names` (one set per parsing thread).
+    fn parse_shared(
+        &self,
+        name: &str,
+        text: &Arc<str>,
+        names: &mut Names,
+    ) -> Result<ParsedText, ParseError> {
+        let trees = crate::parse::parse(name, text, &|f| self.has_function(f), names)?;
         Ok(trees
             .into_iter()
             .map(|(tree_name, tree)| (tree_name, Arc::new(tree)))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::{NO_ARGS, Result, STACK_GROWTH, STACK_RED_ZONE, Slot, State};
-use crate::ast::{Arg, Command, Pipe};
+use crate::ast::{Arg, Chain, Command, Ident, Pipe, variable_parts};
 use crate::error::ExecError;
 use crate::funcs::{Arity, Context, Function};
 use crate::set::MissingKey;
@@ -49,13 +49,14 @@ impl State<'_, '_> {
         cmd: &Command,
         final_value: Option<Slot>,
     ) -> Result<Slot> {
-        let first = &cmd.args[0];
+        let first = &cmd.first;
         match first {
             Arg::Field { pos, idents } => {
                 self.eval_field_chain(dot, dot.clone(), *pos, first, idents, cmd, final_value)
             }
-            Arg::Chain { pos, node, fields } => {
-                if let Arg::Nil { .. } = node.as_ref() {
+            Arg::Chain(chain) => {
+                let Chain { pos, node, fields } = chain.as_ref();
+                if let Arg::Nil { .. } = node {
                     return Err(self.error_at(
                         *pos,
                         first,
@@ -70,7 +71,8 @@ impl State<'_, '_> {
                 self.not_a_function(cmd, final_value.as_ref())?;
                 self.eval_pipeline(dot, pipe)
             }
-            Arg::Variable { pos, name, idents } => {
+            Arg::Variable { pos, path } => {
+                let (name, idents) = variable_parts(path);
                 let value = self.var_value(name)?;
                 if idents.is_empty() {
                     self.not_a_function(cmd, final_value.as_ref())?;
@@ -87,8 +89,8 @@ impl State<'_, '_> {
     }
 
     fn not_a_function(&self, cmd: &Command, final_value: Option<&Slot>) -> Result<()> {
-        if cmd.args.len() > 1 || final_value.is_some() {
-            let first = &cmd.args[0];
+        if !cmd.rest.is_empty() || final_value.is_some() {
+            let first = &cmd.first;
             return Err(self.error_at(
                 cmd.pos,
                 first,
@@ -104,12 +106,13 @@ impl State<'_, '_> {
             Arg::Dot => dot.clone(),
             Arg::Nil { .. } => Some(Value::Nil),
             Arg::Bool(b) => Some(Value::Bool(*b)),
-            Arg::String { value, .. } => Some(Value::String(Arc::clone(value))),
+            Arg::String(literal) => Some(Value::String(Arc::clone(&literal.value))),
             Arg::Number(number) => Some(self.ideal_constant(number)?),
             Arg::Field { pos, idents } => {
                 self.eval_field_chain(dot, dot.clone(), *pos, arg, idents, &NO_ARGS, None)?
             }
-            Arg::Variable { pos, name, idents } => {
+            Arg::Variable { pos, path } => {
+                let (name, idents) = variable_parts(path);
                 let value = self.var_value(name)?;
                 if idents.is_empty() {
                     value
@@ -117,8 +120,9 @@ impl State<'_, '_> {
                     self.eval_field_chain(dot, value, *pos, arg, idents, &NO_ARGS, None)?
                 }
             }
-            Arg::Chain { pos, node, fields } => {
-                if let Arg::Nil { .. } = node.as_ref() {
+            Arg::Chain(chain) => {
+                let Chain { pos, node, fields } = chain.as_ref();
+                if let Arg::Nil { .. } = node {
                     return Err(self.error_at(
                         *pos,
                         arg,
@@ -131,10 +135,11 @@ impl State<'_, '_> {
             Arg::Identifier { pos, name } => {
                 let cmd = Command {
                     pos: *pos,
-                    args: vec![Arg::Identifier {
+                    first: Arg::Identifier {
                         pos: *pos,
-                        name: name.clone(),
-                    }],
+                        name: Arc::clone(name),
+                    },
+                    rest: Box::new([]),
                 };
                 self.eval_function(dot, *pos, name, &cmd, None)?
             }
@@ -177,7 +182,7 @@ impl State<'_, '_> {
         mut receiver: Slot,
         pos: usize,
         node: &Arg,
-        idents: &[String],
+        idents: &[Ident],
         cmd: &Command,
         final_value: Option<Slot>,
     ) -> Result<Slot> {
@@ -249,7 +254,7 @@ impl State<'_, '_> {
             }
             return Ok(None);
         };
-        let has_args = cmd.args.len() > 1 || final_value.is_some();
+        let has_args = !cmd.rest.is_empty() || final_value.is_some();
         match &receiver {
             Value::Nil => Err(self.error_at(
                 pos,
@@ -327,8 +332,8 @@ impl State<'_, '_> {
     }
 
     fn eval_call_args(&mut self, dot: &Slot, cmd: &Command) -> Result<Vec<Value>> {
-        let mut args = Vec::with_capacity(cmd.args.len());
-        for arg in cmd.args.iter().skip(1) {
+        let mut args = Vec::with_capacity(cmd.rest.len() + 1);
+        for arg in &cmd.rest {
             args.push(self.eval_arg(dot, arg)?.unwrap_or(Value::Nil));
         }
         Ok(args)
@@ -356,7 +361,7 @@ impl State<'_, '_> {
                 }
             },
         };
-        let given = cmd.args.len() - 1 + usize::from(final_value.is_some());
+        let given = cmd.rest.len() + usize::from(final_value.is_some());
         self.check_arity(pos, cmd, name, function.arity(), given)?;
         if is_builtin && (name == "and" || name == "or") {
             return self.eval_and_or(dot, name == "or", cmd, final_value);
@@ -397,7 +402,7 @@ impl State<'_, '_> {
         final_value: Option<Slot>,
     ) -> Result<Slot> {
         let mut value = None;
-        for arg in cmd.args.iter().skip(1) {
+        for arg in &cmd.rest {
             let v = self.eval_arg(dot, arg)?.unwrap_or(Value::Nil);
             if v.is_true() == is_or {
                 return Ok(Some(v));

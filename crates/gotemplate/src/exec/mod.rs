@@ -8,11 +8,11 @@
 //! behaviour come out right.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 mod eval;
 
-use crate::ast::{Branch, Command, Node, Pipe, Tree, is_empty_tree};
+use crate::ast::{Arg, Branch, Command, Ident, Node, Pipe, Tree, is_empty_tree};
 use crate::error::{ExecError, FuncError};
 use crate::set::{Options, ParsedText, TemplateSet};
 use crate::value::Value;
@@ -49,7 +49,7 @@ enum Flow {
 struct State<'x, 's> {
     exec: &'x mut Exec<'s>,
     tree: Arc<Tree>,
-    vars: Vec<(String, Slot)>,
+    vars: Vec<(Ident, Slot)>,
     out: String,
 }
 
@@ -136,7 +136,7 @@ impl<'s> Exec<'s> {
         let mut state = State {
             exec: self,
             tree,
-            vars: vec![("$".to_owned(), dot.clone())],
+            vars: vec![(Arc::clone(&DOLLAR), dot.clone())],
             out: String::new(),
         };
         state.run(dot)?;
@@ -314,7 +314,7 @@ impl State<'_, '_> {
                 if pipe.decl.len() > 1 {
                     let n = *n;
                     return Err(self.error_at(
-                        pipe.pos,
+                        pipe.pos as usize,
                         &RangeNode(pipe),
                         format!("can't use {n} to iterate over more than one variable"),
                     ));
@@ -327,7 +327,7 @@ impl State<'_, '_> {
             Some(other) => {
                 let shown = crate::fmt::format_value(other);
                 return Err(self.error_at(
-                    pipe.pos,
+                    pipe.pos as usize,
                     &RangeNode(pipe),
                     format!("range can't iterate over {shown}"),
                 ));
@@ -382,7 +382,7 @@ impl State<'_, '_> {
     }
 
     fn bind_range_vars(&mut self, pipe: &Pipe, index: Slot, item: Slot) -> Result<()> {
-        match pipe.decl.as_slice() {
+        match &*pipe.decl {
             [] => {}
             [only] => self.assign_or_set_top(pipe.is_assign, only, 1, item)?,
             [first, second, ..] => {
@@ -427,7 +427,7 @@ impl State<'_, '_> {
         let mut nested = State {
             exec: &mut *self.exec,
             tree,
-            vars: vec![("$".to_owned(), new_dot.clone())],
+            vars: vec![(Arc::clone(&DOLLAR), new_dot.clone())],
             out: std::mem::take(&mut self.out),
         };
         let result = nested.run(new_dot);
@@ -436,7 +436,7 @@ impl State<'_, '_> {
     }
 
     fn set_var(&mut self, name: &str, value: Slot) -> Result<()> {
-        if let Some(var) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+        if let Some(var) = self.vars.iter_mut().rev().find(|(n, _)| **n == *name) {
             var.1 = value;
             return Ok(());
         }
@@ -450,7 +450,7 @@ impl State<'_, '_> {
         self.vars
             .iter()
             .rev()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| **n == *name)
             .map(|(_, v)| v.clone())
             .ok_or_else(|| ExecError::Template {
                 template: self.name().to_owned(),
@@ -467,10 +467,16 @@ const PARSED_TEXTS_LIMIT: usize = 4096;
 pub(crate) const STACK_RED_ZONE: usize = 64 * 1024;
 pub(crate) const STACK_GROWTH: usize = 1024 * 1024;
 
-static NO_ARGS: Command = Command {
+/// The arguments of a field read as an operand: none (a field chain reads
+/// only a command's `rest`).
+static NO_ARGS: LazyLock<Command> = LazyLock::new(|| Command {
     pos: 0,
-    args: Vec::new(),
-};
+    first: Arg::Dot,
+    rest: Box::new([]),
+});
+
+/// The name of a template's root variable, shared by every call.
+static DOLLAR: LazyLock<Ident> = LazyLock::new(|| Arc::from("$"));
 
 fn index_i64(i: usize) -> i64 {
     i64::try_from(i).unwrap_or(i64::MAX)
