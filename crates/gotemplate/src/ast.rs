@@ -119,13 +119,13 @@ pub(crate) enum Arg {
     /// `.a.b`
     Field {
         pos: usize,
-        idents: Box<[Ident]>,
+        idents: Arc<[Ident]>,
     },
     /// `$x.a.b`: the variable's name (with its `$`), then the fields;
     /// see [`variable_parts`].
     Variable {
         pos: usize,
-        path: Box<[Ident]>,
+        path: Arc<[Ident]>,
     },
     /// `(pipeline).a.b` or `fn.a`.
     Chain(Box<Chain>),
@@ -171,7 +171,7 @@ impl fmt::Display for Arg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Arg::Field { idents, .. } => {
-                for ident in idents {
+                for ident in idents.iter() {
                     write!(f, ".{ident}")?;
                 }
                 Ok(())

@@ -17,9 +17,14 @@ use crate::lex::{Token, TokenKind, lex};
 
 /// Parses `text` as the template `name`; returns the top-level tree plus
 /// every `define`/`block` inside it, keyed by name.
-/// Names and string literals already read, shared among the trees of
-/// every text parsed with the same set.
-pub(crate) type Names = HashSet<Ident>;
+/// Names, string literals and field paths already read, shared among the
+/// trees of every text parsed with the same `Names`.
+#[derive(Default)]
+pub(crate) struct Names {
+    names: HashSet<Ident>,
+    /// A field or variable path as written (`.Values.image.tag`, `$x.a`).
+    paths: HashMap<Ident, Arc<[Ident]>>,
+}
 
 pub(crate) fn parse(
     name: &str,
@@ -115,16 +120,34 @@ struct Parser<'f, 't> {
 impl<'t> Parser<'_, 't> {
     /// `name`, as the one shared copy the parse's [`Names`] keep of it.
     fn ident(&mut self, name: &str) -> Ident {
-        if let Some(known) = self.names.get(name) {
+        if let Some(known) = self.names.names.get(name) {
             return Arc::clone(known);
         }
         let ident: Ident = Arc::from(name);
-        self.names.insert(Arc::clone(&ident));
+        self.names.names.insert(Arc::clone(&ident));
         ident
     }
 
-    fn idents<'a>(&mut self, names: impl Iterator<Item = &'a str>) -> Box<[Ident]> {
-        names.map(|name| self.ident(name)).collect()
+    /// The path written `written`, made of `parts` when first seen.
+    fn path(
+        &mut self,
+        written: &str,
+        parts: impl FnOnce(&mut Self) -> Arc<[Ident]>,
+    ) -> Arc<[Ident]> {
+        if let Some(known) = self.names.paths.get(written) {
+            return Arc::clone(known);
+        }
+        let path = parts(self);
+        let key = self.ident(written);
+        self.names.paths.insert(key, Arc::clone(&path));
+        path
+    }
+
+    /// The path of a single field or variable token (`.a`, `$x`).
+    fn token_path(&mut self, written: &str, names: &str) -> Arc<[Ident]> {
+        self.path(written, |parser| {
+            names.split('.').map(|name| parser.ident(name)).collect()
+        })
     }
 
     fn peek(&self) -> &Token<'t> {
@@ -596,6 +619,7 @@ impl<'t> Parser<'_, 't> {
     }
 
     fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
+        let start = self.peek_non_space().pos;
         let Some(node) = self.term()? else {
             return Ok(None);
         };
@@ -605,23 +629,25 @@ impl<'t> Parser<'_, 't> {
         // Go positions a merged chain at its first chained field.
         let chain_pos = self.peek().pos;
         let mut fields = Vec::new();
+        let mut end = chain_pos;
         while self.peek().kind == TokenKind::Field {
-            let field = self.next().text.clone();
-            fields.push(self.ident(&field[1..]));
+            let field = self.next().clone();
+            end = field.pos + field.text.len();
+            fields.push(self.ident(&field.text[1..]));
         }
-        let extended = |idents: Box<[Ident]>, fields: Vec<Ident>| -> Box<[Ident]> {
-            let mut all = idents.into_vec();
-            all.extend(fields);
-            all.into_boxed_slice()
-        };
+        // Fields follow their term with no space: the whole path as
+        // written names it (`.Values.image.tag`).
+        let text = Arc::clone(&self.text);
+        let written = &text[start..end];
+        let extended = |head: &[Ident]| head.iter().chain(&fields).cloned().collect();
         Ok(Some(match node {
             Arg::Field { idents, .. } => Arg::Field {
                 pos: chain_pos,
-                idents: extended(idents, fields),
+                idents: self.path(written, |_| extended(&idents)),
             },
             Arg::Variable { path, .. } => Arg::Variable {
                 pos: chain_pos,
-                path: extended(path, fields),
+                path: self.path(written, |_| extended(&path)),
             },
             Arg::Bool(_) | Arg::String(_) | Arg::Number(_) | Arg::Nil { .. } | Arg::Dot => {
                 let token = self.peek().clone();
@@ -668,12 +694,12 @@ impl<'t> Parser<'_, 't> {
                 }
                 Arg::Variable {
                     pos: token.pos,
-                    path: self.idents(token.text.split('.')),
+                    path: self.token_path(&token.text, &token.text),
                 }
             }
             TokenKind::Field => Arg::Field {
                 pos: token.pos,
-                idents: self.idents(token.text[1..].split('.')),
+                idents: self.token_path(&token.text, &token.text[1..]),
             },
             TokenKind::Bool => Arg::Bool(token.text == "true"),
             TokenKind::Char | TokenKind::Number => Arg::Number(Box::new(self.number(&token)?)),
@@ -830,7 +856,7 @@ mod tests {
             "t",
             &Arc::from(text),
             &|name| name == "f",
-            &mut Names::new(),
+            &mut Names::default(),
         ) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
@@ -886,7 +912,7 @@ mod tests {
             "t",
             &Arc::from("a{{define \"x\"}}X{{end}}{{block \"y\" .}}Y{{end}}"),
             &|_| true,
-            &mut Names::new(),
+            &mut Names::default(),
         )
         .expect("valid template");
         let mut names: Vec<_> = trees.keys().cloned().collect();

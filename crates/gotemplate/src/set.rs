@@ -158,7 +158,7 @@ impl TemplateSet {
     pub fn parse_all(&mut self, texts: &[(&str, Arc<str>)]) -> Result<(), (usize, ParseError)> {
         let this = &*self;
         let parse_run = |run: &[(&str, Arc<str>)]| -> Vec<Result<ParsedText, ParseError>> {
-            let mut names = Names::new();
+            let mut names = Names::default();
             run.iter()
                 .map(|(name, text)| this.parse_shared(name, text, &mut names))
                 .collect()
@@ -217,7 +217,7 @@ impl TemplateSet {
     /// Parses `text` as template `name` without adding it: the trees it
     /// defines, its own among them.
     pub(crate) fn parse_text(&self, name: &str, text: &str) -> Result<ParsedText, ParseError> {
-        self.parse_shared(name, &Arc::from(text), &mut Names::new())
+        self.parse_shared(name, &Arc::from(text), &mut Names::default())
     }
 
     /// As [`parse_text`](Self::parse_text), the trees sharing `text`.
