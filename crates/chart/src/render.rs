@@ -246,23 +246,25 @@ pub fn render(
 /// How many calls in `text` generate an RSA key (`genCA`,
 /// `genSelfSignedCert`, `genSignedCert`; not their `WithKey` forms).
 fn rsa_key_calls(text: &str) -> usize {
-    ["genCA", "genSelfSignedCert", "genSignedCert"]
-        .iter()
-        .map(|name| {
-            text.match_indices(name)
-                .filter(|(at, _)| {
-                    let next = text[at + name.len()..].chars().next();
-                    !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
-                })
-                .count()
+    // One pass for the common prefix, then the names' tails.
+    memchr::memmem::find_iter(text.as_bytes(), b"gen")
+        .filter(|&at| {
+            let rest = &text[at + 3..];
+            ["CA", "SelfSignedCert", "SignedCert"].iter().any(|tail| {
+                rest.starts_with(tail)
+                    && !rest[tail.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
         })
-        .sum()
+        .count()
 }
 
 /// Helm blanks Go's `<no value>` in every rendered file; most files have
 /// none, and keep their buffer.
 pub(crate) fn blank_no_value(out: String) -> String {
-    if out.contains("<no value>") {
+    if memchr::memmem::find(out.as_bytes(), b"<no value>").is_some() {
         out.replace("<no value>", "")
     } else {
         out
