@@ -863,6 +863,50 @@ mod tests {
         }
     }
 
+    /// The operand of each action at the top of `text`, parsed with `names`.
+    fn first_operands(text: &str, names: &mut Names) -> Vec<Arg> {
+        let mut trees = parse("t", &Arc::from(text), &|_| true, names).unwrap();
+        let root = trees.remove("t").unwrap().root;
+        root.into_iter()
+            .filter_map(|node| match node {
+                Node::Action(pipe) => pipe.cmds.into_vec().into_iter().next(),
+                _ => None,
+            })
+            .map(|cmd| cmd.first)
+            .collect()
+    }
+
+    fn path_of(arg: &Arg) -> Arc<[Ident]> {
+        match arg {
+            Arg::Field { idents, .. } => Arc::clone(idents),
+            Arg::Variable { path, .. } => Arc::clone(path),
+            other => panic!("not a field or variable: {other}"),
+        }
+    }
+
+    #[test]
+    fn names_and_paths_are_shared_across_uses_and_texts() {
+        let mut names = Names::default();
+        let first = first_operands(
+            "{{.Values.a}} {{.Values.a | quote}} {{$x := .Values.b}}{{$x.c}} {{$x.c}}",
+            &mut names,
+        );
+        let [a, a_again, b, x_c, x_c_again] = &first[..] else {
+            panic!("five actions: {first:?}");
+        };
+        assert!(Arc::ptr_eq(&path_of(a), &path_of(a_again)));
+        assert!(Arc::ptr_eq(&path_of(x_c), &path_of(x_c_again)));
+        assert_eq!(&*path_of(x_c), [Arc::from("$x"), Arc::from("c")]);
+        // `.Values` is one name in `.Values.a` and `.Values.b`.
+        assert!(Arc::ptr_eq(&path_of(a)[0], &path_of(b)[0]));
+        // A second text parsed with the same names shares them too.
+        let second = first_operands("{{.Values.a}}", &mut names);
+        assert!(Arc::ptr_eq(&path_of(a), &path_of(&second[0])));
+        // Other names make other paths.
+        let other = first_operands("{{.Values.ab}}", &mut Names::default());
+        assert_eq!(&*path_of(&other[0]), [Arc::from("Values"), Arc::from("ab")]);
+    }
+
     #[test]
     fn parse_errors_read_like_go() {
         assert_eq!(parse_err("{{ if }}"), "template: t:1: missing value for if");
