@@ -20,6 +20,11 @@ use crate::cluster::{GlobalArgs, connect};
 use crate::flux::fetch;
 use crate::output::{Hinted, write_stdout, yaml_stream};
 
+/// `driftless build`'s one-line help.
+pub const ABOUT: &str = "Render manifests locally, as the controllers would.";
+/// `driftless build`'s examples, after its help.
+pub const EXAMPLES: &str = "Examples:\n  driftless build kustomization ./deploy/overlays/prod";
+
 /// `driftless build`'s subcommand and the input bounds it builds within.
 #[derive(clap::Args)]
 pub struct Args {
