@@ -15,8 +15,6 @@ use crate::ast::{
 use crate::error::ParseError;
 use crate::lex::{Token, TokenKind, lex};
 
-/// Parses `text` as the template `name`; returns the top-level tree plus
-/// every `define`/`block` inside it, keyed by name.
 /// Names, string literals and field paths already read, shared among the
 /// trees of every text parsed with the same `Names`.
 #[derive(Default)]
@@ -26,6 +24,9 @@ pub(crate) struct Names {
     paths: HashMap<Ident, Arc<[Ident]>>,
 }
 
+/// Parses `text` as the template `name`; returns the top-level tree plus
+/// every `define`/`block` inside it, keyed by name. Names read are shared
+/// through `names`.
 pub(crate) fn parse(
     name: &str,
     text: &Arc<str>,
