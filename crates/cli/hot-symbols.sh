@@ -25,6 +25,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 for case_dir in "$corpus"/cases/*/; do
+  name=$(basename "$case_dir")
   spec=$case_dir/case.json
   chart=$(jq -r .chart "$spec")
   args=(build chart "$(jq -r .release "$spec")" "$corpus/charts/$chart"
@@ -35,8 +36,8 @@ for case_dir in "$corpus"/cases/*/; do
     "$binary" "${args[@]}" >/dev/null 2>"$work/log" || true
   # Each function is named once per profile, as `fn=(id) name` or
   # `cfn=(id) name`; a case counts a function once.
-  sed -n 's/^c\{0,1\}fn=([0-9]*) //p' "$work/out" | sort -u >"$work/$(basename "$case_dir").syms"
-  echo "$(basename "$case_dir"): $(wc -l <"$work/$(basename "$case_dir").syms") functions" >&2
+  sed -n 's/^c\{0,1\}fn=([0-9]*) //p' "$work/out" | sort -u >"$work/$name.syms"
+  echo "$name: $(wc -l <"$work/$name.syms") functions" >&2
 done
 
 nm --defined-only "$binary" | awk '$2 ~ /^[tT]$/ {print $3}' | sort -u >"$work/ours"
