@@ -10,7 +10,7 @@ mod plan;
 use std::time::{Duration, Instant};
 
 use driftless_api::annotations;
-use driftless_api::inventory::ObjectId;
+use driftless_api::inventory::{ObjectId, ResourceInventory, ResourceRef};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use serde_json::{Map, Value, json};
@@ -199,7 +199,28 @@ impl Applier {
     /// objects that would be created or changed are applied. Conflicts with
     /// other field managers are forced, as Flux does.
     pub async fn apply(&self, objects: Vec<Value>) -> Result<ChangeSet, ApplyError> {
-        self.run(objects, false).await.map(|(changes, _)| changes)
+        self.apply_recording(objects, |_| std::future::ready(Ok(())))
+            .await
+    }
+
+    /// Applies like [`apply`](Self::apply), telling `record` which objects
+    /// each stage is about to write: after the stage's dry runs passed (so
+    /// only objects the cluster would take), before its first write. A
+    /// reconciler puts them on record (its inventory) there, so that what
+    /// an apply cut short created is still known, and pruned, later. An
+    /// error from `record` stops the apply before the stage writes.
+    pub async fn apply_recording<F, Fut>(
+        &self,
+        objects: Vec<Value>,
+        record: F,
+    ) -> Result<ChangeSet, ApplyError>
+    where
+        F: FnMut(ResourceInventory) -> Fut + Send,
+        Fut: Future<Output = Result<(), String>> + Send,
+    {
+        self.run(objects, Some(record))
+            .await
+            .map(|(changes, _)| changes)
     }
 
     /// Classifies every object as [`apply`](Self::apply) would, with
@@ -207,14 +228,22 @@ impl Applier {
     /// resources whose CRD is in the set but not yet in the cluster are
     /// reported as Created with the desired object as the merged one.
     pub async fn diff(&self, objects: Vec<Value>) -> Result<Vec<ObjectDiff>, ApplyError> {
-        self.run(objects, true).await.map(|(_, diffs)| diffs)
+        self.run(objects, None::<fn(_) -> std::future::Ready<_>>)
+            .await
+            .map(|(_, diffs)| diffs)
     }
 
-    async fn run(
+    /// Applies (`record` given) or dry-runs (`record` absent) the set.
+    async fn run<F, Fut>(
         &self,
         objects: Vec<Value>,
-        dry_only: bool,
-    ) -> Result<(ChangeSet, Vec<ObjectDiff>), ApplyError> {
+        mut record: Option<F>,
+    ) -> Result<(ChangeSet, Vec<ObjectDiff>), ApplyError>
+    where
+        F: FnMut(ResourceInventory) -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        let dry_only = record.is_none();
         let mut desired = objects
             .into_iter()
             .enumerate()
@@ -306,6 +335,20 @@ impl Applier {
                 .collect()
                 .await;
             let checked = checked.into_iter().collect::<Result<Vec<_>, _>>()?;
+            if let Some(record) = record.as_mut() {
+                let entries: Vec<ResourceRef> = checked
+                    .iter()
+                    .filter_map(|work| match work {
+                        Work::Apply((t, _)) => Some(ResourceRef::new(&t.id, t.version.clone())),
+                        Work::Skip(_) | Work::Known(..) => None,
+                    })
+                    .collect();
+                if !entries.is_empty() {
+                    record(ResourceInventory { entries })
+                        .await
+                        .map_err(|message| ApplyError::Recording { message })?;
+                }
+            }
             let results: Vec<Result<(Change, Option<ObjectDiff>), ApplyError>> =
                 futures::stream::iter(checked.into_iter().map(|item| async move {
                     match item {
@@ -362,6 +405,17 @@ impl Applier {
         body
     }
 
+    /// The namespace an object written with `written` is applied in: its
+    /// own, else the default one for a namespaced kind; none for a
+    /// cluster-scoped kind (as kubectl does, a namespace there means nothing).
+    fn namespace_of(&self, written: &str, namespaced: bool) -> String {
+        match (namespaced, written, &self.options.default_namespace) {
+            (false, _, _) => String::new(),
+            (true, "", Some(default)) => default.clone(),
+            (true, own, _) => own.to_string(),
+        }
+    }
+
     /// Resolves the object's kind and scope and prepares what is sent.
     /// On failure the object is handed back with the error.
     async fn target(&self, mut d: Desired) -> Result<Target, (Desired, ApplyError)> {
@@ -393,15 +447,13 @@ impl Applier {
             resource,
             namespaced,
         } = resolved;
-        let mut namespace = d.namespace().to_string();
+        let namespace = self.namespace_of(d.namespace(), namespaced);
         if namespaced
-            && namespace.is_empty()
-            && let Some(default) = &self.options.default_namespace
+            && d.namespace().is_empty()
+            && !namespace.is_empty()
+            && let Some(metadata) = d.body.get_mut("metadata").and_then(Value::as_object_mut)
         {
-            namespace.clone_from(default);
-            if let Some(metadata) = d.body.get_mut("metadata").and_then(Value::as_object_mut) {
-                metadata.insert("namespace".into(), Value::String(default.clone()));
-            }
+            metadata.insert("namespace".into(), Value::String(namespace.clone()));
         }
         if namespaced && namespace.is_empty() {
             let err = ApplyError::MissingNamespace {
@@ -415,17 +467,13 @@ impl Applier {
             || d.annotation(annotations::FORCE)
                 .is_some_and(|v| v.eq_ignore_ascii_case(annotations::ENABLED));
         let mut body = self.labelled(d.body);
-        let (api, namespace) = if namespaced {
-            (
-                Api::namespaced_with(self.client.clone(), &namespace, &resource),
-                namespace,
-            )
+        let api = if namespaced {
+            Api::namespaced_with(self.client.clone(), &namespace, &resource)
         } else {
-            // As kubectl does: a namespace on a cluster-scoped object means nothing.
             if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
                 metadata.remove("namespace");
             }
-            (Api::all_with(self.client.clone(), &resource), String::new())
+            Api::all_with(self.client.clone(), &resource)
         };
         let id = ObjectId::new(namespace, &d.name, &d.group, &d.kind);
         Ok(Target {

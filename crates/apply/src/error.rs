@@ -21,6 +21,13 @@ pub enum ApplyError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The objects about to be written could not be put on record (see
+    /// [`Applier::apply_recording`](crate::Applier::apply_recording)).
+    #[error("cannot record the objects about to be applied, so none was: {message}")]
+    Recording {
+        /// Why, from the recorder.
+        message: String,
+    },
     /// The cluster serves no such kind.
     #[error(
         "{object}: the cluster has no API resource for apiVersion {api_version:?} kind {kind:?}; is its CRD installed or in this set?"

@@ -13,6 +13,7 @@ use driftless_testkit::cluster::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,6 +200,66 @@ async fn a_broken_commit_fails_visibly_and_prunes_nothing() {
     let fixed = world.fixture.commit("fixed");
     world.wait_for("apps", "True", &fixed).await;
     world.wait_color("blue", None).await;
+}
+
+/// An apply refused halfway has already created the objects of its first
+/// stage: they go into the inventory before the apply starts, so once git
+/// drops them they are pruned like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_created_by_an_apply_refused_halfway_are_pruned_later() {
+    let world = World::start().await;
+    let good = world.fixture.commit("good");
+    world.create(World::kustomization("apps", "./deploy")).await;
+    world.wait_for("apps", "True", &good).await;
+
+    // The ClusterRole is applied in the first stage; the unknown kind then
+    // fails the apply before the status could list what it created.
+    world.fixture.write(
+        "deploy/role.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: cut-short\nrules: []\n",
+    );
+    world.fixture.write(
+        "deploy/widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\n",
+    );
+    let refused = world.fixture.commit("a cluster role and an unknown kind");
+    let ks = world.wait_for("apps", "False", &refused).await;
+    let roles: Api<ClusterRole> = Api::all(world.env.client.clone());
+    assert!(
+        roles.get_opt("cut-short").await.expect("get").is_some(),
+        "the first stage was applied"
+    );
+    let status = ks.status.expect("status");
+    let listed: Vec<String> = status
+        .inventory
+        .expect("inventory")
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(
+        listed.contains(&"_cut-short_rbac.authorization.k8s.io_ClusterRole".to_string()),
+        "the inventory lists what the apply was about to create: {listed:?}"
+    );
+    assert_eq!(
+        status.last_applied_revision.as_deref(),
+        Some(format!("main@sha1:{good}").as_str())
+    );
+
+    world
+        .fixture
+        .git(&["rm", "-q", "deploy/role.yaml", "deploy/widget.yaml"]);
+    let dropped = world.fixture.commit("both dropped");
+    let ks = world.wait_for("apps", "True", &dropped).await;
+    eventually("the cluster role is pruned", || async {
+        match roles.get_opt("cut-short").await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let listed = ks.status.and_then(|s| s.inventory).expect("inventory");
+    assert_eq!(listed.entries.len(), 2, "{listed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

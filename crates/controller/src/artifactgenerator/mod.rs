@@ -132,7 +132,7 @@ impl Reconciler for ArtifactGenerators {
     async fn reconcile(
         &self,
         generator: &ArtifactGenerator,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<ArtifactGeneratorStatus>, ReconcileError> {
         let context = run.context;
         status::validate(generator, context.options.no_cross_namespace_refs)?;

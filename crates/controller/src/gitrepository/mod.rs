@@ -71,7 +71,7 @@ impl Reconciler for GitRepositories {
     async fn reconcile(
         &self,
         repo: &GitRepository,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<GitRepositoryStatus>, ReconcileError> {
         let context = run.context;
         let interval = duration_of("interval", &repo.spec.interval)

@@ -125,7 +125,7 @@ impl Reconciler for HelmCharts {
     async fn reconcile(
         &self,
         chart: &HelmChart,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<HelmChartStatus>, ReconcileError> {
         let context = run.context;
         let interval = duration_of("interval", &chart.spec.interval)

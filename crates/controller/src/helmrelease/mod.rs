@@ -321,7 +321,7 @@ impl Reconciler for HelmReleases {
     async fn reconcile(
         &self,
         hr: &HelmRelease,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<HelmReleaseStatus>, ReconcileError> {
         let context = run.context;
         let interval = duration_of("interval", &hr.spec.interval)
@@ -418,7 +418,7 @@ impl HelmReleases {
     async fn release(
         &self,
         hr: &HelmRelease,
-        run: &Run<'_>,
+        run: &Run<'_, HelmRelease>,
         chart: &ChartArtifact,
         interval: Duration,
     ) -> Result<Outcome<HelmReleaseStatus>, ReconcileError> {

@@ -55,7 +55,7 @@ impl Reconciler for HelmRepositories {
     async fn reconcile(
         &self,
         repo: &HelmRepository,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<HelmRepositoryStatus>, ReconcileError> {
         let context = run.context;
         let interval = interval_of(repo)?;

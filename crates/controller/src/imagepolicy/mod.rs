@@ -106,7 +106,7 @@ impl Reconciler for ImagePolicies {
     async fn reconcile(
         &self,
         policy: &ImagePolicy,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<ImagePolicyStatus>, ReconcileError> {
         let context = run.context;
         let spec = &policy.spec;

@@ -53,7 +53,7 @@ impl Reconciler for ImageRepositories {
     async fn reconcile(
         &self,
         repo: &ImageRepository,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<ImageRepositoryStatus>, ReconcileError> {
         let context = run.context;
         let interval = duration_of("interval", &repo.spec.interval)

@@ -108,7 +108,7 @@ impl Reconciler for Automations {
     async fn reconcile(
         &self,
         automation: &ImageUpdateAutomation,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<ImageUpdateAutomationStatus>, ReconcileError> {
         let context = run.context;
         let interval = duration_of("interval", &automation.spec.interval)

@@ -3,16 +3,19 @@
 //! render (with the spec's overlay and post-build substitution) → staged
 //! server-side apply → prune → health → status, events and metrics.
 //!
-//! Safety rule: any failure before the apply finished leaves the cluster
-//! and the inventory as they were (nothing is pruned), and the status keeps
-//! `lastAppliedRevision` at the last good revision while
-//! `lastAttemptedRevision` names the one that failed.
+//! Safety rule: any failure before the apply finished prunes nothing, and
+//! the status keeps `lastAppliedRevision` at the last good revision while
+//! `lastAttemptedRevision` names the one that failed. The inventory keeps
+//! the last good set, plus the objects an apply was about to create
+//! (recorded before applying), so none is forgotten if the apply is cut
+//! short.
 //!
 //! | module | owns |
 //! |---|---|
 //! | `artifact` | finding, downloading, verifying and caching the source artifact |
 //! | `render` | what is rendered: path, overlay, substitution variables |
 //! | `identity` | who applies (impersonation) and with which options |
+//! | `intent` | putting what an apply is about to write on record first |
 //! | `health` | `wait` and `healthChecks` |
 //! | `ownership` | objects two Kustomizations render |
 //! | `status` | the status and events, as pure functions |
@@ -21,6 +24,7 @@ mod artifact;
 mod decryption;
 mod health;
 mod identity;
+mod intent;
 mod ownership;
 mod render;
 mod status;
@@ -49,6 +53,7 @@ pub use identity::apply_options;
 pub use render::build_local;
 
 pub(crate) use self::artifact::{ArtifactCache, SourceArtifact};
+use self::intent::Intent;
 use self::ownership::Ownership;
 use self::status::Applied;
 use crate::config_watch::{self, ConfigKind, ConfigWakes};
@@ -234,7 +239,7 @@ impl Reconciler for Kustomizations {
     async fn reconcile(
         &self,
         ks: &Kustomization,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<KustomizationStatus>, ReconcileError> {
         let context = run.context;
         let interval = duration_of("interval", &ks.spec.interval)
@@ -277,7 +282,7 @@ impl Reconciler for Kustomizations {
         })?;
 
         let applied = self
-            .apply_revision(ks, context, &source, &status)
+            .apply_revision(ks, run, &source, &status)
             .await
             .map_err(|error| error.on_revision(&source.revision))?;
         if context.options.drift_watch {
@@ -365,10 +370,11 @@ impl Kustomizations {
     async fn apply_revision(
         &self,
         ks: &Kustomization,
-        context: &Context,
+        run: &Run<'_, Kustomization>,
         source: &SourceArtifact,
         status: &KustomizationStatus,
     ) -> Result<Applied, ReconcileError> {
+        let context = run.context;
         let unpacked = self
             .artifacts
             .unpacked(&context.http, source, &context.options.artifact_limits)
@@ -388,11 +394,20 @@ impl Kustomizations {
         let started = Instant::now();
 
         let applier = identity::applier_for(ks, context)?;
-        // The chain, not just this level: the API server's answer is the cause
-        // a person needs ("internal error", "too many requests", a webhook's denial).
-        let changes = applier.apply(checked.objects).await.map_err(|e| {
-            ReconcileError::retryable(reasons::RECONCILIATION_FAILED, crate::error_chain(&e))
-        })?;
+        let intent = Intent::new(ks, run, status);
+        let changes = applier
+            .apply_recording(checked.objects, |about| intent.record(about))
+            .await
+            .map_err(|e| {
+                intent.take_failure().unwrap_or_else(|| {
+                    // The chain, not just this level: the API server's answer is the cause
+                    // a person needs ("internal error", "too many requests", a webhook's denial).
+                    ReconcileError::retryable(
+                        reasons::RECONCILIATION_FAILED,
+                        crate::error_chain(&e),
+                    )
+                })
+            })?;
         let me = ownership::key(ks);
         for owner in self.ownership.record(&me, &checked.yielded) {
             if let Some((namespace, name)) = owner.split_once('/') {

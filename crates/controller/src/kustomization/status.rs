@@ -178,7 +178,8 @@ fn conflict_message(held: &[Contest]) -> String {
 }
 
 /// The status after `error`: `lastAppliedRevision` and the inventory stay
-/// at the last good revision; `lastAttemptedRevision` names the failed one.
+/// at the last good revision (the inventory with whatever this attempt
+/// recorded before applying); `lastAttemptedRevision` names the failed one.
 pub(super) fn failed(
     ks: &Kustomization,
     error: &ReconcileError,

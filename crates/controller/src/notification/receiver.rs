@@ -36,7 +36,7 @@ impl Reconciler for Receivers {
     async fn reconcile(
         &self,
         receiver: &Receiver,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<ReceiverStatus>, ReconcileError> {
         if let Some(field) = unsupported_field(receiver) {
             return Err(ReconcileError::unsupported_field("Receiver", field));

@@ -54,7 +54,7 @@ impl Reconciler for OciRepositories {
     async fn reconcile(
         &self,
         repo: &OCIRepository,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> Result<Outcome<OCIRepositoryStatus>, ReconcileError> {
         let context = run.context;
         let interval = duration_of("interval", &repo.spec.interval)

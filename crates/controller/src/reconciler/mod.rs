@@ -14,7 +14,9 @@
 //! - on failure, the kind's failed status, a Warning event (Normal while
 //!   waiting on a dependency), a log line and the requeue [`Retry`] asks for;
 //! - the status patch — skipped when nothing changed, and a failed write is
-//!   an error for kube-runtime's error policy, never swallowed;
+//!   an error for kube-runtime's error policy, never swallowed; a kind may
+//!   also write part of it before acting ([`Run::checkpoint`]), and the
+//!   final write and a failure's status then build on that copy;
 //! - the metrics: reconcile duration and the Ready/Healthy gauges.
 //!
 //! It must not know what any kind does: no source, render or apply calls.
@@ -24,10 +26,11 @@
 mod error;
 mod guard;
 mod schedule;
+mod superseded;
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_api::FluxObject;
@@ -41,9 +44,11 @@ use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 pub(crate) use error::{ReconcileError, Retry};
 use schedule::Schedule;
+use superseded::Superseded;
 
 use crate::Context;
 use crate::events::EventType;
@@ -77,7 +82,7 @@ pub(crate) trait Reconciler: Send + Sync + Sized + 'static {
     fn reconcile(
         &self,
         object: &Self::Object,
-        run: &Run<'_>,
+        run: &Run<'_, Self::Object>,
     ) -> impl Future<Output = Result<Outcome<Self::Status>, ReconcileError>> + Send;
 
     /// The status after `error`: a pure function, tested without a cluster.
@@ -158,17 +163,20 @@ pub(crate) struct Stamp {
     pub requested: Option<String>,
 }
 
-/// What the scaffold knows of this run, handed to the kind.
-pub(crate) struct Run<'a> {
+/// What the scaffold knows of this run of a `K`, handed to the kind.
+pub(crate) struct Run<'a, K> {
     /// The controller's shared clients and options.
     pub context: &'a Context,
     /// Time and reconcile request for the status.
     pub stamp: Stamp,
     schedule: &'a Schedule,
     key: String,
+    /// The object as this run's last [`checkpoint`](Run::checkpoint) wrote
+    /// it: what the final status write (and a failed status) builds on.
+    checkpointed: Mutex<Option<K>>,
 }
 
-impl Run<'_> {
+impl<K> Run<'_, K> {
     /// Whether a full run is due: the object changed, a reconcile was
     /// requested, `force` (the kind saw an input change), or `interval`
     /// passed since the last full run. `Err` holds the time left.
@@ -183,6 +191,61 @@ impl Run<'_> {
     /// Marks the start of a full run for the schedule.
     pub fn start(&self) {
         self.schedule.record(&self.key);
+    }
+}
+
+impl<K> Run<'_, K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    /// Writes `patch` (a status merge patch) now, before the reconcile
+    /// ends: for what must be on record before acting on it — the objects
+    /// an apply is about to create, so that a crash or a failure halfway
+    /// through cannot lose track of them. Conditional on the resourceVersion
+    /// like the final write, which then builds on this one, as does the
+    /// status of a failure after it.
+    pub async fn checkpoint(&self, object: &K, mut patch: Value) -> Result<(), ReconcileError> {
+        let version = self.latest().as_ref().unwrap_or(object).resource_version();
+        if let Some(version) = version {
+            patch["metadata"] = serde_json::json!({ "resourceVersion": version });
+        }
+        let api: Api<K> = Api::namespaced(
+            self.context.client.clone(),
+            &object.namespace().unwrap_or_default(),
+        );
+        let written = api
+            .patch_status(
+                &object.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|error| match error {
+                kube::Error::Api(status) if status.code == 409 => ReconcileError::retryable(
+                    conditions::reasons::RECONCILIATION_FAILED,
+                    "the object changed while it was reconciled; reconciling the newer copy",
+                )
+                .retry_after(Duration::from_secs(1)),
+                other => ReconcileError::retryable(
+                    conditions::reasons::RECONCILIATION_FAILED,
+                    format!(
+                        "cannot record the status before acting on it: {}",
+                        crate::error_chain(&other)
+                    ),
+                ),
+            })?;
+        *self.latest() = Some(written);
+        Ok(())
+    }
+
+    /// The object as the last checkpoint wrote it, if one did.
+    fn latest(&self) -> std::sync::MutexGuard<'_, Option<K>> {
+        self.checkpointed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -212,6 +275,7 @@ pub(crate) struct Scaffold<R> {
     pub context: Arc<Context>,
     pub reconciler: R,
     schedule: Schedule,
+    superseded: Superseded,
 }
 
 impl<R: Reconciler> Scaffold<R> {
@@ -220,6 +284,7 @@ impl<R: Reconciler> Scaffold<R> {
             context,
             reconciler,
             schedule: Schedule::default(),
+            superseded: Superseded::default(),
         })
     }
 }
@@ -345,6 +410,15 @@ async fn reconcile_live<R: Reconciler>(
         tracing::debug!(object = %describe(object), "suspended");
         return Ok(Action::await_change());
     }
+    if scaffold
+        .superseded
+        .is_stale(&key(object), object.resource_version().as_deref())
+    {
+        // The newer copy's watch event reconciles it; the requeue only
+        // covers a missed event.
+        tracing::debug!(object = %describe(object), "a copy this controller replaced; waiting for the newer one");
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let context = &*scaffold.context;
     let run = Run {
         context,
@@ -358,6 +432,7 @@ async fn reconcile_live<R: Reconciler>(
         },
         schedule: &scaffold.schedule,
         key: key(object),
+        checkpointed: Mutex::new(None),
     };
     let started = Instant::now();
     let outcome = guard::guarded(
@@ -365,6 +440,8 @@ async fn reconcile_live<R: Reconciler>(
         scaffold.reconciler.reconcile(object, &run),
     )
     .await;
+    let checkpointed = run.latest().take();
+    let object = checkpointed.as_ref().unwrap_or(object);
     let (status, events, action, revision) = match outcome {
         Ok(Outcome::NotDue(remaining)) => return Ok(Action::requeue(remaining)),
         Ok(Outcome::Done {
@@ -417,7 +494,12 @@ async fn reconcile_live<R: Reconciler>(
         &object.name_any(),
         started.elapsed(),
     );
-    written.map(|()| action)
+    if let (Ok(true), Some(checkpointed)) = (&written, &checkpointed)
+        && let Some(version) = checkpointed.resource_version()
+    {
+        scaffold.superseded.record(&run.key, version);
+    }
+    written.map(|_| action)
 }
 
 /// The Ready and Healthy gauges, from the status about to be written.
@@ -438,13 +520,14 @@ fn record_conditions<R: Reconciler>(object: &R::Object, status: &R::Status, cont
 
 /// Patches the status, unless it is what the object already has (the usual
 /// poll): no write means no watch event waking the object's consumers.
+/// Whether it wrote.
 async fn write_status<R: Reconciler>(
     object: &R::Object,
     status: &R::Status,
     context: &Context,
-) -> Result<(), ScaffoldError> {
+) -> Result<bool, ScaffoldError> {
     if R::status(object) == Some(status) {
-        return Ok(());
+        return Ok(false);
     }
     let api: Api<R::Object> = Api::namespaced(
         context.client.clone(),
@@ -467,7 +550,7 @@ async fn write_status<R: Reconciler>(
         &Patch::Merge(&patch),
     )
     .await
-    .map(drop)
+    .map(|_| true)
     .map_err(|source| ScaffoldError::StatusWrite {
         object: describe(object),
         source,

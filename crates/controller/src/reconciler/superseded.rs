@@ -1,0 +1,57 @@
+//! Copies of objects this controller has itself replaced within one run: a
+//! run that [checkpoints](super::Run::checkpoint) writes the status twice,
+//! and the watch event of the first write can start the next run before
+//! the second write's event has reached the cache. That copy is known to be
+//! stale; reconciling it would redo the run (and repeat its events) only to
+//! fail the conditional status write.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The superseded resourceVersion by `namespace/name`.
+#[derive(Default)]
+pub(crate) struct Superseded(Mutex<HashMap<String, String>>);
+
+impl Superseded {
+    /// Whether `version` of the object is one this controller replaced;
+    /// any other version clears the record.
+    pub fn is_stale(&self, key: &str, version: Option<&str>) -> bool {
+        let mut versions = self.0.lock().expect("superseded lock");
+        match (versions.get(key), version) {
+            (Some(stale), Some(version)) if stale == version => true,
+            (Some(_), _) => {
+                versions.remove(key);
+                false
+            }
+            (None, _) => false,
+        }
+    }
+
+    /// `version` of the object was replaced by a later write of this run.
+    pub fn record(&self, key: &str, version: String) {
+        self.0
+            .lock()
+            .expect("superseded lock")
+            .insert(key.to_owned(), version);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_replaced_version_is_stale_until_a_newer_one_is_seen() {
+        let superseded = Superseded::default();
+        assert!(!superseded.is_stale("ns/a", Some("5")));
+        superseded.record("ns/a", "5".into());
+        assert!(superseded.is_stale("ns/a", Some("5")));
+        assert!(superseded.is_stale("ns/a", Some("5")));
+        assert!(!superseded.is_stale("ns/b", Some("5")));
+        assert!(!superseded.is_stale("ns/a", Some("6")));
+        assert!(
+            !superseded.is_stale("ns/a", Some("5")),
+            "forgotten once a newer copy was seen"
+        );
+    }
+}
