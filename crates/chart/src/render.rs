@@ -142,18 +142,71 @@ pub fn render(
         )));
     }
     let values = crate::values::coalesce_values(&chart, user)?;
-    crate::schema::validate(&chart, &values)?;
+    let schemas = crate::schema::Schemas::take(&mut chart);
+    // Helm validates before rendering and reports a violation first; the
+    // two are independent, so validation (a large schema costs as much as
+    // a small chart's templates) runs beside the execution of the parsed
+    // templates, which leaves a core free, and its verdict still comes
+    // first.
+    let templated = std::thread::scope(|scope| {
+        let mut validation = None;
+        let templated = render_templates(chart, caps, &values, options, || {
+            if !schemas.is_empty() {
+                validation = Some(scope.spawn(|| schemas.validate(&values)));
+            }
+        });
+        match validation {
+            Some(running) => running
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            None => schemas.validate(&values)?,
+        }
+        templated
+    })?;
+    Ok(Rendered {
+        manifests: templated.manifests,
+        hooks: templated.hooks,
+        crds: templated.crds,
+        notes: templated.notes,
+        metadata: templated.metadata,
+        values,
+    })
+}
 
+/// What rendering the templates gives (the render without its values).
+struct Templated {
+    manifests: Vec<Manifest>,
+    hooks: Vec<Hook>,
+    crds: Vec<(String, String)>,
+    notes: String,
+    metadata: Metadata,
+}
+
+/// Renders the templates of `chart` (dependencies processed) with the
+/// coalesced `values`, calling `parsed` once they all parsed.
+fn render_templates(
+    mut chart: Chart,
+    caps: Capabilities,
+    values: &Map,
+    options: &RenderOptions,
+    parsed: impl FnOnce(),
+) -> Result<Templated, ChartError> {
     // CRDs are read before the chart's files move into `.Files`.
     let crds = chart
         .crd_files(chart.name())
         .into_iter()
-        .map(|(path, f)| (path, String::from_utf8_lossy(&f.data).into_owned()))
+        .map(|(path, f)| {
+            let text = std::str::from_utf8(&f.data).map_or_else(
+                |_| String::from_utf8_lossy(&f.data).into_owned(),
+                str::to_owned,
+            );
+            (path, text)
+        })
         .collect();
     let release = release_value(options);
     let caps_value = Value::object(caps);
     let mut templates: BTreeMap<String, Renderable> = BTreeMap::new();
-    let root_values = map_to_engine(&values);
+    let root_values = map_to_engine(values);
     let root_name = chart.name().to_string();
     collect(
         &mut chart,
@@ -190,6 +243,7 @@ pub fn render(
         .map_err(|(index, e)| ChartError::Template {
             message: parse_error_message(texts[index].0, &e.to_string()),
         })?;
+    parsed();
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     let mut total = 0usize;
     for name in order {
@@ -233,13 +287,12 @@ pub fn render(
     let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
     let (hooks, manifests) = crate::manifests::sort(rendered)?;
-    Ok(Rendered {
+    Ok(Templated {
         manifests,
         hooks,
         crds,
         notes,
-        metadata: chart.metadata.clone(),
-        values,
+        metadata: chart.metadata,
     })
 }
 

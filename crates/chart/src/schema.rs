@@ -17,51 +17,76 @@ use serde_json::Value as J;
 use crate::chart::Chart;
 use crate::error::ChartError;
 
-/// Validates `values` against the chart tree's schemas.
-///
-/// # Errors
-/// Every violation, by chart, in Helm's layout.
-pub fn validate(chart: &Chart, values: &Map) -> Result<(), ChartError> {
-    let mut report = String::new();
-    validate_into(chart, values, &mut report);
-    if report.is_empty() {
-        Ok(())
-    } else {
-        Err(ChartError::Invalid(format!(
-            "values don't meet the specifications of the schema(s) in the following chart(s):\n{report}"
-        )))
-    }
+/// The `values.schema.json` files of a chart tree, taken out of the chart
+/// (nothing else reads them) so that validation can run beside the render.
+#[derive(Default)]
+pub(crate) struct Schemas {
+    chart: String,
+    schema: Option<Vec<u8>>,
+    dependencies: Vec<Schemas>,
 }
 
-fn validate_into(chart: &Chart, values: &Map, report: &mut String) {
-    if let Some(raw) = &chart.schema {
-        match serde_json::from_slice::<J>(raw) {
-            Ok(schema) => {
-                let mut errors = Vec::new();
-                let root = Value::Map(values.clone());
-                Validator { root: &schema }.check(&schema, &root, "", &mut errors, 0);
-                if !errors.is_empty() {
-                    report.push_str(&format!("{}:\n", chart.name()));
-                    for e in errors {
-                        report.push_str(&format!("- {e}\n"));
-                    }
-                }
-            }
-            Err(e) => report.push_str(&format!(
-                "{}:\nvalues.schema.json is not JSON: {e}\n",
-                chart.name()
-            )),
+impl Schemas {
+    /// Moves the schemas out of `chart` and its dependencies.
+    pub fn take(chart: &mut Chart) -> Schemas {
+        Schemas {
+            chart: chart.name().to_string(),
+            schema: chart.schema.take(),
+            dependencies: chart.dependencies.iter_mut().map(Schemas::take).collect(),
         }
     }
-    for sub in &chart.dependencies {
-        match values.get(sub.name()) {
-            None | Some(Value::Null) => {}
-            Some(Value::Map(m)) => validate_into(sub, m, report),
-            Some(other) => report.push_str(&format!(
-                "{}:\ninvalid type for values: expected object (map), got {}\n",
-                sub.name(),
-                other.type_name()
-            )),
+
+    /// Whether no chart of the tree has a schema.
+    pub fn is_empty(&self) -> bool {
+        self.schema.is_none() && self.dependencies.iter().all(Schemas::is_empty)
+    }
+
+    /// Validates `values` against the tree's schemas.
+    ///
+    /// # Errors
+    /// Every violation, by chart, in Helm's layout.
+    pub fn validate(&self, values: &Map) -> Result<(), ChartError> {
+        let mut report = String::new();
+        self.validate_into(values, &mut report);
+        if report.is_empty() {
+            Ok(())
+        } else {
+            Err(ChartError::Invalid(format!(
+                "values don't meet the specifications of the schema(s) in the following chart(s):\n{report}"
+            )))
+        }
+    }
+
+    fn validate_into(&self, values: &Map, report: &mut String) {
+        if let Some(raw) = &self.schema {
+            match serde_json::from_slice::<J>(raw) {
+                Ok(schema) => {
+                    let mut errors = Vec::new();
+                    let root = Value::Map(values.clone());
+                    Validator { root: &schema }.check(&schema, &root, "", &mut errors, 0);
+                    if !errors.is_empty() {
+                        report.push_str(&format!("{}:\n", self.chart));
+                        for e in errors {
+                            report.push_str(&format!("- {e}\n"));
+                        }
+                    }
+                }
+                Err(e) => report.push_str(&format!(
+                    "{}:\nvalues.schema.json is not JSON: {e}\n",
+                    self.chart
+                )),
+            }
+        }
+        for sub in &self.dependencies {
+            match values.get(&sub.chart) {
+                None | Some(Value::Null) => {}
+                Some(Value::Map(m)) => sub.validate_into(m, report),
+                Some(other) => report.push_str(&format!(
+                    "{}:\ninvalid type for values: expected object (map), got {}\n",
+                    sub.chart,
+                    other.type_name()
+                )),
+            }
         }
     }
 }
@@ -438,15 +463,14 @@ mod tests {
     use crate::values::load_values;
 
     fn check(schema: &str, values: &str) -> Result<(), String> {
-        let chart = Chart {
+        let schemas = Schemas {
+            chart: "c".into(),
             schema: Some(schema.as_bytes().to_vec()),
-            metadata: crate::chart::Metadata {
-                name: "c".into(),
-                ..Default::default()
-            },
-            ..Chart::default()
+            dependencies: Vec::new(),
         };
-        validate(&chart, &load_values(values).unwrap()).map_err(|e| e.to_string())
+        schemas
+            .validate(&load_values(values).unwrap())
+            .map_err(|e| e.to_string())
     }
 
     const SCHEMA: &str = r##"{
