@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use driftless_gotemplate::{ExecError, FuncMap, MissingKey, Options, TemplateSet, Value};
-use driftless_render::yaml::Map;
+use driftless_render::yaml::{Map, Value as YamlValue};
 
 use crate::capabilities::Capabilities;
 use crate::chart::{Chart, Metadata};
@@ -141,56 +141,13 @@ pub fn render(
             chart.metadata.kube_version, caps.kube_version.version
         )));
     }
-    let values = crate::values::coalesce_values(&chart, user)?;
-    let schemas = crate::schema::Schemas::take(&mut chart);
-    // Helm validates before rendering and reports a violation first; the
-    // two are independent, so validation (a large schema costs as much as
-    // a small chart's templates) runs beside the execution of the parsed
-    // templates, which leaves a core free, and its verdict still comes
-    // first.
-    let templated = std::thread::scope(|scope| {
-        let mut validation = None;
-        let templated = render_templates(chart, caps, &values, options, || {
-            if !schemas.is_empty() {
-                validation = Some(scope.spawn(|| schemas.validate(&values)));
-            }
-        });
-        match validation {
-            Some(running) => running
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-            None => schemas.validate(&values)?,
-        }
-        templated
-    })?;
-    Ok(Rendered {
-        manifests: templated.manifests,
-        hooks: templated.hooks,
-        crds: templated.crds,
-        notes: templated.notes,
-        metadata: templated.metadata,
-        values,
-    })
-}
+    // The validator reads the values as one YAML value: wrapped, not copied.
+    let root = YamlValue::Map(crate::values::coalesce_values(&chart, user)?);
+    crate::schema::validate(&chart, &root)?;
+    let YamlValue::Map(values) = root else {
+        unreachable!("the coalesced values are a map")
+    };
 
-/// What rendering the templates gives (the render without its values).
-struct Templated {
-    manifests: Vec<Manifest>,
-    hooks: Vec<Hook>,
-    crds: Vec<(String, String)>,
-    notes: String,
-    metadata: Metadata,
-}
-
-/// Renders the templates of `chart` (dependencies processed) with the
-/// coalesced `values`, calling `parsed` once they all parsed.
-fn render_templates(
-    mut chart: Chart,
-    caps: Capabilities,
-    values: &Map,
-    options: &RenderOptions,
-    parsed: impl FnOnce(),
-) -> Result<Templated, ChartError> {
     // CRDs are read before the chart's files move into `.Files`.
     let crds = chart
         .crd_files(chart.name())
@@ -206,7 +163,7 @@ fn render_templates(
     let release = release_value(options);
     let caps_value = Value::object(caps);
     let mut templates: BTreeMap<String, Renderable> = BTreeMap::new();
-    let root_values = map_to_engine(values);
+    let root_values = map_to_engine(&values);
     let root_name = chart.name().to_string();
     collect(
         &mut chart,
@@ -243,7 +200,6 @@ fn render_templates(
         .map_err(|(index, e)| ChartError::Template {
             message: parse_error_message(texts[index].0, &e.to_string()),
         })?;
-    parsed();
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     let mut total = 0usize;
     for name in order {
@@ -287,12 +243,13 @@ fn render_templates(
     let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
     let (hooks, manifests) = crate::manifests::sort(rendered)?;
-    Ok(Templated {
+    Ok(Rendered {
         manifests,
         hooks,
         crds,
         notes,
-        metadata: chart.metadata,
+        metadata: chart.metadata.clone(),
+        values,
     })
 }
 

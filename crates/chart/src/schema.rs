@@ -17,76 +17,54 @@ use serde_json::Value as J;
 use crate::chart::Chart;
 use crate::error::ChartError;
 
-/// The `values.schema.json` files of a chart tree, taken out of the chart
-/// (nothing else reads them) so that validation can run beside the render.
-#[derive(Default)]
-pub(crate) struct Schemas {
-    chart: String,
-    schema: Option<Vec<u8>>,
-    dependencies: Vec<Schemas>,
+/// Validates `values` (the root chart's map) against the chart tree's
+/// schemas.
+///
+/// # Errors
+/// Every violation, by chart, in Helm's layout.
+pub fn validate(chart: &Chart, values: &Value) -> Result<(), ChartError> {
+    let mut report = String::new();
+    validate_into(chart, values, &mut report);
+    if report.is_empty() {
+        Ok(())
+    } else {
+        Err(ChartError::Invalid(format!(
+            "values don't meet the specifications of the schema(s) in the following chart(s):\n{report}"
+        )))
+    }
 }
 
-impl Schemas {
-    /// Moves the schemas out of `chart` and its dependencies.
-    pub fn take(chart: &mut Chart) -> Schemas {
-        Schemas {
-            chart: chart.name().to_string(),
-            schema: chart.schema.take(),
-            dependencies: chart.dependencies.iter_mut().map(Schemas::take).collect(),
-        }
-    }
-
-    /// Whether no chart of the tree has a schema.
-    pub fn is_empty(&self) -> bool {
-        self.schema.is_none() && self.dependencies.iter().all(Schemas::is_empty)
-    }
-
-    /// Validates `values` against the tree's schemas.
-    ///
-    /// # Errors
-    /// Every violation, by chart, in Helm's layout.
-    pub fn validate(&self, values: &Map) -> Result<(), ChartError> {
-        let mut report = String::new();
-        self.validate_into(values, &mut report);
-        if report.is_empty() {
-            Ok(())
-        } else {
-            Err(ChartError::Invalid(format!(
-                "values don't meet the specifications of the schema(s) in the following chart(s):\n{report}"
-            )))
-        }
-    }
-
-    fn validate_into(&self, values: &Map, report: &mut String) {
-        if let Some(raw) = &self.schema {
-            match serde_json::from_slice::<J>(raw) {
-                Ok(schema) => {
-                    let mut errors = Vec::new();
-                    let root = Value::Map(values.clone());
-                    Validator { root: &schema }.check(&schema, &root, "", &mut errors, 0);
-                    if !errors.is_empty() {
-                        report.push_str(&format!("{}:\n", self.chart));
-                        for e in errors {
-                            report.push_str(&format!("- {e}\n"));
-                        }
+fn validate_into(chart: &Chart, values: &Value, report: &mut String) {
+    if let Some(raw) = &chart.schema {
+        match serde_json::from_slice::<J>(raw) {
+            Ok(schema) => {
+                let mut errors = Vec::new();
+                Validator { root: &schema }.check(&schema, values, "", &mut errors, 0);
+                if !errors.is_empty() {
+                    report.push_str(&format!("{}:\n", chart.name()));
+                    for e in errors {
+                        report.push_str(&format!("- {e}\n"));
                     }
                 }
-                Err(e) => report.push_str(&format!(
-                    "{}:\nvalues.schema.json is not JSON: {e}\n",
-                    self.chart
-                )),
             }
+            Err(e) => report.push_str(&format!(
+                "{}:\nvalues.schema.json is not JSON: {e}\n",
+                chart.name()
+            )),
         }
-        for sub in &self.dependencies {
-            match values.get(&sub.chart) {
-                None | Some(Value::Null) => {}
-                Some(Value::Map(m)) => sub.validate_into(m, report),
-                Some(other) => report.push_str(&format!(
-                    "{}:\ninvalid type for values: expected object (map), got {}\n",
-                    sub.chart,
-                    other.type_name()
-                )),
-            }
+    }
+    let Value::Map(values) = values else {
+        return;
+    };
+    for sub in &chart.dependencies {
+        match values.get(sub.name()) {
+            None | Some(Value::Null) => {}
+            Some(map @ Value::Map(_)) => validate_into(sub, map, report),
+            Some(other) => report.push_str(&format!(
+                "{}:\ninvalid type for values: expected object (map), got {}\n",
+                sub.name(),
+                other.type_name()
+            )),
         }
     }
 }
@@ -463,14 +441,15 @@ mod tests {
     use crate::values::load_values;
 
     fn check(schema: &str, values: &str) -> Result<(), String> {
-        let schemas = Schemas {
-            chart: "c".into(),
+        let chart = Chart {
             schema: Some(schema.as_bytes().to_vec()),
-            dependencies: Vec::new(),
+            metadata: crate::chart::Metadata {
+                name: "c".into(),
+                ..Default::default()
+            },
+            ..Chart::default()
         };
-        schemas
-            .validate(&load_values(values).unwrap())
-            .map_err(|e| e.to_string())
+        validate(&chart, &Value::Map(load_values(values).unwrap())).map_err(|e| e.to_string())
     }
 
     const SCHEMA: &str = r##"{
