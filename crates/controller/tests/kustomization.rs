@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::common::world::{NS, World, condition_of, configmap, deployment};
 use crate::common::{Env, event_messages, ready_of};
 use driftless_api::DeletionPolicy;
-use driftless_testkit::cluster::eventually;
+use driftless_testkit::cluster::{Fault, FaultRule, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -260,6 +260,42 @@ async fn objects_created_by_an_apply_refused_halfway_are_pruned_later() {
     .await;
     let listed = ks.status.and_then(|s| s.inventory).expect("inventory");
     assert_eq!(listed.entries.len(), 2, "{listed:?}");
+}
+
+/// The objects an apply is about to create go on record first; while the
+/// status cannot be written, none is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_new_is_applied_while_the_inventory_cannot_be_recorded() {
+    let world = World::start().await;
+    let good = world.fixture.commit("good");
+    world.create(World::kustomization("apps", "./deploy")).await;
+    world.wait_for("apps", "True", &good).await;
+
+    let faults = world.env.cluster.sandbox.faults();
+    faults.set(
+        FaultRule::new(Fault::InternalError)
+            .writes_only()
+            .on_path("/kustomizations/apps/status"),
+    );
+    world
+        .fixture
+        .write("deploy/green.yaml", &configmap("green", "green"));
+    let head = world.fixture.commit("a new object");
+    eventually("the controller says it cannot record", || async {
+        let events = event_messages(&world.env.client, NS, "apps").await;
+        events
+            .iter()
+            .any(|e| e.contains("cannot record the status before acting on it"))
+            .then_some(())
+            .ok_or(format!("{events:?}"))
+    })
+    .await;
+    assert_eq!(world.color("green").await, None, "nothing new was applied");
+    assert_eq!(world.color("blue").await.as_deref(), Some("blue"));
+
+    faults.clear();
+    world.wait_for("apps", "True", &head).await;
+    world.wait_color("green", Some("green")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
