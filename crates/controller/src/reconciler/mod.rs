@@ -171,9 +171,10 @@ pub(crate) struct Run<'a, K> {
     pub stamp: Stamp,
     schedule: &'a Schedule,
     key: String,
-    /// The object as this run's last [`checkpoint`](Run::checkpoint) wrote
-    /// it: what the final status write (and a failed status) builds on.
-    checkpointed: Mutex<Option<K>>,
+    /// The object as this run's [`checkpoint`](Run::checkpoint)s wrote it,
+    /// oldest first: the last is what the final status write (and a
+    /// failed status) builds on.
+    checkpointed: Mutex<Vec<K>>,
 }
 
 impl<K> Run<'_, K> {
@@ -208,7 +209,11 @@ where
     /// like the final write, which then builds on this one, as does the
     /// status of a failure after it.
     pub async fn checkpoint(&self, object: &K, mut patch: Value) -> Result<(), ReconcileError> {
-        let version = self.latest().as_ref().unwrap_or(object).resource_version();
+        let version = self
+            .checkpoints()
+            .last()
+            .unwrap_or(object)
+            .resource_version();
         if let Some(version) = version {
             patch["metadata"] = serde_json::json!({ "resourceVersion": version });
         }
@@ -237,12 +242,12 @@ where
                     ),
                 ),
             })?;
-        *self.latest() = Some(written);
+        self.checkpoints().push(written);
         Ok(())
     }
 
-    /// The object as the last checkpoint wrote it, if one did.
-    fn latest(&self) -> std::sync::MutexGuard<'_, Option<K>> {
+    /// The object as each checkpoint wrote it, oldest first.
+    fn checkpoints(&self) -> std::sync::MutexGuard<'_, Vec<K>> {
         self.checkpointed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -432,7 +437,7 @@ async fn reconcile_live<R: Reconciler>(
         },
         schedule: &scaffold.schedule,
         key: key(object),
-        checkpointed: Mutex::new(None),
+        checkpointed: Mutex::new(Vec::new()),
     };
     let started = Instant::now();
     let outcome = guard::guarded(
@@ -440,8 +445,8 @@ async fn reconcile_live<R: Reconciler>(
         scaffold.reconciler.reconcile(object, &run),
     )
     .await;
-    let checkpointed = run.latest().take();
-    let object = checkpointed.as_ref().unwrap_or(object);
+    let checkpointed = std::mem::take(&mut *run.checkpoints());
+    let object = checkpointed.last().unwrap_or(object);
     let (status, events, action, revision) = match outcome {
         Ok(Outcome::NotDue(remaining)) => return Ok(Action::requeue(remaining)),
         Ok(Outcome::Done {
@@ -494,10 +499,14 @@ async fn reconcile_live<R: Reconciler>(
         &object.name_any(),
         started.elapsed(),
     );
-    if let (Ok(true), Some(checkpointed)) = (&written, &checkpointed)
-        && let Some(version) = checkpointed.resource_version()
-    {
-        scaffold.superseded.record(&run.key, version);
+    if let Ok(wrote) = written {
+        // Every checkpointed copy but the one the object is at now.
+        let current = usize::from(!wrote);
+        let replaced = &checkpointed[..checkpointed.len().saturating_sub(current)];
+        scaffold.superseded.record(
+            &run.key,
+            replaced.iter().filter_map(ResourceExt::resource_version),
+        );
     }
     written.map(|_| action)
 }

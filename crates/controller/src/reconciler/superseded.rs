@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// The superseded resourceVersion by `namespace/name`.
+/// The superseded resourceVersions by `namespace/name`.
 #[derive(Default)]
-pub(crate) struct Superseded(Mutex<HashMap<String, String>>);
+pub(crate) struct Superseded(Mutex<HashMap<String, Vec<String>>>);
 
 impl Superseded {
     /// Whether `version` of the object is one this controller replaced;
@@ -18,7 +18,7 @@ impl Superseded {
     pub fn is_stale(&self, key: &str, version: Option<&str>) -> bool {
         let mut versions = self.0.lock().expect("superseded lock");
         match (versions.get(key), version) {
-            (Some(stale), Some(version)) if stale == version => true,
+            (Some(stale), Some(version)) if stale.iter().any(|s| s == version) => true,
             (Some(_), _) => {
                 versions.remove(key);
                 false
@@ -27,12 +27,16 @@ impl Superseded {
         }
     }
 
-    /// `version` of the object was replaced by a later write of this run.
-    pub fn record(&self, key: &str, version: String) {
-        self.0
-            .lock()
-            .expect("superseded lock")
-            .insert(key.to_owned(), version);
+    /// These versions of the object were replaced by later writes of one
+    /// run (none: nothing to remember).
+    pub fn record(&self, key: &str, versions: impl IntoIterator<Item = String>) {
+        let versions: Vec<String> = versions.into_iter().collect();
+        if !versions.is_empty() {
+            self.0
+                .lock()
+                .expect("superseded lock")
+                .insert(key.to_owned(), versions);
+        }
     }
 }
 
@@ -44,8 +48,8 @@ mod tests {
     fn only_the_replaced_version_is_stale_until_a_newer_one_is_seen() {
         let superseded = Superseded::default();
         assert!(!superseded.is_stale("ns/a", Some("5")));
-        superseded.record("ns/a", "5".into());
-        assert!(superseded.is_stale("ns/a", Some("5")));
+        superseded.record("ns/a", ["4".to_string(), "5".to_string()]);
+        assert!(superseded.is_stale("ns/a", Some("4")));
         assert!(superseded.is_stale("ns/a", Some("5")));
         assert!(!superseded.is_stale("ns/b", Some("5")));
         assert!(!superseded.is_stale("ns/a", Some("6")));
