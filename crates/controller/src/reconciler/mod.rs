@@ -208,25 +208,13 @@ where
     /// through cannot lose track of them. Conditional on the resourceVersion
     /// like the final write, which then builds on this one, as does the
     /// status of a failure after it.
-    pub async fn checkpoint(&self, object: &K, mut patch: Value) -> Result<(), ReconcileError> {
+    pub async fn checkpoint(&self, object: &K, patch: Value) -> Result<(), ReconcileError> {
         let version = self
             .checkpoints()
             .last()
             .unwrap_or(object)
             .resource_version();
-        if let Some(version) = version {
-            patch["metadata"] = serde_json::json!({ "resourceVersion": version });
-        }
-        let api: Api<K> = Api::namespaced(
-            self.context.client.clone(),
-            &object.namespace().unwrap_or_default(),
-        );
-        let written = api
-            .patch_status(
-                &object.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
+        let written = patch_status_at(&self.context.client, object, version, patch)
             .await
             .map_err(|error| match error {
                 kube::Error::Api(status) if status.code == 409 => ReconcileError::retryable(
@@ -538,25 +526,11 @@ async fn write_status<R: Reconciler>(
     if R::status(object) == Some(status) {
         return Ok(false);
     }
-    let api: Api<R::Object> = Api::namespaced(
-        context.client.clone(),
-        &object.namespace().unwrap_or_default(),
-    );
-    // The status was computed from this copy of the object (its inventory
-    // above all); if the object moved on meanwhile (a cache behind the API
-    // server, as after an API server restart, or another writer), writing
-    // it would put an older inventory back and a later prune would miss
-    // what the newer one listed. The resourceVersion makes the write
-    // conditional: a 409 instead, and the reconcile runs again on the
-    // newer copy.
-    let mut patch = R::status_patch(status);
-    if let Some(version) = object.resource_version() {
-        patch["metadata"] = serde_json::json!({ "resourceVersion": version });
-    }
-    api.patch_status(
-        &object.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
+    patch_status_at(
+        &context.client,
+        object,
+        object.resource_version(),
+        R::status_patch(status),
     )
     .await
     .map(|_| true)
@@ -564,4 +538,36 @@ async fn write_status<R: Reconciler>(
         object: describe(object),
         source,
     })
+}
+
+/// Merge-patches the status of `object`, conditional on `version` (its
+/// resourceVersion as the status was computed from it). The status comes
+/// from that copy (its inventory above all); if the object moved on
+/// meanwhile (a cache behind the API server, as after an API server
+/// restart, or another writer), writing it would put an older inventory
+/// back and a later prune would miss what the newer one listed. So the
+/// write is refused instead (409), and the reconcile runs again on the
+/// newer copy.
+async fn patch_status_at<K>(
+    client: &kube::Client,
+    object: &K,
+    version: Option<String>,
+    mut patch: Value,
+) -> Result<K, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    if let Some(version) = version {
+        patch["metadata"] = serde_json::json!({ "resourceVersion": version });
+    }
+    let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
 }
