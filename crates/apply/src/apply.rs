@@ -405,17 +405,6 @@ impl Applier {
         body
     }
 
-    /// The namespace an object written with `written` is applied in: its
-    /// own, else the default one for a namespaced kind; none for a
-    /// cluster-scoped kind (as kubectl does, a namespace there means nothing).
-    fn namespace_of(&self, written: &str, namespaced: bool) -> String {
-        match (namespaced, written, &self.options.default_namespace) {
-            (false, _, _) => String::new(),
-            (true, "", Some(default)) => default.clone(),
-            (true, own, _) => own.to_string(),
-        }
-    }
-
     /// Resolves the object's kind and scope and prepares what is sent.
     /// On failure the object is handed back with the error.
     async fn target(&self, mut d: Desired) -> Result<Target, (Desired, ApplyError)> {
@@ -447,13 +436,15 @@ impl Applier {
             resource,
             namespaced,
         } = resolved;
-        let namespace = self.namespace_of(d.namespace(), namespaced);
+        let mut namespace = d.namespace().to_string();
         if namespaced
-            && d.namespace().is_empty()
-            && !namespace.is_empty()
-            && let Some(metadata) = d.body.get_mut("metadata").and_then(Value::as_object_mut)
+            && namespace.is_empty()
+            && let Some(default) = &self.options.default_namespace
         {
-            metadata.insert("namespace".into(), Value::String(namespace.clone()));
+            namespace.clone_from(default);
+            if let Some(metadata) = d.body.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("namespace".into(), Value::String(default.clone()));
+            }
         }
         if namespaced && namespace.is_empty() {
             let err = ApplyError::MissingNamespace {
@@ -467,13 +458,17 @@ impl Applier {
             || d.annotation(annotations::FORCE)
                 .is_some_and(|v| v.eq_ignore_ascii_case(annotations::ENABLED));
         let mut body = self.labelled(d.body);
-        let api = if namespaced {
-            Api::namespaced_with(self.client.clone(), &namespace, &resource)
+        let (api, namespace) = if namespaced {
+            (
+                Api::namespaced_with(self.client.clone(), &namespace, &resource),
+                namespace,
+            )
         } else {
+            // As kubectl does: a namespace on a cluster-scoped object means nothing.
             if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
                 metadata.remove("namespace");
             }
-            Api::all_with(self.client.clone(), &resource)
+            (Api::all_with(self.client.clone(), &resource), String::new())
         };
         let id = ObjectId::new(namespace, &d.name, &d.group, &d.kind);
         Ok(Target {
