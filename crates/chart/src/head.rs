@@ -14,8 +14,11 @@
 //! on the next line, complex keys, merge keys, tabs outside block scalars,
 //! directives and document markers, escapes and characters it does not
 //! list, explicit block indentation, indentation it does not expect, deep
-//! nesting — makes it give up (`None`), and the caller runs the full
-//! parser, which then reads the head or fails with Helm's message. The
+//! nesting, and what Helm's JSON step or its decoding into `SimpleHead`
+//! refuses (null keys, infinities and NaN, a collection where a head
+//! string or mapping belongs) — makes it give up (`None`), and the caller
+//! runs the full parser, which then reads the head or fails with Helm's
+//! message. The
 //! shape accepted is valid YAML to go-yaml and to our parser alike, and a
 //! repeated key replaces the earlier one, as in the full read.
 //!
@@ -25,6 +28,7 @@
 
 use std::borrow::Cow;
 
+use crate::json_step;
 use crate::yaml::{plain_key, resolve_plain_v2};
 
 /// What Helm's `SimpleHead` reads of a manifest.
@@ -211,7 +215,14 @@ impl Scanner {
                 role,
                 field,
             } if n > indent => return self.nested(n, c, indent, role, field),
-            Pending::Key { indent, .. } if n == indent && entry => {
+            Pending::Key {
+                indent,
+                role,
+                field,
+            } if n == indent && entry => {
+                if !sequence_allowed(role, field) {
+                    return None;
+                }
                 self.push(Block {
                     indent: n,
                     seq: true,
@@ -260,6 +271,9 @@ impl Scanner {
     /// (a mapping has `role`) or a scalar (landing in `field`).
     fn nested(&mut self, n: usize, c: &str, parent: usize, role: Role, field: Field) -> Option<()> {
         if is_entry(c) {
+            if !sequence_allowed(role, field) {
+                return None;
+            }
             self.push(Block {
                 indent: n,
                 seq: true,
@@ -269,8 +283,15 @@ impl Scanner {
             return self.entry(n, c);
         }
         let Some((key, plain, value)) = key(c)? else {
+            // `metadata` and `annotations` must be mappings.
+            if matches!(role, Role::Metadata | Role::Annotations) {
+                return None;
+            }
             return self.value(c, parent, field);
         };
+        if !matches!(field, Field::None) {
+            return None;
+        }
         self.push(Block {
             indent: n,
             seq: false,
@@ -330,6 +351,9 @@ impl Scanner {
         plain: bool,
         value: &str,
     ) -> Option<()> {
+        if plain && json_step::is_null(key) {
+            return None;
+        }
         let head = &mut self.head;
         // A key seen again replaces its value, so each head field is
         // cleared when its key is met and set again by the value.
@@ -382,6 +406,11 @@ impl Scanner {
             Role::Other => (Field::None, Role::Other),
         };
         let value = value.trim_start_matches(' ');
+        if matches!(child, Role::Metadata | Role::Annotations)
+            && !(value.is_empty() || value.starts_with('#') || value.starts_with("{}"))
+        {
+            return None;
+        }
         if value.is_empty() || value.starts_with('#') {
             self.pending = Pending::Key {
                 indent: m,
@@ -414,6 +443,7 @@ impl Scanner {
                 });
                 return Some(());
             }
+            b'{' | b'[' if !matches!(field, Field::None) => return None,
             b'{' => {
                 if b.get(1) != Some(&b'}') || !trailing_ok(&v[2..]) {
                     return None;
@@ -445,6 +475,9 @@ impl Scanner {
             },
             _ => {
                 let (text, commented) = plain_value(v)?;
+                if json_step::non_finite(text).is_some() {
+                    return None;
+                }
                 if matches!(field, Field::None) {
                     if !commented {
                         self.plain = Some(parent);
@@ -464,6 +497,12 @@ impl Scanner {
         }
         Some(())
     }
+}
+
+/// Whether a sequence may be the value of a key with these: not where
+/// `SimpleHead` wants a mapping or a string.
+fn sequence_allowed(role: Role, field: Field) -> bool {
+    matches!(field, Field::None) && !matches!(role, Role::Metadata | Role::Annotations)
 }
 
 /// `- ...` or a lone `-`: a block sequence entry.
@@ -707,7 +746,7 @@ mod tests {
 
     #[test]
     fn reads_the_head_of_plain_block_yaml() {
-        let doc = "# a comment\napiVersion: apps/v1\nkind: Deployment # trailing\nmetadata:\n  name: 'it''s'\n  labels:\n    a: b\n  annotations:\n    helm.sh/hook: \"pre-install,post-install\"\n    helm.sh/hook-weight: -5\n    1.0: one\n    n: no\n    empty:\n    nested:\n      x: y\nspec:\n  list:\n  - a\n  - b: c\n    d: [] # none\n  -\n    - deep\n  script: |-\n    kind: Secret\n\n      metadata: {\n  folded: >\n   text\t with a tab\n  args: {a: b}\n";
+        let doc = "# a comment\napiVersion: apps/v1\nkind: Deployment # trailing\nmetadata:\n  name: 'it''s'\n  labels:\n    a: b\n  annotations:\n    helm.sh/hook: \"pre-install,post-install\"\n    helm.sh/hook-weight: -5\n    1.0: one\n    n: no\n    empty:\nspec:\n  list:\n  - a\n  - b: c\n    d: [] # none\n  -\n    - deep\n  script: |-\n    kind: Secret\n\n      metadata: {\n  folded: >\n   text\t with a tab\n  args: {a: b}\n";
         // The flow mapping in `args` sends it to the parser.
         assert!(scan(doc).is_none());
         let doc = doc.replace("{a: b}", "{}");
@@ -724,7 +763,6 @@ mod tests {
                 ("1".into(), "one".into()),
                 ("false".into(), "false".into()),
                 ("empty".into(), String::new()),
-                ("nested".into(), String::new()),
             ]
         );
     }
@@ -739,8 +777,6 @@ mod tests {
             "kind: Secret\nkind: ConfigMap\n",
             "metadata:\n  name: a\nmetadata:\n  labels: {}\n",
             "metadata:\n  annotations:\n    a: '1'\n    a: '2'\n",
-            "kind:\n  - x\n",
-            "kind:\nmetadata: x\n",
             "items:\n- kind: Secret\n",
             "data:\n  text: a long\n    line, folded\n\n    - twice\n  next: 'quoted\n\n    over '' lines'\n  dq: \"x\\\"\n   y\" # done\nkind: ConfigMap\n",
             "spec:\n  resources:\n    {}\n  rules:\n  - apiGroups: [\"\", 'apps']\n    verbs: [ get, list ]\n    none: [ ]\n  -\n    plain\n    continued\nkind: Role\n",
@@ -761,6 +797,22 @@ mod tests {
             "kind: ConfigMap\ndata:\n  a: \"open\n",
             "kind: ConfigMap\n- a\n",
             "kind: ConfigMap\ndata:\n\ta: 1\n",
+            // What Helm's JSON step or its SimpleHead decoding refuses.
+            "kind:\n  - x\n",
+            "kind: [x]\n",
+            "kind: {}\n",
+            "kind:\nmetadata: x\n",
+            "metadata:\n  - x\n",
+            "metadata:\n- x\n",
+            "metadata:\n  x\n",
+            "metadata:\n  name:\n    a: b\n",
+            "metadata:\n  annotations: []\n",
+            "metadata:\n  annotations:\n    a:\n      b: c\n",
+            "metadata:\n  annotations:\n    a:\n    - b\n",
+            "kind: ConfigMap\ndata:\n  a: .inf\n",
+            "kind: ConfigMap\nitems:\n- -.Inf\n",
+            "kind: ConfigMap\ndata:\n  ~: a\n",
+            "kind: ConfigMap\nnull: a\n",
             // Valid, but outside the shape.
             "kind: ConfigMap\ndata: &d\n  a: 1\n",
             "kind: ConfigMap\nmore: *d\n",

@@ -109,7 +109,7 @@ fn from_yaml_map(text: &str) -> Value {
                 json_type(&other)
             )),
         },
-        Err(e) => error_map(&format!("error converting YAML to JSON: yaml: {e}")),
+        Err(e) => error_map(&e),
     }
 }
 
@@ -123,9 +123,7 @@ fn from_yaml_array(text: &str) -> Value {
                 json_type(&other)
             ))]),
         },
-        Err(e) => Value::list(vec![Value::string(format!(
-            "error converting YAML to JSON: yaml: {e}"
-        ))]),
+        Err(e) => Value::list(vec![Value::string(e)]),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod files;
 mod head;
 pub mod helm_funcs;
 pub mod ignore;
+mod json_step;
 pub mod loader;
 pub mod manifests;
 pub mod render;
@@ -35,6 +36,7 @@ pub mod strvals;
 pub mod toml;
 pub mod values;
 pub mod yaml;
+mod yaml_error;
 
 pub use chart::{Chart, ChartFile, Dependency, Metadata};
 pub use error::ChartError;

@@ -316,38 +316,90 @@ fn read_head(doc: &str) -> Result<Head, String> {
     }
 }
 
-/// [`read_head`] through the full YAML parser.
+/// [`read_head`] through the full YAML parser, with the checks of Go's
+/// JSON decoding into `SimpleHead`: scalars become strings, a collection
+/// where a string or a mapping belongs fails (the first in the order of
+/// the JSON text, whose keys are sorted).
 pub(crate) fn parse_head(doc: &str) -> Result<Head, String> {
-    let docs = crate::yaml::parse_head_stream(doc)
-        .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
+    let docs = crate::yaml::parse_head_stream(doc)?;
     let value = docs.into_iter().next().unwrap_or(Value::Null);
-    let text = |v: Option<&Value>| v.and_then(Value::scalar_string).unwrap_or_default();
     let mut head = Head::default();
-    match &value {
-        Value::Map(m) => {
-            head.kind = text(m.get("kind"));
-            head.api_version = text(m.get("apiVersion"));
-            if let Some(Value::Map(meta)) = m.get("metadata") {
-                head.name = text(meta.get("name"));
-                if let Some(Value::Map(a)) = meta.get("annotations") {
-                    head.annotations = a.iter().map(|(k, v)| (k.clone(), text(Some(v)))).collect();
-                }
-            }
-        }
-        Value::Null => {}
+    let root = match &value {
+        Value::Map(m) => m,
+        Value::Null => return Ok(head),
         other => {
             return Err(format!(
-                "error unmarshaling JSON: json: cannot unmarshal {} into Go value of type releaseutil.SimpleHead",
-                match other {
-                    Value::Seq(_) => "array",
-                    Value::Str(_) => "string",
-                    Value::Bool(_) => "bool",
-                    _ => "number",
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type util.SimpleHead",
+                json_type(other)
+            ));
+        }
+    };
+    head.api_version = head_string(root.get("apiVersion"), ".apiVersion")?;
+    head.kind = head_string(root.get("kind"), ".kind")?;
+    match root.get("metadata") {
+        None | Some(Value::Null) => {}
+        Some(Value::Map(meta)) => {
+            match meta.get("annotations") {
+                None | Some(Value::Null) => {}
+                Some(Value::Map(a)) => {
+                    let mut sorted: Vec<&String> = a.keys().collect();
+                    sorted.sort();
+                    for key in sorted {
+                        head_string(a.get(key), &format!(".metadata.annotations.{key}"))?;
+                    }
+                    head.annotations = a
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.scalar_string().unwrap_or_default()))
+                        .collect();
                 }
+                Some(other) => {
+                    return Err(type_error(
+                        other,
+                        ".metadata.annotations",
+                        "map[string]string",
+                    ));
+                }
+            }
+            head.name = head_string(meta.get("name"), ".metadata.name")?;
+        }
+        Some(other) => {
+            return Err(type_error(
+                other,
+                ".metadata",
+                r#"struct { Name string "json:\"name\""; Annotations map[string]string "json:\"annotations\"" }"#,
             ));
         }
     }
     Ok(head)
+}
+
+/// A `SimpleHead` string field: a scalar's text, or the decoding error
+/// for a collection.
+fn head_string(value: Option<&Value>, field: &str) -> Result<String, String> {
+    match value {
+        Some(v @ (Value::Map(_) | Value::Seq(_))) => Err(type_error(v, field, "string")),
+        Some(v) => Ok(v.scalar_string().unwrap_or_default()),
+        None => Ok(String::new()),
+    }
+}
+
+fn type_error(value: &Value, field: &str, go_type: &str) -> String {
+    format!(
+        "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type {go_type}",
+        json_type(value)
+    )
+}
+
+/// The JSON type a YAML value converts to, as Go's decoder names it.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Map(_) => "object",
+        Value::Seq(_) => "array",
+        Value::Str(_) => "string",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+        Value::Int(_) | Value::Float(_) => "number",
+    }
 }
 
 /// What `helm template` prints: CRDs (when asked), manifests, hooks.

@@ -92,7 +92,9 @@ fn set_error(flag: &str, arg: &str, message: &str) -> ChartError {
 /// The YAML error, or a document that is not a mapping.
 pub fn load_values(text: &str) -> Result<Map, String> {
     let mut values = Map::new();
-    for doc in crate::yaml::parse_stream(text)? {
+    let docs = crate::yaml::parse_stream(text)
+        .map_err(|e| format!("cannot unmarshal yaml document: {e}"))?;
+    for doc in docs {
         match doc {
             Value::Null => {}
             Value::Map(m) => values = merge_maps(values, m),

@@ -6,20 +6,30 @@
 //! The differences from the render crate's reader are deliberate: go-yaml v2
 //! takes `yes`/`no`/`on`/`off`/`y`/`n` for booleans, keeps timestamps as the
 //! text written, and the JSON step turns every number into a float64 (so a
-//! values file's `1000000` later prints as `1e+06`).
+//! values file's `1000000` later prints as `1e+06`) and refuses what JSON
+//! cannot hold ([`crate::json_step`]). Errors read as Helm's do, from
+//! `error converting YAML to JSON:` on.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use driftless_render::yaml::{Map, Value, format_float};
-use granit_parser::{Event, Options, Parser, ScalarStyle};
+use granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle, ScanError};
+
+use crate::json_step;
+
+/// How many times a text is read again after giving a `#` that follows a
+/// token directly the blank our parser wants (see [`parse_text`]).
+const MAX_COMMENT_FIXES: usize = 64;
 
 /// Parses every document of `text` the way `sigs.k8s.io/yaml.Unmarshal`
 /// would decode it into `interface{}`; empty documents come back as `Null`.
 ///
 /// # Errors
-/// The parser's message with its line, when `text` is not YAML.
+/// Helm's message from `error converting YAML to JSON:` on, when `text` is
+/// not YAML or holds what JSON cannot (`.inf`, a null key).
 pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
-    match parse_events(text, false)? {
+    match parse_text(text, false)? {
         Parsed::Docs(docs) => Ok(docs),
         Parsed::NeedsFull => unreachable!("a full parse never asks for one"),
     }
@@ -35,11 +45,66 @@ pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
 /// # Errors
 /// As [`parse_stream`].
 pub fn parse_head_stream(text: &str) -> Result<Vec<Value>, String> {
-    match parse_events(text, true)? {
+    match parse_text(text, true)? {
         Parsed::Docs(docs) => Ok(docs),
-        // Anchors and merge keys can copy a skipped node into the head.
+        // Anchors, merge keys and null keys can need a skipped node.
         Parsed::NeedsFull => parse_stream(text),
     }
+}
+
+/// libyaml (so go-yaml) takes a `#` right after a quoted scalar or a flow
+/// collection (`"x"# note`) as a comment; our parser wants a blank before
+/// it. Such a `#` gets one and the text is read again, a bounded number of
+/// times; the blank changes no value and no line.
+fn parse_text(text: &str, head_only: bool) -> Result<Parsed, String> {
+    let mut text = Cow::Borrowed(text);
+    let mut fixes = 0;
+    loop {
+        match parse_events(&text, head_only) {
+            Ok(parsed) => return Ok(parsed),
+            Err(Failure::Message(message)) => return Err(message),
+            Err(Failure::Syntax(error)) => match unseparated_comment(&text, &error) {
+                Some(at) if fixes < MAX_COMMENT_FIXES => {
+                    text.to_mut().insert(at, ' ');
+                    fixes += 1;
+                }
+                _ => return Err(syntax_message(&text, &error)),
+            },
+        }
+    }
+}
+
+/// Where the `#` is, when `error` is about a comment with no blank
+/// before it.
+fn unseparated_comment(text: &str, error: &ScanError) -> Option<usize> {
+    if !matches!(error.kind(), ErrorKind::CommentNotSeparated) {
+        return None;
+    }
+    let at = error.marker().byte_offset()?;
+    (text.as_bytes().get(at) == Some(&b'#')).then_some(at)
+}
+
+/// Helm's words for a YAML syntax error (our limit's own, for nesting).
+fn syntax_message(text: &str, error: &ScanError) -> String {
+    let problem = if matches!(error.kind(), ErrorKind::RecursionLimitExceeded) {
+        driftless_render::yaml::scan_error(error)
+    } else {
+        crate::yaml_error::go_yaml_message(text, error)
+    };
+    format!("error converting YAML to JSON: yaml: {problem}")
+}
+
+/// Why a text could not be read.
+enum Failure {
+    /// Our parser's syntax error, worded later against the text.
+    Syntax(ScanError),
+    /// A finished message.
+    Message(String),
+}
+
+/// A message for go-yaml's decoding step (after `yaml: `).
+fn decode_failure(problem: &str) -> Failure {
+    Failure::Message(format!("error converting YAML to JSON: yaml: {problem}"))
 }
 
 enum Parsed {
@@ -62,7 +127,7 @@ fn in_head(stack: &[Frame]) -> bool {
     clippy::too_many_lines,
     reason = "one event loop; splitting it would scatter its shared state"
 )]
-fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
+fn parse_events(source: &str, head_only: bool) -> Result<Parsed, Failure> {
     // Comments mean nothing to Helm's reading, and with the parser's
     // `comments` feature on (another crate of the build enables it) each
     // one would be captured and buffered as an event: turn that off.
@@ -71,17 +136,50 @@ fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
     let depth = driftless_limits::current().yaml_depth;
     options.flow_nesting_limit = depth;
     options.block_nesting_limit = depth;
-    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut parser = Parser::new_from_str_with_options(source, options);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
     let mut expanded = 0usize;
     let mut root: Option<Value> = None;
     let mut in_doc = false;
+    // What the JSON step will refuse, once the whole text has parsed: the
+    // first null key (its message names the value, attached at this
+    // depth) before the first infinity or NaN.
+    let mut null_key: Option<Result<String, usize>> = None;
+    let mut non_finite: Option<&'static str> = None;
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| driftless_render::yaml::scan_error(&e))?;
+        let (event, span) = event.map_err(Failure::Syntax)?;
         let line = span.start.line();
         let skipping = matches!(stack.last(), Some(Frame::Skip(..)));
+        let key_next = matches!(
+            stack.last(),
+            Some(Frame::Map(_, None, ..) | Frame::Skip(true, true))
+        );
+        if let Event::Scalar(text, ScalarStyle::Plain, _, tag) = &event
+            && tag
+                .as_ref()
+                .is_none_or(|t| t.core_suffix() == Some("float"))
+        {
+            // Our parser reads a missing key as `~`.
+            if key_next
+                && matches!(text.as_ref(), "" | "~")
+                && starts_block_line_with_colon(source, &span)
+            {
+                // go-yaml has no empty implicit key in a block mapping.
+                let problem = "did not find expected key";
+                return Err(decode_failure(&match line - 1 {
+                    0 => problem.to_string(),
+                    n => format!("line {n}: {problem}"),
+                }));
+            }
+            if key_next && skipping && json_step::is_null(text) {
+                return Ok(Parsed::NeedsFull);
+            }
+            if !key_next && non_finite.is_none() {
+                non_finite = json_step::non_finite(text);
+            }
+        }
         let value = match event {
             Event::StreamStart | Event::StreamEnd => continue,
             Event::DocumentStart(..) => {
@@ -100,14 +198,14 @@ fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
             Event::Alias(id) => {
                 let (value, nodes) = anchors
                     .get(&id)
-                    .ok_or_else(|| format!("line {line}: unknown alias"))?;
+                    .ok_or_else(|| decode_failure("unknown anchor referenced"))?;
                 expanded += nodes;
                 let max = driftless_limits::current().yaml_alias_nodes;
                 if expanded > max {
-                    return Err(format!(
+                    return Err(decode_failure(&format!(
                         "line {line}: aliases expand to more than {max} nodes; use fewer aliases, or raise {}",
                         driftless_limits::Limit::YamlAliasNodes.flag()
-                    ));
+                    )));
                 }
                 value.clone()
             }
@@ -153,7 +251,7 @@ fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
                     }
                     v
                 }
-                _ => return Err(format!("line {line}: unbalanced sequence")),
+                _ => return Err(decode_failure(&format!("line {line}: unbalanced sequence"))),
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Skip(true, _)) => Value::Map(Map::new()),
@@ -169,34 +267,57 @@ fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
                     }
                     v
                 }
-                _ => return Err(format!("line {line}: unbalanced mapping")),
+                _ => return Err(decode_failure(&format!("line {line}: unbalanced mapping"))),
             },
             _ => continue,
         };
+        let depth = stack.len();
         match stack.last_mut() {
             None => root = Some(value),
             Some(Frame::Skip(false, _)) => {}
             Some(Frame::Skip(true, expecting_key)) => {
-                if *expecting_key {
-                    key_string(&value, line)?;
+                // A skipped key's text is gone: one that is a collection
+                // needs the full parse to be named in the error.
+                if *expecting_key && matches!(value, Value::Map(_) | Value::Seq(_)) {
+                    return Ok(Parsed::NeedsFull);
                 }
                 *expecting_key = !*expecting_key;
             }
             Some(Frame::Seq(items, _)) => items.push(value),
             Some(Frame::Map(m, key, _, merges)) => match key.take() {
-                None => *key = Some(key_string(&value, line)?),
-                Some(k) if k == "<<" => match value {
-                    Value::Map(mm) => merges.push(mm),
-                    Value::Seq(items) => {
-                        merges.extend(items.into_iter().filter_map(|i| match i {
-                            Value::Map(mm) => Some(mm),
-                            _ => None,
-                        }));
+                None => {
+                    // A collection key is only named whole by the full parse.
+                    if head_only && matches!(value, Value::Map(_) | Value::Seq(_)) {
+                        return Ok(Parsed::NeedsFull);
                     }
-                    _ => return Err(format!("line {line}: a merge key needs a mapping")),
-                },
+                    if value == Value::Null && null_key.is_none() {
+                        if head_only {
+                            return Ok(Parsed::NeedsFull);
+                        }
+                        null_key = Some(Err(depth));
+                    }
+                    *key = Some(key_string(&value)?);
+                }
+                Some(k) if k == "<<" => {
+                    let maps = match value {
+                        Value::Map(mm) => vec![mm],
+                        Value::Seq(items) => items
+                            .into_iter()
+                            .map(|i| match i {
+                                Value::Map(mm) => Some(mm),
+                                _ => None,
+                            })
+                            .collect::<Option<Vec<Map>>>()
+                            .ok_or_else(merge_failure)?,
+                        _ => return Err(merge_failure()),
+                    };
+                    merges.extend(maps);
+                }
                 // go-yaml v2 (non-strict) lets a repeated key replace the first.
                 Some(k) => {
+                    if null_key == Some(Err(depth)) {
+                        null_key = Some(Ok(json_step::null_key(&value)));
+                    }
                     m.insert(k, value);
                 }
             },
@@ -205,7 +326,39 @@ fn parse_events(text: &str, head_only: bool) -> Result<Parsed, String> {
     if let Some(v) = root.take() {
         docs.push(v);
     }
+    if let Some(Ok(message)) = null_key {
+        return Err(Failure::Message(format!(
+            "error converting YAML to JSON: {message}"
+        )));
+    }
+    if let Some(go_name) = non_finite {
+        return Err(Failure::Message(format!(
+            "error converting YAML to JSON: {}",
+            json_step::unsupported_value(go_name)
+        )));
+    }
     Ok(Parsed::Docs(docs))
+}
+
+/// Whether `span` starts at a `:` with nothing but blanks and sequence
+/// entries' `- ` before it on its line: a block mapping entry with no key.
+fn starts_block_line_with_colon(text: &str, span: &granit_parser::Span) -> bool {
+    let Some(at) = span.start.byte_offset().or_else(|| {
+        text.char_indices()
+            .nth(span.start.index())
+            .map(|(at, _)| at)
+    }) else {
+        return false;
+    };
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |n| n + 1);
+    text.as_bytes().get(at) == Some(&b':')
+        && text[line_start..at]
+            .split("- ")
+            .all(|part| part.bytes().all(|b| b == b' '))
+}
+
+fn merge_failure() -> Failure {
+    decode_failure("map merge requires map or sequence of maps as the value")
 }
 
 /// Reads one document into a mapping, as `yaml.Unmarshal(data, &map)` does:
@@ -244,18 +397,21 @@ fn node_count(value: &Value) -> usize {
 /// The JSON object key a plain YAML key becomes (`n` is `false`, `1.0`
 /// is `1`).
 pub(crate) fn plain_key(text: &str) -> String {
-    key_string(&resolve_plain_v2(text), 0).unwrap_or_default()
+    key_string(&resolve_plain_v2(text)).unwrap_or_default()
 }
 
-/// JSON object keys: sigs.k8s.io/yaml prints a non-string key as its text.
-fn key_string(value: &Value, line: usize) -> Result<String, String> {
+/// JSON object keys: sigs.k8s.io/yaml prints a non-string key as its
+/// text. A null key gets a placeholder; the caller reports it.
+fn key_string(value: &Value) -> Result<String, Failure> {
     Ok(match value {
         Value::Str(s) => s.clone(),
         Value::Null => "null".to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format_float(*f),
-        _ => return Err(format!("line {line}: a mapping key must be a scalar")),
+        Value::Seq(_) | Value::Map(_) => {
+            return Err(decode_failure(&json_step::invalid_key(value)));
+        }
     })
 }
 
@@ -298,8 +454,10 @@ pub fn resolve_plain_v2(s: &str) -> Value {
         #[allow(clippy::cast_precision_loss)]
         return Value::Float(i as f64);
     }
+    // go-yaml keeps a float out of float64's range (`1e400`) as text.
     if is_yaml_float(&plain)
         && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
     {
         return Value::Float(f);
     }
