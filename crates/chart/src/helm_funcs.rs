@@ -105,8 +105,8 @@ fn from_yaml_map(text: &str) -> Value {
             None | Some(Yv::Null) => Value::map(BTreeMap::new()),
             Some(v @ Yv::Map(_)) => to_engine(&v),
             Some(other) => error_map(&format!(
-                "error unmarshaling JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                json_type(&other)
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                crate::json_step::json_type(&other)
             )),
         },
         Err(e) => error_map(&e),
@@ -119,21 +119,11 @@ fn from_yaml_array(text: &str) -> Value {
             None | Some(Yv::Null) => Value::list(Vec::new()),
             Some(v @ Yv::Seq(_)) => to_engine(&v),
             Some(other) => Value::list(vec![Value::string(format!(
-                "error unmarshaling JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
-                json_type(&other)
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
+                crate::json_step::json_type(&other)
             ))]),
         },
         Err(e) => Value::list(vec![Value::string(e)]),
-    }
-}
-
-fn json_type(v: &Yv) -> &'static str {
-    match v {
-        Yv::Map(_) => "object",
-        Yv::Seq(_) => "array",
-        Yv::Str(_) => "string",
-        Yv::Bool(_) => "bool",
-        _ => "number",
     }
 }
 

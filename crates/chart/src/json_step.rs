@@ -44,6 +44,18 @@ pub(crate) fn invalid_key(key: &Value) -> String {
     format!("invalid map key: {}", go_syntax(key, true))
 }
 
+/// The JSON type a YAML value converts to, as Go's decoder names it.
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Map(_) => "object",
+        Value::Seq(_) => "array",
+        Value::Str(_) => "string",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+        Value::Int(_) | Value::Float(_) => "number",
+    }
+}
+
 /// Go's `%#v` of the value go-yaml decodes into `interface{}`: a nil at
 /// the top prints `<nil>`, inside a collection `interface {}(nil)`.
 /// Numbers reached us as float64; Go holds whole ones as `int` and prints

@@ -330,7 +330,7 @@ pub(crate) fn parse_head(doc: &str) -> Result<Head, String> {
         other => {
             return Err(format!(
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type util.SimpleHead",
-                json_type(other)
+                crate::json_step::json_type(other)
             ));
         }
     };
@@ -386,20 +386,8 @@ fn head_string(value: Option<&Value>, field: &str) -> Result<String, String> {
 fn type_error(value: &Value, field: &str, go_type: &str) -> String {
     format!(
         "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type {go_type}",
-        json_type(value)
+        crate::json_step::json_type(value)
     )
-}
-
-/// The JSON type a YAML value converts to, as Go's decoder names it.
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Map(_) => "object",
-        Value::Seq(_) => "array",
-        Value::Str(_) => "string",
-        Value::Bool(_) => "bool",
-        Value::Null => "null",
-        Value::Int(_) | Value::Float(_) => "number",
-    }
 }
 
 /// What `helm template` prints: CRDs (when asked), manifests, hooks.

@@ -100,8 +100,8 @@ pub fn load_values(text: &str) -> Result<Map, String> {
             Value::Map(m) => values = merge_maps(values, m),
             other => {
                 return Err(format!(
-                    "cannot unmarshal {} into a mapping of values",
-                    other.type_name()
+                    "cannot unmarshal yaml document: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                    crate::json_step::json_type(&other)
                 ));
             }
         }
