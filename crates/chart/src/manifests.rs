@@ -260,11 +260,16 @@ const MAX_THREADS: usize = 4;
 /// which dominates a large chart's render; big outputs are split into
 /// contiguous runs of about equal size read on scoped threads.
 fn read_heads(docs: &[(&String, &str)]) -> Vec<Result<Head, String>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(MAX_THREADS);
     let total: usize = docs.iter().map(|d| d.1.len()).sum();
-    if threads < 2 || total < PARALLEL_MIN_BYTES {
+    // Asked only for big outputs: the answer reads cgroup files.
+    let threads = if total < PARALLEL_MIN_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(MAX_THREADS)
+    };
+    if threads < 2 {
         return docs.iter().map(|d| read_head(d.1)).collect();
     }
     let per_thread = total.div_ceil(threads);

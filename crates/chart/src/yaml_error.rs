@@ -320,3 +320,104 @@ fn printable(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
         && c != '\u{FEFF}'
 }
+
+#[cfg(test)]
+mod tests {
+    /// Texts and the messages the real Helm v4.3.1 printed for them (after
+    /// `error converting YAML to JSON: `).
+    #[test]
+    fn words_and_places_errors_as_go_yaml_does() {
+        let head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n";
+        let cases: &[(&str, &str)] = &[
+            (
+                "  name: x\n data:\n  a: b\n",
+                "yaml: line 4: did not find expected key",
+            ),
+            (
+                "  name: x: y\n",
+                "yaml: line 4: mapping values are not allowed in this context",
+            ),
+            (
+                "\tname: x\n",
+                "yaml: line 4: found character that cannot start any token",
+            ),
+            (
+                "  name: \"x\n",
+                "yaml: line 5: found unexpected end of stream",
+            ),
+            ("  name: *x\n", "yaml: unknown anchor 'x' referenced"),
+            (
+                "  name: &\n",
+                "yaml: line 4: did not find expected alphabetic or numeric character",
+            ),
+            (
+                "  name: \"x\\q\"\n",
+                "yaml: line 4: found unknown escape character",
+            ),
+            (
+                "  name: \"x\" y\n",
+                "yaml: line 3: did not find expected key",
+            ),
+            (
+                "  name: !e!x y\n",
+                "yaml: line 3: found undefined tag handle",
+            ),
+            (
+                "  name: x\u{1}\n",
+                "yaml: control characters are not allowed",
+            ),
+            (
+                "  name: x\n  - a\n",
+                "yaml: line 4: did not find expected key",
+            ),
+            (
+                "  name: x\ndata\n  a: b\n",
+                "yaml: line 6: could not find expected ':'",
+            ),
+            (
+                "  name: x\ndata: {a: b\n",
+                "yaml: line 5: did not find expected ',' or '}'",
+            ),
+            (
+                "  name: x\ndata: {\n",
+                "yaml: line 5: did not find expected node content",
+            ),
+            (
+                "  name: x\nitems:\n  - a: b\n   c: d\n",
+                "yaml: line 6: did not find expected '-' indicator",
+            ),
+            (
+                "  name: x\ndata:\n  a: |x\n",
+                "yaml: line 6: did not find expected comment or line break",
+            ),
+            (
+                "  name: x\ndata: [a}\n",
+                "yaml: line 4: did not find expected ',' or ']'",
+            ),
+        ];
+        for (tail, expected) in cases {
+            let text = format!("{head}{tail}");
+            let got = crate::yaml::parse_stream(&text).expect_err(&text);
+            assert_eq!(
+                got,
+                format!("error converting YAML to JSON: {expected}"),
+                "{text:?}"
+            );
+        }
+        for (text, expected) in [
+            (
+                "a: b: c\n",
+                "yaml: mapping values are not allowed in this context",
+            ),
+            (
+                "kind: [\n",
+                "yaml: line 1: did not find expected node content",
+            ),
+            ("%FOO bar\n", "yaml: found unknown directive name"),
+            ("%YAML 1.2\n", "yaml: found incompatible YAML document"),
+        ] {
+            let got = crate::yaml::parse_stream(text).expect_err(text);
+            assert_eq!(got, format!("error converting YAML to JSON: {expected}"));
+        }
+    }
+}
