@@ -255,7 +255,9 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
         Ok(from_json_array(string_arg("fromJsonArray", &args, 0)?))
     });
     funcs.add("toToml", Arity::Exact(1), |args| {
-        Ok(Value::from(crate::toml::to_toml(&args[0])))
+        crate::toml::to_toml(&args[0])
+            .map(Value::from)
+            .map_err(FuncError::new)
     });
     funcs.add("fromToml", Arity::Exact(1), |args| {
         Ok(crate::toml::from_toml(string_arg("fromToml", &args, 0)?))
@@ -267,7 +269,10 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
             .map_err(FuncError::new)?;
         Ok(to_engine(&found))
     });
-    funcs.add("getHostByName", Arity::Exact(1), |_| Ok(Value::from("")));
+    funcs.add("getHostByName", Arity::Exact(1), |args| {
+        driftless_gotemplate::args::string(&args[0])?;
+        Ok(Value::from(""))
+    });
     register_semver_fallbacks(funcs);
 }
 

@@ -1,27 +1,37 @@
-//! `toToml` and `fromToml` as Helm has them (BurntSushi/toml): the encoder
-//! writes a table's plain keys sorted, then its sub-tables as `[a.b]`
-//! headers indented two spaces per level; the decoder gives int64 integers
-//! and float64 floats, and on failure a map with an `Error` key.
+//! `toToml` and `fromToml` as Helm has them (BurntSushi/toml v1): the
+//! encoder writes a table's plain keys sorted, then its sub-tables as
+//! `[a.b]` headers indented two spaces per level, maps inside arrays as
+//! inline tables, floats as Go's shortest `%g` with a `.0` when that has
+//! neither point nor exponent; a value that is not a table is written as
+//! a bare value. The decoder gives int64 integers and float64 floats, and
+//! on failure a map with an `Error` key.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use driftless_gotemplate::Value;
 
-/// `toToml`: the encoder's text, or its error message.
-#[must_use]
-pub fn to_toml(v: &Value) -> String {
-    let Value::Map(m) = v else {
-        return format!(
-            "toml: top-level values must be Go maps or structs, not {}",
-            v.type_name()
-        );
+/// What the encoder refuses at the top: an array of tables has no key to
+/// name it.
+const NO_KEY: &str = "toml: top-level values must be Go maps or structs";
+
+/// `toToml`: the encoder's text, or its error message (Sprig returns it
+/// as the result).
+///
+/// # Errors
+/// A nil value, which makes Go's encoder fail outright (a failed call in
+/// Helm, not an error text).
+pub fn to_toml(v: &Value) -> Result<String, String> {
+    let text = match v {
+        Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
+        Value::Map(m) => {
+            let mut out = String::new();
+            write_table(&mut out, &[], &m.snapshot()).map(|()| out)
+        }
+        _ if is_table_array(v) => Err(NO_KEY.to_string()),
+        _ => scalar(v).map(Option::unwrap_or_default),
     };
-    let mut out = String::new();
-    match write_table(&mut out, &[], &m.snapshot()) {
-        Ok(()) => out,
-        Err(e) => e,
-    }
+    Ok(text.unwrap_or_else(|e| e))
 }
 
 fn quote_key(k: &str) -> String {
@@ -69,7 +79,7 @@ fn scalar(v: &Value) -> Result<Option<String>, String> {
                     "-inf".into()
                 }
             } else {
-                let s = format!("{f}");
+                let s = driftless_render::yaml::format_float_go(*f);
                 if s.contains('.') || s.contains('e') {
                     s
                 } else {
@@ -88,11 +98,29 @@ fn scalar(v: &Value) -> Result<Option<String>, String> {
             }
             format!("[{}]", parts.join(", "))
         }
+        Value::Map(m) => inline_table(&m.snapshot())?,
         other => other
             .as_str()
             .map(quote)
             .ok_or_else(|| format!("toml: unsupported type: {}", other.type_name()))?,
     }))
+}
+
+/// A map inside an array: `{a = 1, b = {c = 2}}`, plain keys sorted before
+/// tables and arrays of tables, nil values left out.
+fn inline_table(entries: &[(String, Value)]) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for tables in [false, true] {
+        for (k, v) in entries {
+            if (is_table(v) || is_table_array(v)) != tables {
+                continue;
+            }
+            if let Some(s) = scalar(v)? {
+                parts.push(format!("{} = {s}", quote_key(k)));
+            }
+        }
+    }
+    Ok(format!("{{{}}}", parts.join(", ")))
 }
 
 fn is_table(v: &Value) -> bool {
@@ -192,7 +220,7 @@ mod tests {
     fn round_trip() {
         let v = from_toml("a = 1\nb = \"x\"\n[t]\nc = 1.5\n[t.u]\nd = true\n");
         assert_eq!(
-            to_toml(&v),
+            to_toml(&v).unwrap(),
             "a = 1\nb = \"x\"\n\n[t]\n  c = 1.5\n\n  [t.u]\n    d = true\n"
         );
         let Value::Map(m) = from_toml("a = ") else {

@@ -2,9 +2,10 @@
 //!
 //! Sprig decodes with Go's standard (padded) alphabets and returns the
 //! decoder's error text as the *result string* instead of failing, which
-//! charts have come to rely on; that is reproduced here.
+//! charts have come to rely on; that is reproduced here. All four take a
+//! Go `string`: a `[]byte` (`.Files.GetBytes`) or a number is an error.
 
-use crate::args::to_string;
+use crate::args::string;
 use crate::funcs::{Arity, FuncMap};
 use crate::value::Value;
 
@@ -13,26 +14,22 @@ const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("b64enc", Arity::Exact(1), |args| {
-        Ok(Value::string(base64_std(to_string(&args[0]).as_bytes())))
+        Ok(Value::string(base64_std(string(&args[0])?.as_bytes())))
     });
     map.add("b64dec", Arity::Exact(1), |args| {
-        Ok(Value::string(
-            match base64_std_decode(&to_string(&args[0])) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(message) => message,
-            },
-        ))
+        Ok(Value::string(match base64_std_decode(string(&args[0])?) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(message) => message,
+        }))
     });
     map.add("b32enc", Arity::Exact(1), |args| {
-        Ok(Value::string(base32_std(to_string(&args[0]).as_bytes())))
+        Ok(Value::string(base32_std(string(&args[0])?.as_bytes())))
     });
     map.add("b32dec", Arity::Exact(1), |args| {
-        Ok(Value::string(
-            match base32_std_decode(&to_string(&args[0])) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(message) => message,
-            },
-        ))
+        Ok(Value::string(match base32_std_decode(string(&args[0])?) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(message) => message,
+        }))
     });
 }
 
