@@ -18,9 +18,8 @@
 //! refuses (null keys, infinities and NaN, a collection where a head
 //! string or mapping belongs) — makes it give up (`None`), and the caller
 //! runs the full parser, which then reads the head or fails with Helm's
-//! message. The
-//! shape accepted is valid YAML to go-yaml and to our parser alike, and a
-//! repeated key replaces the earlier one, as in the full read.
+//! message. The shape accepted is valid YAML to go-yaml and to our parser
+//! alike, and a repeated key replaces the earlier one, as in the full read.
 //!
 //! A hand-written scanner rather than a crate: it must accept exactly a
 //! subset of what the full parser accepts and reuse its scalar typing, and

@@ -15,6 +15,7 @@ use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, Value};
 use driftless_render::yaml::{EmitOptions, FloatFormat, Value as Yv, emit_document_with};
 
 use crate::convert::{go_json, go_yaml_value, json_round_trip, to_engine};
+use crate::json_step::cannot_unmarshal;
 
 /// Helm's bound on nested `include`s of one template name.
 pub const MAX_INCLUDE_DEPTH: usize = 1000;
@@ -104,9 +105,9 @@ fn from_yaml_map(text: &str) -> Value {
         Ok(docs) => match docs.into_iter().next() {
             None | Some(Yv::Null) => Value::map(BTreeMap::new()),
             Some(v @ Yv::Map(_)) => to_engine(&v),
-            Some(other) => error_map(&format!(
-                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                crate::json_step::json_type(&other)
+            Some(other) => error_map(&cannot_unmarshal(
+                &other,
+                "Go value of type map[string]interface {}",
             )),
         },
         Err(e) => error_map(&e),
@@ -118,9 +119,9 @@ fn from_yaml_array(text: &str) -> Value {
         Ok(docs) => match docs.into_iter().next() {
             None | Some(Yv::Null) => Value::list(Vec::new()),
             Some(v @ Yv::Seq(_)) => to_engine(&v),
-            Some(other) => Value::list(vec![Value::string(format!(
-                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
-                crate::json_step::json_type(&other)
+            Some(other) => Value::list(vec![Value::string(cannot_unmarshal(
+                &other,
+                "Go value of type []interface {}",
             ))]),
         },
         Err(e) => Value::list(vec![Value::string(e)]),

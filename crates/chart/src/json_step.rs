@@ -45,7 +45,7 @@ pub(crate) fn invalid_key(key: &Value) -> String {
 }
 
 /// The JSON type a YAML value converts to, as Go's decoder names it.
-pub(crate) fn json_type(value: &Value) -> &'static str {
+fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Map(_) => "object",
         Value::Seq(_) => "array",
@@ -54,6 +54,16 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
         Value::Null => "null",
         Value::Int(_) | Value::Float(_) => "number",
     }
+}
+
+/// Go's decoding error for a value of the wrong JSON type, `into` naming
+/// the target (`Go value of type map[string]interface {}`, `Go struct
+/// field .kind of type string`).
+pub(crate) fn cannot_unmarshal(value: &Value, into: &str) -> String {
+    format!(
+        "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into {into}",
+        json_type(value)
+    )
 }
 
 /// Go's `%#v` of the value go-yaml decodes into `interface{}`: a nil at

@@ -14,6 +14,7 @@ use driftless_render::yaml::Value;
 
 use crate::error::ChartError;
 use crate::head::Head;
+use crate::json_step::cannot_unmarshal;
 
 /// Helm's install order by kind.
 const INSTALL_ORDER: &[&str] = &[
@@ -332,12 +333,7 @@ pub(crate) fn parse_head(doc: &str) -> Result<Head, String> {
     let root = match &value {
         Value::Map(m) => m,
         Value::Null => return Ok(head),
-        other => {
-            return Err(format!(
-                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type util.SimpleHead",
-                crate::json_step::json_type(other)
-            ));
-        }
+        other => return Err(cannot_unmarshal(other, "Go value of type util.SimpleHead")),
     };
     head.api_version = head_string(root.get("apiVersion"), ".apiVersion")?;
     head.kind = head_string(root.get("kind"), ".kind")?;
@@ -389,10 +385,7 @@ fn head_string(value: Option<&Value>, field: &str) -> Result<String, String> {
 }
 
 fn type_error(value: &Value, field: &str, go_type: &str) -> String {
-    format!(
-        "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type {go_type}",
-        crate::json_step::json_type(value)
-    )
+    cannot_unmarshal(value, &format!("Go struct field {field} of type {go_type}"))
 }
 
 /// What `helm template` prints: CRDs (when asked), manifests, hooks.

@@ -100,8 +100,11 @@ pub fn load_values(text: &str) -> Result<Map, String> {
             Value::Map(m) => values = merge_maps(values, m),
             other => {
                 return Err(format!(
-                    "cannot unmarshal yaml document: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                    crate::json_step::json_type(&other)
+                    "cannot unmarshal yaml document: {}",
+                    crate::json_step::cannot_unmarshal(
+                        &other,
+                        "Go value of type map[string]interface {}"
+                    )
                 ));
             }
         }
