@@ -261,44 +261,13 @@ const MAX_THREADS: usize = 4;
 /// which dominates a large chart's render; big outputs are split into
 /// contiguous runs of about equal size read on scoped threads.
 fn read_heads(docs: &[(&String, &str)]) -> Vec<Result<Head, String>> {
-    let total: usize = docs.iter().map(|d| d.1.len()).sum();
-    // Asked only for big outputs: the answer reads cgroup files.
-    let threads = if total < PARALLEL_MIN_BYTES {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(MAX_THREADS)
-    };
-    if threads < 2 {
-        return docs.iter().map(|d| read_head(d.1)).collect();
-    }
-    let per_thread = total.div_ceil(threads);
-    let mut runs = Vec::new();
-    let (mut start, mut size) = (0, 0);
-    for (i, doc) in docs.iter().enumerate() {
-        size += doc.1.len();
-        if size >= per_thread {
-            runs.push(&docs[start..=i]);
-            (start, size) = (i + 1, 0);
-        }
-    }
-    if start < docs.len() {
-        runs.push(&docs[start..]);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = runs
-            .into_iter()
-            .map(|run| scope.spawn(move || run.iter().map(|d| read_head(d.1)).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+    driftless_gotemplate::runs::map_in_runs(
+        docs,
+        |doc| doc.1.len(),
+        PARALLEL_MIN_BYTES,
+        MAX_THREADS,
+        |run| run.iter().map(|doc| read_head(doc.1)).collect(),
+    )
 }
 
 /// Helm's `lessByKind` as an ordering (both sorts are stable).

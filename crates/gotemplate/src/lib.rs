@@ -127,6 +127,7 @@ pub mod fmt;
 mod funcs;
 mod lex;
 mod parse;
+pub mod runs;
 mod set;
 pub mod sprig;
 mod value;

@@ -163,46 +163,13 @@ impl TemplateSet {
                 .map(|(name, text)| this.parse_shared(name, text, &mut names))
                 .collect()
         };
-        let total: usize = texts.iter().map(|t| t.1.len()).sum();
-        // Asked only for much text: the answer reads cgroup files, which
-        // costs more than parsing a small chart.
-        let threads = if total < PARALLEL_PARSE_MIN_BYTES {
-            1
-        } else {
-            std::thread::available_parallelism()
-                .map_or(1, std::num::NonZero::get)
-                .min(MAX_PARSE_THREADS)
-        };
-        let parsed: Vec<Result<ParsedText, ParseError>> = if threads < 2 {
-            parse_run(texts)
-        } else {
-            let per_thread = total.div_ceil(threads);
-            let mut runs = Vec::new();
-            let (mut start, mut size) = (0, 0);
-            for (i, text) in texts.iter().enumerate() {
-                size += text.1.len();
-                if size >= per_thread {
-                    runs.push(&texts[start..=i]);
-                    (start, size) = (i + 1, 0);
-                }
-            }
-            if start < texts.len() {
-                runs.push(&texts[start..]);
-            }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = runs
-                    .into_iter()
-                    .map(|run| scope.spawn(move || parse_run(run)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| {
-                        h.join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
-                    .collect()
-            })
-        };
+        let parsed = crate::runs::map_in_runs(
+            texts,
+            |text| text.1.len(),
+            PARALLEL_PARSE_MIN_BYTES,
+            MAX_PARSE_THREADS,
+            parse_run,
+        );
         for (index, trees) in parsed.into_iter().enumerate() {
             self.add_trees(trees.map_err(|e| (index, e))?);
         }
