@@ -107,7 +107,12 @@ pub(crate) fn go_yaml_message(text: &str, error: &ScanError) -> String {
             };
             scanner("could not find expected ':'", next)
         }
-        ErrorKind::UnclosedQuotedScalar => ("found unexpected end of stream", end_line(text) + 1),
+        // The scanner fails on the last line itself (a stream-end token,
+        // which counts an unfinished last line, never comes).
+        ErrorKind::UnclosedQuotedScalar => scanner(
+            "found unexpected end of stream",
+            text.matches('\n').count() + 1,
+        ),
         ErrorKind::DocumentIndicatorInQuotedScalar => {
             let marker = document_marker_line(text, at).unwrap_or(line);
             scanner("found unexpected document indicator", marker)
@@ -415,6 +420,15 @@ mod tests {
             ),
             ("%FOO bar\n", "yaml: found unknown directive name"),
             ("%YAML 1.2\n", "yaml: found incompatible YAML document"),
+            (
+                "kind: A\na: \"x",
+                "yaml: line 2: found unexpected end of stream",
+            ),
+            ("a: \"x", "yaml: found unexpected end of stream"),
+            (
+                "kind: A\na: [x",
+                "yaml: line 2: did not find expected ',' or ']'",
+            ),
         ] {
             let got = crate::yaml::parse_stream(text).expect_err(text);
             assert_eq!(got, format!("error converting YAML to JSON: {expected}"));
