@@ -433,8 +433,10 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Ta
 /// turned into float64 as the JSON step does.
 #[must_use]
 pub fn resolve_plain_v2(s: &str) -> Value {
+    if json_step::is_null(s) {
+        return Value::Null;
+    }
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
             return Value::Bool(true);
         }
