@@ -79,7 +79,8 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
 pub struct KubeVersion {
     /// `v` + what the user wrote (`.Version`, `.GitVersion`).
     pub version: String,
-    /// `v<major>.<minor>.<patch>` (what `String()` prints and constraints see).
+    /// `v` + the numbers only, without pre-release or build (`v1.30.0` for
+    /// `1.30.0-eks-123`): what `String()` prints.
     pub normalized: String,
     /// `.Major`.
     pub major: String,
@@ -122,7 +123,7 @@ impl KubeVersion {
         let joined: Vec<String> = numbers.iter().map(u64::to_string).collect();
         Ok(KubeVersion {
             version,
-            normalized: format!("v{}{rest}", joined.join(".")),
+            normalized: format!("v{}", joined.join(".")),
             major: numbers[0].to_string(),
             minor: numbers[1].to_string(),
         })
@@ -159,7 +160,16 @@ impl Object for KubeVersion {
             )))
         }
     }
+    /// `%v` of the struct value (its `String` method is on the pointer).
     fn format(&self) -> String {
+        format!(
+            "{{{} {} {} {}}}",
+            self.version, self.normalized, self.major, self.minor
+        )
+    }
+    /// `{{ .Capabilities.KubeVersion }}` is an addressable field, so the
+    /// action calls `(*KubeVersion).String`.
+    fn format_action(&self) -> String {
         self.normalized.clone()
     }
     fn to_json(&self) -> serde_json::Value {
@@ -300,13 +310,13 @@ impl Object for Capabilities {
         }
     }
     fn format(&self) -> String {
-        let kv = &self.kube_version;
+        format!("&{}", self.format_action())
+    }
+    /// An action prints what the pointer points to.
+    fn format_action(&self) -> String {
         format!(
-            "&{{{{{} {} {} {}}} {} {}}}",
-            kv.version,
-            kv.normalized,
-            kv.major,
-            kv.minor,
+            "{{{} {} {}}}",
+            self.kube_version.format(),
             self.api_versions.format(),
             HelmVersion.format()
         )
@@ -329,7 +339,8 @@ mod tests {
         );
         let v = KubeVersion::parse("v1.30.2-gke.100").unwrap();
         assert_eq!(v.version, "v1.30.2-gke.100");
-        assert_eq!(v.normalized, "v1.30.2-gke.100");
+        assert_eq!(v.normalized, "v1.30.2");
+        assert_eq!(KubeVersion::parse("1.33").unwrap().normalized, "v1.33");
         assert!(KubeVersion::parse("one").is_err());
         assert!(KubeVersion::parse("1").is_err());
     }

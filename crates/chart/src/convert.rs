@@ -1,17 +1,16 @@
 //! Crossing between the chart's values ([`driftless_render::yaml::Value`])
-//! and the template engine's Go values, and printing Go's `encoding/json`
-//! and `sigs.k8s.io/yaml` text of an engine value.
+//! and the template engine's Go values, and the `sigs.k8s.io/yaml` view of
+//! an engine value.
 //!
 //! Helm's `toYaml` is `json.Marshal` then JSON → YAML with go-yaml: a
 //! float64 that is integral comes out as an integer, keys are sorted, the
-//! render crate's go-yaml emitter prints the result. `toJson` is
-//! `json.Marshal`: HTML-escaped strings, Go's float formatting.
+//! render crate's go-yaml emitter prints the result. (Helm's `toJson` is
+//! Sprig's, the engine's.)
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use driftless_gotemplate::Value as Gv;
-use driftless_render::yaml::{Map, Value, go_json_string};
+use driftless_render::yaml::{Map, Value};
 
 /// A chart value as the engine sees it (`--set` integers are Go int64).
 #[must_use]
@@ -86,6 +85,7 @@ pub fn go_yaml_value(v: &Gv) -> Value {
         Gv::Int(i) | Gv::Int64(i) => Value::Int(i128::from(*i)),
         Gv::Float(f) => Value::Float(*f),
         Gv::String(s) => Value::Str(s.to_string()),
+        Gv::Raw(raw) => Value::Str(raw.runes().to_owned()),
         Gv::Bytes(b) => Value::Seq(b.iter().map(|&x| Value::Int(i128::from(x))).collect()),
         Gv::List(l) => Value::Seq(l.items().iter().map(go_yaml_value).collect()),
         Gv::Map(m) => Value::Map(
@@ -138,102 +138,9 @@ fn json_float_for_yaml(f: f64) -> Value {
     Value::Float(f)
 }
 
-/// `json.Marshal(v)` as Go prints it.
-#[must_use]
-pub fn go_json(v: &Gv) -> String {
-    let mut out = String::new();
-    write_json(&v.to_json(), &mut out);
-    out
-}
-
-fn write_json(j: &serde_json::Value, out: &mut String) {
-    match j {
-        serde_json::Value::Null => out.push_str("null"),
-        serde_json::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        serde_json::Value::Number(n) => {
-            if n.is_f64() {
-                out.push_str(&go_json_float(n.as_f64().unwrap_or(f64::NAN)));
-            } else {
-                out.push_str(&n.to_string());
-            }
-        }
-        serde_json::Value::String(s) => go_json_string(s, out),
-        serde_json::Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(item, out);
-            }
-            out.push(']');
-        }
-        serde_json::Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_json_string(k, out);
-                out.push(':');
-                write_json(&m[k.as_str()], out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// Go's `encoding/json` float64: `%f`-like between 1e-6 and 1e21, else
-/// exponent form with at least two exponent digits.
-#[must_use]
-pub fn go_json_float(f: f64) -> String {
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let e = format!("{f:e}");
-        let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "{mant}e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.abs()
-        );
-        s
-    } else {
-        // Rust's Display is the shortest round-trip form without exponent.
-        let s = format!("{f}");
-        if s == "-0" { "-0".into() } else { s }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_numbers_like_go() {
-        assert_eq!(go_json_float(1e6), "1000000");
-        assert_eq!(go_json_float(1.5), "1.5");
-        assert_eq!(go_json_float(1e21), "1e+21");
-        assert_eq!(go_json_float(1e-7), "1e-07");
-        assert_eq!(go_json_float(0.000_001), "0.000001");
-    }
-
-    #[test]
-    fn to_json_sorts_keys_and_escapes_html() {
-        let v = to_engine(&Value::Map(
-            [
-                ("b".to_string(), Value::Str("<a&b>".into())),
-                ("a".to_string(), Value::Float(1e6)),
-            ]
-            .into_iter()
-            .collect(),
-        ));
-        assert_eq!(go_json(&v), r#"{"a":1000000,"b":"\u003ca\u0026b\u003e"}"#);
-    }
 
     #[test]
     fn yaml_round_trip_makes_integral_floats_ints() {

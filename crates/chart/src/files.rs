@@ -9,7 +9,8 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use driftless_gotemplate::{Object, Value};
+use driftless_gotemplate::sprig::encoding::base64_std;
+use driftless_gotemplate::{List, ListKind, Object, Value, go_string};
 use driftless_render::yaml::{Map, Value as Yv, emit_document};
 
 use crate::chart::ChartFile;
@@ -81,13 +82,19 @@ impl Files {
         text.strip_suffix('\n').unwrap_or(&text).to_string()
     }
 
-    fn lines(&self, name: &str) -> Vec<String> {
+    /// Helm's `Lines`: the file split at line breaks (a last one ends the
+    /// last line), each line a Go string with the file's bytes.
+    fn lines(&self, name: &str) -> Value {
         let Some(data) = self.entries.get(name).filter(|d| !d.is_empty()) else {
-            return Vec::new();
+            return Value::string_list(Vec::new());
         };
-        let text = String::from_utf8_lossy(data);
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        text.split('\n').map(str::to_string).collect()
+        let data = data.strip_suffix(b"\n").unwrap_or(data);
+        Value::List(List::with_kind(
+            data.split(|&b| b == b'\n')
+                .map(|line| go_string(line.to_vec()))
+                .collect(),
+            ListKind::String,
+        ))
     }
 }
 
@@ -114,13 +121,12 @@ impl Object for Files {
     }
     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         let result = match name {
-            "Get" => one_string(name, args)
-                .map(|n| Value::string(String::from_utf8_lossy(&self.get_bytes(n)).as_ref())),
+            "Get" => one_string(name, args).map(|n| go_string(self.get_bytes(n).to_vec())),
             "GetBytes" => one_string(name, args).map(|n| Value::Bytes(self.get_bytes(n))),
             "Glob" => one_string(name, args).map(|p| Value::object(self.glob(p))),
-            "Lines" => one_string(name, args).map(|n| Value::string_list(self.lines(n))),
+            "Lines" => one_string(name, args).map(|n| self.lines(n)),
             "AsConfig" => Ok(Value::string(
-                self.as_yaml(|d| String::from_utf8_lossy(d).into_owned()),
+                self.as_yaml(driftless_gotemplate::raw_string::rune_view),
             )),
             "AsSecrets" => Ok(Value::string(self.as_yaml(base64_std))),
             _ => return None,
@@ -154,27 +160,6 @@ impl Object for Files {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-fn base64_std(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A compiled gobwas/glob pattern with `/` as the separator.

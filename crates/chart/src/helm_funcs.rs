@@ -1,9 +1,10 @@
 //! Helm's own template functions, registered over Sprig's: `include` (with
 //! Helm's recursion bound), `tpl`, `required`, `fail`, `toYaml`,
-//! `mustToYaml`, `toYamlPretty`, `fromYaml`, `fromYamlArray`, `toJson`,
-//! `mustToJson`, `fromJson`, `fromJsonArray`, `toToml`, `fromToml`,
-//! `lookup` (backed by the caller's [`Lookup`]) and `getHostByName`
-//! (always empty: rendering never touches the network).
+//! `mustToYaml`, `toYamlPretty`, `fromYaml`, `fromYamlArray`, `fromJson`,
+//! `fromJsonArray`, `toToml`, `fromToml`, `lookup` (backed by the caller's
+//! [`Lookup`]) and `getHostByName` (always empty: rendering never touches
+//! the network). Helm's `toJson` and `mustToJson` behave as Sprig's, which
+//! stay registered.
 //!
 //! `required` and `fail` mark their messages so the renderer can print
 //! Helm's `execution error at (<file>:<line>:<col>): <message>`.
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, Value};
 use driftless_render::yaml::{EmitOptions, FloatFormat, Value as Yv, emit_document_with};
 
-use crate::convert::{go_json, go_yaml_value, json_round_trip, to_engine};
+use crate::convert::{go_yaml_value, json_round_trip, to_engine};
 use crate::json_step::cannot_unmarshal;
 
 /// Helm's bound on nested `include`s of one template name.
@@ -191,7 +192,7 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
                 "rendering template has a nested reference name: {name}: unable to execute template"
             )));
         }
-        ctx.execute_template(&name, data).map(Value::from).map_err(FuncError::from)
+        ctx.execute_template(&name, data).map_err(FuncError::from)
     });
     funcs.add_with_context(
         "tpl",
@@ -214,7 +215,14 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
                 wrapped.source_error = e.source_error;
                 wrapped
             })?;
-            Ok(Value::from(crate::render::blank_no_value(out)))
+            Ok(match out {
+                Value::Raw(raw) => driftless_gotemplate::go_string(
+                    crate::render::blank_no_value_bytes(raw.bytes().to_vec()),
+                ),
+                text => Value::from(crate::render::blank_no_value(
+                    text.as_str().unwrap_or_default().to_owned(),
+                )),
+            })
         },
     );
     funcs.add("required", Arity::Exact(2), |args| {
@@ -242,12 +250,6 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
     });
     funcs.add("fromYamlArray", Arity::Exact(1), |args| {
         Ok(from_yaml_array(string_arg("fromYamlArray", &args, 0)?))
-    });
-    funcs.add("toJson", Arity::Exact(1), |args| {
-        Ok(Value::from(go_json(&args[0])))
-    });
-    funcs.add("mustToJson", Arity::Exact(1), |args| {
-        Ok(Value::from(go_json(&args[0])))
     });
     funcs.add("fromJson", Arity::Exact(1), |args| {
         Ok(from_json_map(string_arg("fromJson", &args, 0)?))

@@ -25,6 +25,7 @@ pub mod error;
 pub mod files;
 mod head;
 pub mod helm_funcs;
+pub mod helm_values;
 pub mod ignore;
 mod json_step;
 pub mod loader;

@@ -140,13 +140,51 @@ pub fn split_documents(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A document of a rendered file that is not UTF-8: Helm fails it with
+/// go-yaml's reader error (a template printed a binary file's bytes).
+#[derive(Debug)]
+pub struct NotUtf8 {
+    /// Which of the file's documents, counted as [`split_documents`] does.
+    pub document: usize,
+    /// go-yaml's problem, e.g. `invalid leading UTF-8 octet`.
+    pub problem: &'static str,
+}
+
+/// The first document of `bytes` that go-yaml's reader refuses, if any.
+/// Documents are found as in the text Helm splits: every byte that is not
+/// UTF-8 stands in as one placeholder byte, so positions and `---` lines
+/// stay where they are.
+#[must_use]
+pub fn first_not_utf8(bytes: &[u8]) -> Option<NotUtf8> {
+    let mut same_shape = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        same_shape.push_str(chunk.valid());
+        same_shape.extend(std::iter::repeat_n('\u{1}', chunk.invalid().len()));
+    }
+    split_documents(&same_shape)
+        .into_iter()
+        .enumerate()
+        .find_map(|(document, doc)| {
+            let start = doc.as_ptr() as usize - same_shape.as_ptr() as usize;
+            let text = &bytes[start..start + doc.len()];
+            std::str::from_utf8(text).err()?;
+            crate::yaml_error::reader_problem(text).map(|problem| NotUtf8 { document, problem })
+        })
+}
+
 /// Sorts rendered files into hooks and manifests (Helm's `SortManifests`).
 /// The files are consumed: a file of one document (the usual case) hands
 /// its text to the manifest instead of being copied.
 ///
 /// # Errors
 /// A document that is not YAML, naming its template.
-pub fn sort(files: BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
+///
+/// `not_utf8` names the files whose output was not UTF-8 (their text here
+/// is Go's rune view of it) and the document that fails.
+pub fn sort(
+    files: BTreeMap<String, String>,
+    not_utf8: &BTreeMap<String, NotUtf8>,
+) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
     let mut hooks = Vec::new();
     let mut manifests = Vec::new();
     let mut files: Vec<(String, String)> = files
@@ -166,13 +204,28 @@ pub fn sort(files: BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest>
             per_file[index] += 1;
         }
     }
-    let heads = {
+    let mut heads = {
         let docs: Vec<(&String, &str)> = spans
             .iter()
             .map(|(index, range)| (&files[*index].0, &files[*index].1[range.clone()]))
             .collect();
         read_heads(&docs)
     };
+    if !not_utf8.is_empty() {
+        let mut first_of_file = 0;
+        for (index, (path, _)) in files.iter().enumerate() {
+            let bad = not_utf8
+                .get(path)
+                .filter(|bad| bad.document < per_file[index]);
+            if let Some(bad) = bad {
+                heads[first_of_file + bad.document] = Err(format!(
+                    "error converting YAML to JSON: yaml: {}",
+                    bad.problem
+                ));
+            }
+            first_of_file += per_file[index];
+        }
+    }
     for ((index, range), head) in spans.into_iter().zip(heads) {
         let path = files[index].0.clone();
         let head = head.map_err(|message| ChartError::Manifest {
@@ -481,7 +534,7 @@ mod tests {
             "c/templates/_h.tpl".to_string(),
             "kind: Secret\n".to_string(),
         );
-        let (hooks, manifests) = sort(files).unwrap();
+        let (hooks, manifests) = sort(files, &BTreeMap::new()).unwrap();
         let kinds: Vec<&str> = manifests.iter().map(|m| m.kind.as_str()).collect();
         assert_eq!(kinds, ["Service", "Deployment", "Alpha", "Zeta"]);
         assert_eq!(hooks.len(), 1);
@@ -494,10 +547,53 @@ mod tests {
     fn invalid_yaml_names_the_template() {
         let mut files = BTreeMap::new();
         files.insert("c/templates/x.yaml".to_string(), "a: b: c\n".to_string());
-        let e = sort(files).unwrap_err().to_string();
+        let e = sort(files, &BTreeMap::new()).unwrap_err().to_string();
         assert!(
             e.starts_with("YAML parse error on c/templates/x.yaml"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn finds_the_document_go_yaml_refuses() {
+        assert!(first_not_utf8(b"a: 1\n---\nb: 2\n").is_none());
+        let bad = first_not_utf8(b"a: 1\n---\n\n---\nb: h\xc3\n---\nc: \xff\n").unwrap();
+        assert_eq!(bad.document, 1);
+        assert_eq!(bad.problem, "invalid trailing UTF-8 octet");
+        let bad = first_not_utf8(b"x: \xfe\n").unwrap();
+        assert_eq!(
+            (bad.document, bad.problem),
+            (0, "invalid leading UTF-8 octet")
+        );
+        let bad = first_not_utf8(b"x: \xe2\x82").unwrap();
+        assert_eq!(bad.problem, "incomplete UTF-8 octet sequence");
+        let bad = first_not_utf8(b"x: \x01 \xc0\x80").unwrap();
+        assert_eq!(bad.problem, "control characters are not allowed");
+        let bad = first_not_utf8(b"x: \xc0\x80").unwrap();
+        assert_eq!(bad.problem, "invalid length of a UTF-8 sequence");
+        let bad = first_not_utf8(b"x: \xed\xa0\x80").unwrap();
+        assert_eq!(bad.problem, "invalid Unicode character");
+    }
+
+    #[test]
+    fn a_document_that_is_not_utf8_fails_its_template() {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "c/templates/x.yaml".to_string(),
+            "kind: A\n---\nkind: B\nx: \u{FFFD}\n".to_string(),
+        );
+        let mut not_utf8 = BTreeMap::new();
+        not_utf8.insert(
+            "c/templates/x.yaml".to_string(),
+            NotUtf8 {
+                document: 1,
+                problem: "invalid leading UTF-8 octet",
+            },
+        );
+        let e = sort(files, &not_utf8).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "YAML parse error on c/templates/x.yaml: error converting YAML to JSON: yaml: invalid leading UTF-8 octet"
         );
     }
 

@@ -20,6 +20,7 @@ use crate::convert::map_to_engine;
 use crate::error::ChartError;
 use crate::files::Files;
 use crate::helm_funcs::{Lookup, Offline, USER_ERROR_END, USER_ERROR_START};
+use crate::helm_values::HelmValues;
 use crate::manifests::{Hook, Manifest};
 
 /// Most output all templates of one render may produce together; a chart
@@ -201,6 +202,7 @@ pub fn render(
             message: parse_error_message(texts[index].0, &e.to_string()),
         })?;
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
+    let mut bad_utf8 = BTreeMap::new();
     let mut total = 0usize;
     for name in order {
         let base = name.rsplit('/').next().unwrap_or(name);
@@ -208,14 +210,15 @@ pub fn render(
             continue;
         }
         let r = &templates[name.as_str()];
-        if let Value::Map(top) = &r.data {
-            let mut template = BTreeMap::new();
-            template.insert("Name".to_string(), Value::string(name.as_str()));
-            template.insert("BasePath".to_string(), Value::string(r.base_path.as_str()));
-            top.insert("Template", Value::map(template));
-        }
+        let mut template = BTreeMap::new();
+        template.insert("Name".to_string(), Value::string(name.as_str()));
+        template.insert("BasePath".to_string(), Value::string(r.base_path.as_str()));
+        r.top.insert(
+            "Template",
+            HelmValues::value(driftless_gotemplate::Map::from_entries(template)),
+        );
         let out = set
-            .execute(name, &r.data)
+            .execute_bytes(name, &r.data)
             .map_err(|e| ChartError::Template {
                 message: exec_error_message(name, &e),
             })?;
@@ -227,7 +230,16 @@ pub fn render(
                 ),
             });
         }
-        let mut out = blank_no_value(out);
+        let mut out = match String::from_utf8(out) {
+            Ok(text) => blank_no_value(text),
+            Err(not_utf8) => {
+                let bytes = blank_no_value_bytes(not_utf8.into_bytes());
+                if let Some(bad) = crate::manifests::first_not_utf8(&bytes) {
+                    bad_utf8.insert(name.clone(), bad);
+                }
+                driftless_gotemplate::raw_string::rune_view(&bytes)
+            }
+        };
         // The buffer grew by doubling; thousands of files kept at up to
         // twice their size add up.
         out.shrink_to_fit();
@@ -242,7 +254,7 @@ pub fn render(
     let notes_path = format!("{}/templates/NOTES.txt", chart.name());
     let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
-    let (hooks, manifests) = crate::manifests::sort(rendered)?;
+    let (hooks, manifests) = crate::manifests::sort(rendered, &bad_utf8)?;
     Ok(Rendered {
         manifests,
         hooks,
@@ -281,6 +293,19 @@ pub(crate) fn blank_no_value(out: String) -> String {
     }
 }
 
+/// [`blank_no_value`] of output that is not UTF-8.
+pub(crate) fn blank_no_value_bytes(out: Vec<u8>) -> Vec<u8> {
+    const NO_VALUE: &[u8] = b"<no value>";
+    let mut blanked = Vec::with_capacity(out.len());
+    let mut rest = &out[..];
+    while let Some(at) = memchr::memmem::find(rest, NO_VALUE) {
+        blanked.extend_from_slice(&rest[..at]);
+        rest = &rest[at + NO_VALUE.len()..];
+    }
+    blanked.extend_from_slice(rest);
+    blanked
+}
+
 /// Sprig's text functions, which Helm's are registered over.
 fn sprig_funcs() -> FuncMap {
     driftless_gotemplate::sprig::functions()
@@ -289,7 +314,10 @@ fn sprig_funcs() -> FuncMap {
 struct Renderable {
     /// Shared with the parsed templates, which keep it for their text.
     text: Arc<str>,
+    /// The chart's top-level object, as templates see it (`common.Values`).
     data: Value,
+    /// The map under `data`, where `.Template` is set per template.
+    top: driftless_gotemplate::Map,
     base_path: String,
 }
 
@@ -336,9 +364,16 @@ fn collect(
     );
     top.insert("Release".to_string(), release.clone());
     top.insert("Capabilities".to_string(), caps.clone());
-    top.insert("Values".to_string(), values.clone());
+    let values_object = match values {
+        Value::Map(map) => HelmValues::value(map.clone()),
+        other => other.clone(),
+    };
+    top.insert("Values".to_string(), values_object);
     top.insert("Subcharts".to_string(), Value::Map(subcharts.clone()));
-    let next = Value::map(top);
+    // Templates see their top-level object as `common.Values`; the parent's
+    // `.Subcharts` holds it as the plain map Helm builds it as.
+    let top = driftless_gotemplate::Map::from_entries(top);
+    let data = HelmValues::value(top.clone());
     for sub in &mut chart.dependencies {
         let sub_values = match values {
             Value::Map(m) => match m.get(sub.name()) {
@@ -367,12 +402,13 @@ fn collect(
             format!("{full_path}/{}", t.name),
             Renderable {
                 text: Arc::from(text),
-                data: next.clone(),
+                data: data.clone(),
+                top: top.clone(),
                 base_path: format!("{full_path}/templates"),
             },
         );
     }
-    next
+    Value::Map(top)
 }
 
 /// `.Chart`: Chart.yaml's fields under Go's struct field names.

@@ -44,7 +44,7 @@ impl ValueSources {
         let mut base = Map::new();
         for (name, text) in &self.files {
             let current = load_values(text).map_err(|message| ChartError::Values {
-                source_name: name.clone(),
+                source_name: format!("failed to parse {name}"),
                 message,
             })?;
             base = merge_maps(base, current);

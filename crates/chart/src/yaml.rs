@@ -29,38 +29,54 @@ const MAX_COMMENT_FIXES: usize = 64;
 /// Helm's message from `error converting YAML to JSON:` on, when `text` is
 /// not YAML or holds what JSON cannot (`.inf`, a null key).
 pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
-    match parse_text(text, false)? {
+    match parse_text(text, Reading::Stream)? {
         Parsed::Docs(docs) => Ok(docs),
         Parsed::NeedsFull => unreachable!("a full parse never asks for one"),
     }
 }
 
-/// As [`parse_stream`], keeping only what Helm's `SimpleHead` reads of a
-/// manifest: top-level scalars, and `metadata`'s scalars and
-/// `annotations`. Every other collection comes back empty (of its kind),
-/// but the whole text is still parsed, so the same texts fail with the
-/// same errors. Building and dropping the rest of a large document (a
-/// CRD's schema) was most of the cost of sorting manifests.
+/// The first document of a manifest as Helm decodes it into `SimpleHead`
+/// (`yaml.Unmarshal` reads one document and never looks past its end, so
+/// `a: 1` then `...` then anything parses), keeping only what `SimpleHead`
+/// reads: top-level scalars, and `metadata`'s scalars and `annotations`.
+/// Every other collection comes back empty (of its kind), but the whole
+/// document is still parsed, so the same texts fail with the same errors.
+/// Building and dropping the rest of a large document (a CRD's schema) was
+/// most of the cost of sorting manifests.
 ///
 /// # Errors
 /// As [`parse_stream`].
 pub fn parse_head_stream(text: &str) -> Result<Vec<Value>, String> {
-    match parse_text(text, true)? {
+    match parse_text(text, Reading::Head)? {
         Parsed::Docs(docs) => Ok(docs),
         // Anchors, merge keys and null keys can need a skipped node.
-        Parsed::NeedsFull => parse_stream(text),
+        Parsed::NeedsFull => match parse_text(text, Reading::FirstDocument)? {
+            Parsed::Docs(docs) => Ok(docs),
+            Parsed::NeedsFull => unreachable!("a full parse never asks for one"),
+        },
     }
+}
+
+/// How much of a text to read, and how.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Every document, every node.
+    Stream,
+    /// The first document, every node.
+    FirstDocument,
+    /// The first document, skipping what `SimpleHead` does not read.
+    Head,
 }
 
 /// libyaml (so go-yaml) takes a `#` right after a quoted scalar or a flow
 /// collection (`"x"# note`) as a comment; our parser wants a blank before
 /// it. Such a `#` gets one and the text is read again, a bounded number of
 /// times; the blank changes no value and no line.
-fn parse_text(text: &str, head_only: bool) -> Result<Parsed, String> {
+fn parse_text(text: &str, reading: Reading) -> Result<Parsed, String> {
     let mut text = Cow::Borrowed(text);
     let mut fixes = 0;
     loop {
-        match parse_events(&text, head_only) {
+        match parse_events(&text, reading) {
             Ok(parsed) => return Ok(parsed),
             Err(Failure::Message(message)) => return Err(message),
             Err(Failure::Syntax(error)) => match unseparated_comment(&text, &error) {
@@ -127,7 +143,8 @@ fn in_head(stack: &[Frame]) -> bool {
     clippy::too_many_lines,
     reason = "one event loop; splitting it would scatter its shared state"
 )]
-fn parse_events(source: &str, head_only: bool) -> Result<Parsed, Failure> {
+fn parse_events(source: &str, reading: Reading) -> Result<Parsed, Failure> {
+    let head_only = reading == Reading::Head;
     // Comments mean nothing to Helm's reading, and with the parser's
     // `comments` feature on (another crate of the build enables it) each
     // one would be captured and buffered as an event: turn that off.
@@ -192,7 +209,10 @@ fn parse_events(source: &str, head_only: bool) -> Result<Parsed, Failure> {
                     docs.push(root.take().unwrap_or(Value::Null));
                 }
                 in_doc = false;
-                continue;
+                if reading == Reading::Stream {
+                    continue;
+                }
+                break;
             }
             Event::Alias(_) if head_only => return Ok(Parsed::NeedsFull),
             Event::Alias(id) => {
@@ -213,9 +233,11 @@ fn parse_events(source: &str, head_only: bool) -> Result<Parsed, Failure> {
                 return Ok(Parsed::NeedsFull);
             }
             // Only its kind matters to a skipped collection.
+            // A resolvable tag can fail; only the full parse checks it.
+            Event::Scalar(_, _, _, Some(_)) if skipping => return Ok(Parsed::NeedsFull),
             Event::Scalar(..) if skipping => Value::Null,
             Event::Scalar(text, style, anchor, tag) => {
-                let v = resolve_scalar(&text, style, tag.as_deref());
+                let v = resolve_scalar(&text, style, tag.as_deref())?;
                 if anchor != 0 {
                     anchors.insert(anchor, (v.clone(), 1));
                 }
@@ -415,18 +437,72 @@ fn key_string(value: &Value) -> Result<String, Failure> {
     })
 }
 
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Value {
+fn resolve_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+) -> Result<Value, Failure> {
     if let Some(tag) = tag {
-        match tag.core_suffix() {
-            Some("str") => return Value::Str(text.to_string()),
-            Some("int" | "float" | "bool" | "null") => return resolve_plain_v2(text),
+        // `core_suffix` knows only the seven JSON-schema names; go-yaml
+        // also resolves `!!binary` and `!!timestamp`.
+        match tag.suffix_in_namespace("tag:yaml.org,2002:").as_deref() {
+            Some("str") => return Ok(Value::Str(text.to_string())),
+            Some("binary") => {
+                // go-yaml hands on the decoded bytes as a Go string, which
+                // the JSON step writes in Go's rune view.
+                return driftless_gotemplate::sprig::encoding::base64_std_decode(text)
+                    .map(|bytes| Value::Str(driftless_gotemplate::raw_string::rune_view(&bytes)))
+                    .map_err(|_| decode_failure("!!binary value contains invalid base64 data"));
+            }
+            Some(wanted @ ("int" | "float" | "bool" | "null" | "timestamp")) => {
+                let found = implicit_tag(text, wanted == "timestamp");
+                // An integer fits a `!!float` tag (it becomes a float64).
+                if found != wanted && !(wanted == "float" && found == "int") {
+                    return Err(decode_failure(&format!(
+                        "cannot decode !!{found} `{text}` as a !!{wanted}"
+                    )));
+                }
+                return Ok(match found {
+                    "timestamp" => Value::Str(text.to_string()),
+                    _ => resolve_plain_v2(text),
+                });
+            }
             _ => {}
         }
     }
     if style != ScalarStyle::Plain {
-        return Value::Str(text.to_string());
+        return Ok(Value::Str(text.to_string()));
     }
-    resolve_plain_v2(text)
+    Ok(resolve_plain_v2(text))
+}
+
+/// The tag go-yaml v2's `resolve` finds for `text` (without the `!!`), to
+/// check an explicit tag against; timestamps are looked for only under an
+/// explicit `!!timestamp`, as go-yaml does for a tagged scalar.
+fn implicit_tag(text: &str, timestamp_wanted: bool) -> &'static str {
+    if timestamp_wanted && is_timestamp(text) {
+        return "timestamp";
+    }
+    match resolve_plain_v2(text) {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Float(_) if parse_go_int(&text.replace('_', "")).is_some() => "int",
+        Value::Float(_) => "float",
+        _ if json_step::non_finite(text).is_some() => "float",
+        _ => "str",
+    }
+}
+
+/// go-yaml v2's timestamp forms: a date `YYYY-M-D`, alone or followed by
+/// a time after `T`, `t` or a space.
+fn is_timestamp(text: &str) -> bool {
+    let date_end = text.find(['T', 't', ' ']).unwrap_or(text.len());
+    let parts: Vec<&str> = text[..date_end].split('-').collect();
+    let digits = |s: &str, lengths: std::ops::RangeInclusive<usize>| {
+        lengths.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    matches!(parts.as_slice(), [y, m, d] if digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2))
+        && (date_end == text.len() || text[date_end + 1..].contains(':'))
 }
 
 /// go-yaml v2's implicit typing of a plain scalar, with numbers already

@@ -321,6 +321,51 @@ fn document_marker_line(text: &str, at: usize) -> Option<usize> {
 
 /// libyaml's printable characters; anything else in the input is refused
 /// before parsing starts.
+/// go-yaml's reader problem with `bytes`, a document that is not UTF-8
+/// (a template printed a binary file): the first sequence it refuses, in
+/// its words. The reader decodes ahead of the parser, so this comes before
+/// any syntax error in the document.
+pub(crate) fn reader_problem(bytes: &[u8]) -> Option<&'static str> {
+    let mut at = 0;
+    while at < bytes.len() {
+        let lead = bytes[at];
+        let (width, bits) = match lead {
+            _ if lead & 0x80 == 0 => (1, lead),
+            _ if lead & 0xE0 == 0xC0 => (2, lead & 0x1F),
+            _ if lead & 0xF0 == 0xE0 => (3, lead & 0x0F),
+            _ if lead & 0xF8 == 0xF0 => (4, lead & 0x07),
+            _ => return Some("invalid leading UTF-8 octet"),
+        };
+        let Some(sequence) = bytes.get(at..at + width) else {
+            return Some("incomplete UTF-8 octet sequence");
+        };
+        let mut value = u32::from(bits);
+        for &trailing in &sequence[1..] {
+            if trailing & 0xC0 != 0x80 {
+                return Some("invalid trailing UTF-8 octet");
+            }
+            value = (value << 6) | u32::from(trailing & 0x3F);
+        }
+        let shortest = match width {
+            1 => true,
+            2 => value >= 0x80,
+            3 => value >= 0x800,
+            _ => value >= 0x10000,
+        };
+        if !shortest {
+            return Some("invalid length of a UTF-8 sequence");
+        }
+        let Some(c) = char::from_u32(value).filter(|_| value <= 0x10_FFFF) else {
+            return Some("invalid Unicode character");
+        };
+        if !printable(c) && c != '\u{FEFF}' {
+            return Some("control characters are not allowed");
+        }
+        at += width;
+    }
+    None
+}
+
 fn printable(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
         && c != '\u{FEFF}'

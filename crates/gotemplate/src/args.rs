@@ -16,8 +16,20 @@ use crate::value::Value;
 pub fn string(value: &Value) -> Result<&str, FuncError> {
     match value {
         Value::String(s) => Ok(s),
+        Value::Raw(raw) => Ok(raw.runes()),
         other => Err(FuncError::wrong_type("string", other)),
     }
+}
+
+/// A Go `string` parameter as its bytes, for functions that work on
+/// bytes (`b64enc`, the checksums): a string that is not UTF-8 keeps them.
+///
+/// # Errors
+/// Go's `wrong type for value` when `value` is not a string.
+pub fn string_bytes(value: &Value) -> Result<&[u8], FuncError> {
+    value
+        .go_bytes()
+        .ok_or_else(|| FuncError::wrong_type("string", value))
 }
 
 /// A Go `int` parameter (only a Go `int` is assignable to it).
@@ -61,8 +73,23 @@ pub fn list(value: &Value) -> Result<Vec<Value>, FuncError> {
 pub fn to_string(value: &Value) -> String {
     match value {
         Value::String(s) => s.to_string(),
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Bytes(b) => crate::raw_string::rune_view(b),
         other => crate::fmt::format_value(other),
+    }
+}
+
+/// [`to_string`] as a Go string value, keeping bytes that are not UTF-8
+/// (Sprig's `toString` of a binary file's `[]byte` is those bytes).
+#[must_use]
+pub fn to_go_string(value: &Value) -> Value {
+    match value {
+        Value::String(_) | Value::Raw(_) => value.clone(),
+        Value::Bytes(b) => crate::raw_string::go_string(b.to_vec()),
+        other => {
+            let mut text = crate::fmt::GoText::default();
+            crate::fmt::print_value_into(&mut text, other);
+            text.into_value()
+        }
     }
 }
 
@@ -72,11 +99,25 @@ pub fn to_string(value: &Value) -> String {
 pub fn to_i64(value: &Value) -> i64 {
     match value {
         Value::Int(i) | Value::Int64(i) => *i,
-        #[expect(clippy::cast_possible_truncation, reason = "Go's int64(f) truncates")]
-        Value::Float(f) => *f as i64,
+        Value::Float(f) => go_float_to_int(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => parse_cast_int(s).unwrap_or(0),
         _ => 0,
+    }
+}
+
+/// Go's `int64(f)` on amd64, where Helm runs: truncation toward zero, and
+/// the CPU's "integer indefinite" (the smallest int64) for NaN and for
+/// values out of range either way (Rust would saturate instead).
+fn go_float_to_int(f: f64) -> i64 {
+    // 2^63 is exact in f64; everything in [-2^63, 2^63) converts.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&f) {
+        #[expect(clippy::cast_possible_truncation, reason = "in range: Go truncates")]
+        let truncated = f as i64;
+        truncated
+    } else {
+        i64::MIN
     }
 }
 

@@ -59,16 +59,14 @@ static BUILTINS: LazyLock<FuncMap> = LazyLock::new(|| {
         lt(&args[0], &args[1]).map(|b| Value::Bool(!b))
     });
     map.add("print", Arity::AtLeast(0), |args| {
-        Ok(Value::string(crate::fmt::sprint(&args)))
+        Ok(crate::fmt::sprint(&args).into_value())
     });
     map.add("println", Arity::AtLeast(0), |args| {
-        Ok(Value::string(crate::fmt::sprintln(&args)))
+        Ok(crate::fmt::sprintln(&args).into_value())
     });
     map.add("printf", Arity::AtLeast(1), |args| {
-        let Value::String(format) = &args[0] else {
-            return Err(FuncError::wrong_type("string", &args[0]));
-        };
-        Ok(Value::string(crate::fmt::sprintf(format, &args[1..])))
+        let format = crate::args::string(&args[0])?;
+        Ok(crate::fmt::sprintf(format, &args[1..]).into_value())
     });
     map.add("html", Arity::AtLeast(0), |args| {
         Ok(Value::string(html_escape(&eval_args(&args))))
@@ -112,12 +110,13 @@ fn eval_args(args: &[Value]) -> String {
             other => other.clone(),
         })
         .collect();
-    crate::fmt::sprint(&printable)
+    crate::fmt::sprint(&printable).into_string()
 }
 
 fn length(item: &Value) -> FuncResult {
     let n = match item {
         Value::String(s) => s.len(),
+        Value::Raw(raw) => raw.bytes().len(),
         Value::Bytes(b) => b.len(),
         Value::List(l) => l.len(),
         Value::Map(m) => m.len(),
@@ -170,16 +169,19 @@ fn index(item: &Value, indexes: &[Value]) -> FuncResult {
                     .map(|b| Value::Int(i64::from(*b)))
                     .ok_or_else(|| FuncError::new("reflect: slice index out of range"))?
             }
-            Value::String(s) => {
-                let i = index_arg(index, s.len())?;
-                s.as_bytes()
+            Value::String(_) | Value::Raw(_) => {
+                let bytes = item.go_bytes().unwrap_or_default();
+                let i = index_arg(index, bytes.len())?;
+                bytes
                     .get(i)
                     .map(|b| Value::Int(i64::from(*b)))
                     .ok_or_else(|| FuncError::new("reflect: string index out of range"))?
             }
             Value::Map(map) => {
-                let key = match index {
-                    Value::String(key) => key,
+                let found = match index {
+                    Value::String(key) => map.get(key),
+                    // Map keys are UTF-8 here: a key that is not is absent.
+                    Value::Raw(_) => None,
                     Value::Nil => {
                         return Err(FuncError::new("value is nil; should be of type string"));
                     }
@@ -190,7 +192,7 @@ fn index(item: &Value, indexes: &[Value]) -> FuncResult {
                         )));
                     }
                 };
-                match map.get(key) {
+                match found {
                     Some(value) => value,
                     None if map.has_string_values() => Value::string(""),
                     None => Value::Nil,
@@ -218,11 +220,11 @@ fn slice(item: &Value, indexes: &[Value]) -> FuncResult {
         )));
     }
     let len = match item {
-        Value::String(s) => {
+        Value::String(_) | Value::Raw(_) => {
             if indexes.len() == 3 {
                 return Err(FuncError::new("cannot 3-index slice a string"));
             }
-            s.len()
+            item.go_bytes().unwrap_or_default().len()
         }
         Value::List(l) => l.len(),
         Value::Bytes(b) => b.len(),
@@ -253,8 +255,9 @@ fn slice(item: &Value, indexes: &[Value]) -> FuncResult {
     Ok(match item {
         Value::String(s) => match s.get(from..to) {
             Some(part) => Value::string(part),
-            None => Value::string(String::from_utf8_lossy(&s.as_bytes()[from..to]).into_owned()),
+            None => crate::raw_string::go_string(s.as_bytes()[from..to].to_vec()),
         },
+        Value::Raw(raw) => crate::raw_string::go_string(raw.bytes()[from..to].to_vec()),
         Value::List(l) => Value::List(crate::value::List::with_kind(
             l.items()[from..to].to_vec(),
             l.kind(),
@@ -279,7 +282,7 @@ fn basic_kind(v: &Value) -> Kind {
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
-        Value::String(_) => Kind::String,
+        Value::String(_) | Value::Raw(_) => Kind::String,
         _ => Kind::Other,
     }
 }
@@ -293,7 +296,7 @@ fn incompatible(a: &Value, b: &Value) -> FuncError {
 }
 
 fn go_s(v: &Value) -> String {
-    crate::fmt::sprintf("%s", std::slice::from_ref(v))
+    crate::fmt::sprintf("%s", std::slice::from_ref(v)).into_string()
 }
 
 /// Go's `eq arg1 arg2...`: true when `arg1` equals any of the others.
@@ -310,6 +313,9 @@ pub(crate) fn eq(arg1: &Value, others: &[Value]) -> Result<bool, FuncError> {
                 (Value::Int(a) | Value::Int64(a), Value::Int(b) | Value::Int64(b)) => a == b,
                 (Value::Float(a), Value::Float(b)) => a == b,
                 (Value::String(a), Value::String(b)) => a == b,
+                (Value::String(_) | Value::Raw(_), Value::String(_) | Value::Raw(_)) => {
+                    arg1.go_bytes() == arg.go_bytes()
+                }
                 _ => compare_other(arg1, arg)?,
             }
         } else {
@@ -362,7 +368,9 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
     Ok(match (a, b) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
-        (Value::String(x), Value::String(y)) => x < y,
+        (Value::String(_) | Value::Raw(_), Value::String(_) | Value::Raw(_)) => {
+            a.go_bytes() < b.go_bytes()
+        }
         _ => return Err(FuncError::new("invalid type for comparison")),
     })
 }

@@ -158,12 +158,14 @@ impl Context<'_, '_> {
     }
 
     /// Executes the template `name` of the current set with `data` as dot
-    /// and returns its output: Helm's `include`.
+    /// and returns its output as a Go string: Helm's `include`.
     ///
     /// # Errors
     /// The nested execution's error, or [`ExecError::NoTemplate`].
-    pub fn execute_template(&mut self, name: &str, data: Value) -> Result<String, ExecError> {
-        self.exec.execute_nested(name, Some(data))
+    pub fn execute_template(&mut self, name: &str, data: Value) -> Result<Value, ExecError> {
+        self.exec
+            .execute_nested(name, Some(data))
+            .map(crate::raw_string::go_string)
     }
 
     /// Parses `text` as a new template called `name` into a copy of the
@@ -178,8 +180,10 @@ impl Context<'_, '_> {
         name: &str,
         text: &str,
         data: Value,
-    ) -> Result<String, FuncError> {
-        self.exec.execute_text(name, text, Some(data))
+    ) -> Result<Value, FuncError> {
+        self.exec
+            .execute_text(name, text, Some(data))
+            .map(crate::raw_string::go_string)
     }
 
     /// How many executions of template `name` are active on the call stack

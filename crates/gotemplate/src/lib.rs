@@ -25,14 +25,14 @@
 //!     let Value::String(name) = &args[0] else {
 //!         return Err(FuncError::wrong_type("string", &args[0]));
 //!     };
-//!     Ok(Value::string(ctx.execute_template(name, data)?))
+//!     Ok(ctx.execute_template(name, data)?)
 //! });
 //! // Helm's `tpl`: parse text against the set's definitions and run it.
 //! funcs.add_with_context("tpl", Arity::Exact(2), |ctx, mut args| {
 //!     let data = args.pop().unwrap_or(Value::Nil);
 //!     let text = args[0].as_str().unwrap_or_default().to_owned();
 //!     let name = ctx.template_name().to_owned();
-//!     Ok(Value::string(ctx.execute_text(&name, &text, data)?))
+//!     ctx.execute_text(&name, &text, data)
 //! });
 //!
 //! let mut set = TemplateSet::with_funcs(funcs);
@@ -127,6 +127,7 @@ pub mod fmt;
 mod funcs;
 mod lex;
 mod parse;
+pub mod raw_string;
 pub mod runs;
 mod set;
 pub mod sprig;
@@ -134,5 +135,6 @@ mod value;
 
 pub use error::{ExecError, FuncError, ParseError};
 pub use funcs::{Arity, Context, FuncMap, FuncResult, Function};
+pub use raw_string::{RawString, go_string};
 pub use set::{MissingKey, Options, TemplateSet};
 pub use value::{List, ListKind, Map, NamedMap, Object, Value, deep_equal};

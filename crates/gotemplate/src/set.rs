@@ -221,11 +221,25 @@ impl TemplateSet {
         names
     }
 
-    /// Executes template `name` with `data` as dot and `$`.
+    /// Executes template `name` with `data` as dot and `$`, returning its
+    /// output as text (bytes that are not UTF-8, which a template writes
+    /// only when it prints such a Go string, read as Go's rune view).
     ///
     /// # Errors
     /// An [`ExecError`] worded like Go's.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, ExecError> {
+        self.execute_bytes(name, data).map(|bytes| {
+            String::from_utf8(bytes)
+                .unwrap_or_else(|not_utf8| crate::raw_string::rune_view(not_utf8.as_bytes()))
+        })
+    }
+
+    /// Executes template `name` with `data` as dot and `$`, returning the
+    /// bytes it wrote, as Go's writer receives them.
+    ///
+    /// # Errors
+    /// An [`ExecError`] worded like Go's.
+    pub fn execute_bytes(&self, name: &str, data: &Value) -> Result<Vec<u8>, ExecError> {
         Exec::new(self).execute_nested(name, Some(data.clone()))
     }
 }

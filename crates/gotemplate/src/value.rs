@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::raw_string::RawString;
+
 /// A Go value as a template sees it.
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -28,6 +30,8 @@ pub enum Value {
     Float(f64),
     /// Go `string`.
     String(Arc<str>),
+    /// Go `string` whose bytes are not UTF-8 (a binary file's contents).
+    Raw(RawString),
     /// Go `[]byte`.
     Bytes(Arc<[u8]>),
     /// A Go slice; [`ListKind`] keeps its element type for `typeOf`.
@@ -236,6 +240,14 @@ pub trait Object: Send + Sync + fmt::Debug {
             .unwrap_or_default()
     }
 
+    /// What a template action prints for the value, when it differs from
+    /// `%v` ([`format`](Object::format)): Go's `printableValue`
+    /// dereferences a pointer, and uses a `String` method declared on the
+    /// pointer when the value is addressable (a struct field).
+    fn format_action(&self) -> String {
+        self.format()
+    }
+
     /// Go's zero-value test for `if`: objects are true unless they say
     /// otherwise; collection objects follow their collection.
     fn is_true(&self) -> bool {
@@ -247,6 +259,14 @@ pub trait Object: Send + Sync + fmt::Debug {
     /// `.AsConfig` on): the collection that `range`, `index`, `len`, field
     /// lookup (after methods) and printing see.
     fn as_collection(&self) -> Option<Value> {
+        None
+    }
+
+    /// For collection objects: the same Go type over `collection` instead,
+    /// which Sprig's `deepCopy` returns (a copy keeps its type). `None`
+    /// when the object cannot be rebuilt; the copy then shares it.
+    fn with_collection(&self, collection: Value) -> Option<Value> {
+        let _ = collection;
         None
     }
 
@@ -328,7 +348,7 @@ impl Value {
             Self::Int(_) => "int".to_owned(),
             Self::Int64(_) => "int64".to_owned(),
             Self::Float(_) => "float64".to_owned(),
-            Self::String(_) => "string".to_owned(),
+            Self::String(_) | Self::Raw(_) => "string".to_owned(),
             Self::Bytes(_) => "[]uint8".to_owned(),
             Self::List(list) => match list.kind {
                 ListKind::Interface => "[]interface {}".to_owned(),
@@ -350,7 +370,7 @@ impl Value {
             Self::Int(_) => "int",
             Self::Int64(_) => "int64",
             Self::Float(_) => "float64",
-            Self::String(_) => "string",
+            Self::String(_) | Self::Raw(_) => "string",
             Self::Bytes(_) | Self::List(_) => "slice",
             Self::Map(_) => "map",
             Self::Object(object) => object.kind_name(),
@@ -367,6 +387,7 @@ impl Value {
             Self::Int(i) | Self::Int64(i) => *i != 0,
             Self::Float(f) => *f != 0.0,
             Self::String(s) => !s.is_empty(),
+            Self::Raw(_) => true,
             Self::Bytes(b) => !b.is_empty(),
             Self::List(l) => !l.is_empty(),
             Self::Map(m) => !m.is_empty(),
@@ -374,11 +395,24 @@ impl Value {
         }
     }
 
-    /// The string inside a Go `string`, if this is one.
+    /// The text of a Go `string`, if this is one (for a string that is not
+    /// UTF-8, its rune view: what Go's text functions see).
     #[must_use]
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Self::String(s) => Some(s),
+            Self::Raw(raw) => Some(raw.runes()),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a Go `string`, if this is one: what byte-level
+    /// functions (`b64enc`, the checksums, `len`) work on.
+    #[must_use]
+    pub fn go_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Self::String(s) => Some(s.as_bytes()),
+            Self::Raw(raw) => Some(raw.bytes()),
             _ => None,
         }
     }
@@ -416,6 +450,7 @@ impl Value {
             Self::Int(i) | Self::Int64(i) => J::from(*i),
             Self::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Self::String(s) => J::String(s.to_string()),
+            Self::Raw(raw) => J::String(raw.runes().to_owned()),
             Self::Bytes(b) => J::String(crate::sprig::encoding::base64_std(b)),
             Self::List(l) => J::Array(l.items().iter().map(Self::to_json).collect()),
             Self::Map(m) => J::Object(
@@ -504,6 +539,13 @@ impl Object for NamedMap {
         Some(Value::Map(self.map.clone()))
     }
 
+    fn with_collection(&self, collection: Value) -> Option<Value> {
+        match collection {
+            Value::Map(map) => Some(Value::object(NamedMap::new(self.type_name.clone(), map))),
+            _ => None,
+        }
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -527,7 +569,9 @@ fn equal_at(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         #[expect(clippy::float_cmp, reason = "DeepEqual compares floats exactly")]
         (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::String(x), Value::String(y)) => x == y,
+        (Value::String(_) | Value::Raw(_), Value::String(_) | Value::Raw(_)) => {
+            a.go_bytes() == b.go_bytes()
+        }
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
             x.kind == y.kind

@@ -260,12 +260,12 @@ fn helm_like_set() -> driftless_gotemplate::TemplateSet {
                 "rendering template has a nested reference name: {name}"
             )));
         }
-        Ok(Value::string(ctx.execute_template(&name, data)?))
+        Ok(ctx.execute_template(&name, data)?)
     });
     funcs.add_with_context("tpl", Arity::Exact(2), |ctx, mut args| {
         let data = args.pop().unwrap_or(Value::Nil);
         let text = driftless_gotemplate::args::string(&args[0])?.to_owned();
-        Ok(Value::string(ctx.execute_text("gotpl", &text, data)?))
+        ctx.execute_text("gotpl", &text, data)
     });
     let mut set = TemplateSet::with_funcs(funcs);
     set.set_name("gotpl");

@@ -50,7 +50,9 @@ struct State<'x, 's> {
     exec: &'x mut Exec<'s>,
     tree: Arc<Tree>,
     vars: Vec<(Ident, Slot)>,
-    out: String,
+    /// What the template writes: bytes, as Go's writer takes them (a
+    /// string it prints may not be UTF-8).
+    out: Vec<u8>,
 }
 
 type Result<T> = std::result::Result<T, ExecError>;
@@ -85,7 +87,7 @@ impl<'s> Exec<'s> {
     }
 
     /// Runs template `name` with `dot` into a fresh output buffer.
-    pub(crate) fn execute_nested(&mut self, name: &str, dot: Slot) -> Result<String> {
+    pub(crate) fn execute_nested(&mut self, name: &str, dot: Slot) -> Result<Vec<u8>> {
         let tree = self.tree(name).ok_or_else(|| ExecError::NoTemplate {
             name: name.to_owned(),
             set: self.set.name.clone(),
@@ -98,7 +100,7 @@ impl<'s> Exec<'s> {
         name: &str,
         text: &str,
         dot: Slot,
-    ) -> std::result::Result<String, FuncError> {
+    ) -> std::result::Result<Vec<u8>, FuncError> {
         let key = (name.to_owned(), text.to_owned());
         let trees = match self.parsed.get(&key) {
             Some(trees) => Arc::clone(trees),
@@ -132,12 +134,12 @@ impl<'s> Exec<'s> {
         Ok(result?)
     }
 
-    fn run_tree(&mut self, tree: Arc<Tree>, dot: Slot) -> Result<String> {
+    fn run_tree(&mut self, tree: Arc<Tree>, dot: Slot) -> Result<Vec<u8>> {
         let mut state = State {
             exec: self,
             tree,
             vars: vec![(Arc::clone(&DOLLAR), dot.clone())],
-            out: String::new(),
+            out: Vec::new(),
         };
         state.run(dot)?;
         Ok(state.out)
@@ -174,15 +176,15 @@ impl State<'_, '_> {
         result.map(|_| ())
     }
 
-    fn write(&mut self, text: &str) -> Result<()> {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let limit = self.exec.options().max_output_bytes;
-        if self.out.len() + text.len() > limit {
+        if self.out.len() + bytes.len() > limit {
             return Err(ExecError::Template {
                 template: self.name().to_owned(),
                 message: format!("output exceeds the limit of {limit} bytes"),
             });
         }
-        self.out.push_str(text);
+        self.out.extend_from_slice(bytes);
         Ok(())
     }
 
@@ -226,16 +228,23 @@ impl State<'_, '_> {
         match node {
             Node::Text(range) => {
                 let tree = Arc::clone(&self.tree);
-                self.write(tree.text_of(range))?;
+                self.write(tree.text_of(range).as_bytes())?;
             }
             Node::Action(pipe) => {
                 let value = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    let text = match &value {
-                        None => "<no value>".to_owned(),
-                        Some(value) => crate::fmt::format_value(value),
-                    };
-                    self.write(&text)?;
+                    match &value {
+                        None => self.write(b"<no value>")?,
+                        Some(Value::String(s)) => self.write(s.as_bytes())?,
+                        Some(Value::Object(object)) => {
+                            self.write(object.format_action().as_bytes())?;
+                        }
+                        Some(value) => {
+                            let mut text = crate::fmt::GoText::default();
+                            crate::fmt::print_value_into(&mut text, value);
+                            self.write(text.as_bytes())?;
+                        }
+                    }
                 }
             }
             Node::If(branch) => return self.walk_if_or_with(dot, branch, false),

@@ -11,10 +11,65 @@ mod quote;
 
 pub(crate) use float::format_float;
 pub use printf::sprintf;
-pub(crate) use quote::{is_print, quote_rune, quote_with, unicode_hash, unquote_char};
+pub(crate) use quote::{is_print, quote_bytes, quote_rune, unicode_hash, unquote_char};
 pub use quote::{quote_go, unquote_go};
 
+use crate::raw_string::{first_runes, go_string, rune_count, rune_view};
 use crate::value::Value;
+
+/// What `fmt` prints into: bytes, as Go's printer writes them, because an
+/// operand may be a Go string that is not UTF-8 (see
+/// [`raw_string`](crate::raw_string)); everything else it writes is UTF-8.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GoText(Vec<u8>);
+
+impl GoText {
+    /// An empty text with room for `capacity` bytes.
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self(Vec::with_capacity(capacity))
+    }
+
+    /// Appends UTF-8 text.
+    pub fn push_str(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// Appends one character.
+    pub fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// Appends a Go string's bytes, UTF-8 or not.
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// The bytes printed so far.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The printed text as a Go string value.
+    #[must_use]
+    pub fn into_value(self) -> Value {
+        go_string(self.0)
+    }
+
+    /// The printed text, each byte of a bad sequence as U+FFFD (Go's rune
+    /// view), for callers that need text.
+    #[must_use]
+    pub fn into_string(self) -> String {
+        String::from_utf8(self.0).unwrap_or_else(|not_utf8| rune_view(not_utf8.as_bytes()))
+    }
+}
+
+impl PartialEq<&str> for GoText {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
 
 /// Deepest nesting printed; beyond it a self-containing value is cut.
 pub(crate) const MAX_DEPTH: usize = 512;
@@ -35,24 +90,30 @@ pub(crate) struct Flags {
 
 impl Flags {
     /// Pads `s` to the width, on the left unless `-`; with zeros when `0`.
-    pub(crate) fn pad(&self, out: &mut String, s: &str) {
+    pub(crate) fn pad(&self, out: &mut GoText, s: &str) {
+        self.pad_bytes(out, s.as_bytes());
+    }
+
+    /// [`pad`](Self::pad) for a Go string's bytes; the width counts runes
+    /// as Go does.
+    pub(crate) fn pad_bytes(&self, out: &mut GoText, s: &[u8]) {
         let Some(width) = self.width else {
-            out.push_str(s);
+            out.push_bytes(s);
             return;
         };
-        let len = s.chars().count();
+        let len = rune_count(s);
         if len >= width {
-            out.push_str(s);
+            out.push_bytes(s);
             return;
         }
         let fill = if self.zero && !self.minus { '0' } else { ' ' };
         let padding: String = std::iter::repeat_n(fill, width - len).collect();
         if self.minus {
-            out.push_str(s);
+            out.push_bytes(s);
             out.push_str(&padding);
         } else {
             out.push_str(&padding);
-            out.push_str(s);
+            out.push_bytes(s);
         }
     }
 
@@ -67,11 +128,11 @@ impl Flags {
 /// Go's `fmt.Sprint`: operands printed with `%v`, a space between two
 /// operands when neither is a string.
 #[must_use]
-pub fn sprint(args: &[Value]) -> String {
-    let mut out = String::new();
+pub fn sprint(args: &[Value]) -> GoText {
+    let mut out = GoText::default();
     let mut previous_string = false;
     for (i, arg) in args.iter().enumerate() {
-        let is_string = matches!(arg, Value::String(_));
+        let is_string = matches!(arg, Value::String(_) | Value::Raw(_));
         if i > 0 && !is_string && !previous_string {
             out.push(' ');
         }
@@ -84,8 +145,8 @@ pub fn sprint(args: &[Value]) -> String {
 /// Go's `fmt.Sprintln`: operands with `%v`, always space-separated, and a
 /// final newline.
 #[must_use]
-pub fn sprintln(args: &[Value]) -> String {
-    let mut out = String::new();
+pub fn sprintln(args: &[Value]) -> GoText {
+    let mut out = GoText::default();
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
@@ -96,21 +157,35 @@ pub fn sprintln(args: &[Value]) -> String {
     out
 }
 
-/// One value with `%v`: what a template action writes.
+/// One value with `%v`, as text (a Go string that is not UTF-8 in its
+/// rune view; [`print_value_into`] keeps its bytes).
 #[must_use]
 pub fn format_value(value: &Value) -> String {
-    if let Value::String(s) = value {
-        return s.to_string();
+    match value {
+        Value::String(s) => s.to_string(),
+        Value::Raw(raw) => raw.runes().to_owned(),
+        other => {
+            let mut out = GoText::default();
+            print_value(&mut out, other, 'v', &Flags::default(), 0);
+            out.into_string()
+        }
     }
-    let mut out = String::new();
-    print_value(&mut out, value, 'v', &Flags::default(), 0);
-    out
+}
+
+/// Appends `value` printed with `%v` to `out`: what a template action
+/// writes.
+pub fn print_value_into(out: &mut GoText, value: &Value) {
+    match value {
+        Value::String(s) => out.push_str(s),
+        Value::Raw(raw) => out.push_bytes(raw.bytes()),
+        other => print_value(out, other, 'v', &Flags::default(), 0),
+    }
 }
 
 /// `%!verb(type=value)`, Go's report of a verb that does not fit its operand.
 /// The value is printed with `%v` under the verb's own flags, as Go does
 /// (`%5d` of "ab" gives `%!d(string=   ab)`).
-pub(crate) fn bad_verb(out: &mut String, value: &Value, verb: char, flags: &Flags) {
+pub(crate) fn bad_verb(out: &mut GoText, value: &Value, verb: char, flags: &Flags) {
     out.push_str("%!");
     out.push(verb);
     out.push('(');
@@ -132,7 +207,7 @@ pub(crate) fn bad_verb(out: &mut String, value: &Value, verb: char, flags: &Flag
 /// Go's `printArg`/`printValue`: `value` under `verb`; `depth` > 0 inside
 /// a slice or map, where nil prints as `<nil>` whatever the verb.
 pub(crate) fn print_value(
-    out: &mut String,
+    out: &mut GoText,
     value: &Value,
     verb: char,
     flags: &Flags,
@@ -149,9 +224,9 @@ pub(crate) fn print_value(
         return;
     }
     if verb == 'v' && flags.sharp_v {
-        let mut text = String::new();
+        let mut text = GoText::default();
         go_syntax(&mut text, value, depth);
-        flags.pad(out, &text);
+        flags.pad_bytes(out, text.as_bytes());
         return;
     }
     match value {
@@ -168,11 +243,10 @@ pub(crate) fn print_value(
         },
         Value::Int(i) | Value::Int64(i) => print_integer(out, value, *i, verb, flags),
         Value::Float(f) => print_float(out, value, *f, verb, flags),
-        Value::String(s) => print_string(out, value, s, verb, flags),
+        Value::String(s) => print_string(out, value, s.as_bytes(), verb, flags),
+        Value::Raw(raw) => print_string(out, value, raw.bytes(), verb, flags),
         Value::Bytes(bytes) => match verb {
-            's' | 'q' | 'x' | 'X' => {
-                print_string(out, value, &String::from_utf8_lossy(bytes), verb, flags);
-            }
+            's' | 'q' | 'x' | 'X' => print_string(out, value, bytes, verb, flags),
             _ => {
                 out.push('[');
                 for (i, byte) in bytes.iter().enumerate() {
@@ -210,7 +284,13 @@ pub(crate) fn print_value(
         Value::Object(object) => match verb {
             'v' | 's' | 'q' | 'x' | 'X' => {
                 let text = object.format();
-                print_string(out, &Value::string(text.as_str()), &text, verb, flags);
+                print_string(
+                    out,
+                    &Value::string(text.as_str()),
+                    text.as_bytes(),
+                    verb,
+                    flags,
+                );
             }
             _ => bad_verb(out, value, verb, flags),
         },
@@ -219,7 +299,7 @@ pub(crate) fn print_value(
 
 /// Go's `%#v`: values as Go source (`[]interface {}{1, "a"}`,
 /// `map[string]interface {}{"a":1}`, quoted strings).
-fn go_syntax(out: &mut String, value: &Value, depth: usize) {
+fn go_syntax(out: &mut GoText, value: &Value, depth: usize) {
     if depth > MAX_DEPTH {
         out.push_str("...");
         return;
@@ -228,6 +308,7 @@ fn go_syntax(out: &mut String, value: &Value, depth: usize) {
         Value::Nil if depth > 0 => out.push_str("interface {}(nil)"),
         Value::Nil => out.push_str("<nil>"),
         Value::String(s) => out.push_str(&quote_go(s)),
+        Value::Raw(raw) => out.push_str(&quote::quote_bytes(raw.bytes(), false)),
         Value::Bytes(bytes) => {
             out.push_str("[]byte{");
             let items: Vec<String> = bytes.iter().map(|b| format!("0x{b:x}")).collect();
@@ -262,7 +343,7 @@ fn go_syntax(out: &mut String, value: &Value, depth: usize) {
     }
 }
 
-fn print_integer(out: &mut String, value: &Value, i: i64, verb: char, flags: &Flags) {
+fn print_integer(out: &mut GoText, value: &Value, i: i64, verb: char, flags: &Flags) {
     let (base, upper) = match verb {
         'v' | 'd' => (10, false),
         'b' => (2, false),
@@ -354,7 +435,7 @@ fn print_integer(out: &mut String, value: &Value, i: i64, verb: char, flags: &Fl
     flags.without_zero().pad(out, &(prefix + &digits));
 }
 
-fn print_float(out: &mut String, value: &Value, f: f64, verb: char, flags: &Flags) {
+fn print_float(out: &mut GoText, value: &Value, f: f64, verb: char, flags: &Flags) {
     let text = match verb {
         'v' => format_float(f, 'g', flags.precision),
         'g' | 'G' => format_float(f, verb, flags.precision),
@@ -406,25 +487,26 @@ fn print_float(out: &mut String, value: &Value, f: f64, verb: char, flags: &Flag
     flags.pad(out, &number);
 }
 
-fn print_string(out: &mut String, value: &Value, s: &str, verb: char, flags: &Flags) {
-    let truncated: String = match flags.precision {
-        Some(precision) if verb != 'x' && verb != 'X' => s.chars().take(precision).collect(),
-        _ => s.to_owned(),
+/// A Go string (or `[]byte`) under `%s`, `%v`, `%q`, `%x`, `%X`: its bytes
+/// are printed as they are, UTF-8 or not, as Go does.
+fn print_string(out: &mut GoText, value: &Value, s: &[u8], verb: char, flags: &Flags) {
+    let truncated = match flags.precision {
+        Some(precision) if verb != 'x' && verb != 'X' => first_runes(s, precision),
+        _ => s,
     };
     match verb {
-        'v' | 's' => flags.pad(out, &truncated),
+        'v' | 's' => flags.pad_bytes(out, truncated),
         'q' => {
-            let quoted = if flags.sharp && quote::can_backquote(&truncated) {
-                format!("`{truncated}`")
-            } else {
-                quote_with(&truncated, flags.plus)
+            let quoted = match std::str::from_utf8(truncated) {
+                Ok(text) if flags.sharp && quote::can_backquote(text) => format!("`{text}`"),
+                _ => quote::quote_bytes(truncated, flags.plus),
             };
             flags.pad(out, &quoted);
         }
         'x' | 'X' => {
             let bytes = match flags.precision {
-                Some(p) => &s.as_bytes()[..p.min(s.len())],
-                None => s.as_bytes(),
+                Some(p) => &s[..p.min(s.len())],
+                None => s,
             };
             let mut hex = String::new();
             for (i, byte) in bytes.iter().enumerate() {

@@ -3,18 +3,18 @@
 //! `%[n]d`, and the error forms `%!d(MISSING)`, `%!(EXTRA ...)`,
 //! `%!(NOVERB)`, `%!d(BADINDEX)`, `%!(BADWIDTH)` and `%!(BADPREC)`.
 
-use super::{Flags, print_value};
+use super::{Flags, GoText, print_value};
 use crate::value::Value;
 
 const TOO_LARGE: usize = 1_000_000;
 
 /// Go's `fmt.Sprintf(format, args...)`.
 #[must_use]
-pub fn sprintf(format: &str, args: &[Value]) -> String {
+pub fn sprintf(format: &str, args: &[Value]) -> GoText {
     Formatter {
         format: format.as_bytes(),
         args,
-        out: String::with_capacity(format.len() + 16),
+        out: GoText::with_capacity(format.len() + 16),
         arg_num: 0,
         reordered: false,
         good_arg_num: true,
@@ -25,14 +25,14 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
 struct Formatter<'a> {
     format: &'a [u8],
     args: &'a [Value],
-    out: String,
+    out: GoText,
     arg_num: usize,
     reordered: bool,
     good_arg_num: bool,
 }
 
 impl Formatter<'_> {
-    fn run(mut self) -> String {
+    fn run(mut self) -> GoText {
         let end = self.format.len();
         let mut i = 0;
         while i < end {
@@ -70,9 +70,7 @@ impl Formatter<'_> {
     }
 
     fn push_bytes(&mut self, from: usize, to: usize) {
-        // The format is a &str split at ASCII bytes, so slices stay UTF-8.
-        self.out
-            .push_str(&String::from_utf8_lossy(&self.format[from..to]));
+        self.out.push_bytes(&self.format[from..to]);
     }
 
     /// Handles one `%...verb` starting after the `%`; returns the index

@@ -63,6 +63,23 @@ pub(crate) fn quote_with(s: &str, ascii_only: bool) -> String {
     out
 }
 
+/// [`quote_with`] for a Go string's bytes: a byte that does not start a
+/// valid UTF-8 sequence is written `\xNN`, as Go's `strconv.Quote` does.
+pub(crate) fn quote_bytes(s: &[u8], ascii_only: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for chunk in s.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_escaped(&mut out, c, '"', ascii_only);
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Go's `strconv.QuoteRune` (or `QuoteRuneToASCII`).
 pub(crate) fn quote_rune(c: char, ascii_only: bool) -> String {
     let mut out = String::from('\'');

@@ -165,6 +165,10 @@ fn copy_at(value: &Value, depth: usize) -> Value {
             list.items().iter().map(|v| copy_at(v, depth + 1)).collect(),
             list.kind(),
         )),
+        Value::Object(object) => object
+            .as_collection()
+            .and_then(|collection| object.with_collection(copy_at(&collection, depth + 1)))
+            .unwrap_or_else(|| value.clone()),
         other => other.clone(),
     }
 }

@@ -4,9 +4,12 @@
 //! decoder's error text as the *result string* instead of failing, which
 //! charts have come to rely on; that is reproduced here. All four take a
 //! Go `string`: a `[]byte` (`.Files.GetBytes`) or a number is an error.
+//! Encoding reads the string's bytes and decoding returns bytes, UTF-8 or
+//! not, as Go's do.
 
-use crate::args::string;
+use crate::args::{string, string_bytes};
 use crate::funcs::{Arity, FuncMap};
+use crate::raw_string::go_string;
 use crate::value::Value;
 
 const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -14,27 +17,28 @@ const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("b64enc", Arity::Exact(1), |args| {
-        Ok(Value::string(base64_std(string(&args[0])?.as_bytes())))
+        Ok(Value::string(base64_std(string_bytes(&args[0])?)))
     });
     map.add("b64dec", Arity::Exact(1), |args| {
-        Ok(Value::string(match base64_std_decode(string(&args[0])?) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(message) => message,
-        }))
+        Ok(match base64_std_decode(string(&args[0])?) {
+            Ok(bytes) => go_string(bytes),
+            Err(message) => Value::string(message),
+        })
     });
     map.add("b32enc", Arity::Exact(1), |args| {
-        Ok(Value::string(base32_std(string(&args[0])?.as_bytes())))
+        Ok(Value::string(base32_std(string_bytes(&args[0])?)))
     });
     map.add("b32dec", Arity::Exact(1), |args| {
-        Ok(Value::string(match base32_std_decode(string(&args[0])?) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(message) => message,
-        }))
+        Ok(match base32_std_decode(string(&args[0])?) {
+            Ok(bytes) => go_string(bytes),
+            Err(message) => Value::string(message),
+        })
     });
 }
 
 /// Go's `base64.StdEncoding.EncodeToString`.
-pub(crate) fn base64_std(input: &[u8]) -> String {
+#[must_use]
+pub fn base64_std(input: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(input)
 }
@@ -42,7 +46,10 @@ pub(crate) fn base64_std(input: &[u8]) -> String {
 /// Go's `base64.StdEncoding.DecodeString`, with its error text: the
 /// offset reported is the offending byte, or the start of an incomplete
 /// final quantum; CR and LF are skipped anywhere.
-pub(crate) fn base64_std_decode(input: &str) -> Result<Vec<u8>, String> {
+///
+/// # Errors
+/// Go's `illegal base64 data at input byte N`.
+pub fn base64_std_decode(input: &str) -> Result<Vec<u8>, String> {
     let src = input.as_bytes();
     let corrupt = |at: usize| format!("illegal base64 data at input byte {at}");
     let mut out = Vec::with_capacity(src.len() / 4 * 3);

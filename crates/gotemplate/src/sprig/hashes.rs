@@ -3,14 +3,14 @@
 
 use ring::digest::{Algorithm, SHA1_FOR_LEGACY_USE_ONLY, SHA256, SHA512, digest};
 
-use crate::args::string;
+use crate::args::string_bytes;
 use crate::funcs::{Arity, FuncMap};
 use crate::value::Value;
 
 use super::random::hex_lower;
 
-fn hex_digest(algorithm: &'static Algorithm, input: &str) -> String {
-    hex_lower(digest(algorithm, input.as_bytes()).as_ref())
+fn hex_digest(algorithm: &'static Algorithm, input: &[u8]) -> String {
+    hex_lower(digest(algorithm, input).as_ref())
 }
 
 /// Adler-32 (RFC 1950), what Go's `hash/adler32` computes.
@@ -33,18 +33,16 @@ pub(crate) fn register(map: &mut FuncMap) {
     map.add("sha1sum", Arity::Exact(1), |a| {
         Ok(Value::string(hex_digest(
             &SHA1_FOR_LEGACY_USE_ONLY,
-            string(&a[0])?,
+            string_bytes(&a[0])?,
         )))
     });
     map.add("sha256sum", Arity::Exact(1), |a| {
-        Ok(Value::string(hex_digest(&SHA256, string(&a[0])?)))
+        Ok(Value::string(hex_digest(&SHA256, string_bytes(&a[0])?)))
     });
     map.add("sha512sum", Arity::Exact(1), |a| {
-        Ok(Value::string(hex_digest(&SHA512, string(&a[0])?)))
+        Ok(Value::string(hex_digest(&SHA512, string_bytes(&a[0])?)))
     });
     map.add("adler32sum", Arity::Exact(1), |a| {
-        Ok(Value::string(
-            adler32(string(&a[0])?.as_bytes()).to_string(),
-        ))
+        Ok(Value::string(adler32(string_bytes(&a[0])?).to_string()))
     });
 }

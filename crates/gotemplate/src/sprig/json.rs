@@ -117,6 +117,7 @@ fn write_value(
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&format_json_float(*f)?),
         Value::String(s) => write_string(out, s, escape_html),
+        Value::Raw(raw) => write_string(out, raw.runes(), escape_html),
         Value::Bytes(b) => write_string(out, &super::encoding::base64_std(b), escape_html),
         Value::List(list) => {
             if list.is_empty() {
@@ -134,32 +135,49 @@ fn write_value(
             newline(out, style, depth);
             out.push(']');
         }
-        Value::Map(map) => {
-            let entries = map.snapshot();
-            if entries.is_empty() {
-                out.push_str("{}");
-                return Ok(());
+        Value::Map(map) => write_fields(out, &map.snapshot(), style, depth)?,
+        Value::Object(object) => match object.to_json() {
+            // A struct marshals its fields in declaration order, which
+            // `to_json` keeps; a map's come sorted already.
+            serde_json::Value::Object(fields) => {
+                let fields: Vec<(String, Value)> = fields
+                    .iter()
+                    .map(|(name, field)| (name.clone(), Value::from_json(field)))
+                    .collect();
+                write_fields(out, &fields, style, depth)?;
             }
-            out.push('{');
-            for (i, (key, item)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, style, depth + 1);
-                write_string(out, key, escape_html);
-                out.push(':');
-                if style == JsonStyle::Pretty {
-                    out.push(' ');
-                }
-                write_value(out, item, style, depth + 1)?;
-            }
-            newline(out, style, depth);
-            out.push('}');
-        }
-        Value::Object(object) => {
-            write_value(out, &Value::from_json(&object.to_json()), style, depth)?;
-        }
+            other => write_value(out, &Value::from_json(&other), style, depth)?,
+        },
     }
+    Ok(())
+}
+
+/// A JSON object of `fields` in the order given.
+fn write_fields(
+    out: &mut String,
+    fields: &[(String, Value)],
+    style: JsonStyle,
+    depth: usize,
+) -> Result<(), String> {
+    if fields.is_empty() {
+        out.push_str("{}");
+        return Ok(());
+    }
+    out.push('{');
+    for (i, (key, item)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, style, depth + 1);
+        write_string(out, key, style != JsonStyle::Raw);
+        out.push(':');
+        if style == JsonStyle::Pretty {
+            out.push(' ');
+        }
+        write_value(out, item, style, depth + 1)?;
+    }
+    newline(out, style, depth);
+    out.push('}');
     Ok(())
 }
 

@@ -7,7 +7,7 @@ mod dates;
 mod defaults;
 mod dicts;
 mod duration;
-pub(crate) mod encoding;
+pub mod encoding;
 mod goregexp;
 mod gotime;
 mod hashes;

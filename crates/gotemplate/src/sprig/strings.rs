@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::args::{int, string, to_string};
+use crate::args::{int, string, string_bytes, to_go_string, to_string};
 use crate::error::FuncError;
+use crate::fmt::GoText;
 use crate::funcs::{Arity, FuncMap, FuncResult};
+use crate::raw_string::go_string;
 use crate::value::{ListKind, Map, Value};
 
 fn s(v: impl Into<std::sync::Arc<str>>) -> FuncResult {
@@ -21,10 +23,16 @@ fn usize_of(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
-/// Byte-slices `text` like Go's `s[a:b]`; a cut inside a character keeps
-/// the valid part (Go would keep raw bytes, which text output cannot).
-fn byte_slice(text: &str, from: usize, to: usize) -> String {
-    String::from_utf8_lossy(&text.as_bytes()[from.min(text.len())..to.min(text.len())]).into_owned()
+/// Byte-slices `text` like Go's `s[a:b]`; a cut inside a character gives
+/// a Go string that is not UTF-8, as in Go.
+fn byte_slice(text: &[u8], from: usize, to: usize) -> Value {
+    go_string(text[from.min(text.len())..to.min(text.len())].to_vec())
+}
+
+/// [`byte_slice`] of text as text (`wrap`'s pieces), a cut character read
+/// as Go's rune view.
+fn text_slice(text: &str, from: usize, to: usize) -> String {
+    crate::raw_string::rune_view(&text.as_bytes()[from.min(text.len())..to.min(text.len())])
 }
 
 pub(crate) fn register(map: &mut FuncMap) {
@@ -48,8 +56,8 @@ pub(crate) fn register(map: &mut FuncMap) {
         })
     });
     map.add("substr", Arity::Exact(3), |a| {
-        let (start, end, text) = (int(&a[0])?, int(&a[1])?, string(&a[2])?);
-        substring(start, end, text).map(Value::string)
+        let (start, end, text) = (int(&a[0])?, int(&a[1])?, string_bytes(&a[2])?);
+        substring(start, end, text)
     });
     map.add("repeat", Arity::Exact(2), |a| {
         let (count, text) = (int(&a[0])?, string(&a[1])?);
@@ -105,50 +113,64 @@ pub(crate) fn register(map: &mut FuncMap) {
         let quoted: Vec<String> = a
             .iter()
             .filter(|v| !matches!(v, Value::Nil))
-            .map(|v| crate::fmt::quote_go(&to_string(v)))
+            .map(|v| match to_go_string(v) {
+                Value::Raw(raw) => crate::fmt::quote_bytes(raw.bytes(), false),
+                text => crate::fmt::quote_go(text.as_str().unwrap_or_default()),
+            })
             .collect();
         s(quoted.join(" "))
     });
     map.add("squote", Arity::AtLeast(0), |a| {
-        let quoted: Vec<String> = a
-            .iter()
-            .filter(|v| !matches!(v, Value::Nil))
-            .map(|v| format!("'{}'", crate::fmt::format_value(v)))
-            .collect();
-        s(quoted.join(" "))
+        let mut quoted = GoText::default();
+        for (i, v) in a.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
+            if i > 0 {
+                quoted.push(' ');
+            }
+            quoted.push('\'');
+            crate::fmt::print_value_into(&mut quoted, v);
+            quoted.push('\'');
+        }
+        Ok(quoted.into_value())
     });
     map.add("cat", Arity::AtLeast(0), |a| {
-        let parts: Vec<String> = a
-            .iter()
-            .filter(|v| !matches!(v, Value::Nil))
-            .map(crate::fmt::format_value)
-            .collect();
-        s(parts.join(" "))
+        let mut joined = GoText::default();
+        for (i, v) in a.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
+            if i > 0 {
+                joined.push(' ');
+            }
+            crate::fmt::print_value_into(&mut joined, v);
+        }
+        Ok(joined.into_value())
     });
     map.add("indent", Arity::Exact(2), |a| {
-        indent(int(&a[0])?, string(&a[1])?).map(Value::string)
+        indent(int(&a[0])?, &a[1], "")
     });
     map.add("nindent", Arity::Exact(2), |a| {
-        indent(int(&a[0])?, string(&a[1])?).map(|text| Value::string(format!("\n{text}")))
+        indent(int(&a[0])?, &a[1], "\n")
     });
     map.add("replace", Arity::Exact(3), |a| {
-        let (old, new, text) = (string(&a[0])?, string(&a[1])?, string(&a[2])?);
-        s(go_replace_all(text, old, new))
+        let (old, new) = (string(&a[0])?, string(&a[1])?);
+        match &a[2] {
+            Value::Raw(raw) if !old.is_empty() => {
+                Ok(go_string(replace_bytes(raw.bytes(), old, new)))
+            }
+            text => s(go_replace_all(string(text)?, old, new)),
+        }
     });
     map.add("plural", Arity::Exact(3), |a| {
         let (one, many, count) = (string(&a[0])?, string(&a[1])?, int(&a[2])?);
         s(if count == 1 { one } else { many })
     });
-    map.add("toString", Arity::Exact(1), |a| s(to_string(&a[0])));
+    map.add("toString", Arity::Exact(1), |a| Ok(to_go_string(&a[0])));
     map.add("trunc", Arity::Exact(2), |a| {
-        let (count, text) = (int(&a[0])?, string(&a[1])?);
+        let (count, text) = (int(&a[0])?, string_bytes(&a[1])?);
         let len = i64::try_from(text.len()).unwrap_or(i64::MAX);
-        s(if count < 0 && len + count > 0 {
+        Ok(if count < 0 && len + count > 0 {
             byte_slice(text, usize_of(len + count), text.len())
         } else if count >= 0 && len > count {
             byte_slice(text, 0, usize_of(count))
         } else {
-            text.to_owned()
+            a[1].clone()
         })
     });
     map.add("abbrev", Arity::Exact(2), |a| {
@@ -213,21 +235,40 @@ fn parse_atoi(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
-fn indent(spaces: i64, text: &str) -> Result<String, FuncError> {
+/// Sprig's `indent` (after `prefix`, which `nindent` sets to a line
+/// break). A Go string that is not UTF-8 is indented as bytes and stays one.
+fn indent(spaces: i64, value: &Value, prefix: &str) -> FuncResult {
+    let text = string_bytes(value)?;
     let pad = " ".repeat(usize_of(spaces));
-    let lines = text.matches('\n').count() + 1;
+    let lines = memchr::memchr_iter(b'\n', text).count() + 1;
     if lines.saturating_mul(pad.len()).saturating_add(text.len()) > MAX_BUILT_STRING {
         return Err(FuncError::new(format!(
             "indent would build more than {MAX_BUILT_STRING} bytes"
         )));
     }
-    Ok(format!("{pad}{}", text.replace('\n', &format!("\n{pad}"))))
+    let Value::Raw(raw) = value else {
+        let text = string(value)?;
+        return s(format!(
+            "{prefix}{pad}{}",
+            text.replace('\n', &format!("\n{pad}"))
+        ));
+    };
+    let mut out = prefix.as_bytes().to_vec();
+    out.extend_from_slice(pad.as_bytes());
+    let mut line_start = 0;
+    for line_end in memchr::memchr_iter(b'\n', raw.bytes()) {
+        out.extend_from_slice(&raw.bytes()[line_start..=line_end]);
+        out.extend_from_slice(pad.as_bytes());
+        line_start = line_end + 1;
+    }
+    out.extend_from_slice(&raw.bytes()[line_start..]);
+    Ok(go_string(out))
 }
 
 /// Sprig's `substr`: `s[:end]` for a negative start, `s[start:]` for a
 /// negative or too large end, else `s[start:end]`; out-of-range slices
 /// panic in Go, reported here as Go's runtime error.
-fn substring(start: i64, end: i64, text: &str) -> Result<String, FuncError> {
+fn substring(start: i64, end: i64, text: &[u8]) -> FuncResult {
     let len = text.len();
     let out_of_range = |a: i64, b: i64| {
         FuncError::new(format!(
@@ -267,6 +308,20 @@ pub(crate) fn go_replace_all(text: &str, old: &str, new: &str) -> String {
         out.push(c);
         out.push_str(new);
     }
+    out
+}
+
+/// Go's `strings.Replace(s, old, new, -1)` with a non-empty `old` on a
+/// string that is not UTF-8: its other bytes stay as they are.
+fn replace_bytes(text: &[u8], old: &str, new: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = memchr::memmem::find(rest, old.as_bytes()) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(new.as_bytes());
+        rest = &rest[at + old.len()..];
+    }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -419,30 +474,30 @@ fn wrap(text: &str, width: i64, newline: &str, wrap_long_words: bool) -> String 
         let end = (width + offset + 1).min(len);
         let space = bytes[offset..end].iter().rposition(|&b| b == b' ');
         if let Some(space) = space.map(|i| i + offset) {
-            out.push_str(&byte_slice(text, offset, space));
+            out.push_str(&text_slice(text, offset, space));
             out.push_str(newline);
             offset = space + 1;
         } else if wrap_long_words {
-            out.push_str(&byte_slice(text, offset, width + offset));
+            out.push_str(&text_slice(text, offset, width + offset));
             out.push_str(newline);
             offset += width;
         } else {
             let end = width + offset;
             match bytes[end..].iter().position(|&b| b == b' ') {
                 None => {
-                    out.push_str(&byte_slice(text, offset, len));
+                    out.push_str(&text_slice(text, offset, len));
                     offset = len;
                 }
                 Some(index) => {
                     let space = index + end;
-                    out.push_str(&byte_slice(text, offset, space));
+                    out.push_str(&text_slice(text, offset, space));
                     out.push_str(newline);
                     offset = space + 1;
                 }
             }
         }
     }
-    out.push_str(&byte_slice(text, offset, len));
+    out.push_str(&text_slice(text, offset, len));
     out
 }
 
@@ -460,18 +515,18 @@ fn abbreviate(text: &str, offset: i64, width: i64) -> String {
         offset = len - (width - 3);
     }
     if offset <= 4 {
-        return format!("{}...", byte_slice(text, 0, usize_of(width - 3)));
+        return format!("{}...", text_slice(text, 0, usize_of(width - 3)));
     }
     if width < 7 {
         return String::new();
     }
     if offset + width - 3 < len {
-        let rest = byte_slice(text, usize_of(offset), text.len());
+        let rest = text_slice(text, usize_of(offset), text.len());
         return format!("...{}", abbreviate(&rest, 0, width - 3));
     }
     format!(
         "...{}",
-        byte_slice(text, usize_of(len - (width - 3)), text.len())
+        text_slice(text, usize_of(len - (width - 3)), text.len())
     )
 }
 

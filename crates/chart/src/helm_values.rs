@@ -1,0 +1,141 @@
+//! `common.Values`: the Go type Helm gives `.`, `.Values` and `.Template`.
+//!
+//! It is a named `map[string]interface{}` with methods, and charts see both
+//! sides: `.Values.AsMap` (the usual way round `dig`, which refuses the named
+//! type with `interface conversion: interface {} is common.Values`),
+//! `.Values.Table "a.b"`, `.Values.PathValue "a.b.c"` and `.Values.YAML`,
+//! and `typeOf .Values` is `common.Values`. A method name shadows a values
+//! key of the same name, as in Go. Everything else — field lookup, `range`,
+//! `set`, `merge` — reaches the shared map underneath.
+
+use std::any::Any;
+
+use driftless_gotemplate::{Map, Object, Value};
+
+/// A `common.Values` over a shared map.
+#[derive(Debug)]
+pub struct HelmValues(Map);
+
+impl HelmValues {
+    /// `map` as a `common.Values` value.
+    #[must_use]
+    pub fn value(map: Map) -> Value {
+        Value::object(HelmValues(map))
+    }
+
+    /// Go's `Values.Table`: the table at the dotted path `name`.
+    fn table(&self, name: &str) -> Result<Map, String> {
+        let mut table = self.0.clone();
+        for key in name.split('.') {
+            table = match table.get(key) {
+                Some(Value::Map(inner)) if !inner.has_string_values() => inner,
+                Some(Value::Object(object)) if object.type_name() == "common.Values" => {
+                    match object.as_collection() {
+                        Some(Value::Map(inner)) => inner,
+                        _ => return Err(not_a_table(key)),
+                    }
+                }
+                _ => return Err(not_a_table(key)),
+            };
+        }
+        Ok(table)
+    }
+
+    /// Go's `Values.PathValue`: the value (not a table) at the dotted path.
+    fn path_value(&self, path: &str) -> Result<Value, String> {
+        if path.is_empty() {
+            return Err("YAML path cannot be empty".into());
+        }
+        let (table, key) = match path.rsplit_once('.') {
+            Some((table, key)) => (self.table(table).map_err(|_| not_a_value(key))?, key),
+            None => (self.0.clone(), path),
+        };
+        match table.get(key) {
+            Some(value) if !is_table(&value) => Ok(value),
+            _ => Err(not_a_value(key)),
+        }
+    }
+}
+
+fn not_a_table(key: &str) -> String {
+    format!(
+        "{} is not a table",
+        driftless_gotemplate::fmt::quote_go(key)
+    )
+}
+
+fn not_a_value(key: &str) -> String {
+    format!(
+        "{} is not a value",
+        driftless_gotemplate::fmt::quote_go(key)
+    )
+}
+
+/// Helm's `istable`: a `map[string]interface{}`.
+fn is_table(value: &Value) -> bool {
+    matches!(value, Value::Map(map) if !map.has_string_values())
+}
+
+/// Go's reflection check of a method's arity, in its words.
+fn arity(method: &str, args: &[Value], want: usize) -> Result<(), String> {
+    if args.len() == want {
+        return Ok(());
+    }
+    Err(format!(
+        "wrong number of args for {method}: want {want} got {}",
+        args.len()
+    ))
+}
+
+fn one_string<'a>(method: &str, args: &'a [Value]) -> Result<&'a str, String> {
+    arity(method, args, 1)?;
+    driftless_gotemplate::args::string(&args[0]).map_err(|e| e.message)
+}
+
+impl Object for HelmValues {
+    fn type_name(&self) -> String {
+        "common.Values".into()
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "map"
+    }
+
+    fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let result = match name {
+            "AsMap" => arity(name, args, 0).map(|()| Value::Map(self.0.clone())),
+            "YAML" => arity(name, args, 0).map(|()| {
+                let yaml = crate::helm_funcs::to_yaml(&Value::Map(self.0.clone()));
+                Value::from(yaml + "\n")
+            }),
+            "Table" => one_string(name, args)
+                .and_then(|path| self.table(path))
+                .map(HelmValues::value),
+            "PathValue" => one_string(name, args).and_then(|path| self.path_value(path)),
+            // `Encode(io.Writer)`: no template value is a writer.
+            "Encode" => arity(name, args, 1).and_then(|()| {
+                Err(format!(
+                    "wrong type for value; expected io.Writer; got {}",
+                    args[0].type_name()
+                ))
+            }),
+            _ => return None,
+        };
+        Some(result)
+    }
+
+    fn as_collection(&self) -> Option<Value> {
+        Some(Value::Map(self.0.clone()))
+    }
+
+    fn with_collection(&self, collection: Value) -> Option<Value> {
+        match collection {
+            Value::Map(map) => Some(HelmValues::value(map)),
+            _ => None,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

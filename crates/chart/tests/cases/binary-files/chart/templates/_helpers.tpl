@@ -1,0 +1,1 @@
+{{ define "binary" }}{{ .Files.Get "files/ks.jks" }}{{ end }}

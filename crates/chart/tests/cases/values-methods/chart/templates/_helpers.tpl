@@ -1,0 +1,1 @@
+{{ define "types" }}{{ typeOf . }}{{ typeOf .Values }}{{ end }}
