@@ -215,14 +215,13 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
                 wrapped.source_error = e.source_error;
                 wrapped
             })?;
-            Ok(match out {
-                Value::Raw(raw) => driftless_gotemplate::go_string(
-                    crate::render::blank_no_value_bytes(raw.bytes().to_vec()),
-                ),
-                text => Value::from(crate::render::blank_no_value(
-                    text.as_str().unwrap_or_default().to_owned(),
-                )),
-            })
+            let bytes = out.go_bytes().unwrap_or_default();
+            if memchr::memmem::find(bytes, b"<no value>").is_none() {
+                return Ok(out);
+            }
+            Ok(driftless_gotemplate::go_string(
+                crate::render::blank_no_value_bytes(bytes.to_vec()),
+            ))
         },
     );
     funcs.add("required", Arity::Exact(2), |args| {

@@ -128,6 +128,10 @@ impl Object for HelmValues {
         Some(Value::Map(self.0.clone()))
     }
 
+    fn as_map(&self) -> Option<&Map> {
+        Some(&self.0)
+    }
+
     fn with_collection(&self, collection: Value) -> Option<Value> {
         match collection {
             Value::Map(map) => Some(HelmValues::value(map)),

@@ -12,25 +12,29 @@
 
 use std::sync::Arc;
 
-/// A Go `string` whose bytes are not valid UTF-8.
+/// A Go `string` whose bytes are not valid UTF-8. One pointer wide, so
+/// [`Value`](crate::Value) stays as small as its other variants make it.
 #[derive(Clone, Debug)]
-pub struct RawString {
-    bytes: Arc<[u8]>,
-    runes: Arc<str>,
+pub struct RawString(Arc<Contents>);
+
+#[derive(Debug)]
+struct Contents {
+    bytes: Box<[u8]>,
+    runes: Box<str>,
 }
 
 impl RawString {
     /// The string's bytes.
     #[must_use]
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.0.bytes
     }
 
     /// The text Go's string functions see: each byte of a bad sequence
     /// decoded as U+FFFD, as `utf8.DecodeRuneInString` does.
     #[must_use]
     pub fn runes(&self) -> &str {
-        &self.runes
+        &self.0.runes
     }
 }
 
@@ -41,9 +45,9 @@ pub fn go_string(bytes: Vec<u8>) -> crate::Value {
     match String::from_utf8(bytes) {
         Ok(text) => crate::Value::string(text),
         Err(not_utf8) => {
-            let bytes: Arc<[u8]> = not_utf8.into_bytes().into();
-            let runes = rune_view(&bytes).into();
-            crate::Value::Raw(RawString { bytes, runes })
+            let bytes = not_utf8.into_bytes().into_boxed_slice();
+            let runes = rune_view(&bytes).into_boxed_str();
+            crate::Value::Raw(RawString(Arc::new(Contents { bytes, runes })))
         }
     }
 }
@@ -101,6 +105,11 @@ pub fn first_runes(bytes: &[u8], n: usize) -> &[u8] {
 mod tests {
     use super::*;
     use crate::Value;
+
+    #[test]
+    fn values_stay_three_words() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
 
     #[test]
     fn valid_text_stays_a_string() {

@@ -262,6 +262,14 @@ pub trait Object: Send + Sync + fmt::Debug {
         None
     }
 
+    /// For Go named map types (`common.Values`): the map underneath,
+    /// borrowed, which field lookup reads after methods without copying
+    /// the handle. Implies [`as_collection`](Object::as_collection) is
+    /// this map.
+    fn as_map(&self) -> Option<&Map> {
+        None
+    }
+
     /// For collection objects: the same Go type over `collection` instead,
     /// which Sprig's `deepCopy` returns (a copy keeps its type). `None`
     /// when the object cannot be rebuilt; the copy then shares it.
@@ -537,6 +545,10 @@ impl Object for NamedMap {
 
     fn as_collection(&self) -> Option<Value> {
         Some(Value::Map(self.map.clone()))
+    }
+
+    fn as_map(&self) -> Option<&Map> {
+        Some(&self.map)
     }
 
     fn with_collection(&self, collection: Value) -> Option<Value> {

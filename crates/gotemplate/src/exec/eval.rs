@@ -262,8 +262,13 @@ impl State<'_, '_> {
                 format!("nil pointer evaluating interface {{}}.{name}"),
             )),
             Value::Object(object) => {
-                let object = Arc::clone(object);
-                let mut args = self.eval_call_args(dot, cmd)?;
+                // A plain field step (`.Values.image`) has no arguments;
+                // skip building a list for it on this hot path.
+                let mut args = if has_args {
+                    self.eval_call_args(dot, cmd)?
+                } else {
+                    Vec::new()
+                };
                 if let Some(final_value) = &final_value {
                     args.push(final_value.clone().unwrap_or(Value::Nil));
                 }
@@ -271,6 +276,9 @@ impl State<'_, '_> {
                     return result.map(Some).map_err(|message| {
                         self.error_at(pos, node, format!("error calling {name}: {message}"))
                     });
+                }
+                if let Some(map) = object.as_map() {
+                    return self.map_field(map, name, pos, node, has_args);
                 }
                 if let Some(collection) = object.as_collection() {
                     return self.eval_field(
@@ -301,33 +309,43 @@ impl State<'_, '_> {
                     )),
                 }
             }
-            Value::Map(map) => {
-                if has_args {
-                    return Err(self.error_at(
-                        pos,
-                        node,
-                        format!("{name} is not a method but has arguments"),
-                    ));
-                }
-                match map.get(name) {
-                    Some(value) => Ok(Some(value)),
-                    None => match missing_key {
-                        MissingKey::Default => Ok(None),
-                        MissingKey::Zero if map.has_string_values() => Ok(Some(Value::string(""))),
-                        MissingKey::Zero => Ok(Some(Value::Nil)),
-                        MissingKey::Error => Err(self.error_at(
-                            pos,
-                            node,
-                            format!("map has no entry for key {}", crate::fmt::quote_go(name)),
-                        )),
-                    },
-                }
-            }
+            Value::Map(map) => self.map_field(map, name, pos, node, has_args),
             other => Err(self.error_at(
                 pos,
                 node,
                 format!("can't evaluate field {name} in type {}", static_type(other)),
             )),
+        }
+    }
+
+    /// `.name` on a map: its entry, or the missing-key option's answer.
+    fn map_field(
+        &self,
+        map: &crate::value::Map,
+        name: &str,
+        pos: usize,
+        node: &Arg,
+        has_args: bool,
+    ) -> Result<Slot> {
+        if has_args {
+            return Err(self.error_at(
+                pos,
+                node,
+                format!("{name} is not a method but has arguments"),
+            ));
+        }
+        match map.get(name) {
+            Some(value) => Ok(Some(value)),
+            None => match self.exec.options().missing_key {
+                MissingKey::Default => Ok(None),
+                MissingKey::Zero if map.has_string_values() => Ok(Some(Value::string(""))),
+                MissingKey::Zero => Ok(Some(Value::Nil)),
+                MissingKey::Error => Err(self.error_at(
+                    pos,
+                    node,
+                    format!("map has no entry for key {}", crate::fmt::quote_go(name)),
+                )),
+            },
         }
     }
 
