@@ -6,22 +6,21 @@
 //! common name as the only subject attribute, validity from now for the
 //! given days, key usages (digital signature, key encipherment, plus
 //! certificate signing for a CA), server and client auth, basic
-//! constraints, IP and DNS alternative names. Keys are RSA 2048 unless
-//! given. The result is Sprig's `certificate` struct, whose `.Cert` and
-//! `.Key` are PEM strings.
+//! constraints, IP and DNS alternative names — in Go's order, see
+//! [`super::cert_extensions`]. An empty common name leaves the subject
+//! empty. Keys are RSA 2048 unless given. The result is Sprig's
+//! `certificate` struct, whose `.Cert` and `.Key` are PEM strings.
 
 use std::net::IpAddr;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyUsagePurpose, SanType, SerialNumber,
-};
+use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, Issuer, SerialNumber};
 
 use crate::args::{int, string};
 use crate::error::FuncError;
 use crate::funcs::{Arity, FuncMap};
 use crate::value::{Object, Value};
 
+use super::cert_extensions::{Extensions, subject_key_id};
 use super::keys::{PrivateKey, pem_decode};
 
 /// Sprig's `certificate{Cert, Key string}`.
@@ -86,58 +85,84 @@ fn string_items(value: &Value, what: &str) -> Result<Vec<String>, FuncError> {
         .collect()
 }
 
-/// Sprig's `getBaseCertTemplate`.
-fn base_params(
-    cn: &str,
-    ips: &Value,
-    dns: &Value,
+/// Sprig's `getBaseCertTemplate`: what a certificate says beyond its key
+/// and issuer.
+struct CertTemplate {
+    common_name: String,
+    ips: Vec<IpAddr>,
+    dns_names: Vec<String>,
     days: i64,
-) -> Result<CertificateParams, FuncError> {
-    let mut params = CertificateParams::default();
-    let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, cn);
-    params.distinguished_name = name;
-    for ip in string_items(ips, "error parsing ip")? {
-        let parsed: IpAddr = ip
-            .parse()
-            .map_err(|_| FuncError::new(format!("error parsing ip: {ip}")))?;
-        params.subject_alt_names.push(SanType::IpAddress(parsed));
+}
+
+fn base_params(cn: &str, ips: &Value, dns: &Value, days: i64) -> Result<CertTemplate, FuncError> {
+    let ips = string_items(ips, "error parsing ip")?
+        .into_iter()
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| FuncError::new(format!("error parsing ip: {ip}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let dns_names = string_items(dns, "error processing alternate dns name")?;
+    if let Some(name) = dns_names.iter().find(|name| !name.is_ascii()) {
+        return Err(FuncError::new(format!(
+            "error creating certificate: x509: {} cannot be encoded as an IA5String",
+            crate::fmt::quote_go(name)
+        )));
     }
-    for name in string_items(dns, "error processing alternate dns name")? {
-        let dns = name.clone().try_into().map_err(|_| {
-            FuncError::new(format!(
-                "error processing alternate dns name: {name} is not a valid DNS name"
-            ))
-        })?;
-        params.subject_alt_names.push(SanType::DnsName(dns));
+    Ok(CertTemplate {
+        common_name: cn.to_owned(),
+        ips,
+        dns_names,
+        days,
+    })
+}
+
+impl CertTemplate {
+    /// rcgen's parameters for this template as a CA or not, its key's
+    /// public bits and the issuer's key identifier.
+    fn params(
+        &self,
+        is_ca: bool,
+        public_key: &[u8],
+        authority_key_id: Option<&[u8]>,
+    ) -> CertificateParams {
+        let mut params = CertificateParams::default();
+        let mut name = DistinguishedName::new();
+        // Go leaves an empty common name out of the subject.
+        if !self.common_name.is_empty() {
+            name.push(DnType::CommonName, self.common_name.as_str());
+        }
+        params.distinguished_name = name;
+        let mut serial = super::random::bytes(16);
+        // Keep the serial positive, as Go's random big.Int below 2^128 is.
+        serial[0] &= 0x7f;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now;
+        params.not_after = now.saturating_add(time::Duration::days(self.days));
+        params.is_ca = IsCa::NoCa;
+        params.custom_extensions = Extensions {
+            is_ca,
+            subject_is_empty: self.common_name.is_empty(),
+            dns_names: &self.dns_names,
+            ips: &self.ips,
+            public_key,
+            authority_key_id,
+        }
+        .in_go_order();
+        params
     }
-    let mut serial = super::random::bytes(16);
-    // Keep the serial positive, as Go's random big.Int below 2^128 is.
-    serial[0] &= 0x7f;
-    params.serial_number = Some(SerialNumber::from_slice(&serial));
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now;
-    params.not_after = now.saturating_add(time::Duration::days(days));
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    params.is_ca = IsCa::ExplicitNoCa;
-    Ok(params)
 }
 
 fn failure(message: impl std::fmt::Display) -> FuncError {
     FuncError::new(message.to_string())
 }
 
-/// Self-signs `params` with `key`.
-fn self_signed(params: &CertificateParams, key: &PrivateKey) -> Result<Value, FuncError> {
+/// Self-signs `template` with `key`.
+fn self_signed(template: &CertTemplate, is_ca: bool, key: &PrivateKey) -> Result<Value, FuncError> {
     let pair = key.key_pair().map_err(failure)?;
-    let cert = params
+    let cert = template
+        .params(is_ca, pair.public_key_raw(), None)
         .self_signed(&pair)
         .map_err(|e| failure(format!("error creating certificate: {e}")))?;
     Ok(Value::object(Certificate {
@@ -147,18 +172,15 @@ fn self_signed(params: &CertificateParams, key: &PrivateKey) -> Result<Value, Fu
 }
 
 fn generate_ca(cn: &str, days: i64, key: &PrivateKey) -> Result<Value, FuncError> {
-    let mut params = base_params(cn, &Value::Nil, &Value::Nil, days)?;
-    params.key_usages.push(KeyUsagePurpose::KeyCertSign);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    self_signed(&params, key)
+    self_signed(&base_params(cn, &Value::Nil, &Value::Nil, days)?, true, key)
 }
 
 fn generate_signed(args: &[Value], ca: &Certificate, key: &PrivateKey) -> Result<Value, FuncError> {
     let (cn, days) = (string(&args[0])?, int(&args[3])?);
-    let params = base_params(cn, &args[1], &args[2], days)?;
-    if pem_decode(&ca.cert).is_none() {
+    let template = base_params(cn, &args[1], &args[2], days)?;
+    let Some(ca_block) = pem_decode(&ca.cert) else {
         return Err(failure("unable to decode certificate"));
-    }
+    };
     let signer_key = PrivateKey::from_pem(&ca.key)
         .map_err(|e| failure(format!("error parsing private key: {e}")))?;
     let signer_pair = signer_key.key_pair().map_err(failure)?;
@@ -168,9 +190,9 @@ fn generate_signed(args: &[Value], ca: &Certificate, key: &PrivateKey) -> Result
         ))
     })?;
     let pair = key.key_pair().map_err(failure)?;
-    let mut params = params;
-    params.use_authority_key_identifier_extension = true;
-    let cert = params
+    let authority_key_id = subject_key_id(&ca_block.contents);
+    let cert = template
+        .params(false, pair.public_key_raw(), authority_key_id.as_deref())
         .signed_by(&pair, &issuer)
         .map_err(|e| failure(format!("error creating certificate: {e}")))?;
     Ok(Value::object(Certificate {
@@ -208,12 +230,12 @@ pub(crate) fn register(map: &mut FuncMap) {
         generate_ca(string(&a[0])?, int(&a[1])?, &key_from_pem(&a[2])?)
     });
     map.add("genSelfSignedCert", Arity::Exact(4), |a| {
-        let params = base_params(string(&a[0])?, &a[1], &a[2], int(&a[3])?)?;
-        self_signed(&params, &rsa_2048()?)
+        let template = base_params(string(&a[0])?, &a[1], &a[2], int(&a[3])?)?;
+        self_signed(&template, false, &rsa_2048()?)
     });
     map.add("genSelfSignedCertWithKey", Arity::Exact(5), |a| {
-        let params = base_params(string(&a[0])?, &a[1], &a[2], int(&a[3])?)?;
-        self_signed(&params, &key_from_pem(&a[4])?)
+        let template = base_params(string(&a[0])?, &a[1], &a[2], int(&a[3])?)?;
+        self_signed(&template, false, &key_from_pem(&a[4])?)
     });
     map.add("genSignedCert", Arity::Exact(5), |a| {
         let ca = certificate_arg(&a[4])?;
@@ -291,6 +313,52 @@ mod tests {
             x509_parser::parse_x509_certificate(&der).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.issuer().to_string(), "CN=my-ca");
         assert_eq!(parsed.subject().to_string(), "CN=leaf");
+
+        // Go's extensions and order: a CA has a key identifier, which the
+        // leaf carries as its authority key identifier; DNS names come
+        // before IP addresses.
+        let oids = |der: &[u8]| -> Vec<String> {
+            let (_, cert) =
+                x509_parser::parse_x509_certificate(der).unwrap_or_else(|e| panic!("{e}"));
+            cert.extensions()
+                .iter()
+                .map(|e| e.oid.to_id_string())
+                .collect()
+        };
+        let ca_der = pem_decode(&ca_cert).map(|b| b.contents).unwrap_or_default();
+        assert_eq!(
+            oids(&ca_der),
+            ["2.5.29.15", "2.5.29.37", "2.5.29.19", "2.5.29.14"]
+        );
+        assert_eq!(
+            oids(&der),
+            [
+                "2.5.29.15",
+                "2.5.29.37",
+                "2.5.29.19",
+                "2.5.29.35",
+                "2.5.29.17"
+            ]
+        );
+        let ca_key_id = subject_key_id(&ca_der).unwrap_or_default();
+        assert_eq!(ca_key_id.len(), 20);
+        let aki = parsed
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == "2.5.29.35")
+            .map(|e| e.value.to_vec())
+            .unwrap_or_default();
+        assert_eq!(aki[4..], ca_key_id[..]);
+        let names = parsed
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|san| format!("{:?}", san.value.general_names))
+            .unwrap_or_default();
+        assert!(
+            names.find("DNSName").unwrap_or(usize::MAX) < names.find("IPAddress").unwrap_or(0),
+            "{names}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `expandenv`), split by area.
 
 mod casing;
+mod cert_extensions;
 mod certs;
 mod dates;
 mod defaults;
