@@ -89,40 +89,57 @@ pub struct KubeVersion {
 }
 
 impl KubeVersion {
-    /// Parses `--kube-version` as Helm does (`1.33`, `v1.33.0`, `1.33.0-gke.1`).
+    /// Parses `--kube-version` as Helm does (apimachinery's
+    /// `ParseGeneric`): optional blanks and `v`, two or more dot-separated
+    /// numbers (the first without a leading zero), then anything;
+    /// `.Version` is the text as given, with a `v` put in front.
     ///
     /// # Errors
     /// Helm's message for an unparsable version.
     pub fn parse(input: &str) -> Result<KubeVersion, String> {
-        let bad =
-            || format!("invalid kube version '{input}': could not parse {input:?} as version");
-        let trimmed = input.trim();
-        let body = trimmed.strip_prefix('v').unwrap_or(trimmed);
-        let end = body
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(body.len());
-        let core = &body[..end];
-        let parts: Vec<&str> = core.split('.').collect();
-        if parts.len() < 2
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || p.parse::<u64>().is_err())
-        {
-            return Err(bad());
+        let invalid = |why: String| format!("invalid kube version '{input}': {why}");
+        let body = input.trim_start();
+        let body = body.strip_prefix('v').unwrap_or(body);
+        let mut end = 0;
+        let mut components = Vec::new();
+        loop {
+            let digits = body[end..].bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                break;
+            }
+            components.push(&body[end..end + digits]);
+            end += digits;
+            let next_is_component = body[end..].starts_with('.')
+                && body[end + 1..].starts_with(|c: char| c.is_ascii_digit());
+            if !next_is_component {
+                break;
+            }
+            end += 1;
         }
-        let numbers: Vec<u64> = parts.iter().map(|p| p.parse().unwrap_or(0)).collect();
-        let rest = &body[end..];
-        if !(rest.is_empty() || rest.starts_with('-') || rest.starts_with('+')) {
-            return Err(bad());
+        if components.is_empty() {
+            return Err(invalid(format!("could not parse {input:?} as version")));
         }
-        let version = if input.starts_with('v') {
-            input.to_string()
-        } else {
-            format!("v{input}")
-        };
+        if components.len() < 2 {
+            return Err(invalid(format!("illegal version string {input:?}")));
+        }
+        if components[0].len() > 1 && components[0].starts_with('0') {
+            return Err(invalid(format!(
+                "illegal zero-prefixed version component {:?} in {input:?}",
+                components[0]
+            )));
+        }
+        let numbers = components
+            .iter()
+            .map(|c| c.parse::<u64>())
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|_| invalid(format!("could not parse {input:?} as version")))?;
         let joined: Vec<String> = numbers.iter().map(u64::to_string).collect();
         Ok(KubeVersion {
-            version,
+            version: if input.starts_with('v') {
+                input.to_string()
+            } else {
+                format!("v{input}")
+            },
             normalized: format!("v{}", joined.join(".")),
             major: numbers[0].to_string(),
             minor: numbers[1].to_string(),
@@ -284,7 +301,12 @@ impl Capabilities {
         kube_version: Option<&str>,
         extra_api_versions: &[String],
     ) -> Result<Capabilities, String> {
-        let kube_version = KubeVersion::parse(kube_version.unwrap_or(DEFAULT_KUBE_VERSION))?;
+        // An empty `--kube-version` is no flag, as in Helm.
+        let kube_version = KubeVersion::parse(
+            kube_version
+                .filter(|v| !v.is_empty())
+                .unwrap_or(DEFAULT_KUBE_VERSION),
+        )?;
         let mut versions: Vec<String> = DEFAULT_API_VERSIONS
             .iter()
             .map(|s| (*s).to_string())
@@ -342,7 +364,29 @@ mod tests {
         assert_eq!(v.normalized, "v1.30.2");
         assert_eq!(KubeVersion::parse("1.33").unwrap().normalized, "v1.33");
         assert!(KubeVersion::parse("one").is_err());
-        assert!(KubeVersion::parse("1").is_err());
+        assert_eq!(
+            KubeVersion::parse("1").unwrap_err(),
+            "invalid kube version '1': illegal version string \"1\""
+        );
+        assert_eq!(
+            KubeVersion::parse("01.33.0").unwrap_err(),
+            "invalid kube version '01.33.0': illegal zero-prefixed version component \"01\" in \"01.33.0\""
+        );
+        // Helm's generic parse: trailing text, more parts, zero-padded
+        // later parts (all printed here as the real Helm printed them).
+        for (input, version, normalized, minor) in [
+            ("1.33.x", "v1.33.x", "v1.33", "33"),
+            ("1.2.3.4", "v1.2.3.4", "v1.2.3.4", "2"),
+            (" 1.33.0", "v 1.33.0", "v1.33.0", "33"),
+            ("1.01", "v1.01", "v1.1", "1"),
+        ] {
+            let v = KubeVersion::parse(input).unwrap();
+            assert_eq!(
+                (v.version.as_str(), v.normalized.as_str(), v.minor.as_str()),
+                (version, normalized, minor),
+                "{input}"
+            );
+        }
     }
 
     #[test]

@@ -75,8 +75,9 @@ fn from_json_for_yaml(j: &serde_json::Value) -> Value {
 /// An engine value as go-yaml v3 sees the Go value itself, with no JSON
 /// step between (Helm's `toYamlPretty`): floats stay floats (printed in
 /// Go's `%g`), ints stay ints, and a `[]byte` is a sequence of its bytes.
-/// Objects (semver versions, `.Files`...) have no Go value here but their
-/// JSON form.
+/// Objects that are a Go map or slice (`common.Values`, `.Files`) are that
+/// collection; others (semver versions, times) have no Go value here but
+/// their JSON form.
 #[must_use]
 pub fn go_yaml_value(v: &Gv) -> Value {
     match v {
@@ -94,7 +95,10 @@ pub fn go_yaml_value(v: &Gv) -> Value {
                 .map(|(k, v)| (k.clone(), go_yaml_value(v)))
                 .collect(),
         ),
-        Gv::Object(o) => from_json_as_decoded(&o.to_json()),
+        Gv::Object(o) => match o.as_collection() {
+            Some(collection) => go_yaml_value(&collection),
+            None => from_json_as_decoded(&o.to_json()),
+        },
     }
 }
 

@@ -63,14 +63,45 @@ fn string_arg<'a>(function: &str, args: &'a [Value], index: usize) -> Result<&'a
 
 /// `toYaml`: JSON round trip, go-yaml emission, trailing newline trimmed.
 /// The round trip has already made every float go-yaml would read as an
-/// int one, so what floats remain print in Go's `%g` (`1e+20`).
+/// int one, so what floats remain print in Go's `%g` (`1e+20`). Empty when
+/// the conversion fails, as Helm's `toYaml` is.
 #[must_use]
 pub fn to_yaml(v: &Value) -> String {
+    try_to_yaml(v).unwrap_or_default()
+}
+
+/// [`to_yaml`], failing where `sigs.k8s.io/yaml` does: its JSON text is
+/// read back by go-yaml, whose reader refuses characters `encoding/json`
+/// leaves unescaped (DEL, C1 controls but NEL, U+FFFE, U+FFFF).
+///
+/// # Errors
+/// go-yaml's message, after `yaml: `.
+pub fn try_to_yaml(v: &Value) -> Result<String, String> {
+    let value = json_round_trip(v);
+    if refused_by_yaml_reader(&value) {
+        return Err("yaml: control characters are not allowed".into());
+    }
     let options = EmitOptions {
         floats: FloatFormat::GoShortest,
         ..EmitOptions::default()
     };
-    emit_trimmed(json_round_trip(v), options)
+    Ok(emit_trimmed(value, options))
+}
+
+fn refused_by_yaml_reader(value: &Yv) -> bool {
+    let refused = |text: &str| {
+        text.chars().any(
+            |c| matches!(c, '\u{7F}'..='\u{84}' | '\u{86}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}'),
+        )
+    };
+    match value {
+        Yv::Str(text) => refused(text),
+        Yv::Seq(items) => items.iter().any(refused_by_yaml_reader),
+        Yv::Map(map) => map
+            .iter()
+            .any(|(key, item)| refused(key) || refused_by_yaml_reader(item)),
+        _ => false,
+    }
 }
 
 /// `toYamlPretty`: the Go value straight into go-yaml v3's encoder at
@@ -208,10 +239,13 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
                 return Ok(Value::from(text));
             }
             let out = ctx.execute_text(TPL_NAME, &text, data).map_err(|e| {
-                let mut wrapped = FuncError::new(format!(
-                    "error during tpl function execution for {text:?}: {}",
-                    e.message
-                ));
+                // Only an execution failure carries the nested error.
+                let doing = if e.source_error.is_some() {
+                    "error during tpl function execution for"
+                } else {
+                    "cannot parse template"
+                };
+                let mut wrapped = FuncError::new(format!("{doing} {text:?}: {}", e.message));
                 wrapped.source_error = e.source_error;
                 wrapped
             })?;
@@ -239,7 +273,9 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
         Ok(Value::from(to_yaml(&args[0])))
     });
     funcs.add("mustToYaml", Arity::Exact(1), |args| {
-        Ok(Value::from(to_yaml(&args[0])))
+        try_to_yaml(&args[0])
+            .map(Value::from)
+            .map_err(FuncError::new)
     });
     funcs.add("toYamlPretty", Arity::Exact(1), |args| {
         Ok(Value::from(to_yaml_pretty(&args[0])))

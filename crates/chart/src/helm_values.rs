@@ -104,10 +104,9 @@ impl Object for HelmValues {
     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         let result = match name {
             "AsMap" => arity(name, args, 0).map(|()| Value::Map(self.0.clone())),
-            "YAML" => arity(name, args, 0).map(|()| {
-                let yaml = crate::helm_funcs::to_yaml(&Value::Map(self.0.clone()));
-                Value::from(yaml + "\n")
-            }),
+            "YAML" => arity(name, args, 0)
+                .and_then(|()| crate::helm_funcs::try_to_yaml(&Value::Map(self.0.clone())))
+                .map(|yaml| Value::from(yaml + "\n")),
             "Table" => one_string(name, args)
                 .and_then(|path| self.table(path))
                 .map(HelmValues::value),

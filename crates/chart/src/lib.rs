@@ -66,6 +66,7 @@ pub struct TemplateRequest {
 /// Anything that makes `helm template` fail; the message names the chart,
 /// file and line.
 pub fn helm_template(request: &TemplateRequest) -> Result<String, ChartError> {
+    check_release_name(&request.options.release_name)?;
     let chart = load(&request.chart)?;
     let mut sources = request.sources.clone();
     for path in &request.values_files {
@@ -80,4 +81,61 @@ pub fn helm_template(request: &TemplateRequest) -> Result<String, ChartError> {
     let user = sources.merge(&mut read_file)?;
     let rendered = render(chart, &user, &request.options)?;
     rendered.helm_template_output(request.options.include_crds, &request.options.show_only)
+}
+
+/// Helm's release name rule (`chartutil.ValidateReleaseName`): a DNS-1123
+/// subdomain of at most 53 characters, which `helm template` checks first.
+///
+/// # Errors
+/// Helm's message for an empty or malformed name.
+pub fn check_release_name(name: &str) -> Result<(), ChartError> {
+    const MAX_LEN: usize = 53;
+    let label_ok = |label: &str| {
+        let bytes = label.as_bytes();
+        !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            && bytes[0] != b'-'
+            && bytes[bytes.len() - 1] != b'-'
+    };
+    let problem = if name.is_empty() {
+        "no name provided".to_owned()
+    } else if name.len() > MAX_LEN || !name.split('.').all(label_ok) {
+        format!(
+            "invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than {MAX_LEN}"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ChartError::Invalid(format!(
+        "release name check failed: release name {name:?}: {problem}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_release_name;
+
+    #[test]
+    fn release_names_follow_helm() {
+        for good in ["rel", "a", "my-app.v2", &"a".repeat(53)] {
+            assert!(check_release_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "Rel",
+            "rel_1",
+            "rel.",
+            "-rel",
+            "rel-",
+            "a..b",
+            &"a".repeat(54),
+        ] {
+            assert!(check_release_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_release_name("").unwrap_err().to_string(),
+            "release name check failed: release name \"\": no name provided"
+        );
+    }
 }

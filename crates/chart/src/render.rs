@@ -179,6 +179,8 @@ pub fn render(
     let mut funcs = sprig_funcs();
     crate::helm_funcs::register(&mut funcs, options.lookup.clone());
     let mut set = TemplateSet::with_funcs(funcs);
+    // Helm's engine is `template.New("gotpl")`, which errors name.
+    set.set_name("gotpl");
     set.set_options(Options {
         missing_key: MissingKey::Zero,
         ..Options::default()

@@ -195,9 +195,10 @@ impl<'a> Parser<'a> {
                 let mut inner = match data.get(&key) {
                     None => Map::new(),
                     Some(Value::Map(m)) => m.clone(),
-                    Some(_) => {
+                    Some(other) => {
                         return Err(format!(
-                            "unable to parse key: interface conversion: {key} is not a map"
+                            "unable to parse key: interface conversion: interface {{}} is {}, not map[string]interface {{}}",
+                            go_type_name(other)
                         ));
                     }
                 };
@@ -377,6 +378,19 @@ fn set_index(list: &mut Vec<Value>, index: usize, value: Value) {
         list.resize(index + 1, Value::Null);
     }
     list[index] = value;
+}
+
+/// The Go type of a value `--set` made, as a failed type assertion names it.
+fn go_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nil",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int64",
+        Value::Float(_) => "float64",
+        Value::Str(_) => "string",
+        Value::Seq(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
+    }
 }
 
 #[cfg(test)]

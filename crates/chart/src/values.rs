@@ -52,8 +52,11 @@ impl ValueSources {
         for arg in &self.json {
             let trimmed = arg.trim();
             if trimmed.starts_with('{') {
-                let parsed: serde_json::Value = serde_json::from_str(trimmed)
-                    .map_err(|_| set_error("--set-json", arg, "failed parsing JSON"))?;
+                let parsed: serde_json::Value =
+                    serde_json::from_str(trimmed).map_err(|e| ChartError::Values {
+                        source_name: format!("failed parsing --set-json data JSON: {arg}"),
+                        message: e.to_string(),
+                    })?;
                 match from_json(&parsed) {
                     Value::Map(m) => base = merge_maps(base, m),
                     _ => return Err(set_error("--set-json", arg, "not a JSON object")),
@@ -78,10 +81,11 @@ impl ValueSources {
     }
 }
 
+/// Helm's `failed parsing --set data: <why>`, naming the argument after.
 fn set_error(flag: &str, arg: &str, message: &str) -> ChartError {
     ChartError::Values {
-        source_name: format!("{flag} {arg}"),
-        message: message.to_string(),
+        source_name: format!("failed parsing {flag} data"),
+        message: format!("{message} (in {flag} {arg})"),
     }
 }
 
@@ -92,7 +96,14 @@ fn set_error(flag: &str, arg: &str, message: &str) -> ChartError {
 /// The YAML error, or a document that is not a mapping.
 pub fn load_values(text: &str) -> Result<Map, String> {
     let mut values = Map::new();
-    let docs = crate::yaml::parse_stream(text)
+    // Helm reads values files line by line (apimachinery's YAML reader),
+    // which ends the last line with a break if the file did not.
+    let text: std::borrow::Cow<'_, str> = if text.is_empty() || text.ends_with('\n') {
+        text.into()
+    } else {
+        format!("{text}\n").into()
+    };
+    let docs = crate::yaml::parse_stream(&text)
         .map_err(|e| format!("cannot unmarshal yaml document: {e}"))?;
     for doc in docs {
         match doc {

@@ -236,7 +236,14 @@ fn parse_events(source: &str, reading: Reading) -> Result<Parsed, Failure> {
             // A resolvable tag can fail; only the full parse checks it.
             Event::Scalar(_, _, _, Some(_)) if skipping => return Ok(Parsed::NeedsFull),
             Event::Scalar(..) if skipping => Value::Null,
-            Event::Scalar(text, style, anchor, tag) => {
+            Event::Scalar(mut text, style, anchor, tag) => {
+                if text.ends_with('\n')
+                    && ends_block_scalar_at_eof_without_break(source, style, &span)
+                {
+                    // libyaml keeps a block scalar's last line break only
+                    // when the text has one; our parser always adds it.
+                    text.to_mut().pop();
+                }
                 let v = resolve_scalar(&text, style, tag.as_deref())?;
                 if anchor != 0 {
                     anchors.insert(anchor, (v.clone(), 1));
@@ -360,6 +367,22 @@ fn parse_events(source: &str, reading: Reading) -> Result<Parsed, Failure> {
         )));
     }
     Ok(Parsed::Docs(docs))
+}
+
+/// Whether a block scalar (`|`, `>`) runs to the end of a text whose last
+/// line has no line break, so its value's last `\n` is one libyaml never
+/// read.
+fn ends_block_scalar_at_eof_without_break(
+    source: &str,
+    style: ScalarStyle,
+    span: &granit_parser::Span,
+) -> bool {
+    matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+        && !source[source.trim_end().len()..].contains(['\n', '\r'])
+        && span
+            .end
+            .byte_offset()
+            .is_some_and(|end| source[end.min(source.len())..].trim().is_empty())
 }
 
 /// Whether `span` starts at a `:` with nothing but blanks and sequence
@@ -658,6 +681,26 @@ mod tests {
             assert_eq!(parse_head_stream(bad), parse_stream(bad), "{bad}");
         }
         assert!(parse_head_stream("spec:\n  ? [k]\n  : v\n").is_err());
+    }
+
+    #[test]
+    fn a_block_scalar_keeps_a_last_line_break_only_if_the_text_has_one() {
+        // What go-yaml gave Helm's `fromYaml` for each text.
+        for (text, value) in [
+            ("k: |\n  a\n  b", "a\nb"),
+            ("k: >\n  a\n  b", "a b"),
+            ("k: |+\n  a", "a"),
+            ("k: |-\n  a", "a"),
+            ("k: |\n  a\n  ", "a\n"),
+            ("k: |\n  a\n", "a\n"),
+            ("k: |\n  a\n# c", "a\n"),
+        ] {
+            assert_eq!(
+                parse_map(text).unwrap()["k"],
+                Value::Str(value.into()),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

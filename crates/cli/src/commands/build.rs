@@ -190,7 +190,8 @@ fn chart_request(global: &GlobalArgs, args: ChartArgs) -> driftless_chart::Templ
         },
         options: driftless_chart::RenderOptions {
             release_name: args.release,
-            namespace: if namespace_given {
+            // An empty `-n ""` is Helm's `default` too.
+            namespace: if namespace_given && !global.namespace.is_empty() {
                 global.namespace.clone()
             } else {
                 "default".into()

@@ -200,7 +200,10 @@ fn to_lower_words(text: &str, connector: char) -> String {
     out
 }
 
-fn upper(c: char) -> char {
+/// Go's `unicode.ToUpper`: the simple (one-character) mapping. Rust's is
+/// the full one, which turns `ß` into `SS`; where that is longer than one
+/// character Go has no simple mapping and keeps the character.
+pub(crate) fn upper(c: char) -> char {
     let mut u = c.to_uppercase();
     match (u.next(), u.next()) {
         (Some(single), None) => single,
@@ -208,12 +211,21 @@ fn upper(c: char) -> char {
     }
 }
 
-fn lower(c: char) -> char {
-    let mut l = c.to_lowercase();
-    match (l.next(), l.next()) {
-        (Some(single), None) => single,
-        _ => c,
-    }
+/// Go's `unicode.ToLower`: the simple mapping. The one character whose
+/// full lowercase is longer, `İ`, maps simply to the first of it, `i`.
+pub(crate) fn lower(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// Go's `strings.ToUpper`: rune by rune (no final-sigma or other context
+/// rules, no expansions).
+pub(crate) fn go_to_upper(text: &str) -> String {
+    text.chars().map(upper).collect()
+}
+
+/// Go's `strings.ToLower`, rune by rune.
+pub(crate) fn go_to_lower(text: &str) -> String {
+    text.chars().map(lower).collect()
 }
 
 /// xstrings' `ToPascalCase`: connectors removed, the letter after each

@@ -135,7 +135,8 @@ pub(crate) fn register(map: &mut FuncMap) {
     for name in ["deepCopy", "mustDeepCopy"] {
         map.add(name, Arity::Exact(1), |a| Ok(deep_copy(&a[0])));
     }
-    map.add("dig", Arity::AtLeast(3), dig);
+    // Variadic in Go; too few arguments is dig's own panic.
+    map.add("dig", Arity::AtLeast(0), dig);
 }
 
 /// A copy sharing nothing mutable with the original (Sprig's `deepCopy`).
@@ -222,8 +223,11 @@ fn merge_at(dst: &Map, src: &Map, overwrite: bool, depth: usize) {
 /// Sprig's `dig KEY... DEFAULT DICT`; Go's type assertions panic on a
 /// non-string key or a non-dict step, reported as Go's runtime message.
 fn dig(args: Vec<Value>) -> FuncResult {
-    let (dict, rest) = args.split_last().expect("arity guarantees three arguments");
-    let (default, keys) = rest.split_last().expect("arity guarantees three arguments");
+    if args.len() < 3 {
+        return Err(FuncError::new("dig needs at least three arguments"));
+    }
+    let (dict, rest) = args.split_last().expect("three arguments, checked above");
+    let (default, keys) = rest.split_last().expect("three arguments, checked above");
     let assertion = |value: &Value, wanted: &str| {
         let got = match value {
             Value::Nil => "nil".to_owned(),

@@ -136,17 +136,22 @@ fn write_value(
             out.push(']');
         }
         Value::Map(map) => write_fields(out, &map.snapshot(), style, depth)?,
-        Value::Object(object) => match object.to_json() {
-            // A struct marshals its fields in declaration order, which
-            // `to_json` keeps; a map's come sorted already.
-            serde_json::Value::Object(fields) => {
-                let fields: Vec<(String, Value)> = fields
-                    .iter()
-                    .map(|(name, field)| (name.clone(), Value::from_json(field)))
-                    .collect();
-                write_fields(out, &fields, style, depth)?;
-            }
-            other => write_value(out, &Value::from_json(&other), style, depth)?,
+        // A named map or slice marshals as its collection (keeping int64s
+        // exact, which a trip through JSON numbers would not).
+        Value::Object(object) => match object.as_collection() {
+            Some(collection) => write_value(out, &collection, style, depth)?,
+            None => match object.to_json() {
+                // A struct marshals its fields in declaration order, which
+                // `to_json` keeps.
+                serde_json::Value::Object(fields) => {
+                    let fields: Vec<(String, Value)> = fields
+                        .iter()
+                        .map(|(name, field)| (name.clone(), Value::from_json(field)))
+                        .collect();
+                    write_fields(out, &fields, style, depth)?;
+                }
+                other => write_value(out, &Value::from_json(&other), style, depth)?,
+            },
         },
     }
     Ok(())

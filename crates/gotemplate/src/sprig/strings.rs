@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use super::casing::{go_to_lower, go_to_upper, lower, upper};
 use crate::args::{int, string, string_bytes, to_go_string, to_string};
 use crate::error::FuncError;
 use crate::fmt::GoText;
@@ -40,20 +41,11 @@ pub(crate) fn register(map: &mut FuncMap) {
     map.add("trim", Arity::Exact(1), |a| {
         s(string(&a[0])?.trim_matches(char::is_whitespace))
     });
-    map.add("upper", Arity::Exact(1), |a| {
-        s(string(&a[0])?.to_uppercase())
-    });
-    map.add("lower", Arity::Exact(1), |a| {
-        s(string(&a[0])?.to_lowercase())
-    });
+    map.add("upper", Arity::Exact(1), |a| s(go_to_upper(string(&a[0])?)));
+    map.add("lower", Arity::Exact(1), |a| s(go_to_lower(string(&a[0])?)));
     map.add("title", Arity::Exact(1), |a| s(title(string(&a[0])?)));
     map.add("untitle", Arity::Exact(1), |a| {
-        let text = string(&a[0])?;
-        let mut chars = text.chars();
-        s(match chars.next() {
-            Some(first) => first.to_lowercase().chain(chars).collect::<String>(),
-            None => String::new(),
-        })
+        s(uncapitalize(string(&a[0])?))
     });
     map.add("substr", Arity::Exact(3), |a| {
         let (start, end, text) = (int(&a[0])?, int(&a[1])?, string_bytes(&a[2])?);
@@ -434,17 +426,29 @@ fn initials(text: &str) -> String {
 
 /// goutils' `SwapCase`: upper to lower, lower to upper (title case after
 /// whitespace).
+/// goutils' `Uncapitalize`: the first letter of every word (after
+/// whitespace) lowered.
+fn uncapitalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word_start = true;
+    for c in text.chars() {
+        out.push(if word_start { lower(c) } else { c });
+        word_start = c.is_whitespace();
+    }
+    out
+}
+
 fn swapcase(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut after_space = false;
     for c in text.chars() {
-        let mapped: String = if c.is_uppercase() {
-            c.to_lowercase().collect()
+        let mapped: String = if c.is_uppercase() || is_title_case(c) {
+            lower(c).to_string()
         } else if c.is_lowercase() {
             if after_space {
                 title_case(c)
             } else {
-                c.to_uppercase().collect()
+                upper(c).to_string()
             }
         } else {
             c.to_string()
@@ -453,6 +457,13 @@ fn swapcase(text: &str) -> String {
         out.push_str(&mapped);
     }
     out
+}
+
+/// Unicode's title-case letters (`ǅ`, `ǈ`, `ǋ`, `ǲ` and Greek ones with a
+/// prosgegrammeni), which Go's `unicode.IsTitle` knows and Rust's classes
+/// count as neither upper nor lower case.
+fn is_title_case(c: char) -> bool {
+    !c.is_uppercase() && !c.is_lowercase() && lower(c) != c
 }
 
 /// goutils' `WrapCustom` (a port of commons-lang `WordUtils.wrap`),

@@ -581,8 +581,11 @@ pub fn resolve_plain(s: &str) -> Value {
     if let Some(i) = parse_go_int(&plain) {
         return Value::Int(i);
     }
+    // Go's ParseFloat refuses what overflows (`1e400`), which go-yaml then
+    // keeps as a string; Rust's parse gives an infinity.
     if is_yaml_float(&plain)
         && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
     {
         return Value::Float(f);
     }
