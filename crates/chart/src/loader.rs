@@ -336,6 +336,21 @@ fn load_files(files: Vec<ChartFile>, label: &str, depth: usize) -> Result<Chart,
     let text = String::from_utf8_lossy(&chart_yaml.data);
     let map = crate::yaml::parse_map(&text).map_err(|e| yaml_error(label, "Chart.yaml", e))?;
     chart.metadata = Metadata::from_map(&map);
+    // Helm picks its loader by apiVersion (an empty one is v1).
+    let refused = match chart.metadata.api_version.as_str() {
+        "v1" | "v2" => None,
+        "v3" => Some("invalid chart apiVersion"),
+        _ => Some("unsupported chart version"),
+    };
+    if let Some(problem) = refused {
+        return Err(ChartError::Load {
+            chart: label.to_string(),
+            message: format!(
+                "{problem}: Chart.yaml says apiVersion {:?}; use v2 (or v1)",
+                chart.metadata.api_version
+            ),
+        });
+    }
     let label = if chart.metadata.name.is_empty() {
         label.to_string()
     } else {
