@@ -89,22 +89,10 @@ pub fn helm_template(request: &TemplateRequest) -> Result<String, ChartError> {
 /// # Errors
 /// Helm's message for an empty or malformed name.
 pub fn check_release_name(name: &str) -> Result<(), ChartError> {
-    const MAX_LEN: usize = 53;
-    let label_ok = |label: &str| {
-        let bytes = label.as_bytes();
-        !bytes.is_empty()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-            && bytes[0] != b'-'
-            && bytes[bytes.len() - 1] != b'-'
-    };
     let problem = if name.is_empty() {
         "no name provided".to_owned()
-    } else if name.len() > MAX_LEN || !name.split('.').all(label_ok) {
-        format!(
-            "invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than {MAX_LEN}"
-        )
+    } else if !driftless_api::helmrelease::is_valid_release_name(name) {
+        "invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53".to_owned()
     } else {
         return Ok(());
     };

@@ -373,7 +373,23 @@ fn any_json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"x-kubernetes-preserve-unknown-fields": true})
 }
 
-/// Helm's release name rule: names over 53 characters become their first
+/// Helm's release name rule (`chartutil.ValidateReleaseName`): dot-separated
+/// lowercase DNS labels, at most 53 characters in all.
+#[must_use]
+pub fn is_valid_release_name(name: &str) -> bool {
+    let label_ok = |label: &str| {
+        let bytes = label.as_bytes();
+        !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            && bytes.first() != Some(&b'-')
+            && bytes.last() != Some(&b'-')
+    };
+    name.len() <= MAX_RELEASE_NAME_LENGTH && name.split('.').all(label_ok)
+}
+
+/// Helm's shortening of long release names: names over 53 characters become their first
 /// 40 characters, `-`, and the first 12 hex digits of their SHA-256.
 pub fn shorten_release_name(name: &str) -> String {
     if name.len() <= MAX_RELEASE_NAME_LENGTH {

@@ -73,27 +73,15 @@ pub fn secret_name(name: &str, version: u32) -> String {
     format!("sh.helm.release.v1.{name}.v{version}")
 }
 
-/// The longest release name Helm accepts: room for suffixes in the names
-/// of the objects charts derive from it.
-pub const MAX_NAME_LEN: usize = 53;
-
-/// Checks `name` as Helm's `ValidateReleaseName` does: dot-separated
-/// lowercase DNS labels, at most [`MAX_NAME_LEN`] characters. Every store
+/// Checks `name` as Helm's `ValidateReleaseName` does
+/// ([`is_valid_release_name`](driftless_api::helmrelease::is_valid_release_name)):
+/// dot-separated lowercase DNS labels, at most 53 characters. Every store
 /// operation checks it, so a name cannot widen a label selector.
 ///
 /// # Errors
 /// [`ReleaseError::InvalidName`].
 pub fn validate_name(name: &str) -> Result<(), ReleaseError> {
-    let label_ok = |label: &str| {
-        let bytes = label.as_bytes();
-        !bytes.is_empty()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-            && bytes.first() != Some(&b'-')
-            && bytes.last() != Some(&b'-')
-    };
-    if name.len() <= MAX_NAME_LEN && name.split('.').all(label_ok) {
+    if driftless_api::helmrelease::is_valid_release_name(name) {
         Ok(())
     } else {
         Err(ReleaseError::InvalidName {
