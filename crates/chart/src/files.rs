@@ -9,6 +9,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use driftless_gotemplate::args::method_string;
 use driftless_gotemplate::sprig::encoding::base64_std;
 use driftless_gotemplate::{List, ListKind, Object, Value, go_string};
 use driftless_render::yaml::{Map, Value as Yv, emit_document};
@@ -98,20 +99,6 @@ impl Files {
     }
 }
 
-fn one_string<'a>(method: &str, args: &'a [Value]) -> Result<&'a str, String> {
-    match args {
-        [Value::String(s)] => Ok(s),
-        [other] => Err(format!(
-            "wrong type for value; expected string; got {}",
-            other.type_name()
-        )),
-        _ => Err(format!(
-            "wrong number of args for {method}: want 1 got {}",
-            args.len()
-        )),
-    }
-}
-
 impl Object for Files {
     fn type_name(&self) -> String {
         "engine.files".into()
@@ -121,10 +108,10 @@ impl Object for Files {
     }
     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         let result = match name {
-            "Get" => one_string(name, args).map(|n| go_string(self.get_bytes(n).to_vec())),
-            "GetBytes" => one_string(name, args).map(|n| Value::Bytes(self.get_bytes(n))),
-            "Glob" => one_string(name, args).map(|p| Value::object(self.glob(p))),
-            "Lines" => one_string(name, args).map(|n| self.lines(n)),
+            "Get" => method_string(name, args).map(|n| go_string(self.get_bytes(n).to_vec())),
+            "GetBytes" => method_string(name, args).map(|n| Value::Bytes(self.get_bytes(n))),
+            "Glob" => method_string(name, args).map(|p| Value::object(self.glob(p))),
+            "Lines" => method_string(name, args).map(|n| self.lines(n)),
             "AsConfig" => Ok(Value::string(
                 self.as_yaml(driftless_gotemplate::raw_string::rune_view),
             )),

@@ -10,6 +10,7 @@
 
 use std::any::Any;
 
+use driftless_gotemplate::args::{method_arity, method_string};
 use driftless_gotemplate::{Map, Object, Value};
 
 /// A `common.Values` over a shared map.
@@ -29,12 +30,10 @@ impl HelmValues {
         for key in name.split('.') {
             table = match table.get(key) {
                 Some(Value::Map(inner)) if !inner.has_string_values() => inner,
-                Some(Value::Object(object)) if object.type_name() == "common.Values" => {
-                    match object.as_collection() {
-                        Some(Value::Map(inner)) => inner,
-                        _ => return Err(not_a_table(key)),
-                    }
-                }
+                Some(Value::Object(object)) => match object.as_any().downcast_ref::<HelmValues>() {
+                    Some(values) => values.0.clone(),
+                    None => return Err(not_a_table(key)),
+                },
                 _ => return Err(not_a_table(key)),
             };
         }
@@ -76,22 +75,6 @@ fn is_table(value: &Value) -> bool {
     matches!(value, Value::Map(map) if !map.has_string_values())
 }
 
-/// Go's reflection check of a method's arity, in its words.
-fn arity(method: &str, args: &[Value], want: usize) -> Result<(), String> {
-    if args.len() == want {
-        return Ok(());
-    }
-    Err(format!(
-        "wrong number of args for {method}: want {want} got {}",
-        args.len()
-    ))
-}
-
-fn one_string<'a>(method: &str, args: &'a [Value]) -> Result<&'a str, String> {
-    arity(method, args, 1)?;
-    driftless_gotemplate::args::string(&args[0]).map_err(|e| e.message)
-}
-
 impl Object for HelmValues {
     fn type_name(&self) -> String {
         "common.Values".into()
@@ -103,16 +86,16 @@ impl Object for HelmValues {
 
     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         let result = match name {
-            "AsMap" => arity(name, args, 0).map(|()| Value::Map(self.0.clone())),
-            "YAML" => arity(name, args, 0)
+            "AsMap" => method_arity(name, args, 0).map(|()| Value::Map(self.0.clone())),
+            "YAML" => method_arity(name, args, 0)
                 .and_then(|()| crate::helm_funcs::try_to_yaml(&Value::Map(self.0.clone())))
                 .map(|yaml| Value::from(yaml + "\n")),
-            "Table" => one_string(name, args)
+            "Table" => method_string(name, args)
                 .and_then(|path| self.table(path))
                 .map(HelmValues::value),
-            "PathValue" => one_string(name, args).and_then(|path| self.path_value(path)),
+            "PathValue" => method_string(name, args).and_then(|path| self.path_value(path)),
             // `Encode(io.Writer)`: no template value is a writer.
-            "Encode" => arity(name, args, 1).and_then(|()| {
+            "Encode" => method_arity(name, args, 1).and_then(|()| {
                 Err(format!(
                     "wrong type for value; expected io.Writer; got {}",
                     args[0].type_name()

@@ -32,6 +32,33 @@ pub fn string_bytes(value: &Value) -> Result<&[u8], FuncError> {
         .ok_or_else(|| FuncError::wrong_type("string", value))
 }
 
+/// Go's reflection check of a method call's argument count, in its words
+/// (`wrong number of args for Get: want 1 got 2`), for [`Object`]
+/// methods.
+///
+/// [`Object`]: crate::Object
+///
+/// # Errors
+/// The message when `args` does not hold `want` arguments.
+pub fn method_arity(method: &str, args: &[Value], want: usize) -> Result<(), String> {
+    if args.len() == want {
+        return Ok(());
+    }
+    Err(format!(
+        "wrong number of args for {method}: want {want} got {}",
+        args.len()
+    ))
+}
+
+/// A method's one Go `string` argument (`.Files.Get "a.txt"`).
+///
+/// # Errors
+/// Go's message for another count or type.
+pub fn method_string<'a>(method: &str, args: &'a [Value]) -> Result<&'a str, String> {
+    method_arity(method, args, 1)?;
+    string(&args[0]).map_err(|e| e.message)
+}
+
 /// A Go `int` parameter (only a Go `int` is assignable to it).
 ///
 /// # Errors
