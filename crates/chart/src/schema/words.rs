@@ -187,20 +187,8 @@ fn message(kind: &ErrorKind<'_, '_>) -> String {
         ErrorKind::Format { got, want, err } => {
             format!("{} is not valid {want}: {err}", display(got))
         }
-        ErrorKind::MinProperties { got, want } => {
-            format!(
-                "minProperties: got {}, want {}",
-                localized_count(*got),
-                localized_count(*want)
-            )
-        }
-        ErrorKind::MaxProperties { got, want } => {
-            format!(
-                "maxProperties: got {}, want {}",
-                localized_count(*got),
-                localized_count(*want)
-            )
-        }
+        ErrorKind::MinProperties { got, want } => count_bound("minProperties", *got, *want),
+        ErrorKind::MaxProperties { got, want } => count_bound("maxProperties", *got, *want),
         ErrorKind::AdditionalProperties { got } => format!(
             "additional properties {} not allowed",
             join_quoted(got.iter().map(AsRef::as_ref))
@@ -217,20 +205,8 @@ fn message(kind: &ErrorKind<'_, '_>) -> String {
                 quote(prop)
             )
         }
-        ErrorKind::MinItems { got, want } => {
-            format!(
-                "minItems: got {}, want {}",
-                localized_count(*got),
-                localized_count(*want)
-            )
-        }
-        ErrorKind::MaxItems { got, want } => {
-            format!(
-                "maxItems: got {}, want {}",
-                localized_count(*got),
-                localized_count(*want)
-            )
-        }
+        ErrorKind::MinItems { got, want } => count_bound("minItems", *got, *want),
+        ErrorKind::MaxItems { got, want } => count_bound("maxItems", *got, *want),
         ErrorKind::Contains => "no items match contains schema".into(),
         ErrorKind::MinContains { got, want } if got.is_empty() => {
             format!("min {want} items required to match contains schema, but none matched")
@@ -249,20 +225,8 @@ fn message(kind: &ErrorKind<'_, '_>) -> String {
         ErrorKind::AdditionalItems { got } => {
             format!("last {got} additionalItem(s) not allowed")
         }
-        ErrorKind::MinLength { got, want } => {
-            format!(
-                "minLength: got {}, want {}",
-                localized_count(*got),
-                localized_count(*want)
-            )
-        }
-        ErrorKind::MaxLength { got, want } => {
-            format!(
-                "maxLength: got {}, want {}",
-                localized_count(*got),
-                localized_count(*want)
-            )
-        }
+        ErrorKind::MinLength { got, want } => count_bound("minLength", *got, *want),
+        ErrorKind::MaxLength { got, want } => count_bound("maxLength", *got, *want),
         ErrorKind::Pattern { got, want } => {
             format!("{} does not match pattern {}", quote(got), quote(want))
         }
@@ -309,6 +273,15 @@ fn display(value: &J) -> String {
         J::Number(n) => go_number(n),
         J::Bool(b) => b.to_string(),
     }
+}
+
+/// `name: got X, want Y` for a count (lengths, items, properties).
+fn count_bound(name: &str, got: usize, want: usize) -> String {
+    format!(
+        "{name}: got {}, want {}",
+        localized_count(got),
+        localized_count(want)
+    )
 }
 
 /// `name: got X, want Y` for a numeric limit.
