@@ -22,6 +22,7 @@ use crate::files::Files;
 use crate::helm_funcs::{Lookup, Offline, USER_ERROR_END, USER_ERROR_START};
 use crate::helm_values::HelmValues;
 use crate::manifests::{Hook, Manifest};
+use crate::schema::SchemaTree;
 
 /// Most output all templates of one render may produce together; a chart
 /// that writes more fails instead of exhausting memory.
@@ -144,11 +145,56 @@ pub fn render(
     }
     // The validator reads the values as one YAML value: wrapped, not copied.
     let root = YamlValue::Map(crate::values::coalesce_values(&chart, user)?);
-    crate::schema::validate(&chart, &root)?;
+    let schemas = SchemaTree::take(&mut chart);
+    let YamlValue::Map(values) = &root else {
+        unreachable!("the coalesced values are a map")
+    };
+    let output = if schemas.has_schemas() {
+        // Helm validates before it renders. Validating beside the render
+        // gives the same answer (a violation wins over whatever the render
+        // did) and hides the validator's cost, often a third of a render,
+        // behind the templates' when a second core is free.
+        std::thread::scope(|scope| {
+            let check = scope.spawn(|| crate::schema::validate(&schemas, &root));
+            let output = execute(chart, values, caps, options);
+            check
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            output
+        })?
+    } else {
+        crate::schema::validate(&schemas, &root)?;
+        execute(chart, values, caps, options)?
+    };
     let YamlValue::Map(values) = root else {
         unreachable!("the coalesced values are a map")
     };
+    Ok(Rendered {
+        manifests: output.manifests,
+        hooks: output.hooks,
+        crds: output.crds,
+        notes: output.notes,
+        metadata: output.metadata,
+        values,
+    })
+}
 
+/// What executing the templates gives, before the values join it.
+struct Output {
+    manifests: Vec<Manifest>,
+    hooks: Vec<Hook>,
+    crds: Vec<(String, String)>,
+    notes: String,
+    metadata: Metadata,
+}
+
+/// Executes `chart`'s templates with its coalesced, validated `values`.
+fn execute(
+    mut chart: Chart,
+    values: &Map,
+    caps: Capabilities,
+    options: &RenderOptions,
+) -> Result<Output, ChartError> {
     // CRDs are read before the chart's files move into `.Files`.
     let crds = chart
         .crd_files(chart.name())
@@ -164,7 +210,7 @@ pub fn render(
     let release = release_value(options);
     let caps_value = Value::object(caps);
     let mut templates: BTreeMap<String, Renderable> = BTreeMap::new();
-    let root_values = map_to_engine(&values);
+    let root_values = map_to_engine(values);
     let root_name = chart.name().to_string();
     collect(
         &mut chart,
@@ -257,13 +303,12 @@ pub fn render(
     let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
     let (hooks, manifests) = crate::manifests::sort(rendered, &bad_utf8)?;
-    Ok(Rendered {
+    Ok(Output {
         manifests,
         hooks,
         crds,
         notes,
-        metadata: chart.metadata.clone(),
-        values,
+        metadata: chart.metadata,
     })
 }
 

@@ -28,14 +28,44 @@ use words::{Report, quote};
 /// Where Helm's validator places a chart's schema.
 const SCHEMA_URL: &str = "file:///values.schema.json";
 
+/// The schemas of a chart tree, taken out of it so a render can validate
+/// on one thread while it executes templates on another: charts by name,
+/// as `validate` finds each chart's part of the values.
+pub struct SchemaTree {
+    chart: String,
+    schema: Option<Vec<u8>>,
+    dependencies: Vec<SchemaTree>,
+}
+
+impl SchemaTree {
+    /// Moves every schema out of `chart` and its enabled subcharts.
+    pub fn take(chart: &mut Chart) -> SchemaTree {
+        SchemaTree {
+            chart: chart.name().to_string(),
+            schema: chart.schema.take(),
+            dependencies: chart
+                .dependencies
+                .iter_mut()
+                .map(SchemaTree::take)
+                .collect(),
+        }
+    }
+
+    /// Whether any chart in the tree has a schema: without one, validating
+    /// only checks that each subchart's values are a map.
+    pub fn has_schemas(&self) -> bool {
+        self.schema.is_some() || self.dependencies.iter().any(SchemaTree::has_schemas)
+    }
+}
+
 /// Validates `values` (the root chart's map) against the chart tree's
 /// schemas.
 ///
 /// # Errors
 /// Every violation, by chart, in Helm's layout.
-pub fn validate(chart: &Chart, values: &Value) -> Result<(), ChartError> {
+pub fn validate(tree: &SchemaTree, values: &Value) -> Result<(), ChartError> {
     let mut report = String::new();
-    validate_into(chart, values, &mut report);
+    validate_into(tree, values, &mut report);
     if report.is_empty() {
         Ok(())
     } else {
@@ -45,24 +75,24 @@ pub fn validate(chart: &Chart, values: &Value) -> Result<(), ChartError> {
     }
 }
 
-fn validate_into(chart: &Chart, values: &Value, report: &mut String) {
-    if let Some(raw) = &chart.schema
+fn validate_into(tree: &SchemaTree, values: &Value, report: &mut String) {
+    if let Some(raw) = &tree.schema
         && let Err(failures) = check(raw, values)
     {
-        let _ = write!(report, "{}:\n{failures}", chart.name());
+        let _ = write!(report, "{}:\n{failures}", tree.chart);
     }
     let Value::Map(values) = values else {
         return;
     };
-    for sub in &chart.dependencies {
-        match values.get(sub.name()) {
+    for sub in &tree.dependencies {
+        match values.get(&sub.chart) {
             None | Some(Value::Null) => {}
             Some(map @ Value::Map(_)) => validate_into(sub, map, report),
             Some(other) => {
                 let _ = writeln!(
                     report,
                     "{}:\ninvalid type for values: expected object (map), got {}",
-                    sub.name(),
+                    sub.chart,
                     other.type_name()
                 );
             }
