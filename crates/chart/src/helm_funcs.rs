@@ -114,18 +114,7 @@ pub fn to_yaml_pretty(v: &Value) -> String {
 }
 
 fn emit_trimmed(value: Yv, options: EmitOptions) -> String {
-    let text = match value {
-        // go-yaml indents a root block scalar's lines by two, as it does a
-        // mapping value's; the shared emitter only knows the latter.
-        Yv::Str(s) if s.contains('\n') => {
-            let mut wrapper = driftless_render::yaml::Map::new();
-            wrapper.insert("k".into(), Yv::Str(s));
-            let text = emit_document_with(&Yv::Map(wrapper), options);
-            text.strip_prefix("k: ")
-                .map_or_else(|| text.clone(), str::to_string)
-        }
-        value => emit_document_with(&value, options),
-    };
+    let text = emit_document_with(&value, options);
     match text.strip_suffix('\n') {
         Some(trimmed) => trimmed.to_string(),
         None => text,

@@ -106,8 +106,12 @@ fn emit_checked_with(v: &Value, out: &mut String, options: EmitOptions) -> bool 
         Value::Map(m) if !m.is_empty() => e.block_map(m, 0),
         Value::Seq(s) if !s.is_empty() => e.block_seq(s, 0),
         other => {
-            e.scalar_or_empty(other, 0, false);
-            e.newline();
+            // go-yaml indents a root scalar's continuation and block lines
+            // as a mapping value's: by its indent step.
+            e.scalar_or_empty(other, 2, false);
+            if e.column != 0 {
+                e.newline();
+            }
         }
     }
     *out = e.out;
