@@ -21,12 +21,14 @@ pub struct GlobalArgs {
     /// The kubeconfig context to use [default: the current context].
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
-    /// The namespace of the objects.
+    /// The namespace of the objects [default: flux-system; `build chart`:
+    /// Helm's `default`].
     #[arg(
         short,
         long,
         global = true,
         default_value = "flux-system",
+        hide_default_value = true,
         value_name = "NS"
     )]
     pub namespace: String,

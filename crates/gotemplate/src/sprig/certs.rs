@@ -13,7 +13,7 @@
 
 use std::net::IpAddr;
 
-use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, Issuer, SerialNumber};
+use rcgen::{CertificateParams, DistinguishedName, DnType, DnValue, IsCa, Issuer, SerialNumber};
 
 use crate::args::{int, string};
 use crate::error::FuncError;
@@ -129,8 +129,14 @@ impl CertTemplate {
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         // Go leaves an empty common name out of the subject.
+        // Go's ASN.1 encoder writes a PrintableString when every character
+        // is in its set (rcgen checks the same set), else a UTF8String.
         if !self.common_name.is_empty() {
-            name.push(DnType::CommonName, self.common_name.as_str());
+            let value = self.common_name.clone().try_into().map_or_else(
+                |_| DnValue::Utf8String(self.common_name.clone()),
+                DnValue::PrintableString,
+            );
+            name.push(DnType::CommonName, value);
         }
         params.distinguished_name = name;
         let mut serial = super::random::bytes(16);
@@ -359,6 +365,26 @@ mod tests {
             names.find("DNSName").unwrap_or(usize::MAX) < names.find("IPAddress").unwrap_or(0),
             "{names}"
         );
+    }
+
+    #[test]
+    fn common_names_take_go_asn1_string_types() {
+        let key = PrivateKey::generate_ecdsa().unwrap_or_else(|e| panic!("{e}"));
+        // Universal tags: 0x13 PrintableString, 0x0c UTF8String.
+        for (name, tag) in [("My CA", 0x13), ("CENTRAL_DB", 0x0c), ("a*b", 0x0c)] {
+            let ca = generate_ca(name, 1, &key).unwrap_or_else(|e| panic!("{e}"));
+            let der = pem_decode(&fields(&ca).0)
+                .map(|b| b.contents)
+                .unwrap_or_default();
+            let (_, cert) =
+                x509_parser::parse_x509_certificate(&der).unwrap_or_else(|e| panic!("{e}"));
+            let attribute = cert
+                .subject()
+                .iter_common_name()
+                .next()
+                .unwrap_or_else(|| panic!("{name}: no common name"));
+            assert_eq!(attribute.attr_value().header.tag().0, tag, "{name}");
+        }
     }
 
     #[test]
