@@ -158,25 +158,7 @@ fn parse_cast_int(s: &str) -> Option<i64> {
         }
         _ => s,
     };
-    let s = s.strip_prefix('+').unwrap_or(s);
-    let (negative, body) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest)
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest)
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    let magnitude = i64::from_str_radix(&digits.replace('_', ""), radix).ok()?;
-    Some(if negative { -magnitude } else { magnitude })
+    crate::strconv::parse_int(s)
 }
 
 /// `cast.ToFloat64` as Sprig uses it: numbers convert, numeric strings
@@ -191,7 +173,7 @@ pub fn to_f64(value: &Value) -> f64 {
         Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::String(s) => s.parse().unwrap_or(0.0),
+        Value::String(s) => crate::strconv::parse_float(s).unwrap_or(0.0),
         _ => 0.0,
     }
 }

@@ -131,6 +131,7 @@ pub mod raw_string;
 pub mod runs;
 mod set;
 pub mod sprig;
+pub mod strconv;
 mod value;
 
 pub use error::{ExecError, FuncError, ParseError};

@@ -763,7 +763,7 @@ impl<'t> Parser<'_, 't> {
 /// a leading 0, underscores), or a float, recording both when exact.
 fn parse_number(text: &str) -> Result<(Option<i64>, Option<f64>), String> {
     let quoted = crate::fmt::quote_go(text);
-    if let Some(int) = parse_go_int(text) {
+    if let Some(int) = crate::strconv::parse_int(text) {
         #[expect(
             clippy::cast_precision_loss,
             reason = "Go promotes the int to float64 the same way"
@@ -782,70 +782,14 @@ fn parse_number(text: &str) -> Result<(Option<i64>, Option<f64>), String> {
     Ok((int, Some(float)))
 }
 
-fn parse_go_int(text: &str) -> Option<i64> {
-    let (negative, body) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest.to_owned())
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest.to_owned())
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest.to_owned())
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_owned())
-    } else {
-        (10, lower.clone())
-    };
-    if digits.is_empty() || digits.starts_with('_') && radix == 10 || digits.ends_with('_') {
-        return None;
-    }
-    let digits = digits.replace('_', "");
-    let magnitude = u64::from_str_radix(&digits, radix).ok()?;
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
-}
-
+/// A float literal: Go's `strconv.ParseFloat`, less the words it also
+/// reads (`inf`, `nan`), which the lexer never hands over as numbers.
 fn parse_go_float(text: &str) -> Option<f64> {
-    let cleaned = text.replace('_', "");
-    let lower = cleaned.to_ascii_lowercase();
-    let negative = lower.starts_with('-');
-    let body = lower.trim_start_matches(['+', '-']);
-    if body.contains("inf") || body.contains("nan") {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("inf") || lower.contains("nan") {
         return None;
     }
-    if let Some(hex) = body.strip_prefix("0x") {
-        let value = parse_hex_float(hex)?;
-        return Some(if negative { -value } else { value });
-    }
-    lower.parse::<f64>().ok()
-}
-
-/// A hex float body such as `1.8p3` (mantissa in hex, binary exponent
-/// required), as Go's `strconv.ParseFloat` reads after `0x`.
-fn parse_hex_float(body: &str) -> Option<f64> {
-    let (mantissa, exponent) = body.split_once('p')?;
-    let exponent: i32 = exponent.parse().ok()?;
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if whole.is_empty() && fraction.is_empty() {
-        return None;
-    }
-    let mut value = 0f64;
-    for digit in whole.chars() {
-        value = value * 16.0 + f64::from(digit.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for digit in fraction.chars() {
-        value += f64::from(digit.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(value * 2f64.powi(exponent))
+    crate::strconv::parse_float(text)
 }
 
 #[cfg(test)]

@@ -190,13 +190,14 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("duration", Arity::Exact(1), |a| {
         let seconds = match &a[0] {
-            Value::String(s) => s.parse::<i64>().unwrap_or(0),
+            Value::String(s) => crate::strconv::atoi(s).unwrap_or(0),
             Value::Int64(n) => *n,
             _ => 0,
         };
-        Ok(Value::string(format_duration(
-            i128::from(seconds) * 1_000_000_000,
-        )))
+        // Go's `time.Duration(n) * time.Second` wraps around.
+        Ok(Value::string(format_duration(i128::from(
+            seconds.wrapping_mul(1_000_000_000),
+        ))))
     });
     map.add("durationRound", Arity::Exact(1), |a| {
         let nanos: i128 = match &a[0] {

@@ -133,7 +133,13 @@ pub(crate) fn register(map: &mut FuncMap) {
         });
     }
     for name in ["deepCopy", "mustDeepCopy"] {
-        map.add(name, Arity::Exact(1), |a| Ok(deep_copy(&a[0])));
+        map.add(name, Arity::Exact(1), |a| match &a[0] {
+            // copystructure's reflection panics on a nil interface.
+            Value::Nil => Err(FuncError::new(
+                "reflect: call of reflect.Value.Type on zero Value",
+            )),
+            value => Ok(deep_copy(value)),
+        });
     }
     // Variadic in Go; too few arguments is dig's own panic.
     map.add("dig", Arity::AtLeast(0), dig);

@@ -269,11 +269,11 @@ fn float_op(a: f64, b: f64, op: Op) -> f64 {
 /// mantissa would overflow.
 fn decimal_op(first: &Value, rest: &[Value], op: Op) -> FuncResult {
     let mut float = to_f64(first);
-    let mut exact = Decimal::from_f64(float);
+    let mut exact = Decimal::from_f64(decimal_operand(float)?);
     for operand in rest {
-        let next = to_f64(operand);
+        let next = decimal_operand(to_f64(operand))?;
         if matches!(op, Op::Div) && next == 0.0 {
-            return Err(FuncError::new("decimal division by zero"));
+            return Err(FuncError::new("decimal division by 0"));
         }
         exact = exact
             .zip(Decimal::from_f64(next))
@@ -281,6 +281,19 @@ fn decimal_op(first: &Value, rest: &[Value], op: Op) -> FuncResult {
         float = exact.map_or_else(|| float_op(float, next, op), Decimal::to_f64);
     }
     Ok(Value::Float(exact.map_or(float, Decimal::to_f64)))
+}
+
+/// `decimal.NewFromFloat`'s refusal (a panic Go's template reports) of
+/// what no decimal can hold.
+fn decimal_operand(f: f64) -> Result<f64, FuncError> {
+    if f.is_finite() {
+        Ok(f)
+    } else {
+        Err(FuncError::new(format!(
+            "Cannot create a Decimal from {}",
+            crate::fmt::format_float(f, 'g', None)
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -210,7 +210,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("atoi", Arity::Exact(1), |a| {
         let text = string(&a[0])?;
-        Ok(Value::Int(parse_atoi(text).unwrap_or(0)))
+        Ok(Value::Int(crate::strconv::atoi(text).unwrap_or(0)))
     });
 }
 
@@ -218,19 +218,13 @@ pub(crate) fn register(map: &mut FuncMap) {
 /// a hostile template must fail instead of exhausting memory).
 pub(crate) const MAX_BUILT_STRING: usize = 64 * 1024 * 1024;
 
-/// Go's `strconv.Atoi`: optional sign, decimal digits only.
-fn parse_atoi(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
 /// Sprig's `indent` (after `prefix`, which `nindent` sets to a line
 /// break). A Go string that is not UTF-8 is indented as bytes and stays one.
 fn indent(spaces: i64, value: &Value, prefix: &str) -> FuncResult {
     let text = string_bytes(value)?;
+    if spaces < 0 {
+        return Err(FuncError::new("strings: negative Repeat count"));
+    }
     let pad = " ".repeat(usize_of(spaces));
     let lines = memchr::memchr_iter(b'\n', text).count() + 1;
     if lines.saturating_mul(pad.len()).saturating_add(text.len()) > MAX_BUILT_STRING {
@@ -570,7 +564,7 @@ mod tests {
         assert_eq!(go_split("a,b,c", ",", 2), ["a", "b,c"]);
         assert_eq!(go_split("abc", "", -1), ["a", "b", "c"]);
         assert_eq!(go_replace_all("ab", "", "-"), "-a-b-");
-        assert_eq!(parse_atoi("12"), Some(12));
-        assert_eq!(parse_atoi("1.5"), None);
+        assert_eq!(crate::strconv::atoi("12"), Some(12));
+        assert_eq!(crate::strconv::atoi("1.5"), None);
     }
 }
