@@ -22,6 +22,7 @@ const NO_KEY: &str = "toml: top-level values must be Go maps or structs";
 /// A nil value, which makes Go's encoder fail outright (a failed call in
 /// Helm, not an error text).
 pub fn to_toml(v: &Value) -> Result<String, String> {
+    let v = &unnamed(v);
     let text = match v {
         Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
         Value::Map(m) => {
@@ -32,6 +33,21 @@ pub fn to_toml(v: &Value) -> Result<String, String> {
         _ => scalar(v).map(Option::unwrap_or_default),
     };
     Ok(text.unwrap_or_else(|e| e))
+}
+
+/// `v` with Helm's named maps (`common.Values`) as the plain maps the
+/// encoder's reflection sees through them.
+fn unnamed(v: &Value) -> Value {
+    match &*v.collection() {
+        Value::Map(m) if !m.has_string_values() => Value::map(
+            m.snapshot()
+                .iter()
+                .map(|(k, item)| (k.clone(), unnamed(item)))
+                .collect(),
+        ),
+        Value::List(l) => Value::list(l.items().iter().map(unnamed).collect()),
+        other => other.clone(),
+    }
 }
 
 fn quote_key(k: &str) -> String {
@@ -131,11 +147,11 @@ fn is_table_array(v: &Value) -> bool {
     matches!(v, Value::List(l) if !l.is_empty() && l.items().iter().all(is_table))
 }
 
-/// The encoder separates a header from preceding keys by a blank line, but
-/// writes a header right after another header.
-fn blank_line_before_header(out: &mut String) {
-    let last_line = out.trim_end_matches('\n').rsplit('\n').next().unwrap_or("");
-    if !out.is_empty() && !last_line.trim_start().starts_with('[') {
+/// The encoder writes a line break before a top-level table's header and
+/// before every element of an array of tables (a blank line, or none at
+/// the very start), never before a nested table's header.
+fn line_break_before(out: &mut String) {
+    if !out.is_empty() {
         out.push('\n');
     }
 }
@@ -161,14 +177,16 @@ fn write_table(
         let sub_indent = "  ".repeat(sub.len() - 1);
         match v {
             Value::Map(m) => {
-                blank_line_before_header(out);
+                if sub.len() == 1 {
+                    line_break_before(out);
+                }
                 let _ = writeln!(out, "{sub_indent}[{}]", header.join("."));
                 write_table(out, &sub, &m.snapshot())?;
             }
             Value::List(l) if is_table_array(v) => {
                 for item in l.items() {
                     if let Value::Map(m) = item {
-                        blank_line_before_header(out);
+                        line_break_before(out);
                         let _ = writeln!(out, "{sub_indent}[[{}]]", header.join("."));
                         write_table(out, &sub, &m.snapshot())?;
                     }
@@ -221,7 +239,7 @@ mod tests {
         let v = from_toml("a = 1\nb = \"x\"\n[t]\nc = 1.5\n[t.u]\nd = true\n");
         assert_eq!(
             to_toml(&v).unwrap(),
-            "a = 1\nb = \"x\"\n\n[t]\n  c = 1.5\n\n  [t.u]\n    d = true\n"
+            "a = 1\nb = \"x\"\n\n[t]\n  c = 1.5\n  [t.u]\n    d = true\n"
         );
         let Value::Map(m) = from_toml("a = ") else {
             panic!("a map")
