@@ -31,10 +31,42 @@ pub enum Arity {
     AtLeast(usize),
 }
 
+/// Which parameters a Go signature types `map[string]interface{}`. Go's
+/// argument check refuses a nil `interface{}` read straight from a field,
+/// variable or dot for them (`wrong type for value`), while a nil coming
+/// out of a pipeline or parentheses becomes a nil map; the engine needs to
+/// know which parameters those are, as the value alone cannot tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MapParams {
+    /// No map parameters.
+    #[default]
+    None,
+    /// The first parameter (`hasKey`, `get`, `pick`…).
+    First,
+    /// Every parameter (`keys`, `merge`…).
+    All,
+    /// Every parameter but the first (`pluck`).
+    AllButFirst,
+}
+
+impl MapParams {
+    /// Whether argument `index` is a map parameter.
+    #[must_use]
+    pub fn includes(self, index: usize) -> bool {
+        match self {
+            MapParams::None => false,
+            MapParams::First => index == 0,
+            MapParams::All => true,
+            MapParams::AllButFirst => index > 0,
+        }
+    }
+}
+
 /// One template function.
 #[derive(Clone)]
 pub struct Function {
     arity: Arity,
+    map_params: MapParams,
     body: Arc<Body>,
 }
 
@@ -54,8 +86,22 @@ impl Function {
     ) -> Self {
         Self {
             arity,
+            map_params: MapParams::None,
             body: Arc::new(body),
         }
+    }
+
+    /// This function, with `params` typed as Go maps.
+    #[must_use]
+    pub fn with_map_params(mut self, params: MapParams) -> Self {
+        self.map_params = params;
+        self
+    }
+
+    /// The parameters typed as Go maps.
+    #[must_use]
+    pub fn map_params(&self) -> MapParams {
+        self.map_params
     }
 
     /// A function of its arguments alone.
@@ -103,6 +149,17 @@ impl FuncMap {
         body: impl Fn(Vec<Value>) -> FuncResult + Send + Sync + 'static,
     ) {
         self.insert(name, Function::new(arity, body));
+    }
+
+    /// Registers a context-free function whose `params` are Go maps.
+    pub fn add_with_map_params(
+        &mut self,
+        name: &str,
+        params: MapParams,
+        arity: Arity,
+        body: impl Fn(Vec<Value>) -> FuncResult + Send + Sync + 'static,
+    ) {
+        self.insert(name, Function::new(arity, body).with_map_params(params));
     }
 
     /// Registers a function that uses the execution [`Context`].

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{NO_ARGS, Result, STACK_GROWTH, STACK_RED_ZONE, Slot, State};
 use crate::ast::{Arg, Chain, Command, Ident, Pipe, variable_parts};
 use crate::error::ExecError;
-use crate::funcs::{Arity, Context, Function};
+use crate::funcs::{Arity, Context, Function, MapParams};
 use crate::set::MissingKey;
 use crate::value::Value;
 
@@ -357,6 +357,15 @@ impl State<'_, '_> {
         Ok(args)
     }
 
+    /// The arguments as evaluated, invalid values kept apart from nils.
+    fn eval_call_slots(&mut self, dot: &Slot, cmd: &Command) -> Result<Vec<Slot>> {
+        let mut slots = Vec::with_capacity(cmd.rest.len() + 1);
+        for arg in &cmd.rest {
+            slots.push(self.eval_arg(dot, arg)?);
+        }
+        Ok(slots)
+    }
+
     fn eval_function(
         &mut self,
         dot: &Slot,
@@ -384,11 +393,46 @@ impl State<'_, '_> {
         if is_builtin && (name == "and" || name == "or") {
             return self.eval_and_or(dot, name == "or", cmd, final_value);
         }
-        let mut args = self.eval_call_args(dot, cmd)?;
+        let slots = self.eval_call_slots(dot, cmd)?;
+        self.check_map_args(cmd, function.map_params(), &slots)?;
+        let mut args: Vec<Value> = slots
+            .into_iter()
+            .map(|slot| slot.unwrap_or(Value::Nil))
+            .collect();
         if let Some(final_value) = final_value {
             args.push(final_value.unwrap_or(Value::Nil));
         }
         self.call(pos, cmd, name, &function, args)
+    }
+
+    /// Go's argument check for `map[string]interface{}` parameters: a nil
+    /// `interface{}` from a field, variable or dot is the wrong type (a
+    /// nil from a pipeline, parentheses or the `nil` keyword is a nil map;
+    /// the piped final argument never reaches this check).
+    fn check_map_args(&self, cmd: &Command, params: MapParams, slots: &[Slot]) -> Result<()> {
+        if params == MapParams::None {
+            return Ok(());
+        }
+        for (index, (arg, slot)) in cmd.rest.iter().zip(slots).enumerate() {
+            let from_interface = matches!(
+                arg,
+                Arg::Field { .. } | Arg::Variable { .. } | Arg::Chain(_) | Arg::Dot
+            );
+            if from_interface && matches!(slot, Some(Value::Nil)) && params.includes(index) {
+                let pos = match arg {
+                    Arg::Field { pos, .. } | Arg::Variable { pos, .. } => *pos,
+                    Arg::Chain(chain) => chain.pos,
+                    _ => cmd.pos,
+                };
+                return Err(self.error_at(
+                    pos,
+                    arg,
+                    "wrong type for value; expected map[string]interface {}; got interface {}"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_arity(

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::args::{string, to_string};
 use crate::error::FuncError;
-use crate::funcs::{Arity, FuncMap, FuncResult};
+use crate::funcs::{Arity, FuncMap, FuncResult, MapParams};
 use crate::value::{List, Map, Value};
 
 /// A Go `map[string]interface{}` parameter: a nil map for nil, else Go's
@@ -39,19 +39,19 @@ pub(crate) fn register(map: &mut FuncMap) {
         }
         Ok(Value::map(entries))
     });
-    map.add("get", Arity::Exact(2), |a| {
+    map.add_with_map_params("get", MapParams::First, Arity::Exact(2), |a| {
         let (dict, key) = (dict_arg(&a[0])?, string(&a[1])?);
         Ok(dict
             .and_then(|d| d.get(key))
             .unwrap_or_else(|| Value::string("")))
     });
-    map.add("set", Arity::Exact(3), |a| {
+    map.add_with_map_params("set", MapParams::First, Arity::Exact(3), |a| {
         let (dict, key) = (dict_arg(&a[0])?, string(&a[1])?);
         let dict = dict.ok_or_else(nil_map_write)?;
         dict.insert(key, a[2].clone());
         Ok(Value::Map(dict))
     });
-    map.add("unset", Arity::Exact(2), |a| {
+    map.add_with_map_params("unset", MapParams::First, Arity::Exact(2), |a| {
         let (dict, key) = (dict_arg(&a[0])?, string(&a[1])?);
         match dict {
             Some(dict) => {
@@ -61,13 +61,13 @@ pub(crate) fn register(map: &mut FuncMap) {
             None => Ok(Value::Map(Map::new())),
         }
     });
-    map.add("hasKey", Arity::Exact(2), |a| {
+    map.add_with_map_params("hasKey", MapParams::First, Arity::Exact(2), |a| {
         let (dict, key) = (dict_arg(&a[0])?, string(&a[1])?);
         Ok(Value::Bool(
             dict.is_some_and(|d| d.read().contains_key(key)),
         ))
     });
-    map.add("pluck", Arity::AtLeast(1), |a| {
+    map.add_with_map_params("pluck", MapParams::AllButFirst, Arity::AtLeast(1), |a| {
         let key = string(&a[0])?;
         let mut found = Vec::new();
         for dict in &a[1..] {
@@ -77,7 +77,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         }
         Ok(Value::list(found))
     });
-    map.add("keys", Arity::AtLeast(0), |a| {
+    map.add_with_map_params("keys", MapParams::All, Arity::AtLeast(0), |a| {
         let mut keys = Vec::new();
         for dict in &a {
             if let Some(dict) = dict_arg(dict)? {
@@ -86,13 +86,13 @@ pub(crate) fn register(map: &mut FuncMap) {
         }
         Ok(Value::string_list(keys))
     });
-    map.add("values", Arity::Exact(1), |a| {
+    map.add_with_map_params("values", MapParams::First, Arity::Exact(1), |a| {
         let values = dict_arg(&a[0])?
             .map(|d| d.read().values().cloned().collect())
             .unwrap_or_default();
         Ok(Value::list(values))
     });
-    map.add("pick", Arity::AtLeast(1), |a| {
+    map.add_with_map_params("pick", MapParams::First, Arity::AtLeast(1), |a| {
         let dict = dict_arg(&a[0])?;
         let mut picked = BTreeMap::new();
         for key in &a[1..] {
@@ -103,7 +103,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         }
         Ok(Value::map(picked))
     });
-    map.add("omit", Arity::AtLeast(1), |a| {
+    map.add_with_map_params("omit", MapParams::First, Arity::AtLeast(1), |a| {
         let dict = dict_arg(&a[0])?;
         let omitted = a[1..].iter().map(string).collect::<Result<Vec<_>, _>>()?;
         let kept = dict
@@ -122,7 +122,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         ("mergeOverwrite", true),
         ("mustMergeOverwrite", true),
     ] {
-        map.add(name, Arity::AtLeast(1), move |a| {
+        map.add_with_map_params(name, MapParams::All, Arity::AtLeast(1), move |a| {
             let dst = dict_arg(&a[0])?.unwrap_or_default();
             for src in &a[1..] {
                 if let Some(src) = dict_arg(src)? {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::args::string;
 use crate::error::FuncError;
-use crate::funcs::{Arity, FuncMap};
+use crate::funcs::{Arity, FuncMap, MapParams};
 use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {
@@ -30,7 +30,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         }
         Ok(Value::map(entries))
     });
-    map.add("urlJoin", Arity::Exact(1), |a| {
+    map.add_with_map_params("urlJoin", MapParams::First, Arity::Exact(1), |a| {
         let Value::Map(dict) = &a[0] else {
             return Err(FuncError::wrong_type("map[string]interface {}", &a[0]));
         };
