@@ -179,65 +179,120 @@ fn layout_g(out: &mut String, value: f64, precision: Option<usize>, upper: bool)
     layout_f(out, &decimal, after_point);
 }
 
-/// Go's `%x` of a float64 (`strconv.FormatFloat(f, 'x', -1, 64)`):
-/// `0x1.cp+01`, shortest hex mantissa, at least two exponent digits.
-pub(crate) fn format_hex(value: f64, upper: bool) -> String {
-    if value.is_nan() || value.is_infinite() {
-        return format_float(value, 'g', None);
-    }
+/// The sign, significand and binary exponent of a finite `value`, as
+/// strconv splits it: `value = mantissa × 2^(exponent − 52)`.
+fn decompose(value: f64) -> (bool, u64, i64) {
     let bits = value.to_bits();
-    let negative = bits >> 63 == 1;
     let raw_exponent = i64::try_from((bits >> 52) & 0x7ff).unwrap_or(0);
     let mut mantissa = bits & ((1 << 52) - 1);
-    let mut exponent = raw_exponent - 1023;
-    if raw_exponent == 0 {
-        if mantissa == 0 {
-            exponent = 0;
-        } else {
-            // Subnormal: normalise so the leading digit is 1.
-            exponent = -1022;
-            while mantissa & (1 << 52) == 0 {
-                mantissa <<= 1;
-                exponent -= 1;
-            }
-            mantissa &= (1 << 52) - 1;
+    let exponent = if raw_exponent == 0 {
+        -1022
+    } else {
+        mantissa |= 1 << 52;
+        raw_exponent - 1023
+    };
+    (bits >> 63 == 1, mantissa, exponent)
+}
+
+/// Go's `%b` of a float64 (`strconv.FormatFloat(f, 'b', -1, 64)`): the
+/// integer significand and its power of two, `7881299347898368p-51`.
+pub(crate) fn format_binary(value: f64) -> String {
+    if !value.is_finite() {
+        return format_float(value, 'g', None);
+    }
+    let (negative, mantissa, exponent) = decompose(value);
+    let exponent = exponent - 52;
+    format!(
+        "{}{mantissa}p{}{}",
+        if negative { "-" } else { "" },
+        if exponent < 0 { '-' } else { '+' },
+        exponent.unsigned_abs()
+    )
+}
+
+/// Go's `%x` of a float64 (`strconv.FormatFloat(f, 'x', precision, 64)`):
+/// `0x1.cp+01`, the shortest hex fraction or `precision` digits rounded
+/// half to even, at least two exponent digits.
+pub(crate) fn format_hex(value: f64, upper: bool, precision: Option<usize>) -> String {
+    if !value.is_finite() {
+        return format_float(value, 'g', None);
+    }
+    let (negative, mut mantissa, mut exponent) = decompose(value);
+    if mantissa == 0 {
+        exponent = 0;
+    }
+    // The leading 1 (if any) at bit 60, four bits per hex digit below it.
+    mantissa <<= 8;
+    while mantissa != 0 && mantissa & (1 << 60) == 0 {
+        mantissa <<= 1;
+        exponent -= 1;
+    }
+    if let Some(digits) = precision.filter(|&digits| digits < 15) {
+        let shift = u32::try_from(digits * 4).unwrap_or(0);
+        let extra = (mantissa << shift) & ((1 << 60) - 1);
+        mantissa >>= 60 - shift;
+        if extra | (mantissa & 1) > 1 << 59 {
+            mantissa += 1;
+        }
+        mantissa <<= 60 - shift;
+        if mantissa & (1 << 61) != 0 {
+            mantissa >>= 1;
+            exponent += 1;
         }
     }
-    let leading = if raw_exponent == 0 && mantissa == 0 && exponent == 0 {
-        '0'
+    let hex: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
     } else {
-        '1'
+        b"0123456789abcdef"
     };
-    let mut fraction = format!("{mantissa:013x}");
-    while fraction.ends_with('0') {
-        fraction.pop();
-    }
+    let digit = |m: u64| char::from(hex[usize::try_from((m >> 60) & 15).unwrap_or(0)]);
     let mut out = String::new();
     if negative {
         out.push('-');
     }
-    out.push_str("0x");
-    out.push(leading);
-    if !fraction.is_empty() {
-        out.push('.');
-        out.push_str(&fraction);
+    out.push('0');
+    out.push(if upper { 'X' } else { 'x' });
+    out.push(if mantissa >> 60 & 1 == 1 { '1' } else { '0' });
+    mantissa <<= 4;
+    match precision {
+        None if mantissa != 0 => {
+            out.push('.');
+            while mantissa != 0 {
+                out.push(digit(mantissa));
+                mantissa <<= 4;
+            }
+        }
+        Some(digits) if digits > 0 => {
+            out.push('.');
+            for _ in 0..digits {
+                out.push(digit(mantissa));
+                mantissa <<= 4;
+            }
+        }
+        _ => {}
     }
-    out.push('p');
+    out.push(if upper { 'P' } else { 'p' });
     out.push(if exponent < 0 { '-' } else { '+' });
     out.push_str(&format!("{:02}", exponent.unsigned_abs()));
-    if upper { out.to_uppercase() } else { out }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{format_float, format_hex};
+    use super::{format_binary, format_float, format_hex};
 
     #[test]
     fn hex_floats() {
-        assert_eq!(format_hex(3.5, false), "0x1.cp+01");
-        assert_eq!(format_hex(1.0, false), "0x1p+00");
-        assert_eq!(format_hex(0.0, false), "0x0p+00");
-        assert_eq!(format_hex(-0.5, true), "-0X1P-01");
+        assert_eq!(format_hex(3.5, false, None), "0x1.cp+01");
+        assert_eq!(format_hex(1.0, false, None), "0x1p+00");
+        assert_eq!(format_hex(0.0, false, None), "0x0p+00");
+        assert_eq!(format_hex(-0.5, true, None), "-0X1P-01");
+        // Each as Go's strconv printed it.
+        assert_eq!(format_hex(3.5, false, Some(3)), "0x1.c00p+01");
+        assert_eq!(format_hex(1.96875, false, Some(1)), "0x1.0p+01");
+        assert_eq!(format_hex(1.5, false, Some(0)), "0x1p+01");
+        assert_eq!(format_binary(3.5), "7881299347898368p-51");
+        assert_eq!(format_binary(0.0), "0p-1074");
     }
 
     #[test]

@@ -194,12 +194,9 @@ pub(crate) fn bad_verb(out: &mut GoText, value: &Value, verb: char, flags: &Flag
     } else {
         out.push_str(&value.type_name());
         out.push('=');
-        let plain = Flags {
-            plus: false,
-            sharp: false,
-            ..*flags
-        };
-        print_value(out, value, 'v', &plain, 0);
+        // Go prints the operand under the verb's flags, `+` and `#`
+        // included (`%+d` of 2.5 gives `%!d(float64=+2.5)`).
+        print_value(out, value, 'v', flags, 0);
     }
     out.push(')');
 }
@@ -224,6 +221,11 @@ pub(crate) fn print_value(
         return;
     }
     if verb == 'v' && flags.sharp_v {
+        if let Value::Float(f) = value {
+            // `%#v` of a float64 is its `%v`, precision and all.
+            print_float(out, value, *f, 'v', flags);
+            return;
+        }
         let mut text = GoText::default();
         go_syntax(&mut text, value, depth);
         flags.pad_bytes(out, text.as_bytes());
@@ -231,7 +233,10 @@ pub(crate) fn print_value(
     }
     match value {
         Value::Nil => {
-            if verb == 'v' || depth > 0 {
+            if depth > 0 {
+                // An element's nil is written as it is, never padded.
+                out.push_str("<nil>");
+            } else if verb == 'v' {
                 flags.pad(out, "<nil>");
             } else {
                 bad_verb(out, value, verb, flags);
@@ -367,10 +372,12 @@ fn print_integer(out: &mut GoText, value: &Value, i: i64, verb: char, flags: &Fl
             return;
         }
         'U' => {
-            let code = u32::try_from(i).unwrap_or(0xFFFD);
-            let mut text = format!("U+{code:04X}");
+            // Go formats the integer as a uint64: -1 is U+FFFFFFFFFFFFFFFF.
+            let code = u64::from_ne_bytes(i.to_ne_bytes());
+            let digits = flags.precision.unwrap_or(4).max(4);
+            let mut text = format!("U+{code:0digits$X}");
             if flags.sharp
-                && let Some(c) = char::from_u32(code)
+                && let Some(c) = u32::try_from(code).ok().and_then(char::from_u32)
                 && quote::is_print(c)
             {
                 text.push_str(&format!(" '{c}'"));
@@ -435,56 +442,103 @@ fn print_integer(out: &mut GoText, value: &Value, i: i64, verb: char, flags: &Fl
     flags.without_zero().pad(out, &(prefix + &digits));
 }
 
+/// Go's `fmtFloat`: the number under `verb`, a `+` or space sign when
+/// asked, `#` forcing a point and keeping trailing zeros, zero padding
+/// after the sign, infinities and NaN never zero-padded.
 fn print_float(out: &mut GoText, value: &Value, f: f64, verb: char, flags: &Flags) {
-    let text = match verb {
-        'v' => format_float(f, 'g', flags.precision),
-        'g' | 'G' => format_float(f, verb, flags.precision),
-        'e' | 'E' => format_float(f, verb, Some(flags.precision.unwrap_or(6))),
-        'f' | 'F' => format_float(f, 'f', Some(flags.precision.unwrap_or(6))),
-        'x' | 'X' => float::format_hex(f, verb == 'X'),
+    let default_precision = match verb {
+        'v' | 'b' | 'g' | 'G' | 'x' | 'X' => None,
+        'e' | 'E' | 'f' | 'F' => Some(6),
         _ => {
             bad_verb(out, value, verb, flags);
             return;
         }
     };
-    let (sign, digits) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest.to_owned()),
-        None => match text.strip_prefix('+') {
-            Some(rest) => ("+", rest.to_owned()),
-            None => ("", text.clone()),
-        },
+    let precision = flags.precision.or(default_precision);
+    let text = match verb {
+        'v' => format_float(f, 'g', precision),
+        'b' => float::format_binary(f),
+        'x' | 'X' => float::format_hex(f, verb == 'X', precision),
+        'F' => format_float(f, 'f', precision),
+        _ => format_float(f, verb, precision),
     };
-    let sign = if sign.is_empty() && flags.plus {
-        "+"
-    } else if sign.is_empty() && flags.space {
-        " "
+    // The number with its sign always written, as Go builds it.
+    let mut num = match text.as_bytes().first() {
+        Some(b'-' | b'+') => text,
+        _ => format!("+{text}"),
+    };
+    if flags.space && num.starts_with('+') && !flags.plus {
+        num.replace_range(..1, " ");
+    }
+    if !f.is_finite() {
+        if f.is_nan() && !flags.space && !flags.plus {
+            num.remove(0);
+        }
+        flags.without_zero().pad(out, &num);
+        return;
+    }
+    if flags.sharp && verb != 'b' {
+        num = with_point_kept(num, verb, precision);
+    }
+    if flags.plus || !num.starts_with('+') {
+        if flags.zero
+            && !flags.minus
+            && let Some(width) = flags.width
+            && width > num.len()
+        {
+            out.push_str(&num[..1]);
+            out.push_str(&"0".repeat(width - num.len()));
+            out.push_str(&num[1..]);
+            return;
+        }
+        flags.pad(out, &num);
     } else {
-        sign
+        flags.pad(out, &num[1..]);
+    }
+}
+
+/// `#` on a float: a decimal point always, and for `%v`, `%g`, `%G` and
+/// (Go's quirk) `%x` the significant digits padded with zeros to the
+/// precision (6 unless given); `num` starts with its sign.
+fn with_point_kept(num: String, verb: char, precision: Option<usize>) -> String {
+    let mut digits: i64 = match verb {
+        'v' | 'g' | 'G' | 'x' => precision.map_or(6, |p| i64::try_from(p).unwrap_or(i64::MAX)),
+        _ => 0,
     };
-    if f.is_infinite() || f.is_nan() {
-        let shown_sign = if f.is_nan() && !flags.plus && !flags.space {
-            ""
-        } else {
-            sign
-        };
-        flags
-            .without_zero()
-            .pad(out, &format!("{shown_sign}{digits}"));
-        return;
+    let (mut body, mut tail) = (num, String::new());
+    let mut has_point = false;
+    let mut seen_nonzero = false;
+    for (at, c) in body.char_indices().skip(1) {
+        match c {
+            '.' => has_point = true,
+            'p' | 'P' => {
+                tail = body[at..].to_owned();
+                break;
+            }
+            'e' | 'E' if verb != 'x' && verb != 'X' => {
+                tail = body[at..].to_owned();
+                break;
+            }
+            _ => {
+                seen_nonzero |= c != '0';
+                if seen_nonzero {
+                    digits -= 1;
+                }
+            }
+        }
     }
-    let number = format!("{sign}{digits}");
-    if flags.zero
-        && !flags.minus
-        && !sign.is_empty()
-        && let Some(width) = flags.width
-        && width > number.len()
-    {
-        out.push_str(sign);
-        out.push_str(&"0".repeat(width - number.len()));
-        out.push_str(&digits);
-        return;
+    body.truncate(body.len() - tail.len());
+    if !has_point {
+        if body.len() == 2 && body.ends_with('0') {
+            digits -= 1;
+        }
+        body.push('.');
     }
-    flags.pad(out, &number);
+    while digits > 0 {
+        body.push('0');
+        digits -= 1;
+    }
+    body + &tail
 }
 
 /// A Go string (or `[]byte`) under `%s`, `%v`, `%q`, `%x`, `%X`: its bytes
