@@ -45,7 +45,7 @@ fn unnamed(v: &Value) -> Value {
                 .map(|(k, item)| (k.clone(), unnamed(item)))
                 .collect(),
         ),
-        Value::List(l) => Value::list(l.items().iter().map(unnamed).collect()),
+        Value::List(l) if !l.is_nil() => Value::list(l.items().iter().map(unnamed).collect()),
         other => other.clone(),
     }
 }
@@ -104,6 +104,8 @@ fn scalar(v: &Value) -> Result<Option<String>, String> {
             }
         }
         Value::String(s) => quote(s),
+        // The encoder leaves out a nil slice as it does nil.
+        Value::List(l) if l.is_nil() => return Ok(None),
         Value::List(l) => {
             let mut parts = Vec::new();
             for item in l.items() {

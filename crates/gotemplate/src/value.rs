@@ -59,6 +59,9 @@ pub enum ListKind {
 pub struct List {
     items: Arc<Vec<Value>>,
     kind: ListKind,
+    /// A nil slice (Sprig's `rest` of nothing, a `regexFindAll` that finds
+    /// nothing): empty in every way but JSON, where it is `null`.
+    nil: bool,
 }
 
 impl List {
@@ -74,7 +77,23 @@ impl List {
         Self {
             items: Arc::new(items),
             kind,
+            nil: false,
         }
+    }
+
+    /// A nil slice of `kind`.
+    #[must_use]
+    pub fn nil(kind: ListKind) -> Self {
+        Self {
+            nil: true,
+            ..Self::with_kind(Vec::new(), kind)
+        }
+    }
+
+    /// True for a nil slice.
+    #[must_use]
+    pub fn is_nil(&self) -> bool {
+        self.nil
     }
 
     /// The Go element type.
@@ -460,6 +479,7 @@ impl Value {
             Self::String(s) => J::String(s.to_string()),
             Self::Raw(raw) => J::String(raw.runes().to_owned()),
             Self::Bytes(b) => J::String(crate::sprig::encoding::base64_std(b)),
+            Self::List(l) if l.is_nil() => J::Null,
             Self::List(l) => J::Array(l.items().iter().map(Self::to_json).collect()),
             Self::Map(m) => J::Object(
                 m.read()

@@ -119,6 +119,7 @@ fn write_value(
         Value::String(s) => write_string(out, s, escape_html),
         Value::Raw(raw) => write_string(out, raw.runes(), escape_html),
         Value::Bytes(b) => write_string(out, &super::encoding::base64_std(b), escape_html),
+        Value::List(list) if list.is_nil() => out.push_str("null"),
         Value::List(list) => {
             if list.is_empty() {
                 out.push_str("[]");

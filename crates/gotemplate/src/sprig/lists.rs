@@ -31,6 +31,23 @@ fn list_value(items: Vec<Value>) -> FuncResult {
     Ok(Value::list(items))
 }
 
+/// `items`, or the nil slice Sprig returns for an empty input.
+fn nil_when_empty(items: Vec<Value>, input_empty: bool) -> FuncResult {
+    if input_empty {
+        Ok(Value::List(List::nil(ListKind::Interface)))
+    } else {
+        list_value(items)
+    }
+}
+
+fn list_is_empty(value: &Value) -> bool {
+    match value {
+        Value::List(list) => list.is_empty(),
+        Value::Bytes(bytes) => bytes.is_empty(),
+        _ => false,
+    }
+}
+
 fn register_both(map: &mut FuncMap, name: &str, arity: Arity, body: fn(Vec<Value>) -> FuncResult) {
     map.add(name, arity, body);
     let must = format!("must{}{}", name[..1].to_uppercase(), &name[1..]);
@@ -66,12 +83,12 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     register_both(map, "rest", Arity::Exact(1), |a| {
         let list = items(&a[0], "Cannot find rest on type")?;
-        list_value(list.into_iter().skip(1).collect())
+        nil_when_empty(list.into_iter().skip(1).collect(), list_is_empty(&a[0]))
     });
     register_both(map, "initial", Arity::Exact(1), |a| {
         let mut list = items(&a[0], "Cannot find initial on type")?;
         list.pop();
-        list_value(list)
+        nil_when_empty(list, list_is_empty(&a[0]))
     });
     register_both(map, "reverse", Arity::Exact(1), |a| {
         let mut list = items(&a[0], "Cannot find reverse on type")?;
@@ -151,7 +168,8 @@ pub(crate) fn register(map: &mut FuncMap) {
                 }
             }
         }
-        list_value(all)
+        let empty = all.is_empty();
+        nil_when_empty(all, empty)
     });
     register_both(map, "chunk", Arity::Exact(2), |a| {
         let size = int(&a[0])?;

@@ -16,7 +16,7 @@ use regex::Regex;
 use crate::args::{int, string};
 use crate::error::FuncError;
 use crate::funcs::{Arity, FuncMap, FuncResult};
-use crate::value::Value;
+use crate::value::{List, ListKind, Value};
 
 const CACHE_LIMIT: usize = 512;
 
@@ -153,7 +153,13 @@ pub(crate) fn register(map: &mut FuncMap) {
     );
     both(map, "regexFindAll", Arity::Exact(3), None, |a| {
         let (pattern, text, n) = (string(&a[0])?, string(&a[1])?, int(&a[2])?);
-        Ok(Value::string_list(find_all(&compile(pattern)?, text, n)))
+        // Go's FindAllString answers nil when nothing matches.
+        let found = find_all(&compile(pattern)?, text, n);
+        Ok(if found.is_empty() {
+            Value::List(List::nil(ListKind::String))
+        } else {
+            Value::string_list(found)
+        })
     });
     both(map, "regexFind", Arity::Exact(2), None, |a| {
         let (pattern, text) = (string(&a[0])?, string(&a[1])?);
@@ -180,6 +186,10 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     both(map, "regexSplit", Arity::Exact(3), None, |a| {
         let (pattern, text, n) = (string(&a[0])?, string(&a[1])?, int(&a[2])?);
+        // Go's Split answers nil for a count of 0.
+        if n == 0 {
+            return Ok(Value::List(List::nil(ListKind::String)));
+        }
         Ok(Value::string_list(split(&compile(pattern)?, text, n)))
     });
     map.add("regexQuoteMeta", Arity::Exact(1), |a| {
