@@ -491,11 +491,7 @@ fn metadata_value(md: &Metadata, is_root: bool) -> Value {
     m.insert("AppVersion".to_string(), s(&md.app_version));
     m.insert("Deprecated".to_string(), Value::Bool(md.deprecated));
     let annotations = md.annotations.as_ref().map_or_else(
-        || {
-            Value::Map(driftless_gotemplate::Map::from_string_entries(
-                BTreeMap::new(),
-            ))
-        },
+        || Value::Map(driftless_gotemplate::Map::nil_string_map()),
         |a| {
             Value::Map(driftless_gotemplate::Map::from_string_entries(
                 a.iter().map(|(k, v)| (k.clone(), s(v))).collect(),

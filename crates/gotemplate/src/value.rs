@@ -133,6 +133,9 @@ impl List {
 pub struct Map {
     entries: Arc<RwLock<BTreeMap<String, Value>>>,
     string_values: bool,
+    /// A nil map (Helm's `.Chart.Annotations` of a chart without any):
+    /// empty in every way but JSON, where it is `null`.
+    nil: bool,
 }
 
 impl Map {
@@ -148,6 +151,7 @@ impl Map {
         Self {
             entries: Arc::new(RwLock::new(entries)),
             string_values: false,
+            nil: false,
         }
     }
 
@@ -157,7 +161,23 @@ impl Map {
         Self {
             entries: Arc::new(RwLock::new(entries)),
             string_values: true,
+            nil: false,
         }
+    }
+
+    /// A nil `map[string]string`.
+    #[must_use]
+    pub fn nil_string_map() -> Self {
+        Self {
+            nil: true,
+            ..Self::from_string_entries(BTreeMap::new())
+        }
+    }
+
+    /// True for a nil map.
+    #[must_use]
+    pub fn is_nil(&self) -> bool {
+        self.nil
     }
 
     /// True for a `map[string]string`.
@@ -481,6 +501,7 @@ impl Value {
             Self::Bytes(b) => J::String(crate::sprig::encoding::base64_std(b)),
             Self::List(l) if l.is_nil() => J::Null,
             Self::List(l) => J::Array(l.items().iter().map(Self::to_json).collect()),
+            Self::Map(m) if m.is_nil() => J::Null,
             Self::Map(m) => J::Object(
                 m.read()
                     .iter()

@@ -136,6 +136,7 @@ fn write_value(
             newline(out, style, depth);
             out.push(']');
         }
+        Value::Map(map) if map.is_nil() => out.push_str("null"),
         Value::Map(map) => write_fields(out, &map.snapshot(), style, depth)?,
         // A named map or slice marshals as its collection (keeping int64s
         // exact, which a trip through JSON numbers would not).
