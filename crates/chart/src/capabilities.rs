@@ -343,6 +343,15 @@ impl Object for Capabilities {
             HelmVersion.format()
         )
     }
+    /// The struct's fields in declaration order, as `encoding/json` writes
+    /// them.
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "KubeVersion": self.kube_version.to_json(),
+            "APIVersions": self.api_versions.0,
+            "HelmVersion": HelmVersion.to_json(),
+        })
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

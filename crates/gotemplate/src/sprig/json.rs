@@ -142,21 +142,30 @@ fn write_value(
         // exact, which a trip through JSON numbers would not).
         Value::Object(object) => match object.as_collection() {
             Some(collection) => write_value(out, &collection, style, depth)?,
-            None => match object.to_json() {
-                // A struct marshals its fields in declaration order, which
-                // `to_json` keeps.
-                serde_json::Value::Object(fields) => {
-                    let fields: Vec<(String, Value)> = fields
-                        .iter()
-                        .map(|(name, field)| (name.clone(), Value::from_json(field)))
-                        .collect();
-                    write_fields(out, &fields, style, depth)?;
-                }
-                other => write_value(out, &Value::from_json(&other), style, depth)?,
-            },
+            None => write_struct(out, &object.to_json(), style, depth)?,
         },
     }
     Ok(())
+}
+
+/// An object's JSON form: a struct marshals its fields (and its struct
+/// fields theirs) in declaration order, which `to_json` keeps.
+fn write_struct(
+    out: &mut String,
+    json: &serde_json::Value,
+    style: JsonStyle,
+    depth: usize,
+) -> Result<(), String> {
+    match json {
+        serde_json::Value::Object(fields) => write_object(
+            out,
+            fields.iter().map(|(key, field)| (key.as_str(), field)),
+            style,
+            depth,
+            write_struct,
+        ),
+        other => write_value(out, &Value::from_json(other), style, depth),
+    }
 }
 
 /// A JSON object of `fields` in the order given.
@@ -166,12 +175,30 @@ fn write_fields(
     style: JsonStyle,
     depth: usize,
 ) -> Result<(), String> {
-    if fields.is_empty() {
+    write_object(
+        out,
+        fields.iter().map(|(key, item)| (key.as_str(), item)),
+        style,
+        depth,
+        write_value,
+    )
+}
+
+/// A JSON object of `fields` in the order given, each item written by
+/// `write_item`.
+fn write_object<'a, T: 'a>(
+    out: &mut String,
+    fields: impl ExactSizeIterator<Item = (&'a str, &'a T)>,
+    style: JsonStyle,
+    depth: usize,
+    write_item: fn(&mut String, &T, JsonStyle, usize) -> Result<(), String>,
+) -> Result<(), String> {
+    if fields.len() == 0 {
         out.push_str("{}");
         return Ok(());
     }
     out.push('{');
-    for (i, (key, item)) in fields.iter().enumerate() {
+    for (i, (key, item)) in fields.enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -181,7 +208,7 @@ fn write_fields(
         if style == JsonStyle::Pretty {
             out.push(' ');
         }
-        write_value(out, item, style, depth + 1)?;
+        write_item(out, item, style, depth + 1)?;
     }
     newline(out, style, depth);
     out.push('}');
