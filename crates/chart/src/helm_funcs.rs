@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, Value};
+use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, List, ListKind, Value};
 use driftless_render::yaml::{EmitOptions, FloatFormat, Value as Yv, emit_document_with};
 
 use crate::convert::{go_yaml_value, json_round_trip, to_engine};
@@ -158,7 +158,8 @@ fn error_map(message: &str) -> Value {
 fn from_json_map(text: &str) -> Value {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(j @ serde_json::Value::Object(_)) => Value::from_json(&j),
-        Ok(serde_json::Value::Null) => Value::map(BTreeMap::new()),
+        // `json.Unmarshal` of null sets the map to nil.
+        Ok(serde_json::Value::Null) => Value::Map(driftless_gotemplate::Map::nil()),
         Ok(other) => error_map(&format!(
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             json_kind(&other)
@@ -170,7 +171,7 @@ fn from_json_map(text: &str) -> Value {
 fn from_json_array(text: &str) -> Value {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(j @ serde_json::Value::Array(_)) => Value::from_json(&j),
-        Ok(serde_json::Value::Null) => Value::list(Vec::new()),
+        Ok(serde_json::Value::Null) => Value::List(List::nil(ListKind::Interface)),
         Ok(other) => Value::list(vec![Value::string(format!(
             "json: cannot unmarshal {} into Go value of type []interface {{}}",
             json_kind(&other)

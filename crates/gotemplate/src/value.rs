@@ -165,6 +165,15 @@ impl Map {
         }
     }
 
+    /// A nil `map[string]interface {}`.
+    #[must_use]
+    pub fn nil() -> Self {
+        Self {
+            nil: true,
+            ..Self::default()
+        }
+    }
+
     /// A nil `map[string]string`.
     #[must_use]
     pub fn nil_string_map() -> Self {
