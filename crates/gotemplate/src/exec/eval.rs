@@ -350,14 +350,11 @@ impl State<'_, '_> {
     }
 
     fn eval_call_args(&mut self, dot: &Slot, cmd: &Command) -> Result<Vec<Value>> {
-        let mut args = Vec::with_capacity(cmd.rest.len() + 1);
-        for arg in &cmd.rest {
-            args.push(self.eval_arg(dot, arg)?.unwrap_or(Value::Nil));
-        }
-        Ok(args)
+        self.eval_call_slots(dot, cmd).map(call_values)
     }
 
-    /// The arguments as evaluated, invalid values kept apart from nils.
+    /// The arguments as evaluated, invalid values kept apart from nils
+    /// (room left for a piped final argument).
     fn eval_call_slots(&mut self, dot: &Slot, cmd: &Command) -> Result<Vec<Slot>> {
         let mut slots = Vec::with_capacity(cmd.rest.len() + 1);
         for arg in &cmd.rest {
@@ -395,10 +392,7 @@ impl State<'_, '_> {
         }
         let slots = self.eval_call_slots(dot, cmd)?;
         self.check_map_args(cmd, function.map_params(), &slots)?;
-        let mut args: Vec<Value> = slots
-            .into_iter()
-            .map(|slot| slot.unwrap_or(Value::Nil))
-            .collect();
+        let mut args = call_values(slots);
         if let Some(final_value) = final_value {
             args.push(final_value.unwrap_or(Value::Nil));
         }
@@ -508,4 +502,12 @@ impl State<'_, '_> {
             }
         }
     }
+}
+
+/// Arguments as a function receives them: an invalid value is nil.
+fn call_values(slots: Vec<Slot>) -> Vec<Value> {
+    slots
+        .into_iter()
+        .map(|slot| slot.unwrap_or(Value::Nil))
+        .collect()
 }

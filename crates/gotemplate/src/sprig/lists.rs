@@ -31,21 +31,9 @@ fn list_value(items: Vec<Value>) -> FuncResult {
     Ok(Value::list(items))
 }
 
-/// `items`, or the nil slice Sprig returns for an empty input.
-fn nil_when_empty(items: Vec<Value>, input_empty: bool) -> FuncResult {
-    if input_empty {
-        Ok(Value::List(List::nil(ListKind::Interface)))
-    } else {
-        list_value(items)
-    }
-}
-
-fn list_is_empty(value: &Value) -> bool {
-    match value {
-        Value::List(list) => list.is_empty(),
-        Value::Bytes(bytes) => bytes.is_empty(),
-        _ => false,
-    }
+/// The nil slice Sprig returns where it has nothing to return.
+fn nil_list() -> FuncResult {
+    Ok(Value::List(List::nil(ListKind::Interface)))
 }
 
 fn register_both(map: &mut FuncMap, name: &str, arity: Arity, body: fn(Vec<Value>) -> FuncResult) {
@@ -83,12 +71,17 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     register_both(map, "rest", Arity::Exact(1), |a| {
         let list = items(&a[0], "Cannot find rest on type")?;
-        nil_when_empty(list.into_iter().skip(1).collect(), list_is_empty(&a[0]))
+        if list.is_empty() {
+            return nil_list();
+        }
+        list_value(list.into_iter().skip(1).collect())
     });
     register_both(map, "initial", Arity::Exact(1), |a| {
         let mut list = items(&a[0], "Cannot find initial on type")?;
-        list.pop();
-        nil_when_empty(list, list_is_empty(&a[0]))
+        if list.pop().is_none() {
+            return nil_list();
+        }
+        list_value(list)
     });
     register_both(map, "reverse", Arity::Exact(1), |a| {
         let mut list = items(&a[0], "Cannot find reverse on type")?;
@@ -168,8 +161,10 @@ pub(crate) fn register(map: &mut FuncMap) {
                 }
             }
         }
-        let empty = all.is_empty();
-        nil_when_empty(all, empty)
+        if all.is_empty() {
+            return nil_list();
+        }
+        list_value(all)
     });
     register_both(map, "chunk", Arity::Exact(2), |a| {
         let size = int(&a[0])?;
