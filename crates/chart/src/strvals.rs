@@ -1,7 +1,9 @@
 //! `--set`, `--set-string`, `--set-file` and `--set-json` in Helm's `strvals`
 //! grammar: `a.b=c,d[0]=e,f={x,y}`, `\` escapes the next character, `null`
 //! deletes (coalescing drops it), `--set` infers int64 and bool, everything
-//! else stays a string.
+//! else stays a string. `--set-literal` is Helm's literal variant: one
+//! `key=value` whose value is the rest of the argument, commas, braces and
+//! backslashes included.
 //!
 //! This module only parses into a values map; it reads no files itself (the
 //! `--set-file` reader is handed in by the caller, so chart code can never
@@ -24,6 +26,8 @@ enum Reader<'a> {
     File(&'a mut dyn FnMut(&str) -> Result<String, String>),
     /// `--set-json`: the value is a JSON document.
     Json,
+    /// `--set-literal`: no escapes, and the value is the rest of the text.
+    Literal,
 }
 
 /// Parses a `--set` argument into `dest`.
@@ -48,6 +52,14 @@ pub fn parse_set_string(s: &str, dest: &mut Map) -> Result<(), String> {
 /// As [`parse_set`], or when the JSON does not parse.
 pub fn parse_set_json(s: &str, dest: &mut Map) -> Result<(), String> {
     Parser::new(s, Reader::Json).parse(dest)
+}
+
+/// Parses a `--set-literal` argument into `dest`.
+///
+/// # Errors
+/// As [`parse_set`].
+pub fn parse_set_literal(s: &str, dest: &mut Map) -> Result<(), String> {
+    Parser::new(s, Reader::Literal).parse(dest)
 }
 
 /// Parses a `--set-file` argument; `read` returns the named file's text.
@@ -130,14 +142,16 @@ impl<'a> Parser<'a> {
         c
     }
 
-    /// Reads up to (and consumes) one of `stop`; `\` escapes the next char.
+    /// Reads up to (and consumes) one of `stop`; `\` escapes the next char
+    /// (but for `--set-literal`).
     fn until(&mut self, stop: &[char]) -> Until {
+        let escapes = !matches!(self.reader, Reader::Literal);
         let mut text = String::new();
         loop {
             match self.next() {
                 None => return (text, None),
                 Some(c) if stop.contains(&c) => return (text, Some(c)),
-                Some('\\') => match self.next() {
+                Some('\\') if escapes => match self.next() {
                     Some(n) => text.push(n),
                     None => return (text, None),
                 },
@@ -151,12 +165,17 @@ impl<'a> Parser<'a> {
             Reader::Typed => Ok(typed_value(text)),
             Reader::Text => Ok(Value::Str(text.to_string())),
             Reader::File(read) => read(text).map(Value::Str),
-            Reader::Json => Err("internal: JSON values are read whole".into()),
+            Reader::Json | Reader::Literal => Err("internal: this value is read whole".into()),
         }
     }
 
     fn key(&mut self, data: &mut Map, mut level: usize) -> Result<Flow, String> {
-        let (key, last) = self.until(&['=', '[', ',', '.']);
+        let stops: &[char] = if matches!(self.reader, Reader::Literal) {
+            &['=', '[', '.']
+        } else {
+            &['=', '[', ',', '.']
+        };
+        let (key, last) = self.until(stops);
         match last {
             None => {
                 if key.is_empty() {
@@ -228,6 +247,11 @@ impl<'a> Parser<'a> {
 
     /// Reads a value: a JSON document, a `{a,b}` list or a scalar.
     fn rhs(&mut self) -> Result<Option<(Value, Flow)>, String> {
+        if matches!(self.reader, Reader::Literal) {
+            let rest: String = self.chars[self.pos..].iter().collect();
+            self.pos = self.chars.len();
+            return Ok(Some((Value::Str(rest), Flow::End)));
+        }
         if matches!(self.reader, Reader::Json) {
             if self.empty_value() {
                 return Ok(Some((Value::Null, Flow::More)));
@@ -326,7 +350,15 @@ impl<'a> Parser<'a> {
     ) -> Result<Flow, String> {
         let (rest, last) = self.until(&['[', '.', '=']);
         if !rest.is_empty() {
-            return Err(format!("unexpected data at end of array index: {rest:?}"));
+            // The literal parser quotes the runes it read (Go's `%q` of a
+            // `[]rune`: `['b' 'c']`), the other parser the string.
+            let shown = if matches!(self.reader, Reader::Literal) {
+                let runes: Vec<String> = rest.chars().map(|c| format!("{c:?}")).collect();
+                format!("[{}]", runes.join(" "))
+            } else {
+                format!("{rest:?}")
+            };
+            return Err(format!("unexpected data at end of array index: {shown}"));
         }
         match last {
             None => Err("EOF".into()),
@@ -419,6 +451,21 @@ mod tests {
         assert_eq!(
             set_yaml(&[r"a\.b=x\,y", "l={1,b,true}"]),
             "a.b: x,y\nl:\n- 1\n- b\n- true\n"
+        );
+    }
+
+    #[test]
+    fn literal_values_are_the_rest_of_the_argument() {
+        let mut m = Map::new();
+        parse_set_literal(r"a.b[1]=x,y={z}\,=", &mut m).unwrap();
+        assert_eq!(
+            emit_document(&Value::Map(m)),
+            "a:\n  b:\n  - null\n  - x,y={z}\\,=\n"
+        );
+        let mut m = Map::new();
+        assert_eq!(
+            parse_set_literal("a[0]bc=1", &mut m).unwrap_err(),
+            "unexpected data at end of array index: ['b' 'c']"
         );
     }
 

@@ -28,6 +28,8 @@ pub struct ValueSources {
     pub set_string: Vec<String>,
     /// `--set-file` arguments (`key=path`).
     pub set_file: Vec<String>,
+    /// `--set-literal` arguments.
+    pub set_literal: Vec<String>,
 }
 
 impl ValueSources {
@@ -76,6 +78,10 @@ impl ValueSources {
         for arg in &self.set_file {
             crate::strvals::parse_set_file(arg, &mut base, read_file)
                 .map_err(|e| set_error("--set-file", arg, &e))?;
+        }
+        for arg in &self.set_literal {
+            crate::strvals::parse_set_literal(arg, &mut base)
+                .map_err(|e| set_error("--set-literal", arg, &e))?;
         }
         Ok(base)
     }

@@ -89,6 +89,7 @@ fn request(case: &Case, dir: &Path) -> Result<TemplateRequest, String> {
             "--set-string" => sources.set_string.push(value()?),
             "--set-json" => sources.json.push(value()?),
             "--set-file" => sources.set_file.push(value()?),
+            "--set-literal" => sources.set_literal.push(value()?),
             "-f" | "--values" => values_files.push(dir.join(value()?)),
             other => return Err(format!("unsupported argument {other}")),
         }

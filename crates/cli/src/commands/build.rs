@@ -107,6 +107,9 @@ pub struct ChartArgs {
     /// Set values from the contents of files (`key=path`).
     #[arg(long = "set-file", value_name = "KEY=PATH")]
     set_file: Vec<String>,
+    /// Set a literal string value (`key=anything, even commas`).
+    #[arg(long = "set-literal", value_name = "KEY=VAL")]
+    set_literal: Vec<String>,
     /// Print the chart's crds/ files first.
     #[arg(long)]
     include_crds: bool,
@@ -187,6 +190,7 @@ fn chart_request(global: &GlobalArgs, args: ChartArgs) -> driftless_chart::Templ
             set: args.set,
             set_string: args.set_string,
             set_file: args.set_file,
+            set_literal: args.set_literal,
         },
         options: driftless_chart::RenderOptions {
             release_name: args.release,
