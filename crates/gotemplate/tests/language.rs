@@ -422,7 +422,7 @@ fn template_sets_are_shareable_across_threads() {
 }
 
 #[test]
-fn collection_objects_pass_as_dicts_like_named_map_types() {
+fn collection_objects_are_seen_through_but_are_not_dicts() {
     use driftless_gotemplate::{Map, TemplateSet, Value};
     let values = Map::new();
     values.insert("a.txt", Value::from("A"));
@@ -432,12 +432,25 @@ fn collection_objects_pass_as_dicts_like_named_map_types() {
     let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
     set.parse(
         "t",
-        r#"{{ hasKey .Files "a.txt" }}|{{ keys .Files }}|{{ empty .Empty }}|{{ empty .Files }}|{{ toJson .Files }}|{{ default "d" .Empty }}"#,
+        r#"{{ empty .Empty }}|{{ empty .Files }}|{{ toJson .Files }}|{{ default "d" .Empty }}"#,
     )
     .expect("parses");
     assert_eq!(
-        set.execute("t", &Value::map(data)).as_deref(),
-        Ok(r#"true|[a.txt]|true|false|{"a.txt":"A"}|d"#)
+        set.execute("t", &Value::map(data.clone())).as_deref(),
+        Ok(r#"true|false|{"a.txt":"A"}|d"#)
+    );
+    // A named collection other than a map[string]interface{} (Helm's
+    // `.Files` is a map[string][]byte) is no dict to Sprig: Helm refuses
+    // `hasKey .Files "a.txt"`.
+    set.parse("dict", r#"{{ hasKey .Files "a.txt" }}"#)
+        .expect("parses");
+    let error = set
+        .execute("dict", &Value::map(data))
+        .expect_err("not a dict")
+        .to_string();
+    assert!(
+        error.ends_with("wrong type for value; expected map[string]interface {}; got common.Files"),
+        "{error}"
     );
 }
 

@@ -18,7 +18,14 @@ use crate::value::{List, Map, Value};
 /// A Go `map[string]interface{}` parameter: a nil map for nil, else Go's
 /// type error.
 fn dict_arg(value: &Value) -> Result<Option<Map>, FuncError> {
-    // A named map type (Helm's `.Values`) is assignable to the parameter.
+    // A named map[string]interface{} type (Helm's `.Values`) is assignable
+    // to the parameter; other named collections (`.Files`, a
+    // map[string][]byte) are not.
+    if let Value::Object(object) = value
+        && object.as_map().is_none()
+    {
+        return Err(FuncError::wrong_type("map[string]interface {}", value));
+    }
     match &*value.collection() {
         Value::Map(map) if !map.has_string_values() => Ok(Some(map.clone())),
         Value::Nil => Ok(None),
