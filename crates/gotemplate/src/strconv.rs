@@ -97,6 +97,10 @@ pub fn parse_float(text: &str) -> Option<f64> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
+    // `from_str` would take a second sign.
+    if body.starts_with(['+', '-']) {
+        return None;
+    }
     let lower = body.to_ascii_lowercase();
     match lower.as_str() {
         "inf" | "infinity" => {
@@ -195,6 +199,8 @@ mod tests {
             ("Infinity", Some(f64::INFINITY)),
             ("-inf", Some(f64::NEG_INFINITY)),
             (" 1", None),
+            ("+-1", None),
+            ("--1", None),
         ] {
             assert_eq!(parse_float(text), want, "{text}");
         }
