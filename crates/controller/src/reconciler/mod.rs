@@ -434,6 +434,7 @@ async fn reconcile_live<R: Reconciler>(
     )
     .await;
     let checkpointed = std::mem::take(&mut *run.checkpoints());
+    let started_from = object;
     let object = checkpointed.last().unwrap_or(object);
     let (status, events, action, revision) = match outcome {
         Ok(Outcome::NotDue(remaining)) => return Ok(Action::requeue(remaining)),
@@ -487,16 +488,32 @@ async fn reconcile_live<R: Reconciler>(
         &object.name_any(),
         started.elapsed(),
     );
-    if let Ok(wrote) = written {
-        // Every checkpointed copy but the one the object is at now.
-        let current = usize::from(!wrote);
-        let replaced = &checkpointed[..checkpointed.len().saturating_sub(current)];
+    if let Ok(written) = &written {
+        let now = written.as_ref().unwrap_or(object).resource_version();
         scaffold.superseded.record(
             &run.key,
-            replaced.iter().filter_map(ResourceExt::resource_version),
+            replaced_copies(started_from, &checkpointed, now.as_deref()),
         );
     }
     written.map(|_| action)
+}
+
+/// The resourceVersions a run's writes replaced: the copy it started from
+/// and each checkpoint, but the version the object is at `now` (a write
+/// that changed nothing keeps its version, and that copy is current). A
+/// trigger queued during the run may still find a replaced copy in the
+/// cache; its status predates what the run did (a release it installed
+/// included).
+fn replaced_copies<K: Resource>(
+    started_from: &K,
+    checkpointed: &[K],
+    now: Option<&str>,
+) -> Vec<String> {
+    std::iter::once(started_from)
+        .chain(checkpointed)
+        .filter_map(ResourceExt::resource_version)
+        .filter(|version| Some(version.as_str()) != now)
+        .collect()
 }
 
 /// The Ready and Healthy gauges, from the status about to be written.
@@ -517,14 +534,14 @@ fn record_conditions<R: Reconciler>(object: &R::Object, status: &R::Status, cont
 
 /// Patches the status, unless it is what the object already has (the usual
 /// poll): no write means no watch event waking the object's consumers.
-/// Whether it wrote.
+/// The object as written, if it wrote.
 async fn write_status<R: Reconciler>(
     object: &R::Object,
     status: &R::Status,
     context: &Context,
-) -> Result<bool, ScaffoldError> {
+) -> Result<Option<R::Object>, ScaffoldError> {
     if R::status(object) == Some(status) {
-        return Ok(false);
+        return Ok(None);
     }
     patch_status_at(
         &context.client,
@@ -533,7 +550,7 @@ async fn write_status<R: Reconciler>(
         R::status_patch(status),
     )
     .await
-    .map(|_| true)
+    .map(Some)
     .map_err(|source| ScaffoldError::StatusWrite {
         object: describe(object),
         source,
@@ -570,4 +587,34 @@ where
         &Patch::Merge(&patch),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replaced_copies;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    fn at(version: &str) -> ConfigMap {
+        let mut copy = ConfigMap::default();
+        copy.metadata.resource_version = Some(version.to_owned());
+        copy
+    }
+
+    #[test]
+    fn a_run_that_wrote_replaced_the_copy_it_started_from() {
+        assert_eq!(replaced_copies(&at("4"), &[], Some("5")), ["4"]);
+        assert_eq!(
+            replaced_copies(&at("4"), &[at("5"), at("6")], Some("7")),
+            ["4", "5", "6"]
+        );
+    }
+
+    #[test]
+    fn the_copy_the_object_is_at_now_is_not_replaced() {
+        assert!(replaced_copies(&at("4"), &[], Some("4")).is_empty());
+        assert_eq!(
+            replaced_copies(&at("4"), &[at("5"), at("6")], Some("6")),
+            ["4", "5"]
+        );
+    }
 }

@@ -1,9 +1,12 @@
-//! Copies of objects this controller has itself replaced within one run: a
-//! run that [checkpoints](super::Run::checkpoint) writes the status twice,
-//! and the watch event of the first write can start the next run before
-//! the second write's event has reached the cache. That copy is known to be
-//! stale; reconciling it would redo the run (and repeat its events) only to
-//! fail the conditional status write.
+//! Copies of objects this controller has itself replaced within one run:
+//! the copy a run started from, once the run wrote its status, and each
+//! [checkpoint](super::Run::checkpoint) but the last write. A trigger that
+//! arrives during the run (a retry falling due, a watch event of the first
+//! of two writes) starts the next run on whatever the cache holds, which
+//! can be a copy from before the run's own writes. That copy is known to be
+//! stale: its status predates what the run did (a release it installed, the
+//! objects it applied), so reconciling it would act again on old facts and
+//! only then fail the conditional status write.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
