@@ -21,10 +21,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D target/release/driftless /out/driftless
 
 # Debian slim rather than distroless: git over SSH needs an `ssh` client,
-# and HTTPS needs the CA bundle.
+# HTTPS needs the CA bundle, and a chart's `dateInZone` the zone database.
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates openssh-client \
+    && apt-get install -y --no-install-recommends ca-certificates openssh-client tzdata \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=builder /out/driftless /usr/local/bin/driftless
 # The UID the install manifests run as (runAsNonRoot, read-only root fs;

@@ -3,11 +3,10 @@
 //! (`2006-01-02 15:04:05.999999999 -0700 MST`). Durations are in
 //! [`duration`](super::duration).
 //!
-//! Time zones: only UTC and fixed offsets are modelled. Go's `Local` is
-//! taken to be UTC (what Helm sees in a container without `TZ`), and a
-//! named zone Go would load from the system database renders as UTC, the
-//! same fallback Sprig applies when loading fails. Reading the system's
-//! zone files would make output depend on the host.
+//! Time zones: an instant carries the offset and abbreviation it is shown
+//! in. Go's `Local` is taken to be UTC (what Helm sees in a container
+//! without `TZ`); a named zone is read from the host's zone database as Go
+//! reads it ([`zoneinfo`](super::zoneinfo)), UTC where that fails.
 
 use std::fmt::Write as _;
 
@@ -115,11 +114,15 @@ impl GoTime {
         }
     }
 
-    /// The same instant shown in `zone`; see the module notes on zones.
-    pub(crate) fn in_zone(&self, _zone: &str) -> Self {
+    /// The same instant shown in the zone Go's `time.LoadLocation(name)`
+    /// loads, or in UTC where it fails (Sprig's fallback); see
+    /// [`zoneinfo`](super::zoneinfo).
+    pub(crate) fn in_zone(&self, name: &str) -> Self {
+        let (offset, zone) = super::zoneinfo::zone_at(name, self.unix)
+            .map_or((0, "UTC".to_owned()), |at| (at.offset, at.abbreviation));
         Self {
-            offset: 0,
-            zone: "UTC".to_owned(),
+            offset,
+            zone,
             ..self.clone()
         }
     }

@@ -25,6 +25,7 @@ mod secrets;
 pub mod semver;
 mod strings;
 mod url;
+mod zoneinfo;
 
 pub use defaults::is_empty;
 pub use dicts::{deep_copy, merge_into};
