@@ -30,6 +30,7 @@ pub mod ignore;
 mod json_step;
 pub mod loader;
 pub mod manifests;
+mod reading;
 pub mod render;
 pub mod schema;
 pub use driftless_semver as semver;

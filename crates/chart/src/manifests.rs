@@ -9,6 +9,7 @@
 //! This module owns no templating; it takes the rendered files by name.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use driftless_render::yaml::Value;
 
@@ -172,155 +173,154 @@ pub fn first_not_utf8(bytes: &[u8]) -> Option<NotUtf8> {
         })
 }
 
-/// Sorts rendered files into hooks and manifests (Helm's `SortManifests`).
-/// The files are consumed: a file of one document (the usual case) hands
-/// its text to the manifest instead of being copied.
+/// A rendered file split into documents, each with its head read: the
+/// costly half of sorting, done as each template's output arrives (see
+/// `render`), while the next template executes.
+pub struct ReadFile {
+    /// The template's path (`chart/templates/x.yaml`).
+    pub path: String,
+    content: String,
+    /// Each document's byte range in `content` and its head (or the
+    /// YAML error reading it).
+    documents: Vec<(Range<usize>, Result<Head, String>)>,
+}
+
+impl ReadFile {
+    /// Splits `content` as Helm's `SplitManifests` does and reads every
+    /// document's head (a YAML error anywhere in a document is kept for
+    /// [`sort`] to report).
+    #[must_use]
+    pub fn read(path: String, content: String) -> Self {
+        let documents = split_documents(&content)
+            .into_iter()
+            .map(|doc| {
+                let start = doc.as_ptr() as usize - content.as_ptr() as usize;
+                (start..start + doc.len(), read_head(doc))
+            })
+            .collect();
+        Self {
+            path,
+            content,
+            documents,
+        }
+    }
+}
+
+/// Sorts rendered files into hooks and manifests (Helm's `SortManifests`),
+/// in the order of their paths. The files are consumed: a file of one
+/// document (the usual case) hands its text to the manifest instead of
+/// being copied.
 ///
 /// # Errors
-/// A document that is not YAML, naming its template.
+/// A document that is not YAML, naming its template: the first in path
+/// order, as Helm reports it.
 ///
 /// `not_utf8` names the files whose output was not UTF-8 (their text here
 /// is Go's rune view of it) and the document that fails.
 pub fn sort(
-    files: BTreeMap<String, String>,
+    mut files: Vec<ReadFile>,
     not_utf8: &BTreeMap<String, NotUtf8>,
 ) -> Result<(Vec<Hook>, Vec<Manifest>), ChartError> {
+    files.retain(|file| {
+        let base = file.path.rsplit('/').next().unwrap_or(&file.path);
+        !base.starts_with('_')
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hooks = Vec::new();
     let mut manifests = Vec::new();
-    let mut files: Vec<(String, String)> = files
-        .into_iter()
-        .filter(|(path, content)| {
-            let base = path.rsplit('/').next().unwrap_or(path);
-            !base.starts_with('_') && !content.trim().is_empty()
-        })
-        .collect();
-    // Each document as (file index, byte range in the file's text).
-    let mut spans: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
-    let mut per_file = vec![0usize; files.len()];
-    for (index, (_, content)) in files.iter().enumerate() {
-        for doc in split_documents(content) {
-            let start = doc.as_ptr() as usize - content.as_ptr() as usize;
-            spans.push((index, start..start + doc.len()));
-            per_file[index] += 1;
+    for mut file in files {
+        if let Some(bad) = not_utf8.get(&file.path)
+            && let Some((_, head)) = file.documents.get_mut(bad.document)
+        {
+            *head = Err(format!(
+                "error converting YAML to JSON: yaml: {}",
+                bad.problem
+            ));
         }
-    }
-    let mut heads = {
-        let docs: Vec<(&String, &str)> = spans
-            .iter()
-            .map(|(index, range)| (&files[*index].0, &files[*index].1[range.clone()]))
-            .collect();
-        read_heads(&docs)
-    };
-    if !not_utf8.is_empty() {
-        let mut first_of_file = 0;
-        for (index, (path, _)) in files.iter().enumerate() {
-            let bad = not_utf8
-                .get(path)
-                .filter(|bad| bad.document < per_file[index]);
-            if let Some(bad) = bad {
-                heads[first_of_file + bad.document] = Err(format!(
-                    "error converting YAML to JSON: yaml: {}",
-                    bad.problem
-                ));
-            }
-            first_of_file += per_file[index];
-        }
-    }
-    for ((index, range), head) in spans.into_iter().zip(heads) {
-        let path = files[index].0.clone();
-        let head = head.map_err(|message| ChartError::Manifest {
-            file: path.clone(),
-            message,
-        })?;
-        let doc = if per_file[index] == 1 {
-            let mut text = std::mem::take(&mut files[index].1);
-            text.truncate(range.end);
-            text.drain(..range.start);
-            // The render's buffer grew by doubling; give the slack back.
-            text.shrink_to_fit();
-            text
-        } else {
-            files[index].1[range].to_string()
-        };
-        let Some(hook_types) = head
-            .annotations
-            .iter()
-            .find(|(k, _)| k == "helm.sh/hook")
-            .map(|(_, v)| v)
-        else {
-            manifests.push(Manifest {
-                source: path,
-                content: doc,
-                kind: head.kind,
-                api_version: head.api_version,
-                name: head.name,
-            });
-            continue;
-        };
-        let mut events = Vec::new();
-        let mut unknown = false;
-        for event in hook_types.split(',') {
-            let event = event.trim().to_lowercase();
-            if !HOOK_EVENTS.contains(&event.as_str()) {
-                unknown = true;
-                break;
-            }
-            events.push(if event == "test-success" {
-                "test".into()
+        let single = file.documents.len() == 1;
+        for (range, head) in std::mem::take(&mut file.documents) {
+            let head = head.map_err(|message| ChartError::Manifest {
+                file: file.path.clone(),
+                message,
+            })?;
+            let doc = if single {
+                let mut text = std::mem::take(&mut file.content);
+                text.truncate(range.end);
+                text.drain(..range.start);
+                // The render's buffer grew by doubling; give the slack back.
+                text.shrink_to_fit();
+                text
             } else {
-                event
-            });
+                file.content[range].to_string()
+            };
+            sort_document(file.path.clone(), doc, head, &mut hooks, &mut manifests);
         }
-        // Helm drops a document whose hook list names an unknown event.
-        if unknown {
-            continue;
-        }
-        let annotation = |key: &str| {
-            head.annotations
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let list = |key: &str| -> Vec<String> {
-            annotation(key)
-                .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
-                .unwrap_or_default()
-        };
-        hooks.push(Hook {
-            name: head.name,
-            kind: head.kind,
-            source: path,
-            content: doc,
-            events,
-            weight: annotation("helm.sh/hook-weight")
-                .and_then(|w| w.parse().ok())
-                .unwrap_or(0),
-            delete_policies: list("helm.sh/hook-delete-policy"),
-            output_log_policies: list("helm.sh/hook-output-log-policy"),
-        });
     }
     manifests.sort_by(|a, b| kind_order(&a.kind, &b.kind));
     hooks.sort_by(|a, b| kind_order(&a.kind, &b.kind));
     Ok((hooks, manifests))
 }
 
-/// Below this many bytes of documents, heads are read on one thread.
-const PARALLEL_MIN_BYTES: usize = 256 * 1024;
-/// Most threads reading heads at once.
-const MAX_THREADS: usize = 4;
-
-/// [`read_head`] of every document, in order. Reading a head parses the
-/// whole document (a YAML error anywhere fails the render, as in Helm),
-/// which dominates a large chart's render; big outputs are split into
-/// contiguous runs of about equal size read on scoped threads.
-fn read_heads(docs: &[(&String, &str)]) -> Vec<Result<Head, String>> {
-    driftless_gotemplate::runs::map_in_runs(
-        docs,
-        |doc| doc.1.len(),
-        PARALLEL_MIN_BYTES,
-        MAX_THREADS,
-        |run| run.iter().map(|doc| read_head(doc.1)).collect(),
-    )
+/// Files one document as a hook (by its `helm.sh/hook` annotation) or a
+/// manifest.
+fn sort_document(
+    path: String,
+    doc: String,
+    head: Head,
+    hooks: &mut Vec<Hook>,
+    manifests: &mut Vec<Manifest>,
+) {
+    let Some(hook_types) = head
+        .annotations
+        .iter()
+        .find(|(k, _)| k == "helm.sh/hook")
+        .map(|(_, v)| v)
+    else {
+        manifests.push(Manifest {
+            source: path,
+            content: doc,
+            kind: head.kind,
+            api_version: head.api_version,
+            name: head.name,
+        });
+        return;
+    };
+    let mut events = Vec::new();
+    for event in hook_types.split(',') {
+        let event = event.trim().to_lowercase();
+        if !HOOK_EVENTS.contains(&event.as_str()) {
+            // Helm drops a document whose hook list names an unknown event.
+            return;
+        }
+        events.push(if event == "test-success" {
+            "test".into()
+        } else {
+            event
+        });
+    }
+    let annotation = |key: &str| {
+        head.annotations
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let list = |key: &str| -> Vec<String> {
+        annotation(key)
+            .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
+            .unwrap_or_default()
+    };
+    hooks.push(Hook {
+        name: head.name,
+        kind: head.kind,
+        source: path,
+        content: doc,
+        events,
+        weight: annotation("helm.sh/hook-weight")
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0),
+        delete_policies: list("helm.sh/hook-delete-policy"),
+        output_log_policies: list("helm.sh/hook-output-log-policy"),
+    });
 }
 
 /// Helm's `lessByKind` as an ordering (both sorts are stable).
@@ -511,6 +511,13 @@ fn source_path(doc: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    fn read_all(files: BTreeMap<String, String>) -> Vec<ReadFile> {
+        files
+            .into_iter()
+            .map(|(path, content)| ReadFile::read(path, content))
+            .collect()
+    }
+
     #[test]
     fn splits_like_helm() {
         assert_eq!(
@@ -534,7 +541,7 @@ mod tests {
             "c/templates/_h.tpl".to_string(),
             "kind: Secret\n".to_string(),
         );
-        let (hooks, manifests) = sort(files, &BTreeMap::new()).unwrap();
+        let (hooks, manifests) = sort(read_all(files), &BTreeMap::new()).unwrap();
         let kinds: Vec<&str> = manifests.iter().map(|m| m.kind.as_str()).collect();
         assert_eq!(kinds, ["Service", "Deployment", "Alpha", "Zeta"]);
         assert_eq!(hooks.len(), 1);
@@ -547,7 +554,9 @@ mod tests {
     fn invalid_yaml_names_the_template() {
         let mut files = BTreeMap::new();
         files.insert("c/templates/x.yaml".to_string(), "a: b: c\n".to_string());
-        let e = sort(files, &BTreeMap::new()).unwrap_err().to_string();
+        let e = sort(read_all(files), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("YAML parse error on c/templates/x.yaml"),
             "{e}"
@@ -590,7 +599,7 @@ mod tests {
                 problem: "invalid leading UTF-8 octet",
             },
         );
-        let e = sort(files, &not_utf8).unwrap_err().to_string();
+        let e = sort(read_all(files), &not_utf8).unwrap_err().to_string();
         assert_eq!(
             e,
             "YAML parse error on c/templates/x.yaml: error converting YAML to JSON: yaml: invalid leading UTF-8 octet"

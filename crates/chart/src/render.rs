@@ -3,7 +3,8 @@
 //! `.Capabilities`, `.Files`, `.Subcharts`, `.Template`), every template
 //! parsed into one set in Helm's order (deepest charts first, so a parent's
 //! `define` wins) and executed in that order, `<no value>` blanked, NOTES
-//! set apart, the rest sorted and assembled.
+//! set apart, the rest read as each is done ([`reading`](crate::reading))
+//! and sorted.
 //!
 //! This module drives the engine; loading, coalescing and output sorting
 //! live in their own modules.
@@ -231,14 +232,14 @@ fn execute(
         missing_key: MissingKey::Zero,
         ..Options::default()
     });
-    let mut order: Vec<&String> = templates.keys().collect();
+    let mut order: Vec<String> = templates.keys().cloned().collect();
     order.sort_by(|a, b| {
         let depth = |s: &str| s.matches('/').count();
         (depth(b), b.as_str()).cmp(&(depth(a), a.as_str()))
     });
     let texts: Vec<(&str, Arc<str>)> = order
         .iter()
-        .map(|name| (name.as_str(), Arc::clone(&templates[name.as_str()].text)))
+        .map(|name| (name.as_str(), Arc::clone(&templates[name].text)))
         .collect();
     // Certificates need RSA keys, whose generation dwarfs the rest of a
     // render: once the first is asked for, the others the texts may ask
@@ -249,15 +250,53 @@ fn execute(
         .map_err(|(index, e)| ChartError::Template {
             message: parse_error_message(texts[index].0, &e.to_string()),
         })?;
-    let mut rendered: BTreeMap<String, String> = BTreeMap::new();
-    let mut bad_utf8 = BTreeMap::new();
+    drop(texts);
+    let notes_path = format!("{}/templates/NOTES.txt", chart.name());
+    let (executed, read) = crate::reading::execute_while_reading(|handoff| {
+        execute_in_order(set, templates, &order, &notes_path, handoff)
+    });
+    let Executed { notes, not_utf8 } = executed?;
+    let (hooks, manifests) = crate::manifests::sort(read, &not_utf8)?;
+    Ok(Output {
+        manifests,
+        hooks,
+        crds,
+        notes,
+        metadata: chart.metadata,
+    })
+}
+
+/// What executing the templates leaves beside the files handed over.
+struct Executed {
+    /// The chart's own `NOTES.txt`, rendered (subcharts' notes are dropped,
+    /// as `helm template` drops them).
+    notes: String,
+    /// The files whose output was not UTF-8, and their failing document.
+    not_utf8: BTreeMap<String, crate::manifests::NotUtf8>,
+}
+
+/// Executes the templates in Helm's `order` (partials skipped), handing
+/// each output over to be read as it is done. The parsed set and the
+/// texts are freed at the end, before the reading finishes and the output
+/// is copied, which lowers the peak for big charts.
+fn execute_in_order(
+    set: TemplateSet,
+    templates: BTreeMap<String, Renderable>,
+    order: &[String],
+    notes_path: &str,
+    handoff: &crate::reading::Handoff,
+) -> Result<Executed, ChartError> {
+    let mut executed = Executed {
+        notes: String::new(),
+        not_utf8: BTreeMap::new(),
+    };
     let mut total = 0usize;
     for name in order {
         let base = name.rsplit('/').next().unwrap_or(name);
         if base.starts_with('_') {
             continue;
         }
-        let r = &templates[name.as_str()];
+        let r = &templates[name];
         let mut template = BTreeMap::new();
         template.insert("Name".to_string(), Value::string(name.as_str()));
         template.insert("BasePath".to_string(), Value::string(r.base_path.as_str()));
@@ -283,33 +322,23 @@ fn execute(
             Err(not_utf8) => {
                 let bytes = blank_no_value_bytes(not_utf8.into_bytes());
                 if let Some(bad) = crate::manifests::first_not_utf8(&bytes) {
-                    bad_utf8.insert(name.clone(), bad);
+                    executed.not_utf8.insert(name.clone(), bad);
                 }
                 driftless_gotemplate::raw_string::rune_view(&bytes)
             }
         };
-        // The buffer grew by doubling; thousands of files kept at up to
-        // twice their size add up.
-        out.shrink_to_fit();
-        rendered.insert(name.clone(), out);
+        if name == notes_path {
+            executed.notes = out;
+        } else if !name.ends_with("NOTES.txt") {
+            // The buffer grew by doubling; thousands of files kept at up
+            // to twice their size add up.
+            out.shrink_to_fit();
+            handoff.send(name.clone(), out);
+        }
     }
-    // The parsed templates and their texts are done with: free them before
-    // the output is split and copied, which lowers the peak for big charts.
-    drop(texts);
     drop(set);
     drop(templates);
-
-    let notes_path = format!("{}/templates/NOTES.txt", chart.name());
-    let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
-    rendered.retain(|k, _| !k.ends_with("NOTES.txt"));
-    let (hooks, manifests) = crate::manifests::sort(rendered, &bad_utf8)?;
-    Ok(Output {
-        manifests,
-        hooks,
-        crds,
-        notes,
-        metadata: chart.metadata,
-    })
+    Ok(executed)
 }
 
 /// How many calls in `text` generate an RSA key (`genCA`,
