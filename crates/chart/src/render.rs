@@ -3,7 +3,7 @@
 //! `.Capabilities`, `.Files`, `.Subcharts`, `.Template`), every template
 //! parsed into one set in Helm's order (deepest charts first, so a parent's
 //! `define` wins) and executed in that order, `<no value>` blanked, NOTES
-//! set apart, the rest read as each is done ([`reading`](crate::reading))
+//! set apart, the rest read as each is done (the `reading` module)
 //! and sorted.
 //!
 //! This module drives the engine; loading, coalescing and output sorting
