@@ -81,7 +81,7 @@ pub fn helm_template(request: &TemplateRequest) -> Result<String, ChartError> {
         |name: &str| std::fs::read_to_string(name).map_err(|e| format!("open {name}: {e}"));
     let user = sources.merge(&mut read_file)?;
     let rendered = render(chart, &user, &request.options)?;
-    rendered.helm_template_output(request.options.include_crds, &request.options.show_only)
+    rendered.helm_template_output(&request.options)
 }
 
 /// Helm's release name rule (`chartutil.ValidateReleaseName`): a DNS-1123

@@ -46,6 +46,14 @@ pub struct RenderOptions {
     pub include_crds: bool,
     /// `--show-only` patterns.
     pub show_only: Vec<String>,
+    /// `--skip-tests`: no hook with the `test` event in the output.
+    pub skip_tests: bool,
+    /// `--no-hooks`: no hooks in the output.
+    pub no_hooks: bool,
+    /// `--skip-schema-validation` (a HelmRelease's
+    /// `disableSchemaValidation`): `values.schema.json` files are not
+    /// checked.
+    pub skip_schema_validation: bool,
     /// What `lookup` asks; offline by default.
     pub lookup: Arc<dyn Lookup>,
 }
@@ -60,6 +68,9 @@ impl Default for RenderOptions {
             api_versions: Vec::new(),
             include_crds: false,
             show_only: Vec::new(),
+            skip_tests: false,
+            no_hooks: false,
+            skip_schema_validation: false,
             lookup: Arc::new(Offline),
         }
     }
@@ -74,6 +85,9 @@ impl std::fmt::Debug for RenderOptions {
             .field("kube_version", &self.kube_version)
             .field("api_versions", &self.api_versions)
             .field("include_crds", &self.include_crds)
+            .field("skip_tests", &self.skip_tests)
+            .field("no_hooks", &self.no_hooks)
+            .field("skip_schema_validation", &self.skip_schema_validation)
             .field("show_only", &self.show_only)
             .finish_non_exhaustive()
     }
@@ -98,17 +112,30 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// The text `helm template` prints for this render.
+    /// The text `helm template` prints for this render with `options`'
+    /// output flags: `--include-crds`, `--no-hooks`, `--skip-tests` (a hook
+    /// with the `test` event among others goes too, as in Helm) and
+    /// `--show-only`.
     ///
     /// # Errors
     /// A `--show-only` pattern that matches nothing.
-    pub fn helm_template_output(
-        &self,
-        include_crds: bool,
-        show_only: &[String],
-    ) -> Result<String, ChartError> {
-        let crds: &[(String, String)] = if include_crds { &self.crds } else { &[] };
-        let out = crate::manifests::assemble(crds, &self.manifests, &self.hooks);
+    pub fn helm_template_output(&self, options: &RenderOptions) -> Result<String, ChartError> {
+        let crds: &[(String, String)] = if options.include_crds {
+            &self.crds
+        } else {
+            &[]
+        };
+        let hooks: Vec<Hook> = if options.no_hooks {
+            Vec::new()
+        } else {
+            self.hooks
+                .iter()
+                .filter(|hook| !(options.skip_tests && hook.events.iter().any(|e| e == "test")))
+                .cloned()
+                .collect()
+        };
+        let out = crate::manifests::assemble(crds, &self.manifests, &hooks);
+        let show_only = &options.show_only;
         if show_only.is_empty() {
             Ok(out)
         } else {
@@ -150,7 +177,7 @@ pub fn render(
     let YamlValue::Map(values) = &root else {
         unreachable!("the coalesced values are a map")
     };
-    let output = if schemas.has_schemas() {
+    let output = if schemas.has_schemas() && !options.skip_schema_validation {
         // Helm validates before it renders. Validating beside the render
         // gives the same answer (a violation wins over whatever the render
         // did) and hides the validator's cost, often a third of a render,
@@ -164,7 +191,9 @@ pub fn render(
             output
         })?
     } else {
-        crate::schema::validate(&schemas, &root)?;
+        if !options.skip_schema_validation {
+            crate::schema::validate(&schemas, &root)?;
+        }
         execute(chart, values, caps, options)?
     };
     let YamlValue::Map(values) = root else {

@@ -79,6 +79,11 @@ fn request(case: &Case, dir: &Path) -> Result<TemplateRequest, String> {
         match flag {
             "--include-crds" => options.include_crds = true,
             "--is-upgrade" => options.is_upgrade = true,
+            "--skip-tests" => options.skip_tests = true,
+            "--no-hooks" => options.no_hooks = true,
+            "--skip-schema-validation" => options.skip_schema_validation = true,
+            // Only an install reads it; `helm template` prints the same.
+            "--skip-crds" => {}
             "--kube-version" => options.kube_version = Some(value()?),
             "--api-versions" | "-a" => options
                 .api_versions

@@ -711,3 +711,72 @@ async fn build_and_diff_helmrelease_render_a_local_chart_as_the_release_would() 
         "{out:#?}"
     );
 }
+
+#[tokio::test]
+async fn build_helmrelease_skips_the_values_schema_when_the_action_disables_it() {
+    let home = tempfile::tempdir().expect("home");
+    let chart = home.path().join("strict");
+    std::fs::create_dir_all(chart.join("templates")).expect("chart dirs");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: strict\nversion: 0.1.0\n",
+    )
+    .expect("Chart.yaml");
+    std::fs::write(chart.join("values.yaml"), "replicas: 1\n").expect("values.yaml");
+    std::fs::write(
+        chart.join("values.schema.json"),
+        r#"{"type": "object", "properties": {"replicas": {"type": "integer"}}}"#,
+    )
+    .expect("values.schema.json");
+    std::fs::write(
+        chart.join("templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\ndata:\n  replicas: {{ .Values.replicas | quote }}\n",
+    )
+    .expect("template");
+    let sb = installed("helm-schema").await;
+    let release = |install: Value| {
+        json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "strict", "namespace": "flux-system"},
+            "spec": {
+                "interval": "10m",
+                "chartRef": {"kind": "OCIRepository", "name": "strict"},
+                "values": {"replicas": "many"},
+                "install": install,
+            },
+        })
+        .to_string()
+    };
+    let chart_flag = format!("--chart={}", chart.display());
+    sb.kubectl(&["apply", "-f", "-"], Some(&release(json!({}))))
+        .await
+        .ok();
+    let out = sb
+        .driftless(&["build", "hr", "strict", chart_flag.as_str()])
+        .await
+        .code(1);
+    assert!(
+        out.stderr
+            .contains("values don't meet the specifications of the schema"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr
+            .contains("at '/replicas': got string, want integer"),
+        "{out:#?}"
+    );
+
+    // As Helm's install with --skip-schema-validation: the value renders.
+    sb.kubectl(
+        &["apply", "-f", "-"],
+        Some(&release(json!({"disableSchemaValidation": true}))),
+    )
+    .await
+    .ok();
+    let out = sb
+        .driftless(&["build", "hr", "strict", chart_flag.as_str()])
+        .await
+        .ok();
+    assert!(out.stdout.contains("replicas: many"), "{out:#?}");
+}

@@ -130,6 +130,19 @@ pub struct ChartArgs {
     /// Only print the documents of these templates (`templates/x.yaml`, globs allowed).
     #[arg(short = 's', long = "show-only", value_name = "PATH")]
     show_only: Vec<String>,
+    /// Leave out hooks with the `test` event.
+    #[arg(long)]
+    skip_tests: bool,
+    /// Leave out all hooks.
+    #[arg(long)]
+    no_hooks: bool,
+    /// Do not check values against the charts' `values.schema.json`.
+    #[arg(long)]
+    skip_schema_validation: bool,
+    /// Accepted as `helm template` accepts it: it only matters to an
+    /// install, so the output is the same (`--include-crds` still prints them).
+    #[arg(long = "skip-crds")]
+    _skip_crds: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -205,6 +218,9 @@ fn chart_request(global: &GlobalArgs, args: ChartArgs) -> driftless_chart::Templ
             api_versions: args.api_versions,
             include_crds: args.include_crds,
             show_only: args.show_only,
+            skip_tests: args.skip_tests,
+            no_hooks: args.no_hooks,
+            skip_schema_validation: args.skip_schema_validation,
             ..driftless_chart::RenderOptions::default()
         },
     }

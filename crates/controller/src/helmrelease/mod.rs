@@ -106,15 +106,17 @@ pub async fn build_helm_release(
     let (values, chart_values) =
         preserve::values_for(hr, values, &history).map_err(|e| e.message)?;
     let capabilities = HelmReleases::default().capabilities(client).await;
+    let is_upgrade = history
+        .last()
+        .is_some_and(|l| l.release.status() != Status::Uninstalled);
     let input = RenderInput {
         release_name: hr.release_name(),
         namespace: hr.release_namespace().to_owned(),
-        is_upgrade: history
-            .last()
-            .is_some_and(|l| l.release.status() != Status::Uninstalled),
+        is_upgrade,
         kube_version: capabilities.kube_version,
         api_versions: capabilities.api_versions,
         chart_values,
+        skip_schema_validation: settings::schema_validation_disabled(hr, is_upgrade),
     };
     let desired = match chart {
         LocalChart::Path(path) => render::render_local(hr, path.to_path_buf(), values, input).await,
@@ -467,6 +469,7 @@ impl HelmReleases {
             kube_version: capabilities.kube_version,
             api_versions: capabilities.api_versions,
             chart_values,
+            skip_schema_validation: settings::schema_validation_disabled(hr, is_upgrade),
         };
         let desired = render::render(hr, bytes, values, input, chart.source.clone()).await?;
         let current = hr.status.clone().unwrap_or_default();

@@ -53,6 +53,8 @@ pub(super) struct RenderInput {
     /// Stands in for the chart's `values.yaml` (Helm's `--reuse-values`
     /// renders with the last release's values there; see `preserve`).
     pub chart_values: Option<Map>,
+    /// The action's `disableSchemaValidation`.
+    pub skip_schema_validation: bool,
 }
 
 /// Loads and renders the chart archive `bytes` off the async threads.
@@ -137,6 +139,7 @@ fn render_chart(
         is_upgrade: input.is_upgrade,
         kube_version: input.kube_version.clone(),
         api_versions: input.api_versions.clone(),
+        skip_schema_validation: input.skip_schema_validation,
         ..RenderOptions::default()
     };
     let rendered = driftless_chart::render(chart.clone(), &values, &options)

@@ -45,6 +45,23 @@ pub(super) fn remediation_rules(
     }
 }
 
+/// Whether the action a render is for (an upgrade when a release is on
+/// record) has `disableSchemaValidation`, which Flux hands to Helm's
+/// install or upgrade.
+pub(super) fn schema_validation_disabled(hr: &HelmRelease, is_upgrade: bool) -> bool {
+    if is_upgrade {
+        hr.spec
+            .upgrade
+            .as_ref()
+            .is_some_and(|upgrade| upgrade.disable_schema_validation)
+    } else {
+        hr.spec
+            .install
+            .as_ref()
+            .is_some_and(|install| install.disable_schema_validation)
+    }
+}
+
 pub(super) fn action_timeout(
     hr: &HelmRelease,
     own: Option<&driftless_api::GoDuration>,
