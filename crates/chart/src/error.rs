@@ -14,6 +14,14 @@ pub enum ChartError {
         /// The system's reason.
         source: std::io::Error,
     },
+    /// A file of `--output-dir` could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// What was being written.
+        path: PathBuf,
+        /// The system's reason.
+        source: std::io::Error,
+    },
     /// The chart's files break a loader rule (size, path, links, layout).
     #[error("chart {chart}: {message}")]
     Load {

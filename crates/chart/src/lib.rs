@@ -10,7 +10,7 @@
 //! `semver` (constraints), `capabilities`, `files` (`.Files`),
 //! `helm_funcs` (include, tpl, toYaml, ...), `convert` (values ↔ engine,
 //! Go JSON), `toml`, `render` (one run), `manifests` (sorting, hooks,
-//! output).
+//! output), `output_dir` (`--output-dir`).
 //!
 //! [`helm_template`] is the whole `helm template` command; [`render`]
 //! returns manifests, hooks, notes and metadata apart for a controller.
@@ -30,6 +30,7 @@ pub mod ignore;
 mod json_step;
 pub mod loader;
 pub mod manifests;
+pub mod output_dir;
 mod reading;
 pub mod render;
 pub mod schema;
@@ -67,6 +68,15 @@ pub struct TemplateRequest {
 /// Anything that makes `helm template` fail; the message names the chart,
 /// file and line.
 pub fn helm_template(request: &TemplateRequest) -> Result<String, ChartError> {
+    render_request(request)?.helm_template_output(&request.options)
+}
+
+/// Renders what a `helm template` invocation asks for, before its output
+/// is assembled (printed, or written with [`output_dir::write`]).
+///
+/// # Errors
+/// As [`helm_template`].
+pub fn render_request(request: &TemplateRequest) -> Result<Rendered, ChartError> {
     check_release_name(&request.options.release_name)?;
     let chart = load(&request.chart)?;
     let mut sources = request.sources.clone();
@@ -80,8 +90,7 @@ pub fn helm_template(request: &TemplateRequest) -> Result<String, ChartError> {
     let mut read_file =
         |name: &str| std::fs::read_to_string(name).map_err(|e| format!("open {name}: {e}"));
     let user = sources.merge(&mut read_file)?;
-    let rendered = render(chart, &user, &request.options)?;
-    rendered.helm_template_output(&request.options)
+    render(chart, &user, &request.options)
 }
 
 /// Helm's release name rule (`chartutil.ValidateReleaseName`): a DNS-1123

@@ -65,7 +65,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  driftless build chart my-release ./charts/podinfo -n apps -f values-prod.yaml\n  driftless build chart rel podinfo-6.5.0.tgz --set replicaCount=3 --include-crds"
     )]
-    Chart(ChartArgs),
+    Chart(Box<ChartArgs>),
     /// Render what a HelmRelease in the cluster would apply: its values
     /// (valuesFrom read from the cluster, then values), release name and
     /// namespace, post-renderers and commonMetadata, with the chart its
@@ -143,6 +143,14 @@ pub struct ChartArgs {
     /// install, so the output is the same (`--include-crds` still prints them).
     #[arg(long = "skip-crds")]
     _skip_crds: bool,
+    /// Write each document under DIR at its template's path instead of
+    /// printing it (as `helm template --output-dir`).
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<String>,
+    /// With --output-dir: write manifests and hooks under DIR/RELEASE
+    /// (without it, ignored as `helm template` ignores it).
+    #[arg(long)]
+    release_name: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -178,9 +186,27 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         }
         Command::Chart(args) => {
             let chart = args.chart.display().to_string();
-            let rendered = driftless_chart::helm_template(&chart_request(global, args))
+            let output_dir = args.output_dir.clone();
+            let use_release_name = args.release_name;
+            let request = chart_request(global, *args);
+            let rendered = driftless_chart::render_request(&request)
                 .with_context(|| format!("cannot render chart {chart}"))?;
-            write_stdout(&rendered)
+            match output_dir {
+                None => {
+                    let printed = rendered
+                        .helm_template_output(&request.options)
+                        .with_context(|| format!("cannot render chart {chart}"))?;
+                    write_stdout(&printed)
+                }
+                Some(dir) => driftless_chart::output_dir::write(
+                    &rendered,
+                    &request.options,
+                    &dir,
+                    use_release_name,
+                    &mut std::io::stdout().lock(),
+                )
+                .with_context(|| format!("cannot write chart {chart} to {dir}")),
+            }
         }
     }
 }
