@@ -93,6 +93,20 @@ pub fn render_request(request: &TemplateRequest) -> Result<Rendered, ChartError>
     render(chart, &user, &request.options)
 }
 
+/// The release name `--name-template` gives (Helm's `TemplateName`): the
+/// text executed with Sprig's functions only, no data.
+///
+/// # Errors
+/// The template's parse or execution error, as Go words it.
+pub fn name_template(text: &str) -> Result<String, ChartError> {
+    let mut set =
+        driftless_gotemplate::TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
+    set.parse("name-template", text)
+        .map_err(|e| ChartError::Invalid(e.to_string()))?;
+    set.execute("name-template", &driftless_gotemplate::Value::Nil)
+        .map_err(|e| ChartError::Invalid(e.to_string()))
+}
+
 /// Helm's release name rule (`chartutil.ValidateReleaseName`): a DNS-1123
 /// subdomain of at most 53 characters, which `helm template` checks first.
 ///
@@ -113,7 +127,20 @@ pub fn check_release_name(name: &str) -> Result<(), ChartError> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_release_name;
+    use super::{check_release_name, name_template};
+
+    #[test]
+    fn name_templates_have_sprig_but_not_helm_and_no_data() {
+        assert_eq!(
+            name_template("{{ \"ABC\" | lower }}-{{ add 1 2 }}").unwrap(),
+            "abc-3"
+        );
+        assert_eq!(name_template("{{ .Foo }}").unwrap(), "<no value>");
+        assert_eq!(
+            name_template("{{ toYaml 1 }}").unwrap_err().to_string(),
+            "template: name-template:1: function \"toYaml\" not defined"
+        );
+    }
 
     #[test]
     fn release_names_follow_helm() {

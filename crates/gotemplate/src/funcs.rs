@@ -221,7 +221,7 @@ impl Context<'_, '_> {
     /// The nested execution's error, or [`ExecError::NoTemplate`].
     pub fn execute_template(&mut self, name: &str, data: Value) -> Result<Value, ExecError> {
         self.exec
-            .execute_nested(name, Some(data))
+            .execute_nested(name, crate::exec::data_dot(data))
             .map(crate::raw_string::go_string)
     }
 
@@ -239,7 +239,7 @@ impl Context<'_, '_> {
         data: Value,
     ) -> Result<Value, FuncError> {
         self.exec
-            .execute_text(name, text, Some(data))
+            .execute_text(name, text, crate::exec::data_dot(data))
             .map(crate::raw_string::go_string)
     }
 

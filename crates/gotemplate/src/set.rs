@@ -240,7 +240,7 @@ impl TemplateSet {
     /// # Errors
     /// An [`ExecError`] worded like Go's.
     pub fn execute_bytes(&self, name: &str, data: &Value) -> Result<Vec<u8>, ExecError> {
-        Exec::new(self).execute_nested(name, Some(data.clone()))
+        Exec::new(self).execute_nested(name, crate::exec::data_dot(data.clone()))
     }
 }
 

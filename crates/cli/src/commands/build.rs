@@ -88,10 +88,18 @@ pub enum Command {
 /// `helm template`'s flags that affect what it prints.
 #[derive(clap::Args)]
 pub struct ChartArgs {
-    /// The release name (`.Release.Name`).
-    release: String,
-    /// The chart directory or .tgz file.
-    chart: PathBuf,
+    /// `[RELEASE] CHART`: the release name (`.Release.Name`; Helm's
+    /// `release-name` when left out) and the chart directory or .tgz file.
+    #[arg(value_name = "[RELEASE] CHART", num_args = 1..=2, required = true)]
+    names: Vec<String>,
+    /// The release name from this Go template (Sprig's functions, no
+    /// data), when RELEASE is left out.
+    #[arg(long, value_name = "TEMPLATE")]
+    name_template: Option<String>,
+    /// Accepted as `helm template` accepts it: without RELEASE its name is
+    /// `release-name` all the same.
+    #[arg(short = 'g', long)]
+    generate_name: bool,
     /// Values files, applied in order.
     #[arg(short = 'f', long = "values", value_name = "FILE")]
     values: Vec<PathBuf>,
@@ -185,10 +193,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
             crate::block_on(as_helm_release(global, name, chart))
         }
         Command::Chart(args) => {
-            let chart = args.chart.display().to_string();
+            let (release, chart) = release_and_chart(&args)?;
             let output_dir = args.output_dir.clone();
             let use_release_name = args.release_name;
-            let request = chart_request(global, *args);
+            let request = chart_request(global, *args, release, PathBuf::from(&chart));
             let rendered = driftless_chart::render_request(&request)
                 .with_context(|| format!("cannot render chart {chart}"))?;
             match output_dir {
@@ -211,7 +219,38 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     }
 }
 
-fn chart_request(global: &GlobalArgs, args: ChartArgs) -> driftless_chart::TemplateRequest {
+/// The release name and chart of `build chart`'s arguments, as Helm's
+/// `NameAndChart` reads `helm template`'s: a name given with
+/// `--generate-name` or `--name-template` is refused, a chart alone takes
+/// its name from `--name-template` or is `release-name`.
+fn release_and_chart(args: &ChartArgs) -> anyhow::Result<(String, String)> {
+    match args.names.as_slice() {
+        [release, chart] => {
+            if args.generate_name {
+                anyhow::bail!("cannot set --generate-name and also specify a name");
+            }
+            if args.name_template.as_deref().is_some_and(|t| !t.is_empty()) {
+                anyhow::bail!("cannot set --name-template and also specify a name");
+            }
+            Ok((release.clone(), chart.clone()))
+        }
+        [chart] => {
+            let release = match args.name_template.as_deref() {
+                Some(template) if !template.is_empty() => driftless_chart::name_template(template)?,
+                _ => "release-name".to_owned(),
+            };
+            Ok((release, chart.clone()))
+        }
+        _ => anyhow::bail!("expected [RELEASE] CHART"),
+    }
+}
+
+fn chart_request(
+    global: &GlobalArgs,
+    args: ChartArgs,
+    release: String,
+    chart: PathBuf,
+) -> driftless_chart::TemplateRequest {
     // The global -n defaults to flux-system; a chart renders in Helm's
     // `default` unless the namespace was given on the command line.
     let namespace_given = std::env::args().any(|a| {
@@ -221,7 +260,7 @@ fn chart_request(global: &GlobalArgs, args: ChartArgs) -> driftless_chart::Templ
             || (a.starts_with("-n") && a.len() > 2 && !a.starts_with("--"))
     });
     driftless_chart::TemplateRequest {
-        chart: args.chart,
+        chart,
         values_files: args.values,
         sources: driftless_chart::ValueSources {
             files: Vec::new(),
@@ -232,7 +271,7 @@ fn chart_request(global: &GlobalArgs, args: ChartArgs) -> driftless_chart::Templ
             set_literal: args.set_literal,
         },
         options: driftless_chart::RenderOptions {
-            release_name: args.release,
+            release_name: release,
             // An empty `-n ""` is Helm's `default` too.
             namespace: if namespace_given && !global.namespace.is_empty() {
                 global.namespace.clone()

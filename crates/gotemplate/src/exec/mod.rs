@@ -19,6 +19,16 @@ use crate::value::Value;
 
 type Slot = Option<Value>;
 
+/// The dot of an execution handed `data` (Go's `reflect.ValueOf(data)`):
+/// nil data is the invalid value, whose fields are `<no value>`, not a nil
+/// `interface{}`, whose fields fail (`include "x" nil` renders `.a.b`).
+pub(crate) fn data_dot(data: Value) -> Slot {
+    match data {
+        Value::Nil => None,
+        other => Some(other),
+    }
+}
+
 /// State shared by one top-level execution and everything it calls.
 pub(crate) struct Exec<'s> {
     set: &'s TemplateSet,
