@@ -65,14 +65,9 @@ pub fn write(
             progress,
         )?;
     }
-    if !options.no_hooks {
-        for hook in &rendered.hooks {
-            if options.skip_tests && hook.events.iter().any(|e| e == "test") {
-                continue;
-            }
-            let append = Path::new(&release_dir).join(&hook.source).exists();
-            write_document(&release_dir, &hook.source, &hook.content, append, progress)?;
-        }
+    for hook in rendered.hooks_shown(options) {
+        let append = Path::new(&release_dir).join(&hook.source).exists();
+        write_document(&release_dir, &hook.source, &hook.content, append, progress)?;
     }
     if let Some(pattern) = options.show_only.first() {
         return Err(ChartError::Invalid(format!(

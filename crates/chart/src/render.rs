@@ -112,10 +112,19 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// The hooks `helm template` shows with `options`: none with
+    /// `--no-hooks`; with `--skip-tests`, none with the `test` event (among
+    /// others too, as in Helm).
+    pub fn hooks_shown<'a>(&'a self, options: &'a RenderOptions) -> impl Iterator<Item = &'a Hook> {
+        let is_test = |hook: &Hook| hook.events.iter().any(|e| e == "test");
+        self.hooks
+            .iter()
+            .filter(move |hook| !(options.no_hooks || options.skip_tests && is_test(hook)))
+    }
+
     /// The text `helm template` prints for this render with `options`'
-    /// output flags: `--include-crds`, `--no-hooks`, `--skip-tests` (a hook
-    /// with the `test` event among others goes too, as in Helm) and
-    /// `--show-only`.
+    /// output flags: `--include-crds`, the hooks shown
+    /// ([`hooks_shown`](Self::hooks_shown)) and `--show-only`.
     ///
     /// # Errors
     /// A `--show-only` pattern that matches nothing.
@@ -125,15 +134,7 @@ impl Rendered {
         } else {
             &[]
         };
-        let hooks: Vec<Hook> = if options.no_hooks {
-            Vec::new()
-        } else {
-            self.hooks
-                .iter()
-                .filter(|hook| !(options.skip_tests && hook.events.iter().any(|e| e == "test")))
-                .cloned()
-                .collect()
-        };
+        let hooks: Vec<Hook> = self.hooks_shown(options).cloned().collect();
         let out = crate::manifests::assemble(crds, &self.manifests, &hooks);
         let show_only = &options.show_only;
         if show_only.is_empty() {
