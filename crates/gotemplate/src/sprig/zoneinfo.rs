@@ -39,10 +39,12 @@ pub(crate) fn zone_at(name: &str, unix: i64) -> Option<ZoneAt> {
     if matches!(name, "" | "UTC" | "Local") || refused_by_go(name) {
         return None;
     }
-    let data = ZONE_DIRECTORIES
-        .iter()
-        .find_map(|dir| read_bounded(&format!("{dir}{name}")))?;
-    let zone = TimeZone::tzif(name, &data).ok()?;
+    // As Go, a file that is not TZif (`zone.tab`) sends the search on to
+    // the next directory.
+    let zone = ZONE_DIRECTORIES.iter().find_map(|dir| {
+        let data = read_bounded(&format!("{dir}{name}"))?;
+        TimeZone::tzif(name, &data).ok()
+    })?;
     let info = zone.to_offset_info(Timestamp::from_second(unix).ok()?);
     Some(ZoneAt {
         offset: info.offset().seconds(),
