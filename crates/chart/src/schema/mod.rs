@@ -107,8 +107,7 @@ fn check(raw: &[u8], values: &Value) -> Result<(), String> {
         // Go's JSON decoder on nothing.
         return Err("EOF\n".into());
     }
-    let schema: J = serde_json::from_slice(raw)
-        .map_err(|e| format!("values.schema.json is not JSON: {e}\n"))?;
+    let schema = parse(raw)?;
     let mut compiler = Compiler::new();
     compiler.use_loader(Box::new(NoFilesNoNetwork));
     // Formats Go's validator does not know, which it lets pass.
@@ -119,14 +118,18 @@ fn check(raw: &[u8], values: &Value) -> Result<(), String> {
         });
     }
     let mut schemas = Schemas::new();
-    compiler
-        .add_resource(SCHEMA_URL, schema.clone())
-        .map_err(|e| compile_message(&e, &schema))?;
-    let index = compiler
-        .compile(SCHEMA_URL, &mut schemas)
-        .map_err(|e| compile_message(&e, &schema))?;
+    // The compiler takes the parsed schema rather than a copy and is
+    // dropped (with the metaschemas) before the values are validated: a
+    // large schema costs a render's peak memory once. The rare failure
+    // parses the text again for its report.
+    let compiled = compiler
+        .add_resource(SCHEMA_URL, schema)
+        .and_then(|()| compiler.compile(SCHEMA_URL, &mut schemas));
+    drop(compiler);
+    let index = compiled.map_err(|e| compile_message(&e, &parse(raw).unwrap_or_default()))?;
     let instance = to_json(values);
     schemas.validate(&instance, index).map_err(|error| {
+        let schema = parse(raw).unwrap_or_default();
         let report = Report {
             schema: &schema,
             instance: &instance,
@@ -135,6 +138,11 @@ fn check(raw: &[u8], values: &Value) -> Result<(), String> {
         report.write_all(&mut lines, &error.causes, 0);
         lines
     })
+}
+
+/// The schema text as JSON, or Helm's words for text that is not.
+fn parse(raw: &[u8]) -> Result<J, String> {
+    serde_json::from_slice(raw).map_err(|e| format!("values.schema.json is not JSON: {e}\n"))
 }
 
 /// Refuses every file (Helm would open it from `/`) and answers every
