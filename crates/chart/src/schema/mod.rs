@@ -122,9 +122,10 @@ fn check(raw: &[u8], values: &Value) -> Result<(), String> {
     // dropped (with the metaschemas) before the values are validated: a
     // large schema costs a render's peak memory once. The rare failure
     // parses the text again for its report.
-    let compiled = compiler
-        .add_resource(SCHEMA_URL, schema)
-        .and_then(|()| compiler.compile(SCHEMA_URL, &mut schemas));
+    let compiled = match compiler.add_resource(SCHEMA_URL, schema) {
+        Ok(()) => compiler.compile(SCHEMA_URL, &mut schemas),
+        Err(error) => Err(error),
+    };
     drop(compiler);
     let index = compiled.map_err(|e| compile_message(&e, &parse(raw).unwrap_or_default()))?;
     let instance = to_json(values);
