@@ -2,8 +2,8 @@
 //! Helm's recursion bound), `tpl`, `required`, `fail`, `toYaml`,
 //! `mustToYaml`, `toYamlPretty`, `fromYaml`, `fromYamlArray`, `fromJson`,
 //! `fromJsonArray`, `toToml`, `fromToml`, `lookup` (backed by the caller's
-//! [`Lookup`]) and `getHostByName` (always empty: rendering never touches
-//! the network). Helm's `toJson` and `mustToJson` behave as Sprig's, which
+//! [`Lookup`]) and `getHostByName` (empty, as Helm without `--enable-dns`:
+//! rendering never touches the network, so with that flag it fails). Helm's `toJson` and `mustToJson` behave as Sprig's, which
 //! stay registered.
 //!
 //! `required` and `fail` mark their messages so the renderer can print
@@ -202,7 +202,7 @@ fn user_error(message: &str) -> FuncError {
 }
 
 /// Registers Helm's functions into `funcs` (over Sprig's).
-pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
+pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>, enable_dns: bool) {
     funcs.remove("env");
     funcs.remove("expandenv");
     funcs.add_with_context("include", Arity::Exact(2), |ctx: &mut Context<'_, '_>, mut args| {
@@ -297,8 +297,13 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>) {
             .map_err(FuncError::new)?;
         Ok(to_engine(&found))
     });
-    funcs.add("getHostByName", Arity::Exact(1), |args| {
+    funcs.add("getHostByName", Arity::Exact(1), move |args| {
         driftless_gotemplate::args::string(&args[0])?;
+        if enable_dns {
+            return Err(FuncError::new(
+                "--enable-dns asks for a DNS lookup, which a render never makes; without the flag getHostByName returns \"\" as in Helm",
+            ));
+        }
         Ok(Value::from(""))
     });
     register_semver_fallbacks(funcs);

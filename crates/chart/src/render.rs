@@ -54,6 +54,10 @@ pub struct RenderOptions {
     /// `disableSchemaValidation`): `values.schema.json` files are not
     /// checked.
     pub skip_schema_validation: bool,
+    /// `--enable-dns`: Helm then answers `getHostByName` from DNS. A
+    /// render never touches the network, so with it the function fails
+    /// (naming the flag) rather than give Helm's offline empty answer.
+    pub enable_dns: bool,
     /// What `lookup` asks; offline by default.
     pub lookup: Arc<dyn Lookup>,
 }
@@ -71,6 +75,7 @@ impl Default for RenderOptions {
             skip_tests: false,
             no_hooks: false,
             skip_schema_validation: false,
+            enable_dns: false,
             lookup: Arc::new(Offline),
         }
     }
@@ -254,7 +259,7 @@ fn execute(
     );
 
     let mut funcs = sprig_funcs();
-    crate::helm_funcs::register(&mut funcs, options.lookup.clone());
+    crate::helm_funcs::register(&mut funcs, options.lookup.clone(), options.enable_dns);
     let mut set = TemplateSet::with_funcs(funcs);
     // Helm's engine is `template.New("gotpl")`, which errors name.
     set.set_name("gotpl");

@@ -16,6 +16,7 @@
 mod cluster;
 mod commands;
 mod flux;
+mod install_flags;
 mod keys;
 mod output;
 

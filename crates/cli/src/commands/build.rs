@@ -62,6 +62,14 @@ pub enum Command {
     /// CHART is a chart directory or a packaged `.tgz`, with its
     /// dependencies vendored in `charts/`. The namespace is -n/--namespace
     /// (Helm's `default` when not given).
+    ///
+    /// The flags `helm template` takes from `helm install` and for
+    /// connections (--create-namespace, --wait, --timeout, --labels,
+    /// --dry-run=client, --version, --kube-context, --username, ...) are
+    /// accepted and checked as Helm checks them, and change nothing. Those
+    /// an offline render cannot honour are refused: --dry-run=server,
+    /// --validate, --repo, --dependency-update, --post-renderer, --verify.
+    /// With --enable-dns a call to getHostByName fails (it returns "" without it).
     #[command(
         after_help = "Examples:\n  driftless build chart my-release ./charts/podinfo -n apps -f values-prod.yaml\n  driftless build chart rel podinfo-6.5.0.tgz --set replicaCount=3 --include-crds"
     )]
@@ -159,6 +167,8 @@ pub struct ChartArgs {
     /// (without it, ignored as `helm template` ignores it).
     #[arg(long)]
     release_name: bool,
+    #[command(flatten)]
+    install_flags: crate::install_flags::InstallFlags,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -193,6 +203,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
             crate::block_on(as_helm_release(global, name, chart))
         }
         Command::Chart(args) => {
+            args.install_flags.check()?;
             let (release, chart) = release_and_chart(&args)?;
             let output_dir = args.output_dir.clone();
             let use_release_name = args.release_name;
@@ -286,6 +297,7 @@ fn chart_request(
             skip_tests: args.skip_tests,
             no_hooks: args.no_hooks,
             skip_schema_validation: args.skip_schema_validation,
+            enable_dns: args.install_flags.enable_dns,
             ..driftless_chart::RenderOptions::default()
         },
     }

@@ -1,0 +1,133 @@
+//! `build chart` with the flags `helm template` inherits from `helm
+//! install`: accepted and checked as Helm checks them (the same output as
+//! without them, Helm's words for a malformed value), and a clear refusal
+//! for the few an offline render cannot honour. The expected words and
+//! outputs are those Helm v4.3.1 printed for the same command lines.
+
+use crate::common::{Output, TempDir, run};
+
+/// A chart that asks DNS for a host only when `dns` is set.
+fn chart() -> TempDir {
+    let dir = TempDir::new("chart-flags");
+    std::fs::create_dir(dir.path().join("templates")).expect("templates/");
+    std::fs::write(
+        dir.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: flags\nversion: 1.0.0\n",
+    )
+    .expect("Chart.yaml");
+    std::fs::write(
+        dir.path().join("templates/config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  host: {{ if .Values.dns }}{{ getHostByName \"localhost\" | quote }}{{ else }}none{{ end }}\n",
+    )
+    .expect("template");
+    dir
+}
+
+async fn build(dir: &TempDir, flags: &[&str]) -> Output {
+    let path = dir.path().to_string_lossy().into_owned();
+    let mut args = vec!["build", "chart", "rel", path.as_str()];
+    args.extend_from_slice(flags);
+    run(env!("CARGO_BIN_EXE_driftless"), &args, None, dir.path()).await
+}
+
+#[tokio::test]
+async fn install_only_flags_leave_the_output_as_it_is() {
+    let dir = chart();
+    let plain = build(&dir, &[]).await.ok().stdout;
+    assert!(plain.contains("  host: none\n"), "{plain}");
+    let flagged = build(
+        &dir,
+        &[
+            "--create-namespace",
+            "--description",
+            "first",
+            "--dry-run",
+            "--wait=legacy",
+            "--wait-for-jobs",
+            "--timeout",
+            "1h30m",
+            "-l",
+            "team=a,tier=web",
+            "--server-side=false",
+            "--take-ownership",
+            "--force-conflicts",
+            "--debug",
+            "--version",
+            "9.9.9",
+            "--kube-context",
+            "elsewhere",
+            "--enable-dns",
+        ],
+    )
+    .await
+    .ok()
+    .stdout;
+    assert_eq!(flagged, plain);
+}
+
+#[tokio::test]
+async fn malformed_install_flags_are_refused_in_helms_words() {
+    let dir = chart();
+    for (flags, words) in [
+        (
+            &["--timeout", "1d"][..],
+            "time: unknown unit \"d\" in duration \"1d\"",
+        ),
+        (
+            &["--dry-run=none"],
+            "invalid dry-run value (\"none\"). Must be \"server\" or \"client\"",
+        ),
+        (&["--labels", "team"], "team must be formatted as key=value"),
+        (
+            &["--server-side=auto"],
+            "strconv.ParseBool: parsing \"auto\": invalid syntax",
+        ),
+        (&["--wait=always"], "invalid value 'always' for '--wait"),
+        (
+            &["--force-conflicts", "--force-replace"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = build(&dir, flags).await.code(2);
+        assert!(out.stderr.contains(words), "{flags:?}: {out:#?}");
+        assert!(out.stdout.is_empty(), "{flags:?}: {out:#?}");
+    }
+}
+
+#[tokio::test]
+async fn flags_an_offline_render_cannot_honour_fail_saying_why() {
+    let dir = chart();
+    for (flags, words) in [
+        (&["--dry-run=server"][..], "renders against a live cluster"),
+        (
+            &["--repo", "http://127.0.0.1:9/charts"],
+            "--repo: fetching a chart needs the network",
+        ),
+        (&["--dependency-update"], "run `helm dependency build`"),
+        (
+            &["--post-renderer", "kustomize"],
+            "post-renderers are Helm plugins",
+        ),
+        (&["--verify"], "provenance files are not checked"),
+        (&["--validate"], "needs the cluster"),
+    ] {
+        let out = build(&dir, flags).await.code(1);
+        assert!(out.stderr.contains(words), "{flags:?}: {out:#?}");
+        assert!(out.stdout.is_empty(), "{flags:?}: {out:#?}");
+    }
+}
+
+#[tokio::test]
+async fn get_host_by_name_is_empty_offline_and_fails_under_enable_dns() {
+    let dir = chart();
+    let offline = build(&dir, &["--set", "dns=true"]).await.ok().stdout;
+    assert!(offline.contains("  host: \"\"\n"), "{offline}");
+    let out = build(&dir, &["--set", "dns=true", "--enable-dns"])
+        .await
+        .code(1);
+    assert!(out.stderr.contains("templates/config.yaml"), "{out:#?}");
+    assert!(
+        out.stderr.contains("--enable-dns asks for a DNS lookup"),
+        "{out:#?}"
+    );
+}
