@@ -5,7 +5,9 @@
 //! types by reflection. Here a function takes its arguments as [`Value`]s
 //! and declares its [`Arity`] so the engine reports `wrong number of args`
 //! exactly as Go does; type checks live in each function (see
-//! [`args`](crate::args)). The [`Context`] is what Helm's own functions
+//! [`args`](crate::args)). What Go decides from a parameter's type before
+//! the call, the engine needs declared: which parameters are maps
+//! ([`MapParams`]) and which are integers ([`IntParams`]). The [`Context`] is what Helm's own functions
 //! need from the engine: `include` executes a named template of the same
 //! set, `tpl` parses text into a copy of the set and executes it.
 
@@ -62,11 +64,45 @@ impl MapParams {
     }
 }
 
+/// Which parameters a Go signature types as an integer (`int`, `uint32`…),
+/// by position. Go hands such a parameter a number literal written as an
+/// integral float (`2.0`, `1e1`) as that integer, where an `interface{}`
+/// parameter gets a float64; the value alone cannot tell the engine which
+/// case a call is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IntParams(u64);
+
+impl IntParams {
+    /// No integer parameters.
+    pub const NONE: IntParams = IntParams(0);
+    /// Every parameter (a variadic `...int`, as Sprig's `seq`).
+    pub const ALL: IntParams = IntParams(u64::MAX);
+
+    /// The parameters at `positions` (each under 64).
+    #[must_use]
+    pub const fn at(positions: &[usize]) -> IntParams {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < positions.len() {
+            bits |= 1 << positions[i];
+            i += 1;
+        }
+        IntParams(bits)
+    }
+
+    /// Whether argument `index` is an integer parameter.
+    #[must_use]
+    pub fn includes(self, index: usize) -> bool {
+        self == IntParams::ALL || (index < 64 && self.0 & (1 << index) != 0)
+    }
+}
+
 /// One template function.
 #[derive(Clone)]
 pub struct Function {
     arity: Arity,
     map_params: MapParams,
+    int_params: IntParams,
     body: Arc<Body>,
 }
 
@@ -87,6 +123,7 @@ impl Function {
         Self {
             arity,
             map_params: MapParams::None,
+            int_params: IntParams::NONE,
             body: Arc::new(body),
         }
     }
@@ -102,6 +139,19 @@ impl Function {
     #[must_use]
     pub fn map_params(&self) -> MapParams {
         self.map_params
+    }
+
+    /// This function, with `params` typed as Go integers.
+    #[must_use]
+    pub fn with_int_params(mut self, params: IntParams) -> Self {
+        self.int_params = params;
+        self
+    }
+
+    /// The parameters typed as Go integers.
+    #[must_use]
+    pub fn int_params(&self) -> IntParams {
+        self.int_params
     }
 
     /// A function of its arguments alone.
@@ -170,6 +220,14 @@ impl FuncMap {
         body: impl Fn(&mut Context<'_, '_>, Vec<Value>) -> FuncResult + Send + Sync + 'static,
     ) {
         self.insert(name, Function::with_context(arity, body));
+    }
+
+    /// Declares the integer parameters of the registered `name` (nothing
+    /// when `name` is not registered).
+    pub fn set_int_params(&mut self, name: &str, params: IntParams) {
+        if let Some(function) = self.functions.remove(name) {
+            self.insert(name, function.with_int_params(params));
+        }
     }
 
     /// Adds every function of `other`, replacing same-named ones.
@@ -256,5 +314,19 @@ impl Context<'_, '_> {
     #[must_use]
     pub fn max_output_bytes(&self) -> usize {
         self.exec.options().max_output_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IntParams;
+
+    #[test]
+    fn int_params_name_their_positions_or_all() {
+        let params = IntParams::at(&[0, 3]);
+        assert!(params.includes(0) && params.includes(3));
+        assert!(!params.includes(1) && !params.includes(64));
+        assert!(IntParams::ALL.includes(100));
+        assert!(!IntParams::NONE.includes(0));
     }
 }

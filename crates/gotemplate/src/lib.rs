@@ -135,7 +135,7 @@ pub mod strconv;
 mod value;
 
 pub use error::{ExecError, FuncError, ParseError};
-pub use funcs::{Arity, Context, FuncMap, FuncResult, Function, MapParams};
+pub use funcs::{Arity, Context, FuncMap, FuncResult, Function, IntParams, MapParams};
 pub use raw_string::{RawString, go_string};
 pub use set::{MissingKey, Options, TemplateSet};
 pub use value::{List, ListKind, Map, NamedMap, Object, Value, deep_equal};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{NO_ARGS, Result, STACK_GROWTH, STACK_RED_ZONE, Slot, State};
 use crate::ast::{Arg, Chain, Command, Ident, Pipe, variable_parts};
 use crate::error::ExecError;
-use crate::funcs::{Arity, Context, Function, MapParams};
+use crate::funcs::{Arity, Context, Function, IntParams, MapParams};
 use crate::set::MissingKey;
 use crate::value::Value;
 
@@ -390,8 +390,9 @@ impl State<'_, '_> {
         if is_builtin && (name == "and" || name == "or") {
             return self.eval_and_or(dot, name == "or", cmd, final_value);
         }
-        let slots = self.eval_call_slots(dot, cmd)?;
+        let mut slots = self.eval_call_slots(dot, cmd)?;
         self.check_map_args(cmd, function.map_params(), &slots)?;
+        integral_literals_as_ints(cmd, function.int_params(), &mut slots);
         let mut args = call_values(slots);
         if let Some(final_value) = final_value {
             args.push(final_value.unwrap_or(Value::Nil));
@@ -510,4 +511,21 @@ fn call_values(slots: Vec<Slot>) -> Vec<Value> {
         .into_iter()
         .map(|slot| slot.unwrap_or(Value::Nil))
         .collect()
+}
+
+/// Go's `evalInteger`: a number literal given to an integer parameter is
+/// that integer when it has one, even written as a float (`trunc 2.0`);
+/// every other argument keeps the value it evaluated to.
+fn integral_literals_as_ints(cmd: &Command, params: IntParams, slots: &mut [Slot]) {
+    if params == IntParams::NONE {
+        return;
+    }
+    for (index, (arg, slot)) in cmd.rest.iter().zip(slots).enumerate() {
+        if let Arg::Number(number) = arg
+            && let Some(int) = number.int
+            && params.includes(index)
+        {
+            *slot = Some(Value::Int(int));
+        }
+    }
 }
