@@ -60,6 +60,10 @@ pub struct TemplateRequest {
     pub sources: ValueSources,
     /// Everything else.
     pub options: RenderOptions,
+    /// What `-` names as a values file (`-f -`) or a `--set-file` path:
+    /// the caller's standard input, read by the caller. As in Helm, the
+    /// first `-` takes it all and any later one finds it empty.
+    pub stdin: Option<String>,
 }
 
 /// Runs a `helm template` invocation and returns its stdout.
@@ -80,17 +84,48 @@ pub fn render_request(request: &TemplateRequest) -> Result<Rendered, ChartError>
     check_release_name(&request.options.release_name)?;
     let chart = load(&request.chart)?;
     let mut sources = request.sources.clone();
+    let mut stdin = request.stdin.clone();
     for path in &request.values_files {
-        let text = std::fs::read_to_string(path).map_err(|source| ChartError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        sources.files.push((path.display().to_string(), text));
+        let name = path.display().to_string();
+        let text = if name == "-" {
+            stdin.take().unwrap_or_default()
+        } else {
+            refuse_url(&name, "values file")?;
+            std::fs::read_to_string(path).map_err(|source| ChartError::Io {
+                path: path.clone(),
+                source,
+            })?
+        };
+        sources.files.push((name, text));
     }
-    let mut read_file =
-        |name: &str| std::fs::read_to_string(name).map_err(|e| format!("open {name}: {e}"));
+    let mut read_file = |name: &str| {
+        if name == "-" {
+            return Ok(stdin.take().unwrap_or_default());
+        }
+        refuse_url(name, "--set-file").map_err(|e| e.to_string())?;
+        std::fs::read_to_string(name).map_err(|e| format!("open {name}: {e}"))
+    };
     let user = sources.merge(&mut read_file)?;
     render(chart, &user, &request.options)
+}
+
+/// Helm fetches a values file or `--set-file` path written as a URL
+/// (`https://…`) with its getters; a render touches no network, so such a
+/// path is refused by name rather than looked for on disk.
+fn refuse_url(path: &str, what: &str) -> Result<(), ChartError> {
+    let scheme = path.split_once("://").map(|(scheme, _)| scheme);
+    let is_url = scheme.is_some_and(|s| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            && !s.eq_ignore_ascii_case("file")
+    });
+    if is_url {
+        return Err(ChartError::Invalid(format!(
+            "{what} {path}: a render does not fetch over the network; download it and pass its local path"
+        )));
+    }
+    Ok(())
 }
 
 /// The release name `--name-template` gives (Helm's `TemplateName`): the

@@ -1,8 +1,10 @@
 //! `build chart` with the flags `helm template` inherits from `helm
 //! install`: accepted and checked as Helm checks them (the same output as
 //! without them, Helm's words for a malformed value), and a clear refusal
-//! for the few an offline render cannot honour. The expected words and
-//! outputs are those Helm v4.3.1 printed for the same command lines.
+//! for the few an offline render cannot honour; `-` as a values file or
+//! `--set-file` path reads standard input, and a URL there is refused. The
+//! expected words and outputs are those Helm v4.3.1 printed for the same
+//! command lines.
 
 use crate::common::{Output, TempDir, run};
 
@@ -130,4 +132,46 @@ async fn get_host_by_name_is_empty_offline_and_fails_under_enable_dns() {
         out.stderr.contains("--enable-dns asks for a DNS lookup"),
         "{out:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_dash_reads_values_from_standard_input_once_and_urls_are_refused() {
+    let dir = chart();
+    let path = dir.path().to_string_lossy().into_owned();
+    let bin = env!("CARGO_BIN_EXE_driftless");
+    let with_stdin = |extra: &[&'static str]| {
+        let mut args = vec!["build", "chart", "rel", path.as_str()];
+        args.extend_from_slice(extra);
+        args
+    };
+    let out = run(
+        bin,
+        &with_stdin(&["-f", "-"]),
+        Some("dns: true\n"),
+        dir.path(),
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("  host: \"\"\n"), "{out:#?}");
+    // The first `-` takes standard input; a later one finds it empty, so
+    // `dns` becomes "" (false) again, as in Helm.
+    let out = run(
+        bin,
+        &with_stdin(&["-f", "-", "--set-file", "dns=-"]),
+        Some("dns: true\n"),
+        dir.path(),
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("  host: none\n"), "{out:#?}");
+    for (flag, value) in [
+        ("-f", "https://127.0.0.1:9/values.yaml"),
+        ("--set-file", "dns=oci://127.0.0.1:9/v"),
+    ] {
+        let out = build(&dir, &[flag, value]).await.code(1);
+        assert!(
+            out.stderr.contains("does not fetch over the network"),
+            "{flag} {value}: {out:#?}"
+        );
+    }
 }

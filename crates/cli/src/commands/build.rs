@@ -207,7 +207,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
             let (release, chart) = release_and_chart(&args)?;
             let output_dir = args.output_dir.clone();
             let use_release_name = args.release_name;
-            let request = chart_request(global, *args, release, PathBuf::from(&chart));
+            let request = chart_request(global, *args, release, PathBuf::from(&chart))?;
             let rendered = driftless_chart::render_request(&request)
                 .with_context(|| format!("cannot render chart {chart}"))?;
             match output_dir {
@@ -261,7 +261,17 @@ fn chart_request(
     args: ChartArgs,
     release: String,
     chart: PathBuf,
-) -> driftless_chart::TemplateRequest {
+) -> anyhow::Result<driftless_chart::TemplateRequest> {
+    // Helm reads standard input for a values file or --set-file path `-`.
+    let reads_stdin = args.values.iter().any(|path| path.as_os_str() == "-")
+        || args.set_file.iter().any(|arg| {
+            arg.split(',')
+                .any(|pair| pair.split_once('=').is_some_and(|(_, path)| path == "-"))
+        });
+    let stdin = reads_stdin
+        .then(|| std::io::read_to_string(std::io::stdin()))
+        .transpose()
+        .context("cannot read the values on standard input (`-`)")?;
     // The global -n defaults to flux-system; a chart renders in Helm's
     // `default` unless the namespace was given on the command line.
     let namespace_given = std::env::args().any(|a| {
@@ -270,9 +280,10 @@ fn chart_request(
             || a.starts_with("--namespace=")
             || (a.starts_with("-n") && a.len() > 2 && !a.starts_with("--"))
     });
-    driftless_chart::TemplateRequest {
+    Ok(driftless_chart::TemplateRequest {
         chart,
         values_files: args.values,
+        stdin,
         sources: driftless_chart::ValueSources {
             files: Vec::new(),
             json: args.set_json,
@@ -300,7 +311,7 @@ fn chart_request(
             enable_dns: args.install_flags.enable_dns,
             ..driftless_chart::RenderOptions::default()
         },
-    }
+    })
 }
 
 /// `dir` built and decrypted in memory, as a Kustomization with
