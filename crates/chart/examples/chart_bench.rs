@@ -108,6 +108,7 @@ fn main() {
                 namespace: "ns1".into(),
                 ..RenderOptions::default()
             },
+            stdin: None,
         };
         row(&format!("{count} ({scale}×)"), &helm, ours.as_deref(), &req);
     }
@@ -391,5 +392,6 @@ fn request(corpus: &Path, dir: &Path) -> Option<TemplateRequest> {
             .collect(),
         sources: ValueSources::default(),
         options,
+        stdin: None,
     })
 }

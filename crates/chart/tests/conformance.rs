@@ -104,6 +104,7 @@ fn request(case: &Case, dir: &Path) -> Result<TemplateRequest, String> {
         values_files,
         sources,
         options,
+        stdin: None,
     })
 }
 

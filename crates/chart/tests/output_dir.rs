@@ -79,6 +79,7 @@ fn output_dir_writes_what_helm_writes() {
             values_files: Vec::new(),
             sources: ValueSources::default(),
             options,
+            stdin: None,
         };
         let rendered = driftless_chart::render_request(&request).expect("renders");
         let mut printed = Vec::new();
