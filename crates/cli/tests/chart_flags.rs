@@ -175,3 +175,20 @@ async fn a_dash_reads_values_from_standard_input_once_and_urls_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_remote_chart_is_refused_with_what_to_do() {
+    let home = TempDir::new("remote-chart");
+    let bin = env!("CARGO_BIN_EXE_driftless");
+    for (chart, words) in [
+        ("oci://127.0.0.1:9/charts/app", "is remote"),
+        ("https://127.0.0.1:9/app-1.0.0.tgz", "is remote"),
+        ("stable/app", "names a chart in a Helm repository"),
+    ] {
+        let out = run(bin, &["build", "chart", "rel", chart], None, home.path())
+            .await
+            .code(1);
+        assert!(out.stderr.contains(words), "{chart}: {out:#?}");
+        assert!(out.stderr.contains("helm pull"), "{chart}: {out:#?}");
+    }
+}

@@ -205,6 +205,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         Command::Chart(args) => {
             args.install_flags.check()?;
             let (release, chart) = release_and_chart(&args)?;
+            check_local_chart(&chart)?;
             let output_dir = args.output_dir.clone();
             let use_release_name = args.release_name;
             let request = chart_request(global, *args, release, PathBuf::from(&chart))?;
@@ -254,6 +255,30 @@ fn release_and_chart(args: &ChartArgs) -> anyhow::Result<(String, String)> {
         }
         _ => anyhow::bail!("expected [RELEASE] CHART"),
     }
+}
+
+/// `helm template` also takes a chart by URL, OCI reference or
+/// `repo/name`, which it downloads; a build renders only local charts, so
+/// say that instead of "no such file".
+fn check_local_chart(chart: &str) -> anyhow::Result<()> {
+    if Path::new(chart).exists() {
+        return Ok(());
+    }
+    let pull = "pull it first (`helm pull`) and pass the chart directory or .tgz";
+    if chart.contains("://") {
+        anyhow::bail!(
+            "chart {chart} is remote: driftless build chart renders local charts; {pull}"
+        );
+    }
+    let is_repo_reference = chart.split_once('/').is_some_and(|(repo, name)| {
+        !repo.is_empty() && !repo.starts_with('.') && !name.contains('/')
+    });
+    if is_repo_reference {
+        anyhow::bail!(
+            "no chart directory or .tgz at {chart}; if it names a chart in a Helm repository, {pull}"
+        );
+    }
+    Ok(())
 }
 
 fn chart_request(
