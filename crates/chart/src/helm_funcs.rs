@@ -2,8 +2,9 @@
 //! Helm's recursion bound), `tpl`, `required`, `fail`, `toYaml`,
 //! `mustToYaml`, `toYamlPretty`, `fromYaml`, `fromYamlArray`, `fromJson`,
 //! `fromJsonArray`, `toToml`, `fromToml`, `lookup` (backed by the caller's
-//! [`Lookup`]) and `getHostByName` (empty, as Helm without `--enable-dns`:
-//! rendering never touches the network, so with that flag it fails). Helm's `toJson` and `mustToJson` behave as Sprig's, which
+//! [`Lookup`]) and `getHostByName` (empty, as Helm without
+//! `--enable-dns`: rendering never touches the network, so with that flag
+//! it fails). Helm's `toJson` and `mustToJson` behave as Sprig's, which
 //! stay registered.
 //!
 //! `required` and `fail` mark their messages so the renderer can print

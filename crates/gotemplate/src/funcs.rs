@@ -7,9 +7,10 @@
 //! exactly as Go does; type checks live in each function (see
 //! [`args`](crate::args)). What Go decides from a parameter's type before
 //! the call, the engine needs declared: which parameters are maps
-//! ([`MapParams`]) and which are integers ([`IntParams`]). The [`Context`] is what Helm's own functions
-//! need from the engine: `include` executes a named template of the same
-//! set, `tpl` parses text into a copy of the set and executes it.
+//! ([`MapParams`]) and which are integers ([`IntParams`]). The [`Context`]
+//! is what Helm's own functions need from the engine: `include` executes
+//! a named template of the same set, `tpl` parses text into a copy of the
+//! set and executes it.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -7,8 +7,9 @@
 //! `ring` generates ECDSA and Ed25519 keys and signs with all three kinds;
 //! it cannot generate RSA keys: `crypto-primes` (the `rsa` crate's own
 //! prime search) finds their two primes side by side, drawing from
-//! `ring`'s system generator, and `rsa` builds the key from them. DSA, which Sprig can also generate, is not
-//! offered: nothing in Kubernetes accepts DSA keys any more.
+//! `ring`'s system generator, and `rsa` builds the key from them. DSA,
+//! which Sprig can also generate, is not offered: nothing in Kubernetes
+//! accepts DSA keys any more.
 
 use crypto_primes::Flavor;
 use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory};
