@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use driftless_gotemplate::budget::check_expansion;
 use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, List, ListKind, Value};
 use driftless_render::yaml::{EmitOptions, FloatFormat, Value as Yv, emit_document_with};
 
@@ -60,6 +61,14 @@ fn string_arg<'a>(function: &str, args: &'a [Value], index: usize) -> Result<&'a
             "{function}: missing argument {index}"
         ))),
     }
+}
+
+/// The text argument of a parsing function (`fromYaml`…), refused past
+/// [`driftless_gotemplate::budget::MAX_PARSED_BYTES`] before it is parsed.
+fn parsed_text_arg<'a>(function: &str, args: &'a [Value]) -> Result<&'a str, FuncError> {
+    let text = string_arg(function, args, 0)?;
+    driftless_gotemplate::budget::check_parse_len(text.len())?;
+    Ok(text)
 }
 
 /// `toYaml`: JSON round trip, go-yaml emission, trailing newline trimmed.
@@ -229,6 +238,8 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>, enable_dns: bool) 
             if text.trim().is_empty() {
                 return Ok(Value::from(text));
             }
+            // Before the wrapping below, which quotes the whole text.
+            driftless_gotemplate::budget::check_parse_len(text.len())?;
             let out = ctx.execute_text(TPL_NAME, &text, data).map_err(|e| {
                 // Only an execution failure carries the nested error.
                 let doing = if e.source_error.is_some() {
@@ -260,36 +271,42 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>, enable_dns: bool) 
     funcs.add("fail", Arity::Exact(1), |args| {
         Err(user_error(string_arg("fail", &args, 0)?))
     });
+    // The writers build a YAML tree of the value first: a value that
+    // repeats or nests big parts is refused before it is expanded.
     funcs.add("toYaml", Arity::Exact(1), |args| {
+        check_expansion(&args[0])?;
         Ok(Value::from(to_yaml(&args[0])))
     });
     funcs.add("mustToYaml", Arity::Exact(1), |args| {
+        check_expansion(&args[0])?;
         try_to_yaml(&args[0])
             .map(Value::from)
             .map_err(FuncError::new)
     });
     funcs.add("toYamlPretty", Arity::Exact(1), |args| {
+        check_expansion(&args[0])?;
         Ok(Value::from(to_yaml_pretty(&args[0])))
     });
     funcs.add("fromYaml", Arity::Exact(1), |args| {
-        Ok(from_yaml_map(string_arg("fromYaml", &args, 0)?))
+        Ok(from_yaml_map(parsed_text_arg("fromYaml", &args)?))
     });
     funcs.add("fromYamlArray", Arity::Exact(1), |args| {
-        Ok(from_yaml_array(string_arg("fromYamlArray", &args, 0)?))
+        Ok(from_yaml_array(parsed_text_arg("fromYamlArray", &args)?))
     });
     funcs.add("fromJson", Arity::Exact(1), |args| {
-        Ok(from_json_map(string_arg("fromJson", &args, 0)?))
+        Ok(from_json_map(parsed_text_arg("fromJson", &args)?))
     });
     funcs.add("fromJsonArray", Arity::Exact(1), |args| {
-        Ok(from_json_array(string_arg("fromJsonArray", &args, 0)?))
+        Ok(from_json_array(parsed_text_arg("fromJsonArray", &args)?))
     });
     funcs.add("toToml", Arity::Exact(1), |args| {
+        check_expansion(&args[0])?;
         crate::toml::to_toml(&args[0])
             .map(Value::from)
             .map_err(FuncError::new)
     });
     funcs.add("fromToml", Arity::Exact(1), |args| {
-        Ok(crate::toml::from_toml(string_arg("fromToml", &args, 0)?))
+        Ok(crate::toml::from_toml(parsed_text_arg("fromToml", &args)?))
     });
     funcs.add("lookup", Arity::Exact(4), move |args| {
         let arg = |i| string_arg("lookup", &args, i);

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod chart_bounds;
 mod chart_flags;
 mod decrypt;
 mod faults;

@@ -112,14 +112,16 @@
 //!
 //! # Limits
 //!
-//! [`Options`] bounds template nesting, steps of work and output size so a hostile
-//! template fails with a clear error; Sprig's string builders (`repeat`,
-//! `indent`), `until`/`untilStep` and the random-string functions have
+//! [`Options`] bounds template nesting, steps of work, output size and the
+//! bytes an execution builds, so a hostile template fails with a clear
+//! error; [`budget`] bounds what one function may build (strings, lists,
+//! values written out, texts parsed), and the random-string functions have
 //! their own caps. `getHostByName` always fails: rendering touches no
 //! network.
 
 pub mod args;
 mod ast;
+pub mod budget;
 mod builtins;
 mod error;
 mod exec;

@@ -56,15 +56,23 @@ pub struct Options {
     /// [`driftless_limits::Limits::template_steps`]) is far above what
     /// large charts take and a few seconds of work.
     pub max_steps: u64,
+    /// Most bytes one execution may build, `include` and `tpl` included:
+    /// every string and list a function returns and every byte written,
+    /// counted as made (see [`budget`](crate::budget)). Beyond it execution
+    /// fails. The default is the process's
+    /// [`driftless_limits::Limits::template_bytes`].
+    pub max_built_bytes: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
+        let limits = driftless_limits::current();
         Self {
             missing_key: MissingKey::Default,
             max_depth: 10_000,
             max_output_bytes: 256 * 1024 * 1024,
-            max_steps: driftless_limits::current().template_steps,
+            max_steps: limits.template_steps,
+            max_built_bytes: limits.template_bytes,
         }
     }
 }

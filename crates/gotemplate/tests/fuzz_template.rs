@@ -27,6 +27,9 @@ fn config() -> ProptestConfig {
 /// The output budget of one execution in these targets.
 const MAX_OUTPUT: usize = 64 * 1024;
 
+/// The bytes one execution may build in these targets.
+const MAX_BUILT: u64 = 64 * 1024 * 1024;
+
 /// The step budget of one execution in these targets.
 const MAX_STEPS: u64 = 1_000_000;
 
@@ -111,6 +114,7 @@ fn run(text: String) -> Option<Result<String, String>> {
             max_depth: 200,
             max_output_bytes: MAX_OUTPUT,
             max_steps: MAX_STEPS,
+            max_built_bytes: MAX_BUILT,
         });
         let result = set
             .parse("t.yaml", &text)

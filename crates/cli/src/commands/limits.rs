@@ -32,6 +32,10 @@ pub struct LimitArgs {
     /// Steps one Go template may run (charts, commit messages, branch names).
     #[arg(long, global = true, default_value_t = D.template_steps, value_name = "N")]
     template_max_steps: u64,
+    /// Bytes one Go template may build (strings and lists its functions
+    /// return, text it writes).
+    #[arg(long, global = true, default_value_t = D.template_bytes, value_name = "BYTES")]
+    template_max_bytes: u64,
     /// Bytes of a file the image setters read (larger files are skipped).
     #[arg(long, global = true, default_value_t = D.setter_file_bytes, value_name = "BYTES")]
     setter_max_file_size: u64,
@@ -72,6 +76,7 @@ impl LimitArgs {
         limits.queued_notifications = self.notification_max_queued;
         limits.registry_tags = self.registry_max_tags;
         limits.template_steps = self.template_max_steps;
+        limits.template_bytes = self.template_max_bytes;
         limits.setter_file_bytes = self.setter_max_file_size;
         limits.push_report_bytes = self.push_report_max_size;
         limits.push_report_lines = self.push_report_max_lines;
@@ -137,6 +142,7 @@ mod tests {
             driftless_limits::Limit::QueuedNotifications,
             driftless_limits::Limit::RegistryTags,
             driftless_limits::Limit::TemplateSteps,
+            driftless_limits::Limit::TemplateBytes,
             driftless_limits::Limit::SetterFileBytes,
             driftless_limits::Limit::PushReportBytes,
             driftless_limits::Limit::PushReportLines,

@@ -485,8 +485,14 @@ impl State<'_, '_> {
             exec: &mut *self.exec,
             template_name: &tree.name,
         };
-        match function.call(&mut context, args) {
-            Ok(value) => Ok(Some(value)),
+        let result = function
+            .call(&mut context, args)
+            .and_then(|value| crate::budget::check_result(&value).map(|()| value));
+        match result {
+            Ok(value) => {
+                self.charge(crate::budget::result_bytes(&value))?;
+                Ok(Some(value))
+            }
             Err(error) => {
                 let message = if error.is_argument_error {
                     error.message.clone()

@@ -41,10 +41,15 @@ pub(crate) struct Exec<'s> {
     /// Parses of `execute_text` texts by (name, text): charts call `tpl`
     /// on the same value in loops.
     parsed: HashMap<(String, String), Arc<ParsedText>>,
+    /// Bytes of the texts in `parsed`, against [`PARSED_TEXTS_BYTES`].
+    parsed_bytes: usize,
     /// Nodes walked and lists entered so far, against
     /// [`Options::max_steps`]: loops that print nothing are bounded by
     /// neither the output nor the depth limit.
     steps: u64,
+    /// Bytes built so far, against [`Options::max_built_bytes`] (see
+    /// [`budget`](crate::budget)).
+    built: u64,
 }
 
 /// Control flow out of a list: `{{break}}` and `{{continue}}`.
@@ -74,7 +79,9 @@ impl<'s> Exec<'s> {
             stack: Vec::new(),
             layers: Vec::new(),
             parsed: HashMap::new(),
+            parsed_bytes: 0,
             steps: 0,
+            built: 0,
         }
     }
 
@@ -111,14 +118,19 @@ impl<'s> Exec<'s> {
         text: &str,
         dot: Slot,
     ) -> std::result::Result<Vec<u8>, FuncError> {
+        crate::budget::check_parse_len(text.len())?;
         let key = (name.to_owned(), text.to_owned());
         let trees = match self.parsed.get(&key) {
             Some(trees) => Arc::clone(trees),
             None => {
                 let trees = Arc::new(self.set.parse_text(name, text)?);
-                if self.parsed.len() >= PARSED_TEXTS_LIMIT {
+                if self.parsed.len() >= PARSED_TEXTS_LIMIT
+                    || self.parsed_bytes + text.len() > PARSED_TEXTS_BYTES
+                {
                     self.parsed.clear();
+                    self.parsed_bytes = 0;
                 }
+                self.parsed_bytes += text.len();
                 self.parsed.insert(key, Arc::clone(&trees));
                 trees
             }
@@ -187,6 +199,7 @@ impl State<'_, '_> {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.charge(bytes.len())?;
         let limit = self.exec.options().max_output_bytes;
         if self.out.len() + bytes.len() > limit {
             return Err(ExecError::Template {
@@ -195,6 +208,25 @@ impl State<'_, '_> {
             });
         }
         self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Counts `bytes` built, failing past [`Options::max_built_bytes`].
+    fn charge(&mut self, bytes: usize) -> Result<()> {
+        self.exec.built = self
+            .exec
+            .built
+            .saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
+        let limit = self.exec.options().max_built_bytes;
+        if self.exec.built > limit {
+            return Err(ExecError::Template {
+                template: self.name().to_owned(),
+                message: format!(
+                    "execution builds more than the limit of {limit} bytes (raise {})",
+                    driftless_limits::Limit::TemplateBytes.flag()
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -481,6 +513,11 @@ impl State<'_, '_> {
 /// Most distinct `execute_text` texts kept parsed per execution; past it
 /// the cache starts over (a hostile chart cannot grow it without bound).
 const PARSED_TEXTS_LIMIT: usize = 4096;
+
+/// Bytes of text whose parses [`Exec::execute_text`] keeps: a tree takes
+/// tens of times its text, so a loop over distinct big texts must not
+/// keep them all.
+const PARSED_TEXTS_BYTES: usize = 4 * 1024 * 1024;
 
 /// Stack left before growing, and the size of each new segment.
 pub(crate) const STACK_RED_ZONE: usize = 64 * 1024;

@@ -14,12 +14,18 @@ pub use printf::sprintf;
 pub(crate) use quote::{is_print, quote_bytes, quote_rune, unicode_hash, unquote_char};
 pub use quote::{quote_go, unquote_go};
 
+use crate::budget::MAX_STRING_BYTES;
 use crate::raw_string::{first_runes, go_string, rune_count, rune_view};
 use crate::value::Value;
 
 /// What `fmt` prints into: bytes, as Go's printer writes them, because an
 /// operand may be a Go string that is not UTF-8 (see
 /// [`raw_string`](crate::raw_string)); everything else it writes is UTF-8.
+///
+/// Once it holds more than [`MAX_STRING_BYTES`] it takes nothing more
+/// and printers stop early ([`GoText::is_full`]): the engine then refuses
+/// the over-long result, and a value that repeats or nests big parts
+/// costs at most one bound's worth of memory and work.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GoText(Vec<u8>);
 
@@ -32,7 +38,7 @@ impl GoText {
 
     /// Appends UTF-8 text.
     pub fn push_str(&mut self, text: &str) {
-        self.0.extend_from_slice(text.as_bytes());
+        self.push_bytes(text.as_bytes());
     }
 
     /// Appends one character.
@@ -42,7 +48,15 @@ impl GoText {
 
     /// Appends a Go string's bytes, UTF-8 or not.
     pub fn push_bytes(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
+        if !self.is_full() {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+
+    /// Whether the text is past [`MAX_STRING_BYTES`] and takes no more.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.0.len() > MAX_STRING_BYTES
     }
 
     /// The bytes printed so far.
@@ -255,6 +269,9 @@ pub(crate) fn print_value(
             _ => {
                 out.push('[');
                 for (i, byte) in bytes.iter().enumerate() {
+                    if out.is_full() {
+                        return;
+                    }
                     if i > 0 {
                         out.push(' ');
                     }
@@ -267,6 +284,9 @@ pub(crate) fn print_value(
         Value::List(list) => {
             out.push('[');
             for (i, item) in list.items().iter().enumerate() {
+                if out.is_full() {
+                    return;
+                }
                 if i > 0 {
                     out.push(' ');
                 }
@@ -277,6 +297,9 @@ pub(crate) fn print_value(
         Value::Map(map) => {
             out.push_str("map[");
             for (i, (key, item)) in map.read().iter().enumerate() {
+                if out.is_full() {
+                    return;
+                }
                 if i > 0 {
                     out.push(' ');
                 }
@@ -316,14 +339,24 @@ fn go_syntax(out: &mut GoText, value: &Value, depth: usize) {
         Value::Raw(raw) => out.push_str(&quote::quote_bytes(raw.bytes(), false)),
         Value::Bytes(bytes) => {
             out.push_str("[]byte{");
-            let items: Vec<String> = bytes.iter().map(|b| format!("0x{b:x}")).collect();
-            out.push_str(&items.join(", "));
+            for (i, byte) in bytes.iter().enumerate() {
+                if out.is_full() {
+                    return;
+                }
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&format!("0x{byte:x}"));
+            }
             out.push('}');
         }
         Value::List(list) => {
             out.push_str(&value.type_name());
             out.push('{');
             for (i, item) in list.items().iter().enumerate() {
+                if out.is_full() {
+                    return;
+                }
                 if i > 0 {
                     out.push_str(", ");
                 }
@@ -335,6 +368,9 @@ fn go_syntax(out: &mut GoText, value: &Value, depth: usize) {
             out.push_str(&value.type_name());
             out.push('{');
             for (i, (key, item)) in map.read().iter().enumerate() {
+                if out.is_full() {
+                    return;
+                }
                 if i > 0 {
                     out.push_str(", ");
                 }

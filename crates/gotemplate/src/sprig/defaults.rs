@@ -59,10 +59,14 @@ pub(crate) fn register(map: &mut FuncMap) {
         })
     });
     map.add("fromJson", Arity::Exact(1), |a| {
-        Ok(decode(string(&a[0])?).unwrap_or(Value::Nil))
+        let text = string(&a[0])?;
+        crate::budget::check_parse_len(text.len())?;
+        Ok(decode(text).unwrap_or(Value::Nil))
     });
     map.add("mustFromJson", Arity::Exact(1), |a| {
-        decode(string(&a[0])?).map_err(FuncError::new)
+        let text = string(&a[0])?;
+        crate::budget::check_parse_len(text.len())?;
+        decode(text).map_err(FuncError::new)
     });
     for (name, style, must) in [
         ("toJson", JsonStyle::Compact, false),
@@ -72,10 +76,13 @@ pub(crate) fn register(map: &mut FuncMap) {
         ("toRawJson", JsonStyle::Raw, true),
         ("mustToRawJson", JsonStyle::Raw, true),
     ] {
-        map.add(name, Arity::Exact(1), move |a| match encode(&a[0], style) {
-            Ok(text) => Ok(Value::string(text)),
-            Err(message) if must => Err(FuncError::new(message)),
-            Err(_) => Ok(Value::string("")),
+        map.add(name, Arity::Exact(1), move |a| {
+            crate::budget::check_expansion(&a[0])?;
+            match encode(&a[0], style) {
+                Ok(text) => Ok(Value::string(text)),
+                Err(message) if must => Err(FuncError::new(message)),
+                Err(_) => Ok(Value::string("")),
+            }
         });
     }
 }

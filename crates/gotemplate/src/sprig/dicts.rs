@@ -145,7 +145,10 @@ pub(crate) fn register(map: &mut FuncMap) {
             Value::Nil => Err(FuncError::new(
                 "reflect: call of reflect.Value.Type on zero Value",
             )),
-            value => Ok(deep_copy(value)),
+            value => {
+                crate::budget::check_copy(value)?;
+                Ok(deep_copy(value))
+            }
         });
     }
     // Variadic in Go; too few arguments is dig's own panic.

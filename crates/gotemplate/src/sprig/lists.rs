@@ -8,6 +8,8 @@
 //! errors, so both report the same way here. Sprig's `slice` replaces Go's
 //! builtin `slice` in Helm.
 
+use std::collections::HashSet;
+
 use crate::args::{int, to_i64};
 use crate::error::FuncError;
 use crate::funcs::{Arity, FuncMap, FuncResult};
@@ -89,13 +91,9 @@ pub(crate) fn register(map: &mut FuncMap) {
         list_value(list)
     });
     register_both(map, "uniq", Arity::Exact(1), |a| {
-        let mut unique: Vec<Value> = Vec::new();
-        for item in items(&a[0], "Cannot find uniq on type")? {
-            if !unique.iter().any(|u| deep_equal(u, &item)) {
-                unique.push(item);
-            }
-        }
-        list_value(unique)
+        // Hashing reads every string once per appearance.
+        crate::budget::check_expansion(&a[0])?;
+        list_value(uniq(items(&a[0], "Cannot find uniq on type")?))
     });
     register_both(map, "without", Arity::AtLeast(1), |a| {
         let omit = &a[1..];
@@ -148,6 +146,11 @@ pub(crate) fn register(map: &mut FuncMap) {
         }
     });
     map.add("concat", Arity::AtLeast(0), |a| {
+        let total = a.iter().map(|list| match list {
+            Value::List(l) => l.items().len(),
+            _ => 0,
+        });
+        crate::budget::check_list_len(total.fold(0, usize::saturating_add))?;
         let mut all = Vec::new();
         for list in &a {
             match list {
@@ -197,9 +200,72 @@ fn int_list(values: Vec<i64>) -> Value {
     ))
 }
 
+/// Sprig's `uniq`: the first of each run of deeply equal items, in order.
+/// Sprig compares each item with every one kept, which is quadratic: a
+/// list from `until 1000000` would take hours. Scalars are looked up by a
+/// key that is equal exactly when `deep_equal` is; only lists, maps and
+/// objects are compared one by one, and only with each other.
+fn uniq(items: Vec<Value>) -> Vec<Value> {
+    let keep: Vec<bool> = {
+        let mut seen = HashSet::new();
+        let mut kept_composites: Vec<&Value> = Vec::new();
+        items
+            .iter()
+            .map(|item| match ScalarKey::of(item) {
+                Some(ScalarKey::NotANumber) => true,
+                Some(key) => seen.insert(key),
+                None if kept_composites.iter().any(|kept| deep_equal(kept, item)) => false,
+                None => {
+                    kept_composites.push(item);
+                    true
+                }
+            })
+            .collect()
+    };
+    items
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(item, keep)| keep.then_some(item))
+        .collect()
+}
+
+/// A scalar as `deep_equal` compares it: types apart, floats by value
+/// (`-0` is `0`; NaN equals nothing, itself included), Go strings by
+/// their bytes.
+#[derive(PartialEq, Eq, Hash)]
+enum ScalarKey<'a> {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Int64(i64),
+    Float(u64),
+    NotANumber,
+    Text(&'a [u8]),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> ScalarKey<'a> {
+    fn of(value: &'a Value) -> Option<ScalarKey<'a>> {
+        Some(match value {
+            Value::Nil => ScalarKey::Nil,
+            Value::Bool(b) => ScalarKey::Bool(*b),
+            Value::Int(i) => ScalarKey::Int(*i),
+            Value::Int64(i) => ScalarKey::Int64(*i),
+            Value::Float(f) if f.is_nan() => ScalarKey::NotANumber,
+            // Adding zero turns -0 into 0, which DeepEqual holds equal.
+            Value::Float(f) => ScalarKey::Float((f + 0.0).to_bits()),
+            Value::String(_) | Value::Raw(_) => {
+                ScalarKey::Text(value.go_bytes().unwrap_or_default())
+            }
+            Value::Bytes(bytes) => ScalarKey::Bytes(bytes),
+            Value::List(_) | Value::Map(_) | Value::Object(_) => return None,
+        })
+    }
+}
+
 /// The most elements `untilStep` builds; Go has no bound, a hostile
 /// template must fail clearly instead of exhausting memory.
-const MAX_RANGE: usize = 1_000_000;
+const MAX_RANGE: usize = crate::budget::MAX_LIST_ITEMS;
 
 /// Sprig's `untilStep`: from `start` towards `stop` (exclusive) by `step`;
 /// empty when the step points away.

@@ -14,6 +14,7 @@ use std::sync::{LazyLock, Mutex};
 use regex::Regex;
 
 use crate::args::{int, string};
+use crate::budget::{MAX_LIST_ITEMS, check_list_len, check_string_len};
 use crate::error::FuncError;
 use crate::funcs::{Arity, FuncMap, FuncResult};
 use crate::value::{List, ListKind, Value};
@@ -114,6 +115,35 @@ pub fn quote_meta(text: &str) -> String {
     out
 }
 
+fn compiles(pattern: &Value) -> bool {
+    pattern
+        .as_str()
+        .is_some_and(|pattern| compile(pattern).is_ok())
+}
+
+/// How many matches of `regex` `text` holds, counted up to one past
+/// the bound on a list (enough to refuse it).
+fn match_count(regex: &Regex, text: &str) -> usize {
+    regex.find_iter(text).take(MAX_LIST_ITEMS + 1).count()
+}
+
+/// The most `regexReplaceAll` can write: each match replaced by the
+/// replacement, which, when `expand`ed, may copy the match once per `$`.
+fn replaced_len(regex: &Regex, text: &str, replacement: &str, expand: bool) -> usize {
+    let copies = if expand {
+        replacement.matches('$').count()
+    } else {
+        0
+    };
+    regex.find_iter(text).fold(text.len(), |total, found| {
+        total.saturating_add(
+            replacement
+                .len()
+                .saturating_add(copies.saturating_mul(found.len())),
+        )
+    })
+}
+
 /// Registers `name` and `mustName`; `fallback` is what the plain variant
 /// returns when the pattern does not compile (`None`: it fails too, as
 /// Sprig's `MustCompile` panics).
@@ -125,6 +155,9 @@ fn both(
     body: fn(&[Value]) -> FuncResult,
 ) {
     map.add(name, arity, move |a| match body(&a) {
+        // Only a pattern that does not compile takes the fallback; a
+        // result past a bound fails as it is.
+        Err(error) if !error.is_argument_error && compiles(&a[0]) => Err(error),
         Err(error) if !error.is_argument_error => match &fallback {
             Some(value) => Ok(value.clone()),
             // MustCompile's panic names the pattern.
@@ -153,8 +186,10 @@ pub(crate) fn register(map: &mut FuncMap) {
     );
     both(map, "regexFindAll", Arity::Exact(3), None, |a| {
         let (pattern, text, n) = (string(&a[0])?, string(&a[1])?, int(&a[2])?);
+        let regex = compile(pattern)?;
+        check_list_len(match_count(&regex, text))?;
         // Go's FindAllString answers nil when nothing matches.
-        let found = find_all(&compile(pattern)?, text, n);
+        let found = find_all(&regex, text, n);
         Ok(if found.is_empty() {
             Value::List(List::nil(ListKind::String))
         } else {
@@ -169,15 +204,16 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     both(map, "regexReplaceAll", Arity::Exact(3), None, |a| {
         let (pattern, text, replacement) = (string(&a[0])?, string(&a[1])?, string(&a[2])?);
+        let regex = compile(pattern)?;
+        check_string_len(replaced_len(&regex, text, replacement, true))?;
         Ok(Value::string(
-            compile(pattern)?
-                .replace_all(text, replacement)
-                .into_owned(),
+            regex.replace_all(text, replacement).into_owned(),
         ))
     });
     both(map, "regexReplaceAllLiteral", Arity::Exact(3), None, |a| {
         let (pattern, text, replacement) = (string(&a[0])?, string(&a[1])?, string(&a[2])?);
         let regex = compile(pattern)?;
+        check_string_len(replaced_len(&regex, text, replacement, false))?;
         Ok(Value::string(
             regex
                 .replace_all(text, regex::NoExpand(replacement))
@@ -190,7 +226,9 @@ pub(crate) fn register(map: &mut FuncMap) {
         if n == 0 {
             return Ok(Value::List(List::nil(ListKind::String)));
         }
-        Ok(Value::string_list(split(&compile(pattern)?, text, n)))
+        let regex = compile(pattern)?;
+        check_list_len(match_count(&regex, text).saturating_add(1))?;
+        Ok(Value::string_list(split(&regex, text, n)))
     });
     map.add("regexQuoteMeta", Arity::Exact(1), |a| {
         Ok(Value::string(quote_meta(string(&a[0])?)))

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use super::casing::{go_to_lower, go_to_upper, lower, upper};
 use crate::args::{int, string, string_bytes, to_go_string, to_string};
+use crate::budget::{check_expansion, check_list_len, check_string_len};
 use crate::error::FuncError;
 use crate::fmt::GoText;
 use crate::funcs::{Arity, FuncMap, FuncResult};
@@ -56,13 +57,8 @@ pub(crate) fn register(map: &mut FuncMap) {
         if count < 0 {
             return Err(FuncError::new("strings: negative Repeat count"));
         }
-        let total = usize_of(count).checked_mul(text.len());
-        match total {
-            Some(total) if total <= MAX_BUILT_STRING => s(text.repeat(usize_of(count))),
-            _ => Err(FuncError::new(format!(
-                "repeat would build more than {MAX_BUILT_STRING} bytes"
-            ))),
-        }
+        check_string_len(usize_of(count).saturating_mul(text.len()))?;
+        s(text.repeat(usize_of(count)))
     });
     for name in ["trimall", "trimAll"] {
         map.add(name, Arity::Exact(2), |a| {
@@ -87,10 +83,14 @@ pub(crate) fn register(map: &mut FuncMap) {
     map.add("initials", Arity::Exact(1), |a| s(initials(string(&a[0])?)));
     map.add("swapcase", Arity::Exact(1), |a| s(swapcase(string(&a[0])?)));
     map.add("wrap", Arity::Exact(2), |a| {
-        s(wrap(string(&a[1])?, int(&a[0])?, "\n", false))
+        let (width, text) = (int(&a[0])?, string(&a[1])?);
+        check_string_len(wrapped_len(text, width, "\n"))?;
+        s(wrap(text, width, "\n", false))
     });
     map.add("wrapWith", Arity::Exact(3), |a| {
-        s(wrap(string(&a[2])?, int(&a[0])?, string(&a[1])?, true))
+        let (width, newline, text) = (int(&a[0])?, string(&a[1])?, string(&a[2])?);
+        check_string_len(wrapped_len(text, width, newline))?;
+        s(wrap(text, width, newline, true))
     });
     map.add("contains", Arity::Exact(2), |a| {
         Ok(Value::Bool(string(&a[1])?.contains(string(&a[0])?)))
@@ -102,14 +102,17 @@ pub(crate) fn register(map: &mut FuncMap) {
         Ok(Value::Bool(string(&a[1])?.ends_with(string(&a[0])?)))
     });
     map.add("quote", Arity::AtLeast(0), |a| {
-        let quoted: Vec<String> = a
-            .iter()
-            .filter(|v| !matches!(v, Value::Nil))
-            .map(|v| match to_go_string(v) {
+        let mut quoted: Vec<String> = Vec::new();
+        let mut total = 0usize;
+        for v in a.iter().filter(|v| !matches!(v, Value::Nil)) {
+            let text = match to_go_string(v) {
                 Value::Raw(raw) => crate::fmt::quote_bytes(raw.bytes(), false),
                 text => crate::fmt::quote_go(text.as_str().unwrap_or_default()),
-            })
-            .collect();
+            };
+            total = total.saturating_add(text.len() + 1);
+            check_string_len(total)?;
+            quoted.push(text);
+        }
         s(quoted.join(" "))
     });
     map.add("squote", Arity::AtLeast(0), |a| {
@@ -142,6 +145,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("replace", Arity::Exact(3), |a| {
         let (old, new) = (string(&a[0])?, string(&a[1])?);
+        check_string_len(replaced_len(string_bytes(&a[2])?, old, new))?;
         match &a[2] {
             Value::Raw(raw) if !old.is_empty() => {
                 Ok(go_string(replace_bytes(raw.bytes(), old, new)))
@@ -183,24 +187,35 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("split", Arity::Exact(2), |a| {
         let (sep, text) = (string(&a[0])?, string(&a[1])?);
+        check_list_len(split_count(text, sep))?;
         Ok(indexed_parts(go_split(text, sep, -1)))
     });
     map.add("splitn", Arity::Exact(3), |a| {
         let (sep, n, text) = (string(&a[0])?, int(&a[1])?, string(&a[2])?);
+        check_list_len(split_count(text, sep))?;
         Ok(indexed_parts(go_split(text, sep, n)))
     });
     map.add("splitList", Arity::Exact(2), |a| {
         let (sep, text) = (string(&a[0])?, string(&a[1])?);
+        check_list_len(split_count(text, sep))?;
         Ok(Value::string_list(go_split(text, sep, -1)))
     });
+    // These copy every element as text: a list that repeats a big string
+    // is refused before it is copied.
     map.add("toStrings", Arity::Exact(1), |a| {
+        check_expansion(&a[0])?;
         Ok(Value::string_list(str_slice(&a[0])))
     });
     map.add("join", Arity::Exact(2), |a| {
         let sep = string(&a[0])?;
-        s(str_slice(&a[1]).join(sep))
+        check_expansion(&a[1])?;
+        let items = str_slice(&a[1]);
+        let total: usize = items.iter().map(String::len).sum();
+        check_string_len(total.saturating_add(items.len().saturating_mul(sep.len())))?;
+        s(items.join(sep))
     });
     map.add("sortAlpha", Arity::Exact(1), |a| {
+        check_expansion(&a[0])?;
         let mut items = match &a[0] {
             Value::List(_) | Value::Bytes(_) => str_slice(&a[0]),
             other => vec![to_string(other)],
@@ -214,10 +229,6 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
 }
 
-/// The longest string `repeat` and friends may build (Go has no bound;
-/// a hostile template must fail instead of exhausting memory).
-pub(crate) const MAX_BUILT_STRING: usize = 64 * 1024 * 1024;
-
 /// Sprig's `indent` (after `prefix`, which `nindent` sets to a line
 /// break). A Go string that is not UTF-8 is indented as bytes and stays one.
 fn indent(spaces: i64, value: &Value, prefix: &str) -> FuncResult {
@@ -225,13 +236,13 @@ fn indent(spaces: i64, value: &Value, prefix: &str) -> FuncResult {
     if spaces < 0 {
         return Err(FuncError::new("strings: negative Repeat count"));
     }
-    let pad = " ".repeat(usize_of(spaces));
     let lines = memchr::memchr_iter(b'\n', text).count() + 1;
-    if lines.saturating_mul(pad.len()).saturating_add(text.len()) > MAX_BUILT_STRING {
-        return Err(FuncError::new(format!(
-            "indent would build more than {MAX_BUILT_STRING} bytes"
-        )));
-    }
+    check_string_len(
+        lines
+            .saturating_mul(usize_of(spaces))
+            .saturating_add(text.len() + prefix.len()),
+    )?;
+    let pad = " ".repeat(usize_of(spaces));
     let Value::Raw(raw) = value else {
         let text = string(value)?;
         return s(format!(
@@ -281,6 +292,37 @@ fn substring(start: i64, end: i64, text: &[u8]) -> FuncResult {
         return Err(out_of_range(start, end));
     }
     Ok(byte_slice(text, usize_of(start), usize_of(end)))
+}
+
+/// The length of `replace old new text`, computed before building it.
+fn replaced_len(text: &[u8], old: &str, new: &str) -> usize {
+    let count = if old.is_empty() {
+        crate::raw_string::rune_count(text) + 1
+    } else {
+        memchr::memmem::find_iter(text, old.as_bytes()).count()
+    };
+    text.len()
+        .saturating_add(count.saturating_mul(new.len()))
+        .saturating_sub(count.saturating_mul(old.len()))
+}
+
+/// How many parts splitting `text` at `sep` gives, at most.
+fn split_count(text: &str, sep: &str) -> usize {
+    if sep.is_empty() {
+        text.chars().count()
+    } else {
+        memchr::memmem::find_iter(text.as_bytes(), sep.as_bytes()).count() + 1
+    }
+}
+
+/// The most `wrap` can write: each line break it inserts takes at least
+/// one byte of `text` or one `width` of it.
+fn wrapped_len(text: &str, width: i64, newline: &str) -> usize {
+    let breaks = (text.len() / usize_of(width.max(1)))
+        .saturating_add(memchr::memchr_iter(b' ', text.as_bytes()).count())
+        .min(text.len());
+    text.len()
+        .saturating_add(breaks.saturating_mul(newline.len()))
 }
 
 /// Go's `strings.Replace(s, old, new, -1)`: an empty `old` inserts `new`
