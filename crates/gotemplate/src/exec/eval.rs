@@ -490,7 +490,8 @@ impl State<'_, '_> {
             .and_then(|value| crate::budget::check_result(&value).map(|()| value));
         match result {
             Ok(value) => {
-                self.charge(crate::budget::result_bytes(&value))?;
+                self.charge(crate::budget::result_bytes(&value))
+                    .map_err(|message| self.error_at(pos, cmd, message))?;
                 Ok(Some(value))
             }
             Err(error) => {

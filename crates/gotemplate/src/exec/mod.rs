@@ -199,7 +199,11 @@ impl State<'_, '_> {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.charge(bytes.len())?;
+        self.charge(bytes.len())
+            .map_err(|message| ExecError::Template {
+                template: self.name().to_owned(),
+                message,
+            })?;
         let limit = self.exec.options().max_output_bytes;
         if self.out.len() + bytes.len() > limit {
             return Err(ExecError::Template {
@@ -211,21 +215,19 @@ impl State<'_, '_> {
         Ok(())
     }
 
-    /// Counts `bytes` built, failing past [`Options::max_built_bytes`].
-    fn charge(&mut self, bytes: usize) -> Result<()> {
+    /// Counts `bytes` built; past [`Options::max_built_bytes`], the
+    /// message to fail with.
+    fn charge(&mut self, bytes: usize) -> std::result::Result<(), String> {
         self.exec.built = self
             .exec
             .built
             .saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
         let limit = self.exec.options().max_built_bytes;
         if self.exec.built > limit {
-            return Err(ExecError::Template {
-                template: self.name().to_owned(),
-                message: format!(
-                    "execution builds more than the limit of {limit} bytes (raise {})",
-                    driftless_limits::Limit::TemplateBytes.flag()
-                ),
-            });
+            return Err(format!(
+                "execution builds more than the limit of {limit} bytes (raise {})",
+                driftless_limits::Limit::TemplateBytes.flag()
+            ));
         }
         Ok(())
     }
