@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use driftless_gotemplate::budget::check_expansion;
+use driftless_gotemplate::budget::check_tree;
 use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, List, ListKind, Value};
 use driftless_render::yaml::{EmitOptions, FloatFormat, Value as Yv, emit_document_with};
 
@@ -274,17 +274,17 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>, enable_dns: bool) 
     // The writers build a YAML tree of the value first: a value that
     // repeats or nests big parts is refused before it is expanded.
     funcs.add("toYaml", Arity::Exact(1), |args| {
-        check_expansion(&args[0])?;
+        check_tree(&args[0])?;
         Ok(Value::from(to_yaml(&args[0])))
     });
     funcs.add("mustToYaml", Arity::Exact(1), |args| {
-        check_expansion(&args[0])?;
+        check_tree(&args[0])?;
         try_to_yaml(&args[0])
             .map(Value::from)
             .map_err(FuncError::new)
     });
     funcs.add("toYamlPretty", Arity::Exact(1), |args| {
-        check_expansion(&args[0])?;
+        check_tree(&args[0])?;
         Ok(Value::from(to_yaml_pretty(&args[0])))
     });
     funcs.add("fromYaml", Arity::Exact(1), |args| {
@@ -300,7 +300,7 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>, enable_dns: bool) 
         Ok(from_json_array(parsed_text_arg("fromJsonArray", &args)?))
     });
     funcs.add("toToml", Arity::Exact(1), |args| {
-        check_expansion(&args[0])?;
+        check_tree(&args[0])?;
         crate::toml::to_toml(&args[0])
             .map(Value::from)
             .map_err(FuncError::new)

@@ -1,8 +1,9 @@
-//! `build chart` on templates built to exhaust memory, run under a 3 GiB
-//! address-space cap: each fails with exit code 1 and an error naming the
-//! template and the bound it met. Without the bounds every one of them
-//! asks for far more than the cap (tens of gigabytes, or exponentially
-//! many bytes), so the process would die of the cap instead.
+//! `build chart` on templates built to exhaust memory or the stack, run
+//! under a 3 GiB address-space cap: each fails with exit code 1 and an
+//! error naming the template and the bound it met. Without the bounds
+//! every one of them asks for far more than the cap (tens of gigabytes, or
+//! exponentially many bytes) or recurses without end, so the process would
+//! die instead.
 
 use crate::common::{Output, TempDir, run};
 
@@ -64,6 +65,14 @@ async fn greedy_templates_fail_naming_their_bound_within_the_cap() {
         (
             "{{ $a := list }}{{ range until 1000 }}{{ $a = append $a (repeat 60000000 \"b\") }}{{ end }}".to_owned(),
             "execution builds more than the limit of 268435456 bytes (raise --template-max-bytes)",
+        ),
+        (
+            "{{ $d := dict }}{{ $_ := set $d \"self\" $d }}{{ toYaml $d }}".to_owned(),
+            "error calling toYaml: the value nests more than 512 levels deep",
+        ),
+        (
+            "{{ $d := dict }}{{ range until 100000 }}{{ $d = dict \"a\" $d }}{{ end }}{{ toToml $d }}".to_owned(),
+            "error calling toToml: the value nests more than 512 levels deep",
         ),
         (
             "{{ tpl (repeat 3000000 \"{{ . }}\") . }}".to_owned(),

@@ -96,7 +96,18 @@ pub fn check_parse_len(len: usize) -> Result<(), FuncError> {
 /// # Errors
 /// Names the bound.
 pub fn check_expansion(value: &Value) -> Result<(), FuncError> {
-    check_walk(value, Walk::WrittenOut)
+    check_walk(value, Walk::WrittenOut, Depth::LeftToWriter)
+}
+
+/// [`check_expansion`] for a writer with no depth guard of its own (the
+/// YAML and TOML writers recurse through a copy of the value): it also
+/// fails when the value nests deeper than the printers go, as a map that
+/// contains itself does.
+///
+/// # Errors
+/// Names the bound.
+pub fn check_tree(value: &Value) -> Result<(), FuncError> {
+    check_walk(value, Walk::WrittenOut, Depth::Refused)
 }
 
 /// Fails when a deep copy of `value` would make more than
@@ -106,7 +117,7 @@ pub fn check_expansion(value: &Value) -> Result<(), FuncError> {
 /// # Errors
 /// Names the bound.
 pub fn check_copy(value: &Value) -> Result<(), FuncError> {
-    check_walk(value, Walk::Copied)
+    check_walk(value, Walk::Copied, Depth::LeftToWriter)
 }
 
 /// What a walk charges strings for.
@@ -118,9 +129,26 @@ enum Walk {
     Copied,
 }
 
-fn check_walk(value: &Value, walk: Walk) -> Result<(), FuncError> {
+/// What a walk does past [`MAX_DEPTH`](crate::fmt::MAX_DEPTH).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Stops there: the writer cuts the value or reports the cycle itself.
+    LeftToWriter,
+    /// Fails.
+    Refused,
+}
+
+fn check_walk(value: &Value, walk: Walk, depth: Depth) -> Result<(), FuncError> {
     let mut left = MAX_STRING_BYTES;
-    if charge(value, walk, 0, &mut left) {
+    let mut too_deep = false;
+    let fits = charge(value, walk, 0, &mut left, &mut too_deep);
+    if too_deep && depth == Depth::Refused {
+        return Err(FuncError::new(format!(
+            "the value nests more than {} levels deep (a map or list that contains itself?)",
+            crate::fmt::MAX_DEPTH
+        )));
+    }
+    if fits {
         return Ok(());
     }
     Err(FuncError::new(match walk {
@@ -136,7 +164,7 @@ fn check_walk(value: &Value, walk: Walk) -> Result<(), FuncError> {
 /// Takes `value`'s charge from `left`; false once it runs out. A value
 /// nested deeper than the printers go is a cycle they cut or report, so
 /// the walk stops there too and leaves the report to them.
-fn charge(value: &Value, walk: Walk, depth: usize, left: &mut usize) -> bool {
+fn charge(value: &Value, walk: Walk, depth: usize, left: &mut usize, too_deep: &mut bool) -> bool {
     let text = match (walk, value) {
         (Walk::Copied, _) => 0,
         (_, Value::String(s)) => s.len(),
@@ -149,23 +177,24 @@ fn charge(value: &Value, walk: Walk, depth: usize, left: &mut usize) -> bool {
     };
     *left = rest;
     if depth > crate::fmt::MAX_DEPTH {
+        *too_deep = true;
         return true;
     }
     match value {
         Value::List(list) => list
             .items()
             .iter()
-            .all(|item| charge(item, walk, depth + 1, left)),
+            .all(|item| charge(item, walk, depth + 1, left, too_deep)),
         Value::Map(map) => map.read().iter().all(|(key, item)| {
             match left.checked_sub(key.len()) {
                 Some(rest) => *left = rest,
                 None => return false,
             }
-            charge(item, walk, depth + 1, left)
+            charge(item, walk, depth + 1, left, too_deep)
         }),
         Value::Object(object) => object
             .as_collection()
-            .is_none_or(|collection| charge(&collection, walk, depth + 1, left)),
+            .is_none_or(|collection| charge(&collection, walk, depth + 1, left, too_deep)),
         _ => true,
     }
 }

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::raw_string::RawString;
 
@@ -85,8 +85,9 @@ impl List {
     #[must_use]
     pub fn nil(kind: ListKind) -> Self {
         Self {
+            items: Arc::new(Vec::new()),
+            kind,
             nil: true,
-            ..Self::with_kind(Vec::new(), kind)
         }
     }
 
@@ -169,8 +170,9 @@ impl Map {
     #[must_use]
     pub fn nil() -> Self {
         Self {
+            entries: Arc::default(),
+            string_values: false,
             nil: true,
-            ..Self::default()
         }
     }
 
@@ -178,8 +180,9 @@ impl Map {
     #[must_use]
     pub fn nil_string_map() -> Self {
         Self {
+            entries: Arc::default(),
+            string_values: true,
             nil: true,
-            ..Self::from_string_entries(BTreeMap::new())
         }
     }
 
@@ -518,6 +521,57 @@ impl Value {
                     .collect(),
             ),
             Self::Object(o) => o.to_json(),
+        }
+    }
+}
+
+// A template can nest lists or maps a million levels deep (`$l = list $l`
+// in a loop, within its step bound). The derived drop would free them
+// recursively and overflow the stack, aborting the process and every
+// tenant's render with it; these free nested collections from a heap list
+// instead, one level at a time.
+impl Drop for List {
+    fn drop(&mut self) {
+        if let Some(items) = Arc::get_mut(&mut self.items)
+            && items.iter().any(is_collection)
+        {
+            drop_flat(std::mem::take(items));
+        }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        if let Some(lock) = Arc::get_mut(&mut self.entries) {
+            let entries = lock.get_mut().unwrap_or_else(PoisonError::into_inner);
+            if entries.values().any(is_collection) {
+                drop_flat(std::mem::take(entries).into_values().collect());
+            }
+        }
+    }
+}
+
+fn is_collection(value: &Value) -> bool {
+    matches!(value, Value::List(_) | Value::Map(_))
+}
+
+/// Drops `pending`, moving the elements of every list and map it alone
+/// owns into `pending` first, so no drop recurses.
+fn drop_flat(mut pending: Vec<Value>) {
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::List(mut list) => {
+                if let Some(items) = Arc::get_mut(&mut list.items) {
+                    pending.append(items);
+                }
+            }
+            Value::Map(mut map) => {
+                if let Some(lock) = Arc::get_mut(&mut map.entries) {
+                    let entries = lock.get_mut().unwrap_or_else(PoisonError::into_inner);
+                    pending.extend(std::mem::take(entries).into_values());
+                }
+            }
+            _ => {}
         }
     }
 }

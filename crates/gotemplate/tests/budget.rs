@@ -167,6 +167,16 @@ fn uniq_is_not_quadratic() {
     ]);
 }
 
+/// Lists and maps nested 100,000 deep are freed without recursion (a
+/// recursive drop overflows the stack and aborts the whole process).
+#[test]
+fn deeply_nested_values_are_freed_without_overflowing_the_stack() {
+    check_table(&[(
+        "{{ $l := list }}{{ range until 100000 }}{{ $l = list $l }}{{ end }}{{ $d := dict }}{{ range until 100000 }}{{ $d = dict \"a\" $d }}{{ end }}{{ kindOf $l }} {{ kindOf $d }}",
+        "slice map",
+    )]);
+}
+
 #[test]
 fn parsing_a_huge_text_is_refused() {
     check_table(&[(
