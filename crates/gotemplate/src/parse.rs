@@ -42,6 +42,7 @@ pub(crate) fn parse(
         vars: vec!["$".to_owned()],
         range_depth: 0,
         paren_depth: 0,
+        block_depth: 0,
         has_function,
         trees: HashMap::new(),
         names,
@@ -98,6 +99,13 @@ fn end_name(token: &Token) -> &'static str {
 /// Go's `maxStackDepth`: the deepest nesting of parentheses.
 const MAX_PAREN_DEPTH: usize = 10_000;
 
+/// The deepest nesting of `if`/`range`/`with` blocks (an `else if` nests
+/// too). Go has no bound (its stacks grow); ours is Go's bound on
+/// parentheses, because a parsed tree is freed recursively and a
+/// hostile text nesting 100,000 blocks would overflow the stack when the
+/// tree is dropped, aborting the process.
+const MAX_BLOCK_DEPTH: usize = 10_000;
+
 /// What `itemList` stops on: a node, or the `end`/`else` closing a list.
 enum Item<'t> {
     Node(Node),
@@ -113,6 +121,8 @@ struct Parser<'f, 't> {
     vars: Vec<String>,
     range_depth: usize,
     paren_depth: usize,
+    /// `if`/`range`/`with` blocks open, against [`MAX_BLOCK_DEPTH`].
+    block_depth: usize,
     has_function: &'f dyn Fn(&str) -> bool,
     trees: HashMap<String, Tree>,
     names: &'f mut Names,
@@ -372,9 +382,18 @@ impl<'t> Parser<'_, 't> {
     }
 
     fn parse_control(&mut self, context: &str) -> Result<Branch, ParseError> {
+        if self.block_depth >= MAX_BLOCK_DEPTH {
+            let token = self.peek_non_space();
+            return Err(self.error_at(
+                &token,
+                format!("max block depth exceeded ({MAX_BLOCK_DEPTH} nested if/range/with)"),
+            ));
+        }
+        self.block_depth += 1;
         let saved_vars = self.vars.len();
         let result = self.parse_control_body(context);
         self.vars.truncate(saved_vars);
+        self.block_depth -= 1;
         result
     }
 

@@ -177,6 +177,22 @@ fn deeply_nested_values_are_freed_without_overflowing_the_stack() {
     )]);
 }
 
+/// A text nesting 100,000 blocks is refused at parse time (its tree would
+/// be freed recursively and overflow the stack); 5,000 still parse.
+#[test]
+fn block_nesting_is_bounded() {
+    let nest = |n: usize| format!("{}x{}", "{{ if true }}".repeat(n), "{{ end }}".repeat(n));
+    let deep = nest(100_000);
+    let fine = nest(5_000);
+    check_table(&[
+        (
+            deep.as_str(),
+            "ERR:max block depth exceeded (10000 nested if/range/with)",
+        ),
+        (fine.as_str(), "x"),
+    ]);
+}
+
 #[test]
 fn parsing_a_huge_text_is_refused() {
     check_table(&[(
