@@ -19,7 +19,9 @@
 //!   same big value many times, or nesting shared lists, is small in
 //!   memory but huge written out, so [`check_expansion`] walks it first,
 //!   charging each element [`ELEMENT_BYTES`] and each string its length,
-//!   and stops at the bound;
+//!   and stops at the bound; for the YAML and TOML writers, which recurse
+//!   through a copy, [`check_tree`] also refuses nesting past the
+//!   printers' depth (a map that contains itself);
 //! - **one execution** builds at most
 //!   [`Options::max_built_bytes`](crate::Options::max_built_bytes) in all:
 //!   the engine charges every string and list a function returns

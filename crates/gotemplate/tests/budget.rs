@@ -151,6 +151,13 @@ fn splitting_into_too_many_parts_is_refused() {
             LIST_BOUND,
         ),
         ("{{ repeat 999 \",\" | splitList \",\" | len }}", "1000"),
+        // A count keeps the parts few, however many separators follow.
+        ("{{ repeat 2000000 \",\" | splitn \",\" 3 | len }}", "3"),
+        (
+            "{{ regexFindAll \"a\" (repeat 2000000 \"a\") 2 | len }}",
+            "2",
+        ),
+        ("{{ regexSplit \",\" (repeat 2000000 \",\") 3 | len }}", "3"),
     ]);
 }
 

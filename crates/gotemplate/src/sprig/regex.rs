@@ -121,10 +121,14 @@ fn compiles(pattern: &Value) -> bool {
         .is_some_and(|pattern| compile(pattern).is_ok())
 }
 
-/// How many matches of `regex` `text` holds, counted up to one past
-/// the bound on a list (enough to refuse it).
-fn match_count(regex: &Regex, text: &str) -> usize {
-    regex.find_iter(text).take(MAX_LIST_ITEMS + 1).count()
+/// How many of the first `n` matches of `regex` (all for a negative `n`)
+/// `text` holds, counted up to one past the bound on a list (enough to
+/// refuse it).
+fn match_count(regex: &Regex, text: &str, n: i64) -> usize {
+    regex
+        .find_iter(text)
+        .take(limit(n).min(MAX_LIST_ITEMS + 1))
+        .count()
 }
 
 /// The most `regexReplaceAll` can write: each match replaced by the
@@ -187,7 +191,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     both(map, "regexFindAll", Arity::Exact(3), None, |a| {
         let (pattern, text, n) = (string(&a[0])?, string(&a[1])?, int(&a[2])?);
         let regex = compile(pattern)?;
-        check_list_len(match_count(&regex, text))?;
+        check_list_len(match_count(&regex, text, n))?;
         // Go's FindAllString answers nil when nothing matches.
         let found = find_all(&regex, text, n);
         Ok(if found.is_empty() {
@@ -227,7 +231,7 @@ pub(crate) fn register(map: &mut FuncMap) {
             return Ok(Value::List(List::nil(ListKind::String)));
         }
         let regex = compile(pattern)?;
-        check_list_len(match_count(&regex, text).saturating_add(1))?;
+        check_list_len(match_count(&regex, text, n).saturating_add(1))?;
         Ok(Value::string_list(split(&regex, text, n)))
     });
     map.add("regexQuoteMeta", Arity::Exact(1), |a| {

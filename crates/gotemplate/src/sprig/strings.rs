@@ -192,7 +192,8 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("splitn", Arity::Exact(3), |a| {
         let (sep, n, text) = (string(&a[0])?, int(&a[1])?, string(&a[2])?);
-        check_list_len(split_count(text, sep))?;
+        let most = if n < 0 { usize::MAX } else { usize_of(n) };
+        check_list_len(split_count(text, sep).min(most))?;
         Ok(indexed_parts(go_split(text, sep, n)))
     });
     map.add("splitList", Arity::Exact(2), |a| {
