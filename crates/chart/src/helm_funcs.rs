@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use driftless_gotemplate::budget::check_tree;
+use driftless_gotemplate::budget::{Nesting, check_tree, too_deep};
 use driftless_gotemplate::{Arity, Context, FuncError, FuncMap, List, ListKind, Value};
 use driftless_render::yaml::{EmitOptions, FloatFormat, Value as Yv, emit_document_with};
 
@@ -273,18 +273,29 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>, enable_dns: bool) 
     });
     // The writers build a YAML tree of the value first: a value that
     // repeats or nests big parts is refused before it is expanded.
+    // Only a map that contains itself nests too deep: Go's JSON step
+    // reports the cycle, which `toYaml` turns into "".
     funcs.add("toYaml", Arity::Exact(1), |args| {
-        check_tree(&args[0])?;
+        if check_tree(&args[0])? == Nesting::TooDeep {
+            return Ok(Value::from(""));
+        }
         Ok(Value::from(to_yaml(&args[0])))
     });
     funcs.add("mustToYaml", Arity::Exact(1), |args| {
-        check_tree(&args[0])?;
+        if check_tree(&args[0])? == Nesting::TooDeep {
+            return Err(FuncError::new(
+                "error marshaling into JSON: json: unsupported value: encountered a cycle via map[string]interface {}",
+            ));
+        }
         try_to_yaml(&args[0])
             .map(Value::from)
             .map_err(FuncError::new)
     });
+    // Helm's go-yaml and TOML writers recurse until the process dies.
     funcs.add("toYamlPretty", Arity::Exact(1), |args| {
-        check_tree(&args[0])?;
+        if check_tree(&args[0])? == Nesting::TooDeep {
+            return Err(too_deep());
+        }
         Ok(Value::from(to_yaml_pretty(&args[0])))
     });
     funcs.add("fromYaml", Arity::Exact(1), |args| {
@@ -300,7 +311,9 @@ pub fn register(funcs: &mut FuncMap, lookup: Arc<dyn Lookup>, enable_dns: bool) 
         Ok(from_json_array(parsed_text_arg("fromJsonArray", &args)?))
     });
     funcs.add("toToml", Arity::Exact(1), |args| {
-        check_tree(&args[0])?;
+        if check_tree(&args[0])? == Nesting::TooDeep {
+            return Err(too_deep());
+        }
         crate::toml::to_toml(&args[0])
             .map(Value::from)
             .map_err(FuncError::new)

@@ -67,8 +67,13 @@ async fn greedy_templates_fail_naming_their_bound_within_the_cap() {
             "execution builds more than the limit of 268435456 bytes (raise --template-max-bytes)",
         ),
         (
-            "{{ $d := dict }}{{ $_ := set $d \"self\" $d }}{{ toYaml $d }}".to_owned(),
-            "error calling toYaml: the value nests more than 512 levels deep",
+            "{{ $d := dict }}{{ $_ := set $d \"self\" $d }}{{ toYamlPretty $d }}".to_owned(),
+            "error calling toYamlPretty: the value nests more than 512 levels deep",
+        ),
+        // Helm v4.3.1's words.
+        (
+            "{{ $d := dict }}{{ $_ := set $d \"self\" $d }}{{ mustToYaml $d }}".to_owned(),
+            "error calling mustToYaml: error marshaling into JSON: json: unsupported value: encountered a cycle via map[string]interface {}",
         ),
         (
             "{{ $d := dict }}{{ range until 100000 }}{{ $d = dict \"a\" $d }}{{ end }}{{ toToml $d }}".to_owned(),

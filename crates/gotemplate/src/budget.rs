@@ -20,8 +20,8 @@
 //!   memory but huge written out, so [`check_expansion`] walks it first,
 //!   charging each element [`ELEMENT_BYTES`] and each string its length,
 //!   and stops at the bound; for the YAML and TOML writers, which recurse
-//!   through a copy, [`check_tree`] also refuses nesting past the
-//!   printers' depth (a map that contains itself);
+//!   through a copy, [`check_tree`] also tells whether the value nests
+//!   past the printers' depth (a map that contains itself);
 //! - **one execution** builds at most
 //!   [`Options::max_built_bytes`](crate::Options::max_built_bytes) in all:
 //!   the engine charges every string and list a function returns
@@ -98,18 +98,46 @@ pub fn check_parse_len(len: usize) -> Result<(), FuncError> {
 /// # Errors
 /// Names the bound.
 pub fn check_expansion(value: &Value) -> Result<(), FuncError> {
-    check_walk(value, Walk::WrittenOut, Depth::LeftToWriter)
+    check_walk(value, Walk::WrittenOut)
 }
 
-/// [`check_expansion`] for a writer with no depth guard of its own (the
-/// YAML and TOML writers recurse through a copy of the value): it also
-/// fails when the value nests deeper than the printers go, as a map that
-/// contains itself does.
+/// How deep a value nests, for a writer with no depth guard of its own
+/// (the YAML and TOML writers recurse through a copy of the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    /// Within the printers' depth: safe to write.
+    Within,
+    /// Deeper than the printers go, as a map that contains itself is:
+    /// the writer must not recurse into it.
+    TooDeep,
+}
+
+/// [`check_expansion`] for a writer with no depth guard of its own, which
+/// also learns whether the value nests too deep to write ([`Nesting`]).
 ///
 /// # Errors
-/// Names the bound.
-pub fn check_tree(value: &Value) -> Result<(), FuncError> {
-    check_walk(value, Walk::WrittenOut, Depth::Refused)
+/// Names the bound on size.
+pub fn check_tree(value: &Value) -> Result<Nesting, FuncError> {
+    let mut left = MAX_STRING_BYTES;
+    let mut too_deep = false;
+    let fits = charge(value, Walk::WrittenOut, 0, &mut left, &mut too_deep);
+    if too_deep {
+        return Ok(Nesting::TooDeep);
+    }
+    if fits {
+        Ok(Nesting::Within)
+    } else {
+        Err(too_large(Walk::WrittenOut))
+    }
+}
+
+/// The error of a writer refusing a value that nests [`Nesting::TooDeep`].
+#[must_use]
+pub fn too_deep() -> FuncError {
+    FuncError::new(format!(
+        "the value nests more than {} levels deep (a map or list that contains itself?)",
+        crate::fmt::MAX_DEPTH
+    ))
 }
 
 /// Fails when a deep copy of `value` would make more than
@@ -119,7 +147,7 @@ pub fn check_tree(value: &Value) -> Result<(), FuncError> {
 /// # Errors
 /// Names the bound.
 pub fn check_copy(value: &Value) -> Result<(), FuncError> {
-    check_walk(value, Walk::Copied, Depth::LeftToWriter)
+    check_walk(value, Walk::Copied)
 }
 
 /// What a walk charges strings for.
@@ -131,36 +159,25 @@ enum Walk {
     Copied,
 }
 
-/// What a walk does past [`MAX_DEPTH`](crate::fmt::MAX_DEPTH).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Depth {
-    /// Stops there: the writer cuts the value or reports the cycle itself.
-    LeftToWriter,
-    /// Fails.
-    Refused,
-}
-
-fn check_walk(value: &Value, walk: Walk, depth: Depth) -> Result<(), FuncError> {
+/// Walks past the printers' depth stop there: those writers cut the value
+/// or report the cycle themselves.
+fn check_walk(value: &Value, walk: Walk) -> Result<(), FuncError> {
     let mut left = MAX_STRING_BYTES;
-    let mut too_deep = false;
-    let fits = charge(value, walk, 0, &mut left, &mut too_deep);
-    if too_deep && depth == Depth::Refused {
-        return Err(FuncError::new(format!(
-            "the value nests more than {} levels deep (a map or list that contains itself?)",
-            crate::fmt::MAX_DEPTH
-        )));
-    }
-    if fits {
+    if charge(value, walk, 0, &mut left, &mut false) {
         return Ok(());
     }
-    Err(FuncError::new(match walk {
+    Err(too_large(walk))
+}
+
+fn too_large(walk: Walk) -> FuncError {
+    FuncError::new(match walk {
         Walk::WrittenOut => format!(
             "the value written out would take more than {MAX_STRING_BYTES} bytes (it repeats or nests large parts)"
         ),
         Walk::Copied => format!(
             "the copy would take more than {MAX_STRING_BYTES} bytes (the value repeats or nests large parts)"
         ),
-    }))
+    })
 }
 
 /// Takes `value`'s charge from `left`; false once it runs out. A value
