@@ -8,11 +8,14 @@
 //!   cargo run --release -p driftless-chart --example chart_bench [CORPUS_DIR]
 //! ```
 //!
-//! `helm` is `$HELM` or `~/.local/oracles/helm`. Each process runs
-//! `RUNS` times; the median wall time is shown, with the peak RSS that
-//! `/usr/bin/time` reports (when it exists) and the load average at the
-//! start of the row. Without `DRIFTLESS_BIN` our side is timed in-process
-//! instead (no RSS). Not for CI: the numbers depend on the machine.
+//! `helm` is `$HELM` or `~/.local/oracles/helm`. Per row, each side first
+//! runs once under `/usr/bin/time` (when it exists) for its peak RSS;
+//! then Helm and our binary run in turn, unwrapped, and the median wall
+//! time of each is shown. `lib ms` is our render called in-process, what
+//! the controller pays per render, and `lib spd` Helm's process time over
+//! it. The load average is read at the start of the row. Without
+//! `DRIFTLESS_BIN` our side is timed in-process only (no RSS). Not for
+//! CI: the numbers depend on the machine.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,18 +25,14 @@ use driftless_chart::{RenderOptions, TemplateRequest, ValueSources, helm_templat
 
 /// How many corpus charts to time (the largest first).
 const CASES: usize = 5;
-/// Runs per process (the median is kept).
-const RUNS: usize = 3;
+/// Timed runs per side and row: at least `MIN_RUNS`, then more while the
+/// row has taken less than `ROW_BUDGET` (the median is kept).
+const MIN_RUNS: usize = 3;
+const MAX_RUNS: usize = 15;
+const ROW_BUDGET: Duration = Duration::from_secs(20);
 /// Scales of the generated chart, in multiples of the corpus charts'
 /// average template count.
 const SCALES: [usize; 3] = [1, 10, 100];
-
-/// One timed side: median wall time and peak RSS in KiB (when known).
-#[derive(Clone, Copy)]
-struct Sample {
-    time: Duration,
-    rss_kib: Option<u64>,
-}
 
 fn main() {
     let corpus = std::env::args().nth(1).map_or_else(
@@ -117,38 +116,63 @@ fn main() {
 
 fn header(first: &str) {
     println!(
-        "{first:<52} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6} {:>6}",
-        "helm ms", "helm MiB", "ours ms", "ours MiB", "speed", "mem", "load"
+        "{first:<52} {:>8} {:>8} {:>8} {:>8} {:>7} {:>5} {:>8} {:>7} {:>5} {:>5}",
+        "helm ms",
+        "helm MiB",
+        "ours ms",
+        "ours MiB",
+        "speed",
+        "mem",
+        "lib ms",
+        "lib spd",
+        "runs",
+        "load"
     );
 }
 
+/// One row: Helm and our binary run in turn (so a change in the machine's
+/// load falls on both), then our render in-process, the time a controller
+/// pays per render once it is running.
 fn row(label: &str, helm: &Path, ours: Option<&Path>, req: &TemplateRequest) {
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_string))
         .unwrap_or_default();
-    let theirs = time_process(helm, &["template"], req);
-    let mine = match ours {
-        Some(bin) => time_process(bin, &["build", "chart"], req),
-        None => time_in_process(req),
-    };
-    let mib = |s: Sample| {
-        s.rss_kib
-            .map_or("-".to_string(), |k| format!("{:.1}", kib_to_mib(k)))
-    };
-    let mem_ratio = match (theirs.rss_kib, mine.rss_kib) {
+    let helm_cmd = || command(helm, &["template"], req);
+    let helm_rss = peak_rss_kib(helm_cmd());
+    let our_rss = ours.and_then(|bin| peak_rss_kib(command(bin, &["build", "chart"], req)));
+    let mut helm_times = Vec::new();
+    let mut our_times = Vec::new();
+    let started = Instant::now();
+    while helm_times.len() < MIN_RUNS
+        || (helm_times.len() < MAX_RUNS && started.elapsed() < ROW_BUDGET)
+    {
+        helm_times.push(wall_time(helm_cmd()));
+        match ours {
+            Some(bin) => our_times.push(wall_time(command(bin, &["build", "chart"], req))),
+            None => our_times.push(in_process_time(req)),
+        }
+    }
+    let lib_times: Vec<Duration> = (0..helm_times.len())
+        .map(|_| in_process_time(req))
+        .collect();
+    let runs = helm_times.len();
+    let (theirs, mine, lib) = (median(helm_times), median(our_times), median(lib_times));
+    let mib = |k: Option<u64>| k.map_or("-".to_string(), |k| format!("{:.1}", kib_to_mib(k)));
+    let mem_ratio = match (helm_rss, our_rss) {
         (Some(h), Some(o)) if h > 0 => format!("{:.2}", kib_to_mib(o) / kib_to_mib(h)),
         _ => "-".into(),
     };
     println!(
-        "{label:<52} {:>9.1} {:>9} {:>9.1} {:>9} {:>6.1}× {:>6} {:>6}",
-        ms(theirs.time),
-        mib(theirs),
-        ms(mine.time),
-        mib(mine),
-        theirs.time.as_secs_f64() / mine.time.as_secs_f64(),
+        "{label:<52} {:>8.1} {:>8} {:>8.1} {:>8} {:>6.1}× {:>5} {:>8.1} {:>6.1}× {runs:>5} {load:>5}",
+        ms(theirs),
+        mib(helm_rss),
+        ms(mine),
+        mib(our_rss),
+        theirs.as_secs_f64() / mine.as_secs_f64(),
         mem_ratio,
-        load
+        ms(lib),
+        theirs.as_secs_f64() / lib.as_secs_f64(),
     );
 }
 
@@ -161,70 +185,71 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn time_in_process(req: &TemplateRequest) -> Sample {
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            let _ = helm_template(req);
-            start.elapsed()
-        })
-        .collect();
+fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
-    Sample {
-        time: times[RUNS / 2],
-        rss_kib: None,
-    }
+    times[times.len() / 2]
 }
 
-/// Runs `bin sub RELEASE CHART flags` `RUNS` times: the median wall time
-/// and the largest peak RSS.
-fn time_process(bin: &Path, sub: &[&str], req: &TemplateRequest) -> Sample {
+fn in_process_time(req: &TemplateRequest) -> Duration {
+    let start = Instant::now();
+    let _ = helm_template(req);
+    start.elapsed()
+}
+
+/// `bin sub RELEASE CHART flags`, as the case asks.
+fn command(bin: &Path, sub: &[&str], req: &TemplateRequest) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(sub).arg(&req.options.release_name).arg(&req.chart);
+    cmd.arg("--namespace").arg(&req.options.namespace);
+    for f in &req.values_files {
+        cmd.arg("-f").arg(f);
+    }
+    if req.options.include_crds {
+        cmd.arg("--include-crds");
+    }
+    if let Some(v) = &req.options.kube_version {
+        cmd.arg("--kube-version").arg(v);
+    }
+    for a in &req.options.api_versions {
+        cmd.arg("--api-versions").arg(a);
+    }
+    cmd
+}
+
+/// The wall time of one run, the process alone: no wrapper, output read
+/// through a pipe as a caller would.
+fn wall_time(mut cmd: Command) -> Duration {
+    let start = Instant::now();
+    let out = cmd.output().expect("the renderer runs");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// Peak RSS of one run under `/usr/bin/time` (also the run that warms the
+/// page cache), or `None` without it. Timed runs go without the wrapper,
+/// whose own start would count on both sides.
+fn peak_rss_kib(cmd: Command) -> Option<u64> {
     let gnu_time = Path::new("/usr/bin/time");
     let rss_file = std::env::temp_dir().join(format!("driftless-bench-rss-{}", std::process::id()));
-    let mut times = Vec::new();
-    let mut rss = None;
-    for _ in 0..RUNS {
-        let mut cmd = if gnu_time.exists() {
-            let mut c = Command::new(gnu_time);
-            c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(bin);
-            c
-        } else {
-            Command::new(bin)
-        };
-        cmd.args(sub).arg(&req.options.release_name).arg(&req.chart);
-        cmd.arg("--namespace").arg(&req.options.namespace);
-        for f in &req.values_files {
-            cmd.arg("-f").arg(f);
-        }
-        if req.options.include_crds {
-            cmd.arg("--include-crds");
-        }
-        if let Some(v) = &req.options.kube_version {
-            cmd.arg("--kube-version").arg(v);
-        }
-        for a in &req.options.api_versions {
-            cmd.arg("--api-versions").arg(a);
-        }
-        let start = Instant::now();
-        let out = cmd.output().expect("the renderer runs");
-        times.push(start.elapsed());
-        assert!(
-            out.status.success(),
-            "{} failed: {}",
-            bin.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let peak = std::fs::read_to_string(&rss_file)
-            .ok()
-            .and_then(|t| t.trim().lines().last()?.trim().parse::<u64>().ok());
-        rss = rss.max(peak);
-    }
+    let wrapped = if gnu_time.exists() {
+        let mut c = Command::new(gnu_time);
+        c.arg("-f").arg("%M").arg("-o").arg(&rss_file);
+        c.arg(cmd.get_program()).args(cmd.get_args());
+        c
+    } else {
+        cmd
+    };
+    wall_time(wrapped);
+    let peak = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|t| t.trim().lines().last()?.trim().parse::<u64>().ok());
     let _ = std::fs::remove_file(&rss_file);
-    times.sort();
-    Sample {
-        time: times[RUNS / 2],
-        rss_kib: rss,
-    }
+    peak
 }
 
 /// Template files of a chart and its vendored subcharts.
