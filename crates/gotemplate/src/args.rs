@@ -129,6 +129,7 @@ pub fn to_i64(value: &Value) -> i64 {
         Value::Float(f) => go_float_to_int(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => parse_cast_int(s).unwrap_or(0),
+        Value::Object(object) => object.as_int().unwrap_or(0),
         _ => 0,
     }
 }
@@ -174,6 +175,11 @@ pub fn to_f64(value: &Value) -> f64 {
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => crate::strconv::parse_float(s).unwrap_or(0.0),
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "Go's float64(i) rounds the same way"
+        )]
+        Value::Object(object) => object.as_int().unwrap_or(0) as f64,
         _ => 0.0,
     }
 }

@@ -281,9 +281,23 @@ fn basic_kind(v: &Value) -> Kind {
     match v {
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
+        Value::Object(object) if object.as_int().is_some() => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::String(_) | Value::Raw(_) => Kind::String,
         _ => Kind::Other,
+    }
+}
+
+/// A named integer (`time.Month`) as the int Go's comparisons see; any
+/// other value as it is.
+fn as_number(v: &Value) -> std::borrow::Cow<'_, Value> {
+    match v {
+        Value::Object(object) => object
+            .as_int()
+            .map_or(std::borrow::Cow::Borrowed(v), |number| {
+                std::borrow::Cow::Owned(Value::Int(number))
+            }),
+        other => std::borrow::Cow::Borrowed(other),
     }
 }
 
@@ -308,7 +322,7 @@ pub(crate) fn eq(arg1: &Value, others: &[Value]) -> Result<bool, FuncError> {
     for arg in others {
         let k2 = basic_kind(arg);
         let truth = if k1 == k2 {
-            match (arg1, arg) {
+            match (as_number(arg1).as_ref(), as_number(arg).as_ref()) {
                 (Value::Bool(a), Value::Bool(b)) => a == b,
                 (Value::Int(a) | Value::Int64(a), Value::Int(b) | Value::Int64(b)) => a == b,
                 (Value::Float(a), Value::Float(b)) => a == b,
@@ -365,7 +379,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
     if k1 != k2 {
         return Err(incompatible(a, b));
     }
-    Ok(match (a, b) {
+    Ok(match (as_number(a).as_ref(), as_number(b).as_ref()) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::String(_) | Value::Raw(_), Value::String(_) | Value::Raw(_)) => {

@@ -337,6 +337,13 @@ pub trait Object: Send + Sync + fmt::Debug {
         None
     }
 
+    /// For Go named integer types with a `String` method (`time.Month`):
+    /// the integer, which comparisons, integer verbs, arithmetic and JSON
+    /// see, while printing shows [`format`](Object::format).
+    fn as_int(&self) -> Option<i64> {
+        None
+    }
+
     /// The object as JSON, for `toJson` (Go marshals exported fields; a
     /// collection object marshals as its collection).
     fn to_json(&self) -> serde_json::Value {

@@ -320,6 +320,10 @@ pub(crate) fn print_value(
                     flags,
                 );
             }
+            'd' | 'b' | 'o' | 'O' | 'c' | 'U' if object.as_int().is_some() => {
+                let number = object.as_int().unwrap_or_default();
+                print_value(out, &Value::Int(number), verb, flags, depth);
+            }
             _ => bad_verb(out, value, verb, flags),
         },
     }
@@ -379,6 +383,11 @@ fn go_syntax(out: &mut GoText, value: &Value, depth: usize) {
                 go_syntax(out, item, depth + 1);
             }
             out.push('}');
+        }
+        // A named integer has no `GoString`: `%#v` shows the number.
+        Value::Object(object) if object.as_int().is_some() => {
+            let number = object.as_int().unwrap_or_default();
+            out.push_str(&number.to_string());
         }
         other => print_value(out, other, 'v', &Flags::default(), depth),
     }

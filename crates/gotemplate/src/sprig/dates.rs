@@ -17,6 +17,57 @@ use crate::value::{Object, Value};
 use super::duration::{format_duration, parse_duration};
 use super::gotime::{GoTime, parse};
 
+/// A Go `time.Month` or `time.Weekday`: an int whose `String` method
+/// names it, so printing shows `May` while comparisons, `%d`, arithmetic
+/// and `toJson` see `5`.
+#[derive(Debug)]
+struct NamedInt {
+    type_name: &'static str,
+    number: i64,
+    name: String,
+}
+
+impl Object for NamedInt {
+    fn type_name(&self) -> String {
+        self.type_name.to_owned()
+    }
+
+    fn kind_name(&self) -> &'static str {
+        "int"
+    }
+
+    fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        match (name, args) {
+            ("String", []) => Some(Ok(Value::string(self.name.as_str()))),
+            ("String", _) => Some(Err(format!(
+                "wrong number of args for String: want 0 got {}",
+                args.len()
+            ))),
+            _ => None,
+        }
+    }
+
+    fn format(&self) -> String {
+        self.name.clone()
+    }
+
+    fn is_true(&self) -> bool {
+        self.number != 0
+    }
+
+    fn as_int(&self) -> Option<i64> {
+        Some(self.number)
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        self.number.into()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// A Go `time.Time` value.
 #[derive(Debug)]
 pub(crate) struct TimeObject(pub GoTime);
@@ -32,18 +83,26 @@ impl Object for TimeObject {
 
     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         let t = &self.0;
-        let (year, _, day, hour, minute, second, _, year_day) = t.parts();
+        let (year, month, day, hour, minute, second, weekday, year_day) = t.parts();
         let int = |n: i64| Value::Int(n);
         let result = match name {
             "Year" => int(year),
-            "Month" => Value::string(t.format("January")),
+            "Month" => Value::object(NamedInt {
+                type_name: "time.Month",
+                number: i64::from(month),
+                name: t.format("January"),
+            }),
             "Day" => int(i64::from(day)),
             "Hour" => int(i64::from(hour)),
             "Minute" => int(i64::from(minute)),
             "Second" => int(i64::from(second)),
             "Nanosecond" => int(i64::from(t.nanos)),
             "YearDay" => int(i64::from(year_day)),
-            "Weekday" => Value::string(t.format("Monday")),
+            "Weekday" => Value::object(NamedInt {
+                type_name: "time.Weekday",
+                number: i64::try_from(weekday).unwrap_or_default(),
+                name: t.format("Monday"),
+            }),
             "Unix" => Value::Int64(t.unix),
             "UnixMilli" => Value::Int64(t.unix * 1000 + i64::from(t.nanos / 1_000_000)),
             "UnixNano" => Value::Int64(i64::try_from(t.unix_nanos()).unwrap_or(i64::MAX)),
