@@ -310,6 +310,15 @@ impl Context<'_, '_> {
         self.exec.active_executions(name)
     }
 
+    /// Counts `steps` against the execution's step limit, for a function
+    /// whose one call does the work of many steps (generating an RSA key).
+    ///
+    /// # Errors
+    /// The step limit's error, before the work is done.
+    pub fn charge_steps(&mut self, steps: u64) -> Result<(), FuncError> {
+        self.exec.charge_steps(steps).map_err(FuncError::new)
+    }
+
     /// The maximum output one execution may produce, for functions that
     /// build large strings (`repeat`, `indent`) to refuse beyond it.
     #[must_use]

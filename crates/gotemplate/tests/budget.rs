@@ -1,5 +1,5 @@
-//! Hostile templates that would exhaust memory fail with an error naming
-//! the bound. Each case would build gigabytes (most from a few bytes of
+//! Hostile templates that would exhaust memory (or, for RSA keys, hours
+//! of CPU) fail with an error naming the bound. Each case would build gigabytes (most from a few bytes of
 //! template) without its bound, so removing one makes its test abort or
 //! hang instead of passing; honest sizes just under a bound still render.
 
@@ -231,4 +231,45 @@ fn an_execution_stops_at_its_bound_on_bytes_built() {
         "{error}"
     );
     assert_eq!(run(1_000_000_000).expect("under the bound"), "done");
+}
+
+/// An RSA key's prime search costs steps, charged before the search: a
+/// loop asking for keys stops at the step bound instead of searching for
+/// hours (a 4096-bit key takes about half a second), while a certificate
+/// within the bound is made.
+#[test]
+fn rsa_keys_count_against_the_step_bound() {
+    let run = |text: &str| {
+        let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
+        set.set_options(Options {
+            max_steps: 3_000_000,
+            ..Options::default()
+        });
+        set.parse("t", text).expect("parses");
+        set.execute("t", &Value::Nil)
+    };
+    let started = std::time::Instant::now();
+    let error = run("{{ range until 1000 }}{{ $k := genPrivateKey \"rsa\" }}{{ end }}")
+        .expect_err("past the bound");
+    assert!(
+        error
+            .to_string()
+            .contains("error calling genPrivateKey: execution exceeds the limit of 3000000 steps (raise --template-max-steps)"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "refused before the search"
+    );
+    let error = run("{{ range until 10 }}{{ $ca := genCA \"ca\" 1 }}{{ end }}")
+        .expect_err("the sixth certificate is past the bound");
+    assert!(
+        error
+            .to_string()
+            .contains("error calling genCA: execution exceeds the limit"),
+        "{error}"
+    );
+    let made =
+        run("{{ $ca := genCA \"ca\" 1 }}{{ $ca.Cert | substr 0 27 }}").expect("one certificate");
+    assert_eq!(made, "-----BEGIN CERTIFICATE-----");
 }

@@ -51,6 +51,7 @@ pub struct Limits {
     /// ImageRepository scans).
     pub registry_tags: usize,
     /// Steps one Go template may run (charts, commit messages, branch names).
+    /// An RSA key a function makes counts as many steps as its search takes.
     pub template_steps: u64,
     /// Bytes one Go template execution may build: the strings and lists
     /// its functions return and the text it writes, counted as they are

@@ -103,6 +103,20 @@ impl<'s> Exec<'s> {
         self.stack.iter().filter(|t| t.name == name).count()
     }
 
+    /// Counts `steps` of work a function does in one call (an RSA key's
+    /// prime search), failing past [`Options::max_steps`] before the work.
+    pub(crate) fn charge_steps(&mut self, steps: u64) -> std::result::Result<(), String> {
+        self.steps = self.steps.saturating_add(steps);
+        let limit = self.options().max_steps;
+        if self.steps > limit {
+            return Err(format!(
+                "execution exceeds the limit of {limit} steps (raise {})",
+                driftless_limits::Limit::TemplateSteps.flag()
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs template `name` with `dot` into a fresh output buffer.
     pub(crate) fn execute_nested(&mut self, name: &str, dot: Slot) -> Result<Vec<u8>> {
         let tree = self.tree(name).ok_or_else(|| ExecError::NoTemplate {

@@ -17,7 +17,7 @@ use rcgen::{CertificateParams, DistinguishedName, DnType, DnValue, IsCa, Issuer,
 
 use crate::args::{int, string};
 use crate::error::FuncError;
-use crate::funcs::{Arity, FuncMap};
+use crate::funcs::{Arity, Context, FuncMap};
 use crate::value::{Object, Value};
 
 use super::cert_extensions::{Extensions, subject_key_id};
@@ -207,7 +207,17 @@ fn generate_signed(args: &[Value], ca: &Certificate, key: &PrivateKey) -> Result
     }))
 }
 
-fn rsa_2048() -> Result<PrivateKey, FuncError> {
+/// What an RSA key costs against `--template-max-steps`, charged before
+/// it is made. A step of template work takes about 100 ns; a 2048-bit
+/// key's prime search about 50 ms and a 4096-bit one's about 0.5 s. The
+/// default limit (50 million) thus allows about a hundred certificates,
+/// or a dozen `genPrivateKey "rsa"`, per template: far above what charts
+/// ask for, and a bound on a template that would search primes for hours.
+const RSA_2048_STEPS: u64 = 500_000;
+const RSA_4096_STEPS: u64 = 4_000_000;
+
+fn rsa_2048(context: &mut Context<'_, '_>) -> Result<PrivateKey, FuncError> {
+    context.charge_steps(RSA_2048_STEPS)?;
     super::keypool::take_rsa_2048().map_err(failure)
 }
 
@@ -216,9 +226,12 @@ fn key_from_pem(value: &Value) -> Result<PrivateKey, FuncError> {
 }
 
 pub(crate) fn register(map: &mut FuncMap) {
-    map.add("genPrivateKey", Arity::Exact(1), |a| {
+    map.add_with_context("genPrivateKey", Arity::Exact(1), |context, a| {
         let generated = match string(&a[0])? {
-            "" | "rsa" => PrivateKey::generate_rsa(4096),
+            "" | "rsa" => {
+                context.charge_steps(RSA_4096_STEPS)?;
+                PrivateKey::generate_rsa(4096)
+            }
             "ecdsa" => PrivateKey::generate_ecdsa(),
             "ed25519" => PrivateKey::generate_ed25519(),
             "dsa" => Err("failed to generate dsa params: DSA keys are not supported".to_owned()),
@@ -229,23 +242,23 @@ pub(crate) fn register(map: &mut FuncMap) {
             Err(message) => message,
         }))
     });
-    map.add("genCA", Arity::Exact(2), |a| {
-        generate_ca(string(&a[0])?, int(&a[1])?, &rsa_2048()?)
+    map.add_with_context("genCA", Arity::Exact(2), |context, a| {
+        generate_ca(string(&a[0])?, int(&a[1])?, &rsa_2048(context)?)
     });
     map.add("genCAWithKey", Arity::Exact(3), |a| {
         generate_ca(string(&a[0])?, int(&a[1])?, &key_from_pem(&a[2])?)
     });
-    map.add("genSelfSignedCert", Arity::Exact(4), |a| {
+    map.add_with_context("genSelfSignedCert", Arity::Exact(4), |context, a| {
         let template = base_params(string(&a[0])?, &a[1], &a[2], int(&a[3])?)?;
-        self_signed(&template, false, &rsa_2048()?)
+        self_signed(&template, false, &rsa_2048(context)?)
     });
     map.add("genSelfSignedCertWithKey", Arity::Exact(5), |a| {
         let template = base_params(string(&a[0])?, &a[1], &a[2], int(&a[3])?)?;
         self_signed(&template, false, &key_from_pem(&a[4])?)
     });
-    map.add("genSignedCert", Arity::Exact(5), |a| {
+    map.add_with_context("genSignedCert", Arity::Exact(5), |context, a| {
         let ca = certificate_arg(&a[4])?;
-        generate_signed(&a, ca, &rsa_2048()?)
+        generate_signed(&a, ca, &rsa_2048(context)?)
     });
     map.add("genSignedCertWithKey", Arity::Exact(6), |a| {
         let ca = certificate_arg(&a[4])?;
