@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 pub mod capabilities;
 pub mod chart;
+mod coalesce;
 pub mod convert;
 pub mod dependencies;
 pub mod error;

@@ -4,13 +4,15 @@
 //! `global` copied down, `null` deleting a default.
 //!
 //! Go maps have no order, so neither do these semantics; the `IndexMap`
-//! order here is never observable (every printer sorts keys). This module
-//! knows charts only through [`Chart`]'s values and dependencies.
+//! order here is never observable (every printer sorts keys). The walk
+//! over a chart tree, with Helm's sharing of global tables, is in
+//! [`coalesce`](crate::coalesce).
 
 use driftless_render::yaml::{Map, Value};
 
-use crate::chart::Chart;
 use crate::error::ChartError;
+
+pub use crate::coalesce::{coalesce_values, merge_values};
 
 /// The key under which globals travel.
 pub const GLOBAL_KEY: &str = "global";
@@ -163,122 +165,6 @@ pub fn from_json(v: &serde_json::Value) -> Value {
     }
 }
 
-/// Coalesces user values over the chart tree's defaults (`CoalesceValues`).
-///
-/// # Errors
-/// A subchart's values key that holds something other than a mapping.
-pub fn coalesce_values(chart: &Chart, user: &Map) -> Result<Map, ChartError> {
-    let mut dest = user.clone();
-    coalesce(chart, &mut dest, false)?;
-    Ok(dest)
-}
-
-/// Like [`coalesce_values`] but keeping `null`s (`MergeValues`, used for
-/// import-values).
-///
-/// # Errors
-/// As [`coalesce_values`].
-pub fn merge_values(chart: &Chart, user: &Map) -> Result<Map, ChartError> {
-    let mut dest = user.clone();
-    coalesce(chart, &mut dest, true)?;
-    Ok(dest)
-}
-
-fn coalesce(chart: &Chart, dest: &mut Map, merge: bool) -> Result<(), ChartError> {
-    coalesce_chart_defaults(chart, dest, merge);
-    for sub in &chart.dependencies {
-        let name = sub.name();
-        match dest.get(name) {
-            None => {
-                dest.insert(name.to_string(), Value::Map(Map::new()));
-            }
-            Some(Value::Map(_)) => {}
-            Some(other) => {
-                return Err(ChartError::Values {
-                    source_name: format!("chart {}", chart.name()),
-                    message: format!(
-                        "type mismatch on {name}: %!t({}) (the values key of subchart {name} must be a mapping)",
-                        other.type_name()
-                    ),
-                });
-            }
-        }
-        let parent_globals = dest.get(GLOBAL_KEY).cloned();
-        if let Some(Value::Map(sub_values)) = dest.get_mut(name) {
-            coalesce_globals(sub_values, parent_globals.as_ref());
-            coalesce(sub, sub_values, merge)?;
-        }
-    }
-    Ok(())
-}
-
-/// Copies the parent's globals into a subchart's values: the parent's win,
-/// tables are merged.
-fn coalesce_globals(dest: &mut Map, parent_globals: Option<&Value>) {
-    let mut dest_globals = match dest.get(GLOBAL_KEY) {
-        None => Map::new(),
-        Some(Value::Map(m)) => m.clone(),
-        Some(_) => return,
-    };
-    let source = match parent_globals {
-        None => Map::new(),
-        Some(Value::Map(m)) => m.clone(),
-        Some(_) => return,
-    };
-    for (key, value) in source {
-        match (value, dest_globals.get_mut(&key)) {
-            (Value::Map(mut parent_table), Some(existing)) => {
-                if let Value::Map(child_table) = existing {
-                    coalesce_tables(&mut parent_table, child_table.clone(), true);
-                    *existing = Value::Map(parent_table);
-                }
-            }
-            (Value::Map(parent_table), None) => {
-                dest_globals.insert(key, Value::Map(parent_table));
-            }
-            (_, Some(Value::Map(_))) => {}
-            (value, _) => {
-                dest_globals.insert(key, value);
-            }
-        }
-    }
-    dest.insert(GLOBAL_KEY.to_string(), Value::Map(dest_globals));
-}
-
-/// Applies one chart's own `values.yaml` under the user's values.
-fn coalesce_chart_defaults(chart: &Chart, dest: &mut Map, merge: bool) {
-    for (key, default) in &chart.values {
-        match dest.get_mut(key) {
-            Some(Value::Null) if !merge => {
-                dest.shift_remove(key);
-            }
-            Some(Value::Map(user_table)) => {
-                if let Value::Map(default_table) = default {
-                    let mut default_table = default_table.clone();
-                    let merge = merge || chart.dependencies.iter().any(|d| d.name() == key);
-                    if !merge {
-                        clean_nulls(&mut default_table);
-                    }
-                    coalesce_tables(user_table, default_table, merge);
-                }
-            }
-            Some(_) => {}
-            None => {
-                let mut default = default.clone();
-                if !merge {
-                    if default.is_null() {
-                        continue;
-                    }
-                    if let Value::Map(m) = &mut default {
-                        clean_nulls(m);
-                    }
-                }
-                dest.insert(key.clone(), default);
-            }
-        }
-    }
-}
-
 /// `src` under `dst` (Helm's `coalesceTablesFullKey`): `dst` wins, tables
 /// merge, a `null` in `dst` deletes what `src` had unless `merge`.
 pub fn coalesce_tables(dst: &mut Map, mut src: Map, merge: bool) {
@@ -306,15 +192,6 @@ pub fn coalesce_tables(dst: &mut Map, mut src: Map, merge: bool) {
                 }
             }
             Some(_) => {}
-        }
-    }
-}
-
-fn clean_nulls(m: &mut Map) {
-    m.retain(|_, v| !v.is_null());
-    for v in m.values_mut() {
-        if let Value::Map(inner) = v {
-            clean_nulls(inner);
         }
     }
 }

@@ -1,0 +1,265 @@
+//! Helm's `CoalesceValues` and `MergeValues` over tables shared the way Go
+//! shares maps.
+//!
+//! Helm hands each subchart the parent's globals through a shallow copy:
+//! `global.a` is a new map, but `global.a.b` and deeper are the parent's
+//! own maps. Coalescing the subchart then writes into them: the
+//! subchart's defaults for `global.a.b.c`, and any `global` override the
+//! user gave the subchart, show up in the parent's values, in later
+//! siblings' and in every chart below. Charts render with that (capsule
+//! sets `global.jobs.kubectl.restartPolicy` in the chart and its
+//! subchart, and a user's `null` there is refilled by the subchart's
+//! default). Owned maps cannot alias, so this module runs Helm's steps on
+//! reference-counted tables and copies the result out.
+//!
+//! The rest of the values semantics (sources, `null`, import-values) is in
+//! [`values`](crate::values); this module owns only the coalescing walk.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use driftless_render::yaml::{Map, Value};
+use indexmap::IndexMap;
+
+use crate::chart::Chart;
+use crate::error::ChartError;
+use crate::values::GLOBAL_KEY;
+
+/// A Go `map[string]interface{}`: shared, mutable through every handle.
+type Table = Rc<RefCell<IndexMap<String, Node>>>;
+
+/// A value in the walk: a table, or anything else (held as it is).
+#[derive(Clone)]
+enum Node {
+    Table(Table),
+    Leaf(Value),
+}
+
+impl Node {
+    fn is_null(&self) -> bool {
+        matches!(self, Node::Leaf(Value::Null))
+    }
+
+    fn table(&self) -> Option<&Table> {
+        match self {
+            Node::Table(table) => Some(table),
+            Node::Leaf(_) => None,
+        }
+    }
+}
+
+/// Coalesces `user` over the chart tree's defaults: `null`s delete.
+///
+/// # Errors
+/// A subchart's values key that holds something other than a mapping.
+pub fn coalesce_values(chart: &Chart, user: &Map) -> Result<Map, ChartError> {
+    run(chart, user, false)
+}
+
+/// Like [`coalesce_values`] but keeping `null`s (import-values).
+///
+/// # Errors
+/// As [`coalesce_values`].
+pub fn merge_values(chart: &Chart, user: &Map) -> Result<Map, ChartError> {
+    run(chart, user, true)
+}
+
+fn run(chart: &Chart, user: &Map, merge: bool) -> Result<Map, ChartError> {
+    let dest = share(user);
+    coalesce(chart, &dest, merge)?;
+    Ok(own(&dest))
+}
+
+/// A deep copy into fresh tables (Go's `copystructure.Copy`).
+fn share(map: &Map) -> Table {
+    Rc::new(RefCell::new(
+        map.iter()
+            .map(|(key, value)| (key.clone(), share_value(value)))
+            .collect(),
+    ))
+}
+
+fn share_value(value: &Value) -> Node {
+    match value {
+        Value::Map(map) => Node::Table(share(map)),
+        other => Node::Leaf(other.clone()),
+    }
+}
+
+/// A deep copy out, each shared table copied where it appears.
+fn own(table: &Table) -> Map {
+    table
+        .borrow()
+        .iter()
+        .map(|(key, node)| {
+            let value = match node {
+                Node::Table(inner) => Value::Map(own(inner)),
+                Node::Leaf(value) => value.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}
+
+fn new_table() -> Table {
+    Rc::new(RefCell::new(IndexMap::new()))
+}
+
+fn get(table: &Table, key: &str) -> Option<Node> {
+    table.borrow().get(key).cloned()
+}
+
+fn set(table: &Table, key: &str, node: Node) {
+    table.borrow_mut().insert(key.to_owned(), node);
+}
+
+fn remove(table: &Table, key: &str) {
+    table.borrow_mut().shift_remove(key);
+}
+
+/// The entries as they are now: Go's `range` over a map it then changes.
+fn entries(table: &Table) -> Vec<(String, Node)> {
+    table
+        .borrow()
+        .iter()
+        .map(|(key, node)| (key.clone(), node.clone()))
+        .collect()
+}
+
+/// A new table holding the same values (Go's `copyMap`): nested tables
+/// stay shared.
+fn shallow_copy(table: &Table) -> Table {
+    Rc::new(RefCell::new(table.borrow().clone()))
+}
+
+fn coalesce(chart: &Chart, dest: &Table, merge: bool) -> Result<(), ChartError> {
+    coalesce_chart_defaults(chart, dest, merge);
+    for sub in &chart.dependencies {
+        let name = sub.name();
+        let sub_values = match get(dest, name) {
+            None => {
+                let fresh = new_table();
+                set(dest, name, Node::Table(Rc::clone(&fresh)));
+                fresh
+            }
+            Some(Node::Table(table)) => table,
+            Some(Node::Leaf(other)) => {
+                return Err(ChartError::Values {
+                    source_name: format!("chart {}", chart.name()),
+                    message: format!(
+                        "type mismatch on {name}: %!t({}) (the values key of subchart {name} must be a mapping)",
+                        other.type_name()
+                    ),
+                });
+            }
+        };
+        coalesce_globals(&sub_values, dest);
+        coalesce(sub, &sub_values, merge)?;
+    }
+    Ok(())
+}
+
+/// Copies the parent's globals into a subchart's values (`coalesceGlobals`):
+/// the parent's win, tables are merged, and each table one level below
+/// `global` is a shallow copy, so the levels under it stay the parent's.
+fn coalesce_globals(dest: &Table, parent: &Table) {
+    let dest_globals = match get(dest, GLOBAL_KEY) {
+        None => new_table(),
+        Some(Node::Table(table)) => table,
+        Some(Node::Leaf(_)) => return,
+    };
+    let parent_globals = match get(parent, GLOBAL_KEY) {
+        None => new_table(),
+        Some(Node::Table(table)) => table,
+        Some(Node::Leaf(_)) => return,
+    };
+    for (key, node) in entries(&parent_globals) {
+        match (&node, get(&dest_globals, &key)) {
+            (Node::Table(parent_table), None) => {
+                set(&dest_globals, &key, Node::Table(shallow_copy(parent_table)));
+            }
+            (Node::Table(parent_table), Some(Node::Table(child_table))) => {
+                let copy = shallow_copy(parent_table);
+                coalesce_tables(&copy, &child_table, true);
+                set(&dest_globals, &key, Node::Table(copy));
+            }
+            (Node::Table(_), Some(Node::Leaf(_))) | (Node::Leaf(_), Some(Node::Table(_))) => {}
+            (Node::Leaf(_), _) => set(&dest_globals, &key, node.clone()),
+        }
+    }
+    set(dest, GLOBAL_KEY, Node::Table(dest_globals));
+}
+
+/// Applies one chart's own `values.yaml` under `dest` (`coalesceValues`).
+fn coalesce_chart_defaults(chart: &Chart, dest: &Table, merge: bool) {
+    for (key, default) in &chart.values {
+        match get(dest, key) {
+            Some(node) if node.is_null() && !merge => remove(dest, key),
+            Some(Node::Table(user_table)) => {
+                if let Value::Map(default_table) = default {
+                    let default_table = share(default_table);
+                    let merge = merge || chart.dependencies.iter().any(|d| d.name() == key);
+                    if !merge {
+                        clean_nulls(&default_table);
+                    }
+                    coalesce_tables(&user_table, &default_table, merge);
+                }
+            }
+            Some(Node::Leaf(_)) => {}
+            None => {
+                if !merge && default.is_null() {
+                    continue;
+                }
+                let default = share_value(default);
+                if !merge && let Node::Table(table) = &default {
+                    clean_nulls(table);
+                }
+                set(dest, key, default);
+            }
+        }
+    }
+}
+
+/// `src` under `dst` (`coalesceTablesFullKey`): `dst` wins, tables merge,
+/// a `null` in `dst` deletes what `src` set unless `merge`. Like Helm's,
+/// it writes `dst`'s `null`s into `src` and moves `src`'s tables into
+/// `dst` rather than copying them.
+fn coalesce_tables(dst: &Table, src: &Table, merge: bool) {
+    if Rc::ptr_eq(dst, src) {
+        return;
+    }
+    let originally_set: Vec<String> = src
+        .borrow()
+        .iter()
+        .filter(|(_, node)| !node.is_null())
+        .map(|(key, _)| key.clone())
+        .collect();
+    for (key, node) in entries(dst) {
+        if node.is_null() {
+            set(src, &key, Node::Leaf(Value::Null));
+        }
+    }
+    for (key, node) in entries(src) {
+        match get(dst, &key) {
+            Some(existing) if existing.is_null() && !merge && originally_set.contains(&key) => {
+                remove(dst, &key);
+            }
+            None => set(dst, &key, node),
+            Some(Node::Table(dst_table)) => {
+                if let Some(src_table) = node.table() {
+                    coalesce_tables(&dst_table, src_table, merge);
+                }
+            }
+            Some(Node::Leaf(_)) => {}
+        }
+    }
+}
+
+fn clean_nulls(table: &Table) {
+    table.borrow_mut().retain(|_, node| !node.is_null());
+    for (_, node) in entries(table) {
+        if let Node::Table(inner) = node {
+            clean_nulls(&inner);
+        }
+    }
+}
