@@ -226,6 +226,22 @@ fn label(item: &str) -> Result<String, String> {
 }
 
 /// Go's `strconv.ParseBool`.
+/// Makes an on/off flag take Go's optional `=value` as Helm's flags do
+/// (`--include-crds=false`, `--is-upgrade=1`): without a value it is
+/// `true`, absent it is `false`.
+pub fn go_bool_flag(arg: clap::Arg) -> clap::Arg {
+    if !matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+        return arg;
+    }
+    arg.action(clap::ArgAction::Set)
+        .num_args(0..=1)
+        .require_equals(true)
+        .default_missing_value("true")
+        .default_value("false")
+        .value_name("BOOL")
+        .value_parser(go_bool)
+}
+
 fn go_bool(text: &str) -> Result<bool, String> {
     match text {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),

@@ -33,6 +33,8 @@ use commands::{
 #[command(
     name = "driftless",
     version,
+    // A flag given twice takes its last value, as in kubectl, flux and helm.
+    args_override_self = true,
     about = "Pull-based GitOps for Kubernetes, compatible with Flux's APIs",
     after_help = "Examples:\n  driftless install\n  driftless create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master\n  driftless create kustomization podinfo --source=podinfo --path=./kustomize --prune\n  driftless get all"
 )]
@@ -154,7 +156,7 @@ enum Command {
 
 /// `driftless build …` alone, for [`parse_args`].
 #[derive(Parser)]
-#[command(name = "driftless", version)]
+#[command(name = "driftless", version, args_override_self = true)]
 struct BuildCli {
     #[command(flatten)]
     global: cluster::GlobalArgs,

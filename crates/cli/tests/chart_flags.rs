@@ -67,6 +67,42 @@ async fn install_only_flags_leave_the_output_as_it_is() {
     assert_eq!(flagged, plain);
 }
 
+/// Helm's flags parse as Go's `pflag` does: an on/off flag takes an
+/// optional `=value` in Go's spellings, and a flag given twice keeps its
+/// last value (a repeatable one keeps them all).
+#[tokio::test]
+async fn on_off_flags_take_go_values_and_a_repeated_flag_keeps_its_last() {
+    let dir = chart();
+    std::fs::write(
+        dir.path().join("templates/release.yaml"),
+        "# upgrade={{ .Release.IsUpgrade }} ns={{ .Release.Namespace }} kube={{ .Capabilities.KubeVersion }} a={{ .Values.a }} b={{ .Values.b }}\n",
+    )
+    .expect("template");
+    for (flags, line) in [
+        (&[][..], "upgrade=false ns=default kube=v1.37.0"),
+        (&["--is-upgrade=true"], "upgrade=true"),
+        (&["--is-upgrade=T"], "upgrade=true"),
+        (&["--is-upgrade=false"], "upgrade=false"),
+        (&["--is-upgrade", "--is-upgrade=0"], "upgrade=false"),
+        (&["--is-upgrade=f", "--is-upgrade"], "upgrade=true"),
+        (&["-n", "first", "--namespace", "second"], "ns=second"),
+        (
+            &["--kube-version", "1.20.0", "--kube-version", "1.30.0"],
+            "kube=v1.30.0",
+        ),
+        (&["--set", "a=1", "--set", "b=2"], "a=1 b=2"),
+    ] {
+        let out = build(&dir, flags).await.ok().stdout;
+        assert!(out.contains(line), "{flags:?}: {out}");
+    }
+    let out = build(&dir, &["--include-crds=yes"]).await.code(2);
+    assert!(
+        out.stderr
+            .contains("strconv.ParseBool: parsing \"yes\": invalid syntax"),
+        "{out:#?}"
+    );
+}
+
 #[tokio::test]
 async fn malformed_install_flags_are_refused_in_helms_words() {
     let dir = chart();

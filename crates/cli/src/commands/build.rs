@@ -71,7 +71,8 @@ pub enum Command {
     /// --validate, --repo, --dependency-update, --post-renderer, --verify.
     /// With --enable-dns a call to getHostByName fails (it returns "" without it).
     #[command(
-        after_help = "Examples:\n  driftless build chart my-release ./charts/podinfo -n apps -f values-prod.yaml\n  driftless build chart rel podinfo-6.5.0.tgz --set replicaCount=3 --include-crds"
+        after_help = "Examples:\n  driftless build chart my-release ./charts/podinfo -n apps -f values-prod.yaml\n  driftless build chart rel podinfo-6.5.0.tgz --set replicaCount=3 --include-crds",
+        mut_args = crate::install_flags::go_bool_flag
     )]
     Chart(Box<ChartArgs>),
     /// Render what a HelmRelease in the cluster would apply: its values
