@@ -82,6 +82,10 @@ pub struct Metadata {
     pub kube_version: String,
     /// `dependencies`.
     pub dependencies: Vec<Dependency>,
+    /// Whether `dependencies` is a list, even an empty one: Helm processes
+    /// conditions and import-values for a chart whose list is not nil, so
+    /// `dependencies: []` keeps the `null`s of the values merged below it.
+    pub declares_dependencies: bool,
     /// `type`: `application` (default) or `library`.
     pub chart_type: String,
 }
@@ -198,11 +202,18 @@ impl Metadata {
             md.annotations = Some(a.iter().map(|(k, v)| (k.clone(), text(v))).collect());
         }
         md.dependencies = dependencies_from(m);
+        md.declares_dependencies = declares_dependencies(m);
         if md.api_version.is_empty() {
             md.api_version = "v1".into();
         }
         md
     }
+}
+
+/// Whether Chart.yaml or requirements.yaml has a `dependencies` list.
+#[must_use]
+pub fn declares_dependencies(m: &Map) -> bool {
+    matches!(m.get("dependencies"), Some(Value::Seq(_)))
 }
 
 /// The `dependencies` list of Chart.yaml or requirements.yaml.

@@ -51,7 +51,7 @@ fn check_present(chart: &Chart) -> Result<(), ChartError> {
 }
 
 fn enable(chart: &mut Chart, values: &Map, path: &str) -> Result<(), ChartError> {
-    if chart.metadata.dependencies.is_empty() {
+    if !chart.metadata.declares_dependencies {
         return Ok(());
     }
     let existing = std::mem::take(&mut chart.dependencies);
@@ -150,7 +150,7 @@ fn import_values_recursive(chart: &mut Chart) -> Result<(), ChartError> {
 /// Helm's `processImportValues` (merge mode): the chart's values become its
 /// merged tree with imported tables under them.
 fn import_values(chart: &mut Chart) -> Result<(), ChartError> {
-    if chart.metadata.dependencies.is_empty() {
+    if !chart.metadata.declares_dependencies {
         return Ok(());
     }
     let cvals = merge_values(chart, &Map::new())?;
@@ -235,6 +235,7 @@ mod tests {
     fn parent_with(dep: Dependency, sub_values: &str) -> Chart {
         let mut parent = chart("parent", "sub:\n  enabled: false\n");
         parent.metadata.dependencies.push(dep);
+        parent.metadata.declares_dependencies = true;
         parent.dependencies.push(chart("sub", sub_values));
         parent
     }

@@ -15,7 +15,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::chart::{Chart, ChartFile, Metadata, dependencies_from};
+use crate::chart::{Chart, ChartFile, Metadata, declares_dependencies, dependencies_from};
 use crate::error::ChartError;
 use crate::ignore::Rules;
 
@@ -378,6 +378,7 @@ fn load_files(files: Vec<ChartFile>, label: &str, depth: usize) -> Result<Chart,
                 let map = crate::yaml::parse_map(&text)
                     .map_err(|e| yaml_error(&label, "requirements.yaml", e))?;
                 chart.metadata.dependencies = dependencies_from(&map);
+                chart.metadata.declares_dependencies = declares_dependencies(&map);
                 if chart.metadata.api_version == "v1" {
                     chart.files.push(file);
                 }
