@@ -64,6 +64,67 @@ pub fn merge_values(chart: &Chart, user: &Map) -> Result<Map, ChartError> {
     run(chart, user, true)
 }
 
+/// One import-values entry: the table at `from` (a dotted path in the
+/// chart's merged values, under the dependency's name) merged in at `to`
+/// (a dotted path, or `.` for the top).
+pub struct Import {
+    /// Where the table is, e.g. `sub.exports.data`.
+    pub from: String,
+    /// Where it goes in the parent, e.g. `.` or `a.b`.
+    pub to: String,
+}
+
+/// Helm's `processImportValues` in merge mode: the chart's merged values
+/// with `imports` merged in under them, in order.
+///
+/// Helm gathers the imports into one table holding the children's own
+/// tables, not copies, so a later import merged into a table an earlier
+/// one brought in writes into the child's values, and a `null` the
+/// gathered table holds is written into the next child table merged with
+/// it. The child's values then show those changes; so do these.
+///
+/// # Errors
+/// As [`merge_values`].
+pub fn merge_with_imports(chart: &Chart, imports: &[Import]) -> Result<Map, ChartError> {
+    let merged = new_table();
+    coalesce(chart, &merged, true)?;
+    let imported = new_table();
+    for import in imports {
+        if let Some(table) = table_at(&merged, &import.from) {
+            coalesce_tables(&imported, &path_to_table(&import.to, table), true);
+        }
+    }
+    // Helm copies the merged values only after the imports wrote into them.
+    let values = share(&own(&merged));
+    coalesce_tables(&values, &imported, true);
+    Ok(own(&values))
+}
+
+/// The table at a dotted path (Go's `Values.Table`), shared.
+fn table_at(table: &Table, path: &str) -> Option<Table> {
+    let mut current = Rc::clone(table);
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let next = get(&current, part)?.table()?.clone();
+        current = next;
+    }
+    Some(current)
+}
+
+/// `data` nested under the dotted `path` (Helm's `pathToMap`), itself
+/// for `.`.
+fn path_to_table(path: &str, data: Table) -> Table {
+    if path == "." {
+        return data;
+    }
+    let mut current = data;
+    for part in path.split('.').rev() {
+        let outer = new_table();
+        set(&outer, part, Node::Table(current));
+        current = outer;
+    }
+    current
+}
+
 fn run(chart: &Chart, user: &Map, merge: bool) -> Result<Map, ChartError> {
     let dest = share(user);
     coalesce(chart, &dest, merge)?;

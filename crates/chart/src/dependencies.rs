@@ -12,9 +12,10 @@
 use driftless_render::yaml::{Map, Value};
 
 use crate::chart::Chart;
+use crate::coalesce::{Import, merge_with_imports};
 use crate::error::ChartError;
 use crate::semver::satisfies;
-use crate::values::{coalesce_tables, coalesce_values, merge_values, path_value, table_at};
+use crate::values::{coalesce_values, path_value};
 
 /// Applies conditions, tags, aliases and import-values to `chart` for the
 /// user values `user`.
@@ -153,35 +154,24 @@ fn import_values(chart: &mut Chart) -> Result<(), ChartError> {
     if !chart.metadata.declares_dependencies {
         return Ok(());
     }
-    let cvals = merge_values(chart, &Map::new())?;
-    let mut imported = Map::new();
+    let mut imports = Vec::new();
     for req in &mut chart.metadata.dependencies {
         let mut rewritten = Vec::new();
         for entry in &req.import_values {
-            match entry {
-                Value::Map(m) => {
-                    let child = go_sprint(m.get("child"));
-                    let parent = go_sprint(m.get("parent"));
-                    rewritten.push(child_parent(&child, &parent));
-                    if let Some(table) = table_at(&cvals, &format!("{}.{child}", req.name)) {
-                        coalesce_tables(&mut imported, path_to_map(&parent, table.clone()), true);
-                    }
-                }
-                Value::Str(export) => {
-                    let child = format!("exports.{export}");
-                    rewritten.push(child_parent(&child, "."));
-                    if let Some(table) = table_at(&cvals, &format!("{}.{child}", req.name)) {
-                        coalesce_tables(&mut imported, table.clone(), true);
-                    }
-                }
-                _ => {}
-            }
+            let (child, parent) = match entry {
+                Value::Map(m) => (go_sprint(m.get("child")), go_sprint(m.get("parent"))),
+                Value::Str(export) => (format!("exports.{export}"), ".".to_owned()),
+                _ => continue,
+            };
+            rewritten.push(child_parent(&child, &parent));
+            imports.push(Import {
+                from: format!("{}.{child}", req.name),
+                to: parent,
+            });
         }
         req.import_values = rewritten;
     }
-    let mut merged = cvals;
-    coalesce_tables(&mut merged, imported, true);
-    chart.values = merged;
+    chart.values = merge_with_imports(chart, &imports)?;
     Ok(())
 }
 
@@ -198,19 +188,6 @@ fn go_sprint(v: Option<&Value>) -> String {
         None | Some(Value::Null) => "<nil>".into(),
         Some(v) => v.scalar_string().unwrap_or_default(),
     }
-}
-
-fn path_to_map(path: &str, data: Map) -> Map {
-    if path == "." {
-        return data;
-    }
-    let mut current = data;
-    for part in path.split('.').rev() {
-        let mut m = Map::new();
-        m.insert(part.to_string(), Value::Map(current));
-        current = m;
-    }
-    current
 }
 
 #[cfg(test)]
