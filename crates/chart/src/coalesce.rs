@@ -95,9 +95,9 @@ pub fn merge_with_imports(chart: &Chart, imports: &[Import]) -> Result<Map, Char
         }
     }
     // Helm copies the merged values only after the imports wrote into them.
-    let values = share(&own(&merged));
+    let values = share(&own(&merged).ok_or_else(|| contains_itself(chart))?);
     coalesce_tables(&values, &imported, true);
-    Ok(own(&values))
+    own(&values).ok_or_else(|| contains_itself(chart))
 }
 
 /// The table at a dotted path (Go's `Values.Table`), shared.
@@ -128,7 +128,7 @@ fn path_to_table(path: &str, data: Table) -> Table {
 fn run(chart: &Chart, user: &Map, merge: bool) -> Result<Map, ChartError> {
     let dest = share(user);
     coalesce(chart, &dest, merge)?;
-    Ok(own(&dest))
+    own(&dest).ok_or_else(|| contains_itself(chart))
 }
 
 /// A deep copy into fresh tables (Go's `copystructure.Copy`).
@@ -147,19 +147,43 @@ fn share_value(value: &Value) -> Node {
     }
 }
 
-/// A deep copy out, each shared table copied where it appears.
-fn own(table: &Table) -> Map {
-    table
-        .borrow()
-        .iter()
-        .map(|(key, node)| {
-            let value = match node {
-                Node::Table(inner) => Value::Map(own(inner)),
-                Node::Leaf(value) => value.clone(),
-            };
-            (key.clone(), value)
-        })
-        .collect()
+/// A deep copy out, each shared table copied where it appears; `None`
+/// when a table contains itself, which import-values can make
+/// (`child: a` imported at `.` and again at `b.c` puts `a` under
+/// `a.b.c`). Helm recurses through such a table until its stack
+/// overflows; a render fails instead of aborting the process.
+fn own(table: &Table) -> Option<Map> {
+    own_below(table, &mut Vec::new())
+}
+
+fn own_below(
+    table: &Table,
+    ancestors: &mut Vec<*const RefCell<IndexMap<String, Node>>>,
+) -> Option<Map> {
+    let this = Rc::as_ptr(table);
+    if ancestors.contains(&this) {
+        return None;
+    }
+    ancestors.push(this);
+    let entries = entries(table);
+    let mut map = Map::with_capacity(entries.len());
+    for (key, node) in entries {
+        let value = match node {
+            Node::Table(inner) => Value::Map(own_below(&inner, ancestors)?),
+            Node::Leaf(value) => value,
+        };
+        map.insert(key, value);
+    }
+    ancestors.pop();
+    Some(map)
+}
+
+/// The error for values in which a table contains itself.
+fn contains_itself(chart: &Chart) -> ChartError {
+    ChartError::Values {
+        source_name: format!("chart {}", chart.name()),
+        message: "import-values put a table inside itself (an import's parent path lies under a table the same child was imported to); Helm overflows its stack here: change the import-values".to_owned(),
+    }
 }
 
 fn new_table() -> Table {

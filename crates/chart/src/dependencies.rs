@@ -279,6 +279,24 @@ mod tests {
         );
     }
 
+    /// Importing `a` at the top and again at `b.c` puts `a` inside itself
+    /// (`a.b.c` is `a`): Helm's copy recurses until its stack overflows;
+    /// ours fails the render naming the cause.
+    #[test]
+    fn imports_that_put_a_table_inside_itself_fail_instead_of_recursing() {
+        let dep = Dependency {
+            name: "sub".into(),
+            import_values: vec![
+                Value::Map(load_values("child: a\nparent: .\n").unwrap()),
+                Value::Map(load_values("child: a\nparent: b.c\n").unwrap()),
+            ],
+            ..Dependency::default()
+        };
+        let mut c = parent_with(dep, "a:\n  b:\n    x: 1\n");
+        let e = process(&mut c, &Map::new()).unwrap_err().to_string();
+        assert!(e.contains("import-values put a table inside itself"), "{e}");
+    }
+
     #[test]
     fn missing_dependency_is_an_error() {
         let mut c = chart("parent", "");
