@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::check_table;
-use driftless_gotemplate::{Options, TemplateSet, Value};
+use common::{check_table, run_with};
+use driftless_gotemplate::Options;
 
 const STRING_BOUND: &str = "ERR:the result would be a string of more than 67108864 bytes";
 const LIST_BOUND: &str = "ERR:the result would be a list of more than 1000000 elements";
@@ -215,17 +215,15 @@ fn parsing_a_huge_text_is_refused() {
 fn an_execution_stops_at_its_bound_on_bytes_built() {
     let text = "{{ range until 10 }}{{ $s := repeat 40000000 \"a\" }}{{ end }}done";
     let run = |max_built_bytes: u64| {
-        let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
-        set.set_options(Options {
+        let options = Options {
             max_built_bytes,
             ..Options::default()
-        });
-        set.parse("t", text).expect("parses");
-        set.execute("t", &Value::Nil)
+        };
+        run_with(options, text)
     };
     let error = run(256 * 1024 * 1024).expect_err("past the bound");
     assert!(
-        error.to_string().contains(
+        error.contains(
             "execution builds more than the limit of 268435456 bytes (raise --template-max-bytes)"
         ),
         "{error}"
@@ -240,21 +238,17 @@ fn an_execution_stops_at_its_bound_on_bytes_built() {
 #[test]
 fn rsa_keys_count_against_the_step_bound() {
     let run = |text: &str| {
-        let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
-        set.set_options(Options {
+        let options = Options {
             max_steps: 3_000_000,
             ..Options::default()
-        });
-        set.parse("t", text).expect("parses");
-        set.execute("t", &Value::Nil)
+        };
+        run_with(options, text)
     };
     let started = std::time::Instant::now();
     let error = run("{{ range until 1000 }}{{ $k := genPrivateKey \"rsa\" }}{{ end }}")
         .expect_err("past the bound");
     assert!(
-        error
-            .to_string()
-            .contains("error calling genPrivateKey: execution exceeds the limit of 3000000 steps (raise --template-max-steps)"),
+        error.contains("error calling genPrivateKey: execution exceeds the limit of 3000000 steps (raise --template-max-steps)"),
         "{error}"
     );
     assert!(
@@ -264,9 +258,7 @@ fn rsa_keys_count_against_the_step_bound() {
     let error = run("{{ range until 10 }}{{ $ca := genCA \"ca\" 1 }}{{ end }}")
         .expect_err("the sixth certificate is past the bound");
     assert!(
-        error
-            .to_string()
-            .contains("error calling genCA: execution exceeds the limit"),
+        error.contains("error calling genCA: execution exceeds the limit"),
         "{error}"
     );
     let made =

@@ -248,18 +248,12 @@ impl State<'_, '_> {
 
     /// Counts one step of work, failing past [`Options::max_steps`].
     fn step(&mut self) -> Result<()> {
-        self.exec.steps += 1;
-        let limit = self.exec.options().max_steps;
-        if self.exec.steps > limit {
-            return Err(ExecError::Template {
+        self.exec
+            .charge_steps(1)
+            .map_err(|message| ExecError::Template {
                 template: self.name().to_owned(),
-                message: format!(
-                    "execution exceeds the limit of {limit} steps (raise {})",
-                    driftless_limits::Limit::TemplateSteps.flag()
-                ),
-            });
-        }
-        Ok(())
+                message,
+            })
     }
 
     fn walk_list(&mut self, dot: &Slot, nodes: &[Node]) -> Result<Flow> {

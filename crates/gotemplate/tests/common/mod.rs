@@ -32,11 +32,20 @@ pub fn render(text: &str) -> Result<String, String> {
 /// Renders `text` with the given missing-key mode.
 #[allow(dead_code, reason = "not every test file uses every helper")]
 pub fn render_with(text: &str, missing_key: MissingKey) -> Result<String, String> {
+    run_with(
+        Options {
+            missing_key,
+            ..Options::default()
+        },
+        text,
+    )
+}
+
+/// Renders `text` with Sprig and the given options against `data()`.
+#[allow(dead_code, reason = "not every test file uses every helper")]
+pub fn run_with(options: Options, text: &str) -> Result<String, String> {
     let mut set = TemplateSet::with_funcs(driftless_gotemplate::sprig::functions());
-    set.set_options(Options {
-        missing_key,
-        ..Options::default()
-    });
+    set.set_options(options);
     set.parse("t", text).map_err(|e| e.to_string())?;
     set.execute("t", &data()).map_err(|e| e.to_string())
 }
