@@ -52,6 +52,7 @@ mod metrics;
 mod notification;
 mod ocirepository;
 mod reconciler;
+mod scratch;
 mod source_status;
 mod watch;
 
@@ -75,7 +76,7 @@ pub use leader::{LEASE_NAME, LeaseTimings};
 /// Everything `driftless controller` can be told.
 #[derive(Clone, Debug)]
 pub struct ControllerOptions {
-    /// Artifacts and git caches live here.
+    /// Artifacts, git caches and reconciles' working directories (`.scratch`) live here.
     pub storage_dir: PathBuf,
     /// Where the artifact server listens (port 0: any free port).
     pub artifact_listen: SocketAddr,
@@ -183,6 +184,8 @@ pub(crate) struct Context {
     pub impersonating:
         std::sync::Mutex<std::collections::HashMap<String, driftless_apply::Applier>>,
     pub options: ControllerOptions,
+    /// Where reconciles make their working directories.
+    pub scratch: scratch::Scratch,
     /// The cluster's configuration: impersonating clients are built from it.
     pub kube_config: kube::Config,
 }
@@ -198,6 +201,17 @@ pub enum ControllerError {
         /// Why it cannot be used.
         #[source]
         source: driftless_source::Error,
+    },
+    #[error(
+        "cannot prepare working directory {path} under --storage-dir; check the directory's permissions"
+    )]
+    /// `<storage>/.scratch` cannot be emptied or created.
+    Scratch {
+        /// The directory.
+        path: PathBuf,
+        /// Why it cannot be used.
+        #[source]
+        source: std::io::Error,
     },
     #[error("cannot listen on {addr} for {what}; is another process using it?")]
     /// A server's address is taken or not allowed.
@@ -260,6 +274,12 @@ pub async fn run(
             path: options.storage_dir.clone(),
             source,
         })?;
+    let scratch = scratch::Scratch::prepare(&options.storage_dir).map_err(|source| {
+        ControllerError::Scratch {
+            path: options.storage_dir.join(".scratch"),
+            source,
+        }
+    })?;
     let artifact_listener = tokio::net::TcpListener::bind(options.artifact_listen)
         .await
         .map_err(|source| ControllerError::Listen {
@@ -352,6 +372,7 @@ pub async fn run(
         ),
         impersonating: Default::default(),
         options: options.clone(),
+        scratch,
         kube_config: config,
     });
 

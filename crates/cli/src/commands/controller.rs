@@ -11,7 +11,7 @@ use crate::cluster::GlobalArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where artifacts and git caches are kept.
+    /// Where artifacts, git caches and working directories are kept (the only place the controller writes).
     #[arg(long, default_value = "./driftless-data", value_name = "DIR")]
     storage_dir: PathBuf,
     /// Address the artifact server listens on.

@@ -452,9 +452,19 @@ fn deployment() -> Value {
                             "readOnlyRootFilesystem": true,
                             "capabilities": {"drop": ["ALL"]},
                         },
-                        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                        // The root filesystem is read-only: the controller
+                        // writes under --storage-dir alone, and /tmp is
+                        // writable for any library that asks the system
+                        // for a temp file (as Flux's controllers mount it).
+                        "volumeMounts": [
+                            {"name": "data", "mountPath": "/data"},
+                            {"name": "temp", "mountPath": "/tmp"},
+                        ],
                     }],
-                    "volumes": [{"name": "data", "emptyDir": {}}],
+                    "volumes": [
+                        {"name": "data", "emptyDir": {}},
+                        {"name": "temp", "emptyDir": {}},
+                    ],
                 },
             },
         },
@@ -552,6 +562,22 @@ mod tests {
             pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
             true
         );
+        // With a read-only root, what the controller writes needs volumes:
+        // its storage directory and the system temp dir.
+        let mounts: Vec<&str> = pod["containers"][0]["volumeMounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .filter_map(|m| m["mountPath"].as_str())
+            .collect();
+        assert!(
+            pod["containers"][0]["args"]
+                .as_array()
+                .expect("args")
+                .iter()
+                .any(|a| a == "--storage-dir=/data")
+        );
+        assert_eq!(mounts, ["/data", "/tmp"]);
         // The selector must match the template, or the API server refuses it.
         let template_labels = &deployment["spec"]["template"]["metadata"]["labels"];
         for (key, value) in selector_labels().as_object().expect("an object") {

@@ -43,7 +43,8 @@ impl Drop for Process {
 }
 
 impl Process {
-    fn spawn(what: &str, args: &[String], log_path: &Path) -> Process {
+    /// `driftless args`, with `env` added to the test's environment.
+    fn spawn(what: &str, args: &[String], env: &[(&str, &Path)], log_path: &Path) -> Process {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -53,6 +54,7 @@ impl Process {
             .args(args)
             .env_remove("KUBECONFIG")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("DRIFTLESS_FAULT_LOG").unwrap_or_else(|_| "info".to_owned()),
@@ -101,7 +103,7 @@ impl SandboxProcess {
             format!("--data-dir={}", data_dir.display()),
             "--rollout-delay=100ms".to_owned(),
         ];
-        let process = Process::spawn("the sandbox", &args, &data_dir.join("sandbox.log"));
+        let process = Process::spawn("the sandbox", &args, &[], &data_dir.join("sandbox.log"));
         let sandbox = SandboxProcess {
             process,
             listen: listen.to_owned(),
@@ -147,7 +149,9 @@ impl SandboxProcess {
 }
 
 /// `driftless controller` against `kubeconfig`, with every server on a
-/// free port, no leader election, and `reconcile_timeout`.
+/// free port, no leader election, and `reconcile_timeout`. Its system temp
+/// dir does not exist: the installed controller's root filesystem is
+/// read-only, so a write outside `storage` fails these tests.
 pub fn controller(kubeconfig: &Path, storage: &Path, reconcile_timeout: &str) -> Process {
     let args: Vec<String> = [
         format!("--kubeconfig={}", kubeconfig.display()),
@@ -164,6 +168,7 @@ pub fn controller(kubeconfig: &Path, storage: &Path, reconcile_timeout: &str) ->
     Process::spawn(
         "the controller",
         &args,
+        &[("TMPDIR", &storage.with_extension("no-tmp"))],
         &storage.with_extension("controller.log"),
     )
 }

@@ -45,6 +45,7 @@ use kube::{Resource, ResourceExt};
 use crate::Context;
 use crate::kustomization::ArtifactCache;
 use crate::reconciler::{self, Event, Outcome, ReconcileError, Reconciler, Run, Stamp};
+use crate::scratch::Scratch;
 
 /// How often an up-to-date generator looks again without a watch event
 /// (source-watcher's one hour).
@@ -79,14 +80,10 @@ pub(crate) async fn run(context: Arc<Context>) {
         )
         // A generated ExternalArtifact edited or deleted by hand is put back.
         .owns_stream(crate::watch::touched(Api::<ExternalArtifact>::all(client)));
-    reconciler::run(
-        controller,
-        context,
-        ArtifactGenerators {
-            artifacts: ArtifactCache::default(),
-        },
-    )
-    .await;
+    let generators = ArtifactGenerators {
+        artifacts: ArtifactCache::new(context.scratch.clone()),
+    };
+    reconciler::run(controller, context, generators).await;
 }
 
 /// The generators with `source` among their `spec.sources`.
@@ -157,6 +154,7 @@ impl Reconciler for ArtifactGenerators {
                 output,
                 dirs.clone(),
                 &context.options.artifact_limits,
+                &context.scratch,
             )
             .await?;
             let alias_revision = output
@@ -293,8 +291,9 @@ async fn build(
     output: &OutputArtifact,
     sources: HashMap<String, PathBuf>,
     limits: &UnpackLimits,
+    scratch: &Scratch,
 ) -> Result<Vec<u8>, ReconcileError> {
-    let (output, limits) = (output.clone(), limits.clone());
+    let (output, limits, scratch) = (output.clone(), limits.clone(), scratch.clone());
     let name = output.name.clone();
     let failed = move |message: String| {
         ReconcileError::retryable(
@@ -304,10 +303,12 @@ async fn build(
     };
     let fail = failed.clone();
     tokio::task::spawn_blocking(move || {
-        let staging = tempfile::Builder::new()
-            .prefix("driftless-generated-")
-            .tempdir()
-            .map_err(|e| fail(format!("cannot create a staging directory: {e}")))?;
+        let staging = scratch.dir("generated-").map_err(|e| {
+            fail(format!(
+                "cannot create a staging directory under {}: {e}",
+                scratch.path().display()
+            ))
+        })?;
         let mut budget = copy::Budget::new(&limits);
         for (j, op) in output.copy.iter().enumerate() {
             copy::apply(op, &sources, staging.path(), &mut budget).map_err(|e| {

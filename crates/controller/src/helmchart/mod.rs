@@ -49,6 +49,9 @@ pub(crate) async fn run(context: Arc<Context>) {
         .with_config(controller::Config::default().concurrency(context.options.concurrency));
     let store = controller.store();
     let by_repo = store.clone();
+    let charts = HelmCharts {
+        sources: ArtifactCache::new(context.scratch.clone()),
+    };
     controller
         // A new index or git revision wakes the charts made from it.
         .watches_stream(
@@ -76,7 +79,7 @@ pub(crate) async fn run(context: Arc<Context>) {
         .run(
             reconciler::reconcile::<HelmCharts>,
             reconciler::error_policy::<HelmCharts>,
-            Scaffold::new(context, HelmCharts::default()),
+            Scaffold::new(context, charts),
         )
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -105,7 +108,6 @@ fn users(
 }
 
 /// The HelmChart kind's reconcile logic, with the unpacked git sources.
-#[derive(Default)]
 pub(crate) struct HelmCharts {
     sources: ArtifactCache,
 }

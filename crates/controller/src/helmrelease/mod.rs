@@ -121,7 +121,7 @@ pub async fn build_helm_release(
     let desired = match chart {
         LocalChart::Path(path) => render::render_local(hr, path.to_path_buf(), values, input).await,
         LocalChart::Archive(bytes, source) => {
-            render::render(hr, bytes, values, input, source).await
+            render::render(hr, bytes, values, input, source, std::env::temp_dir()).await
         }
     }
     .map_err(|e| e.message)?;
@@ -471,7 +471,9 @@ impl HelmReleases {
             chart_values,
             skip_schema_validation: settings::schema_validation_disabled(hr, is_upgrade),
         };
-        let desired = render::render(hr, bytes, values, input, chart.source.clone()).await?;
+        let scratch = context.scratch.path().to_path_buf();
+        let desired =
+            render::render(hr, bytes, values, input, chart.source.clone(), scratch).await?;
         let current = hr.status.clone().unwrap_or_default();
         let action = if is_upgrade {
             ReleaseAction::Upgrade

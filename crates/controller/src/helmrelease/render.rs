@@ -7,6 +7,8 @@
 //! Owns turning (chart bytes, values) into objects and the release
 //! manifest. Must not talk to the cluster.
 
+use std::path::{Path, PathBuf};
+
 use driftless_api::HelmRelease;
 use driftless_api::conditions::reasons;
 use driftless_chart::{Chart, Hook, Manifest, Metadata, RenderOptions};
@@ -57,17 +59,19 @@ pub(super) struct RenderInput {
     pub skip_schema_validation: bool,
 }
 
-/// Loads and renders the chart archive `bytes` off the async threads.
+/// Loads and renders the chart archive `bytes` off the async threads;
+/// post-renderers work in a directory under `scratch`.
 pub(super) async fn render(
     hr: &HelmRelease,
     bytes: Vec<u8>,
     values: Map,
     input: RenderInput,
     source: String,
+    scratch: PathBuf,
 ) -> Result<Desired, ReconcileError> {
     let post = post_render_request(hr);
     tokio::task::spawn_blocking(move || {
-        render_blocking(&bytes, values, &input, &source, post.as_ref())
+        render_blocking(&bytes, values, &input, &source, post.as_ref(), &scratch)
     })
     .await
     .map_err(|e| {
@@ -84,6 +88,7 @@ fn render_blocking(
     input: &RenderInput,
     source: &str,
     post: Option<&PostRender>,
+    scratch: &Path,
 ) -> Result<Desired, ReconcileError> {
     let chart = driftless_chart::loader::load_archive(bytes, source).map_err(|e| {
         ReconcileError::stalled(
@@ -91,7 +96,7 @@ fn render_blocking(
             format!("cannot load the chart of {source}: {e}"),
         )
     })?;
-    render_chart(chart, values, input, source, post)
+    render_chart(chart, values, input, source, post, scratch)
 }
 
 /// Renders a chart directory or archive on disk as `hr` would (for
@@ -111,7 +116,14 @@ pub(super) async fn render_local(
                 format!("cannot load the chart {label}: {e}"),
             )
         })?;
-        render_chart(chart, values, &input, &label, post.as_ref())
+        render_chart(
+            chart,
+            values,
+            &input,
+            &label,
+            post.as_ref(),
+            &std::env::temp_dir(),
+        )
     })
     .await
     .map_err(|e| {
@@ -128,6 +140,7 @@ fn render_chart(
     input: &RenderInput,
     source: &str,
     post: Option<&PostRender>,
+    scratch: &Path,
 ) -> Result<Desired, ReconcileError> {
     let failed = |message: String| ReconcileError::stalled(reasons::BUILD_FAILED, message);
     if let Some(chart_values) = &input.chart_values {
@@ -146,7 +159,7 @@ fn render_chart(
         .map_err(|e| failed(format!("cannot render the chart of {source}: {e}")))?;
     let manifest = driftless_chart::manifests::assemble(&[], &rendered.manifests, &[]);
     let mut objects = match post {
-        Some(post) => post.apply(&rendered.manifests)?,
+        Some(post) => post.apply(&rendered.manifests, scratch)?,
         None => parse(&rendered.manifests)?,
     };
     for object in &mut objects {
@@ -277,14 +290,21 @@ fn post_render_request(hr: &HelmRelease) -> Option<PostRender> {
 }
 
 impl PostRender {
-    fn apply(&self, manifests: &[Manifest]) -> Result<Vec<Json>, ReconcileError> {
+    /// The post-renderers over `manifests`, in a directory under `scratch`.
+    fn apply(&self, manifests: &[Manifest], scratch: &Path) -> Result<Vec<Json>, ReconcileError> {
         let failed = |message: String| ReconcileError::stalled(reasons::BUILD_FAILED, message);
-        let dir = tempfile::tempdir().map_err(|e| {
-            ReconcileError::retryable(
-                reasons::BUILD_FAILED,
-                format!("cannot make a post-render directory: {e}"),
-            )
-        })?;
+        let dir = tempfile::Builder::new()
+            .prefix("post-render-")
+            .tempdir_in(scratch)
+            .map_err(|e| {
+                ReconcileError::retryable(
+                    reasons::BUILD_FAILED,
+                    format!(
+                        "cannot make a post-render directory under {}: {e}",
+                        scratch.display()
+                    ),
+                )
+            })?;
         let mut stream = String::new();
         for manifest in manifests.iter().filter(|m| !m.kind.is_empty()) {
             stream.push_str("---\n");

@@ -13,6 +13,7 @@ use kube::api::Api;
 
 use crate::Context;
 use crate::reconciler::ReconcileError;
+use crate::scratch::Scratch;
 
 /// The source's current artifact, as recorded in its status.
 pub(crate) struct SourceArtifact {
@@ -117,9 +118,9 @@ pub(super) async fn source_artifact(
 /// Unpacked artifacts by digest, shared read-only by every Kustomization
 /// that uses that revision: a fleet of Kustomizations over one source
 /// downloads, verifies and unpacks it once, not once per Kustomization.
-#[derive(Default)]
 pub(crate) struct ArtifactCache {
     recent: Mutex<std::collections::VecDeque<(String, UnpackedCell)>>,
+    scratch: Scratch,
 }
 
 type UnpackedCell = Arc<tokio::sync::OnceCell<Arc<tempfile::TempDir>>>;
@@ -129,6 +130,14 @@ type UnpackedCell = Arc<tokio::sync::OnceCell<Arc<tempfile::TempDir>>>;
 const CACHED_ARTIFACTS: usize = 8;
 
 impl ArtifactCache {
+    /// An empty cache unpacking into directories under `scratch`.
+    pub(crate) fn new(scratch: Scratch) -> ArtifactCache {
+        ArtifactCache {
+            recent: Mutex::default(),
+            scratch,
+        }
+    }
+
     /// `source`'s artifact, unpacked within `limits` (once per digest).
     pub(crate) async fn unpacked(
         &self,
@@ -150,7 +159,7 @@ impl ArtifactCache {
                 }
             }
         };
-        cell.get_or_try_init(|| unpack(http, source, limits))
+        cell.get_or_try_init(|| unpack(http, source, limits, &self.scratch))
             .await
             .map(Arc::clone)
     }
@@ -160,16 +169,17 @@ async fn unpack(
     http: &reqwest::Client,
     source: &SourceArtifact,
     limits: &UnpackLimits,
+    scratch: &Scratch,
 ) -> Result<Arc<tempfile::TempDir>, ReconcileError> {
-    let dir = tempfile::Builder::new()
-        .prefix("driftless-artifact-")
-        .tempdir()
-        .map_err(|e| {
-            ReconcileError::retryable(
-                reasons::ARTIFACT_FAILED,
-                format!("cannot create a directory for the artifact: {e}"),
-            )
-        })?;
+    let dir = scratch.dir("artifact-").map_err(|e| {
+        ReconcileError::retryable(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "cannot create a directory for the artifact under {}: {e}",
+                scratch.path().display()
+            ),
+        )
+    })?;
     let bytes = download(http, &source.url, limits.max_bytes).await?;
     let (digest, url, into, limits) = (
         source.digest.clone(),

@@ -81,7 +81,7 @@ pub(crate) async fn run(context: Arc<Context>) {
     let (by_configmap, configmap_wakes) = (store.clone(), configs.clone());
     let (by_secret, secret_wakes) = (store.clone(), configs.clone());
     let reconciler = Kustomizations {
-        artifacts: ArtifactCache::default(),
+        artifacts: ArtifactCache::new(context.scratch.clone()),
         drift: Arc::new(drift),
         store: store.clone(),
         ownership: Ownership::default(),
