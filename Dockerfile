@@ -23,11 +23,15 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # Debian slim rather than distroless: git over SSH needs an `ssh` client,
 # HTTPS needs the CA bundle, and a chart's `dateInZone` the zone database.
 FROM debian:bookworm-slim
+# `ssh` exits at once ("No user exists for uid 65532") unless the UID it
+# runs as has a passwd entry, so the UID the install manifests run as gets
+# one (runAsNonRoot, read-only root fs; /data and /tmp are emptyDirs).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates openssh-client tzdata \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 65532 driftless \
+    && useradd --uid 65532 --gid 65532 --home-dir /data --no-create-home \
+       --shell /usr/sbin/nologin driftless
 COPY --from=builder /out/driftless /usr/local/bin/driftless
-# The UID the install manifests run as (runAsNonRoot, read-only root fs;
-# /data is an emptyDir).
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/driftless"]

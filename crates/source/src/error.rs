@@ -42,6 +42,16 @@ pub enum Error {
         /// What was being done.
         during: &'static str,
     },
+    /// `ssh` would not start: the UID this process runs as has no passwd
+    /// entry, which OpenSSH's client requires.
+    #[error("ssh cannot connect to {url}: the user this process runs as has no passwd entry")]
+    SshUserUnknown {
+        /// The repository's or server's URL.
+        url: String,
+        /// What `ssh` printed.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The server refused our credentials, or wanted some and had none.
     #[error("authentication to {url} failed")]
     AuthFailed {
@@ -256,6 +266,9 @@ impl Error {
             Error::Timeout { .. } => "raise spec.timeout, or check the server and the network",
             Error::AuthFailed { .. } => {
                 "check the credentials in spec.secretRef (username/password, bearerToken or identity)"
+            }
+            Error::SshUserUnknown { .. } => {
+                "run the controller as a UID its image defines (driftless's image defines 65532), or give this UID a passwd entry"
             }
             Error::HostKeyVerification { .. } => {
                 "put the server's current host key in known_hosts of spec.secretRef (ssh-keyscan), after checking it"

@@ -507,7 +507,12 @@ pub mod ssh {
                 (!tail.is_empty()).then(|| format!("ssh: {tail}").into())
             };
             let url = url.to_owned();
-            if lower.contains("host key verification failed")
+            if lower.contains("no user exists for uid") {
+                Error::SshUserUnknown {
+                    url,
+                    source: cause(),
+                }
+            } else if lower.contains("host key verification failed")
                 || lower.contains("remote host identification has changed")
             {
                 Error::HostKeyVerification {
@@ -599,6 +604,31 @@ pub mod ssh {
             .map_err(git)?;
         config.commit().map_err(git)?;
         Ok(files)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Files;
+        use crate::Error;
+
+        /// What OpenSSH's client prints, and exits on, when its UID has no
+        /// passwd entry (a container run as a bare UID).
+        #[test]
+        fn ssh_without_a_passwd_entry_is_named_with_what_to_do() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join("stderr"), "No user exists for uid 65532\n")
+                .expect("stderr written");
+            let files = Files(dir.path().to_path_buf());
+            let url = "ssh://git@example.test/repo.git";
+            let not_found = Error::RepositoryNotFound {
+                url: url.into(),
+                source: None,
+            };
+            let error = files.explain(url, not_found);
+            assert!(matches!(error, Error::SshUserUnknown { .. }), "{error}");
+            assert!(error.to_string().contains(url), "{error}");
+            assert!(error.hint().expect("a hint").contains("65532"));
+        }
     }
 }
 
