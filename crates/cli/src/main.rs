@@ -19,6 +19,7 @@ mod flux;
 mod install_flags;
 mod keys;
 mod output;
+mod shutdown;
 
 use std::process::ExitCode;
 

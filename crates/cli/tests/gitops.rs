@@ -2,7 +2,7 @@
 //! `install --export | kubectl apply -f -`, `driftless controller`, two
 //! `create` commands against a real git server, then `get`, `reconcile`,
 //! `suspend`/`resume`, `tree`, `events` and `check` on the synced result;
-//! and `driftless quickstart --once`.
+//! and `driftless quickstart` (`--once`, and stopped by SIGTERM).
 
 use std::process::Stdio;
 
@@ -305,6 +305,64 @@ async fn quickstart_walks_through_the_loop() {
         dir.path().join("qs/kubeconfig").exists(),
         "files kept with --dir"
     );
+}
+
+/// SIGTERM (what `kill` and `timeout` send) stops a running quickstart as
+/// Ctrl-C does: the controller and sandbox shut down and the temporary
+/// directory is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickstart_stops_cleanly_on_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["quickstart", "--listen", "127.0.0.1:0"])
+        .env("TMPDIR", tmp.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("quickstart starts");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = String::new();
+    let running = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("stderr reads") {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("Press Ctrl-C to stop") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(running, Ok(true)),
+        "quickstart did not get running:\n{seen}"
+    );
+    let pid = child.id().expect("running").to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("stderr reads") {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        child.wait().await.expect("quickstart exits")
+    })
+    .await
+    .unwrap_or_else(|_| panic!("quickstart did not stop on SIGTERM:\n{seen}"));
+    assert!(status.success(), "{status}:\n{seen}");
+    assert!(seen.contains("temporary files removed"), "{seen}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("tmp reads")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,19 +121,8 @@ async fn client_config(global: &GlobalArgs) -> anyhow::Result<kube::Config> {
     crate::cluster::load_config(global).await
 }
 
-/// Ctrl-C or SIGTERM (what Kubernetes sends a pod), whichever comes first.
+/// Ctrl-C or SIGTERM (what Kubernetes sends a pod), announced.
 async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    crate::shutdown::requested().await;
     eprintln!("shutting down");
 }

@@ -121,9 +121,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             );
             if !args.once {
                 eprintln!("Press Ctrl-C to stop.");
-                tokio::signal::ctrl_c()
-                    .await
-                    .context("cannot wait for Ctrl-C")?;
+                crate::shutdown::requested().await;
             }
             Ok(())
         }

@@ -89,9 +89,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     eprintln!("kubeconfig written to {kubeconfig}");
     eprintln!("try: kubectl --kubeconfig {kubeconfig} get namespaces");
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    crate::shutdown::requested().await;
     eprintln!("shutting down");
     sandbox.shutdown().await;
     Ok(())
